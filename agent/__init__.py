@@ -1,0 +1,1 @@
+"""Relais agent package."""

@@ -1,0 +1,58 @@
+"""Liveness, readiness (database, Redis, vector store) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from core import db
+from core.redis import get_redis
+
+router = APIRouter(tags=["operations"])
+PUBLIC = True  # no credentials: probes and scrapers call these
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _check_database() -> None:
+    with db.engine().connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _check_vector_store(request: Request) -> None:
+    from knowledge.store import check_store
+
+    check_store(request.app.state.settings)
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    settings = request.app.state.settings
+    probes = {
+        "database": _check_database,
+        "redis": lambda: get_redis(settings).ping(),
+        "vector_store": lambda: _check_vector_store(request),
+    }
+    for name, probe in probes.items():
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}: {exc}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

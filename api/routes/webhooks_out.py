@@ -1,0 +1,139 @@
+"""Outbound webhook subscriptions, their delivery log and replay (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import actor, db_session, require
+from core import audit, webhooks
+from core.accounts import Principal
+from core.errors import NotFound
+from core.models import WebhookDelivery, WebhookSubscription
+from core.rbac import Role
+
+router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+
+
+class SubscriptionIn(BaseModel):
+    url: str
+    event_types: list[str]
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    url: str
+    event_types: list[str]
+    active: bool
+    created_at: datetime
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    subscription_id: int
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+def _sub_out(sub: WebhookSubscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=sub.id, url=sub.url, event_types=sub.event_types, active=sub.active, created_at=sub.created_at
+    )
+
+
+@router.get("/webhooks", response_model=list[SubscriptionOut])
+def list_subscriptions(
+    session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))
+) -> list[SubscriptionOut]:
+    return [_sub_out(s) for s in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))]
+
+
+@router.post("/webhooks", response_model=SubscriptionCreated, status_code=201)
+def create_subscription(
+    body: SubscriptionIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> SubscriptionCreated:
+    """The signing secret is returned here once."""
+    sub = webhooks.create_subscription(session, url=body.url, event_types=body.event_types)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="webhook.create",
+        target_type="webhook_subscription",
+        target_id=sub.id,
+        diff={"url": sub.url, "event_types": sub.event_types},
+    )
+    return SubscriptionCreated(**_sub_out(sub).model_dump(), secret=sub.secret)
+
+
+@router.delete("/webhooks/{subscription_id}", status_code=204)
+def delete_subscription(
+    subscription_id: int,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> None:
+    sub = session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"webhook subscription {subscription_id} not found")
+    sub.active = False
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="webhook.deactivate",
+        target_type="webhook_subscription",
+        target_id=sub.id,
+    )
+
+
+@router.get("/webhooks/{subscription_id}/deliveries", response_model=list[DeliveryOut])
+def list_deliveries(
+    subscription_id: int,
+    limit: int = 100,
+    session: Session = Depends(db_session),
+    _: Principal = Depends(require(Role.ADMIN)),
+) -> list[DeliveryOut]:
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(min(limit, 1000))
+    )
+    return [DeliveryOut.model_validate(d, from_attributes=True) for d in session.scalars(stmt)]
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/replay", response_model=DeliveryOut, status_code=202)
+def replay_delivery(
+    delivery_id: int,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> DeliveryOut:
+    delivery = webhooks.replay(session, delivery_id=delivery_id)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="webhook.replay",
+        target_type="webhook_delivery",
+        target_id=delivery.id,
+    )
+    return DeliveryOut.model_validate(delivery, from_attributes=True)

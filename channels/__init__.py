@@ -1,0 +1,1 @@
+"""Relais channels package."""

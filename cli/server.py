@@ -1,0 +1,68 @@
+"""``relais run``, ``relais worker``, ``relais migrate``."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from cli.console import console
+from core.runtime import bootstrap
+from core.schema import migrate as run_migrations
+from core.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("worker")(worker)
+    app.command("migrate")(migrate)
+
+
+def migrate() -> None:
+    """Bring the database schema to the latest version."""
+    settings = bootstrap()
+    run_migrations(settings.resolved_database_url)
+    console.print(f"database at [bold]{settings.resolved_database_url.split('@')[-1]}[/] is up to date")
+
+
+def run(
+    port: int | None = typer.Option(None, help="Port (default RELAIS_PORT or 8000)."),
+    host: str | None = typer.Option(None, help="Interface (default RELAIS_HOST or 127.0.0.1)."),
+    workers_inside: bool = typer.Option(
+        True, "--workers/--no-workers", help="Run the job worker and scheduler inside this process."
+    ),
+) -> None:
+    """Serve the API, console and simulator, with the worker and scheduler in-process."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    if port is not None:
+        os.environ["RELAIS_PORT"] = str(port)
+    bootstrap(settings)
+    run_migrations(settings.resolved_database_url)
+    app = create_app(settings, run_workers=workers_inside)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    console.print(f"Relais on [bold]http://{bind_host}:{bind_port}[/] (data in {settings.data_dir.resolve()})")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+
+
+def worker(
+    with_scheduler: bool = typer.Option(False, "--with-scheduler", help="Also run the periodic scheduler."),
+    burst: bool = typer.Option(False, "--burst", help="Exit once the queues are empty."),
+) -> None:
+    """Run one RQ worker process over every queue, in priority order (needs RELAIS_REDIS_URL)."""
+    from workers.runner import make_worker
+    from workers.scheduler import PeriodicScheduler
+
+    settings = bootstrap()
+    if not settings.redis_url:
+        console.print("[yellow]RELAIS_REDIS_URL is unset: this worker uses this data directory's embedded Redis[/]")
+    w = make_worker()
+    if with_scheduler:
+        with PeriodicScheduler():
+            w.work(burst=burst, with_scheduler=True)
+    else:
+        w.work(burst=burst)

@@ -1,0 +1,91 @@
+"""Threads and messages. A conversation is one contact talking with one of our senders.
+
+State machine: ``bot`` (the agent answers) → ``queued`` (escalated, waiting for a person) →
+``human`` (an agent owns it; the bot stays silent) → ``closed``; hand-back returns it to ``bot``.
+Every message in or out — conversational, campaign or transactional — is a ``Message`` row, so a
+reply to a campaign lands in the same thread with its context.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+from core.types import EncryptedText
+
+CONVERSATION_STATES = ("bot", "queued", "human", "closed")
+MESSAGE_STATUSES = (
+    "received",
+    "accepted",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "rejected",
+    "expired",
+    "unknown",
+    "dead",
+)
+LANES = ("transactional", "conversational", "marketing")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_contact_sender", "contact_id", "sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[str] = mapped_column(String(32))  # our number / short code / alphanumeric id
+    channel: Mapped[str] = mapped_column(String(20), default="simulator")
+    state: Mapped[str] = mapped_column(String(10), default="bot", index=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", name="uq_messages_provider_id"),
+        UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    body: Mapped[str] = mapped_column(EncryptedText)
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    sender: Mapped[str] = mapped_column(String(32), default="")
+    provider: Mapped[str] = mapped_column(String(20), default="simulator")
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="accepted", index=True)
+    lane: Mapped[str] = mapped_column(String(16), default="conversational")
+    # who wrote it: customer, bot, agent, system, campaign, api
+    author_type: Mapped[str] = mapped_column(String(12), default="customer")
+    author_id: Mapped[str] = mapped_column(String(64), default="")
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    encoding: Mapped[str] = mapped_column(String(8), default="")
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    price_micros: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str] = mapped_column(String(40), default="")
+    error_reason: Mapped[str] = mapped_column(String(500), default="")
+    # the agent's view of an inbound message or the bot's reply: language, sentiment, intent,
+    # decision, reason, sources, path (llm/offline), stage timings
+    analysis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,0 +1,159 @@
+"""Users, API keys and console sessions: the database side of authentication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import utcnow
+from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.models import ApiKey, ConsoleSession, User
+from core.rbac import Role, parse_role
+from core.security import passwords, tokens, totp
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    kind: str  # "user" | "api_key"
+    id: int
+    name: str
+    role: Role
+
+    def actor(self, *, ip: str = "", request_id: str = "") -> audit.Actor:
+        return audit.Actor(type=self.kind, id=str(self.id), name=self.name, ip=ip, request_id=request_id)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes even for timezone-aware columns
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def create_user(session: Session, *, email: str, password: str, role: str, name: str = "") -> User:
+    """Create a console user; raises ``ValidationFailed`` / ``Conflict`` with the reason."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise ValidationFailed("email is not an e-mail address", errors=[{"field": "email"}])
+    try:
+        parsed = parse_role(role)
+        pw_hash = passwords.hash_password(password)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    if session.scalar(select(User).where(User.email == email)):
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name or email.split("@")[0], role=parsed.value, password_hash=pw_hash)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate_password(session: Session, *, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active or not passwords.verify_password(user.password_hash, password):
+        raise Unauthorized("wrong e-mail or password")
+    return user
+
+
+def start_totp_enrolment(session: Session, *, user: User) -> totp.TotpEnrolment:
+    """Give the user a new secret and recovery codes; 2FA is on once a code is confirmed."""
+    enrolment = totp.new_enrolment(user.email)
+    user.totp_secret = enrolment.secret
+    user.totp_confirmed = False
+    user.recovery_codes = totp.hash_recovery_codes(enrolment.recovery_codes)
+    session.flush()
+    return enrolment
+
+
+def verify_second_factor(session: Session, *, user: User, code: str) -> bool:
+    """Check a TOTP code or spend a recovery code; confirms a pending enrolment."""
+    if not user.totp_secret:
+        return False
+    if totp.verify_code(user.totp_secret, code):
+        user.totp_confirmed = True
+        session.flush()
+        return True
+    remaining = totp.consume_recovery_code(list(user.recovery_codes or []), code)
+    if remaining is not None and user.totp_confirmed:
+        user.recovery_codes = remaining
+        session.flush()
+        return True
+    return False
+
+
+def needs_second_factor(user: User, roles_requiring_2fa: frozenset[str]) -> bool:
+    return user.totp_confirmed or user.role in roles_requiring_2fa
+
+
+def create_api_key(session: Session, *, name: str, role: str, created_by: int | None = None) -> tuple[ApiKey, str]:
+    """Create a key; the full secret is returned once and only its hash is stored."""
+    try:
+        parsed = parse_role(role)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    lookup, secret = tokens.new_api_key()
+    key = ApiKey(name=name, role=parsed.value, prefix=lookup, key_hash=tokens.digest(secret), created_by=created_by)
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    return key
+
+
+def principal_from_api_key(session: Session, secret: str) -> Principal | None:
+    lookup = tokens.split_api_key(secret)
+    if lookup is None:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == lookup))
+    if key is None or key.revoked_at is not None or not tokens.matches(secret, key.key_hash):
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - _aware(key.last_used_at) > timedelta(minutes=1):
+        key.last_used_at = now  # coarse on purpose: one write a minute, not one per request
+        session.flush()
+    return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
+
+
+def open_console_session(session: Session, *, user: User, verified: bool) -> tuple[ConsoleSession, str]:
+    token = tokens.new_session_token()
+    row = ConsoleSession(
+        token_hash=tokens.digest(token),
+        user_id=user.id,
+        csrf_token=tokens.new_session_token(),
+        verified=verified,
+        expires_at=utcnow() + SESSION_LIFETIME,
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def find_console_session(session: Session, token: str) -> tuple[ConsoleSession, User] | None:
+    row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == tokens.digest(token)))
+    if row is None or _aware(row.expires_at) < utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    return row, user
+
+
+def close_console_session(session: Session, token: str) -> None:
+    row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == tokens.digest(token)))
+    if row is not None:
+        session.delete(row)
+        session.flush()

@@ -1,0 +1,126 @@
+"""Append-only audit log of every change made by a person or an API key.
+
+Diffs are stored with personal data redacted: the log proves *who changed what*, without
+becoming a second copy of the personal data that erasure requests must reach.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from core.models import AuditEntry
+
+PII_KEYS = frozenset(
+    {
+        "phone",
+        "phone_number",
+        "from",
+        "to",
+        "msisdn",
+        "email",
+        "body",
+        "text",
+        "name",
+        "first_name",
+        "last_name",
+        "address",
+        "attributes",
+        "password",
+        "secret",
+        "token",
+        "totp_secret",
+        "key",
+    }
+)
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a console user, an API key, or the system itself (jobs, webhooks)."""
+
+    type: str  # "user" | "api_key" | "system"
+    id: str
+    name: str = ""
+    ip: str = ""
+    request_id: str = ""
+
+
+SYSTEM = Actor(type="system", id="relais", name="Relais")
+
+
+def redact(value: Any) -> Any:
+    """Replace PII fields and phone/email-looking strings with a marker, recursively."""
+    if isinstance(value, Mapping):
+        return {k: ("[redacted]" if str(k).lower() in PII_KEYS else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _EMAIL.sub("[email]", _PHONE.sub("[phone]", value))
+    return value
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: str | int = "",
+    diff: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit row (flushed with the caller's transaction, never on its own)."""
+    entry = AuditEntry(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        diff=redact(dict(diff or {})),
+        ip=actor.ip,
+        request_id=actor.request_id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``{field: [old, new]}`` diff of the fields that changed."""
+    keys = set(before) | set(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
+
+
+def query(
+    *,
+    actor_id: str | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[tuple[AuditEntry]]:
+    """The filtered audit query, newest first (paginated by the caller)."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if actor_id:
+        stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action))
+    if target_type:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditEntry.target_id == target_id)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    return stmt

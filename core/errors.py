@@ -1,0 +1,47 @@
+"""Errors a user can cause. Each carries an HTTP status and is mapped once, in ``api/errors.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RelaisError(Exception):
+    """Base for user-caused errors; ``detail`` is shown to the caller as is."""
+
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationFailed(RelaisError):
+    status_code = 422
+    title = "Validation failed"
+
+
+class NotFound(RelaisError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(RelaisError):
+    status_code = 409
+    title = "Conflict"
+
+
+class Unauthorized(RelaisError):
+    status_code = 401
+    title = "Unauthorized"
+
+
+class Forbidden(RelaisError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class PayloadTooLarge(RelaisError):
+    status_code = 413
+    title = "Payload too large"

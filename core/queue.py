@@ -1,0 +1,147 @@
+"""RQ queues, in priority order, and the one way to enqueue a job.
+
+Jobs are referenced by dotted path and serialised as JSON (no pickles cross process boundaries),
+carry deterministic ids so a repeat is detected, and declare their retry policy. Jobs queued
+during a database transaction go out only after it commits (:func:`enqueue_after_commit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy.orm import Session
+
+from core.db import after_commit
+from core.redis import get_redis
+from core.settings import get_settings
+
+# Highest priority first: a worker always drains the earlier queues before the later ones.
+QUEUE_NAMES: tuple[str, ...] = ("inbound", "transactional", "conversational", "marketing", "default")
+ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how late a failing job is tried again (RQ ``Retry``)."""
+
+    max: int = 5
+    intervals: tuple[int, ...] = (2, 10, 60, 300, 900)
+
+    def to_rq(self) -> Retry:
+        return Retry(max=self.max, interval=list(self.intervals))
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(max=0, intervals=())
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything needed to enqueue one job; kept until commit when queued in a transaction."""
+
+    func: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+    queue: str = "default"
+    retry: RetryPolicy = DEFAULT_RETRY
+    at: datetime | None = None
+    timeout: int = 600
+
+
+def get_queue(name: str) -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
+    return Queue(name, connection=get_redis(get_settings()), serializer=JSONSerializer)
+
+
+def all_queues() -> list[Queue]:
+    return [get_queue(name) for name in QUEUE_NAMES]
+
+
+def enqueue(spec: JobSpec) -> Job | None:
+    """Enqueue ``spec``; returns ``None`` when a job with the same id is still pending or running.
+
+    A finished or failed job with the same id is replaced, so a deliberate re-run works.
+    """
+    queue = get_queue(spec.queue)
+    if spec.job_id:
+        try:
+            existing = Job.fetch(spec.job_id, connection=queue.connection, serializer=JSONSerializer)
+            if existing.get_status(refresh=True) in ACTIVE:
+                return None
+            existing.delete()
+        except NoSuchJobError:
+            pass
+    options: dict[str, Any] = {
+        "args": spec.args,
+        "kwargs": spec.kwargs,
+        "job_id": spec.job_id,
+        "retry": spec.retry.to_rq() if spec.retry.max else None,
+        "job_timeout": spec.timeout,
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 24 * 3600,
+        "unique": bool(spec.job_id),
+    }
+    try:
+        if spec.at is not None:
+            return queue.enqueue_at(spec.at, spec.func, **options)
+        return queue.enqueue(spec.func, **options)
+    except DuplicateJobError:
+        return None
+
+
+def enqueue_after_commit(session: Session, spec: JobSpec) -> None:
+    """Queue ``spec`` once ``session`` commits; nothing is sent if it rolls back."""
+    after_commit(session, lambda: enqueue(spec))
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    id: str
+    queue: str
+    func: str
+    args: Sequence[Any]
+    error: str
+    failed_at: datetime | None
+
+
+def failed_jobs(limit: int = 100) -> list[FailedJob]:
+    """Jobs that exhausted their retries, across every queue, newest first."""
+    found: list[FailedJob] = []
+    for queue in all_queues():
+        registry = FailedJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids(0, limit - 1):
+            try:
+                job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
+            found.append(
+                FailedJob(
+                    id=job.id,
+                    queue=queue.name,
+                    func=job.func_name,
+                    args=list(job.args or ()),
+                    error=(job.latest_result().exc_string if job.latest_result() else "") or "",
+                    failed_at=job.ended_at,
+                )
+            )
+    found.sort(key=lambda j: j.failed_at or datetime.min, reverse=True)
+    return found[:limit]
+
+
+def requeue_failed(job_id: str) -> bool:
+    for queue in all_queues():
+        registry = FailedJobRegistry(queue=queue)
+        if job_id in registry.get_job_ids():
+            registry.requeue(job_id)
+            return True
+    return False

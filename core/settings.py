@@ -1,0 +1,153 @@
+"""Relais settings: one pydantic-settings class, every variable prefixed ``RELAIS_``.
+
+A wrong value must stop start-up with one line naming the variable, so :func:`get_settings`
+turns pydantic's validation report into :class:`SettingsError`, which the CLI prints bare.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+Environment = Literal["development", "test", "production"]
+ChannelName = Literal["simulator", "vonage", "smpp"]
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded as one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every knob of a Relais deployment; README.md documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAIS_", env_file=".env", extra="ignore")
+
+    env: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    public_url: str = ""
+
+    database_url: str = ""
+    redis_url: str = ""
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+
+    # "kid:base64key,kid2:base64key"; the first key encrypts, all decrypt.
+    encryption_keys: str = ""
+    blind_index_key: str = ""
+    secret_key: str = ""
+
+    default_region: str = "FR"
+    channel: ChannelName = "simulator"
+    business_name: str = "Relais"
+    brand_color: str = "#1f5fbf"
+    brand_logo_url: str = ""
+    require_2fa_roles: str = "admin,agent"
+    log_json: bool = True
+    inbound_worker_threads: int = Field(1, ge=1, le=64)
+
+    # Vonage
+    vonage_api_key: str = ""
+    vonage_api_secret: str = ""
+    vonage_application_id: str = ""
+    vonage_private_key_path: str = ""
+    vonage_signature_secret: str = ""
+    vonage_signature_method: str = "sha256"
+    vonage_api_host: str = ""
+    vonage_rest_host: str = ""
+
+    # SMPP
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+
+    # LLM (OpenAI-compatible endpoint, optional)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_seconds: float = Field(8.0, gt=0)
+
+    # Agent thresholds
+    embedding_backend: str = "use-multilingual"
+    intent_min_confidence: float = Field(0.45, ge=0, le=1)
+    retrieval_min_score: float = Field(0.35, ge=0, le=1)
+    sentiment_escalate_below: float = Field(-0.6, ge=-1, le=1)
+    repeat_failure_limit: int = Field(2, ge=1)
+
+    # Shopify
+    shopify_webhook_secret: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError as exc:
+                raise ValueError(f"cannot parse database URL ({exc})") from None
+        return value
+
+    @field_validator("redis_url", "qdrant_url")
+    @classmethod
+    def _server_url_scheme(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a URL such as redis://127.0.0.1:6379/0")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.env == "production":
+            for name in ("encryption_keys", "blind_index_key", "secret_key"):
+                if not getattr(self, name):
+                    raise ValueError(f"RELAIS_{name.upper()} is required when RELAIS_ENV=production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'relais.db').resolve()}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def roles_requiring_2fa(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.require_2fa_roles.split(",") if r.strip())
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = "".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if loc:
+            problems.append(f"RELAIS_{loc.upper()}: {message}")
+        else:
+            problems.append(message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``.env``), raising :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return load_settings()

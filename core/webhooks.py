@@ -1,0 +1,146 @@
+"""Outbound webhooks: subscriptions per event type, signed deliveries, retries for 24 hours.
+
+Signature header ``Relais-Signature: t=<unix>,v1=<hex>`` where ``v1`` is
+HMAC-SHA256(secret, "<t>.<raw body>"); receivers reject a ``t`` older than five minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import NotFound, ValidationFailed
+from core.models import WebhookDelivery, WebhookSubscription
+from core.queue import NO_RETRY, JobSpec, enqueue_after_commit
+
+EVENT_TYPES = (
+    "message.received",
+    "message.status",
+    "conversation.escalated",
+    "conversation.closed",
+    "contact.opted_out",
+    "campaign.completed",
+)
+RETRY_WINDOW = timedelta(hours=24)
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> bool:
+    """Check a ``Relais-Signature`` header (for receivers and tests)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        ts = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - ts) > SIGNATURE_TOLERANCE_SECONDS:
+        return False
+    expected = sign(secret, body, ts).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def create_subscription(session: Session, *, url: str, event_types: list[str]) -> WebhookSubscription:
+    if not url.startswith(("http://", "https://")):
+        raise ValidationFailed("url must be an http(s) URL", errors=[{"field": "url"}])
+    unknown = sorted(set(event_types) - set(EVENT_TYPES) - {"*"})
+    if unknown or not event_types:
+        raise ValidationFailed(
+            f"unknown event types {unknown}; choose from {', '.join(EVENT_TYPES)} or *",
+            errors=[{"field": "event_types"}],
+        )
+    sub = WebhookSubscription(url=url, event_types=sorted(set(event_types)), secret=secrets.token_hex(32))
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def _queue_delivery(session: Session, delivery: WebhookDelivery, delay: timedelta | None = None) -> None:
+    enqueue_after_commit(
+        session,
+        JobSpec(
+            func="core.tasks.deliver_webhook",
+            args=(delivery.id,),
+            job_id=f"webhook:{delivery.id}:{delivery.attempts}",
+            queue="default",
+            retry=NO_RETRY,  # retries are scheduled by deliver_webhook itself, over 24 hours
+            at=(utcnow() + delay) if delay else None,
+        ),
+    )
+
+
+def emit(session: Session, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+    """Create one delivery per matching subscription; each is sent after the commit."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    event_id = uuid.uuid4().hex
+    deliveries = []
+    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
+    for sub in subs:
+        if event_type not in sub.event_types and "*" not in sub.event_types:
+            continue
+        payload = {"id": event_id, "type": event_type, "created_at": utcnow().isoformat(), "data": data}
+        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, event_type=event_type, payload=payload)
+        session.add(delivery)
+        session.flush()
+        _queue_delivery(session, delivery)
+        deliveries.append(delivery)
+    return deliveries
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at one hour between attempts."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def record_attempt(session: Session, delivery: WebhookDelivery, *, status_code: int | None, error: str) -> None:
+    """Store an attempt's outcome and schedule the next one while inside the retry window."""
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    delivery.last_error = error[:2000]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status = "delivered"
+        delivery.delivered_at = utcnow()
+        delivery.next_attempt_at = None
+    else:
+        created = (
+            delivery.created_at if delivery.created_at.tzinfo else delivery.created_at.replace(tzinfo=utcnow().tzinfo)
+        )
+        delay = backoff(delivery.attempts)
+        if utcnow() + delay - created > RETRY_WINDOW:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+        else:
+            delivery.status = "pending"
+            delivery.next_attempt_at = utcnow() + delay
+            _queue_delivery(session, delivery, delay)
+    session.flush()
+
+
+def replay(session: Session, *, delivery_id: int) -> WebhookDelivery:
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise NotFound(f"webhook delivery {delivery_id} not found")
+    delivery.status = "pending"
+    delivery.created_at = utcnow()  # a replay opens a new 24-hour window
+    session.flush()
+    _queue_delivery(session, delivery)
+    return delivery
+
+
+def body_of(delivery: WebhookDelivery) -> bytes:
+    return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()

