@@ -39,7 +39,7 @@ def discover_routers() -> list[APIRouter]:
 def create_app(settings: Settings | None = None, *, run_workers: bool = False) -> FastAPI:
     """Build the app; ``run_workers`` starts worker threads and the scheduler inside this process."""
     settings = bootstrap(settings or get_settings())
-    configure_logging(json=settings.log_json)
+    configure_logging(json=settings.log_json, level=settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("worker")(worker)
     app.command("migrate")(migrate)
+    app.command("makemigration")(makemigration)
 
 
 def migrate() -> None:
@@ -23,6 +24,17 @@ def migrate() -> None:
     settings = bootstrap()
     run_migrations(settings.resolved_database_url)
     console.print(f"database at [bold]{settings.resolved_database_url.split('@')[-1]}[/] is up to date")
+
+
+def makemigration(message: str = typer.Argument(..., help="What the migration changes.")) -> None:
+    """Write a new Alembic migration from the difference between the models and the database."""
+    from alembic import command
+
+    from core.schema import alembic_config
+
+    settings = bootstrap()
+    run_migrations(settings.resolved_database_url)
+    command.revision(alembic_config(settings.resolved_database_url), message=message, autogenerate=True)
 
 
 def run(

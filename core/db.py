@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+log = structlog.get_logger("relais.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -96,9 +99,14 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # The data is committed whatever happens here: a failing callback (Redis down) is logged, and
+    # the periodic sweepers of each package re-queue work whose job never arrived.
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed", callback=getattr(callback, "__qualname__", repr(callback)))
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -7,6 +7,7 @@ during a database transaction go out only after it commits (:func:`enqueue_after
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,14 @@ class JobSpec:
     timeout: int = 600
 
 
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def rq_job_id(job_id: str) -> str:
+    """RQ ids allow letters, digits, ``_`` and ``-``: ``send:42`` becomes ``send-42``."""
+    return _UNSAFE_ID_CHARS.sub("_", job_id.replace(":", "-"))
+
+
 def get_queue(name: str) -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
@@ -73,9 +82,10 @@ def enqueue(spec: JobSpec) -> Job | None:
     A finished or failed job with the same id is replaced, so a deliberate re-run works.
     """
     queue = get_queue(spec.queue)
-    if spec.job_id:
+    job_id = rq_job_id(spec.job_id) if spec.job_id else None
+    if job_id:
         try:
-            existing = Job.fetch(spec.job_id, connection=queue.connection, serializer=JSONSerializer)
+            existing = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
             if existing.get_status(refresh=True) in ACTIVE:
                 return None
             existing.delete()
@@ -84,12 +94,12 @@ def enqueue(spec: JobSpec) -> Job | None:
     options: dict[str, Any] = {
         "args": spec.args,
         "kwargs": spec.kwargs,
-        "job_id": spec.job_id,
+        "job_id": job_id,
         "retry": spec.retry.to_rq() if spec.retry.max else None,
         "job_timeout": spec.timeout,
         "result_ttl": 3600,
         "failure_ttl": 7 * 24 * 3600,
-        "unique": bool(spec.job_id),
+        "unique": bool(job_id),
     }
     try:
         if spec.at is not None:
@@ -139,6 +149,7 @@ def failed_jobs(limit: int = 100) -> list[FailedJob]:
 
 
 def requeue_failed(job_id: str) -> bool:
+    job_id = rq_job_id(job_id)
     for queue in all_queues():
         registry = FailedJobRegistry(queue=queue)
         if job_id in registry.get_job_ids():

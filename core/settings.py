@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     brand_logo_url: str = ""
     require_2fa_roles: str = "admin,agent"
     log_json: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     inbound_worker_threads: int = Field(1, ge=1, le=64)
 
     # Vonage

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 os.environ.setdefault("RELAIS_ENV", "test")
 os.environ["RELAIS_LOG_JSON"] = "false"
+os.environ.setdefault("RELAIS_LOG_LEVEL", "WARNING")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("RELAIS_ENCRYPTION_KEYS", "t1:" + base64.b64encode(b"k" * 32).decode())
 os.environ.setdefault("RELAIS_BLIND_INDEX_KEY", base64.b64encode(b"i" * 32).decode())
@@ -38,8 +39,10 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def _worker_index() -> int:
+    """0 or 1 per xdist worker, shifted by RELAIS_TEST_SLOT so parallel test runs never share data."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(name[2:]) if name.startswith("gw") else 0
+    worker = int(name[2:]) if name.startswith("gw") else 0
+    return worker + 2 * int(os.environ.get("RELAIS_TEST_SLOT", "0"))
 
 
 def _pg_database(base_url: str) -> str | None:

@@ -13,7 +13,7 @@ from core import db
 from core.redis import get_redis
 
 router = APIRouter(tags=["operations"])
-PUBLIC = True  # no credentials: probes and scrapers call these
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapers
 
 
 @router.get("/healthz")

@@ -6,6 +6,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
+# Recovery codes are random (48 bits) and there are eight to check per attempt: lighter parameters
+# keep a log-in fast while still costing an attacker a memory-hard hash per guess.
+_light_hasher = PasswordHasher(time_cost=1, memory_cost=16 * 1024, parallelism=1)
 
 MIN_LENGTH = 10
 
@@ -25,5 +28,5 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 
 def hash_secret(secret: str) -> str:
-    """Hash a short secret (recovery code) with no length rule."""
-    return _hasher.hash(secret)
+    """Hash a random one-time secret (recovery code) with no length rule."""
+    return _light_hasher.hash(secret)

@@ -1,0 +1,113 @@
+"""Outbound webhooks: signed, retried with backoff on failure, logged, replayable."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core import db, webhooks
+from core.models import WebhookDelivery
+from core.queue import get_queue
+from core.settings import Settings
+from tests.helpers import auth_headers, run_jobs
+
+
+class Receiver:
+    """A real HTTP endpoint on loopback that answers with the next queued status code."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def test_signature_round_trip_and_replay_window() -> None:
+    header = webhooks.sign("s3cret", b'{"a":1}', timestamp=1_000_000)
+    assert webhooks.verify("s3cret", header, b'{"a":1}', now=1_000_100)
+    assert not webhooks.verify("s3cret", header, b'{"a":2}', now=1_000_100)
+    assert not webhooks.verify("other", header, b'{"a":1}', now=1_000_100)
+    assert not webhooks.verify("s3cret", header, b'{"a":1}', now=1_000_000 + 301)
+
+
+def test_delivery_is_signed_and_logged(runtime: Settings, receiver: Receiver) -> None:
+    with db.session_scope() as session:
+        sub = webhooks.create_subscription(session, url=receiver.url, event_types=["contact.opted_out"])
+        secret = sub.secret
+        webhooks.emit(session, "contact.opted_out", {"contact_id": 7})
+        webhooks.emit(session, "message.received", {"message_id": 1})  # not subscribed
+    run_jobs()
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    assert webhooks.verify(secret, headers["relais-signature"], body)
+    assert json.loads(body)["data"] == {"contact_id": 7}
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.status == "delivered" and delivery.last_status_code == 200 and delivery.attempts == 1
+
+
+def test_failure_schedules_backoff_then_gives_up_after_24h(runtime: Settings, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url=receiver.url, event_types=["*"])
+        webhooks.emit(session, "campaign.completed", {"campaign_id": 3})
+    run_jobs()
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_status_code == 500
+        assert delivery.next_attempt_at is not None
+        delivery_id = delivery.id
+    scheduled = get_queue("default").scheduled_job_registry.get_job_ids()
+    assert scheduled == [f"webhook-{delivery_id}-1"]
+    assert webhooks.backoff(1) == timedelta(seconds=30) and webhooks.backoff(20) == timedelta(hours=1)
+    with db.session_scope() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        assert delivery is not None
+        delivery.created_at = delivery.created_at - timedelta(hours=24)
+        webhooks.record_attempt(session, delivery, status_code=503, error="down")
+        assert delivery.status == "failed" and delivery.next_attempt_at is None
+
+
+def test_subscription_api_and_replay(app_client: TestClient, receiver: Receiver) -> None:
+    admin = auth_headers("admin")
+    bad = app_client.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["nope"]}, headers=admin)
+    assert bad.status_code == 422 and "nope" in bad.json()["detail"]
+    created = app_client.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "event_types": ["conversation.closed"]}, headers=admin
+    )
+    assert created.status_code == 201 and len(created.json()["secret"]) == 64
+    with db.session_scope() as session:
+        webhooks.emit(session, "conversation.closed", {"conversation_id": 1})
+    run_jobs()
+    deliveries = app_client.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries", headers=admin).json()
+    assert [d["status"] for d in deliveries] == ["delivered"]
+    replay = app_client.post(f"/api/v1/webhooks/deliveries/{deliveries[0]['id']}/replay", headers=admin)
+    assert replay.status_code == 202
+    run_jobs()
+    assert len(receiver.received) == 2
