@@ -86,7 +86,9 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(app_client: TestClien
 
 def test_changes_are_audited_with_actor_and_ip(app_client: TestClient) -> None:
     admin = auth_headers("admin")
-    app_client.post("/api/v1/users", json={"email": "new@example.com", "password": PASSWORD, "role": "agent"}, headers=admin)
+    app_client.post(
+        "/api/v1/users", json={"email": "new@example.com", "password": PASSWORD, "role": "agent"}, headers=admin
+    )
     entries = app_client.get("/api/v1/audit", params={"action": "user.create"}, headers=admin).json()
     assert entries["total"] == 1
     entry = entries["items"][0]

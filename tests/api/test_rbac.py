@@ -58,7 +58,9 @@ def _streams(route: APIRoute) -> bool:
 
 def test_every_route_is_guarded_or_declared_public() -> None:
     public = _public_paths()
-    undeclared = [f"{sorted(r.methods)} {r.path}" for r in _routes() if not list(_guards(r.dependant)) and r.path not in public]
+    undeclared = [
+        f"{sorted(r.methods)} {r.path}" for r in _routes() if not list(_guards(r.dependant)) and r.path not in public
+    ]
     assert undeclared == []
     guarded_and_public = [r.path for r in _routes() if list(_guards(r.dependant)) and r.path in public]
     assert guarded_and_public == []

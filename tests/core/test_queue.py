@@ -66,7 +66,9 @@ def test_same_job_id_is_not_queued_twice(runtime: Settings) -> None:
 def test_failing_job_is_retried_then_listed_as_failed(runtime: Settings, app_client) -> None:  # type: ignore[no-untyped-def]
     from tests.helpers import auth_headers
 
-    enqueue(JobSpec(func="tests.core.test_queue.always_fails", job_id="boom:1", retry=RetryPolicy(max=2, intervals=(0, 0))))
+    enqueue(
+        JobSpec(func="tests.core.test_queue.always_fails", job_id="boom:1", retry=RetryPolicy(max=2, intervals=(0, 0)))
+    )
     run_jobs()
     job = Job.fetch("boom-1", connection=get_queue("default").connection, serializer=JSONSerializer)
     assert job.get_status() == "failed"
