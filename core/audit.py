@@ -108,7 +108,7 @@ def query(
     target_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """The filtered audit query, newest first (paginated by the caller)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
     if actor_id:

@@ -92,7 +92,7 @@ def new_session() -> Session:
     return _factory()
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` once ``session`` commits; dropped if it rolls back."""
     session.info.setdefault("after_commit", []).append(callback)
 

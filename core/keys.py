@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Column, Table, Text, select, type_coerce, update
 
@@ -20,7 +21,7 @@ from core.types import EncryptedJSON, EncryptedText
 @dataclass(frozen=True)
 class EncryptedColumn:
     table: Table
-    column: Column  # type: ignore[type-arg]
+    column: Column[Any]
 
 
 def encrypted_columns() -> list[EncryptedColumn]:

@@ -138,14 +138,19 @@ def failed_jobs(limit: int = 100) -> list[FailedJob]:
                 FailedJob(
                     id=job.id,
                     queue=queue.name,
-                    func=job.func_name,
+                    func=job.func_name or "",
                     args=list(job.args or ()),
-                    error=(job.latest_result().exc_string if job.latest_result() else "") or "",
+                    error=_error_of(job),
                     failed_at=job.ended_at,
                 )
             )
     found.sort(key=lambda j: j.failed_at or datetime.min, reverse=True)
     return found[:limit]
+
+
+def _error_of(job: Job) -> str:
+    result = job.latest_result()
+    return (result.exc_string or "") if result is not None else ""
 
 
 def requeue_failed(job_id: str) -> bool:

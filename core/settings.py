@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     sentiment_escalate_below: float = Field(-0.6, ge=-1, le=1)
     repeat_failure_limit: int = Field(2, ge=1)
 
+    # Human handoff
+    handoff_sla_minutes: int = Field(10, ge=1)
+    handoff_routing: Literal["least_busy", "round_robin"] = "least_busy"
+    handoff_default_handle_minutes: int = Field(5, ge=1)
+
     # Shopify
     shopify_webhook_secret: str = ""
 

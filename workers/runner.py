@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from rq import SimpleWorker, Worker
+from rq.worker.base import BaseWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
@@ -26,9 +27,9 @@ class ThreadWorker(SimpleWorker):
         """Signals can only be handled by the main thread; the owner stops us with ``request_stop``."""
 
 
-def make_worker(*, name: str | None = None, threaded: bool = False) -> Worker:
+def make_worker(*, name: str | None = None, threaded: bool = False) -> BaseWorker:
     queues = all_queues()
-    worker_class: type[Worker] = ThreadWorker if threaded else Worker
+    worker_class: type[BaseWorker] = ThreadWorker if threaded else Worker
     return worker_class(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name)
 
 
@@ -36,7 +37,7 @@ class BackgroundWorkers:
     """``count`` worker threads that run until :meth:`stop`."""
 
     def __init__(self, count: int = 1, *, with_scheduler: bool = True) -> None:
-        self._workers: list[Worker] = []
+        self._workers: list[BaseWorker] = []
         self._threads: list[threading.Thread] = []
         self._count = count
         self._with_scheduler = with_scheduler
@@ -53,7 +54,7 @@ class BackgroundWorkers:
             thread.start()
 
     @staticmethod
-    def _run(worker: Worker, with_scheduler: bool) -> None:
+    def _run(worker: BaseWorker, with_scheduler: bool) -> None:
         worker.work(with_scheduler=with_scheduler, logging_level="WARNING")
 
     def stop(self, timeout: float = 10.0) -> None:

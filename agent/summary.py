@@ -1,0 +1,70 @@
+"""A short summary of a conversation for the agent taking it over.
+
+With an LLM configured it writes two sentences (PII redacted from the prompt); otherwise, or when
+the LLM fails, an extractive summary picks the customer's most central sentences. The result
+says which path produced it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.llm import ChatMessage, LlmError, get_llm
+from agent.pii import redact
+from core.settings import get_settings
+from knowledge.embeddings import get_embedder
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+
+
+@dataclass(frozen=True)
+class ThreadLine:
+    author_type: str  # customer, bot, agent, system, campaign
+    text: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    path: str  # "llm" | "offline" | "empty"
+
+
+def _extractive(lines: Sequence[ThreadLine], reason: str, max_sentences: int) -> str:
+    sentences = [
+        s.strip() for line in lines if line.author_type == "customer" for s in _SENTENCE.split(line.text) if s.strip()
+    ]
+    if not sentences:
+        return ""
+    if len(sentences) > max_sentences:
+        vectors = get_embedder(get_settings().embedding_backend).embed(sentences)
+        centrality = vectors @ vectors.mean(axis=0)
+        keep = sorted(np.argsort(-centrality)[:max_sentences])
+        sentences = [sentences[i] for i in keep]
+    summary = "Customer: " + " ".join(sentences)
+    return f"{summary} Escalated: {reason}." if reason else summary
+
+
+def summarise(lines: Sequence[ThreadLine], *, reason: str = "", max_sentences: int = 3) -> Summary:
+    """Summarise ``lines`` (oldest first); never raises because of the LLM."""
+    if not any(line.text.strip() for line in lines):
+        return Summary(text="", path="empty")
+    client = get_llm(get_settings())
+    if client is not None:
+        transcript = "\n".join(f"{line.author_type}: {redact(line.text)}" for line in lines[-20:])
+        prompt = [
+            ChatMessage(
+                "system",
+                "Summarise this SMS support conversation for the human agent taking it over, in two short "
+                "sentences: what the customer wants and what was already tried. No greetings.",
+            ),
+            ChatMessage("user", f"{transcript}\nEscalation reason: {reason or 'unknown'}"),
+        ]
+        try:
+            return Summary(text=client.complete(prompt, max_tokens=120).text, path="llm")
+        except LlmError:
+            pass
+    return Summary(text=_extractive(lines, reason, max_sentences), path="offline")

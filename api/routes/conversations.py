@@ -1,0 +1,378 @@
+"""Conversations for agents: inbox views, the thread with its context, and the handoff actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from agent.summary import ThreadLine, summarise
+from api.deps import actor, db_session, require
+from contacts.models import Contact
+from conversations.models import Conversation, Message
+from core.accounts import Principal
+from core.errors import NotFound, ValidationFailed
+from core.rbac import Role
+from handoff import flows, service
+from handoff.models import Escalation, Note
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+AGENTS = require(Role.AGENT)
+View = Literal["mine", "unassigned", "team", "all"]
+
+
+class ConversationOut(BaseModel):
+    id: int
+    contact_id: int
+    contact_name: str | None
+    sender: str
+    state: str
+    language: str | None
+    assigned_user_id: int | None
+    last_message_at: datetime
+    created_at: datetime
+    priority: int | None = None
+    escalation_reason: str | None = None
+    waiting_since: datetime | None = None
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str
+    author_type: str
+    author_id: str
+    body: str
+    status: str
+    created_at: datetime
+    language: str | None = None
+    sentiment: Any = None
+    intent: Any = None
+    decision: Any = None
+    sources: list[Any] = Field(default_factory=list)
+    path: str | None = None
+
+
+class NoteOut(BaseModel):
+    id: int
+    author_user_id: int | None
+    body: str
+    created_at: datetime
+
+
+class ContextOut(BaseModel):
+    conversation: ConversationOut
+    messages: list[MessageOut]
+    notes: list[NoteOut]
+    summary: str
+    summary_path: str
+    escalation: dict[str, Any] | None
+    contact: dict[str, Any]
+    campaign_messages: int
+
+
+class ReplyIn(BaseModel):
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class AssignIn(BaseModel):
+    user_id: int | None = None  # default: the caller
+
+
+class TransferIn(BaseModel):
+    to_user_id: int | None = None
+    to_team_id: int | None = None
+
+
+class CloseIn(BaseModel):
+    disposition: str = "resolved"
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+def _user_id(principal: Principal) -> int | None:
+    """The console user acting, or ``None`` for an API key (which acts without owning threads)."""
+    return principal.id if principal.kind == "user" else None
+
+
+def _out(conversation: Conversation, contact: Contact | None, escalation: Escalation | None) -> ConversationOut:
+    return ConversationOut(
+        id=conversation.id,
+        contact_id=conversation.contact_id,
+        contact_name=contact.name if contact else None,
+        sender=conversation.sender,
+        state=conversation.state,
+        language=conversation.language,
+        assigned_user_id=conversation.assigned_user_id,
+        last_message_at=conversation.last_message_at,
+        created_at=conversation.created_at,
+        priority=escalation.priority if escalation else None,
+        escalation_reason=escalation.reason_code if escalation else None,
+        waiting_since=escalation.created_at if escalation and escalation.status == "open" else None,
+    )
+
+
+def _message_out(message: Message) -> MessageOut:
+    analysis = message.analysis or {}
+    return MessageOut(
+        id=message.id,
+        direction=message.direction,
+        author_type=message.author_type,
+        author_id=message.author_id,
+        body=message.body,
+        status=message.status,
+        created_at=message.created_at,
+        language=analysis.get("language"),
+        sentiment=analysis.get("sentiment"),
+        intent=analysis.get("intent"),
+        decision=analysis.get("decision"),
+        sources=list(analysis.get("sources") or []),
+        path=analysis.get("path"),
+    )
+
+
+def _view_filter(stmt: Any, view: View, principal: Principal, session: Session) -> Any:
+    if view == "mine":
+        return stmt.where(Conversation.assigned_user_id == principal.id, Conversation.state == "human")
+    if view == "unassigned":
+        return stmt.where(Conversation.state == "queued")
+    if view == "team":
+        teams = service.team_ids_of(session, principal.id)
+        members = select(Escalation.conversation_id).where(
+            Escalation.team_id.in_(teams), Escalation.status != "resolved"
+        )
+        return stmt.where(Conversation.id.in_(members))
+    return stmt
+
+
+@router.get("/conversations", response_model=list[ConversationOut])
+def list_conversations(
+    view: View = "all",
+    state: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> list[ConversationOut]:
+    stmt = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
+    stmt = _view_filter(stmt, view, principal, session)
+    if state:
+        stmt = stmt.where(Conversation.state == state)
+    rows = session.execute(stmt.order_by(Conversation.last_message_at.desc()).limit(limit).offset(offset)).all()
+    escalations = {
+        e.conversation_id: e
+        for e in session.scalars(
+            select(Escalation).where(
+                Escalation.conversation_id.in_([c.id for c, _ in rows]), Escalation.status != "resolved"
+            )
+        )
+    }
+    return [_out(c, contact, escalations.get(c.id)) for c, contact in rows]
+
+
+@router.get("/conversations/counts")
+def conversation_counts(
+    session: Session = Depends(db_session), principal: Principal = Depends(AGENTS)
+) -> dict[str, int]:
+    counts = {}
+    for view in ("mine", "unassigned", "team", "all"):
+        stmt = _view_filter(select(func.count(Conversation.id)), view, principal, session)
+        if view == "all":
+            stmt = stmt.where(Conversation.state != "closed")
+        counts[view] = int(session.scalar(stmt) or 0)
+    return counts
+
+
+def _get(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+def get_conversation(
+    conversation_id: int, session: Session = Depends(db_session), _: Principal = Depends(AGENTS)
+) -> ConversationOut:
+    conversation = _get(session, conversation_id)
+    contact = session.get(Contact, conversation.contact_id)
+    return _out(conversation, contact, flows.open_escalation(session, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=list[MessageOut])
+def list_messages(
+    conversation_id: int,
+    limit: int = Query(200, ge=1, le=1000),
+    session: Session = Depends(db_session),
+    _: Principal = Depends(AGENTS),
+) -> list[MessageOut]:
+    _get(session, conversation_id)
+    stmt = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    return [_message_out(m) for m in reversed(session.scalars(stmt).all())]
+
+
+@router.get("/conversations/{conversation_id}/context", response_model=ContextOut)
+def conversation_context(
+    conversation_id: int, session: Session = Depends(db_session), _: Principal = Depends(AGENTS)
+) -> ContextOut:
+    """Everything an agent needs to pick the thread up: messages with the bot's view, summary, profile."""
+    conversation = _get(session, conversation_id)
+    contact = session.get(Contact, conversation.contact_id)
+    escalation = flows.open_escalation(session, conversation_id) or session.scalar(
+        select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc())
+    )
+    messages = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.created_at, Message.id)
+    ).all()
+    notes = session.scalars(select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)).all()
+    reason = escalation.reason_text or escalation.reason_code if escalation else ""
+    summary = summarise([ThreadLine(m.author_type, m.body) for m in messages], reason=reason)
+    campaign_messages = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.contact_id == conversation.contact_id, Message.campaign_id.is_not(None))
+    )
+    return ContextOut(
+        conversation=_out(
+            conversation, contact, escalation if escalation and escalation.status != "resolved" else None
+        ),
+        messages=[_message_out(m) for m in messages],
+        notes=[NoteOut(id=n.id, author_user_id=n.author_user_id, body=n.body, created_at=n.created_at) for n in notes],
+        summary=summary.text,
+        summary_path=summary.path,
+        escalation=None
+        if escalation is None
+        else {
+            "reason": escalation.reason_code,
+            "reason_text": escalation.reason_text,
+            "priority": escalation.priority,
+            "status": escalation.status,
+            "created_at": escalation.created_at,
+            "sla_due_at": escalation.sla_due_at,
+            "sla_breached": escalation.sla_breached,
+        },
+        contact={}
+        if contact is None
+        else {
+            "id": contact.id,
+            "name": contact.name,
+            "phone": contact.phone,
+            "language": contact.language,
+            "timezone": contact.timezone,
+            "country": contact.country,
+            "tags": contact.tags,
+            "attributes": contact.attributes,
+            "opted_out": contact.opted_out,
+        },
+        campaign_messages=int(campaign_messages or 0),
+    )
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=202)
+def reply(
+    conversation_id: int,
+    body: ReplyIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> MessageOut:
+    message = flows.agent_reply(
+        session,
+        conversation_id=conversation_id,
+        user_id=_user_id(principal),
+        body=body.body,
+        actor=actor(request, principal),
+    )
+    return _message_out(message)
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+def assign(
+    conversation_id: int,
+    body: AssignIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> ConversationOut:
+    user_id = body.user_id if body.user_id is not None else _user_id(principal)
+    if user_id is None:
+        raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
+    conversation = flows.assign(
+        session, conversation_id=conversation_id, user_id=user_id, actor=actor(request, principal)
+    )
+    return _out(
+        conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
+    )
+
+
+@router.post("/conversations/{conversation_id}/transfer", response_model=ConversationOut)
+def transfer(
+    conversation_id: int,
+    body: TransferIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> ConversationOut:
+    conversation = flows.transfer(
+        session,
+        conversation_id=conversation_id,
+        actor=actor(request, principal),
+        to_user_id=body.to_user_id,
+        to_team_id=body.to_team_id,
+    )
+    return _out(
+        conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
+    )
+
+
+@router.post("/conversations/{conversation_id}/handback", response_model=ConversationOut)
+def handback(
+    conversation_id: int,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> ConversationOut:
+    conversation = flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
+    return _out(conversation, session.get(Contact, conversation.contact_id), None)
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=ConversationOut)
+def close(
+    conversation_id: int,
+    body: CloseIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> ConversationOut:
+    conversation = flows.close(
+        session, conversation_id=conversation_id, disposition=body.disposition, actor=actor(request, principal)
+    )
+    return _out(conversation, session.get(Contact, conversation.contact_id), None)
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=NoteOut, status_code=201)
+def add_note(
+    conversation_id: int,
+    body: NoteIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(AGENTS),
+) -> NoteOut:
+    note = flows.add_note(
+        session,
+        conversation_id=conversation_id,
+        user_id=_user_id(principal),
+        body=body.body,
+        actor=actor(request, principal),
+    )
+    return NoteOut(id=note.id, author_user_id=note.author_user_id, body=note.body, created_at=note.created_at)

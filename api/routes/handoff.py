@@ -1,0 +1,236 @@
+"""The escalation queue, agents' status, teams, canned responses and the supervisor figures."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import actor, db_session, require
+from core import audit
+from core.accounts import Principal
+from core.errors import ValidationFailed
+from core.rbac import Role
+from handoff import flows, metrics, service
+from handoff.models import AgentProfile, Team
+
+router = APIRouter(prefix="/api/v1/handoff", tags=["handoff"])
+
+
+class QueueItem(BaseModel):
+    escalation_id: int
+    conversation_id: int
+    priority: int
+    reason: str
+    language: str | None
+    waiting_since: datetime
+    sla_due_at: datetime
+    sla_breached: bool
+    team_id: int | None
+
+
+class StatusIn(BaseModel):
+    status: str
+    user_id: int | None = None  # admins may set someone else's
+
+
+class ProfileOut(BaseModel):
+    user_id: int
+    status: str
+    max_concurrent: int
+    skills: list[str]
+    languages: list[str]
+
+
+class ProfileIn(BaseModel):
+    max_concurrent: int = Field(5, ge=1, le=100)
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+
+class TeamIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    routing: str = "least_busy"
+    sla_minutes: int = Field(10, ge=1)
+
+
+class TeamOut(TeamIn):
+    id: int
+
+
+class MemberIn(BaseModel):
+    user_id: int
+
+
+class CannedIn(BaseModel):
+    title: str = Field(min_length=1, max_length=120)
+    body: str = Field(min_length=1, max_length=1600)
+    language: str = "en"
+    shortcut: str = ""
+
+
+class CannedOut(CannedIn):
+    id: int
+
+
+def _profile_out(profile: AgentProfile) -> ProfileOut:
+    return ProfileOut(
+        user_id=profile.user_id,
+        status=profile.status,
+        max_concurrent=profile.max_concurrent,
+        skills=profile.skills or [],
+        languages=profile.languages or [],
+    )
+
+
+@router.get("/queue", response_model=list[QueueItem])
+def queue(session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))) -> list[QueueItem]:
+    return [
+        QueueItem(
+            escalation_id=e.id,
+            conversation_id=c.id,
+            priority=e.priority,
+            reason=e.reason_code,
+            language=e.language,
+            waiting_since=e.created_at,
+            sla_due_at=e.sla_due_at,
+            sla_breached=e.sla_breached,
+            team_id=e.team_id,
+        )
+        for e, c in service.queue(session)
+    ]
+
+
+@router.post("/status", response_model=ProfileOut)
+def set_status(
+    body: StatusIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.AGENT)),
+) -> ProfileOut:
+    user_id = body.user_id if body.user_id is not None else (principal.id if principal.kind == "user" else None)
+    if user_id is None:
+        raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
+    if user_id != principal.id and principal.role is not Role.ADMIN:
+        raise ValidationFailed("only an admin may set another agent's status", errors=[{"field": "user_id"}])
+    profile = flows.set_agent_status(session, user_id=user_id, status=body.status, actor=actor(request, principal))
+    return _profile_out(profile)
+
+
+@router.put("/agents/{user_id}", response_model=ProfileOut)
+def update_profile(
+    user_id: int,
+    body: ProfileIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> ProfileOut:
+    from core.models import User
+
+    if session.get(User, user_id) is None:
+        raise ValidationFailed(f"user {user_id} does not exist", errors=[{"field": "user_id"}])
+    profile = session.get(AgentProfile, user_id) or AgentProfile(user_id=user_id)
+    session.add(profile)
+    profile.max_concurrent, profile.skills, profile.languages = body.max_concurrent, body.skills, body.languages
+    session.flush()
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="agent.profile",
+        target_type="user",
+        target_id=user_id,
+        diff=body.model_dump(),
+    )
+    return _profile_out(profile)
+
+
+@router.get("/agents", response_model=list[ProfileOut])
+def list_agents(
+    session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))
+) -> list[ProfileOut]:
+    return [_profile_out(p) for p in session.scalars(select(AgentProfile).order_by(AgentProfile.user_id))]
+
+
+@router.get("/teams", response_model=list[TeamOut])
+def list_teams(session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))) -> list[TeamOut]:
+    return [TeamOut.model_validate(t, from_attributes=True) for t in session.scalars(select(Team).order_by(Team.name))]
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201)
+def create_team(
+    body: TeamIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> TeamOut:
+    team = service.create_team(session, **body.model_dump())
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="team.create",
+        target_type="team",
+        target_id=team.id,
+        diff=body.model_dump(),
+    )
+    return TeamOut.model_validate(team, from_attributes=True)
+
+
+@router.post("/teams/{team_id}/members", status_code=201)
+def add_member(
+    team_id: int,
+    body: MemberIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> dict[str, int]:
+    member = service.add_member(session, team_id=team_id, user_id=body.user_id)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="team.member.add",
+        target_type="team",
+        target_id=team_id,
+        diff={"user_id": body.user_id},
+    )
+    return {"team_id": member.team_id, "user_id": member.user_id}
+
+
+@router.get("/canned", response_model=list[CannedOut])
+def list_canned(
+    language: str | None = None, session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))
+) -> list[CannedOut]:
+    return [CannedOut.model_validate(c, from_attributes=True) for c in service.canned_for(session, language)]
+
+
+@router.post("/canned", response_model=CannedOut, status_code=201)
+def create_canned(
+    body: CannedIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> CannedOut:
+    canned = service.create_canned(session, **body.model_dump())
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="canned.create",
+        target_type="canned_response",
+        target_id=canned.id,
+    )
+    return CannedOut.model_validate(canned, from_attributes=True)
+
+
+@router.get("/metrics")
+def supervisor_metrics(
+    hours: int = Query(24, ge=1, le=24 * 90),
+    session: Session = Depends(db_session),
+    _: Principal = Depends(require(Role.AGENT, Role.ANALYST)),
+) -> dict[str, Any]:
+    return asdict(metrics.supervisor_figures(session, window=timedelta(hours=hours)))

@@ -1,0 +1,403 @@
+"""Multi-step handoff work: escalate, route, assign, transfer, reply, hand back, close.
+
+Each flow changes state, writes the audit log for people's actions, queues messages and
+webhooks after commit, and tells live consoles (``handoff.events``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from conversations.flows import queue_outbound
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from contacts.models import Contact
+from conversations.models import Conversation, Message
+from core import audit, webhooks
+from core.audit import Actor
+from core.db import utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.settings import get_settings
+from handoff import events, routing
+from handoff.models import AgentProfile, Escalation, Note, Team
+from handoff.notices import escalation_notice
+
+DISPOSITIONS = ("resolved", "no_response", "spam", "duplicate", "transferred_out", "other")
+
+
+def open_escalation(session: Session, conversation_id: int) -> Escalation | None:
+    return session.scalar(
+        select(Escalation)
+        .where(Escalation.conversation_id == conversation_id, Escalation.status != "resolved")
+        .order_by(Escalation.id.desc())
+    )
+
+
+def priority_for(analysis: dict[str, Any], contact: Contact | None, reason: str) -> int:
+    """1 (urgent) to 4 (low): upset customers, abuse and valued customers come first."""
+    priority = 3
+    sentiment = analysis.get("sentiment")
+    score = sentiment.get("score") if isinstance(sentiment, dict) else sentiment
+    if isinstance(score, int | float) and score <= get_settings().sentiment_escalate_below:
+        priority -= 1
+    if reason in ("abuse", "negative_sentiment", "repeated_failure"):
+        priority -= 1
+    if contact is not None and ("vip" in (contact.tags or []) or (contact.attributes or {}).get("vip")):
+        priority -= 1
+    return max(1, min(4, priority))
+
+
+def estimated_wait_minutes(session: Session) -> int:
+    """Queue ahead × average handle time ÷ online agents, from the live queue (1–120 min)."""
+    settings = get_settings()
+    waiting = session.scalar(select(func.count()).select_from(Escalation).where(Escalation.status == "open")) or 0
+    online = session.scalar(select(func.count()).select_from(AgentProfile).where(AgentProfile.status == "online")) or 0
+    recent = session.execute(
+        select(Escalation.assigned_at, Escalation.resolved_at)
+        .where(Escalation.resolved_at.is_not(None), Escalation.assigned_at.is_not(None))
+        .order_by(Escalation.id.desc())
+        .limit(50)
+    ).all()
+    durations = [(r - a).total_seconds() / 60 for a, r in recent if r and a]
+    handle = sum(durations) / len(durations) if durations else settings.handoff_default_handle_minutes
+    minutes = math.ceil((waiting + 1) * handle / max(online, 1))
+    if online == 0:
+        minutes = max(minutes, settings.handoff_sla_minutes)
+    return max(1, min(120, minutes))
+
+
+def escalate(
+    session: Session,
+    *,
+    conversation: Conversation,
+    reason: str,
+    analysis: dict[str, Any] | None = None,
+    reason_text: str = "",
+    notify_customer: bool = True,
+) -> Escalation:
+    """Queue ``conversation`` for a person, tell the customer when to expect them, try to route it."""
+    analysis = analysis or {}
+    existing = open_escalation(session, conversation.id)
+    if existing is not None:
+        return existing
+    settings = get_settings()
+    contact = session.get(Contact, conversation.contact_id)
+    sentiment = analysis.get("sentiment")
+    escalation = Escalation(
+        conversation_id=conversation.id,
+        reason_code=reason,
+        reason_text=reason_text or str(analysis.get("reason_text", "")),
+        priority=priority_for(analysis, contact, reason),
+        language=conversation.language or analysis.get("language"),
+        intent=(analysis.get("intent") or {}).get("name")
+        if isinstance(analysis.get("intent"), dict)
+        else analysis.get("intent"),
+        sentiment=sentiment.get("score") if isinstance(sentiment, dict) else sentiment,
+        sla_due_at=utcnow() + timedelta(minutes=settings.handoff_sla_minutes),
+    )
+    session.add(escalation)
+    conversation.state = "queued"
+    conversation.assigned_user_id = None
+    session.flush()
+    if notify_customer and contact is not None:
+        notice = escalation_notice(escalation.language, estimated_wait_minutes(session))
+        queue_outbound(
+            session,
+            contact=contact,
+            body=notice,
+            lane="conversational",
+            author_type="system",
+            conversation=conversation,
+            analysis={"kind": "escalation_notice"},
+        )
+    webhooks.emit(
+        session,
+        "conversation.escalated",
+        {"conversation_id": conversation.id, "reason": reason, "priority": escalation.priority},
+    )
+    events.publish_after_commit(
+        session, "conversation.escalated", conversation_id=conversation.id, priority=escalation.priority, reason=reason
+    )
+    route(session, escalation=escalation)
+    return escalation
+
+
+def route(session: Session, *, escalation: Escalation, exclude: set[int] | None = None) -> int | None:
+    """Assign an open escalation to the best available agent; returns the user id or ``None``."""
+    strategy: str = get_settings().handoff_routing
+    if escalation.team_id is not None:
+        team = session.get(Team, escalation.team_id)
+        strategy = team.routing if team else strategy
+    chosen = routing.pick(routing.candidates(session, escalation, exclude=exclude), strategy)
+    if chosen is None:
+        return None
+    conversation = session.get(Conversation, escalation.conversation_id)
+    if conversation is None:
+        return None
+    _assign(session, conversation, escalation, chosen.user_id)
+    return chosen.user_id
+
+
+def _assign(session: Session, conversation: Conversation, escalation: Escalation | None, user_id: int) -> None:
+    conversation.state = "human"
+    conversation.assigned_user_id = user_id
+    if escalation is not None:
+        escalation.status = "assigned"
+        escalation.assigned_user_id = user_id
+        escalation.assigned_at = escalation.assigned_at or utcnow()
+    profile = session.get(AgentProfile, user_id)
+    if profile is not None:
+        profile.last_assigned_at = utcnow()
+    session.flush()
+    events.publish_after_commit(session, "conversation.assigned", conversation_id=conversation.id, user_id=user_id)
+
+
+def _conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+def assign(session: Session, *, conversation_id: int, user_id: int, actor: Actor) -> Conversation:
+    """A person takes (or gives) a conversation; an escalation is opened if there was none."""
+    conversation = _conversation(session, conversation_id)
+    if conversation.state == "closed":
+        raise Conflict("conversation is closed")
+    escalation = open_escalation(session, conversation_id)
+    if escalation is None:
+        escalation = Escalation(
+            conversation_id=conversation.id,
+            reason_code="agent_takeover",
+            priority=3,
+            language=conversation.language,
+            sla_due_at=utcnow() + timedelta(minutes=get_settings().handoff_sla_minutes),
+        )
+        session.add(escalation)
+        session.flush()
+    before = {"state": conversation.state, "assigned_user_id": conversation.assigned_user_id}
+    _assign(session, conversation, escalation, user_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="conversation.assign",
+        target_type="conversation",
+        target_id=conversation.id,
+        diff=audit.changes(before, {"state": conversation.state, "assigned_user_id": user_id}),
+    )
+    return conversation
+
+
+def transfer(
+    session: Session,
+    *,
+    conversation_id: int,
+    actor: Actor,
+    to_user_id: int | None = None,
+    to_team_id: int | None = None,
+) -> Conversation:
+    """Move a conversation to another agent, or back to the queue of a team (routed at once if possible)."""
+    if (to_user_id is None) == (to_team_id is None):
+        raise ValidationFailed("give exactly one of to_user_id and to_team_id")
+    conversation = _conversation(session, conversation_id)
+    escalation = open_escalation(session, conversation_id)
+    if to_user_id is not None:
+        return assign(session, conversation_id=conversation_id, user_id=to_user_id, actor=actor)
+    if session.get(Team, to_team_id) is None:
+        raise NotFound(f"team {to_team_id} not found")
+    if escalation is None:
+        escalation = escalate(session, conversation=conversation, reason="transfer", notify_customer=False)
+    escalation.team_id = to_team_id
+    escalation.status = "open"
+    escalation.assigned_user_id = None
+    conversation.state = "queued"
+    conversation.assigned_user_id = None
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="conversation.transfer",
+        target_type="conversation",
+        target_id=conversation.id,
+        diff={"team_id": to_team_id},
+    )
+    route(session, escalation=escalation)
+    return conversation
+
+
+def _resolve(session: Session, conversation: Conversation, disposition: str) -> None:
+    escalation = open_escalation(session, conversation.id)
+    if escalation is not None:
+        escalation.status = "resolved"
+        escalation.resolved_at = utcnow()
+        escalation.disposition = disposition
+
+
+def handback(session: Session, *, conversation_id: int, actor: Actor) -> Conversation:
+    """Return the conversation to the bot, which answers the customer's next message."""
+    conversation = _conversation(session, conversation_id)
+    if conversation.state == "closed":
+        raise Conflict("conversation is closed")
+    _resolve(session, conversation, "handed_back")
+    conversation.state = "bot"
+    conversation.assigned_user_id = None
+    session.flush()
+    audit.record(
+        session, actor=actor, action="conversation.handback", target_type="conversation", target_id=conversation.id
+    )
+    events.publish_after_commit(session, "conversation.handed_back", conversation_id=conversation.id)
+    return conversation
+
+
+def close(session: Session, *, conversation_id: int, disposition: str, actor: Actor) -> Conversation:
+    if disposition not in DISPOSITIONS:
+        raise ValidationFailed(
+            f"disposition must be one of {', '.join(DISPOSITIONS)}", errors=[{"field": "disposition"}]
+        )
+    conversation = _conversation(session, conversation_id)
+    _resolve(session, conversation, disposition)
+    conversation.state = "closed"
+    conversation.closed_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="conversation.close",
+        target_type="conversation",
+        target_id=conversation.id,
+        diff={"disposition": disposition},
+    )
+    webhooks.emit(session, "conversation.closed", {"conversation_id": conversation.id, "disposition": disposition})
+    events.publish_after_commit(session, "conversation.closed", conversation_id=conversation.id)
+    return conversation
+
+
+def agent_reply(session: Session, *, conversation_id: int, user_id: int | None, body: str, actor: Actor) -> Message:
+    """A person answers, taking the conversation first if nobody owns it.
+
+    ``user_id`` is ``None`` for an integration (API key): it writes into the thread as ``api``
+    without taking ownership.
+    """
+    conversation = _conversation(session, conversation_id)
+    if not body.strip():
+        raise ValidationFailed("reply is empty", errors=[{"field": "body"}])
+    if conversation.state == "closed":
+        raise Conflict("conversation is closed")
+    if user_id is not None:
+        if conversation.assigned_user_id not in (None, user_id) and conversation.state == "human":
+            raise Conflict("another agent owns this conversation; transfer it first")
+        if conversation.state != "human" or conversation.assigned_user_id != user_id:
+            assign(session, conversation_id=conversation_id, user_id=user_id, actor=actor)
+        escalation = open_escalation(session, conversation_id)
+        if escalation is not None and escalation.first_response_at is None:
+            escalation.first_response_at = utcnow()
+    contact = session.get(Contact, conversation.contact_id)
+    if contact is None:
+        raise NotFound("the contact of this conversation is gone")
+    message = queue_outbound(
+        session,
+        contact=contact,
+        body=body,
+        lane="conversational",
+        author_type="agent" if user_id is not None else "api",
+        author_id=str(user_id or actor.id),
+        conversation=conversation,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="conversation.reply",
+        target_type="conversation",
+        target_id=conversation.id,
+        diff={"message_id": message.id},
+    )
+    return message
+
+
+def add_note(session: Session, *, conversation_id: int, user_id: int | None, body: str, actor: Actor) -> Note:
+    _conversation(session, conversation_id)
+    if not body.strip():
+        raise ValidationFailed("note is empty", errors=[{"field": "body"}])
+    note = Note(conversation_id=conversation_id, author_user_id=user_id, body=body)
+    session.add(note)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="conversation.note", target_type="conversation", target_id=conversation_id
+    )
+    return note
+
+
+def set_agent_status(session: Session, *, user_id: int, status: str, actor: Actor) -> AgentProfile:
+    """Going away or offline puts the agent's conversations back in the queue for others."""
+    if status not in ("online", "away", "offline"):
+        raise ValidationFailed("status must be online, away or offline", errors=[{"field": "status"}])
+    profile = session.get(AgentProfile, user_id) or AgentProfile(user_id=user_id)
+    session.add(profile)
+    before = profile.status
+    profile.status = status
+    profile.status_changed_at = utcnow()
+    session.flush()
+    if status != "online":
+        requeue_agent_conversations(session, user_id=user_id)
+    else:
+        route_waiting(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="agent.status",
+        target_type="user",
+        target_id=user_id,
+        diff={"status": [before, status]},
+    )
+    events.publish_after_commit(session, "agent.status", user_id=user_id, status=status)
+    return profile
+
+
+def requeue_agent_conversations(session: Session, *, user_id: int) -> int:
+    owned = session.scalars(
+        select(Conversation).where(Conversation.assigned_user_id == user_id, Conversation.state == "human")
+    ).all()
+    for conversation in owned:
+        escalation = open_escalation(session, conversation.id)
+        conversation.state = "queued"
+        conversation.assigned_user_id = None
+        if escalation is not None:
+            escalation.status = "open"
+            escalation.assigned_user_id = None
+            escalation.requeue_count += 1
+        session.flush()
+        if escalation is not None:
+            route(session, escalation=escalation, exclude={user_id})
+    return len(owned)
+
+
+def route_waiting(session: Session) -> int:
+    """Try to place every open escalation, most urgent and oldest first."""
+    placed = 0
+    waiting = session.scalars(
+        select(Escalation).where(Escalation.status == "open").order_by(Escalation.priority, Escalation.created_at)
+    ).all()
+    for escalation in waiting:
+        if route(session, escalation=escalation) is not None:
+            placed += 1
+    return placed
+
+
+def check_sla(session: Session) -> int:
+    """Mark missed SLAs, raise their priority and try to route them again; returns how many breached."""
+    now = utcnow()
+    breached = session.scalars(
+        select(Escalation).where(
+            Escalation.status == "open", Escalation.sla_breached.is_(False), Escalation.sla_due_at < now
+        )
+    ).all()
+    for escalation in breached:
+        escalation.sla_breached = True
+        escalation.priority = max(1, escalation.priority - 1)
+        events.publish_after_commit(session, "sla.breached", conversation_id=escalation.conversation_id)
+    session.flush()
+    route_waiting(session)
+    return len(breached)

@@ -1,0 +1,74 @@
+"""Choosing an agent: language and skill match, then least-busy or round-robin, within capacity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conversations.models import Conversation
+from core.models import User
+from handoff.models import AgentProfile, Escalation, TeamMember
+
+
+@dataclass(frozen=True)
+class Candidate:
+    user_id: int
+    active: int
+    capacity: int
+    last_assigned_at: datetime | None
+
+
+def active_counts(session: Session) -> dict[int, int]:
+    """Conversations each agent owns right now."""
+    rows = session.execute(
+        select(Conversation.assigned_user_id, func.count())
+        .where(Conversation.state == "human", Conversation.assigned_user_id.is_not(None))
+        .group_by(Conversation.assigned_user_id)
+    )
+    return {int(user_id or 0): int(count) for user_id, count in rows}
+
+
+def candidates(session: Session, escalation: Escalation, *, exclude: set[int] | None = None) -> list[Candidate]:
+    """Online agents with room left who speak the language and have the skill (when known)."""
+    stmt = (
+        select(AgentProfile)
+        .join(User, User.id == AgentProfile.user_id)
+        .where(AgentProfile.status == "online", User.is_active.is_(True))
+    )
+    if escalation.team_id is not None:
+        members = select(TeamMember.user_id).where(TeamMember.team_id == escalation.team_id)
+        stmt = stmt.where(AgentProfile.user_id.in_(members))
+    counts = active_counts(session)
+    found = []
+    for profile in session.scalars(stmt):
+        if exclude and profile.user_id in exclude:
+            continue
+        if escalation.language and profile.languages and escalation.language not in profile.languages:
+            continue
+        if escalation.skill and profile.skills and escalation.skill not in profile.skills:
+            continue
+        active = counts.get(profile.user_id, 0)
+        if active >= profile.max_concurrent:
+            continue
+        found.append(Candidate(profile.user_id, active, profile.max_concurrent, profile.last_assigned_at))
+    return found
+
+
+def pick(found: list[Candidate], strategy: str) -> Candidate | None:
+    """``least_busy``: fewest open conversations (then longest idle); ``round_robin``: longest idle."""
+    if not found:
+        return None
+    epoch = datetime.min.replace(tzinfo=UTC)
+
+    def idle_key(c: Candidate) -> datetime:
+        last = c.last_assigned_at
+        if last is None:
+            return epoch
+        return last if last.tzinfo else last.replace(tzinfo=UTC)
+
+    if strategy == "round_robin":
+        return min(found, key=lambda c: (idle_key(c), c.user_id))
+    return min(found, key=lambda c: (c.active / max(c.capacity, 1), idle_key(c), c.user_id))

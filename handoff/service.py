@@ -1,0 +1,72 @@
+"""Handoff reference data: teams and their members, canned responses, the queue listing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conversations.models import Conversation
+from core.errors import Conflict, NotFound, ValidationFailed
+from handoff.models import ROUTING_STRATEGIES, CannedResponse, Escalation, Team, TeamMember
+
+
+def create_team(
+    session: Session,
+    *,
+    name: str,
+    skills: list[str],
+    languages: list[str],
+    routing: str = "least_busy",
+    sla_minutes: int = 10,
+) -> Team:
+    if routing not in ROUTING_STRATEGIES:
+        raise ValidationFailed(f"routing must be one of {', '.join(ROUTING_STRATEGIES)}", errors=[{"field": "routing"}])
+    if session.scalar(select(Team).where(Team.name == name)):
+        raise Conflict(f"a team named {name!r} exists")
+    team = Team(name=name, skills=skills, languages=languages, routing=routing, sla_minutes=sla_minutes)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def add_member(session: Session, *, team_id: int, user_id: int) -> TeamMember:
+    if session.get(Team, team_id) is None:
+        raise NotFound(f"team {team_id} not found")
+    found = session.scalar(select(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id))
+    if found is not None:
+        return found
+    member = TeamMember(team_id=team_id, user_id=user_id)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def team_ids_of(session: Session, user_id: int) -> list[int]:
+    return list(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)))
+
+
+def create_canned(session: Session, *, title: str, body: str, language: str, shortcut: str = "") -> CannedResponse:
+    if not body.strip():
+        raise ValidationFailed("canned response body is empty", errors=[{"field": "body"}])
+    canned = CannedResponse(title=title, body=body, language=language, shortcut=shortcut)
+    session.add(canned)
+    session.flush()
+    return canned
+
+
+def canned_for(session: Session, language: str | None) -> list[CannedResponse]:
+    stmt = select(CannedResponse).order_by(CannedResponse.title)
+    if language:
+        stmt = stmt.where(CannedResponse.language == language[:2])
+    return list(session.scalars(stmt))
+
+
+def queue(session: Session) -> list[tuple[Escalation, Conversation]]:
+    """Waiting escalations, most urgent then oldest first."""
+    rows = session.execute(
+        select(Escalation, Conversation)
+        .join(Conversation, Conversation.id == Escalation.conversation_id)
+        .where(Escalation.status == "open")
+        .order_by(Escalation.priority, Escalation.created_at)
+    )
+    return [(e, c) for e, c in rows]

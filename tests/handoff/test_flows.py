@@ -1,0 +1,98 @@
+"""Escalation, routing, re-queueing, SLA, hand-back and close against the real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from conversations.models import Conversation, Message
+from core import db
+from core.audit import SYSTEM
+from core.db import utcnow
+from core.models import AuditEntry, WebhookDelivery
+from core.settings import Settings
+from core.webhooks import create_subscription
+from handoff import flows
+from handoff.models import Escalation
+from tests.handoff.factories import create_agent, create_conversation
+
+
+def test_escalation_routes_to_the_least_busy_speaker_and_tells_the_customer(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        busy = create_agent(session, "busy@example.com", languages=["fr", "en"])
+        free = create_agent(session, "free@example.com", languages=["fr"])
+        create_agent(session, "en-only@example.com", languages=["en"])
+        taken = create_conversation(session, "+33600000001")
+        flows.assign(session, conversation_id=taken.id, user_id=busy.id, actor=SYSTEM)
+        conversation = create_conversation(session, "+33600000002", language="fr")
+        escalation = flows.escalate(
+            session, conversation=conversation, reason="human_requested", analysis={"sentiment": {"score": -0.8}}
+        )
+        assert conversation.state == "human" and conversation.assigned_user_id == free.id
+        assert escalation.status == "assigned" and escalation.priority == 2
+        notice = session.scalars(select(Message).where(Message.conversation_id == conversation.id)).one()
+        assert notice.author_type == "system" and "Une personne de notre équipe" in notice.body
+
+
+def test_without_agents_it_waits_then_routes_when_one_comes_online(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        agent = create_agent(session, "late@example.com", status="offline")
+        conversation = create_conversation(session)
+        flows.escalate(session, conversation=conversation, reason="out_of_scope")
+        assert conversation.state == "queued"
+        flows.set_agent_status(session, user_id=agent.id, status="online", actor=SYSTEM)
+        assert conversation.state == "human" and conversation.assigned_user_id == agent.id
+
+
+def test_going_offline_requeues_to_another_agent(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        first = create_agent(session, "first@example.com")
+        conversation = create_conversation(session)
+        flows.escalate(session, conversation=conversation, reason="out_of_scope", notify_customer=False)
+        assert conversation.assigned_user_id == first.id
+        second = create_agent(session, "second@example.com")
+        flows.set_agent_status(session, user_id=first.id, status="offline", actor=SYSTEM)
+        assert conversation.assigned_user_id == second.id
+        escalation = flows.open_escalation(session, conversation.id)
+        assert escalation is not None and escalation.requeue_count == 1
+
+
+def test_capacity_is_respected(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        create_agent(session, "solo@example.com", max_concurrent=1)
+        one, two = create_conversation(session, "+33600000011"), create_conversation(session, "+33600000012")
+        flows.escalate(session, conversation=one, reason="x", notify_customer=False)
+        flows.escalate(session, conversation=two, reason="x", notify_customer=False)
+        assert (one.state, two.state) == ("human", "queued")
+
+
+def test_missed_sla_is_flagged_and_prioritised(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        conversation = create_conversation(session)
+        escalation = flows.escalate(session, conversation=conversation, reason="x", notify_customer=False)
+        escalation.sla_due_at = utcnow() - timedelta(minutes=1)
+        before = escalation.priority
+        assert flows.check_sla(session) == 1
+        assert escalation.sla_breached and escalation.priority == before - 1
+        assert flows.check_sla(session) == 0
+
+
+def test_handback_then_close_are_audited_and_notify(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        create_subscription(session, url="http://127.0.0.1:9/hook", event_types=["conversation.closed"])
+        agent = create_agent(session, "closer@example.com")
+        conversation = create_conversation(session)
+        flows.escalate(session, conversation=conversation, reason="x", notify_customer=False)
+        flows.handback(session, conversation_id=conversation.id, actor=SYSTEM)
+        assert conversation.state == "bot" and conversation.assigned_user_id is None
+        assert session.scalar(select(Escalation.disposition)) == "handed_back"
+        flows.assign(session, conversation_id=conversation.id, user_id=agent.id, actor=SYSTEM)
+        flows.close(session, conversation_id=conversation.id, disposition="resolved", actor=SYSTEM)
+        conversation_id = conversation.id
+    with db.session_scope() as session:
+        closed = session.get(Conversation, conversation_id)
+        assert closed is not None and closed.state == "closed" and closed.closed_at is not None
+        actions = set(session.scalars(select(AuditEntry.action)))
+        assert {"conversation.handback", "conversation.assign", "conversation.close"} <= actions
+        assert session.scalar(select(WebhookDelivery.event_type)) == "conversation.closed"
