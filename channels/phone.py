@@ -1,0 +1,177 @@
+"""Phone numbers: E.164 normalisation and validation with ``phonenumbers``.
+
+Every number stored or sent goes through :func:`normalize_e164`; callers pass the deployment's
+default region (``Settings.default_region``) so national forms such as ``06 12 34 56 78`` work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+from phonenumbers import timezone as pn_timezone
+
+from core.errors import ValidationFailed
+
+PhoneProblem = Literal[
+    "empty",
+    "not_a_number",
+    "invalid_country_code",
+    "too_short",
+    "too_long",
+    "invalid_length",
+    "invalid_for_region",
+]
+LineType = Literal[
+    "mobile",
+    "fixed_line",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
+
+_LINE_TYPES: dict[int, LineType] = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "fixed_line",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    PhoneNumberType.TOLL_FREE: "toll_free",
+    PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    PhoneNumberType.SHARED_COST: "shared_cost",
+    PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "uan",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+}
+
+_PARSE_PROBLEMS: dict[int, tuple[PhoneProblem, str]] = {
+    NumberParseException.INVALID_COUNTRY_CODE: (
+        "invalid_country_code",
+        "has no valid country code (use +<country code> or set the default region)",
+    ),
+    NumberParseException.NOT_A_NUMBER: ("not_a_number", "is not a phone number"),
+    NumberParseException.TOO_SHORT_AFTER_IDD: ("too_short", "is too short after the international prefix"),
+    NumberParseException.TOO_SHORT_NSN: ("too_short", "is too short"),
+    NumberParseException.TOO_LONG: ("too_long", "is too long"),
+}
+
+_POSSIBILITY_PROBLEMS: dict[int, tuple[PhoneProblem, str]] = {
+    ValidationResult.INVALID_COUNTRY_CODE: ("invalid_country_code", "has an unknown country code"),
+    ValidationResult.TOO_SHORT: ("too_short", "is too short"),
+    ValidationResult.TOO_LONG: ("too_long", "is too long"),
+    ValidationResult.INVALID_LENGTH: ("invalid_length", "has an impossible length for its country"),
+}
+
+
+class InvalidPhoneNumber(ValidationFailed):
+    """A phone number failed validation; ``field`` and ``reason`` say which and why (API: 422)."""
+
+    def __init__(self, *, field: str, reason: PhoneProblem, value: str, why: str) -> None:
+        super().__init__(
+            f"{field}: {value!r} {why}",
+            errors=[{"field": field, "reason": reason, "message": why}],
+        )
+        self.field = field
+        self.reason: PhoneProblem = reason
+
+
+@dataclass(frozen=True)
+class PhoneInfo:
+    """A validated number. ``region`` is ISO 3166 (``FR``), ``timezones`` IANA names, maybe empty."""
+
+    e164: str
+    country_code: int
+    region: str | None
+    line_type: LineType
+    timezones: tuple[str, ...]
+
+    @property
+    def timezone(self) -> str | None:
+        """The first IANA zone for the number, a guess when its country spans several."""
+        return self.timezones[0] if self.timezones else None
+
+
+def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNumber:
+    value = (raw or "").strip()
+    if not value:
+        raise InvalidPhoneNumber(field=field, reason="empty", value=raw or "", why="is empty")
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    try:
+        number = phonenumbers.parse(value, region.upper() if region else None)
+    except NumberParseException as exc:
+        reason, why = _PARSE_PROBLEMS.get(exc.error_type, ("not_a_number", "is not a phone number"))
+        raise InvalidPhoneNumber(field=field, reason=reason, value=raw, why=why) from None
+    possibility = phonenumbers.is_possible_number_with_reason(number)
+    if possibility in _POSSIBILITY_PROBLEMS:
+        reason, why = _POSSIBILITY_PROBLEMS[possibility]
+        raise InvalidPhoneNumber(field=field, reason=reason, value=raw, why=why)
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        raise InvalidPhoneNumber(
+            field=field,
+            reason="invalid_for_region",
+            value=raw,
+            why=f"is not a valid number for region {where} (+{number.country_code})",
+        )
+    return number
+
+
+def normalize_e164(raw: str, *, region: str | None = None, field: str = "phone") -> str:
+    """Return ``raw`` in E.164 (``+33612345678``).
+
+    Args:
+        raw: the number as typed: E.164, ``00``-prefixed international, or national form.
+        region: ISO 3166 region used for national forms (the deployment's default region).
+        field: the input field name, reported in the error.
+
+    Raises:
+        InvalidPhoneNumber: empty, not a number, too short/long, or invalid for its region.
+    """
+    number = _parse(raw, region=region, field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_info(raw: str, *, region: str | None = None, field: str = "phone") -> PhoneInfo:
+    """Validate ``raw`` and describe it: country, line type where known, time zones.
+
+    Raises:
+        InvalidPhoneNumber: as :func:`normalize_e164`.
+    """
+    number = _parse(raw, region=region, field=field)
+    zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    return PhoneInfo(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        country_code=int(number.country_code or 0),
+        region=phonenumbers.region_code_for_number(number),
+        line_type=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown"),
+        timezones=zones,
+    )
+
+
+def timezone_guess(e164: str) -> str | None:
+    """Best-guess IANA time zone for a number, ``None`` when phonenumbers does not know.
+
+    Raises:
+        InvalidPhoneNumber: ``e164`` does not validate.
+    """
+    return phone_info(e164).timezone
+
+
+def to_e164_if_numeric(value: str) -> str:
+    """Providers drop the ``+``; put it back on all-digit numbers, leave short codes and names alone.
+
+    Numbers of 7+ digits are international; shorter ones are short codes and stay as they are.
+    """
+    if value.isdigit() and len(value) >= 7:
+        return "+" + value
+    return value

@@ -1,0 +1,391 @@
+"""Vonage adapter on the ``vonage`` SDK v4: SMS API or Messages API (SMS and MMS).
+
+The API is chosen by configuration: an application id and private key select the Messages API
+(required for MMS), otherwise the SMS API with api key and secret. Webhook parsing and signature
+checks live in :mod:`channels.vonage_webhooks` and accept both APIs' formats.
+
+One :class:`VonageChannel` may be shared by threads: it holds one SDK client (a ``requests``
+session with a connection pool of ``pool_size``) and no per-send state. The SDK's own HTTP retries
+are turned off (``max_retries=0``) because retries belong to the queue.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import requests
+from pydantic import ValidationError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from vonage import Auth, HttpClientOptions, Vonage
+from vonage_http_client.errors import HttpRequestError
+from vonage_messages.models import (
+    BaseMessage,
+    MmsAudio,
+    MmsContent,
+    MmsContentItemAudio,
+    MmsContentItemImage,
+    MmsContentItemVcard,
+    MmsContentItemVideo,
+    MmsImage,
+    MmsResource,
+    MmsVcard,
+    MmsVideo,
+    Sms,
+    SmsOptions,
+)
+from vonage_sms import SmsMessage
+from vonage_sms.errors import PartialFailureError, SmsError
+
+from channels import vonage_webhooks
+from channels.base import (
+    Channel,
+    ChannelError,
+    DeliveryReport,
+    InboundMessage,
+    MediaItem,
+    OutboundMessage,
+    SendResult,
+    WebhookRequest,
+)
+from channels.encoding import analyze
+from channels.media import media_kind
+from core.errors import ValidationFailed
+from core.settings import Settings
+
+VonageApi = Literal["sms", "messages"]
+
+#: SMS API ``status`` codes (developer.vonage.com/messaging/sms/guides/troubleshooting-sms) and
+#: whether trying again later can succeed.
+SMS_API_ERRORS: dict[str, tuple[bool, str]] = {
+    "1": (True, "Throttled: over the account's submission rate"),
+    "2": (False, "Missing parameters"),
+    "3": (False, "Invalid parameters"),
+    "4": (False, "Invalid credentials"),
+    "5": (True, "Internal error at Vonage"),
+    "6": (False, "Invalid message: unroutable destination"),
+    "7": (False, "Number barred"),
+    "8": (False, "Partner account barred"),
+    "9": (False, "Partner quota violation: not enough credit"),
+    "10": (True, "Too many existing binds"),
+    "11": (False, "Account not enabled for HTTP"),
+    "12": (False, "Message too long"),
+    "14": (False, "Invalid signature"),
+    "15": (False, "Invalid sender address"),
+    "22": (False, "Invalid network code"),
+    "23": (False, "Invalid callback URL"),
+    "29": (False, "Non-whitelisted destination"),
+    "32": (False, "Signature and API secret disallowed"),
+    "33": (False, "Number de-activated"),
+}
+_SMS_ERROR_CODE = re.compile(r"error code (\d+)")
+_SIGNATURE_METHODS = ("md5", "sha1", "sha256", "sha512")
+SMS_API_CALLBACK_MAX = 100
+
+
+@dataclass(frozen=True)
+class VonageConfig:
+    """Everything the adapter needs; build it with :meth:`from_settings` in the app.
+
+    ``private_key`` is the PEM text (PKCS#8) of the application's key, not a path.
+    ``api_host`` / ``rest_host`` override Vonage's hosts (``host[:port]``, always HTTPS).
+    ``status_webhook_url`` is sent with each message when set, overriding the dashboard setting.
+    """
+
+    api_key: str = ""
+    api_secret: str = ""
+    application_id: str = ""
+    private_key: str = ""
+    signature_secret: str = ""
+    signature_method: str = "sha256"
+    api_host: str = ""
+    rest_host: str = ""
+    status_webhook_url: str = ""
+    timeout_seconds: int = 10
+    pool_size: int = 10
+
+    def __post_init__(self) -> None:
+        if self.signature_method not in _SIGNATURE_METHODS:
+            raise ValueError(f"vonage signature method must be one of {', '.join(_SIGNATURE_METHODS)}")
+        if bool(self.application_id) != bool(self.private_key):
+            raise ValueError("vonage application id and private key go together")
+        if not self.application_id and not (self.api_key and self.api_secret):
+            raise ValueError("vonage needs an application id + private key, or an api key + secret")
+        if self.api == "sms" and len(self.status_webhook_url) > SMS_API_CALLBACK_MAX:
+            raise ValueError(f"the SMS API takes status webhook URLs of at most {SMS_API_CALLBACK_MAX} characters")
+
+    @property
+    def api(self) -> VonageApi:
+        """``messages`` when an application is configured, else ``sms``."""
+        return "messages" if self.application_id else "sms"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VonageConfig:
+        """Read ``RELAIS_VONAGE_*``; the private key is loaded from its path.
+
+        Raises:
+            ValueError: incomplete credentials or an unreadable private key file.
+        """
+        private_key = ""
+        if settings.vonage_private_key_path:
+            try:
+                private_key = Path(settings.vonage_private_key_path).read_text()
+            except OSError as exc:
+                raise ValueError(f"RELAIS_VONAGE_PRIVATE_KEY_PATH: cannot read ({exc.strerror})") from None
+        status_url = f"{settings.public_url.rstrip('/')}/webhooks/vonage/status" if settings.public_url else ""
+        if not settings.vonage_application_id and len(status_url) > SMS_API_CALLBACK_MAX:
+            status_url = ""  # too long for the SMS API: the dashboard's status URL applies
+        return cls(
+            api_key=settings.vonage_api_key,
+            api_secret=settings.vonage_api_secret,
+            application_id=settings.vonage_application_id,
+            private_key=private_key,
+            signature_secret=settings.vonage_signature_secret,
+            signature_method=settings.vonage_signature_method,
+            api_host=settings.vonage_api_host,
+            rest_host=settings.vonage_rest_host,
+            status_webhook_url=status_url,
+        )
+
+
+class CachedJwtAuth(Auth):
+    """The SDK's :class:`Auth`, reusing one application JWT for up to ``JWT_REUSE_SECONDS``.
+
+    The SDK signs a fresh JWT for every Messages API request and re-parses the PEM key each time
+    (about 70 ms of CPU with current ``cryptography``), which caps a process near 15 sends/s.
+    Vonage accepts a JWT until its ``exp`` (15 minutes after ``iat`` here), so one token is shared
+    by all requests and replaced 5 minutes before it expires.
+    """
+
+    JWT_REUSE_SECONDS = 600
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._jwt_lock = threading.Lock()
+        self._jwt: bytes | None = None
+        self._jwt_made_at = 0.0
+
+    def generate_application_jwt(self, claims: dict[str, Any] | None = None) -> bytes:
+        if claims:  # custom claims are one-off tokens
+            return super().generate_application_jwt(claims)
+        with self._jwt_lock:
+            now = time.monotonic()
+            if self._jwt is None or now - self._jwt_made_at > self.JWT_REUSE_SECONDS:
+                self._jwt = super().generate_application_jwt()
+                self._jwt_made_at = now
+            return self._jwt
+
+
+def _digits(number: str) -> str:
+    return number[1:] if number.startswith("+") else number
+
+
+def _network_error(exc: requests.RequestException) -> ChannelError:
+    """Connection problems are retryable; the outcome is unknown unless the connection never opened."""
+    reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+    never_sent = isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError) or isinstance(
+        reason, NewConnectionError | ConnectTimeoutError
+    )
+    return ChannelError(
+        f"Vonage unreachable: {exc.__class__.__name__}",
+        retryable=True,
+        provider_code="network",
+        outcome_unknown=not never_sent,
+    )
+
+
+def sms_api_error(code: str, text: str = "") -> ChannelError:
+    """Map an SMS API ``status`` code to a :class:`ChannelError`; unknown codes are permanent."""
+    retryable, meaning = SMS_API_ERRORS.get(code, (False, "Unknown SMS API error"))
+    detail = f"{meaning} ({text})" if text else meaning
+    return ChannelError(f"Vonage SMS API status {code}: {detail}", retryable=retryable, provider_code=code)
+
+
+def http_error(exc: HttpRequestError) -> ChannelError:
+    """Map an HTTP error of the Messages API: 429 and 5xx retryable, other 4xx permanent."""
+    status = exc.response.status_code
+    code: str | None = None
+    detail = ""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error_type = str(body.get("type") or "")
+        code = error_type.rsplit("#", 1)[1] if "#" in error_type else None
+        detail = str(body.get("detail") or body.get("title") or "")
+    return ChannelError(
+        f"Vonage answered HTTP {status}" + (f": {detail}" if detail else ""),
+        retryable=status == 429 or status >= 500,
+        provider_code=code or str(status),
+        http_status=status,
+    )
+
+
+class VonageChannel(Channel):
+    """Sends through Vonage and reads its webhooks. See the module docstring."""
+
+    name: ClassVar[str] = "vonage"
+
+    def __init__(self, config: VonageConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        options: dict[str, Any] = {
+            "timeout": config.timeout_seconds,
+            "pool_connections": config.pool_size,
+            "pool_maxsize": config.pool_size,
+            "max_retries": 0,
+        }
+        if config.api_host:
+            options["api_host"] = config.api_host
+        if config.rest_host:
+            options["rest_host"] = config.rest_host
+        self._client = Vonage(
+            CachedJwtAuth(
+                api_key=config.api_key or None,
+                api_secret=config.api_secret or None,
+                application_id=config.application_id or None,
+                private_key=config.private_key or None,
+            ),
+            HttpClientOptions(**options),
+        )
+        self._verifier = vonage_webhooks.VonageSignatureVerifier(
+            api_key=config.api_key,
+            signature_secret=config.signature_secret,
+            signature_method=config.signature_method,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VonageChannel:
+        return cls(VonageConfig.from_settings(settings))
+
+    def send(self, *, message: OutboundMessage) -> SendResult:
+        if self.config.api == "messages":
+            return self._send_messages_api(message)
+        if message.is_mms:
+            raise ChannelError(
+                "MMS needs the Vonage Messages API (set an application id and private key)",
+                retryable=False,
+                provider_code="mms-unsupported",
+            )
+        return self._send_sms_api(message)
+
+    def _send_sms_api(self, message: OutboundMessage) -> SendResult:
+        info = analyze(message.text)
+        try:
+            request = SmsMessage(
+                to=_digits(message.to),
+                from_=_digits(message.sender),
+                text=message.text,
+                type="unicode" if info.encoding == "UCS-2" else "text",
+                client_ref=message.client_ref,
+                ttl=message.validity_seconds * 1000 if message.validity_seconds else None,
+                status_report_req=True,
+                callback=self.config.status_webhook_url or None,
+            )
+        except ValidationError as exc:
+            raise ChannelError(f"invalid SMS request: {exc.errors()[0]['msg']}", retryable=False) from None
+        try:
+            response = self._client.sms.send(request)
+        except PartialFailureError as exc:
+            failed = next(m for m in exc.response["messages"] if m.get("status") != "0")
+            raise sms_api_error(str(failed.get("status")), str(failed.get("error-text", ""))) from None
+        except SmsError as exc:
+            match = _SMS_ERROR_CODE.search(str(exc))
+            raise sms_api_error(match.group(1) if match else "unknown", str(exc)) from None
+        except HttpRequestError as exc:
+            raise http_error(exc) from None
+        except requests.RequestException as exc:
+            raise _network_error(exc) from None
+        part_ids = tuple(m.message_id for m in response.messages if m.message_id)
+        prices = [vonage_webhooks.price_to_micros(m.message_price) for m in response.messages]
+        return SendResult(
+            provider=vonage_webhooks.SMS_API,
+            provider_message_id=part_ids[0],
+            segments=int(response.message_count),
+            encoding=info.encoding,
+            part_ids=part_ids,
+            price_micros=sum(p for p in prices if p is not None) if any(p is not None for p in prices) else None,
+        )
+
+    def _send_messages_api(self, message: OutboundMessage) -> SendResult:
+        info = analyze(message.text)
+        try:
+            request = self._messages_request(message, unicode=info.encoding == "UCS-2")
+        except (ValidationError, ValidationFailed) as exc:
+            detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.detail
+            raise ChannelError(f"invalid message: {detail}", retryable=False) from None
+        try:
+            response = self._client.messages.send(request)
+        except HttpRequestError as exc:
+            raise http_error(exc) from None
+        except requests.RequestException as exc:
+            raise _network_error(exc) from None
+        return SendResult(
+            provider=vonage_webhooks.MESSAGES_API,
+            provider_message_id=response.message_uuid,
+            segments=1 if message.is_mms else info.segments,
+            encoding=info.encoding,
+        )
+
+    def _messages_request(self, message: OutboundMessage, *, unicode: bool) -> BaseMessage:
+        common: dict[str, Any] = {
+            "to": _digits(message.to),
+            "from_": _digits(message.sender),
+            "client_ref": message.client_ref,
+            "webhook_url": self.config.status_webhook_url or None,
+        }
+        if not message.is_mms:
+            return Sms(
+                **common,
+                text=message.text,
+                ttl=message.validity_seconds,
+                sms=SmsOptions(encoding_type="unicode" if unicode else "text"),
+            )
+        if message.validity_seconds:
+            common["ttl"] = message.validity_seconds
+        if len(message.media) == 1:
+            item = message.media[0]
+            resource = MmsResource(url=item.url, caption=item.caption or message.text or None)
+            kind = media_kind(item.content_type)
+            if kind == "image":
+                return MmsImage(**common, image=resource)
+            if kind == "video":
+                return MmsVideo(**common, video=resource)
+            if kind == "audio":
+                return MmsAudio(**common, audio=resource)
+            return MmsVcard(**common, vcard=resource)
+        items = [self._content_item(item, message.text if i == 0 else None) for i, item in enumerate(message.media)]
+        return MmsContent(**common, content=items)
+
+    @staticmethod
+    def _content_item(
+        item: MediaItem, text: str | None
+    ) -> MmsContentItemImage | MmsContentItemVideo | MmsContentItemAudio | MmsContentItemVcard:
+        caption = item.caption or text or None
+        kind = media_kind(item.content_type)
+        if kind == "image":
+            return MmsContentItemImage(url=item.url, caption=caption)
+        if kind == "video":
+            return MmsContentItemVideo(url=item.url, caption=caption)
+        if kind == "audio":
+            return MmsContentItemAudio(url=item.url, caption=caption)
+        return MmsContentItemVcard(url=item.url, caption=caption)
+
+    def parse_inbound(self, *, request: WebhookRequest) -> list[InboundMessage]:
+        return vonage_webhooks.parse_inbound(request, now=self._now())
+
+    def parse_status(self, *, request: WebhookRequest) -> list[DeliveryReport]:
+        return vonage_webhooks.parse_status(request, now=self._now())
+
+    def verify_signature(self, *, request: WebhookRequest) -> None:
+        self._verifier.verify(request, now=self._clock())
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
