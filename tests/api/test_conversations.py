@@ -1,0 +1,64 @@
+"""The agents' REST API over conversations and the handoff queue."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from core import db
+from handoff import flows
+from tests.handoff.factories import create_agent, create_conversation
+from tests.helpers import auth_headers
+
+
+def _escalated(phone: str) -> tuple[int, int]:
+    with db.session_scope() as session:
+        agent = create_agent(session, f"a{phone[-3:]}@example.com", status="offline")
+        conversation = create_conversation(session, phone)
+        flows.escalate(session, conversation=conversation, reason="human_requested", reason_text="asked for a person")
+        return conversation.id, agent.id
+
+
+def test_inbox_views_counts_and_queue(app_client: TestClient) -> None:
+    conversation_id, agent_id = _escalated("+33600000101")
+    headers = auth_headers("agent")
+    counts = app_client.get("/api/v1/conversations/counts", headers=headers).json()
+    assert counts["unassigned"] == 1 and counts["all"] == 1
+    unassigned = app_client.get("/api/v1/conversations", params={"view": "unassigned"}, headers=headers).json()
+    assert [c["id"] for c in unassigned] == [conversation_id]
+    assert unassigned[0]["escalation_reason"] == "human_requested" and unassigned[0]["waiting_since"]
+    queue = app_client.get("/api/v1/handoff/queue", headers=headers).json()
+    assert queue[0]["conversation_id"] == conversation_id
+
+    no_agent = app_client.post(f"/api/v1/conversations/{conversation_id}/assign", json={}, headers=headers)
+    assert no_agent.status_code == 422  # an API key must name the agent
+    assigned = app_client.post(
+        f"/api/v1/conversations/{conversation_id}/assign", json={"user_id": agent_id}, headers=headers
+    )
+    assert assigned.json()["state"] == "human" and assigned.json()["assigned_user_id"] == agent_id
+
+
+def test_context_has_thread_summary_and_escalation(app_client: TestClient) -> None:
+    conversation_id, _ = _escalated("+33600000102")
+    headers = auth_headers("agent")
+    sent = app_client.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"body": "Bonjour, je regarde."}, headers=headers
+    )
+    assert sent.status_code == 202 and sent.json()["author_type"] == "api"
+    context = app_client.get(f"/api/v1/conversations/{conversation_id}/context", headers=headers).json()
+    assert context["escalation"]["reason"] == "human_requested"
+    assert [m["author_type"] for m in context["messages"]] == ["system", "api"]
+    assert context["contact"]["phone"] == "+33600000102" and context["summary_path"] in ("offline", "empty")
+    note = app_client.post(f"/api/v1/conversations/{conversation_id}/notes", json={"body": "VIP"}, headers=headers)
+    assert note.status_code == 201
+    closed = app_client.post(
+        f"/api/v1/conversations/{conversation_id}/close", json={"disposition": "nope"}, headers=headers
+    )
+    assert closed.status_code == 422
+
+
+def test_supervisor_figures(app_client: TestClient) -> None:
+    _escalated("+33600000103")
+    figures = app_client.get("/api/v1/handoff/metrics", headers=auth_headers("analyst")).json()
+    assert figures["queue_depth"] == 1 and figures["conversations"] == 1
+    assert figures["containment_rate"] == 0.0
+    assert app_client.get("/api/v1/handoff/metrics", headers=auth_headers("marketer")).status_code == 403
