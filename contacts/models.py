@@ -1,19 +1,29 @@
-"""Contacts: people Relais texts. Phone, name and attributes are encrypted at rest.
+"""Contacts: people Relais texts, their attributes, tags, lists, consent ledger and engagement.
 
-The phone number is looked up through ``phone_index`` (a keyed HMAC blind index of the E.164
-form, see ``core.crypto.blind_index``), never through its ciphertext.
+Personal data (phone, names, attribute values, consent proof) is encrypted at rest. The phone number is
+looked up through ``phone_index`` (a keyed HMAC blind index of the E.164 form, see
+``core.crypto.blind_index``), never through its ciphertext.
+
+What is stored in plaintext, on purpose, so segments compile to SQL: tags, list membership,
+language, country, time zone, consent state, engagement events, and the typed values of attributes
+an administrator declared ``segmentable`` (``contact_attribute_values``) — declare only non-PII
+attributes segmentable.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, String
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
 from core.types import EncryptedJSON, EncryptedText
+
+ATTRIBUTE_TYPES = ("string", "number", "boolean", "date")
+CONSENT_STATES = ("none", "pending", "opted_in", "opted_out")
+ENGAGEMENT_KINDS = ("clicked", "replied", "purchased", "delivered")
 
 
 class Contact(Base):
@@ -21,6 +31,7 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # None once erased
+    # None once erased: the tombstone lives in the suppression list and the consent ledger
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     country: Mapped[str] = mapped_column(String(2), default="")
     name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
@@ -28,9 +39,143 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    # Denormalised copy of ``contact_tags`` for reading; segments query ``contact_tags``.
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Denormalised from the consent ledger so send-time checks are one indexed read.
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    consent_status: Mapped[str] = mapped_column(String(12), default="none", index=True)
+    # ids of this person in external systems, e.g. {"hubspot": "1234"} (not personal data)
+    external_ids: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AttributeDefinition(Base):
+    """The per-deployment schema of custom attributes; writes are validated against it."""
+
+    __tablename__ = "contact_attribute_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(10))  # one of ATTRIBUTE_TYPES
+    # segmentable values are also kept in plaintext in contact_attribute_values
+    segmentable: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttributeValue(Base):
+    """Plaintext typed index of segmentable attributes (one value column used per type)."""
+
+    __tablename__ = "contact_attribute_values"
+    __table_args__ = (
+        Index("ix_contact_attribute_values_name_text", "name", "value_text"),
+        Index("ix_contact_attribute_values_name_number", "name", "value_number"),
+        Index("ix_contact_attribute_values_name_date", "name", "value_date"),
+    )
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_text: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    value_number: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value_bool: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    value_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class ContactTag(Base):
+    __tablename__ = "contact_tags"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ContactList(Base):
+    """A static list: members are added and removed explicitly (segments are the dynamic kind)."""
+
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ListMembership(Base):
+    __tablename__ = "contact_list_members"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(Base):
+    """The consent ledger. Append-only (enforced in ``contacts.consent``); erasure only wipes ``proof``.
+
+    ``phone_index`` is copied from the contact so the ledger still proves an opt-out after the
+    contact was erased or merged away.
+    """
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    phone_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(12))  # opt_in | opt_out | pending
+    source: Mapped[str] = mapped_column(String(20))
+    proof: Mapped[str] = mapped_column(EncryptedText, default="")
+    actor_type: Mapped[str] = mapped_column(String(20), default="system")
+    actor_id: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Suppression(Base):
+    """Global do-not-text list by blind index; works for numbers that are not contacts."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))  # manual | erased | complaint | crm | ...
+    note: Mapped[str] = mapped_column(Text, default="")  # free text, must not hold personal data
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EngagementEvent(Base):
+    """What a contact did: campaigns record clicked, purchased, delivered; conversations record replied."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (Index("ix_engagement_events_contact_kind_at", "contact_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))  # one of ENGAGEMENT_KINDS
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    ref: Mapped[str] = mapped_column(String(200), default="")  # e.g. "campaign:12", "message:345"
+
+
+class Segment(Base):
+    """Saved segment rules (see ``contacts.segments`` for the grammar)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncCursor(Base):
+    """Where a CRM sync left off (e.g. the last consent event pushed to HubSpot)."""
+
+    __tablename__ = "contact_sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

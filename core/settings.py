@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     handoff_routing: Literal["least_busy", "round_robin"] = "least_busy"
     handoff_default_handle_minutes: int = Field(5, ge=1)
 
+    # CRM and contact sync
+    hubspot_access_token: str = ""
+    hubspot_host: str = ""  # empty: api.hubapi.com
+    hubspot_consent_property: str = "sms_consent"
+    contact_sync_webhook_secret: str = ""
+    contact_sync_csv_url: str = ""
+
     # Shopify
     shopify_webhook_secret: str = ""
 

@@ -1,0 +1,179 @@
+"""Privacy requests across packages: export everything held on a person, and erase it.
+
+This lives in ``api`` because it spans packages (contacts, conversations, handoff); domain
+packages never import each other sideways.
+
+Erasure wipes the number, names, attributes, tags, list memberships, engagement, consent proofs,
+every message body, media reference and analysis, the provider's raw copy of inbound texts and
+agents' notes. It keeps the tombstone the law requires: the contact row (``erased``, opted out,
+no phone), the consent ledger (actions, sources, times and the blind index, proofs wiped) and a
+suppression entry for the blind index, so the number is never texted again even if it comes back
+as a new contact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from contacts import consent
+from contacts.models import AttributeValue, Contact, ContactTag, EngagementEvent, ListMembership, Suppression
+from contacts.service import list_ids_of
+from conversations.models import Conversation, InboundEvent, Message
+from core import audit
+from core.audit import Actor
+from core.db import utcnow
+from core.errors import Conflict
+from handoff.models import Note
+
+ERASED = ""
+
+
+def _wipe(session: Session, stmt: Any) -> int:
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_person(session: Session, contact: Contact, *, actor: Actor) -> dict[str, Any]:
+    """Everything Relais holds on this contact, decrypted, as one JSON-ready document (audited)."""
+    suppressed = contact.phone_index is not None and (
+        session.scalar(select(Suppression.id).where(Suppression.phone_index == contact.phone_index))
+        is not None
+    )
+    messages = session.scalars(select(Message).where(Message.contact_id == contact.id).order_by(Message.id))
+    conversations = session.scalars(
+        select(Conversation).where(Conversation.contact_id == contact.id).order_by(Conversation.id)
+    )
+    notes = session.scalars(
+        select(Note)
+        .join(Conversation, Conversation.id == Note.conversation_id)
+        .where(Conversation.contact_id == contact.id)
+        .order_by(Note.id)
+    )
+    engagement = session.scalars(
+        select(EngagementEvent).where(EngagementEvent.contact_id == contact.id).order_by(EngagementEvent.id)
+    )
+    document = {
+        "exported_at": utcnow().isoformat(),
+        "contact": {
+            "id": contact.id,
+            "phone": contact.phone,
+            "name": contact.name,
+            "first_name": contact.first_name,
+            "country": contact.country,
+            "language": contact.language,
+            "timezone": contact.timezone,
+            "attributes": contact.attributes or {},
+            "tags": contact.tags or [],
+            "lists": list_ids_of(session, contact.id),
+            "external_ids": contact.external_ids or {},
+            "consent_status": contact.consent_status,
+            "opted_out": contact.opted_out,
+            "suppressed": suppressed,
+            "erased": contact.erased,
+            "created_at": _iso(contact.created_at),
+            "updated_at": _iso(contact.updated_at),
+        },
+        "consent_history": [
+            {
+                "action": e.action,
+                "source": e.source,
+                "proof": e.proof,
+                "at": _iso(e.at),
+                "actor_type": e.actor_type,
+            }
+            for e in consent.history(session, contact)
+        ],
+        "conversations": [
+            {
+                "id": c.id,
+                "state": c.state,
+                "channel": c.channel,
+                "created_at": _iso(c.created_at),
+                "closed_at": _iso(c.closed_at),
+            }
+            for c in conversations
+        ],
+        "messages": [
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "direction": m.direction,
+                "body": m.body,
+                "media": m.media,
+                "lane": m.lane,
+                "status": m.status,
+                "author_type": m.author_type,
+                "campaign_id": m.campaign_id,
+                "created_at": _iso(m.created_at),
+                "sent_at": _iso(m.sent_at),
+                "delivered_at": _iso(m.delivered_at),
+            }
+            for m in messages
+        ],
+        "notes": [
+            {"conversation_id": n.conversation_id, "body": n.body, "created_at": _iso(n.created_at)}
+            for n in notes
+        ],
+        "engagement": [{"kind": e.kind, "at": _iso(e.at), "ref": e.ref} for e in engagement],
+    }
+    audit.record(session, actor=actor, action="contact.export", target_type="contact", target_id=contact.id)
+    return document
+
+
+def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[str, int]:
+    """Erase a contact's personal data, keeping the consent tombstone (see the module docstring).
+
+    Returns counts of what was wiped (also written to the audit log).
+
+    Raises:
+        Conflict: the contact was already erased.
+    """
+    if contact.erased:
+        raise Conflict(f"contact {contact.id} is already erased")
+    if contact.phone_index:
+        consent.suppress(session, phone_index=contact.phone_index, reason="erased")
+        if not contact.opted_out:
+            consent.record_opt_out(session, contact=contact, source="erasure", proof="erasure request")
+    message_ids = select(Message.id).where(Message.contact_id == contact.id).scalar_subquery()
+    conversation_ids = select(Conversation.id).where(Conversation.contact_id == contact.id).scalar_subquery()
+    counts = {
+        "messages": _wipe(
+            session,
+            update(Message)
+            .where(Message.contact_id == contact.id)
+            .values(body=ERASED, media=[], analysis={}),
+        ),
+        # the provider's raw copy of each inbound text, kept for replay detection
+        "inbound_events": _wipe(
+            session, update(InboundEvent).where(InboundEvent.message_id.in_(message_ids)).values(payload={})
+        ),
+        # agents' notes are about the person
+        "notes": _wipe(
+            session, update(Note).where(Note.conversation_id.in_(conversation_ids)).values(body=ERASED)
+        ),
+        "consent_proofs": consent.wipe_proofs(session, contact),
+    }
+    for table in (EngagementEvent, ListMembership, ContactTag, AttributeValue):
+        session.execute(delete(table).where(table.contact_id == contact.id))
+    contact.phone = None
+    contact.phone_index = None
+    contact.name = None
+    contact.first_name = None
+    contact.attributes = {}
+    contact.tags = []
+    contact.external_ids = {}
+    contact.opted_out = True
+    contact.consent_status = "opted_out"
+    contact.erased = True
+    session.flush()
+    audit.record(
+        session, actor=actor, action="contact.erase", target_type="contact", target_id=contact.id, diff=counts
+    )
+    return counts

@@ -1,0 +1,116 @@
+"""Segments: saved JSON rules over contacts (grammar in ``contacts.segments``) and live counts.
+
+Marketers write; marketers and analysts read and count.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import actor, db_session, require
+from contacts import segments
+from contacts.models import Segment
+from contacts.schemas import CountOut, RulesIn, SegmentIn, SegmentOut, SegmentPatch
+from core import audit
+from core.accounts import Principal
+from core.rbac import Role
+
+router = APIRouter(prefix="/api/v1", tags=["segments"])
+READERS = require(Role.MARKETER, Role.ANALYST)
+WRITERS = require(Role.MARKETER)
+
+
+def _out(segment: Segment) -> SegmentOut:
+    return SegmentOut.model_validate(segment, from_attributes=True)
+
+
+@router.get("/segments", response_model=list[SegmentOut])
+def list_segments(
+    session: Session = Depends(db_session), _: Principal = Depends(READERS)
+) -> list[SegmentOut]:
+    return [_out(s) for s in session.scalars(select(Segment).order_by(Segment.id))]
+
+
+@router.post("/segments", response_model=SegmentOut, status_code=201)
+def create_segment(
+    body: SegmentIn,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(WRITERS),
+) -> SegmentOut:
+    segment = segments.create(session, name=body.name, rules=body.rules, description=body.description)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="segment.create",
+        target_type="segment",
+        target_id=segment.id,
+        diff={"segment": segment.name, "rules": segment.rules},
+    )
+    return _out(segment)
+
+
+@router.post("/segments/preview", response_model=CountOut)
+def preview_count(
+    body: RulesIn, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+) -> CountOut:
+    """How many contacts unsaved rules match right now."""
+    return CountOut(count=segments.count(session, body.rules))
+
+
+@router.get("/segments/{segment_id}", response_model=SegmentOut)
+def get_segment(
+    segment_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+) -> SegmentOut:
+    return _out(segments.get(session, segment_id))
+
+
+@router.patch("/segments/{segment_id}", response_model=SegmentOut)
+def update_segment(
+    segment_id: int,
+    body: SegmentPatch,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(WRITERS),
+) -> SegmentOut:
+    segment = segments.get(session, segment_id)
+    before = {"segment": segment.name, "rules": segment.rules}
+    segments.update(session, segment, name=body.name, rules=body.rules, description=body.description)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="segment.update",
+        target_type="segment",
+        target_id=segment.id,
+        diff=audit.changes(before, {"segment": segment.name, "rules": segment.rules}),
+    )
+    return _out(segment)
+
+
+@router.delete("/segments/{segment_id}", status_code=204)
+def delete_segment(
+    segment_id: int,
+    request: Request,
+    session: Session = Depends(db_session),
+    principal: Principal = Depends(WRITERS),
+) -> None:
+    segment = segments.get(session, segment_id)
+    session.delete(segment)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="segment.delete",
+        target_type="segment",
+        target_id=segment_id,
+        diff={"segment": segment.name},
+    )
+
+
+@router.get("/segments/{segment_id}/count", response_model=CountOut)
+def segment_count(
+    segment_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+) -> CountOut:
+    """The live size of a saved segment (one COUNT query)."""
+    return CountOut(count=segments.count(session, segments.get(session, segment_id).rules))

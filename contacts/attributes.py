@@ -1,0 +1,215 @@
+"""Typed custom attributes: the per-deployment schema, value coercion and the segmentable index.
+
+Attribute values live encrypted in ``Contact.attributes`` (a JSON object). Values of attributes
+declared ``segmentable`` are also written, typed and in plaintext, to ``contact_attribute_values``
+so segment rules compile to SQL. Dates are stored in the JSON as ISO ``YYYY-MM-DD`` strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from contacts.models import ATTRIBUTE_TYPES, AttributeDefinition, AttributeValue, Contact
+from core.errors import Conflict, NotFound, ValidationFailed
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TRUE = frozenset({"true", "yes", "y", "1", "oui", "si", "ja"})
+_FALSE = frozenset({"false", "no", "n", "0", "non", "nein"})
+
+Schema = dict[str, AttributeDefinition]
+
+
+class BadAttributeValue(ValueError):
+    """A value that does not fit its declared type; the message says why."""
+
+
+def schema(session: Session) -> Schema:
+    """Every declared attribute by name."""
+    return {d.name: d for d in session.scalars(select(AttributeDefinition))}
+
+
+def define(
+    session: Session, *, name: str, type: str, segmentable: bool = False, description: str = ""
+) -> AttributeDefinition:
+    """Declare an attribute. Raises ``ValidationFailed`` (bad name/type) or ``Conflict`` (exists)."""
+    if not _NAME.match(name):
+        raise ValidationFailed(
+            f"attribute name {name!r} must be lowercase letters, digits and _ (starting with a letter)",
+            errors=[{"field": "name"}],
+        )
+    if type not in ATTRIBUTE_TYPES:
+        raise ValidationFailed(
+            f"attribute type {type!r} is not one of {', '.join(ATTRIBUTE_TYPES)}", errors=[{"field": "type"}]
+        )
+    if session.scalar(select(AttributeDefinition).where(AttributeDefinition.name == name)) is not None:
+        raise Conflict(f"attribute {name!r} already exists")
+    definition = AttributeDefinition(name=name, type=type, segmentable=segmentable, description=description)
+    session.add(definition)
+    session.flush()
+    if segmentable:
+        backfill(session, definition)
+    return definition
+
+
+def backfill(session: Session, definition: AttributeDefinition) -> int:
+    """Index values already held under this name (kept by contacts when it was undefined before).
+
+    Streams contacts in batches (their attributes must be decrypted to be read); values that do
+    not fit the declared type stay in the encrypted JSON but are not indexed. Returns rows indexed.
+    """
+    session.execute(delete(AttributeValue).where(AttributeValue.name == definition.name))
+    rows: list[dict[str, Any]] = []
+    indexed = 0
+    stmt = (
+        select(Contact.id, Contact.attributes)
+        .where(Contact.erased.is_(False))
+        .execution_options(yield_per=1000)
+    )
+    for contact_id, values in session.execute(stmt):
+        raw = (values or {}).get(definition.name)
+        try:
+            value = coerce(definition.type, raw)
+        except BadAttributeValue:
+            continue
+        if value is not None:
+            rows.append(index_row(contact_id, definition, value))
+            indexed += 1
+        if len(rows) >= 1000:
+            session.execute(insert(AttributeValue), rows)
+            rows = []
+    if rows:
+        session.execute(insert(AttributeValue), rows)
+    return indexed
+
+
+def undefine(session: Session, *, name: str) -> None:
+    """Remove a declaration and its index; values stay in contacts' attributes until rewritten."""
+    definition = session.scalar(select(AttributeDefinition).where(AttributeDefinition.name == name))
+    if definition is None:
+        raise NotFound(f"attribute {name!r} is not defined")
+    session.execute(delete(AttributeValue).where(AttributeValue.name == name))
+    session.delete(definition)
+    session.flush()
+
+
+def coerce(type_: str, raw: Any) -> Any:
+    """``raw`` (typed, or text from a file) as a JSON value of ``type_``; ``None`` for empty.
+
+    Raises:
+        BadAttributeValue: the value does not fit the type.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if type_ == "string":
+        if isinstance(raw, dict | list):
+            raise BadAttributeValue("expected text")
+        return str(raw).strip()
+    if type_ == "number":
+        if isinstance(raw, bool):
+            raise BadAttributeValue("expected a number")
+        if isinstance(raw, int | float):
+            value = float(raw)
+        else:
+            try:
+                value = float(str(raw).strip())
+            except ValueError:
+                raise BadAttributeValue(f"{raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise BadAttributeValue(f"{raw!r} is not a finite number")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if type_ == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise BadAttributeValue(f"{raw!r} is not a boolean (true/false, yes/no, 1/0)")
+    if type_ == "date":
+        if isinstance(raw, date):
+            return raw.isoformat()[:10]
+        try:
+            return date.fromisoformat(str(raw).strip()[:10]).isoformat()
+        except ValueError:
+            raise BadAttributeValue(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    raise BadAttributeValue(f"unknown attribute type {type_!r}")
+
+
+def validate(known: Mapping[str, AttributeDefinition], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Coerce every value against the schema; ``None`` values mean "remove".
+
+    Raises:
+        ValidationFailed: unknown attributes or values of the wrong type, one error per attribute.
+    """
+    out: dict[str, Any] = {}
+    errors = []
+    for name, raw in values.items():
+        definition = known.get(name)
+        if definition is None:
+            errors.append({"field": f"attributes.{name}", "message": "unknown attribute; define it first"})
+            continue
+        try:
+            out[name] = coerce(definition.type, raw)
+        except BadAttributeValue as exc:
+            errors.append({"field": f"attributes.{name}", "message": str(exc)})
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    return out
+
+
+def merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` updated with ``changes`` (validated values; ``None`` removes the key)."""
+    out = dict(current)
+    for name, value in changes.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def index_row(contact_id: int, definition: AttributeDefinition, value: Any) -> dict[str, Any]:
+    """The ``contact_attribute_values`` row for a validated value."""
+    row: dict[str, Any] = {
+        "contact_id": contact_id,
+        "name": definition.name,
+        "value_text": None,
+        "value_number": None,
+        "value_bool": None,
+        "value_date": None,
+    }
+    if definition.type == "string":
+        row["value_text"] = str(value)[:500]
+    elif definition.type == "number":
+        row["value_number"] = float(value)
+    elif definition.type == "boolean":
+        row["value_bool"] = bool(value)
+    else:
+        row["value_date"] = date.fromisoformat(value)
+    return row
+
+
+def index_rows(
+    contact_id: int, known: Mapping[str, AttributeDefinition], values: Mapping[str, Any]
+) -> list[dict]:
+    return [
+        index_row(contact_id, known[name], value)
+        for name, value in values.items()
+        if name in known and known[name].segmentable and value is not None
+    ]
+
+
+def reindex(session: Session, contact: Contact, known: Mapping[str, AttributeDefinition]) -> None:
+    """Rewrite the segmentable index of one contact from its (decrypted) attributes."""
+    session.execute(delete(AttributeValue).where(AttributeValue.contact_id == contact.id))
+    rows = index_rows(contact.id, known, contact.attributes or {})
+    if rows:
+        session.execute(insert(AttributeValue), rows)

@@ -1,0 +1,276 @@
+"""The consent ledger, double opt-in, the suppression list and the send-time consent check.
+
+Every consent change appends a :class:`ConsentEvent` (source, time, proof, actor) and keeps the
+denormalised ``Contact.opted_out`` / ``Contact.consent_status`` in step, so the send path reads one
+indexed column. The ledger is append-only: updates and deletes are refused, except erasure wiping
+the ``proof`` text (:func:`wipe_proofs`).
+
+Lanes: ``marketing`` and ``conversational`` sends are blocked by an opt-out; every lane, including
+``transactional``, is blocked by the suppression list and by erasure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from contacts.models import ConsentEvent, Contact, Suppression
+from core import audit, webhooks
+from core.audit import SYSTEM, Actor
+from core.crypto import blind_index
+from core.db import utcnow
+from core.errors import NotFound, ValidationFailed
+
+OPT_IN_SOURCES = ("keyword", "form", "import", "api", "double_opt_in", "crm")
+OPT_OUT_SOURCES = ("keyword", "natural_language", "link", "api", "import", "crm", "erasure")
+SUPPRESSION_REASONS = ("manual", "complaint", "erased", "merged", "crm", "carrier")
+ERASED_PROOF = "[erased]"
+# The text asking a pending contact to confirm; the inbound pipeline's YES calls confirm_double_opt_in.
+DOUBLE_OPT_IN_PROMPTS = {
+    "en": "{business}: reply YES to confirm you want to receive our text messages. Reply STOP to opt out.",
+    "fr": "{business} : répondez OUI pour confirmer votre inscription à nos SMS. STOP pour vous désinscrire.",
+    "es": "{business}: responde SÍ para confirmar que quieres recibir nuestros SMS. BAJA para salir.",
+    "de": "{business}: Antworten Sie JA, um unsere SMS zu bestätigen. STOPP zum Abmelden.",
+    "it": "{business}: rispondi SÌ per confermare l'iscrizione ai nostri SMS. STOP per annullare.",
+    "pt": "{business}: responda SIM para confirmar que quer receber os nossos SMS. PARE para sair.",
+}
+_ID_CHUNK = 5000
+
+
+@event.listens_for(ConsentEvent, "before_update")
+def _append_only_update(_mapper: Any, connection: Any, target: ConsentEvent) -> None:
+    state = inspect(target)
+    changed = [a.key for a in state.attrs if a.history.has_changes()]
+    if changed != ["proof"] or target.proof != ERASED_PROOF:
+        raise RuntimeError("the consent ledger is append-only")
+
+
+@event.listens_for(ConsentEvent, "before_delete")
+def _append_only_delete(_mapper: Any, connection: Any, target: ConsentEvent) -> None:
+    raise RuntimeError("the consent ledger is append-only")
+
+
+def _append(
+    session: Session, *, contact: Contact, action: str, source: str, proof: str, actor: Actor
+) -> ConsentEvent:
+    entry = ConsentEvent(
+        contact_id=contact.id,
+        phone_index=contact.phone_index,
+        action=action,
+        source=source,
+        proof=proof,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        at=utcnow(),
+    )
+    session.add(entry)
+    return entry
+
+
+def _audit(session: Session, actor: Actor, action: str, contact: Contact, diff: dict[str, Any]) -> None:
+    if actor.type != SYSTEM.type:
+        audit.record(
+            session, actor=actor, action=action, target_type="contact", target_id=contact.id, diff=diff
+        )
+
+
+def record_opt_in(
+    session: Session,
+    *,
+    contact: Contact,
+    source: str,
+    proof: str = "",
+    actor: Actor = SYSTEM,
+    double_opt_in: bool = False,
+) -> ConsentEvent:
+    """Record consent. With ``double_opt_in`` the contact goes ``pending`` until a YES confirms.
+
+    An opt-in does not lift a suppression-list entry (only an administrator removes those).
+
+    Raises:
+        ValidationFailed: unknown source, or the contact is erased.
+    """
+    if source not in OPT_IN_SOURCES:
+        raise ValidationFailed(f"opt-in source must be one of {', '.join(OPT_IN_SOURCES)}")
+    if contact.erased:
+        raise ValidationFailed("an erased contact cannot opt in")
+    before = contact.consent_status
+    if double_opt_in:
+        entry = _append(session, contact=contact, action="pending", source=source, proof=proof, actor=actor)
+        contact.consent_status = "pending"
+    else:
+        entry = _append(session, contact=contact, action="opt_in", source=source, proof=proof, actor=actor)
+        contact.consent_status = "opted_in"
+        contact.opted_out = False
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "contact.opt_in",
+        contact,
+        {"consent_status": [before, contact.consent_status], "source": source},
+    )
+    return entry
+
+
+def double_opt_in_prompt(language: str | None, business: str) -> str:
+    """The confirmation request in the contact's language (English when unsupported)."""
+    template = DOUBLE_OPT_IN_PROMPTS.get((language or "en").split("-")[0], DOUBLE_OPT_IN_PROMPTS["en"])
+    return template.format(business=business)
+
+
+def confirm_double_opt_in(session: Session, contact: Contact, *, proof: str = "YES") -> bool:
+    """Confirm a pending double opt-in (the inbound pipeline calls this on a YES reply).
+
+    Returns ``True`` when the contact was pending and is now opted in, ``False`` otherwise (the
+    reply was then an ordinary "yes").
+    """
+    if contact.consent_status != "pending" or contact.erased:
+        return False
+    _append(session, contact=contact, action="opt_in", source="double_opt_in", proof=proof, actor=SYSTEM)
+    contact.consent_status = "opted_in"
+    contact.opted_out = False
+    session.flush()
+    return True
+
+
+def record_opt_out(
+    session: Session, *, contact: Contact, source: str, proof: str = "", actor: Actor = SYSTEM
+) -> ConsentEvent:
+    """Record an opt-out; emits ``contact.opted_out`` when the contact was not already opted out.
+
+    The webhook carries the contact id and source only: outbound payloads are stored unencrypted.
+
+    Raises:
+        ValidationFailed: unknown source.
+    """
+    if source not in OPT_OUT_SOURCES:
+        raise ValidationFailed(f"opt-out source must be one of {', '.join(OPT_OUT_SOURCES)}")
+    was_opted_out = contact.opted_out
+    before = contact.consent_status
+    entry = _append(session, contact=contact, action="opt_out", source=source, proof=proof, actor=actor)
+    contact.opted_out = True
+    contact.consent_status = "opted_out"
+    session.flush()
+    if not was_opted_out:
+        webhooks.emit(
+            session,
+            "contact.opted_out",
+            {"contact_id": contact.id, "source": source, "at": entry.at.isoformat()},
+        )
+    _audit(
+        session,
+        actor,
+        "contact.opt_out",
+        contact,
+        {"consent_status": [before, "opted_out"], "source": source},
+    )
+    return entry
+
+
+def history(session: Session, contact: Contact) -> list[ConsentEvent]:
+    """The ledger of a contact, oldest first (events recorded before a merge included)."""
+    return list(
+        session.scalars(
+            select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+        )
+    )
+
+
+def wipe_proofs(session: Session, contact: Contact) -> int:
+    """Erasure: blank the proof texts of a contact's ledger, keeping actions, sources and times."""
+    rows = session.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == contact.id)).all()
+    for row in rows:
+        row.proof = ERASED_PROOF
+    session.flush()
+    return len(rows)
+
+
+def suppress(
+    session: Session, *, phone_index: str, reason: str, note: str = "", actor: Actor = SYSTEM
+) -> Suppression:
+    """Add a blind index to the global suppression list (idempotent: returns the existing entry)."""
+    if reason not in SUPPRESSION_REASONS:
+        raise ValidationFailed(f"suppression reason must be one of {', '.join(SUPPRESSION_REASONS)}")
+    found = session.scalar(select(Suppression).where(Suppression.phone_index == phone_index))
+    if found is not None:
+        return found
+    entry = Suppression(phone_index=phone_index, reason=reason, note=note)
+    session.add(entry)
+    session.flush()
+    if actor.type != SYSTEM.type:
+        audit.record(
+            session,
+            actor=actor,
+            action="suppression.add",
+            target_type="suppression",
+            target_id=entry.id,
+            diff={"reason": reason},
+        )
+    return entry
+
+
+def suppress_number(
+    session: Session, *, phone_e164: str, reason: str, note: str = "", actor: Actor = SYSTEM
+) -> Suppression:
+    """:func:`suppress` for an E.164 number (contact or not)."""
+    return suppress(session, phone_index=blind_index(phone_e164), reason=reason, note=note, actor=actor)
+
+
+def unsuppress_number(session: Session, *, phone_e164: str, actor: Actor) -> None:
+    """Remove a number from the suppression list. Erasure tombstones cannot be removed.
+
+    Raises:
+        NotFound: the number is not suppressed.
+        ValidationFailed: the entry is an erasure tombstone.
+    """
+    found = session.scalar(select(Suppression).where(Suppression.phone_index == blind_index(phone_e164)))
+    if found is None:
+        raise NotFound("this number is not on the suppression list")
+    if found.reason == "erased":
+        raise ValidationFailed("this number belongs to an erased person and stays suppressed")
+    session.delete(found)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="suppression.remove",
+        target_type="suppression",
+        target_id=found.id,
+        diff={"reason": found.reason},
+    )
+
+
+def is_suppressed(session: Session, phone_e164: str) -> bool:
+    return (
+        session.scalar(select(Suppression.id).where(Suppression.phone_index == blind_index(phone_e164)))
+        is not None
+    )
+
+
+def blocked_contact_ids(session: Session, contact_ids: Iterable[int], lane: str) -> set[int]:
+    """The ids among ``contact_ids`` that must not be texted on ``lane`` right now.
+
+    Blocked on every lane: erased contacts, numbers on the suppression list, ids that do not
+    exist. Blocked on ``marketing`` and ``conversational`` too: opted-out contacts. One indexed
+    query per 5,000 ids; call it at send time, not only when a campaign is built.
+    """
+    ids = list(dict.fromkeys(int(i) for i in contact_ids))
+    blocked: set[int] = set()
+    suppressed = select(Suppression.phone_index)
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        conditions = [
+            Contact.erased.is_(True),
+            Contact.phone_index.is_(None),
+            Contact.phone_index.in_(suppressed),
+        ]
+        if lane != "transactional":
+            conditions.append(Contact.opted_out.is_(True))
+        rows = session.execute(select(Contact.id, or_(*conditions)).where(Contact.id.in_(chunk))).all()
+        blocked |= set(chunk) - {row[0] for row in rows}
+        blocked |= {row[0] for row in rows if row[1]}
+    return blocked

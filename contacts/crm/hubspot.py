@@ -1,0 +1,173 @@
+"""HubSpot sync through ``hubspot-api-client``: pull contacts, push opt-outs back.
+
+Pull reads every HubSpot contact page by page (phone, names, language, the SMS consent property)
+and upserts it (:mod:`contacts.crm.upsert`). Push sends the opt-outs recorded in Relais since the
+last push (a cursor over the consent ledger) to contacts that came from HubSpot, setting the
+consent property to ``opted_out``. Opt-outs that came *from* the CRM are not echoed back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.contacts import SimplePublicObjectInput
+from hubspot.crm.contacts.exceptions import ApiException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contacts import attributes as attrs
+from contacts.crm.upsert import ExternalContact, upsert
+from contacts.models import ConsentEvent, Contact, SyncCursor
+from core.errors import RelaisError, ValidationFailed
+
+PUSH_CURSOR = "hubspot:opt_out_push"
+PAGE_SIZE = 100
+
+
+class CrmUnavailable(RelaisError):
+    status_code = 502
+    title = "CRM unavailable"
+
+
+@dataclass(frozen=True)
+class HubSpotConfig:
+    """Settings of the sync (Settings fields ``hubspot_*``, see docs/contacts.md)."""
+
+    access_token: str
+    host: str | None = None  # None = https://api.hubapi.com; tests point it at a loopback fake
+    phone_property: str = "mobilephone"
+    fallback_phone_property: str = "phone"
+    consent_property: str = "sms_consent"  # an enumeration with values opted_in / opted_out
+    language_property: str = "hs_language"
+    region: str | None = None
+
+
+@dataclass
+class SyncResult:
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    opted_out: int = 0
+    pushed: int = 0
+    invalid: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen,
+            "created": self.created,
+            "updated": self.updated,
+            "opted_out": self.opted_out,
+            "pushed": self.pushed,
+            "invalid": self.invalid[:100],
+        }
+
+
+def make_client(config: HubSpotConfig) -> HubSpot:
+    options: dict[str, Any] = {"access_token": config.access_token}
+    if config.host:
+        options["host"] = config.host.rstrip("/")
+    return HubSpot(**options)
+
+
+def _consent(value: str | None) -> Any:
+    text = (value or "").strip().lower()
+    if text in ("opted_out", "opt_out", "false", "no", "unsubscribed"):
+        return "opted_out"
+    if text in ("opted_in", "opt_in", "true", "yes", "subscribed"):
+        return "opted_in"
+    return None
+
+
+def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | None = None) -> SyncResult:
+    """Upsert every HubSpot contact that has a valid phone number; invalid ones are reported.
+
+    Raises:
+        CrmUnavailable: HubSpot answered an error (status and reason in the detail).
+    """
+    api = (client or make_client(config)).crm.contacts.basic_api
+    properties = [
+        config.phone_property,
+        config.fallback_phone_property,
+        "firstname",
+        "lastname",
+        config.language_property,
+        config.consent_property,
+    ]
+    known = attrs.schema(session)
+    result = SyncResult()
+    after: str | None = None
+    while True:
+        try:
+            page = api.get_page(limit=PAGE_SIZE, after=after, properties=properties, archived=False)
+        except ApiException as exc:
+            raise CrmUnavailable(f"HubSpot answered {exc.status} {exc.reason}") from None
+        for item in page.results or []:
+            result.seen += 1
+            props = item.properties or {}
+            phone = props.get(config.phone_property) or props.get(config.fallback_phone_property)
+            if not phone:
+                result.invalid.append({"hubspot_id": str(item.id), "message": "no phone number"})
+                continue
+            first, last = props.get("firstname") or "", props.get("lastname") or ""
+            record = ExternalContact(
+                phone=phone,
+                system="hubspot",
+                external_id=str(item.id),
+                name=f"{first} {last}".strip() or None,
+                first_name=first or None,
+                language=(props.get(config.language_property) or "").split("-")[0].lower() or None,
+                consent=_consent(props.get(config.consent_property)),
+                proof=f"hubspot contact {item.id} {config.consent_property}",
+            )
+            try:
+                with session.begin_nested():
+                    contact, created = upsert(session, record, region=config.region, known=known)
+            except ValidationFailed as exc:
+                result.invalid.append({"hubspot_id": str(item.id), "message": exc.detail})
+                continue
+            result.created += created
+            result.updated += not created
+            result.opted_out += contact.opted_out
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            return result
+
+
+def push_opt_outs(session: Session, config: HubSpotConfig, *, client: HubSpot | None = None) -> int:
+    """Send Relais opt-outs recorded since the last push to HubSpot; returns how many were sent.
+
+    The cursor advances only past events that were pushed (or need no push), so a HubSpot outage
+    leaves the rest for the next run.
+
+    Raises:
+        CrmUnavailable: HubSpot answered an error; earlier pushes of this run are kept.
+    """
+    api = (client or make_client(config)).crm.contacts.basic_api
+    cursor = session.get(SyncCursor, PUSH_CURSOR) or SyncCursor(name=PUSH_CURSOR, value="0")
+    session.add(cursor)
+    rows = session.execute(
+        select(ConsentEvent.id, Contact.external_ids)
+        .join(Contact, Contact.id == ConsentEvent.contact_id)
+        .where(
+            ConsentEvent.id > int(cursor.value or 0),
+            ConsentEvent.action == "opt_out",
+            ConsentEvent.source != "crm",
+        )
+        .order_by(ConsentEvent.id)
+    ).all()
+    pushed = 0
+    for event_id, external_ids in rows:
+        hubspot_id = (external_ids or {}).get("hubspot")
+        if hubspot_id:
+            body = SimplePublicObjectInput(properties={config.consent_property: "opted_out"})
+            try:
+                api.update(hubspot_id, body)
+            except ApiException as exc:
+                session.flush()
+                raise CrmUnavailable(f"HubSpot answered {exc.status} {exc.reason}") from None
+            pushed += 1
+        cursor.value = str(event_id)
+    session.flush()
+    return pushed

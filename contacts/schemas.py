@@ -1,0 +1,184 @@
+"""Pydantic shapes of contacts, lists, attributes, consent, suppressions and segments for the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from contacts.models import ConsentEvent, Contact
+
+
+class ContactIn(BaseModel):
+    phone: str
+    name: str | None = None
+    first_name: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    list_ids: list[int] = Field(default_factory=list)
+    consent: ConsentIn | None = None
+
+
+class ContactPatch(BaseModel):
+    name: str | None = None
+    first_name: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] | None = Field(None, description="merged key by key; null removes a key")
+    tags: list[str] | None = Field(None, description="replaces the tags")
+
+
+class ContactOut(BaseModel):
+    id: int
+    phone: str | None
+    name: str | None
+    first_name: str | None
+    country: str
+    language: str | None
+    timezone: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    external_ids: dict[str, str]
+    consent_status: str
+    opted_out: bool
+    erased: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactOut:
+        return cls(
+            id=contact.id,
+            phone=contact.phone,
+            name=contact.name,
+            first_name=contact.first_name,
+            country=contact.country,
+            language=contact.language,
+            timezone=contact.timezone,
+            attributes=contact.attributes or {},
+            tags=contact.tags or [],
+            external_ids=contact.external_ids or {},
+            consent_status=contact.consent_status,
+            opted_out=contact.opted_out,
+            erased=contact.erased,
+            created_at=contact.created_at,
+            updated_at=contact.updated_at,
+        )
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_after_id: int | None
+
+
+class MergeIn(BaseModel):
+    source_id: int = Field(description="the contact folded into this one and then deleted")
+
+
+class ConsentIn(BaseModel):
+    action: Literal["opt_in", "opt_out"] = "opt_in"
+    source: str = "api"
+    proof: str = ""
+    double_opt_in: bool = False
+
+
+class ConsentEventOut(BaseModel):
+    id: int
+    action: str
+    source: str
+    proof: str
+    actor_type: str
+    actor_id: str
+    at: datetime
+
+    @classmethod
+    def of(cls, event: ConsentEvent) -> ConsentEventOut:
+        return cls(
+            id=event.id,
+            action=event.action,
+            source=event.source,
+            proof=event.proof,
+            actor_type=event.actor_type,
+            actor_id=event.actor_id,
+            at=event.at,
+        )
+
+
+class ConsentOut(BaseModel):
+    contact_id: int
+    consent_status: str
+    opted_out: bool
+    suppressed: bool
+    history: list[ConsentEventOut]
+
+
+class SuppressionIn(BaseModel):
+    phone: str
+    reason: str = "manual"
+    note: str = ""
+
+
+class SuppressionOut(BaseModel):
+    id: int
+    reason: str
+    note: str
+    created_at: datetime
+
+
+class AttributeIn(BaseModel):
+    name: str
+    type: Literal["string", "number", "boolean", "date"]
+    segmentable: bool = False
+    description: str = ""
+
+
+class AttributeOut(AttributeIn):
+    id: int
+    created_at: datetime
+
+
+class ListIn(BaseModel):
+    name: str
+    description: str = ""
+
+
+class ListOut(ListIn):
+    id: int
+    size: int
+    created_at: datetime
+
+
+class MembersIn(BaseModel):
+    contact_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class SegmentIn(BaseModel):
+    name: str
+    description: str = ""
+    rules: dict[str, Any]
+
+
+class SegmentPatch(BaseModel):
+    name: str | None = None
+    description: str | None = None
+    rules: dict[str, Any] | None = None
+
+
+class SegmentOut(SegmentIn):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RulesIn(BaseModel):
+    rules: dict[str, Any]
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+ContactIn.model_rebuild()

@@ -1,0 +1,33 @@
+"""Jobs of the contacts package: the periodic CRM sync (HubSpot pull + opt-out push, CSV by URL)."""
+
+from __future__ import annotations
+
+from core import db
+from core.periodic import Periodic
+from core.settings import get_settings
+
+PERIODIC = (Periodic("contacts-crm-sync", 900, "contacts.tasks.sync_crm", "default"),)
+
+
+def sync_crm() -> str:
+    """Run every configured CRM sync, each in its own transaction; a no-op when none is configured."""
+    from contacts.crm import config, csv_sync, hubspot
+    from contacts.importer import ImportOptions
+
+    settings = get_settings()
+    done = []
+    hubspot_settings = config.hubspot_config(settings)
+    if hubspot_settings is not None:
+        with db.session_scope() as session:
+            result = hubspot.pull_contacts(session, hubspot_settings)
+        with db.session_scope() as session:
+            result.pushed = hubspot.push_opt_outs(session, hubspot_settings)
+        done.append(f"hubspot {result.as_dict()}")
+    url = config.csv_url(settings)
+    if url:
+        with db.session_scope() as session:
+            report = csv_sync.sync_from_url(
+                session, url, ImportOptions(region=settings.default_region, source_name="csv-sync")
+            )
+        done.append(f"csv rows={report.rows} created={report.created} updated={report.updated}")
+    return "; ".join(done) or "no CRM sync configured"

@@ -1,0 +1,172 @@
+"""CRM sync: HubSpot through hubspot-api-client against a loopback fake, signed webhooks, CSV by URL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from contacts import consent, service
+from contacts.crm import csv_sync, hubspot, webhook_sync
+from contacts.importer import ImportOptions
+from core import db, webhooks
+from core.errors import Conflict, Unauthorized, ValidationFailed
+from core.redis import get_redis
+from core.settings import Settings
+from tests.contacts import fake_hubspot
+from tests.contacts.helpers import create_contact, phone
+
+
+def test_hubspot_pull_then_push_opt_outs(runtime_any_db: Settings) -> None:
+    people = {
+        "101": {
+            "mobilephone": "+33612345678",
+            "firstname": "Ana",
+            "lastname": "Lima",
+            "hs_language": "pt-br",
+            "sms_consent": "opted_in",
+        },
+        "102": {"phone": "06 12 34 56 79", "firstname": "Luc", "sms_consent": "opted_out"},
+        "103": {"mobilephone": "not a phone", "firstname": "Bad"},
+        "104": {"mobilephone": phone(4), "firstname": "Stale", "sms_consent": "opted_in"},
+    }
+    with db.session_scope() as session:  # person 104 texted STOP to Relais: HubSpot's opt-in is stale
+        stopped = create_contact(session, 4)
+        consent.record_opt_out(session, contact=stopped, source="keyword", proof="STOP")
+    with fake_hubspot.running(people) as fake:
+        config = hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url, region="FR")
+        with db.session_scope() as session:
+            result = hubspot.pull_contacts(session, config)
+        assert (result.seen, result.created, result.updated) == (4, 2, 1)
+        assert [i["hubspot_id"] for i in result.invalid] == ["103"]
+        assert len([r for r in fake.requests if r.startswith("GET")]) == 2  # paged
+        with db.session_scope() as session:
+            ana = service.find_by_phone(session, "+33612345678")
+            luc = service.find_by_phone(session, "+33612345679")
+            stale = service.find_by_phone(session, phone(4))
+            assert ana and luc and stale
+            assert (ana.name, ana.first_name, ana.language, ana.external_ids) == (
+                "Ana Lima",
+                "Ana",
+                "pt",
+                {"hubspot": "101"},
+            )
+            assert ana.consent_status == "opted_in" and luc.opted_out
+            assert stale.opted_out  # a local STOP wins over a CRM opt-in
+            consent.record_opt_out(session, contact=ana, source="keyword", proof="STOP")
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config) == 2  # Ana now, and the earlier STOP of 104
+        assert sorted(fake.updates) == [
+            ("101", {"sms_consent": "opted_out"}),
+            ("104", {"sms_consent": "opted_out"}),
+        ]
+        with db.session_scope() as session:  # the cursor moved: nothing is pushed twice
+            assert hubspot.push_opt_outs(session, config) == 0
+
+
+def test_hubspot_errors_are_reported(runtime: Settings) -> None:
+    with fake_hubspot.running({}) as fake:
+        config = hubspot.HubSpotConfig(access_token="wrong", host=fake.url)
+        with pytest.raises(hubspot.CrmUnavailable, match="401"), db.session_scope() as session:
+            hubspot.pull_contacts(session, config)
+
+
+def _signed(secret: str, payload: dict[str, Any], ts: int | None = None) -> tuple[bytes, str]:
+    body = json.dumps(payload).encode()
+    return body, webhooks.sign(secret, body, ts)
+
+
+def test_webhook_sync_signature_freshness_replay_and_apply(runtime: Settings) -> None:
+    redis = get_redis(runtime)
+    payload = {
+        "contacts": [
+            {"phone": phone(1), "name": "Ana", "tags": ["crm"], "consent": "opted_in", "external_id": "x1"}
+        ]
+    }
+    body, header = _signed("s3cret", payload)
+    with pytest.raises(Unauthorized):
+        webhook_sync.verify_request(secret="other", header=header, body=body, redis=redis)
+    with pytest.raises(Unauthorized):
+        webhook_sync.verify_request(secret="s3cret", header=header, body=body + b" ", redis=redis)
+    old_body, old_header = _signed("s3cret", payload, int(time.time()) - 3600)
+    with pytest.raises(Unauthorized):
+        webhook_sync.verify_request(secret="s3cret", header=old_header, body=old_body, redis=redis)
+    webhook_sync.verify_request(secret="s3cret", header=header, body=body, redis=redis)
+    with pytest.raises(Conflict):
+        webhook_sync.verify_request(secret="s3cret", header=header, body=body, redis=redis)
+    with db.session_scope() as session:
+        assert webhook_sync.apply(session, body, region="FR") == {"created": 1, "updated": 0}
+    with db.session_scope() as session:
+        ana = service.find_by_phone(session, phone(1))
+        assert ana and ana.tags == ["crm"] and ana.consent_status == "opted_in"
+        assert ana.external_ids == {"webhook": "x1"}
+    bad = json.dumps({"contacts": [{"phone": phone(2)}, {"phone": "123"}]}).encode()
+    with pytest.raises(ValidationFailed) as caught, db.session_scope() as session:
+        webhook_sync.apply(session, bad, region="FR")
+    assert caught.value.errors[0]["field"] == "contacts[1]"
+    with db.session_scope() as session:
+        assert service.find_by_phone(session, phone(2)) is None  # all or nothing (rolled back)
+
+
+@contextmanager
+def _serving(body: bytes, status: int = 200) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/export/contacts.csv"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_csv_sync_from_a_url(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1, name="Old")
+    with (
+        _serving(f"phone,name\n{phone(1)},New\n{phone(2)},Two\n".encode()) as url,
+        db.session_scope() as session,
+    ):
+        report = csv_sync.sync_from_url(session, url, ImportOptions(on_existing="skip"))
+    assert (report.created, report.updated) == (1, 1)  # CSV sync always merges
+    with (
+        _serving(b"nope", status=500) as url,
+        pytest.raises(hubspot.CrmUnavailable, match="500"),
+        db.session_scope() as session,
+    ):
+        csv_sync.sync_from_url(session, url, ImportOptions())
+
+
+def test_sync_configuration_and_the_periodic_job(runtime: Settings) -> None:
+    from types import SimpleNamespace
+
+    from contacts import tasks
+    from contacts.crm import config
+
+    assert config.hubspot_config(runtime) is None
+    assert tasks.sync_crm() == "no CRM sync configured"
+    assert [p.func for p in tasks.PERIODIC] == ["contacts.tasks.sync_crm"]
+    configured = SimpleNamespace(
+        hubspot_access_token="t", hubspot_host="http://127.0.0.1:1", default_region="BE"
+    )
+    found = config.hubspot_config(configured)
+    assert found is not None and (found.host, found.region, found.consent_property) == (
+        "http://127.0.0.1:1",
+        "BE",
+        "sms_consent",
+    )
