@@ -1,0 +1,183 @@
+"""Compliance keywords (STOP / HELP / START and their translations), checked before any model.
+
+Carrier rules (CTIA in the US, the French "STOP" rule, ...) require that a message consisting of
+one of these words is honoured whatever a model thinks, so this is a plain table lookup on the
+*whole* message: "Stop.", " arrêt ", "ARRET" match; "don't stop the delivery" does not (a
+natural-language opt-out is the intent model's job).
+
+Matching ignores case, accents, punctuation, emoji and extra whitespace. A keyword can belong to
+several languages ("STOP", "INFO", "CANCELAR"); the result then names the caller's ``prior``
+language when it is one of them, else the first listed.
+
+``YES``/``OUI``/``SÍ``... are opt-in keywords: a caller must only treat them as a re-subscription
+when the contact is opted out (otherwise they are ordinary replies to a question).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+KeywordKind = Literal["opt_out", "help", "opt_in"]
+
+# Written as people type them; normalised (accents, case, punctuation) when the table is built.
+_KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
+    "opt_out": {
+        "en": ("STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
+               "OPTOUT", "OPT OUT", "OPT-OUT"),
+        "fr": ("STOP", "ARRET", "ARRÊT", "STOP SMS", "DESABONNER", "DÉSABONNER", "SE DÉSABONNER",
+               "DÉSABONNEMENT", "DESINSCRIRE", "DÉSINSCRIRE", "DÉSINSCRIPTION", "ANNULER"),
+        "es": ("BAJA", "DAR DE BAJA", "DARME DE BAJA", "ALTO", "CANCELAR", "PARAR", "PARA", "DETENER",
+               "DESUSCRIBIR", "DESUSCRIBIRME", "ANULAR"),
+        "de": ("STOPP", "STOP", "ABMELDEN", "ABBESTELLEN", "ABMELDUNG", "AUSTRAGEN", "BEENDEN"),
+        "it": ("FERMA", "BASTA", "CANCELLA", "ANNULLA", "STOP", "DISISCRIVI", "DISISCRIVIMI",
+               "DISATTIVA"),
+        "pt": ("PARE", "PARAR", "SAIR", "CANCELAR", "STOP", "DESCADASTRAR", "DESCADASTRE",
+               "REMOVER"),
+    },
+    "help": {
+        "en": ("HELP", "INFO"),
+        "fr": ("AIDE", "INFO"),
+        "es": ("AYUDA", "INFO"),
+        "de": ("HILFE", "INFO"),
+        "it": ("AIUTO", "INFO"),
+        "pt": ("AJUDA", "INFO"),
+    },
+    "opt_in": {
+        "en": ("START", "UNSTOP", "YES", "SUBSCRIBE"),
+        "fr": ("OUI", "START", "ABONNER", "S'ABONNER", "REPRENDRE"),
+        "es": ("SÍ", "SI", "ALTA", "DAR DE ALTA", "SUSCRIBIR", "SUSCRIBIRME"),
+        "de": ("JA", "START", "ANMELDEN", "ABONNIEREN"),
+        "it": ("SÌ", "SI", "START", "ISCRIVI", "ISCRIVIMI", "ATTIVA"),
+        "pt": ("SIM", "INSCREVER", "ASSINAR"),
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatch:
+    """A whole-message compliance keyword.
+
+    ``keyword`` is the normalised table entry (lower case, no accents, e.g. ``"arret"``);
+    ``language`` the language chosen for the reply; ``languages`` every language the keyword
+    belongs to.
+    """
+
+    kind: KeywordKind
+    keyword: str
+    language: str
+    languages: tuple[str, ...]
+
+
+def normalise(text: str) -> str:
+    """Lower-case ``text``, drop accents, turn every non-alphanumeric run into one space, strip.
+
+    ``" Arrêt!! "`` -> ``"arret"``, ``"opt-out"`` -> ``"opt out"``, ``"S'abonner"`` -> ``"s abonner"``.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    chars = []
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            continue
+        chars.append(ch if ch.isalnum() else " ")
+    return " ".join("".join(chars).split())
+
+
+def _build_table() -> dict[str, tuple[KeywordKind, tuple[str, ...]]]:
+    table: dict[str, tuple[KeywordKind, tuple[str, ...]]] = {}
+    for kind, by_language in _KEYWORDS.items():
+        for language, words in by_language.items():
+            for word in words:
+                key = normalise(word)
+                known = table.get(key)
+                if known is None:
+                    table[key] = (kind, (language,))
+                elif known[0] != kind:
+                    raise ValueError(f"keyword {word!r} is both {known[0]} and {kind}")
+                elif language not in known[1]:
+                    table[key] = (kind, (*known[1], language))
+    return table
+
+
+_TABLE = _build_table()
+
+
+def match_keyword(text: str, prior: str | None = None) -> KeywordMatch | None:
+    """The compliance keyword that ``text`` consists of, or ``None``.
+
+    Args:
+        text: the whole inbound message.
+        prior: the contact's known language, used to pick the reply language when the
+            keyword is shared by several languages.
+    """
+    key = normalise(text)
+    entry = _TABLE.get(key)
+    if entry is None:
+        return None
+    kind, languages = entry
+    language = prior if prior in languages else languages[0]
+    return KeywordMatch(kind=kind, keyword=key, language=language, languages=languages)
+
+
+def keywords(kind: KeywordKind, language: str) -> tuple[str, ...]:
+    """The keywords of ``kind`` in ``language`` as written in the table (for docs and help texts)."""
+    return _KEYWORDS[kind].get(language, ())
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceTexts:
+    """Replies to the keywords in one language; ``help`` has a ``{business}`` placeholder."""
+
+    opt_out: str
+    help: str
+    opt_in: str
+
+    def for_kind(self, kind: KeywordKind, business: str) -> str:
+        """The reply to a keyword of ``kind``, with the business name filled in."""
+        if kind == "opt_out":
+            return self.opt_out
+        if kind == "help":
+            return self.help.format(business=business)
+        return self.opt_in
+
+
+# Kept within one SMS segment: 160 GSM-7 characters, or 70 when a character (á, ã, ç...) forces
+# UCS-2, leaving room for a business name of about 20 characters in the help text.
+_TEXTS: dict[str, ComplianceTexts] = {
+    "en": ComplianceTexts(
+        opt_out="You are unsubscribed and will receive no more messages. Reply START to resubscribe.",
+        help="{business}: reply to chat with us. Msg&data rates may apply. Reply STOP to unsubscribe.",
+        opt_in="You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
+    ),
+    "fr": ComplianceTexts(
+        opt_out="Désinscription confirmée : vous ne recevrez plus de messages. Répondez START pour revenir.",
+        help="{business} : répondez pour discuter avec nous. Répondez STOP pour vous désinscrire.",
+        opt_in="Inscription confirmée. Répondez STOP pour vous désinscrire, AIDE pour de l'aide.",
+    ),
+    "es": ComplianceTexts(
+        opt_out="Baja confirmada. No recibirá más mensajes. Responda ALTA para volver.",
+        help="{business}: responda para hablar con nosotros. Responda BAJA para darse de baja.",
+        opt_in="Alta confirmada. Responda BAJA para darse de baja, AYUDA para ayuda.",
+    ),
+    "de": ComplianceTexts(
+        opt_out="Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START zum Anmelden.",
+        help="{business}: Antworten Sie, um mit uns zu schreiben. Antworten Sie STOPP zum Abmelden.",
+        opt_in="Sie sind wieder angemeldet. Antworten Sie STOPP zum Abmelden, HILFE für Hilfe.",
+    ),
+    "it": ComplianceTexts(
+        opt_out="Sei stato disiscritto e non riceverai più messaggi. Rispondi START per iscriverti di nuovo.",
+        help="{business}: rispondi per scriverci. Rispondi STOP per disiscriverti.",
+        opt_in="Sei di nuovo iscritto. Rispondi STOP per disiscriverti, AIUTO per assistenza.",
+    ),
+    "pt": ComplianceTexts(
+        opt_out="Inscrição cancelada, sem mais mensagens. Responda SIM para voltar.",
+        help="{business}: responda para falar conosco. Responda PARE para sair.",
+        opt_in="Inscrição reativada. Responda PARE para sair, AJUDA para ajuda.",
+    ),
+}
+
+
+def compliance_texts(language: str) -> ComplianceTexts:
+    """The replies in ``language``, English when the language is not supported."""
+    return _TEXTS.get(language, _TEXTS["en"])

