@@ -27,9 +27,10 @@ def _check_database() -> None:
 
 
 def _check_vector_store(request: Request) -> None:
-    from knowledge.store import check_store
+    # the process's own store (embedded Qdrant is single-process; a server URL is shared)
+    from agent.runtime import get_runtime
 
-    check_store(request.app.state.settings)
+    get_runtime(request.app.state.settings).knowledge.store.knowledge_bases()
 
 
 @router.get("/readyz")

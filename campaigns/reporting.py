@@ -1,0 +1,207 @@
+"""Campaign reports: delivery, failures by reason, clicks/CTR, replies, opt-outs, conversions, cost.
+
+Definitions (documented in docs/campaigns.md):
+
+* ``sent``: messages that reached the provider (``sent_at`` set or status sent/delivered/failed
+  after submission); ``delivered``: delivery report says delivered; ``delivery_rate`` =
+  delivered / sent.
+* ``rejected``: never sent (opted out before sending, campaign cancelled), by ``error_code``.
+* ``clicks``: tracked link hits; ``unique_clicks``: contacts who clicked; ``ctr`` =
+  unique_clicks / delivered (sent while no delivery reports arrived).
+* ``replies`` / ``opt_outs``: recipients who texted back / opted out after their campaign message,
+  within ``ATTRIBUTION_DAYS``.
+* ``conversions``: ``POST /api/v1/campaigns/{id}/conversions`` or events naming the campaign.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, distinct, false, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from campaigns.abtest import ArmResult
+from campaigns.models import Campaign, Conversion, LinkClick
+from contacts.models import ConsentEvent
+from conversations.models import Message
+from core.db import utcnow
+
+ATTRIBUTION_DAYS = 3
+SENT_STATUSES = ("sent", "delivered", "unknown")
+FAILED_STATUSES = ("failed", "dead", "expired")
+ARM = Message.analysis["ab_arm"].as_string()
+
+
+def _arm_filter(arm: str | None) -> ColumnElement[bool]:
+    return arm == ARM if arm is not None else true()
+
+
+def _counts(session: Session, campaign_id: int, arm: str | None) -> dict[str, Any]:
+    rows = session.execute(
+        select(Message.status, Message.error_code, func.count(), func.coalesce(func.sum(Message.price_micros), 0),
+               func.coalesce(func.sum(Message.segments), 0))
+        .where(Message.campaign_id == campaign_id, Message.direction == "out", _arm_filter(arm))
+        .group_by(Message.status, Message.error_code)
+    ).all()
+    out: dict[str, Any] = {"messages": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0, "rejected": 0,
+                           "failed_by_reason": {}, "rejected_by_reason": {}, "cost_micros": 0, "segments": 0}
+    for status, code, n, cost, segments in rows:
+        out["messages"] += n
+        out["cost_micros"] += int(cost or 0)
+        out["segments"] += int(segments or 0)
+        if status in ("queued", "sending", "accepted"):
+            out["queued"] += n
+        elif status in SENT_STATUSES:
+            out["sent"] += n
+            out["delivered"] += n if status == "delivered" else 0
+        elif status in FAILED_STATUSES:
+            out["sent"] += n
+            out["failed"] += n
+            out["failed_by_reason"][code or "unknown"] = out["failed_by_reason"].get(code or "unknown", 0) + n
+        elif status == "rejected":
+            out["rejected"] += n
+            out["rejected_by_reason"][code or "unknown"] = out["rejected_by_reason"].get(code or "unknown", 0) + n
+    return out
+
+
+def _after_message(session: Session, campaign: Campaign, arm: str | None, counted: Any,
+                   condition: Any, time_column: Any) -> int:
+    out = aliased(Message)
+    horizon = (campaign.completed_at or utcnow()) + timedelta(days=ATTRIBUTION_DAYS)
+    stmt = (
+        select(func.count(distinct(out.contact_id)))
+        .select_from(out)
+        .join(counted, condition(out))
+        .where(out.campaign_id == campaign.id, out.direction == "out", time_column > out.created_at,
+               time_column <= horizon, (out.analysis["ab_arm"].as_string() == arm) if arm is not None else true())
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def _engagement(session: Session, campaign: Campaign, arm: str | None) -> dict[str, Any]:
+    out = aliased(Message)
+    arm_cond = (out.analysis["ab_arm"].as_string() == arm) if arm is not None else true()
+    in_campaign = select(out.contact_id).where(out.campaign_id == campaign.id, out.direction == "out", arm_cond)
+    clicks, unique_clicks = session.execute(
+        select(func.count(), func.count(distinct(LinkClick.contact_id)))
+        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(in_campaign))
+    ).one()
+    conversions, value = session.execute(
+        select(func.count(), func.coalesce(func.sum(Conversion.value_micros), 0))
+        .where(Conversion.campaign_id == campaign.id,
+               or_(Conversion.contact_id.in_(in_campaign),
+                   and_(Conversion.contact_id.is_(None), true() if arm is None else false())))
+    ).one()
+    inbound = aliased(Message)
+    replies = _after_message(session, campaign, arm, inbound,
+                             lambda o: and_(inbound.contact_id == o.contact_id, inbound.direction == "in"),
+                             inbound.created_at)
+    opt_outs = _after_message(session, campaign, arm, ConsentEvent,
+                              lambda o: and_(ConsentEvent.contact_id == o.contact_id, ConsentEvent.action == "opt_out"),
+                              ConsentEvent.at)
+    return {"clicks": int(clicks), "unique_clicks": int(unique_clicks), "replies": replies, "opt_outs": opt_outs,
+            "conversions": int(conversions), "conversion_value_micros": int(value)}
+
+
+def _report(session: Session, campaign: Campaign, arm: str | None) -> dict[str, Any]:
+    data = _counts(session, campaign.id, arm) | _engagement(session, campaign, arm)
+    data["delivery_rate"] = round(data["delivered"] / data["sent"], 4) if data["sent"] else 0.0
+    base = data["delivered"] or data["sent"]
+    data["ctr"] = round(data["unique_clicks"] / base, 4) if base else 0.0
+    return data
+
+
+def summary(session: Session, campaign_id: int) -> dict[str, Any]:
+    """Totals of one campaign (all runs)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return {}
+    return _report(session, campaign, None)
+
+
+def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """Totals, skipped recipients and one block per A/B arm."""
+    report: dict[str, Any] = {"campaign_id": campaign.id, "name": campaign.name, "status": campaign.status,
+                              "run": campaign.run, "skipped": campaign.skipped, "ab_winner": campaign.ab_winner,
+                              "totals": _report(session, campaign, None), "arms": {}}
+    for arm in (campaign.ab or {}).get("arms", []):
+        report["arms"][arm["name"]] = _report(session, campaign, str(arm["name"]))
+    return report
+
+
+def arm_results(session: Session, campaign: Campaign, *, metric: str) -> list[ArmResult]:
+    """Per arm: messages sent and successes of ``metric`` (clicks, replies or conversions), by contact."""
+    key = {"clicks": "unique_clicks", "replies": "replies", "conversions": "conversions"}[metric]
+    results = []
+    for arm in campaign.ab.get("arms", []):
+        data = _report(session, campaign, str(arm["name"]))
+        results.append(ArmResult(name=str(arm["name"]), sent=data["sent"] or data["messages"] - data["rejected"],
+                                 successes=int(data[key])))
+    return results
+
+
+def timeseries(session: Session, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per day over every campaign: sent, delivered, failed, cost, clicks."""
+    day = func.date(Message.created_at)
+    rows = session.execute(
+        select(day, Message.status, func.count(), func.coalesce(func.sum(Message.price_micros), 0))
+        .where(Message.campaign_id.is_not(None), Message.direction == "out",
+               Message.created_at >= since, Message.created_at < until)
+        .group_by(day, Message.status).order_by(day)
+    ).all()
+    days: dict[str, dict[str, Any]] = {}
+    for d, status, n, cost in rows:
+        entry = days.setdefault(str(d), {"date": str(d), "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0,
+                                         "clicks": 0})
+        entry["cost_micros"] += int(cost)
+        if status in SENT_STATUSES or status in FAILED_STATUSES:
+            entry["sent"] += n
+        entry["delivered"] += n if status == "delivered" else 0
+        entry["failed"] += n if status in FAILED_STATUSES else 0
+    click_day = func.date(LinkClick.clicked_at)
+    for d, n in session.execute(
+        select(click_day, func.count()).where(LinkClick.campaign_id.is_not(None), LinkClick.clicked_at >= since,
+                                              LinkClick.clicked_at < until).group_by(click_day)
+    ):
+        days.setdefault(str(d), {"date": str(d), "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0,
+                                 "clicks": 0})["clicks"] += int(n)
+    return [days[k] for k in sorted(days)]
+
+
+def _flat_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    rows: list[tuple[str, str, Any]] = []
+    blocks = [("all", report["totals"]), *((f"arm {k}", v) for k, v in report["arms"].items())]
+    for scope, block in blocks:
+        for key, value in block.items():
+            if isinstance(value, dict):
+                rows.extend((scope, f"{key}.{sub}", n) for sub, n in sorted(value.items()))
+            else:
+                rows.append((scope, key, value))
+    rows.extend(("all", f"skipped.{k}", v) for k, v in sorted(report["skipped"].items()))
+    return rows
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["scope", "metric", "value"])
+    writer.writerows(_flat_rows(report))
+    return buffer.getvalue()
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = f"campaign {report['campaign_id']}"[:31]
+    sheet.append(["scope", "metric", "value"])
+    for row in _flat_rows(report):
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,176 @@
+"""Pydantic shapes of the campaigns API (templates, campaigns, events, brand, variants)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["marketing", "transactional"] = "marketing"
+    language: str = Field(default="en", min_length=2, max_length=8)
+    body: str = Field(min_length=1, max_length=5000)
+    attributes: list[str] = Field(default_factory=list, description="extra attribute names the body may read")
+    event_fields: list[str] = Field(default_factory=list, description="event payload paths; suffix ? = optional")
+    media: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TemplateOut(TemplateIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    created_at: datetime
+
+
+class PreviewIn(BaseModel):
+    contact_id: int | None = None
+    template_id: int | None = None
+    body: str | None = None
+    language: str | None = None
+    kind: Literal["marketing", "transactional"] | None = None
+    event: dict[str, Any] | None = None
+    segment_id: int | None = None
+    segment: dict[str, Any] | None = None
+
+
+class PreviewOut(BaseModel):
+    text: str
+    encoding: str
+    segments: int
+    characters: int
+    recipients: int | None = None
+    estimated_cost_micros: int | None = None
+    cost_per_message_micros: int
+
+
+class CampaignIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    template_id: int
+    segment_id: int | None = None
+    segment: dict[str, Any] = Field(default_factory=dict, description="inline segment rules when no segment_id")
+    sender: str = ""
+    media: list[dict[str, Any]] = Field(default_factory=list)
+    translations: dict[str, int] = Field(default_factory=dict)
+    timezone: str = "UTC"
+    recurrence: str = ""
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    respect_country_rules: bool = True
+    throttle_per_minute: int = Field(default=0, ge=0)
+    frequency_cap: int = Field(default=3, ge=0)
+    frequency_days: int = Field(default=7, ge=1)
+    ab: dict[str, Any] = Field(default_factory=dict)
+
+
+class CampaignOut(CampaignIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    status: str
+    send_at: datetime | None
+    local_time: str
+    local_date: str
+    next_run_at: datetime | None
+    run: int
+    prepared: int
+    skipped: dict[str, int]
+    ab_winner: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class ScheduleIn(BaseModel):
+    send_at: datetime | None = Field(default=None, description="UTC or offset-aware; omitted = now")
+    local_time: str = Field(default="", description="HH:MM in each contact's own timezone")
+    local_date: str = Field(default="", description="YYYY-MM-DD with local_time")
+    timezone: str = Field(default="", description="fallback zone for contacts without one")
+
+
+class ConversionIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=200)
+    contact_id: int | None = None
+    value_micros: int = Field(default=0, ge=0)
+
+
+class EventContact(BaseModel):
+    phone: str
+    first_name: str | None = None
+    name: str | None = None
+    language: str | None = None
+
+
+class EventIn(BaseModel):
+    type: str = Field(min_length=1, max_length=60)
+    contact: EventContact | None = None
+    contact_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class EventOut(BaseModel):
+    id: int
+    status: str
+    message_id: int | None
+    duplicate: bool = False
+
+
+class EventTemplateIn(BaseModel):
+    event_type: str
+    language: str = "*"
+    template_id: int
+
+
+class BrandIn(BaseModel):
+    name: str = ""
+    voice: str = ""
+    examples: list[str] = Field(default_factory=list)
+    banned_terms: list[str] = Field(default_factory=list)
+    required_terms: list[str] = Field(default_factory=list)
+    emoji_policy: Literal["none", "some", "any"] = "some"
+    languages: list[str] = Field(default_factory=list)
+    max_segments: int = Field(default=2, ge=1, le=10)
+    sentiment_min: float = Field(default=0.0, ge=-1, le=1)
+    sentiment_max: float = Field(default=1.0, ge=-1, le=1)
+    stop_number: str = ""
+
+
+class BrandOut(BrandIn):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class VariantRequest(BaseModel):
+    brief: str = Field(min_length=3, max_length=2000)
+    language: str = Field(default="en", min_length=2, max_length=8)
+    n: int = Field(default=3, ge=1, le=10)
+    goal: str = ""
+    offer: str = ""
+    audience: str = ""
+
+
+class CheckRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    language: str = Field(default="en", min_length=2, max_length=8)
+    kind: Literal["marketing", "transactional"] = "marketing"
+
+
+class TranslateRequest(BaseModel):
+    languages: list[str] = Field(min_length=1)
+
+
+class DecisionIn(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class VariantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    text: str
+    language: str
+    path: str
+    score: float
+    check: dict[str, Any]
+    status: str
+    decided_by: str
+    parent_id: int | None

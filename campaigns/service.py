@@ -1,0 +1,209 @@
+"""Templates and campaigns: creation, validation, state changes (database work only, flush-only).
+
+State machine of a campaign: ``draft`` → ``scheduled`` (waiting for its time) → ``preparing``
+(messages being built in chunks) → ``running`` (messages queued, sending) → ``completed``;
+``paused`` can be entered from preparing/running and left with resume; ``cancelled`` is final.
+A recurring campaign goes back to ``scheduled`` after each completed run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from campaigns import scheduling
+from campaigns.models import Campaign, Conversion, Template
+from campaigns.schemas import CampaignIn, ConversionIn, ScheduleIn, TemplateIn
+from campaigns.templates import TemplateSpec, validate
+from conversations.models import Message
+from core.db import utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+
+AB_METRICS = ("clicks", "replies", "conversions")
+
+
+def declared_attributes(session: Session) -> list[str]:
+    """Attribute names declared in the contacts schema (``contacts.models.AttributeDefinition``)."""
+    from contacts.models import AttributeDefinition
+
+    return list(session.scalars(select(AttributeDefinition.name)))
+
+
+def template_spec(session: Session, template: Template | TemplateIn) -> TemplateSpec:
+    return TemplateSpec(attributes=[*declared_attributes(session), *template.attributes],
+                        event_fields=list(template.event_fields))
+
+
+def save_template(session: Session, data: TemplateIn, template: Template | None = None) -> Template:
+    """Validate and store a template (new, or ``template`` updated); raises ``ValidationFailed``."""
+    validate(data.body, template_spec(session, data))
+    if template is None:
+        template = Template()
+        session.add(template)
+    for key, value in data.model_dump().items():
+        setattr(template, key, value)
+    session.flush()
+    return template
+
+
+def get_template(session: Session, template_id: int) -> Template:
+    found = session.get(Template, template_id)
+    if found is None:
+        raise NotFound(f"template {template_id} not found")
+    return found
+
+
+def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
+    stmt = select(Campaign).where(Campaign.id == campaign_id)
+    found = session.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return found
+
+
+def _check_ab(session: Session, ab: dict[str, Any]) -> None:
+    if not ab:
+        return
+    arms = ab.get("arms") or []
+    problems = []
+    if len(arms) < 2:
+        problems.append("an A/B test needs at least two arms")
+    names = [a.get("name") for a in arms]
+    if len(set(names)) != len(names) or not all(names):
+        problems.append("arm names must be present and distinct")
+    for arm in arms:
+        if not isinstance(arm.get("template_id"), int) or session.get(Template, arm["template_id"]) is None:
+            problems.append(f"arm {arm.get('name')!r}: template {arm.get('template_id')!r} not found")
+        if float(arm.get("weight", 1)) <= 0:
+            problems.append(f"arm {arm.get('name')!r}: weight must be positive")
+    fraction = float(ab.get("test_fraction", 0.2))
+    if not 0 < fraction <= 1:
+        problems.append("test_fraction must be in (0, 1]")
+    if ab.get("metric", "clicks") not in AB_METRICS:
+        problems.append(f"metric must be one of {', '.join(AB_METRICS)}")
+    if float(ab.get("winner_after_hours", 4)) < 0:
+        problems.append("winner_after_hours must be >= 0")
+    if problems:
+        raise ValidationFailed("; ".join(problems), errors=[{"field": "ab", "message": p} for p in problems])
+
+
+def create_campaign(session: Session, data: CampaignIn, *, created_by: str) -> Campaign:
+    """A draft campaign; raises ``ValidationFailed``/``NotFound`` for bad references."""
+    get_template(session, data.template_id)
+    for template_id in data.translations.values():
+        get_template(session, template_id)
+    scheduling.parse_hhmm(data.quiet_start, field="quiet_start")
+    scheduling.parse_hhmm(data.quiet_end, field="quiet_end")
+    scheduling.validate_recurrence(data.recurrence)
+    _check_ab(session, data.ab)
+    if data.segment_id is not None:
+        from contacts.models import Segment
+
+        if session.get(Segment, data.segment_id) is None:
+            raise NotFound(f"segment {data.segment_id} not found")
+    campaign = Campaign(**data.model_dump(), created_by=created_by)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def schedule(session: Session, campaign: Campaign, data: ScheduleIn, *, now: datetime | None = None) -> Campaign:
+    """Set when the campaign starts: now, at ``send_at``, or at a local wall-clock time per contact.
+
+    A recurring campaign (``recurrence`` set) starts at its first occurrence after ``send_at``/now.
+    """
+    if campaign.status not in ("draft", "scheduled"):
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}; only a draft or scheduled one can be scheduled")
+    now = now or utcnow()
+    tz = scheduling.zone(data.timezone or campaign.timezone)
+    campaign.timezone = tz.key
+    if data.local_time:
+        scheduling.parse_hhmm(data.local_time, field="local_time")
+        try:
+            day = date.fromisoformat(data.local_date)
+        except ValueError:
+            raise ValidationFailed("local_date must be YYYY-MM-DD with local_time",
+                                   errors=[{"field": "local_date", "message": "expected YYYY-MM-DD"}]) from None
+        campaign.local_time, campaign.local_date = data.local_time, data.local_date
+        # start early enough for the easternmost zone (UTC+14) to reach its local time
+        start = datetime.combine(day, scheduling.parse_hhmm(data.local_time)).replace(tzinfo=UTC) - timedelta(hours=14)
+        campaign.send_at = max(start, now)
+    else:
+        campaign.local_time = campaign.local_date = ""
+        send_at = data.send_at.astimezone(UTC) if data.send_at else now
+        campaign.send_at = send_at
+    if campaign.recurrence:
+        first = scheduling.next_occurrence(campaign.recurrence, after=campaign.send_at - timedelta(seconds=1),
+                                           tz=tz, start=campaign.send_at)
+        if first is None:
+            raise ValidationFailed("the recurrence has no occurrence after the start")
+        campaign.next_run_at = first
+    else:
+        campaign.next_run_at = campaign.send_at
+    campaign.status = "scheduled"
+    session.flush()
+    return campaign
+
+
+def record_conversion(
+    session: Session, campaign: Campaign, data: ConversionIn, *, source: str
+) -> tuple[Conversion, bool]:
+    """Attribute a conversion (an order...) to the campaign; a repeated ``reference`` is not counted twice.
+
+    Returns ``(conversion, created)``. A known contact also gets a ``purchased`` engagement event.
+    """
+    from contacts.models import Contact, EngagementEvent
+
+    found = session.scalar(select(Conversion).where(Conversion.campaign_id == campaign.id,
+                                                    Conversion.reference == data.reference))
+    if found is not None:
+        return found, False
+    if data.contact_id is not None and session.get(Contact, data.contact_id) is None:
+        raise NotFound(f"contact {data.contact_id} not found")
+    conversion = Conversion(campaign_id=campaign.id, contact_id=data.contact_id, reference=data.reference,
+                            value_micros=data.value_micros, source=source)
+    session.add(conversion)
+    if data.contact_id is not None:
+        session.add(EngagementEvent(contact_id=data.contact_id, kind="purchased", ref=f"campaign:{campaign.id}"))
+    session.flush()
+    return conversion, True
+
+
+def pause(session: Session, campaign: Campaign) -> Campaign:
+    if campaign.status not in ("preparing", "running", "scheduled"):
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}; it cannot be paused")
+    campaign.status = "paused"
+    session.flush()
+    return campaign
+
+
+def resume(session: Session, campaign: Campaign) -> Campaign:
+    """Back to work: preparation continues from its cursor, queued messages are released again."""
+    if campaign.status != "paused":
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}, not paused")
+    if campaign.phase in ("main", "holdout"):
+        campaign.status = "preparing"
+    elif campaign.run_started_at is None:
+        campaign.status = "scheduled"
+    else:
+        campaign.status = "running"
+    session.flush()
+    return campaign
+
+
+def cancel(session: Session, campaign: Campaign) -> int:
+    """Cancel for good; queued messages are marked ``rejected`` (returns how many)."""
+    if campaign.status in ("cancelled", "completed"):
+        raise Conflict(f"campaign {campaign.id} is already {campaign.status}")
+    campaign.status = "cancelled"
+    campaign.next_run_at = None
+    result = session.execute(
+        update(Message)
+        .where(Message.campaign_id == campaign.id, Message.status == "queued")
+        .values(status="rejected", error_code="campaign_cancelled", error_reason="campaign cancelled")
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,70 @@
+"""Campaign jobs: streamed preparation, batch release, and the periodic sweep.
+
+Each job takes ids, opens its own ``session_scope`` (one commit per chunk or batch) and is safe to
+run twice: preparation resumes at the campaign's cursor, releases skip messages no longer queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from campaigns import flows
+from campaigns.models import Campaign
+from campaigns.prepare import prepare_chunk
+from core import db
+from core.db import utcnow
+from core.periodic import Periodic
+from core.redis import get_redis
+from core.settings import get_settings
+
+PERIODIC = (Periodic("campaigns-sweep", 30, "campaigns.tasks.sweep", "marketing"),)
+#: one chunk of any campaign at a time, so frequency caps hold across overlapping campaigns
+PREPARE_LOCK = "relais:campaigns:prepare"
+
+
+def prepare_campaign(campaign_id: int, now: datetime | None = None,
+                     progress: Callable[[int], None] | None = None) -> int:
+    """Prepare the campaign's current phase chunk by chunk; stops early when paused or cancelled.
+
+    ``progress`` (CLI) is told how many contacts each committed chunk covered. Returns the number
+    of messages queued by this call.
+    """
+    lock = get_redis(get_settings()).lock(PREPARE_LOCK, timeout=120, blocking_timeout=600)
+    queued = 0
+    while True:
+        with lock, db.session_scope() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status != "preparing" or campaign.phase not in ("main", "holdout"):
+                return queued
+            moment = now or utcnow()
+            result = prepare_chunk(session, campaign, now=moment)
+            queued += result.queued
+            if progress is not None:
+                progress(result.seen)
+            if result.done:
+                flows.finish_phase(session, campaign, now=moment)
+                return queued
+
+
+def release_batch(campaign_id: int, message_ids: list[int]) -> int:
+    """Hand a batch of queued campaign messages to the delivery job (see ``flows.release``)."""
+    with db.session_scope() as session:
+        return len(flows.release(session, campaign_id, message_ids))
+
+
+def sweep(now: datetime | None = None) -> None:
+    """Start due runs, decide due A/B tests, complete finished runs (every 30 s)."""
+    moment = now or utcnow()
+    with db.session_scope() as session:
+        due = session.scalars(select(Campaign).where(Campaign.status == "scheduled", Campaign.next_run_at <= moment))
+        for campaign in due:
+            flows.start_run(session, campaign, now=moment)
+        deciding = session.scalars(select(Campaign).where(
+            Campaign.status == "running", Campaign.phase == "ab_wait", Campaign.ab_decide_at <= moment))
+        for campaign in deciding:
+            flows.decide_ab(session, campaign, now=moment)
+        for campaign in session.scalars(select(Campaign).where(Campaign.status == "running", Campaign.phase == "done")):
+            flows.check_completion(session, campaign, now=moment)

@@ -1,0 +1,272 @@
+"""Message templates: a Jinja2 sandbox, validation on save, rendering, and the opt-out footer.
+
+A template may read the contact (``first_name``, ``name``, ``language``, ``country``,
+``timezone``), its declared attributes (``attributes.NAME``), ``business_name``, and for
+transactional templates the event payload (``event.FIELD``, dotted paths declared on the
+template). Every value that can be missing must have a default (``{{ first_name | default("") }}``)
+or be guarded by an ``{% if %}`` test; :func:`validate` rejects anything else, and any unsafe
+construct (function calls, imports, macros, assignments, private attributes, unknown filters),
+naming the variable and the line. Rendering uses a strict undefined that is false in ``if``
+tests, so an unchecked hole raises instead of sending "None" to a customer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from core.errors import ValidationFailed
+
+#: Contact fields a template can read; all of them can be missing.
+CONTACT_FIELDS = ("first_name", "name", "language", "country", "timezone")
+#: Always present at render time.
+ALWAYS_PRESENT = ("business_name",)
+ALLOWED_FILTERS = frozenset({
+    "default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate", "round", "int", "float",
+    "join", "length", "first", "last", "replace", "striptags", "abs", "string",
+})
+ALLOWED_TESTS = frozenset({"defined", "undefined", "none", "number", "string", "odd", "even", "eq", "ne"})
+_SAFE_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.If, nodes.For, nodes.Name,
+    nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Test, nodes.Compare, nodes.Operand, nodes.And,
+    nodes.Or, nodes.Not, nodes.CondExpr, nodes.Concat, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div,
+    nodes.FloorDiv, nodes.Mod, nodes.Neg, nodes.Pos, nodes.List, nodes.Tuple, nodes.Keyword,
+    nodes.Slice,
+)
+
+FOOTERS: dict[str, str] = {
+    "en": "Reply STOP to opt out",
+    "fr": "STOP au {number}",
+    "es": "Responde STOP para darte de baja",
+    "de": "Antworte STOP zum Abbestellen",
+    "it": "Rispondi STOP per non ricevere altri messaggi",
+    "pt": "Responda STOP para cancelar",
+}
+#: French wording when no short code is configured.
+FOOTER_FR_NO_NUMBER = "Répondez STOP pour vous désinscrire"
+_STOP_WORD = re.compile(r"\bSTOP\b")
+
+
+class _Missing(StrictUndefined):
+    """Raises when printed or iterated, but is false in ``{% if %}`` so guards work."""
+
+    def __bool__(self) -> bool:  # type: ignore[override]
+        return False
+
+
+_ENV = SandboxedEnvironment(undefined=_Missing, autoescape=False, keep_trailing_newline=False)
+_ENV.filters = {name: f for name, f in _ENV.filters.items() if name in ALLOWED_FILTERS}
+_ENV.tests = {name: t for name, t in _ENV.tests.items() if name in ALLOWED_TESTS}
+_ENV.globals = {}
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What a template may read: declared attribute names and event payload paths.
+
+    An event path ending in ``?`` is optional (needs a default); others are always in the payload.
+    """
+
+    attributes: Sequence[str] = ()
+    event_fields: Sequence[str] = ()
+
+
+@dataclass
+class _Walk:
+    spec: TemplateSpec
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)
+
+    def error(self, node: nodes.Node, variable: str, message: str) -> None:
+        self.errors.append({"field": "body", "line": node.lineno, "variable": variable,
+                            "message": f"line {node.lineno}: {message}"})
+
+
+def _path(node: nodes.Node) -> list[str] | None:
+    """``attributes.plan`` → ["attributes", "plan"]; ``None`` when not a plain name/attribute chain."""
+    if isinstance(node, nodes.Name):
+        return [node.name]
+    if isinstance(node, nodes.Getattr):
+        base = _path(node.node)
+        return None if base is None else [*base, node.attr]
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        base = _path(node.node)
+        return None if base is None else [*base, node.arg.value]
+    return None
+
+
+def _event_paths(spec: TemplateSpec) -> dict[str, bool]:
+    """Declared event paths → optional flag (prefixes of a path are known containers, never missing)."""
+    found: dict[str, bool] = {}
+    for raw in spec.event_fields:
+        optional = raw.endswith("?")
+        path = raw.rstrip("?")
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            found.setdefault(".".join(parts[:i]), False)
+        found[path] = optional
+    return found
+
+
+def _check_variable(walk: _Walk, node: nodes.Node, path: list[str], local: set[str], guarded: set[str],
+                    defaulted: bool) -> None:
+    dotted = ".".join(path)
+    root = path[0]
+    if root in local:
+        return
+    if root in ALWAYS_PRESENT and len(path) == 1:
+        walk.variables.add(dotted)
+        return
+    if root in CONTACT_FIELDS and len(path) == 1:
+        may_be_missing = True
+    elif root == "attributes" and len(path) >= 2:
+        if path[1] not in walk.spec.attributes:
+            walk.error(node, dotted, f"unknown attribute {path[1]!r}; declared attributes: "
+                                     f"{', '.join(sorted(walk.spec.attributes)) or 'none'}")
+            return
+        may_be_missing = True
+    elif root == "event" and len(path) >= 2:
+        known = _event_paths(walk.spec)
+        sub = ".".join(path[1:])
+        if sub not in known:
+            walk.error(node, dotted, f"unknown event field {sub!r}; declared fields: "
+                                     f"{', '.join(sorted(known)) or 'none'}")
+            return
+        may_be_missing = known[sub]
+    else:
+        walk.error(node, dotted, f"unknown variable {dotted!r}; use one of "
+                                 f"{', '.join(CONTACT_FIELDS + ALWAYS_PRESENT)}, attributes.NAME or event.FIELD")
+        return
+    walk.variables.add(dotted)
+    if may_be_missing and not defaulted and dotted not in guarded:
+        walk.error(node, dotted, f"{dotted!r} can be missing: give it a default, "
+                                 f"e.g. {{{{ {dotted} | default(\"\") }}}}, or test it with {{% if {dotted} %}}")
+
+
+def _tested_paths(test: nodes.Node) -> Iterator[str]:
+    for sub in [test, *test.find_all((nodes.Name, nodes.Getattr, nodes.Getitem))]:
+        path = _path(sub)
+        if path:
+            yield ".".join(path)
+
+
+def _visit(walk: _Walk, node: nodes.Node, local: set[str], guarded: set[str], defaulted: bool = False) -> None:
+    if not isinstance(node, _SAFE_NODES):
+        name = type(node).__name__
+        walk.error(node, "", f"{name!r} is not allowed in a message template "
+                             "(no calls, imports, macros, assignments or blocks)")
+        return
+    if isinstance(node, nodes.Filter):
+        if node.name not in ALLOWED_FILTERS:
+            walk.error(node, node.name, f"filter {node.name!r} is not allowed")
+            return
+        is_default = node.name in ("default", "d")
+        if node.node is not None:
+            _visit(walk, node.node, local, guarded, defaulted=is_default)
+        for child in [*node.args, *node.kwargs]:
+            _visit(walk, child, local, guarded)
+        return
+    if isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
+        walk.error(node, node.name, f"test {node.name!r} is not allowed")
+        return
+    if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
+        path = _path(node)
+        if path is None:
+            walk.error(node, "", "only plain variables such as attributes.plan can be read")
+            return
+        if any(part.startswith("_") for part in path):
+            walk.error(node, ".".join(path), f"private attribute {'.'.join(path)!r} is not allowed")
+            return
+        _check_variable(walk, node, path, local, guarded, defaulted)
+        return
+    if isinstance(node, nodes.If):
+        _visit(walk, node.test, local, guarded | set(_tested_paths(node.test)), defaulted=False)
+        inner = guarded | set(_tested_paths(node.test))
+        for child in node.body:
+            _visit(walk, child, local, inner)
+        for elif_ in node.elif_:
+            _visit(walk, elif_, local, guarded)
+        for child in node.else_:
+            _visit(walk, child, local, guarded)
+        return
+    if isinstance(node, nodes.For):
+        _visit(walk, node.iter, local, guarded)
+        names = {n.name for n in node.target.find_all(nodes.Name)} | (
+            {node.target.name} if isinstance(node.target, nodes.Name) else set())
+        for child in [*node.body, *node.else_]:
+            _visit(walk, child, local | names | {"loop"}, guarded)
+        return
+    for child in node.iter_child_nodes():
+        _visit(walk, child, local, guarded, defaulted=defaulted and isinstance(node, nodes.CondExpr))
+
+
+def validate(source: str, spec: TemplateSpec) -> set[str]:
+    """Check a template before it is saved; returns the variables it reads.
+
+    Raises:
+        ValidationFailed: syntax error, unknown variable, a possibly missing value without a default,
+            or an unsafe construct; ``errors`` lists each problem with its line and variable.
+    """
+    if not source.strip():
+        raise ValidationFailed("template body is empty", errors=[{"field": "body", "message": "empty"}])
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValidationFailed(f"template syntax error on line {exc.lineno}: {exc.message}",
+                               errors=[{"field": "body", "line": exc.lineno, "message": exc.message}]) from None
+    walk = _Walk(spec)
+    _visit(walk, tree, set(), set())
+    if walk.errors:
+        raise ValidationFailed("; ".join(e["message"] for e in walk.errors), errors=walk.errors)
+    return walk.variables
+
+
+def variable_roots(source: str) -> set[str]:
+    """Top-level names a (valid) template reads: ``{"first_name", "attributes"}``..."""
+    return set(meta.find_undeclared_variables(_ENV.parse(source)))
+
+
+class Compiled:
+    """A validated template compiled once and rendered per recipient."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._template = _ENV.from_string(source)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        return self._template.render(context).strip()
+
+
+def contact_context(*, first_name: str | None, name: str | None, language: str | None, country: str | None,
+                    timezone: str | None, attributes: Mapping[str, Any] | None, business_name: str,
+                    event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The render context; ``None`` and empty values are left out so ``default`` applies."""
+    context: dict[str, Any] = {"business_name": business_name,
+                               "attributes": {k: v for k, v in (attributes or {}).items() if v not in (None, "")}}
+    for key, value in (("first_name", first_name), ("name", name), ("language", language),
+                       ("country", country), ("timezone", timezone)):
+        if value:
+            context[key] = value
+    if event is not None:
+        context["event"] = event
+    return context
+
+
+def footer(language: str | None, stop_number: str = "") -> str:
+    """The opt-out line for a marketing message in ``language`` (English when unsupported)."""
+    lang = language if language in FOOTERS else "en"
+    if lang == "fr" and not stop_number:
+        return FOOTER_FR_NO_NUMBER
+    return FOOTERS[lang].format(number=stop_number)
+
+
+def with_footer(text: str, language: str | None, stop_number: str = "") -> str:
+    """``text`` with the opt-out footer, unless it already tells how to opt out (says STOP)."""
+    if _STOP_WORD.search(text):
+        return text
+    return f"{text}\n{footer(language, stop_number)}"

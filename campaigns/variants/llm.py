@@ -1,0 +1,78 @@
+"""Variant generation and translation through the configured OpenAI-compatible LLM (``agent.llm``).
+
+The model is asked for a JSON object ``{"variants": ["...", ...]}``; a numbered or bulleted list is
+accepted too, because small local models often ignore the format. Any failure raises
+``agent.llm.LlmError`` so the caller falls back to the offline path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from agent.llm import ChatMessage, LlmClient, LlmError
+from campaigns.models import BrandProfile
+
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
+                  "pt": "Portuguese"}
+_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*(.+)$")
+
+
+def _system(brand: BrandProfile) -> str:
+    lines = [f"You write SMS marketing messages for {brand.name or 'the brand'}."]
+    if brand.voice:
+        lines.append(f"Brand voice: {brand.voice}")
+    if brand.examples:
+        lines.append("Messages the brand has sent:\n" + "\n".join(f"- {e}" for e in brand.examples[:8]))
+    if brand.banned_terms:
+        lines.append(f"Never use: {', '.join(brand.banned_terms)}.")
+    if brand.required_terms:
+        lines.append(f"Always include: {', '.join(brand.required_terms)}.")
+    lines.append({"none": "Use no emoji.", "some": "At most two emoji.", "any": "Emoji are fine."}[brand.emoji_policy])
+    lines.append(f"Keep each message under {brand.max_segments * 150} characters. No ALL CAPS, no '!!!', no "
+                 "link shorteners, nothing about alcohol, tobacco, firearms, sex or hate. Do not add an "
+                 "opt-out line: it is appended automatically.")
+    return "\n".join(lines)
+
+
+def parse_list(text: str) -> list[str]:
+    """Variants from the model's answer: JSON ``{"variants": [...]}``, a JSON list, or a numbered list."""
+    start, end = text.find("{"), text.rfind("}")
+    candidates = [text[start:end + 1]] if 0 <= start < end else []
+    if text.strip().startswith("["):
+        candidates.append(text.strip())
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        items = data.get("variants") if isinstance(data, dict) else data
+        if isinstance(items, list):
+            return [str(i).strip() for i in items if str(i).strip()]
+    found = [m.group(1).strip().strip('"') for line in text.splitlines() if (m := _LIST_ITEM.match(line))]
+    return [f for f in found if f]
+
+
+def generate(client: LlmClient, brand: BrandProfile, *, brief: str, language: str, n: int, goal: str = "",
+             offer: str = "", audience: str = "") -> list[str]:
+    """``n`` variants from the model; raises ``LlmError`` when it fails or answers nothing usable."""
+    ask = [f"Write {n} different SMS messages in {LANGUAGE_NAMES.get(language, language)}.", f"Brief: {brief}"]
+    ask += [f"{label}: {value}" for label, value in (("Goal", goal), ("Offer", offer), ("Audience", audience)) if value]
+    ask.append('Answer with JSON only: {"variants": ["message 1", "message 2", ...]}')
+    completion = client.complete([ChatMessage("system", _system(brand)), ChatMessage("user", "\n".join(ask))],
+                                 max_tokens=120 * n + 60, temperature=0.8)
+    variants = parse_list(completion.text)
+    if not variants:
+        raise LlmError("empty", "no variant could be read from the answer")
+    return list(dict.fromkeys(variants))[:n]
+
+
+def translate(client: LlmClient, brand: BrandProfile, *, text: str, language: str) -> str:
+    """``text`` translated into ``language`` keeping the brand's voice; raises ``LlmError``."""
+    completion = client.complete([
+        ChatMessage("system", _system(brand)),
+        ChatMessage("user", f"Translate this SMS into {LANGUAGE_NAMES.get(language, language)}, keeping its tone, "
+                            f"length and any {{{{ ... }}}} placeholders unchanged. Answer with the translation "
+                            f"only.\n\n{text}"),
+    ], max_tokens=300, temperature=0.2)
+    return completion.text.strip().strip('"')

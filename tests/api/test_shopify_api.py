@@ -1,0 +1,74 @@
+"""Shopify webhooks: HMAC verified (401 otherwise), orders and fulfillments become messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from campaigns.shopify import sign
+from conversations.models import Message
+from core import db
+from core.settings import get_settings
+from tests.helpers import auth_headers
+
+SECRET = "shpss_test_secret"
+ORDER = {"id": 820982911946154500, "name": "#9999", "total_price": "199.00", "currency": "EUR",
+         "customer_locale": "fr-FR", "customer": {"first_name": "Jean", "phone": "+33612345678"},
+         "line_items": [{"title": "Chaise", "quantity": 2}]}
+FULFILLMENT = {"order_id": 820982911946154500, "name": "#9999.1", "tracking_number": "1Z999",
+               "tracking_url": "https://track.example/1Z999", "tracking_company": "UPS",
+               "destination": {"phone": "+33612345678", "first_name": "Jean"}}
+
+
+@pytest.fixture
+def shop(app_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    monkeypatch.setenv("RELAIS_SHOPIFY_WEBHOOK_SECRET", SECRET)
+    get_settings.cache_clear()
+    headers = auth_headers("marketer")
+    for event, body, fields in (
+        ("order.created", "Merci {{ event.order.number }} : {{ event.order.total }} {{ event.order.currency }}",
+         ["order.number", "order.total", "order.currency"]),
+        ("order.shipped", "Colis {{ event.order.number }} parti avec {{ event.tracking.company }} : "
+         "{{ event.tracking.url }}", ["order.number", "tracking.company", "tracking.url"]),
+    ):
+        template = app_client.post("/api/v1/templates", headers=headers, json={
+            "name": event, "kind": "transactional", "language": "fr", "body": body, "event_fields": fields}).json()
+        app_client.put("/api/v1/events/templates", headers=headers,
+                       json={"event_type": event, "template_id": template["id"]})
+    return app_client
+
+
+def _post(client: TestClient, topic: str, payload: dict[str, object], *, secret: str = SECRET,
+          webhook_id: str = "w1") -> tuple[int, dict[str, object]]:
+    body = json.dumps(payload).encode()
+    response = client.post(f"/webhooks/shopify/{topic}", content=body, headers={
+        "X-Shopify-Hmac-Sha256": sign(secret, body), "X-Shopify-Webhook-Id": webhook_id,
+        "Content-Type": "application/json"})
+    return response.status_code, response.json()
+
+
+def test_wrong_or_missing_signature_is_401(shop: TestClient) -> None:
+    assert _post(shop, "orders/create", ORDER, secret="other")[0] == 401
+    assert shop.post("/webhooks/shopify/orders/create", json=ORDER).status_code == 401
+
+
+def test_order_and_fulfillment_send_confirmation_and_tracking(shop: TestClient) -> None:
+    status, body = _post(shop, "orders/create", ORDER, webhook_id="a")
+    assert (status, body["status"]) == (200, "sent")
+    assert _post(shop, "orders/create", ORDER, webhook_id="a")[1]["duplicate"] is True
+    status, body = _post(shop, "fulfillments/create", FULFILLMENT, webhook_id="b")
+    assert body["status"] == "sent"
+    with db.session_scope() as session:
+        bodies = [m.body for m in session.scalars(select(Message).order_by(Message.id))]
+    assert bodies[0] == "Merci #9999 : 199.00 EUR"
+    # a URL coming from a variable is sent as is (only URLs written in the template are tracked)
+    assert bodies[1] == "Colis #9999.1 parti avec UPS : https://track.example/1Z999"
+    assert len(bodies) == 2
+
+
+def test_order_without_phone_is_ignored(shop: TestClient) -> None:
+    status, body = _post(shop, "orders/create", {"id": 1, "name": "#1"})
+    assert (status, body["status"]) == (200, "ignored")

@@ -1,0 +1,80 @@
+"""Run lifecycle: throttled releases, recurring runs, release checks of paused/cancelled campaigns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select, update
+
+from campaigns import flows, tasks
+from campaigns.models import Campaign
+from conversations.models import Message
+from core import db
+from core.queue import get_queue
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+
+
+def _scheduled_times() -> list[datetime]:
+    registry = ScheduledJobRegistry(queue=get_queue("marketing"))
+    return sorted(registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids())
+
+
+def test_throttle_spaces_the_batches(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(25):
+            create_contact(session, i, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Hi"), throttle_per_minute=10)
+        flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    assert tasks.prepare_campaign(cid, now=NOW) == 25
+    # batches of 10 at +0 (released at once), +1 min and +2 min
+    assert _scheduled_times() == [NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)]
+
+
+def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Weekly news"),
+                                   recurrence="0 10 * * 3", timezone="Europe/Paris")
+        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", NOW, NOW
+        cid = campaign.id
+    tasks.sweep(now=NOW)
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == cid).values(status="delivered"))
+    tasks.sweep(now=NOW + timedelta(minutes=5))
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert (campaign.status, campaign.run) == ("scheduled", 1)
+        # next Wednesday 10:00 in Paris (08:00 UTC in summer)
+        assert campaign.next_run_at is not None
+        assert campaign.next_run_at.replace(tzinfo=UTC) == datetime(2026, 6, 17, 8, 0, tzinfo=UTC)
+    tasks.sweep(now=datetime(2026, 6, 17, 8, 0, tzinfo=UTC))
+    assert tasks.prepare_campaign(cid, now=datetime(2026, 6, 17, 8, 0, tzinfo=UTC)) == 1
+    with db.session_scope() as session:
+        assert len(session.scalars(select(Message.id).where(Message.campaign_id == cid)).all()) == 2
+
+
+def test_release_of_a_paused_campaign_waits_and_cancelled_rejects(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(3):
+            create_contact(session, i, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Hi"))
+        flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        ids = list(session.scalars(select(Message.id).where(Message.campaign_id == cid)))
+        session.get_one(Campaign, cid).status = "paused"
+    assert tasks.release_batch(cid, ids) == 0
+    with db.session_scope() as session:
+        assert set(session.scalars(select(Message.status).where(Message.campaign_id == cid))) == {"queued"}
+        session.get_one(Campaign, cid).status = "cancelled"
+    assert tasks.release_batch(cid, ids) == 0
+    with db.session_scope() as session:
+        rows = session.execute(select(Message.status, Message.error_code).where(Message.campaign_id == cid)).all()
+    assert set(rows) == {("rejected", "campaign_cancelled")}

@@ -1,0 +1,142 @@
+"""Campaign preparation end to end on the real database: rows, consent, caps, quiet hours, A/B."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from campaigns import flows, tasks
+from campaigns.links import Shortener
+from campaigns.models import Campaign
+from contacts.models import Contact
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # a Wednesday, 14:00 in Paris
+
+
+def _start(campaign_id: int, now: datetime = NOW) -> int:
+    with db.session_scope() as session:
+        flows.start_run(session, session.get_one(Campaign, campaign_id), now=now)
+    return tasks.prepare_campaign(campaign_id, now=now)
+
+
+def test_prepare_queues_one_rendered_message_per_allowed_contact(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i, first_name=f"Ana{i}") for i in range(12)]
+        contacts[0].opted_out = True
+        contacts[1].erased = True
+        contacts[2].first_name = None
+        capped = contacts[3]
+        for _ in range(2):
+            session.add(Message(contact_id=capped.id, direction="out", body="earlier promo", status="sent",
+                                lane="marketing", created_at=NOW - timedelta(days=2)))
+        template = create_template(session)
+        campaign = create_campaign(session, template, frequency_cap=2, frequency_days=7)
+        cid, ids = campaign.id, [c.id for c in contacts]
+    queued = _start(cid)
+    assert queued == 9
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert campaign.status == "running" and campaign.phase == "done" and campaign.prepared == 9
+        assert campaign.skipped == {"opted_out": 1, "frequency_cap": 1}  # erased: never in a segment
+        rows = session.scalars(select(Message).where(Message.campaign_id == cid).order_by(Message.contact_id)).all()
+        assert {m.contact_id for m in rows} == set(ids[2:3] + ids[4:])
+        assert all(m.status == "queued" and m.lane == "marketing" and m.direction == "out" for m in rows)
+        no_name = rows[0]
+        assert no_name.body.startswith("Bonjour , -20% http")
+        assert no_name.body.endswith("\nRépondez STOP pour vous désinscrire")
+        named = rows[1]
+        assert named.body.startswith(f"Bonjour Ana4, -20% {Shortener.from_settings().base_url}/l/")
+        code = named.body.split("/l/")[1].split()[0]
+        assert Shortener.from_settings().parse(code)[1] == named.contact_id
+        assert (named.encoding, named.segments) == ("GSM-7", 1)
+
+
+def test_prepare_is_chunked_and_resumable(runtime: Settings) -> None:
+    from campaigns.prepare import prepare_chunk
+
+    with db.session_scope() as session:
+        for i in range(7):
+            create_contact(session, i)
+        template = create_template(session, body="Promo {{ business_name }}")
+        campaign = create_campaign(session, template)
+        flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    results = []
+    for _ in range(4):
+        with db.session_scope() as session:
+            results.append(prepare_chunk(session, session.get_one(Campaign, cid), now=NOW, chunk=3))
+    assert [(r.done, r.queued) for r in results] == [(False, 3), (False, 3), (True, 1), (True, 0)]
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).where(Message.campaign_id == cid)) == 7
+
+
+def test_quiet_hours_and_local_time_delay_the_release(runtime: Settings) -> None:
+    from rq.registry import ScheduledJobRegistry
+
+    from core.queue import get_queue
+
+    late = datetime(2026, 6, 10, 20, 30, tzinfo=UTC)  # 22:30 Paris, 16:30 New York
+    with db.session_scope() as session:
+        create_contact(session, 1, timezone="Europe/Paris")
+        create_contact(session, 2, timezone="America/New_York", country="US", language="en")
+        template = create_template(session, body="Hello")
+        campaign = create_campaign(session, template, quiet_start="21:00", quiet_end="08:00")
+        cid = campaign.id
+    assert _start(cid, late) == 2
+    queue = get_queue("marketing")
+    scheduled = ScheduledJobRegistry(queue=queue)
+    times = sorted(scheduled.get_scheduled_time(job_id) for job_id in scheduled.get_job_ids())
+    # Paris waits for 08:00 local the next morning; New York is inside its window: released now
+    assert times == [datetime(2026, 6, 11, 6, 0, tzinfo=UTC)]
+    assert any(job.func_name == "campaigns.tasks.release_batch" for job in queue.jobs)
+
+
+def test_overlapping_campaigns_respect_the_cap(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(5):
+            create_contact(session, i)
+        template = create_template(session, body="A")
+        first = create_campaign(session, template, frequency_cap=1)
+        second = create_campaign(session, template, name="second", frequency_cap=1)
+        ids = first.id, second.id
+    assert _start(ids[0]) == 5
+    assert _start(ids[1]) == 0
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, ids[1]).skipped == {"frequency_cap": 5}
+        per_contact = session.execute(select(Message.contact_id, func.count()).group_by(Message.contact_id)).all()
+        assert all(n == 1 for _, n in per_contact)
+
+
+def test_segment_rules_pick_the_recipients(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(6):
+            create_contact(session, i, language="en" if i % 2 else "fr")
+        template = create_template(session, body="Hi")
+        cid = create_campaign(session, template,
+                              segment={"all": [{"field": "language", "op": "eq", "value": "en"}]}).id
+    assert _start(cid) == 3
+    with db.session_scope() as session:
+        languages = session.scalars(select(Contact.language).join(Message, Message.contact_id == Contact.id)).all()
+        assert set(languages) == {"en"}
+
+
+def test_translations_and_media_follow_the_contact_language(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1, language="fr")
+        create_contact(session, 2, language="en", country="US", timezone="America/New_York")
+        french = create_template(session, body="Nouvelle collection")
+        english = create_template(session, body="New collection", language="en", name="en")
+        cid = create_campaign(session, french, translations={"en": english.id},
+                              media=[{"url": "https://cdn.example/a.jpg", "content_type": "image/jpeg"}]).id
+    assert _start(cid) == 2
+    with db.session_scope() as session:
+        rows = {m.contact_id: m for m in session.scalars(select(Message).where(Message.campaign_id == cid))}
+        bodies = sorted(m.body for m in rows.values())
+        assert bodies == ["New collection\nReply STOP to opt out",
+                          "Nouvelle collection\nRépondez STOP pour vous désinscrire"]
+        assert all(m.media[0]["url"] == "https://cdn.example/a.jpg" and m.segments == 1 for m in rows.values())
