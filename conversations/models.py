@@ -15,7 +15,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
-from core.types import EncryptedText
+from core.types import EncryptedJSON, EncryptedText
 
 CONVERSATION_STATES = ("bot", "queued", "human", "closed")
 MESSAGE_STATUSES = (
@@ -89,3 +89,44 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Delivery engine bookkeeping: a worker claims a row (queued → sending) with a fresh token
+    # before calling the provider; a row stuck in "sending" past its lease is reconciled.
+    claim_token: Mapped[str] = mapped_column(String(32), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class MessageProviderId(Base):
+    """Every provider id of a sent message: a long text split by the provider has one per part,
+    and delivery reports may name any of them."""
+
+    __tablename__ = "message_provider_ids"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_message_provider_ids_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+
+
+class InboundEvent(Base):
+    """An inbound text as received from the provider, stored before anything else happens.
+
+    The unique (provider, provider_message_id) makes a replayed webhook a no-op. Parts of a
+    concatenated text share ``concat_key`` and are joined once all ``total`` parts are here.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_inbound_events_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20), default="simulator")
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    concat_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    part: Mapped[int] = mapped_column(Integer, default=1)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,71 @@
+"""Provider webhooks: Vonage inbound messages and delivery reports (signed, answered fast).
+
+Inbound texts are stored as received (one insert, deduplicated by the provider's message id) and
+processed by a worker; delivery reports update their message directly (one indexed update).
+Unsigned, badly signed or stale (> 5 min) requests get 401 problem+json from the adapter's check.
+
+These routes open their transaction inside the endpoint (``session_scope``) instead of the
+request dependency: the insert and its commit then run in one worker thread, so under a burst a
+SQLite write lock is never held while the commit waits for a free thread (a pool deadlock).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter, Depends, Request
+
+from channels.base import Channel, WebhookRequest
+from channels.registry import get_channel
+from conversations import flows
+from core import db
+from core.errors import NotFound
+from core.settings import Settings
+
+router = APIRouter(tags=["webhooks-in"])
+
+PUBLIC_PATHS = frozenset({"/webhooks/vonage/inbound", "/webhooks/vonage/status"})
+
+_lock = threading.Lock()
+_channels: dict[int, Channel] = {}
+
+
+def _vonage(settings: Settings) -> Channel:
+    if settings.channel != "vonage":
+        raise NotFound("the Vonage channel is not enabled (RELAIS_CHANNEL)")
+    with _lock:
+        channel = _channels.get(id(settings))
+        if channel is None:
+            channel = _channels[id(settings)] = get_channel(settings)
+    return channel
+
+
+async def _webhook(request: Request) -> WebhookRequest:
+    return WebhookRequest.build(
+        method=request.method,
+        headers=dict(request.headers),
+        query=dict(request.query_params),
+        body=await request.body(),
+    )
+
+
+@router.api_route("/webhooks/vonage/inbound", methods=["GET", "POST"])
+def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
+    """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0)."""
+    channel = _vonage(request.app.state.settings)
+    channel.verify_signature(request=webhook)
+    messages = channel.parse_inbound(request=webhook)
+    with db.session_scope() as session:
+        stored = sum(flows.stage_inbound(session, inbound=m, channel="vonage") is not None for m in messages)
+    return {"stored": stored}
+
+
+@router.api_route("/webhooks/vonage/status", methods=["GET", "POST"])
+def vonage_status(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
+    """Apply delivery reports; ``matched`` counts those naming a message we sent."""
+    channel = _vonage(request.app.state.settings)
+    channel.verify_signature(request=webhook)
+    reports = channel.parse_status(request=webhook)
+    with db.session_scope() as session:
+        matched = sum(flows.apply_delivery_report(session, report=r) is not None for r in reports)
+    return {"matched": matched}

@@ -1,0 +1,441 @@
+"""Multi-step message work: queue an outbound text, take in an inbound one, apply delivery reports.
+
+Nothing here calls a provider: sends happen in ``workers.jobs.send.send_messages`` once the
+transaction that queued them commits. Inbound texts are stored first (:func:`stage_inbound`, one
+insert, deduplicated by the provider's id) and turned into contacts, threads and messages by a
+worker (:func:`ingest_event` → :func:`persist_inbound`), which then queues the agent pipeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from channels.base import ConcatInfo, DeliveryReport, InboundMessage, MediaItem
+from channels.encoding import analyze, smart_encode
+from channels.media import media_kind, size_limit
+from channels.phone import InvalidPhoneNumber, phone_info
+from channels.senders import SenderPicker
+from contacts.models import Contact
+from contacts.service import get_or_create_by_phone
+from conversations import service
+from conversations.models import LANES, Conversation, InboundEvent, Message
+from core import webhooks
+from core.crypto import blind_index
+from core.db import after_commit, utcnow
+from core.errors import Conflict, ValidationFailed
+from core.queue import NO_RETRY, JobSpec, enqueue, enqueue_after_commit
+from core.redis import get_redis
+from core.settings import get_settings
+
+log = structlog.get_logger("relais.conversations")
+
+SEND_JOB = "workers.jobs.send.send_messages"
+INGEST_JOB = "workers.delivery.ingest.drain_inbound"
+#: Stored inbound event ids waiting for the ingest worker, and the flag "a drain job is scheduled".
+PENDING_INBOUND_KEY = "relais:inbound:pending"
+DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
+PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
+
+# Later states win; a report never moves a message backwards (a late "sent" after "delivered").
+_RANK = {
+    "queued": 0,
+    "accepted": 0,
+    "sending": 1,
+    "sent": 2,
+    "dead": 2,  # we gave up, but the provider may still prove it went out
+    "unknown": 3,
+    "delivered": 4,
+    "failed": 4,
+    "rejected": 4,
+    "expired": 4,
+}
+_FAILED = frozenset({"failed", "rejected", "expired"})
+
+
+def send_job(message_ids: Sequence[int], *, lane: str, at: datetime | None = None, attempt: int = 0) -> JobSpec:
+    """The job sending ``message_ids`` (a batch) on ``lane``'s queue; its id makes a repeat a no-op."""
+    ids = [int(i) for i in message_ids]
+    job_id = f"send:{ids[0]}" if len(ids) == 1 else f"send:{ids[0]}:{ids[-1]}:{len(ids)}"
+    return JobSpec(
+        func=SEND_JOB,
+        args=(ids,),
+        job_id=f"{job_id}:a{attempt}" if attempt else job_id,
+        queue=lane,
+        retry=NO_RETRY,  # the delivery engine schedules its own retries per message
+        at=at,
+        timeout=900,
+    )
+
+
+def media_dicts(media: Iterable[MediaItem | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    items = []
+    for item in media:
+        data = asdict(item) if isinstance(item, MediaItem) else dict(item)
+        items.append({k: v for k, v in data.items() if v is not None})
+    return items
+
+
+def queue_outbound(
+    session: Session,
+    *,
+    contact: Contact,
+    body: str,
+    lane: str,
+    author_type: str,
+    author_id: str = "",
+    conversation: Conversation | None = None,
+    media: Iterable[MediaItem | Mapping[str, Any]] = (),
+    campaign_id: int | None = None,
+    idempotency_key: str | None = None,
+    analysis: dict[str, Any] | None = None,
+    sender: str | None = None,
+) -> Message:
+    """Store an outbound message as ``queued``; it is sent by a worker after the commit.
+
+    ``sender`` pins the sending number; else the conversation's, else one chosen at send time
+    (sticky per contact, per destination country). Consent is checked at send time.
+
+    Raises:
+        ValidationFailed: unknown lane, or neither text nor media.
+    """
+    if lane not in LANES:
+        raise ValidationFailed(f"lane must be one of {', '.join(LANES)}", errors=[{"field": "lane"}])
+    items = media_dicts(media)
+    if not body and not items:
+        raise ValidationFailed("a message needs a body or media", errors=[{"field": "body"}])
+    info = analyze(body)
+    message = Message(
+        direction="out",
+        contact_id=contact.id,
+        conversation_id=conversation.id if conversation else None,
+        body=body,
+        media=items,
+        sender=sender or (conversation.sender if conversation else ""),
+        status="queued",
+        lane=lane,
+        author_type=author_type,
+        author_id=author_id,
+        campaign_id=campaign_id,
+        idempotency_key=idempotency_key,
+        encoding=info.encoding,
+        segments=1 if items else info.segments,
+        analysis=analysis or {},
+    )
+    session.add(message)
+    if conversation is not None:
+        conversation.last_message_at = utcnow()
+    session.flush()
+    enqueue_after_commit(session, send_job([message.id], lane=lane))
+    return message
+
+
+MAX_BODY_CHARS = 1600  # ten-ish segments: longer texts are split badly by carriers
+
+
+def send_api_message(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    lane: str,
+    author_type: str,
+    author_id: str,
+    region: str,
+    media: Sequence[Mapping[str, Any]] = (),
+    sender: str | None = None,
+    idempotency_key: str | None = None,
+    smart_encoding: bool = False,
+) -> tuple[Message, bool]:
+    """Validate and queue a message asked for through the API; returns ``(message, created)``.
+
+    With an ``idempotency_key`` already used, the first message is returned (``created`` False)
+    and nothing is sent again; a different ``to`` or ``body`` under the same key is a Conflict.
+
+    Raises:
+        InvalidPhoneNumber: ``to`` is not a valid number (field ``to``).
+        ValidationFailed: empty or overlong body, unknown lane, unsupported media, unknown sender.
+        Conflict: the key was used for another message.
+    """
+    e164 = phone_info(to, region=region, field="to")
+    text = smart_encode(body) if smart_encoding else body
+    if idempotency_key:
+        existing = service.find_by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            contact = session.get(Contact, existing.contact_id)
+            if existing.body != text or contact is None or contact.phone != e164.e164:
+                raise Conflict("this Idempotency-Key was already used for a different message")
+            return existing, False
+    if len(text) > MAX_BODY_CHARS:
+        raise ValidationFailed(f"body is longer than {MAX_BODY_CHARS} characters", errors=[{"field": "body"}])
+    for index, item in enumerate(media):
+        media_kind(str(item.get("content_type", "")))
+        if item.get("size") and int(item["size"]) > size_limit("default"):
+            raise ValidationFailed(
+                f"media[{index}] is larger than the {size_limit('default')} bytes carriers accept",
+                errors=[{"field": f"media.{index}.size", "reason": "too_large"}],
+            )
+    if sender and SenderPicker(session).by_address(sender) is None:
+        raise ValidationFailed(f"sender {sender} is not an active sender", errors=[{"field": "sender"}])
+    contact, _ = get_or_create_by_phone(
+        session, phone_e164=e164.e164, country=e164.region or "", timezone=e164.timezone
+    )
+    message = queue_outbound(
+        session,
+        contact=contact,
+        body=text,
+        lane=lane,
+        author_type=author_type,
+        author_id=author_id,
+        media=media,
+        idempotency_key=idempotency_key,
+        sender=sender,
+    )
+    return message, True
+
+
+# -- inbound -----------------------------------------------------------------------------------
+
+
+def _inbound_payload(inbound: InboundMessage) -> dict[str, Any]:
+    return {
+        "provider": inbound.provider,
+        "provider_message_id": inbound.provider_message_id,
+        "from": inbound.from_,
+        "to": inbound.to,
+        "text": inbound.text,
+        "received_at": inbound.received_at.isoformat(),
+        "media": media_dicts(inbound.media),
+        "concat": asdict(inbound.concat) if inbound.concat else None,
+    }
+
+
+def _inbound_from_payload(payload: Mapping[str, Any]) -> InboundMessage:
+    concat = payload.get("concat")
+    return InboundMessage(
+        provider=payload["provider"],
+        provider_message_id=payload["provider_message_id"],
+        from_=payload["from"],
+        to=payload["to"],
+        text=payload["text"],
+        received_at=datetime.fromisoformat(payload["received_at"]),
+        media=tuple(MediaItem(**m) for m in payload.get("media") or ()),
+        concat=ConcatInfo(**concat) if concat else None,
+    )
+
+
+def _concat_key(inbound: InboundMessage) -> str | None:
+    if inbound.concat is None or inbound.concat.total <= 1:
+        return None
+    return f"{inbound.provider}:{blind_index(inbound.from_)}:{inbound.concat.ref}"
+
+
+def _insert_event(session: Session, inbound: InboundMessage, *, channel: str) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING: the new event's id, ``None`` when it was already stored."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "provider": inbound.provider,
+        "provider_message_id": inbound.provider_message_id,
+        "channel": channel,
+        "payload": _inbound_payload(inbound),
+        "concat_key": _concat_key(inbound),
+        "part": inbound.concat.part if inbound.concat else 1,
+        "total": inbound.concat.total if inbound.concat else 1,
+        "created_at": utcnow(),
+    }
+    stmt = (
+        insert(InboundEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+        .returning(InboundEvent.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def announce_inbound(event_ids: Sequence[int]) -> None:
+    """Hand stored events to the ingest worker: one Redis round trip, plus a drain job only when
+    none is scheduled (so a burst of webhooks costs one RQ job per batch, not one per text)."""
+    pipe = get_redis(get_settings()).pipeline(transaction=False)
+    pipe.rpush(PENDING_INBOUND_KEY, *event_ids)
+    pipe.set(DRAIN_SCHEDULED_KEY, "1", nx=True, ex=300)
+    _, scheduled = pipe.execute()
+    if scheduled:
+        enqueue(JobSpec(func=INGEST_JOB, job_id=f"ingest-drain:{uuid.uuid4().hex}", queue="inbound"))
+
+
+def stage_inbound(session: Session, *, inbound: InboundMessage, channel: str) -> int | None:
+    """Store an inbound text as received (the webhook's only write) and announce it after commit.
+
+    Returns the event id, or ``None`` when this provider message id was already stored (a replay).
+    An event whose announcement is lost (crash right after commit) is picked up by the periodic
+    sweep of unprocessed events.
+    """
+    event_id = _insert_event(session, inbound, channel=channel)
+    if event_id is not None:
+        after_commit(session, lambda: announce_inbound([event_id]))
+    return event_id
+
+
+def ingest_event(session: Session, event_id: int) -> Message | None:
+    """Turn a stored event into a message (see :func:`persist_inbound`); idempotent."""
+    event = session.get(InboundEvent, event_id)
+    if event is None or event.processed_at is not None:
+        return None
+    message = persist_inbound(session, inbound=_inbound_from_payload(event.payload), provider=event.channel)
+    event.processed_at = utcnow()
+    if message is not None:
+        event.message_id = message.id
+    session.flush()
+    return message
+
+
+def persist_inbound(session: Session, *, inbound: InboundMessage, provider: str) -> Message | None:
+    """Create the contact, thread and message for a customer text; queue the agent pipeline.
+
+    ``provider`` is the channel name (``simulator``, ``vonage``, ``smpp``) kept on the thread.
+    A part of a concatenated text is stored and ``None`` returned until every part is here; the
+    last one yields the joined message. Returns ``None`` for a duplicate too.
+    """
+    key = _concat_key(inbound)
+    if key is not None:
+        joined = _join_parts(session, inbound, key=key, channel=provider)
+        if joined is None:
+            return None
+        inbound = joined
+    existing = session.scalar(
+        select(Message.id).where(
+            Message.provider == inbound.provider, Message.provider_message_id == inbound.provider_message_id
+        )
+    )
+    if existing is not None:
+        return None
+    return _create_inbound(session, inbound, channel=provider)
+
+
+def _join_parts(session: Session, inbound: InboundMessage, *, key: str, channel: str) -> InboundMessage | None:
+    _insert_event(session, inbound, channel=channel)
+    events = session.scalars(select(InboundEvent).where(InboundEvent.concat_key == key)).all()
+    parts = {e.part: e for e in events}
+    assert inbound.concat is not None
+    if len(parts) < inbound.concat.total:
+        return None
+    ordered = [_inbound_from_payload(parts[n].payload) for n in sorted(parts)]
+    media = tuple(m for p in ordered for m in p.media)
+    return InboundMessage(
+        provider=inbound.provider,
+        provider_message_id=f"concat:{inbound.concat.ref}:{min(e.id for e in events)}",
+        from_=inbound.from_,
+        to=inbound.to,
+        text="".join(p.text for p in ordered),
+        received_at=min(p.received_at for p in ordered),
+        media=media,
+    )
+
+
+def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) -> Message:
+    try:
+        info = phone_info(inbound.from_)
+        country, timezone = info.region or "", info.timezone
+    except InvalidPhoneNumber:
+        country, timezone = "", None  # still a customer: keep the text, routing just knows less
+    contact, _ = get_or_create_by_phone(session, phone_e164=inbound.from_, country=country, timezone=timezone)
+    conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel)
+    encoding = analyze(inbound.text)
+    message = Message(
+        direction="in",
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        body=inbound.text,
+        media=media_dicts(inbound.media),
+        sender=inbound.to,
+        provider=inbound.provider,
+        provider_message_id=inbound.provider_message_id,
+        status="received",
+        lane="conversational",
+        author_type="customer",
+        encoding=encoding.encoding,
+        segments=encoding.segments,
+        analysis={},
+        created_at=utcnow(),
+    )
+    session.add(message)
+    conversation.last_message_at = utcnow()
+    session.flush()
+    webhooks.emit(
+        session,
+        "message.received",
+        {
+            "id": message.id,
+            "conversation_id": conversation.id,
+            "contact_id": contact.id,
+            "to": inbound.to,
+            "media_count": len(message.media),
+            "received_at": inbound.received_at.isoformat(),
+        },
+    )
+    enqueue_after_commit(
+        session,
+        JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id,), job_id=f"inbound:{message.id}", queue="inbound"),
+    )
+    return message
+
+
+# -- delivery reports --------------------------------------------------------------------------
+
+
+def status_event(message: Message) -> dict[str, Any]:
+    """The ``message.status`` webhook payload (no personal data)."""
+    return {
+        "id": message.id,
+        "status": message.status,
+        "lane": message.lane,
+        "contact_id": message.contact_id,
+        "campaign_id": message.campaign_id,
+        "provider_message_id": message.provider_message_id,
+        "error_code": message.error_code or None,
+        "error_reason": message.error_reason or None,
+    }
+
+
+def apply_delivery_report(session: Session, *, report: DeliveryReport) -> Message | None:
+    """Record a provider's news about a sent message; ``None`` when no message matches.
+
+    A report for a message still ``sending`` (its worker died, or the send timed out) proves the
+    provider took it: the provider id is adopted so recovery never sends it again.
+    """
+    message = service.find_for_report(session, report)
+    if message is None:
+        log.info("delivery report for an unknown message", provider=report.provider, ref=report.client_ref)
+        return None
+    if not message.provider_message_id or message.status == "sending":
+        message.provider = report.provider
+        message.provider_message_id = message.provider_message_id or report.provider_message_id
+        message.sent_at = message.sent_at or report.occurred_at
+    if report.price_micros is not None:
+        message.price_micros = report.price_micros
+    new = "sent" if report.status == "queued" else report.status
+    if _RANK[new] > _RANK.get(message.status, 0):
+        message.status = new
+        if new == "delivered":
+            message.delivered_at = report.occurred_at
+        if new in _FAILED:
+            message.error_code = (report.provider_code or report.provider_status)[:40]
+            message.error_reason = (report.description or report.provider_status)[:500]
+        session.flush()
+        webhooks.emit(session, "message.status", status_event(message))
+    session.flush()
+    return message
+
+
+def count_staged(session: Session) -> int:
+    """Inbound events stored so far (benchmarks and health checks)."""
+    return int(session.scalar(select(func.count(InboundEvent.id))) or 0)

@@ -1,0 +1,73 @@
+"""API shapes of messages (in and out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from conversations.models import Message
+
+Lane = Literal["transactional", "conversational", "marketing"]
+
+
+class MediaIn(BaseModel):
+    url: str = Field(min_length=8, max_length=2000)
+    content_type: str
+    size: int | None = Field(default=None, ge=0)
+    caption: str | None = None
+
+
+class MessageIn(BaseModel):
+    to: str = Field(description="recipient, E.164 (+33612345678) or national form of the default region")
+    body: str = Field(default="", max_length=5000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=10)
+    lane: Lane = "transactional"
+    sender: str | None = Field(default=None, description="a sender address; chosen automatically when absent")
+    smart_encoding: bool = Field(default=False, description="replace curly quotes, dashes... by GSM-7 look-alikes")
+
+
+class PreviewIn(BaseModel):
+    body: str = Field(max_length=5000)
+    smart_encoding: bool = False
+
+
+class PreviewOut(BaseModel):
+    body: str
+    encoding: str
+    segments: int
+    characters: int
+    units: int
+    per_segment: int
+    remaining_in_segment: int
+    smart_encoding_saves_segments: int = Field(description="segments saved if smart encoding were on")
+
+
+class MessageOut(BaseModel):
+    id: int
+    status: str
+    direction: str
+    lane: str
+    encoding: str
+    segments: int
+    contact_id: int
+    conversation_id: int | None
+    sender: str
+    body: str
+    media: list[dict[str, Any]]
+    provider: str
+    provider_message_id: str | None
+    author_type: str
+    campaign_id: int | None
+    attempts: int
+    error_code: str
+    error_reason: str
+    price_micros: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        return cls.model_validate(message, from_attributes=True)

@@ -1,0 +1,136 @@
+"""Database work on conversations and messages: look-ups, listing, threads. Services only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from channels.base import DeliveryReport
+from conversations.models import Conversation, Message, MessageProviderId
+from core.errors import NotFound
+
+#: ``client_ref`` sent with every outbound message; providers echo it in delivery reports.
+CLIENT_REF_PREFIX = "relais-"
+
+
+def client_ref(message_id: int) -> str:
+    """The stable reference of a message at the provider (the same on every attempt)."""
+    return f"{CLIENT_REF_PREFIX}{message_id}"
+
+
+def message_id_from_ref(ref: str | None) -> int | None:
+    """Inverse of :func:`client_ref`; ``None`` for references that are not ours."""
+    if not ref or not ref.startswith(CLIENT_REF_PREFIX):
+        return None
+    tail = ref[len(CLIENT_REF_PREFIX) :]
+    return int(tail) if tail.isdigit() else None
+
+
+def get_message(session: Session, message_id: int) -> Message:
+    """Raises NotFound."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    return message
+
+
+def find_by_idempotency_key(session: Session, key: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.idempotency_key == key))
+
+
+def list_messages(
+    session: Session,
+    *,
+    status: str | None = None,
+    direction: str | None = None,
+    lane: str | None = None,
+    contact_id: int | None = None,
+    conversation_id: int | None = None,
+    campaign_id: int | None = None,
+    since: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Message]:
+    """Newest first; page with ``before_id`` (the last id of the previous page)."""
+    stmt = select(Message).order_by(Message.id.desc()).limit(max(1, min(limit, 500)))
+    filters = {
+        Message.status: status,
+        Message.direction: direction,
+        Message.lane: lane,
+        Message.contact_id: contact_id,
+        Message.conversation_id: conversation_id,
+        Message.campaign_id: campaign_id,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(Message.created_at >= since)
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    return list(session.scalars(stmt))
+
+
+def open_conversation(session: Session, *, contact_id: int, sender: str, channel: str) -> Conversation:
+    """The contact's open thread with ``sender``, created when there is none (a closed one stays closed)."""
+    found = session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.contact_id == contact_id,
+            Conversation.sender == sender,
+            Conversation.state != "closed",
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    conversation = Conversation(contact_id=contact_id, sender=sender, channel=channel, state="bot")
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def sticky_senders(session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
+    """The sender each contact last exchanged a message with, for sticky routing."""
+    ids = list(set(contact_ids))
+    if not ids:
+        return {}
+    latest = (
+        select(func.max(Message.id).label("mid"))
+        .where(Message.contact_id.in_(ids), Message.sender != "")
+        .group_by(Message.contact_id)
+        .subquery()
+    )
+    rows = session.execute(select(Message.contact_id, Message.sender).join(latest, Message.id == latest.c.mid))
+    return {contact_id: sender for contact_id, sender in rows}
+
+
+def find_for_report(session: Session, report: DeliveryReport) -> Message | None:
+    """The outbound message a delivery report is about: by provider id, by part id, else by client_ref."""
+    found = session.scalar(
+        select(Message).where(
+            Message.provider == report.provider,
+            Message.provider_message_id == report.provider_message_id,
+            Message.direction == "out",
+        )
+    )
+    if found is not None:
+        return found
+    part = session.scalar(
+        select(MessageProviderId.message_id).where(
+            MessageProviderId.provider == report.provider,
+            MessageProviderId.provider_message_id == report.provider_message_id,
+        )
+    )
+    if part is not None:
+        return session.get(Message, part)
+    message_id = message_id_from_ref(report.client_ref)
+    if message_id is not None:
+        message = session.get(Message, message_id)
+        if message is not None and message.direction == "out":
+            return message
+    return None

@@ -1,0 +1,56 @@
+"""The simulator channel: texting in as a customer, the phone's inbox, the page, and its gate."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from conversations.models import InboundEvent, Message
+from core import db
+from core.settings import Settings, get_settings
+from workers.delivery.ingest import ingest_inbound
+
+
+def test_texting_in_goes_through_the_store_first_path(app_client: TestClient) -> None:
+    sent = app_client.post("/api/v1/simulator/inbound", json={"from": "06 12 34 56 78", "body": "Bonjour", "id": "s1"})
+    assert sent.status_code == 202
+    assert sent.json()["from"] == "+33612345678" and sent.json()["duplicate"] is False
+    again = app_client.post("/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "Bonjour", "id": "s1"})
+    assert again.json()["duplicate"] is True
+    message_id = ingest_inbound(sent.json()["event_id"])
+    with db.session_scope() as session:
+        message = session.get(Message, message_id)
+        assert message is not None and (message.body, message.direction, message.provider) == (
+            "Bonjour",
+            "in",
+            "simulator",
+        )
+        assert session.scalar(select(InboundEvent.processed_at)) is not None
+
+
+def test_bad_input_is_a_422_naming_the_field(app_client: TestClient) -> None:
+    bad_number = app_client.post("/api/v1/simulator/inbound", json={"from": "12", "body": "x"})
+    assert bad_number.status_code == 422 and bad_number.json()["errors"][0]["field"] == "from"
+    inbox = app_client.get("/api/v1/simulator/messages", params={"phone": "nope"})
+    assert inbox.status_code == 422 and inbox.json()["errors"][0]["field"] == "phone"
+
+
+def test_the_phone_page_is_labelled(app_client: TestClient) -> None:
+    page = app_client.get("/simulator")
+    assert page.status_code == 200
+    assert '<label for="phone">' in page.text and '<label for="body">' in page.text
+    assert 'aria-live="polite"' in page.text
+
+
+def test_simulator_routes_are_404_on_another_channel(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.app import create_app
+
+    monkeypatch.setenv("RELAIS_CHANNEL", "vonage")
+    monkeypatch.setenv("RELAIS_VONAGE_API_KEY", "k")
+    monkeypatch.setenv("RELAIS_VONAGE_API_SECRET", "s")
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as client:
+        assert client.post("/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "x"}).status_code == 404
+        assert client.get("/api/v1/simulator/messages", params={"phone": "+33612345678"}).status_code == 404
+        assert client.get("/simulator").status_code == 404

@@ -1,0 +1,156 @@
+"""Vonage inbound and status webhooks: signatures, store-first, dedupe, concatenation, reports."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from conversations.models import InboundEvent, Message
+from core import db
+from core.queue import get_queue
+from core.settings import Settings, get_settings
+from workers.delivery.ingest import drain_inbound, ingest_inbound, sweep_inbound
+
+SECRET = "sig-secret-0123456789-0123456789-abcdef"
+
+
+@pytest.fixture
+def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    monkeypatch.setenv("RELAIS_CHANNEL", "vonage")
+    monkeypatch.setenv("RELAIS_VONAGE_API_KEY", "abcd1234")
+    monkeypatch.setenv("RELAIS_VONAGE_API_SECRET", "s3cr3t")
+    monkeypatch.setenv("RELAIS_VONAGE_SIGNATURE_SECRET", SECRET)
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as client:
+        yield client
+
+
+def signed(params: dict[str, str], *, at: float | None = None) -> dict[str, str]:
+    params = {**params, "timestamp": str(int(at if at is not None else time.time()))}
+    digest = hmac.new(SECRET.encode(), digestmod=hashlib.sha256)
+    for key in sorted(params):
+        digest.update(f"&{key}={params[key].replace('&', '_').replace('=', '_')}".encode())
+    return {**params, "sig": digest.hexdigest()}
+
+
+def inbound(message_id: str, text: str, **extra: str) -> dict[str, str]:
+    return {
+        "msisdn": "33612345678",
+        "to": "33700000000",
+        "messageId": message_id,
+        "text": text,
+        "type": "text",
+        **extra,
+    }
+
+
+def _count(model: type) -> int:
+    with db.session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _queued(queue: str) -> list[str]:
+    return [str(job.func_name) for job in get_queue(queue).get_jobs()]
+
+
+def test_signed_inbound_is_stored_once_and_processed_by_a_worker(vonage_client: TestClient) -> None:
+    params = signed(inbound("0A000001", "Where is my order?"))
+    first = vonage_client.post("/webhooks/vonage/inbound", data=params)
+    replay = vonage_client.post("/webhooks/vonage/inbound", data=params)
+    assert first.json() == {"stored": 1} and replay.json() == {"stored": 0}
+    assert _count(InboundEvent) == 1 and _count(Message) == 0
+    assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
+    with db.session_scope() as session:
+        event_id = int(session.scalar(select(InboundEvent.id)) or 0)
+    message_id = ingest_inbound(event_id)
+    assert ingest_inbound(event_id) is None  # idempotent
+    with db.session_scope() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        assert (message.body, message.status, message.sender) == ("Where is my order?", "received", "+33700000000")
+    assert "workers.jobs.inbound.process_inbound" in _queued("inbound")
+
+
+def test_a_burst_schedules_one_drain_job_that_processes_every_text(vonage_client: TestClient) -> None:
+    for n in range(5):
+        assert vonage_client.post(
+            "/webhooks/vonage/inbound", data=signed(inbound(f"0D{n:06d}", f"text {n}"))
+        ).json() == {"stored": 1}
+    assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
+    assert drain_inbound() == 5
+    with db.session_scope() as session:
+        assert sorted(session.scalars(select(Message.body))) == [f"text {n}" for n in range(5)]
+    # the flag was cleared: the next text schedules a new drain job
+    vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0D999999", "later")))
+    assert _queued("inbound").count("workers.delivery.ingest.drain_inbound") == 2
+
+
+def test_unannounced_events_are_swept(vonage_client: TestClient) -> None:
+    from core.redis import get_redis
+
+    vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0E000001", "lost announcement")))
+    get_redis(get_settings()).delete("relais:inbound:pending")
+    assert sweep_inbound(older_than_seconds=0) == 1
+    assert sweep_inbound(older_than_seconds=0) == 0
+    assert _count(Message) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        (inbound("0A000002", "hi"), "unsigned"),
+        ({**signed(inbound("0A000002", "hi")), "text": "tampered"}, "bad_signature"),
+        (signed(inbound("0A000002", "hi"), at=time.time() - 600), "replay"),
+    ],
+)
+def test_bad_signatures_are_401_problems(vonage_client: TestClient, params: dict[str, str], reason: str) -> None:
+    response = vonage_client.post("/webhooks/vonage/inbound", data=params)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["reason"] == reason
+    assert _count(InboundEvent) == 0
+
+
+def _post_part(client: TestClient, message_id: str, part: str, text: str) -> int:
+    concat = {"concat": "true", "concat-ref": "77", "concat-part": part, "concat-total": "3"}
+    assert client.post("/webhooks/vonage/inbound", data=signed(inbound(message_id, text, **concat))).json() == {
+        "stored": 1
+    }
+    with db.session_scope() as session:
+        return int(session.scalar(select(func.max(InboundEvent.id))) or 0)
+
+
+def test_concatenated_parts_are_joined_once_all_arrived(vonage_client: TestClient) -> None:
+    early = [_post_part(vonage_client, "0B000003", "3", "world!"), _post_part(vonage_client, "0B000001", "1", "Hello ")]
+    assert [ingest_inbound(e) for e in early] == [None, None]  # a part missing: nothing to process yet
+    last = _post_part(vonage_client, "0B000002", "2", "dear ")
+    assert ingest_inbound(last) is not None
+    assert [ingest_inbound(e) for e in early] == [None, None]
+    with db.session_scope() as session:
+        bodies = list(session.scalars(select(Message.body)))
+    assert bodies == ["Hello dear world!"]
+
+
+def test_status_webhook_updates_the_message(vonage_client: TestClient) -> None:
+    from contacts.service import get_or_create_by_phone
+    from conversations.flows import queue_outbound
+
+    with db.session_scope() as session:
+        contact, _ = get_or_create_by_phone(session, phone_e164="+33612345678")
+        message = queue_outbound(session, contact=contact, body="hi", lane="marketing", author_type="api")
+        message.status, message.provider, message.provider_message_id = "sent", "vonage-sms", "0C000001"
+        message_id = message.id
+    dlr = {"msisdn": "33612345678", "to": "Relais", "messageId": "0C000001", "status": "failed", "err-code": "6"}
+    response = vonage_client.post("/webhooks/vonage/status", data=signed(dlr))
+    assert response.json() == {"matched": 1}
+    with db.session_scope() as session:
+        stored = session.get(Message, message_id)
+        assert stored is not None and (stored.status, stored.error_code) == ("failed", "6")

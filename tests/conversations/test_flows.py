@@ -1,0 +1,142 @@
+"""Inbound storage, delivery reports and sender choice, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from channels.base import ConcatInfo, DeliveryReport, DeliveryStatus, InboundMessage
+from channels.senders import SenderChoice, SenderPicker, create_sender
+from contacts.service import get_or_create_by_phone
+from conversations import flows
+from conversations.models import Conversation, InboundEvent, Message
+from core import db
+from core.errors import ValidationFailed
+from core.queue import get_queue
+from core.redis import get_redis
+from core.settings import Settings
+from workers.delivery import store
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def inbound(message_id: str, text: str = "hello", concat: ConcatInfo | None = None) -> InboundMessage:
+    return InboundMessage(
+        provider="vonage-sms",
+        provider_message_id=message_id,
+        from_="+33612345678",
+        to="+33612000000",
+        text=text,
+        received_at=NOW,
+        concat=concat,
+    )
+
+
+def test_staging_is_deduplicated_by_provider_id(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        first = flows.stage_inbound(session, inbound=inbound("A1"), channel="vonage")
+        again = flows.stage_inbound(session, inbound=inbound("A1", "replayed"), channel="vonage")
+    assert first is not None and again is None
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count(InboundEvent.id))) == 1
+    # announced once, and one drain job scheduled for the burst
+    assert get_redis(runtime_any_db).lrange(flows.PENDING_INBOUND_KEY, 0, -1) == [str(first).encode()]
+    assert [j.func_name for j in get_queue("inbound").get_jobs()] == ["workers.delivery.ingest.drain_inbound"]
+
+
+def test_persist_creates_thread_once_and_queues_the_pipeline(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message = flows.persist_inbound(session, inbound=inbound("B1"), provider="vonage")
+        assert message is not None
+        message_id = message.id
+        assert flows.persist_inbound(session, inbound=inbound("B1"), provider="vonage") is None
+        second = flows.persist_inbound(session, inbound=inbound("B2", "again"), provider="vonage")
+        assert second is not None and second.conversation_id == message.conversation_id
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count(Conversation.id))) == 1
+    jobs = {j.id for j in get_queue("inbound").get_jobs()}
+    assert f"inbound-{message_id}" in jobs
+
+
+def test_parts_join_in_order_whatever_the_arrival(runtime_any_db: Settings) -> None:
+    parts = [(2, "world"), (1, "hello ")]
+    with db.session_scope() as session:
+        results = [
+            flows.persist_inbound(
+                session, inbound=inbound(f"C{n}", text, ConcatInfo(ref="9", part=n, total=2)), provider="vonage"
+            )
+            for n, text in parts
+        ]
+        assert results[0] is None and results[1] is not None
+        assert results[1].body == "hello world"
+
+
+def _sent_message(session: Session, *, status: str = "sent") -> Message:
+    contact, _ = get_or_create_by_phone(session, phone_e164="+33612345678")
+    message = flows.queue_outbound(session, contact=contact, body="hi", lane="marketing", author_type="api")
+    message.status = status
+    if status == "sent":
+        message.provider, message.provider_message_id = "vonage-sms", "P1"
+    session.flush()
+    return message
+
+
+def report(status: DeliveryStatus, *, provider_id: str = "P1", client_ref: str | None = None) -> DeliveryReport:
+    return DeliveryReport(
+        provider="vonage-sms", provider_message_id=provider_id, status=status, occurred_at=NOW, client_ref=client_ref
+    )
+
+
+def test_reports_only_move_a_message_forward(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message = _sent_message(session)
+        flows.apply_delivery_report(session, report=report("delivered"))
+        flows.apply_delivery_report(session, report=report("sent"))
+        assert message.status == "delivered" and message.delivered_at is not None
+        assert flows.apply_delivery_report(session, report=report("delivered", provider_id="nope")) is None
+
+
+def test_a_report_for_a_sending_row_adopts_the_provider_id(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message = _sent_message(session, status="sending")
+        found = flows.apply_delivery_report(
+            session, report=report("sent", provider_id="P9", client_ref=f"relais-{message.id}")
+        )
+        assert found is message
+        assert (message.status, message.provider_message_id) == ("sent", "P9")
+
+
+def test_a_message_is_claimed_by_one_worker_only(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message_id = _sent_message(session, status="queued").id
+    with db.session_scope() as session:
+        _, first = store.claim(session, [message_id])
+    with db.session_scope() as session:
+        _, second = store.claim(session, [message_id])
+    assert [m.id for m in first] == [message_id] and second == []
+
+
+def addr(choice: SenderChoice | None) -> str:
+    assert choice is not None
+    return choice.address
+
+
+def test_sender_choice_country_capability_sticky_and_spread(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        create_sender(session, kind="short_code", address="12345", country="FR", throughput=30)
+        create_sender(session, kind="short_code", address="123456", country="FR", throughput=30)
+        create_sender(session, kind="long_code", address="+15005550006", country="", capabilities=["sms", "mms"])
+        create_sender(session, kind="alphanumeric", address="Relais", country="GB")
+        with pytest.raises(ValidationFailed):
+            create_sender(session, kind="short_code", address="1234")
+        picker = SenderPicker(session)
+        spread = {addr(picker.pick(country="FR", contact_id=n)) for n in range(4)}
+        assert spread == {"12345", "123456"}
+        assert addr(picker.pick(country="FR", contact_id=7)) == addr(picker.pick(country="FR", contact_id=7))
+        assert addr(picker.pick(country="FR", mms=True)) == "+15005550006"
+        assert addr(picker.pick(country="GB")) == "Relais"
+        assert addr(picker.pick(country="FR", contact_id=0, sticky="123456")) == "123456"
+        assert addr(picker.pick(country="DE")) == "+15005550006"

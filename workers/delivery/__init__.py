@@ -1,0 +1,1 @@
+"""The delivery engine: rate limiting, batched concurrent sends, retries, dead letters, recovery."""

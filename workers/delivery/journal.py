@@ -1,0 +1,58 @@
+"""The send journal: each provider acceptance is written to Redis the moment the call returns.
+
+A worker killed after the provider accepted a batch but before its database commit leaves rows in
+``sending``; recovery reads the journal and records those sends instead of sending them again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from channels.base import SendResult
+
+TTL_SECONDS = 7 * 24 * 3600
+
+
+def _key(message_id: int) -> str:
+    return f"relais:sent:{message_id}"
+
+
+def record(client: redis.Redis, message_id: int, result: SendResult) -> None:
+    payload = {
+        "provider": result.provider,
+        "provider_message_id": result.provider_message_id,
+        "segments": result.segments,
+        "encoding": result.encoding,
+        "part_ids": list(result.part_ids),
+        "price_micros": result.price_micros,
+    }
+    client.set(_key(message_id), json.dumps(payload), ex=TTL_SECONDS)
+
+
+def read(client: redis.Redis, message_ids: Iterable[int]) -> dict[int, SendResult]:
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    found: dict[int, SendResult] = {}
+    for message_id, raw in zip(ids, client.mget([_key(i) for i in ids]), strict=True):
+        if raw is not None:
+            data: dict[str, Any] = json.loads(raw)
+            found[message_id] = SendResult(
+                provider=data["provider"],
+                provider_message_id=data["provider_message_id"],
+                segments=data["segments"],
+                encoding=data["encoding"],
+                part_ids=tuple(data["part_ids"]),
+                price_micros=data["price_micros"],
+            )
+    return found
+
+
+def forget(client: redis.Redis, message_ids: Iterable[int]) -> None:
+    keys = [_key(i) for i in message_ids]
+    if keys:
+        client.delete(*keys)

@@ -1,0 +1,55 @@
+"""The process-wide delivery engine and channel, built from settings on first use."""
+
+from __future__ import annotations
+
+import threading
+
+from channels.base import DeliveryReport, InboundMessage
+from channels.registry import get_channel
+from channels.smpp import SmppListener
+from conversations import flows
+from core import db
+from core.redis import get_redis
+from core.settings import Settings, get_settings
+from workers.delivery.engine import DeliveryEngine
+from workers.simulator_outbox import RedisOutbox
+
+_lock = threading.Lock()
+_engines: dict[int, DeliveryEngine] = {}
+
+
+class DatabaseSmppListener(SmppListener):
+    """SMPP deliver_sm handling: persist inbound texts and receipts before acknowledging them."""
+
+    def on_inbound(self, *, message: InboundMessage) -> None:
+        with db.session_scope() as session:
+            flows.stage_inbound(session, inbound=message, channel="smpp")
+
+    def on_report(self, *, report: DeliveryReport) -> None:
+        with db.session_scope() as session:
+            flows.apply_delivery_report(session, report=report)
+
+
+def outbox(settings: Settings | None = None) -> RedisOutbox:
+    return RedisOutbox(get_redis(settings or get_settings()))
+
+
+def get_engine() -> DeliveryEngine:
+    """The engine for the current settings (tests switch settings; each gets its own engine)."""
+    settings = get_settings()
+    with _lock:
+        engine = _engines.get(id(settings))
+        if engine is None:
+            channel = get_channel(settings, outbox=outbox(settings), smpp_listener=DatabaseSmppListener())
+            engine = DeliveryEngine(channel=channel, client=get_redis(settings))
+            _engines[id(settings)] = engine
+    return engine
+
+
+def reset() -> None:
+    """Close every engine (tests, shutdown)."""
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.close()

@@ -1,0 +1,1 @@
+"""RQ jobs of the worker layer: sends (``send``) and inbound processing (``inbound``)."""

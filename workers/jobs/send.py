@@ -1,0 +1,43 @@
+"""Jobs of the delivery engine. Each takes ids, opens its own sessions and is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conversations import flows
+from core import db
+from core.periodic import Periodic
+from core.redis import get_redis
+from core.settings import get_settings
+from workers.delivery import recovery
+from workers.delivery.runtime import get_engine, outbox
+
+#: Discovered through ``workers/tasks.py`` (the scheduler reads ``<package>.tasks.PERIODIC``).
+PERIODIC = (
+    Periodic("delivery-recovery", 60, "workers.jobs.send.recover_sends", "default"),
+    Periodic("inbound-sweep", 60, "workers.delivery.ingest.sweep_inbound", "inbound"),
+)
+
+
+def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
+    """Send a batch of queued messages (ids already sent or claimed elsewhere are skipped)."""
+    report = get_engine().send_batch(list(message_ids))
+    return {k: v for k, v in vars(report).items() if isinstance(v, int)}
+
+
+def recover_sends() -> dict[str, int]:
+    """Periodic: reconcile sends interrupted by a crash (see :mod:`workers.delivery.recovery`)."""
+    found = recovery.recover(get_redis(get_settings()))
+    return {"adopted": found.adopted, "requeued": found.requeued, "reenqueued": found.reenqueued}
+
+
+def apply_simulator_reports() -> int:
+    """Apply the simulator's pending delivery reports, as a provider's status webhooks would be."""
+    box = outbox()
+    applied = 0
+    while reports := box.pop_reports():
+        with db.session_scope() as session:
+            for report in reports:
+                flows.apply_delivery_report(session, report=report)
+        applied += len(reports)
+    return applied
