@@ -1,0 +1,355 @@
+"""The inbound pipeline: keywords -> language -> one embedding -> sentiment, intent -> retrieval ->
+policy -> responder, timed stage by stage.
+
+* Compliance keywords are matched before any model runs; a STOP never waits for an embedding.
+* The message (with its separate questions and the customer's earlier answered messages, for
+  repeat detection) is embedded ONCE, in one call; sentiment, intent and retrieval all read those
+  vectors (a component built on another embedding backend gets its own call, timed apart).
+* :meth:`Pipeline.analyze_batch` runs each stage over the whole batch (one embedding call for all
+  messages), which is where the throughput comes from; per-message timings are then the batch
+  stage time divided by the batch size.
+
+The pipeline is pure computation over loaded models: it reads no database and sends nothing.
+``agent.runtime`` builds the shared instance; the inbound job acts on the returned decision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from agent.context import Turn, answered_customer_turns, count_repeats, split_questions
+from agent.decision import Decision, Path
+from agent.injection import InjectionCheck, check_injection
+from agent.intent.classifier import IntentClassifier, IntentPrediction
+from agent.intent.embedding import resolve_embedder
+from agent.keywords import KeywordMatch, compliance_texts, match_keyword
+from agent.language import DEFAULT_DETECTOR, LanguageResult, detect_language
+from agent.llm import LlmClient
+from agent.policy import Signals, Thresholds, Verdict, decide
+from agent.responder import Answer, Question
+from agent.responder.llm import answer_llm
+from agent.responder.offline import answer_offline
+from agent.responder.prompts import BrandVoice
+from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
+from core.settings import Settings
+from knowledge.base import KnowledgeBase
+from knowledge.embeddings import Embedder, get_embedder
+from knowledge.types import Hit
+
+#: Passages retrieved per question.
+TOP_K = 3
+
+STAGES: tuple[str, ...] = ("keywords", "language", "embed", "sentiment", "intent", "retrieval", "policy",
+                           "responder")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message to analyse, with what the caller knows about its sender."""
+
+    text: str
+    contact_language: str | None = None
+    history: tuple[Turn, ...] = ()
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the pipeline found about one message, with the :class:`Decision` it led to."""
+
+    text: str
+    decision: Decision
+    keyword: KeywordMatch | None = None
+    language: LanguageResult | None = None
+    sentiment: SentimentResult | None = None
+    intent: IntentPrediction | None = None
+    questions: tuple[Question, ...] = ()
+    injection: InjectionCheck = field(default_factory=lambda: InjectionCheck(False))
+    repeats: int = 0
+    llm_fallback: str | None = None
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        """Every retrieved passage, best first, without duplicates."""
+        seen: dict[str, Hit] = {}
+        for question in self.questions:
+            for hit in question.hits:
+                if hit.chunk_id not in seen or seen[hit.chunk_id].score < hit.score:
+                    seen[hit.chunk_id] = hit
+        return tuple(sorted(seen.values(), key=lambda h: -h.score))
+
+    def to_dict(self, *, with_text: bool = False) -> dict[str, Any]:
+        """The JSON form stored on ``Message.analysis`` and returned by ``agent/analyze``.
+
+        The customer's words (the separate questions) are only included ``with_text``: the
+        ``analysis`` column is not encrypted, unlike the message body.
+        """
+        intent = self.intent
+        return {
+            "decision": self.decision.to_dict(),
+            "keyword": None if self.keyword is None else {"kind": self.keyword.kind, "keyword": self.keyword.keyword},
+            "language": None if self.language is None else {
+                "code": self.language.language, "confidence": round(self.language.confidence, 4),
+                "detector": self.language.detector},
+            "sentiment": None if self.sentiment is None else {
+                "score": round(self.sentiment.score, 4), "label": self.sentiment.label,
+                "confidence": round(self.sentiment.confidence, 4)},
+            "intent": None if intent is None else {
+                "name": intent.intent, "confidence": round(intent.confidence, 4), "escalate": intent.escalate,
+                "out_of_scope": intent.is_out_of_scope,
+                "alternatives": [{"name": a.name, "confidence": round(a.confidence, 4)} for a in intent.alternatives]},
+            "questions": [{"best_score": round(q.best_score, 4), **({"text": q.text} if with_text else {})}
+                          for q in self.questions],
+            "passages": [_hit_dict(h) for h in self.hits],
+            "injection": {"detected": self.injection.detected, "patterns": list(self.injection.patterns)},
+            "repeats": self.repeats,
+            "llm_fallback": self.llm_fallback,
+            "timings_ms": self.decision.to_dict()["timings_ms"],
+        }
+
+
+def _hit_dict(hit: Hit) -> dict[str, Any]:
+    return {
+        "chunk_id": hit.chunk_id, "document_id": hit.document_id,
+        "title": hit.question or hit.heading_path or hit.title,
+        "language": hit.language, "score": round(hit.score, 4), "text": hit.text[:400],
+    }
+
+
+class _Clock:
+    """Accumulates milliseconds per stage."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] += (now - self._last) * 1000.0
+        self._last = now
+
+
+class Pipeline:
+    """The loaded models and knowledge base; thread-safe (the components lock what they must)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        knowledge: KnowledgeBase | None,
+        intents: IntentClassifier | None,
+        brand: BrandVoice | None = None,
+        llm: LlmClient | None = None,
+        sentiment: SentimentModel | None = None,
+        detector: str = DEFAULT_DETECTOR,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.intents = intents
+        self.brand = brand or BrandVoice(business=settings.business_name)
+        self.llm = llm
+        self.sentiment = sentiment or load_sentiment_model()
+        self.detector = detector
+        self.thresholds = Thresholds.from_settings(settings)
+        # another instance of the knowledge base's model may be given (e.g. single-threaded)
+        self.embedder: Embedder = embedder or (
+            knowledge.embedder if knowledge is not None else get_embedder(settings.embedding_backend)
+        )
+        if knowledge is not None and self.embedder.name != knowledge.embedder.name:
+            raise ValueError(f"embedder {self.embedder.name!r} differs from the knowledge base's "
+                             f"{knowledge.embedder.name!r}")
+
+    def warm_up(self) -> None:
+        """Load what the components load lazily (language models, embedding graph) so the first
+        customer does not wait for it: one short message per supported language, LLM off."""
+        samples = ("hello, where is my order?", "bonjour, où est ma commande ?", "hola, ¿dónde está mi pedido?",
+                   "hallo, wo ist meine Bestellung?", "ciao, dov'è il mio ordine?", "olá, onde está o meu pedido?")
+        self.analyze_batch([Inbound(text=s) for s in samples], kb="default", use_llm=False)
+
+    def analyze(self, text: str, *, contact_language: str | None = None, history: Sequence[Turn] = (),
+                kb: str = "default", opted_out: bool = False, use_llm: bool = True) -> Analysis:
+        """Analyse one message and decide what to do; see the module docstring.
+
+        Args:
+            text: the inbound message.
+            contact_language: the contact's known language, the prior for 1-3-word messages.
+            history: earlier turns of the conversation, oldest first (repeat detection, LLM context).
+            kb: the knowledge base to answer from.
+            opted_out: whether the contact is opted out (START-like keywords then opt back in).
+            use_llm: allow the LLM path when one is configured.
+        """
+        item = Inbound(text=text, contact_language=contact_language, history=tuple(history), opted_out=opted_out)
+        return self.analyze_batch([item], kb=kb, use_llm=use_llm)[0]
+
+    def analyze_batch(self, items: Sequence[Inbound], *, kb: str = "default", use_llm: bool = False) -> list[Analysis]:
+        """Analyse many messages stage by stage (one embedding call for the whole batch)."""
+        if not items:
+            return []
+        clock = _Clock()
+        keywords = [match_keyword(i.text, prior=i.contact_language) for i in items]
+        clock.lap("keywords")
+        languages = [None if kw is not None else detect_language(i.text, i.contact_language, detector=self.detector)
+                     for i, kw in zip(items, keywords, strict=True)]
+        clock.lap("language")
+        # STOP/HELP need no model; START needs one when the contact is subscribed ("yes" answers a question)
+        modelled = [n for n, (i, kw) in enumerate(zip(items, keywords, strict=True))
+                    if i.text.strip() and (kw is None or (kw.kind == "opt_in" and not i.opted_out))]
+        for n in modelled:
+            if languages[n] is None:
+                languages[n] = detect_language(items[n].text, items[n].contact_language, detector=self.detector)
+        clock.lap("language")
+
+        texts: list[str] = []
+        layout: dict[int, tuple[int, list[int], list[int]]] = {}
+        questions_text: dict[int, list[str]] = {}
+        for n in modelled:
+            item = items[n]
+            parts = split_questions(item.text)
+            questions_text[n] = parts
+            earlier = answered_customer_turns(item.history)
+            row = len(texts)
+            texts.append(item.text)
+            part_rows = [row] if len(parts) == 1 else list(range(len(texts), len(texts) + len(parts)))
+            if len(parts) > 1:
+                texts += parts
+            earlier_rows = list(range(len(texts), len(texts) + len(earlier)))
+            texts += earlier
+            layout[n] = (row, part_rows, earlier_rows)
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        clock.lap("embed")
+        message_rows = [layout[n][0] for n in modelled]
+        message_texts = [items[n].text for n in modelled]
+
+        sentiments: dict[int, SentimentResult] = {}
+        if modelled:
+            sent_vectors = self._vectors(self.sentiment.embedder, message_texts, vectors[message_rows])
+            for n, result in zip(modelled, analyze_sentiment_batch(message_texts, sent_vectors, model=self.sentiment),
+                                 strict=True):
+                sentiments[n] = result
+        clock.lap("sentiment")
+
+        intents: dict[int, IntentPrediction] = {}
+        if modelled and self.intents is not None:
+            intent_vectors = self._vectors(self.intents.backend, message_texts, vectors[message_rows])
+            for n, prediction in zip(modelled, self.intents.predict_embeddings(intent_vectors), strict=True):
+                intents[n] = prediction
+        clock.lap("intent")
+
+        questions: dict[int, tuple[Question, ...]] = {}
+        searchable = self.knowledge is not None and kb in self.knowledge.knowledge_bases()
+        for n in modelled if searchable else ():
+            language = languages[n]
+            lang = language.language if language is not None else None
+            _, part_rows, _ = layout[n]
+            questions[n] = tuple(
+                Question(text=q, hits=tuple(self._retrieve(q, vectors[r], kb, lang)))
+                for q, r in zip(questions_text[n], part_rows, strict=True)
+            )
+        clock.lap("retrieval")
+
+        results: list[Analysis] = []
+        share = 1.0 / len(items)
+        batch_ms = {stage: ms * share for stage, ms in clock.ms.items()}
+        for n, item in enumerate(items):
+            own = _Clock()
+            repeats = 0
+            if n in layout:
+                row, _, earlier_rows = layout[n]
+                repeats = count_repeats(vectors[row], vectors[earlier_rows])
+            found = questions.get(n) or tuple(Question(q, ()) for q in questions_text.get(n, ()))
+            analysis = self._decide(item, keywords[n], languages[n], sentiments.get(n), intents.get(n),
+                                    found, repeats, use_llm, own)
+            timings = {stage: batch_ms[stage] + own.ms[stage] for stage in STAGES}
+            timings["total"] = sum(timings.values())
+            results.append(replace(analysis, decision=replace(analysis.decision, timings_ms=timings)))
+        return results
+
+    # stages
+
+    def _vectors(self, backend: str, texts: list[str], shared: np.ndarray) -> np.ndarray:
+        """``shared`` when ``backend`` is the pipeline's embedder, else the texts embedded by ``backend``."""
+        if backend == self.embedder.name:
+            return shared
+        return resolve_embedder(backend).embed(texts)
+
+    def _retrieve(self, text: str, vector: np.ndarray, kb: str, language: str | None) -> list[Hit]:
+        assert self.knowledge is not None
+        return self.knowledge.search(text, kb=kb, language=language, k=TOP_K, query_vector=vector)
+
+    def _template(self, intent: str | None, language: str) -> str | None:
+        if intent is None or self.intents is None:
+            return None
+        definition = self.intents.spec.get(intent)
+        reply = definition.reply_for(language) if definition is not None else None
+        return reply.replace("{business}", self.brand.business) if reply else None
+
+    def _decide(self, item: Inbound, keyword: KeywordMatch | None, language: LanguageResult | None,
+                sentiment: SentimentResult | None, intent: IntentPrediction | None,
+                questions: tuple[Question, ...], repeats: int, use_llm: bool, clock: _Clock) -> Analysis:
+        lang = keyword.language if keyword is not None and language is None else (
+            language.language if language is not None else (item.contact_language or "en"))
+        injection = check_injection(item.text)
+        template = self._template(intent.intent if intent is not None else None, lang)
+        signals = Signals(
+            text=item.text, keyword=keyword, opted_out=item.opted_out, intent=intent,
+            intent_model=self.intents is not None, has_template=template is not None, sentiment=sentiment,
+            best_score=max((q.best_score for q in questions), default=0.0), repeats=repeats,
+            injection=injection.detected,
+        )
+        verdict = decide(signals, self.thresholds)
+        clock.lap("policy")
+        reply, path, answer, fallback = self._respond(verdict, item, keyword, lang, template, questions,
+                                                      injection, use_llm)
+        if verdict.respond == "knowledge" and answer is None:
+            verdict = Verdict("escalate", "low_retrieval_score", "no passage could answer the message",
+                              verdict.confidence, "none")
+        clock.lap("responder")
+        decision = Decision(
+            action=verdict.action,
+            confidence=max(0.0, min(1.0, verdict.confidence)),
+            reason_code=verdict.reason_code,
+            reason=verdict.reason,
+            reply=reply,
+            sources=answer.sources if answer is not None else (),
+            path=path,
+            language=lang,
+            sentiment=sentiment.score if sentiment is not None else 0.0,
+            intent=intent.intent if intent is not None else None,
+        )
+        return Analysis(text=item.text, decision=decision, keyword=keyword, language=language, sentiment=sentiment,
+                        intent=intent, questions=questions, injection=injection, repeats=repeats, llm_fallback=fallback)
+
+    def _respond(self, verdict: Verdict, item: Inbound, keyword: KeywordMatch | None, lang: str,
+                 template: str | None, questions: tuple[Question, ...], injection: InjectionCheck,
+                 use_llm: bool) -> tuple[str | None, Path, Answer | None, str | None]:
+        """``(reply text, path, knowledge answer, LLM fallback reason)`` for the verdict."""
+        texts = compliance_texts(lang)
+        if verdict.respond == "keyword":
+            # a natural-language opt-out (the intent) gets the same confirmation as STOP
+            kind = keyword.kind if keyword is not None else "opt_out"
+            path: Path = "keyword" if keyword is not None else "template"
+            return texts.for_kind(kind, self.brand.business), path, None, None
+        if verdict.respond == "template":
+            return template, "template", None, None
+        if verdict.respond != "knowledge":
+            return None, "none", None, None
+        fallback: str | None = None
+        if self.llm is not None and use_llm:
+            if injection.detected:
+                fallback = "injection"
+            else:
+                answer, fallback = answer_llm(self.llm, text=item.text, questions=questions, history=item.history,
+                                              language=lang, brand=self.brand,
+                                              min_score=self.thresholds.retrieval_min_score)
+                if answer is not None:
+                    return answer.text, "llm", answer, None
+        offline = answer_offline(questions, language=lang, min_score=self.thresholds.retrieval_min_score)
+        if offline is None:
+            return None, "none", None, fallback
+        return offline.text, "offline", offline, fallback

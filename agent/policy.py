@@ -1,0 +1,141 @@
+"""The escalation policy: from what the models said to what the bot does, with the reason.
+
+Rules, first match wins (thresholds from settings):
+
+1. A compliance keyword: STOP-like -> ``opt_out``, HELP-like -> ``help``, START-like -> ``opt_in``
+   (only when the contact is opted out; otherwise "yes" is an ordinary reply).
+2. An empty message -> ``silent``.
+3. An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
+   opt-out; ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate`` ->
+   escalate. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count.
+4. Sentiment score below ``sentiment_escalate_below`` -> escalate.
+5. The customer asked the same thing ``repeat_failure_limit`` times already and got bot answers
+   -> escalate (the answers did not help).
+6. An intent with a reply template -> reply with it.
+7. Out of scope (the intent model rejects the message) -> escalate; an intent below
+   ``intent_min_confidence`` -> escalate.
+8. Best retrieval score below ``retrieval_min_score`` -> escalate.
+9. Otherwise reply from the knowledge base.
+
+Without an intent model (none trained yet) rules 3, 6 and 7 are skipped and retrieval decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.decision import Action
+from agent.intent.classifier import IntentPrediction
+from agent.keywords import KeywordMatch
+from agent.sentiment import SentimentResult
+from core.settings import Settings
+
+#: Built-in intent names the policy acts on (see agent/resources/intents_builtin.yaml).
+OPT_OUT_INTENT = "opt_out"
+HUMAN_INTENT = "human_agent"
+ABUSE_INTENT = "abuse"
+
+Respond = Literal["keyword", "template", "knowledge", "none"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    intent_min_confidence: float = 0.45
+    retrieval_min_score: float = 0.35
+    sentiment_escalate_below: float = -0.6
+    repeat_failure_limit: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(
+            intent_min_confidence=settings.intent_min_confidence,
+            retrieval_min_score=settings.retrieval_min_score,
+            sentiment_escalate_below=settings.sentiment_escalate_below,
+            repeat_failure_limit=settings.repeat_failure_limit,
+        )
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the pipeline measured about one message."""
+
+    text: str
+    keyword: KeywordMatch | None = None
+    opted_out: bool = False
+    intent: IntentPrediction | None = None
+    intent_model: bool = True
+    has_template: bool = False
+    sentiment: SentimentResult | None = None
+    best_score: float = 0.0
+    repeats: int = 0
+    injection: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy's choice: ``respond`` says which responder writes the reply (if any)."""
+
+    action: Action
+    reason_code: str
+    reason: str
+    confidence: float
+    respond: Respond
+
+
+def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
+    """Apply the rules of the module docstring to ``signals``."""
+    keyword = signals.keyword
+    if keyword is not None:
+        if keyword.kind == "opt_out":
+            return Verdict("opt_out", "keyword_opt_out", f"compliance keyword {keyword.keyword.upper()!r}", 1.0,
+                           "keyword")
+        if keyword.kind == "help":
+            return Verdict("help", "keyword_help", f"help keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
+        if signals.opted_out:
+            return Verdict("opt_in", "keyword_opt_in", f"opt-in keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
+    if not signals.text.strip():
+        return Verdict("silent", "empty_message", "the message has no text", 1.0, "none")
+
+    intent = signals.intent
+    sure = intent is not None and intent.intent is not None and intent.confidence >= thresholds.intent_min_confidence
+    name = intent.intent if intent is not None and sure else None
+    if signals.injection and name not in (HUMAN_INTENT, ABUSE_INTENT):
+        # an instruction aimed at the model is not a customer request: its intent (often a
+        # misread "stop"/"ignore") must not unsubscribe anyone or pick a template
+        name = None
+    conf = intent.confidence if intent is not None else 0.0
+    if name == OPT_OUT_INTENT:
+        return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf, "keyword")
+    if name == ABUSE_INTENT:
+        return Verdict("escalate", "abuse", "abusive message", conf, "none")
+    if name == HUMAN_INTENT:
+        return Verdict("escalate", "human_requested", "the customer asks for a person", conf, "none")
+    if name is not None and intent is not None and intent.escalate:
+        return Verdict("escalate", "intent_escalates", f"intent {name!r} is handled by people", conf, "none")
+
+    sentiment = signals.sentiment
+    if sentiment is not None and sentiment.score < thresholds.sentiment_escalate_below:
+        return Verdict("escalate", "negative_sentiment",
+                       f"sentiment {sentiment.score:.2f} is below {thresholds.sentiment_escalate_below:.2f}",
+                       min(1.0, abs(sentiment.score)), "none")
+    if signals.repeats >= thresholds.repeat_failure_limit:
+        return Verdict("escalate", "repeated_failure",
+                       f"asked {signals.repeats + 1} times; earlier answers did not help", 1.0, "none")
+
+    if name is not None and signals.has_template:
+        return Verdict("reply", "intent_template", f"reply template of intent {name!r}", conf, "template")
+    if signals.intent_model and intent is not None:
+        if intent.intent is None:
+            return Verdict("escalate", "out_of_scope", "the message is outside what the bot handles",
+                           intent.confidence, "none")
+        if not sure:
+            return Verdict("escalate", "low_intent_confidence",
+                           f"intent {intent.intent!r} at {conf:.2f} is below {thresholds.intent_min_confidence:.2f}",
+                           1.0 - conf, "none")
+    if signals.best_score < thresholds.retrieval_min_score:
+        return Verdict("escalate", "low_retrieval_score",
+                       f"best passage scores {signals.best_score:.2f}, below {thresholds.retrieval_min_score:.2f}",
+                       1.0 - signals.best_score, "none")
+    confidence = min(conf, signals.best_score) if name is not None else signals.best_score
+    return Verdict("reply", "answered_from_knowledge", "answered from the knowledge base", confidence, "knowledge")

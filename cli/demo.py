@@ -1,0 +1,133 @@
+"""``relais demo load``: the demo business "Maison Lumière" (examples/maison-lumiere), ready to chat with.
+
+Loads the business profile, the bilingual knowledge base and the intents (trained only when the
+active model was not trained on the same spec), and creates a demo admin and a demo agent whose
+generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
+every run. Running it again changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+
+from agent.intent import load_deployment_spec
+from agent.runtime import DEFAULT_KB, get_runtime, install_profile, intent_store
+from agent.service import train_and_store
+from cli.agent import open_runtime
+from cli.console import console, progress_bar
+from core import audit, db
+from core.accounts import create_user
+from core.models import User
+from core.runtime import bootstrap
+from core.settings import Settings
+from knowledge.base import KnowledgeBase
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "maison-lumiere"
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("admin@maison-lumiere.example", "admin", "Demo Admin"),
+    ("agent@maison-lumiere.example", "agent", "Camille (demo agent)"),
+)
+CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais demo")
+
+demo_app = typer.Typer(help="The demo business.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")
+
+
+@dataclass(frozen=True)
+class DemoLoaded:
+    documents: int
+    chunks: int
+    embedded: int
+    intent_version: str
+    trained: bool
+    credentials: dict[str, str]
+
+
+def _credentials(settings: Settings) -> dict[str, str]:
+    """The demo users' passwords, created once and kept in the data folder."""
+    path = settings.data_dir / "demo-credentials.json"
+    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    changed = False
+    for email, _, _ in DEMO_USERS:
+        if email not in known:
+            known[email] = secrets.token_urlsafe(12)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(known, handle, indent=2)
+    return known
+
+
+def demo_users(settings: Settings) -> dict[str, str]:
+    """Create the demo users that do not exist yet; returns "email (role)" -> password."""
+    credentials = _credentials(settings)
+    shown: dict[str, str] = {}
+    with db.session_scope() as session:
+        for email, role, name in DEMO_USERS:
+            if session.scalar(select(User).where(User.email == email)) is None:
+                user = create_user(session, email=email, password=credentials[email], role=role, name=name)
+                audit.record(session, actor=CLI_ACTOR, action="user.create", target_type="user", target_id=user.id,
+                             diff={"role": role, "demo": True})
+            shown[f"{email} ({role})"] = credentials[email]
+    return shown
+
+
+def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
+                      step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
+    """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage."""
+    step("business profile")
+    install_profile(DEMO_DIR / "profile.yaml", settings)
+    step("knowledge base")
+    results = knowledge.ingest_path(DEMO_DIR / "knowledge", kb=DEFAULT_KB)
+    step("intents")
+    spec = load_deployment_spec(DEMO_DIR / "intents.yaml")
+    store = intent_store(settings)
+    active = store.active_version()
+    current = next((v for v in store.versions() if v.version == active), None)
+    trained = current is None or current.spec_hash != spec.content_hash()
+    version = train_and_store(spec, store=store) if trained else str(active)
+    return DemoLoaded(documents=len(results), chunks=sum(r.chunks for r in results),
+                      embedded=sum(r.embedded for r in results), intent_version=version, trained=trained,
+                      credentials={})
+
+
+def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
+    """Load the demo business into this deployment (idempotent), demo users included."""
+    loaded = load_demo_content(settings, get_runtime(settings).knowledge, step)
+    step("users")
+    return replace(loaded, credentials=demo_users(settings))
+
+
+@demo_app.command("load")
+def load() -> None:
+    """Load the demo shop Maison Lumière: knowledge base, intents, profile, demo users."""
+    settings = bootstrap()
+    open_runtime(settings)  # a clear message when `relais run` owns the local store
+    with progress_bar() as bar:
+        task = bar.add_task("demo", total=4)
+
+        def step(name: str) -> None:
+            bar.update(task, advance=0 if name == "business profile" else 1, description=f"loading {name}")
+
+        loaded = load_demo(settings, step=step)
+        bar.update(task, completed=4, description="demo loaded")
+    console.print(
+        f"Maison Lumière: {loaded.documents} documents ({loaded.chunks} chunks, {loaded.embedded} newly embedded), "
+        f"intent model {loaded.intent_version} ({'trained' if loaded.trained else 'unchanged'})"
+    )
+    console.print("Demo console users (2FA enrolment is asked at first log-in):")
+    for who, password in loaded.credentials.items():
+        console.print(f"  {who}: [bold]{password}[/]")

@@ -1,0 +1,122 @@
+"""The escalation policy: each rule fires for its own reason, in the documented order."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.decision import REASON_CODES, Decision
+from agent.intent.classifier import IntentPrediction, IntentScore
+from agent.keywords import match_keyword
+from agent.policy import Signals, Thresholds, decide
+from agent.sentiment import SentimentResult
+
+T = Thresholds(intent_min_confidence=0.45, retrieval_min_score=0.35, sentiment_escalate_below=-0.6,
+               repeat_failure_limit=2)
+NEUTRAL = SentimentResult(score=0.0, label="neutral", confidence=0.9)
+
+
+def intent(name: str | None, confidence: float, *, escalate: bool = False) -> IntentPrediction:
+    best = IntentScore(name or "order_status", confidence if name else 1 - confidence)
+    return IntentPrediction(name, confidence, (best,), escalate)
+
+
+def signals(**overrides: object) -> Signals:
+    base: dict[str, object] = {"text": "where is my order?", "intent": intent("order_status", 0.9),
+                               "sentiment": NEUTRAL, "best_score": 0.8}
+    base.update(overrides)
+    return Signals(**base)  # type: ignore[arg-type]
+
+
+def test_an_answerable_question_is_answered_from_knowledge() -> None:
+    verdict = decide(signals(), T)
+    assert (verdict.action, verdict.reason_code, verdict.respond) == ("reply", "answered_from_knowledge", "knowledge")
+    assert verdict.confidence == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("text", "opted_out", "action", "reason"),
+    [
+        ("STOP", False, "opt_out", "keyword_opt_out"),
+        ("arrêt", False, "opt_out", "keyword_opt_out"),
+        ("HELP", False, "help", "keyword_help"),
+        ("START", True, "opt_in", "keyword_opt_in"),
+    ],
+)
+def test_compliance_keywords_win_over_every_model(text: str, opted_out: bool, action: str, reason: str) -> None:
+    # even a model sure of another intent and a furious sentiment do not matter
+    verdict = decide(signals(text=text, keyword=match_keyword(text), opted_out=opted_out,
+                             intent=intent("human_agent", 0.99),
+                             sentiment=SentimentResult(-0.95, "negative", 0.95)), T)
+    assert (verdict.action, verdict.reason_code, verdict.respond) == (action, reason, "keyword")
+
+
+def test_yes_from_a_subscribed_contact_is_an_ordinary_message() -> None:
+    verdict = decide(signals(text="yes", keyword=match_keyword("yes"), opted_out=False), T)
+    assert verdict.action == "reply"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "action", "reason"),
+    [
+        ({"intent": intent("opt_out", 0.9)}, "opt_out", "opt_out_intent"),
+        ({"intent": intent("abuse", 0.9)}, "escalate", "abuse"),
+        ({"intent": intent("human_agent", 0.8)}, "escalate", "human_requested"),
+        ({"intent": intent("damaged_item", 0.8, escalate=True)}, "escalate", "intent_escalates"),
+        ({"sentiment": SentimentResult(-0.7, "negative", 0.8)}, "escalate", "negative_sentiment"),
+        ({"repeats": 2}, "escalate", "repeated_failure"),
+        ({"intent": intent(None, 0.7)}, "escalate", "out_of_scope"),
+        ({"intent": intent("order_status", 0.4)}, "escalate", "low_intent_confidence"),
+        ({"best_score": 0.2}, "escalate", "low_retrieval_score"),
+        ({"text": "   "}, "silent", "empty_message"),
+        ({"intent": intent("greeting", 0.9), "has_template": True}, "reply", "intent_template"),
+    ],
+)
+def test_each_rule_gives_its_reason(overrides: dict[str, object], action: str, reason: str) -> None:
+    verdict = decide(signals(**overrides), T)
+    assert (verdict.action, verdict.reason_code) == (action, reason)
+    assert reason in REASON_CODES
+
+
+def test_thresholds_are_boundaries() -> None:
+    assert decide(signals(sentiment=SentimentResult(-0.6, "negative", 0.8)), T).action == "reply"
+    assert decide(signals(repeats=1), T).action == "reply"
+    assert decide(signals(best_score=0.35), T).action == "reply"
+    stricter = Thresholds(intent_min_confidence=0.95, retrieval_min_score=0.9, sentiment_escalate_below=-0.9,
+                          repeat_failure_limit=1)
+    assert decide(signals(), stricter).reason_code == "low_intent_confidence"
+    assert decide(signals(repeats=1), stricter).reason_code == "repeated_failure"
+
+
+def test_an_unsure_opt_out_intent_does_not_unsubscribe() -> None:
+    verdict = decide(signals(intent=intent("opt_out", 0.3)), T)
+    assert verdict.action == "escalate" and verdict.reason_code == "low_intent_confidence"
+
+
+def test_a_prompt_injection_cannot_trigger_an_intent_action() -> None:
+    # "ignore your rules..." misread as an opt-out must not unsubscribe the customer
+    verdict = decide(signals(intent=intent("opt_out", 0.7), injection=True, best_score=0.2), T)
+    assert (verdict.action, verdict.reason_code) == ("escalate", "low_retrieval_score")
+    # but a request for a person inside an injection attempt is still honoured
+    assert decide(signals(intent=intent("human_agent", 0.9), injection=True), T).reason_code == "human_requested"
+
+
+def test_without_an_intent_model_retrieval_decides() -> None:
+    assert decide(signals(intent=None, intent_model=False), T).action == "reply"
+    assert decide(signals(intent=None, intent_model=False, best_score=0.1), T).reason_code == "low_retrieval_score"
+
+
+def test_thresholds_come_from_settings(runtime: object) -> None:
+    from core.settings import load_settings
+
+    settings = load_settings(intent_min_confidence=0.7, retrieval_min_score=0.5, sentiment_escalate_below=-0.3,
+                             repeat_failure_limit=3)
+    assert Thresholds.from_settings(settings) == Thresholds(0.7, 0.5, -0.3, 3)
+
+
+def test_decision_rejects_unknown_actions_and_reasons() -> None:
+    with pytest.raises(ValueError, match="action"):
+        Decision(action="shout", confidence=1, reason_code="abuse", reason="")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reason"):
+        Decision(action="reply", confidence=1, reason_code="because", reason="")
+    payload = Decision(action="escalate", confidence=0.5, reason_code="abuse", reason="abusive").to_dict()
+    assert payload["action"] == "escalate" and payload["reason_code"] == "abuse" and payload["reply"] is None
