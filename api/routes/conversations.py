@@ -119,6 +119,7 @@ def _out(conversation: Conversation, contact: Contact | None, escalation: Escala
 
 def _message_out(message: Message) -> MessageOut:
     analysis = message.analysis or {}
+    language = analysis.get("language")  # the pipeline stores {"code", "confidence", "detector"}
     return MessageOut(
         id=message.id,
         direction=message.direction,
@@ -127,7 +128,7 @@ def _message_out(message: Message) -> MessageOut:
         body=message.body,
         status=message.status,
         created_at=message.created_at,
-        language=analysis.get("language"),
+        language=language.get("code") if isinstance(language, dict) else language,
         sentiment=analysis.get("sentiment"),
         intent=analysis.get("intent"),
         decision=analysis.get("decision"),

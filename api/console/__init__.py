@@ -1,0 +1,93 @@
+"""The agent console: server-rendered pages, HTMX fragments, a live event stream and the PWA files.
+
+Every module here that defines ``router`` is discovered by ``api.app``. Console routes use
+:class:`ConsoleRoute`, which turns a 401 on a browser page load (``Accept: text/html``) into a
+303 to the log-in page; API clients and the RBAC route walk still get the plain 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from core.accounts import Principal
+from core.errors import Unauthorized
+from core.settings import Settings
+
+LOGIN_PATH = "/console/login"
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
+
+
+def badge(value: Any) -> str:
+    """A short label for an analysis value that may be a dict (``{"name"|"label", "score"}``) or plain."""
+    if isinstance(value, dict):
+        label = value.get("action") or value.get("name") or value.get("label") or value.get("code") or ""
+        score = value.get("confidence", value.get("score"))
+        return f"{label} {score:.2f}".strip() if isinstance(score, int | float) else str(label)
+    return "" if value is None else str(value)
+
+
+TEMPLATES.env.filters["badge"] = badge
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigation (not an HTMX fragment request or an API call)."""
+    return "text/html" in request.headers.get("accept", "") and "hx-request" not in request.headers
+
+
+class ConsoleRoute(APIRoute):
+    """An ``APIRoute`` whose anonymous browser page loads are redirected to the log-in page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Unauthorized:
+                if request.method == "GET" and wants_html(request):
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+                if "hx-request" in request.headers:
+                    # HTMX follows HX-Redirect with a full navigation when the session has ended.
+                    return Response(status_code=401, headers={"HX-Redirect": LOGIN_PATH})
+                raise
+
+        return route
+
+
+def brand(settings: Settings) -> dict[str, str]:
+    """The branding every console page shows (from settings)."""
+    return {
+        "name": settings.business_name,
+        "color": settings.brand_color,
+        "logo_url": settings.brand_logo_url,
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    principal: Principal | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a console template with the branding, the caller and their CSRF token in scope."""
+    settings: Settings = request.app.state.settings
+    values: dict[str, Any] = {
+        "brand": brand(settings),
+        "principal": principal,
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        **(context or {}),
+    }
+    return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code, headers=headers)

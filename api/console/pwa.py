@@ -1,0 +1,125 @@
+"""The installable console: web manifest, service worker, static files, and web-push subscriptions.
+
+The service worker is served from ``/console/sw.js`` so its scope covers the whole console. The
+router's lifespan runs this process's :class:`~api.console.webpush.PushRelay`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from api.console import STATIC_DIR, brand, webpush
+from api.deps import require
+from core.accounts import Principal
+from core.errors import NotFound
+from core.rbac import Role
+from core.settings import get_settings
+
+
+@asynccontextmanager
+async def _relay(app: FastAPI) -> AsyncIterator[None]:
+    relay = webpush.PushRelay(get_settings())
+    relay.start()
+    try:
+        yield
+    finally:
+        relay.stop()
+
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False, lifespan=_relay)
+PUBLIC_PATHS = frozenset({"/console/manifest.webmanifest", "/console/sw.js", "/console/static/{name}"})
+STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+@router.get("/manifest.webmanifest")
+def manifest(request: Request) -> JSONResponse:
+    """Name and colours come from the branding settings."""
+    branding = brand(request.app.state.settings)
+    body: dict[str, Any] = {
+        "name": f"{branding['name']} console",
+        "short_name": branding["name"],
+        "start_url": "/console",
+        "scope": "/console",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": branding["color"],
+        "icons": [
+            {"src": "/console/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+            {"src": "/console/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            {"src": "/console/static/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
+        ],
+    }
+    return JSONResponse(body, media_type="application/manifest+json")
+
+
+@router.get("/sw.js")
+def service_worker() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "sw.js",
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/console", "Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """Files of ``api/static/console`` only (flat; no path traversal is possible with one segment)."""
+    path = STATIC_DIR / name
+    kind = STATIC_TYPES.get(path.suffix)
+    if "/" in name or name.startswith(".") or kind is None or not path.is_file():
+        raise NotFound(f"no console file {name!r}")
+    return FileResponse(path, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
+
+
+class PushKeysIn(BaseModel):
+    p256dh: str = Field(min_length=20, max_length=200)
+    auth: str = Field(min_length=8, max_length=64)
+
+
+class PushSubscriptionIn(BaseModel):
+    endpoint: str = Field(pattern=r"^https?://", max_length=2000)
+    keys: PushKeysIn
+
+
+class PushKeyOut(BaseModel):
+    public_key: str
+
+
+@router.get("/push/key", response_model=PushKeyOut)
+def push_key(request: Request, _: Principal = Depends(require(Role.AGENT))) -> PushKeyOut:
+    """The VAPID public key (the browser's ``applicationServerKey``)."""
+    return PushKeyOut(public_key=webpush.application_server_key(request.app.state.settings))
+
+
+@router.post("/push/subscriptions", status_code=204)
+def push_subscribe(
+    body: PushSubscriptionIn, request: Request, principal: Principal = Depends(require(Role.AGENT))
+) -> Response:
+    webpush.subscribe(
+        request.app.state.settings,
+        webpush.Subscription(
+            user_id=principal.id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+        ),
+    )
+    return Response(status_code=204)
+
+
+class EndpointIn(BaseModel):
+    endpoint: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/push/unsubscribe", status_code=204)
+def push_unsubscribe(body: EndpointIn, request: Request, _: Principal = Depends(require(Role.AGENT))) -> Response:
+    webpush.unsubscribe(request.app.state.settings, body.endpoint)
+    return Response(status_code=204)

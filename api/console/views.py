@@ -1,0 +1,171 @@
+"""What the console pages show, built on the same queries as the REST API (one source of truth).
+
+The REST route functions of ``api.routes.conversations`` and ``api.routes.handoff`` are plain
+functions; the console calls them with its own session and principal and only adds what a page
+needs on top (names, teams, canned responses, the segment counter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.routes import conversations as rest
+from channels.encoding import analyze
+from core.accounts import Principal
+from core.models import User
+from handoff import metrics, service
+from handoff.flows import DISPOSITIONS
+from handoff.models import AgentProfile, CannedResponse, Escalation, Team
+
+View = Literal["mine", "unassigned", "team", "all"]
+VIEWS: tuple[View, ...] = ("mine", "unassigned", "team", "all")
+VIEW_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "team": "Team", "all": "All"}
+INBOX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Inbox:
+    view: View
+    rows: list[rest.ConversationOut]
+    counts: dict[str, int]
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    context: rest.ContextOut
+    names: dict[int, str]
+    teams: list[Team]
+    agents: list[tuple[int, str, str]]
+    canned: list[CannedResponse]
+    dispositions: tuple[str, ...] = DISPOSITIONS
+    owner_is_me: bool = False
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """The live counter under the reply box (``channels.encoding`` is the one implementation)."""
+
+    encoding: str
+    segments: int
+    characters: int
+    remaining: int
+
+    @property
+    def text(self) -> str:
+        unit = "segment" if self.segments == 1 else "segments"
+        return f"{self.characters} characters · {self.encoding} · {self.segments} {unit} · {self.remaining} left"
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Display names for user ids (name, else e-mail)."""
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def inbox(session: Session, principal: Principal, view: View) -> Inbox:
+    rows = rest.list_conversations(
+        view=view, state=None, limit=INBOX_LIMIT, offset=0, session=session, principal=principal
+    )
+    if view == "all":
+        rows = [r for r in rows if r.state != "closed"]  # as its count: open conversations only
+    counts = rest.conversation_counts(session=session, principal=principal)
+    names = user_names(session, {r.assigned_user_id for r in rows if r.assigned_user_id is not None})
+    return Inbox(view=view, rows=rows, counts=counts, names=names)
+
+
+def _actions(state: str, owner_is_me: bool) -> list[str]:
+    if state == "closed":
+        return []
+    actions = [] if owner_is_me else ["assign"]
+    actions += ["transfer"]
+    if state in ("queued", "human"):
+        actions.append("handback")
+    actions.append("close")
+    return actions
+
+
+def conversation(session: Session, principal: Principal, conversation_id: int) -> ConversationPage:
+    """Everything the conversation view shows; raises ``NotFound`` for an unknown id."""
+    context = rest.conversation_context(conversation_id, session=session, _=principal)
+    ids = {n.author_user_id for n in context.notes if n.author_user_id is not None}
+    ids |= {int(m.author_id) for m in context.messages if m.author_type == "agent" and m.author_id.isdigit()}
+    if context.conversation.assigned_user_id is not None:
+        ids.add(context.conversation.assigned_user_id)
+    profiles = session.scalars(select(AgentProfile).order_by(AgentProfile.user_id)).all()
+    agent_names = user_names(session, {p.user_id for p in profiles})
+    owner_is_me = principal.kind == "user" and context.conversation.assigned_user_id == principal.id
+    return ConversationPage(
+        context=context,
+        names=user_names(session, ids),
+        teams=list(session.scalars(select(Team).order_by(Team.name))),
+        agents=[(p.user_id, agent_names.get(p.user_id, str(p.user_id)), p.status) for p in profiles],
+        canned=list(service.canned_for(session, context.conversation.language)),
+        owner_is_me=owner_is_me,
+        actions=_actions(context.conversation.state, owner_is_me),
+    )
+
+
+def counter(text: str) -> Counter:
+    info = analyze(text)
+    return Counter(
+        encoding=str(getattr(info.encoding, "value", info.encoding)),
+        segments=info.segments,
+        characters=info.characters,
+        remaining=info.remaining_in_segment,
+    )
+
+
+def agent_status(session: Session, principal: Principal) -> str:
+    """The caller's status (``offline`` until they set one; API keys have none)."""
+    if principal.kind != "user":
+        return "offline"
+    profile = session.get(AgentProfile, principal.id)
+    return profile.status if profile else "offline"
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    name: str
+    members: int
+    waiting: int
+    with_agent: int
+    sla_breaches: int
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    figures: metrics.SupervisorFigures
+    teams: list[TeamRow]
+
+
+def supervisor(session: Session, hours: int) -> Supervisor:
+    """The supervisor figures over the last ``hours`` (the numbers of ``/api/v1/handoff/metrics``),
+    plus each team's open escalations right now (``None`` team: not routed to a team)."""
+    figures = metrics.supervisor_figures(session, window=timedelta(hours=hours))
+    open_by_team: dict[int | None, list[Escalation]] = {}
+    for escalation in session.scalars(select(Escalation).where(Escalation.status != "resolved")):
+        open_by_team.setdefault(escalation.team_id, []).append(escalation)
+    teams = [(t.id, t.name) for t in session.scalars(select(Team).order_by(Team.name))]
+    rows = []
+    for team_id, name in [*teams, (None, "No team")]:
+        found = open_by_team.get(team_id, [])
+        if team_id is None and not found:
+            continue
+        rows.append(
+            TeamRow(
+                name=name,
+                members=figures.teams.get(name, 0),
+                waiting=sum(1 for e in found if e.assigned_user_id is None),
+                with_agent=sum(1 for e in found if e.assigned_user_id is not None),
+                sla_breaches=sum(1 for e in found if e.sla_breached),
+            )
+        )
+    return Supervisor(figures=figures, teams=rows)

@@ -1,0 +1,171 @@
+"""Web push for the console PWA: VAPID keys per deployment, subscriptions, and the escalation relay.
+
+* Keys: an EC P-256 key generated on first use into ``<data_dir>/vapid_private.pem`` (like the
+  dev secrets); its public half is the browser's ``applicationServerKey``.
+* Subscriptions live in a Redis hash keyed by endpoint (a browser re-subscribes when it changes).
+* :class:`PushRelay` listens to the console events and pushes ``conversation.escalated`` to every
+  subscribed agent. Each API process runs one; a Redis ``SET NX`` per event makes exactly one
+  process send it. Payloads carry no customer data (reason and priority only), encrypted with
+  ``aes128gcm`` (RFC 8291) by ``pywebpush``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush
+
+from core.redis import get_redis
+from core.settings import Settings
+from handoff.events import CHANNEL
+
+SUBSCRIPTIONS_KEY = "relais:console:push:subscriptions"
+SENT_KEY = "relais:console:push:sent:"
+KEY_FILE = "vapid_private.pem"
+log = structlog.get_logger("relais.console.push")
+_key_lock = threading.Lock()
+
+
+def vapid(settings: Settings) -> Vapid:
+    """This deployment's VAPID key, created (mode 0600) the first time it is needed."""
+    path = Path(settings.data_dir) / KEY_FILE
+    with _key_lock:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = Vapid()
+            key.generate_keys()
+            key.save_key(str(path))
+            path.chmod(0o600)
+    return Vapid.from_file(str(path))
+
+
+def application_server_key(settings: Settings) -> str:
+    """The public key as the browser wants it: base64url of the uncompressed P-256 point."""
+    raw = vapid(settings).public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Subscription:
+    user_id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+    def info(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+def subscribe(settings: Settings, subscription: Subscription) -> None:
+    get_redis(settings).hset(SUBSCRIPTIONS_KEY, subscription.endpoint, json.dumps(subscription.__dict__))
+
+
+def unsubscribe(settings: Settings, endpoint: str) -> bool:
+    return bool(get_redis(settings).hdel(SUBSCRIPTIONS_KEY, endpoint))
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    raw = get_redis(settings).hgetall(SUBSCRIPTIONS_KEY)
+    return [Subscription(**json.loads(value)) for value in raw.values()]
+
+
+def vapid_subject(settings: Settings) -> str:
+    """Who push services may contact about this sender: the public URL, else a mailto on its host."""
+    if settings.public_url.startswith("https://"):
+        return settings.public_url
+    return "mailto:push@" + (urlsplit(settings.public_url).hostname or "relais.invalid")
+
+
+def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
+    """Push ``payload`` (JSON) to every subscription; gone ones (404/410) are dropped. Returns sends."""
+    key = vapid(settings)
+    sent = 0
+    for subscription in subscriptions(settings):
+        origin = urlsplit(subscription.endpoint)
+        claims: dict[str, str | int] = {
+            "sub": vapid_subject(settings),
+            "aud": f"{origin.scheme}://{origin.netloc}",
+        }
+        try:
+            webpush(
+                subscription.info(),
+                json.dumps(payload),
+                vapid_private_key=key,
+                vapid_claims=claims,
+                ttl=3600,
+                timeout=5,
+            )
+            sent += 1
+        except WebPushException as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status in (404, 410):
+                unsubscribe(settings, subscription.endpoint)
+            log.warning("web push failed", status=status, endpoint_host=origin.netloc)
+    return sent
+
+
+def escalation_payload(event: dict[str, Any]) -> dict[str, Any]:
+    conversation_id = event.get("conversation_id")
+    reason = str(event.get("reason", "")).replace("_", " ")
+    return {
+        "title": "New conversation waiting",
+        "body": f"Priority {event.get('priority', '?')}: {reason}".strip(),
+        "url": f"/console/conversations/{conversation_id}?view=unassigned",
+        "tag": f"conversation-{conversation_id}",
+    }
+
+
+class PushRelay:
+    """A thread relaying ``conversation.escalated`` console events to web push."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relais-push-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        redis = get_redis(self._settings)
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL)
+        try:
+            while not self._stop.is_set():
+                message = pubsub.get_message(timeout=0.05)
+                if message is None or message.get("type") != "message":
+                    continue
+                self.handle(message["data"])
+        finally:
+            pubsub.close()
+
+    def handle(self, data: bytes | str) -> int:
+        """Send one event's push if it is an escalation and no other process claimed it."""
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return 0
+        if not isinstance(event, dict) or event.get("kind") != "conversation.escalated":
+            return 0
+        claim = SENT_KEY + hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
+        if not get_redis(self._settings).set(claim, "1", nx=True, ex=300):
+            return 0
+        try:
+            return notify_all(self._settings, escalation_payload(event))
+        except Exception:  # a push failure must never stop the relay
+            log.exception("web push relay failed")
+            return 0

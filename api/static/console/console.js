@@ -1,0 +1,197 @@
+/* Relais console behaviour: log-in/2FA, the live event stream, keyboard shortcuts, PWA and push.
+   Plain JS, no build step. Server-rendered HTML + HTMX does the rest. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var csrf = body.getAttribute("data-csrf") || "";
+
+  function api(method, url, data) {
+    var headers = { "Content-Type": "application/json", "Accept": "application/json" };
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+    return fetch(url, { method: method, headers: headers, credentials: "same-origin",
+      body: data === undefined ? undefined : JSON.stringify(data) }).then(function (r) {
+      return r.text().then(function (text) {
+        var json = text ? JSON.parse(text) : {};
+        if (!r.ok) throw new Error(json.detail || ("request failed (" + r.status + ")"));
+        return json;
+      });
+    });
+  }
+
+  function say(id, text) { var el = document.getElementById(id); if (el) el.textContent = text; }
+
+  /* ---- log-in, second factor, enrolment ---- */
+  var loginForm = document.getElementById("login-form");
+  var codeForm = document.getElementById("code-form");
+  if (loginForm) {
+    loginForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      say("login-error", "");
+      api("POST", "/api/v1/auth/login", { email: loginForm.email.value, password: loginForm.password.value })
+        .then(function (out) {
+          var next = loginForm.getAttribute("data-next") || "/console";
+          if (out.must_enrol) { location.assign("/console/enrol?next=" + encodeURIComponent(next)); return; }
+          if (!out.needs_second_factor) { location.assign(next); return; }
+          loginForm.hidden = true; codeForm.hidden = false; codeForm.code.focus();
+        })
+        .catch(function (err) { say("login-error", err.message); loginForm.password.focus(); });
+    });
+    codeForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      say("login-error", "");
+      api("POST", "/api/v1/auth/2fa/verify", { code: codeForm.code.value.trim() })
+        .then(function () { location.assign(codeForm.getAttribute("data-next") || "/console"); })
+        .catch(function (err) { say("login-error", err.message); codeForm.code.select(); });
+    });
+    loginForm.email.focus();
+  }
+
+  var enrol = document.getElementById("enrol");
+  if (enrol) {
+    api("POST", "/api/v1/auth/2fa/enrol").then(function (out) {
+      document.getElementById("enrol-qr").innerHTML = out.qr_svg;  // SVG made by our own server
+      say("enrol-uri", out.provisioning_uri);
+      var list = document.getElementById("enrol-codes");
+      out.recovery_codes.forEach(function (code) {
+        var li = document.createElement("li"); li.textContent = code; list.appendChild(li);
+      });
+      document.getElementById("enrol-code").focus();
+    }).catch(function (err) {
+      say("enrol-error", err.message + " — log in again.");
+    });
+    document.getElementById("enrol-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("POST", "/api/v1/auth/2fa/verify", { code: document.getElementById("enrol-code").value.trim() })
+        .then(function () { location.assign(enrol.getAttribute("data-next") || "/console"); })
+        .catch(function (err) { say("enrol-error", err.message); });
+    });
+  }
+
+  document.querySelectorAll("[data-logout]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      api("POST", "/api/v1/auth/logout").finally(function () { location.assign("/console/login"); });
+    });
+  });
+
+  /* ---- live events ---- */
+  function openConversationId() {
+    var el = document.getElementById("conversation");
+    return el ? Number(el.getAttribute("data-conversation-id")) : null;
+  }
+  var streamUrl = body.getAttribute("data-stream");
+  if (streamUrl && window.EventSource) {
+    var source = new EventSource(streamUrl);
+    var onEvent = function (e) {
+      var data = {};
+      try { data = JSON.parse(e.data); } catch (err) { return; }
+      if (window.htmx) {
+        htmx.trigger(body, "console-event", data);
+        if (data.conversation_id && data.conversation_id === openConversationId()) htmx.trigger(body, "conversation-event", data);
+      }
+      if (e.type === "conversation.escalated") say("live-status", "New conversation waiting, priority " + data.priority + ".");
+      if (e.type === "message.received" && data.conversation_id === openConversationId()) say("live-status", "New message from the customer.");
+    };
+    ["conversation.escalated", "conversation.assigned", "conversation.handed_back", "conversation.closed",
+     "conversation.transferred", "message.received", "message.sent", "note.added", "agent.status", "sla.breached"]
+      .forEach(function (kind) { source.addEventListener(kind, onEvent); });
+    body.setAttribute("data-stream-ready", "1");
+    source.addEventListener("open", function () { body.setAttribute("data-stream-open", "1"); });
+  }
+
+  /* ---- HTMX glue: errors, focus after a swap ---- */
+  body.addEventListener("htmx:responseError", function (e) {
+    var detail = "The action failed.";
+    try { detail = JSON.parse(e.detail.xhr.responseText).detail || detail; } catch (err) { /* not JSON */ }
+    say("action-error", detail);
+  });
+  body.addEventListener("htmx:beforeRequest", function () { say("action-error", ""); });
+  body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target && e.detail.target.id === "conversation") {
+      var title = document.getElementById("conversation-title");
+      if (title && !document.activeElement.closest("#conversation")) { title.tabIndex = -1; title.focus(); }
+    }
+  });
+  body.addEventListener("change", function (e) {
+    var select = e.target.closest("[data-canned]");
+    if (!select || !select.value) return;
+    var reply = document.getElementById("reply");
+    reply.value = reply.value ? reply.value + " " + select.value : select.value;
+    select.value = "";
+    reply.dispatchEvent(new Event("input", { bubbles: true }));
+    reply.focus();
+  });
+  body.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "reply") {
+      e.preventDefault();
+      htmx.trigger(document.getElementById("reply-form"), "submit");
+    }
+  });
+
+  /* ---- keyboard shortcuts ---- */
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function move(step) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("[data-conversation-link]"));
+    if (!links.length) return;
+    var current = links.findIndex(function (a) { return a.getAttribute("aria-current") === "true"; });
+    var next = current < 0 ? (step > 0 ? 0 : links.length - 1) : Math.min(links.length - 1, Math.max(0, current + step));
+    if (next !== current) location.assign(links[next].getAttribute("href"));
+  }
+  function act(key) {
+    var el = document.querySelector('#conversation [data-key="' + key + '"]');
+    if (!el) return false;
+    if (el.tagName === "BUTTON") el.click(); else el.focus();
+    return true;
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && typing(e.target)) {
+      // Leave a text box so the single-key shortcuts work again.
+      var title = document.getElementById("conversation-title");
+      e.target.blur();
+      if (title) { title.tabIndex = -1; title.focus(); }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    var dialog = document.getElementById("shortcuts");
+    var handled = true;
+    switch (e.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "r": case "a": case "t": case "b": case "c": handled = act(e.key); break;
+      case "?": if (dialog && !dialog.open) dialog.showModal(); break;
+      default: handled = false;
+    }
+    if (handled) e.preventDefault();
+  });
+  document.querySelectorAll("[data-shortcuts-open]").forEach(function (b) {
+    b.addEventListener("click", function () { document.getElementById("shortcuts").showModal(); });
+  });
+  var selected = document.querySelector('[data-conversation-link][aria-current="true"]');
+  if (selected && !loginForm) selected.scrollIntoView({ block: "nearest" });
+
+  /* ---- PWA: offline shell and web push ---- */
+  if ("serviceWorker" in navigator && csrf) {
+    navigator.serviceWorker.register("/console/sw.js", { scope: "/console" }).then(function (reg) {
+      if (!("PushManager" in window) || !window.Notification) return;
+      var me = document.querySelector(".me");
+      if (!me || Notification.permission === "denied") return;
+      var button = document.createElement("button");
+      button.type = "button"; button.className = "link"; button.textContent = "Notify me of new conversations";
+      me.insertBefore(button, me.firstChild);
+      button.addEventListener("click", function () {
+        Notification.requestPermission().then(function (permission) {
+          if (permission !== "granted") return;
+          return api("GET", "/console/push/key").then(function (out) {
+            var raw = atob(out.public_key.replace(/-/g, "+").replace(/_/g, "/"));
+            var key = new Uint8Array(raw.length);
+            for (var i = 0; i < raw.length; i++) key[i] = raw.charCodeAt(i);
+            return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+          }).then(function (sub) {
+            return api("POST", "/console/push/subscriptions", sub.toJSON());
+          }).then(function () { button.textContent = "Notifications on"; button.disabled = true; });
+        }).catch(function (err) { say("live-status", "Notifications could not be turned on: " + err.message); });
+      });
+    }).catch(function () { /* no service worker (e.g. plain http on a LAN address): the console still works */ });
+  }
+})();

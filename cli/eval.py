@@ -1,0 +1,123 @@
+"""``relais eval run|compare|list``: run evaluation suites, write reports, compare two reports.
+
+``run`` writes ``report.json`` and ``report.html`` into ``--out`` (default
+``<data_dir>/reports/<suite>/<timestamp>/``, where the API's QA listing finds them). ``compare``
+exits 1 when a headline figure regressed by more than ``--tolerance``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import Progress as Bar
+from rich.progress import TaskID
+from rich.table import Table
+
+from cli.console import console, progress_bar
+from core.errors import ValidationFailed
+from core.settings import get_settings
+from eval import report as reports
+from eval.compare import compare
+from eval.paths import new_report_dir
+from eval.runner import Progress, RunOptions, SuiteSkipped, run_suite, suites
+
+eval_app = typer.Typer(help="Evaluation suites and QA reports.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
+
+
+class _RichProgress(Progress):
+    """Each runner task as a line of the shared Rich progress bar."""
+
+    def __init__(self, bar: Bar) -> None:
+        self.bar = bar
+        self.task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.bar.tasks[self.task].total)
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, steps)
+
+
+@eval_app.command("list")
+def list_suites() -> None:
+    """The suites and what each measures."""
+    table = Table("suite", "what it measures")
+    for name, description in suites().items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+@eval_app.command("run")
+def run(
+    suite: str = typer.Option(..., "--suite", "-s", help="Suite name (see `relais eval list`)."),
+    data: Path | None = typer.Option(None, help="Another file (or UMSAB folder) in the suite's own format."),
+    out: Path | None = typer.Option(None, help="Report folder (default <data_dir>/reports/<suite>/<time>)."),
+    train: Path | None = typer.Option(None, help="Training file of the intent suites (CLINC150 JSON, BANKING77 CSV)."),
+    split: str | None = typer.Option(None, help="UMSAB split for sentiment/language (default val)."),
+    limit: int | None = typer.Option(None, min=1, help="Evaluate at most this many items (smoke runs)."),
+    workers: int = typer.Option(min(4, os.cpu_count() or 1), min=1, help="Agent cases run in parallel."),
+    check: bool = typer.Option(False, help="Exit 1 when a figure is below its threshold."),
+) -> None:
+    """Run one suite and write report.json + report.html."""
+    settings = get_settings()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with progress_bar() as bar:
+        options = RunOptions(settings=settings, data=data, train=train, split=split, limit=limit, workers=workers,
+                             progress=_RichProgress(bar))
+        try:
+            result = run_suite(suite, options)
+        except KeyError as exc:
+            raise typer.BadParameter(str(exc.args[0]), param_hint="--suite") from None
+        except SuiteSkipped as exc:
+            console.print(f"[yellow]skipped:[/] {exc}")
+            raise typer.Exit(3) from None
+        except (ValueError, ValidationFailed) as exc:  # a data file not in the suite's format
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    folder = out or new_report_dir(settings, suite)
+    json_path, html_path = reports.write(result, folder)
+    table = Table("figure", "value", "threshold")
+    failed = result.failed_thresholds
+    for name, value in result.summary.items():
+        minimum = result.thresholds.get(name)
+        shown = f"[red]{value}[/]" if name in failed else str(value)
+        table.add_row(name, shown, "" if minimum is None else f"≥ {minimum}")
+    console.print(table)
+    console.print(f"{len(result.failures)} failures · report: {html_path} ({json_path.name} beside it)")
+    if failed:
+        console.print(f"[red]below threshold:[/] {', '.join(failed)}")
+        if check:
+            raise typer.Exit(1)
+
+
+@eval_app.command("compare")
+def compare_reports(
+    before: Path = typer.Argument(..., help="The earlier report (folder or report.json)."),
+    after: Path = typer.Argument(..., help="The later report."),
+    tolerance: float = typer.Option(0.005, min=0.0, help="Allowed drop before a change is a regression."),
+) -> None:
+    """Headline figures of two reports side by side; exit 1 when one regressed beyond tolerance."""
+    old, new = reports.load(before), reports.load(after)
+    if old.get("suite") != new.get("suite"):
+        console.print(f"[yellow]comparing different suites: {old.get('suite')} and {new.get('suite')}[/]")
+    changes = compare(old, new, tolerance=tolerance)
+    table = Table("figure", "before", "after", "change")
+    for change in changes:
+        style = "red" if change.regression else ("green" if change.delta else "")
+        row = f"{change.delta:+.4f}"
+        table.add_row(change.metric, f"{change.before:g}", f"{change.after:g}", f"[{style}]{row}[/]" if style else row)
+    console.print(table)
+    regressions = [c.metric for c in changes if c.regression]
+    if regressions:
+        console.print(f"[red]regressions beyond {tolerance}:[/] {', '.join(regressions)}")
+        raise typer.Exit(1)
+    console.print("no regression")

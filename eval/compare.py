@@ -1,0 +1,48 @@
+"""Comparing two reports: which headline figures got worse, and by how much."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Figures where lower is better (times); every other summary figure is better when higher.
+LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms", "p50_ms", "p95_ms"})
+# Sizes, not quality: shown, never a regression.
+COUNTS = frozenset({"n", "cases", "positives"})
+# Times jitter from run to run and machine to machine: only a slow-down beyond this share counts.
+LATENCY_TOLERANCE = 0.25
+
+
+@dataclass(frozen=True)
+class Change:
+    metric: str
+    before: float
+    after: float
+    delta: float
+    regression: bool
+
+
+def _regressed(name: str, old: float, new: float, tolerance: float) -> bool:
+    base = name.rsplit(".", 1)[-1]  # the gate prefixes figures with their part: "clinc150.oos_recall"
+    if base in COUNTS:
+        return False
+    if base in LOWER_IS_BETTER:
+        return new - old > max(tolerance, LATENCY_TOLERANCE * old)
+    return new - old < -tolerance
+
+
+def compare(before: dict[str, Any], after: dict[str, Any], *, tolerance: float = 0.005) -> list[Change]:
+    """Changes of every numeric summary figure the two reports share; worst regressions first.
+
+    ``tolerance`` is the drop a quality figure (a share in [0, 1]) may take before it is a
+    regression; latencies regress when more than ``LATENCY_TOLERANCE`` slower; counts never do.
+    """
+    changes = []
+    for name, old in before.get("summary", {}).items():
+        new = after.get("summary", {}).get(name)
+        if not isinstance(old, int | float) or not isinstance(new, int | float) or isinstance(old, bool):
+            continue
+        delta = float(new) - float(old)
+        changes.append(Change(name, float(old), float(new), round(delta, 4),
+                              _regressed(name, float(old), float(new), tolerance)))
+    return sorted(changes, key=lambda c: (not c.regression, -abs(c.delta)))

@@ -1,0 +1,55 @@
+"""Parsers from file formats to :class:`knowledge.types.ParsedDocument`, chosen by file suffix.
+
+Parsing never touches the store: a file that fails to parse raises ``ValidationFailed`` before
+anything of it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path, PurePath
+
+from knowledge.ingest.common import invalid
+from knowledge.ingest.faq import parse_faq_csv, parse_faq_json
+from knowledge.ingest.html import parse_html
+from knowledge.ingest.markdown import parse_markdown
+from knowledge.ingest.pdf import parse_pdf
+from knowledge.ingest.text import parse_text
+from knowledge.types import ParsedDocument
+
+Parser = Callable[..., ParsedDocument]
+
+PARSERS: dict[str, Parser] = {
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
+    ".html": parse_html,
+    ".htm": parse_html,
+    ".pdf": parse_pdf,
+    ".txt": parse_text,
+    ".text": parse_text,
+    ".csv": parse_faq_csv,
+    ".json": parse_faq_json,
+}
+SUPPORTED_SUFFIXES = frozenset(PARSERS)
+
+
+def parse_bytes(data: bytes, *, filename: str, source: str | None = None) -> ParsedDocument:
+    """Parse ``data`` with the parser for ``filename``'s suffix.
+
+    ``source`` names the document in errors and payloads (defaults to ``filename``). Raises
+    ``ValidationFailed`` for an unsupported suffix, malformed content or a document with no text.
+    """
+    name = source or filename
+    parser = PARSERS.get(PurePath(filename).suffix.lower())
+    if parser is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise invalid(name, f"unsupported file type (supported: {supported})")
+    doc = parser(data, source=name, title=PurePath(filename).stem.replace("_", " ").replace("-", " "))
+    if not doc.sections and not doc.faq:
+        raise invalid(name, "no text found")
+    return doc
+
+
+def parse_path(path: Path, *, source: str | None = None) -> ParsedDocument:
+    """Read and parse one file; see :func:`parse_bytes`."""
+    return parse_bytes(path.read_bytes(), filename=path.name, source=source or path.name)

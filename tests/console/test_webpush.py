@@ -1,0 +1,150 @@
+"""Web push: a subscribed browser gets a correctly encrypted, VAPID-signed push for a new escalation.
+
+The push service is a local fake on 127.0.0.1 that records what it receives; the test then plays
+the browser: it decrypts the body (RFC 8291 aes128gcm) with the subscription's private key and
+checks the VAPID JWT (RFC 8292) against the public key sent with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import http_ece
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi.testclient import TestClient
+
+from api.console import webpush
+from core.settings import Settings
+from tests.console.helpers import escalated_conversation
+from tests.helpers import auth_headers
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class FakePushService:
+    """Records each POST; answers ``status`` (201 accepted, 410 gone)."""
+
+    def __init__(self, status: int = 201) -> None:
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                outer.arrived.set()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakePushService:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Browser:
+    """The browser's half of a subscription: its ECDH key and auth secret."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.auth = os.urandom(16)
+
+    def subscription(self, endpoint: str) -> dict[str, Any]:
+        point = self.key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return {"endpoint": endpoint, "keys": {"p256dh": b64(point), "auth": b64(self.auth)}}
+
+    def decrypt(self, body: bytes) -> dict[str, Any]:
+        plain = http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm")
+        return dict(json.loads(plain))
+
+
+def verify_vapid(authorization: str, audience: str) -> dict[str, Any]:
+    """Check ``vapid t=<jwt>, k=<key>``: ES256 signature by k, audience, expiry; returns the claims."""
+    scheme, _, params = authorization.partition(" ")
+    assert scheme == "vapid"
+    fields = dict(part.strip().split("=", 1) for part in params.split(","))
+    header, claims, signature = fields["t"].split(".")
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(fields["k"]))
+    raw = unb64(signature)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    public.verify(der, f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if forged
+    assert json.loads(unb64(header))["alg"] == "ES256"
+    body = dict(json.loads(unb64(claims)))
+    assert body["aud"] == audience and body["exp"] > time.time() and str(body["sub"]).startswith("mailto:")
+    return body
+
+
+@pytest.fixture
+def push_service() -> Iterator[FakePushService]:
+    with FakePushService() as service:
+        yield service
+
+
+def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
+    app_client: TestClient, runtime: Settings, push_service: FakePushService
+) -> None:
+    agent = auth_headers("agent")
+    key = app_client.get("/console/push/key", headers=agent).json()["public_key"]
+    assert key == webpush.application_server_key(runtime) and len(unb64(key)) == 65
+    assert (runtime.data_dir / webpush.KEY_FILE).stat().st_mode & 0o077 == 0
+
+    browser = Browser()
+    subscribed = app_client.post(
+        "/console/push/subscriptions", json=browser.subscription(f"{push_service.url}/push/abc"), headers=agent
+    )
+    assert subscribed.status_code == 204
+
+    conversation_id = escalated_conversation("+33666666666")  # the app's relay thread is listening
+    assert push_service.arrived.wait(10), "no push reached the fake push service"
+    path, headers, body = push_service.received[0]
+    assert path == "/push/abc" and headers["content-encoding"] == "aes128gcm" and int(headers["ttl"]) > 0
+    verify_vapid(headers["authorization"], push_service.url)
+    assert unb64(headers["authorization"].split("k=")[1]) == unb64(key)
+    payload = browser.decrypt(body)
+    assert payload["url"] == f"/console/conversations/{conversation_id}?view=unassigned"
+    assert payload["title"] == "New conversation waiting" and "human requested" in payload["body"]
+    assert "+336" not in json.dumps(payload)  # no customer data leaves in a push
+
+
+def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(runtime: Settings) -> None:
+    relay = webpush.PushRelay(runtime)
+    with FakePushService(status=410) as gone:
+        webpush.subscribe(
+            runtime,
+            webpush.Subscription(user_id=1, endpoint=f"{gone.url}/x", **Browser().subscription("")["keys"]),
+        )
+        assert relay.handle(json.dumps({"kind": "conversation.closed", "conversation_id": 1})) == 0
+        assert gone.received == []
+        event = json.dumps({"kind": "conversation.escalated", "conversation_id": 2, "priority": 2, "reason": "x"})
+        assert relay.handle(event) == 0  # sent, refused with 410
+        assert len(gone.received) == 1 and webpush.subscriptions(runtime) == []
+        assert relay.handle(event) == 0 and len(gone.received) == 1  # the same event is claimed once

@@ -1,0 +1,44 @@
+"""QA report routes: analyst (and admin) only, listing with trends, JSON and the HTML page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from core.settings import Settings
+from eval.paths import new_report_dir
+from eval.report import Report, write
+from tests.helpers import auth_headers
+
+
+def store(settings: Settings, accuracy: float, day: int) -> str:
+    folder = new_report_dir(settings, "keywords", datetime(2026, 3, day, tzinfo=UTC))
+    write(Report(suite="keywords", summary={"accuracy": accuracy, "opt_out_recall": 1.0}, metrics={},
+                 created_at=f"2026-03-0{day}T00:00:00+00:00"), folder)
+    return f"keywords/{folder.name}"
+
+
+def test_reports_for_analysts(app_client: TestClient, runtime: Settings) -> None:
+    store(runtime, 0.99, 1)
+    latest = store(runtime, 0.95, 2)
+    analyst = auth_headers("analyst")
+    listed = app_client.get("/api/v1/eval/reports", headers=analyst)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert [r["id"] for r in body] == [latest, "keywords/20260301T000000Z"]
+    assert body[0]["trend"] == {"accuracy": -0.04, "opt_out_recall": 0.0}
+    assert body[0]["regressions"] == ["accuracy"]
+    assert app_client.get("/api/v1/eval/reports?suite=nope", headers=analyst).json() == []
+
+    one = app_client.get(f"/api/v1/eval/reports/{latest}", headers=analyst)
+    assert one.status_code == 200 and one.json()["summary"]["accuracy"] == 0.95
+    page = app_client.get(f"/api/v1/eval/reports/{latest}/html", headers=auth_headers("admin"))
+    assert page.status_code == 200 and "Evaluation: keywords" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert app_client.get("/api/v1/eval/reports/keywords/missing", headers=analyst).status_code == 404
+
+
+def test_reports_need_the_analyst_role(app_client: TestClient) -> None:
+    assert app_client.get("/api/v1/eval/reports").status_code == 401
+    assert app_client.get("/api/v1/eval/reports", headers=auth_headers("agent")).status_code == 403

@@ -1,0 +1,77 @@
+"""Reports on disk, comparing them, and the listing with trends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.errors import NotFound
+from core.settings import Settings
+from eval.compare import compare
+from eval.paths import new_report_dir
+from eval.report import Failure, Report, load, write
+from eval.store import list_reports, read_report, report_html
+
+
+def make_report(accuracy: float, latency: float = 10.0) -> Report:
+    return Report(
+        suite="demo", summary={"accuracy": accuracy, "latency_p50_ms": latency, "n": 3},
+        metrics={}, confusion={"labels": ["a", "b"], "matrix": [[2, 0], [1, 0]]},
+        failures=[Failure(id="c1", input="<script>x</script>", expected="b", got="a", sources=["faq.csv: Q"])],
+        thresholds={"accuracy": 0.9},
+    )
+
+
+def test_write_and_load(tmp_path: Path) -> None:
+    json_path, html_path = write(make_report(0.5), tmp_path / "r")
+    body = load(tmp_path / "r")
+    assert body["passed"] is False and body["summary"]["accuracy"] == 0.5
+    assert load(json_path) == body
+    html = html_path.read_text()
+    assert "below threshold" in html and "faq.csv: Q" in html
+    assert "<script>x</script>" not in html  # inputs are escaped
+
+
+def test_compare_flags_regressions_in_both_directions() -> None:
+    before, after = make_report(0.9).to_dict(), make_report(0.85, latency=30.0).to_dict()
+    changes = {c.metric: c for c in compare(before, after)}
+    assert changes["accuracy"].regression and changes["latency_p50_ms"].regression
+    assert not changes["n"].regression
+    assert not any(c.regression for c in compare(before, make_report(0.897, latency=11.0).to_dict()))
+    fewer = make_report(0.9).to_dict() | {"summary": {"gate.n": 1, "gate.latency_p95_ms": 10.0, "gate.f1": 0.5}}
+    worse = {"summary": {"gate.n": 0, "gate.latency_p95_ms": 20.0, "gate.f1": 0.5}}
+    assert {c.metric for c in compare(fewer, worse) if c.regression} == {"gate.latency_p95_ms"}
+
+
+def test_listing_with_trends(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    first = new_report_dir(settings, "demo", datetime(2026, 1, 1, tzinfo=UTC))
+    write(make_report(0.9), first)
+    second = new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC))
+    write(make_report(0.8), second)
+    assert new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC)).name == "20260102T000000Z-2"
+    entries = list_reports(settings)
+    assert [e.id for e in entries] == ["demo/20260102T000000Z", "demo/20260101T000000Z"]
+    assert entries[0].trend["accuracy"] == -0.1 and entries[0].regressions == ["accuracy"]
+    assert entries[1].trend == {}
+    assert read_report(settings, entries[0].id)["summary"]["accuracy"] == 0.8
+    assert "Evaluation: demo" in report_html(settings, entries[0].id)
+    for bad in ("demo/../../etc", "demo", "nope/20260101T000000Z"):
+        with pytest.raises(NotFound):
+            read_report(settings, bad)
+
+
+def test_html_shows_shares_as_percent_and_times_as_numbers(tmp_path: Path) -> None:
+    report = Report(suite="s", summary={"accuracy": 0.5, "latency_p50_ms": 0.29, "x.n": 1}, metrics={})
+    _, html_path = write(report, tmp_path)
+    html = html_path.read_text()
+    assert "50.0 %" in html and ">0.29<" in html and "29.0 %" not in html and "100.0 %" not in html
+
+
+def test_failure_limit(tmp_path: Path) -> None:
+    many = [Failure(id=str(i), input="x", expected="a", got="b") for i in range(60)]
+    body = Report(suite="s", summary={}, metrics={}, failures=many).to_dict()
+    assert len(body["failures"]) == 50 and body["failures_total"] == 60
+    assert len(Report(suite="s", summary={}, metrics={}, failures=many, failure_limit=None).to_dict()["failures"]) == 60
