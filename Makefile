@@ -21,11 +21,15 @@ run: setup
 	$(BIN)/relais demo load
 	$(BIN)/relais run
 
-# Debian's Chromium and ChromeDriver for the console's browser tests (needs root or sudo).
-browsers:
+# Debian's Chromium (needs root or sudo) and axe-core from npm for the console's browser tests.
+browsers: node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 lint: setup
 	$(BIN)/ruff check .

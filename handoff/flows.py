@@ -10,11 +10,11 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from conversations.flows import queue_outbound
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contacts.models import Contact
+from conversations.flows import queue_outbound
 from conversations.models import Conversation, Message
 from core import audit, webhooks
 from core.audit import Actor

@@ -11,9 +11,9 @@ import threading
 from typing import Any
 
 from rq import SimpleWorker, Worker
-from rq.worker.base import BaseWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.worker.base import BaseWorker
 
 from core.queue import all_queues
 
@@ -24,7 +24,14 @@ class ThreadWorker(SimpleWorker):
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
-        """Signals can only be handled by the main thread; the owner stops us with ``request_stop``."""
+        """Signals can only be handled by the main thread; the owner stops us with ``stop_soon``."""
+
+    def stop_soon(self) -> None:
+        """Finish the current job, then leave the loop (RQ's ``request_stop`` installs signal handlers,
+        which only the main thread may do)."""
+        self._stop_requested = True
+        if self.scheduler:
+            self.stop_scheduler()
 
 
 def make_worker(*, name: str | None = None, threaded: bool = False) -> BaseWorker:
@@ -57,9 +64,11 @@ class BackgroundWorkers:
     def _run(worker: BaseWorker, with_scheduler: bool) -> None:
         worker.work(with_scheduler=with_scheduler, logging_level="WARNING")
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask each worker to stop after its job; the daemon threads end with the process anyway."""
         for worker in self._workers:
-            worker.request_stop(None, None)
+            if isinstance(worker, ThreadWorker):
+                worker.stop_soon()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -419,7 +419,8 @@ _OPT_OUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <h1>{title}</h1><p>{text}</p>{form}</body></html>"""
 
 
-@router.api_route("/opt-out/{token}", methods=["GET", "POST"], response_class=HTMLResponse)
+@router.get("/opt-out/{token}", response_class=HTMLResponse)
+@router.post("/opt-out/{token}", response_class=HTMLResponse)
 def opt_out_link(token: str, request: Request, session: Session = Depends(db_session)) -> HTMLResponse:
     """GET shows a confirmation button (link previewers must not unsubscribe people); POST opts out."""
     contact_id = links.contact_id_from_token(secret_key(request.app.state.settings), token)

@@ -49,7 +49,8 @@ async def _webhook(request: Request) -> WebhookRequest:
     )
 
 
-@router.api_route("/webhooks/vonage/inbound", methods=["GET", "POST"])
+@router.get("/webhooks/vonage/inbound")
+@router.post("/webhooks/vonage/inbound")
 def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
     """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0)."""
     channel = _vonage(request.app.state.settings)
@@ -60,7 +61,8 @@ def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)
     return {"stored": stored}
 
 
-@router.api_route("/webhooks/vonage/status", methods=["GET", "POST"])
+@router.get("/webhooks/vonage/status")
+@router.post("/webhooks/vonage/status")
 def vonage_status(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
     """Apply delivery reports; ``matched`` counts those naming a message we sent."""
     channel = _vonage(request.app.state.settings)

@@ -153,16 +153,14 @@ def test_csv_sync_from_a_url(runtime: Settings) -> None:
 
 
 def test_sync_configuration_and_the_periodic_job(runtime: Settings) -> None:
-    from types import SimpleNamespace
-
     from contacts import tasks
     from contacts.crm import config
 
     assert config.hubspot_config(runtime) is None
     assert tasks.sync_crm() == "no CRM sync configured"
     assert [p.func for p in tasks.PERIODIC] == ["contacts.tasks.sync_crm"]
-    configured = SimpleNamespace(
-        hubspot_access_token="t", hubspot_host="http://127.0.0.1:1", default_region="BE"
+    configured = runtime.model_copy(
+        update={"hubspot_access_token": "t", "hubspot_host": "http://127.0.0.1:1", "default_region": "BE"}
     )
     found = config.hubspot_config(configured)
     assert found is not None and (found.host, found.region, found.consent_property) == (

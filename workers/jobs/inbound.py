@@ -37,6 +37,7 @@ from contacts.models import Contact
 from conversations.flows import queue_outbound
 from conversations.models import Conversation, Message
 from core.db import session_scope, utcnow
+from handoff import events
 from handoff.flows import escalate
 
 #: Conversation states in which a person owns the thread.
@@ -91,6 +92,9 @@ def _process(session: Session, message_id: int, now: datetime | None = None) -> 
     _learn_language(conversation, contact, record)
     if owned and decision.action not in ("opt_out", "help", "opt_in"):
         record["handled"] = f"silent: the conversation is {conversation.state} for a person"
+        events.publish_after_commit(
+            session, "message.received", conversation_id=conversation.id, message_id=message.id
+        )
     else:
         record["handled"] = _act(
             session,

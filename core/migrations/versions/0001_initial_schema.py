@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 14:00:52.686839
+Create Date: 2026-11-25 14:15:03.694812
 """
 
 from collections.abc import Sequence
