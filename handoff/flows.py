@@ -224,6 +224,9 @@ def transfer(
         target_id=conversation.id,
         diff={"team_id": to_team_id},
     )
+    events.publish_after_commit(
+        session, "conversation.transferred", conversation_id=conversation.id, team_id=to_team_id
+    )
     route(session, escalation=escalation)
     return conversation
 

@@ -16,7 +16,7 @@ from api.deps import actor, db_session, require
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role
-from handoff import events, flows
+from handoff import flows
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 AGENTS = require(Role.AGENT)
@@ -48,10 +48,9 @@ def reply(
     session: Session = Depends(db_session),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    message = flows.agent_reply(
+    flows.agent_reply(
         session, conversation_id=conversation_id, user_id=_me(principal), body=body, actor=actor(request, principal)
     )
-    events.publish_after_commit(session, "message.sent", conversation_id=conversation_id, message_id=message.id)
     return _panel(request, session, principal, conversation_id)
 
 
@@ -68,7 +67,6 @@ def add_note(
     flows.add_note(
         session, conversation_id=conversation_id, user_id=_me(principal), body=body, actor=actor(request, principal)
     )
-    events.publish_after_commit(session, "note.added", conversation_id=conversation_id)
     return _panel(request, session, principal, conversation_id)
 
 
@@ -102,8 +100,6 @@ def transfer(
         to_user_id=int(raw) if kind == "user" else None,
         to_team_id=int(raw) if kind == "team" else None,
     )
-    # A transfer to a team that nobody can take yet publishes nothing in handoff.flows.
-    events.publish_after_commit(session, "conversation.transferred", conversation_id=conversation_id, target=target)
     return _panel(request, session, principal, conversation_id)
 
 
