@@ -24,12 +24,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def db_session() -> Iterator[Session]:
-    """Commit when the route returns, roll back when it raises (jobs queued meanwhile go after commit)."""
+    """Commit when the route returns, roll back when it raises (jobs queued meanwhile go after commit).
+
+    Always used as ``Depends(db_session, scope="function")``: FastAPI then commits *before* the
+    response is sent, so a client never sees success for data that is not yet (or never) stored.
+    """
     with db.session_scope() as session:
         yield session
 
 
-def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
+def optional_principal(request: Request, session: Session = Depends(db_session, scope="function")) -> Principal | None:
     """The caller from a bearer API key or a verified console session cookie (CSRF-checked)."""
     header = request.headers.get("authorization", "")
     if header:

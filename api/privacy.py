@@ -43,8 +43,7 @@ def _iso(value: Any) -> str | None:
 def export_person(session: Session, contact: Contact, *, actor: Actor) -> dict[str, Any]:
     """Everything Relais holds on this contact, decrypted, as one JSON-ready document (audited)."""
     suppressed = contact.phone_index is not None and (
-        session.scalar(select(Suppression.id).where(Suppression.phone_index == contact.phone_index))
-        is not None
+        session.scalar(select(Suppression.id).where(Suppression.phone_index == contact.phone_index)) is not None
     )
     messages = session.scalars(select(Message).where(Message.contact_id == contact.id).order_by(Message.id))
     conversations = session.scalars(
@@ -118,8 +117,7 @@ def export_person(session: Session, contact: Contact, *, actor: Actor) -> dict[s
             for m in messages
         ],
         "notes": [
-            {"conversation_id": n.conversation_id, "body": n.body, "created_at": _iso(n.created_at)}
-            for n in notes
+            {"conversation_id": n.conversation_id, "body": n.body, "created_at": _iso(n.created_at)} for n in notes
         ],
         "engagement": [{"kind": e.kind, "at": _iso(e.at), "ref": e.ref} for e in engagement],
     }
@@ -146,18 +144,14 @@ def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[st
     counts = {
         "messages": _wipe(
             session,
-            update(Message)
-            .where(Message.contact_id == contact.id)
-            .values(body=ERASED, media=[], analysis={}),
+            update(Message).where(Message.contact_id == contact.id).values(body=ERASED, media=[], analysis={}),
         ),
         # the provider's raw copy of each inbound text, kept for replay detection
         "inbound_events": _wipe(
             session, update(InboundEvent).where(InboundEvent.message_id.in_(message_ids)).values(payload={})
         ),
         # agents' notes are about the person
-        "notes": _wipe(
-            session, update(Note).where(Note.conversation_id.in_(conversation_ids)).values(body=ERASED)
-        ),
+        "notes": _wipe(session, update(Note).where(Note.conversation_id.in_(conversation_ids)).values(body=ERASED)),
         "consent_proofs": consent.wipe_proofs(session, contact),
     }
     for table in (EngagementEvent, ListMembership, ContactTag, AttributeValue):
@@ -173,7 +167,5 @@ def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[st
     contact.consent_status = "opted_out"
     contact.erased = True
     session.flush()
-    audit.record(
-        session, actor=actor, action="contact.erase", target_type="contact", target_id=contact.id, diff=counts
-    )
+    audit.record(session, actor=actor, action="contact.erase", target_type="contact", target_id=contact.id, diff=counts)
     return counts

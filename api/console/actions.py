@@ -45,7 +45,7 @@ def reply(
     request: Request,
     conversation_id: int,
     body: str = Form("", max_length=1600),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     flows.agent_reply(
@@ -59,7 +59,7 @@ def add_note(
     request: Request,
     conversation_id: int,
     body: str = Form("", max_length=4000),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     if not body.strip():
@@ -74,7 +74,7 @@ def add_note(
 def assign_to_me(
     request: Request,
     conversation_id: int,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     flows.assign(session, conversation_id=conversation_id, user_id=_me(principal), actor=actor(request, principal))
@@ -86,7 +86,7 @@ def transfer(
     request: Request,
     conversation_id: int,
     target: str = Form(""),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     """``target`` is ``user:<id>`` or ``team:<id>`` (one select lists both)."""
@@ -107,7 +107,7 @@ def transfer(
 def handback(
     request: Request,
     conversation_id: int,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
@@ -119,7 +119,7 @@ def close(
     request: Request,
     conversation_id: int,
     disposition: str = Form("resolved"),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     flows.close(session, conversation_id=conversation_id, disposition=disposition, actor=actor(request, principal))
@@ -130,7 +130,7 @@ def close(
 def set_status(
     request: Request,
     status: str = Form(""),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     profile = flows.set_agent_status(session, user_id=_me(principal), status=status, actor=actor(request, principal))

@@ -20,7 +20,7 @@ def inbox_fragment(
     request: Request,
     view: views.View = "mine",
     selected: int | None = None,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     return render(
@@ -41,7 +41,7 @@ def conversation_fragment(
     request: Request,
     conversation_id: int,
     part: str = Query("live", pattern="^(live|panel)$"),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     """``live`` is the part that refreshes on events (thread + context); ``panel`` adds the forms."""
@@ -62,7 +62,7 @@ def counter_fragment(
 def supervisor_fragment(
     request: Request,
     hours: int = Query(24, ge=1, le=24 * 90),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.AGENT, Role.ANALYST)),
 ) -> HTMLResponse:
     return render(

@@ -55,7 +55,7 @@ def offline_page(request: Request) -> HTMLResponse:
 def inbox_page(
     request: Request,
     view: views.View = "mine",
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     return render(
@@ -78,7 +78,7 @@ def conversation_page(
     request: Request,
     conversation_id: int,
     view: views.View = Query("mine"),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
     page = views.conversation(session, principal, conversation_id)
@@ -101,7 +101,7 @@ def conversation_page(
 def supervisor_page(
     request: Request,
     hours: int = Query(24, ge=1, le=24 * 90),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(SUPERVISORS),
 ) -> HTMLResponse:
     return render(

@@ -62,7 +62,7 @@ async def _events(request: Request) -> AsyncIterator[str]:
 @router.get("/stream")
 def stream(
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.AGENT, Role.ANALYST)),
 ) -> StreamingResponse:
     """Live events for the inbox, the open conversation and the supervisor view."""

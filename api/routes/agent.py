@@ -42,7 +42,12 @@ async def analyze(body: AnalyzeIn, _: Principal = Depends(require(Role.AGENT, Ro
     ``sentiment``, ``intent`` (+ alternatives), ``passages``, ``questions``, ``injection``."""
     history = tuple(Turn(role=t.role, text=t.text) for t in body.history)
     analysis = await run_in_threadpool(
-        analyze_text, body.text, language=body.language, kb=body.kb, use_llm=body.use_llm, history=history,
+        analyze_text,
+        body.text,
+        language=body.language,
+        kb=body.kb,
+        use_llm=body.use_llm,
+        history=history,
         opted_out=body.opted_out,
     )
     return analysis.to_dict(with_text=True)

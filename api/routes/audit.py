@@ -65,7 +65,7 @@ def list_audit(
     filters: dict[str, Any] = Depends(_filters),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> Page[AuditOut]:
     stmt = audit.query(**filters)
@@ -77,7 +77,7 @@ def list_audit(
 @router.get("/audit/export.csv")
 def export_audit(
     filters: dict[str, Any] = Depends(_filters),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> Response:
     buffer = io.StringIO()

@@ -111,7 +111,9 @@ def _pending(request: Request, session: Session) -> tuple[ConsoleSession, User]:
 
 
 @router.post("/auth/login", response_model=LoginOut)
-def login(body: LoginIn, request: Request, response: Response, session: Session = Depends(db_session)) -> LoginOut:
+def login(
+    body: LoginIn, request: Request, response: Response, session: Session = Depends(db_session, scope="function")
+) -> LoginOut:
     user = accounts.authenticate_password(session, email=body.email, password=body.password)
     settings = request.app.state.settings
     second = accounts.needs_second_factor(user, settings.roles_requiring_2fa)
@@ -140,7 +142,7 @@ def _user_actor(request: Request, user: User) -> audit.Actor:
 
 
 @router.post("/auth/2fa/enrol", response_model=EnrolOut)
-def enrol(request: Request, session: Session = Depends(db_session)) -> EnrolOut:
+def enrol(request: Request, session: Session = Depends(db_session, scope="function")) -> EnrolOut:
     """Start (or restart, before confirmation) TOTP enrolment for the logged-in user."""
     console_session, user = _pending(request, session)
     if user.totp_confirmed and not console_session.verified:
@@ -164,7 +166,7 @@ def enrol(request: Request, session: Session = Depends(db_session)) -> EnrolOut:
 
 
 @router.post("/auth/2fa/verify", response_model=MeOut)
-def verify(body: CodeIn, request: Request, session: Session = Depends(db_session)) -> MeOut:
+def verify(body: CodeIn, request: Request, session: Session = Depends(db_session, scope="function")) -> MeOut:
     console_session, user = _pending(request, session)
     if not accounts.verify_second_factor(session, user=user, code=body.code):
         raise Unauthorized("wrong or expired code")
@@ -175,7 +177,7 @@ def verify(body: CodeIn, request: Request, session: Session = Depends(db_session
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, response: Response, session: Session = Depends(db_session)) -> None:
+def logout(request: Request, response: Response, session: Session = Depends(db_session, scope="function")) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         accounts.close_console_session(session, token)
@@ -199,7 +201,9 @@ def _user_out(user: User) -> UserOut:
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))) -> list[UserOut]:
+def list_users(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
+) -> list[UserOut]:
     return [_user_out(u) for u in session.scalars(select(User).order_by(User.id))]
 
 
@@ -207,7 +211,7 @@ def list_users(session: Session = Depends(db_session), _: Principal = Depends(re
 def create_user(
     body: UserIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> UserOut:
     user = accounts.create_user(session, email=body.email, password=body.password, role=body.role, name=body.name)
@@ -236,7 +240,7 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 
 @router.get("/apikeys", response_model=list[ApiKeyOut])
 def list_api_keys(
-    session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
 ) -> list[ApiKeyOut]:
     return [_key_out(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
@@ -245,7 +249,7 @@ def list_api_keys(
 def create_api_key(
     body: ApiKeyIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> ApiKeyCreated:
     """The key is in this response only; Relais keeps just its hash."""
@@ -266,7 +270,7 @@ def create_api_key(
 def revoke_api_key(
     key_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> ApiKeyOut:
     key = accounts.revoke_api_key(session, key_id=key_id)

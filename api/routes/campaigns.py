@@ -28,15 +28,28 @@ def _out(campaign: Campaign) -> CampaignOut:
     return CampaignOut.model_validate(campaign)
 
 
-def _audit(request: Request, principal: Principal, session: Session, action: str, campaign: Campaign,
-           diff: dict[str, Any] | None = None) -> None:
-    audit.record(session, actor=actor(request, principal), action=action, target_type="campaign",
-                 target_id=campaign.id, diff=diff or {"status": campaign.status})
+def _audit(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    action: str,
+    campaign: Campaign,
+    diff: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action=action,
+        target_type="campaign",
+        target_id=campaign.id,
+        diff=diff or {"status": campaign.status},
+    )
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
-def list_campaigns(status: str | None = None, session: Session = Depends(db_session),
-                   _: Principal = Depends(READERS)) -> list[CampaignOut]:
+def list_campaigns(
+    status: str | None = None, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> list[CampaignOut]:
     stmt = select(Campaign).order_by(Campaign.id.desc())
     if status:
         stmt = stmt.where(Campaign.status == status)
@@ -44,8 +57,12 @@ def list_campaigns(status: str | None = None, session: Session = Depends(db_sess
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
-def create_campaign(body: CampaignIn, request: Request, session: Session = Depends(db_session),
-                    principal: Principal = Depends(WRITERS)) -> CampaignOut:
+def create_campaign(
+    body: CampaignIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> CampaignOut:
     campaign = service.create_campaign(session, body, created_by=principal.name)
     _audit(request, principal, session, "campaign.create", campaign, {"name": campaign.name})
     return _out(campaign)
@@ -53,8 +70,10 @@ def create_campaign(body: CampaignIn, request: Request, session: Session = Depen
 
 @router.get("/campaigns/timeseries")
 def campaign_timeseries(
-    since: datetime | None = None, until: datetime | None = None,
-    session: Session = Depends(db_session), _: Principal = Depends(READERS),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(READERS),
 ) -> list[dict[str, Any]]:
     """Per day over every campaign (default: the last 30 days)."""
     end = aware(until) if until else utcnow()
@@ -62,36 +81,56 @@ def campaign_timeseries(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
-def get_campaign(campaign_id: int, session: Session = Depends(db_session),
-                 _: Principal = Depends(READERS)) -> CampaignOut:
+def get_campaign(
+    campaign_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> CampaignOut:
     return _out(service.get_campaign(session, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/schedule", response_model=CampaignOut)
-def schedule_campaign(campaign_id: int, body: ScheduleIn, request: Request, session: Session = Depends(db_session),
-                      principal: Principal = Depends(WRITERS)) -> CampaignOut:
+def schedule_campaign(
+    campaign_id: int,
+    body: ScheduleIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> CampaignOut:
     """Send now (empty body), at ``send_at``, or at ``local_time`` on ``local_date`` in each contact's zone."""
     campaign = service.get_campaign(session, campaign_id, lock=True)
     now = utcnow()
     service.schedule(session, campaign, body, now=now)
     if campaign.next_run_at is not None and aware(campaign.next_run_at) <= now:
         flows.start_run(session, campaign, now=now)
-    _audit(request, principal, session, "campaign.schedule", campaign,
-           {"status": campaign.status, "next_run_at": str(campaign.next_run_at), "local_time": campaign.local_time})
+    _audit(
+        request,
+        principal,
+        session,
+        "campaign.schedule",
+        campaign,
+        {"status": campaign.status, "next_run_at": str(campaign.next_run_at), "local_time": campaign.local_time},
+    )
     return _out(campaign)
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignOut)
-def pause_campaign(campaign_id: int, request: Request, session: Session = Depends(db_session),
-                   principal: Principal = Depends(WRITERS)) -> CampaignOut:
+def pause_campaign(
+    campaign_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> CampaignOut:
     campaign = service.pause(session, service.get_campaign(session, campaign_id, lock=True))
     _audit(request, principal, session, "campaign.pause", campaign)
     return _out(campaign)
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=CampaignOut)
-def resume_campaign(campaign_id: int, request: Request, session: Session = Depends(db_session),
-                    principal: Principal = Depends(WRITERS)) -> CampaignOut:
+def resume_campaign(
+    campaign_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> CampaignOut:
     campaign = service.resume(session, service.get_campaign(session, campaign_id, lock=True))
     flows.resume_work(session, campaign)
     _audit(request, principal, session, "campaign.resume", campaign)
@@ -99,8 +138,12 @@ def resume_campaign(campaign_id: int, request: Request, session: Session = Depen
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignOut)
-def cancel_campaign(campaign_id: int, request: Request, session: Session = Depends(db_session),
-                    principal: Principal = Depends(WRITERS)) -> CampaignOut:
+def cancel_campaign(
+    campaign_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> CampaignOut:
     campaign = service.get_campaign(session, campaign_id, lock=True)
     dropped = service.cancel(session, campaign)
     _audit(request, principal, session, "campaign.cancel", campaign, {"status": "cancelled", "dropped": dropped})
@@ -108,8 +151,14 @@ def cancel_campaign(campaign_id: int, request: Request, session: Session = Depen
 
 
 @router.post("/campaigns/{campaign_id}/conversions", status_code=201)
-def add_conversion(campaign_id: int, body: ConversionIn, request: Request, response: Response,
-                   session: Session = Depends(db_session), principal: Principal = Depends(WRITERS)) -> dict[str, Any]:
+def add_conversion(
+    campaign_id: int,
+    body: ConversionIn,
+    request: Request,
+    response: Response,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> dict[str, Any]:
     """Attribute a conversion; a repeated ``reference`` answers 200 with the first one."""
     campaign = service.get_campaign(session, campaign_id)
     conversion, created = service.record_conversion(session, campaign, body, source="api")
@@ -121,16 +170,25 @@ def add_conversion(campaign_id: int, body: ConversionIn, request: Request, respo
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=None)
-def campaign_report(campaign_id: int, format: Literal["json", "csv", "xlsx"] = Query("json"),
-                    session: Session = Depends(db_session), _: Principal = Depends(READERS)) -> Any:
+def campaign_report(
+    campaign_id: int,
+    format: Literal["json", "csv", "xlsx"] = Query("json"),
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(READERS),
+) -> Any:
     """Totals, failures by reason, clicks/CTR, replies, opt-outs, conversions, cost, per A/B arm."""
     report = reporting.campaign_report(session, service.get_campaign(session, campaign_id))
     name = f"campaign-{campaign_id}-report"
     if format == "csv":
-        return Response(reporting.to_csv(report), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return Response(
+            reporting.to_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
     if format == "xlsx":
-        return Response(reporting.to_xlsx(report),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        return Response(
+            reporting.to_xlsx(report),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
     return report

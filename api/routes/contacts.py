@@ -66,7 +66,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/contacts/attributes", response_model=list[AttributeOut])
 def list_attributes(
-    session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> list[AttributeOut]:
     rows = session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.name))
     return [AttributeOut.model_validate(r, from_attributes=True) for r in rows]
@@ -76,7 +76,7 @@ def list_attributes(
 def define_attribute(
     body: AttributeIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> AttributeOut:
     found = attrs.define(session, **body.model_dump())
@@ -95,7 +95,7 @@ def define_attribute(
 def delete_attribute(
     name: str,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> None:
     attrs.undefine(session, name=name)
@@ -113,23 +113,21 @@ def delete_attribute(
 
 def _list_out(session: Session, found: ContactList) -> ListOut:
     size = session.scalar(select(func.count()).where(ListMembership.list_id == found.id)) or 0
-    return ListOut(
-        id=found.id, name=found.name, description=found.description, size=size, created_at=found.created_at
-    )
+    return ListOut(id=found.id, name=found.name, description=found.description, size=size, created_at=found.created_at)
 
 
 @router.get("/contacts/lists", response_model=list[ListOut])
-def list_lists(session: Session = Depends(db_session), _: Principal = Depends(READERS)) -> list[ListOut]:
-    return [
-        _list_out(session, found) for found in session.scalars(select(ContactList).order_by(ContactList.id))
-    ]
+def list_lists(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> list[ListOut]:
+    return [_list_out(session, found) for found in session.scalars(select(ContactList).order_by(ContactList.id))]
 
 
 @router.post("/contacts/lists", response_model=ListOut, status_code=201)
 def create_list(
     body: ListIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ListOut:
     found = service.create_list(session, name=body.name, description=body.description)
@@ -149,7 +147,7 @@ def add_members(
     list_id: int,
     body: MembersIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ListOut:
     found = service.get_list(session, list_id)
@@ -170,7 +168,7 @@ def remove_member(
     list_id: int,
     contact_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> None:
     if not service.remove_from_list(session, list_id=list_id, contact_id=contact_id):
@@ -195,12 +193,8 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
         value = json.loads(raw)
     except ValueError:
         raise ValidationFailed("mapping is not JSON", errors=[{"field": "mapping"}]) from None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValidationFailed(
-            'mapping must be a JSON object {"file column": "field"}', errors=[{"field": "mapping"}]
-        )
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationFailed('mapping must be a JSON object {"file column": "field"}', errors=[{"field": "mapping"}])
     return value
 
 
@@ -233,15 +227,13 @@ async def _spool(request: Request) -> tuple[Any, str, str | None]:
 @router.post("/contacts/import")
 async def import_contacts(
     request: Request,
-    mapping: str | None = Query(
-        None, description='JSON {"file column": "phone" | "name" | "attribute:x" ...}'
-    ),
+    mapping: str | None = Query(None, description='JSON {"file column": "phone" | "name" | "attribute:x" ...}'),
     on_existing: OnExisting = Query("merge"),
     require_consent: bool = Query(False),
     dry_run: bool = Query(False),
     list_id: list[int] = Query(default_factory=list),
     tag: list[str] = Query(default_factory=list),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> dict[str, Any]:
     """Import a CSV or XLSX file: a ``text/csv`` (or XLSX) body, or multipart with a ``file`` part.
@@ -282,7 +274,7 @@ async def import_contacts(
 def export_contacts(
     request: Request,
     segment_id: int | None = None,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> StreamingResponse:
     """CSV of the contacts (of one segment), streamed in batches; audited."""
@@ -313,7 +305,7 @@ def export_contacts(
 
 
 @router.post("/contacts/sync/webhook")
-async def webhook_sync_in(request: Request, session: Session = Depends(db_session)) -> dict[str, int]:
+async def webhook_sync_in(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, int]:
     """Contact upserts pushed by another system, signed like Relais' own webhooks (public, HMAC)."""
     settings = request.app.state.settings
     body = await request.body()
@@ -328,7 +320,7 @@ async def webhook_sync_in(request: Request, session: Session = Depends(db_sessio
 
 @router.post("/contacts/sync/hubspot")
 def hubspot_sync(
-    request: Request, session: Session = Depends(db_session), principal: Principal = Depends(ADMINS)
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
 ) -> dict[str, Any]:
     """Pull HubSpot contacts, then push Relais opt-outs back."""
     config = crm_config.hubspot_config(request.app.state.settings)
@@ -347,7 +339,7 @@ def hubspot_sync(
 
 @router.post("/contacts/sync/csv")
 def csv_url_sync(
-    request: Request, session: Session = Depends(db_session), principal: Principal = Depends(ADMINS)
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
 ) -> dict[str, Any]:
     """Fetch the CSV at ``contact_sync_csv_url`` and import it (merge policy, all or nothing)."""
     settings = request.app.state.settings
@@ -372,13 +364,11 @@ def csv_url_sync(
 def list_suppressions(
     limit: int = Query(100, ge=1, le=1000),
     after_id: int = 0,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(WRITERS),
 ) -> list[SuppressionOut]:
     """Entries are blind indexes: the list shows reasons and dates, never numbers."""
-    rows = session.scalars(
-        select(Suppression).where(Suppression.id > after_id).order_by(Suppression.id).limit(limit)
-    )
+    rows = session.scalars(select(Suppression).where(Suppression.id > after_id).order_by(Suppression.id).limit(limit))
     return [SuppressionOut.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -386,7 +376,7 @@ def list_suppressions(
 def add_suppression(
     body: SuppressionIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> SuppressionOut:
     from channels.phone import normalize_e164
@@ -402,7 +392,7 @@ def add_suppression(
 def remove_suppression(
     phone: str,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(ADMINS),
 ) -> None:
     from channels.phone import normalize_e164
@@ -421,26 +411,22 @@ _OPT_OUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 @router.get("/opt-out/{token}", response_class=HTMLResponse)
 @router.post("/opt-out/{token}", response_class=HTMLResponse)
-def opt_out_link(token: str, request: Request, session: Session = Depends(db_session)) -> HTMLResponse:
+def opt_out_link(
+    token: str, request: Request, session: Session = Depends(db_session, scope="function")
+) -> HTMLResponse:
     """GET shows a confirmation button (link previewers must not unsubscribe people); POST opts out."""
     contact_id = links.contact_id_from_token(secret_key(request.app.state.settings), token)
     contact = session.get(Contact, contact_id) if contact_id is not None else None
     if contact is None:
-        page = _OPT_OUT_PAGE.format(
-            title="Link not valid", text="This unsubscribe link is not valid.", form=""
-        )
+        page = _OPT_OUT_PAGE.format(title="Link not valid", text="This unsubscribe link is not valid.", form="")
         return HTMLResponse(page, status_code=404)
     if request.method == "GET" and not contact.opted_out:
         form = '<form method="post"><button type="submit">Stop all messages</button></form>'
-        page = _OPT_OUT_PAGE.format(
-            title="Unsubscribe", text="Stop receiving text messages from us?", form=form
-        )
+        page = _OPT_OUT_PAGE.format(title="Unsubscribe", text="Stop receiving text messages from us?", form=form)
         return HTMLResponse(page)
     if not contact.opted_out:
         consent.record_opt_out(session, contact=contact, source="link", proof="one-click unsubscribe link")
-    page = _OPT_OUT_PAGE.format(
-        title="Unsubscribed", text="You will not receive marketing messages any more.", form=""
-    )
+    page = _OPT_OUT_PAGE.format(title="Unsubscribed", text="You will not receive marketing messages any more.", form="")
     return HTMLResponse(page)
 
 
@@ -456,7 +442,7 @@ def list_contacts(
     segment_id: int | None = None,
     after_id: int = 0,
     limit: int = Query(50, ge=1, le=500),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(READERS),
 ) -> ContactPage:
     """Contacts by id; filter by exact phone (blind index), tag, list or saved segment."""
@@ -467,9 +453,7 @@ def list_contacts(
         conditions.append({"field": "list", "op": "member", "value": list_id})
     ids = segments.compile_segment({"all": conditions})
     if segment_id is not None:
-        ids = ids.where(
-            Contact.id.in_(segments.contact_ids(session, segment_id).order_by(None).scalar_subquery())
-        )
+        ids = ids.where(Contact.id.in_(segments.contact_ids(session, segment_id).order_by(None).scalar_subquery()))
     if phone:
         from channels.phone import normalize_e164
         from core.crypto import blind_index
@@ -478,16 +462,14 @@ def list_contacts(
         ids = ids.where(Contact.phone_index == blind_index(e164))
     page = list(session.scalars(ids.where(Contact.id > after_id).limit(limit)))
     found = session.scalars(select(Contact).where(Contact.id.in_(page)).order_by(Contact.id)).all()
-    return ContactPage(
-        items=[ContactOut.of(c) for c in found], next_after_id=page[-1] if len(page) == limit else None
-    )
+    return ContactPage(items=[ContactOut.of(c) for c in found], next_after_id=page[-1] if len(page) == limit else None)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
 def create_contact(
     body: ContactIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ContactOut:
     who = actor(request, principal)
@@ -518,7 +500,7 @@ def create_contact(
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 def get_contact(
-    contact_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> ContactOut:
     return ContactOut.of(service.get(session, contact_id))
 
@@ -528,7 +510,7 @@ def update_contact(
     contact_id: int,
     body: ContactPatch,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ContactOut:
     contact = service.get(session, contact_id)
@@ -549,16 +531,14 @@ def erase_contact(
     contact_id: int,
     request: Request,
     erase: bool = False,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(ADMINS),
 ) -> dict[str, Any]:
     """Erase a person's data (``?erase=true`` is required: contacts are erased, never dropped, so the
     consent tombstone remains)."""
     contact = service.get(session, contact_id)
     if not erase:
-        raise ValidationFailed(
-            "contacts are erased, not deleted: call DELETE /api/v1/contacts/{id}?erase=true"
-        )
+        raise ValidationFailed("contacts are erased, not deleted: call DELETE /api/v1/contacts/{id}?erase=true")
     return {
         "contact_id": contact.id,
         "erased": privacy.erase_person(session, contact, actor=actor(request, principal)),
@@ -569,16 +549,12 @@ def erase_contact(
 def export_person(
     contact_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(ADMINS),
 ) -> JSONResponse:
     """Everything held on this person (decrypted), as a JSON download; audited."""
-    document = privacy.export_person(
-        session, service.get(session, contact_id), actor=actor(request, principal)
-    )
-    return JSONResponse(
-        document, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'}
-    )
+    document = privacy.export_person(session, service.get(session, contact_id), actor=actor(request, principal))
+    return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'})
 
 
 @router.post("/contacts/{contact_id}/merge", response_model=ContactOut)
@@ -586,7 +562,7 @@ def merge(
     contact_id: int,
     body: MergeIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ContactOut:
     """Fold contact ``source_id`` into this one (see ``contacts.merge``); the source is deleted."""
@@ -614,9 +590,7 @@ def _consent_out(session: Session, contact: Contact) -> ConsentOut:
     )
 
 
-def _apply_consent(
-    session: Session, contact: Contact, body: ConsentIn, who: audit.Actor, business: str
-) -> None:
+def _apply_consent(session: Session, contact: Contact, body: ConsentIn, who: audit.Actor, business: str) -> None:
     """Record the change; a double opt-in also texts the confirmation request (transactional lane)."""
     if body.action == "opt_out":
         consent.record_opt_out(session, contact=contact, source=body.source, proof=body.proof, actor=who)
@@ -642,7 +616,7 @@ def _apply_consent(
 
 @router.get("/contacts/{contact_id}/consent", response_model=ConsentOut)
 def get_consent(
-    contact_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> ConsentOut:
     return _consent_out(session, service.get(session, contact_id))
 
@@ -652,20 +626,21 @@ def change_consent(
     contact_id: int,
     body: ConsentIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(READERS),
 ) -> ConsentOut:
     """Record an opt-in (optionally double: pending until the person replies YES) or an opt-out."""
     contact = service.get(session, contact_id)
-    _apply_consent(
-        session, contact, body, actor(request, principal), request.app.state.settings.business_name
-    )
+    _apply_consent(session, contact, body, actor(request, principal), request.app.state.settings.business_name)
     return _consent_out(session, contact)
 
 
 @router.get("/contacts/{contact_id}/opt-out-link")
 def opt_out_link_of(
-    contact_id: int, request: Request, session: Session = Depends(db_session), _: Principal = Depends(WRITERS)
+    contact_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(WRITERS),
 ) -> dict[str, str]:
     settings = request.app.state.settings
     contact = service.get(session, contact_id)

@@ -157,7 +157,7 @@ def list_conversations(
     state: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> list[ConversationOut]:
     stmt = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
@@ -178,7 +178,7 @@ def list_conversations(
 
 @router.get("/conversations/counts")
 def conversation_counts(
-    session: Session = Depends(db_session), principal: Principal = Depends(AGENTS)
+    session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(AGENTS)
 ) -> dict[str, int]:
     counts = {}
     for view in ("mine", "unassigned", "team", "all"):
@@ -198,7 +198,7 @@ def _get(session: Session, conversation_id: int) -> Conversation:
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
 def get_conversation(
-    conversation_id: int, session: Session = Depends(db_session), _: Principal = Depends(AGENTS)
+    conversation_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(AGENTS)
 ) -> ConversationOut:
     conversation = _get(session, conversation_id)
     contact = session.get(Contact, conversation.contact_id)
@@ -209,7 +209,7 @@ def get_conversation(
 def list_messages(
     conversation_id: int,
     limit: int = Query(200, ge=1, le=1000),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(AGENTS),
 ) -> list[MessageOut]:
     _get(session, conversation_id)
@@ -224,7 +224,7 @@ def list_messages(
 
 @router.get("/conversations/{conversation_id}/context", response_model=ContextOut)
 def conversation_context(
-    conversation_id: int, session: Session = Depends(db_session), _: Principal = Depends(AGENTS)
+    conversation_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(AGENTS)
 ) -> ContextOut:
     """Everything an agent needs to pick the thread up: messages with the bot's view, summary, profile."""
     conversation = _get(session, conversation_id)
@@ -284,7 +284,7 @@ def reply(
     conversation_id: int,
     body: ReplyIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> MessageOut:
     message = flows.agent_reply(
@@ -302,7 +302,7 @@ def assign(
     conversation_id: int,
     body: AssignIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
     user_id = body.user_id if body.user_id is not None else _user_id(principal)
@@ -321,7 +321,7 @@ def transfer(
     conversation_id: int,
     body: TransferIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
     conversation = flows.transfer(
@@ -340,7 +340,7 @@ def transfer(
 def handback(
     conversation_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
     conversation = flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
@@ -352,7 +352,7 @@ def close(
     conversation_id: int,
     body: CloseIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
     conversation = flows.close(
@@ -366,7 +366,7 @@ def add_note(
     conversation_id: int,
     body: NoteIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> NoteOut:
     note = flows.add_note(

@@ -33,22 +33,25 @@ class ReportOut(BaseModel):
 
 
 @router.get("/eval/reports", response_model=list[ReportOut])
-def reports(request: Request, suite: str | None = None,
-            principal: Principal = Depends(require(Role.ANALYST))) -> list[ReportOut]:
+def reports(
+    request: Request, suite: str | None = None, principal: Principal = Depends(require(Role.ANALYST))
+) -> list[ReportOut]:
     """Stored reports, newest first, each with its change since the previous run of its suite."""
     return [ReportOut(**vars(e)) for e in list_reports(request.app.state.settings, suite)]
 
 
 @router.get("/eval/reports/{suite}/{stamp}")
-def report(suite: str, stamp: str, request: Request,
-           principal: Principal = Depends(require(Role.ANALYST))) -> dict[str, Any]:
+def report(
+    suite: str, stamp: str, request: Request, principal: Principal = Depends(require(Role.ANALYST))
+) -> dict[str, Any]:
     """The full ``report.json``."""
     return read_report(request.app.state.settings, f"{suite}/{stamp}")
 
 
 @router.get("/eval/reports/{suite}/{stamp}/html", response_class=HTMLResponse)
-def report_page(suite: str, stamp: str, request: Request,
-                principal: Principal = Depends(require(Role.ANALYST))) -> HTMLResponse:
+def report_page(
+    suite: str, stamp: str, request: Request, principal: Principal = Depends(require(Role.ANALYST))
+) -> HTMLResponse:
     """The ``report.html`` page QA reads."""
     html = report_html(request.app.state.settings, f"{suite}/{stamp}")
     return HTMLResponse(html, headers={"Content-Security-Policy": _HTML_POLICY})

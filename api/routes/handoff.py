@@ -91,7 +91,9 @@ def _profile_out(profile: AgentProfile) -> ProfileOut:
 
 
 @router.get("/queue", response_model=list[QueueItem])
-def queue(session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))) -> list[QueueItem]:
+def queue(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.AGENT))
+) -> list[QueueItem]:
     return [
         QueueItem(
             escalation_id=e.id,
@@ -112,7 +114,7 @@ def queue(session: Session = Depends(db_session), _: Principal = Depends(require
 def set_status(
     body: StatusIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.AGENT)),
 ) -> ProfileOut:
     user_id = body.user_id if body.user_id is not None else (principal.id if principal.kind == "user" else None)
@@ -129,7 +131,7 @@ def update_profile(
     user_id: int,
     body: ProfileIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> ProfileOut:
     from core.models import User
@@ -153,13 +155,15 @@ def update_profile(
 
 @router.get("/agents", response_model=list[ProfileOut])
 def list_agents(
-    session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.AGENT))
 ) -> list[ProfileOut]:
     return [_profile_out(p) for p in session.scalars(select(AgentProfile).order_by(AgentProfile.user_id))]
 
 
 @router.get("/teams", response_model=list[TeamOut])
-def list_teams(session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))) -> list[TeamOut]:
+def list_teams(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.AGENT))
+) -> list[TeamOut]:
     return [TeamOut.model_validate(t, from_attributes=True) for t in session.scalars(select(Team).order_by(Team.name))]
 
 
@@ -167,7 +171,7 @@ def list_teams(session: Session = Depends(db_session), _: Principal = Depends(re
 def create_team(
     body: TeamIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> TeamOut:
     team = service.create_team(session, **body.model_dump())
@@ -187,7 +191,7 @@ def add_member(
     team_id: int,
     body: MemberIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, int]:
     member = service.add_member(session, team_id=team_id, user_id=body.user_id)
@@ -204,7 +208,9 @@ def add_member(
 
 @router.get("/canned", response_model=list[CannedOut])
 def list_canned(
-    language: str | None = None, session: Session = Depends(db_session), _: Principal = Depends(require(Role.AGENT))
+    language: str | None = None,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(require(Role.AGENT)),
 ) -> list[CannedOut]:
     return [CannedOut.model_validate(c, from_attributes=True) for c in service.canned_for(session, language)]
 
@@ -213,7 +219,7 @@ def list_canned(
 def create_canned(
     body: CannedIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> CannedOut:
     canned = service.create_canned(session, **body.model_dump())
@@ -230,7 +236,7 @@ def create_canned(
 @router.get("/metrics")
 def supervisor_metrics(
     hours: int = Query(24, ge=1, le=24 * 90),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.AGENT, Role.ANALYST)),
 ) -> dict[str, Any]:
     return asdict(metrics.supervisor_figures(session, window=timedelta(hours=hours)))

@@ -37,8 +37,15 @@ class VersionOut(BaseModel):
 
 def _versions() -> list[VersionOut]:
     return [
-        VersionOut(version=v.version, created_at=v.created_at, backend=v.backend, spec_hash=v.spec_hash,
-                   intents=list(v.intents), metrics=v.metrics, active=v.active)
+        VersionOut(
+            version=v.version,
+            created_at=v.created_at,
+            backend=v.backend,
+            spec_hash=v.spec_hash,
+            intents=list(v.intents),
+            metrics=v.metrics,
+            active=v.active,
+        )
         for v in intent_store(get_settings()).versions()
     ]
 
@@ -57,7 +64,7 @@ def list_versions(_: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> 
 async def load_intents(
     request: Request,
     activate: bool = True,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
 ) -> VersionOut:
     """Train a model from the YAML spec in the request body (``application/yaml`` or JSON)."""
@@ -70,31 +77,54 @@ async def load_intents(
         raise ValidationFailed(f"the body is not valid UTF-8 YAML or JSON ({exc})") from None
     version = await run_in_threadpool(load_intents_data, data, source="request body", activate=activate)
     out = _one(version)
-    audit.record(session, actor=actor(request, principal), action="intents.train", target_type="intent_model",
-                 target_id=version, diff={"intents": len(out.intents), "activated": activate})
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="intents.train",
+        target_type="intent_model",
+        target_id=version,
+        diff={"intents": len(out.intents), "activated": activate},
+    )
     return out
 
 
 @router.post("/intents/{version}/activate", response_model=VersionOut)
 def activate_version(
-    version: str, request: Request, session: Session = Depends(db_session), principal: Principal = Depends(require())
+    version: str,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require()),
 ) -> VersionOut:
     store = intent_store(get_settings())
     before = store.active_version()
     store.activate(version)
-    audit.record(session, actor=actor(request, principal), action="intents.activate", target_type="intent_model",
-                 target_id=version, diff={"active": [before, version]})
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="intents.activate",
+        target_type="intent_model",
+        target_id=version,
+        diff={"active": [before, version]},
+    )
     return _one(version)
 
 
 @router.post("/intents/rollback", response_model=VersionOut)
 def rollback(
-    request: Request, session: Session = Depends(db_session), principal: Principal = Depends(require())
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require()),
 ) -> VersionOut:
     """Re-activate the previously active model."""
     store = intent_store(get_settings())
     before = store.active_version()
     version = store.rollback()
-    audit.record(session, actor=actor(request, principal), action="intents.rollback", target_type="intent_model",
-                 target_id=version, diff={"active": [before, version]})
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="intents.rollback",
+        target_type="intent_model",
+        target_id=version,
+        diff={"active": [before, version]},
+    )
     return _one(version)

@@ -37,7 +37,7 @@ def list_failed(limit: int = 100, _: Principal = Depends(require(Role.ADMIN))) -
 def requeue(
     job_id: str,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, str]:
     if not requeue_failed(job_id):

@@ -76,8 +76,16 @@ def list_documents(
     kb: str = DEFAULT_KB, _: Principal = Depends(require(Role.AGENT, Role.ANALYST, Role.MARKETER))
 ) -> list[DocumentOut]:
     return [
-        DocumentOut(kb=d.kb, document_id=d.document_id, source=d.source, title=d.title, chunks=d.chunks,
-                    languages=list(d.languages), tags=list(d.tags), ingested_at=d.ingested_at)
+        DocumentOut(
+            kb=d.kb,
+            document_id=d.document_id,
+            source=d.source,
+            title=d.title,
+            chunks=d.chunks,
+            languages=list(d.languages),
+            tags=list(d.tags),
+            ingested_at=d.ingested_at,
+        )
         for d in get_runtime().knowledge.list_documents(kb=kb)
     ]
 
@@ -90,7 +98,7 @@ async def upload_document(
     document_id: str | None = Form(None),
     tags: str = Form("", description="Comma-separated tags."),
     language: str | None = Form(None),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
 ) -> IngestOut:
     """Ingest (or re-ingest: unchanged chunks keep their vectors, stale ones go) one file."""
@@ -98,14 +106,30 @@ async def upload_document(
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"documents are limited to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     result = await run_in_threadpool(
-        get_runtime().knowledge.ingest_bytes, data, filename=file.filename or "upload.txt", kb=kb,
-        document_id=document_id or None, tags=[t.strip() for t in tags.split(",") if t.strip()],
+        get_runtime().knowledge.ingest_bytes,
+        data,
+        filename=file.filename or "upload.txt",
+        kb=kb,
+        document_id=document_id or None,
+        tags=[t.strip() for t in tags.split(",") if t.strip()],
         language=language or None,
     )
-    audit.record(session, actor=actor(request, principal), action="knowledge.ingest", target_type="document",
-                 target_id=f"{kb}/{result.document_id}", diff={"chunks": result.chunks, "deleted": result.deleted})
-    return IngestOut(kb=result.kb, document_id=result.document_id, chunks=result.chunks, embedded=result.embedded,
-                     unchanged=result.unchanged, deleted=result.deleted)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="knowledge.ingest",
+        target_type="document",
+        target_id=f"{kb}/{result.document_id}",
+        diff={"chunks": result.chunks, "deleted": result.deleted},
+    )
+    return IngestOut(
+        kb=result.kb,
+        document_id=result.document_id,
+        chunks=result.chunks,
+        embedded=result.embedded,
+        unchanged=result.unchanged,
+        deleted=result.deleted,
+    )
 
 
 @router.delete("/knowledge/documents/{document_id:path}", status_code=204)
@@ -113,23 +137,47 @@ def delete_document(
     document_id: str,
     request: Request,
     kb: str = DEFAULT_KB,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
 ) -> None:
     removed = get_runtime().knowledge.delete_document(kb=kb, document_id=document_id)
-    audit.record(session, actor=actor(request, principal), action="knowledge.delete", target_type="document",
-                 target_id=f"{kb}/{document_id}", diff={"chunks": removed})
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="knowledge.delete",
+        target_type="document",
+        target_id=f"{kb}/{document_id}",
+        diff={"chunks": removed},
+    )
 
 
 @router.post("/knowledge/search", response_model=list[HitOut])
 async def search(body: SearchIn, _: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> list[HitOut]:
     hits = await run_in_threadpool(
-        get_runtime().knowledge.search, body.query, kb=body.kb, language=body.language, tags=body.tags, k=body.k,
+        get_runtime().knowledge.search,
+        body.query,
+        kb=body.kb,
+        language=body.language,
+        tags=body.tags,
+        k=body.k,
         mode=body.mode,
     )
     return [
-        HitOut(rank=h.rank, chunk_id=h.chunk_id, document_id=h.document_id, title=h.title, headings=list(h.headings),
-               text=h.text, language=h.language, tags=list(h.tags), score=h.score, dense_score=h.dense_score,
-               bm25_score=h.bm25_score, question=h.question, answer=h.answer, language_fallback=h.language_fallback)
+        HitOut(
+            rank=h.rank,
+            chunk_id=h.chunk_id,
+            document_id=h.document_id,
+            title=h.title,
+            headings=list(h.headings),
+            text=h.text,
+            language=h.language,
+            tags=list(h.tags),
+            score=h.score,
+            dense_score=h.dense_score,
+            bm25_score=h.bm25_score,
+            question=h.question,
+            answer=h.answer,
+            language_fallback=h.language_fallback,
+        )
         for h in hits
     ]

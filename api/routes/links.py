@@ -14,6 +14,6 @@ PUBLIC_PATHS = frozenset({"/l/{code}"})
 
 
 @router.get("/l/{code}", include_in_schema=False)
-def follow_link(code: str, session: Session = Depends(db_session)) -> RedirectResponse:
+def follow_link(code: str, session: Session = Depends(db_session, scope="function")) -> RedirectResponse:
     """A forged or unknown code answers 404 (problem+json) and records nothing."""
     return RedirectResponse(record_click(session, code=code), status_code=302)

@@ -24,7 +24,7 @@ def send_message(
     request: Request,
     response: Response,
     idempotency_key: str | None = Header(default=None, max_length=150),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
 ) -> MessageOut:
     """Queue a message: 202 with its id, status, encoding and segments.
@@ -81,7 +81,7 @@ def preview(body: PreviewIn, _: Principal = Depends(require(Role.MARKETER, Role.
 @router.get("/messages/{message_id}", response_model=MessageOut)
 def get_message(
     message_id: int,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
 ) -> MessageOut:
     return MessageOut.of(service.get_message(session, message_id))
@@ -98,7 +98,7 @@ def list_messages(
     since: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
 ) -> list[MessageOut]:
     """Newest first; page with ``before_id``."""

@@ -28,7 +28,7 @@ def _out(segment: Segment) -> SegmentOut:
 
 @router.get("/segments", response_model=list[SegmentOut])
 def list_segments(
-    session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> list[SegmentOut]:
     return [_out(s) for s in session.scalars(select(Segment).order_by(Segment.id))]
 
@@ -37,7 +37,7 @@ def list_segments(
 def create_segment(
     body: SegmentIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> SegmentOut:
     segment = segments.create(session, name=body.name, rules=body.rules, description=body.description)
@@ -54,7 +54,7 @@ def create_segment(
 
 @router.post("/segments/preview", response_model=CountOut)
 def preview_count(
-    body: RulesIn, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    body: RulesIn, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> CountOut:
     """How many contacts unsaved rules match right now."""
     return CountOut(count=segments.count(session, body.rules))
@@ -62,7 +62,7 @@ def preview_count(
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut)
 def get_segment(
-    segment_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    segment_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> SegmentOut:
     return _out(segments.get(session, segment_id))
 
@@ -72,7 +72,7 @@ def update_segment(
     segment_id: int,
     body: SegmentPatch,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> SegmentOut:
     segment = segments.get(session, segment_id)
@@ -93,7 +93,7 @@ def update_segment(
 def delete_segment(
     segment_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> None:
     segment = segments.get(session, segment_id)
@@ -110,7 +110,7 @@ def delete_segment(
 
 @router.get("/segments/{segment_id}/count", response_model=CountOut)
 def segment_count(
-    segment_id: int, session: Session = Depends(db_session), _: Principal = Depends(READERS)
+    segment_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> CountOut:
     """The live size of a saved segment (one COUNT query)."""
     return CountOut(count=segments.count(session, segments.get(session, segment_id).rules))

@@ -63,7 +63,9 @@ def _out(sender: Sender) -> SenderOut:
 
 @router.get("/senders", response_model=list[SenderOut])
 def list_senders(
-    status: str | None = None, session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))
+    status: str | None = None,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(require(Role.ADMIN)),
 ) -> list[SenderOut]:
     return [_out(s) for s in senders.list_senders(session, status=status)]
 
@@ -72,7 +74,7 @@ def list_senders(
 def create_sender(
     body: SenderIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> SenderOut:
     sender = senders.create_sender(session, **body.model_dump(), region=request.app.state.settings.default_region)
@@ -92,7 +94,7 @@ def update_sender(
     sender_id: int,
     body: SenderPatch,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> SenderOut:
     changes = body.model_dump(exclude_none=True)
@@ -110,7 +112,7 @@ def update_sender(
 
 @router.get("/provider-accounts", response_model=list[AccountOut])
 def list_accounts(
-    session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
 ) -> list[AccountOut]:
     return [AccountOut(name=n, throughput=t) for n, t in sorted(senders.account_rates(session).items())]
 
@@ -120,7 +122,7 @@ def set_account(
     name: str,
     body: AccountIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> AccountOut:
     account: ProviderAccount = senders.set_account_rate(session, name=name, throughput=body.throughput)

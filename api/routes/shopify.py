@@ -30,17 +30,24 @@ async def _handle(request: Request, session: Session, topic: str) -> dict[str, A
         return {"status": "ignored", "reason": "no phone number in the payload"}
     webhook_id = request.headers.get("x-shopify-webhook-id")
     contact = transactional.resolve_contact(session, contact_id=None, contact=event.contact)
-    result = transactional.handle_event(session, event_type=event.event_type, contact=contact, data=event.data,
-                                        idempotency_key=f"shopify:{webhook_id}" if webhook_id else None,
-                                        source="shopify")
+    result = transactional.handle_event(
+        session,
+        event_type=event.event_type,
+        contact=contact,
+        data=event.data,
+        idempotency_key=f"shopify:{webhook_id}" if webhook_id else None,
+        source="shopify",
+    )
     return {"status": result.event.status, "event_id": result.event.id, "duplicate": result.duplicate}
 
 
 @router.post("/webhooks/shopify/orders/create")
-async def orders_create(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
+async def orders_create(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     return await _handle(request, session, "orders/create")
 
 
 @router.post("/webhooks/shopify/fulfillments/create")
-async def fulfillments_create(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
+async def fulfillments_create(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> dict[str, Any]:
     return await _handle(request, session, "fulfillments/create")

@@ -18,40 +18,68 @@ router = APIRouter(prefix="/api/v1", tags=["templates"])
 
 
 @router.get("/templates", response_model=list[TemplateOut])
-def list_templates(session: Session = Depends(db_session),
-                   _: Principal = Depends(require(Role.MARKETER))) -> list[TemplateOut]:
+def list_templates(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.MARKETER))
+) -> list[TemplateOut]:
     return [TemplateOut.model_validate(t) for t in session.scalars(select(Template).order_by(Template.id))]
 
 
 @router.post("/templates", response_model=TemplateOut, status_code=201)
-def create_template(body: TemplateIn, request: Request, session: Session = Depends(db_session),
-                    principal: Principal = Depends(require(Role.MARKETER))) -> TemplateOut:
+def create_template(
+    body: TemplateIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.MARKETER)),
+) -> TemplateOut:
     """Validated on save: unknown variables, missing defaults and unsafe constructs answer 422."""
     template = service.save_template(session, body)
-    audit.record(session, actor=actor(request, principal), action="template.create", target_type="template",
-                 target_id=template.id, diff={"name": template.name, "kind": template.kind})
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="template.create",
+        target_type="template",
+        target_id=template.id,
+        diff={"name": template.name, "kind": template.kind},
+    )
     return TemplateOut.model_validate(template)
 
 
 @router.get("/templates/{template_id}", response_model=TemplateOut)
-def get_template(template_id: int, session: Session = Depends(db_session),
-                 _: Principal = Depends(require(Role.MARKETER))) -> TemplateOut:
+def get_template(
+    template_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(require(Role.MARKETER)),
+) -> TemplateOut:
     return TemplateOut.model_validate(service.get_template(session, template_id))
 
 
 @router.put("/templates/{template_id}", response_model=TemplateOut)
-def update_template(template_id: int, body: TemplateIn, request: Request, session: Session = Depends(db_session),
-                    principal: Principal = Depends(require(Role.MARKETER))) -> TemplateOut:
+def update_template(
+    template_id: int,
+    body: TemplateIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.MARKETER)),
+) -> TemplateOut:
     template = service.get_template(session, template_id)
     before = {"body": template.body, "name": template.name}
     service.save_template(session, body, template)
-    audit.record(session, actor=actor(request, principal), action="template.update", target_type="template",
-                 target_id=template.id, diff=audit.changes(before, {"body": template.body, "name": template.name}))
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="template.update",
+        target_type="template",
+        target_id=template.id,
+        diff=audit.changes(before, {"body": template.body, "name": template.name}),
+    )
     return TemplateOut.model_validate(template)
 
 
 @router.post("/templates/preview", response_model=PreviewOut)
-def preview_template(body: PreviewIn, session: Session = Depends(db_session),
-                     _: Principal = Depends(require(Role.MARKETER))) -> PreviewOut:
+def preview_template(
+    body: PreviewIn,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(require(Role.MARKETER)),
+) -> PreviewOut:
     """The text for a contact (or a sample), its encoding/segments, and recipients and cost for a segment."""
     return preview.preview(session, body)

@@ -60,7 +60,7 @@ def _sub_out(sub: WebhookSubscription) -> SubscriptionOut:
 
 @router.get("/webhooks", response_model=list[SubscriptionOut])
 def list_subscriptions(
-    session: Session = Depends(db_session), _: Principal = Depends(require(Role.ADMIN))
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
 ) -> list[SubscriptionOut]:
     return [_sub_out(s) for s in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))]
 
@@ -69,7 +69,7 @@ def list_subscriptions(
 def create_subscription(
     body: SubscriptionIn,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> SubscriptionCreated:
     """The signing secret is returned here once."""
@@ -89,7 +89,7 @@ def create_subscription(
 def delete_subscription(
     subscription_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> None:
     sub = session.get(WebhookSubscription, subscription_id)
@@ -109,7 +109,7 @@ def delete_subscription(
 def list_deliveries(
     subscription_id: int,
     limit: int = 100,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> list[DeliveryOut]:
     stmt = (
@@ -125,7 +125,7 @@ def list_deliveries(
 def replay_delivery(
     delivery_id: int,
     request: Request,
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> DeliveryOut:
     delivery = webhooks.replay(session, delivery_id=delivery_id)
