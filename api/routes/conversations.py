@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from agent.summary import ThreadLine, summarise
 from api.deps import actor, db_session, require
+from campaigns.models import Campaign
+from contacts import consent
 from contacts.models import Contact
 from conversations.models import Conversation, Message
 from core.accounts import Principal
@@ -72,6 +74,29 @@ class ContextOut(BaseModel):
     escalation: dict[str, Any] | None
     contact: dict[str, Any]
     campaign_messages: int
+    consent_history: list[dict[str, Any]] = Field(default_factory=list)
+    campaign_history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _consent_history(session: Session, contact: Contact | None) -> list[dict[str, Any]]:
+    """The contact's consent ledger, newest first (proof texts stay out of the console)."""
+    if contact is None:
+        return []
+    return [{"action": e.action, "source": e.source, "at": e.at} for e in reversed(consent.history(session, contact))][
+        :20
+    ]
+
+
+def _campaign_history(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    """The campaigns that texted this contact, newest first, with what became of their message."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.name, Message.status, Message.created_at)
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .where(Message.contact_id == contact_id)
+        .order_by(Message.created_at.desc())
+        .limit(20)
+    )
+    return [{"campaign_id": i, "name": name, "status": status, "at": at} for i, name, status, at in rows]
 
 
 class ReplyIn(BaseModel):
@@ -276,6 +301,8 @@ def conversation_context(
             "opted_out": contact.opted_out,
         },
         campaign_messages=int(campaign_messages or 0),
+        consent_history=_consent_history(session, contact),
+        campaign_history=_campaign_history(session, conversation.contact_id),
     )
 
 

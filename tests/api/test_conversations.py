@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from contacts import consent
+from contacts.models import Contact
+from conversations.models import Conversation, Message
 from core import db
 from handoff import flows
+from tests.campaigns.factories import create_campaign, create_template
 from tests.handoff.factories import create_agent, create_conversation
 from tests.helpers import auth_headers
 
@@ -39,6 +43,23 @@ def test_inbox_views_counts_and_queue(app_client: TestClient) -> None:
 
 def test_context_has_thread_summary_and_escalation(app_client: TestClient) -> None:
     conversation_id, _ = _escalated("+33600000102")
+    with db.session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        contact = session.get(Contact, conversation.contact_id if conversation else 0)
+        assert contact is not None
+        consent.record_opt_in(session, contact=contact, source="form", proof="signed up in store")
+        campaign = create_campaign(session, create_template(session), name="Soldes d'hiver")
+        session.add(
+            Message(
+                contact_id=contact.id,
+                direction="out",
+                body="-20 % ce week-end",
+                status="delivered",
+                lane="marketing",
+                author_type="campaign",
+                campaign_id=campaign.id,
+            )
+        )
     headers = auth_headers("agent")
     sent = app_client.post(
         f"/api/v1/conversations/{conversation_id}/messages", json={"body": "Bonjour, je regarde."}, headers=headers
@@ -48,6 +69,9 @@ def test_context_has_thread_summary_and_escalation(app_client: TestClient) -> No
     assert context["escalation"]["reason"] == "human_requested"
     assert [m["author_type"] for m in context["messages"]] == ["system", "api"]
     assert context["contact"]["phone"] == "+33600000102" and context["summary_path"] in ("offline", "empty")
+    assert [(e["action"], e["source"]) for e in context["consent_history"]] == [("opt_in", "form")]
+    assert [(c["name"], c["status"]) for c in context["campaign_history"]] == [("Soldes d'hiver", "delivered")]
+    assert context["campaign_messages"] == 1
     note = app_client.post(f"/api/v1/conversations/{conversation_id}/notes", json={"body": "VIP"}, headers=headers)
     assert note.status_code == 201
     closed = app_client.post(
