@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from contacts import consent
+from contacts.service import find_by_phone
+from core import db
 from core.settings import Settings
 from tests.console.helpers import (
     assign,
@@ -41,6 +44,10 @@ def test_wrong_roles_are_refused_on_every_page(app_client: TestClient) -> None:
 def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient, runtime: Settings) -> None:
     user_id, secret = create_console_user("ana@example.com", status="away")
     conversation_id = escalated_conversation("+33611111111", "je veux parler à un conseiller", language="fr")
+    with db.session_scope() as session:
+        contact = find_by_phone(session, "+33611111111")
+        assert contact is not None
+        consent.record_opt_in(session, contact=contact, source="keyword", proof="START")
     csrf = log_in(app_client, "ana@example.com", secret)
 
     enrol = app_client.get("/console/enrol", headers=HTML, follow_redirects=False)
@@ -62,6 +69,8 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
         "human requested",
         "Summary",
         "Subscribed",
+        "Consent history",
+        "opt in (keyword)",
         'data-key="a"',
     ):
         assert expected in page.text, expected
