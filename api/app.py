@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import APIRouter, FastAPI
 
 from api import errors, middleware
@@ -36,6 +38,20 @@ def discover_routers() -> list[APIRouter]:
     return found
 
 
+def _warm_up_agent_in_background(settings: Settings) -> None:
+    """Load the models and knowledge base now, so the first customer does not wait seconds for it."""
+
+    def warm() -> None:
+        from agent.runtime import get_runtime
+
+        try:
+            get_runtime(settings).pipeline()
+        except Exception:  # the inbound job reports the same problem with its context
+            structlog.get_logger("relais.app").exception("agent warm-up failed")
+
+    threading.Thread(target=warm, name="relais-agent-warm-up", daemon=True).start()
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool = False) -> FastAPI:
     """Build the app; ``run_workers`` starts worker threads and the scheduler inside this process."""
     settings = bootstrap(settings or get_settings())
@@ -49,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = False) -
         from workers.runner import BackgroundWorkers
         from workers.scheduler import PeriodicScheduler
 
+        _warm_up_agent_in_background(settings)
         with BackgroundWorkers(settings.inbound_worker_threads), PeriodicScheduler():
             yield
 
