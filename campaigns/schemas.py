@@ -3,9 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from channels.media import media_kind, normalize_content_type, size_limit
+from core.errors import ValidationFailed
+
+
+class MediaIn(BaseModel):
+    """One MMS attachment of a template or campaign, by URL."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    content_type: str
+    size: int | None = Field(default=None, ge=1, description="bytes, when known; checked against the MMS limit")
+    caption: str = Field(default="", max_length=500)
+
+
+def _check_media(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each item a valid attachment of an accepted MMS type and size; stored as plain dicts."""
+    checked = []
+    for number, item in enumerate(items, start=1):
+        media = MediaIn.model_validate(item)
+        try:
+            media_kind(media.content_type)
+        except ValidationFailed as exc:
+            raise ValueError(f"media {number}: {exc.detail}") from None
+        limit = size_limit("default")
+        if media.size is not None and media.size > limit:
+            raise ValueError(f"media {number}: {media.size} bytes is over the {limit}-byte MMS limit")
+        checked.append(
+            {**media.model_dump(exclude_none=True), "content_type": normalize_content_type(media.content_type)}
+        )
+    return checked
+
+
+MediaList = Annotated[list[dict[str, Any]], AfterValidator(_check_media)]
 
 
 class TemplateIn(BaseModel):
@@ -15,7 +48,7 @@ class TemplateIn(BaseModel):
     body: str = Field(min_length=1, max_length=5000)
     attributes: list[str] = Field(default_factory=list, description="extra attribute names the body may read")
     event_fields: list[str] = Field(default_factory=list, description="event payload paths; suffix ? = optional")
-    media: list[dict[str, Any]] = Field(default_factory=list)
+    media: MediaList = Field(default_factory=list)
 
 
 class TemplateOut(TemplateIn):
@@ -51,7 +84,7 @@ class CampaignIn(BaseModel):
     segment_id: int | None = None
     segment: dict[str, Any] = Field(default_factory=dict, description="inline segment rules when no segment_id")
     sender: str = ""
-    media: list[dict[str, Any]] = Field(default_factory=list)
+    media: MediaList = Field(default_factory=list)
     translations: dict[str, int] = Field(default_factory=dict)
     timezone: str = "UTC"
     recurrence: str = ""
