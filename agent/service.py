@@ -85,8 +85,7 @@ def analyze_text(text: str, *, language: str | None = None, kb: str = DEFAULT_KB
 
 def train_and_store(spec: IntentSpec, *, store: IntentModelStore, activate: bool = True) -> str:
     """Train ``spec`` (already merged with the built-in intents) and store it; returns the version."""
-    # the intent model must embed like the pipeline does (one embedding per message)
-    return store.save(train_intents(spec, backend=get_settings().embedding_backend), activate=activate)
+    return store.save(train_intents(spec, backend=get_settings().intent_backend), activate=activate)
 
 
 def load_intents_file(path: Path, *, settings: Settings | None = None, activate: bool = True) -> str:

@@ -64,6 +64,9 @@ def run(
     train: Path | None = typer.Option(None, help="Training file of the intent suites (CLINC150 JSON, BANKING77 CSV)."),
     split: str | None = typer.Option(None, help="UMSAB split for sentiment/language (default val)."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate at most this many items (smoke runs)."),
+    backend: str | None = typer.Option(
+        None, help="Embedding backend of the intent suites (default use-multilingual+minilm for these English sets)."
+    ),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), min=1, help="Agent cases run in parallel."),
     check: bool = typer.Option(False, help="Exit 1 when a figure is below its threshold."),
 ) -> None:
@@ -71,8 +74,16 @@ def run(
     settings = get_settings()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with progress_bar() as bar:
-        options = RunOptions(settings=settings, data=data, train=train, split=split, limit=limit, workers=workers,
-                             progress=_RichProgress(bar))
+        options = RunOptions(
+            settings=settings,
+            data=data,
+            train=train,
+            split=split,
+            limit=limit,
+            workers=workers,
+            backend=backend,
+            progress=_RichProgress(bar),
+        )
         try:
             result = run_suite(suite, options)
         except KeyError as exc:

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
 
     # Agent thresholds
     embedding_backend: str = "use-multilingual"
+    # the intent model's embeddings: the same as above, or e.g. "use-multilingual+minilm" for an
+    # English-only deployment (more accurate on English, one more embedding per message)
+    intent_backend: str = "use-multilingual"
     intent_min_confidence: float = Field(0.45, ge=0, le=1)
     retrieval_min_score: float = Field(0.35, ge=0, le=1)
     sentiment_escalate_below: float = Field(-0.6, ge=-1, le=1)

@@ -25,8 +25,10 @@ REDTEAM_TAGS = frozenset({"opt-out", "abuse"})
 def _merge(into: Report, part: Report, name: str) -> None:
     into.summary |= {f"{name}.{k}": v for k, v in part.summary.items()}
     into.metrics[name] = part.metrics
-    into.failures += [Failure(id=f"{name}/{f.id}", input=f.input, expected=f.expected, got=f.got,
-                              detail=f.detail, sources=f.sources) for f in part.failures]
+    into.failures += [
+        Failure(id=f"{name}/{f.id}", input=f.input, expected=f.expected, got=f.got, detail=f.detail, sources=f.sources)
+        for f in part.failures
+    ]
 
 
 @register("gate", "Small and fast: keywords, red-team opt-out/abuse, gate agent cases, a CLINC150 subset")
@@ -41,11 +43,16 @@ def gate(options: RunOptions) -> Report:
     finally:
         agent.close()
     _merge(report, cases_report("redteam", "redteam.yaml", results[: len(redteam)], "offline"), "redteam")
-    _merge(report, cases_report("agent", "demo_agent.yaml", results[len(redteam):], "offline"), "agent")
+    _merge(report, cases_report("agent", "demo_agent.yaml", results[len(redteam) :], "offline"), "agent")
     skipped: dict[str, str] = {}
     try:
-        clinc = run_clinc(RunOptions(settings=options.settings, progress=options.progress, backend=options.backend),
-                          intents=CLINC_INTENTS, per_intent=CLINC_PER_INTENT)
+        clinc = run_clinc(
+            RunOptions(
+                settings=options.settings, progress=options.progress, backend=options.backend or "use-multilingual"
+            ),
+            intents=CLINC_INTENTS,
+            per_intent=CLINC_PER_INTENT,
+        )
         _merge(report, clinc, "clinc150")
     except SuiteSkipped as exc:
         skipped["clinc150"] = str(exc)

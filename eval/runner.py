@@ -49,7 +49,7 @@ class RunOptions:
     data: Path | None = None
     train: Path | None = None
     split: str | None = None
-    backend: str = "use-multilingual"
+    backend: str | None = None  # intent suites: None = the backend chosen for their (English) data sets
     limit: int | None = None
     workers: int = 2
     progress: Progress = field(default_factory=Progress)
