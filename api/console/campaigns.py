@@ -1,0 +1,225 @@
+"""Campaign reports in the console: a list with headline figures, a report page with SVG charts.
+
+The figures come from :mod:`campaigns.reporting` (the same numbers as the REST report and its
+CSV/XLSX exports); this module only adds the per-day series of one campaign and the chart
+geometry, so templates draw plain ``<rect>`` elements without arithmetic. The report part of the
+page is a fragment that HTMX re-fetches every few seconds while the campaign is sending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render, views
+from api.deps import db_session, require
+from campaigns import reporting, service
+from campaigns.models import Campaign, LinkClick
+from conversations.models import Message
+from core.accounts import Principal
+from core.db import utcnow
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+READERS = require(Role.MARKETER, Role.ANALYST)
+LIVE_STATUSES = ("scheduled", "preparing", "running")
+REFRESH_SECONDS = 10
+LIST_LIMIT = 100
+BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
+COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar: ``length`` is in SVG units, ``text`` the value as shown."""
+
+    label: str
+    value: float
+    length: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day of a campaign; ``*_height`` are column heights in SVG units."""
+
+    date: str
+    sent: int
+    delivered: int
+    failed: int
+    clicks: int
+    sent_height: float
+    delivered_height: float
+
+
+def bars(items: list[tuple[str, float]], *, percent: bool = False) -> list[Bar]:
+    """Scale values to :data:`BAR_SPACE`; rates (``percent``) are drawn against 100 %, counts against the largest."""
+    top = 1.0 if percent else max((value for _, value in items), default=0) or 1
+    return [
+        Bar(label, value, round(BAR_SPACE * value / top, 1), rate(value) if percent else f"{value:g}")
+        for label, value in items
+    ]
+
+
+def daily(session: Session, campaign_id: int) -> list[Day]:
+    """Per day (UTC, by send time or creation while queued): sent, delivered, failed and link clicks."""
+    day = func.date(func.coalesce(Message.sent_at, Message.created_at))
+    counts: dict[str, dict[str, int]] = {}
+    for d, status, n in session.execute(
+        select(day, Message.status, func.count())
+        .where(Message.campaign_id == campaign_id, Message.direction == "out")
+        .group_by(day, Message.status)
+    ):
+        entry = counts.setdefault(str(d), {"sent": 0, "delivered": 0, "failed": 0, "clicks": 0})
+        if status in reporting.SENT_STATUSES or status in reporting.FAILED_STATUSES:
+            entry["sent"] += n
+        entry["delivered"] += n if status == "delivered" else 0
+        entry["failed"] += n if status in reporting.FAILED_STATUSES else 0
+    click_day = func.date(LinkClick.clicked_at)
+    for d, n in session.execute(
+        select(click_day, func.count()).where(LinkClick.campaign_id == campaign_id).group_by(click_day)
+    ):
+        counts.setdefault(str(d), {"sent": 0, "delivered": 0, "failed": 0, "clicks": 0})["clicks"] += int(n)
+    top = max((c["sent"] for c in counts.values()), default=0) or 1
+    return [
+        Day(
+            d,
+            c["sent"],
+            c["delivered"],
+            c["failed"],
+            c["clicks"],
+            round(COLUMN_HEIGHT * c["sent"] / top, 1),
+            round(COLUMN_HEIGHT * c["delivered"] / top, 1),
+        )
+        for d, c in sorted(counts.items())
+    ]
+
+
+def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
+    """The chart data of a report: funnel, failures by reason, per-arm rates, per-day columns."""
+    totals = report["totals"]
+    funnel = bars(
+        [
+            ("Messages", totals["messages"]),
+            ("Sent", totals["sent"]),
+            ("Delivered", totals["delivered"]),
+            ("Clicked", totals["unique_clicks"]),
+            ("Replied", totals["replies"]),
+            ("Converted", totals["conversions"]),
+        ]
+    )
+    reasons = sorted(
+        [
+            *((f"failed: {k}", n) for k, n in totals["failed_by_reason"].items()),
+            *((f"not sent: {k}", n) for k, n in totals["rejected_by_reason"].items()),
+        ],
+        key=lambda item: -item[1],
+    )
+    arms = [
+        (
+            name,
+            bars(
+                [
+                    ("Delivery rate", a["delivery_rate"]),
+                    ("Click-through rate", a["ctr"]),
+                    ("Reply rate", a["replies"] / a["sent"] if a["sent"] else 0.0),
+                ],
+                percent=True,
+            ),
+        )
+        for name, a in report["arms"].items()
+    ]
+    return {
+        "funnel": funnel,
+        "reasons": bars(reasons),
+        "arms": arms,
+        "days": days,
+        "column_width": max(8.0, min(40.0, 560.0 / max(len(days), 1) - 6)),
+    }
+
+
+def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
+    report = reporting.campaign_report(session, campaign)
+    return {
+        "campaign": campaign,
+        "report": report,
+        "charts": charts(report, daily(session, campaign.id)),
+        "live": campaign.status in LIVE_STATUSES,
+        "refresh_seconds": REFRESH_SECONDS,
+        "updated_at": utcnow(),
+    }
+
+
+def money(micros: int) -> str:
+    """Provider cost in the provider's currency, from micro-units."""
+    return f"{micros / 1_000_000:,.2f}"
+
+
+def rate(value: float) -> str:
+    """A rate as a percentage (a no-break space keeps "33.3 %" on one line in narrow table cells)."""
+    return f"{value * 100:.1f}\u00a0%"
+
+
+def timestamp(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(READERS),
+) -> HTMLResponse:
+    """The latest campaigns with status and headline figures."""
+    campaigns = session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(LIST_LIMIT)).all()
+    rows = [(c, reporting.summary(session, c.id)) for c in campaigns]
+    return render(
+        request,
+        "console/campaigns.html",
+        {
+            "rows": rows,
+            "limit": LIST_LIMIT,
+            "status": views.agent_status(session, principal),
+            "money": money,
+            "percent": rate,
+            "timestamp": timestamp,
+        },
+        principal=principal,
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(
+    request: Request,
+    campaign_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(READERS),
+) -> HTMLResponse:
+    """The full report of one campaign, with export links and a live-refreshed report part."""
+    context = _report_context(session, service.get_campaign(session, campaign_id))
+    context |= {
+        "status": views.agent_status(session, principal),
+        "money": money,
+        "percent": rate,
+        "timestamp": timestamp,
+    }
+    return render(request, "console/campaign.html", context, principal=principal)
+
+
+@router.get("/campaigns/{campaign_id}/live", response_class=HTMLResponse)
+def campaign_fragment(
+    request: Request,
+    campaign_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(READERS),
+) -> HTMLResponse:
+    """The report part of the campaign page (HTMX polls it while the campaign is sending)."""
+    context = _report_context(session, service.get_campaign(session, campaign_id))
+    context |= {"money": money, "percent": rate, "timestamp": timestamp}
+    return render(request, "console/_campaign_report.html", context, principal=principal)

@@ -1,0 +1,175 @@
+"""The console's QA page (role ``analyst``; admin too): every suite's reports with their trends.
+
+Reads the reports ``relais eval run`` stored (``eval.store``) and shapes them for the template:
+one table per suite, newest run first, each headline figure with its change since the previous
+run, whether it met its threshold, and a server-rendered SVG sparkline of the figure over the
+runs shown (oldest to newest). No JavaScript is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render, views
+from api.deps import db_session, require
+from core.accounts import Principal
+from core.errors import NotFound
+from core.rbac import Role
+from core.settings import Settings
+from eval.compare import COUNTS, LOWER_IS_BETTER
+from eval.store import ReportEntry, list_reports, read_report
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+ANALYSTS = require(Role.ANALYST)
+
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 28
+_PAD = 3
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One headline figure of one run: its value, change since the previous run, threshold check."""
+
+    value: str
+    delta: str = ""
+    regression: bool = False
+    minimum: float | None = None
+    below: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    created_at: str
+    passed: bool
+    cells: dict[str, Cell]
+
+
+@dataclass(frozen=True)
+class Spark:
+    """A sparkline: SVG polyline points, the last point, and a sentence describing it for screen readers."""
+
+    points: str
+    last: tuple[float, float]
+    description: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    figures: list[str]
+    runs: list[Run]  # newest first
+    sparks: dict[str, Spark]
+    total: int  # runs stored, of which ``runs`` are the newest
+
+
+def fmt(value: Any) -> str:
+    """A figure as shown: integers as they are, other numbers with three decimals."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _numeric(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def sparkline(name: str, values: list[float]) -> Spark:
+    """Points for ``values`` (oldest first) scaled into the sparkline box, and their text alternative."""
+    low, high = min(values), max(values)
+    span = high - low
+    step = (SPARK_WIDTH - 2 * _PAD) / max(len(values) - 1, 1)
+    coords = [
+        (
+            round(_PAD + i * step, 1),
+            round(SPARK_HEIGHT / 2 if span == 0 else _PAD + (high - v) / span * (SPARK_HEIGHT - 2 * _PAD), 1),
+        )
+        for i, v in enumerate(values)
+    ]
+    if len(coords) == 1:  # one run: a flat line so the chart still reads as "no history yet"
+        coords = [(float(_PAD), coords[0][1]), (float(SPARK_WIDTH - _PAD), coords[0][1])]
+    better = "lower is better" if name.rsplit(".", 1)[-1] in LOWER_IS_BETTER else "higher is better"
+    description = (
+        f"{name} over {len(values)} run{'s' if len(values) != 1 else ''}, oldest to newest: "
+        f"{', '.join(fmt(v) for v in values)} (lowest {fmt(low)}, highest {fmt(high)}; {better})"
+    )
+    return Spark(" ".join(f"{x},{y}" for x, y in coords), coords[-1], description)
+
+
+def _thresholds(settings: Settings, entry: ReportEntry) -> dict[str, float]:
+    try:
+        raw = read_report(settings, entry.id).get("thresholds") or {}
+    except NotFound:  # removed since it was listed
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if _numeric(v)}
+
+
+def _delta(change: float | None) -> str:
+    """A change since the previous run, signed ("+0.01", "-0.04", "±0"); empty for a first run."""
+    if change is None:
+        return ""
+    return f"{change:+.3f}".rstrip("0").rstrip(".") if change else "±0"
+
+
+def _run(entry: ReportEntry, figures: list[str], thresholds: dict[str, float]) -> Run:
+    cells = {}
+    for name in figures:
+        value = entry.summary.get(name)
+        minimum = thresholds.get(name)
+        cells[name] = Cell(
+            value=fmt(value),
+            delta=_delta(entry.trend.get(name)),
+            regression=name in entry.regressions,
+            minimum=minimum,
+            # as the report's own gate: a missing figure counts as 0, so it is below any minimum
+            below=minimum is not None and (float(value) if _numeric(value) else 0.0) < minimum,
+        )
+    return Run(entry.id, entry.created_at, entry.passed, cells)
+
+
+def suites(settings: Settings, limit: int) -> list[Suite]:
+    """Every suite with stored reports (by name), its ``limit`` newest runs and their sparklines."""
+    grouped: dict[str, list[ReportEntry]] = {}
+    for entry in list_reports(settings):  # newest first
+        grouped.setdefault(entry.id.split("/", 1)[0], []).append(entry)
+    out = []
+    for name in sorted(grouped):
+        entries = grouped[name][:limit]
+        figures: list[str] = []
+        for entry in entries:  # the newest run's figures first, then any older ones it dropped
+            figures += [k for k, v in entry.summary.items() if _numeric(v) and k not in figures]
+        sparks = {}
+        for figure in figures:
+            values = [float(e.summary[figure]) for e in reversed(entries) if _numeric(e.summary.get(figure))]
+            if values and figure not in COUNTS:
+                sparks[figure] = sparkline(figure, values)
+        runs = [_run(e, figures, _thresholds(settings, e)) for e in entries]
+        out.append(Suite(name, figures, runs, sparks, len(grouped[name])))
+    return out
+
+
+@router.get("/qa", response_class=HTMLResponse)
+def qa_page(
+    request: Request,
+    runs: int = Query(20, ge=1, le=200, description="newest runs shown per suite"),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ANALYSTS),
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    return render(
+        request,
+        "console/qa.html",
+        {
+            "suites": suites(settings, runs),
+            "limit": runs,
+            "spark_box": {"width": SPARK_WIDTH, "height": SPARK_HEIGHT},
+            "status": views.agent_status(session, principal),
+        },
+        principal=principal,
+    )

@@ -1,0 +1,179 @@
+"""Campaign reports in the console: list, report page with SVG charts, live fragment, exports, roles."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from campaigns.models import CampaignLink, Conversion, LinkClick
+from contacts import consent
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.console.helpers import create_console_user, log_in
+from tests.helpers import auth_headers
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+# (status, error_code, arm, price in micros) of the campaign's outbound messages
+OUTBOUND = (
+    ("delivered", "", "A", 50_000),
+    ("delivered", "", "A", 50_000),
+    ("delivered", "", "B", 50_000),
+    ("sent", "", "B", 50_000),
+    ("failed", "unreachable", "B", 0),
+    ("queued", "", "A", 0),
+    ("rejected", "opted_out", "B", 0),
+)
+
+
+def build_campaign(status: str = "running") -> int:
+    """A running A/B campaign: 7 messages sent an hour ago; arm A's first contact clicked, replied and
+    converted, arm B's first contact opted out."""
+    with db.session_scope() as session:
+        template = create_template(session)
+        campaign = create_campaign(session, template, name="Spring sale")
+        campaign.status = status
+        campaign.ab = {"arms": [{"name": "A"}, {"name": "B"}]}
+        campaign.skipped = {"quiet_hours": 2}
+        contacts = [create_contact(session, n) for n in range(len(OUTBOUND))]
+        for contact, (state, code, arm, price) in zip(contacts, OUTBOUND, strict=True):
+            message = Message(
+                contact_id=contact.id,
+                direction="out",
+                body="Bonjour -20%",
+                status=state,
+                lane="marketing",
+                author_type="campaign",
+                campaign_id=campaign.id,
+                error_code=code,
+                price_micros=price,
+                segments=1,
+                analysis={"ab_arm": arm},
+                created_at=db.utcnow() - timedelta(hours=1),
+            )
+            session.add(message)
+        session.flush()
+        first = contacts[0]
+        later = db.utcnow() + timedelta(minutes=5)
+        session.add(
+            Message(
+                contact_id=first.id,
+                direction="in",
+                body="Super, merci",
+                status="received",
+                author_type="customer",
+                created_at=later,
+            )
+        )
+        link = CampaignLink(campaign_id=campaign.id, url="https://shop.example/sale")
+        session.add(link)
+        session.flush()
+        session.add(LinkClick(link_id=link.id, campaign_id=campaign.id, contact_id=first.id, clicked_at=later))
+        session.add(
+            Conversion(campaign_id=campaign.id, contact_id=first.id, reference="order-1", value_micros=25_000_000)
+        )
+        consent.record_opt_out(session, contact=contacts[2], source="keyword", proof="STOP")
+        return campaign.id
+
+
+def marketer_client(app_client: TestClient) -> TestClient:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    return app_client
+
+
+def figure(html: str, name: str) -> str:
+    match = re.search(rf'id="fig-{name}">([^<]*)<', html)
+    assert match, name
+    return match.group(1)
+
+
+def arm_cells(html: str, arm: str) -> list[str]:
+    row = html.split(f'<tr data-arm="{arm}">')[1].split("</tr>")[0]
+    return re.findall(r"<td>([^<]*)</td>", row)
+
+
+def test_marketer_sees_the_list_with_headline_figures(app_client: TestClient, runtime: Settings) -> None:
+    campaign_id = build_campaign()
+    client = marketer_client(app_client)
+    page = client.get("/console/campaigns", headers=HTML)
+    assert page.status_code == 200, page.text
+    row = page.text.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
+    cells = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', row))
+    # sent = delivered 3 + sent 1 + failed 1; queued and rejected were never submitted
+    assert cells == {
+        "sent": "5",
+        "delivered": "3",
+        "delivery_rate": "60.0\u00a0%",
+        "clicks": "1",
+        "ctr": "33.3\u00a0%",
+        "replies": "1",
+        "opt_outs": "1",
+        "conversions": "1",
+        "cost": "0.20",
+    }
+    assert "Spring sale" in row and "running" in row
+    assert 'href="/console/campaigns" aria-current="page"' in page.text
+
+
+def test_report_page_has_charts_tables_exports_and_a_live_fragment(app_client: TestClient, runtime: Settings) -> None:
+    campaign_id = build_campaign()
+    client = marketer_client(app_client)
+    page = client.get(f"/console/campaigns/{campaign_id}", headers=HTML)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert (figure(html, "sent"), figure(html, "delivered"), figure(html, "failed"), figure(html, "queued")) == (
+        "5",
+        "3",
+        "1",
+        "1",
+    )
+    assert figure(html, "delivery-rate") == "60.0\u00a0%" and figure(html, "cost") == "0.20"
+    assert figure(html, "conversion-value") == "25.00" and figure(html, "replies") == "1"
+    for chart in ("chart-funnel", "chart-reasons", "chart-arm-1", "chart-arm-2", "chart-days"):
+        assert f'<svg id="{chart}" class="chart" role="img" aria-labelledby="{chart}-title"' in html, chart
+    assert "failed: unreachable" in html and "not sent: opted_out" in html
+    # funnel bars are scaled to the largest step (7 messages = 360 units)
+    assert 'width="360.0" height="20"' in html and 'width="257.1" height="20"' in html
+    # sent, delivered, delivery rate, unique clicks, CTR, replies, opt-outs, conversions, cost
+    assert arm_cells(html, "A") == ["2", "2", "100.0\u00a0%", "1", "50.0\u00a0%", "1", "0", "1", "0.10"]
+    assert arm_cells(html, "B") == ["3", "1", "33.3\u00a0%", "0", "0.0\u00a0%", "0", "1", "0", "0.10"]
+    assert "quiet_hours" in html
+    assert f"/api/v1/campaigns/{campaign_id}/report?format=csv" in html
+    assert f"/api/v1/campaigns/{campaign_id}/report?format=xlsx" in html
+    assert f'hx-get="/console/campaigns/{campaign_id}/live" hx-trigger="every 10s"' in html
+
+    csv = client.get(f"/api/v1/campaigns/{campaign_id}/report?format=csv")
+    assert csv.status_code == 200 and "all,delivered,3" in csv.text
+    xlsx = client.get(f"/api/v1/campaigns/{campaign_id}/report?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+    # the fragment reflects new delivery reports
+    with db.session_scope() as session:
+        queued = session.query(Message).filter_by(campaign_id=campaign_id, status="queued").one()
+        queued.status = "delivered"
+    fragment = client.get(f"/console/campaigns/{campaign_id}/live", headers={**HTML, "HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and 'id="campaign-report"' in fragment.text
+    assert figure(fragment.text, "delivered") == "4" and figure(fragment.text, "queued") == "0"
+    assert "<svg" in fragment.text
+
+
+def test_finished_campaign_stops_polling(app_client: TestClient, runtime: Settings) -> None:
+    campaign_id = build_campaign(status="completed")
+    page = marketer_client(app_client).get(f"/console/campaigns/{campaign_id}", headers=HTML)
+    assert page.status_code == 200 and "hx-trigger" not in page.text.split('id="campaign-report"')[1].split(">")[0]
+
+
+def test_roles(app_client: TestClient, runtime: Settings) -> None:
+    campaign_id = build_campaign()
+    agent, analyst = auth_headers("agent"), auth_headers("analyst")
+    for path in ("/console/campaigns", f"/console/campaigns/{campaign_id}", f"/console/campaigns/{campaign_id}/live"):
+        assert app_client.get(path, headers={**HTML, **agent}).status_code == 403, path
+        assert app_client.get(path, headers={**HTML, **analyst}).status_code == 200, path
+    assert app_client.get("/console/campaigns/999999", headers={**HTML, **analyst}).status_code == 404
+    anonymous = app_client.get("/console/campaigns", headers=HTML, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/console/login")

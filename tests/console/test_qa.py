@@ -1,0 +1,91 @@
+"""The console's QA page: stored eval reports per suite with figures, thresholds and trends."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from api.console.qa import sparkline
+from core.settings import Settings
+from eval.paths import new_report_dir
+from eval.report import Report, write
+from tests.console.helpers import create_console_user, log_in
+from tests.helpers import auth_headers
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def store(settings: Settings, suite: str, day: int, **summary: float) -> str:
+    """A report written the way ``relais eval run`` writes it; returns its id."""
+    folder = new_report_dir(settings, suite, datetime(2026, 3, day, tzinfo=UTC))
+    write(Report(suite=suite, summary=summary, metrics={}, thresholds={"accuracy": 0.97},
+                 created_at=f"2026-03-0{day}T00:00:00+00:00"), folder)
+    return f"{suite}/{folder.name}"
+
+
+def _row(page: str, report_id: str) -> str:
+    match = re.search(rf'<tr data-report="{re.escape(report_id)}">(.*?)</tr>', page, re.S)
+    assert match, report_id
+    return match.group(1)
+
+
+def test_analyst_sees_each_run_with_figures_thresholds_and_a_trend(app_client: TestClient, runtime: Settings) -> None:
+    first = store(runtime, "keywords", 1, accuracy=0.99, n=120)
+    latest = store(runtime, "keywords", 2, accuracy=0.95, n=130)
+    other = store(runtime, "clinc150", 3, accuracy=0.98, oos_recall=0.8)
+    _, secret = create_console_user("qa@example.com", role="analyst")
+    log_in(app_client, "qa@example.com", secret)
+
+    page = app_client.get("/console/qa", headers=HTML)
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert 'href="/console/qa" aria-current="page"' in text
+    # suites by name, newest run first within a suite
+    assert text.index('data-suite="clinc150"') < text.index('data-suite="keywords"')
+    assert text.index(f'data-report="{latest}"') < text.index(f'data-report="{first}"')
+    assert "keywords: 2 of 2 runs, newest first</caption>" in text
+
+    newest = _row(text, latest)
+    assert "0.950" in newest and "130" in newest and "Failed" in newest
+    assert "below minimum 0.97" in newest
+    assert "-0.04 regression" in newest and "+10" in newest
+    assert f'href="/api/v1/eval/reports/{latest}/html"' in newest
+    assert f'href="/api/v1/eval/reports/{latest}"' in newest
+    oldest = _row(text, first)
+    assert "0.990" in oldest and "Passed" in oldest and "meets minimum 0.97" in oldest and "regression" not in oldest
+    assert "Passed" in _row(text, other)
+
+    # one sparkline per quality figure (not for counts), described in words
+    assert text.count('<svg class="qa-spark" role="img"') == 3  # keywords accuracy, clinc150 accuracy + oos_recall
+    described = "accuracy over 2 runs, oldest to newest: 0.990, 0.950 (lowest 0.950, highest 0.990; higher is better)"
+    assert described in text
+
+    # the links it shows work for the same session
+    report = app_client.get(f"/api/v1/eval/reports/{latest}/html", headers=HTML)
+    assert report.status_code == 200 and "Evaluation: keywords" in report.text
+    assert app_client.get(f"/api/v1/eval/reports/{latest}").json()["summary"]["accuracy"] == 0.95
+
+    limited = app_client.get("/console/qa?runs=1", headers=HTML).text
+    assert "keywords: 1 of 2 runs, newest first</caption>" in limited and f'data-report="{first}"' not in limited
+
+
+def test_sparkline_scales_values_into_the_box() -> None:
+    spark = sparkline("latency_p95_ms", [200.0, 100.0, 150.0])
+    points = [tuple(map(float, p.split(","))) for p in spark.points.split()]
+    assert [x for x, _ in points] == [3.0, 60.0, 117.0]
+    assert points[0][1] == 3.0 and points[1][1] == 25.0 and points[2][1] == 14.0  # highest at the top
+    assert spark.last == points[-1]
+    assert "lower is better" in spark.description
+    flat = sparkline("accuracy", [0.9])
+    assert flat.points == "3.0,14.0 117.0,14.0"
+
+
+def test_page_is_guarded_and_empty_without_reports(app_client: TestClient) -> None:
+    anonymous = app_client.get("/console/qa", headers=HTML, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/console/login?next=%2Fconsole%2Fqa"
+    assert app_client.get("/console/qa", headers={**HTML, **auth_headers("agent")}).status_code == 403
+    assert app_client.get("/console/qa", headers={**HTML, **auth_headers("marketer")}).status_code == 403
+    empty = app_client.get("/console/qa", headers={**HTML, **auth_headers("admin")})
+    assert empty.status_code == 200 and "No reports yet" in empty.text
