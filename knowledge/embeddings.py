@@ -64,7 +64,10 @@ class SentenceTransformerEmbedder(Embedder):
 
         self._model = SentenceTransformer(model_path, device="cpu")
         self.name = name
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 384)
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension() or 384)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
