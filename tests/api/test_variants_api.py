@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core import db
 from core.models import AuditEntry
 from core.settings import get_settings
-from tests.campaigns.fake_llm import FakeLlm, fake_llm_server
+from tests.fake_llm import FakeLlm, fake_llm_server
 from tests.helpers import auth_headers
 
 BRAND = {"name": "Acme", "voice": "warm, short, playful", "banned_terms": ["cheap"], "required_terms": [],
