@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import ROUTER_PACKAGES, discover_routers
-from api.deps import RoleGuard
+from api.deps import RoleGuard, db_session
 from core.rbac import ALL_ROLES, Role
 from tests.helpers import create_api_key
 
@@ -59,11 +59,26 @@ def _streams(route: APIRoute) -> bool:
 def test_every_route_is_guarded_or_declared_public() -> None:
     public = _public_paths()
     undeclared = [
-        f"{sorted(r.methods)} {r.path}" for r in _routes() if not list(_guards(r.dependant)) and r.path not in public
+        f"{sorted(r.methods or ())} {r.path}"
+        for r in _routes()
+        if not list(_guards(r.dependant)) and r.path not in public
     ]
     assert undeclared == []
     guarded_and_public = [r.path for r in _routes() if list(_guards(r.dependant)) and r.path in public]
     assert guarded_and_public == []
+
+
+def _sessions(dependant: Dependant) -> Iterator[Dependant]:
+    for sub in dependant.dependencies:
+        if sub.call is db_session:
+            yield sub
+        yield from _sessions(sub)
+
+
+def test_every_request_transaction_commits_before_the_response() -> None:
+    """``Depends(db_session)`` without ``scope="function"`` would commit after the response is sent."""
+    late = sorted({r.path for r in _routes() for d in _sessions(r.dependant) if d.scope != "function"})
+    assert late == []
 
 
 def test_each_role_gets_exactly_its_routes(app_client: TestClient) -> None:
@@ -74,7 +89,7 @@ def test_each_role_gets_exactly_its_routes(app_client: TestClient) -> None:
         if not guards:
             continue
         allowed = {Role.ADMIN} | set().union(*(g.roles for g in guards))
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
             url = _url(route.path)
             anonymous = app_client.request(method, url, json={})
             assert anonymous.status_code == 401, f"{method} {route.path} without credentials"
