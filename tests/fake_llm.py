@@ -22,6 +22,10 @@ class FakeLlm:
     requests: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
 
+    def prompt_text(self) -> str:
+        """The last request's messages as one JSON string (to search the prompt)."""
+        return json.dumps(self.requests[-1]["body"]["messages"], ensure_ascii=False)
+
 
 def _handler(fake: FakeLlm) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -30,16 +34,22 @@ def _handler(fake: FakeLlm) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-            fake.requests.append({"path": self.path, "body": body})
+            fake.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
             if fake.delay:
                 time.sleep(fake.delay)
             if fake.status != 200:
                 payload: dict[str, Any] = {"error": {"message": "boom", "type": "server_error"}}
             else:
-                payload = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": fake.answer}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+                payload = {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": fake.answer}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
             data = json.dumps(payload).encode()
             try:
                 self.send_response(fake.status)
