@@ -99,6 +99,8 @@ class FakeVonage:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the client died mid-request: a real provider accepts nothing from it
                 status, answer = fake.handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
