@@ -16,7 +16,7 @@ The pipeline is pure computation over loaded models: it reads no database and se
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,7 +26,6 @@ from agent.context import Turn, answered_customer_turns, count_repeats, split_qu
 from agent.decision import Decision, Path
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
-from agent.intent.embedding import resolve_embedder
 from agent.keywords import KeywordMatch, compliance_texts, match_keyword
 from agent.language import DEFAULT_DETECTOR, LanguageResult, detect_language
 from agent.llm import LlmClient
@@ -228,7 +227,9 @@ class Pipeline:
 
         sentiments: dict[int, SentimentResult] = {}
         if modelled:
-            sent_vectors = self._vectors(self.sentiment.embedder, message_texts, vectors[message_rows])
+            sentiment_backend = self.sentiment.embedder
+            sent_vectors = self._vectors(sentiment_backend, lambda: get_embedder(sentiment_backend), message_texts,
+                                         vectors[message_rows])
             for n, result in zip(modelled, analyze_sentiment_batch(message_texts, sent_vectors, model=self.sentiment),
                                  strict=True):
                 sentiments[n] = result
@@ -236,7 +237,9 @@ class Pipeline:
 
         intents: dict[int, IntentPrediction] = {}
         if modelled and self.intents is not None:
-            intent_vectors = self._vectors(self.intents.backend, message_texts, vectors[message_rows])
+            intent_model = self.intents
+            intent_vectors = self._vectors(intent_model.backend, lambda: intent_model.embedder, message_texts,
+                                           vectors[message_rows])
             for n, prediction in zip(modelled, self.intents.predict_embeddings(intent_vectors), strict=True):
                 intents[n] = prediction
         clock.lap("intent")
@@ -272,11 +275,12 @@ class Pipeline:
 
     # stages
 
-    def _vectors(self, backend: str, texts: list[str], shared: np.ndarray) -> np.ndarray:
-        """``shared`` when ``backend`` is the pipeline's embedder, else the texts embedded by ``backend``."""
+    def _vectors(self, backend: str, embedder: Callable[[], Embedder], texts: list[str],
+                 shared: np.ndarray) -> np.ndarray:
+        """``shared`` when ``backend`` is the pipeline's embedder, else the texts embedded by ``embedder()``."""
         if backend == self.embedder.name:
             return shared
-        return resolve_embedder(backend).embed(texts)
+        return embedder().embed(texts)
 
     def _retrieve(self, text: str, vector: np.ndarray, kb: str, language: str | None) -> list[Hit]:
         assert self.knowledge is not None

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     # Agent thresholds
     embedding_backend: str = "use-multilingual"
     # the intent model's embeddings: the same as above, or e.g. "use-multilingual+minilm" for an
-    # English-only deployment (more accurate on English, one more embedding per message)
+    # English-only deployment (more accurate on English, one more embedding per message);
+    # "minilm-tuned+use-multilingual" fine-tunes MiniLM on the examples (few examples per intent)
     intent_backend: str = "use-multilingual"
     intent_min_confidence: float = Field(0.45, ge=0, le=1)
     retrieval_min_score: float = Field(0.35, ge=0, le=1)

