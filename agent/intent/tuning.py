@@ -39,7 +39,7 @@ class TuningConfig:
     """Knobs of :func:`tune_encoder`; the defaults are the ones measured in docs/intents.md."""
 
     epochs: int = 8
-    min_steps: int = 60  # a small spec gets more epochs: 60 optimiser steps at least
+    min_steps: int = 30  # a small spec gets more epochs: 30 optimiser steps at least
     learning_rate: float = 5e-5  # the encoder's
     head_learning_rate: float = 1e-2  # the throw-away class vectors'
     batch_size: int = 32

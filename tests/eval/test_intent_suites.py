@@ -68,3 +68,6 @@ def test_banking_evaluates_another_csv(tmp_path: Path) -> None:
     report = banking77(RunOptions(settings=settings, data=tmp_path / "test.csv", train=tmp_path / "train.csv"))
     assert report.summary["n"] == 2
     assert {"accuracy", "accuracy_10_per_intent", "accuracy_with_rejection"} <= set(report.summary)
+    assert "(10 per intent: minilm-tuned+use-multilingual)" in report.data
+    models = tmp_path / "data" / "eval" / "models"
+    assert [p.name for p in models.glob("*-10pi-minilm-tuned+use-multilingual/*/encoder")] != []
