@@ -64,18 +64,15 @@ class UseMultilingual(Embedder):
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model on the CPU, loaded from a local directory (never a hub)."""
 
-    def __init__(self, model_path: str, name: str) -> None:
-        self._model = load_sentence_transformer(model_path)
+    def __init__(self, model: SentenceTransformer, name: str) -> None:
+        self._model = model
         self.name = name
-        self.dim = embedding_dimension(self._model)
+        self.dim = embedding_dimension(model)
 
     @classmethod
-    def from_model(cls, model: SentenceTransformer, name: str) -> SentenceTransformerEmbedder:
-        """Wrap a model already in memory (one just fine-tuned, for instance)."""
-        embedder = cls.__new__(cls)
-        embedder._model, embedder.name = model, name
-        embedder.dim = embedding_dimension(model)
-        return embedder
+    def load(cls, model_path: str, name: str) -> SentenceTransformerEmbedder:
+        """The model in the local directory ``model_path``."""
+        return cls(load_sentence_transformer(model_path), name)
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` so the constructor can load it back."""
@@ -115,7 +112,7 @@ def get_embedder(backend: str = "use-multilingual") -> Embedder:
     if backend == "use-multilingual":
         return UseMultilingual()
     if backend == "minilm":
-        return SentenceTransformerEmbedder(minilm_path(), "minilm")
+        return SentenceTransformerEmbedder.load(minilm_path(), "minilm")
     if backend.startswith("st:"):
-        return SentenceTransformerEmbedder(backend[3:], backend)
+        return SentenceTransformerEmbedder.load(backend[3:], backend)
     raise ValueError(f"unknown embedding backend {backend!r}: use-multilingual, minilm or st:/path")

@@ -17,7 +17,7 @@ import numpy as np
 from agent.intent.embedding import is_tuned, resolve_embedder
 from agent.intent.head import OOS_CLASS, SoftmaxHead
 from agent.intent.spec import IntentSpec
-from knowledge.embeddings import Embedder
+from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class IntentClassifier:
     head: SoftmaxHead
     threshold: float
     metrics: dict[str, Any] = field(default_factory=dict)
-    encoder: Embedder | None = None
+    encoder: SentenceTransformerEmbedder | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.head.labels) - {*self.spec.names, OOS_CLASS}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agent.intent.tuning import TUNED_PART
+from agent.intent.tuning import TUNED_BASE, TUNED_PART
 from knowledge.embeddings import Embedder, get_embedder
 
 
@@ -41,6 +41,11 @@ def backend_parts(backend: str) -> list[str]:
 def is_tuned(backend: str) -> bool:
     """Whether ``backend`` has a part fine-tuned per intent model."""
     return TUNED_PART in backend_parts(backend)
+
+
+def frozen_backend(backend: str) -> str:
+    """``backend`` with its tuned part, if any, replaced by the model that part starts from."""
+    return "+".join(TUNED_BASE if name == TUNED_PART else name for name in backend_parts(backend))
 
 
 def resolve_embedder(backend: str, tuned: Embedder | None = None) -> Embedder:

@@ -33,7 +33,6 @@ from agent.intent.head import SoftmaxHead
 from agent.intent.spec import parse_spec
 from agent.intent.tuning import load_tuned_encoder
 from core.errors import Conflict, NotFound
-from knowledge.embeddings import SentenceTransformerEmbedder
 
 FORMAT_VERSION = 1
 ENCODER_DIR = "encoder"
@@ -98,8 +97,6 @@ class IntentModelStore:
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         (staging / "spec.yaml").write_text(model.spec.to_yaml(), encoding="utf-8")
         if model.encoder is not None:
-            if not isinstance(model.encoder, SentenceTransformerEmbedder):
-                raise TypeError(f"cannot store a {type(model.encoder).__name__} encoder")
             model.encoder.save(staging / ENCODER_DIR)
         staging.rename(self.base_dir / version)
         if activate:

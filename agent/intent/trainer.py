@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from agent.intent.classifier import IntentClassifier
-from agent.intent.embedding import backend_parts, is_tuned, resolve_embedder
+from agent.intent.embedding import backend_parts, frozen_backend, is_tuned, resolve_embedder
 from agent.intent.head import OOS_CLASS, SoftmaxHead, fit_head, fit_temperature, softmax, tune_threshold
 from agent.intent.spec import IntentSpec
 from agent.intent.tuning import TUNED_PART, TuningConfig, tune_encoder
-from knowledge.embeddings import Embedder, get_embedder
+from knowledge.embeddings import Embedder, SentenceTransformerEmbedder, get_embedder
 
 DEFAULT_BACKEND = "use-multilingual"
 
@@ -128,7 +128,7 @@ def _train(
     oos_kept: np.ndarray,
     features: Features,
     config: TrainingConfig,
-    encoder: Callable[[], Embedder | None] = lambda: None,
+    encoder: Callable[[], SentenceTransformerEmbedder | None] = lambda: None,
 ) -> IntentClassifier:
     """Cross-validate, calibrate, tune the threshold and refit (the module docstring's steps 2-3).
 
@@ -231,11 +231,11 @@ class _TunedFeatures:
         self.texts, self.targets, self.oos_texts = list(texts), targets, list(oos_texts)
         self.frozen, self.tuning = frozen, tuning
         parts = backend_parts(backend)
-        dims = [384 if name == TUNED_PART else get_embedder(name).dim for name in parts]
-        start = sum(dims[: parts.index(TUNED_PART)])
-        self.columns = slice(start, start + dims[parts.index(TUNED_PART)])
+        dims = [get_embedder(name).dim for name in backend_parts(frozen_backend(backend))]
+        tuned = parts.index(TUNED_PART)
+        self.columns = slice(sum(dims[:tuned]), sum(dims[: tuned + 1]))
         self.scale = np.float32(1.0 / np.sqrt(len(parts)))
-        self.encoder: Embedder | None = None
+        self.encoder: SentenceTransformerEmbedder | None = None
         self.seconds = 0.0
 
     def __call__(self, in_rows: np.ndarray, oos_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -267,8 +267,7 @@ def train_intents(
     ``minilm-tuned`` part is always fine-tuned here, on the spec's examples.
     """
     started = time.perf_counter()
-    frozen_backend = "+".join("minilm" if name == TUNED_PART else name for name in backend_parts(backend))
-    embedder = embedder or resolve_embedder(frozen_backend)
+    embedder = embedder or resolve_embedder(frozen_backend(backend))
     texts: list[str] = []
     labels: list[str] = []
     for intent in spec.intents:

@@ -16,7 +16,6 @@ sentence-transformers); about 100 s for 770 examples on two CPU cores.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ from knowledge.embeddings import (
 
 #: The name of the tuned part in an intent backend such as ``minilm-tuned+use-multilingual``.
 TUNED_PART = "minilm-tuned"
+#: The shared embedder the tuned part starts from (``knowledge.embeddings.get_embedder`` name).
+TUNED_BASE = "minilm"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class TuningConfig:
 
 def load_tuned_encoder(path: Path) -> SentenceTransformerEmbedder:
     """The tuned encoder an intent model stored in ``path``."""
-    return SentenceTransformerEmbedder(str(path), TUNED_PART)
+    return SentenceTransformerEmbedder.load(str(path), TUNED_PART)
 
 
 def tune_encoder(
@@ -77,8 +78,7 @@ def tune_encoder(
     n_classes = int(labels.max()) + 1 if len(labels) else 0
     if len(np.unique(labels)) < 2:
         raise ValueError("tuning an encoder needs at least two classes")
-    torch.manual_seed(config.seed)
-    random.seed(config.seed)
+    torch.manual_seed(config.seed)  # the class vectors' initial values and dropout
     order_rng = np.random.default_rng(config.seed)
     model = load_sentence_transformer(minilm_path())
     # the class vectors: a linear layer whose logits are divided by each row's norm, so a class
@@ -102,5 +102,5 @@ def tune_encoder(
             loss.backward()
             optimiser.step()
     model.eval()
-    return SentenceTransformerEmbedder.from_model(model, TUNED_PART)
+    return SentenceTransformerEmbedder(model, TUNED_PART)
 
