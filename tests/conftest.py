@@ -144,7 +144,9 @@ def runtime_any_db(
     else:
         pg = request.getfixturevalue("postgres_url")
         if pg is None:
-            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 and RELAIS_TEST_DATABASE_URL is unset")
+            from tests.helpers import skip_unless_ci
+
+            skip_unless_ci("PostgreSQL is not reachable on 127.0.0.1:5432 and RELAIS_TEST_DATABASE_URL is unset")
         url = pg
     settings = _configure(monkeypatch, tmp_path, url, redis_url)
     if request.param == "sqlite":

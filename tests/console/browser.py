@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
-import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.helpers import skip_unless_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -33,10 +33,7 @@ def require_tools() -> None:
         missing.append(f"{AXE} (npm ci at the repository root)")
     if not missing:
         return
-    reason = "browser tests need " + " and ".join(missing)
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    skip_unless_ci("browser tests need " + " and ".join(missing))
 
 
 def launch() -> Iterator[Browser]:
