@@ -1,5 +1,5 @@
 """Agent services over the database and the loaded runtime: analysis for people (API, CLI), a
-conversation's recent turns, the per-conversation lock, and intent model training.
+conversation's recent turns, and intent model training.
 
 Acting on a decision (sending, opting out, escalating) is the inbound job's work
 (``workers.jobs.inbound``): the agent package decides, it does not reach into handoff or contacts.
@@ -7,11 +7,8 @@ Acting on a decision (sending, opting out, escalating) is the inbound job's work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from redis.lock import Lock
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,45 +18,12 @@ from agent.intent.spec import IntentSpec
 from agent.pipeline import Analysis
 from agent.runtime import DEFAULT_KB, get_runtime, intent_store
 from conversations.models import Message
-from core.redis import get_redis
 from core.settings import Settings, get_settings
 
 #: Earlier messages of the conversation given to the pipeline.
 HISTORY_TURNS = 10
 
-#: A lock is released by Redis after this long even if its holder died mid-job.
-LOCK_TTL_SECONDS = 120
-
-#: How long a job waits for another job (or an agent action) on the same conversation.
-LOCK_WAIT_SECONDS = 60
-
 _ROLES: dict[str, Role] = {"customer": "customer", "bot": "bot", "agent": "agent"}
-
-
-class ConversationBusy(RuntimeError):
-    """The conversation's lock stayed taken; the job fails and RQ retries it."""
-
-
-def conversation_lock_name(conversation_id: int) -> str:
-    return f"relais:lock:conversation:{conversation_id}"
-
-
-@contextmanager
-def conversation_lock(conversation_id: int, *, wait: float = LOCK_WAIT_SECONDS,
-                      ttl: float = LOCK_TTL_SECONDS) -> Iterator[Lock]:
-    """Hold the conversation's Redis lock, so two texts a second apart never race.
-
-    Raises :class:`ConversationBusy` when it cannot be taken within ``wait`` seconds.
-    """
-    lock = get_redis(get_settings()).lock(conversation_lock_name(conversation_id), timeout=ttl,
-                                         blocking_timeout=wait, thread_local=False)
-    if not lock.acquire():
-        raise ConversationBusy(f"conversation {conversation_id} is busy")
-    try:
-        yield lock
-    finally:
-        if lock.owned():
-            lock.release()
 
 
 def history_for(session: Session, message: Message, limit: int = HISTORY_TURNS) -> tuple[Turn, ...]:

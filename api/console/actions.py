@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
 from api.deps import actor, db_session, require
+from conversations.lock import changing
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role
@@ -48,9 +49,10 @@ def reply(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    flows.agent_reply(
-        session, conversation_id=conversation_id, user_id=_me(principal), body=body, actor=actor(request, principal)
-    )
+    with changing(session, conversation_id):
+        flows.agent_reply(
+            session, conversation_id=conversation_id, user_id=_me(principal), body=body, actor=actor(request, principal)
+        )
     return _panel(request, session, principal, conversation_id)
 
 
@@ -77,7 +79,8 @@ def assign_to_me(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    flows.assign(session, conversation_id=conversation_id, user_id=_me(principal), actor=actor(request, principal))
+    with changing(session, conversation_id):
+        flows.assign(session, conversation_id=conversation_id, user_id=_me(principal), actor=actor(request, principal))
     return _panel(request, session, principal, conversation_id)
 
 
@@ -93,13 +96,14 @@ def transfer(
     kind, _, raw = target.partition(":")
     if kind not in ("user", "team") or not raw.isdigit():
         raise ValidationFailed("choose an agent or a team", errors=[{"field": "target", "message": "required"}])
-    flows.transfer(
-        session,
-        conversation_id=conversation_id,
-        actor=actor(request, principal),
-        to_user_id=int(raw) if kind == "user" else None,
-        to_team_id=int(raw) if kind == "team" else None,
-    )
+    with changing(session, conversation_id):
+        flows.transfer(
+            session,
+            conversation_id=conversation_id,
+            actor=actor(request, principal),
+            to_user_id=int(raw) if kind == "user" else None,
+            to_team_id=int(raw) if kind == "team" else None,
+        )
     return _panel(request, session, principal, conversation_id)
 
 
@@ -110,7 +114,8 @@ def handback(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
+    with changing(session, conversation_id):
+        flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
     return _panel(request, session, principal, conversation_id)
 
 
@@ -122,7 +127,8 @@ def close(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    flows.close(session, conversation_id=conversation_id, disposition=disposition, actor=actor(request, principal))
+    with changing(session, conversation_id):
+        flows.close(session, conversation_id=conversation_id, disposition=disposition, actor=actor(request, principal))
     return _panel(request, session, principal, conversation_id)
 
 

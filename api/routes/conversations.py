@@ -15,6 +15,7 @@ from api.deps import actor, db_session, require
 from campaigns.models import Campaign
 from contacts import consent
 from contacts.models import Contact
+from conversations.lock import changing
 from conversations.models import Conversation, Message
 from core.accounts import Principal
 from core.errors import NotFound, ValidationFailed
@@ -314,13 +315,14 @@ def reply(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> MessageOut:
-    message = flows.agent_reply(
-        session,
-        conversation_id=conversation_id,
-        user_id=_user_id(principal),
-        body=body.body,
-        actor=actor(request, principal),
-    )
+    with changing(session, conversation_id):
+        message = flows.agent_reply(
+            session,
+            conversation_id=conversation_id,
+            user_id=_user_id(principal),
+            body=body.body,
+            actor=actor(request, principal),
+        )
     return _message_out(message)
 
 
@@ -335,9 +337,10 @@ def assign(
     user_id = body.user_id if body.user_id is not None else _user_id(principal)
     if user_id is None:
         raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
-    conversation = flows.assign(
-        session, conversation_id=conversation_id, user_id=user_id, actor=actor(request, principal)
-    )
+    with changing(session, conversation_id):
+        conversation = flows.assign(
+            session, conversation_id=conversation_id, user_id=user_id, actor=actor(request, principal)
+        )
     return _out(
         conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
     )
@@ -351,13 +354,14 @@ def transfer(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
-    conversation = flows.transfer(
-        session,
-        conversation_id=conversation_id,
-        actor=actor(request, principal),
-        to_user_id=body.to_user_id,
-        to_team_id=body.to_team_id,
-    )
+    with changing(session, conversation_id):
+        conversation = flows.transfer(
+            session,
+            conversation_id=conversation_id,
+            actor=actor(request, principal),
+            to_user_id=body.to_user_id,
+            to_team_id=body.to_team_id,
+        )
     return _out(
         conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
     )
@@ -370,7 +374,8 @@ def handback(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
-    conversation = flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
+    with changing(session, conversation_id):
+        conversation = flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
     return _out(conversation, session.get(Contact, conversation.contact_id), None)
 
 
@@ -382,9 +387,10 @@ def close(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> ConversationOut:
-    conversation = flows.close(
-        session, conversation_id=conversation_id, disposition=body.disposition, actor=actor(request, principal)
-    )
+    with changing(session, conversation_id):
+        conversation = flows.close(
+            session, conversation_id=conversation_id, disposition=body.disposition, actor=actor(request, principal)
+        )
     return _out(conversation, session.get(Contact, conversation.contact_id), None)
 
 

@@ -15,10 +15,10 @@ import yaml
 from sqlalchemy import select
 
 from agent.runtime import get_runtime, profile_path, reset_runtime
-from agent.service import ConversationBusy, conversation_lock
 from channels.base import InboundMessage, MediaItem
 from contacts.models import Contact
 from conversations import flows
+from conversations.lock import ConversationBusy, conversation_lock
 from conversations.models import Conversation, Message
 from core import db
 from core.settings import Settings

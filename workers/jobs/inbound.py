@@ -31,10 +31,11 @@ from sqlalchemy.orm import Session
 from agent.decision import Decision
 from agent.hours import BusinessHours
 from agent.runtime import DEFAULT_KB, get_runtime
-from agent.service import conversation_lock, history_for
+from agent.service import history_for
 from contacts import consent
 from contacts.models import Contact
 from conversations.flows import queue_outbound
+from conversations.lock import conversation_lock
 from conversations.models import Conversation, Message
 from core.db import session_scope, utcnow
 from handoff import events
