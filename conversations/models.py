@@ -57,6 +57,8 @@ class Message(Base):
         UniqueConstraint("provider", "provider_message_id", name="uq_messages_provider_id"),
         UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # the delivery engine's due query and the recovery sweep: queued rows by planned time
+        Index("ix_messages_status_not_before", "status", "not_before"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +95,15 @@ class Message(Base):
     # before calling the provider; a row stuck in "sending" past its lease is reconciled.
     claim_token: Mapped[str] = mapped_column(String(32), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The row is the truth about when a message may go (see delivery/authority.py): not before
+    # ``not_before`` (UTC; NULL = now), never after ``expires_at`` (time-critical texts such as
+    # one-time codes are closed ``expired`` instead). While it waits, ``wait_reason`` is a short
+    # machine code (quiet_hours, country_rule, scheduled, throttled, paused, retry, rate_limited)
+    # and ``wait_detail`` the same for people ("quiet hours until Mon 08:00 Europe/Paris").
+    not_before: Mapped[datetime | None] = mapped_column(nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    wait_reason: Mapped[str] = mapped_column(String(20), default="")
+    wait_detail: Mapped[str] = mapped_column(String(200), default="")
 
 
 class MessageProviderId(Base):

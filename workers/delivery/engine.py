@@ -176,7 +176,7 @@ class DeliveryEngine:
                 report.retried += 1
         for (lane, attempt), ids in retry_at.items():
             # one job per lane and attempt, due when the latest of its messages is
-            due = session.scalar(select(func.max(Message.next_attempt_at)).where(Message.id.in_(ids)))
+            due = session.scalar(select(func.max(Message.not_before)).where(Message.id.in_(ids)))
             enqueue_after_commit(session, send_job(ids, lane=lane, at=due, attempt=attempt))
         for (lane, seconds), ids in defer_at.items():
             at = utcnow() + timedelta(seconds=seconds)

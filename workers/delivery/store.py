@@ -53,7 +53,7 @@ def claim(session: Session, message_ids: Sequence[int]) -> tuple[str, list[Messa
             Message.id.in_(list(message_ids)),
             Message.status == "queued",
             Message.direction == "out",
-            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            or_(Message.not_before.is_(None), Message.not_before <= now),
         )
         .values(status="sending", claim_token=token, claimed_at=now, attempts=Message.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -181,7 +181,7 @@ def requeue(session: Session, message_ids: Sequence[int], *, at: datetime | None
     """Put claimed messages back to ``queued`` (a retry later, or a limiter deferral)."""
     if not message_ids:
         return
-    values: dict[str, object] = {"status": "queued", "claim_token": "", "next_attempt_at": at}
+    values: dict[str, object] = {"status": "queued", "claim_token": "", "not_before": at}
     if undo_attempt:
         values["attempts"] = Message.attempts - 1
     session.execute(
@@ -209,8 +209,8 @@ def orphaned(session: Session, *, older_than: timedelta, limit: int = 10000) -> 
     """(id, lane) of ``queued`` rows overdue by more than ``older_than``: their job never ran."""
     cutoff = utcnow() - older_than
     due = or_(
-        and_(Message.next_attempt_at.is_(None), Message.created_at <= cutoff),
-        Message.next_attempt_at <= cutoff,
+        and_(Message.not_before.is_(None), Message.created_at <= cutoff),
+        Message.not_before <= cutoff,
     )
     stmt = (
         select(Message.id, Message.lane)
