@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -179,3 +179,82 @@ class SyncCursor(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+IMPORT_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
+
+
+class ContactImport(Base):
+    """One contact import run as a background job (see ``contacts.import_jobs``).
+
+    ``cursor`` is the spreadsheet row number (header = 1) of the last row whose batch committed, in
+    the same transaction as that batch, so a retried job resumes after it and never writes a row
+    twice. ``phase`` is ``validating`` (strict imports and dry runs read the whole file first) or
+    ``importing``. Counters are those of the current phase.
+    """
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # IMPORT_STATES
+    phase: Mapped[str] = mapped_column(String(12), default="importing")
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    format: Mapped[str] = mapped_column(String(4))  # csv | xlsx
+    encoding: Mapped[str] = mapped_column(String(20), default="")
+    delimiter: Mapped[str] = mapped_column(String(2), default="")
+    size_bytes: Mapped[int] = mapped_column(default=0)
+    chunk_count: Mapped[int] = mapped_column(default=0)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # file column -> target
+    rows_total: Mapped[int | None] = mapped_column(nullable=True)  # an estimate, for progress
+    cursor: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    warning_count: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")  # why a failed import stopped
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_type: Mapped[str] = mapped_column(String(20), default="system")
+    created_by_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ContactImportChunk(Base):
+    """The uploaded file, encrypted, in 1 MiB pieces: every API host and worker can read it."""
+
+    __tablename__ = "contact_import_chunks"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # core.crypto.encrypt_bytes
+
+
+class ContactImportProblem(Base):
+    """A rejected row (``severity`` error, with its cells, encrypted) or a warning about a row."""
+
+    __tablename__ = "contact_import_problems"
+    __table_args__ = (Index("ix_contact_import_problems_import_severity_row", "import_id", "severity", "row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("contact_imports.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column()  # spreadsheet row number: header = 1, first data row = 2
+    severity: Mapped[str] = mapped_column(String(7))  # error | warning
+    column: Mapped[str] = mapped_column(String(200), default="")
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500), default="")  # never holds the cell's value
+    cells: Mapped[list[str] | None] = mapped_column(EncryptedJSON, nullable=True)
+
+
+class ContactImportNumber(Base):
+    """Numbers already seen by one running import (blind index), to find duplicates within the file
+    without holding millions of digests in the worker's memory; deleted when the import ends."""
+
+    __tablename__ = "contact_import_numbers"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row: Mapped[int] = mapped_column()
