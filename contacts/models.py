@@ -214,6 +214,7 @@ class ContactImport(Base):
     skipped: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     warning_count: Mapped[int] = mapped_column(default=0)
+    without_consent: Mapped[int] = mapped_column(default=0)  # imported rows with no consent value
     error: Mapped[str] = mapped_column(Text, default="")  # why a failed import stopped
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_type: Mapped[str] = mapped_column(String(20), default="system")

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('skipped', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
     sa.Column('warning_count', sa.Integer(), nullable=False),
+    sa.Column('without_consent', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('cancel_requested', sa.Boolean(), nullable=False),
     sa.Column('created_by_type', sa.String(length=20), nullable=False),
