@@ -189,7 +189,7 @@ def main() -> None:
         with db.session_scope() as session:
             user = accounts.create_user(session, email="bench@example.com", password="bench password 123", role="agent")
             secret = accounts.start_totp_enrolment(session, user=user).secret
-            user.totp_confirmed = True
+            user.totp_secret = secret  # confirmed at once
             session.add(AgentProfile(user_id=user.id, status="online", languages=["en", "fr"], max_concurrent=10_000))
             agent = (user.id, user.email, secret)
         bench_escalations(args.escalations, agent)

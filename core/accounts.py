@@ -62,21 +62,21 @@ def authenticate_password(session: Session, *, email: str, password: str) -> Use
 
 
 def start_totp_enrolment(session: Session, *, user: User) -> totp.TotpEnrolment:
-    """Give the user a new secret and recovery codes; 2FA is on once a code is confirmed."""
+    """Give the user a pending secret and recovery codes; they replace the factor once a code confirms them."""
     enrolment = totp.new_enrolment(user.email)
-    user.totp_secret = enrolment.secret
-    user.totp_confirmed = False
-    user.recovery_codes = totp.hash_recovery_codes(enrolment.recovery_codes)
+    user.totp_pending_secret = enrolment.secret
+    user.pending_recovery_codes = totp.hash_recovery_codes(enrolment.recovery_codes)
     session.flush()
     return enrolment
 
 
 def verify_second_factor(session: Session, *, user: User, code: str) -> bool:
     """Check a TOTP code or spend a recovery code; confirms a pending enrolment."""
-    if not user.totp_secret:
-        return False
-    if totp.verify_code(user.totp_secret, code):
-        user.totp_confirmed = True
+    if user.totp_secret and totp.verify_code(user.totp_secret, code):
+        return True
+    if user.totp_pending_secret and totp.verify_code(user.totp_pending_secret, code):
+        user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+        user.recovery_codes, user.pending_recovery_codes = user.pending_recovery_codes, []
         session.flush()
         return True
     remaining = totp.consume_recovery_code(list(user.recovery_codes or []), code)

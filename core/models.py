@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+from core.types import EncryptedText
 
 
 class User(Base):
@@ -19,12 +20,22 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # argon2 hashes of unused recovery codes
+    # the confirmed TOTP factor; a new one waits in ``totp_pending_secret`` until a code confirms it,
+    # so re-enrolling never leaves the account without a working factor
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    # the last accepted TOTP time step: a code of this step or an earlier one is a replay
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # argon2 hashes of unused recovery codes (of the confirmed factor, and of the pending one)
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pending_recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def totp_confirmed(self) -> bool:
+        """Whether the user has a working second factor."""
+        return self.totp_secret is not None
 
 
 class ApiKey(Base):
@@ -80,7 +91,7 @@ class WebhookSubscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
-    secret: Mapped[str] = mapped_column(String(128))
+    secret: Mapped[str] = mapped_column(EncryptedText)  # signs deliveries: encrypted like PII
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
