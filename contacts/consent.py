@@ -5,24 +5,28 @@ denormalised ``Contact.opted_out`` / ``Contact.consent_status`` in step, so the 
 indexed column. The ledger is append-only: updates and deletes are refused, except erasure wiping
 the ``proof`` text (:func:`wipe_proofs`).
 
-Lanes: ``marketing`` and ``conversational`` sends are blocked by an opt-out; every lane, including
-``transactional``, is blocked by the suppression list and by erasure.
+The send-time check is :func:`consent_verdicts` (``blocked_contact_ids`` is its key set): every
+lane is blocked by erasure, the suppression list and an opt-out (transactional messages only lift
+the opt-out with the audited ``override_opt_out``); ``marketing`` also needs consent: an opt-in on
+record, or, under ``RELAIS_MARKETING_CONSENT=soft_opt_in``, an existing customer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, inspect, or_, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from contacts.models import ConsentEvent, Contact, Suppression
+from contacts.models import ConsentEvent, Contact, EngagementEvent, Suppression
 from core import audit, webhooks
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
+from core.settings import get_settings
 
 OPT_IN_SOURCES = ("keyword", "form", "import", "api", "double_opt_in", "crm")
 OPT_OUT_SOURCES = ("keyword", "natural_language", "link", "api", "import", "crm", "erasure")
@@ -251,26 +255,121 @@ def is_suppressed(session: Session, phone_e164: str) -> bool:
     )
 
 
-def blocked_contact_ids(session: Session, contact_ids: Iterable[int], lane: str) -> set[int]:
-    """The ids among ``contact_ids`` that must not be texted on ``lane`` right now.
+#: why a contact may not be texted, in the order they are checked (the first that applies is given)
+EXCLUSION_REASONS = ("erased", "invalid_number", "suppressed", "opted_out", "no_consent")
+#: suppression-list reasons that are not a "do not text" decision but a fact about the number
+_SUPPRESSION_AS_REASON = {"erased": "erased", "carrier": "invalid_number"}
+#: consent states that are an opt-in on record
+_OPTED_IN = ("opted_in",)
 
-    Blocked on every lane: erased contacts, numbers on the suppression list, ids that do not
-    exist. Blocked on ``marketing`` and ``conversational`` too: opted-out contacts. One indexed
-    query per 5,000 ids; call it at send time, not only when a campaign is built.
+
+def consent_verdicts(
+    session: Session,
+    contact_ids: Iterable[int],
+    lane: str,
+    *,
+    override_opt_out: bool = False,
+    now: datetime | None = None,
+) -> dict[int, str]:
+    """The ids among ``contact_ids`` that must not be texted on ``lane`` right now, with the reason.
+
+    Reasons (:data:`EXCLUSION_REASONS`, first match wins):
+
+    * ``erased``: erased, or the id does not exist (every lane);
+    * ``invalid_number``: no number on record, or a number the carrier reported unusable
+      (suppression reason ``carrier``) (every lane);
+    * ``suppressed``: the number is on the suppression list (every lane);
+    * ``opted_out``: the contact opted out (every lane; on ``transactional`` lifted by
+      ``override_opt_out``, the audited exception of ``POST /api/v1/messages``);
+    * ``no_consent`` (``marketing`` only): no opt-in on record. Under
+      ``RELAIS_MARKETING_CONSENT=soft_opt_in`` an existing customer (:func:`existing_customers`)
+      who never opted out passes too. ``none`` and ``pending`` (unconfirmed double opt-in) are not
+      consent.
+
+    One query per 5,000 ids (plus one for purchases under the soft policy); called by campaign
+    preparation, release and the send-time claim, so a change of consent applies to queued messages.
     """
     ids = list(dict.fromkeys(int(i) for i in contact_ids))
-    blocked: set[int] = set()
-    suppressed = select(Suppression.phone_index)
+    verdicts: dict[int, str] = {}
+    marketing = lane == "marketing"
+    soft = marketing and get_settings().marketing_consent == "soft_opt_in"
+    lift_opt_out = override_opt_out and lane == "transactional"
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
-        conditions = [
-            Contact.erased.is_(True),
-            Contact.phone_index.is_(None),
-            Contact.phone_index.in_(suppressed),
-        ]
-        if lane != "transactional":
-            conditions.append(Contact.opted_out.is_(True))
-        rows = session.execute(select(Contact.id, or_(*conditions)).where(Contact.id.in_(chunk))).all()
-        blocked |= set(chunk) - {row[0] for row in rows}
-        blocked |= {row[0] for row in rows if row[1]}
-    return blocked
+        rows = session.execute(
+            select(Contact.id, Contact.erased, Contact.phone_index, Contact.opted_out, Contact.consent_status,
+                   Suppression.reason)
+            .outerjoin(Suppression, Suppression.phone_index == Contact.phone_index)
+            .where(Contact.id.in_(chunk))
+        ).all()
+        verdicts.update((i, "erased") for i in set(chunk) - {row[0] for row in rows})
+        undecided: list[int] = []
+        for contact_id, erased, phone_index, opted_out, status, suppression in rows:
+            if erased:
+                verdicts[contact_id] = "erased"
+            elif phone_index is None:
+                verdicts[contact_id] = "invalid_number"
+            elif suppression is not None:
+                verdicts[contact_id] = _SUPPRESSION_AS_REASON.get(suppression, "suppressed")
+            elif opted_out and not lift_opt_out:
+                verdicts[contact_id] = "opted_out"
+            elif marketing and status not in _OPTED_IN:
+                undecided.append(contact_id)
+        customers = existing_customers(session, undecided, now=now) if soft and undecided else set()
+        verdicts.update((i, "no_consent") for i in undecided if i not in customers)
+    return verdicts
+
+
+def blocked_contact_ids(
+    session: Session, contact_ids: Iterable[int], lane: str, *, override_opt_out: bool = False
+) -> set[int]:
+    """The ids among ``contact_ids`` that must not be texted on ``lane`` right now.
+
+    The keys of :func:`consent_verdicts` (see there for the policy); call it at send time, not only
+    when a campaign is built. Messages carrying ``override_opt_out`` are checked with it set.
+    """
+    return set(consent_verdicts(session, contact_ids, lane, override_opt_out=override_opt_out))
+
+
+def existing_customers(session: Session, contact_ids: Iterable[int], *, now: datetime | None = None) -> set[int]:
+    """The ids among ``contact_ids`` with a purchase on record within ``RELAIS_SOFT_OPT_IN_DAYS``.
+
+    A purchase is a ``purchased`` engagement event: an ``order.created`` event (Shopify's
+    ``orders/create`` webhook or ``POST /api/v1/events``) or a campaign conversion. This is the
+    "existing customer" of the soft opt-in: someone whose number was obtained in a sale.
+    """
+    ids = list(dict.fromkeys(int(i) for i in contact_ids))
+    since = (now or utcnow()) - timedelta(days=get_settings().soft_opt_in_days)
+    found: set[int] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        found |= set(session.scalars(
+            select(EngagementEvent.contact_id).distinct()
+            .where(EngagementEvent.contact_id.in_(chunk), EngagementEvent.kind == "purchased",
+                   EngagementEvent.at >= since)
+        ))
+    return found
+
+
+def marketing_consent_warning(without_consent: int) -> str | None:
+    """The import report's warning when ``without_consent`` rows carried no consent (column absent or empty).
+
+    ``None`` when every row had a consent value. The text names the policy in force, so the person
+    importing knows those contacts will be skipped by campaigns until an opt-in is recorded.
+    """
+    if without_consent <= 0:
+        return None
+    rows = "1 row has" if without_consent == 1 else f"{without_consent} rows have"
+    settings = get_settings()
+    if settings.marketing_consent == "soft_opt_in":
+        who = (
+            "receive marketing only if they are existing customers (a purchase in the last "
+            f"{settings.soft_opt_in_days} days), until an opt-in is recorded"
+        )
+    else:
+        who = "cannot receive marketing until an opt-in is recorded"
+    return (
+        f"{rows} no consent (no consent column, or an empty value): under the "
+        f"{settings.marketing_consent} marketing policy (RELAIS_MARKETING_CONSENT) these contacts {who}; "
+        "transactional and conversational messages still reach them"
+    )

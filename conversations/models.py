@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -79,6 +79,9 @@ class Message(Base):
     author_type: Mapped[str] = mapped_column(String(12), default="customer")
     author_id: Mapped[str] = mapped_column(String(64), default="")
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # a transactional text that may reach an opted-out number (contacts.consent.consent_verdicts):
+    # the STOP/HELP replies compliance requires, or an administrator's audited override
+    override_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     encoding: Mapped[str] = mapped_column(String(8), default="")
     segments: Mapped[int] = mapped_column(Integer, default=0)
     price_micros: Mapped[int | None] = mapped_column(Integer, nullable=True)

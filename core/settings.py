@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     # Shopify
     shopify_webhook_secret: str = ""
 
+    # Consent policy for marketing (contacts.consent): "opt_in" texts only contacts with an opt-in
+    # on record; "soft_opt_in" also texts existing customers (a purchase within soft_opt_in_days)
+    # who never opted out, where the law allows it (e.g. PECR reg. 22(3), French CPCE L34-5).
+    marketing_consent: Literal["opt_in", "soft_opt_in"] = "opt_in"
+    soft_opt_in_days: int = Field(730, ge=1, le=3650)
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 from campaigns import service
 from campaigns.models import Campaign, Template
 from campaigns.schemas import CampaignIn, TemplateIn
+from contacts.consent import record_opt_in
 from contacts.models import Contact
 from core.crypto import blind_index
 
 
-def create_contact(session: Session, n: int, **fields: Any) -> Contact:
+def create_contact(session: Session, n: int, *, opted_in: bool = True, **fields: Any) -> Contact:
+    """A French contact; with an opt-in on record unless ``opted_in=False`` (marketing needs one)."""
     phone = fields.pop("phone", f"+3361234{n:04d}")
     values: dict[str, Any] = {"country": "FR", "language": "fr", "timezone": "Europe/Paris", "attributes": {},
                               "tags": []}
@@ -21,6 +23,8 @@ def create_contact(session: Session, n: int, **fields: Any) -> Contact:
     contact = Contact(phone=phone, phone_index=blind_index(phone), **values)
     session.add(contact)
     session.flush()
+    if opted_in and contact.consent_status == "none" and not (contact.opted_out or contact.erased):
+        record_opt_in(session, contact=contact, source="form", proof="test sign-up form")
     return contact
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from contacts import consent
 from contacts.models import ConsentEvent
+from contacts.service import record_engagement
 from core import db
 from core.audit import Actor
+from core.db import utcnow
 from core.errors import ValidationFailed
 from core.models import AuditEntry, WebhookDelivery
+from core.settings import get_settings
 from core.webhooks import create_subscription
 from tests.contacts.helpers import create_contact, phone
 
@@ -62,31 +67,87 @@ def test_double_opt_in_pending_until_yes(runtime: object) -> None:
         assert consent.history(session, contact)[-1].source == "double_opt_in"
 
 
-def test_blocked_contact_ids_by_lane(runtime_any_db: object) -> None:
+def test_verdicts_by_lane_give_the_reason(runtime_any_db: object) -> None:
     with db.session_scope() as session:
-        fine, opted_out, suppressed, erased = (create_contact(session, n) for n in (10, 11, 12, 13))
+        opted_in, silent, pending, opted_out, suppressed, carrier, erased = (
+            create_contact(session, n) for n in (10, 11, 12, 13, 14, 15, 16)
+        )
+        consent.record_opt_in(session, contact=opted_in, source="form", proof="signup")
+        consent.record_opt_in(session, contact=pending, source="form", double_opt_in=True)
         consent.record_opt_out(session, contact=opted_out, source="keyword")
-        consent.suppress_number(session, phone_e164=phone(12), reason="complaint")
+        consent.suppress_number(session, phone_e164=phone(14), reason="complaint")
+        consent.suppress_number(session, phone_e164=phone(15), reason="carrier")
         erased.erased = True
-        ids = [fine.id, opted_out.id, suppressed.id, erased.id, 999_999]
-        assert consent.blocked_contact_ids(session, ids, "marketing") == {
-            opted_out.id,
-            suppressed.id,
-            erased.id,
-            999_999,
+        ids = [opted_in.id, silent.id, pending.id, opted_out.id, suppressed.id, carrier.id, erased.id, 999_999]
+        everywhere = {
+            opted_out.id: "opted_out",
+            suppressed.id: "suppressed",
+            carrier.id: "invalid_number",
+            erased.id: "erased",
+            999_999: "erased",
         }
-        assert consent.blocked_contact_ids(session, ids, "conversational") == {
-            opted_out.id,
-            suppressed.id,
-            erased.id,
-            999_999,
+        # silence and an unconfirmed double opt-in are not consent to marketing
+        assert consent.consent_verdicts(session, ids, "marketing") == everywhere | {
+            silent.id: "no_consent",
+            pending.id: "no_consent",
         }
-        # transactional messages still reach people who opted out of marketing
-        assert consent.blocked_contact_ids(session, ids, "transactional") == {
-            suppressed.id,
-            erased.id,
-            999_999,
+        # a STOP stops every lane, transactional included
+        assert consent.consent_verdicts(session, ids, "conversational") == everywhere
+        assert consent.consent_verdicts(session, ids, "transactional") == everywhere
+        assert consent.blocked_contact_ids(session, ids, "transactional") == set(everywhere)
+
+
+def test_opt_out_override_lifts_only_the_opt_out_and_only_on_transactional(runtime_any_db: object) -> None:
+    with db.session_scope() as session:
+        opted_out, suppressed = create_contact(session, 17), create_contact(session, 18)
+        consent.record_opt_out(session, contact=opted_out, source="keyword")
+        consent.record_opt_out(session, contact=suppressed, source="keyword")
+        consent.suppress_number(session, phone_e164=phone(18), reason="manual")
+        ids = [opted_out.id, suppressed.id]
+        assert consent.blocked_contact_ids(session, ids, "transactional", override_opt_out=True) == {suppressed.id}
+        assert consent.blocked_contact_ids(session, ids, "marketing", override_opt_out=True) == set(ids)
+        assert consent.blocked_contact_ids(session, ids, "conversational", override_opt_out=True) == set(ids)
+
+
+def test_soft_opt_in_lets_recent_customers_through_and_no_one_else(
+    runtime_any_db: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.session_scope() as session:
+        customer, old_customer, prospect, stopped_customer = (create_contact(session, n) for n in (50, 51, 52, 53))
+        record_engagement(session, contact_id=customer.id, kind="purchased", ref="order:1001")
+        record_engagement(session, contact_id=old_customer.id, kind="purchased", ref="order:7",
+                          at=utcnow() - timedelta(days=800))
+        record_engagement(session, contact_id=prospect.id, kind="clicked", ref="campaign:1")
+        record_engagement(session, contact_id=stopped_customer.id, kind="purchased", ref="order:1002")
+        consent.record_opt_out(session, contact=stopped_customer, source="keyword")
+        ids = [customer.id, old_customer.id, prospect.id, stopped_customer.id]
+        strict = consent.consent_verdicts(session, ids, "marketing")
+        assert strict == {customer.id: "no_consent", old_customer.id: "no_consent", prospect.id: "no_consent",
+                          stopped_customer.id: "opted_out"}
+        monkeypatch.setenv("RELAIS_MARKETING_CONSENT", "soft_opt_in")
+        get_settings.cache_clear()
+        assert consent.consent_verdicts(session, ids, "marketing") == {
+            old_customer.id: "no_consent",  # bought 800 days ago: beyond RELAIS_SOFT_OPT_IN_DAYS (730)
+            prospect.id: "no_consent",  # a click is not a purchase
+            stopped_customer.id: "opted_out",
         }
+        monkeypatch.setenv("RELAIS_SOFT_OPT_IN_DAYS", "900")
+        get_settings.cache_clear()
+        assert old_customer.id not in consent.consent_verdicts(session, ids, "marketing")
+
+
+def test_import_warning_names_the_policy(runtime: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert consent.marketing_consent_warning(0) is None
+    text = consent.marketing_consent_warning(412)
+    assert text is not None
+    assert text.startswith("412 rows have no consent")
+    assert "opt_in marketing policy (RELAIS_MARKETING_CONSENT)" in text
+    assert "cannot receive marketing until an opt-in is recorded" in text
+    monkeypatch.setenv("RELAIS_MARKETING_CONSENT", "soft_opt_in")
+    get_settings.cache_clear()
+    soft = consent.marketing_consent_warning(1)
+    assert soft is not None and soft.startswith("1 row has no consent")
+    assert "only if they are existing customers (a purchase in the last 730 days)" in soft
 
 
 def test_suppression_works_for_numbers_that_are_not_contacts(runtime: object) -> None:
