@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck bench browsers clean
+.PHONY: setup run test lint typecheck layers bench browsers clean
 
 setup: $(STAMP)
 
@@ -37,7 +37,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup browsers lint typecheck
+# Who may import whom (the table in ../shared/DESIGN.md), as import-linter contracts: .importlinter
+layers: setup
+	$(BIN)/lint-imports
+
+test: setup browsers lint typecheck layers
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 bench: setup

@@ -1,6 +1,6 @@
 """Language of an inbound SMS, restricted to the languages Relais supports (en, fr, es, de, it, pt).
 
-Three offline detectors sit behind one small interface so ``agent.training.language_compare`` can
+Three offline detectors sit behind one small interface so ``eval.training.language_compare`` can
 measure them on the same messages; ``detect_language`` uses the one those measurements chose
 (lingua restricted to the six languages; figures in docs/models.md). Every detector answers a
 probability per supported language, so a message is never labelled with a language Relais cannot
@@ -26,7 +26,7 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de", "it", "pt")
 DEFAULT_LANGUAGE = "en"
 
 #: Weight of the prior against the detector on 1-3 word messages. Chosen with
-#: agent.training.language_compare: 3 keeps most of the gain of a right prior while a wrong
+#: eval.training.language_compare: 3 keeps most of the gain of a right prior while a wrong
 #: prior (a contact who switched language) costs about six points (figures in docs/models.md).
 PRIOR_BOOST = 3.0
 

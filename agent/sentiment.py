@@ -1,6 +1,6 @@
 """Sentiment of an inbound message in any supported language, offline.
 
-A small classifier (trained by ``agent.training.sentiment`` on the UMSAB tweets of the six
+A small classifier (trained by ``eval.training.sentiment`` on the UMSAB tweets of the six
 languages) reads the multilingual USE sentence embedding of the message, plus a few lexicon
 counts (positive / negative emoji and emoticons, "!", "?") that the embedding barely sees. Its
 weights ship in ``agent/resources/sentiment.npz`` and are loaded with numpy only (no pickle).

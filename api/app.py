@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 
-import structlog
 from fastapi import APIRouter, FastAPI
 
 from api import errors, middleware
@@ -38,35 +36,25 @@ def discover_routers() -> list[APIRouter]:
     return found
 
 
-def _warm_up_agent_in_background(settings: Settings) -> None:
-    """Load the models and knowledge base now, so the first customer does not wait seconds for it."""
+def create_app(
+    settings: Settings | None = None, *, background: Callable[[], AbstractContextManager[object]] | None = None
+) -> FastAPI:
+    """Build the app.
 
-    def warm() -> None:
-        from agent.runtime import get_runtime
-
-        try:
-            get_runtime(settings).pipeline()
-        except Exception:  # the inbound job reports the same problem with its context
-            structlog.get_logger("relais.app").exception("agent warm-up failed")
-
-    threading.Thread(target=warm, name="relais-agent-warm-up", daemon=True).start()
-
-
-def create_app(settings: Settings | None = None, *, run_workers: bool = False) -> FastAPI:
-    """Build the app; ``run_workers`` starts worker threads and the scheduler inside this process."""
+    Args:
+        settings: the settings (default: from the environment).
+        background: entered for the app's lifetime; ``relais run`` passes the in-process job
+            workers and scheduler (``workers.embedded.in_process``), which ``api`` does not import.
+    """
     settings = bootstrap(settings or get_settings())
     configure_logging(json=settings.log_json, level=settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not run_workers:
+        if background is None:
             yield
             return
-        from workers.runner import BackgroundWorkers
-        from workers.scheduler import PeriodicScheduler
-
-        _warm_up_agent_in_background(settings)
-        with BackgroundWorkers(settings.inbound_worker_threads), PeriodicScheduler():
+        with background():
             yield
 
     app = FastAPI(

@@ -48,13 +48,14 @@ def run(
     import uvicorn
 
     from api.app import create_app
+    from workers.embedded import in_process
 
     settings = get_settings()
     if port is not None:
         os.environ["RELAIS_PORT"] = str(port)
     bootstrap(settings)
     run_migrations(settings.resolved_database_url)
-    app = create_app(settings, run_workers=workers_inside)
+    app = create_app(settings, background=(lambda: in_process(settings)) if workers_inside else None)
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"Relais on [bold]http://{bind_host}:{bind_port}[/] (data in {settings.data_dir.resolve()})")

@@ -1,6 +1,6 @@
 """CLINC150 and BANKING77 suites: train the intent model on a training file, measure on another.
 
-Training reuses ``agent.training.intent_eval`` (the same spec building and embedding cache as the
+Training reuses ``eval.training.intent_eval`` (the same spec building and embedding cache as the
 intent helper's measurements); the trained model is kept in an :class:`IntentModelStore` under
 ``<data_dir>/eval/models/<train file hash>-<backend>[-subset]`` so a rerun only embeds the
 evaluation texts (themselves cached on disk).
@@ -26,7 +26,6 @@ from agent.intent.classifier import IntentClassifier
 from agent.intent.embedding import is_tuned
 from agent.intent.store import IntentModelStore
 from agent.intent.trainer import TrainingConfig, train_intents, train_on_vectors
-from agent.training.intent_eval import Embeddings, intent_name, spec_from_rows
 from core.errors import NotFound
 from eval import metrics
 from eval.datasets.banking77 import BankingRow, carve_validation, few_shot, load_banking77
@@ -34,6 +33,7 @@ from eval.datasets.clinc150 import OOS_LABEL, ClincRow, load_clinc150
 from eval.paths import cache_dir, file_hash, shared_data_dir
 from eval.report import Failure, Report, confused_pairs
 from eval.runner import RunOptions, SuiteSkipped, register
+from eval.training.intent_eval import Embeddings, intent_name, spec_from_rows
 
 LATENCY_SAMPLE = 40
 

@@ -3,7 +3,7 @@
 * ``sentiment``: the shipped sentiment model on a UMSAB-style folder (``--data``, default the
   shared ``umsab``), split ``--split`` (default ``val``): accuracy and macro-F1, per language.
 * ``language``: :func:`agent.language.detect_language` (no prior) on the same UMSAB texts plus the
-  short replies of ``agent.training.language_compare``; accuracy by message length.
+  short replies of ``eval.training.language_compare``; accuracy by message length.
 * ``keywords``: :func:`agent.keywords.match_keyword` on ``eval/suites/keywords.yaml`` (or ``--data``):
   ``expect.decision`` is the keyword kind (``opt_out``/``help``/``opt_in``) or ``none``.
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 from agent.keywords import match_keyword
 from agent.language import SUPPORTED_LANGUAGES, detect_language
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
-from agent.training.language_compare import SHORT_MESSAGES
 from eval import metrics
 from eval.cases import load_cases
 from eval.datasets.umsab import LABEL_NAMES, UMSAB_LANGUAGES, UmsabRow, load_umsab
 from eval.paths import SUITES_DIR, shared_data_dir
 from eval.report import Failure, Report
 from eval.runner import RunOptions, SuiteSkipped, register
+from eval.training.language_compare import SHORT_MESSAGES
 from knowledge.embeddings import get_embedder
 
 BATCH = 128

@@ -1,4 +1,4 @@
 """Data files the agent loads at run time; a package so that they ship in a wheel.
 
-``sentiment.npz`` is the sentiment head written by ``python -m agent.training.sentiment``.
+``sentiment.npz`` is the sentiment head written by ``python -m eval.training.sentiment``.
 """

@@ -22,7 +22,7 @@ def free_port() -> int:
 class JobPump:
     """Runs queued RQ jobs continuously in a thread (burst after burst) until stopped.
 
-    Stands in for ``create_app(run_workers=True)``, whose worker threads cannot be stopped from a
+    Stands in for ``workers.embedded.in_process``, whose worker threads cannot be stopped from a
     non-main thread (RQ's ``request_stop`` installs signal handlers).
     """
 

@@ -1,6 +1,6 @@
 """Train the sentiment head shipped in ``agent/resources/sentiment.npz``.
 
-Run: ``python -m agent.training.sentiment --data /work/shared/data/umsab --out agent/resources/sentiment.npz``
+Run: ``python -m eval.training.sentiment --data /work/shared/data/umsab --out agent/resources/sentiment.npz``
 
 Fits every candidate of a small grid (logistic regression over C, a one-hidden-layer MLP over
 width and L2), each with and without the lexicon columns of ``agent.sentiment.lexicon_features``,

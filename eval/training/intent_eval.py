@@ -1,8 +1,8 @@
 """Measure the intent trainer on CLINC150 and BANKING77 and print a table.
 
-    python -m agent.training.intent_eval                       # everything, default backends
-    python -m agent.training.intent_eval --suite clinc --backends use-multilingual+minilm
-    python -m agent.training.intent_eval --clinc-eval FILE --clinc-eval-splits test,oos_test
+    python -m eval.training.intent_eval                       # everything, default backends
+    python -m eval.training.intent_eval --suite clinc --backends use-multilingual+minilm
+    python -m eval.training.intent_eval --clinc-eval FILE --clinc-eval-splits test,oos_test
 
 Suites:
 - ``clinc``: train on ``train`` (+ ``oos_train`` as out-of-scope examples, or without any), report

@@ -1,6 +1,6 @@
 """Compare the offline language detectors on SMS-like text and print a table.
 
-Run: ``python -m agent.training.language_compare --data /work/shared/data/umsab``
+Run: ``python -m eval.training.language_compare --data /work/shared/data/umsab``
 
 Messages: the UMSAB validation splits of the six supported languages (tweets, nearly all of four
 words or more) plus ``SHORT_MESSAGES`` below, one to three word replies written for this

@@ -1,0 +1,40 @@
+"""The job workers and scheduler that ``relais run`` hosts inside the API process.
+
+On embedded defaults one process must own the local stores (SQLite file, Qdrant local path), so
+``cli`` hands :func:`in_process` to ``api.app.create_app`` as the app's background: the API never
+imports ``workers`` itself (the import contract in ``.importlinter``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+
+from core.settings import Settings
+from workers.runner import BackgroundWorkers
+from workers.scheduler import PeriodicScheduler
+
+
+def _warm_up_agent_in_background(settings: Settings) -> None:
+    """Load the models and knowledge base now, so the first customer does not wait seconds for it."""
+
+    def warm() -> None:
+        from agent.runtime import get_runtime
+
+        try:
+            get_runtime(settings).pipeline()
+        except Exception:  # the inbound job reports the same problem with its context
+            structlog.get_logger("relais.app").exception("agent warm-up failed")
+
+    threading.Thread(target=warm, name="relais-agent-warm-up", daemon=True).start()
+
+
+@contextmanager
+def in_process(settings: Settings) -> Iterator[None]:
+    """Run ``settings.inbound_worker_threads`` worker threads and the periodic scheduler until exit."""
+    _warm_up_agent_in_background(settings)
+    with BackgroundWorkers(settings.inbound_worker_threads), PeriodicScheduler():
+        yield
