@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import RelaisError
+from core.errors import RelaisError, TooManyRequests
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("relais.api")
@@ -41,7 +41,10 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RelaisError)
     async def _relais(request: Request, exc: RelaisError) -> JSONResponse:
-        return problem(request, exc.status_code, exc.title, exc.detail, exc.errors)
+        response = problem(request, exc.status_code, exc.title, exc.detail, exc.errors)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,3 +45,14 @@ class Forbidden(RelaisError):
 class PayloadTooLarge(RelaisError):
     status_code = 413
     title = "Payload too large"
+
+
+class TooManyRequests(RelaisError):
+    """Refused for now (a lockout after repeated failures); ``retry_after`` seconds until it lifts."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
