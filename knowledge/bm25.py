@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+")
-_CODE = re.compile(r"\w+(?:[-/.]\w+)+")
+_CODE_JOINERS = frozenset("-/.")
 _STOP_WORDS = """
     a an and are as at be been but by can could do does for from had has have how i if in into is it
     its me my no not of on or our so than that the their them then there these they this to us was
@@ -49,13 +49,35 @@ def _stem(token: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """The index terms of ``text``, in order, repeats kept (they are term frequencies)."""
+    """The index terms of ``text``, in order, repeats kept (they are term frequencies).
+
+    One pass over the words, in time linear in ``len(text)``: a code is a run of words each joined
+    to the previous one by exactly one ``-``, ``/`` or ``.``. (The regex ``\\w+(?:[-/.]\\w+)+`` it
+    replaces backtracked quadratically: 82 s for 40,000 letters, holding the GIL.)
+    """
     folded = _fold(text)
-    tokens = [_stem(t) for t in _WORD.findall(folded) if len(t) > 1 and t not in _STOP and t != "_"]
-    for code in _CODE.findall(folded):
-        if any(ch.isdigit() for ch in code):
-            tokens.append(re.sub(r"[-/.]", "", code))
-    return tokens
+    tokens: list[str] = []
+    codes: list[str] = []
+    parts: list[str] = []
+    end = -2
+    for match in _WORD.finditer(folded):
+        word = match.group()
+        if len(word) > 1 and word not in _STOP and word != "_":
+            tokens.append(_stem(word))
+        if match.start() == end + 1 and folded[end] in _CODE_JOINERS:
+            parts.append(word)
+        else:
+            _add_code(codes, parts)
+            parts = [word]
+        end = match.end()
+    _add_code(codes, parts)
+    return tokens + codes
+
+
+def _add_code(codes: list[str], parts: list[str]) -> None:
+    """Append the joined form of a code of several parts when it holds a digit (``rx-200`` → ``rx200``)."""
+    if len(parts) > 1 and any(ch.isdigit() for part in parts for ch in part):
+        codes.append("".join(parts))
 
 
 @dataclass(frozen=True)
