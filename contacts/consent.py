@@ -255,8 +255,16 @@ def is_suppressed(session: Session, phone_e164: str) -> bool:
     )
 
 
-#: why a contact may not be texted, in the order they are checked (the first that applies is given)
-EXCLUSION_REASONS = ("erased", "invalid_number", "suppressed", "opted_out", "no_consent")
+#: why a contact may not be texted, in the order they are checked (the first that applies is given),
+#: with the words shown to people (API problems, rejected messages, reports)
+REFUSAL_TEXT = {
+    "erased": "the contact was erased or does not exist",
+    "invalid_number": "the number cannot receive texts",
+    "suppressed": "the number is on the suppression list",
+    "opted_out": "the contact opted out",
+    "no_consent": "no marketing consent on record",
+}
+EXCLUSION_REASONS = tuple(REFUSAL_TEXT)
 #: suppression-list reasons that are not a "do not text" decision but a fact about the number
 _SUPPRESSION_AS_REASON = {"erased": "erased", "carrier": "invalid_number"}
 #: consent states that are an opt-in on record

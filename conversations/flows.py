@@ -98,17 +98,23 @@ def queue_outbound(
     idempotency_key: str | None = None,
     analysis: dict[str, Any] | None = None,
     sender: str | None = None,
+    override_opt_out: bool = False,
 ) -> Message:
     """Store an outbound message as ``queued``; it is sent by a worker after the commit.
 
     ``sender`` pins the sending number; else the conversation's, else one chosen at send time
-    (sticky per contact, per destination country). Consent is checked at send time.
+    (sticky per contact, per destination country). Consent is checked at send time;
+    ``override_opt_out`` lets a ``transactional`` text reach an opted-out contact (the STOP and
+    HELP replies, an administrator's audited override: ``contacts.consent.consent_verdicts``).
 
     Raises:
         ValidationFailed: unknown lane, or neither text nor media.
     """
     if lane not in LANES:
         raise ValidationFailed(f"lane must be one of {', '.join(LANES)}", errors=[{"field": "lane"}])
+    if override_opt_out and lane != "transactional":
+        raise ValidationFailed("only a transactional message may override an opt-out",
+                               errors=[{"field": "override_opt_out"}])
     items = media_dicts(media)
     if not body and not items:
         raise ValidationFailed("a message needs a body or media", errors=[{"field": "body"}])
@@ -126,6 +132,7 @@ def queue_outbound(
         author_id=author_id,
         campaign_id=campaign_id,
         idempotency_key=idempotency_key,
+        override_opt_out=override_opt_out,
         encoding=info.encoding,
         segments=1 if items else info.segments,
         analysis=analysis or {},

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import MediaItem, SendResult
 from channels.senders import SenderChoice, SenderPicker, account_rates, ensure_default_sender
-from contacts.consent import blocked_contact_ids
+from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
 from conversations import service
 from conversations.flows import status_event
@@ -68,17 +68,21 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
         return []
     ensure_default_sender(session, channel=channel)
     contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_({r.contact_id for r in rows})))}
-    blocked: set[int] = set()
-    for lane in {r.lane for r in rows}:
-        blocked |= blocked_contact_ids(session, [r.contact_id for r in rows if r.lane == lane], lane)
+    # consent per (lane, override): a contact's marketing block must not stop its transactional text
+    blocked: dict[tuple[str, bool], dict[int, str]] = {}
+    for lane, override in {(r.lane, r.override_opt_out) for r in rows}:
+        ids = [r.contact_id for r in rows if (r.lane, r.override_opt_out) == (lane, override)]
+        blocked[(lane, override)] = consent_verdicts(session, ids, lane, override_opt_out=override)
     picker = SenderPicker(session)
     sticky = service.sticky_senders(session, [r.contact_id for r in rows if not r.sender])
     rates = account_rates(session)
     ready: list[Outgoing] = []
     for row in rows:
         contact = contacts.get(row.contact_id)
-        if row.contact_id in blocked or contact is None or not contact.phone:
-            close(session, row, status="rejected", code="no_consent", reason="contact opted out, suppressed or erased")
+        refused = blocked[(row.lane, row.override_opt_out)].get(row.contact_id)
+        if refused or contact is None or not contact.phone:
+            code = refused or "erased"
+            close(session, row, status="rejected", code=code, reason=REFUSAL_TEXT[code])
             continue
         media = tuple(MediaItem(**m) for m in row.media)
         choice = picker.by_address(row.sender) if row.sender else None

@@ -13,8 +13,9 @@ Queued by ``conversations.flows.persist_inbound`` (job id ``inbound:<id>``). Gua
   gets the after-hours reply (once per closed period) instead of the queue-time notice.
 
 Acting: ``reply`` -> ``queue_outbound(author_type="bot")`` with the decision, sources and path on
-the outbound message; ``opt_out`` -> ``record_opt_out`` + one confirmation (transactional lane, so
-consent checks let it through); ``opt_in`` -> ``record_opt_in`` + confirmation; ``help`` -> help
+the outbound message; ``opt_out`` -> ``record_opt_out`` + one confirmation (transactional lane with
+``override_opt_out``, so consent checks let it through); ``opt_in`` -> ``record_opt_in`` +
+confirmation; ``help`` -> help
 text; ``escalate`` -> ``handoff.flows.escalate``. A picture sent without text is escalated
 (``media_only``) rather than left unanswered.
 """
@@ -142,7 +143,8 @@ def _act(
     hours: BusinessHours,
     now: datetime,
 ) -> str:
-    def send(body: str, lane: str, author_type: str = "bot", extra: dict[str, Any] | None = None) -> None:
+    def send(body: str, lane: str, author_type: str = "bot", extra: dict[str, Any] | None = None,
+             *, override_opt_out: bool = False) -> None:
         queue_outbound(
             session,
             contact=contact,
@@ -151,6 +153,7 @@ def _act(
             author_type=author_type,
             conversation=conversation,
             analysis={**_reply_analysis(decision, message), **(extra or {})},
+            override_opt_out=override_opt_out,
         )
 
     action = decision.action
@@ -163,7 +166,8 @@ def _act(
         consent.record_opt_out(session, contact=contact, source=source, proof=(message.body or "")[:200])
         if already or not decision.reply:
             return "opted out (already opted out: no new confirmation)"
-        send(decision.reply, "transactional")
+        # the one confirmation carriers require reaches the number that just opted out
+        send(decision.reply, "transactional", override_opt_out=True)
         return "opted out and confirmed"
     if action == "opt_in":
         consent.record_opt_in(session, contact=contact, source="keyword", proof=(message.body or "")[:200])
@@ -171,7 +175,7 @@ def _act(
             send(decision.reply, "transactional")
         return "opted in and confirmed"
     if action == "help" and decision.reply:
-        send(decision.reply, "transactional")
+        send(decision.reply, "transactional", override_opt_out=True)  # HELP is answered even after STOP
         return "help sent"
     if action == "escalate":
         closed = not hours.is_open(now)
