@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("RELAIS_REDIS_URL", ""))
     args = parser.parse_args()
 
-    from workers.delivery.limiter import RateLimiter, account_bucket, sender_bucket
+    from delivery.limiter import RateLimiter, account_bucket, sender_bucket
 
     if args.redis_url:
         client = redis.Redis.from_url(args.redis_url)

@@ -1,7 +1,8 @@
-"""Multi-step message work: queue an outbound text, take in an inbound one, apply delivery reports.
+"""Multi-step message work: queue an outbound text, take in an inbound one.
 
-Nothing here calls a provider: sends happen in ``workers.jobs.send.send_messages`` once the
-transaction that queued them commits. Inbound texts are stored first (:func:`stage_inbound`, one
+Nothing here calls a provider: sends happen in ``workers.jobs.send.send_messages`` (the engine
+and the delivery state machine live in :mod:`delivery`) once the transaction that queued them
+commits. Inbound texts are stored first (:func:`stage_inbound`, one
 insert, deduplicated by the provider's id) and turned into contacts, threads and messages by a
 worker (:func:`ingest_event` → :func:`persist_inbound`), which then queues the agent pipeline.
 """
@@ -14,12 +15,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from channels.base import ConcatInfo, DeliveryReport, InboundMessage, MediaItem
+from channels.base import ConcatInfo, InboundMessage, MediaItem
 from channels.encoding import analyze, smart_encode
 from channels.media import media_kind, size_limit
 from channels.phone import InvalidPhoneNumber, phone_info
@@ -36,29 +36,12 @@ from core.queue import NO_RETRY, JobSpec, enqueue, enqueue_after_commit
 from core.redis import get_redis
 from core.settings import get_settings
 
-log = structlog.get_logger("relais.conversations")
-
 SEND_JOB = "workers.jobs.send.send_messages"
 INGEST_JOB = "workers.delivery.ingest.drain_inbound"
 #: Stored inbound event ids waiting for the ingest worker, and the flag "a drain job is scheduled".
 PENDING_INBOUND_KEY = "relais:inbound:pending"
 DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
 PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
-
-# Later states win; a report never moves a message backwards (a late "sent" after "delivered").
-_RANK = {
-    "queued": 0,
-    "accepted": 0,
-    "sending": 1,
-    "sent": 2,
-    "dead": 2,  # we gave up, but the provider may still prove it went out
-    "unknown": 3,
-    "delivered": 4,
-    "failed": 4,
-    "rejected": 4,
-    "expired": 4,
-}
-_FAILED = frozenset({"failed", "rejected", "expired"})
 
 
 def send_job(message_ids: Sequence[int], *, lane: str, at: datetime | None = None, attempt: int = 0) -> JobSpec:
@@ -393,53 +376,6 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) 
         session,
         JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id,), job_id=f"inbound:{message.id}", queue="inbound"),
     )
-    return message
-
-
-# -- delivery reports --------------------------------------------------------------------------
-
-
-def status_event(message: Message) -> dict[str, Any]:
-    """The ``message.status`` webhook payload (no personal data)."""
-    return {
-        "id": message.id,
-        "status": message.status,
-        "lane": message.lane,
-        "contact_id": message.contact_id,
-        "campaign_id": message.campaign_id,
-        "provider_message_id": message.provider_message_id,
-        "error_code": message.error_code or None,
-        "error_reason": message.error_reason or None,
-    }
-
-
-def apply_delivery_report(session: Session, *, report: DeliveryReport) -> Message | None:
-    """Record a provider's news about a sent message; ``None`` when no message matches.
-
-    A report for a message still ``sending`` (its worker died, or the send timed out) proves the
-    provider took it: the provider id is adopted so recovery never sends it again.
-    """
-    message = service.find_for_report(session, report)
-    if message is None:
-        log.info("delivery report for an unknown message", provider=report.provider, ref=report.client_ref)
-        return None
-    if not message.provider_message_id or message.status == "sending":
-        message.provider = report.provider
-        message.provider_message_id = message.provider_message_id or report.provider_message_id
-        message.sent_at = message.sent_at or report.occurred_at
-    if report.price_micros is not None:
-        message.price_micros = report.price_micros
-    new = "sent" if report.status == "queued" else report.status
-    if _RANK[new] > _RANK.get(message.status, 0):
-        message.status = new
-        if new == "delivered":
-            message.delivered_at = report.occurred_at
-        if new in _FAILED:
-            message.error_code = (report.provider_code or report.provider_status)[:40]
-            message.error_reason = (report.description or report.provider_status)[:500]
-        session.flush()
-        webhooks.emit(session, "message.status", status_event(message))
-    session.flush()
     return message
 
 

@@ -21,6 +21,7 @@ from conversations import flows
 from core import db
 from core.errors import NotFound
 from core.settings import Settings
+from delivery import states
 
 router = APIRouter(tags=["webhooks-in"])
 
@@ -69,5 +70,5 @@ def vonage_status(request: Request, webhook: WebhookRequest = Depends(_webhook))
     channel.verify_signature(request=webhook)
     reports = channel.parse_status(request=webhook)
     with db.session_scope() as session:
-        matched = sum(flows.apply_delivery_report(session, report=r) is not None for r in reports)
+        matched = sum(states.apply_delivery_report(session, report=r) is not None for r in reports)
     return {"matched": matched}

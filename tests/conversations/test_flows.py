@@ -1,4 +1,4 @@
-"""Inbound storage, delivery reports and sender choice, on SQLite and PostgreSQL."""
+"""Inbound storage and sender choice, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from channels.base import ConcatInfo, DeliveryReport, DeliveryStatus, InboundMessage
+from channels.base import ConcatInfo, InboundMessage
 from channels.senders import SenderChoice, SenderPicker, create_sender
-from contacts.service import get_or_create_by_phone
 from conversations import flows
-from conversations.models import Conversation, InboundEvent, Message
+from conversations.models import Conversation, InboundEvent
 from core import db
 from core.errors import ValidationFailed
 from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import Settings
-from workers.delivery import store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -72,51 +69,6 @@ def test_parts_join_in_order_whatever_the_arrival(runtime_any_db: Settings) -> N
         ]
         assert results[0] is None and results[1] is not None
         assert results[1].body == "hello world"
-
-
-def _sent_message(session: Session, *, status: str = "sent") -> Message:
-    contact, _ = get_or_create_by_phone(session, phone_e164="+33612345678")
-    message = flows.queue_outbound(session, contact=contact, body="hi", lane="marketing", author_type="api")
-    message.status = status
-    if status == "sent":
-        message.provider, message.provider_message_id = "vonage-sms", "P1"
-    session.flush()
-    return message
-
-
-def report(status: DeliveryStatus, *, provider_id: str = "P1", client_ref: str | None = None) -> DeliveryReport:
-    return DeliveryReport(
-        provider="vonage-sms", provider_message_id=provider_id, status=status, occurred_at=NOW, client_ref=client_ref
-    )
-
-
-def test_reports_only_move_a_message_forward(runtime_any_db: Settings) -> None:
-    with db.session_scope() as session:
-        message = _sent_message(session)
-        flows.apply_delivery_report(session, report=report("delivered"))
-        flows.apply_delivery_report(session, report=report("sent"))
-        assert message.status == "delivered" and message.delivered_at is not None
-        assert flows.apply_delivery_report(session, report=report("delivered", provider_id="nope")) is None
-
-
-def test_a_report_for_a_sending_row_adopts_the_provider_id(runtime_any_db: Settings) -> None:
-    with db.session_scope() as session:
-        message = _sent_message(session, status="sending")
-        found = flows.apply_delivery_report(
-            session, report=report("sent", provider_id="P9", client_ref=f"relais-{message.id}")
-        )
-        assert found is message
-        assert (message.status, message.provider_message_id) == ("sent", "P9")
-
-
-def test_a_message_is_claimed_by_one_worker_only(runtime_any_db: Settings) -> None:
-    with db.session_scope() as session:
-        message_id = _sent_message(session, status="queued").id
-    with db.session_scope() as session:
-        _, first = store.claim(session, [message_id])
-    with db.session_scope() as session:
-        _, second = store.claim(session, [message_id])
-    assert [m.id for m in first] == [message_id] and second == []
 
 
 def addr(choice: SenderChoice | None) -> str:

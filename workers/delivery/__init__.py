@@ -1,1 +1,1 @@
-"""The delivery engine: rate limiting, batched concurrent sends, retries, dead letters, recovery."""
+"""Delivery wiring for worker processes: the engine built from settings, inbound ingest jobs."""

@@ -11,7 +11,8 @@ from conversations import flows
 from core import db
 from core.redis import get_redis
 from core.settings import Settings, get_settings
-from workers.delivery.engine import DeliveryEngine
+from delivery import states
+from delivery.engine import DeliveryEngine
 from workers.simulator_outbox import RedisOutbox
 
 _lock = threading.Lock()
@@ -27,7 +28,7 @@ class DatabaseSmppListener(SmppListener):
 
     def on_report(self, *, report: DeliveryReport) -> None:
         with db.session_scope() as session:
-            flows.apply_delivery_report(session, report=report)
+            states.apply_delivery_report(session, report=report)
 
 
 def outbox(settings: Settings | None = None) -> RedisOutbox:

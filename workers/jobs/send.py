@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from conversations import flows
 from core import db
 from core.periodic import Periodic
 from core.redis import get_redis
 from core.settings import get_settings
-from workers.delivery import recovery
+from delivery import recovery, states
 from workers.delivery.runtime import get_engine, outbox
 
 #: Discovered through ``workers/tasks.py`` (the scheduler reads ``<package>.tasks.PERIODIC``).
@@ -26,7 +25,7 @@ def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
 
 
 def recover_sends() -> dict[str, int]:
-    """Periodic: reconcile sends interrupted by a crash (see :mod:`workers.delivery.recovery`)."""
+    """Periodic: reconcile sends interrupted by a crash (see :mod:`delivery.recovery`)."""
     found = recovery.recover(get_redis(get_settings()))
     return {"adopted": found.adopted, "requeued": found.requeued, "reenqueued": found.reenqueued}
 
@@ -38,6 +37,6 @@ def apply_simulator_reports() -> int:
     while reports := box.pop_reports():
         with db.session_scope() as session:
             for report in reports:
-                flows.apply_delivery_report(session, report=report)
+                states.apply_delivery_report(session, report=report)
         applied += len(reports)
     return applied

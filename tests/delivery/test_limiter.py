@@ -6,7 +6,7 @@ import itertools
 
 from core.redis import get_redis
 from core.settings import Settings
-from workers.delivery.limiter import RateLimiter, account_bucket, sender_bucket
+from delivery.limiter import RateLimiter, account_bucket, sender_bucket
 
 
 def test_slots_are_spaced_by_the_slowest_bucket(runtime: Settings) -> None:

@@ -20,11 +20,11 @@ from channels.senders import SenderChoice, SenderPicker, account_rates, ensure_d
 from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
 from conversations import service
-from conversations.flows import status_event
 from conversations.models import Message, MessageProviderId
 from core import webhooks
 from core.db import utcnow
 from core.models import WebhookSubscription
+from delivery.states import status_event
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 

@@ -4,7 +4,7 @@ A row stuck in ``sending`` past the lease had its worker die (or its call time o
 
 1. its send is in the journal → the provider accepted it: record ``sent``, never send again;
 2. a delivery report with its ``client_ref`` arrived meanwhile → already adopted by
-   :func:`conversations.flows.apply_delivery_report` (the row is no longer ``sending``);
+   :func:`delivery.states.apply_delivery_report` (the row is no longer ``sending``);
 3. neither, after a lease long enough for the provider's first report to arrive → the provider
    never took it: back to ``queued`` and sent again.
 
@@ -24,7 +24,7 @@ import structlog
 from conversations.flows import send_job
 from core import db
 from core.queue import enqueue_after_commit
-from workers.delivery import journal, store
+from delivery import journal, store
 
 log = structlog.get_logger("relais.delivery.recovery")
 

@@ -8,7 +8,7 @@ limiter slot of its sender and of its provider account. Per message:
 * retryable error → ``queued`` again with exponential backoff and jitter, then ``dead``.
 * permanent error → ``failed`` with the provider's code and reason.
 * outcome unknown (timeout after the request left) → stays ``sending``: recovery decides after the
-  lease, once the provider's delivery report had time to arrive (see :mod:`workers.delivery.recovery`).
+  lease, once the provider's delivery report had time to arrive (see :mod:`delivery.recovery`).
 * limiter slot too far away → ``queued`` again for when the slot comes, no attempt counted.
 """
 
@@ -33,9 +33,9 @@ from conversations.service import client_ref
 from core import db
 from core.db import utcnow
 from core.queue import enqueue_after_commit
-from workers.delivery import journal, store
-from workers.delivery.limiter import RateLimiter, account_bucket, sender_bucket
-from workers.delivery.policy import RetryPolicy
+from delivery import journal, store
+from delivery.limiter import RateLimiter, account_bucket, sender_bucket
+from delivery.policy import RetryPolicy
 
 log = structlog.get_logger("relais.delivery")
 

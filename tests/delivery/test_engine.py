@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from channels.base import DeliveryReport
 from channels.senders import create_sender, set_account_rate
 from channels.vonage import VonageChannel, VonageConfig
+from contacts.consent import record_opt_in
 from contacts.models import Contact
 from contacts.service import get_or_create_by_phone
 from conversations import flows
@@ -25,10 +26,10 @@ from conversations.models import Message
 from core import db
 from core.redis import get_redis
 from core.settings import Settings
+from delivery import recovery, states
+from delivery.engine import DeliveryEngine
+from delivery.policy import RetryPolicy
 from tests.channels.fakes.vonage_server import FakeVonage
-from workers.delivery import recovery
-from workers.delivery.engine import DeliveryEngine
-from workers.delivery.policy import RetryPolicy
 
 KEY, SECRET = "abcd1234", "s3cr3t-api"
 
@@ -133,6 +134,7 @@ def test_worker_killed_mid_send_loses_and_duplicates_nothing(fake: FakeVonage, r
         create_sender(session, kind="long_code", address="+33612000001", throughput=1000)
         set_account_rate(session, name="default", throughput=1000)
         contact, _ = get_or_create_by_phone(session, phone_e164="+33612345678", country="FR")
+        record_opt_in(session, contact=contact, source="form", proof="test sign-up form")  # marketing needs it
         rows = [
             Message(
                 direction="out",
@@ -178,7 +180,7 @@ def test_worker_killed_mid_send_loses_and_duplicates_nothing(fake: FakeVonage, r
                 occurred_at=datetime.now(UTC),
                 client_ref=request.form["client-ref"],
             )
-            assert flows.apply_delivery_report(session, report=report) is not None
+            assert states.apply_delivery_report(session, report=report) is not None
     found = recovery.recover(get_redis(runtime), lease_seconds=0)
     assert found.requeued + found.adopted > 0
     restarted = subprocess.run([sys.executable, "-c", WORKER], env=env, cwd=Path(__file__).parents[2], timeout=120)
