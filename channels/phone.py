@@ -13,6 +13,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as pn_timezone
 
+from channels.timezones import best_zone
 from core.errors import ValidationFailed
 
 PhoneProblem = Literal[
@@ -86,7 +87,8 @@ class InvalidPhoneNumber(ValidationFailed):
 
 @dataclass(frozen=True)
 class PhoneInfo:
-    """A validated number. ``region`` is ISO 3166 (``FR``), ``timezones`` IANA names, maybe empty."""
+    """A validated number. ``region`` is ISO 3166 (``FR``), ``timezones`` every IANA zone
+    phonenumbers gives for its prefix (maybe empty), ``timezone`` the one to plan sends in."""
 
     e164: str
     country_code: int
@@ -96,8 +98,9 @@ class PhoneInfo:
 
     @property
     def timezone(self) -> str | None:
-        """The first IANA zone for the number, a guess when its country spans several."""
-        return self.timezones[0] if self.timezones else None
+        """The owner's zone (see ``channels.timezones``); ``None`` when a multi-zone country's
+        prefix does not tell, so callers use the campaign's zone."""
+        return best_zone(self.region, self.timezones)
 
 
 def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNumber:
@@ -159,7 +162,7 @@ def phone_info(raw: str, *, region: str | None = None, field: str = "phone") -> 
 
 
 def timezone_guess(e164: str) -> str | None:
-    """Best-guess IANA time zone for a number, ``None`` when phonenumbers does not know.
+    """The IANA zone of a number's owner (``PhoneInfo.timezone``), ``None`` when it cannot be told.
 
     Raises:
         InvalidPhoneNumber: ``e164`` does not validate.

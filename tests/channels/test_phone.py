@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from channels.phone import InvalidPhoneNumber, normalize_e164, phone_info, timezone_guess, to_e164_if_numeric
+from channels.timezones import MAIN_ZONE, OTHER_CLOCKS
 from core.errors import ValidationFailed
 
 
@@ -68,10 +71,74 @@ def test_phone_info_line_type_country_timezone() -> None:
     assert phone_info("+14155552671").line_type == "fixed_line_or_mobile"
 
 
-def test_timezone_guess() -> None:
-    assert timezone_guess("+14155552671") == "America/Los_Angeles"
-    assert timezone_guess("+12125550123") == "America/New_York"
-    assert timezone_guess("+81312345678") == "Asia/Tokyo"
+# One row per number: (number, its owner's zone). Single-zone-in-practice countries get their main
+# zone whatever phonenumbers lists first; multi-zone countries get the prefix's zone when
+# phonenumbers gives exactly one, else None (the campaign's zone is used).
+ZONES_BY_NUMBER = [
+    ("+34612345678", "Europe/Madrid"),  # ES mobile: phonenumbers lists Atlantic/Canary first
+    ("+34911234567", "Europe/Madrid"),  # ES, Madrid landline
+    ("+34928123456", "Atlantic/Canary"),  # ES, Las Palmas landline: the prefix pins the islands
+    ("+351912345678", "Europe/Lisbon"),  # PT mobile: phonenumbers lists Atlantic/Azores first
+    ("+351296123456", "Atlantic/Azores"),  # PT, Ponta Delgada landline
+    ("+447400123456", "Europe/London"),  # GB mobile: phonenumbers lists Europe/Guernsey first
+    ("+441212345678", "Europe/London"),  # GB, Birmingham landline
+    ("+353850123456", "Europe/Dublin"),  # IE: phonenumbers gives only UK zones
+    ("+212650123456", "Africa/Casablanca"),  # MA: phonenumbers gives Atlantic/Canary
+    ("+33612345678", "Europe/Paris"),
+    ("+4915123456789", "Europe/Berlin"),
+    ("+393123456789", "Europe/Rome"),  # phonenumbers: Rome or Vatican
+    ("+31612345678", "Europe/Amsterdam"),
+    ("+32450001234", "Europe/Brussels"),
+    ("+41781234567", "Europe/Zurich"),
+    ("+43664123456", "Europe/Vienna"),
+    ("+4740612345", "Europe/Oslo"),  # phonenumbers: Longyearbyen or Oslo
+    ("+358412345678", "Europe/Helsinki"),  # phonenumbers: Helsinki or Mariehamn
+    ("+46701234567", "Europe/Stockholm"),
+    ("+48512345678", "Europe/Warsaw"),
+    ("+64211234567", "Pacific/Auckland"),  # phonenumbers: Auckland or Chatham
+    ("+593991234567", "America/Guayaquil"),  # phonenumbers: Guayaquil or Galapagos
+    ("+14155552671", "America/Los_Angeles"),  # US, San Francisco
+    ("+12125550123", "America/New_York"),  # US, New York
+    ("+16045551234", "America/Vancouver"),  # CA, Vancouver
+    ("+14165551234", "America/Toronto"),  # CA, Toronto
+    ("+5511961234567", "America/Sao_Paulo"),  # BR, São Paulo mobile
+    ("+559232345678", "America/Manaus"),  # BR, Manaus landline
+    ("+61212345678", "Australia/Sydney"),  # AU, Sydney landline
+    ("+61412345678", None),  # AU mobile: any of eight zones
+    ("+61892345678", None),  # AU, 08 landline: Adelaide or Perth
+    ("+525512345678", "America/Mexico_City"),  # MX, Mexico City
+    ("+526641234567", "America/Tijuana"),  # MX, Tijuana
+    ("+74951234567", "Europe/Moscow"),  # RU, Moscow landline
+    ("+74232123456", "Asia/Vladivostok"),  # RU, Vladivostok landline
+    ("+79123456789", None),  # RU mobile: sixteen zones
+    ("+77123456789", "Asia/Aqtobe"),  # KZ, Aktobe landline
+    ("+77710009998", None),  # KZ mobile
+    ("+62812345678", "Asia/Jakarta"),  # ID
+    ("+5491123456789", "America/Buenos_Aires"),  # AR
+    ("+56221234567", "America/Santiago"),  # CL
+    ("+81312345678", "Asia/Tokyo"),  # JP
+    ("+918123456789", "Asia/Calcutta"),  # IN
+    ("+27711234567", "Africa/Johannesburg"),  # ZA
+    ("+8613123456789", "Asia/Shanghai"),  # CN
+]
+
+
+@pytest.mark.parametrize(("number", "zone"), ZONES_BY_NUMBER)
+def test_timezone_guess(number: str, zone: str | None) -> None:
+    assert timezone_guess(number) == zone
+    assert phone_info(number).timezone == zone
+
+
+def test_zone_table_covers_many_countries() -> None:
+    assert len({phone_info(number).region for number, _ in ZONES_BY_NUMBER}) >= 25
+
+
+def test_main_zones_are_real_zones() -> None:
+    for zone in [*MAIN_ZONE.values(), *(z for zones in OTHER_CLOCKS.values() for z in zones)]:
+        ZoneInfo(zone)
+
+
+def test_timezone_guess_refuses_a_non_number() -> None:
     with pytest.raises(InvalidPhoneNumber):
         timezone_guess("nope")
 
