@@ -32,7 +32,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("prompt_extraction",
      r"\b(?:system prompt|your (?:instructions|prompt|rules)|initial prompt|hidden prompt|"
      r"reveal .{0,20}(?:prompt|instructions)|tes instructions|vos instructions|ton prompt)\b"),
-    ("role_tags", r"(?:<\|?(?:system|assistant|im_start|im_end)\|?>|\[/?(?:INST|SYS)\]|^\s*(?:system|assistant)\s*:)"),
+    # [^\S\n]: blanks within the line; ``^\s*`` crossed line ends and rescanned blank runs (quadratic)
+    ("role_tags",
+     r"(?:<\|?(?:system|assistant|im_start|im_end)\|?>|\[/?(?:INST|SYS)\]|^[^\S\n]*(?:system|assistant)[^\S\n]*:)"),
     ("jailbreak", r"\b(?:jailbreak|DAN mode|developer mode|do anything now)\b"),
 )
 _COMPILED = tuple((name, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for name, pattern in _PATTERNS)

@@ -44,7 +44,9 @@ SHAFT_TERMS: dict[str, tuple[str, ...]] = {
 _EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U0001f900-\U0001f9ff]")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAPS_ALLOWED = {"STOP", "OK", "SMS", "FAQ", "USA", "EU", "TV", "VIP", "UK", "DIY", "PDF", "URL"}
-_URL = re.compile(r"https?://([^/\s]+)|\b((?:[a-z0-9-]+\.)+[a-z]{2,})/\S*", re.IGNORECASE)
+# A bare host has DNS's shape: labels of at most 63 characters, here at most 10 of them. Unbounded,
+# a long "a.a.a..." without a "/" was rescanned from every label (quadratic).
+_URL = re.compile(r"https?://([^/\s]+)|\b((?:[a-z0-9-]{1,63}\.){1,10}[a-z]{2,63})/\S*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

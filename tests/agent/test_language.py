@@ -93,3 +93,9 @@ def test_other_detectors_answer_supported_languages_only(name: str) -> None:
 def test_unknown_detector() -> None:
     with pytest.raises(ValueError, match="unknown language detector"):
         get_detector("cld9")
+
+
+def test_clean_text_handles_long_runs_without_spaces() -> None:
+    """A 100,000-character word: ``\\S+@\\S+`` used to rescan it from every character."""
+    assert clean_text("a-" * 50_000) == "a-" * 50_000
+    assert clean_text("x" * 100_000 + " write to me@example.com") == "x" * 100_000 + " write to"

@@ -82,3 +82,11 @@ def test_parse_list_accepts_json_and_numbered_lists() -> None:
     assert parse_list('["x", "y"]') == ["x", "y"]
     assert parse_list("1. first\n2) second\n- third") == ["first", "second", "third"]
     assert parse_list("nothing here") == []
+
+
+def test_shortener_found_and_long_dotted_runs_scanned_in_linear_time() -> None:
+    """A 100,000-character "a.a.a..." without "/" was rescanned from every label."""
+    assert "url_shortener" in _failed(spam_rules("Offer at bit.ly/xyz today"))
+    assert "url_shortener" in _failed(spam_rules("Offer at https://tinyurl.com/x today"))
+    assert "url_shortener" not in _failed(spam_rules("a." * 50_000))
+    assert "url_shortener" in _failed(spam_rules("a." * 50_000 + " bit.ly/x"))
