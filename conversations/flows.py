@@ -24,6 +24,7 @@ from channels.encoding import analyze, smart_encode
 from channels.media import media_kind, size_limit
 from channels.phone import InvalidPhoneNumber, phone_info
 from channels.senders import SenderPicker
+from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
 from contacts.service import get_or_create_by_phone
 from conversations import service
@@ -144,15 +145,20 @@ def send_api_message(
     sender: str | None = None,
     idempotency_key: str | None = None,
     smart_encoding: bool = False,
+    override_opt_out: bool = False,
 ) -> tuple[Message, bool]:
     """Validate and queue a message asked for through the API; returns ``(message, created)``.
 
     With an ``idempotency_key`` already used, the first message is returned (``created`` False)
     and nothing is sent again; a different ``to`` or ``body`` under the same key is a Conflict.
+    A number that may not be texted on ``lane`` (``contacts.consent.consent_verdicts``: opted out,
+    suppressed, erased, no marketing consent) is refused here, before anything is queued;
+    ``override_opt_out`` (transactional only, the caller checks the permission) lifts the opt-out.
 
     Raises:
         InvalidPhoneNumber: ``to`` is not a valid number (field ``to``).
-        ValidationFailed: empty or overlong body, unknown lane, unsupported media, unknown sender.
+        ValidationFailed: empty or overlong body, unknown lane, unsupported media, unknown sender,
+            a recipient that may not be texted on ``lane`` (field ``to``, ``reason`` the verdict).
         Conflict: the key was used for another message.
     """
     e164 = phone_info(to, region=region, field="to")
@@ -178,6 +184,12 @@ def send_api_message(
     contact, _ = get_or_create_by_phone(
         session, phone_e164=e164.e164, country=e164.region or "", timezone=e164.timezone
     )
+    refused = consent_verdicts(session, [contact.id], lane, override_opt_out=override_opt_out).get(contact.id)
+    if refused:
+        raise ValidationFailed(
+            f"this number may not be texted on the {lane} lane: {REFUSAL_TEXT[refused]}",
+            errors=[{"field": "to", "reason": refused}],
+        )
     message = queue_outbound(
         session,
         contact=contact,
@@ -188,6 +200,7 @@ def send_api_message(
         media=media,
         idempotency_key=idempotency_key,
         sender=sender,
+        override_opt_out=override_opt_out,
     )
     return message, True
 

@@ -26,6 +26,11 @@ class MessageIn(BaseModel):
     lane: Lane = "transactional"
     sender: str | None = Field(default=None, description="a sender address; chosen automatically when absent")
     smart_encoding: bool = Field(default=False, description="replace curly quotes, dashes... by GSM-7 look-alikes")
+    override_opt_out: bool = Field(
+        default=False,
+        description="admin only, transactional lane only: send to a number that opted out (audited; needs a reason)",
+    )
+    override_reason: str = Field(default="", max_length=500, description="why the opt-out is overridden")
 
 
 class PreviewIn(BaseModel):
@@ -60,6 +65,7 @@ class MessageOut(BaseModel):
     provider_message_id: str | None
     author_type: str
     campaign_id: int | None
+    override_opt_out: bool
     attempts: int
     error_code: str
     error_reason: str

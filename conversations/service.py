@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport
@@ -29,9 +29,16 @@ def message_id_from_ref(ref: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def get_message(session: Session, message_id: int) -> Message:
-    """Raises NotFound."""
-    message = session.get(Message, message_id)
+def get_message(session: Session, message_id: int, *, scope: ColumnElement[bool] | None = None) -> Message:
+    """The message, if it exists within ``scope`` (``conversations.visibility.visible_to``).
+
+    Raises:
+        NotFound: no such message, or one outside ``scope``.
+    """
+    if scope is None:
+        message = session.get(Message, message_id)
+    else:
+        message = session.scalar(select(Message).where(Message.id == message_id, scope))
     if message is None:
         raise NotFound(f"message {message_id} not found")
     return message
@@ -53,9 +60,15 @@ def list_messages(
     since: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    scope: ColumnElement[bool] | None = None,
 ) -> list[Message]:
-    """Newest first; page with ``before_id`` (the last id of the previous page)."""
+    """Newest first; page with ``before_id`` (the last id of the previous page).
+
+    ``scope`` limits the rows to those a caller may read (``conversations.visibility.visible_to``).
+    """
     stmt = select(Message).order_by(Message.id.desc()).limit(max(1, min(limit, 500)))
+    if scope is not None:
+        stmt = stmt.where(scope)
     filters = {
         Message.status: status,
         Message.direction: direction,

@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
 from channels.encoding import analyze, smart_encode
 from conversations import flows, service
 from conversations.schemas import MessageIn, MessageOut, PreviewIn, PreviewOut
+from conversations.visibility import Viewer, visible_to
 from core import audit
 from core.accounts import Principal
+from core.errors import Forbidden, ValidationFailed
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
+MIN_OVERRIDE_REASON = 10
 
 
 @router.post("/messages", response_model=MessageOut, status_code=202)
@@ -30,8 +34,13 @@ def send_message(
     """Queue a message: 202 with its id, status, encoding and segments.
 
     The same ``Idempotency-Key`` (per API key or user) returns the first message with 200 and
-    sends nothing again.
+    sends nothing again. A number that may not be texted on the lane (opted out, suppressed,
+    erased; marketing without consent) is refused with 422 (field ``to``, ``reason``). Only an
+    administrator may set ``override_opt_out`` (transactional lane, with an ``override_reason``),
+    and the override is audited.
     """
+    if body.override_opt_out:
+        _check_override(body, principal)
     key = f"{principal.kind}:{principal.id}:{idempotency_key}" if idempotency_key else None
     message, created = flows.send_api_message(
         session,
@@ -45,19 +54,34 @@ def send_message(
         sender=body.sender,
         idempotency_key=key,
         smart_encoding=body.smart_encoding,
+        override_opt_out=body.override_opt_out,
     )
     if not created:
         response.status_code = 200
         return MessageOut.of(message)
+    diff = {"lane": message.lane, "segments": message.segments, "to": body.to}
+    if body.override_opt_out:
+        diff |= {"override_opt_out": True, "override_reason": body.override_reason.strip()}
     audit.record(
         session,
         actor=actor(request, principal),
-        action="message.send",
+        action="message.override_opt_out" if body.override_opt_out else "message.send",
         target_type="message",
         target_id=message.id,
-        diff={"lane": message.lane, "segments": message.segments, "to": body.to},
+        diff=diff,
     )
     return MessageOut.of(message)
+
+
+def _check_override(body: MessageIn, principal: Principal) -> None:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("override_opt_out needs the admin role")
+    if body.lane != "transactional":
+        raise ValidationFailed("override_opt_out is for the transactional lane only",
+                               errors=[{"field": "override_opt_out", "reason": "transactional_only"}])
+    if len(body.override_reason.strip()) < MIN_OVERRIDE_REASON:
+        raise ValidationFailed(f"override_reason must say why, in {MIN_OVERRIDE_REASON} characters at least",
+                               errors=[{"field": "override_reason", "reason": "missing"}])
 
 
 @router.post("/messages/preview", response_model=PreviewOut)
@@ -82,9 +106,10 @@ def preview(body: PreviewIn, _: Principal = Depends(require(Role.MARKETER, Role.
 def get_message(
     message_id: int,
     session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
+    principal: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
 ) -> MessageOut:
-    return MessageOut.of(service.get_message(session, message_id))
+    """One message, if the caller's role may read it (404 otherwise: see ``conversations.visibility``)."""
+    return MessageOut.of(service.get_message(session, message_id, scope=_scope(principal)))
 
 
 @router.get("/messages", response_model=list[MessageOut])
@@ -99,9 +124,10 @@ def list_messages(
     before_id: int | None = None,
     limit: int = 50,
     session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
+    principal: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
 ) -> list[MessageOut]:
-    """Newest first; page with ``before_id``."""
+    """Newest first; page with ``before_id``. Only the lanes the caller's role owns: marketers see
+    marketing and their own sends, agents conversations and their own sends, admins everything."""
     rows = service.list_messages(
         session,
         status=status,
@@ -113,5 +139,10 @@ def list_messages(
         since=since,
         before_id=before_id,
         limit=limit,
+        scope=_scope(principal),
     )
     return [MessageOut.of(m) for m in rows]
+
+
+def _scope(principal: Principal) -> ColumnElement[bool]:
+    return visible_to(Viewer(role=principal.role, kind=principal.kind, id=principal.id))

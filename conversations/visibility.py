@@ -1,0 +1,49 @@
+"""Which messages a role may read through the messages API (least privilege).
+
+Messages hold customers' words and numbers, so each role sees only the lanes it works with:
+
+* ``admin``: every message;
+* ``marketer``: marketing messages, and whatever the marketer (or the API key) sent itself;
+  never inbound texts, bot or agent replies, or conversation threads;
+* ``agent``: messages that belong to a conversation (inbound texts, the bot's and agents'
+  replies, keyword confirmations), and whatever the agent (or the key) sent itself;
+* ``analyst``: none (the route refuses them; they read aggregate campaign and QA reports).
+
+A message the caller may not see is answered as if it did not exist (404), so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
+from conversations.models import Message
+from core.rbac import Role
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller reading messages: its role, and how its own sends are authored."""
+
+    role: Role
+    kind: str  # "user" | "api_key"
+    id: int
+
+    @property
+    def author(self) -> tuple[str, str]:
+        """``(author_type, author_id)`` of messages this caller sent through the API."""
+        return ("api" if self.kind == "api_key" else "agent", str(self.id))
+
+
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL condition selecting the messages ``viewer`` may read."""
+    if viewer.role == Role.ADMIN:
+        return true()
+    author_type, author_id = viewer.author
+    own = and_(Message.author_type == author_type, Message.author_id == author_id)
+    if viewer.role == Role.MARKETER:
+        return or_(and_(Message.lane == "marketing", Message.direction == "out"), own)
+    if viewer.role == Role.AGENT:
+        return or_(Message.conversation_id.is_not(None), own)
+    return false()
