@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Action = Literal["reply", "escalate", "opt_out", "opt_in", "help", "silent"]
+Action = Literal["reply", "escalate", "opt_out", "confirm_opt_out", "opt_in", "help", "silent"]
 Path = Literal["llm", "offline", "keyword", "template", "none"]
 
-ACTIONS: tuple[Action, ...] = ("reply", "escalate", "opt_out", "opt_in", "help", "silent")
+ACTIONS: tuple[Action, ...] = ("reply", "escalate", "opt_out", "confirm_opt_out", "opt_in", "help", "silent")
 
 #: Machine codes of :attr:`Decision.reason_code`; the human text is in :attr:`Decision.reason`.
 REASON_CODES: tuple[str, ...] = (
@@ -20,6 +20,7 @@ REASON_CODES: tuple[str, ...] = (
     "keyword_help",
     "keyword_opt_in",
     "opt_out_intent",
+    "opt_out_unsure",
     "human_requested",
     "abuse",
     "intent_escalates",
@@ -54,8 +55,9 @@ class Source:
 class Decision:
     """What to do with an inbound message, and why.
 
-    ``reply`` is the text to send for ``reply``/``opt_out``/``opt_in``/``help`` (None for
-    ``escalate`` and ``silent``). ``confidence`` is in [0, 1]. ``path`` says how the reply was
+    ``reply`` is the text to send for ``reply``/``opt_out``/``confirm_opt_out``/``opt_in``/``help``
+    (None for ``escalate`` and ``silent``). ``confirm_opt_out`` changes no consent: its reply asks
+    the customer to send the opt-out keyword. ``confidence`` is in [0, 1]. ``path`` says how the reply was
     made: ``llm``, ``offline`` (retrieval), ``keyword`` (compliance keyword), ``template`` (an
     intent's reply template) or ``none``. ``timings_ms`` maps each pipeline stage to its time.
     """

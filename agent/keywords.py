@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 KeywordKind = Literal["opt_out", "help", "opt_in"]
+#: What a compliance text answers: a keyword, or a natural-language opt-out the agent is not sure
+#: enough of to act on, answered with a question that names the opt-out keyword.
+ReplyKind = Literal["opt_out", "help", "opt_in", "confirm_opt_out"]
 
 # Written as people type them; normalised (accents, case, punctuation) when the table is built.
 _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
@@ -127,18 +130,25 @@ def keywords(kind: KeywordKind, language: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class ComplianceTexts:
-    """Replies to the keywords in one language; ``help`` has a ``{business}`` placeholder."""
+    """Replies to the keywords in one language; ``help`` has a ``{business}`` placeholder.
+
+    ``confirm_opt_out`` asks a customer whose words may be an opt-out ("stop sending me the wrong
+    size") to send the opt-out keyword: a ledger opt-out only follows words the agent is sure of.
+    """
 
     opt_out: str
     help: str
     opt_in: str
+    confirm_opt_out: str
 
-    def for_kind(self, kind: KeywordKind, business: str) -> str:
-        """The reply to a keyword of ``kind``, with the business name filled in."""
+    def for_kind(self, kind: ReplyKind, business: str) -> str:
+        """The reply to a keyword of ``kind`` (or the opt-out question), with the business name filled in."""
         if kind == "opt_out":
             return self.opt_out
         if kind == "help":
             return self.help.format(business=business)
+        if kind == "confirm_opt_out":
+            return self.confirm_opt_out
         return self.opt_in
 
 
@@ -149,31 +159,37 @@ _TEXTS: dict[str, ComplianceTexts] = {
         opt_out="You are unsubscribed and will receive no more messages. Reply START to resubscribe.",
         help="{business}: reply to chat with us. Msg&data rates may apply. Reply STOP to unsubscribe.",
         opt_in="You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
+        confirm_opt_out="Do you want to stop receiving our messages? Reply STOP to stop all messages.",
     ),
     "fr": ComplianceTexts(
         opt_out="Désinscription confirmée : vous ne recevrez plus de messages. Répondez START pour revenir.",
         help="{business} : répondez pour discuter avec nous. Répondez STOP pour vous désinscrire.",
         opt_in="Inscription confirmée. Répondez STOP pour vous désinscrire, AIDE pour de l'aide.",
+        confirm_opt_out="Ne plus recevoir nos messages ? Répondez STOP pour tout arrêter.",
     ),
     "es": ComplianceTexts(
         opt_out="Baja confirmada. No recibirá más mensajes. Responda ALTA para volver.",
         help="{business}: responda para hablar con nosotros. Responda BAJA para darse de baja.",
         opt_in="Alta confirmada. Responda BAJA para darse de baja, AYUDA para ayuda.",
+        confirm_opt_out="¿Quiere dejar de recibir nuestros mensajes? Responda BAJA para darse de baja.",
     ),
     "de": ComplianceTexts(
         opt_out="Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START zum Anmelden.",
         help="{business}: Antworten Sie, um mit uns zu schreiben. Antworten Sie STOPP zum Abmelden.",
         opt_in="Sie sind wieder angemeldet. Antworten Sie STOPP zum Abmelden, HILFE für Hilfe.",
+        confirm_opt_out="Möchten Sie keine Nachrichten mehr erhalten? Antworten Sie STOPP, um alle abzubestellen.",
     ),
     "it": ComplianceTexts(
         opt_out="Sei stato disiscritto e non riceverai più messaggi. Rispondi START per iscriverti di nuovo.",
         help="{business}: rispondi per scriverci. Rispondi STOP per disiscriverti.",
         opt_in="Sei di nuovo iscritto. Rispondi STOP per disiscriverti, AIUTO per assistenza.",
+        confirm_opt_out="Non vuoi più ricevere i nostri messaggi? Rispondi STOP per non riceverne più.",
     ),
     "pt": ComplianceTexts(
         opt_out="Inscrição cancelada, sem mais mensagens. Responda SIM para voltar.",
         help="{business}: responda para falar conosco. Responda PARE para sair.",
         opt_in="Inscrição reativada. Responda PARE para sair, AJUDA para ajuda.",
+        confirm_opt_out="Não quer mais receber mensagens? Responda PARE para parar todas.",
     ),
 }
 

@@ -26,7 +26,7 @@ from agent.context import Turn, answered_customer_turns, count_repeats, split_qu
 from agent.decision import Decision, Path
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
-from agent.keywords import KeywordMatch, compliance_texts, match_keyword
+from agent.keywords import KeywordMatch, ReplyKind, compliance_texts, match_keyword
 from agent.language import DEFAULT_DETECTOR, LanguageResult, detect_language
 from agent.llm import LlmClient
 from agent.policy import Signals, Thresholds, Verdict, decide
@@ -302,7 +302,8 @@ class Pipeline:
         template = self._template(intent.intent if intent is not None else None, lang)
         signals = Signals(
             text=item.text, keyword=keyword, opted_out=item.opted_out, intent=intent,
-            intent_model=self.intents is not None, has_template=template is not None, sentiment=sentiment,
+            intent_model=self.intents is not None and not self.intents.builtin_only,
+            has_template=template is not None, sentiment=sentiment,
             best_score=max((q.best_score for q in questions), default=0.0), repeats=repeats,
             injection=injection.detected,
         )
@@ -335,8 +336,9 @@ class Pipeline:
         """``(reply text, path, knowledge answer, LLM fallback reason)`` for the verdict."""
         texts = compliance_texts(lang)
         if verdict.respond == "keyword":
-            # a natural-language opt-out (the intent) gets the same confirmation as STOP
-            kind = keyword.kind if keyword is not None else "opt_out"
+            # a natural-language opt-out (the intent) gets the same confirmation as STOP, an unsure one a question
+            kind: ReplyKind = keyword.kind if keyword is not None else (
+                "confirm_opt_out" if verdict.action == "confirm_opt_out" else "opt_out")
             path: Path = "keyword" if keyword is not None else "template"
             return texts.for_kind(kind, self.brand.business), path, None, None
         if verdict.respond == "template":

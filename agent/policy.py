@@ -6,8 +6,10 @@ Rules, first match wins (thresholds from settings):
    (only when the contact is opted out; otherwise "yes" is an ordinary reply).
 2. An empty message -> ``silent``.
 3. An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
-   opt-out; ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate`` ->
-   escalate. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count.
+   opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
+   customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
+   or a keyword); ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate``
+   -> escalate. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count.
 4. Sentiment score below ``sentiment_escalate_below`` -> escalate.
 5. The customer asked the same thing ``repeat_failure_limit`` times already and got bot answers
    -> escalate (the answers did not help).
@@ -17,7 +19,9 @@ Rules, first match wins (thresholds from settings):
 8. Best retrieval score below ``retrieval_min_score`` -> escalate.
 9. Otherwise reply from the knowledge base.
 
-Without an intent model (none trained yet) rules 3, 6 and 7 are skipped and retrieval decides.
+Without an intent model rules 3, 6 and 7 are skipped and retrieval decides; with the built-in model
+only (no deployment intents loaded: ``Signals.intent_model`` is False) rule 7 is skipped, because its
+"out of scope" means "no built-in intent", not "outside the business".
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ ABUSE_INTENT = "abuse"
 
 Respond = Literal["keyword", "template", "knowledge", "none"]
 
+#: Calibrated opt-out intent confidence from which a natural-language opt-out unsubscribes directly.
+OPT_OUT_DIRECT_CONFIDENCE = 0.99
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -45,6 +52,10 @@ class Thresholds:
     retrieval_min_score: float = 0.35
     sentiment_escalate_below: float = -0.6
     repeat_failure_limit: int = 2
+    # a natural-language opt-out below this asks the customer to confirm with STOP instead of
+    # unsubscribing; chosen on the choosing split of eval/datasets/opt_out_phrasings.yaml
+    # (docs/intents.md), not a setting: it guards the consent ledger, not a business preference
+    opt_out_direct_confidence: float = OPT_OUT_DIRECT_CONFIDENCE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -106,7 +117,12 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         name = None
     conf = intent.confidence if intent is not None else 0.0
     if name == OPT_OUT_INTENT:
-        return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf, "keyword")
+        if conf >= thresholds.opt_out_direct_confidence:
+            return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf,
+                           "keyword")
+        return Verdict("confirm_opt_out", "opt_out_unsure",
+                       f"opt-out at {conf:.2f}, below {thresholds.opt_out_direct_confidence:.2f}: asked to reply STOP",
+                       conf, "keyword")
     if name == ABUSE_INTENT:
         return Verdict("escalate", "abuse", "abusive message", conf, "none")
     if name == HUMAN_INTENT:

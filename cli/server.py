@@ -9,7 +9,7 @@ import typer
 from cli.console import console
 from core.runtime import bootstrap
 from core.schema import migrate as run_migrations
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -20,10 +20,22 @@ def register(app: typer.Typer) -> None:
 
 
 def migrate() -> None:
-    """Bring the database schema to the latest version."""
+    """Bring the database schema to the latest version; train the built-in intents on a fresh deployment."""
     settings = bootstrap()
     run_migrations(settings.resolved_database_url)
     console.print(f"database at [bold]{settings.resolved_database_url.split('@')[-1]}[/] is up to date")
+    builtin_intents(settings)
+
+
+def builtin_intents(settings: Settings) -> None:
+    """Give a deployment without an intent model the built-in one, so natural-language opt-outs are
+    caught from the first start (agent/intent/builtin.py)."""
+    from agent.intent.builtin import ensure_builtin_model
+    from agent.runtime import intent_store
+
+    version = ensure_builtin_model(intent_store(settings), backend=settings.intent_backend)
+    if version is not None:
+        console.print(f"built-in intent model [bold]{version}[/] trained and active")
 
 
 def makemigration(message: str = typer.Argument(..., help="What the migration changes.")) -> None:
@@ -55,6 +67,7 @@ def run(
         os.environ["RELAIS_PORT"] = str(port)
     bootstrap(settings)
     run_migrations(settings.resolved_database_url)
+    builtin_intents(settings)
     app = create_app(settings, background=(lambda: in_process(settings)) if workers_inside else None)
     bind_host = host or settings.host
     bind_port = port or settings.port

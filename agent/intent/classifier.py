@@ -16,7 +16,7 @@ import numpy as np
 
 from agent.intent.embedding import is_tuned, resolve_embedder
 from agent.intent.head import OOS_CLASS, SoftmaxHead
-from agent.intent.spec import IntentSpec
+from agent.intent.spec import IntentSpec, builtin_names
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 
 
@@ -78,6 +78,12 @@ class IntentClassifier:
     @property
     def intents(self) -> tuple[str, ...]:
         return tuple(label for label in self.head.labels if label != OOS_CLASS)
+
+    @property
+    def builtin_only(self) -> bool:
+        """Whether the model knows only the built-in intents (no deployment intents loaded yet):
+        its out-of-scope verdict then means "no built-in intent", not "outside the business"."""
+        return set(self.intents) <= builtin_names()
 
     def predict(self, texts: Sequence[str], k: int = 3) -> list[IntentPrediction]:
         """Embed ``texts`` with the model's embedder, then :meth:`predict_embeddings`."""

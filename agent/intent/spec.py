@@ -19,6 +19,7 @@ Every deployment also gets the built-in intents of ``agent/resources/intents_bui
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -224,6 +225,12 @@ def load_spec(path: str | Path) -> IntentSpec:
 def builtin_spec() -> IntentSpec:
     """The built-in intents shipped with Relais."""
     return load_spec(BUILTIN_PATH)
+
+
+@functools.cache
+def builtin_names() -> frozenset[str]:
+    """The names of the built-in intents (read once)."""
+    return frozenset(builtin_spec().names)
 
 
 def _merge_examples(base: Examples, extra: Examples) -> Examples:

@@ -8,6 +8,7 @@ import pytest
 
 from agent.keywords import (
     KeywordKind,
+    ReplyKind,
     compliance_texts,
     keywords,
     match_keyword,
@@ -16,6 +17,7 @@ from agent.keywords import (
 from agent.language import SUPPORTED_LANGUAGES
 
 KINDS: tuple[KeywordKind, ...] = ("opt_out", "help", "opt_in")
+REPLIES: tuple[ReplyKind, ...] = (*KINDS, "confirm_opt_out")
 
 # GSM 03.38 basic character set: a text using only these fits 160 characters a segment, else 70.
 GSM7_BASIC = set(
@@ -124,7 +126,7 @@ def test_normalise() -> None:
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
 def test_texts_fit_one_segment(lang: str) -> None:
     texts = compliance_texts(lang)
-    for kind in KINDS:
+    for kind in REPLIES:
         text = texts.for_kind(kind, business="Boulangerie Martin SA")  # a 21-character name
         limit = 160 if set(text) <= GSM7_BASIC else 70
         assert len(text) <= limit, (lang, kind, len(text), text)
@@ -135,8 +137,9 @@ def test_texts_fit_one_segment(lang: str) -> None:
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
 def test_texts_name_keywords_that_work_in_their_language(lang: str) -> None:
     texts = compliance_texts(lang)
-    expected = {"opt_out": {"opt_in"}, "help": {"opt_out"}, "opt_in": {"opt_out", "help"}}
-    for kind in KINDS:
+    expected = {"opt_out": {"opt_in"}, "help": {"opt_out"}, "opt_in": {"opt_out", "help"},
+                "confirm_opt_out": {"opt_out"}}
+    for kind in REPLIES:
         text = texts.for_kind(kind, business="Shop")
         mentioned = re.findall(r"\b[A-Z]{3,}\b", text)
         kinds_found = set()

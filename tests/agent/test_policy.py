@@ -58,7 +58,8 @@ def test_yes_from_a_subscribed_contact_is_an_ordinary_message() -> None:
 @pytest.mark.parametrize(
     ("overrides", "action", "reason"),
     [
-        ({"intent": intent("opt_out", 0.9)}, "opt_out", "opt_out_intent"),
+        ({"intent": intent("opt_out", 0.995)}, "opt_out", "opt_out_intent"),
+        ({"intent": intent("opt_out", 0.9)}, "confirm_opt_out", "opt_out_unsure"),
         ({"intent": intent("abuse", 0.9)}, "escalate", "abuse"),
         ({"intent": intent("human_agent", 0.8)}, "escalate", "human_requested"),
         ({"intent": intent("damaged_item", 0.8, escalate=True)}, "escalate", "intent_escalates"),
@@ -90,6 +91,15 @@ def test_thresholds_are_boundaries() -> None:
 def test_an_unsure_opt_out_intent_does_not_unsubscribe() -> None:
     verdict = decide(signals(intent=intent("opt_out", 0.3)), T)
     assert verdict.action == "escalate" and verdict.reason_code == "low_intent_confidence"
+
+
+def test_only_a_very_sure_opt_out_intent_unsubscribes_others_are_asked_to_confirm() -> None:
+    # issue 15: "Please stop sending me the wrong size" at 0.95 wrote a ledger opt-out
+    direct = T.opt_out_direct_confidence
+    assert direct >= 0.95
+    unsure = decide(signals(intent=intent("opt_out", direct - 0.01)), T)
+    assert (unsure.action, unsure.reason_code, unsure.respond) == ("confirm_opt_out", "opt_out_unsure", "keyword")
+    assert decide(signals(intent=intent("opt_out", direct)), T).action == "opt_out"
 
 
 def test_a_prompt_injection_cannot_trigger_an_intent_action() -> None:

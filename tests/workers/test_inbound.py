@@ -201,3 +201,21 @@ def test_queued_by_persist_inbound_and_run_by_a_worker(agent: Settings) -> None:
     assert inbound_message(message_id).analysis["decision"]["action"] == "reply"
     [reply] = outbound()
     assert "4,90 EUR" in reply.body and reply.status != "queued"  # the send job took it
+
+
+def test_an_unsure_natural_language_opt_out_asks_for_stop_and_changes_no_consent(agent: Settings) -> None:
+    from agent.intent.builtin import ensure_builtin_model
+    from agent.runtime import intent_store
+
+    ensure_builtin_model(intent_store(agent), backend=agent.intent_backend)  # what `relais migrate` does
+    asked = receive("tell me about me")  # issue 15: opted out at 0.58
+    assert process_inbound(asked) == "asked to confirm the opt-out"
+    [question] = outbound()
+    assert question.lane == "transactional" and "Reply STOP" in question.body
+    with db.session_scope() as session:
+        contact = session.scalar(select(Contact))
+        assert contact is not None and not contact.opted_out
+    assert process_inbound(receive("please stop texting me")) == "opted out and confirmed"
+    with db.session_scope() as session:
+        contact = session.scalar(select(Contact))
+        assert contact is not None and contact.opted_out

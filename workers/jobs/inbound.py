@@ -14,10 +14,10 @@ Queued by ``conversations.flows.persist_inbound`` (job id ``inbound:<id>``). Gua
 
 Acting: ``reply`` -> ``queue_outbound(author_type="bot")`` with the decision, sources and path on
 the outbound message; ``opt_out`` -> ``record_opt_out`` + one confirmation (transactional lane with
-``override_opt_out``, so consent checks let it through); ``opt_in`` -> ``record_opt_in`` +
-confirmation; ``help`` -> help
-text; ``escalate`` -> ``handoff.flows.escalate``. A picture sent without text is escalated
-(``media_only``) rather than left unanswered.
+``override_opt_out``, so consent checks let it through); ``confirm_opt_out`` (an unsure
+natural-language opt-out) -> the question "reply STOP ...", no consent change; ``opt_in`` ->
+``record_opt_in`` + confirmation; ``help`` -> help text; ``escalate`` -> ``handoff.flows.escalate``.
+A picture sent without text is escalated (``media_only``) rather than left unanswered.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _process(session: Session, message_id: int, now: datetime | None = None) -> 
         analysis = replace(analysis, decision=decision)
     record = analysis.to_dict()
     _learn_language(conversation, contact, record)
-    if owned and decision.action not in ("opt_out", "help", "opt_in"):
+    if owned and decision.action not in ("opt_out", "confirm_opt_out", "help", "opt_in"):
         record["handled"] = f"silent: the conversation is {conversation.state} for a person"
         events.publish_after_commit(
             session, "message.received", conversation_id=conversation.id, message_id=message.id
@@ -169,6 +169,10 @@ def _act(
         # the one confirmation carriers require reaches the number that just opted out
         send(decision.reply, "transactional", override_opt_out=True)
         return "opted out and confirmed"
+    if action == "confirm_opt_out" and decision.reply:
+        # maybe an opt-out ("stop sending me the wrong size"): ask for STOP, change no consent
+        send(decision.reply, "transactional")
+        return "asked to confirm the opt-out"
     if action == "opt_in":
         consent.record_opt_in(session, contact=contact, source="keyword", proof=(message.body or "")[:200])
         if decision.reply:
