@@ -6,6 +6,7 @@ A test walks the route table and proves each role gets exactly the routes declar
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,8 +16,11 @@ from sqlalchemy.orm import Session
 from core import accounts, db
 from core.accounts import Principal
 from core.audit import Actor
+from core.authn import Client, Refused
 from core.errors import Forbidden, Unauthorized
 from core.rbac import Role
+from core.redis import get_redis
+from core.security.throttle import Throttle
 
 SESSION_COOKIE = "relais_session"
 CSRF_HEADER = "x-csrf-token"
@@ -30,7 +34,11 @@ def db_session() -> Iterator[Session]:
     response is sent, so a client never sees success for data that is not yet (or never) stored.
     """
     with db.session_scope() as session:
-        yield session
+        try:
+            yield session
+        except Refused:
+            session.commit()  # a refused log-in keeps its audit rows: the evidence of an attack
+            raise
 
 
 def optional_principal(request: Request, session: Session = Depends(db_session, scope="function")) -> Principal | None:
@@ -50,8 +58,9 @@ def optional_principal(request: Request, session: Session = Depends(db_session, 
         return None
     console_session, user = found
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER) or request.query_params.get("csrf_token", "")
-        if sent != console_session.csrf_token:
+        # the header only: a token in the URL would leak through logs, history and Referer
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), console_session.csrf_token.encode()):
             raise Forbidden("missing or wrong CSRF token")
     request.state.csrf_token = console_session.csrf_token
     return Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
@@ -78,5 +87,15 @@ def require(*roles: Role) -> RoleGuard:
 
 def actor(request: Request, principal: Principal) -> Actor:
     """The audit actor for this request."""
-    ip = request.client.host if request.client else ""
-    return principal.actor(ip=ip, request_id=getattr(request.state, "request_id", ""))
+    origin = client(request)
+    return principal.actor(ip=origin.ip, request_id=origin.request_id)
+
+
+def client(request: Request) -> Client:
+    """Where this request comes from, for throttling and auditing authentication attempts."""
+    return Client(ip=request.client.host if request.client else "", request_id=getattr(request.state, "request_id", ""))
+
+
+def throttle(request: Request) -> Throttle:
+    """The brute-force throttle, in the Redis every replica shares."""
+    return Throttle(get_redis(request.app.state.settings))

@@ -182,13 +182,14 @@ def main() -> None:
         from core import accounts, db
         from core.runtime import bootstrap
         from core.schema import load_models
+        from core.security import totp
         from handoff.models import AgentProfile
 
         bootstrap()
         load_models().create_all(db.engine())
         with db.session_scope() as session:
             user = accounts.create_user(session, email="bench@example.com", password="bench password 123", role="agent")
-            secret = accounts.start_totp_enrolment(session, user=user).secret
+            secret = totp.new_enrolment(user.email).secret
             user.totp_secret = secret  # confirmed at once
             session.add(AgentProfile(user_id=user.id, status="online", languages=["en", "fr"], max_concurrent=10_000))
             agent = (user.id, user.email, secret)

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import utcnow
-from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import ApiKey, ConsoleSession, User
 from core.rbac import Role, parse_role
-from core.security import passwords, tokens, totp
+from core.security import passwords, tokens
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -54,39 +54,6 @@ def create_user(session: Session, *, email: str, password: str, role: str, name:
     return user
 
 
-def authenticate_password(session: Session, *, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active or not passwords.verify_password(user.password_hash, password):
-        raise Unauthorized("wrong e-mail or password")
-    return user
-
-
-def start_totp_enrolment(session: Session, *, user: User) -> totp.TotpEnrolment:
-    """Give the user a pending secret and recovery codes; they replace the factor once a code confirms them."""
-    enrolment = totp.new_enrolment(user.email)
-    user.totp_pending_secret = enrolment.secret
-    user.pending_recovery_codes = totp.hash_recovery_codes(enrolment.recovery_codes)
-    session.flush()
-    return enrolment
-
-
-def verify_second_factor(session: Session, *, user: User, code: str) -> bool:
-    """Check a TOTP code or spend a recovery code; confirms a pending enrolment."""
-    if user.totp_secret and totp.verify_code(user.totp_secret, code):
-        return True
-    if user.totp_pending_secret and totp.verify_code(user.totp_pending_secret, code):
-        user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
-        user.recovery_codes, user.pending_recovery_codes = user.pending_recovery_codes, []
-        session.flush()
-        return True
-    remaining = totp.consume_recovery_code(list(user.recovery_codes or []), code)
-    if remaining is not None and user.totp_confirmed:
-        user.recovery_codes = remaining
-        session.flush()
-        return True
-    return False
-
-
 def needs_second_factor(user: User, roles_requiring_2fa: frozenset[str]) -> bool:
     return user.totp_confirmed or user.role in roles_requiring_2fa
 
@@ -121,6 +88,8 @@ def principal_from_api_key(session: Session, secret: str) -> Principal | None:
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == lookup))
     if key is None or key.revoked_at is not None or not tokens.matches(secret, key.key_hash):
         return None
+    if key.created_by is not None and not session.scalar(select(User.is_active).where(User.id == key.created_by)):
+        return None  # the keys of a deactivated user stop working with them
     now = utcnow()
     if key.last_used_at is None or now - _aware(key.last_used_at) > timedelta(minutes=1):
         key.last_used_at = now  # coarse on purpose: one write a minute, not one per request

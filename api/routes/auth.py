@@ -1,8 +1,10 @@
-"""Console log-in with optional/enforced TOTP, users and API keys.
+"""Console log-in with optional/enforced TOTP, password and 2FA changes, API keys.
 
 Log-in sets a secure, httponly, SameSite=Lax session cookie; the session is only *verified*
 (usable) once the second factor is given when the user has one or their role requires one.
 Unsafe requests made with the cookie must echo the session's CSRF token (``X-CSRF-Token``).
+Log-in and codes are throttled and failures audited (``core.authn``); users are managed in
+``api/routes/users.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import SESSION_COOKIE, actor, db_session, require
-from core import accounts, audit
+from api.deps import SESSION_COOKIE, actor, client, db_session, require, throttle
+from core import accounts, audit, authn
 from core.accounts import Principal
-from core.errors import Unauthorized
+from core.authn import Client
+from core.errors import Forbidden, Unauthorized
 from core.models import ApiKey, ConsoleSession, User
 from core.rbac import ALL_ROLES, Role
+from core.security.throttle import Throttle
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 PUBLIC_PATHS = frozenset(
@@ -31,8 +35,8 @@ PUBLIC_PATHS = frozenset(
 
 
 class LoginIn(BaseModel):
-    email: str
-    password: str
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
 
 
 class LoginOut(BaseModel):
@@ -47,6 +51,18 @@ class CodeIn(BaseModel):
     code: str = Field(min_length=6, max_length=32)
 
 
+class ReEnrolIn(BaseModel):
+    """Replacing a confirmed factor needs the password and a current TOTP or recovery code."""
+
+    password: str = Field(max_length=1024)
+    code: str = Field(min_length=6, max_length=32)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
 class EnrolOut(BaseModel):
     provisioning_uri: str
     qr_svg: str
@@ -58,22 +74,6 @@ class MeOut(BaseModel):
     id: int
     name: str
     role: Role
-
-
-class UserIn(BaseModel):
-    email: str
-    password: str
-    role: Role
-    name: str = ""
-
-
-class UserOut(BaseModel):
-    id: int
-    email: str
-    name: str
-    role: Role
-    totp_enabled: bool
-    created_at: datetime
 
 
 class ApiKeyIn(BaseModel):
@@ -102,7 +102,8 @@ def _set_cookie(request: Request, response: Response, token: str) -> None:
     )
 
 
-def _pending(request: Request, session: Session) -> tuple[ConsoleSession, User]:
+def _cookie_session(request: Request, session: Session) -> tuple[ConsoleSession, User]:
+    """The console session of the cookie, verified or still waiting for the second factor."""
     token = request.cookies.get(SESSION_COOKIE, "")
     found = accounts.find_console_session(session, token) if token else None
     if found is None:
@@ -110,11 +111,28 @@ def _pending(request: Request, session: Session) -> tuple[ConsoleSession, User]:
     return found
 
 
+def _user_actor(request: Request, user: User) -> audit.Actor:
+    principal = Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
+    return actor(request, principal)
+
+
+def _console_user(request: Request, session: Session, principal: Principal) -> tuple[ConsoleSession, User]:
+    if principal.kind != "user":
+        raise Forbidden("only a console user can do this; log in to the console")
+    return _cookie_session(request, session)
+
+
 @router.post("/auth/login", response_model=LoginOut)
 def login(
-    body: LoginIn, request: Request, response: Response, session: Session = Depends(db_session, scope="function")
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: Session = Depends(db_session, scope="function"),
+    limiter: Throttle = Depends(throttle),
+    origin: Client = Depends(client),
 ) -> LoginOut:
-    user = accounts.authenticate_password(session, email=body.email, password=body.password)
+    """Check the password (throttled per account and per IP; 429 with Retry-After when locked)."""
+    user = authn.log_in(session, limiter, email=body.email, password=body.password, client=origin)
     settings = request.app.state.settings
     second = accounts.needs_second_factor(user, settings.roles_requiring_2fa)
     row, token = accounts.open_console_session(session, user=user, verified=not second)
@@ -136,18 +154,26 @@ def login(
     )
 
 
-def _user_actor(request: Request, user: User) -> audit.Actor:
-    principal = Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
-    return actor(request, principal)
-
-
 @router.post("/auth/2fa/enrol", response_model=EnrolOut)
-def enrol(request: Request, session: Session = Depends(db_session, scope="function")) -> EnrolOut:
-    """Start (or restart, before confirmation) TOTP enrolment for the logged-in user."""
-    console_session, user = _pending(request, session)
-    if user.totp_confirmed and not console_session.verified:
-        raise Unauthorized("give your current second factor before enrolling a new one")
-    enrolment = accounts.start_totp_enrolment(session, user=user)
+def enrol(
+    request: Request,
+    body: ReEnrolIn | None = None,
+    session: Session = Depends(db_session, scope="function"),
+    limiter: Throttle = Depends(throttle),
+    origin: Client = Depends(client),
+) -> EnrolOut:
+    """Start TOTP enrolment: a new secret waits until a code from it is confirmed, and the current
+    factor keeps working until then. A user who already has a factor must send their password and
+    a current code (or a recovery code); someone who lost theirs asks an admin to reset it."""
+    _, user = _cookie_session(request, session)
+    enrolment = authn.start_enrolment(
+        session,
+        limiter,
+        user=user,
+        client=origin,
+        password=body.password if body else None,
+        code=body.code if body else None,
+    )
     image = qrcode.make(enrolment.provisioning_uri, image_factory=qrcode.image.svg.SvgPathImage)
     buffer = io.BytesIO()
     image.save(buffer)
@@ -157,6 +183,7 @@ def enrol(request: Request, session: Session = Depends(db_session, scope="functi
         action="auth.2fa.enrol",
         target_type="user",
         target_id=user.id,
+        diff={"replacing": user.totp_confirmed},
     )
     return EnrolOut(
         provisioning_uri=enrolment.provisioning_uri,
@@ -166,14 +193,68 @@ def enrol(request: Request, session: Session = Depends(db_session, scope="functi
 
 
 @router.post("/auth/2fa/verify", response_model=MeOut)
-def verify(body: CodeIn, request: Request, session: Session = Depends(db_session, scope="function")) -> MeOut:
-    console_session, user = _pending(request, session)
-    if not accounts.verify_second_factor(session, user=user, code=body.code):
-        raise Unauthorized("wrong or expired code")
+def verify(
+    body: CodeIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    limiter: Throttle = Depends(throttle),
+    origin: Client = Depends(client),
+) -> MeOut:
+    """Give the second factor of a log-in (a TOTP code once per time step, or a recovery code once);
+    a user with no factor yet confirms their first enrolment with it."""
+    console_session, user = _cookie_session(request, session)
+    method = authn.second_factor(session, limiter, user=user, code=body.code, client=origin)
     console_session.verified = True
     session.flush()
-    audit.record(session, actor=_user_actor(request, user), action="auth.login", target_type="user", target_id=user.id)
+    audit.record(
+        session,
+        actor=_user_actor(request, user),
+        action="auth.login",
+        target_type="user",
+        target_id=user.id,
+        diff={"second_factor": method, "recovery_codes_left": len(user.recovery_codes or [])},
+    )
     return MeOut(kind="user", id=user.id, name=user.email, role=Role(user.role))
+
+
+@router.post("/auth/2fa/confirm", response_model=MeOut)
+def confirm(
+    body: CodeIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    limiter: Throttle = Depends(throttle),
+    origin: Client = Depends(client),
+    principal: Principal = Depends(require(*ALL_ROLES)),
+) -> MeOut:
+    """Replace the current factor with the one being enrolled, given a code from the new one."""
+    _, user = _console_user(request, session, principal)
+    authn.confirm_enrolment(session, limiter, user=user, code=body.code, client=origin)
+    audit.record(
+        session, actor=actor(request, principal), action="auth.2fa.confirm", target_type="user", target_id=user.id
+    )
+    return MeOut(kind="user", id=user.id, name=user.email, role=Role(user.role))
+
+
+@router.post("/auth/password", status_code=204)
+def change_password(
+    body: PasswordChangeIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    limiter: Throttle = Depends(throttle),
+    origin: Client = Depends(client),
+    principal: Principal = Depends(require(*ALL_ROLES)),
+) -> None:
+    """Change your own password (the current one is checked); your other sessions end."""
+    console_session, user = _console_user(request, session, principal)
+    authn.change_password(
+        session,
+        limiter,
+        user=user,
+        current=body.current_password,
+        new=body.new_password,
+        client=origin,
+        keep_session_id=console_session.id,
+    )
 
 
 @router.post("/auth/logout", status_code=204)
@@ -187,43 +268,6 @@ def logout(request: Request, response: Response, session: Session = Depends(db_s
 @router.get("/auth/me", response_model=MeOut)
 def me(principal: Principal = Depends(require(*ALL_ROLES))) -> MeOut:
     return MeOut(kind=principal.kind, id=principal.id, name=principal.name, role=principal.role)
-
-
-def _user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        role=Role(user.role),
-        totp_enabled=user.totp_confirmed,
-        created_at=user.created_at,
-    )
-
-
-@router.get("/users", response_model=list[UserOut])
-def list_users(
-    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
-) -> list[UserOut]:
-    return [_user_out(u) for u in session.scalars(select(User).order_by(User.id))]
-
-
-@router.post("/users", response_model=UserOut, status_code=201)
-def create_user(
-    body: UserIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> UserOut:
-    user = accounts.create_user(session, email=body.email, password=body.password, role=body.role, name=body.name)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="user.create",
-        target_type="user",
-        target_id=user.id,
-        diff={"role": user.role},
-    )
-    return _user_out(user)
 
 
 def _key_out(key: ApiKey) -> ApiKeyOut:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -11,6 +13,9 @@ _hasher = PasswordHasher()
 _light_hasher = PasswordHasher(time_cost=1, memory_cost=16 * 1024, parallelism=1)
 
 MIN_LENGTH = 10
+# Checked instead of a real hash when the account does not exist or cannot log in, so such an
+# attempt costs the same argon2 work as a wrong password and timing reveals no account.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(24))
 
 
 def hash_password(password: str) -> str:
@@ -21,10 +26,19 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    """Whether ``password`` matches; a malformed hash never matches."""
     try:
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def verify_password_or_dummy(stored_hash: str | None, password: str) -> bool:
+    """Like :func:`verify_password`, but with no hash (unknown account) do the same work and fail."""
+    if stored_hash is None:
+        verify_password(_DUMMY_HASH, password)
+        return False
+    return verify_password(stored_hash, password)
 
 
 def hash_secret(secret: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 import pyotp
@@ -10,6 +12,7 @@ import pyotp
 from core.security.passwords import hash_secret, verify_password
 
 ISSUER = "Relais"
+DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,23 @@ def hash_recovery_codes(codes: tuple[str, ...]) -> list[str]:
     return [hash_secret(code) for code in codes]
 
 
-def verify_code(secret: str, code: str) -> bool:
-    """Accept the current code and one step either side (clock drift)."""
+def matching_step(secret: str, code: str, *, after: int | None = None, at: float | None = None) -> int | None:
+    """The time step of ``code`` if it is the current code or one step either side (clock drift)
+    and newer than ``after`` (the last step accepted for this user), else ``None``.
+
+    Refusing a step at or before ``after`` makes each code single-use: a code read over a
+    shoulder or replayed from a log is worthless once its owner has used it (RFC 6238 §5.2).
+    """
     code = code.strip().replace(" ", "")
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != DIGITS or not code.isdigit():
+        return None
+    otp = pyotp.TOTP(secret)
+    now = time.time() if at is None else at
+    current = int(now // otp.interval)
+    for step in (current - 1, current, current + 1):
+        if (after is None or step > after) and hmac.compare_digest(otp.generate_otp(step), code):
+            return step
+    return None
 
 
 def consume_recovery_code(hashes: list[str], code: str) -> list[str] | None:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from conversations.models import Conversation, Message
 from core import accounts, db
 from core.audit import SYSTEM
+from core.security import totp
 from handoff import flows
 from tests.handoff.factories import create_agent, create_conversation
 
@@ -21,9 +22,9 @@ def create_console_user(email: str, *, role: str = "agent", status: str = "onlin
             user = create_agent(session, email, status=status, languages=["en", "fr"])
         else:
             user = accounts.create_user(session, email=email, password=PASSWORD, role=role)
-        enrolment = accounts.start_totp_enrolment(session, user=user)
-        user.totp_secret = enrolment.secret  # confirmed without spending a code the test logs in with
-        return user.id, enrolment.secret
+        secret = totp.new_enrolment(user.email).secret
+        user.totp_secret = secret  # confirmed without spending a code the test logs in with
+        return user.id, secret
 
 
 def log_in(client: TestClient, email: str, secret: str) -> str:

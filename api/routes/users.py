@@ -1,0 +1,142 @@
+"""Console users, for admins: create, list, deactivate/reactivate, reset password or 2FA, end sessions.
+
+Each action calls ``core.users`` (or ``core.accounts`` to create), which records the audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import actor, db_session, require
+from core import accounts, audit, users
+from core.accounts import Principal
+from core.models import User
+from core.rbac import Role
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+ADMINS = require(Role.ADMIN)
+
+
+class UserIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    role: Role
+    name: str = Field("", max_length=200)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    totp_enabled: bool
+    is_active: bool
+    created_at: datetime
+
+
+class PasswordResetIn(BaseModel):
+    password: str = Field(max_length=1024, description="A temporary password to give the user out of band.")
+
+
+class SessionsRevoked(BaseModel):
+    sessions_ended: int
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=Role(user.role),
+        totp_enabled=user.totp_confirmed,
+        is_active=user.is_active,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(ADMINS)
+) -> list[UserOut]:
+    return [user_out(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def create_user(
+    body: UserIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> UserOut:
+    user = accounts.create_user(session, email=body.email, password=body.password, role=body.role, name=body.name)
+    audit.record(
+        session,
+        actor=actor(request, principal),
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        diff={"role": user.role},
+    )
+    return user_out(user)
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut)
+def deactivate_user(
+    user_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> UserOut:
+    """The user can no longer log in; their sessions end and the API keys they created stop working."""
+    return user_out(users.deactivate(session, user_id=user_id, actor=actor(request, principal)))
+
+
+@router.post("/users/{user_id}/reactivate", response_model=UserOut)
+def reactivate_user(
+    user_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> UserOut:
+    return user_out(users.reactivate(session, user_id=user_id, actor=actor(request, principal)))
+
+
+@router.post("/users/{user_id}/password", response_model=UserOut)
+def reset_password(
+    user_id: int,
+    body: PasswordResetIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> UserOut:
+    """Set a temporary password; the user's sessions end (they change it with ``POST /auth/password``)."""
+    user = users.reset_password(session, user_id=user_id, password=body.password, actor=actor(request, principal))
+    return user_out(user)
+
+
+@router.delete("/users/{user_id}/2fa", response_model=UserOut)
+def reset_second_factor(
+    user_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> UserOut:
+    """Remove the user's authenticator and recovery codes; they enrol again at their next log-in."""
+    return user_out(users.reset_second_factor(session, user_id=user_id, actor=actor(request, principal)))
+
+
+@router.delete("/users/{user_id}/sessions", response_model=SessionsRevoked)
+def revoke_sessions(
+    user_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> SessionsRevoked:
+    """Log the user out of every browser."""
+    ended = users.revoke_sessions(session, user_id=user_id, actor=actor(request, principal))
+    return SessionsRevoked(sessions_ended=ended)
