@@ -16,19 +16,34 @@ PROBLEM = "application/problem+json"
 log = structlog.get_logger("relais.api")
 
 
-def problem(
-    request: Request, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
-) -> JSONResponse:
+def problem_body(
+    *, status: int, title: str, detail: str, instance: str, request_id: str, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The problem document itself; also sent by middleware that answers before routing."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
-        "request_id": getattr(request.state, "request_id", ""),
+        "instance": instance,
+        "request_id": request_id,
     }
     if errors:
         body["errors"] = errors
+    return body
+
+
+def problem(
+    request: Request, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body = problem_body(
+        status=status,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", ""),
+        errors=errors,
+    )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -36,6 +51,13 @@ def problem(
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "extra_forbidden":
+        # request bodies refuse fields they do not know (core.bodies): say so plainly
+        return "unknown field: this request does not accept it"
+    return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
 def install(app: FastAPI) -> None:
@@ -49,11 +71,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {
-                "field": _field(tuple(e.get("loc", ()))),
-                "message": str(e.get("msg", "")).removeprefix("Value error, "),
-            }
-            for e in exc.errors()
+            {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(request, 422, "Validation failed", detail, errors)

@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.body_limit import BodyLimit, BodyLimits
+
 REQUESTS = Counter("relais_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("relais_http_request_seconds", "HTTP request latency", ["method", "route"])
 log = structlog.get_logger("relais.access")
@@ -63,4 +65,6 @@ class RequestContext:
 
 
 def install(app: FastAPI) -> None:
+    # added first, so it runs inside RequestContext: a 413 carries a request id and is logged
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(app.state.settings))
     app.add_middleware(RequestContext)

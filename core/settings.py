@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     inbound_worker_threads: int = Field(1, ge=1, le=64)
+    # Request bodies, counted while they stream in (docs/security.md): public webhooks, uploads, the rest
+    webhook_body_max_bytes: int = Field(64 * 1024, ge=1024)
+    upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    body_max_bytes: int = Field(1024 * 1024, ge=1024)
 
     # Vonage
     vonage_api_key: str = ""

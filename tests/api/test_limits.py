@@ -1,0 +1,144 @@
+"""Request body limits: refused while streaming, before any parsing or signature check (issue 15)."""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from core.settings import Settings
+from tests.helpers import auth_headers
+
+GIB = 1024**3
+CHUNK = b"x" * (64 * 1024)
+PUBLIC_WEBHOOKS = (
+    "/webhooks/vonage/inbound",
+    "/webhooks/vonage/status",
+    "/webhooks/shopify/orders/create",
+    "/webhooks/shopify/fulfillments/create",
+    "/api/v1/contacts/sync/webhook",
+    "/api/v1/simulator/inbound",
+)
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+class _GigabyteBody:
+    """A 1 GiB body produced 64 KiB at a time, counting what the server pulled."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < GIB:
+            self.sent += len(CHUNK)
+            yield CHUNK
+
+
+@pytest.fixture
+def app(runtime: Settings) -> FastAPI:
+    from api.app import create_app
+
+    return create_app(runtime)
+
+
+async def _post(app: FastAPI, path: str, body: _GigabyteBody, headers: dict[str, str] | None = None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://relais.test") as client:
+        return await client.post(path, content=body, headers=headers)
+
+
+@pytest.mark.parametrize("path", PUBLIC_WEBHOOKS)
+def test_a_streamed_gigabyte_to_a_public_webhook_is_cut_off_at_its_limit(app: FastAPI, path: str) -> None:
+    body = _GigabyteBody()
+    before = _rss_kib()
+    response = asyncio.run(_post(app, path, body))
+    grown_kib = _rss_kib() - before
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 413 and "65536 bytes" in problem["detail"] and problem["instance"] == path
+    assert problem["request_id"] == response.headers["x-request-id"]
+    assert body.sent <= 64 * 1024 + len(CHUNK)  # the chunk that passed the limit, nothing after it
+    assert grown_kib < 8 * 1024
+
+
+@pytest.mark.parametrize("path", PUBLIC_WEBHOOKS)
+def test_a_declared_gigabyte_is_refused_before_reading_a_byte(app: FastAPI, path: str) -> None:
+    body = _GigabyteBody()
+    response = asyncio.run(_post(app, path, body, headers={"Content-Length": str(GIB)}))
+    assert response.status_code == 413 and body.sent == 0
+
+
+def test_limits_per_route(app: FastAPI, runtime: Settings) -> None:
+    """Uploads may exceed the 1 MiB default; every other route may not; each limit is a setting."""
+    assert runtime.upload_max_bytes == 50 * 1024 * 1024 and runtime.body_max_bytes == 1024 * 1024
+    two_mib = {"Content-Length": str(2 * 1024 * 1024)}
+    for path in ("/api/v1/contacts", "/api/v1/templates", "/console/login"):
+        assert asyncio.run(_post(app, path, _GigabyteBody(), headers=two_mib)).status_code == 413, path
+    for path in ("/api/v1/contacts/import", "/api/v1/knowledge/documents", "/api/v1/intents"):
+        body = _GigabyteBody()
+        response = asyncio.run(_post(app, path, body, headers=two_mib))
+        assert response.status_code == 401, path  # read by the route, refused for the missing key
+    body = _GigabyteBody()
+    csv = {"Content-Type": "text/csv", **auth_headers("marketer")}
+    response = asyncio.run(_post(app, "/api/v1/contacts/import", body, headers=csv))
+    assert response.status_code == 413 and str(50 * 1024 * 1024) in response.json()["detail"]
+    assert 50 * 1024 * 1024 <= body.sent <= 50 * 1024 * 1024 + len(CHUNK)
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[int]:
+    """The app behind a real uvicorn on 127.0.0.1, in this process (so its RSS is ours)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not uv.started:
+        time.sleep(0.01)
+    yield sock.getsockname()[1]
+    uv.should_exit = True
+    thread.join(10)
+
+
+def test_a_real_server_answers_413_and_stops_reading(server: int) -> None:
+    """A chunked 1 GiB POST over TCP: 413 comes back while the client is still sending, RSS flat."""
+    before = _rss_kib()
+    frame = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+    with socket.create_connection(("127.0.0.1", server)) as conn:
+        conn.sendall(
+            b"POST /webhooks/vonage/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        sent, pending = 0, frame
+        while sent < GIB:
+            readable, writable, _ = select.select([conn], [conn], [], 10)
+            if readable or not writable:
+                break  # the answer is in (or the server stopped reading and never answered)
+            try:
+                count = conn.send(pending)
+            except ConnectionError:
+                break
+            sent += count
+            pending = pending[count:] or frame
+        conn.settimeout(10)
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 16 * 1024 * 1024  # refused long before the client was done
+    assert _rss_kib() - before < 8 * 1024
