@@ -142,7 +142,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     A/B test, with the winning arm). Returns whether the phase is finished and how many messages
     were queued.
     """
-    from contacts.consent import blocked_contact_ids
+    from contacts.consent import consent_verdicts
 
     ids = list(session.scalars(
         _segment_select(session, campaign).where(Contact.id > campaign.cursor).order_by(Contact.id).limit(chunk)
@@ -150,8 +150,9 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     if not ids:
         return ChunkResult(done=True, queued=0)
     skipped: dict[str, int] = defaultdict(int)
-    blocked = blocked_contact_ids(session, ids, "marketing")
-    skipped["opted_out"] += len(blocked)
+    blocked = consent_verdicts(session, ids, "marketing")  # excluded contacts, counted by reason
+    for reason in blocked.values():
+        skipped[reason] += 1
     wanted = [i for i in ids if i not in blocked]
     arms = _arms(session, campaign)
     ab = campaign.ab if campaign.ab else None

@@ -1,8 +1,14 @@
 """Template preview: the text a contact would get, its encoding and segments, recipients and cost.
 
-The cost is an estimate: the average price per segment the provider actually charged over the
-last 30 days (``Message.price_micros`` from delivery reports), or ``DEFAULT_SEGMENT_PRICE_MICROS``
-before any report arrived.
+With a segment, the preview counts the contacts it matches (``recipients``), those the consent
+policy excludes on the template's lane, by reason (``excluded``: ``no_consent``, ``opted_out``,
+``suppressed``, ``invalid_number``, ``erased``; see ``contacts.consent.consent_verdicts``), and
+the rest (``sendable``). Frequency caps and send windows apply when a campaign is prepared and show
+in its report.
+
+The cost is an estimate for the sendable recipients: the average price per segment the provider
+actually charged over the last 30 days (``Message.price_micros`` from delivery reports), or
+``DEFAULT_SEGMENT_PRICE_MICROS`` before any report arrived.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from campaigns.links import URL_PATTERN, Shortener
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
 from campaigns.templates import Compiled, contact_context, validate, with_footer
 from channels.encoding import analyze
+from contacts.consent import exclusion_counts
 from contacts.models import Contact
 from conversations.models import Message
 from core.db import utcnow
@@ -80,16 +87,18 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
     text = Shortener.from_settings().rewrite(text, links, contact_id)
     info = analyze(text)
     price = segment_price_micros(session) * info.segments
-    recipients = None
+    recipients = sendable = excluded = None
     if data.segment_id is not None or data.segment is not None:
         from contacts import segments
 
         rules = segments.get(session, data.segment_id).rules if data.segment_id is not None else data.segment or {}
-        recipients = segments.count(session, rules) if rules else int(
-            session.scalar(select(func.count()).select_from(Contact).where(Contact.erased.is_(False))) or 0)
+        matched = segments.validated(session, rules) if rules else select(Contact.id).where(Contact.erased.is_(False))
+        ids = list(session.scalars(matched.order_by(None)))
+        excluded = exclusion_counts(session, ids, "marketing" if kind == "marketing" else "transactional")
+        recipients, sendable = len(ids), len(ids) - sum(excluded.values())
     return PreviewOut(text=text, encoding=info.encoding, segments=info.segments, characters=info.characters,
-                      recipients=recipients, cost_per_message_micros=price,
-                      estimated_cost_micros=None if recipients is None else recipients * price)
+                      recipients=recipients, sendable=sendable, excluded=excluded, cost_per_message_micros=price,
+                      estimated_cost_micros=None if sendable is None else sendable * price)
 
 
 def _paths(data: dict[str, object], prefix: str = "") -> set[str]:

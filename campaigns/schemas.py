@@ -73,7 +73,11 @@ class PreviewOut(BaseModel):
     encoding: str
     segments: int
     characters: int
-    recipients: int | None = None
+    recipients: int | None = Field(default=None, description="contacts the segment matches")
+    sendable: int | None = Field(default=None, description="recipients the consent policy lets through")
+    excluded: dict[str, int] | None = Field(
+        default=None, description="recipients excluded by the consent policy, by reason (no_consent, opted_out, ...)"
+    )
     estimated_cost_micros: int | None = None
     cost_per_message_micros: int
 

@@ -13,6 +13,7 @@ record, or, under ``RELAIS_MARKETING_CONSENT=soft_opt_in``, an existing customer
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -337,6 +338,11 @@ def blocked_contact_ids(
     when a campaign is built. Messages carrying ``override_opt_out`` are checked with it set.
     """
     return set(consent_verdicts(session, contact_ids, lane, override_opt_out=override_opt_out))
+
+
+def exclusion_counts(session: Session, contact_ids: Iterable[int], lane: str) -> dict[str, int]:
+    """How many of ``contact_ids`` :func:`consent_verdicts` excludes on ``lane``, by reason (zeros left out)."""
+    return dict(Counter(consent_verdicts(session, contact_ids, lane).values()))
 
 
 def existing_customers(session: Session, contact_ids: Iterable[int], *, now: datetime | None = None) -> set[int]:

@@ -21,6 +21,7 @@ from api.console import ConsoleRoute, render, views
 from api.deps import db_session, require
 from campaigns import reporting, service
 from campaigns.models import Campaign, LinkClick
+from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
 from core.accounts import Principal
 from core.db import utcnow
@@ -33,6 +34,13 @@ REFRESH_SECONDS = 10
 LIST_LIMIT = 100
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
 COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
+#: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
+SKIP_LABELS = {
+    "frequency_cap": "frequency cap reached",
+    "render_error": "the template failed for this contact",
+    "holdout": "held back for the A/B winner",
+    "test_group": "already texted in the A/B test",
+}
 
 
 @dataclass(frozen=True)
@@ -144,11 +152,39 @@ def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """Recipients of a campaign who got no message for one reason: left out when the campaign was
+    prepared (``skipped``), or refused by the send-time check after consent changed (``at_send``)."""
+
+    code: str
+    label: str
+    skipped: int
+    at_send: int
+
+
+def exclusions(report: dict[str, Any]) -> list[Exclusion]:
+    """The exclusions of a report, largest first; consent reasons are worded by ``contacts.consent``."""
+    skipped: dict[str, int] = report["skipped"] or {}
+    refused = {k: n for k, n in report["totals"]["rejected_by_reason"].items() if k in REFUSAL_TEXT}
+    rows = [
+        Exclusion(code, _label(code), int(skipped.get(code, 0)), int(refused.get(code, 0)))
+        for code in set(skipped) | set(refused)
+    ]
+    return sorted(rows, key=lambda row: (-(row.skipped + row.at_send), row.code))
+
+
+def _label(code: str) -> str:
+    text = REFUSAL_TEXT.get(code) or SKIP_LABELS.get(code) or code.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
     report = reporting.campaign_report(session, campaign)
     return {
         "campaign": campaign,
         "report": report,
+        "exclusions": exclusions(report),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "refresh_seconds": REFRESH_SECONDS,
