@@ -24,7 +24,7 @@ from campaigns.schemas import ConversionIn, EventContact
 from campaigns.templates import Compiled, contact_context
 from channels.phone import normalize_e164, phone_info
 from contacts.models import Contact
-from contacts.service import get_or_create_by_phone
+from contacts.service import get_or_create_by_phone, record_engagement
 from conversations.flows import queue_outbound
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
@@ -99,7 +99,7 @@ def handle_event(session: Session, *, event_type: str, contact: Contact, data: M
                                source=source)
     session.add(event)
     session.flush()
-    _maybe_conversion(session, event_type, contact, data)
+    _record_purchase(session, event_type, contact, data)
     template = template_for(session, event_type, contact.language)
     if template is None:
         event.status = "no_template"
@@ -121,12 +121,18 @@ def handle_event(session: Session, *, event_type: str, contact: Contact, data: M
     return EventResult(event, duplicate=False)
 
 
-def _maybe_conversion(session: Session, event_type: str, contact: Contact, data: Mapping[str, Any]) -> None:
-    campaign_id = data.get("campaign_id")
-    if event_type != "order.created" or not isinstance(campaign_id, int):
+def _record_purchase(session: Session, event_type: str, contact: Contact, data: Mapping[str, Any]) -> None:
+    """An ``order.created`` is a purchase: a conversion of the campaign it names (which records the
+    ``purchased`` engagement), else a ``purchased`` engagement alone."""
+    if event_type != "order.created":
         return
     order = data.get("order") if isinstance(data.get("order"), Mapping) else {}
     reference = str((order or {}).get("id") or (order or {}).get("number") or f"event-contact-{contact.id}")
+    campaign_id = data.get("campaign_id")
+    if not isinstance(campaign_id, int):
+        # an order is a purchase with or without a campaign: the soft opt-in's "existing customer"
+        record_engagement(session, contact_id=contact.id, kind="purchased", ref=f"order:{reference}")
+        return
     value = (order or {}).get("total_micros", 0)
     campaign = service.get_campaign(session, campaign_id)
     service.record_conversion(session, campaign, ConversionIn(reference=reference, contact_id=contact.id,

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from campaigns import tasks
+from campaigns import tasks, transactional
+from campaigns.schemas import EventContact
 from contacts import consent
 from contacts.models import Contact
 from contacts.service import record_engagement
@@ -94,3 +95,20 @@ def test_soft_opt_in_texts_existing_customers_and_no_other_silent_contact(
     assert report["skipped"] == {"no_consent": 3, "opted_out": 1, "suppressed": 1}
     with db.session_scope() as session:  # the customer is texted on the soft opt-in, not recorded as opted in
         assert session.get_one(Contact, people["customer"][0]).consent_status == "none"
+
+
+def test_an_order_makes_the_contact_an_existing_customer(
+    runtime_any_db: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAIS_MARKETING_CONSENT", "soft_opt_in")
+    get_settings.cache_clear()
+    with db.session_scope() as session:
+        buyer = transactional.resolve_contact(session, contact_id=None, contact=EventContact(phone="+33600000301"))
+        browser = create_contact(session, 30, opted_in=False)
+        assert consent.consent_verdicts(session, [buyer.id, browser.id], "marketing") == {
+            buyer.id: "no_consent", browser.id: "no_consent"}
+        # a Shopify orders/create webhook or POST /api/v1/events, with no campaign named
+        transactional.handle_event(session, event_type="order.created", contact=buyer,
+                                   data={"order": {"id": "5001", "number": "#1001"}}, idempotency_key=None,
+                                   source="shopify")
+        assert consent.consent_verdicts(session, [buyer.id, browser.id], "marketing") == {browser.id: "no_consent"}
