@@ -1,13 +1,15 @@
 """``relais demo load``: the demo business "Maison Lumière" (examples/maison-lumiere), ready to chat with.
 
 Loads the business profile, the bilingual knowledge base and the intents (trained only when the
-active model was not trained on the same spec), and creates a demo admin and a demo agent whose
+active model was not trained on the same spec), a few customers with their consent on record
+(``contacts.csv``), and creates a demo admin and a demo agent whose
 generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
 every run. Running it again changes nothing that is already there.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -23,6 +25,8 @@ from agent.runtime import DEFAULT_KB, get_runtime, install_profile, intent_store
 from agent.service import train_and_store
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
+from contacts import consent
+from contacts import service as contacts
 from core import audit, db
 from core.accounts import create_user
 from core.models import User
@@ -85,6 +89,32 @@ def demo_users(settings: Settings) -> dict[str, str]:
     return shown
 
 
+def demo_contacts() -> int:
+    """Create the demo customers of ``contacts.csv`` that do not exist yet; returns how many were created.
+
+    Their consent is on record as a real import's would be: the opted-in ones with the ledger
+    proof, the silent ones with none (campaigns skip them as ``no_consent`` under the default
+    policy; the customers among them pass under ``soft_opt_in``), and one who texted STOP.
+    """
+    created = 0
+    with (DEMO_DIR / "contacts.csv").open(encoding="utf-8", newline="") as handle, db.session_scope() as session:
+        for row in csv.DictReader(handle):
+            if contacts.find_by_phone(session, row["phone"]) is not None:
+                continue
+            contact = contacts.create(session, phone=row["phone"], first_name=row["first_name"], name=row["name"],
+                                      language=row["language"], timezone="Europe/Paris")
+            if row["consent"] == "yes":
+                consent.record_opt_in(session, contact=contact, source="import", proof=row["consent_proof"],
+                                      actor=CLI_ACTOR)
+            elif row["consent"] == "no":
+                consent.record_opt_out(session, contact=contact, source="import", proof=row["consent_proof"],
+                                       actor=CLI_ACTOR)
+            if row["ordered"] == "yes":
+                contacts.record_engagement(session, contact_id=contact.id, kind="purchased", ref="order:demo")
+            created += 1
+    return created
+
+
 def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
                       step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
     """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage."""
@@ -107,23 +137,25 @@ def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
 def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
     """Load the demo business into this deployment (idempotent), demo users included."""
     loaded = load_demo_content(settings, get_runtime(settings).knowledge, step)
+    step("contacts")
+    demo_contacts()
     step("users")
     return replace(loaded, credentials=demo_users(settings))
 
 
 @demo_app.command("load")
 def load() -> None:
-    """Load the demo shop Maison Lumière: knowledge base, intents, profile, demo users."""
+    """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers, demo users."""
     settings = bootstrap()
     open_runtime(settings)  # a clear message when `relais run` owns the local store
     with progress_bar() as bar:
-        task = bar.add_task("demo", total=4)
+        task = bar.add_task("demo", total=5)
 
         def step(name: str) -> None:
             bar.update(task, advance=0 if name == "business profile" else 1, description=f"loading {name}")
 
         loaded = load_demo(settings, step=step)
-        bar.update(task, completed=4, description="demo loaded")
+        bar.update(task, completed=5, description="demo loaded")
     console.print(
         f"Maison Lumière: {loaded.documents} documents ({loaded.chunks} chunks, {loaded.embedded} newly embedded), "
         f"intent model {loaded.intent_version} ({'trained' if loaded.trained else 'unchanged'})"
