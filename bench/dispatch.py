@@ -84,6 +84,7 @@ def main() -> None:
     from sqlalchemy import func, insert, select
 
     from channels.senders import create_sender, set_account_rate
+    from contacts.consent import record_opt_in
     from contacts.service import get_or_create_by_phone
     from conversations.flows import send_job
     from conversations.models import Message
@@ -97,9 +98,11 @@ def main() -> None:
     with db.session_scope() as session:
         create_sender(session, kind="long_code", address="+33612000000", throughput=args.rate, country="FR")
         set_account_rate(session, name="default", throughput=args.rate)
-        contact_ids = [
-            get_or_create_by_phone(session, phone_e164=f"+336{20000000 + n}", country="FR")[0].id for n in range(1000)
-        ]
+        contact_ids = []
+        for n in range(1000):
+            contact, _ = get_or_create_by_phone(session, phone_e164=f"+336{20000000 + n}", country="FR")
+            record_opt_in(session, contact=contact, source="form", proof="bench")  # marketing needs an opt-in
+            contact_ids.append(contact.id)
     print(f"queueing {args.messages} messages ...", flush=True)
     with db.session_scope() as session:
         rows = [
