@@ -1,24 +1,26 @@
-"""Multi-step campaign work: starting runs, releasing batches to the send job, A/B decisions, completion.
+"""Multi-step campaign work: starting runs, A/B decisions, resume, completion.
 
-Jobs in ``campaigns.tasks`` call these inside their own ``session_scope``. A released batch is
-checked again here (campaign still running, contacts still allowed) before the delivery job
-``workers.jobs.send.send_messages`` gets it (``conversations.flows.send_job``), and that job
-checks consent once more at send time.
+Jobs in ``campaigns.tasks`` call these inside their own ``session_scope``. Prepared messages carry
+their planned time (``not_before``) and wake-up send jobs; at claim time the delivery authority
+(``delivery.authority``) checks the campaign's state, consent, the window and the cap once more,
+so a paused campaign's messages wait and a cancelled one's are rejected.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, scheduling
+from campaigns import abtest, plan, scheduling
 from campaigns.models import Campaign
+from campaigns.prepare import queue_wakeups
 from campaigns.reporting import arm_results, summary
-from conversations.flows import send_job
+from contacts.models import Contact
 from conversations.models import Message
 from core import webhooks
+from core.db import utcnow
 from core.queue import JobSpec, enqueue_after_commit
 
 IN_FLIGHT = ("queued", "sending")
@@ -75,60 +77,58 @@ def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
     return winner.name
 
 
-def release(session: Session, campaign_id: int, message_ids: list[int]) -> list[int]:
-    """Hand a batch to the send job if the campaign still runs; returns the ids handed over.
+def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch: int = 5000) -> int:
+    """After a resume: give every queued message of the campaign a fresh planned time; returns how many.
 
-    Paused: nothing happens (resume releases the queued messages again). Cancelled or finished:
-    the messages are rejected. Contacts who opted out since preparation are rejected here.
+    Each message goes at its planned time or now, whichever is later, moved to the recipient's next
+    window opening (recomputed now) and spaced by the throttle from now on: a campaign paused
+    overnight does not send its backlog at once, nor at night. Wake-up jobs follow the new times.
     """
-    from contacts.consent import blocked_contact_ids
-
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status == "paused":
-        return []
-    rows = session.execute(
-        select(Message.id, Message.contact_id).where(Message.id.in_(message_ids), Message.status == "queued")
-    ).all()
-    if campaign.status not in ("preparing", "running"):
-        _reject(session, [r[0] for r in rows], "campaign_cancelled", f"campaign {campaign.status}")
-        return []
-    blocked = blocked_contact_ids(session, sorted({r[1] for r in rows}), "marketing")
-    _reject(session, [r[0] for r in rows if r[1] in blocked], "opted_out", "contact opted out before sending")
-    ready = [r[0] for r in rows if r[1] not in blocked]
-    if ready:
-        enqueue_after_commit(session, send_job(ready, lane="marketing"))
-    return ready
-
-
-def _reject(session: Session, ids: list[int], code: str, reason: str) -> None:
-    if ids:
-        session.execute(update(Message).where(Message.id.in_(ids), Message.status == "queued")
-                        .values(status="rejected", error_code=code, error_reason=reason))
-
-
-def release_queued(session: Session, campaign: Campaign, *, batch: int = 500) -> int:
-    """After a resume: queue release jobs for every message of the campaign still queued."""
+    planner = plan.Planner(campaign)
+    throttle = plan.Throttle(campaign.throttle_per_minute) if campaign.throttle_per_minute else None
     last, total = 0, 0
     while True:
-        ids = list(session.scalars(
-            select(Message.id).where(Message.campaign_id == campaign.id, Message.status == "queued", Message.id > last)
+        rows = session.execute(
+            select(Message.id, Message.not_before, Contact.timezone, Contact.country)
+            .join(Contact, Contact.id == Message.contact_id)
+            .where(Message.campaign_id == campaign.id, Message.status == "queued", Message.id > last)
             .order_by(Message.id).limit(batch)
-        ))
-        if not ids:
+        ).all()
+        if not rows:
             return total
-        enqueue_after_commit(session, JobSpec(func="campaigns.tasks.release_batch", args=(campaign.id, ids),
-                                              job_id=f"campaign-release:{campaign.id}:{ids[0]}:resume",
-                                              queue="marketing"))
-        total += len(ids)
-        last = ids[-1]
+        params, due = [], []
+        for message_id, planned, tz, country in rows:
+            after = max(now, scheduling.aware(planned)) if planned is not None else now
+            slot = planner.opening(timezone=tz, country=country, after=after)
+            at, wait = slot.at, slot.wait
+            if throttle is not None:
+                at = throttle.book(slot.at)
+                wait = plan.throttled(at) if at > slot.at else wait
+            if wait is None and at > now:
+                wait = plan.Wait("scheduled", f"planned for {at:%a %H:%M} UTC")
+            params.append({"b_id": message_id, "b_at": at, "b_reason": wait.code if wait else "",
+                           "b_detail": wait.detail if wait else ""})
+            due.append(at)
+        session.connection().execute(_REPLAN, params)
+        queue_wakeups(session, [r[0] for r in rows], due, now)
+        total += len(rows)
+        last = rows[-1][0]
 
 
-def resume_work(session: Session, campaign: Campaign) -> None:
-    """After ``service.resume``: continue the preparation, or release what stayed queued."""
+_messages: Table = Message.__table__  # type: ignore[assignment]
+_REPLAN = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("b_id"), _messages.c.status == "queued")
+    .values(not_before=bindparam("b_at"), wait_reason=bindparam("b_reason"), wait_detail=bindparam("b_detail"))
+)
+
+
+def resume_work(session: Session, campaign: Campaign, *, now: datetime | None = None) -> None:
+    """After ``service.resume``: continue the preparation, or re-plan what stayed queued."""
     if campaign.status == "preparing":
         _queue_prepare(session, campaign)
     elif campaign.status == "running":
-        release_queued(session, campaign)
+        replan_queued(session, campaign, now=now or utcnow())
 
 
 def check_completion(session: Session, campaign: Campaign, *, now: datetime) -> bool:

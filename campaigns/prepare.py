@@ -1,8 +1,12 @@
 """Campaign preparation, streamed: segment → consent → frequency cap → A/B → schedule → render → queue.
 
 One call of :func:`prepare_chunk` handles the next ``CHUNK`` contacts of the segment (keyset
-pagination on the contact id), inserts their ``Message`` rows (status ``queued``, lane
-``marketing``, ``campaign_id``) and registers the release jobs to run after the commit. The
+pagination on the contact id) and inserts their ``Message`` rows (status ``queued``, lane
+``marketing``, ``campaign_id``), each with its planned time: ``not_before`` from the schedule, the
+recipient's window and the throttle (:mod:`campaigns.plan`), and ``wait_reason`` / ``wait_detail``
+saying why it is later than now. The row is the truth; the send jobs registered to run after the
+commit, one per planned time and batch, are only wake-up calls (the delivery authority decides
+again at claim time). The
 caller commits after each chunk, so memory stays flat and a crash resumes at ``campaign.cursor``
 (message idempotency keys ``campaign:<id>:<run>:<contact>`` make a replayed chunk harmless).
 
@@ -18,21 +22,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, null, select
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, scheduling
+from campaigns import abtest, plan
 from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
 from campaigns.models import Campaign, Template
 from campaigns.templates import Compiled, contact_context, variable_roots, with_footer
 from channels.encoding import GSM7_BASIC, MULTI_SEGMENT, SINGLE_SEGMENT, analyze
 from contacts.models import Contact
+from conversations.flows import send_job
 from conversations.models import Message
-from core.queue import JobSpec, enqueue_after_commit
+from core.queue import enqueue_after_commit
 from core.settings import get_settings
 
 CHUNK = 5000
@@ -117,24 +122,6 @@ def _capped(session: Session, campaign: Campaign, ids: Sequence[int], now: datet
     return {cid for cid, n in rows if n >= campaign.frequency_cap}
 
 
-def _send_time(campaign: Campaign, contact_tz: str | None, country: str, now: datetime,
-               window_cache: dict[str, scheduling.Window]) -> datetime:
-    tz = scheduling.zone(contact_tz, campaign.timezone)
-    base = now
-    if campaign.local_time:
-        local = scheduling.local_moment(date.fromisoformat(campaign.local_date),
-                                        scheduling.parse_hhmm(campaign.local_time), tz)
-        base = max(local, now)
-    window = window_cache.get(country)
-    if window is None:
-        window = scheduling.window_for(country, scheduling.parse_hhmm(campaign.quiet_start),
-                                       scheduling.parse_hhmm(campaign.quiet_end),
-                                       country_rules=campaign.respect_country_rules)
-        window_cache[country] = window
-    moment = scheduling.next_allowed(base, tz=tz, country=country, window=window)
-    return moment.replace(second=0, microsecond=0) if moment > now else now
-
-
 def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk: int = CHUNK) -> ChunkResult:
     """Prepare the next ``chunk`` contacts of ``campaign``'s current phase; flush only.
 
@@ -177,10 +164,10 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     brand = get_profile(session)
     shortener = Shortener.from_settings()
     links: dict[int, dict[str, int]] = {}
-    windows: dict[str, scheduling.Window] = {}
-    times: dict[tuple[str | None, str], datetime] = {}
+    planner = plan.Planner(campaign)
+    slots: dict[tuple[str | None, str], plan.Slot] = {}
     records: list[dict[str, Any]] = []
-    when: list[datetime] = []
+    when: list[plan.Slot] = []
     # plain locals: ORM attribute access inside the loop cost more than the rendering
     campaign_id, run, sender = campaign.id, campaign.run, campaign.sender
     phase, winner = campaign.phase, campaign.ab_winner
@@ -221,11 +208,12 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
             "analysis": {"ab_arm": arm.name} if arm.name else {}, "created_at": now,
         })
         key = (tz, country)
-        if key not in times:  # the same zone and country always give the same moment in a chunk
-            times[key] = _send_time(campaign, tz, country, now, windows)
-        when.append(times[key])
+        if key not in slots:  # the same zone and country always give the same moment in a chunk
+            slots[key] = planner.first_send(timezone=tz, country=country, now=now)
+        when.append(slots[key])
     queued = 0
     if records:
+        _plan(session, campaign, records, when, now)
         # Core executemany without RETURNING (SQLite would fall back to one statement per row with
         # it, and the ORM bulk path costs as much again in bookkeeping); ids come back by key
         session.connection().execute(insert(Message.__table__), records)  # type: ignore[arg-type]
@@ -233,7 +221,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
             select(Message.idempotency_key, Message.id)
             .where(Message.idempotency_key.in_([r["idempotency_key"] for r in records])))}
         message_ids = [by_key[r["idempotency_key"]] for r in records]
-        _queue_releases(session, campaign, message_ids, when, now)
+        queue_wakeups(session, message_ids, [r["not_before"] for r in records], now)
         queued = len(message_ids)
     campaign.cursor = ids[-1]
     campaign.prepared += queued
@@ -246,26 +234,33 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     return ChunkResult(done=len(ids) < chunk, queued=queued, seen=len(ids))
 
 
-def _queue_releases(session: Session, campaign: Campaign, message_ids: list[int], when: list[datetime],
-                    now: datetime) -> None:
-    """Group messages by send minute, cut into batches, space the batches by the throttle."""
+def _plan(session: Session, campaign: Campaign, records: list[dict[str, Any]], slots: list[plan.Slot],
+          now: datetime) -> None:
+    """Write each record's ``not_before`` and wait reason: its window's opening, then the throttle."""
+    throttle = plan.Throttle.load(session, campaign, now=now) if campaign.throttle_per_minute else None
+    for i in sorted(range(len(records)), key=lambda i: slots[i].at):  # send order: earliest window first
+        slot = slots[i]
+        due, wait = slot.at, slot.wait
+        if throttle is not None:
+            due = throttle.book(slot.at)
+            if due > slot.at:
+                wait = plan.throttled(due)
+        records[i]["not_before"] = due
+        records[i]["wait_reason"] = wait.code if wait else ""
+        records[i]["wait_detail"] = wait.detail if wait else ""
+
+
+def queue_wakeups(session: Session, message_ids: list[int], due: list[datetime], now: datetime) -> None:
+    """One send job per planned time and ``BATCH`` ids, delayed to that time (due now: at once).
+
+    The jobs only wake the engine up; the rows' ``not_before`` is what the claim honours.
+    """
     groups: dict[datetime, list[int]] = defaultdict(list)
-    for message_id, at in zip(message_ids, when, strict=True):
+    for message_id, at in zip(message_ids, due, strict=True):
         groups[at].append(message_id)
-    rate = campaign.throttle_per_minute
-    size = min(BATCH, rate) if rate else BATCH
-    start = scheduling.aware(campaign.run_started_at) if campaign.run_started_at else now
-    released = campaign.prepared  # messages released earlier in this run, for the throttle
     for at in sorted(groups):
         ids = groups[at]
-        for i in range(0, len(ids), size):
-            batch = ids[i:i + size]
-            due = at
-            if rate:
-                due = max(due, start + timedelta(minutes=released / rate))
-            released += len(batch)
-            enqueue_after_commit(session, JobSpec(
-                func="campaigns.tasks.release_batch", args=(campaign.id, batch),
-                job_id=f"campaign-release:{campaign.id}:{batch[0]}", queue="marketing",
-                at=due.astimezone(UTC) if due > now + timedelta(seconds=1) else None,
-            ))
+        later = at > now + timedelta(seconds=1)
+        for i in range(0, len(ids), BATCH):
+            enqueue_after_commit(session, send_job(ids[i:i + BATCH], lane="marketing",
+                                                   at=at.astimezone(UTC) if later else None))

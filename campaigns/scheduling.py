@@ -75,6 +75,8 @@ class Window:
 COUNTRY_RULES: dict[str, Window] = {
     "FR": Window(start=time(8, 0), end=time(20, 0), no_sundays=True, no_holidays=True),
 }
+#: names for wait reasons ("France: no Sunday sends")
+COUNTRY_NAMES = {"FR": "France"}
 _HOLIDAYS = {"FR": french_holidays}
 
 
@@ -85,7 +87,8 @@ def window_for(country: str | None, quiet_start: time, quiet_end: time, *, count
     return window.narrowed(rule) if rule else window
 
 
-def _closed_day(day: date, country: str | None, window: Window) -> bool:
+def closed_day(day: date, country: str | None, window: Window) -> bool:
+    """Whether ``window`` closes the whole of ``day`` (a Sunday or public holiday under a country rule)."""
     if window.no_sundays and day.weekday() == 6:
         return True
     holidays = _HOLIDAYS.get((country or "").upper())
@@ -103,7 +106,7 @@ def next_allowed(moment: datetime, *, tz: ZoneInfo, country: str | None, window:
     local = moment.astimezone(tz)
     for _ in range(MAX_SEARCH_DAYS):
         day = local.date()
-        if not _closed_day(day, country, window):
+        if not closed_day(day, country, window):
             opens = datetime.combine(day, window.start, tzinfo=tz)
             closes = datetime.combine(day, window.end, tzinfo=tz)
             if local < opens:

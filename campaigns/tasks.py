@@ -1,7 +1,7 @@
-"""Campaign jobs: streamed preparation, batch release, and the periodic sweep.
+"""Campaign jobs: streamed preparation and the periodic sweep (sending is the delivery engine's job).
 
-Each job takes ids, opens its own ``session_scope`` (one commit per chunk or batch) and is safe to
-run twice: preparation resumes at the campaign's cursor, releases skip messages no longer queued.
+Each job takes ids, opens its own ``session_scope`` (one commit per chunk) and is safe to run
+twice: preparation resumes at the campaign's cursor.
 """
 
 from __future__ import annotations
@@ -47,12 +47,6 @@ def prepare_campaign(campaign_id: int, now: datetime | None = None,
             if result.done:
                 flows.finish_phase(session, campaign, now=moment)
                 return queued
-
-
-def release_batch(campaign_id: int, message_ids: list[int]) -> int:
-    """Hand a batch of queued campaign messages to the delivery job (see ``flows.release``)."""
-    with db.session_scope() as session:
-        return len(flows.release(session, campaign_id, message_ids))
 
 
 def sweep(now: datetime | None = None) -> None:

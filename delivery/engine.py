@@ -1,25 +1,29 @@
-"""Send a batch of messages: claim → consent and sender → limiter → concurrent provider calls → record.
+"""Send a batch of messages: claim → authority → sender → limiter → concurrent provider calls → record.
 
 One RQ job carries a batch (RQ runs ~145 jobs/s per worker, far below the target rate), and the
 batch is sent by a thread pool so provider round trips overlap. Every provider call waits for a
-limiter slot of its sender and of its provider account. Per message:
+limiter slot of its sender and of its provider account. Only due rows are claimed
+(``not_before <= now``), and the authority (:mod:`delivery.authority`) has the last word before
+the provider call: consent, campaign state, send window, cap, expiry. Per message:
 
 * accepted → journal (Redis) → ``sent``; delivery reports move it on (``delivered``, ``failed``...).
-* retryable error → ``queued`` again with exponential backoff and jitter, then ``dead``.
+* retryable error → ``queued`` again with exponential backoff and jitter (``wait_reason`` ``retry``),
+  then ``dead``; a retry that comes due outside the recipient's window waits for the next opening.
 * permanent error → ``failed`` with the provider's code and reason.
 * outcome unknown (timeout after the request left) → stays ``sending``: recovery decides after the
   lease, once the provider's delivery report had time to arrive (see :mod:`delivery.recovery`).
-* limiter slot too far away → ``queued`` again for when the slot comes, no attempt counted.
+* limiter slot too far away → ``queued`` again for when the slot comes (``rate_limited``), no attempt
+  counted.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 import structlog
@@ -33,7 +37,7 @@ from conversations.service import client_ref
 from core import db
 from core.db import utcnow
 from core.queue import enqueue_after_commit
-from delivery import journal, store
+from delivery import authority, journal, store
 from delivery.limiter import RateLimiter, account_bucket, sender_bucket
 from delivery.policy import RetryPolicy
 
@@ -58,6 +62,7 @@ class BatchReport:
     failed: int = 0
     dead: int = 0
     rejected: int = 0
+    waiting: int = 0
     deferred: int = 0
     unknown: int = 0
     extra: dict[str, int] = field(default_factory=dict)
@@ -80,6 +85,7 @@ class DeliveryEngine:
         max_limiter_wait: float = 2.0,
         default_account_rate: float = 30.0,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.channel = channel
         self._redis = client
@@ -89,17 +95,21 @@ class DeliveryEngine:
         self._max_wait = max_limiter_wait
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
+        self._clock = clock
 
     def send_batch(self, message_ids: Sequence[int]) -> BatchReport:
         """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent)."""
         report = BatchReport()
+        now = self._clock()
         with db.session_scope() as session:
-            token, rows = store.claim(session, message_ids)
+            token, rows = store.claim(session, message_ids, now=now)
             report.claimed = len(rows)
+            allowed = authority.enforce(session, rows, now=now)
             outgoing = store.prepare(
-                session, rows, channel=self.channel.name, default_account_rate=self._default_account_rate
+                session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate
             )
-            report.rejected = sum(1 for r in rows if r.status == "rejected")
+            report.rejected = sum(1 for r in rows if r.status in ("rejected", "expired"))
+            report.waiting = sum(1 for r in rows if r.status == "queued")
             report.dead = sum(1 for r in rows if r.status == "dead")
         if not outgoing:
             return report
@@ -107,7 +117,7 @@ class DeliveryEngine:
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
             store.record_sent(session, sent, token_of={i: token for i in sent})
-            self._record_failures(session, [o for o in outcomes if o.result is None], report)
+            self._record_failures(session, [o for o in outcomes if o.result is None], report, now=self._clock())
         journal.forget(self._redis, sent)
         report.sent = len(sent)
         return report
@@ -137,7 +147,8 @@ class DeliveryEngine:
         journal.record(self._redis, message.id, result)
         return Outcome(message, result=result)
 
-    def _record_failures(self, session: Session, outcomes: list[Outcome], report: BatchReport) -> None:
+    def _record_failures(self, session: Session, outcomes: list[Outcome], report: BatchReport, *,
+                         now: datetime) -> None:
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         rows = {
@@ -172,15 +183,18 @@ class DeliveryEngine:
                 row.error_code, row.error_reason = code[:40], error.message[:500]
                 delay = self._retry.delay(message.attempts, self._rng)
                 retry_at[(message.lane, message.attempts)].append(message.id)
-                store.requeue(session, [message.id], at=utcnow() + timedelta(seconds=delay))
+                store.requeue(session, [message.id], at=now + timedelta(seconds=delay), reason="retry",
+                              detail=f"retry {message.attempts + 1} of {self._retry.max_attempts} "
+                                     f"after: {error.message}")
                 report.retried += 1
         for (lane, attempt), ids in retry_at.items():
             # one job per lane and attempt, due when the latest of its messages is
             due = session.scalar(select(func.max(Message.not_before)).where(Message.id.in_(ids)))
             enqueue_after_commit(session, send_job(ids, lane=lane, at=due, attempt=attempt))
         for (lane, seconds), ids in defer_at.items():
-            at = utcnow() + timedelta(seconds=seconds)
-            store.requeue(session, ids, at=at, undo_attempt=True)
+            at = now + timedelta(seconds=seconds)
+            store.requeue(session, ids, at=at, reason="rate_limited",
+                          detail=f"sender or account rate limit: next slot in {seconds} s", undo_attempt=True)
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=1000 + seconds))
         session.flush()
 

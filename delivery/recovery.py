@@ -8,23 +8,29 @@ A row stuck in ``sending`` past the lease had its worker die (or its call time o
 3. neither, after a lease long enough for the provider's first report to arrive → the provider
    never took it: back to ``queued`` and sent again.
 
-``queued`` rows whose job never ran (Redis lost it, a commit hook failed) are re-enqueued too;
-the claim makes a duplicate job harmless.
+``queued`` rows whose wake-up job never ran (Redis lost it, a commit hook failed) are found by
+their planned time: overdue by more than the lease past ``not_before`` (never earlier, so a message
+planned for tomorrow 08:00 is not an orphan tonight; a paused campaign's rows wait for resume).
+Before anything is re-enqueued the authority (:mod:`delivery.authority`) decides again, at the
+recovery's clock: a quiet-hours, paused, throttled or expired message is held, moved to its next
+opening or closed, exactly as the send job's claim would; only rows that may go now get a job
+(the claim makes a duplicate job harmless).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 import structlog
 
 from conversations.flows import send_job
 from core import db
+from core.db import utcnow
 from core.queue import enqueue_after_commit
-from delivery import journal, store
+from delivery import authority, journal, store
 
 log = structlog.get_logger("relais.delivery.recovery")
 
@@ -34,30 +40,40 @@ BATCH = 100
 
 @dataclass(frozen=True)
 class RecoveryReport:
-    adopted: int
-    requeued: int
-    reenqueued: int
+    adopted: int  # stuck sends the journal proved accepted: recorded, never sent again
+    requeued: int  # stuck sends the provider never took: back to queued
+    reenqueued: int  # due rows handed to a send job
+    held: int  # rows the authority made wait (window, pause, throttle)
+    rejected: int  # rows the authority closed (expired, consent, campaign cancelled)
 
 
-def recover(client: redis.Redis, *, lease_seconds: float = LEASE_SECONDS) -> RecoveryReport:
+def recover(
+    client: redis.Redis, *, lease_seconds: float = LEASE_SECONDS, now: datetime | None = None
+) -> RecoveryReport:
     """Reconcile stuck ``sending`` rows and re-enqueue orphaned ``queued`` ones (see the module doc)."""
+    moment = now or utcnow()
     lease = timedelta(seconds=lease_seconds)
     with db.session_scope() as session:
-        rows = store.stuck(session, older_than=lease)
+        rows = store.stuck(session, now=moment, older_than=lease)
         done = journal.read(client, [r.id for r in rows])
         store.record_sent(session, done, token_of={r.id: r.claim_token for r in rows if r.id in done})
-        lost = [r for r in rows if r.id not in done]
-        store.requeue(session, [r.id for r in lost], at=None)
-        orphans = store.orphaned(session, older_than=lease)
+        lost = [r.id for r in rows if r.id not in done]
+        store.requeue(session, lost, at=None)
+        session.expire_all()
+        # the lost rows are overdue too (claimed before the lease), so they are among the orphans
+        orphans = store.orphaned(session, now=moment, older_than=lease)
+        ready = authority.enforce(session, orphans, now=moment)
         by_lane: dict[str, list[int]] = defaultdict(list)
-        for row in lost:
+        for row in ready:
             by_lane[row.lane].append(row.id)
-        for message_id, lane in orphans:
-            by_lane[lane].append(message_id)
         for lane, ids in by_lane.items():
             for start in range(0, len(ids), BATCH):
                 enqueue_after_commit(session, send_job(ids[start : start + BATCH], lane=lane, attempt=9999))
+        going = {r.id for r in ready}
+        held = sum(1 for r in orphans if r.status == "queued" and r.id not in going)
+        found = RecoveryReport(adopted=len(done), requeued=len(lost), reenqueued=len(ready), held=held,
+                               rejected=len(orphans) - len(ready) - held)
     journal.forget(client, done)
     if rows or orphans:
-        log.warning("recovered interrupted sends", adopted=len(done), requeued=len(lost), reenqueued=len(orphans))
-    return RecoveryReport(adopted=len(done), requeued=len(lost), reenqueued=len(orphans))
+        log.warning("recovered interrupted sends", **vars(found))
+    return found

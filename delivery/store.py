@@ -1,8 +1,9 @@
 """Database side of the delivery engine: claiming messages and recording what happened to them.
 
-Claiming is one conditional UPDATE (``queued → sending`` with a fresh token), so two workers
-handed the same ids never both send a message. Outcomes are written with conditional UPDATEs too,
-never read-modify-write, so a delivery report applied meanwhile is never overwritten.
+Claiming is one conditional UPDATE (due ``queued → sending`` with a fresh token), so two workers
+handed the same ids never both send a message, and a row planned for later is never taken early.
+Outcomes are written with conditional UPDATEs too, never read-modify-write, so a delivery report
+applied meanwhile is never overwritten.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import MediaItem, SendResult
 from channels.senders import SenderChoice, SenderPicker, account_rates, ensure_default_sender
-from contacts.consent import REFUSAL_TEXT, consent_verdicts
+from contacts.consent import REFUSAL_TEXT
 from contacts.models import Contact
 from conversations import service
 from conversations.models import Message, MessageProviderId
@@ -43,10 +44,10 @@ class Outgoing:
     account_rate: float
 
 
-def claim(session: Session, message_ids: Sequence[int]) -> tuple[str, list[Message]]:
-    """Move due ``queued`` outbound messages among ``message_ids`` to ``sending``; returns (token, rows)."""
+def claim(session: Session, message_ids: Sequence[int], *, now: datetime) -> tuple[str, list[Message]]:
+    """Move the due (``not_before <= now``) ``queued`` outbound messages among ``message_ids`` to
+    ``sending``; returns (token, rows). The authority decides next whether each may really go."""
     token = uuid.uuid4().hex
-    now = utcnow()
     session.execute(
         update(Message)
         .where(
@@ -55,7 +56,7 @@ def claim(session: Session, message_ids: Sequence[int]) -> tuple[str, list[Messa
             Message.direction == "out",
             or_(Message.not_before.is_(None), Message.not_before <= now),
         )
-        .values(status="sending", claim_token=token, claimed_at=now, attempts=Message.attempts + 1)
+        .values(status="sending", claim_token=token, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
     rows = list(session.scalars(select(Message).where(Message.claim_token == token).order_by(Message.id)))
@@ -63,26 +64,20 @@ def claim(session: Session, message_ids: Sequence[int]) -> tuple[str, list[Messa
 
 
 def prepare(session: Session, rows: list[Message], *, channel: str, default_account_rate: float) -> list[Outgoing]:
-    """Check consent and choose senders for claimed rows; rows that may not go out are closed here."""
+    """Choose senders for claimed rows the authority let through (:mod:`delivery.authority`, consent
+    included), counting the attempt; rows with no usable number or sender are closed here."""
     if not rows:
         return []
     ensure_default_sender(session, channel=channel)
     contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_({r.contact_id for r in rows})))}
-    # consent per (lane, override): a contact's marketing block must not stop its transactional text
-    blocked: dict[tuple[str, bool], dict[int, str]] = {}
-    for lane, override in {(r.lane, r.override_opt_out) for r in rows}:
-        ids = [r.contact_id for r in rows if (r.lane, r.override_opt_out) == (lane, override)]
-        blocked[(lane, override)] = consent_verdicts(session, ids, lane, override_opt_out=override)
     picker = SenderPicker(session)
     sticky = service.sticky_senders(session, [r.contact_id for r in rows if not r.sender])
     rates = account_rates(session)
     ready: list[Outgoing] = []
     for row in rows:
         contact = contacts.get(row.contact_id)
-        refused = blocked[(row.lane, row.override_opt_out)].get(row.contact_id)
-        if refused or contact is None or not contact.phone:
-            code = refused or "erased"
-            close(session, row, status="rejected", code=code, reason=REFUSAL_TEXT[code])
+        if contact is None or not contact.phone:  # the authority's consent check rejects these first
+            close(session, row, status="rejected", code="erased", reason=REFUSAL_TEXT["erased"])
             continue
         media = tuple(MediaItem(**m) for m in row.media)
         choice = picker.by_address(row.sender) if row.sender else None
@@ -101,6 +96,8 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
             )
             continue
         row.sender = choice.address
+        row.attempts += 1
+        row.wait_reason, row.wait_detail = "", ""
         ready.append(
             Outgoing(
                 id=row.id,
@@ -181,11 +178,21 @@ def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict
             webhooks.emit(session, "message.status", status_event(row))
 
 
-def requeue(session: Session, message_ids: Sequence[int], *, at: datetime | None, undo_attempt: bool = False) -> None:
-    """Put claimed messages back to ``queued`` (a retry later, or a limiter deferral)."""
+def requeue(
+    session: Session,
+    message_ids: Sequence[int],
+    *,
+    at: datetime | None,
+    reason: str = "",
+    detail: str = "",
+    undo_attempt: bool = False,
+) -> None:
+    """Put claimed messages back to ``queued``, due at ``at`` (``None``: now) and saying why
+    (``retry``, ``rate_limited``): a retry later, a limiter deferral, a send lost by a crash."""
     if not message_ids:
         return
-    values: dict[str, object] = {"status": "queued", "claim_token": "", "not_before": at}
+    values: dict[str, object] = {"status": "queued", "claim_token": "", "not_before": at,
+                                 "wait_reason": reason[:20], "wait_detail": detail[:200]}
     if undo_attempt:
         values["attempts"] = Message.attempts - 1
     session.execute(
@@ -196,9 +203,9 @@ def requeue(session: Session, message_ids: Sequence[int], *, at: datetime | None
     )
 
 
-def stuck(session: Session, *, older_than: timedelta, limit: int = 1000) -> list[Message]:
+def stuck(session: Session, *, now: datetime, older_than: timedelta, limit: int = 1000) -> list[Message]:
     """Rows in ``sending`` whose claim is older than the lease (their worker died or timed out)."""
-    cutoff = utcnow() - older_than
+    cutoff = now - older_than
     return list(
         session.scalars(
             select(Message)
@@ -209,17 +216,21 @@ def stuck(session: Session, *, older_than: timedelta, limit: int = 1000) -> list
     )
 
 
-def orphaned(session: Session, *, older_than: timedelta, limit: int = 10000) -> list[tuple[int, str]]:
-    """(id, lane) of ``queued`` rows overdue by more than ``older_than``: their job never ran."""
-    cutoff = utcnow() - older_than
+def orphaned(session: Session, *, now: datetime, older_than: timedelta, limit: int = 10000) -> list[Message]:
+    """``queued`` rows overdue by more than ``older_than``: their wake-up job never ran (or was lost).
+
+    Overdue counts from ``not_before`` (else ``created_at``), so a row planned for later is never an
+    orphan; rows of a paused campaign wait for resume, not for recovery.
+    """
+    cutoff = now - older_than
     due = or_(
         and_(Message.not_before.is_(None), Message.created_at <= cutoff),
         Message.not_before <= cutoff,
     )
     stmt = (
-        select(Message.id, Message.lane)
-        .where(Message.status == "queued", Message.direction == "out", due)
+        select(Message)
+        .where(Message.status == "queued", Message.direction == "out", due, Message.wait_reason != "paused")
         .order_by(Message.id)
         .limit(limit)
     )
-    return [(int(i), str(lane)) for i, lane in session.execute(stmt)]
+    return list(session.scalars(stmt))

@@ -45,7 +45,7 @@ def test_contacts_opting_out_during_a_running_campaign_get_nothing(app_client: T
     with db.session_scope() as session:
         for contact in session.scalars(select(Contact).where(Contact.id.in_(leaving))):
             record_opt_out(session, contact=contact, source="keyword", proof="STOP")
-    run_jobs()  # releases, then the send job
+    run_jobs()  # the send job: the authority checks consent again at claim time
     with db.session_scope() as session:
         rows = session.execute(select(Message.contact_id, Message.status, Message.error_code, Message.sent_at)
                                .where(Message.campaign_id == campaign_id)).all()
@@ -57,16 +57,13 @@ def test_contacts_opting_out_during_a_running_campaign_get_nothing(app_client: T
             assert status in ("sent", "delivered") and sent_at is not None
 
 
-def test_opt_out_after_release_is_caught_by_the_send_job(app_client: TestClient) -> None:
+def test_opt_out_after_preparation_is_caught_by_the_send_job(app_client: TestClient) -> None:
     headers = auth_headers("marketer")
     with db.session_scope() as session:
         ids = [create_contact(session, i, language="en", timezone="UTC").id for i in range(6)]
     campaign_id = _campaign(app_client, headers, "Flash sale")
     app_client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=headers, json={})
-    tasks.prepare_campaign(campaign_id)
-    with db.session_scope() as session:
-        message_ids = list(session.scalars(select(Message.id).where(Message.campaign_id == campaign_id)))
-    assert tasks.release_batch(campaign_id, message_ids) == 6  # handed to the send job, not yet run
+    assert tasks.prepare_campaign(campaign_id) == 6  # queued, their send job waiting in Redis
     with db.session_scope() as session:
         record_opt_out(session, contact=session.get_one(Contact, ids[0]), source="api")
     run_jobs()

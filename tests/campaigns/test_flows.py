@@ -1,4 +1,4 @@
-"""Run lifecycle: throttled releases, recurring runs, release checks of paused/cancelled campaigns."""
+"""Run lifecycle: throttled planning, recurring runs."""
 
 from __future__ import annotations
 
@@ -57,24 +57,3 @@ def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> 
     assert tasks.prepare_campaign(cid, now=datetime(2026, 6, 17, 8, 0, tzinfo=UTC)) == 1
     with db.session_scope() as session:
         assert len(session.scalars(select(Message.id).where(Message.campaign_id == cid)).all()) == 2
-
-
-def test_release_of_a_paused_campaign_waits_and_cancelled_rejects(runtime: Settings) -> None:
-    with db.session_scope() as session:
-        for i in range(3):
-            create_contact(session, i, timezone="UTC")
-        campaign = create_campaign(session, create_template(session, body="Hi"))
-        flows.start_run(session, campaign, now=NOW)
-        cid = campaign.id
-    tasks.prepare_campaign(cid, now=NOW)
-    with db.session_scope() as session:
-        ids = list(session.scalars(select(Message.id).where(Message.campaign_id == cid)))
-        session.get_one(Campaign, cid).status = "paused"
-    assert tasks.release_batch(cid, ids) == 0
-    with db.session_scope() as session:
-        assert set(session.scalars(select(Message.status).where(Message.campaign_id == cid))) == {"queued"}
-        session.get_one(Campaign, cid).status = "cancelled"
-    assert tasks.release_batch(cid, ids) == 0
-    with db.session_scope() as session:
-        rows = session.execute(select(Message.status, Message.error_code).where(Message.campaign_id == cid)).all()
-    assert set(rows) == {("rejected", "campaign_cancelled")}

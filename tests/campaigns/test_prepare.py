@@ -75,25 +75,47 @@ def test_prepare_is_chunked_and_resumable(runtime: Settings) -> None:
         assert session.scalar(select(func.count()).where(Message.campaign_id == cid)) == 7
 
 
-def test_quiet_hours_and_local_time_delay_the_release(runtime: Settings) -> None:
+def test_quiet_hours_plan_the_send_time_on_the_row(runtime: Settings) -> None:
     from rq.registry import ScheduledJobRegistry
 
     from core.queue import get_queue
 
     late = datetime(2026, 6, 10, 20, 30, tzinfo=UTC)  # 22:30 Paris, 16:30 New York
     with db.session_scope() as session:
-        create_contact(session, 1, timezone="Europe/Paris")
-        create_contact(session, 2, timezone="America/New_York", country="US", language="en")
+        paris = create_contact(session, 1, timezone="Europe/Paris").id
+        new_york = create_contact(session, 2, timezone="America/New_York", country="US", language="en").id
         template = create_template(session, body="Hello")
         campaign = create_campaign(session, template, quiet_start="21:00", quiet_end="08:00")
         cid = campaign.id
     assert _start(cid, late) == 2
+    with db.session_scope() as session:
+        planned = {c: (nb.replace(tzinfo=UTC), reason, detail) for c, nb, reason, detail in session.execute(
+            select(Message.contact_id, Message.not_before, Message.wait_reason, Message.wait_detail)
+            .where(Message.campaign_id == cid))}
+    # Paris waits for 08:00 local the next morning, and says so; New York is inside its window
+    assert planned[paris] == (datetime(2026, 6, 11, 6, 0, tzinfo=UTC), "quiet_hours",
+                              "quiet hours until Thu 08:00 Europe/Paris")
+    assert planned[new_york] == (late, "", "")
     queue = get_queue("marketing")
     scheduled = ScheduledJobRegistry(queue=queue)
     times = sorted(scheduled.get_scheduled_time(job_id) for job_id in scheduled.get_job_ids())
-    # Paris waits for 08:00 local the next morning; New York is inside its window: released now
-    assert times == [datetime(2026, 6, 11, 6, 0, tzinfo=UTC)]
-    assert any(job.func_name == "campaigns.tasks.release_batch" for job in queue.jobs)
+    assert times == [datetime(2026, 6, 11, 6, 0, tzinfo=UTC)]  # the wake-up call, at the planned time
+    assert "workers.jobs.send.send_messages" in [job.func_name for job in queue.jobs]  # New York: now
+
+
+def test_france_on_a_sunday_waits_for_monday_and_names_the_rule(runtime: Settings) -> None:
+    sunday = datetime(2026, 11, 29, 4, 55, tzinfo=UTC)  # 05:55 in Paris, a Sunday
+    with db.session_scope() as session:
+        create_contact(session, 1, timezone="Europe/Paris")
+        cid = create_campaign(session, create_template(session, body="Hello"), quiet_start="21:00",
+                              quiet_end="08:00", respect_country_rules=True).id
+    assert _start(cid, sunday) == 1
+    with db.session_scope() as session:
+        nb, reason, detail = session.execute(
+            select(Message.not_before, Message.wait_reason, Message.wait_detail).where(Message.campaign_id == cid)
+        ).one()
+    assert nb.replace(tzinfo=UTC) == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 08:00 Paris
+    assert (reason, detail) == ("country_rule", "France: no Sunday sends, until Mon 08:00 Europe/Paris")
 
 
 def test_overlapping_campaigns_respect_the_cap(runtime: Settings) -> None:

@@ -2,26 +2,106 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from channels.base import DeliveryReport, SendResult
 from contacts.service import get_or_create_by_phone
 from conversations import flows
 from conversations.models import Message
 from core import db
 from core.settings import Settings
-from delivery import store
+from delivery import states, store
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=600)
 
 
-def _queued(session: Session) -> Message:
+def _queued(session: Session, *, not_before: datetime | None = None, created_at: datetime = NOW,
+            wait_reason: str = "") -> int:
     contact, _ = get_or_create_by_phone(session, phone_e164="+33612345678")
-    return flows.queue_outbound(session, contact=contact, body="hi", lane="transactional", author_type="api")
+    message = flows.queue_outbound(session, contact=contact, body="hi", lane="transactional", author_type="api")
+    message.not_before, message.created_at, message.wait_reason = not_before, created_at, wait_reason
+    session.flush()
+    return message.id
 
 
 def test_a_message_is_claimed_by_one_worker_only(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
-        message_id = _queued(session).id
+        message_id = _queued(session)
     with db.session_scope() as session:
-        _, first = store.claim(session, [message_id])
+        _, first = store.claim(session, [message_id], now=NOW)
     with db.session_scope() as session:
-        _, second = store.claim(session, [message_id])
+        _, second = store.claim(session, [message_id], now=NOW)
     assert [m.id for m in first] == [message_id] and second == []
+
+
+def test_claim_takes_only_due_rows(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        now_row = _queued(session)
+        due = _queued(session, not_before=NOW)
+        later = _queued(session, not_before=NOW + timedelta(seconds=1))
+    with db.session_scope() as session:
+        _, rows = store.claim(session, [now_row, due, later], now=NOW)
+        assert sorted(r.id for r in rows) == [now_row, due]
+        assert session.get_one(Message, later).status == "queued"
+
+
+def test_orphans_are_overdue_by_their_planned_time_never_earlier(runtime_any_db: Settings) -> None:
+    old = NOW - 2 * LEASE
+    with db.session_scope() as session:
+        lost_job = _queued(session, created_at=old)  # no planned time: overdue since its creation
+        overdue = _queued(session, created_at=old, not_before=NOW - LEASE - timedelta(seconds=1))
+        planned_later = _queued(session, created_at=old, not_before=NOW + timedelta(hours=9))
+        within_lease = _queued(session, created_at=old, not_before=NOW - LEASE + timedelta(seconds=1))
+        paused = _queued(session, created_at=old, not_before=old, wait_reason="paused")
+        fresh = _queued(session, created_at=NOW)
+    with db.session_scope() as session:
+        found = {m.id for m in store.orphaned(session, now=NOW, older_than=LEASE)}
+    assert found == {lost_job, overdue}
+    assert not found & {planned_later, within_lease, paused, fresh}
+
+
+def test_stuck_rows_are_those_claimed_before_the_lease(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        early, late = _queued(session), _queued(session)
+    with db.session_scope() as session:
+        store.claim(session, [early], now=NOW - LEASE - timedelta(seconds=1))
+        store.claim(session, [late], now=NOW - LEASE + timedelta(seconds=1))
+    with db.session_scope() as session:
+        assert [m.id for m in store.stuck(session, now=NOW, older_than=LEASE)] == [early]
+
+
+def test_requeue_records_when_and_why_and_only_touches_claimed_rows(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        claimed, untouched = _queued(session), _queued(session)
+    with db.session_scope() as session:
+        store.claim(session, [claimed], now=NOW)
+        store.requeue(session, [claimed, untouched], at=NOW + timedelta(seconds=30), reason="retry",
+                      detail="retry 2 of 5 after: throttled")
+    with db.session_scope() as session:
+        row = session.get_one(Message, claimed)
+        assert (row.status, row.claim_token, row.wait_reason) == ("queued", "", "retry")
+        assert row.not_before is not None and row.not_before.replace(tzinfo=UTC) == NOW + timedelta(seconds=30)
+        other = session.get_one(Message, untouched)
+        assert (other.status, other.not_before, other.wait_reason) == ("queued", None, "")
+
+
+def test_recording_a_send_never_overwrites_a_report_that_came_first(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message_id = _queued(session)
+    with db.session_scope() as session:
+        token, _ = store.claim(session, [message_id], now=NOW)
+    with db.session_scope() as session:  # the provider's report outruns our own commit
+        states.apply_delivery_report(session, report=DeliveryReport(
+            provider="vonage-sms", provider_message_id="P1", status="delivered", occurred_at=NOW,
+            client_ref=f"relais-{message_id}"))
+    with db.session_scope() as session:
+        result = SendResult(provider="vonage-sms", provider_message_id="P1", segments=1, encoding="GSM-7")
+        store.record_sent(session, {message_id: result}, token_of={message_id: token})
+    with db.session_scope() as session:
+        status, pid = session.execute(
+            select(Message.status, Message.provider_message_id).where(Message.id == message_id)).one()
+    assert (status, pid) == ("delivered", "P1")

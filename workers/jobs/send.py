@@ -26,8 +26,7 @@ def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
 
 def recover_sends() -> dict[str, int]:
     """Periodic: reconcile sends interrupted by a crash (see :mod:`delivery.recovery`)."""
-    found = recovery.recover(get_redis(get_settings()))
-    return {"adopted": found.adopted, "requeued": found.requeued, "reenqueued": found.reenqueued}
+    return dict(vars(recovery.recover(get_redis(get_settings()))))
 
 
 def apply_simulator_reports() -> int:

@@ -1,0 +1,160 @@
+"""When each message of a campaign may go: the recipient's window, the local-time schedule, the throttle.
+
+One planner serves preparation (the first ``not_before`` of every message), resume (windows and
+spacing recomputed from now) and the delivery authority (a message whose window closed while it
+waited is moved to the next opening). Every delay comes with its reason, stored on the row so a
+person can see why a message waits (``wait_reason`` / ``wait_detail``):
+
+* ``scheduled``: the campaign's local-time schedule has not come yet;
+* ``quiet_hours``: outside the campaign's quiet hours in the recipient's zone;
+* ``country_rule``: the recipient's country narrows the window (France: Monday to Saturday
+  08:00-20:00, no public holidays);
+* ``throttled``: the campaign's ``throttle_per_minute`` spaces the sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import scheduling
+from campaigns.models import Campaign
+from conversations.models import Message
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a message is not sent at once: a short code and a sentence for people."""
+
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The first instant a message may go, and why it is later than asked (``None``: not later)."""
+
+    at: datetime
+    wait: Wait | None = None
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%a %H:%M} {tz.key}"
+
+
+class Planner:
+    """Send windows of one campaign's recipients (windows cached per country; build one per batch)."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self._quiet = (scheduling.parse_hhmm(campaign.quiet_start), scheduling.parse_hhmm(campaign.quiet_end))
+        self._windows: dict[str, scheduling.Window] = {}
+
+    def _window(self, country: str) -> scheduling.Window:
+        window = self._windows.get(country)
+        if window is None:
+            window = scheduling.window_for(country, *self._quiet, country_rules=self.campaign.respect_country_rules)
+            self._windows[country] = window
+        return window
+
+    def opening(self, *, timezone: str | None, country: str | None, after: datetime) -> Slot:
+        """The first instant at or after ``after`` inside the recipient's window, with the reason to wait.
+
+        Raises:
+            ValidationFailed: the window is empty or no day in two weeks is open.
+        """
+        tz = scheduling.zone(timezone, self.campaign.timezone)
+        window = self._window(country or "")
+        at = scheduling.next_allowed(after, tz=tz, country=country, window=window)
+        if at <= after:
+            return Slot(after)
+        return Slot(at, self._why(after, at, tz=tz, country=country or "", window=window))
+
+    def first_send(self, *, timezone: str | None, country: str | None, now: datetime) -> Slot:
+        """Preparation: the campaign's local-time schedule (if any), then the recipient's window."""
+        base = now
+        if self.campaign.local_time:
+            tz = scheduling.zone(timezone, self.campaign.timezone)
+            local = scheduling.local_moment(date.fromisoformat(self.campaign.local_date),
+                                            scheduling.parse_hhmm(self.campaign.local_time), tz)
+            base = max(local, now)
+        slot = self.opening(timezone=timezone, country=country, after=base)
+        at = slot.at.replace(second=0, microsecond=0) if slot.at > now else now
+        if slot.wait is None and at > now:
+            tz = scheduling.zone(timezone, self.campaign.timezone)
+            return Slot(at, Wait("scheduled", f"scheduled for {_local(at, tz)}"))
+        return Slot(at, slot.wait)
+
+    def _why(self, after: datetime, at: datetime, *, tz: ZoneInfo, country: str,
+             window: scheduling.Window) -> Wait:
+        local = after.astimezone(tz)
+        until = _local(at, tz)
+        name = scheduling.COUNTRY_NAMES.get(country.upper(), country.upper())
+        if scheduling.closed_day(local.date(), country, window):
+            what = "no Sunday sends" if local.weekday() == 6 else "no sends on public holidays"
+            return Wait("country_rule", f"{name}: {what}, until {until}")
+        quiet_start, quiet_end = self._quiet
+        if not quiet_end <= local.time() < quiet_start:
+            return Wait("quiet_hours", f"quiet hours until {until}")
+        return Wait("country_rule", f"{name}: sends {window.start:%H:%M}-{window.end:%H:%M} only, until {until}")
+
+
+MINUTE = timedelta(minutes=1)
+
+
+class Throttle:
+    """The send calendar of one throttled campaign: at most ``rate`` messages in any calendar minute.
+
+    Loaded from the rows already planned (every message of the campaign whose ``not_before`` is in
+    this minute or later), so preparation chunks, resume and the authority's re-planning all book
+    into one calendar and never pile up on one minute (a window opening at 08:00 gets ``rate``
+    messages at 08:00, ``rate`` at 08:01, ...).
+    """
+
+    def __init__(self, rate: int, booked: dict[datetime, int] | None = None) -> None:
+        self.rate = rate
+        self._booked: dict[datetime, int] = dict(booked or {})
+        self._skip: dict[datetime, datetime] = {}  # full minute -> a later minute to look from
+
+    @classmethod
+    def load(cls, session: Session, campaign: Campaign, *, now: datetime,
+             exclude: Sequence[int] = ()) -> Throttle:
+        """The calendar of ``campaign`` from ``now``'s minute on (``exclude``: rows being re-planned)."""
+        stmt = (select(Message.not_before, func.count()).where(
+            Message.campaign_id == campaign.id, Message.not_before >= _minute(now))
+            .group_by(Message.not_before))
+        if exclude:
+            stmt = stmt.where(Message.id.not_in(list(exclude)))
+        booked: dict[datetime, int] = {}
+        for at, n in session.execute(stmt):
+            if at is None:
+                continue
+            minute = _minute(scheduling.aware(at))
+            booked[minute] = booked.get(minute, 0) + int(n)
+        return cls(campaign.throttle_per_minute, booked)
+
+    def book(self, at: datetime) -> datetime:
+        """Reserve the first free place at or after ``at``; returns when the message may go."""
+        start = _minute(at)
+        minute = start
+        while self._booked.get(minute, 0) >= self.rate:
+            ahead = self._skip.get(minute)
+            minute = ahead if ahead is not None and ahead > minute else minute + MINUTE
+        if minute != start:
+            self._skip[start] = minute
+        self._booked[minute] = self._booked.get(minute, 0) + 1
+        return at if minute == start else minute
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def throttled(due: datetime) -> Wait:
+    """The wait reason of a message the throttle moved to ``due``."""
+    return Wait("throttled", f"throttled: campaign send rate, next slot {due:%H:%M} UTC")

@@ -1,0 +1,172 @@
+"""The one authority answering "may this message go now?", asked at the last moment before sending.
+
+Preparation plans a time for every message (``not_before``), but a plan can go stale: the
+campaign is paused, the contact opts out, a provider outage or a backlog carries a marketing text
+past its window, a one-time code outlives its use. So the send job asks here at claim time (the
+last step before the provider call), recovery asks before re-enqueueing an orphan, and campaign
+resume re-plans through the same window rules (:mod:`campaigns.plan`). Checks, in order:
+
+1. **expiry**: past ``expires_at`` → reject ``expired`` (never sent late);
+2. **consent** for the lane (:func:`contacts.consent.consent_verdicts`) → reject with its reason;
+3. **campaign state**: running or preparing → go on; paused → wait (no wake-up: resume re-plans);
+   cancelled, completed or gone → reject ``campaign_cancelled``;
+4. **frequency cap** of the campaign, counted over what was actually sent → reject ``frequency_cap``;
+5. **send window** of a campaign message, recomputed now in the recipient's zone (quiet hours,
+   country rules, public holidays) → wait for the next opening;
+6. **throttle**: a campaign message that missed its minute (backlog, outage, recovery) is booked
+   again in the campaign's send calendar → wait for its new slot.
+
+A wait keeps the row ``queued`` with ``not_before`` = the new time and its reason, and registers a
+wake-up send job for then; the row, not the job, is the truth.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import plan, scheduling
+from campaigns.models import Campaign
+from campaigns.prepare import NOT_DELIVERED
+from contacts.consent import REFUSAL_TEXT, consent_verdicts
+from contacts.models import Contact
+from conversations.flows import send_job
+from conversations.models import Message
+from core.errors import ValidationFailed
+from core.queue import enqueue_after_commit
+from delivery import store
+
+#: a campaign message this late past its planned time missed its throttle minute
+MISSED_SLOT = timedelta(seconds=60)
+_RUNNING = ("preparing", "running")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``go``; ``wait`` until ``until`` (``None``: until resumed); or ``reject`` as ``status``."""
+
+    action: str
+    code: str = ""
+    detail: str = ""
+    until: datetime | None = None
+    status: str = "rejected"
+
+
+GO = Verdict("go")
+
+
+def _wait(until: datetime | None, wait: plan.Wait) -> Verdict:
+    return Verdict("wait", wait.code, wait.detail, until)
+
+
+def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dict[int, Verdict]:
+    """Decide for each of ``rows`` (queued or just claimed) whether it may go at ``now``; no writes."""
+    verdicts: dict[int, Verdict] = {}
+    for row in rows:
+        expires = scheduling.aware(row.expires_at) if row.expires_at else None
+        if expires is not None and expires <= now:
+            verdicts[row.id] = Verdict("reject", "expired", f"expired at {expires:%Y-%m-%d %H:%M:%S} UTC",
+                                       status="expired")
+    by_check: dict[tuple[str, bool], list[Message]] = defaultdict(list)
+    for row in rows:
+        if row.id not in verdicts:
+            by_check[(row.lane, bool(row.override_opt_out))].append(row)
+    for (lane, override), group in by_check.items():
+        blocked = consent_verdicts(session, [r.contact_id for r in group], lane, override_opt_out=override, now=now)
+        for row in group:
+            if row.contact_id in blocked:
+                reason = blocked[row.contact_id]
+                verdicts[row.id] = Verdict("reject", reason, REFUSAL_TEXT.get(reason, reason))
+    by_campaign: dict[int, list[Message]] = defaultdict(list)
+    for row in rows:
+        if row.id not in verdicts and row.campaign_id is not None:
+            by_campaign[row.campaign_id].append(row)
+    for campaign_id, group in by_campaign.items():
+        verdicts.update(_campaign_verdicts(session, session.get(Campaign, campaign_id), group, now=now))
+    return {row.id: verdicts.get(row.id, GO) for row in rows}
+
+
+def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[Message], *,
+                       now: datetime) -> dict[int, Verdict]:
+    if campaign is None or campaign.status not in (*_RUNNING, "paused"):
+        state = campaign.status if campaign is not None else "deleted"
+        return {r.id: Verdict("reject", "campaign_cancelled", f"campaign {state}") for r in rows}
+    if campaign.status == "paused":
+        return {r.id: _wait(None, plan.Wait("paused", f"campaign {campaign.name!r} paused")) for r in rows}
+    verdicts = {r.id: Verdict("reject", "frequency_cap", f"frequency cap: {campaign.frequency_cap} "
+                              f"in {campaign.frequency_days} days") for r in _capped(session, campaign, rows, now)}
+    open_rows = [r for r in rows if r.id not in verdicts]
+    contacts = {cid: (tz, country) for cid, tz, country in session.execute(
+        select(Contact.id, Contact.timezone, Contact.country).where(Contact.id.in_({r.contact_id for r in open_rows})))}
+    planner = plan.Planner(campaign)
+    slots: dict[int, plan.Slot] = {}
+    for row in open_rows:
+        tz, country = contacts.get(row.contact_id, (None, ""))
+        try:
+            slots[row.id] = planner.opening(timezone=tz, country=country, after=now)
+        except ValidationFailed as exc:  # an empty window can never open: say so instead of waiting forever
+            verdicts[row.id] = Verdict("reject", "no_window", str(exc))
+    late = [r for r in open_rows if r.id in slots and (
+        slots[r.id].wait is not None or _missed_slot(r, now))]
+    if late and campaign.throttle_per_minute:
+        throttle = plan.Throttle.load(session, campaign, now=now, exclude=[r.id for r in late])
+        for row in sorted(late, key=lambda r: (slots[r.id].at, r.id)):
+            slot = slots[row.id]
+            due = throttle.book(slot.at)
+            if due > slot.at:
+                slots[row.id] = plan.Slot(due, plan.throttled(due))
+    for row_id, slot in slots.items():
+        verdicts[row_id] = _wait(slot.at, slot.wait) if slot.wait is not None and slot.at > now else GO
+    return verdicts
+
+
+def _missed_slot(row: Message, now: datetime) -> bool:
+    return row.not_before is not None and scheduling.aware(row.not_before) < now - MISSED_SLOT
+
+
+def _capped(session: Session, campaign: Campaign, rows: list[Message], now: datetime) -> list[Message]:
+    """Rows whose contact already received ``frequency_cap`` marketing texts in the window (any campaign)."""
+    if campaign.frequency_cap <= 0:
+        return []
+    since = now - timedelta(days=campaign.frequency_days)
+    counts = dict(session.execute(
+        select(Message.contact_id, func.count())
+        .where(Message.contact_id.in_({r.contact_id for r in rows}), Message.lane == "marketing",
+               Message.direction == "out", Message.sent_at >= since, Message.status.not_in(NOT_DELIVERED),
+               Message.id.not_in([r.id for r in rows]))
+        .group_by(Message.contact_id)
+    ).all())
+    return [r for r in rows if counts.get(r.contact_id, 0) >= campaign.frequency_cap]
+
+
+def enforce(session: Session, rows: Sequence[Message], *, now: datetime) -> list[Message]:
+    """Apply :func:`may_send` to ``rows``: close the rejected, park the waiting, return those that may go.
+
+    A waiting row goes back to ``queued`` with its new ``not_before`` and reason, and a wake-up send
+    job is registered for that instant (after the commit); a paused campaign's rows get no job.
+    """
+    verdicts = may_send(session, rows, now=now)
+    ready: list[Message] = []
+    wakeups: dict[tuple[str, datetime], list[int]] = defaultdict(list)
+    for row in rows:
+        verdict = verdicts[row.id]
+        if verdict.action == "reject":
+            store.close(session, row, status=verdict.status, code=verdict.code, reason=verdict.detail)
+        elif verdict.action == "wait":
+            row.status, row.claim_token = "queued", ""
+            row.wait_reason, row.wait_detail = verdict.code[:20], verdict.detail[:200]
+            if verdict.until is not None:
+                row.not_before = verdict.until
+                wakeups[(row.lane, verdict.until)].append(row.id)
+        else:
+            ready.append(row)
+    for (lane, until), ids in wakeups.items():
+        enqueue_after_commit(session, send_job(sorted(ids), lane=lane, at=until.astimezone(UTC),
+                                               attempt=int(until.timestamp())))
+    session.flush()
+    return ready
