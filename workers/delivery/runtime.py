@@ -6,6 +6,7 @@ import threading
 
 from channels.base import DeliveryReport, InboundMessage
 from channels.registry import get_channel
+from channels.simulator_outbox import RedisOutbox
 from channels.smpp import SmppListener
 from conversations import flows
 from core import db
@@ -13,7 +14,6 @@ from core.redis import get_redis
 from core.settings import Settings, get_settings
 from delivery import states
 from delivery.engine import DeliveryEngine
-from workers.simulator_outbox import RedisOutbox
 
 _lock = threading.Lock()
 _engines: dict[int, DeliveryEngine] = {}
