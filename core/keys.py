@@ -59,7 +59,8 @@ def rotate(batch: int = 500, progress: Callable[[str, int], None] | None = None)
         for rows in _stale_batches(target, batch):
             with db.session_scope() as session:
                 for key, value in rows:
-                    fresh = crypto.encrypt(crypto.decrypt(value))
+                    # bound as plain text: the column's own type would encrypt the new ciphertext again
+                    fresh = type_coerce(crypto.encrypt(crypto.decrypt(value)), Text)
                     session.execute(
                         update(target.table).where(pk == key, raw_col == value).values({target.column.name: fresh})
                     )

@@ -10,7 +10,8 @@ from sqlalchemy import Text, select, type_coerce
 
 from contacts.models import Contact
 from contacts.service import find_by_phone, get_or_create_by_phone
-from core import crypto, db, keys
+from core import accounts, crypto, db, keys
+from core.models import User
 from core.settings import Settings
 
 
@@ -75,5 +76,23 @@ def test_rotation_reencrypts_with_new_key(runtime_any_db: Settings) -> None:
             assert raw and all(value.startswith("t2:") for value in raw)
             assert find_by_phone(session, "+33612345603") is not None
         assert keys.rotate(batch=3) == 0  # idempotent
+    finally:
+        crypto.configure(old)
+
+
+def test_rotation_covers_totp_and_webhook_secrets(runtime: Settings) -> None:
+    """Authentication secrets are encrypted columns, so ``relais keys rotate`` re-encrypts them."""
+    covered = {f"{c.table.name}.{c.column.name}" for c in keys.encrypted_columns()}
+    assert {"users.totp_secret", "users.totp_pending_secret", "webhook_subscriptions.secret"} <= covered
+    with db.session_scope() as session:
+        user = accounts.create_user(session, email="a@example.com", password="long enough pw", role="agent")
+        user.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DP"
+    old = crypto.keyring()
+    crypto.configure(crypto.KeyRing(keys=(("t2", base64.b64decode(_key(b"n"))), *old.keys), index_key=old.index_key))
+    try:
+        assert keys.rotate() == 1
+        with db.session_scope() as session:
+            assert session.scalars(select(type_coerce(User.totp_secret, Text))).one().startswith("t2:")
+            assert session.scalars(select(User)).one().totp_secret == "JBSWY3DPEHPK3PXPJBSWY3DP"
     finally:
         crypto.configure(old)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from core import db, webhooks
@@ -87,11 +88,11 @@ def test_failure_schedules_backoff_then_gives_up_after_24h(runtime: Settings, re
     assert scheduled == [f"webhook-{delivery_id}-1"]
     assert webhooks.backoff(1) == timedelta(seconds=30) and webhooks.backoff(20) == timedelta(hours=1)
     with db.session_scope() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        assert delivery is not None
-        delivery.created_at = delivery.created_at - timedelta(hours=24)
-        webhooks.record_attempt(session, delivery, status_code=503, error="down")
-        assert delivery.status == "failed" and delivery.next_attempt_at is None
+        stored = session.get(WebhookDelivery, delivery_id)
+        assert stored is not None
+        stored.created_at = stored.created_at - timedelta(hours=24)
+        webhooks.record_attempt(session, stored, status_code=503, error="down")
+        assert stored.status == "failed" and stored.next_attempt_at is None
 
 
 def test_subscription_api_and_replay(app_client: TestClient, receiver: Receiver) -> None:
@@ -111,3 +112,12 @@ def test_subscription_api_and_replay(app_client: TestClient, receiver: Receiver)
     assert replay.status_code == 202
     run_jobs()
     assert len(receiver.received) == 2
+
+
+def test_subscription_secret_is_encrypted_at_rest(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        sub = webhooks.create_subscription(session, url="https://example.com/hook", event_types=["*"])
+        secret, sub_id = sub.secret, sub.id
+    with db.engine().connect() as conn:
+        raw = conn.execute(sa.text("SELECT secret FROM webhook_subscriptions WHERE id = :id"), {"id": sub_id}).scalar()
+    assert isinstance(raw, str) and raw.startswith("t1:") and secret not in raw
