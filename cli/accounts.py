@@ -1,11 +1,23 @@
-"""``relais user create``, ``relais apikey create``, ``relais keys rotate``."""
+"""``relais user create|list|deactivate|reactivate|reset-password|reset-2fa|revoke-sessions``,
+``relais apikey create``, ``relais keys rotate``.
+
+The user commands call the same ``core.users`` functions as the API and the console, audited with
+the CLI as the actor; a user is named by e-mail.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cli.console import console, progress_bar
-from core import accounts, audit, db, keys
+from core import accounts, audit, db, keys, users
+from core.errors import RelaisError
+from core.models import User
 from core.rbac import ALL_ROLES
 from core.runtime import bootstrap
 
@@ -41,6 +53,79 @@ def create_user(
             diff={"role": role},
         )
         console.print(f"user [bold]{user.email}[/] ({user.role}) created with id {user.id}")
+
+
+@user_app.command("list")
+def list_users() -> None:
+    """Every console user with role, two-factor state and whether they may log in."""
+    bootstrap()
+    table = Table("id", "e-mail", "role", "2FA", "active")
+    with db.session_scope() as session:
+        for user in session.scalars(select(User).order_by(User.id)):
+            table.add_row(
+                str(user.id),
+                user.email,
+                user.role,
+                "on" if user.totp_confirmed else "off",
+                "yes" if user.is_active else "no",
+            )
+    console.print(table)
+
+
+def _act_on(email: str, action: Callable[[Session, int], str]) -> None:
+    """Run ``action`` on the user with this e-mail; a refusal prints its reason and exits with 1."""
+    bootstrap()
+    try:
+        with db.session_scope() as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                raise RelaisError(f"no user with e-mail {email}")
+            console.print(action(session, user.id))
+    except RelaisError as exc:
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(1) from None
+
+
+@user_app.command("deactivate")
+def deactivate(email: str = typer.Argument(..., help="The user's e-mail.")) -> None:
+    """Stop a user logging in; their sessions end and the API keys they created stop working."""
+    _act_on(email, lambda s, uid: f"{users.deactivate(s, user_id=uid, actor=CLI_ACTOR).email} deactivated")
+
+
+@user_app.command("reactivate")
+def reactivate(email: str = typer.Argument(..., help="The user's e-mail.")) -> None:
+    """Let a deactivated user log in again."""
+    _act_on(email, lambda s, uid: f"{users.reactivate(s, user_id=uid, actor=CLI_ACTOR).email} reactivated")
+
+
+@user_app.command("reset-password")
+def reset_password(
+    email: str = typer.Argument(..., help="The user's e-mail."),
+    password: str = typer.Option(..., prompt="Temporary password", hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Set a temporary password (give it to the user out of band); their sessions end."""
+    _act_on(
+        email,
+        lambda s, uid: (
+            f"{users.reset_password(s, user_id=uid, password=password, actor=CLI_ACTOR).email}: "
+            "password reset, sessions ended"
+        ),
+    )
+
+
+@user_app.command("reset-2fa")
+def reset_second_factor(email: str = typer.Argument(..., help="The user's e-mail.")) -> None:
+    """Remove a user's authenticator and recovery codes (lost phone); they enrol at the next log-in."""
+    _act_on(
+        email,
+        lambda s, uid: f"{users.reset_second_factor(s, user_id=uid, actor=CLI_ACTOR).email}: two-factor reset",
+    )
+
+
+@user_app.command("revoke-sessions")
+def revoke_sessions(email: str = typer.Argument(..., help="The user's e-mail.")) -> None:
+    """Log a user out of every browser."""
+    _act_on(email, lambda s, uid: f"{users.revoke_sessions(s, user_id=uid, actor=CLI_ACTOR)} sessions ended")
 
 
 @apikey_app.command("create")
