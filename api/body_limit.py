@@ -22,7 +22,9 @@ from core.settings import Settings
 WEBHOOK_PREFIXES = ("/webhooks/vonage/", "/webhooks/shopify/", "/api/v1/simulator/")
 WEBHOOK_PATHS = frozenset({"/api/v1/contacts/sync/webhook"})
 # Files: contact imports (CSV/XLSX), knowledge documents, intent specifications (YAML).
-UPLOAD_PATHS = frozenset({"/api/v1/contacts/import", "/api/v1/knowledge/documents", "/api/v1/intents"})
+UPLOAD_PATHS = frozenset(
+    {"/api/v1/contacts/import", "/api/v1/contacts/imports/preview", "/api/v1/knowledge/documents", "/api/v1/intents"}
+)
 
 
 @dataclass(frozen=True, slots=True)

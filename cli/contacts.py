@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO
 
 import typer
 
 from api import privacy
 from cli.console import console, progress_bar
-from contacts import service
-from contacts.importer import ImportFailed, ImportOptions, ImportReport, OnExisting, import_file
-from contacts.tabular import is_xlsx, xlsx_row_estimate
+from contacts import import_jobs, service
+from contacts.import_report import ImportOptions, OnExisting
+from contacts.models import ContactImport
+from contacts.tabular import FileLimits
 from core import audit, db
 from core.errors import RelaisError
 from core.runtime import bootstrap
@@ -38,38 +38,40 @@ def _mapping(value: str | None) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in found.items()}
 
 
-def _estimate_rows(binary: IO[bytes], filename: str) -> int | None:
-    if is_xlsx(binary, filename):
-        return xlsx_row_estimate(binary)
-    lines = sum(chunk.count(b"\n") for chunk in iter(lambda: binary.read(1 << 20), b""))
-    binary.seek(0)
-    return max(lines - 1, 0)
-
-
-def _print_report(report: ImportReport) -> None:
-    for problem in report.errors[:50]:
+def _print_report(job: ContactImport) -> None:
+    with db.session_scope() as session:
+        errors = import_jobs.problems(session, job.id, errors=True, limit=20)
+        warnings = import_jobs.problems(session, job.id, errors=False, limit=20)
+    for problem in errors:
         console.print(f"[red]row {problem.row}[/] {problem.column}: {problem.code}: {problem.message}")
-    for problem in report.warnings[:20]:
+    for problem in warnings:
         console.print(f"[yellow]row {problem.row}[/] {problem.column}: {problem.code}: {problem.message}")
+    for notice in import_jobs.notices(job):
+        console.print(f"[yellow]{notice}[/]")
     console.print(
-        f"{report.rows} rows: {report.created} created, {report.updated} updated, {report.skipped} skipped, "
-        f"{report.error_count} invalid"
+        f"{job.rows_done} rows: {job.created} created, {job.updated} updated, {job.skipped} skipped, "
+        f"{job.rejected} rejected, {job.warning_count} warnings"
     )
 
 
 @contacts_app.command("import")
 def import_contacts(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A CSV (UTF-8) or XLSX file."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A CSV (any usual encoding) or XLSX file."),
     mapping: str | None = typer.Option(
-        None, help='JSON {"file column": "phone"|"name"|"attribute:x"...} or a file'
+        None,
+        help='Overrides of the automatic mapping: JSON {"file column": "phone"|"attribute:x"|"ignore"...} or a file',
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report, write nothing."),
+    strict: bool = typer.Option(False, "--strict", help="All or nothing: one invalid row and nothing is imported."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate the whole file, write no contact."),
     on_existing: str = typer.Option("merge", help="merge, skip or error for numbers already known."),
     require_consent: bool = typer.Option(False, "--require-consent", help="Every row needs consent=yes."),
     list_id: list[int] = typer.Option([], "--list", help="Add every imported contact to this list id."),
     tag: list[str] = typer.Option([], "--tag", help="Tag every imported contact."),
+    rejected: Path | None = typer.Option(
+        None, "--rejected", help="Where to write the rejected rows (default: FILE.rejected.csv beside FILE)."
+    ),
 ) -> None:
-    """Import contacts, all or nothing, with a row-by-row report."""
+    """Import contacts: valid rows go in, invalid ones are written to a rejected-rows CSV (row number, reason)."""
     if on_existing not in ("merge", "skip", "error"):
         raise typer.BadParameter("--on-existing must be merge, skip or error")
     policy: OnExisting = on_existing  # type: ignore[assignment]
@@ -79,43 +81,38 @@ def import_contacts(
         on_existing=policy,
         require_consent=require_consent,
         dry_run=dry_run,
+        strict=strict,
         region=settings.default_region,
         list_ids=tuple(list_id),
         tags=tuple(tag),
         source_name=file.name,
     )
-    with file.open("rb") as binary, progress_bar() as bar:
-        task = bar.add_task(
-            "importing" if not dry_run else "validating", total=_estimate_rows(binary, file.name)
+    try:
+        with file.open("rb") as binary, db.session_scope() as session:
+            job = import_jobs.start(
+                session, binary, filename=file.name, options=options, limits=FileLimits.of(settings),
+                actor=CLI_ACTOR, enqueue=False,
+            )  # fmt: skip
+    except RelaisError as exc:
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(1) from None
+    with progress_bar() as bar:
+        task = bar.add_task(job.phase, total=job.rows_total)
+        status = import_jobs.run(
+            job.id, progress=lambda j: bar.update(task, completed=j.rows_done, description=j.phase)
         )
-        try:
-            with db.session_scope() as session:
-                report = import_file(
-                    session,
-                    binary,
-                    options,
-                    filename=file.name,
-                    actor=CLI_ACTOR,
-                    progress=lambda done: bar.update(task, completed=done),
-                )
-                if not dry_run:
-                    audit.record(
-                        session,
-                        actor=CLI_ACTOR,
-                        action="contacts.import",
-                        target_type="contact_import",
-                        diff={"rows": report.rows, "created": report.created, "updated": report.updated},
-                    )
-        except ImportFailed as exc:
-            bar.stop()
-            _print_report(exc.report)
-            console.print("[red]nothing was imported[/]")
-            raise typer.Exit(1) from None
-        except RelaisError as exc:
-            bar.stop()
-            console.print(f"[red]{exc.detail}[/]")
-            raise typer.Exit(1) from None
-    _print_report(report)
+    with db.session_scope() as session:
+        job = import_jobs.get(session, job.id)
+        if job.rejected:
+            target = rejected or file.with_name(f"{file.stem}.rejected.csv")
+            with target.open("w", encoding="utf-8-sig", newline="") as out:  # with a BOM, so Excel reads UTF-8
+                out.writelines(import_jobs.rejected_csv(session, job))
+    _print_report(job)
+    if job.rejected:
+        console.print(f"{job.rejected} rejected rows written to {target}")
+    if status != "succeeded":
+        console.print(f"[red]import {status}: {job.error or 'nothing more was imported'}[/]")
+        raise typer.Exit(1)
     console.print("dry run: nothing written" if dry_run else "[green]imported[/]")
 
 

@@ -1,9 +1,9 @@
-"""The options and the row-by-row report of a contact import (see ``contacts.importer``)."""
+"""The options, row findings and report of a contact import (see ``contacts.importer``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from core.errors import ValidationFailed
@@ -14,22 +14,45 @@ OnExisting = Literal["merge", "skip", "error"]
 
 @dataclass(frozen=True)
 class ImportOptions:
-    mapping: Mapping[str, str] | None = None
+    mapping: Mapping[str, str] | None = None  # overrides of the automatic column mapping
     on_existing: OnExisting = "merge"
     require_consent: bool = False
     dry_run: bool = False
+    strict: bool = False  # all or nothing: one invalid row and nothing is imported
     region: str | None = None  # for national-format numbers (Settings.default_region)
     list_ids: tuple[int, ...] = ()  # every imported contact joins these lists
     tags: tuple[str, ...] = ()  # every imported contact gets these tags
     source_name: str = "upload"  # shown in consent proofs: "import upload row 12"
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (stored with an import job); :meth:`from_json` reverses it."""
+        data = asdict(self)
+        data["mapping"] = dict(self.mapping) if self.mapping is not None else None
+        data["list_ids"], data["tags"] = list(self.list_ids), list(self.tags)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImportOptions:
+        values = dict(data)
+        values["list_ids"] = tuple(values.get("list_ids") or ())
+        values["tags"] = tuple(values.get("tags") or ())
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class RowProblem:
-    row: int  # 1-based data row (the header is row 0)
+    """A finding about one row. ``row`` is the spreadsheet's row number: header = 1, data from 2.
+
+    Errors reject the row (``cells`` keeps it for the rejected-rows file); warnings do not.
+    ``message`` never repeats a cell's value (reports are shown and stored apart from the data).
+    """
+
+    row: int
     column: str
-    code: str  # invalid_phone, duplicate_in_file, existing_contact, missing_consent, bad_attribute, ...
+    code: str  # invalid_phone, cell_too_long, existing_contact, missing_consent, landline, duplicate_in_file, ...
     message: str
+    error: bool = True
+    cells: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.column, "code": self.code, "message": self.message}
@@ -37,19 +60,22 @@ class RowProblem:
 
 @dataclass
 class ImportReport:
+    """What an in-transaction import (:func:`contacts.importer.import_file`) did or would do."""
+
     rows: int = 0
     created: int = 0
     updated: int = 0
     skipped: int = 0
     error_count: int = 0
+    without_consent: int = 0
     errors: list[RowProblem] = field(default_factory=list)  # the first MAX_REPORTED
     warnings: list[RowProblem] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
     committed: bool = False
 
-    def add(self, problem: RowProblem, *, error: bool = True) -> None:
-        if error:
+    def add(self, problem: RowProblem) -> None:
+        if problem.error:
             self.error_count += 1
             if len(self.errors) < MAX_REPORTED:
                 self.errors.append(problem)
@@ -72,11 +98,11 @@ class ImportReport:
 
 
 class ImportFailed(ValidationFailed):
-    """Some rows are invalid; nothing was imported. ``report`` holds the row-by-row findings."""
+    """Some rows are invalid in an all-or-nothing import; nothing was imported. ``report`` holds the findings."""
 
     def __init__(self, report: ImportReport) -> None:
         super().__init__(
-            f"{report.error_count} of {report.rows} rows are invalid; nothing was imported",
+            f"{report.error_count} problems in {report.rows} rows; nothing was imported",
             errors=[e.as_dict() for e in report.errors],
         )
         self.report = report

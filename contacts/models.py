@@ -205,7 +205,8 @@ class ContactImport(Base):
     size_bytes: Mapped[int] = mapped_column(default=0)
     chunk_count: Mapped[int] = mapped_column(default=0)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # file column -> target
+    # {"header": [...], "columns": [{"column", "target", "source", "note"}, ...]} as resolved at upload
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rows_total: Mapped[int | None] = mapped_column(nullable=True)  # an estimate, for progress
     cursor: Mapped[int] = mapped_column(default=0)
     rows_done: Mapped[int] = mapped_column(default=0)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from contacts.models import ConsentEvent, Contact
+from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportProblem
 
 
 class ContactIn(BaseModel):
@@ -179,6 +179,101 @@ class RulesIn(BaseModel):
 
 class CountOut(BaseModel):
     count: int
+
+
+class ImportColumnOut(BaseModel):
+    column: str
+    target: str = Field(description="phone, name, ..., attribute:<name>, or ignore")
+    source: str = Field(description="mapping (given), synonym, attribute, or none")
+    note: str = ""
+
+
+class ImportProblemOut(BaseModel):
+    row: int = Field(description="the spreadsheet's row number: header = 1, first data row = 2")
+    field: str
+    code: str
+    message: str
+
+
+class ImportJobOut(BaseModel):
+    """A contact import and its progress (``GET /api/v1/contacts/imports/{id}``)."""
+
+    id: int
+    status: str = Field(description="pending, running, succeeded, failed or cancelled")
+    phase: str = Field(description="validating (strict imports and dry runs read the file first) or importing")
+    filename: str
+    format: str
+    encoding: str
+    delimiter: str
+    size_bytes: int
+    strict: bool
+    dry_run: bool
+    rows_total: int | None = Field(description="an estimate from the file, for progress")
+    rows_done: int
+    percent: float
+    created: int
+    updated: int
+    skipped: int
+    rejected: int
+    warning_count: int
+    without_consent: int
+    error: str = Field(description="why a failed import stopped")
+    cancel_requested: bool
+    columns: list[ImportColumnOut]
+    notices: list[str]
+    errors: list[ImportProblemOut] = Field(description="the first rejected rows; all are in rejected.csv")
+    warnings: list[ImportProblemOut]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: dict[str, str]
+
+    @classmethod
+    def of(
+        cls,
+        job: ContactImport,
+        *,
+        percent: float,
+        notices: list[str],
+        errors: list[ContactImportProblem],
+        warnings: list[ContactImportProblem],
+    ) -> ImportJobOut:
+        base = f"/api/v1/contacts/imports/{job.id}"
+
+        def problem(p: ContactImportProblem) -> ImportProblemOut:
+            return ImportProblemOut(row=p.row, field=p.column, code=p.code, message=p.message)
+
+        return cls(
+            id=job.id,
+            status=job.status,
+            phase=job.phase,
+            filename=job.filename,
+            format=job.format,
+            encoding=job.encoding,
+            delimiter=job.delimiter,
+            size_bytes=job.size_bytes,
+            strict=bool(job.options.get("strict")),
+            dry_run=bool(job.options.get("dry_run")),
+            rows_total=job.rows_total,
+            rows_done=job.rows_done,
+            percent=percent,
+            created=job.created,
+            updated=job.updated,
+            skipped=job.skipped,
+            rejected=job.rejected,
+            warning_count=job.warning_count,
+            without_consent=job.without_consent,
+            error=job.error,
+            cancel_requested=job.cancel_requested,
+            columns=[ImportColumnOut(**c) for c in job.mapping.get("columns", [])],
+            notices=notices,
+            errors=[problem(p) for p in errors],
+            warnings=[problem(p) for p in warnings],
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            links={"self": base, "cancel": f"{base}/cancel", "rejected_csv": f"{base}/rejected.csv"},
+        )
 
 
 ContactIn.model_rebuild()

@@ -1,4 +1,4 @@
-"""Jobs of the contacts package: the periodic CRM sync (HubSpot pull + opt-out push, CSV by URL)."""
+"""Jobs of the contacts package: contact imports, the periodic CRM sync (HubSpot pull + opt-out push, CSV by URL)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from core.periodic import Periodic
 from core.settings import get_settings
 
 PERIODIC = (Periodic("contacts-crm-sync", 900, "contacts.tasks.sync_crm", "default"),)
+
+
+def run_import(import_id: int) -> str:
+    """Run or resume one contact import (queued by ``contacts.import_jobs.start``); returns its status."""
+    from contacts import import_jobs
+
+    return import_jobs.run(import_id)
 
 
 def sync_crm() -> str:

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     contact_sync_webhook_secret: str = ""
     contact_sync_csv_url: str = ""
 
+    # Contact imports (CSV/XLSX): a file beyond these is refused before any work (docs/contacts.md)
+    import_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(2_000_000, ge=1)
+    import_max_cell_chars: int = Field(2000, ge=10, le=100_000)
+    import_max_columns: int = Field(200, ge=1, le=10_000)
+
     # Shopify
     shopify_webhook_secret: str = ""
 

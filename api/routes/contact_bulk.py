@@ -1,4 +1,4 @@
-"""Contacts in bulk: CSV/XLSX import with a validation report, CSV export, CRM and webhook sync.
+"""Contacts in bulk: CSV/XLSX imports as background jobs, CSV export, CRM and webhook sync.
 
 Roles: marketers import and export; HubSpot/CSV sync is admin only; the signed webhook sync
 carries its own proof and is public. (Kept apart from ``contacts.py`` and named so that it is
@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import json
 import tempfile
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from contacts import segments
+from contacts import import_jobs, segments
 from contacts.crm import config as crm_config
 from contacts.crm import csv_sync, hubspot, webhook_sync
 from contacts.export import export_csv
-from contacts.importer import ImportOptions, OnExisting, import_file
+from contacts.import_preview import preview
+from contacts.importer import ImportOptions, OnExisting
+from contacts.models import ContactImport
+from contacts.schemas import ImportJobOut
+from contacts.tabular import FileLimits
 from core import audit, db
 from core.accounts import Principal
-from core.errors import PayloadTooLarge, ValidationFailed
+from core.errors import ValidationFailed
 from core.rbac import Role
 from core.redis import get_redis
 
@@ -32,7 +37,6 @@ router = APIRouter(prefix="/api/v1", tags=["contacts"])
 PUBLIC_PATHS = frozenset({"/api/v1/contacts/sync/webhook"})
 WRITERS = require(Role.MARKETER)
 ADMINS = require(Role.ADMIN)
-MAX_IMPORT_BYTES = 500 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -51,11 +55,15 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
     return value
 
 
-async def _spool(request: Request) -> tuple[Any, str, str | None]:
-    """The uploaded file spooled to disk past 8 MB, its name, and a mapping sent as a form field."""
+async def _upload(request: Request, limits: FileLimits) -> tuple[IO[bytes], str, str | None]:
+    """The uploaded file (spooled), its name, and a mapping sent as a form field.
+
+    The body's size is capped while it streams in by ``api.body_limit`` (``RELAIS_UPLOAD_MAX_BYTES``);
+    the file's own limits are checked by ``contacts.tabular.inspect``.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form(max_part_size=MAX_IMPORT_BYTES)
+        form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ValidationFailed("multipart import needs a 'file' part", errors=[{"field": "file"}])
@@ -63,64 +71,150 @@ async def _spool(request: Request) -> tuple[Any, str, str | None]:
         return upload.file, upload.filename or "", mapping if isinstance(mapping, str) else None
     if content_type not in ("text/csv", "application/csv", "text/plain", XLSX_TYPE):
         raise ValidationFailed(
-            f"send the file as text/csv, {XLSX_TYPE} or multipart/form-data (got {content_type or 'nothing'})"
+            f"send the file as text/csv, {XLSX_TYPE} or multipart/form-data (got {content_type or 'nothing'})",
+            errors=[{"field": "content-type"}],
         )
-    # closed by the caller once imported
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    size = 0
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the caller
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge("imports are limited to 500 MB")
         spool.write(chunk)
     spool.seek(0)
     return spool, "upload.xlsx" if content_type == XLSX_TYPE else "upload.csv", None
 
 
-@router.post("/contacts/import")
+def _options(
+    request: Request, raw_mapping: str | None, filename: str, *, on_existing: OnExisting = "merge",
+    require_consent: bool = False, dry_run: bool = False, strict: bool = False,
+    list_id: list[int] | None = None, tag: list[str] | None = None,
+) -> ImportOptions:  # fmt: skip
+    return ImportOptions(
+        mapping=_mapping(raw_mapping),
+        on_existing=on_existing,
+        require_consent=require_consent,
+        dry_run=dry_run,
+        strict=strict,
+        region=request.app.state.settings.default_region,
+        list_ids=tuple(list_id or ()),
+        tags=tuple(tag or ()),
+        source_name=filename,
+    )
+
+
+def _job_out(session: Session, job: ContactImport) -> ImportJobOut:
+    return ImportJobOut.of(
+        job,
+        percent=import_jobs.percent(job),
+        notices=import_jobs.notices(job),
+        errors=import_jobs.problems(session, job.id, errors=True, limit=50),
+        warnings=import_jobs.problems(session, job.id, errors=False, limit=50),
+    )
+
+
+@router.post("/contacts/import", status_code=202)
 async def import_contacts(
     request: Request,
-    mapping: str | None = Query(None, description='JSON {"file column": "phone" | "name" | "attribute:x" ...}'),
+    response: Response,
+    mapping: str | None = Query(None, description='JSON {"file column": "phone" | "name" | "attribute:x" | "ignore"}'),
     on_existing: OnExisting = Query("merge"),
     require_consent: bool = Query(False),
-    dry_run: bool = Query(False),
+    dry_run: bool = Query(False, description="validate the whole file, write no contact"),
+    strict: bool = Query(False, description="all or nothing: one invalid row and nothing is imported"),
     list_id: list[int] = Query(default_factory=list),
     tag: list[str] = Query(default_factory=list),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
-) -> dict[str, Any]:
-    """Import a CSV or XLSX file: a ``text/csv`` (or XLSX) body, or multipart with a ``file`` part.
+) -> ImportJobOut:
+    """Start importing a CSV or XLSX file (a ``text/csv`` or XLSX body, or multipart with a ``file``
+    part and an optional ``mapping`` field): 202 with the import to poll.
 
-    All or nothing: any invalid row → 422 with one ``errors`` entry per problem (row, field,
-    code, message) and nothing imported. ``dry_run`` validates and reports without writing.
+    The file is checked (size, encoding, header, mapping) before the answer: problems there are a
+    413 or 422. Rows are imported in the background; valid rows go in, invalid ones are listed in
+    ``rejected.csv`` (``strict`` makes it all or nothing).
     """
-    binary, filename, form_mapping = await _spool(request)
-    settings = request.app.state.settings
-    options = ImportOptions(
-        mapping=_mapping(mapping or form_mapping),
-        on_existing=on_existing,
-        require_consent=require_consent,
-        dry_run=dry_run,
-        region=settings.default_region,
-        list_ids=tuple(list_id),
-        tags=tuple(tag),
-        source_name=filename,
-    )
-    who = actor(request, principal)
+    limits = FileLimits.of(request.app.state.settings)
+    binary, filename, form_mapping = await _upload(request, limits)
     try:
-        report = await run_in_threadpool(import_file, session, binary, options, filename=filename, actor=who)
+        options = _options(
+            request, mapping or form_mapping, filename, on_existing=on_existing, require_consent=require_consent,
+            dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
+        )  # fmt: skip
+        job = await run_in_threadpool(
+            import_jobs.start,
+            session,
+            binary,
+            filename=filename,
+            options=options,
+            limits=limits,
+            actor=actor(request, principal),
+        )
     finally:
         binary.close()
-    result = report.as_dict()
-    if not dry_run:
-        audit.record(
-            session,
-            actor=who,
-            action="contacts.import",
-            target_type="contact_import",
-            diff={k: result[k] for k in ("rows", "created", "updated", "skipped")},
-        )
-    return result
+    response.headers["Location"] = f"/api/v1/contacts/imports/{job.id}"
+    return _job_out(session, job)
+
+
+@router.post("/contacts/imports/preview")
+async def preview_import(
+    request: Request,
+    mapping: str | None = Query(None, description="overrides of the automatic mapping, as for the import"),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> dict[str, Any]:
+    """What an import of this file would do, writing nothing: format, encoding, delimiter, each
+    column's field (French and English header synonyms applied, ``mapping`` overrides) and the
+    first rows validated (status ok / warning / rejected with the problems)."""
+    limits = FileLimits.of(request.app.state.settings)
+    binary, filename, form_mapping = await _upload(request, limits)
+    try:
+        options = _options(request, mapping or form_mapping, filename)
+        return await run_in_threadpool(preview, session, binary, filename=filename, options=options, limits=limits)
+    finally:
+        binary.close()
+
+
+@router.get("/contacts/imports")
+def list_imports(
+    session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(WRITERS)
+) -> list[ImportJobOut]:
+    """The latest 50 imports, newest first (kept a week after they finish)."""
+    return [_job_out(session, job) for job in import_jobs.recent(session)]
+
+
+@router.get("/contacts/imports/{import_id}")
+def get_import(
+    import_id: int, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(WRITERS)
+) -> ImportJobOut:
+    """An import's status and progress, counts, the first rejected rows and warnings."""
+    return _job_out(session, import_jobs.get(session, import_id))
+
+
+@router.post("/contacts/imports/{import_id}/cancel", status_code=202)
+def cancel_import(
+    request: Request,
+    import_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(WRITERS),
+) -> ImportJobOut:
+    """Stop an import at its next batch (rows already imported stay); 409 once it has finished."""
+    job = import_jobs.cancel(session, import_id, actor=actor(request, principal))
+    return _job_out(session, job)
+
+
+@router.get("/contacts/imports/{import_id}/rejected.csv")
+def rejected_csv(
+    import_id: int, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(WRITERS)
+) -> StreamingResponse:
+    """The rejected rows as CSV: ``row`` (the spreadsheet's number), ``reason``, then the row as uploaded."""
+    import_jobs.get(session, import_id)
+
+    def chunks() -> Iterator[str]:
+        with db.session_scope() as reader:
+            yield from import_jobs.rejected_csv(reader, import_jobs.get(reader, import_id))
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-rejected.csv"'},
+    )
 
 
 @router.get("/contacts/export")

@@ -1,4 +1,4 @@
-"""``relais contacts import FILE`` with a mapping, a dry run and a failing file."""
+"""``relais contacts import FILE`` with a mapping, a dry run, rejected rows and ``--strict``."""
 
 from __future__ import annotations
 
@@ -30,8 +30,14 @@ def test_cli_import(runtime: Settings, tmp_path: Path) -> None:
     done = runner.invoke(app, ["contacts", "import", str(good), "--mapping", mapping])
     assert done.exit_code == 0 and _count() == 2
     bad = tmp_path / "bad.csv"
-    bad.write_text("phone\n+33612345670\n12\n")
-    failed = runner.invoke(app, ["contacts", "import", str(bad)])
-    assert failed.exit_code == 1
-    assert "invalid_phone" in failed.output and "nothing was imported" in failed.output
+    bad.write_text("Téléphone;Nom\n+33612345670;Ana\n12;Luc\n", encoding="cp1252")
+    strict = runner.invoke(app, ["contacts", "import", str(bad), "--strict"])
+    assert strict.exit_code == 1
+    assert "invalid_phone" in strict.output and "nothing was imported" in strict.output
     assert _count() == 2
+    partial = runner.invoke(app, ["contacts", "import", str(bad), "--rejected", str(tmp_path / "out.csv")])
+    assert partial.exit_code == 0, partial.output
+    assert "1 created" in partial.output and "1 rejected" in partial.output
+    assert _count() == 3
+    rejected = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rejected == ["row,reason,Téléphone,Nom", "3,Téléphone: the number is too short,12,Luc"]

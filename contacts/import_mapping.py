@@ -1,0 +1,206 @@
+"""Which file column feeds which contact field: French and English header synonyms, and overrides.
+
+Headers are compared case-, accent- and punctuation-insensitively (``Téléphone``, ``TELEPHONE``
+and ``téléphone`` are one header). Without a mapping every column is matched against the synonyms
+below and the declared attributes; a mapping ``{"file column": target}`` overrides single columns
+(``"ignore"`` drops one) and keeps the rest automatic, so the console wizard can fix one guess.
+
+Targets: ``phone``, ``name``, ``first_name``, ``language``, ``timezone``, ``country`` (an ISO code
+used for national-format numbers of that row), ``tags``, ``consent``, ``consent_proof``,
+``attribute:<name>`` (a declared attribute), ``ignore``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from contacts import attributes as attrs
+from core.errors import ValidationFailed
+
+FIELDS = ("phone", "name", "first_name", "language", "timezone", "country", "tags", "consent", "consent_proof")
+Source = Literal["mapping", "synonym", "attribute", "none"]
+
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "phone": (
+        "phone",
+        "phone number",
+        "telephone",
+        "telephone number",
+        "tel",
+        "tel portable",
+        "telephone portable",
+        "portable",
+        "mobile",
+        "mobile phone",
+        "mobile number",
+        "cell",
+        "cell phone",
+        "cellphone",
+        "gsm",
+        "numero",
+        "numero de telephone",
+        "numero de portable",
+        "numero mobile",
+        "numero portable",
+        "n telephone",
+        "no telephone",
+        "num tel",
+        "num telephone",
+        "msisdn",
+        "number",
+        "telefono",
+        "movil",
+        "telefon",
+        "handy",
+    ),
+    "first_name": ("first name", "firstname", "first", "given name", "forename", "prenom", "nombre", "vorname"),
+    "name": (
+        "name",
+        "full name",
+        "nom",
+        "nom complet",
+        "last name",
+        "lastname",
+        "surname",
+        "family name",
+        "nom de famille",
+        "apellido",
+        "apellidos",
+        "nachname",
+    ),
+    "language": ("language", "lang", "langue", "langage", "idioma", "sprache", "locale", "preferred language"),
+    "timezone": ("timezone", "time zone", "tz", "fuseau", "fuseau horaire"),
+    "country": ("country", "country code", "pays", "code pays", "pais", "land"),
+    "tags": ("tags", "tag", "etiquettes", "etiquette", "labels", "label", "mots cles"),
+    "consent": (
+        "consent",
+        "sms consent",
+        "marketing consent",
+        "consentement",
+        "consentement sms",
+        "opt in",
+        "optin",
+        "opt in sms",
+        "accepte sms",
+        "accord sms",
+        "accepte les sms",
+        "abonne",
+        "subscribed",
+    ),
+    "consent_proof": ("consent proof", "proof", "preuve", "preuve consentement", "preuve de consentement"),
+}
+#: headers that name an email address: Relais keeps one only in an attribute named ``email``
+EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
+SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items() for header in names}
+
+
+def normalise_header(value: str) -> str:
+    """``" Numéro de Téléphone "`` → ``"numero de telephone"``: no accents, case or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", " ", plain).strip()
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """One file column: its position, header, target (``ignore`` when unused) and why."""
+
+    position: int
+    column: str
+    target: str
+    source: Source
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "target": self.target, "source": self.source, "note": self.note}
+
+
+def _automatic(header: str, known: attrs.Schema, attribute_keys: dict[str, str]) -> tuple[str, Source, str]:
+    key = normalise_header(header)
+    if key in attribute_keys:
+        return f"attribute:{attribute_keys[key]}", "attribute", ""
+    if key in SYNONYMS:
+        return SYNONYMS[key], "synonym", ""
+    if key in EMAIL_HEADERS:
+        if "email" in known:
+            return "attribute:email", "attribute", ""
+        return "ignore", "none", "no email field: declare an attribute named 'email' to keep it"
+    return "ignore", "none", ""
+
+
+def _check_target(column: str, target: str, known: attrs.Schema) -> dict[str, str] | None:
+    if target.startswith("attribute:"):
+        if target[10:] not in known:
+            return {"field": f"mapping.{column}", "message": f"attribute {target[10:]!r} is not defined"}
+        return None
+    if target not in (*FIELDS, "ignore"):
+        return {
+            "field": f"mapping.{column}",
+            "message": f"target must be one of {', '.join(FIELDS)}, attribute:<name>, ignore",
+        }
+    return None
+
+
+def resolve(
+    header: list[str], mapping: Mapping[str, str] | None, known: attrs.Schema, *, require_phone: bool = True
+) -> list[ColumnMapping]:
+    """Every column of ``header`` with its target: synonyms and attributes, then ``mapping``'s overrides.
+
+    When two columns resolve to one target automatically, the first keeps it and the other is
+    ignored (with a note); an explicit mapping that sends two columns to one target is an error.
+
+    Raises:
+        ValidationFailed: an override names no column or an unknown target, two overrides share a
+            target, or no column maps to ``phone`` (``errors`` name ``mapping`` or ``mapping.<column>``).
+    """
+    attribute_keys = {normalise_header(name): name for name in known}
+    columns = [ColumnMapping(i, name, *_automatic(name, known, attribute_keys)) for i, name in enumerate(header)]
+    overrides: dict[int, str] = {}
+    errors = []
+    by_name = {name.strip(): i for i, name in reversed(list(enumerate(header)))}
+    by_key = {normalise_header(name): i for i, name in reversed(list(enumerate(header)))}
+    for column, target in (mapping or {}).items():
+        position = by_name.get(column.strip(), by_key.get(normalise_header(column)))
+        problem = (
+            {"field": f"mapping.{column}", "message": "no such column in the file"}
+            if position is None
+            else _check_target(column, target, known)
+        )
+        if problem:
+            errors.append(problem)
+        elif position is not None:
+            overrides[position] = target
+    explicit = [t for t in overrides.values() if t != "ignore"]
+    errors.extend(
+        {"field": "mapping", "message": f"several columns map to {target}"}
+        for target in sorted({t for t in explicit if explicit.count(t) > 1})
+    )
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    taken = set(explicit)
+    resolved = []
+    for col in columns:
+        if col.position in overrides:
+            resolved.append(ColumnMapping(col.position, col.column, overrides[col.position], "mapping"))
+        elif col.target != "ignore" and col.target in taken:
+            resolved.append(
+                ColumnMapping(col.position, col.column, "ignore", "none", f"{col.target} comes from another column")
+            )
+        else:
+            resolved.append(col)
+            taken.add(col.target)
+    if require_phone and not any(c.target == "phone" for c in resolved):
+        raise ValidationFailed(
+            "no column maps to phone: name one like 'phone', 'téléphone', 'mobile' or 'portable', or pass a mapping",
+            errors=[{"field": "mapping", "message": "no phone column"}],
+        )
+    return resolved
+
+
+def targets(columns: list[ColumnMapping]) -> dict[int, str]:
+    """Column position → target, for the columns that are used."""
+    return {c.position: c.target for c in columns if c.target != "ignore"}

@@ -1,0 +1,141 @@
+"""Reading uploads: encodings, delimiters, header synonyms, and the limits (size, rows, cells, zip bombs)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from openpyxl import Workbook
+
+from contacts.import_mapping import normalise_header, resolve
+from contacts.models import AttributeDefinition
+from contacts.tabular import FileLimits, inspect, read_rows
+from core.errors import PayloadTooLarge, ValidationFailed
+
+LIMITS = FileLimits()
+
+
+def _rows(data: bytes, filename: str = "f.csv", limits: FileLimits = LIMITS) -> tuple[str, str, list[list[str]]]:
+    binary = io.BytesIO(data)
+    shape = inspect(binary, filename, limits)
+    return shape.encoding, shape.delimiter, list(read_rows(binary, shape, limits))
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("Prénom;Téléphone\nZoé;0612345678\n".encode(), "utf-8"),
+        ("Prénom;Téléphone\nZoé;0612345678\n".encode("utf-8-sig"), "utf-8-sig"),
+        ("Prénom;Téléphone\nZoé;0612345678\n".encode("cp1252"), "cp1252"),  # what French Excel saves
+        ("Prénom\tTéléphone\nZoé\t0612345678\n".encode("utf-16"), "utf-16"),  # Excel's "Unicode text"
+    ],
+)
+def test_encodings_are_detected_by_decoding_validity(data: bytes, encoding: str) -> None:
+    found, _, rows = _rows(data)
+    assert found == encoding
+    assert rows == [["Prénom", "Téléphone"], ["Zoé", "0612345678"]]
+
+
+def test_cp1252_curly_quotes_and_euro_and_latin1_fallback() -> None:
+    found, _, rows = _rows("nom,note\nŒuvre,“10 €”\n".encode("cp1252"))
+    assert (found, rows[1]) == ("cp1252", ["Œuvre", "“10 €”"])
+    found, _, rows = _rows(b"nom,note\nA,\x81\xe9\n")  # 0x81 is undefined in cp1252
+    assert (found, rows[1]) == ("latin-1", ["A", "\x81é"])
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [
+        ("phone;name;note\n+33612345678;A;1,5\n+33612345679;B;2,5\n", ";"),  # French decimals use commas
+        ('phone,name\n+33612345678,"Dupont; Jean"\n', ","),
+        ("phone\tname\n+33612345678\tA\n", "\t"),
+        ("phone|name\n+33612345678|A\n", "|"),
+        ("phone\n+33612345678\n", ","),
+    ],
+)
+def test_delimiter_is_sniffed(text: str, delimiter: str) -> None:
+    assert _rows(text.encode())[1] == delimiter
+
+
+def test_french_and_english_headers_map_without_a_mapping() -> None:
+    header = ["TÉLÉPHONE", "Prénom", "Nom", "E-mail", "Langue", "Pays", "Consentement", "Portable", "Ville"]
+    columns = resolve(header, None, {})
+    assert [(c.column, c.target, c.source) for c in columns] == [
+        ("TÉLÉPHONE", "phone", "synonym"),
+        ("Prénom", "first_name", "synonym"),
+        ("Nom", "name", "synonym"),
+        ("E-mail", "ignore", "none"),
+        ("Langue", "language", "synonym"),
+        ("Pays", "country", "synonym"),
+        ("Consentement", "consent", "synonym"),
+        ("Portable", "ignore", "none"),  # phone already comes from TÉLÉPHONE
+        ("Ville", "ignore", "none"),
+    ]
+    assert "attribute named 'email'" in columns[3].note
+    assert normalise_header("  Numéro de Téléphone ") == "numero de telephone"
+
+
+def test_a_mapping_overrides_single_columns_and_keeps_the_rest_automatic() -> None:
+    known = {"ville": AttributeDefinition(name="ville", type="string")}
+    columns = resolve(["Tel", "Portable", "Prénom", "Ville"], {"portable": "phone", "Tel": "ignore"}, known)
+    assert [(c.target, c.source) for c in columns] == [
+        ("ignore", "mapping"),
+        ("phone", "mapping"),
+        ("first_name", "synonym"),
+        ("attribute:ville", "attribute"),
+    ]
+    with pytest.raises(ValidationFailed) as caught:
+        resolve(["Tel", "Mobile"], {"Tel": "phone", "Mobile": "phone", "Nope": "name", "Tel ": "attribute:x"}, {})
+    assert {e["field"] for e in caught.value.errors} == {"mapping.Nope", "mapping.Tel ", "mapping"}
+    with pytest.raises(ValidationFailed, match="no column maps to phone"):
+        resolve(["Prénom", "Nom"], None, {})
+
+
+def test_size_rows_and_columns_limits() -> None:
+    small = FileLimits(max_bytes=1024, max_rows=3, max_cell=10, max_columns=3)
+    with pytest.raises(PayloadTooLarge):
+        inspect(io.BytesIO(b"phone\n" + b"+33612345678\n" * 100), "f.csv", small)
+    with pytest.raises(ValidationFailed, match="imports take at most 3"):
+        inspect(io.BytesIO(b"phone\n1\n2\n3\n4\n"), "f.csv", small)
+    with pytest.raises(ValidationFailed, match="old Excel"):
+        inspect(io.BytesIO(b"\xd0\xcf\x11\xe0xx"), "f.xls", small)
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_rows_are_read_and_a_long_shared_string_is_refused_before_loading() -> None:
+    _, _, rows = _rows(_xlsx([["Phone", "Name"], [33612345678, "Zoé"]]), "f.xlsx")
+    assert rows == [["Phone", "Name"], ["33612345678", "Zoé"]]
+    data = _xlsx([["Phone", "Note"], ["+33612345678", "x" * 2001]])
+    with pytest.raises(ValidationFailed, match="longer than 2,000 characters"):
+        inspect(io.BytesIO(data), "f.xlsx", LIMITS)
+
+
+def test_xlsx_zip_bomb_is_refused_from_the_zip_directory() -> None:
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["Phone"], ["+33612345678"]])))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            if info.filename != "xl/sharedStrings.xml":
+                out.writestr(info.filename, source.read(info.filename))
+        # a 300 MB shared-string cell compresses to a few hundred KB: refused without inflating it
+        with out.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
+            block = b"x" * (1 << 20)
+            for _ in range(300):
+                part.write(block)
+            part.write(b"</t></si></sst>")
+    assert bomb.tell() < 2_000_000
+    bomb.seek(0)
+    with pytest.raises(PayloadTooLarge, match="inflates"):
+        inspect(bomb, "f.xlsx", LIMITS)
