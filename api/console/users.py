@@ -1,0 +1,120 @@
+"""The console's users page (admins): every user with role, two-factor state and whether they may
+log in, and buttons to deactivate/reactivate, end sessions, reset 2FA or set a temporary password.
+
+The buttons are HTMX posts (CSRF token in the ``X-CSRF-Token`` header from the page body) that call
+the same ``core.users`` functions as the API and the CLI, and answer with the re-rendered table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render
+from api.deps import actor, db_session, require
+from core import users
+from core.accounts import Principal
+from core.audit import Actor
+from core.models import User
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+ADMINS = require(Role.ADMIN)
+
+
+def _all(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
+) -> HTMLResponse:
+    return render(request, "console/users.html", {"users": _all(session), "done": ""}, principal=principal)
+
+
+def _table(request: Request, session: Session, principal: Principal, done: str) -> HTMLResponse:
+    return render(request, "console/_users.html", {"users": _all(session), "done": done}, principal=principal)
+
+
+def _act(request: Request, session: Session, principal: Principal, action: Callable[[Actor], str]) -> HTMLResponse:
+    return _table(request, session, principal, action(actor(request, principal)))
+
+
+@router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)
+def deactivate(
+    request: Request,
+    user_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    return _act(
+        request,
+        session,
+        principal,
+        lambda who: f"{users.deactivate(session, user_id=user_id, actor=who).email} is deactivated.",
+    )
+
+
+@router.post("/users/{user_id}/reactivate", response_class=HTMLResponse)
+def reactivate(
+    request: Request,
+    user_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    return _act(
+        request,
+        session,
+        principal,
+        lambda who: f"{users.reactivate(session, user_id=user_id, actor=who).email} may log in again.",
+    )
+
+
+@router.post("/users/{user_id}/sessions/revoke", response_class=HTMLResponse)
+def revoke_sessions(
+    request: Request,
+    user_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    return _act(
+        request,
+        session,
+        principal,
+        lambda who: f"{users.revoke_sessions(session, user_id=user_id, actor=who)} sessions ended.",
+    )
+
+
+@router.post("/users/{user_id}/2fa/reset", response_class=HTMLResponse)
+def reset_second_factor(
+    request: Request,
+    user_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    return _act(
+        request,
+        session,
+        principal,
+        lambda who: f"Two-factor reset for {users.reset_second_factor(session, user_id=user_id, actor=who).email}.",
+    )
+
+
+@router.post("/users/{user_id}/password", response_class=HTMLResponse)
+def reset_password(
+    request: Request,
+    user_id: int,
+    password: str = Form("", max_length=1024),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    def reset(who: Actor) -> str:
+        user = users.reset_password(session, user_id=user_id, password=password, actor=who)
+        return f"Temporary password set for {user.email}; their sessions ended."
+
+    return _act(request, session, principal, reset)

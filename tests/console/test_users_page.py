@@ -1,0 +1,69 @@
+"""The console's users page (admins): the list with role, 2FA and status, and HTMX actions that
+need the CSRF header, change the user at once and are audited."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from core import accounts, db
+from core.models import AuditEntry, ConsoleSession, User
+from tests.console.helpers import create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def test_admin_lists_users_and_acts_on_them(app_client: TestClient) -> None:
+    _, secret = create_console_user("boss@example.com", role="admin")
+    agent_id, _ = create_console_user("ana@example.com", role="agent")
+    with db.session_scope() as session:
+        agent = session.get(User, agent_id)
+        assert agent is not None
+        accounts.open_console_session(session, user=agent, verified=True)
+    csrf = log_in(app_client, "boss@example.com", secret)
+
+    page = app_client.get("/console/users", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert 'href="/console/users" aria-current="page"' in page.text
+    row = page.text.split(f'data-user="{agent_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "ana@example.com" in row and "agent" in row and ">on<" in row and ">active<" in row
+    assert 'for="password-' in row  # the password field has its label
+
+    htmx = {"HX-Request": "true"}
+    no_token = app_client.post(f"/console/users/{agent_id}/deactivate", headers=htmx)
+    assert no_token.status_code == 403
+    in_query = app_client.post(f"/console/users/{agent_id}/deactivate", params={"csrf_token": csrf}, headers=htmx)
+    assert in_query.status_code == 403
+    headers = {**htmx, "X-CSRF-Token": csrf}
+    done = app_client.post(f"/console/users/{agent_id}/deactivate", headers=headers)
+    assert done.status_code == 200 and "ana@example.com is deactivated." in done.text
+    assert ">deactivated<" in done.text and "Reactivate" in done.text
+    short = app_client.post(f"/console/users/{agent_id}/password", data={"password": "short"}, headers=headers)
+    assert short.status_code == 422
+    reset = app_client.post(
+        f"/console/users/{agent_id}/password", data={"password": "temporary pw 123"}, headers=headers
+    )
+    assert reset.status_code == 200 and "Temporary password set for ana@example.com" in reset.text
+    assert app_client.post(f"/console/users/{agent_id}/2fa/reset", headers=headers).status_code == 200
+    assert app_client.post(f"/console/users/{agent_id}/reactivate", headers=headers).status_code == 200
+    with db.session_scope() as session:
+        agent = session.get(User, agent_id)
+        assert agent is not None and agent.is_active and agent.totp_secret is None
+        assert session.scalars(select(ConsoleSession).where(ConsoleSession.user_id == agent_id)).all() == []
+        actions = [
+            (e.actor_type, e.action)
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(agent_id)))
+        ]
+    assert actions == [
+        ("user", "user.deactivate"),
+        ("user", "user.password.reset"),
+        ("user", "user.2fa.reset"),
+        ("user", "user.reactivate"),
+    ]
+
+
+def test_agents_do_not_get_the_users_page(app_client: TestClient) -> None:
+    _, secret = create_console_user("ana@example.com", role="agent")
+    log_in(app_client, "ana@example.com", secret)
+    assert app_client.get("/console/users", headers=HTML).status_code == 403
+    assert 'href="/console/users"' not in app_client.get("/console", headers=HTML).text
