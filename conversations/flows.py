@@ -152,7 +152,8 @@ def send_api_message(
     With an ``idempotency_key`` already used, the first message is returned (``created`` False)
     and nothing is sent again; a different ``to`` or ``body`` under the same key is a Conflict.
     A number that may not be texted on ``lane`` (``contacts.consent.consent_verdicts``: opted out,
-    suppressed, erased, no marketing consent) is refused here, before anything is queued;
+    suppressed, erased, no marketing consent) is refused here, before anything is queued, and so is a
+    ``conversational`` text to a number that never texted us;
     ``override_opt_out`` (transactional only, the caller checks the permission) lifts the opt-out.
 
     Raises:
@@ -189,6 +190,12 @@ def send_api_message(
         raise ValidationFailed(
             f"this number may not be texted on the {lane} lane: {REFUSAL_TEXT[refused]}",
             errors=[{"field": "to", "reason": refused}],
+        )
+    if lane == "conversational" and not service.customer_has_written(session, contact.id):
+        # conversational texts answer a customer; without their message this would be marketing
+        raise ValidationFailed(
+            "the conversational lane is for replies: this number never texted us",
+            errors=[{"field": "lane", "reason": "no_conversation"}],
         )
     message = queue_outbound(
         session,

@@ -44,6 +44,13 @@ def get_message(session: Session, message_id: int, *, scope: ColumnElement[bool]
     return message
 
 
+def customer_has_written(session: Session, contact_id: int) -> bool:
+    """Whether the contact ever texted us (a conversation they started, for the conversational lane)."""
+    return session.scalar(
+        select(Message.id).where(Message.contact_id == contact_id, Message.direction == "in").limit(1)
+    ) is not None
+
+
 def find_by_idempotency_key(session: Session, key: str) -> Message | None:
     return session.scalar(select(Message).where(Message.idempotency_key == key))
 

@@ -143,3 +143,19 @@ def test_the_stop_confirmation_still_reaches_the_number_that_opted_out(app_clien
     with db.session_scope() as session:
         message = session.scalars(select(Message).where(Message.direction == "out")).one()
         assert (message.lane, message.override_opt_out, message.status) == ("transactional", True, "delivered")
+
+
+def test_the_conversational_lane_only_answers_someone_who_texted_us(app_client: TestClient) -> None:
+    marketer = bearer("marketer")
+    cold = app_client.post("/api/v1/messages", headers=marketer,
+                           json={"to": "+33600000251", "body": "Our new collection is out", "lane": "conversational"})
+    assert cold.status_code == 422  # would be marketing without consent under another name
+    assert cold.json()["errors"] == [{"field": "lane", "reason": "no_conversation"}]
+    with db.session_scope() as session:
+        conversation = create_conversation(session, "+33600000252")
+        session.add(Message(direction="in", body="Is the lamp back in stock?", status="received",
+                            author_type="customer", lane="conversational", contact_id=conversation.contact_id,
+                            conversation_id=conversation.id))
+    answer = app_client.post("/api/v1/messages", headers=bearer("agent"),
+                             json={"to": "+33600000252", "body": "Yes, since this morning", "lane": "conversational"})
+    assert answer.status_code == 202, answer.text
