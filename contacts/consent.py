@@ -265,11 +265,8 @@ REFUSAL_TEXT = {
     "opted_out": "the contact opted out",
     "no_consent": "no marketing consent on record",
 }
-EXCLUSION_REASONS = tuple(REFUSAL_TEXT)
 #: suppression-list reasons that are not a "do not text" decision but a fact about the number
 _SUPPRESSION_AS_REASON = {"erased": "erased", "carrier": "invalid_number"}
-#: consent states that are an opt-in on record
-_OPTED_IN = ("opted_in",)
 
 
 def consent_verdicts(
@@ -282,7 +279,7 @@ def consent_verdicts(
 ) -> dict[int, str]:
     """The ids among ``contact_ids`` that must not be texted on ``lane`` right now, with the reason.
 
-    Reasons (:data:`EXCLUSION_REASONS`, first match wins):
+    Reasons (the keys of :data:`REFUSAL_TEXT`, first match wins):
 
     * ``erased``: erased, or the id does not exist (every lane);
     * ``invalid_number``: no number on record, or a number the carrier reported unusable
@@ -322,7 +319,7 @@ def consent_verdicts(
                 verdicts[contact_id] = _SUPPRESSION_AS_REASON.get(suppression, "suppressed")
             elif opted_out and not lift_opt_out:
                 verdicts[contact_id] = "opted_out"
-            elif marketing and status not in _OPTED_IN:
+            elif marketing and status != "opted_in":  # none and pending are not consent
                 undecided.append(contact_id)
         customers = existing_customers(session, undecided, now=now) if soft and undecided else set()
         verdicts.update((i, "no_consent") for i in undecided if i not in customers)
