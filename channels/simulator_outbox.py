@@ -17,6 +17,8 @@ import redis
 from channels.base import DeliveryReport, MediaItem
 from channels.simulator import SimulatedMessage, SimulatorOutbox
 from core.queue import JobSpec, enqueue
+from core.redis import get_redis
+from core.settings import Settings, get_settings
 
 KEEP = 200
 TTL_SECONDS = 7 * 24 * 3600
@@ -90,3 +92,8 @@ class RedisOutbox(SimulatorOutbox):
         """Take up to ``limit`` pending reports, oldest first."""
         raw: list[bytes] | None = self._redis.lpop(REPORTS_KEY, limit)  # type: ignore[assignment]
         return [report_from(r) for r in raw or []]
+
+
+def redis_outbox(settings: Settings | None = None) -> RedisOutbox:
+    """The simulator's outbox on the deployment's Redis (the API's phone pages, the send job)."""
+    return RedisOutbox(get_redis(settings or get_settings()))

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from channels.base import WebhookRequest
 from channels.phone import normalize_e164
 from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
+from channels.simulator_outbox import redis_outbox
 from conversations import flows
 from core import db
 from core.errors import NotFound
 from core.settings import Settings
-from workers.delivery.runtime import outbox
 
 router = APIRouter(tags=["simulator"])
 
@@ -63,7 +63,7 @@ def simulate_inbound(
     """Text in as a customer; goes through the same store-first path as a provider webhook."""
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
-    channel = SimulatorChannel(outbox=outbox(settings), default_region=settings.default_region)
+    channel = SimulatorChannel(outbox=redis_outbox(settings), default_region=settings.default_region)
     inbound = channel.parse_inbound(request=webhook)[0]
     with db.session_scope() as session:  # insert + commit in one thread, as in webhooks_in
         event_id = flows.stage_inbound(session, inbound=inbound, channel="simulator")
@@ -92,7 +92,7 @@ def simulated_messages(
             segments=m.segments,
             sent_at=m.sent_at,
         )
-        for seq, m in outbox(settings).messages_for(e164, after=after)
+        for seq, m in redis_outbox(settings).messages_for(e164, after=after)
     ]
 
 

@@ -6,12 +6,12 @@ import threading
 
 from channels.base import DeliveryReport, InboundMessage
 from channels.registry import get_channel
-from channels.simulator_outbox import RedisOutbox
+from channels.simulator_outbox import redis_outbox
 from channels.smpp import SmppListener
 from conversations import flows
 from core import db
 from core.redis import get_redis
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from delivery import states
 from delivery.engine import DeliveryEngine
 
@@ -31,17 +31,13 @@ class DatabaseSmppListener(SmppListener):
             states.apply_delivery_report(session, report=report)
 
 
-def outbox(settings: Settings | None = None) -> RedisOutbox:
-    return RedisOutbox(get_redis(settings or get_settings()))
-
-
 def get_engine() -> DeliveryEngine:
     """The engine for the current settings (tests switch settings; each gets its own engine)."""
     settings = get_settings()
     with _lock:
         engine = _engines.get(id(settings))
         if engine is None:
-            channel = get_channel(settings, outbox=outbox(settings), smpp_listener=DatabaseSmppListener())
+            channel = get_channel(settings, outbox=redis_outbox(settings), smpp_listener=DatabaseSmppListener())
             engine = DeliveryEngine(channel=channel, client=get_redis(settings))
             _engines[id(settings)] = engine
     return engine

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from channels.simulator_outbox import redis_outbox
 from core import db
 from core.periodic import Periodic
 from core.redis import get_redis
 from core.settings import get_settings
 from delivery import recovery, states
-from workers.delivery.runtime import get_engine, outbox
+from workers.delivery.runtime import get_engine
 
 #: Discovered through ``workers/tasks.py`` (the scheduler reads ``<package>.tasks.PERIODIC``).
 PERIODIC = (
@@ -31,7 +32,7 @@ def recover_sends() -> dict[str, int]:
 
 def apply_simulator_reports() -> int:
     """Apply the simulator's pending delivery reports, as a provider's status webhooks would be."""
-    box = outbox()
+    box = redis_outbox()
     applied = 0
     while reports := box.pop_reports():
         with db.session_scope() as session:
