@@ -83,6 +83,7 @@ def queue_outbound(
     analysis: dict[str, Any] | None = None,
     sender: str | None = None,
     override_opt_out: bool = False,
+    expires_at: datetime | None = None,
 ) -> Message:
     """Store an outbound message as ``queued``; it is sent by a worker after the commit.
 
@@ -90,6 +91,8 @@ def queue_outbound(
     (sticky per contact, per destination country). Consent is checked at send time;
     ``override_opt_out`` lets a ``transactional`` text reach an opted-out contact (the STOP and
     HELP replies, an administrator's audited override: ``contacts.consent.consent_verdicts``).
+    ``expires_at`` (a one-time code's validity): past it the message is closed ``expired``, never
+    sent late (``delivery.authority``).
 
     Raises:
         ValidationFailed: unknown lane, or neither text nor media.
@@ -117,6 +120,7 @@ def queue_outbound(
         campaign_id=campaign_id,
         idempotency_key=idempotency_key,
         override_opt_out=override_opt_out,
+        expires_at=expires_at,
         encoding=info.encoding,
         segments=1 if items else info.segments,
         analysis=analysis or {},

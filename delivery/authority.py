@@ -48,7 +48,10 @@ _RUNNING = ("preparing", "running")
 
 @dataclass(frozen=True)
 class Verdict:
-    """``go``; ``wait`` until ``until`` (``None``: until resumed); or ``reject`` as ``status``."""
+    """``go``; ``wait`` until ``until`` (``None``: until resumed); or ``reject`` as ``status``.
+
+    A ``go`` with ``until`` was re-booked in the campaign's throttle calendar for ``until`` (now).
+    """
 
     action: str
     code: str = ""
@@ -113,7 +116,9 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
             verdicts[row.id] = Verdict("reject", "no_window", str(exc))
     late = [r for r in open_rows if r.id in slots and (
         slots[r.id].wait is not None or _missed_slot(r, now))]
+    booked: set[int] = set()
     if late and campaign.throttle_per_minute:
+        booked = {r.id for r in late}
         throttle = plan.Throttle.load(session, campaign, now=now, exclude=[r.id for r in late])
         for row in sorted(late, key=lambda r: (slots[r.id].at, r.id)):
             slot = slots[row.id]
@@ -121,7 +126,10 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
             if due > slot.at:
                 slots[row.id] = plan.Slot(due, plan.throttled(due))
     for row_id, slot in slots.items():
-        verdicts[row_id] = _wait(slot.at, slot.wait) if slot.wait is not None and slot.at > now else GO
+        if slot.wait is not None and slot.at > now:
+            verdicts[row_id] = _wait(slot.at, slot.wait)
+        else:  # a re-booked row going now keeps its place in the calendar (not_before = now)
+            verdicts[row_id] = Verdict("go", until=slot.at) if row_id in booked else GO
     return verdicts
 
 
@@ -164,6 +172,8 @@ def enforce(session: Session, rows: Sequence[Message], *, now: datetime) -> list
                 row.not_before = verdict.until
                 wakeups[(row.lane, verdict.until)].append(row.id)
         else:
+            if verdict.until is not None:
+                row.not_before = verdict.until
             ready.append(row)
     for (lane, until), ids in wakeups.items():
         enqueue_after_commit(session, send_job(sorted(ids), lane=lane, at=until.astimezone(UTC),

@@ -8,16 +8,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from channels.base import DeliveryReport
 from channels.senders import create_sender, set_account_rate
-from channels.vonage import VonageChannel, VonageConfig
 from contacts.consent import record_opt_in
 from contacts.models import Contact
 from contacts.service import get_or_create_by_phone
@@ -30,31 +27,11 @@ from delivery import recovery, states
 from delivery.engine import DeliveryEngine
 from delivery.policy import RetryPolicy
 from tests.channels.fakes.vonage_server import FakeVonage
-
-KEY, SECRET = "abcd1234", "s3cr3t-api"
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[FakeVonage]:
-    fake = FakeVonage(api_key=KEY, api_secret=SECRET, application_id="app", public_key_pem=b"")
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(_server: FakeVonage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVonage:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_bytes(_server.ca_pem)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    _server.requests.clear()
-    return _server
+from tests.delivery.helpers import KEY, SECRET, make_engine
 
 
 def engine(fake: FakeVonage, runtime: Settings, retry: RetryPolicy | None = None) -> DeliveryEngine:
-    channel = VonageChannel(VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host))
-    return DeliveryEngine(channel=channel, client=get_redis(runtime), concurrency=8, retry=retry)
+    return make_engine(fake, runtime, retry=retry)
 
 
 def queue(count: int, *, lane: str = "transactional", opted_out: bool = False) -> list[int]:
