@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from channels.media import media_kind, normalize_content_type, size_limit
+from core.bodies import RequestBody
 from core.errors import ValidationFailed
 
 
-class MediaIn(BaseModel):
+class MediaIn(RequestBody):
     """One MMS attachment of a template or campaign, by URL."""
 
     url: str = Field(pattern=r"^https?://", max_length=2000)
@@ -41,7 +42,7 @@ def _check_media(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 MediaList = Annotated[list[dict[str, Any]], AfterValidator(_check_media)]
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["marketing", "transactional"] = "marketing"
     language: str = Field(default="en", min_length=2, max_length=8)
@@ -57,7 +58,7 @@ class TemplateOut(TemplateIn):
     created_at: datetime
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(RequestBody):
     contact_id: int | None = None
     template_id: int | None = None
     body: str | None = None
@@ -82,7 +83,7 @@ class PreviewOut(BaseModel):
     cost_per_message_micros: int
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     template_id: int
     segment_id: int | None = None
@@ -118,27 +119,27 @@ class CampaignOut(CampaignIn):
     completed_at: datetime | None
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(RequestBody):
     send_at: datetime | None = Field(default=None, description="UTC or offset-aware; omitted = now")
     local_time: str = Field(default="", description="HH:MM in each contact's own timezone")
     local_date: str = Field(default="", description="YYYY-MM-DD with local_time")
     timezone: str = Field(default="", description="fallback zone for contacts without one")
 
 
-class ConversionIn(BaseModel):
+class ConversionIn(RequestBody):
     reference: str = Field(min_length=1, max_length=200)
     contact_id: int | None = None
     value_micros: int = Field(default=0, ge=0)
 
 
-class EventContact(BaseModel):
+class EventContact(RequestBody):
     phone: str
     first_name: str | None = None
     name: str | None = None
     language: str | None = None
 
 
-class EventIn(BaseModel):
+class EventIn(RequestBody):
     type: str = Field(min_length=1, max_length=60)
     contact: EventContact | None = None
     contact_id: int | None = None
@@ -153,13 +154,13 @@ class EventOut(BaseModel):
     duplicate: bool = False
 
 
-class EventTemplateIn(BaseModel):
+class EventTemplateIn(RequestBody):
     event_type: str
     language: str = "*"
     template_id: int
 
 
-class BrandIn(BaseModel):
+class BrandIn(RequestBody):
     name: str = ""
     voice: str = ""
     examples: list[str] = Field(default_factory=list)
@@ -177,7 +178,7 @@ class BrandOut(BrandIn):
     model_config = ConfigDict(from_attributes=True)
 
 
-class VariantRequest(BaseModel):
+class VariantRequest(RequestBody):
     brief: str = Field(min_length=3, max_length=2000)
     language: str = Field(default="en", min_length=2, max_length=8)
     n: int = Field(default=3, ge=1, le=10)
@@ -186,17 +187,17 @@ class VariantRequest(BaseModel):
     audience: str = ""
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(RequestBody):
     text: str = Field(min_length=1, max_length=2000)
     language: str = Field(default="en", min_length=2, max_length=8)
     kind: Literal["marketing", "transactional"] = "marketing"
 
 
-class TranslateRequest(BaseModel):
+class TranslateRequest(RequestBody):
     languages: list[str] = Field(min_length=1)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(RequestBody):
     note: str = Field(default="", max_length=500)
 
 

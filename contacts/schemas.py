@@ -8,9 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportProblem
+from core.bodies import RequestBody
 
 
-class ContactIn(BaseModel):
+class ContactIn(RequestBody):
     phone: str
     name: str | None = None
     first_name: str | None = None
@@ -22,7 +23,7 @@ class ContactIn(BaseModel):
     consent: ConsentIn | None = None
 
 
-class ContactPatch(BaseModel):
+class ContactPatch(RequestBody):
     name: str | None = None
     first_name: str | None = None
     language: str | None = None
@@ -74,11 +75,11 @@ class ContactPage(BaseModel):
     next_after_id: int | None
 
 
-class MergeIn(BaseModel):
+class MergeIn(RequestBody):
     source_id: int = Field(description="the contact folded into this one and then deleted")
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(RequestBody):
     action: Literal["opt_in", "opt_out"] = "opt_in"
     source: str = "api"
     proof: str = ""
@@ -115,7 +116,7 @@ class ConsentOut(BaseModel):
     history: list[ConsentEventOut]
 
 
-class SuppressionIn(BaseModel):
+class SuppressionIn(RequestBody):
     phone: str
     reason: str = "manual"
     note: str = ""
@@ -128,7 +129,7 @@ class SuppressionOut(BaseModel):
     created_at: datetime
 
 
-class AttributeIn(BaseModel):
+class AttributeIn(RequestBody):
     name: str
     type: Literal["string", "number", "boolean", "date"]
     segmentable: bool = False
@@ -140,7 +141,7 @@ class AttributeOut(AttributeIn):
     created_at: datetime
 
 
-class ListIn(BaseModel):
+class ListIn(RequestBody):
     name: str
     description: str = ""
 
@@ -151,17 +152,17 @@ class ListOut(ListIn):
     created_at: datetime
 
 
-class MembersIn(BaseModel):
+class MembersIn(RequestBody):
     contact_ids: list[int] = Field(min_length=1, max_length=10_000)
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(RequestBody):
     name: str
     description: str = ""
     rules: dict[str, Any]
 
 
-class SegmentPatch(BaseModel):
+class SegmentPatch(RequestBody):
     name: str | None = None
     description: str | None = None
     rules: dict[str, Any] | None = None
@@ -173,7 +174,7 @@ class SegmentOut(SegmentIn):
     updated_at: datetime
 
 
-class RulesIn(BaseModel):
+class RulesIn(RequestBody):
     rules: dict[str, Any]
 
 

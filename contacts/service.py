@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.phone import InvalidPhoneNumber, phone_info
@@ -58,7 +59,8 @@ def get_or_create_by_phone(
 ) -> tuple[Contact, bool]:
     """Return ``(contact, created)``; a new contact starts with no consent recorded.
 
-    The time zone is inferred from the number when not given.
+    The time zone is inferred from the number when not given. Safe against a concurrent creation
+    of the same number: the one committed first is returned.
     """
     found = find_by_phone(session, phone_e164)
     if found is not None:
@@ -72,8 +74,16 @@ def get_or_create_by_phone(
         attributes={},
         tags=[],
     )
-    session.add(contact)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(contact)
+            session.flush()
+    except IntegrityError:
+        # another transaction added this number since our look-up (two sends or two texts at once)
+        found = find_by_phone(session, phone_e164)
+        if found is None:
+            raise
+        return found, False
     return contact, True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.base import ConcatInfo, InboundMessage, MediaItem
@@ -155,6 +156,8 @@ def send_api_message(
 
     With an ``idempotency_key`` already used, the first message is returned (``created`` False)
     and nothing is sent again; a different ``to`` or ``body`` under the same key is a Conflict.
+    Two requests racing with one key get the same message: the loser's insert fails on the
+    unique key inside a savepoint and it answers with the winner's message.
     A number that may not be texted on ``lane`` (``contacts.consent.consent_verdicts``: opted out,
     suppressed, erased, no marketing consent) is refused here, before anything is queued, and so is a
     ``conversational`` text to a number that never texted us;
@@ -171,10 +174,7 @@ def send_api_message(
     if idempotency_key:
         existing = service.find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
-            contact = session.get(Contact, existing.contact_id)
-            if existing.body != text or contact is None or contact.phone != e164.e164:
-                raise Conflict("this Idempotency-Key was already used for a different message")
-            return existing, False
+            return _same_request(session, existing, text=text, e164=e164.e164), False
     if len(text) > MAX_BODY_CHARS:
         raise ValidationFailed(f"body is longer than {MAX_BODY_CHARS} characters", errors=[{"field": "body"}])
     for index, item in enumerate(media):
@@ -201,19 +201,36 @@ def send_api_message(
             "the conversational lane is for replies: this number never texted us",
             errors=[{"field": "lane", "reason": "no_conversation"}],
         )
-    message = queue_outbound(
-        session,
-        contact=contact,
-        body=text,
-        lane=lane,
-        author_type=author_type,
-        author_id=author_id,
-        media=media,
-        idempotency_key=idempotency_key,
-        sender=sender,
-        override_opt_out=override_opt_out,
-    )
+    try:
+        with session.begin_nested():
+            message = queue_outbound(
+                session,
+                contact=contact,
+                body=text,
+                lane=lane,
+                author_type=author_type,
+                author_id=author_id,
+                media=media,
+                idempotency_key=idempotency_key,
+                sender=sender,
+                override_opt_out=override_opt_out,
+            )
+    except IntegrityError:
+        # A concurrent request with the same key committed between our look-up and our insert
+        # (the database made our insert wait for its commit): it wins, as if we had come second.
+        winner = service.find_by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        if winner is None:
+            raise
+        return _same_request(session, winner, text=text, e164=e164.e164), False
     return message, True
+
+
+def _same_request(session: Session, existing: Message, *, text: str, e164: str) -> Message:
+    """``existing`` when it is the message asked for again; a Conflict when the key was reused."""
+    contact = session.get(Contact, existing.contact_id)
+    if existing.body != text or contact is None or contact.phone != e164:
+        raise Conflict("this Idempotency-Key was already used for a different message")
+    return existing
 
 
 # -- inbound -----------------------------------------------------------------------------------

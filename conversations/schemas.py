@@ -8,18 +8,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from conversations.models import Message
+from core.bodies import RequestBody
 
 Lane = Literal["transactional", "conversational", "marketing"]
 
 
-class MediaIn(BaseModel):
+class MediaIn(RequestBody):
     url: str = Field(min_length=8, max_length=2000)
     content_type: str
     size: int | None = Field(default=None, ge=0)
     caption: str | None = None
 
 
-class MessageIn(BaseModel):
+class MessageIn(RequestBody):
     to: str = Field(description="recipient, E.164 (+33612345678) or national form of the default region")
     body: str = Field(default="", max_length=5000)
     media: list[MediaIn] = Field(default_factory=list, max_length=10)
@@ -33,7 +34,7 @@ class MessageIn(BaseModel):
     override_reason: str = Field(default="", max_length=500, description="why the opt-out is overridden")
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(RequestBody):
     body: str = Field(max_length=5000)
     smart_encoding: bool = False
 

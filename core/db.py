@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -59,6 +59,15 @@ def make_engine(url: str) -> Engine:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn: Connection, _name: str) -> None:
+            # pysqlite opens its transaction lazily, at the first write: a SAVEPOINT issued before
+            # any write would open the transaction itself, and its RELEASE would then COMMIT
+            # everything so far, so a later rollback could not undo it. Open it first.
+            dbapi = conn.connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from api.console import STATIC_DIR, brand, webpush
 from api.deps import require
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.errors import NotFound
 from core.rbac import Role
 from core.settings import get_settings
@@ -82,13 +83,16 @@ def static_file(name: str) -> FileResponse:
     return FileResponse(path, media_type=kind, headers={"Cache-Control": "public, max-age=3600"})
 
 
-class PushKeysIn(BaseModel):
+class PushKeysIn(RequestBody):
     p256dh: str = Field(min_length=20, max_length=200)
     auth: str = Field(min_length=8, max_length=64)
 
 
-class PushSubscriptionIn(BaseModel):
+class PushSubscriptionIn(RequestBody):
+    """The browser's ``PushSubscription.toJSON()``, as the console posts it."""
+
     endpoint: str = Field(pattern=r"^https?://", max_length=2000)
+    expirationTime: float | None = None  # the Push API's name; unused: the push service expires it
     keys: PushKeysIn
 
 
@@ -115,7 +119,7 @@ def push_subscribe(
     return Response(status_code=204)
 
 
-class EndpointIn(BaseModel):
+class EndpointIn(RequestBody):
     endpoint: str = Field(min_length=1, max_length=2000)
 
 

@@ -10,24 +10,25 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from agent.context import Turn
 from agent.runtime import DEFAULT_KB
 from agent.service import analyze_text
 from api.deps import require
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestBody):
     role: Literal["customer", "bot", "agent"]
     text: str = Field(max_length=1600)
 
 
-class AnalyzeIn(BaseModel):
+class AnalyzeIn(RequestBody):
     text: str = Field(max_length=1600)
     language: str | None = Field(None, description="The contact's known language (prior for short messages).")
     kb: str = DEFAULT_KB

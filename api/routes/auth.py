@@ -23,6 +23,7 @@ from api.deps import SESSION_COOKIE, actor, client, db_session, require, throttl
 from core import accounts, audit, authn
 from core.accounts import Principal
 from core.authn import Client
+from core.bodies import RequestBody
 from core.errors import Forbidden, Unauthorized
 from core.models import ApiKey, ConsoleSession, User
 from core.rbac import ALL_ROLES, Role
@@ -34,7 +35,7 @@ PUBLIC_PATHS = frozenset(
 )
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestBody):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
 
@@ -47,18 +48,18 @@ class LoginOut(BaseModel):
     csrf_token: str
 
 
-class CodeIn(BaseModel):
+class CodeIn(RequestBody):
     code: str = Field(min_length=6, max_length=32)
 
 
-class ReEnrolIn(BaseModel):
+class ReEnrolIn(RequestBody):
     """Replacing a confirmed factor needs the password and a current TOTP or recovery code."""
 
     password: str = Field(max_length=1024)
     code: str = Field(min_length=6, max_length=32)
 
 
-class PasswordChangeIn(BaseModel):
+class PasswordChangeIn(RequestBody):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
 
@@ -76,7 +77,7 @@ class MeOut(BaseModel):
     role: Role
 
 
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     role: Role
 

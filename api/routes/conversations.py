@@ -18,6 +18,7 @@ from contacts.models import Contact
 from conversations.lock import changing
 from conversations.models import Conversation, Message
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.errors import NotFound, ValidationFailed
 from core.rbac import Role
 from handoff import flows, service
@@ -100,24 +101,24 @@ def _campaign_history(session: Session, contact_id: int) -> list[dict[str, Any]]
     return [{"campaign_id": i, "name": name, "status": status, "at": at} for i, name, status, at in rows]
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(RequestBody):
     body: str = Field(min_length=1, max_length=1600)
 
 
-class AssignIn(BaseModel):
+class AssignIn(RequestBody):
     user_id: int | None = None  # default: the caller
 
 
-class TransferIn(BaseModel):
+class TransferIn(RequestBody):
     to_user_id: int | None = None
     to_team_id: int | None = None
 
 
-class CloseIn(BaseModel):
+class CloseIn(RequestBody):
     disposition: str = "resolved"
 
 
-class NoteIn(BaseModel):
+class NoteIn(RequestBody):
     body: str = Field(min_length=1, max_length=4000)
 
 

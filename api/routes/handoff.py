@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from core import audit
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.errors import ValidationFailed
 from core.rbac import Role
 from handoff import flows, metrics, service
@@ -34,7 +35,7 @@ class QueueItem(BaseModel):
     team_id: int | None
 
 
-class StatusIn(BaseModel):
+class StatusIn(RequestBody):
     status: str
     user_id: int | None = None  # admins may set someone else's
 
@@ -47,13 +48,13 @@ class ProfileOut(BaseModel):
     languages: list[str]
 
 
-class ProfileIn(BaseModel):
+class ProfileIn(RequestBody):
     max_concurrent: int = Field(5, ge=1, le=100)
     skills: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
 
 
-class TeamIn(BaseModel):
+class TeamIn(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     skills: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
@@ -65,11 +66,11 @@ class TeamOut(TeamIn):
     id: int
 
 
-class MemberIn(BaseModel):
+class MemberIn(RequestBody):
     user_id: int
 
 
-class CannedIn(BaseModel):
+class CannedIn(RequestBody):
     title: str = Field(min_length=1, max_length=120)
     body: str = Field(min_length=1, max_length=1600)
     language: str = "en"

@@ -17,6 +17,7 @@ from agent.runtime import DEFAULT_KB, get_runtime
 from api.deps import actor, db_session, require
 from core import audit
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.errors import PayloadTooLarge
 from core.rbac import Role
 
@@ -45,7 +46,7 @@ class IngestOut(BaseModel):
     deleted: int
 
 
-class SearchIn(BaseModel):
+class SearchIn(RequestBody):
     query: str = Field(min_length=1, max_length=1600)
     kb: str = DEFAULT_KB
     language: str | None = None

@@ -13,12 +13,13 @@ from channels import senders
 from channels.models import ProviderAccount, Sender
 from core import audit
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["senders"])
 
 
-class SenderIn(BaseModel):
+class SenderIn(RequestBody):
     kind: str = Field(description="long_code, short_code, toll_free or alphanumeric")
     address: str
     country: str = Field("", description="ISO 3166 code the sender texts; empty = any")
@@ -28,7 +29,7 @@ class SenderIn(BaseModel):
     provider_account: str = "default"
 
 
-class SenderPatch(BaseModel):
+class SenderPatch(RequestBody):
     country: str | None = None
     capabilities: list[str] | None = None
     throughput: float | None = Field(None, gt=0)
@@ -48,7 +49,7 @@ class SenderOut(BaseModel):
     created_at: datetime
 
 
-class AccountIn(BaseModel):
+class AccountIn(RequestBody):
     throughput: float = Field(gt=0, description="messages per second for the whole account")
 
 

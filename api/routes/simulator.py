@@ -17,6 +17,7 @@ from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
 from channels.simulator_outbox import redis_outbox
 from conversations import flows
 from core import db
+from core.bodies import RequestBody
 from core.errors import NotFound
 from core.settings import Settings
 
@@ -27,10 +28,12 @@ PUBLIC_PATHS = frozenset({"/api/v1/simulator/inbound", "/api/v1/simulator/messag
 _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
 
-class SimulatedInbound(BaseModel):
+class SimulatedInbound(RequestBody):
     from_: str = Field(alias="from", description="the customer's number, E.164")
     body: str = Field(default="", max_length=5000)
     media: list[dict[str, Any]] | None = None
+    to: str | None = Field(default=None, description="the business number texted; default the simulator's own")
+    id: str | None = Field(default=None, max_length=200, description="the provider message id: a repeat is a duplicate")
 
 
 class SimulatedMessageOut(BaseModel):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from core import accounts, audit, users
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.models import User
 from core.rbac import Role
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 ADMINS = require(Role.ADMIN)
 
 
-class UserIn(BaseModel):
+class UserIn(RequestBody):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
     role: Role
@@ -39,7 +40,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class PasswordResetIn(BaseModel):
+class PasswordResetIn(RequestBody):
     password: str = Field(max_length=1024, description="A temporary password to give the user out of band.")
 
 

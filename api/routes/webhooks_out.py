@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from core import audit, webhooks
 from core.accounts import Principal
+from core.bodies import RequestBody
 from core.errors import NotFound
 from core.models import WebhookDelivery, WebhookSubscription
 from core.rbac import Role
@@ -20,7 +21,7 @@ from core.rbac import Role
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
 
-class SubscriptionIn(BaseModel):
+class SubscriptionIn(RequestBody):
     url: str
     event_types: list[str]
 
