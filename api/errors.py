@@ -60,13 +60,6 @@ def _message(error: Any) -> str:
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
-def _message(error: Any) -> str:
-    if error.get("type") == "extra_forbidden":
-        # request bodies refuse fields they do not know (core.bodies): say so plainly
-        return "unknown field: this request does not accept it"
-    return str(error.get("msg", "")).removeprefix("Value error, ")
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(RelaisError)
     async def _relais(request: Request, exc: RelaisError) -> JSONResponse:
