@@ -16,8 +16,10 @@ from campaigns.schemas import EventContact
 from contacts import consent
 from contacts.models import Contact
 from contacts.service import record_engagement
+from conversations.flows import queue_outbound, send_job
 from conversations.models import Message
 from core import db
+from core.queue import enqueue_after_commit
 from core.settings import get_settings
 from tests.campaigns.factories import create_contact
 from tests.helpers import auth_headers, run_jobs
@@ -112,3 +114,15 @@ def test_an_order_makes_the_contact_an_existing_customer(
                                    data={"order": {"id": "5001", "number": "#1001"}}, idempotency_key=None,
                                    source="shopify")
         assert consent.consent_verdicts(session, [buyer.id, browser.id], "marketing") == {browser.id: "no_consent"}
+
+
+def test_the_send_job_refuses_marketing_without_consent_whatever_queued_it(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        silent = create_contact(session, 40, opted_in=False, language="en", timezone="UTC")
+        message = queue_outbound(session, contact=silent, body=BODY, lane="marketing", author_type="api")
+        enqueue_after_commit(session, send_job([message.id], lane="marketing"))
+        message_id = message.id
+    run_jobs()
+    with db.session_scope() as session:
+        refused = session.get_one(Message, message_id)
+        assert (refused.status, refused.error_code) == ("rejected", "no_consent")
