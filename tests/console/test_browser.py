@@ -127,3 +127,20 @@ def test_first_log_in_enrols_two_factor_and_pages_pass_axe(live_server: str, pag
     page.set_viewport_size({"width": 360, "height": 740})
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     assert tools.serious_violations(page) == []
+
+
+def test_admin_deactivates_a_user_from_the_users_page_which_passes_axe(live_server: str, page: Page) -> None:
+    _, secret = create_console_user("boss@example.com", role="admin")
+    agent_id, _ = create_console_user("ana@example.com", role="agent")
+    tools.log_in(page, live_server, "boss@example.com", PASSWORD, secret)
+    page.get_by_role("link", name="Users").click()
+    page.wait_for_url(f"{live_server}/console/users")
+    assert tools.serious_violations(page) == []
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Deactivate ana@example.com").click()
+    expect(page.get_by_role("status").filter(has_text="is deactivated")).to_have_text("ana@example.com is deactivated.")
+    expect(page.locator(f'tr[data-user="{agent_id}"]')).to_contain_text("deactivated")
+    page.get_by_label("Temporary password for ana@example.com").fill("temporary pw 123")
+    page.get_by_label("Temporary password for ana@example.com").press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Temporary")).to_contain_text("set for ana@example.com")
+    assert tools.serious_violations(page) == []
