@@ -35,6 +35,7 @@ from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
 from agent.responder.prompts import BrandVoice
 from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
+from channels.limits import MAX_INBOUND_CHARS
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.embeddings import Embedder, get_embedder
@@ -55,6 +56,13 @@ class Inbound:
     contact_language: str | None = None
     history: tuple[Turn, ...] = ()
     opted_out: bool = False
+
+
+def _within_cap(item: Inbound) -> Inbound:
+    if len(item.text) <= MAX_INBOUND_CHARS and all(len(turn.text) <= MAX_INBOUND_CHARS for turn in item.history):
+        return item
+    history = tuple(replace(turn, text=turn.text[:MAX_INBOUND_CHARS]) for turn in item.history)
+    return replace(item, text=item.text[:MAX_INBOUND_CHARS], history=history)
 
 
 @dataclass(frozen=True)
@@ -187,9 +195,14 @@ class Pipeline:
         return self.analyze_batch([item], kb=kb, use_llm=use_llm)[0]
 
     def analyze_batch(self, items: Sequence[Inbound], *, kb: str = "default", use_llm: bool = False) -> list[Analysis]:
-        """Analyse many messages stage by stage (one embedding call for the whole batch)."""
+        """Analyse many messages stage by stage (one embedding call for the whole batch).
+
+        Each text (and each history turn) is analysed up to ``MAX_INBOUND_CHARS``: the channels
+        cap what they store, and the pipeline holds the same line whoever calls it.
+        """
         if not items:
             return []
+        items = [_within_cap(item) for item in items]
         clock = _Clock()
         keywords = [match_keyword(i.text, prior=i.contact_language) for i in items]
         clock.lap("keywords")

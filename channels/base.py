@@ -105,7 +105,10 @@ class ConcatInfo:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """A message a customer sent us. ``from_`` and ``to`` are E.164 when numeric."""
+    """A message a customer sent us. ``from_`` and ``to`` are E.164 when numeric.
+
+    ``truncated``: the text (or the number of parts) was cut to the caps of ``channels.limits``.
+    """
 
     provider: str
     provider_message_id: str
@@ -116,6 +119,7 @@ class InboundMessage:
     media: tuple[MediaItem, ...] = ()
     concat: ConcatInfo | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.encoding import analyze
+from channels.limits import cap_inbound
 from channels.phone import normalize_e164
 
 #: The number simulated customers text; shown as the sender of replies in the browser phone.
@@ -178,7 +179,7 @@ class SimulatorChannel(Channel):
         )
 
     def parse_inbound(self, *, request: WebhookRequest) -> list[InboundMessage]:
-        """Read ``{"from": "+E164", "body": "...", "media"?: [{url, content_type}]}``.
+        """Read ``{"from": "+E164", "body": "...", "media"?: [{url, content_type}]}``, capped by ``channels.limits``.
 
         Raises:
             MalformedWebhook: not a JSON object, or ``from`` / ``body`` missing.
@@ -192,18 +193,18 @@ class SimulatorChannel(Channel):
         if not payload.get("from") or (not isinstance(body, str)) or (not body and not media):
             raise MalformedWebhook("simulator inbound needs 'from' and a 'body' (or media)")
         sender = normalize_e164(str(payload["from"]), region=self._region, field="from")
-        return [
-            InboundMessage(
-                provider=self.name,
-                provider_message_id=str(payload.get("id") or f"sim-in-{uuid.uuid4().hex}"),
-                from_=sender,
-                to=str(payload.get("to") or self._number),
-                text=body,
-                media=media,
-                received_at=self._clock(),
-                raw=payload,
-            )
-        ]
+        message = InboundMessage(
+            provider=self.name,
+            provider_message_id=str(payload.get("id") or f"sim-in-{uuid.uuid4().hex}"),
+            from_=sender,
+            to=str(payload.get("to") or self._number),
+            text=body,
+            media=media,
+            received_at=self._clock(),
+            raw=payload,
+        )
+        capped = cap_inbound(message)  # never None here: the simulator sends no concatenated parts
+        return [capped] if capped is not None else []
 
     def parse_status(self, *, request: WebhookRequest) -> list[DeliveryReport]:
         """Read ``{"message_id", "status", "code"?}`` so tests and the UI can simulate outcomes.

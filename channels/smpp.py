@@ -44,6 +44,7 @@ from channels.base import (
     WebhookNotSupported,
     WebhookRequest,
 )
+from channels.limits import cap_inbound
 from channels.phone import to_e164_if_numeric
 from core.settings import Settings
 
@@ -302,7 +303,9 @@ class SmppChannel(Channel):
             if esm_type in (smpp_pdu.ESM_DELIVERY_RECEIPT, smpp_pdu.ESM_INTERMEDIATE_NOTIFICATION):
                 listener.on_report(report=self._report(pdu))
             else:
-                listener.on_inbound(message=self._inbound(pdu))
+                message = cap_inbound(self._inbound(pdu))
+                if message is not None:  # a part past the kept ones is acknowledged and dropped
+                    listener.on_inbound(message=message)
         except Exception:
             log.exception("smpp: could not hand over deliver_sm; asking the SMSC to retry")
             return consts.SMPP_ESME_RX_T_APPN

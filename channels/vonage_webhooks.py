@@ -36,6 +36,7 @@ from channels.base import (
     SignatureError,
     WebhookRequest,
 )
+from channels.limits import cap_inbound
 from channels.phone import to_e164_if_numeric
 
 SMS_API = "vonage-sms"
@@ -158,13 +159,19 @@ def _is_messages_api(request: WebhookRequest) -> bool:
 
 
 def parse_inbound(request: WebhookRequest, *, now: datetime) -> list[InboundMessage]:
-    """Inbound SMS/MMS from either API. Raises :class:`MalformedWebhook` for other shapes."""
+    """Inbound SMS/MMS from either API, within ``channels.limits`` (a part past the kept ones: ``[]``).
+
+    Raises :class:`MalformedWebhook` for other shapes.
+    """
     if _is_messages_api(request):
-        return [_messages_inbound(request.json, now=now)]
-    params = request.params()
-    if "msisdn" in params or "messageId" in params:
-        return [_sms_inbound(params, now=now)]
-    raise MalformedWebhook("not a Vonage inbound message (no message_uuid nor msisdn/messageId)")
+        message = _messages_inbound(request.json, now=now)
+    else:
+        params = request.params()
+        if "msisdn" not in params and "messageId" not in params:
+            raise MalformedWebhook("not a Vonage inbound message (no message_uuid nor msisdn/messageId)")
+        message = _sms_inbound(params, now=now)
+    capped = cap_inbound(message)
+    return [capped] if capped is not None else []
 
 
 def _sms_inbound(params: Mapping[str, str], *, now: datetime) -> InboundMessage:

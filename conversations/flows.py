@@ -246,6 +246,7 @@ def _inbound_payload(inbound: InboundMessage) -> dict[str, Any]:
         "received_at": inbound.received_at.isoformat(),
         "media": media_dicts(inbound.media),
         "concat": asdict(inbound.concat) if inbound.concat else None,
+        "truncated": inbound.truncated,
     }
 
 
@@ -260,6 +261,7 @@ def _inbound_from_payload(payload: Mapping[str, Any]) -> InboundMessage:
         received_at=datetime.fromisoformat(payload["received_at"]),
         media=tuple(MediaItem(**m) for m in payload.get("media") or ()),
         concat=ConcatInfo(**concat) if concat else None,
+        truncated=bool(payload.get("truncated")),
     )
 
 
@@ -369,6 +371,7 @@ def _join_parts(session: Session, inbound: InboundMessage, *, key: str, channel:
         text="".join(p.text for p in ordered),
         received_at=min(p.received_at for p in ordered),
         media=media,
+        truncated=any(p.truncated for p in ordered),
     )
 
 

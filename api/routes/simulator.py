@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from channels.base import WebhookRequest
+from channels.limits import MAX_INBOUND_CHARS
 from channels.phone import normalize_e164
 from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
 from channels.simulator_outbox import redis_outbox
@@ -30,7 +31,7 @@ _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.paren
 
 class SimulatedInbound(RequestBody):
     from_: str = Field(alias="from", description="the customer's number, E.164")
-    body: str = Field(default="", max_length=5000)
+    body: str = Field(default="", max_length=MAX_INBOUND_CHARS)
     media: list[dict[str, Any]] | None = None
     to: str | None = Field(default=None, description="the business number texted; default the simulator's own")
     id: str | None = Field(default=None, max_length=200, description="the provider message id: a repeat is a duplicate")

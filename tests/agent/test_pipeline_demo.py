@@ -171,3 +171,10 @@ def test_demo_users_are_created_once_with_stored_passwords(runtime: Settings) ->
     assert first == second and len(first) == 2
     path = Path(runtime.data_dir) / "demo-credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_long_text_is_analysed_up_to_the_inbound_cap(pipeline: Pipeline) -> None:
+    """Defence in depth: whoever calls it, the pipeline analyses at most 1,600 characters."""
+    text = "Where is my order? " + "x" * 100_000
+    analysis = pipeline.analyze(text, history=[Turn("customer", "y" * 100_000)])
+    assert analysis.text == text[:1600] and analysis.decision is not None

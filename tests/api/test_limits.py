@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import select
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from select import select as ready_sockets
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from conversations.models import InboundEvent, Message
+from core import db
 from core.settings import Settings
+from tests.api.test_webhooks_in import inbound, signed, vonage_client
 from tests.helpers import auth_headers
+from workers.delivery.ingest import ingest_inbound
+
+__all__ = ["vonage_client"]  # a fixture, imported to be used here
 
 GIB = 1024**3
 CHUNK = b"x" * (64 * 1024)
@@ -128,7 +136,7 @@ def test_a_real_server_answers_413_and_stops_reading(server: int) -> None:
         )
         sent, pending = 0, frame
         while sent < GIB:
-            readable, writable, _ = select.select([conn], [conn], [], 10)
+            readable, writable, _ = ready_sockets([conn], [conn], [], 10)
             if readable or not writable:
                 break  # the answer is in (or the server stopped reading and never answered)
             try:
@@ -142,3 +150,42 @@ def test_a_real_server_answers_413_and_stops_reading(server: int) -> None:
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert sent < 16 * 1024 * 1024  # refused long before the client was done
     assert _rss_kib() - before < 8 * 1024
+
+
+# -- inbound texts: cut to 1,600 characters and 10 parts at the webhook, flagged -------------------
+
+
+def test_a_signed_long_vonage_sms_is_stored_cut_and_flagged(vonage_client: TestClient) -> None:
+    response = vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000F1", "x" * 60_000)))
+    assert response.json() == {"stored": 1}
+    with db.session_scope() as session:
+        event = session.scalars(select(InboundEvent)).one()
+        assert len(event.payload["text"]) == 1600 and event.payload["truncated"] is True
+        event_id = event.id
+    message_id = ingest_inbound(event_id)
+    with db.session_scope() as session:
+        assert session.scalar(select(Message.body).where(Message.id == message_id)) == "x" * 1600
+
+
+def test_a_concatenation_of_too_many_parts_joins_its_first_ten(vonage_client: TestClient) -> None:
+    def post(part: int) -> dict[str, int]:
+        concat = {"concat": "true", "concat-ref": "99", "concat-part": str(part), "concat-total": "200"}
+        params = signed(inbound(f"0B00{part:04d}", f"p{part} ", **concat))
+        return dict(vonage_client.post("/webhooks/vonage/inbound", data=params).json())
+
+    assert post(11) == {"stored": 0}  # acknowledged (a refusal would be retried), not kept
+    assert [post(part) for part in range(1, 11)] == [{"stored": 1}] * 10
+    with db.session_scope() as session:
+        event_ids = list(session.scalars(select(InboundEvent.id).order_by(InboundEvent.id)))
+    # all ten are stored: the first one processed joins them, the others find the message made
+    assert [ingest_inbound(e) is not None for e in event_ids] == [True] + [False] * 9
+    with db.session_scope() as session:
+        assert session.scalar(select(Message.body)) == "".join(f"p{part} " for part in range(1, 11))
+
+
+def test_the_simulator_refuses_a_text_above_the_cap(app_client: TestClient) -> None:
+    response = app_client.post("/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "x" * 1601})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body"
+    assert app_client.post(
+        "/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "x" * 1600}
+    ).status_code == 202

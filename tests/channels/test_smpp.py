@@ -312,3 +312,24 @@ def test_deliver_without_listener_is_not_acknowledged(smsc: FakeSmsc) -> None:
         assert smsc.deliver_acks[0][1] == consts.SMPP_ESME_RX_T_APPN
     finally:
         chan.close()
+
+
+def test_inbound_texts_are_capped_and_parts_past_the_tenth_dropped(
+    channel: SmppChannel, smsc: FakeSmsc, recorder: Recorder
+) -> None:
+    """A 60,000-character message_payload keeps 1,600 characters; part 11 of 200 is acknowledged, not handed over."""
+    smsc.deliver(source_addr="33612345678", destination_addr="36123", data_coding=0, message_payload=b"x" * 60_000)
+    for index in (1, 11):
+        smsc.deliver(
+            source_addr="33612345678",
+            destination_addr="36123",
+            esm_class=0x40,
+            data_coding=0,
+            short_message=bytes((5, 0, 3, 43, 200, index)) + b"part",
+        )
+    smsc.wait_for(lambda: len(smsc.deliver_acks) == 3)
+    assert [status for _, status in smsc.deliver_acks] == [0, 0, 0]
+    assert [(len(m.text), m.truncated, m.concat) for m in recorder.inbound] == [
+        (1600, True, None),
+        (4, True, ConcatInfo(ref="43", part=1, total=10)),
+    ]
