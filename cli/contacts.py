@@ -9,7 +9,7 @@ import typer
 
 from api import privacy
 from cli.console import console, progress_bar
-from contacts import import_jobs, service
+from contacts import import_jobs, import_runner, service
 from contacts.import_report import ImportOptions, OnExisting
 from contacts.models import ContactImport
 from contacts.tabular import FileLimits
@@ -98,7 +98,7 @@ def import_contacts(
         raise typer.Exit(1) from None
     with progress_bar() as bar:
         task = bar.add_task(job.phase, total=job.rows_total)
-        status = import_jobs.run(
+        status = import_runner.run(
             job.id, progress=lambda j: bar.update(task, completed=j.rows_done, description=j.phase)
         )
     with db.session_scope() as session:

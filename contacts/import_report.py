@@ -59,6 +59,25 @@ class RowProblem:
 
 
 @dataclass
+class ParsedRow:
+    """A valid row, ready to write; ``cells`` are kept in case the batch rejects it."""
+
+    number: int
+    cells: list[str]
+    e164: str
+    index: str
+    country: str
+    timezone: str | None
+    name: str | None = None
+    first_name: str | None = None
+    language: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    consent: bool | None = None
+    proof: str = ""
+
+
+@dataclass
 class ImportReport:
     """What an in-transaction import (:func:`contacts.importer.import_file`) did or would do."""
 

@@ -1,38 +1,34 @@
-"""Contact import: one row parser and one batch writer, shared by every way of importing.
+"""Contact import: one row parser, shared by every way of importing, and the in-transaction import.
 
 :class:`RowParser` turns a file row into a validated contact (or findings: errors reject the row,
-warnings do not); :func:`write_batch` looks a batch up against existing contacts, the suppression
-list and the numbers seen earlier in the file, then inserts or merges it. Two drivers use them:
-``contacts.import_jobs`` (the background job: each batch its own short transaction, partial
-import by default) and :func:`import_file` below (all or nothing inside the caller's transaction,
-for the CRM CSV sync).
+warnings do not); ``contacts.import_writer.write_batch`` then looks a batch up against existing
+contacts, the suppression list and the numbers seen earlier in the file, and inserts or merges it.
+Two drivers use them: ``contacts.import_runner`` (the background job: each batch its own short
+transaction, partial import by default) and :func:`import_file` below (all or nothing inside the
+caller's transaction, for the CRM CSV sync).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, cast
+from collections.abc import Callable, Iterator
+from typing import IO
 
 import phonenumbers
-from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from channels.phone import InvalidPhoneNumber, phone_info
 from contacts import attributes as attrs
-from contacts import consent
 from contacts.import_mapping import ColumnMapping, normalise_header, resolve, targets
-from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, RowProblem
-from contacts.models import AttributeValue, ConsentEvent, Contact, ContactTag, Suppression
-from contacts.service import add_to_lists, check_language, check_timezone, clean_tags, get_list, set_tags
+from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
+from contacts.import_writer import MemorySeen, write_batch
+from contacts.service import check_language, check_timezone, clean_tags, get_list
 from contacts.tabular import FileLimits, inspect, read_rows
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
-from core.db import utcnow
 from core.errors import ValidationFailed
 
-__all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowParser", "import_file", "write_batch"]
+__all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowParser", "import_file"]
 
 BATCH = 1000  # rows per flush of the in-transaction import
 _YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "si", "ja", "x", "accepte", "d accord"})
@@ -53,25 +49,6 @@ _NO_SMS = {
     "pager": ("not_mobile", "a pager number: it cannot receive SMS"),
     "voip": ("voip", "a VoIP number: many cannot receive SMS"),
 }
-
-
-@dataclass
-class ParsedRow:
-    """A valid row, ready to write; ``cells`` are kept in case the batch rejects it."""
-
-    number: int
-    cells: list[str]
-    e164: str
-    index: str
-    country: str
-    timezone: str | None
-    name: str | None = None
-    first_name: str | None = None
-    language: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    consent: bool | None = None
-    proof: str = ""
 
 
 class RowParser:
@@ -196,198 +173,6 @@ class RowParser:
             )
         row.proof = values.get("consent_proof") or f"import {self.options.source_name} row {number}"
         return (None if any(p.error for p in problems) else row), problems
-
-
-class SeenNumbers(Protocol):
-    """Numbers met earlier in the same file (so a repeat is a duplicate, not an existing contact)."""
-
-    def earlier(self, session: Session, firsts: Mapping[str, int]) -> dict[str, int]:
-        """Of ``firsts`` (blind index → row), those seen before with their first row; remembers the rest."""
-        ...
-
-
-class MemorySeen:
-    """:class:`SeenNumbers` in a dict: for files that fit (previews, the in-transaction sync)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-
-    def earlier(self, session: Session, firsts: Mapping[str, int]) -> dict[str, int]:
-        found = {i: self.rows[i] for i in firsts if i in self.rows}
-        self.rows.update((i, r) for i, r in firsts.items() if i not in found)
-        return found
-
-
-@dataclass
-class BatchOutcome:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    without_consent: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
-
-
-def write_batch(
-    session: Session,
-    rows: list[ParsedRow],
-    *,
-    options: ImportOptions,
-    known: attrs.Schema,
-    seen: SeenNumbers,
-    actor: Actor = SYSTEM,
-    write: bool = True,
-) -> BatchOutcome:
-    """Insert new contacts and merge existing ones (or, with ``write=False``, count what would be).
-
-    A number met earlier in the file is skipped with a ``duplicate_in_file`` warning; existing
-    contacts follow ``options.on_existing``. Only flushes: the caller owns the transaction.
-    """
-    out = BatchOutcome()
-    firsts: dict[str, int] = {}
-    unique: list[ParsedRow] = []
-    for row in rows:
-        if row.index in firsts:
-            out.problems.append(_duplicate(row, firsts[row.index]))
-        else:
-            firsts[row.index] = row.number
-            unique.append(row)
-    earlier = seen.earlier(session, firsts)
-    fresh = []
-    for row in unique:
-        if row.index in earlier:
-            out.problems.append(_duplicate(row, earlier[row.index]))
-        else:
-            fresh.append(row)
-    out.skipped += len(rows) - len(fresh)
-    indexes = [r.index for r in fresh]
-    existing = {c.phone_index: c for c in session.scalars(select(Contact).where(Contact.phone_index.in_(indexes)))}
-    suppressed = set(session.scalars(select(Suppression.phone_index).where(Suppression.phone_index.in_(indexes))))
-    new_rows: list[ParsedRow] = []
-    for row in fresh:
-        if row.index in suppressed:
-            out.problems.append(
-                RowProblem(
-                    row.number,
-                    "phone",
-                    "suppressed",
-                    "the number is on the suppression list; it will not be texted",
-                    error=False,
-                )
-            )
-        found = existing.get(row.index)
-        if found is None:
-            new_rows.append(row)
-        elif options.on_existing == "error":
-            out.problems.append(
-                RowProblem(
-                    row.number,
-                    "phone",
-                    "existing_contact",
-                    f"contact {found.id} has this number",
-                    cells=tuple(row.cells),
-                )
-            )
-            continue
-        elif options.on_existing == "skip":
-            out.skipped += 1
-            out.problems.append(
-                RowProblem(row.number, "phone", "existing_contact", f"skipped: contact {found.id} exists", error=False)
-            )
-            continue
-        else:
-            out.updated += 1
-            if write:
-                _merge(session, found, row, options, known, out)
-        if row.consent is None:
-            out.without_consent += 1
-    out.created = len(new_rows)
-    if write and new_rows:
-        _insert(session, new_rows, options, known, actor)
-    return out
-
-
-def _duplicate(row: ParsedRow, first: int) -> RowProblem:
-    return RowProblem(
-        row.number, "phone", "duplicate_in_file", f"the same number as row {first}; this row was skipped", error=False
-    )
-
-
-def _merge(
-    session: Session, contact: Contact, row: ParsedRow, options: ImportOptions, known: attrs.Schema, out: BatchOutcome
-) -> None:
-    contact.name = row.name or contact.name
-    contact.first_name = row.first_name or contact.first_name
-    contact.language = row.language or contact.language
-    contact.timezone = contact.timezone or row.timezone
-    if row.attributes:
-        contact.attributes = {**(contact.attributes or {}), **row.attributes}
-        attrs.reindex(session, contact, known)
-    if set(row.tags) - set(contact.tags or []):
-        set_tags(session, contact, [*(contact.tags or []), *row.tags])
-    if row.consent is False and not contact.opted_out:
-        consent.record_opt_out(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
-    elif row.consent is True and contact.opted_out:
-        out.problems.append(
-            RowProblem(
-                row.number,
-                "consent",
-                "opted_out",
-                f"contact {contact.id} opted out; an import cannot opt them back in",
-                error=False,
-            )
-        )
-    elif row.consent is True and contact.consent_status != "opted_in":
-        consent.record_opt_in(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
-    add_to_lists(session, contact_ids=[contact.id], list_ids=options.list_ids)
-
-
-def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, known: attrs.Schema, actor: Actor) -> None:
-    now = utcnow()
-    values = [
-        {
-            "phone": r.e164,
-            "phone_index": r.index,
-            "country": r.country,
-            "name": r.name,
-            "first_name": r.first_name,
-            "language": r.language,
-            "timezone": r.timezone,
-            "attributes": r.attributes,
-            "tags": r.tags,
-            "opted_out": r.consent is False,
-            "consent_status": {True: "opted_in", False: "opted_out", None: "none"}[r.consent],
-            "external_ids": {},
-            "erased": False,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in rows
-    ]
-    # Core (not ORM) bulk inserts: several times faster, and these rows need no identity map
-    table = cast(Table, Contact.__table__)
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = list(session.execute(stmt, values).scalars())
-    pairs = list(zip(ids, rows, strict=True))
-    tags = [{"contact_id": cid, "tag": t} for cid, r in pairs for t in r.tags]
-    index = [v for cid, r in pairs for v in attrs.index_rows(cid, known, r.attributes)]
-    ledger = [
-        {
-            "contact_id": cid,
-            "phone_index": r.index,
-            "action": "opt_in" if r.consent else "opt_out",
-            "source": "import",
-            "proof": r.proof,
-            "actor_type": actor.type,
-            "actor_id": actor.id,
-            "at": now,
-        }
-        for cid, r in pairs
-        if r.consent is not None
-    ]
-    for model, data in ((ContactTag, tags), (AttributeValue, index), (ConsentEvent, ledger)):
-        if data:
-            session.execute(insert(cast(Table, model.__table__)), data)
-    add_to_lists(session, contact_ids=ids, list_ids=options.list_ids)
 
 
 def numbered_rows(rows: Iterator[list[str]], limits: FileLimits) -> Iterator[tuple[int, list[str]]]:

@@ -11,9 +11,9 @@ PERIODIC = (Periodic("contacts-crm-sync", 900, "contacts.tasks.sync_crm", "defau
 
 def run_import(import_id: int) -> str:
     """Run or resume one contact import (queued by ``contacts.import_jobs.start``); returns its status."""
-    from contacts import import_jobs
+    from contacts import import_runner
 
-    return import_jobs.run(import_id)
+    return import_runner.run(import_id)
 
 
 def sync_crm() -> str:

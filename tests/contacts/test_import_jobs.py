@@ -13,7 +13,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from contacts import attributes, import_jobs, service
+from contacts import attributes, import_jobs, import_runner, service
 from contacts.import_report import ImportOptions
 from contacts.models import Contact, ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
 from contacts.tabular import FileLimits
@@ -153,7 +153,9 @@ def test_progress_is_reported_batch_by_batch(runtime: Settings) -> None:
     import_id = _start(f"phone\n{rows}".encode(), enqueue=False)
     assert _job(import_id).rows_total == 1_750
     seen: list[tuple[int, float, str]] = []
-    status = import_jobs.run(import_id, progress=lambda j: seen.append((j.rows_done, import_jobs.percent(j), j.status)))
+    status = import_runner.run(
+        import_id, progress=lambda j: seen.append((j.rows_done, import_jobs.percent(j), j.status))
+    )
     assert status == "succeeded"
     assert [s[0] for s in seen] == [500, 1000, 1500, 1750, 1750]
     assert [s[1] for s in seen] == [28.6, 57.1, 85.7, 99.9, 100.0]
@@ -168,7 +170,7 @@ def test_cancel_stops_at_the_next_batch(runtime: Settings) -> None:
             with db.session_scope() as session:
                 import_jobs.cancel(session, import_id, actor=PERSON)
 
-    assert import_jobs.run(import_id, progress=cancel_after_first_batch) == "cancelled"
+    assert import_runner.run(import_id, progress=cancel_after_first_batch) == "cancelled"
     job = _job(import_id)
     assert (job.status, job.created, job.cancel_requested) == ("cancelled", 500, True)
     assert _contacts() == 500  # rows already imported stay
@@ -190,10 +192,10 @@ def test_a_crashed_import_resumes_after_its_cursor(runtime: Settings) -> None:
             raise RuntimeError("worker killed")
 
     with pytest.raises(RuntimeError):
-        import_jobs.run(import_id, progress=crash)
+        import_runner.run(import_id, progress=crash)
     job = _job(import_id)
     assert (job.status, job.cursor, job.created) == ("running", 1001, 1000)
-    assert import_jobs.run(import_id) == "succeeded"
+    assert import_runner.run(import_id) == "succeeded"
     job = _job(import_id)
     assert (job.created, job.skipped, job.rows_done) == (1300, 1, 1301)
     assert _contacts() == 1300

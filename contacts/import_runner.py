@@ -1,0 +1,212 @@
+"""The body of a contact import job: the stored upload read as a stream, written in short batches.
+
+Each batch of :data:`BATCH_ROWS` rows is one transaction that also moves the job's ``cursor``,
+adds the rejected rows and warnings, and checks ``cancel_requested``: SQLite's write lock is held a
+fraction of a second at a time, a retried job resumes after the cursor, a cancel stops at the next
+batch. Strict imports and dry runs first read the whole file in a ``validating`` phase that
+writes no contact. See ``contacts.import_jobs`` for starting, cancelling and reading imports.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from contacts import attributes as attrs
+from contacts import import_jobs
+from contacts.import_report import ImportOptions, ParsedRow, RowProblem
+from contacts.import_writer import write_batch
+from contacts.importer import RowParser, first_row, numbered_rows
+from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
+from contacts.tabular import FileLimits, FileShape, read_rows
+from core import crypto, db
+from core.audit import Actor
+from core.db import utcnow
+from core.errors import RelaisError, ValidationFailed
+from core.settings import get_settings
+
+BATCH_ROWS = 500
+SPOOL_MEMORY = 8 * 1024 * 1024  # the worker's local copy of the upload spills to a temporary file past this
+
+
+class ImportCancelled(Exception):
+    """Someone asked to stop; raised inside a batch's transaction so the batch is rolled back."""
+
+
+class TableSeen:
+    """Numbers met earlier in the file, in ``contact_import_numbers``: flat memory, and they survive
+    a retry (written in each batch's transaction)."""
+
+    def __init__(self, import_id: int) -> None:
+        self.import_id = import_id
+
+    def earlier(self, session: Session, firsts: Mapping[str, int]) -> dict[str, int]:
+        if not firsts:
+            return {}
+        table = ContactImportNumber
+        found: dict[str, int] = {
+            index: row
+            for index, row in session.execute(
+                select(table.phone_index, table.row).where(
+                    table.import_id == self.import_id, table.phone_index.in_(list(firsts))
+                )
+            )
+        }
+        new = [{"import_id": self.import_id, "phone_index": i, "row": r} for i, r in firsts.items() if i not in found]
+        if new:
+            session.execute(insert(table), new)
+        return found
+
+
+def run(import_id: int, *, progress: Callable[[ContactImport], None] | None = None) -> str:
+    """Run (or resume) an import to its end; returns the final status. The job's body.
+
+    File and row problems end the import as ``failed`` with the reason in ``error``; anything
+    else (the database going away) propagates so the queue retries, resuming after the cursor.
+    """
+    with db.session_scope() as session:
+        job = session.get(ContactImport, import_id, with_for_update=True)
+        if job is None or job.status in import_jobs.FINISHED:
+            return job.status if job else "missing"
+        if job.cancel_requested:
+            import_jobs.finish(session, job, "cancelled")
+            return "cancelled"
+        job.status = "running"
+        job.started_at = job.started_at or utcnow()
+        runner = _Runner(job, attrs.schema(session), FileLimits.of(get_settings()), progress)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as binary:
+        _copy_upload(import_id, binary)
+        try:
+            status, error = runner.run(binary), ""
+        except ImportCancelled:
+            status, error = "cancelled", ""
+        except RelaisError as exc:
+            status, error = "failed", exc.detail
+    if status in import_jobs.FINISHED:
+        with db.session_scope() as session:
+            job = session.get_one(ContactImport, import_id)
+            import_jobs.finish(session, job, status, error)
+        if progress:
+            progress(job)
+    return status
+
+
+def _copy_upload(import_id: int, binary: IO[bytes]) -> None:
+    with db.session_scope() as session:
+        stmt = (
+            select(ContactImportChunk.data)
+            .where(ContactImportChunk.import_id == import_id)
+            .order_by(ContactImportChunk.seq)
+            .execution_options(yield_per=1)
+        )
+        for data in session.scalars(stmt):
+            binary.write(crypto.decrypt_bytes(data))
+    binary.seek(0)
+
+
+class _Runner:
+    def __init__(
+        self,
+        job: ContactImport,
+        known: attrs.Schema,
+        limits: FileLimits,
+        progress: Callable[[ContactImport], None] | None,
+    ) -> None:
+        self.import_id = job.id
+        self.phase = job.phase
+        self.cursor = job.cursor
+        self.options = ImportOptions.from_json(job.options)
+        self.shape = FileShape(job.format, job.encoding, job.delimiter, job.rows_total)  # type: ignore[arg-type]
+        self.actor = Actor(type=job.created_by_type, id=job.created_by_id)
+        self.known = known
+        self.limits = limits
+        self.progress = progress
+
+    def run(self, binary: IO[bytes]) -> str:
+        if self.phase == "validating":
+            self._pass(binary, write=False)
+            with db.session_scope() as session:
+                job = session.get_one(ContactImport, self.import_id)
+                _check_rows(job)
+                if job.rejected and self.options.strict:
+                    raise RelaisError(f"{job.rejected} rows are invalid; nothing was imported (strict import)")
+                if self.options.dry_run:
+                    return "succeeded"
+                self._restart_as_import(session, job)
+        self._pass(binary, write=True)
+        with db.session_scope() as session:
+            _check_rows(session.get_one(ContactImport, self.import_id))
+        return "succeeded"
+
+    def _restart_as_import(self, session: Session, job: ContactImport) -> None:
+        for model in (ContactImportProblem, ContactImportNumber):
+            session.execute(delete(model).where(model.import_id == job.id))
+        job.phase, job.cursor = "importing", 0
+        for counter in ("rows_done", "created", "updated", "skipped", "rejected", "warning_count", "without_consent"):
+            setattr(job, counter, 0)
+        self.phase, self.cursor = "importing", 0
+
+    def _pass(self, binary: IO[bytes], *, write: bool) -> None:
+        binary.seek(0)
+        rows = read_rows(binary, self.shape, self.limits)
+        parser = RowParser(first_row(rows), self.options, self.known, self.limits)
+        batch: list[ParsedRow] = []
+        found: list[RowProblem] = []
+        read = last = 0
+        for number, cells in numbered_rows(rows, self.limits):
+            if number <= self.cursor:
+                continue  # done before a retry
+            row, problems = parser.parse(number, cells)
+            found.extend(problems)
+            if row is not None:
+                batch.append(row)
+            read, last = read + 1, number
+            if read >= BATCH_ROWS:
+                self._commit(batch, found, read, last, write=write)
+                batch, found, read = [], [], 0
+        if read:
+            self._commit(batch, found, read, last, write=write)
+
+    def _commit(self, rows: list[ParsedRow], found: list[RowProblem], read: int, last: int, *, write: bool) -> None:
+        with db.session_scope() as session:
+            job = session.get_one(ContactImport, self.import_id, with_for_update=True)
+            if job.cancel_requested:
+                raise ImportCancelled
+            outcome = write_batch(
+                session, rows, options=self.options, known=self.known, seen=TableSeen(self.import_id),
+                actor=self.actor, write=write,
+            )  # fmt: skip
+            found = found + outcome.problems
+            if found:
+                session.execute(insert(ContactImportProblem), [_problem_row(self.import_id, p) for p in found])
+            job.cursor = self.cursor = last
+            job.rows_done += read
+            job.created += outcome.created
+            job.updated += outcome.updated
+            job.skipped += outcome.skipped
+            job.without_consent += outcome.without_consent
+            job.rejected += len({p.row for p in found if p.error})
+            job.warning_count += sum(not p.error for p in found)
+        if self.progress:
+            self.progress(job)
+
+
+def _check_rows(job: ContactImport) -> None:
+    if job.rows_done == 0:
+        raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])
+
+
+def _problem_row(import_id: int, problem: RowProblem) -> dict[str, Any]:
+    return {
+        "import_id": import_id,
+        "row": problem.row,
+        "severity": "error" if problem.error else "warning",
+        "column": problem.column[:200],
+        "code": problem.code,
+        "message": problem.message[:500],
+        "cells": list(problem.cells) if problem.cells is not None else None,
+    }
