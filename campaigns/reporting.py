@@ -11,6 +11,9 @@ Definitions (documented in docs/campaigns.md):
 * ``replies`` / ``opt_outs``: recipients who texted back / opted out after their campaign message,
   within ``ATTRIBUTION_DAYS``.
 * ``conversions``: ``POST /api/v1/campaigns/{id}/conversions`` or events naming the campaign.
+* ``waiting``: queued messages by why they wait (``quiet_hours``, ``country_rule``, ``scheduled``,
+  ``throttled``, ``paused``, ``retry``, ``rate_limited``; ``due`` when nothing holds them), with
+  the earliest planned time and its explanation ("quiet hours until Mon 08:00 Europe/Paris").
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from campaigns.abtest import ArmResult
 from campaigns.models import Campaign, Conversion, LinkClick
+from campaigns.scheduling import aware
 from contacts.models import ConsentEvent
 from conversations.models import Message
 from core.db import utcnow
@@ -122,11 +126,31 @@ def summary(session: Session, campaign_id: int) -> dict[str, Any]:
     return _report(session, campaign, None)
 
 
+def waiting(session: Session, campaign_id: int) -> list[dict[str, Any]]:
+    """Queued messages by wait reason, largest first: count, earliest planned time (ISO, UTC), and the
+    explanation of the message planned first ("quiet hours until Mon 08:00 Europe/Paris")."""
+    queued = (Message.campaign_id == campaign_id, Message.direction == "out", Message.status == "queued")
+    groups = session.execute(
+        select(Message.wait_reason, func.count(), func.min(Message.not_before)).where(*queued)
+        .group_by(Message.wait_reason)
+    ).all()
+    out = []
+    for reason, n, first in sorted(groups, key=lambda g: -g[1]):
+        detail = session.scalar(
+            select(Message.wait_detail).where(*queued, Message.wait_reason == reason)
+            .order_by(Message.not_before, Message.id).limit(1)
+        ) if reason else ""
+        out.append({"reason": reason or "due", "count": int(n), "detail": detail or "",
+                    "next_at": aware(first).isoformat() if first is not None else None})
+    return out
+
+
 def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
-    """Totals, skipped recipients and one block per A/B arm."""
+    """Totals, skipped recipients, why queued messages wait, and one block per A/B arm."""
     report: dict[str, Any] = {"campaign_id": campaign.id, "name": campaign.name, "status": campaign.status,
                               "run": campaign.run, "skipped": campaign.skipped, "ab_winner": campaign.ab_winner,
-                              "totals": _report(session, campaign, None), "arms": {}}
+                              "totals": _report(session, campaign, None), "waiting": waiting(session, campaign.id),
+                              "arms": {}}
     for arm in (campaign.ab or {}).get("arms", []):
         report["arms"][arm["name"]] = _report(session, campaign, str(arm["name"]))
     return report
@@ -181,6 +205,7 @@ def _flat_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
             else:
                 rows.append((scope, key, value))
     rows.extend(("all", f"skipped.{k}", v) for k, v in sorted(report["skipped"].items()))
+    rows.extend(("all", f"waiting.{w['reason']}", w["count"]) for w in report["waiting"])
     return rows
 
 

@@ -164,3 +164,27 @@ def test_schedule_validation(app_client: TestClient) -> None:
     assert later.json()["status"] == "scheduled" and later.json()["local_time"] == "10:00"
     assert app_client.post("/api/v1/campaigns", headers=headers,
                            json={"name": "x", "template_id": 1, "recurrence": "whenever"}).status_code == 422
+
+
+def test_the_report_and_each_message_say_why_and_until_when_messages_wait(app_client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        paris = [create_contact(session, i, timezone="Europe/Paris").id for i in range(3)]
+    campaign_id = _campaign(app_client, headers, "Soldes", quiet_start="21:00", quiet_end="08:00",
+                            respect_country_rules=False)
+    app_client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=headers, json={})
+    night = datetime(2026, 6, 12, 21, 30, tzinfo=UTC)  # Friday 23:30 in Paris
+    assert tasks.prepare_campaign(campaign_id, now=night) == 3
+    report = app_client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=headers).json()
+    assert report["waiting"] == [{"reason": "quiet_hours", "count": 3, "next_at": "2026-06-13T06:00:00+00:00",
+                                  "detail": "quiet hours until Sat 08:00 Europe/Paris"}]
+    csv_rows = app_client.get(f"/api/v1/campaigns/{campaign_id}/report?format=csv", headers=headers).text
+    assert "all,waiting.quiet_hours,3" in csv_rows
+    with db.session_scope() as session:
+        message_id = session.scalar(select(Message.id).where(Message.contact_id == paris[0]))
+    shown = app_client.get(f"/api/v1/messages/{message_id}", headers=headers).json()
+    assert (shown["status"], shown["wait_reason"], shown["wait_detail"]) == (
+        "queued", "quiet_hours", "quiet hours until Sat 08:00 Europe/Paris")
+    assert shown["not_before"].startswith("2026-06-13T06:00:00") and shown["expires_at"] is None

@@ -177,3 +177,16 @@ def test_roles(app_client: TestClient, runtime: Settings) -> None:
     assert app_client.get("/console/campaigns/999999", headers={**HTML, **analyst}).status_code == 404
     anonymous = app_client.get("/console/campaigns", headers=HTML, follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/console/login")
+
+
+def test_the_report_page_says_why_queued_messages_wait(app_client: TestClient, runtime: Settings) -> None:
+    campaign_id = build_campaign()
+    with db.session_scope() as session:
+        queued = session.query(Message).filter(Message.campaign_id == campaign_id, Message.status == "queued").one()
+        queued.not_before = db.utcnow() + timedelta(hours=9)
+        queued.wait_reason, queued.wait_detail = "quiet_hours", "quiet hours until Mon 08:00 Europe/Paris"
+    page = marketer_client(app_client).get(f"/console/campaigns/{campaign_id}", headers=HTML)
+    assert page.status_code == 200, page.text
+    table = page.text.split('<table id="waiting">')[1].split("</table>")[0]
+    row = table.split('<tr data-reason="quiet_hours">')[1].split("</tr>")[0]
+    assert "quiet hours until Mon 08:00 Europe/Paris" in row and "<td>1</td>" in row
