@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit, users
@@ -122,14 +122,27 @@ def _accept_pending(user: User, code: str) -> bool:
     return True
 
 
-def _accept(user: User, code: str) -> str | None:
+def _claim_step(session: Session, user: User, step: int) -> bool:
+    """Record ``step`` as the user's last accepted one, unless another request got there first.
+
+    A conditional UPDATE rather than a read-then-write: two requests racing with the same code
+    (or a later one) cannot both be accepted.
+    """
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _accept(session: Session, user: User, code: str) -> str | None:
     """How ``code`` proves the factor ("totp", "recovery_code", "enrolment"), spending it; else ``None``."""
     if user.totp_secret is None:
         return "enrolment" if _accept_pending(user, code) else None
     step = totp.matching_step(user.totp_secret, code, after=user.totp_last_step)
     if step is not None:
-        user.totp_last_step = step
-        return "totp"
+        return "totp" if _claim_step(session, user, step) else None
     remaining = totp.consume_recovery_code(list(user.recovery_codes or []), code)
     if remaining is not None:
         user.recovery_codes = remaining
@@ -153,7 +166,7 @@ def second_factor(session: Session, throttle: Throttle, *, user: User, code: str
     """
     subjects = [(SECOND_FACTOR, str(user.id)), (CLIENT_IP, client.ip)]
     _refuse_if_locked(throttle, subjects)
-    method = _accept(user, code)
+    method = _accept(session, user, code)
     if method is None:
         raise _fail(
             session,
