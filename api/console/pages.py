@@ -37,8 +37,9 @@ def enrol_page(
 ) -> Response:
     """Two-factor enrolment for a pending (password-only) session.
 
-    The page asks ``/api/v1/auth/2fa/enrol`` for a new secret as soon as it loads, which replaces
-    the user's current one: a fully logged-in user is sent on instead of silently re-enrolled.
+    The page asks ``/api/v1/auth/2fa/enrol`` for a new secret as soon as it loads, without a
+    password or code: that works for a user with no factor yet (first log-in, or after an admin
+    reset); a fully logged-in user is sent on (replacing a factor needs the password and a code).
     """
     if principal is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
