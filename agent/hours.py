@@ -56,7 +56,7 @@ class BusinessHours:
         """Whether ``at`` (timezone-aware; naive means UTC) falls in an opening range."""
         if self.always_open:
             return True
-        local = _aware(at).astimezone(ZoneInfo(self.timezone))
+        local = as_utc(at).astimezone(ZoneInfo(self.timezone))
         now = local.time()
         return any(start <= now < end for start, end in self.weekly[local.weekday()])
 
@@ -64,7 +64,7 @@ class BusinessHours:
         """The next opening time after ``at`` in the business's timezone (None if never open)."""
         if self.always_open:
             return None
-        local = _aware(at).astimezone(ZoneInfo(self.timezone))
+        local = as_utc(at).astimezone(ZoneInfo(self.timezone))
         for offset in range(8):
             day = (local + timedelta(days=offset)).date()
             for start, _ in sorted(self.weekly[day.weekday()]):
@@ -81,7 +81,8 @@ class BusinessHours:
         return template.replace("{opens}", opens)
 
 
-def _aware(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
+    """``at`` made aware: a naive datetime is UTC (SQLite hands stored datetimes back naive)."""
     return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo("UTC"))
 
 

@@ -1,8 +1,8 @@
 """Agent services over the database and the loaded runtime: analysis for people (API, CLI), a
 conversation's recent turns, and intent model training.
 
-Acting on a decision (sending, opting out, escalating) is the inbound job's work
-(``workers.jobs.inbound``): the agent package decides, it does not reach into handoff or contacts.
+Acting on a decision (sending, opting out, escalating) is ``agent.effects``, called for each
+received message by ``agent.inbound``.
 """
 
 from __future__ import annotations
