@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit, users
-from core.errors import Conflict, TooManyRequests, Unauthorized
+from core.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from core.models import User
 from core.security import passwords, totp
 from core.security.throttle import ACCOUNT, CLIENT_IP, SECOND_FACTOR, Policy, Throttle
@@ -200,11 +200,16 @@ def start_enrolment(
     (``core.users.reset_second_factor``) is the way back for someone who lost both.
 
     Raises:
-        Refused: the password or the code is missing or wrong (throttled like a log-in).
+        ValidationFailed: the user has a factor and the password or the code is missing.
+        TooManyRequests / Refused: the password or the code is wrong (throttled like a log-in).
     """
     if user.totp_secret is not None:
         if not password or not code:
-            raise Refused("give your password and a current code (or a recovery code) to replace your factor")
+            missing = [name for name, value in (("password", password), ("code", code)) if not value]
+            raise ValidationFailed(
+                "give your password and a current code (or a recovery code) to replace your factor",
+                errors=[{"field": name, "message": "required to replace an enrolled factor"} for name in missing],
+            )
         subjects = [(ACCOUNT, user.email), (CLIENT_IP, client.ip)]
         _refuse_if_locked(throttle, [*subjects, (SECOND_FACTOR, str(user.id))])
         if not passwords.verify_password(user.password_hash, password):
