@@ -124,11 +124,11 @@ _REPLAN = (
 
 
 def resume_work(session: Session, campaign: Campaign, *, now: datetime | None = None) -> None:
-    """After ``service.resume``: continue the preparation, or re-plan what stayed queued."""
+    """After ``service.resume``: re-plan what stayed queued, and continue the preparation if unfinished."""
+    if campaign.status in ("preparing", "running"):
+        replan_queued(session, campaign, now=now or utcnow())
     if campaign.status == "preparing":
         _queue_prepare(session, campaign)
-    elif campaign.status == "running":
-        replan_queued(session, campaign, now=now or utcnow())
 
 
 def check_completion(session: Session, campaign: Campaign, *, now: datetime) -> bool:

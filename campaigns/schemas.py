@@ -145,6 +145,9 @@ class EventIn(RequestBody):
     contact_id: int | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = Field(
+        default=None, description="for one-time codes: the message is not sent after this instant (closed expired)"
+    )
 
 
 class EventOut(BaseModel):

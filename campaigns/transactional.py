@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -84,10 +85,11 @@ def set_mapping(session: Session, *, event_type: str, language: str, template_id
 
 
 def handle_event(session: Session, *, event_type: str, contact: Contact, data: Mapping[str, Any],
-                 idempotency_key: str | None, source: str) -> EventResult:
+                 idempotency_key: str | None, source: str, expires_at: datetime | None = None) -> EventResult:
     """Record the event and queue its message; the status says ``sent``, ``no_template`` or ``blocked``.
 
     ``sent`` means queued for the transactional lane (delivered by the send job after commit).
+    ``expires_at`` (a one-time code's validity): past it the message is closed ``expired``, not sent.
     """
     from contacts.consent import blocked_contact_ids
 
@@ -114,7 +116,7 @@ def handle_event(session: Session, *, event_type: str, contact: Contact, data: M
         text = Shortener.from_settings().rewrite(text, links, contact.id)
         message = queue_outbound(session, contact=contact, body=text, lane="transactional", author_type="system",
                                  author_id=f"event:{event_type}"[:64], media=template.media,
-                                 idempotency_key=f"event:{event.id}")
+                                 idempotency_key=f"event:{event.id}", expires_at=expires_at)
         event.message_id = message.id
         event.status = "sent"
     session.flush()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -96,8 +96,12 @@ def queue_outbound(
     sent late (``delivery.authority``).
 
     Raises:
-        ValidationFailed: unknown lane, or neither text nor media.
+        ValidationFailed: unknown lane, neither text nor media, or ``expires_at`` not in the future.
     """
+    if expires_at is not None:
+        expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+        if expires_at <= utcnow():
+            raise ValidationFailed("expires_at must be in the future", errors=[{"field": "expires_at"}])
     if lane not in LANES:
         raise ValidationFailed(f"lane must be one of {', '.join(LANES)}", errors=[{"field": "lane"}])
     if override_opt_out and lane != "transactional":
@@ -151,6 +155,7 @@ def send_api_message(
     idempotency_key: str | None = None,
     smart_encoding: bool = False,
     override_opt_out: bool = False,
+    expires_at: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Validate and queue a message asked for through the API; returns ``(message, created)``.
 
@@ -214,6 +219,7 @@ def send_api_message(
                 idempotency_key=idempotency_key,
                 sender=sender,
                 override_opt_out=override_opt_out,
+                expires_at=expires_at,
             )
     except IntegrityError:
         # A concurrent request with the same key committed between our look-up and our insert

@@ -32,6 +32,10 @@ class MessageIn(RequestBody):
         description="admin only, transactional lane only: send to a number that opted out (audited; needs a reason)",
     )
     override_reason: str = Field(default="", max_length=500, description="why the opt-out is overridden")
+    expires_at: datetime | None = Field(
+        default=None,
+        description="for time-critical texts (one-time codes): not sent after this instant, closed expired",
+    )
 
 
 class PreviewIn(RequestBody):

@@ -33,6 +33,7 @@ def post_event(
         data=body.data,
         idempotency_key=body.idempotency_key,
         source="api",
+        expires_at=body.expires_at,
     )
     if result.duplicate:
         response.status_code = 200

@@ -55,6 +55,7 @@ def send_message(
         idempotency_key=key,
         smart_encoding=body.smart_encoding,
         override_opt_out=body.override_opt_out,
+        expires_at=body.expires_at,
     )
     if not created:
         response.status_code = 200

@@ -79,3 +79,20 @@ def test_order_event_naming_a_campaign_records_a_conversion(app_client: TestClie
         conversion = session.scalar(select(Conversion))
     assert conversion is not None and conversion.campaign_id == campaign["id"]
     assert (conversion.reference, conversion.value_micros, conversion.source) == ("55", 9_900_000, "event")
+
+
+def test_a_one_time_code_event_carries_its_expiry(app_client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    headers = auth_headers("marketer")
+    template_id = _template(app_client, headers, "Code {{ event.order.number }}", "en")
+    app_client.put("/api/v1/events/templates", headers=headers,
+                   json={"event_type": "otp.requested", "language": "*", "template_id": template_id})
+    until = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+    posted = app_client.post("/api/v1/events", headers=headers, json={
+        "type": "otp.requested", "contact": {"phone": "+33612345678"}, "data": {"order": {"number": "123456"}},
+        "expires_at": until.isoformat()})
+    assert posted.status_code == 202, posted.text
+    with db.session_scope() as session:
+        message = session.get_one(Message, posted.json()["message_id"])
+        assert message.expires_at is not None and message.expires_at.replace(tzinfo=UTC) == until

@@ -57,3 +57,18 @@ def test_preview_shows_encoding_and_smart_encoding_savings(app_client: TestClien
     assert plain["smart_encoding_saves_segments"] == 1
     smart = app_client.post("/api/v1/messages/preview", json={"body": text, "smart_encoding": True}, headers=headers)
     assert smart.json()["encoding"] == "GSM-7" and smart.json()["segments"] == 1
+
+
+def test_a_one_time_code_carries_its_expiry_and_a_past_one_is_refused(app_client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    headers = auth_headers("marketer")
+    until = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+    sent = app_client.post("/api/v1/messages", headers=headers,
+                           json={"to": "+33612345678", "body": "Code 123456", "expires_at": until.isoformat()})
+    assert sent.status_code == 202, sent.text
+    assert datetime.fromisoformat(sent.json()["expires_at"]).replace(tzinfo=UTC) == until
+    past = app_client.post("/api/v1/messages", headers=headers,
+                           json={"to": "+33612345678", "body": "Code 654321",
+                                 "expires_at": (until - timedelta(hours=1)).isoformat()})
+    assert past.status_code == 422 and past.json()["errors"][0]["field"] == "expires_at"
