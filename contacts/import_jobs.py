@@ -151,7 +151,7 @@ def percent(job: ContactImport) -> float:
 
 def notices(job: ContactImport) -> list[str]:
     """Sentences about the whole import for the person who ran it (the consent policy's, today)."""
-    found = consent.marketing_consent_warning(job.without_consent) if job.phase == "importing" else None
+    found = consent.marketing_consent_warning(job.without_consent)
     return [found] if found else []
 
 
