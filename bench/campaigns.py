@@ -3,7 +3,7 @@
 Seeds N contacts (1 % opted out, mixed time zones and languages) in a fresh database, in a child
 process so its memory is not counted, then times one campaign preparation end to end: segment →
 consent → frequency cap → quiet-hours grouping → render (with a tracked link and the opt-out
-footer) → insert of the ``Message`` rows → release jobs queued in Redis. Prints the time and
+footer) → insert of the ``Message`` rows with their planned time → send jobs queued in Redis. Prints the time and
 the peak RSS of the preparing process (ru_maxrss), before and after, to show memory stays flat.
 
 SQLite in a temporary directory and an embedded Redis unless ``--database-url`` /

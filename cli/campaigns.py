@@ -50,7 +50,7 @@ def start(campaign_id: int) -> None:
     with progress_bar() as bar:
         task = bar.add_task("preparing", total=None)
         queued = tasks.prepare_campaign(campaign_id, progress=lambda n: bar.update(task, advance=n))
-    console.print(f"{queued} messages queued; workers release them within the delivery windows")
+    console.print(f"{queued} messages queued; workers send each at its planned time, within its delivery window")
 
 
 @campaigns_app.command("report")
