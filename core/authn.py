@@ -231,8 +231,17 @@ def start_enrolment(
     return enrolment
 
 
-def confirm_enrolment(session: Session, throttle: Throttle, *, user: User, code: str, client: Client) -> None:
-    """Replace the user's factor with the pending one, given a code from the new authenticator.
+def confirm_enrolment(
+    session: Session,
+    throttle: Throttle,
+    *,
+    user: User,
+    code: str,
+    client: Client,
+    keep_session_id: int | None = None,
+) -> int:
+    """Replace the user's factor with the pending one, given a code from the new authenticator; the
+    user's other sessions end (ASVS 3.3.3). Returns how many ended.
 
     Raises:
         Conflict: no enrolment is waiting.
@@ -255,6 +264,7 @@ def confirm_enrolment(session: Session, throttle: Throttle, *, user: User, code:
         )
     session.flush()
     throttle.reset(SECOND_FACTOR, str(user.id))
+    return users.end_sessions(session, user=user, keep_session_id=keep_session_id)
 
 
 def change_password(

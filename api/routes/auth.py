@@ -227,11 +227,19 @@ def confirm(
     origin: Client = Depends(client),
     principal: Principal = Depends(require(*ALL_ROLES)),
 ) -> MeOut:
-    """Replace the current factor with the one being enrolled, given a code from the new one."""
-    _, user = _console_user(request, session, principal)
-    authn.confirm_enrolment(session, limiter, user=user, code=body.code, client=origin)
+    """Replace the current factor with the one being enrolled, given a code from the new one; your
+    other sessions end."""
+    console_session, user = _console_user(request, session, principal)
+    ended = authn.confirm_enrolment(
+        session, limiter, user=user, code=body.code, client=origin, keep_session_id=console_session.id
+    )
     audit.record(
-        session, actor=actor(request, principal), action="auth.2fa.confirm", target_type="user", target_id=user.id
+        session,
+        actor=actor(request, principal),
+        action="auth.2fa.confirm",
+        target_type="user",
+        target_id=user.id,
+        diff={"sessions_ended": ended},
     )
     return MeOut(kind="user", id=user.id, name=user.email, role=Role(user.role))
 

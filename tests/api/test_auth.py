@@ -158,19 +158,21 @@ def test_replacing_the_factor_needs_password_and_current_code_and_keeps_the_old_
         assert other.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(new_secret).now()}).status_code == 401
         assert other.post("/api/v1/auth/2fa/verify", json={"code": recovery[1]}).status_code == 200
 
-    csrf = _log_in(app_client, "agent@example.com").json()["csrf_token"]
-    assert app_client.post("/api/v1/auth/2fa/verify", json={"code": recovery[2]}).status_code == 200
-    confirm = app_client.post(
-        "/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(new_secret).now()}, headers={"X-CSRF-Token": csrf}
-    )
-    assert confirm.status_code == 200
+        csrf = _log_in(app_client, "agent@example.com").json()["csrf_token"]
+        assert app_client.post("/api/v1/auth/2fa/verify", json={"code": recovery[2]}).status_code == 200
+        confirm = app_client.post(
+            "/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(new_secret).now()}, headers={"X-CSRF-Token": csrf}
+        )
+        assert confirm.status_code == 200
+        assert other.get("/api/v1/auth/me").status_code == 401  # the other browser is logged out
+        assert app_client.get("/api/v1/auth/me").status_code == 200
     with db.session_scope() as session:
         user = session.scalars(select(User).where(User.email == "agent@example.com")).one()
         assert user.totp_secret == new_secret and user.totp_pending_secret is None
     _log_in(app_client, "agent@example.com")
     assert app_client.post("/api/v1/auth/2fa/verify", json={"code": recovery[3]}).status_code == 401  # old set gone
     assert [e.diff["replacing"] for e in _audit("auth.2fa.enrol")] == [True]
-    assert len(_audit("auth.2fa.confirm")) == 1
+    assert [e.diff for e in _audit("auth.2fa.confirm")] == [{"sessions_ended": 2}]  # the first session, the other
 
 
 def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(app_client: TestClient) -> None:
