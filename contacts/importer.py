@@ -131,7 +131,7 @@ class RowParser:
         if values.get("language"):
             raw = values["language"]
             try:
-                row.language = check_language(_LANGUAGE_NAMES.get(normalise_header(raw), raw), column["language"])
+                row.language = check_language(_language_code(raw), column["language"])
             except ValidationFailed:
                 reject(column["language"], "bad_language", "not a language code such as 'fr' or 'pt-BR'")
         if values.get("timezone"):
@@ -173,6 +173,15 @@ class RowParser:
             )
         row.proof = values.get("consent_proof") or f"import {self.options.source_name} row {number}"
         return (None if any(p.error for p in problems) else row), problems
+
+
+def _language_code(raw: str) -> str:
+    """``Français`` → ``fr``, ``EN`` → ``en``, ``pt_br`` → ``pt-BR``: how spreadsheets spell languages."""
+    named = _LANGUAGE_NAMES.get(normalise_header(raw))
+    if named:
+        return named
+    language, _, region = raw.strip().replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
 
 def numbered_rows(rows: Iterator[list[str]], limits: FileLimits) -> Iterator[tuple[int, list[str]]]:

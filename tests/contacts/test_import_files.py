@@ -139,3 +139,23 @@ def test_xlsx_zip_bomb_is_refused_from_the_zip_directory() -> None:
     bomb.seek(0)
     with pytest.raises(PayloadTooLarge, match="inflates"):
         inspect(bomb, "f.xlsx", LIMITS)
+
+
+def test_row_parser_uses_the_country_column_and_language_names(runtime: object) -> None:
+    from contacts.import_report import ImportOptions
+    from contacts.importer import RowParser
+
+    limits = FileLimits(max_columns=4)
+    parser = RowParser(["Téléphone", "Pays", "Langue"], ImportOptions(region="FR"), {}, limits)
+    row, problems = parser.parse(2, ["0470 12 34 56", "be", "Français"])
+    assert row is not None and (row.e164, row.language, problems) == ("+32470123456", "fr", [])
+    row, problems = parser.parse(3, ["06 12 34 56 78", "France", "EN"])
+    assert row is not None and row.e164 == "+33612345678"
+    assert [(p.code, p.error) for p in problems] == [("country_ignored", False)]
+    assert row.language == "en"
+    row, _ = parser.parse(4, ["06 12 34 56 79", "", "pt_br"])
+    assert row is not None and row.language == "pt-BR"
+    row, problems = parser.parse(5, ["06 12 34 56 78", "FR", "fr", "x", "y"])
+    assert row is None and [p.code for p in problems] == ["too_many_columns"]
+    with pytest.raises(ValidationFailed, match="at most 4"):
+        RowParser(["phone", "a", "b", "c", "d"], ImportOptions(), {}, limits)
