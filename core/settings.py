@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     webhook_body_max_bytes: int = Field(64 * 1024, ge=1024)
     upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     body_max_bytes: int = Field(1024 * 1024, ge=1024)
+    # Outbound requests to URLs people typed (webhooks, push, CRM sync) reach public addresses
+    # only (core.outbound_http); these lift that for development fakes or named internal hosts
+    outbound_allow_private: bool = False
+    outbound_allowed_hosts: str = ""
+    # Production: the simulator channel needs this explicit yes; /docs, /openapi.json and /metrics
+    # need an admin session or API key unless public_docs / public_metrics say otherwise
+    allow_simulator_in_production: bool = False
+    public_docs: bool = False
+    public_metrics: bool = False
 
     # Vonage
     vonage_api_key: str = ""
@@ -141,6 +150,11 @@ class Settings(BaseSettings):
             for name in ("encryption_keys", "blind_index_key", "secret_key"):
                 if not getattr(self, name):
                     raise ValueError(f"RELAIS_{name.upper()} is required when RELAIS_ENV=production")
+            if self.channel == "simulator" and not self.allow_simulator_in_production:
+                raise ValueError(
+                    "RELAIS_CHANNEL=simulator is refused when RELAIS_ENV=production (its pages are public and "
+                    "nothing reaches a phone); choose vonage or smpp, or set RELAIS_ALLOW_SIMULATOR_IN_PRODUCTION=true"
+                )
         return self
 
     @property

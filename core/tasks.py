@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
-from core import db, webhooks
+from core import db, outbound_http, webhooks
 from core.models import WebhookDelivery, WebhookSubscription
+from core.outbound_http import OutboundBlocked
 
 TIMEOUT_SECONDS = 10.0
 
 
 def deliver_webhook(delivery_id: int) -> str:
-    """POST one delivery; idempotent (a delivered one is never sent again)."""
+    """POST one delivery through the public-only client; idempotent (a delivered one is never sent again)."""
     with db.session_scope() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status == "delivered":
@@ -29,9 +32,17 @@ def deliver_webhook(delivery_id: int) -> str:
             "relais-delivery-attempt": str(delivery.attempts + 1),
             "relais-signature": webhooks.sign(sub.secret, body),
         }
+        start = time.perf_counter()
         try:
-            response = httpx.post(sub.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
-            webhooks.record_attempt(session, delivery, status_code=response.status_code, error=response.text[:500])
+            # streamed and closed unread: the receiver's body is neither downloaded nor stored
+            with outbound_http.client(timeout=TIMEOUT_SECONDS) as client, client.stream(
+                "POST", sub.url, content=body, headers=headers
+            ) as response:
+                status = response.status_code
+            ms = round((time.perf_counter() - start) * 1000)
+            webhooks.record_attempt(session, delivery, status_code=status, error=f"HTTP {status} in {ms} ms")
+        except OutboundBlocked as exc:
+            webhooks.record_attempt(session, delivery, status_code=None, error=f"refused: {exc.detail}")
         except httpx.HTTPError as exc:
             webhooks.record_attempt(session, delivery, status_code=None, error=f"{type(exc).__name__}: {exc}")
         return delivery.status

@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import outbound_http
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import WebhookDelivery, WebhookSubscription
+from core.outbound_http import OutboundPolicy
 from core.queue import NO_RETRY, JobSpec, enqueue_after_commit
 
 EVENT_TYPES = (
@@ -54,9 +56,16 @@ def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def create_subscription(session: Session, *, url: str, event_types: list[str]) -> WebhookSubscription:
-    if not url.startswith(("http://", "https://")):
-        raise ValidationFailed("url must be an http(s) URL", errors=[{"field": "url"}])
+def create_subscription(
+    session: Session, *, url: str, event_types: list[str], policy: OutboundPolicy | None = None
+) -> WebhookSubscription:
+    """A new subscription; its URL must be http(s) to a public address (``core.outbound_http``).
+
+    Raises:
+        OutboundBlocked: the URL is not http(s) or points to a loopback, private, link-local... address.
+        ValidationFailed: unknown event types.
+    """
+    outbound_http.check_url(url, field="url", policy=policy)
     unknown = sorted(set(event_types) - set(EVENT_TYPES) - {"*"})
     if unknown or not event_types:
         raise ValidationFailed(
@@ -108,7 +117,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def record_attempt(session: Session, delivery: WebhookDelivery, *, status_code: int | None, error: str) -> None:
-    """Store an attempt's outcome and schedule the next one while inside the retry window."""
+    """Store an attempt's outcome and schedule the next one while inside the retry window.
+
+    ``error`` is Relais's own account of the attempt (status and timing, or the network error):
+    the receiver's response body is never stored, so the log cannot relay what a URL answered.
+    """
     delivery.attempts += 1
     delivery.last_status_code = status_code
     delivery.last_error = error[:2000]

@@ -122,6 +122,16 @@ def _truncate_all(url: str) -> None:
 
 
 @pytest.fixture
+def outbound_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let outbound requests reach this test's fakes on 127.0.0.1 (refused by default, core.outbound_http).
+
+    List it before ``runtime`` so the settings the runtime builds include it.
+    """
+    monkeypatch.setenv("RELAIS_OUTBOUND_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[Settings]:
     """A configured process on a fresh SQLite file and a flushed Redis database."""
     settings = _configure(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'relais.db'}", redis_url)

@@ -40,7 +40,7 @@ def _person_with_history(app_client: TestClient) -> int:
         },
     ).json()
     with db.session_scope() as session:  # the real inbound and outbound paths, webhooks subscribed
-        webhooks.create_subscription(session, url="http://127.0.0.1:9/h", event_types=["*"])
+        webhooks.create_subscription(session, url="https://hooks.example.invalid/h", event_types=["*"])
         inbound = InboundMessage(
             provider="simulator",
             provider_message_id="sim-1",

@@ -24,7 +24,7 @@ PERSON = Actor(type="user", id="7", name="marketer@example.com")
 
 def test_opt_out_keeps_flag_in_sync_and_emits_webhook_once(runtime_any_db: object) -> None:
     with db.session_scope() as session:
-        create_subscription(session, url="http://127.0.0.1:9/hook", event_types=["contact.opted_out"])
+        create_subscription(session, url="https://hooks.example.invalid/hook", event_types=["contact.opted_out"])
         contact = create_contact(session, 1)
         consent.record_opt_in(session, contact=contact, source="form", proof="signup form v2")
         assert (contact.consent_status, contact.opted_out) == ("opted_in", False)

@@ -50,3 +50,16 @@ def test_bad_encryption_key_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run([RELAIS, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "RELAIS_ENCRYPTION_KEYS" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_production_refuses_the_simulator_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAIS_ENV", "production")
+    monkeypatch.setenv("RELAIS_CHANNEL", "simulator")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "RELAIS_ALLOW_SIMULATOR_IN_PRODUCTION" in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setenv("RELAIS_ALLOW_SIMULATOR_IN_PRODUCTION", "true")
+    assert load_settings().channel == "simulator"
+    monkeypatch.delenv("RELAIS_ALLOW_SIMULATOR_IN_PRODUCTION")
+    monkeypatch.setenv("RELAIS_CHANNEL", "vonage")
+    assert load_settings().channel == "vonage"

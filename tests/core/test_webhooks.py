@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from core import db, webhooks
 from core.models import WebhookDelivery
+from core.outbound_http import OutboundPolicy
 from core.queue import get_queue
 from core.settings import Settings
 from tests.helpers import auth_headers, run_jobs
@@ -33,6 +34,7 @@ class Receiver:
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
                 self.end_headers()
+                self.wfile.write(b"internal service answer: db password hunter2")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -57,7 +59,7 @@ def test_signature_round_trip_and_replay_window() -> None:
     assert not webhooks.verify("s3cret", header, b'{"a":1}', now=1_000_000 + 301)
 
 
-def test_delivery_is_signed_and_logged(runtime: Settings, receiver: Receiver) -> None:
+def test_delivery_is_signed_and_logged(outbound_to_loopback: None, runtime: Settings, receiver: Receiver) -> None:
     with db.session_scope() as session:
         sub = webhooks.create_subscription(session, url=receiver.url, event_types=["contact.opted_out"])
         secret = sub.secret
@@ -73,7 +75,9 @@ def test_delivery_is_signed_and_logged(runtime: Settings, receiver: Receiver) ->
         assert delivery.status == "delivered" and delivery.last_status_code == 200 and delivery.attempts == 1
 
 
-def test_failure_schedules_backoff_then_gives_up_after_24h(runtime: Settings, receiver: Receiver) -> None:
+def test_failure_schedules_backoff_then_gives_up_after_24h(
+    outbound_to_loopback: None, runtime: Settings, receiver: Receiver
+) -> None:
     receiver.statuses = [500]
     with db.session_scope() as session:
         webhooks.create_subscription(session, url=receiver.url, event_types=["*"])
@@ -95,7 +99,7 @@ def test_failure_schedules_backoff_then_gives_up_after_24h(runtime: Settings, re
         assert stored.status == "failed" and stored.next_attempt_at is None
 
 
-def test_subscription_api_and_replay(app_client: TestClient, receiver: Receiver) -> None:
+def test_subscription_api_and_replay(outbound_to_loopback: None, app_client: TestClient, receiver: Receiver) -> None:
     admin = auth_headers("admin")
     bad = app_client.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["nope"]}, headers=admin)
     assert bad.status_code == 422 and "nope" in bad.json()["detail"]
@@ -121,3 +125,53 @@ def test_subscription_secret_is_encrypted_at_rest(runtime: Settings) -> None:
     with db.engine().connect() as conn:
         raw = conn.execute(sa.text("SELECT secret FROM webhook_subscriptions WHERE id = :id"), {"id": sub_id}).scalar()
     assert isinstance(raw, str) and raw.startswith("t1:") and secret not in raw
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://0x7f000001/",
+        "http://[::1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:6379/",
+        "file:///etc/passwd",
+    ],
+)
+def test_internal_webhook_urls_are_refused_with_422(app_client: TestClient, url: str) -> None:
+    response = app_client.post(
+        "/api/v1/webhooks", json={"url": url, "event_types": ["*"]}, headers=auth_headers("admin")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "url"
+
+
+def test_delivery_log_keeps_status_and_timing_never_the_response_body(
+    outbound_to_loopback: None, runtime: Settings, receiver: Receiver
+) -> None:
+    receiver.statuses = [500]
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url=receiver.url, event_types=["*"])
+        webhooks.emit(session, "campaign.completed", {"campaign_id": 3})
+    run_jobs()
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.last_status_code == 500
+        assert delivery.last_error.startswith("HTTP 500 in ") and delivery.last_error.endswith(" ms")
+        assert "hunter2" not in delivery.last_error
+
+
+def test_a_subscription_whose_address_turned_internal_is_refused_at_delivery(
+    runtime: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.session_scope() as session:  # saved while internal targets were allowed (or DNS said public)
+        webhooks.create_subscription(
+            session, url=receiver.url, event_types=["*"], policy=OutboundPolicy(allow_private=True)
+        )
+        webhooks.emit(session, "campaign.completed", {"campaign_id": 3})
+    run_jobs()
+    assert receiver.received == []
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.status == "pending" and delivery.last_status_code is None
+        assert delivery.last_error.startswith("refused: ") and "loopback" in delivery.last_error

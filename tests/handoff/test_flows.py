@@ -80,7 +80,7 @@ def test_missed_sla_is_flagged_and_prioritised(runtime_any_db: Settings) -> None
 
 def test_handback_then_close_are_audited_and_notify(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
-        create_subscription(session, url="http://127.0.0.1:9/hook", event_types=["conversation.closed"])
+        create_subscription(session, url="https://hooks.example.invalid/hook", event_types=["conversation.closed"])
         agent = create_agent(session, "closer@example.com")
         conversation = create_conversation(session)
         flows.escalate(session, conversation=conversation, reason="x", notify_customer=False)

@@ -1,0 +1,201 @@
+"""Outbound HTTP to the public internet only: the one client for URLs that users or partners chose.
+
+Webhook subscriptions, web push endpoints and CRM sync URLs are addresses someone typed; left
+unchecked, the server would post to its own database port, the cloud metadata service or any
+internal host and (worse) show the answer (SSRF). Every such request goes through :func:`client`:
+
+* the host name is resolved and **every** address it resolves to must be public: loopback,
+  RFC 1918, CGNAT (100.64/10), link-local (169.254/16, the metadata service), multicast,
+  unspecified, reserved and documentation ranges are refused, in IPv6 too (``::1``, ``fc00::/7``,
+  ``fe80::/10``) and through IPv4 embedded in IPv6 (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo);
+  numeric host forms (``0x7f000001``, ``2130706433``, ``127.1``, ``017700000001``) are read as
+  the C resolver reads them;
+* the connection goes to the address that was checked (no second lookup a rebinding DNS server
+  could answer differently), with the original ``Host`` header and TLS name (SNI, certificate);
+* redirects are followed, each hop checked the same way, at most :data:`MAX_REDIRECTS`.
+
+:func:`check_url` applies the same rules when a URL is saved, so a bad one is a 422 at once.
+``RELAIS_OUTBOUND_ALLOW_PRIVATE=true`` (development, tests against local fakes) or
+``RELAIS_OUTBOUND_ALLOWED_HOSTS`` (named internal services) lift the address rule explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import ValidationFailed
+from core.settings import Settings, get_settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_REDIRECTS = 5
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NUMERIC_V4 = frozenset("0123456789abcdefxABCDEFX.")
+
+
+class OutboundBlocked(ValidationFailed):
+    """A URL points to a non-public address (or is not http(s)): refused, 422 naming the field."""
+
+    def __init__(self, detail: str, *, field: str = "url") -> None:
+        super().__init__(detail, errors=[{"field": field, "reason": "non_public_destination"}])
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    """Which destinations are allowed beyond the public internet (nothing, by default)."""
+
+    allow_private: bool = False
+    allowed_hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> OutboundPolicy:
+        s = settings or get_settings()
+        hosts = frozenset(h.strip().lower() for h in s.outbound_allowed_hosts.split(",") if h.strip())
+        return cls(allow_private=s.outbound_allow_private, allowed_hosts=hosts)
+
+    def trusts(self, host: str) -> bool:
+        return self.allow_private or host.strip("[]").lower() in self.allowed_hosts
+
+
+def blocked_reason(address: IPAddress) -> str | None:
+    """Why ``address`` is not a public destination, or ``None`` when it is."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or (
+            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
+        )
+        embedded = embedded or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:
+            reason = blocked_reason(embedded)
+            if reason:
+                return f"{reason} (embedded in {address})"
+    checks = (
+        ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+    )
+    for reason, hit in checks:
+        if hit:
+            return f"{reason} address {address}"
+    if not address.is_global:
+        return f"non-global address {address}"  # CGNAT 100.64/10 and other special-purpose blocks
+    return None
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a numeric host stands for (IPv6, dotted, hex, octal, integer), else ``None``."""
+    bare = host.strip("[]")
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    if bare and set(bare) <= _NUMERIC_V4:
+        try:  # inet_aton reads 127.1, 0x7f000001, 2130706433, 017700000001 like the resolver does
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (a numeric host resolves to itself).
+
+    Raises:
+        socket.gaierror: the name does not resolve.
+    """
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def _refuse_non_public(host: str, addresses: list[IPAddress], *, field: str) -> None:
+    for address in addresses:
+        reason = blocked_reason(address)
+        if reason:
+            raise OutboundBlocked(f"{field} must point to the public internet: {host} is a {reason}", field=field)
+
+
+def _split(url: str, *, field: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OutboundBlocked(f"{field} must be an http(s) URL with a host", field=field)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise OutboundBlocked(f"{field} has an invalid port", field=field) from None
+    return parts.scheme, parts.hostname, port
+
+
+def check_url(url: str, *, field: str = "url", policy: OutboundPolicy | None = None) -> None:
+    """Refuse, at save time, a URL that is not http(s) or points to a non-public address.
+
+    A name that does not resolve now is accepted (DNS may be down, the name may be new): the
+    request itself is checked again when it is sent.
+
+    Raises:
+        OutboundBlocked: with ``field`` named in the problem.
+    """
+    _, host, port = _split(url, field=field)
+    if (policy or OutboundPolicy.from_settings()).trusts(host):
+        return
+    try:
+        addresses = resolve(host, port)
+    except (socket.gaierror, UnicodeError):
+        return
+    _refuse_non_public(host, addresses, field=field)
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    """Checks each request's destination and connects to the very address it checked."""
+
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._policy = policy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise OutboundBlocked(f"refusing a {url.scheme}: URL")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            addresses = resolve(url.host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpx.ConnectError(f"cannot resolve {url.host}: {exc}", request=request) from None
+        if not self._policy.trusts(url.host):
+            _refuse_non_public(url.host, addresses, field="url")
+        address = addresses[0]  # trusted hosts are pinned too: one lookup per request, always
+        extensions = dict(request.extensions)
+        if url.scheme == "https" and literal_address(url.host) is None:
+            extensions["sni_hostname"] = url.host  # TLS name and certificate check stay the host name
+        pinned = httpx.Request(
+            request.method,
+            url.copy_with(host=str(address)),
+            headers=request.headers,  # keeps Host: the original name
+            stream=request.stream,
+            extensions=extensions,
+        )
+        return super().handle_request(pinned)
+
+
+def client(*, timeout: float = 10.0, policy: OutboundPolicy | None = None) -> httpx.Client:
+    """An httpx client that reaches only public addresses (see the module docstring).
+
+    Raises (from its requests):
+        OutboundBlocked: a destination, or a redirect hop, is not public.
+        httpx.HTTPError: the usual network failures, an unresolvable name included.
+    """
+    return httpx.Client(
+        transport=_PinnedTransport(policy or OutboundPolicy.from_settings()),
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+    )
