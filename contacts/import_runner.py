@@ -95,6 +95,15 @@ def run(import_id: int, *, progress: Callable[[ContactImport], None] | None = No
     return status
 
 
+def give_up(import_id: int, exc: BaseException) -> None:
+    """Mark an import failed after its job's last attempt ended on ``exc`` (not a file problem)."""
+    with db.session_scope() as session:
+        job = session.get(ContactImport, import_id)
+        if job is not None and job.status not in import_jobs.FINISHED:
+            reason = f"the import stopped on an unexpected error ({type(exc).__name__}) after its retries"
+            import_jobs.finish(session, job, "failed", f"{reason}; rows before row {job.cursor + 1} were imported")
+
+
 def _copy_upload(import_id: int, binary: IO[bytes]) -> None:
     with db.session_scope() as session:
         stmt = (

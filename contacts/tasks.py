@@ -10,10 +10,22 @@ PERIODIC = (Periodic("contacts-crm-sync", 900, "contacts.tasks.sync_crm", "defau
 
 
 def run_import(import_id: int) -> str:
-    """Run or resume one contact import (queued by ``contacts.import_jobs.start``); returns its status."""
+    """Run or resume one contact import (queued by ``contacts.import_jobs.start``); returns its status.
+
+    An unexpected error is raised again for the queue to retry (the import resumes after its
+    cursor); on the last attempt the import is marked failed first, so it does not stay ``running``.
+    """
+    from rq import get_current_job
+
     from contacts import import_runner
 
-    return import_runner.run(import_id)
+    try:
+        return import_runner.run(import_id)
+    except Exception as exc:
+        current = get_current_job()
+        if current is None or not current.retries_left:
+            import_runner.give_up(import_id, exc)
+        raise
 
 
 def sync_crm() -> str:

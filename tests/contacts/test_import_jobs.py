@@ -21,6 +21,7 @@ from core import db
 from core.audit import Actor
 from core.db import utcnow
 from core.errors import Conflict
+from core.queue import RetryPolicy
 from core.settings import Settings
 from tests.contacts.helpers import phone
 from tests.helpers import run_jobs
@@ -263,3 +264,21 @@ def test_rejected_rows_file_keeps_the_cells_as_uploaded(runtime: Settings) -> No
     text = io.StringIO()
     csv.writer(text).writerows(lines)
     assert "=1+1" in text.getvalue()  # formula neutralising is the download route's job (tests/api)
+
+
+def test_an_import_out_of_retries_is_marked_failed_not_left_running(
+    runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_jobs, "JOB_RETRY", RetryPolicy(max=1, intervals=(0,)))
+    import_id = _start(b"phone\n+33612345678\n")
+    attempts = []
+
+    def broken(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(import_runner, "write_batch", broken)
+    run_jobs()
+    job = _job(import_id)
+    assert len(attempts) == 2  # retried once, then given up
+    assert job.status == "failed" and "RuntimeError" in job.error and job.finished_at is not None
