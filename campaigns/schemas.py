@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from channels.media import media_kind, normalize_content_type, size_limit
-from core.bodies import RequestBody
+from core.bodies import JsonObject, RequestBody
 from core.errors import ValidationFailed
 
 
@@ -61,12 +61,12 @@ class TemplateOut(TemplateIn):
 class PreviewIn(RequestBody):
     contact_id: int | None = None
     template_id: int | None = None
-    body: str | None = None
-    language: str | None = None
+    body: str | None = Field(None, max_length=5000)
+    language: str | None = Field(None, max_length=8)
     kind: Literal["marketing", "transactional"] | None = None
-    event: dict[str, Any] | None = None
+    event: JsonObject | None = None
     segment_id: int | None = None
-    segment: dict[str, Any] | None = None
+    segment: JsonObject | None = None
 
 
 class PreviewOut(BaseModel):
@@ -87,8 +87,8 @@ class CampaignIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     template_id: int
     segment_id: int | None = None
-    segment: dict[str, Any] = Field(default_factory=dict, description="inline segment rules when no segment_id")
-    sender: str = ""
+    segment: JsonObject = Field(default_factory=dict, description="inline segment rules when no segment_id")
+    sender: str = Field("", max_length=32)
     media: MediaList = Field(default_factory=list)
     translations: dict[str, int] = Field(default_factory=dict)
     timezone: str = "UTC"
@@ -99,7 +99,7 @@ class CampaignIn(RequestBody):
     throttle_per_minute: int = Field(default=0, ge=0)
     frequency_cap: int = Field(default=3, ge=0)
     frequency_days: int = Field(default=7, ge=1)
-    ab: dict[str, Any] = Field(default_factory=dict)
+    ab: JsonObject = Field(default_factory=dict)
 
 
 class CampaignOut(CampaignIn):
@@ -133,17 +133,17 @@ class ConversionIn(RequestBody):
 
 
 class EventContact(RequestBody):
-    phone: str
-    first_name: str | None = None
-    name: str | None = None
-    language: str | None = None
+    phone: str = Field(max_length=32)
+    first_name: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    language: str | None = Field(None, max_length=16)
 
 
 class EventIn(RequestBody):
     type: str = Field(min_length=1, max_length=60)
     contact: EventContact | None = None
     contact_id: int | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: JsonObject = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, max_length=200)
     expires_at: datetime | None = Field(
         default=None, description="for one-time codes: the message is not sent after this instant (closed expired)"
@@ -164,17 +164,17 @@ class EventTemplateIn(RequestBody):
 
 
 class BrandIn(RequestBody):
-    name: str = ""
-    voice: str = ""
-    examples: list[str] = Field(default_factory=list)
-    banned_terms: list[str] = Field(default_factory=list)
-    required_terms: list[str] = Field(default_factory=list)
+    name: str = Field("", max_length=200)
+    voice: str = Field("", max_length=2000)
+    examples: list[str] = Field(default_factory=list, max_length=20)
+    banned_terms: list[str] = Field(default_factory=list, max_length=200)
+    required_terms: list[str] = Field(default_factory=list, max_length=50)
     emoji_policy: Literal["none", "some", "any"] = "some"
-    languages: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list, max_length=20)
     max_segments: int = Field(default=2, ge=1, le=10)
     sentiment_min: float = Field(default=0.0, ge=-1, le=1)
     sentiment_max: float = Field(default=1.0, ge=-1, le=1)
-    stop_number: str = ""
+    stop_number: str = Field("", max_length=32)
 
 
 class BrandOut(BrandIn):

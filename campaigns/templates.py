@@ -8,19 +8,30 @@ or be guarded by an ``{% if %}`` test; :func:`validate` rejects anything else, a
 construct (function calls, imports, macros, assignments, private attributes, unknown filters),
 naming the variable and the line. Rendering uses a strict undefined that is false in ``if``
 tests, so an unchecked hole raises instead of sending "None" to a customer.
+
+Output is bounded: a template renders at most ``MAX_RENDERED_CHARS`` (what one message may
+carry), and no value inside it may grow past that either: ``*`` and ``+`` on strings and lists
+are checked before they build anything, filters after, and loops may not nest, so
+``{{ "x" * 20000000 }}`` fails with a 422 on save and preview instead of allocating 20 MB.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from conversations.flows import MAX_BODY_CHARS
 from core.errors import ValidationFailed
+
+#: The most characters a template may render, and the largest string or list it may build.
+MAX_RENDERED_CHARS = MAX_BODY_CHARS
 
 #: Contact fields a template can read; all of them can be missing.
 CONTACT_FIELDS = ("first_name", "name", "language", "country", "timezone")
@@ -59,8 +70,48 @@ class _Missing(StrictUndefined):
         return False
 
 
-_ENV = SandboxedEnvironment(undefined=_Missing, autoescape=False, keep_trailing_newline=False)
-_ENV.filters = {name: f for name, f in _ENV.filters.items() if name in ALLOWED_FILTERS}
+def _too_long(size: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"the template renders or builds {size} characters or items; a message holds at most {MAX_RENDERED_CHARS}",
+        errors=[{"field": "body", "message": f"renders more than {MAX_RENDERED_CHARS} characters"}],
+    )
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple) else 0
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox with ``*`` and ``+`` on strings and lists checked before the result is built."""
+
+    intercepted_binops = frozenset({"*", "+"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            count = right if isinstance(right, int) else left if isinstance(left, int) else 0
+            size = max(_size(left), _size(right)) * max(count, 0)
+        else:
+            size = _size(left) + _size(right)
+        if size > MAX_RENDERED_CHARS:
+            raise _too_long(size)
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a filter) failing when it returns a string or list longer than a message (``replace``, ``join``)."""
+
+    @functools.wraps(fn)  # keeps jinja's pass_context / pass_eval_ctx marker
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        if _size(value) > MAX_RENDERED_CHARS:
+            raise _too_long(_size(value))
+        return value
+
+    return bounded
+
+
+_ENV = _BoundedSandbox(undefined=_Missing, autoescape=False, keep_trailing_newline=False)
+_ENV.filters = {name: _bounded(f) for name, f in _ENV.filters.items() if name in ALLOWED_FILTERS}
 _ENV.tests = {name: t for name, t in _ENV.tests.items() if name in ALLOWED_TESTS}
 _ENV.globals = {}
 
@@ -221,9 +272,28 @@ def validate(source: str, spec: TemplateSpec) -> set[str]:
                                errors=[{"field": "body", "line": exc.lineno, "message": exc.message}]) from None
     walk = _Walk(spec)
     _visit(walk, tree, set(), set())
+    for loop in tree.find_all(nodes.For):
+        if any(True for _ in loop.find_all(nodes.For)):
+            walk.error(loop, "", "loops cannot be nested (a message has no room for their output)")
     if walk.errors:
         raise ValidationFailed("; ".join(e["message"] for e in walk.errors), errors=walk.errors)
+    _trial_render(source)
     return walk.variables
+
+
+def _trial_render(source: str) -> None:
+    """Render with no contact, so constant blow-ups (``"x" * 20000000``) fail on save, not on send.
+
+    Only the size limit is reported: with no contact a value may be missing or of another type
+    here (an error for this empty context only); a real contact's values meet the same checks
+    when the template is rendered for them.
+    """
+    try:
+        Compiled(source).render({"business_name": ""})
+    except ValidationFailed:
+        raise
+    except Exception:  # see above: not an error of the template itself
+        pass
 
 
 def variable_roots(source: str) -> set[str]:
@@ -239,7 +309,15 @@ class Compiled:
         self._template = _ENV.from_string(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        return self._template.render(context).strip()
+        """The text for ``context``; raises ``ValidationFailed`` past ``MAX_RENDERED_CHARS``."""
+        chunks: list[str] = []
+        size = 0
+        for chunk in self._template.generate(context):  # counted as it streams: never built past the cap
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                raise _too_long(size)
+            chunks.append(chunk)
+        return "".join(chunks).strip()
 
 
 def contact_context(*, first_name: str | None, name: str | None, language: str | None, country: str | None,

@@ -8,28 +8,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportProblem
-from core.bodies import RequestBody
+from core.bodies import JsonObject, RequestBody
 
 
 class ContactIn(RequestBody):
-    phone: str
-    name: str | None = None
-    first_name: str | None = None
-    language: str | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
+    phone: str = Field(max_length=32)
+    name: str | None = Field(None, max_length=200)
+    first_name: str | None = Field(None, max_length=100)
+    language: str | None = Field(None, max_length=16)
+    timezone: str | None = Field(None, max_length=64)
+    attributes: JsonObject = Field(default_factory=dict, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=50)
     list_ids: list[int] = Field(default_factory=list)
     consent: ConsentIn | None = None
 
 
 class ContactPatch(RequestBody):
-    name: str | None = None
-    first_name: str | None = None
-    language: str | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] | None = Field(None, description="merged key by key; null removes a key")
-    tags: list[str] | None = Field(None, description="replaces the tags")
+    name: str | None = Field(None, max_length=200)
+    first_name: str | None = Field(None, max_length=100)
+    language: str | None = Field(None, max_length=16)
+    timezone: str | None = Field(None, max_length=64)
+    attributes: JsonObject | None = Field(None, max_length=100, description="merged key by key; null removes a key")
+    tags: list[str] | None = Field(None, max_length=50, description="replaces the tags")
 
 
 class ContactOut(BaseModel):
@@ -81,8 +81,8 @@ class MergeIn(RequestBody):
 
 class ConsentIn(RequestBody):
     action: Literal["opt_in", "opt_out"] = "opt_in"
-    source: str = "api"
-    proof: str = ""
+    source: str = Field("api", max_length=100)
+    proof: str = Field("", max_length=2000)
     double_opt_in: bool = False
 
 
@@ -117,9 +117,9 @@ class ConsentOut(BaseModel):
 
 
 class SuppressionIn(RequestBody):
-    phone: str
-    reason: str = "manual"
-    note: str = ""
+    phone: str = Field(max_length=32)
+    reason: str = Field("manual", max_length=100)
+    note: str = Field("", max_length=2000)
 
 
 class SuppressionOut(BaseModel):
@@ -130,10 +130,10 @@ class SuppressionOut(BaseModel):
 
 
 class AttributeIn(RequestBody):
-    name: str
+    name: str = Field(max_length=64)
     type: Literal["string", "number", "boolean", "date"]
     segmentable: bool = False
-    description: str = ""
+    description: str = Field("", max_length=2000)
 
 
 class AttributeOut(AttributeIn):
@@ -142,8 +142,8 @@ class AttributeOut(AttributeIn):
 
 
 class ListIn(RequestBody):
-    name: str
-    description: str = ""
+    name: str = Field(max_length=200)
+    description: str = Field("", max_length=2000)
 
 
 class ListOut(ListIn):
@@ -157,9 +157,9 @@ class MembersIn(RequestBody):
 
 
 class SegmentIn(RequestBody):
-    name: str
-    description: str = ""
-    rules: dict[str, Any]
+    name: str = Field(max_length=200)
+    description: str = Field("", max_length=2000)
+    rules: JsonObject
 
 
 class SegmentPatch(RequestBody):
@@ -175,7 +175,7 @@ class SegmentOut(SegmentIn):
 
 
 class RulesIn(RequestBody):
-    rules: dict[str, Any]
+    rules: JsonObject
 
 
 class CountOut(BaseModel):

@@ -73,8 +73,8 @@ class MemberIn(RequestBody):
 class CannedIn(RequestBody):
     title: str = Field(min_length=1, max_length=120)
     body: str = Field(min_length=1, max_length=1600)
-    language: str = "en"
-    shortcut: str = ""
+    language: str = Field("en", max_length=8)
+    shortcut: str = Field("", max_length=32)
 
 
 class CannedOut(CannedIn):

@@ -1,4 +1,4 @@
-"""Request body limits: refused while streaming, before any parsing or signature check (issue 15)."""
+"""Input limits (issue 15): request bodies refused while streaming, inbound texts capped, fields bounded."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from select import select as ready_sockets
+from typing import Any
 
 import httpx
 import pytest
@@ -189,3 +190,44 @@ def test_the_simulator_refuses_a_text_above_the_cap(app_client: TestClient) -> N
     assert app_client.post(
         "/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "x" * 1600}
     ).status_code == 202
+
+
+# -- fields: every string bounded, free-form objects bounded, template output bounded -------------
+
+
+def test_oversized_contact_fields_are_422_naming_the_field(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"name": "x" * 300_000}, "name"),
+        ({"first_name": "x" * 101}, "first_name"),
+        ({"attributes": {f"a{i}": 1 for i in range(101)}}, "attributes"),
+        ({"attributes": {"plan": "x" * 20_000}}, "attributes"),
+        ({"tags": ["vip"] * 51}, "tags"),
+    ]
+    for fields, name in cases:
+        response = app_client.post("/api/v1/contacts", headers=headers, json={"phone": "+33612345678", **fields})
+        assert response.status_code == 422, name
+        assert [e["field"] for e in response.json()["errors"]] == [name]
+    huge = {"phone": "+33612345678", "name": "x" * 5_000_000}
+    five_mb = app_client.post("/api/v1/contacts", headers=headers, json=huge)
+    assert five_mb.status_code == 413  # past the 1 MiB body limit: refused before it is parsed
+    assert app_client.get("/api/v1/contacts", headers=headers).json()["items"] == []
+
+
+def test_any_request_string_is_bounded_even_without_its_own_limit(app_client: TestClient) -> None:
+    """``disposition`` has no limit of its own: RequestBody's 10,000 characters apply."""
+    response = app_client.post(
+        "/api/v1/conversations/999/close", headers=auth_headers("agent"), json={"disposition": "x" * 10_001}
+    )
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "disposition"
+
+
+def test_a_template_rendering_20_mb_fails_on_save_and_preview(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    bomb = '{{ "x" * 20000000 }}'
+    saved = app_client.post("/api/v1/templates", headers=headers, json={"name": "bomb", "body": bomb})
+    preview = app_client.post("/api/v1/templates/preview", headers=headers, json={"body": bomb})
+    for response in (saved, preview):
+        assert response.status_code == 422
+        assert response.json()["errors"] == [{"field": "body", "message": "renders more than 1600 characters"}]
+        assert len(response.content) < 2000

@@ -88,3 +88,35 @@ def test_localised_footer() -> None:
     assert footer("nl") == footer("en")
     assert with_footer("Soldes -20%", "fr", "36180") == "Soldes -20%\nSTOP au 36180"
     assert with_footer("Sale! Reply STOP to quit", "en") == "Sale! Reply STOP to quit"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{ "x" * 20000000 }}',
+        '{{ 20000000 * "x" }}',
+        '{{ ("x" * 1000) * 1000 }}',
+        '{{ ["a"] * 5000 }}',
+        '{{ "x" * 1000 + "y" * 1000 }}',
+        '{{ ("x" * 1000) | replace("x", "yy") }}',
+        '{{ (["ab"] * 1000) | join("xx") }}',
+        '{% for c in "x" * 1600 %}ab{% endfor %}',
+    ],
+)
+def test_output_and_values_larger_than_a_message_fail_on_save(source: str) -> None:
+    errors = _errors(source)
+    assert errors == [{"field": "body", "message": "renders more than 1600 characters"}]
+
+
+def test_loops_cannot_nest() -> None:
+    errors = _errors('{% for a in "ab" %}{% for b in "ab" %}{{ a }}{% endfor %}{% endfor %}')
+    assert errors[0]["line"] == 1 and "nested" in str(errors[0]["message"])
+
+
+def test_a_contacts_values_are_bounded_when_rendered() -> None:
+    source = '{{ (first_name | default("")) * 100 }}'
+    validate(source, SPEC)  # no contact: renders nothing
+    assert Compiled(source).render({"first_name": "Zoé"}) == "Zoé" * 100
+    with pytest.raises(ValidationFailed):
+        Compiled(source).render({"first_name": "x" * 17})
+    assert Compiled('{{ "x" * 1600 }}').render({}) == "x" * 1600
