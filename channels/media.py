@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pydantic import Field
 
 from core.errors import PayloadTooLarge, ValidationFailed
 
 MediaKind = Literal["image", "video", "audio", "vcard"]
+
+#: An attachment's address: http(s) with a host, nothing else. The provider and the phone fetch it,
+#: so ``file:``, ``javascript:``, ``data:`` and the like are refused when the message is accepted.
+MediaUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$")]
 
 #: Content types MMS carriers accept, by kind (aliases normalised by :func:`normalize_content_type`).
 ALLOWED_CONTENT_TYPES: dict[str, MediaKind] = {

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from channels.media import MediaUrl
 from conversations.models import Message
 from core.bodies import RequestBody
 
@@ -14,7 +15,7 @@ Lane = Literal["transactional", "conversational", "marketing"]
 
 
 class MediaIn(RequestBody):
-    url: str = Field(min_length=8, max_length=2000)
+    url: MediaUrl
     content_type: str
     size: int | None = Field(default=None, ge=0)
     caption: str | None = None

@@ -7,6 +7,8 @@
   subscribed agent. Each API process runs one; a Redis ``SET NX`` per event makes exactly one
   process send it. Payloads carry no customer data (reason and priority only), encrypted with
   ``aes128gcm`` (RFC 8291) by ``pywebpush``.
+* Endpoints are URLs a browser (or anyone with an agent session) chose: they must be public
+  addresses when saved and are posted to through ``core.outbound_http`` (no SSRF).
 """
 
 from __future__ import annotations
@@ -15,16 +17,21 @@ import base64
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+import requests
 import structlog
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from core import outbound_http
+from core.outbound_http import OutboundBlocked, OutboundPolicy
 from core.redis import get_redis
 from core.settings import Settings
 from handoff.events import CHANNEL
@@ -67,7 +74,32 @@ class Subscription:
 
 
 def subscribe(settings: Settings, subscription: Subscription) -> None:
+    """Store a browser's subscription; its endpoint must be a public http(s) address.
+
+    Raises:
+        OutboundBlocked: the endpoint points to loopback, a private network, the metadata service...
+    """
+    outbound_http.check_url(subscription.endpoint, field="endpoint", policy=OutboundPolicy.from_settings(settings))
     get_redis(settings).hset(SUBSCRIPTIONS_KEY, subscription.endpoint, json.dumps(subscription.__dict__))
+
+
+class _CheckedSession:
+    """What ``pywebpush`` needs of a ``requests.Session`` (``post``), sent through the public-only client.
+
+    The push service's answer body is not read: only its status reaches pywebpush.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def post(self, url: str, *, data: bytes | None, headers: Mapping[str, str], timeout: float) -> requests.Response:
+        with self._client.stream("POST", url, content=data, headers=dict(headers), timeout=timeout) as answer:
+            response = requests.Response()
+            response.status_code = answer.status_code
+            response.reason = answer.reason_phrase
+            response.url = url
+            response._content = b""
+            return response
 
 
 def unsubscribe(settings: Settings, endpoint: str) -> bool:
@@ -90,28 +122,41 @@ def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
     """Push ``payload`` (JSON) to every subscription; gone ones (404/410) are dropped. Returns sends."""
     key = vapid(settings)
     sent = 0
-    for subscription in subscriptions(settings):
-        origin = urlsplit(subscription.endpoint)
-        claims: dict[str, str | int] = {
-            "sub": vapid_subject(settings),
-            "aud": f"{origin.scheme}://{origin.netloc}",
-        }
-        try:
-            webpush(
-                subscription.info(),
-                json.dumps(payload),
-                vapid_private_key=key,
-                vapid_claims=claims,
-                ttl=3600,
-                timeout=5,
-            )
-            sent += 1
-        except WebPushException as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status in (404, 410):
-                unsubscribe(settings, subscription.endpoint)
-            log.warning("web push failed", status=status, endpoint_host=origin.netloc)
+    with outbound_http.client(timeout=5, policy=OutboundPolicy.from_settings(settings)) as client:
+        session = _CheckedSession(client)
+        for subscription in subscriptions(settings):
+            sent += _push_one(settings, session, subscription, payload, key)
     return sent
+
+
+def _push_one(
+    settings: Settings, session: _CheckedSession, subscription: Subscription, payload: dict[str, Any], key: Vapid
+) -> int:
+    """1 when the push service took it; a gone (404/410) or non-public endpoint is dropped."""
+    origin = urlsplit(subscription.endpoint)
+    claims: dict[str, str | int] = {"sub": vapid_subject(settings), "aud": f"{origin.scheme}://{origin.netloc}"}
+    try:
+        webpush(
+            subscription.info(),
+            json.dumps(payload),
+            vapid_private_key=key,
+            vapid_claims=claims,
+            ttl=3600,
+            timeout=5,
+            requests_session=session,  # duck-typed: pywebpush only calls post()
+        )
+        return 1
+    except OutboundBlocked:
+        unsubscribe(settings, subscription.endpoint)
+        log.warning("web push endpoint is not public, dropped", endpoint_host=origin.netloc)
+    except httpx.HTTPError as exc:
+        log.warning("web push unreachable", error=type(exc).__name__, endpoint_host=origin.netloc)
+    except WebPushException as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (404, 410):
+            unsubscribe(settings, subscription.endpoint)
+        log.warning("web push failed", status=status, endpoint_host=origin.netloc)
+    return 0
 
 
 def escalation_payload(event: dict[str, Any]) -> dict[str, Any]:

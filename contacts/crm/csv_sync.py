@@ -1,7 +1,8 @@
 """CSV sync: fetch a CSV (or XLSX) export from a URL and import it with the merge policy.
 
 The download is streamed to a spooled temporary file (memory up to 8 MB, then disk) and imported
-through :mod:`contacts.importer`, all or nothing.
+through :mod:`contacts.importer`, all or nothing. The URL is fetched through
+:mod:`core.outbound_http`: public addresses only, each redirect hop checked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from contacts.crm.hubspot import CrmUnavailable
 from contacts.importer import ImportOptions, ImportReport, import_file
+from core import outbound_http
 from core.errors import PayloadTooLarge
 
 MAX_BYTES = 500 * 1024 * 1024
@@ -32,12 +34,16 @@ def sync_from_url(
 
     Raises:
         CrmUnavailable: the download failed or answered a non-2xx status.
+        OutboundBlocked: the URL (or a redirect) points to a loopback, private... address.
         PayloadTooLarge: the file exceeds 500 MB.
         ImportFailed / ValidationFailed: as :func:`contacts.importer.import_file`.
     """
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         try:
-            with httpx.stream("GET", url, headers=dict(headers or {}), timeout=timeout) as response:
+            with (
+                outbound_http.client(timeout=timeout) as client,
+                client.stream("GET", url, headers=dict(headers or {})) as response,
+            ):
                 if response.status_code // 100 != 2:
                     raise CrmUnavailable(f"CSV sync source answered HTTP {response.status_code}")
                 size = 0

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from contacts import attributes as attrs
 from contacts.crm.upsert import ExternalContact, upsert
 from contacts.models import ConsentEvent, Contact, SyncCursor
+from core import outbound_http
 from core.errors import RelaisError, ValidationFailed
 
 PUSH_CURSOR = "hubspot:opt_out_push"
@@ -65,8 +66,16 @@ class SyncResult:
 
 
 def make_client(config: HubSpotConfig) -> HubSpot:
+    """The SDK client; a configured host must be a public address (``core.outbound_http``).
+
+    The SDK opens its own connections, so the host is checked here, before each sync builds one.
+
+    Raises:
+        OutboundBlocked: ``host`` points to loopback, a private network, the metadata service...
+    """
     options: dict[str, Any] = {"access_token": config.access_token}
     if config.host:
+        outbound_http.check_url(config.host, field="hubspot_host")
         options["host"] = config.host.rstrip("/")
     return HubSpot(**options)
 

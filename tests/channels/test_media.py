@@ -6,10 +6,12 @@ import io
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from channels.media import CARRIER_LIMITS, KB, media_kind, prepare_media, size_limit
 from core.errors import PayloadTooLarge, ValidationFailed
+from tests.helpers import auth_headers
 
 
 def noisy_image(width: int, height: int, *, fmt: str, mode: str = "RGB", seed: int = 0, **save: object) -> bytes:
@@ -136,3 +138,23 @@ def test_exif_orientation_is_applied_when_recompressing(monkeypatch: pytest.Monk
     assert prepared.resized and prepared.size <= 40 * KB
     assert prepared.width is not None and prepared.height is not None
     assert prepared.height > prepared.width  # stored landscape, displayed portrait
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "javascript:alert(document.cookie)",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "ftp://files.example.com/a.jpg",
+        "https://user@evil.example/a.jpg",
+    ],
+)
+def test_media_urls_must_be_http_with_a_host(app_client: TestClient, url: str) -> None:
+    response = app_client.post(
+        "/api/v1/messages",
+        json={"to": "+33612345678", "body": "hi", "media": [{"url": url, "content_type": "image/jpeg"}]},
+        headers=auth_headers("admin"),
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["media.0.url"]

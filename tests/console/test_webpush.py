@@ -110,7 +110,7 @@ def push_service() -> Iterator[FakePushService]:
 
 
 def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
-    app_client: TestClient, runtime: Settings, push_service: FakePushService
+    outbound_to_loopback: None, app_client: TestClient, runtime: Settings, push_service: FakePushService
 ) -> None:
     agent = auth_headers("agent")
     key = app_client.get("/console/push/key", headers=agent).json()["public_key"]
@@ -135,7 +135,9 @@ def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
     assert "+336" not in json.dumps(payload)  # no customer data leaves in a push
 
 
-def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(runtime: Settings) -> None:
+def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(
+    outbound_to_loopback: None, runtime: Settings
+) -> None:
     relay = webpush.PushRelay(runtime)
     with FakePushService(status=410) as gone:
         webpush.subscribe(
@@ -148,3 +150,24 @@ def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(runtime:
         assert relay.handle(event) == 0  # sent, refused with 410
         assert len(gone.received) == 1 and webpush.subscriptions(runtime) == []
         assert relay.handle(event) == 0 and len(gone.received) == 1  # the same event is claimed once
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:6379/x", "http://169.254.169.254/latest", "https://[::1]/push", "http://10.0.0.7/"]
+)
+def test_internal_push_endpoints_are_refused_with_422(app_client: TestClient, endpoint: str) -> None:
+    response = app_client.post(
+        "/console/push/subscriptions", json=Browser().subscription(endpoint), headers=auth_headers("agent")
+    )
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "endpoint"
+    assert webpush.subscriptions(app_client.app.state.settings) == []  # type: ignore[attr-defined]
+
+
+def test_a_stored_internal_endpoint_is_never_posted_to_and_is_dropped(
+    runtime: Settings, push_service: FakePushService
+) -> None:
+    allowed = runtime.model_copy(update={"outbound_allow_private": True})  # saved while fakes were allowed
+    keys = Browser().subscription("")["keys"]
+    webpush.subscribe(allowed, webpush.Subscription(user_id=1, endpoint=f"{push_service.url}/x", **keys))
+    assert webpush.notify_all(runtime, {"title": "t"}) == 0
+    assert push_service.received == [] and webpush.subscriptions(runtime) == []

@@ -17,13 +17,14 @@ from contacts.crm import csv_sync, hubspot, webhook_sync
 from contacts.importer import ImportOptions
 from core import db, webhooks
 from core.errors import Conflict, Unauthorized, ValidationFailed
+from core.outbound_http import OutboundBlocked
 from core.redis import get_redis
 from core.settings import Settings
 from tests.contacts import fake_hubspot
 from tests.contacts.helpers import create_contact, phone
 
 
-def test_hubspot_pull_then_push_opt_outs(runtime_any_db: Settings) -> None:
+def test_hubspot_pull_then_push_opt_outs(outbound_to_loopback: None, runtime_any_db: Settings) -> None:
     people = {
         "101": {
             "mobilephone": "+33612345678",
@@ -70,7 +71,7 @@ def test_hubspot_pull_then_push_opt_outs(runtime_any_db: Settings) -> None:
             assert hubspot.push_opt_outs(session, config) == 0
 
 
-def test_hubspot_errors_are_reported(runtime: Settings) -> None:
+def test_hubspot_errors_are_reported(outbound_to_loopback: None, runtime: Settings) -> None:
     with fake_hubspot.running({}) as fake:
         config = hubspot.HubSpotConfig(access_token="wrong", host=fake.url)
         with pytest.raises(hubspot.CrmUnavailable, match="401"), db.session_scope() as session:
@@ -135,7 +136,7 @@ def _serving(body: bytes, status: int = 200) -> Iterator[str]:
         server.server_close()
 
 
-def test_csv_sync_from_a_url(runtime: Settings) -> None:
+def test_csv_sync_from_a_url(outbound_to_loopback: None, runtime: Settings) -> None:
     with db.session_scope() as session:
         create_contact(session, 1, name="Old")
     with (
@@ -168,3 +169,15 @@ def test_sync_configuration_and_the_periodic_job(runtime: Settings) -> None:
         "BE",
         "sms_consent",
     )
+
+
+def test_crm_urls_on_internal_addresses_are_refused(runtime: Settings) -> None:
+    with (
+        _serving(f"phone,name\n{phone(1)},New\n".encode()) as url,
+        pytest.raises(OutboundBlocked, match="loopback"),
+        db.session_scope() as session,
+    ):
+        csv_sync.sync_from_url(session, url, ImportOptions())
+    config = hubspot.HubSpotConfig(access_token="t", host="http://169.254.169.254")
+    with pytest.raises(OutboundBlocked, match="hubspot_host"), db.session_scope() as session:
+        hubspot.pull_contacts(session, config)
