@@ -149,6 +149,11 @@ def cases_summary(results: Sequence[CaseResult]) -> tuple[dict[str, float | int]
         "latency_p95_ms": latency["p95_ms"],
         "cases": len(results),
     }
+    # a ledger opt-out on a case that does not allow one (harmless look-alikes above all): goal 0
+    no_opt_out = [r.analysis.decision.action == "opt_out" for r in with_decision
+                  if "opt_out" not in r.case.expect.decisions()]
+    if no_opt_out:
+        summary["false_opt_out_rate"] = round(sum(no_opt_out) / len(no_opt_out), 4)
     detail = {"escalation": escalation, "opt_out": opt_out, "latency": latency,
               "groundedness_judged": len(grounded),
               "paths": dict(sorted(_count(r.analysis.decision.path for r in results).items()))}

@@ -18,6 +18,7 @@ and the stored model keeps its encoder.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,8 +60,12 @@ def intent_backend(options: RunOptions, default: str = ENGLISH_BACKEND) -> str:
 def train_cached(
     options: RunOptions, key: str, rows: Sequence[tuple[str, str]], oos: Sequence[str] = (), *, backend: str
 ) -> IntentClassifier:
-    """The model for ``rows`` (``(text, label)``) cached under ``key``; trained (and stored) if absent."""
-    store = IntentModelStore(cache_dir(options.settings) / "models" / f"{key}-{backend}")
+    """The model for ``rows`` (``(text, label)``) cached under ``key``; trained (and stored) if absent.
+
+    The cache folder also names a hash of the default :class:`TrainingConfig`, so a model trained
+    with other knobs (an older out-of-scope budget) is not reused."""
+    config = hashlib.sha256(repr(TrainingConfig()).encode()).hexdigest()[:8]
+    store = IntentModelStore(cache_dir(options.settings) / "models" / f"{key}-{backend}-{config}")
     if store.active_version() is not None:
         try:
             return store.load()

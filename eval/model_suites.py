@@ -141,8 +141,12 @@ def keywords(options: RunOptions) -> Report:
         options.progress.advance()
     report = metrics.classification(gold, predicted)
     opt_out = metrics.binary([g == "opt_out" for g in gold], [p == "opt_out" for p in predicted])
+    harmless = [p == "opt_out" for g, p in zip(gold, predicted, strict=True) if g != "opt_out"]
     summary = {"accuracy": report.accuracy, "opt_out_recall": opt_out["recall"],
-               "opt_out_precision": opt_out["precision"], "n": len(cases)}
+               "opt_out_precision": opt_out["precision"],
+               # share of the cases that are no opt-out (look-alikes included) the table would opt out
+               "false_opt_out_rate": round(sum(harmless) / len(harmless), 4) if harmless else 0.0,
+               "n": len(cases)}
     return Report(suite="keywords", summary=summary, data=str(path),
                   metrics={"classification": report.to_dict(), "opt_out": opt_out},
                   charts={"Recall by kind": {c.label: c.recall for c in report.per_class}},

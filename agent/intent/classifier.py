@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from agent.intent.embedding import is_tuned, resolve_embedder
-from agent.intent.head import OOS_CLASS, SoftmaxHead
+from agent.intent.head import OOS_CLASS, SoftmaxHead, softmax
 from agent.intent.spec import IntentSpec, builtin_names
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 
@@ -52,8 +52,10 @@ class IntentPrediction:
 class IntentClassifier:
     """A head over one embedding ``backend``, with its spec, OOS threshold and training metrics.
 
-    ``encoder`` is the MiniLM fine-tuned for this model when ``backend`` has a ``minilm-tuned``
-    part (:mod:`agent.intent.tuning`), else None.
+    A message is out of scope when ``oos_log_ratio`` is set (the head has an out-of-scope class)
+    and ``log p(best intent) - log p(out of scope)`` falls below it; otherwise when the best
+    intent's calibrated probability falls below ``threshold``. ``encoder`` is the MiniLM fine-tuned
+    for this model when ``backend`` has a ``minilm-tuned`` part (:mod:`agent.intent.tuning`), else None.
     """
 
     spec: IntentSpec
@@ -62,6 +64,7 @@ class IntentClassifier:
     threshold: float
     metrics: dict[str, Any] = field(default_factory=dict)
     encoder: SentenceTransformerEmbedder | None = None
+    oos_log_ratio: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.head.labels) - {*self.spec.names, OOS_CLASS}
@@ -69,6 +72,8 @@ class IntentClassifier:
             raise ValueError(f"head labels not in the spec: {sorted(unknown)}")
         if is_tuned(self.backend) and self.encoder is None:
             raise ValueError(f"backend {self.backend!r} needs the model's tuned encoder")
+        if self.oos_log_ratio is not None and OOS_CLASS not in self.head.labels:
+            raise ValueError("an out-of-scope log-ratio needs a head with the out-of-scope class")
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -99,18 +104,23 @@ class IntentClassifier:
             raise ValueError(
                 f"vectors have {vectors.shape[1]} dimensions; model {self.backend!r} expects {self.head.dim}"
             )
-        proba = self.head.proba(vectors)
+        logits = self.head.calibrated_logits(vectors)
+        proba = softmax(logits)
         labels = self.head.labels
         oos_index = labels.index(OOS_CLASS) if OOS_CLASS in labels else None
         in_scope = np.array([i for i in range(len(labels)) if i != oos_index])
         escalating = {intent.name for intent in self.spec.intents if intent.escalate}
         results = []
-        for row in proba:
+        for row, scaled in zip(proba, logits, strict=True):
             order = in_scope[np.argsort(-row[in_scope], kind="stable")][:k]
             alternatives = tuple(IntentScore(labels[i], float(row[i])) for i in order)
             best = alternatives[0]
-            oos_wins = oos_index is not None and row[oos_index] > best.confidence
-            if oos_wins or best.confidence < self.threshold:
+            if self.oos_log_ratio is not None and oos_index is not None:
+                rejected = bool(scaled[order[0]] - scaled[oos_index] < self.oos_log_ratio)
+            else:
+                oos_wins = oos_index is not None and row[oos_index] > best.confidence
+                rejected = oos_wins or best.confidence < self.threshold
+            if rejected:
                 results.append(IntentPrediction(None, 1.0 - best.confidence, alternatives))
             else:
                 results.append(IntentPrediction(best.name, best.confidence, alternatives, best.name in escalating))

@@ -2,9 +2,10 @@
 
 The head is a multinomial logistic regression (fitted with scikit-learn, applied with numpy so a
 loaded model needs nothing but its arrays). Its probabilities are calibrated by one temperature
-fitted on out-of-fold predictions, and a message is out of scope when the calibrated probability
-of its best intent falls below a threshold tuned on out-of-fold data (or when the optional
-out-of-scope class wins).
+fitted on out-of-fold predictions. With an out-of-scope class, a message is out of scope when the
+log-ratio of its best intent's probability to the out-of-scope class's falls below a threshold
+tuned on out-of-fold data; without one, when the best intent's calibrated probability does
+(docs/intents.md compares these and other out-of-scope scores on CLINC150).
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ class SoftmaxHead:
     def logits(self, vectors: np.ndarray) -> np.ndarray:
         return np.asarray(vectors, dtype=np.float32) @ self.weights.T + self.bias
 
+    def calibrated_logits(self, vectors: np.ndarray) -> np.ndarray:
+        """Logits divided by the temperature: their softmax is :meth:`proba`, and the difference of
+        two is the log of the ratio of two calibrated probabilities."""
+        return self.logits(vectors) / self.temperature
+
     def proba(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, ``(n, n_classes)``."""
-        return softmax(self.logits(vectors) / self.temperature)
+        return softmax(self.calibrated_logits(vectors))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -109,6 +115,7 @@ def tune_threshold(
     *,
     max_in_scope_rejection: float,
     oos_weight: float,
+    floor: float = 0.0,
 ) -> ThresholdChoice:
     """Choose the out-of-scope threshold on calibrated top-intent confidences of held-out messages.
 
@@ -116,12 +123,13 @@ def tune_threshold(
     out-of-scope messages the out-of-scope class already catches. With out-of-scope data, the
     threshold maximises ``in-scope accuracy + oos_weight * OOS recall`` among thresholds that
     reject at most ``max_in_scope_rejection`` of in-scope messages that would have been right;
-    without, it is the highest such threshold.
+    without, it is the highest such threshold. ``floor`` is a score no message has (the threshold
+    that rejects nothing): 0 for probabilities, below every score for a log-ratio.
     """
     n_in = max(len(in_confidence), 1)
     correct_conf = np.sort(in_confidence[in_correct.astype(bool)])
     base_accuracy = len(correct_conf) / n_in
-    candidates = np.unique(np.concatenate([[0.0], in_confidence, oos_confidence]))
+    candidates = np.unique(np.concatenate([[floor], in_confidence, oos_confidence]))
 
     def rejected(th: float) -> float:
         return float(np.searchsorted(correct_conf, th, side="left")) / n_in

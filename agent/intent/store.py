@@ -3,7 +3,8 @@
 Layout under the base directory (the lead points it at ``<data_dir>/models/intents``)::
 
     <version>/model.npz     weights, bias, labels (numpy arrays, loaded with allow_pickle=False)
-    <version>/meta.json     backend, threshold, temperature, metrics, spec hash, created_at
+    <version>/meta.json     backend, threshold, oos_log_ratio (absent in older models: None),
+                            temperature, metrics, spec hash, created_at
     <version>/spec.yaml     the spec the model was trained on
     <version>/encoder/      the fine-tuned MiniLM (sentence-transformers layout, safetensors), only
                             for a ``minilm-tuned`` backend
@@ -92,6 +93,7 @@ class IntentModelStore:
             "spec_hash": spec_hash,
             "temperature": head.temperature,
             "threshold": model.threshold,
+            "oos_log_ratio": model.oos_log_ratio,
             "metrics": model.metrics,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -188,7 +190,7 @@ class IntentModelStore:
         encoder = load_tuned_encoder(path / ENCODER_DIR) if (path / ENCODER_DIR).is_dir() else None
         return IntentClassifier(
             spec=spec, backend=meta["backend"], head=head, threshold=float(meta["threshold"]), metrics=meta["metrics"],
-            encoder=encoder,
+            encoder=encoder, oos_log_ratio=None if meta.get("oos_log_ratio") is None else float(meta["oos_log_ratio"]),
         )
 
     # -- helpers -----------------------------------------------------------------------------

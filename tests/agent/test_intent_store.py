@@ -45,6 +45,7 @@ def test_save_then_load_gives_the_same_predictions(tmp_path: Path) -> None:
     probe = np.random.default_rng(5).normal(size=(20, DIM)).astype(np.float32)
     assert loaded.predict_embeddings(probe) == model.predict_embeddings(probe)
     assert loaded.spec == model.spec and loaded.threshold == model.threshold
+    assert model.oos_log_ratio is not None and loaded.oos_log_ratio == model.oos_log_ratio
     assert loaded.backend == "test-backend" and loaded.head.temperature == model.head.temperature
     assert loaded.metrics["n_intents"] == 3
 
@@ -92,3 +93,14 @@ def test_an_empty_store_has_nothing_to_load(tmp_path: Path) -> None:
         store.load()
     with pytest.raises(NotFound):
         store.activate("../../etc")
+
+
+def test_a_model_stored_before_the_log_ratio_loads_with_its_probability_threshold(tmp_path: Path) -> None:
+    store = IntentModelStore(tmp_path)
+    version = store.save(make_model())
+    meta_path = tmp_path / version / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["oos_log_ratio"]
+    meta_path.write_text(json.dumps(meta))
+    loaded = store.load()
+    assert loaded.oos_log_ratio is None and loaded.threshold == meta["threshold"]
