@@ -5,11 +5,15 @@
   got a bot answer: the policy escalates when that reaches ``settings.repeat_failure_limit``.
 * :func:`split_questions` cuts "Where is my order? And can I pay by PayPal?" into its questions so
   each is retrieved and answered on its own.
+* :func:`resolve_follow_up` turns an elliptical follow-up ("and for express?", "et pour la
+  Belgique ?") into a query carrying the earlier question's topic ("How much is shipping? and for
+  express?"), so the models see what it is about.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +33,20 @@ MIN_QUESTION_CHARS = 12
 MAX_QUESTIONS = 3
 
 _SENTENCE_END = re.compile(r"(?<=[?!.;])\s+|\n+")
+
+#: A follow-up has at most this many words: "and for express?" is one, "and can I pay with
+#: PayPal?" (a question of its own) is not.
+MAX_FOLLOW_UP_WORDS = 5
+
+# Openings of an elliptical follow-up in the six languages, over lower-case accent-free text.
+_FOLLOW_UP = re.compile(
+    r"^(and|what about|how about|same for|also|"
+    r"et|et pour|et si|et en|et au|et a|pareil pour|meme chose pour|aussi|"
+    r"y|y para|y en|y a|y si|tambien|"
+    r"und|und fur|und nach|und in|was ist mit|wie ist es mit|auch|"
+    r"e|e per|e in|e a|anche|"
+    r"e para|e em|e no|e na|tambem)( |$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +109,26 @@ def count_repeats(vector: np.ndarray, earlier: np.ndarray, threshold: float = RE
 def recent_turns(history: Sequence[Turn], limit: int = 6) -> list[Turn]:
     """The last ``limit`` turns (the LLM prompt's context)."""
     return list(history[-limit:]) if limit > 0 else []
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(kept.split())
+
+
+def is_follow_up(text: str) -> bool:
+    """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour..."."""
+    folded = _fold(text)
+    return bool(folded) and len(folded.split()) <= MAX_FOLLOW_UP_WORDS and _FOLLOW_UP.match(folded) is not None
+
+
+def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
+    """The query for a follow-up ``text``: the customer's last question that was not itself a
+    follow-up, then ``text``; None when ``text`` is no follow-up or there is no earlier question."""
+    if not is_follow_up(text):
+        return None
+    for turn in reversed(history):
+        if turn.role == "customer" and turn.text.strip() and not is_follow_up(turn.text):
+            return f"{turn.text.strip()} {text.strip()}"
+    return None

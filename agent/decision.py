@@ -30,6 +30,7 @@ REASON_CODES: tuple[str, ...] = (
     "low_intent_confidence",
     "low_retrieval_score",
     "intent_template",
+    "small_talk",
     "answered_from_knowledge",
     "empty_message",
     "media_only",

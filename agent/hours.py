@@ -11,7 +11,8 @@ The hours come from the business profile (``hours:`` in the profile YAML, see
         fr: "Nous sommes fermés ; un conseiller vous répondra dès {opens}."
 
 A day left out is closed. ``{opens}`` is filled with the next opening time in the business's
-timezone ("Mon 09:00"). No ``hours:`` section means always open (no auto-reply).
+timezone, written the customer's way with Babel: "lundi 9 h", "lunes 9:00", "Montag 9:00",
+"Monday 9:00 AM". No ``hours:`` section means always open (no auto-reply).
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 DEFAULT_CLOSED_REPLY: dict[str, str] = {
     "en": "Thanks for your message. We're closed right now; an advisor will reply from {opens}.",
     "fr": "Merci pour votre message. Nous sommes fermés ; un conseiller vous répondra dès {opens}.",
-    "es": "Gracias por su mensaje. Estamos cerrados; un asesor le responderá a partir de {opens}.",
+    "es": "Gracias por su mensaje. Estamos cerrados; un asesor le responderá a partir del {opens}.",
     "de": "Danke für Ihre Nachricht. Wir haben geschlossen; ein Berater antwortet ab {opens}.",
     "it": "Grazie del messaggio. Siamo chiusi; un consulente risponderà da {opens}.",
     "pt": "Obrigado pela mensagem. Estamos fechados; um atendente responderá a partir de {opens}.",
@@ -76,9 +80,30 @@ class BusinessHours:
     def closed_reply_for(self, language: str, at: datetime) -> str:
         """The after-hours auto-reply in ``language`` (English when the profile lacks it)."""
         template = self.closed_reply.get(language) or self.closed_reply.get("en") or DEFAULT_CLOSED_REPLY["en"]
+        written = language if self.closed_reply.get(language) else "en"
         opening = self.next_opening(at)
-        opens = f"{DAYS[opening.weekday()].capitalize()} {opening:%H:%M}" if opening else ""
-        return template.replace("{opens}", opens)
+        return template.replace("{opens}", format_opening(opening, written) if opening else "")
+
+
+#: Time patterns (CLDR syntax) where the locale's short time is not how people write it in an SMS.
+_TIME_PATTERNS: dict[str, tuple[str, str]] = {"fr": ("H 'h'", "H 'h' mm")}
+
+
+def format_opening(opening: datetime, language: str) -> str:
+    """``opening`` as a weekday and a time in ``language`` ("lundi 9 h", "lunes 9:00")."""
+    try:
+        locale = Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        locale = Locale.parse("en")
+    weekday = format_date(opening, "EEEE", locale=locale)
+    on_the_hour, with_minutes = _TIME_PATTERNS.get(locale.language, ("", ""))
+    if on_the_hour:
+        clock = format_time(opening, on_the_hour if opening.minute == 0 else with_minutes, locale=locale)
+    elif locale.language == "en":
+        clock = format_time(opening, "h:mm a", locale=locale)
+    else:
+        clock = format_time(opening, "H:mm", locale=locale)
+    return f"{weekday} {clock}"
 
 
 def as_utc(at: datetime) -> datetime:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from agent.effects import act
+from agent.language import language_prior
 from agent.runtime import DEFAULT_KB, get_runtime
 from agent.service import history_for
 from contacts.models import Contact
@@ -54,7 +55,7 @@ def handle_inbound(session: Session, message_id: int, *, now: datetime | None = 
     owned = conversation.state in HUMAN_STATES
     analysis = runtime.pipeline().analyze(
         message.body or "",
-        contact_language=contact.language,
+        contact_language=language_prior(contact.language, contact.phone),
         history=history_for(session, message),
         kb=DEFAULT_KB,
         opted_out=contact.opted_out,

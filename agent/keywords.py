@@ -22,7 +22,7 @@ from typing import Literal
 KeywordKind = Literal["opt_out", "help", "opt_in"]
 #: What a compliance text answers: a keyword, or a natural-language opt-out the agent is not sure
 #: enough of to act on, answered with a question that names the opt-out keyword.
-ReplyKind = Literal["opt_out", "help", "opt_in", "confirm_opt_out"]
+ReplyKind = Literal["opt_out", "help", "opt_in", "confirm_opt_out", "subscribed"]
 
 # Written as people type them; normalised (accents, case, punctuation) when the table is built.
 _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
@@ -58,6 +58,10 @@ _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
 }
 
 
+#: Opt-in keywords that are also ordinary answers to a question (normalised).
+AFFIRMATIONS = frozenset({"yes", "oui", "si", "ja", "sim"})
+
+
 @dataclass(frozen=True, slots=True)
 class KeywordMatch:
     """A whole-message compliance keyword.
@@ -71,6 +75,12 @@ class KeywordMatch:
     keyword: str
     language: str
     languages: tuple[str, ...]
+
+    @property
+    def is_affirmation(self) -> bool:
+        """An opt-in word that is also an everyday "yes": from a subscribed contact it answers a
+        question; START, SUBSCRIBE, ALTA... are commands whoever sends them."""
+        return self.kind == "opt_in" and self.keyword in AFFIRMATIONS
 
 
 def normalise(text: str) -> str:
@@ -132,6 +142,9 @@ def keywords(kind: KeywordKind, language: str) -> tuple[str, ...]:
 class ComplianceTexts:
     """Replies to the keywords in one language; ``help`` has a ``{business}`` placeholder.
 
+    ``subscribed`` answers START (or another opt-in command) from a contact who is already
+    subscribed: it confirms, it never says goodbye.
+
     ``confirm_opt_out`` asks a customer whose words may be an opt-out ("stop sending me the wrong
     size") to send the opt-out keyword: a ledger opt-out only follows words the agent is sure of.
     """
@@ -140,6 +153,7 @@ class ComplianceTexts:
     help: str
     opt_in: str
     confirm_opt_out: str
+    subscribed: str
 
     def for_kind(self, kind: ReplyKind, business: str) -> str:
         """The reply to a keyword of ``kind`` (or the opt-out question), with the business name filled in."""
@@ -149,6 +163,8 @@ class ComplianceTexts:
             return self.help.format(business=business)
         if kind == "confirm_opt_out":
             return self.confirm_opt_out
+        if kind == "subscribed":
+            return self.subscribed
         return self.opt_in
 
 
@@ -160,36 +176,42 @@ _TEXTS: dict[str, ComplianceTexts] = {
         help="{business}: reply to chat with us. Msg&data rates may apply. Reply STOP to unsubscribe.",
         opt_in="You are subscribed again. Reply STOP to unsubscribe, HELP for help.",
         confirm_opt_out="Do you want to stop receiving our messages? Reply STOP to stop all messages.",
+        subscribed="You are already subscribed. Reply STOP to unsubscribe, HELP for help.",
     ),
     "fr": ComplianceTexts(
         opt_out="Désinscription confirmée : vous ne recevrez plus de messages. Répondez START pour revenir.",
         help="{business} : répondez pour discuter avec nous. Répondez STOP pour vous désinscrire.",
         opt_in="Inscription confirmée. Répondez STOP pour vous désinscrire, AIDE pour de l'aide.",
         confirm_opt_out="Ne plus recevoir nos messages ? Répondez STOP pour tout arrêter.",
+        subscribed="Inscription déjà active. Répondez STOP pour vous désinscrire, AIDE pour de l'aide.",
     ),
     "es": ComplianceTexts(
         opt_out="Baja confirmada. No recibirá más mensajes. Responda ALTA para volver.",
         help="{business}: responda para hablar con nosotros. Responda BAJA para darse de baja.",
         opt_in="Alta confirmada. Responda BAJA para darse de baja, AYUDA para ayuda.",
         confirm_opt_out="¿Quiere dejar de recibir nuestros mensajes? Responda BAJA para darse de baja.",
+        subscribed="Ya está suscrito. Responda BAJA para la baja, AYUDA para ayuda.",
     ),
     "de": ComplianceTexts(
         opt_out="Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START zum Anmelden.",
         help="{business}: Antworten Sie, um mit uns zu schreiben. Antworten Sie STOPP zum Abmelden.",
         opt_in="Sie sind wieder angemeldet. Antworten Sie STOPP zum Abmelden, HILFE für Hilfe.",
         confirm_opt_out="Möchten Sie keine Nachrichten mehr erhalten? Antworten Sie STOPP, um alle abzubestellen.",
+        subscribed="Sie sind bereits angemeldet. Antworten Sie STOPP zum Abmelden, HILFE für Hilfe.",
     ),
     "it": ComplianceTexts(
         opt_out="Sei stato disiscritto e non riceverai più messaggi. Rispondi START per iscriverti di nuovo.",
         help="{business}: rispondi per scriverci. Rispondi STOP per disiscriverti.",
         opt_in="Sei di nuovo iscritto. Rispondi STOP per disiscriverti, AIUTO per assistenza.",
         confirm_opt_out="Non vuoi più ricevere i nostri messaggi? Rispondi STOP per non riceverne più.",
+        subscribed="Sei già iscritto. Rispondi STOP per disiscriverti, AIUTO per assistenza.",
     ),
     "pt": ComplianceTexts(
         opt_out="Inscrição cancelada, sem mais mensagens. Responda SIM para voltar.",
         help="{business}: responda para falar conosco. Responda PARE para sair.",
         opt_in="Inscrição reativada. Responda PARE para sair, AJUDA para ajuda.",
         confirm_opt_out="Não quer mais receber mensagens? Responda PARE para parar todas.",
+        subscribed="Já está inscrito. Responda PARE para sair, AJUDA para ajuda.",
     ),
 }
 

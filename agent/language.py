@@ -8,7 +8,9 @@ answer in.
 
 Short replies ("ok", "si", "merci") are often ambiguous; for a message of one to three words the
 contact's known language (``prior``) has its probability multiplied by ``PRIOR_BOOST``, so it
-wins unless the detector prefers another language clearly (by more than that factor).
+wins unless the detector prefers another language clearly (by more than that factor). A contact
+whose language is not known yet gets their phone number's country's language as the prior
+(:func:`language_prior`: +33 -> fr, +351 -> pt).
 """
 
 from __future__ import annotations
@@ -154,6 +156,33 @@ def get_detector(name: str = DEFAULT_DETECTOR) -> LanguageDetector:
 def clean_text(text: str) -> str:
     """``text`` without URLs, handles, numbers, emoji and punctuation: what a detector should see."""
     return " ".join(_NOISE.sub(" ", text).split())
+
+
+def country_language(phone: str | None) -> str | None:
+    """The supported language of the country of ``phone`` (E.164), when the country has exactly one
+    among its official languages: +33 -> fr, +351 -> pt, +34 -> es; None for +41 (de, fr, it),
+    +32, +1 (Canada and the US share the prefix only by region), an unknown or invalid number."""
+    if not phone:
+        return None
+    import phonenumbers
+    from babel.languages import get_official_languages
+
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        return None
+    if not region or region == "ZZ":
+        return None
+    spoken = [lang for lang in get_official_languages(region, de_facto=True) if lang in SUPPORTED_LANGUAGES]
+    return spoken[0] if len(spoken) == 1 else None
+
+
+def language_prior(known: str | None, phone: str | None) -> str | None:
+    """The prior for a contact's short messages and keyword confirmations: the language learnt from
+    their messages when there is one, else their number's country's (:func:`country_language`)."""
+    if known in SUPPORTED_LANGUAGES:
+        return known
+    return country_language(phone)
 
 
 def detect_language(text: str, prior: str | None = None, *, detector: str = DEFAULT_DETECTOR,

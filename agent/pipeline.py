@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from agent.context import Turn, answered_customer_turns, count_repeats, split_questions
+from agent.answerability import IntentExamples, kb_mentions, rank
+from agent.context import Turn, answered_customer_turns, count_repeats, resolve_follow_up, split_questions
 from agent.decision import Decision, Path
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
+from agent.intent.spec import builtin_names
 from agent.keywords import KeywordMatch, ReplyKind, compliance_texts, match_keyword
-from agent.language import DEFAULT_DETECTOR, LanguageResult, detect_language
+from agent.language import DEFAULT_DETECTOR, SUPPORTED_LANGUAGES, LanguageResult, detect_language
 from agent.llm import LlmClient
 from agent.policy import Signals, Thresholds, Verdict, decide
 from agent.responder import Answer, Question
@@ -35,14 +37,19 @@ from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
 from agent.responder.prompts import BrandVoice
 from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
+from agent.smalltalk import bot_question, model_text
 from channels.limits import MAX_INBOUND_CHARS
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.embeddings import Embedder, get_embedder
 from knowledge.types import Hit
 
-#: Passages retrieved per question.
-TOP_K = 3
+#: Passages retrieved per question, then re-ranked by ``agent.answerability``.
+TOP_K = 6
+
+#: The knowledge base language answers fall back to when it has none in the customer's language
+#: (one language per SMS: every passage of a reply then comes from it).
+FALLBACK_LANGUAGE = "en"
 
 STAGES: tuple[str, ...] = ("keywords", "language", "embed", "sentiment", "intent", "retrieval", "policy",
                            "responder")
@@ -128,6 +135,26 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
     }
 
 
+def retrieve(knowledge: KnowledgeBase, text: str, vector: np.ndarray, *, kb: str, language: str | None,
+             k: int = TOP_K) -> list[Hit]:
+    """The passages for ``text`` in ``language``; when the knowledge base has none in it, in
+    ``FALLBACK_LANGUAGE`` if it has that one (so a reply never mixes languages)."""
+    hits = knowledge.search(text, kb=kb, language=language, k=k, query_vector=vector)
+    if hits and language != FALLBACK_LANGUAGE and all(h.language_fallback for h in hits):
+        fallback = knowledge.search(text, kb=kb, language=FALLBACK_LANGUAGE, k=k, query_vector=vector)
+        if fallback and not fallback[0].language_fallback:
+            return fallback
+    return hits
+
+
+def _keyword_language(keyword: KeywordMatch, prior: str | None) -> str:
+    """The language to confirm a keyword in: the contact's (known, or their number's country's)
+    when the keyword is shared by several languages ("STOP", "PARAR"), else the keyword's own."""
+    if prior in SUPPORTED_LANGUAGES and (prior in keyword.languages or len(keyword.languages) > 1):
+        return str(prior)
+    return keyword.language
+
+
 class _Clock:
     """Accumulates milliseconds per stage."""
 
@@ -171,6 +198,10 @@ class Pipeline:
         if knowledge is not None and self.embedder.name != knowledge.embedder.name:
             raise ValueError(f"embedder {self.embedder.name!r} differs from the knowledge base's "
                              f"{knowledge.embedder.name!r}")
+        builtin = builtin_names()
+        self._intent_examples = IntentExamples(
+            {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
+            self.embedder.embed)
 
     def warm_up(self) -> None:
         """Load what the components load lazily (language models, embedding graph) so the first
@@ -218,25 +249,38 @@ class Pipeline:
         clock.lap("language")
 
         texts: list[str] = []
-        layout: dict[int, tuple[int, list[int], list[int]]] = {}
+        # per message: its row (what the models read), its questions' rows, the earlier answered
+        # messages' rows, and the row of its own words (repeat detection)
+        layout: dict[int, tuple[int, list[int], list[int], int]] = {}
         questions_text: dict[int, list[str]] = {}
+        asked: dict[int, str] = {}
         for n in modelled:
             item = items[n]
-            parts = split_questions(item.text)
+            words = model_text(item.text)
+            follow_up = resolve_follow_up(words, item.history)
+            if follow_up is not None:
+                asked[n] = words
+            query = follow_up or words
+            parts = [query] if follow_up is not None else split_questions(query)
             questions_text[n] = parts
             earlier = answered_customer_turns(item.history)
             row = len(texts)
-            texts.append(item.text)
+            texts.append(query)
             part_rows = [row] if len(parts) == 1 else list(range(len(texts), len(texts) + len(parts)))
             if len(parts) > 1:
                 texts += parts
+            own_row = row
+            if follow_up is not None:
+                # the follow-up carries the earlier question: repeats are judged on its own words
+                own_row = len(texts)
+                texts.append(words)
             earlier_rows = list(range(len(texts), len(texts) + len(earlier)))
             texts += earlier
-            layout[n] = (row, part_rows, earlier_rows)
+            layout[n] = (row, part_rows, earlier_rows, own_row)
         vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
         clock.lap("embed")
         message_rows = [layout[n][0] for n in modelled]
-        message_texts = [items[n].text for n in modelled]
+        message_texts = [texts[layout[n][0]] for n in modelled]
 
         sentiments: dict[int, SentimentResult] = {}
         if modelled:
@@ -262,11 +306,16 @@ class Pipeline:
         for n in modelled if searchable else ():
             language = languages[n]
             lang = language.language if language is not None else None
-            _, part_rows, _ = layout[n]
-            questions[n] = tuple(
-                Question(text=q, hits=tuple(self._retrieve(q, vectors[r], kb, lang)))
-                for q, r in zip(questions_text[n], part_rows, strict=True)
-            )
+            _, part_rows, _, _ = layout[n]
+            # the intent's examples only guide a message that asks one thing
+            examples = self._examples(intents.get(n)) if len(part_rows) == 1 else None
+            found: list[Question] = []
+            for q, r in zip(questions_text[n], part_rows, strict=True):
+                candidates = rank(q, vectors[r], self._retrieve(q, vectors[r], kb, lang), language=lang or "en",
+                                  embed=self.embedder.embed, known_name=self._known_names(kb), asked=asked.get(n),
+                                  intent_examples=examples)
+                found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates)))
+            questions[n] = tuple(found)
         clock.lap("retrieval")
 
         results: list[Analysis] = []
@@ -276,11 +325,11 @@ class Pipeline:
             own = _Clock()
             repeats = 0
             if n in layout:
-                row, _, earlier_rows = layout[n]
-                repeats = count_repeats(vectors[row], vectors[earlier_rows])
-            found = questions.get(n) or tuple(Question(q, ()) for q in questions_text.get(n, ()))
+                _, _, earlier_rows, own_row = layout[n]
+                repeats = count_repeats(vectors[own_row], vectors[earlier_rows])
+            asked_questions = questions.get(n) or tuple(Question(q, ()) for q in questions_text.get(n, ()))
             analysis = self._decide(item, keywords[n], languages[n], sentiments.get(n), intents.get(n),
-                                    found, repeats, use_llm, own)
+                                    asked_questions, repeats, use_llm, own)
             timings = {stage: batch_ms[stage] + own.ms[stage] for stage in STAGES}
             timings["total"] = sum(timings.values())
             results.append(replace(analysis, decision=replace(analysis.decision, timings_ms=timings)))
@@ -297,7 +346,20 @@ class Pipeline:
 
     def _retrieve(self, text: str, vector: np.ndarray, kb: str, language: str | None) -> list[Hit]:
         assert self.knowledge is not None
-        return self.knowledge.search(text, kb=kb, language=language, k=TOP_K, query_vector=vector)
+        return retrieve(self.knowledge, text, vector, kb=kb, language=language)
+
+    def _known_names(self, kb: str) -> Callable[[str], bool]:
+        """Whether knowledge base ``kb`` mentions a name anywhere (keyword search)."""
+        knowledge = self.knowledge
+        assert knowledge is not None
+        return kb_mentions(lambda name: knowledge.search(name, kb=kb, k=3, mode="bm25"))
+
+    def _examples(self, prediction: IntentPrediction | None) -> np.ndarray | None:
+        """The examples' embeddings of a confidently classified deployment intent, else None."""
+        if prediction is None or prediction.intent is None or \
+                prediction.confidence < self.thresholds.intent_min_confidence:
+            return None
+        return self._intent_examples.get(prediction.intent)
 
     def _template(self, intent: str | None, language: str) -> str | None:
         if intent is None or self.intents is None:
@@ -309,9 +371,20 @@ class Pipeline:
     def _decide(self, item: Inbound, keyword: KeywordMatch | None, language: LanguageResult | None,
                 sentiment: SentimentResult | None, intent: IntentPrediction | None,
                 questions: tuple[Question, ...], repeats: int, use_llm: bool, clock: _Clock) -> Analysis:
-        lang = keyword.language if keyword is not None and language is None else (
+        lang = _keyword_language(keyword, item.contact_language) if keyword is not None else (
             language.language if language is not None else (item.contact_language or "en"))
         injection = check_injection(item.text)
+        talk = bot_question(item.text, self.brand.business) if keyword is None else None
+        if talk is not None:
+            # "are you a bot?" gets an honest answer in the words' own language, never an abuse label
+            clock.lap("policy")
+            decision = Decision(action="reply", confidence=1.0, reason_code="small_talk",
+                                reason="the customer asks whether they are talking to a bot", reply=talk.reply,
+                                path="template", language=talk.language,
+                                sentiment=sentiment.score if sentiment is not None else 0.0,
+                                intent=intent.intent if intent is not None else None)
+            return Analysis(text=item.text, decision=decision, language=language, sentiment=sentiment, intent=intent,
+                            questions=questions, injection=injection, repeats=repeats)
         template = self._template(intent.intent if intent is not None else None, lang)
         signals = Signals(
             text=item.text, keyword=keyword, opted_out=item.opted_out, intent=intent,
@@ -352,6 +425,8 @@ class Pipeline:
             # a natural-language opt-out (the intent) gets the same confirmation as STOP, an unsure one a question
             kind: ReplyKind = keyword.kind if keyword is not None else (
                 "confirm_opt_out" if verdict.action == "confirm_opt_out" else "opt_out")
+            if kind == "opt_in" and not item.opted_out:
+                kind = "subscribed"
             path: Path = "keyword" if keyword is not None else "template"
             return texts.for_kind(kind, self.brand.business), path, None, None
         if verdict.respond == "template":
@@ -368,7 +443,7 @@ class Pipeline:
                                               min_score=self.thresholds.retrieval_min_score)
                 if answer is not None:
                     return answer.text, "llm", answer, None
-        offline = answer_offline(questions, language=lang, min_score=self.thresholds.retrieval_min_score)
+        offline = answer_offline(questions, language=lang)
         if offline is None:
             return None, "none", None, fallback
         return offline.text, "offline", offline, fallback

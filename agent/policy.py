@@ -3,7 +3,7 @@
 Rules, first match wins (thresholds from settings):
 
 1. A compliance keyword: STOP-like -> ``opt_out``, HELP-like -> ``help``, START-like -> ``opt_in``
-   (only when the contact is opted out; otherwise "yes" is an ordinary reply).
+   (a "yes"-like keyword only when the contact is opted out; otherwise it is an ordinary reply).
 2. An empty message -> ``silent``.
 3. An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
@@ -103,7 +103,8 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
                            "keyword")
         if keyword.kind == "help":
             return Verdict("help", "keyword_help", f"help keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
-        if signals.opted_out:
+        if signals.opted_out or not keyword.is_affirmation:
+            # START from a subscribed contact confirms the subscription; a plain "yes" answers a question
             return Verdict("opt_in", "keyword_opt_in", f"opt-in keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
     if not signals.text.strip():
         return Verdict("silent", "empty_message", "the message has no text", 1.0, "none")

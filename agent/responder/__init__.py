@@ -9,20 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.answerability import Candidate
 from agent.decision import Source
 from knowledge.types import Hit
 
 
 @dataclass(frozen=True)
 class Question:
-    """One question of the customer's message and the passages retrieved for it, best first."""
+    """One question of the customer's message and the passages retrieved for it, best first.
+
+    ``candidates`` are the same passages re-scored by ``agent.answerability`` (the offline
+    responder answers from them); ``text`` is the query retrieval used, which for a follow-up
+    ("and for express?") includes the earlier question.
+    """
 
     text: str
     hits: tuple[Hit, ...]
+    candidates: tuple[Candidate, ...] = ()
 
     @property
     def best_score(self) -> float:
-        return self.hits[0].score if self.hits else 0.0
+        return max((h.score for h in self.hits), default=0.0)
 
 
 @dataclass(frozen=True)

@@ -1,48 +1,35 @@
-"""The offline responder: the best-matching FAQ answer, or the passage sentences closest to the
-question, in the customer's language when the knowledge base has it, within the SMS budget.
+"""The offline responder: for each question, the best sentences of the one passage that answers it
+(``agent.answerability`` chose it), in one language, within the SMS budget.
 
-Several questions are answered in order, each with its own passages. The combined reply must fit
-``MAX_SEGMENTS`` SMS segments (counted by ``channels.encoding``): sentences are added round-robin
-(first sentence of every answer, then the second...) while they fit, so each question gets
-something before any answer gets long. A reply that only fits because of an accented character
-forcing UCS-2 (70 characters a segment instead of 160) is folded to GSM-7 (``ê`` -> ``e``) when
-that makes it fit more.
+* **Grounded**: a question gets nothing when no candidate passage is relevant enough or when it
+  names something the knowledge base never mentions; a passage that does not cover a country or
+  payment method the question names is sent without its opening "Yes" (it states what is known).
+* **One passage per question, its best sentences**: never a join of unrelated passages.
+* **One language per SMS**: passages come in the customer's language when the knowledge base has
+  it; otherwise (retrieval fell back to another language) the reply opens with a short line in the
+  customer's language naming the language that follows ("No tenemos esta información en español;
+  le respondemos en inglés:").
+
+Several questions are answered in order. The combined reply must fit ``MAX_SEGMENTS`` SMS segments
+(counted by ``channels.encoding``): sentences are added round-robin (first sentence of every answer,
+then the second...) while they fit, so each question gets something before any answer gets long. A
+reply that only fits because of an accented character forcing UCS-2 (70 characters a segment
+instead of 160) is folded to GSM-7 (``ê`` -> ``e``) when that makes it fit more.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 
-from agent.decision import Source
+from babel import Locale
+
+from agent.answerability import choose, sentences
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
-from knowledge.types import Hit
 
 MAX_SEGMENTS = 2
 
-#: A FAQ hit within this cosine of the best hit is preferred to a passage (FAQ answers are written
-#: to be sent as they are; passages need extracting).
-FAQ_PREFERENCE = 0.05
-
-#: Sentences kept from a passage.
-PASSAGE_SENTENCES = 2
-
-_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý0-9«\"'(])")
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def sentences(text: str) -> list[str]:
-    """``text`` cut into sentences (a line break ends one too)."""
-    out: list[str] = []
-    for line in text.splitlines():
-        out += [s.strip() for s in _SENTENCES.split(line.strip()) if s.strip()]
-    return out
-
-
-def _tokens(text: str) -> set[str]:
-    return {w for w in _WORD.findall(_fold_accents(text.casefold())) if len(w) > 2}
 
 
 def _fold_accents(text: str) -> str:
@@ -112,44 +99,41 @@ def fit_parts(parts: Sequence[str], max_segments: int = MAX_SEGMENTS) -> str:
     return _truncate_words(gsm_fold(split[0][0]), max_segments)
 
 
-def _pick(hits: Sequence[Hit], language: str) -> Hit:
-    """The hit to answer from: the best one, unless a FAQ entry (preferably in ``language``) is
-    almost as relevant."""
-    best = hits[0]
-    if best.is_faq and best.language == language:
-        return best
-    near = [h for h in hits if h.is_faq and h.score >= best.score - FAQ_PREFERENCE]
-    near.sort(key=lambda h: (h.language != language, -h.score))
-    return near[0] if near else best
+#: The line that opens a reply written in another language than the customer's; ``{language}`` is
+#: the reply's language named in the customer's language (Babel).
+LANGUAGE_NOTICE: dict[str, str] = {
+    "en": "We don't have this information in English; here it is in {language}:",
+    "fr": "Nous n'avons pas cette information en français ; voici la réponse en {language} :",
+    "es": "No tenemos esta información en español; le respondemos en {language}:",
+    "de": "Diese Information haben wir nicht auf Deutsch; wir antworten auf {language}:",
+    "it": "Non abbiamo questa informazione in italiano; rispondiamo in {language}:",
+    "pt": "Não temos esta informação em português; respondemos em {language}:",
+}
 
 
-def extract(question: str, hit: Hit, limit: int = PASSAGE_SENTENCES) -> str:
-    """The answer text of ``hit``: its FAQ answer, or its ``limit`` sentences sharing the most words
-    with ``question`` (kept in passage order)."""
-    if hit.answer:
-        return hit.answer.strip()
-    found = sentences(hit.text)
-    if len(found) <= limit:
-        return " ".join(found)
-    wanted = _tokens(question)
-    ranked = sorted(range(len(found)), key=lambda i: (-len(wanted & _tokens(found[i])), i))[:limit]
-    return " ".join(found[i] for i in sorted(ranked))
-
-
-def answer_offline(questions: Sequence[Question], *, language: str, min_score: float,
-                   max_segments: int = MAX_SEGMENTS) -> Answer | None:
-    """An extractive answer to every question whose best passage scores at least ``min_score``;
-    None when no question has one."""
-    parts: list[str] = []
-    sources: list[Source] = []
-    for question in questions:
-        usable = [h for h in question.hits if h.score >= min_score]
-        if not usable:
-            continue
-        hit = _pick(usable, language)
-        parts.append(extract(question.text, hit))
-        sources.append(source_of(hit))
-    if not parts:
+def language_notice(customer: str, reply: str) -> str | None:
+    """The opening line for a reply in ``reply`` language to a customer writing in ``customer``
+    (None when they are the same or the customer's language has no notice)."""
+    template = LANGUAGE_NOTICE.get(customer)
+    if customer == reply or template is None:
         return None
-    text = fit_parts(parts, max_segments)
-    return Answer(text=text, sources=tuple(sources), path="offline") if text else None
+    name = Locale.parse(customer).languages.get(reply, reply)
+    return template.format(language=name)
+
+
+def answer_offline(questions: Sequence[Question], *, language: str,
+                   max_segments: int = MAX_SEGMENTS) -> Answer | None:
+    """An extractive answer to every question a passage answers (``agent.answerability.choose``),
+    in one language; None when no question has one."""
+    chosen = [c for c in (choose(q.candidates) for q in questions) if c is not None]
+    if not chosen:
+        return None
+    # one language per SMS: the customer's when a passage has it, else the first answer's
+    reply_language = language if any(c.hit.language == language for c in chosen) else chosen[0].hit.language
+    chosen = [c for c in chosen if c.hit.language == reply_language]
+    parts = [" ".join(c.reply_sentences()) for c in chosen]
+    notice = language_notice(language, reply_language)
+    text = fit_parts([notice, *parts] if notice else parts, max_segments)
+    if not text or (notice and text == fit_parts([notice], max_segments)):
+        return None
+    return Answer(text=text, sources=tuple(source_of(c.hit) for c in chosen), path="offline")

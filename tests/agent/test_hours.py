@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
-from agent.hours import HoursError, parse_hours
+from agent.hours import HoursError, format_opening, parse_hours
 
 HOURS = parse_hours({
     "timezone": "Europe/Paris",
@@ -35,10 +36,29 @@ def test_next_opening_and_the_closed_reply() -> None:
     saturday_evening = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
     opening = HOURS.next_opening(saturday_evening)
     assert opening is not None and (opening.weekday(), opening.hour) == (0, 9)
-    assert HOURS.closed_reply_for("fr", saturday_evening) == "Fermé ; réponse dès Mon 09:00."
-    assert "Mon 09:00" in HOURS.closed_reply_for("de", saturday_evening)  # built-in German text
+    assert HOURS.closed_reply_for("fr", saturday_evening) == "Fermé ; réponse dès lundi 9 h."
     tuesday_lunch = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    assert "Tue 14:00" in HOURS.closed_reply_for("en", tuesday_lunch)
+    assert "Tuesday 2:00 PM" in HOURS.closed_reply_for("en", tuesday_lunch)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("es", "a partir del lunes 9:00."),
+        ("de", "ab Montag 9:00."),
+        ("it", "da lunedì 9:00."),
+        ("pt", "a partir de segunda-feira 9:00."),
+        ("nl", "from Monday 9:00 AM."),  # no Dutch text: the English one, with an English weekday
+    ],
+)
+def test_the_next_opening_is_written_in_the_customers_language(language: str, expected: str) -> None:
+    saturday_evening = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    reply = HOURS.closed_reply_for(language, saturday_evening)
+    assert reply.endswith(expected) and not re.search(r"\bMon\b", reply)
+
+
+def test_french_times_with_minutes() -> None:
+    assert format_opening(datetime(2026, 11, 28, 14, 30), "fr") == "samedi 14 h 30"
 
 
 def test_no_hours_means_always_open() -> None:

@@ -1,9 +1,10 @@
-"""The offline responder: FAQ answers in the customer's language, passage sentences, the SMS budget."""
+"""The offline responder: the chosen passage's best sentences, one language per SMS, the SMS budget."""
 
 from __future__ import annotations
 
+from agent.answerability import MIN_RELEVANCE, Candidate, Support
 from agent.responder import Question
-from agent.responder.offline import answer_offline, extract, fit_parts, fits, gsm_fold, sentences
+from agent.responder.offline import answer_offline, fit_parts, fits, gsm_fold, language_notice, sentences
 from channels.encoding import analyze
 from knowledge.types import Hit
 
@@ -15,48 +16,66 @@ def hit(chunk_id: str, score: float, *, text: str = "", language: str = "en", qu
                dense_score=score, bm25_score=0.0, fused_score=0.0, question=question, answer=answer)
 
 
-SHIPPING_EN = hit("en1", 0.82, question="How much is shipping?", answer="Shipping is 4.90 EUR, free from 60 EUR.")
+def candidate(h: Hit, relevance: float, scores: tuple[float, ...] | None = None, *, support: Support = "covered",
+              follow_up: bool = False) -> Candidate:
+    units = tuple(sentences(h.answer if h.answer is not None else h.text))
+    return Candidate(hit=h, relevance=relevance, units=units, unit_scores=scores or (relevance,) * len(units),
+                     support=support, score=relevance, follow_up=follow_up)
+
+
+def ask(text: str, *candidates: Candidate) -> Question:
+    return Question(text, tuple(c.hit for c in candidates), candidates)
+
+
+SHIPPING_EN = hit("en1", 0.82, question="How much is shipping?",
+                  answer="Standard shipping is 4.90 EUR. Express costs 9.90 EUR. Furniture is 29 EUR.")
 SHIPPING_FR = hit("fr1", 0.80, language="fr", question="Combien coûte la livraison ?",
                   answer="La livraison coûte 4,90 EUR, offerte dès 60 EUR.")
+ABROAD_EN = hit("en3", 0.7, question="Do you ship abroad?",
+                answer="Yes, we deliver to the EU, Switzerland and the UK from 12 EUR.")
 PAYMENT_EN = hit("en2", 0.75, question="Can I pay in instalments?", answer="Yes, in 3 or 4 instalments from 100 EUR.")
 
 
-def test_the_faq_answer_in_the_customers_language_is_preferred() -> None:
-    answer = answer_offline([Question("livraison prix ?", (SHIPPING_EN, SHIPPING_FR))], language="fr", min_score=0.35)
+def test_the_chosen_passage_answers_in_one_language() -> None:
+    answer = answer_offline([ask("livraison prix ?", candidate(SHIPPING_FR, 0.8)),
+                             ask("and instalments?", candidate(PAYMENT_EN, 0.7))], language="fr")
     assert answer is not None
     assert answer.text == "La livraison coûte 4,90 EUR, offerte dès 60 EUR."
     assert [s.chunk_id for s in answer.sources] == ["fr1"] and answer.path == "offline"
     assert answer.sources[0].title == "Combien coûte la livraison ?"
 
 
-def test_a_much_better_passage_beats_a_weak_faq_entry() -> None:
-    passage = hit("p1", 0.9, text="Our shop is in Paris. It opens at 10 am every day except Monday. We love lamps.",
-                  title="About")
-    weak_faq = hit("f9", 0.5, question="Where are you?", answer="In Paris.")
-    answer = answer_offline([Question("when does the shop open?", (passage, weak_faq))], language="en",
-                            min_score=0.35)
-    assert answer is not None and answer.sources[0].chunk_id == "p1"
-    assert "opens at 10 am" in answer.text and "We love lamps" not in answer.text
-
-
-def test_passage_sentences_closest_to_the_question_are_kept_in_order() -> None:
-    passage = hit("p2", 0.8, text="Candles are poured in Grasse. They burn 40 hours. Wicks are cotton. "
-                                  "Trim the wick before lighting.", title="Candles")
-    assert extract("how many hours do candles burn, and the wick?", passage, limit=2) == (
-        "They burn 40 hours. Trim the wick before lighting."
-    )
-
-
-def test_each_question_is_answered_and_weak_ones_are_left_out() -> None:
-    unrelated = hit("x", 0.1, question="Gift cards?", answer="Yes.")
-    answer = answer_offline(
-        [Question("shipping?", (SHIPPING_EN,)), Question("instalments?", (PAYMENT_EN,)), Question("?", (unrelated,))],
-        language="en", min_score=0.35,
-    )
+def test_another_language_is_announced_in_the_customers_language() -> None:
+    answer = answer_offline([ask("¿Cuánto cuesta el envío?", candidate(PAYMENT_EN, 0.7))], language="es")
     assert answer is not None
-    assert answer.text == "Shipping is 4.90 EUR, free from 60 EUR. Yes, in 3 or 4 instalments from 100 EUR."
-    assert [s.chunk_id for s in answer.sources] == ["en1", "en2"]
-    assert answer_offline([Question("?", (unrelated,))], language="en", min_score=0.35) is None
+    assert answer.text == ("No tenemos esta información en español; le respondemos en inglés: "
+                           "Yes, in 3 or 4 instalments from 100 EUR.")
+    assert language_notice("de", "fr") == (
+        "Diese Information haben wir nicht auf Deutsch; wir antworten auf Französisch:")
+    assert language_notice("fr", "fr") is None
+
+
+def test_best_sentences_of_an_faq_answer_keep_its_lead_unless_a_follow_up_asks_one_detail() -> None:
+    scores = (0.5, 0.7, 0.3)
+    whole = answer_offline([ask("shipping?", candidate(SHIPPING_EN, 0.7, scores))], language="en")
+    detail = answer_offline([ask("and for express?", candidate(SHIPPING_EN, 0.7, scores, follow_up=True))],
+                            language="en")
+    assert whole is not None and whole.text == "Standard shipping is 4.90 EUR. Express costs 9.90 EUR."
+    assert detail is not None and detail.text == "Express costs 9.90 EUR."
+
+
+def test_a_passage_contradicting_what_the_question_names_is_stated_without_yes() -> None:
+    answer = answer_offline([ask("Do you ship to Japan?", candidate(ABROAD_EN, 0.7, support="contradicted"))],
+                            language="en")
+    assert answer is not None and answer.text == "We deliver to the EU, Switzerland and the UK from 12 EUR."
+
+
+def test_weak_or_unknown_candidates_give_no_answer() -> None:
+    assert answer_offline([ask("?", candidate(PAYMENT_EN, MIN_RELEVANCE - 0.01))], language="en") is None
+    assert answer_offline([ask("Solène price?", candidate(PAYMENT_EN, 0.9, support="unknown"))], language="en") is None
+    answer = answer_offline([ask("shipping?", candidate(SHIPPING_FR, 0.8)), ask("?", candidate(PAYMENT_EN, 0.1))],
+                            language="fr")
+    assert answer is not None and [s.chunk_id for s in answer.sources] == ["fr1"]
 
 
 def test_long_answers_are_cut_by_sentences_round_robin_within_two_segments() -> None:

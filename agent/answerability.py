@@ -1,0 +1,242 @@
+"""Does this passage answer THIS question? Re-ranking retrieved passages and checking what they support.
+
+Retrieval ranks passages by how close they are to the question as a whole, so "Can I pay with
+PayPal?" lands on the instalments answer (it says "pay") and "Do you ship to Japan?" on "Yes, we
+deliver to the EU...". Before a passage becomes a reply, every candidate is scored again:
+
+* **Relevance by sentence**: the question is compared (one embedding call) with each unit of the
+  passage (an FAQ entry's question, each sentence of its answer or text); the passage's relevance
+  is its best unit's cosine. A passage whose one sentence answers the question beats a long one
+  that is vaguely on topic.
+* **Support of what the question names** (``agent.entities``): each country, payment method or
+  name in the question is ``covered`` (the passage names it, or "EU" for a member state),
+  ``contradicted`` (the passage lists other values of that kind: "EU, Switzerland, UK" for Japan),
+  or ``silent`` (the passage names nothing of that kind). A name the whole knowledge base never
+  mentions ("the Solène duvet cover") makes the question unanswerable.
+
+:func:`rank` orders candidates by relevance, lifting a passage that covers everything the question
+names within ``SUPPORT_MARGIN`` of the best; :func:`choose` returns the first one with enough
+relevance and no unknown name. A ``contradicted`` choice is answered without asserting (its "Yes,"
+is dropped: "We deliver to the EU, Switzerland and the UK..." for Japan). The method and its
+thresholds were chosen on the choosing half of ``eval/datasets/answerability_demo.yaml``
+(``python -m eval.training.answerability``; figures in docs/agent.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods
+from knowledge.types import Hit
+
+Support = Literal["covered", "silent", "contradicted", "unknown"]
+
+#: A candidate covering every entity of the question is preferred to a better-ranked one within
+#: this much relevance (chosen on the choosing split).
+SUPPORT_MARGIN = 0.25
+
+#: Weight of a passage's agreement with the classified intent's examples (chosen on the choosing split).
+INTENT_WEIGHT = 1.5
+
+#: Below this best-sentence cosine a passage does not answer the question (chosen on the choosing split).
+MIN_RELEVANCE = 0.32
+
+#: Sentences kept from the chosen passage: the best one, and the next ones within this cosine of it.
+SENTENCE_MARGIN = 0.08
+MAX_SENTENCES = 2
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý0-9«\"'(])")
+#: An answer's opening yes, dropped when the passage does not support what the question names.
+_AFFIRMATION = re.compile(r"^(yes|oui|si|sí|ja|sim)\b[\s,.:;!-]*", re.IGNORECASE)
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences (a line break ends one too)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        out += [s.strip() for s in _SENTENCES.split(line.strip()) if s.strip()]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A retrieved passage re-scored against one question.
+
+    ``units`` are the passage's sentences (its answer's, for an FAQ entry) with ``unit_scores``
+    their cosine to the question; ``relevance`` is the best of those and of the FAQ question;
+    ``support`` the weakest support over the question's entities (``covered`` when it names none);
+    ``score`` orders candidates (retrieval score plus intent agreement).
+    """
+
+    hit: Hit
+    relevance: float
+    units: tuple[str, ...]
+    unit_scores: tuple[float, ...]
+    support: Support
+    missing: tuple[Entity, ...] = ()
+    score: float = 0.0
+    follow_up: bool = False
+
+    def reply_sentences(self) -> list[str]:
+        """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
+        ``MAX_SENTENCES``), in passage order; an FAQ answer always keeps its first sentence (the
+        direct answer the rest refers to: "...we send a tracking link. You can also follow it...")
+        unless the question is a follow-up about one detail ("and for express?"). A leading "Yes,"
+        is dropped when the passage contradicts what the question names."""
+        if not self.units:
+            return []
+        best = max(self.unit_scores)
+        ranked = sorted(range(len(self.units)), key=lambda i: -self.unit_scores[i])
+        kept = sorted(i for i in ranked[:MAX_SENTENCES] if self.unit_scores[i] >= best - SENTENCE_MARGIN)
+        if self.hit.is_faq and not self.follow_up and 0 not in kept:
+            kept = [0, *kept][:MAX_SENTENCES]
+        chosen = [self.units[i] for i in kept]
+        if self.support == "contradicted":
+            first = _AFFIRMATION.sub("", chosen[0])
+            chosen[0] = first[:1].upper() + first[1:]
+        return chosen
+
+
+def passage_units(hit: Hit) -> tuple[str | None, list[str]]:
+    """``(FAQ question or None, answer/text sentences)`` of ``hit``."""
+    body = hit.answer if hit.answer is not None else hit.text
+    return hit.question, sentences(body) or [body.strip()]
+
+
+def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool]) -> tuple[
+        Support, tuple[Entity, ...]]:
+    """How ``hit`` supports the entities of a question, and the ones it does not cover.
+
+    ``known_name(name)`` says whether the knowledge base mentions a (folded) name anywhere.
+    """
+    text = f"{hit.question or ''} {hit.answer if hit.answer is not None else hit.text}"
+    places = countries(text)
+    methods = payment_methods(text)
+    folded = fold(text)
+    worst: Support = "covered"
+    missing: list[Entity] = []
+    order = ("covered", "silent", "contradicted", "unknown")
+    for entity in question_entities:
+        if entity.kind == "country":
+            state: Support = "covered" if covers_country(places, entity.value) else (
+                "contradicted" if places else "silent")
+        elif entity.kind == "payment":
+            state = "covered" if entity.value in methods else ("contradicted" if methods else "silent")
+        else:
+            state = "covered" if f" {entity.value} " in folded else (
+                "silent" if known_name(entity.value) else "unknown")
+        if state != "covered":
+            missing.append(entity)
+        if order.index(state) > order.index(worst):
+            worst = state
+    return worst, tuple(missing)
+
+
+def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
+         embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
+         asked: str | None = None, intent_examples: np.ndarray | None = None,
+         intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN) -> list[Candidate]:
+    """``hits`` re-scored against ``question`` (whose unit embedding is ``vector``), best first.
+
+    Args:
+        embed: embeds texts as unit vectors (one call for every passage's units).
+        known_name: whether the knowledge base mentions a folded name (:func:`kb_mentions`).
+        asked: what the customer wrote when ``question`` was rewritten with an earlier turn ("and
+            for express?"): its words pick the sentences, its entities replace the earlier ones
+            of the same kind ("et pour la Belgique ?").
+        intent_examples: unit embeddings of the examples of the intent the message was classified
+            as, when the classifier is sure; a passage's agreement with them (best cosine of its
+            FAQ question or heading) is added with ``intent_weight`` to its retrieval score.
+        support_margin: how far below the best score a candidate covering every entity the
+            question names is still moved first; for a follow-up naming its own country or
+            payment method ("et pour la Belgique ?") that is the point of the message, and any
+            relevant covering candidate is moved first.
+    """
+    if not hits:
+        return []
+    named = _entities(question, asked, language)
+    layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
+    texts: list[str] = []
+    for _, faq_question, units in layout:
+        texts += ([faq_question] if faq_question else []) + units
+    titles = [hit.question or hit.heading_path or hit.text for hit in hits] if intent_examples is not None else []
+    follow_up = asked is not None and asked != question
+    vectors = embed(texts + titles + ([asked] if follow_up and asked is not None else []))
+    matrix = vectors[: len(texts)] @ np.asarray(vector, dtype=np.float32)
+    agreement = ((vectors[len(texts):len(texts) + len(titles)] @ np.asarray(intent_examples).T).max(axis=1)
+                 if intent_examples is not None and len(intent_examples) else np.zeros(len(hits)))
+    # a follow-up's own words pick the sentence ("express"), the rewritten query the passage
+    focus_scores = vectors[: len(texts)] @ vectors[-1] if follow_up else None
+    candidates: list[Candidate] = []
+    row = 0
+    for n, (hit, faq_question, units) in enumerate(layout):
+        heading = float(matrix[row]) if faq_question else None
+        row += 1 if faq_question else 0
+        scores = [float(s) for s in matrix[row:row + len(units)]]
+        if focus_scores is not None:
+            scores = [(s + float(f)) / 2 for s, f in zip(scores, focus_scores[row:row + len(units)], strict=True)]
+        row += len(units)
+        relevance = max([*scores, *([heading] if heading is not None else [])])
+        state, missing = support(named, hit, known_name)
+        candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
+                                    support=state, missing=missing,
+                                    score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up))
+    candidates.sort(key=lambda c: -c.score)
+    best = candidates[0].score
+    if follow_up and asked is not None and entities(asked, language):
+        support_margin = float("inf")
+    covered = [c for c in candidates if c.support == "covered" and named and c.score >= best - support_margin
+               and c.relevance >= MIN_RELEVANCE]
+    if covered:
+        candidates.remove(covered[0])
+        candidates.insert(0, covered[0])
+    return candidates
+
+
+def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE) -> Candidate | None:
+    """The candidate to answer from, or None when none is relevant enough or the question names
+    something the knowledge base never mentions."""
+    if not candidates or candidates[0].relevance < min_relevance:
+        return None
+    first = candidates[0]
+    return None if first.support == "unknown" else first
+
+
+def _entities(question: str, asked: str | None, language: str) -> tuple[Entity, ...]:
+    named = entities(question, language)
+    if asked is None or asked == question:
+        return named
+    own = entities(asked, language)
+    kinds = {e.kind for e in own}
+    return (*own, *(e for e in named if e.kind not in kinds and e not in own))
+
+
+def kb_mentions(search: Callable[[str], Sequence[Hit]]) -> Callable[[str], bool]:
+    """``known_name`` for :func:`rank`: whether a keyword search (``search(name)``, e.g. the
+    knowledge base's BM25 mode) finds a passage containing the folded ``name``."""
+    def known(name: str) -> bool:
+        return any(f" {name} " in fold(f"{h.question or ''} {h.text}") for h in search(name))
+    return known
+
+
+class IntentExamples:
+    """Unit embeddings of each intent's examples, computed on first use (the ``intent_examples``
+    of :func:`rank`); thread-safe enough: a race only embeds the same examples twice."""
+
+    def __init__(self, examples: dict[str, list[str]], embed: Callable[[list[str]], np.ndarray]) -> None:
+        self._examples = examples
+        self._embed = embed
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def get(self, intent: str | None) -> np.ndarray | None:
+        """The examples' embeddings of ``intent``, None for no intent or one without examples."""
+        if intent is None or not self._examples.get(intent):
+            return None
+        if intent not in self._vectors:
+            self._vectors[intent] = self._embed(self._examples[intent])
+        return self._vectors[intent]

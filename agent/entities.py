@@ -1,0 +1,198 @@
+"""The things a customer's question names that a reply must not guess about: countries, payment
+methods and proper names (a product, a collection).
+
+``agent.answerability`` checks each of them against the passage a reply would be made from: a
+passage that does not mention Japan must not answer "Yes" to "Do you ship to Japan?".
+
+* **Countries** come from Babel's territory names in the six supported languages ("Japon",
+  "Giappone", "Österreich"...) plus a few abbreviations (UK, USA, EU/UE). "EU" in a passage
+  covers the member states.
+* **Payment methods** are a small multilingual table (PayPal, bank transfer / virement /
+  Überweisung, cash / espèces / efectivo...).
+* **Names** are capitalised words in the middle of a sentence that are neither of the above
+  ("the Solène duvet cover"): they are only checked against the knowledge base as a whole (a name
+  it never mentions cannot be answered), German being skipped because it capitalises every noun.
+
+Matching works on a folded form (lower case, no accents, punctuation as spaces).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from babel import Locale
+
+EntityKind = Literal["country", "payment", "name"]
+
+#: The European Union (Babel's territory code), member states below.
+EU = "EU"
+EU_MEMBERS: frozenset[str] = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+})
+
+_LANGUAGES = ("en", "fr", "es", "de", "it", "pt")
+
+# Territory names that are also ordinary words in one of the languages ("réunion" is a meeting).
+_AMBIGUOUS_PLACES = frozenset({"jersey", "turkey", "chad", "jordan", "georgia", "guernsey", "reunion", "man",
+                               "maurice", "niger", "salvador", "dominica", "panama", "malta", "congo", "union"})
+
+# Upper-case abbreviations only: "us" and "ue" are words.
+_ABBREVIATIONS: dict[str, str] = {"UK": "GB", "U.K.": "GB", "GB": "GB", "US": "US", "USA": "US", "U.S.": "US",
+                                  "EU": EU, "UE": EU}
+_EXTRA_PLACES: dict[str, str] = {
+    "great britain": "GB", "grande bretagne": "GB", "angleterre": "GB", "england": "GB", "inglaterra": "GB",
+    "inghilterra": "GB", "england und wales": "GB", "europe": EU, "europa": EU, "european union": EU,
+    "union europeenne": EU, "union europea": EU, "unione europea": EU, "uniao europeia": EU,
+    "europaische union": EU, "mainland france": "FR", "france metropolitaine": "FR", "etats unis": "US",
+}
+
+PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
+    "paypal": ("paypal", "pay pal"),
+    "visa": ("visa",),
+    "mastercard": ("mastercard", "master card"),
+    "amex": ("american express", "amex"),
+    "apple_pay": ("apple pay", "applepay"),
+    "google_pay": ("google pay", "gpay"),
+    "alma": ("alma",),
+    "klarna": ("klarna",),
+    "scalapay": ("scalapay",),
+    "oney": ("oney",),
+    "bank_transfer": ("bank transfer", "wire transfer", "virement", "transferencia", "transferencia bancaria",
+                      "uberweisung", "bonifico", "sepa"),
+    "cash": ("cash", "especes", "en liquide", "efectivo", "bargeld", "contanti", "dinheiro", "cash on delivery",
+             "contre remboursement", "contra reembolso", "nachnahme", "contrassegno"),
+    "cheque": ("cheque", "cheques", "scheck", "assegno", "cheque bancaire"),
+    "crypto": ("bitcoin", "crypto", "cryptomonnaie", "criptomoneda", "kryptowahrung"),
+    "mb_way": ("mb way", "mbway", "multibanco"),
+    "bizum": ("bizum",),
+    "bancontact": ("bancontact",),
+    "satispay": ("satispay",),
+    "twint": ("twint",),
+    "lydia": ("lydia",),
+    "sofort": ("sofort", "sofortuberweisung"),
+    "ideal": ("ideal",),
+}
+# "ideal" is an ordinary word in four languages: only counted when written iDEAL
+_CASE_SENSITIVE_PAYMENTS = {"ideal": "iDEAL"}
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_CLAUSE_START = re.compile(r"(^|[.!?¡¿:;,\n]\s*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One thing the question names: ``kind``, a canonical ``value`` (ISO code, method id, folded
+    name) and the words as written."""
+
+    kind: EntityKind
+    value: str
+    surface: str
+
+
+def fold(text: str) -> str:
+    """Lower case, accents dropped, every non-alphanumeric run a single space."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
+    return f" {' '.join(kept.split())} "
+
+
+@functools.cache
+def _places() -> dict[str, str]:
+    """Folded place name -> territory code (countries and the EU), in the six languages."""
+    names: dict[str, str] = {}
+    for language in _LANGUAGES:
+        for code, name in Locale.parse(language).territories.items():
+            if (len(code) == 2 and code.isalpha()) or code == EU:
+                key = fold(name).strip()
+                if key and key not in _AMBIGUOUS_PLACES:
+                    names.setdefault(key, code)
+    names.update(_EXTRA_PLACES)
+    return names
+
+
+@functools.cache
+def _place_pattern() -> re.Pattern[str]:
+    names = sorted(_places(), key=len, reverse=True)
+    return re.compile(r" (" + "|".join(re.escape(n) for n in names) + r") ")
+
+
+@functools.cache
+def _payment_index() -> dict[str, str]:
+    return {fold(alias).strip(): method for method, aliases in PAYMENT_METHODS.items() for alias in aliases
+            if method not in _CASE_SENSITIVE_PAYMENTS}
+
+
+def _find_all(pattern: re.Pattern[str], folded: str) -> list[str]:
+    """Every match of `` (name) `` in ``folded``, overlapping on the shared spaces."""
+    found: list[str] = []
+    position = 0
+    while True:
+        match = pattern.search(folded, position)
+        if match is None:
+            return found
+        found.append(match.group(1))
+        position = match.end() - 1
+
+
+def countries(text: str) -> set[str]:
+    """Territory codes (ISO 3166 alpha-2, or ``EU``) that ``text`` names."""
+    codes = {_places()[name] for name in _find_all(_place_pattern(), fold(text))}
+    for token in re.findall(r"\b[A-Z][A-Z.]{1,3}(?![\w.])|\b[A-Z]\.[A-Z]\.", text):
+        if token in _ABBREVIATIONS:
+            codes.add(_ABBREVIATIONS[token])
+    return codes
+
+
+@functools.cache
+def _payment_pattern() -> re.Pattern[str]:
+    aliases = sorted(_payment_index(), key=len, reverse=True)
+    return re.compile(r" (" + "|".join(re.escape(a) for a in aliases) + r") ")
+
+
+def payment_methods(text: str) -> set[str]:
+    """Payment method ids (``paypal``, ``bank_transfer``...) that ``text`` names."""
+    methods = {_payment_index()[alias] for alias in _find_all(_payment_pattern(), fold(text))}
+    methods.update(method for method, written in _CASE_SENSITIVE_PAYMENTS.items() if written in text)
+    return methods
+
+
+@functools.cache
+def _known_words() -> frozenset[str]:
+    return frozenset(word for phrase in (*_places(), *_payment_index()) for word in phrase.split())
+
+
+def names(text: str, language: str) -> set[str]:
+    """Folded capitalised words in the middle of a sentence that are no place or payment method
+    (empty for German, which capitalises every noun)."""
+    if language == "de":
+        return set()
+    known = _known_words()
+    found: set[str] = set()
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if not word[0].isupper() or len(word) < 3 or word.isupper() or word[:2] in ("I'", "I’"):
+            continue
+        if _CLAUSE_START.search(text[: match.start()]):
+            continue
+        key = fold(word).strip()
+        if key and key not in known:
+            found.add(key)
+    return found
+
+
+def entities(text: str, language: str) -> tuple[Entity, ...]:
+    """Every entity ``text`` names, countries first, then payment methods, then names."""
+    out = [Entity("country", code, code) for code in sorted(countries(text))]
+    out += [Entity("payment", method, method) for method in sorted(payment_methods(text))]
+    out += [Entity("name", name, name) for name in sorted(names(text, language))]
+    return tuple(out)
+
+
+def covers_country(passage_countries: set[str], code: str) -> bool:
+    """Whether a passage naming ``passage_countries`` says something about ``code``."""
+    return code in passage_countries or (code in EU_MEMBERS and EU in passage_countries)
