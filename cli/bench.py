@@ -11,7 +11,7 @@ import typer
 from cli.console import console
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("dispatch", "limiter", "inbound", "events", "agent", "knowledge", "campaigns", "console")
+BENCHMARKS = ("dispatch", "limiter", "inbound", "events", "agent", "knowledge", "campaigns", "console", "tokenize")
 
 
 def register(app: typer.Typer) -> None:
