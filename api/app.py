@@ -62,7 +62,9 @@ def create_app(
         version="0.1.0",
         description="Self-hostable SMS engagement platform.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /openapi.json come from api/routes/api_docs.py, gated in production
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     errors.install(app)

@@ -1,4 +1,8 @@
-"""Request ids, access logs and Prometheus request metrics, as a plain ASGI middleware.
+"""Request ids, security headers, access logs and Prometheus request metrics, as a plain ASGI middleware.
+
+A caller's ``X-Request-ID`` is kept only when it is 1-64 characters of ``[A-Za-z0-9._:-]`` (it is
+stored in the audit log's 64-character column and echoed in headers); anything else is replaced
+by a fresh id. Logged paths have phone numbers masked (``core.logging.mask_phones``).
 
 Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs each
 request through an extra task and memory stream, which costs throughput on the webhook hot path.
@@ -6,6 +10,7 @@ request through an extra task and memory stream, which costs throughput on the w
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -15,11 +20,20 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_limit import BodyLimit, BodyLimits
+from api.security_headers import security_headers
+from core.logging import mask_phones
 
 REQUESTS = Counter("relais_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("relais_http_request_seconds", "HTTP request latency", ["method", "route"])
 log = structlog.get_logger("relais.access")
 QUIET_ROUTES = frozenset({"/healthz", "/metrics"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(header: bytes) -> str:
+    """The caller's request id when it is short and plain, else a new one (never an error)."""
+    candidate = header.decode("latin-1")
+    return candidate if _REQUEST_ID.fullmatch(candidate) else uuid.uuid4().hex
 
 
 class RequestContext:
@@ -31,7 +45,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        request_id = request_id_from(headers.get(b"x-request-id", b""))
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         start = time.perf_counter()
@@ -41,7 +55,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+                present = {name.lower() for name, _ in message["headers"]}
+                extra = [(k, v) for k, v in security_headers(scope["path"]) if k not in present]
+                message["headers"] = [*message["headers"], *extra, (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -57,7 +73,7 @@ class RequestContext:
                 log.info(
                     "request",
                     method=scope["method"],
-                    path=scope["path"],
+                    path=mask_phones(scope["path"]),
                     status=status,
                     ms=round(elapsed * 1000, 1),
                     request_id=request_id,

@@ -42,13 +42,18 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
-    """Engine tuned per backend: SQLite in WAL mode with foreign keys, PostgreSQL pooled."""
+    """Engine tuned per backend: SQLite in WAL mode with foreign keys, PostgreSQL pooled.
+
+    ``hide_parameters``: a failed statement's error (logged, or shown in a 500's log line) names the
+    SQL but never its values, which can be phone numbers, tokens or message texts.
+    """
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -70,7 +75,7 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 _lock = threading.Lock()

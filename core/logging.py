@@ -1,11 +1,44 @@
-"""structlog set-up: JSON lines in production, readable lines on a terminal; request ids bound."""
+"""structlog set-up: JSON lines in production, readable lines on a terminal; request ids bound.
+
+Log lines must not become a copy of personal data: every string in an event (the message, its
+fields, a formatted traceback) has phone numbers masked and the values PostgreSQL quotes in a
+constraint error removed (:func:`scrub`), and the database engine never prints SQL parameters
+(``core.db.make_engine``).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+# E.164 (+ or its URL encoding %2B, then 8-15 digits) or a bare run of 9-15 digits, standing alone
+_PHONE = re.compile(r"(?<![\w%])(?:\+|%2[bB])?\d{9,15}(?!\w)|(?<![\w%])(?:\+|%2[bB])\d{8}(?!\w)")
+
+
+def mask_phones(text: str) -> str:
+    """``/suppressions/+33612345678`` → ``/suppressions/+33*******78``: enough to tell lines apart."""
+    return _PHONE.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
+
+
+# PostgreSQL quotes the offending values of a constraint violation: "Key (token)=(abc) already exists"
+_DB_DETAIL = re.compile(r"(Key \([^)]*\)=\().*?(\) (?:already exists|is not present))")
+
+
+def scrub(text: str) -> str:
+    """A log string without phone numbers nor the values a database error quotes."""
+    return mask_phones(_DB_DETAIL.sub(r"\1…\2", text))
+
+
+def _scrub_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = scrub(value)
+    return event
 
 
 def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
@@ -18,6 +51,7 @@ def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _scrub_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

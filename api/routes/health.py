@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.operator_gate import operator_gate
 from core import db
+from core.rbac import Role
 from core.redis import get_redis
 
 router = APIRouter(tags=["operations"])
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapers
+# probes and scrapers; /metrics needs an admin or analyst in production (api.operator_gate)
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+log = structlog.get_logger("relais.health")
 
 
 @router.get("/healthz")
@@ -35,6 +40,7 @@ def _check_vector_store(request: Request) -> None:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
+    """Each store ``ok`` or ``error``; the reason goes to the log, never to this anonymous answer."""
     checks: dict[str, Any] = {}
     settings = request.app.state.settings
     probes = {
@@ -46,14 +52,15 @@ def readyz(request: Request) -> JSONResponse:
         try:
             probe()
             checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"error: {type(exc).__name__}: {exc}"
+        except Exception:
+            log.exception("readiness check failed", check=name)
+            checks[name] = "error"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(operator_gate("public_metrics", Role.ANALYST))])
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

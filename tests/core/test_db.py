@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from core import accounts, db
+from core.logging import scrub
 from core.models import ApiKey
 from core.settings import Settings
 
@@ -27,3 +30,15 @@ def test_a_rolled_back_savepoint_keeps_the_rest_of_the_transaction(runtime_any_d
         savepoint.rollback()
     with db.session_scope() as session:
         assert session.scalars(select(ApiKey.name)).all() == ["kept"]
+
+
+def test_failed_statements_never_show_their_parameters(runtime_any_db: Settings) -> None:
+    """A failing write's error is logged (500s, after-commit callbacks): it must not carry the values."""
+    secret = "csrf-token-5f0c2a9e"
+    with db.engine().connect() as conn:
+        conn.execute(sa.text("CREATE TEMPORARY TABLE leak_probe (token VARCHAR(40) UNIQUE)"))
+        conn.execute(sa.text("INSERT INTO leak_probe VALUES (:t)"), {"t": secret})
+        with pytest.raises(sa.exc.IntegrityError) as err:
+            conn.execute(sa.text("INSERT INTO leak_probe VALUES (:t)"), {"t": secret})
+    assert "INSERT INTO leak_probe" in str(err.value) and "parameters hidden" in str(err.value)
+    assert secret not in scrub(str(err.value))  # PostgreSQL quotes the key itself: the log processor drops it
