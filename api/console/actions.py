@@ -88,7 +88,7 @@ def assign_to_me(
 def transfer(
     request: Request,
     conversation_id: int,
-    target: str = Form(""),
+    target: str = Form("", max_length=100),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
@@ -123,7 +123,7 @@ def handback(
 def close(
     request: Request,
     conversation_id: int,
-    disposition: str = Form("resolved"),
+    disposition: str = Form("resolved", max_length=100),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
@@ -135,7 +135,7 @@ def close(
 @router.post("/status", response_class=HTMLResponse)
 def set_status(
     request: Request,
-    status: str = Form(""),
+    status: str = Form("", max_length=100),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:

@@ -95,10 +95,10 @@ def list_documents(
 async def upload_document(
     request: Request,
     file: UploadFile = File(...),
-    kb: str = Form(DEFAULT_KB),
-    document_id: str | None = Form(None),
-    tags: str = Form("", description="Comma-separated tags."),
-    language: str | None = Form(None),
+    kb: str = Form(DEFAULT_KB, max_length=63),
+    document_id: str | None = Form(None, max_length=200),
+    tags: str = Form("", max_length=2000, description="Comma-separated tags."),
+    language: str | None = Form(None, max_length=16),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
 ) -> IngestOut:

@@ -7,6 +7,7 @@ anything of it is written.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path, PurePath
 
 from knowledge.ingest.common import invalid
@@ -18,6 +19,8 @@ from knowledge.ingest.text import parse_text
 from knowledge.types import ParsedDocument
 
 Parser = Callable[..., ParsedDocument]
+#: A title comes from the file (front matter, <title>, PDF metadata): kept to this many characters.
+MAX_TITLE_CHARS = 200
 
 PARSERS: dict[str, Parser] = {
     ".md": parse_markdown,
@@ -47,6 +50,8 @@ def parse_bytes(data: bytes, *, filename: str, source: str | None = None) -> Par
     doc = parser(data, source=name, title=PurePath(filename).stem.replace("_", " ").replace("-", " "))
     if not doc.sections and not doc.faq:
         raise invalid(name, "no text found")
+    if len(doc.title) > MAX_TITLE_CHARS:
+        doc = replace(doc, title=doc.title[:MAX_TITLE_CHARS].rstrip())
     return doc
 
 

@@ -231,3 +231,13 @@ def test_a_template_rendering_20_mb_fails_on_save_and_preview(app_client: TestCl
         assert response.status_code == 422
         assert response.json()["errors"] == [{"field": "body", "message": "renders more than 1600 characters"}]
         assert len(response.content) < 2000
+
+
+def test_upload_form_fields_are_bounded(app_client: TestClient) -> None:
+    response = app_client.post(
+        "/api/v1/knowledge/documents",
+        headers=auth_headers("admin"),
+        files={"file": ("faq.txt", b"Delivery takes two days.", "text/plain")},
+        data={"kb": "k" * 64},
+    )
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "kb"

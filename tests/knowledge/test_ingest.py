@@ -184,3 +184,10 @@ def test_html_inline_text_and_nested_blocks_keep_reading_order() -> None:
     html = b"<body><div>Hello <b>world</b><p>Inner para.</p> tail text<pre>  code  line</pre></div></body>"
     [section] = parse_bytes(html, filename="page.htm").sections
     assert section.text == "Hello world\n\nInner para.\n\ntail text\n\n  code  line"
+
+
+def test_a_title_from_the_file_is_kept_to_200_characters() -> None:
+    front = b"---\ntitle: " + b"T" * 5000 + b"\n---\n# Returns\nThirty days to return an item.\n"
+    assert parse_bytes(front, filename="policy.md").title == "T" * 200
+    html = b"<html><head><title>" + b"Long " * 2000 + b"</title></head><body><p>Hello</p></body></html>"
+    assert len(parse_bytes(html, filename="page.html").title) <= 200
