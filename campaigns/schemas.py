@@ -53,7 +53,7 @@ class TemplateIn(RequestBody):
 
 
 class TemplateOut(TemplateIn):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, extra="ignore")  # an answer, not a request
     id: int
     created_at: datetime
 
@@ -103,7 +103,7 @@ class CampaignIn(RequestBody):
 
 
 class CampaignOut(CampaignIn):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, extra="ignore")  # an answer, not a request
     id: int
     status: str
     send_at: datetime | None
@@ -178,7 +178,7 @@ class BrandIn(RequestBody):
 
 
 class BrandOut(BrandIn):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, extra="ignore")  # an answer, not a request
 
 
 class VariantRequest(RequestBody):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import ConsentEvent, Contact, ContactImport, ContactImportProblem
 from core.bodies import JsonObject, RequestBody
@@ -137,6 +137,7 @@ class AttributeIn(RequestBody):
 
 
 class AttributeOut(AttributeIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request: RequestBody forbids extras
     id: int
     created_at: datetime
 
@@ -147,6 +148,7 @@ class ListIn(RequestBody):
 
 
 class ListOut(ListIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request: RequestBody forbids extras
     id: int
     size: int
     created_at: datetime
@@ -169,6 +171,7 @@ class SegmentPatch(RequestBody):
 
 
 class SegmentOut(SegmentIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request: RequestBody forbids extras
     id: int
     created_at: datetime
     updated_at: datetime

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,7 @@ class TeamIn(RequestBody):
 
 
 class TeamOut(TeamIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request: RequestBody forbids extras
     id: int
 
 
@@ -78,6 +79,7 @@ class CannedIn(RequestBody):
 
 
 class CannedOut(CannedIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request: RequestBody forbids extras
     id: int
 
 
