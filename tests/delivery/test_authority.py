@@ -227,3 +227,28 @@ def test_a_window_that_closes_during_a_retry_backoff_waits_for_the_next_opening(
     assert len(fake.requests) == 1  # only the failed attempt
     clock.now = morning
     assert sender.send_batch(ids).sent == 1
+
+
+def test_the_issue_case_a_sunday_morning_campaign_in_paris_is_not_sent_eleven_minutes_later(
+    fake: FakeVonage, runtime: Settings
+) -> None:
+    sunday = datetime(2026, 11, 29, 4, 55, tzinfo=UTC)  # 05:55 in Paris: quiet hours and France's Sunday rule
+    _, ids = _campaign(2, sunday, quiet_start="21:00", quiet_end="08:00", respect_country_rules=True)
+    clock = Clock(sunday + timedelta(minutes=11))
+    found = recovery.recover(get_redis(runtime), now=clock.now)
+    assert found.reenqueued == 0 and _immediate_send_jobs() == []
+    assert make_engine(fake, runtime, clock=clock).send_batch(ids).sent == 0
+    monday = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 08:00 in Paris
+    assert {row[1:3] for row in _rows(ids)} == {(monday, "country_rule")} and fake.requests == []
+
+
+def test_the_frequency_cap_is_checked_again_at_send_time(fake: FakeVonage, runtime: Settings) -> None:
+    _, ids = _campaign(1, WEDNESDAY_NOON, frequency_cap=1)
+    with db.session_scope() as session:  # meanwhile another send reached the contact
+        contact_id = session.get_one(Message, ids[0]).contact_id
+        session.add(Message(contact_id=contact_id, direction="out", body="flash", status="delivered",
+                            lane="marketing", sent_at=WEDNESDAY_NOON, created_at=WEDNESDAY_NOON))
+    report = make_engine(fake, runtime, clock=Clock(WEDNESDAY_NOON + timedelta(seconds=5))).send_batch(ids)
+    assert (report.sent, report.rejected) == (0, 1)
+    with db.session_scope() as session:
+        assert session.get_one(Message, ids[0]).error_code == "frequency_cap"
