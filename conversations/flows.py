@@ -47,7 +47,11 @@ PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
 
 
 def send_job(message_ids: Sequence[int], *, lane: str, at: datetime | None = None, attempt: int = 0) -> JobSpec:
-    """The job sending ``message_ids`` (a batch) on ``lane``'s queue; its id makes a repeat a no-op."""
+    """The job sending ``message_ids`` (a batch) on ``lane``'s queue; its id makes a repeat a no-op.
+
+    The job only wakes the engine up at ``at``: each row's ``not_before`` decides whether it is due.
+    ``attempt`` tells apart later wake-ups of the same ids (a retry, a new planned time).
+    """
     ids = [int(i) for i in message_ids]
     job_id = f"send:{ids[0]}" if len(ids) == 1 else f"send:{ids[0]}:{ids[-1]}:{len(ids)}"
     return JobSpec(
