@@ -109,11 +109,12 @@ class VonageSignatureVerifier:
             raise SignatureError("bad_signature", "JWT signature does not verify")
         claims = jwt.decode(token, options={"verify_signature": False})
         _check_age(claims.get("iat"), now=now)
+        # without payload_hash the JWT signs nothing about the body: reusable with any body for 5 minutes
         expected = claims.get("payload_hash")
-        if expected is not None:
-            actual = hashlib.sha256(body).hexdigest()
-            if not hmac.compare_digest(str(expected).lower(), actual):
-                raise SignatureError("bad_signature", "payload_hash does not match the body")
+        if not isinstance(expected, str) or not expected:
+            raise SignatureError("bad_signature", "JWT carries no payload_hash binding it to the body")
+        if not hmac.compare_digest(expected.lower(), hashlib.sha256(body).hexdigest()):
+            raise SignatureError("bad_signature", "payload_hash does not match the body")
 
     def _verify_sms(self, params: Mapping[str, str], *, now: float) -> None:
         if self._auth is None:
@@ -152,6 +153,27 @@ def _require(data: Mapping[str, Any], *names: str) -> None:
     missing = [n for n in names if not data.get(n)]
     if missing:
         raise MalformedWebhook(f"Vonage webhook lacks {', '.join(missing)}")
+
+
+#: Messages API fields that are text (numbers allowed for ids and phone numbers) when present.
+_SCALAR_FIELDS = ("message_uuid", "from", "to", "text", "message_type", "timestamp", "status", "client_ref", "channel")
+
+
+def _check_types(payload: Mapping[str, Any]) -> None:
+    """A signed body still gets its types checked: a list or object where text belongs is refused.
+
+    Stored, it would become a garbage contact and a job that fails on every retry (422 instead).
+    """
+    wrong = [
+        name
+        for name in _SCALAR_FIELDS
+        if (value := payload.get(name)) is not None and (isinstance(value, bool) or not isinstance(value, str | int))
+    ]
+    if wrong:
+        raise MalformedWebhook(
+            f"Vonage webhook field(s) {', '.join(wrong)} must be text",
+            errors=[{"field": name, "reason": "wrong_type"} for name in wrong],
+        )
 
 
 def _is_messages_api(request: WebhookRequest) -> bool:
@@ -212,6 +234,7 @@ def _media_item(kind: str, resource: Any) -> MediaItem:
 
 
 def _messages_inbound(payload: dict[str, Any], *, now: datetime) -> InboundMessage:
+    _check_types(payload)
     _require(payload, "message_uuid", "from", "to")
     kind = payload.get("message_type", "text")
     media: tuple[MediaItem, ...] = ()
@@ -273,6 +296,7 @@ def _error_code(error: Any) -> tuple[str | None, str | None]:
 
 
 def _messages_status(payload: dict[str, Any], *, now: datetime) -> DeliveryReport:
+    _check_types(payload)
     _require(payload, "message_uuid", "status")
     raw_status = str(payload["status"]).lower()
     code, detail = _error_code(payload.get("error"))

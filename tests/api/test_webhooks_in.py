@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterator
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -154,3 +156,18 @@ def test_status_webhook_updates_the_message(vonage_client: TestClient) -> None:
     with db.session_scope() as session:
         stored = session.get(Message, message_id)
         assert stored is not None and (stored.status, stored.error_code) == ("failed", "6")
+
+
+def test_signed_list_valued_fields_are_refused_and_nothing_is_stored(vonage_client: TestClient) -> None:
+    body = json.dumps(
+        {"message_uuid": "u-list", "from": ["33612345678"], "to": "33700000000", "text": "hi", "message_type": "text"}
+    ).encode()
+    claims = {"iat": int(time.time()), "jti": "j1", "payload_hash": hashlib.sha256(body).hexdigest()}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    response = vonage_client.post(
+        "/webhooks/vonage/inbound",
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422 and response.json()["errors"] == [{"field": "from", "reason": "wrong_type"}]
+    assert _count(InboundEvent) == 0

@@ -314,3 +314,32 @@ def test_real_clock_is_used_by_default() -> None:
     channel = VonageChannel(VonageConfig(api_key=API_KEY, api_secret=API_SECRET, signature_secret=SIGNATURE_SECRET))
     fresh = sign_params({**INBOUND_SMS, "timestamp": str(int(time.time()))})
     channel.verify_signature(request=WebhookRequest.build(method="GET", query=fresh))
+
+
+def test_messages_jwt_without_payload_hash_is_refused(channel: VonageChannel) -> None:
+    """Such a token signs nothing about the body: it would be reusable with any body for 5 minutes."""
+    token = jwt.encode({"iat": int(NOW), "jti": str(uuid.uuid4()), "iss": "Vonage"}, SIGNATURE_SECRET, "HS256")
+    request = WebhookRequest.build(
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        body=json.dumps({"message_uuid": "u1", "from": "33612345678", "to": "33700000000", "text": "hi"}).encode(),
+    )
+    with pytest.raises(SignatureError, match="payload_hash"):
+        channel.verify_signature(request=request)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("from", ["33612345678", "33600000000"]), ("text", ["a", "b"]), ("to", {"n": 1}), ("text", True)],
+)
+def test_signed_messages_with_wrong_field_types_are_refused(channel: VonageChannel, field: str, value: object) -> None:
+    payload = {"message_uuid": "u-types", "from": "33612345678", "to": "33700000000", "text": "hi",
+               "message_type": "text", field: value}
+    request = messages_request(payload)
+    channel.verify_signature(request=request)  # the signature is fine: the shape is not
+    with pytest.raises(MalformedWebhook) as err:
+        channel.parse_inbound(request=request)
+    assert err.value.errors == [{"field": field, "reason": "wrong_type"}]
+    status = messages_request({"message_uuid": "u-types", "status": ["delivered"]})
+    with pytest.raises(MalformedWebhook, match="status"):
+        channel.parse_status(request=status)
