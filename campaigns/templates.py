@@ -11,7 +11,8 @@ tests, so an unchecked hole raises instead of sending "None" to a customer.
 
 Output is bounded: a template renders at most ``MAX_RENDERED_CHARS`` (what one message may
 carry), and no value inside it may grow past that either: ``*`` and ``+`` on strings and lists
-are checked before they build anything, filters after, and loops may not nest, so
+are checked before they build anything, filters after, ``%`` may not format text, and loops may
+not nest, so
 ``{{ "x" * 20000000 }}`` fails with a 422 on save and preview instead of allocating 20 MB.
 """
 
@@ -82,12 +83,22 @@ def _size(value: Any) -> int:
 
 
 class _BoundedSandbox(SandboxedEnvironment):
-    """The sandbox with ``*`` and ``+`` on strings and lists checked before the result is built."""
+    """The sandbox with ``*`` and ``+`` on strings and lists checked before the result is built.
 
-    intercepted_binops = frozenset({"*", "+"})
+    ``%`` on text is refused: its width (``"%99999999s" % x``) builds any length in one step.
+    """
+
+    intercepted_binops = frozenset({"*", "+", "%"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
+        if operator == "%":
+            if isinstance(left, str):
+                raise ValidationFailed(
+                    "text formatting with % is not allowed in templates; join values with ~",
+                    errors=[{"field": "body", "message": "text formatting with % is not allowed"}],
+                )
+            size = 0
+        elif operator == "*":
             count = right if isinstance(right, int) else left if isinstance(left, int) else 0
             size = max(_size(left), _size(right)) * max(count, 0)
         else:

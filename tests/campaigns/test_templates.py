@@ -120,3 +120,10 @@ def test_a_contacts_values_are_bounded_when_rendered() -> None:
     with pytest.raises(ValidationFailed):
         Compiled(source).render({"first_name": "x" * 17})
     assert Compiled('{{ "x" * 1600 }}').render({}) == "x" * 1600
+
+
+def test_percent_formatting_of_text_is_refused() -> None:
+    """``"%99999999s" % "x"`` would build 100 MB in one step, before any length could be checked."""
+    errors = _errors('{{ "%99999999s" % "x" }}')
+    assert errors == [{"field": "body", "message": "text formatting with % is not allowed"}]
+    assert Compiled("{{ 7 % 3 }}").render({}) == "1"
