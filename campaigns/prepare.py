@@ -260,7 +260,7 @@ def queue_wakeups(session: Session, message_ids: list[int], due: list[datetime],
         groups[at].append(message_id)
     for at in sorted(groups):
         ids = groups[at]
-        later = at > now + timedelta(seconds=1)
+        later = at > now  # an early wake-up would claim nothing and leave the row to recovery
         for i in range(0, len(ids), BATCH):
             enqueue_after_commit(session, send_job(ids[i:i + BATCH], lane="marketing",
                                                    at=at.astimezone(UTC) if later else None))
