@@ -7,6 +7,12 @@ Shopify signs the raw body with the app's secret: ``X-Shopify-Hmac-Sha256`` is
     order:    id, number ("#1001"), total ("49.90"), total_micros, currency, items [{title, quantity}]
     tracking: number, url, company          (order.shipped only)
     campaign_id                              (when the order's note attributes carry relais_campaign)
+
+The HMAC covers the body only, so replay protection comes from the body: an event is deduplicated
+on its topic and the signed object's ``id`` (the order, or the fulfilment), never on the unsigned
+``X-Shopify-Webhook-Id`` header, and a body whose newest of ``updated_at``/``created_at`` is older
+than ``RELAIS_SHOPIFY_WEBHOOK_MAX_AGE_HOURS`` is refused. Fields with the wrong type (a list where
+Shopify sends text) are refused with a 422 naming the field, not stored.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from campaigns.schemas import EventContact
+from core.errors import ValidationFailed
 
 TOPICS = {"orders/create": "order.created", "fulfillments/create": "order.shipped"}
 
@@ -41,6 +52,49 @@ class ShopifyEvent:
     event_type: str
     contact: EventContact | None
     data: dict[str, Any]
+    dedupe_key: str  # topic and the signed object's id: one event per order (or fulfilment), ever
+
+
+def _wrong(field: str, reason: str, detail: str) -> ValidationFailed:
+    return ValidationFailed(detail, errors=[{"field": field, "reason": reason}])
+
+
+def _scalar(payload: dict[str, Any], key: str, *, field: str | None = None) -> Any:
+    """``payload[key]`` when it is text, a number or absent; a list or object there is refused."""
+    value = payload.get(key)
+    if value is None or (isinstance(value, str | int | float | Decimal) and not isinstance(value, bool)):
+        return value
+    name = field or key
+    raise _wrong(name, "wrong_type", f"Shopify field {name} must be text or a number")
+
+
+def _object_id(payload: dict[str, Any]) -> str:
+    value = _scalar(payload, "id")
+    text = str(value).strip() if value is not None else ""
+    if not text.isdigit():
+        raise _wrong("id", "missing", "Shopify payload has no numeric id to deduplicate on")
+    return text
+
+
+def check_fresh(payload: dict[str, Any], *, now: datetime, max_age: timedelta) -> None:
+    """Refuse a body last updated more than ``max_age`` ago (bodies without timestamps pass).
+
+    Raises:
+        ValidationFailed: stale (reason ``stale``) or unreadable timestamps.
+    """
+    stamps = []
+    for key in ("updated_at", "created_at"):
+        value = _scalar(payload, key)
+        if value in (None, ""):
+            continue
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise _wrong(key, "invalid", f"Shopify field {key} is not an ISO 8601 time") from None
+        stamps.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    if stamps and now - max(stamps) > max_age:
+        hours = max_age.total_seconds() / 3600
+        raise _wrong("updated_at", "stale", f"Shopify body last updated more than {hours:.0f} hours ago (replay?)")
 
 
 def _micros(amount: Any) -> int:
@@ -61,12 +115,25 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _quantity(item: dict[str, Any]) -> int:
+    value = _scalar(item, "quantity", field="line_items.quantity")
+    try:
+        return int(value or 1)
+    except (TypeError, ValueError):
+        raise _wrong("line_items.quantity", "wrong_type", "Shopify line item quantity must be a number") from None
+
+
 def _order(payload: dict[str, Any]) -> dict[str, Any]:
-    items = [{"title": str(i.get("title", "")), "quantity": int(i.get("quantity") or 1)}
-             for i in payload.get("line_items") or [] if isinstance(i, dict)]
-    return {"id": str(payload.get("id", "")), "number": str(payload.get("name") or payload.get("order_number") or ""),
-            "total": str(payload.get("total_price", "")), "total_micros": _micros(payload.get("total_price", 0)),
-            "currency": str(payload.get("currency", "")), "items": items}
+    lines = payload.get("line_items") or []
+    if not isinstance(lines, list):
+        raise _wrong("line_items", "wrong_type", "Shopify field line_items must be a list")
+    items = [{"title": str(_scalar(i, "title", field="line_items.title") or ""), "quantity": _quantity(i)}
+             for i in lines if isinstance(i, dict)]
+    number = _scalar(payload, "name") or _scalar(payload, "order_number") or ""
+    total = _scalar(payload, "total_price")
+    return {"id": str(payload.get("id", "")), "number": str(number),
+            "total": str(total if total is not None else ""), "total_micros": _micros(total or 0),
+            "currency": str(_scalar(payload, "currency") or ""), "items": items}
 
 
 def map_payload(topic: str, payload: dict[str, Any]) -> ShopifyEvent:
@@ -74,8 +141,10 @@ def map_payload(topic: str, payload: dict[str, Any]) -> ShopifyEvent:
 
     Raises:
         KeyError: a topic Relais does not handle.
+        ValidationFailed: no numeric ``id``, or a field of the wrong type (named in the problem).
     """
     event_type = TOPICS[topic]
+    dedupe_key = f"shopify:{topic}:{_object_id(payload)}"
     customer = _dict(payload.get("customer"))
     if topic == "orders/create":
         phone = _phone(payload.get("phone"), customer.get("phone"), _dict(payload.get("shipping_address")).get("phone"),
@@ -84,16 +153,37 @@ def map_payload(topic: str, payload: dict[str, Any]) -> ShopifyEvent:
         for attr in payload.get("note_attributes") or []:
             if isinstance(attr, dict) and attr.get("name") == "relais_campaign" and str(attr.get("value")).isdigit():
                 data["campaign_id"] = int(attr["value"])
-        first_name = customer.get("first_name") or _dict(payload.get("shipping_address")).get("first_name")
-        language = str(payload.get("customer_locale") or "")[:2] or None
+        first_name = _scalar(customer, "first_name", field="customer.first_name") or _scalar(
+            _dict(payload.get("shipping_address")), "first_name", field="shipping_address.first_name")
+        language = str(_scalar(payload, "customer_locale") or "")[:2] or None
     else:
         destination = _dict(payload.get("destination"))
         phone = _phone(destination.get("phone"), payload.get("phone"))
-        data = {"order": {"id": str(payload.get("order_id", "")), "number": str(payload.get("name", ""))},
-                "tracking": {"number": str(payload.get("tracking_number") or ""),
-                             "url": str(payload.get("tracking_url") or ""),
-                             "company": str(payload.get("tracking_company") or "")}}
-        first_name = destination.get("first_name")
+        data = {"order": {"id": str(_scalar(payload, "order_id") or ""), "number": str(_scalar(payload, "name") or "")},
+                "tracking": {"number": str(_scalar(payload, "tracking_number") or ""),
+                             "url": str(_scalar(payload, "tracking_url") or ""),
+                             "company": str(_scalar(payload, "tracking_company") or "")}}
+        first_name = _scalar(destination, "first_name", field="destination.first_name")
         language = None
-    contact = EventContact(phone=phone, first_name=first_name, language=language) if phone else None
-    return ShopifyEvent(event_type=event_type, contact=contact, data=data)
+    try:
+        contact = EventContact(phone=phone, first_name=first_name, name=None, language=language) if phone else None
+    except ValidationError as exc:
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "customer"
+        raise _wrong(field, "invalid", f"Shopify customer field {field} is not acceptable") from None
+    return ShopifyEvent(event_type=event_type, contact=contact, data=data, dedupe_key=dedupe_key)
+
+
+def read_event(topic: str, body: bytes, *, now: datetime, max_age: timedelta) -> ShopifyEvent:
+    """The event of a verified webhook body: JSON object, fresh, well typed, mapped.
+
+    Raises:
+        ValidationFailed: not a JSON object, stale, or a field of the wrong type.
+    """
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ValidationFailed("body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise ValidationFailed("body is not a JSON object")
+    check_fresh(payload, now=now, max_age=max_age)
+    return map_payload(topic, payload)

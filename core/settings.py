@@ -120,6 +120,8 @@ class Settings(BaseSettings):
 
     # Shopify
     shopify_webhook_secret: str = ""
+    # a signed body whose updated_at/created_at is older than this is refused (replay of an old body)
+    shopify_webhook_max_age_hours: int = Field(48, ge=1, le=24 * 30)
 
     # Consent policy for marketing (contacts.consent): "opt_in" texts only contacts with an opt-in
     # on record; "soft_opt_in" also texts existing customers (a purchase within soft_opt_in_days)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import db_session
 from campaigns import shopify, transactional
-from core.errors import Unauthorized, ValidationFailed
+from core.db import utcnow
+from core.errors import Unauthorized
 from core.settings import get_settings
 
 router = APIRouter(tags=["shopify"])
@@ -19,23 +20,20 @@ PUBLIC_PATHS = frozenset({"/webhooks/shopify/orders/create", "/webhooks/shopify/
 
 async def _handle(request: Request, session: Session, topic: str) -> dict[str, Any]:
     body = await request.body()
-    if not shopify.verify(get_settings().shopify_webhook_secret, body, request.headers.get("x-shopify-hmac-sha256")):
+    settings = get_settings()
+    if not shopify.verify(settings.shopify_webhook_secret, body, request.headers.get("x-shopify-hmac-sha256")):
         raise Unauthorized("Shopify HMAC signature missing or wrong")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValidationFailed("body is not JSON") from None
-    event = shopify.map_payload(topic, payload if isinstance(payload, dict) else {})
+    max_age = timedelta(hours=settings.shopify_webhook_max_age_hours)
+    event = shopify.read_event(topic, body, now=utcnow(), max_age=max_age)
     if event.contact is None:
         return {"status": "ignored", "reason": "no phone number in the payload"}
-    webhook_id = request.headers.get("x-shopify-webhook-id")
     contact = transactional.resolve_contact(session, contact_id=None, contact=event.contact)
     result = transactional.handle_event(
         session,
         event_type=event.event_type,
         contact=contact,
         data=event.data,
-        idempotency_key=f"shopify:{webhook_id}" if webhook_id else None,
+        idempotency_key=event.dedupe_key,  # from the signed body, not the unsigned X-Shopify-Webhook-Id
         source="shopify",
     )
     return {"status": result.event.status, "event_id": result.event.id, "duplicate": result.duplicate}

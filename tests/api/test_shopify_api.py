@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from campaigns.shopify import sign
 from conversations.models import Message
 from core import db
+from core.db import utcnow
 from core.settings import get_settings
 from tests.helpers import auth_headers
 
@@ -18,7 +20,7 @@ SECRET = "shpss_test_secret"
 ORDER = {"id": 820982911946154500, "name": "#9999", "total_price": "199.00", "currency": "EUR",
          "customer_locale": "fr-FR", "customer": {"first_name": "Jean", "phone": "+33612345678"},
          "line_items": [{"title": "Chaise", "quantity": 2}]}
-FULFILLMENT = {"order_id": 820982911946154500, "name": "#9999.1", "tracking_number": "1Z999",
+FULFILLMENT = {"id": 255858046, "order_id": 820982911946154500, "name": "#9999.1", "tracking_number": "1Z999",
                "tracking_url": "https://track.example/1Z999", "tracking_company": "UPS",
                "destination": {"phone": "+33612345678", "first_name": "Jean"}}
 
@@ -72,3 +74,45 @@ def test_order_and_fulfillment_send_confirmation_and_tracking(shop: TestClient) 
 def test_order_without_phone_is_ignored(shop: TestClient) -> None:
     status, body = _post(shop, "orders/create", {"id": 1, "name": "#1"})
     assert (status, body["status"]) == (200, "ignored")
+
+
+def _messages() -> list[str]:
+    with db.session_scope() as session:
+        return [m.body for m in session.scalars(select(Message).order_by(Message.id))]
+
+
+def test_a_replayed_body_sends_once_whatever_the_unsigned_webhook_id(shop: TestClient) -> None:
+    """The HMAC covers the body only: dedupe must come from the body (topic + order id)."""
+    results = [_post(shop, "orders/create", ORDER, webhook_id=f"forged-{n}")[1] for n in range(4)]
+    assert [r["duplicate"] for r in results] == [False, True, True, True]
+    assert len(_messages()) == 1
+    fulfilment_results = [_post(shop, "fulfillments/create", FULFILLMENT, webhook_id=w)[1] for w in ("x", "y")]
+    assert [r["duplicate"] for r in fulfilment_results] == [False, True] and len(_messages()) == 2
+
+
+def test_a_stale_body_is_refused(shop: TestClient) -> None:
+    old = (utcnow() - timedelta(hours=49)).isoformat()
+    status, body = _post(shop, "orders/create", {**ORDER, "created_at": old, "updated_at": old})
+    assert status == 422 and body["errors"] == [{"field": "updated_at", "reason": "stale"}]
+    recent = (utcnow() - timedelta(hours=2)).isoformat()
+    status, body = _post(shop, "orders/create", {**ORDER, "created_at": old, "updated_at": recent})
+    assert (status, body["status"]) == (200, "sent")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer": {"first_name": ["Jean"], "phone": "+33612345678"}}, "customer.first_name"),
+        ({"line_items": [{"title": "Chaise", "quantity": [2]}]}, "line_items.quantity"),
+        ({"line_items": {"title": "Chaise"}}, "line_items"),
+        ({"currency": {"code": "EUR"}}, "currency"),
+        ({"id": [1, 2]}, "id"),
+        ({"id": None}, "id"),
+    ],
+)
+def test_signed_bodies_with_wrong_types_are_refused_not_stored(
+    shop: TestClient, change: dict[str, object], field: str
+) -> None:
+    status, body = _post(shop, "orders/create", {**ORDER, **change})
+    assert status == 422 and body["errors"][0]["field"] == field
+    assert _messages() == []
