@@ -126,14 +126,15 @@ def server(app: FastAPI) -> Iterator[int]:
     thread.join(10)
 
 
-def test_a_real_server_answers_413_and_stops_reading(server: int) -> None:
+@pytest.mark.parametrize("path", PUBLIC_WEBHOOKS)
+def test_a_real_server_answers_413_and_stops_reading(server: int, path: str) -> None:
     """A chunked 1 GiB POST over TCP: 413 comes back while the client is still sending, RSS flat."""
     before = _rss_kib()
     frame = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
     with socket.create_connection(("127.0.0.1", server)) as conn:
         conn.sendall(
-            b"POST /webhooks/vonage/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+            + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         sent, pending = 0, frame
         while sent < GIB:
