@@ -6,8 +6,11 @@ becoming a second copy of the personal data that erasure requests must reach.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.models import AuditEntry
+from core.spreadsheet import neutralise
 
 PII_KEYS = frozenset(
     {
@@ -124,3 +128,26 @@ def query(
     if until:
         stmt = stmt.where(AuditEntry.at < until)
     return stmt
+
+
+CSV_FIELDS = (
+    "id", "at", "actor_type", "actor_id", "actor_name", "action",
+    "target_type", "target_id", "diff", "ip", "request_id",
+)
+
+
+def to_csv(entries: Iterable[AuditEntry]) -> str:
+    """The entries as CSV for a spreadsheet: ``diff`` as JSON, formula-like cells neutralised.
+
+    Names, targets and diffs come from people (a user called ``=HYPERLINK(...)``), and the export
+    is opened by an admin: every cell goes through :func:`core.spreadsheet.neutralise`.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_FIELDS)
+    for entry in entries:
+        row = {name: getattr(entry, name) for name in CSV_FIELDS}
+        row["diff"] = json.dumps(row["diff"] or {}, sort_keys=True)
+        row["at"] = row["at"].isoformat()
+        writer.writerow([neutralise(row[name]) for name in CSV_FIELDS])
+    return buffer.getvalue()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import datetime
 from typing import Any
 
@@ -80,15 +77,8 @@ def export_audit(
     session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    fields = list(AuditOut.model_fields)
-    writer.writerow(fields)
-    for entry in session.scalars(audit.query(**filters)):
-        row = _out(entry).model_dump()
-        writer.writerow([json.dumps(row[f]) if f == "diff" else row[f] for f in fields])
     return Response(
-        buffer.getvalue(),
+        audit.to_csv(session.scalars(audit.query(**filters))),
         media_type="text/csv",
         headers={"content-disposition": 'attachment; filename="relais-audit.csv"'},
     )
