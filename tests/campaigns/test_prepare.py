@@ -162,3 +162,25 @@ def test_translations_and_media_follow_the_contact_language(runtime: Settings) -
         assert bodies == ["New collection\nReply STOP to opt out",
                           "Nouvelle collection\nRépondez STOP pour vous désinscrire"]
         assert all(m.media[0]["url"] == "https://cdn.example/a.jpg" and m.segments == 1 for m in rows.values())
+
+
+def test_a_number_without_a_zone_is_planned_in_the_campaigns_zone(runtime: Settings) -> None:
+    # an Australian mobile could be in any of eight zones: channels.timezones gives none, so the
+    # campaign's own zone decides its quiet hours (not the alphabetically first, Adelaide)
+    from contacts.consent import record_opt_in
+    from contacts.service import get_or_create_by_phone
+
+    late = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)  # 22:30 in Sydney (AEST, UTC+10)
+    with db.session_scope() as session:
+        contact, _ = get_or_create_by_phone(session, phone_e164="+61412345678", country="AU")
+        assert contact.timezone is None
+        record_opt_in(session, contact=contact, source="form", proof="test sign-up form")
+        cid = create_campaign(session, create_template(session, body="Hello"), quiet_start="21:00",
+                              quiet_end="08:00", timezone="Australia/Sydney").id
+    assert _start(cid, late) == 1
+    with db.session_scope() as session:
+        nb, detail = session.execute(
+            select(Message.not_before, Message.wait_detail).where(Message.campaign_id == cid)
+        ).one()
+    assert nb.replace(tzinfo=UTC) == datetime(2026, 6, 10, 22, 0, tzinfo=UTC)  # Thu 08:00 Sydney
+    assert detail == "quiet hours until Thu 08:00 Australia/Sydney"
