@@ -25,9 +25,9 @@ _COURTESY = re.compile(
     r"hola|buenos dias|buenas(?: tardes| noches)?|muchas gracias|gracias|"
     r"hallo|guten (?:tag|morgen|abend)|moin|servus|vielen dank|danke(?: schon)?|"
     r"ciao|buongiorno|buonasera|salve|grazie(?: mille)?|"
-    r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa])"
+    r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa])\b"
     r"(?:\s+(?:there|all|everyone|team|madame|monsieur|sir|madam|senor|senora|herr|frau|signora|signore|"
-    r"a todos|zusammen|a tutti|pessoal))?"
+    r"a todos|zusammen|a tutti|pessoal)\b)?"
     r"\s*[,.!;:-]*\s*)+",
     re.IGNORECASE,
 )

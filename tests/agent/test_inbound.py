@@ -125,3 +125,17 @@ def test_an_unsure_natural_language_opt_out_asks_for_stop_and_changes_no_consent
     with db.session_scope() as session:
         contact = session.scalar(select(Contact))
         assert contact is not None and contact.opted_out
+
+
+def test_keywords_are_confirmed_in_the_language_of_the_numbers_country(agent: Settings) -> None:
+    assert handle(receive("STOP")) == "opted out and confirmed"  # from +33, no language known yet
+    assert handle(receive("PARAR", phone="+351912345678")) == "opted out and confirmed"
+    french, portuguese = outbound()
+    assert french.body.startswith("Désinscription confirmée")
+    assert portuguese.body.startswith("Inscrição cancelada")
+
+
+def test_start_from_a_subscribed_contact_confirms_the_subscription(agent: Settings) -> None:
+    assert handle(receive("START")) == "opted in and confirmed"
+    [confirmation] = outbound()
+    assert confirmation.body.startswith("Inscription déjà active") and "STOP" in confirmation.body

@@ -17,7 +17,7 @@ from agent.keywords import (
 from agent.language import SUPPORTED_LANGUAGES
 
 KINDS: tuple[KeywordKind, ...] = ("opt_out", "help", "opt_in")
-REPLIES: tuple[ReplyKind, ...] = (*KINDS, "confirm_opt_out")
+REPLIES: tuple[ReplyKind, ...] = (*KINDS, "confirm_opt_out", "subscribed")
 
 # GSM 03.38 basic character set: a text using only these fits 160 characters a segment, else 70.
 GSM7_BASIC = set(
@@ -138,7 +138,7 @@ def test_texts_fit_one_segment(lang: str) -> None:
 def test_texts_name_keywords_that_work_in_their_language(lang: str) -> None:
     texts = compliance_texts(lang)
     expected = {"opt_out": {"opt_in"}, "help": {"opt_out"}, "opt_in": {"opt_out", "help"},
-                "confirm_opt_out": {"opt_out"}}
+                "confirm_opt_out": {"opt_out"}, "subscribed": {"opt_out", "help"}}
     for kind in REPLIES:
         text = texts.for_kind(kind, business="Shop")
         mentioned = re.findall(r"\b[A-Z]{3,}\b", text)
@@ -153,3 +153,10 @@ def test_texts_name_keywords_that_work_in_their_language(lang: str) -> None:
 
 def test_unsupported_language_texts_fall_back_to_english() -> None:
     assert compliance_texts("nl") == compliance_texts("en")
+
+
+def test_only_yes_words_are_affirmations() -> None:
+    assert all(match_keyword(w) is not None and match_keyword(w).is_affirmation  # type: ignore[union-attr]
+               for w in ("yes", "OUI", "Sí", "ja", "sim"))
+    assert not any(match_keyword(w).is_affirmation  # type: ignore[union-attr]
+                   for w in ("START", "subscribe", "ALTA", "anmelden", "iscrivimi", "INSCREVER", "STOP"))

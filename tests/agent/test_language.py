@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.language import SUPPORTED_LANGUAGES, clean_text, detect_language, get_detector
+from agent.language import (
+    SUPPORTED_LANGUAGES,
+    clean_text,
+    country_language,
+    detect_language,
+    get_detector,
+    language_prior,
+)
 
 SENTENCES = {
     "en": "Hi, I would like to know when my order will arrive",
@@ -99,3 +106,21 @@ def test_clean_text_handles_long_runs_without_spaces() -> None:
     """A 100,000-character word: ``\\S+@\\S+`` used to rescan it from every character."""
     assert clean_text("a-" * 50_000) == "a-" * 50_000
     assert clean_text("x" * 100_000 + " write to me@example.com") == "x" * 100_000 + " write to"
+
+
+@pytest.mark.parametrize(
+    ("phone", "expected"),
+    [("+33612345678", "fr"), ("+351912345678", "pt"), ("+34612345678", "es"), ("+4915112345678", "de"),
+     ("+393123456789", "it"), ("+12125551234", "en"),
+     ("+41791234567", None), ("+32470123456", None), ("+15145551234", None),  # several languages
+     (None, None), ("not a number", None)],
+)
+def test_the_numbers_country_gives_a_language_when_it_has_one(phone: str | None, expected: str | None) -> None:
+    assert country_language(phone) == expected
+
+
+def test_a_learnt_language_wins_over_the_country() -> None:
+    assert language_prior("es", "+33612345678") == "es"
+    assert language_prior(None, "+351912345678") == "pt" and language_prior("xx", "+33612345678") == "fr"
+    # the country prior settles a short, ambiguous reply
+    assert detect_language("obrigado", prior=language_prior(None, "+351912345678")).language == "pt"

@@ -114,6 +114,21 @@ def test_a_grounded_llm_reply_with_redacted_personal_data(
     assert [m["role"] for m in messages][-3:] == ["user", "assistant", "user"]  # the recent turns, in order
 
 
+def test_the_llm_answers_in_the_customers_language_from_passages_in_another(
+    fake_llm: FakeLlm, knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    fake_llm.answer = "Sí, aceptamos PayPal, Visa, Mastercard, Apple Pay y Google Pay."
+    pipeline = pipeline_with(fake_llm, knowledge, tmp_path)
+    decision = pipeline.analyze("¿Puedo pagar con PayPal?").decision
+    assert (decision.action, decision.path, decision.language) == ("reply", "llm", "es")
+    assert decision.reply == fake_llm.answer
+    system = fake_llm.requests[-1]["body"]["messages"][0]["content"]
+    assert "Reply in Spanish, the customer's language, whatever language the PASSAGES are written in" in system
+    passages = fake_llm.requests[-1]["body"]["messages"][1]["content"]
+    # the knowledge base has no Spanish: the English payment passage is given, first
+    assert passages.index("We accept Visa, Mastercard, American Express, PayPal") < passages.index("[2]")
+
+
 @pytest.mark.parametrize(
     ("status", "delay", "content", "reason"),
     [(200, 0.0, "NO_ANSWER", "refused"), (200, 5.0, "too late", "timeout"), (503, 0.0, "", "http")],

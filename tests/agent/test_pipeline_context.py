@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.context import Turn, answered_customer_turns, count_repeats, split_questions
+from agent.context import (
+    Turn,
+    answered_customer_turns,
+    count_repeats,
+    is_follow_up,
+    resolve_follow_up,
+    split_questions,
+)
 from agent.injection import check_injection
 from agent.pii import redact
 
@@ -92,3 +99,26 @@ def test_injection_attempts_are_detected(text: str) -> None:
 )
 def test_ordinary_messages_are_not_injections(text: str) -> None:
     assert not check_injection(text).detected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("and for express?", "How much is shipping? and for express?"),
+        ("et pour la Belgique ?", "How much is shipping? et pour la Belgique ?"),
+        ("¿y para Portugal?", "How much is shipping? ¿y para Portugal?"),
+        ("und nach Österreich?", "How much is shipping? und nach Österreich?"),
+        ("And can I pay with PayPal?", None),  # a question of its own
+        ("thanks", None),
+    ],
+)
+def test_follow_ups_carry_the_earlier_question(text: str, expected: str | None) -> None:
+    history = (Turn("customer", "How much is shipping?"), Turn("bot", "4.90 EUR."),
+               Turn("customer", "and for furniture?"), Turn("bot", "29 EUR."))
+    # the earlier question is the last one that was not itself a follow-up
+    assert resolve_follow_up(text, history) == expected
+
+
+def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
+    assert resolve_follow_up("and for express?", (Turn("bot", "Hello!"),)) is None
+    assert is_follow_up("et pour la Belgique ?") and not is_follow_up("et pour la Belgique, combien de jours faut-il ?")

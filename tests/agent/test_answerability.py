@@ -1,0 +1,86 @@
+"""Re-ranking retrieved passages for one question, with the real multilingual embedder: the passage
+covering what the question names wins, a contradicting one loses its "Yes", an unknown name abstains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.answerability import Candidate, IntentExamples, choose, kb_mentions, rank, support
+from agent.entities import entities
+from knowledge.embeddings import Embedder, get_embedder
+from knowledge.types import Hit
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return get_embedder("use-multilingual")
+
+
+def faq(chunk_id: str, score: float, question: str, answer: str, language: str = "en") -> Hit:
+    return Hit(chunk_id=chunk_id, kb="default", document_id="faq.csv", source="faq.csv", title="FAQ", headings=(),
+               text=f"{question}\n{answer}", language=language, tags=(), rank=1, score=score, dense_score=score,
+               bm25_score=0.0, fused_score=score, question=question, answer=answer)
+
+
+INSTALMENTS = faq("i", 0.65, "Can I pay in instalments?",
+                  "Yes, from 100 EUR you can pay in 3 or 4 interest-free instalments with Alma: choose it at checkout.")
+METHODS = faq("m", 0.54, "Which payment methods do you accept?",
+              "We accept Visa, Mastercard, American Express, PayPal, Apple Pay and Google Pay.")
+ABROAD = faq("a", 0.6, "Do you ship abroad?",
+             "Yes, we deliver to the EU, Switzerland and the UK in 4-8 working days, from 12 EUR. "
+             "Customs duties outside the EU are paid by the recipient.")
+CARE = faq("c", 0.4, "How do I care for linen bedding?", "Wash our linen at 40 degrees with a mild detergent.")
+
+
+def ranked(embedder: Embedder, question: str, *hits: Hit, known: tuple[str, ...] = (), asked: str | None = None,
+           examples: np.ndarray | None = None) -> list[Candidate]:
+    vector = embedder.embed([question])[0]
+    return rank(question, vector, hits, language="en", embed=embedder.embed, known_name=lambda n: n in known,
+                asked=asked, intent_examples=examples)
+
+
+def test_a_passage_covering_the_payment_method_beats_a_closer_one_that_does_not(embedder: Embedder) -> None:
+    candidates = ranked(embedder, "Can I pay with PayPal?", INSTALMENTS, METHODS)
+    assert [c.hit.chunk_id for c in candidates] == ["m", "i"]
+    assert (candidates[0].support, candidates[1].support) == ("covered", "contradicted")
+
+
+def test_a_contradicting_passage_is_stated_without_its_yes(embedder: Embedder) -> None:
+    [candidate] = ranked(embedder, "Do you ship to Japan?", ABROAD)
+    assert candidate.support == "contradicted" and [e.value for e in candidate.missing] == ["JP"]
+    assert candidate.reply_sentences()[0].startswith("We deliver to the EU, Switzerland and the UK")
+    [covered] = ranked(embedder, "Do you ship to Portugal?", ABROAD)
+    assert covered.support == "covered" and covered.reply_sentences()[0].startswith("Yes, we deliver")
+
+
+def test_a_name_the_knowledge_base_never_mentions_makes_the_question_unanswerable(embedder: Embedder) -> None:
+    candidates = ranked(embedder, "How much does the Solène duvet cover cost?", CARE, METHODS)
+    assert choose(candidates) is None
+    known = ranked(embedder, "Do you have the Paris shop's hours?", CARE, known=("paris",))
+    assert known[0].support == "silent"  # mentioned elsewhere in the knowledge base: not a blocker
+
+
+def test_intent_examples_lift_the_passage_they_agree_with(embedder: Embedder) -> None:
+    examples = IntentExamples({"payment_methods": ["which cards do you take", "what payment methods are accepted"]},
+                              embedder.embed)
+    assert examples.get(None) is None and examples.get("unknown") is None
+    vectors = examples.get("payment_methods")
+    candidates = ranked(embedder, "what can I pay with", INSTALMENTS, METHODS, examples=vectors)
+    assert candidates[0].hit.chunk_id == "m" and candidates[0].score > candidates[1].score
+
+
+def test_a_follow_ups_own_words_pick_the_sentence(embedder: Embedder) -> None:
+    shipping = faq("s", 0.7, "How much does shipping cost?",
+                   "Standard shipping is 4.90 EUR and free from 60 EUR of purchases. Express delivery costs 9.90 "
+                   "EUR. Furniture is delivered for 29 EUR.")
+    [candidate] = ranked(embedder, "How much is shipping? and for express?", shipping, asked="and for express?")
+    assert candidate.follow_up and candidate.reply_sentences() == ["Express delivery costs 9.90 EUR."]
+
+
+def test_support_reads_the_whole_passage() -> None:
+    assert support(entities("Can I pay by bank transfer?", "en"), CARE, lambda _: False)[0] == "silent"
+    assert support(entities("Can I pay by bank transfer?", "en"), METHODS, lambda _: False)[0] == "contradicted"
+    hits = {"alba": [CARE]}
+    known = kb_mentions(lambda name: hits.get(name, []))
+    assert not known("alba") and not known("solene")  # found passages must contain the name

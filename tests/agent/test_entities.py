@@ -1,0 +1,56 @@
+"""What a question names: countries in six languages, payment methods, unknown proper names."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.entities import EU, countries, covers_country, entities, names, payment_methods
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Do you ship to Japan?", {"JP"}),
+        ("Livrez-vous au Canada ?", {"CA"}),
+        ("Spedite in Giappone?", {"JP"}),
+        ("Versenden Sie nach Österreich?", {"AT"}),
+        ("envio para Portugal", {"PT"}),
+        ("¿Hacen envíos a España?", {"ES"}),
+        ("Do you deliver to the United States or the UK?", {"US", "GB"}),
+        ("nous livrons dans l'UE, en Suisse et au Royaume-Uni", {EU, "CH", "GB"}),
+        ("let us know, tell us", set()),  # "us" is a word, only "US" is the country
+        ("une réunion demain", set()),  # a place name that is also a word is left out
+    ],
+)
+def test_countries(text: str, expected: set[str]) -> None:
+    assert countries(text) == expected
+
+
+def test_the_eu_covers_its_members_only() -> None:
+    assert covers_country({EU, "CH"}, "PT") and covers_country({EU, "CH"}, "CH")
+    assert not covers_country({EU, "CH", "GB"}, "JP") and not covers_country({"FR"}, "BE")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Can I pay with PayPal?", {"paypal"}),
+        ("Puis-je payer par virement ?", {"bank_transfer"}),
+        ("¿Puedo pagar en efectivo o con Bizum?", {"cash", "bizum"}),
+        ("Kann ich per Überweisung zahlen?", {"bank_transfer"}),
+        ("Apple Pay et Google Pay acceptés", {"apple_pay", "google_pay"}),
+        ("an ideal gift", set()),
+        ("do you take iDEAL", {"ideal"}),
+    ],
+)
+def test_payment_methods(text: str, expected: set[str]) -> None:
+    assert payment_methods(text) == expected
+
+
+def test_names_are_capitalised_words_inside_a_sentence() -> None:
+    assert names("How much does the Solène duvet cover cost?", "en") == {"solene"}
+    assert names("Hello, Can I pay? I'd like the Alba lamp", "en") == {"alba"}
+    assert names("Do you deliver to the United States?", "en") == set()  # a country, not a name
+    assert names("Wie lange dauert die Lieferung?", "de") == set()  # German capitalises nouns
+    assert [e.kind for e in entities("Can I pay with PayPal for the Alba lamp in Japan?", "en")] == [
+        "country", "payment", "name"]

@@ -1,0 +1,49 @@
+"""Courtesy around a request, shouting, and "are you a bot?" in six languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.smalltalk import bot_question, model_text, strip_courtesy
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bonjour, je voudrais parler à quelqu'un, ma lampe ne s'allume plus",
+         "je voudrais parler à quelqu'un, ma lampe ne s'allume plus"),
+        ("Hi there, where is my order?", "where is my order?"),
+        ("Thanks! And can I pay with PayPal?", "And can I pay with PayPal?"),
+        ("Hola, buenos días. ¿Dónde está mi pedido?", "¿Dónde está mi pedido?"),
+        ("Merci beaucoup", "Merci beaucoup"),  # nothing follows: the greeting stays the message
+        ("Hello", "Hello"),
+        ("Olá obrigado", "Olá obrigado"),
+        ("Hilfe bei meiner Bestellung", "Hilfe bei meiner Bestellung"),  # "Hi" inside a word is no greeting
+    ],
+)
+def test_courtesy_before_a_request_is_dropped(text: str, expected: str) -> None:
+    assert strip_courtesy(text) == expected
+
+
+def test_shouting_is_lower_cased_for_the_models() -> None:
+    assert model_text("AGENT") == "agent" and model_text("HELLO, WHERE IS MY ORDER?") == "where is my order?"
+    assert model_text("Is my order OK?") == "Is my order OK?"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Tu es un robot ?", "fr"), ("Vous êtes une vraie personne ?", "fr"), ("are you a bot?", "en"),
+        ("Hello, am I talking to a human?", "en"), ("¿eres un robot?", "es"), ("Bist du ein Mensch?", "de"),
+        ("sei un bot", "it"), ("Você é um robô?", "pt"),
+    ],
+)
+def test_bot_questions_are_recognised_in_their_language(text: str, language: str) -> None:
+    found = bot_question(text, "Maison Lumière")
+    assert found is not None and found.language == language and "Maison Lumière" in found.reply
+
+
+@pytest.mark.parametrize("text", ["are you open on Sunday?", "is this lamp a robot vacuum?",
+                                  "Tu es un robot ? Arrêtez de m'écrire", "my robot arrived broken"])
+def test_other_messages_are_no_bot_question(text: str) -> None:
+    assert bot_question(text, "Shop") is None
