@@ -1,119 +1,99 @@
 """The agent's loaded state, once per process: knowledge base, active intent model, business profile.
 
+The intent models and the business profile live in the database (:mod:`agent.intent.store`,
+:mod:`agent.profile`), the knowledge base's vectors and document metadata in Qdrant, so every API
+replica and worker on every host sees the same agent. Each process keeps the model it loaded,
+keyed by version: :meth:`AgentRuntime.pipeline` asks the database for the active version and the
+profile's change stamp (two indexed lookups) and rebuilds the pipeline only when either changed,
+so a model trained by a worker elsewhere, ``relais intents activate`` or a profile saved through
+the API take effect everywhere without a restart.
+
 Qdrant's local mode lets one process own its folder, so on embedded defaults the API process owns
-the store and its worker threads share this runtime. :func:`get_runtime` builds it on first use;
-:meth:`AgentRuntime.pipeline` notices a newly activated intent model (the store's ``ACTIVE``
-pointer) or a changed profile file and rebuilds the pipeline, so ``relais intents load`` or the
-intents API take effect without a restart.
-
-The business profile (``<data_dir>/agent/profile.yaml``, installed by ``relais profile load`` or
-``relais demo load``) holds the brand voice (``brand:``) and business hours (``hours:``)::
-
-    brand: {name: Maison Lumière, voice: "Warm, precise, vouvoiement in French", avoid: [cheap]}
-    hours: {timezone: Europe/Paris, weekly: {mon: "09:00-18:00"}, closed_reply: {en: "..."}}
+the store and its worker threads share this runtime; several hosts need ``RELAIS_QDRANT_URL``.
 """
 
 from __future__ import annotations
 
 import atexit
-import shutil
 import threading
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import yaml
+from sqlalchemy.engine import Engine
 
-from agent.hours import BusinessHours, HoursError, parse_hours
 from agent.intent.classifier import IntentClassifier
 from agent.intent.store import IntentModelStore
 from agent.language import detect_language
 from agent.llm import get_llm
 from agent.pipeline import Pipeline
-from agent.responder.prompts import BrandVoice
-from core.errors import ValidationFailed
+from agent.profile import BusinessProfile, ProfileStore, parse_profile
+from core import db
 from core.settings import Settings, get_settings
 from knowledge.base import KnowledgeBase
 
 DEFAULT_KB = "default"
 
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
-@dataclass(frozen=True)
-class BusinessProfile:
-    brand: BrandVoice
-    hours: BusinessHours
+
+def state_engine(settings: Settings) -> Engine:
+    """The engine on ``settings``' database: the process's own when it points there (the usual case),
+    else one kept per URL (a runtime built for another data folder, as evaluation and tests do)."""
+    url = settings.resolved_database_url
+    try:
+        current = db.engine()
+    except RuntimeError:
+        current = None
+    if current is not None and current.url.render_as_string(hide_password=False) == url:
+        return current
+    with _engines_lock:
+        if url not in _engines:
+            _engines[url] = db.make_engine(url)
+        return _engines[url]
 
 
 def intent_store(settings: Settings) -> IntentModelStore:
-    """The versioned intent model store of this deployment."""
-    return IntentModelStore(settings.data_dir / "models" / "intents")
+    """The versioned intent model store of this deployment (its database); tuned encoders are
+    unpacked under ``<data_dir>/cache/intent-encoders``."""
+    return IntentModelStore(state_engine(settings), cache_dir=settings.data_dir / "cache" / "intent-encoders")
 
 
-def profile_path(settings: Settings) -> Path:
-    return settings.data_dir / "agent" / "profile.yaml"
-
-
-def parse_profile(data: Any, *, settings: Settings, source: str = "profile") -> BusinessProfile:
-    """Validate a profile mapping; raises ``ValidationFailed`` naming ``source`` and the field."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValidationFailed(f"{source}: expected a mapping with 'brand' and 'hours'")
-    unknown = set(data) - {"brand", "hours"}
-    if unknown:
-        raise ValidationFailed(f"{source}: unknown sections {sorted(unknown)} (use brand, hours)")
-    try:
-        hours = parse_hours(data.get("hours"))
-    except HoursError as exc:
-        raise ValidationFailed(f"{source}: {exc}") from None
-    return BusinessProfile(brand=BrandVoice.from_mapping(data.get("brand"), default_business=settings.business_name),
-                           hours=hours)
-
-
-def read_profile(path: Path, settings: Settings) -> BusinessProfile:
-    """The profile in ``path``; the defaults (business name from settings, always open) if absent."""
-    if not path.exists():
-        return parse_profile({}, settings=settings)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValidationFailed(f"{path}: not valid YAML ({exc})") from None
-    return parse_profile(data, settings=settings, source=str(path))
+def profile_store(settings: Settings) -> ProfileStore:
+    """The business profile of this deployment (its database)."""
+    return ProfileStore(state_engine(settings))
 
 
 def install_profile(source: Path, settings: Settings) -> BusinessProfile:
-    """Validate ``source`` and make it this deployment's profile (copied into the data folder)."""
-    profile = read_profile(source, settings)
-    target = profile_path(settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return profile
+    """Validate the YAML file ``source`` and make it this deployment's profile."""
+    return profile_store(settings).save(source.read_text(encoding="utf-8"), settings=settings, source=str(source))
 
 
 class AgentRuntime:
-    """The knowledge base (opened once) and the pipeline over the active intent model."""
+    """The knowledge base (opened once) and the pipeline over the active intent model and profile."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.knowledge = KnowledgeBase.from_settings(settings, detect_language=_chunk_language)
         self.intents = intent_store(settings)
+        self.profiles = profile_store(settings)
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
-        self._key: tuple[str | None, float] | None = None
-        self.profile = read_profile(profile_path(settings), settings)
-
-    def _state_key(self) -> tuple[str | None, float]:
-        path = profile_path(self.settings)
-        return self.intents.active_version(), path.stat().st_mtime if path.exists() else 0.0
+        self._key: tuple[str | None, datetime | None] | None = None
+        self._model: IntentClassifier | None = None
+        # the defaults until pipeline() reads the stored profile (it does before every message)
+        self.profile = parse_profile({}, settings=settings)
 
     def pipeline(self) -> Pipeline:
-        """The pipeline over the active intent model, rebuilt when the model or profile changed."""
-        key = self._state_key()
+        """The pipeline over the active intent model, rebuilt when the model or the profile changed."""
+        key = (self.intents.active_version(), self.profiles.stamp())
         with self._lock:
             if self._pipeline is None or key != self._key:
-                model: IntentClassifier | None = self.intents.load(key[0]) if key[0] is not None else None
-                self.profile = read_profile(profile_path(self.settings), self.settings)
-                self._pipeline = Pipeline(settings=self.settings, knowledge=self.knowledge, intents=model,
+                previous = self._key[0] if self._key is not None else None
+                if self._model is None or key[0] != previous:  # the profile alone changed: keep the model
+                    self._model = self.intents.load(key[0]) if key[0] is not None else None
+                self.profile = self.profiles.load(self.settings)
+                self._pipeline = Pipeline(settings=self.settings, knowledge=self.knowledge, intents=self._model,
                                           brand=self.profile.brand, llm=get_llm(self.settings))
                 self._pipeline.warm_up()
                 self._key = key

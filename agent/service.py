@@ -1,5 +1,6 @@
 """Agent services over the database and the loaded runtime: analysis for people (API, CLI), a
-conversation's recent turns, and intent model training.
+conversation's recent turns, and intent model training (inline for the CLI; the API queues
+:mod:`agent.intent_jobs`).
 
 Acting on a decision (sending, opting out, escalating) is ``agent.effects``, called for each
 received message by ``agent.inbound``.
@@ -7,13 +8,14 @@ received message by ``agent.inbound``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.context import Role, Turn
-from agent.intent import IntentModelStore, load_deployment_spec, merge_with_builtins, parse_spec, train_intents
+from agent.intent import IntentModelStore, load_deployment_spec, train_intents
 from agent.intent.spec import IntentSpec
 from agent.pipeline import Analysis
 from agent.runtime import DEFAULT_KB, get_runtime, intent_store
@@ -47,18 +49,16 @@ def analyze_text(text: str, *, language: str | None = None, kb: str = DEFAULT_KB
                             use_llm=use_llm)
 
 
-def train_and_store(spec: IntentSpec, *, store: IntentModelStore, activate: bool = True) -> str:
-    """Train ``spec`` (already merged with the built-in intents) and store it; returns the version."""
-    return store.save(train_intents(spec, backend=get_settings().intent_backend), activate=activate)
+def train_and_store(spec: IntentSpec, *, store: IntentModelStore, activate: bool = True,
+                    before_storing: Callable[[], object] = lambda: None) -> str:
+    """Train ``spec`` (already merged with the built-in intents) and store it; returns the version.
+    ``before_storing`` is called between the two (a training job reports its stage)."""
+    model = train_intents(spec, backend=get_settings().intent_backend)
+    before_storing()
+    return store.save(model, activate=activate)
 
 
 def load_intents_file(path: Path, *, settings: Settings | None = None, activate: bool = True) -> str:
-    """``relais intents load FILE``: validate, merge with the built-ins, train, store, activate."""
+    """``relais intents load FILE``, inline: validate, merge with the built-ins, train, store, activate."""
     return train_and_store(load_deployment_spec(path), store=intent_store(settings or get_settings()),
                            activate=activate)
-
-
-def load_intents_data(data: object, *, source: str, settings: Settings | None = None, activate: bool = True) -> str:
-    """Like :func:`load_intents_file` from already-parsed YAML (the intents API upload)."""
-    spec = merge_with_builtins(parse_spec(data, source=source))
-    return train_and_store(spec, store=intent_store(settings or get_settings()), activate=activate)

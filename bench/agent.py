@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from agent.intent import load_deployment_spec, train_intents
 from agent.pipeline import STAGES, Inbound, Pipeline
 from agent.runtime import AgentRuntime, install_profile, intent_store
+from core.schema import migrate
 from core.settings import load_settings
 from knowledge.embeddings import UseMultilingual
 
@@ -74,6 +75,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def build_pipeline(data_dir: Path) -> tuple[AgentRuntime, Pipeline]:
     settings = load_settings(data_dir=data_dir, llm_base_url="", llm_model="")
+    migrate(settings.resolved_database_url)  # the profile and the intent model live in the database
     install_profile(DEMO / "profile.yaml", settings)
     intent_store(settings).save(train_intents(load_deployment_spec(DEMO / "intents.yaml")))
     runtime = AgentRuntime(settings)

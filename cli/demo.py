@@ -31,6 +31,7 @@ from core import audit, db
 from core.accounts import create_user
 from core.models import User
 from core.runtime import bootstrap
+from core.schema import migrate as run_migrations
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
 
@@ -117,7 +118,12 @@ def demo_contacts() -> int:
 
 def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
                       step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
-    """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage."""
+    """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage.
+
+    The profile and the intents go to ``settings``' database, brought up to date first, so a fresh
+    data folder works too.
+    """
+    run_migrations(settings.resolved_database_url)
     step("business profile")
     install_profile(DEMO_DIR / "profile.yaml", settings)
     step("knowledge base")

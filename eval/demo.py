@@ -15,7 +15,8 @@ from agent.intent.classifier import IntentClassifier
 from agent.language import detect_language
 from agent.llm import get_llm
 from agent.pipeline import Pipeline
-from agent.runtime import DEFAULT_KB, read_profile
+from agent.profile import read_profile
+from agent.runtime import DEFAULT_KB
 from core.settings import Settings
 from eval.paths import REPO, cache_dir
 from eval.runner import Progress

@@ -5,8 +5,8 @@ Typical use::
 
     spec = load_deployment_spec("intents.yaml")          # the file + the built-in intents
     model = train_intents(spec)                          # embeds, cross-validates, calibrates
-    version = IntentModelStore(data_dir / "models" / "intents").save(model)
-    IntentModelStore(...).load().predict(["where is my parcel?"])
+    version = intent_store(settings).save(model)         # agent.runtime: the deployment's database
+    intent_store(settings).load().predict(["where is my parcel?"])
 """
 
 from agent.intent.classifier import IntentClassifier, IntentPrediction, IntentScore

@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy import select
 
 from agent.inbound import handle_inbound
-from agent.runtime import profile_path
+from agent.runtime import profile_store
 from channels.base import MediaItem
 from contacts.models import Contact
 from conversations.models import Conversation
@@ -95,11 +95,9 @@ def test_a_picture_without_text_goes_to_a_person_and_an_empty_text_is_ignored(ag
 
 
 def test_after_hours_the_customer_gets_the_closed_reply_once(agent: Settings) -> None:
-    path = profile_path(agent)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({"brand": {"name": "Maison Lumière"}, "hours": {
+    profile_store(agent).save(yaml.safe_dump({"brand": {"name": "Maison Lumière"}, "hours": {
         "timezone": "Europe/Paris", "weekly": {},
-        "closed_reply": {"en": "We're closed; we'll answer from {opens}."}}}), encoding="utf-8")
+        "closed_reply": {"en": "We're closed; we'll answer from {opens}."}}}), settings=agent)
     first = receive("What is the capital of Mongolia?")
     assert handle(first) == "escalated (after hours, auto-reply sent)"
     [closed] = outbound()

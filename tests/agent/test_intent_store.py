@@ -1,16 +1,29 @@
-"""The versioned intent model store: save, load, list, activate, roll back, all as plain files."""
+"""The versioned intent model store: save, load, list, activate, roll back, in a database every host
+shares (a deployment's, on SQLite and PostgreSQL) or a standalone SQLite file."""
 
 from __future__ import annotations
 
+import io
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agent.intent import IntentClassifier, IntentModelStore, TrainingConfig, parse_spec, train_on_vectors
+from agent.intent import (
+    IntentClassifier,
+    IntentModelStore,
+    TrainingConfig,
+    parse_spec,
+    train_intents,
+    train_on_vectors,
+)
+from agent.intent.store import STANDALONE_FILE
+from agent.runtime import AgentRuntime, intent_store
 from core.errors import Conflict, NotFound
+from core.settings import Settings, load_settings
 
 DIM = 16
 
@@ -35,6 +48,20 @@ def make_model(names: tuple[str, ...] = ("billing", "delivery", "returns"), seed
     )
 
 
+EXAMPLES = {
+    "billing": ["I was charged twice", "my invoice is wrong", "why is my bill so high"],
+    "delivery": ["where is my parcel", "when will my order arrive", "my package is late"],
+    "returns": ["how do I return an item", "I want to send these shoes back", "can I get a refund"],
+}
+
+
+def real_model(names: tuple[str, ...]) -> IntentClassifier:
+    """A small model over the real multilingual embedder (what a runtime's pipeline embeds with)."""
+    spec = parse_spec({"intents": [{"name": n, "examples": EXAMPLES[n]} for n in names],
+                       "generic_out_of_scope": False})
+    return train_intents(spec, config=TrainingConfig(folds=2))
+
+
 def test_save_then_load_gives_the_same_predictions(tmp_path: Path) -> None:
     store = IntentModelStore(tmp_path / "models" / "intents")
     model = make_model()
@@ -49,11 +76,10 @@ def test_save_then_load_gives_the_same_predictions(tmp_path: Path) -> None:
     assert loaded.backend == "test-backend" and loaded.head.temperature == model.head.temperature
     assert loaded.metrics["n_intents"] == 3
 
-    folder = tmp_path / "models" / "intents" / version
-    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.npz", "spec.yaml"]
-    meta = json.loads((folder / "meta.json").read_text())
-    assert meta["spec_hash"] == model.spec.content_hash() and meta["backend"] == "test-backend"
-    with np.load(folder / "model.npz", allow_pickle=False) as arrays:  # no pickled objects inside
+    with sqlite3.connect(tmp_path / "models" / "intents" / STANDALONE_FILE) as conn:
+        head, meta = conn.execute("SELECT head, meta FROM intent_models WHERE version = ?", (version,)).fetchone()
+    assert json.loads(meta)["format"] == 1
+    with np.load(io.BytesIO(head), allow_pickle=False) as arrays:  # no pickled objects inside
         assert list(arrays["labels"]) == ["billing", "delivery", "returns", "__out_of_scope__"]
 
 
@@ -98,9 +124,31 @@ def test_an_empty_store_has_nothing_to_load(tmp_path: Path) -> None:
 def test_a_model_stored_before_the_log_ratio_loads_with_its_probability_threshold(tmp_path: Path) -> None:
     store = IntentModelStore(tmp_path)
     version = store.save(make_model())
-    meta_path = tmp_path / version / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    del meta["oos_log_ratio"]
-    meta_path.write_text(json.dumps(meta))
+    with sqlite3.connect(tmp_path / STANDALONE_FILE) as conn:
+        meta = json.loads(conn.execute("SELECT meta FROM intent_models").fetchone()[0])
+        del meta["oos_log_ratio"]
+        conn.execute("UPDATE intent_models SET meta = ? WHERE version = ?", (json.dumps(meta), version))
     loaded = store.load()
     assert loaded.oos_log_ratio is None and loaded.threshold == meta["threshold"]
+
+
+def test_the_deployment_store_is_the_database_every_process_reads(runtime_any_db: Settings, tmp_path: Path) -> None:
+    """A version saved through one data folder is active for a runtime on another data folder that
+    shares the database, which reloads when the active version changes and keeps it otherwise."""
+    writer = intent_store(runtime_any_db)
+    first = writer.save(real_model(("billing", "delivery")))
+    assert not (runtime_any_db.data_dir / "models").exists()  # nothing in this host's folder
+    elsewhere = load_settings(data_dir=tmp_path / "other-host", database_url=runtime_any_db.resolved_database_url,
+                              llm_base_url="", llm_model="")
+    reader = AgentRuntime(elsewhere)
+    try:
+        model = reader.pipeline().intents
+        assert model is not None and model.intents == ("billing", "delivery")
+        assert reader.pipeline().intents is model  # unchanged version: the loaded model is kept
+        second = writer.save(real_model(("billing", "delivery", "returns")))
+        assert second != first and intent_store(elsewhere).active_version() == second
+        reloaded = reader.pipeline().intents
+        assert reloaded is not None and reloaded.intents == ("billing", "delivery", "returns")
+        assert reader.pipeline().analyze("I want to return these shoes", use_llm=False).intent is not None
+    finally:
+        reader.close()
