@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from core.types import UTCDateTime
 
 log = structlog.get_logger("relais.db")
 
@@ -34,7 +36,7 @@ class Base(DeclarativeBase):
     """Declarative base of every Relais table."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map = {datetime: UTCDateTime()}  # aware UTC on SQLite too (core.types)
 
 
 def utcnow() -> datetime:

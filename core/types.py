@@ -1,11 +1,12 @@
-"""Column types for personal data encrypted at rest (see ``core.crypto``)."""
+"""Column types: personal data encrypted at rest (see ``core.crypto``) and UTC timestamps."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text
+from sqlalchemy import DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -36,3 +37,26 @@ class EncryptedJSON(TypeDecorator[Any]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(crypto.decrypt(value))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware, in UTC, on every database.
+
+    PostgreSQL's ``timestamptz`` does this itself; SQLite stores text without an offset and hands
+    back naive datetimes, which the API then printed without a timezone (the schema says
+    ``date-time``) and which Python refuses to compare with aware ones. Values are stored in UTC
+    (a naive value is taken as UTC) and read back with ``tzinfo=UTC``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

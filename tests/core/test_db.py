@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -42,3 +44,21 @@ def test_failed_statements_never_show_their_parameters(runtime_any_db: Settings)
             conn.execute(sa.text("INSERT INTO leak_probe VALUES (:t)"), {"t": secret})
     assert "INSERT INTO leak_probe" in str(err.value) and "parameters hidden" in str(err.value)
     assert secret not in scrub(str(err.value))  # PostgreSQL quotes the key itself: the log processor drops it
+
+
+def test_timestamps_come_back_aware_utc_on_every_database(runtime_any_db: Settings) -> None:
+    """SQLite used to hand back naive datetimes, printed by the API without a timezone."""
+    paris = timezone(timedelta(hours=2))
+    with db.session_scope() as session:
+        key, _ = accounts.create_api_key(session, name="tz", role="agent")
+        key.created_at = datetime(2026, 6, 1, 14, 0, tzinfo=paris)
+        key_id = key.id
+    with db.session_scope() as session:
+        stored = session.get(ApiKey, key_id)
+        assert stored is not None and stored.created_at.tzinfo is not None
+        assert stored.created_at == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+        assert stored.created_at.utcoffset() == timedelta(0)
+        # comparisons bind through the same type: an aware bound finds the row on both databases
+        since = datetime(2026, 6, 1, 13, 59, tzinfo=paris)
+        found = session.scalar(select(ApiKey.id).where(ApiKey.created_at >= since))
+        assert found == key_id
