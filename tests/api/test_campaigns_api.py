@@ -121,7 +121,7 @@ def test_click_tracking_conversions_report_and_exports(app_client: TestClient) -
 def test_pause_resume_cancel_and_completion_webhook(app_client: TestClient) -> None:
     admin = auth_headers("admin")
     app_client.post("/api/v1/webhooks", headers=admin,
-                    json={"url": "http://127.0.0.1:9/hook", "event_types": ["campaign.completed"]})
+                    json={"url": "https://hooks.example.invalid/hook", "event_types": ["campaign.completed"]})
     headers = auth_headers("marketer")
     with db.session_scope() as session:
         for i in range(3):
