@@ -72,7 +72,8 @@ def test_a_long_or_odd_request_id_is_replaced_never_an_error(runtime_any_db: Set
             response = client.post(  # an audited write: the request id lands in a 64-character column
                 "/api/v1/suppressions",
                 json={"phone": "+33612345678", "reason": "manual"},
-                headers={**auth_headers("admin"), "X-Request-ID": sent.encode()},
+                headers=[(k.encode(), v.encode()) for k, v in auth_headers("admin").items()]
+                + [(b"X-Request-ID", sent.encode())],
             )
             assert response.status_code in (201, 409), response.text
             echoed = response.headers["x-request-id"]
