@@ -4,8 +4,11 @@ This lives in ``api`` because it spans packages (contacts, conversations, handof
 packages never import each other sideways.
 
 Erasure wipes the number, names, attributes, tags, list memberships, engagement, consent proofs,
-every message body, media reference and analysis, the provider's raw copy of inbound texts and
-agents' notes. It keeps the tombstone the law requires: the contact row (``erased``, opted out,
+every message body, media reference and analysis, the provider's raw copy of inbound texts (also
+the parts of a concatenated text that are not linked to the joined message, parts of one that
+never completed, and texts still waiting to be ingested), agents' notes and escalation reasons,
+the running imports' duplicate check, and in Redis what the simulated phone received and its
+pending delivery reports. It keeps the tombstone the law requires: the contact row (``erased``, opted out,
 no phone), the consent ledger (actions, sources, times and the blind index, proofs wiped) and a
 suppression entry for the blind index, so the number is never texted again even if it comes back
 as a new contact.
@@ -18,15 +21,24 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from channels.simulator_outbox import redis_outbox
 from contacts import consent
-from contacts.models import AttributeValue, Contact, ContactTag, EngagementEvent, ListMembership, Suppression
+from contacts.models import (
+    AttributeValue,
+    Contact,
+    ContactImportNumber,
+    ContactTag,
+    EngagementEvent,
+    ListMembership,
+    Suppression,
+)
 from contacts.service import list_ids_of
 from conversations.models import Conversation, InboundEvent, Message
 from core import audit
 from core.audit import Actor
 from core.db import utcnow
 from core.errors import Conflict
-from handoff.models import Note
+from handoff.models import Escalation, Note
 
 ERASED = ""
 
@@ -125,6 +137,32 @@ def export_person(session: Session, contact: Contact, *, actor: Actor) -> dict[s
     return document
 
 
+def _wipe_staged_inbound(session: Session, *, phone: str | None, phone_index: str | None) -> int:
+    """Inbound events the contact's message ids do not reach, wiped and marked processed.
+
+    Only the last part of a concatenated text links to the joined message; the other parts, and
+    the parts of a text whose remaining parts never came, carry the sender's blind index in their
+    ``concat_key``. A text not yet ingested has no message at all: the few unprocessed events are
+    decrypted to find the number.
+    """
+    wiped = 0
+    if phone_index:
+        wiped += _wipe(
+            session,
+            update(InboundEvent)
+            .where(InboundEvent.concat_key.like(f"%:{phone_index}:%"))
+            .values(payload={}, concat_key=None, processed_at=utcnow()),
+        )
+    if phone:
+        pending = session.scalars(select(InboundEvent).where(InboundEvent.processed_at.is_(None)))
+        for event in pending:
+            if event.payload.get("from") == phone:
+                event.payload = {}
+                event.processed_at = utcnow()
+                wiped += 1
+    return wiped
+
+
 def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[str, int]:
     """Erase a contact's personal data, keeping the consent tombstone (see the module docstring).
 
@@ -150,12 +188,20 @@ def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[st
         "inbound_events": _wipe(
             session, update(InboundEvent).where(InboundEvent.message_id.in_(message_ids)).values(payload={})
         ),
-        # agents' notes are about the person
+        "inbound_parts": _wipe_staged_inbound(session, phone=contact.phone, phone_index=contact.phone_index),
+        # agents' notes and the escalation's free-text reason are about the person
         "notes": _wipe(session, update(Note).where(Note.conversation_id.in_(conversation_ids)).values(body=ERASED)),
+        "escalations": _wipe(
+            session,
+            update(Escalation).where(Escalation.conversation_id.in_(conversation_ids)).values(reason_text=ERASED),
+        ),
         "consent_proofs": consent.wipe_proofs(session, contact),
+        "simulator_messages": redis_outbox().forget(contact.phone) if contact.phone else 0,
     }
     for table in (EngagementEvent, ListMembership, ContactTag, AttributeValue):
         session.execute(delete(table).where(table.contact_id == contact.id))
+    if contact.phone_index:
+        session.execute(delete(ContactImportNumber).where(ContactImportNumber.phone_index == contact.phone_index))
     contact.phone = None
     contact.phone_index = None
     contact.name = None

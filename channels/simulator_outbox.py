@@ -88,6 +88,19 @@ class RedisOutbox(SimulatorOutbox):
         raw = self._redis.lrange(_inbox_key(phone), 0, -1)
         return [(i + 1, _message_from(r)) for i, r in enumerate(raw) if i + 1 > after]
 
+    def forget(self, phone: str) -> int:
+        """Erase ``phone``: what it received and its delivery reports not yet applied; returns how many.
+
+        Part of a contact's erasure: the inbox key names the number and holds the texts in clear.
+        """
+        removed = int(self._redis.llen(_inbox_key(phone)))
+        self._redis.delete(_inbox_key(phone))
+        pending: list[bytes] = self._redis.lrange(REPORTS_KEY, 0, -1)  # type: ignore[assignment]
+        for raw in pending:
+            if json.loads(raw).get("to") == phone:
+                removed += int(self._redis.lrem(REPORTS_KEY, 0, raw))  # type: ignore[arg-type]
+        return removed
+
     def pop_reports(self, limit: int = 500) -> list[DeliveryReport]:
         """Take up to ``limit`` pending reports, oldest first."""
         raw: list[bytes] | None = self._redis.lpop(REPORTS_KEY, limit)  # type: ignore[assignment]

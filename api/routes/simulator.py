@@ -1,16 +1,25 @@
-"""The simulator channel's API and its browser phone (public, only while the simulator is the channel)."""
+"""The simulator channel's API and its browser phone (public, only while the simulator is the channel).
+
+Texting in is anonymous, reading is not: what a number received is shown to a signed-in user, or to
+the browser that texts as that number, from the moment it started (the token ``POST .../inbound``
+returns, sent back in ``X-Simulator-Token``). So nobody reads another number's history anonymously.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from api.deps import optional_principal
 from channels.base import WebhookRequest
 from channels.limits import MAX_INBOUND_CHARS
 from channels.phone import normalize_e164
@@ -18,8 +27,10 @@ from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
 from channels.simulator_outbox import redis_outbox
 from conversations import flows
 from core import db
+from core.accounts import Principal
 from core.bodies import RequestBody
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound, Unauthorized
+from core.runtime import secret_key
 from core.settings import Settings
 
 router = APIRouter(tags=["simulator"])
@@ -54,6 +65,24 @@ def _require_simulator(settings: Settings) -> None:
         raise NotFound("the simulator channel is not enabled")
 
 
+def phone_token(settings: Settings, phone: str, since: int) -> str:
+    """``<since>.<mac>``: lets its holder read what ``phone`` received from ``since`` (unix milliseconds) on."""
+    mac = hmac.new(secret_key(settings).encode(), f"simulator:{phone}:{since}".encode(), hashlib.sha256)
+    return f"{since}.{mac.hexdigest()[:32]}"
+
+
+def _readable_since(settings: Settings, phone: str, token: str, principal: Principal | None) -> datetime:
+    """From when the caller may read ``phone``'s messages (signed-in users: everything)."""
+    if principal is not None:
+        return datetime.min.replace(tzinfo=UTC)
+    if not token:
+        raise Unauthorized("sign in, or send the X-Simulator-Token this phone's first text returned")
+    since, _, _ = token.partition(".")
+    if not since.isdigit() or not hmac.compare_digest(token, phone_token(settings, phone, int(since))):
+        raise Forbidden("this simulator token is not for this phone")
+    return datetime.fromtimestamp(int(since) / 1000, UTC)
+
+
 async def _webhook(request: Request) -> WebhookRequest:
     return WebhookRequest.build(method="POST", headers=dict(request.headers), body=await request.body())
 
@@ -64,14 +93,23 @@ def simulate_inbound(
     _: SimulatedInbound,
     webhook: WebhookRequest = Depends(_webhook),
 ) -> dict[str, Any]:
-    """Text in as a customer; goes through the same store-first path as a provider webhook."""
+    """Text in as a customer; goes through the same store-first path as a provider webhook.
+
+    The answer's ``token`` reads this phone's messages from now on (``X-Simulator-Token``).
+    """
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
     channel = SimulatorChannel(outbox=redis_outbox(settings), default_region=settings.default_region)
     inbound = channel.parse_inbound(request=webhook)[0]
     with db.session_scope() as session:  # insert + commit in one thread, as in webhooks_in
         event_id = flows.stage_inbound(session, inbound=inbound, channel="simulator")
-    return {"event_id": event_id, "from": inbound.from_, "to": inbound.to, "duplicate": event_id is None}
+    return {
+        "event_id": event_id,
+        "from": inbound.from_,
+        "to": inbound.to,
+        "duplicate": event_id is None,
+        "token": phone_token(settings, inbound.from_, int(time.time() * 1000)),
+    }
 
 
 @router.get("/api/v1/simulator/messages", response_model=list[SimulatedMessageOut], response_model_by_alias=True)
@@ -79,11 +117,14 @@ def simulated_messages(
     request: Request,
     phone: str = Query(description="the simulated phone, E.164"),
     after: int = Query(0, ge=0, description="only messages with a larger seq (polling)"),
+    token: str = Header("", alias="X-Simulator-Token", description="from POST /api/v1/simulator/inbound"),
+    principal: Principal | None = Depends(optional_principal),
 ) -> list[SimulatedMessageOut]:
-    """What ``phone`` received, oldest first."""
+    """What ``phone`` received, oldest first: everything for a signed-in user, else since the token's time."""
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
     e164 = normalize_e164(phone, region=settings.default_region, field="phone")
+    since = _readable_since(settings, e164, token, principal)
     return [
         SimulatedMessageOut(
             seq=seq,
@@ -97,6 +138,7 @@ def simulated_messages(
             sent_at=m.sent_at,
         )
         for seq, m in redis_outbox(settings).messages_for(e164, after=after)
+        if m.sent_at >= since
     ]
 
 

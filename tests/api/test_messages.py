@@ -19,7 +19,7 @@ def test_send_then_delivered_through_the_simulator(app_client: TestClient) -> No
     got = app_client.get(f"/api/v1/messages/{body['id']}", headers=headers).json()
     assert got["status"] == "delivered"
     assert got["provider_message_id"].startswith("sim-")
-    received = app_client.get("/api/v1/simulator/messages", params={"phone": "+33612345678"}).json()
+    received = app_client.get("/api/v1/simulator/messages", params={"phone": "+33612345678"}, headers=headers).json()
     assert [m["body"] for m in received] == ["Your order shipped"]
     listed = app_client.get("/api/v1/messages", params={"status": "delivered"}, headers=headers).json()
     assert [m["id"] for m in listed] == [body["id"]]
@@ -44,7 +44,8 @@ def test_idempotency_key_returns_the_same_message_and_sends_once(app_client: Tes
     third = app_client.post("/api/v1/messages", json=payload, headers=headers)
     assert third.json()["id"] == first.json()["id"]
     run_jobs()
-    assert len(app_client.get("/api/v1/simulator/messages", params={"phone": "+33612345679"}).json()) == 1
+    inbox = app_client.get("/api/v1/simulator/messages", params={"phone": "+33612345679"}, headers=headers)
+    assert len(inbox.json()) == 1
     conflict = app_client.post("/api/v1/messages", json={**payload, "body": "other"}, headers=headers)
     assert conflict.status_code == 409
 

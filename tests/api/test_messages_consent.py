@@ -29,7 +29,8 @@ def _opted_out(phone: str) -> None:
 
 
 def _received(client: TestClient, phone: str) -> list[str]:
-    return [m["body"] for m in client.get("/api/v1/simulator/messages", params={"phone": phone}).json()]
+    inbox = client.get("/api/v1/simulator/messages", params={"phone": phone}, headers=bearer("agent"))
+    return [m["body"] for m in inbox.json()]
 
 
 def _ids(client: TestClient, headers: dict[str, str], **params: str) -> set[int]:

@@ -54,3 +54,29 @@ def test_simulator_routes_are_404_on_another_channel(runtime: Settings, monkeypa
         assert client.post("/api/v1/simulator/inbound", json={"from": "+33612345678", "body": "x"}).status_code == 404
         assert client.get("/api/v1/simulator/messages", params={"phone": "+33612345678"}).status_code == 404
         assert client.get("/simulator").status_code == 404
+
+
+def test_a_phone_is_read_by_its_own_texter_from_then_on_or_by_a_signed_in_user(app_client: TestClient) -> None:
+    from tests.helpers import auth_headers, run_jobs
+
+    phone = "+33612345670"
+    sent = app_client.post(
+        "/api/v1/messages", headers=auth_headers("agent"), json={"to": phone, "body": "Your code is 4411"}
+    )
+    assert sent.status_code == 202
+    run_jobs()
+    inbox = "/api/v1/simulator/messages"
+    assert app_client.get(inbox, params={"phone": phone}).status_code == 401  # was readable by anyone
+    assert app_client.get(inbox, params={"phone": phone}, headers={"X-Simulator-Token": "1.abc"}).status_code == 403
+    staff = app_client.get(inbox, params={"phone": phone}, headers=auth_headers("agent")).json()
+    assert [m["body"] for m in staff] == ["Your code is 4411"]
+    # texting in as the number gives a token for what arrives from now on, not its history
+    token = app_client.post("/api/v1/simulator/inbound", json={"from": phone, "body": "hi"}).json()["token"]
+    assert app_client.get(inbox, params={"phone": phone}, headers={"X-Simulator-Token": token}).json() == []
+    other = app_client.get(inbox, params={"phone": "+33612345671"}, headers={"X-Simulator-Token": token})
+    assert other.status_code == 403
+    since = int(token.split(".")[0])
+    older = app_client.get(
+        inbox, params={"phone": phone}, headers={"X-Simulator-Token": f"{since - 3_600_000}.{token.split('.')[1]}"}
+    )
+    assert older.status_code == 403  # the time is signed too

@@ -1,0 +1,169 @@
+"""Erasure is complete: after erasing a contact who texted (a concatenated text with a part never
+joined, the simulator), received a marketing text and an agent's note, neither the database
+(every table, every column, read raw: no decryption) nor Redis (every key and value) holds the
+number or a text, and the blind index survives only in the consent tombstone."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from channels.base import ConcatInfo, InboundMessage
+from conversations import flows
+from conversations.models import Conversation, Message
+from core import db, webhooks
+from core.crypto import blind_index
+from core.db import utcnow
+from core.schema import load_models
+from core.settings import Settings
+from handoff.models import Note
+from tests.helpers import auth_headers
+from workers.delivery.ingest import ingest_inbound
+from workers.jobs.send import apply_simulator_reports, send_messages
+
+NUMBER = "+33612345679"
+NUMBER_FORMS = (NUMBER, NUMBER[1:], "0612345679", "612345679", "06 12 34 56 79")
+SIMULATED = "Quokka-simulated: where is parcel 5521"
+PARTS = ("Quokka-part-one about my knee surgery ", "Quokka-part-two at the Lyon clinic ", "Quokka-part-three")
+ORPHAN = "Quokka-orphan: the part whose siblings never came"
+MARKETING = "Quokka-promo: 20% off for you"
+NOTE = "Quokka-note: prefers calls after six"
+TEXTS = (SIMULATED, *PARTS, ORPHAN, MARKETING, NOTE)
+# tables that keep the blind index on purpose: the tombstone proving the opt-out (contacts.consent)
+TOMBSTONE_COLUMNS = {("consent_events", "phone_index"), ("suppressions", "phone_index")}
+
+
+@pytest.fixture
+def client(runtime_any_db: Settings) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(runtime_any_db)) as test_client:
+        yield test_client
+
+
+def _stage(inbound: InboundMessage) -> int | None:
+    with db.session_scope() as session:
+        event_id = flows.stage_inbound(session, inbound=inbound, channel="simulator")
+    assert event_id is not None
+    return ingest_inbound(event_id)
+
+
+def _part(ref: str, part: int, total: int, text: str) -> InboundMessage:
+    return InboundMessage(
+        provider="simulator",
+        provider_message_id=f"{ref}-{part}",
+        from_=NUMBER,
+        to="+33700000000",
+        text=text,
+        received_at=utcnow(),
+        concat=ConcatInfo(ref=ref, part=part, total=total),
+    )
+
+
+def _person_everywhere(client: TestClient) -> int:
+    marketer = auth_headers("marketer")
+    contact = client.post(
+        "/api/v1/contacts",
+        headers=marketer,
+        json={"phone": NUMBER, "name": "Quokka Person", "consent": {"action": "opt_in", "source": "form"}},
+    ).json()
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url="https://hooks.example.invalid/h", event_types=["*"])
+    texted = client.post("/api/v1/simulator/inbound", json={"from": NUMBER, "body": SIMULATED, "id": "sim-q1"})
+    assert texted.status_code == 202
+    assert ingest_inbound(texted.json()["event_id"]) is not None
+    joined = [_stage(_part("c1", n, 3, text)) for n, text in enumerate(PARTS, start=1)]
+    assert joined[:2] == [None, None] and joined[2] is not None  # only the last part links to the message
+    assert _stage(_part("c2", 1, 3, ORPHAN)) is None  # its other parts never come
+    promo = {"to": NUMBER, "body": MARKETING, "lane": "marketing"}
+    sent = client.post("/api/v1/messages", headers=marketer, json=promo)
+    assert sent.status_code == 202, sent.text
+    assert send_messages([sent.json()["id"]])["sent"] == 1
+    apply_simulator_reports()
+    with db.session_scope() as session:
+        conversation_id = session.scalar(select(Conversation.id).where(Conversation.contact_id == contact["id"]))
+        session.add(Note(conversation_id=conversation_id, body=NOTE))
+        bodies = set(session.scalars(select(Message.body).where(Message.contact_id == contact["id"])))
+    assert bodies == {SIMULATED, "".join(PARTS), MARKETING}
+    return int(contact["id"])
+
+
+def _database_rows() -> Iterator[tuple[str, str, str]]:
+    """(table, column, value as text) for every non-null cell of every table, read raw."""
+    metadata = load_models()
+    with db.engine().connect() as conn:
+        for table in metadata.sorted_tables:
+            # raw column values: the table's own types would decrypt the encrypted columns
+            columns: list[Any] = [sa.literal_column(f'"{c.name}"') for c in table.columns]
+            raw = sa.select(*columns).select_from(sa.table(table.name))
+            for row in conn.execute(raw):
+                for column, value in zip(table.columns, row, strict=True):
+                    if value is not None:
+                        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                        yield table.name, column.name, text
+
+
+def _redis_values(client: Any) -> Iterator[tuple[str, str]]:
+    """(key, value as text) for every key and value of this Redis database (RQ's compressed job data opened)."""
+
+    def text(raw: Any) -> str:
+        if isinstance(raw, str):
+            return raw
+        with contextlib.suppress(zlib.error):
+            raw = zlib.decompress(raw)
+        return raw.decode("utf-8", "replace")
+
+    for key in client.scan_iter(count=500):
+        name = key.decode("utf-8", "replace")
+        yield name, name
+        kind = str(text(client.type(key)))
+        values: list[Any] = []
+        if kind == "string":
+            values = [client.get(key) or b""]
+        elif kind == "list":
+            values = client.lrange(key, 0, -1)
+        elif kind == "hash":
+            values = [v for pair in client.hgetall(key).items() for v in pair]
+        elif kind == "set":
+            values = list(client.smembers(key))
+        elif kind == "zset":
+            values = list(client.zrange(key, 0, -1))
+        elif kind == "stream":
+            values = [str(entry) for entry in client.xrange(key) or []]
+        for value in values:
+            yield name, text(value)
+
+
+def test_erasure_leaves_no_number_or_text_in_the_database_or_redis(
+    client: TestClient, runtime_any_db: Settings
+) -> None:
+    contact_id = _person_everywhere(client)
+    redis = redis_lib.Redis.from_url(str(runtime_any_db.redis_url))
+    index = blind_index(NUMBER)
+    before = list(_redis_values(redis))
+    assert any(NUMBER in value for _, value in before), "the scan must see the simulator's inbox"
+    assert any(index in value for *_, value in _database_rows())
+
+    erased = client.delete(f"/api/v1/contacts/{contact_id}", headers=auth_headers("admin"), params={"erase": "true"})
+    assert erased.status_code == 200, erased.text
+    counts = erased.json()["erased"]
+    assert counts["inbound_parts"] == 4 and counts["simulator_messages"] >= 1  # 3 joined parts + the orphan
+
+    needles = (*NUMBER_FORMS, *TEXTS, *(json.dumps(t)[1:-1] for t in TEXTS))
+    found_in_db = [(t, c, n) for t, c, v in _database_rows() for n in needles if n in v]
+    assert found_in_db == []
+    index_left = {(t, c) for t, c, v in _database_rows() if index in v}
+    assert index_left <= TOMBSTONE_COLUMNS and index_left, index_left
+    found_in_redis = [(k, n) for k, v in _redis_values(redis) for n in (*needles, index) if n in v]
+    assert found_in_redis == []
+    inbox = client.get("/api/v1/simulator/messages", params={"phone": NUMBER}, headers=auth_headers("admin"))
+    assert inbox.status_code == 200 and inbox.json() == []
