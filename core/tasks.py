@@ -1,4 +1,4 @@
-"""Jobs of the core package: outbound webhook deliveries."""
+"""Jobs of the core package: outbound webhook deliveries, and the sweep of those whose job was lost."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import httpx
 from core import db, outbound_http, webhooks
 from core.models import WebhookDelivery, WebhookSubscription
 from core.outbound_http import OutboundBlocked
+from core.periodic import Periodic
 
 TIMEOUT_SECONDS = 10.0
+
+PERIODIC = (Periodic("webhook-sweep", 300, "core.tasks.sweep_webhooks", "default"),)
 
 
 def deliver_webhook(delivery_id: int) -> str:
@@ -46,3 +49,9 @@ def deliver_webhook(delivery_id: int) -> str:
         except httpx.HTTPError as exc:
             webhooks.record_attempt(session, delivery, status_code=None, error=f"{type(exc).__name__}: {exc}")
         return delivery.status
+
+
+def sweep_webhooks() -> int:
+    """Periodic: re-queue pending deliveries whose job never ran (see :func:`core.webhooks.sweep_pending`)."""
+    with db.session_scope() as session:
+        return webhooks.sweep_pending(session)

@@ -12,10 +12,10 @@ import json
 import secrets
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import outbound_http
@@ -35,6 +35,8 @@ EVENT_TYPES = (
 )
 RETRY_WINDOW = timedelta(hours=24)
 SIGNATURE_TOLERANCE_SECONDS = 300
+# a pending delivery this far past its due time lost its job (the after-commit enqueue failed)
+SWEEP_AFTER = timedelta(minutes=5)
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -142,6 +144,26 @@ def record_attempt(session: Session, delivery: WebhookDelivery, *, status_code: 
             delivery.next_attempt_at = utcnow() + delay
             _queue_delivery(session, delivery, delay)
     session.flush()
+
+
+def sweep_pending(session: Session, *, now: datetime | None = None, batch: int = 500) -> int:
+    """Re-queue pending deliveries overdue by :data:`SWEEP_AFTER`; returns how many.
+
+    A delivery's job is queued after the commit that created it (or recorded its last attempt); if
+    Redis refused that enqueue, nothing would ever send it. Re-queueing one whose job is only late
+    is harmless: the job id names the attempt, so a job still waiting in Redis is not duplicated.
+    """
+    cutoff = (now or utcnow()) - SWEEP_AFTER
+    due = func.coalesce(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
+    stale = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.status == "pending", due < cutoff)
+        .order_by(WebhookDelivery.id)
+        .limit(batch)
+    ).all()
+    for delivery in stale:
+        _queue_delivery(session, delivery)
+    return len(stale)
 
 
 def replay(session: Session, *, delivery_id: int) -> WebhookDelivery:

@@ -175,3 +175,30 @@ def test_a_subscription_whose_address_turned_internal_is_refused_at_delivery(
         delivery = session.query(WebhookDelivery).one()
         assert delivery.status == "pending" and delivery.last_status_code is None
         assert delivery.last_error.startswith("refused: ") and "loopback" in delivery.last_error
+
+
+@pytest.mark.usefixtures("outbound_to_loopback")
+def test_a_delivery_whose_job_was_lost_is_swept_and_delivered(runtime_any_db: Settings, receiver: Receiver) -> None:
+    from core.queue import all_queues
+    from core.tasks import PERIODIC, sweep_webhooks
+
+    assert "core.tasks.sweep_webhooks" in {p.func for p in PERIODIC}
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url=receiver.url, event_types=["*"])
+        lost, fresh = (webhooks.emit(session, "campaign.completed", {"campaign_id": n})[0] for n in (1, 2))
+        lost_id, fresh_id = lost.id, fresh.id
+    for queue in all_queues():  # the after-commit enqueue never reached Redis
+        queue.empty()
+    assert sweep_webhooks() == 0  # not overdue yet: its job may only be late
+    with db.session_scope() as session:
+        stored = session.get(WebhookDelivery, lost_id)
+        assert stored is not None
+        stored.created_at = stored.created_at - timedelta(minutes=10)
+    assert sweep_webhooks() == 1
+    assert sweep_webhooks() == 1  # the same job id: queued once
+    assert get_queue("default").count == 1
+    run_jobs()
+    assert len(receiver.received) == 1
+    with db.session_scope() as session:
+        assert session.get(WebhookDelivery, lost_id).status == "delivered"  # type: ignore[union-attr]
+        assert session.get(WebhookDelivery, fresh_id).status == "pending"  # type: ignore[union-attr]
