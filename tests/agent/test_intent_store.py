@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from agent.intent import (
     train_on_vectors,
 )
 from agent.intent.store import STANDALONE_FILE
+from agent.intent.tuning import TUNED_PART
 from agent.runtime import AgentRuntime, intent_store
 from core.errors import Conflict, NotFound
 from core.settings import Settings, load_settings
+from knowledge.embeddings import SentenceTransformerEmbedder, minilm_path
 
 DIM = 16
 
@@ -152,3 +155,17 @@ def test_the_deployment_store_is_the_database_every_process_reads(runtime_any_db
         assert reader.pipeline().analyze("I want to return these shoes", use_llm=False).intent is not None
     finally:
         reader.close()
+
+
+def test_a_tuned_encoder_travels_in_the_database_to_another_host(tmp_path: Path) -> None:
+    """The encoder folder is stored with the version and unpacked by a reader with its own cache."""
+    encoder = SentenceTransformerEmbedder.load(minilm_path(), TUNED_PART)
+    model = replace(make_model(), backend=TUNED_PART, encoder=encoder)
+    writer = IntentModelStore(tmp_path / "shared", cache_dir=tmp_path / "writer-cache")
+    version = writer.save(model)
+    assert [v.tuned_encoder for v in writer.versions()] == [True]
+    reader = IntentModelStore(tmp_path / "shared", cache_dir=tmp_path / "reader-cache")
+    loaded = reader.load()
+    assert loaded.encoder is not None and (tmp_path / "reader-cache" / version / "config.json").is_file()
+    texts = ["the top up i made got reversed", "où est mon colis ?"]
+    assert np.allclose(loaded.encoder.embed(texts), encoder.embed(texts), atol=1e-6)

@@ -123,7 +123,7 @@ def test_a_tuned_model_carries_its_encoder_and_reads_new_messages(model: IntentC
 def test_a_tuned_model_round_trips_through_the_store(model: IntentClassifier, tmp_path: Path) -> None:
     store = IntentModelStore(tmp_path / "intents")
     version = store.save(model)
-    assert (tmp_path / "intents" / version / "encoder").is_dir()
+    assert [v.tuned_encoder for v in store.versions() if v.version == version] == [True]
     loaded = store.load()
     assert loaded.encoder is not None and loaded.backend == model.backend
     texts = [*HELD_OUT, "what is the weather like"]
