@@ -189,6 +189,9 @@ class _PinnedTransport(httpx.HTTPTransport):
 def client(*, timeout: float = 10.0, policy: OutboundPolicy | None = None) -> httpx.Client:
     """An httpx client that reaches only public addresses (see the module docstring).
 
+    Connections are pooled by the address connected to: use one client per destination host, so a
+    TLS connection verified for one name is never reused for another name on the same address.
+
     Raises (from its requests):
         OutboundBlocked: a destination, or a redirect hop, is not public.
         httpx.HTTPError: the usual network failures, an unresolvable name included.

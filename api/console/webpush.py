@@ -122,10 +122,12 @@ def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
     """Push ``payload`` (JSON) to every subscription; gone ones (404/410) are dropped. Returns sends."""
     key = vapid(settings)
     sent = 0
-    with outbound_http.client(timeout=5, policy=OutboundPolicy.from_settings(settings)) as client:
-        session = _CheckedSession(client)
-        for subscription in subscriptions(settings):
-            sent += _push_one(settings, session, subscription, payload, key)
+    policy = OutboundPolicy.from_settings(settings)
+    for subscription in subscriptions(settings):
+        # one client per endpoint: a TLS connection verified for one push service is never reused
+        # for another name that happens to share its address
+        with outbound_http.client(timeout=5, policy=policy) as client:
+            sent += _push_one(settings, _CheckedSession(client), subscription, payload, key)
     return sent
 
 
