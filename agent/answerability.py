@@ -25,6 +25,7 @@ thresholds were chosen on the choosing half of ``eval/datasets/answerability_dem
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -240,3 +241,30 @@ class IntentExamples:
         if intent not in self._vectors:
             self._vectors[intent] = self._embed(self._examples[intent])
         return self._vectors[intent]
+
+
+class CachedEmbed:
+    """``embed`` with each text embedded once: the same passages' sentences come back message after
+    message, so after the first few messages :func:`rank` only embeds what is new. Thread-safe;
+    at most ``max_texts`` are kept (the oldest go first)."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], max_texts: int = 20_000) -> None:
+        self._embed = embed
+        self._max = max_texts
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            fresh = self._embed(missing)
+            with self._lock:
+                self._vectors.update(zip(missing, fresh, strict=True))
+                while len(self._vectors) > self._max:
+                    self._vectors.pop(next(iter(self._vectors)))
+        with self._lock:
+            found = [self._vectors.get(t) for t in texts]
+        if any(v is None for v in found):  # evicted meanwhile by another thread: embed directly
+            return self._embed(texts)
+        return np.stack([v for v in found if v is not None])

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.answerability import IntentExamples, kb_mentions, rank
+from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, rank
 from agent.context import Turn, answered_customer_turns, count_repeats, resolve_follow_up, split_questions
 from agent.decision import Decision, Path
 from agent.injection import InjectionCheck, check_injection
@@ -199,9 +199,11 @@ class Pipeline:
             raise ValueError(f"embedder {self.embedder.name!r} differs from the knowledge base's "
                              f"{knowledge.embedder.name!r}")
         builtin = builtin_names()
+        # passages' sentences and intents' examples, embedded once for the answerability check
+        self._unit_embed = CachedEmbed(self.embedder.embed)
         self._intent_examples = IntentExamples(
             {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
-            self.embedder.embed)
+            self._unit_embed)
 
     def warm_up(self) -> None:
         """Load what the components load lazily (language models, embedding graph) so the first
@@ -312,7 +314,7 @@ class Pipeline:
             found: list[Question] = []
             for q, r in zip(questions_text[n], part_rows, strict=True):
                 candidates = rank(q, vectors[r], self._retrieve(q, vectors[r], kb, lang), language=lang or "en",
-                                  embed=self.embedder.embed, known_name=self._known_names(kb), asked=asked.get(n),
+                                  embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
                                   intent_examples=examples)
                 found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates)))
             questions[n] = tuple(found)

@@ -31,10 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
-from agent.answerability import Candidate, IntentExamples, choose, kb_mentions, rank
+from agent.answerability import CachedEmbed, Candidate, IntentExamples, choose, kb_mentions, rank
 from agent.intent import load_deployment_spec, train_intents
 from agent.intent.classifier import IntentClassifier
 from agent.pipeline import TOP_K, retrieve
@@ -138,15 +137,8 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float) 
     topics, cases = load_cases()
     pairs = faq_pairs(DEMO_KNOWLEDGE / "faq.csv")
     known = kb_mentions(lambda name: kb.search(name, kb=KB, k=3, mode="bm25"))
-    cache: dict[str, np.ndarray] = {}
-
-    def embed(texts: list[str]) -> np.ndarray:
-        # every (weight, margin) ranking embeds the same passages: embed each text once
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            cache.update(zip(missing, kb.embedder.embed(missing), strict=True))
-        return np.stack([cache[t] for t in texts])
-
+    # every (weight, margin) ranking embeds the same passages: each text once, as the pipeline does
+    embed = CachedEmbed(kb.embedder.embed)
     examples = IntentExamples({i.name: i.all_examples() for i in classifier.spec.intents
                                if i.name not in BUILTIN_INTENTS}, embed)
     items: list[Item] = []

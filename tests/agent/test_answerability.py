@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.answerability import Candidate, IntentExamples, choose, kb_mentions, rank, support
+from agent.answerability import CachedEmbed, Candidate, IntentExamples, choose, kb_mentions, rank, support
 from agent.entities import entities
 from knowledge.embeddings import Embedder, get_embedder
 from knowledge.types import Hit
@@ -84,3 +84,19 @@ def test_support_reads_the_whole_passage() -> None:
     hits = {"alba": [CARE]}
     known = kb_mentions(lambda name: hits.get(name, []))
     assert not known("alba") and not known("solene")  # found passages must contain the name
+
+
+def test_cached_embed_embeds_each_text_once(embedder: Embedder) -> None:
+    calls: list[list[str]] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return embedder.embed(texts)
+
+    cached = CachedEmbed(counting, max_texts=3)
+    first = cached(["a lamp", "a candle", "a lamp"])
+    again = cached(["a candle", "a lamp"])
+    assert calls == [["a lamp", "a candle"]]
+    assert np.allclose(first[1], again[0]) and np.allclose(first[0], first[2])
+    cached(["linen", "a rug"])  # beyond three texts the oldest are dropped
+    assert calls[-1] == ["linen", "a rug"] and len(cached(["a lamp"])) == 1 and calls[-1] == ["a lamp"]
