@@ -79,16 +79,19 @@ def worker(
     with_scheduler: bool = typer.Option(False, "--with-scheduler", help="Also run the periodic scheduler."),
     burst: bool = typer.Option(False, "--burst", help="Exit once the queues are empty."),
 ) -> None:
-    """Run one RQ worker process over every queue, in priority order (needs RELAIS_REDIS_URL)."""
-    from workers.runner import make_worker
+    """Run one RQ worker process over every queue, in priority order (needs RELAIS_REDIS_URL).
+
+    It survives Redis outages: it waits for Redis with backoff and carries on (workers.runner.Supervisor).
+    """
+    from workers.runner import Supervisor
     from workers.scheduler import PeriodicScheduler
 
     settings = bootstrap()
     if not settings.redis_url:
         console.print("[yellow]RELAIS_REDIS_URL is unset: this worker uses this data directory's embedded Redis[/]")
-    w = make_worker()
+    supervisor = Supervisor()
     if with_scheduler:
         with PeriodicScheduler():
-            w.work(burst=burst, with_scheduler=True)
+            supervisor.run(burst=burst, with_scheduler=True)
     else:
-        w.work(burst=burst)
+        supervisor.run(burst=burst)

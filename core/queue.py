@@ -20,6 +20,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
+from core import poison
 from core.db import after_commit
 from core.redis import get_redis
 from core.settings import get_settings
@@ -79,10 +80,13 @@ def all_queues() -> list[Queue]:
 def enqueue(spec: JobSpec) -> Job | None:
     """Enqueue ``spec``; returns ``None`` when a job with the same id is still pending or running.
 
-    A finished or failed job with the same id is replaced, so a deliberate re-run works.
+    A finished or failed job with the same id is replaced, so a deliberate re-run works; one that
+    was dead-lettered (:mod:`core.poison`) is not, until an operator re-queues it.
     """
     queue = get_queue(spec.queue)
     job_id = rq_job_id(spec.job_id) if spec.job_id else None
+    if job_id and poison.is_dead(queue.connection, job_id):
+        return None
     if job_id:
         try:
             existing = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
@@ -120,7 +124,8 @@ class FailedJob:
     queue: str
     func: str
     args: Sequence[Any]
-    error: str
+    error: str  # the traceback, or why the job was dead-lettered
+    reason: str  # its last line: the exception, or "dead-lettered: killed or froze its worker 3 times"
     failed_at: datetime | None
 
 
@@ -134,13 +139,15 @@ def failed_jobs(limit: int = 100) -> list[FailedJob]:
                 job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
             except NoSuchJobError:
                 continue
+            error = _error_of(job)
             found.append(
                 FailedJob(
                     id=job.id,
                     queue=queue.name,
                     func=job.func_name or "",
                     args=list(job.args or ()),
-                    error=_error_of(job),
+                    error=error,
+                    reason=(error.strip().splitlines() or [""])[-1],
                     failed_at=job.ended_at,
                 )
             )
@@ -154,10 +161,12 @@ def _error_of(job: Job) -> str:
 
 
 def requeue_failed(job_id: str) -> bool:
+    """Run a failed job again; a dead-lettered one starts counting its attempts afresh."""
     job_id = rq_job_id(job_id)
     for queue in all_queues():
         registry = FailedJobRegistry(queue=queue)
         if job_id in registry.get_job_ids():
+            poison.forget(queue.connection, job_id)
             registry.requeue(job_id)
             return True
     return False

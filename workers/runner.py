@@ -3,22 +3,80 @@
 On embedded defaults one process owns the local stores (SQLite, Qdrant's local path), so the
 worker runs in threads of the API process. With server URLs for PostgreSQL, Redis and Qdrant,
 any number of ``relais worker`` processes run side by side.
+
+A worker outlives its Redis: :class:`Supervisor` waits for Redis to answer again (with backoff) and
+starts a fresh worker, instead of exiting with the first refused connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import uuid
 from typing import Any
 
-from rq import SimpleWorker, Worker
+import redis
+import structlog
+from rq import Queue, SimpleWorker, Worker, worker_registration
+from rq.exceptions import StopRequested
+from rq.executions import Execution
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now
 from rq.worker.base import BaseWorker
 
+from core import poison
 from core.queue import all_queues
 
+log = structlog.get_logger("relais.worker")
 
-class ThreadWorker(SimpleWorker):
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+class RelaisWorkerMixin(BaseWorker):
+    """What every Relais worker adds to RQ's: poison jobs are retired, and registration survives Redis.
+
+    * Each start of a job id is counted (:mod:`core.poison`), also when the previous start killed
+      the worker; a job past its deaths or starts goes to the failed-jobs registry unrun, with why.
+    * RQ's dequeue loop reconnects by itself after an outage but never registers again, so a Redis
+      restarted empty would forget the worker (invisible to operators, and its jobs' claims would
+      look abandoned to ``delivery.recovery``); each heartbeat re-registers a forgotten worker.
+    """
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        reason = poison.record_start(self.connection, job.id).verdict()
+        if reason is None:
+            super().execute_job(job, queue)
+            return
+        self.log.warning("Worker %s: job %s %s", self.name, job.id, reason)
+        job.retries_left = 0  # retired now: not one more retry
+        job.ended_at = now()
+        poison.mark_dead(self.connection, job.id)
+        self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
+        self.handle_job_failure(job, queue, exc_string=reason)
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        succeeded = super().perform_job(job, queue, execution)
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # at worst it later counts as a death
+            poison.record_end(self.connection, job.id, succeeded=succeeded)
+        return succeeded
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is None and not self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+            with self.connection.pipeline() as registering:
+                registering.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, registering)
+                registering.execute()
+        super().heartbeat(timeout, pipeline)
+
+
+class RelaisWorker(RelaisWorkerMixin, Worker):
+    """``relais worker``: each job in a forked work-horse."""
+
+
+class ThreadWorker(RelaisWorkerMixin, SimpleWorker):
     """A SimpleWorker safe to run outside the main thread (no signals, timer-based timeouts)."""
 
     death_penalty_class = TimerDeathPenalty
@@ -34,24 +92,92 @@ class ThreadWorker(SimpleWorker):
             self.stop_scheduler()
 
 
+def worker_name() -> str:
+    """A fresh worker name, short enough to be stamped on the claims its jobs make (``delivery.store``)."""
+    return "w" + uuid.uuid4().hex[:11]
+
+
 def make_worker(*, name: str | None = None, threaded: bool = False) -> BaseWorker:
     queues = all_queues()
-    worker_class: type[BaseWorker] = ThreadWorker if threaded else Worker
-    return worker_class(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name)
+    worker_class: type[BaseWorker] = ThreadWorker if threaded else RelaisWorker
+    return worker_class(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name or worker_name())
+
+
+def _reachable(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+
+
+class Supervisor:
+    """Runs one worker after another until asked to stop, surviving Redis outages.
+
+    RQ's work loop quits on most Redis errors (a heartbeat, the registries' maintenance, the
+    teardown). The supervisor then waits for its job's work-horse, retries Redis with exponential
+    backoff (1 s doubling to 30 s) and starts a new worker under a new name: the old registration
+    may be gone with the data of a restarted Redis, or linger until its TTL while a new one is used.
+    """
+
+    def __init__(self, *, threaded: bool = False) -> None:
+        self._threaded = threaded
+        self._stop = threading.Event()
+        self.worker: BaseWorker | None = None
+
+    def run(self, *, burst: bool = False, with_scheduler: bool = False, logging_level: str = "INFO") -> None:
+        """Work until stopped (SIGINT/SIGTERM, :meth:`stop_soon`), or, with ``burst``, until the queues are empty."""
+        delay = FIRST_RETRY_SECONDS
+        try:
+            while not self._stop.is_set():
+                worker = self.worker = make_worker(threaded=self._threaded)
+                try:
+                    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    log.warning("worker lost Redis", worker=worker.name, error=str(exc))
+                finally:
+                    self._wait_for_horse(worker)
+                if self._stop_requested(worker):
+                    return
+                if _reachable(worker.connection):
+                    if burst:
+                        return
+                    delay = FIRST_RETRY_SECONDS  # stopped for another reason: start again, calmly
+                log.warning("worker restarting", after_seconds=delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+        except StopRequested:  # SIGINT/SIGTERM while waiting for Redis (RQ's handler raises it)
+            return
+
+    def stop_soon(self) -> None:
+        """Let the current job finish, then return from :meth:`run` (threads; processes use signals)."""
+        self._stop.set()
+        if isinstance(self.worker, ThreadWorker):
+            self.worker.stop_soon()
+
+    def _stop_requested(self, worker: BaseWorker) -> bool:
+        asked = getattr(worker, "_stop_requested", False) or getattr(worker, "_shutdown_requested_date", None)
+        return self._stop.is_set() or bool(asked)
+
+    @staticmethod
+    def _wait_for_horse(worker: BaseWorker) -> None:
+        """A work-horse outlives its worker's Redis error: let its job end before another worker starts."""
+        if isinstance(worker, Worker) and worker.horse_pid:
+            with contextlib.suppress(ChildProcessError):
+                worker.wait_for_horse()
 
 
 class BackgroundWorkers:
     """``count`` worker threads that run until :meth:`stop`."""
 
     def __init__(self, count: int = 1, *, with_scheduler: bool = True) -> None:
-        self._workers: list[BaseWorker] = []
+        self._workers: list[Supervisor] = []
         self._threads: list[threading.Thread] = []
         self._count = count
         self._with_scheduler = with_scheduler
 
     def start(self) -> None:
         for index in range(self._count):
-            worker = make_worker(threaded=True)
+            worker = Supervisor(threaded=True)
             scheduler = self._with_scheduler and index == 0
             thread = threading.Thread(
                 target=self._run, args=(worker, scheduler), name=f"relais-worker-{index}", daemon=True
@@ -61,14 +187,13 @@ class BackgroundWorkers:
             thread.start()
 
     @staticmethod
-    def _run(worker: BaseWorker, with_scheduler: bool) -> None:
-        worker.work(with_scheduler=with_scheduler, logging_level="WARNING")
+    def _run(worker: Supervisor, with_scheduler: bool) -> None:
+        worker.run(with_scheduler=with_scheduler, logging_level="WARNING")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask each worker to stop after its job; the daemon threads end with the process anyway."""
         for worker in self._workers:
-            if isinstance(worker, ThreadWorker):
-                worker.stop_soon()
+            worker.stop_soon()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -25,11 +25,13 @@ class FailedJobOut(BaseModel):
     func: str
     args: list[Any]
     error: str
+    reason: str
     failed_at: datetime | None
 
 
 @router.get("/jobs/failed", response_model=list[FailedJobOut])
 def list_failed(limit: int = 100, _: Principal = Depends(require(Role.ADMIN))) -> list[FailedJobOut]:
+    """Jobs that exhausted their retries or were dead-lettered (``reason``: "killed or froze its worker 3 times")."""
     return [FailedJobOut(**vars(j)) for j in failed_jobs(limit)]
 
 

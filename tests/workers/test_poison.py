@@ -1,0 +1,58 @@
+"""Poison jobs go to the dead letters: a job that kills its work-horse, or fails each time, is not run
+again and again when sweeps queue its id anew; the failed-jobs API shows why, and a requeue resets it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core import poison
+from core.queue import NO_RETRY, JobSpec, enqueue
+from tests.helpers import auth_headers
+from workers.runner import make_worker
+
+
+def _work_once() -> None:
+    """One burst of a real forking worker: each job runs in a work-horse process of its own."""
+    make_worker().work(burst=True, logging_level="ERROR")
+
+
+def _starts(marks: Path) -> int:
+    return len(marks.read_text().splitlines()) if marks.exists() else 0
+
+
+def test_a_job_that_kills_its_worker_is_dead_lettered_after_three_deaths(
+    app_client: TestClient, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    spec = JobSpec(func="tests.workers.jobs.kill_the_worker", args=(str(marks),), job_id="poison:1", retry=NO_RETRY)
+    for _ in range(6):  # a sweep queues the same job id again after each failure
+        enqueue(spec)
+        _work_once()
+    assert _starts(marks) == poison.MAX_DEATHS  # the 4th start retired it unrun; the rest were refused
+    assert enqueue(spec) is None
+    admin = auth_headers("admin")
+    [failed] = app_client.get("/api/v1/jobs/failed", headers=admin).json()
+    assert failed["id"] == "poison-1" and failed["func"] == "tests.workers.jobs.kill_the_worker"
+    assert failed["reason"] == "dead-lettered: killed or froze its worker 3 times"
+    assert app_client.post("/api/v1/jobs/failed/poison-1/requeue", headers=admin).status_code == 202
+    _work_once()
+    assert _starts(marks) == poison.MAX_DEATHS + 1  # an operator's requeue runs it once more
+
+
+def test_a_job_failing_every_time_stops_coming_back(
+    app_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poison, "MAX_STARTS", 2)
+    marks = tmp_path / "marks"
+    spec = JobSpec(
+        func="tests.workers.jobs.freeze", args=(str(marks), 30), job_id="frozen:1", retry=NO_RETRY, timeout=1
+    )
+    for _ in range(4):
+        enqueue(spec)
+        _work_once()
+    assert _starts(marks) == 2  # each start timed out (a failure, not a death); the third was retired
+    [failed] = app_client.get("/api/v1/jobs/failed", headers=auth_headers("admin")).json()
+    assert failed["reason"] == "dead-lettered: started 2 times without success (2 failures)"
