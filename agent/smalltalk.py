@@ -26,6 +26,8 @@ _COURTESY = re.compile(
     r"hallo|guten (?:tag|morgen|abend)|moin|servus|vielen dank|danke(?: schon)?|"
     r"ciao|buongiorno|buonasera|salve|grazie(?: mille)?|"
     r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa])\b"
+    # "merci de ne plus m'écrire" is "please stop", "thanks for your help" one phrase: kept whole
+    r"(?!\s+(?:de|d'|d’|du|des|for|por|per|pelo|pela|fur|für|pour)\b)"
     r"(?:\s+(?:there|all|everyone|team|madame|monsieur|sir|madam|senor|senora|herr|frau|signora|signore|"
     r"a todos|zusammen|a tutti|pessoal)\b)?"
     r"\s*[,.!;:-]*\s*)+",

@@ -19,6 +19,8 @@ from agent.smalltalk import bot_question, model_text, strip_courtesy
         ("Hello", "Hello"),
         ("Olá obrigado", "Olá obrigado"),
         ("Hilfe bei meiner Bestellung", "Hilfe bei meiner Bestellung"),  # "Hi" inside a word is no greeting
+        ("Merci de ne plus m'envoyer de SMS", "Merci de ne plus m'envoyer de SMS"),  # "merci de" is "please"
+        ("Thanks for your help, where is my order?", "Thanks for your help, where is my order?"),
     ],
 )
 def test_courtesy_before_a_request_is_dropped(text: str, expected: str) -> None:
