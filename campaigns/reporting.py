@@ -6,6 +6,8 @@ Definitions (documented in docs/campaigns.md):
   after submission); ``delivered``: delivery report says delivered; ``delivery_rate`` =
   delivered / sent.
 * ``rejected``: never sent (opted out before sending, campaign cancelled), by ``error_code``.
+* ``queued``: waiting to be sent; ``sending``: claimed by a worker, the provider call under way (or
+  interrupted: recovery settles them, see docs/delivery.md).
 * ``clicks``: tracked link hits; ``unique_clicks``: contacts who clicked; ``ctr`` =
   unique_clicks / delivered (sent while no delivery reports arrived).
 * ``replies`` / ``opt_outs``: recipients who texted back / opted out after their campaign message,
@@ -50,14 +52,17 @@ def _counts(session: Session, campaign_id: int, arm: str | None) -> dict[str, An
         .where(Message.campaign_id == campaign_id, Message.direction == "out", _arm_filter(arm))
         .group_by(Message.status, Message.error_code)
     ).all()
-    out: dict[str, Any] = {"messages": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0, "rejected": 0,
-                           "failed_by_reason": {}, "rejected_by_reason": {}, "cost_micros": 0, "segments": 0}
+    out: dict[str, Any] = {"messages": 0, "queued": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0,
+                           "rejected": 0, "failed_by_reason": {}, "rejected_by_reason": {}, "cost_micros": 0,
+                           "segments": 0}
     for status, code, n, cost, segments in rows:
         out["messages"] += n
         out["cost_micros"] += int(cost or 0)
         out["segments"] += int(segments or 0)
-        if status in ("queued", "sending", "accepted"):
+        if status in ("queued", "accepted"):
             out["queued"] += n
+        elif status == "sending":
+            out["sending"] += n
         elif status in SENT_STATUSES:
             out["sent"] += n
             out["delivered"] += n if status == "delivered" else 0

@@ -188,3 +188,24 @@ def test_the_report_and_each_message_say_why_and_until_when_messages_wait(app_cl
     assert (shown["status"], shown["wait_reason"], shown["wait_detail"]) == (
         "queued", "quiet_hours", "quiet hours until Sat 08:00 Europe/Paris")
     assert shown["not_before"].startswith("2026-06-13T06:00:00") and shown["expires_at"] is None
+
+
+def test_the_report_counts_messages_being_sent_apart_from_queued_ones(app_client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    from delivery import store
+
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        for i in range(3):
+            create_contact(session, i, timezone="Europe/Paris")
+    campaign_id = _campaign(app_client, headers, "Claimed", respect_country_rules=False)
+    app_client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=headers, json={})
+    noon = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
+    assert tasks.prepare_campaign(campaign_id, now=noon) == 3
+    with db.session_scope() as session:
+        first = session.scalars(select(Message.id).where(Message.campaign_id == campaign_id).order_by(Message.id))
+        _, claimed = store.claim(session, [next(iter(first))], now=noon)  # a worker took it; the call is under way
+        assert len(claimed) == 1
+    totals = app_client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=headers).json()["totals"]
+    assert (totals["queued"], totals["sending"]) == (2, 1)  # was "queued: 3"
