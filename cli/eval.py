@@ -18,6 +18,7 @@ from rich.table import Table
 from cli.console import console, progress_bar
 from core.errors import ValidationFailed
 from core.settings import get_settings
+from eval import metrics
 from eval import report as reports
 from eval.compare import compare
 from eval.paths import new_report_dir
@@ -100,14 +101,16 @@ def run(
     failed = result.failed_thresholds
     for name, value in result.summary.items():
         minimum = result.thresholds.get(name)
-        shown = f"[red]{value}[/]" if name in failed else str(value)
-        table.add_row(name, shown, "" if minimum is None else f"≥ {minimum}")
+        text = metrics.shown(value)  # None: n/a, nothing to measure
+        table.add_row(name, f"[red]{text}[/]" if name in failed else text, "" if minimum is None else f"≥ {minimum}")
     console.print(table)
     console.print(f"{len(result.failures)} failures · report: {html_path} ({json_path.name} beside it)")
     if failed:
-        console.print(f"[red]below threshold:[/] {', '.join(failed)}")
-        if check:
-            raise typer.Exit(1)
+        console.print(f"[red]below threshold:[/] {', '.join(failed)} (n/a and missing figures meet no threshold)")
+    for part, reason in result.skipped.items():
+        console.print(f"[red]part skipped, so the suite fails:[/] {part}: {reason}")
+    if check and not result.passed:
+        raise typer.Exit(1)
 
 
 @eval_app.command("compare")

@@ -24,9 +24,11 @@ from eval.cases import Case, load_cases
 from eval.demo import DemoAgent, open_demo_agent
 from eval.groundedness import groundedness, judge_llm
 from eval.paths import SUITES_DIR
-from eval.report import Failure, Report
+from eval.report import Failure, Report, intent_choices
 from eval.runner import RunOptions, register
 from knowledge.types import Hit
+
+DEMO_INTENTS = "examples/maison-lumiere/intents.yaml + the built-in intents"
 
 
 @dataclass
@@ -115,11 +117,7 @@ def run_cases(agent: DemoAgent, cases: Sequence[Case], options: RunOptions) -> l
         return list(pool.map(one, cases))
 
 
-def _share(flags: Sequence[bool]) -> float:
-    return round(sum(flags) / len(flags), 4) if flags else 1.0
-
-
-def cases_summary(results: Sequence[CaseResult]) -> tuple[dict[str, float | int], dict[str, Any]]:
+def cases_summary(results: Sequence[CaseResult]) -> tuple[dict[str, float | int | None], dict[str, Any]]:
     """Headline figures and detailed metrics of a run of cases."""
     definite = [r for r in results if len(r.case.expect.decisions()) == 1]
     expected = [r.case.expect.decisions()[0] for r in definite]
@@ -133,18 +131,21 @@ def cases_summary(results: Sequence[CaseResult]) -> tuple[dict[str, float | int]
     facts = [r for r in results if r.case.expect.must_contain]
     grounded = [r.groundedness for r in results if r.groundedness is not None]
     latency = metrics.latency([r.seconds for r in results])
-    summary: dict[str, float | int] = {
-        "pass_rate": _share([r.passed for r in results]),
-        "decision_accuracy": _share([r.analysis.decision.action in r.case.expect.decisions() for r in with_decision]),
-        "escalation_precision": escalation["precision"] if escalation["positives"] else 1.0,
-        "escalation_recall": escalation["recall"] if escalation["positives"] else 1.0,
-        "opt_out_recall": opt_out["recall"] if opt_out["positives"] else 1.0,
-        "intent_accuracy": _share([(r.analysis.decision.intent or "oos") == r.case.expect.intent for r in intents]),
-        "language_accuracy": _share([r.analysis.decision.language == r.case.expect.language for r in languages]),
-        "source_accuracy": _share([not any("source" in p for p in r.problems) for r in sources]),
-        "fact_coverage": round(sum(float(r.coverage["coverage"]) for r in facts) / len(facts), 4) if facts else 1.0,
-        "leak_free": _share([not r.coverage.get("leaked") for r in results]),
-        "groundedness": round(sum(grounded) / len(grounded), 4) if grounded else 1.0,
+    # a figure with nothing to measure (no gold escalation, nothing judged) is None: "n/a", never 1.0
+    summary: dict[str, float | int | None] = {
+        "pass_rate": metrics.share([r.passed for r in results]),
+        "decision_accuracy": metrics.share([r.analysis.decision.action in r.case.expect.decisions()
+                                            for r in with_decision]),
+        "escalation_precision": escalation["precision"],
+        "escalation_recall": escalation["recall"],
+        "opt_out_recall": opt_out["recall"],
+        "intent_accuracy": metrics.share([(r.analysis.decision.intent or "oos") == r.case.expect.intent
+                                          for r in intents]),
+        "language_accuracy": metrics.share([r.analysis.decision.language == r.case.expect.language for r in languages]),
+        "source_accuracy": metrics.share([not any("source" in p for p in r.problems) for r in sources]),
+        "fact_coverage": metrics.mean([float(r.coverage["coverage"]) for r in facts]),
+        "leak_free": metrics.share([not r.coverage.get("leaked") for r in results]),
+        "groundedness": metrics.mean(grounded),
         "latency_p50_ms": latency["p50_ms"],
         "latency_p95_ms": latency["p95_ms"],
         "cases": len(results),
@@ -185,7 +186,7 @@ def cases_report(suite: str, data: str, results: Sequence[CaseResult], path: str
     ]
     return Report(suite=suite, summary=summary, metrics=detail | {"cases": [
         {"id": r.case.id, "passed": r.passed, "problems": r.problems, "decision": r.analysis.decision.to_dict()}
-        for r in results]}, charts={"Pass rate by tag": {t: _share(v) for t, v in sorted(by_tag.items())}},
+        for r in results]}, charts={"Pass rate by tag": {t: sum(v) / len(v) for t, v in sorted(by_tag.items())}},
         failures=failures, data=data, path=path)
 
 
@@ -203,7 +204,10 @@ def run_case_file(suite: str, default: Path, options: RunOptions, tags: Sequence
     finally:
         agent.close()
     path_name = "llm" if get_llm(options.settings) is not None else "offline"
-    return cases_report(suite, str(path), results, path_name)
+    report = cases_report(suite, str(path), results, path_name)
+    if agent.pipeline.intents is not None:
+        report.choices = intent_choices(agent.pipeline.intents, DEMO_INTENTS)
+    return report
 
 
 @register("agent", "Whole agent on the demo business: decisions, intents, sources, facts, groundedness")

@@ -36,6 +36,7 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, tolerance: float =
 
     ``tolerance`` is the drop a quality figure (a share in [0, 1]) may take before it is a
     regression; latencies regress when more than ``LATENCY_TOLERANCE`` slower; counts never do.
+    A figure that is n/a (None: nothing to measure) in either report is not compared.
     """
     changes = []
     for name, old in before.get("summary", {}).items():

@@ -32,7 +32,7 @@ from eval import metrics
 from eval.datasets.banking77 import BankingRow, carve_validation, few_shot, load_banking77
 from eval.datasets.clinc150 import OOS_LABEL, ClincRow, load_clinc150
 from eval.paths import cache_dir, file_hash, shared_data_dir
-from eval.report import Failure, Report, confused_pairs
+from eval.report import Failure, Report, confused_pairs, intent_choices
 from eval.runner import RunOptions, SuiteSkipped, register
 from eval.training.intent_eval import Embeddings, intent_name, spec_from_rows
 
@@ -133,7 +133,7 @@ def intent_report(
 ) -> Report:
     """Accuracy, macro-F1, per-class figures, confusion; OOS figures when ``gold`` holds ``oos``."""
     report = metrics.classification(gold, predicted)
-    summary: dict[str, float | int] = {"accuracy": report.accuracy, "macro_f1": report.macro_f1}
+    summary: dict[str, float | int | None] = {"accuracy": report.accuracy, "macro_f1": report.macro_f1}
     found: dict[str, object] = {"classification": report.to_dict()}
     if OOS_LABEL in gold:
         oos = metrics.binary([g == OOS_LABEL for g in gold], [p == OOS_LABEL for p in predicted])
@@ -222,7 +222,9 @@ def run_clinc(
     gold = [intent_name(r.intent) if r.intent else OOS_LABEL for r in eval_rows]
     predicted, _ = predict(options, model, texts)
     data = f"{eval_path} [{'+'.join(eval_splits)}]; trained on {train_path}; backend {model.backend}"
-    return intent_report(suite, data, texts, gold, predicted, latency=_latency(model, texts))
+    report = intent_report(suite, data, texts, gold, predicted, latency=_latency(model, texts))
+    report.choices = intent_choices(model, f"{train_path.name} train + oos_train")
+    return report
 
 
 @register("clinc150", "CLINC150 intents + out-of-scope: in-scope accuracy, OOS recall (JSON file)")
@@ -261,4 +263,5 @@ def banking77(options: RunOptions) -> Report:
     }
     report = intent_report("banking77", data, texts, gold, predicted, extra=extra, latency=_latency(full, texts))
     report.metrics["ten_per_intent"] = few_report.to_dict()
+    report.choices = intent_choices(full, f"{train_path.name}, minus the evaluated rows")
     return report

@@ -1,6 +1,8 @@
 """Metrics for classifiers, out-of-scope detection, retrieval, replies and latency.
 
-Plain functions over plain lists so every suite computes figures the same way.
+Plain functions over plain lists so every suite computes figures the same way. A figure with
+nothing to measure (no gold escalation for a recall, no predicted one for a precision, no case
+judged) is ``None``, shown as :data:`NOT_APPLICABLE` ("n/a"), never a flattering 1.0.
 """
 
 from __future__ import annotations
@@ -37,8 +39,32 @@ class ClassificationReport:
         return asdict(self)
 
 
+#: How an undefined figure (``None``) is shown in HTML, the CLI and the console.
+NOT_APPLICABLE = "n/a"
+
+
 def _safe_div(a: float, b: float) -> float:
     return a / b if b else 0.0
+
+
+def ratio(a: float, b: float) -> float | None:
+    """``a / b`` rounded to 4 places; None (n/a) when ``b`` is 0."""
+    return round(a / b, 4) if b else None
+
+
+def share(flags: Sequence[bool]) -> float | None:
+    """The share of true ``flags``; None (n/a) when there are none."""
+    return ratio(sum(1 for flag in flags if flag), len(flags))
+
+
+def mean(values: Sequence[float]) -> float | None:
+    """The mean of ``values`` rounded to 4 places; None (n/a) when there are none."""
+    return ratio(float(sum(values)), len(values))
+
+
+def shown(value: Any) -> str:
+    """A summary figure as text: :data:`NOT_APPLICABLE` for None."""
+    return NOT_APPLICABLE if value is None else str(value)
 
 
 def classification(expected: Sequence[str], predicted: Sequence[str]) -> ClassificationReport:
@@ -71,18 +97,19 @@ def classification(expected: Sequence[str], predicted: Sequence[str]) -> Classif
     )
 
 
-def binary(expected: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
-    """Precision, recall and F1 of the positive class (out-of-scope, escalate, opt-out...)."""
+def binary(expected: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float | None]:
+    """Precision, recall and F1 of the positive class (out-of-scope, escalate, opt-out...).
+
+    Precision is None (n/a) when nothing was predicted positive, recall when nothing is positive,
+    F1 when either is; ``positives`` counts the gold positives.
+    """
     tp = sum(1 for e, p in zip(expected, predicted, strict=True) if e and p)
     fp = sum(1 for e, p in zip(expected, predicted, strict=True) if not e and p)
     fn = sum(1 for e, p in zip(expected, predicted, strict=True) if e and not p)
-    precision, recall = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(_safe_div(2 * precision * recall, precision + recall), 4),
-        "positives": tp + fn,
-    }
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    f1 = None if precision is None or recall is None else round(
+        _safe_div(2 * precision * recall, precision + recall), 4)
+    return {"precision": precision, "recall": recall, "f1": f1, "positives": tp + fn}
 
 
 def in_scope_accuracy(expected: Sequence[str], predicted: Sequence[str], oos_label: str = "oos") -> float:

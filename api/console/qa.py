@@ -22,6 +22,7 @@ from core.errors import NotFound
 from core.rbac import Role
 from core.settings import Settings
 from eval.compare import COUNTS, LOWER_IS_BETTER
+from eval.metrics import NOT_APPLICABLE
 from eval.store import ReportEntry, list_reports, read_report
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
@@ -72,7 +73,7 @@ class Suite:
 def fmt(value: Any) -> str:
     """A figure as shown: integers as they are, other numbers with three decimals."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return "" if value is None else str(value)
+        return NOT_APPLICABLE if value is None else str(value)  # None: nothing to measure
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 

@@ -37,6 +37,8 @@ def test_agent_cases_report_each_failure(tmp_path: Path) -> None:
     assert any("Combien coûte la livraison" in s for s in failure.sources)
     assert report.summary["fact_coverage"] == 0.5 and report.summary["groundedness"] > 0.5
     assert report.charts["Pass rate by tag"]["shipping"] == 0.5
+    assert report.summary["intent_accuracy"] is None  # no case names an intent: n/a, not 1.0
+    assert any("intents.yaml" in split for split in report.choices.values())  # where the model was fitted
 
 
 def test_retrieval_ranks(tmp_path: Path) -> None:

@@ -49,3 +49,13 @@ def test_retrieval_latency_and_facts() -> None:
 def test_sentences_skip_fragments() -> None:
     assert sentences("OK. Shipping is 4.90 EUR! Free from 60 EUR?\nThanks") == [
         "Shipping is 4.90 EUR!", "Free from 60 EUR?", "Thanks"]
+
+
+def test_undefined_figures_are_none_never_a_flattering_one() -> None:
+    nothing_predicted = metrics.binary([True, False], [False, False])
+    assert nothing_predicted == {"precision": None, "recall": 0.0, "f1": None, "positives": 1}
+    no_gold = metrics.binary([False, False], [True, False])
+    assert no_gold == {"precision": 0.0, "recall": None, "f1": None, "positives": 0}
+    assert metrics.share([]) is None and metrics.mean([]) is None
+    assert metrics.share([True, False, True]) == 0.6667 and metrics.mean([0.5, 1.0]) == 0.75
+    assert metrics.shown(None) == "n/a" and metrics.shown(0.25) == "0.25"

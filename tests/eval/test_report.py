@@ -75,3 +75,45 @@ def test_failure_limit(tmp_path: Path) -> None:
     body = Report(suite="s", summary={}, metrics={}, failures=many).to_dict()
     assert len(body["failures"]) == 50 and body["failures_total"] == 60
     assert len(Report(suite="s", summary={}, metrics={}, failures=many, failure_limit=None).to_dict()["failures"]) == 60
+
+
+def test_an_undefined_figure_is_shown_as_n_a_and_meets_no_threshold(tmp_path: Path) -> None:
+    report = Report(suite="agent", summary={"escalation_recall": None, "pass_rate": 0.97},
+                    metrics={}, thresholds={"escalation_recall": 0.9, "pass_rate": 0.95})
+    assert report.failed_thresholds == {"escalation_recall": (None, 0.9)} and not report.passed
+    _, html_path = write(report, tmp_path)
+    html = html_path.read_text()
+    assert ">n/a<" in html and "100.0 %" not in html and "97.0 %" in html
+    assert load(tmp_path)["summary"]["escalation_recall"] is None  # JSON null
+
+
+def test_comparisons_and_trends_skip_figures_that_are_n_a(tmp_path: Path) -> None:
+    before = Report(suite="demo", summary={"accuracy": 0.9, "escalation_recall": 0.8}, metrics={})
+    after = Report(suite="demo", summary={"accuracy": 0.91, "escalation_recall": None}, metrics={})
+    assert [c.metric for c in compare(before.to_dict(), after.to_dict())] == ["accuracy"]
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    write(before, new_report_dir(settings, "demo", datetime(2026, 1, 1, tzinfo=UTC)))
+    write(after, new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC)))
+    newest = list_reports(settings)[0]
+    assert newest.trend == {"accuracy": 0.01} and newest.summary["escalation_recall"] is None
+
+
+def test_a_skipped_part_fails_the_run_with_its_reason(tmp_path: Path) -> None:
+    report = Report(suite="gate", summary={"keywords.accuracy": 1.0},
+                    metrics={"skipped": {"clinc150": "CLINC150 training file not found at /nowhere"}},
+                    thresholds={"keywords.accuracy": 0.98, "clinc150.oos_recall": 0.6})
+    assert report.failed_thresholds == {"clinc150.oos_recall": (None, 0.6)}
+    assert report.skipped == {"clinc150": "CLINC150 training file not found at /nowhere"} and not report.passed
+    assert not Report(suite="gate", summary={}, metrics={"skipped": {"clinc150": "x"}}).passed  # even with no threshold
+    _, html_path = write(report, tmp_path)
+    html = html_path.read_text()
+    assert "Part skipped, so this run does not pass: clinc150: CLINC150 training file not found" in html
+    assert load(tmp_path)["passed"] is False
+
+
+def test_the_report_names_the_split_each_choice_was_made_on(tmp_path: Path) -> None:
+    report = Report(suite="clinc150", summary={"oos_recall": 0.9}, metrics={},
+                    choices={"head C=10, temperature, out-of-scope log-ratio": "3-fold out-of-fold on train only"})
+    _, html_path = write(report, tmp_path)
+    html = html_path.read_text()
+    assert "Choices and the split each was made on" in html and "3-fold out-of-fold on train only" in html
