@@ -24,6 +24,7 @@ thresholds were chosen on the choosing half of ``eval/datasets/answerability_dem
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -115,10 +116,8 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
 
     ``known_name(name)`` says whether the knowledge base mentions a (folded) name anywhere.
     """
-    text = f"{hit.question or ''} {hit.answer if hit.answer is not None else hit.text}"
-    places = countries(text)
-    methods = payment_methods(text)
-    folded = fold(text)
+    body = hit.answer if hit.answer is not None else hit.text
+    places, methods, folded = _passage_facts(f"{hit.question or ''} {body}")
     worst: Support = "covered"
     missing: list[Entity] = []
     order = ("covered", "silent", "contradicted", "unknown")
@@ -136,6 +135,12 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
         if order.index(state) > order.index(worst):
             worst = state
     return worst, tuple(missing)
+
+
+@functools.lru_cache(maxsize=4096)
+def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str]:
+    """Countries, payment methods and folded text of a passage (the same passages come back)."""
+    return frozenset(countries(text)), frozenset(payment_methods(text)), fold(text)
 
 
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,

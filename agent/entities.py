@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
@@ -193,6 +194,6 @@ def entities(text: str, language: str) -> tuple[Entity, ...]:
     return tuple(out)
 
 
-def covers_country(passage_countries: set[str], code: str) -> bool:
+def covers_country(passage_countries: AbstractSet[str], code: str) -> bool:
     """Whether a passage naming ``passage_countries`` says something about ``code``."""
     return code in passage_countries or (code in EU_MEMBERS and EU in passage_countries)
