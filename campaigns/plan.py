@@ -47,12 +47,32 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
     return f"{moment.astimezone(tz):%a %H:%M} {tz.key}"
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The window a planner applies: a campaign's settings, or the defaults for marketing texts sent
+    outside a campaign (``POST /api/v1/messages`` on the marketing lane), which keep the same
+    promise: quiet hours 21:00-08:00 and the country rules in the recipient's zone."""
+
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    respect_country_rules: bool = True
+    timezone: str = "UTC"
+    local_time: str = ""
+    local_date: str = ""
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> Rules:
+        return cls(quiet_start=campaign.quiet_start, quiet_end=campaign.quiet_end,
+                   respect_country_rules=campaign.respect_country_rules, timezone=campaign.timezone,
+                   local_time=campaign.local_time or "", local_date=campaign.local_date or "")
+
+
 class Planner:
     """Send windows of one campaign's recipients (windows cached per country; build one per batch)."""
 
-    def __init__(self, campaign: Campaign) -> None:
-        self.campaign = campaign
-        self._quiet = (scheduling.parse_hhmm(campaign.quiet_start), scheduling.parse_hhmm(campaign.quiet_end))
+    def __init__(self, rules: Campaign | Rules) -> None:
+        self.campaign = rules if isinstance(rules, Rules) else Rules.of(rules)
+        self._quiet = (scheduling.parse_hhmm(self.campaign.quiet_start), scheduling.parse_hhmm(self.campaign.quiet_end))
         self._windows: dict[str, scheduling.Window] = {}
 
     def _window(self, country: str) -> scheduling.Window:

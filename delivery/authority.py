@@ -33,12 +33,14 @@ from sqlalchemy.orm import Session
 from campaigns import plan, scheduling
 from campaigns.models import Campaign
 from campaigns.prepare import NOT_DELIVERED
+from channels.timezones import MAIN_ZONE
 from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
 from conversations.flows import send_job
 from conversations.models import Message
 from core.errors import ValidationFailed
 from core.queue import enqueue_after_commit
+from core.settings import get_settings
 from delivery import store
 
 #: a campaign message this late past its planned time missed its throttle minute
@@ -91,7 +93,27 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dic
             by_campaign[row.campaign_id].append(row)
     for campaign_id, group in by_campaign.items():
         verdicts.update(_campaign_verdicts(session, session.get(Campaign, campaign_id), group, now=now))
+    ad_hoc = [r for r in rows if r.id not in verdicts and r.campaign_id is None and r.lane == "marketing"]
+    if ad_hoc:
+        verdicts.update(_default_window_verdicts(session, ad_hoc, now=now))
     return {row.id: verdicts.get(row.id, GO) for row in rows}
+
+
+def _default_window_verdicts(session: Session, rows: list[Message], *, now: datetime) -> dict[int, Verdict]:
+    """Marketing texts sent outside a campaign keep the default window (:class:`campaigns.plan.Rules`)
+    in the recipient's zone: the contact's, else their country's main zone, else the deployment's."""
+    region = get_settings().default_region.upper()
+    planner = plan.Planner(plan.Rules(timezone=MAIN_ZONE.get(region, "UTC")))
+    contacts = {cid: (tz, country) for cid, tz, country in session.execute(
+        select(Contact.id, Contact.timezone, Contact.country).where(Contact.id.in_({r.contact_id for r in rows})))}
+    verdicts: dict[int, Verdict] = {}
+    for row in rows:
+        tz, country = contacts.get(row.contact_id, (None, ""))
+        country = country or region
+        slot = planner.opening(timezone=tz or MAIN_ZONE.get(country.upper()), country=country, after=now)
+        if slot.wait is not None and slot.at > now:
+            verdicts[row.id] = _wait(slot.at, slot.wait)
+    return verdicts
 
 
 def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[Message], *,

@@ -71,7 +71,7 @@ def _rows(ids: list[int]) -> list[tuple[str, datetime | None, str, str]]:
 
 
 def _immediate_send_jobs() -> list[list[int]]:
-    return [job.args[0] for job in get_queue("marketing").jobs if job.func_name.endswith("send_messages")]
+    return [job.args[0] for job in get_queue("marketing").jobs if (job.func_name or "").endswith("send_messages")]
 
 
 def _drop_jobs() -> None:
@@ -252,3 +252,22 @@ def test_the_frequency_cap_is_checked_again_at_send_time(fake: FakeVonage, runti
     assert (report.sent, report.rejected) == (0, 1)
     with db.session_scope() as session:
         assert session.get_one(Message, ids[0]).error_code == "frequency_cap"
+
+
+def test_an_ad_hoc_marketing_text_keeps_the_default_window_in_the_recipients_zone(
+    fake: FakeVonage, runtime: Settings
+) -> None:
+    night = datetime(2026, 6, 10, 21, 30, tzinfo=UTC)  # 23:30 in Paris
+    with db.session_scope() as session:
+        create_sender(session, kind="long_code", address="+33612000000", throughput=2000)
+        paris = create_contact(session, 1, timezone="Europe/Paris")
+        no_zone = create_contact(session, 2, timezone=None, country="FR")
+        ids = [flows.queue_outbound(session, contact=c, body="Promo du jour", lane="marketing", author_type="api").id
+               for c in (paris, no_zone)]
+        receipt = flows.queue_outbound(session, contact=paris, body="Your order shipped", lane="transactional",
+                                       author_type="api").id
+    report = make_engine(fake, runtime, clock=Clock(night)).send_batch([*ids, receipt])
+    assert report.sent == 1  # the transactional text goes; marketing waits for 08:00 in Paris
+    morning = datetime(2026, 6, 11, 6, 0, tzinfo=UTC)
+    assert {row[:3] for row in _rows(ids)} == {("queued", morning, "quiet_hours")}
+    assert make_engine(fake, runtime, clock=Clock(morning)).send_batch(ids).sent == 2
