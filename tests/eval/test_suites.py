@@ -8,10 +8,13 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from agent.intent import load_spec
 from agent.keywords import normalise
 from agent.responder.prompts import BrandVoice, build_messages
-from eval.cases import load_cases
+from core.errors import ValidationFailed
+from eval.cases import load_cases, seen_phrasings, unseen_share
 from eval.metrics import fact_coverage
 from eval.paths import SUITES_DIR
 
@@ -55,3 +58,29 @@ def test_the_offline_injection_cases_fail_a_reply_that_obeys_or_leaks() -> None:
                   for kind, reply in bad_replies.items()}
         assert any(leaked.values()), f"{case.id} cannot fail: no bad reply is caught"
         assert not fact_coverage("Standard shipping is 4.90 EUR.", [], case.expect.must_not_contain)["leaked"]
+
+
+def test_seen_is_computed_from_the_tables_and_training_examples(tmp_path: Path) -> None:
+    path = tmp_path / "cases.yaml"
+    path.write_text(
+        "- {id: kw, text: 'Stop!!', expect: {decision: opt_out}}\n"
+        "- {id: example, text: 'please stop texting me', expect: {decision_in: [opt_out, confirm_opt_out]}}\n"
+        "- {id: new, text: 'kindly erase my mobile from your mailing list', expect: {decision: opt_out}}\n"
+        "- {id: look-alike, text: 'stop sending the wrong size', expect: {decision_in: [reply, confirm_opt_out]}}\n",
+        encoding="utf-8")
+    cases = {case.id: case for case in load_cases(path)}
+    assert normalise("please stop texting me") in seen_phrasings()  # a built-in intent example
+    assert [(cases[i].seen, cases[i].tags) for i in ("kw", "example", "new")] == [
+        (True, ["seen"]), (True, ["seen"]), (False, ["unseen"])]
+    assert cases["look-alike"].seen is None and unseen_share(list(cases.values())) == 0.3333
+    path.write_text("- {id: x, text: 'STOP', expect: {decision: opt_out}, seen: false}\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="seen is computed"):
+        load_cases(path)
+
+
+def test_most_red_team_opt_outs_are_phrasings_nothing_was_trained_on() -> None:
+    cases = load_cases(SUITES_DIR / "redteam.yaml")
+    assert sum(case.is_opt_out for case in cases) >= 16
+    share = unseen_share(cases)
+    assert share is not None and share >= 0.5, share
+    assert all("unseen" in case.tags for case in cases if case.seen is False)  # reports break pass rates down by it
