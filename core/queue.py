@@ -8,12 +8,13 @@ during a database transaction go out only after it commits (:func:`enqueue_after
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rq import Queue, Retry
+import redis
+from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
@@ -111,6 +112,18 @@ def enqueue(spec: JobSpec) -> Job | None:
         return queue.enqueue(spec.func, **options)
     except DuplicateJobError:
         return None
+
+
+def live_workers(client: redis.Redis, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` whose worker registration is in Redis: a running worker re-asserts it at
+    least every 30 s (RQ's heartbeat while a job runs), a dead one's expires within 90 s of its last."""
+    ordered = sorted(set(names))
+    if not ordered:
+        return set()
+    pipe = client.pipeline()
+    for name in ordered:
+        pipe.exists(Worker.redis_worker_namespace_prefix + name)
+    return {name for name, found in zip(ordered, pipe.execute(), strict=True) if found}
 
 
 def enqueue_after_commit(session: Session, spec: JobSpec) -> None:

@@ -97,12 +97,14 @@ class DeliveryEngine:
         self._rng = rng or random.Random()
         self._clock = clock
 
-    def send_batch(self, message_ids: Sequence[int]) -> BatchReport:
-        """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent)."""
+    def send_batch(self, message_ids: Sequence[int], *, owner: str = "") -> BatchReport:
+        """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent).
+
+        ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``)."""
         report = BatchReport()
         now = self._clock()
         with db.session_scope() as session:
-            token, rows = store.claim(session, message_ids, now=now)
+            token, rows = store.claim(session, message_ids, now=now, owner=owner)
             report.claimed = len(rows)
             allowed = authority.enforce(session, rows, now=now)
             outgoing = store.prepare(

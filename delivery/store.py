@@ -44,10 +44,16 @@ class Outgoing:
     account_rate: float
 
 
-def claim(session: Session, message_ids: Sequence[int], *, now: datetime) -> tuple[str, list[Message]]:
+def claim(
+    session: Session, message_ids: Sequence[int], *, now: datetime, owner: str = ""
+) -> tuple[str, list[Message]]:
     """Move the due (``not_before <= now``) ``queued`` outbound messages among ``message_ids`` to
-    ``sending``; returns (token, rows). The authority decides next whether each may really go."""
-    token = uuid.uuid4().hex
+    ``sending``; returns (token, rows). The authority decides next whether each may really go.
+
+    ``owner`` (at most 12 characters) names the worker whose registration vouches for the claim:
+    recovery releases the claims of a worker that is gone before the full lease (:func:`owner_of`).
+    """
+    token = f"{uuid.uuid4().hex[: 31 - len(owner)]}@{owner}" if owner else uuid.uuid4().hex
     session.execute(
         update(Message)
         .where(
@@ -210,6 +216,24 @@ def stuck(session: Session, *, now: datetime, older_than: timedelta, limit: int 
         session.scalars(
             select(Message)
             .where(Message.status == "sending", Message.claimed_at <= cutoff)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+
+
+def owner_of(token: str) -> str:
+    """The worker named in a claim token ("" when the claimer named none)."""
+    return token.partition("@")[2]
+
+
+def owned_claims(session: Session, *, now: datetime, older_than: timedelta, limit: int = 1000) -> list[Message]:
+    """Rows in ``sending`` claimed more than ``older_than`` ago by a named worker (see :func:`claim`)."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.status == "sending", Message.claimed_at <= now - older_than)
+            .where(Message.claim_token.contains("@"))
             .order_by(Message.id)
             .limit(limit)
         )

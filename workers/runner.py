@@ -34,6 +34,17 @@ log = structlog.get_logger("relais.worker")
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 
+_horse_of = ""  # in a forked work-horse: the name of the worker it runs a job for
+
+
+def claim_owner() -> str:
+    """The worker that vouches for claims made by the running job ("" outside a forked work-horse).
+
+    Only a forking worker re-asserts its registration every 30 s while its job runs (RQ's
+    heartbeat), so only its name lets ``delivery.recovery`` release claims before the full lease.
+    """
+    return _horse_of
+
 
 class RelaisWorkerMixin(BaseWorker):
     """What every Relais worker adds to RQ's: poison jobs are retired, and registration survives Redis.
@@ -74,6 +85,11 @@ class RelaisWorkerMixin(BaseWorker):
 
 class RelaisWorker(RelaisWorkerMixin, Worker):
     """``relais worker``: each job in a forked work-horse."""
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        global _horse_of
+        _horse_of = self.name  # this process is the horse from here on
+        super().main_work_horse(job, queue)
 
 
 class ThreadWorker(RelaisWorkerMixin, SimpleWorker):

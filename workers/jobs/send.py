@@ -11,6 +11,7 @@ from core.redis import get_redis
 from core.settings import get_settings
 from delivery import recovery, states
 from workers.delivery.runtime import get_engine
+from workers.runner import claim_owner
 
 #: Discovered through ``workers/tasks.py`` (the scheduler reads ``<package>.tasks.PERIODIC``).
 PERIODIC = (
@@ -20,8 +21,12 @@ PERIODIC = (
 
 
 def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
-    """Send a batch of queued messages (ids already sent or claimed elsewhere are skipped)."""
-    report = get_engine().send_batch(list(message_ids))
+    """Send a batch of queued messages (ids already sent or claimed elsewhere are skipped).
+
+    In a forked work-horse (``relais worker``) the claims carry the worker's name, so recovery may
+    release them soon after that worker is gone (``workers.runner.claim_owner``).
+    """
+    report = get_engine().send_batch(list(message_ids), owner=claim_owner())
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}
 
 
