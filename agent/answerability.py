@@ -8,8 +8,8 @@ deliver to the EU...". Before a passage becomes a reply, every candidate is scor
   passage (an FAQ entry's question, each sentence of its answer or text); the passage's relevance
   is its best unit's cosine. A passage whose one sentence answers the question beats a long one
   that is vaguely on topic.
-* **Support of what the question names** (``agent.entities``): each country, payment method or
-  name in the question is ``covered`` (the passage names it, or "EU" for a member state),
+* **Support of what the question names** (``agent.entities``): each country, payment method,
+  name or asked duration in the question is ``covered`` (the passage names it, or "EU" for a member state),
   ``contradicted`` (the passage lists other values of that kind: "EU, Switzerland, UK" for Japan),
   or ``silent`` (the passage names nothing of that kind). A name the whole knowledge base never
   mentions ("the Solène duvet cover") makes the question unanswerable.
@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods
+from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods, states_duration
 from knowledge.types import Hit
 
 Support = Literal["covered", "silent", "contradicted", "unknown"]
@@ -117,7 +117,7 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
     ``known_name(name)`` says whether the knowledge base mentions a (folded) name anywhere.
     """
     body = hit.answer if hit.answer is not None else hit.text
-    places, methods, folded = _passage_facts(f"{hit.question or ''} {body}")
+    places, methods, folded, duration = _passage_facts(f"{hit.question or ''} {body}")
     worst: Support = "covered"
     missing: list[Entity] = []
     order = ("covered", "silent", "contradicted", "unknown")
@@ -127,6 +127,8 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
                 "contradicted" if places else "silent")
         elif entity.kind == "payment":
             state = "covered" if entity.value in methods else ("contradicted" if methods else "silent")
+        elif entity.kind == "duration":
+            state = "covered" if duration else "silent"
         else:
             state = "covered" if f" {entity.value} " in folded else (
                 "silent" if known_name(entity.value) else "unknown")
@@ -138,9 +140,10 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
 
 
 @functools.lru_cache(maxsize=4096)
-def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str]:
-    """Countries, payment methods and folded text of a passage (the same passages come back)."""
-    return frozenset(countries(text)), frozenset(payment_methods(text)), fold(text)
+def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool]:
+    """Countries, payment methods, folded text and whether it states a duration, of a passage
+    (the same passages come back)."""
+    return frozenset(countries(text)), frozenset(payment_methods(text)), fold(text), states_duration(text)
 
 
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,

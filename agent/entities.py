@@ -9,6 +9,8 @@ passage that does not mention Japan must not answer "Yes" to "Do you ship to Jap
   covers the member states.
 * **Payment methods** are a small multilingual table (PayPal, bank transfer / virement /
   Überweisung, cash / espèces / efectivo...).
+* **A duration** is asked by "how long", "combien de temps", "cuánto tiempo", "wie lange"...; a
+  passage supports it when it states one ("30 days", "2 à 4 jours", "24 h").
 * **Names** are capitalised words in the middle of a sentence that are neither of the above
   ("the Solène duvet cover"): they are only checked against the knowledge base as a whole (a name
   it never mentions cannot be answered), German being skipped because it capitalises every noun.
@@ -27,7 +29,7 @@ from typing import Literal
 
 from babel import Locale
 
-EntityKind = Literal["country", "payment", "name"]
+EntityKind = Literal["country", "payment", "name", "duration"]
 
 #: The European Union (Babel's territory code), member states below.
 EU = "EU"
@@ -80,6 +82,21 @@ PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
 }
 # "ideal" is an ordinary word in four languages: only counted when written iDEAL
 _CASE_SENSITIVE_PAYMENTS = {"ideal": "iDEAL"}
+
+# Questions asking for a duration, over folded text.
+_ASKS_DURATION = re.compile(
+    r" (how long|how many (days|weeks|hours|months|years)|how much time|"
+    r"combien de (temps|jours|semaines|heures|mois|ans)|en combien de temps|quel (delai|duree)|"
+    r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|"
+    r"wie lange|wie viele (tage|wochen|stunden|monate|jahre)|"
+    r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|"
+    r"quantos (dias|meses|anos)|qual (e )?o prazo) "
+)
+# A stated duration: a number and a unit of time, over folded text ("30 jours", "2 year", "24 h").
+_DURATION = re.compile(
+    r" \d+ (working |business )?(days?|weeks?|hours?|h|months?|years?|minutes?|jours?|semaines?|heures?|mois|ans?|"
+    r"dias|semanas?|horas?|meses|anos|tage?n?|wochen|stunden|monate?n?|jahre?n?|giorni|settimane|ore|mesi|anni) "
+)
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _CLAUSE_START = re.compile(r"(^|[.!?¡¿:;,\n]\s*)$")
@@ -186,11 +203,23 @@ def names(text: str, language: str) -> set[str]:
     return found
 
 
+def asks_duration(text: str) -> bool:
+    """Whether ``text`` asks how long something takes or lasts."""
+    return _ASKS_DURATION.search(fold(text)) is not None
+
+
+def states_duration(text: str) -> bool:
+    """Whether ``text`` states a duration (a number and a unit of time)."""
+    return _DURATION.search(fold(text)) is not None
+
+
 def entities(text: str, language: str) -> tuple[Entity, ...]:
-    """Every entity ``text`` names, countries first, then payment methods, then names."""
+    """Every entity ``text`` names: countries, payment methods, names, then an asked duration."""
     out = [Entity("country", code, code) for code in sorted(countries(text))]
     out += [Entity("payment", method, method) for method in sorted(payment_methods(text))]
     out += [Entity("name", name, name) for name in sorted(names(text, language))]
+    if asks_duration(text):
+        out.append(Entity("duration", "duration", "duration"))
     return tuple(out)
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from agent.entities import EU, countries, covers_country, entities, names, payment_methods
+from agent.entities import (
+    EU,
+    asks_duration,
+    countries,
+    covers_country,
+    entities,
+    names,
+    payment_methods,
+    states_duration,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +63,21 @@ def test_names_are_capitalised_words_inside_a_sentence() -> None:
     assert names("Wie lange dauert die Lieferung?", "de") == set()  # German capitalises nouns
     assert [e.kind for e in entities("Can I pay with PayPal for the Alba lamp in Japan?", "en")] == [
         "country", "payment", "name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [("combien de temps j'ai pour renvoyer un article", True), ("How long does shipping to the UK take?", True),
+     ("¿Cuánto tiempo tengo para devolverlo?", True), ("Wie lange dauert die Lieferung?", True),
+     ("Quanto tempo ho per restituire un articolo?", True), ("Quantos dias demora?", True),
+     ("Where is my order?", False), ("How much does shipping cost?", False)],
+)
+def test_a_question_asking_for_a_duration(text: str, asked: bool) -> None:
+    assert asks_duration(text) is asked
+    assert ("duration" in [e.kind for e in entities(text, "en")]) is asked
+
+
+def test_a_passage_stating_a_duration() -> None:
+    assert states_duration("Vous disposez de 30 jours après réception pour retourner un article")
+    assert states_duration("in 4-8 working days") and states_duration("garantis 2 ans")
+    assert not states_duration("Standard shipping is 4.90 EUR and free from 60 EUR")
