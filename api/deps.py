@@ -49,6 +49,7 @@ def optional_principal(request: Request, session: Session = Depends(db_session, 
         principal = accounts.principal_from_api_key(session, token.strip()) if scheme.lower() == "bearer" else None
         if principal is None:
             raise Unauthorized("invalid or revoked API key")
+        request.state.principal = principal  # read by the console's 403 page (api.console.forbidden_page)
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -63,7 +64,8 @@ def optional_principal(request: Request, session: Session = Depends(db_session, 
         if not hmac.compare_digest(sent.encode(), console_session.csrf_token.encode()):
             raise Forbidden("missing or wrong CSRF token")
     request.state.csrf_token = console_session.csrf_token
-    return Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
+    request.state.principal = Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
+    return request.state.principal
 
 
 @dataclass(frozen=True)

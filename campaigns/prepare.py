@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from campaigns import abtest, plan
+from campaigns.brand import business_name as brand_business_name
 from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
 from campaigns.models import Campaign, Template
@@ -171,7 +172,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     # plain locals: ORM attribute access inside the loop cost more than the rendering
     campaign_id, run, sender = campaign.id, campaign.run, campaign.sender
     phase, winner = campaign.phase, campaign.ab_winner
-    business_name, stop_number, author_id = settings.business_name, brand.stop_number, str(campaign.id)
+    business_name, stop_number, author_id = brand_business_name(session, settings), brand.stop_number, str(campaign.id)
     plain = {name: (arm.template.id, arm.template.language, arm.campaign_media or arm.template.media)
              for name, arm in arms.items()}
     for contact_id, language, country, tz, first_name, name, attributes in rows:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns import service
-from campaigns.brand import get_profile
+from campaigns.brand import business_name, get_profile
 from campaigns.links import URL_PATTERN, Shortener
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
 from campaigns.templates import Compiled, contact_context, validate, with_footer
@@ -75,10 +75,10 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
         contact_id = contact.id
         context = contact_context(first_name=contact.first_name, name=contact.name, language=contact.language,
                                   country=contact.country, timezone=contact.timezone, attributes=contact.attributes,
-                                  business_name=settings.business_name, event=data.event)
+                                  business_name=business_name(session, settings), event=data.event)
     else:
         context = contact_context(first_name=None, name=None, language=language, country=None, timezone=None,
-                                  attributes={}, business_name=settings.business_name, event=data.event)
+                                  attributes={}, business_name=business_name(session, settings), event=data.event)
     text = Compiled(body).render(context)
     if kind == "marketing":
         text = with_footer(text, language, get_profile(session).stop_number)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import service
+from campaigns.brand import business_name
 from campaigns.links import Shortener, register_links
 from campaigns.models import EventTemplate, Template, TransactionalEvent
 from campaigns.schemas import ConversionIn, EventContact
@@ -110,7 +111,7 @@ def handle_event(session: Session, *, event_type: str, contact: Contact, data: M
     else:
         context = contact_context(first_name=contact.first_name, name=contact.name, language=contact.language,
                                   country=contact.country, timezone=contact.timezone, attributes=contact.attributes,
-                                  business_name=get_settings().business_name, event=data)
+                                  business_name=business_name(session), event=data)
         text = Compiled(template.body).render(context)
         links = register_links(session, campaign_id=None, source=template.body)
         text = Shortener.from_settings().rewrite(text, links, contact.id)

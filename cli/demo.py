@@ -1,6 +1,7 @@
 """``relais demo load``: the demo business "Maison Lumière" (examples/maison-lumiere), ready to chat with.
 
-Loads the business profile, the bilingual knowledge base and the intents (trained only when the
+Loads the business profile and the campaign brand (``brand.yaml``: name, voice, STOP number; only
+while nobody has set a brand), the bilingual knowledge base and the intents (trained only when the
 active model was not trained on the same spec), a few customers with their consent on record
 (``contacts.csv``), and creates a demo admin and a demo agent whose
 generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from agent.intent import load_deployment_spec
 from agent.runtime import DEFAULT_KB, get_runtime, install_profile, intent_store
 from agent.service import train_and_store
+from campaigns import brand
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
 from contacts import consent
@@ -116,6 +118,17 @@ def demo_contacts() -> int:
     return created
 
 
+def demo_brand(settings: Settings) -> bool:
+    """Set the demo's campaign brand unless someone already set one; returns whether it was set (audited)."""
+    with db.session_scope() as session:
+        if not brand.is_default(session, settings):
+            return False
+        profile, diff = brand.update_profile(session, brand.read_brand_file(DEMO_DIR / "brand.yaml"))
+        audit.record(session, actor=CLI_ACTOR, action="brand.update", target_type="brand", target_id=profile.id,
+                     diff=diff)
+        return True
+
+
 def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
                       step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
     """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage.
@@ -126,6 +139,7 @@ def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
     run_migrations(settings.resolved_database_url)
     step("business profile")
     install_profile(DEMO_DIR / "profile.yaml", settings)
+    demo_brand(settings)
     step("knowledge base")
     results = knowledge.ingest_path(DEMO_DIR / "knowledge", kb=DEFAULT_KB)
     step("intents")

@@ -54,6 +54,37 @@ def create_canned(session: Session, *, title: str, body: str, language: str, sho
     return canned
 
 
+def get_canned(session: Session, canned_id: int) -> CannedResponse:
+    """Raises ``NotFound`` for an unknown id."""
+    canned = session.get(CannedResponse, canned_id)
+    if canned is None:
+        raise NotFound(f"canned response {canned_id} not found")
+    return canned
+
+
+def update_canned(session: Session, canned_id: int, *, title: str, body: str, language: str,
+                  shortcut: str = "") -> tuple[CannedResponse, dict[str, list[object]]]:
+    """Replace a canned response's fields; returns it and the ``{field: [old, new]}`` diff for the audit."""
+    if not body.strip():
+        raise ValidationFailed("canned response body is empty", errors=[{"field": "body"}])
+    canned = get_canned(session, canned_id)
+    diff: dict[str, list[object]] = {}
+    for key, value in {"title": title, "body": body, "language": language, "shortcut": shortcut}.items():
+        if getattr(canned, key) != value:
+            diff[key] = [getattr(canned, key), value]
+            setattr(canned, key, value)
+    session.flush()
+    return canned, diff
+
+
+def delete_canned(session: Session, canned_id: int) -> CannedResponse:
+    """Remove a canned response; returns the deleted row (its title is kept in the audit)."""
+    canned = get_canned(session, canned_id)
+    session.delete(canned)
+    session.flush()
+    return canned
+
+
 def canned_for(session: Session, language: str | None) -> list[CannedResponse]:
     stmt = select(CannedResponse).order_by(CannedResponse.title)
     if language:

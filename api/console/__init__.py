@@ -2,7 +2,8 @@
 
 Every module here that defines ``router`` is discovered by ``api.app``. Console routes use
 :class:`ConsoleRoute`, which turns a 401 on a browser page load (``Accept: text/html``) into a
-303 to the log-in page; API clients and the RBAC route walk still get the plain 401.
+303 to the log-in page and a 403 into a friendly HTML page linking to the user's home; API
+clients, HTMX requests and the RBAC route walk still get the plain problem+json answers.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from api.console.roles import home, navigation
+from campaigns.brand import business_name
+from core import db
 from core.accounts import Principal
-from core.errors import Unauthorized
+from core.errors import Forbidden, Unauthorized
 from core.settings import Settings
 
 LOGIN_PATH = "/console/login"
@@ -60,14 +64,27 @@ class ConsoleRoute(APIRoute):
                     # HTMX follows HX-Redirect with a full navigation when the session has ended.
                     return Response(status_code=401, headers={"HX-Redirect": LOGIN_PATH})
                 raise
+            except Forbidden:
+                if request.method == "GET" and wants_html(request):
+                    return forbidden_page(request)
+                raise
 
         return route
 
 
+def forbidden_page(request: Request) -> HTMLResponse:
+    """The 403 a person sees in the browser: what happened and a link to their own home page."""
+    principal: Principal | None = getattr(request.state, "principal", None)  # set by api.deps.optional_principal
+    return render(request, "console/forbidden.html", {"home": home(principal.role) if principal else LOGIN_PATH},
+                  principal=principal, status_code=403)
+
+
 def brand(settings: Settings) -> dict[str, str]:
-    """The branding every console page shows (from settings)."""
+    """The branding every console page shows: the brand profile's name, the colour and logo from settings."""
+    with db.session_scope() as session:
+        name = business_name(session, settings)
     return {
-        "name": settings.business_name,
+        "name": name,
         "color": settings.brand_color,
         "logo_url": settings.brand_logo_url,
     }
@@ -82,11 +99,13 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Render a console template with the branding, the caller and their CSRF token in scope."""
+    """Render a console template with the branding, the caller, their navigation and CSRF token in scope."""
     settings: Settings = request.app.state.settings
     values: dict[str, Any] = {
         "brand": brand(settings),
         "principal": principal,
+        "nav": navigation(principal.role) if principal else [],
+        "home": home(principal.role) if principal else LOGIN_PATH,
         "csrf_token": getattr(request.state, "csrf_token", ""),
         **(context or {}),
     }

@@ -1,4 +1,4 @@
-"""Full console pages: log-in and 2FA enrolment (public), inbox, conversation, supervisor."""
+"""Full console pages: log-in and 2FA enrolment (public), each role's home, inbox, conversation, supervisor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
+from api.console.roles import home
 from api.deps import db_session, optional_principal, require
 from core.accounts import Principal
 from core.rbac import Role
@@ -52,10 +53,17 @@ def offline_page(request: Request) -> HTMLResponse:
     return render(request, "console/offline.html")
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=RedirectResponse, response_model=None)
+def home_page(principal: Principal = Depends(require(*Role))) -> Response:
+    """``/console`` sends each signed-in person to their role's home (agent: inbox, marketer:
+    campaigns, analyst: QA reports, admin: overview); anonymous browsers go to log-in."""
+    return RedirectResponse(home(principal.role), status_code=303)
+
+
+@router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(
     request: Request,
-    view: views.View = "mine",
+    view: views.View | None = None,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
@@ -78,7 +86,7 @@ def inbox_page(
 def conversation_page(
     request: Request,
     conversation_id: int,
-    view: views.View = Query("mine"),
+    view: views.View | None = Query(None),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:

@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.console.reasons import describe
 from api.routes import conversations as rest
 from channels.encoding import analyze
+from contacts.models import Contact
+from conversations.models import Message
 from core.accounts import Principal
+from core.logging import mask_phones
 from core.models import User
 from handoff import metrics, service
 from handoff.flows import DISPOSITIONS
@@ -26,14 +30,31 @@ View = Literal["mine", "unassigned", "team", "all"]
 VIEWS: tuple[View, ...] = ("mine", "unassigned", "team", "all")
 VIEW_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "team": "Team", "all": "All"}
 INBOX_LIMIT = 100
+EXCERPT_CHARS = 90
+
+
+@dataclass(frozen=True)
+class Row:
+    """One inbox line: the conversation plus who it is, what they last said and why it is here."""
+
+    conversation: rest.ConversationOut
+    who: str
+    excerpt: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class Inbox:
     view: View
-    rows: list[rest.ConversationOut]
+    rows: list[Row]
     counts: dict[str, int]
     names: dict[int, str]
+    status: str
+
+    @property
+    def offline_with_waiting(self) -> bool:
+        """Conversations wait in the queue while this agent would not be routed any."""
+        return self.status != "online" and self.counts.get("unassigned", 0) > 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,8 @@ class ConversationPage:
     teams: list[Team]
     agents: list[tuple[int, str, str]]
     canned: list[CannedResponse]
+    who: str = ""
+    reason: str = ""
     dispositions: tuple[str, ...] = DISPOSITIONS
     owner_is_me: bool = False
     actions: list[str] = field(default_factory=list)
@@ -70,15 +93,56 @@ def user_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
-def inbox(session: Session, principal: Principal, view: View) -> Inbox:
-    rows = rest.list_conversations(
-        view=view, state=None, limit=INBOX_LIMIT, offset=0, session=session, principal=principal
+def contact_label(contact: Contact | None) -> str:
+    """A contact as an agent sees them in a list: their name, else their number masked."""
+    if contact is None:
+        return "Unknown contact"
+    if contact.name or contact.first_name:
+        return str(contact.name or contact.first_name)
+    return mask_phones(contact.phone) if contact.phone else f"Contact #{contact.id}"
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, str]:
+    latest = (
+        select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids)).group_by(Message.conversation_id)
     )
-    if view == "all":
-        rows = [r for r in rows if r.state != "closed"]  # as its count: open conversations only
+    found = session.scalars(select(Message).where(Message.id.in_(latest)))
+    return {m.conversation_id: _excerpt(m.body) for m in found if m.conversation_id is not None}
+
+
+def default_view(counts: dict[str, int]) -> View:
+    """Where an agent lands: their own conversations, or the waiting queue when they have none."""
+    return "unassigned" if counts.get("mine", 0) == 0 and counts.get("unassigned", 0) > 0 else "mine"
+
+
+def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
+    """The inbox ordered by priority, then SLA due time (the longest waiting first); ``None``: the default view."""
     counts = rest.conversation_counts(session=session, principal=principal)
-    names = user_names(session, {r.assigned_user_id for r in rows if r.assigned_user_id is not None})
-    return Inbox(view=view, rows=rows, counts=counts, names=names)
+    chosen = view or default_view(counts)
+    found = rest.list_conversations(
+        view=chosen, state=None, limit=INBOX_LIMIT, offset=0, sort="priority", session=session, principal=principal
+    )
+    if chosen == "all":
+        found = [r for r in found if r.state != "closed"]  # as its count: open conversations only
+    ids = [r.id for r in found]
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_({r.contact_id for r in found})))}
+    escalations = {e.conversation_id: e for e in session.scalars(
+        select(Escalation).where(Escalation.conversation_id.in_(ids), Escalation.status != "resolved"))}
+    excerpts = _last_messages(session, ids)
+    rows = []
+    for r in found:
+        escalation = escalations.get(r.id)
+        reason = "" if escalation is None else describe(
+            escalation.reason_code, sentiment=escalation.sentiment, intent=escalation.intent)
+        rows.append(Row(conversation=r, who=contact_label(contacts.get(r.contact_id)),
+                        excerpt=excerpts.get(r.id, ""), reason=reason))
+    names = user_names(session, {r.assigned_user_id for r in found if r.assigned_user_id is not None})
+    return Inbox(view=chosen, rows=rows, counts=counts, names=names, status=agent_status(session, principal))
 
 
 def _actions(state: str, owner_is_me: bool) -> list[str]:
@@ -102,7 +166,12 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
     profiles = session.scalars(select(AgentProfile).order_by(AgentProfile.user_id)).all()
     agent_names = user_names(session, {p.user_id for p in profiles})
     owner_is_me = principal.kind == "user" and context.conversation.assigned_user_id == principal.id
+    latest = session.scalar(
+        select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc()).limit(1)
+    )
     return ConversationPage(
+        who=contact_label(session.get(Contact, context.conversation.contact_id)),
+        reason="" if latest is None else describe(latest.reason_code, sentiment=latest.sentiment, intent=latest.intent),
         context=context,
         names=user_names(session, ids),
         teams=list(session.scalars(select(Team).order_by(Team.name))),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import privacy
 from api.deps import actor, db_session, require
+from campaigns.brand import business_name
 from contacts import attributes as attrs
 from contacts import consent, links, segments, service
 from contacts.merge import merge_contacts
@@ -234,7 +235,7 @@ def create_contact(
         diff={"tags": contact.tags, "attributes": sorted(contact.attributes)},
     )
     if body.consent is not None:
-        _apply_consent(session, contact, body.consent, who, request.app.state.settings.business_name)
+        _apply_consent(session, contact, body.consent, who, business_name(session, request.app.state.settings))
     return ContactOut.of(contact)
 
 
@@ -371,7 +372,8 @@ def change_consent(
 ) -> ConsentOut:
     """Record an opt-in (optionally double: pending until the person replies YES) or an opt-out."""
     contact = service.get(session, contact_id)
-    _apply_consent(session, contact, body, actor(request, principal), request.app.state.settings.business_name)
+    business = business_name(session, request.app.state.settings)
+    _apply_consent(session, contact, body, actor(request, principal), business)
     return _consent_out(session, contact)
 
 

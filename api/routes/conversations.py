@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from agent.summary import ThreadLine, summarise
 from api.deps import actor, db_session, require
@@ -184,6 +184,11 @@ def list_conversations(
     state: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
+    sort: Literal["recent", "priority"] = Query(
+        "recent",
+        description="recent: newest message first; priority: open escalations by priority (1 first), then SLA "
+        "due time (the longest waiting first), then the others newest first",
+    ),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> list[ConversationOut]:
@@ -191,7 +196,12 @@ def list_conversations(
     stmt = _view_filter(stmt, view, principal, session)
     if state:
         stmt = stmt.where(Conversation.state == state)
-    rows = session.execute(stmt.order_by(Conversation.last_message_at.desc()).limit(limit).offset(offset)).all()
+    order: tuple[Any, ...] = (Conversation.last_message_at.desc(),)
+    if sort == "priority":
+        open_ = aliased(Escalation)  # at most one unresolved escalation per conversation
+        stmt = stmt.outerjoin(open_, and_(open_.conversation_id == Conversation.id, open_.status != "resolved"))
+        order = (open_.priority.is_(None), open_.priority, open_.sla_due_at, *order)
+    rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
     escalations = {
         e.conversation_id: e
         for e in session.scalars(

@@ -41,10 +41,11 @@ def reports(
 
 
 @router.get("/eval/reports/{suite}/{stamp}")
+@router.get("/eval/reports/{suite}/{stamp}/report.json")  # report.html's relative "report.json" link, when served
 def report(
     suite: str, stamp: str, request: Request, principal: Principal = Depends(require(Role.ANALYST))
 ) -> dict[str, Any]:
-    """The full ``report.json``."""
+    """The full ``report.json`` (also at ``…/report.json``, where ``report.html``'s download link points)."""
     return read_report(request.app.state.settings, f"{suite}/{stamp}")
 
 

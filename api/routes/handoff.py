@@ -223,7 +223,7 @@ def create_canned(
     body: CannedIn,
     request: Request,
     session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
+    principal: Principal = Depends(require(Role.AGENT)),  # agents keep their own replies (README: roles)
 ) -> CannedOut:
     canned = service.create_canned(session, **body.model_dump())
     audit.record(

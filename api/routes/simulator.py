@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from api.deps import optional_principal
+from campaigns.brand import business_name
 from channels.base import WebhookRequest
 from channels.limits import MAX_INBOUND_CHARS
 from channels.phone import normalize_e164
@@ -144,11 +145,13 @@ def simulated_messages(
 
 @router.get("/simulator", response_class=HTMLResponse, include_in_schema=False)
 def simulator_page(request: Request) -> HTMLResponse:
-    """A phone in the browser: pick a number, text the business, see replies arrive."""
+    """A phone in the browser (a number of its own per browser), text the business, see replies arrive."""
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
+    with db.session_scope() as session:
+        name = business_name(session, settings)
     return _templates.TemplateResponse(
         request,
         "simulator/phone.html",
-        {"business_name": settings.business_name, "brand_color": settings.brand_color, "number": SIMULATOR_NUMBER},
+        {"business_name": name, "brand_color": settings.brand_color, "number": SIMULATOR_NUMBER},
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from agent.language import detect_language
 from agent.llm import LlmError, get_llm
-from campaigns.brand import get_profile
+from campaigns.brand import business_name, get_profile
 from campaigns.models import Variant
 from campaigns.schemas import CheckRequest, VariantRequest
 from campaigns.variants import llm, offline
@@ -71,7 +71,7 @@ def generate(session: Session, request: VariantRequest) -> Generated:
     if not texts:
         same_language = [e for e in brand.examples if detect_language(e).language == language]
         texts = offline.compose(brief=request.brief, language=language, n=request.n, examples=same_language,
-                                brand_name=brand.name, offer=request.offer, goal=request.goal,
+                                brand_name=business_name(session), offer=request.offer, goal=request.goal,
                                 audience=request.audience)
     variants = _store(session, texts, language=language, brief=request.brief, path=path)
     variants.sort(key=lambda v: -v.score)

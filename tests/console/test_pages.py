@@ -34,7 +34,8 @@ def test_anonymous_browser_is_sent_to_login_and_api_clients_get_401(app_client: 
 def test_wrong_roles_are_refused_on_every_page(app_client: TestClient) -> None:
     marketer = auth_headers("marketer")
     analyst = auth_headers("analyst")
-    for path in ("/console", "/console/conversations/1", "/console/fragments/inbox", "/console/fragments/counter"):
+    pages = ("/console/inbox", "/console/conversations/1", "/console/fragments/inbox", "/console/fragments/counter")
+    for path in pages:
         assert app_client.get(path, headers={**HTML, **marketer}).status_code == 403, path
         assert app_client.get(path, headers={**HTML, **analyst}).status_code == 403, path
     assert app_client.get("/console/supervisor", headers={**HTML, **analyst}).status_code == 200
@@ -52,7 +53,7 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
 
     enrol = app_client.get("/console/enrol", headers=HTML, follow_redirects=False)
     assert enrol.status_code == 303  # a logged-in user is never re-enrolled by visiting the page
-    inbox = app_client.get("/console?view=unassigned", headers=HTML)
+    inbox = app_client.get("/console/inbox?view=unassigned", headers=HTML)
     assert inbox.status_code == 200
     assert f'data-conversation-link="{conversation_id}"' in inbox.text
     assert 'id="count-unassigned">1<' in inbox.text
@@ -66,7 +67,7 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
         "intent human_request 0.93",
         "sentiment negative",
         "Why it escalated",
-        "human requested",
+        "Asked for a person",
         "Summary",
         "Subscribed",
         "Consent history",

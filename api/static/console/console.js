@@ -98,6 +98,21 @@
     source.addEventListener("open", function () { body.setAttribute("data-stream-open", "1"); });
   }
 
+  /* ---- times in the user's own zone, the zone named (the server writes UTC) ---- */
+  var zone = "UTC";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (err) { /* old browser: UTC */ }
+  var localFormat = new Intl.DateTimeFormat(undefined,
+    { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", timeZone: zone });
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local-time]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) { el.textContent = localFormat.format(when); el.title = zone; }
+    });
+    root.querySelectorAll("[data-local-zone]").forEach(function (el) { el.textContent = zone.replace(/_/g, " "); });
+  }
+  localTimes(document);
+  body.addEventListener("htmx:afterSettle", function () { localTimes(document); });
+
   /* ---- HTMX glue: errors, focus after a swap ---- */
   body.addEventListener("htmx:responseError", function (e) {
     var detail = "The action failed.";

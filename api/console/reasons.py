@@ -1,0 +1,38 @@
+"""Why a conversation came to a person, in words an agent reads at a glance.
+
+The one mapping from escalation reason codes (``agent.decision.REASON_CODES`` and the handoff's
+own ``transfer``/``agent_takeover``) to text; the inbox rows and the conversation's context both
+use :func:`describe`.
+"""
+
+from __future__ import annotations
+
+REASONS: dict[str, str] = {
+    "human_requested": "Asked for a person",
+    "negative_sentiment": "The customer seems upset",
+    "abuse": "Abusive or threatening message",
+    "intent_escalates": "A topic that always goes to a person",
+    "repeated_failure": "The bot could not help after several tries",
+    "out_of_scope": "Outside what the bot may answer",
+    "low_intent_confidence": "The bot was unsure what the customer wants",
+    "low_retrieval_score": "No answer in the knowledge base",
+    "opt_out_unsure": "May want to stop messages: check with the customer",
+    "opt_out_intent": "Wants to stop messages",
+    "media_only": "Sent a picture or file without text",
+    "empty_message": "Sent an empty message",
+    "human_owns_conversation": "A person is handling this conversation",
+    "transfer": "Transferred by an agent",
+    "agent_takeover": "Taken over by an agent",
+}
+
+
+def describe(code: str | None, *, sentiment: float | None = None, intent: str | None = None) -> str:
+    """The sentence for ``code``, with the figure behind it when known (a sentiment score, an intent)."""
+    if not code:
+        return ""
+    text = REASONS.get(code, code.replace("_", " ").capitalize())
+    if code == "negative_sentiment" and sentiment is not None:
+        text += f" (sentiment {sentiment:.2f})".replace("-", "\N{MINUS SIGN}")
+    elif code == "intent_escalates" and intent:
+        text += f" ({intent.replace('_', ' ')})"
+    return text
