@@ -42,3 +42,18 @@ def test_reports_for_analysts(app_client: TestClient, runtime: Settings) -> None
 def test_reports_need_the_analyst_role(app_client: TestClient) -> None:
     assert app_client.get("/api/v1/eval/reports").status_code == 401
     assert app_client.get("/api/v1/eval/reports", headers=auth_headers("agent")).status_code == 403
+
+
+def test_report_page_links_its_json_instead_of_dumping_it(app_client: TestClient, runtime: Settings) -> None:
+    folder = new_report_dir(runtime, "keywords", datetime(2026, 3, 3, tzinfo=UTC))
+    metrics = {"per_language": {code: {"accuracy": 0.9, "n": 100} for code in ("en", "fr", "de", "es", "it", "pt")}}
+    write(Report(suite="keywords", summary={"accuracy": 0.9}, metrics=metrics,
+                 created_at="2026-03-03T00:00:00+00:00"), folder)
+    analyst = auth_headers("analyst")
+    url = f"/api/v1/eval/reports/keywords/{folder.name}/html"
+    page = app_client.get(url, headers=analyst).text
+    assert "<pre>" not in page and '"per_language"' not in page  # no raw JSON at the end
+    assert '<a href="report.json" download>' in page
+    linked = app_client.get(url.rsplit("/", 1)[0] + "/report.json", headers=analyst)  # the link, resolved
+    assert linked.status_code == 200 and linked.json()["metrics"] == metrics
+    assert (folder / "report.json").exists()  # opened from disk, the same relative link works
