@@ -145,7 +145,7 @@ def keywords(options: RunOptions) -> Report:
     summary = {"accuracy": report.accuracy, "opt_out_recall": opt_out["recall"],
                "opt_out_precision": opt_out["precision"],
                # share of the cases that are no opt-out (look-alikes included) the table would opt out
-               "false_opt_out_rate": round(sum(harmless) / len(harmless), 4) if harmless else 0.0,
+               "false_opt_out_rate": metrics.share(harmless),  # n/a (None) without a harmless case
                "n": len(cases)}
     return Report(suite="keywords", summary=summary, data=str(path),
                   metrics={"classification": report.to_dict(), "opt_out": opt_out},
