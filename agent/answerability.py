@@ -52,6 +52,12 @@ MIN_RELEVANCE = 0.32
 SENTENCE_MARGIN = 0.08
 MAX_SENTENCES = 2
 
+#: Added to the cosine of a sentence containing a word of the follow-up's own ("L'express coûte
+#: 9,90 EUR." for "et en express ?": the embedding alone scores it below the standard rate).
+FOLLOW_UP_WORD_BONUS = 0.5
+_CONNECTORS = frozenset({"what", "about", "also", "same", "pour", "aussi", "pareil", "meme", "chose", "para",
+                         "tambien", "auch", "anche", "tambem"})
+
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý0-9«\"'(])")
 #: An answer's opening yes, dropped when the passage does not support what the question names.
 _AFFIRMATION = re.compile(r"^(yes|oui|si|sí|ja|sim)\b[\s,.:;!-]*", re.IGNORECASE)
@@ -191,6 +197,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             scores = [(s + float(f)) / 2 for s, f in zip(scores, focus_scores[row:row + len(units)], strict=True)]
         row += len(units)
         relevance = max([*scores, *([heading] if heading is not None else [])])
+        if follow_up and asked is not None:
+            # the detail a follow-up asks about ("express") is a word of the sentence that answers it
+            wanted = _content_words(asked)
+            scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & set(fold(u).split()) else 0.0)
+                      for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name)
         candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
                                     support=state, missing=missing,
@@ -205,6 +216,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         candidates.remove(covered[0])
         candidates.insert(0, covered[0])
     return candidates
+
+
+def _content_words(text: str) -> set[str]:
+    """The words of a follow-up that name its detail: four letters or more, not a connector."""
+    return {w for w in fold(text).split() if len(w) >= 4 and w not in _CONNECTORS}
 
 
 def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE) -> Candidate | None:

@@ -76,6 +76,12 @@ def test_a_follow_ups_own_words_pick_the_sentence(embedder: Embedder) -> None:
                    "EUR. Furniture is delivered for 29 EUR.")
     [candidate] = ranked(embedder, "How much is shipping? and for express?", shipping, asked="and for express?")
     assert candidate.follow_up and candidate.reply_sentences() == ["Express delivery costs 9.90 EUR."]
+    livraison = faq("l", 0.7, "Combien coûte la livraison ?", "La livraison standard coûte 4,90 EUR et elle est "
+                    "offerte dès 60 EUR d'achat. L'express coûte 9,90 EUR. Les meubles sont livrés pour 29 EUR.",
+                    language="fr")
+    [french] = ranked(embedder, "Combien je paie pour la livraison ? et en express ?", livraison,
+                      asked="et en express ?")
+    assert french.reply_sentences() == ["L'express coûte 9,90 EUR."]  # the follow-up's own word picks it
 
 
 def test_support_reads_the_whole_passage() -> None:

@@ -85,6 +85,8 @@ SHIPPING = (Turn("customer", "How much is shipping?"),
 
 def test_a_follow_up_is_resolved_against_the_earlier_question(pipeline: Pipeline) -> None:
     assert reply_to(pipeline, "and for express?", history=SHIPPING) == "Express delivery costs 9.90 EUR."
+    combien = (Turn("customer", "Combien je paie pour la livraison ?"), Turn("bot", "4,90 EUR."))
+    assert reply_to(pipeline, "et en express ?", history=combien) == "L'express coûte 9,90 EUR."
     livraison = (Turn("customer", "Combien coûte la livraison ?"),
                  Turn("bot", "La livraison standard coûte 4,90 EUR et elle est offerte dès 60 EUR d'achat."))
     belgium = reply_to(pipeline, "et pour la Belgique ?", history=livraison)
