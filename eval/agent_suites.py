@@ -155,6 +155,12 @@ def cases_summary(results: Sequence[CaseResult]) -> tuple[dict[str, float | int 
                   if "opt_out" not in r.case.expect.decisions()]
     if no_opt_out:
         summary["false_opt_out_rate"] = round(sum(no_opt_out) / len(no_opt_out), 4)
+    # opt-out requests that got either the opt-out or the question "reply STOP" (an unsure
+    # natural-language opt-out, agent/policy.py): none may be left unanswered
+    asked = [r.analysis.decision.action in ("opt_out", "confirm_opt_out") for r in with_decision
+             if "opt_out" in r.case.expect.decisions()]
+    if asked:
+        summary["opt_out_handled"] = round(sum(asked) / len(asked), 4)
     detail = {"escalation": escalation, "opt_out": opt_out, "latency": latency,
               "groundedness_judged": len(grounded),
               "paths": dict(sorted(_count(r.analysis.decision.path for r in results).items()))}
