@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from types import FrameType
 
 import typer
 
@@ -72,7 +75,14 @@ def run(
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"Relais on [bold]http://{bind_host}:{bind_port}[/] (data in {settings.data_dir.resolve()})")
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM as a normal exit: uvicorn re-raises it after its graceful shutdown, and the default
+    action would end the process before the exit hooks that stop the embedded Redis (core.redis)."""
+    sys.exit(128 + signum)
 
 
 def worker(

