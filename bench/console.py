@@ -106,9 +106,9 @@ def bench_pages(conversations: int, renders: int, agent: tuple[int, str, str]) -
         client.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(secret).now()})
         html = {"Accept": "text/html"}
         pages = {
-            "inbox (all)": "/console?view=all",
-            "inbox (mine)": "/console?view=mine",
-            "inbox (unassigned)": "/console?view=unassigned",
+            "inbox (all)": "/console/inbox?view=all",
+            "inbox (mine)": "/console/inbox?view=mine",
+            "inbox (unassigned)": "/console/inbox?view=unassigned",
             "conversation": f"/console/conversations/{first + 1}?view=mine",
             "inbox fragment": "/console/fragments/inbox?view=unassigned",
             "supervisor": "/console/supervisor",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+HOME = re.compile(r".*/console/(inbox|campaigns|qa|overview)(\?.*)?$")  # each role's landing page
 
 
 def require_tools() -> None:
@@ -64,7 +66,7 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def log_in(page: Page, base_url: str, email: str, password: str, secret: str) -> None:
-    """Password then TOTP through the log-in page, with the keyboard only."""
+    """Password then TOTP through the log-in page, with the keyboard only; returns on the role's home page."""
     page.goto(f"{base_url}/console")
     page.wait_for_url("**/console/login**")
     page.keyboard.type(email)  # the e-mail field has focus on load
@@ -74,4 +76,9 @@ def log_in(page: Page, base_url: str, email: str, password: str, secret: str) ->
     page.wait_for_selector("#code", state="visible")
     page.keyboard.type(pyotp.TOTP(secret).now())
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{base_url}/console")
+    page.wait_for_url(HOME)
+
+
+def page_width(page: Page) -> int:
+    """How wide the document is: more than the viewport means the page scrolls sideways."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth"))
