@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import RelaisError, TooManyRequests
@@ -78,6 +79,15 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(request, 422, "Validation failed", detail, errors)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # a number or text the database cannot hold (an id past 2**63 on SQLite, a value PostgreSQL
+        # refuses): the client's input, never the server's fault
+        log.info("value out of the database's range", path=request.url.path, error=type(exc).__name__)
+        return problem(request, 422, "Validation failed", "a value in this request is out of the range this "
+                       "server can store")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import User
 from handoff.models import ROUTING_STRATEGIES, CannedResponse, Escalation, Team, TeamMember
 
 
@@ -32,6 +33,8 @@ def create_team(
 def add_member(session: Session, *, team_id: int, user_id: int) -> TeamMember:
     if session.get(Team, team_id) is None:
         raise NotFound(f"team {team_id} not found")
+    if session.get(User, user_id) is None:
+        raise ValidationFailed(f"user {user_id} does not exist", errors=[{"field": "user_id", "reason": "not_found"}])
     found = session.scalar(select(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id))
     if found is not None:
         return found
