@@ -29,7 +29,8 @@ from tests.cli.test_run import _free_port
 from tests.conftest import DEFAULT_PG, DEFAULT_REDIS, make_url_redis
 
 RELAIS = str(Path(sys.executable).parent / "relais")
-REDIS_DB = 15  # the test workers use 1 + their slot index; this one is left to this test
+REDIS_DB = 15  # test sessions use 1 + worker + 2 x RELAIS_TEST_SLOT; this one is left to this test
+LOCK_KEY = "relais-test-multihost"
 PHONE = "+33612345678"
 GIFT_REPLY = "GIFT-7Q: e-gift cards from 20 to 300 EUR."
 CLOSED_REPLY = "CLOSED-4X: an advisor answers from {opens}."
@@ -47,22 +48,33 @@ PROFILE = {"brand": {"name": "Maison Multihost"},
 
 @pytest.fixture
 def shared_stores() -> Iterator[tuple[str, str]]:
-    """A fresh PostgreSQL database (dropped afterwards) and a flushed Redis database."""
-    base = make_url(os.environ.get("RELAIS_TEST_DATABASE_URL") or DEFAULT_PG)
+    """A fresh PostgreSQL database (dropped afterwards) and a Redis database flushed afterwards."""
+    redis_url = make_url_redis(os.environ.get("RELAIS_TEST_REDIS_URL") or DEFAULT_REDIS, db=REDIS_DB)
+    redis = redis_lib.Redis.from_url(redis_url)
     name = f"relais_multihost_{uuid.uuid4().hex[:8]}"
+    # one run of this test at a time across concurrent test sessions; never flush data it does not own
+    deadline = time.monotonic() + 900
+    while not redis.set(LOCK_KEY, name, nx=True, ex=1800):
+        if time.monotonic() > deadline:
+            pytest.skip(f"Redis database {REDIS_DB} is held by another run of this test")
+        time.sleep(2)
+    if redis.dbsize() > 1:
+        redis.delete(LOCK_KEY)
+        pytest.skip(f"Redis database {REDIS_DB} holds another test session's data")
+    base = make_url(os.environ.get("RELAIS_TEST_DATABASE_URL") or DEFAULT_PG)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError:
+        redis.delete(LOCK_KEY)
+        if os.environ.get("RELAIS_TEST_DATABASE_URL") or os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {base.render_as_string()} is unreachable (required in CI)")
         pytest.skip(f"PostgreSQL at {base.render_as_string()} is unreachable")
-    redis_url = make_url_redis(os.environ.get("RELAIS_TEST_REDIS_URL") or DEFAULT_REDIS, db=REDIS_DB)
-    redis = redis_lib.Redis.from_url(redis_url)
-    redis.flushdb()
     try:
         yield base.set(database=name).render_as_string(hide_password=False), redis_url
     finally:
-        redis.flushdb()
+        redis.flushdb()  # the jobs and the lock of this run only: the database was empty before it
         redis.close()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
