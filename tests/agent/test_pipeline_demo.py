@@ -13,12 +13,14 @@ from agent.pipeline import Inbound, Pipeline
 from agent.runtime import AgentRuntime
 from channels.encoding import analyze
 from cli.demo import DEMO_DIR, demo_users, load_demo_content
+from core.runtime import bootstrap
 from core.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, AgentRuntime]]:
     settings = load_settings(data_dir=tmp_path_factory.mktemp("demo"), llm_base_url="", llm_model="")
+    bootstrap(settings)  # the demo's brand is written through the process's database
     runtime = AgentRuntime(settings)
     loaded = load_demo_content(settings, runtime.knowledge)
     assert loaded.trained and loaded.documents == 3 and loaded.embedded == loaded.chunks >= 52
