@@ -236,6 +236,34 @@ def create_canned(
     return CannedOut.model_validate(canned, from_attributes=True)
 
 
+@router.put("/canned/{canned_id}", response_model=CannedOut)
+def update_canned(
+    canned_id: int,
+    body: CannedIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.AGENT)),
+) -> CannedOut:
+    """Replace a canned response (the console's edit form does the same); audited when something changed."""
+    canned, diff = service.update_canned(session, canned_id, **body.model_dump())
+    if diff:
+        audit.record(session, actor=actor(request, principal), action="canned.update",
+                     target_type="canned_response", target_id=canned.id, diff=diff)
+    return CannedOut.model_validate(canned, from_attributes=True)
+
+
+@router.delete("/canned/{canned_id}", status_code=204)
+def delete_canned(
+    canned_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.AGENT)),
+) -> None:
+    canned = service.delete_canned(session, canned_id)
+    audit.record(session, actor=actor(request, principal), action="canned.delete", target_type="canned_response",
+                 target_id=canned_id, diff={"title": canned.title})
+
+
 @router.get("/metrics")
 def supervisor_metrics(
     hours: int = Query(24, ge=1, le=24 * 90),
