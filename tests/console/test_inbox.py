@@ -7,13 +7,18 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.console import views
 from api.console.reasons import describe
 from contacts.models import Contact
 from conversations.models import Conversation
 from core import db
+from core.accounts import Principal
 from core.models import AuditEntry
+from core.rbac import Role
+from core.settings import Settings
 from handoff.models import CannedResponse, Escalation
 from tests.console.helpers import create_console_user, escalated_conversation, log_in
+from tests.handoff.factories import create_agent
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -124,3 +129,19 @@ def test_canned_responses_are_managed_in_the_console_and_audited(app_client: Tes
     marketer = app_client.get("/console/canned", headers={**HTML, **auth_headers("marketer")})
     assert marketer.status_code == 403
 
+
+
+def test_priority_order_holds_on_sqlite_and_postgresql(runtime_any_db: Settings) -> None:
+    first = escalated_conversation("+33611112301", "one")
+    second = escalated_conversation("+33611112302", "two")
+    third = escalated_conversation("+33611112303", "three")
+    _set(first, priority=2, due_in_minutes=5)
+    _set(second, priority=2, due_in_minutes=1)
+    _set(third, priority=1, due_in_minutes=60)
+    with db.session_scope() as session:
+        agent = create_agent(session, "pg@example.com")
+        principal = Principal(kind="user", id=agent.id, name=agent.email, role=Role.AGENT)
+        inbox = views.inbox(session, principal, None)
+        assert inbox.view == "unassigned"  # nothing of their own yet
+        assert [row.conversation.id for row in inbox.rows] == [third, second, first]
+        assert [row.excerpt for row in inbox.rows] == ["three", "two", "one"]
