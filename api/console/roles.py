@@ -25,6 +25,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("canned", "Canned responses", "/console/canned", frozenset({Role.ADMIN, Role.AGENT})),
     NavItem("supervisor", "Supervisor", "/console/supervisor", frozenset({Role.ADMIN, Role.AGENT, Role.ANALYST})),
     NavItem("campaigns", "Campaigns", "/console/campaigns", frozenset({Role.ADMIN, Role.MARKETER, Role.ANALYST})),
+    NavItem("contacts", "Contacts", "/console/contacts", frozenset({Role.ADMIN, Role.MARKETER})),
+    NavItem("segments", "Segments", "/console/segments", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("qa", "QA reports", "/console/qa", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),
 )

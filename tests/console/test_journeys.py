@@ -59,7 +59,7 @@ def test_marketer_lands_on_campaigns_and_meets_a_friendly_403(live_server: str, 
     _, secret = create_console_user("mia@example.com", role="marketer")
     tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
     assert page.url == f"{live_server}/console/campaigns"
-    assert _nav(page) == ["Campaigns"]
+    assert _nav(page) == ["Campaigns", "Contacts", "Segments"]
     _fits(page, 360)
 
     page.goto(f"{live_server}/console/inbox")
@@ -93,7 +93,8 @@ def test_admin_lands_on_the_overview(live_server: str, page: Page) -> None:
     tools.log_in(page, live_server, "root@example.com", PASSWORD, secret)
     assert page.url == f"{live_server}/console/overview"
     expect(page.locator("#ov-waiting")).to_have_text("1")
-    assert _nav(page) == ["Overview", "Inbox", "Canned responses", "Supervisor", "Campaigns", "QA reports", "Users"]
+    assert _nav(page) == ["Overview", "Inbox", "Canned responses", "Supervisor", "Campaigns", "Contacts", "Segments",
+                         "QA reports", "Users"]
     _fits(page, 1366)
     _fits(page, 360)
 

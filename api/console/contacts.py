@@ -1,0 +1,147 @@
+"""The marketer's contacts pages: the searchable list and one contact's page (admins also erase/export).
+
+Searching and filtering is ``contacts.search``; the contact page reads the consent ledger
+(``contacts.consent.history``), the campaign texts sent to the person and their conversations.
+The privacy export and erasure call ``api.privacy`` like the REST API, and stay admin-only there
+as here: a marketer sees that an administrator handles them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import privacy
+from api.console import ConsoleRoute, render
+from api.deps import actor, db_session, require
+from campaigns.models import Campaign
+from contacts import consent, service
+from contacts.models import CONSENT_STATES, Contact
+from contacts.search import Filters, search
+from conversations.models import Conversation, Message
+from core.accounts import Principal
+from core.logging import mask_phones
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+ADMINS = require(Role.ADMIN)
+PAGE_SIZE = 50
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class CampaignText:
+    """One campaign text sent (or not) to the contact."""
+
+    campaign_id: int
+    campaign: str
+    status: str
+    at: datetime
+
+
+def masked(contact: Contact) -> str:
+    """The number as lists show it: enough to tell two apart, not enough to text it."""
+    return mask_phones(contact.phone) if contact.phone else "erased"
+
+
+def campaign_history(session: Session, contact_id: int) -> list[CampaignText]:
+    """The latest campaign texts of a contact with their delivery status, newest first."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.name, Message.status, Message.sent_at, Message.created_at)
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .where(Message.contact_id == contact_id, Message.direction == "out")
+        .order_by(Message.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return [CampaignText(cid, name, status, sent or created) for cid, name, status, sent, created in rows]
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+def contacts_page(
+    request: Request,
+    q: str = Query("", max_length=200),
+    consent_status: str = Query("", alias="consent", max_length=12),
+    language: str = Query("", max_length=8),
+    country: str = Query("", max_length=2),
+    tag: str = Query("", max_length=64),
+    after_id: int = Query(0, ge=0, le=2**62),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The contacts matching a search and filters, a page at a time (keyset on the id)."""
+    filters = Filters(consent=consent_status, language=language, country=country, tag=tag)
+    found = search(
+        session, text=q, filters=filters, after_id=after_id, limit=PAGE_SIZE,
+        region=request.app.state.settings.default_region,
+    )  # fmt: skip
+    return render(
+        request,
+        "console/contacts.html",
+        {"found": found, "q": q, "filters": filters, "consent_states": CONSENT_STATES, "masked": masked,
+         "after_id": after_id},
+        principal=principal,
+    )
+
+
+@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
+def contact_page(
+    request: Request,
+    contact_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Attributes, the consent ledger, campaign texts and conversations of one contact."""
+    contact = service.get(session, contact_id)
+    conversations = session.scalars(
+        select(Conversation).where(Conversation.contact_id == contact.id).order_by(Conversation.id.desc())
+    ).all()
+    return render(
+        request,
+        "console/contact.html",
+        {
+            "contact": contact,
+            "phone": masked(contact),
+            "ledger": consent.history(session, contact),
+            "texts": campaign_history(session, contact.id),
+            "conversations": conversations,
+            "may_open_conversations": principal.role in (Role.ADMIN, Role.AGENT),
+            "is_admin": principal.role == Role.ADMIN,
+            "done": "",
+        },
+        principal=principal,
+    )
+
+
+@router.get("/contacts/{contact_id}/export")
+def export_contact(
+    request: Request,
+    contact_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> JSONResponse:
+    """Everything held on the person, as the JSON download of ``GET /api/v1/contacts/{id}/export``; audited."""
+    document = privacy.export_person(session, service.get(session, contact_id), actor=actor(request, principal))
+    return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'})
+
+
+@router.post("/contacts/{contact_id}/erase", response_class=HTMLResponse)
+def erase_contact(
+    request: Request,
+    contact_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    """Erase the person's data, keeping the consent tombstone (``api.privacy.erase_person``); audited.
+
+    The page asks for confirmation first (a dialog whose button posts here with the CSRF header).
+    """
+    contact = service.get(session, contact_id)
+    counts = privacy.erase_person(session, contact, actor=actor(request, principal))
+    return render(request, "console/_contact_erased.html", {"contact": contact, "counts": counts},
+                  principal=principal)

@@ -1,0 +1,165 @@
+"""The contact import wizard: upload → preview and mapping → import with a progress bar → report.
+
+One form carries the file, the column mapping and ``strict`` through every step: each change of
+the file or of a column's field re-posts it to the preview (``contacts.import_preview``, writing
+nothing); "Import" posts it once more to start the background job (``contacts.import_jobs.start``,
+the same function as ``POST /api/v1/contacts/import``), whose progress fragment polls itself every
+second until the job ends and then shows the report. Rejected rows download from the API's
+``rejected.csv``, which the console session may call.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from api.console import ConsoleRoute, render
+from api.deps import actor, db_session, require
+from contacts import attributes as attrs
+from contacts import import_jobs
+from contacts.import_mapping import FIELDS
+from contacts.import_preview import preview
+from contacts.import_report import ImportOptions
+from contacts.models import ContactImport
+from contacts.tabular import FileLimits
+from core.accounts import Principal
+from core.errors import ValidationFailed
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+FIELD_LABELS = {
+    "phone": "Phone number",
+    "name": "Name (family name)",
+    "first_name": "First name",
+    "language": "Language",
+    "timezone": "Time zone",
+    "country": "Country",
+    "tags": "Tags",
+    "consent": "Consent (yes / no)",
+    "consent_proof": "Consent proof",
+    "ignore": "Do not import",
+}
+
+
+def targets(session: Session) -> list[tuple[str, str]]:
+    """What a column may feed, as ``(value, label)``: the contact fields, declared attributes, nothing."""
+    fields = [(name, FIELD_LABELS[name]) for name in FIELDS]
+    declared = [(f"attribute:{name}", f"Attribute: {name}") for name in sorted(attrs.schema(session))]
+    return [*fields, *declared, ("ignore", FIELD_LABELS["ignore"])]
+
+
+def _file(form: FormData) -> tuple[IO[bytes], str]:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
+    return upload.file, upload.filename
+
+
+def _options(request: Request, form: FormData, filename: str) -> ImportOptions:
+    """The wizard's choices: each column's field (every column sent, so the preview shown is what
+    runs) and ``strict``; numbers in national form use the deployment's region."""
+    columns = [str(c) for c in form.getlist("column")]
+    chosen = [str(t) for t in form.getlist("target")]
+    if len(columns) != len(chosen):
+        raise ValidationFailed("the column mapping is incomplete", errors=[{"field": "mapping"}])
+    return ImportOptions(
+        mapping=dict(zip(columns, chosen, strict=True)) or None,
+        strict=form.get("strict") == "on",
+        region=request.app.state.settings.default_region,
+        source_name=filename,
+    )
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def import_page(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return render(request, "console/imports.html", {"recent": import_jobs.recent(session, 10)}, principal=principal)
+
+
+@router.post("/imports/preview", response_class=HTMLResponse)
+async def preview_step(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The preview of the chosen file with the current mapping (nothing is written)."""
+    form = await request.form()
+    binary, filename = _file(form)
+    limits = FileLimits.of(request.app.state.settings)
+    options = _options(request, form, filename)
+    found: dict[str, Any] = await run_in_threadpool(
+        preview, session, binary, filename=filename, options=options, limits=limits
+    )
+    return render(request, "console/_import_preview.html", {"preview": found, "targets": targets(session)},
+                  principal=principal)
+
+
+@router.post("/imports", response_class=HTMLResponse)
+async def start_import(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Start the background import of the previewed file; answers with its live progress."""
+    form = await request.form()
+    binary, filename = _file(form)
+    job = await run_in_threadpool(
+        import_jobs.start,
+        session,
+        binary,
+        filename=filename,
+        options=_options(request, form, filename),
+        limits=FileLimits.of(request.app.state.settings),
+        actor=actor(request, principal),
+    )
+    return _progress(request, session, principal, job)
+
+
+def _context(session: Session, job: ContactImport) -> dict[str, Any]:
+    return {
+        "job": job,
+        "percent": import_jobs.percent(job),
+        "finished": job.status in import_jobs.FINISHED,
+        "notices": import_jobs.notices(job),
+        "errors": import_jobs.problems(session, job.id, errors=True, limit=20),
+        "warnings": import_jobs.problems(session, job.id, errors=False, limit=20),
+    }
+
+
+def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
+    return render(request, "console/_import_progress.html", _context(session, job), principal=principal)
+
+
+@router.get("/imports/{import_id}", response_class=HTMLResponse)
+def import_status(
+    request: Request,
+    import_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """An import's progress (the fragment HTMX polls) or, on a page load, the page around it."""
+    job = import_jobs.get(session, import_id)
+    if "hx-request" in request.headers:
+        return _progress(request, session, principal, job)
+    return render(request, "console/import.html", _context(session, job), principal=principal)
+
+
+@router.post("/imports/{import_id}/cancel", response_class=HTMLResponse)
+def cancel_import(
+    request: Request,
+    import_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Stop the import at its next batch (rows already imported stay); audited."""
+    job = import_jobs.cancel(session, import_id, actor=actor(request, principal))
+    return _progress(request, session, principal, job)

@@ -1,0 +1,197 @@
+"""The segment builder's form and the JSON rules of ``contacts.segments``, both ways.
+
+The builder shows groups of condition rows: inside a group the rows are joined by AND (``all``)
+or OR (``any``), and the groups are joined the same way. That covers every rule set of depth two
+(``{"all": [{"any": [...]}, ...]}``); deeper nesting or ``not`` (possible through the API) is
+shown read-only. An operator that does not fit a row's field (after the field changed) becomes
+the field's first one, so the live count and the re-drawn builder agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contacts.models import ENGAGEMENT_KINDS
+from core.errors import ValidationFailed
+
+JOINS = {"all": "all of (AND)", "any": "any of (OR)"}
+FIELDS: dict[str, str] = {
+    "consent": "Consent",
+    "language": "Language",
+    "country": "Country",
+    "timezone": "Time zone",
+    "tag": "Tag",
+    "list": "List",
+    "attribute": "Attribute",
+    "engagement": "Engagement",
+    "created": "Added",
+}
+_TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
+OPERATORS: dict[str, tuple[str, ...]] = {
+    "consent": ("eq", "neq", "in"),
+    "language": _TEXT_OPS,
+    "country": _TEXT_OPS,
+    "timezone": _TEXT_OPS,
+    "tag": ("has", "not_has"),
+    "list": ("member", "not_member"),
+    "attribute": ("eq", "neq", "in", "contains", "starts_with", "gt", "gte", "lt", "lte", "before", "after", "on",
+                  "within_days", "older_than_days", "exists", "missing"),
+    "engagement": ("within_days", "not_within_days"),
+    "created": ("within_days", "older_than_days"),
+}
+OPERATOR_LABELS = {
+    "eq": "is", "neq": "is not", "in": "is one of", "not_in": "is none of", "exists": "is set", "missing": "is not set",
+    "has": "has", "not_has": "does not have", "member": "is a member of", "not_member": "is not a member of",
+    "contains": "contains", "starts_with": "starts with", "gt": "is more than", "gte": "is at least",
+    "lt": "is less than", "lte": "is at most", "before": "is before", "after": "is after", "on": "is on",
+    "within_days": "within the last … days", "older_than_days": "more than … days ago",
+    "not_within_days": "not within the last … days",
+}  # fmt: skip
+NO_VALUE = ("exists", "missing")
+_DAYS = ("within_days", "older_than_days", "not_within_days")
+
+
+@dataclass
+class Row:
+    """One condition as typed: ``extra`` is the attribute's name or the engagement's kind."""
+
+    field: str = "consent"
+    op: str = "eq"
+    value: str = ""
+    extra: str = ""
+
+
+@dataclass
+class Group:
+    join: str = "all"
+    rows: list[Row] = field(default_factory=lambda: [Row()])
+
+
+@dataclass
+class Builder:
+    join: str = "all"
+    groups: list[Group] = field(default_factory=lambda: [Group()])
+
+
+def _join(value: str) -> str:
+    return value if value in JOINS else "all"
+
+
+def from_form(form: Mapping[str, list[str]]) -> Builder:
+    """The builder from posted lists: ``join``; per group ``group_join``; per row ``row_group``,
+    ``field``, ``op``, ``value``, ``extra`` (one entry each, in order)."""
+    joins = form.get("group_join", [])
+    groups = [Group(_join(j), []) for j in joins] or [Group("all", [])]
+    columns = [form.get(name, []) for name in ("row_group", "field", "op", "value", "extra")]
+    for g, fld, op, value, extra in zip(*columns, strict=False):
+        index = int(g) if g.isdigit() and int(g) < len(groups) else 0
+        fld = fld if fld in FIELDS else "consent"
+        op = op if op in OPERATORS[fld] else OPERATORS[fld][0]
+        groups[index].rows.append(Row(fld, op, value.strip(), extra.strip()))
+    return Builder(_join((form.get("join") or ["all"])[0]), groups)
+
+
+def _number(text: str, path: str, *, whole: bool) -> int | float:
+    try:
+        return int(text) if whole else float(text) if "." in text else int(text)
+    except ValueError:
+        message = "a whole number" if whole else "a number"
+        raise ValidationFailed(f"{path}: enter {message}", errors=[{"field": path, "message": message}]) from None
+
+
+def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, Any]:
+    cond: dict[str, Any] = {"field": row.field, "op": row.op}
+    if row.field == "attribute":
+        cond["name"] = row.extra
+    if row.field == "engagement":
+        cond["kind"] = row.extra or ENGAGEMENT_KINDS[0]
+    if row.op in NO_VALUE:
+        return cond
+    if row.op in ("in", "not_in"):
+        cond["value"] = [part.strip() for part in row.value.split(",") if part.strip()]
+    elif row.op in _DAYS or row.field == "list":
+        cond["value"] = _number(row.value, f"{path}.value", whole=True)
+    elif row.field == "attribute" and attributes.get(row.extra) == "number":
+        cond["value"] = _number(row.value, f"{path}.value", whole=False)
+    elif row.field == "attribute" and attributes.get(row.extra) == "boolean":
+        cond["value"] = row.value.lower() in ("yes", "true", "1", "oui")
+    else:
+        cond["value"] = row.value
+    return cond
+
+
+def to_rules(builder: Builder, attributes: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON rules (``contacts.segments`` validates them); ``attributes``: declared name → type.
+
+    Raises:
+        ValidationFailed: a number or day count that is not one (``field`` names the row).
+    """
+    groups = [
+        {g.join: [_condition(r, f"groups[{gi}].rows[{ri}]", attributes) for ri, r in enumerate(g.rows)]}
+        for gi, g in enumerate(builder.groups)
+    ]
+    return groups[0] if len(groups) == 1 else {builder.join: groups}
+
+
+def _row(cond: Mapping[str, Any]) -> Row | None:
+    fld, op = cond.get("field"), cond.get("op")
+    if fld not in FIELDS or op not in OPERATORS[str(fld)]:
+        return None
+    value = cond.get("value", "")
+    text = ", ".join(map(str, value)) if isinstance(value, list) else "" if value is None else str(value)
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    return Row(str(fld), str(op), text, str(cond.get("name") or cond.get("kind") or ""))
+
+
+def _group(node: Any) -> Group | None:
+    if not isinstance(node, Mapping):
+        return None
+    if "field" in node:
+        row = _row(node)
+        return Group("all", [row]) if row else None
+    keys = [k for k in ("all", "any") if k in node]
+    if len(keys) != 1 or len(node) != 1 or not isinstance(node[keys[0]], list):
+        return None
+    rows = [_row(item) if isinstance(item, Mapping) and "field" in item else None for item in node[keys[0]]]
+    if any(r is None for r in rows):
+        return None
+    return Group(keys[0], [r for r in rows if r is not None])
+
+
+def from_rules(rules: Mapping[str, Any]) -> Builder | None:
+    """The builder showing saved rules, or ``None`` when they are deeper than the builder draws."""
+    single = _group(rules)
+    if single is not None:
+        return Builder("all", [single])
+    keys = [k for k in ("all", "any") if k in rules]
+    if len(keys) != 1 or len(rules) != 1 or not isinstance(rules[keys[0]], list):
+        return None
+    groups = [_group(item) for item in rules[keys[0]]]
+    if not groups or any(g is None for g in groups):
+        return None
+    return Builder(keys[0], [g for g in groups if g is not None])
+
+
+def apply(builder: Builder, action: str) -> Builder:
+    """A structural change asked by a button: ``add-row:G``, ``remove-row:G:R``, ``add-group``, ``remove-group:G``."""
+    kind, *where = action.split(":")
+    at = [int(n) for n in where if n.isdigit()]
+    if kind == "add-row" and at and at[0] < len(builder.groups):
+        builder.groups[at[0]].rows.append(Row())
+    elif kind == "remove-row" and len(at) == 2 and at[0] < len(builder.groups):
+        rows = builder.groups[at[0]].rows
+        if at[1] < len(rows):
+            rows.pop(at[1])
+        if not rows:
+            builder.groups.pop(at[0])
+    elif kind == "add-group":
+        builder.groups.append(Group())
+    elif kind == "remove-group" and at and at[0] < len(builder.groups):
+        builder.groups.pop(at[0])
+    if not builder.groups:
+        builder.groups.append(Group())
+    return builder
+

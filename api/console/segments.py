@@ -1,0 +1,178 @@
+"""The marketer's segments: the list with live sizes, and a rule builder with a live count and samples.
+
+The builder (``api.console.segment_form``) posts its rows on every change: structural changes
+(a field, a row or group added or removed) re-draw the builder, and every change re-counts
+(``contacts.segments.count``) and lists up to :data:`SAMPLE_SIZE` matching contacts. Saving,
+editing and deleting call the REST route functions of ``api.routes.segments``, so the checks
+and the audit entries (``segment.create`` / ``update`` / ``delete``) are the API's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render
+from api.console import segment_form as builder_form
+from api.console.contacts import masked
+from api.deps import db_session, require
+from api.routes import segments as rest
+from contacts import segments
+from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, Contact, ContactList, Segment
+from contacts.schemas import SegmentIn, SegmentPatch
+from core.accounts import Principal
+from core.errors import ValidationFailed
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+SAMPLE_SIZE = 10
+NAME = Form(min_length=1, max_length=200)
+DESCRIPTION = Form("", max_length=2000)
+DONE = {"saved": "The segment is saved.", "deleted": "The segment is deleted."}
+
+
+async def _builder(request: Request) -> builder_form.Builder:
+    form = await request.form()
+    return builder_form.from_form({key: [str(v) for v in form.getlist(key)] for key in form})
+
+
+def _choices(session: Session) -> dict[str, Any]:
+    """What the builder's selects offer."""
+    return {
+        "fields": builder_form.FIELDS,
+        "operators": builder_form.OPERATORS,
+        "labels": builder_form.OPERATOR_LABELS,
+        "joins": builder_form.JOINS,
+        "no_value": builder_form.NO_VALUE,
+        "consent_states": CONSENT_STATES,
+        "engagement_kinds": ENGAGEMENT_KINDS,
+        "attributes": segments.segmentable_attributes(session),
+        "lists": session.scalars(select(ContactList).order_by(ContactList.name)).all(),
+    }
+
+
+def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
+    """The live count and first contacts of the builder's rules, or the problem with them."""
+    try:
+        rules = builder_form.to_rules(builder, segments.segmentable_attributes(session))
+        total = segments.count(session, rules)
+        ids = list(session.scalars(segments.validated(session, rules).limit(SAMPLE_SIZE)))
+    except ValidationFailed as exc:
+        return {"problem": exc.detail, "count": None, "samples": []}
+    samples = session.scalars(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).all()
+    return {"problem": "", "count": total, "samples": samples, "masked": masked}
+
+
+@router.get("/segments", response_class=HTMLResponse)
+def segments_page(
+    request: Request,
+    done: str = Query("", pattern="^(saved|deleted)?$"),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Every saved segment with its size right now."""
+    rows = [(s, segments.count(session, s.rules)) for s in session.scalars(select(Segment).order_by(Segment.name))]
+    return render(request, "console/segments.html", {"rows": rows, "done": DONE.get(done, "")}, principal=principal)
+
+
+def _editor(request: Request, session: Session, principal: Principal, segment: Segment | None) -> HTMLResponse:
+    builder = builder_form.Builder() if segment is None else builder_form.from_rules(segment.rules)
+    return render(
+        request,
+        "console/segment.html",
+        {"segment": segment, "builder": builder, "preview": _preview(session, builder) if builder else None,
+         **_choices(session)},
+        principal=principal,
+    )
+
+
+@router.get("/segments/new", response_class=HTMLResponse)
+def new_segment(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return _editor(request, session, principal, None)
+
+
+@router.get("/segments/{segment_id}", response_class=HTMLResponse)
+def edit_segment(
+    request: Request,
+    segment_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return _editor(request, session, principal, segments.get(session, segment_id))
+
+
+@router.post("/segments/builder", response_class=HTMLResponse)
+async def redraw_builder(
+    request: Request,
+    action: str = Form("", max_length=40),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The builder after a field changed or a row or group was added or removed; the preview re-counts."""
+    builder = builder_form.apply(await _builder(request), action)
+    return render(request, "console/_segment_rules.html", {"builder": builder, **_choices(session)},
+                  principal=principal, headers={"HX-Trigger": "rules-changed"})
+
+
+@router.post("/segments/preview", response_class=HTMLResponse)
+async def preview(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """How many contacts the rules match now, and the first few (a problem in the rules is shown in place)."""
+    return render(request, "console/_segment_preview.html", {"preview": _preview(session, await _builder(request))},
+                  principal=principal)
+
+
+def _saved(done: str) -> Response:
+    # HTMX follows HX-Location to the list, which says what was done
+    return Response(status_code=204, headers={"HX-Location": f"/console/segments?done={done}"})
+
+
+@router.post("/segments", response_class=HTMLResponse)
+async def create(
+    request: Request,
+    name: str = NAME,
+    description: str = DESCRIPTION,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rules = builder_form.to_rules(await _builder(request), segments.segmentable_attributes(session))
+    rest.create_segment(SegmentIn(name=name, description=description, rules=rules), request, session, principal)
+    return _saved("saved")
+
+
+@router.post("/segments/{segment_id}", response_class=HTMLResponse)
+async def update(
+    request: Request,
+    segment_id: int,
+    name: str = NAME,
+    description: str = DESCRIPTION,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rules = builder_form.to_rules(await _builder(request), segments.segmentable_attributes(session))
+    body = SegmentPatch(name=name, description=description, rules=rules)
+    rest.update_segment(segment_id, body, request, session, principal)
+    return _saved("saved")
+
+
+@router.post("/segments/{segment_id}/delete", response_class=HTMLResponse)
+def delete(
+    request: Request,
+    segment_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rest.delete_segment(segment_id, request, session, principal)
+    return _saved("deleted")

@@ -1,0 +1,195 @@
+"""The marketer's contacts pages on a TestClient: search and filters with keyset pages, the contact
+page (consent ledger, campaign texts, conversations), the admin's export and audited erasure, the
+import wizard's steps; agents and analysts get the friendly 403, unsafe requests need the CSRF header."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from contacts import consent, search
+from contacts.models import Contact
+from contacts.search import Filters
+from conversations.models import Message
+from core import db
+from core.models import AuditEntry
+from tests.campaigns.factories import create_campaign, create_template
+from tests.console.helpers import create_console_user, escalated_conversation, log_in
+from tests.contacts.helpers import create_contact
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX = {"HX-Request": "true"}
+FRENCH_CSV = (
+    "Téléphone;Prénom;Nom;Email;Consentement\r\n"
+    "06 12 34 56 01;Zoé;Martin;zoe@example.fr;oui\r\n"
+    "pas un numéro;Luc;Bernard;luc@example.fr;oui\r\n"
+    "01 42 72 00 00;Hélène;Dubois;helene@example.fr;non\r\n"
+).encode("cp1252")
+
+
+def _contacts() -> dict[str, int]:
+    with db.session_scope() as session:
+        zoe = create_contact(session, 1, name="Martin", first_name="Zoé", language="fr", attributes={})
+        consent.record_opt_in(session, contact=zoe, source="form", proof="shop sign-up form")
+        ben = create_contact(session, 2, name="Smith", first_name="Ben", language="en", tags=["vip"])
+        return {"zoe": zoe.id, "ben": ben.id}
+
+
+def _marketer(client: TestClient) -> str:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    return log_in(client, "mia@example.com", secret)
+
+
+def _rows(html: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in html.split('data-contact="')[1:]]
+
+
+def test_search_and_filters_find_contacts_by_name_number_and_consent(app_client: TestClient) -> None:
+    ids = _contacts()
+    _marketer(app_client)
+    page = app_client.get("/console/contacts", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert _rows(page.text) == [str(ids["zoe"]), str(ids["ben"])]
+    assert "+33*******01" in page.text and "+33600000001" not in page.text  # numbers are masked
+    assert 'href="/console/contacts" aria-current="page"' in page.text
+    assert _rows(app_client.get("/console/contacts", params={"q": "zoe"}, headers=HTML).text) == [str(ids["zoe"])]
+    assert _rows(app_client.get("/console/contacts", params={"q": "06 00 00 00 02"}, headers=HTML).text) == [
+        str(ids["ben"])
+    ]
+    filtered = app_client.get("/console/contacts", params={"consent": "opted_in", "language": "fr"}, headers=HTML)
+    assert _rows(filtered.text) == [str(ids["zoe"])]
+    assert _rows(app_client.get("/console/contacts", params={"tag": "vip"}, headers=HTML).text) == [str(ids["ben"])]
+    bad = app_client.get("/console/contacts", params={"consent": "maybe"}, headers=HTML)
+    assert bad.status_code == 422 and "consent" in bad.text
+
+
+def test_search_scans_encrypted_names_a_bounded_number_at_a_time(app_client: TestClient) -> None:
+    """Names are encrypted: a search looks at ``scan_limit`` contacts, says how far, and carries on."""
+    with db.session_scope() as session:
+        made = [create_contact(session, n, first_name="Léa" if n in (3, 5) else "Paul").id for n in range(1, 7)]
+        first = search.search(session, text="lea", filters=Filters(), limit=50, scan_limit=4)
+        assert [c.id for c in first.contacts] == [made[2]] and first.scanned_to == made[3]
+        rest = search.search(session, text="lea", after_id=first.next_after_id or 0, limit=50, scan_limit=4)
+        assert [c.id for c in rest.contacts] == [made[4]] and rest.next_after_id is None
+        full = search.search(session, text="paul", limit=2)
+        assert len(full.contacts) == 2 and full.next_after_id == made[1] and full.scanned_to is None
+
+
+def test_contact_page_shows_ledger_campaign_texts_and_conversations(app_client: TestClient) -> None:
+    ids = _contacts()
+    conversation_id = escalated_conversation("+33600000001")  # Zoé's number: her conversation
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), name="Soldes d'hiver")
+        session.add(Message(contact_id=ids["zoe"], direction="out", author_type="system", body="-20 %",
+                            status="delivered", lane="marketing", campaign_id=campaign.id))
+    _marketer(app_client)
+    page = app_client.get(f"/console/contacts/{ids['zoe']}", headers=HTML)
+    assert page.status_code == 200, page.text
+    ledger = page.text.split('id="consent-history"', 1)[1].split("</table>", 1)[0]
+    assert "opt in" in ledger and "shop sign-up form" in ledger
+    texts = page.text.split('id="campaign-history"', 1)[1].split("</table>", 1)[0]
+    assert "Soldes d&#39;hiver" in texts and "delivered" in texts
+    assert f"Conversation #{conversation_id}" in page.text
+    assert f'href="/console/conversations/{conversation_id}"' not in page.text  # marketers do not open threads
+    assert "An administrator exports or erases" in page.text and "/erase" not in page.text
+    assert app_client.get(f"/console/contacts/{ids['zoe']}/export", headers=HTML).status_code == 403
+
+
+def test_admin_exports_and_erases_a_contact_with_the_csrf_header(app_client: TestClient) -> None:
+    ids = _contacts()
+    _, secret = create_console_user("root@example.com", role="admin")
+    csrf = log_in(app_client, "root@example.com", secret)
+    page = app_client.get(f"/console/contacts/{ids['zoe']}", headers=HTML)
+    assert "Yes, erase this contact" in page.text
+    exported = app_client.get(f"/console/contacts/{ids['zoe']}/export")
+    assert exported.status_code == 200 and exported.json()["contact"]["first_name"] == "Zoé"
+    assert "attachment" in exported.headers["content-disposition"]
+    assert app_client.post(f"/console/contacts/{ids['zoe']}/erase", headers=HTMX).status_code == 403
+    erased = app_client.post(f"/console/contacts/{ids['zoe']}/erase", headers={**HTMX, "X-CSRF-Token": csrf})
+    assert erased.status_code == 200 and "is erased" in erased.text
+    again = app_client.post(f"/console/contacts/{ids['zoe']}/erase", headers={**HTMX, "X-CSRF-Token": csrf})
+    assert again.status_code == 409
+    with db.session_scope() as session:
+        contact = session.get(Contact, ids["zoe"])
+        assert contact is not None and contact.erased and contact.phone is None
+        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(ids["zoe"]))))
+    assert {"contact.export", "contact.erase"} <= actions
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: str) -> None:
+    ids = _contacts()
+    _, secret = create_console_user(f"{role}@example.com", role=role)
+    log_in(app_client, f"{role}@example.com", secret)
+    for path in ("/console/contacts", f"/console/contacts/{ids['zoe']}", "/console/imports"):
+        page = app_client.get(path, headers=HTML)
+        assert page.status_code == 403 and "This page is not part of your role" in page.text, path
+    assert "/console/contacts" not in app_client.get("/console/supervisor", headers=HTML).text  # not in their nav
+
+
+def test_anonymous_browsers_are_sent_to_log_in(app_client: TestClient) -> None:
+    page = app_client.get("/console/contacts", headers=HTML, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/console/login")
+
+
+def _upload(**fields: str) -> tuple[dict[str, tuple[str, io.BytesIO, str]], dict[str, str | list[str]]]:
+    return {"file": ("clients.csv", io.BytesIO(FRENCH_CSV), "text/csv")}, dict(fields)
+
+
+def test_import_wizard_previews_maps_imports_and_reports(app_client: TestClient) -> None:
+    csrf = _marketer(app_client)
+    files, data = _upload()
+    assert app_client.post("/console/imports/preview", files=files, headers=HTMX).status_code == 403  # no CSRF
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    files, data = _upload()
+    shown = app_client.post("/console/imports/preview", files=files, data=data, headers=headers)
+    assert shown.status_code == 200, shown.text
+    assert 'id="preview-encoding">cp1252<' in shown.text and 'id="preview-delimiter">;<' in shown.text
+    assert '<option value="phone" selected>' in shown.text.split('data-column="Téléphone"', 1)[1].split("</select>")[0]
+    assert 'data-row="3" data-status="rejected"' in shown.text and 'data-row="4" data-status="warning"' in shown.text
+    assert "landline" in shown.text
+    # the person overrides one column: the surname goes to "ignore"; the preview shows it
+    columns = ["Téléphone", "Prénom", "Nom", "Email", "Consentement"]
+    files, _ = _upload()
+    remapped = app_client.post(
+        "/console/imports/preview",
+        files=files,
+        data={"column": columns, "target": ["phone", "first_name", "ignore", "ignore", "consent"]},
+        headers=headers,
+    )
+    assert '<option value="ignore" selected>' in remapped.text.split('data-column="Nom"', 1)[1].split("</select>")[0]
+    files, _ = _upload()
+    started = app_client.post(
+        "/console/imports",
+        files=files,
+        data={"column": columns, "target": ["phone", "first_name", "name", "ignore", "consent"]},
+        headers=headers,
+    )
+    assert started.status_code == 200, started.text
+    import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
+    from contacts.import_runner import run
+
+    run(int(import_id))
+    report = app_client.get(f"/console/imports/{import_id}", headers=HTMX)
+    assert 'data-status="succeeded"' in report.text and 'hx-trigger="every 1s"' not in report.text
+    assert 'id="report-created">2<' in report.text and 'id="report-rejected">1<' in report.text
+    assert f'href="/api/v1/contacts/imports/{import_id}/rejected.csv"' in report.text
+    rejected = app_client.get(f"/api/v1/contacts/imports/{import_id}/rejected.csv")
+    assert rejected.status_code == 200 and rejected.text.splitlines()[1].startswith("3,")
+    assert app_client.post(f"/console/imports/{import_id}/cancel", headers=headers).status_code == 409
+    page = app_client.get(f"/console/imports/{import_id}", headers=HTML)
+    assert page.status_code == 200 and "Import finished" in page.text
+
+
+def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
+    csrf = _marketer(app_client)
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    files, _ = _upload()
+    started = app_client.post("/console/imports", files=files, data={"strict": "on"}, headers=headers)
+    assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text
+    import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
+    cancelled = app_client.post(f"/console/imports/{import_id}/cancel", headers=headers)
+    assert cancelled.status_code == 200 and "Import cancelled" in cancelled.text
