@@ -1,0 +1,165 @@
+"""The segments pages on a TestClient: the builder's form ↔ rules translation, the live count and
+samples, re-drawing after a structural change, save / edit / delete audited like the API with the
+CSRF header, and the friendly 403 for agents and analysts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.console import segment_form
+from contacts import consent
+from contacts import segments as domain
+from contacts.models import Segment
+from core import db
+from core.errors import ValidationFailed
+from core.models import AuditEntry
+from tests.console.helpers import create_console_user, log_in
+from tests.contacts.helpers import create_contact
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX = {"HX-Request": "true"}
+FRENCH_OPTED_IN = {"all": [{"field": "language", "op": "eq", "value": "fr"},
+                           {"field": "consent", "op": "eq", "value": "opted_in"}]}
+
+
+def _form(rows: list[tuple[int, str, str, str, str]], joins: list[str], join: str = "all") -> dict[str, Any]:
+    return {
+        "join": join,
+        "group_join": joins,
+        "row_group": [str(r[0]) for r in rows],
+        "field": [r[1] for r in rows],
+        "op": [r[2] for r in rows],
+        "value": [r[3] for r in rows],
+        "extra": [r[4] for r in rows],
+    }
+
+
+def _as_lists(form: dict[str, Any]) -> dict[str, list[str]]:
+    return {k: v if isinstance(v, list) else [v] for k, v in form.items()}
+
+
+def test_the_builder_translates_groups_to_rules_and_back() -> None:
+    form = _form([(0, "language", "eq", "fr", ""), (0, "consent", "eq", "opted_in", ""),
+                  (1, "tag", "has", "vip", ""), (1, "engagement", "within_days", "30", "clicked")],
+                 ["all", "any"], join="any")
+    builder = segment_form.from_form(_as_lists(form))
+    rules = segment_form.to_rules(builder, {})
+    assert rules == {"any": [FRENCH_OPTED_IN, {"any": [
+        {"field": "tag", "op": "has", "value": "vip"},
+        {"field": "engagement", "op": "within_days", "kind": "clicked", "value": 30}]}]}
+    assert segment_form.from_rules(rules) == builder
+    one = segment_form.from_rules(FRENCH_OPTED_IN)
+    assert one is not None and segment_form.to_rules(one, {}) == FRENCH_OPTED_IN
+    assert segment_form.from_rules({"not": FRENCH_OPTED_IN}) is None  # deeper than the builder draws
+    # a field changed under a stale operator: the field's first operator, so count and builder agree
+    changed = segment_form.from_form(_as_lists(_form([(0, "tag", "eq", "vip", "")], ["all"])))
+    assert changed.groups[0].rows[0].op == "has"
+    listed = segment_form.to_rules(segment_form.from_form(_as_lists(_form([(0, "country", "in", "FR, be", "")],
+                                                                          ["all"]))), {})
+    assert listed == {"all": [{"field": "country", "op": "in", "value": ["FR", "be"]}]}
+    with pytest.raises(ValidationFailed) as bad:
+        segment_form.to_rules(segment_form.from_form(_as_lists(_form([(0, "created", "within_days", "a week", "")],
+                                                                     ["all"]))), {})
+    assert bad.value.errors[0]["field"] == "groups[0].rows[0].value"
+
+
+def test_structural_changes_add_and_remove_rows_and_groups() -> None:
+    builder = segment_form.Builder()
+    segment_form.apply(builder, "add-row:0")
+    segment_form.apply(builder, "add-group")
+    assert [len(g.rows) for g in builder.groups] == [2, 1]
+    segment_form.apply(builder, "remove-row:1:0")  # the group's last row: the group goes too
+    segment_form.apply(builder, "remove-row:9:9")  # out of range: nothing
+    assert [len(g.rows) for g in builder.groups] == [2]
+
+
+def _people() -> None:
+    with db.session_scope() as session:
+        for n, language in ((1, "fr"), (2, "fr"), (3, "en")):
+            contact = create_contact(session, n, first_name=f"Personne {n}", language=language)
+            if n != 2:
+                consent.record_opt_in(session, contact=contact, source="form", proof="form")
+
+
+def _marketer(client: TestClient) -> str:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    return log_in(client, "mia@example.com", secret)
+
+
+def test_live_count_samples_and_problems_in_place(app_client: TestClient) -> None:
+    _people()
+    csrf = _marketer(app_client)
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    form = _form([(0, "language", "eq", "fr", ""), (0, "consent", "eq", "opted_in", "")], ["all"])
+    found = app_client.post("/console/segments/preview", data=form, headers=headers)
+    assert found.status_code == 200, found.text
+    assert 'id="segment-count">1<' in found.text and "Personne 1" in found.text and "Personne 2" not in found.text
+    either = app_client.post("/console/segments/preview", data={**form, "group_join": ["any"]}, headers=headers)
+    assert 'id="segment-count">3<' in either.text
+    wrong = _form([(0, "created", "within_days", "soon", "")], ["all"])
+    problem = app_client.post("/console/segments/preview", data=wrong, headers=headers)
+    assert problem.status_code == 200 and 'id="segment-problem"' in problem.text and "whole number" in problem.text
+    assert app_client.post("/console/segments/preview", data=form, headers=HTMX).status_code == 403  # no CSRF
+
+    redrawn = app_client.post("/console/segments/builder",
+                              data={**_form([(0, "engagement", "eq", "", "")], ["all"]), "action": "add-group"},
+                              headers=headers)
+    assert redrawn.status_code == 200 and redrawn.headers["HX-Trigger"] == "rules-changed"
+    assert 'id="extra-0-0"' in redrawn.text and 'value="within_days" selected' in redrawn.text
+    assert 'data-group="1"' in redrawn.text
+
+
+def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
+    _people()
+    csrf = _marketer(app_client)
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    form = _form([(0, "language", "eq", "fr", ""), (0, "consent", "eq", "opted_in", "")], ["all"])
+    assert app_client.post("/console/segments", data={**form, "name": "FR"}, headers=HTMX).status_code == 403
+    assert app_client.post("/console/segments", data={**form, "name": ""}, headers=headers).status_code == 422
+    saved = app_client.post("/console/segments", data={**form, "name": "Clients FR"}, headers=headers)
+    assert saved.status_code == 204 and saved.headers["HX-Location"] == "/console/segments?done=saved"
+    twice = app_client.post("/console/segments", data={**form, "name": "Clients FR"}, headers=headers)
+    assert twice.status_code == 409
+    with db.session_scope() as session:
+        segment = session.scalars(select(Segment)).one()
+        assert segment.rules == FRENCH_OPTED_IN and domain.count(session, segment.rules) == 1
+        segment_id = segment.id
+    listing = app_client.get("/console/segments?done=saved", headers=HTML)
+    assert "The segment is saved." in listing.text
+    assert f'data-segment="{segment_id}"' in listing.text and 'data-figure="count">1<' in listing.text
+    editor = app_client.get(f"/console/segments/{segment_id}", headers=HTML)
+    assert editor.status_code == 200 and 'id="segment-count">1<' in editor.text
+    assert 'value="opted_in" selected' in editor.text
+
+    english = _form([(0, "language", "eq", "en", "")], ["all"])
+    edited = app_client.post(f"/console/segments/{segment_id}", data={**english, "name": "Clients EN"}, headers=headers)
+    assert edited.status_code == 204
+    deleted = app_client.post(f"/console/segments/{segment_id}/delete", headers=headers)
+    assert deleted.status_code == 204 and deleted.headers["HX-Location"] == "/console/segments?done=deleted"
+    with db.session_scope() as session:
+        assert session.scalars(select(Segment)).all() == []
+        actions = [(e.actor_type, e.action) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "segment").order_by(AuditEntry.id))]
+    assert actions == [("user", "segment.create"), ("user", "segment.update"), ("user", "segment.delete")]
+
+
+def test_rules_written_through_the_api_show_read_only(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        segment_id = domain.create(session, name="Not French", rules={"not": FRENCH_OPTED_IN}).id
+    _marketer(app_client)
+    page = app_client.get(f"/console/segments/{segment_id}", headers=HTML)
+    assert page.status_code == 200 and "nest deeper than the builder draws" in page.text
+    assert 'id="segment-save"' not in page.text
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: str) -> None:
+    _, secret = create_console_user(f"{role}@example.com", role=role)
+    log_in(app_client, f"{role}@example.com", secret)
+    for path in ("/console/segments", "/console/segments/new"):
+        page = app_client.get(path, headers=HTML)
+        assert page.status_code == 403 and "This page is not part of your role" in page.text, path
