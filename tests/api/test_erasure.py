@@ -1,7 +1,7 @@
 """Erasure is complete: after erasing a contact who texted (a concatenated text with a part never
-joined, the simulator), received a marketing text and an agent's note, neither the database
-(every table, every column, read raw: no decryption) nor Redis (every key and value) holds the
-number or a text, and the blind index survives only in the consent tombstone."""
+joined, the simulator), received a text through the simulator, a campaign's text and an agent's
+note, neither the database (every table, every column, read raw: no decryption) nor Redis (every
+key and value) holds the number or a text, and the blind index survives only in the tombstone."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from channels.base import ConcatInfo, InboundMessage
+from contacts import service
 from conversations import flows
 from conversations.models import Conversation, Message
 from core import db, webhooks
@@ -26,6 +27,7 @@ from core.db import utcnow
 from core.schema import load_models
 from core.settings import Settings
 from handoff.models import Note
+from tests.campaigns.factories import create_campaign, create_template
 from tests.helpers import auth_headers
 from workers.delivery.ingest import ingest_inbound
 from workers.jobs.send import apply_simulator_reports, send_messages
@@ -35,9 +37,10 @@ NUMBER_FORMS = (NUMBER, NUMBER[1:], "0612345679", "612345679", "06 12 34 56 79")
 SIMULATED = "Quokka-simulated: where is parcel 5521"
 PARTS = ("Quokka-part-one about my knee surgery ", "Quokka-part-two at the Lyon clinic ", "Quokka-part-three")
 ORPHAN = "Quokka-orphan: the part whose siblings never came"
-MARKETING = "Quokka-promo: 20% off for you"
+SENT = "Quokka-sent: your order 20% off is on its way"
+CAMPAIGN = "Quokka-campaign: new collection for you"
 NOTE = "Quokka-note: prefers calls after six"
-TEXTS = (SIMULATED, *PARTS, ORPHAN, MARKETING, NOTE)
+TEXTS = (SIMULATED, *PARTS, ORPHAN, SENT, CAMPAIGN, NOTE)
 # tables that keep the blind index on purpose: the tombstone proving the opt-out (contacts.consent)
 TOMBSTONE_COLUMNS = {("consent_events", "phone_index"), ("suppressions", "phone_index")}
 
@@ -84,16 +87,20 @@ def _person_everywhere(client: TestClient) -> int:
     joined = [_stage(_part("c1", n, 3, text)) for n, text in enumerate(PARTS, start=1)]
     assert joined[:2] == [None, None] and joined[2] is not None  # only the last part links to the message
     assert _stage(_part("c2", 1, 3, ORPHAN)) is None  # its other parts never come
-    promo = {"to": NUMBER, "body": MARKETING, "lane": "marketing"}
-    sent = client.post("/api/v1/messages", headers=marketer, json=promo)
+    # sent now on the transactional lane; the campaign's text waits for its send window (it depends
+    # on the clock: no Sunday sends in France), stored all the same
+    sent = client.post("/api/v1/messages", headers=marketer, json={"to": NUMBER, "body": SENT, "lane": "transactional"})
     assert sent.status_code == 202, sent.text
     assert send_messages([sent.json()["id"]])["sent"] == 1
     apply_simulator_reports()
     with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session))  # its own text is not personal
+        flows.queue_outbound(session, contact=service.get(session, contact["id"]), body=CAMPAIGN, lane="marketing",
+                             author_type="campaign", campaign_id=campaign.id)
         conversation_id = session.scalar(select(Conversation.id).where(Conversation.contact_id == contact["id"]))
         session.add(Note(conversation_id=conversation_id, body=NOTE))
         bodies = set(session.scalars(select(Message.body).where(Message.contact_id == contact["id"])))
-    assert bodies == {SIMULATED, "".join(PARTS), MARKETING}
+    assert bodies == {SIMULATED, "".join(PARTS), SENT, CAMPAIGN}
     return int(contact["id"])
 
 
