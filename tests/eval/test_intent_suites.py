@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.intent.store import IntentModelStore
 from core.settings import Settings
 from eval.intent_suites import banking77, run_clinc
 from eval.runner import RunOptions, SuiteSkipped
@@ -70,4 +71,5 @@ def test_banking_evaluates_another_csv(tmp_path: Path) -> None:
     assert {"accuracy", "accuracy_10_per_intent", "accuracy_with_rejection"} <= set(report.summary)
     assert "(10 per intent: minilm-tuned+use-multilingual)" in report.data
     models = tmp_path / "data" / "eval" / "models"
-    assert [p.name for p in models.glob("*-10pi-minilm-tuned+use-multilingual/*/encoder")] != []
+    [few_shot] = models.glob("*-10pi-minilm-tuned+use-multilingual-*")  # the store keeps the tuned encoder
+    assert IntentModelStore(few_shot).load().encoder is not None
