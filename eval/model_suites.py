@@ -4,8 +4,22 @@
   shared ``umsab``), split ``--split`` (default ``val``): accuracy and macro-F1, per language.
 * ``language``: :func:`agent.language.detect_language` (no prior) on the same UMSAB texts plus the
   short replies of ``eval.training.language_compare``; accuracy by message length.
-* ``keywords``: :func:`agent.keywords.match_keyword` on ``eval/suites/keywords.yaml`` (or ``--data``):
-  ``expect.decision`` is the keyword kind (``opt_out``/``help``/``opt_in``) or ``none``.
+* ``keywords``: the compliance layer a customer meets on a fresh deployment, on
+  ``eval/suites/keywords.yaml`` (or ``--data``): the keyword table
+  (:func:`agent.keywords.match_keyword`), then the built-in intents (:mod:`agent.intent.builtin`,
+  trained from ``agent/resources/intents_builtin.yaml`` as ``relais migrate`` does) through the real
+  policy (:func:`agent.policy.decide`). ``expect`` gives the action(s) allowed: ``opt_out``, ``help``,
+  ``opt_in``, ``confirm_opt_out`` or ``none`` (anything else: a reply or an escalation). Figures:
+
+  - ``opt_out_recall``: the cases that must opt out (``decision: opt_out``, the table's words) that
+    did: 1.0, a missed STOP is a compliance failure;
+  - ``nl_opt_out_recall`` / ``nl_opt_out_confirmed``: natural-language opt-outs (``decision_in:
+    [opt_out, confirm_opt_out]``) unsubscribed at once (a confident intent) / asked "reply STOP";
+    ``opt_out_handled``: every opt-out case that got one or the other;
+  - ``opt_out_recall_unseen`` / ``opt_out_handled_unseen``: the same on the phrasings no table and
+    no training example holds (:func:`eval.cases.seen_phrasings`), and ``unseen_share`` their share;
+  - ``false_opt_out_rate`` / ``false_confirm_rate``: harmless cases (look-alikes included)
+    unsubscribed / asked to confirm.
 """
 
 from __future__ import annotations
@@ -14,11 +28,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from agent.intent.spec import builtin_spec
+from agent.intent.trainer import train_intents
 from agent.keywords import match_keyword
 from agent.language import SUPPORTED_LANGUAGES, detect_language
+from agent.policy import Signals, Thresholds, decide
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
 from eval import metrics
-from eval.cases import load_cases
+from eval.cases import Case, load_cases, unseen_share
 from eval.datasets.umsab import LABEL_NAMES, UMSAB_LANGUAGES, UmsabRow, load_umsab
 from eval.paths import SUITES_DIR, shared_data_dir
 from eval.report import Failure, Report
@@ -124,30 +141,67 @@ def language(options: RunOptions) -> Report:
                   confusion={"labels": report.labels, "matrix": report.confusion}, failures=failures)
 
 
-@register("keywords", "Compliance keywords (STOP/HELP/START) in six languages: opt-out recall must be 100 %")
+#: Policy actions the keyword suite tells apart; any other (reply, escalate, silent) is "none".
+_COMPLIANCE_ACTIONS = frozenset({"opt_out", "confirm_opt_out", "help", "opt_in"})
+
+
+def _compliance_actions(cases: list[Case]) -> list[str]:
+    """What a fresh deployment does with each case: keyword table, then built-in intents, by the policy."""
+    model = train_intents(builtin_spec())
+    predictions = model.predict([case.text for case in cases])
+    thresholds = Thresholds()
+    actions: list[str] = []
+    for case, prediction in zip(cases, predictions, strict=True):
+        # intent_model=False: the built-ins alone cannot call a question out of scope (policy rule 7);
+        # best_score=1.0: retrieval is not what this suite measures; opted_out=True: a yes-like
+        # keyword (OUI, SÍ, JA) re-subscribes only a contact who opted out, the case that matters
+        signals = Signals(text=case.text, keyword=match_keyword(case.text, prior=case.contact_language),
+                          opted_out=True, intent=prediction, intent_model=False, best_score=1.0)
+        action = decide(signals, thresholds).action
+        actions.append(action if action in _COMPLIANCE_ACTIONS else "none")
+    return actions
+
+
+@register("keywords", "Compliance on a fresh deployment (keyword table + built-in intents), six languages: "
+          "table opt-outs 100 %, unseen natural-language opt-outs, false opt-outs")
 def keywords(options: RunOptions) -> Report:
     path = options.data or SUITES_DIR / "keywords.yaml"
     cases = load_cases(path)
-    options.progress.start(f"{len(cases)} keyword cases", len(cases))
+    options.progress.start(f"built-in intents, then {len(cases)} compliance cases", 2)
+    actions = _compliance_actions(cases)
+    options.progress.advance(2)
     gold, predicted, failures = [], [], []
-    for case in cases:
-        match = match_keyword(case.text, prior=case.contact_language)
-        got = match.kind if match is not None else "none"
-        want = case.expect.decision or "none"
-        gold.append(want)
+    for case, got in zip(cases, actions, strict=True):
+        allowed = case.expect.decisions() or ["none"]
+        gold.append(got if got in allowed else allowed[0])
         predicted.append(got)
-        if got != want:
-            failures.append(Failure(id=case.id, input=case.text, expected=want, got=got, detail=", ".join(case.tags)))
-        options.progress.advance()
+        if got not in allowed:
+            detail = ", ".join(case.tags)
+            failures.append(Failure(id=case.id, input=case.text, expected=" or ".join(allowed), got=got, detail=detail))
     report = metrics.classification(gold, predicted)
-    opt_out = metrics.binary([g == "opt_out" for g in gold], [p == "opt_out" for p in predicted])
-    harmless = [p == "opt_out" for g, p in zip(gold, predicted, strict=True) if g != "opt_out"]
-    summary = {"accuracy": report.accuracy, "opt_out_recall": opt_out["recall"],
-               "opt_out_precision": opt_out["precision"],
-               # share of the cases that are no opt-out (look-alikes included) the table would opt out
-               "false_opt_out_rate": metrics.share(harmless),  # n/a (None) without a harmless case
-               "n": len(cases)}
-    return Report(suite="keywords", summary=summary, data=str(path),
-                  metrics={"classification": report.to_dict(), "opt_out": opt_out},
-                  charts={"Recall by kind": {c.label: c.recall for c in report.per_class}},
+    by_id = dict(zip((c.id for c in cases), actions, strict=True))
+    must = [by_id[c.id] == "opt_out" for c in cases if c.expect.decisions() == ["opt_out"]]
+    natural = [by_id[c.id] for c in cases if c.is_opt_out and c.expect.decisions() != ["opt_out"]]
+    handled = [by_id[c.id] in ("opt_out", "confirm_opt_out") for c in cases if c.is_opt_out]
+    unseen = [by_id[c.id] for c in cases if c.is_opt_out and c.seen is False]
+    harmless = [by_id[c.id] for c in cases if not c.is_opt_out and "opt_out" not in c.expect.decisions()]
+    opted = [c.is_opt_out for c in cases if by_id[c.id] == "opt_out"]
+    summary: dict[str, float | int | None] = {
+        "accuracy": report.accuracy,
+        "opt_out_recall": metrics.share(must),
+        "nl_opt_out_recall": metrics.share([a == "opt_out" for a in natural]),
+        "nl_opt_out_confirmed": metrics.share([a == "confirm_opt_out" for a in natural]),
+        "opt_out_handled": metrics.share(handled),
+        "opt_out_recall_unseen": metrics.share([a == "opt_out" for a in unseen]),
+        "opt_out_handled_unseen": metrics.share([a in ("opt_out", "confirm_opt_out") for a in unseen]),
+        "unseen_share": unseen_share(cases),
+        # 1.0 exactly when no harmless case was unsubscribed; n/a when nothing was
+        "opt_out_precision": metrics.share(opted),
+        "false_opt_out_rate": metrics.share([a == "opt_out" for a in harmless]),  # n/a without a harmless case
+        "false_confirm_rate": metrics.share([a == "confirm_opt_out" for a in harmless]),
+        "n": len(cases),
+    }
+    return Report(suite="keywords", summary=summary, data=f"{path}; keyword table + built-in intents",
+                  metrics={"classification": report.to_dict()},
+                  charts={"Recall by action": {c.label: c.recall for c in report.per_class}},
                   confusion={"labels": report.labels, "matrix": report.confusion}, failures=failures)

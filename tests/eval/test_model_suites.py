@@ -1,4 +1,5 @@
-"""Sentiment and language suites on a small UMSAB-style folder written by the test."""
+"""Sentiment and language suites on a small UMSAB-style folder written by the test; the keyword suite
+on the compliance layer of a fresh deployment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from eval.model_suites import language, sentiment
+from eval.cases import load_cases, unseen_share
+from eval.model_suites import keywords, language, sentiment
+from eval.paths import SUITES_DIR
 from eval.runner import RunOptions, SuiteSkipped
 
 ROWS = {
@@ -52,3 +55,34 @@ def test_missing_split_or_folder(umsab: Path, tmp_path: Path) -> None:
         sentiment(options(tmp_path, umsab, split="val"))
     with pytest.raises(SuiteSkipped):
         language(options(tmp_path, tmp_path / "nowhere"))
+
+
+def test_keyword_suite_opt_outs_are_mostly_unseen_in_every_language() -> None:
+    cases = load_cases(SUITES_DIR / "keywords.yaml")
+    share = unseen_share(cases)
+    assert share is not None and share >= 0.5  # issue 12.7: at least half no table or example holds
+    unseen_languages = {tag for c in cases if c.is_opt_out and c.seen is False for tag in c.tags}
+    assert {"en", "fr", "es", "de", "it", "pt"} <= unseen_languages
+
+
+KEYWORD_CASES = """
+cases:
+  - {id: table-stop, text: "ARRET", expect: {decision: opt_out}, tags: [fr]}
+  - {id: nl-cease, text: "Please cease all messages to this number", expect: {decision_in: [opt_out, confirm_opt_out]}}
+  - {id: nl-de, text: "Bitte schicken Sie mir keine SMS mehr", expect: {decision_in: [opt_out, confirm_opt_out]}}
+  - {id: harmless, text: "Where is my order?", expect: {decision: none}}
+  - {id: help, text: "AIDE", expect: {decision: help}}
+"""
+
+
+def test_keyword_suite_measures_the_builtin_intents_too(tmp_path: Path) -> None:
+    """A natural-language opt-out is caught on a fresh deployment (built-in intents), not only STOP."""
+    data = tmp_path / "cases.yaml"
+    data.write_text(KEYWORD_CASES, encoding="utf-8")
+    report = keywords(options(tmp_path, data))
+    summary = report.summary
+    assert summary["opt_out_recall"] == 1.0  # the table's word
+    assert summary["opt_out_handled_unseen"] == 1.0, report.failures  # no table holds these phrasings
+    assert summary["unseen_share"] == pytest.approx(2 / 3, abs=1e-3)
+    assert summary["false_opt_out_rate"] == 0.0
+    assert summary["accuracy"] == 1.0, report.failures
