@@ -1,4 +1,9 @@
-"""Choosing an agent: language and skill match, then least-busy or round-robin, within capacity."""
+"""Choosing an agent: language and skill match, then least-busy or round-robin, within capacity.
+
+An agent who lists no languages takes any conversation, but one who lists the customer's language
+comes first: a Spanish customer whose question the (French and English) knowledge base could not
+answer reaches the Spanish speaker, even when an agent of unknown languages is less busy.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ class Candidate:
     active: int
     capacity: int
     last_assigned_at: datetime | None
+    #: the agent lists the conversation's language (False when it lists none, or the language is unknown)
+    speaks: bool = False
 
 
 def active_counts(session: Session) -> dict[int, int]:
@@ -53,12 +60,14 @@ def candidates(session: Session, escalation: Escalation, *, exclude: set[int] | 
         active = counts.get(profile.user_id, 0)
         if active >= profile.max_concurrent:
             continue
-        found.append(Candidate(profile.user_id, active, profile.max_concurrent, profile.last_assigned_at))
+        speaks = bool(escalation.language) and escalation.language in (profile.languages or [])
+        found.append(Candidate(profile.user_id, active, profile.max_concurrent, profile.last_assigned_at, speaks))
     return found
 
 
 def pick(found: list[Candidate], strategy: str) -> Candidate | None:
-    """``least_busy``: fewest open conversations (then longest idle); ``round_robin``: longest idle."""
+    """Agents who list the customer's language first; then ``least_busy``: fewest open conversations
+    (then longest idle), or ``round_robin``: longest idle."""
     if not found:
         return None
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -70,5 +79,5 @@ def pick(found: list[Candidate], strategy: str) -> Candidate | None:
         return last if last.tzinfo else last.replace(tzinfo=UTC)
 
     if strategy == "round_robin":
-        return min(found, key=lambda c: (idle_key(c), c.user_id))
-    return min(found, key=lambda c: (c.active / max(c.capacity, 1), idle_key(c), c.user_id))
+        return min(found, key=lambda c: (not c.speaks, idle_key(c), c.user_id))
+    return min(found, key=lambda c: (not c.speaks, c.active / max(c.capacity, 1), idle_key(c), c.user_id))
