@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     intent_backend: str = "use-multilingual"
     intent_min_confidence: float = Field(0.45, ge=0, le=1)
     retrieval_min_score: float = Field(0.35, ge=0, le=1)
-    sentiment_escalate_below: float = Field(-0.6, ge=-1, le=1)
+    sentiment_escalate_below: float = Field(-0.7, ge=-1, le=1)
     repeat_failure_limit: int = Field(2, ge=1)
 
     # Human handoff

@@ -27,6 +27,17 @@ def reply_to(pipeline: Pipeline, text: str, **kwargs: object) -> str:
 # 1. answer only what the passage supports
 
 
+@pytest.mark.parametrize(("text", "expected"), [("My discount code is not working", "promo code"),
+                                                ("Mon code de réduction est refusé", "code promo")])
+def test_a_problem_the_knowledge_base_answers_is_answered_not_escalated(
+        pipeline: Pipeline, text: str, expected: str) -> None:
+    """A customer-service person would answer a broken discount code: its mild negativity (-0.61)
+    is no reason to queue it for a person (agent.policy.Thresholds.sentiment_escalate_below)."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "reply", (decision.reason_code, decision.reason)
+    assert any(expected in (s.title or "").lower() for s in decision.sources), decision.sources
+
+
 @pytest.mark.parametrize(
     ("text", "known", "assertion"),
     [
