@@ -59,7 +59,7 @@ class Row:
 
     field: str = "consent"
     op: str = "eq"
-    value: str = ""
+    value: str = "opted_in"  # a new row starts as the condition most marketing segments need
     extra: str = ""
 
 

@@ -5,9 +5,12 @@ import wizard's steps; agents and analysts get the friendly 403, unsafe requests
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
 from contacts import consent, search
@@ -17,7 +20,8 @@ from conversations.models import Message
 from core import db
 from core.models import AuditEntry
 from tests.campaigns.factories import create_campaign, create_template
-from tests.console.helpers import create_console_user, escalated_conversation, log_in
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation, log_in
 from tests.contacts.helpers import create_contact
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -193,3 +197,110 @@ def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
     import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
     cancelled = app_client.post(f"/console/imports/{import_id}/cancel", headers=headers)
     assert cancelled.status_code == 200 and "Import cancelled" in cancelled.text
+
+
+# -- the marketer's journey in Chromium ----------------------------------------------------------
+
+PHONE_WIDTH = 360
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def _fits(page: Page) -> None:
+    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
+    assert tools.page_width(page) <= PHONE_WIDTH, page.url
+    assert tools.serious_violations(page) == [], page.url
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def _settled(page: Page) -> None:
+    """The re-drawn builder is in place and HTMX has wired it (a person is never faster than this)."""
+    expect(page.locator("#rules .htmx-added, #rules .htmx-settling, #rules .htmx-request")).to_have_count(0)
+    expect(page.locator("#rules")).not_to_have_class(re.compile("htmx-(settling|swapping)"))
+
+
+def _existing_audience() -> None:
+    """Contacts already in the database: two French and one English opted in, one French without consent."""
+    with db.session_scope() as session:
+        for n, language, opted_in in ((11, "fr", True), (12, "fr", True), (13, "en", True), (14, "fr", False)):
+            contact = create_contact(session, n, first_name=f"Client {n}", language=language)
+            if opted_in:
+                consent.record_opt_in(session, contact=contact, source="form", proof="shop sign-up form")
+
+
+@pytest.mark.browser
+def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live_server: str, page: Page) -> None:
+    _existing_audience()
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_role("link", name="Import contacts").click()
+    page.wait_for_url(f"{live_server}/console/imports")
+    upload: FilePayload = {"name": "clients.csv", "mimeType": "text/csv", "buffer": FRENCH_CSV}
+    page.set_input_files("#import-file", files=[upload])
+    expect(page.locator("#preview-encoding")).to_have_text("cp1252")
+    expect(page.locator("#preview-delimiter")).to_have_text(";")
+    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone")
+    expect(page.get_by_label("Field for column Prénom")).to_have_value("first_name")
+    expect(page.locator('#preview-rows tr[data-row="3"]')).to_have_attribute("data-status", "rejected")
+    expect(page.locator('#preview-rows tr[data-row="4"]')).to_contain_text("landline")
+    expect(page.get_by_label("All or nothing: import no row if any row is invalid")).not_to_be_checked()
+    _fits(page)
+
+    page.get_by_role("button", name="Import the file").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator("#report-created")).to_have_text("2")
+    expect(page.locator("#report-rejected")).to_have_text("1")
+    expect(page.locator("#report-warnings-list")).to_contain_text("Row 4")
+    _fits(page)
+    with page.expect_download() as download:
+        page.locator("#rejected-link").click()
+    path = download.value.path()
+    rejected = path.read_text(encoding="utf-8").splitlines()
+    assert rejected[0].startswith("row,reason,Téléphone") and rejected[1].startswith("3,") and len(rejected) == 2
+
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_label("Name, e-mail or phone number").focus()
+    page.keyboard.type("zoe")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/contacts?q=zoe**")
+    expect(page.locator("#contacts tbody tr")).to_have_count(1)
+    _fits(page)
+    page.get_by_role("link", name="Zoé Martin").click()
+    expect(page.locator("#contact-facts")).to_contain_text("+33*******01")
+    expect(page.locator("#consent-history")).to_contain_text("opt in")
+    expect(page.locator("#consent-history")).to_contain_text("import")
+    _fits(page)
+
+    page.get_by_role("link", name="Segments", exact=True).click()
+    page.get_by_role("link", name="New segment").click()
+    page.get_by_label("Name", exact=True).fill("Clients FR avec consentement")
+    expect(page.locator("#segment-count")).to_have_text("4")  # opted in: three already there and Zoé
+    page.get_by_role("button", name="Add a condition to group 1").click()
+    _settled(page)
+    page.get_by_label("Field, condition 2 of group 1").select_option("language")
+    expect(page.locator("input#value-0-1")).to_be_visible()  # the builder re-drew the row as a text field
+    _settled(page)
+    page.get_by_label("Value, condition 2 of group 1").fill("fr")
+    expect(page.locator("#segment-count")).to_have_text("2")
+    expect(page.locator("#segment-samples li")).to_have_count(2)
+    _fits(page)
+    page.get_by_role("button", name="Save the segment").click()
+    page.wait_for_url("**/console/segments?done=saved")
+    expect(page.locator("#segments tbody tr")).to_have_count(1)
+    expect(page.locator('#segments [data-figure="count"]')).to_have_text("2")
+    _fits(page)
