@@ -92,8 +92,9 @@ class Candidate:
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
-        ``MAX_SENTENCES``), in passage order; an FAQ answer always keeps its first sentence (the
-        direct answer the rest refers to: "...we send a tracking link. You can also follow it...")
+        ``MAX_SENTENCES``), in passage order; an FAQ answer, or a titled section, always keeps its
+        first sentence (the direct answer the rest refers to: "...we send a tracking link. You can
+        also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
         unless the question is a follow-up about one detail ("and for express?"). A leading "Yes,"
         is dropped when the passage contradicts what the question names."""
         if not self.units:
@@ -101,7 +102,7 @@ class Candidate:
         best = max(self.unit_scores)
         ranked = sorted(range(len(self.units)), key=lambda i: -self.unit_scores[i])
         kept = sorted(i for i in ranked[:MAX_SENTENCES] if self.unit_scores[i] >= best - SENTENCE_MARGIN)
-        if self.hit.is_faq and not self.follow_up and 0 not in kept:
+        if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
         chosen = [self.units[i] for i in kept]
         if self.support == "contradicted":
@@ -111,9 +112,11 @@ class Candidate:
 
 
 def passage_units(hit: Hit) -> tuple[str | None, list[str]]:
-    """``(FAQ question or None, answer/text sentences)`` of ``hit``."""
+    """``(title, answer/text sentences)`` of ``hit``: the title is an FAQ entry's question, else the
+    document section's heading ("Opening hours"), which says what the section answers as an FAQ
+    question does (its sentences alone may never name the topic: "Our shop is open 9am to 7pm")."""
     body = hit.answer if hit.answer is not None else hit.text
-    return hit.question, sentences(body) or [body.strip()]
+    return hit.question or hit.heading_path or None, sentences(body) or [body.strip()]
 
 
 def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool]) -> tuple[

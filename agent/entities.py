@@ -180,8 +180,24 @@ def payment_methods(text: str) -> set[str]:
 
 
 @functools.cache
+def _calendar_words() -> frozenset[str]:
+    """Folded weekday and month names (wide and abbreviated, singular and plural) in the six
+    languages: English capitalises them ("open on Sunday?") but they name no product."""
+    words: set[str] = set()
+    for language in _LANGUAGES:
+        locale = Locale.parse(language)
+        for table in (locale.days, locale.months):
+            for width in ("wide", "abbreviated"):
+                for name in table["format"][width].values():
+                    key = fold(name).strip()
+                    words |= {key, f"{key}s"}
+    return frozenset(words)
+
+
+@functools.cache
 def _known_words() -> frozenset[str]:
-    return frozenset(word for phrase in (*_places(), *_payment_index()) for word in phrase.split())
+    phrases = (*_places(), *_payment_index())
+    return frozenset(word for phrase in phrases for word in phrase.split()) | _calendar_words()
 
 
 def names(text: str, language: str) -> set[str]:

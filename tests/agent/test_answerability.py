@@ -106,3 +106,19 @@ def test_cached_embed_embeds_each_text_once(embedder: Embedder) -> None:
     assert np.allclose(first[1], again[0]) and np.allclose(first[0], first[2])
     cached(["linen", "a rug"])  # beyond three texts the oldest are dropped
     assert calls[-1] == ["linen", "a rug"] and len(cached(["a lamp"])) == 1 and calls[-1] == ["a lamp"]
+
+
+HOURS = Hit(chunk_id="h", kb="default", document_id="hours.md", source="hours.md", title="Hours",
+            headings=("Opening hours",),
+            text="Our shop in Lyon is open Monday to Saturday from 9am to 7pm. We are closed on Sundays and on "
+                 "public holidays. Customer service answers text messages during the same opening hours.",
+            language="en", tags=(), rank=1, score=0.36, dense_score=0.36, bm25_score=0.0, fused_score=0.36)
+
+
+def test_a_document_section_is_answered_through_its_heading_with_its_first_sentence(embedder: Embedder) -> None:
+    # its sentences never say "opening hours": the heading does, as an FAQ entry's question would
+    chosen = choose(ranked(embedder, "What are your opening hours?", HOURS))
+    assert chosen is not None
+    assert chosen.reply_sentences()[0] == "Our shop in Lyon is open Monday to Saturday from 9am to 7pm."
+    sunday = choose(ranked(embedder, "Are you open on Sunday?", HOURS))  # a weekday is no unknown product name
+    assert sunday is not None and "closed on Sundays" in " ".join(sunday.reply_sentences())

@@ -61,6 +61,7 @@ def test_names_are_capitalised_words_inside_a_sentence() -> None:
     assert names("Hello, Can I pay? I'd like the Alba lamp", "en") == {"alba"}
     assert names("Do you deliver to the United States?", "en") == set()  # a country, not a name
     assert names("Wie lange dauert die Lieferung?", "de") == set()  # German capitalises nouns
+    assert names("Are you open on Sunday? Or in December, on Mondays?", "en") == set()  # days and months
     assert [e.kind for e in entities("Can I pay with PayPal for the Alba lamp in Japan?", "en")] == [
         "country", "payment", "name"]
 
