@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
-from contacts import consent, search
+from contacts import consent
 from contacts.models import Contact
-from contacts.search import Filters
 from conversations.models import Message
 from core import db
 from core.models import AuditEntry
@@ -68,18 +67,6 @@ def test_search_and_filters_find_contacts_by_name_number_and_consent(app_client:
     assert _rows(app_client.get("/console/contacts", params={"tag": "vip"}, headers=HTML).text) == [str(ids["ben"])]
     bad = app_client.get("/console/contacts", params={"consent": "maybe"}, headers=HTML)
     assert bad.status_code == 422 and "consent" in bad.text
-
-
-def test_search_scans_encrypted_names_a_bounded_number_at_a_time(app_client: TestClient) -> None:
-    """Names are encrypted: a search looks at ``scan_limit`` contacts, says how far, and carries on."""
-    with db.session_scope() as session:
-        made = [create_contact(session, n, first_name="Léa" if n in (3, 5) else "Paul").id for n in range(1, 7)]
-        first = search.search(session, text="lea", filters=Filters(), limit=50, scan_limit=4)
-        assert [c.id for c in first.contacts] == [made[2]] and first.scanned_to == made[3]
-        rest = search.search(session, text="lea", after_id=first.next_after_id or 0, limit=50, scan_limit=4)
-        assert [c.id for c in rest.contacts] == [made[4]] and rest.next_after_id is None
-        full = search.search(session, text="paul", limit=2)
-        assert len(full.contacts) == 2 and full.next_after_id == made[1] and full.scanned_to is None
 
 
 def test_contact_page_shows_ledger_campaign_texts_and_conversations(app_client: TestClient) -> None:
