@@ -291,3 +291,24 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
     expect(page.locator("#segments tbody tr")).to_have_count(1)
     expect(page.locator('#segments [data-figure="count"]')).to_have_text("2")
     _fits(page)
+
+
+@pytest.mark.browser
+def test_admin_erases_a_contact_after_confirming(live_server: str, page: Page) -> None:
+    ids = _contacts()
+    _, secret = create_console_user("root@example.com", role="admin")
+    tools.log_in(page, live_server, "root@example.com", PASSWORD, secret)
+    page.goto(f"{live_server}/console/contacts/{ids['zoe']}")
+    expect(page.get_by_role("link", name="Download everything held on this person (JSON)")).to_be_visible()
+    confirm = page.get_by_role("button", name="Yes, erase this contact")
+    expect(confirm).to_be_hidden()  # behind the confirmation step
+    page.locator("details.danger summary").focus()
+    page.keyboard.press("Enter")
+    expect(confirm).to_be_visible()
+    _fits(page)
+    confirm.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Contact #{ids['zoe']} is erased")).to_be_focused()
+    with db.session_scope() as session:
+        contact = session.get(Contact, ids["zoe"])
+        assert contact is not None and contact.erased
