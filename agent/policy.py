@@ -51,7 +51,7 @@ class Thresholds:
     intent_min_confidence: float = 0.45
     retrieval_min_score: float = 0.35
     # a problem the knowledge base answers ("My discount code is not working", -0.61) is answered;
-    # angry or abusive messages score -0.71 and below on the demo and red-team suites (docs/agent.md)
+    # the red-team abuse and the demo English angry case score -0.71 and below (docs/agent.md)
     sentiment_escalate_below: float = -0.7
     repeat_failure_limit: int = 2
     # a natural-language opt-out below this asks the customer to confirm with STOP instead of
