@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
 from contacts import consent
+from contacts.import_runner import run
 from contacts.models import Contact
 from conversations.models import Message
 from core import db
@@ -161,8 +162,6 @@ def test_import_wizard_previews_maps_imports_and_reports(app_client: TestClient)
     )
     assert started.status_code == 200, started.text
     import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
-    from contacts.import_runner import run
-
     run(int(import_id))
     report = app_client.get(f"/console/imports/{import_id}", headers=HTMX)
     assert 'data-status="succeeded"' in report.text and 'hx-trigger="every 1s"' not in report.text
@@ -185,6 +184,19 @@ def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
     cancelled = app_client.post(f"/console/imports/{import_id}/cancel", headers=headers)
     assert cancelled.status_code == 200 and "Import cancelled" in cancelled.text
 
+
+
+def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
+    csrf = _marketer(app_client)
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    files = {"file": ("mobiles.csv", io.BytesIO(b"mobile\n+33600000077\n"), "text/csv")}
+    started = app_client.post("/console/imports", files=files, headers=headers)
+    import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
+    run(int(import_id))
+    report = app_client.get(f"/console/imports/{import_id}", headers=HTMX)
+    assert 'id="report-created">1<' in report.text and "rejected rows" not in report.text
+    notice = report.text.split('class="notice consent-notice">', 1)[1].split("</p>", 1)[0]
+    assert "1 row has no consent" in notice and "RELAIS_MARKETING_CONSENT" in notice
 
 # -- the marketer's journey in Chromium ----------------------------------------------------------
 
