@@ -11,7 +11,9 @@ import typer
 from cli.console import console
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("dispatch", "limiter", "inbound", "events", "agent", "knowledge", "campaigns", "console", "tokenize")
+BENCHMARKS = (
+    "campaign_e2e", "limiter", "inbound_e2e", "events", "agent", "knowledge", "campaigns", "console", "tokenize",
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,69 @@
+"""The end-to-end benchmarks' set-up and teardown, run with tiny numbers so they cannot rot.
+
+Benchmarks are not tests: these check that each bench brings the production layout up (fresh
+PostgreSQL database, Redis, ``relais run --no-workers``, workers, the fake provider with its
+delivery reports), that its accounting adds up on a small load, and that it leaves nothing behind
+(no database, no Redis keys). The figures themselves are in docs/delivery.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+
+from bench import campaign_e2e, inbound_e2e
+from tests.helpers import skip_unless_ci
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def server(postgres_url: str | None) -> str:
+    """The PostgreSQL server the benches create their own database on."""
+    if postgres_url is None:
+        skip_unless_ci("PostgreSQL is not reachable on 127.0.0.1:5432 and RELAIS_TEST_DATABASE_URL is unset")
+    return postgres_url
+
+
+def _bench_databases(server: str) -> list[str]:
+    engine = sa.create_engine(server)
+    with engine.connect() as conn:
+        names = list(conn.scalars(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'relais_bench_%'")))
+    engine.dispose()
+    return names
+
+
+def test_campaign_bench_delivers_every_message_once_and_cleans_up(
+    server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = set(_bench_databases(server))
+    code = campaign_e2e.main(
+        ["--recipients", "200", "--workers", "1", "--raw-seconds", "1", "--stall-timeout", "60",
+         "--database-url", server, "--redis-url", redis_url]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "lost 0, duplicated 0" in out
+    assert "{'delivered': 200}" in out
+    assert "msg/s" in out and "Relais / limit" in out
+    assert set(_bench_databases(server)) == before
+    assert redis_lib.Redis.from_url(redis_url).dbsize() == 0
+
+
+def test_inbound_bench_answers_every_text_and_cleans_up(
+    server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the non-forking workers: relais worker's work-horse loads the agent for each text (tens of
+    # seconds per reply on a loaded machine); the campaign test above covers relais worker itself
+    before = set(_bench_databases(server))
+    code = inbound_e2e.main(
+        ["--rate", "2", "--seconds", "2", "--ramp", "", "--warm-up", "0", "--embedder-seconds", "0.5",
+         "--drain", "90", "--workers", "1", "--threaded-workers", "--database-url", server, "--redis-url", redis_url]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "4 at the provider" in out and "lost 0" in out
+    assert "webhook failures 0" in out
+    assert set(_bench_databases(server)) == before
+    assert redis_lib.Redis.from_url(redis_url).dbsize() == 0
