@@ -115,7 +115,8 @@ def test_an_unsure_natural_language_opt_out_asks_for_stop_and_changes_no_consent
     asked = receive("tell me about me")  # issue 15: opted out at 0.58
     assert handle(asked) == "asked to confirm the opt-out"
     [question] = outbound()
-    assert question.lane == "transactional" and "Reply STOP" in question.body
+    # lingua hesitates on "tell me about me" (en 0.50, fr 0.29): the +33 number's French settles it
+    assert question.lane == "transactional" and "Répondez STOP" in question.body
     with db.session_scope() as session:
         contact = session.scalar(select(Contact))
         assert contact is not None and not contact.opted_out
