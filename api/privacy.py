@@ -7,7 +7,8 @@ Erasure wipes the number, names, attributes, tags, list memberships, engagement,
 every message body, media reference and analysis, the provider's raw copy of inbound texts (also
 the parts of a concatenated text that are not linked to the joined message, parts of one that
 never completed, and texts still waiting to be ingested), agents' notes and escalation reasons,
-the running imports' duplicate check, and in Redis what the simulated phone received and its
+the running imports' duplicate check, rows of recent imports handed back with their cells (rejected
+or warned about) that hold the number in any spelling, and in Redis what the simulated phone received and its
 pending delivery reports. It keeps the tombstone the law requires: the contact row (``erased``, opted out,
 no phone), the consent ledger (actions, sources, times and the blind index, proofs wiped) and a
 suppression entry for the blind index, so the number is never texted again even if it comes back
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ from contacts.models import (
     AttributeValue,
     Contact,
     ContactImportNumber,
+    ContactImportProblem,
     ContactTag,
     EngagementEvent,
     ListMembership,
@@ -38,6 +41,7 @@ from core import audit
 from core.audit import Actor
 from core.db import utcnow
 from core.errors import Conflict
+from core.settings import get_settings
 from handoff.models import Escalation, Note
 
 ERASED = ""
@@ -163,6 +167,31 @@ def _wipe_staged_inbound(session: Session, *, phone: str | None, phone_index: st
     return wiped
 
 
+def _national_digits(text: str, region: str) -> str | None:
+    """The national significant number written in ``text`` (any spelling), or None."""
+    try:
+        number = phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(number.national_number) if len(str(number.national_number)) >= 6 else None
+
+
+def _wipe_import_rows(session: Session, *, phone: str | None, region: str) -> int:
+    """Cells of import rows handed back to the importer (kept encrypted for a week for the
+    ``rejected.csv``) that hold the number, however it was written, are wiped."""
+    wanted = _national_digits(phone, region) if phone else None
+    if wanted is None:
+        return 0
+    wiped = 0
+    for problem in session.scalars(
+        select(ContactImportProblem).where(ContactImportProblem.cells.is_not(None)).execution_options(yield_per=500)
+    ):
+        if any(_national_digits(str(cell), region) == wanted for cell in problem.cells or []):
+            problem.cells = None
+            wiped += 1
+    return wiped
+
+
 def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[str, int]:
     """Erase a contact's personal data, keeping the consent tombstone (see the module docstring).
 
@@ -196,6 +225,8 @@ def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[st
             update(Escalation).where(Escalation.conversation_id.in_(conversation_ids)).values(reason_text=ERASED),
         ),
         "consent_proofs": consent.wipe_proofs(session, contact),
+        "import_rows": _wipe_import_rows(session, phone=contact.phone,
+                                         region=contact.country or get_settings().default_region),
         "simulator_messages": redis_outbox().forget(contact.phone) if contact.phone else 0,
     }
     for table in (EngagementEvent, ListMembership, ContactTag, AttributeValue):

@@ -174,3 +174,27 @@ def test_erasure_leaves_no_number_or_text_in_the_database_or_redis(
     assert found_in_redis == []
     inbox = client.get("/api/v1/simulator/messages", params={"phone": NUMBER}, headers=auth_headers("admin"))
     assert inbox.status_code == 200 and inbox.json() == []
+
+
+def test_erasure_wipes_import_rows_that_hold_the_number_in_any_spelling(runtime: Settings) -> None:
+    from api.privacy import erase_person
+    from contacts.models import Contact, ContactImport, ContactImportProblem
+    from core.audit import Actor
+
+    with db.session_scope() as session:
+        contact, _ = service.get_or_create_by_phone(session, phone_e164="+33612345678", country="FR")
+        job = ContactImport(format="csv", filename="clients.csv")
+        session.add(job)
+        session.flush()
+        session.add_all([
+            ContactImportProblem(import_id=job.id, row=2, severity="error", code="duplicate",
+                                 cells=["06 12 34 56 78", "Zoé", "zoe@example.com"]),
+            ContactImportProblem(import_id=job.id, row=3, severity="warning", code="landline",
+                                 cells=["01 42 72 00 00", "Paul", ""]),
+        ])
+        session.flush()
+        counts = erase_person(session, session.get_one(Contact, contact.id), actor=Actor("user", "1"))
+        assert counts["import_rows"] == 1
+    with db.session_scope() as session:
+        cells = [p.cells for p in session.scalars(select(ContactImportProblem).order_by(ContactImportProblem.row))]
+    assert cells == [None, ["01 42 72 00 00", "Paul", ""]]
