@@ -36,5 +36,6 @@ def _warm_up_agent_in_background(settings: Settings) -> None:
 def in_process(settings: Settings) -> Iterator[None]:
     """Run ``settings.inbound_worker_threads`` worker threads and the periodic scheduler until exit."""
     _warm_up_agent_in_background(settings)
-    with BackgroundWorkers(settings.inbound_worker_threads), PeriodicScheduler():
+    # the scheduler thread moves delayed jobs: RQ's own scheduler would fork from a worker thread
+    with BackgroundWorkers(settings.inbound_worker_threads, with_scheduler=False), PeriodicScheduler(delayed_jobs=True):
         yield

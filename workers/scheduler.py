@@ -13,9 +13,11 @@ import time
 from typing import Any
 
 import structlog
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
 
 from core.periodic import Periodic
-from core.queue import JobSpec, RetryPolicy, enqueue
+from core.queue import JobSpec, RetryPolicy, all_queues, enqueue
 from core.redis import get_redis
 from core.schema import DOMAIN_PACKAGES
 from core.settings import get_settings
@@ -47,20 +49,34 @@ def tick(periodic: list[Periodic], now: float) -> list[str]:
 
 
 class PeriodicScheduler:
-    """A daemon thread calling :func:`tick` every second until stopped."""
+    """A daemon thread calling :func:`tick` every second until stopped.
 
-    def __init__(self, interval: float = 1.0) -> None:
+    With ``delayed_jobs``, the same thread also moves due delayed jobs (retries, wake-ups at a
+    message's ``not_before``) onto their queues, as RQ's own scheduler does: inside ``relais run``
+    RQ's scheduler would fork a process from a worker thread of a multithreaded server, and a fork
+    taken while another thread holds the import lock hangs the server.
+    """
+
+    def __init__(self, interval: float = 1.0, *, delayed_jobs: bool = False) -> None:
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relais-scheduler", daemon=True)
         self._jobs = discover_periodic()
+        self._delayed_jobs = delayed_jobs
 
     def _run(self) -> None:
+        mover: RQScheduler | None = None
         while not self._stop.is_set():
             try:
                 tick(self._jobs, time.time())
+                if self._delayed_jobs:
+                    mover = mover or RQScheduler([q.name for q in all_queues()], connection=get_redis(get_settings()),
+                                                 serializer=JSONSerializer)
+                    if mover.acquire_locks(auto_start=False):
+                        mover.enqueue_scheduled_jobs()
             except Exception:  # a Redis hiccup must not kill the scheduler thread
                 log.exception("periodic tick failed")
+                mover = None
             self._stop.wait(self._interval)
 
     def __enter__(self) -> PeriodicScheduler:
