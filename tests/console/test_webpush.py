@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 
 from api.console import webpush
+from core.redis import get_redis
 from core.settings import Settings
+from handoff.events import CHANNEL
 from tests.console.helpers import escalated_conversation
 from tests.helpers import auth_headers
 
@@ -123,7 +125,10 @@ def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
     )
     assert subscribed.status_code == 204
 
-    conversation_id = escalated_conversation("+33666666666")  # the app's relay thread is listening
+    deadline = time.monotonic() + 10  # the app's relay thread subscribes in its own time: publish once it listens
+    while get_redis(runtime).pubsub_numsub(CHANNEL)[0][1] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conversation_id = escalated_conversation("+33666666666")
     assert push_service.arrived.wait(10), "no push reached the fake push service"
     path, headers, body = push_service.received[0]
     assert path == "/push/abc" and headers["content-encoding"] == "aes128gcm" and int(headers["ttl"]) > 0
