@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("brand", "Brand", "/console/brand", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("qa", "QA reports", "/console/qa", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),
+    NavItem("jobs", "Failed jobs", "/console/jobs", frozenset({Role.ADMIN})),
 )
 
 HOME: dict[Role, str] = {
