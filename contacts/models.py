@@ -15,7 +15,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -260,3 +272,50 @@ class ContactImportNumber(Base):
     import_id: Mapped[int] = mapped_column(ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True)
     phone_index: Mapped[str] = mapped_column(String(64), primary_key=True)
     row: Mapped[int] = mapped_column()
+
+
+ORDER_SOURCES = ("import", "shopify", "api")
+#: open → paid → cancelled; a later state never goes back (contacts.orders.advance_status)
+ORDER_STATUSES = ("open", "paid", "cancelled")
+
+
+class Order(Base):
+    """One purchase of a contact (see ``contacts.orders``); money in integer micro-units.
+
+    ``external_id`` is the order's id where it came from (the invoice number of an import, the
+    Shopify order id), unique per ``source``, so recording the same order twice finds the first.
+    A cancelled order either reverses an earlier purchase (Shopify's ``orders/cancelled``: lines
+    keep their positive quantities, ``cancelled_at`` says when) or is itself a credit note with
+    negative quantities (Online Retail's ``C`` invoices).
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_orders_source_external_id"),
+        Index("ix_orders_contact_ordered_at", "contact_id", "ordered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(12))  # one of ORDER_SOURCES
+    external_id: Mapped[str] = mapped_column(String(64))
+    ordered_at: Mapped[datetime] = mapped_column(index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    total_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(12), default="paid")  # one of ORDER_STATUSES
+    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    country: Mapped[str] = mapped_column(String(64), default="")  # as the shop recorded it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderLine(Base):
+    """One product line of an order; a negative quantity returns units (credit notes)."""
+
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    quantity: Mapped[int] = mapped_column()
+    unit_price_micros: Mapped[int] = mapped_column(BigInteger)

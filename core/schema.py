@@ -20,6 +20,7 @@ DOMAIN_PACKAGES = (
     "agent",
     "handoff",
     "contacts",
+    "intelligence",
     "campaigns",
     "eval",
     "workers",
