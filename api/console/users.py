@@ -45,64 +45,31 @@ def _act(request: Request, session: Session, principal: Principal, action: Calla
     return _table(request, session, principal, action(actor(request, principal)))
 
 
-@router.post("/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate(
-    request: Request,
-    user_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    return _act(
-        request,
-        session,
-        principal,
-        lambda who: f"{users.deactivate(session, user_id=user_id, actor=who).email} is deactivated.",
-    )
+# Each button's path after ``/users/{id}/`` → the ``core.users`` call and the line shown once it is done.
+_BUTTONS: dict[str, Callable[[Session, int, Actor], str]] = {
+    "deactivate": lambda s, uid, who: f"{users.deactivate(s, user_id=uid, actor=who).email} is deactivated.",
+    "reactivate": lambda s, uid, who: f"{users.reactivate(s, user_id=uid, actor=who).email} may log in again.",
+    "sessions/revoke": lambda s, uid, who: f"{users.revoke_sessions(s, user_id=uid, actor=who)} sessions ended.",
+    "2fa/reset": lambda s, uid, who: (
+        f"Two-factor reset for {users.reset_second_factor(s, user_id=uid, actor=who).email}."
+    ),
+}
 
 
-@router.post("/users/{user_id}/reactivate", response_class=HTMLResponse)
-def reactivate(
-    request: Request,
-    user_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    return _act(
-        request,
-        session,
-        principal,
-        lambda who: f"{users.reactivate(session, user_id=user_id, actor=who).email} may log in again.",
-    )
+def _button_route(path: str, call: Callable[[Session, int, Actor], str]) -> None:
+    def press(
+        request: Request,
+        user_id: int,
+        session: Session = Depends(db_session, scope="function"),
+        principal: Principal = Depends(ADMINS),
+    ) -> HTMLResponse:
+        return _act(request, session, principal, lambda who: call(session, user_id, who))
+
+    router.add_api_route(f"/users/{{user_id}}/{path}", press, methods=["POST"], response_class=HTMLResponse)
 
 
-@router.post("/users/{user_id}/sessions/revoke", response_class=HTMLResponse)
-def revoke_sessions(
-    request: Request,
-    user_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    return _act(
-        request,
-        session,
-        principal,
-        lambda who: f"{users.revoke_sessions(session, user_id=user_id, actor=who)} sessions ended.",
-    )
-
-
-@router.post("/users/{user_id}/2fa/reset", response_class=HTMLResponse)
-def reset_second_factor(
-    request: Request,
-    user_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    return _act(
-        request,
-        session,
-        principal,
-        lambda who: f"Two-factor reset for {users.reset_second_factor(session, user_id=user_id, actor=who).email}.",
-    )
+for _path, _call in _BUTTONS.items():
+    _button_route(_path, _call)
 
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
