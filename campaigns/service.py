@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns import scheduling
-from campaigns.models import Campaign, Conversion, Template
+from campaigns.models import Campaign, Conversion, EventTemplate, Template
 from campaigns.schemas import CampaignIn, ConversionIn, ScheduleIn, TemplateIn
 from campaigns.templates import TemplateSpec, validate
 from conversations.models import Message
@@ -54,6 +54,27 @@ def get_template(session: Session, template_id: int) -> Template:
     if found is None:
         raise NotFound(f"template {template_id} not found")
     return found
+
+
+def template_users(session: Session, template_id: int) -> list[str]:
+    """What sends ``template_id``: campaigns (main, translation or A/B arm) and transactional events."""
+    users = [f"campaign “{name}”" for name, main, translations, ab in session.execute(
+        select(Campaign.name, Campaign.template_id, Campaign.translations, Campaign.ab).order_by(Campaign.id))
+        if template_id == main or template_id in (translations or {}).values()
+        or any(arm.get("template_id") == template_id for arm in (ab or {}).get("arms", []))]
+    users += [f"event “{event}” ({language})" for event, language in session.execute(
+        select(EventTemplate.event_type, EventTemplate.language).where(EventTemplate.template_id == template_id))]
+    return users
+
+
+def delete_template(session: Session, template: Template) -> None:
+    """Delete a template nothing sends; raises ``Conflict`` naming the campaigns and events that use it."""
+    users = template_users(session, template.id)
+    if users:
+        raise Conflict(f"template “{template.name}” is used by {', '.join(users[:5])}"
+                       f"{f' and {len(users) - 5} more' if len(users) > 5 else ''}; it cannot be deleted")
+    session.delete(template)
+    session.flush()
 
 
 def get_campaign(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:

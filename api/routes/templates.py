@@ -1,4 +1,4 @@
-"""Message templates (marketer): create/update with validation, list, preview for a contact."""
+"""Message templates (marketer): create/update with validation, list, delete, preview for a contact."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import preview, service
+from campaigns import preview, service, template_check
 from campaigns.models import Template
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn, TemplateOut
 from core import audit
@@ -31,7 +31,9 @@ def create_template(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.MARKETER)),
 ) -> TemplateOut:
-    """Validated on save: unknown variables, missing defaults and unsafe constructs answer 422."""
+    """Validated on save: unknown variables, missing defaults, unsafe constructs and media URLs that are
+    not public answer 422."""
+    template_check.check_media_urls(body.media)
     template = service.save_template(session, body)
     audit.record(
         session,
@@ -63,6 +65,7 @@ def update_template(
 ) -> TemplateOut:
     template = service.get_template(session, template_id)
     before = {"body": template.body, "name": template.name}
+    template_check.check_media_urls(body.media)
     service.save_template(session, body, template)
     audit.record(
         session,
@@ -73,6 +76,21 @@ def update_template(
         diff=audit.changes(before, {"body": template.body, "name": template.name}),
     )
     return TemplateOut.model_validate(template)
+
+
+@router.delete("/templates/{template_id}", status_code=204)
+def delete_template(
+    template_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.MARKETER)),
+) -> None:
+    """409 while a campaign (main, translation or A/B arm) or a transactional event uses it."""
+    template = service.get_template(session, template_id)
+    name = template.name
+    service.delete_template(session, template)
+    audit.record(session, actor=actor(request, principal), action="template.delete", target_type="template",
+                 target_id=template_id, diff={"name": name})
 
 
 @router.post("/templates/preview", response_model=PreviewOut)

@@ -1,11 +1,15 @@
-"""Templates over HTTP: 422 naming the variable and line, preview with encoding, segments and cost."""
+"""Templates over HTTP: 422 naming the variable and line, preview with encoding, segments and cost,
+delete refused while in use, media URLs that are not public refused."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from campaigns.models import Template
 from core import db
-from tests.campaigns.factories import create_contact
+from core.models import AuditEntry
+from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.helpers import auth_headers
 
 
@@ -57,3 +61,27 @@ def test_create_update_list_and_preview(app_client: TestClient) -> None:
 def test_analyst_cannot_write_templates(app_client: TestClient) -> None:
     response = app_client.post("/api/v1/templates", headers=auth_headers("analyst"), json={"name": "x", "body": "y"})
     assert response.status_code == 403
+
+
+def test_delete_is_refused_while_a_campaign_uses_it_and_audited(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        used = create_template(session, name="in use")
+        spare = create_template(session, name="spare")
+        create_campaign(session, used, name="Soldes")
+        used_id, spare_id = used.id, spare.id
+    headers = auth_headers("marketer")
+    refused = app_client.delete(f"/api/v1/templates/{used_id}", headers=headers)
+    assert refused.status_code == 409 and "campaign “Soldes”" in refused.json()["detail"]
+    assert app_client.delete(f"/api/v1/templates/{spare_id}", headers=headers).status_code == 204
+    assert app_client.delete(f"/api/v1/templates/{spare_id}", headers=headers).status_code == 404
+    with db.session_scope() as session:
+        assert [t.id for t in session.scalars(select(Template))] == [used_id]
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "template.delete")).one()
+        assert entry.target_id == str(spare_id) and entry.actor_type != "system"
+
+
+def test_media_urls_must_be_public(app_client: TestClient) -> None:
+    body = {"name": "mms", "body": "Nouveautés", "media": [{"url": "http://127.0.0.1:6379/x.jpg",
+                                                               "content_type": "image/jpeg"}]}
+    refused = app_client.post("/api/v1/templates", headers=auth_headers("marketer"), json=body)
+    assert refused.status_code == 422 and "media[0].url" in refused.json()["detail"]

@@ -1,0 +1,165 @@
+"""The template editor's live check: a draft as one contact would receive it, and what is wrong with it.
+
+One call answers everything the editor shows while the marketer types: the problems that would
+refuse the save (syntax, unknown or possibly missing variables, unsafe constructs, a render past
+the message limit, a media URL that is not public), the text as sent to the chosen contact (the
+same :func:`campaigns.preview.preview` as the API's preview, so ``{{ business_name }}``, short
+links and the opt-out footer match a real send), its encoding and segments with the characters
+that force UCS-2, and the brand rules it breaks (banned or missing required terms, more segments
+than the brand allows, emoji, spam patterns). Saving validates the same way
+(:func:`campaigns.service.save_template`), so a draft with no problem here saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns import preview, service
+from campaigns.brand import get_profile
+from campaigns.schemas import PreviewIn, TemplateIn
+from campaigns.templates import CONTACT_FIELDS, footer, validate, with_footer
+from campaigns.variants.rules import RuleResult, all_rules
+from channels.encoding import EncodingInfo, analyze, is_gsm7
+from contacts.models import AttributeDefinition
+from core import outbound_http
+from core.errors import NotFound, ValidationFailed
+
+CONTACT_FIELD_LABELS = {
+    "first_name": "the contact's first name",
+    "name": "the contact's (last) name",
+    "language": "the contact's language code",
+    "country": "the contact's country code",
+    "timezone": "the contact's time zone",
+}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A value a template may read, with the text the editor inserts for it."""
+
+    name: str
+    snippet: str
+    description: str
+
+
+@dataclass
+class Check:
+    """The editor's verdict on a draft. ``text`` and ``info`` are ``None`` while it cannot be rendered."""
+
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    text: str | None = None
+    info: EncodingInfo | None = None
+    ucs2_characters: list[str] = field(default_factory=list)
+    brand: list[RuleResult] = field(default_factory=list)
+    footer: str = ""  # the opt-out line appended to this marketing text ("" when the text says STOP itself)
+    media: int = 0
+
+    @property
+    def saveable(self) -> bool:
+        return not self.problems
+
+
+def ucs2_characters(text: str) -> list[str]:
+    """The distinct characters of ``text`` outside the GSM-7 alphabet, in order of appearance."""
+    return list(dict.fromkeys(ch for ch in text if not is_gsm7(ch)))
+
+
+def check_media_urls(media: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse attachment URLs that point to a non-public address (``core.outbound_http`` rules).
+
+    The provider and the phones fetch them, and Relais fetches them to resize images, so a private
+    address would let a template reach internal hosts.
+
+    Raises:
+        ValidationFailed: ``field`` names the attachment (``media[0].url``).
+    """
+    for number, item in enumerate(media):
+        outbound_http.check_url(str(item.get("url", "")), field=f"media[{number}].url")
+
+
+def available_variables(session: Session, draft: TemplateIn | None = None) -> list[Variable]:
+    """What a template may read: the business name, contact fields, declared attributes and (for a
+    transactional draft) its event fields, each with a snippet that passes validation as inserted."""
+    found = [Variable("business_name", "{{ business_name }}", "the business name from the brand profile")]
+    found += [Variable(name, f'{{{{ {name} | default("") }}}}', CONTACT_FIELD_LABELS[name]) for name in CONTACT_FIELDS]
+    declared = {d.name: d for d in session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.name))}
+    for name in [*declared, *(n for n in (draft.attributes if draft else []) if n not in declared)]:
+        definition = declared.get(name)
+        about = (definition.description or f"contact attribute ({definition.type})") if definition else \
+            "attribute declared on this template"
+        found.append(Variable(f"attributes.{name}", f'{{{{ attributes.{name} | default("") }}}}', about))
+    if draft is not None and draft.kind == "transactional":
+        for raw in draft.event_fields:
+            path = raw.rstrip("?")
+            snippet = f'{{{{ event.{path} | default("") }}}}' if raw.endswith("?") else f"{{{{ event.{path} }}}}"
+            found.append(Variable(f"event.{path}", snippet, "event payload field" + (" (optional)"
+                                                                                   if raw.endswith("?") else "")))
+    return found
+
+
+def sample_event(event_fields: Sequence[str]) -> dict[str, Any]:
+    """An event payload holding every declared field, each value showing its path (``‹order.number›``)."""
+    event: dict[str, Any] = {}
+    for raw in event_fields:
+        path = raw.rstrip("?")
+        *parents, leaf = path.split(".")
+        node = event
+        for part in parents:
+            child = node.get(part)
+            node[part] = child if isinstance(child, dict) else {}
+            node = node[part]
+        if not isinstance(node.get(leaf), dict):
+            node[leaf] = f"‹{path}›"
+    return event
+
+
+def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None) -> Check:
+    """Validate ``draft`` as saving would, then render it for ``contact_id`` (or a contact with no data).
+
+    Raises:
+        NotFound: ``contact_id`` is not a contact.
+    """
+    result = Check(media=len(draft.media))
+    try:
+        validate(draft.body, service.template_spec(session, draft))
+    except ValidationFailed as exc:
+        result.problems += exc.errors or [{"field": "body", "message": exc.detail}]
+    try:
+        check_media_urls(draft.media)
+    except ValidationFailed as exc:
+        result.problems.append({"field": (exc.errors or [{}])[0].get("field", "media"), "message": exc.detail})
+    if any(p.get("field") == "body" for p in result.problems):
+        return result
+    request = PreviewIn(contact_id=contact_id, body=draft.body, language=draft.language, kind=draft.kind,
+                        event=sample_event(draft.event_fields) if draft.kind == "transactional" else None)
+    try:
+        shown = preview.preview(session, request)
+    except ValidationFailed as exc:  # renders past the message limit for this contact
+        result.problems.append({"field": "body", "message": exc.detail})
+        return result
+    except NotFound:
+        raise
+    except Exception as exc:  # a value of this contact the template cannot use (prepare skips such contacts)
+        result.problems.append({"field": "contact", "message": f"cannot be rendered for this contact: {exc}"})
+        return result
+    result.text = shown.text
+    result.info = analyze(shown.text)
+    result.ucs2_characters = ucs2_characters(shown.text)
+    profile = get_profile(session)
+    if draft.kind == "marketing":
+        result.footer = appended_footer(shown.text, draft.language, profile.stop_number)
+    rules = all_rules(shown.text, draft.language, profile, marketing=draft.kind == "marketing")
+    result.brand = [r for r in rules if not r.passed]
+    return result
+
+
+def appended_footer(sent: str, language: str, stop_number: str) -> str:
+    """The opt-out line ``with_footer`` appended to the marketing text ``sent``, or "" when it added none."""
+    line = footer(language, stop_number)
+    before = sent[: -len(line) - 1]
+    return line if sent.endswith("\n" + line) and with_footer(before, language, stop_number) != before else ""
