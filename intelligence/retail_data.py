@@ -26,6 +26,10 @@ SOURCE_DTYPES: dict[str, str] = {
     "Country": "string",
 }
 DATE_COLUMN = "InvoiceDate"
+#: Stock codes of Online Retail lines that are not products (postage, carriage, fees, manual
+#: adjustments, samples): never recommended.
+NON_MERCHANDISE: frozenset[str] = frozenset(
+    {"POST", "DOT", "C2", "M", "m", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"})
 
 
 def load_online_retail(path: Path) -> pd.DataFrame:
@@ -63,4 +67,4 @@ def split_at(frame: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, p
     return frame[before], frame[~before]
 
 
-__all__ = ["COLUMNS", "from_online_retail", "load_online_retail", "split_at"]
+__all__ = ["COLUMNS", "NON_MERCHANDISE", "from_online_retail", "load_online_retail", "split_at"]
