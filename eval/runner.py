@@ -18,7 +18,8 @@ from core.settings import Settings
 from eval.report import Report
 
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.yaml"
-_RUNNER_MODULES = ("eval.intent_suites", "eval.model_suites", "eval.opt_out_suite", "eval.agent_suites", "eval.gate")
+_RUNNER_MODULES = ("eval.intent_suites", "eval.model_suites", "eval.opt_out_suite", "eval.agent_suites", "eval.gate",
+                  "eval.retail_suites")
 
 
 class SuiteSkipped(Exception):
