@@ -91,15 +91,16 @@ def worker(
 ) -> None:
     """Run one RQ worker process over every queue, in priority order (needs RELAIS_REDIS_URL).
 
-    It survives Redis outages: it waits for Redis with backoff and carries on (workers.runner.Supervisor).
+    It survives Redis outages: it waits for Redis with backoff and carries on (workers.runner.Supervisor),
+    and its worker process keeps its models between jobs, watched by a keeper (workers.keeper).
     """
-    from workers.runner import Supervisor
+    from workers.keeper import Keeper
     from workers.scheduler import PeriodicScheduler
 
     settings = bootstrap()
     if not settings.redis_url:
         console.print("[yellow]RELAIS_REDIS_URL is unset: this worker uses this data directory's embedded Redis[/]")
-    supervisor = Supervisor()
+    supervisor = Keeper()
     if with_scheduler:
         with PeriodicScheduler():
             supervisor.run(burst=burst, with_scheduler=True)

@@ -26,8 +26,10 @@ from core.db import after_commit
 from core.redis import get_redis
 from core.settings import get_settings
 
-# Highest priority first: a worker always drains the earlier queues before the later ones.
-QUEUE_NAMES: tuple[str, ...] = ("inbound", "transactional", "conversational", "marketing", "default")
+# Highest priority first: a worker always drains the earlier queues before the later ones. Sends of
+# one-to-one texts come before inbound analysis, so a reply never waits behind newer texts to analyse
+# (under a backlog the wait stays in the analysis, bounded); marketing only gets what is left.
+QUEUE_NAMES: tuple[str, ...] = ("transactional", "conversational", "inbound", "marketing", "default")
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 

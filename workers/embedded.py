@@ -11,25 +11,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import structlog
-
 from core.settings import Settings
+from workers.keeper import warm_up_agent
 from workers.runner import BackgroundWorkers
 from workers.scheduler import PeriodicScheduler
 
 
 def _warm_up_agent_in_background(settings: Settings) -> None:
     """Load the models and knowledge base now, so the first customer does not wait seconds for it."""
-
-    def warm() -> None:
-        from agent.runtime import get_runtime
-
-        try:
-            get_runtime(settings).pipeline()
-        except Exception:  # the inbound job reports the same problem with its context
-            structlog.get_logger("relais.app").exception("agent warm-up failed")
-
-    threading.Thread(target=warm, name="relais-agent-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up_agent, args=(settings,), name="relais-agent-warm-up", daemon=True).start()
 
 
 @contextmanager

@@ -4,6 +4,11 @@ On embedded defaults one process owns the local stores (SQLite, Qdrant's local p
 worker runs in threads of the API process. With server URLs for PostgreSQL, Redis and Qdrant,
 any number of ``relais worker`` processes run side by side.
 
+``relais worker`` runs its jobs one after another in one long-lived process (:class:`ResidentWorker`,
+kept by :mod:`workers.keeper`), so what a job loads stays loaded for the next: the agent's models,
+the database pool, the provider's TLS connections. Forking a work-horse per job re-created all of
+them for every job (an agent reply cost a model load).
+
 A worker outlives its Redis: :class:`Supervisor` waits for Redis to answer again (with backoff) and
 starts a fresh worker, instead of exiting with the first refused connection.
 """
@@ -12,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis
 import structlog
-from rq import Queue, SimpleWorker, Worker, worker_registration
+from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job
@@ -31,19 +38,23 @@ from core.queue import all_queues
 
 log = structlog.get_logger("relais.worker")
 
+DEFAULT_JOB_TIMEOUT = 180  # RQ's, for a job enqueued without one
+
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 
-_horse_of = ""  # in a forked work-horse: the name of the worker it runs a job for
+HEARTBEAT_SECONDS = 30  # RQ's job_monitoring_interval: a running job's worker re-registers this often
+
+_owner = ""  # in a resident worker's process: the name of the worker running its jobs
 
 
 def claim_owner() -> str:
-    """The worker that vouches for claims made by the running job ("" outside a forked work-horse).
+    """The worker that vouches for claims made by the running job ("" in ``relais run``'s threads).
 
-    Only a forking worker re-asserts its registration every 30 s while its job runs (RQ's
-    heartbeat), so only its name lets ``delivery.recovery`` release claims before the full lease.
+    A :class:`ResidentWorker` re-asserts its registration every 30 s while its job runs, so its name
+    lets ``delivery.recovery`` release the claims of a worker that is gone before the full lease.
     """
-    return _horse_of
+    return _owner
 
 
 class RelaisWorkerMixin(BaseWorker):
@@ -83,13 +94,40 @@ class RelaisWorkerMixin(BaseWorker):
         super().heartbeat(timeout, pipeline)
 
 
-class RelaisWorker(RelaisWorkerMixin, Worker):
-    """``relais worker``: each job in a forked work-horse."""
+class ResidentWorker(RelaisWorkerMixin, SimpleWorker):
+    """``relais worker``'s worker: each job in this process's main thread, timed out by SIGALRM.
 
-    def main_work_horse(self, job: Job, queue: Queue) -> None:
-        global _horse_of
-        _horse_of = self.name  # this process is the horse from here on
-        super().main_work_horse(job, queue)
+    While a job runs, a thread renews the registration and the job's execution every 30 s, as a
+    forking worker's parent does for its work-horse: they expire within 90 s of this process dying
+    or freezing. Each job's start and end are told to the keeper (:mod:`workers.keeper`), which
+    kills a job stuck past its timeout and retires the job of a process that died under it.
+    """
+
+    notify: Callable[[str], None] | None = None  # the keeper's pipe
+
+    def _tell(self, line: str) -> None:
+        if self.notify is not None:
+            self.notify(line)
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        global _owner
+        _owner = self.name
+        timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_JOB_TIMEOUT
+        self._tell(f"job {job.id} {queue.name} {time.time() + timeout:.0f}")
+        stop = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(job, execution, stop), name="relais-heartbeat", daemon=True)
+        beat.start()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beat.join()
+            self._tell("idle")
+
+    def _beat(self, job: Job, execution: Execution, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # the job's end reports the outage
+                self.maintain_heartbeats(job, execution)
 
 
 class ThreadWorker(RelaisWorkerMixin, SimpleWorker):
@@ -113,10 +151,19 @@ def worker_name() -> str:
     return "w" + uuid.uuid4().hex[:11]
 
 
-def make_worker(*, name: str | None = None, threaded: bool = False) -> BaseWorker:
+def make_worker(*, name: str | None = None, threaded: bool = False,
+                notify: Callable[[str], None] | None = None) -> BaseWorker:
+    """A worker over every queue: a :class:`ThreadWorker`, or a :class:`ResidentWorker` telling
+    ``notify`` its name and each job's start and end (see :mod:`workers.keeper`)."""
     queues = all_queues()
-    worker_class: type[BaseWorker] = ThreadWorker if threaded else RelaisWorker
-    return worker_class(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name or worker_name())
+    name = name or worker_name()
+    if threaded:
+        return ThreadWorker(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name)
+    worker = ResidentWorker(queues, connection=queues[0].connection, serializer=JSONSerializer, name=name)
+    if notify is not None:
+        worker.notify = notify
+        notify(f"worker {name}")
+    return worker
 
 
 def _reachable(client: redis.Redis) -> bool:
@@ -130,13 +177,14 @@ class Supervisor:
     """Runs one worker after another until asked to stop, surviving Redis outages.
 
     RQ's work loop quits on most Redis errors (a heartbeat, the registries' maintenance, the
-    teardown). The supervisor then waits for its job's work-horse, retries Redis with exponential
-    backoff (1 s doubling to 30 s) and starts a new worker under a new name: the old registration
+    teardown). The supervisor then retries Redis with exponential backoff (1 s doubling to 30 s)
+    and starts a new worker under a new name: the old registration
     may be gone with the data of a restarted Redis, or linger until its TTL while a new one is used.
     """
 
-    def __init__(self, *, threaded: bool = False) -> None:
+    def __init__(self, *, threaded: bool = False, notify: Callable[[str], None] | None = None) -> None:
         self._threaded = threaded
+        self._notify = notify
         self._stop = threading.Event()
         self.worker: BaseWorker | None = None
 
@@ -145,13 +193,11 @@ class Supervisor:
         delay = FIRST_RETRY_SECONDS
         try:
             while not self._stop.is_set():
-                worker = self.worker = make_worker(threaded=self._threaded)
+                worker = self.worker = make_worker(threaded=self._threaded, notify=self._notify)
                 try:
                     worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     log.warning("worker lost Redis", worker=worker.name, error=str(exc))
-                finally:
-                    self._wait_for_horse(worker)
                 if self._stop_requested(worker):
                     return
                 if _reachable(worker.connection):
@@ -173,13 +219,6 @@ class Supervisor:
     def _stop_requested(self, worker: BaseWorker) -> bool:
         asked = getattr(worker, "_stop_requested", False) or getattr(worker, "_shutdown_requested_date", None)
         return self._stop.is_set() or bool(asked)
-
-    @staticmethod
-    def _wait_for_horse(worker: BaseWorker) -> None:
-        """A work-horse outlives its worker's Redis error: let its job end before another worker starts."""
-        if isinstance(worker, Worker) and worker.horse_pid:
-            with contextlib.suppress(ChildProcessError):
-                worker.wait_for_horse()
 
 
 class BackgroundWorkers:

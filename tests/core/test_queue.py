@@ -33,7 +33,7 @@ def _probes(settings: Settings) -> list[str]:
 
 
 def test_priority_order_is_declared() -> None:
-    assert QUEUE_NAMES == ("inbound", "transactional", "conversational", "marketing", "default")
+    assert QUEUE_NAMES == ("transactional", "conversational", "inbound", "marketing", "default")
 
 
 def test_job_sent_only_after_commit(runtime: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Poison jobs go to the dead letters: a job that kills its work-horse, or fails each time, is not run
+"""Poison jobs go to the dead letters: a job that kills its worker process, or fails each time, is not run
 again and again when sweeps queue its id anew; the failed-jobs API shows why, and a requeue resets it."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from fastapi.testclient import TestClient
 from core import poison
 from core.queue import NO_RETRY, JobSpec, enqueue
 from tests.helpers import auth_headers
-from workers.runner import make_worker
+from workers.keeper import Keeper
 
 
 def _work_once() -> None:
-    """One burst of a real forking worker: each job runs in a work-horse process of its own."""
-    make_worker().work(burst=True, logging_level="ERROR")
+    """One burst of ``relais worker``'s keeper: its worker process runs the jobs; one killed under a job
+    is replaced and its job retired as abandoned."""
+    Keeper().run(burst=True, logging_level="ERROR")
 
 
 def _starts(marks: Path) -> int:
