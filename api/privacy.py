@@ -3,7 +3,8 @@
 This lives in ``api`` because it spans packages (contacts, conversations, handoff); domain
 packages never import each other sideways.
 
-Erasure wipes the number, names, attributes, tags, list memberships, engagement, consent proofs,
+Erasure wipes the number, names, attributes, tags, list memberships, engagement, orders (with their
+lines) and predictions, consent proofs,
 every message body, media reference and analysis, the provider's raw copy of inbound texts (also
 the parts of a concatenated text that are not linked to the joined message, parts of one that
 never completed, and texts still waiting to be ingested), agents' notes and escalation reasons,
@@ -35,6 +36,7 @@ from contacts.models import (
     ListMembership,
     Suppression,
 )
+from contacts.orders import erase_orders, list_orders
 from contacts.service import list_ids_of
 from conversations.models import Conversation, InboundEvent, Message
 from core import audit
@@ -43,6 +45,7 @@ from core.db import utcnow
 from core.errors import Conflict
 from core.settings import get_settings
 from handoff.models import Escalation, Note
+from intelligence import store as predictions
 
 ERASED = ""
 
@@ -136,6 +139,27 @@ def export_person(session: Session, contact: Contact, *, actor: Actor) -> dict[s
             {"conversation_id": n.conversation_id, "body": n.body, "created_at": _iso(n.created_at)} for n in notes
         ],
         "engagement": [{"kind": e.kind, "at": _iso(e.at), "ref": e.ref} for e in engagement],
+        "orders": [
+            {
+                "source": v.order.source,
+                "external_id": v.order.external_id,
+                "ordered_at": _iso(v.order.ordered_at),
+                "status": v.order.status,
+                "currency": v.order.currency,
+                "total_micros": v.order.total_micros,
+                "lines": [
+                    {"product_id": line.product_id, "description": line.description, "quantity": line.quantity,
+                     "unit_price_micros": line.unit_price_micros}
+                    for line in v.lines
+                ],
+            }
+            for v in list_orders(session, contact.id, limit=None)
+        ],
+        "predictions": [
+            {"kind": p.kind, "value": p.value, "detail": p.detail, "model_version": p.version,
+             "computed_at": _iso(p.computed_at)}
+            for p in predictions.current(session, contact.id).values()
+        ],
     }
     audit.record(session, actor=actor, action="contact.export", target_type="contact", target_id=contact.id)
     return document
@@ -228,6 +252,8 @@ def erase_person(session: Session, contact: Contact, *, actor: Actor) -> dict[st
         "import_rows": _wipe_import_rows(session, phone=contact.phone,
                                          region=contact.country or get_settings().default_region),
         "simulator_messages": redis_outbox().forget(contact.phone) if contact.phone else 0,
+        "orders": erase_orders(session, contact.id),
+        "predictions": predictions.erase(session, contact.id),
     }
     for table in (EngagementEvent, ListMembership, ContactTag, AttributeValue):
         session.execute(delete(table).where(table.contact_id == contact.id))

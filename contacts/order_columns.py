@@ -1,0 +1,86 @@
+"""Which column of an order file feeds which field: Online Retail's and Shopify's headers, and overrides.
+
+Headers are compared as ``contacts.import_mapping`` compares them (case, accents and punctuation
+ignored), so ``InvoiceNo``, ``Invoice No`` and ``invoice-no`` are one header. A mapping
+``{"file column": target}`` overrides single columns (``ignore`` drops one).
+
+Targets: ``order_id``, ``ordered_at``, ``product_id``, ``description``, ``quantity``,
+``unit_price`` (required: ``order_id``, ``ordered_at``, ``quantity``, ``unit_price``), the
+customer (``customer_id``, ``phone``, ``email``: at least one), ``country``, ``currency``, ``status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from contacts.import_mapping import EMAIL_HEADERS, SYNONYMS, normalise_header
+from core.errors import ValidationFailed
+
+FIELDS = ("order_id", "ordered_at", "product_id", "description", "quantity", "unit_price",
+          "customer_id", "phone", "email", "country", "currency", "status")  # fmt: skip
+REQUIRED = ("order_id", "ordered_at", "quantity", "unit_price")
+CUSTOMER_FIELDS = ("customer_id", "phone", "email")
+
+_OWN: dict[str, tuple[str, ...]] = {
+    "order_id": ("invoiceno", "invoice no", "invoice", "invoice number", "invoice id", "order", "order id",
+                 "order no", "order number", "numero de commande", "commande", "facture"),
+    "ordered_at": ("invoicedate", "invoice date", "date", "order date", "ordered at", "created at", "paid at",
+                   "date de commande"),
+    "product_id": ("stockcode", "stock code", "sku", "product id", "product", "item", "lineitem sku", "reference",
+                   "ref"),
+    "description": ("description", "product name", "title", "item name", "lineitem name", "libelle", "produit"),
+    "quantity": ("quantity", "qty", "lineitem quantity", "quantite", "qte"),
+    "unit_price": ("unitprice", "unit price", "price", "lineitem price", "prix", "prix unitaire"),
+    "customer_id": ("customerid", "customer id", "customer", "customer number", "customer no", "client",
+                    "client id", "numero client", "id client"),
+    "currency": ("currency", "devise", "monnaie"),
+    "status": ("status", "order status", "financial status", "statut"),
+}  # fmt: skip
+_SYNONYMS: dict[str, str] = {
+    # a bare "number" is the order's more often than the customer's phone in a file of orders
+    **{header: target for header, target in SYNONYMS.items() if target in ("phone", "country") and header != "number"},
+    **{header: "email" for header in EMAIL_HEADERS},
+    **{header: target for target, names in _OWN.items() for header in names},
+}
+
+
+def resolve(header: list[str], mapping: Mapping[str, str] | None) -> dict[int, str]:
+    """Column position → target for the columns used: synonyms first, then ``mapping``'s overrides.
+
+    When two columns name one target automatically, the first keeps it.
+
+    Raises:
+        ValidationFailed: an override names no column or an unknown target, two columns are mapped
+            to one target, a required column is missing, or no column says who the customer is.
+    """
+    automatic: dict[int, str] = {}
+    for position, name in enumerate(header):
+        target = _SYNONYMS.get(normalise_header(name))
+        if target and target not in automatic.values():
+            automatic[position] = target
+    by_key = {normalise_header(name): i for i, name in reversed(list(enumerate(header)))}
+    errors: list[dict[str, str]] = []
+    overrides: dict[int, str] = {}
+    for column, target in (mapping or {}).items():
+        found = by_key.get(normalise_header(column))
+        if found is None:
+            errors.append({"field": f"mapping.{column}", "message": "no such column in the file"})
+        elif target not in (*FIELDS, "ignore"):
+            allowed = ", ".join((*FIELDS, "ignore"))
+            errors.append({"field": f"mapping.{column}", "message": f"target must be one of {allowed}"})
+        else:
+            overrides[found] = target
+    chosen = [t for t in overrides.values() if t != "ignore"]
+    errors.extend({"field": "mapping", "message": f"several columns map to {t}"}
+                  for t in sorted({t for t in chosen if chosen.count(t) > 1}))  # fmt: skip
+    resolved = {p: t for p, t in automatic.items() if p not in overrides and t not in chosen}
+    resolved.update({p: t for p, t in overrides.items() if t != "ignore"})
+    present = set(resolved.values())
+    errors.extend({"field": "mapping", "message": f"no column maps to {t}"} for t in REQUIRED if t not in present)
+    if not present.intersection(CUSTOMER_FIELDS):
+        errors.append(
+            {"field": "mapping", "message": "no column says who the customer is (customer_id, phone or email)"}
+        )
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    return dict(sorted(resolved.items()))

@@ -1,0 +1,304 @@
+"""Order import: a CSV or XLSX file of order lines (Online Retail's columns, or mapped) into contacts' orders.
+
+One row is one order line; the rows of one order (same order id) must be next to each other, as
+shop exports write them. An order goes in whole or not at all: when one of its rows is wrong, its
+other rows are handed back too (code ``order_incomplete``), so fixing the rejected rows and
+importing them again completes it. Rows are handed back, never silently dropped, with the
+spreadsheet row number (header = 1) and a reason: a bad cell, a guest order (no customer),
+a customer no contact matches (``unknown_customer``, see ``contacts.order_customers``).
+
+Orders already recorded (same source ``import`` and order id) are counted and left as they were,
+so importing a file again changes nothing. An order whose quantities are all negative is a credit
+note (Online Retail's ``C`` invoices) and is recorded ``cancelled``. Times without an offset are
+taken as UTC; slash dates are month first (``12/31/2011 8:26``, Online Retail's) unless
+``day_first``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+
+from contacts.import_report import MAX_REPORTED, RowProblem
+from contacts.importer import first_row, numbered_rows
+from contacts.order_columns import resolve
+from contacts.order_customers import Customer, CustomerMatcher, customer_key
+from contacts.orders import LineIn, OrderIn, known_orders, record_orders, to_micros
+from contacts.tabular import FileLimits, inspect, read_rows
+from core.errors import ValidationFailed
+
+BATCH = 500  # orders per look-up and write
+UNKNOWN = "no contact has this customer id, phone or e-mail"
+GUEST = "no customer id, phone or e-mail: a guest order fits no contact"
+SPLIT = "this order's rows are apart from its first rows: keep an order's rows together"
+_STATUS_WORDS = {
+    "paid": "paid", "payee": "paid", "complete": "paid", "completed": "paid", "fulfilled": "paid",
+    "open": "open", "pending": "open", "authorized": "open", "unpaid": "open", "en attente": "open",
+    "cancelled": "cancelled", "canceled": "cancelled", "voided": "cancelled", "refunded": "cancelled",
+    "annulee": "cancelled", "remboursee": "cancelled",
+}  # fmt: skip
+_US_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
+_DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y %H:%M")
+
+
+@dataclass(frozen=True)
+class OrderImportOptions:
+    mapping: Mapping[str, str] | None = None  # overrides of the automatic column mapping
+    currency: str = ""  # for files without a currency column (Online Retail: GBP)
+    day_first: bool = False  # 31/12/2011 rather than 12/31/2011
+    region: str | None = None  # for national-format phone numbers
+    dry_run: bool = False  # match and check everything, write nothing
+
+
+@dataclass
+class OrderImportReport:
+    """What an order import did (or, dry, would do). ``errors`` holds the first ``MAX_REPORTED``."""
+
+    rows: int = 0
+    orders_created: int = 0
+    orders_existing: int = 0
+    lines: int = 0  # lines of the orders created (or, dry, that would be)
+    error_count: int = 0
+    unknown_customers: int = 0  # distinct customers no contact matched
+    rejected_by_code: Counter[str] = field(default_factory=Counter)
+    errors: list[RowProblem] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows, "orders_created": self.orders_created, "orders_existing": self.orders_existing,
+            "lines": self.lines, "error_count": self.error_count, "unknown_customers": self.unknown_customers,
+            "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
+            "errors": [e.as_dict() for e in self.errors], "mapping": self.mapping, "dry_run": self.dry_run,
+        }  # fmt: skip
+
+
+@dataclass
+class _Line:
+    number: int
+    cells: list[str]
+    values: dict[str, str]
+    line: LineIn | None = None
+    ordered_at: datetime | None = None
+
+
+@dataclass
+class _Order:
+    key: str
+    lines: list[_Line] = field(default_factory=list)
+    customer: Customer = field(default_factory=Customer)
+
+
+def parse_time(text: str, *, day_first: bool = False) -> datetime:
+    """An order time from a file: ISO 8601 (``2011-12-09 12:50:00``, offsets kept) or a slash date.
+
+    Raises:
+        ValueError: none of the accepted forms.
+    """
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for form in _DAY_FIRST_FORMATS if day_first else _US_FORMATS:
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            continue
+    try:  # Shopify's export: "2024-01-05 10:00:00 +0100"
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date") from None
+
+
+class _Parser:
+    def __init__(self, header: list[str], options: OrderImportOptions) -> None:
+        self.targets = resolve([h.strip() for h in header], options.mapping)
+        self.header = [h.strip() for h in header]
+        self.options = options
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        return {self.header[i]: t for i, t in self.targets.items()}
+
+    def column(self, target: str) -> str:
+        return next((self.header[i] for i, t in self.targets.items() if t == target), target)
+
+    def values(self, cells: list[str]) -> dict[str, str]:
+        return {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
+
+    def line(self, row: _Line) -> list[RowProblem]:
+        """Fill ``row.line`` and ``row.ordered_at``; the problems of the row otherwise."""
+        values, problems = row.values, []
+
+        def reject(target: str, code: str, message: str) -> None:
+            problems.append(RowProblem(row.number, self.column(target), code, message, cells=tuple(row.cells)))
+
+        if len(values["order_id"]) > 64:
+            reject("order_id", "bad_order_id", "an order id has at most 64 characters")
+        try:
+            row.ordered_at = parse_time(values["ordered_at"], day_first=self.options.day_first)
+        except ValueError:
+            first = "31/12/2011 (day first)" if self.options.day_first else "12/31/2011 (month first)"
+            reject("ordered_at", "bad_date", f"not a date such as 2011-12-31 08:26 or {first}")
+        try:
+            quantity = float(values["quantity"].replace(",", "."))
+            if quantity != int(quantity) or quantity == 0:
+                raise ValueError
+        except ValueError:
+            reject("quantity", "bad_quantity", "not a whole number of units other than 0")
+            quantity = 0
+        try:
+            price = to_micros(values["unit_price"].replace(",", ".").lstrip("$€£ "))
+            if price < 0:
+                reject("unit_price", "bad_price", "a unit price cannot be negative")
+        except ValueError:
+            reject("unit_price", "bad_price", "not an amount such as 2.55")
+            price = 0
+        currency = values.get("currency", "") or self.options.currency
+        if currency and (len(currency) != 3 or not currency.isalpha()):
+            reject("currency", "bad_currency", "not an ISO 4217 code such as EUR")
+        if values.get("status") and _STATUS_WORDS.get(values["status"].lower()) is None:
+            reject("status", "bad_status", "not paid, open or cancelled")
+        if not problems:
+            row.line = LineIn(product_id=values.get("product_id", ""), description=values.get("description", ""),
+                              quantity=int(quantity), unit_price_micros=price)  # fmt: skip
+        return problems
+
+    def customer(self, values: dict[str, str]) -> Customer:
+        return Customer(customer_id=customer_key(values.get("customer_id", "")), phone=values.get("phone", ""),
+                        email=values.get("email", "").casefold())  # fmt: skip
+
+    def order(self, pending: _Order) -> tuple[OrderIn | None, str, str, str]:
+        """The order of a complete run of rows, or (None, target, code, message) when it cannot be one."""
+        first = pending.lines[0].values
+        customers = {self.customer(row.values) for row in pending.lines}
+        if len(customers) > 1:
+            return None, "customer_id", "mixed_customers", "the rows of this order name different customers"
+        pending.customer = customers.pop()
+        if pending.customer.empty:
+            return None, "customer_id", "no_customer", GUEST
+        lines = tuple(row.line for row in pending.lines if row.line is not None)
+        status_word = first.get("status", "").lower()
+        credit_note = all(line.quantity < 0 for line in lines)
+        status = "cancelled" if credit_note else _STATUS_WORDS.get(status_word, "paid")
+        order = OrderIn(source="import", external_id=pending.key, lines=lines, status=status,
+                        ordered_at=min(row.ordered_at for row in pending.lines if row.ordered_at is not None),
+                        currency=(first.get("currency") or self.options.currency).upper(),
+                        country=first.get("country", ""))  # fmt: skip
+        return order, "", "", ""
+
+
+def _runs(parser: _Parser, rows: Iterator[tuple[int, list[str]]]) -> Iterator[_Order]:
+    """Consecutive rows with one order id, as one pending order each."""
+    current: _Order | None = None
+    for number, cells in rows:
+        values = parser.values(cells)
+        key = values["order_id"]
+        if current is None or key != current.key:
+            if current is not None:
+                yield current
+            current = _Order(key)
+        current.lines.append(_Line(number, cells, values))
+    if current is not None:
+        yield current
+
+
+def import_orders(
+    session: Session,
+    binary: IO[bytes],
+    options: OrderImportOptions,
+    *,
+    filename: str = "",
+    limits: FileLimits | None = None,
+    on_rejected: Callable[[RowProblem], None] | None = None,
+) -> OrderImportReport:
+    """Import the orders of a CSV or XLSX file inside ``session`` (the caller commits).
+
+    Good orders are recorded; rows that cannot be are reported (``errors``, and every one to
+    ``on_rejected`` with its cells, for a rejected-rows file).
+
+    Raises:
+        ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
+            a required column missing.
+    """
+    limits = limits or FileLimits()
+    shape = inspect(binary, filename, limits)
+    rows = read_rows(binary, shape, limits)
+    parser = _Parser(first_row(rows), options)
+    report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run)
+    matcher = CustomerMatcher(session, region=options.region)
+    seen: set[str] = set()
+    unknown: set[Customer] = set()
+    batch: list[tuple[_Order, OrderIn]] = []
+
+    def reject(problem: RowProblem) -> None:
+        report.error_count += 1
+        report.rejected_by_code[problem.code] += 1
+        if len(report.errors) < MAX_REPORTED:
+            report.errors.append(problem)
+        if on_rejected is not None:
+            on_rejected(problem)
+
+    def reject_order(pending: _Order, target: str, code: str, message: str) -> None:
+        for row in pending.lines:
+            reject(RowProblem(row.number, parser.column(target), code, message, cells=tuple(row.cells)))
+
+    def flush() -> None:
+        matcher.prefetch(pending.customer for pending, _ in batch)
+        items = []
+        for pending, order in batch:
+            contact_id = matcher.find(pending.customer)
+            if contact_id is None:
+                unknown.add(pending.customer)
+                reject_order(pending, "customer_id", "unknown_customer", UNKNOWN)
+            else:
+                items.append((contact_id, order))
+        if options.dry_run:
+            known = known_orders(session, "import", (order.external_id for _, order in items))
+            created = [order.external_id not in known for _, order in items]
+        else:
+            created = [recorded.created for recorded in record_orders(session, items)]
+        report.orders_created += sum(created)
+        report.orders_existing += len(created) - sum(created)
+        report.lines += sum(len(order.lines) for (_, order), new in zip(items, created, strict=True) if new)
+        batch.clear()
+
+    for pending in _runs(parser, numbered_rows(rows, limits)):
+        report.rows += len(pending.lines)
+        if pending.key in seen:
+            reject_order(pending, "order_id", "order_split", SPLIT)
+            continue
+        seen.add(pending.key)
+        if not pending.key:
+            reject_order(pending, "order_id", "no_order_id", "the order id is empty")
+            continue
+        problems = [problem for row in pending.lines for problem in parser.line(row)]
+        if problems:
+            bad = {problem.row for problem in problems}
+            for problem in problems:
+                reject(problem)
+            for row in pending.lines:
+                if row.number not in bad:
+                    reject(RowProblem(row.number, parser.column("order_id"), "order_incomplete",
+                                      "another row of this order was rejected", cells=tuple(row.cells)))  # fmt: skip
+            continue
+        order, target, code, message = parser.order(pending)
+        if order is None:
+            reject_order(pending, target, code, message)
+            continue
+        batch.append((pending, order))
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    if report.rows == 0:
+        raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])
+    report.unknown_customers = len(unknown)
+    session.flush()
+    return report

@@ -1,0 +1,174 @@
+"""Orders: recorded once per source and id, imported from files with rows handed back, erased with the contact."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from api.privacy import erase_person, export_person
+from contacts import attributes as attrs
+from contacts.models import Order, OrderLine
+from contacts.order_import import OrderImportOptions, import_orders, parse_time
+from contacts.orders import LineIn, OrderIn, advance_status, list_orders, record_order, to_micros
+from core import db
+from core.audit import SYSTEM
+from core.errors import NotFound, ValidationFailed
+from core.settings import Settings
+from tests.contacts.helpers import create_contact, phone
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+
+
+def _order(external_id: str = "1001", **changes: object) -> OrderIn:
+    values: dict[str, object] = {
+        "source": "api", "external_id": external_id, "ordered_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+        "currency": "EUR",
+        "lines": (LineIn("SKU-1", "Lampe", 2, 19_900_000), LineIn("SKU-2", "Ampoule", 1, 4_500_000)),
+    }  # fmt: skip
+    values.update(changes)
+    return OrderIn(**values)  # type: ignore[arg-type]
+
+
+def _import(text: str, **options: Any) -> dict[str, Any]:
+    with db.session_scope() as session:
+        report = import_orders(session, io.BytesIO(text.encode()), OrderImportOptions(**options), filename="o.csv")
+        return report.as_dict()
+
+
+def _customers(ids: dict[int, str], *, segmentable: bool = True) -> dict[str, int]:
+    """Contacts numbered n holding the customer id ``ids[n]``; returns customer id → contact id."""
+    with db.session_scope() as session:
+        attrs.define(session, name="customer_id", type="string", segmentable=segmentable)
+        attrs.define(session, name="email", type="string")
+        return {cid: create_contact(session, n, attributes={"customer_id": cid, "email": f"c{n}@example.com"}).id
+                for n, cid in ids.items()}  # fmt: skip
+
+
+def test_money_and_times() -> None:
+    assert to_micros("2.55") == 2_550_000 and to_micros(199) == 199_000_000 and to_micros("0.0000005") == 0
+    with pytest.raises(ValueError):
+        to_micros("abc")
+    assert parse_time("2011-12-09 12:50:00") == datetime(2011, 12, 9, 12, 50)
+    assert parse_time("12/9/2011 12:50") == datetime(2011, 12, 9, 12, 50)  # Online Retail's UCI form
+    assert parse_time("12/9/2011 12:50", day_first=True) == datetime(2011, 9, 12, 12, 50)
+    assert parse_time("2024-01-05 10:00:00 +0100").utcoffset() is not None
+    with pytest.raises(ValueError):
+        parse_time("31/12/2011 08:00")  # month first by default: no 31st month
+
+
+def test_recording_an_order_twice_finds_the_first(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        contact = create_contact(session, 1)
+        first = record_order(session, contact_id=contact.id, order=_order())
+        again = record_order(session, contact_id=contact.id, order=_order(currency="USD", lines=()))
+        assert first.created and not again.created and again.order.id == first.order.id
+        assert first.order.total_micros == 2 * 19_900_000 + 4_500_000 and again.order.currency == "EUR"
+        record_order(session, contact_id=contact.id, order=_order(source="shopify"))  # another source: another order
+        views = list_orders(session, contact.id)
+        assert sorted(v.order.source for v in views) == ["api", "shopify"]
+        assert [(line.product_id, line.quantity) for line in views[0].lines] == [("SKU-1", 2), ("SKU-2", 1)]
+        with pytest.raises(ValidationFailed) as bad:
+            record_order(session, contact_id=contact.id, order=_order("x", status="shipped",
+                                                                      lines=(LineIn("a", "b", 0, -1),)))
+        assert {e["field"] for e in bad.value.errors} == {"status", "lines.0.quantity", "lines.0.unit_price"}
+        with pytest.raises(NotFound):
+            record_order(session, contact_id=contact.id + 99, order=_order("y"))
+
+
+def test_status_only_moves_forward(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        contact = create_contact(session, 1)
+        order = record_order(session, contact_id=contact.id, order=_order(status="open")).order
+        assert advance_status(session, order, "paid") and order.status == "paid"
+        assert not advance_status(session, order, "open") and order.status == "paid"
+        moment = datetime(2026, 3, 2, tzinfo=UTC)
+        assert advance_status(session, order, "cancelled", at=moment) and order.cancelled_at == moment
+        assert not advance_status(session, order, "paid") and order.status == "cancelled"
+
+
+def test_import_matches_customers_and_hands_back_bad_rows(runtime_any_db: Settings) -> None:
+    ids = _customers({1: "17850", 2: "13047"})
+    with db.session_scope() as session:
+        by_phone = create_contact(session, 3).id
+    text = HEADER + (
+        "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"  # row 2
+        "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n"  # row 3
+        "536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,13047.0,United Kingdom\n"  # row 4
+        "536367,22633,HAND WARMER,x,2010-12-01 08:30:00,1.85,13047.0,United Kingdom\n"  # row 5: bad quantity
+        "536367,22632,HAND WARMER RED,2,2010-12-01 08:30:00,1.85,13047.0,United Kingdom\n"  # row 6: same order
+        "536368,22632,HAND WARMER RED,2,2010-12-01 08:31:00,1.85,99999.0,United Kingdom\n"  # row 7: unknown
+        "536369,22632,HAND WARMER RED,2,2010-12-01 08:32:00,1.85,,United Kingdom\n"  # row 8: guest
+        "C536370,85123A,WHITE HANGING HEART,-2,2010-12-02 10:00:00,2.55,17850,United Kingdom\n"  # row 9: credit note
+        "536365,22633,HAND WARMER,1,2010-12-01 08:26:00,1.85,17850.0,United Kingdom\n"  # row 10: apart from 536365
+    )
+    report = _import(text, currency="GBP")
+    assert (report["rows"], report["orders_created"], report["lines"]) == (9, 3, 4)
+    rejected = {(e["row"], e["code"]) for e in report["errors"]}
+    assert rejected == {(5, "bad_quantity"), (6, "order_incomplete"), (7, "unknown_customer"), (8, "no_customer"),
+                        (10, "order_split")}  # fmt: skip
+    assert report["unknown_customers"] == 1 and report["error_count"] == 5
+    with db.session_scope() as session:
+        first = list_orders(session, ids["17850"])
+        assert [(v.order.external_id, v.order.status, v.order.total_micros) for v in first] == [
+            ("C536370", "cancelled", -5_100_000), ("536365", "paid", 6 * 2_550_000 + 6 * 3_390_000)]
+        assert first[1].order.currency == "GBP" and first[1].order.country == "United Kingdom"
+        assert first[1].order.ordered_at == datetime(2010, 12, 1, 8, 26, tzinfo=UTC)
+    # the same file again: nothing new; the fixed rows complete their order; phone and e-mail match too
+    assert _import(text, currency="GBP")["orders_existing"] == 3
+    fixed = (
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Email,Phone\n"
+        "536367,22633,6,2010-12-01 08:30:00,1.85,C2@EXAMPLE.COM,\n"
+        "536367,22632,2,2010-12-01 08:30:00,1.85,C2@example.com,\n"
+        f"900,1,1,2010-12-03 08:30:00,1,,{phone(3)}\n"
+    )
+    report = _import(fixed)
+    assert (report["orders_created"], report["error_count"], report["lines"]) == (2, 0, 3)
+    with db.session_scope() as session:
+        assert [v.order.external_id for v in list_orders(session, ids["13047"])] == ["536367", "536366"]
+        assert [v.order.external_id for v in list_orders(session, by_phone)] == ["900"]
+
+
+def test_customer_id_attribute_kept_encrypted_is_matched_too(runtime_any_db: Settings) -> None:
+    ids = _customers({1: "17850"}, segmentable=False)
+    report = _import(HEADER + "1,A,a,1,2011-01-01 10:00:00,1.00,17850.0,France\n")
+    assert report["orders_created"] == 1
+    with db.session_scope() as session:
+        assert len(list_orders(session, ids["17850"])) == 1
+
+
+def test_dry_run_writes_nothing_and_mapping_fixes_headers(runtime_any_db: Settings) -> None:
+    _customers({1: "A-1"})
+    text = "Ref commande;Quand;Article;Nb;PU;Client\nX1;31/12/2011 10:00;Lampe;1;19,90;A-1\n"
+    mapping = {"Ref commande": "order_id", "Quand": "ordered_at", "Article": "description", "Nb": "quantity",
+               "PU": "unit_price", "Client": "customer_id"}  # fmt: skip
+    report = _import(text, mapping=mapping, day_first=True, dry_run=True, currency="EUR")
+    assert (report["orders_created"], report["lines"], report["dry_run"]) == (1, 1, True)
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+    assert _import(text, mapping=mapping, day_first=True, currency="EUR")["orders_created"] == 1
+    with db.session_scope() as session:
+        assert session.scalar(select(Order.total_micros)) == 19_900_000
+    with pytest.raises(ValidationFailed) as missing:
+        _import("Order,Date\n1,2011-01-01\n")
+    messages = {e["message"] for e in missing.value.errors}
+    assert "no column maps to quantity" in messages and any("who the customer is" in m for m in messages)
+
+
+def test_erasure_deletes_orders_and_export_lists_them(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        contact = create_contact(session, 1)
+        other = create_contact(session, 2)
+        record_order(session, contact_id=contact.id, order=_order("a"))
+        record_order(session, contact_id=other.id, order=_order("b"))
+        exported = export_person(session, contact, actor=SYSTEM)
+        assert [o["external_id"] for o in exported["orders"]] == ["a"]
+        assert exported["orders"][0]["lines"][0]["description"] == "Lampe"
+        counts = erase_person(session, contact, actor=SYSTEM)
+        assert counts["orders"] == 1
+    with db.session_scope() as session:
+        assert list(session.scalars(select(Order.external_id))) == ["b"]
+        assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
