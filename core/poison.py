@@ -28,10 +28,17 @@ def _key(job_id: str) -> str:
 
 @dataclass(frozen=True)
 class Attempts:
-    """A job id's history: ``starts`` (this one included), ``failures`` (ended with an exception)."""
+    """A job id's history: ``starts`` (this one included), ``failures`` (ended with an exception),
+    ``dead`` (retired to the dead letters: its last start was refused, not run)."""
 
     starts: int
     failures: int
+    dead: bool = False
+
+    @property
+    def runs(self) -> int:
+        """How many times the job actually began running (a dead-lettering start never does)."""
+        return self.starts - 1 if self.dead else self.starts
 
     @property
     def deaths(self) -> int:
@@ -71,6 +78,14 @@ def mark_dead(client: redis.Redis, job_id: str) -> None:
     pipe.hset(_key(job_id), "dead", 1)
     pipe.expire(_key(job_id), DEAD_TTL_SECONDS)
     pipe.execute()
+
+
+def history(client: redis.Redis, job_id: str) -> Attempts | None:
+    """What is counted of ``job_id``, or ``None`` once forgotten (it succeeded, or a day passed without a start)."""
+    starts, failures, dead = client.hmget(_key(job_id), ["starts", "failures", "dead"])
+    if starts is None:
+        return None
+    return Attempts(starts=int(starts), failures=int(failures or 0), dead=dead is not None)
 
 
 def is_dead(client: redis.Redis, job_id: str) -> bool:

@@ -1,19 +1,19 @@
-"""Background jobs that exhausted their retries (admin), and re-queueing them."""
+"""Background jobs that exhausted their retries or were dead-lettered (admin): list, re-queue, discard."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from core import audit
+from core import audit, failed_jobs
 from core.accounts import Principal
 from core.errors import NotFound
-from core.queue import failed_jobs, requeue_failed
+from core.queue import requeue_failed, rq_job_id
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -27,12 +27,31 @@ class FailedJobOut(BaseModel):
     error: str
     reason: str
     failed_at: datetime | None
+    about: str  # the subject in words: "Send message 42", "Prepare the recipients of campaign 7"
+    subject_kind: str  # "message", "campaign", "import", "intent_training", "webhook_delivery" or ""
+    subject_ids: list[int]
+    runs: int | None  # times it began running under its id; null once nothing counts it any more
+    dead_lettered: bool
+
+
+def _out(entry: failed_jobs.FailedJobEntry) -> FailedJobOut:
+    return FailedJobOut(
+        **vars(entry.job), about=entry.subject.text, subject_kind=entry.subject.kind,
+        subject_ids=list(entry.subject.ids), runs=entry.runs, dead_lettered=entry.dead_lettered,
+    )
 
 
 @router.get("/jobs/failed", response_model=list[FailedJobOut])
 def list_failed(limit: int = 100, _: Principal = Depends(require(Role.ADMIN))) -> list[FailedJobOut]:
     """Jobs that exhausted their retries or were dead-lettered (``reason``: "killed or froze its worker 3 times")."""
-    return [FailedJobOut(**vars(j)) for j in failed_jobs(limit)]
+    return [_out(entry) for entry in failed_jobs.failed(limit)]
+
+
+def _audit(session: Session, request: Request, principal: Principal, action: str, job_id: str,
+           subject: failed_jobs.Subject) -> None:
+    audit.record(session, actor=actor(request, principal), action=action, target_type="job",
+                 target_id=rq_job_id(job_id),
+                 diff={"about": subject.text})
 
 
 @router.post("/jobs/failed/{job_id}/requeue", status_code=202)
@@ -42,7 +61,27 @@ def requeue(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, str]:
-    if not requeue_failed(job_id):
+    """Run a failed job again (a dead-lettered one starts counting its attempts afresh); audited ``job.requeue``."""
+    subject = failed_jobs.subject_of(job_id)
+    if subject is None or not requeue_failed(job_id):
         raise NotFound(f"no failed job {job_id}")
-    audit.record(session, actor=actor(request, principal), action="job.requeue", target_type="job", target_id=job_id)
-    return {"id": job_id, "status": "queued"}
+    _audit(session, request, principal, "job.requeue", job_id, subject)
+    return {"id": rq_job_id(job_id), "status": "queued"}
+
+
+@router.delete("/jobs/failed/{job_id}", status_code=204)
+def discard(
+    job_id: str,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.ADMIN)),
+) -> Response:
+    """Delete a failed job without running it; audited ``job.discard``.
+
+    A dead-lettered id stays refused to automatic re-queues for a week (see ``core.failed_jobs.discard``).
+    """
+    subject = failed_jobs.subject_of(job_id)
+    if subject is None or not failed_jobs.discard(job_id):
+        raise NotFound(f"no failed job {job_id}")
+    _audit(session, request, principal, "job.discard", job_id, subject)
+    return Response(status_code=204)
