@@ -64,7 +64,7 @@ def _fit_predict(
         matrix, make = CANDIDATES[part]
         estimator = make().fit(matrix(train), label)
         fitted.append(estimator)
-        probabilities.append(estimator.predict_proba(matrix(score))[:, 1])
+        probabilities.append(estimator.predict_proba(matrix(score))[:, 1] if len(score) else np.zeros(0))
     return fitted, np.mean(probabilities, axis=0)
 
 

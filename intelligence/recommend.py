@@ -69,7 +69,7 @@ class RecommendModel(StoredModel):
         truth = bought_products(frame, start, cutoff)
         scores: dict[tuple[float | None, float, float], float] = {}
         if truth:
-            base = RecommendModel(self.horizon_days, self.excluded)._learn(frame, start)
+            base = RecommendModel(self.horizon_days, self.excluded).learn(frame, start)
             for half_life in HALF_LIVES_DAYS:
                 base.half_life_days = half_life
                 names, own = base._own(frame, start, truth)
@@ -82,9 +82,11 @@ class RecommendModel(StoredModel):
             (self.half_life_days, self.co_weight, self.popularity_weight), best = max(
                 scores.items(), key=lambda item: item[1])
             self.validation = {"hit_at_10": best, "own_history_only": scores.get((None, 0.0, 0.0), 0.0)}
-        return self._learn(frame, cutoff)
+        return self.learn(frame, cutoff)
 
-    def _learn(self, frame: pd.DataFrame, at: pd.Timestamp) -> RecommendModel:
+    def learn(self, frame: pd.DataFrame, at: pd.Timestamp) -> RecommendModel:
+        """Learn the similarity and popularity from the lines before ``at`` with the current weights
+        (no choosing; the defaults give the own-history top 10). Raises ``ValueError`` without lines."""
         lines = _lines(frame, at, self.excluded)
         if lines.empty:
             raise ValueError("no product bought before the cutoff: nothing to recommend from")
@@ -145,17 +147,24 @@ class RecommendModel(StoredModel):
 
 
 def bought_products(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, set[str]]:
-    """The products each customer bought (kept orders) in ``[start, end)``: the truth ``hit_at_10`` checks."""
+    """The products each existing customer (a purchase before ``start``) bought in kept orders of
+    ``[start, end)``: the truth ``hit_at_10`` checks."""
     kept = outcomes(frame, start, end).index
+    existing = frame.loc[(frame["ordered_at"] < start) & (frame["quantity"] > 0), "customer_id"].unique()
     window = frame[(frame["ordered_at"] >= start) & (frame["ordered_at"] < end) & (frame["quantity"] > 0)]
-    window = window[window["customer_id"].isin(kept)]
+    window = window[window["customer_id"].isin(kept) & window["customer_id"].isin(existing)]
     return {str(c): set(g) for c, g in window.groupby("customer_id")["product_id"]}
 
 
+def most_popular(frame: pd.DataFrame, at: pd.Timestamp, top_n: int = TOP_N) -> list[str]:
+    """The products most customers bought before ``at``: the same list for everyone (a baseline)."""
+    lines = frame[(frame["ordered_at"] < at) & (frame["quantity"] > 0)]
+    return lines.groupby("product_id")["customer_id"].nunique().nlargest(top_n).index.astype(str).tolist()
+
+
 def hit_at(recommended: dict[str, list[str]], truth: dict[str, set[str]]) -> float | None:
-    """Share of the ``truth`` customers with a recommendation who bought at least one recommended
-    product; None (n/a) when no such customer exists."""
-    judged = [customer for customer in truth if customer in recommended]
-    if not judged:
+    """Share of the ``truth`` customers who bought at least one recommended product (no
+    recommendation: a miss); None (n/a) when ``truth`` is empty."""
+    if not truth:
         return None
-    return sum(bool(truth[c].intersection(recommended[c])) for c in judged) / len(judged)
+    return sum(bool(bought.intersection(recommended.get(c, ()))) for c, bought in truth.items()) / len(truth)

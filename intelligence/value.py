@@ -4,9 +4,9 @@
 :mod:`intelligence.propensity` does) and chooses, by cross-validated Spearman correlation on that
 window, between a LightGBM regressor with a Tweedie loss (many customers spend nothing) and a
 two-part model (P(buy) by logistic regression × log-spend of buyers by ridge regression, with
-Duan's smearing so the totals are unbiased). Lifetime value and the next purchase date follow from
-the expected spend and the purchase probability under stated assumptions (see
-:func:`lifetime_value` and :func:`next_purchase_at`).
+Duan's smearing so the totals are unbiased). Lifetime value follows from the expected spend and
+the purchase probability, the next purchase date from the customer's rhythm, under stated
+assumptions (see :func:`lifetime_value` and :func:`next_purchase_at`).
 """
 
 from __future__ import annotations
@@ -76,11 +76,14 @@ def lifetime_value(expected_spend: np.ndarray, p_buy: np.ndarray, horizon_days: 
     return np.asarray(expected_spend * survival)
 
 
-def next_purchase_at(at: pd.Timestamp, p_buy: np.ndarray, horizon_days: int) -> pd.DatetimeIndex:
-    """Expected next purchase date under a constant purchase rate matching ``p_buy`` over the
-    horizon (rate = -ln(1 - p) / horizon, expected wait = 1 / rate), capped at three years."""
-    rate = -np.log1p(-np.clip(p_buy, 1e-6, 1 - 1e-6)) / horizon_days
-    wait = np.minimum(1.0 / rate, MAX_WAIT_DAYS)
+def next_purchase_at(at: pd.Timestamp, features: pd.DataFrame) -> pd.DatetimeIndex:
+    """Expected next purchase date: the last purchase plus the customer's usual gap between
+    purchase days, shrunk toward the population's median gap with the weight of one gap (a
+    one-order customer gets the median); a date already past becomes ``at`` (due now)."""
+    median = float(features["gap_mean"].median()) if features["gap_mean"].notna().any() else 30.0
+    gaps = features["gaps"].to_numpy(dtype=float)
+    gap = (np.nan_to_num(features["gap_mean"].to_numpy(dtype=float)) * gaps + median) / (gaps + 1.0)
+    wait = np.clip(gap - features["recency_days"].to_numpy(dtype=float), 0.0, MAX_WAIT_DAYS)
     return pd.DatetimeIndex(pd.Timestamp(at) + pd.to_timedelta(wait, unit="D"))
 
 
@@ -119,7 +122,7 @@ class ValueModel(StoredModel):
     def predict(self, frame: pd.DataFrame, at: pd.Timestamp, p_buy: pd.Series) -> pd.DataFrame:
         """``expected_spend``, ``lifetime_value`` and ``next_purchase_at`` of every customer with a
         purchase before ``at``; ``p_buy`` (from :class:`~intelligence.propensity.PropensityModel`,
-        indexed by customer) drives the last two."""
+        indexed by customer) drives the lifetime value."""
         features = customer_features(frame, at)
         return self.predict_from(features, at, p_buy.reindex(features.index).fillna(0.0).to_numpy())
 
@@ -129,5 +132,5 @@ class ValueModel(StoredModel):
         return pd.DataFrame({
             "expected_spend": spend,
             "lifetime_value": lifetime_value(spend, p_buy, self.horizon_days),
-            "next_purchase_at": next_purchase_at(at, p_buy, self.horizon_days),
+            "next_purchase_at": next_purchase_at(at, features),
         }, index=features.index)
