@@ -17,7 +17,7 @@ from core import accounts, db
 from core.accounts import Principal
 from core.audit import Actor
 from core.authn import Client, Refused
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from core.rbac import Role
 from core.redis import get_redis
 from core.security.throttle import Throttle
@@ -25,6 +25,10 @@ from core.security.throttle import Throttle
 SESSION_COOKIE = "relais_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# what a user holding a temporary password may still reach: the change itself, who am I, log out
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/api/v1/auth/password", "/api/v1/auth/me", "/api/v1/auth/logout", "/console/password"}
+)
 
 
 def db_session() -> Iterator[Session]:
@@ -65,6 +69,10 @@ def optional_principal(request: Request, session: Session = Depends(db_session, 
             raise Forbidden("missing or wrong CSRF token")
     request.state.csrf_token = console_session.csrf_token
     request.state.principal = Principal(kind="user", id=user.id, name=user.email, role=Role(user.role))
+    if user.password_must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(
+            "you are using a temporary password: choose your own first (POST /api/v1/auth/password)"
+        )
     return request.state.principal
 
 

@@ -297,6 +297,7 @@ def change_password(
             detail="the current password is wrong",
         )
     users.set_password(user, new)
+    user.password_must_change = False
     ended = users.end_sessions(session, user=user, keep_session_id=keep_session_id)
     actor = _actor(client, user)
     audit.record(

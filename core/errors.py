@@ -42,6 +42,12 @@ class Forbidden(RelaisError):
     title = "Forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The user logged in with a temporary password and must choose their own first."""
+
+    title = "Password change required"
+
+
 class PayloadTooLarge(RelaisError):
     status_code = 413
     title = "Payload too large"

@@ -30,6 +30,8 @@ class User(Base):
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     pending_recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # set by an administrator's temporary password (ASVS 2.3.1): nothing but changing it is allowed
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -89,9 +89,11 @@ def reactivate(session: Session, *, user_id: int, actor: audit.Actor) -> User:
 
 
 def reset_password(session: Session, *, user_id: int, password: str, actor: audit.Actor) -> User:
-    """An administrator sets a temporary password (given to the user out of band); sessions end."""
+    """An administrator sets a temporary password (given to the user out of band); sessions end, and
+    the user must choose their own password before doing anything else."""
     user = get_user(session, user_id)
     set_password(user, password)
+    user.password_must_change = True
     ended = end_sessions(session, user=user)
     _record(session, actor, "user.password.reset", user, sessions_ended=ended)
     return user

@@ -22,10 +22,11 @@ from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
 from core.accounts import Principal
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from core.settings import Settings
 
 LOGIN_PATH = "/console/login"
+PASSWORD_PATH = "/console/password"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 
@@ -63,6 +64,11 @@ class ConsoleRoute(APIRoute):
                 if "hx-request" in request.headers:
                     # HTMX follows HX-Redirect with a full navigation when the session has ended.
                     return Response(status_code=401, headers={"HX-Redirect": LOGIN_PATH})
+                raise
+            except PasswordChangeRequired:
+                if request.method == "GET" and wants_html(request):
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse(f"{PASSWORD_PATH}?next={quote(target, safe='')}", status_code=303)
                 raise
             except Forbidden:
                 if request.method == "GET" and wants_html(request):

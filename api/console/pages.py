@@ -10,6 +10,7 @@ from api.console import ConsoleRoute, render, views
 from api.console.roles import home
 from api.deps import db_session, optional_principal, require
 from core.accounts import Principal
+from core.models import User
 from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
@@ -45,6 +46,22 @@ def enrol_page(
     if principal is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return render(request, "console/enrol.html", {"next": _safe_next(next)})
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(
+    request: Request,
+    next: str = "/console",
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(*Role)),
+) -> HTMLResponse:
+    """Choose your own password: required after an administrator set a temporary one (every other
+    page sends you here until then), open to anyone signed in otherwise."""
+    user = session.get(User, principal.id) if principal.kind == "user" else None
+    temporary = bool(user and user.password_must_change)
+    return render(
+        request, "console/password.html", {"next": _safe_next(next), "temporary": temporary}, principal=principal
+    )
 
 
 @router.get("/offline", response_class=HTMLResponse)

@@ -45,6 +45,7 @@ class LoginOut(BaseModel):
     role: Role
     needs_second_factor: bool
     must_enrol: bool
+    must_change_password: bool
     csrf_token: str
 
 
@@ -151,6 +152,7 @@ def login(
         role=Role(user.role),
         needs_second_factor=second,
         must_enrol=second and not user.totp_confirmed,
+        must_change_password=user.password_must_change,
         csrf_token=row.csrf_token,
     )
 

@@ -37,6 +37,7 @@ class UserOut(BaseModel):
     role: Role
     totp_enabled: bool
     is_active: bool
+    password_must_change: bool
     created_at: datetime
 
 
@@ -56,6 +57,7 @@ def user_out(user: User) -> UserOut:
         role=Role(user.role),
         totp_enabled=user.totp_confirmed,
         is_active=user.is_active,
+        password_must_change=user.password_must_change,
         created_at=user.created_at,
     )
 
@@ -75,6 +77,7 @@ def create_user(
     principal: Principal = Depends(ADMINS),
 ) -> UserOut:
     user = accounts.create_user(session, email=body.email, password=body.password, role=body.role, name=body.name)
+    user.password_must_change = True  # the administrator chose it: a temporary password
     audit.record(
         session,
         actor=actor(request, principal),

@@ -124,3 +124,36 @@ def test_listing_shows_state_and_unknown_users_are_404(app_client: TestClient) -
     listed = app_client.get("/api/v1/users", headers=auth_headers("admin")).json()
     assert listed[0]["is_active"] is True and listed[0]["totp_enabled"] is False
     assert app_client.post("/api/v1/users/999/deactivate", headers=auth_headers("admin")).status_code == 404
+
+
+def test_a_temporary_password_must_be_replaced_before_anything_else(app_client: TestClient) -> None:
+    admin = auth_headers("admin")
+    created = app_client.post(
+        "/api/v1/users",
+        json={"email": "new@example.com", "password": "temporary pw 123", "role": "analyst"},
+        headers=admin,
+    )
+    assert created.status_code == 201 and created.json()["password_must_change"] is True
+    login = _log_in(app_client, "new@example.com", "temporary pw 123").json()
+    assert login["must_change_password"] is True
+    csrf = {"X-CSRF-Token": login["csrf_token"]}
+
+    refused = app_client.get("/api/v1/campaigns")
+    assert refused.status_code == 403 and refused.json()["title"] == "Password change required"
+    page = app_client.get("/console/qa", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/console/password?next=%2Fconsole%2Fqa"
+    form = app_client.get("/console/password", headers={"Accept": "text/html"})
+    assert form.status_code == 200 and "temporary password" in form.text
+    assert app_client.get("/api/v1/auth/me").status_code == 200
+
+    change = {"current_password": "temporary pw 123", "new_password": "my very own password"}
+    assert app_client.post("/api/v1/auth/password", json=change, headers=csrf).status_code == 204
+    assert app_client.get("/api/v1/campaigns").status_code == 200
+    assert app_client.get("/console/qa", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 200
+
+    # an administrator's reset makes the new password temporary again
+    user_id = created.json()["id"]
+    reset = app_client.post(f"/api/v1/users/{user_id}/password", json={"password": "another temp 456"}, headers=admin)
+    assert reset.json()["password_must_change"] is True
+    _log_in(app_client, "new@example.com", "another temp 456")
+    assert app_client.get("/api/v1/campaigns").status_code == 403

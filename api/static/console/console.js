@@ -67,6 +67,22 @@
     });
   }
 
+  var passwordForm = document.getElementById("password-form");
+  if (passwordForm) {
+    passwordForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      say("password-error", "");
+      if (passwordForm["new"].value !== passwordForm.repeat.value) {
+        say("password-error", "The two new passwords differ."); passwordForm.repeat.focus(); return;
+      }
+      api("POST", "/api/v1/auth/password", { current_password: passwordForm.current.value,
+                                             new_password: passwordForm["new"].value })
+        .then(function () { location.assign(passwordForm.getAttribute("data-next") || "/console"); })
+        .catch(function (err) { say("password-error", err.message); });
+    });
+    passwordForm.current.focus();
+  }
+
   document.querySelectorAll("[data-logout]").forEach(function (b) {
     b.addEventListener("click", function () {
       api("POST", "/api/v1/auth/logout").finally(function () { location.assign("/console/login"); });
