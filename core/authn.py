@@ -143,7 +143,10 @@ def _accept(session: Session, user: User, code: str) -> str | None:
     step = totp.matching_step(user.totp_secret, code, after=user.totp_last_step)
     if step is not None:
         return "totp" if _claim_step(session, user, step) else None
-    remaining = totp.consume_recovery_code(list(user.recovery_codes or []), code)
+    # the codes as stored now, the row locked until this request ends (PostgreSQL; SQLite has one
+    # writer): two requests racing with one recovery code cannot both spend it
+    stored = session.execute(select(User.recovery_codes).where(User.id == user.id).with_for_update()).scalar_one()
+    remaining = totp.consume_recovery_code(list(stored or []), code)
     if remaining is not None:
         user.recovery_codes = remaining
         return "recovery_code"
