@@ -111,8 +111,8 @@ def _check_ab(session: Session, ab: dict[str, Any]) -> None:
         raise ValidationFailed("; ".join(problems), errors=[{"field": "ab", "message": p} for p in problems])
 
 
-def create_campaign(session: Session, data: CampaignIn, *, created_by: str) -> Campaign:
-    """A draft campaign; raises ``ValidationFailed``/``NotFound`` for bad references."""
+def check_campaign(session: Session, data: CampaignIn) -> None:
+    """Raise ``ValidationFailed``/``NotFound`` for bad references, times, recurrence or A/B arms."""
     get_template(session, data.template_id)
     for template_id in data.translations.values():
         get_template(session, template_id)
@@ -125,8 +125,36 @@ def create_campaign(session: Session, data: CampaignIn, *, created_by: str) -> C
 
         if session.get(Segment, data.segment_id) is None:
             raise NotFound(f"segment {data.segment_id} not found")
+
+
+def create_campaign(session: Session, data: CampaignIn, *, created_by: str) -> Campaign:
+    """A draft campaign; raises ``ValidationFailed``/``NotFound`` for bad references."""
+    check_campaign(session, data)
     campaign = Campaign(**data.model_dump(), created_by=created_by)
     session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_draft(
+    session: Session, campaign: Campaign, data: CampaignIn, *, planned: ScheduleIn | None = None
+) -> Campaign:
+    """Change a draft (the console's wizard saves as the marketer goes); checked as on creation.
+
+    ``planned`` is kept as the draft's intended start (``send_at``, or ``local_time`` on
+    ``local_date``, in ``timezone``); nothing is scheduled until :func:`schedule`.
+
+    Raises:
+        Conflict: the campaign is no longer a draft. ValidationFailed, NotFound: as :func:`create_campaign`.
+    """
+    if campaign.status != "draft":
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}; only a draft can be edited")
+    check_campaign(session, data)
+    for key, value in data.model_dump().items():
+        setattr(campaign, key, value)
+    if planned is not None:
+        campaign.send_at = planned.send_at.astimezone(UTC) if planned.send_at else None
+        campaign.local_time, campaign.local_date = planned.local_time, planned.local_date
     session.flush()
     return campaign
 
