@@ -9,12 +9,17 @@ person can see why a message waits (``wait_reason`` / ``wait_detail``):
 * ``quiet_hours``: outside the campaign's quiet hours in the recipient's zone;
 * ``country_rule``: the recipient's country narrows the window (France: Monday to Saturday
   08:00-20:00, no public holidays);
-* ``throttled``: the campaign's ``throttle_per_minute`` spaces the sends.
+* ``throttled``: the campaign's ``throttle_per_minute`` spaces the sends;
+* ``ab_winner`` (planned distribution only): the rest of an A/B campaign waits for the winner.
+
+:func:`distribution` runs the same planning over a draft's recipients without writing anything,
+so the campaign wizard can show how many messages go in each hour before anyone confirms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import scheduling
+from campaigns import abtest, scheduling
 from campaigns.models import Campaign
 from conversations.models import Message
 
@@ -178,3 +183,62 @@ def _minute(moment: datetime) -> datetime:
 def throttled(due: datetime) -> Wait:
     """The wait reason of a message the throttle moved to ``due``."""
     return Wait("throttled", f"throttled: campaign send rate, next slot {due:%H:%M} UTC")
+
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A campaign run's planned send times: messages per hour and how many wait, by reason.
+
+    ``hours`` are (start of the hour in UTC, messages planned in it), in order, hours without any
+    message left out; ``waits`` counts the messages planned later than the start by ``Wait.code``.
+    """
+
+    start: datetime
+    hours: tuple[tuple[datetime, int], ...]
+    waits: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.hours)
+
+
+def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None, str | None]], *,
+                 start: datetime) -> Distribution:
+    """When each recipient's message would go if ``campaign`` started at ``start``; writes nothing.
+
+    ``recipients`` are (contact id, time zone, country) of the contacts it will text (consent and
+    frequency cap already applied). The planning is preparation's own: the local-time schedule,
+    the recipient's window (:meth:`Planner.first_send`), then the throttle in send order. An A/B
+    campaign texts its test group (``abtest.in_test_group``; a draft never saved hashes as id 0)
+    at the start and the rest ``winner_after_hours`` later, when the winner is chosen. The first
+    run only: a recurring campaign repeats it at each occurrence.
+
+    Raises:
+        ValidationFailed: the window is empty or no day in two weeks is open.
+    """
+    planner = Planner(campaign)
+    ab = campaign.ab or None
+    decided = start + timedelta(hours=float(ab.get("winner_after_hours", 4))) if ab else start
+    waiting_winner = Wait("ab_winner", f"waits for the A/B winner ({decided:%a %H:%M} UTC)")
+    slots: dict[tuple[str | None, str | None, bool], Slot] = {}
+    planned: list[Slot] = []
+    for contact_id, tz, country in recipients:
+        later = bool(ab) and not abtest.in_test_group(ab or {}, campaign.id or 0, contact_id)
+        key = (tz, country, later)
+        if key not in slots:
+            slot = planner.first_send(timezone=tz, country=country, now=decided if later else start)
+            slots[key] = Slot(slot.at, slot.wait or waiting_winner) if later else slot
+        planned.append(slots[key])
+    throttle = Throttle(campaign.throttle_per_minute) if campaign.throttle_per_minute else None
+    hours: Counter[datetime] = Counter()
+    waits: Counter[str] = Counter()
+    for slot in sorted(planned, key=lambda s: s.at):
+        at, wait = slot.at, slot.wait
+        if throttle is not None:
+            at = throttle.book(slot.at)
+            wait = throttled(at) if at > slot.at else wait
+        hours[at.replace(minute=0, second=0, microsecond=0)] += 1
+        if wait is not None:
+            waits[wait.code] += 1
+    return Distribution(start, tuple(sorted(hours.items())), dict(waits))

@@ -9,42 +9,72 @@ in its report.
 The cost is an estimate for the sendable recipients: the average price per segment the provider
 actually charged over the last 30 days (``Message.price_micros`` from delivery reports), or
 ``DEFAULT_SEGMENT_PRICE_MICROS`` before any report arrived.
+
+:func:`estimate` is the campaign wizard's review of a draft before it is scheduled: its audience
+as preparation will select it (consent and frequency cap, by reason), each template's text,
+encoding and segments, the planned send distribution (``campaigns.plan.distribution``) and the cost.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import service
+from campaigns import abtest, plan, service
 from campaigns.brand import business_name, get_profile
 from campaigns.links import URL_PATTERN, Shortener
+from campaigns.models import Campaign
+from campaigns.prepare import _capped as capped_contacts
+from campaigns.prepare import _segment_select as campaign_audience
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
 from campaigns.templates import Compiled, contact_context, validate, with_footer
 from channels.encoding import analyze
-from contacts.consent import exclusion_counts
+from contacts.consent import consent_verdicts, exclusion_counts
 from contacts.models import Contact
 from conversations.models import Message
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
 
+_ID_CHUNK = 5000
 #: 0.05 of the account currency per segment, until real prices are known
 DEFAULT_SEGMENT_PRICE_MICROS = 50_000
 
 
-def segment_price_micros(session: Session) -> int:
-    """The average price of one segment over the last 30 days of priced messages."""
+@dataclass(frozen=True)
+class Price:
+    """The price of one segment used for estimates, and where it comes from (``segments`` priced
+    segments seen over the last 30 days; 0: none, the default applies)."""
+
+    micros: int
+    segments: int
+
+    @property
+    def basis(self) -> str:
+        if not self.segments:
+            return "default price: no delivery report has carried a provider price in the last 30 days"
+        return f"average provider price of the {self.segments} segments priced in the last 30 days"
+
+
+def segment_price(session: Session) -> Price:
+    """The average price of one segment over the last 30 days of priced messages (the default before any)."""
     since = utcnow() - timedelta(days=30)
     total, segments = session.execute(
         select(func.sum(Message.price_micros), func.sum(Message.segments))
         .where(Message.price_micros.is_not(None), Message.direction == "out", Message.created_at >= since)
     ).one()
     if not total or not segments:
-        return DEFAULT_SEGMENT_PRICE_MICROS
-    return int(total / segments)
+        return Price(DEFAULT_SEGMENT_PRICE_MICROS, 0)
+    return Price(int(total / segments), int(segments))
+
+
+def segment_price_micros(session: Session) -> int:
+    """The average price of one segment over the last 30 days of priced messages."""
+    return segment_price(session).micros
 
 
 def preview(session: Session, data: PreviewIn) -> PreviewOut:
@@ -109,3 +139,79 @@ def _paths(data: dict[str, object], prefix: str = "") -> set[str]:
         if isinstance(value, dict):
             found |= _paths(value, path + ".")
     return found
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a campaign would text now: contacts its segment matches, those left out by reason
+    (the consent reasons of ``contacts.consent`` and ``frequency_cap``), and the rest as
+    (contact id, time zone, country)."""
+
+    matched: int
+    excluded: dict[str, int]
+    recipients: list[tuple[int, str | None, str | None]]
+
+    @property
+    def sendable(self) -> int:
+        return len(self.recipients)
+
+
+def audience(session: Session, campaign: Campaign, *, now: datetime) -> Audience:
+    """The recipients of ``campaign`` (saved or not) with preparation's own selection, consent and cap."""
+    ids = list(session.scalars(campaign_audience(session, campaign)))
+    blocked = consent_verdicts(session, ids, "marketing")
+    excluded = dict(Counter(blocked.values()))
+    wanted = [i for i in ids if i not in blocked]
+    capped = capped_contacts(session, campaign, wanted, now) if wanted else set()
+    if capped:
+        excluded["frequency_cap"] = len(capped)
+    keep = [i for i in wanted if i not in capped]
+    recipients: list[tuple[int, str | None, str | None]] = []
+    for start in range(0, len(keep), _ID_CHUNK):
+        recipients.extend((contact_id, tz, country) for contact_id, tz, country in session.execute(
+            select(Contact.id, Contact.timezone, Contact.country).where(Contact.id.in_(keep[start:start + _ID_CHUNK]))
+        ))
+    return Audience(len(ids), excluded, recipients)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The wizard's review of a draft: audience, each template as sent (``messages``: arm name, or
+    "" without A/B → its preview for a sample contact), the planned distribution and the cost.
+
+    The cost counts each recipient's message at its template's segments: the A/B test group by the
+    arms' weights, the rest at the cheapest (``cost_low_micros``) or dearest
+    (``cost_high_micros``) arm, as the winner is not known yet; both are equal without A/B.
+    """
+
+    audience: Audience
+    messages: list[tuple[str, PreviewOut]]
+    distribution: plan.Distribution
+    price: Price
+    cost_low_micros: int
+    cost_high_micros: int
+
+
+def estimate(session: Session, campaign: Campaign, *, start: datetime, now: datetime) -> Estimate:
+    """Review ``campaign`` (a draft, saved or only built from a form) as if it started at ``start``.
+
+    Raises:
+        NotFound: a template or segment is gone. ValidationFailed: a template no longer validates,
+            or the delivery window is empty.
+    """
+    found = audience(session, campaign, now=now)
+    arms = (campaign.ab or {}).get("arms") or []
+    specs = [(str(a["name"]), int(a["template_id"]), float(a.get("weight", 1))) for a in arms] if arms \
+        else [("", campaign.template_id, 1.0)]
+    messages = [(name, preview(session, PreviewIn.model_validate({"template_id": template_id})))
+                for name, template_id, _ in specs]
+    price = segment_price(session)
+    sizes = [m.segments for _, m in messages]
+    total_weight = sum(w for _, _, w in specs) or 1.0
+    mixed = sum(w * n for (_, _, w), n in zip(specs, sizes, strict=True)) / total_weight
+    tested = sum(1 for contact_id, _, _ in found.recipients
+                 if not arms or abtest.in_test_group(campaign.ab, campaign.id or 0, contact_id))
+    rest = found.sendable - tested
+    low = round(price.micros * (tested * mixed + rest * min(sizes)))
+    high = round(price.micros * (tested * mixed + rest * max(sizes)))
+    return Estimate(found, messages, plan.distribution(campaign, found.recipients, start=start), price, low, high)

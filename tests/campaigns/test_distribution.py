@@ -1,0 +1,82 @@
+"""The campaign wizard's review of a draft: planned send distribution, audience by reason, cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from campaigns import plan, preview
+from campaigns.models import Campaign
+from contacts.models import Contact
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+
+WEDNESDAY_2330_PARIS = datetime(2026, 6, 10, 21, 30, tzinfo=UTC)
+WEDNESDAY_NOON_PARIS = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
+
+
+def _draft(**fields: object) -> Campaign:
+    values: dict[str, object] = {"id": None, "quiet_start": "21:00", "quiet_end": "08:00",
+                                 "respect_country_rules": False, "timezone": "UTC", "local_time": "", "local_date": "",
+                                 "throttle_per_minute": 0, "ab": {}}
+    values.update(fields)
+    return Campaign(**values)
+
+
+def test_messages_due_in_the_quiet_hours_are_planned_for_the_morning() -> None:
+    paris = [(n, "Europe/Paris", "FR") for n in range(3)]
+    tokyo = [(10, "Asia/Tokyo", "JP")]  # 06:30 there: waits for 08:00 too
+    spread = plan.distribution(_draft(), [*paris, *tokyo], start=WEDNESDAY_2330_PARIS)
+    assert spread.hours == ((datetime(2026, 6, 10, 23, 0, tzinfo=UTC), 1), (datetime(2026, 6, 11, 6, 0, tzinfo=UTC), 3))
+    assert spread.waits == {"quiet_hours": 4} and spread.total == 4
+
+
+def test_the_throttle_spreads_the_sends_and_says_so() -> None:
+    people = [(n, "Europe/Paris", "FR") for n in range(150)]
+    spread = plan.distribution(_draft(throttle_per_minute=2), people, start=WEDNESDAY_NOON_PARIS)
+    # 2 a minute: 120 in the first hour, 30 in the next
+    ten, eleven = datetime(2026, 6, 10, 10, 0, tzinfo=UTC), datetime(2026, 6, 10, 11, 0, tzinfo=UTC)
+    assert spread.hours == ((ten, 120), (eleven, 30))
+    assert spread.waits == {"throttled": 148}
+
+
+def test_an_ab_test_sends_the_rest_when_the_winner_is_chosen() -> None:
+    ab = {"arms": [{"name": "A", "template_id": 1}, {"name": "B", "template_id": 2}], "test_fraction": 0.2,
+          "winner_after_hours": 3}
+    people = [(n, "Europe/Paris", "FR") for n in range(1, 501)]
+    spread = plan.distribution(_draft(id=7, ab=ab), people, start=WEDNESDAY_NOON_PARIS)
+    now_hour, later_hour = spread.hours
+    assert now_hour[0] == WEDNESDAY_NOON_PARIS and later_hour[0] == WEDNESDAY_NOON_PARIS + timedelta(hours=3)
+    assert 60 < now_hour[1] < 140 and now_hour[1] + later_hour[1] == 500  # about 20 % tested first
+    assert spread.waits == {"ab_winner": later_hour[1]}
+
+
+def test_the_estimate_counts_exclusions_by_reason_and_prices_the_rest(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for n in range(4):
+            create_contact(session, n)
+        create_contact(session, 10, opted_in=False)
+        capped = create_contact(session, 11)
+        template = create_template(session, body="Soldes -20% ce week-end")
+        for _ in range(3):
+            session.add(Message(contact_id=capped.id, direction="out", body="x", status="delivered",
+                                lane="marketing", created_at=db.utcnow() - timedelta(days=1)))
+        campaign = create_campaign(session, template, respect_country_rules=False)
+        found = preview.estimate(session, campaign, start=WEDNESDAY_NOON_PARIS, now=db.utcnow())
+        assert (found.audience.matched, found.audience.sendable) == (6, 4)
+        assert found.audience.excluded == {"no_consent": 1, "frequency_cap": 1}
+        expected = select(Contact.id).where(Contact.consent_status == "opted_in", Contact.id != capped.id)
+        assert {r[0] for r in found.audience.recipients} == set(session.scalars(expected))
+        [(arm, message)] = found.messages
+        assert arm == "" and message.segments == 1 and message.text.startswith("Soldes -20%")
+        assert found.price == preview.Price(preview.DEFAULT_SEGMENT_PRICE_MICROS, 0)
+        assert found.cost_low_micros == found.cost_high_micros == 4 * preview.DEFAULT_SEGMENT_PRICE_MICROS
+        assert found.distribution.total == 4
+        session.add(Message(contact_id=capped.id, direction="out", body="y", status="delivered", lane="marketing",
+                            segments=2, price_micros=70_000))
+        session.flush()
+        price = preview.segment_price(session)
+        assert price.micros == 35_000 and "2 segments priced" in price.basis
