@@ -1,0 +1,202 @@
+"""The marketer's templates: the list with search, and an editor with a live preview and counter.
+
+The editor posts its fields on every change (debounced) to ``/console/templates/check``, which
+answers the preview panel for the chosen sample contact (``campaigns.template_check.check``: the
+same validation as a save, the same renderer as a send) and, out of band, the problems under the
+message box and the list of variables. Saving, editing and deleting call the REST route functions
+of ``api.routes.templates``, so the checks and the audit entries (``template.create`` / ``update``
+/ ``delete``) are the API's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from agent.responder.prompts import LANGUAGE_NAMES
+from api.console import ConsoleRoute, render
+from api.console import template_form as editor_form
+from api.console.contacts import masked
+from api.deps import db_session, require
+from api.routes import templates as rest
+from campaigns import service, template_check
+from campaigns.models import Template
+from campaigns.templates import MAX_RENDERED_CHARS
+from channels.media import ALLOWED_CONTENT_TYPES
+from contacts.models import Contact
+from core.accounts import Principal
+from core.errors import ValidationFailed
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+SAMPLE_CONTACTS = 50
+LIST_LIMIT = 200
+DONE = {"saved": "The template is saved.", "deleted": "The template is deleted."}
+
+
+async def _draft(request: Request) -> editor_form.Draft:
+    form = await request.form()
+    return editor_form.from_form({key: [str(v) for v in form.getlist(key)] for key in form})
+
+
+def _contact_label(contact: Contact) -> str:
+    name = " ".join(part for part in (contact.first_name, contact.name) if part) or f"Contact #{contact.id}"
+    return f"{name} · {masked(contact)} · {contact.language or '—'}"
+
+
+def _choices(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
+    """What the editor's selects offer: kinds, languages, MMS types and real contacts to preview for."""
+    languages = dict(LANGUAGE_NAMES)
+    languages.setdefault(draft.language, draft.language)
+    contacts = session.scalars(select(Contact).where(Contact.erased.is_(False)).order_by(Contact.id)
+                               .limit(SAMPLE_CONTACTS)).all()
+    return {
+        "kinds": editor_form.KINDS,
+        "languages": languages,
+        "media_types": sorted(ALLOWED_CONTENT_TYPES),
+        "contacts": [(c.id, _contact_label(c)) for c in contacts],
+        "max_chars": MAX_RENDERED_CHARS,
+    }
+
+
+def _summary(check: template_check.Check) -> str:
+    """One line for screen readers after each re-check."""
+    if check.info is None:
+        return f"{len(check.problems)} problem{'s' if len(check.problems) != 1 else ''} in the template"
+    info = check.info
+    return f"{info.characters} characters, {info.encoding}, {info.segments} segment{'s' if info.segments != 1 else ''}"
+
+
+def _checked(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
+    """The live check of a draft and the variables it may use (an unknown sample contact is none)."""
+    contact = session.get(Contact, draft.contact_id) if draft.contact_id is not None else None
+    try:
+        data = editor_form.to_template(draft, name="draft")
+    except ValidationFailed as exc:
+        result = template_check.Check(problems=list(exc.errors or []))
+        variables = template_check.available_variables(session)
+    else:
+        result = template_check.check(session, data, contact_id=contact.id if contact else None)
+        variables = template_check.available_variables(session, data)
+    return {"check": result, "variables": variables, "summary": _summary(result),
+            "sample": _contact_label(contact) if contact else "a contact with no name or attributes",
+            "codepoints": [f"U+{ord(ch):04X}" for ch in result.ucs2_characters]}
+
+
+@router.get("/templates", response_class=HTMLResponse)
+def templates_page(
+    request: Request,
+    q: str = Query("", max_length=200),
+    kind: str = Query("", pattern="^(marketing|transactional)?$"),
+    done: str = Query("", pattern="^(saved|deleted)?$"),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Templates, last changed first, each with its size as sent to a contact with no data."""
+    query = select(Template).order_by(Template.updated_at.desc(), Template.id.desc()).limit(LIST_LIMIT)
+    if q.strip():
+        like = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(Template.name).like(like), func.lower(Template.body).like(like)))
+    if kind:
+        query = query.where(Template.kind == kind)
+    rows = []
+    for template in session.scalars(query):
+        draft = editor_form.from_template(template)
+        rows.append((template, _checked(session, draft)["check"]))
+    return render(request, "console/templates.html",
+                  {"rows": rows, "q": q, "kind": kind, "kinds": editor_form.KINDS, "done": DONE.get(done, ""),
+                   "limit": LIST_LIMIT}, principal=principal)
+
+
+def _editor(request: Request, session: Session, principal: Principal, template: Template | None) -> HTMLResponse:
+    draft = editor_form.Draft() if template is None else editor_form.from_template(template)
+    choices = _choices(session, draft)
+    draft.contact_id = choices["contacts"][0][0] if choices["contacts"] else None
+    return render(request, "console/template.html",
+                  {"template": template, "draft": draft, **choices, **_checked(session, draft)}, principal=principal)
+
+
+@router.get("/templates/new", response_class=HTMLResponse)
+def new_template(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return _editor(request, session, principal, None)
+
+
+@router.post("/templates/check", response_class=HTMLResponse)
+async def check(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The preview panel for the draft as typed; the problems and the variables swap in out of band."""
+    draft = await _draft(request)
+    return render(request, "console/_template_check.html", {"draft": draft, **_checked(session, draft), "oob": True},
+                  principal=principal)
+
+
+@router.post("/templates/media", response_class=HTMLResponse)
+async def redraw_media(
+    request: Request,
+    action: str = Form("", max_length=40),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The attachment rows after one was added or removed; the preview re-checks."""
+    draft = editor_form.apply(await _draft(request), action)
+    return render(request, "console/_template_media.html", {"draft": draft, **_choices(session, draft)},
+                  principal=principal, headers={"HX-Trigger": "template-changed"})
+
+
+def _saved(done: str) -> Response:
+    # HTMX follows HX-Location to the list, which says what was done
+    return Response(status_code=204, headers={"HX-Location": f"/console/templates?done={done}"})
+
+
+@router.post("/templates", response_class=HTMLResponse)
+async def create(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rest.create_template(editor_form.to_template(await _draft(request)), request, session, principal)
+    return _saved("saved")
+
+
+@router.get("/templates/{template_id}", response_class=HTMLResponse)
+def edit_template(
+    request: Request,
+    template_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return _editor(request, session, principal, service.get_template(session, template_id))
+
+
+@router.post("/templates/{template_id}", response_class=HTMLResponse)
+async def update(
+    request: Request,
+    template_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rest.update_template(template_id, editor_form.to_template(await _draft(request)), request, session, principal)
+    return _saved("saved")
+
+
+@router.post("/templates/{template_id}/delete", response_class=HTMLResponse)
+def delete(
+    request: Request,
+    template_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    rest.delete_template(template_id, request, session, principal)
+    return _saved("deleted")

@@ -1,0 +1,155 @@
+"""The templates pages on a TestClient: the list with search and sizes, the editor's live check (the
+preview as sent for a real contact, the counter, UCS-2 characters, problems in place, brand rules,
+variables, media rows and URLs), save / edit / delete audited like the API with the CSRF header,
+and the friendly 403 for agents and analysts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from campaigns import brand
+from campaigns.models import Template
+from campaigns.schemas import BrandIn
+from contacts.models import AttributeDefinition
+from core import db
+from core.models import AuditEntry
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.console.helpers import create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX = {"HX-Request": "true"}
+
+
+def _marketer(client: TestClient) -> dict[str, str]:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    return {**HTMX, "X-CSRF-Token": log_in(client, "mia@example.com", secret)}
+
+
+def _zoe() -> int:
+    with db.session_scope() as session:
+        session.add(AttributeDefinition(name="points", type="number", description="loyalty points"))
+        brand.update_profile(session, BrandIn.model_validate(
+            {"name": "Maison Lumière", "stop_number": "36111", "banned_terms": ["gratuit"], "max_segments": 1}))
+        return create_contact(session, 1, first_name="Zoé", attributes={"points": 120}).id
+
+
+def _form(**fields: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {"name": "Soldes", "kind": "marketing", "language": "fr", "event_fields": "",
+                            "attributes": "", "contact_id": "", "body": "Bonjour"}
+    form.update(fields)
+    return form
+
+
+def test_the_check_renders_for_a_real_contact_with_counter_and_brand(app_client: TestClient) -> None:
+    zoe = _zoe()
+    headers = _marketer(app_client)
+    body = ('Bonjour {{ first_name | default("") }}, {{ attributes.points | default(0) }} points '
+            "chez {{ business_name }}")
+    out = app_client.post("/console/templates/check", data=_form(body=body, contact_id=str(zoe)), headers=headers)
+    assert out.status_code == 200, out.text
+    sent = "Bonjour Zoé, 120 points chez Maison Lumière\nSTOP au 36111"
+    assert f'id="template-preview-text">{sent}<' in out.text
+    assert f'id="count-characters">{len(sent)}<' in out.text and 'id="count-encoding">GSM-7<' in out.text
+    assert "STOP au 36111" in out.text and 'id="footer-note"' in out.text
+    assert 'id="brand-ok"' in out.text
+    assert 'data-insert="{{ attributes.points | default(&#34;&#34;) }}"' in out.text  # the declared attribute
+    assert 'id="counter-status" hx-swap-oob="innerHTML">' in out.text
+
+    curly = app_client.post("/console/templates/check", data=_form(body="C’est gratuit 😀 " + "ah " * 20),
+                            headers=headers)
+    assert 'id="count-encoding">UCS-2<' in curly.text and 'id="count-segments">2<' in curly.text
+    assert "<code>’</code> (U+2019)" in curly.text and "<code>😀</code> (U+1F600)" in curly.text
+    rules = re.search(r'<ul id="brand-problems".*?</ul>', curly.text, re.S)
+    assert rules is not None and "gratuit" in rules[0] and "the brand allows 1" in rules[0]
+    assert rules[0].count('data-severity="error"') == 2  # banned term, too long: must be fixed
+
+
+def test_problems_show_in_place_and_block_the_preview(app_client: TestClient) -> None:
+    headers = _marketer(app_client)
+    unknown = app_client.post("/console/templates/check", data=_form(body="Salut\n{{ firstname }}"), headers=headers)
+    assert 'id="body-problems" hx-swap-oob="innerHTML"' in unknown.text and 'id="preview-blocked"' in unknown.text
+    assert "line 2: unknown variable &#39;firstname&#39;" in unknown.text
+    syntax = app_client.post("/console/templates/check", data=_form(body="{{ first_name "), headers=headers)
+    assert 'id="body-problem-list"' in syntax.text and "line 1:" in syntax.text
+    missing = app_client.post("/console/templates/check", data=_form(body="Hi {{ first_name }}"), headers=headers)
+    assert "can be missing: give it a default" in missing.text
+    long = app_client.post("/console/templates/check", data=_form(body="x" * 5001), headers=headers)
+    assert "at most 5000 characters" in long.text
+    private = app_client.post("/console/templates/check", data=_form(
+        media_url="http://127.0.0.1/a.jpg", media_type="image/jpeg", media_caption=""), headers=headers)
+    assert "<strong>media[0].url</strong>" in private.text and "public internet" in private.text
+    assert 'id="template-preview-text"' in private.text  # the text itself is fine
+
+
+def test_transactional_drafts_preview_their_event_fields(app_client: TestClient) -> None:
+    headers = _marketer(app_client)
+    form = _form(kind="transactional", event_fields="order.number, order.total?",
+                 body='Commande {{ event.order.number }} {{ event.order.total | default("") }}')
+    out = app_client.post("/console/templates/check", data=form, headers=headers)
+    assert 'id="template-preview-text">Commande ‹order.number› ‹order.total›<' in out.text
+    assert 'id="footer-note"' not in out.text and "Insert event.order.number" in out.text
+
+
+def test_media_rows_are_added_and_removed(app_client: TestClient) -> None:
+    headers = _marketer(app_client)
+    added = app_client.post("/console/templates/media", data={**_form(), "action": "add-media"}, headers=headers)
+    assert added.status_code == 200 and added.headers["HX-Trigger"] == "template-changed"
+    assert 'id="media-url-0"' in added.text
+    two = {**_form(), "media_url": ["https://cdn.example/a.jpg", "https://cdn.example/b.png"],
+           "media_type": ["image/jpeg", "image/png"], "media_caption": ["", ""], "action": "remove-media:0"}
+    removed = app_client.post("/console/templates/media", data=two, headers=headers)
+    assert 'value="https://cdn.example/b.png"' in removed.text and "a.jpg" not in removed.text
+
+
+def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
+    headers = _marketer(app_client)
+    form = _form(body='Bonjour {{ first_name | default("") }} !', media_url="https://cdn.example/lamp.jpg",
+                 media_type="image/jpeg", media_caption="La lampe")
+    assert app_client.post("/console/templates", data=form, headers=HTMX).status_code == 403  # no CSRF
+    bad = app_client.post("/console/templates", data={**form, "body": "{{ nope }}"}, headers=headers)
+    assert bad.status_code == 422 and "nope" in bad.json()["detail"]
+    unnamed = app_client.post("/console/templates", data={**form, "name": ""}, headers=headers)
+    assert unnamed.status_code == 422 and "name" in unnamed.json()["detail"]
+    saved = app_client.post("/console/templates", data=form, headers=headers)
+    assert saved.status_code == 204 and saved.headers["HX-Location"] == "/console/templates?done=saved"
+    with db.session_scope() as session:
+        template = session.scalars(select(Template)).one()
+        assert template.language == "fr" and template.media == [
+            {"url": "https://cdn.example/lamp.jpg", "content_type": "image/jpeg", "caption": "La lampe"}]
+        template_id = template.id
+    listing = app_client.get("/console/templates?done=saved", headers=HTML)
+    assert "The template is saved." in listing.text and f'data-template="{template_id}"' in listing.text
+    assert 'data-figure="segments">1 · GSM-7<' in listing.text
+    assert 'data-template' not in app_client.get("/console/templates?q=introuvable", headers=HTML).text
+    assert f'data-template="{template_id}"' in app_client.get("/console/templates?q=BONJOUR", headers=HTML).text
+    editor = app_client.get(f"/console/templates/{template_id}", headers=HTML)
+    assert editor.status_code == 200 and 'value="https://cdn.example/lamp.jpg"' in editor.text
+
+    edited = app_client.post(f"/console/templates/{template_id}", data={**form, "body": "Bonsoir"}, headers=headers)
+    assert edited.status_code == 204
+    with db.session_scope() as session:
+        create_campaign(session, create_template(session, name="used"), name="Printemps")
+        used_id = session.scalars(select(Template.id).where(Template.name == "used")).one()
+    refused = app_client.post(f"/console/templates/{used_id}/delete", headers=headers)
+    assert refused.status_code == 409 and "Printemps" in refused.json()["detail"]
+    deleted = app_client.post(f"/console/templates/{template_id}/delete", headers=headers)
+    assert deleted.status_code == 204 and deleted.headers["HX-Location"] == "/console/templates?done=deleted"
+    with db.session_scope() as session:
+        assert session.get(Template, template_id) is None
+        actions = [(e.actor_type, e.action) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "template").order_by(AuditEntry.id))]
+    assert actions == [("user", "template.create"), ("user", "template.update"), ("user", "template.delete")]
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: str) -> None:
+    _, secret = create_console_user(f"{role}@example.com", role=role)
+    log_in(app_client, f"{role}@example.com", secret)
+    for path in ("/console/templates", "/console/templates/new"):
+        page = app_client.get(path, headers=HTML)
+        assert page.status_code == 403 and "This page is not part of your role" in page.text, path
