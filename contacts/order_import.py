@@ -75,7 +75,8 @@ class OrderImportReport:
             "rows": self.rows, "orders_created": self.orders_created, "orders_existing": self.orders_existing,
             "lines": self.lines, "error_count": self.error_count, "unknown_customers": self.unknown_customers,
             "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
-            "errors": [e.as_dict() for e in self.errors], "mapping": self.mapping, "dry_run": self.dry_run,
+            "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.row)],
+            "mapping": self.mapping, "dry_run": self.dry_run,
         }  # fmt: skip
 
 

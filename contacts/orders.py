@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contacts.models import ORDER_SOURCES, ORDER_STATUSES, Contact, Order, OrderLine
+from contacts.order_customers import Customer, CustomerMatcher
 from core.errors import NotFound, ValidationFailed
 
 MICROS = Decimal(1_000_000)
@@ -204,6 +205,18 @@ def record_order(session: Session, *, contact_id: int, order: OrderIn) -> Record
         return Recorded(found, created=False)
 
 
+def record_customer_order(session: Session, *, customer: Customer, order: OrderIn, region: str | None) -> Recorded:
+    """Record one order for the contact ``customer`` names (customer id or phone; never a scan).
+
+    Raises:
+        NotFound: no contact matches. ValidationFailed: as :func:`record_order`.
+    """
+    contact_id = CustomerMatcher(session, region=region, scan=False).find(customer)
+    if contact_id is None:
+        raise NotFound("no contact has this customer id or phone number")
+    return record_order(session, contact_id=contact_id, order=order)
+
+
 def advance_status(session: Session, order: Order, status: str, *, at: datetime | None = None) -> bool:
     """Move ``order`` to ``status`` when that is forward (``open`` → ``paid`` → ``cancelled``).
 
@@ -226,7 +239,11 @@ def advance_status(session: Session, order: Order, status: str, *, at: datetime 
 def list_orders(session: Session, contact_id: int, *, limit: int | None = 50, offset: int = 0) -> list[OrderView]:
     """A contact's orders, newest first, with their lines (``limit=None``: all of them)."""
     query = select(Order).where(Order.contact_id == contact_id).order_by(Order.ordered_at.desc(), Order.id.desc())
-    orders = list(session.scalars(query.offset(offset).limit(limit)))
+    return with_lines(session, list(session.scalars(query.offset(offset).limit(limit))))
+
+
+def with_lines(session: Session, orders: Sequence[Order]) -> list[OrderView]:
+    """``orders`` with their lines, in the same order."""
     views = {order.id: OrderView(order) for order in orders}
     if views:
         for line in session.scalars(select(OrderLine).where(OrderLine.order_id.in_(views)).order_by(OrderLine.id)):
