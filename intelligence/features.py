@@ -92,7 +92,7 @@ def customer_features(frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame
     for name in ("morning", "late_morning", "midday", "afternoon"):
         out[f"share_{name}"] = shares[name].reindex(out.index) if name in shares else 0.0
     out["hour_mean"] = hours.groupby(purchases["customer_id"]).mean()
-    weekday = pd.crosstab(purchases["customer_id"], purchases["ordered_at"].dt.dayofweek, normalize="index")
+    weekday = pd.crosstab(purchases["customer_id"], purchases["ordered_at"].dt.day_of_week, normalize="index")
     for day in range(7):
         out[f"share_weekday_{day}"] = weekday[day].reindex(out.index) if day in weekday else 0.0
     out["uk"] = (by["country"].last() == "United Kingdom").astype(float)

@@ -40,14 +40,15 @@ def _histograms(
     weight = np.ones(len(purchases)) if half_life is None else np.power(
         0.5, ((at - purchases["ordered_at"]) / DAY).to_numpy() / half_life)
     by_hour = pd.crosstab(purchases["customer_id"], purchases["ordered_at"].dt.hour, values=weight, aggfunc="sum")
-    by_day = pd.crosstab(purchases["customer_id"], purchases["ordered_at"].dt.dayofweek, values=weight, aggfunc="sum")
+    by_day = pd.crosstab(purchases["customer_id"], purchases["ordered_at"].dt.day_of_week, values=weight, aggfunc="sum")
     return (by_hour.reindex(columns=range(HOURS)).fillna(0.0), by_day.reindex(columns=range(WEEKDAYS)).fillna(0.0))
 
 
 def _within_one(matrix: np.ndarray) -> np.ndarray:
-    """Mass of each hour and its neighbours (no wrap: a shop's 23:00 and 00:00 are not neighbours)."""
+    """Mass of each hour and its neighbours (no wrap: a shop's 23:00 and 00:00 are not neighbours);
+    a sliver of the hour's own mass breaks ties toward the busiest hour itself."""
     padded = np.pad(matrix, ((0, 0), (1, 1)))
-    return padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
+    return padded[:, :-2] + padded[:, 1:-1] * (1 + 1e-6) + padded[:, 2:]
 
 
 def _segments(purchases: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,124 @@
+"""Purchase-history models on synthetic customers with a known signal, and the Online Retail loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from intelligence.features import customer_features, outcomes
+from intelligence.propensity import BLEND, CANDIDATES, PropensityModel
+from intelligence.recommend import RecommendModel, hit_at
+from intelligence.retail_data import load_online_retail
+from intelligence.send_time import SendTimeModel
+from intelligence.transactions import COLUMNS
+from intelligence.value import ValueModel
+from tests.intelligence.retail_helpers import LAPSED_HOUR, REGULAR_HOURS, START, synthetic_lines
+
+CUTOFF = START + pd.Timedelta(days=150)
+HORIZON = 60
+
+
+@pytest.fixture(scope="module")
+def lines() -> pd.DataFrame:
+    return synthetic_lines()
+
+
+def test_loader_reads_the_online_retail_format(tmp_path: Path) -> None:
+    path = tmp_path / "retail.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+        "536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,,United Kingdom\n"
+        "C536379,85123A,WHITE HANGING HEART,-1,2010-12-01 09:41:00,2.55,17850.0,United Kingdom\n"
+    )
+    frame = load_online_retail(path)
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame["customer_id"].tolist() == ["17850", "17850"]  # the guest's line is dropped
+    assert frame["quantity"].tolist() == [6, -1]
+    assert frame["ordered_at"].iloc[1] == pd.Timestamp("2010-12-01 09:41")
+    (tmp_path / "bad.csv").write_text("InvoiceNo,StockCode\n1,2\n")
+    with pytest.raises(ValueError, match="Quantity"):
+        load_online_retail(tmp_path / "bad.csv")
+
+
+def test_features_see_only_lines_before_the_cutoff() -> None:
+    day = pd.Timestamp("2011-03-01 10:00")
+    frame = pd.DataFrame(
+        [("1", "o1", day, "A", "", 2, 5.0, "United Kingdom"),
+         ("1", "o2", day + pd.Timedelta(days=10), "A", "", 1, 5.0, "United Kingdom"),
+         ("1", "C3", day + pd.Timedelta(days=11), "A", "", -1, 5.0, "United Kingdom"),
+         ("1", "o4", day + pd.Timedelta(days=40), "B", "", 9, 5.0, "United Kingdom")], columns=list(COLUMNS))
+    features = customer_features(frame, day + pd.Timedelta(days=20)).loc["1"]
+    assert features["orders"] == 2 and features["spend"] == 15.0
+    assert features["recency_days"] == 10 and features["tenure_days"] == 20
+    assert features["gap_mean"] == 10 and features["cancellations"] == 1 and features["products"] == 1
+    later = outcomes(frame, day + pd.Timedelta(days=20), day + pd.Timedelta(days=60)).loc["1"]
+    assert later["spend"] == 45.0 and later["orders"] == 1
+
+
+def test_propensity_ranks_regulars_first_and_survives_storage(lines: pd.DataFrame) -> None:
+    model = PropensityModel(HORIZON).fit(lines, CUTOFF)
+    assert set(model.validation_auc) == {*CANDIDATES, BLEND} and model.chosen in model.validation_auc
+    scores = model.predict(lines, CUTOFF)
+    after = outcomes(lines, CUTOFF, CUTOFF + pd.Timedelta(days=HORIZON))
+    bought = after["bought"].reindex(scores.index, fill_value=False)
+    assert roc_auc_score(bought, scores["p_buy"]) > 0.9
+    assert np.allclose(scores["churn_risk"], 1 - scores["p_buy"])
+    restored = PropensityModel.from_bytes(model.to_bytes())
+    assert np.allclose(restored.predict(lines, CUTOFF)["p_buy"], scores["p_buy"])
+    with pytest.raises(TypeError):
+        PropensityModel.from_bytes(ValueModel().to_bytes())
+
+
+def test_value_expects_more_from_regulars(lines: pd.DataFrame) -> None:
+    p_buy = PropensityModel(HORIZON, kind="logistic").fit(lines, CUTOFF).predict(lines, CUTOFF)["p_buy"]
+    model = ValueModel(HORIZON).fit(lines, CUTOFF)
+    assert model.chosen in model.validation_spearman
+    value = model.predict(lines, CUTOFF, p_buy)
+    regular = value.index.astype(int) % 2 == 0
+    assert value.loc[regular, "expected_spend"].median() > 5 * value.loc[~regular, "expected_spend"].median()
+    assert (value["lifetime_value"] >= value["expected_spend"] - 1e-9).all()
+    assert (value["next_purchase_at"] >= CUTOFF).all()
+    # a regular is due within weeks; a customer gone for months is due now (overdue), never in the past
+    assert (value.loc[regular, "next_purchase_at"] <= CUTOFF + pd.Timedelta(days=60)).mean() > 0.9
+
+
+def test_send_time_gives_each_customer_their_hour(lines: pd.DataFrame) -> None:
+    model = SendTimeModel(HORIZON).fit(lines, CUTOFF)
+    assert not model.single_hour and model.validation["hour_hit_pm1"] > model.validation["one_best_hour"]
+    hours = model.predict(lines, CUTOFF)
+    regular = hours.index.astype(int) % 2 == 0
+    own_hour = np.array([REGULAR_HOURS[int(c) // 2 % 2] for c in hours.index[regular].astype(int) - 1000])
+    assert (hours.loc[regular, "best_hour"].to_numpy() == own_hour).mean() > 0.95
+    assert (hours.loc[~regular, "best_hour"] == LAPSED_HOUR).mean() > 0.5
+    assert hours["personal"].all() and set(hours["best_weekday"]) <= set(range(7))
+
+
+def test_send_time_falls_back_to_one_hour_when_nobody_differs(lines: pd.DataFrame) -> None:
+    same = lines.assign(ordered_at=lines["ordered_at"].dt.normalize() + pd.Timedelta(hours=12))
+    model = SendTimeModel(HORIZON).fit(same, CUTOFF)
+    assert model.single_hour and model.best_hour == 12
+    hours = model.predict(same, CUTOFF)
+    assert (hours["best_hour"] == 12).all() and not hours["personal"].any()
+    assert model.default() == (12, model.best_weekday)
+
+
+def test_recommend_puts_favourites_first_and_never_excluded_products(lines: pd.DataFrame) -> None:
+    noisy = pd.concat([lines, lines.head(50).assign(product_id="POST")])
+    model = RecommendModel(HORIZON, excluded=frozenset({"POST"})).fit(noisy, CUTOFF)
+    picks = model.recommend(noisy, CUTOFF)
+    assert all("POST" not in products and len(products) == 10 for products in picks.values())
+    favourites = lines[(lines["customer_id"] == "1000") & lines["product_id"].str.startswith("A")]["product_id"]
+    assert set(favourites.unique()) <= set(picks["1000"][:3])
+    restored = RecommendModel.from_bytes(model.to_bytes())
+    assert restored.recommend(noisy, CUTOFF, ["1000"]) == {"1000": picks["1000"]}
+
+
+def test_hit_at_counts_a_missing_recommendation_as_a_miss() -> None:
+    truth = {"a": {"x", "y"}, "b": {"z"}}
+    assert hit_at({"a": ["y"], "c": ["z"]}, truth) == 0.5
+    assert hit_at({"a": ["y"]}, {}) is None
