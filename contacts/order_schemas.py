@@ -14,15 +14,15 @@ from core.bodies import RequestBody
 
 
 class OrderLineBody(RequestBody):
-    product_id: str = Field("", max_length=64)
-    description: str = Field("", max_length=500)
+    product_id: str = Field(default="", max_length=64)
+    description: str = Field(default="", max_length=500)
     quantity: int = Field(description="units; negative on a credit note's lines")
     unit_price: Decimal = Field(ge=0, max_digits=18, decimal_places=6, description="price of one unit, e.g. 2.55")
 
 
 class CustomerBody(RequestBody):
-    customer_id: str = Field("", max_length=64, description="the shop's customer number (attribute customer_id)")
-    phone: str = Field("", max_length=32)
+    customer_id: str = Field(default="", max_length=64, description="the shop's customer number (attribute customer_id)")
+    phone: str = Field(default="", max_length=32)
 
 
 class OrderBody(RequestBody):
@@ -32,10 +32,10 @@ class OrderBody(RequestBody):
     contact_id: int | None = None
     customer: CustomerBody | None = None
     ordered_at: datetime = Field(description="ISO 8601; without an offset it is taken as UTC")
-    currency: str = Field("", max_length=3, description="ISO 4217, e.g. EUR")
+    currency: str = Field(default="", max_length=3, description="ISO 4217, e.g. EUR")
     status: Literal["open", "paid", "cancelled"] = "paid"
     total: Decimal | None = Field(None, max_digits=18, decimal_places=6, description="default: the lines' sum")
-    country: str = Field("", max_length=64)
+    country: str = Field(default="", max_length=64)
     lines: list[OrderLineBody] = Field(default_factory=list, max_length=MAX_LINES)
 
     @model_validator(mode="after")
