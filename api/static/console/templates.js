@@ -1,5 +1,6 @@
-/* The template editor: insert a variable at the cursor, keep the message box's invalid state and
-   the focus right around HTMX swaps. Plain JS, no build step; HTMX does the requests. */
+/* The template editor and the brand profile: insert a variable at the cursor, keep the message
+   box's invalid state and the focus right around HTMX swaps. Plain JS, no build step; HTMX does
+   the requests. */
 (function () {
   "use strict";
   var body = document.body;
@@ -44,5 +45,12 @@
     }
     if (again) again.focus();
     focused = null;
+  });
+
+  /* A brand profile the server refused comes back with a summary of what to change: read it first. */
+  body.addEventListener("htmx:afterSettle", function (e) {
+    var path = e.detail.pathInfo && e.detail.pathInfo.requestPath;
+    var summary = document.getElementById("brand-errors");
+    if (summary && path === "/console/brand") summary.focus();
   });
 })();
