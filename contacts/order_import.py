@@ -16,20 +16,24 @@ taken as UTC; slash dates are month first (``12/31/2011 8:26``, Online Retail's)
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
+from contacts.import_jobs import _safe as safe_cell
 from contacts.import_report import MAX_REPORTED, RowProblem
 from contacts.importer import first_row, numbered_rows
 from contacts.order_columns import resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
 from contacts.orders import LineIn, OrderIn, known_orders, record_orders, to_micros
 from contacts.tabular import FileLimits, inspect, read_rows
+from core import audit
+from core.audit import Actor
 from core.errors import ValidationFailed
 
 BATCH = 500  # orders per look-up and write
@@ -218,12 +222,12 @@ def import_orders(
     *,
     filename: str = "",
     limits: FileLimits | None = None,
-    on_rejected: Callable[[RowProblem], None] | None = None,
+    rejected: RejectedFile | None = None,
 ) -> OrderImportReport:
     """Import the orders of a CSV or XLSX file inside ``session`` (the caller commits).
 
     Good orders are recorded; rows that cannot be are reported (``errors``, and every one to
-    ``on_rejected`` with its cells, for a rejected-rows file).
+    ``rejected``, a :class:`RejectedFile`, with its cells).
 
     Raises:
         ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
@@ -234,6 +238,8 @@ def import_orders(
     rows = read_rows(binary, shape, limits)
     parser = _Parser(first_row(rows), options)
     report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run)
+    if rejected is not None:
+        rejected.header(parser.header)
     matcher = CustomerMatcher(session, region=options.region)
     seen: set[str] = set()
     unknown: set[Customer] = set()
@@ -244,8 +250,8 @@ def import_orders(
         report.rejected_by_code[problem.code] += 1
         if len(report.errors) < MAX_REPORTED:
             report.errors.append(problem)
-        if on_rejected is not None:
-            on_rejected(problem)
+        if rejected is not None:
+            rejected.add(problem)
 
     def reject_order(pending: _Order, target: str, code: str, message: str) -> None:
         for row in pending.lines:
@@ -301,5 +307,45 @@ def import_orders(
     if report.rows == 0:
         raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])
     report.unknown_customers = len(unknown)
+    if rejected is not None:
+        rejected.close()
     session.flush()
     return report
+
+
+def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, filename: str) -> None:
+    """The audit row of an import that wrote (a person changed many contacts' history at once)."""
+    counts = {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
+    audit.record(session, actor=actor, action="orders.import", target_type="orders",
+                 diff={"filename": filename[:200], **counts})  # fmt: skip
+
+
+class RejectedFile:
+    """The rejected-rows CSV of an import, as contacts' imports write it: ``row``, ``reason``, the row as read.
+
+    :func:`import_orders` writes to it; problems of one row arrive together and share a line.
+    Cells that a spreadsheet would run as formulas are neutralised (signed numbers stay as typed).
+    """
+
+    def __init__(self, out: IO[str]) -> None:
+        self.writer = csv.writer(out)
+        self.rows = 0
+        self._pending: list[RowProblem] = []
+
+    def header(self, columns: list[str]) -> None:
+        self.writer.writerow(["row", "reason", *columns])
+
+    def add(self, problem: RowProblem) -> None:
+        if self._pending and self._pending[0].row != problem.row:
+            self.close()
+        self._pending.append(problem)
+
+    def close(self) -> None:
+        """Write the last row held back."""
+        if not self._pending:
+            return
+        reason = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in self._pending)
+        cells = next((p.cells for p in self._pending if p.cells is not None), ())
+        self.writer.writerow([str(self._pending[0].row), reason, *(safe_cell(c) for c in cells)])
+        self.rows += 1
+        self._pending = []

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from api.routes.contact_bulk import _mapping, _upload
 from contacts import service
-from contacts.order_import import OrderImportOptions, import_orders
+from contacts.order_import import OrderImportOptions, audit_import, import_orders
 from contacts.order_schemas import OrderBody, OrderOut
 from contacts.orders import list_orders, record_customer_order, record_order, with_lines
 from contacts.tabular import FileLimits
@@ -55,12 +55,9 @@ async def import_order_file(
         report = await run_in_threadpool(import_orders, session, binary, options, filename=filename, limits=limits)
     finally:
         binary.close()
-    result = report.as_dict()
     if not dry_run:
-        counts = {k: result[k] for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
-        audit.record(session, actor=actor(request, principal), action="orders.import", target_type="orders",
-                     diff={"filename": filename[:200], **counts})  # fmt: skip
-    return result
+        audit_import(session, report, actor=actor(request, principal), filename=filename)
+    return report.as_dict()
 
 
 @router.post("/orders", status_code=201)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from api.privacy import erase_person, export_person
+from cli.main import app
 from contacts import attributes as attrs
 from contacts.models import Order, OrderLine
 from contacts.order_import import OrderImportOptions, import_orders, parse_time
@@ -172,3 +176,25 @@ def test_erasure_deletes_orders_and_export_lists_them(runtime_any_db: Settings) 
     with db.session_scope() as session:
         assert list(session.scalars(select(Order.external_id))) == ["b"]
         assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
+
+
+def test_cli_import_writes_the_rejected_rows(runtime: Settings, tmp_path: Path) -> None:
+    _customers({1: "17850"})
+    source = tmp_path / "retail.csv"
+    source.write_text(HEADER + "1,A,Lamp,2,2011-01-01 10:00:00,1.50,17850,France\n"
+                      "2,B,=HYPERLINK(1),-3,2011-01-02 10:00:00,x,17850,France\n"
+                      "3,C,Vase,1,2011-01-03 10:00:00,2,404,France\n")  # fmt: skip
+    runner = CliRunner()
+    done = runner.invoke(app, ["orders", "import", str(source), "--currency", "EUR"])
+    assert done.exit_code == 0, done.output
+    assert "1 orders created (1 lines)" in done.output and "2 rows rejected" in done.output
+    rows = list(csv.reader((tmp_path / "retail.rejected.csv").open(encoding="utf-8-sig")))
+    assert rows[0] == ["row", "reason", *HEADER.strip().split(",")]
+    assert [r[0] for r in rows[1:]] == ["3", "4"]
+    assert rows[1][1] == "UnitPrice: not an amount such as 2.55"
+    assert (rows[1][4], rows[1][5]) == ("'=HYPERLINK(1)", "-3")  # a formula neutralised, a signed number kept
+    assert rows[2][1].startswith("CustomerID: no contact has this customer id")
+    again = runner.invoke(app, ["orders", "import", str(source), "--currency", "EUR", "--dry-run"])
+    assert "0 orders created" in again.output and "1 already known" in again.output
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
