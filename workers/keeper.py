@@ -1,4 +1,4 @@
-"""``relais worker``: a keeper process and the one long-lived worker process it forks and watches.
+"""``relais worker``: a keeper process and the one long-lived worker process it starts and watches.
 
 The worker process (:class:`workers.runner.ResidentWorker`) loads the agent's models once and runs
 job after job. What forking a work-horse per job used to guarantee, the keeper keeps:
@@ -6,25 +6,29 @@ job after job. What forking a work-horse per job used to guarantee, the keeper k
 * **a job that kills its process** (a segfault, the OOM killer, ``os._exit``): the keeper hands the
   job to RQ's abandoned-job path at once (retried if it has retries left, else failed), deletes the
   dead worker's registration, so ``delivery.recovery`` releases its claims after its grace period,
-  and forks a new worker process. :mod:`core.poison` counts the death at the job's next start.
+  and starts a new worker process. :mod:`core.poison` counts the death at the job's next start.
 * **a job that freezes its process** past its timeout plus a minute (a C call holding the GIL,
   which SIGALRM cannot interrupt): the keeper kills the process, then as above.
 
-The worker process tells the keeper its worker's name and each job's start (id, queue, deadline)
-and end over a pipe. SIGTERM/SIGINT to the keeper is passed on once: the job in hand finishes
-(RQ's warm shutdown), then both exit. A worker process whose keeper vanished stops the same way.
+The worker process is a fresh interpreter (``python -m workers.keeper``), not a fork: the keeper's
+threads (the periodic scheduler) may hold a lock at any instant (redis-py's pool lock: a child forked
+then hung on its first Redis call). It tells the keeper its worker's name and each job's start (id,
+queue, deadline) and end over a pipe. SIGTERM/SIGINT to the keeper is passed on once: the job in
+hand finishes (RQ's warm shutdown), then both exit. A worker process whose keeper vanished stops the
+same way.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import select
 import signal
+import subprocess
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -107,11 +111,11 @@ def forget_worker(client: redis.Redis, name: str) -> None:
 
 
 class Keeper:
-    """Forks the worker process, watches it, and forks another when it dies (see the module doc)."""
+    """Starts the worker process, watches it, and starts another when it dies (see the module doc)."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
-        self._child = 0
+        self._child: subprocess.Popen[bytes] | None = None
 
     def run(self, *, burst: bool = False, with_scheduler: bool = False, logging_level: str = "INFO") -> None:
         """Keep a worker process until stopped, or, with ``burst``, until one empties the queues."""
@@ -135,29 +139,31 @@ class Keeper:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop.set()
-        if self._child:
+        if self._child is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._child, signal.SIGTERM)  # RQ ignores the same signal twice within a second
+                self._child.send_signal(signal.SIGTERM)  # RQ ignores the same signal twice within a second
 
     def _run_child(self, *, burst: bool, with_scheduler: bool, logging_level: str) -> int:
         reader, writer = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker process: never returns
-            os.close(reader)
-            _worker_process(writer, keeper=os.getppid(), burst=burst, with_scheduler=with_scheduler,
-                            logging_level=logging_level)
-        os.close(writer)
-        self._child = pid
+        command = [sys.executable, "-m", "workers.keeper", "--notify-fd", str(writer), "--logging-level",
+                   logging_level, *(["--burst"] if burst else []), *(["--with-scheduler"] if with_scheduler else [])]
+        # the same modules as here (a test's jobs included), whatever the current directory
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
-            running, code = self._watch(pid, reader)
+            self._child = child = subprocess.Popen(command, pass_fds=(writer,), env=env)
         finally:
-            self._child = 0
+            os.close(writer)
+        try:
+            running, code = self._watch(child, reader)
+        finally:
+            self._child = None
             os.close(reader)
         if code != 0:
             self._bury(running, code)
         return code
 
-    def _watch(self, pid: int, reader: int) -> tuple[_Running, int]:
+    @staticmethod
+    def _watch(child: subprocess.Popen[bytes], reader: int) -> tuple[_Running, int]:
         running, pending = _Running(), b""
         while True:
             if select.select([reader], [], [], 1.0)[0]:
@@ -165,14 +171,13 @@ class Keeper:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     running.hear(line.decode())
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return running, os.waitstatus_to_exitcode(status)
+            code = child.poll()
+            if code is not None:
+                return running, code
             if running.job_id and time.time() > running.deadline + FROZEN_AFTER_SECONDS:
                 log.error("job froze its worker process past its timeout; killing it", job_id=running.job_id)
-                os.kill(pid, signal.SIGKILL)
-                _, status = os.waitpid(pid, 0)
-                return running, os.waitstatus_to_exitcode(status)
+                child.kill()
+                return running, child.wait()
 
     @staticmethod
     def _bury(running: _Running, code: int) -> None:
@@ -186,27 +191,26 @@ class Keeper:
             log.warning("could not retire the dead worker's job now", error=str(exc))
 
 
-def _worker_process(writer: int, *, keeper: int, burst: bool, with_scheduler: bool, logging_level: str) -> None:
-    """The forked worker process: warm up, then work until stopped; exits, never returns."""
-    code = 0
-    try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)  # until RQ installs its own
-        threading.Thread(target=_follow_keeper, args=(keeper,), name="relais-keeper-watch", daemon=True).start()
-        if not burst:
-            warm_up_agent(get_settings())
+def _worker_process(argv: list[str] | None = None) -> int:
+    """The worker process (``python -m workers.keeper``): warm up, then work until stopped."""
+    from core.runtime import bootstrap
 
-        def tell(line: str) -> None:
-            os.write(writer, line.encode() + b"\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--notify-fd", type=int, required=True)
+    parser.add_argument("--logging-level", default="INFO")
+    parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--with-scheduler", action="store_true")
+    args = parser.parse_args(argv)
+    settings = bootstrap()
+    threading.Thread(target=_follow_keeper, args=(os.getppid(),), name="relais-keeper-watch", daemon=True).start()
+    if not args.burst:
+        warm_up_agent(settings)
 
-        Supervisor(notify=tell).run(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
-    except BaseException:  # whatever ends the worker process: say why, and exit
-        traceback.print_exc(file=sys.stderr)
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    def tell(line: str) -> None:
+        os.write(args.notify_fd, line.encode() + b"\n")
+
+    Supervisor(notify=tell).run(burst=args.burst, with_scheduler=args.with_scheduler, logging_level=args.logging_level)
+    return 0
 
 
 def _follow_keeper(keeper: int) -> None:
@@ -214,3 +218,7 @@ def _follow_keeper(keeper: int) -> None:
     while os.getppid() == keeper:
         time.sleep(1.0)
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_process())

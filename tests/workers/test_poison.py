@@ -12,12 +12,18 @@ from core import poison
 from core.queue import NO_RETRY, JobSpec, enqueue
 from tests.helpers import auth_headers
 from workers.keeper import Keeper
+from workers.runner import make_worker
 
 
 def _work_once() -> None:
     """One burst of ``relais worker``'s keeper: its worker process runs the jobs; one killed under a job
     is replaced and its job retired as abandoned."""
     Keeper().run(burst=True, logging_level="ERROR")
+
+
+def _work_here() -> None:
+    """One burst of ``relais worker``'s resident worker in this process (a timeout is SIGALRM here too)."""
+    make_worker().work(burst=True, logging_level="ERROR")
 
 
 def _starts(marks: Path) -> int:
@@ -53,7 +59,7 @@ def test_a_job_failing_every_time_stops_coming_back(
     )
     for _ in range(4):
         enqueue(spec)
-        _work_once()
+        _work_here()  # the patched MAX_STARTS holds in this process only
     assert _starts(marks) == 2  # each start timed out (a failure, not a death); the third was retired
     [failed] = app_client.get("/api/v1/jobs/failed", headers=auth_headers("admin")).json()
     assert failed["reason"] == "dead-lettered: started 2 times without success (2 failures)"
