@@ -1,4 +1,4 @@
-"""Pydantic shapes of the campaigns API (templates, campaigns, events, brand, variants)."""
+"""Pydantic shapes of the campaigns API: templates, campaigns, events, brand (variants: their own package)."""
 
 from __future__ import annotations
 
@@ -179,39 +179,3 @@ class BrandIn(RequestBody):
 
 class BrandOut(BrandIn):
     model_config = ConfigDict(from_attributes=True, extra="ignore")  # an answer, not a request
-
-
-class VariantRequest(RequestBody):
-    brief: str = Field(min_length=3, max_length=2000)
-    language: str = Field(default="en", min_length=2, max_length=8)
-    n: int = Field(default=3, ge=1, le=10)
-    goal: str = ""
-    offer: str = ""
-    audience: str = ""
-
-
-class CheckRequest(RequestBody):
-    text: str = Field(min_length=1, max_length=2000)
-    language: str = Field(default="en", min_length=2, max_length=8)
-    kind: Literal["marketing", "transactional"] = "marketing"
-
-
-class TranslateRequest(RequestBody):
-    languages: list[str] = Field(min_length=1)
-
-
-class DecisionIn(RequestBody):
-    note: str = Field(default="", max_length=500)
-
-
-class VariantOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    text: str
-    language: str
-    path: str
-    score: float
-    check: dict[str, Any]
-    status: str
-    decided_by: str
-    parent_id: int | None

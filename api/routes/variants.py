@@ -1,15 +1,16 @@
-"""AI variants with brand check (marketer): generate, check a person's text, translate, approve/reject."""
+"""AI variants with brand check (marketer): generate, list, check a person's text, edit, translate,
+approve into a template, reject. Edits and decisions are audited; the console calls these functions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns.schemas import CheckRequest, DecisionIn, TranslateRequest, VariantOut, VariantRequest
 from campaigns.variants import service
+from campaigns.variants.schemas import CheckRequest, DecisionIn, EditIn, TranslateRequest, VariantOut, VariantRequest
 from core import audit
 from core.accounts import Principal
 from core.rbac import Role
@@ -22,13 +23,26 @@ MARKETER = require(Role.MARKETER)
 def generate_variants(
     body: VariantRequest, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(MARKETER)
 ) -> dict[str, Any]:
-    """``n`` variants (best score first), each with ``path`` llm/offline and its brand check."""
+    """``n`` variants per language (best score first within each), each with ``path`` (llm / offline),
+    its ``angle`` and its brand check; ``notes`` says what of the brief the offline path could not use."""
     result = service.generate(session, body)
     return {
         "path": result.path,
         "fallback_reason": result.fallback_reason,
+        "notes": result.notes,
         "variants": [VariantOut.model_validate(v).model_dump() for v in result.variants],
     }
+
+
+@router.get("/variants", response_model=list[VariantOut])
+def list_variants(
+    status: str | None = Query(None, pattern="^(pending|approved|rejected)$"),
+    limit: int = Query(50, ge=1, le=200),
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(MARKETER),
+) -> list[VariantOut]:
+    """The newest variants first."""
+    return [VariantOut.model_validate(v) for v in service.recent(session, status=status, limit=limit)]
 
 
 @router.post("/variants/check", response_model=VariantOut, status_code=201)
@@ -46,6 +60,27 @@ def get_variant(
     return VariantOut.model_validate(service.get(session, variant_id))
 
 
+@router.patch("/variants/{variant_id}", response_model=VariantOut)
+def edit_variant(
+    variant_id: int,
+    body: EditIn,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETER),
+) -> VariantOut:
+    """A new text for a pending variant, checked again (409 once decided).
+
+    The audit keeps both wordings: marketing copy, not personal data (``text`` itself is a key the
+    audit log redacts, since message bodies may carry some).
+    """
+    variant = service.get(session, variant_id)
+    before = {"wording": variant.text, "score": variant.score}
+    service.edit(session, variant, body.text)
+    audit.record(session, actor=actor(request, principal), action="variant.edit", target_type="variant",
+                 target_id=variant.id, diff=audit.changes(before, {"wording": variant.text, "score": variant.score}))
+    return VariantOut.model_validate(variant)
+
+
 @router.post("/variants/{variant_id}/translate", response_model=list[VariantOut], status_code=201)
 def translate_variant(
     variant_id: int,
@@ -58,23 +93,6 @@ def translate_variant(
     return [VariantOut.model_validate(v) for v in service.translate(session, variant, body.languages)]
 
 
-def _decide(
-    variant_id: int, body: DecisionIn, request: Request, session: Session, principal: Principal, approve: bool
-) -> VariantOut:
-    variant = service.decide(
-        session, service.get(session, variant_id), approve=approve, by=principal.name, note=body.note
-    )
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="variant.approve" if approve else "variant.reject",
-        target_type="variant",
-        target_id=variant.id,
-        diff={"status": variant.status, "score": variant.score, "note": body.note},
-    )
-    return VariantOut.model_validate(variant)
-
-
 @router.post("/variants/{variant_id}/approve", response_model=VariantOut)
 def approve_variant(
     variant_id: int,
@@ -83,7 +101,16 @@ def approve_variant(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETER),
 ) -> VariantOut:
-    return _decide(variant_id, body, request, session, principal, approve=True)
+    """Approve: the text becomes a marketing template (``template_id``); 409 once decided."""
+    variant = service.get(session, variant_id)
+    template = service.approve(session, variant, by=principal.name, note=body.note, template_name=body.template_name)
+    who = actor(request, principal)
+    audit.record(session, actor=who, action="template.create", target_type="template", target_id=template.id,
+                 diff={"name": template.name, "kind": template.kind, "variant_id": variant.id})
+    audit.record(session, actor=who, action="variant.approve", target_type="variant", target_id=variant.id,
+                 diff={"status": variant.status, "score": variant.score, "note": body.note,
+                       "template_id": template.id})
+    return VariantOut.model_validate(variant)
 
 
 @router.post("/variants/{variant_id}/reject", response_model=VariantOut)
@@ -94,4 +121,8 @@ def reject_variant(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETER),
 ) -> VariantOut:
-    return _decide(variant_id, body, request, session, principal, approve=False)
+    """Reject, with an optional reason (``note``); 409 once decided."""
+    variant = service.reject(session, service.get(session, variant_id), by=principal.name, note=body.note)
+    audit.record(session, actor=actor(request, principal), action="variant.reject", target_type="variant",
+                 target_id=variant.id, diff={"status": variant.status, "score": variant.score, "note": body.note})
+    return VariantOut.model_validate(variant)

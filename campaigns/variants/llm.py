@@ -12,9 +12,9 @@ import re
 
 from agent.llm import ChatMessage, LlmClient, LlmError
 from campaigns.models import BrandProfile
+from campaigns.variants.grammar import language_name
+from campaigns.variants.schemas import VariantRequest
 
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
-                  "pt": "Portuguese"}
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*(.+)$")
 
 
@@ -53,25 +53,32 @@ def parse_list(text: str) -> list[str]:
     return [f for f in found if f]
 
 
-def generate(client: LlmClient, brand: BrandProfile, *, brief: str, language: str, n: int, goal: str = "",
-             offer: str = "", audience: str = "") -> list[str]:
-    """``n`` variants from the model; raises ``LlmError`` when it fails or answers nothing usable."""
-    ask = [f"Write {n} different SMS messages in {LANGUAGE_NAMES.get(language, language)}.", f"Brief: {brief}"]
-    ask += [f"{label}: {value}" for label, value in (("Goal", goal), ("Offer", offer), ("Audience", audience)) if value]
+def generate(client: LlmClient, brand: BrandProfile, request: VariantRequest, *, language: str) -> list[str]:
+    """``request.n`` variants in ``language`` from the model; raises ``LlmError`` when it fails or answers
+    nothing usable. The brief goes in as written (the model translates); the fields are labelled."""
+    name = language_name(language)
+    ask = [f"Write {request.n} different SMS messages, entirely in {name} (no word of another language, "
+           f"whatever the brief's language), each from a different angle (urgency, benefit, question, "
+           f"social proof, exclusivity...), in a {request.tone} tone, naming {brand.name or 'the brand'}.",
+           f"Brief: {request.brief}"]
+    fields = (("Offer", request.offer), ("Product", request.product_names.get(language) or request.product),
+              ("Deadline", request.deadline), ("Link (use it as written)", request.link), ("Goal", request.goal),
+              ("Audience", request.audience))
+    ask += [f"{label}: {value}" for label, value in fields if value]
     ask.append('Answer with JSON only: {"variants": ["message 1", "message 2", ...]}')
     completion = client.complete([ChatMessage("system", _system(brand)), ChatMessage("user", "\n".join(ask))],
-                                 max_tokens=120 * n + 60, temperature=0.8)
+                                 max_tokens=120 * request.n + 60, temperature=0.8)
     variants = parse_list(completion.text)
     if not variants:
         raise LlmError("empty", "no variant could be read from the answer")
-    return list(dict.fromkeys(variants))[:n]
+    return list(dict.fromkeys(variants))[:request.n]
 
 
 def translate(client: LlmClient, brand: BrandProfile, *, text: str, language: str) -> str:
     """``text`` translated into ``language`` keeping the brand's voice; raises ``LlmError``."""
     completion = client.complete([
         ChatMessage("system", _system(brand)),
-        ChatMessage("user", f"Translate this SMS into {LANGUAGE_NAMES.get(language, language)}, keeping its tone, "
+        ChatMessage("user", f"Translate this SMS into {language_name(language)}, keeping its tone, "
                             f"length and any {{{{ ... }}}} placeholders unchanged. Answer with the translation "
                             f"only.\n\n{text}"),
     ], max_tokens=300, temperature=0.2)

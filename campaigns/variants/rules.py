@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from campaigns.models import BrandProfile
 from campaigns.templates import with_footer
-from channels.encoding import analyze
+from channels.encoding import analyze, detect_encoding
 
 Severity = Literal["error", "warning", "info"]
 
@@ -64,42 +64,67 @@ def _contains(text: str, term: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(term.lower()), text.lower()) is not None
 
 
+def _quoted(items: Sequence[str]) -> str:
+    return ", ".join(f"“{i}”" for i in items)
+
+
 def terms_rules(text: str, brand: BrandProfile) -> list[RuleResult]:
     banned = [t for t in brand.banned_terms if t and _contains(text, t)]
     missing = [t for t in brand.required_terms if t and not _contains(text, t)]
     return [
         RuleResult("banned_terms", not banned, "error",
-                   f"uses banned term(s): {', '.join(banned)}" if banned else "no banned term"),
+                   f"Uses a term the brand bans: {_quoted(banned)}." if banned else "No banned term."),
         RuleResult("required_terms", not missing, "error",
-                   f"missing required term(s): {', '.join(missing)}" if missing else "all required terms present"),
+                   f"Leaves out a term the brand requires: {_quoted(missing)}." if missing
+                   else "Every required term is there."),
     ]
 
 
 def length_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool) -> list[RuleResult]:
+    """Segments as sent (the opt-out footer counted), the encoding, and the opt-out wording.
+
+    French marketing texts must say which short number takes STOP (docs/campaigns.md): without
+    one in the brand profile the footer falls back to a generic line, which is flagged.
+    """
     sent = with_footer(text, language, brand.stop_number) if marketing else text
     info = analyze(sent)
-    has_stop = sent == text or not marketing
+    says_stop = sent == text
+    if not marketing:
+        opt_out = RuleResult("opt_out", True, "info", "Transactional: no opt-out line is added.")
+    elif language == "fr" and not brand.stop_number and not says_stop:
+        opt_out = RuleResult("opt_out", False, "warning",
+                             "French marketing texts must name the number to text STOP to: set the STOP "
+                             "number in the brand profile.")
+    elif says_stop:
+        opt_out = RuleResult("opt_out", True, "info", "Says how to opt out (STOP).")
+    else:
+        opt_out = RuleResult("opt_out", True, "info",
+                             f"The opt-out line is added when sent ({len(sent) - len(text)} characters, counted).")
     results = [
-        RuleResult("opt_out", True, "info",
-                   "states how to opt out" if has_stop else f"the opt-out footer is appended ({len(sent) - len(text)} "
-                                                            "characters counted below)"),
+        opt_out,
         RuleResult("segments", info.segments <= brand.max_segments, "error",
-                   f"{info.segments} segment(s) as sent ({info.characters} characters, {info.encoding}); "
-                   f"the brand allows {brand.max_segments}"),
+                   f"Too long: {info.segments} SMS segments as sent ({info.characters} characters with the "
+                   f"opt-out line, {info.encoding}); the brand allows {brand.max_segments}."
+                   if info.segments > brand.max_segments else
+                   f"{info.segments} SMS segment{'s' if info.segments > 1 else ''} as sent "
+                   f"({info.characters} characters, {info.encoding})."),
     ]
     if info.encoding == "UCS-2":
+        odd = list(dict.fromkeys(ch for ch in sent if detect_encoding(ch) == "UCS-2"))[:5]
         results.append(RuleResult("encoding", False, "warning",
-                                  "UCS-2: a non-GSM character (emoji, curly quote...) cuts a segment to 70 characters"))
+                                  f"Characters outside the GSM-7 alphabet ({_quoted(odd)}): each segment then "
+                                  "holds 70 characters instead of 160."))
     return results
 
 
 def emoji_rule(text: str, brand: BrandProfile) -> RuleResult:
     count = len(_EMOJI.findall(text))
+    uses = "no emoji" if count == 0 else "1 emoji" if count == 1 else f"{count} emoji"
     if brand.emoji_policy == "none":
-        return RuleResult("emoji", count == 0, "error", f"{count} emoji; the brand uses none")
+        return RuleResult("emoji", count == 0, "error", f"Uses {uses}; the brand uses none.")
     if brand.emoji_policy == "some":
-        return RuleResult("emoji", count <= 2, "warning", f"{count} emoji; the brand uses at most 2")
-    return RuleResult("emoji", True, "info", f"{count} emoji")
+        return RuleResult("emoji", count <= 2, "warning", f"Uses {uses}; the brand uses at most 2.")
+    return RuleResult("emoji", True, "info", f"Uses {uses}.")
 
 
 def spam_rules(text: str) -> list[RuleResult]:
@@ -113,22 +138,26 @@ def spam_rules(text: str) -> list[RuleResult]:
     shorteners = sorted(h for h in hosts if h.removeprefix("www.") in URL_SHORTENERS)
     return [
         RuleResult("all_caps", not caps_bad, "warning",
-                   f"words in capitals: {', '.join(shouting[:5])}" if shouting else "no shouting"),
+                   f"Shouts in capitals ({', '.join(shouting[:5])}): carriers' filters flag it." if caps_bad
+                   else "No shouting."),
         RuleResult("punctuation", not punctuation and bangs <= 2, "warning",
-                   f"excessive punctuation: {' '.join(punctuation[:3]) or f'{bangs} exclamation marks'}"
-                   if punctuation or bangs > 2 else "punctuation is fine"),
+                   (f"Too much punctuation ({' '.join(punctuation[:3])}): carriers' filters flag it." if punctuation
+                    else f"{bangs} exclamation marks: more than 2 reads as spam.")
+                   if punctuation or bangs > 2 else "Punctuation is fine."),
         RuleResult("spam_phrases", not phrases, "warning",
-                   f"carrier-filter phrases: {', '.join(phrases)}" if phrases else "no spam phrase"),
+                   f"Uses phrases carriers' spam filters look for: {_quoted(phrases)}." if phrases
+                   else "No spam phrase."),
         RuleResult("url_shortener", not shorteners, "error",
-                   f"third-party shortener(s) {', '.join(shorteners)}: links are shortened by Relais itself"
-                   if shorteners else "no third-party shortener"),
+                   f"Uses the public link shortener {', '.join(shorteners)}: carriers block them; Relais "
+                   "shortens and tracks links itself." if shorteners else "No public link shortener."),
     ]
 
 
 def shaft_rule(text: str) -> RuleResult:
     found = sorted({category for category, terms in SHAFT_TERMS.items() if any(_contains(text, t) for t in terms)})
     return RuleResult("shaft", not found, "error",
-                      f"SHAFT content ({', '.join(found)}): carriers block it" if found else "no SHAFT content")
+                      f"Mentions {', '.join(found)} (SHAFT content): carriers block it." if found
+                      else "No SHAFT content.")
 
 
 def all_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool) -> list[RuleResult]:

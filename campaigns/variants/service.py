@@ -1,24 +1,32 @@
-"""Variants: generate (LLM or offline), check a person's text, translate, approve or reject.
+"""Variants: generate (LLM or offline), check a person's text, edit, translate, approve into a template or reject.
 
 Every stored variant carries its brand check (``check``), ``score`` and ``path``: ``llm``,
-``offline``, ``human`` (written by a person) or ``translation``. When the LLM is configured but
-fails (timeout, HTTP error, unreadable answer) the request is served offline and the response says
-why (``fallback_reason``).
+``offline``, ``human`` (written by a person) or ``translation``; ``check`` also keeps the offline
+generator's ``angle`` and, once approved, the ``template_id`` it became (the variant table has no
+column for either). When the LLM is configured but fails (timeout, HTTP error, unreadable answer)
+the language is served offline and the answer says why (``fallback_reason``). The callers (API,
+console) audit every change a person makes: edit, approve, reject.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent.language import detect_language
 from agent.llm import LlmError, get_llm
 from campaigns.brand import business_name, get_profile
-from campaigns.models import Variant
-from campaigns.schemas import CheckRequest, VariantRequest
+from campaigns.models import Template, Variant
+from campaigns.schemas import TemplateIn
+from campaigns.service import save_template
 from campaigns.variants import llm, offline
+from campaigns.variants.brief import Brief, parse_brief
 from campaigns.variants.check import check_texts, supported_language
+from campaigns.variants.grammar import GRAMMARS, language_name
+from campaigns.variants.schemas import CheckRequest, VariantRequest
+from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.settings import get_settings
 
@@ -28,9 +36,12 @@ TRANSLATION_UNAVAILABLE = ("translation needs the LLM: set RELAIS_LLM_BASE_URL a
 
 @dataclass(frozen=True)
 class Generated:
+    """``path``: ``llm``, ``offline`` or ``mixed`` (the LLM failed for some languages only)."""
+
     variants: list[Variant]
     path: str
     fallback_reason: str
+    notes: list[str]
 
 
 def _language(language: str) -> str:
@@ -41,11 +52,13 @@ def _language(language: str) -> str:
 
 
 def _store(session: Session, texts: list[str], *, language: str, brief: str, path: str,
-           parent_id: int | None = None, marketing: bool = True) -> list[Variant]:
+           angles: list[str] | None = None, parent_id: int | None = None, marketing: bool = True) -> list[Variant]:
     brand = get_profile(session)
     checks = check_texts(texts, language, brand, marketing=marketing)
     stored = []
-    for text, result in zip(texts, checks, strict=True):
+    for i, (text, result) in enumerate(zip(texts, checks, strict=True)):
+        if angles:
+            result.extra["angle"] = angles[i]
         variant = Variant(text=text, language=language, brief=brief, path=path, score=result.score,
                           check=result.as_dict(), status="pending", parent_id=parent_id)
         session.add(variant)
@@ -54,28 +67,51 @@ def _store(session: Session, texts: list[str], *, language: str, brief: str, pat
     return stored
 
 
-def generate(session: Session, request: VariantRequest) -> Generated:
-    """``n`` brand-checked variants, best score first."""
-    language = _language(request.language)
+def _product_notes(brief: Brief, request: VariantRequest, languages: list[str]) -> list[str]:
+    """Languages whose variants could not name the product as given (a common noun in another language)."""
+    if brief.product is None or brief.product.language is None:
+        return []
+    elsewhere = [lang for lang in languages if brief.product_in(lang) is None]
+    if not elsewhere:
+        return []
+    generic = "; ".join(f"{language_name(lang)} “{GRAMMARS[lang].generic_product}”" for lang in elsewhere)
+    return [f"“{brief.product.text}” reads as {language_name(brief.product.language)}, and the offline generator "
+            f"does not translate: those variants say {generic}. Give the product's name per language to use it."]
+
+
+def generate(session: Session, request: VariantRequest, *, today: date | None = None) -> Generated:
+    """``request.n`` brand-checked variants per language, best score first within each language."""
+    languages = [_language(lang) for lang in request.languages]
     brand = get_profile(session)
     client = get_llm(get_settings())
-    texts: list[str] = []
-    path, reason = "offline", "no LLM configured"
-    if client is not None:
-        try:
-            texts = llm.generate(client, brand, brief=request.brief, language=language, n=request.n,
-                                 goal=request.goal, offer=request.offer, audience=request.audience)
-            path, reason = "llm", ""
-        except LlmError as exc:
-            reason = f"LLM unavailable ({exc.kind}: {exc.detail})"
-    if not texts:
-        same_language = [e for e in brand.examples if detect_language(e).language == language]
-        texts = offline.compose(brief=request.brief, language=language, n=request.n, examples=same_language,
-                                brand_name=business_name(session), offer=request.offer, goal=request.goal,
-                                audience=request.audience)
-    variants = _store(session, texts, language=language, brief=request.brief, path=path)
-    variants.sort(key=lambda v: -v.score)
-    return Generated(variants=variants, path=path, fallback_reason=reason)
+    brief = parse_brief(request.brief, today=today or utcnow().date(), offer=request.offer,
+                        product=request.product, product_names=request.product_names, deadline=request.deadline,
+                        link=request.link)
+    paths: set[str] = set()
+    reason = "no LLM configured" if client is None else ""
+    offline_languages: list[str] = []
+    out: list[Variant] = []
+    for language in languages:
+        texts: list[str] = []
+        if client is not None:
+            try:
+                texts = llm.generate(client, brand, request, language=language)
+            except LlmError as exc:
+                reason = f"LLM unavailable ({exc.kind}: {exc.detail})"
+        if texts:
+            stored = _store(session, texts, language=language, brief=request.brief, path="llm")
+        else:
+            composed = offline.compose(brief, language=language, n=request.n, brand_name=business_name(session),
+                                       tone=request.tone, required_terms=brand.required_terms,
+                                       stop_number=brand.stop_number, max_segments=brand.max_segments)
+            stored = _store(session, [c.text for c in composed], language=language, brief=request.brief,
+                            path="offline", angles=[c.angle for c in composed])
+            offline_languages.append(language)
+        paths.add(stored[0].path if stored else "offline")
+        out += sorted(stored, key=lambda v: -v.score)
+    notes = [*brief.notes, *_product_notes(brief, request, offline_languages)] if offline_languages else []
+    path = paths.pop() if len(paths) == 1 else "mixed"
+    return Generated(variants=out, path=path, fallback_reason=reason if offline_languages else "", notes=notes)
 
 
 def check(session: Session, request: CheckRequest) -> Variant:
@@ -85,11 +121,40 @@ def check(session: Session, request: CheckRequest) -> Variant:
                   marketing=request.kind == "marketing")[0]
 
 
+def recheck(session: Session, text: str, language: str) -> dict[str, object]:
+    """The brand check of ``text`` without storing anything (the console's live check while editing)."""
+    return check_texts([text], _language(language), get_profile(session))[0].as_dict()
+
+
 def get(session: Session, variant_id: int) -> Variant:
     found = session.get(Variant, variant_id)
     if found is None:
         raise NotFound(f"variant {variant_id} not found")
     return found
+
+
+def recent(session: Session, *, status: str | None = None, limit: int = 50) -> list[Variant]:
+    """The newest variants first, optionally only those with ``status``."""
+    query = select(Variant).order_by(Variant.id.desc()).limit(limit)
+    if status:
+        query = query.where(Variant.status == status)
+    return list(session.scalars(query))
+
+
+def _pending(variant: Variant) -> None:
+    if variant.status != "pending":
+        raise Conflict(f"variant {variant.id} is already {variant.status}")
+
+
+def edit(session: Session, variant: Variant, text: str) -> Variant:
+    """A person's new text for a pending variant, brand-checked again (its path and angle stay)."""
+    _pending(variant)
+    result = check_texts([text], variant.language, get_profile(session))[0]
+    if "angle" in variant.check:
+        result.extra["angle"] = variant.check["angle"]
+    variant.text, variant.score, variant.check = text, result.score, result.as_dict()
+    session.flush()
+    return variant
 
 
 def translate(session: Session, variant: Variant, languages: list[str]) -> list[Variant]:
@@ -115,12 +180,27 @@ def translate(session: Session, variant: Variant, languages: list[str]) -> list[
     return out
 
 
-def decide(session: Session, variant: Variant, *, approve: bool, by: str, note: str) -> Variant:
-    """Approve or reject a pending variant (the caller audits it)."""
-    if variant.status != "pending":
-        raise Conflict(f"variant {variant.id} is already {variant.status}")
-    variant.status = "approved" if approve else "rejected"
-    variant.decided_by = by
-    variant.decision_note = note
+def approve(session: Session, variant: Variant, *, by: str, note: str, template_name: str = "") -> Template:
+    """Approve a pending variant: it becomes a marketing template in its language (returned).
+
+    Raises:
+        Conflict: the variant was already decided.
+        ValidationFailed: its text is not a valid template (an unknown ``{{ variable }}``).
+    """
+    _pending(variant)
+    kind = variant.check.get("angle") or variant.path
+    name = template_name.strip() or f"Variant #{variant.id} ({variant.language}, {kind})"
+    template = save_template(session, TemplateIn(name=name, kind="marketing", language=variant.language,
+                                                 body=variant.text))
+    variant.status, variant.decided_by, variant.decision_note = "approved", by, note
+    variant.check = {**variant.check, "template_id": template.id}
+    session.flush()
+    return template
+
+
+def reject(session: Session, variant: Variant, *, by: str, note: str) -> Variant:
+    """Reject a pending variant, with the person's reason (``note``, may be empty)."""
+    _pending(variant)
+    variant.status, variant.decided_by, variant.decision_note = "rejected", by, note
     session.flush()
     return variant

@@ -40,30 +40,48 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLlm]:
     get_settings.cache_clear()
 
 
-def test_offline_generation_is_labelled_and_checked(app_client: TestClient, marketer: dict[str, str]) -> None:
+def test_offline_generation_is_labelled_checked_and_single_language(app_client: TestClient,
+                                                                     marketer: dict[str, str]) -> None:
     response = app_client.post("/api/v1/variants", headers=marketer,
-                               json={"brief": "Summer sale on linen shirts this weekend", "language": "en", "n": 3,
-                                     "offer": "20% off"})
+                               json={"brief": "Summer sale on linen shirts this weekend", "languages": ["en", "fr"],
+                                     "n": 3, "offer": "20% off", "link": "https://acme.example/s"})
     assert response.status_code == 201, response.text
     data = response.json()
     assert data["path"] == "offline" and data["fallback_reason"] == "no LLM configured"
     variants = data["variants"]
-    assert len(variants) == 3 and len({v["text"] for v in variants}) == 3
-    assert all(v["path"] == "offline" and 0 <= v["score"] <= 1 for v in variants)
-    assert all("Summer sale on linen shirts this weekend: 20% off" in v["text"] for v in variants)
-    assert [v["score"] for v in variants] == sorted((v["score"] for v in variants), reverse=True)
+    assert [v["language"] for v in variants] == ["en"] * 3 + ["fr"] * 3
+    assert len({v["text"] for v in variants}) == 6 and len({v["angle"] for v in variants[:3]}) == 3
+    assert all(v["path"] == "offline" and 0 <= v["score"] <= 1 and v["status"] == "pending" for v in variants)
+    for language in ("en", "fr"):
+        scores = [v["score"] for v in variants if v["language"] == language]
+        assert scores == sorted(scores, reverse=True)
+    english, french = variants[:3], variants[3:]
+    assert all("20% off linen shirts this weekend" in v["text"] or "20% off linen shirts" in v["text"]
+               for v in english if v["angle"] != "question")
+    for v in french:  # the English brief's words stay out of the French variants
+        assert "linen" not in v["text"] and "Summer sale" not in v["text"] and "-20 %" in v["text"]
+        assert "https://acme.example/s" in v["text"] and v["text"].startswith("Acme")
+        failed = {r["rule"] for r in v["check"]["rules"] if not r["passed"]}
+        assert v["check"]["language"] == "fr" and not failed & {"language", "mixed_language"}, v
+    assert any("“linen shirts” reads as English" in note for note in data["notes"])
     rules = {r["rule"] for r in variants[0]["check"]["rules"]}
-    assert {"banned_terms", "segments", "shaft", "all_caps", "url_shortener", "language", "tone", "style"} <= rules
+    assert {"banned_terms", "segments", "shaft", "all_caps", "url_shortener", "language", "mixed_language", "tone",
+            "style"} <= rules
     translated = app_client.post(f"/api/v1/variants/{variants[0]['id']}/translate", headers=marketer,
                                  json={"languages": ["fr"]})
     assert translated.status_code == 422 and "offline path cannot translate" in translated.json()["detail"]
+    single = app_client.post("/api/v1/variants", headers=marketer, json={"brief": "Neue Kollektion", "language": "de"})
+    assert {v["language"] for v in single.json()["variants"]} == {"de"}
+    unknown = app_client.post("/api/v1/variants", headers=marketer, json={"brief": "x" * 5, "languages": ["nl"]})
+    assert unknown.status_code == 422
 
 
 def test_llm_generation_and_translation(app_client: TestClient, marketer: dict[str, str], llm: FakeLlm) -> None:
     llm.answer = json.dumps({"variants": ["Acme: linen shirts are back, 20% off this weekend. Come and see.",
                                           "CHEAP VODKA!!! bit.ly/x"]})
     data = app_client.post("/api/v1/variants", headers=marketer,
-                           json={"brief": "linen shirts sale", "language": "en", "n": 2}).json()
+                           json={"brief": "linen shirts sale", "language": "en", "n": 2, "tone": "premium",
+                                 "offer": "20% off", "deadline": "Sunday"}).json()
     assert data["path"] == "llm" and data["fallback_reason"] == ""
     good, bad = data["variants"]
     assert good["path"] == "llm" and good["check"]["passed"] and good["score"] > 0.6
@@ -72,7 +90,16 @@ def test_llm_generation_and_translation(app_client: TestClient, marketer: dict[s
     sent = llm.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["body"]["model"] == "fake-model"
     assert "Never use: cheap" in sent["body"]["messages"][0]["content"]
-    assert "linen shirts sale" in sent["body"]["messages"][1]["content"]
+    ask = sent["body"]["messages"][1]["content"]
+    assert "linen shirts sale" in ask and "entirely in English" in ask and "premium tone" in ask
+    assert "Offer: 20% off" in ask and "Deadline: Sunday" in ask
+    assert "Brand voice: warm, short, playful" in sent["body"]["messages"][0]["content"]
+    # the LLM's text goes through the same check: a French variant with an English sentence fails
+    llm.answer = json.dumps({"variants": ["Acme : nos chemises en lin sont là. Summer sale on linen shirts!"]})
+    mixed = app_client.post("/api/v1/variants", headers=marketer,
+                            json={"brief": "linen shirts sale", "languages": ["fr"], "n": 1}).json()["variants"][0]
+    assert mixed["path"] == "llm" and not mixed["check"]["passed"]
+    assert any(r.startswith("Mixes languages") for r in mixed["check"]["reasons"])
     llm.answer = "Acme : les chemises en lin sont de retour, -20 % ce week-end. Venez voir."
     translated = app_client.post(f"/api/v1/variants/{good['id']}/translate", headers=marketer,
                                  json={"languages": ["fr"]})
@@ -103,9 +130,51 @@ def test_human_text_check_and_decisions_are_audited(app_client: TestClient, mark
     assert app_client.post(f"/api/v1/variants/{variant['id']}/reject", headers=marketer, json={}).status_code == 409
     wrong = app_client.post("/api/v1/variants/check", headers=marketer,
                             json={"text": "Bonjour, les soldes commencent demain chez nous.", "language": "en"}).json()
-    assert not wrong["check"]["passed"] and any("written in fr" in r for r in wrong["check"]["reasons"])
+    assert not wrong["check"]["passed"]
+    assert "Written in French, but this variant is for English." in wrong["check"]["reasons"]
     with db.session_scope() as session:
         actions = set(session.scalars(select(AuditEntry.action)))
-    assert {"brand.update", "variant.approve"} <= actions
+    assert {"brand.update", "variant.approve", "template.create"} <= actions
     assert app_client.post("/api/v1/variants/check", headers=auth_headers("agent"),
                            json={"text": "x", "language": "en"}).status_code == 403
+
+
+def test_edit_then_approve_makes_a_template_and_reject_keeps_the_reason(app_client: TestClient,
+                                                                        marketer: dict[str, str]) -> None:
+    made = app_client.post("/api/v1/variants", headers=marketer,
+                           json={"brief": "Soldes d'hiver : -30 % sur les manteaux", "languages": ["fr"], "n": 2})
+    first, second = made.json()["variants"]
+    assert first["angle"] and first["template_id"] is None
+    text = "Acme : -30 % sur les manteaux jusqu'à dimanche. À très vite !"
+    edited = app_client.patch(f"/api/v1/variants/{first['id']}", headers=marketer, json={"text": text})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["text"] == text and edited.json()["angle"] == first["angle"]
+    assert edited.json()["check"]["language"] == "fr"
+    bad_edit = app_client.patch(f"/api/v1/variants/{first['id']}", headers=marketer,
+                                json={"text": "Acme: 30% off coats until Sunday."})
+    assert not bad_edit.json()["check"]["passed"]  # an English text in a French variant
+    app_client.patch(f"/api/v1/variants/{first['id']}", headers=marketer, json={"text": text})
+    approved = app_client.post(f"/api/v1/variants/{first['id']}/approve", headers=marketer,
+                               json={"template_name": "Soldes manteaux FR"})
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    template_id = approved.json()["template_id"]
+    template = app_client.get(f"/api/v1/templates/{template_id}", headers=marketer).json()
+    assert (template["name"], template["body"], template["language"], template["kind"]) == (
+        "Soldes manteaux FR", text, "fr", "marketing")
+    assert app_client.patch(f"/api/v1/variants/{first['id']}", headers=marketer,
+                            json={"text": "late"}).status_code == 409
+    rejected = app_client.post(f"/api/v1/variants/{second['id']}/reject", headers=marketer,
+                               json={"note": "too pushy"})
+    assert rejected.json()["status"] == "rejected" and rejected.json()["decision_note"] == "too pushy"
+    pending = app_client.get("/api/v1/variants?status=pending", headers=marketer).json()
+    assert first["id"] not in {v["id"] for v in pending} and second["id"] not in {v["id"] for v in pending}
+    listed = app_client.get("/api/v1/variants", headers=marketer).json()
+    assert {v["id"]: v["status"] for v in listed if v["id"] in (first["id"], second["id"])} == {
+        first["id"]: "approved", second["id"]: "rejected"}
+    with db.session_scope() as session:
+        entries = [(e.action, e.target_id, e.diff) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("variant.%")).order_by(AuditEntry.id))]
+    assert [(a, t) for a, t, _ in entries] == [("variant.edit", str(first["id"]))] * 3 + [
+        ("variant.approve", str(first["id"])), ("variant.reject", str(second["id"]))]
+    assert entries[0][2]["wording"] == [first["text"], text]
+    assert entries[3][2]["template_id"] == template_id and entries[4][2]["note"] == "too pushy"

@@ -1,12 +1,21 @@
-"""Brand check rules (deterministic), the scored check, and offline composition."""
+"""Brand check rules (deterministic), the scored check with its language rules, and reading LLM answers."""
 
 from __future__ import annotations
 
+import pytest
+
 from campaigns.models import BrandProfile
-from campaigns.variants import offline
-from campaigns.variants.check import check_texts
+from campaigns.variants.check import check_texts, foreign_sentences, language_rules
 from campaigns.variants.llm import parse_list
-from campaigns.variants.rules import RuleResult, all_rules, emoji_rule, shaft_rule, spam_rules, terms_rules
+from campaigns.variants.rules import (
+    RuleResult,
+    all_rules,
+    emoji_rule,
+    length_rules,
+    shaft_rule,
+    spam_rules,
+    terms_rules,
+)
 
 
 def _brand(**fields: object) -> BrandProfile:
@@ -67,16 +76,6 @@ def test_scored_check_orders_good_above_bad() -> None:
     assert good.score > bad.score
 
 
-def test_offline_compose_is_deterministic_and_uses_the_brand() -> None:
-    examples = ["Salut de la part d'Acme. La boutique ouvre tard ce soir. À bientôt !"]
-    first = offline.compose(brief="Spring sale starts Friday", language="fr", n=4, examples=examples,
-                            brand_name="Acme", offer="-20%")
-    assert first == offline.compose(brief="Spring sale starts Friday", language="fr", n=4, examples=examples,
-                                    brand_name="Acme", offer="-20%")
-    assert len(set(first)) == 4 and all("Spring sale starts Friday: -20%" in v for v in first)
-    assert all(v.count("Acme") == 1 for v in first)
-
-
 def test_parse_list_accepts_json_and_numbered_lists() -> None:
     assert parse_list('Sure! {"variants": ["a", "b"]}') == ["a", "b"]
     assert parse_list('["x", "y"]') == ["x", "y"]
@@ -90,3 +89,66 @@ def test_shortener_found_and_long_dotted_runs_scanned_in_linear_time() -> None:
     assert "url_shortener" in _failed(spam_rules("Offer at https://tinyurl.com/x today"))
     assert "url_shortener" not in _failed(spam_rules("a." * 50_000))
     assert "url_shortener" in _failed(spam_rules("a." * 50_000 + " bit.ly/x"))
+
+
+def test_reasons_are_sentences_a_person_reads() -> None:
+    banned, required = terms_rules("Cheap lamps", _brand())
+    assert banned.detail == "Uses a term the brand bans: “cheap”."
+    assert required.detail == "Leaves out a term the brand requires: “Acme”."
+    assert shaft_rule("Two beers for one").detail == "Mentions alcohol (SHAFT content): carriers block it."
+    encoding = [r for r in length_rules("Acme: promoção já", "pt", _brand(max_segments=2), marketing=True)
+                if r.rule == "encoding"]
+    assert encoding and encoding[0].detail.startswith("Characters outside the GSM-7 alphabet (“ç”, “ã”, “á”)")
+
+
+def test_french_marketing_without_a_stop_number_is_flagged() -> None:
+    text = "Acme : nos chemises en lin sont de retour."
+    no_number = {r.rule: r for r in length_rules(text, "fr", _brand(max_segments=2), marketing=True)}
+    assert not no_number["opt_out"].passed and "STOP number" in no_number["opt_out"].detail
+    with_number = {r.rule: r for r in length_rules(text, "fr", _brand(max_segments=2, stop_number="36180"),
+                                                    marketing=True)}
+    assert with_number["opt_out"].passed
+
+
+# The issue's case: an English brief pasted between a French opener and closer reads as French
+# overall (lingua: fr), so only the fragment check sees the English in it.
+PASTED = [
+    ("fr", "Relais: Bonne nouvelle! Winter sale: 20% off… Découvrez-le.", "Winter sale"),
+    ("fr", "Relais : Rien que pour vous ! Summer sale on linen shirts this weekend: 20% off. Profitez-en.",
+     "Summer sale on linen shirts this weekend"),
+    ("de", "Relais: Nur für dich! Summer sale on linen shirts. Bis bald!", "Summer sale on linen shirts"),
+    ("en", "Relais: Treat yourself! Chemises en lin à -20 % ce week-end. See you soon!", "Chemises en lin"),
+    ("es", "Relais: ¡Solo para ti! Nuevas camisas de lino. Reply STOP to opt out", "Reply STOP to opt out"),
+    ("pt", "Relais: Só para você! New arrivals in store. Até breve!", "New arrivals in store"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "fragment"), PASTED)
+def test_a_brief_pasted_in_another_language_is_caught(language: str, text: str, fragment: str) -> None:
+    brand = _brand(name="Relais", required_terms=[], max_segments=3, languages=[])
+    rules, detected = language_rules(text, language, brand)
+    assert detected == language  # the whole text passes for the right language...
+    mixed = next(r for r in rules if r.rule == "mixed_language")
+    assert not mixed.passed and mixed.severity == "error"  # ...the fragment does not
+    assert mixed.detail.startswith("Mixes languages: “" + fragment)
+    [result] = check_texts([text], language, brand)
+    assert not result.passed and result.score <= 0.49 and mixed.detail in result.reasons
+
+
+def test_one_language_texts_names_and_loanwords_are_not_mixed() -> None:
+    brand = _brand(name="Maison Lumière", required_terms=["Aurora"], languages=[])
+    for language, text in (
+        ("en", "Maison Lumière: Black Friday! 30% off the Aurora lamp until Sunday. See you soon!"),
+        ("de", "Maison Lumière: Gönn dir was! 10 % Rabatt auf Kerzen bis Sonntag. Na los, gönn dir was!"),
+        ("pt", "Maison Lumière: Saldos de inverno! A nossa seleção com 20% de desconto até domingo."),
+        ("fr", "Maison Lumière : nos chemises en lin sont de retour. Venez les voir en boutique."),
+    ):
+        assert foreign_sentences(text, language, ["Maison Lumière", "Black Friday"]) == [], text
+        rules, detected = language_rules(text, language, brand)
+        assert detected == language and all(r.passed for r in rules), (text, [r.detail for r in rules])
+
+
+def test_a_text_in_the_wrong_language_says_which() -> None:
+    rules, detected = language_rules("Bonjour, les soldes commencent demain chez nous.", "en", _brand())
+    assert detected == "fr"
+    assert rules[0].detail == "Written in French, but this variant is for English."
