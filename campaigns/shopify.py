@@ -2,7 +2,9 @@
 
 Shopify signs the raw body with the app's secret: ``X-Shopify-Hmac-Sha256`` is
 ``base64(HMAC-SHA256(secret, body))``. Topics handled: ``orders/create`` → ``order.created``,
-``fulfillments/create`` → ``order.shipped``. The event data given to templates::
+``fulfillments/create`` → ``order.shipped``; ``orders/create``, ``orders/paid`` and
+``orders/cancelled`` also feed the contact's purchase history (``contacts.orders``, source
+``shopify``, the order id as external id: :func:`order_of`). The event data given to templates::
 
     order:    id, number ("#1001"), total ("49.90"), total_micros, currency, items [{title, quantity}]
     tracking: number, url, company          (order.shipped only)
@@ -23,15 +25,20 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from campaigns.schemas import EventContact
+from contacts.order_customers import Customer, customer_key
+from contacts.orders import LineIn, OrderIn, to_micros
 from core.errors import ValidationFailed
 
 TOPICS = {"orders/create": "order.created", "fulfillments/create": "order.shipped"}
+ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/cancelled"})
+_PAID = frozenset({"paid", "partially_paid", "partially_refunded"})
+_VOID = frozenset({"voided", "refunded"})
 
 
 def verify(secret: str, body: bytes, header: str | None) -> bool:
@@ -99,8 +106,8 @@ def check_fresh(payload: dict[str, Any], *, now: datetime, max_age: timedelta) -
 
 def _micros(amount: Any) -> int:
     try:
-        return int(Decimal(str(amount)) * 1_000_000)
-    except (InvalidOperation, ValueError):
+        return to_micros(amount)
+    except ValueError:
         return 0
 
 
@@ -118,7 +125,7 @@ def _dict(value: Any) -> dict[str, Any]:
 def _quantity(item: dict[str, Any]) -> int:
     value = _scalar(item, "quantity", field="line_items.quantity")
     try:
-        return int(value or 1)
+        return int(value if value not in (None, "") else 1)
     except (TypeError, ValueError):
         raise _wrong("line_items.quantity", "wrong_type", "Shopify line item quantity must be a number") from None
 
@@ -173,11 +180,11 @@ def map_payload(topic: str, payload: dict[str, Any]) -> ShopifyEvent:
     return ShopifyEvent(event_type=event_type, contact=contact, data=data, dedupe_key=dedupe_key)
 
 
-def read_event(topic: str, body: bytes, *, now: datetime, max_age: timedelta) -> ShopifyEvent:
-    """The event of a verified webhook body: JSON object, fresh, well typed, mapped.
+def read_payload(body: bytes, *, now: datetime, max_age: timedelta) -> dict[str, Any]:
+    """A verified webhook body as a JSON object, checked fresh.
 
     Raises:
-        ValidationFailed: not a JSON object, stale, or a field of the wrong type.
+        ValidationFailed: not a JSON object, or stale.
     """
     try:
         payload = json.loads(body)
@@ -186,4 +193,73 @@ def read_event(topic: str, body: bytes, *, now: datetime, max_age: timedelta) ->
     if not isinstance(payload, dict):
         raise ValidationFailed("body is not a JSON object")
     check_fresh(payload, now=now, max_age=max_age)
-    return map_payload(topic, payload)
+    return payload
+
+
+@dataclass(frozen=True)
+class ShopifyOrder:
+    """An order payload as the purchase history records it, and who placed it."""
+
+    order: OrderIn
+    customer: Customer
+
+
+def _time(payload: dict[str, Any], key: str) -> datetime | None:
+    value = _scalar(payload, key)
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _wrong(key, "invalid", f"Shopify field {key} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _line(item: dict[str, Any]) -> LineIn:
+    price = _scalar(item, "price", field="line_items.price")
+    try:
+        micros = to_micros(price if price is not None else 0)
+    except ValueError:
+        raise _wrong("line_items.price", "invalid", "Shopify line item price is not an amount") from None
+    product = _scalar(item, "sku", field="line_items.sku") or _scalar(item, "product_id", field="line_items.product_id")
+    title = _scalar(item, "title", field="line_items.title")
+    return LineIn(product_id=str(product or ""), description=str(title or ""), quantity=_quantity(item),
+                  unit_price_micros=max(micros, 0))  # fmt: skip
+
+
+def order_of(topic: str, payload: dict[str, Any], *, now: datetime) -> ShopifyOrder:
+    """The purchase-history order of an ``orders/*`` payload: status from the topic, ``cancelled_at``
+    and ``financial_status``; lines from ``line_items``; the customer's Shopify id and phone.
+
+    Raises:
+        ValidationFailed: no numeric ``id``, or a field of the wrong type (named).
+    """
+    external_id = _object_id(payload)
+    lines = payload.get("line_items") or []
+    if not isinstance(lines, list):
+        raise _wrong("line_items", "wrong_type", "Shopify field line_items must be a list")
+    cancelled_at = _time(payload, "cancelled_at")
+    financial = str(_scalar(payload, "financial_status") or "")
+    if topic == "orders/cancelled" or cancelled_at is not None or financial in _VOID:
+        status = "cancelled"
+    elif topic == "orders/paid" or financial in _PAID:
+        status = "paid"
+    else:
+        status = "open"
+    total = _scalar(payload, "total_price")
+    customer = _dict(payload.get("customer"))
+    address = _dict(payload.get("shipping_address")) or _dict(payload.get("billing_address"))
+    order = OrderIn(
+        source="shopify", external_id=external_id, status=status,
+        ordered_at=_time(payload, "created_at") or _time(payload, "processed_at") or now,
+        cancelled_at=cancelled_at or (now if status == "cancelled" else None),
+        currency=str(_scalar(payload, "currency") or "")[:3].upper(),
+        total_micros=_micros(total) if total is not None else None,
+        country=str(_scalar(address, "country", field="shipping_address.country") or ""),
+        # a line edited down to nothing is no purchase
+        lines=tuple(line for line in (_line(i) for i in lines if isinstance(i, dict)) if line.quantity != 0),
+    )  # fmt: skip
+    phone = _phone(payload.get("phone"), customer.get("phone"), _dict(payload.get("shipping_address")).get("phone"),
+                   _dict(payload.get("billing_address")).get("phone"))  # fmt: skip
+    who = Customer(customer_id=customer_key(_scalar(customer, "id", field="customer.id") or ""), phone=phone or "")
+    return ShopifyOrder(order=order, customer=who)

@@ -205,16 +205,31 @@ def record_order(session: Session, *, contact_id: int, order: OrderIn) -> Record
         return Recorded(found, created=False)
 
 
+def contact_for(session: Session, customer: Customer, *, region: str | None) -> int | None:
+    """The contact a single order's ``customer`` names, by customer id or phone (never a scan of
+    every contact, so e-mail addresses do not match here; file imports match them)."""
+    return CustomerMatcher(session, region=region, scan=False).find(customer)
+
+
 def record_customer_order(session: Session, *, customer: Customer, order: OrderIn, region: str | None) -> Recorded:
-    """Record one order for the contact ``customer`` names (customer id or phone; never a scan).
+    """Record one order for the contact ``customer`` names (see :func:`contact_for`).
 
     Raises:
         NotFound: no contact matches. ValidationFailed: as :func:`record_order`.
     """
-    contact_id = CustomerMatcher(session, region=region, scan=False).find(customer)
+    contact_id = contact_for(session, customer, region=region)
     if contact_id is None:
         raise NotFound("no contact has this customer id or phone number")
     return record_order(session, contact_id=contact_id, order=order)
+
+
+def record_or_advance(session: Session, *, contact_id: int, order: OrderIn) -> Recorded:
+    """Record ``order``, or move the known one's status forward to ``order.status`` (shop webhooks:
+    ``orders/paid`` or ``orders/cancelled`` may come before or after ``orders/create``)."""
+    recorded = record_order(session, contact_id=contact_id, order=order)
+    if not recorded.created:
+        advance_status(session, recorded.order, order.status, at=order.cancelled_at)
+    return recorded
 
 
 def advance_status(session: Session, order: Order, status: str, *, at: datetime | None = None) -> bool:

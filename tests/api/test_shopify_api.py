@@ -1,15 +1,19 @@
-"""Shopify webhooks: HMAC verified (401 otherwise), orders and fulfillments become messages."""
+"""Shopify webhooks: HMAC verified (401 otherwise), orders and fulfillments become messages; orders/create,
+orders/paid and orders/cancelled feed the purchase history."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from campaigns.shopify import sign
+from contacts.models import Order
+from contacts.orders import list_orders
 from conversations.models import Message
 from core import db
 from core.db import utcnow
@@ -44,7 +48,7 @@ def shop(app_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
 
 
 def _post(client: TestClient, topic: str, payload: dict[str, object], *, secret: str = SECRET,
-          webhook_id: str = "w1") -> tuple[int, dict[str, object]]:
+          webhook_id: str = "w1") -> tuple[int, dict[str, Any]]:
     body = json.dumps(payload).encode()
     response = client.post(f"/webhooks/shopify/{topic}", content=body, headers={
         "X-Shopify-Hmac-Sha256": sign(secret, body), "X-Shopify-Webhook-Id": webhook_id,
@@ -117,3 +121,45 @@ def test_signed_bodies_with_wrong_types_are_refused_not_stored(
     errors = body["errors"]
     assert status == 422 and isinstance(errors, list) and errors[0]["field"] == field
     assert _messages() == []
+
+
+def _orders() -> list[tuple[str, str, int, str, int]]:
+    with db.session_scope() as session:
+        rows = session.scalars(select(Order).order_by(Order.id)).all()
+        return [(o.external_id, o.status, o.total_micros, o.currency, o.contact_id) for o in rows]
+
+
+PAID_ORDER = {**ORDER, "created_at": "2026-11-28T10:00:00+01:00", "financial_status": "pending",
+              "line_items": [{"title": "Chaise", "quantity": 2, "price": "99.50", "sku": "CH-1"},
+                             {"title": "Retiré", "quantity": 0, "price": "5.00"}]}  # fmt: skip
+
+
+def test_order_webhooks_feed_the_purchase_history(shop: TestClient) -> None:
+    """create → open order with its lines; paid and cancelled move it on, whatever their arrival order."""
+    status, body = _post(shop, "orders/create", PAID_ORDER)
+    assert status == 200 and body["status"] == "sent" and body["order"]["created"] is True
+    ((external_id, state, total, currency, contact_id),) = _orders()
+    assert (external_id, state, total, currency) == (str(ORDER["id"]), "open", 199_000_000, "EUR")
+    with db.session_scope() as session:
+        (view,) = list_orders(session, contact_id)
+        assert [(line.product_id, line.quantity, line.unit_price_micros) for line in view.lines] == [
+            ("CH-1", 2, 99_500_000)]
+        assert view.order.ordered_at.isoformat() == "2026-11-28T09:00:00+00:00"
+    assert _post(shop, "orders/paid", {**PAID_ORDER, "financial_status": "paid"})[1]["order"]["status"] == "paid"
+    cancelled = {**PAID_ORDER, "cancelled_at": "2026-11-28T12:00:00+01:00", "financial_status": "refunded"}
+    assert _post(shop, "orders/cancelled", cancelled)[1]["order"] == {"status": "cancelled", "id": 1, "created": False}
+    assert _post(shop, "orders/paid", {**PAID_ORDER, "financial_status": "paid"})[1]["order"]["status"] == "cancelled"
+    assert len(_orders()) == 1 and len(_messages()) == 1  # one confirmation, none for paid or cancelled
+
+
+def test_a_paid_order_before_its_creation_and_one_of_no_known_customer(shop: TestClient) -> None:
+    known = shop.post("/api/v1/contacts", headers=auth_headers("marketer"), json={"phone": "+33611111111"}).json()
+    paid = {**PAID_ORDER, "id": 5001, "customer": {"phone": "+33611111111"}, "phone": None}
+    assert _post(shop, "orders/paid", paid)[1]["order"]["status"] == "paid"
+    stranger = {**PAID_ORDER, "id": 5002, "customer": {"id": 42, "phone": "+33622222222"}}
+    assert _post(shop, "orders/paid", stranger)[1]["order"] == {"status": "ignored",
+                                                                "reason": "no contact matches the customer"}
+    assert [(o[0], o[1], o[4]) for o in _orders()] == [("5001", "paid", known["id"])]
+    assert _messages() == []  # orders/paid sends nothing
+    bad = {**PAID_ORDER, "id": 5003, "line_items": [{"title": "x", "price": {"amount": 1}}]}
+    assert _post(shop, "orders/paid", bad)[0] == 422 and len(_orders()) == 1
