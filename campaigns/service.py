@@ -116,8 +116,12 @@ def check_campaign(session: Session, data: CampaignIn) -> None:
     get_template(session, data.template_id)
     for template_id in data.translations.values():
         get_template(session, template_id)
-    scheduling.parse_hhmm(data.quiet_start, field="quiet_start")
-    scheduling.parse_hhmm(data.quiet_end, field="quiet_end")
+    quiet_start = scheduling.parse_hhmm(data.quiet_start, field="quiet_start")
+    quiet_end = scheduling.parse_hhmm(data.quiet_end, field="quiet_end")
+    if quiet_end >= quiet_start:  # the window is quiet_end..quiet_start the same day: it would never open
+        raise ValidationFailed(
+            f"the delivery window {data.quiet_end}-{data.quiet_start} is empty: quiet hours end before they start",
+            errors=[{"field": "quiet_start", "message": "must be later than quiet_end"}])
     scheduling.validate_recurrence(data.recurrence)
     _check_ab(session, data.ab)
     if data.segment_id is not None:

@@ -1,9 +1,11 @@
-"""Campaign reports in the console: a list with headline figures, a report page with SVG charts.
+"""Campaigns in the console: a list with filters and headline figures, a report page with SVG charts.
 
 The figures come from :mod:`campaigns.reporting` (the same numbers as the REST report and its
 CSV/XLSX exports); this module only adds the per-day series of one campaign and the chart
 geometry, so templates draw plain ``<rect>`` elements without arithmetic. The report part of the
-page is a fragment that HTMX re-fetches every few seconds while the campaign is sending.
+page is a fragment that HTMX re-fetches every few seconds while the campaign is sending. What a
+marketer may do in each state (:data:`STATE_ACTIONS`) drives the page's buttons; the actions
+themselves are in ``api.console.campaign_actions``, the wizard in ``api.console.campaign_wizard``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,6 +34,29 @@ READERS = require(Role.MARKETER, Role.ANALYST)
 LIVE_STATUSES = ("scheduled", "preparing", "running")
 REFRESH_SECONDS = 10
 LIST_LIMIT = 100
+STATES = ("draft", "scheduled", "preparing", "running", "paused", "completed", "cancelled")
+#: what a marketer may do with a campaign in each state (``campaigns.service`` enforces the same)
+STATE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "draft": ("edit", "cancel"),
+    "scheduled": ("pause", "cancel"),
+    "preparing": ("pause", "cancel"),
+    "running": ("pause", "cancel"),
+    "paused": ("resume", "cancel"),
+    "completed": (),
+    "cancelled": (),
+}
+#: each state in words, for the page's "what you can do now" line
+STATE_WORDS = {
+    "draft": "A draft: nothing is sent. Continue editing it, schedule it from the wizard, or discard it.",
+    "scheduled": "Scheduled: it starts at its planned time. You can pause it (it then waits) or cancel it.",
+    "preparing": "Sending: messages are being prepared. Pausing holds every queued message; cancelling stops it for "
+                 "good.",
+    "running": "Sending: queued messages go as their windows open. Pausing holds them; cancelling stops it for good.",
+    "paused": "Paused: queued messages wait. Resuming re-plans them from now (quiet hours and throttle included); "
+              "cancelling stops it for good.",
+    "completed": "Completed: every message was sent or settled. Reports and exports stay available.",
+    "cancelled": "Cancelled: messages still queued were not sent. Reports and exports stay available.",
+}
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
 COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
 #: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
@@ -168,13 +193,14 @@ def exclusions(report: dict[str, Any]) -> list[Exclusion]:
     skipped: dict[str, int] = report["skipped"] or {}
     refused = {k: n for k, n in report["totals"]["rejected_by_reason"].items() if k in REFUSAL_TEXT}
     rows = [
-        Exclusion(code, _label(code), int(skipped.get(code, 0)), int(refused.get(code, 0)))
+        Exclusion(code, exclusion_label(code), int(skipped.get(code, 0)), int(refused.get(code, 0)))
         for code in set(skipped) | set(refused)
     ]
     return sorted(rows, key=lambda row: (-(row.skipped + row.at_send), row.code))
 
 
-def _label(code: str) -> str:
+def exclusion_label(code: str) -> str:
+    """A reason a recipient got no message, in words."""
     text = REFUSAL_TEXT.get(code) or SKIP_LABELS.get(code) or code.replace("_", " ")
     return text[:1].upper() + text[1:]
 
@@ -187,6 +213,8 @@ def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
         "exclusions": exclusions(report),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
+        "actions": STATE_ACTIONS.get(campaign.status, ()),
+        "state_words": STATE_WORDS.get(campaign.status, ""),
         "refresh_seconds": REFRESH_SECONDS,
         "updated_at": utcnow(),
     }
@@ -209,11 +237,18 @@ def timestamp(value: datetime | None) -> str:
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(
     request: Request,
+    state: str = Query("", pattern="^(" + "|".join(STATES) + ")?$"),
+    q: str = Query("", max_length=200),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
-    """The latest campaigns with status and headline figures."""
-    campaigns = session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(LIST_LIMIT)).all()
+    """The latest campaigns with status and headline figures, filtered by state and by words of their name."""
+    stmt = select(Campaign).order_by(Campaign.id.desc()).limit(LIST_LIMIT)
+    if state:
+        stmt = stmt.where(Campaign.status == state)
+    if q.strip():
+        stmt = stmt.where(func.lower(Campaign.name).contains(q.strip().lower(), autoescape=True))
+    campaigns = session.scalars(stmt).all()
     rows = [(c, reporting.summary(session, c.id)) for c in campaigns]
     return render(
         request,
@@ -221,6 +256,10 @@ def campaigns_page(
         {
             "rows": rows,
             "limit": LIST_LIMIT,
+            "states": STATES,
+            "state": state,
+            "q": q,
+            "may_write": principal.role in (Role.MARKETER, Role.ADMIN),
             "status": views.agent_status(session, principal),
             "money": money,
             "percent": rate,
@@ -230,10 +269,19 @@ def campaigns_page(
     )
 
 
-@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+DONE = {
+    "scheduled": "The campaign is scheduled.",
+    "paused": "The campaign is paused: its queued messages wait.",
+    "resumed": "The campaign is resumed: queued messages are re-planned from now.",
+    "cancelled": "The campaign is cancelled: messages still queued will not be sent.",
+}
+
+
+@router.get("/campaigns/{campaign_id:int}", response_class=HTMLResponse)
 def campaign_page(
     request: Request,
     campaign_id: int,
+    done: str = "",
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
@@ -241,6 +289,8 @@ def campaign_page(
     context = _report_context(session, service.get_campaign(session, campaign_id))
     context |= {
         "status": views.agent_status(session, principal),
+        "done": DONE.get(done, ""),
+        "may_write": principal.role in (Role.MARKETER, Role.ADMIN),
         "money": money,
         "percent": rate,
         "timestamp": timestamp,
@@ -248,7 +298,7 @@ def campaign_page(
     return render(request, "console/campaign.html", context, principal=principal)
 
 
-@router.get("/campaigns/{campaign_id}/live", response_class=HTMLResponse)
+@router.get("/campaigns/{campaign_id:int}/live", response_class=HTMLResponse)
 def campaign_fragment(
     request: Request,
     campaign_id: int,

@@ -1,0 +1,276 @@
+"""The campaign wizard's form and the REST shapes (``CampaignIn``, ``ScheduleIn``), both ways.
+
+The wizard posts every field on each change; :func:`read` turns the posted lists into a
+:class:`WizardForm` (what the page redraws, exactly as typed) and :func:`to_api` into the bodies
+the REST API takes, collecting every problem by form field so each is shown next to its control
+instead of one error at a time. A saved draft comes back through :func:`from_campaign`.
+
+Schedules: ``now``; ``at`` a date and time in the campaign's zone; ``local`` = a wall-clock time
+on a day in each recipient's own zone; ``recurring`` = a daily or weekly RRULE built from the
+choices, or a custom RRULE / cron line (``campaigns.scheduling``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from campaigns.models import Campaign
+from campaigns.schemas import CampaignIn, ScheduleIn
+from campaigns.service import AB_METRICS
+
+WHEN = {
+    "now": "Now",
+    "at": "On a date, at a time",
+    "local": "At a time in each recipient's own time zone",
+    "recurring": "Repeatedly",
+}
+REPEAT = {"daily": "Every day", "weekly": "Every week", "custom": "Custom rule (RRULE or cron)"}
+WEEKDAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday", "SA": "Saturday",
+            "SU": "Sunday"}
+METRICS = {"clicks": "Clicks", "replies": "Replies", "conversions": "Conversions"}
+ZONES = ("UTC", "Europe/Paris", "Europe/London", "Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Brussels",
+         "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Montreal", "Asia/Tokyo",
+         "Australia/Sydney")
+ARM_NAMES = "ABCDEF"
+_SIMPLE_RULE = re.compile(
+    r"^RRULE:FREQ=(DAILY|WEEKLY);(?:BYDAY=(MO|TU|WE|TH|FR|SA|SU);)?BYHOUR=(\d{1,2});BYMINUTE=(\d{1,2})$")
+#: REST field → the form control its problem is shown next to
+_FIELD_OF = {"segment_id": "segment", "throttle_per_minute": "throttle_per_minute", "ab": "arms"}
+
+
+@dataclass
+class Arm:
+    template_id: str = ""
+    weight: str = "50"
+
+
+@dataclass
+class WizardForm:
+    """The wizard's fields as typed (strings, so a wrong value is redrawn as it was)."""
+
+    name: str = ""
+    segment: str = ""  # "" = every contact (consent still applies), else a saved segment's id
+    mode: str = "single"  # single | ab
+    template_id: str = ""
+    arms: list[Arm] = field(default_factory=lambda: [Arm(), Arm()])
+    test_percent: str = "20"
+    metric: str = "clicks"
+    winner_after_hours: str = "4"
+    when: str = "now"
+    send_at: str = ""  # YYYY-MM-DDTHH:MM in ``timezone``
+    local_date: str = ""
+    local_time: str = "10:00"
+    repeat: str = "weekly"
+    repeat_day: str = "MO"
+    repeat_time: str = "10:00"
+    recurrence: str = ""  # the custom rule
+    timezone: str = "UTC"
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    respect_country_rules: bool = True
+    throttle_per_minute: str = "0"
+    frequency_cap: str = "3"
+    frequency_days: str = "7"
+
+
+def _one(form: Mapping[str, list[str]], key: str, default: str) -> str:
+    values = form.get(key) or [default]
+    return values[0].strip()
+
+
+def _choice(value: str, allowed: Mapping[str, str] | tuple[str, ...], default: str) -> str:
+    return value if value in allowed else default
+
+
+def read(form: Mapping[str, list[str]]) -> WizardForm:
+    """The wizard from posted lists (one value per key; ``arm_template``/``arm_weight`` one per arm)."""
+    blank = WizardForm()
+    text = {name: _one(form, name, str(getattr(blank, name))) for name in (
+        "name", "segment", "template_id", "test_percent", "winner_after_hours", "send_at", "local_date", "local_time",
+        "repeat_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
+        "frequency_days")}
+    arms = [Arm(t.strip(), w.strip()) for t, w in zip(form.get("arm_template", []), form.get("arm_weight", []),
+                                                      strict=False)]
+    action = _one(form, "action", "")
+    if action == "add-arm" and len(arms) < len(ARM_NAMES):
+        arms.append(Arm())
+    elif action.startswith("remove-arm:") and action[11:].isdigit() and int(action[11:]) < len(arms) and len(arms) > 2:
+        arms.pop(int(action[11:]))
+    return WizardForm(
+        **text,
+        mode=_choice(_one(form, "mode", "single"), ("single", "ab"), "single"),
+        arms=arms or [Arm(), Arm()],
+        metric=_choice(_one(form, "metric", "clicks"), AB_METRICS, "clicks"),
+        when=_choice(_one(form, "when", "now"), WHEN, "now"),
+        repeat=_choice(_one(form, "repeat", "weekly"), REPEAT, "weekly"),
+        repeat_day=_choice(_one(form, "repeat_day", "MO"), WEEKDAYS, "MO"),
+        respect_country_rules=_one(form, "respect_country_rules", "") in ("on", "true", "1"),
+    )
+
+
+def from_campaign(campaign: Campaign) -> WizardForm:
+    """A saved draft back in the wizard (its intended start included)."""
+    ab = campaign.ab or {}
+    wizard = WizardForm(
+        name=campaign.name, segment=str(campaign.segment_id or ""), template_id=str(campaign.template_id),
+        timezone=campaign.timezone, quiet_start=campaign.quiet_start, quiet_end=campaign.quiet_end,
+        respect_country_rules=campaign.respect_country_rules, throttle_per_minute=str(campaign.throttle_per_minute),
+        frequency_cap=str(campaign.frequency_cap), frequency_days=str(campaign.frequency_days),
+    )
+    if ab.get("arms"):
+        wizard.mode = "ab"
+        wizard.arms = [Arm(str(a["template_id"]), f"{float(a.get('weight', 1)):g}") for a in ab["arms"]]
+        wizard.test_percent = f"{float(ab.get('test_fraction', 0.2)) * 100:g}"
+        wizard.metric = str(ab.get("metric", "clicks"))
+        wizard.winner_after_hours = f"{float(ab.get('winner_after_hours', 4)):g}"
+    if campaign.recurrence:
+        wizard.when = "recurring"
+        simple = _SIMPLE_RULE.match(campaign.recurrence)
+        if simple:
+            wizard.repeat = simple.group(1).lower()
+            wizard.repeat_day = simple.group(2) or "MO"
+            wizard.repeat_time = f"{int(simple.group(3)):02d}:{int(simple.group(4)):02d}"
+        else:
+            wizard.repeat, wizard.recurrence = "custom", campaign.recurrence
+    elif campaign.local_time:
+        wizard.when, wizard.local_time, wizard.local_date = "local", campaign.local_time, campaign.local_date
+    elif campaign.send_at is not None:
+        zone = _zone(campaign.timezone) or ZoneInfo("UTC")
+        at = campaign.send_at if campaign.send_at.tzinfo else campaign.send_at.replace(tzinfo=ZoneInfo("UTC"))
+        wizard.when, wizard.send_at = "at", at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    return wizard
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _number(problems: dict[str, str], name: str, text: str, *, low: float, whole: bool = True) -> float:
+    try:
+        value = int(text) if whole else float(text.replace(",", "."))
+    except ValueError:
+        problems[name] = "enter a whole number" if whole else "enter a number"
+        return low
+    if value < low:
+        problems[name] = f"enter {low:g} or more"
+    return value
+
+
+def recurrence(wizard: WizardForm) -> str:
+    """The RRULE (or cron line) of a recurring schedule, "" for the others."""
+    if wizard.when != "recurring":
+        return ""
+    if wizard.repeat == "custom":
+        return wizard.recurrence
+    hours, _, minutes = wizard.repeat_time.partition(":")
+    day = f"BYDAY={wizard.repeat_day};" if wizard.repeat == "weekly" else ""
+    hour = int(hours) if hours.isdigit() else 0
+    minute = int(minutes) if minutes.isdigit() else 0
+    return f"RRULE:FREQ={wizard.repeat.upper()};{day}BYHOUR={hour};BYMINUTE={minute}"
+
+
+def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
+    if wizard.mode != "ab":
+        return {}
+    arms = []
+    for index, arm in enumerate(wizard.arms):
+        if not arm.template_id.isdigit():
+            problems[f"arm_template_{index}"] = "choose a template"
+        weight = _number(problems, f"arm_weight_{index}", arm.weight, low=1)
+        arms.append({"name": ARM_NAMES[index], "template_id": int(arm.template_id or 0), "weight": weight})
+    percent = _number(problems, "test_percent", wizard.test_percent, low=1, whole=False)
+    if percent > 100:
+        problems["test_percent"] = "enter at most 100"
+    hours = _number(problems, "winner_after_hours", wizard.winner_after_hours, low=0, whole=False)
+    return {"arms": arms, "test_fraction": percent / 100, "metric": wizard.metric, "winner_after_hours": hours}
+
+
+def _schedule(wizard: WizardForm, problems: dict[str, str]) -> ScheduleIn | None:
+    zone = _zone(wizard.timezone)
+    if zone is None:
+        problems["timezone"] = f"unknown time zone {wizard.timezone!r} (e.g. Europe/Paris)"
+        return None
+    try:
+        if wizard.when == "at":
+            return ScheduleIn(send_at=datetime.fromisoformat(wizard.send_at).replace(tzinfo=zone),
+                              timezone=wizard.timezone)
+        if wizard.when == "local":
+            date.fromisoformat(wizard.local_date)
+            return ScheduleIn(local_time=wizard.local_time, local_date=wizard.local_date, timezone=wizard.timezone)
+    except ValueError:
+        where = "send_at" if wizard.when == "at" else "local_date"
+        problems[where] = "choose a date" + (" and a time" if wizard.when == "at" else "")
+        return None
+    return ScheduleIn(timezone=wizard.timezone)
+
+
+@dataclass(frozen=True)
+class ApiBodies:
+    """What the wizard means, as the REST API takes it; ``problems`` maps form fields to messages."""
+
+    campaign: CampaignIn | None
+    schedule: ScheduleIn | None
+    problems: dict[str, str]
+
+
+def problems_of(errors: list[dict[str, Any]], detail: str = "") -> dict[str, str]:
+    """A ``ValidationFailed``'s ``errors`` (REST field names) by the form control that shows them; a
+    single error is told with the exception's ``detail``, the sentence written for people."""
+    if not errors:
+        return {"form": detail}
+    if len(errors) == 1 and detail:
+        name = str(errors[0].get("field") or "form")
+        return {_FIELD_OF.get(name, name): detail}
+    found: dict[str, str] = {}
+    for error in errors:
+        name = str(error.get("field") or "form")
+        found.setdefault(_FIELD_OF.get(name, name), str(error.get("message") or "invalid"))
+    return found
+
+
+def to_api(wizard: WizardForm) -> ApiBodies:
+    """The ``CampaignIn`` and ``ScheduleIn`` bodies of the wizard, or the problems that prevent them."""
+    problems: dict[str, str] = {}
+    if wizard.mode == "single" and not wizard.template_id.isdigit():
+        problems["template_id"] = "choose a template"
+    if wizard.segment and not wizard.segment.isdigit():
+        problems["segment"] = "choose a segment"
+    ab = _ab(wizard, problems)
+    for name in ("throttle_per_minute", "frequency_cap"):
+        _number(problems, name, getattr(wizard, name), low=0)
+    _number(problems, "frequency_days", wizard.frequency_days, low=1)
+    schedule = _schedule(wizard, problems)
+    if wizard.when == "local":
+        local = wizard.local_time
+        if not re.fullmatch(r"\d{1,2}:\d{2}", local):
+            problems["local_time"] = "choose a time"
+    template = ab["arms"][0]["template_id"] if ab else int(wizard.template_id or 0)
+    segment_id = int(wizard.segment) if wizard.segment.isdigit() else None
+    campaign = None
+    try:
+        campaign = CampaignIn(
+            name=wizard.name, template_id=template, segment_id=segment_id, sender="",
+            timezone=wizard.timezone, recurrence=recurrence(wizard), quiet_start=wizard.quiet_start,
+            quiet_end=wizard.quiet_end, respect_country_rules=wizard.respect_country_rules,
+            throttle_per_minute=max(0, int(wizard.throttle_per_minute)) if wizard.throttle_per_minute.isdigit() else 0,
+            frequency_cap=int(wizard.frequency_cap) if wizard.frequency_cap.isdigit() else 3,
+            frequency_days=max(1, int(wizard.frequency_days)) if wizard.frequency_days.isdigit() else 7,
+            ab=ab,
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "form"
+            problems.setdefault(_FIELD_OF.get(name, name), "enter a name" if name == "name" else error["msg"])
+    if problems:
+        return ApiBodies(None, None, problems)
+    return ApiBodies(campaign, schedule, problems)

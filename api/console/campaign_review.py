@@ -1,0 +1,144 @@
+"""What the campaign wizard shows about a draft: audience, messages, schedule in words, distribution, cost.
+
+The figures come from ``campaigns.preview.estimate`` (preparation's own selection, consent and
+frequency cap; the sandboxed renderer and ``channels.encoding``; ``campaigns.plan.distribution``);
+this module only words them and scales the distribution's bars. ``forecast`` is the place for the
+intelligence forecast of issue 14 (expected clicks, replies, conversions): empty until a model can
+give one, and the review template shows nothing for it then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problems_of, recurrence
+from api.console.campaigns import Bar, bars, exclusion_label
+from campaigns import preview, scheduling, service
+from campaigns.models import Campaign
+from campaigns.schemas import ScheduleIn
+from core.errors import NotFound, ValidationFailed
+
+#: at most this many hourly bars; a longer spread is drawn per day
+MAX_HOUR_BARS = 24
+WAIT_WORDS = {
+    "quiet_hours": "wait for the end of the quiet hours in the recipient's zone",
+    "country_rule": "wait for their country's sending hours (or the next open day)",
+    "scheduled": "wait for the local time chosen",
+    "throttled": "are spaced out by the send-rate limit",
+    "ab_winner": "wait for the A/B winner (the rest of the audience)",
+}
+
+
+@dataclass
+class Review:
+    """The wizard's right-hand figures; ``problems`` (by form field) when the draft cannot be estimated."""
+
+    problems: dict[str, str] = field(default_factory=dict)
+    audience: preview.Audience | None = None
+    estimate: preview.Estimate | None = None
+    exclusions: list[tuple[str, str, int]] = field(default_factory=list)  # code, words, count
+    when: str = ""
+    window: list[str] = field(default_factory=list)
+    spread: list[Bar] = field(default_factory=list)
+    spread_unit: str = "hour"
+    waits: list[tuple[str, int]] = field(default_factory=list)
+    forecast: dict[str, Any] = field(default_factory=dict)  # issue 14: expected outcomes, when available
+
+
+def window_words(quiet_start: str, quiet_end: str, country_rules: bool) -> list[str]:
+    """The delivery window in sentences: the quiet hours, then each country rule that narrows them."""
+    lines = [f"Messages go between {quiet_end} and {quiet_start} in each recipient's own time zone; "
+             f"one due during the quiet hours waits for {quiet_end}."]
+    if not country_rules:
+        return [*lines, "Country rules are switched off for this campaign."]
+    for code, rule in sorted(scheduling.COUNTRY_RULES.items()):
+        closed = [what for what, on in (("Sundays", rule.no_sundays), ("public holidays", rule.no_holidays)) if on]
+        name = scheduling.COUNTRY_NAMES.get(code, code)
+        lines.append(f"{name}: {rule.start:%H:%M}–{rule.end:%H:%M} at the latest"
+                     + (f", never on {' or '.join(closed)}" if closed else "") + " (country rule).")
+    return lines
+
+
+def when_words(wizard: WizardForm, start: datetime | None) -> str:
+    zone = wizard.timezone
+    if wizard.when == "at" and start is not None:
+        return f"On {start.astimezone(ZoneInfo(zone)):%A %d %B %Y at %H:%M} ({zone})."
+    if wizard.when == "local":
+        return (f"On {wizard.local_date} at {wizard.local_time} in each recipient's own time zone "
+                f"(contacts without one: {zone}).")
+    if wizard.when == "recurring":
+        if wizard.repeat == "daily":
+            return f"Every day at {wizard.repeat_time} ({zone})" + (f"; first run {start:%a %d %b %H:%M} UTC." if start
+                                                                    else ".")
+        if wizard.repeat == "weekly":
+            return (f"Every {WEEKDAYS[wizard.repeat_day]} at {wizard.repeat_time} ({zone})"
+                    + (f"; first run {start:%a %d %b %H:%M} UTC." if start else "."))
+        return f"By the rule {wizard.recurrence} ({zone})" + (f"; first run {start:%a %d %b %H:%M} UTC." if start
+                                                                 else ".")
+    return "As soon as you confirm."
+
+
+def start_of(wizard: WizardForm, schedule: ScheduleIn, *, now: datetime) -> datetime:
+    """When the first run would begin (the moment the distribution is planned from)."""
+    if wizard.when == "recurring":
+        rule = recurrence(wizard)
+        scheduling.validate_recurrence(rule)
+        first = scheduling.next_occurrence(rule, after=now, tz=scheduling.zone(wizard.timezone), start=now)
+        if first is None:
+            raise ValidationFailed("the rule has no occurrence after now",
+                                   errors=[{"field": "recurrence", "message": "no occurrence after now"}])
+        return first
+    return max(schedule.send_at, now) if schedule.send_at else now
+
+
+def _spread(estimate: preview.Estimate, zone: ZoneInfo) -> tuple[list[Bar], str]:
+    hours = estimate.distribution.hours
+    if len(hours) <= MAX_HOUR_BARS:
+        return bars([(f"{at.astimezone(zone):%a %d %b %H:00}", n) for at, n in hours]), "hour"
+    days: dict[str, int] = {}
+    for at, n in hours:
+        label = f"{at.astimezone(zone):%a %d %b}"
+        days[label] = days.get(label, 0) + n
+    return bars(list(days.items())), "day"
+
+
+def _exclusions(excluded: dict[str, int]) -> list[tuple[str, str, int]]:
+    return sorted(((code, exclusion_label(code), n) for code, n in excluded.items() if n), key=lambda e: -e[2])
+
+
+def _audience_only(session: Session, wizard: WizardForm, draft_id: int | None, now: datetime) -> Review:
+    """The audience alone (the message or schedule is not complete yet)."""
+    segment_id = int(wizard.segment) if wizard.segment.isdigit() else None
+    cap = int(wizard.frequency_cap) if wizard.frequency_cap.isdigit() else 3
+    days = int(wizard.frequency_days) if wizard.frequency_days.isdigit() and int(wizard.frequency_days) else 7
+    probe = Campaign(id=draft_id, segment_id=segment_id, segment={}, frequency_cap=cap, frequency_days=days)
+    found = preview.audience(session, probe, now=now)
+    return Review(audience=found, exclusions=_exclusions(found.excluded))
+
+
+def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id: int | None, now: datetime) -> Review:
+    """The review of the wizard's current values; a problem is reported by field, never raised."""
+    words = window_words(wizard.quiet_start, wizard.quiet_end, wizard.respect_country_rules)
+    try:
+        if bodies.campaign is None or bodies.schedule is None:
+            partial = _audience_only(session, wizard, draft_id, now)
+            partial.problems, partial.window, partial.when = bodies.problems, words, when_words(wizard, None)
+            return partial
+        service.check_campaign(session, bodies.campaign)
+        start = start_of(wizard, bodies.schedule, now=now)
+        probe = Campaign(**bodies.campaign.model_dump(), id=draft_id, local_time=bodies.schedule.local_time,
+                         local_date=bodies.schedule.local_date)
+        estimate = preview.estimate(session, probe, start=start, now=now)
+    except (ValidationFailed, NotFound) as exc:
+        problems = problems_of(exc.errors, exc.detail)
+        return Review(problems=problems, window=words, when=when_words(wizard, None))
+    spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
+    waits = sorted(((WAIT_WORDS.get(code, code), n) for code, n in estimate.distribution.waits.items()),
+                   key=lambda w: -w[1])
+    return Review(audience=estimate.audience, estimate=estimate, exclusions=_exclusions(estimate.audience.excluded),
+                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits)

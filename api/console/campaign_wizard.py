@@ -1,0 +1,200 @@
+"""The campaign wizard: audience → message → schedule → review → confirm, on one page.
+
+Every change re-posts the whole form to ``/console/campaigns/wizard/review``, which answers with
+the four summaries (reach and exclusions by reason, each template's encoding and segments, the
+schedule in words with the planned send distribution, the cost) and the problems next to their
+fields, as HTMX out-of-band fragments; the controls themselves are never redrawn while typing.
+"Save the draft" creates or updates a ``draft`` campaign, so the marketer can come back to it
+(``/console/campaigns/{id}/edit``); "Confirm" saves it and schedules it with the REST route
+functions of ``api.routes.campaigns``, so the checks, the start of a run due now and the audit
+entries (``campaign.create`` / ``campaign.update`` / ``campaign.schedule``) are the API's own.
+A failed save or confirm rolls its savepoint back and shows the problems in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render
+from api.console import campaign_form as forms
+from api.console.campaign_review import Review, review
+from api.console.campaigns import money
+from api.deps import actor, db_session, require
+from api.routes import campaigns as rest
+from campaigns import service
+from campaigns.models import Campaign, Template
+from contacts.models import Segment
+from core import audit
+from core.accounts import Principal
+from core.db import utcnow
+from core.errors import RelaisError
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+#: form controls with a problem slot (arms add theirs per arm)
+FIELDS = ("name", "segment", "template_id", "arms", "test_percent", "winner_after_hours", "send_at", "local_date",
+          "local_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
+          "frequency_days")
+DONE = {"saved": "The draft is saved. You can come back to it from the campaign list."}
+
+
+async def _wizard(request: Request) -> tuple[forms.WizardForm, int | None]:
+    form = await request.form()
+    values = {key: [str(v) for v in form.getlist(key)] for key in form}
+    draft = (values.get("draft_id") or [""])[0]
+    return forms.read(values), int(draft) if draft.isdigit() else None
+
+
+def _choices(session: Session) -> dict[str, Any]:
+    """What the wizard's selects offer: saved segments, marketing templates, the schedule options."""
+    return {
+        "segments": session.scalars(select(Segment).order_by(Segment.name)).all(),
+        "templates": session.scalars(
+            select(Template).where(Template.kind == "marketing").order_by(Template.name)).all(),
+        "when_options": forms.WHEN, "repeat_options": forms.REPEAT, "weekdays": forms.WEEKDAYS,
+        "metrics": forms.METRICS, "zones": forms.ZONES, "arm_names": forms.ARM_NAMES,
+    }
+
+
+def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None) -> dict[str, Any]:
+    checked = review(session, wizard, forms.to_api(wizard), draft_id=draft.id if draft else None, now=utcnow())
+    return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money, **_choices(session)}
+
+
+def _page(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
+          draft: Campaign | None, done: str = "") -> HTMLResponse:
+    context = _context(session, wizard, draft) | {"done": DONE.get(done, "")}
+    return render(request, "console/campaign_wizard.html", context, principal=principal)
+
+
+def _summaries(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
+               draft_id: int | None, problems: dict[str, str] | None = None) -> HTMLResponse:
+    draft = session.get(Campaign, draft_id) if draft_id is not None else None
+    context = _context(session, wizard, draft)
+    if problems:  # a refused save or confirm: its problems first, then the review's own
+        checked: Review = context["review"]
+        checked.problems = {**checked.problems, **problems}
+    return render(request, "console/_campaign_wizard_summaries.html", context, principal=principal)
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+def new_campaign(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    templates = session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
+    wizard = forms.WizardForm(template_id=str(templates[0]) if templates else "")
+    return _page(request, session, principal, wizard, None)
+
+
+@router.get("/campaigns/{campaign_id:int}/edit", response_class=HTMLResponse, response_model=None)
+def edit_draft(
+    request: Request,
+    campaign_id: int,
+    done: str = "",
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    """A saved draft back in the wizard; a campaign past its draft opens on its report page."""
+    draft = service.get_campaign(session, campaign_id)
+    if draft.status != "draft":
+        return RedirectResponse(f"/console/campaigns/{campaign_id}", status_code=303)
+    return _page(request, session, principal, forms.from_campaign(draft), draft, done)
+
+
+@router.post("/campaigns/wizard/review", response_class=HTMLResponse)
+async def review_fragments(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The summaries and problems for the form as it is now (nothing is written)."""
+    wizard, draft_id = await _wizard(request)
+    return _summaries(request, session, principal, wizard, draft_id)
+
+
+@router.post("/campaigns/wizard/arms", response_class=HTMLResponse)
+async def redraw_arms(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The A/B arms after one was added or removed (the review re-counts through ``wizard-changed``)."""
+    wizard, _ = await _wizard(request)
+    return render(request, "console/_campaign_arms.html", {"wizard": wizard, **_choices(session)},
+                  principal=principal, headers={"HX-Trigger": "wizard-changed"})
+
+
+def _save(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
+          draft_id: int | None) -> Campaign:
+    """Create or update the draft (audited like the API); raises ``_Refused`` or ``RelaisError``."""
+    bodies = forms.to_api(wizard)
+    if bodies.campaign is None or bodies.schedule is None:
+        raise _Refused(bodies.problems)
+    if draft_id is None:
+        created = rest.create_campaign(bodies.campaign, request, session, principal)
+        draft = service.get_campaign(session, created.id)
+        return service.update_draft(session, draft, bodies.campaign, planned=bodies.schedule)
+    draft = service.update_draft(session, service.get_campaign(session, draft_id, lock=True), bodies.campaign,
+                                 planned=bodies.schedule)
+    audit.record(session, actor=actor(request, principal), action="campaign.update", target_type="campaign",
+                 target_id=draft.id, diff={"name": draft.name, "status": draft.status})
+    return draft
+
+
+class _Refused(Exception):
+    """The form is incomplete: nothing to save (its problems are by form field already)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("the form has problems")
+        self.problems = problems
+
+
+def _attempt(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
+             draft_id: int | None, *, confirm: bool) -> Response:
+    savepoint = session.begin_nested()
+    try:
+        draft = _save(request, session, principal, wizard, draft_id)
+        if confirm:
+            bodies = forms.to_api(wizard)
+            assert bodies.schedule is not None  # _save refused otherwise
+            rest.schedule_campaign(draft.id, bodies.schedule, request, session, principal)
+        savepoint.commit()
+    except _Refused as refused:
+        savepoint.rollback()
+        return _summaries(request, session, principal, wizard, draft_id, refused.problems)
+    except RelaisError as exc:
+        savepoint.rollback()
+        problems = forms.problems_of(exc.errors, exc.detail)
+        return _summaries(request, session, principal, wizard, draft_id, problems)
+    target = f"/console/campaigns/{draft.id}" + ("?done=scheduled" if confirm else "/edit?done=saved")
+    return Response(status_code=204, headers={"HX-Location": target})
+
+
+@router.post("/campaigns/wizard/save", response_class=HTMLResponse)
+async def save_draft(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    """Save the draft and reopen it (its id in the address); problems are shown in place."""
+    wizard, draft_id = await _wizard(request)
+    return _attempt(request, session, principal, wizard, draft_id, confirm=False)
+
+
+@router.post("/campaigns/wizard/confirm", response_class=HTMLResponse)
+async def confirm(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> Response:
+    """Save and schedule (a start due now begins its run at once), then open the campaign's page."""
+    wizard, draft_id = await _wizard(request)
+    return _attempt(request, session, principal, wizard, draft_id, confirm=True)

@@ -1,0 +1,53 @@
+/* Campaign pages: the confirmation dialog of hx-confirm actions (pause, resume, cancel, schedule)
+   and focus after the A/B arms are redrawn. Plain JS, no build step; HTMX does the requests. */
+(function () {
+  "use strict";
+  if (window.relaisCampaigns) return;  // HX-Location swaps re-run this file: listen once
+  window.relaisCampaigns = true;
+  var body = document.body;
+  var pending = null;
+  var opener = null;
+
+  /* hx-confirm opens the page's <dialog> instead of window.confirm; "No" is focused first. */
+  body.addEventListener("htmx:confirm", function (e) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!e.detail.question || !dialog || typeof dialog.showModal !== "function") return;
+    e.preventDefault();
+    pending = e.detail;
+    opener = e.detail.elt;
+    document.getElementById("confirm-question").textContent = e.detail.question;
+    dialog.showModal();
+    document.getElementById("confirm-no").focus();
+  });
+  body.addEventListener("click", function (e) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || !dialog.open) return;
+    if (e.target.id === "confirm-yes") {
+      var go = pending;
+      pending = null;
+      dialog.close();
+      if (go) go.issueRequest(true);
+    } else if (e.target.id === "confirm-no") {
+      pending = null;
+      dialog.close();
+    }
+  });
+  /* "close" does not bubble: listen in the capture phase; focus goes back to the button. */
+  body.addEventListener("close", function (e) {
+    if (e.target.id !== "confirm-dialog") return;
+    pending = null;
+    if (opener && document.body.contains(opener)) opener.focus();
+  }, true);
+
+  /* Adding or removing an arm redraws them: give focus back to the same control (or "Add an arm"). */
+  var focused = null;
+  body.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.target && e.detail.target.id === "arms") focused = document.activeElement && document.activeElement.id;
+  });
+  body.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "arms") return;
+    var again = (focused && document.getElementById(focused)) || document.getElementById("add-arm");
+    if (again) again.focus();
+    focused = null;
+  });
+})();

@@ -1,0 +1,149 @@
+"""Pause, resume and cancel from the campaign page: what each state offers, the CSRF header, the
+audit entries the API writes, the delivery authority honouring the new state, and the per-recipient
+export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from campaigns import flows, tasks
+from campaigns.models import Campaign, CampaignLink, LinkClick
+from conversations.models import Message
+from core import db
+from core.models import AuditEntry
+from delivery.authority import may_send
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.console.helpers import create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX = {"HX-Request": "true"}
+
+
+def _running(count: int = 3) -> tuple[int, list[int]]:
+    """A campaign of ``count`` contacts, started and prepared now (messages queued); (id, message ids)."""
+    with db.session_scope() as session:
+        for n in range(count):
+            create_contact(session, n)
+        campaign = create_campaign(session, create_template(session, body="Promo"), name="Printemps")
+        flows.start_run(session, campaign, now=db.utcnow())
+        campaign_id = campaign.id
+    assert tasks.prepare_campaign(campaign_id) == count
+    with db.session_scope() as session:
+        ids = list(session.scalars(select(Message.id).where(Message.campaign_id == campaign_id).order_by(Message.id)))
+        return campaign_id, ids
+
+
+def _verdicts(ids: list[int]) -> set[tuple[str, str]]:
+    """What the delivery authority would decide for the messages right now: (action, code)."""
+    with db.session_scope() as session:
+        rows = list(session.scalars(select(Message).where(Message.id.in_(ids))))
+        return {(v.action, v.code) for v in may_send(session, rows, now=db.utcnow()).values()}
+
+
+def _marketer(client: TestClient) -> dict[str, str]:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    return {**HTMX, "X-CSRF-Token": log_in(client, "mia@example.com", secret)}
+
+
+def _buttons(html: str) -> set[str]:
+    return {b for b in ("campaign-edit", "campaign-pause", "campaign-resume", "campaign-cancel") if f'id="{b}"' in html}
+
+
+def test_pause_resume_and_cancel_from_the_page_are_audited_and_honoured(app_client: TestClient) -> None:
+    campaign_id, ids = _running()
+    headers = _marketer(app_client)
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert _buttons(page) == {"campaign-pause", "campaign-cancel"} and 'data-state="running"' in page
+    assert "hx-confirm=\"Pause “Printemps”?" in page and 'id="confirm-dialog"' in page
+    assert _verdicts(ids) == {("go", "")}
+
+    assert app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=HTMX).status_code == 403  # no CSRF
+    paused = app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=headers)
+    assert paused.status_code == 204
+    assert paused.headers["HX-Location"] == f"/console/campaigns/{campaign_id}?done=paused"
+    assert _verdicts(ids) == {("wait", "paused")}  # the authority holds every queued message
+    page = app_client.get(f"/console/campaigns/{campaign_id}?done=paused", headers=HTML).text
+    assert "The campaign is paused" in page and _buttons(page) == {"campaign-resume", "campaign-cancel"}
+    assert app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=headers).status_code == 409
+
+    resumed = app_client.post(f"/console/campaigns/{campaign_id}/resume", headers=headers)
+    assert resumed.status_code == 204
+    assert _verdicts(ids) == {("go", "")}
+
+    cancelled = app_client.post(f"/console/campaigns/{campaign_id}/cancel", headers=headers)
+    assert cancelled.status_code == 204
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, campaign_id).status == "cancelled"
+        assert set(session.scalars(select(Message.error_code).where(Message.id.in_(ids)))) == {"campaign_cancelled"}
+        actions = [(e.actor_type, e.action) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "campaign").order_by(AuditEntry.id))]
+    assert actions == [("user", "campaign.pause"), ("user", "campaign.resume"), ("user", "campaign.cancel")]
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert _buttons(page) == set() and "Cancelled: messages still queued were not sent" in page
+    assert app_client.post(f"/console/campaigns/{campaign_id}/cancel", headers=headers).status_code == 409
+
+
+@pytest.mark.parametrize(("status", "buttons"), [
+    ("draft", {"campaign-edit", "campaign-cancel"}),
+    ("scheduled", {"campaign-pause", "campaign-cancel"}),
+    ("running", {"campaign-pause", "campaign-cancel"}),
+    ("paused", {"campaign-resume", "campaign-cancel"}),
+    ("completed", set()),
+])
+def test_each_state_offers_what_the_marketer_may_do(app_client: TestClient, status: str, buttons: set[str]) -> None:
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), name="Été")
+        campaign.status = status
+        campaign_id = campaign.id
+    _marketer(app_client)
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert _buttons(page) == buttons and f'data-state="{status}"' in page
+    if status == "draft":
+        assert "Discard the draft" in page
+
+
+def test_a_draft_is_discarded_and_analysts_see_no_buttons(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        campaign_id = create_campaign(session, create_template(session), name="Brouillon").id
+    headers = _marketer(app_client)
+    assert app_client.post(f"/console/campaigns/{campaign_id}/cancel", headers=headers).status_code == 204
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, campaign_id).status == "cancelled"
+    app_client.cookies.clear()
+    _, secret = create_console_user("ana@example.com", role="analyst")
+    csrf = log_in(app_client, "ana@example.com", secret)
+    campaign_id, _ = _running(1)
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert page.count('id="campaign-state"') == 1 and _buttons(page) == set()
+    refused = app_client.post(f"/console/campaigns/{campaign_id}/pause", headers={**HTMX, "X-CSRF-Token": csrf})
+    assert refused.status_code == 403
+
+
+def test_the_recipients_export_has_one_line_per_message_with_its_outcome(app_client: TestClient) -> None:
+    campaign_id, ids = _running(3)
+    with db.session_scope() as session:
+        first, second, third = (session.get_one(Message, i) for i in ids)
+        first.status, first.sent_at, first.delivered_at, first.price_micros = (
+            "delivered", db.utcnow(), db.utcnow(), 50_000)
+        second.status, second.error_code, second.error_reason = "failed", "unreachable", "handset off"
+        link = CampaignLink(campaign_id=campaign_id, url="https://shop.example")
+        session.add(link)
+        session.flush()
+        for _ in range(2):
+            session.add(LinkClick(link_id=link.id, campaign_id=campaign_id, contact_id=first.contact_id))
+        third_contact = third.contact_id
+    _marketer(app_client)
+    export = app_client.get(f"/console/campaigns/{campaign_id}/recipients.csv")
+    assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["message_id"] for r in rows] == [str(i) for i in ids]
+    assert (rows[0]["status"], rows[0]["cost"], rows[0]["clicks"]) == ("delivered", "0.05", "2")
+    assert (rows[1]["status"], rows[1]["reason"], rows[1]["detail"]) == ("failed", "unreachable", "handset off")
+    assert (rows[2]["contact_id"], rows[2]["status"], rows[2]["reason"]) == (str(third_contact), "queued", "due")
+    assert "+336" not in export.text  # no phone numbers in the file
+    assert app_client.get("/console/campaigns/999999/recipients.csv").status_code == 404

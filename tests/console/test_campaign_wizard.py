@@ -1,0 +1,311 @@
+"""The campaign wizard: each step's figures, problems shown in place, drafts saved and reopened,
+confirm scheduling through the REST route functions (audited), and one Chromium walk end to end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from campaigns.models import Campaign
+from contacts import consent
+from contacts import segments as segment_service
+from core import db
+from core.models import AuditEntry
+from tests.campaigns.factories import create_contact, create_template
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX = {"HX-Request": "true"}
+
+
+def _audience() -> dict[str, int]:
+    """Three French contacts who opted in, one with no consent, one who opted out; two templates."""
+    with db.session_scope() as session:
+        for n in range(3):
+            create_contact(session, n, first_name=f"Client {n}")
+        create_contact(session, 10, opted_in=False)
+        gone = create_contact(session, 11)
+        consent.record_opt_out(session, contact=gone, source="keyword", proof="STOP")
+        promo = create_template(session, name="Soldes", body="Soldes d'hiver : -20 % ce week-end")
+        other = create_template(session, name="Nouveautés", body="Nouvelle collection en boutique")
+        french = segment_service.create(session, name="Français",
+                                        rules={"all": [{"field": "language", "op": "eq", "value": "fr"}]})
+        return {"promo": promo.id, "other": other.id, "segment": french.id}
+
+
+def _marketer(client: TestClient) -> dict[str, str]:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    return {**HTMX, "X-CSRF-Token": log_in(client, "mia@example.com", secret)}
+
+
+def _form(ids: dict[str, int], **changes: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "draft_id": "", "name": "Soldes d'hiver", "segment": str(ids["segment"]), "frequency_cap": "3",
+        "frequency_days": "7", "mode": "single", "template_id": str(ids["promo"]),
+        "arm_template": [str(ids["promo"]), str(ids["other"])], "arm_weight": ["50", "50"], "test_percent": "20",
+        "metric": "clicks", "winner_after_hours": "4", "when": "now", "send_at": "", "local_date": "",
+        "local_time": "10:00", "repeat": "weekly", "repeat_day": "MO", "repeat_time": "10:00", "recurrence": "",
+        "timezone": "Europe/Paris", "quiet_end": "00:00", "quiet_start": "23:59", "throttle_per_minute": "0",
+    }
+    form.update(changes)
+    return form
+
+
+def _problem(html: str, name: str) -> str:
+    match = re.search(rf'<span class="problem" id="problem-{name}"[^>]*>([^<]*)<', html)
+    assert match, name
+    return match.group(1)
+
+
+def _audit(action: str) -> list[AuditEntry]:
+    with db.session_scope() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_the_new_page_shows_each_step_with_reach_and_exclusions(app_client: TestClient) -> None:
+    ids = _audience()
+    _marketer(app_client)
+    page = app_client.get("/console/campaigns/new", headers=HTML)
+    assert page.status_code == 200, page.text
+    html = page.text
+    for step in ("step-audience", "step-message", "step-schedule", "step-review"):
+        assert f'id="{step}"' in html
+    # every contact by default: 3 of 5 may get it; the two left out by reason
+    assert 'id="reach">3<' in html and 'id="matched">5<' in html
+    assert 'data-reason="no_consent"' in html and 'data-reason="opted_out"' in html
+    assert f'<option value="{ids["segment"]}"' in html and "Soldes (fr)" in html
+    assert "France: 08:00–20:00 at the latest, never on Sundays or public holidays (country rule)." in html
+    assert 'hx-confirm="Schedule' not in html  # no name yet: nothing to confirm
+    assert "Your role" not in html and 'href="/console/campaigns" aria-current="page"' in html
+
+
+def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=_form(ids), headers=headers)
+    assert shown.status_code == 200, shown.text
+    html = shown.text
+    for part in ("wizard-problems", "audience-summary", "message-summary", "schedule-summary", "review-summary"):
+        assert f'id="{part}" class=' in html and 'hx-swap-oob="true"' in html.split(f'id="{part}"')[1][:120], part
+    assert 'id="review-reach">3<' in html and 'id="review-excluded">2<' in html
+    assert 'data-figure="segments">1<' in html and 'data-figure="encoding">UCS-2<' not in html
+    assert 'id="review-cost">0.15<' in html and "default price" in html  # 3 × 1 segment × 0.05
+    assert "Messages planned per hour" in html and 'hx-confirm="Schedule “Soldes d&#39;hiver” for 3 recipients?' in html
+    assert app_client.post("/console/campaigns/wizard/review", data=_form(ids), headers=HTMX).status_code == 403
+
+    ab = app_client.post("/console/campaigns/wizard/review", headers=headers, data=_form(
+        ids, mode="ab", arm_template=[str(ids["promo"]), str(ids["other"]), str(ids["promo"])],
+        arm_weight=["50", "30", "20"]))
+    assert ab.status_code == 200 and ab.text.count('class="sms" data-arm=') == 3
+
+
+@pytest.mark.parametrize(("changes", "field", "words"), [
+    ({"timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
+    ({"template_id": ""}, "template_id", "choose a template"),
+    ({"name": ""}, "name", "enter a name"),
+    ({"when": "local", "local_date": ""}, "local_date", "choose a date"),
+    ({"when": "recurring", "repeat": "custom", "recurrence": "every other blue moon"}, "recurrence", "neither"),
+    ({"mode": "ab", "arm_weight": ["50", "none"]}, "arm_weight_1", "whole number"),
+    ({"frequency_days": "0"}, "frequency_days", "1 or more"),
+    ({"quiet_start": "25h"}, "quiet_start", "HH:MM"),
+])
+def test_problems_are_shown_next_to_their_field(app_client: TestClient, changes: dict[str, Any], field: str,
+                                                words: str) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=_form(ids, **changes), headers=headers)
+    assert shown.status_code == 200, shown.text
+    assert words in _problem(shown.text, field), shown.text[:2000]
+    assert 'id="review-reach"' not in shown.text  # nothing to review while a problem stands
+
+
+def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    added = app_client.post("/console/campaigns/wizard/arms", data={**_form(ids, mode="ab"), "action": "add-arm"},
+                            headers=headers)
+    assert added.status_code == 200 and added.headers["HX-Trigger"] == "wizard-changed"
+    assert 'data-arm="C"' in added.text and 'id="remove-arm-2"' in added.text
+    removed = app_client.post("/console/campaigns/wizard/arms", headers=headers, data={
+        **_form(ids, mode="ab", arm_template=["1", "2", "1"], arm_weight=["1", "1", "1"]), "action": "remove-arm:0"})
+    assert 'data-arm="C"' not in removed.text and 'id="remove-arm-0"' not in removed.text  # two arms is the minimum
+
+
+def test_a_draft_is_saved_reopened_and_updated_audited(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    refused = app_client.post("/console/campaigns/wizard/save", data=_form(ids, name=""), headers=headers)
+    assert refused.status_code == 200 and "enter a name" in _problem(refused.text, "name")
+    with db.session_scope() as session:
+        assert session.scalars(select(Campaign)).all() == []
+    saved = app_client.post("/console/campaigns/wizard/save", headers=headers, data=_form(
+        ids, when="at", send_at="2030-12-24T18:30", mode="ab", test_percent="30", winner_after_hours="2"))
+    assert saved.status_code == 204, saved.text
+    with db.session_scope() as session:
+        draft = session.scalars(select(Campaign)).one()
+        assert (draft.status, draft.segment_id, draft.timezone) == ("draft", ids["segment"], "Europe/Paris")
+        assert draft.send_at is not None and draft.send_at.strftime("%Y-%m-%d %H:%M") == "2030-12-24 17:30"  # UTC
+        assert draft.ab["test_fraction"] == 0.3 and [a["template_id"] for a in draft.ab["arms"]] == [ids["promo"],
+                                                                                                     ids["other"]]
+        draft_id = draft.id
+    assert saved.headers["HX-Location"] == f"/console/campaigns/{draft_id}/edit?done=saved"
+    again = app_client.get(f"/console/campaigns/{draft_id}/edit?done=saved", headers=HTML)
+    assert again.status_code == 200 and "The draft is saved." in again.text
+    assert 'value="2030-12-24T18:30"' in again.text and 'id="mode-ab" checked' in again.text
+    assert 'id="when-at" checked' in again.text and 'value="30"' in again.text
+    updated = app_client.post("/console/campaigns/wizard/save", headers=headers, data=_form(
+        ids, draft_id=str(draft_id), name="Soldes (2)", when="recurring", repeat="weekly", repeat_day="FR",
+        repeat_time="09:15"))
+    assert updated.status_code == 204
+    with db.session_scope() as session:
+        draft = session.get_one(Campaign, draft_id)
+        assert (draft.name, draft.recurrence, draft.ab) == ("Soldes (2)",
+                                                            "RRULE:FREQ=WEEKLY;BYDAY=FR;BYHOUR=9;BYMINUTE=15", {})
+    reopened = app_client.get(f"/console/campaigns/{draft_id}/edit", headers=HTML).text
+    assert 'id="when-recurring" checked' in reopened and '<option value="FR" selected' in reopened
+    assert [e.target_id for e in _audit("campaign.create")] == [str(draft_id)]
+    assert [e.target_id for e in _audit("campaign.update")] == [str(draft_id)]
+    listing = app_client.get("/console/campaigns", params={"state": "draft"}, headers=HTML).text
+    assert f'href="/console/campaigns/{draft_id}/edit"' in listing and 'id="new-campaign"' in listing
+
+
+def test_confirm_schedules_through_the_api_and_starts_a_run_due_now(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=_form(ids), headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+    with db.session_scope() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert campaign.status == "preparing" and campaign.run == 1  # started at once, as the API does
+        campaign_id = campaign.id
+    assert confirmed.headers["HX-Location"] == f"/console/campaigns/{campaign_id}?done=scheduled"
+    page = app_client.get(f"/console/campaigns/{campaign_id}?done=scheduled", headers=HTML)
+    assert "The campaign is scheduled." in page.text
+    assert [e.action for e in _audit("campaign.schedule")] == ["campaign.schedule"]
+    # a campaign past its draft opens on its report page, not in the wizard
+    assert app_client.get(f"/console/campaigns/{campaign_id}/edit", headers=HTML,
+                          follow_redirects=False).headers["location"] == f"/console/campaigns/{campaign_id}"
+
+
+def test_a_refused_confirm_writes_nothing_and_says_why(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    # quiet hours that leave no sending time: the review and the confirm say so, nothing is created
+    impossible = _form(ids, quiet_end="20:00", quiet_start="08:00")
+    shown = app_client.post("/console/campaigns/wizard/confirm", data=impossible, headers=headers)
+    assert shown.status_code == 200 and "window 20:00-08:00 is empty" in _problem(shown.text, "quiet_start")
+    with db.session_scope() as session:
+        assert session.scalars(select(Campaign)).all() == []
+    assert _audit("campaign.create") == []
+
+
+def test_local_time_schedule_is_kept_for_each_recipients_zone(app_client: TestClient) -> None:
+    ids = _audience()
+    headers = _marketer(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", headers=headers, data=_form(
+        ids, when="local", local_date="2030-06-12", local_time="10:00", quiet_end="08:00", quiet_start="21:00"))
+    assert "On 2030-06-12 at 10:00 in each recipient&#39;s own time zone" in shown.text
+    assert "wait for the local time chosen" in shown.text and "Wed 12 Jun 10:00" in shown.text  # Paris hour bar
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", headers=headers, data=_form(
+        ids, when="local", local_date="2030-06-12", local_time="10:00"))
+    assert confirmed.status_code == 204
+    with db.session_scope() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (campaign.status, campaign.local_time, campaign.local_date) == ("scheduled", "10:00", "2030-06-12")
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_the_wizard_is_for_marketers(app_client: TestClient, role: str) -> None:
+    _, secret = create_console_user(f"{role}@example.com", role=role)
+    log_in(app_client, f"{role}@example.com", secret)
+    page = app_client.get("/console/campaigns/new", headers=HTML)
+    assert page.status_code == 403 and "This page is not part of your role" in page.text
+    if role == "analyst":
+        assert 'id="new-campaign"' not in app_client.get("/console/campaigns", headers=HTML).text
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _clean_and_narrow(page: Page) -> None:
+    assert tools.serious_violations(page) == [], page.url
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert tools.page_width(page) <= 360, page.url
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+@pytest.mark.browser
+def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, page: Page) -> None:
+    ids = _audience()
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.click("#new-campaign")
+    page.wait_for_url(f"{live_server}/console/campaigns/new")
+    expect(page.locator("#reach")).to_have_text("3")
+    _clean_and_narrow(page)
+    # 1. audience: the French segment
+    page.fill("#name", "Soldes d'hiver")
+    page.select_option("#segment", str(ids["segment"]))
+    expect(page.locator("#review-reach")).to_have_text("3")
+    expect(page.locator('#wizard-exclusions [data-reason="no_consent"] td')).to_have_text("1")
+    # 2. message: an A/B test of the two templates, a third arm added then removed with the keyboard
+    page.check("#mode-ab")
+    expect(page.locator("#arm-template-0")).to_be_visible()
+    expect(page.locator("#template_id")).to_be_hidden()
+    page.select_option("#arm-template-0", str(ids["promo"]))
+    page.select_option("#arm-template-1", str(ids["other"]))
+    page.focus("#add-arm")
+    page.keyboard.press("Enter")
+    expect(page.locator("#arm-template-2")).to_be_visible()
+    page.click("#remove-arm-2")
+    expect(page.locator("#arm-template-2")).to_have_count(0)
+    expect(page.locator("#message-summary .sms")).to_have_count(2)
+    # 3. schedule: in each recipient's zone, within the sending hours
+    page.check("#when-local")
+    page.fill("#local_date", "2030-06-12")
+    page.fill("#local_time", "10:00")
+    expect(page.locator("#when-words")).to_contain_text("in each recipient's own time zone")
+    expect(page.locator("#spread")).to_contain_text("Wed 12 Jun")
+    # an impossible window is explained in place, then fixed
+    page.fill("#quiet_end", "22:00")
+    expect(page.locator("#problem-quiet_start")).to_contain_text("is empty")
+    page.fill("#quiet_end", "08:00")
+    expect(page.locator("#review-cost")).to_be_visible()
+    _clean_and_narrow(page)
+    # 4. save the draft, come back, confirm through the dialog
+    page.click("#wizard-save")
+    page.wait_for_url(re.compile(r".*/console/campaigns/\d+/edit\?done=saved$"))
+    expect(page.locator("#done")).to_contain_text("The draft is saved.")
+    expect(page.locator("#mode-ab")).to_be_checked()
+    page.click("#wizard-confirm")
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirm-question")).to_contain_text("for 3 recipients")
+    assert tools.serious_violations(page) == []
+    page.keyboard.press("Escape")  # "No": nothing happens
+    expect(dialog).to_be_hidden()
+    page.click("#wizard-confirm")
+    page.click("#confirm-yes")
+    page.wait_for_url(re.compile(r".*/console/campaigns/\d+\?done=scheduled$"))
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    with db.session_scope() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (campaign.status, campaign.local_date, len(campaign.ab["arms"])) == ("scheduled", "2030-06-12", 2)
+    _clean_and_narrow(page)
