@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import MediaItem, SendResult
@@ -24,8 +24,7 @@ from conversations import service
 from conversations.models import Message, MessageProviderId
 from core import webhooks
 from core.db import utcnow
-from core.models import WebhookSubscription
-from delivery.states import status_event
+from delivery.states import has_status_subscribers, status_event
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
@@ -118,11 +117,6 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
         )
     session.flush()
     return ready
-
-
-def has_status_subscribers(session: Session) -> bool:
-    """Whether any ``message.status`` webhook is wanted (skips per-message emits when none is)."""
-    return bool(session.scalar(select(exists().where(WebhookSubscription.active.is_(True)))))
 
 
 def close(session: Session, row: Message, *, status: str, code: str, reason: str) -> None:

@@ -1,7 +1,8 @@
 """Provider webhooks: Vonage inbound messages and delivery reports (signed, answered fast).
 
 Inbound texts are stored as received (one insert, deduplicated by the provider's message id) and
-processed by a worker; delivery reports update their message directly (one indexed update).
+processed by a worker; delivery reports are kept in Redis and applied in batches by a job
+(:mod:`delivery.reports`).
 Unsigned, badly signed or stale (> 5 min) requests get 401 problem+json from the adapter's check.
 
 These routes open their transaction inside the endpoint (``session_scope``) instead of the
@@ -20,8 +21,9 @@ from channels.registry import get_channel
 from conversations import flows
 from core import db
 from core.errors import NotFound
+from core.redis import get_redis
 from core.settings import Settings
-from delivery import states
+from delivery import reports
 
 router = APIRouter(tags=["webhooks-in"])
 
@@ -65,10 +67,8 @@ def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)
 @router.get("/webhooks/vonage/status")
 @router.post("/webhooks/vonage/status")
 def vonage_status(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
-    """Apply delivery reports; ``matched`` counts those naming a message we sent."""
-    channel = _vonage(request.app.state.settings)
+    """Take delivery reports for the apply job; ``accepted`` counts them."""
+    settings = request.app.state.settings
+    channel = _vonage(settings)
     channel.verify_signature(request=webhook)
-    reports = channel.parse_status(request=webhook)
-    with db.session_scope() as session:
-        matched = sum(states.apply_delivery_report(session, report=r) is not None for r in reports)
-    return {"matched": matched}
+    return {"accepted": reports.stage(get_redis(settings), channel.parse_status(request=webhook))}

@@ -17,6 +17,7 @@ from conversations.models import InboundEvent, Message
 from core import db
 from core.queue import get_queue
 from core.settings import Settings, get_settings
+from tests.helpers import run_jobs
 from workers.delivery.ingest import drain_inbound, ingest_inbound, sweep_inbound
 
 SECRET = "sig-secret-0123456789-0123456789-abcdef"
@@ -152,7 +153,8 @@ def test_status_webhook_updates_the_message(vonage_client: TestClient) -> None:
         message_id = message.id
     dlr = {"msisdn": "33612345678", "to": "Relais", "messageId": "0C000001", "status": "failed", "err-code": "6"}
     response = vonage_client.post("/webhooks/vonage/status", data=signed(dlr))
-    assert response.json() == {"matched": 1}
+    assert response.json() == {"accepted": 1}
+    run_jobs()  # reports are applied in batches by a job (delivery.reports)
     with db.session_scope() as session:
         stored = session.get(Message, message_id)
         assert stored is not None and (stored.status, stored.error_code) == ("failed", "6")

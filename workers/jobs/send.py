@@ -9,7 +9,7 @@ from core import db
 from core.periodic import Periodic
 from core.redis import get_redis
 from core.settings import get_settings
-from delivery import recovery, states
+from delivery import recovery, reports, states
 from workers.delivery.runtime import get_engine
 from workers.runner import claim_owner
 
@@ -17,6 +17,7 @@ from workers.runner import claim_owner
 PERIODIC = (
     Periodic("delivery-recovery", 60, "workers.jobs.send.recover_sends", "default"),
     Periodic("inbound-sweep", 60, "workers.delivery.ingest.sweep_inbound", "inbound"),
+    Periodic("reports-sweep", 60, "workers.jobs.send.apply_reports", "inbound"),
 )
 
 
@@ -33,6 +34,11 @@ def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
 def recover_sends() -> dict[str, int]:
     """Periodic: reconcile sends interrupted by a crash (see :mod:`delivery.recovery`)."""
     return dict(vars(recovery.recover(get_redis(get_settings()))))
+
+
+def apply_reports() -> int:
+    """Apply the delivery reports webhooks kept (see :mod:`delivery.reports`); returns how many."""
+    return reports.apply_pending(get_redis(get_settings()))
 
 
 def apply_simulator_reports() -> int:
