@@ -25,6 +25,7 @@ from intelligence.propensity import DEFAULT_HORIZON_DAYS
 TOP_N = 10
 BATCH = 4096
 POPULAR_DAYS = 90
+NEIGHBOURS = 20  # co-purchase neighbours kept per product: scoring stays sparse
 HALF_LIVES_DAYS: tuple[float | None, ...] = (None, 180.0, 60.0)
 CO_WEIGHTS = (0.0, 0.05, 0.2, 0.5)
 POPULARITY_WEIGHTS = (0.0, 0.02, 0.1)
@@ -33,15 +34,6 @@ POPULARITY_WEIGHTS = (0.0, 0.02, 0.1)
 def _lines(frame: pd.DataFrame, at: pd.Timestamp, excluded: frozenset[str]) -> pd.DataFrame:
     lines = frame[(frame["ordered_at"] < at) & (frame["quantity"] > 0)]
     return lines[~lines["product_id"].isin(excluded)] if excluded else lines
-
-
-def _weighted(lines: pd.DataFrame, at: pd.Timestamp, half_life: float | None) -> pd.Series:
-    """Per (customer, product): the orders holding it, each weighted by its age (None: weight 1)."""
-    per_order = lines.drop_duplicates(["customer_id", "order_id", "product_id"])
-    age = ((at - per_order["ordered_at"]) / DAY).to_numpy()
-    weight = np.ones(len(per_order)) if half_life is None else np.power(0.5, age / half_life)
-    return pd.Series(weight, index=pd.MultiIndex.from_frame(per_order[["customer_id", "product_id"]])).groupby(
-        level=[0, 1]).sum()
 
 
 @dataclass
@@ -56,7 +48,7 @@ class RecommendModel(StoredModel):
     popularity_weight: float = 0.0
     validation: dict[str, float] = field(default_factory=dict)
     products: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object), repr=False)
-    similarity: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), repr=False)
+    similarity: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32), repr=False)
     popularity: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> RecommendModel:
@@ -90,17 +82,21 @@ class RecommendModel(StoredModel):
         lines = _lines(frame, at, self.excluded)
         if lines.empty:
             raise ValueError("no product bought before the cutoff: nothing to recommend from")
-        bought = lines[["customer_id", "product_id"]].drop_duplicates()
-        self.products = np.sort(bought["product_id"].unique()).astype(object)
-        column = np.searchsorted(self.products, bought["product_id"].to_numpy())
-        row = bought["customer_id"].astype("category").cat.codes.to_numpy()
-        matrix = sp.csr_matrix((np.ones(len(bought), dtype=np.float32), (row, column)),
-                               shape=(row.max() + 1, len(self.products)))
+        product, products = pd.factorize(lines["product_id"], sort=True)
+        self.products = np.asarray(products, dtype=object)
+        customer, customers = pd.factorize(lines["customer_id"])
+        matrix = sp.csr_matrix((np.ones(len(lines), dtype=np.float32), (customer, product)),
+                               shape=(len(customers), len(products)))
+        matrix.data[:] = 1.0  # bought at all, however often: duplicates were summed
         co = (matrix.T @ matrix).toarray()
         norms = np.sqrt(np.diag(co))
-        similarity = co / np.outer(norms, norms)
+        similarity = co / np.maximum(np.outer(norms, norms), 1e-9)
         np.fill_diagonal(similarity, 0.0)  # the own-history term already counts the product itself
-        self.similarity = similarity.astype(np.float32)
+        keep = min(NEIGHBOURS, len(products) - 1)
+        if keep > 0:
+            weakest = np.argpartition(-similarity, keep, axis=1)[:, keep:]
+            np.put_along_axis(similarity, weakest, 0.0, axis=1)
+        self.similarity = sp.csr_matrix(similarity.astype(np.float32))
         recent = lines[lines["ordered_at"] >= at - pd.Timedelta(days=POPULAR_DAYS)]
         buyers = recent.groupby("product_id")["customer_id"].nunique()
         share = buyers.reindex(self.products).fillna(0.0) / max(1, recent["customer_id"].nunique())
@@ -118,31 +114,55 @@ class RecommendModel(StoredModel):
 
     def _own(self, frame: pd.DataFrame, at: pd.Timestamp,
              customers: Iterable[str] | None) -> tuple[pd.Index, sp.csr_matrix]:
-        """Customers and their own recency-weighted purchases per product, each row's best = 1."""
+        """Customers and their own purchases per product (orders holding it, each weighted by its
+        age when a half-life is set), each row's best = 1. Works on integer codes: millions of lines."""
         lines = _lines(frame, at, self.excluded)
         if customers is not None:
             lines = lines[lines["customer_id"].isin(set(customers))]
-        weights = _weighted(lines, at, self.half_life_days)
-        weights = weights[weights.index.get_level_values(1).isin(set(self.products))]  # products met since fit
-        names = weights.index.get_level_values(0).astype("category")
-        column = np.searchsorted(self.products, weights.index.get_level_values(1).to_numpy())
-        own = sp.csr_matrix((weights.to_numpy(dtype=np.float32), (names.codes, column)),
-                            shape=(len(names.categories), len(self.products)))
+        column = pd.Index(self.products).get_indexer(lines["product_id"])
+        known = column >= 0  # products first met after the fit are not recommendable yet
+        customer, names = pd.factorize(lines["customer_id"].to_numpy()[known])
+        per_order = pd.DataFrame({
+            "customer": customer, "order": pd.factorize(lines["order_id"].to_numpy()[known])[0],
+            "product": column[known], "ordered_at": lines["ordered_at"].to_numpy()[known],
+        }).drop_duplicates(["customer", "order", "product"])
+        weight = np.ones(len(per_order), dtype=np.float32)
+        if self.half_life_days is not None:
+            age = ((at - per_order["ordered_at"]) / DAY).to_numpy()
+            weight = np.power(0.5, age / self.half_life_days).astype(np.float32)
+        own = sp.csr_matrix((weight, (per_order["customer"], per_order["product"])),
+                            shape=(len(names), len(self.products)))
         scale = 1.0 / np.maximum(own.max(axis=1).toarray().ravel(), 1e-9)
-        return pd.Index(names.categories), sp.csr_matrix(sp.diags(scale) @ own)
+        return pd.Index(names), sp.csr_matrix(sp.diags(scale) @ own)
 
     def _rank(self, names: pd.Index, own: sp.csr_matrix, top_n: int) -> dict[str, list[str]]:
+        """Top ``top_n`` per row. Only a customer's own products, their co-purchase neighbours and
+        the ``top_n`` most popular can make the list, so each block ranks those sparse candidates."""
+        popular = np.argsort(-self.popularity, kind="stable")[:top_n]
         out: dict[str, list[str]] = {}
         for start in range(0, own.shape[0], BATCH):
             block = own[start:start + BATCH]
-            score = block.toarray() + self.popularity_weight * self.popularity[None, :]
+            candidates = block
             if self.co_weight:
                 co = block @ self.similarity
-                score += self.co_weight * co / np.maximum(co.max(axis=1, keepdims=True), 1e-9)
-            top = np.argpartition(-score, min(top_n, score.shape[1] - 1), axis=1)[:, :top_n]
-            order = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, axis=1), axis=1), axis=1)
-            for name, picks in zip(names[start:start + BATCH], order, strict=True):
-                out[str(name)] = self.products[picks].tolist()
+                co = sp.diags(1.0 / np.maximum(co.max(axis=1).toarray().ravel(), 1e-9)) @ co
+                candidates = block + self.co_weight * co
+            entries = sp.coo_matrix(candidates)
+            n = block.shape[0]
+            rows = np.concatenate([entries.row, np.repeat(np.arange(n), len(popular))])
+            cols = np.concatenate([entries.col, np.tile(popular, n)])
+            score = np.concatenate([entries.data, np.zeros(n * len(popular))]) + (
+                self.popularity_weight * self.popularity[cols])
+            order = np.argsort(rows * (2.0 * score.max() + 2.0) - score, kind="stable")  # by row, best first
+            rows, cols = rows[order], cols[order]
+            first = np.zeros(len(rows), dtype=bool)  # a popular product also in the list: keep its best score
+            first[np.unique(rows.astype(np.int64) * len(self.products) + cols, return_index=True)[1]] = True
+            rows, cols = rows[first], cols[first]
+            rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+            rows, cols = rows[rank < top_n], cols[rank < top_n]
+            picks = np.split(self.products[cols], np.cumsum(np.bincount(rows, minlength=n))[:-1])
+            for name, products in zip(names[start:start + BATCH], picks, strict=True):
+                out[str(name)] = products.tolist()
         return out
 
 
