@@ -4,16 +4,19 @@ in the header and in templates' ``{{ business_name }}``, and the friendly 403 fo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from campaigns.models import BrandProfile
 from core import db
 from core.models import AuditEntry
-from tests.console.helpers import create_console_user, log_in
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -79,3 +82,41 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
     log_in(app_client, f"{role}@example.com", secret)
     page = app_client.get("/console/brand", headers=HTML)
     assert page.status_code == 403 and "This page is not part of your role" in page.text
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+@pytest.mark.browser
+def test_admin_renames_the_business_in_the_browser(live_server: str, browser: Browser) -> None:
+    _, secret = create_console_user("root@example.com", role="admin")
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)  # the shared test machine can be slow
+    try:
+        tools.log_in(page, live_server, "root@example.com", PASSWORD, secret)
+        page.get_by_role("link", name="Brand", exact=True).click()
+        page.wait_for_url(f"{live_server}/console/brand")
+        page.get_by_label("Business name").fill("Maison Lumière")
+        page.get_by_label("STOP number").fill("36111")
+        page.get_by_label("Banned terms (one per line)").fill("gratuit\npas cher")
+        page.get_by_label("None: a text with an emoji fails the brand check").check()
+        longest = page.get_by_label("Longest text (SMS segments)")
+        longest.fill("11")
+        assert longest.evaluate("input => input.validity.rangeOverflow")  # refused before anything is sent
+        page.get_by_label("Longest text (SMS segments)").fill("1")
+        page.get_by_role("button", name="Save the brand profile").click()
+        page.wait_for_url("**/console/brand?done=saved")
+        expect(page.locator("header .brand")).to_have_text("Maison Lumière")
+        expect(page.locator("#footer-lines")).to_contain_text("STOP au 36111")
+        expect(page.get_by_label("Banned terms (one per line)")).to_have_value("gratuit\npas cher")
+        page.set_viewport_size({"width": 360, "height": 740})
+        assert tools.page_width(page) <= 360
+        assert tools.serious_violations(page) == []
+    finally:
+        context.close()
+    with db.session_scope() as session:
+        profile = session.scalars(select(BrandProfile)).one()
+        assert (profile.name, profile.max_segments, profile.emoji_policy) == ("Maison Lumière", 1, "none")

@@ -6,10 +6,12 @@ and the friendly 403 for agents and analysts."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from campaigns import brand
@@ -19,7 +21,8 @@ from contacts.models import AttributeDefinition
 from core import db
 from core.models import AuditEntry
 from tests.campaigns.factories import create_campaign, create_contact, create_template
-from tests.console.helpers import create_console_user, log_in
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -153,3 +156,83 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
     for path in ("/console/templates", "/console/templates/new"):
         page = app_client.get(path, headers=HTML)
         assert page.status_code == 403 and "This page is not part of your role" in page.text, path
+
+
+# -- the editor in Chromium -----------------------------------------------------------------------
+
+PHONE_WIDTH = 360
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)  # the shared test machine can be slow
+    yield page
+    context.close()
+
+
+def fits(page: Page) -> None:
+    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
+    assert tools.page_width(page) <= PHONE_WIDTH, page.url
+    assert tools.serious_violations(page) == [], page.url
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+@pytest.mark.browser
+def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page: Page) -> None:
+    _zoe()
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.get_by_role("link", name="Templates", exact=True).click()
+    page.get_by_role("link", name="New template").click()
+    page.wait_for_url(f"{live_server}/console/templates/new")
+    page.get_by_label("Name", exact=True).fill("Soldes d'hiver")
+    page.get_by_label("Language", exact=True).select_option("fr")
+    expect(page.get_by_label("Preview for")).to_have_value(re.compile(r"\d+"))  # Zoé, a real contact
+
+    page.get_by_label("Message", exact=True).focus()
+    page.keyboard.type("Bonjour ")
+    page.get_by_role("button", name="Insert first_name").focus()
+    page.keyboard.press("Enter")  # the variable goes in at the cursor, the focus back in the message
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    page.keyboard.type(", -20% chez {{ business_name }}")
+    sent = "Bonjour Zoé, -20% chez Maison Lumière\nSTOP au 36111"
+    expect(page.locator("#template-preview-text")).to_have_text(sent)
+    expect(page.locator("#count-characters")).to_have_text(str(len(sent)))
+    expect(page.locator("#count-encoding")).to_have_text("GSM-7")
+
+    page.keyboard.type(" {{ oops }}")
+    expect(page.locator("#body-problem-list")).to_contain_text("unknown variable 'oops'")
+    expect(page.locator("#preview-blocked")).to_be_visible()
+    expect(page.get_by_label("Message", exact=True)).to_have_attribute("aria-invalid", "true")
+    fits(page)
+
+    for _ in " {{ oops }}":
+        page.get_by_label("Message", exact=True).press("Backspace")
+    page.keyboard.type(" C’est parti")
+    expect(page.locator("#count-encoding")).to_have_text("UCS-2")
+    expect(page.locator("#ucs2-characters")).to_contain_text("U+2019")
+    expect(page.get_by_label("Message", exact=True)).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Add an attachment").click()
+    expect(page.get_by_label("Attachment 1: address")).to_be_focused()
+    page.keyboard.type("https://cdn.example/lampe.jpg")
+    expect(page.locator("#mms-note")).to_contain_text("1 attachment")
+    fits(page)
+
+    page.get_by_role("button", name="Save the template").click()
+    page.wait_for_url("**/console/templates?done=saved")
+    expect(page.locator("#templates tbody tr")).to_have_count(1)
+    expect(page.locator("#templates tbody tr")).to_contain_text("Soldes d'hiver")
+    fits(page)
+    with db.session_scope() as session:
+        template = session.scalars(select(Template)).one()
+        assert template.body == 'Bonjour {{ first_name | default("") }}, -20% chez {{ business_name }} C’est parti'
+        assert template.media == [{"url": "https://cdn.example/lampe.jpg", "content_type": "image/jpeg",
+                                   "caption": ""}]
