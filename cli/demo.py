@@ -3,7 +3,8 @@
 Loads the business profile and the campaign brand (``brand.yaml``: name, voice, STOP number; only
 while nobody has set a brand), the bilingual knowledge base and the intents (trained only when the
 active model was not trained on the same spec), a few customers with their consent on record
-(``contacts.csv``), and creates a demo admin and a demo agent whose
+(``contacts.csv``) with an order history from the public Online Retail data when it is present
+(``cli.demo_orders``), and creates a demo admin and a demo agent whose
 generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
 every run. Running it again changes nothing that is already there.
 """
@@ -27,6 +28,7 @@ from agent.service import train_and_store
 from campaigns import brand
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
+from cli.demo_orders import DemoOrders, load_demo_orders
 from contacts import consent
 from contacts import service as contacts
 from core import audit, db
@@ -59,6 +61,7 @@ class DemoLoaded:
     intent_version: str
     trained: bool
     credentials: dict[str, str]
+    orders: DemoOrders | None = None  # None: not loaded (load_demo_content alone)
 
 
 def _credentials(settings: Settings) -> dict[str, str]:
@@ -118,6 +121,12 @@ def demo_contacts() -> int:
     return created
 
 
+def demo_phones() -> list[str]:
+    """The demo customers' numbers, in ``contacts.csv`` order."""
+    with (DEMO_DIR / "contacts.csv").open(encoding="utf-8", newline="") as handle:
+        return [row["phone"] for row in csv.DictReader(handle)]
+
+
 def demo_brand(settings: Settings) -> bool:
     """Set the demo's campaign brand unless someone already set one; returns whether it was set (audited)."""
     with db.session_scope() as session:
@@ -159,27 +168,39 @@ def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: Non
     loaded = load_demo_content(settings, get_runtime(settings).knowledge, step)
     step("contacts")
     demo_contacts()
+    step("orders")
+    orders = load_demo_orders(demo_phones(), CLI_ACTOR)
     step("users")
-    return replace(loaded, credentials=demo_users(settings))
+    return replace(loaded, credentials=demo_users(settings), orders=orders)
 
 
 @demo_app.command("load")
 def load() -> None:
-    """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers, demo users."""
+    """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers and their orders, demo users."""
     settings = bootstrap()
     open_runtime(settings)  # a clear message when `relais run` owns the local store
     with progress_bar() as bar:
-        task = bar.add_task("demo", total=5)
+        task = bar.add_task("demo", total=6)
 
         def step(name: str) -> None:
             bar.update(task, advance=0 if name == "business profile" else 1, description=f"loading {name}")
 
         loaded = load_demo(settings, step=step)
-        bar.update(task, completed=5, description="demo loaded")
+        bar.update(task, completed=6, description="demo loaded")
     console.print(
         f"Maison Lumière: {loaded.documents} documents ({loaded.chunks} chunks, {loaded.embedded} newly embedded), "
         f"intent model {loaded.intent_version} ({'trained' if loaded.trained else 'unchanged'})"
     )
+    orders = loaded.orders or DemoOrders(skipped="not loaded")
+    if orders.skipped:
+        console.print(f"[yellow]Order history skipped: {orders.skipped}[/]")
+    else:
+        console.print(
+            f"Order history: {orders.customers} demo customers carry the purchases of the most active Online Retail "
+            f"customers ({orders.orders_created} orders added, {orders.orders_existing} already there, "
+            f"dates moved {orders.shift_days} days, prices in GBP)"
+            + (f"; {orders.rejected} rows not imported" if orders.rejected else "")
+        )
     console.print("Demo console users (2FA enrolment is asked at first log-in):")
     for who, password in loaded.credentials.items():
         console.print(f"  {who}: [bold]{password}[/]")
