@@ -21,7 +21,7 @@ class OrderLineBody(RequestBody):
 
 
 class CustomerBody(RequestBody):
-    customer_id: str = Field(default="", max_length=64, description="the shop's customer number (attribute customer_id)")
+    customer_id: str = Field(default="", max_length=64, description="the shop's customer number (customer_id)")
     phone: str = Field(default="", max_length=32)
 
 
