@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("contacts", "Contacts", "/console/contacts", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("segments", "Segments", "/console/segments", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("templates", "Templates", "/console/templates", frozenset({Role.ADMIN, Role.MARKETER})),
+    NavItem("variants", "Variants", "/console/variants", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("brand", "Brand", "/console/brand", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("qa", "QA reports", "/console/qa", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
-                  "pt": "Portuguese"}
+from agent.responder.prompts import LANGUAGE_NAMES
+
 ANGLES: tuple[str, ...] = ("urgency", "benefit", "question", "social_proof", "exclusivity", "news")
 OCCASION_ANGLE = "occasion"
 
