@@ -90,7 +90,7 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
         spec = service.template_spec(session, template)
     elif data.body:
         body, language, kind = data.body, data.language or "en", data.kind or "marketing"
-        draft = TemplateIn(name="preview", body=body, language=language, kind=kind,
+        draft = TemplateIn(name="preview", body=body, language=language, kind=kind, attributes=data.attributes,
                            event_fields=sorted(_paths(data.event or {})))
         spec = service.template_spec(session, draft)
     else:

@@ -64,6 +64,7 @@ class PreviewIn(RequestBody):
     body: str | None = Field(None, max_length=5000)
     language: str | None = Field(None, max_length=8)
     kind: Literal["marketing", "transactional"] | None = None
+    attributes: list[str] = Field(default_factory=list, description="extra attribute names a draft body may read")
     event: JsonObject | None = None
     segment_id: int | None = None
     segment: JsonObject | None = None

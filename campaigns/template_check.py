@@ -136,6 +136,7 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
     if any(p.get("field") == "body" for p in result.problems):
         return result
     request = PreviewIn(contact_id=contact_id, body=draft.body, language=draft.language, kind=draft.kind,
+                        attributes=list(draft.attributes),
                         event=sample_event(draft.event_fields) if draft.kind == "transactional" else None)
     try:
         shown = preview.preview(session, request)

@@ -98,6 +98,16 @@ def test_transactional_drafts_preview_their_event_fields(app_client: TestClient)
     assert 'id="footer-note"' not in out.text and "Insert event.order.number" in out.text
 
 
+def test_attributes_declared_on_the_template_render_for_the_contact(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        gold = create_contact(session, 2, first_name="Ana", attributes={"tier": "gold"}).id
+    headers = _marketer(app_client)
+    form = _form(attributes="tier", contact_id=str(gold), kind="transactional",
+                 body='Statut {{ attributes.tier | default("standard") }}')
+    out = app_client.post("/console/templates/check", data=form, headers=headers)
+    assert 'id="template-preview-text">Statut gold<' in out.text and "Insert attributes.tier" in out.text
+
+
 def test_media_rows_are_added_and_removed(app_client: TestClient) -> None:
     headers = _marketer(app_client)
     added = app_client.post("/console/templates/media", data={**_form(), "action": "add-media"}, headers=headers)
