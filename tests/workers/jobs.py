@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -24,4 +25,13 @@ def freeze(path: str, seconds: float) -> None:
     """Count a start, then hold the worker past the job's timeout."""
     with Path(path).open("a") as marks:
         marks.write("start\n")
+    time.sleep(seconds)
+
+
+def hold(path: str, seconds: float) -> None:
+    """Count a start, then hold the worker deaf to its timeout (SIGALRM blocked), as a C call holding
+    the GIL would: only something outside the process can end it."""
+    with Path(path).open("a") as marks:
+        marks.write("start\n")
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(seconds)

@@ -3,14 +3,16 @@ again and again when sweeps queue its id anew; the failed-jobs API shows why, an
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from core import poison
-from core.queue import NO_RETRY, JobSpec, enqueue
+from core.queue import NO_RETRY, JobSpec, enqueue, failed_jobs
 from tests.helpers import auth_headers
+from workers import keeper
 from workers.keeper import Keeper
 from workers.runner import make_worker
 
@@ -63,3 +65,19 @@ def test_a_job_failing_every_time_stops_coming_back(
     assert _starts(marks) == 2  # each start timed out (a failure, not a death); the third was retired
     [failed] = app_client.get("/api/v1/jobs/failed", headers=auth_headers("admin")).json()
     assert failed["reason"] == "dead-lettered: started 2 times without success (2 failures)"
+
+
+def test_a_job_deaf_to_its_timeout_is_killed_by_the_keeper_and_retired(
+    app_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keeper, "FROZEN_AFTER_SECONDS", 1)  # the keeper runs in this process
+    marks = tmp_path / "marks"
+    spec = JobSpec(func="tests.workers.jobs.hold", args=(str(marks), 300), job_id="deaf:1", retry=NO_RETRY, timeout=1)
+    enqueue(spec)
+    started = time.monotonic()
+    _work_once()  # the keeper kills the frozen process, retires its job, and a new process finds nothing to do
+    assert time.monotonic() - started < 120  # not the job's 300 s
+    assert _starts(marks) == 1
+    [failed] = failed_jobs()
+    assert failed.id == "deaf-1" and "AbandonedJobError" in failed.reason
+    assert enqueue(spec) is not None  # no longer running: a sweep may queue it again, and its death is counted
