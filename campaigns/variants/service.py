@@ -67,7 +67,7 @@ def _store(session: Session, texts: list[str], *, language: str, brief: str, pat
     return stored
 
 
-def _product_notes(brief: Brief, request: VariantRequest, languages: list[str]) -> list[str]:
+def _product_notes(brief: Brief, languages: list[str]) -> list[str]:
     """Languages whose variants could not name the product as given (a common noun in another language)."""
     if brief.product is None or brief.product.language is None:
         return []
@@ -90,6 +90,7 @@ def generate(session: Session, request: VariantRequest, *, today: date | None = 
     paths: set[str] = set()
     reason = "no LLM configured" if client is None else ""
     offline_languages: list[str] = []
+    notes: list[str] = []
     out: list[Variant] = []
     for language in languages:
         texts: list[str] = []
@@ -107,9 +108,14 @@ def generate(session: Session, request: VariantRequest, *, today: date | None = 
             stored = _store(session, [c.text for c in composed], language=language, brief=request.brief,
                             path="offline", angles=[c.angle for c in composed])
             offline_languages.append(language)
+            if short := sum(c.without_link for c in composed):
+                limit = f"{brand.max_segments} segment{'s' if brand.max_segments > 1 else ''}"
+                notes.append(f"{language_name(language)}: {short} of {len(composed)} variants leave out the link to "
+                             f"stay within {limit} with the opt-out line.")
         paths.add(stored[0].path if stored else "offline")
         out += sorted(stored, key=lambda v: -v.score)
-    notes = [*brief.notes, *_product_notes(brief, request, offline_languages)] if offline_languages else []
+    if offline_languages:
+        notes = [*brief.notes, *_product_notes(brief, offline_languages), *notes]
     path = paths.pop() if len(paths) == 1 else "mixed"
     return Generated(variants=out, path=path, fallback_reason=reason if offline_languages else "", notes=notes)
 

@@ -178,3 +178,16 @@ def test_edit_then_approve_makes_a_template_and_reject_keeps_the_reason(app_clie
         ("variant.approve", str(first["id"])), ("variant.reject", str(second["id"]))]
     assert entries[0][2]["wording"] == [first["text"], text]
     assert entries[3][2]["template_id"] == template_id and entries[4][2]["note"] == "too pushy"
+
+
+def test_what_the_offline_path_could_not_use_is_said(app_client: TestClient, marketer: dict[str, str]) -> None:
+    assert app_client.put("/api/v1/brand", headers=marketer, json={**BRAND, "max_segments": 2}).status_code == 200
+    data = app_client.post("/api/v1/variants", headers=marketer, json={
+        "brief": "Rebajas de invierno", "languages": ["es"], "n": 3, "offer": "buy more, save more",
+        "link": "https://acme.example/rebajas-de-invierno/abrigos-y-chaquetas"}).json()
+    notes = data["notes"]
+    assert any(n.startswith("The offer “buy more, save more” is not one") for n in notes)
+    without = sum("https://acme.example" not in v["text"] for v in data["variants"])
+    said = f"Spanish: {without} of 3 variants leave out the link to stay within 2 segments with the opt-out line."
+    assert without and said in notes
+    assert all(r["passed"] for v in data["variants"] for r in v["check"]["rules"] if r["rule"] == "segments")
