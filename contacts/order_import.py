@@ -30,7 +30,16 @@ from contacts.import_report import MAX_REPORTED, RowProblem
 from contacts.importer import first_row, numbered_rows
 from contacts.order_columns import resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
-from contacts.orders import LineIn, OrderIn, known_orders, record_orders, to_micros
+from contacts.orders import (
+    MAX_QUANTITY,
+    MAX_TOTAL_MICROS,
+    MAX_UNIT_PRICE_MICROS,
+    LineIn,
+    OrderIn,
+    known_orders,
+    record_orders,
+    to_micros,
+)
 from contacts.tabular import FileLimits, inspect, read_rows
 from core import audit
 from core.audit import Actor
@@ -154,15 +163,15 @@ class _Parser:
             reject("ordered_at", "bad_date", f"not a date such as 2011-12-31 08:26 or {first}")
         try:
             quantity = float(values["quantity"].replace(",", "."))
-            if quantity != int(quantity) or quantity == 0:
+            if quantity != int(quantity) or quantity == 0 or abs(quantity) > MAX_QUANTITY:
                 raise ValueError
-        except ValueError:
-            reject("quantity", "bad_quantity", "not a whole number of units other than 0")
+        except (ValueError, OverflowError):
+            reject("quantity", "bad_quantity", f"not a whole number of units other than 0 (at most {MAX_QUANTITY:,})")
             quantity = 0
         try:
             price = to_micros(values["unit_price"].replace(",", ".").lstrip("$€£ "))
-            if price < 0:
-                reject("unit_price", "bad_price", "a unit price cannot be negative")
+            if not 0 <= price <= MAX_UNIT_PRICE_MICROS:
+                reject("unit_price", "bad_price", "a unit price is from 0 to a million")
         except ValueError:
             reject("unit_price", "bad_price", "not an amount such as 2.55")
             price = 0
@@ -193,6 +202,8 @@ class _Parser:
         status_word = first.get("status", "").lower()
         credit_note = all(line.quantity < 0 for line in lines)
         status = "cancelled" if credit_note else _STATUS_WORDS.get(status_word, "paid")
+        if abs(sum(line.quantity * line.unit_price_micros for line in lines)) > MAX_TOTAL_MICROS:
+            return None, "quantity", "too_large", "the order's total is too large to store"
         order = OrderIn(source="import", external_id=pending.key, lines=lines, status=status,
                         ordered_at=min(row.ordered_at for row in pending.lines if row.ordered_at is not None),
                         currency=(first.get("currency") or self.options.currency).upper(),

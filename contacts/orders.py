@@ -27,6 +27,9 @@ from core.errors import NotFound, ValidationFailed
 
 MICROS = Decimal(1_000_000)
 MAX_LINES = 1000
+MAX_QUANTITY = 1_000_000  # units on one line, either way
+MAX_UNIT_PRICE_MICROS = 1_000_000 * 1_000_000  # a million in the shop's currency
+MAX_TOTAL_MICROS = 2**63 - 1  # what the column holds
 
 
 def to_micros(amount: object) -> int:
@@ -106,10 +109,12 @@ def check(order: OrderIn) -> None:
     if len(order.lines) > MAX_LINES:
         errors.append({"field": "lines", "message": f"at most {MAX_LINES} lines"})
     for i, line in enumerate(order.lines):
-        if line.quantity == 0:
-            errors.append({"field": f"lines.{i}.quantity", "message": "must not be 0"})
-        if line.unit_price_micros < 0:
-            errors.append({"field": f"lines.{i}.unit_price", "message": "must not be negative"})
+        if line.quantity == 0 or abs(line.quantity) > MAX_QUANTITY:
+            errors.append({"field": f"lines.{i}.quantity", "message": f"not 0, at most {MAX_QUANTITY:,} either way"})
+        if not 0 <= line.unit_price_micros <= MAX_UNIT_PRICE_MICROS:
+            errors.append({"field": f"lines.{i}.unit_price", "message": "from 0 to a million"})
+    if abs(order.total()) > MAX_TOTAL_MICROS:
+        errors.append({"field": "total", "message": "too large"})
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 

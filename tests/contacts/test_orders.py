@@ -79,6 +79,9 @@ def test_recording_an_order_twice_finds_the_first(runtime_any_db: Settings) -> N
             record_order(session, contact_id=contact.id, order=_order("x", status="shipped",
                                                                       lines=(LineIn("a", "b", 0, -1),)))
         assert {e["field"] for e in bad.value.errors} == {"status", "lines.0.quantity", "lines.0.unit_price"}
+        with pytest.raises(ValidationFailed) as huge:  # beyond what the columns hold: refused, not a 500
+            record_order(session, contact_id=contact.id, order=_order("z", lines=(LineIn("a", "b", 10**7, 1),)))
+        assert [e["field"] for e in huge.value.errors] == ["lines.0.quantity"]
         with pytest.raises(NotFound):
             record_order(session, contact_id=contact.id + 99, order=_order("y"))
 
@@ -108,13 +111,14 @@ def test_import_matches_customers_and_hands_back_bad_rows(runtime_any_db: Settin
         "536369,22632,HAND WARMER RED,2,2010-12-01 08:32:00,1.85,,United Kingdom\n"  # row 8: guest
         "C536370,85123A,WHITE HANGING HEART,-2,2010-12-02 10:00:00,2.55,17850,United Kingdom\n"  # row 9: credit note
         "536365,22633,HAND WARMER,1,2010-12-01 08:26:00,1.85,17850.0,United Kingdom\n"  # row 10: apart from 536365
+        "536371,22633,HAND WARMER,1e12,2010-12-03 08:26:00,1.85,17850.0,United Kingdom\n"  # row 11: too many
     )
     report = _import(text, currency="GBP")
-    assert (report["rows"], report["orders_created"], report["lines"]) == (9, 3, 4)
+    assert (report["rows"], report["orders_created"], report["lines"]) == (10, 3, 4)
     rejected = {(e["row"], e["code"]) for e in report["errors"]}
     assert rejected == {(5, "bad_quantity"), (6, "order_incomplete"), (7, "unknown_customer"), (8, "no_customer"),
-                        (10, "order_split")}  # fmt: skip
-    assert report["unknown_customers"] == 1 and report["error_count"] == 5
+                        (10, "order_split"), (11, "bad_quantity")}  # fmt: skip
+    assert report["unknown_customers"] == 1 and report["error_count"] == 6
     with db.session_scope() as session:
         first = list_orders(session, ids["17850"])
         assert [(v.order.external_id, v.order.status, v.order.total_micros) for v in first] == [
