@@ -62,7 +62,8 @@ def run(
     suite: str = typer.Option(..., "--suite", "-s", help="Suite name (see `relais eval list`)."),
     data: Path | None = typer.Option(None, help="Another file (or UMSAB folder) in the suite's own format."),
     out: Path | None = typer.Option(None, help="Report folder (default <data_dir>/reports/<suite>/<time>)."),
-    train: Path | None = typer.Option(None, help="Training file of the intent suites (CLINC150 JSON, BANKING77 CSV)."),
+    train: Path | None = typer.Option(None, help="Training file: intent suites (CLINC150 JSON, BANKING77 CSV), "
+                                     "Online Retail suites (history up to the cutoff)."),
     split: str | None = typer.Option(None, help="UMSAB split for sentiment/language (default val)."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate at most this many items (smoke runs)."),
     backend: str | None = typer.Option(
