@@ -65,11 +65,13 @@ def _choices(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
 
 
 def _summary(check: template_check.Check) -> str:
-    """One line for screen readers after each re-check."""
+    """The line under the message box (announced after each re-check)."""
     if check.info is None:
-        return f"{len(check.problems)} problem{'s' if len(check.problems) != 1 else ''} in the template"
+        count = len(check.problems)
+        return f"{count} problem{'s' if count != 1 else ''} in the template" if count else ""
     info = check.info
-    return f"{info.characters} characters, {info.encoding}, {info.segments} segment{'s' if info.segments != 1 else ''}"
+    return (f"As sent: {info.characters} characters, {info.encoding}, "
+            f"{info.segments} segment{'s' if info.segments != 1 else ''}")
 
 
 def _checked(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
@@ -78,7 +80,9 @@ def _checked(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
     try:
         data = editor_form.to_template(draft, name="draft")
     except ValidationFailed as exc:
-        result = template_check.Check(problems=list(exc.errors or []))
+        # an empty message box is a draft not yet written, not a mistake (a save still refuses it)
+        blank = not draft.body.strip()
+        result = template_check.Check(problems=[e for e in exc.errors or [] if not (blank and e["field"] == "body")])
         variables = template_check.available_variables(session)
     else:
         result = template_check.check(session, data, contact_id=contact.id if contact else None)

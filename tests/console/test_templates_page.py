@@ -74,6 +74,8 @@ def test_the_check_renders_for_a_real_contact_with_counter_and_brand(app_client:
 
 def test_problems_show_in_place_and_block_the_preview(app_client: TestClient) -> None:
     headers = _marketer(app_client)
+    blank = app_client.get("/console/templates/new", headers=HTML)  # not written yet: no problem, an invitation
+    assert 'id="preview-empty"' in blank.text and 'id="body-problem-list"' not in blank.text
     unknown = app_client.post("/console/templates/check", data=_form(body="Salut\n{{ firstname }}"), headers=headers)
     assert 'id="body-problems" hx-swap-oob="innerHTML"' in unknown.text and 'id="preview-blocked"' in unknown.text
     assert "line 2: unknown variable &#39;firstname&#39;" in unknown.text
