@@ -168,13 +168,14 @@ def _month_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 def _day(year: int | None, month: int, day: int, today: date) -> date | None:
-    try:
-        found = date(year or today.year, month, day)
-    except ValueError:
-        return None
-    if year is None and found < today:
-        found = found.replace(year=today.year + 1)
-    return found
+    for candidate_year in ((year,) if year else (today.year, today.year + 1)):
+        try:
+            found = date(candidate_year, month, day)
+        except ValueError:  # 31/02, or 29/02 outside a leap year
+            continue
+        if year or found >= today:
+            return found
+    return None
 
 
 def _year(text: str | None) -> int | None:

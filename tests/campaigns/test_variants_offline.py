@@ -120,6 +120,9 @@ def test_offers_are_read_in_any_language(text: str, offer: Offer | None) -> None
     ("nur heute", Deadline("today")),
     ("demain", Deadline("tomorrow")),
     ("soon", None),
+    ("31/02", None),
+    ("29/02", None),  # 2027 is no leap year: not a date
+    ("29/02/2028", Deadline("date", date(2028, 2, 29))),
 ])
 def test_deadlines_are_read_in_any_language(text: str, deadline: Deadline | None) -> None:
     assert parse_deadline(text, TODAY) == deadline
