@@ -89,3 +89,21 @@ def test_page_is_guarded_and_empty_without_reports(app_client: TestClient) -> No
     assert app_client.get("/console/qa", headers={**HTML, **auth_headers("marketer")}).status_code == 403
     empty = app_client.get("/console/qa", headers={**HTML, **auth_headers("admin")})
     assert empty.status_code == 200 and "No reports yet" in empty.text
+
+
+def test_the_report_page_links_its_json_instead_of_dumping_it(app_client: TestClient, runtime: Settings) -> None:
+    folder = new_report_dir(runtime, "intents", datetime(2026, 3, 4, tzinfo=UTC))
+    metrics = {"per_intent": {f"intent_{n}": {"precision_of_this_rare_intent": n / 40} for n in range(40)}}
+    write(Report(suite="intents", summary={"accuracy": 0.9}, metrics=metrics,
+                 confusion={"labels": ["a", "b"], "matrix": [[5, 0], [1, 4]]}), folder)
+    report_id = f"intents/{folder.name}"
+    headers = {**HTML, **auth_headers("analyst")}
+    page = app_client.get(f"/api/v1/eval/reports/{report_id}/html", headers=headers)
+    assert page.status_code == 200
+    assert '<a href="report.json" download>report.json</a>' in page.text
+    assert "precision_of_this_rare_intent" not in page.text  # the per-part figures stay in the JSON
+    # the darkest heat-map cell (a row all on one label) is drawn with white text, legible on it
+    assert '<td style="background: hsl(215, 70%, 42%); color: #fff">5</td>' in page.text
+    # the relative link resolves beside the page, to the same file
+    linked = app_client.get(f"/api/v1/eval/reports/{report_id}/report.json", headers=auth_headers("analyst"))
+    assert linked.json()["metrics"]["per_intent"]["intent_39"]["precision_of_this_rare_intent"] == 0.975
