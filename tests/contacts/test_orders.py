@@ -22,6 +22,8 @@ from core import db
 from core.audit import SYSTEM
 from core.errors import NotFound, ValidationFailed
 from core.settings import Settings
+from intelligence import store
+from intelligence.store import Score
 from tests.contacts.helpers import create_contact, phone
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -166,17 +168,21 @@ def test_dry_run_writes_nothing_and_mapping_fixes_headers(runtime_any_db: Settin
     assert "no column maps to quantity" in messages and any("who the customer is" in m for m in messages)
 
 
-def test_erasure_deletes_orders_and_export_lists_them(runtime_any_db: Settings) -> None:
+def test_erasure_deletes_orders_and_predictions_and_export_lists_them(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
         contact = create_contact(session, 1)
         other = create_contact(session, 2)
         record_order(session, contact_id=contact.id, order=_order("a"))
         record_order(session, contact_id=other.id, order=_order("b"))
+        model = store.register_version(session, kind="churn", version="v1")
+        store.write_predictions(session, model, [Score(contact.id, 0.4), Score(other.id, 0.6)])
         exported = export_person(session, contact, actor=SYSTEM)
         assert [o["external_id"] for o in exported["orders"]] == ["a"]
         assert exported["orders"][0]["lines"][0]["description"] == "Lampe"
+        assert [(p["kind"], p["value"], p["model_version"]) for p in exported["predictions"]] == [("churn", 0.4, "v1")]
         counts = erase_person(session, contact, actor=SYSTEM)
-        assert counts["orders"] == 1
+        assert (counts["orders"], counts["predictions"]) == (1, 1)
+        assert store.current(session, contact.id) == {} and store.current(session, other.id)["churn"].value == 0.6
     with db.session_scope() as session:
         assert list(session.scalars(select(Order.external_id))) == ["b"]
         assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
