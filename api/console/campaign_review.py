@@ -66,8 +66,10 @@ def window_words(quiet_start: str, quiet_end: str, country_rules: bool) -> list[
 
 def when_words(wizard: WizardForm, start: datetime | None) -> str:
     zone = wizard.timezone
-    if wizard.when == "at" and start is not None:
-        return f"On {start.astimezone(ZoneInfo(zone)):%A %d %B %Y at %H:%M} ({zone})."
+    if wizard.when == "at":
+        if start is None:
+            return "On the date and at the time chosen."
+        return f"On {start.astimezone(scheduling.zone(zone)):%A %d %B %Y at %H:%M} ({zone})."
     if wizard.when == "local":
         return (f"On {wizard.local_date} at {wizard.local_time} in each recipient's own time zone "
                 f"(contacts without one: {zone}).")
