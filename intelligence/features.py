@@ -17,6 +17,12 @@ WINDOWS_DAYS: tuple[int, ...] = (30, 90, 180)
 DAY = np.timedelta64(1, "D")
 
 
+def before(frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """The lines strictly before ``at`` (the frame itself when all are: scoring copies nothing)."""
+    mask = (frame["ordered_at"] < pd.Timestamp(at)).to_numpy()
+    return frame if mask.all() else frame[mask]
+
+
 def order_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per order: customer, time, net value, lines, units, and whether it is a cancellation.
 
@@ -67,7 +73,7 @@ def customer_features(frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame
     models impute).
     """
     cutoff = pd.Timestamp(cutoff)
-    history = frame[frame["ordered_at"] < cutoff]
+    history = before(frame, cutoff)
     orders = order_table(history)
     purchases = orders[~orders["cancelled"]]
     if purchases.empty:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from intelligence.features import DAY, outcomes
+from intelligence.features import DAY, before, outcomes
 from intelligence.model_bytes import StoredModel
 from intelligence.propensity import DEFAULT_HORIZON_DAYS
 
@@ -32,8 +32,9 @@ POPULARITY_WEIGHTS = (0.0, 0.02, 0.1)
 
 
 def _lines(frame: pd.DataFrame, at: pd.Timestamp, excluded: frozenset[str]) -> pd.DataFrame:
-    lines = frame[(frame["ordered_at"] < at) & (frame["quantity"] > 0)]
-    return lines[~lines["product_id"].isin(excluded)] if excluded else lines
+    lines = before(frame, at)
+    lines = lines[(lines["quantity"] > 0).to_numpy() & ~lines["product_id"].isin(excluded).to_numpy()]
+    return lines
 
 
 @dataclass

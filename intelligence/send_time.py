@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from intelligence.features import DAY, order_table, outcomes
+from intelligence.features import DAY, before, order_table, outcomes
 from intelligence.model_bytes import StoredModel
 from intelligence.propensity import DEFAULT_HORIZON_DAYS
 
@@ -29,7 +29,7 @@ POPULATION = "*"
 
 
 def _purchases(frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
-    orders = order_table(frame[frame["ordered_at"] < at])
+    orders = order_table(before(frame, at))
     return orders[~orders["cancelled"]]
 
 
