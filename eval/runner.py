@@ -19,7 +19,7 @@ from eval.report import Report
 
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.yaml"
 _RUNNER_MODULES = ("eval.intent_suites", "eval.model_suites", "eval.opt_out_suite", "eval.agent_suites", "eval.gate",
-                  "eval.retail_suites")
+                  "eval.retail_suites", "eval.experiment_suites")
 
 
 class SuiteSkipped(Exception):
