@@ -47,6 +47,23 @@
     focused = null;
   });
 
+  /* Each re-check re-draws the variables list (the kind or event fields may have changed it): a
+     keyboard user tabbing through it keeps their place. */
+  var variable = null;
+  body.addEventListener("htmx:beforeSwap", function (e) {
+    var active = document.activeElement;
+    if (e.detail.target && e.detail.target.id === "template-check" && active && active.closest("#variables")) {
+      variable = active.getAttribute("aria-label");
+    }
+  });
+  body.addEventListener("htmx:afterSettle", function () {
+    if (!variable) return;
+    document.querySelectorAll("#variables [data-insert]").forEach(function (button) {
+      if (button.getAttribute("aria-label") === variable) button.focus();
+    });
+    variable = null;
+  });
+
   /* A brand profile the server refused comes back with a summary of what to change: read it first. */
   body.addEventListener("htmx:afterSettle", function (e) {
     var path = e.detail.pathInfo && e.detail.pathInfo.requestPath;
