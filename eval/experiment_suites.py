@@ -9,6 +9,7 @@ part only, and each headline figure sits beside its baselines computed in the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -120,23 +121,20 @@ def _round(value: float | None) -> float | None:
 def bandit(options: RunOptions) -> Report:
     fit_on, measured, described = _experiments(options)
     n_arms = len(measured.arm_names)
-    options.progress.start("bandit: choosing contextual settings on the training part, then 5 replays", 1 + len(SEEDS))
-    (keys, prior, confidence), validation = replays.choose_contextual(fit_on)
+    options.progress.start("bandit: choosing cold and warm settings on the training part, then 5 replays",
+                           2 + len(SEEDS))
+    (keys, prior), validation = replays.choose_contextual(fit_on)
+    options.progress.advance()
+    (warm_keys, warm_prior), warm_validation = replays.choose_contextual(fit_on, warm=True)
     options.progress.advance()
     test_sends = round(0.2 * len(measured) / n_arms)  # a test on 20 % of the audience, a third of it counted
-
-    def warm() -> Policy:
-        policy = ContextualThompson(n_arms, keys, prior, confidence)
-        policy.update(policy.encode(fit_on.features), fit_on.arms, fit_on.outcome)
-        return policy
-
-    policies = {
-        "contextual": lambda: ContextualThompson(n_arms, keys, prior, confidence),
+    policies: dict[str, Callable[[], Policy]] = {
+        "contextual": lambda: ContextualThompson(n_arms, keys, prior),
         "thompson": lambda: ThompsonPolicy(n_arms),
         "ab_commit": lambda: replays.ABThenCommit(n_arms, test_sends),
         "contextual_control10": lambda: replays.WithControl(
-            n_arms, ContextualThompson(n_arms - 1, keys, prior, confidence), control=0, share=0.1),
-        "warm_contextual": warm,
+            n_arms, ContextualThompson(n_arms - 1, keys, prior), control=0, share=0.1),
+        "warm_contextual": lambda: replays.warm_policy(warm_keys, warm_prior, fit_on),
     }
     rates: dict[str, list[float]] = {name: [] for name in policies}
     matched: list[int] = []
@@ -161,10 +159,11 @@ def bandit(options: RunOptions) -> Report:
         "matched": int(np.mean(matched)),
         "n": len(measured),
     }
-    chosen = replays.contextual_name(keys, prior, confidence)
+    chosen, warm_chosen = replays.contextual_name(keys, prior), replays.contextual_name(warm_keys, warm_prior)
     return Report(
         suite="bandit", summary=summary, data=described,
-        metrics={"chosen": chosen, "validation_replay_rate": validation,
+        metrics={"chosen": chosen, "validation_replay_rate": validation, "warm_chosen": warm_chosen,
+                 "warm_validation_replay_rate": warm_validation,
                  "by_policy": {name: _spread(values) for name, values in rates.items()},
                  "arm_rates": dict(zip(measured.arm_names, arm_rates, strict=True)),
                  "best_arm": measured.arm_names[best_arm], "batch": 100, "ab_test_sends": test_sends,
@@ -173,7 +172,8 @@ def bandit(options: RunOptions) -> Report:
                                "10 % on the no-e-mail control (the product's mode); _warm starts from the "
                                "training part's campaign (same arms)"},
         charts={"Replay visit rate by policy (mean of 5 seeds)": {**mean, "best arm": arm_rates[best_arm] or 0.0}},
-        choices={f"contextual settings {chosen}": "replay on the two halves of the training part, 3 seeds each"},
+        choices={f"cold policy: {chosen}": "cold replay on each half of the training part, 5 seeds each",
+                 f"warm policy: {warm_chosen}": "started from one half of the training part, replayed on the other"},
     )
 
 

@@ -165,7 +165,6 @@ class ContextualThompson(Policy):
     n_arms: int
     keys: tuple[str, ...]
     prior_strength: float = 20.0
-    confidence: float = 1.0
     cells: dict[str, int] = field(default_factory=dict)
     sends: list[list[float]] = field(default_factory=list)
     successes: list[list[float]] = field(default_factory=list)
@@ -195,8 +194,6 @@ class ContextualThompson(Policy):
         pooled = (1.0 + successes.sum(axis=0)) / (2.0 + sends.sum(axis=0))
         alpha = 1.0 + successes[cell] + self.prior_strength * pooled
         beta = 1.0 + sends[cell] - successes[cell] + self.prior_strength * (1.0 - pooled)
-        # confidence > 1 narrows every posterior alike: less exploration, chosen on replay of training data
-        alpha, beta = alpha * self.confidence, beta * self.confidence
         self._cache[cell] = (alpha, beta)
         return alpha, beta
 

@@ -131,33 +131,47 @@ def arm_rates(experiment: Experiment) -> list[float | None]:
     return rates
 
 
-#: Contextual settings :func:`choose_contextual` tries: cells (feature columns), prior strength, confidence.
-CONTEXTUAL_GRID: tuple[tuple[tuple[str, ...], float, float], ...] = tuple(
-    (keys, prior, confidence)
-    for keys in ((), ("mens", "womens")) for prior in (0.0, 20.0) for confidence in (1.0, 3.0)
+#: Cells (feature columns) and prior strengths :func:`choose_contextual` tries; no cells is plain Thompson.
+CONTEXTUAL_GRID: tuple[tuple[tuple[str, ...], float], ...] = tuple(
+    (keys, prior) for keys in ((), ("mens", "womens"), ("mens", "womens", "newbie")) for prior in (0.0, 20.0)
 )
 
 
-def choose_contextual(experiment: Experiment, *, seeds: tuple[int, ...] = (0, 1, 2), batch: int = 100,
-                      grid: tuple[tuple[tuple[str, ...], float, float], ...] = CONTEXTUAL_GRID,
-                      ) -> tuple[tuple[tuple[str, ...], float, float], dict[str, float]]:
+def _halves(experiment: Experiment) -> tuple[Experiment, Experiment]:
+    half = len(experiment) // 2
+    return experiment.take(np.arange(half)), experiment.take(np.arange(half, len(experiment)))
+
+
+def warm_policy(keys: tuple[str, ...], prior: float, history: Experiment) -> ContextualThompson:
+    """A contextual policy that starts from a past campaign with the same arms (``history``)."""
+    policy = ContextualThompson(len(history.arm_names), keys, prior)
+    policy.update(policy.encode(history.features), history.arms, history.outcome)
+    return policy
+
+
+def choose_contextual(experiment: Experiment, *, warm: bool = False, seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+                      batch: int = 100, grid: tuple[tuple[tuple[str, ...], float], ...] = CONTEXTUAL_GRID,
+                      ) -> tuple[tuple[tuple[str, ...], float], dict[str, float]]:
     """The contextual settings with the best mean replay rate on ``experiment`` (training data only).
 
-    The experiment is cut in two halves, each replayed from a cold start with every seed, so the
-    choice is made on streams about as long as the one reported. Returns the settings and every
-    grid point's mean rate.
+    The experiment is cut in two halves. Cold (``warm=False``): each half is replayed from a cold
+    start with every seed, streams about as long as the one reported. Warm: the policy starts from
+    one half's campaign and is replayed on the other. Returns the settings and each point's mean rate.
     """
-    half = len(experiment) // 2
-    halves = (experiment.take(np.arange(half)), experiment.take(np.arange(half, len(experiment))))
+    halves = _halves(experiment)
     figures: dict[str, float] = {}
-    for keys, prior, confidence in grid:
-        rates = [replay(ContextualThompson(len(experiment.arm_names), keys, prior, confidence), part,
-                        seed=seed, batch=batch).rate or 0.0 for part in halves for seed in seeds]
-        figures[contextual_name(keys, prior, confidence)] = round(float(np.mean(rates)), 4)
+    for keys, prior in grid:
+        rates = []
+        for index, part in enumerate(halves):
+            for seed in seeds:
+                policy = warm_policy(keys, prior, halves[1 - index]) if warm else \
+                    ContextualThompson(len(experiment.arm_names), keys, prior)
+                rates.append(replay(policy, part, seed=seed, batch=batch).rate or 0.0)
+        figures[contextual_name(keys, prior)] = round(float(np.mean(rates)), 4)
     best = max(grid, key=lambda point: figures[contextual_name(*point)])
     return best, figures
 
 
-def contextual_name(keys: tuple[str, ...], prior: float, confidence: float) -> str:
-    """A readable name of contextual settings (``cells mens+womens, prior 20, confidence 3``)."""
-    return f"cells {'+'.join(keys) or 'none'}, prior {prior:g}, confidence {confidence:g}"
+def contextual_name(keys: tuple[str, ...], prior: float) -> str:
+    """A readable name of contextual settings (``cells mens+womens, prior 20``)."""
+    return f"cells {'+'.join(keys) or 'none'}, prior {prior:g}"
