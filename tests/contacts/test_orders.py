@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api.privacy import erase_person, export_person
 from cli.main import app
 from contacts import attributes as attrs
+from contacts.merge import merge_contacts
 from contacts.models import Order, OrderLine
 from contacts.order_import import OrderImportOptions, import_orders, parse_time
 from contacts.orders import LineIn, OrderIn, advance_status, list_orders, record_order, to_micros
@@ -208,3 +209,13 @@ def test_cli_import_writes_the_rejected_rows(runtime: Settings, tmp_path: Path) 
     assert "0 orders created" in again.output and "1 already known" in again.output
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_merge_moves_the_orders_to_the_kept_contact(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        target, source = create_contact(session, 1), create_contact(session, 2)
+        record_order(session, contact_id=target.id, order=_order("t"))
+        record_order(session, contact_id=source.id, order=_order("s"))
+        moved = merge_contacts(session, target=target, source=source)
+        assert moved["orders"] == 1
+        assert sorted(v.order.external_id for v in list_orders(session, target.id)) == ["s", "t"]
