@@ -4,8 +4,9 @@ Every stored variant carries its brand check (``check``), ``score`` and ``path``
 ``offline``, ``human`` (written by a person) or ``translation``; ``check`` also keeps the offline
 generator's ``angle`` and, once approved, the ``template_id`` it became (the variant table has no
 column for either). When the LLM is configured but fails (timeout, HTTP error, unreadable answer)
-the language is served offline and the answer says why (``fallback_reason``). The callers (API,
-console) audit every change a person makes: edit, approve, reject.
+that language and the ones after it are served offline and the answer says why
+(``fallback_reason``). The callers (API, console) audit every change a person makes: edit,
+approve, reject.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def generate(session: Session, request: VariantRequest, *, today: date | None = 
                 texts = llm.generate(client, brand, request, language=language)
             except LlmError as exc:
                 reason = f"LLM unavailable ({exc.kind}: {exc.detail})"
+                client = None  # the other languages do not wait for it again
         if texts:
             stored = _store(session, texts, language=language, brief=request.brief, path="llm")
         else:

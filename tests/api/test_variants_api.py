@@ -114,9 +114,10 @@ def test_llm_failure_falls_back_offline(app_client: TestClient, marketer: dict[s
                                         status: int, delay: float, kind: str) -> None:
     llm.status, llm.delay, llm.answer = status, delay, '{"variants": ["never used"]}'
     data = app_client.post("/api/v1/variants", headers=marketer,
-                           json={"brief": "new store opening", "language": "fr", "n": 2}).json()
+                           json={"brief": "new store opening", "languages": ["fr", "en"], "n": 2}).json()
     assert data["path"] == "offline" and kind in data["fallback_reason"]
-    assert all(v["path"] == "offline" for v in data["variants"])
+    assert all(v["path"] == "offline" for v in data["variants"]) and len(data["variants"]) == 4
+    assert len(llm.requests) == 1  # English did not wait for the failed LLM again
 
 
 def test_human_text_check_and_decisions_are_audited(app_client: TestClient, marketer: dict[str, str]) -> None:
