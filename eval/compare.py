@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 # Figures where lower is better (times); every other summary figure is better when higher.
-LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms", "p50_ms", "p95_ms"})
+LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p95_ms", "p50_ms", "p95_ms", "revenue_error",
+                             "revenue_error_run_rate", "next_purchase_mae_days", "next_purchase_mae_days_own_gap"})
 # Sizes, not quality: shown, never a regression.
-COUNTS = frozenset({"n", "cases", "positives"})
+COUNTS = frozenset({"n", "cases", "positives", "customers", "buyers"})
 # Times jitter from run to run and machine to machine: only a slow-down beyond this share counts.
 LATENCY_TOLERANCE = 0.25
 

@@ -148,7 +148,6 @@ def propensity(options: RunOptions) -> Report:
         "next_purchase_mae_days": float(wait[buyers].mean()) if buyers.any() else None,
         "next_purchase_mae_days_own_gap": float(naive_wait[buyers].mean()) if buyers.any() else None,
         "customers": len(features), "buyers": int(buyers.sum()),
-        "seconds": round(time.perf_counter() - began, 1),
     }
     report = Report(
         suite="propensity", summary=summary, data=split.description,
@@ -156,7 +155,8 @@ def propensity(options: RunOptions) -> Report:
                  "value_validation_spearman": value.validation_spearman, "value_model": value.chosen,
                  "predicted_revenue": float(expected.sum()), "actual_revenue": float(spend.sum()),
                  "run_rate_revenue": float(run_rate.sum()), "training_base_rate": model.base_rate,
-                 "evaluated_base_rate": float(bought.mean()) if len(bought) else None},
+                 "evaluated_base_rate": float(bought.mean()) if len(bought) else None,
+                 "seconds": round(time.perf_counter() - began, 1)},
         charts={"Purchase AUC": {k: v for k, v in (("model", summary["purchase_auc"]),
                                                      ("recency only", summary["purchase_auc_recency"]),
                                                      ("RFM logistic", summary["purchase_auc_rfm_logistic"]))
@@ -196,11 +196,11 @@ def send_time(options: RunOptions) -> Report:
         "hour_hit_pm1_one_best_hour": hit_pm1(everyone, truth) if len(truth) else None,
         "hour_hit_pm1_usual_hour": hit_pm1(usual, truth) if len(truth) else None,
         "lift_over_one_best_hour": lift, "lift_ci95_low": low, "lift_ci95_high": high,
-        "personal_hours": not model.single_hour, "one_best_hour": best_hour, "customers": len(truth),
+        "personal_hours": not model.single_hour, "customers": len(truth),
     }
     report = Report(
         suite="send_time", summary=summary, data=split.description,
-        metrics={"validation": model.validation, "prior_orders": model.prior_orders,
+        metrics={"one_best_hour": best_hour, "validation": model.validation, "prior_orders": model.prior_orders,
                  "half_life_days": model.half_life_days, "best_weekday": model.best_weekday,
                  "next_order_hours": {str(h): int(n) for h, n in truth.value_counts().sort_index().items()}},
         charts={"Next order within ±1 h": {k: v for k, v in (
