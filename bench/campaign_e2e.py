@@ -18,7 +18,8 @@ day but one minute: the bench measures throughput, not the window), default freq
 Timed: ``POST /campaigns/{id}/schedule`` (send now) → preparation on a worker (segment, consent,
 cap, window, render, rows with their planned time, send jobs) → send jobs on the workers
 (claim, the send authority, sender choice, Redis limiter, Vonage SDK call) → the fake's report →
-the API applies it (``delivered``). Also printed: when the last message reached the provider
+the API checks its signature and keeps it → the report job on a worker applies it in a batch
+(``delivered``). Also printed: when the last message reached the provider
 (the fake's latest first-arrival time), so the sending and the reports can be told apart. The
 clock stops when the database counts every row ``delivered`` (polled every 0.5 s).
 
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with production_stack(
         database_url=args.database_url, redis_url=args.redis_url, workers=args.workers,
-        provider_processes=args.provider_processes, threaded_workers=args.threaded_workers,
+        provider_processes=args.provider_processes,
     ) as stack:  # fmt: skip
         t0 = time.perf_counter()
         campaign_id = set_up(stack, recipients=args.recipients, senders=args.senders, sender_rate=args.sender_rate)

@@ -181,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = questions()
     with production_stack(
         database_url=args.database_url, redis_url=args.redis_url, workers=args.workers,
-        provider_processes=args.provider_processes, threaded_workers=args.threaded_workers,
-        own_data_dirs=True, setup=_demo_load,
+        provider_processes=args.provider_processes, own_data_dirs=True, setup=_demo_load,
     ) as stack:  # fmt: skip
         set_up(stack, sender_rate=args.sender_rate)
         _warm_up(stack, texts, args.warm_up)

@@ -49,26 +49,6 @@ DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 SIGNATURE_SECRET = "bench-signature-secret"
 API_KEY = "bench"
-#: ``--threaded-workers``: the worker ``relais run`` embeds, alone in a process (a diagnostic, not a product command)
-THREADED_WORKER = """
-import signal, sys
-from core.runtime import bootstrap
-from workers.runner import Supervisor
-from workers.scheduler import PeriodicScheduler
-bootstrap()
-supervisor = Supervisor(threaded=True)
-def stop(*_):
-    supervisor.stop_soon()  # stops the RQ scheduler's process too
-    raise SystemExit(0)
-signal.signal(signal.SIGTERM, stop)
-if "--with-scheduler" in sys.argv:
-    with PeriodicScheduler():
-        supervisor.run(with_scheduler=True, logging_level="WARNING")
-else:
-    supervisor.run(logging_level="WARNING")
-"""
-
-
 @dataclass
 class Stack:
     """A running layout: where the API listens, its admin client, and the Redis the fake counts in."""
@@ -92,9 +72,6 @@ def add_common_arguments(parser: object) -> None:
     add("--redis-url", default=DEFAULT_REDIS, help="a Redis database index of its own (flushed)")
     add("--workers", type=int, default=2, help="relais worker processes (the first runs the scheduler)")
     add("--provider-processes", type=int, default=1, help="uvicorn processes of the fake provider")
-    add("--threaded-workers", action="store_true",
-        help="diagnostic: each worker process runs Relais's non-forking ThreadWorker (as inside relais run) "
-             "instead of relais worker's work-horse per job")  # fmt: skip
 
 
 @contextmanager
@@ -187,7 +164,6 @@ def production_stack(
     workers: int = 2,
     provider_processes: int = 1,
     own_data_dirs: bool = False,
-    threaded_workers: bool = False,
     setup: Callable[[dict[str, str]], None] | None = None,
 ) -> Iterator[Stack]:
     """Bring the layout up (``setup(env)`` runs after migration, before any process starts), yield it,
@@ -220,11 +196,7 @@ def production_stack(
                 start_new_session=True,
             )
             for index in range(workers):
-                command = (
-                    [sys.executable, "-c", THREADED_WORKER, *(["--with-scheduler"] if index == 0 else [])]
-                    if threaded_workers
-                    else [RELAIS, "worker", *(["--with-scheduler"] if index == 0 else [])]
-                )
+                command = [RELAIS, "worker", *(["--with-scheduler"] if index == 0 else [])]
                 own = _own_dir(env, data_dir, f"worker{index}", own_data_dirs)
                 processes[f"worker {index}"] = subprocess.Popen(
                     command, env=own, cwd=REPO, stdout=subprocess.DEVNULL, start_new_session=True

@@ -54,12 +54,10 @@ def test_campaign_bench_delivers_every_message_once_and_cleans_up(
 def test_inbound_bench_answers_every_text_and_cleans_up(
     server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # the non-forking workers: relais worker's work-horse loads the agent for each text (tens of
-    # seconds per reply on a loaded machine); the campaign test above covers relais worker itself
     before = set(_bench_databases(server))
     code = inbound_e2e.main(
         ["--rate", "2", "--seconds", "2", "--ramp", "", "--warm-up", "0", "--embedder-seconds", "0.5",
-         "--drain", "90", "--workers", "1", "--threaded-workers", "--database-url", server, "--redis-url", redis_url]
+         "--drain", "90", "--workers", "1", "--database-url", server, "--redis-url", redis_url]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
