@@ -233,7 +233,8 @@ def _product_from_text(text: str, language: str) -> Product | None:
     months, days = _calendar_words()
     for found in re.finditer(preposition + rf"(?:{determiners}\s+)*", text, re.IGNORECASE):
         words: list[str] = []
-        for word in re.findall(r"[^\W\d_][\w'’-]*|\S", text[found.end():])[:4]:
+        # the next few words only: a whole brief after each "en" / "on" would make the scan quadratic
+        for word in re.findall(r"[^\W\d_][\w'’-]*|\S", text[found.end():found.end() + 120])[:4]:
             lowered = word.lower()
             if not word[0].isalpha() or lowered in _STOP_WORDS or lowered in months or lowered in days:
                 break
