@@ -88,9 +88,10 @@ class SendTimeModel(StoredModel):
         start = cutoff - pd.Timedelta(days=self.horizon_days)
         truth = next_hours(frame, start, cutoff)
         scores: dict[tuple[float, float | None], float] = {}
+        history = _purchases(frame, start)  # once: every trial reads the same orders
         for prior, half_life in itertools.product(PRIOR_ORDERS, HALF_LIVES_DAYS):
             trial = SendTimeModel(self.horizon_days, prior, half_life)
-            predicted = trial._scores(frame, start).reindex(truth.index).dropna()
+            predicted = trial._scores(history, start).reindex(truth.index).dropna()
             if len(predicted):
                 scores[(prior, half_life)] = hit_pm1(predicted["best_hour"], truth.loc[predicted.index])
         if scores:
@@ -102,16 +103,17 @@ class SendTimeModel(StoredModel):
         self.best_hour, self.best_weekday = population_best(frame, cutoff)
         return self
 
-    def _scores(self, frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
-        purchases = _purchases(frame, at)
+    def _scores(self, purchases: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+        """Best hour and weekday from the purchase orders before ``at`` (:func:`_purchases`)."""
         if purchases.empty:
             return pd.DataFrame(columns=["best_hour", "best_weekday"], dtype=int)
         segment = _segments(purchases)
         by_hour, by_day = _histograms(purchases, at, self.half_life_days)
         best = {}
         for name, counts in (("best_hour", by_hour), ("best_weekday", by_day)):
-            shares = _shares(counts, segment.reindex(counts.index))
-            prior = np.vstack([shares[s] for s in segment.reindex(counts.index)])
+            own_segment = segment.reindex(counts.index)
+            shares = _shares(counts, own_segment)
+            prior = np.vstack(list(shares.values()))[pd.Index(list(shares)).get_indexer(own_segment)]
             posterior = counts.to_numpy() + self.prior_orders * prior
             best[name] = np.argmax(_within_one(posterior) if name == "best_hour" else posterior, axis=1)
         return pd.DataFrame(best, index=by_hour.index)
@@ -119,7 +121,7 @@ class SendTimeModel(StoredModel):
     def predict(self, frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
         """``best_hour`` and ``best_weekday`` of every customer with an order before ``at``; with
         ``single_hour`` the population's hour for all (``personal`` says which one a row got)."""
-        scores = self._scores(frame, pd.Timestamp(at))
+        scores = self._scores(_purchases(frame, pd.Timestamp(at)), pd.Timestamp(at))
         if self.single_hour:
             scores["best_hour"] = self.best_hour
         scores["personal"] = not self.single_hour
