@@ -26,6 +26,7 @@ from api.routes import templates as rest
 from campaigns import service, template_check
 from campaigns.models import Template
 from campaigns.templates import MAX_RENDERED_CHARS
+from channels.encoding import EncodingInfo
 from channels.media import ALLOWED_CONTENT_TYPES
 from contacts.models import Contact
 from core.accounts import Principal
@@ -92,6 +93,14 @@ def _checked(session: Session, draft: editor_form.Draft) -> dict[str, Any]:
             "codepoints": [f"U+{ord(ch):04X}" for ch in result.ucs2_characters]}
 
 
+def _size(session: Session, template: Template) -> EncodingInfo | None:
+    """Encoding and segments of ``template`` as sent to a contact with no data (``None``: not renderable)."""
+    try:
+        return template_check.check(session, editor_form.to_template(editor_form.from_template(template))).info
+    except ValidationFailed:
+        return None
+
+
 @router.get("/templates", response_class=HTMLResponse)
 def templates_page(
     request: Request,
@@ -108,10 +117,7 @@ def templates_page(
         query = query.where(or_(func.lower(Template.name).like(like), func.lower(Template.body).like(like)))
     if kind:
         query = query.where(Template.kind == kind)
-    rows = []
-    for template in session.scalars(query):
-        draft = editor_form.from_template(template)
-        rows.append((template, _checked(session, draft)["check"]))
+    rows = [(template, _size(session, template)) for template in session.scalars(query)]
     return render(request, "console/templates.html",
                   {"rows": rows, "q": q, "kind": kind, "kinds": editor_form.KINDS, "done": DONE.get(done, ""),
                    "limit": LIST_LIMIT}, principal=principal)
