@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from campaigns import flows, tasks
@@ -18,7 +20,8 @@ from core import db
 from core.models import AuditEntry
 from delivery.authority import may_send
 from tests.campaigns.factories import create_campaign, create_contact, create_template
-from tests.console.helpers import create_console_user, log_in
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -147,3 +150,50 @@ def test_the_recipients_export_has_one_line_per_message_with_its_outcome(app_cli
     assert (rows[2]["contact_id"], rows[2]["status"], rows[2]["reason"]) == (str(third_contact), "queued", "due")
     assert "+336" not in export.text  # no phone numbers in the file
     assert app_client.get("/console/campaigns/999999/recipients.csv").status_code == 404
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+def test_marketer_pauses_and_resumes_from_the_page_with_the_keyboard(live_server: str, page: Page) -> None:
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session, body="Promo"), name="Printemps")
+        campaign.status = "scheduled"  # waiting for its time: pause and cancel are offered
+        campaign_id = campaign.id
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.goto(f"{live_server}/console/campaigns/{campaign_id}")
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    assert tools.page_width(page) <= 360
+    page.focus("#campaign-pause")
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    expect(page.locator("#confirm-question")).to_contain_text("Its queued messages wait until you resume it.")
+    expect(page.locator("#confirm-no")).to_be_focused()  # the safe answer first
+    assert tools.serious_violations(page) == []
+    page.keyboard.press("Shift+Tab")  # "Yes, go ahead"
+    expect(page.locator("#confirm-yes")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server}/console/campaigns/{campaign_id}?done=paused")
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "paused")
+    expect(page.locator("#done")).to_contain_text("The campaign is paused")
+    page.click("#campaign-resume")
+    page.click("#confirm-yes")
+    page.wait_for_url(f"{live_server}/console/campaigns/{campaign_id}?done=resumed")
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    assert tools.serious_violations(page) == [] and tools.page_width(page) <= 360
+    with db.session_scope() as session:
+        actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "campaign")
+                                       .order_by(AuditEntry.id)))
+    assert actions == ["campaign.pause", "campaign.resume"]
