@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from campaigns.models import Template
 from contacts import consent, import_jobs, segments
 from contacts.import_report import ImportOptions
 from contacts.import_runner import run as run_import
@@ -33,6 +34,7 @@ from core.queue import NO_RETRY, JobSpec, enqueue, failed_jobs
 from core.settings import Settings
 from eval.paths import new_report_dir
 from eval.report import Failure, Report, write
+from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation
 from tests.console.test_campaign_reports import build_campaign
@@ -60,6 +62,23 @@ def _conversation(_: Settings) -> dict[str, Any]:
 
 def _campaign(_: Settings) -> dict[str, Any]:
     return {"campaign": build_campaign()}
+
+
+def _template(_: Settings) -> dict[str, Any]:
+    with db.session_scope() as session:
+        body = ('Bonjour {{ first_name | default("") }}, -20% sur les lampes jusqu\'à dimanche : '
+                "https://shop.example/soldes. STOP au 36111")
+        template = create_template(session, name="Soldes d'hiver", body=body)
+        return {"template": template.id}
+
+
+def _draft(runtime: Settings) -> dict[str, Any]:
+    values = _segment(runtime) | _template(runtime)
+    with db.session_scope() as session:
+        template = session.get(Template, values["template"])
+        assert template is not None
+        draft = create_campaign(session, template, name="Winter sale", segment_id=values["segment"])
+        return values | {"draft": draft.id}
 
 
 def _contact(_: Settings) -> dict[str, Any]:
@@ -153,6 +172,13 @@ CASES = (
     Case("segments", "marketer", "/console/segments", _segment),
     Case("segment", "marketer", "/console/segments/{segment}", _segment),
     Case("segment-new", "marketer", "/console/segments/new"),
+    Case("templates", "marketer", "/console/templates", _template),
+    Case("template", "marketer", "/console/templates/{template}", _template),
+    Case("template-new", "marketer", "/console/templates/new"),
+    Case("variants", "marketer", "/console/variants"),
+    Case("brand", "marketer", "/console/brand"),
+    Case("campaign-new", "marketer", "/console/campaigns/new", _draft),
+    Case("campaign-draft", "marketer", "/console/campaigns/{draft}/edit", _draft),
     Case("forbidden", "marketer", "/console/inbox"),
     Case("qa", "analyst", "/console/qa", _qa, "table[data-suite=keywords]"),
     Case("qa-report", "analyst", "/api/v1/eval/reports/{report}/html", _qa_report, "table.heat"),
@@ -175,7 +201,9 @@ _FOCUSED = """() => {
   if (!el || el === document.body) return null;
   const style = getComputedStyle(el);
   const outlined = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
-  return {key: el.getAttribute('data-a11y-key'), visible: outlined || style.boxShadow !== 'none',
+  // focus inside a control's own browser-drawn part (a time field's picker button): the browser rings it
+  const inner = !el.matches(':focus');
+  return {key: el.getAttribute('data-a11y-key'), visible: outlined || style.boxShadow !== 'none' || inner,
           what: el.outerHTML.slice(0, 120)};
 }"""
 
