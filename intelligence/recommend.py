@@ -20,12 +20,13 @@ import scipy.sparse as sp
 
 from intelligence.features import DAY, before, outcomes
 from intelligence.model_bytes import StoredModel
-from intelligence.propensity import DEFAULT_HORIZON_DAYS
+from intelligence.propensity import DEFAULT_HORIZON_DAYS, SEED
 
 TOP_N = 10
 BATCH = 4096
 POPULAR_DAYS = 90
 NEIGHBOURS = 20  # co-purchase neighbours kept per product: scoring stays sparse
+CHOOSING_CUSTOMERS = 20_000  # customers judged per setting while choosing (a large deployment samples)
 HALF_LIVES_DAYS: tuple[float | None, ...] = (None, 180.0, 60.0)
 CO_WEIGHTS = (0.0, 0.05, 0.2, 0.5)
 POPULARITY_WEIGHTS = (0.0, 0.02, 0.1)
@@ -61,6 +62,9 @@ class RecommendModel(StoredModel):
         start = cutoff - pd.Timedelta(days=self.horizon_days)
         truth = bought_products(frame, start, cutoff)
         scores: dict[tuple[float | None, float, float], float] = {}
+        if len(truth) > CHOOSING_CUSTOMERS:  # a seeded sample decides as well, in a fraction of the time
+            kept = np.random.default_rng(SEED).choice(sorted(truth), size=CHOOSING_CUSTOMERS, replace=False)
+            truth = {customer: truth[customer] for customer in kept}
         if truth:
             base = RecommendModel(self.horizon_days, self.excluded).learn(frame, start)
             for half_life in HALF_LIVES_DAYS:

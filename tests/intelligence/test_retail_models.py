@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from intelligence import recommend
 from intelligence.features import customer_features, outcomes
 from intelligence.propensity import BLEND, CANDIDATES, PropensityModel
 from intelligence.recommend import RecommendModel, hit_at
@@ -122,3 +123,11 @@ def test_hit_at_counts_a_missing_recommendation_as_a_miss() -> None:
     truth = {"a": {"x", "y"}, "b": {"z"}}
     assert hit_at({"a": ["y"], "c": ["z"]}, truth) == 0.5
     assert hit_at({"a": ["y"]}, {}) is None
+
+
+def test_recommend_chooses_on_a_sample_of_a_large_deployment(lines: pd.DataFrame,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recommend, "CHOOSING_CUSTOMERS", 20)
+    model = RecommendModel(HORIZON).fit(lines, CUTOFF)
+    assert model.validation["hit_at_10"] >= model.validation["own_history_only"] > 0.5
+    assert len(model.recommend(lines, CUTOFF)) == lines["customer_id"].nunique()

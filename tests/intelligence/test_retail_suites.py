@@ -52,4 +52,5 @@ def test_send_time_and_recommend_suites_on_train_and_data_files(
 
 def test_a_missing_file_skips_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(SuiteSkipped, match="not found"):
-        run_suite("recommend", RunOptions(settings=Settings.model_validate({"data_dir": tmp_path}), train=tmp_path / "absent.csv"))
+        settings = Settings.model_validate({"data_dir": tmp_path})
+        run_suite("recommend", RunOptions(settings=settings, train=tmp_path / "absent.csv"))
