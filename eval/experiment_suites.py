@@ -5,6 +5,7 @@ a seeded random part of the training file carved for reporting (:data:`REPORT_SE
 Hillstrom, a fifth of Bank Marketing) that no model fits or chooses on; the report's ``data``
 line says which. Every choice (learner, tree shape, bandit settings) is made on the training
 part only, and each headline figure sits beside its baselines computed in the same run.
+``--limit N`` keeps the first N rows of both the training and the measured part (smoke runs).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ message. Four learners are offered (Künzel et al. 2019; Jaskowski & Jaroszewicz
   treated, ``mu_treated(x) - y`` for the control) regressed by LightGBM and blended by the
   treatment share.
 
-Which learner and how strongly it is regularised is chosen by :func:`choose` on a validation
-split carved from the training data (the figure: :func:`uplift_at_top`). Models pickle
+The learner is chosen by :func:`choose` out of fold on the training data (the figure:
+:func:`uplift_at_top`); on Hillstrom the gaps between learners are within that figure's noise
+(docs/intelligence.md). Models pickle
 (:meth:`UpliftModel.to_bytes`): store them where only Relais writes.
 """
 
@@ -164,7 +165,7 @@ def _logistic() -> Pipeline:
 
 @dataclass(frozen=True)
 class Choice:
-    """The learner :func:`choose` kept and every candidate's validation figure (mean over seeds)."""
+    """The learner :func:`choose` kept and every candidate's validation figure (mean over repeats)."""
 
     method: str
     params: dict[str, Any]
