@@ -319,3 +319,40 @@ class OrderLine(Base):
     description: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column()
     unit_price_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+#: What the scoring job (``intelligence``) computes per contact; segment rules and templates name these.
+PREDICTION_KINDS: dict[str, str] = {
+    "purchase_90d": "probability of buying in the next 90 days",
+    "churn_risk": "probability of not buying in the next 90 days",
+    "expected_spend": "expected spend in the next 90 days",
+    "clv": "expected lifetime value",
+    "next_purchase_days": "days until the expected next purchase",
+    "best_hour": "best hour to text, in the contact's zone (0-23)",
+    "uplift": "expected change in response if texted",
+    "response": "probability of responding to a campaign",
+}
+
+
+class Prediction(Base):
+    """A contact's current value of one kind of prediction, with the model version that computed it.
+
+    The contact's data (erased with them, listed in their export), written by ``intelligence``'s
+    scoring job. ``detail`` carries what a segment or template may also want: ``percentile`` (the
+    share of scored contacts whose value is at or below this one, 0-100: "top 10 %" is above 90), ``products``, ``hour``, ``day``.
+    There is no unique constraint on (contact, kind): merging two contacts re-points every row of
+    the merged-away one (``contacts.merge``) and must not fail; the store keeps one row per contact
+    and kind when it writes, and readers take the newest.
+    """
+
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_contact_kind", "contact_id", "kind"),
+                      Index("ix_predictions_kind_value", "kind", "value"))  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # one of PREDICTION_KINDS
+    value: Mapped[float] = mapped_column()
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,10 @@ Fields and operators:
 - ``engagement`` (with ``"kind"``: clicked / replied / purchased / delivered): ``within_days``
   (value N: at least once in the last N days) or ``not_within_days``.
 - ``created``: ``within_days`` / ``older_than_days``.
+- ``prediction`` (with ``"kind"``, one of ``contacts.models.PREDICTION_KINDS``): ``gt`` / ``gte`` /
+  ``lt`` / ``lte`` (value: a number, e.g. ``purchase_90d`` ``gt`` 0.6) or ``top_percent`` (value N:
+  among the N % highest of that kind, from the percentile the scoring job stores). A contact with
+  no prediction of that kind never matches.
 
 Erased contacts never match. Consent is *not* applied implicitly: campaigns still check
 ``contacts.consent.blocked_contact_ids`` at send time.
@@ -38,12 +42,14 @@ from sqlalchemy.orm import Session
 from contacts.models import (
     CONSENT_STATES,
     ENGAGEMENT_KINDS,
+    PREDICTION_KINDS,
     AttributeDefinition,
     AttributeValue,
     Contact,
     ContactTag,
     EngagementEvent,
     ListMembership,
+    Prediction,
     Segment,
 )
 from core.db import utcnow
@@ -120,6 +126,8 @@ class _Compiler:
                 EngagementEvent.at >= since,
             )
             return self.choose(op, path, {"within_days": seen, "not_within_days": ~seen})
+        if field == "prediction":
+            return self.prediction(cond, path)
         if field == "created":
             since = utcnow() - timedelta(days=_days(self, value, path))
             return self.choose(
@@ -186,6 +194,21 @@ class _Compiler:
             "contains": func.lower(col_text).contains(text.lower(), autoescape=True),
             "starts_with": col_text.startswith(text, autoescape=True),
         }
+        return row.where(self.choose(op, path, tests))
+
+    def prediction(self, cond: Mapping[str, Any], path: str) -> ColumnElement[bool]:
+        kind, op, value = cond.get("kind"), cond.get("op"), cond.get("value")
+        if kind not in PREDICTION_KINDS:
+            raise self.fail(path, f"prediction kind must be one of {', '.join(PREDICTION_KINDS)}")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.fail(path, "value must be a number")
+        row = exists().where(Prediction.contact_id == Contact.id, Prediction.kind == kind)
+        if op == "top_percent":
+            if not 0 < value <= 100:
+                raise self.fail(path, "value must be a share between 0 and 100 (per cent)")
+            return row.where(Prediction.detail["percentile"].as_float() > 100 - value)
+        col = Prediction.value
+        tests = {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}
         return row.where(self.choose(op, path, tests))
 
     def date_test(self, op: Any, value: Any, path: str) -> ColumnElement[bool]:

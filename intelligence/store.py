@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from contacts.models import PREDICTION_KINDS, Prediction
 from core.db import utcnow
 from core.errors import ValidationFailed
-from intelligence.models import ModelVersion, Prediction
+from intelligence.models import ModelVersion
 
 BATCH = 1000
 
@@ -67,6 +68,8 @@ def write_predictions(
     Each scored contact's earlier rows of this kind are replaced; contacts not in ``scores`` keep
     theirs. A contact scored twice in one batch is refused (``ValidationFailed``): the caller has a bug.
     """
+    if model.kind not in PREDICTION_KINDS:
+        raise ValidationFailed(f"{model.kind!r} is no prediction kind; known: {', '.join(PREDICTION_KINDS)}")
     moment = computed_at or utcnow()
     rows = [
         {"contact_id": s.contact_id, "kind": model.kind, "value": float(s.value), "detail": dict(s.detail),

@@ -175,15 +175,16 @@ def test_erasure_deletes_orders_and_predictions_and_export_lists_them(runtime_an
         other = create_contact(session, 2)
         record_order(session, contact_id=contact.id, order=_order("a"))
         record_order(session, contact_id=other.id, order=_order("b"))
-        model = store.register_version(session, kind="churn", version="v1")
+        model = store.register_version(session, kind="churn_risk", version="v1")
         store.write_predictions(session, model, [Score(contact.id, 0.4), Score(other.id, 0.6)])
         exported = export_person(session, contact, actor=SYSTEM)
         assert [o["external_id"] for o in exported["orders"]] == ["a"]
         assert exported["orders"][0]["lines"][0]["description"] == "Lampe"
-        assert [(p["kind"], p["value"], p["model_version"]) for p in exported["predictions"]] == [("churn", 0.4, "v1")]
+        predictions = [(p["kind"], p["value"], p["model_version"]) for p in exported["predictions"]]
+        assert predictions == [("churn_risk", 0.4, "v1")]
         counts = erase_person(session, contact, actor=SYSTEM)
         assert (counts["orders"], counts["predictions"]) == (1, 1)
-        assert store.current(session, contact.id) == {} and store.current(session, other.id)["churn"].value == 0.6
+        assert store.current(session, contact.id) == {} and store.current(session, other.id)["churn_risk"].value == 0.6
     with db.session_scope() as session:
         assert list(session.scalars(select(Order.external_id))) == ["b"]
         assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
