@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
-from eval.runner import RunOptions, run_suite
+from eval.runner import RunOptions, SuiteSkipped, run_suite
 from intelligence.experiment_data import load_hillstrom
 from intelligence.uplift import METHODS, UpliftModel, choose, uplift_at_top
-from tests.intelligence.experiment_helpers import hillstrom_frame, write_hillstrom
+from tests.intelligence.experiment_helpers import hillstrom_frame, write_bank, write_hillstrom
 
 
 def test_uplift_at_top_by_hand() -> None:
@@ -91,3 +91,13 @@ def test_uplift_suite_reports_the_figure_beside_its_baselines(tmp_path: Path) ->
     assert str(data) in report.data
     assert report.metrics["chosen"] in report.metrics["validation_uplift_top30"]
     assert report.thresholds.get("uplift_top30") == pytest.approx(0.085)
+
+
+def test_experiment_suites_skip_without_files_and_refuse_foreign_ones(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"data_dir": tmp_path / "data"})
+    for suite in ("uplift", "bandit", "response"):
+        with pytest.raises(SuiteSkipped, match="not found"):
+            run_suite(suite, RunOptions(settings=settings, train=tmp_path / "absent.csv"))
+    bank = write_bank(tmp_path / "bank.csv", 50, seed=9)  # a Bank Marketing file given to a Hillstrom suite
+    with pytest.raises(ValueError, match="lacks the column"):
+        run_suite("uplift", RunOptions(settings=settings, train=bank))
