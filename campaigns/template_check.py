@@ -8,6 +8,7 @@ links and the opt-out footer match a real send), its encoding and segments with 
 that force UCS-2, and the brand rules it breaks (banned or missing required terms, more segments
 than the brand allows, emoji, spam patterns). Saving validates the same way
 (:func:`campaigns.service.save_template`), so a draft with no problem here saves.
+:func:`inspect_media` fetches one attachment on request and says whether it will go.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,10 +27,13 @@ from campaigns.schemas import PreviewIn, TemplateIn
 from campaigns.templates import CONTACT_FIELDS, footer, validate, with_footer
 from campaigns.variants.rules import RuleResult, all_rules
 from channels.encoding import EncodingInfo, analyze, is_gsm7
+from channels.media import CARRIER_LIMITS, KB, MB, prepare_media, size_limit
 from contacts.models import AttributeDefinition
 from core import outbound_http
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, PayloadTooLarge, ValidationFailed
 
+#: The most bytes fetched to inspect an attachment: the largest any carrier profile takes.
+INSPECT_LIMIT = max(CARRIER_LIMITS.values())
 CONTACT_FIELD_LABELS = {
     "first_name": "the contact's first name",
     "name": "the contact's (last) name",
@@ -80,6 +85,44 @@ def check_media_urls(media: Sequence[Mapping[str, Any]]) -> None:
     """
     for number, item in enumerate(media):
         outbound_http.check_url(str(item.get("url", "")), field=f"media[{number}].url")
+
+
+@dataclass(frozen=True)
+class MediaReport:
+    """What fetching an attachment found: ``ok`` when it goes as it is or shrunk, and why in words."""
+
+    ok: bool
+    detail: str
+
+
+def inspect_media(url: str, content_type: str, *, profile: str = "default", timeout: float = 10.0) -> MediaReport:
+    """Fetch an attachment as the delivery engine will and check it (``channels.media.prepare_media``).
+
+    The fetch goes through ``core.outbound_http`` (public addresses only, every redirect checked)
+    and stops past :data:`INSPECT_LIMIT` bytes, so a wrong address costs one bounded request.
+    """
+    try:
+        outbound_http.check_url(url, field="media")
+        data = bytearray()
+        with outbound_http.client(timeout=timeout) as http, http.stream("GET", url) as response:
+            if response.status_code != 200:
+                return MediaReport(False, f"the address answers HTTP {response.status_code}, not the file")
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > INSPECT_LIMIT:
+                    return MediaReport(False, f"the file is over {INSPECT_LIMIT // MB} MB: no carrier takes it")
+        prepared = prepare_media(bytes(data), content_type, profile=profile)
+    except (ValidationFailed, PayloadTooLarge) as exc:
+        return MediaReport(False, exc.detail)
+    except httpx.HTTPError as exc:
+        return MediaReport(False, f"the file could not be fetched ({exc.__class__.__name__}: {exc})")
+    size = f"{prepared.kind}, {prepared.content_type}, {len(data) / KB:.0f} KB"
+    if prepared.width and prepared.height:
+        size += f", {prepared.width}×{prepared.height}"
+    if prepared.resized:
+        return MediaReport(True, f"{size}: over the {size_limit(profile) // KB} KB most carriers take, so it is sent "
+                                 f"shrunk to {prepared.size / KB:.0f} KB")
+    return MediaReport(True, f"{size}: sent as it is")
 
 
 def available_variables(session: Session, draft: TemplateIn | None = None) -> list[Variable]:

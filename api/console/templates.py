@@ -165,6 +165,21 @@ async def redraw_media(
                   principal=principal, headers={"HX-Trigger": "template-changed"})
 
 
+@router.post("/templates/media/check", response_class=HTMLResponse)
+async def check_media(
+    request: Request,
+    index: int = Form(ge=0, lt=50),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """Fetch one attachment of the draft (public addresses only) and say whether it will go."""
+    draft = await _draft(request)
+    row = draft.media[index] if index < len(draft.media) else editor_form.MediaRow()
+    report = (template_check.inspect_media(row.url, row.content_type) if row.url
+              else template_check.MediaReport(False, "enter the file's address first"))
+    return render(request, "console/_template_media_report.html", {"report": report, "index": index},
+                  principal=principal)
+
+
 def _saved(done: str) -> Response:
     # HTMX follows HX-Location to the list, which says what was done
     return Response(status_code=204, headers={"HX-Location": f"/console/templates?done={done}"})

@@ -5,12 +5,16 @@ and the friendly 403 for agents and analysts."""
 
 from __future__ import annotations
 
+import io
 import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -119,6 +123,58 @@ def test_media_rows_are_added_and_removed(app_client: TestClient) -> None:
            "media_type": ["image/jpeg", "image/png"], "media_caption": ["", ""], "action": "remove-media:0"}
     removed = app_client.post("/console/templates/media", data=two, headers=headers)
     assert 'value="https://cdn.example/b.png"' in removed.text and "a.jpg" not in removed.text
+
+
+class _Files(BaseHTTPRequestHandler):
+    """A file host on loopback: a small PNG, a large JPEG (shrunk when sent), a page that is not an image."""
+
+    files: dict[str, tuple[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        found = self.files.get(self.path)
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", found[0] if found else "text/plain")
+        self.end_headers()
+        self.wfile.write(found[1] if found else b"no such file")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def _image(kind: str, size: tuple[int, int], noise: bool = False) -> bytes:
+    out = io.BytesIO()
+    image = Image.effect_noise(size, 90).convert("RGB") if noise else Image.new("RGB", size, (200, 120, 40))
+    image.save(out, format=kind, quality=100) if kind == "JPEG" else image.save(out, format=kind)
+    return out.getvalue()
+
+
+def test_an_attachment_is_fetched_and_checked_on_request(outbound_to_loopback: None, app_client: TestClient) -> None:
+    big = _image("JPEG", (1800, 1800), noise=True)
+    assert len(big) > 600 * 1024
+    _Files.files = {"/lampe.png": ("image/png", _image("PNG", (320, 200))), "/photo.jpg": ("image/jpeg", big),
+                    "/page.jpg": ("text/html", b"<html>not an image</html>")}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    headers = _marketer(app_client)
+    try:
+        def check(path: str, kind: str) -> str:
+            form = {**_form(), "media_url": f"{base}{path}", "media_type": kind, "media_caption": "", "index": "0"}
+            out = app_client.post("/console/templates/media/check", data=form, headers=headers)
+            assert out.status_code == 200, out.text
+            return out.text
+
+        assert 'data-ok="yes"' in (png := check("/lampe.png", "image/png")) and "320×200: sent as it is" in png
+        shrunk = check("/photo.jpg", "image/jpeg")
+        assert 'data-ok="yes"' in shrunk and "so it is sent shrunk to" in shrunk
+        wrong = check("/page.jpg", "image/jpeg")
+        assert 'data-ok="no"' in wrong and "does not decode as an image" in wrong
+        missing = check("/gone.png", "image/png")
+        assert 'data-ok="no"' in missing and "HTTP 404" in missing
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
