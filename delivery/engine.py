@@ -1,7 +1,9 @@
 """Send a batch of messages: claim → authority → sender → limiter → concurrent provider calls → record.
 
 One RQ job carries a batch (RQ runs ~145 jobs/s per worker, far below the target rate), and the
-batch is sent by a thread pool so provider round trips overlap. Every provider call waits for a
+batch is sent in ``concurrency`` lanes by a thread pool so provider round trips overlap; within a
+lane each send costs one Redis round trip (its limiter slot, carrying the previous send's journal
+entry). Every provider call waits for a
 limiter slot of its sender and of its provider account. Only due rows are claimed
 (``not_before <= now``), and the authority (:mod:`delivery.authority`) has the last word before
 the provider call: consent, campaign state, send window, cap, expiry. Per message:
@@ -90,6 +92,7 @@ class DeliveryEngine:
         self.channel = channel
         self._redis = client
         self._limiter = RateLimiter(client)
+        self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relais-send")
         self._retry = retry or RetryPolicy()
         self._max_wait = max_limiter_wait
@@ -115,7 +118,9 @@ class DeliveryEngine:
             report.dead = sum(1 for r in rows if r.status == "dead")
         if not outgoing:
             return report
-        outcomes = list(self._pool.map(self._send_one, outgoing))
+        lanes = min(self._concurrency, len(outgoing))
+        outcomes = [o for done in self._pool.map(self._send_lane, [outgoing[i::lanes] for i in range(lanes)])
+                    for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
             store.record_sent(session, sent, token_of={i: token for i in sent})
@@ -124,12 +129,29 @@ class DeliveryEngine:
         report.sent = len(sent)
         return report
 
-    def _send_one(self, message: store.Outgoing) -> Outcome:
+    def _send_lane(self, messages: list[store.Outgoing]) -> list[Outcome]:
+        """Send ``messages`` one after another (one of the batch's concurrent lanes).
+
+        Each provider acceptance is journalled the moment the call returns, in the same Redis round
+        trip as the next message's limiter reservation (the last one's on its own).
+        """
+        outcomes: list[Outcome] = []
+        unjournalled: tuple[int, SendResult] | None = None
+        for message in messages:
+            outcome = self._send_one(message, unjournalled)
+            unjournalled = (message.id, outcome.result) if outcome.result is not None else None
+            outcomes.append(outcome)
+        if unjournalled is not None:
+            journal.record(self._redis, *unjournalled)
+        return outcomes
+
+    def _send_one(self, message: store.Outgoing, unjournalled: tuple[int, SendResult] | None) -> Outcome:
         buckets = (
             sender_bucket(message.sender.address, message.sender.throughput),
             account_bucket(message.sender.provider_account, message.account_rate),
         )
-        grant = self._limiter.acquire(buckets, max_wait=self._max_wait)
+        along = (lambda pipe: journal.record(pipe, *unjournalled)) if unjournalled is not None else None
+        grant = self._limiter.acquire(buckets, max_wait=self._max_wait, along=along)
         if not grant.granted:
             return Outcome(message, defer_seconds=grant.wait)
         outbound = OutboundMessage(
@@ -146,7 +168,6 @@ class DeliveryEngine:
         except Exception as exc:  # an adapter bug must not lose the batch: treat as retryable
             log.exception("channel raised an unexpected error", message_id=message.id)
             return Outcome(message, error=ChannelError(f"{type(exc).__name__}: {exc}", retryable=True))
-        journal.record(self._redis, message.id, result)
         return Outcome(message, result=result)
 
     def _record_failures(self, session: Session, outcomes: list[Outcome], report: BatchReport, *,
