@@ -82,7 +82,8 @@ class _Arm:
 
 
 
-def _segment_select(session: Session, campaign: Campaign) -> Select[Any]:
+def audience_select(session: Session, campaign: Campaign) -> Select[Any]:
+    """The contacts ``campaign`` targets before consent and caps (its saved segment, inline rules or everyone)."""
     from contacts import segments
 
     if campaign.segment_id is not None:
@@ -110,7 +111,8 @@ def _arms(session: Session, campaign: Campaign) -> dict[str, _Arm]:
     return arms
 
 
-def _capped(session: Session, campaign: Campaign, ids: Sequence[int], now: datetime) -> set[int]:
+def capped_contacts(session: Session, campaign: Campaign, ids: Sequence[int], now: datetime) -> set[int]:
+    """Which of ``ids`` already had the campaign's frequency cap of marketing texts in its window."""
     if campaign.frequency_cap <= 0:
         return set()
     since = now - timedelta(days=campaign.frequency_days)
@@ -133,7 +135,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     from contacts.consent import consent_verdicts
 
     ids = list(session.scalars(
-        _segment_select(session, campaign).where(Contact.id > campaign.cursor).order_by(Contact.id).limit(chunk)
+        audience_select(session, campaign).where(Contact.id > campaign.cursor).order_by(Contact.id).limit(chunk)
     ))
     if not ids:
         return ChunkResult(done=True, queued=0)
@@ -149,7 +151,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
         in_phase = [i for i in wanted if abtest.in_test_group(ab, campaign.id, i) != holdout]
         skipped["holdout" if not holdout else "test_group"] += len(wanted) - len(in_phase)
         wanted = in_phase
-    capped = _capped(session, campaign, wanted, now) if wanted else set()
+    capped = capped_contacts(session, campaign, wanted, now) if wanted else set()
     skipped["frequency_cap"] += len(capped)
     wanted = [i for i in wanted if i not in capped]
     roots = set().union(*(variable_roots(a.template.body) for a in arms.values()),

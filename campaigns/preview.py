@@ -28,8 +28,7 @@ from campaigns import abtest, plan, service
 from campaigns.brand import business_name, get_profile
 from campaigns.links import URL_PATTERN, Shortener
 from campaigns.models import Campaign
-from campaigns.prepare import _capped as capped_contacts
-from campaigns.prepare import _segment_select as campaign_audience
+from campaigns.prepare import audience_select, capped_contacts
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
 from campaigns.templates import Compiled, contact_context, validate, with_footer
 from channels.encoding import analyze
@@ -158,7 +157,7 @@ class Audience:
 
 def audience(session: Session, campaign: Campaign, *, now: datetime) -> Audience:
     """The recipients of ``campaign`` (saved or not) with preparation's own selection, consent and cap."""
-    ids = list(session.scalars(campaign_audience(session, campaign)))
+    ids = list(session.scalars(audience_select(session, campaign)))
     blocked = consent_verdicts(session, ids, "marketing")
     excluded = dict(Counter(blocked.values()))
     wanted = [i for i in ids if i not in blocked]
