@@ -31,7 +31,7 @@ class Grammar:
     offers: dict[str, str]
     deals: dict[str, str]
     generic_product: str
-    until: dict[str, str]
+    until: dict[str, str]  # "date" (with the weekday), "short_date" (without), today, tomorrow, weekend
     date_patterns: tuple[str, str]  # Babel patterns: with the weekday, and the shorter one
     with_offer: dict[str, tuple[str, ...]]
     without_offer: dict[str, tuple[str, ...]]
@@ -49,7 +49,8 @@ GRAMMARS: dict[str, Grammar] = {
         deals={"percent": "{n}% off {product}", "amount": "{amt} off {product}",
                "free_shipping": "free delivery on {product}", "bundle": "{product}: {a} for the price of {b}"},
         generic_product="our selection",
-        until={"date": " until {date}", "today": " today only", "tomorrow": " until tomorrow",
+        until={"date": " until {date}", "short_date": " until {date}",
+               "today": " today only", "tomorrow": " until tomorrow",
                "weekend": " this weekend"},
         date_patterns=("EEEE d MMMM", "d MMMM"),
         with_offer={
@@ -90,7 +91,8 @@ GRAMMARS: dict[str, Grammar] = {
                "free_shipping": "{product} avec la livraison offerte",
                "bundle": "{product} : {a} pour le prix de {b}"},
         generic_product="notre sélection",
-        until={"date": " jusqu'au {date}", "today": " aujourd'hui seulement", "tomorrow": " jusqu'à demain",
+        until={"date": " jusqu'au {date}", "short_date": " jusqu'au {date}",
+               "today": " aujourd'hui seulement", "tomorrow": " jusqu'à demain",
                "weekend": " ce week-end"},
         date_patterns=("EEEE d MMMM", "d MMMM"),
         with_offer={
@@ -131,7 +133,8 @@ GRAMMARS: dict[str, Grammar] = {
         deals={"percent": "{product} con un {n} % de descuento", "amount": "{product} con {amt} de descuento",
                "free_shipping": "{product} con envío gratis", "bundle": "{product}: {a} por el precio de {b}"},
         generic_product="nuestra selección",
-        until={"date": " hasta el {date}", "today": " solo hoy", "tomorrow": " hasta mañana",
+        until={"date": " hasta el {date}", "short_date": " hasta el {date}",
+               "today": " solo hoy", "tomorrow": " hasta mañana",
                "weekend": " este fin de semana"},
         date_patterns=("EEEE d 'de' MMMM", "d 'de' MMMM"),
         with_offer={
@@ -173,7 +176,8 @@ GRAMMARS: dict[str, Grammar] = {
         deals={"percent": "{n} % Rabatt auf {product}", "amount": "{amt} Rabatt auf {product}",
                "free_shipping": "{product} mit kostenlosem Versand", "bundle": "{product}: {a} zum Preis von {b}"},
         generic_product="unsere Auswahl",
-        until={"date": " bis {date}", "today": " nur heute", "tomorrow": " bis morgen",
+        until={"date": " bis {date}", "short_date": " bis zum {date}",
+               "today": " nur heute", "tomorrow": " bis morgen",
                "weekend": " dieses Wochenende"},
         date_patterns=("EEEE, d. MMMM", "d. MMMM"),
         with_offer={
@@ -214,7 +218,8 @@ GRAMMARS: dict[str, Grammar] = {
         deals={"percent": "{product} con il {n}% di sconto", "amount": "{product} con {amt} di sconto",
                "free_shipping": "{product} con spedizione gratuita", "bundle": "{product}: {a} al prezzo di {b}"},
         generic_product="la nostra selezione",
-        until={"date": " fino a {date}", "today": " solo oggi", "tomorrow": " fino a domani",
+        until={"date": " fino a {date}", "short_date": " fino al {date}",
+               "today": " solo oggi", "tomorrow": " fino a domani",
                "weekend": " questo weekend"},
         date_patterns=("EEEE d MMMM", "d MMMM"),
         with_offer={
@@ -256,7 +261,8 @@ GRAMMARS: dict[str, Grammar] = {
         deals={"percent": "{product} com {n}% de desconto", "amount": "{product} com {amt} de desconto",
                "free_shipping": "{product} com entrega grátis", "bundle": "{product}: {a} pelo preço de {b}"},
         generic_product="a nossa seleção",
-        until={"date": " até {date}", "today": " só hoje", "tomorrow": " até amanhã",
+        until={"date": " até {date}", "short_date": " até {date}",
+               "today": " só hoje", "tomorrow": " até amanhã",
                "weekend": " neste fim de semana"},
         date_patterns=("EEEE, d 'de' MMMM", "d 'de' MMMM"),
         with_offer={

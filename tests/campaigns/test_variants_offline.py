@@ -138,3 +138,12 @@ def test_what_cannot_be_used_is_said() -> None:
     assert quoted.product == Product("Aurora", None)
     french = parse_brief("Soldes : -20 % sur tous les manteaux jusqu'à dimanche", today=TODAY)
     assert french.product == Product("manteaux", "fr") and french.product_in("en") is None
+
+
+@pytest.mark.parametrize(("language", "long", "short"), [("de", "bis Samstag, 12. Dezember", "bis zum 12. Dezember"),
+                                                         ("it", "fino a sabato 12 dicembre", "fino al 12 dicembre")])
+def test_a_date_without_its_weekday_keeps_its_grammar(language: str, long: str, short: str) -> None:
+    brief = parse_brief("-15% jusqu'au 12 décembre", today=TODAY,
+                        link="https://maison-lumiere.example/laiton/collection-hiver")
+    texts = [v.text for v in compose(brief, language=language, n=6, brand_name=BRAND, tone="premium", max_segments=1)]
+    assert any(short in t for t in texts) and all(long in t or short in t for t in texts), texts
