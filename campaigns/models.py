@@ -67,6 +67,8 @@ class Campaign(Base):
     # A/B: {"arms": [{"name", "template_id", "weight"}], "test_fraction", "metric", "winner_after_hours"}
     ab: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ab_winner: Mapped[str] = mapped_column(String(40), default="")
+    # "best time" option: {"start", "end" (local "YYYY-MM-DDTHH:MM"), "holdout"}; None = off (campaigns.send_time)
+    send_time: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     ab_decide_at: Mapped[datetime | None] = mapped_column(nullable=True)
     prepared: Mapped[int] = mapped_column(Integer, default=0)  # messages queued in the current run
     cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id prepared in this phase
@@ -175,3 +177,27 @@ class Variant(Base):
     decision_note: Mapped[str] = mapped_column(String(500), default="")
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignAllocation(Base):
+    """One batch of an adaptive campaign: how its recipients were split among the arms, and why.
+
+    ``arms`` lists, per arm (the control first), ``name``, ``count`` in this batch and what the
+    bandit saw before choosing: ``sends``, ``successes`` and ``p_best`` (None for the control,
+    which does not compete). ``control_ids`` are the contacts held out in this batch (no message),
+    the group the report measures lift against. ``stopped`` says why the test ended at this batch
+    (``probability`` or ``max_duration``), empty while it runs. See ``campaigns.adaptive``.
+    """
+
+    __tablename__ = "campaign_allocations"
+    __table_args__ = (UniqueConstraint("campaign_id", "run", "batch", name="uq_campaign_allocations_batch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    run: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    arms: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    control_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    winner: Mapped[str] = mapped_column(String(40), default="")
+    stopped: Mapped[str] = mapped_column(String(20), default="")
