@@ -1,0 +1,234 @@
+"""Forecast a campaign before it is sent: delivered, clicks, conversions, revenue, cost and ROI, with intervals.
+
+The forecast simulates the campaign :data:`DRAWS` times. Each draw first draws the campaign's own
+rates, then its outcomes given those rates, so an interval holds both what is not known about the
+rates and the luck of one send:
+
+* **Rates** (delivered per message sent, unique clickers and conversions per delivered message)
+  are Beta distributions from this deployment's past campaigns (:class:`PastCampaign` counts,
+  passed by ``campaigns``, which intelligence cannot read) on top of a weak population prior
+  (:data:`PRIORS`, worth :data:`PRIOR_WEIGHT` messages). Campaigns differ from one another more
+  than one campaign's sampling noise says, so with three past campaigns or more the spread between
+  them (method of moments, the beta-binomial's between-campaign variance) widens the Beta: the
+  rate drawn is a *new* campaign's rate, not the pooled average's (widened as a Student t would be:
+  a spread measured on a few campaigns is often too small; seeded simulations in
+  tests/intelligence/test_forecast.py check the intervals cover at about their rate).
+* **Contacts' predictions**: a recipient's chance to convert is the rate times its purchase
+  probability (``purchase_90d``) relative to the past recipients' mean (this audience's mean when
+  the past one is not known); recipients without a prediction count at that mean. A converter's
+  order is worth the past conversions' mean value (drawn with its standard error) times the
+  recipient's predicted spend per purchase relative to the audience's mean, each order varying by
+  the past orders' coefficient of variation (:data:`DEFAULT_ORDER_CV` before any). Without past
+  conversion values, the contacts' predicted spend per purchase (``expected_spend`` ÷
+  ``purchase_90d``) is the order value; with neither, revenue and ROI are not forecast (``None``).
+* **Outcomes given the rates**: delivered ~ Binomial(sent, d), unique clickers ~ Binomial(delivered,
+  c), conversions ~ Poisson(delivered share × rate × Σ recipients' relative chances) — rare events, for
+  which Poisson and the exact sum of Bernoullis agree — and revenue the sum of the converters'
+  orders, converters drawn in proportion to their chances.
+* **Cost** is the sendable messages × segments per message × price per segment: known before
+  sending (the interval is the point); ROI = (revenue − cost) ÷ cost.
+
+:attr:`Forecast.sources` says, per figure, which of these the forecast used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+DRAWS = 4000
+#: Population priors (mean per message) used alone before any past campaign, and as a weak prior after.
+PRIORS: dict[str, float] = {"delivery": 0.95, "click": 0.05, "conversion": 0.01}
+PRIOR_WEIGHT = 20.0
+#: Orders' coefficient of variation before any past conversion value is known.
+DEFAULT_ORDER_CV = 1.0
+LEVELS = (0.8, 0.95)
+MIN_CAMPAIGNS_FOR_SPREAD = 3
+
+
+@dataclass(frozen=True)
+class PastCampaign:
+    """One past campaign's counts, as its report gives them."""
+
+    sent: int
+    delivered: int
+    clicked: int  # unique clickers
+    converted: int
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a forecast needs; arrays are per recipient, ``nan`` where the contact has no prediction."""
+
+    purchase_p: np.ndarray
+    spend: np.ndarray
+    segments_per_message: float
+    price_micros: int
+    past: Sequence[PastCampaign] = ()
+    conversion_values_micros: Sequence[int] = ()  # each past conversion's value, when it had one
+    past_purchase_p: float | None = None  # mean purchase_90d of past campaigns' recipients
+
+    @property
+    def size(self) -> int:
+        return len(self.purchase_p)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A forecast figure: its mean and the central 80 % and 95 % intervals of the simulation."""
+
+    expected: float
+    low80: float
+    high80: float
+    low95: float
+    high95: float
+
+    def covers(self, actual: float, level: float = 0.8) -> bool:
+        low, high = (self.low80, self.high80) if level == 0.8 else (self.low95, self.high95)
+        return low <= actual <= high
+
+    def as_dict(self) -> dict[str, float]:
+        return {"expected": self.expected, "low80": self.low80, "high80": self.high80, "low95": self.low95,
+                "high95": self.high95}
+
+    @staticmethod
+    def of(samples: np.ndarray) -> Figure:
+        q = np.quantile(samples, [0.1, 0.9, 0.025, 0.975])
+        return Figure(round(float(np.mean(samples)), 4), *(round(float(v), 4) for v in q))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The figures by name (``revenue_micros`` and ``roi`` are ``None`` when no value is known)."""
+
+    recipients: int
+    figures: dict[str, Figure | None]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"recipients": self.recipients, "sources": dict(self.sources),
+                "figures": {k: (v.as_dict() if v is not None else None) for k, v in self.figures.items()}}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Forecast:
+        figures = {k: (Figure(**v) if v is not None else None) for k, v in data["figures"].items()}
+        return Forecast(int(data["recipients"]), figures, dict(data.get("sources", {})))
+
+
+def rate_beta(successes: Sequence[int], trials: Sequence[int], prior: float) -> tuple[float, float, str]:
+    """Beta(a, b) for a new campaign's rate, and what it rests on.
+
+    Pooled counts plus the prior give the mean and the uncertainty of the average rate; with
+    :data:`MIN_CAMPAIGNS_FOR_SPREAD` campaigns or more, the between-campaign variance (observed
+    variance of the campaigns' rates beyond their binomial noise) is added.
+    """
+    total_s, total_n = float(sum(successes)), float(sum(trials))
+    mean = (total_s + prior * PRIOR_WEIGHT) / (total_n + PRIOR_WEIGHT)
+    mean = min(max(mean, 1e-6), 1 - 1e-6)
+    variance = mean * (1 - mean) / (total_n + PRIOR_WEIGHT + 1)
+    used = [(s, n) for s, n in zip(successes, trials, strict=True) if n > 0]
+    if not used:
+        return mean * (PRIOR_WEIGHT + 1), (1 - mean) * (PRIOR_WEIGHT + 1), "population prior"
+    basis = f"{len(used)} past campaign{'s' if len(used) > 1 else ''} ({int(total_n)} messages)"
+    if len(used) >= MIN_CAMPAIGNS_FOR_SPREAD:
+        rates = np.array([s / n for s, n in used])
+        sizes = np.array([n for _, n in used], dtype=float)
+        spread = np.average((rates - mean) ** 2, weights=sizes) * len(used) / (len(used) - 1)
+        between = max(0.0, float(spread - np.mean(mean * (1 - mean) / sizes)))
+        # a new campaign's own spread + the mean's share of it, widened as a Student t with k - 1
+        # degrees of freedom would be: a spread measured on a few campaigns is often an underestimate
+        df = len(used) - 1
+        variance += between * (1 + 1 / len(used)) * (df / (df - 2) if df > 2 else 3.0)
+        basis += ", with their spread"
+    variance = min(variance, mean * (1 - mean) * 0.999)
+    strength = mean * (1 - mean) / variance - 1
+    return mean * strength, (1 - mean) * strength, basis
+
+
+def _relative(values: np.ndarray, reference: float | None) -> np.ndarray:
+    """Each value over ``reference`` (the values' mean when none); a missing value counts at 1."""
+    known = values[np.isfinite(values)]
+    base = reference if reference else (float(known.mean()) if len(known) else 0.0)
+    if base <= 0:
+        return np.ones(len(values))
+    return np.where(np.isfinite(values), values / base, 1.0)
+
+
+def _order_values(inputs: Inputs, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float, str] | None:
+    """Per draw the mean order value (micros), per recipient its order's multiple of it, the orders'
+    CV, and the basis; ``None`` when no value is known."""
+    values = np.array([v for v in inputs.conversion_values_micros if v > 0], dtype=float)
+    has_spend = np.isfinite(inputs.spend) & np.isfinite(inputs.purchase_p) & (inputs.purchase_p > 0)
+    per_purchase = np.where(has_spend, inputs.spend / np.where(has_spend, inputs.purchase_p, 1.0), np.nan)
+    relative = _relative(per_purchase, None)
+    if len(values):
+        cv = float(values.std(ddof=1) / values.mean()) if len(values) > 1 else DEFAULT_ORDER_CV
+        error = values.mean() * max(cv, 0.1) / np.sqrt(len(values))
+        means = np.clip(rng.normal(values.mean(), error, DRAWS), values.mean() * 0.05, None)
+        basis = f"mean of {len(values)} past conversion values"
+        if has_spend.any():
+            basis += f", scaled by {int(has_spend.sum())} recipients' predicted spend per purchase"
+        return means, relative, cv, basis
+    if has_spend.any():
+        mean = float(np.nanmean(per_purchase)) * 1e6
+        return np.full(DRAWS, mean), relative, DEFAULT_ORDER_CV, (
+            f"{int(has_spend.sum())} recipients' predicted spend per purchase (no past conversion value)")
+    return None
+
+
+def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
+    """Simulate the campaign (see the module docstring); the same inputs and seed give the same forecast."""
+    rng = np.random.default_rng(seed)
+    n = inputs.size
+    past = list(inputs.past)
+    sources: dict[str, str] = {}
+    a, b, sources["delivered"] = rate_beta([p.delivered for p in past], [p.sent for p in past], PRIORS["delivery"])
+    delivery = rng.beta(a, b, DRAWS)
+    a, b, sources["clicks"] = rate_beta([p.clicked for p in past], [p.delivered for p in past], PRIORS["click"])
+    click = rng.beta(a, b, DRAWS)
+    a, b, basis = rate_beta([p.converted for p in past], [p.delivered for p in past], PRIORS["conversion"])
+    conversion = rng.beta(a, b, DRAWS)
+    predicted = int(np.isfinite(inputs.purchase_p).sum())
+    if predicted:
+        basis += f"; each recipient scaled by its purchase probability ({predicted} of {n} predicted)"
+    sources["conversions"] = basis
+    weight = _relative(inputs.purchase_p, inputs.past_purchase_p)
+    delivered = rng.binomial(n, delivery)
+    clicks = rng.binomial(delivered, click)
+    delivered_share = delivered / n if n else np.zeros(DRAWS)
+    conversions = rng.poisson(delivered_share * conversion * float(weight.sum()))
+    cost = n * inputs.segments_per_message * inputs.price_micros
+    sources["cost_micros"] = "sendable messages × segments per message × price per segment"
+    figures: dict[str, Figure | None] = {
+        "delivered": Figure.of(delivered), "clicks": Figure.of(clicks), "conversions": Figure.of(conversions),
+        "cost_micros": Figure.of(np.full(DRAWS, float(cost))), "revenue_micros": None, "roi": None,
+    }
+    values = _order_values(inputs, rng) if n else None
+    if values is None:
+        sources["revenue_micros"] = "no conversion value known: no past conversion with a value, no predicted spend"
+        return Forecast(n, figures, sources)
+    means, relative, cv, sources["revenue_micros"] = values
+    revenue = _revenue(conversions, weight, means, relative, cv, rng)
+    figures["revenue_micros"] = Figure.of(revenue)
+    if cost > 0:
+        figures["roi"] = Figure.of((revenue - cost) / cost)
+        sources["roi"] = "(revenue − cost) ÷ cost, per draw"
+    return Forecast(n, figures, sources)
+
+
+def _revenue(conversions: np.ndarray, weight: np.ndarray, means: np.ndarray, relative: np.ndarray, cv: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """Per draw the sum of its converters' orders: converters drawn in proportion to their chance to
+    convert, each order its mean value × the converter's multiple × a Gamma variation of ``cv``."""
+    total = int(conversions.sum())
+    if not total:
+        return np.zeros(DRAWS)
+    cdf = np.cumsum(weight) / weight.sum()
+    who = np.minimum(np.searchsorted(cdf, rng.random(total), side="right"), len(weight) - 1)
+    draw = np.repeat(np.arange(DRAWS), conversions)
+    shape = 1.0 / max(cv, 0.05) ** 2
+    orders = means[draw] * relative[who] * rng.gamma(shape, 1.0 / shape, total)
+    return np.bincount(draw, weights=orders, minlength=DRAWS)

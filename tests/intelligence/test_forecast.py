@@ -1,0 +1,112 @@
+"""The campaign forecast: its intervals cover simulated outcomes at about the stated rate, and it
+says which sources it used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intelligence.forecast import Figure, Forecast, Inputs, PastCampaign, forecast, rate_beta
+
+RATES = {"delivery": 0.93, "click": 0.08, "conversion": 0.03}
+KAPPA = 300.0  # campaigns' rates vary around the deployment's: Beta(mean * KAPPA, (1 - mean) * KAPPA)
+ORDER_MEAN, ORDER_CV = 40_000_000, 0.8
+P_BUY = (2.0, 20.0)  # recipients' purchase probabilities ~ Beta(2, 20)
+
+
+def _rate(rng: np.random.Generator, name: str) -> float:
+    mean = RATES[name]
+    return float(rng.beta(mean * KAPPA, (1 - mean) * KAPPA))
+
+
+def _orders(rng: np.random.Generator, count: int) -> np.ndarray:
+    shape = 1 / ORDER_CV**2
+    return rng.gamma(shape, ORDER_MEAN / shape, count)
+
+
+def _campaign(rng: np.random.Generator, size: int) -> tuple[PastCampaign, np.ndarray, np.ndarray]:
+    """One send from the true process: its counts, its recipients' purchase probabilities, its order values."""
+    p_buy = rng.beta(*P_BUY, size)
+    delivered = rng.random(size) < _rate(rng, "delivery")
+    clicked = delivered & (rng.random(size) < _rate(rng, "click"))
+    chance = np.clip(_rate(rng, "conversion") * p_buy / (P_BUY[0] / sum(P_BUY)), 0, 1)
+    converted = delivered & (rng.random(size) < chance)
+    values = _orders(rng, int(converted.sum()))
+    counts = PastCampaign(sent=size, delivered=int(delivered.sum()), clicked=int(clicked.sum()),
+                          converted=int(converted.sum()))
+    return counts, p_buy, values
+
+
+def _trial(seed: int) -> tuple[Forecast, PastCampaign, float]:
+    rng = np.random.default_rng(seed)
+    past: list[PastCampaign] = []
+    values: list[int] = []
+    for _ in range(6):
+        counts, _, orders = _campaign(rng, int(rng.integers(400, 1500)))
+        past.append(counts)
+        values.extend(int(v) for v in orders)
+    truth, p_buy, orders = _campaign(rng, 800)
+    inputs = Inputs(purchase_p=p_buy, spend=np.full(800, np.nan), segments_per_message=1.0, price_micros=50_000,
+                    past=past, conversion_values_micros=values, past_purchase_p=P_BUY[0] / sum(P_BUY))
+    return forecast(inputs, seed=seed), truth, float(orders.sum())
+
+
+def test_intervals_cover_simulated_campaigns_at_about_the_stated_rate() -> None:
+    hits: dict[str, list[tuple[bool, bool]]] = {"delivered": [], "clicks": [], "conversions": [],
+                                                 "revenue_micros": []}
+    for seed in range(150):
+        made, truth, revenue = _trial(seed)
+        actual = {"delivered": truth.delivered, "clicks": truth.clicked, "conversions": truth.converted,
+                  "revenue_micros": revenue}
+        for name, value in actual.items():
+            figure = made.figures[name]
+            assert figure is not None
+            hits[name].append((figure.covers(value, 0.8), figure.covers(value, 0.95)))
+    for name, pairs in hits.items():
+        at80 = np.mean([a for a, _ in pairs])
+        at95 = np.mean([b for _, b in pairs])
+        assert 0.7 <= at80 <= 0.92, (name, at80)
+        assert at95 >= 0.88, (name, at95)
+
+
+def test_without_history_or_predictions_priors_are_used_and_revenue_is_unknown() -> None:
+    inputs = Inputs(purchase_p=np.full(200, np.nan), spend=np.full(200, np.nan), segments_per_message=2.0,
+                    price_micros=50_000)
+    made = forecast(inputs)
+    assert made.sources["delivered"] == "population prior"
+    assert "purchase probability" not in made.sources["conversions"]
+    assert made.figures["revenue_micros"] is None and made.figures["roi"] is None
+    cost = made.figures["cost_micros"]
+    assert cost is not None and cost.expected == cost.low95 == cost.high95 == 200 * 2 * 50_000
+    delivered = made.figures["delivered"]
+    assert delivered is not None and 180 <= delivered.expected <= 200 and delivered.low80 < delivered.high80
+
+
+def test_predictions_move_the_forecast_and_give_revenue_without_past_values() -> None:
+    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+                  price_micros=50_000, past_purchase_p=0.1)
+    cold = Inputs(purchase_p=np.full(500, 0.05), spend=np.full(500, 2.5), segments_per_message=1.0,
+                  price_micros=50_000, past_purchase_p=0.1)
+    hot, low = forecast(keen), forecast(cold)
+    assert hot.figures["conversions"].expected > 6 * low.figures["conversions"].expected  # type: ignore[union-attr]
+    revenue = hot.figures["revenue_micros"]
+    assert revenue is not None and "predicted spend per purchase" in hot.sources["revenue_micros"]
+    per_conversion = revenue.expected / hot.figures["conversions"].expected  # type: ignore[union-attr]
+    assert per_conversion == pytest.approx(50_000_000, rel=0.1)  # spend 20 / probability 0.4
+    assert hot.figures["roi"] is not None
+
+
+def test_spread_between_campaigns_widens_the_rate() -> None:
+    steady = rate_beta([50, 50, 50], [1000, 1000, 1000], 0.05)
+    varied = rate_beta([10, 50, 90], [1000, 1000, 1000], 0.05)
+    assert steady[0] / (steady[0] + steady[1]) == pytest.approx(varied[0] / (varied[0] + varied[1]))
+    assert varied[0] + varied[1] < (steady[0] + steady[1]) / 5  # a weaker Beta: wider
+    assert "3 past campaigns" in varied[2] and "spread" in varied[2]
+
+
+def test_round_trip_and_coverage_levels() -> None:
+    made = forecast(Inputs(purchase_p=np.full(50, 0.1), spend=np.full(50, 5.0), segments_per_message=1.0,
+                           price_micros=10_000))
+    assert Forecast.from_dict(made.as_dict()) == made
+    figure = Figure(10, 8, 12, 6, 14)
+    assert figure.covers(7, 0.95) and not figure.covers(7, 0.8)
