@@ -42,10 +42,14 @@ def _check_media(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 MediaList = Annotated[list[dict[str, Any]], AfterValidator(_check_media)]
 
 
+# a language code as templates store it ("fr", "pt-BR"): one definition for templates and previews
+LanguageCode = Annotated[str, Field(min_length=2, max_length=8)]
+
+
 class TemplateIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["marketing", "transactional"] = "marketing"
-    language: str = Field(default="en", min_length=2, max_length=8)
+    language: LanguageCode = "en"
     body: str = Field(min_length=1, max_length=5000)
     attributes: list[str] = Field(default_factory=list, description="extra attribute names the body may read")
     event_fields: list[str] = Field(default_factory=list, description="event payload paths; suffix ? = optional")
@@ -62,7 +66,7 @@ class PreviewIn(RequestBody):
     contact_id: int | None = None
     template_id: int | None = None
     body: str | None = Field(None, max_length=5000)
-    language: str | None = Field(None, max_length=8)
+    language: LanguageCode | None = None
     kind: Literal["marketing", "transactional"] | None = None
     attributes: list[str] = Field(default_factory=list, description="extra attribute names a draft body may read")
     event: JsonObject | None = None
