@@ -1,0 +1,52 @@
+"""``relais intelligence score``: train the prediction models on the orders and score every contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+
+from cli.console import console
+from cli.contacts import CLI_ACTOR
+from core import audit, db
+from core.runtime import bootstrap
+from intelligence import scoring, tasks
+
+intelligence_app = typer.Typer(help="Predictions learnt from the order history.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(intelligence_app, name="intelligence")
+
+
+def print_result(result: scoring.ScoringResult) -> None:
+    """Which path the run took and why, then what it wrote."""
+    if result.path != scoring.SCORED:
+        console.print(f"[yellow]Nothing stored: {result.reason}[/]")
+        return
+    console.print(
+        f"[green]Scored {result.contacts_scored} contacts[/] ({result.defaults} without orders got the population's "
+        f"values) in {result.seconds:.1f} s; {result.reason}"
+    )
+    for kind, count in result.written.items():
+        console.print(f"  {kind}: {count} predictions, model version {result.versions[kind]}")
+
+
+@intelligence_app.command("score")
+def score(
+    queue: bool = typer.Option(False, "--queue", help="Queue the job for a worker instead of running it here."),
+    at: str = typer.Option("", "--at", help="Score as of this ISO time instead of now (UTC when no offset)."),
+) -> None:
+    """Train the models on the orders up to now and store every contact's predictions (the scheduler: daily)."""
+    bootstrap()
+    if queue:
+        job_id = tasks.request_scoring()
+        console.print(f"queued as job {job_id} (GET /api/v1/intelligence/score shows its state)")
+        return
+    now = datetime.fromisoformat(at) if at else None
+    with db.session_scope() as session, console.status("training the models and scoring every contact"):
+        result = scoring.score_contacts(session, now=now)
+        audit.record(session, actor=CLI_ACTOR, action="intelligence.score", target_type="model_version",
+                     target_id=result.versions.get("purchase_90d", ""),
+                     diff={"path": result.path, "contacts": result.contacts_scored})  # fmt: skip
+    print_result(result)
