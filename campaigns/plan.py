@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -30,6 +31,9 @@ from sqlalchemy.orm import Session
 from campaigns import abtest, scheduling
 from campaigns.models import Campaign
 from conversations.models import Message
+
+if TYPE_CHECKING:
+    from campaigns.send_time import Timing
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ class Planner:
         self._quiet = (scheduling.parse_hhmm(self.campaign.quiet_start), scheduling.parse_hhmm(self.campaign.quiet_end))
         self._windows: dict[str, scheduling.Window] = {}
 
-    def _window(self, country: str) -> scheduling.Window:
+    def window(self, country: str) -> scheduling.Window:
+        """The recipient's daily send window (quiet hours narrowed by the country rule)."""
         window = self._windows.get(country)
         if window is None:
             window = scheduling.window_for(country, *self._quiet, country_rules=self.campaign.respect_country_rules)
@@ -94,7 +99,7 @@ class Planner:
             ValidationFailed: the window is empty or no day in two weeks is open.
         """
         tz = scheduling.zone(timezone, self.campaign.timezone)
-        window = self._window(country or "")
+        window = self.window(country or "")
         at = scheduling.next_allowed(after, tz=tz, country=country, window=window)
         if at <= after:
             return Slot(after)
@@ -204,14 +209,15 @@ class Distribution:
 
 
 def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None, str | None]], *,
-                 start: datetime) -> Distribution:
+                 start: datetime, timing: Timing | None = None) -> Distribution:
     """When each recipient's message would go if ``campaign`` started at ``start``; writes nothing.
 
     ``recipients`` are (contact id, time zone, country) of the contacts it will text (consent and
     frequency cap already applied). The planning is preparation's own: the local-time schedule,
     the recipient's window (:meth:`Planner.first_send`), then the throttle in send order. An A/B
     campaign texts its test group (``abtest.in_test_group``; a draft never saved hashes as id 0)
-    at the start and the rest ``winner_after_hours`` later, when the winner is chosen. The first
+    at the start and the rest ``winner_after_hours`` later, when the winner is chosen. With the
+    best-time option, ``timing`` (``campaigns.send_time.Timing``) plans each recipient. The first
     run only: a recurring campaign repeats it at each occurrence.
 
     Raises:
@@ -225,6 +231,9 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     planned: list[Slot] = []
     for contact_id, tz, country in recipients:
         later = bool(ab) and not abtest.in_test_group(ab or {}, campaign.id or 0, contact_id)
+        if timing is not None:
+            planned.append(timing.slot(contact_id, tz, country, now=decided if later else start)[0])
+            continue
         key = (tz, country, later)
         if key not in slots:
             slot = planner.first_send(timezone=tz, country=country, now=decided if later else start)

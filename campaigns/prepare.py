@@ -33,6 +33,7 @@ from campaigns.brand import business_name as brand_business_name
 from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
 from campaigns.models import Campaign, Template
+from campaigns.send_time import Timing
 from campaigns.templates import Compiled, contact_context, variable_roots, with_footer
 from channels.encoding import GSM7_BASIC, MULTI_SEGMENT, SINGLE_SEGMENT, analyze
 from contacts.models import Contact
@@ -168,6 +169,8 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     shortener = Shortener.from_settings()
     links: dict[int, dict[str, int]] = {}
     planner = plan.Planner(campaign)
+    timing = Timing.load(session, campaign, [row[0] for row in rows], now=now,
+                         audience=audience_select(session, campaign))
     slots: dict[tuple[str | None, str], plan.Slot] = {}
     records: list[dict[str, Any]] = []
     when: list[plan.Slot] = []
@@ -210,6 +213,11 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
             "encoding": encoding, "segments": 1 if media else segments,
             "analysis": {"ab_arm": arm.name} if arm.name else {}, "created_at": now,
         })
+        if timing is not None:  # best time: the recipient's own moment in the window, and why
+            slot, mark = timing.slot(contact_id, tz, country, now=now)
+            records[-1]["analysis"] = {**records[-1]["analysis"], **mark}
+            when.append(slot)
+            continue
         key = (tz, country)
         if key not in slots:  # the same zone and country always give the same moment in a chunk
             slots[key] = planner.first_send(timezone=tz, country=country, now=now)

@@ -30,6 +30,7 @@ from campaigns.links import URL_PATTERN, Shortener
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select, capped_contacts
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
+from campaigns.send_time import Timing
 from campaigns.templates import Compiled, contact_context, validate, with_footer
 from channels.encoding import analyze
 from contacts.consent import consent_verdicts, exclusion_counts
@@ -213,4 +214,7 @@ def estimate(session: Session, campaign: Campaign, *, start: datetime, now: date
     rest = found.sendable - tested
     low = round(price.micros * (tested * mixed + rest * min(sizes)))
     high = round(price.micros * (tested * mixed + rest * max(sizes)))
-    return Estimate(found, messages, plan.distribution(campaign, found.recipients, start=start), price, low, high)
+    timing = Timing.load(session, campaign, [r[0] for r in found.recipients], now=start,
+                         audience=audience_select(session, campaign))
+    spread = plan.distribution(campaign, found.recipients, start=start, timing=timing)
+    return Estimate(found, messages, spread, price, low, high)

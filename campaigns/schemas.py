@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from channels.media import media_kind, normalize_content_type, size_limit
 from core.bodies import JsonObject, RequestBody
@@ -88,6 +88,36 @@ class PreviewOut(BaseModel):
     cost_per_message_micros: int
 
 
+def _local_moment(value: str) -> str:
+    """A wall-clock moment without zone, normalised to ``YYYY-MM-DDTHH:MM``."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("expected a local date and time, YYYY-MM-DDTHH:MM") from None
+    if moment.tzinfo is not None:
+        raise ValueError("a local time has no zone: it is read in each recipient's own zone")
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+LocalMoment = Annotated[str, AfterValidator(_local_moment)]
+
+
+class SendTimeIn(RequestBody):
+    """The "best time" option: each recipient is texted at their predicted best hour within
+    ``start``-``end`` read in their own zone; ``holdout`` of them, chosen by a seeded hash, get a
+    uniformly random time in the same window so the report can measure the gain (``campaigns.send_time``)."""
+
+    start: LocalMoment
+    end: LocalMoment
+    holdout: float = Field(default=0.1, ge=0.0, le=0.5, description="share given a random time (the control)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SendTimeIn:
+        if self.end <= self.start:
+            raise ValueError("the best-time window ends before it starts")
+        return self
+
+
 class CampaignIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     template_id: int
@@ -105,6 +135,7 @@ class CampaignIn(RequestBody):
     frequency_cap: int = Field(default=3, ge=0)
     frequency_days: int = Field(default=7, ge=1)
     ab: JsonObject = Field(default_factory=dict)
+    send_time: SendTimeIn | None = Field(default=None, description="plan each recipient at their best time")
 
 
 class CampaignOut(CampaignIn):

@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from campaigns import flows, reporting, service
 from campaigns.models import Campaign
+from campaigns.prepare import audience_select
+from campaigns.preview import audience
 from campaigns.scheduling import aware
 from campaigns.schemas import CampaignIn, CampaignOut, ConversionIn, ScheduleIn
+from campaigns.send_time import planned
 from core import audit
 from core.accounts import Principal
 from core.db import utcnow
@@ -85,6 +88,19 @@ def get_campaign(
     campaign_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
 ) -> CampaignOut:
     return _out(service.get_campaign(session, campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}/send-time")
+def send_time_plan(
+    campaign_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> dict[str, Any]:
+    """The best-time plan as if the run started now (or at ``send_at``): recipients per group
+    (best_time, random_time), per local hour, by reason, and whether the model personalises hours."""
+    campaign = service.get_campaign(session, campaign_id)
+    now = utcnow()
+    start = max(aware(campaign.send_at), now) if campaign.send_at else now
+    recipients = audience(session, campaign, now=now).recipients
+    return planned(session, campaign, recipients, start=start, audience=audience_select(session, campaign))
 
 
 @router.post("/campaigns/{campaign_id}/schedule", response_model=CampaignOut)

@@ -1,0 +1,253 @@
+"""Best send time with a random-time holdout: planning into the window, the holdout, recovery, the report.
+
+A controlled clock throughout: preparation, recovery and the delivery authority are each run at
+chosen instants (Wednesday 2026-12-02; the window is Thursday 09:00 to Friday 20:00, Paris time,
+where France allows marketing texts 08:00-20:00).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns import flows, send_time, tasks
+from campaigns.models import Campaign, CampaignLink, Conversion, LinkClick
+from campaigns.reporting import campaign_report, to_csv
+from contacts.models import Order, OrderLine
+from conversations.models import Message
+from core import db
+from core.redis import get_redis
+from core.settings import Settings
+from delivery import authority, recovery
+from intelligence import store
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.helpers import auth_headers
+
+PARIS = ZoneInfo("Europe/Paris")
+WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+WINDOW = {"start": "2026-12-03T09:00", "end": "2026-12-04T20:00"}
+OPEN = [(datetime(2026, 12, 3, 9, 0, tzinfo=PARIS), datetime(2026, 12, 3, 20, 0, tzinfo=PARIS)),
+        (datetime(2026, 12, 4, 8, 0, tzinfo=PARIS), datetime(2026, 12, 4, 20, 0, tzinfo=PARIS))]
+RULES = {"quiet_start": "21:00", "quiet_end": "08:00", "respect_country_rules": True}
+
+
+def _inside(at: datetime) -> bool:
+    return any(start <= at < end for start, end in OPEN)
+
+
+def _predict(session: Session, hours: dict[int, tuple[int, int, bool]], *, single_hour: bool = False) -> None:
+    """Store best_hour predictions (contact -> (hour, weekday, personal)) as the scoring job does."""
+    model = store.register_version(session, kind="best_hour", version="test", params={"single_hour": single_hour},
+                                   metrics={"validation": {"hour_hit_pm1": 0.31, "one_best_hour": 0.35}})
+    store.write_predictions(session, model, [
+        store.Score(cid, float(h), {"hour": h, "day": d, "timezone": "Europe/Paris", "personal": p})
+        for cid, (h, d, p) in hours.items()])
+
+
+def _prepare(campaign_id: int, now: datetime = WEDNESDAY) -> int:
+    with db.session_scope() as session:
+        flows.start_run(session, session.get_one(Campaign, campaign_id), now=now)
+    return tasks.prepare_campaign(campaign_id, now=now)
+
+
+def _messages(campaign_id: int) -> list[Message]:
+    with db.session_scope() as session:
+        rows = list(session.scalars(select(Message).where(Message.campaign_id == campaign_id)
+                                    .order_by(Message.contact_id)))
+        session.expunge_all()
+    return rows
+
+
+def _at(row: Message) -> datetime:
+    assert row.not_before is not None
+    return row.not_before.replace(tzinfo=UTC) if row.not_before.tzinfo is None else row.not_before
+
+
+def test_best_times_fall_in_the_window_and_never_in_quiet_hours_even_for_a_night_owl(
+    runtime_any_db: Settings,
+) -> None:
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(40)]
+        evening = {c.id: (19, 4, True) for c in contacts[:20]}  # 19:00, Fridays
+        night = {c.id: (3, 3, True) for c in contacts[20:39]}  # 03:00: never allowed
+        _predict(session, evening | night)
+        campaign = create_campaign(session, create_template(session), **RULES,
+                                   send_time={**WINDOW, "holdout": 0.2})
+        cid, unknown = campaign.id, contacts[39].id
+    assert _prepare(cid) == 40
+    rows = _messages(cid)
+    for row in rows:
+        at = _at(row).astimezone(PARIS)
+        assert _inside(at), (row.contact_id, at)
+        group, reason = row.analysis["send_time"], row.analysis["send_time_reason"]
+        assert group == (send_time.RANDOM if send_time.in_holdout(cid, row.contact_id, 0.2) else send_time.BEST)
+        assert row.wait_reason == "scheduled" and row.wait_detail.startswith(reason)
+        if group == send_time.RANDOM:
+            assert reason == "holdout: random time"
+        elif row.contact_id in evening:
+            assert (at.weekday(), at.hour, at.minute) == (4, 19, 0)  # Friday 19:00: hour and weekday
+            assert reason == "best time: 19:00 from your history"
+        elif row.contact_id in night:
+            assert (at.weekday(), at.hour, at.minute) == (4, 8, 0)  # the open hour nearest 03:00: Fri 08:00
+            assert reason == "best time: 03:00 from your history"
+        else:
+            assert row.contact_id == unknown and at == OPEN[0][0]  # no orders anywhere: the first opening
+    with db.session_scope() as session:  # the authority, asked at each planned time, lets every one go
+        live = list(session.scalars(select(Message).where(Message.campaign_id == cid)))
+        for row in live:
+            assert authority.may_send(session, [row], now=_at(row))[row.id].action == "go"
+            before = _at(row) - timedelta(minutes=30)
+            if before.astimezone(PARIS).hour < 8:  # a stray early claim of the 08:00 sends: quiet hours hold it
+                assert authority.may_send(session, [row], now=before)[row.id].code == "quiet_hours"
+
+
+def test_the_holdout_share_is_respected_and_deterministic() -> None:
+    ids = range(1, 20001)
+    first = [i for i in ids if send_time.in_holdout(7, i, 0.1)]
+    assert abs(len(first) / 20000 - 0.1) < 0.006  # binomial sd 0.2 %: three sd
+    assert first == [i for i in ids if send_time.in_holdout(7, i, 0.1)]
+    other = {i for i in ids if send_time.in_holdout(8, i, 0.1)}
+    assert len(other & set(first)) < 0.2 * len(first)  # another campaign draws another holdout
+    assert not any(send_time.in_holdout(7, i, 0.0) for i in ids)
+    assert abs(sum(send_time.in_holdout(7, i, 0.3) for i in ids) / 20000 - 0.3) < 0.01
+
+
+def test_random_times_cover_the_open_window_uniformly() -> None:
+    start, end = datetime(2026, 12, 3, 8, 0, tzinfo=UTC), datetime(2026, 12, 3, 19, 0, tzinfo=UTC)
+    intervals = [(start, datetime(2026, 12, 3, 10, 0, tzinfo=UTC)), (datetime(2026, 12, 3, 17, 0, tzinfo=UTC), end)]
+    picks = [send_time.random_moment(intervals, 1, i) for i in range(3000)]
+    assert picks == [send_time.random_moment(intervals, 1, i) for i in range(3000)]
+    assert all(p is not None and any(a <= p < b for a, b in intervals) for p in picks)
+    share_first = sum(1 for p in picks if p is not None and p < intervals[0][1]) / len(picks)
+    assert abs(share_first - 0.5) < 0.05  # two hours each: half and half
+    assert send_time.random_moment([], 1, 1) is None
+
+
+def test_recovery_past_the_lease_keeps_the_planned_time(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(6)]
+        _predict(session, {c.id: (19, 4, True) for c in contacts})
+        campaign = create_campaign(session, create_template(session), **RULES, send_time={**WINDOW, "holdout": 0.0})
+        cid = campaign.id
+    _prepare(cid)
+    planned = [(r.id, _at(r), r.wait_reason, r.wait_detail) for r in _messages(cid)]
+    friday_seven = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+    assert {p[1] for p in planned} == {friday_seven}
+    later = WEDNESDAY + timedelta(seconds=recovery.LEASE_SECONDS + 3600)
+    found = recovery.recover(get_redis(runtime), now=later)
+    assert (found.reenqueued, found.held) == (0, 0)  # planned for Friday: no orphan on Wednesday
+    assert [(r.id, _at(r), r.wait_reason, r.wait_detail) for r in _messages(cid)] == planned
+    found = recovery.recover(get_redis(runtime), now=friday_seven + timedelta(seconds=recovery.LEASE_SECONDS + 60))
+    assert found.reenqueued == 6  # the wake-up job was lost: due now, inside the window, it goes
+
+
+def test_without_predictions_the_segment_best_hour_from_orders(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(32)]
+        for n, contact in enumerate(contacts):  # everyone orders at 17:xx UTC (18:xx in Paris)
+            order = Order(contact_id=contact.id, source="import", external_id=f"o{n}",
+                          ordered_at=datetime(2026, 11, 2 + n % 20, 17, n % 50), total_micros=10_000_000)
+            session.add(order)
+            session.flush()
+            session.add(OrderLine(order_id=order.id, product_id="p", quantity=1, unit_price_micros=10_000_000))
+        campaign = create_campaign(session, create_template(session), **RULES, send_time={**WINDOW, "holdout": 0.0})
+        cid = campaign.id
+    _prepare(cid)
+    rows = _messages(cid)
+    assert {(_at(r).astimezone(PARIS).weekday(), _at(r).astimezone(PARIS).hour) for r in rows} <= {(3, 18), (4, 18)}
+    assert {r.analysis["send_time_reason"] for r in rows} == {"best time: 18:00 from the segment's orders"}
+
+
+def _synthetic_outcomes(session: Session, campaign: Campaign, seed: int, n_best: int, n_random: int,
+                        p_best: float, p_random: float) -> dict[str, tuple[int, int]]:
+    """Delivered messages in each group, clicks and conversions drawn with the given rates."""
+    rng = random.Random(seed)
+    link = CampaignLink(campaign_id=campaign.id, url="https://shop.example")
+    session.add(link)
+    session.flush()
+    drawn: dict[str, tuple[int, int]] = {}
+    k = 0
+    for group, n, p in ((send_time.BEST, n_best, p_best), (send_time.RANDOM, n_random, p_random)):
+        clicks = conversions = 0
+        for _ in range(n):
+            k += 1
+            contact = create_contact(session, 5000 + k, opted_in=False)
+            session.add(Message(contact_id=contact.id, campaign_id=campaign.id, direction="out", body="x",
+                                status="delivered", lane="marketing", analysis={"send_time": group},
+                                created_at=WEDNESDAY, sent_at=WEDNESDAY))
+            if rng.random() < p:
+                clicks += 1
+                session.add(LinkClick(link_id=link.id, campaign_id=campaign.id, contact_id=contact.id))
+                if rng.random() < 0.5:
+                    conversions += 1
+                    session.add(Conversion(campaign_id=campaign.id, contact_id=contact.id, reference=f"r{k}"))
+        drawn[group] = (clicks, conversions)
+    session.flush()
+    return drawn
+
+
+def test_report_lift_and_interval_on_a_seeded_synthetic_outcome(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), send_time=WINDOW)
+        drawn = _synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
+        report = campaign_report(session, campaign)
+        assert "send time best_time,unique_clicks" in to_csv(report)
+    section = report["send_time"]
+    (c1, v1), (c2, v2) = drawn[send_time.BEST], drawn[send_time.RANDOM]
+    assert section["groups"][send_time.BEST]["unique_clicks"] == c1
+    assert section["groups"][send_time.RANDOM]["conversions"] == v2
+    click = section["lift"]["click"]
+    p1, p2 = c1 / 500, c2 / 300
+    se = (p1 * (1 - p1) / 500 + p2 * (1 - p2) / 300) ** 0.5
+    assert click["difference"] == pytest.approx(p1 - p2, abs=1e-4)
+    assert click["low"] == pytest.approx(p1 - p2 - 1.96 * se, abs=1e-3)
+    assert click["high"] == pytest.approx(p1 - p2 + 1.96 * se, abs=1e-3)
+    assert click["low"] < 0.12 < click["high"]  # the true lift lies inside
+    assert click["low"] > 0 and "a real gain" in click["sentence"]
+    conversion = section["lift"]["conversion"]
+    assert conversion["best_rate"] == pytest.approx(v1 / 500, abs=1e-4)
+    assert section["model"]["version"] is None and "No send-time model" in section["model"]["note"]
+
+
+def test_lift_is_na_for_small_groups_and_within_noise_for_equal_rates(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), send_time=WINDOW)
+        _synthetic_outcomes(session, campaign, 3, 200, 20, 0.2, 0.2)
+        lift = campaign_report(session, campaign)["send_time"]["lift"]["click"]
+    assert lift["difference"] == lift["low"] == "n/a" and "fewer than 30" in lift["sentence"]
+    same = send_time.lift("click", (40, 200), (41, 200))
+    assert same.low is not None and same.low < 0 < (same.high or 0) and "within noise" in same.sentence
+    assert send_time.lift("click", (0, 200), (0, 200)).difference is None
+
+
+def test_api_takes_the_option_refuses_unknown_fields_and_plans(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(10)]
+        _predict(session, {c.id: (19, 4, False) for c in contacts}, single_hour=True)
+        template_id = create_template(session).id
+    body = {"name": "best", "template_id": template_id, **RULES}
+    day = datetime.now(PARIS).date() + timedelta(days=2)  # the route plans from the real clock
+    window = {"start": f"{day}T09:00", "end": f"{day + timedelta(days=1)}T20:00"}
+    refused = app_client.post("/api/v1/campaigns", headers=headers,
+                              json={**body, "send_time": {**window, "holdout": 0.1, "seed": 1}})
+    assert refused.status_code == 422
+    backwards = app_client.post("/api/v1/campaigns", headers=headers,
+                                json={**body, "send_time": {"start": window["end"], "end": window["start"]}})
+    assert backwards.status_code == 422
+    created = app_client.post("/api/v1/campaigns", headers=headers, json={**body, "send_time": window})
+    assert created.status_code == 201, created.text
+    assert created.json()["send_time"] == {**window, "holdout": 0.1}
+    plan = app_client.get(f"/api/v1/campaigns/{created.json()['id']}/send-time", headers=headers).json()
+    assert plan["recipients"] == 10 and sum(plan["groups"].values()) == 10
+    assert plan["model"]["single_hour"] is True and "single best hour" in plan["model"]["note"]
+    assert plan["groups"][send_time.BEST] == 0 or plan["local_hours"][send_time.BEST] == {
+        "19:00": plan["groups"][send_time.BEST]}
+    assert all(r["reason"] in ("holdout: random time", "best time: 19:00, one hour for everyone (personal hours "
+                                "measured no better)") for r in plan["reasons"])
