@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, plan, scheduling
+from campaigns import abtest, adaptive, plan, scheduling
 from campaigns.models import Campaign
 from campaigns.prepare import queue_wakeups
 from campaigns.reporting import arm_results, summary
@@ -28,8 +28,11 @@ PREPARE_JOB = "campaigns.tasks.prepare_campaign"
 
 
 def _queue_prepare(session: Session, campaign: Campaign) -> None:
+    # an adaptive campaign's batches share a phase: the cursor tells them apart (a retried sweep re-queues the same id)
+    batch = f":{campaign.cursor}" if adaptive.is_adaptive(campaign) else ""
     enqueue_after_commit(session, JobSpec(
-        func=PREPARE_JOB, args=(campaign.id,), job_id=f"campaign-prepare:{campaign.id}:{campaign.run}:{campaign.phase}",
+        func=PREPARE_JOB, args=(campaign.id,),
+        job_id=f"campaign-prepare:{campaign.id}:{campaign.run}:{campaign.phase}{batch}",
         queue="marketing", timeout=4 * 3600,
     ))
 
@@ -56,7 +59,7 @@ def start_run(session: Session, campaign: Campaign, *, now: datetime) -> None:
 def finish_phase(session: Session, campaign: Campaign, *, now: datetime) -> None:
     """The current preparation phase reached the end of the segment."""
     campaign.cursor = 0
-    if campaign.ab and campaign.phase == "main":
+    if campaign.ab and campaign.phase == "main" and not adaptive.is_adaptive(campaign):
         campaign.phase = "ab_wait"
         campaign.ab_decide_at = now + timedelta(hours=float(campaign.ab.get("winner_after_hours", 4)))
     else:
@@ -75,6 +78,22 @@ def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
     session.flush()
     _queue_prepare(session, campaign)
     return winner.name
+
+
+def wait_for_results(session: Session, campaign: Campaign, *, now: datetime) -> None:
+    """An adaptive batch is prepared: let its results come in before the bandit splits the next one."""
+    campaign.phase = "batch_wait"
+    campaign.ab_decide_at = adaptive.next_batch_at(campaign, now)
+    campaign.status = "running"
+    session.flush()
+
+
+def prepare_next_batch(session: Session, campaign: Campaign) -> None:
+    """The wait after an adaptive batch is over: prepare the next one (from the campaign's cursor)."""
+    campaign.phase = "main"
+    campaign.status = "preparing"
+    session.flush()
+    _queue_prepare(session, campaign)
 
 
 def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch: int = 5000) -> int:

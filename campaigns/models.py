@@ -72,7 +72,7 @@ class Campaign(Base):
     ab_decide_at: Mapped[datetime | None] = mapped_column(nullable=True)
     prepared: Mapped[int] = mapped_column(Integer, default=0)  # messages queued in the current run
     cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id prepared in this phase
-    phase: Mapped[str] = mapped_column(String(10), default="")  # "" | main | holdout | done
+    phase: Mapped[str] = mapped_column(String(10), default="")  # "" | main | ab_wait | holdout | batch_wait | done
     run_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     skipped: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(100), default="")

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, null, select
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, plan
+from campaigns import abtest, adaptive, plan
 from campaigns.brand import business_name as brand_business_name
 from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
@@ -146,7 +146,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
         skipped[reason] += 1
     wanted = [i for i in ids if i not in blocked]
     arms = _arms(session, campaign)
-    ab = campaign.ab if campaign.ab else None
+    ab = campaign.ab if campaign.ab and not adaptive.is_adaptive(campaign) else None
     if ab:  # before the cap: the test group's own messages must not count as "capped" in the holdout phase
         holdout = campaign.phase == "holdout"
         in_phase = [i for i in wanted if abtest.in_test_group(ab, campaign.id, i) != holdout]
@@ -164,6 +164,12 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
         .order_by(Contact.id)
     ).all()
     skipped["opted_out"] += len(wanted) - len(rows)
+    adaptive_arms: dict[int, str] | None = None
+    if adaptive.is_adaptive(campaign):  # this chunk is one batch: the bandit splits it, the control gets nothing
+        chosen = adaptive.allocate(session, campaign, [row[0] for row in rows], now=now)
+        adaptive_arms = {contact_id: arm for contact_id, arm in chosen.items() if arm is not None}
+        skipped["control"] += len(chosen) - len(adaptive_arms)
+        rows = [row for row in rows if row[0] in adaptive_arms]
     settings = get_settings()
     brand = get_profile(session)
     shortener = Shortener.from_settings()
@@ -181,7 +187,9 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     plain = {name: (arm.template.id, arm.template.language, arm.campaign_media or arm.template.media)
              for name, arm in arms.items()}
     for contact_id, language, country, tz, first_name, name, attributes in rows:
-        if ab and phase == "holdout":
+        if adaptive_arms is not None:
+            arm = arms[adaptive_arms[contact_id]]
+        elif ab and phase == "holdout":
             arm = arms[winner]
         elif ab:
             arm = arms[str(abtest.assign_arm(ab["arms"], campaign_id, contact_id)["name"])]

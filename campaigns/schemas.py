@@ -88,6 +88,45 @@ class PreviewOut(BaseModel):
     cost_per_message_micros: int
 
 
+def _not_control(name: str) -> str:
+    if name == "control":
+        raise ValueError("'control' names the held-out group, not an arm")
+    return name
+
+
+class AdaptiveArmIn(RequestBody):
+    name: Annotated[str, AfterValidator(_not_control)] = Field(min_length=1, max_length=40)
+    template_id: int
+
+
+class AdaptiveIn(RequestBody):
+    """An adaptive test (``ab`` with ``mode: adaptive``): batches split by the bandit, a fixed control.
+
+    See ``campaigns.adaptive``: every ``batch_minutes`` the next ``batch_size`` contacts are split
+    by Thompson sampling on each arm's ``metric`` rate, ``control_share`` of each batch gets no
+    message, and once an arm is best with probability >= ``threshold`` after at least ``min_sends``
+    messages (or ``max_hours`` passed) the rest of the audience gets the winner.
+    """
+
+    mode: Literal["adaptive"]
+    arms: list[AdaptiveArmIn] = Field(min_length=2, max_length=8)
+    control_share: float = Field(default=0.1, ge=0.0, le=0.5)
+    batch_size: int = Field(default=500, ge=20, le=50_000)
+    batch_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    metric: Literal["clicks", "replies", "conversions"] = "clicks"
+    threshold: float = Field(default=0.95, ge=0.5, le=0.999)
+    min_sends: int = Field(default=200, ge=0, le=1_000_000,
+                           description="messages sent across the variants before the probability rule may stop")
+    max_hours: float = Field(default=72.0, gt=0, le=30 * 24)
+
+
+def _check_ab_mode(ab: dict[str, Any]) -> dict[str, Any]:
+    """A fixed A/B test (no ``mode``) as given; an adaptive one validated and stored with its defaults."""
+    if "mode" not in ab:
+        return ab
+    return AdaptiveIn.model_validate(ab).model_dump()
+
+
 def _local_moment(value: str) -> str:
     """A wall-clock moment without zone, normalised to ``YYYY-MM-DDTHH:MM``."""
     try:
@@ -134,7 +173,8 @@ class CampaignIn(RequestBody):
     throttle_per_minute: int = Field(default=0, ge=0)
     frequency_cap: int = Field(default=3, ge=0)
     frequency_days: int = Field(default=7, ge=1)
-    ab: JsonObject = Field(default_factory=dict)
+    ab: Annotated[JsonObject, AfterValidator(_check_ab_mode)] = Field(
+        default_factory=dict, description="a fixed A/B test, or an adaptive one (mode: adaptive, see AdaptiveIn)")
     send_time: SendTimeIn | None = Field(default=None, description="plan each recipient at their best time")
 
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from campaigns import flows
+from campaigns import adaptive, flows
 from campaigns.models import Campaign
-from campaigns.prepare import prepare_chunk
+from campaigns.prepare import CHUNK, prepare_chunk
 from core import db
 from core.db import utcnow
 from core.periodic import Periodic
@@ -40,17 +40,21 @@ def prepare_campaign(campaign_id: int, now: datetime | None = None,
             if campaign is None or campaign.status != "preparing" or campaign.phase not in ("main", "holdout"):
                 return queued
             moment = now or utcnow()
-            result = prepare_chunk(session, campaign, now=moment)
+            chunk = adaptive.chunk_size(campaign) if adaptive.is_adaptive(campaign) else CHUNK
+            result = prepare_chunk(session, campaign, now=moment, chunk=chunk)
             queued += result.queued
             if progress is not None:
                 progress(result.seen)
             if result.done:
                 flows.finish_phase(session, campaign, now=moment)
                 return queued
+            if adaptive.waits_between_batches(campaign):
+                flows.wait_for_results(session, campaign, now=moment)
+                return queued
 
 
 def sweep(now: datetime | None = None) -> None:
-    """Start due runs, decide due A/B tests, complete finished runs (every 30 s)."""
+    """Start due runs, decide due A/B tests, prepare due adaptive batches, complete finished runs (every 30 s)."""
     moment = now or utcnow()
     with db.session_scope() as session:
         due = session.scalars(select(Campaign).where(Campaign.status == "scheduled", Campaign.next_run_at <= moment))
@@ -60,5 +64,9 @@ def sweep(now: datetime | None = None) -> None:
             Campaign.status == "running", Campaign.phase == "ab_wait", Campaign.ab_decide_at <= moment))
         for campaign in deciding:
             flows.decide_ab(session, campaign, now=moment)
+        batching = session.scalars(select(Campaign).where(
+            Campaign.status == "running", Campaign.phase == "batch_wait", Campaign.ab_decide_at <= moment))
+        for campaign in batching:
+            flows.prepare_next_batch(session, campaign)
         for campaign in session.scalars(select(Campaign).where(Campaign.status == "running", Campaign.phase == "done")):
             flows.check_completion(session, campaign, now=moment)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import flows, reporting, service
+from campaigns import adaptive_report, flows, reporting, service
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select
 from campaigns.preview import audience
@@ -192,8 +192,13 @@ def campaign_report(
     session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(READERS),
 ) -> Any:
-    """Totals, failures by reason, clicks/CTR, replies, opt-outs, conversions, cost, per A/B arm."""
-    report = reporting.campaign_report(session, service.get_campaign(session, campaign_id))
+    """Totals, failures by reason, clicks/CTR, replies, opt-outs, conversions, cost, per A/B arm; an adaptive
+    campaign's allocation over time, per-arm rates and lift over its control (``adaptive``)."""
+    campaign = service.get_campaign(session, campaign_id)
+    report = reporting.campaign_report(session, campaign)
+    adaptive = adaptive_report.section(session, campaign)
+    if adaptive is not None:
+        report["adaptive"] = adaptive
     name = f"campaign-{campaign_id}-report"
     if format == "csv":
         return Response(

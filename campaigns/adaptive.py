@@ -1,0 +1,150 @@
+"""Adaptive campaigns: each batch's split among the variants comes from the bandit, with a fixed control.
+
+A campaign whose ``ab`` says ``mode: adaptive`` (validated by ``campaigns.schemas.AdaptiveIn``)
+prepares its audience ``batch_size`` contacts at a time, ``batch_minutes`` apart. Before each batch
+:func:`allocate` reads every arm's results so far (messages sent, and successes of the test's
+``metric``: unique clickers, repliers within the attribution window, or conversions, as
+``campaigns.reporting.arm_results`` counts them) and asks :func:`intelligence.bandit.next_batch`
+for the split: ``control_share`` of the batch (rounded) gets no message, the rest is shared by
+Thompson sampling. The test stops when one variant is best with probability >= ``threshold``
+once ``min_sends`` messages went to the variants (fewer make the posterior swing with luck), or
+when ``max_hours`` have passed since the run started (then the most probably best wins); from
+then on every non-control recipient gets the winner and batches follow each other without waiting.
+
+Each batch writes one ``CampaignAllocation`` row in the same transaction as its messages, so a
+retried job either finds the batch done (the cursor moved) or redoes it from scratch; the draws
+are seeded by (campaign, run, batch), so a redone batch makes the same split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.models import Campaign, CampaignAllocation
+from campaigns.reporting import arm_results
+from campaigns.scheduling import aware
+from intelligence.bandit import ArmStats, next_batch
+
+MODE = "adaptive"
+CONTROL = "control"
+#: contacts per chunk once the test has stopped (as a plain campaign prepares)
+AFTER_STOP_CHUNK = 5000
+
+
+def is_adaptive(campaign: Campaign) -> bool:
+    return bool(campaign.ab) and campaign.ab.get("mode") == MODE
+
+
+def chunk_size(campaign: Campaign) -> int:
+    """Contacts of the audience the next batch goes through: the test's batch, or large once decided."""
+    return AFTER_STOP_CHUNK if campaign.ab_winner else int(campaign.ab["batch_size"])
+
+
+def waits_between_batches(campaign: Campaign) -> bool:
+    """Whether the next batch must wait ``batch_minutes`` for results (an undecided adaptive test)."""
+    return is_adaptive(campaign) and not campaign.ab_winner
+
+
+def next_batch_at(campaign: Campaign, now: datetime) -> datetime:
+    return now + timedelta(minutes=int(campaign.ab["batch_minutes"]))
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What the bandit sees before a batch: the batch number, control size so far, each variant's stats."""
+
+    batch: int
+    control_sent: int
+    variants: dict[str, ArmStats]
+
+
+def _before(session: Session, campaign: Campaign) -> _Before:
+    done = session.execute(
+        select(CampaignAllocation.control_ids)
+        .where(CampaignAllocation.campaign_id == campaign.id, CampaignAllocation.run == campaign.run)
+    ).scalars().all()
+    results = {r.name: r for r in arm_results(session, campaign, metric=str(campaign.ab["metric"]))}
+    # successes are counted per contact, sends per message: a click on a not-yet-reported send is clamped
+    variants = {name: ArmStats(r.sent, min(r.successes, r.sent)) for name, r in results.items()}
+    return _Before(len(done) + 1, sum(len(ids) for ids in done), variants)
+
+
+def allocate(session: Session, campaign: Campaign, contact_ids: list[int], *, now: datetime) -> dict[int, str | None]:
+    """Split this batch's eligible contacts: arm name per contact, None for the control; flush only.
+
+    Records the batch (``CampaignAllocation``) and, when the stopping rule fires, the winner on the
+    campaign (``ab_winner``).
+    """
+    ab = campaign.ab
+    names = [str(arm["name"]) for arm in ab["arms"]]
+    before = _before(session, campaign)
+    stats = [ArmStats(before.control_sent, 0), *(before.variants.get(n, ArmStats(0, 0)) for n in names)]
+    rng = np.random.default_rng([campaign.id, campaign.run, before.batch])
+    share, threshold = float(ab["control_share"]), float(ab["threshold"])
+    stopped = ""
+    if campaign.ab_winner:  # committed: the control keeps its share, the winner gets the rest
+        arms = [CONTROL, campaign.ab_winner]
+        plan = next_batch([stats[0], stats[1 + names.index(campaign.ab_winner)]], len(contact_ids),
+                          control=0, control_share=share, threshold=0.0, rng=rng)
+        chances = dict.fromkeys(names, None) | {campaign.ab_winner: 1.0}
+    else:
+        arms = [CONTROL, *names]
+        started = aware(campaign.run_started_at) if campaign.run_started_at else now
+        expired = now >= started + timedelta(hours=float(ab["max_hours"]))
+        # a posterior from a few dozen sends swings with luck: the probability rule waits for min_sends
+        evidence = sum(s.sends for s in stats[1:]) >= int(ab["min_sends"])
+        plan = next_batch(stats, len(contact_ids), control=0, control_share=share,
+                          threshold=0.0 if expired else threshold if evidence else math.inf, rng=rng)
+        chances = {n: plan.probability_best[1 + i] for i, n in enumerate(names)}
+        if plan.winner is not None:
+            campaign.ab_winner = arms[plan.winner]
+            stopped = "probability" if plan.probability_best[plan.winner] >= threshold else "max_duration"
+    counts = dict(zip(arms, plan.counts, strict=True))
+    order = [int(i) for i in rng.permutation(np.asarray(contact_ids, dtype=np.int64))]
+    chosen: dict[int, str | None] = {}
+    start = 0
+    for arm in arms:
+        for contact_id in order[start:start + counts[arm]]:
+            chosen[contact_id] = None if arm == CONTROL else arm
+        start += counts[arm]
+    session.add(CampaignAllocation(
+        campaign_id=campaign.id, run=campaign.run, batch=before.batch, at=now,
+        arms=[{"name": CONTROL, "count": counts[CONTROL], "sends": before.control_sent, "successes": None,
+               "p_best": None}]
+        + [{"name": n, "count": counts.get(n, 0), "sends": stats[1 + i].sends, "successes": stats[1 + i].successes,
+            "p_best": chances[n]} for i, n in enumerate(names)],
+        control_ids=sorted(c for c, arm in chosen.items() if arm is None),
+        winner=campaign.ab_winner, stopped=stopped,
+    ))
+    session.flush()
+    return chosen
+
+
+def history(session: Session, campaign: Campaign) -> list[CampaignAllocation]:
+    """The batches of the campaign's current run, in order."""
+    return list(session.scalars(
+        select(CampaignAllocation)
+        .where(CampaignAllocation.campaign_id == campaign.id, CampaignAllocation.run == campaign.run)
+        .order_by(CampaignAllocation.batch)
+    ))
+
+
+def control_members(session: Session, campaign: Campaign) -> list[tuple[int, datetime]]:
+    """Each held-out contact of the current run with the moment their batch was allocated."""
+    return [(contact_id, aware(row.at)) for row in history(session, campaign) for contact_id in row.control_ids]
+
+
+def describe_stop(row: CampaignAllocation, ab: dict[str, Any]) -> str:
+    """Why the test stopped at this batch, in words for the report."""
+    if row.stopped == "probability":
+        best = next(a for a in row.arms if a["name"] == row.winner)
+        return (f"{row.winner} was best with probability {best['p_best']:.1%} "
+                f"(>= {float(ab['threshold']):.0%}) before batch {row.batch}")
+    return f"{float(ab['max_hours']):g} h passed without a clear best; {row.winner} was the most probably best"

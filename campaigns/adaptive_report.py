@@ -1,0 +1,125 @@
+"""The report section of an adaptive campaign: allocation over time, per-arm rates, lift over the control.
+
+Two yardsticks, each stated in the section:
+
+* **the test metric** (clicks, replies or conversions per message sent, as the bandit saw it) per
+  variant, with a 95 % Wilson interval; the control has no message, so no such rate;
+* **purchases**: the share of recipients with an order (``contacts.models.Order``, not cancelled)
+  within ``ATTRIBUTION_DAYS`` after their message, or, for the control, after their batch was
+  allocated. It is the one outcome the control can have, so the lift over the control (each
+  variant's and all variants' purchase rate minus the control's) is measured on it, with a 95 %
+  normal-approximation interval. Recipients count as treated whether or not their message was
+  delivered (intention to treat), except messages rejected before sending. Undefined figures
+  (an empty group) are None, shown "n/a".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns import adaptive
+from campaigns.models import Campaign
+from campaigns.reporting import ARM, ATTRIBUTION_DAYS, arm_results
+from campaigns.scheduling import aware
+from contacts.models import Order
+from conversations.models import Message
+
+Z95 = 1.96
+_CHUNK = 5000
+
+
+def wilson(successes: int, n: int) -> tuple[float, float] | None:
+    """95 % Wilson interval of a rate; None without observations."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def difference(a: tuple[int, int], b: tuple[int, int]) -> dict[str, float] | None:
+    """Rate of ``a`` minus rate of ``b`` ((successes, n) each) with a 95 % interval; None if either is empty."""
+    (sa, na), (sb, nb) = a, b
+    if na <= 0 or nb <= 0:
+        return None
+    pa, pb = sa / na, sb / nb
+    half = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    return {"lift": pa - pb, "low": pa - pb - half, "high": pa - pb + half}
+
+
+def _rate(successes: int, n: int) -> dict[str, Any]:
+    interval = wilson(successes, n)
+    return {"n": n, "successes": successes, "rate": successes / n if n else None,
+            "low": interval[0] if interval else None, "high": interval[1] if interval else None}
+
+
+def buyers(session: Session, members: list[tuple[int, datetime]]) -> int:
+    """How many of ``members`` (contact, from when) ordered within ``ATTRIBUTION_DAYS`` after that moment."""
+    window = timedelta(days=ATTRIBUTION_DAYS)
+    found = 0
+    for i in range(0, len(members), _CHUNK):
+        part = dict(members[i:i + _CHUNK])
+        start, end = min(part.values()), max(part.values()) + window
+        orders: dict[int, list[datetime]] = defaultdict(list)
+        for contact_id, at in session.execute(
+            select(Order.contact_id, Order.ordered_at)
+            .where(Order.contact_id.in_(part), Order.cancelled_at.is_(None),
+                   Order.ordered_at > start, Order.ordered_at <= end)
+        ):
+            orders[contact_id].append(aware(at))
+        found += sum(any(since < at <= since + window for at in orders[c]) for c, since in part.items())
+    return found
+
+
+def _treated(session: Session, campaign: Campaign) -> dict[str, list[tuple[int, datetime]]]:
+    by_arm: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for contact_id, arm, at in session.execute(
+        select(Message.contact_id, ARM, Message.created_at)
+        .where(Message.campaign_id == campaign.id, Message.direction == "out", Message.status != "rejected")
+    ):
+        by_arm[str(arm or "")].append((contact_id, aware(at)))
+    return by_arm
+
+
+def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
+    """The adaptive block of ``campaign``'s report; None for a campaign that is not adaptive."""
+    if not adaptive.is_adaptive(campaign):
+        return None
+    ab = campaign.ab
+    names = [str(arm["name"]) for arm in ab["arms"]]
+    rows = adaptive.history(session, campaign)
+    stop = next((row for row in rows if row.stopped), None)
+    if stop is not None:
+        why = adaptive.describe_stop(stop, ab)
+    elif campaign.phase == "done":
+        why = "the audience ran out before any variant was clearly best; no winner"
+    else:
+        why = "still testing"
+    metric = {r.name: _rate(r.successes, r.sent) for r in arm_results(session, campaign, metric=str(ab["metric"]))}
+    control = adaptive.control_members(session, campaign)
+    treated = _treated(session, campaign)
+    control_bought = (buyers(session, control), len(control))
+    purchases = {"control": _rate(*control_bought)}
+    lifts = {}
+    everyone = [m for name in names for m in treated.get(name, [])]
+    for name, members in [*((n, treated.get(n, [])) for n in names), ("all variants", everyone)]:
+        bought = (buyers(session, members), len(members))
+        purchases[name] = _rate(*bought)
+        lifts[name] = difference(bought, control_bought)
+    return {
+        "metric": ab["metric"], "control_share": ab["control_share"], "threshold": ab["threshold"],
+        "winner": campaign.ab_winner, "stopped": stop.stopped if stop else "", "why": why,
+        "batches": [{"batch": row.batch, "at": aware(row.at).isoformat(),
+                     "counts": {a["name"]: a["count"] for a in row.arms},
+                     "p_best": {a["name"]: a["p_best"] for a in row.arms if a["name"] != adaptive.CONTROL}}
+                    for row in rows],
+        "arms": {name: metric.get(name, _rate(0, 0)) for name in names},
+        "purchases": purchases, "lift": lifts, "attribution_days": ATTRIBUTION_DAYS,
+    }

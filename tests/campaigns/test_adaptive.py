@@ -1,0 +1,184 @@
+"""Adaptive campaigns: the bandit splits each batch, the control keeps its share, the stopping rule commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from campaigns import adaptive, adaptive_report, flows, service, tasks
+from campaigns.models import Campaign, CampaignAllocation, CampaignLink, LinkClick
+from campaigns.schemas import CampaignIn
+from contacts.models import Order
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from delivery.authority import may_send
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+
+
+def _adaptive_campaign(contacts: int, *, arms: int = 3, **options: Any) -> int:
+    with db.session_scope() as session:
+        for i in range(contacts):
+            create_contact(session, i)
+        templates = [create_template(session, body=f"Version {n} https://shop.example/{n}", name=n)
+                     for n in "ABC"[:arms]]
+        ab = {"mode": "adaptive", "arms": [{"name": t.name, "template_id": t.id} for t in templates],
+              "batch_size": 60, "batch_minutes": 60, **options}
+        campaign = create_campaign(session, templates[0], ab=ab, frequency_cap=0)
+        flows.start_run(session, campaign, now=NOW)
+        return campaign.id
+
+
+def _click(campaign_id: int, rates: dict[str, float], rng: np.random.Generator, seen: set[int]) -> None:
+    """Simulated outcomes: each new recipient of arm X clicks with probability rates[X]."""
+    with db.session_scope() as session:
+        link = session.scalar(select(CampaignLink.id).where(CampaignLink.campaign_id == campaign_id))
+        for contact_id, analysis in session.execute(
+                select(Message.contact_id, Message.analysis).where(Message.campaign_id == campaign_id)):
+            if contact_id not in seen:
+                seen.add(contact_id)
+                if rng.random() < rates[analysis["ab_arm"]]:
+                    session.add(LinkClick(link_id=link, campaign_id=campaign_id, contact_id=contact_id))
+
+
+def _run(campaign_id: int, rates: dict[str, float]) -> datetime:
+    """Prepare batch after batch (a sweep each hour) until the audience is done; returns the last moment."""
+    rng, seen, moment = np.random.default_rng(7), set[int](), NOW
+    for _ in range(40):
+        tasks.prepare_campaign(campaign_id, now=moment)
+        _click(campaign_id, rates, rng, seen)
+        with db.session_scope() as session:
+            if session.get_one(Campaign, campaign_id).phase == "done":
+                return moment
+        moment += timedelta(minutes=61)
+        tasks.sweep(now=moment)
+    raise AssertionError("the campaign never finished")
+
+
+def test_allocation_shifts_to_the_best_arm_and_stops(runtime: Settings) -> None:
+    cid = _adaptive_campaign(900)
+    _run(cid, {"A": 0.08, "B": 0.22, "C": 0.14})
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        rows = adaptive.history(session, campaign)
+        assert campaign.ab_winner == "B"
+        stop = next(r for r in rows if r.stopped)
+        assert stop.stopped == "probability" and stop.batch > 1  # it took some evidence
+        best = next(a for a in stop.arms if a["name"] == "B")
+        assert best["p_best"] >= 0.95
+        share = [next(a["count"] for a in r.arms if a["name"] == "B") / sum(a["count"] for a in r.arms[1:])
+                 for r in rows]
+        assert share[0] < 0.5 < share[stop.batch - 2]  # the batch before the stop already leaned on B
+        after = [r for r in rows if r.batch >= stop.batch]
+        assert all(a["count"] == 0 for r in after for a in r.arms[1:] if a["name"] != "B")
+        for row in rows:  # the control keeps exactly its share of every batch, its members recorded
+            size = sum(a["count"] for a in row.arms)
+            assert row.arms[0]["count"] == round(size * 0.1) == len(row.control_ids)
+        control = {c for r in rows for c in r.control_ids}
+        sent = list(session.scalars(select(Message.contact_id).where(Message.campaign_id == cid)))
+        assert len(sent) == len(set(sent)) and not control & set(sent)
+        assert len(sent) + len(control) == 900  # everyone exactly once: a message or the control
+        assert campaign.skipped["control"] == len(control)
+        section = adaptive_report.section(session, campaign)
+        assert section is not None and section["winner"] == "B" and "probability" in section["why"]
+        assert [b["batch"] for b in section["batches"]] == [r.batch for r in rows]
+        assert section["arms"]["B"]["low"] < section["arms"]["B"]["rate"] < section["arms"]["B"]["high"]
+
+
+def test_max_duration_commits_to_the_most_probably_best(runtime: Settings) -> None:
+    cid = _adaptive_campaign(300, arms=2, max_hours=2)
+    _run(cid, {"A": 0.1, "B": 0.1})
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        rows = adaptive.history(session, campaign)
+        stop = next(r for r in rows if r.stopped)
+        assert stop.stopped == "max_duration" and campaign.ab_winner in ("A", "B") and stop.batch == 3
+        assert "2 h passed" in adaptive_report.section(session, campaign)["why"]  # type: ignore[index]
+
+
+def test_batches_are_idempotent_when_a_job_is_retried(runtime: Settings) -> None:
+    cid = _adaptive_campaign(120)
+    with db.session_scope() as session:  # a job that died before its commit: the redo makes the same split
+        campaign = session.get_one(Campaign, cid)
+        first = adaptive.allocate(session, campaign, list(range(1, 61)), now=NOW)
+        session.rollback()
+        campaign = session.get_one(Campaign, cid)
+        assert adaptive.allocate(session, campaign, list(range(1, 61)), now=NOW) == first
+        session.rollback()
+    queued = tasks.prepare_campaign(cid, now=NOW)
+    assert tasks.prepare_campaign(cid, now=NOW) == 0  # the batch is done: a retried job does nothing
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, cid).phase == "batch_wait"
+        assert len(list(session.scalars(select(CampaignAllocation.id)))) == 1
+        assert queued + session.get_one(Campaign, cid).skipped["control"] == 60
+    later = NOW + timedelta(minutes=61)
+    tasks.sweep(now=later)
+    tasks.sweep(now=later)  # a second sweep finds nothing due (the campaign is preparing)
+    from core.queue import rq_job_id
+    from core.redis import get_redis
+    from core.settings import get_settings
+
+    with db.session_scope() as session:
+        cursor = session.get_one(Campaign, cid).cursor
+    keys = [k.decode() for k in get_redis(get_settings()).keys("rq:job:*")]
+    assert sum(rq_job_id(f"campaign-prepare:{cid}:1:main:{cursor}") in k for k in keys) == 1
+
+
+def test_the_authority_is_still_asked_at_claim(runtime: Settings) -> None:
+    cid = _adaptive_campaign(60, arms=2)
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        rows = list(session.scalars(select(Message).where(Message.campaign_id == cid)))
+        assert rows and all(v.action == "go" for v in may_send(session, rows, now=NOW).values())
+        service.pause(session, session.get_one(Campaign, cid))
+        assert all(v.action == "wait" and v.code == "paused" for v in may_send(session, rows, now=NOW).values())
+
+
+@pytest.mark.usefixtures("runtime_any_db")
+def test_allocation_store_and_lift_over_control() -> None:
+    cid = _adaptive_campaign(100, arms=2, control_share=0.2, batch_size=100)
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        [row] = adaptive.history(session, campaign)
+        assert row.arms[0] == {"name": "control", "count": 20, "sends": 0, "successes": None, "p_best": None}
+        assert [a["p_best"] for a in row.arms[1:]] == [0.5, 0.5] or sum(a["p_best"] for a in row.arms[1:]) == 1
+        control = row.control_ids
+        treated = list(session.scalars(select(Message.contact_id).where(Message.campaign_id == cid)))
+        buyers = [*control[:5], *treated[:40], *treated[40:42]]  # 5/20 control, 40/80 treated in the window
+        for n, contact_id in enumerate(buyers):
+            late = n >= 45  # the last two bought after the attribution window
+            session.add(Order(contact_id=contact_id, source="api", external_id=f"o{n}", status="paid",
+                              ordered_at=NOW + timedelta(days=4 if late else 1)))
+        session.add(Order(contact_id=control[5], source="api", external_id="before", status="paid",
+                          ordered_at=NOW - timedelta(hours=1)))  # before the campaign: not counted
+    with db.session_scope() as session:
+        section = adaptive_report.section(session, session.get_one(Campaign, cid))
+        assert section is not None
+        purchases, lift = section["purchases"], section["lift"]["all variants"]
+        assert purchases["control"]["rate"] == 0.25 and purchases["all variants"]["rate"] == 0.5
+        half = 1.96 * (0.5 * 0.5 / 80 + 0.25 * 0.75 / 20) ** 0.5
+        assert lift["lift"] == pytest.approx(0.25) and lift["low"] == pytest.approx(0.25 - half)
+        assert section["why"] == "still testing" and section["winner"] == ""
+
+
+def test_adaptive_settings_are_validated_and_stored_with_defaults() -> None:
+    base = {"name": "x", "template_id": 1}
+    arms = [{"name": "A", "template_id": 1}, {"name": "B", "template_id": 2}]
+    stored = CampaignIn(**base, ab={"mode": "adaptive", "arms": arms}).ab
+    assert stored["control_share"] == 0.1 and stored["threshold"] == 0.95 and stored["metric"] == "clicks"
+    for bad in ({"mode": "adaptive", "arms": arms[:1]},
+                {"mode": "adaptive", "arms": [*arms, {"name": "control", "template_id": 3}]},
+                {"mode": "adaptive", "arms": arms, "control_share": 0.9},
+                {"mode": "adaptive", "arms": arms, "surprise": 1},
+                {"mode": "bandit", "arms": arms}):
+        with pytest.raises(ValidationError):
+            CampaignIn(**base, ab=bad)
+    assert adaptive_report.wilson(0, 0) is None and adaptive_report.difference((1, 2), (0, 0)) is None
