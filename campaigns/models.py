@@ -201,3 +201,15 @@ class CampaignAllocation(Base):
     control_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     winner: Mapped[str] = mapped_column(String(40), default="")
     stopped: Mapped[str] = mapped_column(String(20), default="")
+
+
+class CampaignForecast(Base):
+    """The forecast made when the campaign was scheduled (``intelligence.forecast.Forecast.as_dict``),
+    kept so its report can set it beside what happened (``campaigns.forecasting``)."""
+
+    __tablename__ = "campaign_forecasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    made_at: Mapped[datetime] = mapped_column(default=utcnow)
+    forecast: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

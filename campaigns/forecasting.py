@@ -1,0 +1,168 @@
+"""A campaign's forecast: built from what campaigns knows, made by ``intelligence.forecast``, kept at schedule.
+
+Inputs (intelligence cannot read campaigns, so they are passed as plain values):
+
+* the audience as preparation would select it now and the message's segments and price
+  (``campaigns.preview.estimate``: the A/B cost range's midpoint per message);
+* the recipients' stored ``purchase_90d`` and ``expected_spend`` predictions (``intelligence.store``);
+* the last :data:`PAST_CAMPAIGNS` completed campaigns' counts from their reports (sent, delivered,
+  unique clickers, conversions; a campaign without any delivery report counts its sent messages as
+  delivered, as its report's CTR does), their conversions' values, and the mean purchase
+  probability of their recipients.
+
+:func:`record` stores the forecast when a campaign is scheduled; :func:`view` answers
+``GET /api/v1/campaigns/{id}/forecast``: computed now for a draft, the stored one beside the actual
+figures (:func:`versus_actual`) afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import preview, reporting
+from campaigns.models import Campaign, CampaignForecast, Conversion
+from contacts.models import Prediction
+from conversations.models import Message
+from core.errors import NotFound, ValidationFailed
+from intelligence.forecast import Forecast, Inputs, PastCampaign, forecast
+
+log = logging.getLogger(__name__)
+
+PAST_CAMPAIGNS = 20
+_CHUNK = 5000
+#: forecast figure -> how the campaign report's totals give its actual value
+ACTUALS: dict[str, str] = {"delivered": "delivered", "clicks": "unique_clicks", "conversions": "conversions",
+                           "revenue_micros": "conversion_value_micros", "cost_micros": "cost_micros"}
+
+
+def _past(session: Session, exclude: int | None) -> tuple[list[int], list[PastCampaign]]:
+    ids = list(session.scalars(
+        select(Campaign.id).where(Campaign.status == "completed", Campaign.id != (exclude or 0))
+        .order_by(Campaign.completed_at.desc(), Campaign.id.desc()).limit(PAST_CAMPAIGNS)
+    ))
+    found: list[tuple[int, PastCampaign]] = []
+    for campaign_id in ids:
+        totals = reporting.summary(session, campaign_id)
+        if totals.get("sent"):
+            counts = PastCampaign(sent=totals["sent"], delivered=totals["delivered"] or totals["sent"],
+                                  clicked=totals["unique_clicks"], converted=totals["conversions"])
+            found.append((campaign_id, counts))
+    return [i for i, _ in found], [p for _, p in found]
+
+
+def _predictions(session: Session, contact_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each recipient's current purchase probability and expected spend (``nan`` when not predicted)."""
+    wanted: dict[str, dict[int, float]] = {"purchase_90d": {}, "expected_spend": {}}
+    for start in range(0, len(contact_ids), _CHUNK):
+        rows = session.execute(
+            select(Prediction.contact_id, Prediction.kind, Prediction.value)
+            .where(Prediction.kind.in_(wanted), Prediction.contact_id.in_(contact_ids[start:start + _CHUNK]))
+            .order_by(Prediction.computed_at, Prediction.id)
+        )
+        for contact_id, kind, value in rows:  # oldest first: the newest of a kind wins
+            wanted[kind][contact_id] = float(value)
+    purchase, spend = (np.array([wanted[k].get(i, np.nan) for i in contact_ids], dtype=float)
+                       for k in ("purchase_90d", "expected_spend"))
+    return purchase, spend
+
+
+def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Inputs:
+    """The forecast's inputs for ``campaign`` (saved or not) whose review is ``estimate``."""
+    ids = [contact_id for contact_id, _, _ in estimate.audience.recipients]
+    purchase, spend = _predictions(session, ids)
+    past_ids, past = _past(session, campaign.id)
+    values: list[int] = []
+    past_purchase: float | None = None
+    if past_ids:
+        values = [int(v) for v in session.scalars(
+            select(Conversion.value_micros).where(Conversion.campaign_id.in_(past_ids), Conversion.value_micros > 0))]
+        recipients = select(Message.contact_id).distinct().where(Message.campaign_id.in_(past_ids),
+                                                                Message.direction == "out")
+        mean = session.scalar(select(func.avg(Prediction.value)).where(Prediction.kind == "purchase_90d",
+                                                                        Prediction.contact_id.in_(recipients)))
+        past_purchase = float(mean) if mean is not None else None
+    cost = (estimate.cost_low_micros + estimate.cost_high_micros) / 2
+    per_message = cost / estimate.price.micros / len(ids) if ids and estimate.price.micros else 1.0
+    return Inputs(purchase_p=purchase, spend=spend, segments_per_message=per_message,
+                  price_micros=estimate.price.micros, past=past, conversion_values_micros=values,
+                  past_purchase_p=past_purchase)
+
+
+def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:
+    """The forecast of ``campaign`` given its review (seeded by the campaign id: the same data, the same figures)."""
+    return forecast(inputs_for(session, campaign, estimate), seed=campaign.id or 0)
+
+
+def compute(session: Session, campaign: Campaign, *, now: datetime) -> Forecast:
+    """The forecast of ``campaign`` were it sent now.
+
+    Raises:
+        NotFound, ValidationFailed: as ``campaigns.preview.estimate`` (a template or segment gone).
+    """
+    return forecast_for(session, campaign, preview.estimate(session, campaign, start=now, now=now))
+
+
+def record(session: Session, campaign: Campaign, *, now: datetime) -> CampaignForecast | None:
+    """Store the forecast made as ``campaign`` is scheduled; ``None`` (logged) if it cannot be estimated,
+    which never stops the schedule: the forecast is advice."""
+    try:
+        made = compute(session, campaign, now=now)
+    except (NotFound, ValidationFailed) as exc:
+        log.warning("no forecast stored for campaign %s: %s", campaign.id, exc)
+        return None
+    row = CampaignForecast(campaign_id=campaign.id, made_at=now, forecast=made.as_dict())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def stored(session: Session, campaign_id: int) -> CampaignForecast | None:
+    """The latest forecast stored for the campaign, if any."""
+    return session.scalar(select(CampaignForecast).where(CampaignForecast.campaign_id == campaign_id)
+                          .order_by(CampaignForecast.made_at.desc(), CampaignForecast.id.desc()).limit(1))
+
+
+def versus_actual(made: Forecast, totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per figure: the forecast, the actual value, and whether it fell inside the 80 % and 95 % intervals
+    (``None`` where either side is unknown: a revenue not forecast, an ROI without cost)."""
+    actual: dict[str, float | None] = {name: float(totals.get(key, 0)) for name, key in ACTUALS.items()}
+    cost, revenue = actual["cost_micros"], actual["revenue_micros"]
+    actual["roi"] = (revenue - cost) / cost if cost and revenue is not None else None
+    rows = []
+    for name, figure in made.figures.items():
+        value = actual.get(name)
+        inside: tuple[bool | None, bool | None] = (None, None)
+        if figure is not None and value is not None:
+            inside = (figure.covers(value, 0.8), figure.covers(value, 0.95))
+        rows.append({"metric": name, "forecast": figure.as_dict() if figure is not None else None, "actual": value,
+                     "within80": inside[0], "within95": inside[1]})
+    return rows
+
+
+def comparison(session: Session, campaign: Campaign) -> dict[str, Any] | None:
+    """The stored forecast beside the campaign's actual totals, or ``None`` when none was stored."""
+    row = stored(session, campaign.id)
+    if row is None:
+        return None
+    made = Forecast.from_dict(row.forecast)
+    return {"made_at": row.made_at.isoformat(), "sources": made.sources,
+            "metrics": versus_actual(made, reporting.summary(session, campaign.id))}
+
+
+def view(session: Session, campaign: Campaign, *, now: datetime) -> dict[str, Any]:
+    """``GET /campaigns/{id}/forecast``: a draft's forecast computed now; afterwards the stored one with actuals."""
+    if campaign.status == "draft":
+        made = compute(session, campaign, now=now)
+        return {"campaign_id": campaign.id, "status": campaign.status, "computed_at": now.isoformat(),
+                **made.as_dict()}
+    compared = comparison(session, campaign)
+    if compared is None:
+        return {"campaign_id": campaign.id, "status": campaign.status, "stored": False,
+                "reason": "no forecast was stored when this campaign was scheduled"}
+    return {"campaign_id": campaign.id, "status": campaign.status, "stored": True, **compared}
