@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import adaptive_report, flows, reporting, service
+from campaigns import adaptive_report, flows, forecasting, reporting, service
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select
 from campaigns.preview import audience
@@ -115,6 +115,7 @@ def schedule_campaign(
     campaign = service.get_campaign(session, campaign_id, lock=True)
     now = utcnow()
     service.schedule(session, campaign, body, now=now)
+    forecasting.record(session, campaign, now=now)  # kept for the report's forecast vs actual
     if campaign.next_run_at is not None and aware(campaign.next_run_at) <= now:
         flows.start_run(session, campaign, now=now)
     _audit(
@@ -185,6 +186,15 @@ def add_conversion(
     return {"id": conversion.id, "created": created}
 
 
+@router.get("/campaigns/{campaign_id}/forecast", response_model=None)
+def campaign_forecast(
+    campaign_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> dict[str, Any]:
+    """Expected delivered, clicks, conversions, revenue, cost and ROI with 80/95 % intervals and their sources:
+    computed now for a draft; afterwards the forecast stored at schedule beside the actual figures."""
+    return forecasting.view(session, service.get_campaign(session, campaign_id), now=utcnow())
+
+
 @router.get("/campaigns/{campaign_id}/report", response_model=None)
 def campaign_report(
     campaign_id: int,
@@ -199,6 +209,9 @@ def campaign_report(
     adaptive = adaptive_report.section(session, campaign)
     if adaptive is not None:
         report["adaptive"] = adaptive
+    compared = forecasting.comparison(session, campaign)
+    if compared is not None:
+        report["forecast"] = compared
     name = f"campaign-{campaign_id}-report"
     if format == "csv":
         return Response(
