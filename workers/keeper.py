@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -220,5 +221,21 @@ def _follow_keeper(keeper: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _main() -> None:
+    """Run the worker process, then leave without the exit hooks, as a work-horse does: what this
+    process shares with its keeper (an embedded Redis) belongs to the keeper."""
+    code = 1
+    try:
+        code = _worker_process()
+    except SystemExit as stop:  # RQ's cold shutdown
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(_worker_process())
+    _main()
