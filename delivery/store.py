@@ -147,10 +147,15 @@ _RECORD_SENT = (
 
 
 def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict[int, str]) -> None:
-    """Store provider acceptances (status ``sent`` unless a report already moved it further)."""
+    """Store provider acceptances (status ``sent`` unless a report already moved it further).
+
+    Rows are updated in id order, the order the report job locks them in: the provider's reports
+    for a batch arrive while its sends are being recorded, and two orders would deadlock.
+    """
     if not sent:
         return
     now = utcnow()
+    sent = dict(sorted(sent.items()))
     params = [
         {
             "b_id": message_id,
