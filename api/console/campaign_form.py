@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from campaigns.models import Campaign
-from campaigns.schemas import CampaignIn, ScheduleIn
+from campaigns.schemas import CampaignIn, ScheduleIn, SendTimeIn
 from campaigns.service import AB_METRICS
 
 WHEN = {
@@ -78,6 +78,10 @@ class WizardForm:
     throttle_per_minute: str = "0"
     frequency_cap: str = "3"
     frequency_days: str = "7"
+    best_time: bool = False  # each recipient at their best hour within best_start-best_end (their own zone)
+    best_start: str = ""  # YYYY-MM-DDTHH:MM
+    best_end: str = ""
+    best_holdout: str = "10"  # percent given a random time in the same window
 
 
 def _one(form: Mapping[str, list[str]], key: str, default: str) -> str:
@@ -95,7 +99,7 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
     text = {name: _one(form, name, str(getattr(blank, name))) for name in (
         "name", "segment", "template_id", "test_percent", "winner_after_hours", "send_at", "local_date", "local_time",
         "repeat_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
-        "frequency_days")}
+        "frequency_days", "best_start", "best_end", "best_holdout")}
     arms = [Arm(t.strip(), w.strip()) for t, w in zip(form.get("arm_template", []), form.get("arm_weight", []),
                                                       strict=False)]
     action = _one(form, "action", "")
@@ -112,6 +116,7 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
         repeat=_choice(_one(form, "repeat", "weekly"), REPEAT, "weekly"),
         repeat_day=_choice(_one(form, "repeat_day", "MO"), WEEKDAYS, "MO"),
         respect_country_rules=_one(form, "respect_country_rules", "") in ("on", "true", "1"),
+        best_time=_one(form, "best_time", "") in ("on", "true", "1"),
     )
 
 
@@ -130,6 +135,10 @@ def from_campaign(campaign: Campaign) -> WizardForm:
         wizard.test_percent = f"{float(ab.get('test_fraction', 0.2)) * 100:g}"
         wizard.metric = str(ab.get("metric", "clicks"))
         wizard.winner_after_hours = f"{float(ab.get('winner_after_hours', 4)):g}"
+    if campaign.send_time:
+        wizard.best_time = True
+        wizard.best_start, wizard.best_end = campaign.send_time["start"], campaign.send_time["end"]
+        wizard.best_holdout = f"{float(campaign.send_time.get('holdout', 0.1)) * 100:g}"
     if campaign.recurrence:
         wizard.when = "recurring"
         simple = _SIMPLE_RULE.match(campaign.recurrence)
@@ -214,6 +223,25 @@ def _schedule(wizard: WizardForm, problems: dict[str, str]) -> ScheduleIn | None
     return ScheduleIn(timezone=wizard.timezone)
 
 
+def _best_time(wizard: WizardForm, problems: dict[str, str]) -> SendTimeIn | None:
+    """The ``send_time`` option of the form, or ``None`` when "best time" is not ticked."""
+    if not wizard.best_time:
+        return None
+    for name in ("best_start", "best_end"):
+        try:
+            datetime.fromisoformat(getattr(wizard, name))
+        except ValueError:
+            problems[name] = "choose a date and a time"
+    if "best_start" not in problems and "best_end" not in problems and wizard.best_end <= wizard.best_start:
+        problems["best_end"] = "must be later than the start"
+    percent = _number(problems, "best_holdout", wizard.best_holdout, low=0, whole=False)
+    if percent > 50:
+        problems["best_holdout"] = "enter at most 50"
+    if problems:
+        return None
+    return SendTimeIn(start=wizard.best_start, end=wizard.best_end, holdout=percent / 100)
+
+
 @dataclass(frozen=True)
 class ApiBodies:
     """What the wizard means, as the REST API takes it; ``problems`` maps form fields to messages."""
@@ -250,6 +278,7 @@ def to_api(wizard: WizardForm) -> ApiBodies:
         _number(problems, name, getattr(wizard, name), low=0)
     _number(problems, "frequency_days", wizard.frequency_days, low=1)
     schedule = _schedule(wizard, problems)
+    best_time = _best_time(wizard, problems)
     if wizard.when == "local":
         local = wizard.local_time
         if not re.fullmatch(r"\d{1,2}:\d{2}", local):
@@ -265,7 +294,7 @@ def to_api(wizard: WizardForm) -> ApiBodies:
             throttle_per_minute=max(0, int(wizard.throttle_per_minute)) if wizard.throttle_per_minute.isdigit() else 0,
             frequency_cap=int(wizard.frequency_cap) if wizard.frequency_cap.isdigit() else 3,
             frequency_days=max(1, int(wizard.frequency_days)) if wizard.frequency_days.isdigit() else 7,
-            ab=ab,
+            ab=ab, send_time=best_time,
         )
     except ValidationError as exc:
         for error in exc.errors():

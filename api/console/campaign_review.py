@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problems_of, recurrence
 from api.console.campaigns import Bar, bars, exclusion_label
-from campaigns import preview, scheduling, service
+from api.console.forecast_words import facts
+from campaigns import forecasting, preview, scheduling, service
 from campaigns.models import Campaign
 from campaigns.schemas import ScheduleIn
+from campaigns.send_time import model_status
 from core.errors import NotFound, ValidationFailed
 
 #: at most this many hourly bars; a longer spread is drawn per day
@@ -126,6 +128,11 @@ def _audience_only(session: Session, wizard: WizardForm, draft_id: int | None, n
 def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id: int | None, now: datetime) -> Review:
     """The review of the wizard's current values; a problem is reported by field, never raised."""
     words = window_words(wizard.quiet_start, wizard.quiet_end, wizard.respect_country_rules)
+    best = bodies.campaign.send_time if bodies.campaign is not None else None
+    if best is not None:
+        words = [*words, f"Best time: each recipient at their best hour between {best.start.replace('T', ' ')} and "
+                 f"{best.end.replace('T', ' ')} in their own zone; {best.holdout:.0%} at a random time in the same "
+                 f"window, the holdout the report measures the gain against. {model_status(session).note}"]
     try:
         if bodies.campaign is None or bodies.schedule is None:
             partial = _audience_only(session, wizard, draft_id, now)
@@ -143,4 +150,5 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     waits = sorted(((WAIT_WORDS.get(code, code), n) for code, n in estimate.distribution.waits.items()),
                    key=lambda w: -w[1])
     return Review(audience=estimate.audience, estimate=estimate, exclusions=_exclusions(estimate.audience.excluded),
-                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits)
+                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
+                  forecast=facts(forecasting.forecast_for(session, probe, estimate)))

@@ -8,6 +8,7 @@ where France allows marketing texts 08:00-20:00).
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -251,3 +252,35 @@ def test_api_takes_the_option_refuses_unknown_fields_and_plans(app_client: TestC
         "19:00": plan["groups"][send_time.BEST]}
     assert all(r["reason"] in ("holdout: random time", "best time: 19:00, one hour for everyone (personal hours "
                                 "measured no better)") for r in plan["reasons"])
+
+
+def test_wizard_sets_the_option_shows_the_model_note_and_the_report_section(app_client: TestClient) -> None:
+    from tests.console.helpers import create_console_user, log_in
+
+    with db.session_scope() as session:
+        for n in range(3):
+            create_contact(session, n)
+        template_id = create_template(session).id
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "mia@example.com", secret)}
+    day = datetime.now(PARIS).date() + timedelta(days=2)
+    form = {"draft_id": "", "name": "Best", "segment": "", "mode": "single", "template_id": str(template_id),
+            "when": "now", "timezone": "Europe/Paris", "quiet_end": "08:00", "quiet_start": "21:00",
+            "throttle_per_minute": "0", "frequency_cap": "3", "frequency_days": "7", "best_time": "on",
+            "best_start": f"{day}T09:00", "best_end": "", "best_holdout": "20"}
+    missing = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers).text
+    problem = re.search(r'id="problem-best_end"[^>]*>([^<]*)<', missing)
+    assert problem is not None and problem.group(1) == "choose a date and a time"
+    form["best_end"] = f"{day + timedelta(days=1)}T20:00"
+    shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers).text
+    assert "Best time: each recipient at their best hour" in shown and "20% at a random time" in shown
+    assert "No send-time model is trained yet" in shown
+    assert app_client.post("/console/campaigns/wizard/save", data=form, headers=headers).status_code == 204
+    with db.session_scope() as session:
+        draft = session.scalars(select(Campaign)).one()
+        assert draft.send_time == {"start": f"{day}T09:00", "end": f"{day + timedelta(days=1)}T20:00", "holdout": 0.2}
+        draft.status = "running"
+        draft_id = draft.id
+    page = app_client.get(f"/console/campaigns/{draft_id}", headers={"Accept": "text/html"}).text
+    assert 'id="send-time"' in page and "Random time (holdout)" in page
+    assert "The click lift is n/a: fewer than 30 messages in a group." in page
