@@ -146,5 +146,5 @@ def describe_stop(row: CampaignAllocation, ab: dict[str, Any]) -> str:
     if row.stopped == "probability":
         best = next(a for a in row.arms if a["name"] == row.winner)
         return (f"{row.winner} was best with probability {best['p_best']:.1%} "
-                f"(>= {float(ab['threshold']):.0%}) before batch {row.batch}")
+                f"(≥ {float(ab['threshold']):.0%}) before batch {row.batch}")
     return f"{float(ab['max_hours']):g} h passed without a clear best; {row.winner} was the most probably best"

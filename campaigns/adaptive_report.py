@@ -7,8 +7,8 @@ Two yardsticks, each stated in the section:
 * **purchases**: the share of recipients with an order (``contacts.models.Order``, not cancelled)
   within ``ATTRIBUTION_DAYS`` after their message, or, for the control, after their batch was
   allocated. It is the one outcome the control can have, so the lift over the control (each
-  variant's and all variants' purchase rate minus the control's) is measured on it, with a 95 %
-  normal-approximation interval. Recipients count as treated whether or not their message was
+  variant's and all variants' purchase rate minus the control's) is measured on it, with
+  Newcombe's 95 % interval. Recipients count as treated whether or not their message was
   delivered (intention to treat), except messages rejected before sending. Undefined figures
   (an empty group) are None, shown "n/a".
 """
@@ -45,13 +45,19 @@ def wilson(successes: int, n: int) -> tuple[float, float] | None:
 
 
 def difference(a: tuple[int, int], b: tuple[int, int]) -> dict[str, float] | None:
-    """Rate of ``a`` minus rate of ``b`` ((successes, n) each) with a 95 % interval; None if either is empty."""
+    """Rate of ``a`` minus rate of ``b`` ((successes, n) each) with Newcombe's 95 % interval; None if either is empty.
+
+    Newcombe's hybrid score interval combines each rate's Wilson interval, so it stays honest where
+    the normal approximation collapses (no purchase in either group gives 0 ± 0 there).
+    """
     (sa, na), (sb, nb) = a, b
-    if na <= 0 or nb <= 0:
+    wa, wb = wilson(sa, na), wilson(sb, nb)
+    if wa is None or wb is None:
         return None
     pa, pb = sa / na, sb / nb
-    half = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
-    return {"lift": pa - pb, "low": pa - pb - half, "high": pa - pb + half}
+    low = pa - pb - math.sqrt((pa - wa[0]) ** 2 + (wb[1] - pb) ** 2)
+    high = pa - pb + math.sqrt((wa[1] - pa) ** 2 + (pb - wb[0]) ** 2)
+    return {"lift": pa - pb, "low": low, "high": high}
 
 
 def _rate(successes: int, n: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
 from api.deps import db_session, require
-from campaigns import reporting, service
+from campaigns import adaptive_report, reporting, service
 from campaigns.models import Campaign, LinkClick
 from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
@@ -64,6 +64,7 @@ SKIP_LABELS = {
     "frequency_cap": "frequency cap reached",
     "render_error": "the template failed for this contact",
     "holdout": "held back for the A/B winner",
+    "control": "held out as the adaptive test's control (no message)",
     "test_group": "already texted in the A/B test",
 }
 
@@ -177,6 +178,16 @@ def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
     }
 
 
+def allocation_charts(section: dict[str, Any]) -> list[tuple[str, list[Bar]]]:
+    """Per variant of an adaptive test, its share of each batch's messages (the allocation over time)."""
+    shares: dict[str, list[tuple[str, float]]] = {name: [] for name in section["arms"]}
+    for batch in section["batches"]:
+        sent = sum(n for name, n in batch["counts"].items() if name in shares)
+        for name in shares:
+            shares[name].append((f"Batch {batch['batch']}", batch["counts"].get(name, 0) / sent if sent else 0.0))
+    return [(name, bars(items, percent=True)) for name, items in shares.items()]
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """Recipients of a campaign who got no message for one reason: left out when the campaign was
@@ -207,7 +218,10 @@ def exclusion_label(code: str) -> str:
 
 def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
     report = reporting.campaign_report(session, campaign)
+    adaptive = adaptive_report.section(session, campaign)
     return {
+        "adaptive": adaptive,
+        "allocation": allocation_charts(adaptive) if adaptive else [],
         "campaign": campaign,
         "report": report,
         "exclusions": exclusions(report),

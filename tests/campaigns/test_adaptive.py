@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from core import db
 from core.settings import Settings
 from delivery.authority import may_send
 from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.console.helpers import create_console_user, log_in
+from tests.helpers import auth_headers
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
@@ -164,8 +167,11 @@ def test_allocation_store_and_lift_over_control() -> None:
         assert section is not None
         purchases, lift = section["purchases"], section["lift"]["all variants"]
         assert purchases["control"]["rate"] == 0.25 and purchases["all variants"]["rate"] == 0.5
-        half = 1.96 * (0.5 * 0.5 / 80 + 0.25 * 0.75 / 20) ** 0.5
-        assert lift["lift"] == pytest.approx(0.25) and lift["low"] == pytest.approx(0.25 - half)
+        (l1, u1), (l2, u2) = adaptive_report.wilson(40, 80), adaptive_report.wilson(5, 20)  # type: ignore[misc]
+        assert (l1, u1) == pytest.approx((0.3930, 0.6070), abs=1e-4)  # Wilson 40/80, by hand
+        assert lift["lift"] == pytest.approx(0.25) and lift["low"] == pytest.approx(0.25 - ((0.5 - l1) ** 2
+                                                                                           + (u2 - 0.25) ** 2) ** 0.5)
+        assert lift["high"] == pytest.approx(0.25 + ((u1 - 0.5) ** 2 + (0.25 - l2) ** 2) ** 0.5)
         assert section["why"] == "still testing" and section["winner"] == ""
 
 
@@ -182,3 +188,38 @@ def test_adaptive_settings_are_validated_and_stored_with_defaults() -> None:
         with pytest.raises(ValidationError):
             CampaignIn(**base, ab=bad)
     assert adaptive_report.wilson(0, 0) is None and adaptive_report.difference((1, 2), (0, 0)) is None
+
+
+def test_report_shows_allocation_rates_and_lift(app_client: TestClient, runtime: Settings) -> None:
+    cid = _adaptive_campaign(300, arms=2, max_hours=2)
+    _run(cid, {"A": 0.05, "B": 0.2})
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
+    assert '<table id="allocation">' in html and '<svg id="chart-allocation-1" class="chart"' in html
+    rows = html.split('<table id="allocation">')[1].split("</table>")[0].count("<tr data-batch=")
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert rows == len(adaptive.history(session, campaign))
+        why = adaptive_report.section(session, campaign)["why"]  # type: ignore[index]
+    assert why[1:] in html and "Held out as the adaptive test" in html
+    control = html.split('<tr data-group="control">')[1].split("</tr>")[0]
+    assert control.count("<td>—</td>") == 5  # no metric, no lift for the control itself
+    everyone = html.split('<tr data-group="all variants">')[1].split("</tr>")[0]
+    assert "<td>0.0\u00a0%</td>" in everyone and "<td>-" in everyone  # no purchase anywhere: 0, interval not 0-0
+
+
+def test_api_creates_an_adaptive_campaign_and_reports_it(app_client: TestClient, runtime: Settings) -> None:
+    with db.session_scope() as session:
+        a, b = (create_template(session, body=f"Offer {n}", name=n) for n in "AB")
+        arms = [{"name": "A", "template_id": a.id}, {"name": "B", "template_id": b.id}]
+    headers = auth_headers("marketer")
+    created = app_client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "adaptive", "template_id": arms[0]["template_id"], "ab": {"mode": "adaptive", "arms": arms}})
+    assert created.status_code == 201, created.text
+    assert created.json()["ab"]["control_share"] == 0.1
+    report = app_client.get(f"/api/v1/campaigns/{created.json()['id']}/report", headers=headers).json()
+    assert report["adaptive"]["batches"] == [] and report["adaptive"]["why"] == "still testing"
+    refused = app_client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "bad", "template_id": arms[0]["template_id"], "ab": {"mode": "adaptive", "arms": arms[:1]}})
+    assert refused.status_code == 422
