@@ -250,7 +250,7 @@ def _keyboard_walk(page: Page) -> list[str]:
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
     reached: set[str] = set()
     problems = []
-    for _ in range(len(wanted) + 10):
+    for _ in range(4 * len(wanted) + 10):  # a date or time field takes a Tab per part and one for its picker
         page.keyboard.press("Tab")
         focused = page.evaluate(_FOCUSED)
         if focused is None:
