@@ -177,6 +177,13 @@ class CampaignIn(RequestBody):
         default_factory=dict, description="a fixed A/B test, or an adaptive one (mode: adaptive, see AdaptiveIn)")
     send_time: SendTimeIn | None = Field(default=None, description="plan each recipient at their best time")
 
+    @model_validator(mode="after")
+    def _one_window(self) -> CampaignIn:
+        if self.send_time is not None and self.recurrence:
+            raise ValueError("best time needs a one-off campaign: every run of a repeating one would fall after "
+                             "its fixed window")
+        return self
+
 
 class CampaignOut(CampaignIn):
     model_config = ConfigDict(from_attributes=True, extra="ignore")  # an answer, not a request

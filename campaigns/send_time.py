@@ -247,6 +247,7 @@ class Timing:
         self._targets = targets
         self._fallback = fallback
         self._fallback_target: Target | None = None
+        self._open: dict[tuple[str, str | None, datetime], list[Interval]] = {}
 
     @classmethod
     def load(cls, session: Session, campaign: Campaign, contact_ids: Sequence[int], *, now: datetime,
@@ -270,7 +271,10 @@ class Timing:
              now: datetime) -> tuple[plan.Slot, dict[str, str]]:
         """The recipient's planned slot and what the message records (``send_time``, ``send_time_reason``)."""
         tz = scheduling.zone(timezone, self.planner.campaign.timezone)
-        intervals = open_intervals(self.planner, self.option, tz=tz, country=country, now=now)
+        key = (tz.key, country, now)
+        if key not in self._open:  # the same zone and country share their open window
+            self._open[key] = open_intervals(self.planner, self.option, tz=tz, country=country, now=now)
+        intervals = self._open[key]
         if in_holdout(self.campaign_id, contact_id, self.option.holdout):
             group, reason = RANDOM, HOLDOUT_REASON
             at = random_moment(intervals, self.campaign_id, contact_id)

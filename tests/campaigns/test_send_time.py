@@ -284,3 +284,12 @@ def test_wizard_sets_the_option_shows_the_model_note_and_the_report_section(app_
     page = app_client.get(f"/console/campaigns/{draft_id}", headers={"Accept": "text/html"}).text
     assert 'id="send-time"' in page and "Random time (holdout)" in page
     assert "The click lift is n/a: fewer than 30 messages in a group." in page
+
+
+def test_a_repeating_campaign_cannot_have_one_fixed_window() -> None:
+    from pydantic import ValidationError
+
+    from campaigns.schemas import CampaignIn
+
+    with pytest.raises(ValidationError, match="one-off campaign"):
+        CampaignIn(name="weekly", template_id=1, recurrence="0 10 * * 1", send_time=WINDOW)
