@@ -17,14 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import privacy
-from api.console import ConsoleRoute, render
+from api.console import ConsoleRoute, predictions_card, render
 from api.deps import actor, db_session, require
 from campaigns.models import Campaign
 from contacts import consent, service
 from contacts.models import CONSENT_STATES, Contact
+from contacts.orders import list_orders
 from contacts.search import Filters, search
 from conversations.models import Conversation, Message
 from core.accounts import Principal
+from core.db import utcnow
 from core.logging import mask_phones
 from core.rbac import Role
 
@@ -33,6 +35,7 @@ MARKETERS = require(Role.MARKETER)
 ADMINS = require(Role.ADMIN)
 PAGE_SIZE = 50
 HISTORY_LIMIT = 200
+ORDERS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,9 @@ def contact_page(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> HTMLResponse:
-    """Attributes, the consent ledger, campaign texts and conversations of one contact."""
+    """Attributes, predictions, orders, the consent ledger, campaign texts and conversations of one contact."""
     contact = service.get(session, contact_id)
+    orders = list_orders(session, contact.id, limit=ORDERS_SHOWN)
     conversations = session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id).order_by(Conversation.id.desc())
     ).all()
@@ -110,6 +114,8 @@ def contact_page(
             "ledger": consent.history(session, contact),
             "texts": campaign_history(session, contact.id),
             "conversations": conversations,
+            "orders": orders,
+            "predictions": predictions_card.build(session, contact.id, orders, today=utcnow().date()),
             "may_open_conversations": principal.role in (Role.ADMIN, Role.AGENT),
             "is_admin": principal.role == Role.ADMIN,
             "done": "",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacts.models import ENGAGEMENT_KINDS
+from contacts.models import ENGAGEMENT_KINDS, PREDICTION_KINDS
 from core.errors import ValidationFailed
 
 JOINS = {"all": "all of (AND)", "any": "any of (OR)"}
@@ -27,7 +27,14 @@ FIELDS: dict[str, str] = {
     "attribute": "Attribute",
     "engagement": "Engagement",
     "created": "Added",
+    "prediction": "Prediction",
 }
+#: the kind select of a prediction row: short names (a phone's width), else PREDICTION_KINDS' meaning
+_SHORT = {"purchase_90d": "Chance to buy in 90 days (0-1)", "churn_risk": "Churn risk (0-1)",
+          "expected_spend": "Expected spend, 90 days", "clv": "Expected lifetime value",
+          "next_purchase_days": "Days to next purchase", "best_hour": "Best hour to text (0-23)",
+          "uplift": "Uplift if texted", "response": "Chance to respond (0-1)"}  # fmt: skip
+PREDICTION_LABELS = {kind: _SHORT.get(kind, meaning.capitalize()) for kind, meaning in PREDICTION_KINDS.items()}
 _TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
 OPERATORS: dict[str, tuple[str, ...]] = {
     "consent": ("eq", "neq", "in"),
@@ -40,6 +47,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
                   "within_days", "older_than_days", "exists", "missing"),
     "engagement": ("within_days", "not_within_days"),
     "created": ("within_days", "older_than_days"),
+    "prediction": ("top_percent", "gt", "gte", "lt", "lte"),
 }
 OPERATOR_LABELS = {
     "eq": "is", "neq": "is not", "in": "is one of", "not_in": "is none of", "exists": "is set", "missing": "is not set",
@@ -47,7 +55,7 @@ OPERATOR_LABELS = {
     "contains": "contains", "starts_with": "starts with", "gt": "is more than", "gte": "is at least",
     "lt": "is less than", "lte": "is at most", "before": "is before", "after": "is after", "on": "is on",
     "within_days": "within the last … days", "older_than_days": "more than … days ago",
-    "not_within_days": "not within the last … days",
+    "not_within_days": "not within the last … days", "top_percent": "is in the top … %",
 }  # fmt: skip
 NO_VALUE = ("exists", "missing")
 _DAYS = ("within_days", "older_than_days", "not_within_days")
@@ -55,7 +63,7 @@ _DAYS = ("within_days", "older_than_days", "not_within_days")
 
 @dataclass
 class Row:
-    """One condition as typed: ``extra`` is the attribute's name or the engagement's kind."""
+    """One condition as typed: ``extra`` is the attribute's name, the engagement's or the prediction's kind."""
 
     field: str = "consent"
     op: str = "eq"
@@ -89,8 +97,19 @@ def from_form(form: Mapping[str, list[str]]) -> Builder:
         index = int(g) if g.isdigit() and int(g) < len(groups) else 0
         fld = fld if fld in FIELDS else "consent"
         op = op if op in OPERATORS[fld] else OPERATORS[fld][0]
-        groups[index].rows.append(Row(fld, op, value.strip(), extra.strip()))
+        value = value.strip()
+        if fld == "prediction" and not _numeric(value):  # left from the row's previous field ("opted_in")
+            value = ""
+        groups[index].rows.append(Row(fld, op, value, extra.strip()))
     return Builder(_join((form.get("join") or ["all"])[0]), groups)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str, path: str, *, whole: bool) -> int | float:
@@ -107,13 +126,15 @@ def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, 
         cond["name"] = row.extra
     if row.field == "engagement":
         cond["kind"] = row.extra or ENGAGEMENT_KINDS[0]
+    if row.field == "prediction":
+        cond["kind"] = row.extra if row.extra in PREDICTION_KINDS else next(iter(PREDICTION_KINDS))
     if row.op in NO_VALUE:
         return cond
     if row.op in ("in", "not_in"):
         cond["value"] = [part.strip() for part in row.value.split(",") if part.strip()]
     elif row.op in _DAYS or row.field == "list":
         cond["value"] = _number(row.value, f"{path}.value", whole=True)
-    elif row.field == "attribute" and attributes.get(row.extra) == "number":
+    elif row.field == "prediction" or (row.field == "attribute" and attributes.get(row.extra) == "number"):
         cond["value"] = _number(row.value, f"{path}.value", whole=False)
     elif row.field == "attribute" and attributes.get(row.extra) == "boolean":
         cond["value"] = row.value.lower() in ("yes", "true", "1", "oui")

@@ -51,6 +51,7 @@ def _choices(session: Session) -> dict[str, Any]:
         "no_value": builder_form.NO_VALUE,
         "consent_states": CONSENT_STATES,
         "engagement_kinds": ENGAGEMENT_KINDS,
+        "prediction_kinds": builder_form.PREDICTION_LABELS,
         "attributes": segments.segmentable_attributes(session),
         "lists": session.scalars(select(ContactList).order_by(ContactList.name)).all(),
     }
