@@ -34,13 +34,21 @@ from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
 from campaigns.models import Campaign, Template
 from campaigns.send_time import Timing
-from campaigns.templates import Compiled, contact_context, variable_roots, with_footer
+from campaigns.templates import (
+    PREDICTION_ROOT,
+    RECOMMENDATIONS_ROOT,
+    Compiled,
+    contact_context,
+    variable_roots,
+    with_footer,
+)
 from channels.encoding import GSM7_BASIC, MULTI_SEGMENT, SINGLE_SEGMENT, analyze
 from contacts.models import Contact
 from conversations.flows import send_job
 from conversations.models import Message
 from core.queue import enqueue_after_commit
 from core.settings import get_settings
+from intelligence.personalise import TemplateValues, template_values
 
 CHUNK = 5000
 BATCH = 500
@@ -186,6 +194,9 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     business_name, stop_number, author_id = brand_business_name(session, settings), brand.stop_number, str(campaign.id)
     plain = {name: (arm.template.id, arm.template.language, arm.campaign_media or arm.template.media)
              for name, arm in arms.items()}
+    predicted = (template_values(session, [row[0] for row in rows])
+                 if roots & {PREDICTION_ROOT, RECOMMENDATIONS_ROOT} else {})  # one query per batch, when read
+    nothing = TemplateValues()
     for contact_id, language, country, tz, first_name, name, attributes in rows:
         if adaptive_arms is not None:
             arm = arms[adaptive_arms[contact_id]]
@@ -201,8 +212,10 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
             translated, compiled = arm.translations[language]
             template_id, template_language = translated.id, translated.language
             media = arm.campaign_media or translated.media
+        mine = predicted.get(contact_id, nothing)
         context = contact_context(first_name=first_name, name=name, language=language, country=country,
-                                  timezone=tz, attributes=attributes, business_name=business_name)
+                                  timezone=tz, attributes=attributes, business_name=business_name,
+                                  prediction=mine.prediction, recommendations=mine.recommendations)
         try:
             text = compiled.render(context)
         except Exception:  # a value of an unexpected type for this contact: skip them, not the campaign

@@ -1,7 +1,9 @@
 """Message templates: a Jinja2 sandbox, validation on save, rendering, and the opt-out footer.
 
 A template may read the contact (``first_name``, ``name``, ``language``, ``country``,
-``timezone``), its declared attributes (``attributes.NAME``), ``business_name``, and for
+``timezone``), its declared attributes (``attributes.NAME``), its predictions
+(``prediction.KIND``, a kind of ``contacts.models.PREDICTION_KINDS``, and ``recommendations``,
+a few product descriptions; both missing until the contact is scored), ``business_name``, and for
 transactional templates the event payload (``event.FIELD``, dotted paths declared on the
 template). Every value that can be missing must have a default (``{{ first_name | default("") }}``)
 or be guarded by an ``{% if %}`` test; :func:`validate` rejects anything else, and any unsafe
@@ -28,6 +30,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from contacts.models import PREDICTION_KINDS
 from conversations.flows import MAX_BODY_CHARS
 from core.errors import ValidationFailed
 
@@ -36,6 +39,8 @@ MAX_RENDERED_CHARS = MAX_BODY_CHARS
 
 #: Contact fields a template can read; all of them can be missing.
 CONTACT_FIELDS = ("first_name", "name", "language", "country", "timezone")
+#: The contact's predictions: ``prediction.KIND`` and the list ``recommendations``; missing until scored.
+PREDICTION_ROOT, RECOMMENDATIONS_ROOT = "prediction", "recommendations"
 #: Always present at render time.
 ALWAYS_PRESENT = ("business_name",)
 ALLOWED_FILTERS = frozenset({
@@ -184,7 +189,12 @@ def _check_variable(walk: _Walk, node: nodes.Node, path: list[str], local: set[s
     if root in ALWAYS_PRESENT and len(path) == 1:
         walk.variables.add(dotted)
         return
-    if root in CONTACT_FIELDS and len(path) == 1:
+    if (root in CONTACT_FIELDS or root == RECOMMENDATIONS_ROOT) and len(path) == 1:
+        may_be_missing = True
+    elif root == PREDICTION_ROOT and len(path) == 2:
+        if path[1] not in PREDICTION_KINDS:
+            walk.error(node, dotted, f"unknown prediction {path[1]!r}; kinds: {', '.join(PREDICTION_KINDS)}")
+            return
         may_be_missing = True
     elif root == "attributes" and len(path) >= 2:
         if path[1] not in walk.spec.attributes:
@@ -202,7 +212,8 @@ def _check_variable(walk: _Walk, node: nodes.Node, path: list[str], local: set[s
         may_be_missing = known[sub]
     else:
         walk.error(node, dotted, f"unknown variable {dotted!r}; use one of "
-                                 f"{', '.join(CONTACT_FIELDS + ALWAYS_PRESENT)}, attributes.NAME or event.FIELD")
+                                 f"{', '.join(CONTACT_FIELDS + ALWAYS_PRESENT)}, attributes.NAME, prediction.KIND, "
+                                 "recommendations or event.FIELD")
         return
     walk.variables.add(dotted)
     if may_be_missing and not defaulted and dotted not in guarded:
@@ -333,7 +344,8 @@ class Compiled:
 
 def contact_context(*, first_name: str | None, name: str | None, language: str | None, country: str | None,
                     timezone: str | None, attributes: Mapping[str, Any] | None, business_name: str,
-                    event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                    event: Mapping[str, Any] | None = None, prediction: Mapping[str, float] | None = None,
+                    recommendations: Sequence[str] | None = None) -> dict[str, Any]:
     """The render context; ``None`` and empty values are left out so ``default`` applies."""
     context: dict[str, Any] = {"business_name": business_name,
                                "attributes": {k: v for k, v in (attributes or {}).items() if v not in (None, "")}}
@@ -343,6 +355,9 @@ def contact_context(*, first_name: str | None, name: str | None, language: str |
             context[key] = value
     if event is not None:
         context["event"] = event
+    context[PREDICTION_ROOT] = dict(prediction or {})  # always a mapping: prediction.KIND | default(...) works
+    if recommendations:
+        context[RECOMMENDATIONS_ROOT] = list(recommendations)
     return context
 
 
