@@ -64,6 +64,8 @@ class Campaign(Base):
     throttle_per_minute: Mapped[int] = mapped_column(Integer, default=0)  # 0 = unthrottled
     frequency_cap: Mapped[int] = mapped_column(Integer, default=3)  # marketing messages per window
     frequency_days: Mapped[int] = mapped_column(Integer, default=7)
+    # the authority also applies each contact's learned cap when smaller (campaigns.fatigue)
+    learned_cap: Mapped[bool] = mapped_column(Boolean, default=False)
     # A/B: {"arms": [{"name", "template_id", "weight"}], "test_fraction", "metric", "winner_after_hours"}
     ab: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ab_winner: Mapped[str] = mapped_column(String(40), default="")

@@ -173,6 +173,7 @@ class CampaignIn(RequestBody):
     throttle_per_minute: int = Field(default=0, ge=0)
     frequency_cap: int = Field(default=3, ge=0)
     frequency_days: int = Field(default=7, ge=1)
+    learned_cap: bool = Field(default=False, description="also apply each contact's learned cap when smaller")
     ab: Annotated[JsonObject, AfterValidator(_check_ab_mode)] = Field(
         default_factory=dict, description="a fixed A/B test, or an adaptive one (mode: adaptive, see AdaptiveIn)")
     send_time: SendTimeIn | None = Field(default=None, description="plan each recipient at their best time")

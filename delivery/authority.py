@@ -10,7 +10,8 @@ resume re-plans through the same window rules (:mod:`campaigns.plan`). Checks, i
 2. **consent** for the lane (:func:`contacts.consent.consent_verdicts`) → reject with its reason;
 3. **campaign state**: running or preparing → go on; paused → wait (no wake-up: resume re-plans);
    cancelled, completed or gone → reject ``campaign_cancelled``;
-4. **frequency cap** of the campaign, counted over what was actually sent → reject ``frequency_cap``;
+4. **frequency cap** of the campaign (or the contact's learned cap when the campaign opts in and it is
+   smaller, :mod:`campaigns.fatigue`), counted over what was actually sent → reject ``frequency_cap``;
 5. **send window** of a campaign message, recomputed now in the recipient's zone (quiet hours,
    country rules, public holidays) → wait for the next opening;
 6. **throttle**: a campaign message that missed its minute (backlog, outage, recovery) is booked
@@ -30,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import plan, scheduling
+from campaigns import fatigue, plan, scheduling
 from campaigns.models import Campaign
 from campaigns.prepare import NOT_DELIVERED
 from channels.timezones import MAIN_ZONE
@@ -123,8 +124,8 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
         return {r.id: Verdict("reject", "campaign_cancelled", f"campaign {state}") for r in rows}
     if campaign.status == "paused":
         return {r.id: _wait(None, plan.Wait("paused", f"campaign {campaign.name!r} paused")) for r in rows}
-    verdicts = {r.id: Verdict("reject", "frequency_cap", f"frequency cap: {campaign.frequency_cap} "
-                              f"in {campaign.frequency_days} days") for r in _capped(session, campaign, rows, now)}
+    verdicts = {r.id: Verdict("reject", "frequency_cap", f"{kind}: {cap} in {campaign.frequency_days} days")
+                for r, cap, kind in _capped(session, campaign, rows, now)}
     open_rows = [r for r in rows if r.id not in verdicts]
     contacts = {cid: (tz, country) for cid, tz, country in session.execute(
         select(Contact.id, Contact.timezone, Contact.country).where(Contact.id.in_({r.contact_id for r in open_rows})))}
@@ -159,19 +160,35 @@ def _missed_slot(row: Message, now: datetime) -> bool:
     return row.not_before is not None and scheduling.aware(row.not_before) < now - MISSED_SLOT
 
 
-def _capped(session: Session, campaign: Campaign, rows: list[Message], now: datetime) -> list[Message]:
-    """Rows whose contact already received ``frequency_cap`` marketing texts in the window (any campaign)."""
-    if campaign.frequency_cap <= 0:
+def _capped(session: Session, campaign: Campaign, rows: list[Message],
+            now: datetime) -> list[tuple[Message, int, str]]:
+    """Rows whose contact already received their cap of marketing texts in the window (any campaign).
+
+    The cap is the campaign's, or the contact's learned one when the campaign opts in
+    (``learned_cap``) and it is smaller (:mod:`campaigns.fatigue`); returned with each row, and which.
+    """
+    contacts = {r.contact_id for r in rows}
+    learned = fatigue.learned_caps(session, contacts, window_days=campaign.frequency_days,
+                                   now=now) if campaign.learned_cap else {}
+    if campaign.frequency_cap <= 0 and not learned:
         return []
     since = now - timedelta(days=campaign.frequency_days)
     counts = dict(session.execute(
         select(Message.contact_id, func.count())
-        .where(Message.contact_id.in_({r.contact_id for r in rows}), Message.lane == "marketing",
+        .where(Message.contact_id.in_(contacts), Message.lane == "marketing",
                Message.direction == "out", Message.sent_at >= since, Message.status.not_in(NOT_DELIVERED),
                Message.id.not_in([r.id for r in rows]))
         .group_by(Message.contact_id)
     ).all())
-    return [r for r in rows if counts.get(r.contact_id, 0) >= campaign.frequency_cap]
+    capped = []
+    for row in rows:
+        cap, kind = campaign.frequency_cap, "frequency cap"
+        mine = learned.get(row.contact_id)
+        if mine is not None and (cap <= 0 or mine < cap):
+            cap, kind = mine, "learned frequency cap"
+        if cap > 0 and counts.get(row.contact_id, 0) >= cap:
+            capped.append((row, cap, kind))
+    return capped
 
 
 def enforce(session: Session, rows: Sequence[Message], *, now: datetime) -> list[Message]:
