@@ -29,6 +29,7 @@ from campaigns import brand
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
 from cli.demo_orders import DemoOrders, load_demo_orders
+from cli.demo_scoring import describe, score_demo
 from contacts import consent
 from contacts import service as contacts
 from core import audit, db
@@ -201,6 +202,8 @@ def load() -> None:
             f"dates moved {orders.shift_days} days, prices in GBP)"
             + (f"; {orders.rejected} rows not imported" if orders.rejected else "")
         )
+        with console.status("scoring the demo customers (about 20 s)"):
+            console.print(describe(score_demo(CLI_ACTOR)))
     console.print("Demo console users (2FA enrolment is asked at first log-in):")
     for who, password in loaded.credentials.items():
         console.print(f"  {who}: [bold]{password}[/]")

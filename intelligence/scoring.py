@@ -52,7 +52,7 @@ class ScoringResult:
 
     path: str
     reason: str
-    customers: int = 0  # contacts with a purchase before the cutoff
+    customers: int = 0  # contacts with a purchase before the cutoff (all customers learnt from when too little)
     contacts_scored: int = 0  # every contact given predictions, defaults included
     defaults: int = 0  # of which without orders (population defaults)
     versions: dict[str, str] = field(default_factory=dict)  # prediction kind -> model version
@@ -98,7 +98,9 @@ class _Defaults:
     products: list[dict[str, str]]
 
 
-def _defaults(frame: pd.DataFrame, cutoff: pd.Timestamp, no_orders: int, send: SendTimeModel) -> _Defaults:
+def _defaults(
+    frame: pd.DataFrame, cutoff: pd.Timestamp, no_orders: int, send: SendTimeModel, popular: list[dict[str, str]]
+) -> _Defaults:
     """First-time buyers of the last window over themselves plus today's contacts without orders
     (who had no order at the window's start and are still here), and their median first order."""
     orders = order_table(frame)
@@ -109,12 +111,15 @@ def _defaults(frame: pd.DataFrame, cutoff: pd.Timestamp, no_orders: int, send: S
     rate = len(newcomers) / max(1, len(newcomers) + no_orders)
     median = float(newcomers["value"].median()) if len(newcomers) else 0.0
     hour, weekday = send.default()
-    popular = _products(frame, most_popular(frame, cutoff, RECOMMENDED))
     return _Defaults(p_buy=rate, spend=rate * median, hour=hour, weekday=weekday, products=popular)
 
 
-def _products(frame: pd.DataFrame, ids: list[str]) -> list[dict[str, str]]:
-    names = frame.drop_duplicates("product_id", keep="last").set_index("product_id")["description"]
+def _names(frame: pd.DataFrame) -> dict[str, str]:
+    """Each product's latest description (once per run: a large shop has millions of lines)."""
+    return dict(frame.drop_duplicates("product_id", keep="last")[["product_id", "description"]].to_numpy())
+
+
+def _products(names: dict[str, str], ids: list[str]) -> list[dict[str, str]]:
     return [{"id": pid, "description": str(names.get(pid, ""))} for pid in ids]
 
 
@@ -161,16 +166,27 @@ def _naive_utc(now: datetime | None) -> datetime:
 
 
 def score_contacts(
-    session: Session, *, now: datetime | None = None, min_customers: int = MIN_CUSTOMERS
-) -> ScoringResult:
+    session: Session, *, now: datetime | None = None, min_customers: int = MIN_CUSTOMERS,
+    reference: pd.DataFrame | None = None, excluded: frozenset[str] = frozenset(),
+) -> ScoringResult:  # fmt: skip
     """Train at ``now`` (default: the current time) and store every live contact's predictions.
 
+    ``reference``: order lines of other customers (canonical columns) the models also learn from,
+    for a shop too young to learn from its own (the demo: Online Retail); they are never scored and
+    never count in a percentile. ``excluded``: products never recommended (postage, fees).
     Flushes only; the caller commits. Returns the path taken; nothing is written on :data:`TOO_LITTLE`.
     """
     started = time.monotonic()
     moment = _naive_utc(now)
     cutoff = pd.Timestamp(moment)
-    frame = order_lines(session, until=moment.replace(tzinfo=UTC))
+    own = order_lines(session, until=moment.replace(tzinfo=UTC))
+    frame = own
+    if reference is not None and len(reference):
+        borrowed = reference[reference["ordered_at"] < cutoff].assign(
+            customer_id="ref:" + reference["customer_id"].astype(str),
+            order_id="ref:" + reference["order_id"].astype(str),
+        )
+        frame = pd.concat([own, borrowed], ignore_index=True).sort_values("ordered_at", kind="stable")
     features = customer_features(frame, cutoff)
     customers = len(features)
     kept = "earlier predictions are kept"
@@ -179,26 +195,31 @@ def score_contacts(
                              f"to learn from ({kept})", customers=customers,
                              seconds=round(time.monotonic() - started, 2))  # fmt: skip
     try:
+        recommend = RecommendModel(excluded=excluded).fit(frame, cutoff)
         models = _Models(PropensityModel().fit(frame, cutoff), ValueModel().fit(frame, cutoff),
-                         SendTimeModel().fit(frame, cutoff), RecommendModel().fit(frame, cutoff))  # fmt: skip
+                         SendTimeModel().fit(frame, cutoff), recommend)  # fmt: skip
     except ValueError as exc:  # e.g. everybody (or nobody) bought in the last window
         return ScoringResult(TOO_LITTLE, f"the last {DEFAULT_HORIZON_DAYS} days cannot be learnt from: {exc} ({kept})",
                              customers=customers, seconds=round(time.monotonic() - started, 2))  # fmt: skip
     live = dict(session.execute(select(Contact.id, Contact.timezone).where(Contact.erased.is_(False))).all())
-    rows = [i for i, c in enumerate(features.index) if int(c) in live]
+    rows = [i for i, c in enumerate(features.index) if str(c).isdigit() and int(c) in live]
     ids = [int(features.index[i]) for i in rows]
     without = sorted(set(live) - set(ids))
-    base = _defaults(frame, cutoff, len(without), models.send)
-    result = ScoringResult(SCORED, f"trained on {customers} customers with orders before {cutoff:%Y-%m-%d %H:%M} UTC",
-                           customers=customers, contacts_scored=len(ids) + len(without),
+    names = _names(frame)
+    popular = [p for p in most_popular(frame, cutoff, RECOMMENDED + len(excluded)) if p not in excluded]
+    base = _defaults(own, cutoff, len(without), models.send, _products(names, popular[:RECOMMENDED]))
+    borrowed_note = f", {customers - len(ids)} of them from the reference history" if frame is not own else ""
+    result = ScoringResult(SCORED, f"trained on {customers} customers with orders before {cutoff:%Y-%m-%d %H:%M} UTC"
+                           f"{borrowed_note}", customers=len(ids), contacts_scored=len(ids) + len(without),
                            defaults=len(without))  # fmt: skip
     written = _Writer(session, result, f"{cutoff:%Y%m%dT%H%M%S}", moment.replace(tzinfo=UTC), models.cards())
 
-    p_buy = models.propensity.predict_features(features)[rows]
-    values = models.value.predict_from(features, cutoff, models.propensity.predict_features(features)).iloc[rows]
+    p_all = models.propensity.predict_features(features)
+    p_buy = p_all[rows]
+    values = models.value.predict_from(features, cutoff, p_all).iloc[rows]
     picks = models.recommend.recommend(frame, cutoff, customers=[str(c) for c in ids], top_n=RECOMMENDED)
     default_clv = float(lifetime_value(np.array([base.spend]), np.array([base.p_buy]), DEFAULT_HORIZON_DAYS)[0])
-    products = [_products(frame, picks.get(str(c)) or []) or base.products for c in ids]
+    products = [_products(names, picks.get(str(c)) or []) or base.products for c in ids]
     written.kind("purchase_90d", ids, p_buy, without, base.p_buy,
                  [{"products": p} for p in products], {"products": base.products})  # fmt: skip
     written.kind("churn_risk", ids, 1.0 - p_buy, without, 1.0 - base.p_buy)
