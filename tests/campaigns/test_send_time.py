@@ -258,8 +258,7 @@ def test_wizard_sets_the_option_shows_the_model_note_and_the_report_section(app_
     from tests.console.helpers import create_console_user, log_in
 
     with db.session_scope() as session:
-        for n in range(3):
-            create_contact(session, n)
+        ids = [create_contact(session, n).id for n in range(3)]
         template_id = create_template(session).id
     _, secret = create_console_user("mia@example.com", role="marketer")
     headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "mia@example.com", secret)}
@@ -275,6 +274,8 @@ def test_wizard_sets_the_option_shows_the_model_note_and_the_report_section(app_
     shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers).text
     assert "Best time: each recipient at their best hour" in shown and "20% at a random time" in shown
     assert "No send-time model is trained yet" in shown
+    first_opening = sum(not send_time.in_holdout(0, i, 0.2) for i in ids)  # no history: the window's opening
+    assert re.search(rf"{day:%a %d %b} 09:00</th><td>{first_opening}<", shown) or first_opening == 0
     assert app_client.post("/console/campaigns/wizard/save", data=form, headers=headers).status_code == 204
     with db.session_scope() as session:
         draft = session.scalars(select(Campaign)).one()
