@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 
+from contacts import segments
 from contacts.models import PREDICTION_KINDS, Prediction
 from core import db
 from core.settings import Settings
 from intelligence import store
+from intelligence.history import order_lines
 from intelligence.models import ModelVersion
 from intelligence.scoring import SCORED, TOO_LITTLE, percentiles, score_contacts
 from tests.intelligence.scoring_helpers import NOW, build_shop
@@ -57,14 +61,25 @@ def test_every_contact_is_scored_with_a_version_and_the_signal_shows(runtime: Se
     assert stored == {result.versions["clv"], again.versions["clv"]} and len(stored) == 2
 
 
-def test_too_little_history_stores_nothing_and_says_why(runtime: Settings) -> None:
+def test_too_little_history_stores_nothing_and_says_why_unless_a_reference_helps(runtime: Settings) -> None:
     with db.session_scope() as session:
-        build_shop(session, customers=20)
+        made = build_shop(session, customers=20, without_orders=0)
         result = score_contacts(session, now=NOW)
         assert session.scalar(select(func.count()).select_from(Prediction)) == 0
-    assert result.path == TOO_LITTLE and "20 customers" in result.reason and "50" in result.reason
-    assert result.written == {}
+        assert result.path == TOO_LITTLE and "20 customers" in result.reason and "50" in result.reason
+        assert result.written == {}
+        # the demo's path: other customers' history to learn from, only the shop's contacts scored
+        own = order_lines(session)
+        copies = [own.assign(customer_id=f"x{k}-" + own["customer_id"], order_id=f"x{k}-" + own["order_id"])
+                  for k in range(3)]  # fmt: skip
+        helped = score_contacts(session, now=NOW, reference=pd.concat(copies), excluded=frozenset({"VASE"}))
+        assert helped.path == SCORED and "from the reference history" in helped.reason
+        assert helped.contacts_scored == 20 and helped.written["purchase_90d"] == 20
+        lapsed = store.current(session, made["lapsed"][0])["purchase_90d"].detail["products"]
+        assert "VASE" not in {p["id"] for p in lapsed}  # excluded products are never recommended
+        top = segments.count(session, {"field": "prediction", "kind": "purchase_90d", "op": "top_percent", "value": 50})
+        assert top == 10  # percentiles among the shop's own 20 contacts: the 10 regulars
 
 
 def test_percentiles_count_the_values_at_or_below() -> None:
-    assert percentiles([1.0, 2.0, 2.0, 4.0]).tolist() == [25.0, 75.0, 75.0, 100.0]  # type: ignore[arg-type]
+    assert percentiles(np.array([1.0, 2.0, 2.0, 4.0])).tolist() == [25.0, 75.0, 75.0, 100.0]
