@@ -57,12 +57,16 @@ class WizardForm:
 
     name: str = ""
     segment: str = ""  # "" = every contact (consent still applies), else a saved segment's id
-    mode: str = "single"  # single | ab
+    mode: str = "single"  # single | ab | adaptive
     template_id: str = ""
     arms: list[Arm] = field(default_factory=lambda: [Arm(), Arm()])
     test_percent: str = "20"
     metric: str = "clicks"
     winner_after_hours: str = "4"
+    control_percent: str = "10"  # adaptive: share of every batch held out as the control
+    batch_size: str = "500"
+    batch_minutes: str = "60"
+    max_hours: str = "72"
     when: str = "now"
     send_at: str = ""  # YYYY-MM-DDTHH:MM in ``timezone``
     local_date: str = ""
@@ -99,7 +103,8 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
     text = {name: _one(form, name, str(getattr(blank, name))) for name in (
         "name", "segment", "template_id", "test_percent", "winner_after_hours", "send_at", "local_date", "local_time",
         "repeat_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
-        "frequency_days", "best_start", "best_end", "best_holdout")}
+        "frequency_days", "best_start", "best_end", "best_holdout", "control_percent", "batch_size", "batch_minutes",
+        "max_hours")}
     arms = [Arm(t.strip(), w.strip()) for t, w in zip(form.get("arm_template", []), form.get("arm_weight", []),
                                                       strict=False)]
     action = _one(form, "action", "")
@@ -109,7 +114,7 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
         arms.pop(int(action[11:]))
     return WizardForm(
         **text,
-        mode=_choice(_one(form, "mode", "single"), ("single", "ab"), "single"),
+        mode=_choice(_one(form, "mode", "single"), ("single", "ab", "adaptive"), "single"),
         arms=arms or [Arm(), Arm()],
         metric=_choice(_one(form, "metric", "clicks"), AB_METRICS, "clicks"),
         when=_choice(_one(form, "when", "now"), WHEN, "now"),
@@ -135,6 +140,11 @@ def from_campaign(campaign: Campaign) -> WizardForm:
         wizard.test_percent = f"{float(ab.get('test_fraction', 0.2)) * 100:g}"
         wizard.metric = str(ab.get("metric", "clicks"))
         wizard.winner_after_hours = f"{float(ab.get('winner_after_hours', 4)):g}"
+    if ab.get("mode") == "adaptive":
+        wizard.mode = "adaptive"
+        wizard.control_percent = f"{float(ab['control_share']) * 100:g}"
+        wizard.batch_size, wizard.batch_minutes = str(ab["batch_size"]), str(ab["batch_minutes"])
+        wizard.max_hours = f"{float(ab['max_hours']):g}"
     if campaign.send_time:
         wizard.best_time = True
         wizard.best_start, wizard.best_end = campaign.send_time["start"], campaign.send_time["end"]
@@ -189,7 +199,7 @@ def recurrence(wizard: WizardForm) -> str:
 
 
 def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
-    if wizard.mode != "ab":
+    if wizard.mode not in ("ab", "adaptive"):
         return {}
     arms = []
     for index, arm in enumerate(wizard.arms):
@@ -197,6 +207,15 @@ def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
             problems[f"arm_template_{index}"] = "choose a template"
         weight = _number(problems, f"arm_weight_{index}", arm.weight, low=1)
         arms.append({"name": ARM_NAMES[index], "template_id": int(arm.template_id or 0), "weight": weight})
+    if wizard.mode == "adaptive":  # the bandit sets the split: weights and the fixed test group do not apply
+        control = _number(problems, "control_percent", wizard.control_percent, low=0, whole=False)
+        if control > 50:
+            problems["control_percent"] = "enter at most 50"
+        return {"mode": "adaptive", "arms": [{"name": a["name"], "template_id": a["template_id"]} for a in arms],
+                "control_share": control / 100, "metric": wizard.metric,
+                "batch_size": _number(problems, "batch_size", wizard.batch_size, low=20),
+                "batch_minutes": _number(problems, "batch_minutes", wizard.batch_minutes, low=1),
+                "max_hours": _number(problems, "max_hours", wizard.max_hours, low=1, whole=False)}
     percent = _number(problems, "test_percent", wizard.test_percent, low=1, whole=False)
     if percent > 100:
         problems["test_percent"] = "enter at most 100"

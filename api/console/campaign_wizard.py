@@ -40,7 +40,8 @@ MARKETERS = require(Role.MARKETER)
 #: form controls with a problem slot (arms add theirs per arm)
 FIELDS = ("name", "segment", "template_id", "arms", "test_percent", "winner_after_hours", "send_at", "local_date",
           "local_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
-          "frequency_days", "best_start", "best_end", "best_holdout")
+          "frequency_days", "best_start", "best_end", "best_holdout", "control_percent", "batch_size", "batch_minutes",
+          "max_hours")
 DONE = {"saved": "The draft is saved. You can come back to it from the campaign list."}
 
 

@@ -223,3 +223,31 @@ def test_api_creates_an_adaptive_campaign_and_reports_it(app_client: TestClient,
     refused = app_client.post("/api/v1/campaigns", headers=headers, json={
         "name": "bad", "template_id": arms[0]["template_id"], "ab": {"mode": "adaptive", "arms": arms[:1]}})
     assert refused.status_code == 422
+
+
+def test_the_wizard_saves_and_reopens_an_adaptive_draft(app_client: TestClient, runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1)
+        a, b = (create_template(session, body=f"Offer {n}", name=n) for n in "AB")
+        templates = [str(a.id), str(b.id)]
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "mia@example.com", secret)}
+    form = {"draft_id": "", "name": "Adaptive sale", "segment": "", "frequency_cap": "3", "frequency_days": "7",
+            "mode": "adaptive", "template_id": "", "arm_template": templates, "arm_weight": ["50", "50"],
+            "metric": "clicks", "control_percent": "15", "batch_size": "200", "batch_minutes": "30",
+            "max_hours": "24", "when": "now", "timezone": "Europe/Paris", "quiet_end": "00:00",
+            "quiet_start": "23:59", "throttle_per_minute": "0"}
+    review = app_client.post("/console/campaigns/wizard/review", data={**form, "control_percent": "80"},
+                             headers=headers)
+    assert review.status_code == 200 and "enter at most 50" in review.text
+    saved = app_client.post("/console/campaigns/wizard/save", data=form, headers=headers)
+    assert saved.status_code == 204, saved.text  # HX-Redirect to the saved draft
+    with db.session_scope() as session:
+        campaign = session.scalars(select(Campaign).where(Campaign.name == "Adaptive sale")).one()
+        assert campaign.ab["mode"] == "adaptive" and campaign.ab["control_share"] == 0.15
+        assert (campaign.ab["batch_size"], campaign.ab["batch_minutes"], campaign.ab["max_hours"]) == (200, 30, 24)
+        assert [arm["template_id"] for arm in campaign.ab["arms"]] == [int(t) for t in templates]
+        cid = campaign.id
+    page = app_client.get(f"/console/campaigns/{cid}/edit")
+    assert 'id="mode-adaptive" checked' in page.text and 'id="control_percent" name="control_percent"' in page.text
+    assert 'value="15"' in page.text.split('id="control_percent"')[1].split(">")[0]
