@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problems_of, recurrence
 from api.console.campaigns import Bar, bars, exclusion_label
-from campaigns import preview, scheduling, service
+from api.console.forecast_words import facts
+from campaigns import forecasting, preview, scheduling, service
 from campaigns.models import Campaign
 from campaigns.schemas import ScheduleIn
 from campaigns.send_time import model_status
@@ -149,4 +150,5 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     waits = sorted(((WAIT_WORDS.get(code, code), n) for code, n in estimate.distribution.waits.items()),
                    key=lambda w: -w[1])
     return Review(audience=estimate.audience, estimate=estimate, exclusions=_exclusions(estimate.audience.excluded),
-                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits)
+                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
+                  forecast=facts(forecasting.forecast_for(session, probe, estimate)))

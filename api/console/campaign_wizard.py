@@ -130,7 +130,7 @@ async def redraw_arms(
     """The A/B arms after one was added or removed (the review re-counts through ``wizard-changed``)."""
     wizard, _ = await _wizard(request)
     return render(request, "console/_campaign_arms.html", {"wizard": wizard, **_choices(session)},
-                  principal=principal, headers={"HX-Trigger": "wizard-changed"})
+                  principal=principal, headers={"HX-Trigger-After-Swap": "wizard-changed"})
 
 
 def _save(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,

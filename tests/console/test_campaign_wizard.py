@@ -131,7 +131,7 @@ def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClie
     headers = _marketer(app_client)
     added = app_client.post("/console/campaigns/wizard/arms", data={**_form(ids, mode="ab"), "action": "add-arm"},
                             headers=headers)
-    assert added.status_code == 200 and added.headers["HX-Trigger"] == "wizard-changed"
+    assert added.status_code == 200 and added.headers["HX-Trigger-After-Swap"] == "wizard-changed"
     assert 'data-arm="C"' in added.text and 'id="remove-arm-2"' in added.text
     removed = app_client.post("/console/campaigns/wizard/arms", headers=headers, data={
         **_form(ids, mode="ab", arm_template=["1", "2", "1"], arm_weight=["1", "1", "1"]), "action": "remove-arm:0"})
