@@ -2,16 +2,14 @@
 
 The figures come from ``campaigns.preview.estimate`` (preparation's own selection, consent and
 frequency cap; the sandboxed renderer and ``channels.encoding``; ``campaigns.plan.distribution``);
-this module only words them and scales the distribution's bars. ``forecast`` is the place for the
-intelligence forecast of issue 14 (expected clicks, replies, conversions): empty until a model can
-give one, and the review template shows nothing for it then.
+this module only words them and scales the distribution's bars. ``forecast`` is the campaign
+forecast (``campaigns.forecasting``, worded by ``api.console.forecast_words``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -49,7 +47,7 @@ class Review:
     spread: list[Bar] = field(default_factory=list)
     spread_unit: str = "hour"
     waits: list[tuple[str, int]] = field(default_factory=list)
-    forecast: dict[str, Any] = field(default_factory=dict)  # issue 14: expected outcomes, when available
+    forecast: dict[str, str] = field(default_factory=dict)  # label -> expected value with its intervals
 
 
 def window_words(quiet_start: str, quiet_end: str, country_rules: bool) -> list[str]:
