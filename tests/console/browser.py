@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE_WIDTH = 360  # the narrowest phone every page must fit
 HOME = re.compile(r".*/console/(inbox|campaigns|qa|overview)(\?.*)?$")  # each role's landing page
 
 
@@ -82,3 +83,11 @@ def log_in(page: Page, base_url: str, email: str, password: str, secret: str) ->
 def page_width(page: Page) -> int:
     """How wide the document is: more than the viewport means the page scrolls sideways."""
     return int(page.evaluate("() => document.documentElement.scrollWidth"))
+
+
+def fits(page: Page) -> None:
+    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
+    assert page_width(page) <= PHONE_WIDTH, page.url
+    assert serious_violations(page) == [], page.url
+    page.set_viewport_size({"width": 1366, "height": 900})

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page
 
 from core.settings import Settings
 
@@ -65,3 +66,21 @@ def live_server(runtime: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{config.port}"
     server.should_exit = True
     thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module (skipped locally, failed in CI, when it is missing)."""
+    from tests.console import browser as tools
+
+    yield from tools.launch()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized tab that may download; 30 s per step, as the shared test machine can be slow."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

@@ -4,12 +4,11 @@ confirm scheduling through the REST route functions (audited), and one Chromium 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from campaigns.models import Campaign
@@ -231,26 +230,6 @@ def test_the_wizard_is_for_marketers(app_client: TestClient, role: str) -> None:
         assert 'id="new-campaign"' not in app_client.get("/console/campaigns", headers=HTML).text
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    yield from tools.launch()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def _clean_and_narrow(page: Page) -> None:
-    assert tools.serious_violations(page) == [], page.url
-    page.set_viewport_size({"width": 360, "height": 800})
-    assert tools.page_width(page) <= 360, page.url
-    page.set_viewport_size({"width": 1366, "height": 900})
-
-
 @pytest.mark.browser
 def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, page: Page) -> None:
     ids = _audience()
@@ -259,7 +238,7 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
     page.click("#new-campaign")
     page.wait_for_url(f"{live_server}/console/campaigns/new")
     expect(page.locator("#reach")).to_have_text("3")
-    _clean_and_narrow(page)
+    tools.fits(page)
     # 1. audience: the French segment
     page.fill("#name", "Soldes d'hiver")
     page.select_option("#segment", str(ids["segment"]))
@@ -288,7 +267,7 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
     expect(page.locator("#problem-quiet_start")).to_contain_text("is empty")
     page.fill("#quiet_end", "08:00")
     expect(page.locator("#review-cost")).to_be_visible()
-    _clean_and_narrow(page)
+    tools.fits(page)
     # 4. save the draft, come back, confirm through the dialog
     page.click("#wizard-save")
     page.wait_for_url(re.compile(r".*/console/campaigns/\d+/edit\?done=saved$"))
@@ -308,4 +287,4 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
     with db.session_scope() as session:
         campaign = session.scalars(select(Campaign)).one()
         assert (campaign.status, campaign.local_date, len(campaign.ab["arms"])) == ("scheduled", "2030-06-12", 2)
-    _clean_and_narrow(page)
+    tools.fits(page)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, FilePayload, Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 from sqlalchemy import select
 
 from contacts import consent
@@ -185,7 +184,6 @@ def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
     assert cancelled.status_code == 200 and "Import cancelled" in cancelled.text
 
 
-
 def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
     headers = {**HTMX, "X-CSRF-Token": csrf}
@@ -199,30 +197,6 @@ def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     assert "1 row has no consent" in notice and "RELAIS_MARKETING_CONSENT" in notice
 
 # -- the marketer's journey in Chromium ----------------------------------------------------------
-
-PHONE_WIDTH = 360
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from tools.launch()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def _fits(page: Page) -> None:
-    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
-    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
-    assert tools.page_width(page) <= PHONE_WIDTH, page.url
-    assert tools.serious_violations(page) == [], page.url
-    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 def _settled(page: Page) -> None:
@@ -258,14 +232,14 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
     expect(page.locator('#preview-rows tr[data-row="3"]')).to_have_attribute("data-status", "rejected")
     expect(page.locator('#preview-rows tr[data-row="4"]')).to_contain_text("landline")
     expect(page.get_by_label("All or nothing: import no row if any row is invalid")).not_to_be_checked()
-    _fits(page)
+    tools.fits(page)
 
     page.get_by_role("button", name="Import the file").click()
     expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(page.locator("#report-created")).to_have_text("2")
     expect(page.locator("#report-rejected")).to_have_text("1")
     expect(page.locator("#report-warnings-list")).to_contain_text("Row 4")
-    _fits(page)
+    tools.fits(page)
     with page.expect_download() as download:
         page.locator("#rejected-link").click()
     path = download.value.path()
@@ -278,12 +252,12 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/contacts?q=zoe**")
     expect(page.locator("#contacts tbody tr")).to_have_count(1)
-    _fits(page)
+    tools.fits(page)
     page.get_by_role("link", name="Zoé Martin").click()
     expect(page.locator("#contact-facts")).to_contain_text("+33*******01")
     expect(page.locator("#consent-history")).to_contain_text("opt in")
     expect(page.locator("#consent-history")).to_contain_text("import")
-    _fits(page)
+    tools.fits(page)
 
     page.get_by_role("link", name="Segments", exact=True).click()
     page.get_by_role("link", name="New segment").click()
@@ -297,12 +271,12 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
     page.get_by_label("Value, condition 2 of group 1").fill("fr")
     expect(page.locator("#segment-count")).to_have_text("2")
     expect(page.locator("#segment-samples li")).to_have_count(2)
-    _fits(page)
+    tools.fits(page)
     page.get_by_role("button", name="Save the segment").click()
     page.wait_for_url("**/console/segments?done=saved")
     expect(page.locator("#segments tbody tr")).to_have_count(1)
     expect(page.locator('#segments [data-figure="count"]')).to_have_text("2")
-    _fits(page)
+    tools.fits(page)
 
 
 @pytest.mark.browser
@@ -317,7 +291,7 @@ def test_admin_erases_a_contact_after_confirming(live_server: str, page: Page) -
     page.locator("details.danger summary").focus()
     page.keyboard.press("Enter")
     expect(confirm).to_be_visible()
-    _fits(page)
+    tools.fits(page)
     confirm.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Contact #{ids['zoe']} is erased")).to_be_focused()

@@ -8,14 +8,13 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from campaigns import brand
@@ -228,30 +227,6 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
 
 # -- the editor in Chromium -----------------------------------------------------------------------
 
-PHONE_WIDTH = 360
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from tools.launch()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)  # the shared test machine can be slow
-    yield page
-    context.close()
-
-
-def fits(page: Page) -> None:
-    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
-    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
-    assert tools.page_width(page) <= PHONE_WIDTH, page.url
-    assert tools.serious_violations(page) == [], page.url
-    page.set_viewport_size({"width": 1366, "height": 900})
-
 
 @pytest.mark.browser
 def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page: Page) -> None:
@@ -283,7 +258,7 @@ def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page
     expect(page.locator("#body-problem-list")).to_contain_text("unknown variable 'oops'")
     expect(page.locator("#preview-blocked")).to_be_visible()
     expect(page.get_by_label("Message", exact=True)).to_have_attribute("aria-invalid", "true")
-    fits(page)
+    tools.fits(page)
 
     for _ in " {{ oops }}":
         page.get_by_label("Message", exact=True).press("Backspace")
@@ -295,13 +270,13 @@ def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page
     expect(page.get_by_label("Attachment 1: address")).to_be_focused()
     page.keyboard.type("https://cdn.example/lampe.jpg")
     expect(page.locator("#mms-note")).to_contain_text("1 attachment")
-    fits(page)
+    tools.fits(page)
 
     page.get_by_role("button", name="Save the template").click()
     page.wait_for_url("**/console/templates?done=saved")
     expect(page.locator("#templates tbody tr")).to_have_count(1)
     expect(page.locator("#templates tbody tr")).to_contain_text("Soldes d'hiver")
-    fits(page)
+    tools.fits(page)
     with db.session_scope() as session:
         template = session.scalars(select(Template)).one()
         assert template.body == 'Bonjour {{ first_name | default("") }}, -20% chez {{ business_name }} C’est parti'

@@ -5,11 +5,10 @@ reject audited like the API with the CSRF header, and the friendly 403 for other
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from campaigns.brand import update_profile
@@ -108,31 +107,8 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
 
 # -- the marketer's flow in Chromium --------------------------------------------------------------
 
-PHONE_WIDTH = 360
 SLOW = 60_000  # each variant is brand-checked (embeddings, sentiment): seconds on a loaded machine
 FRENCH = "Maison Lumière : les manteaux d'hiver à -20 % jusqu'à dimanche. On vous attend en boutique."
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from tools.launch()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
-def _fits(page: Page) -> None:
-    """No sideways scrolling on a phone, no serious or critical axe-core violation; back to desktop size."""
-    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
-    assert tools.page_width(page) <= PHONE_WIDTH, page.url
-    assert tools.serious_violations(page) == [], page.url
-    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 @pytest.mark.browser
@@ -144,7 +120,7 @@ def test_marketer_writes_edits_approves_and_rejects_variants(live_server: str, p
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Variants").click()
     page.wait_for_url(f"{live_server}/console/variants")
     expect(page.get_by_label("French")).to_be_checked()
-    _fits(page)
+    tools.fits(page)
 
     page.get_by_label("What is the message about?").fill("Winter sale: 20% off coats until Sunday")
     page.get_by_label("English").uncheck()
@@ -159,7 +135,7 @@ def test_marketer_writes_edits_approves_and_rejects_variants(live_server: str, p
     for i in range(2):
         expect(cards.nth(i)).to_have_attribute("data-language", "fr")
         expect(cards.nth(i)).not_to_contain_text("coats")
-    _fits(page)
+    tools.fits(page)
 
     first, second = cards.nth(0), cards.nth(1)
     first_id = int(first.get_attribute("data-variant") or 0)
@@ -174,7 +150,7 @@ def test_marketer_writes_edits_approves_and_rejects_variants(live_server: str, p
     approved = page.locator(f"#variant-{first_id}")
     expect(approved).to_have_attribute("data-status", "approved", timeout=SLOW)
     expect(approved.locator("h3")).to_be_focused()
-    _fits(page)
+    tools.fits(page)
 
     second.locator("summary").focus()  # the rejection, with the keyboard only
     page.keyboard.press("Enter")
@@ -182,7 +158,7 @@ def test_marketer_writes_edits_approves_and_rejects_variants(live_server: str, p
     page.keyboard.type("Trop insistant")
     page.keyboard.press("Enter")
     expect(page.locator("article.variant[data-status='rejected']")).to_contain_text("Trop insistant", timeout=SLOW)
-    _fits(page)
+    tools.fits(page)
 
     approved.get_by_role("link", name=re.compile("template #")).click()
     page.wait_for_url(re.compile(r".*/console/templates/\d+$"))
