@@ -21,10 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.models import Campaign
 from campaigns.scheduling import aware
 from contacts.models import EngagementEvent
 from conversations.models import Message
@@ -92,3 +94,18 @@ def learned_caps(session: Session, contact_ids: Iterable[int], *, window_days: i
     window = timedelta(days=window_days)
     caps = {c: learn(times, events[c], window=window).cap for c, times in sends.items()}
     return {c: cap for c, cap in caps.items() if cap is not None}
+
+
+def report(session: Session, campaign: Campaign, *, now: datetime, chunk: int = 5000) -> dict[str, Any]:
+    """For a campaign that opted in: how many recipients have a learned cap now, and how many texts it refused."""
+    recipients = list(session.scalars(select(Message.contact_id).distinct().where(
+        Message.campaign_id == campaign.id, Message.direction == "out")))
+    with_cap = sum(len(learned_caps(session, recipients[i:i + chunk], window_days=campaign.frequency_days, now=now))
+                   for i in range(0, len(recipients), chunk))
+    refused = int(session.scalar(select(func.count()).select_from(Message).where(
+        Message.campaign_id == campaign.id, Message.status == "rejected",
+        Message.error_reason.like("learned frequency cap%"))) or 0)
+    note = (f"{with_cap} of {len(recipients)} recipients have a learned cap" if with_cap else
+            "no recipient's history shows fatigue yet (fewer than 8 texts, never answered, or answered at the "
+            "highest frequency tried): the campaign cap alone applies")
+    return {"recipients": len(recipients), "with_learned_cap": with_cap, "refused": refused, "note": note}

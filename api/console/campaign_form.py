@@ -82,6 +82,7 @@ class WizardForm:
     throttle_per_minute: str = "0"
     frequency_cap: str = "3"
     frequency_days: str = "7"
+    learned_cap: bool = False  # also each contact's learned cap when smaller (campaigns.fatigue)
     best_time: bool = False  # each recipient at their best hour within best_start-best_end (their own zone)
     best_start: str = ""  # YYYY-MM-DDTHH:MM
     best_end: str = ""
@@ -122,6 +123,7 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
         repeat_day=_choice(_one(form, "repeat_day", "MO"), WEEKDAYS, "MO"),
         respect_country_rules=_one(form, "respect_country_rules", "") in ("on", "true", "1"),
         best_time=_one(form, "best_time", "") in ("on", "true", "1"),
+        learned_cap=_one(form, "learned_cap", "") in ("on", "true", "1"),
     )
 
 
@@ -133,6 +135,7 @@ def from_campaign(campaign: Campaign) -> WizardForm:
         timezone=campaign.timezone, quiet_start=campaign.quiet_start, quiet_end=campaign.quiet_end,
         respect_country_rules=campaign.respect_country_rules, throttle_per_minute=str(campaign.throttle_per_minute),
         frequency_cap=str(campaign.frequency_cap), frequency_days=str(campaign.frequency_days),
+        learned_cap=campaign.learned_cap,
     )
     if ab.get("arms"):
         wizard.mode = "ab"
@@ -313,6 +316,7 @@ def to_api(wizard: WizardForm) -> ApiBodies:
             throttle_per_minute=max(0, int(wizard.throttle_per_minute)) if wizard.throttle_per_minute.isdigit() else 0,
             frequency_cap=int(wizard.frequency_cap) if wizard.frequency_cap.isdigit() else 3,
             frequency_days=max(1, int(wizard.frequency_days)) if wizard.frequency_days.isdigit() else 7,
+            learned_cap=wizard.learned_cap,
             ab=ab, send_time=best_time,
         )
     except ValidationError as exc:

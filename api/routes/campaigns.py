@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import adaptive_report, flows, forecasting, reporting, service
+from campaigns import adaptive_report, fatigue, flows, forecasting, reporting, service
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select
 from campaigns.preview import audience
@@ -209,6 +209,8 @@ def campaign_report(
     adaptive = adaptive_report.section(session, campaign)
     if adaptive is not None:
         report["adaptive"] = adaptive
+    if campaign.learned_cap:
+        report["learned_caps"] = fatigue.report(session, campaign, now=utcnow())
     compared = forecasting.comparison(session, campaign)
     if compared is not None:
         report["forecast"] = compared

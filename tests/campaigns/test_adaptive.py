@@ -236,7 +236,7 @@ def test_the_wizard_saves_and_reopens_an_adaptive_draft(app_client: TestClient, 
             "mode": "adaptive", "template_id": "", "arm_template": templates, "arm_weight": ["50", "50"],
             "metric": "clicks", "control_percent": "15", "batch_size": "200", "batch_minutes": "30",
             "max_hours": "24", "when": "now", "timezone": "Europe/Paris", "quiet_end": "00:00",
-            "quiet_start": "23:59", "throttle_per_minute": "0"}
+            "quiet_start": "23:59", "throttle_per_minute": "0", "learned_cap": "on"}
     review = app_client.post("/console/campaigns/wizard/review", data={**form, "control_percent": "80"},
                              headers=headers)
     assert review.status_code == 200 and "enter at most 50" in review.text
@@ -247,7 +247,9 @@ def test_the_wizard_saves_and_reopens_an_adaptive_draft(app_client: TestClient, 
         assert campaign.ab["mode"] == "adaptive" and campaign.ab["control_share"] == 0.15
         assert (campaign.ab["batch_size"], campaign.ab["batch_minutes"], campaign.ab["max_hours"]) == (200, 30, 24)
         assert [arm["template_id"] for arm in campaign.ab["arms"]] == [int(t) for t in templates]
+        assert campaign.learned_cap
         cid = campaign.id
     page = app_client.get(f"/console/campaigns/{cid}/edit")
+    assert 'id="learned_cap" checked' in page.text
     assert 'id="mode-adaptive" checked' in page.text and 'id="control_percent" name="control_percent"' in page.text
     assert 'value="15"' in page.text.split('id="control_percent"')[1].split(">")[0]

@@ -13,7 +13,7 @@ from contacts.models import EngagementEvent
 from conversations.models import Message
 from core import db
 from core.settings import Settings
-from delivery.authority import may_send
+from delivery.authority import enforce, may_send
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
@@ -71,3 +71,21 @@ def test_the_authority_applies_the_learned_cap_only_on_opt_in(runtime: Settings)
             verdicts = may_send(session, rows, now=NOW)
             refused = {r.contact_id: verdicts[r.id].detail for r in rows if verdicts[r.id].action == "reject"}
             assert refused == ({tired_id: "learned frequency cap: 2 in 7 days"} if learned else {})
+        assert fatigue.report(session, campaign, now=NOW)["refused"] == 0
+        enforce(session, rows, now=NOW)  # the claim-time check closes the refused text
+        summary = fatigue.report(session, campaign, now=NOW)
+        assert summary == {"recipients": 3, "with_learned_cap": 1, "refused": 1,
+                           "note": "1 of 3 recipients have a learned cap"}
+
+
+def test_the_report_says_when_no_history_shows_fatigue(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1)
+        campaign = create_campaign(session, create_template(session, body="Promo"), learned_cap=True)
+        flows.start_run(session, campaign, now=NOW)
+        campaign_id = campaign.id
+    tasks.prepare_campaign(campaign_id, now=NOW)
+    with db.session_scope() as session:
+        summary = fatigue.report(session, session.get_one(Campaign, campaign_id), now=NOW)
+        assert (summary["recipients"], summary["with_learned_cap"]) == (1, 0)
+        assert summary["note"].startswith("no recipient's history shows fatigue yet")
