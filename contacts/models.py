@@ -339,7 +339,8 @@ class Prediction(Base):
 
     The contact's data (erased with them, listed in their export), written by ``intelligence``'s
     scoring job. ``detail`` carries what a segment or template may also want: ``percentile`` (the
-    share of scored contacts whose value is at or below this one, 0-100: "top 10 %" is above 90), ``products``, ``hour``, ``day``.
+    share of scored contacts whose value is at or below this one, 0-100: "top 10 %" is above 90),
+    ``products``, ``hour``, ``day``.
     There is no unique constraint on (contact, kind): merging two contacts re-points every row of
     the merged-away one (``contacts.merge``) and must not fail; the store keeps one row per contact
     and kind when it writes, and readers take the newest.
