@@ -64,6 +64,23 @@ def _campaign(_: Settings) -> dict[str, Any]:
     return {"campaign": build_campaign()}
 
 
+def _adaptive(_: Settings) -> dict[str, Any]:
+    """An adaptive campaign that ran its batches (allocation table and charts, lift over the control)."""
+    from tests.campaigns.test_adaptive import _adaptive_campaign, _run
+
+    campaign = _adaptive_campaign(300, arms=2, max_hours=2)
+    _run(campaign, {"A": 0.05, "B": 0.2})
+    return {"adaptive": campaign}
+
+
+def _adaptive_draft(_: Settings) -> dict[str, Any]:
+    with db.session_scope() as session:
+        a, b = (create_template(session, name=n, body=f"Offre {n}") for n in "AB")
+        draft = create_campaign(session, a, name="Adaptive draft", ab={
+            "mode": "adaptive", "arms": [{"name": "A", "template_id": a.id}, {"name": "B", "template_id": b.id}]})
+        return {"draft": draft.id}
+
+
 def _template(_: Settings) -> dict[str, Any]:
     with db.session_scope() as session:
         body = ('Bonjour {{ first_name | default("") }}, -20% sur les lampes jusqu\'à dimanche : '
@@ -179,6 +196,8 @@ CASES = (
     Case("brand", "marketer", "/console/brand"),
     Case("campaign-new", "marketer", "/console/campaigns/new", _draft),
     Case("campaign-draft", "marketer", "/console/campaigns/{draft}/edit", _draft),
+    Case("campaign-adaptive", "marketer", "/console/campaigns/{adaptive}", _adaptive, "#allocation"),
+    Case("campaign-adaptive-draft", "marketer", "/console/campaigns/{draft}/edit", _adaptive_draft),
     Case("forbidden", "marketer", "/console/inbox"),
     Case("qa", "analyst", "/console/qa", _qa, "table[data-suite=keywords]"),
     Case("qa-report", "analyst", "/api/v1/eval/reports/{report}/html", _qa_report, "table.heat"),
