@@ -66,22 +66,27 @@ def _rate(successes: int, n: int) -> dict[str, Any]:
             "low": interval[0] if interval else None, "high": interval[1] if interval else None}
 
 
-def buyers(session: Session, members: list[tuple[int, datetime]]) -> int:
-    """How many of ``members`` (contact, from when) ordered within ``ATTRIBUTION_DAYS`` after that moment."""
+def bought(session: Session, members: list[tuple[int, datetime]]) -> list[bool]:
+    """Whether each of ``members`` (contact, from when) ordered within ``ATTRIBUTION_DAYS`` after that moment."""
     window = timedelta(days=ATTRIBUTION_DAYS)
-    found = 0
+    found: list[bool] = []
     for i in range(0, len(members), _CHUNK):
-        part = dict(members[i:i + _CHUNK])
-        start, end = min(part.values()), max(part.values()) + window
+        part = members[i:i + _CHUNK]
+        start, end = min(at for _, at in part), max(at for _, at in part) + window
         orders: dict[int, list[datetime]] = defaultdict(list)
         for contact_id, at in session.execute(
             select(Order.contact_id, Order.ordered_at)
-            .where(Order.contact_id.in_(part), Order.cancelled_at.is_(None),
+            .where(Order.contact_id.in_({c for c, _ in part}), Order.cancelled_at.is_(None),
                    Order.ordered_at > start, Order.ordered_at <= end)
         ):
             orders[contact_id].append(aware(at))
-        found += sum(any(since < at <= since + window for at in orders[c]) for c, since in part.items())
+        found.extend(any(since < at <= since + window for at in orders[c]) for c, since in part)
     return found
+
+
+def buyers(session: Session, members: list[tuple[int, datetime]]) -> int:
+    """How many of ``members`` (contact, from when) ordered within ``ATTRIBUTION_DAYS`` after that moment."""
+    return sum(bought(session, list(dict(members).items())))  # a contact counts once
 
 
 def _treated(session: Session, campaign: Campaign) -> dict[str, list[tuple[int, datetime]]]:
