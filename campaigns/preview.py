@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, plan, service
+from campaigns import abtest, adaptive, plan, service
 from campaigns.brand import business_name, get_profile
 from campaigns.links import URL_PATTERN, Shortener
 from campaigns.models import Campaign
@@ -181,7 +181,8 @@ class Estimate:
 
     The cost counts each recipient's message at its template's segments: the A/B test group by the
     arms' weights, the rest at the cheapest (``cost_low_micros``) or dearest
-    (``cost_high_micros``) arm, as the winner is not known yet; both are equal without A/B.
+    (``cost_high_micros``) arm, as the winner is not known yet; both are equal without A/B. An
+    adaptive test's control gets no message, and everyone else is counted at the cheapest or dearest.
     """
 
     audience: Audience
@@ -209,9 +210,12 @@ def estimate(session: Session, campaign: Campaign, *, start: datetime, now: date
     sizes = [m.segments for _, m in messages]
     total_weight = sum(w for _, _, w in specs) or 1.0
     mixed = sum(w * n for (_, _, w), n in zip(specs, sizes, strict=True)) / total_weight
-    tested = sum(1 for contact_id, _, _ in found.recipients
-                 if not arms or abtest.in_test_group(campaign.ab, campaign.id or 0, contact_id))
+    bandit = adaptive.is_adaptive(campaign)
+    tested = 0 if bandit else sum(1 for contact_id, _, _ in found.recipients
+                                  if not arms or abtest.in_test_group(campaign.ab, campaign.id or 0, contact_id))
     rest = found.sendable - tested
+    if bandit:  # the control gets no message; where the bandit sends the rest is not known yet
+        rest -= round(found.sendable * float(campaign.ab["control_share"]))
     low = round(price.micros * (tested * mixed + rest * min(sizes)))
     high = round(price.micros * (tested * mixed + rest * max(sizes)))
     timing = Timing.load(session, campaign, [r[0] for r in found.recipients], now=start,

@@ -253,3 +253,20 @@ def test_the_wizard_saves_and_reopens_an_adaptive_draft(app_client: TestClient, 
     assert 'id="learned_cap" checked' in page.text
     assert 'id="mode-adaptive" checked' in page.text and 'id="control_percent" name="control_percent"' in page.text
     assert 'value="15"' in page.text.split('id="control_percent"')[1].split(">")[0]
+
+
+def test_the_cost_estimate_leaves_the_control_out(runtime: Settings) -> None:
+    from campaigns.preview import estimate, segment_price
+
+    with db.session_scope() as session:
+        for i in range(10):
+            create_contact(session, i)
+        short = create_template(session, body="Offre courte", name="A")
+        long = create_template(session, body="Offre longue " + "x" * 170, name="B")  # two segments
+        campaign = create_campaign(session, short, ab={
+            "mode": "adaptive", "control_share": 0.2,
+            "arms": [{"name": "A", "template_id": short.id}, {"name": "B", "template_id": long.id}]})
+        review = estimate(session, campaign, start=NOW, now=NOW)
+        price = segment_price(session).micros
+        assert review.audience.sendable == 10
+        assert (review.cost_low_micros, review.cost_high_micros) == (8 * price, 8 * 2 * price)
