@@ -3,12 +3,11 @@ prediction rule with its live count; the page at 360 px, axe clean, in Chromium.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from api.console import predictions_card
 from contacts.orders import LineIn, OrderIn, record_order
@@ -99,32 +98,22 @@ def test_the_builder_offers_prediction_rules_with_a_live_count(app_client: TestC
     assert '<option value="top_percent" selected>is in the top … %</option>' in drawn.text
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from tools.launch()
-
-
 @pytest.mark.browser
-def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, browser: Browser) -> None:
+def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, page: Page) -> None:
     lea, _ = _scored()
     _, secret = create_console_user("mia@example.com", role="marketer")
-    context = browser.new_context(viewport={"width": 360, "height": 740})
-    page: Page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
-        page.goto(f"{live_server}/console/contacts/{lea}")
-        expect(page.locator("#prediction-facts")).to_contain_text("72 %")
-        assert tools.page_width(page) <= 360 and tools.serious_violations(page) == []
-        page.goto(f"{live_server}/console/segments/new")
-        page.get_by_label("Field, condition 1 of group 1").select_option("prediction")
-        expect(page.get_by_label("Prediction, condition 1 of group 1")).to_be_visible()
-        page.get_by_label("Operator, condition 1 of group 1").select_option("top_percent")
-        value = page.get_by_label("Value, condition 1 of group 1")
-        value.focus()
-        page.keyboard.type("10")
-        page.keyboard.press("Tab")
-        expect(page.locator("#segment-count")).to_have_text("1")
-        assert tools.page_width(page) <= 360 and tools.serious_violations(page) == []
-    finally:
-        context.close()
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})  # a marketer on a phone
+    page.goto(f"{live_server}/console/contacts/{lea}")
+    expect(page.locator("#prediction-facts")).to_contain_text("72 %")
+    tools.fits(page)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    page.goto(f"{live_server}/console/segments/new")
+    page.get_by_label("Field, condition 1 of group 1").select_option("prediction")
+    expect(page.get_by_label("Prediction, condition 1 of group 1")).to_be_visible()
+    page.get_by_label("Operator, condition 1 of group 1").select_option("top_percent")
+    page.get_by_label("Value, condition 1 of group 1").focus()
+    page.keyboard.type("10")
+    page.keyboard.press("Tab")
+    expect(page.locator("#segment-count")).to_have_text("1")
+    tools.fits(page)
