@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import adaptive_report, fatigue, flows, forecasting, reporting, service
+from campaigns import adaptive_report, fatigue, flows, forecasting, reporting, service, uplift_targeting
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select
 from campaigns.preview import audience
@@ -193,6 +194,30 @@ def campaign_forecast(
     """Expected delivered, clicks, conversions, revenue, cost and ROI with 80/95 % intervals and their sources:
     computed now for a draft; afterwards the forecast stored at schedule beside the actual figures."""
     return forecasting.view(session, service.get_campaign(session, campaign_id), now=utcnow())
+
+
+@router.post("/campaigns/uplift/score", response_model=None)
+def score_uplift(
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(WRITERS)
+) -> dict[str, Any]:
+    """Train the uplift model on past controlled campaigns and store every contact's ``uplift`` prediction;
+    ``enabled`` false (nothing stored) with the reason when there is too little such data."""
+    verdict = uplift_targeting.score(session, now=utcnow())
+    audit.record(session, actor=actor(request, principal), action="intelligence.uplift_score",
+                 target_type="model_version", target_id=uplift_targeting.KIND,
+                 diff={"enabled": verdict.enabled, "reason": verdict.reason})
+    return asdict(verdict)
+
+
+@router.get("/campaigns/{campaign_id}/uplift", response_model=None)
+def campaign_uplift(
+    campaign_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> dict[str, Any]:
+    """Whether "only contacts the message is likely to change" can be offered (and why), and for this
+    campaign's audience how many it keeps and the expected incremental buyers."""
+    campaign = service.get_campaign(session, campaign_id)
+    ids = [contact_id for contact_id, _, _ in audience(session, campaign, now=utcnow()).recipients]
+    return {**asdict(uplift_targeting.status(session)), **uplift_targeting.planner(session, ids)}
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=None)

@@ -7,17 +7,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import uplift_targeting
 from campaigns.models import CampaignAllocation
 from contacts import segments
-from contacts.models import Order, OrderLine
+from contacts.consent import record_opt_in
+from contacts.models import Contact, Order, OrderLine
 from conversations.models import Message
 from core import db
 from core.db import utcnow
+from core.models import AuditEntry
 from core.settings import Settings
 from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.helpers import auth_headers
 
 CONTACTS = 600
 
@@ -84,3 +89,24 @@ def test_a_controlled_campaign_enables_scoring_and_the_segment_rule(runtime: Set
         plan = uplift_targeting.planner(session, sorted(groups["recent"] | groups["lapsed"]))
     assert len(kept & groups["recent"]) > 3 * len(kept & groups["lapsed"])  # the movable ones first
     assert 0 < plan["targeted"] <= CONTACTS and plan["expected_incremental_buyers"] > 0
+
+
+def test_api_scores_audited_and_plans_a_campaign(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        draft_id = create_campaign(session, create_template(session, body="Hi"), name="draft").id
+    refused = app_client.post("/api/v1/campaigns/uplift/score", headers=headers)
+    assert refused.status_code == 200 and refused.json()["enabled"] is False
+    with db.session_scope() as session:
+        groups = _controlled_campaign(session)
+        for contact in session.scalars(select(Contact).where(Contact.id.in_(sorted(groups["recent"])[:20]))):
+            record_opt_in(session, contact=contact, source="form", proof="test sign-up form")
+    scored = app_client.post("/api/v1/campaigns/uplift/score", headers=headers)
+    assert scored.json()["enabled"] is True
+    plan = app_client.get(f"/api/v1/campaigns/{draft_id}/uplift", headers=auth_headers("analyst")).json()
+    assert plan["enabled"] is True and plan["audience"] == 20  # the opted-in recent buyers
+    assert 10 <= plan["targeted"] <= 20 and plan["expected_incremental_buyers"] > 1
+    assert app_client.post("/api/v1/campaigns/uplift/score", headers=auth_headers("analyst")).status_code == 403
+    with db.session_scope() as session:
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action == "intelligence.uplift_score"))
+        assert len(list(actions)) == 2
