@@ -37,6 +37,7 @@ from conversations.models import Message
 from intelligence import store
 from intelligence.features import customer_features
 from intelligence.history import order_lines
+from intelligence.models import ModelVersion
 from intelligence.scoring import percentiles
 from intelligence.uplift import UpliftModel
 
@@ -146,3 +147,9 @@ def planner(session: Session, contact_ids: list[int]) -> dict[str, float | int]:
             kept += 1
             incremental += float(value)
     return {"audience": len(contact_ids), "targeted": kept, "expected_incremental_buyers": round(incremental, 2)}
+
+
+def latest_model(session: Session) -> ModelVersion | None:
+    """The uplift model that made the stored predictions, if one was trained (cheap: the planner's check)."""
+    return session.scalar(select(ModelVersion).where(ModelVersion.kind == KIND)
+                          .order_by(ModelVersion.trained_at.desc(), ModelVersion.id.desc()).limit(1))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problems_of, recurrence
 from api.console.campaigns import Bar, bars, exclusion_label
-from api.console.forecast_words import facts
+from api.console.forecast_words import facts, uplift_fact
 from campaigns import forecasting, preview, scheduling, service
 from campaigns.models import Campaign
 from campaigns.schemas import ScheduleIn
@@ -149,4 +149,5 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
                    key=lambda w: -w[1])
     return Review(audience=estimate.audience, estimate=estimate, exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
-                  forecast=facts(forecasting.forecast_for(session, probe, estimate)))
+                  forecast={**facts(forecasting.forecast_for(session, probe, estimate)),
+                            **uplift_fact(session, [c for c, _, _ in estimate.audience.recipients])})

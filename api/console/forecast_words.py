@@ -1,4 +1,5 @@
-"""The campaign forecast in words: the wizard review's facts and the report's forecast-vs-actual rows.
+"""The campaign forecast in words: the wizard review's facts (with the uplift planner's line) and the
+report's forecast-vs-actual rows.
 
 The figures come from ``campaigns.forecasting`` (``intelligence.forecast``); this module only
 formats them: counts as whole numbers, money from micro-units, ROI as a percentage.
@@ -9,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from campaigns import uplift_targeting
 from intelligence.forecast import Figure, Forecast
 
 LABELS = {"delivered": "Delivered", "clicks": "Clicks (unique)", "conversions": "Conversions",
@@ -35,6 +39,19 @@ def facts(made: Forecast) -> dict[str, str]:
     out = {LABELS[k]: (_figure(k, f) if f is not None else "n/a") for k, f in made.figures.items()}
     out["Based on"] = "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in made.sources.items())
     return out
+
+
+def uplift_fact(session: Session, contact_ids: list[int]) -> dict[str, str]:
+    """The planner's line on "only contacts the message is likely to change": what it would keep, or why
+    it is not offered yet (checking the stored model only: training is ``POST /campaigns/uplift/score``)."""
+    label = "Only contacts the message is likely to change"
+    model = uplift_targeting.latest_model(session)
+    if model is None:
+        return {label: "not offered yet: no uplift model has been trained on a past campaign with a control group"}
+    plan = uplift_targeting.planner(session, contact_ids)
+    return {label: f"would keep {plan['targeted']} of {plan['audience']} recipients, "
+                   f"{plan['expected_incremental_buyers']:g} more buyers expected than without the message "
+                   f"(model of {model.trained_at:%d %b %Y}); segment rule: prediction uplift above 0"}
 
 
 @dataclass(frozen=True)

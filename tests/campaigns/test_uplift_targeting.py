@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.console.forecast_words import uplift_fact
 from campaigns import uplift_targeting
 from campaigns.models import CampaignAllocation
 from contacts import segments
@@ -87,6 +88,8 @@ def test_a_controlled_campaign_enables_scoring_and_the_segment_rule(runtime: Set
         rule = {"all": [{"field": "prediction", "kind": "uplift", "op": "top_percent", "value": 50}]}
         kept = set(session.scalars(segments.compile_segment(rule)))
         plan = uplift_targeting.planner(session, sorted(groups["recent"] | groups["lapsed"]))
+        line = next(iter(uplift_fact(session, sorted(groups["recent"])).values()))
+    assert line.startswith("would keep ") and f"of {len(groups['recent'])} recipients" in line
     assert len(kept & groups["recent"]) > 3 * len(kept & groups["lapsed"])  # the movable ones first
     assert 0 < plan["targeted"] <= CONTACTS and plan["expected_incremental_buyers"] > 0
 

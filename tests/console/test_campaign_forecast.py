@@ -22,6 +22,7 @@ def test_review_shows_the_forecast_and_the_campaign_page_compares_it(app_client:
     assert 'id="forecast"' in html and "<dt>Delivered</dt>" in html and "80 %:" in html
     assert "population prior" in html  # no past campaign yet: the forecast says what it rests on
     assert "<dt>Revenue</dt><dd>n/a</dd>" in html  # neither past conversion values nor predictions
+    assert "not offered yet: no uplift model" in html  # uplift targeting needs a past controlled campaign
     confirmed = app_client.post("/console/campaigns/wizard/confirm", data=_form(ids), headers=headers)
     assert confirmed.status_code == 204, confirmed.text
     with db.session_scope() as session:
