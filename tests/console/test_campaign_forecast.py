@@ -3,13 +3,19 @@ sets the forecast stored at schedule beside what happened."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page
 from sqlalchemy import update
 
-from campaigns import tasks
+from campaigns import forecasting, tasks
 from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
+from core.db import utcnow
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user
+from tests.console.test_campaign_reports import build_campaign
 from tests.console.test_campaign_wizard import HTML, _audience, _form, _marketer
 
 
@@ -36,3 +42,19 @@ def test_review_shows_the_forecast_and_the_campaign_page_compares_it(app_client:
     assert 'id="forecast-vs-actual"' in page.text
     row = page.text.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
     assert "<td>3</td>" in row and "interval" in row
+
+
+@pytest.mark.browser
+def test_forecast_vs_actual_is_accessible_and_fits(live_server: str, page: Page) -> None:
+    campaign_id = build_campaign()
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        campaign.ab = {"arms": [{**arm, "template_id": campaign.template_id} for arm in campaign.ab["arms"]]}
+        assert forecasting.record(session, campaign, now=utcnow()) is not None
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto(f"{live_server}/console/campaigns/{campaign_id}")
+    assert page.locator("#forecast-vs-actual tbody tr").count() == 6
+    assert tools.serious_violations(page) == []
+    tools.fits(page)
