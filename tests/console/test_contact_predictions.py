@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
-from api.console import predictions_card
+from api.console import predictions_card, segment_form
 from contacts.orders import LineIn, OrderIn, record_order
 from core import db
 from intelligence import store
@@ -75,6 +75,16 @@ def test_churn_bands() -> None:
         "low", "low", "medium", "medium", "high", "high"]  # fmt: skip
 
 
+def test_prediction_rules_round_trip_through_the_builder() -> None:
+    rules = {"field": "prediction", "kind": "clv", "op": "top_percent", "value": 10}
+    builder = segment_form.from_rules(rules)
+    assert builder is not None
+    assert builder.groups[0].rows[0] == segment_form.Row("prediction", "top_percent", "10", "clv")
+    assert segment_form.to_rules(builder, {}) == {"all": [rules]}
+    stale = segment_form.from_form(_prediction_form("purchase_90d", "gt", "opted_in"))  # left from the consent row
+    assert stale.groups[0].rows[0].value == ""
+
+
 def _prediction_form(kind: str, op: str, value: str) -> dict[str, list[str]]:
     return {"join": ["all"], "group_join": ["all"], "row_group": ["0"], "field": ["prediction"], "op": [op],
             "value": [value], "extra": [kind]}  # fmt: skip
@@ -112,8 +122,11 @@ def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, page: Page) 
     page.get_by_label("Field, condition 1 of group 1").select_option("prediction")
     expect(page.get_by_label("Prediction, condition 1 of group 1")).to_be_visible()
     page.get_by_label("Operator, condition 1 of group 1").select_option("top_percent")
-    page.get_by_label("Value, condition 1 of group 1").focus()
+    value = page.get_by_label("Value, condition 1 of group 1")
+    expect(value).to_have_attribute("placeholder", "per cent, e.g. 10")  # the re-drawn row, before typing
+    expect(page.locator("#rules .htmx-added, #rules .htmx-settling, #rules .htmx-request")).to_have_count(0)
+    value.focus()
     page.keyboard.type("10")
     page.keyboard.press("Tab")
-    expect(page.locator("#segment-count")).to_have_text("1")
+    expect(page.locator("#segment-count")).to_have_text("1", timeout=30_000)  # a live count on a loaded machine
     tools.fits(page)

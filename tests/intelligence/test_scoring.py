@@ -61,7 +61,7 @@ def test_every_contact_is_scored_with_a_version_and_the_signal_shows(runtime: Se
     assert stored == {result.versions["clv"], again.versions["clv"]} and len(stored) == 2
 
 
-def test_too_little_history_stores_nothing_and_says_why_unless_a_reference_helps(runtime: Settings) -> None:
+def test_too_little_history_stores_nothing_and_says_why_unless_a_reference_helps(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
         made = build_shop(session, customers=20, without_orders=0)
         result = score_contacts(session, now=NOW)
