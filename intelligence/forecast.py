@@ -47,6 +47,7 @@ PRIOR_WEIGHT = 20.0
 DEFAULT_ORDER_CV = 1.0
 LEVELS = (0.8, 0.95)
 MIN_CAMPAIGNS_FOR_SPREAD = 3
+EXACT_ORDERS = 200
 
 
 @dataclass(frozen=True)
@@ -222,13 +223,28 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
 def _revenue(conversions: np.ndarray, weight: np.ndarray, means: np.ndarray, relative: np.ndarray, cv: float,
              rng: np.random.Generator) -> np.ndarray:
     """Per draw the sum of its converters' orders: converters drawn in proportion to their chance to
-    convert, each order its mean value × the converter's multiple × a Gamma variation of ``cv``."""
-    total = int(conversions.sum())
+    convert, each order its mean value × the converter's multiple × a Gamma variation of ``cv``.
+
+    A draw with more than :data:`EXACT_ORDERS` conversions sums them by the central limit theorem
+    (the mean and variance of one such order, times the count): the same distribution at that size,
+    and a large audience's forecast stays well under a second.
+    """
+    revenue = np.zeros(DRAWS)
+    share = weight / weight.sum()
+    one_mean = float(share @ relative)
+    one_var = float(share @ (relative**2)) * (1 + cv**2) - one_mean**2
+    many = conversions > EXACT_ORDERS
+    if many.any():
+        k = conversions[many].astype(float)
+        revenue[many] = means[many] * np.maximum(
+            k * one_mean + np.sqrt(k * max(one_var, 0.0)) * rng.standard_normal(int(many.sum())), 0.0)
+    few = np.where(many, 0, conversions)
+    total = int(few.sum())
     if not total:
-        return np.zeros(DRAWS)
-    cdf = np.cumsum(weight) / weight.sum()
+        return revenue
+    cdf = np.cumsum(share)
     who = np.minimum(np.searchsorted(cdf, rng.random(total), side="right"), len(weight) - 1)
-    draw = np.repeat(np.arange(DRAWS), conversions)
+    draw = np.repeat(np.arange(DRAWS), few)
     shape = 1.0 / max(cv, 0.05) ** 2
     orders = means[draw] * relative[who] * rng.gamma(shape, 1.0 / shape, total)
-    return np.bincount(draw, weights=orders, minlength=DRAWS)
+    return revenue + np.bincount(draw, weights=orders, minlength=DRAWS)
