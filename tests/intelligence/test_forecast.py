@@ -110,3 +110,19 @@ def test_round_trip_and_coverage_levels() -> None:
     assert Forecast.from_dict(made.as_dict()) == made
     figure = Figure(10, 8, 12, 6, 14)
     assert figure.covers(7, 0.95) and not figure.covers(7, 0.8)
+
+
+def test_large_audiences_sum_orders_by_the_central_limit_and_agree_with_the_exact_sum() -> None:
+    past = [PastCampaign(sent=20_000, delivered=19_000, clicked=1_500, converted=600)] * 4
+    values = [int(v) for v in np.random.default_rng(1).gamma(2.0, 15_000_000, 400)]
+    def run(size: int) -> Forecast:
+        return forecast(Inputs(purchase_p=np.full(size, np.nan), spend=np.full(size, np.nan), segments_per_message=1,
+                               price_micros=50_000, past=past, conversion_values_micros=values))
+    large, small = run(40_000), run(2_000)  # about 1,200 and 60 conversions per draw
+    for made in (large, small):
+        revenue, conversions = made.figures["revenue_micros"], made.figures["conversions"]
+        assert revenue is not None and conversions is not None
+        per_order = revenue.expected / conversions.expected
+        assert per_order == pytest.approx(np.mean(values), rel=0.05)
+    wide = large.figures["revenue_micros"]
+    assert wide is not None and wide.low95 < wide.low80 < wide.expected < wide.high80 < wide.high95
