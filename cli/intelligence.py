@@ -6,9 +6,11 @@ from datetime import datetime
 
 import typer
 
+from campaigns import uplift_targeting
 from cli.console import console
 from cli.contacts import CLI_ACTOR
 from core import audit, db
+from core.db import utcnow
 from core.runtime import bootstrap
 from intelligence import scoring, tasks
 
@@ -50,3 +52,17 @@ def score(
                      target_id=result.versions.get("purchase_90d", ""),
                      diff={"path": result.path, "contacts": result.contacts_scored})  # fmt: skip
     print_result(result)
+
+
+@intelligence_app.command("uplift")
+def uplift() -> None:
+    """Train the uplift model on past campaigns with a control group; store every contact's ``uplift``."""
+    bootstrap()
+    with db.session_scope() as session:
+        verdict = uplift_targeting.score(session, now=utcnow())
+        audit.record(session, actor=CLI_ACTOR, action="intelligence.uplift_score", target_type="model_version",
+                     target_id=uplift_targeting.KIND, diff={"enabled": verdict.enabled, "reason": verdict.reason})
+    if verdict.enabled:
+        console.print(f"[green]Uplift stored for every contact[/]: {verdict.reason}")
+    else:
+        console.print(f"[yellow]Nothing stored: {verdict.reason}[/]")

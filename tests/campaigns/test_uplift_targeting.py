@@ -8,15 +8,17 @@ from datetime import timedelta
 
 import numpy as np
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from api.console.forecast_words import uplift_fact
 from campaigns import uplift_targeting
 from campaigns.models import CampaignAllocation
+from cli.main import app
 from contacts import segments
 from contacts.consent import record_opt_in
-from contacts.models import Contact, Order, OrderLine
+from contacts.models import Contact, Order, OrderLine, Prediction
 from conversations.models import Message
 from core import db
 from core.db import utcnow
@@ -113,3 +115,15 @@ def test_api_scores_audited_and_plans_a_campaign(app_client: TestClient) -> None
     with db.session_scope() as session:
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action == "intelligence.uplift_score"))
         assert len(list(actions)) == 2
+
+
+def test_cli_scores_or_says_why_not(runtime: Settings) -> None:
+    refused = CliRunner().invoke(app, ["intelligence", "uplift"])
+    assert refused.exit_code == 0 and "Nothing stored: no past campaign kept a control group" in refused.output
+    with db.session_scope() as session:
+        _controlled_campaign(session)
+    scored = CliRunner().invoke(app, ["intelligence", "uplift"])
+    assert scored.exit_code == 0 and "Uplift stored for every contact" in scored.output
+    with db.session_scope() as session:
+        stored = select(func.count()).select_from(Prediction).where(Prediction.kind == "uplift")
+        assert session.scalar(stored) == CONTACTS
