@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from cli.demo import CLI_ACTOR, demo_contacts, demo_phones
@@ -17,6 +15,7 @@ from contacts.orders import list_orders
 from core import db
 from core.settings import Settings
 from eval.paths import shared_data_dir
+from tests.helpers import skip_unless_ci
 
 TODAY = date(2026, 11, 29)  # a Sunday
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -72,13 +71,9 @@ def test_without_the_data_set_the_step_says_so(runtime: Settings, tmp_path: Path
     assert "not found" in skipped.skipped and skipped.orders_created == 0
 
 
-@pytest.mark.skipif(not (shared_data_dir() / RETAIL_FILE).exists(), reason="the public Online Retail file is absent")
-def test_the_real_history_loads_in_seconds(runtime: Settings) -> None:
+def test_the_real_history_loads(runtime: Settings) -> None:
+    if not (shared_data_dir() / RETAIL_FILE).exists():
+        skip_unless_ci(f"the public Online Retail file is absent: {shared_data_dir() / RETAIL_FILE}")
     demo_contacts()
-    started = time.perf_counter()
     loaded = load_demo_orders(demo_phones(), CLI_ACTOR, today=TODAY)
-    elapsed = time.perf_counter() - started
     assert loaded.customers == 8 and loaded.orders_created > 8 * 50 and loaded.rejected == 0
-    # about 3 s on the idle 2-core machine, 15 s with eight test sessions beside it: the guard is
-    # against a slow path creeping in (one query per line, say), not a benchmark
-    assert elapsed < 60, f"{elapsed:.1f} s"
