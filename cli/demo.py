@@ -44,6 +44,8 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "maison-lumiere
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("admin@maison-lumiere.example", "admin", "Demo Admin"),
     ("agent@maison-lumiere.example", "agent", "Camille (demo agent)"),
+    ("marketer@maison-lumiere.example", "marketer", "Inès (demo marketer)"),
+    ("analyst@maison-lumiere.example", "analyst", "Hugo (demo analyst)"),
 )
 CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais demo")
 

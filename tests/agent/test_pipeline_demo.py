@@ -170,7 +170,8 @@ def test_the_analysis_is_json_ready(pipeline: Pipeline) -> None:
 def test_demo_users_are_created_once_with_stored_passwords(runtime: Settings) -> None:
     first = demo_users(runtime)
     second = demo_users(runtime)
-    assert first == second and len(first) == 2
+    assert first == second
+    assert {key.split(" ")[1] for key in first} == {"(admin)", "(agent)", "(marketer)", "(analyst)"}  # one per role
     path = Path(runtime.data_dir) / "demo-credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
