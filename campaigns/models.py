@@ -174,7 +174,12 @@ class Variant(Base):
     path: Mapped[str] = mapped_column(String(10))  # llm | offline | human | translation
     score: Mapped[float] = mapped_column(default=0.0)
     check: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the offline generator's argument (urgency, benefit, ...); empty for the other paths
+    angle: Mapped[str] = mapped_column(String(20), default="")
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | approved | rejected
+    # the template an approved variant became; cleared if that template is deleted later
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_templates.id", ondelete="SET NULL"),
+                                                    nullable=True)
     decided_by: Mapped[str] = mapped_column(String(100), default="")
     decision_note: Mapped[str] = mapped_column(String(500), default="")
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -206,12 +211,14 @@ class CampaignAllocation(Base):
 
 
 class CampaignForecast(Base):
-    """The forecast made when the campaign was scheduled (``intelligence.forecast.Forecast.as_dict``),
-    kept so its report can set it beside what happened (``campaigns.forecasting``)."""
+    """The forecast made for one run of a campaign (``intelligence.forecast.Forecast.as_dict``): when it was
+    scheduled, or as a recurring campaign's later run starts; kept so the report can set each run's
+    forecast beside what that run did (``campaigns.forecasting``)."""
 
     __tablename__ = "campaign_forecasts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    run: Mapped[int] = mapped_column(Integer, default=1)  # the run it forecasts (``Campaign.run`` once started)
     made_at: Mapped[datetime] = mapped_column(default=utcnow)
     forecast: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,12 +57,11 @@ class CheckResult:
     sentiment: float
     style_similarity: float | None
     language: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "passed": self.passed, "reasons": self.reasons,
                 "rules": [r.as_dict() for r in self.rules], "sentiment": self.sentiment,
-                "style_similarity": self.style_similarity, "language": self.language, **self.extra}
+                "style_similarity": self.style_similarity, "language": self.language}
 
 
 def _tone(score: float, brand: BrandProfile) -> float:

@@ -66,7 +66,8 @@ class DecisionIn(RequestBody):
 
 
 class VariantOut(BaseModel):
-    """A stored variant; ``angle`` is the offline generator's (urgency, benefit...) or empty."""
+    """A stored variant; ``angle`` is the offline generator's (urgency, benefit...) or empty;
+    ``template_id`` is the template it became once approved (None before, or once that template is deleted)."""
 
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -79,12 +80,5 @@ class VariantOut(BaseModel):
     decided_by: str
     decision_note: str
     parent_id: int | None
-    angle: str = ""
-    template_id: int | None = None
-
-    @model_validator(mode="after")
-    def _from_check(self) -> VariantOut:
-        self.angle = str(self.check.get("angle", "")) or self.angle
-        template = self.check.get("template_id")
-        self.template_id = template if isinstance(template, int) else self.template_id
-        return self
+    angle: str
+    template_id: int | None

@@ -1,11 +1,10 @@
 """Variants: generate (LLM or offline), check a person's text, edit, translate, approve into a template or reject.
 
 Every stored variant carries its brand check (``check``), ``score`` and ``path``: ``llm``,
-``offline``, ``human`` (written by a person) or ``translation``; ``check`` also keeps the offline
-generator's ``angle`` and, once approved, the ``template_id`` it became (the variant table has no
-column for either). When the LLM is configured but fails (timeout, HTTP error, unreadable answer)
-that language and the ones after it are served offline and the answer says why
-(``fallback_reason``). The callers (API, console) audit every change a person makes: edit,
+``offline``, ``human`` (written by a person) or ``translation``; the offline generator's ``angle``
+and, once approved, the ``template_id`` it became. When the LLM is configured but fails (timeout,
+HTTP error, unreadable answer) that language and the ones after it are served offline and the
+answer says why (``fallback_reason``). The callers (API, console) audit every change a person makes: edit,
 approve, reject.
 """
 
@@ -58,10 +57,9 @@ def _store(session: Session, texts: list[str], *, language: str, brief: str, pat
     checks = check_texts(texts, language, brand, marketing=marketing)
     stored = []
     for i, (text, result) in enumerate(zip(texts, checks, strict=True)):
-        if angles:
-            result.extra["angle"] = angles[i]
         variant = Variant(text=text, language=language, brief=brief, path=path, score=result.score,
-                          check=result.as_dict(), status="pending", parent_id=parent_id)
+                          check=result.as_dict(), angle=angles[i] if angles else "", status="pending",
+                          parent_id=parent_id)
         session.add(variant)
         stored.append(variant)
     session.flush()
@@ -158,8 +156,6 @@ def edit(session: Session, variant: Variant, text: str) -> Variant:
     """A person's new text for a pending variant, brand-checked again (its path and angle stay)."""
     _pending(variant)
     result = check_texts([text], variant.language, get_profile(session))[0]
-    if "angle" in variant.check:
-        result.extra["angle"] = variant.check["angle"]
     variant.text, variant.score, variant.check = text, result.score, result.as_dict()
     session.flush()
     return variant
@@ -196,12 +192,12 @@ def approve(session: Session, variant: Variant, *, by: str, note: str, template_
         ValidationFailed: its text is not a valid template (an unknown ``{{ variable }}``).
     """
     _pending(variant)
-    kind = variant.check.get("angle") or variant.path
+    kind = variant.angle or variant.path
     name = template_name.strip() or f"Variant #{variant.id} ({variant.language}, {kind})"
     template = save_template(session, TemplateIn(name=name, kind="marketing", language=variant.language,
                                                  body=variant.text))
     variant.status, variant.decided_by, variant.decision_note = "approved", by, note
-    variant.check = {**variant.check, "template_id": template.id}
+    variant.template_id = template.id
     session.flush()
     return template
 
