@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from campaigns import abtest, adaptive, plan, scheduling
+from campaigns import abtest, adaptive, forecasting, plan, scheduling
 from campaigns.models import Campaign
 from campaigns.prepare import queue_wakeups
 from campaigns.reporting import arm_results, summary
@@ -38,7 +38,9 @@ def _queue_prepare(session: Session, campaign: Campaign) -> None:
 
 
 def start_run(session: Session, campaign: Campaign, *, now: datetime) -> None:
-    """Begin a run now: reset the per-run counters and queue the preparation job."""
+    """Begin a run now: reset the per-run counters, store the run's forecast unless one was stored at
+    schedule (a recurring campaign's later runs: from the audience and predictions of now), and queue
+    the preparation job."""
     campaign.run += 1
     if campaign.local_time and campaign.recurrence:  # each run sends at the local time of its own day
         campaign.local_date = now.astimezone(scheduling.zone(campaign.timezone)).date().isoformat()
@@ -53,6 +55,7 @@ def start_run(session: Session, campaign: Campaign, *, now: datetime) -> None:
     campaign.started_at = campaign.started_at or now
     campaign.next_run_at = None
     session.flush()
+    forecasting.record_if_missing(session, campaign, now=now)
     _queue_prepare(session, campaign)
 
 

@@ -10,9 +10,11 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
   delivered, as its report's CTR does), their conversions' values, and the mean purchase
   probability of their recipients.
 
-:func:`record` stores the forecast when a campaign is scheduled; :func:`view` answers
-``GET /api/v1/campaigns/{id}/forecast``: computed now for a draft, the stored one beside the actual
-figures (:func:`versus_actual`) afterwards.
+:func:`record` stores a forecast per run: when a campaign is scheduled (for its next run), and as
+a run starts without one (``campaigns.flows.start_run``: each later run of a recurring campaign, from
+the audience and predictions of that moment; a campaign scheduled by the CLI). :func:`view` answers
+``GET /api/v1/campaigns/{id}/forecast``: computed now for a draft, afterwards each run's stored
+forecast beside that run's actual figures (:func:`versus_actual`, ``reporting.run_summary``).
 """
 
 from __future__ import annotations
@@ -108,32 +110,53 @@ def compute(session: Session, campaign: Campaign, *, now: datetime) -> Forecast:
     return forecast_for(session, campaign, preview.estimate(session, campaign, start=now, now=now))
 
 
-def record(session: Session, campaign: Campaign, *, now: datetime) -> CampaignForecast | None:
-    """Store the forecast made as ``campaign`` is scheduled; ``None`` (logged) if it cannot be estimated,
-    which never stops the schedule: the forecast is advice."""
+def record(session: Session, campaign: Campaign, *, now: datetime, run: int) -> CampaignForecast | None:
+    """Store the forecast of ``campaign``'s ``run`` made now; ``None`` (logged) if it cannot be estimated,
+    which never stops the schedule or the run: the forecast is advice. A later one for the same run
+    (the campaign scheduled again) replaces it in the report."""
     try:
         made = compute(session, campaign, now=now)
     except (NotFound, ValidationFailed) as exc:
-        log.warning("no forecast stored for campaign %s: %s", campaign.id, exc)
+        log.warning("no forecast stored for campaign %s run %s: %s", campaign.id, run, exc)
         return None
-    row = CampaignForecast(campaign_id=campaign.id, made_at=now, forecast=made.as_dict())
+    row = CampaignForecast(campaign_id=campaign.id, run=run, made_at=now, forecast=made.as_dict())
     session.add(row)
     session.flush()
     return row
 
 
-def stored(session: Session, campaign_id: int) -> CampaignForecast | None:
-    """The latest forecast stored for the campaign, if any."""
-    return session.scalar(select(CampaignForecast).where(CampaignForecast.campaign_id == campaign_id)
-                          .order_by(CampaignForecast.made_at.desc(), CampaignForecast.id.desc()).limit(1))
+def record_if_missing(session: Session, campaign: Campaign, *, now: datetime) -> CampaignForecast | None:
+    """As a run starts: store its forecast unless one was stored for it at schedule (the first run)."""
+    if stored(session, campaign.id, run=campaign.run) is not None:
+        return None
+    return record(session, campaign, now=now, run=campaign.run)
 
 
-def versus_actual(made: Forecast, totals: dict[str, Any]) -> list[dict[str, Any]]:
+def stored(session: Session, campaign_id: int, *, run: int | None = None) -> CampaignForecast | None:
+    """The latest forecast stored for the campaign's ``run`` (any run when ``None``), if any."""
+    stmt = select(CampaignForecast).where(CampaignForecast.campaign_id == campaign_id)
+    if run is not None:
+        stmt = stmt.where(CampaignForecast.run == run)
+    return session.scalar(stmt.order_by(CampaignForecast.made_at.desc(), CampaignForecast.id.desc()).limit(1))
+
+
+def _latest_per_run(session: Session, campaign_id: int) -> list[CampaignForecast]:
+    latest: dict[int, CampaignForecast] = {}
+    for row in session.scalars(select(CampaignForecast).where(CampaignForecast.campaign_id == campaign_id)
+                               .order_by(CampaignForecast.made_at, CampaignForecast.id)):
+        latest[row.run] = row  # oldest first: the newest of a run wins
+    return [latest[run] for run in sorted(latest)]
+
+
+def versus_actual(made: Forecast, totals: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Per figure: the forecast, the actual value, and whether it fell inside the 80 % and 95 % intervals
-    (``None`` where either side is unknown: a revenue not forecast, an ROI without cost)."""
-    actual: dict[str, float | None] = {name: float(totals.get(key, 0)) for name, key in ACTUALS.items()}
-    cost, revenue = actual["cost_micros"], actual["revenue_micros"]
-    actual["roi"] = (revenue - cost) / cost if cost and revenue is not None else None
+    (``None`` where either side is unknown: a revenue not forecast, an ROI without cost, a run not started
+    (``totals`` ``None``))."""
+    actual: dict[str, float | None] = {}
+    if totals is not None:
+        actual = {name: float(totals.get(key, 0)) for name, key in ACTUALS.items()}
+        cost, revenue = actual["cost_micros"], actual["revenue_micros"]
+        actual["roi"] = (revenue - cost) / cost if cost and revenue is not None else None
     rows = []
     for name, figure in made.figures.items():
         value = actual.get(name)
@@ -146,13 +169,18 @@ def versus_actual(made: Forecast, totals: dict[str, Any]) -> list[dict[str, Any]
 
 
 def comparison(session: Session, campaign: Campaign) -> dict[str, Any] | None:
-    """The stored forecast beside the campaign's actual totals, or ``None`` when none was stored."""
-    row = stored(session, campaign.id)
-    if row is None:
+    """Each run's stored forecast beside that run's actual figures (``runs``, oldest first; a run not yet
+    started has no actual figures, ``None``), the latest run's also at the top level (``run``, ``made_at``,
+    ``sources``, ``metrics``); ``None`` when no forecast was stored."""
+    runs = []
+    for row in _latest_per_run(session, campaign.id):
+        made = Forecast.from_dict(row.forecast)
+        actual = reporting.run_summary(session, campaign, row.run) if row.run <= campaign.run else None
+        runs.append({"run": row.run, "made_at": row.made_at.isoformat(), "sources": made.sources,
+                     "metrics": versus_actual(made, actual)})
+    if not runs:
         return None
-    made = Forecast.from_dict(row.forecast)
-    return {"made_at": row.made_at.isoformat(), "sources": made.sources,
-            "metrics": versus_actual(made, reporting.summary(session, campaign.id))}
+    return {**runs[-1], "runs": runs}
 
 
 def view(session: Session, campaign: Campaign, *, now: datetime) -> dict[str, Any]:

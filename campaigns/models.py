@@ -211,12 +211,14 @@ class CampaignAllocation(Base):
 
 
 class CampaignForecast(Base):
-    """The forecast made when the campaign was scheduled (``intelligence.forecast.Forecast.as_dict``),
-    kept so its report can set it beside what happened (``campaigns.forecasting``)."""
+    """The forecast made for one run of a campaign (``intelligence.forecast.Forecast.as_dict``): when it was
+    scheduled, or as a recurring campaign's later run starts; kept so the report can set each run's
+    forecast beside what that run did (``campaigns.forecasting``)."""
 
     __tablename__ = "campaign_forecasts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    run: Mapped[int] = mapped_column(Integer, default=1)  # the run it forecasts (``Campaign.run`` once started)
     made_at: Mapped[datetime] = mapped_column(default=utcnow)
     forecast: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

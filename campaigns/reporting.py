@@ -25,7 +25,7 @@ import io
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, false, func, or_, select, true
+from sqlalchemy import ColumnElement, String, and_, cast, distinct, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from campaigns import send_time
@@ -41,12 +41,27 @@ SENT_STATUSES = ("sent", "delivered", "unknown")
 FAILED_STATUSES = ("failed", "dead", "expired")
 ARM = Message.analysis["ab_arm"].as_string()
 #: a group of a campaign's messages: (key of ``Message.analysis``, value), e.g. ("ab_arm", "A") or
-#: ("send_time", "best_time"); ``None`` = every message
+#: ("send_time", "best_time"), or (:data:`RUN`, "2") for one run's; ``None`` = every message
 Group = tuple[str, str] | None
+#: the group key selecting one run's messages, by their idempotency key ``campaign:<id>:<run>:<contact>``
+#: (``campaigns.prepare``), the one place a message records its run
+RUN = "run"
+#: clicks and conversions counted from (inclusive) until (exclusive); ``None`` = unbounded
+Window = tuple[datetime | None, datetime | None]
 
 
 def _group_filter(message: Any, group: Group) -> ColumnElement[bool]:
-    return message.analysis[group[0]].as_string() == group[1] if group is not None else true()
+    if group is None:
+        return true()
+    if group[0] == RUN:
+        prefix = literal("campaign:") + cast(message.campaign_id, String) + literal(f":{int(group[1])}:%")
+        return message.idempotency_key.like(prefix)
+    return message.analysis[group[0]].as_string() == group[1]
+
+
+def _within(column: Any, window: Window) -> ColumnElement[bool]:
+    since, until = window
+    return and_(column >= since if since is not None else true(), column < until if until is not None else true())
 
 
 def _counts(session: Session, campaign_id: int, group: Group) -> dict[str, Any]:
@@ -94,19 +109,22 @@ def _after_message(session: Session, campaign: Campaign, group: Group, counted: 
     return int(session.scalar(stmt) or 0)
 
 
-def _engagement(session: Session, campaign: Campaign, group: Group) -> dict[str, Any]:
+def _engagement(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
     out = aliased(Message)
     in_campaign = select(out.contact_id).where(out.campaign_id == campaign.id, out.direction == "out",
                                                _group_filter(out, group))
     clicks, unique_clicks = session.execute(
         select(func.count(), func.count(distinct(LinkClick.contact_id)))
-        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(in_campaign))
+        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(in_campaign),
+               _within(LinkClick.clicked_at, window))
     ).one()
+    # a conversion without a contact belongs to no arm or send-time group, but to a run by its time
+    anonymous = group is None or group[0] == RUN
     conversions, value = session.execute(
         select(func.count(), func.coalesce(func.sum(Conversion.value_micros), 0))
-        .where(Conversion.campaign_id == campaign.id,
+        .where(Conversion.campaign_id == campaign.id, _within(Conversion.created_at, window),
                or_(Conversion.contact_id.in_(in_campaign),
-                   and_(Conversion.contact_id.is_(None), true() if group is None else false())))
+                   and_(Conversion.contact_id.is_(None), true() if anonymous else false())))
     ).one()
     inbound = aliased(Message)
     replies = _after_message(session, campaign, group, inbound,
@@ -119,8 +137,8 @@ def _engagement(session: Session, campaign: Campaign, group: Group) -> dict[str,
             "conversions": int(conversions), "conversion_value_micros": int(value)}
 
 
-def _report(session: Session, campaign: Campaign, group: Group) -> dict[str, Any]:
-    data = _counts(session, campaign.id, group) | _engagement(session, campaign, group)
+def _report(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
+    data = _counts(session, campaign.id, group) | _engagement(session, campaign, group, window)
     data["delivery_rate"] = round(data["delivered"] / data["sent"], 4) if data["sent"] else 0.0
     base = data["delivered"] or data["sent"]
     data["ctr"] = round(data["unique_clicks"] / base, 4) if base else 0.0
@@ -133,6 +151,22 @@ def summary(session: Session, campaign_id: int) -> dict[str, Any]:
     if campaign is None:
         return {}
     return _report(session, campaign, None)
+
+
+def _first_message(session: Session, campaign_id: int, run: int) -> datetime | None:
+    first = session.scalar(select(func.min(Message.created_at)).where(
+        Message.campaign_id == campaign_id, Message.direction == "out", _group_filter(Message, (RUN, str(run)))))
+    return aware(first) if first is not None else None
+
+
+def run_summary(session: Session, campaign: Campaign, run: int) -> dict[str, Any]:
+    """Totals of one run of ``campaign``: its messages, and the clicks (by its recipients) and conversions
+    recorded from its first message until the next run's first message. The first run's window has no
+    start, the last run's no end, so a campaign run once gets exactly :func:`summary`. Replies and
+    opt-outs count after the run's messages, as in :func:`summary`."""
+    since = _first_message(session, campaign.id, run) if run > 1 else None
+    until = _first_message(session, campaign.id, run + 1)
+    return _report(session, campaign, (RUN, str(run)), (since, until))
 
 
 def waiting(session: Session, campaign_id: int) -> list[dict[str, Any]]:

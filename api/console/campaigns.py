@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
-from api.console.forecast_words import rows as forecast_rows
+from api.console.forecast_words import runs as forecast_runs
 from api.deps import db_session, require
 from campaigns import adaptive_report, forecasting, reporting, service
 from campaigns.models import Campaign, LinkClick
@@ -226,7 +226,7 @@ def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
         "campaign": campaign,
         "report": report,
         "exclusions": exclusions(report),
-        "forecast_rows": forecast_rows(forecasting.comparison(session, campaign)),
+        "forecast_runs": forecast_runs(forecasting.comparison(session, campaign)),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "actions": STATE_ACTIONS.get(campaign.status, ()),

@@ -8,6 +8,7 @@ formats them: counts as whole numbers, money from micro-units, ROI as a percenta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -73,14 +74,29 @@ def _verdict(entry: dict[str, Any]) -> str:
     return "inside the 95 % interval only" if entry["within95"] else "outside the 95 % interval"
 
 
-def rows(compared: dict[str, Any] | None) -> list[Row]:
-    """The stored forecast beside the actual figures (``campaigns.forecasting.comparison``); none without one."""
-    if compared is None:
-        return []
+@dataclass(frozen=True)
+class RunRows:
+    """One run's forecast-vs-actual rows, with when its forecast was made."""
+
+    run: int
+    made_at: str
+    rows: list[Row]
+
+
+def _rows(metrics: list[dict[str, Any]]) -> list[Row]:
     out = []
-    for entry in compared["metrics"]:
+    for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
         out.append(Row(metric, LABELS.get(metric, metric),
                        _figure(metric, Figure(**figure)) if figure is not None else "n/a",
                        _value(metric, entry["actual"]) if entry["actual"] is not None else "n/a", _verdict(entry)))
     return out
+
+
+def runs(compared: dict[str, Any] | None) -> list[RunRows]:
+    """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
+    the latest run first; none without a stored forecast. A run not started yet shows "n/a" as actual."""
+    if compared is None:
+        return []
+    return [RunRows(entry["run"], datetime.fromisoformat(entry["made_at"]).strftime("%Y-%m-%d %H:%M UTC"),
+                    _rows(entry["metrics"])) for entry in reversed(compared["runs"])]

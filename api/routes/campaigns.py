@@ -116,7 +116,7 @@ def schedule_campaign(
     campaign = service.get_campaign(session, campaign_id, lock=True)
     now = utcnow()
     service.schedule(session, campaign, body, now=now)
-    forecasting.record(session, campaign, now=now)  # kept for the report's forecast vs actual
+    forecasting.record(session, campaign, now=now, run=campaign.run + 1)  # for the report's forecast vs actual
     if campaign.next_run_at is not None and aware(campaign.next_run_at) <= now:
         flows.start_run(session, campaign, now=now)
     _audit(

@@ -3,19 +3,20 @@ beside the actual figures afterwards (API and report)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from campaigns import forecasting
+from campaigns import forecasting, tasks
 from campaigns.models import Campaign, CampaignForecast, CampaignLink, Conversion, LinkClick
 from conversations.models import Message
 from core import db
 from core.db import utcnow
 from intelligence import store
 from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.console.helpers import create_console_user, log_in
 from tests.helpers import auth_headers
 
 ALL_DAY = {"quiet_start": "23:59", "quiet_end": "00:00", "respect_country_rules": False}
@@ -95,10 +96,11 @@ def test_forecast_is_stored_at_schedule_and_compared_after(app_client: TestClien
         assert len(rows) == 1 and rows[0].forecast["recipients"] == 60
         # the campaign ran: every message delivered, 2 conversions of 30.00
         campaign = session.get_one(Campaign, draft_id)
-        campaign.status = "completed"
+        campaign.status, campaign.run = "completed", 1
         for contact_id in range(1, 61):
             session.add(Message(contact_id=contact_id, direction="out", body="New sale", status="queued",
-                                lane="marketing", author_type="campaign", campaign_id=draft_id, segments=1))
+                                lane="marketing", author_type="campaign", campaign_id=draft_id, segments=1,
+                                idempotency_key=f"campaign:{draft_id}:1:{contact_id}"))
         session.flush()
         session.execute(update(Message).where(Message.campaign_id == draft_id).values(status="delivered"))
         for n in (1, 2):
@@ -120,3 +122,77 @@ def test_a_campaign_scheduled_without_a_forecast_says_so(runtime: object) -> Non
         campaign.status = "completed"
         answer = forecasting.view(session, campaign, now=utcnow())
     assert answer["stored"] is False and "no forecast" in answer["reason"]
+
+
+def _deliver_run(campaign_id: int, at: datetime, *, clickers: list[int], buyers: list[int]) -> None:
+    """The run prepared at ``at`` is delivered; ``clickers`` click and ``buyers`` convert (30.00) an hour later."""
+    assert tasks.prepare_campaign(campaign_id, now=at) > 0
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id).values(status="delivered"))
+        link = session.scalar(select(CampaignLink.id).where(CampaignLink.campaign_id == campaign_id))
+        for contact_id in clickers:
+            session.add(LinkClick(link_id=link, campaign_id=campaign_id, contact_id=contact_id,
+                                  clicked_at=at + timedelta(hours=1)))
+        for contact_id in buyers:
+            session.add(Conversion(campaign_id=campaign_id, contact_id=contact_id, value_micros=30_000_000,
+                                   reference=f"{at:%d}-{contact_id}", created_at=at + timedelta(hours=1)))
+    tasks.sweep(now=at + timedelta(hours=2))  # completes the run and schedules the next one
+
+
+def test_each_recurring_run_stores_its_forecast_and_is_compared_on_its_own(app_client: TestClient) -> None:
+    """Two weekly runs on a controlled clock: each forecast is made as its run starts, from the audience and
+    predictions of that moment, and set beside that run's figures only."""
+    first, second = datetime(2026, 6, 10, 12, 0, tzinfo=UTC), datetime(2026, 6, 17, 12, 0, tzinfo=UTC)
+    with db.session_scope() as session:
+        ids = _world(session, predicted=True)
+        campaign = create_campaign(session, create_template(session, body="Weekly https://shop.example/w"),
+                                   recurrence="0 12 * * 3", timezone="UTC", frequency_cap=0, **ALL_DAY)
+        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", first, first  # as the CLI does
+        cid = campaign.id
+    tasks.sweep(now=first)
+    _deliver_run(cid, first, clickers=ids[:3], buyers=ids[:2])
+    with db.session_scope() as session:  # between the runs: 20 newcomers, seven times as likely to buy (0.7)
+        newcomers = [create_contact(session, 100 + i, timezone="UTC").id for i in range(20)]
+        model = store.register_version(session, kind="purchase_90d", version="t2")
+        store.write_predictions(session, model, [store.Score(i, 0.7) for i in newcomers])
+        ids += newcomers
+        assert session.get_one(Campaign, cid).status == "scheduled"
+    tasks.sweep(now=second)
+    _deliver_run(cid, second, clickers=ids[-1:], buyers=ids[-5:])
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        rows = session.scalars(select(CampaignForecast).where(CampaignForecast.campaign_id == cid)
+                               .order_by(CampaignForecast.run)).all()
+        assert [(r.run, r.made_at.replace(tzinfo=UTC), r.forecast["recipients"]) for r in rows] == [
+            (1, first, 60), (2, second, 80)]
+        compared = forecasting.comparison(session, campaign)
+    assert compared is not None and [r["run"] for r in compared["runs"]] == [1, 2] and compared["run"] == 2
+    one, two = ({m["metric"]: m for m in r["metrics"]} for r in compared["runs"])
+    assert (one["delivered"]["actual"], one["clicks"]["actual"], one["conversions"]["actual"]) == (60, 3, 2)
+    assert (two["delivered"]["actual"], two["clicks"]["actual"], two["conversions"]["actual"]) == (80, 1, 5)
+    assert one["revenue_micros"]["actual"] == 60_000_000 and two["revenue_micros"]["actual"] == 150_000_000
+    # the second forecast weighs 60 × 1 + 20 × 7 = 200 recipients' worth of buying instead of 60
+    assert two["conversions"]["forecast"]["expected"] > 2.5 * one["conversions"]["forecast"]["expected"]
+    assert compared["metrics"] == compared["runs"][1]["metrics"]
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
+    table = html.split('<table id="forecast-vs-actual">')[1].split("</table>")[0]
+    assert [part.split('"')[0] for part in table.split('<tbody data-run="')[1:]] == ["2", "1"]  # latest first
+    assert "Run 1: forecast made 2026-06-10 12:00 UTC" in table and "Run 2: forecast made 2026-06-17 12:00 UTC" in table
+    delivered = {run: table.split(f'<tbody data-run="{run}">')[1].split('data-metric="delivered">')[1].split("</tr>")[0]
+                 for run in (1, 2)}
+    assert "<td>60</td>" in delivered[1] and "<td>80</td>" in delivered[2]
+
+
+def test_a_run_not_started_has_its_forecast_but_no_actual_figures(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        _world(session, predicted=False)
+        draft_id = create_campaign(session, create_template(session, body="Soon"), **ALL_DAY).id
+    later = utcnow() + timedelta(days=2)
+    assert app_client.post(f"/api/v1/campaigns/{draft_id}/schedule", headers=headers,
+                           json={"send_at": later.isoformat()}).status_code == 200
+    answer = app_client.get(f"/api/v1/campaigns/{draft_id}/forecast", headers=headers).json()
+    assert answer["stored"] is True and answer["run"] == 1 and len(answer["runs"]) == 1
+    assert {m["actual"] for m in answer["metrics"]} == {None} and {m["within80"] for m in answer["metrics"]} == {None}

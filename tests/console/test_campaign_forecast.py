@@ -50,7 +50,7 @@ def test_forecast_vs_actual_is_accessible_and_fits(live_server: str, page: Page)
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, campaign_id)
         campaign.ab = {"arms": [{**arm, "template_id": campaign.template_id} for arm in campaign.ab["arms"]]}
-        assert forecasting.record(session, campaign, now=utcnow()) is not None
+        assert forecasting.record(session, campaign, now=utcnow(), run=campaign.run) is not None
     _, secret = create_console_user("mia@example.com", role="marketer")
     tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
     page.set_viewport_size({"width": 360, "height": 800})
