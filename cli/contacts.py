@@ -10,11 +10,12 @@ import typer
 from api import privacy
 from cli.console import console, progress_bar
 from contacts import import_jobs, import_runner, service
+from contacts.import_mapping import parse_mapping
 from contacts.import_report import ImportOptions, OnExisting
 from contacts.models import ContactImport
 from contacts.tabular import FileLimits
 from core import audit, db
-from core.errors import RelaisError
+from core.errors import RelaisError, ValidationFailed
 from core.runtime import bootstrap
 
 contacts_app = typer.Typer(help="Contacts: import, privacy export and erasure.", no_args_is_help=True)
@@ -25,17 +26,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(contacts_app, name="contacts")
 
 
-def _mapping(value: str | None) -> dict[str, str] | None:
+def read_mapping(value: str | None) -> dict[str, str] | None:
+    """The ``--mapping`` option of the contact and order imports: JSON text, or the path of a file holding it.
+
+    Raises:
+        typer.BadParameter: neither is a JSON object of strings (``contacts.import_mapping.parse_mapping``).
+    """
     if not value:
         return None
     text = Path(value).read_text() if Path(value).is_file() else value
     try:
-        found = json.loads(text)
-    except ValueError:
-        raise typer.BadParameter("--mapping must be JSON or a JSON file") from None
-    if not isinstance(found, dict):
-        raise typer.BadParameter('--mapping must be an object {"file column": "field"}')
-    return {str(k): str(v) for k, v in found.items()}
+        return parse_mapping(text)
+    except ValidationFailed as exc:
+        raise typer.BadParameter(f"--mapping: {exc.detail} (JSON text or a JSON file)") from None
 
 
 def _print_report(job: ContactImport) -> None:
@@ -77,7 +80,7 @@ def import_contacts(
     policy: OnExisting = on_existing  # type: ignore[assignment]
     settings = bootstrap()
     options = ImportOptions(
-        mapping=_mapping(mapping),
+        mapping=read_mapping(mapping),
         on_existing=policy,
         require_consent=require_consent,
         dry_run=dry_run,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.console import console
-from cli.contacts import CLI_ACTOR, _mapping
+from cli.contacts import CLI_ACTOR, read_mapping
 from contacts.order_import import OrderImportOptions, OrderImportReport, RejectedFile, audit_import, import_orders
 from contacts.tabular import FileLimits
 from core import db
@@ -55,7 +55,7 @@ def import_order_file(
     settings = bootstrap()
     if currency and (len(currency) != 3 or not currency.isalpha()):
         raise typer.BadParameter("--currency must be an ISO 4217 code such as EUR")
-    options = OrderImportOptions(mapping=_mapping(mapping), currency=currency.upper(), day_first=day_first,
+    options = OrderImportOptions(mapping=read_mapping(mapping), currency=currency.upper(), day_first=day_first,
                                  region=settings.default_region, dry_run=dry_run)  # fmt: skip
     target = rejected or file.with_name(f"{file.stem}.rejected.csv")
     try:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts.models import Contact
+from contacts.spreadsheet_cells import neutralise_formula
 
 COLUMNS = (
     "id",
@@ -27,7 +28,6 @@ COLUMNS = (
     "created_at",
 )
 CHUNK = 1000
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_csv(session: Session, ids: Select[int] | None = None) -> Iterator[str]:
@@ -53,10 +53,8 @@ def export_csv(session: Session, ids: Select[int] | None = None) -> Iterator[str
 
 
 def _safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in free text (``=HYPERLINK(...)`` typed as a name)."""
-    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
-        return "'" + value
-    return value
+    """Free text with its spreadsheet formulas neutralised (``=HYPERLINK(...)`` typed as a name)."""
+    return neutralise_formula(value) if isinstance(value, str) else value
 
 
 def _row(contact: Contact, names: list[str]) -> list[Any]:

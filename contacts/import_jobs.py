@@ -23,6 +23,7 @@ from contacts.import_report import ImportOptions
 from contacts.importer import RowParser, first_row
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
 from contacts.service import get_list
+from contacts.spreadsheet_cells import neutralise_formula
 from contacts.tabular import FileLimits, inspect, read_rows
 from core import audit, crypto
 from core.audit import SYSTEM, Actor
@@ -35,8 +36,6 @@ RETENTION = timedelta(days=7)
 FINISHED = ("succeeded", "failed", "cancelled")
 JOB_RETRY = RetryPolicy(max=3, intervals=(10, 60, 300))  # a retry resumes after the cursor
 JOB_TIMEOUT = 4 * 3600
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_CHARS = frozenset("0123456789 .()-+")
 
 
 def start(
@@ -193,20 +192,12 @@ def rejected_csv(session: Session, job: ContactImport) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for line in rejected_rows(session, job):
-        writer.writerow([_safe(cell) for cell in line])
+        writer.writerow([neutralise_formula(cell) for cell in line])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _safe(cell: str) -> str:
-    """``'=HYPERLINK(...)`` so a spreadsheet shows it as text; signed numbers (``+33 6 12 34 56 78``,
-    ``-4``) stay as typed, since they are the phone numbers a person fixes and imports again."""
-    if cell[:1] in _FORMULA_STARTS and not (cell[:1] in "+-" and set(cell) <= _NUMBER_CHARS):
-        return "'" + cell
-    return cell
 
 
 def _rejected_line(found: list[ContactImportProblem]) -> list[str]:

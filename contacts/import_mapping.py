@@ -12,6 +12,7 @@ used for national-format numbers of that row), ``tags``, ``consent``, ``consent_
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -96,6 +97,26 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 #: headers that name an email address: Relais keeps one only in an attribute named ``email``
 EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
 SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items() for header in names}
+
+
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """A mapping sent as JSON text (``{"file column": target}``) as a dict; None when nothing was sent.
+
+    The order import takes the same shape (its targets are ``contacts.order_columns``'), so the API
+    and the CLI parse both with this.
+
+    Raises:
+        ValidationFailed: the text is not JSON, or not an object of strings.
+    """
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValidationFailed("mapping is not JSON", errors=[{"field": "mapping"}]) from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationFailed('mapping must be a JSON object {"file column": "field"}', errors=[{"field": "mapping"}])
+    return value
 
 
 def normalise_header(value: str) -> str:

@@ -25,7 +25,6 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from contacts.import_jobs import _safe as safe_cell
 from contacts.import_report import MAX_REPORTED, RowProblem
 from contacts.importer import first_row, numbered_rows
 from contacts.order_columns import resolve
@@ -40,6 +39,7 @@ from contacts.orders import (
     record_orders,
     to_micros,
 )
+from contacts.spreadsheet_cells import neutralise_formula
 from contacts.tabular import FileLimits, inspect, read_rows
 from core import audit
 from core.audit import Actor
@@ -357,6 +357,6 @@ class RejectedFile:
             return
         reason = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in self._pending)
         cells = next((p.cells for p in self._pending if p.cells is not None), ())
-        self.writer.writerow([str(self._pending[0].row), reason, *(safe_cell(c) for c in cells)])
+        self.writer.writerow([str(self._pending[0].row), reason, *(neutralise_formula(c) for c in cells)])
         self.rows += 1
         self._pending = []

@@ -7,10 +7,8 @@ included before it: these static paths must match before ``/contacts/{contact_id
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -18,10 +16,12 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
+from api.uploads import read_upload
 from contacts import import_jobs, segments
 from contacts.crm import config as crm_config
 from contacts.crm import csv_sync, hubspot, webhook_sync
 from contacts.export import export_csv
+from contacts.import_mapping import parse_mapping
 from contacts.import_preview import preview
 from contacts.importer import ImportOptions, OnExisting
 from contacts.models import ContactImport
@@ -37,48 +37,9 @@ router = APIRouter(prefix="/api/v1", tags=["contacts"])
 PUBLIC_PATHS = frozenset({"/api/v1/contacts/sync/webhook"})
 WRITERS = require(Role.MARKETER)
 ADMINS = require(Role.ADMIN)
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # -- import / export ----------------------------------------------------------------------------
-
-
-def _mapping(raw: str | None) -> dict[str, str] | None:
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed("mapping is not JSON", errors=[{"field": "mapping"}]) from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValidationFailed('mapping must be a JSON object {"file column": "field"}', errors=[{"field": "mapping"}])
-    return value
-
-
-async def _upload(request: Request, limits: FileLimits) -> tuple[IO[bytes], str, str | None]:
-    """The uploaded file (spooled), its name, and a mapping sent as a form field.
-
-    The body's size is capped while it streams in by ``api.body_limit`` (``RELAIS_UPLOAD_MAX_BYTES``);
-    the file's own limits are checked by ``contacts.tabular.inspect``.
-    """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ValidationFailed("multipart import needs a 'file' part", errors=[{"field": "file"}])
-        mapping = form.get("mapping")
-        return upload.file, upload.filename or "", mapping if isinstance(mapping, str) else None
-    if content_type not in ("text/csv", "application/csv", "text/plain", XLSX_TYPE):
-        raise ValidationFailed(
-            f"send the file as text/csv, {XLSX_TYPE} or multipart/form-data (got {content_type or 'nothing'})",
-            errors=[{"field": "content-type"}],
-        )
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the caller
-    async for chunk in request.stream():
-        spool.write(chunk)
-    spool.seek(0)
-    return spool, "upload.xlsx" if content_type == XLSX_TYPE else "upload.csv", None
 
 
 def _options(
@@ -87,7 +48,7 @@ def _options(
     list_id: list[int] | None = None, tag: list[str] | None = None,
 ) -> ImportOptions:  # fmt: skip
     return ImportOptions(
-        mapping=_mapping(raw_mapping),
+        mapping=parse_mapping(raw_mapping),
         on_existing=on_existing,
         require_consent=require_consent,
         dry_run=dry_run,
@@ -131,23 +92,23 @@ async def import_contacts(
     ``rejected.csv`` (``strict`` makes it all or nothing).
     """
     limits = FileLimits.of(request.app.state.settings)
-    binary, filename, form_mapping = await _upload(request, limits)
+    upload = await read_upload(request)
     try:
         options = _options(
-            request, mapping or form_mapping, filename, on_existing=on_existing, require_consent=require_consent,
-            dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
+            request, mapping or upload.mapping, upload.filename, on_existing=on_existing,
+            require_consent=require_consent, dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
         )  # fmt: skip
         job = await run_in_threadpool(
             import_jobs.start,
             session,
-            binary,
-            filename=filename,
+            upload.binary,
+            filename=upload.filename,
             options=options,
             limits=limits,
             actor=actor(request, principal),
         )
     finally:
-        binary.close()
+        upload.binary.close()
     response.headers["Location"] = f"/api/v1/contacts/imports/{job.id}"
     return _job_out(session, job)
 
@@ -163,12 +124,13 @@ async def preview_import(
     column's field (French and English header synonyms applied, ``mapping`` overrides) and the
     first rows validated (status ok / warning / rejected with the problems)."""
     limits = FileLimits.of(request.app.state.settings)
-    binary, filename, form_mapping = await _upload(request, limits)
+    upload = await read_upload(request)
     try:
-        options = _options(request, mapping or form_mapping, filename)
-        return await run_in_threadpool(preview, session, binary, filename=filename, options=options, limits=limits)
+        options = _options(request, mapping or upload.mapping, upload.filename)
+        return await run_in_threadpool(preview, session, upload.binary, filename=upload.filename, options=options,
+                                       limits=limits)
     finally:
-        binary.close()
+        upload.binary.close()
 
 
 @router.get("/contacts/imports")

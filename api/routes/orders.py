@@ -14,8 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from api.routes.contact_bulk import _mapping, _upload
+from api.uploads import read_upload
 from contacts import service
+from contacts.import_mapping import parse_mapping
 from contacts.order_import import OrderImportOptions, audit_import, import_orders
 from contacts.order_schemas import OrderBody, OrderOut
 from contacts.orders import list_orders, record_customer_order, record_order, with_lines
@@ -48,15 +49,16 @@ async def import_order_file(
     """
     settings = request.app.state.settings
     limits = FileLimits.of(settings)
-    binary, filename, form_mapping = await _upload(request, limits)
-    options = OrderImportOptions(mapping=_mapping(mapping or form_mapping), currency=currency.upper(),
-                                 day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
+    upload = await read_upload(request)
     try:
-        report = await run_in_threadpool(import_orders, session, binary, options, filename=filename, limits=limits)
+        options = OrderImportOptions(mapping=parse_mapping(mapping or upload.mapping), currency=currency.upper(),
+                                     day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
+        report = await run_in_threadpool(import_orders, session, upload.binary, options, filename=upload.filename,
+                                         limits=limits)
     finally:
-        binary.close()
+        upload.binary.close()
     if not dry_run:
-        audit_import(session, report, actor=actor(request, principal), filename=filename)
+        audit_import(session, report, actor=actor(request, principal), filename=upload.filename)
     return report.as_dict()
 
 
