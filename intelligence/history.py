@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts.models import Order, OrderLine
-from intelligence.transactions import COLUMNS, check
+from intelligence.transactions import COLUMNS, ORDERED_AT_DTYPE, check
 
 MICROS = 1_000_000
 
@@ -56,7 +56,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     typed = frame.assign(
         customer_id=frame["customer_id"].astype(str),
         order_id=frame["order_id"].astype(str),
-        ordered_at=times.astype("datetime64[ns]"),
+        ordered_at=times.astype(ORDERED_AT_DTYPE),
         product_id=frame["product_id"].astype(str),
         description=frame["description"].astype(str),
         quantity=frame["quantity"].astype("int64"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from intelligence.transactions import COLUMNS, check
+from intelligence.transactions import COLUMNS, ORDERED_AT_DTYPE, check
 
 #: The Online Retail columns, with the dtypes read_csv gets up front (a 320k-line file loads in
 #: about a second instead of letting pandas infer and re-infer object columns).
@@ -51,7 +51,7 @@ def from_online_retail(raw: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({
         "customer_id": raw["CustomerID"].astype("int64").astype(str),
         "order_id": raw["InvoiceNo"].astype(str),
-        "ordered_at": pd.to_datetime(raw[DATE_COLUMN]),
+        "ordered_at": pd.to_datetime(raw[DATE_COLUMN]).astype(ORDERED_AT_DTYPE),
         "product_id": raw["StockCode"].astype(str),
         "description": raw["Description"].fillna("").astype(str),
         "quantity": raw["Quantity"].astype("int64"),

@@ -11,7 +11,7 @@ import pandas as pd
 
 #: customer_id: str — the customer (a contact id in the product, CustomerID in Online Retail)
 #: order_id: str — the invoice; a line of a cancelled order has a negative quantity
-#: ordered_at: datetime64[ns] — when the order was placed, naive UTC
+#: ordered_at: datetime64[ns] (:data:`ORDERED_AT_DTYPE`) — when the order was placed, naive UTC
 #: product_id: str — the product (StockCode)
 #: description: str — the product's name, for people
 #: quantity: int — units on the line (negative for a cancellation)
@@ -27,6 +27,9 @@ COLUMNS: tuple[str, ...] = (
     "unit_price",
     "country",
 )
+#: Every loader converts to this unit: pandas reads a date column of a file as microseconds and a
+#: database's as nanoseconds, and two tables of the same orders should compare equal.
+ORDERED_AT_DTYPE = "datetime64[ns]"
 
 
 def check(frame: pd.DataFrame) -> pd.DataFrame:
