@@ -1,4 +1,5 @@
-"""Campaign jobs: streamed preparation and the periodic sweep (sending is the delivery engine's job).
+"""Campaign jobs: streamed preparation, the periodic sweep (sending is the delivery engine's job) and
+the daily uplift scoring.
 
 Each job takes ids, opens its own ``session_scope`` (one commit per chunk) and is safe to run
 twice: preparation resumes at the campaign's cursor.
@@ -7,11 +8,14 @@ twice: preparation resumes at the campaign's cursor.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
 
+import structlog
 from sqlalchemy import select
 
-from campaigns import adaptive, flows
+from campaigns import adaptive, flows, uplift_targeting
 from campaigns.models import Campaign
 from campaigns.prepare import CHUNK, prepare_chunk
 from core import db
@@ -19,8 +23,16 @@ from core.db import utcnow
 from core.periodic import Periodic
 from core.redis import get_redis
 from core.settings import get_settings
+from intelligence.tasks import DAY
 
-PERIODIC = (Periodic("campaigns-sweep", 30, "campaigns.tasks.sweep", "marketing"),)
+log = structlog.get_logger("relais.campaigns")
+
+PERIODIC = (
+    Periodic("campaigns-sweep", 30, "campaigns.tasks.sweep", "marketing"),
+    # the daily scoring's schedule (intelligence.tasks): uplift learns from the campaigns' control
+    # groups, which the intelligence package may not read, so its job lives here
+    Periodic("uplift-score", DAY, "campaigns.tasks.score_uplift", "default"),
+)
 #: one chunk of any campaign at a time, so frequency caps hold across overlapping campaigns
 PREPARE_LOCK = "relais:campaigns:prepare"
 
@@ -70,3 +82,15 @@ def sweep(now: datetime | None = None) -> None:
             flows.prepare_next_batch(session, campaign)
         for campaign in session.scalars(select(Campaign).where(Campaign.status == "running", Campaign.phase == "done")):
             flows.check_completion(session, campaign, now=moment)
+
+
+def score_uplift(now: str | None = None) -> dict[str, Any]:
+    """Daily: choose and train the uplift learner on the past controlled campaigns and store every
+    contact's ``uplift`` (:func:`campaigns.uplift_targeting.score`); with too little such data nothing
+    is stored and the returned status says why. ``now``: an ISO time to score at (UTC without offset)."""
+    moment = datetime.fromisoformat(now) if now else utcnow()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    with db.session_scope() as session:
+        verdict = uplift_targeting.score(session, now=moment)
+    log.info("uplift scored" if verdict.enabled else "uplift not scored", **asdict(verdict))
+    return asdict(verdict)

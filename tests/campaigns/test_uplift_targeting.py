@@ -1,6 +1,7 @@
 """Uplift targeting: disabled (and why) without a controlled campaign; with a seeded past adaptive
 campaign whose message moved only recent buyers, the stored uplift ranks them first and the
-segment rule keeps them."""
+segment rule keeps them; the learner is chosen on the deployment's own data (or the simplest, and
+why); the daily job stores the scores with the model version, or nothing and why."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.console.forecast_words import uplift_fact
-from campaigns import uplift_targeting
+from campaigns import tasks, uplift_targeting
 from campaigns.models import CampaignAllocation
+from campaigns.scheduling import aware
 from cli.main import app
 from contacts import segments
 from contacts.consent import record_opt_in
@@ -24,8 +26,10 @@ from core import db
 from core.db import utcnow
 from core.models import AuditEntry
 from core.settings import Settings
+from intelligence.models import ModelVersion
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.helpers import auth_headers
+from workers.scheduler import discover_periodic
 
 CONTACTS = 600
 
@@ -127,3 +131,74 @@ def test_cli_scores_or_says_why_not(runtime: Settings) -> None:
     with db.session_scope() as session:
         stored = select(func.count()).select_from(Prediction).where(Prediction.kind == "uplift")
         assert session.scalar(stored) == CONTACTS
+
+
+def _uplift_rows(session: Session) -> list[Prediction]:
+    return list(session.scalars(select(Prediction).where(Prediction.kind == "uplift")))
+
+
+def test_too_few_buyers_to_compare_learners_keeps_the_simplest_and_says_so(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        _controlled_campaign(session)  # ~25 control buyers: enabled, but fewer than 50 to compare learners on
+        verdict = uplift_targeting.score(session, now=utcnow())
+        model = uplift_targeting.latest_model(session)
+        assert verdict.enabled and verdict.learner == uplift_targeting.SIMPLEST
+        assert model is not None and model.params["method"] == uplift_targeting.SIMPLEST
+        assert "too little data to compare learners" in model.metrics["chosen_by"]
+        assert model.metrics["validation_uplift_top30"] == "n/a" and "too little data" in verdict.reason
+
+
+def test_the_learner_is_chosen_out_of_fold_on_the_deployments_campaigns(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        _controlled_campaign(session)
+        verdict = uplift_targeting.score(session, now=utcnow(), min_choice_buyers=10)
+        model = uplift_targeting.latest_model(session)
+        assert model is not None and verdict.enabled
+        validation = model.metrics["validation_uplift_top30"]
+        assert len(validation) == len(uplift_targeting.candidates(CONTACTS))  # every candidate measured
+        assert all(isinstance(v, float) for v in validation.values())
+        assert model.params["learner"] == verdict.learner and verdict.learner in validation
+        assert model.metrics["chosen_by"].startswith("best of 5 learners out of fold")
+        noise = model.metrics["validation_noise"]
+        assert 0 < noise < 0.2
+        if verdict.learner != uplift_targeting.SIMPLEST:  # a challenger must clearly beat the simplest
+            assert validation[verdict.learner] - validation[uplift_targeting.SIMPLEST] > noise
+        assert model.version.startswith(model.params["method"])
+        assert len(_uplift_rows(session)) == CONTACTS
+
+
+def test_the_daily_job_is_scheduled_beside_the_other_predictions() -> None:
+    jobs = {p.func: p for p in discover_periodic()}
+    assert jobs["campaigns.tasks.score_uplift"].every_seconds == jobs["intelligence.tasks.score_contacts"].every_seconds
+    assert jobs["campaigns.tasks.score_uplift"].every_seconds == 24 * 3600
+
+
+def test_the_daily_job_stores_no_uplift_without_a_holdout_and_says_why(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1)
+    result = tasks.score_uplift("2026-11-20T03:00:00")
+    assert result["enabled"] is False and "no past campaign kept a control group" in result["reason"]
+    with db.session_scope() as session:
+        assert _uplift_rows(session) == [] and uplift_targeting.latest_model(session) is None
+
+
+def test_the_daily_job_rescores_every_contact_with_the_model_version(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        groups = _controlled_campaign(session)
+    first_day = utcnow().replace(microsecond=0) + timedelta(days=1)
+    day_one = tasks.score_uplift(first_day.replace(tzinfo=None).isoformat())  # no offset: UTC
+    assert day_one["enabled"] is True and day_one["learner"] == uplift_targeting.SIMPLEST
+    with db.session_scope() as session:
+        rows = _uplift_rows(session)
+        [version] = session.scalars(select(ModelVersion).where(ModelVersion.kind == "uplift"))
+        assert len(rows) == CONTACTS and {r.model_version_id for r in rows} == {version.id}
+        assert {aware(r.computed_at) for r in rows} == {first_day}
+        recent = np.mean([r.value for r in rows if r.contact_id in groups["recent"]])
+        lapsed = np.mean([r.value for r in rows if r.contact_id in groups["lapsed"]])
+        assert recent > lapsed + 0.1  # the message moved the recent buyers only
+    tasks.score_uplift((first_day + timedelta(days=1)).isoformat())  # the next day: a new version, rows replaced
+    with db.session_scope() as session:
+        versions = list(session.scalars(select(ModelVersion).where(ModelVersion.kind == "uplift")))
+        rows = _uplift_rows(session)
+        assert len(versions) == 2 and len(rows) == CONTACTS
+        assert {r.model_version_id for r in rows} == {max(v.id for v in versions)}
