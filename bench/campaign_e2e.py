@@ -44,6 +44,7 @@ import httpx
 import sqlalchemy as sa
 
 from bench import fake_provider
+from bench.cpu import CpuMeter
 from bench.stack import Stack, add_common_arguments, load_average, production_stack
 
 TEMPLATE = "Maison Lumière: -20% ce week-end sur les lampes, code SOLDES20"
@@ -132,9 +133,12 @@ def _statuses(engine: sa.Engine, campaign_id: int) -> dict[str, int]:
         return {str(status): int(n) for status, n in rows}
 
 
-def measure(stack: Stack, campaign_id: int, recipients: int, *, timeout: float) -> dict[str, float | int | str]:
+def measure(
+    stack: Stack, campaign_id: int, recipients: int, *, timeout: float, meter: CpuMeter
+) -> dict[str, float | int | str]:
     """Schedule now and wait for every report; returns the figures."""
     engine = sa.create_engine(stack.database_url)
+    meter.start()
     started_wall = time.time()
     stack.client.post(f"/api/v1/campaigns/{campaign_id}/schedule", json={}).raise_for_status()
     last_progress, last_delivered = time.time(), -1
@@ -153,6 +157,7 @@ def measure(stack: Stack, campaign_id: int, recipients: int, *, timeout: float) 
         if stack.alive():
             raise SystemExit(f"{', '.join(stack.alive())} exited during the measurement")
         time.sleep(0.5)
+    meter.stop()
     with engine.connect() as conn:
         rows = conn.scalars(sa.text("SELECT id FROM messages WHERE campaign_id = :c"), {"c": campaign_id})
         ids = [int(i) for i in rows]
@@ -192,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         limit = raw_accept_rate(host, stack.env["REQUESTS_CA_BUNDLE"], seconds=args.raw_seconds)
         stack.redis.delete(fake_provider.CALLS_KEY, fake_provider.ARRIVALS_KEY)
         load_before = load_average()
-        figures = measure(stack, campaign_id, args.recipients, timeout=args.stall_timeout)
+        meter = stack.cpu_meter()
+        figures = measure(stack, campaign_id, args.recipients, timeout=args.stall_timeout, meter=meter)
     rate = float(figures["delivered"]) / float(figures["seconds"])
     print(f"layout              PostgreSQL + Redis, relais run --no-workers, {args.workers} relais worker, "
           f"fake Vonage ({args.provider_processes} process) with delivery reports")  # fmt: skip
@@ -207,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
           f"statuses {figures['statuses']}")  # fmt: skip
     print(f"path limit          fake provider raw accept {limit:,.0f} req/s (httpx, 8 threads, no SDK, no Relais); "
           f"Relais / limit = {rate / limit:.2f}")  # fmt: skip
+    print("processor time      over the timed window, per component (bench/cpu.py):")
+    for line in meter.report(int(figures["delivered"]), float(figures["seconds"])):
+        print(line)
     print(f"machine             before: {load_before}; after: {load_average()}")
     failed = figures["lost"] or figures["duplicated"] or figures["delivered"] != args.recipients
     return 1 if failed else 0

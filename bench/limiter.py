@@ -41,7 +41,7 @@ def main() -> None:
         from core.redis import embedded_server
 
         client = redis.Redis.from_url(embedded_server(Path(tempfile.mkdtemp(prefix="relais-bench-"))))
-    client.delete("relais:rl:sender:bench", "relais:rl:account:bench")
+    client.delete("relais:rate:sender:bench", "relais:rate:account:bench")
     limiter = RateLimiter(client)
     buckets = (sender_bucket("bench", args.rate), account_bucket("bench", args.rate * 20))
     slots: list[int] = []

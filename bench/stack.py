@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench import fake_provider
+from bench.cpu import CpuMeter
 
 REPO = Path(__file__).resolve().parents[1]
 RELAIS = str(Path(sys.executable).parent / "relais")
@@ -59,6 +60,11 @@ class Stack:
     client: httpx.Client
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def cpu_meter(self) -> CpuMeter:
+        """A processor-time meter over this layout's processes, its database's backends and Redis."""
+        database = make_url(self.database_url).database or ""
+        return CpuMeter({name: p.pid for name, p in self.processes.items()}, database)
 
     def alive(self) -> list[str]:
         """Names of the processes that died (a benchmark stops rather than measure a broken layout)."""

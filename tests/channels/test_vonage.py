@@ -252,9 +252,10 @@ def test_unreachable_host_is_retryable_and_known_unsent(app_keys: AppKeys) -> No
 def test_untrusted_certificate_fails_closed(
     messages_channel: VonageChannel, fake_vonage: FakeVonage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # read when the channel is made: a new one trusts only the system CAs
+    untrusting = VonageChannel(messages_channel.config)
     with pytest.raises(ChannelError) as caught:
-        messages_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="hi"))
+        untrusting.send(message=OutboundMessage(to=TO, sender=SENDER, text="hi"))
     assert caught.value.provider_code == "network"
     assert caught.value.outcome_unknown is False
     assert fake_vonage.requests == []
@@ -299,3 +300,12 @@ def test_application_jwt_is_reused_then_renewed(
     claims = jwt.decode(renewed, app_keys.public_pem, algorithms=["RS256"])
     assert claims["exp"] - claims["iat"] == 900  # still valid well after the reuse window
     assert auth.generate_application_jwt({"sub": "x"}) != renewed  # custom claims: one-off token
+
+
+def test_the_environment_is_read_once_when_the_channel_is_made(
+    messages_channel: VonageChannel, fake_vonage: FakeVonage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No per-send environment lookups (``~/.netrc``, proxies, CA bundle): they cost every send file checks."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # after the channel was made: it keeps the bundle it read
+    messages_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="hi"))
+    assert len(fake_vonage.requests) == 1

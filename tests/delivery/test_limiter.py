@@ -34,3 +34,38 @@ def test_a_slot_too_far_away_is_refused_not_reserved(runtime: Settings) -> None:
     refused = limiter.reserve(bucket, max_wait=0.5)
     assert not refused.granted and 0.9 < refused.wait <= 1.0
     assert not limiter.reserve(bucket, max_wait=0.5).granted  # the refusal reserved nothing
+
+
+def test_a_busy_sender_does_not_hold_the_account_for_the_others(runtime: Settings) -> None:
+    """Booking the account at a busy sender's later slot leaves the hole before it to a free sender."""
+    limiter = RateLimiter(get_redis(runtime))
+    account = account_bucket("holes", 1000)
+    first = limiter.reserve((sender_bucket("busy", 10), account), max_wait=5)
+    later = limiter.reserve((sender_bucket("busy", 10), account), max_wait=5)
+    assert later.slot_us - first.slot_us == 100_000  # the busy sender's next slot, 100 ms on
+    free = limiter.reserve((sender_bucket("free", 1000), account), max_wait=5)
+    assert free.granted and free.slot_us - first.slot_us < 50_000  # not after the busy sender's slot
+    assert free.slot_us - first.slot_us >= 1_000  # still 1 ms after the account's previous slot
+
+
+def test_holes_are_filled_without_breaking_any_bucket_spacing(runtime: Settings) -> None:
+    limiter = RateLimiter(get_redis(runtime))
+    account = account_bucket("mixed", 200)
+    senders = [sender_bucket(f"S{i}", 50) for i in range(6)]
+    grants = [limiter.reserve((senders[n % 6], account), max_wait=5) for n in range(120)]
+    account_slots = sorted(g.slot_us for g in grants)
+    assert min(b - a for a, b in itertools.pairwise(account_slots)) >= 5_000
+    for i in range(6):
+        own = sorted(g.slot_us for n, g in enumerate(grants) if n % 6 == i)
+        assert min(b - a for a, b in itertools.pairwise(own)) >= 20_000
+    assert account_slots[-1] - account_slots[0] < 120 * 5_000 + 20_000  # the account ran at its rate
+
+
+def test_a_script_redis_forgot_is_loaded_again(runtime: Settings) -> None:
+    client = get_redis(runtime)
+    limiter = RateLimiter(client)
+    assert limiter.reserve((sender_bucket("flushed", 10),), max_wait=1).granted
+    client.script_flush()  # as a Redis restart would
+    again = limiter.reserve((sender_bucket("flushed", 10),), max_wait=1, along=lambda pipe: pipe.incr("along"))
+    assert again.granted and again.wait > 0.05  # the first slot is still booked: 100 ms apart
+    assert client.get("along") == b"1"  # the commands queued along ran once
