@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import privacy
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from campaigns.brand import business_name
 from contacts import attributes as attrs
 from contacts import consent, links, segments, service
@@ -46,7 +46,9 @@ from core.runtime import secret_key
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 READERS = require(Role.MARKETER, Role.AGENT)
 WRITERS = require(Role.MARKETER)
-ADMINS = require(Role.ADMIN)
+READER = acting(Role.MARKETER, Role.AGENT)
+WRITER = acting(Role.MARKETER)
+ADMIN = acting(Role.ADMIN)
 
 
 # -- attributes ---------------------------------------------------------------------------------
@@ -61,39 +63,16 @@ def list_attributes(
 
 
 @router.post("/contacts/attributes", response_model=AttributeOut, status_code=201)
-def define_attribute(
-    body: AttributeIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> AttributeOut:
-    found = attrs.define(session, **body.model_dump())
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact_attribute.define",
-        target_type="contact_attribute",
-        target_id=found.id,
-        diff=body.model_dump(),
-    )
+def define_attribute(body: AttributeIn, by: Acting = WRITER) -> AttributeOut:
+    found = attrs.define(by.session, **body.model_dump())
+    by.audit("contact_attribute.define", "contact_attribute", found.id, body.model_dump())
     return AttributeOut.model_validate(found, from_attributes=True)
 
 
 @router.delete("/contacts/attributes/{name}", status_code=204)
-def delete_attribute(
-    name: str,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> None:
-    attrs.undefine(session, name=name)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact_attribute.delete",
-        target_type="contact_attribute",
-        target_id=name,
-    )
+def delete_attribute(name: str, by: Acting = WRITER) -> None:
+    attrs.undefine(by.session, name=name)
+    by.audit("contact_attribute.delete", "contact_attribute", name)
 
 
 # -- lists --------------------------------------------------------------------------------------
@@ -112,63 +91,25 @@ def list_lists(
 
 
 @router.post("/contacts/lists", response_model=ListOut, status_code=201)
-def create_list(
-    body: ListIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> ListOut:
-    found = service.create_list(session, name=body.name, description=body.description)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact_list.create",
-        target_type="contact_list",
-        target_id=found.id,
-        diff={"list": found.name},
-    )
-    return _list_out(session, found)
+def create_list(body: ListIn, by: Acting = WRITER) -> ListOut:
+    found = service.create_list(by.session, name=body.name, description=body.description)
+    by.audit("contact_list.create", "contact_list", found.id, {"list": found.name})
+    return _list_out(by.session, found)
 
 
 @router.post("/contacts/lists/{list_id}/members", response_model=ListOut)
-def add_members(
-    list_id: int,
-    body: MembersIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> ListOut:
-    found = service.get_list(session, list_id)
-    added = service.add_to_lists(session, contact_ids=body.contact_ids, list_ids=[list_id])
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact_list.add_members",
-        target_type="contact_list",
-        target_id=list_id,
-        diff={"added": added},
-    )
-    return _list_out(session, found)
+def add_members(list_id: int, body: MembersIn, by: Acting = WRITER) -> ListOut:
+    found = service.get_list(by.session, list_id)
+    added = service.add_to_lists(by.session, contact_ids=body.contact_ids, list_ids=[list_id])
+    by.audit("contact_list.add_members", "contact_list", list_id, {"added": added})
+    return _list_out(by.session, found)
 
 
 @router.delete("/contacts/lists/{list_id}/members/{contact_id}", status_code=204)
-def remove_member(
-    list_id: int,
-    contact_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> None:
-    if not service.remove_from_list(session, list_id=list_id, contact_id=contact_id):
+def remove_member(list_id: int, contact_id: int, by: Acting = WRITER) -> None:
+    if not service.remove_from_list(by.session, list_id=list_id, contact_id=contact_id):
         raise NotFound(f"contact {contact_id} is not a member of list {list_id}")
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact_list.remove_member",
-        target_type="contact_list",
-        target_id=list_id,
-        diff={"contact_id": contact_id},
-    )
+    by.audit("contact_list.remove_member", "contact_list", list_id, {"contact_id": contact_id})
 
 
 # -- contacts -----------------------------------------------------------------------------------
@@ -207,17 +148,12 @@ def list_contacts(
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
-def create_contact(
-    body: ContactIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> ContactOut:
-    who = actor(request, principal)
+def create_contact(body: ContactIn, by: Acting = WRITER) -> ContactOut:
+    settings = by.request.app.state.settings
     contact = service.create(
-        session,
+        by.session,
         phone=body.phone,
-        region=request.app.state.settings.default_region,
+        region=settings.default_region,
         name=body.name,
         first_name=body.first_name,
         language=body.language,
@@ -226,16 +162,9 @@ def create_contact(
         tags=body.tags,
         list_ids=body.list_ids,
     )
-    audit.record(
-        session,
-        actor=who,
-        action="contact.create",
-        target_type="contact",
-        target_id=contact.id,
-        diff={"tags": contact.tags, "attributes": sorted(contact.attributes)},
-    )
+    by.audit("contact.create", "contact", contact.id, {"tags": contact.tags, "attributes": sorted(contact.attributes)})
     if body.consent is not None:
-        _apply_consent(session, contact, body.consent, who, business_name(session, request.app.state.settings))
+        _apply_consent(by.session, contact, body.consent, by.actor, business_name(by.session, settings))
     return ContactOut.of(contact)
 
 
@@ -247,76 +176,36 @@ def get_contact(
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
-def update_contact(
-    contact_id: int,
-    body: ContactPatch,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> ContactOut:
-    contact = service.get(session, contact_id)
-    diff = service.update(session, contact, body.model_dump(exclude_unset=True))
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact.update",
-        target_type="contact",
-        target_id=contact.id,
-        diff=diff,
-    )
+def update_contact(contact_id: int, body: ContactPatch, by: Acting = WRITER) -> ContactOut:
+    contact = service.get(by.session, contact_id)
+    by.audit("contact.update", "contact", contact.id, service.update(by.session, contact,
+                                                                     body.model_dump(exclude_unset=True)))
     return ContactOut.of(contact)
 
 
 @router.delete("/contacts/{contact_id}", status_code=200)
-def erase_contact(
-    contact_id: int,
-    request: Request,
-    erase: bool = False,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> dict[str, Any]:
+def erase_contact(contact_id: int, erase: bool = False, by: Acting = ADMIN) -> dict[str, Any]:
     """Erase a person's data (``?erase=true`` is required: contacts are erased, never dropped, so the
     consent tombstone remains)."""
-    contact = service.get(session, contact_id)
+    contact = service.get(by.session, contact_id)
     if not erase:
         raise ValidationFailed("contacts are erased, not deleted: call DELETE /api/v1/contacts/{id}?erase=true")
-    return {
-        "contact_id": contact.id,
-        "erased": privacy.erase_person(session, contact, actor=actor(request, principal)),
-    }
+    return {"contact_id": contact.id, "erased": privacy.erase_person(by.session, contact, actor=by.actor)}
 
 
 @router.get("/contacts/{contact_id}/export")
-def export_person(
-    contact_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> JSONResponse:
+def export_person(contact_id: int, by: Acting = ADMIN) -> JSONResponse:
     """Everything held on this person (decrypted), as a JSON download; audited."""
-    document = privacy.export_person(session, service.get(session, contact_id), actor=actor(request, principal))
+    document = privacy.export_person(by.session, service.get(by.session, contact_id), actor=by.actor)
     return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'})
 
 
 @router.post("/contacts/{contact_id}/merge", response_model=ContactOut)
-def merge(
-    contact_id: int,
-    body: MergeIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> ContactOut:
+def merge(contact_id: int, body: MergeIn, by: Acting = WRITER) -> ContactOut:
     """Fold contact ``source_id`` into this one (see ``contacts.merge``); the source is deleted."""
-    target = service.get(session, contact_id)
-    moved = merge_contacts(session, target=target, source=service.get(session, body.source_id))
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="contact.merge",
-        target_type="contact",
-        target_id=target.id,
-        diff=moved,
-    )
+    target = service.get(by.session, contact_id)
+    moved = merge_contacts(by.session, target=target, source=service.get(by.session, body.source_id))
+    by.audit("contact.merge", "contact", target.id, moved)
     return ContactOut.of(target)
 
 
@@ -363,18 +252,11 @@ def get_consent(
 
 
 @router.post("/contacts/{contact_id}/consent", response_model=ConsentOut, status_code=201)
-def change_consent(
-    contact_id: int,
-    body: ConsentIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(READERS),
-) -> ConsentOut:
+def change_consent(contact_id: int, body: ConsentIn, by: Acting = READER) -> ConsentOut:
     """Record an opt-in (optionally double: pending until the person replies YES) or an opt-out."""
-    contact = service.get(session, contact_id)
-    business = business_name(session, request.app.state.settings)
-    _apply_consent(session, contact, body, actor(request, principal), business)
-    return _consent_out(session, contact)
+    contact = service.get(by.session, contact_id)
+    _apply_consent(by.session, contact, body, by.actor, business_name(by.session, by.request.app.state.settings))
+    return _consent_out(by.session, contact)
 
 
 @router.get("/contacts/{contact_id}/opt-out-link")

@@ -6,13 +6,12 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
-from core import audit
+from api.deps import Acting, acting, db_session, require
 from core.accounts import Principal
 from core.bodies import RequestBody
 from core.errors import ValidationFailed
@@ -21,6 +20,8 @@ from handoff import flows, metrics, service
 from handoff.models import AgentProfile, Team
 
 router = APIRouter(prefix="/api/v1/handoff", tags=["handoff"])
+AGENT = acting(Role.AGENT)
+ADMIN = acting(Role.ADMIN)
 
 
 class QueueItem(BaseModel):
@@ -114,45 +115,29 @@ def queue(
 
 
 @router.post("/status", response_model=ProfileOut)
-def set_status(
-    body: StatusIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.AGENT)),
-) -> ProfileOut:
+def set_status(body: StatusIn, by: Acting = AGENT) -> ProfileOut:
+    principal = by.principal
     user_id = body.user_id if body.user_id is not None else (principal.id if principal.kind == "user" else None)
     if user_id is None:
         raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
     if user_id != principal.id and principal.role is not Role.ADMIN:
         raise ValidationFailed("only an admin may set another agent's status", errors=[{"field": "user_id"}])
-    profile = flows.set_agent_status(session, user_id=user_id, status=body.status, actor=actor(request, principal))
+    profile = flows.set_agent_status(by.session, user_id=user_id, status=body.status, actor=by.actor)
     return _profile_out(profile)
 
 
 @router.put("/agents/{user_id}", response_model=ProfileOut)
-def update_profile(
-    user_id: int,
-    body: ProfileIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> ProfileOut:
+def update_profile(user_id: int, body: ProfileIn, by: Acting = ADMIN) -> ProfileOut:
     from core.models import User
 
+    session = by.session
     if session.get(User, user_id) is None:
         raise ValidationFailed(f"user {user_id} does not exist", errors=[{"field": "user_id"}])
     profile = session.get(AgentProfile, user_id) or AgentProfile(user_id=user_id)
     session.add(profile)
     profile.max_concurrent, profile.skills, profile.languages = body.max_concurrent, body.skills, body.languages
     session.flush()
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="agent.profile",
-        target_type="user",
-        target_id=user_id,
-        diff=body.model_dump(),
-    )
+    by.audit("agent.profile", "user", user_id, body.model_dump())
     return _profile_out(profile)
 
 
@@ -171,41 +156,16 @@ def list_teams(
 
 
 @router.post("/teams", response_model=TeamOut, status_code=201)
-def create_team(
-    body: TeamIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> TeamOut:
-    team = service.create_team(session, **body.model_dump())
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="team.create",
-        target_type="team",
-        target_id=team.id,
-        diff=body.model_dump(),
-    )
+def create_team(body: TeamIn, by: Acting = ADMIN) -> TeamOut:
+    team = service.create_team(by.session, **body.model_dump())
+    by.audit("team.create", "team", team.id, body.model_dump())
     return TeamOut.model_validate(team, from_attributes=True)
 
 
 @router.post("/teams/{team_id}/members", status_code=201)
-def add_member(
-    team_id: int,
-    body: MemberIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> dict[str, int]:
-    member = service.add_member(session, team_id=team_id, user_id=body.user_id)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="team.member.add",
-        target_type="team",
-        target_id=team_id,
-        diff={"user_id": body.user_id},
-    )
+def add_member(team_id: int, body: MemberIn, by: Acting = ADMIN) -> dict[str, int]:
+    member = service.add_member(by.session, team_id=team_id, user_id=body.user_id)
+    by.audit("team.member.add", "team", team_id, {"user_id": body.user_id})
     return {"team_id": member.team_id, "user_id": member.user_id}
 
 
@@ -219,49 +179,25 @@ def list_canned(
 
 
 @router.post("/canned", response_model=CannedOut, status_code=201)
-def create_canned(
-    body: CannedIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.AGENT)),  # agents keep their own replies (README: roles)
-) -> CannedOut:
-    canned = service.create_canned(session, **body.model_dump())
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="canned.create",
-        target_type="canned_response",
-        target_id=canned.id,
-    )
+def create_canned(body: CannedIn, by: Acting = AGENT) -> CannedOut:  # agents keep their own replies (README: roles)
+    canned = service.create_canned(by.session, **body.model_dump())
+    by.audit("canned.create", "canned_response", canned.id)
     return CannedOut.model_validate(canned, from_attributes=True)
 
 
 @router.put("/canned/{canned_id}", response_model=CannedOut)
-def update_canned(
-    canned_id: int,
-    body: CannedIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.AGENT)),
-) -> CannedOut:
+def update_canned(canned_id: int, body: CannedIn, by: Acting = AGENT) -> CannedOut:
     """Replace a canned response (the console's edit form does the same); audited when something changed."""
-    canned, diff = service.update_canned(session, canned_id, **body.model_dump())
+    canned, diff = service.update_canned(by.session, canned_id, **body.model_dump())
     if diff:
-        audit.record(session, actor=actor(request, principal), action="canned.update",
-                     target_type="canned_response", target_id=canned.id, diff=diff)
+        by.audit("canned.update", "canned_response", canned.id, diff)
     return CannedOut.model_validate(canned, from_attributes=True)
 
 
 @router.delete("/canned/{canned_id}", status_code=204)
-def delete_canned(
-    canned_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.AGENT)),
-) -> None:
-    canned = service.delete_canned(session, canned_id)
-    audit.record(session, actor=actor(request, principal), action="canned.delete", target_type="canned_response",
-                 target_id=canned_id, diff={"title": canned.title})
+def delete_canned(canned_id: int, by: Acting = AGENT) -> None:
+    canned = service.delete_canned(by.session, canned_id)
+    by.audit("canned.delete", "canned_response", canned_id, {"title": canned.title})
 
 
 @router.get("/metrics")

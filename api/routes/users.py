@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
-from core import accounts, audit, users
+from api.deps import Acting, acting, db_session, require
+from core import accounts, users
 from core.accounts import Principal
 from core.bodies import RequestBody
 from core.models import User
@@ -21,6 +21,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 ADMINS = require(Role.ADMIN)
+ADMIN = acting(Role.ADMIN)
 
 
 class UserIn(RequestBody):
@@ -70,77 +71,37 @@ def list_users(
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def create_user(
-    body: UserIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> UserOut:
-    user = accounts.create_user(session, email=body.email, password=body.password, role=body.role, name=body.name)
+def create_user(body: UserIn, by: Acting = ADMIN) -> UserOut:
+    user = accounts.create_user(by.session, email=body.email, password=body.password, role=body.role, name=body.name)
     user.password_must_change = True  # the administrator chose it: a temporary password
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="user.create",
-        target_type="user",
-        target_id=user.id,
-        diff={"role": user.role},
-    )
+    by.audit("user.create", "user", user.id, {"role": user.role})
     return user_out(user)
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut)
-def deactivate_user(
-    user_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> UserOut:
+def deactivate_user(user_id: int, by: Acting = ADMIN) -> UserOut:
     """The user can no longer log in; their sessions end and the API keys they created stop working."""
-    return user_out(users.deactivate(session, user_id=user_id, actor=actor(request, principal)))
+    return user_out(users.deactivate(by.session, user_id=user_id, actor=by.actor))
 
 
 @router.post("/users/{user_id}/reactivate", response_model=UserOut)
-def reactivate_user(
-    user_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> UserOut:
-    return user_out(users.reactivate(session, user_id=user_id, actor=actor(request, principal)))
+def reactivate_user(user_id: int, by: Acting = ADMIN) -> UserOut:
+    return user_out(users.reactivate(by.session, user_id=user_id, actor=by.actor))
 
 
 @router.post("/users/{user_id}/password", response_model=UserOut)
-def reset_password(
-    user_id: int,
-    body: PasswordResetIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> UserOut:
+def reset_password(user_id: int, body: PasswordResetIn, by: Acting = ADMIN) -> UserOut:
     """Set a temporary password; the user's sessions end (they change it with ``POST /auth/password``)."""
-    user = users.reset_password(session, user_id=user_id, password=body.password, actor=actor(request, principal))
-    return user_out(user)
+    return user_out(users.reset_password(by.session, user_id=user_id, password=body.password, actor=by.actor))
 
 
 @router.delete("/users/{user_id}/2fa", response_model=UserOut)
-def reset_second_factor(
-    user_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> UserOut:
+def reset_second_factor(user_id: int, by: Acting = ADMIN) -> UserOut:
     """Remove the user's authenticator and recovery codes; they enrol again at their next log-in."""
-    return user_out(users.reset_second_factor(session, user_id=user_id, actor=actor(request, principal)))
+    return user_out(users.reset_second_factor(by.session, user_id=user_id, actor=by.actor))
 
 
 @router.delete("/users/{user_id}/sessions", response_model=SessionsRevoked)
-def revoke_sessions(
-    user_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> SessionsRevoked:
+def revoke_sessions(user_id: int, by: Acting = ADMIN) -> SessionsRevoked:
     """Log the user out of every browser."""
-    ended = users.revoke_sessions(session, user_id=user_id, actor=actor(request, principal))
-    return SessionsRevoked(sessions_ended=ended)
+    return SessionsRevoked(sessions_ended=users.revoke_sessions(by.session, user_id=user_id, actor=by.actor))
