@@ -182,7 +182,7 @@ def test_the_daily_job_stores_no_uplift_without_a_holdout_and_says_why(runtime: 
         assert _uplift_rows(session) == [] and uplift_targeting.latest_model(session) is None
 
 
-def test_the_daily_job_rescores_every_contact_with_the_model_version(runtime: Settings) -> None:
+def test_the_daily_job_rescores_every_contact_with_the_model_version(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
         groups = _controlled_campaign(session)
     first_day = utcnow().replace(microsecond=0) + timedelta(days=1)
