@@ -20,8 +20,6 @@ Definitions (documented in docs/campaigns.md):
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -261,42 +259,3 @@ def timeseries(session: Session, *, since: datetime, until: datetime) -> list[di
         days.setdefault(str(d), {"date": str(d), "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0,
                                  "clicks": 0})["clicks"] += int(n)
     return [days[k] for k in sorted(days)]
-
-
-def _flat_rows(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    rows: list[tuple[str, str, Any]] = []
-    timing = (report.get("send_time") or {}).get("groups", {})
-    blocks = [("all", report["totals"]), *((f"arm {k}", v) for k, v in report["arms"].items()),
-              *((f"send time {k}", v) for k, v in timing.items())]
-    for scope, block in blocks:
-        for key, value in block.items():
-            if isinstance(value, dict):
-                rows.extend((scope, f"{key}.{sub}", n) for sub, n in sorted(value.items()))
-            else:
-                rows.append((scope, key, value))
-    rows.extend(("all", f"skipped.{k}", v) for k, v in sorted(report["skipped"].items()))
-    rows.extend(("all", f"waiting.{w['reason']}", w["count"]) for w in report["waiting"])
-    return rows
-
-
-def to_csv(report: dict[str, Any]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["scope", "metric", "value"])
-    writer.writerows(_flat_rows(report))
-    return buffer.getvalue()
-
-
-def to_xlsx(report: dict[str, Any]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = f"campaign {report['campaign_id']}"[:31]
-    sheet.append(["scope", "metric", "value"])
-    for row in _flat_rows(report):
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

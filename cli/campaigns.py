@@ -56,18 +56,19 @@ def start(campaign_id: int) -> None:
 @campaigns_app.command("report")
 def report(campaign_id: int, format: str = typer.Option("json", help="json, csv or xlsx"),
            output: Path | None = typer.Option(None, help="write to this file instead of the terminal")) -> None:
-    """The campaign report (totals, failures, clicks, replies, opt-outs, conversions, cost, A/B arms)."""
+    """The campaign report (totals, failures, clicks, replies, opt-outs, conversions, cost, A/B arms, send-time
+    lift, an adaptive campaign's allocation and lift over control, each run's forecast vs actual)."""
     bootstrap()
-    from campaigns import reporting, service
+    from campaigns import report_export, service
 
     with db.session_scope() as session:
-        data = reporting.campaign_report(session, service.get_campaign(session, campaign_id))
+        data = report_export.full_report(session, service.get_campaign(session, campaign_id), now=utcnow())
     if format == "xlsx":
         if output is None:
             raise typer.BadParameter("xlsx needs --output")
-        output.write_bytes(reporting.to_xlsx(data))
+        output.write_bytes(report_export.to_xlsx(data))
         return
-    text = reporting.to_csv(data) if format == "csv" else json.dumps(data, indent=2, default=str)
+    text = report_export.to_csv(data) if format == "csv" else json.dumps(data, indent=2, default=str)
     if output is None:
         print(text)
     else:

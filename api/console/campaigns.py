@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render, views
 from api.console.forecast_words import runs as forecast_runs
 from api.deps import db_session, require
-from campaigns import adaptive_report, forecasting, reporting, service
+from campaigns import report_export, reporting, service
 from campaigns.models import Campaign, LinkClick
 from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
@@ -218,15 +218,15 @@ def exclusion_label(code: str) -> str:
 
 
 def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
-    report = reporting.campaign_report(session, campaign)
-    adaptive = adaptive_report.section(session, campaign)
+    report = report_export.full_report(session, campaign, now=utcnow())
+    adaptive = report.get("adaptive")
     return {
         "adaptive": adaptive,
         "allocation": allocation_charts(adaptive) if adaptive else [],
         "campaign": campaign,
         "report": report,
         "exclusions": exclusions(report),
-        "forecast_runs": forecast_runs(forecasting.comparison(session, campaign)),
+        "forecast_runs": forecast_runs(report.get("forecast")),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "actions": STATE_ACTIONS.get(campaign.status, ()),

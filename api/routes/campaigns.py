@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from campaigns import adaptive_report, fatigue, flows, forecasting, reporting, service, uplift_targeting
+from campaigns import flows, forecasting, report_export, reporting, service, uplift_targeting
 from campaigns.models import Campaign
 from campaigns.prepare import audience_select
 from campaigns.preview import audience
@@ -229,26 +229,17 @@ def campaign_report(
 ) -> Any:
     """Totals, failures by reason, clicks/CTR, replies, opt-outs, conversions, cost, per A/B arm; an adaptive
     campaign's allocation over time, per-arm rates and lift over its control (``adaptive``)."""
-    campaign = service.get_campaign(session, campaign_id)
-    report = reporting.campaign_report(session, campaign)
-    adaptive = adaptive_report.section(session, campaign)
-    if adaptive is not None:
-        report["adaptive"] = adaptive
-    if campaign.learned_cap:
-        report["learned_caps"] = fatigue.report(session, campaign, now=utcnow())
-    compared = forecasting.comparison(session, campaign)
-    if compared is not None:
-        report["forecast"] = compared
+    report = report_export.full_report(session, service.get_campaign(session, campaign_id), now=utcnow())
     name = f"campaign-{campaign_id}-report"
     if format == "csv":
         return Response(
-            reporting.to_csv(report),
+            report_export.to_csv(report),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     if format == "xlsx":
         return Response(
-            reporting.to_xlsx(report),
+            report_export.to_xlsx(report),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from campaigns import flows, send_time, tasks
 from campaigns.models import Campaign, CampaignLink, Conversion, LinkClick
-from campaigns.reporting import campaign_report, to_csv
+from campaigns.report_export import to_csv
+from campaigns.reporting import campaign_report
 from contacts.models import Order, OrderLine
 from conversations.models import Message
 from core import db

@@ -1,0 +1,131 @@
+"""Report exports: an adaptive campaign's section, the send-time lift and each run's forecast reach the CSV and
+the XLSX, read back and checked against the JSON report of the same campaign."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import String, cast, literal, select, update
+
+from campaigns import adaptive, forecasting
+from campaigns.models import Campaign
+from contacts.models import Order
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_template
+from tests.campaigns.test_adaptive import NOW, _adaptive_campaign, _run
+from tests.campaigns.test_send_time import WINDOW, _synthetic_outcomes
+from tests.helpers import auth_headers
+
+
+def _exports(client: TestClient, campaign_id: int) -> tuple[dict[str, Any], dict[tuple[str, str], str], Any]:
+    headers = auth_headers("analyst")
+    path = f"/api/v1/campaigns/{campaign_id}/report"
+    report = client.get(path, headers=headers).json()
+    exported = client.get(f"{path}?format=csv", headers=headers)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    flat = {(r["scope"], r["metric"]): r["value"] for r in rows}
+    assert len(flat) == len(rows)  # no (scope, metric) twice
+    book = client.get(f"{path}?format=xlsx", headers=headers)
+    assert book.status_code == 200
+    return report, flat, load_workbook(io.BytesIO(book.content))
+
+
+def _table(sheet: Any) -> list[tuple[Any, ...]]:
+    return [row for row in sheet.iter_rows(values_only=True)]
+
+
+def _shown(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def test_an_adaptive_campaign_exports_allocation_rates_lift_and_stopping_state(
+        app_client: TestClient, runtime: Settings) -> None:
+    cid = _adaptive_campaign(300, arms=2, max_hours=2)
+    _run(cid, {"A": 0.05, "B": 0.25})
+    with db.session_scope() as session:  # some recipients and some held-out contacts buy within the window
+        messages = session.execute(select(Message.contact_id, Message.created_at)
+                                   .where(Message.campaign_id == cid).order_by(Message.id)).all()
+        for n, (contact_id, at) in enumerate(messages[::4]):
+            session.add(Order(contact_id=contact_id, source="api", external_id=f"t{n}", status="paid",
+                              ordered_at=at + timedelta(days=1)))
+        control = adaptive.control_members(session, session.get_one(Campaign, cid))
+        for n, (contact_id, at) in enumerate(control[::2]):
+            session.add(Order(contact_id=contact_id, source="api", external_id=f"c{n}", status="paid",
+                              ordered_at=at + timedelta(days=1)))
+    report, flat, book = _exports(app_client, cid)
+    section = report["adaptive"]
+    assert section["batches"] and section["purchases"]["control"]["successes"] > 0
+
+    # CSV: the settings and stopping state, every batch's allocation and P(best), every group's rates and lift
+    assert flat[("adaptive", "why")] == section["why"] and flat[("adaptive", "winner")] == section["winner"]
+    assert flat[("adaptive", "control_share")] == str(section["control_share"])
+    for batch in section["batches"]:
+        scope = f"adaptive batch {batch['batch']}"
+        assert flat[(scope, "at")] == batch["at"]
+        assert {arm: int(flat[(scope, f"allocated.{arm}")]) for arm in batch["counts"]} == batch["counts"]
+        assert {arm: flat[(scope, f"p_best.{arm}")] for arm in batch["p_best"]} == {
+            arm: _shown(p) for arm, p in batch["p_best"].items()}
+    for arm in ("A", "B"):
+        scope = f"adaptive arm {arm}"
+        assert int(flat[(scope, "clicks.n")]) == section["arms"][arm]["n"] > 0
+        assert flat[(scope, "clicks.rate")] == str(section["arms"][arm]["rate"])
+        assert flat[(scope, "purchases.successes")] == str(section["purchases"][arm]["successes"])
+        assert flat[(scope, "lift_over_control.low")] == str(section["lift"][arm]["low"])
+    assert flat[("adaptive control", "purchases.rate")] == str(section["purchases"]["control"]["rate"])
+    assert ("adaptive control", "lift_over_control.lift") not in flat  # the control is the yardstick
+    assert flat[("adaptive all variants", "lift_over_control.lift")] == str(section["lift"]["all variants"]["lift"])
+
+    # XLSX: the flat rows on the first sheet, and a table per adaptive part on sheets of their own
+    assert book.sheetnames[:3] == [f"campaign {cid}", "adaptive allocation", "adaptive arms"]
+    assert ("adaptive", "why", section["why"]) in _table(book.worksheets[0])
+    head, *batches = _table(book["adaptive allocation"])
+    assert head == ("batch", "at (UTC)", "allocated control", "allocated A", "allocated B", "P(best) A", "P(best) B")
+    assert [row[0] for row in batches] == [b["batch"] for b in section["batches"]]
+    assert [row[2:5] for row in batches] == [
+        (b["counts"]["control"], b["counts"]["A"], b["counts"]["B"]) for b in section["batches"]]
+    arms = {row[0]: row for row in _table(book["adaptive arms"]) if row and row[0]}
+    assert arms["group"][1] == "clicks n" and arms["group"][-3] == "lift over control lift"
+    assert arms["control"][1:6] == ("n/a",) * 5 and arms["control"][-3:] == ("n/a",) * 3
+    assert arms["B"][1] == section["arms"]["B"]["n"] and arms["B"][-3] == pytest.approx(section["lift"]["B"]["lift"])
+    assert arms["all variants"][7] == section["purchases"]["all variants"]["successes"]
+    assert arms["stopping state"][1] == section["why"]
+
+
+def test_send_time_lift_and_each_runs_forecast_are_exported(app_client: TestClient, runtime: Settings) -> None:
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), send_time=WINDOW)
+        _synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
+        campaign.status, campaign.run = "completed", 1
+        cid = campaign.id
+        session.execute(update(Message).where(Message.campaign_id == cid).values(  # as preparation keys them
+            idempotency_key=literal(f"campaign:{cid}:1:") + cast(Message.contact_id, String)))
+    with db.session_scope() as session:
+        assert forecasting.record(session, session.get_one(Campaign, cid), now=NOW, run=1) is not None
+    report, flat, book = _exports(app_client, cid)
+    lift = report["send_time"]["lift"]["click"]
+    assert flat[("send time lift", "click.difference")] == str(lift["difference"])
+    assert flat[("send time lift", "click.sentence")] == lift["sentence"]
+    assert flat[("send time", "holdout")] == str(report["send_time"]["holdout"])
+    table = _table(book["send time"])
+    assert table[0][:3] == ("group", "messages", "sent")
+    lifts = {row[0]: row for row in table if row and row[0] in ("click", "conversion")}
+    assert lifts["click"][3] == pytest.approx(lift["difference"]) and lifts["click"][6] == lift["sentence"]
+    forecast = report["forecast"]["runs"][0]
+    delivered = next(m for m in forecast["metrics"] if m["metric"] == "delivered")
+    assert flat[("forecast run 1", "made_at")] == forecast["made_at"]
+    assert flat[("forecast run 1", "delivered.expected")] == str(delivered["forecast"]["expected"])
+    assert delivered["actual"] == 800 and flat[("forecast run 1", "delivered.actual")] == "800.0"
+    rows = _table(book["forecast"])
+    assert rows[0] == ("run", "made at (UTC)", "metric", "expected", "low80", "high80", "low95", "high95", "actual",
+                       "within 80 %", "within 95 %")
+    assert [r[2] for r in rows[1:]] == [m["metric"] for m in forecast["metrics"]]
+    assert rows[1][3] == pytest.approx(delivered["forecast"]["expected"]) and rows[1][8] == delivered["actual"]
