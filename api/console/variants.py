@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent.llm import get_llm
 from api.console import ConsoleRoute, render
-from api.deps import db_session, require
+from api.deps import Acting, acting, db_session, require
 from api.routes import variants as rest
 from campaigns.brand import get_profile
 from campaigns.variants import service
@@ -31,6 +31,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
 PENDING_SHOWN = 30
 DECIDED_SHOWN = 10
 PATHS = {"offline": "Offline generator", "llm": "LLM", "human": "Written by a person", "translation": "LLM translation",
@@ -47,8 +48,9 @@ def _labels() -> dict[str, Any]:
     return {"language_name": language_name, "paths": PATHS, "angles": ANGLES}
 
 
-def _card(request: Request, principal: Principal, variant: VariantOut, *, saved: str = "") -> HTMLResponse:
-    return render(request, "console/_variant.html", {"v": variant, "saved": saved, **_labels()}, principal=principal)
+def _card(by: Acting, variant: VariantOut, *, saved: str = "") -> HTMLResponse:
+    return render(by.request, "console/_variant.html", {"v": variant, "saved": saved, **_labels()},
+                  principal=by.principal)
 
 
 def _request(**fields: Any) -> VariantRequest:
@@ -109,56 +111,30 @@ def generate(
 
 
 @router.post("/variants/{variant_id}/check", response_class=HTMLResponse)
-def check(
-    request: Request,
-    variant_id: int,
-    text: str = TEXT,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+def check(variant_id: int, text: str = TEXT, by: Acting = MARKETER) -> HTMLResponse:
     """The brand check of the text as typed (nothing is stored until it is saved or approved)."""
-    variant = service.get(session, variant_id)
-    return render(request, "console/_variant_check.html",
-                  {"c": service.recheck(session, text, variant.language), "v": variant}, principal=principal)
+    variant = service.get(by.session, variant_id)
+    return render(by.request, "console/_variant_check.html",
+                  {"c": service.recheck(by.session, text, variant.language), "v": variant}, principal=by.principal)
 
 
 @router.post("/variants/{variant_id}/edit", response_class=HTMLResponse)
-def edit(
-    request: Request,
-    variant_id: int,
-    text: str = TEXT,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+def edit(variant_id: int, text: str = TEXT, by: Acting = MARKETER) -> HTMLResponse:
     """Save a new text (audited ``variant.edit``) and show the card again."""
-    variant = rest.edit_variant(variant_id, EditIn(text=text), request, session, principal)
-    return _card(request, principal, variant, saved="Your edit is saved and checked again.")
+    variant = rest.edit_variant(variant_id, EditIn(text=text), by)
+    return _card(by, variant, saved="Your edit is saved and checked again.")
 
 
 @router.post("/variants/{variant_id}/approve", response_class=HTMLResponse)
-def approve(
-    request: Request,
-    variant_id: int,
-    text: str = TEXT,
-    template_name: str = Form("", max_length=200),
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+def approve(variant_id: int, text: str = TEXT, template_name: str = Form("", max_length=200),
+            by: Acting = MARKETER) -> HTMLResponse:
     """Approve the text in the box (saved first when it was edited): it becomes a template."""
-    if text != service.get(session, variant_id).text:
-        rest.edit_variant(variant_id, EditIn(text=text), request, session, principal)
-    variant = rest.approve_variant(variant_id, DecisionIn(template_name=template_name), request, session, principal)
-    return _card(request, principal, variant)
+    if text != service.get(by.session, variant_id).text:
+        rest.edit_variant(variant_id, EditIn(text=text), by)
+    return _card(by, rest.approve_variant(variant_id, DecisionIn(template_name=template_name), by))
 
 
 @router.post("/variants/{variant_id}/reject", response_class=HTMLResponse)
-def reject(
-    request: Request,
-    variant_id: int,
-    note: str = NOTE,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+def reject(variant_id: int, note: str = NOTE, by: Acting = MARKETER) -> HTMLResponse:
     """Reject, with the reason given (audited ``variant.reject``)."""
-    return _card(request, principal, rest.reject_variant(variant_id, DecisionIn(note=note), request, session,
-                                                         principal))
+    return _card(by, rest.reject_variant(variant_id, DecisionIn(note=note), by))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from campaigns.variants import service
 from campaigns.variants.schemas import CheckRequest, DecisionIn, EditIn, TranslateRequest, VariantOut, VariantRequest
 from core import audit
@@ -17,6 +17,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["variants"])
 MARKETER = require(Role.MARKETER)
+ACTING = acting(Role.MARKETER)
 
 
 @router.post("/variants", status_code=201)
@@ -61,23 +62,17 @@ def get_variant(
 
 
 @router.patch("/variants/{variant_id}", response_model=VariantOut)
-def edit_variant(
-    variant_id: int,
-    body: EditIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETER),
-) -> VariantOut:
+def edit_variant(variant_id: int, body: EditIn, by: Acting = ACTING) -> VariantOut:
     """A new text for a pending variant, checked again (409 once decided).
 
     The audit keeps both wordings: marketing copy, not personal data (``text`` itself is a key the
     audit log redacts, since message bodies may carry some).
     """
-    variant = service.get(session, variant_id)
+    variant = service.get(by.session, variant_id)
     before = {"wording": variant.text, "score": variant.score}
-    service.edit(session, variant, body.text)
-    audit.record(session, actor=actor(request, principal), action="variant.edit", target_type="variant",
-                 target_id=variant.id, diff=audit.changes(before, {"wording": variant.text, "score": variant.score}))
+    service.edit(by.session, variant, body.text)
+    by.audit("variant.edit", "variant", variant.id,
+             audit.changes(before, {"wording": variant.text, "score": variant.score}))
     return VariantOut.model_validate(variant)
 
 
@@ -94,35 +89,22 @@ def translate_variant(
 
 
 @router.post("/variants/{variant_id}/approve", response_model=VariantOut)
-def approve_variant(
-    variant_id: int,
-    body: DecisionIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETER),
-) -> VariantOut:
+def approve_variant(variant_id: int, body: DecisionIn, by: Acting = ACTING) -> VariantOut:
     """Approve: the text becomes a marketing template (``template_id``); 409 once decided."""
-    variant = service.get(session, variant_id)
-    template = service.approve(session, variant, by=principal.name, note=body.note, template_name=body.template_name)
-    who = actor(request, principal)
-    audit.record(session, actor=who, action="template.create", target_type="template", target_id=template.id,
-                 diff={"name": template.name, "kind": template.kind, "variant_id": variant.id})
-    audit.record(session, actor=who, action="variant.approve", target_type="variant", target_id=variant.id,
-                 diff={"status": variant.status, "score": variant.score, "note": body.note,
-                       "template_id": template.id})
+    variant = service.get(by.session, variant_id)
+    template = service.approve(by.session, variant, by=by.principal.name, note=body.note,
+                               template_name=body.template_name)
+    by.audit("template.create", "template", template.id,
+             {"name": template.name, "kind": template.kind, "variant_id": variant.id})
+    by.audit("variant.approve", "variant", variant.id,
+             {"status": variant.status, "score": variant.score, "note": body.note, "template_id": template.id})
     return VariantOut.model_validate(variant)
 
 
 @router.post("/variants/{variant_id}/reject", response_model=VariantOut)
-def reject_variant(
-    variant_id: int,
-    body: DecisionIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETER),
-) -> VariantOut:
+def reject_variant(variant_id: int, body: DecisionIn, by: Acting = ACTING) -> VariantOut:
     """Reject, with an optional reason (``note``); 409 once decided."""
-    variant = service.reject(session, service.get(session, variant_id), by=principal.name, note=body.note)
-    audit.record(session, actor=actor(request, principal), action="variant.reject", target_type="variant",
-                 target_id=variant.id, diff={"status": variant.status, "score": variant.score, "note": body.note})
+    variant = service.reject(by.session, service.get(by.session, variant_id), by=by.principal.name, note=body.note)
+    by.audit("variant.reject", "variant", variant.id,
+             {"status": variant.status, "score": variant.score, "note": body.note})
     return VariantOut.model_validate(variant)
