@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,19 +24,17 @@ from api.console import ConsoleRoute, render
 from api.console import campaign_form as forms
 from api.console.campaign_review import Review, review
 from api.console.campaigns import money
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting
 from api.routes import campaigns as rest
 from campaigns import service
 from campaigns.models import Campaign, Template
 from contacts.models import Segment
-from core import audit
-from core.accounts import Principal
 from core.db import utcnow
 from core.errors import RelaisError
 from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
-MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
 #: form controls with a problem slot (arms add theirs per arm)
 FIELDS = ("name", "segment", "template_id", "arms", "test_percent", "winner_after_hours", "send_at", "local_date",
           "local_time", "recurrence", "timezone", "quiet_start", "quiet_end", "throttle_per_minute", "frequency_cap",
@@ -68,85 +66,64 @@ def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None)
     return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money, **_choices(session)}
 
 
-def _page(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
-          draft: Campaign | None, done: str = "") -> HTMLResponse:
-    context = _context(session, wizard, draft) | {"done": DONE.get(done, "")}
-    return render(request, "console/campaign_wizard.html", context, principal=principal)
+def _page(by: Acting, wizard: forms.WizardForm, draft: Campaign | None, done: str = "") -> HTMLResponse:
+    context = _context(by.session, wizard, draft) | {"done": DONE.get(done, "")}
+    return render(by.request, "console/campaign_wizard.html", context, principal=by.principal)
 
 
-def _summaries(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
-               draft_id: int | None, problems: dict[str, str] | None = None) -> HTMLResponse:
-    draft = session.get(Campaign, draft_id) if draft_id is not None else None
-    context = _context(session, wizard, draft)
+def _summaries(by: Acting, wizard: forms.WizardForm, draft_id: int | None,
+               problems: dict[str, str] | None = None) -> HTMLResponse:
+    draft = by.session.get(Campaign, draft_id) if draft_id is not None else None
+    context = _context(by.session, wizard, draft)
     if problems:  # a refused save or confirm: its problems first, then the review's own
         checked: Review = context["review"]
         checked.problems = {**checked.problems, **problems}
-    return render(request, "console/_campaign_wizard_summaries.html", context, principal=principal)
+    return render(by.request, "console/_campaign_wizard_summaries.html", context, principal=by.principal)
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse)
-def new_campaign(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
-    templates = session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
-    wizard = forms.WizardForm(template_id=str(templates[0]) if templates else "")
-    return _page(request, session, principal, wizard, None)
+def new_campaign(by: Acting = MARKETER) -> HTMLResponse:
+    templates = by.session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
+    return _page(by, forms.WizardForm(template_id=str(templates[0]) if templates else ""), None)
 
 
 @router.get("/campaigns/{campaign_id:int}/edit", response_class=HTMLResponse, response_model=None)
-def edit_draft(
-    request: Request,
-    campaign_id: int,
-    done: str = "",
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
+def edit_draft(campaign_id: int, done: str = "", by: Acting = MARKETER) -> Response:
     """A saved draft back in the wizard; a campaign past its draft opens on its report page."""
-    draft = service.get_campaign(session, campaign_id)
+    draft = service.get_campaign(by.session, campaign_id)
     if draft.status != "draft":
         return RedirectResponse(f"/console/campaigns/{campaign_id}", status_code=303)
-    return _page(request, session, principal, forms.from_campaign(draft), draft, done)
+    return _page(by, forms.from_campaign(draft), draft, done)
 
 
 @router.post("/campaigns/wizard/review", response_class=HTMLResponse)
-async def review_fragments(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+async def review_fragments(by: Acting = MARKETER) -> HTMLResponse:
     """The summaries and problems for the form as it is now (nothing is written)."""
-    wizard, draft_id = await _wizard(request)
-    return _summaries(request, session, principal, wizard, draft_id)
+    wizard, draft_id = await _wizard(by.request)
+    return _summaries(by, wizard, draft_id)
 
 
 @router.post("/campaigns/wizard/arms", response_class=HTMLResponse)
-async def redraw_arms(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+async def redraw_arms(by: Acting = MARKETER) -> HTMLResponse:
     """The A/B arms after one was added or removed (the review re-counts through ``wizard-changed``)."""
-    wizard, _ = await _wizard(request)
-    return render(request, "console/_campaign_arms.html", {"wizard": wizard, **_choices(session)},
-                  principal=principal, headers={"HX-Trigger-After-Swap": "wizard-changed"})
+    wizard, _ = await _wizard(by.request)
+    return render(by.request, "console/_campaign_arms.html", {"wizard": wizard, **_choices(by.session)},
+                  principal=by.principal, headers={"HX-Trigger-After-Swap": "wizard-changed"})
 
 
-def _save(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
-          draft_id: int | None) -> Campaign:
+def _save(by: Acting, wizard: forms.WizardForm, draft_id: int | None) -> Campaign:
     """Create or update the draft (audited like the API); raises ``_Refused`` or ``RelaisError``."""
     bodies = forms.to_api(wizard)
     if bodies.campaign is None or bodies.schedule is None:
         raise _Refused(bodies.problems)
+    session = by.session
     if draft_id is None:
-        created = rest.create_campaign(bodies.campaign, request, session, principal)
+        created = rest.create_campaign(bodies.campaign, by.request, session, by.principal)
         draft = service.get_campaign(session, created.id)
         return service.update_draft(session, draft, bodies.campaign, planned=bodies.schedule)
     draft = service.update_draft(session, service.get_campaign(session, draft_id, lock=True), bodies.campaign,
                                  planned=bodies.schedule)
-    audit.record(session, actor=actor(request, principal), action="campaign.update", target_type="campaign",
-                 target_id=draft.id, diff={"name": draft.name, "status": draft.status})
+    by.audit("campaign.update", "campaign", draft.id, {"name": draft.name, "status": draft.status})
     return draft
 
 
@@ -158,44 +135,34 @@ class _Refused(Exception):
         self.problems = problems
 
 
-def _attempt(request: Request, session: Session, principal: Principal, wizard: forms.WizardForm,
-             draft_id: int | None, *, confirm: bool) -> Response:
-    savepoint = session.begin_nested()
+async def _attempt(by: Acting, *, confirm: bool) -> Response:
+    """Save the posted form as a draft, and schedule it when ``confirm``; problems are shown in place."""
+    wizard, draft_id = await _wizard(by.request)
+    savepoint = by.session.begin_nested()
     try:
-        draft = _save(request, session, principal, wizard, draft_id)
+        draft = _save(by, wizard, draft_id)
         if confirm:
             bodies = forms.to_api(wizard)
             assert bodies.schedule is not None  # _save refused otherwise
-            rest.schedule_campaign(draft.id, bodies.schedule, request, session, principal)
+            rest.schedule_campaign(draft.id, bodies.schedule, by.request, by.session, by.principal)
         savepoint.commit()
     except _Refused as refused:
         savepoint.rollback()
-        return _summaries(request, session, principal, wizard, draft_id, refused.problems)
+        return _summaries(by, wizard, draft_id, refused.problems)
     except RelaisError as exc:
         savepoint.rollback()
-        problems = forms.problems_of(exc.errors, exc.detail)
-        return _summaries(request, session, principal, wizard, draft_id, problems)
+        return _summaries(by, wizard, draft_id, forms.problems_of(exc.errors, exc.detail))
     target = f"/console/campaigns/{draft.id}" + ("?done=scheduled" if confirm else "/edit?done=saved")
     return Response(status_code=204, headers={"HX-Location": target})
 
 
 @router.post("/campaigns/wizard/save", response_class=HTMLResponse)
-async def save_draft(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
+async def save_draft(by: Acting = MARKETER) -> Response:
     """Save the draft and reopen it (its id in the address); problems are shown in place."""
-    wizard, draft_id = await _wizard(request)
-    return _attempt(request, session, principal, wizard, draft_id, confirm=False)
+    return await _attempt(by, confirm=False)
 
 
 @router.post("/campaigns/wizard/confirm", response_class=HTMLResponse)
-async def confirm(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
+async def confirm(by: Acting = MARKETER) -> Response:
     """Save and schedule (a start due now begins its run at once), then open the campaign's page."""
-    wizard, draft_id = await _wizard(request)
-    return _attempt(request, session, principal, wizard, draft_id, confirm=True)
+    return await _attempt(by, confirm=True)
