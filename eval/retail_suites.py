@@ -102,11 +102,12 @@ def _revenue_error(predicted: np.ndarray, actual: np.ndarray) -> float | None:
     return float(abs(predicted.sum() - actual.sum()) / actual.sum()) if actual.sum() > 0 else None
 
 
-def _choice(name: str, scores: dict[str, float], split: RetailSplit, metric: str) -> dict[str, str]:
+def _choice(name: str, scores: dict[str, float], split: RetailSplit, metric: str, how: str) -> dict[str, str]:
     figures = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1]))
     return {f"{name} ({metric}: {figures})":
-            f"5-fold cross-validation over customers on the training part's last {split.horizon_days} days "
-            f"(features at {split.cutoff - pd.Timedelta(days=split.horizon_days):%Y-%m-%d}), not the evaluated data"}
+            f"{how}, inside the training part (latest window: features at "
+            f"{split.cutoff - pd.Timedelta(days=split.horizon_days):%Y-%m-%d}, the {split.horizon_days} days up to "
+            f"the cutoff), not the evaluated data"}
 
 
 @register("propensity", "Online Retail: P(buy in the horizon) AUC, next-period spend Spearman and revenue error")
@@ -153,6 +154,8 @@ def propensity(options: RunOptions) -> Report:
         suite="propensity", summary=summary, data=split.description,
         metrics={"propensity_validation_auc": model.validation_auc, "propensity_model": model.chosen,
                  "value_validation_spearman": value.validation_spearman, "value_model": value.chosen,
+                 "value_validation_revenue_error": {str(w): e for w, e in value.validation_revenue_error.items()},
+                 "run_rate_weight": value.run_rate_weight,
                  "predicted_revenue": float(expected.sum()), "actual_revenue": float(spend.sum()),
                  "run_rate_revenue": float(run_rate.sum()), "training_base_rate": model.base_rate,
                  "evaluated_base_rate": float(bought.mean()) if len(bought) else None,
@@ -162,8 +165,12 @@ def propensity(options: RunOptions) -> Report:
                                                      ("RFM logistic", summary["purchase_auc_rfm_logistic"]))
                                  if v is not None}},
     )
-    report.choices = _choice(f"propensity model {model.chosen}", model.validation_auc, split, "AUC") | _choice(
-        f"spend model {value.chosen}", value.validation_spearman, split, "Spearman")
+    report.choices = (
+        _choice(f"propensity model {model.chosen}", model.validation_auc, split, "AUC", model.validation)
+        | _choice(f"spend model {value.chosen}", value.validation_spearman, split, "Spearman", value.validation)
+        | _choice(f"run-rate weight {value.run_rate_weight:g} in the expected spend",
+                  {f"weight {w:g}": 1 - e for w, e in value.validation_revenue_error.items()}, split,
+                  "revenue accuracy of the chosen spend model", value.validation))
     return report
 
 

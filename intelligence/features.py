@@ -154,20 +154,6 @@ def outcomes(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.
     return out
 
 
-def training_window(frame: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features at ``cutoff - horizon`` and the outcomes of ``[cutoff - horizon, cutoff)``.
-
-    A model fitted at ``cutoff`` learns from the last window whose outcome is known, then scores
-    the features at ``cutoff`` itself. Outcomes are reindexed on the feature rows (no purchase: 0).
-    """
-    start = pd.Timestamp(cutoff) - pd.Timedelta(days=horizon_days)
-    features = customer_features(frame, start)
-    done = outcomes(frame, start, cutoff).reindex(features.index)
-    done["bought"] = done["bought"].fillna(False).astype(bool)
-    done[["orders", "spend"]] = done[["orders", "spend"]].fillna(0.0)
-    return features, done
-
-
 def rfm_matrix(features: pd.DataFrame) -> np.ndarray:
     """Log recency, frequency and monetary value: the classic three, for the RFM baseline."""
     return np.column_stack([

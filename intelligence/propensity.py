@@ -1,10 +1,12 @@
 """Will a customer buy in the next N days? Purchase propensity and churn risk.
 
-``PropensityModel.fit(frame, cutoff)`` learns from the last window whose outcome is known (features
-at ``cutoff - N days``, purchases in the N days up to ``cutoff``) and picks among logistic
-regressions and LightGBM by cross-validated AUC on that window alone; ``predict(frame, at)`` scores
-the features at ``at``. Churn risk is defined as ``1 - P(buy in the next N days)``: a customer who
-is not expected to order within the period is the one to win back (docs/intelligence.md).
+``PropensityModel.fit(frame, cutoff)`` learns from the windows whose outcome is known (features at
+monthly origins up to ``cutoff - N days``, purchases in the N days after each,
+:mod:`intelligence.windows`) and picks among logistic regressions, LightGBM and their mean, each
+learning from the latest window alone or from all of them, by AUC on the latest window (rolling
+origin); ``predict(frame, at)`` scores the features at ``at``. Churn risk is defined as
+``1 - P(buy in the next N days)``: a customer who is not expected to order within the period is
+the one to win back (docs/intelligence.md).
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from intelligence.features import compact_matrix, customer_features, feature_names, rfm_matrix, training_window
+from intelligence.features import compact_matrix, customer_features, feature_names, rfm_matrix
 from intelligence.model_bytes import StoredModel
+from intelligence.windows import MAX_WINDOWS, SEED, Windows, training_windows
 
 DEFAULT_HORIZON_DAYS = 90
-FOLDS = 5
-SEED = 7
 
 
 def _logistic() -> Pipeline:
@@ -68,49 +68,76 @@ def _fit_predict(
     return fitted, np.mean(probabilities, axis=0)
 
 
-def cross_validated_auc(features: pd.DataFrame, label: np.ndarray, kinds: list[str]) -> dict[str, float]:
-    """Out-of-fold AUC of each kind on one window (stratified folds over customers, fixed seed)."""
+def label(kind: str, windows: int) -> str:
+    """A candidate's name in the validation figures: its kind and how many windows it learns from."""
+    return f"{kind} × {windows} window{'s' if windows > 1 else ''}"
+
+
+def validated_auc(windows: Windows, kinds: list[str]) -> dict[str, float]:
+    """AUC of each kind × window count on the latest window, trained as :class:`Windows` says."""
+    bought = windows.done["bought"].to_numpy(dtype=int)
+    judged = windows.judged()
     singles = [kind for kind in kinds if kind != BLEND]
     if BLEND in kinds:
         singles = list(dict.fromkeys([*singles, "logistic", "lightgbm"]))
-    out_of_fold = {kind: np.zeros(len(label)) for kind in singles}
-    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(features, label):
-        for kind in singles:
-            _, out_of_fold[kind][test] = _fit_predict(kind, features.iloc[train], label[train], features.iloc[test])
-    if BLEND in kinds:  # the blend's folds are the mean of its parts' folds: no refit
-        out_of_fold[BLEND] = (out_of_fold["logistic"] + out_of_fold["lightgbm"]) / 2
-    return {kind: float(roc_auc_score(label, out_of_fold[kind])) for kind in kinds}
+    scores: dict[str, float] = {}
+    for count in windows.window_choices():
+        out_of_fold = {kind: np.full(len(bought), np.nan) for kind in singles}
+        for train, test in windows.validation_splits(count):
+            if len(set(bought[train].tolist())) < 2:
+                continue
+            for kind in singles:
+                _, out_of_fold[kind][test] = _fit_predict(
+                    kind, windows.features.iloc[train], bought[train], windows.features.iloc[test])
+        if BLEND in kinds:  # the blend's folds are the mean of its parts' folds: no refit
+            out_of_fold[BLEND] = (out_of_fold["logistic"] + out_of_fold["lightgbm"]) / 2
+        for kind in kinds:
+            scored = judged[~np.isnan(out_of_fold[kind][judged])]
+            truth = bought[scored]
+            if len(set(truth.tolist())) == 2:
+                scores[label(kind, count)] = float(roc_auc_score(truth, out_of_fold[kind][scored]))
+    return scores
 
 
 @dataclass
 class PropensityModel(StoredModel):
-    """P(buy in the next ``horizon_days``) per customer; ``kind`` ``auto`` chooses on the fit window.
+    """P(buy in the next ``horizon_days``) per customer; ``kind`` ``auto`` chooses on the training windows.
 
+    ``chosen`` names the kind and how many monthly windows it learnt from (``windows``);
+    ``validation_auc`` holds every candidate's validation AUC (:mod:`intelligence.windows`).
     Serialise with :meth:`to_bytes` (a model version's payload), restore with :meth:`from_bytes`.
     """
 
     horizon_days: int = DEFAULT_HORIZON_DAYS
     kind: str = "auto"
     chosen: str = ""
+    windows: int = 1
+    validation: str = ""
     validation_auc: dict[str, float] = field(default_factory=dict)
     trained_rows: int = 0
     base_rate: float = 0.0
+    _part: str = field(default="", repr=False)
     _estimators: list[Any] = field(default_factory=list, repr=False)
 
     def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> PropensityModel:
-        """Learn from the window ending at ``cutoff``; raises ``ValueError`` when it holds one class only."""
-        features, done = training_window(frame, cutoff, self.horizon_days)
-        label = done["bought"].to_numpy(dtype=int)
-        if len(set(label)) < 2:
+        """Learn from the windows ending by ``cutoff``; raises ``ValueError`` when the latest holds one class only."""
+        stacked = training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1)
+        bought = stacked.done["bought"].to_numpy(dtype=int)
+        if len(set(bought[stacked.judged()].tolist())) < 2:
             raise ValueError("the training window needs customers who bought and customers who did not")
-        kinds = [*CANDIDATES, BLEND] if self.kind == "auto" else [self.kind]
-        if len(kinds) > 1:
-            self.validation_auc = cross_validated_auc(features, label, kinds)
-            self.chosen = max(self.validation_auc, key=lambda k: self.validation_auc[k])
-        else:
-            self.chosen = kinds[0]
-        self._estimators, _ = _fit_predict(self.chosen, features, label, features.iloc[:0])
-        self.trained_rows, self.base_rate = len(label), float(label.mean())
+        best = (self.kind, 1)  # a fixed kind (a baseline) learns from the latest window, unvalidated
+        if self.kind == "auto":
+            kinds = [*CANDIDATES, BLEND]
+            self.validation = stacked.describe()
+            self.validation_auc = validated_auc(stacked, kinds)
+            scored = [(k, n) for k in kinds for n in stacked.window_choices() if label(k, n) in self.validation_auc]
+            best = max(scored, key=lambda c: self.validation_auc[label(*c)]) if scored else ("logistic", 1)
+        self._part, self.windows = best
+        self.chosen = label(*best)
+        rows = stacked.rows(self.windows)
+        self._estimators, _ = _fit_predict(self._part, stacked.features.iloc[rows], bought[rows],
+                                           stacked.features.iloc[:0])
+        self.trained_rows, self.base_rate = len(rows), float(bought[rows].mean())
         return self
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
@@ -121,7 +148,7 @@ class PropensityModel(StoredModel):
             raise ValueError("features do not match the model's columns")
         if features.empty:
             return np.zeros(0)
-        parts = ("logistic", "lightgbm") if self.chosen == BLEND else (self.chosen,)
+        parts = ("logistic", "lightgbm") if self._part == BLEND else (self._part,)
         return np.mean([est.predict_proba(CANDIDATES[part][0](features))[:, 1]
                         for part, est in zip(parts, self._estimators, strict=True)], axis=0)
 

@@ -1,10 +1,12 @@
 """Expected spend in the next N days, lifetime value and the expected next purchase date.
 
-``ValueModel.fit(frame, cutoff)`` learns spend from the last window whose outcome is known (as
-:mod:`intelligence.propensity` does) and chooses, by cross-validated Spearman correlation on that
-window, between a LightGBM regressor with a Tweedie loss (many customers spend nothing) and a
-two-part model (P(buy) by logistic regression × log-spend of buyers by ridge regression, with
-Duan's smearing so the totals are unbiased). Lifetime value follows from the expected spend and
+``ValueModel.fit(frame, cutoff)`` learns spend from the windows whose outcome is known (as
+:mod:`intelligence.propensity` does, :mod:`intelligence.windows`) and chooses, by Spearman
+correlation on the latest window (rolling origin), between a LightGBM regressor with a Tweedie loss
+(many customers spend nothing) and a two-part model (P(buy) by logistic regression × log-spend of
+buyers by ridge regression, with Duan's smearing so the totals are unbiased), each learning from
+the latest window or all of them; then how much of the naive run-rate to blend in, by the revenue
+error on the same validation. Lifetime value follows from the expected spend and
 the purchase probability, the next purchase date from the customer's rhythm, under stated
 assumptions (see :func:`lifetime_value` and :func:`next_purchase_at`).
 """
@@ -20,17 +22,38 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from intelligence.features import compact_matrix, customer_features, feature_names, training_window
+from intelligence.features import compact_matrix, customer_features, feature_names
 from intelligence.model_bytes import StoredModel
-from intelligence.propensity import DEFAULT_HORIZON_DAYS, FOLDS, SEED
+from intelligence.propensity import DEFAULT_HORIZON_DAYS, label
+from intelligence.windows import MAX_WINDOWS, SEED, Windows, training_windows
 
-KINDS = ("tweedie", "two_part")
+KINDS = ("tweedie", "two_part", "two_part_trees")
+#: weights of the naive run-rate in the expected spend, chosen by the validation revenue error
+RUN_RATE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 LIFETIME_DAYS = 365
 MAX_WAIT_DAYS = 3 * 365
+
+
+#: what an order's amount depends on: a tree model only needs the columns, not their scale
+AMOUNT_COLUMNS = ["recency_days", "tenure_days", "orders", "spend", "order_value_mean", "order_value_max",
+                  "spend_30d", "spend_90d", "orders_90d", "lines_mean", "units_mean", "products", "uk"]
+
+
+def _amount_model(kind: str) -> Any:
+    if kind == "two_part":
+        return make_pipeline(SimpleImputer(), StandardScaler(), Ridge(alpha=1.0))
+    # the propensity model's small trees: they do not extrapolate past the spend they were shown,
+    # which is what overshot the revenue of customers older than the training ones
+    return lgb.LGBMRegressor(n_estimators=400, learning_rate=0.01, num_leaves=4, min_child_samples=60, subsample=0.8,
+                             subsample_freq=1, colsample_bytree=0.7, reg_lambda=5.0, random_state=SEED, verbose=-1,
+                             n_jobs=1)  # fmt: skip
+
+
+def _amount_matrix(kind: str, features: pd.DataFrame) -> np.ndarray:
+    return compact_matrix(features) if kind == "two_part" else features[AMOUNT_COLUMNS].to_numpy(dtype=float)
 
 
 def _fit(kind: str, features: pd.DataFrame, spend: np.ndarray) -> list[Any]:
@@ -39,12 +62,12 @@ def _fit(kind: str, features: pd.DataFrame, spend: np.ndarray) -> list[Any]:
                                   learning_rate=0.02, num_leaves=7, min_child_samples=40, subsample=0.8,
                                   subsample_freq=1, colsample_bytree=0.8, random_state=SEED, verbose=-1, n_jobs=1)
         return [model.fit(features.to_numpy(dtype=float), spend)]
-    matrix, bought = compact_matrix(features), spend > 0
+    bought = spend > 0
     buys = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000))
-    buys.fit(matrix, bought.astype(int))
-    amount = make_pipeline(SimpleImputer(), StandardScaler(), Ridge(alpha=1.0))
-    amount.fit(matrix[bought], np.log(spend[bought]))
-    smear = float(np.mean(np.exp(np.log(spend[bought]) - amount.predict(matrix[bought]))))
+    buys.fit(compact_matrix(features), bought.astype(int))
+    matrix = _amount_matrix(kind, features)[bought]
+    amount = _amount_model(kind).fit(matrix, np.log(spend[bought]))
+    smear = float(np.mean(np.exp(np.log(spend[bought]) - amount.predict(matrix))))  # Duan: unbiased totals
     return [buys, amount, smear]
 
 
@@ -54,18 +77,53 @@ def _predict(kind: str, fitted: list[Any], features: pd.DataFrame) -> np.ndarray
     if kind == "tweedie":
         return np.asarray(fitted[0].predict(features.to_numpy(dtype=float)))
     buys, amount, smear = fitted
-    matrix = compact_matrix(features)
-    return np.asarray(buys.predict_proba(matrix)[:, 1] * np.exp(amount.predict(matrix)) * smear)
+    p_buy = buys.predict_proba(compact_matrix(features))[:, 1]
+    return np.asarray(p_buy * np.exp(amount.predict(_amount_matrix(kind, features))) * smear)
 
 
-def cross_validated_spearman(features: pd.DataFrame, spend: np.ndarray) -> dict[str, float]:
-    """Out-of-fold Spearman correlation of each kind's expected spend with the actual spend."""
-    out_of_fold = {kind: np.zeros(len(spend)) for kind in KINDS}
-    for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(features):
+def run_rate(features: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """The naive forecast: each customer's spend of the last 90 days, scaled to the horizon."""
+    return np.asarray(features["spend_90d"].clip(lower=0).to_numpy(dtype=float) * horizon_days / 90.0)
+
+
+def _revenue_error(predicted: np.ndarray, actual: np.ndarray) -> float:
+    return float(abs(predicted.sum() - actual.sum()) / actual.sum()) if actual.sum() > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """Each candidate's Spearman, and the revenue error of each run-rate weight for the best candidate."""
+
+    spearman: dict[str, float]
+    revenue_error: dict[float, float]
+    best: tuple[str, int]
+
+
+def _validate(windows: Windows, horizon_days: int) -> _Validation:
+    spend = windows.done["spend"].to_numpy(dtype=float)
+    judged = windows.judged()
+    spearman: dict[str, float] = {}
+    predictions: dict[tuple[str, int], np.ndarray] = {}
+    for count in windows.window_choices():
+        out_of_fold = {kind: np.full(len(spend), np.nan) for kind in KINDS}
+        for train, test in windows.validation_splits(count):
+            if not (spend[train] > 0).any() or (spend[train] > 0).all():
+                continue
+            for kind in KINDS:
+                fitted = _fit(kind, windows.features.iloc[train], spend[train])
+                out_of_fold[kind][test] = np.clip(_predict(kind, fitted, windows.features.iloc[test]), 0.0, None)
         for kind in KINDS:
-            fitted = _fit(kind, features.iloc[train], spend[train])
-            out_of_fold[kind][test] = _predict(kind, fitted, features.iloc[test])
-    return {kind: float(spearmanr(scores, spend).statistic) for kind, scores in out_of_fold.items()}
+            scored = judged[~np.isnan(out_of_fold[kind][judged])]
+            if len(scored) > 2 and np.ptp(spend[scored]) > 0 and np.ptp(out_of_fold[kind][scored]) > 0:
+                spearman[label(kind, count)] = float(spearmanr(out_of_fold[kind][scored], spend[scored]).statistic)
+                predictions[(kind, count)] = out_of_fold[kind]
+    if not predictions:
+        return _Validation(spearman, {}, ("two_part", 1))
+    best = max(predictions, key=lambda c: spearman[label(*c)])
+    scored = judged[~np.isnan(predictions[best][judged])]
+    model, naive = predictions[best][scored], run_rate(windows.features.iloc[scored], horizon_days)
+    errors = {w: _revenue_error((1 - w) * model + w * naive, spend[scored]) for w in RUN_RATE_WEIGHTS}
+    return _Validation(spearman, errors, best)
 
 
 def lifetime_value(expected_spend: np.ndarray, p_buy: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -89,26 +147,43 @@ def next_purchase_at(at: pd.Timestamp, features: pd.DataFrame) -> pd.DatetimeInd
 
 @dataclass
 class ValueModel(StoredModel):
-    """Expected spend in the next ``horizon_days`` per customer (``kind`` ``auto`` chooses)."""
+    """Expected spend in the next ``horizon_days`` per customer (``kind`` ``auto`` chooses).
+
+    ``chosen`` names the kind and how many monthly windows it learnt from (``windows``), chosen by
+    the validation Spearman (:mod:`intelligence.windows`); ``run_rate_weight`` is the share of the
+    naive run-rate blended into the expected spend, chosen by the validation revenue error.
+    """
 
     horizon_days: int = DEFAULT_HORIZON_DAYS
     kind: str = "auto"
     chosen: str = ""
+    windows: int = 1
+    run_rate_weight: float = 0.0
+    validation: str = ""
     validation_spearman: dict[str, float] = field(default_factory=dict)
+    validation_revenue_error: dict[float, float] = field(default_factory=dict)
+    _part: str = field(default="", repr=False)
     _fitted: list[Any] = field(default_factory=list, repr=False)
 
     def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> ValueModel:
-        """Learn from the window ending at ``cutoff``; raises ``ValueError`` when nobody bought in it."""
-        features, done = training_window(frame, cutoff, self.horizon_days)
-        spend = done["spend"].to_numpy(dtype=float)
-        if not (spend > 0).any() or (spend > 0).all():
+        """Learn from the windows ending by ``cutoff``; raises ``ValueError`` when in the latest nobody
+        (or everybody) spent."""
+        stacked = training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1)
+        spend = stacked.done["spend"].to_numpy(dtype=float)
+        latest = spend[stacked.judged()]
+        if not (latest > 0).any() or (latest > 0).all():
             raise ValueError("the training window needs customers who spent and customers who did not")
+        self._part, self.windows = self.kind, 1
         if self.kind == "auto":
-            self.validation_spearman = cross_validated_spearman(features, spend)
-            self.chosen = max(self.validation_spearman, key=lambda k: self.validation_spearman[k])
-        else:
-            self.chosen = self.kind
-        self._fitted = _fit(self.chosen, features, spend)
+            found = _validate(stacked, self.horizon_days)
+            self.validation = stacked.describe()
+            self.validation_spearman, self.validation_revenue_error = found.spearman, found.revenue_error
+            (self._part, self.windows) = found.best
+            finite = {w: e for w, e in found.revenue_error.items() if np.isfinite(e)}
+            self.run_rate_weight = min(finite, key=lambda w: (finite[w], w)) if finite else 0.0
+        self.chosen = label(self._part, self.windows)
+        rows = stacked.rows(self.windows)
+        self._fitted = _fit(self._part, stacked.features.iloc[rows], spend[rows])
         return self
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
@@ -117,7 +192,10 @@ class ValueModel(StoredModel):
             raise RuntimeError("fit the model first")
         if list(features.columns) != feature_names():
             raise ValueError("features do not match the model's columns")
-        return np.clip(_predict(self.chosen, self._fitted, features), 0.0, None)
+        model = np.clip(_predict(self._part, self._fitted, features), 0.0, None)
+        if not self.run_rate_weight:
+            return model
+        return (1 - self.run_rate_weight) * model + self.run_rate_weight * run_rate(features, self.horizon_days)
 
     def predict(self, frame: pd.DataFrame, at: pd.Timestamp, p_buy: pd.Series) -> pd.DataFrame:
         """``expected_spend``, ``lifetime_value`` and ``next_purchase_at`` of every customer with a

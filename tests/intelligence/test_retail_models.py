@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from intelligence import recommend
 from intelligence.features import customer_features, outcomes
-from intelligence.propensity import BLEND, CANDIDATES, PropensityModel
+from intelligence.propensity import BLEND, CANDIDATES, PropensityModel, label
 from intelligence.recommend import RecommendModel, hit_at
 from intelligence.retail_data import load_online_retail
 from intelligence.send_time import SendTimeModel
@@ -63,7 +63,9 @@ def test_features_see_only_lines_before_the_cutoff() -> None:
 
 def test_propensity_ranks_regulars_first_and_survives_storage(lines: pd.DataFrame) -> None:
     model = PropensityModel(HORIZON).fit(lines, CUTOFF)
-    assert set(model.validation_auc) == {*CANDIDATES, BLEND} and model.chosen in model.validation_auc
+    assert model.validation.startswith("rolling origin over 3 monthly windows")
+    assert set(model.validation_auc) == {label(kind, n) for kind in (*CANDIDATES, BLEND) for n in (1, 3)}
+    assert model.chosen in model.validation_auc and model.trained_rows > lines["customer_id"].nunique() / 2
     scores = model.predict(lines, CUTOFF)
     after = outcomes(lines, CUTOFF, CUTOFF + pd.Timedelta(days=HORIZON))
     bought = after["bought"].reindex(scores.index, fill_value=False)
@@ -78,7 +80,8 @@ def test_propensity_ranks_regulars_first_and_survives_storage(lines: pd.DataFram
 def test_value_expects_more_from_regulars(lines: pd.DataFrame) -> None:
     p_buy = PropensityModel(HORIZON, kind="logistic").fit(lines, CUTOFF).predict(lines, CUTOFF)["p_buy"]
     model = ValueModel(HORIZON).fit(lines, CUTOFF)
-    assert model.chosen in model.validation_spearman
+    assert model.chosen in model.validation_spearman and len(model.validation_spearman) == 6
+    assert model.run_rate_weight == min(model.validation_revenue_error, key=model.validation_revenue_error.__getitem__)
     value = model.predict(lines, CUTOFF, p_buy)
     regular = value.index.astype(int) % 2 == 0
     assert value.loc[regular, "expected_spend"].median() > 5 * value.loc[~regular, "expected_spend"].median()

@@ -32,7 +32,8 @@ def test_propensity_suite_beside_its_baselines(files: tuple[Path, Path, Path], t
     assert summary["purchase_auc_rfm_logistic"] is not None and summary["spend_spearman"] > 0.5
     assert summary["revenue_accuracy"] == pytest.approx(1 - summary["revenue_error"])
     assert report.thresholds["purchase_auc"] == 0.76
-    assert any("cross-validation" in split for split in report.choices.values())
+    assert len(report.choices) == 3 and all("not the evaluated data" in how for how in report.choices.values())
+    assert report.metrics["run_rate_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def test_send_time_and_recommend_suites_on_train_and_data_files(
