@@ -39,6 +39,7 @@ from conversations.models import Message
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
+from intelligence.personalise import TemplateValues, template_values
 
 _ID_CHUNK = 5000
 #: 0.05 of the account currency per segment, until real prices are known
@@ -103,9 +104,11 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
         if contact is None:
             raise NotFound(f"contact {data.contact_id} not found")
         contact_id = contact.id
+        mine = template_values(session, [contact.id]).get(contact.id, TemplateValues())  # as a send renders
         context = contact_context(first_name=contact.first_name, name=contact.name, language=contact.language,
                                   country=contact.country, timezone=contact.timezone, attributes=contact.attributes,
-                                  business_name=business_name(session, settings), event=data.event)
+                                  business_name=business_name(session, settings), event=data.event,
+                                  prediction=mine.prediction, recommendations=mine.recommendations)
     else:
         context = contact_context(first_name=None, name=None, language=language, country=None, timezone=None,
                                   attributes={}, business_name=business_name(session, settings), event=data.event)

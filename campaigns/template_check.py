@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session
 from campaigns import preview, service
 from campaigns.brand import get_profile
 from campaigns.schemas import PreviewIn, TemplateIn
-from campaigns.templates import CONTACT_FIELDS, footer, validate, with_footer
+from campaigns.templates import CONTACT_FIELDS, PREDICTION_ROOT, RECOMMENDATIONS_ROOT, footer, validate, with_footer
 from campaigns.variants.rules import RuleResult, all_rules
 from channels.encoding import EncodingInfo, analyze, is_gsm7
 from channels.media import CARRIER_LIMITS, KB, MB, prepare_media, size_limit
-from contacts.models import AttributeDefinition
+from contacts.models import PREDICTION_KINDS, AttributeDefinition
 from core import outbound_http
 from core.errors import NotFound, PayloadTooLarge, ValidationFailed
+from intelligence.personalise import RECOMMENDATIONS, TemplateValues, template_values
 
 #: The most bytes fetched to inspect an attachment: the largest any carrier profile takes.
 INSPECT_LIMIT = max(CARRIER_LIMITS.values())
@@ -50,6 +51,16 @@ class Variable:
     name: str
     snippet: str
     description: str
+    predicted: bool = False  # a prediction (``prediction.KIND``, ``recommendations``): listed apart in the editor
+
+
+@dataclass(frozen=True)
+class PredictionUse:
+    """A prediction the draft reads, and the chosen contact's stored value (``None``: not scored yet)."""
+
+    name: str
+    description: str
+    value: str | None
 
 
 @dataclass
@@ -63,6 +74,8 @@ class Check:
     brand: list[RuleResult] = field(default_factory=list)
     footer: str = ""  # the opt-out line appended to this marketing text ("" when the text says STOP itself)
     media: int = 0
+    # the predictions the draft reads, with the contact's values or why the preview shows a default there
+    predictions: list[PredictionUse] = field(default_factory=list)
 
     @property
     def saveable(self) -> bool:
@@ -126,8 +139,9 @@ def inspect_media(url: str, content_type: str, *, profile: str = "default", time
 
 
 def available_variables(session: Session, draft: TemplateIn | None = None) -> list[Variable]:
-    """What a template may read: the business name, contact fields, declared attributes and (for a
-    transactional draft) its event fields, each with a snippet that passes validation as inserted."""
+    """What a template may read: the business name, contact fields, declared attributes, the contact's
+    predictions (``prediction.KIND``, ``recommendations``) and (for a transactional draft) its event
+    fields, each with a snippet that passes validation as inserted."""
     found = [Variable("business_name", "{{ business_name }}", "the business name from the brand profile")]
     found += [Variable(name, f'{{{{ {name} | default("") }}}}', CONTACT_FIELD_LABELS[name]) for name in CONTACT_FIELDS]
     declared = {d.name: d for d in session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.name))}
@@ -136,6 +150,12 @@ def available_variables(session: Session, draft: TemplateIn | None = None) -> li
         about = (definition.description or f"contact attribute ({definition.type})") if definition else \
             "attribute declared on this template"
         found.append(Variable(f"attributes.{name}", f'{{{{ attributes.{name} | default("") }}}}', about))
+    found += [Variable(f"{PREDICTION_ROOT}.{kind}", f'{{{{ {PREDICTION_ROOT}.{kind} | default("") }}}}',
+                       f"{about} (empty until the contact is scored)", predicted=True)
+              for kind, about in PREDICTION_KINDS.items()]
+    found.append(Variable(RECOMMENDATIONS_ROOT, f'{{{{ {RECOMMENDATIONS_ROOT} | default([]) | join(", ") }}}}',
+                          f"up to {RECOMMENDATIONS} products the contact is likely to buy next, as a list "
+                          "(empty until the contact is scored)", predicted=True))
     if draft is not None and draft.kind == "transactional":
         for raw in draft.event_fields:
             path = raw.rstrip("?")
@@ -168,8 +188,9 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
         NotFound: ``contact_id`` is not a contact.
     """
     result = Check(media=len(draft.media))
+    used: set[str] = set()
     try:
-        validate(draft.body, service.template_spec(session, draft))
+        used = validate(draft.body, service.template_spec(session, draft))
     except ValidationFailed as exc:
         result.problems += exc.errors or [{"field": "body", "message": exc.detail}]
     try:
@@ -192,6 +213,7 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
         result.problems.append({"field": "contact", "message": f"cannot be rendered for this contact: {exc}"})
         return result
     result.text = shown.text
+    result.predictions = predictions_used(session, used, contact_id)
     result.info = analyze(shown.text)
     result.ucs2_characters = ucs2_characters(shown.text)
     profile = get_profile(session)
@@ -200,6 +222,25 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
     rules = all_rules(shown.text, draft.language, profile, marketing=draft.kind == "marketing")
     result.brand = [r for r in rules if not r.passed]
     return result
+
+
+def predictions_used(session: Session, used: set[str], contact_id: int | None) -> list[PredictionUse]:
+    """For each prediction among the ``used`` variables, the value ``contact_id`` has stored (as the
+    renderer gets it: ``intelligence.personalise``), or ``None`` when the contact has none yet."""
+    wanted = sorted(v for v in used if v == RECOMMENDATIONS_ROOT or v.startswith(f"{PREDICTION_ROOT}."))
+    if not wanted:
+        return []
+    mine = template_values(session, [contact_id]).get(contact_id, TemplateValues()) if contact_id else TemplateValues()
+    found = []
+    for name in wanted:
+        if name == RECOMMENDATIONS_ROOT:
+            found.append(PredictionUse(name, "products the contact is likely to buy next",
+                                       ", ".join(mine.recommendations) or None))
+            continue
+        kind = name.split(".", 1)[1]
+        value = mine.prediction.get(kind)
+        found.append(PredictionUse(name, PREDICTION_KINDS[kind], str(value) if value is not None else None))
+    return found
 
 
 def appended_footer(sent: str, language: str, stop_number: str) -> str:

@@ -23,6 +23,7 @@ from campaigns.schemas import BrandIn
 from contacts.models import AttributeDefinition
 from core import db
 from core.models import AuditEntry
+from intelligence import store
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user, log_in
@@ -282,3 +283,75 @@ def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page
         assert template.body == 'Bonjour {{ first_name | default("") }}, -20% chez {{ business_name }} C’est parti'
         assert template.media == [{"url": "https://cdn.example/lampe.jpg", "content_type": "image/jpeg",
                                    "caption": ""}]
+
+
+# -- predictions in the preview ---------------------------------------------------------------------
+
+
+def _scored(zoe: int) -> int:
+    """Zoé gets a purchase probability with two recommended products; Ana, a second contact, nothing yet."""
+    with db.session_scope() as session:
+        model = store.register_version(session, kind="purchase_90d", version="t1")
+        products = {"products": [{"id": "L1", "description": "Lampe Opaline"},
+                                 {"id": "A2", "description": "Abat-jour"}]}
+        store.write_predictions(session, model, [store.Score(zoe, 0.82, products)])
+        return create_contact(session, 2, first_name="Ana").id
+
+
+PREDICTED_BODY = ('Pour vous : {{ recommendations | default([]) | join(", ") }} '
+                  '({{ prediction.purchase_90d | default("?") }}) {{ prediction.churn_risk | default("-") }}')
+
+
+def test_predictions_render_for_the_chosen_contact_and_say_when_there_is_none(app_client: TestClient) -> None:
+    zoe = _zoe()
+    ana = _scored(zoe)
+    headers = _marketer(app_client)
+    form = _form(kind="transactional", body=PREDICTED_BODY)
+    out = app_client.post("/console/templates/check", data={**form, "contact_id": str(zoe)}, headers=headers)
+    assert 'id="template-preview-text">Pour vous : Lampe Opaline, Abat-jour (0.82) -<' in out.text
+    listed = re.search(r'<ul id="preview-predictions".*?</ul>', out.text, re.S)
+    assert listed is not None
+    items = dict(re.findall(r'<li data-variable="([^"]+)">(.*?)</li>', listed[0], re.S))
+    assert list(items) == ["prediction.churn_risk", "prediction.purchase_90d", "recommendations"]
+    assert "<strong>0.82</strong> for this contact" in items["prediction.purchase_90d"]
+    assert "probability of buying in the next 90 days" in items["prediction.purchase_90d"]
+    assert "<strong>Lampe Opaline, Abat-jour</strong>" in items["recommendations"]
+    assert "no prediction yet" in items["prediction.churn_risk"]  # said, not left blank
+    variables = re.search(r'<ul class="variables" id="predicted-variables".*?</ul>', out.text, re.S)
+    assert variables is not None and "Insert prediction.purchase_90d" in variables[0]
+    assert "Insert recommendations" in variables[0] and "expected lifetime value" in variables[0]
+    assert "Insert first_name" not in variables[0]  # contact fields stay in their own list
+
+    other = app_client.post("/console/templates/check", data={**form, "contact_id": str(ana)}, headers=headers)
+    assert 'id="template-preview-text">Pour vous :  (?) -<' in other.text
+    assert other.text.count("<strong>no prediction yet</strong>") == 3
+    plain = app_client.post("/console/templates/check", data=_form(body="Bonjour", contact_id=str(zoe)),
+                            headers=headers)
+    assert 'id="preview-predictions"' not in plain.text  # a message without predictions says nothing of them
+
+
+@pytest.mark.browser
+def test_the_editor_previews_a_prediction_for_each_chosen_contact(live_server: str, page: Page) -> None:
+    zoe = _zoe()
+    ana = _scored(zoe)
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.goto(f"{live_server}/console/templates/new")  # the name left empty: the live check runs all the same
+    page.get_by_label("Language", exact=True).select_option("fr")
+    page.get_by_label("Preview for").select_option(str(zoe))
+    page.get_by_label("Message", exact=True).focus()
+    page.keyboard.type("Chance d'achat ")
+    page.get_by_role("button", name="Insert prediction.purchase_90d").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    expect(page.locator("#template-preview-text")).to_contain_text("Chance d'achat 0.82")
+    expect(page.locator('#preview-predictions li[data-variable="prediction.purchase_90d"]')).to_contain_text(
+        "0.82 for this contact")
+    assert tools.serious_violations(page) == []
+    tools.fits(page)
+
+    page.get_by_label("Preview for").select_option(str(ana))
+    expect(page.locator('#preview-predictions li[data-variable="prediction.purchase_90d"]')).to_contain_text(
+        "no prediction yet")
+    expect(page.locator("#template-preview-text")).not_to_contain_text("0.82")
+    tools.fits(page)
