@@ -188,8 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         limit = raw_embedder_rate(texts, seconds=args.embedder_seconds)
         load_before = load_average()
         main_step = Step(rate=args.rate, seconds=args.seconds)
+        meter = stack.cpu_meter()
+        meter.start()
+        started = time.time()
         run_step(stack, main_step, first=0, texts=texts)
         replies = drain(stack, main_step, seconds=args.drain)
+        meter.stop()
+        metered_seconds = time.time() - started
         inbound, outbound = _stored(stack)
         ramp: list[tuple[Step, dict[str, float]]] = []
         for n, rate in enumerate(float(r) for r in args.ramp.split(",") if r.strip()):
@@ -214,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     reply_rate = len(replies) / window if window else 0.0
     print(f"path limit          raw embedder {limit:.0f} sentences/s (batch 1, same texts); "
           f"replies/s ÷ sentences/s = {reply_rate / limit:.2f}")  # fmt: skip
+    print("processor time      from the first text to the last reply (or the drain's end), per component:")
+    for line in meter.report(len(replies), metered_seconds):
+        print(line.replace("msg", "reply"))
     for step, step_replies in ramp:
         growth = step.growth()
         lost = len(step.numbers) - len(step_replies)
