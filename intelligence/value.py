@@ -3,11 +3,11 @@
 ``ValueModel.fit(frame, cutoff)`` learns spend from the windows whose outcome is known (as
 :mod:`intelligence.propensity` does, :mod:`intelligence.windows`) and chooses, by Spearman
 correlation on the latest window (rolling origin), between a LightGBM regressor with a Tweedie loss
-(many customers spend nothing) and a two-part model (P(buy) by logistic regression × log-spend of
-buyers by ridge regression, with Duan's smearing so the totals are unbiased), each learning from
-the latest window or all of them; then how much of the naive run-rate to blend in, by the revenue
-error on the same validation. Lifetime value follows from the expected spend and
-the purchase probability, the next purchase date from the customer's rhythm, under stated
+(many customers spend nothing) and two-part models (P(buy) by logistic regression × log-spend of
+buyers by ridge regression, ``two_part``, or by LightGBM, ``two_part_trees``, with Duan's smearing
+so the totals are unbiased), each learning from the latest window or all of them; then how much of
+the naive run-rate to blend in, by the revenue error on the same validation. Lifetime value follows
+from the expected spend and the purchase probability, the next purchase date from the customer's rhythm, under stated
 assumptions (see :func:`lifetime_value` and :func:`next_purchase_at`).
 """
 
