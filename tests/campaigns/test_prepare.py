@@ -184,3 +184,17 @@ def test_a_number_without_a_zone_is_planned_in_the_campaigns_zone(runtime: Setti
         ).one()
     assert nb.replace(tzinfo=UTC) == datetime(2026, 6, 10, 22, 0, tzinfo=UTC)  # Thu 08:00 Sydney
     assert detail == "quiet hours until Thu 08:00 Australia/Sydney"
+
+
+def test_the_cap_check_takes_a_whole_audience_at_once(runtime_any_db: Settings) -> None:
+    """The planner's forecast checks a 100,000-contact audience in one call: more ids than one
+    statement may bind (65,535 on PostgreSQL, 32,766 on SQLite) must still get an answer."""
+    from campaigns.prepare import capped_contacts
+
+    with db.session_scope() as session:
+        texted = create_contact(session, 1)
+        session.add(Message(contact_id=texted.id, direction="out", body="earlier promo", status="sent",
+                            lane="marketing", created_at=NOW - timedelta(days=1)))
+        campaign = create_campaign(session, create_template(session), frequency_cap=1, frequency_days=7)
+        audience = [*range(10_000_000, 10_070_000), texted.id]
+        assert capped_contacts(session, campaign, audience, NOW) == {texted.id}
