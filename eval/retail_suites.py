@@ -41,6 +41,7 @@ from intelligence.recommend import RecommendModel, bought_products, hit_at, most
 from intelligence.retail_data import NON_MERCHANDISE, load_online_retail, split_at
 from intelligence.send_time import SendTimeModel, hit_pm1, next_hours, population_best, usual_hours
 from intelligence.value import ValueModel
+from intelligence.windows import training_windows
 
 DEFAULT_TRAIN = Path("online_retail") / "transactions_until_2011-08-31.csv.gz"
 CARVED_MONTHS = 3
@@ -119,12 +120,13 @@ def propensity(options: RunOptions) -> Report:
     done = outcomes(split.after, split.cutoff, split.end).reindex(features.index)
     bought = done["bought"].fillna(False).to_numpy(dtype=int)
     spend = done["spend"].fillna(0.0).to_numpy(dtype=float)
-    model = PropensityModel(split.horizon_days).fit(split.history, split.cutoff)
+    windows = training_windows(split.history, split.cutoff, split.horizon_days)  # built once, shared by the three
+    model = PropensityModel(split.horizon_days).fit(split.history, split.cutoff, windows)
     p_buy = model.predict_features(features)
     options.progress.advance()
-    rfm = PropensityModel(split.horizon_days, kind="rfm_logistic").fit(split.history, split.cutoff)
+    rfm = PropensityModel(split.horizon_days, kind="rfm_logistic").fit(split.history, split.cutoff, windows)
     options.progress.advance()
-    value = ValueModel(split.horizon_days).fit(split.history, split.cutoff)
+    value = ValueModel(split.horizon_days).fit(split.history, split.cutoff, windows)
     predicted = value.predict_from(features, split.cutoff, p_buy)
     options.progress.advance()
     start = split.cutoff - pd.Timedelta(days=split.horizon_days)

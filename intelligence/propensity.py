@@ -119,9 +119,14 @@ class PropensityModel(StoredModel):
     _part: str = field(default="", repr=False)
     _estimators: list[Any] = field(default_factory=list, repr=False)
 
-    def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> PropensityModel:
-        """Learn from the windows ending by ``cutoff``; raises ``ValueError`` when the latest holds one class only."""
-        stacked = training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1)
+    def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp, windows: Windows | None = None) -> PropensityModel:
+        """Learn from the windows ending by ``cutoff``; raises ``ValueError`` when the latest holds one class only.
+
+        ``windows``: :func:`intelligence.windows.training_windows` of ``frame`` at ``cutoff`` when the
+        caller built them already (models fitted at one cutoff share them; a fixed kind uses the latest).
+        """
+        stacked = (windows.check(cutoff, self.horizon_days) if windows is not None
+                   else training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1))
         bought = stacked.done["bought"].to_numpy(dtype=int)
         if len(set(bought[stacked.judged()].tolist())) < 2:
             raise ValueError("the training window needs customers who bought and customers who did not")

@@ -165,10 +165,11 @@ class ValueModel(StoredModel):
     _part: str = field(default="", repr=False)
     _fitted: list[Any] = field(default_factory=list, repr=False)
 
-    def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> ValueModel:
+    def fit(self, frame: pd.DataFrame, cutoff: pd.Timestamp, windows: Windows | None = None) -> ValueModel:
         """Learn from the windows ending by ``cutoff``; raises ``ValueError`` when in the latest nobody
-        (or everybody) spent."""
-        stacked = training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1)
+        (or everybody) spent. ``windows``: as in :meth:`intelligence.propensity.PropensityModel.fit`."""
+        stacked = (windows.check(cutoff, self.horizon_days) if windows is not None
+                   else training_windows(frame, cutoff, self.horizon_days, MAX_WINDOWS if self.kind == "auto" else 1))
         spend = stacked.done["spend"].to_numpy(dtype=float)
         latest = spend[stacked.judged()]
         if not (latest > 0).any() or (latest > 0).all():

@@ -59,6 +59,15 @@ class Windows:
     done: pd.DataFrame
     window: np.ndarray
     count: int
+    cutoff: pd.Timestamp
+    horizon_days: int
+
+    def check(self, cutoff: pd.Timestamp, horizon_days: int) -> Windows:
+        """These windows, if they were built for ``cutoff`` and ``horizon_days``; else ``ValueError``."""
+        if (self.cutoff, self.horizon_days) != (pd.Timestamp(cutoff), horizon_days):
+            raise ValueError(f"the training windows were built for {self.cutoff} and {self.horizon_days} days, "
+                             f"not {cutoff} and {horizon_days}")
+        return self
 
     @property
     def customers(self) -> np.ndarray:
@@ -114,4 +123,5 @@ def training_windows(frame: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         features.append(rows)
         done.append(after[["bought", "orders", "spend"]])
         window.append(np.full(len(rows), k))
-    return Windows(pd.concat(features), pd.concat(done), np.concatenate(window), len(features))
+    return Windows(pd.concat(features), pd.concat(done), np.concatenate(window), len(features),
+                   pd.Timestamp(cutoff), horizon_days)

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from intelligence.features import customer_features
+from intelligence.propensity import PropensityModel
+from intelligence.value import ValueModel
 from intelligence.windows import MIN_HISTORY_DAYS, STEP_DAYS, origins, training_windows
 from tests.intelligence.retail_helpers import START, synthetic_lines
 
@@ -64,3 +66,16 @@ def test_one_window_falls_back_to_folds_inside_it(lines: pd.DataFrame) -> None:
     for train, judged in windows.validation_splits(1):
         assert set(windows.window[train]) == {0}
         assert not set(windows.customers[train]) & set(windows.customers[judged])
+
+
+def test_models_share_windows_built_once_but_refuse_another_cutoffs(lines: pd.DataFrame) -> None:
+    windows = training_windows(lines, CUTOFF, HORIZON)
+    shared = PropensityModel(HORIZON).fit(lines, CUTOFF, windows)
+    own = PropensityModel(HORIZON).fit(lines, CUTOFF)
+    assert shared.validation_auc == own.validation_auc and shared.chosen == own.chosen
+    features = customer_features(lines, CUTOFF)
+    assert np.allclose(shared.predict_features(features), own.predict_features(features))
+    baseline = PropensityModel(HORIZON, kind="rfm_logistic").fit(lines, CUTOFF, windows)
+    assert baseline.trained_rows == len(windows.judged()) and not baseline.validation_auc  # latest window only
+    with pytest.raises(ValueError, match="built for"):
+        ValueModel(HORIZON).fit(lines, CUTOFF + pd.Timedelta(days=1), windows)
