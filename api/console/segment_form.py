@@ -9,6 +9,7 @@ the field's first one, so the live count and the re-drawn builder agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ _SHORT = {"purchase_90d": "Chance to buy in 90 days (0-1)", "churn_risk": "Churn
           "next_purchase_days": "Days to next purchase", "best_hour": "Best hour to text (0-23)",
           "uplift": "Uplift if texted", "response": "Chance to respond (0-1)"}  # fmt: skip
 PREDICTION_LABELS = {kind: _SHORT.get(kind, meaning.capitalize()) for kind, meaning in PREDICTION_KINDS.items()}
+#: kinds stored as a probability (0-1): the contact page shows them as per cent, so "60" is a likely slip
+PROBABILITY_KINDS = ("purchase_90d", "churn_risk", "response")
 _TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
 OPERATORS: dict[str, tuple[str, ...]] = {
     "consent": ("eq", "neq", "in"),
@@ -98,6 +101,8 @@ def from_form(form: Mapping[str, list[str]]) -> Builder:
         fld = fld if fld in FIELDS else "consent"
         op = op if op in OPERATORS[fld] else OPERATORS[fld][0]
         value = value.strip()
+        if fld == "prediction":
+            value = value.replace(",", ".")  # a French decimal comma: 0,6
         if fld == "prediction" and not _numeric(value):  # left from the row's previous field ("opted_in")
             value = ""
         groups[index].rows.append(Row(fld, op, value, extra.strip()))
@@ -112,12 +117,43 @@ def _numeric(text: str) -> bool:
     return True
 
 
+def where(path: str, builder: Builder | None = None) -> str:
+    """A rule path in words, as the builder numbers its rows: ``groups[0].rows[1]`` (the builder's) or
+    ``$.all[1]`` / ``$.all[0].any[1]`` (``contacts.segments``') → "Condition 2 of group 1"."""
+    at = [int(n) for n in re.findall(r"\[(\d+)\]", path)]
+    if path.startswith("$") and builder is not None and len(builder.groups) == 1:
+        at = [0, *at]  # one group is compiled as the group itself
+    if len(at) >= 2:
+        return f"Condition {at[1] + 1} of group {at[0] + 1}"
+    return f"Group {at[0] + 1}" if at else "The rules"
+
+
+def explain(problem: ValidationFailed, builder: Builder) -> str:
+    """The problem with the builder's rules in words, naming the row as the page does (never a JSON path)."""
+    first = problem.errors[0] if problem.errors else {}
+    path, message = str(first.get("field", "")), str(first.get("message", ""))
+    if not message or not path.startswith(("$", "groups")):  # not about a rule (e.g. the name)
+        return problem.detail
+    return f"{where(path, builder)}: {message}"
+
+
+def _refused(path: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{where(path)}: {message}", errors=[{"field": f"{path}.value", "message": message}])
+
+
 def _number(text: str, path: str, *, whole: bool) -> int | float:
     try:
         return int(text) if whole else float(text) if "." in text else int(text)
     except ValueError:
-        message = "a whole number" if whole else "a number"
-        raise ValidationFailed(f"{path}: enter {message}", errors=[{"field": path, "message": message}]) from None
+        raise _refused(path, "enter a whole number" if whole else "enter a number") from None
+
+
+def _chance(row: Row, value: int | float, path: str) -> None:
+    """Refuse a chance typed as per cent ("60" for 60 %): it would silently match nobody."""
+    if row.op != "top_percent" and row.extra in PROBABILITY_KINDS and not 0 <= value <= 1:
+        label = PREDICTION_LABELS[row.extra].removesuffix(" (0-1)")
+        raise _refused(path, f"{label} goes from 0 to 1: type {value / 100:g} for {value:g} %"
+                       if 1 < value <= 100 else f"{label} goes from 0 to 1, e.g. 0.6 for 60 %")
 
 
 def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, Any]:
@@ -133,9 +169,12 @@ def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, 
     if row.op in ("in", "not_in"):
         cond["value"] = [part.strip() for part in row.value.split(",") if part.strip()]
     elif row.op in _DAYS or row.field == "list":
-        cond["value"] = _number(row.value, f"{path}.value", whole=True)
-    elif row.field == "prediction" or (row.field == "attribute" and attributes.get(row.extra) == "number"):
-        cond["value"] = _number(row.value, f"{path}.value", whole=False)
+        cond["value"] = _number(row.value, path, whole=True)
+    elif row.field == "prediction":
+        cond["value"] = _number(row.value, path, whole=False)
+        _chance(row, cond["value"], path)
+    elif row.field == "attribute" and attributes.get(row.extra) == "number":
+        cond["value"] = _number(row.value, path, whole=False)
     elif row.field == "attribute" and attributes.get(row.extra) == "boolean":
         cond["value"] = row.value.lower() in ("yes", "true", "1", "oui")
     else:

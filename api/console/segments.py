@@ -9,6 +9,8 @@ and the audit entries (``segment.create`` / ``update`` / ``delete``) are the API
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -64,7 +66,7 @@ def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
         total = segments.count(session, rules)
         ids = list(session.scalars(segments.validated(session, rules).limit(SAMPLE_SIZE)))
     except ValidationFailed as exc:
-        return {"problem": exc.detail, "count": None, "samples": []}
+        return {"problem": builder_form.explain(exc, builder), "count": None, "samples": []}
     samples = session.scalars(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).all()
     return {"problem": "", "count": total, "samples": samples, "masked": masked}
 
@@ -135,6 +137,15 @@ async def preview(
                   principal=principal)
 
 
+@contextmanager
+def _in_words(builder: builder_form.Builder) -> Iterator[None]:
+    """A refused save says which row is wrong as the page numbers them (the action-error line shows it)."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        raise ValidationFailed(builder_form.explain(exc, builder), errors=exc.errors) from exc
+
+
 def _saved(done: str) -> Response:
     # HTMX follows HX-Location to the list, which says what was done
     return Response(status_code=204, headers={"HX-Location": f"/console/segments?done={done}"})
@@ -148,8 +159,9 @@ async def create(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> Response:
-    rules = builder_form.to_rules(await _builder(request), segments.segmentable_attributes(session))
-    rest.create_segment(SegmentIn(name=name, description=description, rules=rules), request, session, principal)
+    with _in_words(builder := await _builder(request)):
+        rules = builder_form.to_rules(builder, segments.segmentable_attributes(session))
+        rest.create_segment(SegmentIn(name=name, description=description, rules=rules), request, session, principal)
     return _saved("saved")
 
 
@@ -162,9 +174,10 @@ async def update(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> Response:
-    rules = builder_form.to_rules(await _builder(request), segments.segmentable_attributes(session))
-    body = SegmentPatch(name=name, description=description, rules=rules)
-    rest.update_segment(segment_id, body, request, session, principal)
+    with _in_words(builder := await _builder(request)):
+        rules = builder_form.to_rules(builder, segments.segmentable_attributes(session))
+        body = SegmentPatch(name=name, description=description, rules=rules)
+        rest.update_segment(segment_id, body, request, session, principal)
     return _saved("saved")
 
 
