@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from campaigns import forecasting, tasks
+from campaigns import forecasting, reporting, tasks
 from campaigns.models import Campaign, CampaignForecast, CampaignLink, Conversion, LinkClick
 from conversations.models import Message
 from core import db
@@ -196,3 +197,39 @@ def test_a_run_not_started_has_its_forecast_but_no_actual_figures(app_client: Te
     answer = app_client.get(f"/api/v1/campaigns/{draft_id}/forecast", headers=headers).json()
     assert answer["stored"] is True and answer["run"] == 1 and len(answer["runs"]) == 1
     assert {m["actual"] for m in answer["metrics"]} == {None} and {m["within80"] for m in answer["metrics"]} == {None}
+
+
+@pytest.mark.usefixtures("runtime_any_db")
+def test_a_runs_figures_are_its_own_on_sqlite_and_postgresql() -> None:
+    """A run's messages by their idempotency key; its clicks and conversions from its first message until the
+    next run's (a contact clicking in both runs counts in each, a conversion without a contact by its time)."""
+    first, second = datetime(2026, 6, 10, 12, 0, tzinfo=UTC), datetime(2026, 6, 17, 12, 0, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    with db.session_scope() as session:
+        ids = [create_contact(session, i, timezone="UTC").id for i in range(4)]
+        campaign = create_campaign(session, create_template(session, body="Weekly"), recurrence="0 12 * * 3")
+        campaign.run = 2
+        link = CampaignLink(campaign_id=campaign.id, url="https://shop.example/w")
+        session.add(link)
+        session.flush()
+        for run, at, status in ((1, first, "delivered"), (2, second, "sent")):
+            for contact_id in ids:
+                session.add(Message(contact_id=contact_id, direction="out", body="Weekly", status=status,
+                                    lane="marketing", author_type="campaign", campaign_id=campaign.id, segments=1,
+                                    price_micros=40_000, created_at=at,
+                                    idempotency_key=f"campaign:{campaign.id}:{run}:{contact_id}"))
+        for contact_id, at in ((ids[0], first + hour), (ids[1], first + hour), (ids[0], second + hour)):
+            session.add(LinkClick(link_id=link.id, campaign_id=campaign.id, contact_id=contact_id, clicked_at=at))
+        for n, (contact_id, at, value) in enumerate(((ids[0], first + hour, 10), (ids[2], second + hour, 20),
+                                                     (None, second + 2 * hour, 5))):
+            session.add(Conversion(campaign_id=campaign.id, contact_id=contact_id, reference=f"r{n}",
+                                   value_micros=value * 1_000_000, created_at=at))
+        session.flush()
+        one, two = reporting.run_summary(session, campaign, 1), reporting.run_summary(session, campaign, 2)
+        everything = reporting.summary(session, campaign.id)
+    assert (one["messages"], one["delivered"], one["cost_micros"]) == (4, 4, 160_000)
+    assert (two["messages"], two["sent"], two["delivered"]) == (4, 4, 0)
+    assert (one["unique_clicks"], two["unique_clicks"], everything["unique_clicks"]) == (2, 1, 2)
+    assert (one["conversions"], one["conversion_value_micros"]) == (1, 10_000_000)
+    assert (two["conversions"], two["conversion_value_micros"]) == (2, 25_000_000)
+    assert everything["conversions"] == 3 and everything["messages"] == 8
