@@ -126,10 +126,19 @@ def record(session: Session, campaign: Campaign, *, now: datetime, run: int) -> 
 
 
 def record_if_missing(session: Session, campaign: Campaign, *, now: datetime) -> CampaignForecast | None:
-    """As a run starts: store its forecast unless one was stored for it at schedule (the first run)."""
+    """As a run starts: store its forecast unless one was stored for it at schedule (the first run).
+
+    Any failure of the forecast is logged and the run starts without one: this runs in the scheduler's
+    sweep, where an error would hold up every due campaign, and the forecast is advice.
+    """
     if stored(session, campaign.id, run=campaign.run) is not None:
         return None
-    return record(session, campaign, now=now, run=campaign.run)
+    try:
+        with session.begin_nested():  # a failure leaves nothing half-written behind
+            return record(session, campaign, now=now, run=campaign.run)
+    except Exception:
+        log.exception("no forecast stored for campaign %s run %s", campaign.id, campaign.run)
+        return None
 
 
 def stored(session: Session, campaign_id: int, *, run: int | None = None) -> CampaignForecast | None:

@@ -233,3 +233,25 @@ def test_a_runs_figures_are_its_own_on_sqlite_and_postgresql() -> None:
     assert (one["conversions"], one["conversion_value_micros"]) == (1, 10_000_000)
     assert (two["conversions"], two["conversion_value_micros"]) == (2, 25_000_000)
     assert everything["conversions"] == 3 and everything["messages"] == 8
+
+
+def test_a_forecast_that_fails_never_holds_up_the_run(runtime: object, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Fault injection: the simulation itself breaks as a run starts; the run is prepared all the same."""
+    def broken(*args: object, **kwargs: object) -> None:
+        raise FloatingPointError("a broken draw")
+
+    monkeypatch.setattr(forecasting, "forecast", broken)
+    moment = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    with db.session_scope() as session:
+        create_contact(session, 1, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Weekly"), recurrence="0 12 * * 3",
+                                   timezone="UTC", frequency_cap=0, **ALL_DAY)
+        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", moment, moment
+        cid = campaign.id
+    tasks.sweep(now=moment)
+    assert tasks.prepare_campaign(cid, now=moment) == 1
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, cid).run == 1
+        assert session.scalars(select(CampaignForecast).where(CampaignForecast.campaign_id == cid)).all() == []
+    assert "no forecast stored for campaign" in caplog.text and "a broken draw" in caplog.text
