@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+")
 _CODE_JOINERS = frozenset("-/.")
-_STOP_WORDS = """
+_STOP_WORDS_TEXT = """
     a an and are as at be been but by can could do does for from had has have how i if in into is it
     its me my no not of on or our so than that the their them then there these they this to us was
     we were what when where which who why will with would you your yours
@@ -36,15 +36,18 @@ _STOP_WORDS = """
     che chi come da dei della di gli il io lei mio nel per sono su tu una
     ao as do dos em eu isso mas na nas no nos os para pela pelo se sua seu um uma voce
 """
-_STOP = frozenset(_STOP_WORDS.split())
+#: words too common to index, in the languages the knowledge base serves
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
-def _fold(text: str) -> str:
+def fold_accents(text: str) -> str:
+    """Lower case without accents (``Crème`` → ``creme``), so a query matches however it is typed."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _stem(token: str) -> str:
+def stem(token: str) -> str:
+    """A plural's singular, crudely (``boxes`` → ``boxe``, never ``glass``): the same cut for query and text."""
     return token[:-1] if len(token) > 4 and token.endswith("s") and not token.endswith("ss") else token
 
 
@@ -55,15 +58,15 @@ def tokenize(text: str) -> list[str]:
     to the previous one by exactly one ``-``, ``/`` or ``.``. (The regex ``\\w+(?:[-/.]\\w+)+`` it
     replaces backtracked quadratically: 82 s for 40,000 letters, holding the GIL.)
     """
-    folded = _fold(text)
+    folded = fold_accents(text)
     tokens: list[str] = []
     codes: list[str] = []
     parts: list[str] = []
     end = -2
     for match in _WORD.finditer(folded):
         word = match.group()
-        if len(word) > 1 and word not in _STOP and word != "_":
-            tokens.append(_stem(word))
+        if len(word) > 1 and word not in STOP_WORDS and word != "_":
+            tokens.append(stem(word))
         if match.start() == end + 1 and folded[end] in _CODE_JOINERS:
             parts.append(word)
         else:

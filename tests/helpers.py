@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import NoReturn
 
 import pytest
@@ -36,3 +37,10 @@ def run_jobs() -> None:
     from workers.runner import make_worker
 
     make_worker(threaded=True).work(burst=True, logging_level="WARNING")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server a test starts as a separate process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -70,7 +70,7 @@ class TrainingConfig:
             raise ValueError("max_in_scope_rejection must be in [0, 1)")
 
 
-def _fold_ids(targets: np.ndarray, folds: int, seed: int) -> np.ndarray:
+def stratified_folds(targets: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Stratified fold numbers: each class's rows shuffled then dealt round-robin.
 
     Dealing round-robin means a class with n >= 2 rows keeps at least one row in every training
@@ -151,8 +151,8 @@ def _train(
     in_targets = np.array([index[label] for label in intent_labels], dtype=np.int64)
     oos_targets = np.full(len(oos_kept), len(names), dtype=np.int64)
 
-    in_folds = _fold_ids(in_targets, config.folds, config.seed)
-    oos_folds = _fold_ids(oos_targets, config.folds, config.seed + 1)
+    in_folds = stratified_folds(in_targets, config.folds, config.seed)
+    oos_folds = stratified_folds(oos_targets, config.folds, config.seed + 1)
     in_logits = np.zeros((len(config.c_values), len(in_targets), len(labels)), dtype=np.float32)
     oos_logits = np.zeros((len(config.c_values), len(oos_targets), len(labels)), dtype=np.float32)
     for fold in range(config.folds):

@@ -102,7 +102,8 @@ def contact_label(contact: Contact | None) -> str:
     return mask_phones(contact.phone) if contact.phone else f"Contact #{contact.id}"
 
 
-def _excerpt(text: str) -> str:
+def excerpt(text: str) -> str:
+    """``text`` on one line, cut to ``EXCERPT_CHARS`` with an ellipsis: an inbox row's last message."""
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
 
@@ -112,7 +113,7 @@ def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, s
         select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids)).group_by(Message.conversation_id)
     )
     found = session.scalars(select(Message).where(Message.id.in_(latest)))
-    return {m.conversation_id: _excerpt(m.body) for m in found if m.conversation_id is not None}
+    return {m.conversation_id: excerpt(m.body) for m in found if m.conversation_id is not None}
 
 
 def default_view(counts: dict[str, int]) -> View:

@@ -8,7 +8,7 @@ import pytest
 from agent.intent import TrainingConfig, parse_spec, train_on_vectors
 from agent.intent.embedding import ConcatEmbedder
 from agent.intent.head import fit_head, fit_temperature, softmax, tune_threshold
-from agent.intent.trainer import _fold_ids
+from agent.intent.trainer import stratified_folds
 from knowledge.embeddings import Embedder
 
 
@@ -47,10 +47,10 @@ def test_threshold_without_oos_data_rejects_at_most_the_budget() -> None:
 
 def test_folds_keep_every_class_in_every_training_part() -> None:
     targets = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2])
-    folds = _fold_ids(targets, 3, seed=0)
+    folds = stratified_folds(targets, 3, seed=0)
     for fold in range(3):
         assert set(targets[folds != fold]) == {0, 1, 2}
-    assert np.array_equal(folds, _fold_ids(targets, 3, seed=0))
+    assert np.array_equal(folds, stratified_folds(targets, 3, seed=0))
 
 
 def test_two_class_head_is_a_proper_softmax() -> None:

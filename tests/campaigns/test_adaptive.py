@@ -26,7 +26,7 @@ from tests.helpers import auth_headers
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
 
-def _adaptive_campaign(contacts: int, *, arms: int = 3, **options: Any) -> int:
+def adaptive_campaign(contacts: int, *, arms: int = 3, **options: Any) -> int:
     with db.session_scope() as session:
         for i in range(contacts):
             create_contact(session, i)
@@ -51,7 +51,7 @@ def _click(campaign_id: int, rates: dict[str, float], rng: np.random.Generator, 
                     session.add(LinkClick(link_id=link, campaign_id=campaign_id, contact_id=contact_id))
 
 
-def _run(campaign_id: int, rates: dict[str, float]) -> datetime:
+def run_adaptive(campaign_id: int, rates: dict[str, float]) -> datetime:
     """Prepare batch after batch (a sweep each hour) until the audience is done; returns the last moment."""
     rng, seen, moment = np.random.default_rng(7), set[int](), NOW
     for _ in range(40):
@@ -66,8 +66,8 @@ def _run(campaign_id: int, rates: dict[str, float]) -> datetime:
 
 
 def test_allocation_shifts_to_the_best_arm_and_stops(runtime: Settings) -> None:
-    cid = _adaptive_campaign(900)
-    _run(cid, {"A": 0.08, "B": 0.22, "C": 0.14})
+    cid = adaptive_campaign(900)
+    run_adaptive(cid, {"A": 0.08, "B": 0.22, "C": 0.14})
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, cid)
         rows = adaptive.history(session, campaign)
@@ -96,8 +96,8 @@ def test_allocation_shifts_to_the_best_arm_and_stops(runtime: Settings) -> None:
 
 
 def test_max_duration_commits_to_the_most_probably_best(runtime: Settings) -> None:
-    cid = _adaptive_campaign(300, arms=2, max_hours=2)
-    _run(cid, {"A": 0.1, "B": 0.1})
+    cid = adaptive_campaign(300, arms=2, max_hours=2)
+    run_adaptive(cid, {"A": 0.1, "B": 0.1})
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, cid)
         rows = adaptive.history(session, campaign)
@@ -107,7 +107,7 @@ def test_max_duration_commits_to_the_most_probably_best(runtime: Settings) -> No
 
 
 def test_batches_are_idempotent_when_a_job_is_retried(runtime: Settings) -> None:
-    cid = _adaptive_campaign(120)
+    cid = adaptive_campaign(120)
     with db.session_scope() as session:  # a job that died before its commit: the redo makes the same split
         campaign = session.get_one(Campaign, cid)
         first = adaptive.allocate(session, campaign, list(range(1, 61)), now=NOW)
@@ -135,7 +135,7 @@ def test_batches_are_idempotent_when_a_job_is_retried(runtime: Settings) -> None
 
 
 def test_the_authority_is_still_asked_at_claim(runtime: Settings) -> None:
-    cid = _adaptive_campaign(60, arms=2)
+    cid = adaptive_campaign(60, arms=2)
     tasks.prepare_campaign(cid, now=NOW)
     with db.session_scope() as session:
         rows = list(session.scalars(select(Message).where(Message.campaign_id == cid)))
@@ -146,7 +146,7 @@ def test_the_authority_is_still_asked_at_claim(runtime: Settings) -> None:
 
 @pytest.mark.usefixtures("runtime_any_db")
 def test_allocation_store_and_lift_over_control() -> None:
-    cid = _adaptive_campaign(100, arms=2, control_share=0.2, batch_size=100)
+    cid = adaptive_campaign(100, arms=2, control_share=0.2, batch_size=100)
     tasks.prepare_campaign(cid, now=NOW)
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, cid)
@@ -191,8 +191,8 @@ def test_adaptive_settings_are_validated_and_stored_with_defaults() -> None:
 
 
 def test_report_shows_allocation_rates_and_lift(app_client: TestClient, runtime: Settings) -> None:
-    cid = _adaptive_campaign(300, arms=2, max_hours=2)
-    _run(cid, {"A": 0.05, "B": 0.2})
+    cid = adaptive_campaign(300, arms=2, max_hours=2)
+    run_adaptive(cid, {"A": 0.05, "B": 0.2})
     _, secret = create_console_user("mia@example.com", role="marketer")
     log_in(app_client, "mia@example.com", secret)
     html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text

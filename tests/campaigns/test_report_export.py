@@ -20,8 +20,8 @@ from conversations.models import Message
 from core import db
 from core.settings import Settings
 from tests.campaigns.factories import create_campaign, create_template
-from tests.campaigns.test_adaptive import NOW, _adaptive_campaign, _run
-from tests.campaigns.test_send_time import WINDOW, _synthetic_outcomes
+from tests.campaigns.test_adaptive import NOW, adaptive_campaign, run_adaptive
+from tests.campaigns.test_send_time import WINDOW, synthetic_outcomes
 from tests.helpers import auth_headers
 
 
@@ -49,8 +49,8 @@ def _shown(value: Any) -> str:
 
 def test_an_adaptive_campaign_exports_allocation_rates_lift_and_stopping_state(
         app_client: TestClient, runtime: Settings) -> None:
-    cid = _adaptive_campaign(300, arms=2, max_hours=2)
-    _run(cid, {"A": 0.05, "B": 0.25})
+    cid = adaptive_campaign(300, arms=2, max_hours=2)
+    run_adaptive(cid, {"A": 0.05, "B": 0.25})
     with db.session_scope() as session:  # some recipients and some held-out contacts buy within the window
         messages = session.execute(select(Message.contact_id, Message.created_at)
                                    .where(Message.campaign_id == cid).order_by(Message.id)).all()
@@ -103,7 +103,7 @@ def test_an_adaptive_campaign_exports_allocation_rates_lift_and_stopping_state(
 def test_send_time_lift_and_each_runs_forecast_are_exported(app_client: TestClient, runtime: Settings) -> None:
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session), send_time=WINDOW)
-        _synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
+        synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
         campaign.status, campaign.run = "completed", 1
         cid = campaign.id
         session.execute(update(Message).where(Message.campaign_id == cid).values(  # as preparation keys them

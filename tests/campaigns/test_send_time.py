@@ -166,7 +166,7 @@ def test_without_predictions_the_segment_best_hour_from_orders(runtime: Settings
     assert {r.analysis["send_time_reason"] for r in rows} == {"best time: 18:00 from the segment's orders"}
 
 
-def _synthetic_outcomes(session: Session, campaign: Campaign, seed: int, n_best: int, n_random: int,
+def synthetic_outcomes(session: Session, campaign: Campaign, seed: int, n_best: int, n_random: int,
                         p_best: float, p_random: float) -> dict[str, tuple[int, int]]:
     """Delivered messages in each group, clicks and conversions drawn with the given rates."""
     rng = random.Random(seed)
@@ -197,7 +197,7 @@ def _synthetic_outcomes(session: Session, campaign: Campaign, seed: int, n_best:
 def test_report_lift_and_interval_on_a_seeded_synthetic_outcome(runtime: Settings) -> None:
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session), send_time=WINDOW)
-        drawn = _synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
+        drawn = synthetic_outcomes(session, campaign, 14, 500, 300, 0.30, 0.18)
         report = campaign_report(session, campaign)
         assert "send time best_time,unique_clicks" in to_csv(report)
     section = report["send_time"]
@@ -220,7 +220,7 @@ def test_report_lift_and_interval_on_a_seeded_synthetic_outcome(runtime: Setting
 def test_lift_is_na_for_small_groups_and_within_noise_for_equal_rates(runtime: Settings) -> None:
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session), send_time=WINDOW)
-        _synthetic_outcomes(session, campaign, 3, 200, 20, 0.2, 0.2)
+        synthetic_outcomes(session, campaign, 3, 200, 20, 0.2, 0.2)
         lift = campaign_report(session, campaign)["send_time"]["lift"]["click"]
     assert lift["difference"] == lift["low"] == "n/a" and "fewer than 30" in lift["sentence"]
     same = send_time.lift("click", (40, 200), (41, 200))

@@ -25,9 +25,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import make_url
 
-from tests.cli.test_run import _free_port
 from tests.conftest import DEFAULT_PG, DEFAULT_REDIS, make_url_redis
-from tests.helpers import skip_unless_ci
+from tests.helpers import free_port, skip_unless_ci
 
 RELAIS = str(Path(sys.executable).parent / "relais")
 REDIS_DB = 15  # test sessions use 1 + worker + 2 x RELAIS_TEST_SLOT; this one is left to this test
@@ -117,7 +116,7 @@ def test_intents_posted_to_the_api_are_trained_by_a_worker_on_another_host_which
     database_url, redis_url = shared_stores
     api_env = _env(tmp_path / "api-host", database_url, redis_url)
     worker_env = _env(tmp_path / "worker-host", database_url, redis_url)
-    port = _free_port()
+    port = free_port()
     api = subprocess.Popen([RELAIS, "run", "--no-workers", "--port", str(port)], env=api_env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     processes = [api]

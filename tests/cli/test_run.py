@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import free_port
+
 RELAIS = str(Path(sys.executable).parent / "relais")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -45,7 +40,7 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes], deadline: float =
 
 
 def test_two_instances_run_side_by_side_on_embedded_stores(tmp_path: Path) -> None:
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [_start(tmp_path / f"instance{n}", port) for n, port in enumerate(ports)]
     try:
         for port, process in zip(ports, processes, strict=True):
@@ -79,7 +74,7 @@ def _embedded_redis_servers(data_dir: Path) -> list[int]:
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_relais_run_stops_its_embedded_redis(tmp_path: Path, stop: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     process = _start(tmp_path, port)
     try:
         _wait_healthy(port, process)

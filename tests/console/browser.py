@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.console.helpers import PASSWORD, create_console_user
 from tests.helpers import skip_unless_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,6 +79,19 @@ def log_in(page: Page, base_url: str, email: str, password: str, secret: str) ->
     page.keyboard.type(pyotp.TOTP(secret).now())
     page.keyboard.press("Enter")
     page.wait_for_url(HOME)
+
+
+def sign_in_as(page: Page, base_url: str, email: str, role: str) -> int:
+    """A new console user with ``role`` (``helpers.PASSWORD``, a TOTP factor), logged in through the page; their id."""
+    user_id, secret = create_console_user(email, role=role)
+    log_in(page, base_url, email, PASSWORD, secret)
+    return user_id
+
+
+def settled(page: Page, region: str = "#rules") -> None:
+    """The part HTMX re-drew in ``region`` is in place and wired (a person is never faster than this)."""
+    expect(page.locator(f"{region} .htmx-added, {region} .htmx-settling, {region} .htmx-request")).to_have_count(0)
+    expect(page.locator(region)).not_to_have_class(re.compile("htmx-(settling|swapping)"))
 
 
 def page_width(page: Page) -> int:

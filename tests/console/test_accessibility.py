@@ -36,7 +36,7 @@ from eval.paths import new_report_dir
 from eval.report import Failure, Report, write
 from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation
+from tests.console.helpers import PASSWORD, escalated_conversation
 from tests.console.test_campaign_reports import build_campaign
 from tests.contacts.helpers import create_contact
 
@@ -66,10 +66,10 @@ def _campaign(_: Settings) -> dict[str, Any]:
 
 def _adaptive(_: Settings) -> dict[str, Any]:
     """An adaptive campaign that ran its batches (allocation table and charts, lift over the control)."""
-    from tests.campaigns.test_adaptive import _adaptive_campaign, _run
+    from tests.campaigns.test_adaptive import adaptive_campaign, run_adaptive
 
-    campaign = _adaptive_campaign(300, arms=2, max_hours=2)
-    _run(campaign, {"A": 0.05, "B": 0.2})
+    campaign = adaptive_campaign(300, arms=2, max_hours=2)
+    run_adaptive(campaign, {"A": 0.05, "B": 0.2})
     return {"adaptive": campaign}
 
 
@@ -259,8 +259,7 @@ def _sign_in(page: Page, base_url: str, role: str) -> None:
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/enrol**")
         return
-    _, secret = create_console_user(email, role=role)
-    tools.log_in(page, base_url, email, PASSWORD, secret)
+    tools.sign_in_as(page, base_url, email, role)
 
 
 def _keyboard_walk(page: Page) -> list[str]:

@@ -21,7 +21,7 @@ from core.models import AuditEntry
 from delivery.authority import may_send
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, log_in
+from tests.console.helpers import create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -171,8 +171,7 @@ def test_marketer_pauses_and_resumes_from_the_page_with_the_keyboard(live_server
         campaign = create_campaign(session, create_template(session, body="Promo"), name="Printemps")
         campaign.status = "scheduled"  # waiting for its time: pause and cancel are offered
         campaign_id = campaign.id
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.goto(f"{live_server}/console/campaigns/{campaign_id}")
     expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
     assert tools.page_width(page) <= 360

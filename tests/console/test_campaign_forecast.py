@@ -14,22 +14,21 @@ from conversations.models import Message
 from core import db
 from core.db import utcnow
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user
 from tests.console.test_campaign_reports import build_campaign
-from tests.console.test_campaign_wizard import HTML, _audience, _form, _marketer
+from tests.console.test_campaign_wizard import HTML, marketer_headers, wizard_audience, wizard_form
 
 
 def test_review_shows_the_forecast_and_the_campaign_page_compares_it(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    shown = app_client.post("/console/campaigns/wizard/review", data=_form(ids), headers=headers)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids), headers=headers)
     assert shown.status_code == 200
     html = shown.text
     assert 'id="forecast"' in html and "<dt>Delivered</dt>" in html and "80 %:" in html
     assert "population prior" in html  # no past campaign yet: the forecast says what it rests on
     assert "<dt>Revenue</dt><dd>n/a</dd>" in html  # neither past conversion values nor predictions
     assert "not offered yet: no uplift model" in html  # uplift targeting needs a past controlled campaign
-    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=_form(ids), headers=headers)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
     assert confirmed.status_code == 204, confirmed.text
     with db.session_scope() as session:
         campaign = session.query(Campaign).one()
@@ -51,8 +50,7 @@ def test_forecast_vs_actual_is_accessible_and_fits(live_server: str, page: Page)
         campaign = session.get_one(Campaign, campaign_id)
         campaign.ab = {"arms": [{**arm, "template_id": campaign.template_id} for arm in campaign.ab["arms"]]}
         assert forecasting.record(session, campaign, now=utcnow(), run=campaign.run) is not None
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.set_viewport_size({"width": 360, "height": 800})
     page.goto(f"{live_server}/console/campaigns/{campaign_id}")
     assert page.locator("#forecast-vs-actual tbody tr").count() == 6

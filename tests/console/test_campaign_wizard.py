@@ -18,13 +18,13 @@ from core import db
 from core.models import AuditEntry
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, log_in
+from tests.console.helpers import create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
 
 
-def _audience() -> dict[str, int]:
+def wizard_audience() -> dict[str, int]:
     """Three French contacts who opted in, one with no consent, one who opted out; two templates."""
     with db.session_scope() as session:
         for n in range(3):
@@ -39,12 +39,12 @@ def _audience() -> dict[str, int]:
         return {"promo": promo.id, "other": other.id, "segment": french.id}
 
 
-def _marketer(client: TestClient) -> dict[str, str]:
+def marketer_headers(client: TestClient) -> dict[str, str]:
     _, secret = create_console_user("mia@example.com", role="marketer")
     return {**HTMX, "X-CSRF-Token": log_in(client, "mia@example.com", secret)}
 
 
-def _form(ids: dict[str, int], **changes: Any) -> dict[str, Any]:
+def wizard_form(ids: dict[str, int], **changes: Any) -> dict[str, Any]:
     form: dict[str, Any] = {
         "draft_id": "", "name": "Soldes d'hiver", "segment": str(ids["segment"]), "frequency_cap": "3",
         "frequency_days": "7", "mode": "single", "template_id": str(ids["promo"]),
@@ -69,8 +69,8 @@ def _audit(action: str) -> list[AuditEntry]:
 
 
 def test_the_new_page_shows_each_step_with_reach_and_exclusions(app_client: TestClient) -> None:
-    ids = _audience()
-    _marketer(app_client)
+    ids = wizard_audience()
+    marketer_headers(app_client)
     page = app_client.get("/console/campaigns/new", headers=HTML)
     assert page.status_code == 200, page.text
     html = page.text
@@ -86,9 +86,9 @@ def test_the_new_page_shows_each_step_with_reach_and_exclusions(app_client: Test
 
 
 def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    shown = app_client.post("/console/campaigns/wizard/review", data=_form(ids), headers=headers)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids), headers=headers)
     assert shown.status_code == 200, shown.text
     html = shown.text
     for part in ("wizard-problems", "audience-summary", "message-summary", "schedule-summary", "review-summary"):
@@ -97,9 +97,9 @@ def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> No
     assert 'data-figure="segments">1<' in html and 'id="review-segments">1 (GSM-7)<' in html
     assert 'id="review-cost">0.15<' in html and "default price" in html  # 3 × 1 segment × 0.05
     assert "Messages planned per hour" in html and 'hx-confirm="Schedule “Soldes d&#39;hiver” for 3 recipients?' in html
-    assert app_client.post("/console/campaigns/wizard/review", data=_form(ids), headers=HTMX).status_code == 403
+    assert app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids), headers=HTMX).status_code == 403
 
-    ab = app_client.post("/console/campaigns/wizard/review", headers=headers, data=_form(
+    ab = app_client.post("/console/campaigns/wizard/review", headers=headers, data=wizard_form(
         ids, mode="ab", arm_template=[str(ids["promo"]), str(ids["other"]), str(ids["promo"])],
         arm_weight=["50", "30", "20"]))
     assert ab.status_code == 200 and ab.text.count('class="sms" data-arm=') == 3
@@ -117,34 +117,35 @@ def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> No
 ])
 def test_problems_are_shown_next_to_their_field(app_client: TestClient, changes: dict[str, Any], field: str,
                                                 words: str) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    shown = app_client.post("/console/campaigns/wizard/review", data=_form(ids, **changes), headers=headers)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids, **changes), headers=headers)
     assert shown.status_code == 200, shown.text
     assert words in _problem(shown.text, field), shown.text[:2000]
     assert 'id="review-reach"' not in shown.text  # nothing to review while a problem stands
 
 
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    added = app_client.post("/console/campaigns/wizard/arms", data={**_form(ids, mode="ab"), "action": "add-arm"},
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    added = app_client.post("/console/campaigns/wizard/arms", data={**wizard_form(ids, mode="ab"), "action": "add-arm"},
                             headers=headers)
     assert added.status_code == 200 and added.headers["HX-Trigger-After-Swap"] == "wizard-changed"
     assert 'data-arm="C"' in added.text and 'id="remove-arm-2"' in added.text
     removed = app_client.post("/console/campaigns/wizard/arms", headers=headers, data={
-        **_form(ids, mode="ab", arm_template=["1", "2", "1"], arm_weight=["1", "1", "1"]), "action": "remove-arm:0"})
+        **wizard_form(ids, mode="ab", arm_template=["1", "2", "1"], arm_weight=["1", "1", "1"]),
+        "action": "remove-arm:0"})
     assert 'data-arm="C"' not in removed.text and 'id="remove-arm-0"' not in removed.text  # two arms is the minimum
 
 
 def test_a_draft_is_saved_reopened_and_updated_audited(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    refused = app_client.post("/console/campaigns/wizard/save", data=_form(ids, name=""), headers=headers)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    refused = app_client.post("/console/campaigns/wizard/save", data=wizard_form(ids, name=""), headers=headers)
     assert refused.status_code == 200 and "enter a name" in _problem(refused.text, "name")
     with db.session_scope() as session:
         assert session.scalars(select(Campaign)).all() == []
-    saved = app_client.post("/console/campaigns/wizard/save", headers=headers, data=_form(
+    saved = app_client.post("/console/campaigns/wizard/save", headers=headers, data=wizard_form(
         ids, when="at", send_at="2030-12-24T18:30", mode="ab", test_percent="30", winner_after_hours="2"))
     assert saved.status_code == 204, saved.text
     with db.session_scope() as session:
@@ -159,7 +160,7 @@ def test_a_draft_is_saved_reopened_and_updated_audited(app_client: TestClient) -
     assert again.status_code == 200 and "The draft is saved." in again.text
     assert 'value="2030-12-24T18:30"' in again.text and 'id="mode-ab" checked' in again.text
     assert 'id="when-at" checked' in again.text and 'value="30"' in again.text
-    updated = app_client.post("/console/campaigns/wizard/save", headers=headers, data=_form(
+    updated = app_client.post("/console/campaigns/wizard/save", headers=headers, data=wizard_form(
         ids, draft_id=str(draft_id), name="Soldes (2)", when="recurring", repeat="weekly", repeat_day="FR",
         repeat_time="09:15"))
     assert updated.status_code == 204
@@ -176,9 +177,9 @@ def test_a_draft_is_saved_reopened_and_updated_audited(app_client: TestClient) -
 
 
 def test_confirm_schedules_through_the_api_and_starts_a_run_due_now(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=_form(ids), headers=headers)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
     assert confirmed.status_code == 204, confirmed.text
     with db.session_scope() as session:
         campaign = session.scalars(select(Campaign)).one()
@@ -194,10 +195,10 @@ def test_confirm_schedules_through_the_api_and_starts_a_run_due_now(app_client: 
 
 
 def test_a_refused_confirm_writes_nothing_and_says_why(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
     # quiet hours that leave no sending time: the review and the confirm say so, nothing is created
-    impossible = _form(ids, quiet_end="20:00", quiet_start="08:00")
+    impossible = wizard_form(ids, quiet_end="20:00", quiet_start="08:00")
     shown = app_client.post("/console/campaigns/wizard/confirm", data=impossible, headers=headers)
     assert shown.status_code == 200 and "window 20:00-08:00 is empty" in _problem(shown.text, "quiet_start")
     with db.session_scope() as session:
@@ -206,13 +207,13 @@ def test_a_refused_confirm_writes_nothing_and_says_why(app_client: TestClient) -
 
 
 def test_local_time_schedule_is_kept_for_each_recipients_zone(app_client: TestClient) -> None:
-    ids = _audience()
-    headers = _marketer(app_client)
-    shown = app_client.post("/console/campaigns/wizard/review", headers=headers, data=_form(
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", headers=headers, data=wizard_form(
         ids, when="local", local_date="2030-06-12", local_time="10:00", quiet_end="08:00", quiet_start="21:00"))
     assert "On 2030-06-12 at 10:00 in each recipient&#39;s own time zone" in shown.text
     assert "wait for the local time chosen" in shown.text and "Wed 12 Jun 10:00" in shown.text  # Paris hour bar
-    confirmed = app_client.post("/console/campaigns/wizard/confirm", headers=headers, data=_form(
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", headers=headers, data=wizard_form(
         ids, when="local", local_date="2030-06-12", local_time="10:00"))
     assert confirmed.status_code == 204
     with db.session_scope() as session:
@@ -232,9 +233,8 @@ def test_the_wizard_is_for_marketers(app_client: TestClient, role: str) -> None:
 
 @pytest.mark.browser
 def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, page: Page) -> None:
-    ids = _audience()
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    ids = wizard_audience()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.click("#new-campaign")
     page.wait_for_url(f"{live_server}/console/campaigns/new")
     expect(page.locator("#reach")).to_have_text("3")

@@ -14,7 +14,7 @@ from contacts.orders import LineIn, OrderIn, record_order
 from core import db
 from intelligence import store
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, log_in
+from tests.console.helpers import create_console_user, log_in
 from tests.contacts.helpers import create_contact
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -111,8 +111,7 @@ def test_the_builder_offers_prediction_rules_with_a_live_count(app_client: TestC
 @pytest.mark.browser
 def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, page: Page) -> None:
     lea, _ = _scored()
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})  # a marketer on a phone
     page.goto(f"{live_server}/console/contacts/{lea}")
     expect(page.locator("#prediction-facts")).to_contain_text("72 %")
@@ -124,7 +123,7 @@ def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, page: Page) 
     page.get_by_label("Operator, condition 1 of group 1").select_option("top_percent")
     value = page.get_by_label("Value, condition 1 of group 1")
     expect(value).to_have_attribute("placeholder", "per cent, e.g. 10")  # the re-drawn row, before typing
-    expect(page.locator("#rules .htmx-added, #rules .htmx-settling, #rules .htmx-request")).to_have_count(0)
+    tools.settled(page)
     value.focus()
     page.keyboard.type("10")
     page.keyboard.press("Tab")

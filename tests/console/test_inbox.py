@@ -61,10 +61,10 @@ def test_rows_are_sorted_by_priority_then_longest_waiting_with_who_and_what(app_
 
 
 def test_excerpt_is_the_last_message_shortened() -> None:
-    from api.console.views import EXCERPT_CHARS, _excerpt
+    from api.console.views import EXCERPT_CHARS, excerpt
 
-    assert _excerpt("short\n text") == "short text"
-    long = _excerpt("word " * 100)
+    assert excerpt("short\n text") == "short text"
+    long = excerpt("word " * 100)
     assert len(long) == EXCERPT_CHARS and long.endswith("…")
 
 

@@ -58,8 +58,7 @@ def _nav(page: Page) -> list[str]:
 
 
 def test_marketer_lands_on_campaigns_and_meets_a_friendly_403(live_server: str, page: Page) -> None:
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     assert page.url == f"{live_server}/console/campaigns"
     assert _nav(page) == [item.label for item in navigation(Role.MARKETER)]  # the roles table, drawn
     assert _nav(page)[:3] == ["Campaigns", "Contacts", "Segments"] and "Inbox" not in _nav(page)
@@ -79,8 +78,7 @@ def test_analyst_lands_on_qa_reports_that_fit_the_window(live_server: str, runti
         folder = new_report_dir(runtime, "keywords", datetime(2026, 3, day, tzinfo=UTC))
         write(Report(suite="keywords", summary=figures, metrics={}, created_at=f"2026-03-0{day}T00:00:00+00:00"),
               folder)
-    _, secret = create_console_user("ada@example.com", role="analyst")
-    tools.log_in(page, live_server, "ada@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     assert page.url == f"{live_server}/console/qa"
     assert _nav(page) == ["Supervisor", "Campaigns", "QA reports"]
     expect(page.locator("table[data-suite=keywords] tbody tr")).to_have_count(2)
@@ -92,8 +90,7 @@ def test_analyst_lands_on_qa_reports_that_fit_the_window(live_server: str, runti
 
 def test_admin_lands_on_the_overview(live_server: str, page: Page) -> None:
     escalated_conversation("+33611113301")
-    _, secret = create_console_user("root@example.com", role="admin")
-    tools.log_in(page, live_server, "root@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "root@example.com", "admin")
     assert page.url == f"{live_server}/console/overview"
     expect(page.locator("#ov-waiting")).to_have_text("1")
     assert _nav(page) == [item.label for item in NAV]  # every page, in menu order

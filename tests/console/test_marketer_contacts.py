@@ -5,7 +5,6 @@ import wizard's steps; agents and analysts get the friendly 403, unsafe requests
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +19,7 @@ from core import db
 from core.models import AuditEntry
 from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation, log_in
+from tests.console.helpers import create_console_user, escalated_conversation, log_in
 from tests.contacts.helpers import create_contact
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -199,12 +198,6 @@ def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
 # -- the marketer's journey in Chromium ----------------------------------------------------------
 
 
-def _settled(page: Page) -> None:
-    """The re-drawn builder is in place and HTMX has wired it (a person is never faster than this)."""
-    expect(page.locator("#rules .htmx-added, #rules .htmx-settling, #rules .htmx-request")).to_have_count(0)
-    expect(page.locator("#rules")).not_to_have_class(re.compile("htmx-(settling|swapping)"))
-
-
 def _existing_audience() -> None:
     """Contacts already in the database: two French and one English opted in, one French without consent."""
     with db.session_scope() as session:
@@ -217,8 +210,7 @@ def _existing_audience() -> None:
 @pytest.mark.browser
 def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live_server: str, page: Page) -> None:
     _existing_audience()
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
 
     page.get_by_role("link", name="Contacts", exact=True).click()
     page.get_by_role("link", name="Import contacts").click()
@@ -264,10 +256,10 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
     page.get_by_label("Name", exact=True).fill("Clients FR avec consentement")
     expect(page.locator("#segment-count")).to_have_text("4")  # opted in: three already there and Zoé
     page.get_by_role("button", name="Add a condition to group 1").click()
-    _settled(page)
+    tools.settled(page)
     page.get_by_label("Field, condition 2 of group 1").select_option("language")
     expect(page.locator("input#value-0-1")).to_be_visible()  # the builder re-drew the row as a text field
-    _settled(page)
+    tools.settled(page)
     page.get_by_label("Value, condition 2 of group 1").fill("fr")
     expect(page.locator("#segment-count")).to_have_text("2")
     expect(page.locator("#segment-samples li")).to_have_count(2)
@@ -282,8 +274,7 @@ def test_marketer_imports_a_french_csv_finds_a_contact_and_builds_a_segment(live
 @pytest.mark.browser
 def test_admin_erases_a_contact_after_confirming(live_server: str, page: Page) -> None:
     ids = _contacts()
-    _, secret = create_console_user("root@example.com", role="admin")
-    tools.log_in(page, live_server, "root@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "root@example.com", "admin")
     page.goto(f"{live_server}/console/contacts/{ids['zoe']}")
     expect(page.get_by_role("link", name="Download everything held on this person (JSON)")).to_be_visible()
     confirm = page.get_by_role("button", name="Yes, erase this contact")

@@ -17,7 +17,6 @@ from campaigns.models import Campaign, Template
 from campaigns.schemas import BrandIn
 from core import db
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user
 from tests.console.test_marketer_contacts import FRENCH_CSV
 from tests.console.test_variants_page import BRAND, FRENCH, SLOW
 
@@ -44,8 +43,7 @@ def _report_settles(page: Page, deadline_s: float = 90) -> dict[str, int]:
 def test_marketer_imports_segments_writes_approves_sends_and_reads_the_report(live_server: str, page: Page) -> None:
     with db.session_scope() as session:
         update_profile(session, BrandIn(**BRAND))  # type: ignore[arg-type]
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
 
     # 1. import: cp1252, semicolons, French headers; one bad row handed back, a landline warned about
     page.get_by_role("link", name="Contacts", exact=True).click()

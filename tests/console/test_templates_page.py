@@ -26,7 +26,7 @@ from core.models import AuditEntry
 from intelligence import store
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, log_in
+from tests.console.helpers import create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -232,8 +232,7 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
 @pytest.mark.browser
 def test_marketer_writes_a_template_with_the_live_preview(live_server: str, page: Page) -> None:
     _zoe()
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.get_by_role("link", name="Templates", exact=True).click()
     page.get_by_role("link", name="New template").click()
     page.wait_for_url(f"{live_server}/console/templates/new")
@@ -334,8 +333,7 @@ def test_predictions_render_for_the_chosen_contact_and_say_when_there_is_none(ap
 def test_the_editor_previews_a_prediction_for_each_chosen_contact(live_server: str, page: Page) -> None:
     zoe = _zoe()
     ana = _scored(zoe)
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.goto(f"{live_server}/console/templates/new")  # the name left empty: the live check runs all the same
     page.get_by_label("Language", exact=True).select_option("fr")
     page.get_by_label("Preview for").select_option(str(zoe))

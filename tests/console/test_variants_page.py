@@ -17,7 +17,7 @@ from campaigns.schemas import BrandIn
 from core import db
 from core.models import AuditEntry
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, log_in
+from tests.console.helpers import create_console_user, log_in
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -115,8 +115,7 @@ FRENCH = "Maison Lumière : les manteaux d'hiver à -20 % jusqu'à dimanche. On 
 def test_marketer_writes_edits_approves_and_rejects_variants(live_server: str, page: Page) -> None:
     with db.session_scope() as session:
         update_profile(session, BrandIn(**BRAND))
-    _, secret = create_console_user("mia@example.com", role="marketer")
-    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Variants").click()
     page.wait_for_url(f"{live_server}/console/variants")
     expect(page.get_by_label("French")).to_be_checked()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 import re
 
-from knowledge.bm25 import _STOP, Bm25Index, _fold, _stem, tokenize
+from knowledge.bm25 import STOP_WORDS, Bm25Index, fold_accents, stem, tokenize
 
 _REFERENCE_CODE = re.compile(r"\w+(?:[-/.]\w+)+")  # the old, quadratic definition of a code
 
@@ -17,8 +17,8 @@ def test_tokens_fold_accents_drop_stop_words_and_join_codes() -> None:
 
 def _reference_tokenize(text: str) -> list[str]:
     """The old tokenizer, regex and all: words, then the joined codes that hold a digit."""
-    folded = _fold(text)
-    tokens = [_stem(t) for t in re.findall(r"\w+", folded) if len(t) > 1 and t not in _STOP and t != "_"]
+    folded = fold_accents(text)
+    tokens = [stem(t) for t in re.findall(r"\w+", folded) if len(t) > 1 and t not in STOP_WORDS and t != "_"]
     joined = (re.sub(r"[-/.]", "", code) for code in _REFERENCE_CODE.findall(folded))
     return tokens + [code for code in joined if any(ch.isdigit() for ch in code)]
 

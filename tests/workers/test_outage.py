@@ -17,8 +17,7 @@ import redis as redis_lib
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from tests.cli.test_run import _free_port
-from tests.helpers import skip_unless_ci
+from tests.helpers import free_port, skip_unless_ci
 
 RELAIS = str(Path(sys.executable).parent / "relais")
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +57,7 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(_free_port(), tmp_path)
+    server = RedisServer(free_port(), tmp_path)
     server.start()
     yield server
     server.kill()
