@@ -2,8 +2,9 @@
 
 Inputs (intelligence cannot read campaigns, so they are passed as plain values):
 
-* the audience as preparation would select it now and the message's segments and price
-  (``campaigns.preview.estimate``: the A/B cost range's midpoint per message);
+* the audience as preparation would select it now, less an adaptive campaign's control share
+  (:func:`texted`), and the message's segments and price (``campaigns.preview.estimate``: the A/B
+  cost range's midpoint per message);
 * the recipients' stored ``purchase_90d`` and ``expected_spend`` predictions (``intelligence.store``);
 * the last :data:`PAST_CAMPAIGNS` completed campaigns' counts from their reports (sent, delivered,
   unique clickers, conversions; a campaign without any delivery report counts its sent messages as
@@ -27,7 +28,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import preview, reporting
+from campaigns import adaptive, preview, reporting
 from campaigns.models import Campaign, CampaignForecast, Conversion
 from contacts.models import Prediction
 from conversations.models import Message
@@ -74,9 +75,20 @@ def _predictions(session: Session, contact_ids: list[int]) -> tuple[np.ndarray, 
     return purchase, spend
 
 
+def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
+    """The recipients a message will go to: an adaptive campaign holds ``control_share`` of its audience
+    back with no message (``campaigns.adaptive``), so a seeded random draw of the rest stands for them
+    (which contacts the bandit holds back is not known before it runs)."""
+    if not adaptive.is_adaptive(campaign) or not contact_ids:
+        return contact_ids
+    keep = len(contact_ids) - round(len(contact_ids) * float(campaign.ab["control_share"]))
+    drawn = np.random.default_rng(campaign.id or 0).choice(len(contact_ids), size=keep, replace=False)
+    return [contact_ids[i] for i in sorted(drawn)]
+
+
 def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Inputs:
     """The forecast's inputs for ``campaign`` (saved or not) whose review is ``estimate``."""
-    ids = [contact_id for contact_id, _, _ in estimate.audience.recipients]
+    ids = texted(campaign, [contact_id for contact_id, _, _ in estimate.audience.recipients])
     purchase, spend = _predictions(session, ids)
     past_ids, past = _past(session, campaign.id)
     values: list[int] = []

@@ -255,3 +255,20 @@ def test_a_forecast_that_fails_never_holds_up_the_run(runtime: object, monkeypat
         assert session.get_one(Campaign, cid).run == 1
         assert session.scalars(select(CampaignForecast).where(CampaignForecast.campaign_id == cid)).all() == []
     assert "no forecast stored for campaign" in caplog.text and "a broken draw" in caplog.text
+
+
+def test_an_adaptive_campaigns_control_is_not_forecast_as_texted(runtime: object) -> None:
+    with db.session_scope() as session:
+        ids = _world(session, predicted=False)
+        a, b = (create_template(session, body=f"Offer {n}", name=n) for n in "AB")
+        arms = [{"name": "A", "template_id": a.id}, {"name": "B", "template_id": b.id}]
+        plain = create_campaign(session, a, **ALL_DAY)
+        bandit = create_campaign(session, a, ab={"mode": "adaptive", "arms": arms, "control_share": 0.2}, **ALL_DAY)
+        kept = forecasting.texted(bandit, ids)
+        made = {c.id: forecasting.compute(session, c, now=utcnow()) for c in (plain, bandit)}
+    assert len(kept) == 48 and set(kept) < set(ids) and forecasting.texted(plain, ids) == ids
+    assert (made[plain.id].recipients, made[bandit.id].recipients) == (60, 48)  # 12 held back with no message
+    cost = made[bandit.id].figures["cost_micros"]
+    assert cost is not None and cost.expected == 48 * 40_000  # the review's cost leaves the control out too
+    delivered = (made[plain.id].figures["delivered"], made[bandit.id].figures["delivered"])
+    assert delivered[0] is not None and delivered[1] is not None and delivered[1].high95 <= 48
