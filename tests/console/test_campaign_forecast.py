@@ -3,9 +3,12 @@ sets the forecast stored at schedule beside what happened."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from campaigns import forecasting, tasks
@@ -13,6 +16,7 @@ from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
 from core.db import utcnow
+from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
 from tests.console.test_campaign_reports import build_campaign
 from tests.console.test_campaign_wizard import HTML, marketer_headers, wizard_audience, wizard_form
@@ -54,5 +58,34 @@ def test_forecast_vs_actual_is_accessible_and_fits(live_server: str, page: Page)
     page.set_viewport_size({"width": 360, "height": 800})
     page.goto(f"{live_server}/console/campaigns/{campaign_id}")
     assert page.locator("#forecast-vs-actual tbody tr").count() == 6
+    assert tools.serious_violations(page) == []
+    tools.fits(page)
+
+
+@pytest.mark.browser
+def test_a_recurring_campaigns_forecast_per_run_is_accessible_and_fits(live_server: str, page: Page) -> None:
+    """Two runs, each with its forecast and its own messages: one part of the table per run, latest first."""
+    with db.session_scope() as session:
+        ids = [create_contact(session, i, timezone="UTC").id for i in range(5)]
+        campaign = create_campaign(session, create_template(session, body="Weekly news"), recurrence="0 12 * * 3")
+        for run in (1, 2):
+            campaign.run = run
+            assert forecasting.record(session, campaign, now=utcnow(), run=run) is not None
+            for n, contact_id in enumerate(ids[:3 + run - 1]):  # 3 recipients, then 4
+                session.add(Message(contact_id=contact_id, direction="out", body="Weekly news", status="delivered",
+                                    lane="marketing", author_type="campaign", campaign_id=campaign.id, segments=1,
+                                    created_at=utcnow() + timedelta(minutes=run, seconds=n),
+                                    idempotency_key=f"campaign:{campaign.id}:{run}:{contact_id}"))
+        campaign.status, campaign.next_run_at = "scheduled", utcnow() + timedelta(days=7)
+        campaign_id = campaign.id
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto(f"{live_server}/console/campaigns/{campaign_id}")
+    parts = page.locator("#forecast-vs-actual tbody")
+    expect(parts).to_have_count(2)
+    assert [parts.nth(i).get_attribute("data-run") for i in range(2)] == ["2", "1"]
+    expect(parts.nth(0).get_by_role("rowheader", name=re.compile("^Run 2: forecast made"))).to_be_visible()
+    expect(parts.nth(0).locator('tr[data-metric="delivered"] td').nth(1)).to_have_text("4")
+    expect(parts.nth(1).locator('tr[data-metric="delivered"] td').nth(1)).to_have_text("3")
     assert tools.serious_violations(page) == []
     tools.fits(page)
