@@ -181,7 +181,7 @@ def list_canned(
 @router.post("/canned", response_model=CannedOut, status_code=201)
 def create_canned(body: CannedIn, by: Acting = AGENT) -> CannedOut:  # agents keep their own replies (README: roles)
     canned = service.create_canned(by.session, **body.model_dump())
-    by.audit("canned.create", "canned_response", canned.id)
+    by.audit("canned.create", "canned_response", canned.id, {"title": canned.title, "language": canned.language})
     return CannedOut.model_validate(canned, from_attributes=True)
 
 
