@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from agent import intent_jobs
 from agent.models import IntentTrainingJob
 from agent.runtime import intent_store
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, actor, db_session, require
 from core import audit
 from core.accounts import Principal
 from core.errors import ValidationFailed
@@ -22,6 +22,7 @@ from core.rbac import Role
 from core.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["intents"])
+ADMIN = acting()
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024
 
@@ -122,42 +123,19 @@ def training_job(
 
 
 @router.post("/intents/{version}/activate", response_model=VersionOut)
-def activate_version(
-    version: str,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require()),
-) -> VersionOut:
+def activate_version(version: str, by: Acting = ADMIN) -> VersionOut:
     store = intent_store(get_settings())
     before = store.active_version()
-    store.activate(version, session=session)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="intents.activate",
-        target_type="intent_model",
-        target_id=version,
-        diff={"active": [before, version]},
-    )
-    return _one(version, session)
+    store.activate(version, session=by.session)
+    by.audit("intents.activate", "intent_model", version, {"active": [before, version]})
+    return _one(version, by.session)
 
 
 @router.post("/intents/rollback", response_model=VersionOut)
-def rollback(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require()),
-) -> VersionOut:
+def rollback(by: Acting = ADMIN) -> VersionOut:
     """Re-activate the previously active model."""
     store = intent_store(get_settings())
     before = store.active_version()
-    version = store.rollback(session=session)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="intents.rollback",
-        target_type="intent_model",
-        target_id=version,
-        diff={"active": [before, version]},
-    )
-    return _one(version, session)
+    version = store.rollback(session=by.session)
+    by.audit("intents.rollback", "intent_model", version, {"active": [before, version]})
+    return _one(version, by.session)
