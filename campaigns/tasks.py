@@ -20,6 +20,7 @@ from campaigns.models import Campaign
 from campaigns.prepare import CHUNK, prepare_chunk
 from core import db
 from core.db import utcnow
+from core.locks import kept_alive
 from core.periodic import Periodic
 from core.redis import get_redis
 from core.settings import get_settings
@@ -44,25 +45,27 @@ def prepare_campaign(campaign_id: int, now: datetime | None = None,
     ``progress`` (CLI) is told how many contacts each committed chunk covered. Returns the number
     of messages queued by this call.
     """
-    lock = get_redis(get_settings()).lock(PREPARE_LOCK, timeout=120, blocking_timeout=600)
     queued = 0
+    client = get_redis(get_settings())
     while True:
-        with lock, db.session_scope() as session:
+        with kept_alive(client, PREPARE_LOCK, ttl=120, wait=600) as held, db.session_scope() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None or campaign.status != "preparing" or campaign.phase not in ("main", "holdout"):
                 return queued
             moment = now or utcnow()
             chunk = adaptive.chunk_size(campaign) if adaptive.is_adaptive(campaign) else CHUNK
             result = prepare_chunk(session, campaign, now=moment, chunk=chunk)
-            queued += result.queued
-            if progress is not None:
-                progress(result.seen)
             if result.done:
                 flows.finish_phase(session, campaign, now=moment)
-                return queued
-            if adaptive.waits_between_batches(campaign):
+            waiting = not result.done and adaptive.waits_between_batches(campaign)
+            if waiting:
                 flows.wait_for_results(session, campaign, now=moment)
-                return queued
+            held.check()  # commit only under the lock: caps across overlapping campaigns depend on it
+        queued += result.queued
+        if progress is not None:
+            progress(result.seen)
+        if result.done or waiting:
+            return queued
 
 
 def sweep(now: datetime | None = None) -> None:

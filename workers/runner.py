@@ -130,6 +130,10 @@ class ResidentWorker(RelaisWorkerMixin, SimpleWorker):
                 self.maintain_heartbeats(job, execution)
 
 
+#: how long an idle worker thread waits on the queues before it looks at its stop flag again
+STOP_CHECK_SECONDS = 1
+
+
 class ThreadWorker(RelaisWorkerMixin, SimpleWorker):
     """A SimpleWorker safe to run outside the main thread (no signals, timer-based timeouts)."""
 
@@ -144,6 +148,23 @@ class ThreadWorker(RelaisWorkerMixin, SimpleWorker):
         self._stop_requested = True
         if self.scheduler:
             self.stop_scheduler()
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's wait for a job, in slices of :data:`STOP_CHECK_SECONDS`, returning ``None`` once asked to stop.
+
+        RQ blocks ``worker_ttl - 15`` s (405 s) per wait and looks at a stop request only between
+        jobs, so an idle thread held ``relais run``'s shutdown for the whole join timeout (5 s per
+        thread, ~20 s in all, while the embedded Redis went away under the threads still waiting).
+        """
+        if timeout is None or max_idle_time is not None:  # burst, or RQ's own idle limit: as RQ does
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            found = super().dequeue_job_and_maintain_ttl(STOP_CHECK_SECONDS, max_idle_time=STOP_CHECK_SECONDS)
+            if found is not None:
+                return found
+        return None
 
 
 def worker_name() -> str:
@@ -251,6 +272,10 @@ class BackgroundWorkers:
             worker.stop_soon()
         for thread in self._threads:
             thread.join(timeout)
+
+    def alive(self) -> list[str]:
+        """Names of the worker threads still running."""
+        return [thread.name for thread in self._threads if thread.is_alive()]
 
     def __enter__(self) -> BackgroundWorkers:
         self.start()
