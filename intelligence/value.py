@@ -7,8 +7,8 @@ correlation on the latest window (rolling origin), between a LightGBM regressor 
 buyers by ridge regression, ``two_part``, or by LightGBM, ``two_part_trees``, with Duan's smearing
 so the totals are unbiased), each learning from the latest window or all of them; then how much of
 the naive run-rate to blend in, by the revenue error on the same validation. Lifetime value follows
-from the expected spend and the purchase probability, the next purchase date from the customer's rhythm, under stated
-assumptions (see :func:`lifetime_value` and :func:`next_purchase_at`).
+from the expected spend and the purchase probability, the next purchase date from the customer's
+rhythm, under stated assumptions (see :func:`lifetime_value` and :func:`next_purchase_at`).
 """
 
 from __future__ import annotations
