@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from agent.summary import ThreadLine, summarise
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from campaigns.models import Campaign
 from contacts import consent
 from contacts.models import Contact
@@ -26,6 +26,7 @@ from handoff.models import Escalation, Note
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 AGENTS = require(Role.AGENT)
+AGENT = acting(Role.AGENT)
 View = Literal["mine", "unassigned", "team", "all"]
 
 
@@ -318,106 +319,55 @@ def conversation_context(
     )
 
 
+def _changed(session: Session, conversation: Conversation, *, escalation: bool) -> ConversationOut:
+    """The conversation as a change left it; ``escalation``: with its open escalation (none after a close)."""
+    return _out(conversation, session.get(Contact, conversation.contact_id),
+                flows.open_escalation(session, conversation.id) if escalation else None)
+
+
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=202)
-def reply(
-    conversation_id: int,
-    body: ReplyIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> MessageOut:
-    with changing(session, conversation_id):
-        message = flows.agent_reply(
-            session,
-            conversation_id=conversation_id,
-            user_id=_user_id(principal),
-            body=body.body,
-            actor=actor(request, principal),
-        )
+def reply(conversation_id: int, body: ReplyIn, by: Acting = AGENT) -> MessageOut:
+    with changing(by.session, conversation_id):
+        message = flows.agent_reply(by.session, conversation_id=conversation_id, user_id=_user_id(by.principal),
+                                    body=body.body, actor=by.actor)
     return _message_out(message)
 
 
 @router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
-def assign(
-    conversation_id: int,
-    body: AssignIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> ConversationOut:
-    user_id = body.user_id if body.user_id is not None else _user_id(principal)
+def assign(conversation_id: int, body: AssignIn, by: Acting = AGENT) -> ConversationOut:
+    user_id = body.user_id if body.user_id is not None else _user_id(by.principal)
     if user_id is None:
         raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
-    with changing(session, conversation_id):
-        conversation = flows.assign(
-            session, conversation_id=conversation_id, user_id=user_id, actor=actor(request, principal)
-        )
-    return _out(
-        conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
-    )
+    with changing(by.session, conversation_id):
+        conversation = flows.assign(by.session, conversation_id=conversation_id, user_id=user_id, actor=by.actor)
+    return _changed(by.session, conversation, escalation=True)
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=ConversationOut)
-def transfer(
-    conversation_id: int,
-    body: TransferIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> ConversationOut:
-    with changing(session, conversation_id):
-        conversation = flows.transfer(
-            session,
-            conversation_id=conversation_id,
-            actor=actor(request, principal),
-            to_user_id=body.to_user_id,
-            to_team_id=body.to_team_id,
-        )
-    return _out(
-        conversation, session.get(Contact, conversation.contact_id), flows.open_escalation(session, conversation_id)
-    )
+def transfer(conversation_id: int, body: TransferIn, by: Acting = AGENT) -> ConversationOut:
+    with changing(by.session, conversation_id):
+        conversation = flows.transfer(by.session, conversation_id=conversation_id, actor=by.actor,
+                                      to_user_id=body.to_user_id, to_team_id=body.to_team_id)
+    return _changed(by.session, conversation, escalation=True)
 
 
 @router.post("/conversations/{conversation_id}/handback", response_model=ConversationOut)
-def handback(
-    conversation_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> ConversationOut:
-    with changing(session, conversation_id):
-        conversation = flows.handback(session, conversation_id=conversation_id, actor=actor(request, principal))
-    return _out(conversation, session.get(Contact, conversation.contact_id), None)
+def handback(conversation_id: int, by: Acting = AGENT) -> ConversationOut:
+    with changing(by.session, conversation_id):
+        conversation = flows.handback(by.session, conversation_id=conversation_id, actor=by.actor)
+    return _changed(by.session, conversation, escalation=False)
 
 
 @router.post("/conversations/{conversation_id}/close", response_model=ConversationOut)
-def close(
-    conversation_id: int,
-    body: CloseIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> ConversationOut:
-    with changing(session, conversation_id):
-        conversation = flows.close(
-            session, conversation_id=conversation_id, disposition=body.disposition, actor=actor(request, principal)
-        )
-    return _out(conversation, session.get(Contact, conversation.contact_id), None)
+def close(conversation_id: int, body: CloseIn, by: Acting = AGENT) -> ConversationOut:
+    with changing(by.session, conversation_id):
+        conversation = flows.close(by.session, conversation_id=conversation_id, disposition=body.disposition,
+                                   actor=by.actor)
+    return _changed(by.session, conversation, escalation=False)
 
 
 @router.post("/conversations/{conversation_id}/notes", response_model=NoteOut, status_code=201)
-def add_note(
-    conversation_id: int,
-    body: NoteIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> NoteOut:
-    note = flows.add_note(
-        session,
-        conversation_id=conversation_id,
-        user_id=_user_id(principal),
-        body=body.body,
-        actor=actor(request, principal),
-    )
+def add_note(conversation_id: int, body: NoteIn, by: Acting = AGENT) -> NoteOut:
+    note = flows.add_note(by.session, conversation_id=conversation_id, user_id=_user_id(by.principal),
+                          body=body.body, actor=by.actor)
     return NoteOut(id=note.id, author_user_id=note.author_user_id, body=note.body, created_at=note.created_at)
