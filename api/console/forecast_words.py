@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from campaigns import uplift_targeting
-from intelligence.forecast import Figure, Forecast
+from intelligence.forecast import PRIORS, Figure, Forecast
 
 LABELS = {"delivered": "Delivered", "clicks": "Clicks (unique)", "conversions": "Conversions",
           "revenue_micros": "Revenue", "cost_micros": "Cost", "roi": "Return on cost (ROI)"}
@@ -24,21 +24,34 @@ def _value(metric: str, value: float) -> str:
     if metric.endswith("_micros"):
         return f"{value / 1_000_000:,.2f}"
     if metric == "roi":
-        return f"{value:+.0%}"
+        return f"{value:+,.0%}"
     return f"{value:,.0f}"
 
 
 def _figure(metric: str, figure: Figure) -> str:
     if figure.low95 == figure.high95:
         return _value(metric, figure.expected)
-    return (f"{_value(metric, figure.expected)} (80 %: {_value(metric, figure.low80)}–{_value(metric, figure.high80)}; "
+    text = (f"{_value(metric, figure.expected)} (80 %: {_value(metric, figure.low80)}–{_value(metric, figure.high80)}; "
             f"95 %: {_value(metric, figure.low95)}–{_value(metric, figure.high95)})")
+    if figure.expected > figure.high80 and _value(metric, figure.expected) != _value(metric, figure.high80):
+        # a rare large order lifts the mean above what usually happens: say so, or the figures contradict
+        return f"{text}; the average is above the 80 % range: a few simulated outcomes are much larger"
+    return text
+
+
+def prior_words() -> str:
+    """What "population prior" means, with the rates assumed before any past campaign."""
+    rates = (f"{PRIORS['delivery'] * 100:.0f} % delivered, {PRIORS['click'] * 100:.0f} % clicked, "
+             f"{PRIORS['conversion'] * 100:.0f} % bought")
+    return f"no past campaign to learn from yet, so typical SMS rates are assumed ({rates})"
 
 
 def facts(made: Forecast) -> dict[str, str]:
     """Label → expected value with its intervals, then what the forecast rests on."""
     out = {LABELS[k]: (_figure(k, f) if f is not None else "n/a") for k, f in made.figures.items()}
     out["Based on"] = "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in made.sources.items())
+    if any("population prior" in source for source in made.sources.values()):
+        out["Population prior"] = prior_words()
     return out
 
 
@@ -66,9 +79,16 @@ class Row:
     verdict: str
 
 
+#: a figure known before sending (cost) has no interval; when the actual differs, why it can
+POINT_MISSED = "differs from the estimate (another price charged, or fewer messages sent)"
+
+
 def _verdict(entry: dict[str, Any]) -> str:
+    figure = entry["forecast"]
     if entry["within80"] is None:
         return "n/a"
+    if figure is not None and figure["low95"] == figure["high95"]:  # known before sending (cost): no interval
+        return "as estimated" if entry["within95"] else POINT_MISSED
     if entry["within80"]:
         return "inside the 80 % interval"
     return "inside the 95 % interval only" if entry["within95"] else "outside the 95 % interval"

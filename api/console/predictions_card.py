@@ -42,7 +42,9 @@ def _money(value: float, currency: str) -> str:
 
 
 def _percent(value: float) -> str:
-    return f"{round(value * 100)} %"
+    # a model's 0.998 is not a certainty: never print 100 % or 0 % for a chance
+    shown = round(value * 100)
+    return "over 99 %" if shown >= 100 and value < 1 else "under 1 %" if shown <= 0 and value > 0 else f"{shown} %"
 
 
 def build(session: Session, contact_id: int, orders: list[OrderView], *, today: date) -> Card:

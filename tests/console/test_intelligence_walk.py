@@ -1,0 +1,104 @@
+"""What a marketer tripped on when walking campaign intelligence in Chromium (issue 14, point 8):
+a chance typed as per cent in the segment builder, problems named by a JSON path, a forecast whose
+average lies outside its own 80 % range without a word, a point forecast judged by an interval, and a
+0.998 chance printed as a certainty. Each test fails without its fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
+
+from api.console import forecast_words, predictions_card
+from intelligence.forecast import Figure
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, create_console_user
+from tests.console.test_contact_predictions import HTMX, _marketer, _prediction_form, _scored
+
+
+def test_a_chance_typed_as_per_cent_is_explained_not_silently_empty(app_client: TestClient) -> None:
+    _scored()
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    typed = app_client.post("/console/segments/preview", data=_prediction_form("purchase_90d", "gt", "60"),
+                            headers=headers)  # fmt: skip
+    assert 'id="segment-problem"' in typed.text, typed.text  # before: "0 contacts right now"
+    assert "Condition 1 of group 1: Chance to buy in 90 days goes from 0 to 1: type 0.6 for 60 %" in typed.text
+    comma = app_client.post("/console/segments/preview", data=_prediction_form("purchase_90d", "gt", "0,6"),
+                            headers=headers)  # fmt: skip
+    assert 'id="segment-count">1<' in comma.text  # Léa (0.72); the others hold 0.36
+    top = app_client.post("/console/segments/preview", data=_prediction_form("clv", "top_percent", "150"),
+                          headers=headers)  # fmt: skip
+    assert "Condition 1 of group 1: value must be a share between 0 and 100" in top.text
+    assert "$.all" not in top.text and "segment rules" not in top.text  # the domain's path, in words
+    word = app_client.post("/console/segments/preview", data=_prediction_form("clv", "gt", "lots"), headers=headers)
+    assert "Condition 1 of group 1: enter a number" in word.text and "groups[" not in word.text
+
+
+def test_a_refused_save_names_the_row_not_a_path(app_client: TestClient) -> None:
+    _scored()
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    saved = app_client.post("/console/segments", data={**_prediction_form("churn_risk", "lt", "30"), "name": ["Loyal"]},
+                            headers=headers)  # fmt: skip
+    assert saved.status_code == 422
+    assert saved.json()["detail"] == "Condition 1 of group 1: Churn risk goes from 0 to 1: type 0.3 for 30 %"
+
+
+def test_a_skewed_forecast_says_why_its_average_is_above_the_range() -> None:
+    revenue = Figure(expected=670.6e6, low80=0, high80=0, low95=0, high95=5_348.05e6)
+    text = forecast_words._figure("revenue_micros", revenue)
+    assert text.startswith("670.60 (80 %: 0.00–0.00; 95 %: 0.00–5,348.05)")
+    assert "the average is above the 80 % range" in text
+    conversions = Figure(expected=0.4, low80=0, high80=0, low95=0, high95=1)  # shown as 0: no contradiction
+    assert forecast_words._figure("conversions", conversions) == "0 (80 %: 0–0; 95 %: 0–1)"
+    assert forecast_words._value("roi", 2681.4) == "+268,140%"
+
+
+def test_a_cost_known_before_sending_is_not_judged_by_an_interval() -> None:
+    cost = {"expected": 250_000, "low80": 250_000, "high80": 250_000, "low95": 250_000, "high95": 250_000}
+    missed = forecast_words._rows([{"metric": "cost_micros", "forecast": cost, "actual": 0, "within80": False,
+                                    "within95": False}])  # fmt: skip
+    assert missed[0].verdict == forecast_words.POINT_MISSED  # before: "outside the 95 % interval"
+    met = forecast_words._rows([{"metric": "cost_micros", "forecast": cost, "actual": 250_000, "within80": True,
+                                 "within95": True}])  # fmt: skip
+    assert met[0].verdict == "as estimated"
+
+
+def test_a_chance_is_never_printed_as_a_certainty() -> None:
+    assert predictions_card._percent(0.998) == "over 99 %"
+    assert predictions_card._percent(0.002) == "under 1 %"
+    assert (predictions_card._percent(0.72), predictions_card._percent(1.0), predictions_card._percent(0.0)) == (
+        "72 %", "100 %", "0 %")  # fmt: skip
+
+
+def _settled(page: Page) -> None:
+    """The builder HTMX re-drew is in place and wired (a person is never faster than this)."""
+    expect(page.locator("#rules .htmx-added, #rules .htmx-settling, #rules .htmx-request")).to_have_count(0)
+    expect(page.locator("#rules")).not_to_have_class(re.compile("htmx-(settling|swapping)"))
+
+
+@pytest.mark.browser
+def test_a_marketer_types_60_for_60_percent_on_a_phone_and_is_told_what_to_type(live_server: str, page: Page) -> None:
+    _scored()
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    tools.log_in(page, live_server, "mia@example.com", PASSWORD, secret)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    page.goto(f"{live_server}/console/segments/new")  # no name yet: the count must not wait for one
+    page.get_by_label("Field, condition 1 of group 1").select_option("prediction")
+    expect(page.get_by_label("Prediction, condition 1 of group 1")).to_be_visible()
+    _settled(page)
+    page.get_by_label("Operator, condition 1 of group 1").select_option("gt")
+    value = page.get_by_label("Value, condition 1 of group 1")
+    expect(value).to_have_attribute("placeholder", "a probability is 0 to 1")
+    _settled(page)
+    value.focus()
+    page.keyboard.type("60")
+    page.keyboard.press("Tab")
+    expect(page.locator("#segment-problem")).to_have_text(
+        "Condition 1 of group 1: Chance to buy in 90 days goes from 0 to 1: type 0.6 for 60 %", timeout=30_000)
+    tools.fits(page)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    value.fill("0,6")
+    page.keyboard.press("Tab")
+    expect(page.locator("#segment-count")).to_have_text("1", timeout=30_000)
