@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import SESSION_COOKIE, actor, client, db_session, require, throttle
+from api.deps import SESSION_COOKIE, Acting, acting, actor, client, db_session, require, throttle
 from core import accounts, audit, authn
 from core.accounts import Principal
 from core.authn import Client
@@ -30,6 +30,7 @@ from core.rbac import ALL_ROLES, Role
 from core.security.throttle import Throttle
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+ADMIN = acting(Role.ADMIN)
 PUBLIC_PATHS = frozenset(
     {"/api/v1/auth/login", "/api/v1/auth/2fa/enrol", "/api/v1/auth/2fa/verify", "/api/v1/auth/logout"}
 )
@@ -301,39 +302,16 @@ def list_api_keys(
 
 
 @router.post("/apikeys", response_model=ApiKeyCreated, status_code=201)
-def create_api_key(
-    body: ApiKeyIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyIn, by: Acting = ADMIN) -> ApiKeyCreated:
     """The key is in this response only; Relais keeps just its hash."""
-    creator = principal.id if principal.kind == "user" else None
-    key, secret = accounts.create_api_key(session, name=body.name, role=body.role, created_by=creator)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="apikey.create",
-        target_type="api_key",
-        target_id=key.id,
-        diff={"role": key.role, "name": key.name},
-    )
+    creator = by.principal.id if by.principal.kind == "user" else None
+    key, secret = accounts.create_api_key(by.session, name=body.name, role=body.role, created_by=creator)
+    by.audit("apikey.create", "api_key", key.id, {"role": key.role, "name": key.name})
     return ApiKeyCreated(**_key_out(key).model_dump(), key=secret)
 
 
 @router.delete("/apikeys/{key_id}", response_model=ApiKeyOut)
-def revoke_api_key(
-    key_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> ApiKeyOut:
-    key = accounts.revoke_api_key(session, key_id=key_id)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="apikey.revoke",
-        target_type="api_key",
-        target_id=key.id,
-    )
+def revoke_api_key(key_id: int, by: Acting = ADMIN) -> ApiKeyOut:
+    key = accounts.revoke_api_key(by.session, key_id=key_id)
+    by.audit("apikey.revoke", "api_key", key.id)
     return _key_out(key)

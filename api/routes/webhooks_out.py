@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
-from core import audit, webhooks
+from api.deps import Acting, acting, db_session, require
+from core import webhooks
 from core.accounts import Principal
 from core.bodies import RequestBody
 from core.errors import NotFound
@@ -19,6 +19,7 @@ from core.models import WebhookDelivery, WebhookSubscription
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+ADMIN = acting(Role.ADMIN)
 
 
 class SubscriptionIn(RequestBody):
@@ -67,43 +68,20 @@ def list_subscriptions(
 
 
 @router.post("/webhooks", response_model=SubscriptionCreated, status_code=201)
-def create_subscription(
-    body: SubscriptionIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> SubscriptionCreated:
+def create_subscription(body: SubscriptionIn, by: Acting = ADMIN) -> SubscriptionCreated:
     """The signing secret is returned here once."""
-    sub = webhooks.create_subscription(session, url=body.url, event_types=body.event_types)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="webhook.create",
-        target_type="webhook_subscription",
-        target_id=sub.id,
-        diff={"url": sub.url, "event_types": sub.event_types},
-    )
+    sub = webhooks.create_subscription(by.session, url=body.url, event_types=body.event_types)
+    by.audit("webhook.create", "webhook_subscription", sub.id, {"url": sub.url, "event_types": sub.event_types})
     return SubscriptionCreated(**_sub_out(sub).model_dump(), secret=sub.secret)
 
 
 @router.delete("/webhooks/{subscription_id}", status_code=204)
-def delete_subscription(
-    subscription_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> None:
-    sub = session.get(WebhookSubscription, subscription_id)
+def delete_subscription(subscription_id: int, by: Acting = ADMIN) -> None:
+    sub = by.session.get(WebhookSubscription, subscription_id)
     if sub is None:
         raise NotFound(f"webhook subscription {subscription_id} not found")
     sub.active = False
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="webhook.deactivate",
-        target_type="webhook_subscription",
-        target_id=sub.id,
-    )
+    by.audit("webhook.deactivate", "webhook_subscription", sub.id)
 
 
 @router.get("/webhooks/{subscription_id}/deliveries", response_model=list[DeliveryOut])
@@ -123,18 +101,7 @@ def list_deliveries(
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", response_model=DeliveryOut, status_code=202)
-def replay_delivery(
-    delivery_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> DeliveryOut:
-    delivery = webhooks.replay(session, delivery_id=delivery_id)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="webhook.replay",
-        target_type="webhook_delivery",
-        target_id=delivery.id,
-    )
+def replay_delivery(delivery_id: int, by: Acting = ADMIN) -> DeliveryOut:
+    delivery = webhooks.replay(by.session, delivery_id=delivery_id)
+    by.audit("webhook.replay", "webhook_delivery", delivery.id)
     return DeliveryOut.model_validate(delivery, from_attributes=True)
