@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from intelligence import windows as windows_module
 from intelligence.features import customer_features
 from intelligence.propensity import PropensityModel
 from intelligence.value import ValueModel
@@ -79,3 +80,16 @@ def test_models_share_windows_built_once_but_refuse_another_cutoffs(lines: pd.Da
     assert baseline.trained_rows == len(windows.judged()) and not baseline.validation_auc  # latest window only
     with pytest.raises(ValueError, match="built for"):
         ValueModel(HORIZON).fit(lines, CUTOFF + pd.Timedelta(days=1), windows)
+
+
+def test_a_large_deployment_validates_on_a_sample_of_its_customers(lines: pd.DataFrame,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    windows = training_windows(lines, CUTOFF, HORIZON)
+    monkeypatch.setattr(windows_module, "CHOOSING_CUSTOMERS", 20)
+    seen: set[str] = set()
+    for train, judged in windows.validation_splits(3):
+        seen |= set(windows.customers[train]) | set(windows.customers[judged])
+        assert not set(windows.customers[train]) & set(windows.customers[judged])
+    assert len(seen) == 20 < len(set(windows.customers))
+    model = PropensityModel(HORIZON).fit(lines, CUTOFF, windows)
+    assert model.trained_rows == len(windows.rows(model.windows))  # the final model learns from everyone
