@@ -119,6 +119,19 @@ def passage_units(hit: Hit) -> tuple[str | None, list[str]]:
     return hit.question or hit.heading_path or None, sentences(body) or [body.strip()]
 
 
+def passage_texts(hit: Hit) -> list[str]:
+    """Every text :func:`rank` embeds for ``hit`` whatever the question: its title, its sentences and
+    the title intent agreement reads (embedding them ahead of the questions leaves one encoder call
+    per message: its own)."""
+    title, units = passage_units(hit)
+    return [*([title] if title else []), *units, _agreement_title(hit)]
+
+
+def _agreement_title(hit: Hit) -> str:
+    """What a passage's agreement with an intent's examples is measured on."""
+    return hit.question or hit.heading_path or hit.text
+
+
 def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool]) -> tuple[
         Support, tuple[Entity, ...]]:
     """How ``hit`` supports the entities of a question, and the ones it does not cover.
@@ -157,7 +170,7 @@ def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool
 
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
          embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
-         asked: str | None = None, intent_examples: np.ndarray | None = None,
+         asked: str | None = None, asked_vector: np.ndarray | None = None, intent_examples: np.ndarray | None = None,
          intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN) -> list[Candidate]:
     """``hits`` re-scored against ``question`` (whose unit embedding is ``vector``), best first.
 
@@ -167,6 +180,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         asked: what the customer wrote when ``question`` was rewritten with an earlier turn ("and
             for express?"): its words pick the sentences, its entities replace the earlier ones
             of the same kind ("et pour la Belgique ?").
+        asked_vector: the unit embedding of ``asked`` when the caller has it (embedded with the
+            message); else ``asked`` is embedded here.
         intent_examples: unit embeddings of the examples of the intent the message was classified
             as, when the classifier is sure; a passage's agreement with them (best cosine of its
             FAQ question or heading) is added with ``intent_weight`` to its retrieval score.
@@ -182,14 +197,16 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     texts: list[str] = []
     for _, faq_question, units in layout:
         texts += ([faq_question] if faq_question else []) + units
-    titles = [hit.question or hit.heading_path or hit.text for hit in hits] if intent_examples is not None else []
+    titles = [_agreement_title(hit) for hit in hits] if intent_examples is not None else []
     follow_up = asked is not None and asked != question
-    vectors = embed(texts + titles + ([asked] if follow_up and asked is not None else []))
+    embed_asked = follow_up and asked is not None and asked_vector is None
+    vectors = embed(texts + titles + ([asked] if embed_asked and asked is not None else []))
     matrix = vectors[: len(texts)] @ np.asarray(vector, dtype=np.float32)
     agreement = ((vectors[len(texts):len(texts) + len(titles)] @ np.asarray(intent_examples).T).max(axis=1)
                  if intent_examples is not None and len(intent_examples) else np.zeros(len(hits)))
     # a follow-up's own words pick the sentence ("express"), the rewritten query the passage
-    focus_scores = vectors[: len(texts)] @ vectors[-1] if follow_up else None
+    focus = vectors[-1] if embed_asked else asked_vector
+    focus_scores = vectors[: len(texts)] @ np.asarray(focus, dtype=np.float32) if follow_up else None
     candidates: list[Candidate] = []
     row = 0
     for n, (hit, faq_question, units) in enumerate(layout):
@@ -268,6 +285,20 @@ class IntentExamples:
         if intent not in self._vectors:
             self._vectors[intent] = self._embed(self._examples[intent])
         return self._vectors[intent]
+
+    def prepare(self) -> None:
+        """Embed every intent's examples now, in one call, rather than one call per intent when a
+        message first needs it."""
+        names = [name for name, examples in self._examples.items() if examples and name not in self._vectors]
+        texts = [text for name in names for text in self._examples[name]]
+        if not texts:
+            return
+        vectors = self._embed(texts)
+        start = 0
+        for name in names:
+            count = len(self._examples[name])
+            self._vectors[name] = vectors[start:start + count]
+            start += count
 
 
 class CachedEmbed:

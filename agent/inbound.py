@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.effects import act
@@ -42,18 +43,26 @@ def handle_inbound(session: Session, message_id: int, *, now: datetime | None = 
     """Analyse inbound message ``message_id`` and act on the decision; returns what was done.
 
     The analysis, with ``handled`` saying what was done, is stored on the message; a message that
-    already holds a decision is left alone (``"skipped: already processed"``).
+    already holds a decision is left alone (``"skipped: already processed"``), and so is one that
+    is not a customer's text in a conversation.
     """
-    message = session.get(Message, message_id)
-    if message is None or (message.analysis or {}).get("decision"):
+    # the message, its thread and its sender in one round trip
+    row = session.execute(
+        select(Message, Conversation, Contact)
+        .outerjoin(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Contact, Contact.id == Message.contact_id)
+        .where(Message.id == message_id)
+    ).one_or_none()
+    if row is None or row[0].direction != "in" or row[0].conversation_id is None:
+        return "skipped: not an inbound conversation message"
+    message, conversation, contact = row
+    if (message.analysis or {}).get("decision"):
         return "skipped: already processed"
-    conversation = session.get(Conversation, message.conversation_id)
-    contact = session.get(Contact, message.contact_id)
     if conversation is None or contact is None:
         return "skipped: conversation or contact is gone"
     runtime = get_runtime()
     owned = conversation.state in HUMAN_STATES
-    analysis = runtime.pipeline().analyze(
+    analysis = runtime.pipeline(session).analyze(
         message.body or "",
         contact_language=language_prior(contact.language, contact.phone),
         history=history_for(session, message),

@@ -8,6 +8,10 @@ policy -> responder, timed stage by stage.
 * :meth:`Pipeline.analyze_batch` runs each stage over the whole batch (one embedding call for all
   messages), which is where the throughput comes from; per-message timings are then the batch
   stage time divided by the batch size.
+* What the answerability check embeds apart from the message (the passages' sentences and titles,
+  the intents' examples) is embedded once, when the pipeline is warmed up, and kept in a cache that
+  outlives the pipeline (:class:`agent.answerability.CachedEmbed`, owned by ``agent.runtime``): a
+  message then costs one encoder call, its own.
 
 The pipeline is pure computation over loaded models: it reads no database and sends nothing.
 ``agent.runtime`` builds the shared instance; the inbound job acts on the returned decision.
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, rank
+from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, passage_texts, rank
 from agent.context import Turn, answered_customer_turns, count_repeats, resolve_follow_up, split_questions
 from agent.decision import Decision, Path
 from agent.injection import InjectionCheck, check_injection
@@ -50,6 +54,10 @@ TOP_K = 6
 #: The knowledge base language answers fall back to when it has none in the customer's language
 #: (one language per SMS: every passage of a reply then comes from it).
 FALLBACK_LANGUAGE = "en"
+
+#: Passage texts embedded ahead of the questions at warm-up; a larger knowledge base is embedded as
+#: questions retrieve its passages (4,000 short texts take a few seconds on one core).
+PREFILL_MAX_TEXTS = 4_000
 
 STAGES: tuple[str, ...] = ("keywords", "language", "embed", "sentiment", "intent", "retrieval", "policy",
                            "responder")
@@ -182,7 +190,10 @@ class Pipeline:
         sentiment: SentimentModel | None = None,
         detector: str = DEFAULT_DETECTOR,
         embedder: Embedder | None = None,
+        unit_embed: CachedEmbed | None = None,
     ) -> None:
+        """``unit_embed``: the cache of passage and example embeddings over ``embedder``, to share
+        with the pipelines built before and after this one (a new one when omitted)."""
         self.settings = settings
         self.knowledge = knowledge
         self.intents = intents
@@ -200,17 +211,24 @@ class Pipeline:
                              f"{knowledge.embedder.name!r}")
         builtin = builtin_names()
         # passages' sentences and intents' examples, embedded once for the answerability check
-        self._unit_embed = CachedEmbed(self.embedder.embed)
+        self._unit_embed = unit_embed or CachedEmbed(self.embedder.embed)
         self._intent_examples = IntentExamples(
             {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
             self._unit_embed)
 
-    def warm_up(self) -> None:
+    def warm_up(self, kb: str = "default") -> None:
         """Load what the components load lazily (language models, embedding graph) so the first
-        customer does not wait for it: one short message per supported language, LLM off."""
+        customer does not wait for it: one short message per supported language, LLM off. Embed
+        the intents' examples and knowledge base ``kb``'s passages (up to
+        :data:`PREFILL_MAX_TEXTS` texts) for the answerability check."""
+        self._intent_examples.prepare()
+        if self.knowledge is not None and self.knowledge.exists(kb):
+            texts = [text for hit in self.knowledge.passages(kb) for text in passage_texts(hit)]
+            if len(texts) <= PREFILL_MAX_TEXTS:
+                self._unit_embed(texts)
         samples = ("hello, where is my order?", "bonjour, où est ma commande ?", "hola, ¿dónde está mi pedido?",
                    "hallo, wo ist meine Bestellung?", "ciao, dov'è il mio ordine?", "olá, onde está o meu pedido?")
-        self.analyze_batch([Inbound(text=s) for s in samples], kb="default", use_llm=False)
+        self.analyze_batch([Inbound(text=s) for s in samples], kb=kb, use_llm=False)
 
     def analyze(self, text: str, *, contact_language: str | None = None, history: Sequence[Turn] = (),
                 kb: str = "default", opted_out: bool = False, use_llm: bool = True) -> Analysis:
@@ -304,18 +322,18 @@ class Pipeline:
         clock.lap("intent")
 
         questions: dict[int, tuple[Question, ...]] = {}
-        searchable = self.knowledge is not None and kb in self.knowledge.knowledge_bases()
+        searchable = self.knowledge is not None and self.knowledge.exists(kb)
         for n in modelled if searchable else ():
             language = languages[n]
             lang = language.language if language is not None else None
-            _, part_rows, _, _ = layout[n]
+            _, part_rows, _, own_row = layout[n]
             # the intent's examples only guide a message that asks one thing
             examples = self._examples(intents.get(n)) if len(part_rows) == 1 else None
             found: list[Question] = []
             for q, r in zip(questions_text[n], part_rows, strict=True):
                 candidates = rank(q, vectors[r], self._retrieve(q, vectors[r], kb, lang), language=lang or "en",
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
-                                  intent_examples=examples)
+                                  asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples)
                 found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates)))
             questions[n] = tuple(found)
         clock.lap("retrieval")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,15 +99,15 @@ class ProfileStore:
         with self._sessions.begin() as own:
             return own.scalar(select(BusinessProfileRow.document).where(BusinessProfileRow.id == _ROW_ID))
 
-    def stamp(self) -> datetime | None:
-        """When the profile last changed (None: never installed); one primary-key lookup."""
-        with self._sessions.begin() as session:
-            return session.scalar(select(BusinessProfileRow.updated_at).where(BusinessProfileRow.id == _ROW_ID))
-
     def load(self, settings: Settings) -> BusinessProfile:
         """The stored profile, or the defaults when none was installed."""
         text = self.document()
         return parse_profile_text(text or "{}", settings=settings, source="stored profile")
+
+
+def stamp_select() -> Select[datetime]:
+    """When the profile last changed (no row: never installed); one primary-key lookup."""
+    return select(BusinessProfileRow.updated_at).where(BusinessProfileRow.id == _ROW_ID)
 
 
 def _write(session: Session, text: str) -> None:

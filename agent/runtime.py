@@ -4,9 +4,11 @@ The intent models and the business profile live in the database (:mod:`agent.int
 :mod:`agent.profile`), the knowledge base's vectors and document metadata in Qdrant, so every API
 replica and worker on every host sees the same agent. Each process keeps the model it loaded,
 keyed by version: :meth:`AgentRuntime.pipeline` asks the database for the active version and the
-profile's change stamp (two indexed lookups) and rebuilds the pipeline only when either changed,
-so a model trained by a worker elsewhere, ``relais intents activate`` or a profile saved through
-the API take effect everywhere without a restart.
+profile's change stamp (one statement, in the caller's transaction when it has one) and rebuilds
+the pipeline only when either changed, so a model trained by a worker elsewhere, ``relais intents
+activate`` or a profile saved through the API take effect everywhere without a restart. The
+embeddings of the passages and intent examples (:class:`agent.answerability.CachedEmbed`) outlive
+a rebuild: a new profile does not embed the knowledge base again.
 
 Qdrant's local mode lets one process own its folder, so on embedded defaults the API process owns
 the store and its worker threads share this runtime; several hosts need ``RELAIS_QDRANT_URL``.
@@ -19,14 +21,17 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from agent.answerability import CachedEmbed
 from agent.intent.classifier import IntentClassifier
-from agent.intent.store import IntentModelStore
+from agent.intent.store import IntentModelStore, active_version_select
 from agent.language import detect_language
 from agent.llm import get_llm
 from agent.pipeline import Pipeline
-from agent.profile import BusinessProfile, ProfileStore, parse_profile
+from agent.profile import BusinessProfile, ProfileStore, parse_profile, stamp_select
 from core import db
 from core.settings import Settings, get_settings
 from knowledge.base import KnowledgeBase
@@ -75,18 +80,32 @@ class AgentRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.knowledge = KnowledgeBase.from_settings(settings, detect_language=_chunk_language)
+        self.engine = state_engine(settings)
         self.intents = intent_store(settings)
         self.profiles = profile_store(settings)
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
         self._key: tuple[str | None, datetime | None] | None = None
         self._model: IntentClassifier | None = None
+        self._unit_embed = CachedEmbed(self.knowledge.embedder.embed)
         # the defaults until pipeline() reads the stored profile (it does before every message)
         self.profile = parse_profile({}, settings=settings)
 
-    def pipeline(self) -> Pipeline:
-        """The pipeline over the active intent model, rebuilt when the model or the profile changed."""
-        key = (self.intents.active_version(), self.profiles.stamp())
+    def state(self, session: Session | None = None) -> tuple[str | None, datetime | None]:
+        """``(active intent model version, profile change stamp)``, in one statement: in ``session``
+        when it is on this deployment's database (a job's transaction), else in one of its own."""
+        statement = select(active_version_select().scalar_subquery(), stamp_select().scalar_subquery())
+        if session is not None and session.get_bind() is self.engine:
+            version, stamp = session.execute(statement).one()
+        else:
+            with Session(self.engine) as own:
+                version, stamp = own.execute(statement).one()
+        return version, stamp
+
+    def pipeline(self, session: Session | None = None) -> Pipeline:
+        """The pipeline over the active intent model, rebuilt when the model or the profile changed
+        (checked in ``session``, see :meth:`state`)."""
+        key = self.state(session)
         with self._lock:
             if self._pipeline is None or key != self._key:
                 previous = self._key[0] if self._key is not None else None
@@ -94,8 +113,9 @@ class AgentRuntime:
                     self._model = self.intents.load(key[0]) if key[0] is not None else None
                 self.profile = self.profiles.load(self.settings)
                 self._pipeline = Pipeline(settings=self.settings, knowledge=self.knowledge, intents=self._model,
-                                          brand=self.profile.brand, llm=get_llm(self.settings))
-                self._pipeline.warm_up()
+                                          brand=self.profile.brand, llm=get_llm(self.settings),
+                                          unit_embed=self._unit_embed)
+                self._pipeline.warm_up(DEFAULT_KB)
                 self._key = key
             return self._pipeline
 

@@ -392,7 +392,9 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) 
     except InvalidPhoneNumber:
         country, timezone = "", None  # still a customer: keep the text, routing just knows less
     contact, _ = get_or_create_by_phone(session, phone_e164=inbound.from_, country=country, timezone=timezone)
-    conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel)
+    now = utcnow()
+    conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel,
+                                             message_at=now)
     encoding = analyze(inbound.text)
     message = Message(
         direction="in",
@@ -409,10 +411,9 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) 
         encoding=encoding.encoding,
         segments=encoding.segments,
         analysis={},
-        created_at=utcnow(),
+        created_at=now,
     )
     session.add(message)
-    conversation.last_message_at = utcnow()
     session.flush()
     webhooks.emit(
         session,
@@ -428,7 +429,8 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) 
     )
     enqueue_after_commit(
         session,
-        JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id,), job_id=f"inbound:{message.id}", queue="inbound"),
+        JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id, conversation.id), job_id=f"inbound:{message.id}",
+                queue="inbound"),
     )
     return message
 

@@ -94,8 +94,13 @@ def list_messages(
     return list(session.scalars(stmt))
 
 
-def open_conversation(session: Session, *, contact_id: int, sender: str, channel: str) -> Conversation:
-    """The contact's open thread with ``sender``, created when there is none (a closed one stays closed)."""
+def open_conversation(session: Session, *, contact_id: int, sender: str, channel: str,
+                      message_at: datetime) -> Conversation:
+    """The contact's open thread with ``sender``, created when there is none (a closed one stays closed).
+
+    ``message_at``: when the message that opens or continues it arrived, kept as its
+    ``last_message_at`` (written with the new thread's insert rather than by an update after it).
+    """
     found = session.scalar(
         select(Conversation)
         .where(
@@ -107,8 +112,10 @@ def open_conversation(session: Session, *, contact_id: int, sender: str, channel
         .limit(1)
     )
     if found is not None:
+        found.last_message_at = message_at
         return found
-    conversation = Conversation(contact_id=contact_id, sender=sender, channel=channel, state="bot")
+    conversation = Conversation(contact_id=contact_id, sender=sender, channel=channel, state="bot",
+                                last_message_at=message_at)
     session.add(conversation)
     session.flush()
     return conversation

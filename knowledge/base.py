@@ -203,8 +203,9 @@ class KnowledgeBase:
                     vectors[chunk.id] = row
             matrix = np.stack([vectors[c.id] for c in writes]).astype(np.float32) if writes else None
             if matrix is not None:
-                self.store.upsert(kb, writes, matrix, ingested_at=utcnow())
-                self.retriever.indexed(kb, writes, matrix)
+                now = utcnow()
+                self.store.upsert(kb, writes, matrix, ingested_at=now)
+                self.retriever.indexed(kb, writes, matrix, ingested_at=now)
             stale = sorted(set(existing) - {c.id for c in chunks})
             self.store.delete(kb, stale)
             self.retriever.unindexed(kb, stale)
@@ -239,6 +240,15 @@ class KnowledgeBase:
 
     def knowledge_bases(self) -> list[str]:
         return self.store.knowledge_bases()
+
+    def exists(self, kb: str) -> bool:
+        """Whether knowledge base ``kb`` holds a collection (remembered once seen: a cheap check per message)."""
+        return self.store.exists(kb)
+
+    def passages(self, kb: str) -> list[Hit]:
+        """Every chunk of ``kb`` as an unscored hit; see :meth:`knowledge.retrieve.Retriever.passages`."""
+        check_kb_name(kb)
+        return self.retriever.passages(kb)
 
     # search
 

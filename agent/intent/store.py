@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,9 +115,11 @@ class IntentModelStore:
             folder = Path(location)
             folder.mkdir(parents=True, exist_ok=True)
             engine = make_engine(f"sqlite:///{(folder / STANDALONE_FILE).resolve()}")
-            own = {IntentModel.__tablename__, IntentActivation.__tablename__}
+            # its own two tables only: sorting the whole metadata fails when another package's
+            # foreign key names a table whose module this process never imported
             metadata = IntentModel.metadata
-            metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name in own])
+            own = (IntentModel.__tablename__, IntentActivation.__tablename__)
+            metadata.create_all(engine, tables=[metadata.tables[name] for name in own])
             self.cache_dir = cache_dir or folder / "encoders"
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
 
@@ -235,8 +237,13 @@ def _iso(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
+def active_version_select() -> Select[str]:
+    """The active version id (no row: none); one indexed lookup, cheap enough before every message."""
+    return select(IntentActivation.version).order_by(IntentActivation.id.desc()).limit(1)
+
+
 def _active(session: Session) -> str | None:
-    return session.scalar(select(IntentActivation.version).order_by(IntentActivation.id.desc()).limit(1))
+    return session.scalar(active_version_select())
 
 
 def _activate(session: Session, version: str) -> None:

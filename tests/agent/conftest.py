@@ -1,4 +1,4 @@
-"""The ``agent`` fixture: a runtime whose knowledge base holds part of the demo FAQ."""
+"""The ``agent`` fixtures: a runtime whose knowledge base holds part of the demo FAQ."""
 
 from __future__ import annotations
 
@@ -13,14 +13,26 @@ from core.settings import Settings
 FAQ = Path(__file__).resolve().parents[2] / "examples" / "maison-lumiere" / "knowledge" / "faq.csv"
 
 
+def _load_faq_subset(settings: Settings, folder: Path) -> None:
+    lines = FAQ.read_text(encoding="utf-8").splitlines()
+    kept = [lines[0]] + [line for line in lines[1:] if line.endswith((",shipping", ",payment"))]
+    subset = folder / "faq.csv"
+    subset.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    get_runtime(settings).knowledge.ingest_path(subset, kb="default")
+
+
 @pytest.fixture
 def agent(runtime: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The runtime's knowledge base holds the demo FAQ's shipping and payment entries (no intent
     model: retrieval decides)."""
-    lines = FAQ.read_text(encoding="utf-8").splitlines()
-    kept = [lines[0]] + [line for line in lines[1:] if line.endswith((",shipping", ",payment"))]
-    subset = tmp_path / "faq.csv"
-    subset.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    get_runtime(runtime).knowledge.ingest_path(subset, kb="default")
+    _load_faq_subset(runtime, tmp_path)
     yield runtime
+    reset_runtime()
+
+
+@pytest.fixture
+def agent_any_db(runtime_any_db: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Like ``agent``, once on SQLite and once on PostgreSQL."""
+    _load_faq_subset(runtime_any_db, tmp_path)
+    yield runtime_any_db
     reset_runtime()

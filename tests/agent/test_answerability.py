@@ -82,6 +82,35 @@ def test_a_follow_ups_own_words_pick_the_sentence(embedder: Embedder) -> None:
     [french] = ranked(embedder, "Combien je paie pour la livraison ? et en express ?", livraison,
                       asked="et en express ?")
     assert french.reply_sentences() == ["L'express coûte 9,90 EUR."]  # the follow-up's own word picks it
+    # the pipeline embeds the follow-up's words with the message and hands their vector over
+    question = "How much is shipping? and for express?"
+    vectors = embedder.embed([question, "and for express?"])
+    embedded: list[str] = []
+
+    def passages_only(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return embedder.embed(texts)
+
+    [given] = rank(question, vectors[0], [shipping], language="en", embed=passages_only, known_name=lambda n: False,
+                   asked="and for express?", asked_vector=vectors[1])
+    assert given.reply_sentences() == ["Express delivery costs 9.90 EUR."] and "and for express?" not in embedded
+
+
+def test_every_intents_examples_are_embedded_in_one_call(embedder: Embedder) -> None:
+    calls: list[list[str]] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return embedder.embed(texts)
+
+    examples = IntentExamples({"payment_methods": ["which cards do you take", "can I pay with PayPal"],
+                               "order_status": ["where is my order"], "empty": []}, counting)
+    examples.prepare()
+    assert calls == [["which cards do you take", "can I pay with PayPal", "where is my order"]]
+    methods, status = examples.get("payment_methods"), examples.get("order_status")
+    assert methods is not None and methods.shape == (2, embedder.dim)
+    assert status is not None and np.allclose(status[0], embedder.embed(["where is my order"])[0], atol=1e-5)
+    assert examples.get("empty") is None and len(calls) == 1
 
 
 def test_support_reads_the_whole_passage() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from channels.base import ConcatInfo, InboundMessage
 from channels.senders import SenderChoice, SenderPicker, create_sender
@@ -54,8 +54,33 @@ def test_persist_creates_thread_once_and_queues_the_pipeline(runtime_any_db: Set
         assert second is not None and second.conversation_id == message.conversation_id
     with db.session_scope() as session:
         assert session.scalar(select(func.count(Conversation.id))) == 1
-    jobs = {j.id for j in get_queue("inbound").get_jobs()}
-    assert f"inbound-{message_id}" in jobs
+    jobs = {j.id: j for j in get_queue("inbound").get_jobs()}
+    # the job knows the conversation, so it takes the conversation's lock without a query first
+    assert jobs[f"inbound-{message_id}"].args == [message_id, message.conversation_id]
+
+
+def test_a_new_thread_is_written_by_its_insert_alone(runtime_any_db: Settings) -> None:
+    statements: list[str] = []
+
+    def on_statement(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine(), "before_cursor_execute", on_statement)
+    try:
+        with db.session_scope() as session:
+            message = flows.persist_inbound(session, inbound=inbound("C1"), provider="vonage")
+            assert message is not None
+            conversation = session.get(Conversation, message.conversation_id)
+            assert conversation is not None and conversation.last_message_at == message.created_at
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", on_statement)
+    assert any(s.startswith("INSERT INTO conversations") for s in statements)
+    assert not any(s.startswith("UPDATE conversations") for s in statements)
+    with db.session_scope() as session:
+        later = flows.persist_inbound(session, inbound=inbound("C2", "and another"), provider="vonage")
+        assert later is not None
+        conversation = session.get(Conversation, later.conversation_id)
+        assert conversation is not None and conversation.last_message_at == later.created_at
 
 
 def test_parts_join_in_order_whatever_the_arrival(runtime_any_db: Settings) -> None:

@@ -170,3 +170,25 @@ def test_searches_and_ingests_from_several_threads(kbase: KnowledgeBase) -> None
     assert all(c >= 1 for c in counts)
     assert len(kbase.list_documents(kb="shop")) == 9
     assert len(kbase.retriever.index("shop").bm25) == kbase.store.count("shop") == 11
+
+
+def test_a_local_store_is_searched_from_memory_and_follows_ingest(
+    kbase: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kbase.ingest_bytes(GUIDE.encode(), filename="guide.md", kb="shop")
+    assert kbase.search("refunds", kb="shop", k=1)  # loads the indexes, payloads included
+
+    def no_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a local store's payloads are read from memory")
+
+    kbase.ingest_bytes(GUIDE.replace("5 working days", "3 working days").encode(), filename="guide.md", kb="shop",
+                       tags=["vip"])
+    monkeypatch.setattr(kbase.store, "get", no_reads)
+    [hit] = kbase.search("when are refunds paid", kb="shop", k=1, tags=["vip"])
+    assert "3 working days" in hit.text and hit.tags == ("vip",) and hit.document_id == "guide.md"
+    passages = {p.heading_path: p for p in kbase.passages("shop")}
+    assert set(passages) == {"Shipping", "Shipping > Returns", "Shipping > Refunds"}
+    assert "3 working days" in passages["Shipping > Refunds"].text and passages["Shipping"].score == 0.0
+    monkeypatch.undo()
+    kbase.delete_document(kb="shop", document_id="guide.md")
+    assert kbase.search("refunds", kb="shop", k=3) == [] and kbase.passages("shop") == []

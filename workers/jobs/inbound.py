@@ -1,4 +1,4 @@
-"""``process_inbound(message_id)``: the job that runs the agent on a received message.
+"""``process_inbound(message_id, conversation_id)``: the job that runs the agent on a received message.
 
 Queued by ``conversations.flows.persist_inbound`` (job id ``inbound:<id>``); the work itself,
 analysis and acting on the decision, is ``agent.inbound.handle_inbound``. The job adds:
@@ -7,10 +7,13 @@ analysis and acting on the decision, is ``agent.inbound.handle_inbound``. The jo
   (a retried or duplicated job does nothing).
 * **One at a time per conversation**: the work runs under the conversation's Redis lock, in one
   transaction, so two texts a second apart are handled in turn, each seeing the other in its
-  history.
+  history. The job is given the conversation, so it takes the lock without reading the database
+  first.
 """
 
 from __future__ import annotations
+
+from sqlalchemy import select
 
 from agent.inbound import handle_inbound
 from conversations.lock import conversation_lock
@@ -18,14 +21,14 @@ from conversations.models import Message
 from core.db import session_scope
 
 
-def process_inbound(message_id: int) -> str:
-    """Analyse inbound message ``message_id`` and act on the decision; returns what was done."""
-    with session_scope() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.direction != "in" or message.conversation_id is None:
+def process_inbound(message_id: int, conversation_id: int | None = None) -> str:
+    """Analyse inbound message ``message_id`` of ``conversation_id`` and act on the decision;
+    returns what was done. Without ``conversation_id`` (a caller knowing only the message) it is
+    looked up first."""
+    if conversation_id is None:
+        with session_scope() as session:
+            conversation_id = session.scalar(select(Message.conversation_id).where(Message.id == message_id))
+        if conversation_id is None:
             return "skipped: not an inbound conversation message"
-        if (message.analysis or {}).get("decision"):
-            return "skipped: already processed"
-        conversation_id = message.conversation_id
     with conversation_lock(conversation_id), session_scope() as session:
         return handle_inbound(session, message_id)
