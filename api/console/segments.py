@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render
 from api.console import segment_form as builder_form
 from api.console.contacts import masked
-from api.deps import db_session, require
+from api.deps import Acting, acting, db_session, require
 from api.routes import segments as rest
 from contacts import segments
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, Contact, ContactList, Segment
@@ -32,6 +32,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
 SAMPLE_SIZE = 10
 NAME = Form(min_length=1, max_length=200)
 DESCRIPTION = Form("", max_length=2000)
@@ -152,41 +153,23 @@ def _saved(done: str) -> Response:
 
 
 @router.post("/segments", response_class=HTMLResponse)
-async def create(
-    request: Request,
-    name: str = NAME,
-    description: str = DESCRIPTION,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
-    with _in_words(builder := await _builder(request)):
-        rules = builder_form.to_rules(builder, segments.segmentable_attributes(session))
-        rest.create_segment(SegmentIn(name=name, description=description, rules=rules), request, session, principal)
+async def create(name: str = NAME, description: str = DESCRIPTION, by: Acting = MARKETER) -> Response:
+    with _in_words(builder := await _builder(by.request)):
+        rules = builder_form.to_rules(builder, segments.segmentable_attributes(by.session))
+        rest.create_segment(SegmentIn(name=name, description=description, rules=rules), by)
     return _saved("saved")
 
 
 @router.post("/segments/{segment_id}", response_class=HTMLResponse)
-async def update(
-    request: Request,
-    segment_id: int,
-    name: str = NAME,
-    description: str = DESCRIPTION,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
-    with _in_words(builder := await _builder(request)):
-        rules = builder_form.to_rules(builder, segments.segmentable_attributes(session))
-        body = SegmentPatch(name=name, description=description, rules=rules)
-        rest.update_segment(segment_id, body, request, session, principal)
+async def update(segment_id: int, name: str = NAME, description: str = DESCRIPTION,
+                 by: Acting = MARKETER) -> Response:
+    with _in_words(builder := await _builder(by.request)):
+        rules = builder_form.to_rules(builder, segments.segmentable_attributes(by.session))
+        rest.update_segment(segment_id, SegmentPatch(name=name, description=description, rules=rules), by)
     return _saved("saved")
 
 
 @router.post("/segments/{segment_id}/delete", response_class=HTMLResponse)
-def delete(
-    request: Request,
-    segment_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
-    rest.delete_segment(segment_id, request, session, principal)
+def delete(segment_id: int, by: Acting = MARKETER) -> Response:
+    rest.delete_segment(segment_id, by)
     return _saved("deleted")

@@ -5,11 +5,11 @@ Marketers write; marketers and analysts read and count.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from contacts import segments
 from contacts.models import Segment
 from contacts.schemas import CountOut, RulesIn, SegmentIn, SegmentOut, SegmentPatch
@@ -19,7 +19,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["segments"])
 READERS = require(Role.MARKETER, Role.ANALYST)
-WRITERS = require(Role.MARKETER)
+WRITER = acting(Role.MARKETER)
 
 
 def _out(segment: Segment) -> SegmentOut:
@@ -34,21 +34,9 @@ def list_segments(
 
 
 @router.post("/segments", response_model=SegmentOut, status_code=201)
-def create_segment(
-    body: SegmentIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> SegmentOut:
-    segment = segments.create(session, name=body.name, rules=body.rules, description=body.description)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="segment.create",
-        target_type="segment",
-        target_id=segment.id,
-        diff={"segment": segment.name, "rules": segment.rules},
-    )
+def create_segment(body: SegmentIn, by: Acting = WRITER) -> SegmentOut:
+    segment = segments.create(by.session, name=body.name, rules=body.rules, description=body.description)
+    by.audit("segment.create", "segment", segment.id, {"segment": segment.name, "rules": segment.rules})
     return _out(segment)
 
 
@@ -68,44 +56,20 @@ def get_segment(
 
 
 @router.patch("/segments/{segment_id}", response_model=SegmentOut)
-def update_segment(
-    segment_id: int,
-    body: SegmentPatch,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> SegmentOut:
-    segment = segments.get(session, segment_id)
+def update_segment(segment_id: int, body: SegmentPatch, by: Acting = WRITER) -> SegmentOut:
+    segment = segments.get(by.session, segment_id)
     before = {"segment": segment.name, "rules": segment.rules}
-    segments.update(session, segment, name=body.name, rules=body.rules, description=body.description)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="segment.update",
-        target_type="segment",
-        target_id=segment.id,
-        diff=audit.changes(before, {"segment": segment.name, "rules": segment.rules}),
-    )
+    segments.update(by.session, segment, name=body.name, rules=body.rules, description=body.description)
+    by.audit("segment.update", "segment", segment.id,
+             audit.changes(before, {"segment": segment.name, "rules": segment.rules}))
     return _out(segment)
 
 
 @router.delete("/segments/{segment_id}", status_code=204)
-def delete_segment(
-    segment_id: int,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(WRITERS),
-) -> None:
-    segment = segments.get(session, segment_id)
-    session.delete(segment)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="segment.delete",
-        target_type="segment",
-        target_id=segment_id,
-        diff={"segment": segment.name},
-    )
+def delete_segment(segment_id: int, by: Acting = WRITER) -> None:
+    segment = segments.get(by.session, segment_id)
+    by.session.delete(segment)
+    by.audit("segment.delete", "segment", segment_id, {"segment": segment.name})
 
 
 @router.get("/segments/{segment_id}/count", response_model=CountOut)
