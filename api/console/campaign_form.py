@@ -42,6 +42,28 @@ ARM_NAMES = "ABCDEF"
 _SIMPLE_RULE = re.compile(
     r"^RRULE:FREQ=(DAILY|WEEKLY);(?:BYDAY=(MO|TU|WE|TH|FR|SA|SU);)?BYHOUR=(\d{1,2});BYMINUTE=(\d{1,2})$")
 #: REST field → the form control its problem is shown next to
+#: form field → the words of its label, for the problem list at the top (the page's own wording)
+PROBLEM_LABELS = {
+    "name": "Campaign name", "segment": "Who gets it", "template_id": "Template", "arms": "Arms of the test",
+    "test_percent": "Test group", "winner_after_hours": "Choose the winner after", "send_at": "Date and time",
+    "local_date": "Day", "local_time": "Time in each recipient's zone", "recurrence": "Custom rule",
+    "timezone": "Campaign time zone", "quiet_end": "Send from", "quiet_start": "Send until",
+    "throttle_per_minute": "Messages per minute", "frequency_cap": "Frequency cap",
+    "frequency_days": "Frequency cap, days", "best_start": "Best time, window from", "best_end": "Best time, until",
+    "best_holdout": "Random-time holdout", "control_percent": "Control", "batch_size": "Contacts per batch",
+    "batch_minutes": "Minutes between batches", "max_hours": "Stop testing after",
+}  # fmt: skip
+
+
+def problem_label(name: str) -> tuple[str, str]:
+    """The id of the control a problem is about and its label in words (arms by letter: "Arm A template")."""
+    for prefix, what in (("arm_template_", "template"), ("arm_weight_", "weight")):
+        index = name.removeprefix(prefix)
+        if name.startswith(prefix) and index.isdigit() and int(index) < len(ARM_NAMES):
+            return f"arm-{what}-{index}", f"Arm {ARM_NAMES[int(index)]} {what}"
+    return name, PROBLEM_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 _FIELD_OF = {"segment_id": "segment", "throttle_per_minute": "throttle_per_minute", "ab": "arms"}
 
 

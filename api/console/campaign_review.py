@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problems_of, recurrence
+from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problem_label, problems_of, recurrence
 from api.console.campaigns import Bar, bars, exclusion_label
 from api.console.forecast_words import facts, uplift_fact
 from campaigns import forecasting, preview, scheduling, service
@@ -48,6 +48,10 @@ class Review:
     spread_unit: str = "hour"
     waits: list[tuple[str, int]] = field(default_factory=list)
     forecast: dict[str, str] = field(default_factory=dict)  # label -> expected value with its intervals
+
+    def listed(self) -> list[tuple[str, str, str]]:
+        """The problems for the list at the top: the control's id, its label in words, the message."""
+        return [(*problem_label(name), message) for name, message in self.problems.items()]
 
 
 def window_words(quiet_start: str, quiet_end: str, country_rules: bool) -> list[str]:

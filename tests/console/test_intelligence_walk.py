@@ -102,3 +102,14 @@ def test_a_marketer_types_60_for_60_percent_on_a_phone_and_is_told_what_to_type(
     value.fill("0,6")
     page.keyboard.press("Tab")
     expect(page.locator("#segment-count")).to_have_text("1", timeout=30_000)
+
+
+def test_the_wizard_lists_problems_by_their_labels(app_client: TestClient) -> None:
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    form = {"name": "", "mode": "adaptive", "arm_template": ["", ""], "arm_weight": ["1", "1"], "when": "now"}
+    shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers)
+    assert shown.status_code == 200, shown.text
+    problems = shown.text[shown.text.index('id="wizard-problems"') : shown.text.index("</ul>")]
+    assert '<a href="#arm-template-0">Arm A template</a>: choose a template' in problems  # before: "arm template 0"
+    assert '<a href="#arm-template-1">Arm B template</a>' in problems
+    assert '<a href="#name">Campaign name</a>: enter a name' in problems and "template id" not in problems
