@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from agent.responder.prompts import LANGUAGE_NAMES
 from api.console import ConsoleRoute, render
-from api.deps import db_session, require
+from api.deps import Acting, acting, db_session, require
 from api.routes import brand as rest
 from campaigns.brand import get_profile
 from campaigns.schemas import BrandIn, BrandOut
@@ -28,6 +28,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
 EMOJI = {"none": "None: a text with an emoji fails the brand check",
          "some": "A few: more than two is flagged", "any": "Any number"}
 LISTS = ("examples", "banned_terms", "required_terms")
@@ -70,13 +71,9 @@ def brand_page(
 
 
 @router.post("/brand", response_class=HTMLResponse)
-async def save(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> Response:
+async def save(by: Acting = MARKETER) -> Response:
     """Saved and audited like ``PUT /api/v1/brand``; refused values come back under their fields."""
-    form = await request.form()
+    form = await by.request.form()
     values = from_form({key: [str(v) for v in form.getlist(key)] for key in form})
     try:
         body = BrandIn.model_validate(values)
@@ -84,8 +81,8 @@ async def save(
         errors: dict[str, str] = {}
         for error in exc.errors():
             errors.setdefault(str(error["loc"][0]), str(error["msg"]).removeprefix("Value error, "))
-        return render(request, "console/_brand_form.html",
-                      _context(values, errors, get_profile(session).stop_number), principal=principal)
-    rest.put_brand(body, request, session, principal)
+        return render(by.request, "console/_brand_form.html",
+                      _context(values, errors, get_profile(by.session).stop_number), principal=by.principal)
+    rest.put_brand(body, by)
     # a full load, so the header shows the new business name
     return Response(status_code=204, headers={"HX-Location": "/console/brand?done=saved"})

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render
-from api.deps import db_session, require
+from api.deps import Acting, acting, db_session, require
 from api.routes import jobs as rest
 from conversations.models import Message
 from core import failed_jobs
@@ -23,6 +23,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 ADMINS = require(Role.ADMIN)
+ADMIN = acting(Role.ADMIN)
 SHOWN = 100
 
 
@@ -59,22 +60,12 @@ def jobs_page(
 
 
 @router.post("/jobs/{job_id}/retry", response_class=HTMLResponse)
-def retry(
-    request: Request,
-    job_id: str,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    rest.requeue(job_id, request, session, principal)
-    return _list(request, session, principal, "console/_jobs.html", f"Job {job_id} is queued to run again.")
+def retry(job_id: str, by: Acting = ADMIN) -> HTMLResponse:
+    rest.requeue(job_id, by)
+    return _list(by.request, by.session, by.principal, "console/_jobs.html", f"Job {job_id} is queued to run again.")
 
 
 @router.post("/jobs/{job_id}/discard", response_class=HTMLResponse)
-def discard(
-    request: Request,
-    job_id: str,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    rest.discard(job_id, request, session, principal)
-    return _list(request, session, principal, "console/_jobs.html", f"Job {job_id} is discarded.")
+def discard(job_id: str, by: Acting = ADMIN) -> HTMLResponse:
+    rest.discard(job_id, by)
+    return _list(by.request, by.session, by.principal, "console/_jobs.html", f"Job {job_id} is discarded.")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from campaigns import brand
 from campaigns.schemas import BrandIn, BrandOut
-from core import audit
 from core.accounts import Principal
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["brand"])
+MARKETER = acting(Role.MARKETER)
 
 
 @router.get("/brand", response_model=BrandOut)
@@ -23,19 +23,7 @@ def get_brand(
 
 
 @router.put("/brand", response_model=BrandOut)
-def put_brand(
-    body: BrandIn,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.MARKETER)),
-) -> BrandOut:
-    profile, diff = brand.update_profile(session, body)
-    audit.record(
-        session,
-        actor=actor(request, principal),
-        action="brand.update",
-        target_type="brand",
-        target_id=profile.id,
-        diff=diff,
-    )
+def put_brand(body: BrandIn, by: Acting = MARKETER) -> BrandOut:
+    profile, diff = brand.update_profile(by.session, body)
+    by.audit("brand.update", "brand", profile.id, diff)
     return BrandOut.model_validate(profile)

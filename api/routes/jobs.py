@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
-from core import audit, failed_jobs
+from api.deps import Acting, acting, require
+from core import failed_jobs
 from core.accounts import Principal
 from core.errors import NotFound
 from core.queue import requeue_failed, rq_job_id
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
+ADMIN = acting(Role.ADMIN)
 
 
 class FailedJobOut(BaseModel):
@@ -47,35 +47,22 @@ def list_failed(limit: int = 100, _: Principal = Depends(require(Role.ADMIN))) -
     return [_out(entry) for entry in failed_jobs.failed(limit)]
 
 
-def _audit(session: Session, request: Request, principal: Principal, action: str, job_id: str,
-           subject: failed_jobs.Subject) -> None:
-    audit.record(session, actor=actor(request, principal), action=action, target_type="job",
-                 target_id=rq_job_id(job_id),
-                 diff={"about": subject.text})
+def _audit(by: Acting, action: str, job_id: str, subject: failed_jobs.Subject) -> None:
+    by.audit(action, "job", rq_job_id(job_id), {"about": subject.text})
 
 
 @router.post("/jobs/failed/{job_id}/requeue", status_code=202)
-def requeue(
-    job_id: str,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> dict[str, str]:
+def requeue(job_id: str, by: Acting = ADMIN) -> dict[str, str]:
     """Run a failed job again (a dead-lettered one starts counting its attempts afresh); audited ``job.requeue``."""
     subject = failed_jobs.subject_of(job_id)
     if subject is None or not requeue_failed(job_id):
         raise NotFound(f"no failed job {job_id}")
-    _audit(session, request, principal, "job.requeue", job_id, subject)
+    _audit(by, "job.requeue", job_id, subject)
     return {"id": rq_job_id(job_id), "status": "queued"}
 
 
 @router.delete("/jobs/failed/{job_id}", status_code=204)
-def discard(
-    job_id: str,
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(require(Role.ADMIN)),
-) -> Response:
+def discard(job_id: str, by: Acting = ADMIN) -> Response:
     """Delete a failed job without running it; audited ``job.discard``.
 
     A dead-lettered id stays refused to automatic re-queues for a week (see ``core.failed_jobs.discard``).
@@ -83,5 +70,5 @@ def discard(
     subject = failed_jobs.subject_of(job_id)
     if subject is None or not failed_jobs.discard(job_id):
         raise NotFound(f"no failed job {job_id}")
-    _audit(session, request, principal, "job.discard", job_id, subject)
+    _audit(by, "job.discard", job_id, subject)
     return Response(status_code=204)
