@@ -247,8 +247,9 @@ def _update_of(columns: tuple[str, ...]) -> Update:
 
 def _among(column: ColumnElement[Any], values: Collection[Any], dialect: str) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN of 500
-    placeholders is rendered by SQLAlchemy and parsed by the driver anew for every batch, which
-    cost as much processor time as the rest of the batch."""
+    placeholders is rendered by SQLAlchemy and parsed by psycopg anew for every batch (it caches
+    statements up to 4 kB only), 0.045 ms of processor time per report against 0.030–0.038 with
+    the array (``bench/reports_apply.py``)."""
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)

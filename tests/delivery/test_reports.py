@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport, DeliveryStatus
@@ -74,3 +74,30 @@ def test_a_burst_schedules_one_job_and_each_report_is_applied_in_order(runtime_a
 def test_a_report_survives_its_round_trip_through_redis() -> None:
     original = _report("failed", "P7", ref="relais-7", code="6", price=1200)
     assert reports.decode(reports.encode(original)) == original
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Settings) -> None:
+    """The report job's cost per batch is fixed (lookup, locked read, subscriber check, one
+    executemany UPDATE), not one statement per report: 5 and 60 reports take the same number."""
+    client = get_redis(runtime_any_db)
+    with db.session_scope() as session:
+        for n in range(65):
+            _sent(session, f"+336123460{n:02d}", f"B{n}")
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    counts = []
+    for numbers in (range(5), range(5, 65)):
+        reports.stage(client, [_report("delivered", f"B{n}", price=33300) for n in numbers])
+        statements.clear()
+        event.listen(db.engine(), "before_cursor_execute", record)
+        try:
+            assert reports.apply_pending(client) == len(numbers)
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", record)
+        counts.append(len(statements))
+    assert counts[0] == counts[1] <= 5
+    with db.session_scope() as session:
+        assert set(session.scalars(select(Message.status))) == {"delivered"}
