@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts.models import Contact
-from contacts.spreadsheet_cells import neutralise_formula
+from core.spreadsheet import neutralise
 
 COLUMNS = (
     "id",
@@ -52,24 +52,19 @@ def export_csv(session: Session, ids: Select[int] | None = None) -> Iterator[str
     yield buffer.getvalue()
 
 
-def _safe(value: Any) -> Any:
-    """Free text with its spreadsheet formulas neutralised (``=HYPERLINK(...)`` typed as a name)."""
-    return neutralise_formula(value) if isinstance(value, str) else value
-
-
 def _row(contact: Contact, names: list[str]) -> list[Any]:
     values = contact.attributes or {}
     return [
         contact.id,
-        contact.phone,  # E.164 starts with "+", which is why phone is not passed through _safe
-        _safe(contact.name or ""),
-        _safe(contact.first_name or ""),
+        contact.phone,  # E.164 starts with "+", which is why phone is not passed through neutralise
+        neutralise(contact.name or ""),
+        neutralise(contact.first_name or ""),
         contact.language or "",
         contact.timezone or "",
         contact.country,
-        _safe(";".join(contact.tags or [])),
+        neutralise(";".join(contact.tags or [])),
         contact.consent_status,
         "true" if contact.opted_out else "false",
         contact.created_at.isoformat(),
-        *("" if values.get(n) is None else _safe(values[n]) for n in names),
+        *("" if values.get(n) is None else neutralise(values[n]) for n in names),
     ]

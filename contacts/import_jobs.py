@@ -23,13 +23,13 @@ from contacts.import_report import ImportOptions
 from contacts.importer import RowParser, first_row
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
 from contacts.service import get_list
-from contacts.spreadsheet_cells import neutralise_formula
 from contacts.tabular import FileLimits, inspect, read_rows
 from core import audit, crypto
 from core.audit import SYSTEM, Actor
 from core.db import utcnow
 from core.errors import Conflict, NotFound
 from core.queue import JobSpec, RetryPolicy, enqueue_after_commit
+from core.spreadsheet import neutralise
 
 CHUNK_BYTES = 1 << 20
 RETENTION = timedelta(days=7)
@@ -192,7 +192,7 @@ def rejected_csv(session: Session, job: ContactImport) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for line in rejected_rows(session, job):
-        writer.writerow([neutralise_formula(cell) for cell in line])
+        writer.writerow([neutralise(cell, keep_signed_numbers=True) for cell in line])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

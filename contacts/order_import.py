@@ -39,11 +39,11 @@ from contacts.orders import (
     record_orders,
     to_micros,
 )
-from contacts.spreadsheet_cells import neutralise_formula
 from contacts.tabular import FileLimits, inspect, read_rows
 from core import audit
 from core.audit import Actor
 from core.errors import ValidationFailed
+from core.spreadsheet import neutralise
 
 BATCH = 500  # orders per look-up and write
 UNKNOWN = "no contact has this customer id, phone or e-mail"
@@ -357,6 +357,7 @@ class RejectedFile:
             return
         reason = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in self._pending)
         cells = next((p.cells for p in self._pending if p.cells is not None), ())
-        self.writer.writerow([str(self._pending[0].row), reason, *(neutralise_formula(c) for c in cells)])
+        safe = [neutralise(c, keep_signed_numbers=True) for c in cells]
+        self.writer.writerow([str(self._pending[0].row), reason, *safe])
         self.rows += 1
         self._pending = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contacts.import_mapping import parse_mapping
-from contacts.spreadsheet_cells import neutralise_formula
 from core.errors import ValidationFailed
+from core.spreadsheet import neutralise
 
 
 def test_a_mapping_is_a_json_object_of_strings() -> None:
@@ -18,8 +18,12 @@ def test_a_mapping_is_a_json_object_of_strings() -> None:
         assert caught.value.errors == [{"field": "mapping"}]
 
 
-def test_formulas_are_neutralised_and_signed_numbers_kept() -> None:
-    assert neutralise_formula("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert neutralise_formula("@SUM(A1)") == "'@SUM(A1)" and neutralise_formula("-2+cmd|x") == "'-2+cmd|x"
-    assert neutralise_formula("+33 6 12 34 56 78") == "+33 6 12 34 56 78" and neutralise_formula("-4") == "-4"
-    assert neutralise_formula("Luc") == "Luc" and neutralise_formula("") == ""
+def test_rejected_rows_keep_signed_numbers_and_neutralise_formulas() -> None:
+    def keep(cell: str) -> str:
+        return str(neutralise(cell, keep_signed_numbers=True))
+
+    assert keep("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert keep("@SUM(A1)") == "'@SUM(A1)" and keep("-2+cmd|x") == "'-2+cmd|x"
+    assert keep("+33 6 12 34 56 78") == "+33 6 12 34 56 78" and keep("-4") == "-4"
+    assert keep("Luc") == "Luc" and keep("") == ""
+    assert neutralise("+33 6 12 34 56 78") == "'+33 6 12 34 56 78"  # exports stay strict
