@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from core import db
-from core.schema import alembic_config, load_models, migrate
+from core.schema import alembic_config, migrate
 from core.settings import Settings
+from tests.core.migration_helpers import emptied, restore_postgres
 
 INSERT_VARIANT = ("INSERT INTO campaign_variants (text, language, brief, path, score, \"check\", status, decided_by,"
                   " decision_note, created_at) VALUES (:text, 'en', '', :path, 0.9, :check, :status, '', '', :now)")
@@ -22,10 +23,7 @@ def _check(value: object) -> dict[str, object]:
 
 def test_angle_and_template_move_to_columns_and_back(runtime_any_db: Settings) -> None:
     url = runtime_any_db.resolved_database_url
-    engine = db.engine()
-    load_models().drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine = emptied()
     migrate(url, "0012")
     now = db.utcnow()
     with engine.begin() as conn:
@@ -59,8 +57,4 @@ def test_angle_and_template_move_to_columns_and_back(runtime_any_db: Settings) -
                         {"score": 0.8, "angle": "benefit"}, {"score": 0.7}]
 
     migrate(url)
-    if not url.startswith("sqlite"):  # leave PostgreSQL as the other tests expect it
-        load_models().drop_all(engine)
-        load_models().create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE alembic_version"))
+    restore_postgres(url, engine)

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from core import db
 from core.schema import load_models, migrate
 from core.settings import Settings
+from tests.core.migration_helpers import emptied, restore_postgres
 
 
 def _diff(url: str) -> list[object]:
@@ -22,10 +23,7 @@ def _diff(url: str) -> list[object]:
 
 def test_migrations_match_models(runtime_any_db: Settings) -> None:
     url = runtime_any_db.resolved_database_url
-    engine = db.engine()
-    load_models().drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine = emptied()
     migrate(url)
     assert _diff(url) == []
     migrate(url)  # a second run is a no-op
@@ -40,10 +38,7 @@ def test_secrets_stored_in_clear_are_encrypted_by_the_migration(runtime_any_db: 
     from core.models import User, WebhookSubscription
 
     url = runtime_any_db.resolved_database_url
-    engine = db.engine()
-    load_models().drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine = emptied()
     migrate(url, "0002")
     with engine.begin() as conn:
         insert_user = (
@@ -81,8 +76,4 @@ def test_secrets_stored_in_clear_are_encrypted_by_the_migration(runtime_any_db: 
         assert b.totp_secret is None and b.totp_pending_secret == "KRSXG5CTMVRXEZLU"
         assert b.pending_recovery_codes == ["h2"] and b.recovery_codes == []
         assert session.scalars(sa.select(WebhookSubscription)).one().secret == "whsec-clear"
-    if not url.startswith("sqlite"):
-        load_models().drop_all(engine)
-        load_models().create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE alembic_version"))
+    restore_postgres(url, engine)
