@@ -175,8 +175,13 @@ def main() -> None:
         spread = [args.rows / t.seconds for t in paths]
         print(f"path reports/s over rounds: min {min(spread):,.0f}, max {max(spread):,.0f}")
         print(f"path / limit: reports/s {limit.seconds / path.seconds:.2f}, "
-              f"process processor time x{path.process_cpu / limit.process_cpu:.1f}, "
-              f"postgresql processor time x{path.database_cpu / max(limit.database_cpu, 1e-9):.1f}")
+              f"process processor time {_times(path.process_cpu, limit.process_cpu)}, "
+              f"postgresql processor time {_times(path.database_cpu, limit.database_cpu)}")
+
+
+def _times(path: float, limit: float) -> str:
+    """``x2.4``; ``n/a`` when the limit's processor time is below the clock's tick (a tiny run)."""
+    return f"x{path / limit:.1f}" if limit > 0 else "n/a"
 
 
 def _median(timings: list[Timing]) -> Timing:
