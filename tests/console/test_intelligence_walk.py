@@ -1,7 +1,9 @@
 """What a marketer tripped on when walking campaign intelligence in Chromium (issue 14, point 8):
 a chance typed as per cent in the segment builder, problems named by a JSON path, a forecast whose
-average lies outside its own 80 % range without a word, a point forecast judged by an interval, and a
-0.998 chance printed as a certainty. Each test fails without its fix."""
+average lies outside its own 80 % range without a word, a point forecast judged by an interval, a
+0.998 chance printed as a certainty, the wizard's problems named by form field, an adaptive report's
+bare "n/a" lift when no contact was held back, and "Clicks (unique)" showing all clicks. Each test fails
+without its fix."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from api.console import forecast_words, predictions_card
+from core.settings import Settings
 from intelligence.forecast import Figure
+from tests.campaigns.test_adaptive import adaptive_campaign, run_adaptive
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user
-from tests.console.test_contact_predictions import HTMX, _marketer, _prediction_form, _scored
+from tests.console.test_contact_predictions import HTML, HTMX, _marketer, _prediction_form, _scored
 
 
 def test_a_chance_typed_as_per_cent_is_explained_not_silently_empty(app_client: TestClient) -> None:
@@ -113,3 +117,13 @@ def test_the_wizard_lists_problems_by_their_labels(app_client: TestClient) -> No
     assert '<a href="#arm-template-0">Arm A template</a>: choose a template' in problems  # before: "arm template 0"
     assert '<a href="#arm-template-1">Arm B template</a>' in problems
     assert '<a href="#name">Campaign name</a>: enter a name' in problems and "template id" not in problems
+
+
+def test_a_small_adaptive_campaign_says_why_it_has_no_lift(app_client: TestClient, runtime: Settings) -> None:
+    campaign = adaptive_campaign(5, arms=2, batch_size=20)  # 10 % of 5 recipients rounds to no control
+    run_adaptive(campaign, {"A": 1.0, "B": 1.0})  # every recipient clicks once
+    _marketer(app_client)
+    page = app_client.get(f"/console/campaigns/{campaign}", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert 'id="adaptive-no-control">No contact was held back' in page.text  # before: a bare "n/a"
+    assert 'id="fig-clicks">5</span>' in page.text  # unique clickers under "Clicks (unique)"; before: "5 (5)"
