@@ -10,16 +10,17 @@ second until the job ends and then shows the report. Rejected rows download from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import IO, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from api.console import ConsoleRoute, render
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
 from contacts import attributes as attrs
 from contacts import import_jobs
 from contacts.import_mapping import FIELDS
@@ -33,6 +34,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
 FIELD_LABELS = {
     "phone": "Phone number",
     "name": "Name (family name)",
@@ -54,26 +56,32 @@ def targets(session: Session) -> list[tuple[str, str]]:
     return [*fields, *declared, ("ignore", FIELD_LABELS["ignore"])]
 
 
-def _file(form: FormData) -> tuple[IO[bytes], str]:
+@dataclass(frozen=True)
+class _Posted:
+    """The wizard's form: the chosen file, with the options the preview and the import both run with."""
+
+    binary: IO[bytes]
+    filename: str
+    options: ImportOptions
+    limits: FileLimits
+
+
+async def _posted(request: Request) -> _Posted:
+    """The file and the wizard's choices: each column's field (every column sent, so the preview
+    shown is what runs) and ``strict``; numbers in national form use the deployment's region."""
+    form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
-    return upload.file, upload.filename
-
-
-def _options(request: Request, form: FormData, filename: str) -> ImportOptions:
-    """The wizard's choices: each column's field (every column sent, so the preview shown is what
-    runs) and ``strict``; numbers in national form use the deployment's region."""
     columns = [str(c) for c in form.getlist("column")]
     chosen = [str(t) for t in form.getlist("target")]
     if len(columns) != len(chosen):
         raise ValidationFailed("the column mapping is incomplete", errors=[{"field": "mapping"}])
-    return ImportOptions(
-        mapping=dict(zip(columns, chosen, strict=True)) or None,
-        strict=form.get("strict") == "on",
-        region=request.app.state.settings.default_region,
-        source_name=filename,
-    )
+    settings = request.app.state.settings
+    options = ImportOptions(mapping=dict(zip(columns, chosen, strict=True)) or None,
+                            strict=form.get("strict") == "on", region=settings.default_region,
+                            source_name=upload.filename)
+    return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
 
 
 @router.get("/imports", response_class=HTMLResponse)
@@ -86,42 +94,22 @@ def import_page(
 
 
 @router.post("/imports/preview", response_class=HTMLResponse)
-async def preview_step(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
     """The preview of the chosen file with the current mapping (nothing is written)."""
-    form = await request.form()
-    binary, filename = _file(form)
-    limits = FileLimits.of(request.app.state.settings)
-    options = _options(request, form, filename)
-    found: dict[str, Any] = await run_in_threadpool(
-        preview, session, binary, filename=filename, options=options, limits=limits
-    )
-    return render(request, "console/_import_preview.html", {"preview": found, "targets": targets(session)},
-                  principal=principal)
+    posted = await _posted(by.request)
+    found: dict[str, Any] = await run_in_threadpool(preview, by.session, posted.binary, filename=posted.filename,
+                                                    options=posted.options, limits=posted.limits)
+    return render(by.request, "console/_import_preview.html", {"preview": found, "targets": targets(by.session)},
+                  principal=by.principal)
 
 
 @router.post("/imports", response_class=HTMLResponse)
-async def start_import(
-    request: Request,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+async def start_import(by: Acting = MARKETER) -> HTMLResponse:
     """Start the background import of the previewed file; answers with its live progress."""
-    form = await request.form()
-    binary, filename = _file(form)
-    job = await run_in_threadpool(
-        import_jobs.start,
-        session,
-        binary,
-        filename=filename,
-        options=_options(request, form, filename),
-        limits=FileLimits.of(request.app.state.settings),
-        actor=actor(request, principal),
-    )
-    return _progress(request, session, principal, job)
+    posted = await _posted(by.request)
+    job = await run_in_threadpool(import_jobs.start, by.session, posted.binary, filename=posted.filename,
+                                  options=posted.options, limits=posted.limits, actor=by.actor)
+    return _progress(by.request, by.session, by.principal, job)
 
 
 def _context(session: Session, job: ContactImport) -> dict[str, Any]:
@@ -154,12 +142,6 @@ def import_status(
 
 
 @router.post("/imports/{import_id}/cancel", response_class=HTMLResponse)
-def cancel_import(
-    request: Request,
-    import_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
+def cancel_import(import_id: int, by: Acting = MARKETER) -> HTMLResponse:
     """Stop the import at its next batch (rows already imported stay); audited."""
-    job = import_jobs.cancel(session, import_id, actor=actor(request, principal))
-    return _progress(request, session, principal, job)
+    return _progress(by.request, by.session, by.principal, import_jobs.cancel(by.session, import_id, actor=by.actor))
