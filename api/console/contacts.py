@@ -2,8 +2,9 @@
 
 Searching and filtering is ``contacts.search``; the contact page reads the consent ledger
 (``contacts.consent.history``), the campaign texts sent to the person and their conversations.
-The privacy export and erasure call ``api.privacy`` like the REST API, and stay admin-only there
-as here: a marketer sees that an administrator handles them.
+The privacy export and erasure are the REST route functions of ``api.routes.contacts`` (so their
+audit entries are the API's own), admin-only there as here: a marketer sees that an administrator
+handles them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import privacy
 from api.console import ConsoleRoute, predictions_card, render
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, db_session, require
+from api.routes import contacts as rest
 from campaigns.models import Campaign
 from contacts import consent, service
 from contacts.models import CONSENT_STATES, Contact
@@ -32,7 +33,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
-ADMINS = require(Role.ADMIN)
+ADMIN = acting(Role.ADMIN)
 PAGE_SIZE = 50
 HISTORY_LIMIT = 200
 ORDERS_SHOWN = 20
@@ -125,29 +126,18 @@ def contact_page(
 
 
 @router.get("/contacts/{contact_id}/export")
-def export_contact(
-    request: Request,
-    contact_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> JSONResponse:
-    """Everything held on the person, as the JSON download of ``GET /api/v1/contacts/{id}/export``; audited."""
-    document = privacy.export_person(session, service.get(session, contact_id), actor=actor(request, principal))
-    return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'})
+def export_contact(contact_id: int, by: Acting = ADMIN) -> JSONResponse:
+    """Everything held on the person: the JSON download of ``GET /api/v1/contacts/{id}/export``, audited there."""
+    return rest.export_person(contact_id, by)
 
 
 @router.post("/contacts/{contact_id}/erase", response_class=HTMLResponse)
-def erase_contact(
-    request: Request,
-    contact_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(ADMINS),
-) -> HTMLResponse:
-    """Erase the person's data, keeping the consent tombstone (``api.privacy.erase_person``); audited.
+def erase_contact(contact_id: int, by: Acting = ADMIN) -> HTMLResponse:
+    """Erase the person's data, keeping the consent tombstone (``DELETE /api/v1/contacts/{id}?erase=true``,
+    audited there).
 
     The page asks for confirmation first (a dialog whose button posts here with the CSRF header).
     """
-    contact = service.get(session, contact_id)
-    counts = privacy.erase_person(session, contact, actor=actor(request, principal))
-    return render(request, "console/_contact_erased.html", {"contact": contact, "counts": counts},
-                  principal=principal)
+    erased = rest.erase_contact(contact_id, erase=True, by=by)
+    return render(by.request, "console/_contact_erased.html",
+                  {"contact": service.get(by.session, contact_id), "counts": erased["erased"]}, principal=by.principal)
