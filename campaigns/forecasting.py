@@ -6,10 +6,12 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
   (:func:`texted`), and the message's segments and price (``campaigns.preview.estimate``: the A/B
   cost range's midpoint per message);
 * the recipients' stored ``purchase_90d`` and ``expected_spend`` predictions (``intelligence.store``);
-* the last :data:`PAST_CAMPAIGNS` completed campaigns' counts from their reports (sent, delivered,
-  unique clickers, conversions; a campaign without any delivery report counts its sent messages as
-  delivered, as its report's CTR does), their conversions' values, and the mean purchase
-  probability of their recipients.
+* the last :data:`PAST_CAMPAIGNS` finished runs (:func:`recent_runs`: a one-off campaign is one run;
+  a recurring campaign, which never reaches ``completed`` while runs remain, gives each run it
+  finished): their counts from the run's report (``reporting.run_summary``: sent, delivered, unique
+  clickers, conversions; a run without any delivery report counts its sent messages as delivered,
+  as its report's CTR does), the values of the conversions that report counts, and the mean
+  purchase probability of their recipients.
 
 :func:`record` stores a forecast per run: when a campaign is scheduled (for its next run), and as
 a run starts without one (``campaigns.flows.start_run``: each later run of a recurring campaign, from
@@ -20,43 +22,110 @@ forecast beside that run's actual figures (:func:`versus_actual`, ``reporting.ru
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
 from campaigns import adaptive, preview, reporting
 from campaigns.models import Campaign, CampaignForecast, Conversion
+from campaigns.scheduling import aware
 from contacts.models import Prediction
-from conversations.models import Message
 from core.errors import NotFound, ValidationFailed
 from intelligence.forecast import Forecast, Inputs, PastCampaign, forecast
 
 log = logging.getLogger(__name__)
 
+#: how many finished runs (a one-off campaign is one run) the forecast learns its rates from
 PAST_CAMPAIGNS = 20
 _CHUNK = 5000
+_PAGE = 50
 #: forecast figure -> how the campaign report's totals give its actual value
 ACTUALS: dict[str, str] = {"delivered": "delivered", "clicks": "unique_clicks", "conversions": "conversions",
                            "revenue_micros": "conversion_value_micros", "cost_micros": "cost_micros"}
 
 
-def _past(session: Session, exclude: int | None) -> tuple[list[int], list[PastCampaign]]:
-    ids = list(session.scalars(
-        select(Campaign.id).where(Campaign.status == "completed", Campaign.id != (exclude or 0))
-        .order_by(Campaign.completed_at.desc(), Campaign.id.desc()).limit(PAST_CAMPAIGNS)
-    ))
-    found: list[tuple[int, PastCampaign]] = []
-    for campaign_id in ids:
-        totals = reporting.summary(session, campaign_id)
-        if totals.get("sent"):
-            counts = PastCampaign(sent=totals["sent"], delivered=totals["delivered"] or totals["sent"],
-                                  clicked=totals["unique_clicks"], converted=totals["conversions"])
-            found.append((campaign_id, counts))
-    return [i for i, _ in found], [p for _, p in found]
+def finished_runs(campaign: Campaign) -> range:
+    """The runs of ``campaign`` whose sending is over (``campaigns.flows.check_completion`` stamps
+    ``completed_at``): every run before the current one, since a run starts only once the previous one
+    completed, and the current one when it completed after it started. A one-off campaign has one run;
+    a recurring one never reaches ``completed`` while runs remain, yet each finished run is history."""
+    if campaign.run < 1 or campaign.completed_at is None:
+        return range(0)
+    started = campaign.run_started_at
+    current_done = started is None or aware(campaign.completed_at) >= aware(started)
+    return range(1, campaign.run + 1 if current_done else campaign.run)
+
+
+def recent_runs(session: Session, *, exclude: int | None) -> list[tuple[Campaign, int]]:
+    """The last :data:`PAST_CAMPAIGNS` finished runs (:func:`finished_runs`) of campaigns other than
+    ``exclude`` that created messages, latest first by their first message.
+
+    Campaigns are read by ``completed_at`` (their latest finished run's end), newest first, and a run's
+    first message precedes its campaign's ``completed_at``: reading stops once the runs kept all began
+    after the next campaign's ``completed_at``, and a campaign's runs, newest first, once one began before
+    the oldest kept.
+    """
+    kept: list[tuple[datetime, int, int, Campaign]] = []
+
+    def floor() -> datetime | None:
+        return kept[PAST_CAMPAIGNS - 1][0] if len(kept) >= PAST_CAMPAIGNS else None
+
+    for campaign, completed in _by_latest_finish(session, exclude):
+        oldest = floor()
+        if oldest is not None and completed < oldest:
+            break
+        for run in reversed(finished_runs(campaign)):
+            began = reporting.first_message(session, campaign.id, run)
+            if began is None:
+                continue
+            if oldest is not None and began < oldest:
+                break
+            kept.append((began, campaign.id, run, campaign))
+            kept.sort(key=lambda k: k[:3], reverse=True)
+            oldest = floor()
+    return [(campaign, run) for _, _, run, campaign in kept[:PAST_CAMPAIGNS]]
+
+
+def _by_latest_finish(session: Session, exclude: int | None) -> Iterator[tuple[Campaign, datetime]]:
+    """Campaigns with a finished run and when it finished, newest first, read a page at a time."""
+    query = (select(Campaign).where(Campaign.completed_at.is_not(None), Campaign.id != (exclude or 0))
+             .order_by(Campaign.completed_at.desc(), Campaign.id.desc()).limit(_PAGE))
+    for offset in itertools.count(0, _PAGE):
+        page = session.scalars(query.offset(offset)).all()
+        yield from ((campaign, aware(campaign.completed_at)) for campaign in page if campaign.completed_at)
+        if len(page) < _PAGE:
+            return
+
+
+def _past(session: Session, exclude: int | None) -> tuple[list[PastCampaign], list[int], float | None]:
+    """The recent finished runs that sent anything, as the forecast reads them: each run's counts from its
+    report (``reporting.run_summary``), the values of the conversions those reports count, and the mean
+    purchase probability of their recipients."""
+    past: list[PastCampaign] = []
+    values: list[int] = []
+    recipients: list[Select[int]] = []
+    for campaign, run in recent_runs(session, exclude=exclude):
+        totals = reporting.run_summary(session, campaign, run)
+        if not totals["sent"]:
+            continue
+        past.append(PastCampaign(sent=totals["sent"], delivered=totals["delivered"] or totals["sent"],
+                                 clicked=totals["unique_clicks"], converted=totals["conversions"]))
+        group = (reporting.RUN, str(run))
+        counted = reporting.counted_conversions(campaign.id, group, reporting.run_window(session, campaign, run))
+        values += [int(v) for v in session.scalars(
+            select(Conversion.value_micros).where(counted, Conversion.value_micros > 0).order_by(Conversion.id))]
+        recipients.append(reporting.recipients(campaign.id, group))
+    if not recipients:
+        return past, values, None
+    mean = session.scalar(select(func.avg(Prediction.value)).where(
+        Prediction.kind == "purchase_90d", Prediction.contact_id.in_(union(*recipients))))
+    return past, values, float(mean) if mean is not None else None
 
 
 def _predictions(session: Session, contact_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -90,17 +159,7 @@ def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate)
     """The forecast's inputs for ``campaign`` (saved or not) whose review is ``estimate``."""
     ids = texted(campaign, [contact_id for contact_id, _, _ in estimate.audience.recipients])
     purchase, spend = _predictions(session, ids)
-    past_ids, past = _past(session, campaign.id)
-    values: list[int] = []
-    past_purchase: float | None = None
-    if past_ids:
-        values = [int(v) for v in session.scalars(
-            select(Conversion.value_micros).where(Conversion.campaign_id.in_(past_ids), Conversion.value_micros > 0))]
-        recipients = select(Message.contact_id).distinct().where(Message.campaign_id.in_(past_ids),
-                                                                Message.direction == "out")
-        mean = session.scalar(select(func.avg(Prediction.value)).where(Prediction.kind == "purchase_90d",
-                                                                        Prediction.contact_id.in_(recipients)))
-        past_purchase = float(mean) if mean is not None else None
+    past, values, past_purchase = _past(session, campaign.id)
     cost = (estimate.cost_low_micros + estimate.cost_high_micros) / 2
     per_message = cost / estimate.price.micros / len(ids) if ids and estimate.price.micros else 1.0
     return Inputs(purchase_p=purchase, spend=spend, segments_per_message=per_message,

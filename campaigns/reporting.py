@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, distinct, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, cast, distinct, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from campaigns import send_time
@@ -107,22 +107,33 @@ def _after_message(session: Session, campaign: Campaign, group: Group, counted: 
     return int(session.scalar(stmt) or 0)
 
 
-def _engagement(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
+def recipients(campaign_id: int, group: Group) -> Select[int]:
+    """The contacts the campaign's messages of ``group`` went to (a subquery): the clicks and conversions a
+    report of ``group`` counts are theirs."""
     out = aliased(Message)
-    in_campaign = select(out.contact_id).where(out.campaign_id == campaign.id, out.direction == "out",
-                                               _group_filter(out, group))
+    return select(out.contact_id).where(out.campaign_id == campaign_id, out.direction == "out",
+                                        _group_filter(out, group))
+
+
+def counted_conversions(campaign_id: int, group: Group, window: Window) -> ColumnElement[bool]:
+    """Which conversions a report of ``group`` counts: the campaign's, recorded within ``window``, by a
+    recipient of the group's messages; a conversion without a contact belongs to no arm or send-time group,
+    but to a run by its time."""
+    anonymous = group is None or group[0] == RUN
+    return and_(Conversion.campaign_id == campaign_id, _within(Conversion.created_at, window),
+                or_(Conversion.contact_id.in_(recipients(campaign_id, group)),
+                    and_(Conversion.contact_id.is_(None), true() if anonymous else false())))
+
+
+def _engagement(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
     clicks, unique_clicks = session.execute(
         select(func.count(), func.count(distinct(LinkClick.contact_id)))
-        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(in_campaign),
+        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(recipients(campaign.id, group)),
                _within(LinkClick.clicked_at, window))
     ).one()
-    # a conversion without a contact belongs to no arm or send-time group, but to a run by its time
-    anonymous = group is None or group[0] == RUN
     conversions, value = session.execute(
         select(func.count(), func.coalesce(func.sum(Conversion.value_micros), 0))
-        .where(Conversion.campaign_id == campaign.id, _within(Conversion.created_at, window),
-               or_(Conversion.contact_id.in_(in_campaign),
-                   and_(Conversion.contact_id.is_(None), true() if anonymous else false())))
+        .where(counted_conversions(campaign.id, group, window))
     ).one()
     inbound = aliased(Message)
     replies = _after_message(session, campaign, group, inbound,
@@ -151,7 +162,8 @@ def summary(session: Session, campaign_id: int) -> dict[str, Any]:
     return _report(session, campaign, None)
 
 
-def _first_message(session: Session, campaign_id: int, run: int) -> datetime | None:
+def first_message(session: Session, campaign_id: int, run: int) -> datetime | None:
+    """When the campaign's ``run`` created its first message (``None``: it has none)."""
     first = session.scalar(select(func.min(Message.created_at)).where(
         Message.campaign_id == campaign_id, Message.direction == "out", _group_filter(Message, (RUN, str(run)))))
     return aware(first) if first is not None else None
@@ -162,9 +174,14 @@ def run_summary(session: Session, campaign: Campaign, run: int) -> dict[str, Any
     recorded from its first message until the next run's first message. The first run's window has no
     start, the last run's no end, so a campaign run once gets exactly :func:`summary`. Replies and
     opt-outs count after the run's messages, as in :func:`summary`."""
-    since = _first_message(session, campaign.id, run) if run > 1 else None
-    until = _first_message(session, campaign.id, run + 1)
-    return _report(session, campaign, (RUN, str(run)), (since, until))
+    return _report(session, campaign, (RUN, str(run)), run_window(session, campaign, run))
+
+
+def run_window(session: Session, campaign: Campaign, run: int) -> Window:
+    """When the clicks and conversions of ``campaign``'s ``run`` count (:func:`run_summary`): from its first
+    message (the first run: from the start) until the next run's first message (the last run: no end)."""
+    since = first_message(session, campaign.id, run) if run > 1 else None
+    return since, first_message(session, campaign.id, run + 1)
 
 
 def waiting(session: Session, campaign_id: int) -> list[dict[str, Any]]:

@@ -4,18 +4,20 @@ beside the actual figures afterwards (API and report)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from campaigns import forecasting, reporting, tasks
+from campaigns import forecasting, preview, reporting, tasks
 from campaigns.models import Campaign, CampaignForecast, CampaignLink, Conversion, LinkClick
 from conversations.models import Message
 from core import db
 from core.db import utcnow
 from intelligence import store
+from intelligence.forecast import PastCampaign
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console.helpers import create_console_user, log_in
 from tests.helpers import auth_headers
@@ -24,16 +26,19 @@ ALL_DAY = {"quiet_start": "23:59", "quiet_end": "00:00", "respect_country_rules"
 
 
 def _past_campaign(session: Session, contact_ids: list[int], *, clicked: int, converted: int) -> int:
-    """A completed campaign whose every message was delivered, with clicks and 30.00 conversions."""
+    """A completed campaign (its one run finished) whose every message was delivered, with clicks and 30.00
+    conversions."""
     campaign = create_campaign(session, create_template(session, body="Old news"), name="past")
-    campaign.status, campaign.completed_at = "completed", utcnow() - timedelta(days=10)
+    campaign.status, campaign.run = "completed", 1
+    campaign.run_started_at = campaign.completed_at = utcnow() - timedelta(days=10)
     link = CampaignLink(campaign_id=campaign.id, url="https://shop.example/old")
     session.add(link)
     session.flush()
     for i, contact_id in enumerate(contact_ids):
         session.add(Message(contact_id=contact_id, direction="out", body="Old news", status="delivered",
                             lane="marketing", author_type="campaign", campaign_id=campaign.id, segments=1,
-                            price_micros=40_000, created_at=utcnow() - timedelta(days=10)))
+                            price_micros=40_000, created_at=utcnow() - timedelta(days=10),
+                            idempotency_key=f"campaign:{campaign.id}:1:{contact_id}"))
         if i < clicked:
             session.add(LinkClick(link_id=link.id, campaign_id=campaign.id, contact_id=contact_id))
         if i < converted:
@@ -272,3 +277,106 @@ def test_an_adaptive_campaigns_control_is_not_forecast_as_texted(runtime: object
     assert cost is not None and cost.expected == 48 * 40_000  # the review's cost leaves the control out too
     delivered = (made[plain.id].figures["delivered"], made[bandit.id].figures["delivered"])
     assert delivered[0] is not None and delivered[1] is not None and delivered[1].high95 <= 48
+
+
+def _scheduled(session: Session, at: datetime, *, recurrence: str = "") -> int:
+    """A campaign scheduled for ``at`` as the CLI does (weekly when ``recurrence`` is set)."""
+    campaign = create_campaign(session, create_template(session, body="Weekly https://shop.example/w"),
+                               recurrence=recurrence, timezone="UTC", frequency_cap=0, **ALL_DAY)
+    campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", at, at
+    return campaign.id
+
+
+def _remove(session: Session, campaign_id: int) -> None:
+    for table in (LinkClick, Conversion, Message, CampaignForecast, CampaignLink):
+        session.execute(delete(table).where(table.campaign_id == campaign_id))  # type: ignore[attr-defined]
+    session.execute(delete(Campaign).where(Campaign.id == campaign_id))
+
+
+def test_finished_runs_of_a_recurring_campaign_are_past_campaigns(runtime: object) -> None:
+    """Controlled clock: a weekly campaign never reaches ``completed``, yet its two finished runs change a
+    draft's forecast exactly as two completed one-off campaigns with the same figures do."""
+    first, second = datetime(2026, 6, 10, 12, 0, tzinfo=UTC), datetime(2026, 6, 17, 12, 0, tzinfo=UTC)
+    later = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # past the frequency window of the second run
+    outcomes = ((first, 6, 3), (second, 9, 2))  # when, how many clicked, how many bought
+    with db.session_scope() as session:
+        ids = [create_contact(session, i, timezone="UTC").id for i in range(60)]
+        model = store.register_version(session, kind="purchase_90d", version="t1")
+        store.write_predictions(session, model, [store.Score(i, 0.05 + 0.01 * (i % 10)) for i in ids])
+        draft_id = create_campaign(session, create_template(session, body="New sale"), **ALL_DAY).id
+
+    def draft_forecast() -> tuple[list[PastCampaign], dict[str, Any]]:
+        with db.session_scope() as session:
+            draft = session.get_one(Campaign, draft_id)
+            made = forecasting.inputs_for(session, draft, preview.estimate(session, draft, start=later, now=later))
+            return made.past, forecasting.compute(session, draft, now=later).as_dict()
+
+    prior = draft_forecast()
+    with db.session_scope() as session:
+        weekly = _scheduled(session, first, recurrence="0 12 * * 3")
+    for at, clicked, bought in outcomes:
+        tasks.sweep(now=at)
+        _deliver_run(weekly, at, clickers=ids[:clicked], buyers=ids[:bought])
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, weekly)
+        assert (campaign.status, campaign.run, list(forecasting.finished_runs(campaign))) == ("scheduled", 2, [1, 2])
+    from_runs = draft_forecast()
+    with db.session_scope() as session:
+        _remove(session, weekly)
+        one_offs = [_scheduled(session, at) for at, _, _ in outcomes]
+    for campaign_id, (at, clicked, bought) in zip(one_offs, outcomes, strict=True):
+        tasks.sweep(now=at)
+        _deliver_run(campaign_id, at, clickers=ids[:clicked], buyers=ids[:bought])
+    with db.session_scope() as session:
+        assert [session.get_one(Campaign, i).status for i in one_offs] == ["completed", "completed"]
+    from_one_offs = draft_forecast()
+
+    assert prior[0] == [] and prior[1]["sources"]["delivered"] == "population prior"
+    assert from_runs[0] == [PastCampaign(sent=60, delivered=60, clicked=9, converted=2),  # latest first
+                            PastCampaign(sent=60, delivered=60, clicked=6, converted=3)]
+    assert from_runs[1]["sources"]["delivered"].startswith("2 past campaigns (120 messages)")
+    assert from_runs == from_one_offs
+    assert from_runs[1]["figures"] != prior[1]["figures"]
+
+
+def test_finished_runs_follow_the_runs_completion() -> None:
+    started, done = datetime(2026, 6, 17, 12, 0), datetime(2026, 6, 17, 14, 0)
+    states = {
+        "draft": Campaign(run=0),
+        "one-off completed": Campaign(run=1, run_started_at=started, completed_at=done),
+        "third run under way": Campaign(run=3, run_started_at=done + timedelta(days=7), completed_at=done),
+        "between runs": Campaign(run=3, run_started_at=started, completed_at=done),
+        "first run under way": Campaign(run=1, run_started_at=started),
+    }
+    assert {name: list(forecasting.finished_runs(c)) for name, c in states.items()} == {
+        "draft": [], "one-off completed": [1], "third run under way": [1, 2], "between runs": [1, 2, 3],
+        "first run under way": []}
+
+
+def test_the_latest_finished_runs_are_read_by_when_they_began(runtime: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weekly campaign's runs 1 and 3 (its run 2 texted nobody) and a one-off in between: the last two are
+    run 3 and the one-off, though the weekly campaign finished last; three take run 1 as well."""
+    week = timedelta(days=7)
+    start = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+    with db.session_scope() as session:
+        contact = create_contact(session, 1, timezone="UTC").id
+        weekly = create_campaign(session, create_template(session, body="Weekly"), recurrence="0 12 * * 3")
+        one_off = create_campaign(session, create_template(session, body="Once"))
+        # the weekly campaign's second run texted nobody: it is no history
+        for campaign, run, at in ((weekly, 1, start), (one_off, 1, start + week), (weekly, 3, start + 2 * week)):
+            session.add(Message(contact_id=contact, direction="out", body="Hi", status="delivered", lane="marketing",
+                                author_type="campaign", campaign_id=campaign.id, segments=1, created_at=at,
+                                idempotency_key=f"campaign:{campaign.id}:{run}:{contact}"))
+        weekly.status, weekly.run = "scheduled", 3
+        weekly.run_started_at, weekly.completed_at = start + 2 * week, start + 2 * week + timedelta(hours=2)
+        one_off.status, one_off.run = "completed", 1
+        one_off.run_started_at, one_off.completed_at = start + week, start + week + timedelta(hours=2)
+        session.flush()
+        found = {}
+        for limit in (2, 3):
+            monkeypatch.setattr(forecasting, "PAST_CAMPAIGNS", limit)
+            found[limit] = [(c.id, run) for c, run in forecasting.recent_runs(session, exclude=None)]
+        without_weekly = [(c.id, run) for c, run in forecasting.recent_runs(session, exclude=weekly.id)]
+    assert found[2] == [(weekly.id, 3), (one_off.id, 1)]
+    assert found[3] == [(weekly.id, 3), (one_off.id, 1), (weekly.id, 1)]
+    assert without_weekly == [(one_off.id, 1)]
