@@ -39,6 +39,7 @@ from intelligence.propensity import DEFAULT_HORIZON_DAYS, PropensityModel
 from intelligence.recommend import RecommendModel, most_popular
 from intelligence.send_time import SendTimeModel
 from intelligence.value import LIFETIME_DAYS, ValueModel, lifetime_value
+from intelligence.windows import MAX_WINDOWS, training_windows
 
 MIN_CUSTOMERS = 50
 RECOMMENDED = 5  # products kept per contact: what a template or the contact page shows
@@ -196,7 +197,9 @@ def score_contacts(
                              seconds=round(time.monotonic() - started, 2))  # fmt: skip
     try:
         recommend = RecommendModel(excluded=excluded).fit(frame, cutoff)
-        models = _Models(PropensityModel().fit(frame, cutoff), ValueModel().fit(frame, cutoff),
+        # one set of training windows for both models (the same horizon): built once, not twice
+        windows = training_windows(frame, cutoff, DEFAULT_HORIZON_DAYS, MAX_WINDOWS)
+        models = _Models(PropensityModel().fit(frame, cutoff, windows), ValueModel().fit(frame, cutoff, windows),
                          SendTimeModel().fit(frame, cutoff), recommend)  # fmt: skip
     except ValueError as exc:  # e.g. everybody (or nobody) bought in the last window
         return ScoringResult(TOO_LITTLE, f"the last {DEFAULT_HORIZON_DAYS} days cannot be learnt from: {exc} ({kept})",
