@@ -14,12 +14,14 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from api.console import forecast_words, predictions_card
+from core import db
 from core.settings import Settings
 from intelligence.forecast import Figure
 from tests.campaigns.test_adaptive import adaptive_campaign, run_adaptive
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user
 from tests.console.test_contact_predictions import HTML, HTMX, _marketer, _prediction_form, _scored
+from tests.contacts.helpers import create_contact
 
 
 def test_a_chance_typed_as_per_cent_is_explained_not_silently_empty(app_client: TestClient) -> None:
@@ -127,3 +129,14 @@ def test_a_small_adaptive_campaign_says_why_it_has_no_lift(app_client: TestClien
     assert page.status_code == 200, page.text
     assert 'id="adaptive-no-control">No contact was held back' in page.text  # before: a bare "n/a"
     assert 'id="fig-clicks">5</span>' in page.text  # unique clickers under "Clicks (unique)"; before: "5 (5)"
+
+
+def test_a_whole_name_is_not_preceded_by_its_first_name_again(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        lea = create_contact(session, 1, first_name="Léa", name="Léa Martin").id  # the demo's whole name
+        zoe = create_contact(session, 2, first_name="Zoé", name="Durand").id  # an import's "Prénom;Nom"
+    _marketer(app_client)
+    listed = app_client.get("/console/contacts", headers=HTML).text
+    assert ">Léa Martin</a>" in listed and "Léa Léa" not in listed and ">Zoé Durand</a>" in listed
+    assert '<h1 id="contact-title">Léa Martin</h1>' in app_client.get(f"/console/contacts/{lea}", headers=HTML).text
+    assert '<h1 id="contact-title">Zoé Durand</h1>' in app_client.get(f"/console/contacts/{zoe}", headers=HTML).text
