@@ -222,7 +222,8 @@ class Pipeline:
         the intents' examples and knowledge base ``kb``'s passages (up to
         :data:`PREFILL_MAX_TEXTS` texts) for the answerability check."""
         self._intent_examples.prepare()
-        if self.knowledge is not None and self.knowledge.exists(kb):
+        # every passage gives at least two texts (a sentence and its title): a larger base is not read
+        if self.knowledge is not None and 0 < 2 * self.knowledge.chunk_count(kb) <= PREFILL_MAX_TEXTS:
             texts = [text for hit in self.knowledge.passages(kb) for text in passage_texts(hit)]
             if len(texts) <= PREFILL_MAX_TEXTS:
                 self._unit_embed(texts)

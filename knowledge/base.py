@@ -245,6 +245,10 @@ class KnowledgeBase:
         """Whether knowledge base ``kb`` holds a collection (remembered once seen: a cheap check per message)."""
         return self.store.exists(kb)
 
+    def chunk_count(self, kb: str) -> int:
+        """How many chunks ``kb`` holds (0 when it does not exist)."""
+        return self.store.count(kb)
+
     def passages(self, kb: str) -> list[Hit]:
         """Every chunk of ``kb`` as an unscored hit; see :meth:`knowledge.retrieve.Retriever.passages`."""
         check_kb_name(kb)

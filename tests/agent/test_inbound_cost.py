@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import event
 
+from agent import pipeline as pipeline_module
+from agent.answerability import CachedEmbed, passage_texts
+from agent.pipeline import Pipeline
+from agent.runtime import get_runtime
 from core import db
 from core.settings import Settings
 from knowledge.embeddings import get_embedder
@@ -85,3 +90,24 @@ def test_a_follow_up_is_embedded_in_the_same_call(cost: Cost) -> None:
     conversation_id = inbound_message(follow_up).conversation_id
     replies = [m.body for m in outbound() if m.conversation_id == conversation_id]
     assert "9,90" in replies[-1] or "9.90" in replies[-1]
+
+
+def test_warm_up_embeds_the_passages_once_within_the_cap(agent: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    knowledge = get_runtime(agent).knowledge
+    every = [text for hit in knowledge.passages("default") for text in passage_texts(hit)]
+    assert len(every) > 4
+
+    def warm(calls: list[list[str]]) -> None:
+        def counting(texts: list[str]) -> np.ndarray:
+            calls.append(list(texts))
+            return knowledge.embedder.embed(texts)
+
+        Pipeline(settings=agent, knowledge=knowledge, intents=None, unit_embed=CachedEmbed(counting)).warm_up()
+
+    within: list[list[str]] = []
+    warm(within)
+    assert sorted(within[0]) == sorted(dict.fromkeys(every))  # one call for the whole knowledge base
+    monkeypatch.setattr(pipeline_module, "PREFILL_MAX_TEXTS", 4)
+    beyond: list[list[str]] = []
+    warm(beyond)
+    assert all(len(call) < len(set(every)) for call in beyond)  # embedded as the samples' questions reach them
