@@ -353,7 +353,8 @@ def test_finished_runs_follow_the_runs_completion() -> None:
         "first run under way": []}
 
 
-def test_the_latest_finished_runs_are_read_by_when_they_began(runtime: object, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("runtime_any_db")
+def test_the_latest_finished_runs_are_read_by_when_they_began(monkeypatch: pytest.MonkeyPatch) -> None:
     """A weekly campaign's runs 1 and 3 (its run 2 texted nobody) and a one-off in between: the last two are
     run 3 and the one-off, though the weekly campaign finished last; three take run 1 as well."""
     week = timedelta(days=7)
