@@ -38,6 +38,11 @@ _SHORT = {"purchase_90d": "Chance to buy in 90 days (0-1)", "churn_risk": "Churn
 PREDICTION_LABELS = {kind: _SHORT.get(kind, meaning.capitalize()) for kind, meaning in PREDICTION_KINDS.items()}
 #: kinds stored as a probability (0-1): the contact page shows them as per cent, so "60" is a likely slip
 PROBABILITY_KINDS = ("purchase_90d", "churn_risk", "response")
+#: the value box's placeholder per kind: what a number means for it (not "a probability" for a spend)
+PREDICTION_HINTS = {"purchase_90d": "0 to 1, e.g. 0.6", "churn_risk": "0 to 1, e.g. 0.7",
+                    "expected_spend": "an amount, e.g. 100", "clv": "an amount, e.g. 500",
+                    "next_purchase_days": "days, e.g. 30", "best_hour": "an hour, 0 to 23",
+                    "uplift": "-1 to 1, e.g. 0.05", "response": "0 to 1, e.g. 0.1"}  # fmt: skip
 _TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
 OPERATORS: dict[str, tuple[str, ...]] = {
     "consent": ("eq", "neq", "in"),

@@ -55,6 +55,7 @@ def _choices(session: Session) -> dict[str, Any]:
         "consent_states": CONSENT_STATES,
         "engagement_kinds": ENGAGEMENT_KINDS,
         "prediction_kinds": builder_form.PREDICTION_LABELS,
+        "prediction_hints": builder_form.PREDICTION_HINTS,
         "attributes": segments.segmentable_attributes(session),
         "lists": session.scalars(select(ContactList).order_by(ContactList.name)).all(),
     }

@@ -42,6 +42,15 @@ def test_a_chance_typed_as_per_cent_is_explained_not_silently_empty(app_client: 
     assert "Condition 1 of group 1: enter a number" in word.text and "groups[" not in word.text
 
 
+def test_the_value_box_says_what_a_number_means_for_each_prediction(app_client: TestClient) -> None:
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    for kind, hint in (("expected_spend", "an amount, e.g. 100"), ("best_hour", "an hour, 0 to 23"),
+                       ("purchase_90d", "0 to 1, e.g. 0.6")):  # before: "a probability is 0 to 1" for all
+        drawn = app_client.post("/console/segments/builder", data=_prediction_form(kind, "gt", ""), headers=headers)
+        assert f'placeholder="{hint}"' in drawn.text, kind
+    assert 'name="extra" hx-post="/console/segments/builder"' in drawn.text  # a new kind re-draws its hint
+
+
 def test_a_refused_save_names_the_row_not_a_path(app_client: TestClient) -> None:
     _scored()
     headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
@@ -96,7 +105,7 @@ def test_a_marketer_types_60_for_60_percent_on_a_phone_and_is_told_what_to_type(
     _settled(page)
     page.get_by_label("Operator, condition 1 of group 1").select_option("gt")
     value = page.get_by_label("Value, condition 1 of group 1")
-    expect(value).to_have_attribute("placeholder", "a probability is 0 to 1")
+    expect(value).to_have_attribute("placeholder", "0 to 1, e.g. 0.6")
     _settled(page)
     value.focus()
     page.keyboard.type("60")
