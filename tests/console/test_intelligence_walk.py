@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from api.console import forecast_words, predictions_card
+from campaigns.models import Campaign
 from core import db
 from core.settings import Settings
 from intelligence.forecast import Figure
@@ -138,6 +139,10 @@ def test_a_small_adaptive_campaign_says_why_it_has_no_lift(app_client: TestClien
     assert page.status_code == 200, page.text
     assert 'id="adaptive-no-control">No contact was held back' in page.text  # before: a bare "n/a"
     assert 'id="fig-clicks">5</span>' in page.text  # unique clickers under "Clicks (unique)"; before: "5 (5)"
+    with db.session_scope() as session:
+        session.get_one(Campaign, campaign).status = "completed"  # no longer live: no "Updates every …"
+    done = app_client.get(f"/console/campaigns/{campaign}", headers=HTML).text
+    assert re.search(r"run 1\.\s+Figures\s+as of", done)  # before: "run 1. figures as of"
 
 
 def test_a_whole_name_is_not_preceded_by_its_first_name_again(app_client: TestClient) -> None:
