@@ -207,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"campaign            {figures['rows']} rows, {figures['delivered']} delivered in {figures['seconds']:.1f} s "
           f"(schedule call → last report stored)")  # fmt: skip
     to_provider = float(figures["to_provider_seconds"])
+    handed = f"{float(figures['rows']) / to_provider:,.0f} msg/s" if to_provider > 0 else "n/a"
     print(f"end to end          {rate:,.0f} msg/s; the last message reached the provider after {to_provider:.1f} s "
-          f"({float(figures['rows']) / to_provider:,.0f} msg/s handed to the provider)")  # fmt: skip
+          f"({handed} handed to the provider)")  # fmt: skip
     print(f"provider            lost {figures['lost']}, duplicated {figures['duplicated']}; "
           f"statuses {figures['statuses']}")  # fmt: skip
     print(f"path limit          fake provider raw accept {limit:,.0f} req/s (httpx, 8 threads, no SDK, no Relais); "
