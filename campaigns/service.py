@@ -239,7 +239,7 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
         raise Conflict(f"campaign {campaign.id} is {campaign.status}, not paused")
     if campaign.phase in ("main", "holdout"):
         campaign.status = "preparing"
-    elif campaign.run_started_at is None:
+    elif not campaign.phase:  # no run under way: not started yet, or a recurring one between runs
         campaign.status = "scheduled"
     else:
         campaign.status = "running"

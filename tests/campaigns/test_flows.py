@@ -57,3 +57,29 @@ def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> 
     assert tasks.prepare_campaign(cid, now=datetime(2026, 6, 17, 8, 0, tzinfo=UTC)) == 1
     with db.session_scope() as session:
         assert len(session.scalars(select(Message.id).where(Message.campaign_id == cid)).all()) == 2
+
+
+def test_a_recurring_campaign_paused_between_runs_resumes_its_schedule(runtime: Settings) -> None:
+    from campaigns import service
+
+    with db.session_scope() as session:
+        create_contact(session, 1, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Weekly news"),
+                                   recurrence="0 10 * * 3", timezone="Europe/Paris")
+        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", NOW, NOW
+        cid = campaign.id
+    tasks.sweep(now=NOW)
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == cid).values(status="delivered"))
+    tasks.sweep(now=NOW + timedelta(minutes=5))  # run 1 completes: scheduled for next Wednesday
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        service.pause(session, campaign)
+        service.resume(session, campaign)
+        assert campaign.status == "scheduled"  # was "running" with no run under way: stuck for good
+    next_run = datetime(2026, 6, 17, 8, 0, tzinfo=UTC)
+    tasks.sweep(now=next_run)
+    assert tasks.prepare_campaign(cid, now=next_run) == 1
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, cid).run == 2
