@@ -35,7 +35,8 @@ def test_throttle_spaces_the_batches(runtime: Settings) -> None:
     assert _scheduled_times() == [NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)]
 
 
-def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> None:
+def _weekly_campaign_after_its_first_run() -> int:
+    """A weekly campaign (Wednesdays 10:00 Paris) whose first run, at NOW, was delivered and completed."""
     with db.session_scope() as session:
         create_contact(session, 1, timezone="UTC")
         campaign = create_campaign(session, create_template(session, body="Weekly news"),
@@ -47,6 +48,11 @@ def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> 
     with db.session_scope() as session:
         session.execute(update(Message).where(Message.campaign_id == cid).values(status="delivered"))
     tasks.sweep(now=NOW + timedelta(minutes=5))
+    return cid
+
+
+def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> None:
+    cid = _weekly_campaign_after_its_first_run()
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, cid)
         assert (campaign.status, campaign.run) == ("scheduled", 1)
@@ -62,17 +68,7 @@ def test_recurring_campaign_is_rescheduled_after_each_run(runtime: Settings) -> 
 def test_a_recurring_campaign_paused_between_runs_resumes_its_schedule(runtime: Settings) -> None:
     from campaigns import service
 
-    with db.session_scope() as session:
-        create_contact(session, 1, timezone="UTC")
-        campaign = create_campaign(session, create_template(session, body="Weekly news"),
-                                   recurrence="0 10 * * 3", timezone="Europe/Paris")
-        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", NOW, NOW
-        cid = campaign.id
-    tasks.sweep(now=NOW)
-    tasks.prepare_campaign(cid, now=NOW)
-    with db.session_scope() as session:
-        session.execute(update(Message).where(Message.campaign_id == cid).values(status="delivered"))
-    tasks.sweep(now=NOW + timedelta(minutes=5))  # run 1 completes: scheduled for next Wednesday
+    cid = _weekly_campaign_after_its_first_run()  # scheduled for next Wednesday
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, cid)
         service.pause(session, campaign)
