@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import pytest
 import redis as redis_lib
-import sqlalchemy as sa
 
 from bench import campaign_e2e, inbound_e2e
-from tests.helpers import skip_unless_ci
+from tests.bench.helpers import bench_databases
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def server(postgres_url: str | None) -> str:
-    """The PostgreSQL server the benches create their own database on."""
-    if postgres_url is None:
-        skip_unless_ci("PostgreSQL is not reachable on 127.0.0.1:5432 and RELAIS_TEST_DATABASE_URL is unset")
-    return postgres_url
-
-
-def _bench_databases(server: str) -> list[str]:
-    engine = sa.create_engine(server)
-    with engine.connect() as conn:
-        names = list(conn.scalars(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'relais_bench_%'")))
-    engine.dispose()
-    return names
 
 
 def test_campaign_bench_delivers_every_message_once_and_cleans_up(
     server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = set(_bench_databases(server))
+    before = bench_databases(server)
     code = campaign_e2e.main(
         ["--recipients", "200", "--workers", "1", "--raw-seconds", "1", "--stall-timeout", "60",
          "--database-url", server, "--redis-url", redis_url]
@@ -47,14 +30,14 @@ def test_campaign_bench_delivers_every_message_once_and_cleans_up(
     assert "lost 0, duplicated 0" in out
     assert "{'delivered': 200}" in out
     assert "msg/s" in out and "Relais / limit" in out
-    assert set(_bench_databases(server)) == before
+    assert bench_databases(server) == before
     assert redis_lib.Redis.from_url(redis_url).dbsize() == 0
 
 
 def test_inbound_bench_answers_every_text_and_cleans_up(
     server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = set(_bench_databases(server))
+    before = bench_databases(server)
     code = inbound_e2e.main(
         ["--rate", "2", "--seconds", "2", "--ramp", "", "--warm-up", "0", "--embedder-seconds", "0.5",
          "--drain", "90", "--workers", "1", "--database-url", server, "--redis-url", redis_url]
@@ -63,5 +46,5 @@ def test_inbound_bench_answers_every_text_and_cleans_up(
     assert code == 0, out
     assert "4 at the provider" in out and "lost 0" in out
     assert "webhook failures 0" in out
-    assert set(_bench_databases(server)) == before
+    assert bench_databases(server) == before
     assert redis_lib.Redis.from_url(redis_url).dbsize() == 0

@@ -12,29 +12,18 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.helpers import skip_unless_ci
+from tests.bench.helpers import bench_databases
 
 pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _bench_databases(server: str) -> set[str]:
-    engine = sa.create_engine(server)
-    with engine.connect() as conn:
-        names = set(conn.scalars(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'relais_bench_%'")))
-    engine.dispose()
-    return names
-
-
-def test_reports_apply_bench_applies_every_report_and_cleans_up(postgres_url: str | None) -> None:
-    if postgres_url is None:
-        skip_unless_ci("PostgreSQL is not reachable on 127.0.0.1:5432 and RELAIS_TEST_DATABASE_URL is unset")
-    before = _bench_databases(postgres_url)
+def test_reports_apply_bench_applies_every_report_and_cleans_up(server: str) -> None:
+    before = bench_databases(server)
     done = subprocess.run(
         [sys.executable, "-m", "bench.reports_apply", "--rows", "60", "--batch", "25", "--rounds", "2",
-         "--database-url", postgres_url],
+         "--database-url", server],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -43,4 +32,4 @@ def test_reports_apply_bench_applies_every_report_and_cleans_up(postgres_url: st
                          done.stdout, flags=re.MULTILINE)
     assert figures == ["path", "limit"] * 3  # each round, then the medians
     assert "path / limit: reports/s" in done.stdout
-    assert _bench_databases(postgres_url) == before
+    assert bench_databases(server) == before
