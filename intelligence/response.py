@@ -14,7 +14,6 @@ and averages a few seeds (row and column sampling differ), which steadies the ra
 from __future__ import annotations
 
 import itertools
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from intelligence.experiment_data import BANK_NEVER_CONTACTED, split_rows
+from intelligence.model_bytes import StoredModel
 
 BASE_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.7,
@@ -45,7 +45,7 @@ def prepare(features: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class ResponseModel:
+class ResponseModel(StoredModel):
     """Response propensity: :meth:`fit` on past outcomes, :meth:`predict` P(yes) for contacts.
 
     ``params`` override :data:`BASE_PARAMS` (``n_estimators`` included); one booster per seed of
@@ -93,18 +93,6 @@ class ResponseModel:
             raise RuntimeError("fit the response model before predicting")
         frame = self._frame(features)
         return [np.asarray(m.predict_proba(frame))[:, 1] for m in self._models]
-
-    def to_bytes(self) -> bytes:
-        """The fitted model, pickled (load only what Relais wrote: :meth:`from_bytes`)."""
-        return pickle.dumps(self)
-
-    @staticmethod
-    def from_bytes(blob: bytes) -> ResponseModel:
-        """A model written by :meth:`to_bytes`."""
-        model = pickle.loads(blob)  # Relais' own model store, never user input
-        if not isinstance(model, ResponseModel):
-            raise TypeError("not a response model")
-        return model
 
 
 @dataclass(frozen=True)

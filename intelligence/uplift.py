@@ -29,7 +29,6 @@ Hillstrom the gaps between learners are within that figure's noise (docs/intelli
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +42,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from intelligence.experiment_data import one_hot
+from intelligence.model_bytes import StoredModel
 
 #: The S-learner's treatment column (a name no customer feature takes).
 _TREATED = "__treated__"
@@ -82,7 +82,7 @@ def uplift_at_top(scores: np.ndarray, treated: np.ndarray, outcome: np.ndarray, 
 
 
 @dataclass
-class UpliftModel:
+class UpliftModel(StoredModel):
     """An uplift learner: :meth:`fit` on a past campaign, :meth:`predict` the uplift of new contacts.
 
     ``method`` is one of :data:`METHODS`; ``params`` override :data:`BASE_PARAMS`; ``seed`` makes
@@ -172,18 +172,6 @@ class UpliftModel:
             share = self._treated_share
             return np.asarray(share * self._parts["tau_c"].predict(x) + (1 - share) * self._parts["tau_t"].predict(x))
         return np.asarray(self._parts["t"].predict_proba(x)[:, 1] - self._parts["c"].predict_proba(x)[:, 1])
-
-    def to_bytes(self) -> bytes:
-        """The fitted model, pickled (load only what Relais wrote: :meth:`from_bytes`)."""
-        return pickle.dumps(self)
-
-    @staticmethod
-    def from_bytes(blob: bytes) -> UpliftModel:
-        """A model written by :meth:`to_bytes`."""
-        model = pickle.loads(blob)  # Relais' own model store, never user input
-        if not isinstance(model, UpliftModel):
-            raise TypeError("not an uplift model")
-        return model
 
 
 def _logistic() -> Pipeline:

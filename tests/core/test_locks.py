@@ -20,8 +20,8 @@ def test_a_held_lock_outlives_its_ttl_and_keeps_others_out(runtime: Settings) ->
             pass
         held.check()  # still ours: the work may commit
     assert not client.exists("test:lock:long")  # released at the end
-    with kept_alive(client, "test:lock:long", ttl=0.3, wait=0.2):
-        pass  # free again
+    with kept_alive(client, "test:lock:long", ttl=0.3, wait=0.2) as again:
+        again.check()  # free again, and ours
 
 
 def test_a_lock_lost_while_held_refuses_the_commit(runtime: Settings) -> None:
