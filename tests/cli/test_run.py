@@ -28,7 +28,8 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_healthy(port: int, process: subprocess.Popen[bytes], deadline: float = 90.0) -> httpx.Response:
+def _wait_healthy(port: int, process: subprocess.Popen[bytes], deadline: float = 180.0) -> httpx.Response:
+    """Wait for /healthz; the deadline is generous: two instances start at once beside the other tests."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
