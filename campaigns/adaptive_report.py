@@ -1,5 +1,10 @@
 """The report section of an adaptive campaign: allocation over time, per-arm rates, lift over the control.
 
+Every figure is the campaign's current run's (``run`` in the section): its batches, its control, its
+messages (their idempotency key names the run) and the clicks and conversions of its window
+(``campaigns.reporting.run_window``). Each run of a recurring campaign tests afresh, so mixing an earlier
+run's recipients into a rate would set the batches and the control of one run against the arms of all.
+
 Two yardsticks, each stated in the section:
 
 * **the test metric** (clicks, replies or conversions per message sent, as the bandit saw it) per
@@ -25,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import adaptive
 from campaigns.models import Campaign
-from campaigns.reporting import ARM, ATTRIBUTION_DAYS, arm_results
+from campaigns.reporting import ARM, ATTRIBUTION_DAYS, RUN, arm_results, in_group
 from campaigns.scheduling import aware
 from contacts.models import Order
 from conversations.models import Message
@@ -93,14 +98,16 @@ def _treated(session: Session, campaign: Campaign) -> dict[str, list[tuple[int, 
     by_arm: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
     for contact_id, arm, at in session.execute(
         select(Message.contact_id, ARM, Message.created_at)
-        .where(Message.campaign_id == campaign.id, Message.direction == "out", Message.status != "rejected")
+        .where(Message.campaign_id == campaign.id, Message.direction == "out", Message.status != "rejected",
+               in_group(Message, (RUN, str(campaign.run))))
     ):
         by_arm[str(arm or "")].append((contact_id, aware(at)))
     return by_arm
 
 
 def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
-    """The adaptive block of ``campaign``'s report; None for a campaign that is not adaptive."""
+    """The adaptive block of ``campaign``'s report, its current run's (``run``); None for a campaign that is
+    not adaptive."""
     if not adaptive.is_adaptive(campaign):
         return None
     ab = campaign.ab
@@ -113,7 +120,8 @@ def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
         why = "the audience ran out before any variant was clearly best; no winner"
     else:
         why = "still testing"
-    metric = {r.name: _rate(r.successes, r.sent) for r in arm_results(session, campaign, metric=str(ab["metric"]))}
+    metric = {r.name: _rate(r.successes, r.sent)
+              for r in arm_results(session, campaign, metric=str(ab["metric"]), run=campaign.run)}
     control = adaptive.control_members(session, campaign)
     treated = _treated(session, campaign)
     control_bought = (buyers(session, control), len(control))
@@ -125,7 +133,7 @@ def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
         purchases[name] = _rate(*bought)
         lifts[name] = difference(bought, control_bought)
     return {
-        "metric": ab["metric"], "control_share": ab["control_share"], "threshold": ab["threshold"],
+        "run": campaign.run, "metric": ab["metric"], "control_share": ab["control_share"], "threshold": ab["threshold"],
         "winner": campaign.ab_winner, "stopped": stop.stopped if stop else "", "why": why,
         "batches": [{"batch": row.batch, "at": aware(row.at).isoformat(),
                      "counts": {a["name"]: a["count"] for a in row.arms},

@@ -70,7 +70,7 @@ def _send_time_rows(section: dict[str, Any]) -> Iterable[Row]:
 
 
 def _adaptive_rows(section: dict[str, Any]) -> Iterable[Row]:
-    for key in ("metric", "control_share", "threshold", "winner", "stopped", "why", "attribution_days"):
+    for key in ("run", "metric", "control_share", "threshold", "winner", "stopped", "why", "attribution_days"):
         yield "adaptive", key, section[key] if section[key] != "" else NA
     for batch in section["batches"]:
         scope = f"adaptive batch {batch['batch']}"

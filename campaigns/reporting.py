@@ -39,8 +39,10 @@ SENT_STATUSES = ("sent", "delivered", "unknown")
 FAILED_STATUSES = ("failed", "dead", "expired")
 ARM = Message.analysis["ab_arm"].as_string()
 #: a group of a campaign's messages: (key of ``Message.analysis``, value), e.g. ("ab_arm", "A") or
-#: ("send_time", "best_time"), or (:data:`RUN`, "2") for one run's; ``None`` = every message
-Group = tuple[str, str] | None
+#: ("send_time", "best_time"), or (:data:`RUN`, "2") for one run's; several such pairs for the messages
+#: every one of them selects (an arm's messages of one run); ``None`` = every message
+Pair = tuple[str, str]
+Group = Pair | tuple[Pair, ...] | None
 #: the group key selecting one run's messages, by their idempotency key ``campaign:<id>:<run>:<contact>``
 #: (``campaigns.prepare``), the one place a message records its run
 RUN = "run"
@@ -48,13 +50,27 @@ RUN = "run"
 Window = tuple[datetime | None, datetime | None]
 
 
-def _group_filter(message: Any, group: Group) -> ColumnElement[bool]:
-    if group is None:
-        return true()
-    if group[0] == RUN:
-        prefix = literal("campaign:") + cast(message.campaign_id, String) + literal(f":{int(group[1])}:%")
+def _pairs(group: Group) -> list[Pair]:
+    match group:
+        case None:
+            return []
+        case (str() as key, str() as value):
+            return [(key, value)]
+        case _:
+            return list(group)
+
+
+def in_group(message: Any, group: Group) -> ColumnElement[bool]:
+    """The condition that selects ``group``'s messages among ``message`` (the table or an alias of it)."""
+    return and_(true(), *(_pair_filter(message, pair) for pair in _pairs(group)))
+
+
+def _pair_filter(message: Any, pair: Pair) -> ColumnElement[bool]:
+    key, value = pair
+    if key == RUN:
+        prefix = literal("campaign:") + cast(message.campaign_id, String) + literal(f":{int(value)}:%")
         return message.idempotency_key.like(prefix)
-    return message.analysis[group[0]].as_string() == group[1]
+    return message.analysis[key].as_string() == value
 
 
 def _within(column: Any, window: Window) -> ColumnElement[bool]:
@@ -66,7 +82,7 @@ def _counts(session: Session, campaign_id: int, group: Group) -> dict[str, Any]:
     rows = session.execute(
         select(Message.status, Message.error_code, func.count(), func.coalesce(func.sum(Message.price_micros), 0),
                func.coalesce(func.sum(Message.segments), 0))
-        .where(Message.campaign_id == campaign_id, Message.direction == "out", _group_filter(Message, group))
+        .where(Message.campaign_id == campaign_id, Message.direction == "out", in_group(Message, group))
         .group_by(Message.status, Message.error_code)
     ).all()
     out: dict[str, Any] = {"messages": 0, "queued": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0,
@@ -102,7 +118,7 @@ def _after_message(session: Session, campaign: Campaign, group: Group, counted: 
         .select_from(out)
         .join(counted, condition(out))
         .where(out.campaign_id == campaign.id, out.direction == "out", time_column > out.created_at,
-               time_column <= horizon, _group_filter(out, group))
+               time_column <= horizon, in_group(out, group))
     )
     return int(session.scalar(stmt) or 0)
 
@@ -112,14 +128,14 @@ def recipients(campaign_id: int, group: Group) -> Select[int]:
     report of ``group`` counts are theirs."""
     out = aliased(Message)
     return select(out.contact_id).where(out.campaign_id == campaign_id, out.direction == "out",
-                                        _group_filter(out, group))
+                                        in_group(out, group))
 
 
 def counted_conversions(campaign_id: int, group: Group, window: Window) -> ColumnElement[bool]:
     """Which conversions a report of ``group`` counts: the campaign's, recorded within ``window``, by a
     recipient of the group's messages; a conversion without a contact belongs to no arm or send-time group,
     but to a run by its time."""
-    anonymous = group is None or group[0] == RUN
+    anonymous = all(key == RUN for key, _ in _pairs(group))
     return and_(Conversion.campaign_id == campaign_id, _within(Conversion.created_at, window),
                 or_(Conversion.contact_id.in_(recipients(campaign_id, group)),
                     and_(Conversion.contact_id.is_(None), true() if anonymous else false())))
@@ -165,7 +181,7 @@ def summary(session: Session, campaign_id: int) -> dict[str, Any]:
 def first_message(session: Session, campaign_id: int, run: int) -> datetime | None:
     """When the campaign's ``run`` created its first message (``None``: it has none)."""
     first = session.scalar(select(func.min(Message.created_at)).where(
-        Message.campaign_id == campaign_id, Message.direction == "out", _group_filter(Message, (RUN, str(run)))))
+        Message.campaign_id == campaign_id, Message.direction == "out", in_group(Message, (RUN, str(run)))))
     return aware(first) if first is not None else None
 
 
@@ -239,12 +255,15 @@ def send_time_report(session: Session, campaign: Campaign) -> dict[str, Any] | N
             "model": send_time.model_status(session).as_dict()}
 
 
-def arm_results(session: Session, campaign: Campaign, *, metric: str) -> list[ArmResult]:
-    """Per arm: messages sent and successes of ``metric`` (clicks, replies or conversions), by contact."""
+def arm_results(session: Session, campaign: Campaign, *, metric: str, run: int | None = None) -> list[ArmResult]:
+    """Per arm: messages sent and successes of ``metric`` (clicks, replies or conversions), by contact; of
+    every run, or with ``run`` of that run only (its messages, its clicks and conversions: :func:`run_window`)."""
     key = {"clicks": "unique_clicks", "replies": "replies", "conversions": "conversions"}[metric]
+    window = run_window(session, campaign, run) if run is not None else (None, None)
     results = []
     for arm in campaign.ab.get("arms", []):
-        data = _report(session, campaign, ("ab_arm", str(arm["name"])))
+        group: Pair = ("ab_arm", str(arm["name"]))
+        data = _report(session, campaign, group if run is None else (group, (RUN, str(run))), window)
         results.append(ArmResult(name=str(arm["name"]), sent=data["sent"] or data["messages"] - data["rejected"],
                                  successes=int(data[key])))
     return results

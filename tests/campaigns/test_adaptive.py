@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns import adaptive, adaptive_report, flows, service, tasks
 from campaigns.models import Campaign, CampaignAllocation, CampaignLink, LinkClick
@@ -173,6 +173,72 @@ def test_allocation_store_and_lift_over_control() -> None:
                                                                                            + (u2 - 0.25) ** 2) ** 0.5)
         assert lift["high"] == pytest.approx(0.25 + ((u1 - 0.5) ** 2 + (0.25 - l2) ** 2) ** 0.5)
         assert section["why"] == "still testing" and section["winner"] == ""
+
+
+def _weekly_run(cid: int, start: datetime, *, clicking: str, control_buys: bool) -> None:
+    """One run of a weekly adaptive campaign from ``start``: one batch, every message delivered, the
+    recipients of arm ``clicking`` click within the hour, the treated buy the next day unless
+    ``control_buys``, then only the control does; the run completes."""
+    tasks.sweep(now=start)
+    tasks.prepare_campaign(cid, now=start)
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        run = list(session.execute(select(Message.id, Message.contact_id, Message.analysis).where(
+            Message.campaign_id == cid, Message.idempotency_key.like(f"campaign:{cid}:{campaign.run}:%"))))
+        session.execute(update(Message).where(Message.id.in_([m for m, _, _ in run])).values(status="delivered"))
+        link = session.scalar(select(CampaignLink.id).where(CampaignLink.campaign_id == cid))
+        for _, contact_id, analysis in run:
+            if analysis["ab_arm"] == clicking:
+                session.add(LinkClick(link_id=link, campaign_id=cid, contact_id=contact_id,
+                                      clicked_at=start + timedelta(minutes=30)))
+        [batch] = adaptive.history(session, campaign)
+        buyers = batch.control_ids if control_buys else [c for _, c, _ in run]
+        for contact_id in buyers:
+            session.add(Order(contact_id=contact_id, source="api", external_id=f"{start:%d}-{contact_id}",
+                              status="paid", ordered_at=start + timedelta(days=1)))
+    for later in (61, 62, 63):  # the next batch finds nobody left, the run finishes and completes
+        tasks.sweep(now=start + timedelta(minutes=later))
+        tasks.prepare_campaign(cid, now=start + timedelta(minutes=later))
+
+
+def test_a_recurring_campaigns_section_shows_the_current_run_only(app_client: TestClient, runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(50):
+            create_contact(session, i, timezone="UTC")
+        a, b = (create_template(session, body=f"Version {n} https://shop.example/{n}", name=n) for n in "AB")
+        ab = {"mode": "adaptive", "arms": [{"name": t.name, "template_id": t.id} for t in (a, b)],
+              "batch_size": 50, "batch_minutes": 60, "control_share": 0.2}
+        campaign = create_campaign(session, a, ab=ab, frequency_cap=0, recurrence="0 10 * * 3",
+                                   timezone="Europe/Paris")
+        campaign.status, campaign.next_run_at, campaign.send_at = "scheduled", NOW, NOW
+        cid = campaign.id
+    _weekly_run(cid, NOW, clicking="A", control_buys=False)  # run 1: A clicked, the treated bought
+    second = datetime(2026, 6, 17, 8, 0, tzinfo=UTC)  # next Wednesday 10:00 in Paris
+    _weekly_run(cid, second, clicking="B", control_buys=True)  # run 2: B clicked, only the control bought
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert campaign.run == 2
+        section = adaptive_report.section(session, campaign)
+        assert section is not None and section["run"] == 2
+        [batch] = section["batches"]
+        assert batch["at"] == second.isoformat()
+        sent = {arm: sum(1 for (a,) in session.execute(select(Message.analysis["ab_arm"].as_string()).where(
+            Message.campaign_id == cid, Message.idempotency_key.like(f"campaign:{cid}:2:%"))) if a == arm)
+            for arm in "AB"}
+        assert sent == {arm: batch["counts"][arm] for arm in "AB"} and sum(sent.values()) == 40
+        arms = section["arms"]  # run 2's messages and clicks: A's recipients of run 1 clicked, not counted
+        assert (arms["A"]["n"], arms["A"]["successes"]) == (sent["A"], 0)
+        assert (arms["B"]["n"], arms["B"]["successes"]) == (sent["B"], sent["B"])
+        purchases = section["purchases"]  # run 1's treated bought, run 2's did not; run 2's control did
+        assert (purchases["control"]["n"], purchases["control"]["successes"]) == (10, 10)
+        assert (purchases["all variants"]["n"], purchases["all variants"]["successes"]) == (40, 0)
+        assert section["lift"]["all variants"]["lift"] == -1.0
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
+    assert '<h3 id="adaptive-title">Adaptive test, run 2</h3>' in html and "earlier runs are not counted" in html
+    rows = html.split('<table id="allocation">')[1].split("</table>")[0]
+    assert rows.count("<tr data-batch=") == 1 and second.strftime("%Y-%m-%d %H:%M") in rows
 
 
 def test_adaptive_settings_are_validated_and_stored_with_defaults() -> None:
