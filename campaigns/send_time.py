@@ -150,7 +150,7 @@ class Target:
 
     def reason(self, hour: int) -> str:
         if self.basis == SINGLE:
-            return f"best time: {hour:02d}:00, one hour for everyone (personal hours measured no better)"
+            return f"best time: {hour:02d}:00, one hour for everyone (customers' own hours did no better)"
         return f"best time: {hour:02d}:00 from {self.basis}"
 
 
@@ -209,16 +209,28 @@ class ModelStatus:
 
     @property
     def note(self) -> str:
+        """The choice in a marketer's words: what was compared, which won and by how much, what follows.
+
+        The figures are the model's held-out check (``hour_hit_pm1``, ``one_best_hour``): the share of
+        customers whose first order in the last window before training fell within an hour of the hour
+        each way chose from the orders before that window.
+        """
         if self.version is None:
             return ("No send-time model is trained yet: recipients go at their segment's or everyone's best hour "
                     "from the orders on record, or at the window's first opening.")
         own, one = self.validation.get("hour_hit_pm1"), self.validation.get("one_best_hour")
-        figures = (f" (next order within ±1 h of the hour: {own:.1%} personal, {one:.1%} one best hour)"
-                   if isinstance(own, float) and isinstance(one, float) else "")
-        if self.single_hour:
-            return (f"Personal hours measured no better than one best hour for everyone{figures}: everyone is "
-                    "planned at that single best hour.")
-        return f"Each recipient gets their own best hour{figures}."
+        then = ("so everyone is texted at that single best hour." if self.single_hour
+                else "so each recipient is texted at their own best hour.")
+        if not (isinstance(own, float) and isinstance(one, float)):
+            return ("Customers' own best hours did no better than one best hour for everyone, " + then
+                    if self.single_hour else "Each recipient is texted at their own best hour, learned from their "
+                    "past orders.")
+        gap = abs(own - one) * 100
+        by = f"{gap:.1f} percentage points" if gap >= 0.05 else "less than 0.1 percentage point"
+        verdict = ("Both did equally well, " if own == one else f"Their own hour came out ahead by {by}, "
+                   if own > one else f"One hour for everyone came out ahead by {by}, ")
+        return (f"Compared on customers' recent orders: {own:.1%} of them next ordered within an hour of their own "
+                f"best hour, {one:.1%} within an hour of one best hour for everyone. {verdict}{then}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"version": self.version, "single_hour": self.single_hour, "validation": self.validation,

@@ -248,11 +248,33 @@ def test_api_takes_the_option_refuses_unknown_fields_and_plans(app_client: TestC
     assert created.json()["send_time"] == {**window, "holdout": 0.1}
     plan = app_client.get(f"/api/v1/campaigns/{created.json()['id']}/send-time", headers=headers).json()
     assert plan["recipients"] == 10 and sum(plan["groups"].values()) == 10
-    assert plan["model"]["single_hour"] is True and "single best hour" in plan["model"]["note"]
+    assert plan["model"]["single_hour"] is True and plan["model"]["note"] == (
+        "Compared on customers' recent orders: 31.0% of them next ordered within an hour of their own best hour, "
+        "35.0% within an hour of one best hour for everyone. One hour for everyone came out ahead by 4.0 "
+        "percentage points, so everyone is texted at that single best hour.")
     assert plan["groups"][send_time.BEST] == 0 or plan["local_hours"][send_time.BEST] == {
         "19:00": plan["groups"][send_time.BEST]}
-    assert all(r["reason"] in ("holdout: random time", "best time: 19:00, one hour for everyone (personal hours "
-                                "measured no better)") for r in plan["reasons"])
+    assert all(r["reason"] in ("holdout: random time", "best time: 19:00, one hour for everyone (customers' own "
+                                "hours did no better)") for r in plan["reasons"])
+
+
+@pytest.mark.parametrize(("validation", "single_hour", "says"), [
+    ({"hour_hit_pm1": 0.426, "one_best_hour": 0.425}, False,
+     "42.6% of them next ordered within an hour of their own best hour, 42.5% within an hour of one best hour "
+     "for everyone. Their own hour came out ahead by 0.1 percentage points, so each recipient is texted at their "
+     "own best hour."),
+    ({"hour_hit_pm1": 0.4251, "one_best_hour": 0.425}, False,
+     "ahead by less than 0.1 percentage point, so each recipient is texted at their own best hour."),
+    ({"hour_hit_pm1": 0.35, "one_best_hour": 0.35}, True,
+     "Both did equally well, so everyone is texted at that single best hour."),
+    ({}, True, "Customers' own best hours did no better than one best hour for everyone, so everyone is texted at "
+               "that single best hour."),
+    ({}, False, "Each recipient is texted at their own best hour, learned from their past orders."),
+])
+def test_the_model_note_says_what_was_compared_which_won_by_how_much_and_what_follows(
+        validation: dict[str, float], single_hour: bool, says: str) -> None:
+    note = send_time.ModelStatus("v1", single_hour, validation).note
+    assert note.endswith(says) and "±" not in note and "personal" not in note
 
 
 def test_wizard_sets_the_option_shows_the_model_note_and_the_report_section(app_client: TestClient) -> None:
