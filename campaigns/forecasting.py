@@ -6,6 +6,9 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
   (:func:`texted`), and the message's segments and price (``campaigns.preview.estimate``: the A/B
   cost range's midpoint per message);
 * the recipients' stored ``purchase_90d`` and ``expected_spend`` predictions (``intelligence.store``);
+* the currencies (:func:`money`): revenue's is the orders' (the most common among orders that name
+  one: one shop sells in one currency), cost's is ``RELAIS_SMS_PRICE_CURRENCY``, and the rate between
+  them from ``RELAIS_EXCHANGE_RATES`` if configured;
 * the last :data:`PAST_CAMPAIGNS` finished runs (:func:`recent_runs`: a one-off campaign is one run;
   a recurring campaign, which never reaches ``completed`` while runs remain, gives each run it
   finished): their counts from the run's report (``reporting.run_summary``: sent, delivered, unique
@@ -35,9 +38,10 @@ from sqlalchemy.orm import Session
 from campaigns import adaptive, preview, reporting
 from campaigns.models import Campaign, CampaignForecast, Conversion
 from campaigns.scheduling import aware
-from contacts.models import Prediction
+from contacts.models import Order, Prediction
 from core.errors import NotFound, ValidationFailed
-from intelligence.forecast import Forecast, Inputs, PastCampaign, forecast
+from core.settings import get_settings
+from intelligence.forecast import Forecast, Inputs, Money, PastCampaign, forecast
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +159,16 @@ def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
     return [contact_ids[i] for i in sorted(drawn)]
 
 
+def money(session: Session) -> Money:
+    """Revenue's currency (the most common among the orders that name one; "" with none), cost's (the SMS
+    price's), and the configured rate from the first to the second, if any."""
+    revenue = session.scalar(select(Order.currency).where(Order.currency != "").group_by(Order.currency)
+                             .order_by(func.count().desc(), Order.currency).limit(1)) or ""
+    settings = get_settings()
+    cost = settings.sms_price_currency
+    return Money(revenue, cost, settings.exchange_rate_table.get((revenue, cost)))
+
+
 def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Inputs:
     """The forecast's inputs for ``campaign`` (saved or not) whose review is ``estimate``."""
     ids = texted(campaign, [contact_id for contact_id, _, _ in estimate.audience.recipients])
@@ -164,7 +178,7 @@ def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate)
     per_message = cost / estimate.price.micros / len(ids) if ids and estimate.price.micros else 1.0
     return Inputs(purchase_p=purchase, spend=spend, segments_per_message=per_message,
                   price_micros=estimate.price.micros, past=past, conversion_values_micros=values,
-                  past_purchase_p=past_purchase)
+                  past_purchase_p=past_purchase, money=money(session))
 
 
 def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:
@@ -230,13 +244,14 @@ def _latest_per_run(session: Session, campaign_id: int) -> list[CampaignForecast
 
 def versus_actual(made: Forecast, totals: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Per figure: the forecast, the actual value, and whether it fell inside the 80 % and 95 % intervals
-    (``None`` where either side is unknown: a revenue not forecast, an ROI without cost, a run not started
-    (``totals`` ``None``))."""
+    (``None`` where either side is unknown: a revenue not forecast, an ROI without cost or between two
+    currencies with no rate, a run not started (``totals`` ``None``)). The actual ROI converts revenue as
+    the forecast did (its currencies and rate), so the two are compared in one currency."""
     actual: dict[str, float | None] = {}
     if totals is not None:
         actual = {name: float(totals.get(key, 0)) for name, key in ACTUALS.items()}
-        cost, revenue = actual["cost_micros"], actual["revenue_micros"]
-        actual["roi"] = (revenue - cost) / cost if cost and revenue is not None else None
+        cost, revenue, factor = actual["cost_micros"], actual["revenue_micros"], made.money.factor
+        actual["roi"] = (revenue * factor - cost) / cost if cost and revenue is not None and factor else None
     rows = []
     for name, figure in made.figures.items():
         value = actual.get(name)
@@ -257,7 +272,7 @@ def comparison(session: Session, campaign: Campaign) -> dict[str, Any] | None:
         made = Forecast.from_dict(row.forecast)
         actual = reporting.run_summary(session, campaign, row.run) if row.run <= campaign.run else None
         runs.append({"run": row.run, "made_at": row.made_at.isoformat(), "sources": made.sources,
-                     "metrics": versus_actual(made, actual)})
+                     **made.money.as_dict(), "metrics": versus_actual(made, actual)})
     if not runs:
         return None
     return {**runs[-1], "runs": runs}

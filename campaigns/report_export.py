@@ -93,11 +93,15 @@ def _forecast_rows(compared: dict[str, Any]) -> Iterable[Row]:
     for run in compared["runs"]:
         scope = f"forecast run {run['run']}"
         yield scope, "made_at", run["made_at"]
+        currencies = run.get("currencies") or {}
+        yield from ((scope, f"currency.{side}", currencies.get(side) or NA) for side in ("revenue", "cost"))
+        yield scope, "exchange_rate", _shown((run.get("exchange_rate") or {}).get("rate"))
         for entry in run["metrics"]:
             figure = entry["forecast"] or {}
             name = entry["metric"]
             yield from ((scope, f"{name}.{key}", _shown(figure.get(key))) for key in FORECAST_KEYS)
             yield from ((scope, f"{name}.{key}", _shown(entry[key])) for key in ("actual", "within80", "within95"))
+            yield scope, f"{name}.basis", _shown(run["sources"].get(name))
 
 
 def flat_rows(report: dict[str, Any]) -> list[Row]:
@@ -166,12 +170,13 @@ def _send_time_table(section: dict[str, Any]) -> list[list[Any]]:
 
 def _forecast_table(compared: dict[str, Any]) -> list[list[Any]]:
     table: list[list[Any]] = [["run", "made at (UTC)", "metric", *FORECAST_KEYS, "actual", "within 80 %",
-                               "within 95 %"]]
+                               "within 95 %", "basis"]]
     for run in compared["runs"]:
         for entry in run["metrics"]:
             figure = entry["forecast"] or {}
             table.append([run["run"], run["made_at"], entry["metric"], *(_shown(figure.get(k)) for k in FORECAST_KEYS),
-                          *(_shown(entry[k]) for k in ("actual", "within80", "within95"))])
+                          *(_shown(entry[k]) for k in ("actual", "within80", "within95")),
+                          _shown(run["sources"].get(entry["metric"]))])
     return table
 
 

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     marketing_consent: Literal["opt_in", "soft_opt_in"] = "opt_in"
     soft_opt_in_days: int = Field(730, ge=1, le=3650)
 
+    # Money (docs/intelligence.md, forecast): the SMS provider's prices are in sms_price_currency; a
+    # forecast's ROI divides revenue (in the orders' currency) by cost only in one currency, so when they
+    # differ it converts with a rate given here, "GBP:EUR=1.17" (1 GBP = 1.17 EUR; the inverse is implied),
+    # several separated by commas, or says "n/a" without one
+    sms_price_currency: str = "EUR"
+    exchange_rates: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:
@@ -144,6 +151,19 @@ class Settings(BaseSettings):
     def _server_url_scheme(cls, value: str) -> str:
         if value and "://" not in value:
             raise ValueError("must be a URL such as redis://127.0.0.1:6379/0")
+        return value
+
+    @field_validator("sms_price_currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("must be an ISO 4217 code such as EUR")
+        return value.upper()
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates_parse(cls, value: str) -> str:
+        parse_exchange_rates(value)
         return value
 
     @model_validator(mode="after")
@@ -172,8 +192,38 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url and self.llm_model)
 
     @property
+    def exchange_rate_table(self) -> dict[tuple[str, str], float]:
+        """(from, to) → units of ``to`` one unit of ``from`` is worth, each configured rate and its inverse."""
+        return parse_exchange_rates(self.exchange_rates)
+
+    @property
     def roles_requiring_2fa(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.require_2fa_roles.split(",") if r.strip())
+
+
+def parse_exchange_rates(text: str) -> dict[tuple[str, str], float]:
+    """``"GBP:EUR=1.17,USD:EUR=0.92"`` as a table that also holds each inverse.
+
+    Raises:
+        ValueError: an entry not of the form ``AAA:BBB=positive number``, or a pair given twice.
+    """
+    table: dict[tuple[str, str], float] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        pair, _, number = entry.partition("=")
+        source, _, target = (part.strip().upper() for part in pair.partition(":"))
+        try:
+            rate = float(number)
+        except ValueError:
+            rate = 0.0
+        codes_ok = all(len(c) == 3 and c.isalpha() for c in (source, target)) and source != target
+        if not codes_ok or not (0 < rate < float("inf")):
+            raise ValueError(f"{entry!r} is not of the form GBP:EUR=1.17 (two ISO 4217 codes, a positive rate)")
+        if (source, target) in table:
+            raise ValueError(f"{source}:{target} is given twice (an inverse counts as the same pair)")
+        table[(source, target)], table[(target, source)] = rate, 1 / rate
+    return table
 
 
 def _one_line(exc: ValidationError) -> str:

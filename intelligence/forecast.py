@@ -27,6 +27,10 @@ rates and the luck of one send:
   orders, converters drawn in proportion to their chances.
 * **Cost** is the sendable messages × segments per message × price per segment: known before
   sending (the interval is the point); ROI = (revenue − cost) ÷ cost.
+* **Currencies** (:class:`Money`): revenue is in the orders' currency, cost in the SMS price's. When
+  they differ, ROI converts revenue with the exchange rate the deployment configured, and names it;
+  without one ROI is not forecast (``None``, with the reason in :attr:`Forecast.sources`): a ratio of
+  two currencies is not a return.
 
 :attr:`Forecast.sources` says, per figure, which of these the forecast used.
 """
@@ -61,6 +65,50 @@ class PastCampaign:
 
 
 @dataclass(frozen=True)
+class Money:
+    """The currencies of revenue and cost ("" when not known: taken as the same) and the rate that turns
+    one unit of revenue's currency into cost's (``None``: none configured)."""
+
+    revenue: str = ""
+    cost: str = ""
+    rate: float | None = None
+
+    @property
+    def mixed(self) -> bool:
+        return bool(self.revenue and self.cost and self.revenue != self.cost)
+
+    @property
+    def factor(self) -> float | None:
+        """What revenue is multiplied by to be in cost's currency; ``None`` when it cannot be."""
+        if not self.mixed:
+            return 1.0
+        return self.rate
+
+    def currency_of(self, metric: str) -> str:
+        return {"revenue_micros": self.revenue, "cost_micros": self.cost}.get(metric, "")
+
+    @property
+    def not_comparable(self) -> str:
+        return (f"revenue in {self.revenue}, cost in {self.cost}: set RELAIS_EXCHANGE_RATES "
+                f"(e.g. {self.revenue}:{self.cost}=1.00) to compare them")
+
+    @property
+    def conversion(self) -> str:
+        return f"revenue converted at 1 {self.revenue} = {self.rate:g} {self.cost} (RELAIS_EXCHANGE_RATES)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"currencies": {"revenue": self.revenue, "cost": self.cost},
+                "exchange_rate": ({"from": self.revenue, "to": self.cost, "rate": self.rate}
+                                  if self.mixed and self.rate is not None else None)}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Money:
+        """A stored forecast's currencies; one stored before they were recorded knows none."""
+        currencies, rate = data.get("currencies") or {}, data.get("exchange_rate") or {}
+        return Money(currencies.get("revenue", ""), currencies.get("cost", ""), rate.get("rate"))
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What a forecast needs; arrays are per recipient, ``nan`` where the contact has no prediction."""
 
@@ -71,6 +119,7 @@ class Inputs:
     past: Sequence[PastCampaign] = ()
     conversion_values_micros: Sequence[int] = ()  # each past conversion's value, when it had one
     past_purchase_p: float | None = None  # mean purchase_90d of past campaigns' recipients
+    money: Money = Money()
 
     @property
     def size(self) -> int:
@@ -103,20 +152,22 @@ class Figure:
 
 @dataclass(frozen=True)
 class Forecast:
-    """The figures by name (``revenue_micros`` and ``roi`` are ``None`` when no value is known)."""
+    """The figures by name (``revenue_micros`` and ``roi`` are ``None`` when no value is known, ``roi`` also
+    when revenue and cost are in currencies with no rate between them), in ``money``'s currencies."""
 
     recipients: int
     figures: dict[str, Figure | None]
     sources: dict[str, str] = field(default_factory=dict)
+    money: Money = Money()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"recipients": self.recipients, "sources": dict(self.sources),
+        return {"recipients": self.recipients, "sources": dict(self.sources), **self.money.as_dict(),
                 "figures": {k: (v.as_dict() if v is not None else None) for k, v in self.figures.items()}}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Forecast:
         figures = {k: (Figure(**v) if v is not None else None) for k, v in data["figures"].items()}
-        return Forecast(int(data["recipients"]), figures, dict(data.get("sources", {})))
+        return Forecast(int(data["recipients"]), figures, dict(data.get("sources", {})), Money.from_dict(data))
 
 
 def rate_beta(successes: Sequence[int], trials: Sequence[int], prior: float) -> tuple[float, float, str]:
@@ -210,14 +261,19 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
     values = _order_values(inputs, rng) if n else None
     if values is None:
         sources["revenue_micros"] = "no conversion value known: no past conversion with a value, no predicted spend"
-        return Forecast(n, figures, sources)
+        return Forecast(n, figures, sources, inputs.money)
     means, relative, cv, sources["revenue_micros"] = values
     revenue = _revenue(conversions, weight, means, relative, cv, rng)
     figures["revenue_micros"] = Figure.of(revenue)
-    if cost > 0:
-        figures["roi"] = Figure.of((revenue - cost) / cost)
+    factor = inputs.money.factor
+    if factor is None:
+        sources["roi"] = inputs.money.not_comparable
+    elif cost > 0:
+        figures["roi"] = Figure.of((revenue * factor - cost) / cost)
         sources["roi"] = "(revenue − cost) ÷ cost, per draw"
-    return Forecast(n, figures, sources)
+        if inputs.money.mixed:
+            sources["roi"] += f", {inputs.money.conversion}"
+    return Forecast(n, figures, sources, inputs.money)
 
 
 def _revenue(conversions: np.ndarray, weight: np.ndarray, means: np.ndarray, relative: np.ndarray, cv: float,

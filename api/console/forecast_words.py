@@ -2,7 +2,9 @@
 report's forecast-vs-actual rows.
 
 The figures come from ``campaigns.forecasting`` (``intelligence.forecast``); this module only
-formats them: counts as whole numbers, money from micro-units, ROI as a percentage.
+formats them: counts as whole numbers, money from micro-units with its currency, ROI as a percentage;
+a figure not forecast is "n/a" with the forecast's reason when it gives one (an ROI between two
+currencies with no configured rate).
 """
 
 from __future__ import annotations
@@ -14,25 +16,25 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from campaigns import uplift_targeting
-from intelligence.forecast import PRIORS, Figure, Forecast
+from intelligence.forecast import PRIORS, Figure, Forecast, Money
 
 LABELS = {"delivered": "Delivered", "clicks": "Clicks (unique)", "conversions": "Conversions",
           "revenue_micros": "Revenue", "cost_micros": "Cost", "roi": "Return on cost (ROI)"}
 
 
-def _value(metric: str, value: float) -> str:
+def _value(metric: str, value: float, currency: str = "") -> str:
     if metric.endswith("_micros"):
-        return f"{value / 1_000_000:,.2f}"
+        return f"{value / 1_000_000:,.2f} {currency}".strip()
     if metric == "roi":
         return f"{value:+,.0%}"
     return f"{value:,.0f}"
 
 
-def _figure(metric: str, figure: Figure) -> str:
+def _figure(metric: str, figure: Figure, currency: str = "") -> str:
     if figure.low95 == figure.high95:
-        return _value(metric, figure.expected)
-    text = (f"{_value(metric, figure.expected)} (80 %: {_value(metric, figure.low80)}–{_value(metric, figure.high80)}; "
-            f"95 %: {_value(metric, figure.low95)}–{_value(metric, figure.high95)})")
+        return _value(metric, figure.expected, currency)
+    text = (f"{_value(metric, figure.expected, currency)} (80 %: {_value(metric, figure.low80)}–"
+            f"{_value(metric, figure.high80)}; 95 %: {_value(metric, figure.low95)}–{_value(metric, figure.high95)})")
     if figure.expected > figure.high80 and _value(metric, figure.expected) != _value(metric, figure.high80):
         # a rare large order lifts the mean above what usually happens: say so, or the figures contradict
         return f"{text}; the average is above the 80 % range: a few simulated outcomes are much larger"
@@ -46,9 +48,16 @@ def prior_words() -> str:
     return f"no past campaign to learn from yet, so typical SMS rates are assumed ({rates})"
 
 
+def _missing(metric: str, sources: dict[str, str]) -> str:
+    """ "n/a", with why when it is ROI between currencies (other figures' reasons are under "Based on")."""
+    reason = sources.get(metric, "") if metric == "roi" else ""
+    return f"n/a: {reason}" if reason else "n/a"
+
+
 def facts(made: Forecast) -> dict[str, str]:
     """Label → expected value with its intervals, then what the forecast rests on."""
-    out = {LABELS[k]: (_figure(k, f) if f is not None else "n/a") for k, f in made.figures.items()}
+    out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None else _missing(k, made.sources))
+           for k, f in made.figures.items()}
     out["Based on"] = "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in made.sources.items())
     if any("population prior" in source for source in made.sources.values()):
         out["Population prior"] = prior_words()
@@ -103,13 +112,17 @@ class RunRows:
     rows: list[Row]
 
 
-def _rows(metrics: list[dict[str, Any]]) -> list[Row]:
+def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None) -> list[Row]:
     out = []
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
-        out.append(Row(metric, LABELS.get(metric, metric),
-                       _figure(metric, Figure(**figure)) if figure is not None else "n/a",
-                       _value(metric, entry["actual"]) if entry["actual"] is not None else "n/a", _verdict(entry)))
+        currency = money.currency_of(metric)
+        shown = _figure(metric, Figure(**figure), currency) if figure is not None else _missing(metric, sources or {})
+        if metric == "roi" and figure is not None and money.mixed:
+            shown += f"; {money.conversion}"
+        out.append(Row(metric, LABELS.get(metric, metric), shown,
+                       _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a",
+                       _verdict(entry)))
     return out
 
 
@@ -119,4 +132,5 @@ def runs(compared: dict[str, Any] | None) -> list[RunRows]:
     if compared is None:
         return []
     return [RunRows(entry["run"], datetime.fromisoformat(entry["made_at"]).strftime("%Y-%m-%d %H:%M UTC"),
-                    _rows(entry["metrics"])) for entry in reversed(compared["runs"])]
+                    _rows(entry["metrics"], Money.from_dict(entry), entry["sources"]))
+            for entry in reversed(compared["runs"])]

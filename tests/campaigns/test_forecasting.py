@@ -3,6 +3,8 @@ beside the actual figures afterwards (API and report)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from campaigns import forecasting, preview, reporting, tasks
 from campaigns.models import Campaign, CampaignForecast, CampaignLink, Conversion, LinkClick
+from contacts.models import Order
 from conversations.models import Message
 from core import db
 from core.db import utcnow
+from core.settings import get_settings
 from intelligence import store
 from intelligence.forecast import PastCampaign
 from tests.campaigns.factories import create_campaign, create_contact, create_template
@@ -381,3 +385,98 @@ def test_the_latest_finished_runs_are_read_by_when_they_began(monkeypatch: pytes
     assert found[2] == [(weekly.id, 3), (one_off.id, 1)]
     assert found[3] == [(weekly.id, 3), (one_off.id, 1), (weekly.id, 1)]
     assert without_weekly == [(one_off.id, 1)]
+
+
+def _sold_in(session: Session, contact_id: int, currency: str) -> None:
+    session.add(Order(contact_id=contact_id, source="api", external_id=f"{currency}-{contact_id}", status="paid",
+                      ordered_at=utcnow() - timedelta(days=40), currency=currency, total_micros=30_000_000))
+
+
+def _ran(session: Session, campaign_id: int) -> None:
+    """The campaign's one run: 60 messages delivered at 0.04 each (2.40 of cost), two conversions of 30.00."""
+    campaign = session.get_one(Campaign, campaign_id)
+    campaign.status, campaign.run = "completed", 1
+    for contact_id in range(1, 61):
+        session.add(Message(contact_id=contact_id, direction="out", body="New sale", status="delivered",
+                            lane="marketing", author_type="campaign", campaign_id=campaign_id, segments=1,
+                            price_micros=40_000, idempotency_key=f"campaign:{campaign_id}:1:{contact_id}"))
+    for n in (1, 2):
+        session.add(Conversion(campaign_id=campaign_id, contact_id=n, reference=f"new-{n}", value_micros=30_000_000))
+
+
+def _scheduled_and_ran(app_client: TestClient, headers: dict[str, str], *,
+                       orders_in: str) -> tuple[int, dict[str, Any]]:
+    """A draft's forecast (JSON) over a world whose orders are in ``orders_in``; then the campaign is
+    scheduled (its forecast stored) and run."""
+    with db.session_scope() as session:
+        ids = _world(session, predicted=False)
+        _sold_in(session, ids[0], orders_in)
+        draft_id = create_campaign(session, create_template(session, body="New sale"), **ALL_DAY).id
+    draft = app_client.get(f"/api/v1/campaigns/{draft_id}/forecast", headers=headers)
+    assert draft.status_code == 200, draft.text
+    scheduled = app_client.post(f"/api/v1/campaigns/{draft_id}/schedule", headers=headers,
+                                json={"send_at": (utcnow() + timedelta(days=1)).isoformat()})
+    assert scheduled.status_code == 200, scheduled.text
+    with db.session_scope() as session:
+        _ran(session, draft_id)
+    return draft_id, draft.json()
+
+
+def _console_roi(app_client: TestClient, campaign_id: int) -> str:
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    html = app_client.get(f"/console/campaigns/{campaign_id}", headers={"Accept": "text/html"}).text
+    return html.split('data-metric="roi">', 1)[1].split("</tr>", 1)[0]
+
+
+def test_an_roi_in_one_currency_is_unchanged(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    campaign_id, draft = _scheduled_and_ran(app_client, headers, orders_in="EUR")  # SMS prices: EUR by default
+    assert draft["currencies"] == {"revenue": "EUR", "cost": "EUR"} and draft["exchange_rate"] is None
+    assert draft["figures"]["roi"] is not None and draft["sources"]["roi"] == "(revenue − cost) ÷ cost, per draw"
+    answer = app_client.get(f"/api/v1/campaigns/{campaign_id}/forecast", headers=headers).json()
+    roi = next(m for m in answer["metrics"] if m["metric"] == "roi")
+    assert roi["actual"] == pytest.approx((60.0 - 2.4) / 2.4)
+
+
+def test_an_roi_between_two_currencies_without_a_rate_is_not_a_number(app_client: TestClient) -> None:
+    headers = auth_headers("marketer")
+    campaign_id, draft = _scheduled_and_ran(app_client, headers, orders_in="GBP")
+    reason = "revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES"
+    assert draft["currencies"] == {"revenue": "GBP", "cost": "EUR"} and draft["exchange_rate"] is None
+    assert draft["figures"]["revenue_micros"] is not None  # revenue alone is still forecast, in GBP
+    assert draft["figures"]["roi"] is None and draft["sources"]["roi"].startswith(reason)
+    answer = app_client.get(f"/api/v1/campaigns/{campaign_id}/forecast", headers=headers).json()
+    roi = next(m for m in answer["metrics"] if m["metric"] == "roi")
+    # before: 24.0, 60 GBP of revenue over 2.40 EUR of cost
+    assert roi["forecast"] is None and roi["actual"] is None and roi["within80"] is None
+    assert answer["sources"]["roi"].startswith(reason)
+    exported = app_client.get(f"/api/v1/campaigns/{campaign_id}/report?format=csv", headers=headers)
+    assert exported.status_code == 200, exported.text
+    rows = {(scope, metric): value for scope, metric, value in csv.reader(io.StringIO(exported.text))}
+    assert rows[("forecast run 1", "roi.basis")].startswith(reason) and rows[("forecast run 1", "roi.actual")] == "n/a"
+    assert rows[("forecast run 1", "currency.revenue")] == "GBP" and rows[("forecast run 1", "exchange_rate")] == "n/a"
+    row = _console_roi(app_client, campaign_id)
+    assert f"<td>n/a: {reason}" in row and "<td>n/a</td>" in row
+    assert "GBP" in _console_row(app_client, campaign_id, "revenue_micros")
+
+
+def _console_row(app_client: TestClient, campaign_id: int, metric: str) -> str:
+    html = app_client.get(f"/console/campaigns/{campaign_id}", headers={"Accept": "text/html"}).text
+    return html.split(f'data-metric="{metric}">', 1)[1].split("</tr>", 1)[0]
+
+
+def test_an_roi_between_two_currencies_converts_at_the_configured_rate(
+        app_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAIS_EXCHANGE_RATES", "GBP:EUR=1.17")
+    get_settings.cache_clear()
+    headers = auth_headers("marketer")
+    campaign_id, draft = _scheduled_and_ran(app_client, headers, orders_in="GBP")
+    assert draft["exchange_rate"] == {"from": "GBP", "to": "EUR", "rate": 1.17}
+    assert "revenue converted at 1 GBP = 1.17 EUR" in draft["sources"]["roi"]
+    revenue, cost, roi = (draft["figures"][k]["expected"] for k in ("revenue_micros", "cost_micros", "roi"))
+    assert roi == pytest.approx((revenue * 1.17 - cost) / cost, rel=1e-3)  # the mean of a linear map
+    answer = app_client.get(f"/api/v1/campaigns/{campaign_id}/forecast", headers=headers).json()
+    actual = next(m for m in answer["metrics"] if m["metric"] == "roi")["actual"]
+    assert actual == pytest.approx((60.0 * 1.17 - 2.4) / 2.4)
+    assert "1 GBP = 1.17 EUR" in _console_roi(app_client, campaign_id)

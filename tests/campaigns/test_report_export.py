@@ -126,6 +126,6 @@ def test_send_time_lift_and_each_runs_forecast_are_exported(app_client: TestClie
     assert delivered["actual"] == 800 and flat[("forecast run 1", "delivered.actual")] == "800.0"
     rows = _table(book["forecast"])
     assert rows[0] == ("run", "made at (UTC)", "metric", "expected", "low80", "high80", "low95", "high95", "actual",
-                       "within 80 %", "within 95 %")
+                       "within 80 %", "within 95 %", "basis")
     assert [r[2] for r in rows[1:]] == [m["metric"] for m in forecast["metrics"]]
     assert rows[1][3] == pytest.approx(delivered["forecast"]["expected"]) and rows[1][8] == delivered["actual"]

@@ -3,19 +3,23 @@ sets the forecast stored at schedule beside what happened."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
+from api.console import forecast_words
 from campaigns import forecasting, tasks
 from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
 from core.db import utcnow
+from intelligence.forecast import Inputs, Money, forecast
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
 from tests.console.test_campaign_reports import build_campaign
@@ -89,3 +93,13 @@ def test_a_recurring_campaigns_forecast_per_run_is_accessible_and_fits(live_serv
     expect(parts.nth(1).locator('tr[data-metric="delivered"] td').nth(1)).to_have_text("3")
     assert tools.serious_violations(page) == []
     tools.fits(page)
+
+
+def test_the_review_names_each_amounts_currency_and_why_an_roi_is_missing() -> None:
+    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+                  price_micros=50_000, past_purchase_p=0.1)
+    apart = forecast_words.facts(forecast(dataclasses.replace(keen, money=Money("GBP", "EUR"))))
+    assert apart["Revenue"].split(" (", 1)[0].endswith(" GBP") and apart["Cost"].endswith(" EUR")
+    assert apart["Return on cost (ROI)"].startswith("n/a: revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES")
+    rated = forecast_words.facts(forecast(dataclasses.replace(keen, money=Money("GBP", "EUR", 1.17))))
+    assert rated["Return on cost (ROI)"].startswith("+") and "1 GBP = 1.17 EUR" in rated["Based on"]

@@ -63,3 +63,24 @@ def test_production_refuses_the_simulator_unless_asked(monkeypatch: pytest.Monke
     monkeypatch.delenv("RELAIS_ALLOW_SIMULATOR_IN_PRODUCTION")
     monkeypatch.setenv("RELAIS_CHANNEL", "vonage")
     assert load_settings().channel == "vonage"
+
+
+@pytest.mark.parametrize("value", ["GBP:EUR", "GBP:EUR=0", "GBP:EUR=-1", "GBP:EUR=abc", "GB:EUR=1.1", "EUR:EUR=1",
+                                   "GBP:EUR=nan", "GBP:EUR=1.17,EUR:GBP=0.85"])
+def test_a_bad_exchange_rate_stops_start_up(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("RELAIS_EXCHANGE_RATES", value)
+    with pytest.raises(SettingsError, match="RELAIS_EXCHANGE_RATES") as err:
+        load_settings()
+    assert "\n" not in str(err.value)
+
+
+def test_exchange_rates_hold_their_inverse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAIS_EXCHANGE_RATES", " gbp:EUR=1.25 , USD:EUR=0.5")
+    monkeypatch.setenv("RELAIS_SMS_PRICE_CURRENCY", "eur")
+    settings = load_settings()
+    assert settings.sms_price_currency == "EUR"
+    assert settings.exchange_rate_table == {("GBP", "EUR"): 1.25, ("EUR", "GBP"): 0.8, ("USD", "EUR"): 0.5,
+                                            ("EUR", "USD"): 2.0}
+    monkeypatch.setenv("RELAIS_SMS_PRICE_CURRENCY", "euro")
+    with pytest.raises(SettingsError, match="RELAIS_SMS_PRICE_CURRENCY"):
+        load_settings()

@@ -3,10 +3,12 @@ says which sources it used."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from intelligence.forecast import Figure, Forecast, Inputs, PastCampaign, forecast, rate_beta
+from intelligence.forecast import Figure, Forecast, Inputs, Money, PastCampaign, forecast, rate_beta
 
 RATES = {"delivery": 0.93, "click": 0.08, "conversion": 0.03}
 KAPPA = 300.0  # campaigns' rates vary around the deployment's: Beta(mean * KAPPA, (1 - mean) * KAPPA)
@@ -126,3 +128,22 @@ def test_large_audiences_sum_orders_by_the_central_limit_and_agree_with_the_exac
         assert per_order == pytest.approx(np.mean(values), rel=0.05)
     wide = large.figures["revenue_micros"]
     assert wide is not None and wide.low95 < wide.low80 < wide.expected < wide.high80 < wide.high95
+
+
+def test_roi_is_in_one_currency_or_not_at_all() -> None:
+    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+                  price_micros=50_000, past_purchase_p=0.1)
+    plain = forecast(keen, seed=3)
+    same = forecast(dataclasses.replace(keen, money=Money("EUR", "EUR")), seed=3)
+    assert same.figures == plain.figures and same.sources == plain.sources  # one currency: nothing changes
+    apart = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR")), seed=3)
+    assert apart.figures["roi"] is None and apart.figures["revenue_micros"] == plain.figures["revenue_micros"]
+    assert apart.sources["roi"].startswith("revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES")
+    rated = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR", 1.17)), seed=3)
+    roi, revenue, cost = (rated.figures[k] for k in ("roi", "revenue_micros", "cost_micros"))
+    assert roi is not None and revenue is not None and cost is not None
+    assert roi.expected == pytest.approx((revenue.expected * 1.17 - cost.expected) / cost.expected, rel=1e-3)
+    assert "1 GBP = 1.17 EUR" in rated.sources["roi"]
+    stored = Forecast.from_dict(rated.as_dict())
+    assert stored.money == Money("GBP", "EUR", 1.17) and stored.as_dict() == rated.as_dict()
+    assert Forecast.from_dict({"recipients": 1, "figures": {}}).money == Money()  # stored before currencies
