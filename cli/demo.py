@@ -4,7 +4,8 @@ Loads the business profile and the campaign brand (``brand.yaml``: name, voice, 
 while nobody has set a brand), the bilingual knowledge base and the intents (trained only when the
 active model was not trained on the same spec), a few customers with their consent on record
 (``contacts.csv``) with an order history from the public Online Retail data when it is present
-(``cli.demo_orders``), and creates a demo admin and a demo agent whose
+(``cli.demo_orders``), two marketing templates (``templates.yaml``, French and English) so the
+campaign wizard has something to send, and creates a demo admin and a demo agent whose
 generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
 every run. Running it again changes nothing that is already there.
 """
@@ -20,12 +21,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
+import yaml
 from sqlalchemy import select
 
 from agent.intent import load_deployment_spec
 from agent.runtime import DEFAULT_KB, get_runtime, install_profile, intent_store
 from agent.service import train_and_store
 from campaigns import brand
+from campaigns import service as campaigns
+from campaigns.models import Template
+from campaigns.schemas import TemplateIn
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
 from cli.demo_orders import DemoOrders, load_demo_orders
@@ -141,6 +146,22 @@ def demo_brand(settings: Settings) -> bool:
         return True
 
 
+def demo_templates() -> int:
+    """Save the marketing templates of ``templates.yaml`` whose name no template has yet (validated as the
+    API saves them, audited ``template.create``); returns how many were saved."""
+    saved = 0
+    with db.session_scope() as session:
+        for entry in yaml.safe_load((DEMO_DIR / "templates.yaml").read_text(encoding="utf-8")):
+            data = TemplateIn.model_validate(entry)
+            if session.scalar(select(Template.id).where(Template.name == data.name)) is not None:
+                continue
+            template = campaigns.save_template(session, data)
+            audit.record(session, actor=CLI_ACTOR, action="template.create", target_type="template",
+                         target_id=template.id, diff={"name": template.name, "kind": template.kind, "demo": True})
+            saved += 1
+    return saved
+
+
 def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
                       step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
     """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage.
@@ -173,23 +194,26 @@ def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: Non
     demo_contacts()
     step("orders")
     orders = load_demo_orders(demo_phones(), CLI_ACTOR)
+    step("templates")
+    demo_templates()
     step("users")
     return replace(loaded, credentials=demo_users(settings), orders=orders)
 
 
 @demo_app.command("load")
 def load() -> None:
-    """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers and their orders, demo users."""
+    """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers and their orders, marketing
+    templates, demo users."""
     settings = bootstrap()
     open_runtime(settings)  # a clear message when `relais run` owns the local store
     with progress_bar() as bar:
-        task = bar.add_task("demo", total=6)
+        task = bar.add_task("demo", total=7)
 
         def step(name: str) -> None:
             bar.update(task, advance=0 if name == "business profile" else 1, description=f"loading {name}")
 
         loaded = load_demo(settings, step=step)
-        bar.update(task, completed=6, description="demo loaded")
+        bar.update(task, completed=7, description="demo loaded")
     console.print(
         f"Maison Lumière: {loaded.documents} documents ({loaded.chunks} chunks, {loaded.embedded} newly embedded), "
         f"intent model {loaded.intent_version} ({'trained' if loaded.trained else 'unchanged'})"
