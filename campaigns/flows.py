@@ -72,8 +72,9 @@ def finish_phase(session: Session, campaign: Campaign, *, now: datetime) -> None
 
 
 def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
-    """Pick the winning arm by the test's metric and prepare the rest of the segment with it."""
-    results = arm_results(session, campaign, metric=str(campaign.ab.get("metric", "clicks")))
+    """Pick the winning arm by this run's test results and prepare the rest of the segment with it
+    (a recurring campaign tests again each run: earlier runs' results are not counted)."""
+    results = arm_results(session, campaign, metric=str(campaign.ab.get("metric", "clicks")), run=campaign.run)
     winner = abtest.pick_winner(results)
     campaign.ab_winner = winner.name
     campaign.phase = "holdout"
