@@ -6,6 +6,7 @@ default region (``Settings.default_region``) so national forms such as ``06 12 3
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,7 @@ PhoneProblem = Literal[
     "too_long",
     "invalid_length",
     "invalid_for_region",
+    "spreadsheet_notation",
 ]
 LineType = Literal[
     "mobile",
@@ -73,6 +75,12 @@ _POSSIBILITY_PROBLEMS: dict[int, tuple[PhoneProblem, str]] = {
 }
 
 
+#: ``6,12345678E+08``: what a spreadsheet makes of a number column it took for a quantity. The
+#: leading zero is gone and digits past the shown precision may be too, so the number is not
+#: guessed back: the user is told how to export the column as text.
+_SCIENTIFIC = re.compile(r"^[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+$")
+
+
 class InvalidPhoneNumber(ValidationFailed):
     """A phone number failed validation; ``field`` and ``reason`` say which and why (API: 422)."""
 
@@ -107,6 +115,12 @@ def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNum
     value = (raw or "").strip()
     if not value:
         raise InvalidPhoneNumber(field=field, reason="empty", value=raw or "", why="is empty")
+    if _SCIENTIFIC.match(value):
+        raise InvalidPhoneNumber(
+            field=field, reason="spreadsheet_notation", value=raw,
+            why="was turned into scientific notation by a spreadsheet, which loses digits: "
+                "format the column as text and export the file again",
+        )  # fmt: skip
     if value.startswith("00"):
         value = "+" + value[2:]
     try:

@@ -32,6 +32,8 @@ def test_normalizes_to_e164(raw: str, region: str | None, expected: str) -> None
         ("", "FR", "empty"),
         ("   ", "FR", "empty"),
         ("hello", "FR", "not_a_number"),
+        ("6,12345681E+08", "FR", "spreadsheet_notation"),
+        ("4.47911123457e11", None, "spreadsheet_notation"),
         ("0612345678", None, "invalid_country_code"),
         ("+33 6", None, "too_short"),
         ("+33 6 12 34 56 78 90 12 34", None, "too_long"),
