@@ -1,7 +1,9 @@
-"""Handling one received message: analyse it in its conversation, then act (``agent.effects``).
+"""Handling received messages: analyse each in its conversation, then act (``agent.effects``).
 
-Called by the inbound job (``workers.jobs.inbound.process_inbound``) under the conversation's
-lock, in the job's transaction. Rules that sit between the pipeline and the effects:
+Called under the conversations' locks, in the caller's transaction: by the inbound batch
+(:mod:`agent.intake`, many messages in one pipeline call) and by the inbound job
+(``workers.jobs.inbound.process_inbound``, one message). Rules that sit between the pipeline and
+the effects:
 
 * **The bot is silent while a person owns the thread** (state ``queued`` or ``human``): the
   analysis is recorded for the agent's console (which is told a message arrived), nothing is
@@ -13,7 +15,8 @@ lock, in the job's transaction. Rules that sit between the pipeline and the effe
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.effects import act
+from agent.hours import BusinessHours
 from agent.language import language_prior
+from agent.pipeline import Analysis, Inbound, Pipeline
 from agent.runtime import DEFAULT_KB, get_runtime
 from agent.service import history_for
 from contacts.models import Contact
@@ -46,30 +51,84 @@ def handle_inbound(session: Session, message_id: int, *, now: datetime | None = 
     already holds a decision is left alone (``"skipped: already processed"``), and so is one that
     is not a customer's text in a conversation.
     """
-    # the message, its thread and its sender in one round trip
-    row = session.execute(
+    return handle_batch(session, [message_id], now=now)[message_id]
+
+
+def handle_batch(session: Session, message_ids: Sequence[int], *, now: datetime | None = None) -> dict[int, str]:
+    """:func:`handle_inbound` for many messages at once; returns what was done per message id.
+
+    The caller holds the locks of their conversations. The messages are analysed in rounds, each
+    one pipeline call (one encoder call) over the oldest not yet handled message of every contact
+    in the batch; each is acted on and the round flushed before the next, so a contact's second
+    text sees its first, the reply and any STOP in its history and consent, as it would one job
+    after another.
+    """
+    rows = session.execute(
         select(Message, Conversation, Contact)
         .outerjoin(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(Contact, Contact.id == Message.contact_id)
-        .where(Message.id == message_id)
-    ).one_or_none()
-    if row is None or row[0].direction != "in" or row[0].conversation_id is None:
-        return "skipped: not an inbound conversation message"
-    message, conversation, contact = row
-    if (message.analysis or {}).get("decision"):
-        return "skipped: already processed"
-    if conversation is None or contact is None:
-        return "skipped: conversation or contact is gone"
+        .where(Message.id.in_(list(message_ids)))
+        .order_by(Message.id)
+    ).all()
+    done = dict.fromkeys(message_ids, "skipped: not an inbound conversation message")
+    queues: dict[int, list[_Turn]] = {}
+    for message, conversation, contact in rows:
+        if message.direction != "in" or message.conversation_id is None:
+            continue
+        if (message.analysis or {}).get("decision"):
+            done[message.id] = "skipped: already processed"
+        elif conversation is None or contact is None:
+            done[message.id] = "skipped: conversation or contact is gone"
+        else:
+            queues.setdefault(contact.id, []).append(_Turn(message, conversation, contact))
+    if not queues:
+        return done
     runtime = get_runtime()
-    owned = conversation.state in HUMAN_STATES
-    analysis = runtime.pipeline(session).analyze(
-        message.body or "",
-        contact_language=language_prior(contact.language, contact.phone),
-        history=history_for(session, message),
-        kb=DEFAULT_KB,
-        opted_out=contact.opted_out,
-        use_llm=not owned,
-    )
+    pipeline = runtime.pipeline(session)
+    moment = now or utcnow()
+    while queues:
+        batch = [turns.pop(0) for turns in queues.values()]
+        queues = {key: turns for key, turns in queues.items() if turns}
+        for turn, analysis in zip(batch, _analyse(session, pipeline, batch), strict=True):
+            done[turn.message.id] = _act_on(session, turn, analysis, hours=runtime.profile.hours, now=moment)
+        session.flush()
+    return done
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """A received message with its thread and sender, loaded together."""
+
+    message: Message
+    conversation: Conversation
+    contact: Contact
+
+    @property
+    def owned(self) -> bool:
+        return self.conversation.state in HUMAN_STATES
+
+
+def _analyse(session: Session, pipeline: Pipeline, batch: list[_Turn]) -> list[Analysis]:
+    """One pipeline call per LLM setting (a thread a person owns never gets an LLM answer)."""
+    items = [
+        Inbound(text=turn.message.body or "",
+                contact_language=language_prior(turn.contact.language, turn.contact.phone),
+                history=history_for(session, turn.message), opted_out=turn.contact.opted_out)
+        for turn in batch
+    ]
+    analyses: list[Analysis | None] = [None] * len(batch)
+    for use_llm in (True, False):
+        picked = [n for n, turn in enumerate(batch) if turn.owned != use_llm]
+        if picked:
+            found = pipeline.analyze_batch([items[n] for n in picked], kb=DEFAULT_KB, use_llm=use_llm)
+            for n, analysis in zip(picked, found, strict=True):
+                analyses[n] = analysis
+    return [a for a in analyses if a is not None]
+
+
+def _act_on(session: Session, turn: _Turn, analysis: Analysis, *, hours: BusinessHours, now: datetime) -> str:
+    """Store ``analysis`` on the message and act on its decision (or stay silent for a person)."""
+    message, conversation, contact = turn.message, turn.conversation, turn.contact
     decision = analysis.decision
     if decision.action == "silent" and message.media:
         # a photo with no text (a broken lamp...) is for a person to look at, not for silence
@@ -78,7 +137,7 @@ def handle_inbound(session: Session, message_id: int, *, now: datetime | None = 
         analysis = replace(analysis, decision=decision)
     record = analysis.to_dict()
     _learn_language(conversation, contact, record)
-    if owned and decision.action not in ALWAYS_ACTED_ON:
+    if turn.owned and decision.action not in ALWAYS_ACTED_ON:
         record["handled"] = f"silent: the conversation is {conversation.state} for a person"
         events.publish_after_commit(
             session, "message.received", conversation_id=conversation.id, message_id=message.id
@@ -91,11 +150,10 @@ def handle_inbound(session: Session, message_id: int, *, now: datetime | None = 
             message=message,
             conversation=conversation,
             contact=contact,
-            hours=runtime.profile.hours,
-            now=now or utcnow(),
+            hours=hours,
+            now=now,
         )
     message.analysis = record
-    session.flush()
     return str(record["handled"])
 
 

@@ -7,7 +7,8 @@ policy -> responder, timed stage by stage.
   vectors (a component built on another embedding backend gets its own call, timed apart).
 * :meth:`Pipeline.analyze_batch` runs each stage over the whole batch (one embedding call for all
   messages), which is where the throughput comes from; per-message timings are then the batch
-  stage time divided by the batch size.
+  stage time divided by the batch size. The inbound batch (``agent.intake``) answers customers
+  through it; a batch's LLM answers are asked concurrently (:data:`LLM_CONCURRENCY`).
 * What the answerability check embeds apart from the message (the passages' sentences and titles,
   the intents' examples) is embedded once, when the pipeline is warmed up, and kept in a cache that
   outlives the pipeline (:class:`agent.answerability.CachedEmbed`, owned by ``agent.runtime``): a
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,6 +60,9 @@ FALLBACK_LANGUAGE = "en"
 #: Passage texts embedded ahead of the questions at warm-up; a larger knowledge base is embedded as
 #: questions retrieve its passages (4,000 short texts take a few seconds on one core).
 PREFILL_MAX_TEXTS = 4_000
+
+#: LLM calls in flight for one batch (each waits up to ``RELAIS_LLM_TIMEOUT_SECONDS``).
+LLM_CONCURRENCY = 8
 
 STAGES: tuple[str, ...] = ("keywords", "language", "embed", "sentiment", "intent", "retrieval", "policy",
                            "responder")
@@ -339,11 +344,11 @@ class Pipeline:
             questions[n] = tuple(found)
         clock.lap("retrieval")
 
-        results: list[Analysis] = []
         share = 1.0 / len(items)
         batch_ms = {stage: ms * share for stage, ms in clock.ms.items()}
-        for n, item in enumerate(items):
-            own = _Clock()
+
+        def decide(n: int) -> Analysis:
+            item, own = items[n], _Clock()
             repeats = 0
             if n in layout:
                 _, _, earlier_rows, own_row = layout[n]
@@ -353,8 +358,14 @@ class Pipeline:
                                     asked_questions, repeats, use_llm, own)
             timings = {stage: batch_ms[stage] + own.ms[stage] for stage in STAGES}
             timings["total"] = sum(timings.values())
-            results.append(replace(analysis, decision=replace(analysis.decision, timings_ms=timings)))
-        return results
+            return replace(analysis, decision=replace(analysis.decision, timings_ms=timings))
+
+        if use_llm and self.llm is not None and len(items) > 1:
+            # LLM answers wait on the network: a batch's calls overlap (a batch holds its threads' locks)
+            with ThreadPoolExecutor(max_workers=min(LLM_CONCURRENCY, len(items)),
+                                    thread_name_prefix="relais-llm") as pool:
+                return list(pool.map(decide, range(len(items))))
+        return [decide(n) for n in range(len(items))]
 
     # stages
 

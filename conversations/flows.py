@@ -4,17 +4,19 @@ Nothing here calls a provider: sends happen in ``workers.jobs.send.send_messages
 and the delivery state machine live in :mod:`delivery`) once the transaction that queued them
 commits. Inbound texts are stored first (:func:`stage_inbound`, one
 insert, deduplicated by the provider's id) and turned into contacts, threads and messages by a
-worker (:func:`ingest_event` → :func:`persist_inbound`), which then queues the agent pipeline.
+worker (:func:`ingest_event` → :func:`persist_inbound`), which answers them in the same
+transaction (``agent.intake``) or queues the agent's job per message (:func:`queue_analysis`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -38,12 +40,16 @@ from core.queue import NO_RETRY, JobSpec, enqueue, enqueue_after_commit
 from core.redis import get_redis
 from core.settings import get_settings
 
+log = structlog.get_logger("relais.delivery")
+
 SEND_JOB = "workers.jobs.send.send_messages"
 INGEST_JOB = "workers.delivery.ingest.drain_inbound"
 #: Stored inbound event ids waiting for the ingest worker, and the flag "a drain job is scheduled".
 PENDING_INBOUND_KEY = "relais:inbound:pending"
 DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
 PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
+#: ``session.info`` key of the sends a caller holds back to send itself (:func:`hold_sends`).
+HELD_SENDS = "relais.held_sends"
 
 
 def send_job(message_ids: Sequence[int], *, lane: str, at: datetime | None = None, attempt: int = 0) -> JobSpec:
@@ -138,8 +144,39 @@ def queue_outbound(
     if conversation is not None:
         conversation.last_message_at = utcnow()
     session.flush()
-    enqueue_after_commit(session, send_job([message.id], lane=lane))
+    held = session.info.get(HELD_SENDS)
+    if held is not None:
+        held.setdefault(lane, []).append(message.id)
+    else:
+        enqueue_after_commit(session, send_job([message.id], lane=lane))
     return message
+
+
+def hold_sends(session: Session) -> dict[str, list[int]]:
+    """Messages queued in ``session`` from now on get no send job after the commit: their ids are
+    collected, per lane, in the returned dict for the caller to send itself once it has committed
+    (the inbound batch sends its replies in the same job). A caller that cannot send them must
+    queue :func:`send_job` for them; a process that dies first leaves them ``queued``, which the
+    delivery recovery sweep re-enqueues after the lease.
+    """
+    held: dict[str, list[int]] = session.info.setdefault(HELD_SENDS, {})
+    return held
+
+
+def send_held(held: Mapping[str, Sequence[int]], send: Callable[[list[int]], object]) -> None:
+    """Send the committed messages a caller held back (:func:`hold_sends`) with ``send`` (the
+    delivery engine's batch: its claim and authority decide what goes now and queue the rest);
+    when ``send`` fails, their send jobs are queued as :func:`queue_outbound` would have."""
+    ids = sorted(i for lane_ids in held.values() for i in lane_ids)
+    if not ids:
+        return
+    try:
+        send(ids)
+    except Exception:
+        log.exception("held sends failed; queued as jobs", message_ids=ids)
+        for lane, lane_ids in held.items():
+            if lane_ids:
+                enqueue(send_job(lane_ids, lane=lane))
 
 
 MAX_BODY_CHARS = 1600  # ten-ish segments: longer texts are split badly by carriers
@@ -328,12 +365,13 @@ def stage_inbound(session: Session, *, inbound: InboundMessage, channel: str) ->
     return event_id
 
 
-def ingest_event(session: Session, event_id: int) -> Message | None:
+def ingest_event(session: Session, event_id: int, *, queue_analysis: bool = True) -> Message | None:
     """Turn a stored event into a message (see :func:`persist_inbound`); idempotent."""
     event = session.get(InboundEvent, event_id)
     if event is None or event.processed_at is not None:
         return None
-    message = persist_inbound(session, inbound=_inbound_from_payload(event.payload), provider=event.channel)
+    message = persist_inbound(session, inbound=_inbound_from_payload(event.payload), provider=event.channel,
+                              queue_analysis=queue_analysis)
     event.processed_at = utcnow()
     if message is not None:
         event.message_id = message.id
@@ -341,10 +379,13 @@ def ingest_event(session: Session, event_id: int) -> Message | None:
     return message
 
 
-def persist_inbound(session: Session, *, inbound: InboundMessage, provider: str) -> Message | None:
+def persist_inbound(session: Session, *, inbound: InboundMessage, provider: str,
+                    queue_analysis: bool = True) -> Message | None:
     """Create the contact, thread and message for a customer text; queue the agent pipeline.
 
     ``provider`` is the channel name (``simulator``, ``vonage``, ``smpp``) kept on the thread.
+    ``queue_analysis=False``: the caller analyses the message itself in this transaction (the
+    inbound batch), else :func:`queue_analysis` queues the agent's job after the commit.
     A part of a concatenated text is stored and ``None`` returned until every part is here; the
     last one yields the joined message. Returns ``None`` for a duplicate too.
     """
@@ -361,7 +402,7 @@ def persist_inbound(session: Session, *, inbound: InboundMessage, provider: str)
     )
     if existing is not None:
         return None
-    return _create_inbound(session, inbound, channel=provider)
+    return _create_inbound(session, inbound, channel=provider, queue=queue_analysis)
 
 
 def _join_parts(session: Session, inbound: InboundMessage, *, key: str, channel: str) -> InboundMessage | None:
@@ -385,7 +426,7 @@ def _join_parts(session: Session, inbound: InboundMessage, *, key: str, channel:
     )
 
 
-def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) -> Message:
+def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str, queue: bool) -> Message:
     try:
         info = phone_info(inbound.from_)
         country, timezone = info.region or "", info.timezone
@@ -427,12 +468,19 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str) 
             "received_at": inbound.received_at.isoformat(),
         },
     )
+    if queue:
+        queue_analysis(session, message)
+    return message
+
+
+def queue_analysis(session: Session, message: Message) -> None:
+    """Queue the agent's job for inbound ``message`` once ``session`` commits (job id ``inbound:<id>``:
+    it waits for the conversation's lock and is retried when it fails)."""
     enqueue_after_commit(
         session,
-        JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id, conversation.id), job_id=f"inbound:{message.id}",
+        JobSpec(func=PROCESS_INBOUND_JOB, args=(message.id, message.conversation_id), job_id=f"inbound:{message.id}",
                 queue="inbound"),
     )
-    return message
 
 
 def count_staged(session: Session) -> int:

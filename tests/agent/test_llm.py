@@ -12,7 +12,7 @@ import pytest
 
 from agent.context import Turn
 from agent.llm import ChatMessage, LlmClient, LlmError
-from agent.pipeline import Pipeline
+from agent.pipeline import Inbound, Pipeline
 from agent.responder.prompts import BrandVoice
 from core.settings import load_settings
 from knowledge.base import KnowledgeBase
@@ -178,3 +178,18 @@ def test_use_llm_false_and_escalations_do_not_call_the_model(
     assert pipeline.analyze("What is the capital of Mongolia?").decision.action == "escalate"
     assert pipeline.analyze("STOP").decision.path == "keyword"
     assert fake_llm.requests == []
+
+
+def test_a_batchs_llm_answers_are_asked_concurrently(fake_llm: FakeLlm, knowledge: KnowledgeBase,
+                                                     tmp_path: Path) -> None:
+    fake_llm.answer, fake_llm.delay = "Standard shipping is 4.90 EUR.", 0.6
+    pipeline = pipeline_with(fake_llm, knowledge, tmp_path)
+    items = [Inbound(text=text) for text in ("How much is shipping?", "What does delivery cost?",
+                                             "How much do you charge for shipping?", "Shipping price?")]
+    pipeline.analyze_batch(items)  # models loaded, texts embedded once: what is timed is the LLM's part
+    fake_llm.requests.clear()
+    started = time.perf_counter()
+    analyses = pipeline.analyze_batch(items, use_llm=True)
+    elapsed = time.perf_counter() - started
+    assert [a.decision.path for a in analyses] == ["llm"] * 4 and len(fake_llm.requests) == 4
+    assert elapsed < 4 * 0.6, f"{elapsed:.2f} s: the four calls ran one after another"

@@ -90,7 +90,10 @@ def test_a_burst_schedules_one_drain_job_that_processes_every_text(vonage_client
     assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
     assert drain_inbound() == 5
     with db.session_scope() as session:
-        assert sorted(session.scalars(select(Message.body))) == [f"text {n}" for n in range(5)]
+        received = list(session.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)))
+        assert [m.body for m in received] == [f"text {n}" for n in range(5)]
+        assert all(m.analysis["decision"] for m in received)  # answered by the drain itself
+    assert "workers.jobs.inbound.process_inbound" not in _queued("inbound")  # no job per text
     # the flag was cleared: the next text schedules a new drain job
     vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0D999999", "later")))
     assert _queued("inbound").count("workers.delivery.ingest.drain_inbound") == 2

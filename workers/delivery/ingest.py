@@ -1,33 +1,43 @@
-"""Jobs turning stored inbound events into messages (contact, thread, agent pipeline queued).
+"""Jobs turning stored inbound events into answered messages (``agent.intake``, a batch at a time).
 
 Webhooks push event ids to a Redis list and schedule one :func:`drain_inbound` job when none is
 scheduled; the job clears the flag before each pop, so an id pushed while it runs either is
-popped by it or schedules a new job. :func:`sweep_inbound` (periodic) catches events whose
-announcement was lost or whose processing failed.
+popped by it or schedules a new job (which another worker runs alongside). Each pop of up to
+:data:`BATCH` events is taken in and answered in one transaction, its replies handed to the
+delivery engine right after the commit. A batch that fails is taken in again one event at a time,
+each message then analysed by its own ``process_inbound`` job (retried). :func:`sweep_inbound`
+(periodic) catches events whose announcement was lost or whose processing failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
 
+from agent.intake import take_in
 from conversations import flows
 from conversations.models import InboundEvent
 from core import db
 from core.db import utcnow
 from core.redis import get_redis
 from core.settings import get_settings
+from workers.delivery.runtime import get_engine
+from workers.runner import claim_owner
 
 log = structlog.get_logger("relais.inbound")
 
-DRAIN_BATCH = 200
+#: Events taken in, analysed (one encoder call per round) and answered per transaction.
+BATCH = 32
 SWEEP_AFTER_SECONDS = 30
 
 
 def ingest_inbound(event_id: int) -> int | None:
-    """Process one event in its own transaction; idempotent. Returns the new message id, if any."""
+    """Process one event in its own transaction, its analysis queued as a job; idempotent.
+    Returns the new message id, if any."""
     with db.session_scope() as session:
         message = flows.ingest_event(session, event_id)
         return message.id if message is not None else None
@@ -40,17 +50,31 @@ def _ingest_logged(event_id: int) -> None:
         log.exception("inbound event failed; the sweep will retry it", event_id=event_id)
 
 
+def answer_events(event_ids: Sequence[int]) -> int:
+    """Take in and answer ``event_ids`` in one transaction, then send the replies; returns how many
+    messages were answered in the batch (0 when it failed and the events went one by one)."""
+    try:
+        with ExitStack() as locks, db.session_scope() as session:  # commit, then release the locks
+            intake = take_in(session, event_ids, locks=locks)
+    except Exception:
+        log.exception("inbound batch failed; its events are taken in one by one", events=len(event_ids))
+        for event_id in event_ids:
+            _ingest_logged(event_id)
+        return 0
+    flows.send_held(intake.sends, lambda ids: get_engine().send_batch(ids, owner=claim_owner()))
+    return len(intake.handled)
+
+
 def drain_inbound() -> int:
-    """Process every announced event; returns how many ids were taken."""
+    """Take in and answer every announced event; returns how many ids were taken."""
     client = get_redis(get_settings())
     taken = 0
     while True:
         client.delete(flows.DRAIN_SCHEDULED_KEY)
-        raw: list[bytes] | None = client.lpop(flows.PENDING_INBOUND_KEY, DRAIN_BATCH)  # type: ignore[assignment]
+        raw: list[bytes] | None = client.lpop(flows.PENDING_INBOUND_KEY, BATCH)  # type: ignore[assignment]
         if not raw:
             return taken
-        for event_id in raw:
-            _ingest_logged(int(event_id))
+        answer_events([int(event_id) for event_id in raw])
         taken += len(raw)
 
 

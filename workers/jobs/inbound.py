@@ -1,7 +1,9 @@
 """``process_inbound(message_id, conversation_id)``: the job that runs the agent on a received message.
 
-Queued by ``conversations.flows.persist_inbound`` (job id ``inbound:<id>``); the work itself,
-analysis and acting on the decision, is ``agent.inbound.handle_inbound``. The job adds:
+Most texts are answered by the ingest job's batch (``agent.intake``) without a job of their own;
+this job (id ``inbound:<id>``, queued by ``conversations.flows.queue_analysis``) takes a text whose
+conversation was busy, or one of a batch that failed. The work itself, analysis and acting on the
+decision, is ``agent.inbound.handle_inbound``. The job adds:
 
 * **Idempotent**: a message whose ``analysis`` already holds a decision is not processed again
   (a retried or duplicated job does nothing).

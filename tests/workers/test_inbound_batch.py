@@ -1,0 +1,175 @@
+"""The ingest job answers a batch of stored texts itself (``agent.intake``): one pipeline call per
+round, replies sent in the same job, and every promise of the one-job-per-text path kept.
+
+Real database (SQLite and PostgreSQL), real Redis, real pipeline over the demo FAQ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import agent.inbound
+from channels.base import InboundMessage
+from contacts.models import Contact
+from conversations import flows
+from conversations.lock import conversation_lock
+from conversations.models import InboundEvent, Message
+from core import db
+from core.queue import get_queue
+from core.settings import Settings
+from knowledge.embeddings import get_embedder
+from tests.agent.inbound_helpers import receive
+from tests.helpers import run_jobs
+from workers.delivery.ingest import answer_events, drain_inbound
+from workers.jobs.inbound import process_inbound
+
+
+def stage(text: str, phone: str) -> int:
+    """A text stored as the webhook stores it (announced to the drain after the commit)."""
+    inbound = InboundMessage(provider="simulator", provider_message_id=uuid.uuid4().hex, from_=phone,
+                             to="+33700000001", text=text, received_at=datetime.now(UTC))
+    with db.session_scope() as session:
+        event_id = flows.stage_inbound(session, inbound=inbound, channel="simulator")
+        assert event_id is not None
+        return event_id
+
+
+def messages(phone: str | None = None, direction: str = "in") -> list[Message]:
+    with db.session_scope() as session:
+        query = select(Message).join(Contact, Contact.id == Message.contact_id).where(
+            Message.direction == direction).order_by(Message.id)
+        rows = [m for m in session.scalars(query) if phone is None or _phone(session, m) == phone]
+        session.expunge_all()
+        return rows
+
+
+def _phone(session: Any, message: Message) -> str:
+    contact = session.get(Contact, message.contact_id)
+    return contact.phone if contact is not None else ""
+
+
+def queued_jobs() -> list[str]:
+    """Jobs waiting, but the drain jobs the staged texts announced (the tests run the drain)."""
+    return [str(job.func_name) for name in ("inbound", "conversational", "transactional")
+            for job in get_queue(name).get_jobs() if job.func_name != flows.INGEST_JOB]
+
+
+@pytest.fixture
+def encoded(agent_any_db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """The texts of every encoder call once the pipeline is warm."""
+    process_inbound(receive("How much does shipping cost?", phone="+33612349999"))  # builds and warms the pipeline
+    run_jobs()  # its (now empty) analysis job and its reply's send job
+    model = get_embedder(agent_any_db.embedding_backend)._model  # type: ignore[attr-defined]
+    encode = model.encode
+    calls: list[list[str]] = []
+
+    def counting(texts: list[str]) -> Any:
+        calls.append(list(texts))
+        return encode(texts)
+
+    monkeypatch.setattr(model, "encode", counting)
+    yield calls
+
+
+def test_a_batch_of_several_conversations_is_answered_in_one_encoder_call_and_sent_in_the_job(
+        encoded: list[list[str]]) -> None:
+    phones = ["+33612340001", "+33612340002", "+33612340003"]
+    for phone, text in zip(phones, ["How much does shipping cost?", "Do you ship abroad?",
+                                    "Quels moyens de paiement acceptez-vous ?"], strict=True):
+        stage(text, phone)
+    assert drain_inbound() == 3
+    assert len(encoded) == 1 and len(encoded[0]) == 3, "one encoder call for the batch"
+    received = messages()[-3:]
+    assert [m.analysis["handled"] for m in received] == ["replied (offline)"] * 3
+    replies = messages(direction="out")[-3:]
+    assert [r.analysis["in_reply_to"] for r in replies] == [m.id for m in received]
+    assert all(r.status == "sent" for r in replies), "sent by the drain job itself"
+    assert queued_jobs() == [], "no job per text: neither an analysis nor a send job"
+
+
+def test_two_texts_of_one_conversation_in_a_batch_are_answered_in_turn(encoded: list[list[str]]) -> None:
+    phone = "+33612340011"
+    stage("How much does shipping cost?", phone)
+    stage("and for express?", phone)
+    stage("Do you ship abroad?", "+33612340012")
+    assert drain_inbound() == 3
+    first, second = messages(phone)
+    [first_reply, second_reply] = messages(phone, "out")
+    assert first_reply.analysis["in_reply_to"] == first.id and second_reply.analysis["in_reply_to"] == second.id
+    assert first_reply.id < second_reply.id
+    # the follow-up was read with the first text in its history: it asks about express shipping
+    assert "9,90" in second_reply.body or "9.90" in second_reply.body
+    # two rounds: one text of each contact, then the follow-up (with the earlier text, for repeats)
+    assert len(encoded) == 2 and len(encoded[0]) == 2
+
+
+def test_stop_in_a_batch_is_honoured_without_a_model_and_the_others_answered(encoded: list[list[str]]) -> None:
+    stage("STOP", "+33612340021")
+    stage("How much does shipping cost?", "+33612340022")
+    assert drain_inbound() == 2
+    stop, question = messages()[-2:]
+    assert stop.analysis["handled"] == "opted out and confirmed"
+    assert question.analysis["handled"] == "replied (offline)"
+    assert encoded == [[encoded[0][0]]] and "STOP" not in encoded[0], "the STOP is not embedded"
+    with db.session_scope() as session:
+        contact = session.scalar(select(Contact).where(Contact.id == stop.contact_id))
+        assert contact is not None and contact.opted_out
+    [confirmation] = messages("+33612340021", "out")
+    assert confirmation.lane == "transactional" and confirmation.status == "sent"
+
+
+def test_a_failing_text_does_not_lose_the_others_of_its_batch(encoded: list[list[str]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    act = agent.inbound.act
+
+    def failing(session: Any, *, message: Message, **kwargs: Any) -> str:
+        if message.body == "boom, how much does shipping cost?":
+            raise RuntimeError("an effect failed")
+        return act(session, message=message, **kwargs)
+
+    monkeypatch.setattr(agent.inbound, "act", failing)
+    events = [stage("Do you ship abroad?", "+33612340031"), stage("boom, how much does shipping cost?", "+33612340032"),
+              stage("How much does shipping cost?", "+33612340033")]
+    assert answer_events(events) == 0  # the batch rolled back: each text then went its own way
+    with db.session_scope() as session:
+        assert all(e.processed_at is not None for e in session.scalars(select(InboundEvent)
+                                                                        .where(InboundEvent.id.in_(events))))
+    assert queued_jobs().count("workers.jobs.inbound.process_inbound") == 3
+    run_jobs()
+    handled = {m.body: m.analysis.get("handled") for m in messages()}
+    assert handled["Do you ship abroad?"] == "replied (offline)"
+    assert handled["How much does shipping cost?"] == "replied (offline)"
+    assert handled["boom, how much does shipping cost?"] is None  # its job failed and will be retried
+    assert len(messages(direction="out")) == 1 + 2  # the warm-up's reply and the two others
+
+
+def test_a_rerun_changes_nothing(encoded: list[list[str]]) -> None:
+    events = [stage("How much does shipping cost?", "+33612340041"), stage("Do you ship abroad?", "+33612340042")]
+    assert answer_events(events) == 2
+    replies = len(messages(direction="out"))
+    assert answer_events(events) == 0  # the events are processed: no message, nothing analysed
+    for message in messages()[-2:]:
+        assert process_inbound(message.id) == "skipped: already processed"
+    assert len(messages(direction="out")) == replies
+
+
+def test_a_busy_conversation_gets_its_own_job_and_the_others_are_answered(encoded: list[list[str]]) -> None:
+    first = receive("How much does shipping cost?", phone="+33612340051")
+    process_inbound(first)
+    run_jobs()
+    [earlier] = messages("+33612340051")
+    assert earlier.conversation_id is not None
+    with conversation_lock(earlier.conversation_id):  # an agent is acting on that thread
+        events = [stage("and for express?", "+33612340051"), stage("Do you ship abroad?", "+33612340052")]
+        assert answer_events(events) == 1
+        assert queued_jobs() == ["workers.jobs.inbound.process_inbound"]
+    run_jobs()
+    follow_up = messages("+33612340051")[-1]
+    assert follow_up.analysis["handled"] == "replied (offline)"
+    assert messages("+33612340052")[0].analysis["handled"] == "replied (offline)"
