@@ -1,24 +1,28 @@
 """Delivery reports taken from webhooks and applied in batches by a job.
 
 During a campaign the provider posts one report per message, thousands a second. The webhook only
-checks the signature, parses, and pushes the reports onto a Redis list (one round trip), then
-schedules one apply job when none is scheduled; the job applies up to :data:`BATCH` reports per
-transaction (:func:`delivery.states.apply_delivery_reports`: a fixed handful of statements per batch
-whatever its size — the lookup, one locked read of the columns reports move, one executemany UPDATE
-of the rows that changed; ``bench/reports_apply.py`` measures it). Applying is idempotent (a later
-state always wins), so a report applied twice, or the provider's retry of one, changes nothing. A
-periodic run of the job catches reports whose announcement was lost (the scheduling flag expires
-after :data:`FLAG_SECONDS`).
+checks the signature, parses, and pushes the reports onto a Redis list, then schedules one apply job
+when none is scheduled. On the API's event loop the push is a group commit (:class:`Stager`): the
+reports of every webhook that arrives while a push is under way go together in the next one, one
+round trip for many webhooks, and each webhook answers once its own reports are in Redis. The job
+applies up to :data:`BATCH` reports per transaction (:func:`delivery.states.apply_delivery_reports`:
+a fixed handful of statements per batch whatever its size — the lookup, one locked read of the
+columns reports move, one executemany UPDATE of the rows that changed; ``bench/reports_apply.py``
+measures it). Applying is idempotent (a later state always wins), so a report applied twice, or the
+provider's retry of one, changes nothing. A periodic run of the job catches reports whose
+announcement was lost (the scheduling flag expires after :data:`FLAG_SECONDS`).
 
 Between the webhook's 200 and the job, a report lives in Redis, as every queued job does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+import weakref
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +42,8 @@ _FIELDS = tuple(f.name for f in fields(DeliveryReport) if f.name != "raw")  # ra
 
 
 def encode(report: DeliveryReport) -> str:
-    data: dict[str, Any] = {name: value for name, value in asdict(report).items() if name in _FIELDS}
+    # field by field: asdict() deep-copies ``raw`` (every field the provider sent) only to drop it
+    data: dict[str, Any] = {name: getattr(report, name) for name in _FIELDS}
     data["occurred_at"] = report.occurred_at.isoformat()
     return json.dumps(data)
 
@@ -51,15 +56,78 @@ def decode(raw: bytes | str) -> DeliveryReport:
 
 def stage(client: redis.Redis, reports: Sequence[DeliveryReport]) -> int:
     """Keep ``reports`` for the apply job and make sure one is scheduled; returns how many were kept."""
-    if not reports:
-        return 0
-    pipe = client.pipeline()
-    pipe.rpush(PENDING_KEY, *(encode(r) for r in reports))
+    if reports:
+        _push(client, [encode(r) for r in reports])
+    return len(reports)
+
+
+def _push(client: redis.Redis, encoded: list[str]) -> None:
+    """One round trip: append to the list and raise the scheduling flag; enqueue a job when it was down."""
+    pipe = client.pipeline(transaction=False)  # both commands are idempotent: MULTI/EXEC would only add work
+    pipe.rpush(PENDING_KEY, *encoded)
     pipe.set(SCHEDULED_KEY, "1", nx=True, ex=FLAG_SECONDS)
     _, scheduled = pipe.execute()
     if scheduled:
         enqueue(JobSpec(func=APPLY_JOB, job_id=f"reports-apply:{uuid.uuid4().hex}", queue="inbound"))
-    return len(reports)
+
+
+class Stager:
+    """:func:`stage` for an asyncio server, as a group commit: one push for the webhooks of a moment.
+
+    A call returns once its reports are in Redis (the webhook's 200 promises they are kept) and
+    raises what the push raised (the provider then retries). While one push runs in a thread,
+    later calls wait together and go in the next push: under a campaign's thousands of reports a
+    second, one Redis round trip and one thread hand-off serve many webhooks instead of one each.
+    Bound to one event loop (use :func:`stager`).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._pending: list[str] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def stage(self, reports: Sequence[DeliveryReport]) -> int:
+        if not reports:
+            return 0
+        loop = asyncio.get_running_loop()
+        kept = loop.create_future()
+        self._pending.extend(encode(r) for r in reports)
+        self._waiters.append(kept)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        await kept
+        return len(reports)
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiters:
+                encoded, waiters = self._pending, self._waiters
+                self._pending, self._waiters = [], []
+                try:
+                    await asyncio.to_thread(_push, self._client, encoded)
+                except Exception as exc:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                else:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+        finally:
+            self._flusher = None
+
+
+_stagers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Stager]] = weakref.WeakKeyDictionary()
+
+
+def stager(client: redis.Redis) -> Stager:
+    """The running event loop's :class:`Stager` for ``client`` (call from a coroutine)."""
+    by_client = _stagers.setdefault(asyncio.get_running_loop(), {})
+    found = by_client.get(id(client))
+    if found is None:
+        found = by_client[id(client)] = Stager(client)
+    return found
 
 
 def apply_pending(client: redis.Redis, *, batch: int = BATCH) -> int:

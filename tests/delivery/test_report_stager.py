@@ -1,0 +1,78 @@
+"""The status webhook's group commit (delivery.reports.Stager) against a real Redis: webhooks arriving
+together share one push, each answers only once its reports are kept, a failed push fails every
+webhook that waited on it (the provider retries), and the next webhook pushes again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from bench.fake_provider import free_port
+from channels.base import DeliveryReport
+from core.queue import get_queue
+from core.redis import get_redis
+from core.settings import Settings
+from delivery import reports
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class CountingRedis(redis.Redis):
+    """A real client that counts the pipelines it opens (one per push)."""
+
+    pipelines = 0
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        self.pipelines += 1
+        return super().pipeline(*args, **kwargs)
+
+
+def _report(n: int) -> DeliveryReport:
+    return DeliveryReport(provider="vonage-sms", provider_message_id=f"P{n}", status="delivered", occurred_at=NOW,
+                          provider_status="delivered", client_ref=f"relais-{n}", raw={"messageId": f"P{n}"})
+
+
+def test_webhooks_arriving_together_share_one_push_and_answer_once_kept(runtime: Settings) -> None:
+    plain = get_redis(runtime)
+    client = CountingRedis(connection_pool=plain.connection_pool)
+    seen_kept: list[int] = []
+
+    async def webhook(n: int) -> int:
+        accepted = await reports.stager(client).stage([_report(n)])
+        seen_kept.append(int(plain.llen(reports.PENDING_KEY)))  # type: ignore[arg-type]
+        return accepted
+
+    async def burst() -> list[int]:
+        return list(await asyncio.gather(*(webhook(n) for n in range(50))))
+
+    assert asyncio.run(burst()) == [1] * 50
+    assert client.pipelines == 1  # one round trip for the 50 webhooks
+    assert min(seen_kept) == 50  # none answered before its report was in Redis
+    kept = [reports.decode(raw) for raw in plain.lrange(reports.PENDING_KEY, 0, -1)]  # type: ignore[union-attr]
+    assert sorted(r.provider_message_id for r in kept) == sorted(f"P{n}" for n in range(50))
+    assert kept[0] == _report(int(kept[0].provider_message_id[1:]))  # every field but the provider's raw ones
+    assert get_queue("inbound").count == 1  # one apply job scheduled
+
+
+def test_a_failed_push_fails_every_waiting_webhook_and_the_next_pushes_again(runtime: Settings) -> None:
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=1)
+
+    async def burst() -> list[int | BaseException]:
+        stager = reports.stager(unreachable)
+        return list(await asyncio.gather(*(stager.stage([_report(n)]) for n in range(5)), return_exceptions=True))
+
+    outcomes = asyncio.run(burst())
+    assert all(isinstance(o, redis.ConnectionError) for o in outcomes)  # a 500: the provider sends them again
+
+    client = get_redis(runtime)
+
+    async def later() -> int:
+        stager = reports.stager(client)
+        assert await stager.stage([_report(1)]) == 1
+        return await stager.stage([_report(2)])  # the flusher ended after its push: a new one starts
+
+    assert asyncio.run(later()) == 1
+    assert client.llen(reports.PENDING_KEY) == 2
