@@ -13,10 +13,10 @@ The customer texts the shop's short code (``38100``, set up through the API with
 Timed path per text: a signed Vonage SMS API inbound webhook (open loop: text i is due at
 ``i / rate`` s; each from a new customer number, the demo FAQ questions in French and English
 round-robin) → the API checks the signature and stores the event (the webhook's latency ends
-here, at its 200) → the drain job on a worker (contact, conversation, message) → the inbound job
-(the offline agent: language, intent, knowledge search, answer; no LLM) → the reply queued on
-the conversational lane → the send job (claim, send authority, limiter) → the Vonage SDK →
-the fake provider, which records when the first text for each customer number arrived. Reply
+here, at its 200) → the drain job on a worker, a batch of texts per transaction (contact,
+conversation, message; the offline agent: language, intent, knowledge search, answer; no LLM; the
+reply on the conversational lane) → in the same job, the delivery engine (claim, send authority,
+limiter) → the Vonage SDK → the fake provider, which records when the first text for each customer number arrived. Reply
 latency = that arrival − the webhook's scheduled send time; correlated by the customer's number.
 
 Printed: webhook p50/p95, reply p50/p95, replies/s sustained over the window, lost (texts with no
