@@ -11,9 +11,12 @@ success the job is not run again: it goes to the failed-jobs registry with the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+import redis.client
 
 MAX_DEATHS = 3
 # two rounds of the default retry policy (1 + 5 tries): the sweeps may queue a failing job once more
@@ -54,22 +57,41 @@ class Attempts:
         return None
 
 
-def record_start(client: redis.Redis, job_id: str) -> Attempts:
-    """Count a start of ``job_id`` (before it runs) and return its history."""
-    pipe = client.pipeline()
+def count_start(pipe: redis.client.Pipeline, job_id: str) -> int:
+    """Queue the count of a start of ``job_id`` on ``pipe`` (a worker sends it with the rest of the job's
+    start, one round trip); returns the index of its first result for :func:`counted`."""
+    first = len(pipe)
     pipe.hincrby(_key(job_id), "starts", 1)
     pipe.hget(_key(job_id), "failures")
     pipe.expire(_key(job_id), COUNT_TTL_SECONDS)
-    starts, failures, _ = pipe.execute()
+    return first
+
+
+def counted(results: Sequence[Any], first: int) -> Attempts:
+    """The history :func:`count_start` read, from the pipeline's ``results``."""
+    starts, failures = results[first], results[first + 1]
     return Attempts(starts=int(starts), failures=int(failures or 0))
 
 
-def record_end(client: redis.Redis, job_id: str, *, succeeded: bool) -> None:
-    """The job returned (success: its history is over) or raised (one failure, not a death)."""
+def record_start(client: redis.Redis, job_id: str) -> Attempts:
+    """Count a start of ``job_id`` (before it runs) and return its history."""
+    pipe = client.pipeline()
+    first = count_start(pipe, job_id)
+    return counted(pipe.execute(), first)
+
+
+def count_end(pipe: redis.client.Pipeline | redis.Redis, job_id: str, *, succeeded: bool) -> None:
+    """The job returned (success: its history is over) or raised (one failure, not a death); on ``pipe``
+    to go with the rest of the job's end."""
     if succeeded:
-        client.delete(_key(job_id))
+        pipe.delete(_key(job_id))
     else:
-        client.hincrby(_key(job_id), "failures", 1)
+        pipe.hincrby(_key(job_id), "failures", 1)
+
+
+def record_end(client: redis.Redis, job_id: str, *, succeeded: bool) -> None:
+    """:func:`count_end` at once."""
+    count_end(client, job_id, succeeded=succeeded)
 
 
 def mark_dead(client: redis.Redis, job_id: str) -> None:
@@ -90,6 +112,11 @@ def history(client: redis.Redis, job_id: str) -> Attempts | None:
 
 def is_dead(client: redis.Redis, job_id: str) -> bool:
     return bool(client.hexists(_key(job_id), "dead"))
+
+
+def ask_dead(pipe: redis.client.Pipeline, job_id: str) -> None:
+    """Queue :func:`is_dead`'s question on ``pipe``: its result is true when ``job_id`` is dead-lettered."""
+    pipe.hexists(_key(job_id), "dead")
 
 
 def forget(client: redis.Redis, job_id: str) -> None:

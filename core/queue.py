@@ -7,6 +7,7 @@ during a database transaction go out only after it commits (:func:`enqueue_after
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import redis
+import redis.client
 from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import as_text
 from sqlalchemy.orm import Session
 
 from core import poison
@@ -30,6 +33,7 @@ from core.settings import get_settings
 # one-to-one texts come before inbound analysis, so a reply never waits behind newer texts to analyse
 # (under a backlog the wait stays in the analysis, bounded); marketing only gets what is left.
 QUEUE_NAMES: tuple[str, ...] = ("transactional", "conversational", "inbound", "marketing", "default")
+FAILURE_TTL_SECONDS = 7 * 24 * 3600  # a failed job stays for operators (the failed-jobs page) a week
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
@@ -60,6 +64,9 @@ class JobSpec:
     retry: RetryPolicy = DEFAULT_RETRY
     at: datetime | None = None
     timeout: int = 600
+    #: seconds RQ keeps the finished job and its return value; 0 deletes it at success (nobody reads a
+    #: send's or a drain's return value, and keeping it cost a result stream and a registry entry per job)
+    result_ttl: int = 0
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -85,35 +92,54 @@ def enqueue(spec: JobSpec) -> Job | None:
 
     A finished or failed job with the same id is replaced, so a deliberate re-run works; one that
     was dead-lettered (:mod:`core.poison`) is not, until an operator re-queues it.
+
+    Two round trips for a job with an id: the dead-letter mark, the id's current status and the queue's
+    registration in ``rq:queues`` together, then RQ's enqueue script, which refuses an id that exists
+    (two callers racing with one id: one wins). Each was a round trip of its own (five in all).
     """
     queue = get_queue(spec.queue)
     job_id = rq_job_id(spec.job_id) if spec.job_id else None
-    if job_id and poison.is_dead(queue.connection, job_id):
+    if job_id is None:  # nothing to check: RQ's enqueue in one round trip
+        return _enqueue(queue, spec, None, queue.connection.pipeline())
+    checks = queue.connection.pipeline()
+    checks.sadd(queue.redis_queues_keys, queue.key)  # what RQ's enqueue would send on its own
+    poison.ask_dead(checks, job_id)
+    checks.hget(Job.key_for(job_id), "status")
+    _, dead, status = checks.execute()
+    if dead or (status is not None and JobStatus(as_text(status)) in ACTIVE):
         return None
-    if job_id:
-        try:
-            existing = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
-            if existing.get_status(refresh=True) in ACTIVE:
-                return None
-            existing.delete()
-        except NoSuchJobError:
-            pass
+    if status is not None:  # finished or failed: replaced
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).delete()
+    try:
+        return _enqueue(queue, spec, job_id, queue.connection.pipeline())
+    except DuplicateJobError:
+        return None
+
+
+def _enqueue(queue: Queue, spec: JobSpec, job_id: str | None, pipe: redis.client.Pipeline) -> Job:
+    """RQ's enqueue of ``spec`` with ``pipe`` executed after it; with an id, RQ's unique-enqueue script runs at
+    once and only adds the queue's registration to ``pipe``, which :func:`enqueue` sent already: dropped."""
     options: dict[str, Any] = {
         "args": spec.args,
         "kwargs": spec.kwargs,
         "job_id": job_id,
         "retry": spec.retry.to_rq() if spec.retry.max else None,
         "job_timeout": spec.timeout,
-        "result_ttl": 3600,
-        "failure_ttl": 7 * 24 * 3600,
-        "unique": bool(job_id),
+        "result_ttl": spec.result_ttl,
+        "failure_ttl": FAILURE_TTL_SECONDS,
+        "unique": job_id is not None,
+        "pipeline": pipe,
     }
-    try:
-        if spec.at is not None:
-            return queue.enqueue_at(spec.at, spec.func, **options)
-        return queue.enqueue(spec.func, **options)
-    except DuplicateJobError:
-        return None
+    if spec.at is not None:
+        job = queue.enqueue_at(spec.at, spec.func, **options)
+    else:
+        job = queue.enqueue(spec.func, **options)
+    if job_id is None:
+        pipe.execute()
+    else:
+        pipe.reset()
+    return job
 
 
 def live_workers(client: redis.Redis, names: Iterable[str]) -> set[str]:

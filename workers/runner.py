@@ -27,11 +27,13 @@ import structlog
 from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import StopRequested
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.rate_limit import release_slot
+from rq.results import Result
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
-from rq.worker.base import BaseWorker
+from rq.worker.base import BaseWorker, WorkerStatus
 
 from core import poison
 from core.queue import all_queues
@@ -57,41 +59,129 @@ def claim_owner() -> str:
     return _owner
 
 
+#: a standalone heartbeat this soon after the last one that asked Redis whether the worker is still
+#: registered is skipped: RQ's loop sends three per job (before the wait, after it, after the job)
+#: besides those in its pipelines, each four round trips with the re-registration check
+HEARTBEAT_SECONDS_APART = 1.0
+
+
 class RelaisWorkerMixin(BaseWorker):
-    """What every Relais worker adds to RQ's: poison jobs are retired, and registration survives Redis.
+    """What every Relais worker adds to RQ's: poison jobs are retired, registration survives Redis, and a
+    job costs five round trips to Redis where RQ's loop took twenty-five.
 
     * Each start of a job id is counted (:mod:`core.poison`), also when the previous start killed
       the worker; a job past its deaths or starts goes to the failed-jobs registry unrun, with why.
     * RQ's dequeue loop reconnects by itself after an outage but never registers again, so a Redis
       restarted empty would forget the worker (invisible to operators, and its jobs' claims would
       look abandoned to ``delivery.recovery``); each heartbeat re-registers a forgotten worker.
+    * Per job: the wait (``BLPOP``), the job's fetch, one pipeline to start it (the start's count, RQ's
+      execution record, the job and the worker marked started and busy), one to end it (RQ's success
+      bookkeeping, the count's end, the worker idle), and RQ's suspension check, which carries a
+      heartbeat. Relais enqueues no dependent or repeating jobs (:class:`core.queue.JobSpec` has
+      neither), so the success skips RQ's watch of the job's dependents (three round trips).
     """
 
+    _start: poison.Attempts | None = None
+    _registration_checked = -HEARTBEAT_SECONDS_APART  # monotonic time of the last heartbeat that checked it
+
     def execute_job(self, job: Job, queue: Queue) -> None:
-        reason = poison.record_start(self.connection, job.id).verdict()
+        execution = self.prepare_execution(job)
+        reason = self._start.verdict() if self._start is not None else None
         if reason is None:
-            super().execute_job(job, queue)
-            return
-        self.log.warning("Worker %s: job %s %s", self.name, job.id, reason)
-        job.retries_left = 0  # retired now: not one more retry
-        job.ended_at = now()
-        poison.mark_dead(self.connection, job.id)
-        self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
-        self.handle_job_failure(job, queue, exc_string=reason)
+            self.perform_job(job, queue, execution)
+        else:
+            self.log.warning("Worker %s: job %s %s", self.name, job.id, reason)
+            job.retries_left = 0  # retired now: not one more retry
+            job.ended_at = now()
+            poison.mark_dead(self.connection, job.id)
+            self.handle_job_failure(job, queue, exc_string=reason, execution=execution)
+        self.set_state(WorkerStatus.IDLE)
+
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's execution record and busy state, in one round trip with the start's count and what RQ's
+        ``prepare_job_execution`` writes (the worker's heartbeat, the job started by this worker)."""
+        with self.connection.pipeline() as pipe:
+            ttl = self.get_heartbeat_ttl(job)
+            first = poison.count_start(pipe, job.id)
+            execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            self.heartbeat(ttl, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)
+            pipe.persist(job.key)
+            if len(self.queues) == 1:  # RQ's single-queue wait parks the id on an intermediate list
+                pipe.lrem(self.queue_class(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+            self._start = poison.counted(pipe.execute(), first)
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Written by :meth:`prepare_execution`'s round trip already."""
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ writes the job's last heartbeat here, a round trip of its own just before the end's
+        pipeline saves the job (or deletes it): the time is kept for that save."""
+        job.ended_at = job.last_heartbeat = now()
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        """RQ's success bookkeeping (worker statistics, the result kept for ``result_ttl`` or the job
+        deleted, the execution removed) with the start count's end and the worker idle, in one round trip."""
+        with self.connection.pipeline() as pipe:
+            self.increment_successful_job_count(pipeline=pipe)
+            if job.started_at and job.ended_at:
+                self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)
+            if result_ttl != 0:
+                job._handle_success(result_ttl, pipeline=pipe, worker_name=self.name, execution_id=execution.id,
+                                    execution_started_at=execution.created_at, execution_ended_at=job.ended_at)
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            if result_ttl == 0 and not job.group_id and not job.has_rate_limit:
+                # RQ's delete first reads back the job's status and each of its executions (seven round
+                # trips) to take it out of registries a job that just ended is not in: its keys go at once
+                pipe.delete(job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id),
+                            job.execution_registry.key)  # fmt: skip
+            else:
+                job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            poison.count_end(pipe, job.id, succeeded=True)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            pipe.execute()
+        job._status = JobStatus.FINISHED
+        release_slot(job)
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         succeeded = super().perform_job(job, queue, execution)
-        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # at worst it later counts as a death
-            poison.record_end(self.connection, job.id, succeeded=succeeded)
+        if not succeeded:
+            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # at worst it later counts as a death
+                poison.record_end(self.connection, job.id, succeeded=False)
         return succeeded
 
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's, without the round trip when the state is already so (RQ marks an idle worker idle
+        again before each wait)."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        if pipeline is None and not self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+        """RQ's heartbeat and the re-registration check, in one round trip, at most every
+        :data:`HEARTBEAT_SECONDS_APART` outside RQ's own pipelines. A skipped one loses nothing: the
+        suspension check before each wait carries a heartbeat, and an outage spaces two heartbeats further
+        apart (RQ waits a second before trying Redis again), so the first after it checks the registration."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        if time.monotonic() - self._registration_checked < HEARTBEAT_SECONDS_APART:
+            return
+        with self.connection.pipeline() as pipe:
+            pipe.sismember(worker_registration.REDIS_WORKER_KEYS, self.key)
+            super().heartbeat(timeout, pipe)
+            registered = pipe.execute()[0]
+        self._registration_checked = time.monotonic()
+        if not registered:
             with self.connection.pipeline() as registering:
                 registering.hset(self.key, mapping=self.serialize())
                 worker_registration.register(self, registering)
+                super().heartbeat(timeout, registering)
                 registering.execute()
-        super().heartbeat(timeout, pipeline)
 
 
 class ResidentWorker(RelaisWorkerMixin, SimpleWorker):

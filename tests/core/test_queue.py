@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import redis as redis_lib
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core import db
-from core.queue import QUEUE_NAMES, JobSpec, RetryPolicy, enqueue, enqueue_after_commit, failed_jobs, get_queue
+from core import db, poison
+from core.queue import (
+    NO_RETRY,
+    QUEUE_NAMES,
+    JobSpec,
+    RetryPolicy,
+    enqueue,
+    enqueue_after_commit,
+    failed_jobs,
+    get_queue,
+)
 from core.redis import get_redis
 from core.settings import Settings
 from tests.helpers import run_jobs
@@ -81,3 +94,85 @@ def test_failing_job_is_retried_then_listed_as_failed(runtime: Settings, app_cli
     again = app_client.post("/api/v1/jobs/failed/boom-1/requeue", headers=auth_headers("admin"))
     assert again.status_code == 202
     assert get_queue("default").count == 1
+
+
+def test_a_finished_job_is_not_kept_and_its_id_runs_again(runtime: Settings) -> None:
+    spec = JobSpec(func="tests.core.test_queue.record_probe", args=("again",), job_id="probe:4")
+    assert enqueue(spec) is not None
+    run_jobs()
+    with pytest.raises(NoSuchJobError):  # nobody reads a send's return value: not kept (result_ttl 0)
+        Job.fetch("probe-4", connection=get_queue("default").connection, serializer=JSONSerializer)
+    assert enqueue(spec) is not None
+    run_jobs()
+    assert _probes(runtime) == ["again", "again"]
+
+
+def test_a_kept_result_is_readable_until_its_id_is_queued_again(runtime: Settings) -> None:
+    spec = JobSpec(func="tests.core.test_queue.record_probe", args=("kept",), job_id="probe:5", result_ttl=60)
+    enqueue(spec)
+    run_jobs()
+    job = Job.fetch("probe-5", connection=get_queue("default").connection, serializer=JSONSerializer)
+    assert job.get_status() == "finished" and job.return_value() == "kept"
+    assert enqueue(spec) is not None  # a finished job is replaced: a deliberate re-run
+    assert get_queue("default").count == 1
+
+
+def test_a_failed_job_is_replaced_by_a_new_enqueue_but_a_dead_lettered_id_is_refused(runtime: Settings) -> None:
+    spec = JobSpec(func="tests.core.test_queue.always_fails", job_id="boom:2", retry=NO_RETRY)
+    enqueue(spec)
+    run_jobs()
+    assert [f.id for f in failed_jobs()] == ["boom-2"]
+    assert enqueue(spec) is not None
+    assert get_queue("default").count == 1 and failed_jobs() == []
+    client = get_redis(runtime)
+    poison.mark_dead(client, "boom-3")  # retired, then discarded by an operator: the job itself is gone
+    assert enqueue(JobSpec(func="tests.core.test_queue.always_fails", job_id="boom:3")) is None
+
+
+class CountingConnection(redis_lib.Connection):
+    """A real connection that counts what it sends: one send is one round trip (a pipeline is one)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def counting_client(url: str) -> redis_lib.Redis:
+    return redis_lib.Redis(connection_pool=redis_lib.ConnectionPool.from_url(url, connection_class=CountingConnection))
+
+
+def test_an_enqueue_with_an_id_costs_two_round_trips(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.queue
+
+    client = counting_client(runtime.redis_url or "")  # get_redis's client is one per process too
+    monkeypatch.setattr(core.queue, "get_redis", lambda settings: client)
+    enqueue(JobSpec(func="tests.core.test_queue.record_probe", args=("warm",), job_id="probe:warm"))
+    before = CountingConnection.sent
+    for n in range(10):
+        enqueue(JobSpec(func="tests.core.test_queue.record_probe", args=(str(n),), job_id=f"probe:rt{n}"))
+    assert CountingConnection.sent - before == 2 * 10  # the checks with the queue's registration, RQ's script
+    assert get_queue("default").count == 11
+
+
+def test_a_job_costs_the_worker_five_round_trips(runtime: Settings) -> None:
+    """RQ's loop took 25 per job (heartbeats of 4 each, the start and end in several pipelines, the
+    watch of dependents): the difference between 30 and 10 jobs leaves the worker's start and end out."""
+    from rq import Queue
+
+    from workers.runner import ResidentWorker, worker_name
+
+    def round_trips(jobs: int) -> int:
+        for n in range(jobs):
+            enqueue(JobSpec(func="tests.core.test_queue.record_probe", args=(str(n),), queue="transactional"))
+        client = counting_client(runtime.redis_url or "")
+        queues = [Queue(name, connection=client, serializer=JSONSerializer) for name in QUEUE_NAMES]
+        worker = ResidentWorker(queues, connection=client, serializer=JSONSerializer, name=worker_name())
+        before = CountingConnection.sent
+        worker.work(burst=True, logging_level="WARNING")
+        return CountingConnection.sent - before
+
+    small, large = round_trips(10), round_trips(30)
+    assert len(_probes(runtime)) == 40
+    assert (large - small) / 20 <= 5.5  # five, and the re-registration check once a second
