@@ -25,9 +25,9 @@ log = structlog.get_logger("relais.intelligence")
 DAY = 24 * 3600
 JOB = "intelligence.tasks.score_contacts"
 PERIODIC = (Periodic("intelligence-score", DAY, JOB, "default"),)
-#: the one id a scoring request is queued under
+#: the one id a scoring request is queued under; its result is kept an hour for :func:`scoring_job`
 SCORE_JOB = JobSpec(func=JOB, job_id="intelligence:score", queue="default",
-                    retry=RetryPolicy(max=2, intervals=(60, 600)), timeout=2 * 3600)  # fmt: skip
+                    retry=RetryPolicy(max=2, intervals=(60, 600)), timeout=2 * 3600, result_ttl=3600)  # fmt: skip
 SCORE_JOB_ID = rq_job_id("intelligence:score")  # as RQ spells it: intelligence-score
 
 
