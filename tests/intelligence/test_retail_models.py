@@ -10,13 +10,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from intelligence import recommend
+from intelligence import value as value_module
 from intelligence.features import customer_features, outcomes
 from intelligence.propensity import BLEND, CANDIDATES, PropensityModel, label
 from intelligence.recommend import RecommendModel, hit_at
 from intelligence.retail_data import load_online_retail
 from intelligence.send_time import SendTimeModel
 from intelligence.transactions import COLUMNS
-from intelligence.value import ValueModel
+from intelligence.value import KINDS, RANKING, ValueModel, rearrange, spend_ranks
+from intelligence.windows import training_windows
 from tests.intelligence.retail_helpers import LAPSED_HOUR, REGULAR_HOURS, START, synthetic_lines
 
 CUTOFF = START + pd.Timedelta(days=150)
@@ -80,7 +82,8 @@ def test_propensity_ranks_regulars_first_and_survives_storage(lines: pd.DataFram
 def test_value_expects_more_from_regulars(lines: pd.DataFrame) -> None:
     p_buy = PropensityModel(HORIZON, kind="logistic").fit(lines, CUTOFF).predict(lines, CUTOFF)["p_buy"]
     model = ValueModel(HORIZON).fit(lines, CUTOFF)
-    assert model.chosen in model.validation_spearman and len(model.validation_spearman) == 6
+    assert model.chosen.split(", ranked by")[0] in model.validation_spearman
+    assert len(model.validation_spearman) == 2 * (len(KINDS) + 1)  # amount and ranking models × 1 or all windows
     assert model.run_rate_weight == min(model.validation_revenue_error, key=model.validation_revenue_error.__getitem__)
     value = model.predict(lines, CUTOFF, p_buy)
     regular = value.index.astype(int) % 2 == 0
@@ -89,6 +92,45 @@ def test_value_expects_more_from_regulars(lines: pd.DataFrame) -> None:
     assert (value["next_purchase_at"] >= CUTOFF).all()
     # a regular is due within weeks; a customer gone for months is due now (overdue), never in the past
     assert (value.loc[regular, "next_purchase_at"] <= CUTOFF + pd.Timedelta(days=60)).mean() > 0.9
+
+
+def test_spend_ranks_are_shares_within_each_window_with_ties_shared() -> None:
+    spend = np.array([0.0, 0.0, 10.0, 30.0, 0.0, 500.0])
+    window = np.array([0, 0, 0, 0, 1, 1])
+    # window 0: the two non-spenders share ranks 1 and 2 (1.5 of 4), window 1 is ranked on its own
+    assert np.allclose(spend_ranks(spend, window), [0.375, 0.375, 0.75, 1.0, 0.5, 1.0])
+
+
+def test_rearrange_keeps_the_amounts_and_follows_the_ranking() -> None:
+    amounts = np.array([5.0, 100.0, 0.0, 20.0])
+    ranking = np.array([0.9, 0.1, 0.5, 0.7])
+    out = rearrange(amounts, ranking)
+    assert np.allclose(out, [100.0, 0.0, 5.0, 20.0])  # the best-ranked gets the largest amount
+    assert out.sum() == amounts.sum() and sorted(out) == sorted(amounts)
+
+
+def test_a_ranking_model_orders_the_spend_only_when_it_won_the_validation(lines: pd.DataFrame) -> None:
+    model = ValueModel(HORIZON).fit(lines, CUTOFF)
+    best = max(model.validation_spearman, key=model.validation_spearman.__getitem__)
+    best_amounts = max((k for k in model.validation_spearman if not k.startswith(RANKING)),
+                       key=model.validation_spearman.__getitem__)
+    assert model.ranking == (best if best.startswith(RANKING) else "")
+    assert model.chosen.startswith(best_amounts)
+    with pytest.raises(ValueError, match="unknown spend model"):
+        ValueModel(HORIZON, kind=RANKING).fit(lines, CUTOFF)
+
+
+def test_a_ranked_spend_follows_the_ranking_and_keeps_the_amount_models_total(lines: pd.DataFrame) -> None:
+    unranked = ValueModel(HORIZON, kind="two_part_trees").fit(lines, CUTOFF)
+    assert not unranked.ranking
+    windows = training_windows(lines, CUTOFF, HORIZON)
+    ranked = ValueModel.from_bytes(unranked.to_bytes())
+    ranked._ranker = value_module._fit(RANKING, windows.features, windows.done["spend"].to_numpy(), windows.window)
+    features = customer_features(lines, CUTOFF)
+    amounts, spend = unranked.predict_features(features), ranked.predict_features(features)
+    order = np.argsort(value_module._predict(RANKING, ranked._ranker, features), kind="stable")
+    assert (np.diff(spend[order]) >= 0).all() and not (np.diff(amounts[order]) >= 0).all()
+    assert np.isclose(spend.sum(), amounts.sum())
 
 
 def test_send_time_gives_each_customer_their_hour(lines: pd.DataFrame) -> None:
