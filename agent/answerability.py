@@ -28,7 +28,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -47,6 +47,11 @@ INTENT_WEIGHT = 1.5
 
 #: Below this best-sentence cosine a passage does not answer the question (chosen on the choosing split).
 MIN_RELEVANCE = 0.32
+
+#: ... unless it covers the place the question names while the best candidate is about another one:
+#: the place is then the point of the question, and the wording may match poorly ("Livrez-vous à
+#: l'étranger ?" scores 0.28 for "Quel est le délai de livraison en Belgique ?"; set by hand).
+PLACE_MIN_RELEVANCE = 0.25
 
 #: Sentences kept from the chosen passage: the best one, and the next ones within this cosine of it.
 SENTENCE_MARGIN = 0.08
@@ -78,7 +83,13 @@ class Candidate:
     ``units`` are the passage's sentences (its answer's, for an FAQ entry) with ``unit_scores``
     their cosine to the question; ``relevance`` is the best of those and of the FAQ question;
     ``support`` the weakest support over the question's entities (``covered`` when it names none);
-    ``score`` orders candidates (retrieval score plus intent agreement).
+    ``score`` orders candidates (retrieval score plus intent agreement); ``elsewhere`` says that
+    the sentence answering the question (an FAQ answer's first one, else the best) names a place
+    that is not the one the question asks about ("in mainland France" for "shipping to
+    Belgium?"): its facts are another place's; ``domestic`` that this place is only the business's
+    own country (the passage gives the home market's terms). ``asserts`` is False when the passage
+    was moved first past better matches of the question's wording, for what the question names:
+    its opening "Yes" answers its own question, not the customer's.
     """
 
     hit: Hit
@@ -89,6 +100,9 @@ class Candidate:
     missing: tuple[Entity, ...] = ()
     score: float = 0.0
     follow_up: bool = False
+    elsewhere: bool = False
+    domestic: bool = False
+    asserts: bool = True
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -96,7 +110,7 @@ class Candidate:
         first sentence (the direct answer the rest refers to: "...we send a tracking link. You can
         also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
         unless the question is a follow-up about one detail ("and for express?"). A leading "Yes,"
-        is dropped when the passage contradicts what the question names."""
+        is dropped when the passage contradicts what the question names or does not assert."""
         if not self.units:
             return []
         best = max(self.unit_scores)
@@ -105,7 +119,7 @@ class Candidate:
         if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
         chosen = [self.units[i] for i in kept]
-        if self.support == "contradicted":
+        if self.support == "contradicted" or not self.asserts:
             first = _AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
         return chosen
@@ -132,11 +146,12 @@ def _agreement_title(hit: Hit) -> str:
     return hit.question or hit.heading_path or hit.text
 
 
-def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool]) -> tuple[
-        Support, tuple[Entity, ...]]:
+def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool],
+            home: str | None = None) -> tuple[Support, tuple[Entity, ...]]:
     """How ``hit`` supports the entities of a question, and the ones it does not cover.
 
-    ``known_name(name)`` says whether the knowledge base mentions a (folded) name anywhere.
+    ``known_name(name)`` says whether the knowledge base mentions a (folded) name anywhere; ``home``
+    is the business's own country (a passage about "abroad" does not cover it).
     """
     body = hit.answer if hit.answer is not None else hit.text
     places, methods, folded, duration = _passage_facts(f"{hit.question or ''} {body}")
@@ -145,7 +160,7 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
     order = ("covered", "silent", "contradicted", "unknown")
     for entity in question_entities:
         if entity.kind == "country":
-            state: Support = "covered" if covers_country(places, entity.value) else (
+            state: Support = "covered" if covers_country(places, entity.value, home) else (
                 "contradicted" if places else "silent")
         elif entity.kind == "payment":
             state = "covered" if entity.value in methods else ("contradicted" if methods else "silent")
@@ -171,7 +186,8 @@ def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
          embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
          asked: str | None = None, asked_vector: np.ndarray | None = None, intent_examples: np.ndarray | None = None,
-         intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN) -> list[Candidate]:
+         intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN,
+         home: str | None = None) -> list[Candidate]:
     """``hits`` re-scored against ``question`` (whose unit embedding is ``vector``), best first.
 
     Args:
@@ -188,7 +204,10 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         support_margin: how far below the best score a candidate covering every entity the
             question names is still moved first; for a follow-up naming its own country or
             payment method ("et pour la Belgique ?") that is the point of the message, and any
-            relevant covering candidate is moved first.
+            relevant covering candidate is moved first; so it is when the best candidate's answer
+            is another place's ("in mainland France" for Belgium): a reply must not state it.
+        home: the business's own country (``Settings.default_region``): a passage about "abroad"
+            does not speak of it.
     """
     if not hits:
         return []
@@ -222,20 +241,40 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             wanted = _content_words(asked)
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & set(fold(u).split()) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
-        state, missing = support(named, hit, known_name)
+        state, missing = support(named, hit, known_name, home)
+        # the sentence that answers: an FAQ answer's or a section's first one, else the best one
+        answering = _unit_places(units[0] if faq_question else units[int(np.argmax(scores))])
+        elsewhere = bool(answering) and any(e.kind == "country" for e in missing)
         candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
                                     support=state, missing=missing,
-                                    score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up))
+                                    score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
+                                    elsewhere=elsewhere, domestic=elsewhere and answering == {home}))
     candidates.sort(key=lambda c: -c.score)
     best = candidates[0].score
-    if follow_up and asked is not None and entities(asked, language):
-        support_margin = float("inf")
-    covered = [c for c in candidates if c.support == "covered" and named and c.score >= best - support_margin
-               and c.relevance >= MIN_RELEVANCE]
+    for_place = candidates[0].elsewhere
+    if for_place:
+        # its answer is another place's: one covering the place asked about, else the one listing
+        # where the business does serve ("We deliver to the EU...", stated without its "Yes")
+        covered = [c for c in candidates if c.support == "covered" and c.relevance >= PLACE_MIN_RELEVANCE]
+        if not covered and candidates[0].domestic:
+            covered = [c for c in candidates if c.elsewhere and not c.domestic and c.relevance >= MIN_RELEVANCE]
+    else:
+        margin = float("inf") if follow_up and asked is not None and entities(asked, language) else support_margin
+        covered = [c for c in candidates if c.support == "covered" and named and c.score >= best - margin
+                   and c.relevance >= MIN_RELEVANCE]
     if covered:
         candidates.remove(covered[0])
-        candidates.insert(0, covered[0])
+        lifted = covered[0]
+        if for_place or lifted.score < best - support_margin:
+            lifted = replace(lifted, asserts=False)
+        candidates.insert(0, lifted)
     return candidates
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit_places(sentence: str) -> frozenset[str]:
+    """The places a sentence of a passage names (the same sentences come back)."""
+    return frozenset(countries(sentence))
 
 
 def _content_words(text: str) -> set[str]:
@@ -244,12 +283,16 @@ def _content_words(text: str) -> set[str]:
 
 
 def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE) -> Candidate | None:
-    """The candidate to answer from, or None when none is relevant enough or the question names
-    something the knowledge base never mentions."""
-    if not candidates or candidates[0].relevance < min_relevance:
+    """The candidate to answer from, or None when none is relevant enough, the question names
+    something the knowledge base never mentions, or the best passage only gives the business's own
+    country's terms for a question about another place (France's delivery price for Japan)."""
+    if not candidates:
         return None
     first = candidates[0]
-    return None if first.support == "unknown" else first
+    # a passage moved first for the place or payment method the question names needs less wording
+    if first.relevance < (min_relevance if first.asserts else min(min_relevance, PLACE_MIN_RELEVANCE)):
+        return None
+    return None if first.support == "unknown" or first.domestic else first
 
 
 def _entities(question: str, asked: str | None, language: str) -> tuple[Entity, ...]:

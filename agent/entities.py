@@ -4,9 +4,12 @@ methods and proper names (a product, a collection).
 ``agent.answerability`` checks each of them against the passage a reply would be made from: a
 passage that does not mention Japan must not answer "Yes" to "Do you ship to Japan?".
 
-* **Countries** come from Babel's territory names in the six supported languages ("Japon",
-  "Giappone", "Österreich"...) plus a few abbreviations (UK, USA, EU/UE). "EU" in a passage
-  covers the member states.
+* **Places** are countries, from Babel's territory names in the six supported languages ("Japon",
+  "Giappone", "Österreich"...), a few abbreviations (UK, USA, EU/UE), and the table shipped in
+  ``agent/resources/places.yaml``: other names of a country ("Angleterre", "mainland France"),
+  groups ("EU" / "Union européenne" covers the member states, "abroad" / "l'étranger" / "Ausland"
+  every country but the business's own) and, in a question only, cities ("Bruxelles" asks about
+  Belgium).
 * **Payment methods** are a small multilingual table (PayPal, bank transfer / virement /
   Überweisung, cash / espèces / efectivo...).
 * **A duration** is asked by "how long", "combien de temps", "cuánto tiempo", "wie lange"...; a
@@ -25,34 +28,32 @@ import re
 import unicodedata
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+import yaml
 from babel import Locale
 
 EntityKind = Literal["country", "payment", "name", "duration"]
 
-#: The European Union (Babel's territory code), member states below.
+#: The table of groups, aliases and cities (see the file's header).
+PLACES_FILE = Path(__file__).resolve().parent / "resources" / "places.yaml"
+
+#: The European Union (Babel's territory code) and "abroad" (every country but the business's own).
 EU = "EU"
-EU_MEMBERS: frozenset[str] = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-})
+ABROAD = "ABROAD"
 
 _LANGUAGES = ("en", "fr", "es", "de", "it", "pt")
 
 # Territory names that are also ordinary words in one of the languages ("réunion" is a meeting).
 _AMBIGUOUS_PLACES = frozenset({"jersey", "turkey", "chad", "jordan", "georgia", "guernsey", "reunion", "man",
-                               "maurice", "niger", "salvador", "dominica", "panama", "malta", "congo", "union"})
+                               "maurice", "niger", "salvador", "dominica", "panama", "malta", "congo", "union",
+                               "riunione", "reuniao"})
 
 # Upper-case abbreviations only: "us" and "ue" are words.
 _ABBREVIATIONS: dict[str, str] = {"UK": "GB", "U.K.": "GB", "GB": "GB", "US": "US", "USA": "US", "U.S.": "US",
                                   "EU": EU, "UE": EU}
-_EXTRA_PLACES: dict[str, str] = {
-    "great britain": "GB", "grande bretagne": "GB", "angleterre": "GB", "england": "GB", "inglaterra": "GB",
-    "inghilterra": "GB", "england und wales": "GB", "europe": EU, "europa": EU, "european union": EU,
-    "union europeenne": EU, "union europea": EU, "unione europea": EU, "uniao europeia": EU,
-    "europaische union": EU, "mainland france": "FR", "france metropolitaine": "FR", "etats unis": "US",
-}
+
 
 PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
     "paypal": ("paypal", "pay pal"),
@@ -119,9 +120,32 @@ def fold(text: str) -> str:
     return f" {' '.join(kept.split())} "
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceTable:
+    """``agent/resources/places.yaml`` folded: group members, and folded name -> code for the groups'
+    names and the aliases (``names``) and for the cities (``cities``)."""
+
+    eu_members: frozenset[str]
+    names: dict[str, str]
+    cities: dict[str, str]
+
+
+@functools.cache
+def place_table() -> PlaceTable:
+    """The shipped table of place groups, aliases and cities."""
+    data = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
+    names: dict[str, str] = {}
+    for code, group in data["groups"].items():
+        names.update((fold(name).strip(), code) for name in group["names"])
+    for code, aliases in data["aliases"].items():
+        names.update((fold(name).strip(), code) for name in aliases)
+    cities = {fold(name).strip(): code for code, listed in data["cities"].items() for name in listed}
+    return PlaceTable(eu_members=frozenset(data["groups"][EU]["members"]), names=names, cities=cities)
+
+
 @functools.cache
 def _places() -> dict[str, str]:
-    """Folded place name -> territory code (countries and the EU), in the six languages."""
+    """Folded place name -> territory code (countries, the EU and "abroad"), in the six languages."""
     names: dict[str, str] = {}
     for language in _LANGUAGES:
         for code, name in Locale.parse(language).territories.items():
@@ -129,7 +153,7 @@ def _places() -> dict[str, str]:
                 key = fold(name).strip()
                 if key and key not in _AMBIGUOUS_PLACES:
                     names.setdefault(key, code)
-    names.update(_EXTRA_PLACES)
+    names.update(place_table().names)
     return names
 
 
@@ -157,9 +181,19 @@ def _find_all(pattern: re.Pattern[str], folded: str) -> list[str]:
         position = match.end() - 1
 
 
-def countries(text: str) -> set[str]:
-    """Territory codes (ISO 3166 alpha-2, or ``EU``) that ``text`` names."""
-    codes = {_places()[name] for name in _find_all(_place_pattern(), fold(text))}
+@functools.cache
+def _city_pattern() -> re.Pattern[str]:
+    names = sorted(place_table().cities, key=len, reverse=True)
+    return re.compile(r" (" + "|".join(re.escape(n) for n in names) + r") ")
+
+
+def countries(text: str, *, cities: bool = False) -> set[str]:
+    """Territory codes (ISO 3166 alpha-2, ``EU`` or ``ABROAD``) that ``text`` names; with ``cities``,
+    a city of the table names its country too (a question's "livraison à Bruxelles")."""
+    folded = fold(text)
+    codes = {_places()[name] for name in _find_all(_place_pattern(), folded)}
+    if cities:
+        codes |= {place_table().cities[name] for name in _find_all(_city_pattern(), folded)}
     for token in re.findall(r"\b[A-Z][A-Z.]{1,3}(?![\w.])|\b[A-Z]\.[A-Z]\.", text):
         if token in _ABBREVIATIONS:
             codes.add(_ABBREVIATIONS[token])
@@ -196,7 +230,7 @@ def _calendar_words() -> frozenset[str]:
 
 @functools.cache
 def _known_words() -> frozenset[str]:
-    phrases = (*_places(), *_payment_index())
+    phrases = (*_places(), *place_table().cities, *_payment_index())
     return frozenset(word for phrase in phrases for word in phrase.split()) | _calendar_words()
 
 
@@ -231,7 +265,7 @@ def states_duration(text: str) -> bool:
 
 def entities(text: str, language: str) -> tuple[Entity, ...]:
     """Every entity ``text`` names: countries, payment methods, names, then an asked duration."""
-    out = [Entity("country", code, code) for code in sorted(countries(text))]
+    out = [Entity("country", code, code) for code in sorted(countries(text, cities=True))]
     out += [Entity("payment", method, method) for method in sorted(payment_methods(text))]
     out += [Entity("name", name, name) for name in sorted(names(text, language))]
     if asks_duration(text):
@@ -239,6 +273,21 @@ def entities(text: str, language: str) -> tuple[Entity, ...]:
     return tuple(out)
 
 
-def covers_country(passage_countries: AbstractSet[str], code: str) -> bool:
-    """Whether a passage naming ``passage_countries`` says something about ``code``."""
-    return code in passage_countries or (code in EU_MEMBERS and EU in passage_countries)
+def covers_country(passage_countries: AbstractSet[str], code: str, home: str | None = None) -> bool:
+    """Whether a passage naming ``passage_countries`` says something about ``code`` (a country,
+    ``EU`` or ``ABROAD``), for a business based in ``home`` (its ``default_region``).
+
+    A group covers its members: "EU" the member states, an unrestricted "abroad" ("we ship abroad
+    for 15 EUR", nothing more specific) every country but ``home``. A passage about abroad is not
+    about ``home``: "Do you ship abroad? We deliver to the EU..." does not give France's terms.
+    """
+    if code in passage_countries:
+        return True
+    abroad = ABROAD in passage_countries
+    if code == ABROAD:
+        return any(place not in (home, ABROAD) for place in passage_countries)
+    if code == home and abroad:
+        return False
+    if code in place_table().eu_members and EU in passage_countries:
+        return True
+    return abroad and code != home and not passage_countries - {ABROAD, home}

@@ -31,6 +31,7 @@ import numpy as np
 from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, passage_texts, rank
 from agent.context import Turn, answered_customer_turns, count_repeats, resolve_follow_up, split_questions
 from agent.decision import Decision, Path
+from agent.entities import countries
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
 from agent.intent.spec import builtin_names
@@ -52,6 +53,9 @@ from knowledge.types import Hit
 
 #: Passages retrieved per question, then re-ranked by ``agent.answerability``.
 TOP_K = 6
+#: ... per question naming a place: the passage covering it ("we deliver to the EU") may rank below
+#: others on the question's topic that are about another place (7th for "délai de livraison en Belgique").
+PLACE_TOP_K = 12
 
 #: The knowledge base language answers fall back to when it has none in the customer's language
 #: (one language per SMS: every passage of a reply then comes from it).
@@ -158,6 +162,11 @@ def retrieve(knowledge: KnowledgeBase, text: str, vector: np.ndarray, *, kb: str
         if fallback and not fallback[0].language_fallback:
             return fallback
     return hits
+
+
+def retrieval_depth(text: str) -> int:
+    """How many passages to retrieve for ``text``: :data:`PLACE_TOP_K` when it names a place."""
+    return PLACE_TOP_K if countries(text, cities=True) else TOP_K
 
 
 def _keyword_language(keyword: KeywordMatch, prior: str | None) -> str:
@@ -339,7 +348,8 @@ class Pipeline:
             for q, r in zip(questions_text[n], part_rows, strict=True):
                 candidates = rank(q, vectors[r], self._retrieve(q, vectors[r], kb, lang), language=lang or "en",
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
-                                  asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples)
+                                  asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
+                                  home=self.settings.default_region)
                 found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates)))
             questions[n] = tuple(found)
         clock.lap("retrieval")
@@ -378,7 +388,7 @@ class Pipeline:
 
     def _retrieve(self, text: str, vector: np.ndarray, kb: str, language: str | None) -> list[Hit]:
         assert self.knowledge is not None
-        return retrieve(self.knowledge, text, vector, kb=kb, language=language)
+        return retrieve(self.knowledge, text, vector, kb=kb, language=language, k=retrieval_depth(text))
 
     def _known_names(self, kb: str) -> Callable[[str], bool]:
         """Whether knowledge base ``kb`` mentions a name anywhere (keyword search)."""

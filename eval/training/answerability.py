@@ -38,7 +38,7 @@ import yaml
 from agent.answerability import CachedEmbed, Candidate, IntentExamples, choose, kb_mentions, rank
 from agent.intent import load_deployment_spec, train_intents
 from agent.intent.classifier import IntentClassifier
-from agent.pipeline import TOP_K, retrieve
+from agent.pipeline import PLACE_TOP_K, TOP_K, retrieval_depth, retrieve
 from core.settings import Settings, load_settings
 from eval.paths import REPO
 from knowledge.base import KnowledgeBase
@@ -52,7 +52,6 @@ WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 MARGINS = (0.0, 0.12, 0.25, 0.5)
 THRESHOLDS = tuple(round(0.30 + 0.02 * i, 2) for i in range(16))
 KB = "default"
-CANDIDATES = TOP_K
 RETRIEVAL_MIN_SCORE = 0.35
 #: The old responder preferred an FAQ entry within this cosine of the best hit.
 FAQ_PREFERENCE = 0.05
@@ -135,7 +134,7 @@ Params = tuple[float, float, float]  # intent weight, support margin, minimum re
 Item = tuple[Case, list[Hit], dict[tuple[float, float], list[Candidate]]]
 
 
-def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float) -> None:
+def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float, home: str) -> None:
     topics, cases = load_cases()
     pairs = faq_pairs(DEMO_KNOWLEDGE / "faq.csv")
     known = kb_mentions(lambda name: kb.search(name, kb=KB, k=3, mode="bm25"))
@@ -146,11 +145,11 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float) 
     items: list[Item] = []
     for case in cases:
         vector = embed([case.question])[0]
-        hits = retrieve(kb, case.question, vector, kb=KB, language=case.language, k=CANDIDATES)
+        hits = retrieve(kb, case.question, vector, kb=KB, language=case.language, k=retrieval_depth(case.question))
         prediction = classifier.predict_embeddings(vector[None, :])[0]
         sure = prediction.intent if prediction.confidence >= min_confidence else None
         ranked = {(w, m): rank(case.question, vector, hits, language=case.language, embed=embed, known_name=known,
-                               intent_examples=examples.get(sure), intent_weight=w, support_margin=m)
+                               intent_examples=examples.get(sure), intent_weight=w, support_margin=m, home=home)
                   for w in WEIGHTS for m in MARGINS}
         items.append((case, hits, ranked))
 
@@ -160,7 +159,8 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float) 
     def answered(candidate: Candidate | None) -> Outcome:
         if candidate is None:
             return Outcome(None, False)
-        return Outcome(topic(candidate.hit), _starts_with_yes(candidate.hit) and candidate.support != "contradicted")
+        return Outcome(topic(candidate.hit), _starts_with_yes(candidate.hit) and candidate.support != "contradicted"
+                       and candidate.asserts)
 
     def m_retrieval(_: Params, item: Item) -> Outcome:
         chosen = baseline(item[1], item[0].language)
@@ -193,7 +193,8 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float) 
         "intent+entities": (m_both, []),
     }
     print(f"{len(cases)} cases: {sum(c.split == 'choose' for c in cases)} choose, "
-          f"{sum(c.split == 'report' for c in cases)} report; {CANDIDATES} candidates per question\n")
+          f"{sum(c.split == 'report' for c in cases)} report; {TOP_K} candidates per question "
+          f"({PLACE_TOP_K} when it names a place)\n")
     print(f"{'method':<16} {'weight':>6} {'margin':>6} {'min rel.':>8} {'choose':>7} {'report':>7} {'answerable':>10} "
           f"{'unanswerable':>12} {'wrong answers':>13}")
     choose_items = [item for item in items if item[0].split == "choose"]
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         kb = KnowledgeBase.from_settings(settings)
         try:
             kb.ingest_path(DEMO_KNOWLEDGE, kb=KB)
-            run(kb, demo_classifier(settings), settings.intent_min_confidence)
+            run(kb, demo_classifier(settings), settings.intent_min_confidence, settings.default_region)
         finally:
             kb.close()
 

@@ -13,9 +13,10 @@ from core.settings import Settings
 FAQ = Path(__file__).resolve().parents[2] / "examples" / "maison-lumiere" / "knowledge" / "faq.csv"
 
 
-def _load_faq_subset(settings: Settings, folder: Path) -> None:
+def load_faq_subset(settings: Settings, folder: Path, tags: tuple[str, ...] = ("shipping", "payment")) -> None:
+    """Ingest the demo FAQ's entries tagged ``tags`` into the runtime's knowledge base."""
     lines = FAQ.read_text(encoding="utf-8").splitlines()
-    kept = [lines[0]] + [line for line in lines[1:] if line.endswith((",shipping", ",payment"))]
+    kept = [lines[0]] + [line for line in lines[1:] if line.endswith(tuple(f",{tag}" for tag in tags))]
     subset = folder / "faq.csv"
     subset.write_text("\n".join(kept) + "\n", encoding="utf-8")
     get_runtime(settings).knowledge.ingest_path(subset, kb="default")
@@ -25,7 +26,7 @@ def _load_faq_subset(settings: Settings, folder: Path) -> None:
 def agent(runtime: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The runtime's knowledge base holds the demo FAQ's shipping and payment entries (no intent
     model: retrieval decides)."""
-    _load_faq_subset(runtime, tmp_path)
+    load_faq_subset(runtime, tmp_path)
     yield runtime
     reset_runtime()
 
@@ -33,6 +34,6 @@ def agent(runtime: Settings, tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture
 def agent_any_db(runtime_any_db: Settings, tmp_path: Path) -> Iterator[Settings]:
     """Like ``agent``, once on SQLite and once on PostgreSQL."""
-    _load_faq_subset(runtime_any_db, tmp_path)
+    load_faq_subset(runtime_any_db, tmp_path)
     yield runtime_any_db
     reset_runtime()

@@ -151,3 +151,52 @@ def test_a_document_section_is_answered_through_its_heading_with_its_first_sente
     assert chosen.reply_sentences()[0] == "Our shop in Lyon is open Monday to Saturday from 9am to 7pm."
     sunday = choose(ranked(embedder, "Are you open on Sunday?", HOURS))  # a weekday is no unknown product name
     assert sunday is not None and "closed on Sundays" in " ".join(sunday.reply_sentences())
+
+
+COST = faq("s", 0.95, "How much does shipping cost?",
+           "Standard shipping in mainland France is 4.90 EUR and free from 60 EUR of purchases. Express delivery "
+           "costs 9.90 EUR.")
+POLICY = faq("p", 0.95, "What is your return policy?",
+             "You have 30 days after delivery to return an item, unused and in its original packaging. Returns are "
+             "free in France; candles that have been lit cannot be returned.")
+
+
+def at_home(embedder: Embedder, question: str, *hits: Hit) -> list[Candidate]:
+    """:func:`rank` for a business based in France (``Settings.default_region``)."""
+    vector = embedder.embed([question])[0]
+    return rank(question, vector, hits, language="en", embed=embedder.embed, known_name=lambda n: False, home="FR")
+
+
+@pytest.mark.parametrize("question", ["How much is shipping to Belgium?", "How much is shipping to Brussels?",
+                                      "How much do you charge to ship abroad?"])
+def test_a_passage_about_another_place_gives_way_to_the_one_covering_the_place_asked(
+        embedder: Embedder, question: str) -> None:
+    """France's price is not Belgium's: the passage covering Belgium is answered, however much
+    better the French one matches the question's wording, and its "Yes" (to "Do you ship
+    abroad?") is not the customer's."""
+    candidates = at_home(embedder, question, COST, ABROAD)
+    assert candidates[1].hit.chunk_id == "s" and candidates[1].elsewhere and candidates[1].domestic
+    assert candidates[1].score > candidates[0].score + 0.25  # beyond the support margin
+    chosen = choose(candidates)
+    assert chosen is not None and chosen.hit.chunk_id == "a"
+    assert chosen.reply_sentences()[0].startswith("We deliver to the EU, Switzerland and the UK")
+
+
+def test_the_home_countrys_passage_answers_for_home(embedder: Embedder) -> None:
+    for question in ("How much is shipping to France?", "How much is shipping to Lyon?"):
+        chosen = choose(at_home(embedder, question, COST, ABROAD))
+        assert chosen is not None and chosen.hit.chunk_id == "s" and chosen.support == "covered"
+
+
+def test_the_home_countrys_terms_are_never_given_for_a_place_nothing_covers(embedder: Embedder) -> None:
+    # what the business does serve is stated, without "Yes"; with nothing else, nobody guesses
+    chosen = choose(at_home(embedder, "How much is shipping to Japan?", COST, ABROAD))
+    assert chosen is not None and chosen.hit.chunk_id == "a" and chosen.support == "contradicted"
+    assert not chosen.reply_sentences()[0].startswith("Yes")
+    assert choose(at_home(embedder, "How much is shipping to Japan?", COST)) is None
+
+
+def test_a_place_named_beside_the_answer_does_not_move_it(embedder: Embedder) -> None:
+    # the policy's answer (its first sentence) holds everywhere; "free in France" is a detail
+    chosen = choose(at_home(embedder, "I'm in Spain, what is your return policy?", POLICY, ABROAD))
+    assert chosen is not None and chosen.hit.chunk_id == "p" and not chosen.elsewhere

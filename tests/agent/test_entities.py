@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.entities import (
+    ABROAD,
     EU,
     asks_duration,
     countries,
@@ -38,6 +39,59 @@ def test_countries(text: str, expected: set[str]) -> None:
 def test_the_eu_covers_its_members_only() -> None:
     assert covers_country({EU, "CH"}, "PT") and covers_country({EU, "CH"}, "CH")
     assert not covers_country({EU, "CH", "GB"}, "JP") and not covers_country({"FR"}, "BE")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Livrez-vous à l'étranger ?", {ABROAD}),
+        ("Do you ship abroad?", {ABROAD}),
+        ("¿Hacen envíos al extranjero?", {ABROAD}),
+        ("Liefern Sie ins Ausland?", {ABROAD}),
+        ("Spedite all'estero?", {ABROAD}),
+        ("Vocês enviam para o exterior?", {ABROAD}),
+        ("livraison dans l'Union européenne", {EU}),
+        ("Do you deliver to England?", {"GB"}),
+        ("une riunione a Roma, uma reunião", set()),  # "meeting" in Italian and Portuguese, Rome is a city
+    ],
+)
+def test_groups_and_other_names_of_places(text: str, expected: set[str]) -> None:
+    assert countries(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Combien coûte la livraison à Bruxelles ?", "fr", {"BE"}),
+        ("How much is shipping to Lyon?", "en", {"FR"}),
+        ("¿Cuánto cuesta el envío a Lisboa?", "es", {"PT"}),
+        ("Wie lange dauert die Lieferung nach Wien?", "de", {"AT"}),
+        ("Quanto costa spedire a Milano?", "it", {"IT"}),
+    ],
+)
+def test_a_question_naming_a_city_names_its_country(text: str, language: str, expected: set[str]) -> None:
+    assert countries(text, cities=True) == expected
+    assert {e.value for e in entities(text, language) if e.kind == "country"} == expected
+    assert not names(text, language)  # a city is no unknown product name
+
+
+def test_a_city_whose_name_is_a_word_stays_a_name_the_knowledge_base_must_know() -> None:
+    assert countries("Do you deliver in Nice?", cities=True) == set()
+    assert names("Do you deliver in Nice?", "en") == {"nice"}
+
+
+def test_cities_in_a_passage_say_where_something_is_not_where_it_applies() -> None:
+    assert countries("Our Paris shop is open on Sundays.") == set()
+
+
+def test_abroad_covers_every_country_but_home_and_a_passage_about_abroad_does_not_cover_home() -> None:
+    served = {ABROAD, EU, "CH", "GB"}  # "Do you ship abroad? Yes, we deliver to the EU, Switzerland and the UK"
+    assert covers_country(served, "BE", "FR") and covers_country(served, "CH", "FR")
+    assert not covers_country(served, "FR", "FR") and not covers_country(served, "JP", "FR")
+    assert covers_country({ABROAD}, "JP", "FR") and not covers_country({ABROAD}, "FR", "FR")  # "we ship abroad"
+    assert covers_country({EU}, "FR", "FR") and covers_country({"FR", ABROAD}, "FR", "FR")
+    # a question about abroad: any foreign place of the passage, never the home country alone
+    assert covers_country(served, ABROAD, "FR") and not covers_country({"FR"}, ABROAD, "FR")
 
 
 @pytest.mark.parametrize(

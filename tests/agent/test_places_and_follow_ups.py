@@ -1,0 +1,53 @@
+"""Conversations through the inbound job on the demo FAQ's shipping and returns entries (real
+database, Redis and pipeline, no intent model): a question naming a place is answered with that
+place's terms, never the home country's; a follow-up carrying on with the earlier question's words
+is answered in its context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.runtime import reset_runtime
+from core.settings import Settings
+from tests.agent.conftest import load_faq_subset
+from tests.agent.inbound_helpers import outbound, receive
+from tests.agent.test_inbound import handle
+
+
+@pytest.fixture
+def shop(runtime: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """The runtime's knowledge base holds the demo FAQ's shipping and returns entries; the business
+    is based in France (``default_region``)."""
+    assert runtime.default_region == "FR"
+    load_faq_subset(runtime, tmp_path, ("shipping", "returns"))
+    yield runtime
+    reset_runtime()
+
+
+def reply_to(text: str, phone: str) -> str:
+    assert handle(receive(text, phone=phone)) == "replied (offline)", text
+    return outbound()[-1].body
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Bonjour, combien coûte la livraison en Belgique ?", "+33612345678"),
+        ("How much is shipping to Germany?", "+447911123456"),
+        ("Combien coûte la livraison à Bruxelles ?", "+33612345679"),
+        ("Quanto costa la spedizione in Germania?", "+393331234567"),
+    ],
+)
+def test_shipping_to_another_eu_country_is_answered_with_the_international_terms(
+        shop: Settings, text: str, phone: str) -> None:
+    reply = reply_to(text, phone)
+    assert "12 EUR" in reply and "4,90" not in reply and "4.90" not in reply
+    assert not reply.lower().startswith(("oui", "yes"))
+
+
+def test_shipping_within_the_home_country_keeps_the_home_price(shop: Settings) -> None:
+    assert "4,90 EUR" in reply_to("Combien coûte la livraison à Lyon ?", "+33612345678")
+
