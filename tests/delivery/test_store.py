@@ -105,3 +105,22 @@ def test_recording_a_send_never_overwrites_a_report_that_came_first(runtime_any_
         status, pid = session.execute(
             select(Message.status, Message.provider_message_id).where(Message.id == message_id)).one()
     assert (status, pid) == ("delivered", "P1")
+
+
+def test_prepare_stores_the_sender_and_the_attempt_before_the_send(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        message_id = _queued(session, wait_reason="retry")
+        gone, _ = get_or_create_by_phone(session, phone_e164="+33612345679")
+        erased = flows.queue_outbound(session, contact=gone, body="hi", lane="transactional", author_type="api").id
+        gone.phone = None  # erased since it was queued
+    with db.session_scope() as session:
+        _, rows = store.claim(session, [message_id, erased], now=NOW)
+        [ready] = store.prepare(session, rows, channel="simulator", default_account_rate=30.0)
+        assert (ready.id, ready.attempts, ready.to) == (message_id, 1, "+33612345678")
+        row = session.get_one(Message, message_id)  # the session's copy agrees with the table
+        assert (row.sender, row.attempts, row.wait_reason) == (ready.sender.address, 1, "")
+        assert session.get_one(Message, erased).status == "rejected"
+    with db.session_scope() as session:
+        stored = session.get_one(Message, message_id)
+        assert (stored.status, stored.sender, stored.attempts, stored.wait_reason) == (
+            "sending", ready.sender.address, 1, "")
