@@ -6,8 +6,9 @@
 * :func:`split_questions` cuts "Where is my order? And can I pay by PayPal?" into its questions so
   each is retrieved and answered on its own.
 * :func:`resolve_follow_up` turns an elliptical follow-up ("and for express?", "et pour la
-  Belgique ?") into a query carrying the earlier question's topic ("How much is shipping? and for
-  express?"), so the models see what it is about.
+  Belgique ?"), or a longer one carrying on with the earlier question's words ("and who pays the
+  return shipping?" after "How do I return an item?"), into a query carrying the earlier
+  question's topic ("How much is shipping? and for express?"), so the models see what it is about.
 """
 
 from __future__ import annotations
@@ -37,6 +38,24 @@ _SENTENCE_END = re.compile(r"(?<=[?!.;])\s+|\n+")
 #: A follow-up has at most this many words: "and for express?" is one, "and can I pay with
 #: PayPal?" (a question of its own) is not.
 MAX_FOLLOW_UP_WORDS = 5
+
+#: A longer message opening like a follow-up continues the earlier exchange when it repeats one of
+#: its words ("How do I return an item?" ... "and who pays the return shipping?"), up to this many
+#: words; "and can I pay with PayPal?" after a shipping question shares none and stands alone.
+MAX_CONTINUATION_WORDS = 12
+
+#: Words are compared on this many first letters, so "retour" meets "retourner" and "return" "returns".
+_STEM = 5
+# Question words and courtesies of five letters or more in the six languages: two questions sharing
+# "where" or "please" are not on one topic.
+_FUNCTION_WORDS = frozenset({
+    "where", "which", "there", "their", "about", "would", "could", "should", "please", "hello", "thanks", "thank",
+    "combien", "comment", "quand", "quelle", "quelles", "votre", "notre", "merci", "bonjour",
+    "cuando", "cuanto", "cuanta", "cuantos", "donde", "puedo", "pueden", "tienen", "gracias",
+    "welche", "welcher", "warum", "wieviel", "konnen", "danke", "bitte", "hallo",
+    "quanto", "quanta", "quando", "perche", "posso", "grazie",
+    "quais", "quantos", "quantas", "obrigado", "obrigada", "podem",
+})
 
 # Openings of an elliptical follow-up in the six languages, over lower-case accent-free text.
 _FOLLOW_UP = re.compile(
@@ -123,12 +142,35 @@ def is_follow_up(text: str) -> bool:
     return bool(folded) and len(folded.split()) <= MAX_FOLLOW_UP_WORDS and _FOLLOW_UP.match(folded) is not None
 
 
+def _stems(text: str) -> set[str]:
+    """The first letters of the words of ``text`` long enough to say what it is about."""
+    return {word[:_STEM] for word in _fold(text).split() if len(word) >= _STEM and word not in _FUNCTION_WORDS}
+
+
+def _continues(text: str, question: str, answer: str) -> bool:
+    """Whether a longer ``text`` opening like a follow-up carries on from ``question`` and the bot's
+    ``answer`` to it: it repeats one of their words."""
+    folded = _fold(text)
+    if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or _FOLLOW_UP.match(folded) is None:
+        return False
+    return bool(_stems(text) & (_stems(question) | _stems(answer)))
+
+
 def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
     """The query for a follow-up ``text``: the customer's last question that was not itself a
-    follow-up, then ``text``; None when ``text`` is no follow-up or there is no earlier question."""
-    if not is_follow_up(text):
-        return None
+    follow-up, then ``text``; None when ``text`` is no follow-up or there is no earlier question.
+
+    A follow-up is a short elliptical message ("and for express?"), or a longer one opening the
+    same way that repeats a word of that question or of the bot's answer to it ("and who pays the
+    return shipping?" after "How do I return an item?").
+    """
+    short = is_follow_up(text)
+    answers: list[str] = []
     for turn in reversed(history):
+        if turn.role == "bot":
+            answers.append(turn.text)
         if turn.role == "customer" and turn.text.strip() and not is_follow_up(turn.text):
-            return f"{turn.text.strip()} {text.strip()}"
+            if short or _continues(text, turn.text, " ".join(answers)):
+                return f"{turn.text.strip()} {text.strip()}"
+            return None
     return None

@@ -119,6 +119,27 @@ def test_follow_ups_carry_the_earlier_question(text: str, expected: str | None) 
     assert resolve_follow_up(text, history) == expected
 
 
+@pytest.mark.parametrize(
+    ("earlier", "answer", "text", "continues"),
+    [
+        ("How do I return an item?", "Request a prepaid return label in My account.",
+         "and who pays the return shipping?", True),
+        ("Comment retourner un article ?", "Demandez une étiquette de retour prépayée.",
+         "et qui paie les frais de retour ?", True),
+        ("Where is my order?", "We send a tracking link by SMS.", "and can I cancel my order now please?", True),
+        ("How much is shipping?", "Standard shipping is 4.90 EUR.", "And can I pay with PayPal?", False),
+        ("How much is shipping?", "Standard shipping is 4.90 EUR.", "and do you sell gift cards too?", False),
+        # question words are no shared topic
+        ("Where is my order?", "We send a tracking link.", "and where is your shop in Paris?", False),
+        ("How do I return an item?", "Request a prepaid return label.", "who pays the return shipping?", False),
+    ],
+)
+def test_a_longer_follow_up_carries_on_when_it_repeats_a_word_of_the_earlier_exchange(
+        earlier: str, answer: str, text: str, continues: bool) -> None:
+    history = (Turn("customer", earlier), Turn("bot", answer))
+    assert resolve_follow_up(text, history) == (f"{earlier} {text}" if continues else None)
+
+
 def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
     assert resolve_follow_up("and for express?", (Turn("bot", "Hello!"),)) is None
     assert is_follow_up("et pour la Belgique ?") and not is_follow_up("et pour la Belgique, combien de jours faut-il ?")

@@ -51,3 +51,10 @@ def test_shipping_to_another_eu_country_is_answered_with_the_international_terms
 def test_shipping_within_the_home_country_keeps_the_home_price(shop: Settings) -> None:
     assert "4,90 EUR" in reply_to("Combien coûte la livraison à Lyon ?", "+33612345678")
 
+
+def test_a_returns_follow_up_is_answered_from_the_return_policy(shop: Settings) -> None:
+    phone = "+447911123456"
+    assert "return label" in reply_to("How do I return an item?", phone)
+    reply = reply_to("and who pays the return shipping?", phone)
+    assert "Returns are free in France" in reply or "prepaid return label" in reply
+    assert "4.90" not in reply
