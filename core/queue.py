@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core import poison
 from core.db import after_commit
+from core.dequeue import PrefetchingQueue
 from core.redis import get_redis
 from core.settings import get_settings
 
@@ -80,7 +81,7 @@ def rq_job_id(job_id: str) -> str:
 def get_queue(name: str) -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
-    return Queue(name, connection=get_redis(get_settings()), serializer=JSONSerializer)
+    return PrefetchingQueue(name, connection=get_redis(get_settings()), serializer=JSONSerializer)
 
 
 def all_queues() -> list[Queue]:

@@ -36,6 +36,7 @@ from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from core import poison
+from core.dequeue import PrefetchingQueue
 from core.queue import all_queues
 
 log = structlog.get_logger("relais.worker")
@@ -60,8 +61,8 @@ def claim_owner() -> str:
 
 
 #: a standalone heartbeat this soon after the last one that asked Redis whether the worker is still
-#: registered is skipped: RQ's loop sends three per job (before the wait, after it, after the job)
-#: besides those in its pipelines, each four round trips with the re-registration check
+#: registered is skipped (RQ's loop sends three per job, before the wait, after it, after the job, besides
+#: those in its pipelines, each four round trips with the re-registration check); so is a suspension check
 HEARTBEAT_SECONDS_APART = 1.0
 
 
@@ -81,8 +82,10 @@ class RelaisWorkerMixin(BaseWorker):
       neither), so the success skips RQ's watch of the job's dependents (three round trips).
     """
 
+    queue_class = PrefetchingQueue
     _start: poison.Attempts | None = None
     _registration_checked = -HEARTBEAT_SECONDS_APART  # monotonic time of the last heartbeat that checked it
+    _suspension_checked = -HEARTBEAT_SECONDS_APART
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
@@ -153,6 +156,14 @@ class RelaisWorkerMixin(BaseWorker):
             with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # at worst it later counts as a death
                 poison.record_end(self.connection, job.id, succeeded=False)
         return succeeded
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's (``rq suspend`` holds the workers), at most every :data:`HEARTBEAT_SECONDS_APART`: RQ asks
+        before each job, a round trip per job."""
+        if time.monotonic() - self._suspension_checked < HEARTBEAT_SECONDS_APART:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked = time.monotonic()
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """RQ's, without the round trip when the state is already so (RQ marks an idle worker idle
