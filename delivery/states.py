@@ -179,14 +179,14 @@ def _targets(session: Session, reports: Sequence[DeliveryReport]) -> dict[int, i
     for provider, provider_ids in by_provider.items():
         ids.update(((provider, str(pid)), mid) for mid, pid in connection.execute(
             select(_messages.c.id, _messages.c.provider_message_id).where(
-                _messages.c.provider == provider, _among(_messages.c.provider_message_id, provider_ids, dialect),
+                _messages.c.provider == provider, among(_messages.c.provider_message_id, provider_ids, dialect),
                 _messages.c.direction == "out")))
         parts = [p for p in provider_ids if (provider, p) not in ids]
         if parts:
             ids.update(((provider, pid), mid) for mid, pid in connection.execute(
                 select(_provider_ids.c.message_id, _provider_ids.c.provider_message_id).where(
                     _provider_ids.c.provider == provider,
-                    _among(_provider_ids.c.provider_message_id, parts, dialect))))
+                    among(_provider_ids.c.provider_message_id, parts, dialect))))
     chosen = {id(r): ids.get((r.provider, r.provider_message_id)) or service.message_id_from_ref(r.client_ref)
               for r in reports}
     return {key: message_id for key, message_id in chosen.items() if message_id is not None}
@@ -208,7 +208,7 @@ def _lock(session: Session, message_ids: list[int]) -> dict[int, Tracked]:
                                                            "in_transaction", True):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     found = connection.execute(
-        _TRACKED.where(_among(_messages.c.id, message_ids, connection.dialect.name), _messages.c.direction == "out")
+        _TRACKED.where(among(_messages.c.id, message_ids, connection.dialect.name), _messages.c.direction == "out")
         .order_by(_messages.c.id).with_for_update())
     return {row.id: row for row in (Tracked(*values) for values in found)}
 
@@ -245,7 +245,7 @@ def _update_of(columns: tuple[str, ...]) -> Update:
             .values({name: bindparam(f"b_{name}") for name in columns}))
 
 
-def _among(column: ColumnElement[Any], values: Collection[Any], dialect: str) -> ColumnElement[bool]:
+def among(column: ColumnElement[Any], values: Collection[Any], dialect: str) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN of 500
     placeholders is rendered by SQLAlchemy and parsed by psycopg anew for every batch (it caches
     statements up to 4 kB only), 0.045 ms of processor time per report against 0.030–0.038 with

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport, SendResult
@@ -124,3 +125,33 @@ def test_prepare_stores_the_sender_and_the_attempt_before_the_send(runtime_any_d
         stored = session.get_one(Message, message_id)
         assert (stored.status, stored.sender, stored.attempts, stored.wait_reason) == (
             "sending", ready.sender.address, 1, "")
+
+
+def test_the_claimed_rows_are_read_back_by_primary_key_not_by_scanning(runtime_any_db: Settings) -> None:
+    """claim_token has no index: reading the claim back by token alone scanned every message ever
+    sent, once per batch of 500."""
+    with db.session_scope() as session:
+        ids = [_queued(session) for _ in range(3)]
+    engine = db.engine()
+    reads: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "claim_token" in statement:
+            reads.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with db.session_scope() as session:
+            _, rows = store.claim(session, ids, now=NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert sorted(r.id for r in rows) == ids and len(reads) == 1
+    statement, parameters = reads[0]
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a 3-row table is scanned whatever the indexes
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+            assert "Index Cond: (id = ANY" in plan, plan
+        else:
+            plan = "\n".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "USING INTEGER PRIMARY KEY" in plan, plan
