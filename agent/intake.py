@@ -29,12 +29,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.inbound import handle_batch
 from conversations import flows
 from conversations.lock import ConversationBusy, conversation_lock
-from conversations.models import Message
+from conversations.models import InboundEvent, Message
 
 
 @dataclass
@@ -59,8 +60,10 @@ def take_in(session: Session, event_ids: Sequence[int], *, locks: ExitStack,
     jobs queued, by the caller once the transaction has committed (``flows.send_held``).
     """
     intake = Intake(sends=flows.hold_sends(session))
+    # the batch's events in one statement: ingest_event then finds each in the session (kept here)
+    events = session.scalars(select(InboundEvent).where(InboundEvent.id.in_(list(event_ids)))).all()
     messages: list[Message] = []
-    for event_id in event_ids:
+    for event_id in (e.id for e in sorted(events, key=lambda e: e.id)):
         message = flows.ingest_event(session, event_id, queue_analysis=False)
         if message is not None:
             messages.append(message)

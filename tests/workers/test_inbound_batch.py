@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import agent.inbound
 from channels.base import InboundMessage
@@ -173,3 +173,27 @@ def test_a_busy_conversation_gets_its_own_job_and_the_others_are_answered(encode
     follow_up = messages("+33612340051")[-1]
     assert follow_up.analysis["handled"] == "replied (offline)"
     assert messages("+33612340052")[0].analysis["handled"] == "replied (offline)"
+
+
+#: Statements per text of a batch of first texts: its event's update; the contact (look-up, insert in
+#: a savepoint), the thread (look-up, insert), the message (duplicate check, insert), the webhook
+#: subscriptions; the history, the reply's insert, the thread's and contact's language, the analysis.
+#: Then a few per batch (the events, the messages, the agent's version, the send). One text a job
+#: at a time cost about 29 (drain, analysis and send jobs).
+STATEMENTS_PER_TEXT = 16
+
+
+def test_what_a_batch_costs_the_database(encoded: list[list[str]]) -> None:
+    events = [stage("How much does shipping cost?", f"+336123401{n:02d}") for n in range(8)]
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine(), "before_cursor_execute", count)
+    try:
+        assert answer_events(events) == 8
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", count)
+    assert len(statements) <= STATEMENTS_PER_TEXT * 8 + 12, len(statements)
+    assert sum(s.startswith("SELECT inbound_events") for s in statements) == 1
