@@ -121,8 +121,13 @@ class VonageSignatureVerifier:
             raise SignatureError("bad_signature", "Vonage api key and signature secret are needed to check sig")
         if not params.get("timestamp"):
             raise SignatureError("bad_signature", "signed webhook has no timestamp")
-        # check_signature pops 'sig' from the dict it gets: hand it a copy.
-        if not self._auth.check_signature(dict(params)):
+        # What the SDK's check_signature does (sig removed, the rest signed with the secret and
+        # method, compared in constant time), without the pydantic call validation it wraps that
+        # in: about 5 % of the status webhook's processor time under a campaign's reports. Bytes,
+        # so a non-ASCII sig is a mismatch (401), not a TypeError.
+        signed = dict(params)
+        signature = signed.pop("sig", "").lower()
+        if not hmac.compare_digest(signature.encode(), self._auth.sign_params(signed).encode()):
             raise SignatureError("bad_signature", "sig does not match the parameters")
         _check_age(params["timestamp"], now=now)
 

@@ -108,6 +108,12 @@ def test_sms_tampered_or_wrong_secret_is_refused(channel: VonageChannel) -> None
         channel.verify_signature(request=WebhookRequest.build(method="GET", query=other))
 
 
+def test_sms_non_ascii_sig_is_a_mismatch_not_a_crash(channel: VonageChannel) -> None:
+    forged = {**sign_params(INBOUND_SMS), "sig": "é" * 64}  # compared as text this raised TypeError (a 500)
+    with pytest.raises(SignatureError, match="sig does not match"):
+        channel.verify_signature(request=WebhookRequest.build(method="GET", query=forged))
+
+
 def test_sms_stale_signature_is_a_replay(channel: VonageChannel) -> None:
     stale = sign_params({**INBOUND_SMS, "timestamp": str(int(NOW) - 301)})
     with pytest.raises(SignatureError) as caught:
