@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis
@@ -205,6 +206,7 @@ class ResidentWorker(RelaisWorkerMixin, SimpleWorker):
     """
 
     notify: Callable[[str], None] | None = None  # the keeper's pipe
+    _heartbeats: _Heartbeats | None = None
 
     def _tell(self, line: str) -> None:
         if self.notify is not None:
@@ -215,20 +217,76 @@ class ResidentWorker(RelaisWorkerMixin, SimpleWorker):
         _owner = self.name
         timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_JOB_TIMEOUT
         self._tell(f"job {job.id} {queue.name} {time.time() + timeout:.0f}")
-        stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(job, execution, stop), name="relais-heartbeat", daemon=True)
-        beat.start()
+        heartbeats = self._heartbeats = self._heartbeats or _Heartbeats(self)
+        heartbeats.begin(job, execution)
         try:
             return super().perform_job(job, queue, execution)
         finally:
-            stop.set()
-            beat.join()
+            heartbeats.end()
             self._tell("idle")
 
-    def _beat(self, job: Job, execution: Execution, stop: threading.Event) -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # the job's end reports the outage
-                self.maintain_heartbeats(job, execution)
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            if self._heartbeats is not None:
+                self._heartbeats.close()
+
+
+class _Heartbeats:
+    """One thread for a worker's life renewing its running job's heartbeats every 30 s.
+
+    A thread started and joined per job cost 0.2 ms of processor time and 0.7 ms of wall time per job on
+    the loaded 2-core machine. :meth:`end` returns once no renewal is under way, as the join did: none
+    is sent for a job after it ended.
+    """
+
+    def __init__(self, worker: BaseWorker) -> None:
+        self._worker = worker
+        self._changed = threading.Condition()
+        self._running: tuple[Job, Execution] | None = None
+        self._renewing = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="relais-heartbeat", daemon=True)
+        self._thread.start()
+
+    def begin(self, job: Job, execution: Execution) -> None:
+        with self._changed:
+            self._running = (job, execution)
+            self._changed.notify_all()
+
+    def end(self) -> None:
+        with self._changed:
+            self._running = None
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: not self._renewing)
+
+    def close(self) -> None:
+        """Let the thread go (the worker is leaving; the supervisor may start another)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def _moved_on(self, held: tuple[Job, Execution]) -> bool:
+        return self._running is not held
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._running is not None or self._closed)
+                running = self._running
+                if self._closed:
+                    return
+                if running is None or self._changed.wait_for(partial(self._moved_on, running), HEARTBEAT_SECONDS):
+                    continue  # that job ended (another may have begun): start counting again
+                self._renewing = True
+            try:
+                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # the job's end reports it
+                    self._worker.maintain_heartbeats(*running)
+            finally:
+                with self._changed:
+                    self._renewing = False
+                    self._changed.notify_all()
 
 
 #: how long an idle worker thread waits on the queues before it looks at its stop flag again
