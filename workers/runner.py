@@ -69,18 +69,20 @@ HEARTBEAT_SECONDS_APART = 1.0
 
 class RelaisWorkerMixin(BaseWorker):
     """What every Relais worker adds to RQ's: poison jobs are retired, registration survives Redis, and a
-    job costs five round trips to Redis where RQ's loop took twenty-five.
+    job costs three round trips to Redis where RQ's loop took twenty-five.
 
     * Each start of a job id is counted (:mod:`core.poison`), also when the previous start killed
       the worker; a job past its deaths or starts goes to the failed-jobs registry unrun, with why.
     * RQ's dequeue loop reconnects by itself after an outage but never registers again, so a Redis
       restarted empty would forget the worker (invisible to operators, and its jobs' claims would
       look abandoned to ``delivery.recovery``); each heartbeat re-registers a forgotten worker.
-    * Per job: the wait (``BLPOP``), the job's fetch, one pipeline to start it (the start's count, RQ's
-      execution record, the job and the worker marked started and busy), one to end it (RQ's success
-      bookkeeping, the count's end, the worker idle), and RQ's suspension check, which carries a
-      heartbeat. Relais enqueues no dependent or repeating jobs (:class:`core.queue.JobSpec` has
-      neither), so the success skips RQ's watch of the job's dependents (three round trips).
+    * Per job: the job popped with its hash (:class:`core.dequeue.PrefetchingQueue`; RQ's ``BLPOP``
+      when every queue is empty), one pipeline to start it (the start's count, RQ's execution record,
+      the job and the worker marked started and busy, a heartbeat), one to end it (RQ's success
+      bookkeeping, the count's end, the worker idle); the re-registration check and RQ's suspension
+      check at most once a second. Relais enqueues no dependent or repeating jobs
+      (:class:`core.queue.JobSpec` has neither), so the success skips RQ's watch of the job's
+      dependents (three round trips).
     """
 
     queue_class = PrefetchingQueue
