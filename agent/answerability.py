@@ -60,6 +60,8 @@ MAX_SENTENCES = 2
 #: Added to the cosine of a sentence containing a word of the follow-up's own ("L'express coûte
 #: 9,90 EUR." for "et en express ?": the embedding alone scores it below the standard rate).
 FOLLOW_UP_WORD_BONUS = 0.5
+#: Words compared on their first letters: "return" / "returns", "retour" / "retourner".
+STEM_LETTERS = 5
 _CONNECTORS = frozenset({"what", "about", "also", "same", "pour", "aussi", "pareil", "meme", "chose", "para",
                          "tambien", "auch", "anche", "tambem"})
 
@@ -239,7 +241,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if follow_up and asked is not None:
             # the detail a follow-up asks about ("express") is a word of the sentence that answers it
             wanted = _content_words(asked)
-            scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & set(fold(u).split()) else 0.0)
+            scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
         # the sentence that answers: an FAQ answer's or a section's first one, else the best one
@@ -278,8 +280,13 @@ def _unit_places(sentence: str) -> frozenset[str]:
 
 
 def _content_words(text: str) -> set[str]:
-    """The words of a follow-up that name its detail: four letters or more, not a connector."""
-    return {w for w in fold(text).split() if len(w) >= 4 and w not in _CONNECTORS}
+    """The words of a follow-up that name its detail: four letters or more, not a connector (their
+    first :data:`STEM_LETTERS`, so "return" meets "Returns are free")."""
+    return {w[:STEM_LETTERS] for w in fold(text).split() if len(w) >= 4 and w not in _CONNECTORS}
+
+
+def _stems(sentence: str) -> set[str]:
+    return {w[:STEM_LETTERS] for w in fold(sentence).split()}
 
 
 def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE) -> Candidate | None:

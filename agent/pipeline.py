@@ -485,7 +485,7 @@ class Pipeline:
                                               min_score=self.thresholds.retrieval_min_score)
                 if answer is not None:
                     return answer.text, "llm", answer, None
-        offline = answer_offline(questions, language=lang)
+        offline = answer_offline(questions, language=lang, said=[t.text for t in item.history if t.role == "bot"])
         if offline is None:
             return None, "none", None, fallback
         return offline.text, "offline", offline, fallback

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 from babel import Locale
 
-from agent.answerability import choose, sentences
+from agent.answerability import Candidate, choose, sentences
+from agent.entities import fold
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
 
@@ -121,11 +122,34 @@ def language_notice(customer: str, reply: str) -> str | None:
     return template.format(language=name)
 
 
-def answer_offline(questions: Sequence[Question], *, language: str,
-                   max_segments: int = MAX_SEGMENTS) -> Answer | None:
+def answer_offline(questions: Sequence[Question], *, language: str, max_segments: int = MAX_SEGMENTS,
+                   said: Sequence[str] = ()) -> Answer | None:
     """An extractive answer to every question a passage answers (``agent.answerability.choose``),
-    in one language; None when no question has one."""
-    chosen = [c for c in (choose(q.candidates) for q in questions) if c is not None]
+    in one language; None when no question has one.
+
+    ``said``: the bot's earlier replies in the conversation. A follow-up that would get one of them
+    again word for word ("and who pays the return shipping?" after "How do I return an item?"
+    lands on the return label again) is answered from the next candidate ``choose`` accepts: the
+    customer asks for what that reply did not say. A question asked again gets the same answer
+    (repeats are counted, and escalated, by the policy).
+    """
+    answer = _compose([choose(q.candidates) for q in questions], language, max_segments)
+    sent = {fold(text) for text in said}
+    if answer is None or fold(answer.text) not in sent or len(questions) != 1:
+        return answer
+    candidates = questions[0].candidates
+    if not candidates or not candidates[0].follow_up:
+        return answer
+    for start in range(1, len(candidates)):
+        other = _compose([choose(candidates[start:])], language, max_segments)
+        if other is not None and fold(other.text) not in sent:
+            return other
+    return answer
+
+
+def _compose(choices: Sequence[Candidate | None], language: str, max_segments: int) -> Answer | None:
+    """The reply made of the chosen candidates (one per question, None for none), in one language."""
+    chosen = [c for c in choices if c is not None]
     if not chosen:
         return None
     # one language per SMS: the customer's when a passage has it, else the first answer's

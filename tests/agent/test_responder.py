@@ -108,3 +108,30 @@ def test_a_single_overlong_sentence_is_cut_at_a_word() -> None:
 def test_sentence_splitting_keeps_decimals_and_lines() -> None:
     assert sentences("It costs 4.90 EUR. Free from 60 EUR!\nSee My account.") == [
         "It costs 4.90 EUR.", "Free from 60 EUR!", "See My account."]
+
+
+RETURN_HOW = hit("r1", 0.8, question="How do I return an item?",
+                 answer="Request a prepaid return label in My account, print it and drop the parcel at a post office.")
+RETURN_POLICY = hit("r2", 0.7, question="What is your return policy?",
+                    answer="You have 30 days to return an item. Returns are free in France.")
+
+
+def test_a_follow_up_is_not_answered_with_the_reply_already_sent() -> None:
+    said = ["Request a prepaid return label in My account, print it and drop the parcel at a post office."]
+    follow_up = ask("How do I return an item? and who pays the return shipping?",
+                    candidate(RETURN_HOW, 0.8, follow_up=True), candidate(RETURN_POLICY, 0.6, follow_up=True))
+    answer = answer_offline([follow_up], language="en", said=said)
+    assert answer is not None and "Returns are free in France" in answer.text
+    assert [s.chunk_id for s in answer.sources] == ["r2"]
+    # nothing else relevant: the same answer rather than none
+    alone = ask("How do I return an item? and then?", candidate(RETURN_HOW, 0.8, follow_up=True),
+                candidate(RETURN_POLICY, MIN_RELEVANCE - 0.1, follow_up=True))
+    again = answer_offline([alone], language="en", said=said)
+    assert again is not None and "prepaid return label" in again.text
+
+
+def test_a_question_asked_again_gets_the_same_answer() -> None:
+    said = ["Request a prepaid return label in My account, print it and drop the parcel at a post office."]
+    repeated = ask("How do I return an item?", candidate(RETURN_HOW, 0.8), candidate(RETURN_POLICY, 0.6))
+    answer = answer_offline([repeated], language="en", said=said)
+    assert answer is not None and "prepaid return label" in answer.text
