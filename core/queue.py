@@ -102,7 +102,7 @@ def enqueue(spec: JobSpec) -> Job | None:
     job_id = rq_job_id(spec.job_id) if spec.job_id else None
     if job_id is None:  # nothing to check: RQ's enqueue in one round trip
         return _enqueue(queue, spec, None, queue.connection.pipeline())
-    checks = queue.connection.pipeline()
+    checks = queue.connection.pipeline(transaction=False)  # read-only but for an idempotent SADD: no MULTI/EXEC
     checks.sadd(queue.redis_queues_keys, queue.key)  # what RQ's enqueue would send on its own
     poison.ask_dead(checks, job_id)
     checks.hget(Job.key_for(job_id), "status")
