@@ -4,7 +4,8 @@
 * :func:`count_repeats` says how many times the customer already asked (about) the same thing and
   got a bot answer: the policy escalates when that reaches ``settings.repeat_failure_limit``.
 * :func:`split_questions` cuts "Where is my order? And can I pay by PayPal?" into its questions so
-  each is retrieved and answered on its own.
+  each is retrieved and answered on its own; :func:`carry_places` keeps a place named by one of them
+  on the next ("Do you ship to Brussels? How much is it?": the price asked is Brussels').
 * :func:`resolve_follow_up` turns an elliptical follow-up ("and for express?", "et pour la
   Belgique ?"), or a longer one carrying on with the earlier question's words ("and who pays the
   return shipping?" after "How do I return an item?"), into a query carrying the earlier
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from agent.entities import place_words
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -100,6 +103,23 @@ def split_questions(text: str) -> list[str]:
     if len(questions) > MAX_QUESTIONS:
         questions = [*questions[: MAX_QUESTIONS - 1], " ".join(questions[MAX_QUESTIONS - 1 :])]
     return questions
+
+
+def carry_places(questions: Sequence[str]) -> list[str]:
+    """``questions`` of one message, each naming no place given the places the previous one named.
+
+    Cut from "¿Hacen envíos a Bruselas? ¿Cuánto cuesta?", the second question alone is a price with
+    no place, which the home country's passage answers; it is about Brussels, so it is retrieved and
+    checked as "¿Cuánto cuesta? (bruselas)". A question naming a place of its own keeps it.
+    """
+    carried: list[str] = []
+    named: list[str] = []
+    for question in questions:
+        own = place_words(question)
+        if own:
+            named = own
+        carried.append(f"{question} ({', '.join(named)})" if named and not own else question)
+    return carried
 
 
 def answered_customer_turns(history: Sequence[Turn]) -> list[str]:

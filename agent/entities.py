@@ -187,6 +187,12 @@ def _city_pattern() -> re.Pattern[str]:
     return re.compile(r" (" + "|".join(re.escape(n) for n in names) + r") ")
 
 
+def place_words(text: str) -> list[str]:
+    """The place names ``text`` holds (countries, groups and cities, folded: ``bruselas``), in order."""
+    folded = fold(text)
+    return _find_all(_place_pattern(), folded) + _find_all(_city_pattern(), folded)
+
+
 def countries(text: str, *, cities: bool = False) -> set[str]:
     """Territory codes (ISO 3166 alpha-2, ``EU`` or ``ABROAD``) that ``text`` names; with ``cities``,
     a city of the table names its country too (a question's "livraison à Bruxelles")."""

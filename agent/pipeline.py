@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, passage_texts, rank
-from agent.context import Turn, answered_customer_turns, count_repeats, resolve_follow_up, split_questions
+from agent.context import (
+    Turn,
+    answered_customer_turns,
+    carry_places,
+    count_repeats,
+    resolve_follow_up,
+    split_questions,
+)
 from agent.decision import Decision, Path
 from agent.entities import countries
 from agent.injection import InjectionCheck, check_injection
@@ -296,7 +303,7 @@ class Pipeline:
             if follow_up is not None:
                 asked[n] = words
             query = follow_up or words
-            parts = [query] if follow_up is not None else split_questions(query)
+            parts = [query] if follow_up is not None else carry_places(split_questions(query))
             questions_text[n] = parts
             earlier = answered_customer_turns(item.history)
             row = len(texts)

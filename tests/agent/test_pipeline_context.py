@@ -8,6 +8,7 @@ import pytest
 from agent.context import (
     Turn,
     answered_customer_turns,
+    carry_places,
     count_repeats,
     is_follow_up,
     resolve_follow_up,
@@ -36,6 +37,20 @@ from agent.pii import redact
 )
 def test_split_questions(text: str, expected: list[str]) -> None:
     assert split_questions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("questions", "expected"),
+    [
+        (["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta?"], ["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta? (bruselas)"]),
+        (["Do you ship to Germany?", "How long does it take?", "And to Italy, how much?"],
+         ["Do you ship to Germany?", "How long does it take? (germany)", "And to Italy, how much?"]),
+        (["Where is my order?", "Can I pay by PayPal?"], ["Where is my order?", "Can I pay by PayPal?"]),
+        (["How much is shipping?", "And to Belgium?"], ["How much is shipping?", "And to Belgium?"]),  # never backwards
+    ],
+)
+def test_a_place_named_by_a_question_carries_to_the_next_ones(questions: list[str], expected: list[str]) -> None:
+    assert carry_places(questions) == expected
 
 
 def test_only_customer_turns_the_bot_answered_count_and_a_person_resets_them() -> None:

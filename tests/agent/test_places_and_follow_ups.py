@@ -48,6 +48,12 @@ def test_shipping_to_another_eu_country_is_answered_with_the_international_terms
     assert not reply.lower().startswith(("oui", "yes"))
 
 
+def test_a_price_asked_after_naming_a_place_is_that_places_price(shop: Settings) -> None:
+    # two questions: the second names no place, and alone it got the home country's 4.90 EUR
+    reply = reply_to("¿Hacen envíos a Bruselas? ¿Cuánto cuesta?", "+34612345678")
+    assert "12 EUR" in reply and "4,90" not in reply and "4.90" not in reply
+
+
 def test_shipping_within_the_home_country_keeps_the_home_price(shop: Settings) -> None:
     assert "4,90 EUR" in reply_to("Combien coûte la livraison à Lyon ?", "+33612345678")
 
