@@ -27,13 +27,20 @@ Checked: every recipient's client-ref reached the provider exactly once (the fak
 client-ref in Redis): lost = refs never called, duplicated = calls beyond the first; all rows
 ``delivered``.
 
-The limit of the path, in the same run: the fake provider's raw accept rate with a trivial client
-(httpx over TLS from threads, no SDK, no Relais, no reports asked), and the ratio Relais / limit.
+The floor of the path, in the same run (``bench/floor.py``): everything in it that is not Relais —
+the real Vonage SDK client as the adapter builds it, in as many processes as ``--workers`` and as
+many threads each as a worker's delivery engine, sending for ``--floor-seconds`` to the same fake,
+which posts its signed reports to a bare receiver that checks the signature and answers 200. Its
+processor time per message (senders, fake, receiver, Redis) gives the rate the machine's cores
+could carry at that cost (cores × 1000 / ms), and Relais's end-to-end rate is printed as a share of
+it. Also the fake's raw accept rate with a trivial client (httpx over TLS from threads, no SDK, no
+Relais, no reports asked), and the ratio Relais / that.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import threading
 import time
@@ -43,9 +50,9 @@ from collections.abc import Callable
 import httpx
 import sqlalchemy as sa
 
-from bench import fake_provider
+from bench import fake_provider, floor
 from bench.cpu import CpuMeter
-from bench.stack import Stack, add_common_arguments, load_average, production_stack
+from bench.stack import SIGNATURE_SECRET, Stack, add_common_arguments, load_average, production_stack
 
 TEMPLATE = "Maison Lumière: -20% ce week-end sur les lampes, code SOLDES20"
 
@@ -176,12 +183,32 @@ def measure(
     }
 
 
+def _floor_lines(floored: floor.Floor, workers: int, rate: float, meter: CpuMeter, delivered: int) -> str:
+    cores = os.cpu_count() or 1
+    parts = ", ".join(f"{name} {1000 * cpu / max(floored.messages, 1):.2f}"
+                      for name, cpu in sorted(floored.cpu.items(), key=lambda item: -item[1]))  # fmt: skip
+    capacity = floored.capacity(cores)
+    relais_ms = 1000 * sum(meter.spent().values()) / max(delivered, 1)
+    return "\n".join([
+        f"floor               no Relais: Vonage SDK ({workers} process × {floor.send_threads()} threads) → fake → "
+        f"signed report → bare receiver (bench/floor.py)",
+        f"                    {floored.messages:,} sent, {floored.reports:,} reports checked "
+        f"({floored.bad_signatures} bad) in {floored.seconds:.1f} s = {floored.messages / floored.seconds:,.0f} msg/s",
+        f"floor CPU           {floored.ms_per_message:.2f} ms/msg ({parts})",
+        f"floor capacity      {cores} cores × 1000 / {floored.ms_per_message:.2f} ms = {capacity:,.0f} msg/s; "
+        f"Relais {rate:,.0f} msg/s = {rate / capacity:.2f} of it"
+        + (f"; Relais's path {relais_ms:.2f} ms/msg = {relais_ms / floored.ms_per_message:.1f} × the floor"
+           if floored.ms_per_message else ""),
+    ])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--senders", type=int, default=12, help="French short codes")
     parser.add_argument("--sender-rate", type=float, default=100.0, help="msg/s per short code")
     parser.add_argument("--raw-seconds", type=float, default=10.0, help="length of the raw provider measurement")
+    parser.add_argument("--floor-seconds", type=float, default=10.0, help="sending time of the floor (bench/floor.py)")
     parser.add_argument("--stall-timeout", type=float, default=120.0, help="give up after this long without a report")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
@@ -195,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
         host = stack.env["RELAIS_VONAGE_API_HOST"]
         limit = raw_accept_rate(host, stack.env["REQUESTS_CA_BUNDLE"], seconds=args.raw_seconds)
+        fake = stack.processes["fake provider"].pid
+        floored = floor.measure(env=stack.env, provider_host=host, provider_session=fake, senders=args.workers,
+                                seconds=args.floor_seconds, secret=SIGNATURE_SECRET)  # fmt: skip
         stack.redis.delete(fake_provider.CALLS_KEY, fake_provider.ARRIVALS_KEY)
         load_before = load_average()
         meter = stack.cpu_meter()
@@ -217,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     print("processor time      over the timed window, per component (bench/cpu.py):")
     for line in meter.report(int(figures["delivered"]), float(figures["seconds"])):
         print(line)
+    print(_floor_lines(floored, args.workers, rate, meter, int(figures["delivered"])))
     print(f"machine             before: {load_before}; after: {load_average()}")
     failed = figures["lost"] or figures["duplicated"] or figures["delivered"] != args.recipients
     return 1 if failed else 0

@@ -56,10 +56,12 @@ def _pids() -> Iterable[int]:
             yield int(entry.name)
 
 
-def snapshot(sessions: Mapping[str, int], database: str) -> dict[str, float]:
-    """Processor seconds so far: per named session id, the benchmark database's backends, Redis."""
+def snapshot(sessions: Mapping[str, int], database: str | None) -> dict[str, float]:
+    """Processor seconds so far: per named session id, the benchmark database's backends (none when
+    ``database`` is ``None``: a layout without PostgreSQL, such as ``bench/floor.py``), Redis."""
     totals = dict.fromkeys(sessions, 0.0)
-    totals["postgresql (bench database)"] = 0.0
+    if database is not None:
+        totals["postgresql (bench database)"] = 0.0
     totals["redis-server (shared)"] = 0.0
     by_session = {sid: name for name, sid in sessions.items()}
     for pid in _pids():
@@ -71,7 +73,7 @@ def snapshot(sessions: Mapping[str, int], database: str) -> dict[str, float]:
             totals[by_session[session]] += _cpu_of(fields)
             continue
         command = _cmdline(pid)
-        if command.startswith("postgres:") and f" {database} " in f"{command} ":
+        if database is not None and command.startswith("postgres:") and f" {database} " in f"{command} ":
             totals["postgresql (bench database)"] += _cpu_of(fields)
         elif command.startswith("redis-server") or command.startswith("/usr/bin/redis-server"):
             totals["redis-server (shared)"] += _cpu_of(fields)
@@ -83,7 +85,7 @@ class CpuMeter:
     """Start/stop processor-time readings of a running layout (see the module docstring)."""
 
     sessions: dict[str, int]
-    database: str
+    database: str | None
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
 

@@ -199,6 +199,33 @@ class CachedJwtAuth(Auth):
             return self._jwt
 
 
+def sdk_client(config: VonageConfig) -> Vonage:
+    """The SDK client the adapter sends with: its pool, timeout, hosts, no SDK retries, the
+    environment read once, the application JWT reused. Public so ``bench/floor.py`` measures the
+    SDK exactly as the adapter drives it."""
+    options: dict[str, Any] = {
+        "timeout": config.timeout_seconds,
+        "pool_connections": config.pool_size,
+        "pool_maxsize": config.pool_size,
+        "max_retries": 0,
+    }
+    if config.api_host:
+        options["api_host"] = config.api_host
+    if config.rest_host:
+        options["rest_host"] = config.rest_host
+    client = Vonage(
+        CachedJwtAuth(
+            api_key=config.api_key or None,
+            api_secret=config.api_secret or None,
+            application_id=config.application_id or None,
+            private_key=config.private_key or None,
+        ),
+        HttpClientOptions(**options),
+    )
+    _read_environment_once(client)
+    return client
+
+
 def _digits(number: str) -> str:
     return number[1:] if number.startswith("+") else number
 
@@ -253,26 +280,7 @@ class VonageChannel(Channel):
     def __init__(self, config: VonageConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self._clock = clock
-        options: dict[str, Any] = {
-            "timeout": config.timeout_seconds,
-            "pool_connections": config.pool_size,
-            "pool_maxsize": config.pool_size,
-            "max_retries": 0,
-        }
-        if config.api_host:
-            options["api_host"] = config.api_host
-        if config.rest_host:
-            options["rest_host"] = config.rest_host
-        self._client = Vonage(
-            CachedJwtAuth(
-                api_key=config.api_key or None,
-                api_secret=config.api_secret or None,
-                application_id=config.application_id or None,
-                private_key=config.private_key or None,
-            ),
-            HttpClientOptions(**options),
-        )
-        _read_environment_once(self._client)
+        self._client = sdk_client(config)
         self._verifier = vonage_webhooks.VonageSignatureVerifier(
             api_key=config.api_key,
             signature_secret=config.signature_secret,

@@ -8,6 +8,8 @@ delivery reports), that its accounting adds up on a small load, and that it leav
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import redis as redis_lib
 
@@ -22,7 +24,7 @@ def test_campaign_bench_delivers_every_message_once_and_cleans_up(
 ) -> None:
     before = bench_databases(server)
     code = campaign_e2e.main(
-        ["--recipients", "200", "--workers", "1", "--raw-seconds", "1", "--stall-timeout", "60",
+        ["--recipients", "200", "--workers", "1", "--raw-seconds", "1", "--floor-seconds", "1", "--stall-timeout", "60",
          "--database-url", server, "--redis-url", redis_url]
     )  # fmt: skip
     out = capsys.readouterr().out
@@ -30,6 +32,16 @@ def test_campaign_bench_delivers_every_message_once_and_cleans_up(
     assert "lost 0, duplicated 0" in out
     assert "{'delivered': 200}" in out
     assert "msg/s" in out and "Relais / limit" in out
+    # the floor (bench/floor.py): every report it sent came back signed and was checked
+    floor_line = next(
+        line for line in out.splitlines() if line.startswith("                    ") and "reports checked" in line
+    )
+    sent, reports = (int(n.replace(",", "")) for n in re.findall(r"([\d,]+) (?:sent|reports checked)", floor_line))
+    assert sent > 0 and reports == sent and "(0 bad)" in floor_line, out
+    cpu_line = next(line for line in out.splitlines() if line.startswith("floor CPU"))
+    assert re.match(r"floor CPU +\d+\.\d+ ms/msg \(", cpu_line), out
+    assert all(name in cpu_line for name in ("sender 0", "receiver", "fake provider", "redis-server")), out
+    assert re.search(r"floor capacity .* msg/s; Relais [\d,]+ msg/s = \d\.\d\d of it", out), out
     assert bench_databases(server) == before
     assert redis_lib.Redis.from_url(redis_url).dbsize() == 0
 
