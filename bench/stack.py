@@ -81,10 +81,10 @@ def add_common_arguments(parser: object) -> None:
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new empty database on ``server_url``'s server for the run, dropped afterwards."""
+def fresh_database(server_url: str, prefix: str = "relais_bench") -> Iterator[str]:
+    """A new empty database on ``server_url``'s server for the run (named ``prefix_<random>``), dropped afterwards."""
     url = make_url(server_url)
-    name = f"relais_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -1,0 +1,210 @@
+"""Importing a contact file on a worker: contacts/s, against a bare executemany INSERT of the same rows.
+
+    python -m bench.contact_import --rows 100000 [--database-url URL | --sqlite] [--duplicates 0.01]
+
+Set-up, not timed: a fresh PostgreSQL database on ``--database-url``'s server (``bench.stack.
+fresh_database``, dropped after) or, with ``--sqlite``, a SQLite file in a temporary folder, brought
+up by the migrations; one contact list; a CSV of ``--rows`` data rows (``phone,first_name,name,
+consent``, a French mobile each, consent yes) in which ``--duplicates`` of the rows repeat a number
+met much earlier in the file (another batch), stored by ``contacts.import_jobs.start`` (as the API
+does: checked, encrypted in 1 MiB chunks; its time is printed apart) with a tag and the list.
+
+In the path, timed: the job's body, ``contacts.import_runner.run`` — the stored upload decrypted
+and read as a stream, every row parsed (phonenumbers, language, consent, blind index), 500 rows per
+transaction: duplicates within the file (``contact_import_numbers``), existing contacts and the
+suppression list looked up, contacts inserted (phone and names encrypted), their tags, list
+memberships and consent-ledger rows, the import's cursor, counts and warnings, the end (audit). Not
+in the path: the HTTP upload, RQ (a job's fixed cost is ``bench.job_overhead``'s).
+
+The limit, timed in the same run on the same database: the same contact rows (already parsed, with
+their blind index) written by one bare executemany ``INSERT INTO contacts`` per 500 rows and
+transaction, encryption included (the column types do it) — no parsing, no look-up, no tag, list
+or ledger row: what storing the contacts costs at the least. The contacts tables are emptied
+between the two (TRUNCATE / DELETE), the limit runs first.
+
+Printed: rows/s, this process's processor time and the PostgreSQL backends' per row for the path
+and the limit, the ratio, and the path's growth — the mean time of the last tenth of its batches
+over the first tenth (about 1 when the import is linear in the file's size; a look-up that scans
+what earlier batches wrote makes it grow with the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench.cpu import snapshot
+from bench.stack import DEFAULT_DATABASE, fresh_database
+
+BATCH = 500
+DATABASE_CPU = "postgresql (bench database)"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed step: wall seconds, this process's processor seconds, the database backends'."""
+
+    seconds: float
+    process_cpu: float
+    database_cpu: float
+
+    def line(self, label: str, rows: int) -> str:
+        return (
+            f"{label:<6} {self.seconds:7.1f} s {rows / self.seconds:>8,.0f} rows/s   "
+            f"process {self.process_cpu / rows * 1000:6.3f} ms/row   "
+            f"postgresql {self.database_cpu / rows * 1000:6.3f} ms/row"
+        )
+
+
+def file_rows(rows: int, duplicates: float) -> list[str]:
+    """The CSV's lines: every ``1/duplicates``-th row repeats the number of a row about half the file back."""
+    every = round(1 / duplicates) if duplicates > 0 else 0
+    lines = ["phone,first_name,name,consent"]
+    for i in range(rows):
+        n = i // 2 - i // 2 % every if every > 1 and i % every == every - 1 else i  # never a repeat itself
+        lines.append(f"+336{10_000_000 + n},Client{n},Martin {n},yes")
+    return lines
+
+
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[str]:
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="relais-bench-db-") as folder:
+            yield f"sqlite:///{folder}/relais.db"
+    else:
+        with fresh_database(args.database_url, args.database_prefix) as url:
+            yield url
+
+
+def _environment(data_dir: Path, database_url: str) -> None:
+    os.environ["RELAIS_ENCRYPTION_KEYS"] = "b1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    os.environ["RELAIS_BLIND_INDEX_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    os.environ["RELAIS_SECRET_KEY"] = secrets.token_hex(16)
+    os.environ["RELAIS_DATA_DIR"] = str(data_dir)
+    os.environ["RELAIS_DATABASE_URL"] = database_url
+    os.environ["RELAIS_LOG_JSON"] = "false"
+    os.environ["RELAIS_LOG_LEVEL"] = "WARNING"
+
+
+def _timed(database: str | None, step: Callable[[], None]) -> Timing:
+    before_db = snapshot({}, database).get(DATABASE_CPU, 0.0)
+    before_cpu, before = time.process_time(), time.perf_counter()
+    step()
+    seconds, cpu = time.perf_counter() - before, time.process_time() - before_cpu
+    return Timing(seconds, cpu, snapshot({}, database).get(DATABASE_CPU, 0.0) - before_db)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--duplicates", type=float, default=0.01, help="share of rows repeating an earlier number")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_DATABASE, help="PostgreSQL server: a fresh database is created on it"
+    )
+    parser.add_argument("--database-prefix", default="relais_bench", help="the fresh database's name before _<random>")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
+    args = parser.parse_args()
+
+    with _database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
+        _environment(Path(data_dir), url)
+        from contacts import import_jobs, import_runner, service
+        from contacts.import_report import ImportOptions
+        from contacts.models import Contact, ContactImport
+        from contacts.tabular import FileLimits
+        from core import db
+        from core.audit import SYSTEM
+        from core.crypto import blind_index
+        from core.runtime import bootstrap
+        from core.schema import migrate
+        from core.settings import get_settings
+
+        bootstrap()
+        migrate(url)
+        engine = db.engine()
+        database = None if args.sqlite else make_url(url).database
+        lines = file_rows(args.rows, args.duplicates)
+        body = ("\n".join(lines) + "\n").encode()
+        unique = sorted({line.split(",")[0] for line in lines[1:]})
+        with db.session_scope() as session:
+            list_id = service.create_list(session, name="bench").id
+
+        table: sa.Table = Contact.__table__  # type: ignore[assignment]
+        values = [{"phone": p, "phone_index": blind_index(p), "country": "FR", "name": f"Martin {p[-8:]}",
+                   "first_name": f"Client {p[-8:]}", "timezone": "Europe/Paris", "attributes": {}, "tags": ["bench"],
+                   "opted_out": False, "consent_status": "opted_in", "external_ids": {}, "erased": False}
+                  for p in unique]  # fmt: skip
+
+        def bare() -> None:
+            for start in range(0, len(values), BATCH):
+                with engine.begin() as conn:
+                    conn.execute(table.insert(), values[start : start + BATCH])
+
+        limit = _timed(database, bare)
+        with engine.begin() as conn:
+            if args.sqlite:
+                conn.execute(sa.text("DELETE FROM contacts"))
+            else:
+                conn.execute(sa.text("TRUNCATE contacts CASCADE"))
+
+        stored = time.perf_counter()
+        with db.session_scope() as session:
+            job = import_jobs.start(
+                session, io.BytesIO(body), filename="bench.csv", limits=FileLimits.of(get_settings()), actor=SYSTEM,
+                options=ImportOptions(region="FR", tags=("bench",), list_ids=(list_id,), source_name="bench"),
+                enqueue=False,
+            )  # fmt: skip
+            import_id = job.id
+        stored = time.perf_counter() - stored
+
+        batches: list[float] = []
+        mark = [time.perf_counter()]
+
+        def progress(_: ContactImport) -> None:
+            now = time.perf_counter()
+            batches.append(now - mark[0])
+            mark[0] = now
+
+        status: list[str] = []
+        mark[0] = time.perf_counter()
+        path = _timed(database, lambda: status.append(import_runner.run(import_id, progress=progress)))
+        with db.session_scope() as session:
+            done = session.get_one(ContactImport, import_id)
+            counts = (done.status, done.created, done.skipped, done.rejected)
+            in_table = session.scalar(sa.select(sa.func.count()).select_from(Contact))
+        if counts != ("succeeded", len(unique), args.rows - len(unique), 0) or in_table != len(unique):
+            raise SystemExit(f"unexpected outcome: status, created, skipped, rejected = {counts}; {in_table} rows")
+
+        tenth = max(1, (len(batches) - 1) // 10)  # the last progress call is the end, not a batch
+        first, last = batches[:tenth], batches[-1 - tenth : -1]
+        print(
+            f"{args.rows:,} rows ({len(unique):,} numbers, {args.rows - len(unique):,} repeated), {BATCH} per "
+            f"transaction, {engine.dialect.name}; upload stored in {stored:.1f} s (not in the path)"
+        )
+        print("  " + path.line("path", args.rows))
+        print("  " + limit.line("limit", len(unique)))
+        cpu = f"x{path.database_cpu / limit.database_cpu:.1f}" if limit.database_cpu > 0 else "n/a"
+        print(
+            f"path / limit: rows/s {(limit.seconds / len(unique)) / (path.seconds / args.rows):.2f}, "
+            f"process processor time x{path.process_cpu / limit.process_cpu:.1f}, postgresql processor time {cpu}"
+        )
+        print(
+            f"path growth: last tenth of batches {statistics.mean(last) * 1000:.0f} ms / first tenth "
+            f"{statistics.mean(first) * 1000:.0f} ms = {statistics.mean(last) / statistics.mean(first):.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
