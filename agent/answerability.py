@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods, states_duration
+from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods, states_duration, topics
 from knowledge.types import Hit
 
 Support = Literal["covered", "silent", "contradicted", "unknown"]
@@ -67,7 +67,7 @@ _CONNECTORS = frozenset({"what", "about", "also", "same", "pour", "aussi", "pare
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý0-9«\"'(])")
 #: An answer's opening yes, dropped when the passage does not support what the question names.
-_AFFIRMATION = re.compile(r"^(yes|oui|si|sí|ja|sim)\b[\s,.:;!-]*", re.IGNORECASE)
+AFFIRMATION = re.compile(r"^(yes|oui|si|sí|ja|sim)\b[\s,.:;!-]*", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
@@ -91,7 +91,9 @@ class Candidate:
     Belgium?"): its facts are another place's; ``domestic`` that this place is only the business's
     own country (the passage gives the home market's terms). ``asserts`` is False when the passage
     was moved first past better matches of the question's wording, for what the question names:
-    its opening "Yes" answers its own question, not the customer's.
+    its opening "Yes" answers its own question, not the customer's. ``topical`` is False when the
+    question names a topic (``agent.entities.topics``: returns, shipping...) the passage never
+    mentions ("Are returns free from Germany?" and "We deliver to the EU...").
     """
 
     hit: Hit
@@ -105,6 +107,7 @@ class Candidate:
     elsewhere: bool = False
     domestic: bool = False
     asserts: bool = True
+    topical: bool = True
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -122,7 +125,7 @@ class Candidate:
             kept = [0, *kept][:MAX_SENTENCES]
         chosen = [self.units[i] for i in kept]
         if self.support == "contradicted" or not self.asserts:
-            first = _AFFIRMATION.sub("", chosen[0])
+            first = AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
         return chosen
 
@@ -214,6 +217,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if not hits:
         return []
     named = _entities(question, asked, language)
+    question_topics = topics(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
     for _, faq_question, units in layout:
@@ -238,32 +242,52 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             scores = [(s + float(f)) / 2 for s, f in zip(scores, focus_scores[row:row + len(units)], strict=True)]
         row += len(units)
         relevance = max([*scores, *([heading] if heading is not None else [])])
+        closest = int(np.argmax(scores))  # the sentence nearest the question, before a follow-up's bonus
+        closest_score = scores[closest]
         if follow_up and asked is not None:
             # the detail a follow-up asks about ("express") is a word of the sentence that answers it
             wanted = _content_words(asked)
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
-        # the sentence that answers: an FAQ answer's or a section's first one, else the best one
+        # the sentence that answers: an FAQ answer's first one, else the best one; and an FAQ
+        # answer's sentence matching the question better than the entry's own question does
+        # ("Returns are free in France" answers "Are returns free from Germany?"; "I'm in Spain,
+        # what is your return policy?" asks for the policy, which holds everywhere)
         answering = _unit_places(units[0] if faq_question else units[int(np.argmax(scores))])
+        if heading is not None and closest_score >= heading:
+            answering |= _unit_places(units[closest])
         elsewhere = bool(answering) and any(e.kind == "country" for e in missing)
+        passage = f"{faq_question or ''} {' '.join(units)}"
+        topical = not question_topics or bool(question_topics & _passage_topics(passage))
         candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
                                     support=state, missing=missing,
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
-                                    elsewhere=elsewhere, domestic=elsewhere and answering == {home}))
+                                    elsewhere=elsewhere, domestic=elsewhere and answering == {home},
+                                    topical=topical))
     candidates.sort(key=lambda c: -c.score)
+    if not candidates[0].topical:
+        # the best passage never mentions what the question is about (the intent model read
+        # "Are returns free from Germany?" as international shipping, whose agreement lifted it):
+        # the most relevant one that does goes first, on its wording alone
+        on_topic = [c for c in candidates if c.topical and c.relevance >= MIN_RELEVANCE]
+        if on_topic:
+            lifted = max(on_topic, key=lambda c: c.relevance)
+            candidates.remove(lifted)
+            candidates.insert(0, replace(lifted, asserts=lifted.score >= candidates[0].score - support_margin))
     best = candidates[0].score
     for_place = candidates[0].elsewhere
     if for_place:
         # its answer is another place's: one covering the place asked about, else the one listing
         # where the business does serve ("We deliver to the EU...", stated without its "Yes")
-        covered = [c for c in candidates if c.support == "covered" and c.relevance >= PLACE_MIN_RELEVANCE]
+        covered = [c for c in candidates if c.support == "covered" and c.topical and c.relevance >= PLACE_MIN_RELEVANCE]
         if not covered and candidates[0].domestic:
-            covered = [c for c in candidates if c.elsewhere and not c.domestic and c.relevance >= MIN_RELEVANCE]
+            covered = [c for c in candidates if c.elsewhere and not c.domestic and c.topical
+                       and c.relevance >= MIN_RELEVANCE]
     else:
         margin = float("inf") if follow_up and asked is not None and entities(asked, language) else support_margin
-        covered = [c for c in candidates if c.support == "covered" and named and c.score >= best - margin
-                   and c.relevance >= MIN_RELEVANCE]
+        covered = [c for c in candidates if c.support == "covered" and named and c.topical
+                   and c.score >= best - margin and c.relevance >= MIN_RELEVANCE]
     if covered:
         candidates.remove(covered[0])
         lifted = covered[0]
@@ -271,6 +295,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             lifted = replace(lifted, asserts=False)
         candidates.insert(0, lifted)
     return candidates
+
+
+@functools.lru_cache(maxsize=4096)
+def _passage_topics(text: str) -> frozenset[str]:
+    """The topics a passage (its title and sentences) names (the same passages come back)."""
+    return frozenset(topics(text))
 
 
 @functools.lru_cache(maxsize=4096)

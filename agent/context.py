@@ -9,7 +9,8 @@
 * :func:`resolve_follow_up` turns an elliptical follow-up ("and for express?", "et pour la
   Belgique ?"), or a longer one carrying on with the earlier question's words ("and who pays the
   return shipping?" after "How do I return an item?"), into a query carrying the earlier
-  question's topic ("How much is shipping? and for express?"), so the models see what it is about.
+  question's topic ("How much is shipping? and for express?"), so the models see what it is about;
+  one naming another topic ("and returns?") is a new question on that topic.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import place_words
+from agent.entities import place_words, topic_names, topics
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -176,6 +177,19 @@ def _continues(text: str, question: str, answer: str) -> bool:
     return bool(_stems(text) & (_stems(question) | _stems(answer)))
 
 
+def _switches_topic(text: str, question: str) -> bool:
+    """Whether ``text`` names a topic (``agent.entities.topics``) and ``question`` none of its topics."""
+    own = topics(text)
+    return bool(own) and not own & topics(question)
+
+
+def _new_topic_query(text: str, question: str) -> str:
+    """``text`` with its topics' names and, when it names no place, ``question``'s places."""
+    names = [topic_names()[topic] for topic in sorted(topics(text))]
+    places = [] if place_words(text) else place_words(question)
+    return f"{text.strip()} ({', '.join([*names, *places])})"
+
+
 def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
     """The query for a follow-up ``text``: the customer's last question that was not itself a
     follow-up, then ``text``; None when ``text`` is no follow-up or there is no earlier question.
@@ -183,6 +197,11 @@ def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
     A follow-up is a short elliptical message ("and for express?"), or a longer one opening the
     same way that repeats a word of that question or of the bot's answer to it ("and who pays the
     return shipping?" after "How do I return an item?").
+
+    A short one naming another topic than that question ("and returns?", "¿y las devoluciones?"
+    after "How much is shipping?") asks about that topic, not about the earlier one's: its query is
+    its own words, the topic's name and the places the earlier question named ("¿y las
+    devoluciones? (returns, alemania)" after "¿Hacen envíos a Alemania?").
     """
     short = is_follow_up(text)
     answers: list[str] = []
@@ -190,6 +209,8 @@ def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
         if turn.role == "bot":
             answers.append(turn.text)
         if turn.role == "customer" and turn.text.strip() and not is_follow_up(turn.text):
+            if short and _switches_topic(text, turn.text):
+                return _new_topic_query(text, turn.text)
             if short or _continues(text, turn.text, " ".join(answers)):
                 return f"{turn.text.strip()} {text.strip()}"
             return None

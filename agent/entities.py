@@ -14,6 +14,9 @@ passage that does not mention Japan must not answer "Yes" to "Do you ship to Jap
   Überweisung, cash / espèces / efectivo...).
 * **A duration** is asked by "how long", "combien de temps", "cuánto tiempo", "wie lange"...; a
   passage supports it when it states one ("30 days", "2 à 4 jours", "24 h").
+* **Topics** (returns, refund, shipping, payment, opening hours) are named by the words listed in
+  ``agent/resources/topics.yaml``: a follow-up naming another topic than the earlier question is
+  a new question, and a passage naming none of a question's topics is not preferred.
 * **Names** are capitalised words in the middle of a sentence that are neither of the above
   ("the Solène duvet cover"): they are only checked against the knowledge base as a whole (a name
   it never mentions cannot be answered), German being skipped because it capitalises every noun.
@@ -38,6 +41,8 @@ EntityKind = Literal["country", "payment", "name", "duration"]
 
 #: The table of groups, aliases and cities (see the file's header).
 PLACES_FILE = Path(__file__).resolve().parent / "resources" / "places.yaml"
+#: The customer-service topics and their words (see the file's header).
+TOPICS_FILE = Path(__file__).resolve().parent / "resources" / "topics.yaml"
 
 #: The European Union (Babel's territory code) and "abroad" (every country but the business's own).
 EU = "EU"
@@ -257,6 +262,30 @@ def names(text: str, language: str) -> set[str]:
         if key and key not in known:
             found.add(key)
     return found
+
+
+@functools.cache
+def _topic_patterns() -> dict[str, re.Pattern[str]]:
+    """Topic -> a pattern of its words over folded text (``agent/resources/topics.yaml``)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    patterns: dict[str, re.Pattern[str]] = {}
+    for topic, entry in data.items():
+        words = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in entry["words"]]
+        patterns[topic] = re.compile(r" (" + "|".join(words) + r") ")
+    return patterns
+
+
+@functools.cache
+def topic_names() -> dict[str, str]:
+    """Topic -> its name for the models ("returns", "opening hours")."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return {topic: entry["name"] for topic, entry in data.items()}
+
+
+def topics(text: str) -> set[str]:
+    """The customer-service topics ``text`` names by their words (``returns``, ``shipping``...)."""
+    folded = fold(text)
+    return {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
 
 
 def asks_duration(text: str) -> bool:

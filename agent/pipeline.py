@@ -45,7 +45,7 @@ from agent.intent.spec import builtin_names
 from agent.keywords import KeywordMatch, ReplyKind, compliance_texts, match_keyword
 from agent.language import DEFAULT_DETECTOR, SUPPORTED_LANGUAGES, LanguageResult, detect_language
 from agent.llm import LlmClient
-from agent.policy import Signals, Thresholds, Verdict, decide
+from agent.policy import POLICY_INTENTS, Signals, Thresholds, Verdict, decide
 from agent.responder import Answer, Question
 from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
@@ -410,6 +410,21 @@ class Pipeline:
             return None
         return self._intent_examples.get(prediction.intent)
 
+    def _knowledge_confidence(self, prediction: IntentPrediction | None, language: str) -> float:
+        """The combined confidence of the intents ``prediction`` leads with, up to the first one not
+        answered from the knowledge base (a template, an escalation, an intent the policy acts on):
+        a message torn between two topics the knowledge base answers is still answerable."""
+        if prediction is None or prediction.intent is None or self.intents is None:
+            return 0.0
+        total = 0.0
+        for alternative in prediction.alternatives:
+            definition = self.intents.spec.get(alternative.name)
+            if alternative.name in POLICY_INTENTS or definition is None or definition.escalate \
+                    or definition.reply_for(language) is not None:
+                break
+            total += alternative.confidence
+        return total
+
     def _template(self, intent: str | None, language: str) -> str | None:
         if intent is None or self.intents is None:
             return None
@@ -440,7 +455,7 @@ class Pipeline:
             intent_model=self.intents is not None and not self.intents.builtin_only,
             has_template=template is not None, sentiment=sentiment,
             best_score=max((q.best_score for q in questions), default=0.0), repeats=repeats,
-            injection=injection.detected,
+            injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang),
         )
         verdict = decide(signals, self.thresholds)
         clock.lap("policy")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from babel import Locale
 
-from agent.answerability import Candidate, choose, sentences
+from agent.answerability import AFFIRMATION, Candidate, choose, sentences
 from agent.entities import fold
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
@@ -155,9 +155,26 @@ def _compose(choices: Sequence[Candidate | None], language: str, max_segments: i
     # one language per SMS: the customer's when a passage has it, else the first answer's
     reply_language = language if any(c.hit.language == language for c in chosen) else chosen[0].hit.language
     chosen = [c for c in chosen if c.hit.language == reply_language]
-    parts = [" ".join(c.reply_sentences()) for c in chosen]
+    parts = _distinct_parts([c.reply_sentences() for c in chosen])
     notice = language_notice(language, reply_language)
     text = fit_parts([notice, *parts] if notice else parts, max_segments)
     if not text or (notice and text == fit_parts([notice], max_segments)):
         return None
     return Answer(text=text, sources=tuple(source_of(c.hit) for c in chosen), path="offline")
+
+
+def _distinct_parts(answers: Sequence[Sequence[str]]) -> list[str]:
+    """One text per answer (its sentences), without the sentences an earlier answer already states.
+
+    Two questions of one text often land on one passage ("¿Hacen envíos a Bruselas? ¿Cuánto
+    cuesta?": both get "We deliver to the EU..."); the customer reads each fact once. A sentence is
+    compared folded and without its opening "Yes" (the second copy is often stated without it).
+    """
+    said = ""
+    parts: list[str] = []
+    for answer in answers:
+        fresh = [s for s in answer if AFFIRMATION.sub("", fold(s).strip()).strip() not in said]
+        said += " ".join(fold(s) for s in answer)
+        if fresh:
+            parts.append(" ".join(fresh))
+    return parts

@@ -155,6 +155,25 @@ def test_a_longer_follow_up_carries_on_when_it_repeats_a_word_of_the_earlier_exc
     assert resolve_follow_up(text, history) == (f"{earlier} {text}" if continues else None)
 
 
+@pytest.mark.parametrize(
+    ("earlier", "text", "expected"),
+    [
+        ("How much is shipping?", "and returns?", "and returns? (returns)"),
+        ("¿Cuánto cuesta el envío?", "¿y las devoluciones?", "¿y las devoluciones? (returns)"),
+        ("Quanto costa la spedizione?", "e i resi?", "e i resi? (returns)"),
+        ("Wie viel kostet der Versand?", "und die Rücksendung?", "und die Rücksendung? (returns)"),
+        # the places the earlier question named carry over
+        ("¿Hacen envíos a Alemania?", "¿y las devoluciones?", "¿y las devoluciones? (returns, alemania)"),
+        ("Combien coûte la livraison en Belgique ?", "et le paiement ?", "et le paiement ? (payment, belgique)"),
+        # a detail of the same topic stays a follow-up of the earlier question
+        ("Comment retourner un article ?", "et les frais de retour ?",
+         "Comment retourner un article ? et les frais de retour ?"),
+    ],
+)
+def test_a_follow_up_naming_another_topic_is_a_question_on_that_topic(earlier: str, text: str, expected: str) -> None:
+    assert resolve_follow_up(text, (Turn("customer", earlier), Turn("bot", "..."))) == expected
+
+
 def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
     assert resolve_follow_up("and for express?", (Turn("bot", "Hello!"),)) is None
     assert is_follow_up("et pour la Belgique ?") and not is_follow_up("et pour la Belgique, combien de jours faut-il ?")

@@ -64,3 +64,27 @@ def test_a_returns_follow_up_is_answered_from_the_return_policy(shop: Settings) 
     reply = reply_to("and who pays the return shipping?", phone)
     # the return policy, not the return label again, and never the shipping prices
     assert "Returns are free in France" in reply and "4.90" not in reply
+
+
+def test_two_questions_answered_by_one_passage_state_it_once(shop: Settings) -> None:
+    # both questions land on "We deliver to the EU...": the second copy (without its "Yes") is dropped
+    reply = reply_to("¿Hacen envíos a Bruselas? ¿Cuánto cuesta?", "+34612345670")
+    assert reply.count("12 EUR") == 1 and reply.count("deliver to the EU") == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "phone", "expected"),
+    [
+        ("¿Cuánto cuesta el envío?", "¿y las devoluciones?", "+34612345671", "Returns are free in France"),
+        ("Quanto costa la spedizione?", "e i resi?", "+393331234571", "Returns are free in France"),
+        ("Combien coûte la livraison ?", "et les retours ?", "+33612345671", "Le retour est gratuit en France"),
+        ("How much is shipping?", "and returns?", "+447911123457", "return"),
+    ],
+)
+def test_a_follow_up_naming_another_topic_is_answered_on_that_topic(
+        shop: Settings, first: str, follow_up: str, phone: str, expected: str) -> None:
+    # "and returns?" after a shipping question asks about returns: it got the delivery times
+    reply_to(first, phone)
+    reply = reply_to(follow_up, phone)
+    assert expected in reply
+    assert not any(word in reply for word in ("Colissimo", "4.90", "4,90", "2-4", "2 à 4"))

@@ -130,3 +130,12 @@ def test_decision_rejects_unknown_actions_and_reasons() -> None:
         Decision(action="reply", confidence=1, reason_code="because", reason="")
     payload = Decision(action="escalate", confidence=0.5, reason_code="abuse", reason="abusive").to_dict()
     assert payload["action"] == "escalate" and payload["reason_code"] == "abuse" and payload["reply"] is None
+
+
+def test_an_unsure_intent_among_topics_the_knowledge_base_answers_is_answered() -> None:
+    # "How much is delivery to Austria?": 0.34 international shipping, 0.19 shipping cost
+    unsure = intent("international_shipping", 0.34)
+    torn = decide(signals(intent=unsure, knowledge_confidence=0.53), T)
+    assert (torn.action, torn.reason_code) == ("reply", "answered_from_knowledge")
+    alone = decide(signals(intent=unsure, knowledge_confidence=0.34), T)
+    assert (alone.action, alone.reason_code) == ("escalate", "low_intent_confidence")
