@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.answerability import CachedEmbed, IntentExamples, kb_mentions, passage_texts, rank
+from agent.answerability import CachedEmbed, IntentExamples, choose, kb_mentions, passage_texts, rank
 from agent.context import (
     Turn,
     answered_customer_turns,
@@ -38,7 +38,7 @@ from agent.context import (
     split_questions,
 )
 from agent.decision import Decision, Path
-from agent.entities import countries
+from agent.entities import countries, entities
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
 from agent.intent.spec import builtin_names
@@ -410,12 +410,21 @@ class Pipeline:
             return None
         return self._intent_examples.get(prediction.intent)
 
-    def _knowledge_confidence(self, prediction: IntentPrediction | None, language: str) -> float:
+    def _knowledge_confidence(self, prediction: IntentPrediction | None, language: str,
+                              questions: Sequence[Question]) -> float:
         """The combined confidence of the intents ``prediction`` leads with, up to the first one not
         answered from the knowledge base (a template, an escalation, an intent the policy acts on):
-        a message torn between two topics the knowledge base answers is still answerable."""
-        if prediction is None or prediction.intent is None or self.intents is None:
+        a message torn between two topics the knowledge base answers ("How much is delivery to
+        Austria?") is still answerable. Only counted when every question names a place or payment
+        method that the passage answerability chose states ("Posso pagare alla consegna?", torn
+        between instalments and payment methods, would get "Yes, ... instalments with Alma")."""
+        if prediction is None or prediction.intent is None or self.intents is None or not questions:
             return 0.0
+        for question in questions:
+            chosen = choose(question.candidates)
+            if chosen is None or chosen.support != "covered" or not any(
+                    e.kind in ("country", "payment") for e in entities(question.text, language)):
+                return 0.0
         total = 0.0
         for alternative in prediction.alternatives:
             definition = self.intents.spec.get(alternative.name)
@@ -455,7 +464,7 @@ class Pipeline:
             intent_model=self.intents is not None and not self.intents.builtin_only,
             has_template=template is not None, sentiment=sentiment,
             best_score=max((q.best_score for q in questions), default=0.0), repeats=repeats,
-            injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang),
+            injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang, questions),
         )
         verdict = decide(signals, self.thresholds)
         clock.lap("policy")

@@ -16,9 +16,10 @@ Rules, first match wins (thresholds from settings):
 6. An intent with a reply template -> reply with it.
 7. Out of scope (the intent model rejects the message) -> escalate; an intent below
    ``intent_min_confidence`` -> escalate, unless the intents the model leads with are all answered
-   from the knowledge base and together reach it (``Signals.knowledge_confidence``: "How much is
-   delivery to Austria?" is 0.34 international shipping, 0.19 shipping cost; the knowledge base
-   answers both, and answerability picks the passage).
+   from the knowledge base and together reach it, and the chosen passage states the place or
+   payment method the question names (``Signals.knowledge_confidence``: "How much is delivery to
+   Austria?" is 0.34 international shipping, 0.19 shipping cost, and "We deliver to the EU..."
+   covers Austria).
 8. Best retrieval score below ``retrieval_min_score`` -> escalate.
 9. Otherwise reply from the knowledge base.
 
@@ -89,7 +90,8 @@ class Signals:
     repeats: int = 0
     injection: bool = False
     #: The combined confidence of the intents the model leads with, as long as each is one the
-    #: knowledge base answers (no template, no escalation, none of the intents the policy acts on).
+    #: knowledge base answers (no template, no escalation, none of the intents the policy acts on);
+    #: 0 unless the chosen passages state the places or payment methods the questions name.
     knowledge_confidence: float = 0.0
 
 
