@@ -28,6 +28,7 @@ from core.crypto import blind_index
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
+from core.sql import among
 
 OPT_IN_SOURCES = ("keyword", "form", "import", "api", "double_opt_in", "crm")
 OPT_OUT_SOURCES = ("keyword", "natural_language", "link", "api", "import", "crm", "erasure")
@@ -306,7 +307,7 @@ def consent_verdicts(
             select(Contact.id, Contact.erased, Contact.phone_index, Contact.opted_out, Contact.consent_status,
                    Suppression.reason)
             .outerjoin(Suppression, Suppression.phone_index == Contact.phone_index)
-            .where(Contact.id.in_(chunk))
+            .where(among(Contact.id, chunk, session.get_bind().dialect.name))
         ).all()
         verdicts.update((i, "erased") for i in set(chunk) - {row[0] for row in rows})
         undecided: list[int] = []

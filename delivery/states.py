@@ -13,7 +13,7 @@ late "sent" from moving a ``delivered`` message backwards.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import ARRAY, ColumnElement, Table, Update, any_, bindparam, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport
@@ -29,6 +29,7 @@ from conversations import service
 from conversations.models import Message, MessageProviderId
 from core import webhooks
 from core.models import WebhookSubscription
+from core.sql import among
 
 log = structlog.get_logger("relais.delivery")
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -243,16 +244,6 @@ def _update_of(columns: tuple[str, ...]) -> Update:
     return (update(_messages)
             .where(_messages.c.id == bindparam("b_id"), _messages.c.status == bindparam("b_seen"))
             .values({name: bindparam(f"b_{name}") for name in columns}))
-
-
-def among(column: ColumnElement[Any], values: Collection[Any], dialect: str) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN of 500
-    placeholders is rendered by SQLAlchemy and parsed by psycopg anew for every batch (it caches
-    statements up to 4 kB only), 0.045 ms of processor time per report against 0.030–0.038 with
-    the array (``bench/reports_apply.py``)."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 def _apply(message: Tracked, report: DeliveryReport) -> bool:

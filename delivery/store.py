@@ -9,11 +9,12 @@ applied meanwhile is never overwritten.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +26,8 @@ from conversations import service
 from conversations.models import Message, MessageProviderId
 from core import webhooks
 from core.db import utcnow
-from delivery.states import among, has_status_subscribers, status_event
+from core.sql import among
+from delivery.states import has_status_subscribers, status_event
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
@@ -73,26 +75,22 @@ def claim(
     return token, list(session.scalars(claimed.order_by(Message.id)))
 
 
-_PREPARED = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("b_id"))
-    .values(sender=bindparam("b_sender"), attempts=_messages.c.attempts + 1, wait_reason="", wait_detail="")
-)
-
-
 def prepare(session: Session, rows: list[Message], *, channel: str, default_account_rate: float) -> list[Outgoing]:
     """Choose senders for claimed rows the authority let through (:mod:`delivery.authority`, consent
     included), counting the attempt; rows with no usable number or sender are closed here.
 
-    The sender and the attempt are stored before any provider call, with one executemany UPDATE
-    (not by flushing the ORM objects: the unit of work cost more than the sends' own database
-    work), and set on the session's copies as their committed values.
+    The sender and the attempt are stored before any provider call, with one UPDATE per sender
+    chosen (a campaign batch of 500 spreads over its few short codes: a handful of statements, not
+    one per message, whose parameters cost a send worker more than the rest of the batch's
+    database work), and set on the session's copies as their committed values.
     """
     if not rows:
         return []
     ensure_default_sender(session, channel=channel)
+    dialect = session.get_bind().dialect.name
     contacts = {cid: (phone, country) for cid, phone, country in session.execute(
-        select(Contact.id, Contact.phone, Contact.country).where(Contact.id.in_({r.contact_id for r in rows})))}
+        select(Contact.id, Contact.phone, Contact.country).where(among(Contact.id, {r.contact_id for r in rows},
+                                                                       dialect)))}
     picker = SenderPicker(session)
     sticky = service.sticky_senders(session, [r.contact_id for r in rows if not r.sender])
     rates = account_rates(session)
@@ -125,7 +123,13 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
             )
         )
     if ready:
-        session.connection().execute(_PREPARED, [{"b_id": o.id, "b_sender": o.sender.address} for o in ready])
+        by_sender: dict[str, list[int]] = defaultdict(list)
+        for outgoing in ready:
+            by_sender[outgoing.sender.address].append(outgoing.id)
+        connection = session.connection()
+        for address, ids in by_sender.items():
+            connection.execute(update(_messages).where(among(_messages.c.id, ids, dialect)).values(
+                sender=address, attempts=_messages.c.attempts + 1, wait_reason="", wait_detail=""))
         by_id = {row.id: row for row in rows}
         for outgoing in ready:
             row = by_id[outgoing.id]
@@ -162,29 +166,53 @@ _RECORD_SENT = (
 )
 
 
-def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict[int, str]) -> None:
-    """Store provider acceptances (status ``sent`` unless a report already moved it further).
+# PostgreSQL: the whole batch in one UPDATE joined to its values as arrays (one parameter per
+# column), after one SELECT ... FOR UPDATE that locks the rows in id order
+_LOCK_IN_ID_ORDER = text("SELECT id FROM messages WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR UPDATE")
+_RECORD_SENT_ARRAYS = text("""
+UPDATE messages SET
+    status = CASE WHEN messages.status = 'sending' THEN 'sent' ELSE messages.status END,
+    provider = v.provider,
+    provider_message_id = COALESCE(messages.provider_message_id, v.pid),
+    segments = v.segments,
+    price_micros = COALESCE(v.price, messages.price_micros),
+    sent_at = COALESCE(messages.sent_at, :now),
+    claim_token = '', error_code = '', error_reason = ''
+FROM unnest(CAST(:ids AS BIGINT[]), CAST(:tokens AS TEXT[]), CAST(:providers AS TEXT[]), CAST(:pids AS TEXT[]),
+            CAST(:segments AS INTEGER[]), CAST(:prices AS BIGINT[])) AS v(id, token, provider, pid, segments, price)
+WHERE messages.id = v.id AND messages.claim_token = v.token
+""").bindparams(bindparam("now", type_=_messages.c.sent_at.type))
 
-    Rows are updated in id order, the order the report job locks them in: the provider's reports
-    for a batch arrive while its sends are being recorded, and two orders would deadlock.
+
+def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict[int, str]) -> None:
+    """Store provider acceptances (status ``sent`` unless a report already moved it further), only
+    where the claim is still ``token_of``'s.
+
+    Rows are locked in id order, the order the report job locks them in: the provider's reports
+    for a batch arrive while its sends are being recorded, and two orders would deadlock. On
+    PostgreSQL a batch is two statements (the locking read, one UPDATE of every row from arrays),
+    not one UPDATE per message; SQLite (one writer at a time) runs the per-row UPDATE many times.
     """
     if not sent:
         return
     now = utcnow()
     sent = dict(sorted(sent.items()))
-    params = [
-        {
-            "b_id": message_id,
-            "b_token": token_of[message_id],
-            "b_provider": result.provider,
-            "b_pid": result.provider_message_id,
-            "b_segments": result.segments,
-            "b_price": result.price_micros,
-            "b_now": now,
-        }
-        for message_id, result in sent.items()
-    ]
-    session.connection().execute(_RECORD_SENT, params)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        ids = list(sent)
+        connection.execute(_LOCK_IN_ID_ORDER, {"ids": ids})
+        connection.execute(_RECORD_SENT_ARRAYS, {
+            "ids": ids, "tokens": [token_of[i] for i in ids], "providers": [r.provider for r in sent.values()],
+            "pids": [r.provider_message_id for r in sent.values()], "segments": [r.segments for r in sent.values()],
+            "prices": [r.price_micros for r in sent.values()], "now": now,
+        })  # fmt: skip
+    else:
+        connection.execute(_RECORD_SENT, [
+            {"b_id": message_id, "b_token": token_of[message_id], "b_provider": result.provider,
+             "b_pid": result.provider_message_id, "b_segments": result.segments, "b_price": result.price_micros,
+             "b_now": now}
+            for message_id, result in sent.items()
+        ])  # fmt: skip
     parts = [
         MessageProviderId(message_id=message_id, provider=result.provider, provider_message_id=part)
         for message_id, result in sent.items()

@@ -1,0 +1,81 @@
+"""What a campaign's send batch costs the database: a fixed number of statements, none per message.
+
+A campaign sends in batches of 500 on every worker: a statement run once per message (an
+executemany) or a parameter per message (an IN list psycopg re-parses each time) cost a send worker
+more processor time than the batch's other database work. On PostgreSQL the batch's statements
+must not grow with its size; on SQLite (one writer, in process) the per-row UPDATE of the sends is
+kept, and only the outcome is checked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select
+
+from campaigns.models import Campaign
+from campaigns.prepare import prepare_chunk
+from channels.senders import create_sender, set_account_rate
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.channels.fakes.vonage_server import FakeVonage
+from tests.delivery.helpers import make_engine
+
+SENDERS = ("38100", "38101")
+
+
+def _campaign_messages(count: int) -> list[int]:
+    with db.session_scope() as session:
+        for address in SENDERS:
+            create_sender(session, kind="short_code", address=address, country="FR", throughput=2000)
+        set_account_rate(session, name="default", throughput=4000)
+        for n in range(count):
+            create_contact(session, n)
+        campaign = create_campaign(session, create_template(session))
+        campaign.status = "running"
+        prepare_chunk(session, session.get_one(Campaign, campaign.id), now=datetime.now(UTC))
+        return list(session.scalars(select(Message.id).order_by(Message.id)))
+
+
+class _Statements:
+    """Statements run, an executemany counting once per row."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        self.runs += len(parameters) if many else 1
+
+
+def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
+    fake: FakeVonage, runtime_any_db: Settings
+) -> None:
+    ids = _campaign_messages(40)
+    engine = make_engine(fake, runtime_any_db)
+    postgres = db.engine().dialect.name == "postgresql"
+    costs = []
+    for batch in (ids[:10], ids[10:]):
+        seen = _Statements()
+        event.listen(db.engine(), "before_cursor_execute", seen)
+        try:
+            report = engine.send_batch(batch)
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", seen)
+        assert report.sent == len(batch)
+        costs.append(seen)
+    engine.close()
+    with db.session_scope() as session:
+        rows = session.execute(select(Message.status, Message.sender, Message.attempts, Message.provider_message_id))
+        stored = list(rows)
+    assert {(status, attempts) for status, _, attempts, _ in stored} == {("sent", 1)}
+    assert {sender for _, sender, _, _ in stored} == set(SENDERS)  # both short codes were used
+    assert len({pid for *_, pid in stored}) == 40  # every row has its own provider id
+    assert len(fake.requests) == 40
+    if postgres:
+        small, large = costs
+        # claim, authority, senders (one UPDATE per short code), the sends (one locking read and one
+        # UPDATE): the same count for 10 and 30 messages
+        assert small.runs == large.runs, (small.runs, large.runs)
