@@ -48,6 +48,7 @@ from conversations.flows import send_job
 from conversations.models import Message
 from core.queue import enqueue_after_commit
 from core.settings import get_settings
+from core.sql import among
 from intelligence.personalise import TemplateValues, template_values
 
 CHUNK = 5000
@@ -126,13 +127,14 @@ def capped_contacts(session: Session, campaign: Campaign, ids: Sequence[int], no
         return set()
     since = now - timedelta(days=campaign.frequency_days)
     capped: set[int] = set()
-    # in slices: a whole audience (the planner's forecast of 100,000 contacts) would pass PostgreSQL's
-    # 65,535 bound parameters in one IN list
+    dialect = session.get_bind().dialect.name
+    # in slices: a whole audience (the planner's forecast of 100,000 contacts) would pass SQLite's
+    # bound parameters in one IN list (PostgreSQL takes the slice as one array)
     for start in range(0, len(ids), CHUNK):
         part = ids[start:start + CHUNK]
         rows = session.execute(
             select(Message.contact_id, func.count())
-            .where(Message.contact_id.in_(part), Message.lane == "marketing", Message.direction == "out",
+            .where(among(Message.contact_id, part, dialect), Message.lane == "marketing", Message.direction == "out",
                    Message.created_at >= since, Message.status.not_in(NOT_DELIVERED))
             .group_by(Message.contact_id)
         )
@@ -174,7 +176,8 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     optional = [column if name in roots else null().label(name) for name, column in _OPTIONAL_COLUMNS.items()]
     rows = session.execute(
         select(Contact.id, Contact.language, Contact.country, Contact.timezone, *optional)
-        .where(Contact.id.in_(wanted), Contact.opted_out.is_(False), Contact.erased.is_(False))
+        .where(among(Contact.id, wanted, session.get_bind().dialect.name), Contact.opted_out.is_(False),
+               Contact.erased.is_(False))
         .order_by(Contact.id)
     ).all()
     skipped["opted_out"] += len(wanted) - len(rows)
@@ -257,7 +260,8 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
         session.connection().execute(insert(Message.__table__), records)  # type: ignore[arg-type]
         by_key: dict[str | None, int] = {key: mid for key, mid in session.execute(
             select(Message.idempotency_key, Message.id)
-            .where(Message.idempotency_key.in_([r["idempotency_key"] for r in records])))}
+            .where(among(Message.idempotency_key, [r["idempotency_key"] for r in records],
+                         session.get_bind().dialect.name)))}
         message_ids = [by_key[r["idempotency_key"]] for r in records]
         queue_wakeups(session, message_ids, [r["not_before"] for r in records], now)
         queued = len(message_ids)

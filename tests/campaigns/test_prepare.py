@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -198,3 +199,35 @@ def test_the_cap_check_takes_a_whole_audience_at_once(runtime_any_db: Settings) 
         campaign = create_campaign(session, create_template(session), frequency_cap=1, frequency_days=7)
         audience = [*range(10_000_000, 10_070_000), texted.id]
         assert capped_contacts(session, campaign, audience, NOW) == {texted.id}
+
+
+def test_a_chunk_reads_its_contacts_with_the_same_statements_whatever_its_size(runtime_any_db: Settings) -> None:
+    """On PostgreSQL the chunk's ids travel as one array: an IN list of 5,000 placeholders is rendered
+    by SQLAlchemy and parsed by psycopg anew for every chunk. The INSERT of the rows is left out: it
+    carries each row's values by nature."""
+    from sqlalchemy import event
+
+    from campaigns.prepare import prepare_chunk
+
+    with db.session_scope() as session:
+        for i in range(40):
+            create_contact(session, i)
+        template = create_template(session)
+        cids = [create_campaign(session, template, name=f"c{n}", frequency_cap=0).id for n in range(2)]
+    widest = []
+    for cid, chunk in zip(cids, (10, 30), strict=True):
+        seen = [0]
+
+        def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if not statement.lstrip().upper().startswith("INSERT"):
+                seen[0] = max(seen[0], len(parameters or ()))  # noqa: B023 - read right after this chunk
+
+        event.listen(db.engine(), "before_cursor_execute", keep)
+        try:
+            with db.session_scope() as session:
+                assert prepare_chunk(session, session.get_one(Campaign, cid), now=NOW, chunk=chunk).queued == chunk
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", keep)
+        widest.append(seen[0])
+    if db.engine().dialect.name == "postgresql":
+        assert widest[0] == widest[1], widest
