@@ -23,9 +23,10 @@ or ledger row: what storing the contacts costs at the least. The contacts tables
 between the two (TRUNCATE / DELETE), the limit runs first.
 
 Printed: rows/s, this process's processor time and the PostgreSQL backends' per row for the path
-and the limit, the ratio, and the path's growth — the mean time of the last tenth of its batches
-over the first tenth (about 1 when the import is linear in the file's size; a look-up that scans
-what earlier batches wrote makes it grow with the file).
+and the limit, the ratios, and the path's growth — the mean wall and processor time of the last
+tenth of its batches over the first tenth (about 1 when the import is linear in the file's size; a
+look-up that scans what earlier batches wrote makes it grow with the file). On this shared machine
+the processor time moves less with the other jobs than the wall time.
 """
 
 from __future__ import annotations
@@ -62,10 +63,10 @@ class Timing:
     database_cpu: float
 
     def line(self, label: str, rows: int) -> str:
+        database = f"   postgresql {self.database_cpu / rows * 1000:6.3f} ms/row" if self.database_cpu else ""
         return (
             f"{label:<6} {self.seconds:7.1f} s {rows / self.seconds:>8,.0f} rows/s   "
-            f"process {self.process_cpu / rows * 1000:6.3f} ms/row   "
-            f"postgresql {self.database_cpu / rows * 1000:6.3f} ms/row"
+            f"process {self.process_cpu / rows * 1000:6.3f} ms/row{database}"
         )
 
 
@@ -169,16 +170,16 @@ def main() -> None:
             import_id = job.id
         stored = time.perf_counter() - stored
 
-        batches: list[float] = []
-        mark = [time.perf_counter()]
+        batches: list[tuple[float, float]] = []  # wall and process processor seconds per batch
+        mark = [(time.perf_counter(), time.process_time())]
 
         def progress(_: ContactImport) -> None:
-            now = time.perf_counter()
-            batches.append(now - mark[0])
+            now = (time.perf_counter(), time.process_time())
+            batches.append((now[0] - mark[0][0], now[1] - mark[0][1]))
             mark[0] = now
 
         status: list[str] = []
-        mark[0] = time.perf_counter()
+        mark[0] = (time.perf_counter(), time.process_time())
         path = _timed(database, lambda: status.append(import_runner.run(import_id, progress=progress)))
         with db.session_scope() as session:
             done = session.get_one(ContactImport, import_id)
@@ -195,15 +196,20 @@ def main() -> None:
         )
         print("  " + path.line("path", args.rows))
         print("  " + limit.line("limit", len(unique)))
-        cpu = f"x{path.database_cpu / limit.database_cpu:.1f}" if limit.database_cpu > 0 else "n/a"
+        cpu = f", postgresql processor time x{path.database_cpu / limit.database_cpu:.1f}" if limit.database_cpu else ""
         print(
             f"path / limit: rows/s {(limit.seconds / len(unique)) / (path.seconds / args.rows):.2f}, "
-            f"process processor time x{path.process_cpu / limit.process_cpu:.1f}, postgresql processor time {cpu}"
+            f"process processor time x{path.process_cpu / limit.process_cpu:.1f}{cpu}"
         )
         print(
-            f"path growth: last tenth of batches {statistics.mean(last) * 1000:.0f} ms / first tenth "
-            f"{statistics.mean(first) * 1000:.0f} ms = {statistics.mean(last) / statistics.mean(first):.2f}"
+            f"path growth, last tenth of the batches / first tenth: wall {_growth(first, last, 0)}, "
+            f"process processor time {_growth(first, last, 1)}"
         )
+
+
+def _growth(first: list[tuple[float, float]], last: list[tuple[float, float]], which: int) -> str:
+    before, after = statistics.mean(b[which] for b in first), statistics.mean(b[which] for b in last)
+    return f"{after * 1000:.0f} / {before * 1000:.0f} ms = {after / before:.2f}" if before > 0 else "n/a"
 
 
 if __name__ == "__main__":

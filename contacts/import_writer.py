@@ -11,16 +11,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
 from contacts.import_report import ImportOptions, ParsedRow, RowProblem
-from contacts.models import AttributeValue, ConsentEvent, Contact, ContactTag, Suppression
-from contacts.service import add_to_lists, set_tags
+from contacts.models import (
+    AttributeValue,
+    ConsentEvent,
+    Contact,
+    ContactList,
+    ContactTag,
+    ListMembership,
+    Suppression,
+)
+from contacts.service import set_tags
 from core.audit import SYSTEM, Actor
 from core.db import utcnow
+from core.errors import NotFound
+from core.sql import among
 
 
 class SeenNumbers(Protocol):
@@ -85,8 +96,14 @@ def write_batch(
             fresh.append(row)
     out.skipped += len(rows) - len(fresh)
     indexes = [r.index for r in fresh]
-    existing = {c.phone_index: c for c in session.scalars(select(Contact).where(Contact.phone_index.in_(indexes)))}
-    suppressed = set(session.scalars(select(Suppression.phone_index).where(Suppression.phone_index.in_(indexes))))
+    dialect = session.get_bind().dialect.name
+    existing = {
+        c.phone_index: c for c in session.scalars(select(Contact).where(among(Contact.phone_index, indexes, dialect)))
+    }
+    suppressed = set(
+        session.scalars(select(Suppression.phone_index).where(among(Suppression.phone_index, indexes, dialect)))
+    )
+    merged: list[int] = []
     new_rows: list[ParsedRow] = []
     for row in fresh:
         if row.index in suppressed:
@@ -122,10 +139,13 @@ def write_batch(
         else:
             out.updated += 1
             if write:
-                _merge(session, found, row, options, known, out)
+                _merge(session, found, row, known, out)
+                merged.append(found.id)
         if row.consent is None:
             out.without_consent += 1
     out.created = len(new_rows)
+    if write and merged:
+        _join_lists(session, merged, options)
     if write and new_rows:
         _insert(session, new_rows, options, known, actor)
     return out
@@ -137,9 +157,7 @@ def _duplicate(row: ParsedRow, first: int) -> RowProblem:
     )
 
 
-def _merge(
-    session: Session, contact: Contact, row: ParsedRow, options: ImportOptions, known: attrs.Schema, out: BatchOutcome
-) -> None:
+def _merge(session: Session, contact: Contact, row: ParsedRow, known: attrs.Schema, out: BatchOutcome) -> None:
     contact.name = row.name or contact.name
     contact.first_name = row.first_name or contact.first_name
     contact.language = row.language or contact.language
@@ -163,7 +181,6 @@ def _merge(
         )
     elif row.consent is True and contact.consent_status != "opted_in":
         consent.record_opt_in(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
-    add_to_lists(session, contact_ids=[contact.id], list_ids=options.list_ids)
 
 
 def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, known: attrs.Schema, actor: Actor) -> None:
@@ -190,8 +207,14 @@ def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, kno
     ]
     # Core (not ORM) bulk inserts: several times faster, and these rows need no identity map
     table = cast(Table, Contact.__table__)
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = list(session.execute(stmt, values).scalars())
+    if session.get_bind().dialect.name == "postgresql":
+        # ids drawn first, then a plain executemany: psycopg pipelines one short statement, where
+        # INSERT ... RETURNING is sent as one statement of 500 VALUES that psycopg parses anew each batch
+        ids = list(session.scalars(_NEXT_CONTACT_IDS, {"n": len(values)}))
+        session.execute(insert(table), [{"id": cid, **v} for cid, v in zip(ids, values, strict=True)])
+    else:
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = list(session.execute(stmt, values).scalars())
     pairs = list(zip(ids, rows, strict=True))
     tags = [{"contact_id": cid, "tag": t} for cid, r in pairs for t in r.tags]
     index = [v for cid, r in pairs for v in attrs.index_rows(cid, known, r.attributes)]
@@ -212,4 +235,30 @@ def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, kno
     for model, data in ((ContactTag, tags), (AttributeValue, index), (ConsentEvent, ledger)):
         if data:
             session.execute(insert(cast(Table, model.__table__)), data)
-    add_to_lists(session, contact_ids=ids, list_ids=options.list_ids)
+    _join_lists(session, ids, options)
+
+
+_NEXT_CONTACT_IDS = text("SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, :n)")
+
+
+def _join_lists(session: Session, contact_ids: list[int], options: ImportOptions) -> None:
+    """Add the batch's contacts to the import's lists (``NotFound`` when a list was deleted meanwhile).
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` rather than ``service.add_to_lists``, whose read of the
+    existing memberships was planned on PostgreSQL as a scan of the whole list (one list id):
+    every batch re-read the members the import had already added.
+    """
+    wanted = sorted(set(options.list_ids))
+    if not wanted or not contact_ids:
+        return
+    if missing := set(wanted) - set(session.scalars(select(ContactList.id).where(ContactList.id.in_(wanted)))):
+        raise NotFound(f"lists not found: {sorted(missing)}")
+    table = cast(Table, ListMembership.__table__)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing(
+        index_elements=[table.c.list_id, table.c.contact_id]
+    )
+    now = utcnow()
+    session.execute(
+        stmt, [{"list_id": lid, "contact_id": cid, "added_at": now} for lid in wanted for cid in contact_ids]
+    )
