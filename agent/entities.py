@@ -93,9 +93,9 @@ _CASE_SENSITIVE_PAYMENTS = {"ideal": "iDEAL"}
 _ASKS_DURATION = re.compile(
     r" (how long|how many (days|weeks|hours|months|years)|how much time|"
     r"combien de (temps|jours|semaines|heures|mois|ans)|en combien de temps|quel (delai|duree)|"
-    r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|"
+    r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|cuanto (tarda|tardan|tardais|demora)|"
     r"wie lange|wie viele (tage|wochen|stunden|monate|jahre)|"
-    r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|"
+    r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|quanto ci (mette|mettete|vuole)|"
     r"quantos (dias|meses|anos)|qual (e )?o prazo) "
 )
 # A stated duration: a number and a unit of time, over folded text ("30 jours", "2 year", "24 h").

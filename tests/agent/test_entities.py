@@ -14,6 +14,7 @@ from agent.entities import (
     names,
     payment_methods,
     states_duration,
+    topics,
 )
 
 
@@ -125,6 +126,7 @@ def test_names_are_capitalised_words_inside_a_sentence() -> None:
     [("combien de temps j'ai pour renvoyer un article", True), ("How long does shipping to the UK take?", True),
      ("¿Cuánto tiempo tengo para devolverlo?", True), ("Wie lange dauert die Lieferung?", True),
      ("Quanto tempo ho per restituire un articolo?", True), ("Quantos dias demora?", True),
+     ("¿Cuánto tarda el envío a Madrid?", True), ("Quanto ci mette un pacco per Berlino?", True),
      ("Where is my order?", False), ("How much does shipping cost?", False)],
 )
 def test_a_question_asking_for_a_duration(text: str, asked: bool) -> None:
@@ -136,3 +138,18 @@ def test_a_passage_stating_a_duration() -> None:
     assert states_duration("Vous disposez de 30 jours après réception pour retourner un article")
     assert states_duration("in 4-8 working days") and states_duration("garantis 2 ans")
     assert not states_duration("Standard shipping is 4.90 EUR and free from 60 EUR")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Are returns free from Germany?", {"returns"}), ("¿y las devoluciones?", {"returns"}),
+        ("e i resi?", {"returns"}), ("und die Rücksendung?", {"returns"}), ("et les retours ?", {"returns"}),
+        ("Quanto ci mette un pacco per Berlino?", {"shipping"}), ("C'est combien les frais de port ?", {"shipping"}),
+        ("and who pays the return shipping?", {"returns", "shipping"}), ("Can I pay with PayPal?", {"payment"}),
+        ("Quels sont vos horaires ?", {"hours"}), ("When will I get my money back?", {"refund"}),
+        ("Is this lamp resistant to heat?", set()),  # "resi" is a whole word only
+    ],
+)
+def test_the_topics_a_text_names(text: str, expected: set[str]) -> None:
+    assert topics(text) == expected

@@ -205,3 +205,9 @@ def test_a_returns_question_is_not_answered_with_the_shipping_terms(pipeline: Pi
     # only says returns are free in France, so a person answers
     decision = pipeline.analyze("Are returns free from Germany?", contact_language="en").decision
     assert decision.action == "escalate" and decision.reply is None
+
+
+def test_a_shipping_question_is_not_answered_with_click_and_collect(pipeline: Pipeline) -> None:
+    # read as click_collect (0.47); "Yes, Click & Collect is free" named neither the parcel nor its time
+    decision = pipeline.analyze("Quanto ci mette un pacco per Berlino?", contact_language="it").decision
+    assert decision.reply is None or "Click" not in decision.reply
