@@ -28,7 +28,7 @@ from agent.hours import BusinessHours
 from agent.language import language_prior
 from agent.pipeline import Analysis, Inbound, Pipeline
 from agent.runtime import DEFAULT_KB, get_runtime
-from agent.service import history_for
+from agent.service import histories_for
 from contacts.models import Contact
 from conversations.models import Conversation, Message
 from core.db import utcnow
@@ -110,11 +110,12 @@ class _Turn:
 
 def _analyse(session: Session, pipeline: Pipeline, batch: list[_Turn]) -> list[Analysis]:
     """One pipeline call per LLM setting (a thread a person owns never gets an LLM answer)."""
+    histories = histories_for(session, [turn.message for turn in batch])
     items = [
         Inbound(text=turn.message.body or "",
                 contact_language=language_prior(turn.contact.language, turn.contact.phone),
-                history=history_for(session, turn.message), opted_out=turn.contact.opted_out)
-        for turn in batch
+                history=history, opted_out=turn.contact.opted_out)
+        for turn, history in zip(batch, histories, strict=True)
     ]
     analyses: list[Analysis | None] = [None] * len(batch)
     for use_llm in (True, False):

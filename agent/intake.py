@@ -2,7 +2,8 @@
 
 The webhook only stores an event (``conversations.flows.stage_inbound``); the ingest job hands
 the announced events here a batch at a time. In ONE transaction (the caller's) every event becomes
-its contact, thread and message (``conversations.flows.ingest_event``), the messages are analysed
+its contact, thread and message (``conversations.flows.ingest_events``: one statement per kind for
+the batch, not per text), the messages are analysed
 together (``agent.inbound.handle_batch``: one pipeline call per round, one round per text of a
 contact) and acted on, and the replies are held for the caller to hand to the delivery engine
 right after the commit instead of one send job each. So a text costs no RQ job of its own.
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 from agent.inbound import handle_batch
 from conversations import flows
 from conversations.lock import ConversationBusy, conversation_lock
-from conversations.models import InboundEvent, Message
+from conversations.models import InboundEvent
 
 
 @dataclass
@@ -59,14 +60,10 @@ def take_in(session: Session, event_ids: Sequence[int], *, locks: ExitStack,
     Returns the :class:`Intake`; its ``sends`` (outbound ids per lane) must be sent, or their send
     jobs queued, by the caller once the transaction has committed (``flows.send_held``).
     """
-    intake = Intake(sends=flows.hold_sends(session))
-    # the batch's events in one statement: ingest_event then finds each in the session (kept here)
+    flows.hold_sends(session)
+    intake = Intake()
     events = session.scalars(select(InboundEvent).where(InboundEvent.id.in_(list(event_ids)))).all()
-    messages: list[Message] = []
-    for event_id in (e.id for e in sorted(events, key=lambda e: e.id)):
-        message = flows.ingest_event(session, event_id, queue_analysis=False)
-        if message is not None:
-            messages.append(message)
+    messages = flows.ingest_events(session, events)
     busy: set[int] = set()
     for conversation_id in sorted({m.conversation_id for m in messages if m.conversation_id is not None}):
         try:
@@ -81,4 +78,5 @@ def take_in(session: Session, event_ids: Sequence[int], *, locks: ExitStack,
         else:
             ready.append(message.id)
     intake.handled = handle_batch(session, ready, now=now)
+    intake.sends = flows.held_sends(session)
     return intake

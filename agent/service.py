@@ -8,10 +8,10 @@ received message by ``agent.inbound``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from agent.context import Role, Turn
@@ -28,17 +28,36 @@ HISTORY_TURNS = 10
 _ROLES: dict[str, Role] = {"customer": "customer", "bot": "bot", "agent": "agent"}
 
 
-def history_for(session: Session, message: Message, limit: int = HISTORY_TURNS) -> tuple[Turn, ...]:
-    """The ``limit`` messages of ``message``'s conversation before it, oldest first."""
-    if message.conversation_id is None:
-        return ()
-    rows = session.scalars(
-        select(Message)
-        .where(Message.conversation_id == message.conversation_id, Message.id < message.id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    ).all()
-    return tuple(Turn(role=_ROLES.get(m.author_type, "system"), text=m.body or "") for m in reversed(rows))
+def histories_for(session: Session, messages: Sequence[Message],
+                  limit: int = HISTORY_TURNS) -> list[tuple[Turn, ...]]:
+    """The ``limit`` messages before each of ``messages`` in its conversation, oldest first, read in
+    one statement for all of them (the inbound batch's round).
+
+    Raises:
+        ValueError: two of ``messages`` are in one conversation (a batch's round never holds two).
+    """
+    threads = [m.conversation_id for m in messages if m.conversation_id is not None]
+    if len(set(threads)) != len(threads):
+        raise ValueError("histories_for takes at most one message per conversation")
+    if not threads:
+        return [() for _ in messages]
+    before = [and_(Message.conversation_id == m.conversation_id, Message.id < m.id)
+              for m in messages if m.conversation_id is not None]
+    rank = func.row_number().over(partition_by=Message.conversation_id, order_by=Message.id.desc())
+    earlier = (
+        select(Message.id, Message.conversation_id, Message.author_type, Message.body, rank.label("rank"))
+        .where(or_(*before))
+        .subquery()
+    )
+    turns: dict[int, list[Turn]] = {}
+    for row in session.execute(
+        select(earlier.c.conversation_id, earlier.c.author_type, earlier.c.body)
+        .where(earlier.c.rank <= limit)
+        .order_by(earlier.c.conversation_id, earlier.c.id)
+    ):
+        turns.setdefault(row.conversation_id, []).append(
+            Turn(role=_ROLES.get(row.author_type, "system"), text=row.body or ""))
+    return [tuple(turns.get(m.conversation_id, ())) if m.conversation_id is not None else () for m in messages]
 
 
 def analyze_text(text: str, *, language: str | None = None, kb: str = DEFAULT_KB, use_llm: bool = True,

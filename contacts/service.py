@@ -87,6 +87,38 @@ def get_or_create_by_phone(
     return contact, True
 
 
+def get_or_create_many_by_phone(
+    session: Session, numbers: Mapping[str, tuple[str, str | None]]
+) -> dict[str, Contact]:
+    """:func:`get_or_create_by_phone` for many numbers in a few statements (the inbound batch):
+    ``numbers`` maps each E.164 number to its ``(country, timezone)``; returns the contact per number.
+
+    The known ones are read in one statement and the new ones inserted in one; when a concurrent
+    transaction added one of them meanwhile, that insert is undone and each new number goes through
+    :func:`get_or_create_by_phone`, which returns the one committed first.
+    """
+    by_index = {blind_index(phone): phone for phone in numbers}
+    found = {
+        by_index[str(contact.phone_index)]: contact
+        for contact in session.scalars(select(Contact).where(Contact.phone_index.in_(list(by_index))))
+    }
+    missing = [phone for phone in numbers if phone not in found]
+    created = {
+        phone: Contact(phone=phone, phone_index=blind_index(phone), country=numbers[phone][0],
+                       timezone=numbers[phone][1] or guess_timezone(phone), attributes={}, tags=[])
+        for phone in missing
+    }
+    if created:
+        try:
+            with session.begin_nested():
+                session.add_all(created.values())
+                session.flush()
+        except IntegrityError:
+            created = {phone: get_or_create_by_phone(session, phone_e164=phone, country=numbers[phone][0],
+                                                     timezone=numbers[phone][1])[0] for phone in missing}
+    return {**found, **created}
+
+
 def get(session: Session, contact_id: int) -> Contact:
     """The contact or ``NotFound``."""
     contact = session.get(Contact, contact_id)

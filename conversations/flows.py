@@ -29,7 +29,7 @@ from channels.phone import InvalidPhoneNumber, phone_info
 from channels.senders import SenderPicker
 from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
-from contacts.service import get_or_create_by_phone
+from contacts.service import get_or_create_by_phone, get_or_create_many_by_phone
 from conversations import service
 from conversations.models import LANES, Conversation, InboundEvent, Message
 from core import webhooks
@@ -143,28 +143,36 @@ def queue_outbound(
     session.add(message)
     if conversation is not None:
         conversation.last_message_at = utcnow()
-    session.flush()
     held = session.info.get(HELD_SENDS)
     if held is not None:
-        held.setdefault(lane, []).append(message.id)
-    else:
-        enqueue_after_commit(session, send_job([message.id], lane=lane))
+        # inserted with the caller's next flush, with the batch's other replies (no id yet)
+        held.setdefault(lane, []).append(message)
+        return message
+    session.flush()
+    enqueue_after_commit(session, send_job([message.id], lane=lane))
     return message
 
 
-def hold_sends(session: Session) -> dict[str, list[int]]:
-    """Messages queued in ``session`` from now on get no send job after the commit: their ids are
-    collected, per lane, in the returned dict for the caller to send itself once it has committed
-    (the inbound batch sends its replies in the same job). A caller that cannot send them must
-    queue :func:`send_job` for them; a process that dies first leaves them ``queued``, which the
-    delivery recovery sweep re-enqueues after the lease.
+def hold_sends(session: Session) -> None:
+    """Messages queued in ``session`` from now on get no send job after the commit, and are not
+    flushed one by one: :func:`held_sends` hands their ids to the caller, who sends them itself once
+    it has committed (the inbound batch sends its replies in the same job). A caller that cannot
+    send them must queue :func:`send_job` for them; a process that dies first leaves them
+    ``queued``, which the delivery recovery sweep re-enqueues after the lease.
     """
-    held: dict[str, list[int]] = session.info.setdefault(HELD_SENDS, {})
-    return held
+    session.info.setdefault(HELD_SENDS, {})
+
+
+def held_sends(session: Session) -> dict[str, list[int]]:
+    """The ids, per lane, of the messages held since :func:`hold_sends` (flushed first), to send
+    after the commit (:func:`send_held`); the session queues send jobs again from now on."""
+    session.flush()
+    held: dict[str, list[Message]] = session.info.pop(HELD_SENDS, {})
+    return {lane: [message.id for message in messages] for lane, messages in held.items()}
 
 
 def send_held(held: Mapping[str, Sequence[int]], send: Callable[[list[int]], object]) -> None:
-    """Send the committed messages a caller held back (:func:`hold_sends`) with ``send`` (the
+    """Send the committed messages a caller held back (:func:`held_sends`) with ``send`` (the
     delivery engine's batch: its claim and authority decide what goes now and queue the rest);
     when ``send`` fails, their send jobs are queued as :func:`queue_outbound` would have."""
     ids = sorted(i for lane_ids in held.values() for i in lane_ids)
@@ -379,6 +387,76 @@ def ingest_event(session: Session, event_id: int, *, queue_analysis: bool = True
     return message
 
 
+def ingest_events(session: Session, events: Sequence[InboundEvent]) -> list[Message]:
+    """:func:`ingest_event` (``queue_analysis=False``) for a batch of stored events, in their id
+    order; returns the new messages, for the caller to analyse in this transaction.
+
+    A run of whole texts costs one statement per kind (duplicate check, contacts, threads,
+    messages, webhook subscriptions, the events' updates), not one per text; a part of a
+    concatenated text goes through :func:`ingest_event` at its place in the order.
+    """
+    messages: list[Message] = []
+    run: list[InboundEvent] = []
+    for event in sorted(events, key=lambda e: e.id):
+        if event.processed_at is not None:
+            continue
+        if event.concat_key is None:
+            run.append(event)
+            continue
+        messages += _ingest_run(session, run)
+        run = []
+        message = ingest_event(session, event.id, queue_analysis=False)
+        if message is not None:
+            messages.append(message)
+    return messages + _ingest_run(session, run)
+
+
+def _ingest_run(session: Session, events: list[InboundEvent]) -> list[Message]:
+    """Whole texts (no concatenation) to contacts, threads and messages, each kind in one statement."""
+    if not events:
+        return []
+    texts = [(event, _inbound_from_payload(event.payload)) for event in events]
+    known = {
+        (provider, provider_id)
+        for provider, provider_id in session.execute(
+            select(Message.provider, Message.provider_message_id).where(
+                Message.provider_message_id.in_([inbound.provider_message_id for _, inbound in texts])
+            )
+        )
+    }
+    now = utcnow()
+    fresh = []
+    for event, inbound in texts:
+        event.processed_at = now
+        if (inbound.provider, inbound.provider_message_id) not in known:
+            known.add((inbound.provider, inbound.provider_message_id))
+            fresh.append((event, inbound))
+    contacts = get_or_create_many_by_phone(session, {inbound.from_: _whereabouts(inbound.from_)
+                                                     for _, inbound in fresh})
+    threads: dict[str, set[tuple[int, str]]] = {}
+    for event, inbound in fresh:
+        threads.setdefault(event.channel, set()).add((contacts[inbound.from_].id, inbound.to))
+    conversations = {
+        key: conversation
+        for channel, keys in threads.items()
+        for key, conversation in service.open_conversations(session, keys, channel=channel, message_at=now).items()
+    }
+    messages = [
+        _inbound_row(inbound, contact=contacts[inbound.from_],
+                     conversation=conversations[(contacts[inbound.from_].id, inbound.to)], at=now)
+        for _, inbound in fresh
+    ]
+    session.add_all(messages)
+    session.flush()
+    for (event, _), message in zip(fresh, messages, strict=True):
+        event.message_id = message.id
+    webhooks.emit_many(session, "message.received", [
+        _received_event(message, inbound) for (_, inbound), message in zip(fresh, messages, strict=True)
+    ])
+    session.flush()
+    return messages
+
+
 def persist_inbound(session: Session, *, inbound: InboundMessage, provider: str,
                     queue_analysis: bool = True) -> Message | None:
     """Create the contact, thread and message for a customer text; queue the agent pipeline.
@@ -426,18 +504,19 @@ def _join_parts(session: Session, inbound: InboundMessage, *, key: str, channel:
     )
 
 
-def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str, queue: bool) -> Message:
+def _whereabouts(phone: str) -> tuple[str, str | None]:
+    """The number's country and time zone; unknown for a number phonenumbers cannot read (still a
+    customer: the text is kept, routing just knows less)."""
     try:
-        info = phone_info(inbound.from_)
-        country, timezone = info.region or "", info.timezone
+        info = phone_info(phone)
     except InvalidPhoneNumber:
-        country, timezone = "", None  # still a customer: keep the text, routing just knows less
-    contact, _ = get_or_create_by_phone(session, phone_e164=inbound.from_, country=country, timezone=timezone)
-    now = utcnow()
-    conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel,
-                                             message_at=now)
+        return "", None
+    return info.region or "", info.timezone
+
+
+def _inbound_row(inbound: InboundMessage, *, contact: Contact, conversation: Conversation, at: datetime) -> Message:
     encoding = analyze(inbound.text)
-    message = Message(
+    return Message(
         direction="in",
         contact_id=contact.id,
         conversation_id=conversation.id,
@@ -452,22 +531,32 @@ def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str, 
         encoding=encoding.encoding,
         segments=encoding.segments,
         analysis={},
-        created_at=now,
+        created_at=at,
     )
+
+
+def _received_event(message: Message, inbound: InboundMessage) -> dict[str, Any]:
+    """The ``message.received`` webhook's data."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "contact_id": message.contact_id,
+        "to": inbound.to,
+        "media_count": len(message.media),
+        "received_at": inbound.received_at.isoformat(),
+    }
+
+
+def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str, queue: bool) -> Message:
+    country, timezone = _whereabouts(inbound.from_)
+    contact, _ = get_or_create_by_phone(session, phone_e164=inbound.from_, country=country, timezone=timezone)
+    now = utcnow()
+    conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel,
+                                             message_at=now)
+    message = _inbound_row(inbound, contact=contact, conversation=conversation, at=now)
     session.add(message)
     session.flush()
-    webhooks.emit(
-        session,
-        "message.received",
-        {
-            "id": message.id,
-            "conversation_id": conversation.id,
-            "contact_id": contact.id,
-            "to": inbound.to,
-            "media_count": len(message.media),
-            "received_at": inbound.received_at.isoformat(),
-        },
-    )
+    webhooks.emit(session, "message.received", _received_event(message, inbound))
     if queue:
         queue_analysis(session, message)
     return message

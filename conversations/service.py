@@ -121,6 +121,38 @@ def open_conversation(session: Session, *, contact_id: int, sender: str, channel
     return conversation
 
 
+def open_conversations(session: Session, threads: Iterable[tuple[int, str]], *, channel: str,
+                       message_at: datetime) -> dict[tuple[int, str], Conversation]:
+    """:func:`open_conversation` for many ``(contact_id, sender)`` pairs: the open threads read in one
+    statement, the missing ones inserted in one; returns the thread per pair."""
+    wanted = set(threads)
+    if not wanted:
+        return {}
+    found: dict[tuple[int, str], Conversation] = {}
+    rows = session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.contact_id.in_(sorted({contact_id for contact_id, _ in wanted})),
+            Conversation.sender.in_(sorted({sender for _, sender in wanted})),
+            Conversation.state != "closed",
+        )
+        .order_by(Conversation.id.desc())
+    )
+    for conversation in rows:
+        key = (conversation.contact_id, conversation.sender)
+        if key in wanted and key not in found:  # the newest open one, as open_conversation takes
+            found[key] = conversation
+            conversation.last_message_at = message_at
+    created = {
+        key: Conversation(contact_id=key[0], sender=key[1], channel=channel, state="bot", last_message_at=message_at)
+        for key in sorted(wanted - found.keys())
+    }
+    if created:
+        session.add_all(created.values())
+        session.flush()
+    return {**found, **created}
+
+
 def sticky_senders(session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
     """The sender each contact last exchanged a message with, for sticky routing."""
     ids = list(set(contact_ids))

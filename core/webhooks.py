@@ -96,20 +96,30 @@ def _queue_delivery(session: Session, delivery: WebhookDelivery, delay: timedelt
 
 def emit(session: Session, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """Create one delivery per matching subscription; each is sent after the commit."""
+    return emit_many(session, event_type, [data])
+
+
+def emit_many(session: Session, event_type: str, items: list[dict[str, Any]]) -> list[WebhookDelivery]:
+    """:func:`emit` for each of ``items`` (one event each), the subscriptions read once (a batch of
+    inbound texts emits ``message.received`` for all of them)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    event_id = uuid.uuid4().hex
+    subs = [
+        sub
+        for sub in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
+        if event_type in sub.event_types or "*" in sub.event_types
+    ]
     deliveries = []
-    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
-    for sub in subs:
-        if event_type not in sub.event_types and "*" not in sub.event_types:
-            continue
-        payload = {"id": event_id, "type": event_type, "created_at": utcnow().isoformat(), "data": data}
-        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, event_type=event_type, payload=payload)
-        session.add(delivery)
-        session.flush()
-        _queue_delivery(session, delivery)
-        deliveries.append(delivery)
+    for data in items:
+        event_id = uuid.uuid4().hex
+        for sub in subs:
+            payload = {"id": event_id, "type": event_type, "created_at": utcnow().isoformat(), "data": data}
+            delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, event_type=event_type,
+                                       payload=payload)
+            session.add(delivery)
+            session.flush()
+            _queue_delivery(session, delivery)
+            deliveries.append(delivery)
     return deliveries
 
 

@@ -1,14 +1,14 @@
-"""``get_or_create_by_phone`` when another transaction creates the same number at the same time."""
+"""``get_or_create_by_phone`` (and its batch form) when another transaction creates the same number at the same time."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from contacts.models import Contact
-from contacts.service import get_or_create_by_phone
+from contacts.service import get_or_create_by_phone, get_or_create_many_by_phone
 from core import db
 from core.settings import Settings
 
@@ -38,3 +38,27 @@ def test_a_concurrent_creation_of_the_same_number_returns_the_first_contact(runt
     assert found == [(winner.id, False)]
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_many_numbers_at_once_when_another_transaction_adds_one_of_them(runtime_any_db: Settings) -> None:
+    """``get_or_create_many_by_phone`` (the inbound batch): the known read in one statement, the new
+    inserted in one; a number committed by another transaction between the two is not duplicated."""
+    known, new, raced = "+33612345610", "+33612345611", "+33612345612"
+    with db.session_scope() as session:
+        existing, _ = get_or_create_by_phone(session, phone_e164=known)
+    racer: list[int] = []
+
+    def add_raced(*args: object) -> None:
+        # the batch has read the numbers and is about to insert the missing ones
+        if not racer:
+            with db.session_scope() as other:
+                racer.append(get_or_create_by_phone(other, phone_e164=raced, country="FR")[0].id)
+
+    with db.session_scope() as session:
+        event.listen(session, "before_flush", add_raced)
+        contacts = get_or_create_many_by_phone(session, {known: ("FR", None), new: ("FR", None), raced: ("FR", None)})
+        event.remove(session, "before_flush", add_raced)
+        assert contacts[known].id == existing.id and contacts[raced].id == racer[0]
+        assert contacts[new].id not in (existing.id, racer[0]) and contacts[new].timezone == "Europe/Paris"
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 3
