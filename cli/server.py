@@ -65,9 +65,9 @@ def run(
     from api.app import create_app
     from workers.embedded import in_process
 
-    settings = get_settings()
-    if port is not None:
+    if port is not None:  # before the settings are read (and cached): links and the worker use this port
         os.environ["RELAIS_PORT"] = str(port)
+    settings = get_settings()
     bootstrap(settings)
     run_migrations(settings.resolved_database_url)
     builtin_intents(settings)

@@ -20,12 +20,36 @@ from tests.helpers import free_port
 RELAIS = str(Path(sys.executable).parent / "relais")
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_") or k.endswith("_KEYS")}
     env.update({"RELAIS_DATA_DIR": str(data_dir), "RELAIS_LOG_LEVEL": "WARNING"})  # no REDIS_URL: embedded
+    return env
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [RELAIS, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [RELAIS, "run", "--port", str(port)], env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+
+
+def _tracked_link(data_dir: Path, port: int) -> str:
+    """A link as the instance shortens it in a message (``POST /api/v1/templates/preview``, a marketer's key)."""
+    made = subprocess.run(
+        [RELAIS, "apikey", "create", "--role", "marketer"],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = made.stdout.strip().splitlines()[-1]
+    shown = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/templates/preview",
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+        json={"body": "Voir https://shop.example/soldes", "kind": "marketing", "language": "fr"},
+    )
+    assert shown.status_code == 200, shown.text
+    return str(shown.json()["text"]).split()[1]
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes], deadline: float = 180.0) -> httpx.Response:
@@ -49,6 +73,9 @@ def test_two_instances_run_side_by_side_on_embedded_stores(tmp_path: Path) -> No
         for n in range(2):
             assert (tmp_path / f"instance{n}" / "relais.db").exists()
             assert list((tmp_path / f"instance{n}").glob("redis*"))  # the embedded Redis lives in the data dir
+        # the tracked links point at the port served (before: RELAIS_PORT was set after the settings were
+        # cached, so `relais run --port 8605` wrote http://127.0.0.1:8000/l/... into messages)
+        assert _tracked_link(tmp_path / "instance1", ports[1]).startswith(f"http://127.0.0.1:{ports[1]}/l/")
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)
