@@ -40,7 +40,18 @@ def badge(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def contact_name(contact: Any) -> str:
+    """A contact's name as every page shows it. ``name`` holds a family name (imports map "Nom" to it)
+    or a whole name (the demo's "Léa Martin"): the first name is put before it only when it is not
+    already there, so no page says "Léa Léa Martin"."""
+    whole = str(contact.name or "")
+    if contact.first_name and not whole.startswith(contact.first_name):
+        whole = f"{contact.first_name} {whole}".strip()
+    return whole or f"Contact #{contact.id}"
+
+
 TEMPLATES.env.filters["badge"] = badge
+TEMPLATES.env.filters["contact_name"] = contact_name
 
 
 def wants_html(request: Request) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from agent.responder.prompts import LANGUAGE_NAMES
-from api.console import ConsoleRoute, render
+from api.console import ConsoleRoute, contact_name, render
 from api.console import template_form as editor_form
 from api.console.contacts import masked
 from api.deps import db_session, require
@@ -46,8 +46,7 @@ async def _draft(request: Request) -> editor_form.Draft:
 
 
 def _contact_label(contact: Contact) -> str:
-    name = " ".join(part for part in (contact.first_name, contact.name) if part) or f"Contact #{contact.id}"
-    return f"{name} · {masked(contact)} · {contact.language or '—'}"
+    return f"{contact_name(contact)} · {masked(contact)} · {contact.language or '—'}"
 
 
 def _choices(session: Session, draft: editor_form.Draft) -> dict[str, Any]:

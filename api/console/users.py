@@ -1,5 +1,6 @@
 """The console's users page (admins): every user with role, two-factor state and whether they may
-log in, and buttons to deactivate/reactivate, end sessions, reset 2FA or set a temporary password.
+log in, buttons to deactivate/reactivate, end sessions, reset 2FA or set a temporary password, and
+a form to add a user (``POST /api/v1/users``' route function: a temporary password, audited).
 
 The buttons are HTMX posts (CSRF token in the ``X-CSRF-Token`` header from the page body) that call
 the same ``core.users`` functions as the API and the CLI, and answer with the re-rendered table.
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render
-from api.deps import actor, db_session, require
+from api.deps import Acting, acting, actor, db_session, require
+from api.routes import users as rest
 from core import users
 from core.accounts import Principal
 from core.audit import Actor
@@ -24,6 +26,8 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 ADMINS = require(Role.ADMIN)
+ADMIN = acting(Role.ADMIN)
+ROLES = [Role.AGENT, Role.MARKETER, Role.ANALYST, Role.ADMIN]  # the form's order: the usual hire first
 
 
 def _all(session: Session) -> list[User]:
@@ -34,7 +38,9 @@ def _all(session: Session) -> list[User]:
 def users_page(
     request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
 ) -> HTMLResponse:
-    return render(request, "console/users.html", {"users": _all(session), "done": ""}, principal=principal)
+    return render(
+        request, "console/users.html", {"users": _all(session), "done": "", "roles": ROLES}, principal=principal
+    )
 
 
 def _table(request: Request, session: Session, principal: Principal, done: str) -> HTMLResponse:
@@ -85,3 +91,25 @@ def reset_password(
         return f"Temporary password set for {user.email}; their sessions ended."
 
     return _act(request, session, principal, reset)
+
+
+@router.post("/users", response_class=HTMLResponse)
+def add_user(
+    email: str = Form("", max_length=320),
+    name: str = Form("", max_length=200),
+    role: Role = Form(Role.AGENT),
+    password: str = Form("", max_length=1024),
+    by: Acting = ADMIN,
+) -> HTMLResponse:
+    """Create the user as the API does; the table comes back with the empty form (out of band)."""
+    user = rest.create_user(rest.UserIn(email=email, password=password, role=role, name=name), by)
+    done = (
+        f"{user.email} is added as {user.role.value}. Give them the temporary password: they choose their own "
+        "at their first log-in (and set up two-factor if their role needs it)."
+    )
+    return render(
+        by.request,
+        "console/_users.html",
+        {"users": _all(by.session), "done": done, "roles": ROLES, "added": True},
+        principal=by.principal,
+    )

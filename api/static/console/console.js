@@ -130,17 +130,72 @@
   body.addEventListener("htmx:afterSettle", function () { localTimes(document); });
 
   /* ---- HTMX glue: errors, focus after a swap ---- */
+  var REQUIRED = /^(Field required|String should have at least 1 character)$/;
+  // A refusal names fields as the API does ("name: Field required"); on a page with that field it
+  // is said with the field's label and the person is taken to it. Else the problem's own detail.
+  function refusal(problem) {
+    var errors = problem.errors || [];
+    var first = null;
+    var lines = errors.map(function (err) {
+      var control = err.field && document.querySelector('[name="' + CSS.escape(String(err.field)) + '"]');
+      if (!control) return null;
+      first = first || control;
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("data-refused", "");
+      var label = control.labels && control.labels.length ? control.labels[0].textContent.trim() : err.field;
+      return label + ": " + (REQUIRED.test(err.message) ? "this is required" : err.message || problem.detail);
+    });
+    if (!errors.length || lines.indexOf(null) >= 0) return problem.detail;
+    first.focus();
+    return lines.join("; ");
+  }
   body.addEventListener("htmx:responseError", function (e) {
     var detail = "The action failed.";
-    try { detail = JSON.parse(e.detail.xhr.responseText).detail || detail; } catch (err) { /* not JSON */ }
+    try { detail = refusal(JSON.parse(e.detail.xhr.responseText)) || detail; } catch (err) { /* not JSON */ }
     say("action-error", detail);
   });
-  body.addEventListener("htmx:beforeRequest", function () { say("action-error", ""); });
+  body.addEventListener("htmx:beforeRequest", function (e) {
+    // Only what the person pressed clears the last refusal: a live re-check (input, change) or a
+    // refresh must not wipe the message before it is read.
+    var cause = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+    if (!cause || (cause.type !== "click" && cause.type !== "submit")) return;
+    say("action-error", "");
+    document.querySelectorAll("[data-refused]").forEach(function (el) {
+      el.removeAttribute("data-refused"); el.removeAttribute("aria-invalid");
+    });
+  });
+
+  /* ---- the thread: its newest message in view ---- */
+  // On a wide screen the thread scrolls inside its box: it opens on the newest message, a live
+  // refresh leaves the agent where they had scrolled, and their own reply is shown on every screen.
+  var fromBottom = 0;
+  function showNewest(reply) {
+    var list = document.getElementById("messages");
+    if (!list) return;
+    list.scrollTop = list.scrollHeight - list.clientHeight - fromBottom;
+    fromBottom = 0;
+    if (reply && list.lastElementChild) list.lastElementChild.scrollIntoView({ block: "center" });
+  }
+  showNewest(false);
+  body.addEventListener("htmx:beforeSwap", function (e) {
+    var list = document.getElementById("messages");
+    var live = e.detail.target && e.detail.target.id === "conversation-live";
+    fromBottom = list && live ? list.scrollHeight - list.clientHeight - list.scrollTop : 0;
+  });
   body.addEventListener("htmx:afterSwap", function (e) {
-    if (e.detail.target && e.detail.target.id === "conversation") {
-      var title = document.getElementById("conversation-title");
-      if (title && !document.activeElement.closest("#conversation")) { title.tabIndex = -1; title.focus(); }
+    var target = e.detail.target;
+    if (target === body) {
+      // a whole page answered with HX-Location (a saved segment, a scheduled campaign): start at its top
+      window.scrollTo(0, 0);
+      return;
     }
+    if (!target || (target.id !== "conversation" && target.id !== "conversation-live")) return;
+    var reply = /\/reply$/.test(e.detail.requestConfig ? e.detail.requestConfig.path : "");
+    var title = document.getElementById("conversation-title");
+    if (target.id === "conversation" && title && !document.activeElement.closest("#conversation")) {
+      title.tabIndex = -1; title.focus({ preventScroll: reply });
+    }
+    showNewest(reply);
   });
   body.addEventListener("change", function (e) {
     var select = e.target.closest("[data-canned]");
@@ -205,7 +260,7 @@
   if ("serviceWorker" in navigator && csrf) {
     navigator.serviceWorker.register("/console/sw.js", { scope: "/console" }).then(function (reg) {
       if (!("PushManager" in window) || !window.Notification) return;
-      var me = document.querySelector(".me");
+      var me = document.querySelector(".me[data-inbox]");  // notifications are of new conversations
       if (!me || Notification.permission === "denied") return;
       var button = document.createElement("button");
       button.type = "button"; button.className = "link"; button.textContent = "Notify me of new conversations";
