@@ -11,6 +11,7 @@ from channels.encoding import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     analyze,
+    char_units,
     count_units,
     detect_encoding,
     gsm7_decode,
@@ -107,3 +108,25 @@ def test_gsm7_round_trip_and_errors() -> None:
     with pytest.raises(ValueError, match="not in the GSM-7"):
         gsm7_encode("ж")
     assert gsm7_decode(b"\x1b\x01") == " "
+
+
+def test_counting_by_str_methods_agrees_with_the_per_character_rule() -> None:
+    """``count_units`` and ``is_gsm7`` count with str methods; the rule stays ``char_units`` per character."""
+    rng = random.Random(11)
+    alphabet = GSM_CHARS + OTHER_CHARS + ["\ud83d", "\U0001f600", "\x00"]  # a lone surrogate, a NUL
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        gsm = all(ch in GSM_CHARS for ch in text)
+        assert is_gsm7(text) is gsm
+        for encoding in ("GSM-7", "UCS-2"):
+            assert count_units(text, encoding) == sum(char_units(ch, encoding) for ch in text)
+        info = analyze(text)
+        parts = split_segments(text)
+        assert (info.segments, info.units) == (len(parts), count_units(text, info.encoding))
+        assert info.remaining_in_segment == info.per_segment - count_units(parts[-1], info.encoding)
+
+
+def test_a_text_is_measured_once() -> None:
+    """A bot reply is measured when composed, stored and sent: the second time is the first's value."""
+    reply = "Livraison offerte dès 60 € d'achat en France métropolitaine."
+    assert analyze(reply) is analyze(reply[:10] + reply[10:])
