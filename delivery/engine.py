@@ -132,8 +132,8 @@ class DeliveryEngine:
     def _send_lane(self, messages: list[store.Outgoing]) -> list[Outcome]:
         """Send ``messages`` one after another (one of the batch's concurrent lanes).
 
-        Each provider acceptance is journalled the moment the call returns, in the same Redis round
-        trip as the next message's limiter reservation (the last one's on its own).
+        Each provider acceptance is journalled the moment the call returns, by the script of the next
+        message's limiter reservation (one Redis command for both; the last one's on its own).
         """
         outcomes: list[Outcome] = []
         unjournalled: tuple[int, SendResult] | None = None
@@ -150,8 +150,8 @@ class DeliveryEngine:
             sender_bucket(message.sender.address, message.sender.throughput),
             account_bucket(message.sender.provider_account, message.account_rate),
         )
-        along = (lambda pipe: journal.record(pipe, *unjournalled)) if unjournalled is not None else None
-        grant = self._limiter.acquire(buckets, max_wait=self._max_wait, along=along)
+        writes = (journal.entry(*unjournalled),) if unjournalled is not None else ()
+        grant = self._limiter.acquire(buckets, max_wait=self._max_wait, writes=writes)
         if not grant.granted:
             return Outcome(message, defer_seconds=grant.wait)
         outbound = OutboundMessage(

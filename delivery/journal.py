@@ -21,7 +21,9 @@ def _key(message_id: int) -> str:
     return f"relais:sent:{message_id}"
 
 
-def record(client: redis.Redis, message_id: int, result: SendResult) -> None:
+def entry(message_id: int, result: SendResult) -> tuple[str, str, int]:
+    """The journal's (key, value, time to live) for an accepted send, for a caller that writes it in
+    a command of its own (the delivery engine, with its next limiter reservation)."""
     payload = {
         "provider": result.provider,
         "provider_message_id": result.provider_message_id,
@@ -30,7 +32,12 @@ def record(client: redis.Redis, message_id: int, result: SendResult) -> None:
         "part_ids": list(result.part_ids),
         "price_micros": result.price_micros,
     }
-    client.set(_key(message_id), json.dumps(payload), ex=TTL_SECONDS)
+    return _key(message_id), json.dumps(payload), TTL_SECONDS
+
+
+def record(client: redis.Redis, message_id: int, result: SendResult) -> None:
+    key, value, ttl = entry(message_id, result)
+    client.set(key, value, ex=ttl)
 
 
 def read(client: redis.Redis, message_ids: Iterable[int]) -> dict[int, SendResult]:

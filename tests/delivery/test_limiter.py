@@ -66,6 +66,30 @@ def test_a_script_redis_forgot_is_loaded_again(runtime: Settings) -> None:
     limiter = RateLimiter(client)
     assert limiter.reserve((sender_bucket("flushed", 10),), max_wait=1).granted
     client.script_flush()  # as a Redis restart would
-    again = limiter.reserve((sender_bucket("flushed", 10),), max_wait=1, along=lambda pipe: pipe.incr("along"))
+    again = limiter.reserve((sender_bucket("flushed", 10),), max_wait=1, writes=[("journalled", "1", 60)])
     assert again.granted and again.wait > 0.05  # the first slot is still booked: 100 ms apart
-    assert client.get("along") == b"1"  # the commands queued along ran once
+    assert client.get("journalled") == b"1" and 0 < client.ttl("journalled") <= 60  # written once, to expire
+
+
+def test_writes_go_in_the_reservations_one_command_granted_or_not(runtime: Settings) -> None:
+    """The delivery engine journals each send with the next reservation: one Redis command per send,
+    and the entry is kept even when the slot is refused (too far away)."""
+    client = get_redis(runtime)
+    limiter = RateLimiter(client)
+    bucket = (sender_bucket("slow", 1),)
+    assert limiter.reserve(bucket, max_wait=1).granted
+    sent: list[tuple[object, ...]] = []
+    send = client.execute_command
+
+    def counted(*args: object, **options: object) -> object:
+        sent.append(args)
+        return send(*args, **options)
+
+    client.execute_command = counted  # type: ignore[method-assign]
+    try:
+        refused = limiter.reserve(bucket, max_wait=0.1, writes=[("relais:sent:1", "a", 60), ("relais:sent:2", "b", 60)])
+    finally:
+        del client.execute_command
+    assert not refused.granted and refused.wait > 0.5
+    assert [args[0] for args in sent] == ["EVALSHA"]
+    assert client.mget("relais:sent:1", "relais:sent:2") == [b"a", b"b"]
