@@ -31,7 +31,7 @@ from eval.paths import new_report_dir
 from eval.report import Report, write
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
-from tests.console.helpers import create_console_user, escalated_conversation, log_in
+from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -186,3 +186,20 @@ def test_a_refused_save_names_the_field_and_outlives_the_live_check(live_server:
     assert page.evaluate("() => window.scrollY") == 0  # before: left scrolled down where the Save button was
     with db.session_scope() as session:
         assert session.scalars(select(Template).where(Template.name == "Week-end")).one()
+
+
+@pytest.mark.browser
+def test_an_empty_code_is_asked_for_in_words(live_server: str, page: Page) -> None:
+    create_console_user("lea@example.com", role="agent")
+    page.goto(f"{live_server}/console/login")
+    page.get_by_label("E-mail").fill("lea@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    code = page.get_by_label("Code from your authenticator app (or a recovery code)")
+    expect(code).to_be_focused()
+    page.keyboard.press("Enter")  # nothing typed yet
+    # before: "code: String should have at least 6 characters", the API's refusal
+    expect(page.locator("#login-error")).to_have_text(
+        "Type the 6-digit code your authenticator app shows (or one of your recovery codes)."
+    )
+    expect(code).to_be_focused()

@@ -23,6 +23,13 @@
   /* ---- log-in, second factor, enrolment ---- */
   var loginForm = document.getElementById("login-form");
   var codeForm = document.getElementById("code-form");
+  // said before asking: the API's own refusal of a short code reads "code: String should have at least 6 characters"
+  var CODE_HINT = "Type the 6-digit code your authenticator app shows";
+  function shortCode(input, errorId, hint) {
+    if (input.value.trim().length >= 6) return false;
+    say(errorId, hint); input.focus();
+    return true;
+  }
   if (loginForm) {
     loginForm.addEventListener("submit", function (e) {
       e.preventDefault();
@@ -39,6 +46,7 @@
     codeForm.addEventListener("submit", function (e) {
       e.preventDefault();
       say("login-error", "");
+      if (shortCode(codeForm.code, "login-error", CODE_HINT + " (or one of your recovery codes).")) return;
       api("POST", "/api/v1/auth/2fa/verify", { code: codeForm.code.value.trim() })
         .then(function () { location.assign(codeForm.getAttribute("data-next") || "/console"); })
         .catch(function (err) { say("login-error", err.message); codeForm.code.select(); });
@@ -61,6 +69,7 @@
     });
     document.getElementById("enrol-form").addEventListener("submit", function (e) {
       e.preventDefault();
+      if (shortCode(document.getElementById("enrol-code"), "enrol-error", CODE_HINT + ".")) return;
       api("POST", "/api/v1/auth/2fa/verify", { code: document.getElementById("enrol-code").value.trim() })
         .then(function () { location.assign(enrol.getAttribute("data-next") || "/console"); })
         .catch(function (err) { say("enrol-error", err.message); });
