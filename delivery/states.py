@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Table, Update, bindparam, exists, select, update
+from sqlalchemy import Table, TextClause, Update, bindparam, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport
@@ -215,8 +215,9 @@ def _lock(session: Session, message_ids: list[int]) -> dict[int, Tracked]:
 
 
 def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, ...]]) -> None:
-    """Store the changed values: one executemany UPDATE per set of changed columns (a campaign's
-    batch of ``delivered`` reports is one: status and delivered_at), and make the session's own
+    """Store the changed values: one UPDATE per set of changed columns (a campaign's batch of
+    ``delivered`` reports is one: status and delivered_at) — from arrays on PostgreSQL, an
+    executemany elsewhere — and make the session's own
     copies of those messages, if any, reload. The rows are locked already, so the order of the
     writes cannot deadlock."""
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -226,14 +227,39 @@ def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, 
         by_columns[columns].append({"b_id": row.id, "b_seen": before[0],
                                     **{f"b_{name}": getattr(row, name) for name in columns}})
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     for columns, params in by_columns.items():
-        written = connection.execute(_update_of(columns), params).rowcount
+        if postgres:  # one statement for the batch, its values as arrays, not one UPDATE per row
+            arrays: dict[str, list[Any]] = {"ids": [p["b_id"] for p in params], "seen": [p["b_seen"] for p in params]}
+            for name in columns:
+                bind = _messages.c[name].type.bind_processor(connection.dialect) or (lambda value: value)
+                arrays[name] = [bind(p[f"b_{name}"]) for p in params]
+            written = connection.execute(_update_from_arrays(columns), arrays).rowcount
+        else:
+            written = connection.execute(_update_of(columns), params).rowcount
         if written != len(params):
             raise StaleRead(f"{len(params) - written} of {len(params)} messages changed behind their row lock")
     for row in changed:
         instance = session.identity_map.get(session.identity_key(Message, row.id))
         if instance is not None:
             session.expire(instance)
+
+
+#: PostgreSQL array types of the columns reports write
+_ARRAY_TYPES = {"status": "TEXT", "provider": "TEXT", "provider_message_id": "TEXT", "sent_at": "TIMESTAMPTZ",
+                "price_micros": "BIGINT", "delivered_at": "TIMESTAMPTZ", "error_code": "TEXT", "error_reason": "TEXT"}
+
+
+@cache
+def _update_from_arrays(columns: tuple[str, ...]) -> TextClause:
+    """:func:`_update_of` for a whole batch on PostgreSQL: the rows joined to their new values
+    unnested from one array per column, still only where the status is the one read."""
+    arrays = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]}[])" for name in columns)
+    return text(
+        f"UPDATE messages SET {', '.join(f'{name} = v.{name}' for name in columns)} "
+        f"FROM unnest(CAST(:ids AS BIGINT[]), CAST(:seen AS TEXT[]), {arrays}) AS v(id, seen, {', '.join(columns)}) "
+        "WHERE messages.id = v.id AND messages.status = v.seen"
+    )
 
 
 @cache
