@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -124,7 +125,11 @@ def _context(session: Session, job: ContactImport) -> dict[str, Any]:
 
 
 def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
-    return render(request, "console/_import_progress.html", _context(session, job), principal=principal)
+    context = _context(session, job)
+    on_imports_page = urlsplit(request.headers.get("hx-current-url", "")).path == "/console/imports"
+    if on_imports_page and (context["finished"] or request.method == "POST"):  # the list there shows this import
+        context["recent"] = import_jobs.recent(session, 10)
+    return render(request, "console/_import_progress.html", context, principal=principal)
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from campaigns.models import Template
+from contacts.import_runner import run
 from conversations.models import Conversation, Message
 from core import db
 from core.models import AuditEntry, User
@@ -114,6 +115,24 @@ def test_admin_adds_a_user_from_the_users_page(app_client: TestClient) -> None:
         "/console/users", headers={**HTMX, "X-CSRF-Token": marketer_csrf}, data={**form, "email": "y@example.com"}
     )
     assert refused.status_code == 403
+
+
+def test_the_imports_page_lists_the_import_it_just_ran(app_client: TestClient) -> None:
+    csrf = _signed_in(app_client, "marketer")
+    assert "No import yet." in app_client.get("/console/imports", headers=HTML).text
+    csv = "Téléphone;Prénom\n06 12 34 56 01;Anne\n".encode()
+    on_page = {**HTMX, "X-CSRF-Token": csrf, "HX-Current-URL": "http://testserver/console/imports"}
+    started = app_client.post("/console/imports", files={"file": ("clients.csv", csv, "text/csv")}, headers=on_page)
+    assert started.status_code == 200, started.text
+    import_id = int(started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0])
+    assert 'id="recent-imports-section"' in started.text and 'hx-swap-oob="true"' in started.text
+    run(import_id)
+    report = app_client.get(f"/console/imports/{import_id}", headers=on_page)
+    # before: the report said "Import finished" above a list still saying "No import yet." until a reload
+    recent = report.text.split('id="recent-imports-section"', 1)[1]
+    assert "clients.csv</a> · succeeded ·\n      1 new" in recent and "No import yet." not in recent
+    alone = app_client.get(f"/console/imports/{import_id}", headers={**HTMX, "HX-Current-URL": "http://testserver/x"})
+    assert "recent-imports-section" not in alone.text  # another page has no list to redraw
 
 
 def _long_thread(conversation_id: int, replies: int) -> None:
