@@ -203,11 +203,15 @@ class SenderPicker:
     def __init__(self, session: Session) -> None:
         self._senders = list(session.scalars(select(Sender).where(Sender.status == "active").order_by(Sender.id)))
         self._by_address = {s.address: s for s in self._senders}
+        self._choices = {s.address: _choice(s) for s in self._senders}
+        # the senders fitting each (need, country), worked out once per batch: a campaign batch asks
+        # the same question 500 times, and walking the senders' ORM attributes each time cost more
+        # than the rest of the sender choice
+        self._fitting: dict[tuple[str, str], list[SenderChoice]] = {}
 
     def by_address(self, address: str) -> SenderChoice | None:
         """The active sender with this address, or ``None`` (disabled or unknown)."""
-        sender = self._by_address.get(address)
-        return _choice(sender) if sender else None
+        return self._choices.get(address)
 
     def pick(
         self, *, country: str, contact_id: int = 0, mms: bool = False, sticky: str | None = None
@@ -221,10 +225,11 @@ class SenderPicker:
         if sticky:
             current = self._by_address.get(sticky)
             if current is not None and fits(current):
-                return _choice(current)
-        candidates = [s for s in self._senders if fits(s)]
-        if not candidates:
-            return None
-        # a sender for the exact country beats an any-country one
-        exact = [s for s in candidates if s.country == country] or candidates
-        return _choice(exact[contact_id % len(exact)])
+                return self._choices[sticky]
+        exact = self._fitting.get((need, country))
+        if exact is None:
+            candidates = [s for s in self._senders if fits(s)]
+            # a sender for the exact country beats an any-country one
+            preferred = [s for s in candidates if s.country == country] or candidates
+            exact = self._fitting[(need, country)] = [self._choices[s.address] for s in preferred]
+        return exact[contact_id % len(exact)] if exact else None
