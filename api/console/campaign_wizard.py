@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from phonenumbers.tzdata import TIMEZONE_DATA
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,10 +83,18 @@ def _summaries(by: Acting, wizard: forms.WizardForm, draft_id: int | None,
     return render(by.request, "console/_campaign_wizard_summaries.html", context, principal=by.principal)
 
 
+def home_zone(region: str) -> str:
+    """The zone a new campaign starts in: the business's country's when it has only one (FR:
+    Europe/Paris), else UTC. In UTC a Paris shop read its 08:00 sends as "07:00" in the planned sends."""
+    zones = TIMEZONE_DATA.get(str(phonenumbers.country_code_for_region(region)), ())
+    return zones[0] if len(zones) == 1 else "UTC"
+
+
 @router.get("/campaigns/new", response_class=HTMLResponse)
 def new_campaign(by: Acting = MARKETER) -> HTMLResponse:
     templates = by.session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
-    return _page(by, forms.WizardForm(template_id=str(templates[0]) if templates else ""), None)
+    zone = home_zone(by.request.app.state.settings.default_region)
+    return _page(by, forms.WizardForm(template_id=str(templates[0]) if templates else "", timezone=zone), None)
 
 
 @router.get("/campaigns/{campaign_id:int}/edit", response_class=HTMLResponse, response_model=None)

@@ -135,6 +135,14 @@ def test_the_imports_page_lists_the_import_it_just_ran(app_client: TestClient) -
     assert "recent-imports-section" not in alone.text  # another page has no list to redraw
 
 
+def test_a_new_campaign_starts_in_the_business_country_zone(app_client: TestClient, runtime: Settings) -> None:
+    _signed_in(app_client, "marketer")
+    assert runtime.default_region == "FR"
+    text = app_client.get("/console/campaigns/new", headers=HTML).text
+    field = text.split('id="timezone"', 1)[1].split(">", 1)[0]
+    assert 'value="Europe/Paris"' in field  # before: UTC, so a Paris shop's 08:00 sends were planned at "07:00"
+
+
 def _long_thread(conversation_id: int, replies: int) -> None:
     with db.session_scope() as session:
         conversation = session.get(Conversation, conversation_id)
