@@ -61,13 +61,15 @@ class TableSeen:
             stored = session.execute(_UPSERT_NUMBERS, params)
         else:
             table = cast(Table, ContactImportNumber.__table__)
-            upsert = sqlite.insert(table).values(
-                [{"import_id": self.import_id, "phone_index": i, "row": r} for i, r in firsts.items()]
+            stmt = (
+                sqlite.insert(table)
+                .on_conflict_do_update(
+                    index_elements=[table.c.import_id, table.c.phone_index], set_={"row": table.c.row}
+                )
+                .returning(table.c.phone_index, table.c.row)
             )
-            stmt = upsert.on_conflict_do_update(
-                index_elements=[table.c.import_id, table.c.phone_index], set_={"row": table.c.row}
-            ).returning(table.c.phone_index, table.c.row)
-            stored = session.execute(stmt)
+            values = [{"import_id": self.import_id, "phone_index": i, "row": r} for i, r in firsts.items()]
+            stored = session.execute(stmt, values)
         # a number stored by an earlier batch keeps its row; a new one comes back with its own
         return {index: row for index, row in stored if row != firsts[index]}
 
