@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from channels.base import DeliveryReport
 from conversations.models import Conversation, Message, MessageProviderId
 from core.errors import NotFound
+from core.sql import among
 
 #: ``client_ref`` sent with every outbound message; providers echo it in delivery reports.
 CLIENT_REF_PREFIX = "relais-"
@@ -154,13 +155,14 @@ def open_conversations(session: Session, threads: Iterable[tuple[int, str]], *, 
 
 
 def sticky_senders(session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
-    """The sender each contact last exchanged a message with, for sticky routing."""
+    """The sender each contact last exchanged a message with, for sticky routing (the ids as one
+    array on PostgreSQL: a send batch asks for 500 contacts)."""
     ids = list(set(contact_ids))
     if not ids:
         return {}
     latest = (
         select(func.max(Message.id).label("mid"))
-        .where(Message.contact_id.in_(ids), Message.sender != "")
+        .where(among(Message.contact_id, ids, session.get_bind().dialect.name), Message.sender != "")
         .group_by(Message.contact_id)
         .subquery()
     )

@@ -41,13 +41,16 @@ def _campaign_messages(count: int) -> list[int]:
 
 
 class _Statements:
-    """Statements run, an executemany counting once per row."""
+    """Statements run (an executemany counting once per row) and the widest parameter list."""
 
     def __init__(self) -> None:
         self.runs = 0
+        self.widest = 0
 
     def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         self.runs += len(parameters) if many else 1
+        for params in parameters if many else [parameters]:
+            self.widest = max(self.widest, len(params or ()))
 
 
 def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
@@ -77,5 +80,6 @@ def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
     if postgres:
         small, large = costs
         # claim, authority, senders (one UPDATE per short code), the sends (one locking read and one
-        # UPDATE): the same count for 10 and 30 messages
+        # UPDATE): the same count for 10 and 30 messages, and no statement with a parameter per message
         assert small.runs == large.runs, (small.runs, large.runs)
+        assert small.widest == large.widest, (small.widest, large.widest)
