@@ -41,6 +41,7 @@ from campaigns.scheduling import aware
 from contacts.models import Order, Prediction
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
+from core.sql import among
 from intelligence.forecast import Forecast, Inputs, Money, PastCampaign, forecast
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ def _predictions(session: Session, contact_ids: list[int]) -> tuple[np.ndarray, 
     for start in range(0, len(contact_ids), _CHUNK):
         rows = session.execute(
             select(Prediction.contact_id, Prediction.kind, Prediction.value)
-            .where(Prediction.kind.in_(wanted), Prediction.contact_id.in_(contact_ids[start:start + _CHUNK]))
+            .where(Prediction.kind.in_(wanted),
+                   among(Prediction.contact_id, contact_ids[start:start + _CHUNK], session.get_bind().dialect.name))
             .order_by(Prediction.computed_at, Prediction.id)
         )
         for contact_id, kind, value in rows:  # oldest first: the newest of a kind wins

@@ -39,6 +39,7 @@ from conversations.models import Message
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
+from core.sql import among
 from intelligence.personalise import TemplateValues, template_values
 
 _ID_CHUNK = 5000
@@ -172,7 +173,8 @@ def audience(session: Session, campaign: Campaign, *, now: datetime) -> Audience
     recipients: list[tuple[int, str | None, str | None]] = []
     for start in range(0, len(keep), _ID_CHUNK):
         recipients.extend((contact_id, tz, country) for contact_id, tz, country in session.execute(
-            select(Contact.id, Contact.timezone, Contact.country).where(Contact.id.in_(keep[start:start + _ID_CHUNK]))
+            select(Contact.id, Contact.timezone, Contact.country)
+            .where(among(Contact.id, keep[start:start + _ID_CHUNK], session.get_bind().dialect.name))
         ))
     return Audience(len(ids), excluded, recipients)
 

@@ -480,3 +480,35 @@ def test_an_roi_between_two_currencies_converts_at_the_configured_rate(
     actual = next(m for m in answer["metrics"] if m["metric"] == "roi")["actual"]
     assert actual == pytest.approx((60.0 * 1.17 - 2.4) / 2.4)
     assert "1 GBP = 1.17 EUR" in _console_roi(app_client, campaign_id)
+
+
+def test_a_forecast_reads_its_recipients_with_the_same_statements_whatever_their_number(
+    runtime_any_db: object,
+) -> None:
+    """The forecast runs inside the schedule call: on PostgreSQL its reads take the recipients' ids
+    as one array, not an IN list of a placeholder per recipient that psycopg parses anew each time."""
+    from sqlalchemy import event
+
+    with db.session_scope() as session:
+        draft = create_campaign(session, create_template(session, body="New sale"), **ALL_DAY).id
+    widest = []
+    for first, count in ((0, 10), (10, 20)):  # everyone: 10 recipients, then 30
+        with db.session_scope() as session:
+            for n in range(first, first + count):
+                create_contact(session, n)
+        seen = [0]
+
+        def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if not statement.lstrip().upper().startswith("INSERT"):  # the brand profile, made once
+                seen[0] = max(seen[0], len(parameters or ()))  # noqa: B023 - read right after this forecast
+
+        event.listen(db.engine(), "before_cursor_execute", keep)
+        try:
+            with db.session_scope() as session:
+                made = forecasting.compute(session, session.get_one(Campaign, draft), now=utcnow())
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", keep)
+        widest.append(seen[0])
+        assert made.recipients == first + count
+    if db.engine().dialect.name == "postgresql":
+        assert widest[0] == widest[1], widest
