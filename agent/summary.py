@@ -1,8 +1,10 @@
 """A short summary of a conversation for the agent taking it over.
 
 With an LLM configured it writes two sentences (PII redacted from the prompt); otherwise, or when
-the LLM fails, an extractive summary picks the customer's most central sentences. The result
-says which path produced it.
+the LLM fails, an extractive summary picks the customer's most central sentences and quotes each
+of the customer's texts apart, numbered in the order they came ("Customer's texts: (1) “…” (2)
+“…”"; a number left out is a text with nothing kept), so the agent can tell one text from the next.
+The result says which path produced it.
 """
 
 from __future__ import annotations
@@ -34,17 +36,26 @@ class Summary:
 
 
 def _extractive(lines: Sequence[ThreadLine], reason: str, max_sentences: int) -> str:
-    sentences = [
-        s.strip() for line in lines if line.author_type == "customer" for s in _SENTENCE.split(line.text) if s.strip()
-    ]
+    texts = [line.text for line in lines if line.author_type == "customer"]
+    # (number of the customer's text, sentence), oldest first
+    sentences = [(n, s.strip()) for n, text in enumerate(texts, start=1) for s in _SENTENCE.split(text) if s.strip()]
     if not sentences:
         return ""
     if len(sentences) > max_sentences:
-        vectors = get_embedder(get_settings().embedding_backend).embed(sentences)
+        vectors = get_embedder(get_settings().embedding_backend).embed([s for _, s in sentences])
         centrality = vectors @ vectors.mean(axis=0)
         keep = sorted(np.argsort(-centrality)[:max_sentences])
         sentences = [sentences[i] for i in keep]
-    summary = "Customer: " + " ".join(sentences)
+    kept: dict[int, list[str]] = {}
+    for n, sentence in sentences:
+        kept.setdefault(n, []).append(sentence)
+    # a text only partly kept says so, so the quote is not taken for all the customer wrote
+    quotes = {n: " ".join(parts) + ("" if " ".join(parts) == " ".join(texts[n - 1].split()) else " …")
+              for n, parts in kept.items()}  # fmt: skip
+    if len(texts) == 1:
+        summary = f"Customer: “{quotes[1]}”"
+    else:
+        summary = "Customer's texts: " + " ".join(f"({n}) “{quote}”" for n, quote in quotes.items())
     return f"{summary} Escalated: {reason}." if reason else summary
 
 
