@@ -22,7 +22,7 @@ from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.settings import get_settings
 from handoff import events, routing
-from handoff.models import AgentProfile, Escalation, Note, Team
+from handoff.models import HANDED_BACK, AgentProfile, Escalation, Note, Team
 from handoff.notices import escalation_notice
 
 DISPOSITIONS = ("resolved", "no_response", "spam", "duplicate", "transferred_out", "other")
@@ -244,7 +244,7 @@ def handback(session: Session, *, conversation_id: int, actor: Actor) -> Convers
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
         raise Conflict("conversation is closed")
-    _resolve(session, conversation, "handed_back")
+    _resolve(session, conversation, HANDED_BACK)
     conversation.state = "bot"
     conversation.assigned_user_id = None
     session.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from conversations.models import Conversation
 from core.db import utcnow
 from core.models import User
-from handoff.models import AgentProfile, Escalation, Team, TeamMember
+from handoff.models import HANDED_BACK, AgentProfile, Escalation, Team, TeamMember
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class AgentFigures:
     name: str
     status: str
     active: int
-    resolved: int
+    resolved: int  # closed by the agent (any disposition): the agent finished the customer's matter
+    handed_back: int  # returned to the bot: the matter may still be open, so not counted as resolved
     avg_handle_minutes: float | None
 
 
@@ -54,7 +55,11 @@ def supervisor_figures(session: Session, *, window: timedelta = timedelta(days=1
     waiting = session.scalars(select(Escalation.created_at).where(Escalation.status == "open")).all()
     recent = session.execute(
         select(
-            Escalation.created_at, Escalation.assigned_at, Escalation.resolved_at, Escalation.assigned_user_id
+            Escalation.created_at,
+            Escalation.assigned_at,
+            Escalation.resolved_at,
+            Escalation.assigned_user_id,
+            Escalation.disposition,
         ).where(Escalation.created_at >= since)
     ).all()
     breaches = (
@@ -81,14 +86,17 @@ def supervisor_figures(session: Session, *, window: timedelta = timedelta(days=1
     )
     agents = []
     for profile, user in session.execute(select(AgentProfile, User).join(User, User.id == AgentProfile.user_id)):
-        mine = [(r.assigned_at, r.resolved_at) for r in recent if r.assigned_user_id == user.id]
+        rows = [r for r in recent if r.assigned_user_id == user.id]
+        mine = [(r.assigned_at, r.resolved_at) for r in rows]
+        ended = [r for r in rows if r.resolved_at]
         agents.append(
             AgentFigures(
                 user_id=user.id,
                 name=user.name or user.email,
                 status=profile.status,
                 active=int(active.get(user.id, 0)),
-                resolved=sum(1 for _, resolved in mine if resolved),
+                resolved=sum(1 for r in ended if r.disposition != HANDED_BACK),
+                handed_back=sum(1 for r in ended if r.disposition == HANDED_BACK),
                 avg_handle_minutes=_minutes(mine),
             )
         )

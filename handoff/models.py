@@ -13,6 +13,9 @@ from core.types import EncryptedText
 AGENT_STATUSES = ("online", "away", "offline")
 ROUTING_STRATEGIES = ("least_busy", "round_robin")
 ESCALATION_STATUSES = ("open", "assigned", "resolved")
+# The disposition of an escalation ended by handing the conversation back to the bot: it ends the
+# agent's stretch but is not a resolution of the customer's matter (supervisor figures count it apart).
+HANDED_BACK = "handed_back"
 
 
 class Team(Base):
