@@ -33,7 +33,7 @@ from campaigns.models import Template
 from campaigns.schemas import TemplateIn
 from cli.agent import open_runtime
 from cli.console import console, progress_bar
-from cli.demo_orders import DemoOrders, load_demo_orders
+from cli.demo_orders import GBP_TO_EUR, SHOP_CURRENCY, DemoOrders, load_demo_orders
 from cli.demo_scoring import describe, score_demo
 from contacts import consent
 from contacts import service as contacts
@@ -225,7 +225,7 @@ def load() -> None:
         console.print(
             f"Order history: {orders.customers} demo customers carry the purchases of the most active Online Retail "
             f"customers ({orders.orders_created} orders added, {orders.orders_existing} already there, "
-            f"dates moved {orders.shift_days} days, prices in GBP)"
+            f"dates moved {orders.shift_days} days, prices in {SHOP_CURRENCY} at 1 GBP = {GBP_TO_EUR} EUR)"
             + (f"; {orders.rejected} rows not imported" if orders.rejected else "")
         )
         with console.status("scoring the demo customers (about 20 s)"):

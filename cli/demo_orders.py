@@ -5,7 +5,11 @@ each demo contact the history of one Online Retail customer: the N customers wit
 invoices (ties: the lower CustomerID) onto the N demo contacts in ``contacts.csv`` order, through
 the contact attribute ``customer_id`` and the ordinary order import (``contacts.order_import``).
 Dates move by whole weeks (weekdays and hours stay true) so the history ends in the week before
-today; prices stay in pounds (GBP), as the shop charged them. Without the data set
+today. Maison Lumière is a French shop that charges in euros, so prices are converted from the
+data set's pounds at one fixed, stated rate (``GBP_TO_EUR``: 1 GBP = 1.15 EUR, about the pound's
+2011 average, when the orders were placed) and the orders are recorded in EUR, the currency of the
+SMS prices (``RELAIS_SMS_PRICE_CURRENCY``'s default): a forecast's return on cost then compares
+one currency, as in a real shop's history, without RELAIS_EXCHANGE_RATES. Without the data set
 (``RELAIS_SHARED_DATA``, else ``../shared/data``) the step says so and is skipped. Running it again
 changes nothing: contacts keep their customer, orders are known by their invoice number.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +33,8 @@ from core.audit import Actor
 from eval.paths import shared_data_dir
 
 RETAIL_FILE = Path("online_retail") / "transactions_until_2011-08-31.csv.gz"
+SHOP_CURRENCY = "EUR"
+GBP_TO_EUR = Decimal("1.15")  # stated in docs/intelligence.md ("The demo's order history")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,16 @@ def most_active(lines: pd.DataFrame, n: int) -> list[str]:
 def week_shift(last: date, today: date) -> int:
     """Whole weeks of days that bring ``last`` to the latest day before ``today``."""
     return (today - timedelta(days=1) - last).days // 7 * 7
+
+
+def in_shop_currency(price: str) -> str:
+    """A unit price in pounds as the shop's euros, to the cent; a value that is not a number is left
+    as it is, so the order import rejects it with its usual reason."""
+    try:
+        pounds = Decimal(price)
+    except InvalidOperation:
+        return price
+    return str((pounds * GBP_TO_EUR).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def _assign(phones: list[str], customers: list[str], actor: Actor) -> dict[str, int]:
@@ -100,9 +117,10 @@ def load_demo_orders(phones: list[str], actor: Actor, *, today: date | None = No
     times = pd.to_datetime(lines["InvoiceDate"], format="ISO8601")
     shift = week_shift(times.max().date(), today or date.today())
     mine["InvoiceDate"] = (times[mine.index] + pd.Timedelta(days=shift)).dt.strftime("%Y-%m-%d %H:%M:%S")
+    mine["UnitPrice"] = mine["UnitPrice"].map(in_shop_currency)
     data = io.BytesIO(mine.to_csv(index=False).encode())
     with db.session_scope() as session:
-        report = import_orders(session, data, OrderImportOptions(currency="GBP"), filename=path.name)
+        report = import_orders(session, data, OrderImportOptions(currency=SHOP_CURRENCY), filename=path.name)
         if report.orders_created:
             audit_import(session, report, actor=actor, filename=path.name)
     return DemoOrders(customers=len(assigned), orders_created=report.orders_created,

@@ -58,7 +58,8 @@ def test_the_most_active_customers_go_to_the_demo_contacts_once(runtime: Setting
         assert customers == ["110", "109", "108", "107", "106", "105", "104", "103"]  # most invoices first
         first = list_orders(session, by_phone[phones[0]].id, limit=None)
         assert len(first) == 11 and first[0].order.external_id == "C999" and first[0].order.status == "cancelled"
-        assert first[0].order.currency == "GBP" and first[1].order.total_micros == 2 * 1_500_000 + 4_000_000
+        # the French shop's euros at 1 GBP = 1.15 EUR: 1.50 -> 1.73 (1.725 rounded half up), 4.00 -> 4.60
+        assert first[0].order.currency == "EUR" and first[1].order.total_micros == 2 * 1_730_000 + 4_600_000
         newest = max(o.ordered_at for o in session.scalars(select(Order)))
         assert newest.date() == date(2026, 11, 25) and newest.hour == 9  # the week before TODAY, hours kept
     again = load_demo_orders(phones, CLI_ACTOR, today=TODAY + timedelta(days=3), data_dir=folder)
