@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from contacts.models import Contact
 from contacts.service import get_or_create_by_phone, get_or_create_many_by_phone
 from conversations import service
 from conversations.models import LANES, Conversation, InboundEvent, Message
-from core import webhooks
+from core import db, webhooks
 from core.crypto import blind_index
 from core.db import after_commit, utcnow
 from core.errors import Conflict, ValidationFailed
@@ -326,9 +326,9 @@ def _concat_key(inbound: InboundMessage) -> str | None:
     return f"{inbound.provider}:{blind_index(inbound.from_)}:{inbound.concat.ref}"
 
 
-def _insert_event(session: Session, inbound: InboundMessage, *, channel: str) -> int | None:
+def _insert_event(target: Session | Connection, inbound: InboundMessage, *, channel: str) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING: the new event's id, ``None`` when it was already stored."""
-    dialect = session.get_bind().dialect.name
+    dialect = (target.get_bind() if isinstance(target, Session) else target).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {
         "provider": inbound.provider,
@@ -346,7 +346,7 @@ def _insert_event(session: Session, inbound: InboundMessage, *, channel: str) ->
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
         .returning(InboundEvent.id)
     )
-    return session.execute(stmt).scalar_one_or_none()
+    return target.execute(stmt).scalar_one_or_none()
 
 
 def announce_inbound(event_ids: Sequence[int]) -> None:
@@ -358,6 +358,25 @@ def announce_inbound(event_ids: Sequence[int]) -> None:
     _, scheduled = pipe.execute()
     if scheduled:
         enqueue(JobSpec(func=INGEST_JOB, job_id=f"ingest-drain:{uuid.uuid4().hex}", queue="inbound"))
+
+
+def store_inbound(texts: Sequence[InboundMessage], *, channel: str) -> int:
+    """Store provider webhook texts as received and announce them; returns how many were new (a
+    replay stores nothing).
+
+    Each text is one INSERT in autocommit mode, committed by the statement itself: no BEGIN and
+    COMMIT round trips for a webhook that holds one text (or one part of one). The announcement
+    follows; when it is lost (Redis down, a crash), the periodic sweep of unprocessed events takes
+    the text in.
+    """
+    with db.engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        ids = [i for text in texts if (i := _insert_event(connection, text, channel=channel)) is not None]
+    if ids:
+        try:
+            announce_inbound(ids)
+        except Exception:  # stored: the sweep takes them in
+            log.exception("inbound announcement failed; the sweep will take the events in", events=ids)
+    return len(ids)
 
 
 def stage_inbound(session: Session, *, inbound: InboundMessage, channel: str) -> int | None:

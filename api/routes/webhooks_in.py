@@ -6,9 +6,10 @@ processed by a worker; delivery reports are kept in Redis and applied in batches
 a second each costing no worker thread, its Redis push grouped with the concurrent reports'.
 Unsigned, badly signed or stale (> 5 min) requests get 401 problem+json from the adapter's check.
 
-These routes open their transaction inside the endpoint (``session_scope``) instead of the
-request dependency: the insert and its commit then run in one worker thread, so under a burst a
-SQLite write lock is never held while the commit waits for a free thread (a pool deadlock).
+The inbound route takes no request session: each text is one autocommitted insert
+(``conversations.flows.store_inbound``), run with its commit in one worker thread, so under a burst
+a SQLite write lock is never held while a commit waits for a free thread (a pool deadlock), and
+PostgreSQL is spared a BEGIN and a COMMIT per text.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from fastapi.responses import JSONResponse
 from channels.base import Channel, WebhookRequest
 from channels.registry import get_channel
 from conversations import flows
-from core import db
 from core.errors import NotFound
 from core.redis import get_redis
 from core.settings import Settings
@@ -60,10 +60,7 @@ def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)
     """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0)."""
     channel = _vonage(request.app.state.settings)
     channel.verify_signature(request=webhook)
-    messages = channel.parse_inbound(request=webhook)
-    with db.session_scope() as session:
-        stored = sum(flows.stage_inbound(session, inbound=m, channel="vonage") is not None for m in messages)
-    return {"stored": stored}
+    return {"stored": flows.store_inbound(channel.parse_inbound(request=webhook), channel="vonage")}
 
 
 @router.get("/webhooks/vonage/status")

@@ -7,11 +7,12 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from conversations.models import InboundEvent, Message
 from core import db
@@ -176,3 +177,24 @@ def test_signed_list_valued_fields_are_refused_and_nothing_is_stored(vonage_clie
     )
     assert response.status_code == 422 and response.json()["errors"] == [{"field": "from", "reason": "wrong_type"}]
     assert _count(InboundEvent) == 0
+
+
+def test_an_inbound_text_is_stored_by_one_autocommitted_insert(vonage_client: TestClient) -> None:
+    """The webhook's only write commits itself: no transaction opened and committed around it (on
+    PostgreSQL a BEGIN and a COMMIT round trip per text), and it is announced once stored."""
+    seen: list[tuple[str, bool]] = []
+
+    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        autocommit = dbapi.autocommit if conn.dialect.name == "postgresql" else dbapi.isolation_level is None
+        seen.append((statement.split()[0], bool(autocommit)))
+
+    event.listen(db.engine(), "before_cursor_execute", on_statement)
+    try:
+        assert vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000A1", "Hi"))).json() == {
+            "stored": 1}
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", on_statement)
+    assert seen == [("INSERT", True)]
+    assert _count(InboundEvent) == 1
+    assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
