@@ -38,7 +38,7 @@ from agent.context import (
     split_questions,
 )
 from agent.decision import Decision, Path
-from agent.entities import countries, entities
+from agent.entities import countries, covers_country, entities, place_terms, with_city_countries
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
 from agent.intent.spec import builtin_names
@@ -160,15 +160,46 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
 
 
 def retrieve(knowledge: KnowledgeBase, text: str, vector: np.ndarray, *, kb: str, language: str | None,
-             k: int = TOP_K) -> list[Hit]:
+             k: int = TOP_K, home: str | None = None) -> list[Hit]:
     """The passages for ``text`` in ``language``; when the knowledge base has none in it, in
-    ``FALLBACK_LANGUAGE`` if it has that one (so a reply never mixes languages)."""
+    ``FALLBACK_LANGUAGE`` if it has that one (so a reply never mixes languages).
+
+    When ``text`` names a place other than ``home`` (the business's country), the passages stating
+    the terms for that place or its groups follow (:func:`place_passages`)."""
     hits = knowledge.search(text, kb=kb, language=language, k=k, query_vector=vector)
     if hits and language != FALLBACK_LANGUAGE and all(h.language_fallback for h in hits):
         fallback = knowledge.search(text, kb=kb, language=FALLBACK_LANGUAGE, k=k, query_vector=vector)
         if fallback and not fallback[0].language_fallback:
-            return fallback
-    return hits
+            hits = fallback
+    return hits + place_passages(knowledge, text, vector, hits, kb=kb, language=language, home=home)
+
+
+def place_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
+                   language: str | None, home: str | None) -> list[Hit]:
+    """The passages covering each place ``text`` names other than ``home`` that ``hits`` lacks.
+
+    A question naming a city is close to the passages on its topic, which give the home country's
+    terms ("2-4 working days in mainland France" for "¿Cuántos días tarda un pedido a Madrid?"),
+    and far from the one that holds for the city ("we deliver to the EU..."), which was not among
+    the 12 retrieved for Madrid or Berlino. A keyword search for the names of the place's country
+    and groups (:func:`agent.entities.place_terms`) in the hits' language finds the passages
+    stating them; those covering the place (:func:`agent.entities.covers_country`) join the
+    candidates, scored on the question's own vector, and the answerability check decides.
+    """
+    places = sorted(countries(text, cities=True) - {home})
+    if not places:
+        return []
+    search_language = hits[0].language if hits else language
+    seen = {hit.chunk_id for hit in hits}
+    found: list[Hit] = []
+    for code in places:
+        for hit in knowledge.search(" ".join(place_terms(code, home)), kb=kb, language=search_language,
+                                    k=PLACE_TOP_K, query_vector=vector, mode="bm25"):
+            body = hit.answer if hit.answer is not None else hit.text
+            if hit.chunk_id not in seen and covers_country(countries(f"{hit.question or ''} {body}"), code, home):
+                seen.add(hit.chunk_id)
+                found.append(hit)
+    return found
 
 
 def retrieval_depth(text: str) -> int:
@@ -304,12 +335,16 @@ class Pipeline:
                 asked[n] = words
             query = follow_up or words
             parts = [query] if follow_up is not None else carry_places(split_questions(query))
+            # retrieved and checked with the countries of the cities they name ("... a Madrid? (España)")
+            language = languages[n]
+            parts = [with_city_countries(part, language.language if language is not None else "en",
+                                         self.settings.default_region) for part in parts]
             questions_text[n] = parts
             earlier = answered_customer_turns(item.history)
             row = len(texts)
             texts.append(query)
-            part_rows = [row] if len(parts) == 1 else list(range(len(texts), len(texts) + len(parts)))
-            if len(parts) > 1:
+            part_rows = [row] if parts == [query] else list(range(len(texts), len(texts) + len(parts)))
+            if parts != [query]:
                 texts += parts
             own_row = row
             if follow_up is not None:
@@ -395,7 +430,8 @@ class Pipeline:
 
     def _retrieve(self, text: str, vector: np.ndarray, kb: str, language: str | None) -> list[Hit]:
         assert self.knowledge is not None
-        return retrieve(self.knowledge, text, vector, kb=kb, language=language, k=retrieval_depth(text))
+        return retrieve(self.knowledge, text, vector, kb=kb, language=language, k=retrieval_depth(text),
+                        home=self.settings.default_region)
 
     def _known_names(self, kb: str) -> Callable[[str], bool]:
         """Whether knowledge base ``kb`` mentions a name anywhere (keyword search)."""

@@ -13,8 +13,10 @@ from agent.entities import (
     entities,
     names,
     payment_methods,
+    place_terms,
     states_duration,
     topics,
+    with_city_countries,
 )
 
 
@@ -153,3 +155,20 @@ def test_a_passage_stating_a_duration() -> None:
 )
 def test_the_topics_a_text_names(text: str, expected: set[str]) -> None:
     assert topics(text) == expected
+
+
+def test_place_terms_name_the_country_and_the_groups_covering_it() -> None:
+    spain = place_terms("ES", "FR")
+    assert {"espana", "spain", "eu", "union europeenne", "abroad", "etranger"} <= set(spain)
+    assert "madrid" not in spain
+    home = place_terms("FR", "FR")
+    assert "france" in home and "abroad" not in home and "etranger" not in home
+    assert "eu" not in place_terms("CH", "FR") and "suisse" in place_terms("CH", "FR")
+
+
+def test_a_foreign_city_is_followed_by_its_country_in_the_questions_language() -> None:
+    assert with_city_countries("¿Cuántos días tarda un pedido a Madrid?", "es", "FR") == \
+        "¿Cuántos días tarda un pedido a Madrid? (España)"
+    assert with_city_countries("Spedite a Milano o a Berlino?", "it", "FR") == \
+        "Spedite a Milano o a Berlino? (Italia, Germania)"
+    assert with_city_countries("Livrez-vous à Lyon ?", "fr", "FR") == "Livrez-vous à Lyon ?"

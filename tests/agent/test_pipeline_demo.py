@@ -211,3 +211,26 @@ def test_a_shipping_question_is_not_answered_with_click_and_collect(pipeline: Pi
     # read as click_collect (0.47); "Yes, Click & Collect is free" named neither the parcel nor its time
     decision = pipeline.analyze("Quanto ci mette un pacco per Berlino?", contact_language="it").decision
     assert decision.reply is None or "Click" not in decision.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "contact_language"),
+    [
+        # the passage about abroad was not among the 12 retrieved for a city (escalated)
+        ("¿Cuántos días tarda un pedido a Madrid?", "es"),
+        ("Quanto ci mette un pacco per Berlino?", "it"),
+    ],
+)
+def test_a_question_naming_a_foreign_city_gets_the_terms_for_abroad(pipeline: Pipeline, text: str,
+                                                                     contact_language: str) -> None:
+    decision = pipeline.analyze(text, contact_language=contact_language).decision
+    assert decision.action == "reply", decision.reason
+    assert decision.reply is not None and "4-8 working days" in decision.reply
+    assert "France" not in decision.reply and "2-4" not in decision.reply
+
+
+def test_a_question_naming_a_home_city_keeps_the_home_terms(pipeline: Pipeline) -> None:
+    decision = pipeline.analyze("Combien de jours pour être livré à Lyon ?", contact_language="fr").decision
+    assert decision.action == "reply" and decision.reply is not None
+    assert "2 à 4 jours" in decision.reply and "UE" not in decision.reply
+
