@@ -89,4 +89,6 @@ def close(conversation_id: int, disposition: str = Form("resolved", max_length=1
 @router.post("/status", response_class=HTMLResponse)
 def set_status(status: str = Form("", max_length=100), by: Acting = AGENT) -> HTMLResponse:
     profile = flows.set_agent_status(by.session, user_id=_me(by.principal), status=status, actor=by.actor)
-    return render(by.request, "console/_status.html", {"status": profile.status}, principal=by.principal)
+    # Going Online routes waiting conversations to this agent: the inbox redraws at once to show them.
+    return render(by.request, "console/_status.html", {"status": profile.status}, principal=by.principal,
+                  headers={"HX-Trigger": "inbox-changed"})

@@ -18,7 +18,7 @@ AGENTS = require(Role.AGENT)
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_fragment(
     request: Request,
-    view: views.View = "mine",
+    view: views.View | None = None,
     selected: int | None = None,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),

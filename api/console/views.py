@@ -50,6 +50,17 @@ class Inbox:
     counts: dict[str, int]
     names: dict[int, str]
     status: str
+    chosen: bool = True  # False: the agent landed on the default view, which refreshes follow
+
+    @property
+    def elsewhere(self) -> tuple[View, int] | None:
+        """Where the agent's work is when this view is empty: their own conversations, else the queue."""
+        if self.rows:
+            return None
+        for view in ("mine", "unassigned"):
+            if view != self.view and self.counts.get(view, 0) > 0:
+                return view, self.counts[view]
+        return None
 
     @property
     def offline_with_waiting(self) -> bool:
@@ -122,7 +133,9 @@ def default_view(counts: dict[str, int]) -> View:
 
 
 def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
-    """The inbox ordered by priority, then SLA due time (the longest waiting first); ``None``: the default view."""
+    """The inbox ordered by priority, then SLA due time (the longest waiting first); ``None``: the default view,
+    worked out again at each refresh (an agent who lands on the queue, goes Online and is routed its
+    conversations is then shown Mine, not an empty queue)."""
     counts = rest.conversation_counts(session=session, principal=principal)
     chosen = view or default_view(counts)
     found = rest.list_conversations(
@@ -143,7 +156,8 @@ def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
         rows.append(Row(conversation=r, who=contact_label(contacts.get(r.contact_id)),
                         excerpt=excerpts.get(r.id, ""), reason=reason))
     names = user_names(session, {r.assigned_user_id for r in found if r.assigned_user_id is not None})
-    return Inbox(view=chosen, rows=rows, counts=counts, names=names, status=agent_status(session, principal))
+    return Inbox(view=chosen, rows=rows, counts=counts, names=names, status=agent_status(session, principal),
+                 chosen=view is not None)  # fmt: skip
 
 
 def _actions(state: str, owner_is_me: bool) -> list[str]:

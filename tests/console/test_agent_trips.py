@@ -4,6 +4,8 @@ French conversation."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -11,7 +13,7 @@ from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
 from conversations.models import Message
 from core import db
 from knowledge.embeddings import get_embedder
-from tests.console.helpers import escalated_conversation
+from tests.console.helpers import create_console_user, escalated_conversation, log_in
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -38,3 +40,30 @@ def test_an_unsure_sentiment_is_shown_neutral(app_client: TestClient) -> None:
     assert f"sentiment neutral (unsure: positive {results[0].confidence:.2f})" in page.text
     assert f"sentiment positive {results[1].confidence:.2f}" in page.text
     assert f"sentiment positive {results[0].confidence:.2f}" not in page.text
+
+
+def _refresh_url(html: str) -> str:
+    found = re.search(r'<div id="inbox"[^>]*hx-get="([^"]+)"', html)
+    assert found is not None
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_going_online_lands_on_the_conversations_it_routed(app_client: TestClient) -> None:
+    """An Offline agent lands on the queue (2 waiting), goes Online and is routed both: the inbox's
+    refresh shows Mine, not an empty queue; the queue, opened on purpose, says where the work is."""
+    _, secret = create_console_user("online@example.com", status="offline")
+    csrf = log_in(app_client, "online@example.com", secret)
+    first, second = escalated_conversation("+33611113311"), escalated_conversation("+33611113312")
+    landing = app_client.get("/console/inbox", headers=HTML)
+    assert 'data-view="unassigned"' in landing.text and "Nothing here" not in landing.text
+    went = app_client.post("/console/status", data={"status": "online"}, headers={"X-CSRF-Token": csrf})
+    assert went.status_code == 200 and went.headers["HX-Trigger"] == "inbox-changed"
+    refreshed = app_client.get(_refresh_url(landing.text), headers={"HX-Request": "true"})
+    assert 'data-view="mine"' in refreshed.text
+    assert (
+        f'data-conversation-link="{first}"' in refreshed.text and f'data-conversation-link="{second}"' in refreshed.text
+    )
+    queue = app_client.get("/console/fragments/inbox?view=unassigned", headers={"HX-Request": "true"})
+    assert 'data-view="unassigned"' in queue.text
+    assert re.search(r"Nothing here\. Your 2 conversations are in\s+<a href=\"/console/inbox\?view=mine\">Mine</a>",
+                     queue.text)  # fmt: skip
