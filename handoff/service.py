@@ -95,6 +95,20 @@ def canned_for(session: Session, language: str | None) -> list[CannedResponse]:
     return list(session.scalars(stmt))
 
 
+def canned_in(session: Session, language: str | None) -> list[CannedResponse]:
+    """One version of each canned response for a conversation in ``language``: a response known by
+    the same shortcut (else the same title) in several languages is a set of translations, and the
+    one in ``language`` is chosen when it exists, else the first written; a response with no
+    translation is offered as it is, so an agent is never left with none. Ordered by title."""
+    wanted = (language or "")[:2]
+    chosen: dict[str, CannedResponse] = {}
+    for canned in session.scalars(select(CannedResponse).order_by(CannedResponse.id)):
+        key = canned.shortcut or canned.title
+        if key not in chosen or (canned.language == wanted and chosen[key].language != wanted):
+            chosen[key] = canned
+    return sorted(chosen.values(), key=lambda c: c.title)
+
+
 def queue(session: Session) -> list[tuple[Escalation, Conversation]]:
     """Waiting escalations, most urgent then oldest first."""
     rows = session.execute(

@@ -191,7 +191,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         names=user_names(session, ids),
         teams=list(session.scalars(select(Team).order_by(Team.name))),
         agents=[(p.user_id, agent_names.get(p.user_id, str(p.user_id)), p.status) for p in profiles],
-        canned=list(service.canned_for(session, context.conversation.language)),
+        canned=service.canned_in(session, context.conversation.language or context.contact.get("language")),
         owner_is_me=owner_is_me,
         actions=_actions(context.conversation.state, owner_is_me),
     )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
 from conversations.models import Message
 from core import db
+from handoff.models import CannedResponse
 from knowledge.embeddings import get_embedder
 from tests.console.helpers import create_console_user, escalated_conversation, log_in
 from tests.helpers import auth_headers
@@ -67,3 +68,21 @@ def test_going_online_lands_on_the_conversations_it_routed(app_client: TestClien
     assert 'data-view="unassigned"' in queue.text
     assert re.search(r"Nothing here\. Your 2 conversations are in\s+<a href=\"/console/inbox\?view=mine\">Mine</a>",
                      queue.text)  # fmt: skip
+
+
+def test_canned_responses_follow_the_conversations_language_when_translated(app_client: TestClient) -> None:
+    """A French conversation is offered the French version of a response written in English and
+    French (same shortcut), and an English-only one as it is, marked (en)."""
+    conversation_id = escalated_conversation("+33611113321", "Bonjour, où est mon colis ?", language="fr")
+    with db.session_scope() as session:
+        session.add_all([
+            CannedResponse(title="Greeting", body="Hello, I'm looking into it.", language="en", shortcut="hi"),
+            CannedResponse(title="Bonjour", body="Bonjour, je regarde cela.", language="fr", shortcut="hi"),
+            CannedResponse(title="Refund policy", body="Refunds take 5 days.", language="en", shortcut="refund"),
+        ])  # fmt: skip
+    page = app_client.get(f"/console/conversations/{conversation_id}", headers={**HTML, **auth_headers("agent")})
+    menu = page.text[page.text.index('<select id="canned"') :]
+    menu = menu[: menu.index("</select>")]
+    assert '<option value="Bonjour, je regarde cela." lang="fr">Bonjour</option>' in menu
+    assert "Hello, I&#39;m looking into it." not in menu and "looking into it" not in menu
+    assert '<option value="Refunds take 5 days." lang="en">Refund policy (en)</option>' in menu
