@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
+from campaigns import brand
 from conversations.models import Message
 from core import db
 from handoff.models import CannedResponse
@@ -86,3 +87,16 @@ def test_canned_responses_follow_the_conversations_language_when_translated(app_
     assert '<option value="Bonjour, je regarde cela." lang="fr">Bonjour</option>' in menu
     assert "Hello, I&#39;m looking into it." not in menu and "looking into it" not in menu
     assert '<option value="Refunds take 5 days." lang="en">Refund policy (en)</option>' in menu
+
+
+def test_a_new_canned_response_starts_in_the_business_language(app_client: TestClient) -> None:
+    """On the French demo shop (brand languages fr, en) the form offers French first, not English."""
+    english = app_client.get("/console/canned", headers={**HTML, **auth_headers("agent")})
+    assert '<option value="en" selected>en</option>' in english.text  # no brand languages: English
+    with db.session_scope() as session:
+        brand.get_profile(session).languages = ["fr", "en"]
+    page = app_client.get("/console/canned", headers={**HTML, **auth_headers("agent")})
+    form = page.text[page.text.index('id="canned-new"') :]
+    form = form[: form.index("</form>")]
+    assert '<option value="fr" selected>fr</option>' in form and '<option value="en" selected>' not in form
+    assert "Give a translation the same shortcut" in form
