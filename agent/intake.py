@@ -14,7 +14,8 @@ What is kept from the one-job-per-text path:
   in the same transaction as its message and answer, so a batch that fails or dies leaves its
   events unprocessed: the caller takes them in again one by one
   (:func:`conversations.flows.ingest_event` with the job per message), else the inbound sweep does.
-* **One at a time per conversation**: each conversation's lock is taken without waiting; a
+* **One at a time per conversation**: the conversations' locks are taken without waiting (one
+  Redis round trip for the batch, ``conversations.lock.conversation_locks``); a
   conversation that is busy (an agent acting, another batch) gets its message's own job
   (``process_inbound``), which waits for the lock and is retried. The caller releases the locks
   after the commit, so the next holder reads this batch's answers. A conversation's texts within a
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from agent.inbound import handle_batch
 from conversations import flows
-from conversations.lock import ConversationBusy, conversation_lock
+from conversations.lock import conversation_locks
 from conversations.models import InboundEvent
 
 
@@ -64,12 +65,7 @@ def take_in(session: Session, event_ids: Sequence[int], *, locks: ExitStack,
     intake = Intake()
     events = session.scalars(select(InboundEvent).where(InboundEvent.id.in_(list(event_ids)))).all()
     messages = flows.ingest_events(session, events)
-    busy: set[int] = set()
-    for conversation_id in sorted({m.conversation_id for m in messages if m.conversation_id is not None}):
-        try:
-            locks.enter_context(conversation_lock(conversation_id, wait=0))
-        except ConversationBusy:
-            busy.add(conversation_id)
+    busy = locks.enter_context(conversation_locks(m.conversation_id for m in messages if m.conversation_id is not None))
     ready = []
     for message in messages:
         if message.conversation_id in busy:

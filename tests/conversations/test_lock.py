@@ -12,6 +12,7 @@ from core import db
 from core.errors import Conflict
 from core.settings import Settings
 from handoff import flows
+from tests.core.test_queue import CountingConnection, counting_client
 from tests.handoff.factories import create_agent, create_conversation
 from tests.helpers import auth_headers
 
@@ -74,3 +75,27 @@ def test_agent_actions_wait_for_the_bot(app_client: TestClient, monkeypatch: pyt
     assert reply.status_code == 202
     with conversation_lock(conversation_id, wait=0.1):
         pass  # every action let the lock go
+
+
+def test_a_batch_takes_and_releases_its_locks_in_one_round_trip_each(runtime: Settings,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inbound batch's locks: the busy ones reported and left to their holder, the others taken
+    and released, two Redis round trips whatever the batch's size; a lock that expired under the
+    batch and was taken by someone else is not released by it."""
+    client = counting_client(runtime.redis_url or "")
+    monkeypatch.setattr(lock, "get_redis", lambda settings: client)
+    with lock.conversation_locks([99]):
+        pass  # Redis learns the release script
+    with conversation_lock(3):  # a person acting on conversation 3
+        before = CountingConnection.sent
+        with lock.conversation_locks([1, 2, 3, 4, *range(10, 30)]) as busy:
+            assert busy == {3}
+            assert client.get(lock.conversation_lock_name(1)) is not None
+            client.set(lock.conversation_lock_name(2), "another holder")  # ours expired, someone took it
+            during = CountingConnection.sent
+        assert during - before == 1 + 2  # the batch's SETs, then the two reads above
+        assert CountingConnection.sent - during == 1
+        assert client.get(lock.conversation_lock_name(1)) is None
+        assert client.get(lock.conversation_lock_name(2)) == b"another holder"
+        assert client.get(lock.conversation_lock_name(3)) is not None, "the person's lock is theirs"
+    assert lock.conversation_locks([]).__enter__() == set()
