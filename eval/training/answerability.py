@@ -145,7 +145,8 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float, 
     items: list[Item] = []
     for case in cases:
         vector = embed([case.question])[0]
-        hits = retrieve(kb, case.question, vector, kb=KB, language=case.language, k=retrieval_depth(case.question))
+        hits = retrieve(kb, case.question, vector, kb=KB, language=case.language, k=retrieval_depth(case.question),
+                        home=home)
         prediction = classifier.predict_embeddings(vector[None, :])[0]
         sure = prediction.intent if prediction.confidence >= min_confidence else None
         ranked = {(w, m): rank(case.question, vector, hits, language=case.language, embed=embed, known_name=known,

@@ -219,6 +219,8 @@ def test_a_shipping_question_is_not_answered_with_click_and_collect(pipeline: Pi
         # the passage about abroad was not among the 12 retrieved for a city (escalated)
         ("¿Cuántos días tarda un pedido a Madrid?", "es"),
         ("Quanto ci mette un pacco per Berlino?", "it"),
+        # read as out of scope by an intent model trained on French and English phrasings only
+        ("Spedite a Milano? Quanto tempo ci vuole?", "it"),
     ],
 )
 def test_a_question_naming_a_foreign_city_gets_the_terms_for_abroad(pipeline: Pipeline, text: str,
@@ -234,3 +236,9 @@ def test_a_question_naming_a_home_city_keeps_the_home_terms(pipeline: Pipeline) 
     assert decision.action == "reply" and decision.reply is not None
     assert "2 à 4 jours" in decision.reply and "UE" not in decision.reply
 
+
+def test_how_to_return_in_spanish_gets_the_return_procedure(pipeline: Pipeline) -> None:
+    # was torn between return_policy (0.37) and opt_out (0.21): escalated as unsure
+    decision = pipeline.analyze("¿Cómo devuelvo un artículo?", contact_language="es").decision
+    assert decision.action == "reply", decision.reason
+    assert decision.reply is not None and "return label" in decision.reply
