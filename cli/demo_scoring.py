@@ -3,7 +3,9 @@
 Eight demo customers are far too few to learn from (the scoring job wants 50), so the demo trains
 on a seeded sample of other Online Retail customers as well (``reference`` of
 :func:`intelligence.scoring.score_contacts`), their dates moved by the same whole weeks as the demo
-orders; only the demo contacts are scored. A real shop learns from its own customers alone.
+orders and their prices in the demo shop's euros at the same rate (``cli.demo_orders.GBP_TO_EUR``), so
+the models learn spend in one currency; only the demo contacts are scored. A real shop learns from its
+own customers alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from cli.demo_orders import RETAIL_FILE, week_shift
+from cli.demo_orders import GBP_TO_EUR, RETAIL_FILE, week_shift
 from contacts.models import Contact
 from contacts.order_customers import CUSTOMER_ID_ATTRIBUTE, customer_key
 from core import audit, db
@@ -30,14 +32,15 @@ SEED = 7
 
 def reference_history(path: Path, demo_customers: set[str], today: date) -> pd.DataFrame:
     """A seeded sample of :data:`REFERENCE_CUSTOMERS` Online Retail customers other than the demo's, moved
-    to end in the week before ``today`` as ``cli.demo_orders`` moves the demo's."""
+    to end in the week before ``today`` and priced in euros to the cent, as ``cli.demo_orders`` does the demo's."""
     frame = load_online_retail(path)
     shift = week_shift(frame["ordered_at"].max().date(), today)
     others = np.array(sorted(set(frame["customer_id"].unique()) - demo_customers))
     rng = np.random.default_rng(SEED)
     kept = set(rng.choice(others, size=min(REFERENCE_CUSTOMERS, len(others)), replace=False))
     sample = frame[frame["customer_id"].isin(kept)]
-    return sample.assign(ordered_at=sample["ordered_at"] + pd.Timedelta(days=shift))
+    return sample.assign(ordered_at=sample["ordered_at"] + pd.Timedelta(days=shift),
+                         unit_price=(sample["unit_price"] * float(GBP_TO_EUR)).round(2))  # fmt: skip
 
 
 def score_demo(actor: Actor, *, today: date | None = None, data_dir: Path | None = None) -> ScoringResult | str:

@@ -34,7 +34,7 @@ def test_score_reports_too_little_history_and_is_audited(runtime: Settings) -> N
         assert entry.diff == {"path": "too_little_history", "contacts": 0}
 
 
-def test_the_reference_history_leaves_the_demo_customers_out_and_moves_dates(tmp_path: Path) -> None:
+def test_the_reference_history_leaves_the_demo_customers_out_moves_dates_and_prices_in_euros(tmp_path: Path) -> None:
     path = tmp_path / RETAIL_FILE
     path.parent.mkdir(parents=True)
     rows = [f"{k}00,A,Item,1,2011-08-{1 + k % 28:02d} 10:00:00,2.0,{100 + k}.0,United Kingdom" for k in range(40)]
@@ -44,6 +44,7 @@ def test_the_reference_history_leaves_the_demo_customers_out_and_moves_dates(tmp
     assert {"100", "101"}.isdisjoint(sample["customer_id"]) and sample["customer_id"].nunique() == 38
     last = sample["ordered_at"].max().date()  # whole weeks: the week before today, the same weekday
     assert date(2026, 11, 22) <= last < date(2026, 11, 29) and last.weekday() == date(2011, 8, 28).weekday()
+    assert set(sample["unit_price"]) == {2.3}  # £2.00 in the demo shop's euros, as its own orders
 
 
 def test_the_demo_says_why_it_skips_scoring(runtime: Settings, tmp_path: Path) -> None:
