@@ -151,6 +151,7 @@ class VonageConfig:
             api_host=settings.vonage_api_host,
             rest_host=settings.vonage_rest_host,
             status_webhook_url=status_url,
+            pool_size=settings.send_concurrency,  # one connection per lane of the delivery engine
         )
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     inbound_worker_threads: int = Field(1, ge=1, le=64)
+    # Provider calls in flight per worker process (the delivery engine's lanes, the Vonage pool): docs/delivery.md
+    send_concurrency: int = Field(10, ge=1, le=256)
     # Request bodies, counted while they stream in (docs/security.md): public webhooks, uploads, the rest
     webhook_body_max_bytes: int = Field(64 * 1024, ge=1024)
     upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)

@@ -21,6 +21,7 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
 from __future__ import annotations
 
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +74,9 @@ class BatchReport:
 class DeliveryEngine:
     """Sends batches through one channel; thread-safe, build one per process.
 
-    ``concurrency`` (provider calls in flight) should not exceed the adapter's connection pool
-    (10 for the Vonage adapter): beyond it every extra call opens, and drops, a new TLS connection.
+    ``concurrency`` (provider calls in flight, ``RELAIS_SEND_CONCURRENCY`` in a worker) should not
+    exceed the adapter's connection pool (the Vonage adapter sizes its pool from the same setting):
+    beyond it every extra call opens, and drops, a new TLS connection.
     """
 
     def __init__(
@@ -118,9 +120,17 @@ class DeliveryEngine:
             report.dead = sum(1 for r in rows if r.status == "dead")
         if not outgoing:
             return report
+        # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
+        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it.
+        pending = iter(outgoing)
+        take = threading.Lock()
+
+        def next_message() -> store.Outgoing | None:
+            with take:
+                return next(pending, None)
+
         lanes = min(self._concurrency, len(outgoing))
-        outcomes = [o for done in self._pool.map(self._send_lane, [outgoing[i::lanes] for i in range(lanes)])
-                    for o in done]
+        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(next_message), range(lanes)) for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
             store.record_sent(session, sent, token_of={i: token for i in sent})
@@ -129,15 +139,16 @@ class DeliveryEngine:
         report.sent = len(sent)
         return report
 
-    def _send_lane(self, messages: list[store.Outgoing]) -> list[Outcome]:
-        """Send ``messages`` one after another (one of the batch's concurrent lanes).
+    def _send_lane(self, next_message: Callable[[], store.Outgoing | None]) -> list[Outcome]:
+        """Send the batch's messages one after another, each taken when this lane is free (one of the
+        batch's concurrent lanes), until none is left.
 
         Each provider acceptance is journalled the moment the call returns, by the script of the next
         message's limiter reservation (one Redis command for both; the last one's on its own).
         """
         outcomes: list[Outcome] = []
         unjournalled: tuple[int, SendResult] | None = None
-        for message in messages:
+        while (message := next_message()) is not None:
             outcome = self._send_one(message, unjournalled)
             unjournalled = (message.id, outcome.result) if outcome.result is not None else None
             outcomes.append(outcome)
@@ -170,8 +181,9 @@ class DeliveryEngine:
             return Outcome(message, error=ChannelError(f"{type(exc).__name__}: {exc}", retryable=True))
         return Outcome(message, result=result)
 
-    def _record_failures(self, session: Session, outcomes: list[Outcome], report: BatchReport, *,
-                         now: datetime) -> None:
+    def _record_failures(
+        self, session: Session, outcomes: list[Outcome], report: BatchReport, *, now: datetime
+    ) -> None:
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         rows = {
@@ -206,9 +218,13 @@ class DeliveryEngine:
                 row.error_code, row.error_reason = code[:40], error.message[:500]
                 delay = self._retry.delay(message.attempts, self._rng)
                 retry_at[(message.lane, message.attempts)].append(message.id)
-                store.requeue(session, [message.id], at=now + timedelta(seconds=delay), reason="retry",
-                              detail=f"retry {message.attempts + 1} of {self._retry.max_attempts} "
-                                     f"after: {error.message}")
+                store.requeue(
+                    session,
+                    [message.id],
+                    at=now + timedelta(seconds=delay),
+                    reason="retry",
+                    detail=f"retry {message.attempts + 1} of {self._retry.max_attempts} after: {error.message}",
+                )
                 report.retried += 1
         for (lane, attempt), ids in retry_at.items():
             # one job per lane and attempt, due when the latest of its messages is
@@ -216,8 +232,14 @@ class DeliveryEngine:
             enqueue_after_commit(session, send_job(ids, lane=lane, at=due, attempt=attempt))
         for (lane, seconds), ids in defer_at.items():
             at = now + timedelta(seconds=seconds)
-            store.requeue(session, ids, at=at, reason="rate_limited",
-                          detail=f"sender or account rate limit: next slot in {seconds} s", undo_attempt=True)
+            store.requeue(
+                session,
+                ids,
+                at=at,
+                reason="rate_limited",
+                detail=f"sender or account rate limit: next slot in {seconds} s",
+                undo_attempt=True,
+            )
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=1000 + seconds))
         session.flush()
 

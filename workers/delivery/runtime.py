@@ -38,7 +38,7 @@ def get_engine() -> DeliveryEngine:
         engine = _engines.get(id(settings))
         if engine is None:
             channel = get_channel(settings, outbox=redis_outbox(settings), smpp_listener=DatabaseSmppListener())
-            engine = DeliveryEngine(channel=channel, client=get_redis(settings))
+            engine = DeliveryEngine(channel=channel, client=get_redis(settings), concurrency=settings.send_concurrency)
             _engines[id(settings)] = engine
     return engine
 

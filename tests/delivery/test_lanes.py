@@ -1,0 +1,66 @@
+"""The engine's lanes share a batch: a free lane takes the next message, whatever the others wait on.
+
+A campaign batch's wall time is its slowest lane's; with a fixed share per lane, a message held up
+(a slow provider answer, a far limiter slot) kept its lane's later messages waiting behind it while
+the other lanes had finished and sat idle, and the worker sent nothing until the batch was recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from channels.base import OutboundMessage, SendResult
+from channels.vonage import VonageChannel, VonageConfig
+from core.redis import get_redis
+from core.settings import Settings
+from delivery.engine import DeliveryEngine
+from tests.channels.fakes.vonage_server import FakeVonage
+from tests.delivery.helpers import KEY, SECRET
+from tests.delivery.test_engine import queue, statuses
+
+
+class FirstWaitsForTheRest(VonageChannel):
+    """The batch's first message is answered only once every other one has been (or after 5 s)."""
+
+    def __init__(self, config: VonageConfig, *, others: int) -> None:
+        super().__init__(config)
+        self.first = ""
+        self._others = others
+        self._done = 0
+        self._lock = threading.Lock()
+        self.rest_sent = threading.Event()
+        self.gave_up = False
+
+    def send(self, *, message: OutboundMessage) -> SendResult:
+        with self._lock:
+            first = not self.first
+            self.first = self.first or message.client_ref
+        if first:
+            self.gave_up = not self.rest_sent.wait(5)
+        result = super().send(message=message)
+        if not first:
+            with self._lock:
+                self._done += 1
+                if self._done == self._others:
+                    self.rest_sent.set()
+        return result
+
+
+def test_a_held_up_message_does_not_hold_its_lanes_share(fake: FakeVonage, runtime: Settings) -> None:
+    ids = queue(6)
+    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
+    channel = FirstWaitsForTheRest(config, others=len(ids) - 1)
+    engine = DeliveryEngine(channel=channel, client=get_redis(runtime), concurrency=2)
+    try:
+        assert engine.send_batch(ids).sent == 6
+    finally:
+        engine.close()
+    # the other lane sent the five others while the first waited (with fixed shares, two of them
+    # were queued behind it and the first gave up waiting after 5 s)
+    assert not channel.gave_up
+    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
+
+
+def test_the_vonage_pool_has_a_connection_per_lane(runtime: Settings) -> None:
+    settings = runtime.model_copy(update={"send_concurrency": 24, "vonage_api_key": KEY, "vonage_api_secret": SECRET})
+    assert VonageConfig.from_settings(settings).pool_size == 24
