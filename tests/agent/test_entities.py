@@ -70,6 +70,8 @@ def test_groups_and_other_names_of_places(text: str, expected: set[str]) -> None
         ("¿Cuánto cuesta el envío a Lisboa?", "es", {"PT"}),
         ("Wie lange dauert die Lieferung nach Wien?", "de", {"AT"}),
         ("Quanto costa spedire a Milano?", "it", {"IT"}),
+        # was an unknown name, which the knowledge base never mentions: escalated
+        ("¿Cuánto tardan en llegar los envíos a Valencia?", "es", {"ES"}),
     ],
 )
 def test_a_question_naming_a_city_names_its_country(text: str, language: str, expected: set[str]) -> None:
