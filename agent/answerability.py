@@ -93,7 +93,8 @@ class Candidate:
     was moved first past better matches of the question's wording, for what the question names:
     its opening "Yes" answers its own question, not the customer's. ``topical`` is False when the
     question names a topic (``agent.entities.topics``: returns, shipping...) the passage never
-    mentions ("Are returns free from Germany?" and "We deliver to the EU...").
+    mentions ("Are returns free from Germany?" and "We deliver to the EU..."). ``states_place`` says
+    that it names the place the question asks about ("we deliver to the EU" for Seville).
     """
 
     hit: Hit
@@ -108,6 +109,7 @@ class Candidate:
     domestic: bool = False
     asserts: bool = True
     topical: bool = True
+    states_place: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -217,6 +219,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if not hits:
         return []
     named = _entities(question, asked, language)
+    asks_place = any(e.kind == "country" for e in named)
     question_topics = topics(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
@@ -264,7 +267,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     support=state, missing=missing,
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
-                                    topical=topical))
+                                    topical=topical, states_place=asks_place and state == "covered"))
     candidates.sort(key=lambda c: -c.score)
     if not candidates[0].topical:
         # the best passage never mentions what the question is about (the intent model read
@@ -287,7 +290,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     else:
         margin = float("inf") if follow_up and asked is not None and entities(asked, language) else support_margin
         covered = [c for c in candidates if c.support == "covered" and named and c.topical
-                   and c.score >= best - margin and c.relevance >= MIN_RELEVANCE]
+                   and c.score >= best - margin and c.relevance >= _min_relevance(c)]
     if covered:
         candidates.remove(covered[0])
         lifted = covered[0]
@@ -326,10 +329,17 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     if not candidates:
         return None
     first = candidates[0]
-    # a passage moved first for the place or payment method the question names needs less wording
-    if first.relevance < (min_relevance if first.asserts else min(min_relevance, PLACE_MIN_RELEVANCE)):
+    # a passage moved first for the place or payment method the question names needs less wording,
+    # and so does one stating the place asked about (the place is the point of the question)
+    if first.relevance < (min_relevance if first.asserts and not first.states_place
+                          else min(min_relevance, PLACE_MIN_RELEVANCE)):
         return None
     return None if first.support == "unknown" or first.domestic else first
+
+
+def _min_relevance(candidate: Candidate) -> float:
+    """The relevance a candidate needs to be moved first: less when it states the place asked about."""
+    return PLACE_MIN_RELEVANCE if candidate.states_place else MIN_RELEVANCE
 
 
 def _entities(question: str, asked: str | None, language: str) -> tuple[Entity, ...]:
