@@ -49,7 +49,7 @@ POLICY_INTENTS = frozenset({OPT_OUT_INTENT, HUMAN_INTENT, ABUSE_INTENT})
 Respond = Literal["keyword", "template", "knowledge", "none"]
 
 #: Calibrated opt-out intent confidence from which a natural-language opt-out unsubscribes directly.
-OPT_OUT_DIRECT_CONFIDENCE = 0.99
+OPT_OUT_DIRECT_CONFIDENCE = 0.98
 
 
 @dataclass(frozen=True)

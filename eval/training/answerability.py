@@ -38,6 +38,7 @@ import yaml
 from agent.answerability import CachedEmbed, Candidate, IntentExamples, choose, kb_mentions, rank
 from agent.intent import load_deployment_spec, train_intents
 from agent.intent.classifier import IntentClassifier
+from agent.intent.spec import builtin_names
 from agent.pipeline import PLACE_TOP_K, TOP_K, retrieval_depth, retrieve
 from core.settings import Settings, load_settings
 from eval.paths import REPO
@@ -47,7 +48,6 @@ from knowledge.types import Hit
 DATASET = REPO / "eval" / "datasets" / "answerability_demo.yaml"
 DEMO_KNOWLEDGE = REPO / "examples" / "maison-lumiere" / "knowledge"
 DEMO_INTENTS = REPO / "examples" / "maison-lumiere" / "intents.yaml"
-BUILTIN_INTENTS = ("opt_out", "human_agent", "greeting", "thanks", "goodbye", "abuse")
 WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 MARGINS = (0.0, 0.12, 0.25, 0.5)
 THRESHOLDS = tuple(round(0.30 + 0.02 * i, 2) for i in range(16))
@@ -141,7 +141,7 @@ def run(kb: KnowledgeBase, classifier: IntentClassifier, min_confidence: float, 
     # every (weight, margin) ranking embeds the same passages: each text once, as the pipeline does
     embed = CachedEmbed(kb.embedder.embed)
     examples = IntentExamples({i.name: i.all_examples() for i in classifier.spec.intents
-                               if i.name not in BUILTIN_INTENTS}, embed)
+                               if i.name not in builtin_names()}, embed)
     items: list[Item] = []
     for case in cases:
         vector = embed([case.question])[0]

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.intent import train_intents
 from agent.intent.builtin import ensure_builtin_model
-from agent.intent.spec import builtin_names
+from agent.intent.spec import IntentDef, builtin_names, builtin_spec
+from agent.intent.store import IntentModelStore
+from agent.intent.trainer import DEFAULT_BACKEND
 from agent.pipeline import Pipeline
 from agent.runtime import AgentRuntime, intent_store
 from core.settings import Settings
@@ -34,6 +37,16 @@ LOOK_ALIKES = [
     "Tell me about me",
     "Write down my notes please",
     "arrêtez de m'envoyer la mauvaise taille",
+]
+# urgency, unseen phrasings (not examples of the built-in spec nor of the optout suite): a person
+# should see it now; "dringend bitte" was an opt-out at 0.99 before the built-in ``urgent`` intent
+URGENT = [
+    "C'est vraiment urgent, aidez-moi",
+    "It is urgent, answer me please",
+    "Es urgentísimo",
+    "Dringend, bitte antworten Sie mir",
+    "È urgentissimo, rispondete",
+    "É urgentíssimo",
 ]
 
 
@@ -80,6 +93,35 @@ def test_harmless_look_alikes_are_not_opted_out(fresh: tuple[Settings, Pipeline]
     assert decision.action != "opt_out", decision
     if decision.action == "confirm_opt_out":
         assert decision.reply is not None and "STOP" in decision.reply.upper()
+
+
+@pytest.mark.parametrize("text", URGENT)
+def test_urgency_reaches_a_person_and_unsubscribes_nobody(fresh: tuple[Settings, Pipeline], text: str) -> None:
+    decision = fresh[1].analyze(text, use_llm=False).decision
+    assert (decision.action, decision.reason_code) == ("escalate", "intent_escalates"), decision
+
+
+def test_urgency_close_to_an_opt_out_is_at_most_a_question(fresh: tuple[Settings, Pipeline]) -> None:
+    # "bitte melden Sie sich" (please get in touch) sits next to "abmelden bitte" (unsubscribe me):
+    # still read as an opt-out at 0.90, so the customer is asked to reply STOP; never unsubscribed
+    decision = fresh[1].analyze("Dringend, bitte melden Sie sich", use_llm=False).decision
+    assert decision.action in ("escalate", "confirm_opt_out"), decision
+
+
+def test_an_upgraded_builtin_spec_replaces_an_older_builtin_model_only(tmp_path: Path) -> None:
+    store = IntentModelStore(tmp_path / "intents")
+    older = builtin_spec().model_copy(update={"intents": [i for i in builtin_spec().intents if i.name != "urgent"]})
+    store.save(train_intents(older))
+    upgraded = ensure_builtin_model(store, backend=DEFAULT_BACKEND)  # a deployment that never loaded intents
+    assert upgraded is not None and store.active_version() == upgraded
+    assert "urgent" in store.load().intents
+    assert ensure_builtin_model(store, backend=DEFAULT_BACKEND) is None  # the current spec stays
+    own = older.model_copy(update={"intents": [*older.intents, IntentDef(name="order_status", examples={
+        "en": ["where is my order", "has my parcel shipped", "track my package"]})]})
+    mine = store.save(train_intents(own))
+    # a deployment's own model is its own to retrain
+    assert ensure_builtin_model(store, backend=DEFAULT_BACKEND) is None
+    assert store.active_version() == mine
 
 
 def test_a_question_is_not_out_of_scope_for_the_builtin_model(fresh: tuple[Settings, Pipeline]) -> None:

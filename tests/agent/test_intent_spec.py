@@ -110,14 +110,14 @@ def test_content_hash_ignores_yaml_layout() -> None:
 
 def test_builtin_spec_covers_six_languages_generously() -> None:
     spec = builtin_spec()
-    assert set(spec.names) == {"opt_out", "human_agent", "greeting", "thanks", "goodbye", "abuse"}
+    assert set(spec.names) == {"opt_out", "human_agent", "urgent", "greeting", "thanks", "goodbye", "abuse"}
     for name in ("opt_out", "human_agent"):
         intent = spec.get(name)
         assert intent is not None and isinstance(intent.examples, dict)
         for lang in LANGUAGES:
             assert len(intent.examples.get(lang, [])) >= 15, (name, lang)
     escalating = {intent.name for intent in spec.intents if intent.escalate}
-    assert escalating == {"human_agent", "abuse"}
+    assert escalating == {"human_agent", "urgent", "abuse"}
     assert len(spec.out_of_scope_examples()) >= 100
 
 

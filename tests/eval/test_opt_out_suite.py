@@ -19,7 +19,8 @@ def test_the_shipped_phrasings_have_two_disjoint_splits_in_six_languages() -> No
     assert not {r.text.casefold() for r in choose} & {r.text.casefold() for r in report}
     for rows in (choose, report):
         assert {r.language for r in rows} == {"en", "fr", "es", "de", "it", "pt"}
-        assert sum(r.label == "harmless" for r in rows) == sum(r.label == "opt_out" for r in rows) == 60
+        # 60 look-alikes of an opt-out and 12 urgency texts per split
+        assert (sum(r.label == "harmless" for r in rows), sum(r.label == "opt_out" for r in rows)) == (72, 60)
 
 
 def test_a_wrong_split_or_label_is_named(tmp_path: Path) -> None:
@@ -41,5 +42,5 @@ def test_no_harmless_look_alike_is_opted_out_on_the_report_split(runtime: Settin
     summary = report.summary
     assert summary["false_opt_out_rate"] == 0.0 and summary["opt_out_precision"] == 1.0
     assert summary["opt_out_handled"] >= 0.95 and summary["opt_out_recall"] >= 0.75
-    assert report.metrics["choice"]["in_use"] == 0.99
+    assert report.metrics["choice"]["in_use"] == 0.98
     assert all(f.expected == "opt_out" for f in report.failures)  # only opt-outs left unsubscribed
