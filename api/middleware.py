@@ -2,7 +2,8 @@
 
 A caller's ``X-Request-ID`` is kept only when it is 1-64 characters of ``[A-Za-z0-9._:-]`` (it is
 stored in the audit log's 64-character column and echoed in headers); anything else is replaced
-by a fresh id. Logged paths have phone numbers masked (``core.logging.mask_phones``).
+by a fresh id. Logged paths have phone numbers masked (``core.logging.mask_phones``). The providers'
+webhooks are logged only when they fail (``PROVIDER_WEBHOOKS``).
 
 Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs each
 request through an extra task and memory stream, which costs throughput on the webhook hot path.
@@ -27,6 +28,10 @@ REQUESTS = Counter("relais_http_requests_total", "HTTP requests", ["method", "ro
 LATENCY = Histogram("relais_http_request_seconds", "HTTP request latency", ["method", "route"])
 log = structlog.get_logger("relais.access")
 QUIET_ROUTES = frozenset({"/healthz", "/metrics"})
+# Logged only when refused or failed (status >= 400): a provider posts one per message sent or received
+# (a 10,000-message campaign, 10,000 delivery reports), and the line cost the API more than the rest of
+# this middleware; relais_http_requests_total still counts every one.
+PROVIDER_WEBHOOKS = frozenset({"/webhooks/vonage/inbound", "/webhooks/vonage/status"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -69,7 +74,7 @@ class RequestContext:
             template = getattr(scope.get("route"), "path", "unmatched")
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
-            if template not in QUIET_ROUTES:
+            if template not in QUIET_ROUTES and (status >= 400 or template not in PROVIDER_WEBHOOKS):
                 log.info(
                     "request",
                     method=scope["method"],
