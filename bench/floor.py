@@ -7,9 +7,9 @@ those alone, so the campaign benchmark can say how far Relais is from the best t
 do, and whether a target is reachable at all:
 
 * **senders**: ``workers`` processes (``python -m bench.floor send``), each sending in as many
-  threads as a worker's delivery engine (:class:`delivery.engine.DeliveryEngine`'s
-  ``concurrency``), through the real SDK client built as the adapter builds it
-  (:func:`channels.vonage.sdk_client`: same pool, TLS, timeout, no SDK retries), an SMS API
+  threads as a worker's delivery engine has lanes (``RELAIS_SEND_CONCURRENCY``), through the real
+  SDK client built as the adapter builds it (:func:`channels.vonage.sdk_client`: same pool, TLS,
+  timeout, no SDK retries), an SMS API
   request each as the adapter makes it (``status-report-req`` and the receiver as ``callback``);
 * the **fake provider** of the stack (``bench/fake_provider.py``), which answers, counts in Redis
   and posts a signed ``delivered`` report for each message;
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import inspect
 import json
 import os
 import subprocess
@@ -55,10 +54,11 @@ _signer: Any = None
 
 
 def send_threads() -> int:
-    """Provider calls a worker has in flight: the delivery engine's default ``concurrency``."""
-    from delivery.engine import DeliveryEngine
+    """Provider calls a worker has in flight: ``RELAIS_SEND_CONCURRENCY``'s default (the layout's
+    workers get no ``RELAIS_`` variable from the bench's environment)."""
+    from core.settings import Settings
 
-    return int(inspect.signature(DeliveryEngine.__init__).parameters["concurrency"].default)
+    return int(Settings.model_fields["send_concurrency"].default)
 
 
 def _verify(params: dict[str, str]) -> bool:
