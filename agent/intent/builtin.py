@@ -6,7 +6,7 @@ intents. ``relais migrate`` and ``relais run`` therefore call :func:`ensure_buil
 trains the built-in spec (``agent/resources/intents_builtin.yaml``: opt-out, human agent, urgent,
 abuse, greeting, thanks, goodbye and the generic out-of-scope pool) and stores it as the active version
 when the store has none, or when its active built-in model was trained on an older built-in spec.
-It takes a few seconds (about 580 examples embedded once).
+It takes a few seconds (about 560 examples embedded once).
 
 A model that knows only the built-in intents cannot say a question is outside the business: its
 "out of scope" means "none of the built-ins", so the pipeline lets retrieval decide such messages

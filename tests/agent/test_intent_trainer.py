@@ -151,7 +151,7 @@ def test_predict_embeddings_matches_predict_and_checks_the_dimension(model: Inte
 
 def test_training_records_calibration_and_threshold_metrics(model: IntentClassifier) -> None:
     m = model.metrics
-    assert m["n_intents"] == 9 and m["oos_class"] is True and m["n_oos_examples"] >= 100
+    assert m["n_intents"] == 10 and m["oos_class"] is True and m["n_oos_examples"] >= 100
     # with an out-of-scope class the log-ratio decides, not the probability threshold
     assert model.threshold == 0.0 and model.oos_log_ratio == m["oos_log_ratio"] and m["temperature"] > 0
     assert m["cv_accuracy"] >= 0.9 and m["cv_oos_recall"] >= 0.9
