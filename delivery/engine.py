@@ -24,8 +24,7 @@ import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,10 +45,6 @@ from delivery.limiter import RateLimiter, account_bucket, sender_bucket
 from delivery.policy import RetryPolicy
 
 log = structlog.get_logger("relais.delivery")
-
-#: Batches a worker has out at once with ``send_batch(wait=False)``: one being sent while the next is
-#: claimed and its lanes fill the first one's tail; a third waits (bounds the rows a worker holds).
-IN_FLIGHT = 2
 
 
 @dataclass
@@ -101,67 +96,16 @@ class DeliveryEngine:
         self._limiter = RateLimiter(client)
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relais-send")
-        self._recorder = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="relais-record")
-        self._in_flight = threading.BoundedSemaphore(IN_FLIGHT)
-        self._out: set[Future[None]] = set()
-        self._out_lock = threading.Lock()
         self._retry = retry or RetryPolicy()
         self._max_wait = max_limiter_wait
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
         self._clock = clock
 
-    def send_batch(self, message_ids: Sequence[int], *, owner: str = "", wait: bool = True) -> BatchReport:
+    def send_batch(self, message_ids: Sequence[int], *, owner: str = "") -> BatchReport:
         """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent).
 
-        ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``).
-
-        ``wait=False`` (a send job with another one queued behind it) returns once the batch is claimed
-        and handed to the lanes: the engine records its outcome when its sends are done, while the
-        caller claims the next batch, whose lanes start as this one's finish (the lanes never wait for
-        the database between batches). At most :data:`IN_FLIGHT` such batches are out at once (a
-        further call waits for the oldest); the report is complete once recorded (:meth:`drain`). A
-        process that dies with a batch out leaves its rows ``sending`` with their journal entries, as
-        one killed mid-batch does: recovery settles them after the lease (:mod:`delivery.recovery`).
-        """
-        if not wait:
-            self._in_flight.acquire()
-        try:
-            report, token, outgoing = self._claim(message_ids, owner=owner)
-        except BaseException:
-            if not wait:
-                self._in_flight.release()
-            raise
-        if not outgoing:
-            if not wait:
-                self._in_flight.release()
-            return report
-        # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
-        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it.
-        pending = iter(outgoing)
-        take = threading.Lock()
-
-        def next_message() -> store.Outgoing | None:
-            with take:
-                return next(pending, None)
-
-        lanes = [self._pool.submit(self._send_lane, next_message) for _ in range(min(self._concurrency, len(outgoing)))]
-        if wait:
-            self._record(token, lanes, report)
-            return report
-        done = self._recorder.submit(self._record, token, lanes, report)
-        with self._out_lock:
-            self._out.add(done)
-        done.add_done_callback(self._settled)
-        return report
-
-    def drain(self) -> None:
-        """Wait until every batch sent with ``wait=False`` is recorded (a failure is logged by then)."""
-        with self._out_lock:
-            out = list(self._out)
-        futures.wait(out)
-
-    def _claim(self, message_ids: Sequence[int], *, owner: str) -> tuple[BatchReport, str, list[store.Outgoing]]:
+        ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``)."""
         report = BatchReport()
         now = self._clock()
         with db.session_scope() as session:
@@ -174,23 +118,26 @@ class DeliveryEngine:
             report.rejected = sum(1 for r in rows if r.status in ("rejected", "expired"))
             report.waiting = sum(1 for r in rows if r.status == "queued")
             report.dead = sum(1 for r in rows if r.status == "dead")
-        return report, token, outgoing
+        if not outgoing:
+            return report
+        # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
+        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it.
+        pending = iter(outgoing)
+        take = threading.Lock()
 
-    def _record(self, token: str, lanes: list[Future[list[Outcome]]], report: BatchReport) -> None:
-        outcomes = [o for lane in lanes for o in lane.result()]
+        def next_message() -> store.Outgoing | None:
+            with take:
+                return next(pending, None)
+
+        lanes = min(self._concurrency, len(outgoing))
+        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(next_message), range(lanes)) for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
             store.record_sent(session, sent, token_of={i: token for i in sent})
             self._record_failures(session, [o for o in outcomes if o.result is None], report, now=self._clock())
         journal.forget(self._redis, sent)
         report.sent = len(sent)
-
-    def _settled(self, done: Future[None]) -> None:
-        with self._out_lock:
-            self._out.discard(done)
-        self._in_flight.release()
-        if not done.cancelled() and (error := done.exception()) is not None:
-            log.error("recording a send batch failed; recovery will settle its rows", exc_info=error)
+        return report
 
     def _send_lane(self, next_message: Callable[[], store.Outgoing | None]) -> list[Outcome]:
         """Send the batch's messages one after another, each taken when this lane is free (one of the
@@ -297,7 +244,5 @@ class DeliveryEngine:
         session.flush()
 
     def close(self) -> None:
-        self.drain()
-        self._recorder.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self.channel.close()

@@ -46,7 +46,6 @@ from rq.worker.base import BaseWorker
 from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import Settings, get_settings
-from workers.delivery import runtime as delivery_runtime
 from workers.runner import ResidentWorker, Supervisor
 
 log = structlog.get_logger("relais.worker")
@@ -211,11 +210,7 @@ def _worker_process(argv: list[str] | None = None) -> int:
     def tell(line: str) -> None:
         os.write(args.notify_fd, line.encode() + b"\n")
 
-    try:
-        supervisor = Supervisor(notify=tell)
-        supervisor.run(burst=args.burst, with_scheduler=args.with_scheduler, logging_level=args.logging_level)
-    finally:
-        delivery_runtime.reset()  # send batches still out are recorded before the process leaves
+    Supervisor(notify=tell).run(burst=args.burst, with_scheduler=args.with_scheduler, logging_level=args.logging_level)
     return 0
 
 

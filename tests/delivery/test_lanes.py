@@ -64,35 +64,3 @@ def test_a_held_up_message_does_not_hold_its_lanes_share(fake: FakeVonage, runti
 def test_the_vonage_pool_has_a_connection_per_lane(runtime: Settings) -> None:
     settings = runtime.model_copy(update={"send_concurrency": 24, "vonage_api_key": KEY, "vonage_api_secret": SECRET})
     assert VonageConfig.from_settings(settings).pool_size == 24
-
-
-class Gate(VonageChannel):
-    """Every send waits until the gate opens (10 s at most)."""
-
-    def __init__(self, config: VonageConfig) -> None:
-        super().__init__(config)
-        self.open = threading.Event()
-
-    def send(self, *, message: OutboundMessage) -> SendResult:
-        self.open.wait(10)
-        return super().send(message=message)
-
-
-def test_the_next_batch_is_claimed_while_the_previous_one_is_sent(fake: FakeVonage, runtime: Settings) -> None:
-    ids = queue(6)
-    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
-    channel = Gate(config)
-    engine = DeliveryEngine(channel=channel, client=get_redis(runtime), concurrency=2)
-    try:
-        first = engine.send_batch(ids[:3], wait=False)
-        second = engine.send_batch(ids[3:], wait=False)  # claimed though the first batch's sends hang
-        assert (first.claimed, second.claimed, first.sent, second.sent) == (3, 3, 0, 0)
-        assert {s for s, _, _ in statuses(ids).values()} == {"sending"}
-        channel.open.set()
-        engine.drain()
-    finally:
-        channel.open.set()
-        engine.close()
-    assert (first.sent, second.sent) == (3, 3)
-    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
-    assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rq import get_current_job
-from rq.utils import as_text
-
 from channels.simulator_outbox import redis_outbox
 from core import db
 from core.periodic import Periodic
-from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import get_settings
 from delivery import recovery, reports, states
@@ -30,26 +26,9 @@ def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
 
     In a forked work-horse (``relais worker``) the claims carry the worker's name, so recovery may
     release them soon after that worker is gone (``workers.runner.claim_owner``).
-
-    While another send job waits on this job's queue, the job returns once its batch is handed to the
-    engine's lanes, which stay busy while the worker claims the next batch (``DeliveryEngine.send_batch``
-    with ``wait=False``); the last one waits until every batch of the worker is recorded, so a queue
-    drained means its sends recorded (and their retries queued).
     """
-    engine = get_engine()
-    report = engine.send_batch(list(message_ids), owner=claim_owner(), wait=False)
-    if not _send_queued_next():
-        engine.drain()
+    report = get_engine().send_batch(list(message_ids), owner=claim_owner())
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}
-
-
-def _send_queued_next() -> bool:
-    """Whether the next job on the running job's queue is a send job (one round trip to Redis)."""
-    job = get_current_job()
-    if job is None:
-        return False
-    following = job.connection.lindex(get_queue(job.origin).key, 0)
-    return following is not None and as_text(following).startswith("send-")
 
 
 def recover_sends() -> dict[str, int]:
