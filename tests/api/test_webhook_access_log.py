@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from core.settings import Settings, get_settings
@@ -21,7 +22,13 @@ REPORT = {"msisdn": "33612345678", "to": "Relais", "messageId": "0C0000AA", "sta
 
 @pytest.fixture
 def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """The app with the Vonage channel and the access log on (tests run at WARNING)."""
+    """The app with the Vonage channel and the access log on (tests run at WARNING).
+
+    The access logger is taken afresh after ``create_app`` configured logging: structlog caches a
+    logger's level and renderer on its first use, so one an earlier test used (at WARNING, or
+    rendering text) would print nothing here and the "no line" check would pass whatever happened.
+    """
+    from api import middleware
     from api.app import create_app
 
     for name, value in {
@@ -34,7 +41,9 @@ def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     }.items():
         monkeypatch.setenv(f"RELAIS_{name}", value)
     get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as client:
+    app = create_app(get_settings())
+    monkeypatch.setattr(middleware, "log", structlog.get_logger("relais.access"))
+    with TestClient(app) as client:
         yield client
 
 
