@@ -32,42 +32,22 @@ the processor time moves less with the other jobs than the wall time.
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import os
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench.cpu import snapshot
-from bench.stack import DEFAULT_DATABASE, fresh_database
+from bench.cpu import timed
+from bench.stack import DEFAULT_DATABASE, deployment_settings, fresh_database
 
 BATCH = 500
-DATABASE_CPU = "postgresql (bench database)"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One timed step: wall seconds, this process's processor seconds, the database backends'."""
-
-    seconds: float
-    process_cpu: float
-    database_cpu: float
-
-    def line(self, label: str, rows: int) -> str:
-        database = f"   postgresql {self.database_cpu / rows * 1000:6.3f} ms/row" if self.database_cpu else ""
-        return (
-            f"{label:<6} {self.seconds:7.1f} s {rows / self.seconds:>8,.0f} rows/s   "
-            f"process {self.process_cpu / rows * 1000:6.3f} ms/row{database}"
-        )
 
 
 def file_rows(rows: int, duplicates: float) -> list[str]:
@@ -90,24 +70,6 @@ def _database(args: argparse.Namespace) -> Iterator[str]:
             yield url
 
 
-def _environment(data_dir: Path, database_url: str) -> None:
-    os.environ["RELAIS_ENCRYPTION_KEYS"] = "b1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["RELAIS_BLIND_INDEX_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["RELAIS_SECRET_KEY"] = secrets.token_hex(16)
-    os.environ["RELAIS_DATA_DIR"] = str(data_dir)
-    os.environ["RELAIS_DATABASE_URL"] = database_url
-    os.environ["RELAIS_LOG_JSON"] = "false"
-    os.environ["RELAIS_LOG_LEVEL"] = "WARNING"
-
-
-def _timed(database: str | None, step: Callable[[], None]) -> Timing:
-    before_db = snapshot({}, database).get(DATABASE_CPU, 0.0)
-    before_cpu, before = time.process_time(), time.perf_counter()
-    step()
-    seconds, cpu = time.perf_counter() - before, time.process_time() - before_cpu
-    return Timing(seconds, cpu, snapshot({}, database).get(DATABASE_CPU, 0.0) - before_db)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -120,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with _database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
-        _environment(Path(data_dir), url)
+        os.environ.update(deployment_settings(Path(data_dir), url))
         from contacts import import_jobs, import_runner, service
         from contacts.import_report import ImportOptions
         from contacts.models import Contact, ContactImport
@@ -153,7 +115,7 @@ def main() -> None:
                 with engine.begin() as conn:
                     conn.execute(table.insert(), values[start : start + BATCH])
 
-        limit = _timed(database, bare)
+        limit = timed(database, bare)
         with engine.begin() as conn:
             if args.sqlite:
                 conn.execute(sa.text("DELETE FROM contacts"))
@@ -180,7 +142,7 @@ def main() -> None:
 
         status: list[str] = []
         mark[0] = (time.perf_counter(), time.process_time())
-        path = _timed(database, lambda: status.append(import_runner.run(import_id, progress=progress)))
+        path = timed(database, lambda: status.append(import_runner.run(import_id, progress=progress)))
         with db.session_scope() as session:
             done = session.get_one(ContactImport, import_id)
             counts = (done.status, done.created, done.skipped, done.rejected)
@@ -194,9 +156,13 @@ def main() -> None:
             f"{args.rows:,} rows ({len(unique):,} numbers, {args.rows - len(unique):,} repeated), {BATCH} per "
             f"transaction, {engine.dialect.name}; upload stored in {stored:.1f} s (not in the path)"
         )
-        print("  " + path.line("path", args.rows))
-        print("  " + limit.line("limit", len(unique)))
-        cpu = f", postgresql processor time x{path.database_cpu / limit.database_cpu:.1f}" if limit.database_cpu else ""
+        print("  " + path.line("path", args.rows, "row"))
+        print("  " + limit.line("limit", len(unique), "row"))
+        cpu = (
+            f", postgresql processor time x{path.database_cpu / limit.database_cpu:.1f}"
+            if path.database_cpu is not None and limit.database_cpu
+            else ""
+        )
         print(
             f"path / limit: rows/s {(limit.seconds / len(unique)) / (path.seconds / args.rows):.2f}, "
             f"process processor time x{path.process_cpu / limit.process_cpu:.1f}{cpu}"

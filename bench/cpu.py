@@ -21,7 +21,8 @@ one message would fill every core of this machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,13 +56,16 @@ def _pids() -> Iterable[int]:
         if entry.name.isdigit():
             yield int(entry.name)
 
+#: the benchmark database's backends, as :func:`snapshot` names them
+DATABASE_CPU = "postgresql (bench database)"
+
 
 def snapshot(sessions: Mapping[str, int], database: str | None) -> dict[str, float]:
     """Processor seconds so far: per named session id, the benchmark database's backends (none when
     ``database`` is ``None``: a layout without PostgreSQL, such as ``bench/floor.py``), Redis."""
     totals = dict.fromkeys(sessions, 0.0)
     if database is not None:
-        totals["postgresql (bench database)"] = 0.0
+        totals[DATABASE_CPU] = 0.0
     totals["redis-server (shared)"] = 0.0
     by_session = {sid: name for name, sid in sessions.items()}
     for pid in _pids():
@@ -74,7 +78,7 @@ def snapshot(sessions: Mapping[str, int], database: str | None) -> dict[str, flo
             continue
         command = _cmdline(pid)
         if database is not None and command.startswith("postgres:") and f" {database} " in f"{command} ":
-            totals["postgresql (bench database)"] += _cpu_of(fields)
+            totals[DATABASE_CPU] += _cpu_of(fields)
         elif command.startswith("redis-server") or command.startswith("/usr/bin/redis-server"):
             totals["redis-server (shared)"] += _cpu_of(fields)
     return totals
@@ -119,3 +123,30 @@ class CpuMeter:
                          f"{1000 * relais / max(messages, 1):.2f} ms/msg = {alone:,.0f} msg/s "
                          f"if they had the machine to themselves")  # fmt: skip
         return lines
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed step of an in-process bench: wall seconds, this process's processor seconds, the
+    benchmark database's backends' (``None`` without one: SQLite)."""
+
+    seconds: float
+    process_cpu: float
+    database_cpu: float | None
+
+    def line(self, label: str, count: int, unit: str) -> str:
+        """``count`` items of ``unit`` per second, and the processor ms each cost here and in PostgreSQL."""
+        database = ("" if self.database_cpu is None
+                    else f"   postgresql {self.database_cpu / count * 1000:6.3f} ms/{unit}")
+        return (f"{label:<6} {self.seconds:7.1f} s {count / self.seconds:>9,.0f} {unit}s/s   "
+                f"process {self.process_cpu / count * 1000:6.3f} ms/{unit}{database}")
+
+
+def timed(database: str | None, step: Callable[[], None]) -> Timing:
+    """Run ``step`` and measure it (``database``: the bench database's name, or ``None``)."""
+    before_db = snapshot({}, database).get(DATABASE_CPU, 0.0)
+    before_cpu, before = time.process_time(), time.perf_counter()
+    step()
+    seconds, cpu = time.perf_counter() - before, time.process_time() - before_cpu
+    after_db = snapshot({}, database).get(DATABASE_CPU, 0.0)
+    return Timing(seconds, cpu, None if database is None else after_db - before_db)

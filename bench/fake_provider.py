@@ -94,16 +94,21 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     await send({"type": "lifespan.shutdown.complete"})
 
 
-async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
+async def read_body(receive: Receive) -> bytes:
+    """A request's whole body from an ASGI ``receive`` (both bare apps of the benches read forms)."""
     body = b""
     while True:
         event = await receive()
         body += event.get("body", b"")
         if not event.get("more_body"):
-            break
+            return body
+
+
+async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    body = await read_body(receive)
     form = dict(parse_qsl(body.decode()))
     ref, to = form.get("client-ref", ""), form.get("to", "")
     if _redis is not None:

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,6 @@ from bench.cpu import CpuMeter
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "Maison Lumière: -20% ce week-end sur les lampes, code SOLDES20"
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _received = {"good": 0, "bad": 0}
 _signer: Any = None
@@ -71,20 +68,15 @@ def _verify(params: dict[str, str]) -> bool:
     return hmac.compare_digest(signature.encode(), _signer.sign_params(params).encode())
 
 
-async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+async def app(scope: dict[str, Any], receive: fake_provider.Receive, send: fake_provider.Send) -> None:
     """The bare report receiver: POST a signed SMS API report → 200 (401 if the signature is wrong);
     GET → the counts so far as JSON."""
     if scope["type"] != "http":
-        while (event := await receive())["type"] != "lifespan.shutdown":
+        while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
-    body = b""
-    while True:
-        event = await receive()
-        body += event.get("body", b"")
-        if not event.get("more_body"):
-            break
+    body = await fake_provider.read_body(receive)
     status, payload = 200, b"{}"
     if scope["method"] == "GET":
         payload = json.dumps(_received).encode()

@@ -25,14 +25,10 @@ ms per report (``bench.cpu.snapshot``), and the ratio of the path to the limit.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
-import secrets
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -40,37 +36,12 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench.cpu import snapshot
-from bench.stack import DEFAULT_DATABASE, fresh_database
+from bench.cpu import Timing, timed
+from bench.stack import DEFAULT_DATABASE, deployment_settings, fresh_database
 
 PROVIDER = "vonage-sms"
 PRICE_MICROS = 33_300
-DATABASE_CPU = "postgresql (bench database)"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One timed step: wall seconds, this process's processor seconds, the database backends'."""
-
-    seconds: float
-    process_cpu: float
-    database_cpu: float
-
-    def line(self, label: str, count: int) -> str:
-        return (f"{label:<8} {count / self.seconds:>9,.0f} reports/s   "
-                f"process {self.process_cpu / count * 1000:6.3f} ms/report   "
-                f"postgresql {self.database_cpu / count * 1000:6.3f} ms/report")
-
-
-def _environment(data_dir: Path, database_url: str) -> None:
-    os.environ["RELAIS_ENCRYPTION_KEYS"] = "b1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["RELAIS_BLIND_INDEX_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["RELAIS_SECRET_KEY"] = secrets.token_hex(16)
-    os.environ["RELAIS_DATA_DIR"] = str(data_dir)
-    os.environ["RELAIS_DATABASE_URL"] = database_url
-    os.environ["RELAIS_LOG_JSON"] = "false"
-    os.environ["RELAIS_LOG_LEVEL"] = "WARNING"
 
 
 def _seed(rows: int) -> list[int]:
@@ -101,13 +72,6 @@ def _reset(engine: sa.Engine) -> None:
         conn.execute(sa.text("VACUUM ANALYZE messages"))
 
 
-def _timed(database: str, step: Callable[[], None]) -> Timing:
-    before_db, before_cpu, before = snapshot({}, database)[DATABASE_CPU], time.process_time(), time.perf_counter()
-    step()
-    seconds, cpu = time.perf_counter() - before, time.process_time() - before_cpu
-    return Timing(seconds, cpu, snapshot({}, database)[DATABASE_CPU] - before_db)
-
-
 def _batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start:start + size] for start in range(0, len(items), size)]
 
@@ -122,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with fresh_database(args.database_url) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
-        _environment(Path(data_dir), url)
+        os.environ.update(deployment_settings(Path(data_dir), url))
         from channels.base import DeliveryReport
         from core import db
         from core.runtime import bootstrap
@@ -159,24 +123,24 @@ def main() -> None:
         paths, limits = [], []
         for round_ in range(1, args.rounds + 1):
             _reset(engine)
-            paths.append(_timed(database, apply_path))
+            paths.append(timed(database, apply_path))
             if delivered() != args.rows:
                 raise SystemExit(f"round {round_}: {delivered()} of {args.rows} rows delivered by the path")
             _reset(engine)
-            limits.append(_timed(database, apply_bare))
+            limits.append(timed(database, apply_bare))
             print(f"round {round_}")
-            print("  " + paths[-1].line("path", args.rows))
-            print("  " + limits[-1].line("limit", args.rows))
+            print("  " + paths[-1].line("path", args.rows, "report"))
+            print("  " + limits[-1].line("limit", args.rows, "report"))
         path = _median(paths)
         limit = _median(limits)
         print("median")
-        print("  " + path.line("path", args.rows))
-        print("  " + limit.line("limit", args.rows))
+        print("  " + path.line("path", args.rows, "report"))
+        print("  " + limit.line("limit", args.rows, "report"))
         spread = [args.rows / t.seconds for t in paths]
         print(f"path reports/s over rounds: min {min(spread):,.0f}, max {max(spread):,.0f}")
         print(f"path / limit: reports/s {limit.seconds / path.seconds:.2f}, "
               f"process processor time {_times(path.process_cpu, limit.process_cpu)}, "
-              f"postgresql processor time {_times(path.database_cpu, limit.database_cpu)}")
+              f"postgresql processor time {_times(path.database_cpu or 0.0, limit.database_cpu or 0.0)}")
 
 
 def _times(path: float, limit: float) -> str:
@@ -186,7 +150,7 @@ def _times(path: float, limit: float) -> str:
 
 def _median(timings: list[Timing]) -> Timing:
     return Timing(statistics.median(t.seconds for t in timings), statistics.median(t.process_cpu for t in timings),
-                  statistics.median(t.database_cpu for t in timings))
+                  statistics.median(t.database_cpu or 0.0 for t in timings))
 
 
 if __name__ == "__main__":

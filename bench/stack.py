@@ -96,23 +96,31 @@ def fresh_database(server_url: str, prefix: str = "relais_bench") -> Iterator[st
         admin.dispose()
 
 
+def deployment_settings(data_dir: Path, database_url: str) -> dict[str, str]:
+    """A fresh deployment's settings for a bench: its data folder and database, keys of its own,
+    warnings only in plain text (the layout's processes, and the benches that run Relais in process)."""
+    return {
+        "RELAIS_DATA_DIR": str(data_dir),
+        "RELAIS_DATABASE_URL": database_url,
+        "RELAIS_LOG_LEVEL": "WARNING",
+        "RELAIS_LOG_JSON": "false",
+        "RELAIS_ENCRYPTION_KEYS": "b1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "RELAIS_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "RELAIS_SECRET_KEY": secrets.token_hex(24),
+    }
+
+
 def _environment(data_dir: Path, database_url: str, redis_url: str, api_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(deployment_settings(data_dir, database_url))
     env.update(
         {
-            "RELAIS_DATA_DIR": str(data_dir),
-            "RELAIS_DATABASE_URL": database_url,
             "RELAIS_REDIS_URL": redis_url,
-            "RELAIS_LOG_LEVEL": "WARNING",
-            "RELAIS_LOG_JSON": "false",
             "RELAIS_CHANNEL": "vonage",
             "RELAIS_VONAGE_API_KEY": API_KEY,
             "RELAIS_VONAGE_API_SECRET": "bench-secret",
             "RELAIS_VONAGE_SIGNATURE_SECRET": SIGNATURE_SECRET,
             "RELAIS_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
-            "RELAIS_ENCRYPTION_KEYS": "b1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-            "RELAIS_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "RELAIS_SECRET_KEY": secrets.token_hex(24),
             "NO_PROXY": "127.0.0.1,localhost",
         }
     )

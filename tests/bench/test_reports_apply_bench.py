@@ -28,8 +28,8 @@ def test_reports_apply_bench_applies_every_report_and_cleans_up(server: str) -> 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "60 sent rows, one delivered report each, 25 per transaction, 2 rounds (postgresql)" in done.stdout
-    figures = re.findall(r"^  (path|limit) +[\d,]+ reports/s +process +[\d.]+ ms/report +postgresql +[\d.]+ ms/report$",
-                         done.stdout, flags=re.MULTILINE)
+    line = r"^  (path|limit) +[\d.]+ s +[\d,]+ reports/s +process +[\d.]+ ms/report +postgresql +[\d.]+ ms/report$"
+    figures = re.findall(line, done.stdout, flags=re.MULTILINE)
     assert figures == ["path", "limit"] * 3  # each round, then the medians
     assert "path / limit: reports/s" in done.stdout
     assert bench_databases(server) == before
