@@ -157,10 +157,20 @@ def _fold(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _opens_like_follow_up(text: str, folded: str) -> bool:
+    """Whether ``text`` opens like a follow-up. Folding accents makes Italian "è" and Portuguese "é"
+    ("is") the "e" ("and") of a follow-up: "è urgente, rispondete" after a shipping question was
+    read as "and urgent?" and answered with the shipping terms again."""
+    first = text.strip().casefold().split(maxsplit=1)
+    if first and first[0].rstrip(",.!?;:") in ("è", "é"):
+        return False
+    return _FOLLOW_UP.match(folded) is not None
+
+
 def is_follow_up(text: str) -> bool:
     """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour..."."""
     folded = _fold(text)
-    return bool(folded) and len(folded.split()) <= MAX_FOLLOW_UP_WORDS and _FOLLOW_UP.match(folded) is not None
+    return bool(folded) and len(folded.split()) <= MAX_FOLLOW_UP_WORDS and _opens_like_follow_up(text, folded)
 
 
 def _stems(text: str) -> set[str]:
@@ -172,7 +182,7 @@ def _continues(text: str, question: str, answer: str) -> bool:
     """Whether a longer ``text`` opening like a follow-up carries on from ``question`` and the bot's
     ``answer`` to it: it repeats one of their words."""
     folded = _fold(text)
-    if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or _FOLLOW_UP.match(folded) is None:
+    if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not _opens_like_follow_up(text, folded):
         return False
     return bool(_stems(text) & (_stems(question) | _stems(answer)))
 

@@ -177,3 +177,9 @@ def test_a_follow_up_naming_another_topic_is_a_question_on_that_topic(earlier: s
 def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
     assert resolve_follow_up("and for express?", (Turn("bot", "Hello!"),)) is None
     assert is_follow_up("et pour la Belgique ?") and not is_follow_up("et pour la Belgique, combien de jours faut-il ?")
+    # Italian "è" and Portuguese "é" ("is") are not the "e" ("and") of a follow-up once accents fold
+    assert is_follow_up("e per la Francia?") and is_follow_up("e em Portugal?")
+    assert not is_follow_up("è urgente, rispondete") and not is_follow_up("É urgente")
+    shipping = (Turn("customer", "Quanto costa la spedizione in Italia?"), Turn("bot", "From 12 EUR."))
+    assert resolve_follow_up("è urgente, rispondete", shipping) is None
+    assert resolve_follow_up("e la spedizione express?", shipping) is not None
