@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyotp
 from fastapi.testclient import TestClient
 
@@ -37,19 +39,20 @@ def log_in(client: TestClient, email: str, secret: str) -> str:
     return str(out.json()["csrf_token"])
 
 
+def customer_message(conversation: Conversation, body: str, **fields: Any) -> Message:
+    """An inbound text of ``conversation``'s customer, as the inbound path stores it."""
+    return Message(conversation_id=conversation.id, contact_id=conversation.contact_id, direction="in",
+                   author_type="customer", body=body, status="received", lane="conversational", **fields)
+
+
 def escalated_conversation(phone: str, text: str = "I want to talk to a human", *, language: str = "en") -> int:
     """A conversation with one inbound message, escalated through ``handoff.flows.escalate``."""
     with db.session_scope() as session:
         conversation = create_conversation(session, phone, language=language)
         session.add(
-            Message(
-                conversation_id=conversation.id,
-                contact_id=conversation.contact_id,
-                direction="in",
-                author_type="customer",
-                body=text,
-                status="received",
-                lane="conversational",
+            customer_message(
+                conversation,
+                text,
                 analysis={
                     "language": {"code": language, "confidence": 0.97, "detector": "lingua"},
                     "sentiment": {"label": "negative", "score": -0.4},

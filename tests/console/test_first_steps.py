@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from campaigns.models import Template
 from contacts.import_runner import run
-from conversations.models import Conversation, Message
+from conversations.models import Conversation
 from core import db
 from core.models import AuditEntry, User
 from core.settings import Settings
@@ -32,7 +32,7 @@ from eval.paths import new_report_dir
 from eval.report import Report, write
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation, log_in
+from tests.console.helpers import PASSWORD, create_console_user, customer_message, escalated_conversation, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -149,18 +149,7 @@ def _long_thread(conversation_id: int, replies: int) -> None:
         assert conversation is not None
         start = datetime.now(UTC) - timedelta(minutes=replies + 1)
         for n in range(replies):
-            session.add(
-                Message(
-                    conversation_id=conversation.id,
-                    contact_id=conversation.contact_id,
-                    direction="in",
-                    author_type="customer",
-                    body=f"Message number {n}",
-                    status="received",
-                    lane="conversational",
-                    created_at=start + timedelta(minutes=n),
-                )
-            )
+            session.add(customer_message(conversation, f"Message number {n}", created_at=start + timedelta(minutes=n)))
 
 
 def _thread_gap(page: Page) -> int:
