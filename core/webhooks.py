@@ -45,17 +45,27 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={ts},v1={mac}"
 
 
-def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> bool:
-    """Check a ``Relais-Signature`` header (for receivers and tests)."""
+def verified_mac(secret: str, header: str, body: bytes, *, now: float | None = None) -> str | None:
+    """The MAC a valid, fresh ``Relais-Signature`` header signs ``body`` with, else ``None``.
+
+    The MAC is computed here, never taken from the header: a header may repeat ``v1=`` or carry
+    other text, so a receiver that remembers accepted requests (to refuse replays) must key them on
+    this value, which is the same for every spelling of one signed request.
+    """
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
         ts = int(parts["t"])
     except (KeyError, ValueError):
-        return False
+        return None
     if abs((now or time.time()) - ts) > SIGNATURE_TOLERANCE_SECONDS:
-        return False
+        return None
     expected = sign(secret, body, ts).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    return expected if hmac.compare_digest(expected, parts.get("v1", "")) else None
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> bool:
+    """Check a ``Relais-Signature`` header (for receivers and tests)."""
+    return verified_mac(secret, header, body, now=now) is not None
 
 
 def create_subscription(

@@ -34,9 +34,11 @@ def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: 
     """
     if not secret:
         raise Unauthorized("the webhook sync has no secret configured")
-    if not header or not webhooks.verify(secret, header, body, now=now):
+    mac = webhooks.verified_mac(secret, header, body, now=now) if header else None
+    if mac is None:
         raise Unauthorized("bad or stale Relais-Signature")
-    mac = header.split("v1=", 1)[1].split(",", 1)[0]
+    # keyed on the MAC computed from the body, not the header's text: another spelling of the same
+    # signed request (a second ``v1=``, extra fields) is still the same request
     if not redis.set(f"relais:contact-sync:seen:{mac}", 1, nx=True, ex=REPLAY_TTL_SECONDS):
         raise Conflict("this request was already processed (replay)")
 

@@ -115,6 +115,18 @@ def test_webhook_sync_signature_freshness_replay_and_apply(runtime: Settings) ->
         assert service.find_by_phone(session, phone(2)) is None  # all or nothing (rolled back)
 
 
+def test_webhook_sync_replay_in_another_spelling_is_refused(runtime: Settings) -> None:
+    """The header may repeat ``v1=`` (the last one is checked); the replay guard used to remember the
+    first, so prefixing a fresh ``v1=junk`` replayed one captured request as often as wanted."""
+    redis = get_redis(runtime)
+    body, header = _signed("s3cret", {"contacts": [{"phone": phone(1), "consent": "opted_in"}]})
+    webhook_sync.verify_request(secret="s3cret", header=header, body=body, redis=redis)
+    t, real = header.split(",")
+    for respelled in (f"{t},v1=junk1,{real}", f"{t},v1=junk2,{real}", f"{real},{t}", f"{t},x=1,{real}"):
+        with pytest.raises(Conflict):
+            webhook_sync.verify_request(secret="s3cret", header=respelled, body=body, redis=redis)
+
+
 @contextmanager
 def _serving(body: bytes, status: int = 200) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
