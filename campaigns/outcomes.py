@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campaigns.models import LinkClick
 from campaigns.reporting import ARM
 from conversations.models import Message
+from core.spreadsheet import neutralise
 
 COLUMNS = ("message_id", "contact_id", "arm", "status", "reason", "detail", "planned_at", "sent_at", "delivered_at",
            "segments", "cost", "clicks")
@@ -68,7 +69,7 @@ def csv_chunks(session: Session, campaign_id: int) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows(session, campaign_id), start=1):
-        writer.writerow(row)
+        writer.writerow([neutralise(cell) for cell in row])  # the arm's name and the provider's reason are text
         if count % BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)

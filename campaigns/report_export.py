@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import adaptive_report, fatigue, forecasting, reporting
 from campaigns.models import Campaign
+from core.spreadsheet import append_as_text, neutralise
 
 NA = "n/a"
 RATE_KEYS = ("n", "successes", "rate", "low", "high")
@@ -129,7 +130,8 @@ def to_csv(report: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["scope", "metric", "value"])
-    writer.writerows(flat_rows(report))
+    # arm and group names are typed by marketers: a cell starting like a formula stays text
+    writer.writerows([neutralise(cell, keep_signed_numbers=True) for cell in row] for row in flat_rows(report))
     return buffer.getvalue()
 
 
@@ -189,7 +191,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     sheet.title = f"campaign {report['campaign_id']}"[:31]
     sheet.append(["scope", "metric", "value"])
     for row in flat_rows(report):
-        sheet.append(list(row))
+        append_as_text(sheet, row)
     tables: list[tuple[str, list[list[Any]]]] = []
     if report.get("adaptive"):
         tables += [("adaptive allocation", _allocation_table(report["adaptive"])),
@@ -201,7 +203,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for title, rows in tables:
         extra = book.create_sheet(title)
         for values in rows:
-            extra.append(values)
+            append_as_text(extra, values)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

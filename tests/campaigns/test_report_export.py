@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import String, cast, literal, select, update
 
-from campaigns import adaptive, forecasting
+from campaigns import adaptive, flows, forecasting
 from campaigns.models import Campaign
 from contacts.models import Order
 from conversations.models import Message
 from core import db
 from core.settings import Settings
-from tests.campaigns.factories import create_campaign, create_template
+from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.campaigns.test_adaptive import NOW, adaptive_campaign, run_adaptive
 from tests.campaigns.test_send_time import WINDOW, synthetic_outcomes
 from tests.helpers import auth_headers
@@ -129,3 +129,32 @@ def test_send_time_lift_and_each_runs_forecast_are_exported(app_client: TestClie
                        "within 80 %", "within 95 %", "basis")
     assert [r[2] for r in rows[1:]] == [m["metric"] for m in forecast["metrics"]]
     assert rows[1][3] == pytest.approx(delivered["forecast"]["expected"]) and rows[1][8] == delivered["actual"]
+
+
+FORMULAS = ('=HYPERLINK("https://evil.example","x")', "@SUM(1+1)")
+
+
+def test_arm_names_typed_as_formulas_stay_text_in_every_export(app_client: TestClient, runtime: Settings) -> None:
+    """A marketer names the arms; an analyst opens the export. openpyxl stored a name starting with
+    ``=`` as a live formula in the XLSX, and the CSVs wrote it as typed."""
+    with db.session_scope() as session:
+        for i in range(120):
+            create_contact(session, i)
+        templates = [create_template(session, body=f"Version {n} https://shop.example/{n}", name=f"t{n}")
+                     for n in range(2)]
+        arms = [{"name": name, "template_id": t.id} for name, t in zip(FORMULAS, templates, strict=True)]
+        ab = {"mode": "adaptive", "arms": arms, "batch_size": 60, "batch_minutes": 60, "max_hours": 2}
+        cid = create_campaign(session, templates[0], ab=ab, frequency_cap=0).id
+        flows.start_run(session, session.get_one(Campaign, cid), now=NOW)
+    run_adaptive(cid, dict.fromkeys(FORMULAS, 0.2))
+    _, flat, book = _exports(app_client, cid)
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+    assert {c.value for c in cells} >= set(FORMULAS)  # shown as typed, on the arms' sheet
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    csv_cells = [cell for key, value in flat.items() for cell in (*key, value)]
+    recipients = app_client.get(f"/console/campaigns/{cid}/recipients.csv", headers=auth_headers("analyst"))
+    assert recipients.status_code == 200
+    csv_cells += [cell for row in csv.reader(io.StringIO(recipients.text)) for cell in row]
+    assert "'" + FORMULAS[0] in csv_cells
+    numbers = set("0123456789.-+e")  # a negative lift stays a number
+    assert [c for c in csv_cells if c.startswith(("=", "+", "-", "@")) and not set(c) <= numbers] == []
