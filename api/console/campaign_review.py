@@ -8,13 +8,21 @@ forecast (``campaigns.forecasting``, worded by ``api.console.forecast_words``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from api.console.campaign_form import WEEKDAYS, ApiBodies, WizardForm, problem_label, problems_of, recurrence
+from api.console.campaign_form import (
+    WEEKDAYS,
+    ApiBodies,
+    WizardForm,
+    problem_label,
+    problems_of,
+    recurrence,
+    to_api,
+)
 from api.console.campaigns import Bar, bars, exclusion_label
 from api.console.forecast_words import facts, uplift_fact
 from campaigns import forecasting, preview, scheduling, service
@@ -127,8 +135,21 @@ def _audience_only(session: Session, wizard: WizardForm, draft_id: int | None, n
     return Review(audience=found, exclusions=_exclusions(found.excluded))
 
 
+def _unnamed(wizard: WizardForm, bodies: ApiBodies) -> ApiBodies:
+    """The bodies with a stand-in name when the name is the one thing missing (its problem kept).
+
+    The text, the schedule and the forecast do not depend on the name, and a marketer reads them
+    before naming the campaign: the wizard hid the message until a name was typed.
+    """
+    if bodies.campaign is not None or set(bodies.problems) != {"name"}:
+        return bodies
+    named = to_api(replace(wizard, name="Unnamed campaign"))
+    return ApiBodies(named.campaign, named.schedule, bodies.problems) if named.campaign is not None else bodies
+
+
 def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id: int | None, now: datetime) -> Review:
     """The review of the wizard's current values; a problem is reported by field, never raised."""
+    bodies = _unnamed(wizard, bodies)
     words = window_words(wizard.quiet_start, wizard.quiet_end, wizard.respect_country_rules)
     best = bodies.campaign.send_time if bodies.campaign is not None else None
     if best is not None:
@@ -146,12 +167,13 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
                          local_date=bodies.schedule.local_date)
         estimate = preview.estimate(session, probe, start=start, now=now)
     except (ValidationFailed, NotFound) as exc:
-        problems = problems_of(exc.errors, exc.detail)
+        problems = {**bodies.problems, **problems_of(exc.errors, exc.detail)}
         return Review(problems=problems, window=words, when=when_words(wizard, None))
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
     waits = sorted(((WAIT_WORDS.get(code, code), n) for code, n in estimate.distribution.waits.items()),
                    key=lambda w: -w[1])
-    return Review(audience=estimate.audience, estimate=estimate, exclusions=_exclusions(estimate.audience.excluded),
+    return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
+                  exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
                   forecast={**facts(forecasting.forecast_for(session, probe, estimate)),
                             **uplift_fact(session, [c for c, _, _ in estimate.audience.recipients])})

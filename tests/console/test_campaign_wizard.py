@@ -108,7 +108,6 @@ def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> No
 @pytest.mark.parametrize(("changes", "field", "words"), [
     ({"timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
     ({"template_id": ""}, "template_id", "choose a template"),
-    ({"name": ""}, "name", "enter a name"),
     ({"when": "local", "local_date": ""}, "local_date", "choose a date"),
     ({"when": "recurring", "repeat": "custom", "recurrence": "every other blue moon"}, "recurrence", "neither"),
     ({"mode": "ab", "arm_weight": ["50", "none"]}, "arm_weight_1", "whole number"),
@@ -123,6 +122,21 @@ def test_problems_are_shown_next_to_their_field(app_client: TestClient, changes:
     assert shown.status_code == 200, shown.text
     assert words in _problem(shown.text, field), shown.text[:2000]
     assert 'id="review-reach"' not in shown.text  # nothing to review while a problem stands
+
+
+def test_the_message_and_review_show_before_the_campaign_has_a_name(app_client: TestClient) -> None:
+    """The name is asked for, but the text, the schedule and the forecast are there to read first."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids, name=""), headers=headers)
+    assert shown.status_code == 200, shown.text
+    html = shown.text
+    assert "enter a name" in _problem(html, "name")
+    assert "Soldes d&#39;hiver : -20 % ce week-end" in html and 'data-figure="segments">1<' in html
+    assert 'id="review-reach">3<' in html and "Messages planned per hour" in html and 'id="forecast"' in html
+    assert "hx-confirm=" not in html  # nothing to confirm yet: the confirm is refused with the name's problem
+    page = app_client.get("/console/campaigns/new", headers=HTML)
+    assert 'class="sms-text"' in page.text and "The text shows once" not in page.text
 
 
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
