@@ -34,6 +34,7 @@ from campaigns.schemas import EventContact
 from contacts.order_customers import Customer, customer_key
 from contacts.orders import LineIn, OrderIn, to_micros
 from core.errors import ValidationFailed
+from core.security import tokens
 
 TOPICS = {"orders/create": "order.created", "fulfillments/create": "order.shipped"}
 ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/cancelled"})
@@ -46,7 +47,7 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header:
         return False
     expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(expected, header.strip())
+    return tokens.same(header.strip(), expected)
 
 
 def sign(secret: str, body: bytes) -> str:

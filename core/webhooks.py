@@ -24,6 +24,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import WebhookDelivery, WebhookSubscription
 from core.outbound_http import OutboundPolicy
 from core.queue import NO_RETRY, JobSpec, enqueue_after_commit
+from core.security import tokens
 
 EVENT_TYPES = (
     "message.received",
@@ -60,7 +61,7 @@ def verified_mac(secret: str, header: str, body: bytes, *, now: float | None = N
     if abs((now or time.time()) - ts) > SIGNATURE_TOLERANCE_SECONDS:
         return None
     expected = sign(secret, body, ts).split("v1=", 1)[1]
-    return expected if hmac.compare_digest(expected, parts.get("v1", "")) else None
+    return expected if tokens.same(parts.get("v1", ""), expected) else None
 
 
 def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> bool:

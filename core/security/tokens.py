@@ -37,3 +37,13 @@ def new_session_token() -> str:
 
 def matches(token: str, stored_digest: str) -> bool:
     return hmac.compare_digest(digest(token), stored_digest)
+
+
+def same(sent: str, expected: str) -> bool:
+    """``sent == expected`` in constant time, for any text a caller sends.
+
+    ``hmac.compare_digest`` raises ``TypeError`` on a ``str`` with a non-ASCII character (a header
+    is read as latin-1, so one byte above 0x7f is enough): an anonymous request answered 500
+    instead of 401. Compared as UTF-8 bytes, such a value is simply wrong.
+    """
+    return hmac.compare_digest(sent.encode(), expected.encode())

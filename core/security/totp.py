@@ -43,7 +43,7 @@ def matching_step(secret: str, code: str, *, after: int | None = None, at: float
     shoulder or replayed from a log is worthless once its owner has used it (RFC 6238 §5.2).
     """
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # '١٢٣٤٥٦' is digits, not a code
         return None
     otp = pyotp.TOTP(secret)
     now = time.time() if at is None else at
