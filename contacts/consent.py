@@ -364,10 +364,11 @@ def existing_customers(session: Session, contact_ids: Iterable[int], *, now: dat
 
 
 def marketing_consent_warning(without_consent: int) -> str | None:
-    """The import report's warning when ``without_consent`` rows carried no consent (column absent or empty).
+    """The import's warning when ``without_consent`` rows carried no consent (column absent or empty).
 
-    ``None`` when every row had a consent value. The text names the policy in force, so the person
-    importing knows those contacts will be skipped by campaigns until an opt-in is recorded.
+    ``None`` when every row had a consent value. Said in the words of the person importing: those
+    contacts are left out of campaigns until an opt-in is recorded; the setting that decides it is
+    named last, for whoever runs the deployment.
     """
     if without_consent <= 0:
         return None
@@ -375,13 +376,13 @@ def marketing_consent_warning(without_consent: int) -> str | None:
     settings = get_settings()
     if settings.marketing_consent == "soft_opt_in":
         who = (
-            "receive marketing only if they are existing customers (a purchase in the last "
-            f"{settings.soft_opt_in_days} days), until an opt-in is recorded"
+            "get marketing texts only if they bought something in the last "
+            f"{settings.soft_opt_in_days} days, until they opt in"
         )
     else:
-        who = "cannot receive marketing until an opt-in is recorded"
+        who = "will not get marketing texts until they opt in"
     return (
-        f"{rows} no consent (no consent column, or an empty value): under the "
-        f"{settings.marketing_consent} marketing policy (RELAIS_MARKETING_CONSENT) these contacts {who}; "
-        "transactional and conversational messages still reach them"
+        f"{rows} no consent (no consent column, or an empty cell): these contacts {who}. "
+        "Order updates and replies to their own texts still reach them. "
+        f"(Setting RELAIS_MARKETING_CONSENT={settings.marketing_consent}.)"
     )

@@ -2,7 +2,8 @@
 
 Reads only the first rows, writes nothing: the detected format, encoding and delimiter, every
 column with the field it maps to (and why), and the first rows validated exactly as the import
-would (the same parser and batch checks: existing contacts, suppressions, duplicates).
+would (the same parser and batch checks: existing contacts, suppressions, duplicates), each with
+the consent it records and, for those that record none, the import report's consent notice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
+from contacts import consent
 from contacts.import_mapping import resolve
 from contacts.import_report import ImportOptions, RowProblem
 from contacts.importer import MemorySeen, ParsedRow, RowParser, first_row, numbered_rows, write_batch
@@ -29,6 +31,7 @@ class PreviewRow:
     cells: list[str]
     values: dict[str, str] = field(default_factory=dict)  # target → cell
     problems: list[RowProblem] = field(default_factory=list)
+    consent: bool | None = None  # what the row records: opt-in, opt-out, or nothing
 
     @property
     def status(self) -> str:
@@ -43,6 +46,7 @@ class PreviewRow:
             "cells": self.cells,
             "values": self.values,
             "problems": [{**p.as_dict(), "severity": "error" if p.error else "warning"} for p in self.problems],
+            "consent": None if self.status == "rejected" else self.consent,
         }
 
 
@@ -76,6 +80,7 @@ def preview(
         "header": header,
         "ready": True,
         "problem": "",
+        "consent_notice": None,
     }
     try:
         parser = RowParser(header, options, known, limits)
@@ -91,7 +96,7 @@ def preview(
     for number, cells in first:
         row, problems = parser.parse(number, cells)
         values = {t: cells[i].strip() for i, t in parser.targets.items() if i < len(cells)}
-        previews.append(PreviewRow(number, cells, values, problems))
+        previews.append(PreviewRow(number, cells, values, problems, row.consent if row else None))
         if row is not None:
             valid.append(row)
     outcome = write_batch(session, valid, options=options, known=known, seen=MemorySeen(), write=False)
@@ -100,4 +105,6 @@ def preview(
         by_row[problem.row].problems.append(problem)
     result["columns"] = [c.as_dict() for c in parser.columns]
     result["rows"] = [p.as_dict() for p in previews]
+    # said before the import, not only in its report: these rows' contacts get no marketing texts
+    result["consent_notice"] = consent.marketing_consent_warning(outcome.without_consent)
     return result

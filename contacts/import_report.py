@@ -75,6 +75,13 @@ class ParsedRow:
     tags: list[str] = field(default_factory=list)
     consent: bool | None = None
     proof: str = ""
+    #: the file's header of each field (shared with the parser), so the batch's findings name the
+    #: column as the person wrote it ("Téléphone"), like the parser's own
+    columns: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def column(self, target: str) -> str:
+        """The header of the column that fed ``target`` (the field's name when none did)."""
+        return self.columns.get(target, target)
 
 
 @dataclass

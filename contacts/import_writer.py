@@ -110,7 +110,7 @@ def write_batch(
             out.problems.append(
                 RowProblem(
                     row.number,
-                    "phone",
+                    row.column("phone"),
                     "suppressed",
                     "the number is on the suppression list; it will not be texted",
                     error=False,
@@ -123,7 +123,7 @@ def write_batch(
             out.problems.append(
                 RowProblem(
                     row.number,
-                    "phone",
+                    row.column("phone"),
                     "existing_contact",
                     f"contact {found.id} has this number",
                     cells=tuple(row.cells),
@@ -133,7 +133,13 @@ def write_batch(
         elif options.on_existing == "skip":
             out.skipped += 1
             out.problems.append(
-                RowProblem(row.number, "phone", "existing_contact", f"skipped: contact {found.id} exists", error=False)
+                RowProblem(
+                    row.number,
+                    row.column("phone"),
+                    "existing_contact",
+                    f"skipped: contact {found.id} exists",
+                    error=False,
+                )
             )
             continue
         else:
@@ -153,7 +159,11 @@ def write_batch(
 
 def _duplicate(row: ParsedRow, first: int) -> RowProblem:
     return RowProblem(
-        row.number, "phone", "duplicate_in_file", f"the same number as row {first}; this row was skipped", error=False
+        row.number,
+        row.column("phone"),
+        "duplicate_in_file",
+        f"the same number as row {first}; this row was skipped",
+        error=False,
     )
 
 
@@ -173,7 +183,7 @@ def _merge(session: Session, contact: Contact, row: ParsedRow, known: attrs.Sche
         out.problems.append(
             RowProblem(
                 row.number,
-                "consent",
+                row.column("consent"),
                 "opted_out",
                 f"contact {contact.id} opted out; an import cannot opt them back in",
                 error=False,

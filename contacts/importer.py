@@ -127,6 +127,7 @@ class RowParser:
             tags=list(self.common_tags),
             name=values.get("name") or None,
             first_name=values.get("first_name") or None,
+            columns=self.column_of,
         )
         if values.get("language"):
             raw = values["language"]

@@ -183,6 +183,32 @@ def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
     assert cancelled.status_code == 200 and "Import cancelled" in cancelled.text
 
 
+EXCEL_CSV = (
+    "\ufeffPrénom;Nom;Téléphone;E-mail;Consentement\r\n"
+    "Zoé;Durand;06 12 34 56 78;zoe@example.fr;oui\r\n"
+    "Hugo;Petit;+33 (0)6 23 45 67 89;hugo@example.fr;non\r\n"
+    "\r\n"
+    "Zoé;Durand;0033612345678;zoe@example.fr;oui\r\n"
+    "Jules;Girard;06.45.67.89.01;jules@example.fr;\r\n"
+).encode("utf-8")
+
+
+def test_the_preview_says_which_rows_get_no_marketing_and_names_the_phone_column(app_client: TestClient) -> None:
+    """An Excel CSV (BOM, semicolons): the duplicate's warning names the file's column, as the other
+    rows' do, and a row with no consent is said to get no marketing texts before the import runs."""
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    files = {"file": ("export.csv", io.BytesIO(EXCEL_CSV), "text/csv")}
+    shown = app_client.post("/console/imports/preview", files=files, headers=headers)
+    assert shown.status_code == 200, shown.text
+    rows = {r.split('"', 1)[0]: r.split("</tr>", 1)[0] for r in shown.text.split('data-row="')[1:]}
+    assert "Téléphone: the same number as row 2; this row was skipped" in rows["5"]
+    assert ">phone:" not in shown.text
+    consents = {n: r.split("<td data-consent>", 1)[1].split("</td>", 1)[0] for n, r in rows.items()}
+    assert consents == {"2": "opt-in", "3": "opt-out", "5": "opt-in", "6": "none: no marketing texts"}
+    notice = shown.text.split('id="preview-consent-notice">', 1)[1].split("</p>", 1)[0]
+    assert notice.startswith("1 row has no consent") and "will not get marketing texts until they opt in" in notice
+
+
 def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
     headers = {**HTMX, "X-CSRF-Token": csrf}
@@ -193,7 +219,7 @@ def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     report = app_client.get(f"/console/imports/{import_id}", headers=HTMX)
     assert 'id="report-created">1<' in report.text and "rejected rows" not in report.text
     notice = report.text.split('class="notice consent-notice">', 1)[1].split("</p>", 1)[0]
-    assert "1 row has no consent" in notice and "RELAIS_MARKETING_CONSENT" in notice
+    assert "1 row has no consent" in notice and "will not get marketing texts until they opt in" in notice
 
 # -- the marketer's journey in Chromium ----------------------------------------------------------
 

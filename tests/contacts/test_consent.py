@@ -141,13 +141,13 @@ def test_import_warning_names_the_policy(runtime: object, monkeypatch: pytest.Mo
     text = consent.marketing_consent_warning(412)
     assert text is not None
     assert text.startswith("412 rows have no consent")
-    assert "opt_in marketing policy (RELAIS_MARKETING_CONSENT)" in text
-    assert "cannot receive marketing until an opt-in is recorded" in text
+    assert "these contacts will not get marketing texts until they opt in" in text
+    assert "(Setting RELAIS_MARKETING_CONSENT=opt_in.)" in text
     monkeypatch.setenv("RELAIS_MARKETING_CONSENT", "soft_opt_in")
     get_settings.cache_clear()
     soft = consent.marketing_consent_warning(1)
     assert soft is not None and soft.startswith("1 row has no consent")
-    assert "only if they are existing customers (a purchase in the last 730 days)" in soft
+    assert "only if they bought something in the last 730 days, until they opt in" in soft
 
 
 def test_suppression_works_for_numbers_that_are_not_contacts(runtime: object) -> None:
