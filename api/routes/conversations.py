@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.orm import Session, aliased
 
 from agent.summary import ThreadLine, summarise
@@ -166,17 +166,21 @@ def _message_out(message: Message) -> MessageOut:
 
 
 def _view_filter(stmt: Any, view: View, principal: Principal, session: Session) -> Any:
-    if view == "mine":
-        return stmt.where(Conversation.assigned_user_id == principal.id, Conversation.state == "human")
     if view == "unassigned":
         return stmt.where(Conversation.state == "queued")
-    if view == "team":
-        teams = service.team_ids_of(session, principal.id)
-        members = select(Escalation.conversation_id).where(
-            Escalation.team_id.in_(teams), Escalation.status != "resolved"
-        )
-        return stmt.where(Conversation.id.in_(members))
-    return stmt
+    if view == "all":
+        return stmt
+    # "mine" and "team" are a console user's; an API key owns no thread and is in no team (its id
+    # is not a user id: agent key 3 was shown user 3's threads)
+    me = _user_id(principal)
+    if me is None:
+        return stmt.where(false())
+    if view == "mine":
+        return stmt.where(Conversation.assigned_user_id == me, Conversation.state == "human")
+    members = select(Escalation.conversation_id).where(
+        Escalation.team_id.in_(service.team_ids_of(session, me)), Escalation.status != "resolved"
+    )
+    return stmt.where(Conversation.id.in_(members))
 
 
 @router.get("/conversations", response_model=list[ConversationOut])

@@ -120,7 +120,8 @@ def set_status(body: StatusIn, by: Acting = AGENT) -> ProfileOut:
     user_id = body.user_id if body.user_id is not None else (principal.id if principal.kind == "user" else None)
     if user_id is None:
         raise ValidationFailed("an API key must name the agent: give user_id", errors=[{"field": "user_id"}])
-    if user_id != principal.id and principal.role is not Role.ADMIN:
+    # an API key's id is not a user's: an agent key numbered like a user was taken for that user
+    if principal.role is not Role.ADMIN and (principal.kind != "user" or user_id != principal.id):
         raise ValidationFailed("only an admin may set another agent's status", errors=[{"field": "user_id"}])
     profile = flows.set_agent_status(by.session, user_id=user_id, status=body.status, actor=by.actor)
     return _profile_out(profile)
