@@ -72,6 +72,20 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# Openings of a short question about what the earlier one asked, by a pronoun ("is it free?", "c'est
+# gratuit ?", "ist das kostenlos?", "isso é grátis?"), over lower-case accent-free text. Only read so
+# when the message is a question: "c'est urgent" is not about the earlier question. Languages that
+# drop the pronoun ("¿es gratis?", "è gratis?") are left out: read with a return question, "¿es
+# gratis?" was an opt-out at 0.45.
+_BACK_REFERENCE = re.compile(
+    r"^(is it|is that|does it|does that|will it|can it|how much is it|how long does it|"
+    r"c est|ca|est ce gratuit|est ce payant|"
+    r"eso|esto|"
+    r"ist das|ist es|kostet das|dauert das|geht das|"
+    r"isso)( |$)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier message: who wrote it and what it said."""
@@ -168,9 +182,14 @@ def _opens_like_follow_up(text: str, folded: str) -> bool:
 
 
 def is_follow_up(text: str) -> bool:
-    """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour..."."""
+    """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour...",
+    or a short question about what was just asked ("is it free?" after "How do I return something?",
+    which read alone got the shipping prices)."""
     folded = _fold(text)
-    return bool(folded) and len(folded.split()) <= MAX_FOLLOW_UP_WORDS and _opens_like_follow_up(text, folded)
+    if not folded or len(folded.split()) > MAX_FOLLOW_UP_WORDS:
+        return False
+    return _opens_like_follow_up(text, folded) or (
+        text.strip().endswith("?") and _BACK_REFERENCE.match(folded) is not None)
 
 
 def _stems(text: str) -> set[str]:

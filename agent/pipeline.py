@@ -38,12 +38,19 @@ from agent.context import (
     split_questions,
 )
 from agent.decision import Decision, Path
-from agent.entities import countries, covers_country, entities, place_terms, with_city_countries
+from agent.entities import countries, covers_country, entities, payment_methods, place_terms, with_city_countries
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
 from agent.intent.spec import builtin_names
 from agent.keywords import KeywordMatch, ReplyKind, compliance_texts, match_keyword
-from agent.language import DEFAULT_DETECTOR, SUPPORTED_LANGUAGES, LanguageResult, detect_language
+from agent.language import (
+    DEFAULT_DETECTOR,
+    SHORT_MESSAGE_WORDS,
+    SUPPORTED_LANGUAGES,
+    LanguageResult,
+    clean_text,
+    detect_language,
+)
 from agent.llm import LlmClient
 from agent.policy import POLICY_INTENTS, Signals, Thresholds, Verdict, decide
 from agent.responder import Answer, Question
@@ -51,7 +58,7 @@ from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
 from agent.responder.prompts import BrandVoice
 from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
-from agent.smalltalk import bot_question, model_text
+from agent.smalltalk import bot_question, courtesy_language, model_text
 from channels.limits import MAX_INBOUND_CHARS
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
@@ -94,6 +101,34 @@ def _within_cap(item: Inbound) -> Inbound:
         return item
     history = tuple(replace(turn, text=turn.text[:MAX_INBOUND_CHARS]) for turn in item.history)
     return replace(item, text=item.text[:MAX_INBOUND_CHARS], history=history)
+
+
+#: A customer message of at least this many words says which language the thread is in (shorter
+#: ones are what the prior is for: "thx!", "ok", "sí").
+THREAD_LANGUAGE_WORDS = SHORT_MESSAGE_WORDS + 1
+
+
+def thread_language(item: Inbound, *, detector: str = DEFAULT_DETECTOR) -> str | None:
+    """The language prior of ``item``: the language the customer's latest message of the thread long
+    enough to tell it was read in (so answered in), else the contact's (``Inbound.contact_language``).
+
+    A French number writing English got "Avec plaisir." for "thx!" after "how much to ship a sofa":
+    the number's country outweighed the thread the customer was writing in.
+    """
+    for turn in reversed(item.history):
+        if turn.role == "customer" and len(clean_text(turn.text).split()) >= THREAD_LANGUAGE_WORDS:
+            return detect_language(turn.text, item.contact_language, detector=detector).language
+    return item.contact_language
+
+
+def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DETECTOR) -> LanguageResult:
+    """The language of ``text``: that of its words when it is only greetings or thanks of one language
+    (``agent.smalltalk.courtesy_language``: the detector reads "thx" as French), else the detector's
+    with ``prior``."""
+    words = courtesy_language(text)
+    if words is not None:
+        return LanguageResult(language=words, confidence=1.0, detector="courtesy")
+    return detect_language(text, prior, detector=detector)
 
 
 @dataclass(frozen=True)
@@ -310,15 +345,16 @@ class Pipeline:
         clock = _Clock()
         keywords = [match_keyword(i.text, prior=i.contact_language) for i in items]
         clock.lap("keywords")
-        languages = [None if kw is not None else detect_language(i.text, i.contact_language, detector=self.detector)
-                     for i, kw in zip(items, keywords, strict=True)]
+        priors = [thread_language(i, detector=self.detector) for i in items]
+        languages = [None if kw is not None else message_language(i.text, prior, detector=self.detector)
+                     for i, kw, prior in zip(items, keywords, priors, strict=True)]
         clock.lap("language")
         # STOP/HELP need no model; START needs one when the contact is subscribed ("yes" answers a question)
         modelled = [n for n, (i, kw) in enumerate(zip(items, keywords, strict=True))
                     if i.text.strip() and (kw is None or (kw.kind == "opt_in" and not i.opted_out))]
         for n in modelled:
             if languages[n] is None:
-                languages[n] = detect_language(items[n].text, items[n].contact_language, detector=self.detector)
+                languages[n] = message_language(items[n].text, priors[n], detector=self.detector)
         clock.lap("language")
 
         texts: list[str] = []
@@ -470,8 +506,11 @@ class Pipeline:
             total += alternative.confidence
         return total
 
-    def _template(self, intent: str | None, language: str) -> str | None:
-        if intent is None or self.intents is None:
+    def _template(self, intent: str | None, language: str, text: str) -> str | None:
+        """The reply template of ``intent`` in ``language``; None when ``text`` names a place or a payment
+        method, which no template speaks of: "¿Aceptáis Bizum?" was read as a greeting (0.93) and got
+        "Hola, le saluda Maison Lumière", where the knowledge base says which methods are accepted."""
+        if intent is None or self.intents is None or countries(text, cities=True) or payment_methods(text):
             return None
         definition = self.intents.spec.get(intent)
         reply = definition.reply_for(language) if definition is not None else None
@@ -494,7 +533,7 @@ class Pipeline:
                                 intent=intent.intent if intent is not None else None)
             return Analysis(text=item.text, decision=decision, language=language, sentiment=sentiment, intent=intent,
                             questions=questions, injection=injection, repeats=repeats)
-        template = self._template(intent.intent if intent is not None else None, lang)
+        template = self._template(intent.intent if intent is not None else None, lang, item.text)
         signals = Signals(
             text=item.text, keyword=keyword, opted_out=item.opted_out, intent=intent,
             intent_model=self.intents is not None and not self.intents.builtin_only,

@@ -18,14 +18,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Greetings and thanks that may open a message, folded.
+# Greetings and thanks by language, folded: they may open a message, and a message made of them alone
+# is in their language ("thx!" is English, "merci" French: the detector reads them as French and Italian).
+_COURTESY_WORDS: dict[str, str] = {
+    "en": r"hello|hi|hey|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx",
+    "fr": r"bonjour|bonsoir|salut|coucou|merci(?: beaucoup| bien)?",
+    "es": r"hola|buenos dias|buenas(?: tardes| noches)?|muchas gracias|gracias",
+    "de": r"hallo|guten (?:tag|morgen|abend)|moin|servus|vielen dank|danke(?: schon)?",
+    "it": r"ciao|buongiorno|buonasera|salve|grazie(?: mille)?",
+    "pt": r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa]",
+}
 _COURTESY = re.compile(
-    r"^\s*(?:(?:hello|hi|hey|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|"
-    r"bonjour|bonsoir|salut|coucou|merci(?: beaucoup| bien)?|"
-    r"hola|buenos dias|buenas(?: tardes| noches)?|muchas gracias|gracias|"
-    r"hallo|guten (?:tag|morgen|abend)|moin|servus|vielen dank|danke(?: schon)?|"
-    r"ciao|buongiorno|buonasera|salve|grazie(?: mille)?|"
-    r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa])\b"
+    rf"^\s*(?:(?:{'|'.join(_COURTESY_WORDS.values())})\b"
     # "merci de ne plus m'écrire" is "please stop", "thanks for your help" one phrase: kept whole
     r"(?!\s+(?:de|d'|d’|du|des|for|por|per|pelo|pela|fur|für|pour)\b)"
     r"(?:\s+(?:there|all|everyone|team|madame|monsieur|sir|madam|senor|senora|herr|frau|signora|signore|"
@@ -33,6 +37,7 @@ _COURTESY = re.compile(
     r"\s*[,.!;:-]*\s*)+",
     re.IGNORECASE,
 )
+_COURTESY_ONLY = {lang: re.compile(rf"^(?:(?:{words}) ?)+$") for lang, words in _COURTESY_WORDS.items()}
 
 _BOT_WORDS = (r"(?:real |vrai |vraie |echte[rn]? |verdadero |vero |verdadeiro )?"
               r"(?:bot|robot|roboter|robo|chatbot|machine|maquina|maschine|macchina|computer|ordinateur|ai|ia|ki|"
@@ -83,13 +88,29 @@ def _fold(text: str) -> str:
     return " ".join(kept.split())
 
 
+# Thanks among the openings: what follows a "thanks," is often a word about the answer, not a request.
+_THANKS = re.compile(r"\b(?:thanks?|thank you|thx|merci|gracias|danke|dank|grazie|obrigad[oa])\b", re.IGNORECASE)
+
+#: Words that must follow an opening thanks for the rest to be read alone, unless it is a question:
+#: "gracias, me sirve" ("thanks, that works for me") read as "me sirve" was a request for a person (0.66).
+AFTER_THANKS_WORDS = 3
+
+
 def strip_courtesy(text: str) -> str:
-    """``text`` without its opening greetings/thanks when at least two words follow them; else ``text``."""
-    match = _COURTESY.match(_fold_keep_layout(text))
+    """``text`` without its opening greetings/thanks when a request follows them; else ``text``.
+
+    A request is at least two words after a greeting, and after thanks at least ``AFTER_THANKS_WORDS``
+    words or a question ("merci, ça marche" stays thanks; "merci, et la livraison ?" is a question).
+    """
+    folded = _fold_keep_layout(text)
+    match = _COURTESY.match(folded)
     if match is None or match.end() == 0:
         return text
     rest = text[match.end():].strip()
-    return rest if len(re.findall(r"\w+", rest)) >= 2 else text
+    words = len(re.findall(r"\w+", rest))
+    if _THANKS.search(folded[:match.end()]) and words < AFTER_THANKS_WORDS and not rest.endswith("?"):
+        return text
+    return rest if words >= 2 else text
 
 
 def _fold_keep_layout(text: str) -> str:
@@ -102,6 +123,13 @@ def model_text(text: str) -> str:
     rest = strip_courtesy(text)
     letters = [ch for ch in rest if ch.isalpha()]
     return rest.lower() if len(letters) > 1 and all(ch.isupper() for ch in letters) else rest
+
+
+def courtesy_language(text: str) -> str | None:
+    """The language of a message made only of one language's greetings or thanks, else None."""
+    folded = _fold(text)
+    found = [lang for lang, pattern in _COURTESY_ONLY.items() if folded and pattern.match(folded)]
+    return found[0] if len(found) == 1 else None
 
 
 def bot_question(text: str, business: str) -> BotQuestion | None:

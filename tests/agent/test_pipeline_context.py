@@ -183,3 +183,18 @@ def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
     shipping = (Turn("customer", "Quanto costa la spedizione in Italia?"), Turn("bot", "From 12 EUR."))
     assert resolve_follow_up("è urgente, rispondete", shipping) is None
     assert resolve_follow_up("e la spedizione express?", shipping) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "follows"),
+    [
+        ("is it free?", True), ("does it take long?", True), ("c'est payant ?", True), ("Ist das kostenlos?", True),
+        ("isso é grátis?", True),
+        ("c'est urgent", False),  # not a question: not about the earlier one
+        ("is it possible to pay by card at the shop?", False),  # too long: a question of its own
+        ("¿es gratis?", False),  # no pronoun: read with a return question it was an opt-out at 0.45
+    ],
+)
+def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follows: bool) -> None:
+    returns = (Turn("customer", "How do I return something?"), Turn("bot", "Request a prepaid return label."))
+    assert resolve_follow_up(text, returns) == (f"How do I return something? {text}" if follows else None)

@@ -258,3 +258,28 @@ def test_a_passage_stating_the_place_asked_about_needs_less_wording(pipeline: Pi
     decision = pipeline.analyze("¿Mandáis pedidos a Sevilla? ¿Cuántos días?", contact_language="es").decision
     assert decision.action == "reply", decision.reason
     assert decision.reply is not None and "4-8 working days" in decision.reply and "tracking" not in decision.reply
+
+
+def test_a_payment_method_is_never_answered_with_a_small_talk_template(pipeline: Pipeline) -> None:
+    # "¿Aceptáis Bizum?" is a greeting for the intent model (0.93): it got "Hola, le saluda Maison Lumière"
+    # (texted to the simulator); the knowledge base is the one to say which methods are accepted
+    decision = pipeline.analyze("¿Aceptáis Bizum?").decision
+    assert decision.reason_code != "intent_template" and "Hola" not in (decision.reply or "")
+
+
+def test_a_short_thanks_is_answered_in_the_language_of_the_thread(pipeline: Pipeline) -> None:
+    # a French number writing English: the country's prior made "thx!" French ("Avec plaisir.")
+    history = (Turn("customer", "how much to ship a sofa"), Turn("bot", "Furniture is delivered for 29 EUR."))
+    decision = pipeline.analyze_batch([Inbound("thx!", contact_language="fr", history=history)])[0].decision
+    assert decision.language == "en" and decision.intent == "thanks"
+    thanks = pipeline.analyze_batch([Inbound("gracias, me sirve", contact_language="es", history=history)])[0]
+    assert thanks.decision.action == "reply" and thanks.decision.intent == "thanks"
+
+
+def test_a_short_question_by_a_pronoun_is_answered_on_the_earlier_topic(pipeline: Pipeline) -> None:
+    label = ("Request a prepaid return label in My account > My orders > Return, print it and drop the parcel at "
+             "any post office or Mondial Relay point.")
+    history = (Turn("customer", "How do I return something?"), Turn("bot", label))
+    decision = pipeline.analyze_batch([Inbound("is it free?", history=history)])[0].decision
+    assert decision.action == "reply" and "Returns are free" in (decision.reply or "")
+    assert "4.90" not in (decision.reply or "")

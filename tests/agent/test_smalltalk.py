@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.smalltalk import bot_question, model_text, strip_courtesy
+from agent.smalltalk import bot_question, courtesy_language, model_text, strip_courtesy
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,12 @@ from agent.smalltalk import bot_question, model_text, strip_courtesy
         ("Hilfe bei meiner Bestellung", "Hilfe bei meiner Bestellung"),  # "Hi" inside a word is no greeting
         ("Merci de ne plus m'envoyer de SMS", "Merci de ne plus m'envoyer de SMS"),  # "merci de" is "please"
         ("Thanks for your help, where is my order?", "Thanks for your help, where is my order?"),
+        # after thanks, two words are a word about the answer, not a request ("me sirve": "it works for me")
+        ("gracias, me sirve", "gracias, me sirve"),
+        ("merci, ça marche", "merci, ça marche"),
+        ("Thanks, where's my order?", "where's my order?"),  # a question is a request
+        ("Danke, wo ist meine Bestellung", "wo ist meine Bestellung"),
+        ("Hello, human please", "human please"),  # after a greeting two words are enough
     ],
 )
 def test_courtesy_before_a_request_is_dropped(text: str, expected: str) -> None:
@@ -49,3 +55,19 @@ def test_bot_questions_are_recognised_in_their_language(text: str, language: str
                                   "Tu es un robot ? Arrêtez de m'écrire", "my robot arrived broken"])
 def test_other_messages_are_no_bot_question(text: str) -> None:
     assert bot_question(text, "Shop") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("thx!", "en"), ("Merci beaucoup !", "fr"), ("merci", "fr"), ("gracias", "es"), ("Danke schön", "de"),
+     ("grazie mille", "it"), ("obrigada", "pt"), ("Hola, gracias", "es")],
+)
+def test_a_message_of_courtesy_words_is_in_their_language(text: str, language: str) -> None:
+    # the detector reads "thx" as French (0.48) and "merci" as Italian (0.26)
+    assert courtesy_language(text) == language
+
+
+@pytest.mark.parametrize("text", ["ok", "super merci", "thanks for your help", "hola, do you ship to Mexico?",
+                                  "hi ciao", ""])
+def test_other_messages_have_no_courtesy_language(text: str) -> None:
+    assert courtesy_language(text) is None
