@@ -1,4 +1,4 @@
-"""``relais user create|list|deactivate|reactivate|reset-password|reset-2fa|revoke-sessions``,
+"""``relais user create|list|set-role|deactivate|reactivate|reset-password|reset-2fa|revoke-sessions``,
 ``relais apikey create``, ``relais keys rotate``.
 
 The user commands call the same ``core.users`` functions as the API and the console, audited with
@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli.console import console, progress_bar
-from core import accounts, audit, db, keys, users
+from core import accounts, api_keys, audit, db, keys, users
 from core.errors import RelaisError
 from core.models import User
-from core.rbac import ALL_ROLES
+from core.rbac import ALL_ROLES, parse_role
 from core.runtime import bootstrap
 
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -92,6 +92,20 @@ def deactivate(email: str = typer.Argument(..., help="The user's e-mail.")) -> N
     _act_on(email, lambda s, uid: f"{users.deactivate(s, user_id=uid, actor=CLI_ACTOR).email} deactivated")
 
 
+@user_app.command("set-role")
+def set_role(
+    email: str = typer.Argument(..., help="The user's e-mail."),
+    role: str = typer.Option(..., help=f"One of {', '.join(ALL_ROLES)}."),
+) -> None:
+    """Give a user another role; their sessions end (the last active admin cannot be demoted)."""
+    try:
+        parsed = parse_role(role)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    _act_on(email, lambda s, uid: f"{users.change_role(s, user_id=uid, role=parsed, actor=CLI_ACTOR).email} is {role}")
+
+
 @user_app.command("reactivate")
 def reactivate(email: str = typer.Argument(..., help="The user's e-mail.")) -> None:
     """Let a deactivated user log in again."""
@@ -136,15 +150,7 @@ def create_api_key(
     """Create an API key; it is printed once and only its hash is kept."""
     bootstrap()
     with db.session_scope() as session:
-        key, secret = accounts.create_api_key(session, name=name, role=role)
-        audit.record(
-            session,
-            actor=CLI_ACTOR,
-            action="apikey.create",
-            target_type="api_key",
-            target_id=key.id,
-            diff={"role": role, "name": name},
-        )
+        key, secret = api_keys.issue(session, name=name, role=role, actor=CLI_ACTOR)
     console.print(f"API key {key.id} ({role}); keep it now, it is not shown again:")
     print(secret)
 

@@ -81,6 +81,22 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
     return key
 
 
+def key_suspension(creator: User | None) -> str:
+    """Why a key an admin made does not work now, in words ('' when it works).
+
+    A key carries its creator's authority: it stops while they are deactivated, or no longer an
+    admin (only admins hand out keys, so an admin demoted to marketer keeps no admin key), and
+    works again if they are reactivated or made admin again. Keys made with the CLI have no creator.
+    """
+    if creator is None:
+        return ""
+    if not creator.is_active:
+        return f"{creator.email} who created it is deactivated"
+    if creator.role != Role.ADMIN.value:
+        return f"{creator.email} who created it is no longer an admin"
+    return ""
+
+
 def principal_from_api_key(session: Session, secret: str) -> Principal | None:
     lookup = tokens.split_api_key(secret)
     if lookup is None:
@@ -88,8 +104,8 @@ def principal_from_api_key(session: Session, secret: str) -> Principal | None:
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == lookup))
     if key is None or key.revoked_at is not None or not tokens.matches(secret, key.key_hash):
         return None
-    if key.created_by is not None and not session.scalar(select(User.is_active).where(User.id == key.created_by)):
-        return None  # the keys of a deactivated user stop working with them
+    if key.created_by is not None and key_suspension(session.get(User, key.created_by)):
+        return None
     now = utcnow()
     if key.last_used_at is None or now - _aware(key.last_used_at) > timedelta(minutes=1):
         key.last_used_at = now  # coarse on purpose: one write a minute, not one per request

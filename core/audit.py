@@ -106,6 +106,7 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, An
 
 def query(
     *,
+    actor_type: str | None = None,
     actor_id: str | None = None,
     action: str | None = None,
     target_type: str | None = None,
@@ -113,8 +114,11 @@ def query(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Select[AuditEntry]:
-    """The filtered audit query, newest first (paginated by the caller)."""
+    """The filtered audit query, newest first (paginated by the caller). ``action`` matches a prefix
+    (``user.`` is every user action); ``actor_type`` tells user 3 from API key 3 (both ``actor_id`` 3)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if actor_type:
+        stmt = stmt.where(AuditEntry.actor_type == actor_type)
     if actor_id:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
     if action:
@@ -128,6 +132,11 @@ def query(
     if until:
         stmt = stmt.where(AuditEntry.at < until)
     return stmt
+
+
+def actions(session: Session) -> list[str]:
+    """Every action the log holds, sorted (for a filter's choices)."""
+    return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
 
 
 CSV_FIELDS = (

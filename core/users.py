@@ -1,5 +1,5 @@
-"""The life of a console user after creation: deactivate, reactivate, reset the password or the
-second factor, end their sessions. The API, the CLI and the console all call these functions, and
+"""The life of a console user after creation: change their role, deactivate, reactivate, reset the
+password or the second factor, end their sessions. The API, the CLI and the console all call these functions, and
 each records its audit row, so every path leaves the same trail.
 
 Sessions are rows in ``console_sessions`` (the cookie holds a token whose hash is stored), so
@@ -57,24 +57,59 @@ def revoke_sessions(session: Session, *, user_id: int, actor: audit.Actor) -> in
     return ended
 
 
-def deactivate(session: Session, *, user_id: int, actor: audit.Actor) -> User:
-    """Stop the user logging in, end their sessions and suspend the API keys they created.
+def _not_yourself(user: User, actor: audit.Actor, doing: str) -> None:
+    # an admin who deactivates or demotes themself locks themself out at once: another admin must
+    if actor.type == "user" and actor.id == str(user.id):
+        raise Conflict(f"you cannot {doing}; another admin can, so nobody locks themself out by accident")
 
-    Raises:
-        NotFound: no such user.
-        Conflict: they are the last active admin (nobody could manage users any more).
-    """
-    user = get_user(session, user_id)
+
+def _keeps_an_admin(session: Session, user: User, doing: str) -> None:
+    # nobody could manage users, keys or the audit log any more
     if user.is_active and user.role == Role.ADMIN.value:
         admins = session.scalar(
             select(func.count()).select_from(User).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
         )
         if (admins or 0) <= 1:
-            raise Conflict("this is the last active admin; make another admin first")
+            raise Conflict(f"{user.email} is the last active admin and cannot be {doing}; make another admin first")
+
+
+def deactivate(session: Session, *, user_id: int, actor: audit.Actor) -> User:
+    """Stop the user logging in, end their sessions and suspend the API keys they created.
+
+    Raises:
+        NotFound: no such user.
+        Conflict: they are the last active admin (nobody could manage users any more), or the
+            admin acting is deactivating themself.
+    """
+    user = get_user(session, user_id)
+    _not_yourself(user, actor, "deactivate yourself")
+    _keeps_an_admin(session, user, "deactivated")
     was_active = user.is_active
     user.is_active = False
     ended = end_sessions(session, user=user)
     _record(session, actor, "user.deactivate", user, is_active=[was_active, False], sessions_ended=ended)
+    return user
+
+
+def change_role(session: Session, *, user_id: int, role: Role, actor: audit.Actor) -> User:
+    """Give the user another role; their sessions end, so their next log-in brings the new role's
+    pages and, when it needs one (``RELAIS_REQUIRE_2FA_ROLES``), the second factor. An admin made
+    something else suspends the API keys they created (``core.accounts.key_suspension``).
+
+    Raises:
+        NotFound: no such user.
+        Conflict: demoting the last active admin, or the admin acting demoting themself.
+    """
+    user = get_user(session, user_id)
+    if user.role == role.value:
+        return user
+    if role is not Role.ADMIN:
+        _not_yourself(user, actor, "change your own role")
+        _keeps_an_admin(session, user, f"made {role.value}")
+    before = user.role
+    user.role = role.value
+    ended = end_sessions(session, user=user)
+    _record(session, actor, "user.role.change", user, role=[before, role.value], sessions_ended=ended)
     return user
 
 

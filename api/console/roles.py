@@ -32,6 +32,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("brand", "Brand", "/console/brand", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("qa", "QA reports", "/console/qa", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),
+    NavItem("apikeys", "API keys", "/console/apikeys", frozenset({Role.ADMIN})),
+    NavItem("audit", "Audit log", "/console/audit", frozenset({Role.ADMIN})),
     NavItem("jobs", "Failed jobs", "/console/jobs", frozenset({Role.ADMIN})),
 )
 

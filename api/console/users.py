@@ -1,6 +1,8 @@
 """The console's users page (admins): every user with role, two-factor state and whether they may
-log in, buttons to deactivate/reactivate, end sessions, reset 2FA or set a temporary password, and
-a form to add a user (``POST /api/v1/users``' route function: a temporary password, audited).
+log in; change their role, deactivate/reactivate, end sessions, reset 2FA or set a temporary
+password, and a form to add a user (``POST /api/v1/users``' route function: a temporary password,
+audited). An admin's own row offers no role change or deactivation (``core.users`` refuses them too:
+another admin must), and the last active admin cannot be demoted or deactivated.
 
 The buttons are HTMX posts (CSRF token in the ``X-CSRF-Token`` header from the page body) that call
 the same ``core.users`` functions as the API and the CLI, and answer with the re-rendered table.
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render
 from api.deps import Acting, acting, actor, db_session, require
 from api.routes import users as rest
-from core import users
+from core import api_keys, users
 from core.accounts import Principal
 from core.audit import Actor
 from core.models import User
@@ -44,7 +46,8 @@ def users_page(
 
 
 def _table(request: Request, session: Session, principal: Principal, done: str) -> HTMLResponse:
-    return render(request, "console/_users.html", {"users": _all(session), "done": done}, principal=principal)
+    context = {"users": _all(session), "done": done, "roles": ROLES}
+    return render(request, "console/_users.html", context, principal=principal)
 
 
 def _act(request: Request, session: Session, principal: Principal, action: Callable[[Actor], str]) -> HTMLResponse:
@@ -91,6 +94,35 @@ def reset_password(
         return f"Temporary password set for {user.email}; their sessions ended."
 
     return _act(request, session, principal, reset)
+
+
+def _role_changed(user: User, role: Role, *, needs_factor: bool, keys_stopped: int) -> str:
+    """What a role change did, in words: the sessions, the second factor to come, the keys that stop."""
+    article = "an" if role.value[0] in "aeiou" else "a"
+    said = f"{user.email} is now {article} {role.value}. Their sessions ended"
+    said += f": their next log-in brings the {role.value}'s pages"
+    said += ", after setting up two-factor." if needs_factor else "."
+    if keys_stopped:
+        plural = "s" if keys_stopped > 1 else ""
+        said += f" The {keys_stopped} API key{plural} they created stop working while they are not an admin."
+    return said
+
+
+@router.post("/users/{user_id}/role", response_class=HTMLResponse)
+def change_role(
+    request: Request,
+    user_id: int,
+    role: Role = Form(...),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ADMINS),
+) -> HTMLResponse:
+    def change(who: Actor) -> str:
+        user = users.change_role(session, user_id=user_id, role=role, actor=who)
+        needs_factor = role.value in request.app.state.settings.roles_requiring_2fa and not user.totp_confirmed
+        stopped = 0 if role is Role.ADMIN else len(api_keys.created_by(session, user.id))
+        return _role_changed(user, role, needs_factor=needs_factor, keys_stopped=stopped)
+
+    return _act(request, session, principal, change)
 
 
 @router.post("/users", response_class=HTMLResponse)

@@ -36,6 +36,7 @@ class AuditOut(BaseModel):
 
 
 def _filters(
+    actor_type: str | None = Query(None, description="user, api_key, system, cli or anonymous"),
     actor_id: str | None = None,
     action: str | None = None,
     target_type: str | None = None,
@@ -44,6 +45,7 @@ def _filters(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     return {
+        "actor_type": actor_type,
         "actor_id": actor_id,
         "action": action,
         "target_type": target_type,

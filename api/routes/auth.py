@@ -16,11 +16,10 @@ import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SESSION_COOKIE, Acting, acting, actor, client, db_session, require, throttle
-from core import accounts, audit, authn
+from core import accounts, api_keys, audit, authn
 from core.accounts import Principal
 from core.authn import Client
 from core.bodies import RequestBody
@@ -298,20 +297,19 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 def list_api_keys(
     session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.ADMIN))
 ) -> list[ApiKeyOut]:
-    return [_key_out(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+    """Every key, unrevoked first, newest first."""
+    return [_key_out(k.key) for k in api_keys.listing(session)]
 
 
 @router.post("/apikeys", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(body: ApiKeyIn, by: Acting = ADMIN) -> ApiKeyCreated:
-    """The key is in this response only; Relais keeps just its hash."""
+    """The key is in this response only; Relais keeps just its hash. A key made by a console user
+    stops working while that user is deactivated or no longer an admin."""
     creator = by.principal.id if by.principal.kind == "user" else None
-    key, secret = accounts.create_api_key(by.session, name=body.name, role=body.role, created_by=creator)
-    by.audit("apikey.create", "api_key", key.id, {"role": key.role, "name": key.name})
+    key, secret = api_keys.issue(by.session, name=body.name, role=body.role, actor=by.actor, created_by=creator)
     return ApiKeyCreated(**_key_out(key).model_dump(), key=secret)
 
 
 @router.delete("/apikeys/{key_id}", response_model=ApiKeyOut)
 def revoke_api_key(key_id: int, by: Acting = ADMIN) -> ApiKeyOut:
-    key = accounts.revoke_api_key(by.session, key_id=key_id)
-    by.audit("apikey.revoke", "api_key", key.id)
-    return _key_out(key)
+    return _key_out(api_keys.revoke(by.session, key_id=key_id, actor=by.actor))

@@ -1,4 +1,5 @@
-"""Console users, for admins: create, list, deactivate/reactivate, reset password or 2FA, end sessions.
+"""Console users, for admins: create, list, change role, deactivate/reactivate, reset password or 2FA,
+end sessions.
 
 Each action calls ``core.users`` (or ``core.accounts`` to create), which records the audit row.
 """
@@ -46,6 +47,10 @@ class PasswordResetIn(RequestBody):
     password: str = Field(max_length=1024, description="A temporary password to give the user out of band.")
 
 
+class UserChangeIn(RequestBody):
+    role: Role = Field(description="The user's new role; their sessions end, so it applies from their next log-in.")
+
+
 class SessionsRevoked(BaseModel):
     sessions_ended: int
 
@@ -78,9 +83,18 @@ def create_user(body: UserIn, by: Acting = ADMIN) -> UserOut:
     return user_out(user)
 
 
+@router.patch("/users/{user_id}", response_model=UserOut)
+def change_user(user_id: int, body: UserChangeIn, by: Acting = ADMIN) -> UserOut:
+    """Change the user's role (audited ``user.role.change``); their sessions end. The last active admin
+    cannot be demoted, nor can an admin demote themself (409); an admin made something else suspends
+    the API keys they created."""
+    return user_out(users.change_role(by.session, user_id=user_id, role=body.role, actor=by.actor))
+
+
 @router.post("/users/{user_id}/deactivate", response_model=UserOut)
 def deactivate_user(user_id: int, by: Acting = ADMIN) -> UserOut:
-    """The user can no longer log in; their sessions end and the API keys they created stop working."""
+    """The user can no longer log in; their sessions end and the API keys they created stop working.
+    The last active admin cannot be deactivated, nor can an admin deactivate themself (409)."""
     return user_out(users.deactivate(by.session, user_id=user_id, actor=by.actor))
 
 

@@ -36,10 +36,16 @@ def _actions(user_id: int) -> list[str]:
 
 def test_deactivated_user_loses_sessions_keys_and_log_in_until_reactivated(app_client: TestClient) -> None:
     admin = auth_headers("admin")
-    user_id = _user("ana@example.com")
+    _user("boss@example.com", "admin")  # ana is not the last admin
+    user_id = _user("ana@example.com", "admin")  # keys are an admin's (core.accounts.key_suspension)
+    secret = totp.new_enrolment("ana@example.com").secret
     with db.session_scope() as session:
         _, key = accounts.create_api_key(session, name="ana's script", role="analyst", created_by=user_id)
+        user = session.get(User, user_id)
+        assert user is not None
+        user.totp_secret = secret
     _log_in(app_client, "ana@example.com")
+    assert app_client.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
     assert app_client.get("/api/v1/auth/me").status_code == 200
     assert app_client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
@@ -52,8 +58,8 @@ def test_deactivated_user_loses_sessions_keys_and_log_in_until_reactivated(app_c
 
     assert app_client.post(f"/api/v1/users/{user_id}/reactivate", headers=admin).json()["is_active"] is True
     assert app_client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    assert _log_in(app_client, "ana@example.com").status_code == 200
-    assert _actions(user_id) == ["auth.login", "user.deactivate", "auth.login.failed", "user.reactivate", "auth.login"]
+    assert _log_in(app_client, "ana@example.com").json()["needs_second_factor"] is True  # the password works again
+    assert _actions(user_id) == ["auth.login", "user.deactivate", "auth.login.failed", "user.reactivate"]
 
 
 def test_last_active_admin_cannot_be_deactivated(app_client: TestClient) -> None:
@@ -157,3 +163,51 @@ def test_a_temporary_password_must_be_replaced_before_anything_else(app_client: 
     assert reset.json()["password_must_change"] is True
     _log_in(app_client, "new@example.com", "another temp 456")
     assert app_client.get("/api/v1/campaigns").status_code == 403
+
+
+def test_a_role_change_ends_sessions_and_applies_at_the_next_log_in(app_client: TestClient) -> None:
+    user_id = _user("ana@example.com", "analyst")
+    _log_in(app_client, "ana@example.com")
+    assert app_client.get("/api/v1/auth/me").json()["role"] == "analyst"
+    changed = app_client.patch(f"/api/v1/users/{user_id}", json={"role": "marketer"}, headers=auth_headers("admin"))
+    assert changed.status_code == 200 and changed.json()["role"] == "marketer"
+    assert app_client.get("/api/v1/auth/me").status_code == 401  # logged out
+    assert _log_in(app_client, "ana@example.com").json()["role"] == "marketer"
+    with db.session_scope() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.role.change")).one()
+        assert entry.target_id == str(user_id) and entry.diff == {"role": ["analyst", "marketer"], "sessions_ended": 1}
+    unknown = app_client.patch(f"/api/v1/users/{user_id}", json={"role": "owner"}, headers=auth_headers("admin"))
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "role"
+    extra = app_client.patch(
+        f"/api/v1/users/{user_id}", json={"role": "agent", "is_admin": True}, headers=auth_headers("admin")
+    )
+    assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "is_admin"
+
+
+def test_the_last_admin_is_not_demoted_and_an_admin_does_not_demote_or_deactivate_themself(
+    app_client: TestClient,
+) -> None:
+    boss = _user("boss@example.com", "admin")
+    refused = app_client.patch(f"/api/v1/users/{boss}", json={"role": "analyst"}, headers=auth_headers("admin"))
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        "boss@example.com is the last active admin and cannot be made analyst; make another admin first"
+    )
+    secret = totp.new_enrolment("boss@example.com").secret
+    with db.session_scope() as session:
+        user = session.get(User, boss)
+        assert user is not None
+        user.totp_secret = secret
+    _user("deputy@example.com", "admin")  # no longer the last: only "yourself" stands in the way
+    login = _log_in(app_client, "boss@example.com").json()
+    assert app_client.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    mine = {"X-CSRF-Token": login["csrf_token"]}
+    demote = app_client.patch(f"/api/v1/users/{boss}", json={"role": "analyst"}, headers=mine)
+    assert demote.status_code == 409 and demote.json()["detail"] == (
+        "you cannot change your own role; another admin can, so nobody locks themself out by accident"
+    )
+    leave = app_client.post(f"/api/v1/users/{boss}/deactivate", headers=mine)
+    assert leave.status_code == 409 and leave.json()["detail"].startswith("you cannot deactivate yourself")
+    with db.session_scope() as session:
+        user = session.get(User, boss)
+        assert user is not None and user.role == "admin" and user.is_active

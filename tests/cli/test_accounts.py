@@ -25,18 +25,29 @@ def test_user_lifecycle_commands(runtime: Settings) -> None:
     assert listed.exit_code == 0 and "ana@example.com" in listed.output and "on" in listed.output
 
     assert runner.invoke(app, ["user", "revoke-sessions", "ana@example.com"]).output.startswith("1 sessions ended")
+    promoted = runner.invoke(app, ["user", "set-role", "ana@example.com", "--role", "admin"])
+    assert promoted.exit_code == 0 and "ana@example.com is admin" in promoted.output
+    last = runner.invoke(app, ["user", "set-role", "ana@example.com", "--role", "agent"])
+    assert last.exit_code == 1 and "ana@example.com is the last active admin and cannot be made agent" in last.output
+    unknown = runner.invoke(app, ["user", "set-role", "ana@example.com", "--role", "owner"])
+    assert unknown.exit_code == 1 and "unknown role 'owner'" in unknown.output
+    with db.session_scope() as session:
+        accounts.create_user(session, email="boss@example.com", password=PASSWORD, role="admin")
+    assert runner.invoke(app, ["user", "set-role", "ana@example.com", "--role", "agent"]).exit_code == 0
     assert runner.invoke(app, ["user", "reset-2fa", "ANA@example.com"]).exit_code == 0
     reset = runner.invoke(app, ["user", "reset-password", "ana@example.com"], input="temporary pass 1\n" * 2)
     assert reset.exit_code == 0, reset.output
     assert runner.invoke(app, ["user", "deactivate", "ana@example.com"]).exit_code == 0
     with db.session_scope() as session:
-        stored = session.scalars(select(User)).one()
+        stored = session.scalars(select(User).where(User.email == "ana@example.com")).one()
         assert not stored.is_active and stored.totp_secret is None
         assert passwords.verify_password(stored.password_hash, "temporary pass 1")
         assert session.scalars(select(ConsoleSession)).all() == []
         actions = [(e.actor_type, e.action) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == [
         ("cli", "user.sessions.revoke"),
+        ("cli", "user.role.change"),
+        ("cli", "user.role.change"),
         ("cli", "user.2fa.reset"),
         ("cli", "user.password.reset"),
         ("cli", "user.deactivate"),

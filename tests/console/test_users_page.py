@@ -67,3 +67,27 @@ def test_agents_do_not_get_the_users_page(app_client: TestClient) -> None:
     log_in(app_client, "ana@example.com", secret)
     assert app_client.get("/console/users", headers=HTML).status_code == 403
     assert 'href="/console/users"' not in app_client.get("/console", headers=HTML).text
+
+
+def test_admin_changes_a_role_but_not_their_own(app_client: TestClient) -> None:
+    boss_id, secret = create_console_user("boss@example.com", role="admin")
+    ana_id, _ = create_console_user("ana@example.com", role="analyst")
+    headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "boss@example.com", secret)}
+    page = app_client.get("/console/users", headers=HTML).text
+    mine = page.split(f'data-user="{boss_id}"', 1)[1].split("</tr>", 1)[0]
+    assert ">you</span>" in mine and "another admin can change your role" in mine
+    assert "/role" not in mine and "/deactivate" not in mine  # nothing to press by accident
+    ana = page.split(f'data-user="{ana_id}"', 1)[1].split("</tr>", 1)[0]
+    assert f'hx-post="/console/users/{ana_id}/role"' in ana and '<option value="analyst" selected>' in ana
+
+    promoted = app_client.post(f"/console/users/{ana_id}/role", data={"role": "admin"}, headers=headers)
+    assert promoted.status_code == 200
+    assert "ana@example.com is now an admin. Their sessions ended: their next log-in brings the admin&#39;s pages." in (
+        promoted.text
+    )
+    row = promoted.text.split(f'data-user="{ana_id}"', 1)[1].split("</tr>", 1)[0]
+    assert '<option value="admin" selected>' in row
+    myself = app_client.post(f"/console/users/{boss_id}/role", data={"role": "agent"}, headers=headers)
+    assert myself.status_code == 409 and myself.json()["detail"].startswith("you cannot change your own role")
+    leave = app_client.post(f"/console/users/{boss_id}/deactivate", headers=headers)
+    assert leave.status_code == 409 and leave.json()["detail"].startswith("you cannot deactivate yourself")

@@ -1,0 +1,174 @@
+"""The audit log in words, for the console's audit page: who acted, what they did, on what, and the
+changes, instead of ``user``/``3``/``user.role.change``/``{"role": ["agent", "marketer"]}``.
+
+Presentation only: the rows, their filters and the CSV export are ``core.audit``'s. An action
+without words of its own is still readable ("Campaign: pause"), so a new action never shows raw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import ApiKey, AuditEntry, User
+
+#: Actions whose dotted name does not say it well enough on its own.
+ACTIONS: dict[str, str] = {
+    "auth.login": "Logged in",
+    "auth.login.failed": "Failed log-in",
+    "auth.lockout": "Locked out after repeated failures",
+    "auth.2fa.failed": "Wrong two-factor code",
+    "auth.2fa.enrol": "Started setting up two-factor",
+    "auth.2fa.enrol.failed": "Failed to re-confirm before replacing two-factor",
+    "auth.2fa.confirm": "Replaced their two-factor authenticator",
+    "user.create": "Added a user",
+    "user.role.change": "Changed a user's role",
+    "user.deactivate": "Deactivated a user",
+    "user.reactivate": "Reactivated a user",
+    "user.password.reset": "Set a temporary password",
+    "user.password.change": "Changed their own password",
+    "user.password.change.failed": "Failed to change their own password",
+    "user.2fa.reset": "Reset a user's two-factor",
+    "user.sessions.revoke": "Ended a user's sessions",
+    "apikey.create": "Created an API key",
+    "apikey.revoke": "Revoked an API key",
+    "keys.rotate": "Re-encrypted stored data with the newest key",
+    "contact.export": "Downloaded everything held on a contact",
+    "contact.erase": "Erased a contact",
+    "message.override_opt_out": "Texted an opted-out number (override)",
+    "job.requeue": "Retried a failed job",
+    "job.discard": "Discarded a failed job",
+    "webhook.create": "Subscribed a webhook",
+    "webhook.deactivate": "Turned a webhook off",
+    "webhook.replay": "Sent a webhook delivery again",
+}
+
+#: Actors that are not a person or a key, as the log names them (``actor_type``).
+ACTOR_KINDS: dict[str, str] = {
+    "system": "Relais (automatic)",
+    "cli": "Server command line",
+    "anonymous": "Someone not logged in",
+}
+
+#: Console pages of the targets that have one.
+PAGES: dict[str, str] = {
+    "campaign": "/console/campaigns/{}",
+    "contact": "/console/contacts/{}",
+    "conversation": "/console/conversations/{}",
+    "template": "/console/templates/{}",
+    "segment": "/console/segments/{}",
+    "contact_import": "/console/imports/{}",
+}
+
+LONGEST_VALUE = 120  # characters of one changed value shown; the CSV export has them whole
+
+
+def words(text: str) -> str:
+    """``contact_list`` -> ``contact list``."""
+    return text.replace("_", " ").replace("2fa", "two-factor").replace("apikey", "API key")
+
+
+def action_text(action: str) -> str:
+    """What was done, in words: the table's, else the area and the verb ("Campaign: pause")."""
+    if action in ACTIONS:
+        return ACTIONS[action]
+    area, _, verb = action.partition(".")
+    area_words = words(area).capitalize()
+    return f"{area_words}: {words(verb).replace('.', ' ')}" if verb else area_words
+
+
+def area_text(area: str) -> str:
+    """An action's area (``contact_list``) for the filter's groups."""
+    return words(area).capitalize()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit row as a person reads it."""
+
+    row: AuditEntry
+    who: str
+    who_filter: str  # the page's "Who" value for this actor ("user:3", "system:")
+    what: str
+    on: str  # what it was done to, in words ("" when nothing in particular)
+    on_link: str  # its console page, when it has one
+    changes: list[str]
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
+
+
+def changes_text(diff: dict[str, Any] | None) -> list[str]:
+    """Each changed field as ``field: old → new``, other details as ``field: value``."""
+    lines = []
+    for field, value in (diff or {}).items():
+        if isinstance(value, list) and len(value) == 2:
+            lines.append(f"{words(field)}: {_value(value[0])} → {_value(value[1])}")
+        else:
+            lines.append(f"{words(field)}: {_value(value)}")
+    return lines
+
+
+def actor_text(actor_type: str, actor_name: str, actor_id: str) -> str:
+    """Who acted: a user's e-mail, "API key “name”", or what kind of actor it was."""
+    if actor_type == "user":
+        return actor_name or f"User #{actor_id}"
+    if actor_type == "api_key":
+        return f"API key “{actor_name}”" if actor_name else f"API key #{actor_id}"
+    return ACTOR_KINDS.get(actor_type, actor_name or actor_type)
+
+
+def _names(session: Session, targets: Iterable[tuple[str, str]]) -> tuple[dict[int, str], dict[int, str]]:
+    """The e-mails of the users and the names of the keys among ``targets`` (two lookups in all)."""
+    targets = list(targets)
+    user_ids = {int(i) for kind, i in targets if kind == "user" and i.isdigit()}
+    key_ids = {int(i) for kind, i in targets if kind == "api_key" and i.isdigit()}
+    emails = {i: email for i, email in session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))}
+    names = {i: name for i, name in session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(key_ids)))}
+    return emails, names
+
+
+def readable(session: Session, rows: Iterable[AuditEntry]) -> list[Entry]:
+    """The rows in words; the users and keys they concern are named by e-mail and by name."""
+    rows = list(rows)
+    emails, names = _names(session, ((r.target_type, r.target_id) for r in rows))
+    entries = []
+    for row in rows:
+        on, link = _target(row.target_type, row.target_id, emails, names)
+        entries.append(
+            Entry(
+                row=row,
+                who=actor_text(row.actor_type, row.actor_name, row.actor_id),
+                who_filter=f"{row.actor_type}:{row.actor_id if row.actor_type in ('user', 'api_key') else ''}",
+                what=action_text(row.action),
+                on=on,
+                on_link=link,
+                changes=changes_text(row.diff),
+            )
+        )
+    return entries
+
+
+def target_text(session: Session, kind: str, ident: str) -> str:
+    """What ``kind`` ``ident`` is, in words ("user ana@example.com", "campaign 7")."""
+    emails, names = _names(session, [(kind, ident)])
+    return _target(kind, ident, emails, names)[0]
+
+
+def _target(kind: str, ident: str, emails: dict[int, str], names: dict[int, str]) -> tuple[str, str]:
+    if not kind:
+        return "", ""
+    known = int(ident) if ident.isdigit() else None
+    if kind == "user" and known in emails:
+        return f"user {emails[known]}", ""
+    if kind == "api_key" and known in names:
+        return f"API key “{names[known]}”", ""
+    page = PAGES.get(kind)
+    return f"{words(kind)} {ident}".strip(), page.format(ident) if page and known is not None else ""

@@ -1,0 +1,143 @@
+"""The console's audit log page (admins): entries in words and in the shop's time zone, newest first,
+filtered by who, what and a range of days in that zone, 50 to a page, and the CSV export link
+carrying the same filters."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from core import audit, db
+from core.models import AuditEntry
+from core.settings import Settings
+from tests.console.helpers import create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def _rows(page: str) -> list[str]:
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in page else ""
+    return [row.split("</tr>", 1)[0] for row in body.split("<tr data-entry=")[1:]]
+
+
+def _at(entry_id: int, when: datetime) -> None:
+    with db.session_scope() as session:
+        session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(at=when))
+
+
+def _export(page: str) -> str:
+    return page.split('id="audit-export" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+
+
+def test_entries_read_in_words_in_the_shops_zone_and_filter_by_who_what_and_when(
+    app_client: TestClient, runtime: Settings
+) -> None:
+    admin_id, secret = create_console_user("boss@example.com", role="admin")
+    ana_id, _ = create_console_user("ana@example.com", role="analyst")
+    log_in(app_client, "boss@example.com", secret)
+    with db.session_scope() as session:
+        boss = audit.Actor(type="user", id=str(admin_id), name="boss@example.com", ip="203.0.113.9")
+        early = audit.record(
+            session, actor=audit.SYSTEM, action="campaign.pause", target_type="campaign", target_id=7
+        ).id
+        late = audit.record(
+            session,
+            actor=boss,
+            action="user.role.change",
+            target_type="user",
+            target_id=ana_id,
+            diff={"role": ["analyst", "marketer"], "sessions_ended": 1},
+        ).id
+    # 23:30 UTC on the 29th is 00:30 on the 30th in Paris (the test region FR): a Paris day, not a UTC one
+    _at(late, datetime(2026, 11, 29, 23, 30, tzinfo=UTC))
+    _at(early, datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+
+    page = app_client.get("/console/audit", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert 'href="/console/audit" aria-current="page"' in page.text
+    assert 'id="audit-zone">Europe/Paris<' in page.text
+    rows = _rows(page.text)
+    assert rows[0].startswith(f'"{late}"') and rows[1].startswith(f'"{early}"')  # newest first, the log-in last
+    first = rows[0]
+    assert "Mon 30 Nov 2026, 00:30:00" in first
+    assert "boss@example.com" in first and "from 203.0.113.9" in first
+    assert "Changed a user&#39;s role" in first and "user ana@example.com" in first
+    assert "role: analyst → marketer" in first and "sessions ended: 1" in first
+    second = rows[1]
+    assert "Relais (automatic)" in second and "Campaign: pause" in second
+    assert '<a href="/console/campaigns/7">campaign 7</a>' in second
+
+    def ids(params: dict[str, str]) -> list[str]:
+        return [r.split('"')[1] for r in _rows(app_client.get("/console/audit", params=params, headers=HTML).text)]
+
+    assert ids({"actor": "system:"}) == [str(early)]
+    assert ids({"actor": f"user:{admin_id}", "action": "user."}) == [str(late)]
+    users_only = app_client.get("/console/audit", params={"action": "user."}, headers=HTML).text
+    assert '<option value="user." selected>User: every action</option>' in users_only
+    # the days are the shop's (the log-in above is today, whatever day the test runs)
+    assert str(late) in ids({"since": "2026-11-30", "until": "2026-11-30"})
+    assert str(early) not in ids({"since": "2026-11-30", "until": "2026-11-30"})
+    assert str(late) not in ids({"since": "2026-11-28", "until": "2026-11-29"})
+    assert str(early) in ids({"since": "2026-11-28", "until": "2026-11-28"})
+
+    filtered = app_client.get(
+        "/console/audit", params={"action": "user.role", "since": "2026-11-30", "until": "2026-11-30"}, headers=HTML
+    )
+    link = _export(filtered.text)
+    assert parse_qs(urlsplit(link).query) == {
+        "action": ["user.role"],
+        "since": ["2026-11-30T00:00:00+01:00"],
+        "until": ["2026-12-01T00:00:00+01:00"],
+    }
+    exported = app_client.get(link)
+    assert exported.status_code == 200
+    assert [row["id"] for row in csv.DictReader(io.StringIO(exported.text))] == [str(late)]
+
+
+def test_the_log_pages_by_fifty_and_bad_filters_are_said_in_words(app_client: TestClient) -> None:
+    _, secret = create_console_user("boss@example.com", role="admin")
+    with db.session_scope() as session:
+        for n in range(60):
+            audit.record(session, actor=audit.SYSTEM, action="intelligence.score", diff={"run": n})
+    log_in(app_client, "boss@example.com", secret)
+    first = app_client.get("/console/audit", params={"action": "intelligence."}, headers=HTML).text
+    assert "Entries 1–50 of 60, newest first." in first and len(_rows(first)) == 50
+    assert "run: 59" in _rows(first)[0]
+    assert 'href="/console/audit?action=intelligence.&amp;page=2" rel="next"' in first
+    second = app_client.get("/console/audit", params={"action": "intelligence.", "page": "2"}, headers=HTML).text
+    assert "Entries 51–60 of 60, newest first." in second and "run: 0" in _rows(second)[-1]
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+
+    bad = app_client.get("/console/audit", params={"since": "yesterday", "actor": "me", "page": "-3"}, headers=HTML)
+    assert bad.status_code == 200
+    assert "“From” is not a date: &#39;yesterday&#39;; pick a day, e.g. 2026-11-30." in bad.text
+    assert "“Who” is not one of the choices: &#39;me&#39;." in bad.text
+    swapped = app_client.get("/console/audit", params={"since": "2026-12-02", "until": "2026-12-01"}, headers=HTML)
+    assert "“From” is after “To”" in swapped.text
+
+
+def test_the_history_of_one_user_from_the_users_page(app_client: TestClient) -> None:
+    _, secret = create_console_user("boss@example.com", role="admin")
+    ana_id, _ = create_console_user("ana@example.com", role="analyst")
+    headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "boss@example.com", secret)}
+    assert (
+        app_client.post(f"/console/users/{ana_id}/role", data={"role": "marketer"}, headers=headers).status_code == 200
+    )
+    users = app_client.get("/console/users", headers=HTML).text
+    assert f'href="/console/audit?on=user:{ana_id}"' in users
+    history = app_client.get("/console/audit", params={"on": f"user:{ana_id}"}, headers=HTML).text
+    assert "Only the entries about user ana@example.com." in history
+    rows = _rows(history)
+    assert len(rows) == 1 and "Changed a user&#39;s role" in rows[0] and "role: analyst → marketer" in rows[0]
+
+
+def test_only_admins_get_the_audit_log(app_client: TestClient) -> None:
+    _, secret = create_console_user("ann@example.com", role="analyst")
+    log_in(app_client, "ann@example.com", secret)
+    assert app_client.get("/console/audit", headers=HTML).status_code == 403
+    assert app_client.get("/api/v1/audit/export.csv").status_code == 403
