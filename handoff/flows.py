@@ -20,6 +20,8 @@ from core import audit, webhooks
 from core.audit import Actor
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import User
+from core.rbac import Role
 from core.settings import get_settings
 from handoff import events, routing
 from handoff.models import HANDED_BACK, AgentProfile, Escalation, Note, Team
@@ -163,10 +165,18 @@ def _conversation(session: Session, conversation_id: int) -> Conversation:
 
 
 def assign(session: Session, *, conversation_id: int, user_id: int, actor: Actor) -> Conversation:
-    """A person takes (or gives) a conversation; an escalation is opened if there was none."""
+    """A person takes (or gives) a conversation; an escalation is opened if there was none.
+
+    Raises:
+        ValidationFailed: ``user_id`` is not an active agent or admin (a thread given to an analyst,
+            a marketer or a deactivated account would wait for someone who cannot open it).
+    """
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
         raise Conflict("conversation is closed")
+    target = session.get(User, user_id)
+    if target is None or not target.is_active or target.role not in (Role.AGENT, Role.ADMIN):
+        raise ValidationFailed(f"user {user_id} is not an active agent", errors=[{"field": "user_id"}])
     escalation = open_escalation(session, conversation_id)
     if escalation is None:
         escalation = Escalation(
