@@ -6,6 +6,7 @@ It also answers "what is this business called?" for every place that shows the n
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import yaml
@@ -29,6 +30,16 @@ def business_name(session: Session, settings: Settings | None = None) -> str:
     if profile is not None and profile.name.strip():
         return profile.name.strip()
     return (settings or get_settings()).business_name
+
+
+def first_language(session: Session, offered: Collection[str]) -> str:
+    """The language a new text starts in (a template, a canned response): the brand's first language
+    among ``offered`` (French for the demo shop), else English. Read-only, like :func:`business_name`.
+
+    A French shop's new template started in English, so its French text got "Reply STOP to opt out".
+    """
+    profile = session.get(BrandProfile, PROFILE_ID)
+    return next((code for code in (profile.languages if profile else []) if code in offered), "en")
 
 
 def get_profile(session: Session) -> BrandProfile:

@@ -16,8 +16,7 @@ from api.console import ConsoleRoute, render
 from api.deps import Acting, acting
 from api.routes import handoff as rest
 from api.routes.handoff import CannedIn, CannedOut
-from campaigns.brand import PROFILE_ID
-from campaigns.models import BrandProfile
+from campaigns.brand import first_language
 from core.rbac import Role
 from handoff import service
 
@@ -30,17 +29,9 @@ LANGUAGE = Form("en", pattern="^(en|fr|es|de|it|pt)$")
 SHORTCUT = Form("", max_length=32)
 
 
-def _business_language(session: Session) -> str:
-    """The language a new canned response starts in: the brand's first language (French for the demo
-    shop), else English; read without creating the brand profile."""
-    profile = session.get(BrandProfile, PROFILE_ID)
-    first = next((code for code in (profile.languages if profile else []) if code in LANGUAGES), None)
-    return first or "en"
-
-
 def _context(session: Session, done: str) -> dict[str, object]:
     return {"canned": service.canned_for(session, None), "languages": LANGUAGES, "done": done,
-            "default_language": _business_language(session)}  # fmt: skip
+            "default_language": first_language(session, LANGUAGES)}  # fmt: skip
 
 
 def _list(by: Acting, done: str) -> HTMLResponse:

@@ -24,6 +24,7 @@ from api.console.contacts import masked
 from api.deps import db_session, require
 from api.routes import templates as rest
 from campaigns import service, template_check
+from campaigns.brand import first_language
 from campaigns.models import Template
 from campaigns.templates import MAX_RENDERED_CHARS
 from channels.encoding import EncodingInfo
@@ -123,7 +124,10 @@ def templates_page(
 
 
 def _editor(request: Request, session: Session, principal: Principal, template: Template | None) -> HTMLResponse:
-    draft = editor_form.Draft() if template is None else editor_form.from_template(template)
+    if template is None:  # a new one starts in the brand's first language (its opt-out line follows it)
+        draft = editor_form.Draft(language=first_language(session, LANGUAGE_NAMES))
+    else:
+        draft = editor_form.from_template(template)
     choices = _choices(session, draft)
     draft.contact_id = choices["contacts"][0][0] if choices["contacts"] else None
     return render(request, "console/template.html",

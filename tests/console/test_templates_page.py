@@ -95,6 +95,19 @@ def test_problems_show_in_place_and_block_the_preview(app_client: TestClient) ->
     assert 'id="template-preview-text"' in private.text  # the text itself is fine
 
 
+def test_a_new_template_starts_in_the_brands_first_language(app_client: TestClient) -> None:
+    """A French shop's new template started in English, so its French text got "Reply STOP to opt out"
+    unless the marketer thought of changing the language first."""
+    _marketer(app_client)
+    english = app_client.get("/console/templates/new", headers=HTML)
+    assert '<option value="en" selected>' in english.text  # no brand languages yet: English
+    with db.session_scope() as session:
+        brand.update_profile(session, BrandIn.model_validate({"languages": ["fr", "en"], "stop_number": "36111"}))
+    page = app_client.get("/console/templates/new", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert '<option value="fr" selected>' in page.text and '<option value="en" selected>' not in page.text
+
+
 def test_transactional_drafts_preview_their_event_fields(app_client: TestClient) -> None:
     headers = _marketer(app_client)
     form = _form(kind="transactional", event_fields="order.number, order.total?",
