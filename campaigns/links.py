@@ -21,6 +21,7 @@ from campaigns.models import CampaignLink, LinkClick
 from contacts.models import Contact, EngagementEvent
 from core.errors import NotFound
 from core.runtime import secret_key
+from core.security import tokens
 from core.settings import get_settings
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"'{}]+[^\s<>\"'{}.,;:!?)]")
@@ -76,7 +77,7 @@ class Shortener:
             link_id, contact_id = unb62(parts[0]), unb62(parts[1])
         except (ValueError, IndexError):
             raise NotFound("unknown link") from None
-        if len(parts) != 3 or parts[2] != self._sig(link_id, contact_id):
+        if len(parts) != 3 or not tokens.same(parts[2], self._sig(link_id, contact_id)):  # constant time
             raise NotFound("unknown link")
         return link_id, contact_id
 
