@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import NoReturn
 
 import pytest
+import sqlalchemy as sa
 
 from core import db
 
@@ -44,3 +46,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def terminate_backends(url: str) -> None:
+    """Kill every other backend of the test database (as an administrator, a restart or a proxy would)
+    and wait until they have exited, so their sockets are closed."""
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        pids = conn.scalars(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        ).all()
+        assert pids, "the pool should hold a connection to kill"
+        for pid in pids:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(100):
+            if not conn.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": list(pids)}
+            ):
+                break
+            time.sleep(0.05)
+    admin.dispose()

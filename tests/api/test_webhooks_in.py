@@ -18,14 +18,13 @@ from conversations.models import InboundEvent, Message
 from core import db
 from core.queue import get_queue
 from core.settings import Settings, get_settings
-from tests.helpers import run_jobs
+from tests.helpers import run_jobs, terminate_backends
 from workers.delivery.ingest import drain_inbound, ingest_inbound, sweep_inbound
 
 SECRET = "sig-secret-0123456789-0123456789-abcdef"
 
 
-@pytest.fixture
-def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def _vonage_app(monkeypatch: pytest.MonkeyPatch) -> TestClient:
     from api.app import create_app
 
     monkeypatch.setenv("RELAIS_CHANNEL", "vonage")
@@ -33,7 +32,20 @@ def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("RELAIS_VONAGE_API_SECRET", "s3cr3t")
     monkeypatch.setenv("RELAIS_VONAGE_SIGNATURE_SECRET", SECRET)
     get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as client:
+    return TestClient(create_app(get_settings()))
+
+
+@pytest.fixture
+def vonage_client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    with _vonage_app(monkeypatch) as client:
+        yield client
+
+
+@pytest.fixture
+def vonage_client_postgresql(runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    if db.engine().dialect.name != "postgresql":
+        pytest.skip("server-side connections exist on PostgreSQL only")
+    with _vonage_app(monkeypatch) as client:
         yield client
 
 
@@ -192,9 +204,23 @@ def test_an_inbound_text_is_stored_by_one_autocommitted_insert(vonage_client: Te
     event.listen(db.engine(), "before_cursor_execute", on_statement)
     try:
         assert vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000A1", "Hi"))).json() == {
-            "stored": 1}
+            "stored": 1
+        }
     finally:
         event.remove(db.engine(), "before_cursor_execute", on_statement)
     assert seen == [("INSERT", True)]
     assert _count(InboundEvent) == 1
     assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
+
+
+def test_the_webhook_after_its_pooled_connection_was_killed_still_stores_the_text(
+    vonage_client_postgresql: TestClient,
+) -> None:
+    """A checkout sends no SELECT 1 any more (core.db): a pooled connection whose backend died (a
+    restart, an administrator, a proxy) must still be replaced before the text's insert uses it."""
+    first = vonage_client_postgresql.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000B1", "Hi")))
+    assert first.json() == {"stored": 1}
+    terminate_backends(get_settings().resolved_database_url)
+    second = vonage_client_postgresql.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000B2", "Still there?")))
+    assert second.status_code == 200 and second.json() == {"stored": 1}
+    assert _count(InboundEvent) == 2

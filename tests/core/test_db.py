@@ -12,6 +12,7 @@ from core import accounts, db
 from core.logging import scrub
 from core.models import ApiKey
 from core.settings import Settings
+from tests.helpers import terminate_backends
 
 
 def test_work_inside_a_savepoint_is_undone_by_the_outer_rollback(runtime_any_db: Settings) -> None:
@@ -62,3 +63,24 @@ def test_timestamps_come_back_aware_utc_on_every_database(runtime_any_db: Settin
         since = datetime(2026, 6, 1, 13, 59, tzinfo=paris)
         found = session.scalar(select(ApiKey.id).where(ApiKey.created_at >= since))
         assert found == key_id
+
+
+@pytest.fixture
+def postgresql(runtime_any_db: Settings) -> Settings:
+    if db.engine().dialect.name != "postgresql":
+        pytest.skip("server-side connections exist on PostgreSQL only")
+    return runtime_any_db
+
+
+def test_a_pooled_connection_whose_backend_was_killed_is_replaced_at_checkout(postgresql: Settings) -> None:
+    """Without a SELECT 1 per checkout (pool_pre_ping), the next user of a dead pooled connection still
+    succeeds: its closed socket is seen and a new connection made."""
+    engine = db.engine()
+    with engine.connect() as conn:
+        killed = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+    terminate_backends(postgresql.resolved_database_url)
+    with db.session_scope() as session:
+        assert session.scalar(sa.text("SELECT pg_backend_pid()")) != killed
+        accounts.create_api_key(session, name="after the kill", role="agent")
+    with db.session_scope() as session:
+        assert session.scalars(select(ApiKey.name)).all() == ["after the kill"]
