@@ -56,3 +56,18 @@ def test_a_temporary_password_reaches_only_its_change(app_client: TestClient) ->
                if url not in PASSWORD_CHANGE_PATHS
                and (response := app_client.request(method, url, json={}, headers=headers)).status_code != 403]
     assert reached == []
+
+
+def test_every_state_change_with_a_session_cookie_needs_the_csrf_header(app_client: TestClient) -> None:
+    secret = _admin("admin@example.com", enrolled=True, must_change=False)
+    assert secret is not None
+    app_client.post("/api/v1/auth/login", json={"email": "admin@example.com", "password": PASSWORD})
+    assert app_client.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    unsafe = [(method, path, url) for method, path, url in _requests() if method not in ("GET", "HEAD", "OPTIONS")]
+    assert unsafe
+    for header in ({}, {CSRF_HEADER: "forged"}):
+        reached = [f"{method} {path}: {response.status_code}" for method, path, url in unsafe
+                   if (response := app_client.request(method, url, json={}, headers={"accept": "application/json",
+                                                                                      **header})).status_code != 403]
+        assert reached == []
+    assert app_client.get("/api/v1/auth/me").status_code == 200  # the session itself is fine
