@@ -94,15 +94,22 @@ def record_opt_in(
 ) -> ConsentEvent:
     """Record consent. With ``double_opt_in`` the contact goes ``pending`` until a YES confirms.
 
-    An opt-in does not lift a suppression-list entry (only an administrator removes those).
+    An opt-in does not lift a suppression-list entry (only an administrator removes those). A person
+    or API key lifting an opt-out (the customer texted STOP, then asked again by phone or in the
+    shop) must say how in ``proof``: the ledger is the evidence that they asked.
 
     Raises:
-        ValidationFailed: unknown source, or the contact is erased.
+        ValidationFailed: unknown source, the contact is erased, or an opt-out lifted without proof.
     """
     if source not in OPT_IN_SOURCES:
         raise ValidationFailed(f"opt-in source must be one of {', '.join(OPT_IN_SOURCES)}")
     if contact.erased:
         raise ValidationFailed("an erased contact cannot opt in")
+    if contact.opted_out and not double_opt_in and actor.type != SYSTEM.type and not proof.strip():
+        raise ValidationFailed(
+            f"contact {contact.id} opted out: say in proof how they asked to opt back in",
+            errors=[{"field": "proof", "message": "required to lift an opt-out"}],
+        )
     before = contact.consent_status
     if double_opt_in:
         entry = _append(session, contact=contact, action="pending", source=source, proof=proof, actor=actor)

@@ -185,3 +185,19 @@ def test_unknown_source_is_refused(runtime: object) -> None:
             consent.record_opt_out(session, contact=contact, source="telepathy")
         with pytest.raises(ValidationFailed):
             consent.record_opt_in(session, contact=contact, source="natural_language")
+
+
+def test_a_person_lifts_an_opt_out_only_saying_how_the_customer_asked(runtime: object) -> None:
+    """Any agent, marketer or API key could undo a STOP with no word of why; the ledger now says how."""
+    with db.session_scope() as session:
+        contact = create_contact(session, 19)
+        consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+        for proof in ("", "   "):
+            with pytest.raises(ValidationFailed) as refused:
+                consent.record_opt_in(session, contact=contact, source="api", proof=proof, actor=PERSON)
+            assert refused.value.errors[0]["field"] == "proof"
+        assert (contact.consent_status, contact.opted_out) == ("opted_out", True)
+        consent.record_opt_in(session, contact=contact, source="api", proof="asked again in the Lyon shop",
+                              actor=PERSON)
+        assert (contact.consent_status, contact.opted_out) == ("opted_in", False)
+        assert [e.action for e in consent.history(session, contact)] == ["opt_out", "opt_in"]
