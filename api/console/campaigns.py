@@ -11,7 +11,7 @@ themselves are in ``api.console.campaign_actions``, the wizard in ``api.console.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render, views
 from api.console.forecast_words import runs as forecast_runs
 from api.deps import db_session, require
-from campaigns import report_export, reporting, service
+from campaigns import report_export, reporting, scheduling, service
 from campaigns.models import Campaign, LinkClick
 from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
@@ -33,6 +33,8 @@ from core.rbac import Role
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 READERS = require(Role.MARKETER, Role.ANALYST)
 LIVE_STATUSES = ("scheduled", "preparing", "running")
+#: states in which the current run is still under way (its figures are not final)
+SENDING_STATUSES = ("preparing", "running", "paused")
 REFRESH_SECONDS = 10
 LIST_LIMIT = 100
 STATES = ("draft", "scheduled", "preparing", "running", "paused", "completed", "cancelled")
@@ -226,7 +228,8 @@ def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
         "campaign": campaign,
         "report": report,
         "exclusions": exclusions(report),
-        "forecast_runs": forecast_runs(report.get("forecast")),
+        "forecast_runs": forecast_runs(report.get("forecast"),
+                                       sending=campaign.run if campaign.status in SENDING_STATUSES else None),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "actions": STATE_ACTIONS.get(campaign.status, ()),
@@ -246,8 +249,14 @@ def rate(value: float) -> str:
     return f"{value * 100:.1f}\u00a0%"
 
 
-def timestamp(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def timestamp(value: datetime | str | None, zone: str = "UTC", *, seconds: bool = False) -> str:
+    """A stored UTC moment (a datetime, or ISO text as the report gives it) in the campaign's zone,
+    named: the shop reads its own clock ("2026-11-29 23:13 (Europe/Paris)"), not UTC's."""
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(scheduling.zone(zone))
+    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} ({zone})"
 
 
 @router.get("/campaigns", response_class=HTMLResponse)

@@ -10,7 +10,6 @@ currencies with no configured rate).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -108,11 +107,17 @@ class RunRows:
     """One run's forecast-vs-actual rows, with when its forecast was made."""
 
     run: int
-    made_at: str
+    made_at: str  # ISO, UTC: the page shows it in the campaign's zone
     rows: list[Row]
 
 
-def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None) -> list[Row]:
+#: the verdict while the run still sends: a partial count against the whole run's forecast was read
+#: as a miss ("Delivered 0 … outside the 95 % interval" for texts planned for the next morning)
+TOO_EARLY = "too early: still sending"
+
+
+def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
+          *, finished: bool = True) -> list[Row]:
     out = []
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
@@ -122,15 +127,16 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
             shown += f"; {money.conversion}"
         out.append(Row(metric, LABELS.get(metric, metric), shown,
                        _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a",
-                       _verdict(entry)))
+                       _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY))
     return out
 
 
-def runs(compared: dict[str, Any] | None) -> list[RunRows]:
+def runs(compared: dict[str, Any] | None, *, sending: int | None = None) -> list[RunRows]:
     """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
-    the latest run first; none without a stored forecast. A run not started yet shows "n/a" as actual."""
+    the latest run first; none without a stored forecast. A run not started yet shows "n/a" as actual;
+    the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``)."""
     if compared is None:
         return []
-    return [RunRows(entry["run"], datetime.fromisoformat(entry["made_at"]).strftime("%Y-%m-%d %H:%M UTC"),
-                    _rows(entry["metrics"], Money.from_dict(entry), entry["sources"]))
+    return [RunRows(entry["run"], entry["made_at"],
+                    _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending))
             for entry in reversed(compared["runs"])]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -44,11 +45,38 @@ def test_review_shows_the_forecast_and_the_campaign_page_compares_it(app_client:
     tasks.prepare_campaign(campaign_id)
     with db.session_scope() as session:
         session.execute(update(Message).where(Message.campaign_id == campaign_id).values(status="delivered"))
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML)
     assert page.status_code == 200
     assert 'id="forecast-vs-actual"' in page.text
     row = page.text.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
     assert "<td>3</td>" in row and "interval" in row
+
+
+def test_a_run_still_sending_gets_no_verdict_and_times_are_in_the_campaigns_zone(app_client: TestClient) -> None:
+    """Texts planned for the next morning read "Delivered 0 … outside the 95 % interval", and the page
+    said when in UTC to a shop in Paris."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+    with db.session_scope() as session:
+        campaign = session.query(Campaign).one()
+        campaign_id, created = campaign.id, campaign.created_at
+    tasks.prepare_campaign(campaign_id)
+    with db.session_scope() as session:
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="running"))
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    row = page.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
+    assert "too early: still sending" in row and "interval" not in row
+    paris = created.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris"))
+    assert f"Created {paris:%Y-%m-%d %H:%M} (Europe/Paris)" in page and " UTC" not in page.split("<main", 1)[1]
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id).values(status="delivered"))
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
+    done = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    row = done.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
+    assert "<td>3</td>" in row and "inside the 80 % interval" in row
 
 
 @pytest.mark.browser
