@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from intelligence.features import compact_matrix, customer_features, feature_names
+from intelligence.features import PRODUCT_REGULARS, compact_matrix, customer_features, feature_names
 from intelligence.model_bytes import StoredModel
 from intelligence.propensity import DEFAULT_HORIZON_DAYS, label
 from intelligence.windows import MAX_WINDOWS, SEED, Windows, training_windows
@@ -66,6 +66,13 @@ def _amount_matrix(kind: str, features: pd.DataFrame) -> np.ndarray:
     return compact_matrix(features) if kind == "two_part" else features[AMOUNT_COLUMNS].to_numpy(dtype=float)
 
 
+def _tree_matrix(kind: str, features: pd.DataFrame) -> np.ndarray:
+    """The ranking model's columns (all), or the Tweedie model's: all but the product-regulars shares,
+    which raised its validation revenue error (docs/intelligence.md) while they lifted the ranking's Spearman."""
+    kept = features if kind == RANKING else features.drop(columns=list(PRODUCT_REGULARS))
+    return kept.to_numpy(dtype=float)
+
+
 def spend_ranks(spend: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Each row's spend as a share of its window's customers at or below it (ties share their mean rank)."""
     return np.asarray(pd.Series(spend).groupby(window).rank(pct=True).to_numpy())
@@ -73,12 +80,12 @@ def spend_ranks(spend: np.ndarray, window: np.ndarray) -> np.ndarray:
 
 def _fit(kind: str, features: pd.DataFrame, spend: np.ndarray, window: np.ndarray) -> list[Any]:
     if kind == RANKING:  # ranks within each window: a window's spend level does not leak into another's
-        return [_small_trees().fit(features.to_numpy(dtype=float), spend_ranks(spend, window))]
+        return [_small_trees().fit(_tree_matrix(kind, features), spend_ranks(spend, window))]
     if kind == "tweedie":
         model = lgb.LGBMRegressor(objective="tweedie", tweedie_variance_power=1.2, n_estimators=300,
                                   learning_rate=0.02, num_leaves=7, min_child_samples=40, subsample=0.8,
                                   subsample_freq=1, colsample_bytree=0.8, random_state=SEED, verbose=-1, n_jobs=1)
-        return [model.fit(features.to_numpy(dtype=float), spend)]
+        return [model.fit(_tree_matrix(kind, features), spend)]
     bought = spend > 0
     buys = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000))
     buys.fit(compact_matrix(features), bought.astype(int))
@@ -92,7 +99,7 @@ def _predict(kind: str, fitted: list[Any], features: pd.DataFrame) -> np.ndarray
     if features.empty:
         return np.zeros(0)
     if kind in ("tweedie", RANKING):
-        return np.asarray(fitted[0].predict(features.to_numpy(dtype=float)))
+        return np.asarray(fitted[0].predict(_tree_matrix(kind, features)))
     buys, amount, smear = fitted
     p_buy = buys.predict_proba(compact_matrix(features))[:, 1]
     return np.asarray(p_buy * np.exp(amount.predict(_amount_matrix(kind, features))) * smear)

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from intelligence import recommend
 from intelligence import value as value_module
-from intelligence.features import customer_features, outcomes
+from intelligence.features import PRODUCT_REGULARS, customer_features, outcomes
 from intelligence.propensity import BLEND, CANDIDATES, PropensityModel, label
 from intelligence.recommend import RecommendModel, hit_at
 from intelligence.retail_data import load_online_retail
@@ -61,6 +61,39 @@ def test_features_see_only_lines_before_the_cutoff() -> None:
     assert features["gap_mean"] == 10 and features["cancellations"] == 1 and features["products"] == 1
     later = outcomes(frame, day + pd.Timedelta(days=20), day + pd.Timedelta(days=60)).loc["1"]
     assert later["spend"] == 45.0 and later["orders"] == 1
+
+
+def test_product_regulars_shares_say_who_else_buys_a_customers_products() -> None:
+    day = pd.Timestamp("2011-03-01 10:00")
+    rows = [  # three regulars (3 purchase days) buy W
+        (f"R{i}", f"r{i}{k}", day + pd.Timedelta(days=7 * k), "W", "", 1, 10.0, "United Kingdom")
+        for i in range(3)
+        for k in range(3)
+    ]
+    rows += [(f"O{i}", f"o{i}", day, "G", "", 1, 10.0, "United Kingdom") for i in range(3)]  # one-off buyers of G
+    rows += [
+        ("X", "x", day, "W", "", 3, 10.0, "United Kingdom"),
+        ("Y", "y", day, "G", "", 1, 10.0, "United Kingdom"),
+        ("Z", "z", day, "W", "", 9, 10.0, "United Kingdom"),
+        ("Z", "z", day, "G", "", 1, 10.0, "United Kingdom"),
+    ]
+    features = customer_features(pd.DataFrame(rows, columns=list(COLUMNS)), day + pd.Timedelta(days=30))
+    population = 3 / 9  # regulars among the nine buyers
+
+    def share(regulars: int, others: int) -> float:  # shrunk toward the population's with 20 buyers' weight
+        return (regulars + 20 * population) / (others + 20) / population
+
+    w_share, g_share = share(3, 4), share(0, 4)  # X's W: R0-R2 and Z; Y's G: O0-O2 and Z (never X or Y itself)
+    assert features.loc["X", "product_regulars_mean"] == pytest.approx(w_share) and w_share > 1
+    assert features.loc["Y", "product_regulars_mean"] == pytest.approx(g_share) and g_share < 1
+    assert features.loc["R0", "product_regulars_mean"] == pytest.approx(share(2, 4))  # its own habit left out
+    z = features.loc["Z"]
+    assert z["product_regulars_mean"] == pytest.approx((w_share + g_share) / 2)
+    assert z["product_regulars_max"] == pytest.approx(w_share)
+    assert z["product_regulars_weighted"] == pytest.approx((90 * w_share + 10 * g_share) / 100)  # by spend
+    assert z["products"] == 2
+    young = customer_features(pd.DataFrame(rows[9:], columns=list(COLUMNS)), day + pd.Timedelta(days=30))
+    assert (young["product_regulars_mean"] == 1.0).all()  # nobody is a regular yet: no signal, not a division by 0
 
 
 def test_propensity_ranks_regulars_first_and_survives_storage(lines: pd.DataFrame) -> None:
@@ -131,6 +164,17 @@ def test_a_ranked_spend_follows_the_ranking_and_keeps_the_amount_models_total(li
     order = np.argsort(value_module._predict(RANKING, ranked._ranker, features), kind="stable")
     assert (np.diff(spend[order]) >= 0).all() and not (np.diff(amounts[order]) >= 0).all()
     assert np.isclose(spend.sum(), amounts.sum())
+
+
+def test_product_regulars_shares_feed_the_ranking_not_the_tweedie_amounts(lines: pd.DataFrame) -> None:
+    features = customer_features(lines, CUTOFF)
+    blind = features.assign(**{name: 1.0 for name in PRODUCT_REGULARS})  # as if no product told anything
+    tweedie = ValueModel(HORIZON, kind="tweedie").fit(lines, CUTOFF)
+    assert np.array_equal(tweedie.predict_features(features), tweedie.predict_features(blind))
+    windows = training_windows(lines, CUTOFF, HORIZON)
+    ranker = value_module._fit(RANKING, windows.features, windows.done["spend"].to_numpy(), windows.window)
+    ranks = value_module._predict(RANKING, ranker, features)
+    assert not np.allclose(ranks, value_module._predict(RANKING, ranker, blind))
 
 
 def test_send_time_gives_each_customer_their_hour(lines: pd.DataFrame) -> None:
