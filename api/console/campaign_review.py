@@ -77,6 +77,16 @@ def window_words(quiet_start: str, quiet_end: str, country_rules: bool) -> list[
 
 
 def when_words(wizard: WizardForm, start: datetime | None) -> str:
+    """When the campaign goes, in a sentence (the confirmation dialog asks with it)."""
+    said = _when(wizard, start)
+    if wizard.best_time and wizard.when in ("now", "at") and wizard.best_start and wizard.best_end:
+        # "As soon as you confirm." alone was asked for texts planned days later
+        said += (f" Each recipient then gets it at their best hour between {wizard.best_start.replace('T', ' ')} "
+                 f"and {wizard.best_end.replace('T', ' ')} in their own time zone.")
+    return said
+
+
+def _when(wizard: WizardForm, start: datetime | None) -> str:
     zone = wizard.timezone
     if wizard.when == "at":
         if start is None:

@@ -139,6 +139,18 @@ def test_the_message_and_review_show_before_the_campaign_has_a_name(app_client: 
     assert 'class="sms-text"' in page.text and "The text shows once" not in page.text
 
 
+def test_the_confirmation_says_best_time_sends_wait_for_the_window(app_client: TestClient) -> None:
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    form = wizard_form(ids, best_time="on", best_start="2030-12-01T09:00", best_end="2030-12-02T20:00",
+                       best_holdout="10")
+    shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers)
+    assert shown.status_code == 200, shown.text
+    question = shown.text.split('hx-confirm="', 1)[1].split('"', 1)[0]
+    assert question.endswith("As soon as you confirm. Each recipient then gets it at their best hour between "
+                             "2030-12-01 09:00 and 2030-12-02 20:00 in their own time zone."), question
+
+
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
     ids = wizard_audience()
     headers = marketer_headers(app_client)
