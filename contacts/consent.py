@@ -139,9 +139,10 @@ def confirm_double_opt_in(session: Session, contact: Contact, *, proof: str = "Y
     """Confirm a pending double opt-in (the inbound pipeline calls this on a YES reply).
 
     Returns ``True`` when the contact was pending and is now opted in, ``False`` otherwise (the
-    reply was then an ordinary "yes").
+    reply was then an ordinary "yes"). A contact who opted out is never confirmed this way: their
+    request was not sent, so a "yes" answers something else; they come back by texting START.
     """
-    if contact.consent_status != "pending" or contact.erased:
+    if contact.consent_status != "pending" or contact.erased or contact.opted_out:
         return False
     _append(session, contact=contact, action="opt_in", source="double_opt_in", proof=proof, actor=SYSTEM)
     contact.consent_status = "opted_in"

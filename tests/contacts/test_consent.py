@@ -201,3 +201,15 @@ def test_a_person_lifts_an_opt_out_only_saying_how_the_customer_asked(runtime: o
                               actor=PERSON)
         assert (contact.consent_status, contact.opted_out) == ("opted_in", False)
         assert [e.action for e in consent.history(session, contact)] == ["opt_out", "opt_in"]
+
+
+def test_a_yes_does_not_undo_a_stop_through_a_double_opt_in_never_sent(runtime: object) -> None:
+    """A double opt-in requested for a contact who opted out leaves them pending (its request is not
+    sent); their next "yes", to any question, used to opt them back in."""
+    with db.session_scope() as session:
+        contact = create_contact(session, 20)
+        consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+        consent.record_opt_in(session, contact=contact, source="api", double_opt_in=True, actor=PERSON)
+        assert consent.confirm_double_opt_in(session, contact) is False
+        assert contact.opted_out is True
+        assert consent.consent_verdicts(session, [contact.id], "marketing") == {contact.id: "opted_out"}
