@@ -51,7 +51,7 @@ class StoredPoint:
 
 def check_kb_name(kb: str) -> str:
     """Raise ``ValidationFailed`` unless ``kb`` is 1-63 letters, digits, ``-`` or ``_``."""
-    if not _KB_NAME.match(kb):
+    if not _KB_NAME.fullmatch(kb):  # match() let "faq\n" through: "$" also matches before a final newline
         raise ValidationFailed(f"invalid knowledge base name {kb!r}: use 1-63 letters, digits, '-' or '_'")
     return kb
 

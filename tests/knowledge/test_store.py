@@ -90,7 +90,8 @@ def test_local_store_persists_across_reopen_and_refuses_a_second_owner(tmp_path:
 
 def test_kb_names_are_checked() -> None:
     store = VectorStore(dim=DIM, location=":memory:")
-    with pytest.raises(ValidationFailed, match="invalid knowledge base name"):
-        store.collection("../etc")
+    for name in ("../etc", "faq\n"):
+        with pytest.raises(ValidationFailed, match="invalid knowledge base name"):
+            store.collection(name)
     assert store.search("never-created", np.ones(DIM), limit=3) == []
     assert store.count("never-created") == 0
