@@ -58,6 +58,7 @@ from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
 from agent.responder.prompts import BrandVoice
 from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
+from agent.shorthand import expand_shorthand
 from agent.smalltalk import bot_question, courtesy_language, model_text
 from channels.limits import MAX_INBOUND_CHARS
 from core.settings import Settings
@@ -365,14 +366,15 @@ class Pipeline:
         asked: dict[int, str] = {}
         for n in modelled:
             item = items[n]
-            words = model_text(item.text)
+            language = languages[n]
+            # SMS shorthand spelt out in the message's language ("vs etes ouverts" -> "vous etes ouverts")
+            words = expand_shorthand(model_text(item.text), language.language if language is not None else "en")
             follow_up = resolve_follow_up(words, item.history)
             if follow_up is not None:
                 asked[n] = words
             query = follow_up or words
             parts = [query] if follow_up is not None else carry_places(split_questions(query))
             # retrieved and checked with the countries of the cities they name ("... a Madrid? (España)")
-            language = languages[n]
             parts = [with_city_countries(part, language.language if language is not None else "en",
                                          self.settings.default_region) for part in parts]
             questions_text[n] = parts
