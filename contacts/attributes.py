@@ -39,7 +39,7 @@ def define(
     session: Session, *, name: str, type: str, segmentable: bool = False, description: str = ""
 ) -> AttributeDefinition:
     """Declare an attribute. Raises ``ValidationFailed`` (bad name/type) or ``Conflict`` (exists)."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # match() let "tier\n" through ("$" matches before a final newline)
         raise ValidationFailed(
             f"attribute name {name!r} must be lowercase letters, digits and _ (starting with a letter)",
             errors=[{"field": "name"}],

@@ -128,3 +128,8 @@ def test_declaring_an_attribute_segmentable_indexes_values_already_held(runtime_
         assert attributes.define(session, name="tier", type="number", segmentable=True)
         above_two = {"field": "attribute", "name": "tier", "op": "gt", "value": 2}
         assert segments.count(session, {"all": [above_two]}) == 1
+
+
+def test_an_attribute_name_ending_in_a_newline_is_refused(runtime: object) -> None:
+    with db.session_scope() as session, pytest.raises(ValidationFailed):
+        attributes.define(session, name="tier\n", type="number")
