@@ -112,7 +112,8 @@ def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch:
     last, total = 0, 0
     while True:
         rows = session.execute(
-            select(Message.id, Message.not_before, Contact.timezone, Contact.country)
+            select(Message.id, Message.not_before, Contact.timezone, Contact.country, Message.wait_reason,
+                   Message.wait_detail)
             .join(Contact, Contact.id == Message.contact_id)
             .where(Message.campaign_id == campaign.id, Message.status == "queued", Message.id > last)
             .order_by(Message.id).limit(batch)
@@ -120,7 +121,7 @@ def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch:
         if not rows:
             return total
         params, due = [], []
-        for message_id, planned, tz, country in rows:
+        for message_id, planned, tz, country, reason, detail in rows:
             after = max(now, scheduling.aware(planned)) if planned is not None else now
             slot = planner.opening(timezone=tz, country=country, after=after)
             at, wait = slot.at, slot.wait
@@ -128,7 +129,12 @@ def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch:
                 at = throttle.book(slot.at)
                 wait = plan.throttled(at) if at > slot.at else wait
             if wait is None and at > now:
-                wait = plan.Wait("scheduled", f"planned for {at:%a %H:%M} UTC")
+                # a time still ahead and unchanged keeps its reason ("best time: 13:00 from your
+                # history"); a new one is said in the recipient's zone, not UTC
+                unchanged = planned is not None and at == scheduling.aware(planned) and reason not in ("", "paused")
+                wait = plan.Wait(reason, detail) if unchanged else plan.Wait(
+                    "scheduled", f"planned for {at.astimezone(scheduling.zone(tz, campaign.timezone)):%a %H:%M} "
+                    f"({tz or campaign.timezone})")
             params.append({"b_id": message_id, "b_at": at, "b_reason": wait.code if wait else "",
                            "b_detail": wait.detail if wait else ""})
             due.append(at)

@@ -79,3 +79,25 @@ def test_a_recurring_campaign_paused_between_runs_resumes_its_schedule(runtime: 
     assert tasks.prepare_campaign(cid, now=next_run) == 1
     with db.session_scope() as session:
         assert session.get_one(Campaign, cid).run == 2
+
+
+def test_resume_keeps_a_planned_times_reason_and_words_a_new_one_in_the_recipients_zone(runtime: Settings) -> None:
+    """A best-time text paused and resumed read "planned for Tue 12:00 UTC" instead of its reason."""
+    from campaigns import service
+    from tests.delivery.test_authority import WEDNESDAY_NOON, _campaign, _rows
+
+    cid, ids = _campaign(2, WEDNESDAY_NOON)
+    evening = WEDNESDAY_NOON + timedelta(hours=7)  # 19:00 in Paris
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.id == ids[0]).values(
+            not_before=evening, wait_reason="scheduled", wait_detail="best time: 19:00 from your history"))
+        session.execute(update(Message).where(Message.id == ids[1]).values(
+            not_before=evening, wait_reason="paused", wait_detail="the campaign is paused"))
+        service.pause(session, session.get_one(Campaign, cid))
+    with db.session_scope() as session:
+        campaign = service.resume(session, session.get_one(Campaign, cid))
+        flows.resume_work(session, campaign, now=WEDNESDAY_NOON + timedelta(hours=1))
+    assert [row[1:] for row in _rows(ids)] == [
+        (evening, "scheduled", "best time: 19:00 from your history"),
+        (evening, "scheduled", "planned for Wed 19:00 (Europe/Paris)"),
+    ]
