@@ -6,6 +6,12 @@ processed by a worker; delivery reports are kept in Redis and applied in batches
 a second each costing no worker thread, its Redis push grouped with the concurrent reports'.
 Unsigned, badly signed or stale (> 5 min) requests get 401 problem+json from the adapter's check.
 
+A signed status webhook is answered by :class:`StatusFastPath`, an ASGI middleware inside the request
+id, metrics, security headers and body limit, before the framework's routing, dependencies and
+exception layers: those cost the API more processor time per report than checking and keeping it.
+Anything else (a bad signature, a malformed body, the channel off, Redis failing) is handed to the
+route below with the body it read, so the route's checks and the app's error handlers answer.
+
 The inbound route takes no request session: each text is one autocommitted insert
 (``conversations.flows.store_inbound``), run with its commit in one worker thread, so under a burst
 a SQLite write lock is never held while a commit waits for a free thread (a pool deadlock), and
@@ -14,10 +20,14 @@ PostgreSQL is spared a BEGIN and a COMMIT per text.
 
 from __future__ import annotations
 
+import json
 import threading
+from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.base import Channel, WebhookRequest
 from channels.registry import get_channel
@@ -29,7 +39,8 @@ from delivery import reports
 
 router = APIRouter(tags=["webhooks-in"])
 
-PUBLIC_PATHS = frozenset({"/webhooks/vonage/inbound", "/webhooks/vonage/status"})
+STATUS_PATH = "/webhooks/vonage/status"
+PUBLIC_PATHS = frozenset({"/webhooks/vonage/inbound", STATUS_PATH})
 
 _lock = threading.Lock()
 _channels: dict[int, Channel] = {}
@@ -56,20 +67,99 @@ async def _webhook(request: Request) -> WebhookRequest:
 
 @router.get("/webhooks/vonage/inbound")
 @router.post("/webhooks/vonage/inbound")
-def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> dict[str, int]:
-    """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0)."""
+def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> JSONResponse:
+    """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0).
+
+    The answer is a ready response: a returned dict would be validated by FastAPI in a second
+    worker-thread hand-off per text."""
     channel = _vonage(request.app.state.settings)
     channel.verify_signature(request=webhook)
-    return {"stored": flows.store_inbound(channel.parse_inbound(request=webhook), channel="vonage")}
+    return JSONResponse({"stored": flows.store_inbound(channel.parse_inbound(request=webhook), channel="vonage")})
 
 
-@router.get("/webhooks/vonage/status")
-@router.post("/webhooks/vonage/status")
+async def take_status(settings: Settings, webhook: WebhookRequest) -> int:
+    """Check a status webhook and keep its reports for the apply job; returns how many were kept.
+
+    Raises what the adapter's checks raise (signature, malformed body) and what Redis raised."""
+    channel = _vonage(settings)
+    channel.verify_signature(request=webhook)
+    return await reports.stager(get_redis(settings)).stage(channel.parse_status(request=webhook))
+
+
+@router.get(STATUS_PATH)
+@router.post(STATUS_PATH)
 async def vonage_status(request: Request) -> JSONResponse:
     """Take delivery reports for the apply job; ``accepted`` counts them, kept in Redis by then."""
     webhook = await _webhook(request)  # the body first: one too large is refused (413) before anything else
-    settings = request.app.state.settings
-    channel = _vonage(settings)
-    channel.verify_signature(request=webhook)
-    accepted = await reports.stager(get_redis(settings)).stage(channel.parse_status(request=webhook))
-    return JSONResponse({"accepted": accepted})
+    return JSONResponse({"accepted": await take_status(request.app.state.settings, webhook)})
+
+
+class _Matched(NamedTuple):
+    """What the request metrics read of a matched route (``api.middleware``): its path template."""
+
+    path: str
+
+
+class StatusFastPath:
+    """Answers signed status webhooks without the framework's routing (see the module docstring).
+
+    Install it inside the body limit (its reads are counted and cut there) and the request context.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != STATUS_PATH or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        body, complete = await _read_body(receive)
+        if not complete:  # the client went away, or the body limit refused it (and answered 413)
+            return
+        try:
+            webhook = WebhookRequest.build(
+                method=scope["method"],
+                headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+                query=dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)),
+                body=body,
+            )
+            accepted = await take_status(scope["app"].state.settings, webhook)
+        except Exception:  # the route repeats the checks; the app's handlers give the answer (401, 404, 422, 500)
+            await self.app(scope, _replay(body), send)
+            return
+        scope["route"] = _Matched(STATUS_PATH)
+        answer = json.dumps({"accepted": accepted}, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The request body, and whether it arrived whole (not cut by a disconnect)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes) -> Receive:
+    """A ``receive`` that hands the app the body already read, then reports a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,86 @@
+"""Signed status webhooks are answered before the framework's routing; anything else goes through the route.
+
+A campaign posts one delivery report per message: the routing, dependency and exception layers cost
+the API more than checking and keeping a report, so ``StatusFastPath`` answers the signed ones
+itself, inside the request id, metrics, security headers and body limit. A request it cannot take
+(bad signature, malformed body) is handed to the route with its body, and the app's handlers answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from api.middleware import REQUESTS
+from api.routes import webhooks_in
+from channels.base import WebhookRequest
+from core.redis import get_redis
+from core.settings import Settings, get_settings
+from delivery import reports
+from tests.api.test_webhooks_in import _vonage_app, signed
+
+REPORT = {
+    "msisdn": "33612345678",
+    "to": "Relais",
+    "messageId": "0C0000AB",
+    "status": "delivered",
+    "client-ref": "relais-7",
+}
+
+
+@pytest.fixture
+def client(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    with _vonage_app(monkeypatch) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def route_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The requests that reached the framework's route (its body reader is the route's first step)."""
+    calls: list[str] = []
+    original = webhooks_in._webhook
+
+    async def counted(request: Request) -> WebhookRequest:
+        calls.append(request.method)
+        return await original(request)
+
+    monkeypatch.setattr(webhooks_in, "_webhook", counted)
+    return calls
+
+
+def _count(status: str) -> float:
+    return REQUESTS.labels("POST", webhooks_in.STATUS_PATH, status)._value.get()
+
+
+def test_a_signed_report_is_kept_without_reaching_the_route(client: TestClient, route_calls: list[str]) -> None:
+    before = _count("200")
+    response = client.post(webhooks_in.STATUS_PATH, data=signed(REPORT))
+    assert response.status_code == 200 and response.json() == {"accepted": 1}
+    assert route_calls == []
+    # the request context still names the route, adds its id and security headers
+    assert _count("200") == before + 1
+    assert response.headers["x-request-id"] and response.headers["x-content-type-options"] == "nosniff"
+    [kept] = get_redis(get_settings()).lrange(reports.PENDING_KEY, 0, -1)
+    report = reports.decode(kept)
+    assert (report.provider_message_id, report.status, report.client_ref) == ("0C0000AB", "delivered", "relais-7")
+
+
+def test_a_signed_report_by_get_is_kept(client: TestClient, route_calls: list[str]) -> None:
+    response = client.get(webhooks_in.STATUS_PATH, params=signed(REPORT))
+    assert response.status_code == 200 and response.json() == {"accepted": 1}
+    assert route_calls == []
+
+
+def test_a_badly_signed_report_goes_through_the_route_and_is_refused(
+    client: TestClient, route_calls: list[str]
+) -> None:
+    before = _count("401")
+    response = client.post(webhooks_in.STATUS_PATH, data={**signed(REPORT), "status": "failed"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert route_calls == ["POST"]  # the route read the body the fast path had read
+    assert _count("401") == before + 1
+    assert get_redis(get_settings()).llen(reports.PENDING_KEY) == 0
