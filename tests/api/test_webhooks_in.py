@@ -224,3 +224,23 @@ def test_the_webhook_after_its_pooled_connection_was_killed_still_stores_the_tex
     second = vonage_client_postgresql.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000B2", "Still there?")))
     assert second.status_code == 200 and second.json() == {"stored": 1}
     assert _count(InboundEvent) == 2
+
+
+def test_an_inbound_text_costs_one_worker_thread_hand_off(
+    vonage_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert runs in a worker thread (with its commit); the answer must not cost a second hand-off
+    (FastAPI validating a returned dict in the thread pool: a thread wake-up per text)."""
+    import fastapi.routing
+
+    calls: list[str] = []
+    original = fastapi.routing.run_in_threadpool
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(func, "__name__", type(func).__name__))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "run_in_threadpool", counting)
+    answer = vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0A0000C1", "Hi")))
+    assert answer.status_code == 200 and answer.json() == {"stored": 1}
+    assert len(calls) == 1, calls  # the endpoint itself; no response validation after it
