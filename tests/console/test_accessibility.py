@@ -203,6 +203,8 @@ CASES = (
     Case("qa-report", "analyst", "/api/v1/eval/reports/{report}/html", _qa_report, "table.heat"),
     Case("overview", "admin", "/console/overview", _conversation),
     Case("users", "admin", "/console/users"),
+    Case("apikeys", "admin", "/console/apikeys"),
+    Case("audit", "admin", "/console/audit", ready="#audit"),
     Case("jobs", "admin", "/console/jobs", _failed_job, "[data-job]"),
 )
 
