@@ -48,18 +48,20 @@ STATE_ACTIONS: dict[str, tuple[str, ...]] = {
     "completed": (),
     "cancelled": (),
 }
-#: each state in words, for the page's "what you can do now" line
+#: per state: where the campaign stands, then what a marketer can do about it (an analyst, who has
+#: no buttons, reads the first part alone: "Pausing holds them" offered them actions they did not have)
 STATE_WORDS = {
-    "draft": "A draft: nothing is sent. Continue editing it, schedule it from the wizard, or discard it.",
-    "scheduled": "Scheduled: it starts at its planned time. You can pause it (it then waits) or cancel it.",
-    "preparing": "Sending: messages are being prepared. Pausing holds every queued message; cancelling stops it for "
-                 "good.",
-    "running": "Sending: queued messages go as their windows open. Pausing holds them; cancelling stops it for good.",
-    "paused": "Paused: queued messages wait. Resuming re-plans them from now (quiet hours and throttle included); "
-              "cancelling stops it for good.",
-    "completed": "Completed: every message was sent or settled. Reports and exports stay available.",
-    "cancelled": "Cancelled: messages still queued were not sent. Reports and exports stay available.",
-}
+    "draft": ("A draft: nothing is sent.", "Continue editing it, schedule it from the wizard, or discard it."),
+    "scheduled": ("Scheduled: it starts at its planned time.", "You can pause it (it then waits) or cancel it."),
+    "preparing": ("Sending: messages are being prepared.",
+                  "Pausing holds every queued message; cancelling stops it for good."),
+    "running": ("Sending: queued messages go as their windows open.",
+                "Pausing holds them; cancelling stops it for good."),
+    "paused": ("Paused: queued messages wait.",
+               "Resuming re-plans them from now (quiet hours and throttle included); cancelling stops it for good."),
+    "completed": ("Completed: every message was sent or settled.", "Reports and exports stay available."),
+    "cancelled": ("Cancelled: messages still queued were not sent.", "Reports and exports stay available."),
+}  # fmt: skip
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
 COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
 #: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
@@ -233,7 +235,7 @@ def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "actions": STATE_ACTIONS.get(campaign.status, ()),
-        "state_words": STATE_WORDS.get(campaign.status, ""),
+        "state_words": STATE_WORDS.get(campaign.status, ("", "")),
         "refresh_seconds": REFRESH_SECONDS,
         "updated_at": utcnow(),
     }

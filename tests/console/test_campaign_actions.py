@@ -123,6 +123,10 @@ def test_a_draft_is_discarded_and_analysts_see_no_buttons(app_client: TestClient
     campaign_id, _ = _running(1)
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     assert page.count('id="campaign-state"') == 1 and _buttons(page) == set()
+    # no buttons, and no words offering what they cannot do ("Pausing holds them; cancelling…")
+    said = page.split('id="state-words">', 1)[1].split("</p>", 1)[0]
+    assert "Where it stands" in page and "What you can do now" not in page
+    assert said.startswith("Sending:") and "Paus" not in said and "cancel" not in said
     refused = app_client.post(f"/console/campaigns/{campaign_id}/pause", headers={**HTMX, "X-CSRF-Token": csrf})
     assert refused.status_code == 403
 
