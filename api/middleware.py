@@ -21,7 +21,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_limit import BodyLimit, BodyLimits
-from api.routes.webhooks_in import StatusFastPath
+from api.routes.webhooks_in import ProviderFastPath
 from api.security_headers import security_headers
 from core.logging import mask_phones
 
@@ -87,8 +87,8 @@ class RequestContext:
 
 
 def install(app: FastAPI) -> None:
-    # innermost: the status webhooks' fast path runs inside the body limit and the request context
-    app.add_middleware(StatusFastPath)
+    # innermost: the provider webhooks' fast path runs inside the body limit and the request context
+    app.add_middleware(ProviderFastPath)
     # added before RequestContext, so it runs inside it: a 413 carries a request id and is logged
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(app.state.settings))
     app.add_middleware(RequestContext)

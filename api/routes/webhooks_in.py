@@ -6,11 +6,13 @@ processed by a worker; delivery reports are kept in Redis and applied in batches
 a second each costing no worker thread, its Redis push grouped with the concurrent reports'.
 Unsigned, badly signed or stale (> 5 min) requests get 401 problem+json from the adapter's check.
 
-A signed status webhook is answered by :class:`StatusFastPath`, an ASGI middleware inside the request
-id, metrics, security headers and body limit, before the framework's routing, dependencies and
-exception layers: those cost the API more processor time per report than checking and keeping it.
-Anything else (a bad signature, a malformed body, the channel off, Redis failing) is handed to the
-route below with the body it read, so the route's checks and the app's error handlers answer.
+Signed status and inbound webhooks are answered by :class:`ProviderFastPath`, an ASGI middleware
+inside the request id, metrics, security headers and body limit, before the framework's routing,
+dependencies and exception layers: those cost the API more processor time per report than checking
+and keeping it, and as much per inbound text as its insert. Anything else (a bad signature, a
+malformed body, the channel off, Redis or the database failing) is handed to the routes below with
+the body it read, so the routes' checks and the app's error handlers answer (an inbound text stored
+before the failure is not stored twice: the insert is deduplicated).
 
 The inbound route takes no request session: each text is one autocommitted insert
 (``conversations.flows.store_inbound``), run with its commit in one worker thread, so under a burst
@@ -27,6 +29,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.base import Channel, WebhookRequest
@@ -40,7 +43,8 @@ from delivery import reports
 router = APIRouter(tags=["webhooks-in"])
 
 STATUS_PATH = "/webhooks/vonage/status"
-PUBLIC_PATHS = frozenset({"/webhooks/vonage/inbound", STATUS_PATH})
+INBOUND_PATH = "/webhooks/vonage/inbound"
+PUBLIC_PATHS = frozenset({INBOUND_PATH, STATUS_PATH})
 
 _lock = threading.Lock()
 _channels: dict[int, Channel] = {}
@@ -65,16 +69,22 @@ async def _webhook(request: Request) -> WebhookRequest:
     )
 
 
-@router.get("/webhooks/vonage/inbound")
-@router.post("/webhooks/vonage/inbound")
+@router.get(INBOUND_PATH)
+@router.post(INBOUND_PATH)
 def vonage_inbound(request: Request, webhook: WebhookRequest = Depends(_webhook)) -> JSONResponse:
     """Store the text(s) and answer 200; a replay stores nothing (``stored`` 0).
 
     The answer is a ready response: a returned dict would be validated by FastAPI in a second
     worker-thread hand-off per text."""
-    channel = _vonage(request.app.state.settings)
+    return JSONResponse({"stored": store_texts(request.app.state.settings, webhook)})
+
+
+def store_texts(settings: Settings, webhook: WebhookRequest) -> int:
+    """Check an inbound webhook and store its text(s); returns how many were new (blocking: run it in
+    a worker thread). Raises what the adapter's checks raise and what the database raised."""
+    channel = _vonage(settings)
     channel.verify_signature(request=webhook)
-    return JSONResponse({"stored": flows.store_inbound(channel.parse_inbound(request=webhook), channel="vonage")})
+    return flows.store_inbound(channel.parse_inbound(request=webhook), channel="vonage")
 
 
 async def take_status(settings: Settings, webhook: WebhookRequest) -> int:
@@ -100,8 +110,9 @@ class _Matched(NamedTuple):
     path: str
 
 
-class StatusFastPath:
-    """Answers signed status webhooks without the framework's routing (see the module docstring).
+class ProviderFastPath:
+    """Answers signed status and inbound webhooks without the framework's routing (see the module
+    docstring); an inbound text's checks and insert run in one worker-thread hand-off.
 
     Install it inside the body limit (its reads are counted and cut there) and the request context.
     """
@@ -110,7 +121,7 @@ class StatusFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != STATUS_PATH or scope["method"] not in ("GET", "POST"):
+        if scope["type"] != "http" or scope["path"] not in PUBLIC_PATHS or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
         body, complete = await _read_body(receive)
@@ -123,12 +134,16 @@ class StatusFastPath:
                 query=dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)),
                 body=body,
             )
-            accepted = await take_status(scope["app"].state.settings, webhook)
+            settings = scope["app"].state.settings
+            if scope["path"] == STATUS_PATH:
+                key, count = "accepted", await take_status(settings, webhook)
+            else:
+                key, count = "stored", await run_in_threadpool(store_texts, settings, webhook)
         except Exception:  # the route repeats the checks; the app's handlers give the answer (401, 404, 422, 500)
             await self.app(scope, _replay(body), send)
             return
-        scope["route"] = _Matched(STATUS_PATH)
-        answer = json.dumps({"accepted": accepted}, separators=(",", ":")).encode()
+        scope["route"] = _Matched(scope["path"])
+        answer = json.dumps({key: count}, separators=(",", ":")).encode()
         await send(
             {
                 "type": "http.response.start",

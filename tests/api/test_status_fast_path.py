@@ -1,7 +1,7 @@
 """Signed status webhooks are answered before the framework's routing; anything else goes through the route.
 
 A campaign posts one delivery report per message: the routing, dependency and exception layers cost
-the API more than checking and keeping a report, so ``StatusFastPath`` answers the signed ones
+the API more than checking and keeping a report, so ``ProviderFastPath`` answers the signed ones
 itself, inside the request id, metrics, security headers and body limit. A request it cannot take
 (bad signature, malformed body) is handed to the route with its body, and the app's handlers answer.
 """
