@@ -127,6 +127,16 @@ def open_console_session(session: Session, *, user: User, verified: bool) -> tup
     return row, token
 
 
+def renew_console_token(session: Session, row: ConsoleSession) -> str:
+    """A new secret for a session whose privilege just rose (the second factor given): a token
+    seen or planted before that step no longer opens the verified session (ASVS 3.2.1). The row,
+    its CSRF token and its expiry stay, so a client holding the CSRF token keeps working."""
+    token = tokens.new_session_token()
+    row.token_hash = tokens.digest(token)
+    session.flush()
+    return token
+
+
 def find_console_session(session: Session, token: str) -> tuple[ConsoleSession, User] | None:
     row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == tokens.digest(token)))
     if row is None or _aware(row.expires_at) < utcnow():

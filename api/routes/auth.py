@@ -199,16 +199,18 @@ def enrol(
 def verify(
     body: CodeIn,
     request: Request,
+    response: Response,
     session: Session = Depends(db_session, scope="function"),
     limiter: Throttle = Depends(throttle),
     origin: Client = Depends(client),
 ) -> MeOut:
     """Give the second factor of a log-in (a TOTP code once per time step, or a recovery code once);
-    a user with no factor yet confirms their first enrolment with it."""
+    a user with no factor yet confirms their first enrolment with it. The session's cookie gets a
+    new token: the password-only one stops working."""
     console_session, user = _cookie_session(request, session)
     method = authn.second_factor(session, limiter, user=user, code=body.code, client=origin)
     console_session.verified = True
-    session.flush()
+    _set_cookie(request, response, accounts.renew_console_token(session, console_session))
     audit.record(
         session,
         actor=_user_actor(request, user),

@@ -252,6 +252,25 @@ def test_a_totp_code_is_accepted_once(app_client: TestClient) -> None:
     assert [e.diff["reason"] for e in _audit("auth.2fa.failed")] == ["replayed code"]
 
 
+def test_the_second_factor_gives_the_session_a_new_token(app_client: TestClient) -> None:
+    """A password-only token (seen, logged or planted before the second factor) must not open the
+    verified session: the cookie is renewed at that step, the CSRF token kept."""
+    secret, _ = _enrolled("agent@example.com")
+    login = _log_in(app_client, "agent@example.com")
+    pending = app_client.cookies.get("relais_session")
+    assert pending
+    ok = app_client.post("/api/v1/auth/2fa/verify", json={"code": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 200
+    verified = app_client.cookies.get("relais_session")
+    assert verified and verified != pending
+    assert app_client.get("/api/v1/auth/me").status_code == 200
+    with TestClient(app_client.app) as other:
+        other.cookies.set("relais_session", pending)
+        assert other.get("/api/v1/auth/me").status_code == 401
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    assert app_client.post("/api/v1/auth/password", headers=csrf, json={}).status_code == 422  # CSRF kept
+
+
 def test_five_wrong_codes_lock_the_second_factor(app_client: TestClient) -> None:
     """Finding 5: 300 wrong TOTP codes on one session, then the right one worked."""
     secret, _ = _enrolled("agent@example.com")
