@@ -23,6 +23,8 @@ from contacts.tabular import FileLimits, inspect, read_rows
 from core.errors import ValidationFailed
 
 SAMPLE_ROWS = 20
+#: warnings whose row is not imported: it records no consent
+SKIPPED = ("duplicate_in_file", "existing_contact")
 
 
 @dataclass
@@ -46,8 +48,14 @@ class PreviewRow:
             "cells": self.cells,
             "values": self.values,
             "problems": [{**p.as_dict(), "severity": "error" if p.error else "warning"} for p in self.problems],
-            "consent": None if self.status == "rejected" else self.consent,
+            "consent": None if self.status == "rejected" or self.skipped else self.consent,
+            "skipped": self.skipped,
         }
+
+    @property
+    def skipped(self) -> bool:
+        """A row the import leaves out without rejecting it (a duplicate, an existing contact skipped)."""
+        return any(p.code in SKIPPED for p in self.problems if not p.error)
 
 
 def preview(
