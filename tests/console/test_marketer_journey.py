@@ -102,6 +102,10 @@ def test_marketer_imports_segments_writes_approves_sends_and_reads_the_report(li
     page.fill("#quiet_start", "23:59")
     page.uncheck("#respect_country_rules")
     expect(page.locator("#review-reach")).to_have_text("1")
+    # the review shows before the campaign is named: wait for the one of the whole form (its confirm
+    # question names the campaign) before confirming
+    expect(page.locator("#wizard-confirm")).to_have_attribute("hx-confirm", re.compile("Manteaux d'hiver"))
+    tools.settled(page, "#wizard")
     page.click("#wizard-confirm")
     page.click("#confirm-yes")
     page.wait_for_url(re.compile(r".*/console/campaigns/\d+\?done=\w+$"))
