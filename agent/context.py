@@ -16,14 +16,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from agent.entities import place_words, topic_names, topics
+from agent.entities import fold, place_words, topic_names, topics
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -166,9 +165,7 @@ def recent_turns(history: Sequence[Turn], limit: int = 6) -> list[Turn]:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(kept.split())
+    return fold(text).strip()
 
 
 def _opens_like_follow_up(text: str, folded: str) -> bool:

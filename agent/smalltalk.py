@@ -18,6 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from agent.entities import fold
+
 # Greetings and thanks by language, folded: they may open a message, and a message made of them alone
 # is in their language ("thx!" is English, "merci" French: the detector reads them as French and Italian).
 _COURTESY_WORDS: dict[str, str] = {
@@ -83,9 +85,7 @@ class BotQuestion:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(kept.split())
+    return fold(text).strip()
 
 
 # Thanks among the openings: what follows a "thanks," is often a word about the answer, not a request.
