@@ -81,7 +81,7 @@ def test_the_new_page_shows_each_step_with_reach_and_exclusions(app_client: Test
     assert 'data-reason="no_consent"' in html and 'data-reason="opted_out"' in html
     assert f'<option value="{ids["segment"]}"' in html and "Soldes (fr)" in html
     assert "France: 08:00–20:00 at the latest, never on Sundays or public holidays (country rule)." in html
-    assert 'hx-confirm="Schedule' not in html  # no name yet: nothing to confirm
+    assert 'hx-confirm="Schedule this campaign as set above?' in html  # no name yet: still asked, then checked
     assert "Your role" not in html and 'href="/console/campaigns" aria-current="page"' in html
 
 
@@ -134,7 +134,9 @@ def test_the_message_and_review_show_before_the_campaign_has_a_name(app_client: 
     assert "enter a name" in _problem(html, "name")
     assert "Soldes d&#39;hiver : -20 % ce week-end" in html and 'data-figure="segments">1<' in html
     assert 'id="review-reach">3<' in html and "Messages planned per hour" in html and 'id="forecast"' in html
-    assert "hx-confirm=" not in html  # nothing to confirm yet: the confirm is refused with the name's problem
+    # the question is asked even so (a click before the latest review is back must not skip it); the
+    # confirm is then refused with the name's problem
+    assert 'hx-confirm="Schedule this campaign as set above?' in html
     page = app_client.get("/console/campaigns/new", headers=HTML)
     assert 'class="sms-text"' in page.text and "The text shows once" not in page.text
 
