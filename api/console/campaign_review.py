@@ -157,8 +157,10 @@ def _unnamed(wizard: WizardForm, bodies: ApiBodies) -> ApiBodies:
     return ApiBodies(named.campaign, named.schedule, bodies.problems) if named.campaign is not None else bodies
 
 
-def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id: int | None, now: datetime) -> Review:
-    """The review of the wizard's current values; a problem is reported by field, never raised."""
+def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id: int | None, now: datetime,
+           admin: bool = False) -> Review:
+    """The review of the wizard's current values; a problem is reported by field, never raised. ``admin``:
+    the forecast names the settings an administrator changes (``forecast_words.for_reader``)."""
     bodies = _unnamed(wizard, bodies)
     words = window_words(wizard.quiet_start, wizard.quiet_end, wizard.respect_country_rules)
     best = bodies.campaign.send_time if bodies.campaign is not None else None
@@ -185,5 +187,5 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
-                  forecast={**facts(forecasting.forecast_for(session, probe, estimate)),
+                  forecast={**facts(forecasting.forecast_for(session, probe, estimate), admin=admin),
                             **uplift_fact(session, [c for c, _, _ in estimate.audience.recipients])})

@@ -63,20 +63,21 @@ def _choices(session: Session) -> dict[str, Any]:
     }
 
 
-def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None) -> dict[str, Any]:
-    checked = review(session, wizard, forms.to_api(wizard), draft_id=draft.id if draft else None, now=utcnow())
+def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None, *, admin: bool) -> dict[str, Any]:
+    checked = review(session, wizard, forms.to_api(wizard), draft_id=draft.id if draft else None, now=utcnow(),
+                     admin=admin)
     return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money, **_choices(session)}
 
 
 def _page(by: Acting, wizard: forms.WizardForm, draft: Campaign | None, done: str = "") -> HTMLResponse:
-    context = _context(by.session, wizard, draft) | {"done": DONE.get(done, "")}
+    context = _context(by.session, wizard, draft, admin=by.principal.role == Role.ADMIN) | {"done": DONE.get(done, "")}
     return render(by.request, "console/campaign_wizard.html", context, principal=by.principal)
 
 
 def _summaries(by: Acting, wizard: forms.WizardForm, draft_id: int | None,
                problems: dict[str, str] | None = None) -> HTMLResponse:
     draft = by.session.get(Campaign, draft_id) if draft_id is not None else None
-    context = _context(by.session, wizard, draft)
+    context = _context(by.session, wizard, draft, admin=by.principal.role == Role.ADMIN)
     if problems:  # a refused save or confirm: its problems first, then the review's own
         checked: Review = context["review"]
         checked.problems = {**checked.problems, **problems}

@@ -221,7 +221,7 @@ def exclusion_label(code: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
+def _report_context(session: Session, campaign: Campaign, principal: Principal) -> dict[str, Any]:
     report = report_export.full_report(session, campaign, now=utcnow())
     adaptive = report.get("adaptive")
     return {
@@ -231,7 +231,8 @@ def _report_context(session: Session, campaign: Campaign) -> dict[str, Any]:
         "report": report,
         "exclusions": exclusions(report),
         "forecast_runs": forecast_runs(report.get("forecast"),
-                                       sending=campaign.run if campaign.status in SENDING_STATUSES else None),
+                                       sending=campaign.run if campaign.status in SENDING_STATUSES else None,
+                                       admin=principal.role == Role.ADMIN),
         "charts": charts(report, daily(session, campaign.id)),
         "live": campaign.status in LIVE_STATUSES,
         "actions": STATE_ACTIONS.get(campaign.status, ()),
@@ -313,7 +314,7 @@ def campaign_page(
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
     """The full report of one campaign, with export links and a live-refreshed report part."""
-    context = _report_context(session, service.get_campaign(session, campaign_id))
+    context = _report_context(session, service.get_campaign(session, campaign_id), principal)
     context |= {
         "status": views.agent_status(session, principal),
         "done": DONE.get(done, ""),
@@ -333,6 +334,6 @@ def campaign_fragment(
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
     """The report part of the campaign page (HTMX polls it while the campaign is sending)."""
-    context = _report_context(session, service.get_campaign(session, campaign_id))
+    context = _report_context(session, service.get_campaign(session, campaign_id), principal)
     context |= {"money": money, "percent": rate, "timestamp": timestamp}
     return render(request, "console/_campaign_report.html", context, principal=principal)

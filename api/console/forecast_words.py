@@ -47,20 +47,35 @@ def prior_words() -> str:
     return f"no past campaign to learn from yet, so typical SMS rates are assumed ({rates})"
 
 
+def for_reader(text: str, money: Money, *, admin: bool) -> str:
+    """``text`` with the exchange-rate hint an administrator acts on (the setting's name) put in words for
+    everyone else: a marketer read "set RELAIS_EXCHANGE_RATES", a server setting they can neither see nor
+    change. The forecast stores the admin's wording; this swaps the same ``Money``'s sentences."""
+    if admin or not money.mixed:
+        return text
+    text = text.replace(money.not_comparable, f"revenue is in {money.revenue} and cost in {money.cost}, and no "
+                                              "exchange rate between them is set yet: an administrator can add one")
+    if money.rate is not None:
+        text = text.replace(money.conversion, f"revenue converted at 1 {money.revenue} = {money.rate:g} "
+                                              f"{money.cost} (the exchange rate an administrator set)")
+    return text
+
+
 def _missing(metric: str, sources: dict[str, str]) -> str:
     """ "n/a", with why when it is ROI between currencies (other figures' reasons are under "Based on")."""
     reason = sources.get(metric, "") if metric == "roi" else ""
     return f"n/a: {reason}" if reason else "n/a"
 
 
-def facts(made: Forecast) -> dict[str, str]:
-    """Label → expected value with its intervals, then what the forecast rests on."""
+def facts(made: Forecast, *, admin: bool = False) -> dict[str, str]:
+    """Label → expected value with its intervals, then what the forecast rests on (``admin``: the
+    exchange-rate hint names the setting, see :func:`for_reader`)."""
     out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None else _missing(k, made.sources))
            for k, f in made.figures.items()}
     out["Based on"] = "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in made.sources.items())
     if any("population prior" in source for source in made.sources.values()):
         out["Population prior"] = prior_words()
-    return out
+    return {label: for_reader(text, made.money, admin=admin) for label, text in out.items()}
 
 
 def uplift_fact(session: Session, contact_ids: list[int]) -> dict[str, str]:
@@ -117,7 +132,7 @@ TOO_EARLY = "too early: still sending"
 
 
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
-          *, finished: bool = True) -> list[Row]:
+          *, finished: bool = True, admin: bool = False) -> list[Row]:
     out = []
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
@@ -125,18 +140,20 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
         shown = _figure(metric, Figure(**figure), currency) if figure is not None else _missing(metric, sources or {})
         if metric == "roi" and figure is not None and money.mixed:
             shown += f"; {money.conversion}"
-        out.append(Row(metric, LABELS.get(metric, metric), shown,
+        out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
                        _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a",
                        _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY))
     return out
 
 
-def runs(compared: dict[str, Any] | None, *, sending: int | None = None) -> list[RunRows]:
+def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: bool = False) -> list[RunRows]:
     """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
     the latest run first; none without a stored forecast. A run not started yet shows "n/a" as actual;
-    the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``)."""
+    the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``); ``admin``
+    as in :func:`facts`."""
     if compared is None:
         return []
     return [RunRows(entry["run"], entry["made_at"],
-                    _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending))
+                    _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending,
+                          admin=admin))
             for entry in reversed(compared["runs"])]

@@ -43,6 +43,20 @@ PREDICTION_HINTS = {"purchase_90d": "0 to 1, e.g. 0.6", "churn_risk": "0 to 1, e
                     "expected_spend": "an amount, e.g. 100", "clv": "an amount, e.g. 500",
                     "next_purchase_days": "days, e.g. 30", "best_hour": "an hour, 0 to 23",
                     "uplift": "-1 to 1, e.g. 0.05", "response": "0 to 1, e.g. 0.1"}  # fmt: skip
+#: kinds that are amounts of money: in the currency of the shop's orders, which the builder names
+MONEY_KINDS = ("expected_spend", "clv")
+
+
+def prediction_choices(currency: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The kind select's labels and the value box's hints, the amounts naming ``currency`` (the orders'):
+    "Expected spend, 90 days" alone left a marketer guessing whether 100 meant euros or pounds."""
+    if not currency:
+        return PREDICTION_LABELS, PREDICTION_HINTS
+    labels = {kind: f"{label} ({currency})" if kind in MONEY_KINDS else label
+              for kind, label in PREDICTION_LABELS.items()}
+    hints = {kind: hint.replace("an amount,", f"an amount in {currency},") if kind in MONEY_KINDS else hint
+             for kind, hint in PREDICTION_HINTS.items()}
+    return labels, hints
 _TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
 OPERATORS: dict[str, tuple[str, ...]] = {
     "consent": ("eq", "neq", "in"),

@@ -23,6 +23,7 @@ from api.console import segment_form as builder_form
 from api.console.contacts import masked
 from api.deps import Acting, acting, db_session, require
 from api.routes import segments as rest
+from campaigns import forecasting
 from contacts import segments
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, Contact, ContactList, Segment
 from contacts.schemas import SegmentIn, SegmentPatch
@@ -45,7 +46,8 @@ async def _builder(request: Request) -> builder_form.Builder:
 
 
 def _choices(session: Session) -> dict[str, Any]:
-    """What the builder's selects offer."""
+    """What the builder's selects offer (amounts in the currency of the orders the predictions learn from)."""
+    kinds, hints = builder_form.prediction_choices(forecasting.money(session).revenue)
     return {
         "fields": builder_form.FIELDS,
         "operators": builder_form.OPERATORS,
@@ -54,8 +56,8 @@ def _choices(session: Session) -> dict[str, Any]:
         "no_value": builder_form.NO_VALUE,
         "consent_states": CONSENT_STATES,
         "engagement_kinds": ENGAGEMENT_KINDS,
-        "prediction_kinds": builder_form.PREDICTION_LABELS,
-        "prediction_hints": builder_form.PREDICTION_HINTS,
+        "prediction_kinds": kinds,
+        "prediction_hints": hints,
         "attributes": segments.segmentable_attributes(session),
         "lists": session.scalars(select(ContactList).order_by(ContactList.name)).all(),
     }

@@ -126,8 +126,17 @@ def test_a_recurring_campaigns_forecast_per_run_is_accessible_and_fits(live_serv
 def test_the_review_names_each_amounts_currency_and_why_an_roi_is_missing() -> None:
     keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
                   price_micros=50_000, past_purchase_p=0.1)
-    apart = forecast_words.facts(forecast(dataclasses.replace(keen, money=Money("GBP", "EUR"))))
+    made = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR")))
+    apart = forecast_words.facts(made)
     assert apart["Revenue"].split(" (", 1)[0].endswith(" GBP") and apart["Cost"].endswith(" EUR")
-    assert apart["Return on cost (ROI)"].startswith("n/a: revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES")
-    rated = forecast_words.facts(forecast(dataclasses.replace(keen, money=Money("GBP", "EUR", 1.17))))
-    assert rated["Return on cost (ROI)"].startswith("+") and "1 GBP = 1.17 EUR" in rated["Based on"]
+    # a marketer reads it in words; the server setting's name is for the administrator who sets it
+    assert apart["Return on cost (ROI)"] == ("n/a: revenue is in GBP and cost in EUR, and no exchange rate between "
+                                             "them is set yet: an administrator can add one")
+    assert not any("RELAIS_" in text for text in apart.values())
+    admin = forecast_words.facts(made, admin=True)
+    assert admin["Return on cost (ROI)"].startswith("n/a: revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES")
+    rated_made = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR", 1.17)))
+    rated = forecast_words.facts(rated_made)
+    assert rated["Return on cost (ROI)"].startswith("+")
+    assert "1 GBP = 1.17 EUR (the exchange rate an administrator set)" in rated["Based on"]
+    assert "1 GBP = 1.17 EUR (RELAIS_EXCHANGE_RATES)" in forecast_words.facts(rated_made, admin=True)["Based on"]

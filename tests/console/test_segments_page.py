@@ -4,6 +4,7 @@ CSRF header, and the friendly 403 for agents and analysts."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from api.console import segment_form
 from contacts import consent
 from contacts import segments as domain
-from contacts.models import Segment
+from contacts.models import Order, Segment
 from core import db
+from core.db import utcnow
 from core.errors import ValidationFailed
 from core.models import AuditEntry
 from tests.console.helpers import create_console_user, log_in
@@ -111,6 +113,23 @@ def test_live_count_samples_and_problems_in_place(app_client: TestClient) -> Non
     assert redrawn.status_code == 200 and redrawn.headers["HX-Trigger"] == "rules-changed"
     assert 'id="extra-0-0"' in redrawn.text and 'value="within_days" selected' in redrawn.text
     assert 'data-group="1"' in redrawn.text
+
+
+def test_amount_predictions_name_the_orders_currency(app_client: TestClient) -> None:
+    """ "Expected spend, 90 days" with "an amount, e.g. 100": a marketer could not tell 100 of what."""
+    with db.session_scope() as session:
+        contact = create_contact(session, 1)
+        session.add(Order(contact_id=contact.id, source="api", external_id="o-1", status="paid",
+                          ordered_at=utcnow() - timedelta(days=3), currency="GBP", total_micros=30_000_000))
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    rows = _form([(0, "prediction", "gte", "", "expected_spend"), (0, "prediction", "gte", "", "purchase_90d")],
+                 ["all"])
+    drawn = app_client.post("/console/segments/builder", data={**rows, "action": "redraw"}, headers=headers)
+    assert drawn.status_code == 200, drawn.text
+    assert ">Expected spend, 90 days (GBP)<" in drawn.text and ">Expected lifetime value (GBP)<" in drawn.text
+    assert 'placeholder="an amount in GBP, e.g. 100"' in drawn.text
+    assert ">Chance to buy in 90 days (0-1)<" in drawn.text  # a chance has no currency
+    assert 'placeholder="0 to 1, e.g. 0.6"' in drawn.text
 
 
 def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
