@@ -64,6 +64,7 @@ def test_pause_resume_and_cancel_from_the_page_are_audited_and_honoured(app_clie
     assert _buttons(page) == {"campaign-pause", "campaign-cancel"} and 'data-state="running"' in page
     assert "hx-confirm=\"Pause “Printemps”?" in page and 'id="confirm-dialog"' in page
     assert _verdicts(ids) == {("go", "")}
+    assert "due now" in page and 'id="waiting-paused"' not in page
 
     assert app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=HTMX).status_code == 403  # no CSRF
     paused = app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=headers)
@@ -72,6 +73,10 @@ def test_pause_resume_and_cancel_from_the_page_are_audited_and_honoured(app_clie
     assert _verdicts(ids) == {("wait", "paused")}  # the authority holds every queued message
     page = app_client.get(f"/console/campaigns/{campaign_id}?done=paused", headers=HTML).text
     assert "The campaign is paused" in page and _buttons(page) == {"campaign-resume", "campaign-cancel"}
+    # the waiting table no longer reads "due now": nothing goes until resume, which plans the times again
+    waiting = page.split('id="waiting"', 1)[1].split("</table>", 1)[0]
+    assert 'id="waiting-paused"' in page and "paused: planned again at resume" in waiting
+    assert "due now" not in waiting and "<td>now</td>" not in waiting
     assert app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=headers).status_code == 409
 
     resumed = app_client.post(f"/console/campaigns/{campaign_id}/resume", headers=headers)
