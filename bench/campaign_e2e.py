@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     with production_stack(
-        database_url=args.database_url, redis_url=args.redis_url, workers=args.workers,
-        provider_processes=args.provider_processes,
+        database_url=args.database_url, database_prefix=args.database_prefix, redis_url=args.redis_url,
+        workers=args.workers, provider_processes=args.provider_processes,
     ) as stack:  # fmt: skip
         t0 = time.perf_counter()
         campaign_id = set_up(stack, recipients=args.recipients, senders=args.senders, sender_rate=args.sender_rate)

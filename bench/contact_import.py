@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.cpu import timed
-from bench.stack import DEFAULT_DATABASE, deployment_settings, fresh_database
+from bench.stack import add_database_arguments, deployment_settings, fresh_database
 
 BATCH = 500
 
@@ -74,10 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--duplicates", type=float, default=0.01, help="share of rows repeating an earlier number")
-    parser.add_argument(
-        "--database-url", default=DEFAULT_DATABASE, help="PostgreSQL server: a fresh database is created on it"
-    )
-    parser.add_argument("--database-prefix", default="relais_bench", help="the fresh database's name before _<random>")
+    add_database_arguments(parser)
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     args = parser.parse_args()
 

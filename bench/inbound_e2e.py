@@ -180,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     texts = questions()
     with production_stack(
-        database_url=args.database_url, redis_url=args.redis_url, workers=args.workers,
-        provider_processes=args.provider_processes, own_data_dirs=True, setup=_demo_load,
+        database_url=args.database_url, database_prefix=args.database_prefix, redis_url=args.redis_url,
+        workers=args.workers, provider_processes=args.provider_processes, own_data_dirs=True, setup=_demo_load,
     ) as stack:  # fmt: skip
         set_up(stack, sender_rate=args.sender_rate)
         _warm_up(stack, texts, args.warm_up)

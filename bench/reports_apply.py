@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.cpu import Timing, timed
-from bench.stack import DEFAULT_DATABASE, deployment_settings, fresh_database
+from bench.stack import add_database_arguments, deployment_settings, fresh_database
 
 PROVIDER = "vonage-sms"
 PRICE_MICROS = 33_300
@@ -81,11 +81,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500, help="reports per transaction (the report job's)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE,
-                        help="PostgreSQL server: a fresh database is created on it")
+    add_database_arguments(parser)
     args = parser.parse_args()
 
-    with fresh_database(args.database_url) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
+    database = fresh_database(args.database_url, args.database_prefix)
+    with database as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
         os.environ.update(deployment_settings(Path(data_dir), url))
         from channels.base import DeliveryReport
         from core import db

@@ -71,10 +71,18 @@ class Stack:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
 
-def add_common_arguments(parser: object) -> None:
-    """``--database-url``, ``--redis-url``, ``--workers``, ``--provider-processes`` on an argparse parser."""
+def add_database_arguments(parser: object) -> None:
+    """``--database-url`` and ``--database-prefix`` on an argparse parser: the server the fresh database is created
+    on, and its name before ``_<random>`` (runs side by side, as the benches' tests do, each know their own)."""
     add = parser.add_argument  # type: ignore[attr-defined]
     add("--database-url", default=DEFAULT_DATABASE, help="PostgreSQL server: a fresh database is created on it")
+    add("--database-prefix", default="relais_bench", help="the fresh database's name before _<random>")
+
+
+def add_common_arguments(parser: object) -> None:
+    """The database arguments, ``--redis-url``, ``--workers``, ``--provider-processes`` on an argparse parser."""
+    add_database_arguments(parser)
+    add = parser.add_argument  # type: ignore[attr-defined]
     add("--redis-url", default=DEFAULT_REDIS, help="a Redis database index of its own (flushed)")
     add("--workers", type=int, default=2, help="relais worker processes (the first runs the scheduler)")
     add("--provider-processes", type=int, default=1, help="uvicorn processes of the fake provider")
@@ -174,6 +182,7 @@ def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes], second
 def production_stack(
     *,
     database_url: str = DEFAULT_DATABASE,
+    database_prefix: str = "relais_bench",
     redis_url: str = DEFAULT_REDIS,
     workers: int = 2,
     provider_processes: int = 1,
@@ -189,7 +198,7 @@ def production_stack(
     data_dir.mkdir()
     api_port = fake_provider.free_port()
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    with fresh_database(database_url) as url:
+    with fresh_database(database_url, database_prefix) as url:
         env = _environment(data_dir, url, redis_url, api_port)
         provider, host, ca_bundle = fake_provider.start(
             directory=base, redis_url=redis_url, processes=provider_processes, signature_secret=SIGNATURE_SECRET

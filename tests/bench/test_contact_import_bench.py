@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.helpers import bench_databases
+from tests.bench.helpers import databases_named, own_database_prefix
 
 pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_contact_import_bench_imports_every_row_and_cleans_up(server: str) -> None:
-    before = bench_databases(server)
+    prefix = own_database_prefix()
     done = subprocess.run(
         [sys.executable, "-m", "bench.contact_import", "--rows", "1200", "--duplicates", "0.1",
-         "--database-url", server],
+         "--database-url", server, "--database-prefix", prefix],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -31,4 +31,4 @@ def test_contact_import_bench_imports_every_row_and_cleans_up(server: str) -> No
     figures = re.findall(r"^  (path|limit) +[\d.]+ s +[\d,]+ rows/s +process", done.stdout, flags=re.MULTILINE)
     assert figures == ["path", "limit"]
     assert "path / limit: rows/s" in done.stdout and "path growth, last tenth" in done.stdout
-    assert bench_databases(server) == before
+    assert databases_named(server, prefix) == set()

@@ -14,7 +14,7 @@ import pytest
 import redis as redis_lib
 
 from bench import campaign_e2e, inbound_e2e
-from tests.bench.helpers import bench_databases
+from tests.bench.helpers import databases_named, own_database_prefix
 
 pytestmark = pytest.mark.postgres
 
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.postgres
 def test_campaign_bench_delivers_every_message_once_and_cleans_up(
     server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = bench_databases(server)
+    prefix = own_database_prefix()
     code = campaign_e2e.main(
         ["--recipients", "200", "--workers", "1", "--raw-seconds", "1", "--floor-seconds", "1", "--stall-timeout", "60",
-         "--database-url", server, "--redis-url", redis_url]
+         "--database-url", server, "--database-prefix", prefix, "--redis-url", redis_url]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
@@ -42,21 +42,22 @@ def test_campaign_bench_delivers_every_message_once_and_cleans_up(
     assert re.match(r"floor CPU +\d+\.\d+ ms/msg \(", cpu_line), out
     assert all(name in cpu_line for name in ("sender 0", "receiver", "fake provider", "redis-server")), out
     assert re.search(r"floor capacity .* msg/s; Relais [\d,]+ msg/s = \d\.\d\d of it", out), out
-    assert bench_databases(server) == before
+    assert databases_named(server, prefix) == set()
     assert redis_lib.Redis.from_url(redis_url).dbsize() == 0
 
 
 def test_inbound_bench_answers_every_text_and_cleans_up(
     server: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = bench_databases(server)
+    prefix = own_database_prefix()
     code = inbound_e2e.main(
         ["--rate", "2", "--seconds", "2", "--ramp", "", "--warm-up", "0", "--embedder-seconds", "0.5",
-         "--drain", "90", "--workers", "1", "--database-url", server, "--redis-url", redis_url]
+         "--drain", "90", "--workers", "1", "--database-url", server, "--database-prefix", prefix,
+         "--redis-url", redis_url]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     assert "4 at the provider" in out and "lost 0" in out
     assert "webhook failures 0" in out
-    assert bench_databases(server) == before
+    assert databases_named(server, prefix) == set()
     assert redis_lib.Redis.from_url(redis_url).dbsize() == 0

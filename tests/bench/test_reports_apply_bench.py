@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.helpers import bench_databases
+from tests.bench.helpers import databases_named, own_database_prefix
 
 pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_reports_apply_bench_applies_every_report_and_cleans_up(server: str) -> None:
-    before = bench_databases(server)
+    prefix = own_database_prefix()
     done = subprocess.run(
         [sys.executable, "-m", "bench.reports_apply", "--rows", "60", "--batch", "25", "--rounds", "2",
-         "--database-url", server],
+         "--database-url", server, "--database-prefix", prefix],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -32,4 +32,4 @@ def test_reports_apply_bench_applies_every_report_and_cleans_up(server: str) -> 
     figures = re.findall(line, done.stdout, flags=re.MULTILINE)
     assert figures == ["path", "limit"] * 3  # each round, then the medians
     assert "path / limit: reports/s" in done.stdout
-    assert bench_databases(server) == before
+    assert databases_named(server, prefix) == set()
