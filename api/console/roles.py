@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("variants", "Variants", "/console/variants", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("brand", "Brand", "/console/brand", frozenset({Role.ADMIN, Role.MARKETER})),
     NavItem("qa", "QA reports", "/console/qa", frozenset({Role.ADMIN, Role.ANALYST})),
+    NavItem("predictions", "Predictions", "/console/predictions", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),
     NavItem("apikeys", "API keys", "/console/apikeys", frozenset({Role.ADMIN})),
     NavItem("audit", "Audit log", "/console/audit", frozenset({Role.ADMIN})),

@@ -1,5 +1,7 @@
 """Predictions: queue the scoring of every contact (marketers), read the state of that job and the
-model versions in use, and read one contact's current predictions (marketers, agents, analysts).
+model versions in use (marketers, agents, analysts), one contact's current predictions (marketers and
+agents, who work with the person) and the predictions summarised across contacts (analysts too: they
+measure the models, not the people; docs/security.md, Roles).
 
 Scoring trains the models on the deployment's orders (:mod:`intelligence.scoring`), a job any
 worker runs: the request answers 202 with the job to poll, as intent training does.
@@ -22,11 +24,12 @@ from core import audit
 from core.accounts import Principal
 from core.queue import enqueue_after_commit
 from core.rbac import Role
-from intelligence import store, tasks
+from intelligence import store, summary, tasks
 from intelligence.models import ModelVersion
 
 router = APIRouter(prefix="/api/v1", tags=["intelligence"])
 READERS = require(Role.MARKETER, Role.AGENT, Role.ANALYST)
+PERSONAL = require(Role.MARKETER, Role.AGENT)  # one named person's scores: not an analyst's
 
 
 class ScoringOut(BaseModel):
@@ -91,10 +94,38 @@ class PredictionOut(BaseModel):
 
 @router.get("/contacts/{contact_id}/predictions", response_model=list[PredictionOut])
 def contact_predictions(
-    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(PERSONAL)
 ) -> list[PredictionOut]:
     """The contact's current prediction of each kind (empty before the first scoring; 404 unknown contact)."""
     service.get(session, contact_id)
     return [PredictionOut(kind=p.kind, label=PREDICTION_KINDS.get(p.kind, p.kind), value=p.value, detail=p.detail,
                           version=p.version, computed_at=p.computed_at)
             for p in store.current(session, contact_id).values()]  # fmt: skip
+
+
+class KindSummaryOut(BaseModel):
+    kind: str
+    label: str = Field(description="what the value means, in words")
+    contacts: int = Field(description="contacts holding a current prediction of this kind")
+    mean: float | None = Field(description=f"null under {summary.MIN_CONTACTS} contacts (as p10, median, p90)")
+    p10: float | None
+    median: float | None
+    p90: float | None
+    bands: dict[str, int] = Field(description="chances only: contacts per band (under 20 %, 20 to 50 %, ...)")
+    versions: list[str] = Field(description="model versions that computed these values")
+    computed_from: datetime | None
+    computed_to: datetime | None
+
+
+@router.get("/intelligence/summary", response_model=list[KindSummaryOut])
+def predictions_summary(
+    session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+) -> list[KindSummaryOut]:
+    """Each prediction kind across every scored contact: count, mean, percentiles, bands, versions.
+
+    No contact is named; a kind held by fewer than ``MIN_CONTACTS`` contacts gives its count only.
+    """
+    return [KindSummaryOut(kind=k.kind, label=k.label, contacts=k.contacts, mean=k.mean, p10=k.p10, median=k.median,
+                           p90=k.p90, bands=k.bands, versions=k.versions, computed_from=k.computed_from,
+                           computed_to=k.computed_to)
+            for k in summary.summarise(session)]  # fmt: skip

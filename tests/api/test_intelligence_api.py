@@ -62,3 +62,29 @@ def test_a_contacts_predictions(app_client: TestClient) -> None:
 def test_the_scheduler_scores_every_day() -> None:
     [job] = [p for p in discover_periodic() if p.name == "intelligence-score"]
     assert (job.every_seconds, job.func) == (24 * 3600, "intelligence.tasks.score_contacts")
+
+
+def test_analysts_read_predictions_summarised_not_per_contact(app_client: TestClient) -> None:
+    """An analyst measures the models, not the people: a contact's predictions answer 403, the summary
+    gives each kind's count, mean, percentiles and bands; a kind only 2 contacts hold gives its count only."""
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    with db.session_scope() as session:
+        ids = [create_contact(session, n).id for n in range(1, 7)]
+        buy = store.register_version(session, kind="purchase_90d", version="v1")
+        store.write_predictions(session, buy, [store.Score(i, v) for i, v in zip(ids, (0.1, 0.15, 0.3, 0.6, 0.7, 0.9),
+                                                                                 strict=True)], computed_at=at)
+        spend = store.register_version(session, kind="expected_spend", version="v1")
+        store.write_predictions(session, spend, [store.Score(ids[0], 40.0), store.Score(ids[1], 60.0)], computed_at=at)
+    analyst = auth_headers("analyst")
+    assert app_client.get(f"/api/v1/contacts/{ids[0]}/predictions", headers=analyst).status_code == 403
+    found = app_client.get("/api/v1/intelligence/summary", headers=analyst)
+    assert found.status_code == 200, found.text
+    kinds = {k["kind"]: k for k in found.json()}
+    chance = kinds["purchase_90d"]
+    assert chance["contacts"] == 6 and round(chance["mean"], 4) == 0.4583 and round(chance["median"], 4) == 0.45
+    assert chance["bands"] == {"under 20 %": 2, "20 to 50 %": 1, "50 to 80 %": 2, "80 % or more": 1}
+    assert chance["versions"] == ["v1"] and chance["computed_to"].startswith("2026-06-01")
+    withheld = kinds["expected_spend"]
+    assert withheld["contacts"] == 2 and (withheld["mean"], withheld["median"], withheld["bands"]) == (None, None, {})
+    assert kinds["clv"]["contacts"] == 0
+    assert app_client.get("/api/v1/intelligence/summary").status_code == 401

@@ -34,6 +34,7 @@ from core.queue import NO_RETRY, JobSpec, enqueue, failed_jobs
 from core.settings import Settings
 from eval.paths import new_report_dir
 from eval.report import Failure, Report, write
+from intelligence import store as intelligence_store
 from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, escalated_conversation
@@ -152,6 +153,15 @@ def _qa_report(runtime: Settings) -> dict[str, Any]:
     return {"report": f"intents/{folder.name}"}
 
 
+def _predictions(_: Settings) -> dict[str, Any]:
+    with db.session_scope() as session:
+        ids = [create_contact(session, 60 + n).id for n in range(6)]
+        model = intelligence_store.register_version(session, kind="purchase_90d", version="propensity-v1")
+        intelligence_store.write_predictions(session, model, [intelligence_store.Score(i, n / 6)
+                                                              for n, i in enumerate(ids)])  # fmt: skip
+    return {}
+
+
 def _failed_job(_: Settings) -> dict[str, Any]:
     enqueue(JobSpec(func=f"{__name__}.unreachable_provider", job_id="probe:a11y", retry=NO_RETRY))
     deadline = time.monotonic() + 30
@@ -200,6 +210,7 @@ CASES = (
     Case("campaign-adaptive-draft", "marketer", "/console/campaigns/{draft}/edit", _adaptive_draft),
     Case("forbidden", "marketer", "/console/inbox"),
     Case("qa", "analyst", "/console/qa", _qa, "table[data-suite=keywords]"),
+    Case("predictions", "analyst", "/console/predictions", _predictions, "table[data-bands=purchase_90d]"),
     Case("qa-report", "analyst", "/api/v1/eval/reports/{report}/html", _qa_report, "table.heat"),
     Case("overview", "admin", "/console/overview", _conversation),
     Case("users", "admin", "/console/users"),

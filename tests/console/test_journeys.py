@@ -80,7 +80,7 @@ def test_analyst_lands_on_qa_reports_that_fit_the_window(live_server: str, runti
               folder)
     tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     assert page.url == f"{live_server}/console/qa"
-    assert _nav(page) == ["Supervisor", "Campaigns", "QA reports"]
+    assert _nav(page) == ["Supervisor", "Campaigns", "QA reports", "Predictions"]
     expect(page.locator("table[data-suite=keywords] tbody tr")).to_have_count(2)
     _fits(page, 1366)  # 30 figures: the table scrolls inside its box, the page does not
     _fits(page, 360)

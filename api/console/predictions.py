@@ -1,0 +1,56 @@
+"""The analyst's "Predictions" page: every prediction kind summarised across contacts, no contact named.
+
+The figures are ``intelligence.summary``'s, as ``GET /api/v1/intelligence/summary`` gives them;
+this module only puts them in words (chances as percentages, days and hours as such).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render, views
+from api.deps import db_session, require
+from core.accounts import Principal
+from core.rbac import Role
+from eval.metrics import NOT_APPLICABLE
+from intelligence import summary
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+ANALYSTS = require(Role.ANALYST)
+
+
+def shown(kind: summary.KindSummary, value: float | None) -> str:
+    """One figure of ``kind`` as the page prints it; ``n/a`` when there is none to show."""
+    if value is None:
+        return NOT_APPLICABLE
+    if kind.chance:  # a chance is never printed as a certainty
+        percent = round(value * 100)
+        return "over 99 %" if percent >= 100 and value < 1 else "under 1 %" if percent <= 0 < value else f"{percent} %"
+    if kind.kind == "best_hour":
+        return f"{round(value):02d}:00"
+    if kind.kind == "next_purchase_days":
+        return f"{value:,.0f} days"
+    return f"{value:,.2f}"
+
+
+@router.get("/predictions", response_class=HTMLResponse)
+def predictions_page(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ANALYSTS),
+) -> HTMLResponse:
+    kinds = summary.summarise(session)
+    return render(
+        request,
+        "console/predictions.html",
+        {
+            "kinds": kinds,
+            "scored": [k for k in kinds if k.contacts],
+            "shown": shown,
+            "minimum": summary.MIN_CONTACTS,
+            "status": views.agent_status(session, principal),
+        },
+        principal=principal,
+    )

@@ -1,0 +1,49 @@
+"""What an analyst tripped on walking the demo in Chromium: the models' predictions were reachable
+only one named contact at a time, through the API (GET /api/v1/contacts/{id}/predictions), and not
+at all in the console. The Predictions page gives them across contacts, naming nobody."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from core import db
+from intelligence import store
+from tests.console import browser as tools
+from tests.contacts.helpers import create_contact
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+def test_an_analyst_reads_the_predictions_across_contacts(live_server: str, page: Page) -> None:
+    at = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    with db.session_scope() as session:
+        ids = [create_contact(session, n).id for n in range(1, 7)]
+        buy = store.register_version(session, kind="purchase_90d", version="propensity-v3")
+        store.write_predictions(session, buy, [store.Score(i, v) for i, v in zip(ids, (0.1, 0.15, 0.3, 0.6, 0.7, 0.999),
+                                                                                 strict=True)], computed_at=at)
+        spend = store.register_version(session, kind="expected_spend", version="value-v1")
+        store.write_predictions(session, spend, [store.Score(ids[0], 40.0), store.Score(ids[1], 60.0)], computed_at=at)
+    tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Predictions").click()
+    page.wait_for_url(f"{live_server}/console/predictions")
+    buying = page.locator('tr[data-kind="purchase_90d"]')
+    expect(buying).to_contain_text("Probability of buying in the next 90 days")
+    cells: list[str | re.Pattern[str]] = ["6", "47 %", "12 %", "45 %", "85 %", re.compile(r"propensity-v3,\s+Jun 01")]
+    expect(buying.locator("td")).to_have_text(cells)
+    expect(page.locator('table[data-bands="purchase_90d"] td')).to_have_text(["2", "1", "2", "1"])
+    spending = page.locator('tr[data-kind="expected_spend"]')
+    expect(spending.locator("td")).to_contain_text(["2", "n/a", "n/a", "n/a", "n/a"])
+    expect(spending).to_contain_text("fewer than 5 contacts: figures withheld")
+    expect(page.locator('tr[data-kind="clv"]')).to_contain_text("none yet")
+    expect(page.locator("main")).not_to_contain_text("+33")  # nobody named, no number
+    tools.fits(page)
