@@ -9,7 +9,8 @@ deliver to the EU...". Before a passage becomes a reply, every candidate is scor
   is its best unit's cosine. A passage whose one sentence answers the question beats a long one
   that is vaguely on topic.
 * **Support of what the question names** (``agent.entities``): each country, payment method,
-  name or asked duration in the question is ``covered`` (the passage names it, or "EU" for a member state),
+  name, asked duration or asked price in the question is ``covered`` (the passage names it, or "EU" for a
+  member state),
   ``contradicted`` (the passage lists other values of that kind: "EU, Switzerland, UK" for Japan),
   or ``silent`` (the passage names nothing of that kind). A name the whole knowledge base never
   mentions ("the Solène duvet cover") makes the question unanswerable.
@@ -33,7 +34,17 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import Entity, countries, covers_country, entities, fold, payment_methods, states_duration, topics
+from agent.entities import (
+    Entity,
+    countries,
+    covers_country,
+    entities,
+    fold,
+    payment_methods,
+    states_duration,
+    states_price,
+    topics,
+)
 from knowledge.types import Hit
 
 Support = Literal["covered", "silent", "contradicted", "unknown"]
@@ -94,7 +105,10 @@ class Candidate:
     its opening "Yes" answers its own question, not the customer's. ``topical`` is False when the
     question names a topic (``agent.entities.topics``: returns, shipping...) the passage never
     mentions ("Are returns free from Germany?" and "We deliver to the EU..."). ``states_place`` says
-    that it names the place the question asks about ("we deliver to the EU" for Seville).
+    that it names the place the question asks about ("we deliver to the EU" for Seville). ``methods``
+    is how many payment methods the passage names; ``unlisted`` the methods the question names (as
+    written) that a list of accepted methods, moved first to answer them, does not hold ("Überweisung"
+    for "We accept Visa, Mastercard..."): the reply says so.
     """
 
     hit: Hit
@@ -110,6 +124,8 @@ class Candidate:
     asserts: bool = True
     topical: bool = True
     states_place: bool = False
+    methods: int = 0
+    unlisted: tuple[str, ...] = ()
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -161,7 +177,7 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
     is the business's own country (a passage about "abroad" does not cover it).
     """
     body = hit.answer if hit.answer is not None else hit.text
-    places, methods, folded, duration = _passage_facts(f"{hit.question or ''} {body}")
+    places, methods, folded, duration, price = _passage_facts(f"{hit.question or ''} {body}")
     worst: Support = "covered"
     missing: list[Entity] = []
     order = ("covered", "silent", "contradicted", "unknown")
@@ -173,6 +189,8 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
             state = "covered" if entity.value in methods else ("contradicted" if methods else "silent")
         elif entity.kind == "duration":
             state = "covered" if duration else "silent"
+        elif entity.kind == "price":
+            state = "covered" if price else "silent"
         else:
             state = "covered" if f" {entity.value} " in folded else (
                 "silent" if known_name(entity.value) else "unknown")
@@ -184,10 +202,11 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
 
 
 @functools.lru_cache(maxsize=4096)
-def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool]:
-    """Countries, payment methods, folded text and whether it states a duration, of a passage
-    (the same passages come back)."""
-    return frozenset(countries(text)), frozenset(payment_methods(text)), fold(text), states_duration(text)
+def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool, bool]:
+    """Countries, payment methods, folded text and whether it states a duration and a price, of a
+    passage (the same passages come back)."""
+    return (frozenset(countries(text)), frozenset(payment_methods(text)), fold(text), states_duration(text),
+            states_price(text))
 
 
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
@@ -267,8 +286,20 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     support=state, missing=missing,
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
-                                    topical=topical, states_place=asks_place and state == "covered"))
+                                    topical=topical, states_place=asks_place and state == "covered",
+                                    methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1])))
     candidates.sort(key=lambda c: -c.score)
+    asked_methods = tuple(e.surface for e in named if e.kind == "payment")
+    if asked_methods and not any(c.support == "covered" for c in candidates):
+        # no passage names the method asked about: the fullest list of accepted methods answers it
+        # ("Kann ich per Überweisung zahlen?" got the instalments with Alma, the passage nearest "pay")
+        lists = [c for c in candidates if c.methods > 1 and c.topical and c.relevance >= PLACE_MIN_RELEVANCE]
+        fullest = max(lists, key=lambda c: (c.methods, c.relevance), default=None)
+        if fullest is not None and fullest.methods > candidates[0].methods:
+            candidates.remove(fullest)
+            candidates.insert(0, replace(fullest, asserts=False, unlisted=asked_methods))
+        elif candidates[0].methods > 1 and candidates[0].support == "contradicted":
+            candidates[0] = replace(candidates[0], unlisted=asked_methods)
     if not candidates[0].topical:
         # the best passage never mentions what the question is about (the intent model read
         # "Are returns free from Germany?" as international shipping, whose agreement lifted it):
@@ -331,7 +362,7 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     first = candidates[0]
     # a passage moved first for the place or payment method the question names needs less wording,
     # and so does one stating the place asked about (the place is the point of the question)
-    if first.relevance < (min_relevance if first.asserts and not first.states_place
+    if first.relevance < (min_relevance if first.asserts and not first.states_place and not first.unlisted
                           else min(min_relevance, PLACE_MIN_RELEVANCE)):
         return None
     return None if first.support == "unknown" or first.domestic else first

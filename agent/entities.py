@@ -14,6 +14,9 @@ passage that does not mention Japan must not answer "Yes" to "Do you ship to Jap
   Überweisung, cash / espèces / efectivo...).
 * **A duration** is asked by "how long", "combien de temps", "cuánto tiempo", "wie lange"...; a
   passage supports it when it states one ("30 days", "2 à 4 jours", "24 h").
+* **A price** is asked by "how much is", "combien coûte", "cuánto cuesta", "was kostet"...; a
+  passage supports it when it states an amount ("4.90 EUR", "12 €"): "how much is delivery to
+  Paris?" is answered by the shipping prices, not by the delivery times that share its words.
 * **Topics** (returns, refund, shipping, payment, opening hours) are named by the words listed in
   ``agent/resources/topics.yaml``: a follow-up naming another topic than the earlier question is
   a new question, and a passage naming none of a question's topics is not preferred.
@@ -37,7 +40,7 @@ from typing import Literal
 import yaml
 from babel import Locale
 
-EntityKind = Literal["country", "payment", "name", "duration"]
+EntityKind = Literal["country", "payment", "name", "duration", "price"]
 
 #: The table of groups, aliases and cities (see the file's header).
 PLACES_FILE = Path(__file__).resolve().parent / "resources" / "places.yaml"
@@ -71,10 +74,12 @@ PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
     "klarna": ("klarna",),
     "scalapay": ("scalapay",),
     "oney": ("oney",),
-    "bank_transfer": ("bank transfer", "wire transfer", "virement", "transferencia", "transferencia bancaria",
-                      "uberweisung", "bonifico", "sepa"),
+    "bank_transfer": ("bank transfer", "bank transfers", "wire transfer", "wire transfers", "virement", "virements",
+                      "virement bancaire", "transferencia", "transferencias", "transferencia bancaria", "uberweisung",
+                      "bonifico", "bonifici", "bonifico bancario", "sepa"),
     "cash": ("cash", "especes", "en liquide", "efectivo", "bargeld", "contanti", "dinheiro", "cash on delivery",
-             "contre remboursement", "contra reembolso", "nachnahme", "contrassegno"),
+             "contre remboursement", "contra reembolso", "nachnahme", "contrassegno", "pagamento na entrega",
+             "a cobranca"),
     "cheque": ("cheque", "cheques", "scheck", "assegno", "cheque bancaire"),
     "crypto": ("bitcoin", "crypto", "cryptomonnaie", "criptomoneda", "kryptowahrung"),
     "mb_way": ("mb way", "mbway", "multibanco"),
@@ -88,6 +93,11 @@ PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
 }
 # "ideal" is an ordinary word in four languages: only counted when written iDEAL
 _CASE_SENSITIVE_PAYMENTS = {"ideal": "iDEAL"}
+#: Methods named by a brand, the same word in every language: it tells nothing of the message's language
+#: ("Posso pagar com MB Way?" read as Italian with "MB Way", as Portuguese without).
+BRANDED_PAYMENTS = frozenset({"paypal", "visa", "mastercard", "amex", "apple_pay", "google_pay", "alma", "klarna",
+                              "scalapay", "oney", "mb_way", "bizum", "bancontact", "satispay", "twint", "lydia",
+                              "ideal"})
 
 # Questions asking for a duration, over folded text.
 _ASKS_DURATION = re.compile(
@@ -103,6 +113,19 @@ _DURATION = re.compile(
     r" \d+ (working |business )?(days?|weeks?|hours?|h|months?|years?|minutes?|jours?|semaines?|heures?|mois|ans?|"
     r"dias|semanas?|horas?|meses|anos|tage?n?|wochen|stunden|monate?n?|jahre?n?|giorni|settimane|ore|mesi|anni) "
 )
+
+# Questions asking for a price, over folded text ("how much time" asks a duration).
+_ASKS_PRICE = re.compile(
+    r" (how much(?! time )|cost|costs|price|prices|fee|fees|charge|charges|"
+    r"combien (coute|coutent|ca coute|ca fait|pour)|c est combien|prix|tarif|tarifs|frais|"
+    r"cuanto (cuesta|cuestan|vale|valen|es|sale|cobrais|cobran)|precio|precios|coste|costo|costos|tarifa|"
+    r"was kostet|was kosten|wie viel kostet|wieviel kostet|kostet|\w*kosten|\w*preise?|\w*gebuhren?|"
+    r"quanto (costa|costano|viene|si paga)|prezzo|prezzi|costi|tariffa|"
+    r"quanto (custa|custam|e o envio|fica)|preco|precos|custo|custos|portes) "
+)
+# A stated amount of money, over folded text ("4 90 eur", "12 euros", "eur 20"); folding drops "€".
+_PRICE = re.compile(r" \d+( \d+)? (eur|euro|euros|chf|gbp|usd) | (eur|chf|gbp|usd) \d+ ")
+_PRICE_SIGN = re.compile(r"\d\s?[€£$]|[€£$]\s?\d")
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _CLAUSE_START = re.compile(r"(^|[.!?¡¿:;,\n]\s*)$")
@@ -134,11 +157,13 @@ def fold(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class PlaceTable:
     """``agent/resources/places.yaml`` folded: group members, and folded name -> code for the groups'
-    names and the aliases (``names``) and for the cities (``cities``)."""
+    names and the aliases (``names``) and for the cities (``cities``, the capitalised ones included);
+    ``capitalised`` the cities only recognised written with a capital inside a sentence, as written."""
 
     eu_members: frozenset[str]
     names: dict[str, str]
     cities: dict[str, str]
+    capitalised: frozenset[str] = frozenset()
 
 
 @functools.cache
@@ -151,7 +176,10 @@ def place_table() -> PlaceTable:
     for code, aliases in data["aliases"].items():
         names.update((fold(name).strip(), code) for name in aliases)
     cities = {fold(name).strip(): code for code, listed in data["cities"].items() for name in listed}
-    return PlaceTable(eu_members=frozenset(data["groups"][EU]["members"]), names=names, cities=cities)
+    capitalised = data.get("capitalised_cities", {})
+    cities.update((fold(name).strip(), code) for code, listed in capitalised.items() for name in listed)
+    return PlaceTable(eu_members=frozenset(data["groups"][EU]["members"]), names=names, cities=cities,
+                      capitalised=frozenset(name for listed in capitalised.values() for name in listed))
 
 
 @functools.cache
@@ -194,14 +222,31 @@ def _find_all(pattern: re.Pattern[str], folded: str) -> list[str]:
 
 @functools.cache
 def _city_pattern() -> re.Pattern[str]:
-    names = sorted(place_table().cities, key=len, reverse=True)
+    table = place_table()
+    capitalised = {fold(name).strip() for name in table.capitalised}
+    names = sorted((name for name in table.cities if name not in capitalised), key=len, reverse=True)
     return re.compile(r" (" + "|".join(re.escape(n) for n in names) + r") ")
+
+
+@functools.cache
+def _capitalised_city_pattern() -> re.Pattern[str]:
+    names = sorted(place_table().capitalised, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
+def _city_names(text: str) -> list[str]:
+    """The cities ``text`` names, folded: those of the table, then those that are also ordinary words
+    when written with a capital inside a sentence ("para o Porto", not "Porto il pacco")."""
+    found = _find_all(_city_pattern(), fold(text))
+    for match in _capitalised_city_pattern().finditer(text):
+        if not _CLAUSE_START.search(text[: match.start()]):
+            found.append(fold(match.group(0)).strip())
+    return found
 
 
 def place_words(text: str) -> list[str]:
     """The place names ``text`` holds (countries, groups and cities, folded: ``bruselas``), in order."""
-    folded = fold(text)
-    return _find_all(_place_pattern(), folded) + _find_all(_city_pattern(), folded)
+    return _find_all(_place_pattern(), fold(text)) + _city_names(text)
 
 
 def with_city_countries(text: str, language: str, home: str | None = None) -> str:
@@ -211,7 +256,7 @@ def with_city_countries(text: str, language: str, home: str | None = None) -> st
     A passage states terms per country or group ("we deliver to the EU..."), never per city: the
     city's name alone leaves the question far from it (cosine 0.250 for Madrid, 0.29 with
     "(España)" added), under what a passage moved first for a place needs."""
-    codes = dict.fromkeys(place_table().cities[name] for name in _find_all(_city_pattern(), fold(text)))
+    codes = dict.fromkeys(place_table().cities[name] for name in _city_names(text))
     territories = Locale.parse(language if language in _LANGUAGES else "en").territories
     named = [territories[code] for code in codes if code != home and code in territories]
     return f"{text} ({', '.join(named)})" if named else text
@@ -223,7 +268,7 @@ def countries(text: str, *, cities: bool = False) -> set[str]:
     folded = fold(text)
     codes = {_places()[name] for name in _find_all(_place_pattern(), folded)}
     if cities:
-        codes |= {place_table().cities[name] for name in _find_all(_city_pattern(), folded)}
+        codes |= {place_table().cities[name] for name in _city_names(text)}
     for token in re.findall(r"\b[A-Z][A-Z.]{1,3}(?![\w.])|\b[A-Z]\.[A-Z]\.", text):
         if token in _ABBREVIATIONS:
             codes.add(_ABBREVIATIONS[token])
@@ -238,9 +283,31 @@ def _payment_pattern() -> re.Pattern[str]:
 
 def payment_methods(text: str) -> set[str]:
     """Payment method ids (``paypal``, ``bank_transfer``...) that ``text`` names."""
-    methods = {_payment_index()[alias] for alias in _find_all(_payment_pattern(), fold(text))}
-    methods.update(method for method, written in _CASE_SENSITIVE_PAYMENTS.items() if written in text)
-    return methods
+    return set(payment_mentions(text))
+
+
+def payment_mentions(text: str) -> dict[str, str]:
+    """Payment method id -> the words ``text`` names it with, as written ("bank_transfer": "Überweisung")."""
+    words = [(m.start(), m.end(), fold(m.group(0)).strip()) for m in re.finditer(r"\w+", text)]
+    mentions: dict[str, str] = {}
+    for alias in _find_all(_payment_pattern(), fold(text)):
+        parts = alias.split()
+        for n in range(len(words) - len(parts) + 1):
+            if [w[2] for w in words[n:n + len(parts)]] == parts:
+                mentions.setdefault(_payment_index()[alias], text[words[n][0]:words[n + len(parts) - 1][1]])
+                break
+    for method, written in _CASE_SENSITIVE_PAYMENTS.items():
+        if written in text:
+            mentions.setdefault(method, written)
+    return mentions
+
+
+def without_brands(text: str) -> str:
+    """``text`` without the payment brands it names (:data:`BRANDED_PAYMENTS`), for language detection."""
+    for method, written in payment_mentions(text).items():
+        if method in BRANDED_PAYMENTS:
+            text = text.replace(written, " ")
+    return text
 
 
 @functools.cache
@@ -278,7 +345,8 @@ def names(text: str, language: str) -> set[str]:
         if _CLAUSE_START.search(text[: match.start()]):
             continue
         key = fold(word).strip()
-        if key and key not in known:
+        # a hyphenated place name ("États-Unis", "Royaume-Uni") is one token of known words
+        if key and key not in known and not all(part in known for part in key.split()):
             found.add(key)
     return found
 
@@ -317,13 +385,25 @@ def states_duration(text: str) -> bool:
     return _DURATION.search(fold(text)) is not None
 
 
+def asks_price(text: str) -> bool:
+    """Whether ``text`` asks what something costs."""
+    return _ASKS_PRICE.search(fold(text)) is not None
+
+
+def states_price(text: str) -> bool:
+    """Whether ``text`` states an amount of money ("4.90 EUR", "12 €")."""
+    return _PRICE.search(fold(text)) is not None or _PRICE_SIGN.search(text) is not None
+
+
 def entities(text: str, language: str) -> tuple[Entity, ...]:
-    """Every entity ``text`` names: countries, payment methods, names, then an asked duration."""
+    """Every entity ``text`` names: countries, payment methods, names, then an asked duration and price."""
     out = [Entity("country", code, code) for code in sorted(countries(text, cities=True))]
-    out += [Entity("payment", method, method) for method in sorted(payment_methods(text))]
+    out += [Entity("payment", method, written) for method, written in sorted(payment_mentions(text).items())]
     out += [Entity("name", name, name) for name in sorted(names(text, language))]
     if asks_duration(text):
         out.append(Entity("duration", "duration", "duration"))
+    if asks_price(text):
+        out.append(Entity("price", "price", "price"))
     return tuple(out)
 
 

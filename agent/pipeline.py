@@ -38,7 +38,16 @@ from agent.context import (
     split_questions,
 )
 from agent.decision import Decision, Path
-from agent.entities import countries, covers_country, entities, payment_methods, place_terms, with_city_countries
+from agent.entities import (
+    PAYMENT_METHODS,
+    countries,
+    covers_country,
+    entities,
+    payment_methods,
+    place_terms,
+    with_city_countries,
+    without_brands,
+)
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
 from agent.intent.spec import builtin_names
@@ -125,11 +134,12 @@ def thread_language(item: Inbound, *, detector: str = DEFAULT_DETECTOR) -> str |
 def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DETECTOR) -> LanguageResult:
     """The language of ``text``: that of its words when it is only greetings or thanks of one language
     (``agent.smalltalk.courtesy_language``: the detector reads "thx" as French), else the detector's
-    with ``prior``."""
+    with ``prior``, on the text without payment brands ("Posso pagar com MB Way?" from a Spanish number
+    was read as Italian, "MB Way" weighing as English and Italian; without it, Portuguese)."""
     words = courtesy_language(text)
     if words is not None:
         return LanguageResult(language=words, confidence=1.0, detector="courtesy")
-    return detect_language(text, prior, detector=detector)
+    return detect_language(without_brands(text), prior, detector=detector)
 
 
 @dataclass(frozen=True)
@@ -207,7 +217,25 @@ def retrieve(knowledge: KnowledgeBase, text: str, vector: np.ndarray, *, kb: str
         fallback = knowledge.search(text, kb=kb, language=FALLBACK_LANGUAGE, k=k, query_vector=vector)
         if fallback and not fallback[0].language_fallback:
             hits = fallback
-    return hits + place_passages(knowledge, text, vector, hits, kb=kb, language=language, home=home)
+    hits += place_passages(knowledge, text, vector, hits, kb=kb, language=language, home=home)
+    return hits + method_passages(knowledge, text, vector, hits, kb=kb, language=language)
+
+
+def method_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
+                    language: str | None) -> list[Hit]:
+    """The passages listing payment methods that ``hits`` lacks, when ``text`` names a method none of
+    ``hits`` names: "Kann ich per Überweisung zahlen?" retrieved the instalments answer (it says "pay")
+    and not the list of accepted methods, the answer to give when a method is not among them. A
+    keyword search for every method's names finds the lists (passages naming two methods or more)."""
+    asked = payment_methods(text)
+    if not asked or any(asked <= payment_methods(f"{h.question or ''} {h.answer or h.text}") for h in hits):
+        return []
+    seen = {hit.chunk_id for hit in hits}
+    terms = " ".join(alias for aliases in PAYMENT_METHODS.values() for alias in aliases)
+    found = knowledge.search(terms, kb=kb, language=hits[0].language if hits else language, k=TOP_K,
+                             query_vector=vector, mode="bm25")
+    return [hit for hit in found if hit.chunk_id not in seen
+            and len(payment_methods(f"{hit.question or ''} {hit.answer or hit.text}")) >= 2]
 
 
 def place_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
@@ -491,12 +519,13 @@ class Pipeline:
         a message torn between two topics the knowledge base answers ("How much is delivery to
         Austria?") is still answerable. Only counted when every question names a place or payment
         method that the passage answerability chose states ("Posso pagare alla consegna?", torn
-        between instalments and payment methods, would get "Yes, ... instalments with Alma")."""
+        between instalments and payment methods, would get "Yes, ... instalments with Alma"), or, for
+        a method, the list of accepted methods it is not among ("Do you take bank transfers?")."""
         if prediction is None or prediction.intent is None or self.intents is None or not questions:
             return 0.0
         for question in questions:
             chosen = choose(question.candidates)
-            if chosen is None or chosen.support != "covered" or not any(
+            if chosen is None or (chosen.support != "covered" and not chosen.unlisted) or not any(
                     e.kind in ("country", "payment") for e in entities(question.text, language)):
                 return 0.0
         total = 0.0
@@ -542,6 +571,8 @@ class Pipeline:
             has_template=template is not None, sentiment=sentiment,
             best_score=max((q.best_score for q in questions), default=0.0), repeats=repeats,
             injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang, questions),
+            place_stated=bool(questions) and all((c := choose(q.candidates)) is not None and c.states_place
+                                                 for q in questions),
         )
         verdict = decide(signals, self.thresholds)
         clock.lap("policy")

@@ -20,7 +20,10 @@ Rules, first match wins (thresholds from settings):
    payment method the question names (``Signals.knowledge_confidence``: "How much is delivery to
    Austria?" is 0.34 international shipping, 0.19 shipping cost, and "We deliver to the EU..."
    covers Austria).
-8. Best retrieval score below ``retrieval_min_score`` -> escalate.
+8. Best retrieval score below ``retrieval_min_score`` -> escalate, unless the intent is sure and the
+   passage answerability chose for every question states the place it asks about
+   (``Signals.place_stated``: "Vous livrez à Lisbonne en combien de jours ?", delivery_time 0.82, scores
+   0.30 with "Livrez-vous à l'étranger ?", which covers Portugal).
 9. Otherwise reply from the knowledge base.
 
 Without an intent model rules 3, 6 and 7 are skipped and retrieval decides; with the built-in model
@@ -93,6 +96,8 @@ class Signals:
     #: knowledge base answers (no template, no escalation, none of the intents the policy acts on);
     #: 0 unless the chosen passages state the places or payment methods the questions name.
     knowledge_confidence: float = 0.0
+    #: Every question names a place and the passage chosen to answer it states that place.
+    place_stated: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
             return Verdict("escalate", "low_intent_confidence",
                            f"intent {intent.intent!r} at {conf:.2f} is below {thresholds.intent_min_confidence:.2f}",
                            1.0 - conf, "none")
-    if signals.best_score < thresholds.retrieval_min_score:
+    if signals.best_score < thresholds.retrieval_min_score and not (name is not None and signals.place_stated):
         return Verdict("escalate", "low_retrieval_score",
                        f"best passage scores {signals.best_score:.2f}, below {thresholds.retrieval_min_score:.2f}",
                        1.0 - signals.best_score, "none")

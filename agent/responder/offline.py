@@ -3,7 +3,9 @@
 
 * **Grounded**: a question gets nothing when no candidate passage is relevant enough or when it
   names something the knowledge base never mentions; a passage that does not cover a country or
-  payment method the question names is sent without its opening "Yes" (it states what is known).
+  payment method the question names is sent without its opening "Yes" (it states what is known); a
+  list of accepted payment methods given for a method it lacks opens by saying that method is not
+  among them.
 * **One passage per question, its best sentences**: never a join of unrelated passages.
 * **One language per SMS**: passages come in the customer's language when the knowledge base has
   it; otherwise (retrieval fell back to another language) the reply opens with a short line in the
@@ -112,6 +114,27 @@ LANGUAGE_NOTICE: dict[str, str] = {
 }
 
 
+#: The sentence opening a list of accepted payment methods given for a method it lacks, in the reply's
+#: language; ``{method}`` is the method as the customer wrote it.
+UNLISTED_METHOD: dict[str, str] = {
+    "en": "{method}: not among the payment methods we accept.",
+    "fr": "{method} : ne figure pas parmi les moyens de paiement acceptés.",
+    "es": "{method}: no figura entre los medios de pago que aceptamos.",
+    "de": "{method}: nicht unter den Zahlungsarten, die wir akzeptieren.",
+    "it": "{method}: non è tra i metodi di pagamento che accettiamo.",
+    "pt": "{method}: não está entre os meios de pagamento que aceitamos.",
+}
+
+
+def unlisted_note(methods: Sequence[str], language: str) -> str | None:
+    """The sentence saying the ``methods`` asked about are not among those a list accepts (None for none)."""
+    if not methods:
+        return None
+    template = UNLISTED_METHOD.get(language, UNLISTED_METHOD["en"])
+    note = template.format(method=" / ".join(dict.fromkeys(methods)))
+    return note[:1].upper() + note[1:]
+
+
 def language_notice(customer: str, reply: str) -> str | None:
     """The opening line for a reply in ``reply`` language to a customer writing in ``customer``
     (None when they are the same or the customer's language has no notice)."""
@@ -155,7 +178,9 @@ def _compose(choices: Sequence[Candidate | None], language: str, max_segments: i
     # one language per SMS: the customer's when a passage has it, else the first answer's
     reply_language = language if any(c.hit.language == language for c in chosen) else chosen[0].hit.language
     chosen = [c for c in chosen if c.hit.language == reply_language]
-    parts = _distinct_parts([c.reply_sentences() for c in chosen])
+    # a list of accepted methods given for a method it lacks first says the method is not among them
+    parts = _distinct_parts([[note, *c.reply_sentences()] if (note := unlisted_note(c.unlisted, reply_language))
+                             else c.reply_sentences() for c in chosen])
     notice = language_notice(language, reply_language)
     text = fit_parts([notice, *parts] if notice else parts, max_segments)
     if not text or (notice and text == fit_parts([notice], max_segments)):

@@ -3,6 +3,8 @@ covering what the question names wins, a contradicting one loses its "Yes", an u
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -200,3 +202,26 @@ def test_a_place_named_beside_the_answer_does_not_move_it(embedder: Embedder) ->
     # the policy's answer (its first sentence) holds everywhere; "free in France" is a detail
     chosen = choose(at_home(embedder, "I'm in Spain, what is your return policy?", POLICY, ABROAD))
     assert chosen is not None and chosen.hit.chunk_id == "p" and not chosen.elsewhere
+
+
+SHIPPING_TIME = faq("t", 0.58, "How long does delivery take?",
+                    "Standard delivery (Colissimo) takes 2-4 working days in mainland France, express delivery "
+                    "(Chronopost) 24 hours if ordered before 1 pm.")
+
+
+def test_a_price_question_is_answered_by_the_passage_stating_prices(embedder: Embedder) -> None:
+    # "how much is delivery to Paris?" got the delivery times, which retrieval ranked first
+    chosen = choose(at_home(embedder, "how much is delivery to Paris?", SHIPPING_TIME, replace(COST, score=0.52)))
+    assert chosen is not None and chosen.hit.chunk_id == "s"
+    assert "4.90 EUR" in chosen.reply_sentences()[0]
+
+
+def test_a_method_no_passage_names_gets_the_list_of_accepted_methods(embedder: Embedder) -> None:
+    # "Kann ich per Überweisung zahlen?" got the instalments with Alma, the passage nearest "pay"
+    candidates = ranked(embedder, "Can I pay by bank transfer?", INSTALMENTS, replace(METHODS, score=0.35))
+    chosen = choose(candidates)
+    assert chosen is not None and chosen.hit.chunk_id == "m" and chosen.unlisted == ("bank transfer",)
+    assert chosen.reply_sentences()[0].startswith("We accept Visa")
+    # a method the list holds is simply answered
+    covered = choose(ranked(embedder, "Can I pay with PayPal?", INSTALMENTS, METHODS))
+    assert covered is not None and covered.hit.chunk_id == "m" and not covered.unlisted

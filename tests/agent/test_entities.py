@@ -8,15 +8,19 @@ from agent.entities import (
     ABROAD,
     EU,
     asks_duration,
+    asks_price,
     countries,
     covers_country,
     entities,
     names,
+    payment_mentions,
     payment_methods,
     place_terms,
     states_duration,
+    states_price,
     topics,
     with_city_countries,
+    without_brands,
 )
 
 
@@ -80,9 +84,48 @@ def test_a_question_naming_a_city_names_its_country(text: str, language: str, ex
     assert not names(text, language)  # a city is no unknown product name
 
 
-def test_a_city_whose_name_is_a_word_stays_a_name_the_knowledge_base_must_know() -> None:
-    assert countries("Do you deliver in Nice?", cities=True) == set()
-    assert names("Do you deliver in Nice?", "en") == {"nice"}
+def test_a_city_whose_name_is_a_word_counts_only_written_with_a_capital_inside_a_sentence() -> None:
+    # "Quanto custa o envio para o Porto?" got France's price: Porto was left out as an Italian word
+    assert countries("Quanto custa o envio para o Porto?", cities=True) == {"PT"}
+    assert with_city_countries("Quanto custa o envio para o Porto?", "pt", "FR").endswith("(Portugal)")
+    assert countries("Do you deliver in Nice?", cities=True) == {"FR"}
+    assert not names("Do you deliver in Nice?", "en")
+    assert countries("Porto il pacco in negozio domani", cities=True) == set()  # "I carry", opening the text
+    assert countries("what a nice lamp", cities=True) == set()
+
+
+def test_a_hyphenated_place_name_is_no_unknown_name() -> None:
+    # "Livrez-vous à New York ? (États-Unis)": "États-Unis" was a name the knowledge base never mentions
+    assert not names("Livrez-vous à New York ? (États-Unis)", "fr")
+    assert not names("Vous livrez au Royaume-Uni ?", "fr")
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("How much is delivery to Paris?", True), ("how much time does it take?", False),
+    ("Combien coûte la livraison ?", True), ("C'est combien pour la Belgique ?", True),
+    ("¿Cuánto cuesta el envío?", True), ("Versandkosten nach Wien?", True), ("Was kostet das?", True),
+    ("Quanto costa spedire a Vienna?", True), ("Quanto custa o envio?", True),
+    ("How long does delivery take?", False), ("Quanto ci mette?", False), ("Wie lange dauert es?", False),
+])
+def test_a_question_asking_a_price(text: str, asks: bool) -> None:
+    assert asks_price(text) is asks
+    assert any(e.kind == "price" for e in entities(text, "en")) is asks
+
+
+def test_a_passage_stating_a_price() -> None:
+    assert states_price("Standard shipping in mainland France is 4.90 EUR.")
+    assert states_price("La livraison est offerte dès 60 €.")
+    assert not states_price("Standard delivery takes 2-4 working days in mainland France.")
+
+
+def test_payment_methods_as_written_and_brands_left_out_for_language_detection() -> None:
+    assert payment_mentions("Kann ich per Überweisung zahlen?") == {"bank_transfer": "Überweisung"}
+    assert payment_mentions("Can I pay cash on delivery?") == {"cash": "cash on delivery"}
+    assert payment_mentions("Do you take bank transfers?") == {"bank_transfer": "bank transfers"}
+    assert [e.surface for e in entities("Posso pagar com MB Way?", "pt") if e.kind == "payment"] == ["MB Way"]
+    # a brand is the same word in every language; a method's own word ("Überweisung") is not
+    assert without_brands("Posso pagar com MB Way?").split() == ["Posso", "pagar", "com", "?"]
+    assert without_brands("Kann ich per Überweisung zahlen?") == "Kann ich per Überweisung zahlen?"
 
 
 def test_cities_in_a_passage_say_where_something_is_not_where_it_applies() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent.decision import REASON_CODES, Decision
@@ -139,3 +141,12 @@ def test_an_unsure_intent_among_topics_the_knowledge_base_answers_is_answered() 
     assert (torn.action, torn.reason_code) == ("reply", "answered_from_knowledge")
     alone = decide(signals(intent=unsure, knowledge_confidence=0.34), T)
     assert (alone.action, alone.reason_code) == ("escalate", "low_intent_confidence")
+
+
+def test_a_passage_stating_the_place_asked_about_answers_below_the_retrieval_minimum() -> None:
+    # "Vous livrez à Lisbonne en combien de jours ?": delivery_time, "Livrez-vous à l'étranger ?" at 0.30
+    low = signals(intent=intent("delivery_time", 0.82), best_score=0.30)
+    assert decide(low, Thresholds()).reason_code == "low_retrieval_score"
+    assert decide(replace(low, place_stated=True), Thresholds()).reason_code == "answered_from_knowledge"
+    unsure = replace(low, intent=intent("delivery_time", 0.30), place_stated=True, knowledge_confidence=0.5)
+    assert decide(unsure, Thresholds()).reason_code == "low_retrieval_score"

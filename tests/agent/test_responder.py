@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.answerability import MIN_RELEVANCE, Candidate, Support
 from agent.responder import Question
-from agent.responder.offline import answer_offline, fit_parts, fits, gsm_fold, language_notice, sentences
+from agent.responder.offline import (
+    answer_offline,
+    fit_parts,
+    fits,
+    gsm_fold,
+    language_notice,
+    sentences,
+)
 from channels.encoding import analyze
 from knowledge.types import Hit
 
@@ -135,3 +144,13 @@ def test_a_question_asked_again_gets_the_same_answer() -> None:
     repeated = ask("How do I return an item?", candidate(RETURN_HOW, 0.8), candidate(RETURN_POLICY, 0.6))
     answer = answer_offline([repeated], language="en", said=said)
     assert answer is not None and "prepaid return label" in answer.text
+
+
+def test_a_list_of_accepted_methods_given_for_another_method_says_it_is_not_among_them() -> None:
+    methods = hit("m", 0.4, question="Which payment methods do you accept?",
+                  answer="We accept Visa, Mastercard and PayPal.")
+    listed = replace(candidate(methods, 0.45, support="contradicted"), unlisted=("Überweisung",), asserts=False)
+    answer = answer_offline([ask("Kann ich per Überweisung zahlen?", listed)], language="de")
+    assert answer is not None
+    assert answer.text.endswith("wir antworten auf Englisch: Überweisung: not among the payment methods we accept. "
+                                "We accept Visa, Mastercard and PayPal.")
