@@ -318,6 +318,17 @@ def _trial_render(source: str) -> None:
         pass
 
 
+def attribute_names(source: str) -> set[str]:
+    """The contact attributes ``source`` reads (``attributes.plan``, ``attributes["plan"]``); none when it
+    does not parse (a template that cannot be rendered reads nothing)."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        return set()
+    paths = (_path(node) for node in tree.find_all((nodes.Getattr, nodes.Getitem)))
+    return {path[1] for path in paths if path and len(path) >= 2 and path[0] == "attributes"}
+
+
 def variable_roots(source: str) -> set[str]:
     """Top-level names a (valid) template reads: ``{"first_name", "attributes"}``..."""
     return set(meta.find_undeclared_variables(_ENV.parse(source)))

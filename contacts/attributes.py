@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from contacts.models import ATTRIBUTE_TYPES, AttributeDefinition, AttributeValue, Contact
+from contacts.segments import reading_attribute
 from core.errors import Conflict, NotFound, ValidationFailed
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -89,11 +90,63 @@ def backfill(session: Session, definition: AttributeDefinition) -> int:
     return indexed
 
 
-def undefine(session: Session, *, name: str) -> None:
-    """Remove a declaration and its index; values stay in contacts' attributes until rewritten."""
+def get(session: Session, name: str) -> AttributeDefinition:
+    """The declaration called ``name``; raises ``NotFound``."""
     definition = session.scalar(select(AttributeDefinition).where(AttributeDefinition.name == name))
     if definition is None:
         raise NotFound(f"attribute {name!r} is not defined")
+    return definition
+
+
+def _segments_in_the_way(session: Session, name: str, change: str) -> None:
+    """Refuse ``change`` while saved segments filter on ``name``: their rules would stop compiling."""
+    users = reading_attribute(session, name)
+    if users:
+        named = ", ".join(f"“{s.name}” (#{s.id})" for s in users)
+        raise Conflict(f"attribute {name!r} is used by the segment{'s' if len(users) > 1 else ''} {named}: "
+                       f"change {'their' if len(users) > 1 else 'its'} rules before you {change}")
+
+
+def update(session: Session, *, name: str, description: str | None = None, segmentable: bool | None = None,
+           type: str | None = None) -> AttributeDefinition:
+    """Change a declaration's description (its label), whether it is segmentable, or its type.
+
+    Turning segmentable on indexes the values contacts hold; off drops the index. Its type or
+    segmentable off is refused while a saved segment filters on it (``Conflict`` naming them);
+    values that do not fit a new type stay in contacts' encrypted attributes but are not indexed.
+    Raises ``NotFound``, ``ValidationFailed`` (unknown type) or ``Conflict``.
+    """
+    definition = get(session, name)
+    was_indexed, retyped = definition.segmentable, False
+    if type is not None and type != definition.type:
+        retyped = True
+        if type not in ATTRIBUTE_TYPES:
+            raise ValidationFailed(f"attribute type {type!r} is not one of {', '.join(ATTRIBUTE_TYPES)}",
+                                   errors=[{"field": "type"}])
+        _segments_in_the_way(session, name, "change its type")
+        definition.type = type
+    if segmentable is False and definition.segmentable:
+        _segments_in_the_way(session, name, "stop segmenting on it")
+    if description is not None:
+        definition.description = description
+    if segmentable is not None:
+        definition.segmentable = segmentable
+    session.flush()
+    if definition.segmentable and (retyped or not was_indexed):
+        backfill(session, definition)  # values typed as the declaration now says
+    elif was_indexed and not definition.segmentable:
+        session.execute(delete(AttributeValue).where(AttributeValue.name == name))
+    return definition
+
+
+def undefine(session: Session, *, name: str) -> None:
+    """Remove a declaration and its index; values stay in contacts' attributes until rewritten.
+
+    Raises ``NotFound``, or ``Conflict`` while a saved segment filters on it (templates reading it are
+    checked by ``campaigns.service.undefine_attribute``, which the API and console call).
+    """
+    definition = get(session, name)
+    _segments_in_the_way(session, name, "delete it")
     session.execute(delete(AttributeValue).where(AttributeValue.name == name))
     session.delete(definition)
     session.flush()

@@ -133,7 +133,15 @@ class AttributeIn(RequestBody):
     name: str = Field(max_length=64)
     type: Literal["string", "number", "boolean", "date"]
     segmentable: bool = False
-    description: str = Field("", max_length=2000)
+    description: str = Field("", max_length=500)  # the column's size: 2,000 passed here and failed PostgreSQL
+
+
+class AttributePatch(RequestBody):
+    """What may change in a declaration (the name may not: templates and imports name it)."""
+
+    type: Literal["string", "number", "boolean", "date"] | None = None
+    segmentable: bool | None = None
+    description: str | None = Field(None, max_length=500)
 
 
 class AttributeOut(AttributeIn):

@@ -252,6 +252,23 @@ def compile_segment(rules: Mapping[str, Any], *, segmentable: Mapping[str, str] 
     return select(Contact.id).where(Contact.erased.is_(False), where).order_by(Contact.id)
 
 
+def reads_attribute(rules: Mapping[str, Any] | list[Any] | Any, name: str) -> bool:
+    """Whether ``rules`` (at any depth) has a condition on the attribute ``name``."""
+    if isinstance(rules, list):
+        return any(reads_attribute(rule, name) for rule in rules)
+    if not isinstance(rules, Mapping):
+        return False
+    if rules.get("field") == "attribute" and rules.get("name") == name:
+        return True
+    return any(reads_attribute(value, name) for value in rules.values() if isinstance(value, list | Mapping))
+
+
+def reading_attribute(session: Session, name: str) -> list[Segment]:
+    """The saved segments with a condition on the attribute ``name`` (they stop counting without it)."""
+    return [segment for segment in session.scalars(select(Segment).order_by(Segment.name))
+            if reads_attribute(segment.rules, name)]
+
+
 def segmentable_attributes(session: Session) -> dict[str, str]:
     stmt = select(AttributeDefinition.name, AttributeDefinition.type).where(
         AttributeDefinition.segmentable.is_(True)

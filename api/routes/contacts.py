@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import privacy
 from api.deps import Acting, acting, db_session, require
+from campaigns import attribute_use
 from campaigns.brand import business_name
 from contacts import attributes as attrs
 from contacts import consent, links, segments, service
@@ -24,6 +25,7 @@ from contacts.models import AttributeDefinition, Contact, ContactList, ListMembe
 from contacts.schemas import (
     AttributeIn,
     AttributeOut,
+    AttributePatch,
     ConsentEventOut,
     ConsentIn,
     ConsentOut,
@@ -69,9 +71,19 @@ def define_attribute(body: AttributeIn, by: Acting = WRITER) -> AttributeOut:
     return AttributeOut.model_validate(found, from_attributes=True)
 
 
+@router.patch("/contacts/attributes/{name}", response_model=AttributeOut)
+def update_attribute(name: str, body: AttributePatch, by: Acting = WRITER) -> AttributeOut:
+    """Change the description, segmentable or type; 409 naming the segments while they filter on it."""
+    changes = body.model_dump(exclude_none=True)
+    found = attrs.update(by.session, name=name, **changes)
+    by.audit("contact_attribute.update", "contact_attribute", found.id, {"name": name, **changes})
+    return AttributeOut.model_validate(found, from_attributes=True)
+
+
 @router.delete("/contacts/attributes/{name}", status_code=204)
 def delete_attribute(name: str, by: Acting = WRITER) -> None:
-    attrs.undefine(by.session, name=name)
+    """409 naming the segments, templates and campaigns that still read it."""
+    attribute_use.undefine(by.session, name)
     by.audit("contact_attribute.delete", "contact_attribute", name)
 
 

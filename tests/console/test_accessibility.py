@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from campaigns.models import Template
+from contacts import attributes as attrs
 from contacts import consent, import_jobs, segments
 from contacts.import_report import ImportOptions
 from contacts.import_runner import run as run_import
@@ -126,6 +127,16 @@ def _segment(_: Settings) -> dict[str, Any]:
         return {"segment": segment.id}
 
 
+def _attributes(_: Settings) -> dict[str, Any]:
+    """One attribute a segment reads (its users listed, no delete button) and one unused."""
+    with db.session_scope() as session:
+        attrs.define(session, name="loyalty_tier", type="string", segmentable=True, description="Loyalty tier")
+        attrs.define(session, name="store", type="string", description="Favourite shop")
+        segments.create(session, name="Gold members", rules={
+            "all": [{"field": "attribute", "name": "loyalty_tier", "op": "eq", "value": "gold"}]})
+    return {}
+
+
 def _qa(runtime: Settings) -> dict[str, Any]:
     figures = {f"figure_{n:02d}.accuracy_on_a_long_metric_name": 0.5 + n / 100 for n in range(30)}
     for day in (1, 2):
@@ -199,6 +210,7 @@ CASES = (
     Case("segments", "marketer", "/console/segments", _segment),
     Case("segment", "marketer", "/console/segments/{segment}", _segment),
     Case("segment-new", "marketer", "/console/segments/new"),
+    Case("attributes", "marketer", "/console/attributes", _attributes, "[data-attribute=store]"),
     Case("templates", "marketer", "/console/templates", _template),
     Case("template", "marketer", "/console/templates/{template}", _template),
     Case("template-new", "marketer", "/console/templates/new"),
