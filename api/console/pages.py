@@ -12,6 +12,7 @@ from api.deps import db_session, optional_principal, require
 from core.accounts import Principal
 from core.models import User
 from core.rbac import Role
+from core.settings import Settings
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 PUBLIC_PATHS = frozenset({"/console/login", "/console/enrol", "/console/offline"})
@@ -95,6 +96,24 @@ def inbox_page(
             "views": views.VIEWS,
             "labels": views.VIEW_LABELS,
         },
+        principal=principal,
+    )
+
+
+@router.get("/inbox/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: str = Query("", max_length=200),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(AGENTS),
+) -> HTMLResponse:
+    """Past conversations too: the inbox views list open ones only."""
+    settings: Settings = request.app.state.settings
+    return render(
+        request,
+        "console/search.html",
+        {"result": views.search(session, q, region=settings.default_region),
+         "status": views.agent_status(session, principal)},
         principal=principal,
     )
 

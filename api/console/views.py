@@ -8,7 +8,7 @@ needs on top (names, teams, canned responses, the segment counter).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from api.console.reasons import describe
 from api.routes import conversations as rest
 from channels.encoding import analyze
 from contacts.models import Contact
+from conversations import search as conversation_search
 from conversations.models import Message
 from core.accounts import Principal
 from core.logging import mask_phones
@@ -158,6 +159,33 @@ def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
     names = user_names(session, {r.assigned_user_id for r in found if r.assigned_user_id is not None})
     return Inbox(view=chosen, rows=rows, counts=counts, names=names, status=agent_status(session, principal),
                  chosen=view is not None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """One past or open conversation found by the inbox's search."""
+
+    id: int
+    state: str
+    who: str
+    excerpt: str
+    last_message_at: datetime  # UTC; shown in the browser's zone
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    text: str
+    rows: list[SearchRow]
+    partial: bool
+
+
+def search(session: Session, text: str, *, region: str) -> SearchResult:
+    """Conversations of the contacts ``text`` names, whatever their state (``conversations.search``)."""
+    found = conversation_search.find(session, text, region=region)
+    excerpts = _last_messages(session, [c.id for c, _ in found.conversations])
+    rows = [SearchRow(c.id, c.state, contact_label(contact), excerpts.get(c.id, ""), c.last_message_at)
+            for c, contact in found.conversations]  # fmt: skip
+    return SearchResult(text.strip(), rows, found.partial)
 
 
 def _actions(state: str, owner_is_me: bool) -> list[str]:

@@ -1,0 +1,62 @@
+"""What a support agent tripped on walking the demo in Chromium (docs/console.md): a conversation
+once closed left the inbox with no way back to it, so the customer who texts "as I said last week"
+could not be looked up. The inbox's search finds it by number, in any form, or by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from core import db
+from tests.console import browser as tools
+from tests.console.helpers import escalated_conversation
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+def test_an_agent_closes_a_conversation_then_finds_it_by_number_and_by_name(live_server: str, page: Page) -> None:
+    from contacts.models import Contact
+    from conversations.models import Conversation
+
+    closed = escalated_conversation("+33655550101", "Mon colis est arrivé abîmé", language="fr")
+    other = escalated_conversation("+33655550199", "Where is my order?")
+    with db.session_scope() as session:
+        conversation = session.get(Conversation, closed)
+        assert conversation is not None
+        contact = session.get(Contact, conversation.contact_id)
+        assert contact is not None
+        contact.name = "Zoé Martin"
+    tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    page.goto(f"{live_server}/console/conversations/{closed}")
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(page.locator("#conversation-state")).to_have_text("closed")
+    page.goto(f"{live_server}/console/inbox?view=all")
+    expect(page.locator(f'[data-conversation-link="{closed}"]')).to_have_count(0)  # the inbox lists open ones only
+
+    page.get_by_label("Find a conversation, closed ones too").fill("06 55 55 01 01")  # the national form
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/inbox/search?q=*")
+    expect(page.locator("#search-title")).to_have_text("1 conversation for “06 55 55 01 01”")
+    found = page.locator(f'#search-results [data-conversation-link="{closed}"]')
+    expect(found).to_contain_text("Zoé Martin")
+    expect(found).to_contain_text("closed")
+    expect(found).to_contain_text("Mon colis est arrivé abîmé")
+    tools.fits(page)
+
+    page.get_by_label("Find a conversation, closed ones too").fill("zoe")  # no accent, lower case
+    page.keyboard.press("Enter")
+    expect(page.locator("#search-results [data-conversation-link]")).to_have_count(1)
+    expect(page.locator(f'#search-results [data-conversation-link="{other}"]')).to_have_count(0)
+    page.locator(f'[data-conversation-link="{closed}"]').click()
+    page.wait_for_url(f"**/console/conversations/{closed}*")
+    expect(page.locator("#messages")).to_contain_text("Mon colis est arrivé abîmé")
+
+    page.goto(f"{live_server}/console/inbox/search?q=nobody")
+    expect(page.locator("#search-empty")).to_have_text("No conversation with a contact matching “nobody”.")
