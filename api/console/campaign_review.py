@@ -96,14 +96,14 @@ def _when(wizard: WizardForm, start: datetime | None) -> str:
         return (f"On {wizard.local_date} at {wizard.local_time} in each recipient's own time zone "
                 f"(contacts without one: {zone}).")
     if wizard.when == "recurring":
+        # the first run in the campaign's zone, named: "08:00 UTC" beside "Every day at 09:00 (Europe/Paris)"
+        # read as two different times
+        first = f"; first run {start.astimezone(scheduling.zone(zone)):%a %d %b %H:%M} ({zone})." if start else "."
         if wizard.repeat == "daily":
-            return f"Every day at {wizard.repeat_time} ({zone})" + (f"; first run {start:%a %d %b %H:%M} UTC." if start
-                                                                    else ".")
+            return f"Every day at {wizard.repeat_time} ({zone}){first}"
         if wizard.repeat == "weekly":
-            return (f"Every {WEEKDAYS[wizard.repeat_day]} at {wizard.repeat_time} ({zone})"
-                    + (f"; first run {start:%a %d %b %H:%M} UTC." if start else "."))
-        return f"By the rule {wizard.recurrence} ({zone})" + (f"; first run {start:%a %d %b %H:%M} UTC." if start
-                                                                 else ".")
+            return f"Every {WEEKDAYS[wizard.repeat_day]} at {wizard.repeat_time} ({zone}){first}"
+        return f"By the rule {wizard.recurrence} ({zone}){first}"
     return "As soon as you confirm."
 
 

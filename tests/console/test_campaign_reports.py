@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from api.console.campaigns import daily
 from campaigns.models import CampaignLink, Conversion, LinkClick
 from contacts import consent
 from conversations.models import Message
@@ -190,3 +191,25 @@ def test_the_report_page_says_why_queued_messages_wait(app_client: TestClient, r
     table = page.text.split('<table id="waiting">')[1].split("</table>")[0]
     row = table.split('<tr data-reason="quiet_hours">')[1].split("</tr>")[0]
     assert "quiet hours until Mon 08:00 Europe/Paris" in row and "<td>1</td>" in row
+
+
+def test_the_per_day_table_is_in_the_campaigns_zone(runtime_any_db: Settings) -> None:
+    """A Paris campaign's texts sent at 00:30 Paris time (22:30 UTC the day before) count for their
+    Paris day: the table said UTC days while every other time on the page was in the campaign's zone."""
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), name="Nuit blanche", timezone="Europe/Paris")
+        contact = create_contact(session, 1)
+        times = (datetime(2026, 6, 10, 12, 0, tzinfo=UTC), datetime(2026, 6, 10, 22, 30, tzinfo=UTC),
+                 datetime(2026, 6, 10, 23, 59, tzinfo=UTC))
+        for n, sent_at in enumerate(times):
+            session.add(Message(contact_id=contact.id, direction="out", body="Bonjour", status="delivered",
+                                lane="marketing", author_type="campaign", campaign_id=campaign.id, segments=1,
+                                sent_at=sent_at, idempotency_key=f"night:{n}"))
+        link = CampaignLink(campaign_id=campaign.id, url="https://shop.example/sale")
+        session.add(link)
+        session.flush()
+        session.add(LinkClick(link_id=link.id, campaign_id=campaign.id, contact_id=contact.id,
+                              clicked_at=datetime(2026, 6, 10, 22, 45, tzinfo=UTC)))
+        session.flush()
+        days = {d.date: (d.sent, d.delivered, d.clicks) for d in daily(session, campaign)}
+    assert days == {"2026-06-10": (1, 1, 0), "2026-06-11": (2, 2, 1)}

@@ -4,6 +4,7 @@ confirm scheduling through the REST route functions (audited), and one Chromium 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from api.console.campaign_form import WizardForm
+from api.console.campaign_review import when_words
 from campaigns.models import Campaign
 from contacts import consent
 from contacts import segments as segment_service
@@ -316,3 +319,14 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
         campaign = session.scalars(select(Campaign)).one()
         assert (campaign.status, campaign.local_date, len(campaign.ab["arms"])) == ("scheduled", "2030-06-12", 2)
     tools.fits(page)
+
+
+def test_a_repeating_campaigns_first_run_is_said_in_its_zone() -> None:
+    """ "Every day at 09:00 (Europe/Paris); first run Wed 10 Jun 07:00 UTC" read as two times."""
+    first = datetime(2026, 6, 10, 7, 0, tzinfo=UTC)
+    daily = WizardForm(when="recurring", repeat="daily", repeat_time="09:00", timezone="Europe/Paris")
+    assert when_words(daily, first) == "Every day at 09:00 (Europe/Paris); first run Wed 10 Jun 09:00 (Europe/Paris)."
+    weekly = WizardForm(when="recurring", repeat="weekly", repeat_day="WE", repeat_time="09:00",
+                        timezone="Europe/Paris")
+    assert when_words(weekly, first).endswith("; first run Wed 10 Jun 09:00 (Europe/Paris).")
+    assert when_words(daily, None) == "Every day at 09:00 (Europe/Paris)."
