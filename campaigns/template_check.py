@@ -26,7 +26,7 @@ from campaigns.brand import get_profile
 from campaigns.schemas import PreviewIn, TemplateIn
 from campaigns.templates import CONTACT_FIELDS, PREDICTION_ROOT, RECOMMENDATIONS_ROOT, footer, validate, with_footer
 from campaigns.variants.rules import RuleResult, all_rules
-from channels.encoding import EncodingInfo, analyze, is_gsm7
+from channels.encoding import EncodingInfo, analyze, ucs2_characters
 from channels.media import CARRIER_LIMITS, KB, MB, prepare_media, size_limit
 from contacts.models import PREDICTION_KINDS, AttributeDefinition
 from core import outbound_http
@@ -80,11 +80,6 @@ class Check:
     @property
     def saveable(self) -> bool:
         return not self.problems
-
-
-def ucs2_characters(text: str) -> list[str]:
-    """The distinct characters of ``text`` outside the GSM-7 alphabet, in order of appearance."""
-    return list(dict.fromkeys(ch for ch in text if not is_gsm7(ch)))
 
 
 def check_media_urls(media: Sequence[Mapping[str, Any]]) -> None:

@@ -117,6 +117,11 @@ def is_gsm7(text: str) -> bool:
     return _GSM7_CHARACTERS.issuperset(text)
 
 
+def ucs2_characters(text: str) -> list[str]:
+    """The distinct characters of ``text`` outside the GSM-7 alphabet (those forcing UCS-2), in order of appearance."""
+    return list(dict.fromkeys(ch for ch in text if not is_gsm7(ch)))
+
+
 def detect_encoding(text: str) -> Encoding:
     """``GSM-7`` when the text fits the GSM alphabet, else ``UCS-2``."""
     return "GSM-7" if is_gsm7(text) else "UCS-2"

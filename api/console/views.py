@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from api.console.reasons import describe
 from api.routes import conversations as rest
-from channels.encoding import analyze
+from channels.encoding import analyze, ucs2_characters
 from contacts.models import Contact
 from conversations import search as conversation_search
+from conversations.flows import MAX_BODY_CHARS
 from conversations.models import Message
 from core.accounts import Principal
 from core.logging import mask_phones
@@ -32,6 +33,7 @@ VIEWS: tuple[View, ...] = ("mine", "unassigned", "team", "all")
 VIEW_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "team": "Team", "all": "All"}
 INBOX_LIMIT = 100
 EXCERPT_CHARS = 90
+COUNTER_NAMED = 3  # characters forcing UCS-2 named in the reply counter
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,31 @@ class ConversationPage:
 
 @dataclass(frozen=True)
 class Counter:
-    """The live counter under the reply box (``channels.encoding`` is the one implementation)."""
+    """The live counter under the reply box (``channels.encoding`` is the one implementation).
+
+    It names the characters that force UCS-2 (an emoji or a curly apostrophe more than halves what a
+    segment holds, which an agent cannot see by looking) and says when the text is at the limit a
+    reply may hold (the box refuses, or a paste cuts, anything longer without a word).
+    """
 
     encoding: str
     segments: int
     characters: int
     remaining: int
+    forcing: tuple[str, ...] = ()  # the characters outside GSM-7, in order of appearance
+    full: bool = False
 
     @property
     def text(self) -> str:
         unit = "segment" if self.segments == 1 else "segments"
-        return f"{self.characters} characters · {self.encoding} · {self.segments} {unit} · {self.remaining} left"
+        out = f"{self.characters} characters · {self.encoding} · {self.segments} {unit} · {self.remaining} left"
+        if self.forcing:
+            named = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in self.forcing[:COUNTER_NAMED])
+            more = len(self.forcing) - COUNTER_NAMED
+            out += f" · UCS-2 because of {named}" + (f" and {more} more" if more > 0 else "")
+        if self.full:
+            out += f" · the most a reply holds ({MAX_BODY_CHARS:,}): anything longer is cut"
+        return out
 
 
 def user_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -232,6 +248,9 @@ def counter(text: str) -> Counter:
         segments=info.segments,
         characters=info.characters,
         remaining=info.remaining_in_segment,
+        forcing=tuple(ucs2_characters(text)),
+        # the box's maxlength counts UTF-16 units, as the browser does
+        full=len(text.encode("utf-16-le", "surrogatepass")) // 2 >= MAX_BODY_CHARS,
     )
 
 

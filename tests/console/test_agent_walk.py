@@ -60,3 +60,21 @@ def test_an_agent_closes_a_conversation_then_finds_it_by_number_and_by_name(live
 
     page.goto(f"{live_server}/console/inbox/search?q=nobody")
     expect(page.locator("#search-empty")).to_have_text("No conversation with a contact matching “nobody”.")
+
+
+def test_the_reply_counter_names_what_forces_ucs2_and_says_when_a_paste_was_cut(live_server: str, page: Page) -> None:
+    """"Entschuldigung 😊" read "UCS-2 · 1 segment" with no word on why (the emoji more than halves a
+    segment); a pasted 2,000-character reply was cut to 1,600 in silence ("… · 83 left")."""
+    conversation = escalated_conversation("+4915112345678", "Ich will sofort mein Geld zurück!", language="de")
+    tools.sign_in_as(page, live_server, "jonas@example.com", "agent")
+    page.goto(f"{live_server}/console/conversations/{conversation}")
+    page.keyboard.press("r")
+    page.keyboard.type("Entschuldigung 😊 wir erstatten den Betrag")
+    expect(page.locator("#counter")).to_have_text(
+        "41 characters · UCS-2 · 1 segment · 28 left · UCS-2 because of 😊 (U+1F60A)")
+    page.locator("#reply").fill("")
+    page.keyboard.insert_text("Guten Tag. " * 200)  # a paste of 2,200 characters
+    expect(page.locator("#reply")).to_have_value(("Guten Tag. " * 200)[:1600])
+    expect(page.locator("#counter")).to_have_text(
+        "1600 characters · GSM-7 · 11 segments · 83 left · the most a reply holds (1,600): anything longer is cut")
+    tools.fits(page)
