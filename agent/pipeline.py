@@ -20,6 +20,7 @@ The pipeline is pure computation over loaded models: it reads no database and se
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -131,15 +132,20 @@ def thread_language(item: Inbound, *, detector: str = DEFAULT_DETECTOR) -> str |
     return item.contact_language
 
 
-def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DETECTOR) -> LanguageResult:
+def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DETECTOR,
+                     business: str | None = None) -> LanguageResult:
     """The language of ``text``: that of its words when it is only greetings or thanks of one language
     (``agent.smalltalk.courtesy_language``: the detector reads "thx" as French), else the detector's
-    with ``prior``, on the text without payment brands ("Posso pagar com MB Way?" from a Spanish number
-    was read as Italian, "MB Way" weighing as English and Italian; without it, Portuguese)."""
+    with ``prior``, on the text without payment brands and the ``business``'s name ("Posso pagar com
+    MB Way?" from a Spanish number was read as Italian, "MB Way" weighing as English and Italian;
+    "Is there a Maison Lumière store in Manchester?" as French)."""
     words = courtesy_language(text)
     if words is not None:
         return LanguageResult(language=words, confidence=1.0, detector="courtesy")
-    return detect_language(without_brands(text), prior, detector=detector)
+    text = without_brands(text)
+    if business:
+        text = re.sub(re.escape(business), " ", text, flags=re.IGNORECASE)
+    return detect_language(text, prior, detector=detector)
 
 
 @dataclass(frozen=True)
@@ -375,7 +381,8 @@ class Pipeline:
         keywords = [match_keyword(i.text, prior=i.contact_language) for i in items]
         clock.lap("keywords")
         priors = [thread_language(i, detector=self.detector) for i in items]
-        languages = [None if kw is not None else message_language(i.text, prior, detector=self.detector)
+        languages = [None if kw is not None else message_language(i.text, prior, detector=self.detector,
+                                                                   business=self.brand.business)
                      for i, kw, prior in zip(items, keywords, priors, strict=True)]
         clock.lap("language")
         # STOP/HELP need no model; START needs one when the contact is subscribed ("yes" answers a question)
@@ -383,7 +390,8 @@ class Pipeline:
                     if i.text.strip() and (kw is None or (kw.kind == "opt_in" and not i.opted_out))]
         for n in modelled:
             if languages[n] is None:
-                languages[n] = message_language(items[n].text, priors[n], detector=self.detector)
+                languages[n] = message_language(items[n].text, priors[n], detector=self.detector,
+                                                business=self.brand.business)
         clock.lap("language")
 
         texts: list[str] = []

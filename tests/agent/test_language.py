@@ -137,3 +137,13 @@ def test_a_learnt_language_wins_over_the_country() -> None:
     assert language_prior(None, "+351912345678") == "pt" and language_prior("xx", "+33612345678") == "fr"
     # the country prior settles a short, ambiguous reply
     assert detect_language("obrigado", prior=language_prior(None, "+351912345678")).language == "pt"
+
+
+def test_names_that_are_no_language_are_left_out_of_detection() -> None:
+    from agent.pipeline import message_language
+
+    # texted to the simulator: "Posso pagar com MB Way?" from a Spanish number was answered in Italian,
+    # and an English question naming the shop in French
+    assert message_language("Posso pagar com MB Way?", "es").language == "pt"
+    assert message_language("Is there a Maison Lumière store in Manchester?", "en",
+                            business="Maison Lumière").language == "en"
