@@ -93,7 +93,9 @@ class DeliveryEngine:
     ) -> None:
         self.channel = channel
         self._redis = client
-        self._limiter = RateLimiter(client)
+        self._lane = threading.local()  # each sending thread's own limiter (see _lane_limiter)
+        self._lane_clients: list[redis.Redis] = []
+        self._lane_clients_lock = threading.Lock()
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relais-send")
         self._retry = retry or RetryPolicy()
@@ -148,21 +150,44 @@ class DeliveryEngine:
         """
         outcomes: list[Outcome] = []
         unjournalled: tuple[int, SendResult] | None = None
+        limiter = self._lane_limiter()
         while (message := next_message()) is not None:
-            outcome = self._send_one(message, unjournalled)
+            outcome = self._send_one(limiter, message, unjournalled)
             unjournalled = (message.id, outcome.result) if outcome.result is not None else None
             outcomes.append(outcome)
         if unjournalled is not None:
-            journal.record(self._redis, *unjournalled)
+            journal.record(limiter.client, *unjournalled)
         return outcomes
 
-    def _send_one(self, message: store.Outgoing, unjournalled: tuple[int, SendResult] | None) -> Outcome:
+    def _lane_limiter(self) -> RateLimiter:
+        """The calling sending thread's limiter, on a Redis connection of its own, made on first use.
+
+        A lane sends one command at a time, so it needs no pool: the engine's pooled client lends and
+        takes back a connection per command (its lock, and a check of the socket for stray data),
+        which cost a send worker about a third of each reservation's processor time (in process,
+        ~300 vs ~210 µs per reservation on a loaded machine).
+        """
+        limiter: RateLimiter | None = getattr(self._lane, "limiter", None)
+        if limiter is None:
+            pool = self._redis.connection_pool
+            client = redis.Redis(
+                connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs),
+                single_connection_client=True,
+            )
+            with self._lane_clients_lock:
+                self._lane_clients.append(client)
+            limiter = self._lane.limiter = RateLimiter(client)
+        return limiter
+
+    def _send_one(
+        self, limiter: RateLimiter, message: store.Outgoing, unjournalled: tuple[int, SendResult] | None
+    ) -> Outcome:
         buckets = (
             sender_bucket(message.sender.address, message.sender.throughput),
             account_bucket(message.sender.provider_account, message.account_rate),
         )
         writes = (journal.entry(*unjournalled),) if unjournalled is not None else ()
-        grant = self._limiter.acquire(buckets, max_wait=self._max_wait, writes=writes)
+        grant = limiter.acquire(buckets, max_wait=self._max_wait, writes=writes)
         if not grant.granted:
             return Outcome(message, defer_seconds=grant.wait)
         outbound = OutboundMessage(
@@ -245,4 +270,8 @@ class DeliveryEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        with self._lane_clients_lock:
+            for client in self._lane_clients:
+                client.close()
+            self._lane_clients.clear()
         self.channel.close()

@@ -115,6 +115,11 @@ class RateLimiter:
         self._client = client
         self._script = client.register_script(_SCRIPT)
 
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client the reservations go through."""
+        return self._client
+
     def reserve(self, buckets: tuple[Bucket, ...], *, max_wait: float, writes: Sequence[Write] = ()) -> Grant:
         """Reserve the next slot free in every bucket, unless it is more than ``max_wait`` s away.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from channels.base import OutboundMessage, SendResult
 from channels.vonage import VonageChannel, VonageConfig
 from core.redis import get_redis
@@ -64,3 +66,29 @@ def test_a_held_up_message_does_not_hold_its_lanes_share(fake: FakeVonage, runti
 def test_the_vonage_pool_has_a_connection_per_lane(runtime: Settings) -> None:
     settings = runtime.model_copy(update={"send_concurrency": 24, "vonage_api_key": KEY, "vonage_api_secret": SECRET})
     assert VonageConfig.from_settings(settings).pool_size == 24
+
+
+def test_a_lane_reserves_its_slots_over_a_connection_of_its_own(
+    fake: FakeVonage, runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled client lends and takes back a connection per command (a third of a reservation's
+    processor time): a lane keeps one connection for its reservations and journal entries."""
+    ids = queue(12)
+    client = get_redis(runtime)
+    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
+    engine = DeliveryEngine(channel=VonageChannel(config), client=client, concurrency=2)
+    lent = 0
+    lend = client.connection_pool.get_connection
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal lent
+        lent += 1
+        return lend(*args, **kwargs)
+
+    monkeypatch.setattr(client.connection_pool, "get_connection", counted)
+    try:
+        assert engine.send_batch(ids).sent == 12
+    finally:
+        engine.close()
+    assert lent <= 2  # the batch's own commands (the journal's clean-up), none per send
+    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
