@@ -36,7 +36,7 @@ class FirstWaitsForTheRest(VonageChannel):
     def send(self, *, message: OutboundMessage) -> SendResult:
         with self._lock:
             first = not self.first
-            self.first = self.first or message.client_ref
+            self.first = self.first or message.client_ref or ""
         if first:
             self.gave_up = not self.rest_sent.wait(5)
         result = super().send(message=message)
