@@ -8,12 +8,12 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import FilePayload, Page, expect
-from sqlalchemy import select
+from playwright.sync_api import FilePayload, Page, Route, expect
+from sqlalchemy import func, select
 
 from contacts import consent
 from contacts.import_runner import run
-from contacts.models import Contact
+from contacts.models import Contact, ContactImport
 from conversations.models import Message
 from core import db
 from core.models import AuditEntry
@@ -315,3 +315,66 @@ def test_admin_erases_a_contact_after_confirming(live_server: str, page: Page) -
     with db.session_scope() as session:
         contact = session.get(Contact, ids["zoe"])
         assert contact is not None and contact.erased
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.browser
+def test_the_import_says_it_is_working_and_starts_once(live_server: str, page: Page) -> None:
+    """The first XLSX preview took seconds with nothing on the screen; while it and the import's start are
+    under way the page says so, and the import button, the file and the mapping cannot be used again."""
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/imports")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # answered when the test says so
+        held.append(route)
+
+    def release() -> None:
+        for _ in range(200):  # the route's event may come after the page already shows the request
+            if held:
+                held.pop().continue_()
+                return
+            page.wait_for_timeout(50)
+        pytest.fail("the request never came")
+
+    page.route("**/console/imports/preview", hold)
+    workbook = _xlsx([["Téléphone", "Prénom", "Consentement"], ["06 12 34 56 01", "Zoé", "oui"],
+                      ["06 12 34 56 02", "Luc", "Y"]])
+    upload: FilePayload = {"name": "clients.xlsx", "buffer": workbook,
+                           "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    page.set_input_files("#import-file", files=[upload])
+    busy = page.locator("#import-busy")
+    expect(busy).to_be_visible()
+    expect(busy).to_contain_text("Reading the file")
+    release()
+    page.unroute("**/console/imports/preview")
+    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone")
+    expect(busy).to_be_hidden()
+
+    page.route("**/console/imports", hold)
+    start = page.get_by_role("button", name="Import the file")
+    start.click()
+    expect(page.locator("#import-starting")).to_be_visible()
+    expect(start).to_be_disabled()
+    expect(page.locator("#import-file")).to_be_disabled()
+    expect(page.get_by_label("Field for column Téléphone")).to_be_disabled()
+    start.click(force=True)  # a second click (the mouse, as a person's) while the first is under way does nothing
+    release()
+    page.wait_for_timeout(300)
+    assert held == []
+    page.unroute("**/console/imports")
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator("#report-created")).to_have_text("2")
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ContactImport)) == 1
+    assert tools.serious_violations(page) == []
