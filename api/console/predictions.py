@@ -31,7 +31,8 @@ def shown(kind: summary.KindSummary, value: float | None) -> str:
     if kind.kind == "best_hour":
         return f"{round(value):02d}:00"
     if kind.kind == "next_purchase_days":
-        return f"{value:,.0f} days"
+        days = round(value)
+        return f"{days:,} day{'' if days == 1 else 's'}"
     return f"{value:,.2f}"
 
 

@@ -271,10 +271,30 @@ class TeamRow:
     sla_breaches: int
 
 
+SUPERVISOR_PERIODS = (24, 24 * 7, 24 * 30, 24 * 90)  # the windows the page offers, in hours
+
+
+def period_words(hours: int) -> str:
+    """A window in words: "Last 24 hours", "Last 7 days" ("Last 2160 hours" could not be read at a glance)."""
+    if hours % 24 == 0 and hours > 24:
+        return f"Last {hours // 24} days"
+    return f"Last {hours} hour{'s' if hours != 1 else ''}"
+
+
 @dataclass(frozen=True)
 class Supervisor:
     figures: metrics.SupervisorFigures
     teams: list[TeamRow]
+    hours: int = 24
+
+    @property
+    def period(self) -> str:
+        return period_words(self.hours)
+
+    @property
+    def periods(self) -> list[tuple[int, str]]:
+        """The windows offered, the one shown among them even when typed into the address."""
+        return [(h, period_words(h)) for h in sorted({*SUPERVISOR_PERIODS, self.hours})]
 
 
 def supervisor(session: Session, hours: int) -> Supervisor:
@@ -299,4 +319,4 @@ def supervisor(session: Session, hours: int) -> Supervisor:
                 sla_breaches=sum(1 for e in found if e.sla_breached),
             )
         )
-    return Supervisor(figures=figures, teams=rows)
+    return Supervisor(figures=figures, teams=rows, hours=hours)

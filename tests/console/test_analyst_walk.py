@@ -47,3 +47,21 @@ def test_an_analyst_reads_the_predictions_across_contacts(live_server: str, page
     expect(page.locator('tr[data-kind="clv"]')).to_contain_text("none yet")
     expect(page.locator("main")).not_to_contain_text("+33")  # nobody named, no number
     tools.fits(page)
+
+
+def test_the_supervisor_page_says_n_a_with_why_and_offers_its_periods(live_server: str, page: Page) -> None:
+    """Figures with nothing to measure read "—" (and the oldest wait "0.0 min" with nobody waiting); the
+    window could be changed only by typing ?hours=2160 into the address, then read "Last 2160 hours"."""
+    tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Supervisor").click()
+    expect(page.locator("#sup-period")).to_have_text("Last 24 hours.")
+    expect(page.locator("#fig-oldest")).to_have_text("n/a")
+    expect(page.locator("#fig-handle")).to_have_text("n/a")
+    expect(page.locator("#fig-containment")).to_have_text("n/a")
+    expect(page.locator("#supervisor")).to_contain_text("nothing closed by an agent")
+    expect(page.locator("#supervisor")).not_to_contain_text("—")
+    page.get_by_label("Period").select_option(label="Last 90 days")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/console/supervisor?hours=2160")
+    expect(page.locator("#sup-period")).to_have_text("Last 90 days.")
+    tools.fits(page)
