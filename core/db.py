@@ -89,7 +89,28 @@ def make_engine(url: str) -> Engine:
         connect_args={k: v for k, v in TCP_KEEPALIVES.items() if k not in query},
     )
     event.listen(engine, "checkout", _refuse_closed_connection)
+    _cache_long_queries()
     return engine
+
+
+#: psycopg converts a query's ``%(name)s`` placeholders to PostgreSQL's ``$n`` in Python and keeps the
+#: conversion (an LRU of 128 queries) only for queries of at most 4 KB and 50 parameters. SQLAlchemy's
+#: multi-row INSERTs (insertmanyvalues: the inbound batch's 32 messages x 28 columns are 32 KB and ~900
+#: parameters) were converted again at every execution: ~1 ms of a worker's processor time per text.
+PSYCOPG_CACHED_QUERY_BYTES = 64 * 1024
+PSYCOPG_CACHED_QUERY_PARAMS = 4096
+
+
+def _cache_long_queries() -> None:
+    """Raise psycopg's limits for caching a query's conversion (:data:`PSYCOPG_CACHED_QUERY_BYTES`).
+
+    They are module constants of a private module: a psycopg without them keeps its own limits."""
+    from psycopg import _queries
+
+    for name, value in (("MAX_CACHED_STATEMENT_LENGTH", PSYCOPG_CACHED_QUERY_BYTES),
+                        ("MAX_CACHED_STATEMENT_PARAMS", PSYCOPG_CACHED_QUERY_PARAMS)):
+        if isinstance(getattr(_queries, name, None), int):
+            setattr(_queries, name, max(getattr(_queries, name), value))
 
 
 #: libpq keepalives (a URL's own ``keepalives*`` parameters win): the kernel probes an idle

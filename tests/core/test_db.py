@@ -84,3 +84,27 @@ def test_a_pooled_connection_whose_backend_was_killed_is_replaced_at_checkout(po
         accounts.create_api_key(session, name="after the kill", role="agent")
     with db.session_scope() as session:
         assert session.scalars(select(ApiKey.name)).all() == ["after the kill"]
+
+
+def test_a_long_many_parameter_statement_is_converted_for_psycopg_once(
+    postgresql: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement the size of the inbound batch's multi-row INSERT (over 4 KB, over 50 parameters)
+    keeps psycopg's conversion of its placeholders: it was redone at every execution."""
+    from psycopg import _queries
+
+    conversions: list[bytes] = []
+    uncached = _queries._query2pg_nocache
+
+    def counting(query: bytes, *args: object) -> object:
+        conversions.append(query)
+        return uncached(query, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counting)
+    names = [f"value_with_a_long_name_{n}" for n in range(300)]
+    statement = sa.text("SELECT " + " + ".join(f"CAST(:{name} AS integer)" for name in names))
+    assert len(str(statement)) > 4096
+    with db.engine().connect() as conn:
+        for _ in range(3):
+            assert conn.scalar(statement, dict.fromkeys(names, 1)) == 300
+    assert conversions == []
