@@ -14,14 +14,15 @@ Rules, first match wins (thresholds from settings):
 5. The customer asked the same thing ``repeat_failure_limit`` times already and got bot answers
    -> escalate (the answers did not help).
 6. An intent with a reply template -> reply with it.
-7. Out of scope (the intent model rejects the message) -> escalate; an intent below
-   ``intent_min_confidence`` -> escalate, unless the intents the model leads with are all answered
-   from the knowledge base and together reach it, and the chosen passage states the place or
+7. Out of scope (the intent model rejects the message) or an intent below ``intent_min_confidence``
+   -> escalate, unless the (in-scope) intents the model leads with are all answered from the
+   knowledge base and together reach that minimum, and the chosen passage states the place or
    payment method the question names (``Signals.knowledge_confidence``: "How much is delivery to
    Austria?" is 0.34 international shipping, 0.19 shipping cost, and "We deliver to the EU..."
    covers Austria).
-8. Best retrieval score below ``retrieval_min_score`` -> escalate, unless the intent is sure and the
-   passage answerability chose for every question states the place it asks about
+8. Best retrieval score below ``retrieval_min_score`` -> escalate, unless the intent is sure (or the
+   knowledge intents reach the minimum together, rule 7) and the passage answerability chose for
+   every question states the place it asks about
    (``Signals.place_stated``: "Vous livrez à Lisbonne en combien de jours ?", delivery_time 0.82, scores
    0.30 with "Livrez-vous à l'étranger ?", which covers Portugal).
 9. Otherwise reply from the knowledge base.
@@ -160,14 +161,15 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if name is not None and signals.has_template:
         return Verdict("reply", "intent_template", f"reply template of intent {name!r}", conf, "template")
     if signals.intent_model and intent is not None:
-        if intent.intent is None:
+        if intent.intent is None and signals.knowledge_confidence < thresholds.intent_min_confidence:
             return Verdict("escalate", "out_of_scope", "the message is outside what the bot handles",
                            intent.confidence, "none")
         if not sure and signals.knowledge_confidence < thresholds.intent_min_confidence:
             return Verdict("escalate", "low_intent_confidence",
                            f"intent {intent.intent!r} at {conf:.2f} is below {thresholds.intent_min_confidence:.2f}",
                            1.0 - conf, "none")
-    if signals.best_score < thresholds.retrieval_min_score and not (name is not None and signals.place_stated):
+    answerable = name is not None or signals.knowledge_confidence >= thresholds.intent_min_confidence
+    if signals.best_score < thresholds.retrieval_min_score and not (answerable and signals.place_stated):
         return Verdict("escalate", "low_retrieval_score",
                        f"best passage scores {signals.best_score:.2f}, below {thresholds.retrieval_min_score:.2f}",
                        1.0 - signals.best_score, "none")

@@ -2,8 +2,10 @@
 
 * :func:`model_text` is what the models read: a leading greeting or thanks is dropped when a
   request follows ("Bonjour, je voudrais parler à quelqu'un, ma lampe ne s'allume plus" is a
-  request for a person, not a greeting), and a message typed in capitals is lower-cased (the
-  embedding model reads "AGENT" as a greeting, "agent" as a request for a person).
+  request for a person, not a greeting), and so is a leading remark on the language the customer
+  does not speak ("Bonjour, I don't speak French, where is my order?" was out of scope, 0.86:
+  the remark is answered by replying in their language), and a message typed in capitals is
+  lower-cased (the embedding model reads "AGENT" as a greeting, "agent" as a request for a person).
 * :func:`bot_question` recognises "are you a bot?" in the six languages ("Tu es un robot ?",
   "¿eres un robot?", "bist du ein Bot?"): the customer gets an honest answer in their language
   saying how to reach a person, never an abuse label.
@@ -14,9 +16,12 @@ and cheap; what they do not cover goes to the intent model as before.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from babel import Locale
 
 from agent.entities import fold
 
@@ -30,8 +35,23 @@ _COURTESY_WORDS: dict[str, str] = {
     "it": r"ciao|buongiorno|buonasera|salve|grazie(?: mille)?",
     "pt": r"ola|oi|bom dia|boa (?:tarde|noite)|muito obrigad[oa]|obrigad[oa]",
 }
+
+
+@functools.cache
+def _language_names() -> str:
+    """The six supported languages' names in those languages, folded, as a pattern."""
+    codes = ("en", "fr", "es", "de", "it", "pt")
+    names = {fold(Locale.parse(locale).languages[code]).strip() for locale in codes for code in codes}
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+# "I don't speak French" and the like: a remark the reply's language answers, not a request
+_LANGUAGE_REMARK = (rf"(?:sorry|desole|perdon|lo siento|entschuldigung|scusate|scusi|desculpe)?\W*"
+                    rf"(?:i (?:don['’]?t|do not|can['’]?t|cannot) (?:speak|read|understand)|"
+                    rf"je ne parle pas|je parle pas|no hablo|ich spreche (?:kein|nicht)|non parlo|(?:eu )?nao falo) "
+                    rf"(?:{_language_names()})")
 _COURTESY = re.compile(
-    rf"^\s*(?:(?:{'|'.join(_COURTESY_WORDS.values())})\b"
+    rf"^\s*(?:(?:{'|'.join(_COURTESY_WORDS.values())}|{_LANGUAGE_REMARK})\b"
     # "merci de ne plus m'écrire" is "please stop", "thanks for your help" one phrase: kept whole
     r"(?!\s+(?:de|d'|d’|du|des|for|por|per|pelo|pela|fur|für|pour)\b)"
     r"(?:\s+(?:there|all|everyone|team|madame|monsieur|sir|madam|senor|senora|herr|frau|signora|signore|"

@@ -148,5 +148,16 @@ def test_a_passage_stating_the_place_asked_about_answers_below_the_retrieval_min
     low = signals(intent=intent("delivery_time", 0.82), best_score=0.30)
     assert decide(low, Thresholds()).reason_code == "low_retrieval_score"
     assert decide(replace(low, place_stated=True), Thresholds()).reason_code == "answered_from_knowledge"
-    unsure = replace(low, intent=intent("delivery_time", 0.30), place_stated=True, knowledge_confidence=0.5)
-    assert decide(unsure, Thresholds()).reason_code == "low_retrieval_score"
+    unsure = replace(low, intent=intent("delivery_time", 0.30), place_stated=True, knowledge_confidence=0.2)
+    assert decide(unsure, Thresholds()).reason_code == "low_intent_confidence"
+    together = replace(unsure, knowledge_confidence=0.5)  # rule 7's knowledge intents, together sure
+    assert decide(together, Thresholds()).reason_code == "answered_from_knowledge"
+
+
+def test_out_of_scope_gives_way_when_its_knowledge_intents_together_are_sure_and_the_place_is_stated() -> None:
+    # "Quels sont vos délais pour la Suisse ?": out of scope at 0.63, delivery_time 0.37 + international 0.10
+    oos = signals(intent=intent(None, 0.63), best_score=0.32)
+    assert decide(oos, Thresholds()).reason_code == "out_of_scope"
+    answered = replace(oos, knowledge_confidence=0.47, place_stated=True)
+    assert decide(answered, Thresholds()).reason_code == "answered_from_knowledge"
+    assert decide(replace(answered, knowledge_confidence=0.2), Thresholds()).reason_code == "out_of_scope"

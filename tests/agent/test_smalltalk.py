@@ -33,6 +33,19 @@ def test_courtesy_before_a_request_is_dropped(text: str, expected: str) -> None:
     assert strip_courtesy(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Bonjour, I don't speak French, where is my order?", "where is my order?"),
+    ("Sorry I don’t speak French. How much is shipping?", "How much is shipping?"),
+    ("Hola, no hablo francés, ¿dónde está mi pedido?", "¿dónde está mi pedido?"),
+    ("Ich spreche kein Französisch, wo ist meine Bestellung?", "wo ist meine Bestellung?"),
+    ("je ne parle pas anglais", "je ne parle pas anglais"),  # the remark alone is left to the models
+    ("I don't speak to bots, where is my order?", "I don't speak to bots, where is my order?"),
+])
+def test_a_remark_on_the_language_before_a_request_is_dropped(text: str, expected: str) -> None:
+    # "Bonjour, I don't speak French, where is my order?" (texted to the simulator) was out of scope
+    assert model_text(text) == expected
+
+
 def test_shouting_is_lower_cased_for_the_models() -> None:
     assert model_text("AGENT") == "agent" and model_text("HELLO, WHERE IS MY ORDER?") == "where is my order?"
     assert model_text("Is my order OK?") == "Is my order OK?"
