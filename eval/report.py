@@ -46,6 +46,8 @@ class Report:
     path: str = "offline"  # llm or offline: which generation path the bot took
     thresholds: dict[str, float] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)  # what was chosen -> the split it was chosen on
+    # a headline figure -> the figures of the baselines measured beside it in the same run, on the same data
+    baselines: dict[str, list[str]] = field(default_factory=dict)
     failure_limit: int | None = MAX_FAILURES  # failures kept in the files; None keeps each one (red-team)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 

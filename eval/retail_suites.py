@@ -154,6 +154,9 @@ def propensity(options: RunOptions) -> Report:
     }
     report = Report(
         suite="propensity", summary=summary, data=split.description,
+        baselines={"purchase_auc": ["purchase_auc_recency", "purchase_auc_rfm_logistic"],
+                   "spend_spearman": ["spend_spearman_run_rate"], "revenue_error": ["revenue_error_run_rate"],
+                   "next_purchase_mae_days": ["next_purchase_mae_days_own_gap"]},
         metrics={"propensity_validation_auc": model.validation_auc, "propensity_model": model.chosen,
                  "value_validation_spearman": value.validation_spearman, "value_model": value.chosen,
                  "value_validation_revenue_error": {str(w): e for w, e in value.validation_revenue_error.items()},
@@ -209,6 +212,7 @@ def send_time(options: RunOptions) -> Report:
     }
     report = Report(
         suite="send_time", summary=summary, data=split.description,
+        baselines={"hour_hit_pm1": ["hour_hit_pm1_one_best_hour", "hour_hit_pm1_usual_hour"]},
         metrics={"one_best_hour": best_hour, "validation": model.validation, "prior_orders": model.prior_orders,
                  "half_life_days": model.half_life_days, "best_weekday": model.best_weekday,
                  "next_order_hours": {str(h): int(n) for h, n in truth.value_counts().sort_index().items()}},
@@ -245,6 +249,7 @@ def recommend(options: RunOptions) -> Report:
     }
     report = Report(
         suite="recommend", summary=summary, data=split.description,
+        baselines={"hit_at_10": ["hit_at_10_most_popular", "hit_at_10_own_top10"]},
         metrics={"validation": model.validation, "half_life_days": model.half_life_days,
                  "co_weight": model.co_weight, "popularity_weight": model.popularity_weight,
                  "most_popular": popular, "excluded_products": sorted(NON_MERCHANDISE)},

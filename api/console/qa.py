@@ -42,6 +42,9 @@ class Cell:
     regression: bool = False
     minimum: float | None = None
     below: bool = False
+    beats: tuple[str, ...] = ()  # baselines this figure does better than in the same run
+    trails: tuple[str, ...] = ()  # baselines that did as well or better
+    baseline_of: str = ""  # this figure is a baseline of that one
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,39 @@ def sparkline(name: str, values: list[float]) -> Spark:
     return Spark(" ".join(f"{x},{y}" for x, y in coords), coords[-1], description)
 
 
-def _thresholds(settings: Settings, entry: ReportEntry) -> dict[str, float]:
+@dataclass(frozen=True)
+class Stored:
+    """What the listing does not carry: the run's minimums and the baselines of each figure."""
+
+    thresholds: dict[str, float]
+    baselines: dict[str, list[str]]
+
+
+def _stored(settings: Settings, entry: ReportEntry) -> Stored:
     try:
-        raw = read_report(settings, entry.id).get("thresholds") or {}
+        report = read_report(settings, entry.id)
     except NotFound:  # removed since it was listed
-        return {}
-    return {str(k): float(v) for k, v in raw.items() if _numeric(v)}
+        return Stored({}, {})
+    raw = report.get("thresholds") or {}
+    baselines = report.get("baselines") or {}
+    return Stored({str(k): float(v) for k, v in raw.items() if _numeric(v)},
+                  {str(k): [str(b) for b in v] for k, v in baselines.items() if isinstance(v, list)})  # fmt: skip
+
+
+def _compared(
+    name: str, value: Any, summary: dict[str, Any], baselines: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The baselines ``name`` beats and those it trails (a baseline or the figure n/a: neither)."""
+    if not _numeric(value):
+        return (), ()
+    lower = name.rsplit(".", 1)[-1] in LOWER_IS_BETTER
+    beats: list[str] = []
+    trails: list[str] = []
+    for baseline in baselines:
+        other = summary.get(baseline)
+        if _numeric(other):
+            (beats if (value < other if lower else value > other) else trails).append(baseline)
+    return tuple(beats), tuple(trails)
 
 
 def _delta(change: float | None) -> str:
@@ -118,11 +148,13 @@ def _delta(change: float | None) -> str:
     return f"{change:+.3f}".rstrip("0").rstrip(".") if change else "±0"
 
 
-def _run(entry: ReportEntry, figures: list[str], thresholds: dict[str, float]) -> Run:
+def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
     cells = {}
+    of = {baseline: name for name, baselines in stored.baselines.items() for baseline in baselines}
     for name in figures:
         value = entry.summary.get(name)
-        minimum = thresholds.get(name)
+        minimum = stored.thresholds.get(name)
+        beats, trails = _compared(name, value, entry.summary, stored.baselines.get(name, []))
         cells[name] = Cell(
             value=fmt(value),
             delta=_delta(entry.trend.get(name)),
@@ -130,6 +162,9 @@ def _run(entry: ReportEntry, figures: list[str], thresholds: dict[str, float]) -
             minimum=minimum,
             # as the report's own gate: a missing figure counts as 0, so it is below any minimum
             below=minimum is not None and (float(value) if _numeric(value) else 0.0) < minimum,
+            beats=beats,
+            trails=trails,
+            baseline_of=of.get(name, ""),
         )
     return Run(entry.id, entry.created_at, entry.passed, cells)
 
@@ -144,13 +179,15 @@ def suites(settings: Settings, limit: int) -> list[Suite]:
         entries = grouped[name][:limit]
         figures: list[str] = []
         for entry in entries:  # the newest run's figures first, then any older ones it dropped
-            figures += [k for k, v in entry.summary.items() if _numeric(v) and k not in figures]
+            # an undefined figure (n/a) keeps its column: left out, it looked as if it was never measured
+            figures += [k for k, v in entry.summary.items()
+                        if (_numeric(v) or v in (None, NOT_APPLICABLE)) and k not in figures]  # fmt: skip
         sparks = {}
         for figure in figures:
             values = [float(e.summary[figure]) for e in reversed(entries) if _numeric(e.summary.get(figure))]
             if values and figure not in COUNTS:
                 sparks[figure] = sparkline(figure, values)
-        runs = [_run(e, figures, _thresholds(settings, e)) for e in entries]
+        runs = [_run(e, figures, _stored(settings, e)) for e in entries]
         out.append(Suite(name, figures, runs, sparks, len(grouped[name])))
     return out
 

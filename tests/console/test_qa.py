@@ -107,3 +107,24 @@ def test_the_report_page_links_its_json_instead_of_dumping_it(app_client: TestCl
     # the relative link resolves beside the page, to the same file
     linked = app_client.get(f"/api/v1/eval/reports/{report_id}/report.json", headers=auth_headers("analyst"))
     assert linked.json()["metrics"]["per_intent"]["intent_39"]["precision_of_this_rare_intent"] == 0.975
+
+
+def test_each_figure_reads_against_its_baselines(app_client: TestClient, runtime: Settings) -> None:
+    """The propensity suite measures its model beside two baselines in the same run: the page said
+    nothing of it (purchase_auc 0.700 and purchase_auc_recency 0.720 sat apart, unmarked); now the
+    model's cell says whether it beats them, a lower-is-better error included, and each baseline says whose."""
+    folder = new_report_dir(runtime, "propensity", datetime(2026, 3, 4, tzinfo=UTC))
+    summary = {"purchase_auc": 0.70, "purchase_auc_recency": 0.72, "purchase_auc_rfm_logistic": 0.65,
+               "revenue_error": 0.10, "revenue_error_run_rate": 0.30, "hit_at_10": None, "hit_at_10_most_popular": 0.2}
+    write(Report(suite="propensity", summary=summary, metrics={}, created_at="2026-03-04T00:00:00+00:00",
+                 baselines={"purchase_auc": ["purchase_auc_recency", "purchase_auc_rfm_logistic"],
+                            "revenue_error": ["revenue_error_run_rate"], "hit_at_10": ["hit_at_10_most_popular"]}),
+          folder)
+    page = app_client.get("/console/qa", headers={**HTML, **auth_headers("analyst")})
+    assert page.status_code == 200, page.text
+    cells = re.findall(r"<td>(.*?)</td>", _row(page.text, f"propensity/{folder.name}"), re.S)
+    by_figure = dict(zip(["result", *list(summary)], [" ".join(c.split()) for c in cells], strict=True))
+    assert "not above baseline purchase_auc_recency" in by_figure["purchase_auc"]
+    assert "baseline of purchase_auc" in by_figure["purchase_auc_recency"]
+    assert "beats its baseline" in by_figure["revenue_error"]  # 0.10 against 0.30: lower is better
+    assert "n/a" in by_figure["hit_at_10"] and "baseline" not in by_figure["hit_at_10"].replace("n/a", "")
