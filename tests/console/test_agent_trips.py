@@ -100,3 +100,19 @@ def test_a_new_canned_response_starts_in_the_business_language(app_client: TestC
     form = form[: form.index("</form>")]
     assert '<option value="fr" selected>fr</option>' in form and '<option value="en" selected>' not in form
     assert "Give a translation the same shortcut" in form
+
+
+def test_a_notice_that_generated_nothing_shows_no_bare_none_badge(app_client: TestClient) -> None:
+    """The away notice sent on escalation carries path "none" (nothing generated): the thread showed a
+    badge reading just "none" under it; a generated answer keeps its path ("offline")."""
+    conversation_id = escalated_conversation("+33611113331", "je veux parler à quelqu'un", language="fr")
+    with db.session_scope() as session:
+        message = session.scalars(select(Message).where(Message.conversation_id == conversation_id)).one()
+        sent = (("Nos conseillers sont absents pour le moment.", "none"), ("Nous livrons en 48 h.", "offline"))
+        for body, path in sent:
+            session.add(Message(conversation_id=conversation_id, contact_id=message.contact_id, direction="out",
+                                author_type="bot", body=body, status="delivered", lane="conversational",
+                                analysis={"decision": {"action": "reply", "confidence": 0.9}, "path": path}))
+    page = app_client.get(f"/console/conversations/{conversation_id}", headers={**HTML, **auth_headers("agent")})
+    assert 'title="How the bot answered">offline</span>' in page.text
+    assert 'title="How the bot answered">none</span>' not in page.text
