@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.console.campaigns import daily
 from campaigns.models import CampaignLink, Conversion, LinkClick
 from contacts import consent
+from contacts.models import Order
 from conversations.models import Message
 from core import db
 from core.settings import Settings
@@ -114,7 +115,7 @@ def test_marketer_sees_the_list_with_headline_figures(app_client: TestClient, ru
         "replies": "1",
         "opt_outs": "1",
         "conversions": "1",
-        "cost": "0.20",
+        "cost": "0.20 EUR",  # the SMS provider's prices' currency
     }
     assert "Spring sale" in row and "running" in row
     assert 'href="/console/campaigns" aria-current="page"' in page.text
@@ -132,16 +133,21 @@ def test_report_page_has_charts_tables_exports_and_a_live_fragment(app_client: T
         "1",
         "1",
     )
-    assert figure(html, "delivery-rate") == "60.0\u00a0%" and figure(html, "cost") == "0.20"
-    assert figure(html, "conversion-value") == "25.00" and figure(html, "replies") == "1"
+    assert figure(html, "delivery-rate") == "60.0\u00a0%" and figure(html, "cost") == "0.20 EUR"
+    assert figure(html, "conversion-value") == "25.00" and figure(html, "replies") == "1"  # no order names a currency
+    with db.session_scope() as session:  # the shop's orders say which: a conversion value is in it
+        session.add(Order(contact_id=1, source="api", external_id="o-1", status="paid", currency="GBP",
+                          ordered_at=db.utcnow(), total_micros=25_000_000))
+    html = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert figure(html, "conversion-value") == "25.00 GBP" and figure(html, "cost") == "0.20 EUR"
     for chart in ("chart-funnel", "chart-reasons", "chart-arm-1", "chart-arm-2", "chart-days"):
         assert f'<svg id="{chart}" class="chart" role="img" aria-labelledby="{chart}-title"' in html, chart
     assert "failed: unreachable" in html and "not sent: opted_out" in html
     # funnel bars are scaled to the largest step (7 messages = 360 units)
     assert 'width="360.0" height="20"' in html and 'width="257.1" height="20"' in html
     # sent, delivered, delivery rate, unique clicks, CTR, replies, opt-outs, conversions, cost
-    assert arm_cells(html, "A") == ["2", "2", "100.0\u00a0%", "1", "50.0\u00a0%", "1", "0", "1", "0.10"]
-    assert arm_cells(html, "B") == ["3", "1", "33.3\u00a0%", "0", "0.0\u00a0%", "0", "1", "0", "0.10"]
+    assert arm_cells(html, "A") == ["2", "2", "100.0\u00a0%", "1", "50.0\u00a0%", "1", "0", "1", "0.10 EUR"]
+    assert arm_cells(html, "B") == ["3", "1", "33.3\u00a0%", "0", "0.0\u00a0%", "0", "1", "0", "0.10 EUR"]
     assert "quiet_hours" in html
     assert f"/api/v1/campaigns/{campaign_id}/report?format=csv" in html
     assert f"/api/v1/campaigns/{campaign_id}/report?format=xlsx" in html

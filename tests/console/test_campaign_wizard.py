@@ -98,7 +98,7 @@ def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> No
         assert f'id="{part}" class=' in html and 'hx-swap-oob="true"' in html.split(f'id="{part}"')[1][:120], part
     assert 'id="review-reach">3<' in html and 'id="review-excluded">2<' in html
     assert 'data-figure="segments">1<' in html and 'id="review-segments">1 (GSM-7)<' in html
-    assert 'id="review-cost">0.15<' in html and "default price" in html  # 3 × 1 segment × 0.05
+    assert 'id="review-cost">0.15 EUR<' in html and "default price" in html  # 3 × 1 segment × 0.05
     assert "Messages planned per hour" in html and 'hx-confirm="Schedule “Soldes d&#39;hiver” for 3 recipients?' in html
     assert app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids), headers=HTMX).status_code == 403
 
