@@ -392,5 +392,11 @@ def marketing_consent_warning(without_consent: int) -> str | None:
     return (
         f"{rows} no consent (no consent column, or an empty cell): these contacts {who}. "
         "Order updates and replies to their own texts still reach them. "
-        f"(Setting RELAIS_MARKETING_CONSENT={settings.marketing_consent}.)"
+        f"{setting_note()}"
     )
+
+
+def setting_note() -> str:
+    """The last sentence of :func:`marketing_consent_warning`: the setting behind it, for whoever runs the
+    deployment (the console leaves it out for marketers, who cannot change it)."""
+    return f"(Setting RELAIS_MARKETING_CONSENT={get_settings().marketing_consent}.)"

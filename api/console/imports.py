@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from api.console import ConsoleRoute, render
 from api.deps import Acting, acting, db_session, require
 from contacts import attributes as attrs
-from contacts import import_jobs
+from contacts import consent, import_jobs
 from contacts.import_mapping import FIELDS
 from contacts.import_preview import preview
 from contacts.import_report import ImportOptions
@@ -85,6 +85,14 @@ async def _posted(request: Request) -> _Posted:
     return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
 
 
+def for_reader(notice: str | None, principal: Principal) -> str | None:
+    """The consent notice as the reader needs it: the setting it names is an administrator's to change,
+    so a marketer reads the consequence alone (not "Setting RELAIS_MARKETING_CONSENT=opt_in")."""
+    if notice is None or principal.role == Role.ADMIN:
+        return notice
+    return notice.replace(f" {consent.setting_note()}", "")
+
+
 @router.get("/imports", response_class=HTMLResponse)
 def import_page(
     request: Request,
@@ -100,6 +108,7 @@ async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
     posted = await _posted(by.request)
     found: dict[str, Any] = await run_in_threadpool(preview, by.session, posted.binary, filename=posted.filename,
                                                     options=posted.options, limits=posted.limits)
+    found["consent_notice"] = for_reader(found.get("consent_notice"), by.principal)
     return render(by.request, "console/_import_preview.html", {"preview": found, "targets": targets(by.session)},
                   principal=by.principal)
 
@@ -113,19 +122,19 @@ async def start_import(by: Acting = MARKETER) -> HTMLResponse:
     return _progress(by.request, by.session, by.principal, job)
 
 
-def _context(session: Session, job: ContactImport) -> dict[str, Any]:
+def _context(session: Session, job: ContactImport, principal: Principal) -> dict[str, Any]:
     return {
         "job": job,
         "percent": import_jobs.percent(job),
         "finished": job.status in import_jobs.FINISHED,
-        "notices": import_jobs.notices(job),
+        "notices": [for_reader(notice, principal) for notice in import_jobs.notices(job)],
         "errors": import_jobs.problems(session, job.id, errors=True, limit=20),
         "warnings": import_jobs.problems(session, job.id, errors=False, limit=20),
     }
 
 
 def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
-    context = _context(session, job)
+    context = _context(session, job, principal)
     on_imports_page = urlsplit(request.headers.get("hx-current-url", "")).path == "/console/imports"
     if on_imports_page and (context["finished"] or request.method == "POST"):  # the list there shows this import
         context["recent"] = import_jobs.recent(session, 10)
@@ -143,7 +152,7 @@ def import_status(
     job = import_jobs.get(session, import_id)
     if "hx-request" in request.headers:
         return _progress(request, session, principal, job)
-    return render(request, "console/import.html", _context(session, job), principal=principal)
+    return render(request, "console/import.html", _context(session, job, principal), principal=principal)
 
 
 @router.post("/imports/{import_id}/cancel", response_class=HTMLResponse)

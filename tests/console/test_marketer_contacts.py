@@ -207,6 +207,7 @@ def test_the_preview_says_which_rows_get_no_marketing_and_names_the_phone_column
     assert consents == {"2": "opt-in", "3": "opt-out", "5": "", "6": "none: no marketing texts"}  # 5: skipped
     notice = shown.text.split('id="preview-consent-notice">', 1)[1].split("</p>", 1)[0]
     assert notice.startswith("1 row has no consent") and "will not get marketing texts until they opt in" in notice
+    assert "RELAIS_" not in notice  # the setting is an administrator's to change: not named to a marketer
 
 
 def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
@@ -220,6 +221,11 @@ def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     assert 'id="report-created">1<' in report.text and "rejected rows" not in report.text
     notice = report.text.split('class="notice consent-notice">', 1)[1].split("</p>", 1)[0]
     assert "1 row has no consent" in notice and "will not get marketing texts until they opt in" in notice
+    assert "RELAIS_" not in notice
+    _, secret = create_console_user("ada@example.com", role="admin")
+    log_in(app_client, "ada@example.com", secret)
+    for_admin = app_client.get(f"/console/imports/{import_id}", headers=HTMX).text
+    assert "(Setting RELAIS_MARKETING_CONSENT=opt_in.)" in for_admin  # who can change it reads which setting
 
 # -- the marketer's journey in Chromium ----------------------------------------------------------
 
