@@ -37,10 +37,11 @@ from bench.loadgen import post, sign_sms
 CALLS_KEY = "relais:bench:calls"
 ARRIVALS_KEY = "relais:bench:arrivals"
 REPORTERS = 8  # keep-alive connections per process posting delivery reports
+REPORT_RETRY_ROUNDS = 6  # a refused report is put back after 1, 2, 4 ... 32 s, then dropped
 
 _redis = redis.Redis.from_url(os.environ["BENCH_PROVIDER_REDIS"]) if os.environ.get("BENCH_PROVIDER_REDIS") else None
 _secret = os.environ.get("BENCH_PROVIDER_SIGNATURE_SECRET", "")
-_reports: asyncio.Queue[tuple[str, bytes]] | None = None
+_reports: asyncio.Queue[tuple[str, bytes, int]] | None = None
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -66,11 +67,14 @@ def delivery_report(form: dict[str, str], message_id: str, *, api_key: str, secr
     return urlencode(sign_sms(params, secret)).encode()
 
 
-async def _reporter(queue: asyncio.Queue[tuple[str, bytes]]) -> None:
-    """Post queued reports over one keep-alive connection; a refused report is retried once, then dropped."""
+async def _reporter(queue: asyncio.Queue[tuple[str, bytes, int]]) -> None:
+    """Post queued reports over one keep-alive connection. A refused report is tried again at once (a
+    closed keep-alive connection), then put back on the queue after 1, 2, 4 ... 32 s, as Vonage retries a
+    callback the server did not accept; only after that is it dropped, said on stderr (the bench would
+    otherwise stall waiting for it with no reason given)."""
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     while True:
-        url, body = await queue.get()
+        url, body, rounds = await queue.get()
         parts = urlsplit(url)
         for _attempt in range(2):
             try:
@@ -80,6 +84,11 @@ async def _reporter(queue: asyncio.Queue[tuple[str, bytes]]) -> None:
                     break
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 connection = None
+        else:
+            if rounds < REPORT_RETRY_ROUNDS:
+                asyncio.get_running_loop().call_later(2**rounds, queue.put_nowait, (url, body, rounds + 1))
+            else:
+                print(f"fake provider: a delivery report to {url} dropped after {rounds} retries", file=sys.stderr)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -137,7 +146,7 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     callback = form.get("callback", "")
     if callback and _reports is not None and form.get("status-report-req") in ("1", "true", "True"):
         report = delivery_report(form, message_id, api_key=form.get("api_key", ""), secret=_secret)
-        _reports.put_nowait((callback, report))
+        _reports.put_nowait((callback, report, 0))
 
 
 def free_port() -> int:
