@@ -13,7 +13,7 @@ from intelligence import store
 from intelligence.tasks import SCORE_JOB_ID
 from tests.contacts.helpers import create_contact
 from tests.helpers import auth_headers, run_jobs
-from tests.intelligence.scoring_helpers import build_shop
+from tests.intelligence.scoring_helpers import build_shop, six_scored_contacts
 from workers.scheduler import discover_periodic
 
 
@@ -68,13 +68,7 @@ def test_analysts_read_predictions_summarised_not_per_contact(app_client: TestCl
     """An analyst measures the models, not the people: a contact's predictions answer 403, the summary
     gives each kind's count, mean, percentiles and bands; a kind only 2 contacts hold gives its count only."""
     at = datetime(2026, 6, 1, tzinfo=UTC)
-    with db.session_scope() as session:
-        ids = [create_contact(session, n).id for n in range(1, 7)]
-        buy = store.register_version(session, kind="purchase_90d", version="v1")
-        store.write_predictions(session, buy, [store.Score(i, v) for i, v in zip(ids, (0.1, 0.15, 0.3, 0.6, 0.7, 0.9),
-                                                                                 strict=True)], computed_at=at)
-        spend = store.register_version(session, kind="expected_spend", version="v1")
-        store.write_predictions(session, spend, [store.Score(ids[0], 40.0), store.Score(ids[1], 60.0)], computed_at=at)
+    ids = six_scored_contacts(top_chance=0.9, purchase_version="v1", spend_version="v1", at=at)
     analyst = auth_headers("analyst")
     assert app_client.get(f"/api/v1/contacts/{ids[0]}/predictions", headers=analyst).status_code == 403
     found = app_client.get("/api/v1/intelligence/summary", headers=analyst)

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from core import db
-from intelligence import store
 from tests.console import browser as tools
-from tests.contacts.helpers import create_contact
+from tests.intelligence.scoring_helpers import six_scored_contacts
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +23,10 @@ def browser() -> Iterator[Browser]:
 
 
 def test_an_analyst_reads_the_predictions_across_contacts(live_server: str, page: Page) -> None:
-    at = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
-    with db.session_scope() as session:
-        ids = [create_contact(session, n).id for n in range(1, 7)]
-        buy = store.register_version(session, kind="purchase_90d", version="propensity-v3")
-        store.write_predictions(session, buy, [store.Score(i, v) for i, v in zip(ids, (0.1, 0.15, 0.3, 0.6, 0.7, 0.999),
-                                                                                 strict=True)], computed_at=at)
-        spend = store.register_version(session, kind="expected_spend", version="value-v1")
-        store.write_predictions(session, spend, [store.Score(ids[0], 40.0), store.Score(ids[1], 60.0)], computed_at=at)
+    six_scored_contacts(
+        top_chance=0.999, purchase_version="propensity-v3", spend_version="value-v1",
+        at=datetime(2026, 6, 1, 9, 30, tzinfo=UTC),
+    )
     tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Predictions").click()
     page.wait_for_url(f"{live_server}/console/predictions")

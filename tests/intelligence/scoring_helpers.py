@@ -62,3 +62,21 @@ def build_shop(session: Session, *, customers: int = 60, without_orders: int = 3
         made["none"].append(create_contact(session, 5000 + n).id)
     session.flush()
     return made
+
+
+def six_scored_contacts(*, top_chance: float, purchase_version: str, spend_version: str, at: datetime) -> list[int]:
+    """Six new contacts with a purchase chance each (0.1 … ``top_chance``) and an expected spend for only two
+    of them: the population the analysts' summary reads (a kind fewer than 5 contacts hold is withheld)."""
+    from core import db
+    from intelligence import store
+
+    chances = (0.1, 0.15, 0.3, 0.6, 0.7, top_chance)
+    with db.session_scope() as session:
+        ids = [create_contact(session, n).id for n in range(1, 7)]
+        buy = store.register_version(session, kind="purchase_90d", version=purchase_version)
+        store.write_predictions(
+            session, buy, [store.Score(i, v) for i, v in zip(ids, chances, strict=True)], computed_at=at
+        )
+        spend = store.register_version(session, kind="expected_spend", version=spend_version)
+        store.write_predictions(session, spend, [store.Score(ids[0], 40.0), store.Score(ids[1], 60.0)], computed_at=at)
+    return ids
