@@ -104,7 +104,7 @@ def test_the_builder_offers_prediction_rules_with_a_live_count(app_client: TestC
     drawn = app_client.post("/console/segments/builder", data={**_prediction_form("clv", "top_percent", "5"),
                                                                 "action": "add-group"}, headers=headers)  # fmt: skip
     assert drawn.status_code == 200
-    assert '<option value="clv" selected>Expected lifetime value</option>' in drawn.text
+    assert '<option value="clv" selected>Expected lifetime value (EUR)</option>' in drawn.text  # the orders' currency
     assert '<option value="top_percent" selected>is in the top … %</option>' in drawn.text
 
 
