@@ -1,8 +1,14 @@
-"""Choosing an agent: language and skill match, then least-busy or round-robin, within capacity.
+"""Choosing an agent for an escalation, as Chatwoot and Zendesk do.
 
-An agent who lists no languages takes any conversation, but one who lists the customer's language
-comes first: a Spanish customer whose question the (French and English) knowledge base could not
-answer reaches the Spanish speaker, even when an agent of unknown languages is less busy.
+Who may take it (:func:`candidates`): online, active, with room left under ``max_concurrent``, in the
+escalation's team when it has one, and able to take its language and skill: an agent who lists no
+languages (no skills) takes any, one who lists some takes only those.
+
+Who gets it (:func:`pick`), ``least_busy``: the fewest open conversations; at equal load an agent
+who lists the customer's language before one who lists none; then the longest idle. An idle agent
+who set no languages therefore gets the next conversation before a speaker who already has one open
+(the speaker had every French escalation while the other agent sat idle). ``round_robin``: the
+longest idle, the same language tie-break.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from handoff.models import AgentProfile, Escalation, TeamMember
 class Candidate:
     user_id: int
     active: int
-    capacity: int
     last_assigned_at: datetime | None
     #: the agent lists the conversation's language (False when it lists none, or the language is unknown)
     speaks: bool = False
@@ -61,13 +66,17 @@ def candidates(session: Session, escalation: Escalation, *, exclude: set[int] | 
         if active >= profile.max_concurrent:
             continue
         speaks = bool(escalation.language) and escalation.language in (profile.languages or [])
-        found.append(Candidate(profile.user_id, active, profile.max_concurrent, profile.last_assigned_at, speaks))
+        found.append(Candidate(profile.user_id, active, profile.last_assigned_at, speaks))
     return found
 
 
 def pick(found: list[Candidate], strategy: str) -> Candidate | None:
-    """Agents who list the customer's language first; then ``least_busy``: fewest open conversations
-    (then longest idle), or ``round_robin``: longest idle."""
+    """The candidate who gets the escalation, ``None`` when there is none.
+
+    ``least_busy``: fewest open conversations (a count, not a share of capacity: an agent of capacity
+    10 with two open was picked before one of capacity 3 with one), then one who lists the customer's
+    language before one who lists none, then longest idle; ``round_robin``: longest idle, then the
+    same language tie-break. The user id settles what is left, so the choice is repeatable."""
     if not found:
         return None
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -79,5 +88,5 @@ def pick(found: list[Candidate], strategy: str) -> Candidate | None:
         return last if last.tzinfo else last.replace(tzinfo=UTC)
 
     if strategy == "round_robin":
-        return min(found, key=lambda c: (not c.speaks, idle_key(c), c.user_id))
-    return min(found, key=lambda c: (not c.speaks, c.active / max(c.capacity, 1), idle_key(c), c.user_id))
+        return min(found, key=lambda c: (idle_key(c), not c.speaks, c.user_id))
+    return min(found, key=lambda c: (c.active, not c.speaks, idle_key(c), c.user_id))

@@ -35,18 +35,16 @@ def test_escalation_routes_to_the_least_busy_speaker_and_tells_the_customer(runt
         assert notice.author_type == "system" and "Une personne de notre équipe" in notice.body
 
 
-def test_an_agent_who_speaks_the_customers_language_comes_before_a_less_busy_one(runtime_any_db: Settings) -> None:
-    """A Spanish customer the (fr/en) knowledge base could not answer reaches the Spanish speaker,
-    although an agent who lists no languages has fewer conversations."""
+def test_at_equal_load_the_agent_who_speaks_the_customers_language_comes_first(runtime_any_db: Settings) -> None:
+    """A Spanish customer the (fr/en) knowledge base could not answer reaches the Spanish speaker when
+    the agent who lists no languages is as busy (tests/handoff/test_routing.py: the less busy first)."""
     with db.session_scope() as session:
         create_agent(session, "any@example.com")  # no languages listed: takes anything
         speaker = create_agent(session, "es@example.com", languages=["fr", "es"])
-        flows.assign(session, conversation_id=create_conversation(session, "+34600000001", language="es").id,
-                     user_id=speaker.id, actor=SYSTEM)
         conversation = create_conversation(session, "+34600000002", language="es")
         flows.escalate(session, conversation=conversation, reason="low_retrieval_score", notify_customer=False)
         assert conversation.assigned_user_id == speaker.id
-        # no known language: the least busy agent, as before
+        # no known language: the least busy agent
         other = create_conversation(session, "+44700000001", language=None)
         flows.escalate(session, conversation=other, reason="low_retrieval_score", notify_customer=False)
         assert other.assigned_user_id is not None and other.assigned_user_id != speaker.id
