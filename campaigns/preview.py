@@ -40,6 +40,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
 from core.sql import among
+from core.words import counted
 from intelligence.personalise import TemplateValues, template_values
 
 _ID_CHUNK = 5000
@@ -59,7 +60,7 @@ class Price:
     def basis(self) -> str:
         if not self.segments:
             return "default price: no delivery report has carried a provider price in the last 30 days"
-        return f"average provider price of the {self.segments} segments priced in the last 30 days"
+        return f"average provider price of the {counted(self.segments, 'segment')} priced in the last 30 days"
 
 
 def segment_price(session: Session) -> Price:

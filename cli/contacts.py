@@ -17,6 +17,7 @@ from contacts.tabular import FileLimits
 from core import audit, db
 from core.errors import RelaisError, ValidationFailed
 from core.runtime import bootstrap
+from core.words import counted
 
 contacts_app = typer.Typer(help="Contacts: import, privacy export and erasure.", no_args_is_help=True)
 CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais CLI")
@@ -52,8 +53,8 @@ def _print_report(job: ContactImport) -> None:
     for notice in import_jobs.notices(job):
         console.print(f"[yellow]{notice}[/]")
     console.print(
-        f"{job.rows_done} rows: {job.created} created, {job.updated} updated, {job.skipped} skipped, "
-        f"{job.rejected} rejected, {job.warning_count} warnings"
+        f"{counted(job.rows_done, 'row')}: {job.created} created, {job.updated} updated, {job.skipped} skipped, "
+        f"{job.rejected} rejected, {counted(job.warning_count, 'warning')}"
     )
 
 
@@ -112,7 +113,7 @@ def import_contacts(
                 out.writelines(import_jobs.rejected_csv(session, job))
     _print_report(job)
     if job.rejected:
-        console.print(f"{job.rejected} rejected rows written to {target}")
+        console.print(f"{counted(job.rejected, 'rejected row')} written to {target}")
     if status != "succeeded":
         console.print(f"[red]import {status}: {job.error or 'nothing more was imported'}[/]")
         raise typer.Exit(1)

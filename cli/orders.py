@@ -13,6 +13,7 @@ from contacts.tabular import FileLimits
 from core import db
 from core.errors import RelaisError
 from core.runtime import bootstrap
+from core.words import counted
 
 orders_app = typer.Typer(help="Orders: the purchase history predictions learn from.", no_args_is_help=True)
 
@@ -26,11 +27,12 @@ def print_report(report: OrderImportReport, *, shown: int = 20) -> None:
     for problem in sorted(report.errors, key=lambda p: p.row)[:shown]:
         console.print(f"[red]row {problem.row}[/] {problem.column}: {problem.code}: {problem.message}")
     for code, count in sorted(report.rejected_by_code.items()):
-        console.print(f"  {count} rows {code}")
+        console.print(f"  {counted(count, 'row')} {code}")
     console.print(
-        f"{report.rows} rows: {report.orders_created} orders created ({report.lines} lines), "
-        f"{report.orders_existing} already known, {report.error_count} rows rejected, "
-        f"{report.unknown_customers} customers matched no contact"
+        f"{counted(report.rows, 'row')}: {counted(report.orders_created, 'order')} created "
+        f"({counted(report.lines, 'line')}), {report.orders_existing} already known, "
+        f"{counted(report.error_count, 'row')} rejected, "
+        f"{counted(report.unknown_customers, 'customer')} matched no contact"
     )
 
 
@@ -73,7 +75,7 @@ def import_order_file(
         raise typer.Exit(1) from None
     print_report(report)
     if rejected_file.rows:
-        console.print(f"{rejected_file.rows} rejected rows written to {target}")
+        console.print(f"{counted(rejected_file.rows, 'rejected row')} written to {target}")
     else:
         target.unlink(missing_ok=True)
     console.print("dry run: nothing written" if dry_run else "[green]imported[/]")

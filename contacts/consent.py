@@ -29,6 +29,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
 from core.sql import among
+from core.words import counted
 
 OPT_IN_SOURCES = ("keyword", "form", "import", "api", "double_opt_in", "crm")
 OPT_OUT_SOURCES = ("keyword", "natural_language", "link", "api", "import", "crm", "erasure")
@@ -380,7 +381,7 @@ def marketing_consent_warning(without_consent: int) -> str | None:
     """
     if without_consent <= 0:
         return None
-    rows = "1 row has" if without_consent == 1 else f"{without_consent} rows have"
+    rows = counted(without_consent, "row has", "rows have")
     settings = get_settings()
     if settings.marketing_consent == "soft_opt_in":
         who = (

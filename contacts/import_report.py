@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from core.errors import ValidationFailed
+from core.words import counted
 
 MAX_REPORTED = 1000
 OnExisting = Literal["merge", "skip", "error"]
@@ -128,7 +129,7 @@ class ImportFailed(ValidationFailed):
 
     def __init__(self, report: ImportReport) -> None:
         super().__init__(
-            f"{report.error_count} problems in {report.rows} rows; nothing was imported",
+            f"{counted(report.error_count, 'problem')} in {counted(report.rows, 'row')}; nothing was imported",
             errors=[e.as_dict() for e in report.errors],
         )
         self.report = report

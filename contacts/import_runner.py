@@ -29,6 +29,7 @@ from core.audit import Actor
 from core.db import utcnow
 from core.errors import RelaisError, ValidationFailed
 from core.settings import get_settings
+from core.words import counted
 
 BATCH_ROWS = 500
 SPOOL_MEMORY = 8 * 1024 * 1024  # the worker's local copy of the upload spills to a temporary file past this
@@ -162,7 +163,8 @@ class _Runner:
                 job = session.get_one(ContactImport, self.import_id)
                 _check_rows(job)
                 if job.rejected and self.options.strict:
-                    raise RelaisError(f"{job.rejected} rows are invalid; nothing was imported (strict import)")
+                    invalid = counted(job.rejected, "row is", "rows are")
+                    raise RelaisError(f"{invalid} invalid; nothing was imported (strict import)")
                 if self.options.dry_run:
                     return "succeeded"
                 self._restart_as_import(session, job)

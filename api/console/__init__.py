@@ -24,6 +24,7 @@ from core import db
 from core.accounts import Principal
 from core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from core.settings import Settings
+from core.words import counted
 
 LOGIN_PATH = "/console/login"
 PASSWORD_PATH = "/console/password"
@@ -72,6 +73,7 @@ def contact_name(contact: Any) -> str:
 TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name
+TEMPLATES.env.filters["counted"] = counted
 
 
 def wants_html(request: Request) -> bool:

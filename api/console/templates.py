@@ -33,6 +33,7 @@ from contacts.models import Contact
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role
+from core.words import counted
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
@@ -69,10 +70,9 @@ def _summary(check: template_check.Check) -> str:
     """The line under the message box (announced after each re-check)."""
     if check.info is None:
         count = len(check.problems)
-        return f"{count} problem{'s' if count != 1 else ''} in the template" if count else ""
+        return f"{counted(count, 'problem')} in the template" if count else ""
     info = check.info
-    return (f"As sent: {info.characters} characters, {info.encoding}, "
-            f"{info.segments} segment{'s' if info.segments != 1 else ''}")
+    return f"As sent: {counted(info.characters, 'character')}, {info.encoding}, {counted(info.segments, 'segment')}"
 
 
 def _checked(session: Session, draft: editor_form.Draft) -> dict[str, Any]:

@@ -165,6 +165,9 @@ def test_import_wizard_previews_maps_imports_and_reports(app_client: TestClient)
     assert 'data-status="succeeded"' in report.text and 'hx-trigger="every 1s"' not in report.text
     assert 'id="report-created">2<' in report.text and 'id="report-rejected">1<' in report.text
     assert f'href="/api/v1/contacts/imports/{import_id}/rejected.csv"' in report.text
+    # one rejected row is "row", not "the 1 rejected rows" (core.words.counted)
+    assert "Download the 1 rejected row (CSV with the reasons)" in report.text
+    assert "<h3>Rejected row</h3>" in report.text
     rejected = app_client.get(f"/api/v1/contacts/imports/{import_id}/rejected.csv")
     assert rejected.status_code == 200 and rejected.text.splitlines()[1].startswith("3,")
     assert app_client.post(f"/console/imports/{import_id}/cancel", headers=headers).status_code == 409

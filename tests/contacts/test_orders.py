@@ -199,7 +199,7 @@ def test_cli_import_writes_the_rejected_rows(runtime: Settings, tmp_path: Path) 
     runner = CliRunner()
     done = runner.invoke(app, ["orders", "import", str(source), "--currency", "EUR"])
     assert done.exit_code == 0, done.output
-    assert "1 orders created (1 lines)" in done.output and "2 rows rejected" in done.output
+    assert "1 order created (1 line)" in done.output and "2 rows rejected" in done.output
     rows = list(csv.reader((tmp_path / "retail.rejected.csv").open(encoding="utf-8-sig")))
     assert rows[0] == ["row", "reason", *HEADER.strip().split(",")]
     assert [r[0] for r in rows[1:]] == ["3", "4"]
