@@ -36,6 +36,7 @@ import numpy as np
 
 from agent.entities import (
     Entity,
+    EntityKind,
     countries,
     covers_country,
     entities,
@@ -373,12 +374,20 @@ def _min_relevance(candidate: Candidate) -> float:
     return PLACE_MIN_RELEVANCE if candidate.states_place else MIN_RELEVANCE
 
 
+#: The details a question asks for (rather than names): a follow-up asking one replaces the other.
+_ASKED_DETAILS: frozenset[EntityKind] = frozenset({"duration", "price"})
+
+
 def _entities(question: str, asked: str | None, language: str) -> tuple[Entity, ...]:
     named = entities(question, language)
     if asked is None or asked == question:
         return named
     own = entities(asked, language)
     kinds = {e.kind for e in own}
+    if kinds & _ASKED_DETAILS:
+        # the follow-up asks its own detail: "and how long?" after "How much is shipping?" asks a
+        # duration, not a price too (both asked, the terms for abroad, which state both, came first)
+        kinds |= _ASKED_DETAILS
     return (*own, *(e for e in named if e.kind not in kinds and e not in own))
 
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import fold, place_words, topic_names, topics
+from agent.entities import asks_duration, asks_price, fold, place_words, topic_names, topics
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -196,10 +196,14 @@ def _stems(text: str) -> set[str]:
 
 def _continues(text: str, question: str, answer: str) -> bool:
     """Whether a longer ``text`` opening like a follow-up carries on from ``question`` and the bot's
-    ``answer`` to it: it repeats one of their words."""
+    ``answer`` to it: it repeats one of their words, or it asks how long or how much without naming a
+    topic of its own ("and how long does it take?" after "Do you ship to Germany?": six words, none
+    of them the question's, and read alone it got mainland France's delivery times)."""
     folded = _fold(text)
     if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not _opens_like_follow_up(text, folded):
         return False
+    if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question):
+        return True
     return bool(_stems(text) & (_stems(question) | _stems(answer)))
 
 

@@ -144,6 +144,13 @@ def test_follow_ups_carry_the_earlier_question(text: str, expected: str | None) 
         ("Where is my order?", "We send a tracking link by SMS.", "and can I cancel my order now please?", True),
         ("How much is shipping?", "Standard shipping is 4.90 EUR.", "And can I pay with PayPal?", False),
         ("How much is shipping?", "Standard shipping is 4.90 EUR.", "and do you sell gift cards too?", False),
+        # asking how long or how much about what was asked ("it"), in words the question does not hold
+        ("Do you ship to Germany?", "We deliver to the EU in 4-8 working days.", "and how long does it take?", True),
+        ("¿Enviáis a Alemania?", "We deliver to the EU.", "¿y cuánto tiempo tarda en llegar a casa?", True),
+        ("Liefert ihr nach Österreich?", "We deliver to the EU.", "und wie lange dauert die Lieferung ungefähr?", True),
+        ("Enviam para Espanha?", "We deliver to the EU.", "e quanto tempo demora a chegar a casa?", True),
+        # ... unless it names another topic: a question of its own
+        ("Do you ship to Germany?", "We deliver to the EU.", "and how much do the returns cost?", False),
         # question words are no shared topic
         ("Where is my order?", "We send a tracking link.", "and where is your shop in Paris?", False),
         ("How do I return an item?", "Request a prepaid return label.", "who pays the return shipping?", False),

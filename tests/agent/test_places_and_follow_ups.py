@@ -88,3 +88,27 @@ def test_a_follow_up_naming_another_topic_is_answered_on_that_topic(
     reply = reply_to(follow_up, phone)
     assert expected in reply
     assert not any(word in reply for word in ("Colissimo", "4.90", "4,90", "2-4", "2 à 4"))
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "phone"),
+    [
+        ("Do you ship to Germany?", "and how long does it take?", "+447911123460"),
+        ("Do you deliver to Spain?", "and how much would that cost me?", "+447911123461"),
+        ("Liefert ihr nach Belgien?", "und wie lange dauert die Lieferung?", "+491701234560"),
+    ],
+)
+def test_a_longer_follow_up_asking_how_long_or_how_much_keeps_the_earlier_country(
+        shop: Settings, first: str, follow_up: str, phone: str) -> None:
+    # six words and more, none of them the question's: read alone, it got mainland France's terms
+    reply_to(first, phone)
+    reply = reply_to(follow_up, phone)
+    assert "4-8 working days" in reply and "mainland France" not in reply
+
+
+def test_a_follow_up_asking_how_long_after_a_price_gets_the_delivery_time(shop: Settings) -> None:
+    # "and how long?" asks a duration, not the earlier price too: the terms for abroad state both
+    phone = "+447911123462"
+    reply_to("How much is shipping?", phone)
+    reply = reply_to("and how long?", phone)
+    assert "2-4 working days" in reply and "12 EUR" not in reply
