@@ -155,9 +155,7 @@ def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
     conversations is then shown Mine, not an empty queue)."""
     counts = rest.conversation_counts(session=session, principal=principal)
     chosen = view or default_view(counts)
-    found = rest.list_conversations(
-        view=chosen, state=None, limit=INBOX_LIMIT, offset=0, sort="priority", session=session, principal=principal
-    )
+    found, _ = rest.listing(session, principal, view=chosen, limit=INBOX_LIMIT, sort="priority")
     if chosen == "all":
         found = [r for r in found if r.state != "closed"]  # as its count: open conversations only
     ids = [r.id for r in found]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.orm import Session, aliased
@@ -15,6 +15,7 @@ from api.deps import Acting, acting, db_session, require
 from campaigns.models import Campaign
 from contacts import consent
 from contacts.models import Contact
+from conversations import search as conversation_search
 from conversations.lock import changing
 from conversations.models import Conversation, Message
 from core.accounts import Principal
@@ -183,25 +184,33 @@ def _view_filter(stmt: Any, view: View, principal: Principal, session: Session) 
     return stmt.where(Conversation.id.in_(members))
 
 
-@router.get("/conversations", response_model=list[ConversationOut])
-def list_conversations(
+SEARCH_PARTIAL_HEADER = "Relais-Search-Partial"
+
+
+def listing(
+    session: Session,
+    principal: Principal,
+    *,
     view: View = "all",
     state: str | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
-    sort: Literal["recent", "priority"] = Query(
-        "recent",
-        description="recent: newest message first; priority: open escalations by priority (1 first), then SLA "
-        "due time (the longest waiting first), then the others newest first",
-    ),
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(AGENTS),
-) -> list[ConversationOut]:
+    limit: int = 50,
+    offset: int = 0,
+    sort: Literal["recent", "priority"] = "recent",
+    q: str = "",
+    region: str | None = None,
+) -> tuple[list[ConversationOut], bool]:
+    """The conversations of ``view`` (and ``state``), in ``sort`` order, a page of them; with ``q``, only
+    those of the contacts it names (``conversations.search.contacts_named``, the console's search).
+    Returns them and whether the contact search stopped before the end (a narrower ``q`` finds the rest)."""
     stmt = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
     stmt = _view_filter(stmt, view, principal, session)
+    partial = False
+    if q.strip():
+        named, partial = conversation_search.contacts_named(session, q, region=region)
+        stmt = stmt.where(Conversation.contact_id.in_(list(named)))
     if state:
         stmt = stmt.where(Conversation.state == state)
-    order: tuple[Any, ...] = (Conversation.last_message_at.desc(),)
+    order: tuple[Any, ...] = (Conversation.last_message_at.desc(), Conversation.id.desc())
     if sort == "priority":
         open_ = aliased(Escalation)  # at most one unresolved escalation per conversation
         stmt = stmt.outerjoin(open_, and_(open_.conversation_id == Conversation.id, open_.status != "resolved"))
@@ -215,7 +224,40 @@ def list_conversations(
             )
         )
     }
-    return [_out(c, contact, escalations.get(c.id)) for c, contact in rows]
+    return [_out(c, contact, escalations.get(c.id)) for c, contact in rows], partial
+
+
+@router.get("/conversations", response_model=list[ConversationOut])
+def list_conversations(
+    request: Request,
+    response: Response,
+    view: View = "all",
+    state: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    sort: Literal["recent", "priority"] = Query(
+        "recent",
+        description="recent: newest message first; priority: open escalations by priority (1 first), then SLA "
+        "due time (the longest waiting first), then the others newest first",
+    ),
+    q: str = Query(
+        "",
+        max_length=200,
+        description="only the conversations of the contacts this names, as the console's inbox search: a phone "
+        "number in any national or international form (matched exactly), or part of a name or e-mail address "
+        "(accents and case ignored). Names are encrypted at rest, so one request compares at most 5,000 "
+        f"contacts and keeps the first 50 that match; when it stopped there the answer has the header "
+        f"`{SEARCH_PARTIAL_HEADER}: true` and a narrower text finds the rest. Combines with the other "
+        "parameters (view=all, the default, includes closed conversations).",
+    ),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(AGENTS),
+) -> list[ConversationOut]:
+    found, partial = listing(session, principal, view=view, state=state, limit=limit, offset=offset, sort=sort, q=q,
+                             region=request.app.state.settings.default_region)  # fmt: skip
+    if partial:
+        response.headers[SEARCH_PARTIAL_HEADER] = "true"
+    return found
 
 
 @router.get("/conversations/counts")

@@ -86,3 +86,50 @@ def test_supervisor_figures(app_client: TestClient) -> None:
     assert figures["queue_depth"] == 1 and figures["conversations"] == 1
     assert figures["containment_rate"] == 0.0
     assert app_client.get("/api/v1/handoff/metrics", headers=auth_headers("marketer")).status_code == 403
+
+
+def _named_conversation(phone: str, name: str, *, state: str = "bot") -> int:
+    with db.session_scope() as session:
+        conversation = create_conversation(session, phone)
+        contact = session.get(Contact, conversation.contact_id)
+        assert contact is not None
+        contact.name = name
+        conversation.state = state
+        return conversation.id
+
+
+def test_search_by_name_or_number_as_the_inbox_does(app_client: TestClient) -> None:
+    """``q`` finds the conversations of the contacts it names, open and closed, newest first, and
+    combines with the views; the roles without conversations are refused as without ``q``."""
+    closed = _named_conversation("+33655550101", "Zoé Martin", state="closed")
+    open_, _ = _escalated("+33655550101")  # the same contact texts again
+    other = _named_conversation("+33655550202", "Hugo Bernard")
+    headers = auth_headers("agent")
+
+    def ids(**params: str) -> list[int]:
+        answer = app_client.get("/api/v1/conversations", params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert "Relais-Search-Partial" not in answer.headers
+        return [c["id"] for c in answer.json()]
+
+    assert ids(q="zoe") == [open_, closed]  # accents and case ignored
+    assert ids(q="06 55 55 01 01") == [open_, closed]  # a national number, matched exactly
+    assert ids(q="martin", view="unassigned") == [open_]
+    assert ids(q="martin", state="closed") == [closed]
+    assert ids(q="bern") == [other]
+    assert ids(q="06 55 55 09 09") == [] and ids(q="nobody") == []
+    assert set(ids()) == {open_, closed, other}
+    too_long = app_client.get("/api/v1/conversations", params={"q": "x" * 201}, headers=headers)
+    assert too_long.status_code == 422
+    for role in ("marketer", "analyst"):
+        refused = app_client.get("/api/v1/conversations", params={"q": "zoe"}, headers=auth_headers(role))
+        assert refused.status_code == 403
+
+
+def test_search_says_when_it_stopped_before_the_end(app_client: TestClient) -> None:
+    """More contacts match than one search keeps (50): the answer says so in a header."""
+    for n in range(51):
+        _named_conversation(f"+336555503{n:02d}", f"Léa {n}")
+    answer = app_client.get("/api/v1/conversations", params={"q": "lea", "limit": 500}, headers=auth_headers("agent"))
+    assert answer.status_code == 200 and answer.headers["Relais-Search-Partial"] == "true"
+    assert len(answer.json()) == 50
