@@ -196,12 +196,14 @@ class Distribution:
     """A campaign run's planned send times: messages per hour and how many wait, by reason.
 
     ``hours`` are (start of the hour in UTC, messages planned in it), in order, hours without any
-    message left out; ``waits`` counts the messages planned later than the start by ``Wait.code``.
+    message left out; ``waits`` counts the messages planned later than the start by ``Wait.code``;
+    ``winner_at`` is when an A/B test's winner is chosen (UTC; ``None`` without a test).
     """
 
     start: datetime
     hours: tuple[tuple[datetime, int], ...]
     waits: dict[str, int]
+    winner_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -226,7 +228,9 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     planner = Planner(campaign)
     ab = campaign.ab or None
     decided = start + timedelta(hours=float(ab.get("winner_after_hours", 4))) if ab else start
-    waiting_winner = Wait("ab_winner", f"waits for the A/B winner ({decided:%a %H:%M} UTC)")
+    # said in the campaign's zone, named, as every other wait is: "(Tue 14:00 UTC)" was read as local time
+    zone = scheduling.zone(campaign.timezone)
+    waiting_winner = Wait("ab_winner", f"waits for the A/B winner ({_local(decided, zone)})")
     slots: dict[tuple[str | None, str | None, bool], Slot] = {}
     planned: list[Slot] = []
     for contact_id, tz, country in recipients:
@@ -250,4 +254,4 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         hours[at.replace(minute=0, second=0, microsecond=0)] += 1
         if wait is not None:
             waits[wait.code] += 1
-    return Distribution(start, tuple(sorted(hours.items())), dict(waits))
+    return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None)

@@ -25,7 +25,7 @@ from api.console.campaign_form import (
 )
 from api.console.campaigns import Bar, bars, exclusion_label
 from api.console.forecast_words import facts, uplift_fact
-from campaigns import forecasting, preview, scheduling, service
+from campaigns import forecasting, plan, preview, scheduling, service
 from campaigns.models import Campaign
 from campaigns.schemas import ScheduleIn
 from campaigns.send_time import model_status
@@ -107,6 +107,16 @@ def _when(wizard: WizardForm, start: datetime | None) -> str:
     return "As soon as you confirm."
 
 
+def wait_words(code: str, spread: plan.Distribution, zone: str) -> str:
+    """Why some planned messages wait, in words; the A/B winner's moment in the campaign's zone, named
+    (the planner's "(Tue 14:00 UTC)" beside a schedule said in Europe/Paris read as two times)."""
+    words = WAIT_WORDS.get(code, code)
+    if code == "ab_winner" and spread.winner_at is not None:
+        at = spread.winner_at.astimezone(scheduling.zone(zone))
+        return f"wait for the A/B winner, chosen {at:%a %d %b at %H:%M} ({zone}); the rest of the audience then gets it"
+    return words
+
+
 def start_of(wizard: WizardForm, schedule: ScheduleIn, *, now: datetime) -> datetime:
     """When the first run would begin (the moment the distribution is planned from)."""
     if wizard.when == "recurring":
@@ -182,8 +192,8 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
         problems = {**bodies.problems, **problems_of(exc.errors, exc.detail)}
         return Review(problems=problems, window=words, when=when_words(wizard, None))
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
-    waits = sorted(((WAIT_WORDS.get(code, code), n) for code, n in estimate.distribution.waits.items()),
-                   key=lambda w: -w[1])
+    waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone), n)
+                    for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,

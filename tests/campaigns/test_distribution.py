@@ -52,6 +52,7 @@ def test_an_ab_test_sends_the_rest_when_the_winner_is_chosen() -> None:
     assert now_hour[0] == WEDNESDAY_NOON_PARIS and later_hour[0] == WEDNESDAY_NOON_PARIS + timedelta(hours=3)
     assert 60 < now_hour[1] < 140 and now_hour[1] + later_hour[1] == 500  # about 20 % tested first
     assert spread.waits == {"ab_winner": later_hour[1]}
+    assert spread.winner_at == WEDNESDAY_NOON_PARIS + timedelta(hours=3)
 
 
 def test_the_estimate_counts_exclusions_by_reason_and_prices_the_rest(runtime: Settings) -> None:

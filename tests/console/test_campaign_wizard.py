@@ -108,6 +108,19 @@ def test_each_change_reviews_the_draft_out_of_band(app_client: TestClient) -> No
     assert ab.status_code == 200 and ab.text.count('class="sms" data-arm=') == 3
 
 
+def test_the_ab_winners_wait_is_said_in_the_campaigns_zone(app_client: TestClient) -> None:
+    """ "wait for the A/B winner" said neither when nor in which zone; the planner's own wording was in UTC."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", headers=headers, data=wizard_form(
+        ids, mode="ab", test_percent="1", winner_after_hours="4", when="at", send_at="2030-06-12T10:00"))
+    assert shown.status_code == 200, shown.text
+    waits = shown.text.split('id="waits">', 1)[1].split("</ul>", 1)[0]
+    # 10:00 in Paris is 08:00 UTC: the winner is chosen at 14:00 Paris time, not "12:00 UTC"
+    assert "wait for the A/B winner, chosen Wed 12 Jun at 14:00 (Europe/Paris)" in waits, waits
+    assert "UTC" not in waits
+
+
 @pytest.mark.parametrize(("changes", "field", "words"), [
     ({"timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
     ({"template_id": ""}, "template_id", "choose a template"),
