@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.console import ConsoleRoute, predictions_card, render
+from api.console import ConsoleRoute, contact_card, predictions_card, render
 from api.deps import Acting, acting, db_session, require
 from api.routes import contacts as rest
 from campaigns.models import Campaign
@@ -112,6 +112,7 @@ def contact_page(
         {
             "contact": contact,
             "phone": masked(contact),
+            "consent": contact_card.consent_fact(session, contact),
             "ledger": consent.history(session, contact),
             "texts": campaign_history(session, contact.id),
             "conversations": conversations,

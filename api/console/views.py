@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.console import contact_card
 from api.console.reasons import describe
 from api.routes import conversations as rest
 from channels.encoding import analyze, ucs2_characters
@@ -83,6 +84,7 @@ class ConversationPage:
     dispositions: tuple[str, ...] = DISPOSITIONS
     owner_is_me: bool = False
     actions: list[str] = field(default_factory=list)
+    card: list[contact_card.Fact] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,9 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
     latest = session.scalar(
         select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc()).limit(1)
     )
+    contact = session.get(Contact, context.conversation.contact_id)
     return ConversationPage(
-        who=contact_label(session.get(Contact, context.conversation.contact_id)),
+        who=contact_label(contact),
         reason="" if latest is None else describe(latest.reason_code, sentiment=latest.sentiment, intent=latest.intent),
         context=context,
         names=user_names(session, ids),
@@ -236,6 +239,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         canned=service.canned_in(session, context.conversation.language or context.contact.get("language")),
         owner_is_me=owner_is_me,
         actions=_actions(context.conversation.state, owner_is_me),
+        card=contact_card.facts(session, contact, campaign_messages=context.campaign_messages),
     )
 
 

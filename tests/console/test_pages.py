@@ -69,7 +69,7 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
         "Why it escalated",
         "Asked for a person",
         "Summary",
-        "Subscribed",
+        "Opted in to marketing",
         "Consent history",
         "opt in (keyword)",
         'data-key="a"',

@@ -1,0 +1,80 @@
+"""The contact card beside a thread: only the facts on record, and what is missing said in words.
+
+It showed "—" for every empty field and "Subscribed" for anyone who had not opted out, although a
+contact with no consent on record gets no marketing (``contacts.consent.consent_verdicts`` is the one
+policy; this module only words its answer for an agent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from contacts.consent import consent_verdicts
+from contacts.models import Contact
+from core.db import utcnow
+
+#: why no text reaches the contact at all (the conversational lane's verdicts): an agent about to reply
+#: must know before typing
+UNREACHABLE = {
+    "erased": "Erased: no text can be sent to this contact",
+    "invalid_number": "The number cannot receive texts: no text will arrive, replies included",
+    "suppressed": "The number is on the suppression list: no text will be sent, replies included",
+    "opted_out": "Opted out (STOP): no text will be sent, replies included, until they text START",
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    text: str
+    warning: bool = False  # something the agent should not miss: shown emphasised
+
+
+def consent_fact(session: Session, contact: Contact) -> Fact:
+    """What the contact may receive: nothing at all, service texts only, or marketing too, and why."""
+    refused = consent_verdicts(session, [contact.id], "conversational").get(contact.id)
+    if refused is not None:
+        return Fact("Consent", UNREACHABLE[refused], warning=True)
+    if contact.consent_status == "opted_in":
+        return Fact("Consent", "Opted in to marketing")
+    if consent_verdicts(session, [contact.id], "marketing").get(contact.id) is None:
+        return Fact("Consent", "No opt-in on record; receives marketing as an existing customer (soft opt-in)")
+    if contact.consent_status == "pending":
+        return Fact("Consent", "Opt-in not confirmed yet: cannot receive marketing", warning=True)
+    return Fact("Consent", "No consent on record: cannot receive marketing", warning=True)
+
+
+def local_time(timezone: str, now: datetime) -> str:
+    """The zone with the contact's time in it, "Europe/Paris (15:42 there)"; the name alone if unknown."""
+    try:
+        there = now.astimezone(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone
+    return f"{timezone} ({there:%H:%M} there)"
+
+
+def facts(session: Session, contact: Contact | None, *, campaign_messages: int) -> list[Fact]:
+    """The card's lines, in reading order: only fields that hold something, plus consent, always."""
+    if contact is None:
+        return [Fact("Contact", "Gone: this conversation's contact no longer exists", warning=True)]
+    found: list[Fact] = []
+    name = contact.name or contact.first_name
+    if name:
+        found.append(Fact("Name", str(name)))
+    found.append(Fact("Phone", contact.phone) if contact.phone else Fact("Phone", "No number on record", True))
+    if contact.language:
+        found.append(Fact("Language", contact.language))
+    if contact.country:
+        found.append(Fact("Country", contact.country))
+    if contact.timezone:
+        found.append(Fact("Time zone", local_time(contact.timezone, utcnow())))
+    found.append(consent_fact(session, contact))
+    if campaign_messages:
+        found.append(Fact("Campaign texts", str(campaign_messages)))
+    if contact.tags:
+        found.append(Fact("Tags", ", ".join(contact.tags)))
+    return found
