@@ -5,7 +5,8 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
 * the audience as preparation would select it now, less an adaptive campaign's control share
   (:func:`texted`), and the message's segments and price (``campaigns.preview.estimate``: the A/B
   cost range's midpoint per message);
-* the recipients' stored ``purchase_90d`` and ``expected_spend`` predictions (``intelligence.store``);
+* the recipients' stored ``purchase_90d`` predictions (``intelligence.store``) and their mean order value
+  (:func:`order_values`: orders not cancelled, in revenue's currency);
 * the currencies (:func:`money`): revenue's is the orders' (the most common among orders that name
   one: one shop sells in one currency), cost's is ``RELAIS_SMS_PRICE_CURRENCY``, and the rate between
   them from ``RELAIS_EXCHANGE_RATES`` if configured;
@@ -133,21 +134,38 @@ def _past(session: Session, exclude: int | None) -> tuple[list[PastCampaign], li
     return past, values, float(mean) if mean is not None else None
 
 
-def _predictions(session: Session, contact_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Each recipient's current purchase probability and expected spend (``nan`` when not predicted)."""
-    wanted: dict[str, dict[int, float]] = {"purchase_90d": {}, "expected_spend": {}}
+def _purchase_chances(session: Session, contact_ids: list[int]) -> np.ndarray:
+    """Each recipient's current purchase probability (``nan`` when not predicted)."""
+    found: dict[int, float] = {}
     for start in range(0, len(contact_ids), _CHUNK):
         rows = session.execute(
-            select(Prediction.contact_id, Prediction.kind, Prediction.value)
-            .where(Prediction.kind.in_(wanted),
+            select(Prediction.contact_id, Prediction.value)
+            .where(Prediction.kind == "purchase_90d",
                    among(Prediction.contact_id, contact_ids[start:start + _CHUNK], session.get_bind().dialect.name))
             .order_by(Prediction.computed_at, Prediction.id)
         )
-        for contact_id, kind, value in rows:  # oldest first: the newest of a kind wins
-            wanted[kind][contact_id] = float(value)
-    purchase, spend = (np.array([wanted[k].get(i, np.nan) for i in contact_ids], dtype=float)
-                       for k in ("purchase_90d", "expected_spend"))
-    return purchase, spend
+        for contact_id, value in rows:  # oldest first: the newest wins
+            found[contact_id] = float(value)
+    return np.array([found.get(i, np.nan) for i in contact_ids], dtype=float)
+
+
+def order_values(session: Session, contact_ids: list[int], currency: str) -> np.ndarray:
+    """Each recipient's mean order value in ``currency`` (units; orders not cancelled, of a positive total;
+    ``nan`` without one). What one conversion is worth for that customer: their predicted 90-day spend ÷
+    purchase chance is what a buyer spends in 90 days, 45 orders' worth for a demo customer ordering
+    every other day (the demo's forecast read +174,102 % on 0.45 EUR of texts)."""
+    found: dict[int, float] = {}
+    valid = select(Order.contact_id, func.avg(Order.total_micros)).where(
+        Order.cancelled_at.is_(None), Order.status != "cancelled", Order.total_micros > 0)
+    if currency:
+        valid = valid.where(Order.currency == currency)
+    for start in range(0, len(contact_ids), _CHUNK):
+        rows = session.execute(valid.where(
+            among(Order.contact_id, contact_ids[start:start + _CHUNK], session.get_bind().dialect.name)
+        ).group_by(Order.contact_id))
+        for contact_id, mean in rows:
+            found[contact_id] = float(mean) / 1_000_000
+    return np.array([found.get(i, np.nan) for i in contact_ids], dtype=float)
 
 
 def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
@@ -174,13 +192,14 @@ def money(session: Session) -> Money:
 def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Inputs:
     """The forecast's inputs for ``campaign`` (saved or not) whose review is ``estimate``."""
     ids = texted(campaign, [contact_id for contact_id, _, _ in estimate.audience.recipients])
-    purchase, spend = _predictions(session, ids)
+    currencies = money(session)
     past, values, past_purchase = _past(session, campaign.id)
     cost = (estimate.cost_low_micros + estimate.cost_high_micros) / 2
     per_message = cost / estimate.price.micros / len(ids) if ids and estimate.price.micros else 1.0
-    return Inputs(purchase_p=purchase, spend=spend, segments_per_message=per_message,
+    return Inputs(purchase_p=_purchase_chances(session, ids),
+                  order_value=order_values(session, ids, currencies.revenue), segments_per_message=per_message,
                   price_micros=estimate.price.micros, past=past, conversion_values_micros=values,
-                  past_purchase_p=past_purchase, money=money(session))
+                  past_purchase_p=past_purchase, money=currencies)
 
 
 def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:

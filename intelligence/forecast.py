@@ -17,10 +17,11 @@ rates and the luck of one send:
   probability (``purchase_90d``) relative to the past recipients' mean (this audience's mean when
   the past one is not known); recipients without a prediction count at that mean. A converter's
   order is worth the past conversions' mean value (drawn with its standard error) times the
-  recipient's predicted spend per purchase relative to the audience's mean, each order varying by
-  the past orders' coefficient of variation (:data:`DEFAULT_ORDER_CV` before any). Without past
-  conversion values, the contacts' predicted spend per purchase (``expected_spend`` ÷
-  ``purchase_90d``) is the order value; with neither, revenue and ROI are not forecast (``None``).
+  recipient's mean order value relative to the audience's mean, each order varying by the past
+  orders' coefficient of variation (:data:`DEFAULT_ORDER_CV` before any). Without past conversion
+  values, the recipients' mean order value is the order value; with neither, revenue and ROI are not
+  forecast (``None``). A conversion is one order: the 90-day spend ÷ ``purchase_90d`` (what a buyer
+  spends in 90 days) counted a customer ordering every other day at 45 orders' worth each.
 * **Outcomes given the rates**: delivered ~ Binomial(sent, d), unique clickers ~ Binomial(delivered,
   c), conversions ~ Poisson(delivered share × rate × Σ recipients' relative chances) — rare events, for
   which Poisson and the exact sum of Bernoullis agree — and revenue the sum of the converters'
@@ -113,7 +114,7 @@ class Inputs:
     """What a forecast needs; arrays are per recipient, ``nan`` where the contact has no prediction."""
 
     purchase_p: np.ndarray
-    spend: np.ndarray
+    order_value: np.ndarray  # the recipient's mean order value (currency units), from their order history
     segments_per_message: float
     price_micros: int
     past: Sequence[PastCampaign] = ()
@@ -213,21 +214,21 @@ def _order_values(inputs: Inputs, rng: np.random.Generator) -> tuple[np.ndarray,
     """Per draw the mean order value (micros), per recipient its order's multiple of it, the orders'
     CV, and the basis; ``None`` when no value is known."""
     values = np.array([v for v in inputs.conversion_values_micros if v > 0], dtype=float)
-    has_spend = np.isfinite(inputs.spend) & np.isfinite(inputs.purchase_p) & (inputs.purchase_p > 0)
-    per_purchase = np.where(has_spend, inputs.spend / np.where(has_spend, inputs.purchase_p, 1.0), np.nan)
-    relative = _relative(per_purchase, None)
+    known = np.isfinite(inputs.order_value) & (inputs.order_value > 0)
+    per_order = np.where(known, inputs.order_value, np.nan)
+    relative = _relative(per_order, None)
     if len(values):
         cv = float(values.std(ddof=1) / values.mean()) if len(values) > 1 else DEFAULT_ORDER_CV
         error = values.mean() * max(cv, 0.1) / np.sqrt(len(values))
         means = np.clip(rng.normal(values.mean(), error, DRAWS), values.mean() * 0.05, None)
         basis = f"mean of {len(values)} past conversion values"
-        if has_spend.any():
-            basis += f", scaled by {int(has_spend.sum())} recipients' predicted spend per purchase"
+        if known.any():
+            basis += f", scaled by {int(known.sum())} recipients' mean order value"
         return means, relative, cv, basis
-    if has_spend.any():
-        mean = float(np.nanmean(per_purchase)) * 1e6
+    if known.any():
+        mean = float(np.nanmean(per_order)) * 1e6
         return np.full(DRAWS, mean), relative, DEFAULT_ORDER_CV, (
-            f"{int(has_spend.sum())} recipients' predicted spend per purchase (no past conversion value)")
+            f"{int(known.sum())} recipients' mean order value from their order history (no past conversion value)")
     return None
 
 
@@ -260,7 +261,8 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
     }
     values = _order_values(inputs, rng) if n else None
     if values is None:
-        sources["revenue_micros"] = "no conversion value known: no past conversion with a value, no predicted spend"
+        sources["revenue_micros"] = ("no conversion value known: no past conversion with a value, "
+                                     "no recipient with an order on record")
         return Forecast(n, figures, sources, inputs.money)
     means, relative, cv, sources["revenue_micros"] = values
     revenue = _revenue(conversions, weight, means, relative, cv, rng)

@@ -2,8 +2,11 @@
 report's forecast-vs-actual rows.
 
 The figures come from ``campaigns.forecasting`` (``intelligence.forecast``); this module only
-formats them: counts as whole numbers, money from micro-units with its currency, ROI as a percentage;
-a figure not forecast is "n/a" with the forecast's reason when it gives one (an ROI between two
+formats them: counts as whole numbers (with a decimal under 10, so 0.09 expected conversions is not
+"0" beside a revenue), money from micro-units with its currency, ROI as a percentage up to
+:data:`ROI_SHOWN_UP_TO` ("over +1,000%" beyond, with the revenue and cost it comes from: a few cents of
+texts against a predicted order read "+174,102%", true by the arithmetic and no guide to anything); a
+figure not forecast is "n/a" with the forecast's reason when it gives one (an ROI between two
 currencies with no configured rate).
 """
 
@@ -19,14 +22,30 @@ from intelligence.forecast import PRIORS, Figure, Forecast, Money
 
 LABELS = {"delivered": "Delivered", "clicks": "Clicks (unique)", "conversions": "Conversions",
           "revenue_micros": "Revenue", "cost_micros": "Cost", "roi": "Return on cost (ROI)"}
+#: an ROI above this (+1,000 %) is shown as "over +1,000%": the cost is then too small beside the
+#: revenue for the ratio to say more than "cheap", and its digits moved with every cent of either
+ROI_SHOWN_UP_TO = 10.0
 
 
 def _value(metric: str, value: float, currency: str = "") -> str:
     if metric.endswith("_micros"):
         return f"{value / 1_000_000:,.2f} {currency}".strip()
     if metric == "roi":
-        return f"{value:+,.0%}"
+        return f"over {ROI_SHOWN_UP_TO:+,.0%}" if value > ROI_SHOWN_UP_TO else f"{value:+,.0%}"
+    if value != int(value) and abs(value) < 10:
+        return f"{value:.2g}" if abs(value) < 1 else f"{value:.1f}"
     return f"{value:,.0f}"
+
+
+def cost_note(revenue: Figure | None, cost: Figure | None, money: Money) -> str:
+    """Why an ROI over :data:`ROI_SHOWN_UP_TO` is no guide, with the two amounts it divides; "" otherwise."""
+    if revenue is None or cost is None:
+        return ""
+    expected, spent = revenue.expected * (money.factor or 0.0), cost.expected
+    if not spent or expected - spent <= ROI_SHOWN_UP_TO * spent:
+        return ""
+    return (f"the cost, {_value('cost_micros', spent, money.cost)}, is negligible beside the revenue expected, "
+            f"{_value('revenue_micros', expected, money.cost)}: judge the campaign on its conversions and revenue")
 
 
 def _figure(metric: str, figure: Figure, currency: str = "") -> str:
@@ -67,12 +86,20 @@ def _missing(metric: str, sources: dict[str, str]) -> str:
     return f"n/a: {reason}" if reason else "n/a"
 
 
+def basis(sources: dict[str, str]) -> str:
+    """What each figure rests on, in one line ("delivered: population prior; …")."""
+    return "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in sources.items())
+
+
 def facts(made: Forecast, *, admin: bool = False) -> dict[str, str]:
     """Label → expected value with its intervals, then what the forecast rests on (``admin``: the
     exchange-rate hint names the setting, see :func:`for_reader`)."""
     out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None else _missing(k, made.sources))
            for k, f in made.figures.items()}
-    out["Based on"] = "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in made.sources.items())
+    note = cost_note(made.figures.get("revenue_micros"), made.figures.get("cost_micros"), made.money)
+    if note:
+        out[LABELS["roi"]] += f"; {note}"
+    out["Based on"] = basis(made.sources)
     if any("population prior" in source for source in made.sources.values()):
         out["Population prior"] = prior_words()
     return {label: for_reader(text, made.money, admin=admin) for label, text in out.items()}
@@ -119,11 +146,12 @@ def _verdict(entry: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RunRows:
-    """One run's forecast-vs-actual rows, with when its forecast was made."""
+    """One run's forecast-vs-actual rows, with when its forecast was made and what it rests on."""
 
     run: int
     made_at: str  # ISO, UTC: the page shows it in the campaign's zone
     rows: list[Row]
+    basis: str = ""
 
 
 #: the verdict while the run still sends: a partial count against the whole run's forecast was read
@@ -134,12 +162,16 @@ TOO_EARLY = "too early: still sending"
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
           *, finished: bool = True, admin: bool = False) -> list[Row]:
     out = []
+    forecasts = {entry["metric"]: Figure(**entry["forecast"]) for entry in metrics if entry["forecast"] is not None}
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
         currency = money.currency_of(metric)
         shown = _figure(metric, Figure(**figure), currency) if figure is not None else _missing(metric, sources or {})
         if metric == "roi" and figure is not None and money.mixed:
             shown += f"; {money.conversion}"
+        if metric == "roi" and figure is not None:
+            note = cost_note(forecasts.get("revenue_micros"), forecasts.get("cost_micros"), money)
+            shown += f"; {note}" if note else ""
         out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
                        _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a",
                        _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY))
@@ -155,5 +187,6 @@ def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: 
         return []
     return [RunRows(entry["run"], entry["made_at"],
                     _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending,
-                          admin=admin))
+                          admin=admin),
+                    for_reader(basis(entry["sources"]), Money.from_dict(entry), admin=admin))
             for entry in reversed(compared["runs"])]

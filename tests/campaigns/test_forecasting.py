@@ -88,6 +88,30 @@ def test_draft_forecast_uses_past_campaigns_and_predictions(runtime: object) -> 
     assert cost is not None and cost.expected == 80 * 40_000  # one segment at the past 30 days' price
 
 
+def test_a_conversion_is_worth_one_order_not_a_buyers_90_days(runtime: object) -> None:
+    """The demo forecast +174,102 % ROI: a conversion was worth the 90-day spend ÷ purchase chance (9,228 EUR
+    for a customer ordering every other day at 112 EUR an order); it is one order, at the recipient's mean."""
+    with db.session_scope() as session:
+        ids = [create_contact(session, i, timezone="UTC").id for i in range(40)]
+        for contact_id in ids:
+            for n in range(20):  # 20 orders of 30.00 in the last 90 days: 600.00 spent, a buyer for sure
+                session.add(Order(contact_id=contact_id, source="api", external_id=f"o-{contact_id}-{n}",
+                                  status="paid", ordered_at=utcnow() - timedelta(days=4 * n + 1), currency="EUR",
+                                  total_micros=30_000_000))
+        session.add(Order(contact_id=ids[0], source="api", external_id="refunded", status="cancelled",
+                          ordered_at=utcnow() - timedelta(days=2), currency="EUR", total_micros=900_000_000,
+                          cancelled_at=utcnow() - timedelta(days=1)))
+        for kind, value in (("purchase_90d", 0.99), ("expected_spend", 600.0)):
+            model = store.register_version(session, kind=kind, version="t1")
+            store.write_predictions(session, model, [store.Score(i, value) for i in ids])
+        made = forecasting.compute(session, create_campaign(session, create_template(session, body="Sale"), **ALL_DAY),
+                                   now=utcnow())
+    conversions, revenue = made.figures["conversions"], made.figures["revenue_micros"]
+    assert conversions is not None and revenue is not None and conversions.expected > 0
+    assert revenue.expected / conversions.expected == pytest.approx(30_000_000, rel=0.15)  # not 606 EUR
+    assert made.sources["revenue_micros"].startswith("40 recipients' mean order value")
+
+
 def test_forecast_is_stored_at_schedule_and_compared_after(app_client: TestClient) -> None:
     headers = auth_headers("marketer")
     with db.session_scope() as session:

@@ -20,7 +20,7 @@ from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
 from core.db import utcnow
-from intelligence.forecast import Inputs, Money, forecast
+from intelligence.forecast import Figure, Forecast, Inputs, Money, forecast
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
 from tests.console.test_campaign_reports import build_campaign
@@ -49,6 +49,7 @@ def test_review_shows_the_forecast_and_the_campaign_page_compares_it(app_client:
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML)
     assert page.status_code == 200
     assert 'id="forecast-vs-actual"' in page.text
+    assert "<li>Based on: delivered: population prior;" in page.text  # what the stored forecast rested on
     row = page.text.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
     assert "<td>3</td>" in row and "interval" in row
 
@@ -124,7 +125,7 @@ def test_a_recurring_campaigns_forecast_per_run_is_accessible_and_fits(live_serv
 
 
 def test_the_review_names_each_amounts_currency_and_why_an_roi_is_missing() -> None:
-    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+    keen = Inputs(purchase_p=np.full(500, 0.4), order_value=np.full(500, 50.0), segments_per_message=1.0,
                   price_micros=50_000, past_purchase_p=0.1)
     made = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR")))
     apart = forecast_words.facts(made)
@@ -137,6 +138,25 @@ def test_the_review_names_each_amounts_currency_and_why_an_roi_is_missing() -> N
     assert admin["Return on cost (ROI)"].startswith("n/a: revenue in GBP, cost in EUR: set RELAIS_EXCHANGE_RATES")
     rated_made = forecast(dataclasses.replace(keen, money=Money("GBP", "EUR", 1.17)))
     rated = forecast_words.facts(rated_made)
-    assert rated["Return on cost (ROI)"].startswith("+")
+    assert rated["Return on cost (ROI)"].startswith("over +1,000%")  # 1,111 EUR of revenue on 25 EUR of texts
     assert "1 GBP = 1.17 EUR (the exchange rate an administrator set)" in rated["Based on"]
     assert "1 GBP = 1.17 EUR (RELAIS_EXCHANGE_RATES)" in forecast_words.facts(rated_made, admin=True)["Based on"]
+
+
+def test_an_roi_on_a_negligible_cost_is_capped_and_says_what_it_divides() -> None:
+    """The demo's wizard read "ROI +174,102% (…; 95 %: -100%–+2,570,558%)": 783.91 EUR of predicted revenue over
+    0.45 EUR of texts. True by the arithmetic, no guide: the line caps it and names both amounts."""
+    point = Figure(450_000, 450_000, 450_000, 450_000, 450_000)
+    made = Forecast(9, {"delivered": Figure(8.6, 7, 9, 7, 9), "clicks": Figure(0.43, 0, 1, 0, 2),
+                        "conversions": Figure(0.086, 0, 0, 0, 1), "cost_micros": point,
+                        "revenue_micros": Figure(783.91e6, 0, 0, 0, 11_567.96e6),
+                        "roi": Figure(1741.02, -1, -1, -1, 25_705.58)},
+                    {"roi": "(revenue − cost) ÷ cost, per draw"}, Money("EUR", "EUR"))
+    roi = forecast_words.facts(made)["Return on cost (ROI)"]
+    assert roi.startswith("over +1,000% (80 %: -100%–-100%; 95 %: -100%–over +1,000%)"), roi
+    assert "the cost, 0.45 EUR, is negligible beside the revenue expected, 783.91 EUR" in roi
+    assert "174,102" not in roi
+    assert forecast_words.facts(made)["Conversions"].startswith("0.086 (80 %: 0–0")  # not "0" beside a revenue
+    cheap = Forecast(9, {**made.figures, "revenue_micros": Figure(4e6, 0, 0, 0, 40e6),
+                         "roi": Figure(7.9, -1, -1, -1, 88)}, {}, Money("EUR", "EUR"))
+    assert "negligible" not in forecast_words.facts(cheap)["Return on cost (ROI)"]  # +790 %: said as it is

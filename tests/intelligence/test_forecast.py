@@ -48,7 +48,7 @@ def _trial(seed: int) -> tuple[Forecast, PastCampaign, float]:
         past.append(counts)
         values.extend(int(v) for v in orders)
     truth, p_buy, orders = _campaign(rng, 800)
-    inputs = Inputs(purchase_p=p_buy, spend=np.full(800, np.nan), segments_per_message=1.0, price_micros=50_000,
+    inputs = Inputs(purchase_p=p_buy, order_value=np.full(800, np.nan), segments_per_message=1.0, price_micros=50_000,
                     past=past, conversion_values_micros=values, past_purchase_p=P_BUY[0] / sum(P_BUY))
     return forecast(inputs, seed=seed), truth, float(orders.sum())
 
@@ -72,7 +72,7 @@ def test_intervals_cover_simulated_campaigns_at_about_the_stated_rate() -> None:
 
 
 def test_without_history_or_predictions_priors_are_used_and_revenue_is_unknown() -> None:
-    inputs = Inputs(purchase_p=np.full(200, np.nan), spend=np.full(200, np.nan), segments_per_message=2.0,
+    inputs = Inputs(purchase_p=np.full(200, np.nan), order_value=np.full(200, np.nan), segments_per_message=2.0,
                     price_micros=50_000)
     made = forecast(inputs)
     assert made.sources["delivered"] == "population prior"
@@ -85,16 +85,16 @@ def test_without_history_or_predictions_priors_are_used_and_revenue_is_unknown()
 
 
 def test_predictions_move_the_forecast_and_give_revenue_without_past_values() -> None:
-    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+    keen = Inputs(purchase_p=np.full(500, 0.4), order_value=np.full(500, 50.0), segments_per_message=1.0,
                   price_micros=50_000, past_purchase_p=0.1)
-    cold = Inputs(purchase_p=np.full(500, 0.05), spend=np.full(500, 2.5), segments_per_message=1.0,
+    cold = Inputs(purchase_p=np.full(500, 0.05), order_value=np.full(500, 50.0), segments_per_message=1.0,
                   price_micros=50_000, past_purchase_p=0.1)
     hot, low = forecast(keen), forecast(cold)
     assert hot.figures["conversions"].expected > 6 * low.figures["conversions"].expected  # type: ignore[union-attr]
     revenue = hot.figures["revenue_micros"]
-    assert revenue is not None and "predicted spend per purchase" in hot.sources["revenue_micros"]
+    assert revenue is not None and "mean order value" in hot.sources["revenue_micros"]
     per_conversion = revenue.expected / hot.figures["conversions"].expected  # type: ignore[union-attr]
-    assert per_conversion == pytest.approx(50_000_000, rel=0.1)  # spend 20 / probability 0.4
+    assert per_conversion == pytest.approx(50_000_000, rel=0.1)  # one order of the recipients' mean value
     assert hot.figures["roi"] is not None
 
 
@@ -107,7 +107,7 @@ def test_spread_between_campaigns_widens_the_rate() -> None:
 
 
 def test_round_trip_and_coverage_levels() -> None:
-    made = forecast(Inputs(purchase_p=np.full(50, 0.1), spend=np.full(50, 5.0), segments_per_message=1.0,
+    made = forecast(Inputs(purchase_p=np.full(50, 0.1), order_value=np.full(50, 50.0), segments_per_message=1.0,
                            price_micros=10_000))
     assert Forecast.from_dict(made.as_dict()) == made
     figure = Figure(10, 8, 12, 6, 14)
@@ -118,8 +118,9 @@ def test_large_audiences_sum_orders_by_the_central_limit_and_agree_with_the_exac
     past = [PastCampaign(sent=20_000, delivered=19_000, clicked=1_500, converted=600)] * 4
     values = [int(v) for v in np.random.default_rng(1).gamma(2.0, 15_000_000, 400)]
     def run(size: int) -> Forecast:
-        return forecast(Inputs(purchase_p=np.full(size, np.nan), spend=np.full(size, np.nan), segments_per_message=1,
-                               price_micros=50_000, past=past, conversion_values_micros=values))
+        return forecast(Inputs(purchase_p=np.full(size, np.nan), order_value=np.full(size, np.nan),
+                               segments_per_message=1, price_micros=50_000, past=past,
+                               conversion_values_micros=values))
     large, small = run(40_000), run(2_000)  # about 1,200 and 60 conversions per draw
     for made in (large, small):
         revenue, conversions = made.figures["revenue_micros"], made.figures["conversions"]
@@ -131,7 +132,7 @@ def test_large_audiences_sum_orders_by_the_central_limit_and_agree_with_the_exac
 
 
 def test_roi_is_in_one_currency_or_not_at_all() -> None:
-    keen = Inputs(purchase_p=np.full(500, 0.4), spend=np.full(500, 20.0), segments_per_message=1.0,
+    keen = Inputs(purchase_p=np.full(500, 0.4), order_value=np.full(500, 50.0), segments_per_message=1.0,
                   price_micros=50_000, past_purchase_p=0.1)
     plain = forecast(keen, seed=3)
     same = forecast(dataclasses.replace(keen, money=Money("EUR", "EUR")), seed=3)
