@@ -34,6 +34,9 @@ class Recorded:
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    request_line: str = ""
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)  # as sent: order and spelling kept
+    client_port: int = 0  # tells the client's connections apart
 
 
 @dataclass
@@ -71,6 +74,7 @@ class FakeVonage:
         self._ca = trustme.CA()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.idle_timeout: float | None = None  # seconds a kept-alive connection may idle before the server closes it
 
     @property
     def ca_pem(self) -> bytes:
@@ -96,12 +100,21 @@ class FakeVonage:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:  # an idle read past the timeout closes the connection (handle_one_request)
+                super().setup()
+                self.connection.settimeout(fake.idle_timeout)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 if len(body) < length:
                     return  # the client died mid-request: a real provider accepts nothing from it
-                status, answer = fake.handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                status, answer = fake.handle(
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    wire=(self.requestline, list(self.headers.items()), self.client_address[1]),
+                )
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -126,8 +139,11 @@ class FakeVonage:
             self._server.shutdown()
             self._server.server_close()
 
-    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
-        record = Recorded(path=path, headers=headers, body=body)
+    def handle(
+        self, path: str, headers: dict[str, str], body: bytes, *, wire: tuple[str, list[tuple[str, str]], int]
+    ) -> tuple[int, Any]:
+        record = Recorded(path=path, headers=headers, body=body, request_line=wire[0], raw_headers=wire[1],
+                          client_port=wire[2])  # fmt: skip
         if path == "/sms/json":
             record.form = dict(parse_qsl(body.decode()))
         else:
