@@ -55,6 +55,9 @@ def _figure(metric: str, figure: Figure, currency: str = "") -> str:
             f"{_value(metric, figure.high80)}; 95 %: {_value(metric, figure.low95)}–{_value(metric, figure.high95)})")
     if figure.expected > figure.high80 and _value(metric, figure.expected) != _value(metric, figure.high80):
         # a rare large order lifts the mean above what usually happens: say so, or the figures contradict
+        if metric in ("conversions", "revenue_micros") and figure.high80 <= 0:
+            # "0.09 conversions … a few outcomes are much larger" did not say that most outcomes are no sale
+            return f"{text}; the average is above the 80 % range: most simulated outcomes have no sale, a few have one"
         return f"{text}; the average is above the 80 % range: a few simulated outcomes are much larger"
     return text
 
