@@ -27,7 +27,7 @@ from core.logging import mask_phones
 from core.models import User
 from handoff import metrics, service
 from handoff.flows import DISPOSITIONS
-from handoff.models import AgentProfile, CannedResponse, Escalation, Team
+from handoff.models import HANDED_BACK, AgentProfile, CannedResponse, Escalation, Team
 
 View = Literal["mine", "unassigned", "team", "all"]
 VIEWS: tuple[View, ...] = ("mine", "unassigned", "team", "all")
@@ -85,6 +85,7 @@ class ConversationPage:
     owner_is_me: bool = False
     actions: list[str] = field(default_factory=list)
     card: list[contact_card.Fact] = field(default_factory=list)
+    standing: str = ""  # where the latest escalation stands, in words
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,17 @@ def search(session: Session, text: str, *, region: str) -> SearchResult:
     return SearchResult(text.strip(), rows, found.partial)
 
 
+def standing(escalation: Escalation) -> str:
+    """Where an escalation stands, in words: a hand-back read "resolved", as if the matter were settled."""
+    if escalation.status == "open":
+        return "Waiting for an agent"
+    if escalation.status == "assigned":
+        return "With an agent"
+    if escalation.disposition == HANDED_BACK:
+        return "Handed back to the bot"
+    return f"Closed as {(escalation.disposition or 'resolved').replace('_', ' ')}"
+
+
 def _actions(state: str, owner_is_me: bool) -> list[str]:
     if state == "closed":
         return []
@@ -240,6 +252,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         owner_is_me=owner_is_me,
         actions=_actions(context.conversation.state, owner_is_me),
         card=contact_card.facts(session, contact, campaign_messages=context.campaign_messages),
+        standing="" if latest is None else standing(latest),
     )
 
 

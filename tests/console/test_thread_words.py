@@ -1,0 +1,54 @@
+"""What the thread said that misled an agent walking the demo: a hand-back read "resolved" under "Why it
+escalated", and the wait notice repeated the bot's decision already shown on the customer's text."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from conversations.models import Conversation, Message
+from core import db
+from core.audit import SYSTEM
+from handoff import flows
+from tests.console.helpers import escalated_conversation
+from tests.helpers import auth_headers
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+REASON = "intent 'damaged_item' is handled by people"
+
+
+def _page(client: TestClient, conversation_id: int) -> str:
+    page = client.get(f"/console/conversations/{conversation_id}", headers={**HTML, **auth_headers("agent")})
+    assert page.status_code == 200
+    return page.text
+
+
+def test_the_escalation_stands_in_words_through_hand_back_and_close(app_client: TestClient) -> None:
+    conversation_id = escalated_conversation("+33611114501")
+    assert "Priority P3 · Waiting for an agent" in _page(app_client, conversation_id)
+    with db.session_scope() as session:
+        flows.handback(session, conversation_id=conversation_id, actor=SYSTEM)
+    handed_back = _page(app_client, conversation_id)
+    assert "Priority P3 · Handed back to the bot" in handed_back and "· resolved" not in handed_back
+    with db.session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        flows.escalate(session, conversation=conversation, reason="human_requested", notify_customer=False)
+        flows.close(session, conversation_id=conversation_id, disposition="no_response", actor=SYSTEM)
+    assert "Priority P3 · Closed as no response" in _page(app_client, conversation_id)
+
+
+def test_a_system_notice_does_not_repeat_the_bots_decision(app_client: TestClient) -> None:
+    conversation_id = escalated_conversation("+33611114502")
+    with db.session_scope() as session:
+        text = session.scalars(select(Message).where(Message.conversation_id == conversation_id)).one()
+        decision = {"action": "escalate", "confidence": 0.98, "reason": REASON}
+        text.analysis = {**text.analysis, "decision": decision}
+        session.add(Message(conversation_id=conversation_id, contact_id=text.contact_id, direction="out",
+                            author_type="system", body="Nos conseillers vous répondront dès lundi 9 h.",
+                            status="delivered", lane="conversational",
+                            analysis={"kind": "after_hours", "decision": decision}))  # fmt: skip
+    page = _page(app_client, conversation_id)
+    assert "Nos conseillers vous répondront" in page
+    assert page.count(f"Bot decision: {REASON}".replace("'", "&#39;")) == 1
+    assert page.count("bot: escalate") == 1
