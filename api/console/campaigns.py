@@ -108,6 +108,11 @@ def bars(items: list[tuple[str, float]], *, percent: bool = False) -> list[Bar]:
     ]
 
 
+def unmeasured(bars: list[Bar]) -> list[Bar]:
+    """The bars of rates with nothing to measure (no message sent): drawn empty and said "n/a"."""
+    return [Bar(bar.label, 0.0, 0.0, "n/a") for bar in bars]
+
+
 def _local_day(day: Any, hour: Any, zone: ZoneInfo) -> str:
     """The day, in ``zone``, of the UTC hour starting at ``day`` ``hour`` (as the database gives them)."""
     start = datetime.combine(date.fromisoformat(str(day)[:10]), time(int(hour)), tzinfo=UTC)
@@ -174,20 +179,11 @@ def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
         ],
         key=lambda item: -item[1],
     )
-    arms = [
-        (
-            name,
-            bars(
-                [
-                    ("Delivery rate", a["delivery_rate"]),
-                    ("Click-through rate", a["ctr"]),
-                    ("Reply rate", a["replies"] / a["sent"] if a["sent"] else 0.0),
-                ],
-                percent=True,
-            ),
-        )
-        for name, a in report["arms"].items()
-    ]
+    arms = []
+    for name, a in report["arms"].items():
+        shown = bars([("Delivery rate", a["delivery_rate"]), ("Click-through rate", a["ctr"]),
+                      ("Reply rate", a["replies"] / a["sent"] if a["sent"] else 0.0)], percent=True)
+        arms.append((name, shown if a["sent"] else unmeasured(shown)))
     return {
         "funnel": funnel,
         "reasons": bars(reasons),
@@ -265,9 +261,10 @@ def money(micros: int, currency: str | None = None) -> str:
     return f"{micros / 1_000_000:,.2f} {code}".strip()
 
 
-def rate(value: float) -> str:
-    """A rate as a percentage (a no-break space keeps "33.3 %" on one line in narrow table cells)."""
-    return f"{value * 100:.1f}\u00a0%"
+def rate(value: float, base: int | None = None) -> str:
+    """A rate as a percentage (a no-break space keeps "33.3 %" on one line in narrow table cells); "n/a" when
+    its ``base`` (the messages it is a share of) is 0: a campaign that sent nothing yet read "0.0 %"."""
+    return "n/a" if base is not None and not base else f"{value * 100:.1f}\u00a0%"
 
 
 def timestamp(value: datetime | str | None, zone: str = "UTC", *, seconds: bool = False) -> str:

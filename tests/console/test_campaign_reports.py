@@ -121,6 +121,22 @@ def test_marketer_sees_the_list_with_headline_figures(app_client: TestClient, ru
     assert 'href="/console/campaigns" aria-current="page"' in page.text
 
 
+def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClient, runtime: Settings) -> None:
+    """A campaign whose texts all wait (an A/B test's rest, a window not open yet) read "Delivery rate 0.0 %"."""
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session), name="Not yet")
+        campaign.status, campaign.ab = "running", {"arms": [{"name": "A"}, {"name": "B"}]}
+        campaign_id = campaign.id
+    client = marketer_client(app_client)
+    page = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert figure(page, "delivery-rate") == "n/a" and figure(page, "ctr") == "n/a"
+    assert arm_cells(page, "A")[2] == "n/a" and arm_cells(page, "A")[4] == "n/a"
+    assert "0.0\u00a0%" not in page.split('id="fig-delivery-rate"', 1)[1]  # the arms' charts too
+    row = client.get("/console/campaigns", headers=HTML).text.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
+    cells = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', row))
+    assert (cells["delivery_rate"], cells["ctr"]) == ("n/a", "n/a")
+
+
 def test_report_page_has_charts_tables_exports_and_a_live_fragment(app_client: TestClient, runtime: Settings) -> None:
     campaign_id = build_campaign()
     client = marketer_client(app_client)
