@@ -132,7 +132,8 @@ def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClie
     assert figure(page, "delivery-rate") == "n/a" and figure(page, "ctr") == "n/a"
     assert arm_cells(page, "A")[2] == "n/a" and arm_cells(page, "A")[4] == "n/a"
     assert "0.0\u00a0%" not in page.split('id="fig-delivery-rate"', 1)[1]  # the arms' charts too
-    row = client.get("/console/campaigns", headers=HTML).text.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
+    listed = client.get("/console/campaigns", headers=HTML).text
+    row = listed.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
     cells = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', row))
     assert (cells["delivery_rate"], cells["ctr"]) == ("n/a", "n/a")
 
