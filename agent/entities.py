@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,11 +356,14 @@ def names(text: str, language: str) -> set[str]:
 def _topic_patterns() -> dict[str, re.Pattern[str]]:
     """Topic -> a pattern of its words over folded text (``agent/resources/topics.yaml``)."""
     data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
-    patterns: dict[str, re.Pattern[str]] = {}
-    for topic, entry in data.items():
-        words = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in entry["words"]]
-        patterns[topic] = re.compile(r" (" + "|".join(words) + r") ")
-    return patterns
+    return {topic: words_pattern(entry["words"]) for topic, entry in data.items()}
+
+
+def words_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    """A pattern over folded text (:func:`fold`) finding any of ``words``, written folded: a word ending
+    in "*" matches every word it begins, the others whole words (or phrases) only."""
+    escaped = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
+    return re.compile(r" (" + "|".join(escaped) + r") ")
 
 
 @functools.cache

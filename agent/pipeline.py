@@ -38,6 +38,7 @@ from agent.context import (
     resolve_follow_up,
     split_questions,
 )
+from agent.cues import cues
 from agent.decision import Decision, Path
 from agent.entities import (
     PAYMENT_METHODS,
@@ -62,7 +63,7 @@ from agent.language import (
     detect_language,
 )
 from agent.llm import LlmClient
-from agent.policy import POLICY_INTENTS, Signals, Thresholds, Verdict, decide
+from agent.policy import ABUSE_INTENT, HUMAN_INTENT, POLICY_INTENTS, Signals, Thresholds, Verdict, decide
 from agent.responder import Answer, Question
 from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
@@ -548,6 +549,18 @@ class Pipeline:
             total += alternative.confidence
         return total
 
+    def _escalating_confidence(self, prediction: IntentPrediction | None) -> float:
+        """The combined confidence of the alternatives that go to a person: intents marked ``escalate``,
+        ``human_agent`` and ``abuse`` (the policy's grievance rule)."""
+        if prediction is None or self.intents is None:
+            return 0.0
+        total = 0.0
+        for alternative in prediction.alternatives:
+            definition = self.intents.spec.get(alternative.name)
+            if alternative.name in (HUMAN_INTENT, ABUSE_INTENT) or (definition is not None and definition.escalate):
+                total += alternative.confidence
+        return total
+
     def _template(self, intent: str | None, language: str, text: str) -> str | None:
         """The reply template of ``intent`` in ``language``; None when ``text`` names a place or a payment
         method, which no template speaks of: "¿Aceptáis Bizum?" was read as a greeting (0.93) and got
@@ -584,6 +597,7 @@ class Pipeline:
             injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang, questions),
             place_stated=bool(questions) and all((c := choose(q.candidates)) is not None and c.states_place
                                                  for q in questions),
+            cues=cues(item.text), escalating_confidence=self._escalating_confidence(intent),
         )
         verdict = decide(signals, self.thresholds)
         clock.lap("policy")

@@ -5,11 +5,20 @@ Rules, first match wins (thresholds from settings):
 1. A compliance keyword: STOP-like -> ``opt_out``, HELP-like -> ``help``, START-like -> ``opt_in``
    (a "yes"-like keyword only when the contact is opted out; otherwise it is an ordinary reply).
 2. An empty message -> ``silent``.
-3. An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
+3. Cues (``agent.cues``, words in six languages, whatever the model reads): a request to be called
+   or contacted -> escalate ("Dringend, bitte melden Sie sich" was an opt-out at 0.86); a threat of
+   legal action or a payment dispute, or an item that arrived damaged, broken or wrong -> escalate,
+   after an opt-out (the customer may still leave).
+   An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
    or a keyword); ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate``
-   -> escalate. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count.
+   -> escalate; an opt-out read on a message saying it is urgent -> escalate, never asked to reply
+   STOP. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count. A message the model
+   reads as an answerable intent, with escalating intents (``escalate``, ``human_agent``, ``abuse``)
+   among its alternatives at ``grievance_min_confidence`` together and a negative sentiment label ->
+   escalate ("Das ist eine Frechheit! Ich will sofort mein Geld zurück…": refund_status 0.72,
+   complaint 0.15, negative).
 4. Sentiment score below ``sentiment_escalate_below`` -> escalate.
 5. The customer asked the same thing ``repeat_failure_limit`` times already and got bot answers
    -> escalate (the answers did not help).
@@ -37,6 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.cues import Cue
 from agent.decision import Action
 from agent.intent.classifier import IntentPrediction
 from agent.keywords import KeywordMatch
@@ -55,6 +65,10 @@ Respond = Literal["keyword", "template", "knowledge", "none"]
 #: Calibrated opt-out intent confidence from which a natural-language opt-out unsubscribes directly.
 OPT_OUT_DIRECT_CONFIDENCE = 0.98
 
+#: Combined confidence of the escalating intents among the alternatives from which a negative message
+#: goes to a person; chosen on the `choose` cases of the agent suite tagged `grievance` (docs/agent.md).
+GRIEVANCE_MIN_CONFIDENCE = 0.05
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -68,6 +82,8 @@ class Thresholds:
     # unsubscribing; chosen on the choosing split of eval/datasets/opt_out_phrasings.yaml
     # (docs/intents.md), not a setting: it guards the consent ledger, not a business preference
     opt_out_direct_confidence: float = OPT_OUT_DIRECT_CONFIDENCE
+    # escalating intents' combined confidence from which a negative message reaches a person (rule 3)
+    grievance_min_confidence: float = GRIEVANCE_MIN_CONFIDENCE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -99,6 +115,11 @@ class Signals:
     knowledge_confidence: float = 0.0
     #: Every question names a place and the passage chosen to answer it states that place.
     place_stated: bool = False
+    #: What ``agent.cues`` found in the text: a request to be contacted, urgency, a legal threat.
+    cues: frozenset[Cue] = frozenset()
+    #: The combined confidence of the escalating intents (marked ``escalate``, ``human_agent``,
+    #: ``abuse``) among the model's alternatives.
+    escalating_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,11 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # misread "stop"/"ignore") must not unsubscribe anyone or pick a template
         name = None
     conf = intent.confidence if intent is not None else 0.0
+    if "contact" in signals.cues:
+        return Verdict("escalate", "human_requested", "the customer asks to be contacted", 1.0, "none")
+    if name == OPT_OUT_INTENT and "urgent" in signals.cues:
+        return Verdict("escalate", "urgent", f"urgent, read as an opt-out at {conf:.2f}: a person sees it", conf,
+                       "none")
     if name == OPT_OUT_INTENT:
         if conf >= thresholds.opt_out_direct_confidence:
             return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf,
@@ -142,14 +168,25 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         return Verdict("confirm_opt_out", "opt_out_unsure",
                        f"opt-out at {conf:.2f}, below {thresholds.opt_out_direct_confidence:.2f}: asked to reply STOP",
                        conf, "keyword")
+    if "legal" in signals.cues:
+        return Verdict("escalate", "legal_threat", "the customer threatens legal action or a payment dispute", 1.0,
+                       "none")
     if name == ABUSE_INTENT:
         return Verdict("escalate", "abuse", "abusive message", conf, "none")
     if name == HUMAN_INTENT:
         return Verdict("escalate", "human_requested", "the customer asks for a person", conf, "none")
     if name is not None and intent is not None and intent.escalate:
         return Verdict("escalate", "intent_escalates", f"intent {name!r} is handled by people", conf, "none")
-
+    if "damaged" in signals.cues:
+        return Verdict("escalate", "damage_reported", "the item arrived damaged, broken or is the wrong one", 1.0,
+                       "none")
     sentiment = signals.sentiment
+    if sentiment is not None and sentiment.label == "negative" and \
+            signals.escalating_confidence >= thresholds.grievance_min_confidence:
+        return Verdict("escalate", "grievance",
+                       f"negative, with escalating intents at {signals.escalating_confidence:.2f} among the "
+                       f"alternatives", signals.escalating_confidence, "none")
+
     if sentiment is not None and sentiment.score < thresholds.sentiment_escalate_below:
         return Verdict("escalate", "negative_sentiment",
                        f"sentiment {sentiment.score:.2f} is below {thresholds.sentiment_escalate_below:.2f}",

@@ -283,3 +283,28 @@ def test_a_short_question_by_a_pronoun_is_answered_on_the_earlier_topic(pipeline
     decision = pipeline.analyze_batch([Inbound("is it free?", history=history)])[0].decision
     assert decision.action == "reply" and "Returns are free" in (decision.reply or "")
     assert "4.90" not in (decision.reply or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # refund_status 0.72, complaint 0.15, sentiment -0.40: it got the refund terms
+        ("Das ist eine Frechheit! Ich will sofort mein Geld zurück, sonst gehe ich zum Anwalt!", "legal_threat"),
+        # opt-out 0.86: it was asked to reply STOP
+        ("Dringend, bitte melden Sie sich", "human_requested"),
+        ("Urgente, liguem-me por favor", "human_requested"),
+        ("Bitte rufen Sie mich dringend zurück", "human_requested"),
+        # order_status 0.79, damaged_item 0.19: it got the tracking link
+        ("A minha encomenda chegou estragada", "damage_reported"),
+    ],
+)
+def test_legal_threats_damage_and_requests_to_be_contacted_reach_a_person(pipeline: Pipeline, text: str,
+                                                                    reason: str) -> None:
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert (decision.action, decision.reason_code) == ("escalate", reason)
+
+
+@pytest.mark.parametrize("text", ["Wann bekomme ich mein Geld zurück?", "Quand est-ce que je serai remboursé ?",
+                                  "Ich möchte mein Geld zurück, wie geht das?"])
+def test_an_ordinary_refund_question_is_answered(pipeline: Pipeline, text: str) -> None:
+    assert pipeline.analyze(text, use_llm=False).decision.action == "reply"

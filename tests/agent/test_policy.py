@@ -161,3 +161,36 @@ def test_out_of_scope_gives_way_when_its_knowledge_intents_together_are_sure_and
     answered = replace(oos, knowledge_confidence=0.47, place_stated=True)
     assert decide(answered, Thresholds()).reason_code == "answered_from_knowledge"
     assert decide(replace(answered, knowledge_confidence=0.2), Thresholds()).reason_code == "out_of_scope"
+
+
+ANGRY = SentimentResult(-0.4, "negative", 0.6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "action", "reason"),
+    [
+        # a request to be contacted is never an opt-out, however sure the model is
+        ({"cues": frozenset({"contact"}), "intent": intent("opt_out", 0.995)}, "escalate", "human_requested"),
+        ({"cues": frozenset({"contact"})}, "escalate", "human_requested"),
+        # urgency read as an opt-out goes to a person, never asked to reply STOP
+        ({"cues": frozenset({"urgent"}), "intent": intent("opt_out", 0.9)}, "escalate", "urgent"),
+        ({"cues": frozenset({"urgent"}), "intent": intent("opt_out", 0.995)}, "escalate", "urgent"),
+        # urgency alone changes nothing else: the question is answered
+        ({"cues": frozenset({"urgent"})}, "reply", "answered_from_knowledge"),
+        # a legal threat goes to a person, but the customer may still leave
+        ({"cues": frozenset({"legal"}), "intent": intent("refund_status", 0.9)}, "escalate", "legal_threat"),
+        ({"cues": frozenset({"legal"}), "intent": intent("opt_out", 0.995)}, "opt_out", "opt_out_intent"),
+        # an item that arrived damaged, whatever the model reads (order_status 0.79 got the tracking link)
+        ({"cues": frozenset({"damaged"})}, "escalate", "damage_reported"),
+        ({"cues": frozenset({"damaged"}), "intent": intent("damaged_item", 0.9, escalate=True)}, "escalate",
+         "intent_escalates"),
+        # negative, with escalating intents among the alternatives at the threshold: a person
+        ({"sentiment": ANGRY, "escalating_confidence": 0.05}, "escalate", "grievance"),
+        ({"sentiment": ANGRY, "escalating_confidence": 0.04}, "reply", "answered_from_knowledge"),
+        ({"sentiment": NEUTRAL, "escalating_confidence": 0.5}, "reply", "answered_from_knowledge"),
+    ],
+)
+def test_cues_and_grievances_reach_a_person(overrides: dict[str, object], action: str, reason: str) -> None:
+    verdict = decide(signals(**overrides), T)
+    assert (verdict.action, verdict.reason_code) == (action, reason)
+    assert reason in REASON_CODES

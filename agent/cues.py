@@ -1,0 +1,38 @@
+"""Cues that send a message to a person whatever the intent model reads (``agent/resources/cues.yaml``).
+
+* ``contact``: the customer asks to be called or contacted ("rappelez-moi", "bitte melden Sie sich");
+* ``urgent``: the customer says it is urgent ("dringend", "c'est urgent");
+* ``legal``: a threat of legal action, a complaint to an authority or a payment dispute ("sonst gehe
+  ich zum Anwalt", "je porte plainte", "I'll file a chargeback");
+* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada").
+
+The policy (``agent.policy``) escalates on ``contact``, ``legal`` and ``damaged``, and never reads an
+opt-out into an ``urgent`` message. Matched over folded text (``agent.entities.fold``) in every language at once: a
+word ordinary in one of the six languages ("court", French for short) is not a cue.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Literal, get_args
+
+import yaml
+
+from agent.entities import fold, words_pattern
+
+Cue = Literal["contact", "urgent", "legal", "damaged"]
+CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
+
+
+@functools.cache
+def _patterns() -> dict[Cue, re.Pattern[str]]:
+    data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
+    return {cue: words_pattern([w for words in data[cue].values() for w in words]) for cue in get_args(Cue)}
+
+
+def cues(text: str) -> frozenset[Cue]:
+    """The cues ``text`` holds."""
+    folded = fold(text)
+    return frozenset(cue for cue, pattern in _patterns().items() if pattern.search(folded))

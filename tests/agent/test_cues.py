@@ -1,0 +1,54 @@
+"""Cues read in six languages (agent/resources/cues.yaml): a request to be contacted, urgency, a legal threat."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.cues import cues
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dringend, bitte melden Sie sich", {"contact", "urgent"}),
+        ("Rappelez-moi dès que possible", {"contact"}),
+        ("¿Pueden llamarme? Llámenme al fijo", {"contact"}),
+        ("Mi richiami per favore", {"contact"}),
+        ("Liguem-me amanhã de manhã", {"contact"}),
+        ("Please get back to me today", {"contact"}),
+        ("c'est une urgence", {"urgent"}),
+        ("Das ist eine Frechheit! Ich will sofort mein Geld zurück, sonst gehe ich zum Anwalt!", {"legal"}),
+        ("Je vais porter plainte", {"legal"}),
+        ("I'll file a chargeback with my bank", {"legal"}),
+        ("Os voy a denunciar", {"legal"}),
+        ("Vi faccio causa", {"legal"}),
+        ("Vou falar com um advogado", {"legal"}),
+        ("Ich wende mich an die Verbraucherzentrale", {"legal"}),
+        ("A minha encomenda chegou estragada", {"damaged"}),
+        ("A jarra chegou partida", {"damaged"}),
+        ("The cushion I got is the wrong colour", {"damaged"}),
+        ("Die Vase ist kaputt", {"damaged"}),
+    ],
+)
+def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None:
+    assert cues(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bitte melden Sie mich von den SMS ab",  # an opt-out, not a request to be contacted
+        "Le délai est court ?",  # "court" is French for short
+        "Vous avez des articles déco ?",
+        "Quel est le processus de retour ?",
+        "Ist das Gericht im Katalog eine Schale?",
+        "Non è arrivato a causa dello sciopero?",
+        "Quero o estorno do meu pedido",  # a refund, asked for
+        "How can I contact you?",
+        "When will I get my money back?",
+        "Qual a data de partida da encomenda?",  # a departure, not "broken"
+        "Ma lampe ne marche plus, elle est garantie ?",  # a warranty question
+    ],
+)
+def test_ordinary_words_are_no_cues(text: str) -> None:
+    assert cues(text) == frozenset()
