@@ -3,7 +3,8 @@
 Every module here that defines ``router`` is discovered by ``api.app``. Console routes use
 :class:`ConsoleRoute`, which turns a 401 on a browser page load (``Accept: text/html``) into a
 303 to the log-in page and a 403 into a friendly HTML page linking to the user's home; API
-clients, HTMX requests and the RBAC route walk still get the plain problem+json answers.
+clients, HTMX requests and the RBAC route walk still get the plain problem+json answers. A page for
+something that does not exist (``NotFound``) is a 404 page in words, not the problem+json.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
 from core.accounts import Principal
-from core.errors import Forbidden, PasswordChangeRequired, Unauthorized
+from core.errors import Forbidden, NotFound, PasswordChangeRequired, Unauthorized
 from core.settings import Settings
 from core.words import counted
 
@@ -107,6 +108,11 @@ class ConsoleRoute(APIRoute):
                 if request.method == "GET" and wants_html(request):
                     return forbidden_page(request)
                 raise
+            except NotFound as exc:
+                if request.method == "GET" and wants_html(request):
+                    # a deleted campaign's old link showed the raw problem+json in the browser
+                    return not_found_page(request, exc.detail)
+                raise
 
         return route
 
@@ -116,6 +122,14 @@ def forbidden_page(request: Request) -> HTMLResponse:
     principal: Principal | None = getattr(request.state, "principal", None)  # set by api.deps.optional_principal
     return render(request, "console/forbidden.html", {"home": home(principal.role) if principal else LOGIN_PATH},
                   principal=principal, status_code=403)
+
+
+def not_found_page(request: Request, detail: str) -> HTMLResponse:
+    """The 404 a person sees in the browser: what is missing, in words, and a link to their home page."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return render(request, "console/not_found.html", {"detail": detail or "this page does not exist",
+                                                      "home": home(principal.role) if principal else LOGIN_PATH},
+                  principal=principal, status_code=404)
 
 
 def brand(settings: Settings) -> dict[str, str]:

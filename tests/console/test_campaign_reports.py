@@ -138,6 +138,16 @@ def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClie
     assert (cells["delivery_rate"], cells["ctr"]) == ("n/a", "n/a")
 
 
+def test_a_campaign_that_does_not_exist_is_a_page_in_words(app_client: TestClient, runtime: Settings) -> None:
+    """An old link to a deleted campaign showed the raw problem+json in the browser."""
+    client = marketer_client(app_client)
+    page = client.get("/console/campaigns/999", headers=HTML)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Campaign 999 not found: it may have been deleted, or the link is wrong." in page.text
+    assert 'id="go-home" href' not in page.text and 'href="/console/campaigns" id="go-home"' in page.text
+    assert client.get("/console/campaigns/999", headers={"Accept": "application/json"}).json()["status"] == 404
+
+
 def test_report_page_has_charts_tables_exports_and_a_live_fragment(app_client: TestClient, runtime: Settings) -> None:
     campaign_id = build_campaign()
     client = marketer_client(app_client)
