@@ -28,6 +28,8 @@ from handoff.models import HANDED_BACK, AgentProfile, Escalation, Note, Team
 from handoff.notices import escalation_notice
 
 DISPOSITIONS = ("resolved", "no_response", "spam", "duplicate", "transferred_out", "other")
+# the refusal of an action on a closed thread: it stays closed, and says what happens next
+CLOSED = "this conversation is closed; the customer's next text starts a new one"
 
 
 def open_escalation(session: Session, conversation_id: int) -> Escalation | None:
@@ -173,7 +175,7 @@ def assign(session: Session, *, conversation_id: int, user_id: int, actor: Actor
     """
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
-        raise Conflict("conversation is closed")
+        raise Conflict(CLOSED)
     target = session.get(User, user_id)
     if target is None or not target.is_active or target.role not in (Role.AGENT, Role.ADMIN):
         raise ValidationFailed(f"user {user_id} is not an active agent", errors=[{"field": "user_id"}])
@@ -253,7 +255,7 @@ def handback(session: Session, *, conversation_id: int, actor: Actor) -> Convers
     """Return the conversation to the bot, which answers the customer's next message."""
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
-        raise Conflict("conversation is closed")
+        raise Conflict(CLOSED)
     _resolve(session, conversation, HANDED_BACK)
     conversation.state = "bot"
     conversation.assigned_user_id = None
@@ -298,10 +300,12 @@ def agent_reply(session: Session, *, conversation_id: int, user_id: int | None, 
     if not body.strip():
         raise ValidationFailed("reply is empty", errors=[{"field": "body"}])
     if conversation.state == "closed":
-        raise Conflict("conversation is closed")
+        raise Conflict(CLOSED)
     if user_id is not None:
         if conversation.assigned_user_id not in (None, user_id) and conversation.state == "human":
-            raise Conflict("another agent owns this conversation; transfer it first")
+            owner = session.get(User, conversation.assigned_user_id)
+            who = (owner.name or owner.email) if owner is not None else "another agent"
+            raise Conflict(f"{who} has this conversation: assign it to yourself first, then reply")
         if conversation.state != "human" or conversation.assigned_user_id != user_id:
             assign(session, conversation_id=conversation_id, user_id=user_id, actor=actor)
         escalation = open_escalation(session, conversation_id)

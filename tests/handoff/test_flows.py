@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from conversations.models import Conversation, Message
 from core import db
 from core.audit import SYSTEM
 from core.db import utcnow
+from core.errors import Conflict
 from core.models import AuditEntry, WebhookDelivery
 from core.settings import Settings
 from core.webhooks import create_subscription
@@ -111,3 +113,26 @@ def test_handback_then_close_are_audited_and_notify(runtime_any_db: Settings) ->
         actions = set(session.scalars(select(AuditEntry.action)))
         assert {"conversation.handback", "conversation.assign", "conversation.close"} <= actions
         assert session.scalar(select(WebhookDelivery.event_type)) == "conversation.closed"
+
+
+def test_refusals_say_who_has_the_thread_and_what_a_closed_one_means(runtime_any_db: Settings) -> None:
+    """An agent replying to a colleague's thread is told whose it is and how to take it (it said
+    "transfer it first", although Assign to me takes it); a closed one, that the customer's next
+    text starts a new one."""
+    with db.session_scope() as session:
+        owner = create_agent(session, "camille@example.com")
+        owner.name = "Camille"
+        other = create_agent(session, "luis@example.com")
+        conversation = create_conversation(session)
+        flows.assign(session, conversation_id=conversation.id, user_id=owner.id, actor=SYSTEM)
+        with pytest.raises(Conflict, match=r"^Camille has this conversation: assign it to yourself first"):
+            flows.agent_reply(session, conversation_id=conversation.id, user_id=other.id, body="Hola", actor=SYSTEM)
+        flows.close(session, conversation_id=conversation.id, disposition="resolved", actor=SYSTEM)
+        closed = conversation.id
+        for refused in (
+            lambda: flows.agent_reply(session, conversation_id=closed, user_id=owner.id, body="Hi", actor=SYSTEM),
+            lambda: flows.handback(session, conversation_id=closed, actor=SYSTEM),
+            lambda: flows.assign(session, conversation_id=closed, user_id=other.id, actor=SYSTEM),
+        ):
+            with pytest.raises(Conflict, match="the customer's next text starts a new one"):
+                refused()
