@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from core.errors import NotFound, Unauthorized, ValidationFailed
 
@@ -189,6 +189,26 @@ class WebhookNotSupported(NotFound):
     """This channel does not receive webhooks (SMPP delivers over its bind)."""
 
 
+def form_fields(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``: the last value of a repeated field wins.
+
+    A provider's report is a dozen fields a few of which need decoding (a date's spaces and colons);
+    ``parse_qsl`` runs its decoding on every name and value, a quarter of a status webhook's parsing.
+    Here only the parts holding ``%`` or ``+`` are decoded (``unquote_plus``, as ``parse_qsl`` does).
+    """
+    fields: dict[str, str] = {}
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        fields[name] = value
+    return fields
+
+
 def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str] | None, Any]:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
@@ -196,7 +216,7 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str] | None, 
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedWebhook("form body is not UTF-8") from None
-        return dict(parse_qsl(text, keep_blank_values=True)), None
+        return form_fields(text), None
     if media_type == "application/json" or media_type.endswith("+json"):
         if not body:
             return None, None
