@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from agent.answerability import CachedEmbed
 from agent.intent.classifier import IntentClassifier
@@ -78,6 +79,12 @@ class AgentRuntime:
     """The knowledge base (opened once) and the pipeline over the active intent model and profile."""
 
     def __init__(self, settings: Settings) -> None:
+        # One BLAS thread for the process, as the encoder and the intent head's fit already run: the
+        # agent's other products (passage scores, sentiment, intent, answerability) are small, and
+        # after each, OpenBLAS's second thread spun waiting for more work, burning a core that the
+        # host's other processes needed (in process, 6 ms of processor time per text in batches of
+        # 8, 1.2-1.5 ms in batches of 32; docs/delivery.md). Parallelism comes from processes.
+        threadpool_limits(limits=1, user_api="blas")
         self.settings = settings
         self.knowledge = KnowledgeBase.from_settings(settings, detect_language=_chunk_language)
         self.engine = state_engine(settings)
