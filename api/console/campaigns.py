@@ -31,6 +31,7 @@ from core.accounts import Principal
 from core.db import utcnow
 from core.rbac import Role
 from core.settings import get_settings
+from core.words import counted
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 READERS = require(Role.MARKETER, Role.ANALYST)
@@ -70,9 +71,7 @@ COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
 SKIP_LABELS = {
     "frequency_cap": "frequency cap reached",
     "render_error": "the template failed for this contact",
-    "holdout": "held back for the A/B winner",
     "control": "held out as the adaptive test's control (no message)",
-    "test_group": "already texted in the A/B test",
 }
 
 
@@ -214,9 +213,38 @@ class Exclusion:
     at_send: int
 
 
+#: an A/B campaign's phases count who one phase leaves to the other (the rest held for the winner, the test
+#: group passed over when the winner goes): those recipients got, or will get, a message. Listed under
+#: "Recipients who got no message", a completed test of 9 read "held back 5, already texted 4".
+AB_PHASES = ("holdout", "test_group")
+#: an A/B metric -> the arm's count it is decided on
+AB_COUNTS = {"clicks": "unique_clicks", "replies": "replies", "conversions": "conversions"}
+
+
+def ab_words(campaign: Campaign, report: dict[str, Any]) -> str:
+    """Where an A/B test stands, in a sentence: the rest waiting for the winner (when, in the campaign's
+    zone) or the winner, with why when no arm had any success (a tie goes to the larger sample)."""
+    ab = campaign.ab or {}
+    if not ab or ab.get("mode") == "adaptive":
+        return ""
+    metric = str(ab.get("metric", "clicks"))
+    if report.get("ab_winner"):
+        arms = report["arms"].values()
+        if any(arm["sent"] for arm in arms) and not any(arm.get(AB_COUNTS.get(metric, metric)) for arm in arms):
+            return (f"A/B winner: {report['ab_winner']}, by a tie: no arm had any {metric}, so the arm with more "
+                    "messages was kept.")
+        return f"A/B winner: {report['ab_winner']}."
+    waiting = int((report["skipped"] or {}).get("holdout", 0))
+    if campaign.phase == "ab_wait" and campaign.ab_decide_at is not None and waiting:
+        return (f"{counted(waiting, 'recipient waits', 'recipients wait')} for the A/B winner, chosen "
+                f"{timestamp(campaign.ab_decide_at, campaign.timezone or 'UTC')} by its {metric}.")
+    return ""
+
+
 def exclusions(report: dict[str, Any]) -> list[Exclusion]:
-    """The exclusions of a report, largest first; consent reasons are worded by ``contacts.consent``."""
-    skipped: dict[str, int] = report["skipped"] or {}
+    """The exclusions of a report, largest first (not the A/B phases' counts, :data:`AB_PHASES`); consent
+    reasons are worded by ``contacts.consent``."""
+    skipped = {code: n for code, n in (report["skipped"] or {}).items() if code not in AB_PHASES}
     refused = {k: n for k, n in report["totals"]["rejected_by_reason"].items() if k in REFUSAL_TEXT}
     rows = [
         Exclusion(code, exclusion_label(code), int(skipped.get(code, 0)), int(refused.get(code, 0)))
@@ -240,6 +268,7 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "campaign": campaign,
         "report": report,
         "exclusions": exclusions(report),
+        "ab_words": ab_words(campaign, report),
         "forecast_runs": forecast_runs(report.get("forecast"),
                                        sending=campaign.run if campaign.status in SENDING_STATUSES else None,
                                        admin=principal.role == Role.ADMIN),

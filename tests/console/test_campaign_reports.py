@@ -6,9 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from api.console.campaigns import daily
-from campaigns.models import CampaignLink, Conversion, LinkClick
+from campaigns.models import Campaign, CampaignLink, Conversion, LinkClick
 from contacts import consent
 from contacts.models import Order
 from conversations.models import Message
@@ -136,6 +137,32 @@ def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClie
     row = listed.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
     cells = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', row))
     assert (cells["delivery_rate"], cells["ctr"]) == ("n/a", "n/a")
+
+
+def test_an_ab_tests_phases_are_not_exclusions_and_its_state_is_said(app_client: TestClient, runtime: Settings) -> None:
+    """A completed A/B campaign of 9 read "Recipients who got no message: held back for the A/B winner 5, already
+    texted in the A/B test 4" though all 9 got one; a winner chosen on no click at all read as a better arm."""
+    campaign_id = build_campaign()
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        campaign.ab = {"arms": [{"name": "A"}, {"name": "B"}], "metric": "replies", "winner_after_hours": 4}
+        campaign.phase, campaign.timezone = "ab_wait", "Europe/Paris"
+        campaign.ab_decide_at = datetime(2030, 6, 12, 12, 0)  # stored in UTC: 14:00 in Paris
+        campaign.skipped = {"holdout": 5, "no_consent": 1}
+    client = marketer_client(app_client)
+    waiting = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert "5 recipients wait for the A/B winner, chosen 2030-06-12 14:00 (Europe/Paris) by its replies." in waiting
+    excluded = waiting.split('id="exclusions"', 1)[1].split("</table>", 1)[0]
+    assert 'data-reason="no_consent"' in excluded and 'data-reason="holdout"' not in excluded
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        campaign.ab_winner, campaign.phase = "B", "done"
+        campaign.skipped = {"holdout": 5, "test_group": 4}
+        session.execute(delete(Message).where(Message.direction == "in"))  # arm A's one reply
+    decided = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert "A/B winner: B, by a tie: no arm had any replies, so the arm with more messages was kept." in decided
+    excluded = decided.split('id="exclusions"', 1)[1].split("</table>", 1)[0]
+    assert 'data-reason="holdout"' not in excluded and 'data-reason="test_group"' not in excluded
 
 
 def test_a_campaign_that_does_not_exist_is_a_page_in_words(app_client: TestClient, runtime: Settings) -> None:
