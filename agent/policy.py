@@ -19,7 +19,8 @@ Rules, first match wins (thresholds from settings):
    among its alternatives at ``grievance_min_confidence`` together and a negative sentiment label ->
    escalate ("Das ist eine Frechheit! Ich will sofort mein Geld zurück…": refund_status 0.72,
    complaint 0.15, negative).
-4. Sentiment score below ``sentiment_escalate_below`` -> escalate.
+4. Sentiment score below ``sentiment_escalate_below`` -> escalate, unless the message asks a question
+   the model is sure the knowledge base answers, with no escalating intent among the alternatives.
 5. The customer asked the same thing ``repeat_failure_limit`` times already and got bot answers
    -> escalate (the answers did not help).
 6. An intent with a reply template -> reply with it.
@@ -133,6 +134,17 @@ class Verdict:
     respond: Respond
 
 
+def _plain_question(signals: Signals, name: str | None, thresholds: Thresholds) -> bool:
+    """Whether the message asks a question the model is sure the knowledge base answers (an intent with
+    no template, not escalating, none the policy acts on), with no escalating intent among the
+    alternatives: the sentiment model reads some of these as angry ("¿Qué hago para devolver unas
+    sábanas?" -0.78, return_policy 1.00), and an answer is what the customer asked for."""
+    intent = signals.intent
+    return ("?" in signals.text and name is not None and name not in POLICY_INTENTS and intent is not None
+            and not intent.escalate and not signals.has_template
+            and signals.escalating_confidence < thresholds.grievance_min_confidence)
+
+
 def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     """Apply the rules of the module docstring to ``signals``."""
     keyword = signals.keyword
@@ -187,7 +199,8 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
                        f"negative, with escalating intents at {signals.escalating_confidence:.2f} among the "
                        f"alternatives", signals.escalating_confidence, "none")
 
-    if sentiment is not None and sentiment.score < thresholds.sentiment_escalate_below:
+    if sentiment is not None and sentiment.score < thresholds.sentiment_escalate_below and not _plain_question(
+            signals, name, thresholds):
         return Verdict("escalate", "negative_sentiment",
                        f"sentiment {sentiment.score:.2f} is below {thresholds.sentiment_escalate_below:.2f}",
                        min(1.0, abs(sentiment.score)), "none")

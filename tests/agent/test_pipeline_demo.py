@@ -308,3 +308,11 @@ def test_legal_threats_damage_and_requests_to_be_contacted_reach_a_person(pipeli
                                   "Ich möchte mein Geld zurück, wie geht das?"])
 def test_an_ordinary_refund_question_is_answered(pipeline: Pipeline, text: str) -> None:
     assert pipeline.analyze(text, use_llm=False).decision.action == "reply"
+
+
+@pytest.mark.parametrize("text", ["¿Cómo hago para devolver unas toallas que no me gustan?",
+                                  "¿Qué hago para devolver unas sábanas?"])
+def test_a_return_question_read_as_upset_is_answered(pipeline: Pipeline, text: str) -> None:
+    # return_policy 0.99-1.00, sentiment -0.72 to -0.78: it went to a person
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None and "return label" in decision.reply

@@ -65,7 +65,8 @@ def test_yes_from_a_subscribed_contact_is_an_ordinary_message() -> None:
         ({"intent": intent("abuse", 0.9)}, "escalate", "abuse"),
         ({"intent": intent("human_agent", 0.8)}, "escalate", "human_requested"),
         ({"intent": intent("damaged_item", 0.8, escalate=True)}, "escalate", "intent_escalates"),
-        ({"sentiment": SentimentResult(-0.7, "negative", 0.8)}, "escalate", "negative_sentiment"),
+        ({"text": "my order is late again", "sentiment": SentimentResult(-0.7, "negative", 0.8)}, "escalate",
+         "negative_sentiment"),
         ({"repeats": 2}, "escalate", "repeated_failure"),
         ({"intent": intent(None, 0.7)}, "escalate", "out_of_scope"),
         ({"intent": intent("order_status", 0.4)}, "escalate", "low_intent_confidence"),
@@ -194,3 +195,28 @@ def test_cues_and_grievances_reach_a_person(overrides: dict[str, object], action
     verdict = decide(signals(**overrides), T)
     assert (verdict.action, verdict.reason_code) == (action, reason)
     assert reason in REASON_CODES
+
+
+UPSET = SentimentResult(-0.78, "negative", 0.8)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "action", "reason"),
+    [
+        # a question the model is sure the knowledge base answers is answered, however upset it reads
+        ({"text": "¿Qué hago para devolver unas toallas?", "intent": intent("return_policy", 0.99)}, "reply",
+         "answered_from_knowledge"),
+        # not a question, an unsure intent, or an escalating intent among the alternatives: a person
+        ({"text": "I want to return these towels", "intent": intent("return_policy", 0.99)}, "escalate",
+         "negative_sentiment"),
+        ({"text": "How do I return towels?", "intent": intent("return_policy", 0.3)}, "escalate", "negative_sentiment"),
+        ({"text": "How do I return towels?", "intent": intent("return_policy", 0.99), "escalating_confidence": 0.2},
+         "escalate", "grievance"),
+        ({"text": "Hello?", "intent": intent("greeting", 0.99), "has_template": True}, "escalate",
+         "negative_sentiment"),
+    ],
+)
+def test_an_upset_reading_of_a_plain_question_is_answered(overrides: dict[str, object], action: str,
+                                                           reason: str) -> None:
+    verdict = decide(signals(sentiment=UPSET, **overrides), T)
+    assert (verdict.action, verdict.reason_code) == (action, reason)
