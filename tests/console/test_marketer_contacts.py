@@ -213,6 +213,18 @@ def test_the_preview_says_which_rows_get_no_marketing_and_names_the_phone_column
     assert "RELAIS_" not in notice  # the setting is an administrator's to change: not named to a marketer
 
 
+def test_a_file_with_no_phone_column_asks_for_one_in_the_wizards_words(app_client: TestClient) -> None:
+    """Rows not checked yet read "ok", under "no column maps to phone: … or pass a mapping" (the API's words)."""
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    files = {"file": ("villes.csv", io.BytesIO(b"nom;ville\nDupont;Lyon\n"), "text/csv")}
+    shown = app_client.post("/console/imports/preview", files=files, headers=headers)
+    assert shown.status_code == 200, shown.text
+    problem = shown.text.split('id="preview-problem">', 1)[1].split("</p>", 1)[0]
+    assert "choose “Phone number” below" in problem and "pass a mapping" not in shown.text
+    row = shown.text.split('data-row="2"', 1)[1].split("</tr>", 1)[0]
+    assert "not checked yet" in row and "status-ok" not in row and 'id="import-start"' not in shown.text
+
+
 def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
     headers = {**HTMX, "X-CSRF-Token": csrf}
