@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
@@ -246,6 +247,8 @@ def _form(data: dict[str, Any]) -> str:
     flags) is written as it is; ``urlencode`` runs four Python calls per field to find that out."""
     pairs: list[str] = []
     for key, values in data.items():
+        if values is None:  # most of the SDK's optional fields
+            continue
         name = _plus(key)
         for value in values if isinstance(values, list | tuple) else (values,):
             if value is not None:
@@ -256,6 +259,7 @@ def _form(data: dict[str, Any]) -> str:
 _KEPT_AS_IS = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote_plus never changes
 
 
+@lru_cache(maxsize=512)  # names, the sender, the callback URL and flags repeat on every send
 def _plus(value: Any) -> str:
     if isinstance(value, bytes):
         return quote_plus(value)

@@ -136,10 +136,35 @@ class RateLimiter:
             # EVALSHA itself: the registered Script asks SCRIPT EXISTS first when it has not run in
             # this client. Redis forgets scripts on restart or SCRIPT FLUSH: then nothing ran, and
             # the script is loaded and run (writes included) once.
-            granted, wait_us, slot_us = self._client.evalsha(self._script.sha, len(keys), *keys, *args)
+            reply = self._direct(self._script.sha, keys, args)
+            if reply is None:
+                reply = self._client.evalsha(self._script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            granted, wait_us, slot_us = self._script(keys=keys, args=args)
+            reply = self._script(keys=keys, args=args)
+        granted, wait_us, slot_us = reply
         return Grant(bool(granted), int(wait_us) / 1_000_000, int(slot_us))
+
+    def _direct(self, sha: str, keys: list[str], args: list[str | int]) -> list[int] | None:
+        """EVALSHA on a single-connection client's own connection, packed here: redis-py's command path
+        (packing every argument through its encoder, the retry wrapper, its metrics hooks) cost a send
+        lane about twice the round trip itself (in process: ~70-100 vs ~25-35 µs of processor time per
+        reservation). ``None`` when the client is pooled, or the connection failed (then redis-py's own
+        path reconnects and retries; at worst a second slot is booked, and the writes are idempotent).
+        """
+        connection = self._client.connection
+        if connection is None:
+            return None
+        words = [b"EVALSHA", sha.encode(), str(len(keys)).encode()]
+        words += [str(word).encode() for word in (*keys, *args)]
+        packed = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%b\r\n" % (len(word), word) for word in words)
+        with self._client.single_connection_lock:
+            try:
+                connection.send_packed_command([packed])
+                reply: list[int] = connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                return None
+        return reply
 
     def acquire(self, buckets: tuple[Bucket, ...], *, max_wait: float, writes: Sequence[Write] = ()) -> Grant:
         """:meth:`reserve`, then sleep until the slot when granted (the caller sends right after)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import redis
+
 from core.redis import get_redis
 from core.settings import Settings
 from delivery.limiter import RateLimiter, account_bucket, sender_bucket
@@ -93,3 +95,48 @@ def test_writes_go_in_the_reservations_one_command_granted_or_not(runtime: Setti
     assert not refused.granted and refused.wait > 0.5
     assert [args[0] for args in sent] == ["EVALSHA"]
     assert client.mget("relais:sent:1", "relais:sent:2") == [b"a", b"b"]
+
+
+def _lane_client(settings: Settings) -> redis.Redis:
+    """A client like a sending lane's: one connection of its own (``DeliveryEngine._lane_limiter``)."""
+    pool = get_redis(settings).connection_pool
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs),
+        single_connection_client=True,
+    )
+
+
+def test_a_lane_reserves_on_its_connection_without_redis_py_command_path(runtime: Settings) -> None:
+    """redis-py's command path cost a lane twice the round trip: the lane's EVALSHA is packed and read on
+    its own connection; spacing, refusals and the writes are the script's as before."""
+    lane = _lane_client(runtime)
+    limiter = RateLimiter(lane)
+    limiter.reserve((sender_bucket("direct", 10),), max_wait=1)  # the script is loaded by this first call
+
+    def refused(*args: object, **options: object) -> object:
+        raise AssertionError(f"redis-py's command path ran {args[0]}")
+
+    lane.execute_command = refused  # type: ignore[method-assign]
+    try:
+        second = limiter.reserve((sender_bucket("direct", 10),), max_wait=1, writes=[("relais:sent:7", "x", 60)])
+        far = limiter.reserve((sender_bucket("direct", 10),), max_wait=0.01)
+    finally:
+        del lane.execute_command
+    assert second.granted and 0.05 < second.wait <= 0.1  # 100 ms after the first slot
+    assert not far.granted and far.wait > 0.1
+    assert get_redis(runtime).get("relais:sent:7") == b"x"
+    lane.close()
+
+
+def test_a_lane_whose_connection_was_killed_or_whose_script_was_forgotten_reserves_again(runtime: Settings) -> None:
+    lane = _lane_client(runtime)
+    limiter = RateLimiter(lane)
+    assert limiter.reserve((sender_bucket("killed", 1000),), max_wait=1).granted
+    admin = get_redis(runtime)
+    admin.client_kill_filter(_id=str(lane.client_id()))  # as a Redis restart or a proxy's idle timeout would
+    assert limiter.reserve((sender_bucket("killed", 1000),), max_wait=1).granted
+    admin.script_flush()
+    assert limiter.reserve((sender_bucket("killed", 1000),), max_wait=1, writes=[("relais:sent:8", "y", 60)]).granted
+    assert admin.get("relais:sent:8") == b"y"
+    assert limiter.reserve((sender_bucket("killed", 1000),), max_wait=1).granted
+    lane.close()
