@@ -3,6 +3,8 @@ escalated", and the wait notice repeated the bot's decision already shown on the
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -10,6 +12,7 @@ from conversations.models import Conversation, Message
 from core import db
 from core.audit import SYSTEM
 from handoff import flows
+from tests.campaigns.factories import create_campaign, create_template
 from tests.console.helpers import escalated_conversation
 from tests.helpers import auth_headers
 
@@ -52,3 +55,17 @@ def test_a_system_notice_does_not_repeat_the_bots_decision(app_client: TestClien
     assert "Nos conseillers vous répondront" in page
     assert page.count(f"Bot decision: {REASON}".replace("'", "&#39;")) == 1
     assert page.count("bot: escalate") == 1
+
+
+def test_campaign_texts_are_dated_with_their_zone(app_client: TestClient) -> None:
+    """The card's campaign list gave a bare UTC date ("2026-11-29" for a text sent on the 30th at 00:30
+    in Paris); it is a time the browser writes in its own zone, like every other time on the page."""
+    conversation_id = escalated_conversation("+33611114503")
+    with db.session_scope() as session:
+        contact_id = session.scalars(select(Message.contact_id).where(Message.conversation_id == conversation_id)).one()
+        campaign = create_campaign(session, create_template(session), name="Soldes")
+        session.add(Message(contact_id=contact_id, direction="out", body="-20 %", status="delivered", lane="marketing",
+                            author_type="campaign", campaign_id=campaign.id))  # fmt: skip
+    page = _page(app_client, conversation_id)
+    dated = r'Soldes: delivered, <time datetime="[0-9-]+T[0-9:.]+\+00:00" data-local-time>[0-9-]+ [0-9:]+ UTC<'
+    assert re.search(dated, page)
