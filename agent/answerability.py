@@ -134,7 +134,8 @@ class Candidate:
         first sentence (the direct answer the rest refers to: "...we send a tracking link. You can
         also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
         unless the question is a follow-up about one detail ("and for express?"). A leading "Yes,"
-        is dropped when the passage contradicts what the question names or does not assert."""
+        is dropped when the passage contradicts what the question names, does not assert, or does not
+        state the place the question names."""
         if not self.units:
             return []
         best = max(self.unit_scores)
@@ -143,7 +144,9 @@ class Candidate:
         if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
         chosen = [self.units[i] for i in kept]
-        if self.support == "contradicted" or not self.asserts:
+        # nor is a "Yes" given for a place the passage does not state: "Avete un negozio a Milano?" got
+        # "Yes, Click & Collect is free…", a passage naming no place
+        if self.support == "contradicted" or not self.asserts or any(e.kind == "country" for e in self.missing):
             first = AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
         return chosen

@@ -316,3 +316,10 @@ def test_a_return_question_read_as_upset_is_answered(pipeline: Pipeline, text: s
     # return_policy 0.99-1.00, sentiment -0.72 to -0.78: it went to a person
     decision = pipeline.analyze(text, use_llm=False).decision
     assert decision.action == "reply" and decision.reply is not None and "return label" in decision.reply
+
+
+@pytest.mark.parametrize("text", ["Avete un negozio a Milano?", "Avez-vous une boutique à Genève ?"])
+def test_no_yes_for_a_place_the_passage_does_not_state(pipeline: Pipeline, text: str) -> None:
+    # "Yes, Click & Collect is free…" answered whether there is a shop in Milan
+    reply = pipeline.analyze(text, use_llm=False).decision.reply or ""
+    assert "Yes" not in reply and "Oui" not in reply
