@@ -263,6 +263,13 @@ def test_local_time_schedule_is_kept_for_each_recipients_zone(app_client: TestCl
     with db.session_scope() as session:
         campaign = session.scalars(select(Campaign)).one()
         assert (campaign.status, campaign.local_time, campaign.local_date) == ("scheduled", "10:00", "2030-06-12")
+        campaign_id = campaign.id
+    # prepared from 2030-06-11 22:00 Paris for the zones whose clock reaches 10:00 first: "next run 2030-06-11
+    # 22:00 (Europe/Paris)" read as the moment the texts go
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    next_run = page.split('id="next-run">', 1)[1].split("</span>", 1)[0]
+    assert next_run == ("2030-06-12 at 10:00 in each recipient's own time zone, "
+                        "prepared from 2030-06-11 22:00 (Europe/Paris)")
 
 
 @pytest.mark.parametrize("role", ["agent", "analyst"])
