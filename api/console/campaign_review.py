@@ -54,6 +54,7 @@ class Review:
     window: list[str] = field(default_factory=list)
     spread: list[Bar] = field(default_factory=list)
     spread_unit: str = "hour"
+    zone: str = "UTC"  # the campaign's, which the spread's hours are in
     waits: list[tuple[str, int]] = field(default_factory=list)
     forecast: dict[str, str] = field(default_factory=dict)  # label -> expected value with its intervals
 
@@ -196,6 +197,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
-                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit, waits=waits,
+                  when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit,
+                  zone=wizard.timezone, waits=waits,
                   forecast={**facts(forecasting.forecast_for(session, probe, estimate), admin=admin),
                             **uplift_fact(session, [c for c, _, _ in estimate.audience.recipients])})

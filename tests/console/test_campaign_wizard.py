@@ -119,6 +119,8 @@ def test_the_ab_winners_wait_is_said_in_the_campaigns_zone(app_client: TestClien
     # 10:00 in Paris is 08:00 UTC: the winner is chosen at 14:00 Paris time, not "12:00 UTC"
     assert "wait for the A/B winner, chosen Wed 12 Jun at 14:00 (Europe/Paris)" in waits, waits
     assert "UTC" not in waits
+    # the hours of the planned sends are the campaign's: named ("(campaign time zone)" named none)
+    assert "Planned sends per hour (Europe/Paris, the campaign's time zone)" in shown.text
 
 
 @pytest.mark.parametrize(("changes", "field", "words"), [
