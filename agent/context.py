@@ -60,6 +60,17 @@ _FUNCTION_WORDS = frozenset({
     "quais", "quantos", "quantas", "obrigado", "obrigada", "podem",
 })
 
+# Words (their first five letters) of asking how long something takes or what it costs, in the six
+# languages: "¿y cuánto tiempo tardaría en llegar?" names nothing of its own.
+_DETAIL_STEMS = frozenset({
+    "usual", "norma", "about", "rough", "appro", "arriv", "costs",
+    "temps", "durer", "coute", "combi",
+    "tiemp", "tarda", "llega", "cuest", "costa", "durar",
+    "lange", "dauer", "brauc", "ungef", "koste", "ankom",
+    "tempo", "metti", "mette", "vuole",
+    "chega", "demor", "custa", "levar",
+})
+
 # Openings of an elliptical follow-up in the six languages, over lower-case accent-free text.
 _FOLLOW_UP = re.compile(
     r"^(and|what about|how about|same for|also|"
@@ -202,9 +213,19 @@ def _continues(text: str, question: str, answer: str) -> bool:
     folded = _fold(text)
     if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not _opens_like_follow_up(text, folded):
         return False
-    if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question):
+    earlier = _stems(question) | _stems(answer)
+    if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question) and not _own_subject(
+            text, earlier):
         return True
-    return bool(_stems(text) & (_stems(question) | _stems(answer)))
+    return bool(_stems(text) & earlier)
+
+
+def _own_subject(text: str, earlier: set[str]) -> bool:
+    """Whether ``text`` names something of its own: a word of five letters or more that is not one of
+    the ``earlier`` exchange's, no word of asking how long or how much (:data:`_DETAIL_STEMS`) and
+    names no topic ("and how long does a candle burn?" after a shipping question asks about candles)."""
+    return any(len(word) >= _STEM and word not in _FUNCTION_WORDS and word[:_STEM] not in earlier
+               and word[:_STEM] not in _DETAIL_STEMS and not topics(word) for word in _fold(text).split())
 
 
 def _switches_topic(text: str, question: str) -> bool:

@@ -149,8 +149,10 @@ def test_follow_ups_carry_the_earlier_question(text: str, expected: str | None) 
         ("¿Enviáis a Alemania?", "We deliver to the EU.", "¿y cuánto tiempo tarda en llegar a casa?", True),
         ("Liefert ihr nach Österreich?", "We deliver to the EU.", "und wie lange dauert die Lieferung ungefähr?", True),
         ("Enviam para Espanha?", "We deliver to the EU.", "e quanto tempo demora a chegar a casa?", True),
-        # ... unless it names another topic: a question of its own
+        # ... unless it names another topic or a subject of its own: a question of its own
         ("Do you ship to Germany?", "We deliver to the EU.", "and how much do the returns cost?", False),
+        ("Do you ship to Germany?", "We deliver to the EU.", "and how long does a candle burn?", False),
+        ("Vous livrez en Belgique ?", "Nous livrons dans l'UE.", "et combien de temps brûle une bougie ?", False),
         # question words are no shared topic
         ("Where is my order?", "We send a tracking link.", "and where is your shop in Paris?", False),
         ("How do I return an item?", "Request a prepaid return label.", "who pays the return shipping?", False),
