@@ -5,8 +5,10 @@ and path; ``opt_out`` -> ``record_opt_out`` and one confirmation (transactional 
 ``override_opt_out``, the confirmation carriers require); ``confirm_opt_out`` (an unsure
 natural-language opt-out) -> the question "reply STOP ...", no consent change; ``opt_in`` ->
 ``record_opt_in`` and a confirmation; ``help`` -> the help text, answered even after STOP;
-``escalate`` -> ``handoff.flows.escalate``, preceded outside business hours by the after-hours
-reply (once per :data:`AFTER_HOURS_REPEAT` in a conversation) instead of the queue-time notice.
+``escalate`` -> ``handoff.flows.escalate`` (queue, wait-time notice, routing); outside business
+hours the notice waits for the routing: when an online agent took the conversation at once the
+customer gets the ordinary wait-time notice, else the after-hours reply (once per
+:data:`AFTER_HOURS_REPEAT` in a conversation) and no wait-time notice.
 
 The agent acts through ``contacts.consent``, ``conversations.flows`` and ``handoff.flows``;
 ``handoff`` never imports ``agent`` (the import contract in ``.importlinter``).
@@ -26,7 +28,7 @@ from contacts import consent
 from contacts.models import Contact
 from conversations.flows import queue_outbound
 from conversations.models import Conversation, Message
-from handoff.flows import escalate
+from handoff.flows import escalate, send_escalation_notice
 
 #: An after-hours reply is not repeated within this period in one conversation.
 AFTER_HOURS_REPEAT = timedelta(hours=12)
@@ -47,7 +49,8 @@ def act(
 
     Args:
         record: the analysis stored on ``message`` (handoff keeps it on the escalation).
-        hours: the business hours deciding between the queue notice and the after-hours reply.
+        hours: the business hours deciding, with the routing, between the wait-time notice and the
+            after-hours reply.
         now: the moment of acting (UTC).
     """
 
@@ -91,16 +94,7 @@ def act(
         return "help sent"
     if action == "escalate":
         closed = not hours.is_open(now)
-        notice_sent = False
-        if closed and not _after_hours_sent_recently(session, conversation, now):
-            send(
-                hours.closed_reply_for(decision.language, now),
-                "conversational",
-                author_type="system",
-                extra={"kind": "after_hours"},
-            )
-            notice_sent = True
-        escalate(
+        escalation = escalate(
             session,
             conversation=conversation,
             reason=decision.reason_code,
@@ -108,7 +102,21 @@ def act(
             reason_text=decision.reason,
             notify_customer=not closed,
         )
-        return "escalated" + (" (after hours, auto-reply sent)" if notice_sent else " (after hours)" if closed else "")
+        if not closed:
+            return "escalated"
+        if escalation.status == "assigned":
+            # an online agent has it already: "nobody is here until Monday" would be false
+            send_escalation_notice(session, conversation=conversation, escalation=escalation)
+            return "escalated (after hours, taken by an online agent)"
+        if _after_hours_sent_recently(session, conversation, now):
+            return "escalated (after hours)"
+        send(
+            hours.closed_reply_for(decision.language, now),
+            "conversational",
+            author_type="system",
+            extra={"kind": "after_hours"},
+        )
+        return "escalated (after hours, auto-reply sent)"
     return "silent"
 
 

@@ -8,6 +8,9 @@ the effects:
 * **The bot is silent while a person owns the thread** (state ``queued`` or ``human``): the
   analysis is recorded for the agent's console (which is told a message arrived), nothing is
   sent. Compliance keywords still act: a STOP is honoured and confirmed whoever owns it.
+* **A thread handed back to the bot** (its latest escalation ``handed_back``) is answered as any
+  other, and the console is told too (``message.received``), so an agent's open thread shows the
+  text and the bot's answer at once.
 * **A picture sent without text** is escalated (``media_only``) rather than left unanswered.
 * **Language**: the conversation takes the detected language; a contact without one learns it
   from a confident detection (:data:`LANGUAGE_LEARN_CONFIDENCE`).
@@ -33,6 +36,7 @@ from contacts.models import Contact
 from conversations.models import Conversation, Message
 from core.db import utcnow
 from handoff import events
+from handoff.service import handed_back
 
 #: Conversation states in which a person owns the thread.
 HUMAN_STATES = ("queued", "human")
@@ -89,8 +93,14 @@ def handle_batch(session: Session, message_ids: Sequence[int], *, now: datetime 
     while queues:
         batch = [turns.pop(0) for turns in queues.values()]
         queues = {key: turns for key, turns in queues.items() if turns}
+        watched = handed_back(session, [turn.conversation.id for turn in batch if not turn.owned])
         for turn, analysis in zip(batch, _analyse(session, pipeline, batch), strict=True):
             done[turn.message.id] = _act_on(session, turn, analysis, hours=runtime.profile.hours, now=moment)
+            if turn.conversation.id in watched:
+                # the agent who handed it back may have the thread open: show the text and the bot's answer now
+                events.publish_after_commit(
+                    session, "message.received", conversation_id=turn.conversation.id, message_id=turn.message.id
+                )
         session.flush()
     return done
 

@@ -82,7 +82,15 @@ def escalate(
     reason_text: str = "",
     notify_customer: bool = True,
 ) -> Escalation:
-    """Queue ``conversation`` for a person, tell the customer when to expect them, try to route it."""
+    """Queue ``conversation`` for a person, tell the customer when to expect them, try to route it.
+
+    Args:
+        notify_customer: send the wait-time notice (:func:`send_escalation_notice`) before routing;
+            a caller choosing the notice by the routing's outcome passes ``False`` and reads
+            ``escalation.status`` (``"assigned"`` when an agent took it at once).
+    Returns:
+        the new escalation, or the conversation's open one (then nothing is sent or routed).
+    """
     analysis = analysis or {}
     existing = open_escalation(session, conversation.id)
     if existing is not None:
@@ -106,17 +114,8 @@ def escalate(
     conversation.state = "queued"
     conversation.assigned_user_id = None
     session.flush()
-    if notify_customer and contact is not None:
-        notice = escalation_notice(escalation.language, estimated_wait_minutes(session))
-        queue_outbound(
-            session,
-            contact=contact,
-            body=notice,
-            lane="conversational",
-            author_type="system",
-            conversation=conversation,
-            analysis={"kind": "escalation_notice"},
-        )
+    if notify_customer:
+        send_escalation_notice(session, conversation=conversation, escalation=escalation)
     webhooks.emit(
         session,
         "conversation.escalated",
@@ -127,6 +126,22 @@ def escalate(
     )
     route(session, escalation=escalation)
     return escalation
+
+
+def send_escalation_notice(session: Session, *, conversation: Conversation, escalation: Escalation) -> None:
+    """Tell the customer a person will answer, with the estimated wait, in the escalation's language."""
+    contact = session.get(Contact, conversation.contact_id)
+    if contact is None:
+        return
+    queue_outbound(
+        session,
+        contact=contact,
+        body=escalation_notice(escalation.language, estimated_wait_minutes(session)),
+        lane="conversational",
+        author_type="system",
+        conversation=conversation,
+        analysis={"kind": "escalation_notice"},
+    )
 
 
 def route(session: Session, *, escalation: Escalation, exclude: set[int] | None = None) -> int | None:

@@ -1,14 +1,16 @@
-"""Handoff reference data: teams and their members, canned responses, the queue listing."""
+"""Handoff reference data: teams and their members, canned responses, the queue listing, handed-back threads."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import User
-from handoff.models import ROUTING_STRATEGIES, CannedResponse, Escalation, Team, TeamMember
+from handoff.models import HANDED_BACK, ROUTING_STRATEGIES, CannedResponse, Escalation, Team, TeamMember
 
 
 def create_team(
@@ -118,3 +120,21 @@ def queue(session: Session) -> list[tuple[Escalation, Conversation]]:
         .order_by(Escalation.priority, Escalation.created_at)
     )
     return [(e, c) for e, c in rows]
+
+
+def handed_back(session: Session, conversation_ids: Iterable[int]) -> set[int]:
+    """The ids among ``conversation_ids`` whose latest escalation an agent handed back to the bot.
+
+    The agent may still have such a thread open in the console; one query whatever the number of ids.
+    """
+    ids = list(dict.fromkeys(conversation_ids))
+    if not ids:
+        return set()
+    latest = (
+        select(func.max(Escalation.id)).where(Escalation.conversation_id.in_(ids)).group_by(Escalation.conversation_id)
+    )
+    return set(
+        session.scalars(
+            select(Escalation.conversation_id).where(Escalation.id.in_(latest), Escalation.disposition == HANDED_BACK)
+        )
+    )
