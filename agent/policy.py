@@ -6,7 +6,8 @@ Rules, first match wins (thresholds from settings):
    (a "yes"-like keyword only when the contact is opted out; otherwise it is an ordinary reply).
 2. An empty message -> ``silent``.
 3. Cues (``agent.cues``, words in six languages, whatever the model reads): a request to be called
-   or contacted -> escalate ("Dringend, bitte melden Sie sich" was an opt-out at 0.86); a threat of
+   or contacted that asks no question, or that the model reads as an opt-out -> escalate ("Dringend,
+   bitte melden Sie sich" was an opt-out at 0.86); a threat of
    legal action or a payment dispute, or an item that arrived damaged, broken or wrong -> escalate,
    after an opt-out (the customer may still leave).
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
@@ -168,7 +169,9 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # misread "stop"/"ignore") must not unsubscribe anyone or pick a template
         name = None
     conf = intent.confidence if intent is not None else 0.0
-    if "contact" in signals.cues:
+    if "contact" in signals.cues and (name == OPT_OUT_INTENT or "?" not in signals.text):
+        # "How much is shipping? Call me on …" asks a question the bot may answer; read as an opt-out
+        # or with nothing asked, a request to be contacted is for a person
         return Verdict("escalate", "human_requested", "the customer asks to be contacted", 1.0, "none")
     if name == OPT_OUT_INTENT and "urgent" in signals.cues:
         return Verdict("escalate", "urgent", f"urgent, read as an opt-out at {conf:.2f}: a person sees it", conf,

@@ -172,7 +172,12 @@ ANGRY = SentimentResult(-0.4, "negative", 0.6)
     [
         # a request to be contacted is never an opt-out, however sure the model is
         ({"cues": frozenset({"contact"}), "intent": intent("opt_out", 0.995)}, "escalate", "human_requested"),
-        ({"cues": frozenset({"contact"})}, "escalate", "human_requested"),
+        ({"text": "please call me back", "cues": frozenset({"contact"})}, "escalate", "human_requested"),
+        # ... but a question asked with it is answered ("How much is shipping? Call me on …")
+        ({"text": "How much is shipping? Call me on 06 12", "cues": frozenset({"contact"})}, "reply",
+         "answered_from_knowledge"),
+        ({"text": "Can you call me?", "cues": frozenset({"contact"}), "intent": intent("opt_out", 0.9)}, "escalate",
+         "human_requested"),
         # urgency read as an opt-out goes to a person, never asked to reply STOP
         ({"cues": frozenset({"urgent"}), "intent": intent("opt_out", 0.9)}, "escalate", "urgent"),
         ({"cues": frozenset({"urgent"}), "intent": intent("opt_out", 0.995)}, "escalate", "urgent"),
