@@ -91,6 +91,19 @@ def _consent_history(session: Session, contact: Contact | None) -> list[dict[str
     ]
 
 
+def _consent(session: Session, contact: Contact) -> dict[str, str | None]:
+    """What the contact may receive, by the one consent policy (``contacts.consent.consent_verdicts``,
+    which the console's contact card words): ``status`` as recorded (``opted_in``, ``pending``, ``none``,
+    ``opted_out``); ``texts``: ``None`` when a reply reaches them, else why not (``erased``,
+    ``invalid_number``, ``suppressed``, ``opted_out``); ``marketing``: ``None`` when campaigns may text
+    them (an opt-in, or a soft opt-in where the settings allow it), else why not (``no_consent`` too)."""
+    return {
+        "status": contact.consent_status,
+        "texts": consent.consent_verdicts(session, [contact.id], "conversational").get(contact.id),
+        "marketing": consent.consent_verdicts(session, [contact.id], "marketing").get(contact.id),
+    }
+
+
 def _campaign_history(session: Session, contact_id: int) -> list[dict[str, Any]]:
     """The campaigns that texted this contact, newest first, with what became of their message."""
     rows = session.execute(
@@ -358,6 +371,7 @@ def conversation_context(
             "tags": contact.tags,
             "attributes": contact.attributes,
             "opted_out": contact.opted_out,
+            "consent": _consent(session, contact),
         },
         campaign_messages=int(campaign_messages or 0),
         consent_history=_consent_history(session, contact),

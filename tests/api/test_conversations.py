@@ -80,6 +80,29 @@ def test_context_has_thread_summary_and_escalation(app_client: TestClient) -> No
     assert closed.status_code == 422
 
 
+def test_context_says_what_the_contact_may_receive_as_the_contact_card_does(app_client: TestClient) -> None:
+    conversation_id, _ = _escalated("+33600000103")
+    headers = auth_headers("agent")
+
+    def consent_now() -> dict[str, str | None]:
+        context = app_client.get(f"/api/v1/conversations/{conversation_id}/context", headers=headers).json()
+        return context["contact"]["consent"]
+
+    # no consent on record: replies reach them, campaigns do not (the card: "No consent on record")
+    assert consent_now() == {"status": "none", "texts": None, "marketing": "no_consent"}
+    with db.session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        contact = session.get(Contact, conversation.contact_id if conversation else 0)
+        assert contact is not None
+        consent.record_opt_in(session, contact=contact, source="form", proof="signed up in store")
+    assert consent_now() == {"status": "opted_in", "texts": None, "marketing": None}
+    with db.session_scope() as session:
+        contact = session.get(Contact, contact.id)
+        assert contact is not None
+        consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+    assert consent_now() == {"status": "opted_out", "texts": "opted_out", "marketing": "opted_out"}
+
+
 def test_supervisor_figures(app_client: TestClient) -> None:
     _escalated("+33600000103")
     figures = app_client.get("/api/v1/handoff/metrics", headers=auth_headers("analyst")).json()
