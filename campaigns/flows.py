@@ -127,7 +127,7 @@ def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch:
             at, wait = slot.at, slot.wait
             if throttle is not None:
                 at = throttle.book(slot.at)
-                wait = plan.throttled(at) if at > slot.at else wait
+                wait = plan.throttled(at, campaign.timezone) if at > slot.at else wait
             if wait is None and at > now:
                 # a time still ahead and unchanged keeps its reason ("best time: 13:00 from your
                 # history"); a new one is said in the recipient's zone, not UTC

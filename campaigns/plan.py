@@ -185,9 +185,9 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def throttled(due: datetime) -> Wait:
-    """The wait reason of a message the throttle moved to ``due``."""
-    return Wait("throttled", f"throttled: campaign send rate, next slot {due:%H:%M} UTC")
+def throttled(due: datetime, zone: str = "UTC") -> Wait:
+    """The wait reason of a message the throttle moved to ``due``, said in ``zone`` (the campaign's), named."""
+    return Wait("throttled", f"throttled: campaign send rate, next slot {_local(due, scheduling.zone(zone))}")
 
 
 
@@ -250,7 +250,7 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         at, wait = slot.at, slot.wait
         if throttle is not None:
             at = throttle.book(slot.at)
-            wait = throttled(at) if at > slot.at else wait
+            wait = throttled(at, campaign.timezone) if at > slot.at else wait
         hours[at.replace(minute=0, second=0, microsecond=0)] += 1
         if wait is not None:
             waits[wait.code] += 1

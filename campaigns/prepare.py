@@ -286,7 +286,7 @@ def _plan(session: Session, campaign: Campaign, records: list[dict[str, Any]], s
         if throttle is not None:
             due = throttle.book(slot.at)
             if due > slot.at:
-                wait = plan.throttled(due)
+                wait = plan.throttled(due, campaign.timezone)
         records[i]["not_before"] = due
         records[i]["wait_reason"] = wait.code if wait else ""
         records[i]["wait_detail"] = wait.detail if wait else ""

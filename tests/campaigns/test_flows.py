@@ -35,6 +35,22 @@ def test_throttle_spaces_the_batches(runtime: Settings) -> None:
     assert _scheduled_times() == [NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)]
 
 
+def test_a_throttled_texts_wait_is_said_in_the_campaigns_zone(runtime: Settings) -> None:
+    """The report's "Waiting to be sent" read "next slot 12:01 UTC" for a shop in Paris."""
+    with db.session_scope() as session:
+        for i in range(12):
+            create_contact(session, i, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Hi"), throttle_per_minute=10,
+                                   timezone="Europe/Paris")
+        flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    assert tasks.prepare_campaign(cid, now=NOW) == 12
+    with db.session_scope() as session:
+        details = set(session.scalars(select(Message.wait_detail).where(
+            Message.campaign_id == cid, Message.wait_reason == "throttled")))
+    assert details == {"throttled: campaign send rate, next slot Wed 14:01 Europe/Paris"}
+
+
 def _weekly_campaign_after_its_first_run() -> int:
     """A weekly campaign (Wednesdays 10:00 Paris) whose first run, at NOW, was delivered and completed."""
     with db.session_scope() as session:
