@@ -192,12 +192,20 @@ def _opens_like_follow_up(text: str, folded: str) -> bool:
 def is_follow_up(text: str) -> bool:
     """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour...",
     or a short question about what was just asked ("is it free?" after "How do I return something?",
-    which read alone got the shipping prices)."""
+    which read alone got the shipping prices; "how much?" after "Do you ship to Germany?")."""
     folded = _fold(text)
     if not folded or len(folded.split()) > MAX_FOLLOW_UP_WORDS:
         return False
-    return _opens_like_follow_up(text, folded) or (
-        text.strip().endswith("?") and _BACK_REFERENCE.match(folded) is not None)
+    if _opens_like_follow_up(text, folded):
+        return True
+    return text.strip().endswith("?") and (_BACK_REFERENCE.match(folded) is not None or _asks_only_detail(text))
+
+
+def _asks_only_detail(text: str) -> bool:
+    """Whether ``text`` asks only how long or how much, naming nothing of its own ("how much?",
+    "Quanto custa?", "Was kostet das?", "¿Cuánto tarda?"): right after "Do you ship to Germany?" it
+    asks about Germany, and read alone it got mainland France's price."""
+    return (asks_duration(text) or asks_price(text)) and not topics(text) and not _own_subject(text, set())
 
 
 def _stems(text: str) -> set[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.context import Turn
+from agent.context import Turn, is_follow_up
 from agent.pipeline import Inbound, Pipeline
 from agent.runtime import AgentRuntime
 from channels.encoding import analyze
@@ -323,3 +323,30 @@ def test_no_yes_for_a_place_the_passage_does_not_state(pipeline: Pipeline, text:
     # "Yes, Click & Collect is free…" answered whether there is a shop in Milan
     reply = pipeline.analyze(text, use_llm=False).decision.reply or ""
     assert "Yes" not in reply and "Oui" not in reply
+
+
+_ABROAD = "Yes, we deliver to the EU, Switzerland and the UK in 4-8 working days, from 12 EUR."
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "language"),
+    [
+        ("Do you ship to Germany?", "how much?", "en"),
+        ("Spedite in Svizzera?", "quanto costa?", "it"),
+        ("Olá, entregam em Espanha?", "Quanto custa?", "pt"),
+        ("Liefert ihr nach Österreich?", "Was kostet das?", "de"),
+        ("¿Enviáis a Portugal?", "¿Cuánto tarda?", "es"),
+    ],
+)
+def test_a_bare_how_much_or_how_long_asks_about_the_earlier_country(
+        pipeline: Pipeline, first: str, follow_up: str, language: str) -> None:
+    # naming nothing but the price or the time asked, read alone it got mainland France's terms
+    history = (Turn("customer", first), Turn("bot", _ABROAD))
+    reply = pipeline.analyze_batch([Inbound(follow_up, contact_language=language, history=history)])[0].decision.reply
+    assert "4-8 working days" in (reply or "") and "mainland France" not in (reply or "")
+
+
+def test_a_how_much_naming_its_own_subject_is_no_follow_up() -> None:
+    assert is_follow_up("how much?") and is_follow_up("Was kostet das?") and is_follow_up("¿Cuánto tarda?")
+    assert not is_follow_up("How much is the linen duvet?")
+    assert not is_follow_up("Combien coûte la livraison ?")

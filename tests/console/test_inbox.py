@@ -7,8 +7,9 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from agent.decision import REASON_CODES
 from api.console import views
-from api.console.reasons import describe
+from api.console.reasons import REASONS, describe
 from contacts.models import Contact
 from conversations.models import Conversation
 from core import db
@@ -74,6 +75,13 @@ def test_reasons_read_as_sentences_with_their_figure() -> None:
     assert describe("intent_escalates", intent="damaged_item") == "A topic that always goes to a person (damaged item)"
     assert describe("something_new") == "Something new"  # an unmapped code still reads as words
     assert describe(None) == ""
+
+
+def test_every_escalation_reason_the_bot_gives_has_its_words() -> None:
+    # the cues' and grievance codes read "Legal threat", "Damage reported": the code, capitalised
+    answered_or_keyword = {"keyword_opt_out", "keyword_help", "keyword_opt_in", "intent_template", "small_talk",
+                           "answered_from_knowledge"}
+    assert [code for code in REASON_CODES if code not in answered_or_keyword and code not in REASONS] == []
 
 
 def test_upset_customer_reason_in_the_conversation_context(app_client: TestClient) -> None:
