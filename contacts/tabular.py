@@ -91,9 +91,15 @@ def inspect(binary: IO[bytes], filename: str, limits: FileLimits) -> FileShape:
     if start == XLSX_MAGIC or filename.lower().endswith((".xlsx", ".xlsm")):
         shape = FileShape("xlsx", rows_estimate=_check_xlsx(binary, limits))
     else:
-        encoding, lines, size = _scan_text(binary, limits)
+        encoding, lines, size, binary_bytes = _scan_text(binary, limits)
         if size > limits.max_bytes:
             raise PayloadTooLarge(f"the file is larger than {limits.max_bytes:,} bytes")
+        if binary_bytes:
+            raise ValidationFailed(
+                "this is not a spreadsheet (it holds binary data, as an image or a PDF does): "
+                "export the contacts as CSV or XLSX",
+                errors=[{"field": "file"}],
+            )
         shape = FileShape("csv", encoding, _sniff_delimiter(_sample(binary, encoding)), max(lines - 1, 0))
     binary.seek(0)
     if shape.rows_estimate is not None and shape.rows_estimate > limits.max_rows:
@@ -118,8 +124,9 @@ def read_rows(binary: IO[bytes], shape: FileShape, limits: FileLimits) -> Iterat
 # -- CSV ---------------------------------------------------------------------------------------
 
 
-def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int]:
-    """One pass over the bytes: the encoding (by decoding validity, no guessing), lines, size."""
+def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int, bool]:
+    """One pass over the bytes: the encoding (by decoding validity, no guessing), lines, size, and
+    whether it holds a NUL byte outside UTF-16 (an image, a PDF: read as cp1252 it was a CSV of garbage)."""
     head = binary.read(4)
     binary.seek(0)
     bom = None
@@ -131,11 +138,13 @@ def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int]:
     is_utf8 = is_cp1252 = True
     lines = size = 0
     last = b""
+    nul = False
     for chunk in iter(lambda: binary.read(READ_CHUNK), b""):
         size += len(chunk)
         if size > limits.max_bytes:
             break  # the caller refuses it; no need to read on
         lines += chunk.count(b"\n")
+        nul = nul or (bom != "utf-16" and b"\x00" in chunk)
         last = chunk[-1:]
         if bom is None and is_utf8:
             try:
@@ -153,7 +162,7 @@ def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int]:
     if last and last != b"\n":
         lines += 1
     encoding = bom or ("utf-8" if is_utf8 else "cp1252" if is_cp1252 else "latin-1")
-    return encoding, lines, size
+    return encoding, lines, size, nul
 
 
 def _sample(binary: IO[bytes], encoding: str) -> str:

@@ -102,6 +102,16 @@ def test_size_rows_and_columns_limits() -> None:
         inspect(io.BytesIO(b"\xd0\xcf\x11\xe0xx"), "f.xls", small)
 
 
+def test_a_binary_file_is_refused_as_no_spreadsheet() -> None:
+    # a PNG chosen by mistake was read as a cp1252 CSV of garbage, its "rows" rejected one by one
+    limits = FileLimits(max_bytes=1 << 20, max_rows=100, max_cell=100, max_columns=10)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
+    with pytest.raises(ValidationFailed, match="not a spreadsheet"):
+        inspect(io.BytesIO(png), "contacts.png", limits)
+    utf16 = "phone;name\n+33612345678;Zoé\n".encode("utf-16")  # NUL bytes in every character, and a BOM
+    assert inspect(io.BytesIO(utf16), "export.csv", limits).encoding == "utf-16"
+
+
 def _xlsx(rows: list[list[object]]) -> bytes:
     book = Workbook()
     sheet = book.active
