@@ -185,7 +185,7 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def throttled(due: datetime, zone: str = "UTC") -> Wait:
+def throttled(due: datetime, zone: str) -> Wait:
     """The wait reason of a message the throttle moved to ``due``, said in ``zone`` (the campaign's), named."""
     return Wait("throttled", f"throttled: campaign send rate, next slot {_local(due, scheduling.zone(zone))}")
 

@@ -146,7 +146,7 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
             slot = slots[row.id]
             due = throttle.book(slot.at)
             if due > slot.at:
-                slots[row.id] = plan.Slot(due, plan.throttled(due))
+                slots[row.id] = plan.Slot(due, plan.throttled(due, campaign.timezone))
     for row_id, slot in slots.items():
         if slot.wait is not None and slot.at > now:
             verdicts[row_id] = _wait(slot.at, slot.wait)

@@ -191,6 +191,15 @@ def test_throttle_spacing_survives_recovery(fake: FakeVonage, runtime_any_db: Se
     assert sent_per_minute == [10, 10, 5]
 
 
+def test_a_throttled_text_re_planned_by_recovery_says_its_wait_in_the_campaigns_zone(runtime: Settings) -> None:
+    # the authority re-booked the throttle with "next slot 10:16 UTC" for a shop in Paris
+    _, ids = _campaign(25, WEDNESDAY_NOON, throttle_per_minute=10, timezone="Europe/Paris")
+    _drop_jobs()
+    recovery.recover(get_redis(runtime), now=WEDNESDAY_NOON + timedelta(minutes=15))
+    details = {detail for status, _, reason, detail in _rows(ids) if reason == "throttled"}
+    assert details and all(detail.endswith("Europe/Paris") for detail in details), details
+
+
 def test_an_expired_one_time_code_is_never_sent(fake: FakeVonage, runtime: Settings) -> None:
     sent_at = utcnow()  # the rows' created_at is the real clock: recovery counts an orphan from it
     with db.session_scope() as session:
