@@ -125,6 +125,7 @@ class Candidate:
     asserts: bool = True
     topical: bool = True
     states_place: bool = False
+    asks_place: bool = False
     methods: int = 0
     unlisted: tuple[str, ...] = ()
 
@@ -133,7 +134,8 @@ class Candidate:
         ``MAX_SENTENCES``), in passage order; an FAQ answer, or a titled section, always keeps its
         first sentence (the direct answer the rest refers to: "...we send a tracking link. You can
         also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
-        unless the question is a follow-up about one detail ("and for express?"). A leading "Yes,"
+        unless the question is a follow-up about one detail ("and for express?"); for a question naming
+        a place, a sentence naming places is kept too (within ``MAX_SENTENCES``). A leading "Yes,"
         is dropped when the passage contradicts what the question names, does not assert, or does not
         state the place the question names."""
         if not self.units:
@@ -143,6 +145,10 @@ class Candidate:
         kept = sorted(i for i in ranked[:MAX_SENTENCES] if self.unit_scores[i] >= best - SENTENCE_MARGIN)
         if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
+        if self.asks_place and not self.follow_up and len(kept) < MAX_SENTENCES:
+            # a sentence giving some places' terms may be the place asked about's: "Customs duties outside
+            # the EU are paid by the recipient." was left out for Switzerland and the UK, kept for Ireland
+            kept = sorted({*kept, *(i for i, unit in enumerate(self.units) if _unit_places(unit))})[:MAX_SENTENCES]
         chosen = [self.units[i] for i in kept]
         # nor is a "Yes" given for a place the passage does not state: "Avete un negozio a Milano?" got
         # "Yes, Click & Collect is free…", a passage naming no place
@@ -291,6 +297,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
                                     topical=topical, states_place=asks_place and state == "covered",
+                                    asks_place=asks_place,
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1])))
     candidates.sort(key=lambda c: -c.score)
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")
