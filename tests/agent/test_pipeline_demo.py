@@ -359,3 +359,11 @@ def test_a_country_outside_the_eu_is_told_about_customs(pipeline: Pipeline, text
     reply = pipeline.analyze(text).decision.reply or ""
     assert "4-8" in reply or "4 à 8" in reply
     assert "Customs duties outside the EU" in reply or "droits de douane" in reply.lower(), reply
+
+
+def test_a_price_asked_again_after_a_reply_giving_it_is_the_price_again(pipeline: Pipeline) -> None:
+    # the reply to "how much?" would repeat the last one word for word, so the next passage answered:
+    # "From 100 EUR you can pay in 3 or 4 interest-free instalments with Alma"
+    history = (Turn("customer", "Do you ship to Switzerland?"), Turn("bot", _ABROAD))
+    reply = pipeline.analyze_batch([Inbound("how much?", history=history)])[0].decision.reply or ""
+    assert "12 EUR" in reply and "Alma" not in reply, reply
