@@ -8,7 +8,7 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import FilePayload, Page, Route, expect
+from playwright.sync_api import FilePayload, Page, expect
 from sqlalchemy import func, select
 
 from contacts import consent
@@ -355,21 +355,16 @@ def test_the_import_says_it_is_working_and_starts_once(live_server: str, page: P
     under way the page says so, and the import button, the file and the mapping cannot be used again."""
     tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.goto(f"{live_server}/console/imports")
-    held: list[Route] = []
+    network = page.context.new_cdp_session(page)
 
-    def hold(route: Route) -> None:  # answered when the test says so
-        held.append(route)
+    def slow_network(latency_ms: int) -> None:
+        """Every request takes this long, as on a slow connection: the page is seen while its requests are under
+        way without intercepting them (an intercepted request's event once never reached the test)."""
+        network.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency_ms,
+                                                          "downloadThroughput": -1, "uploadThroughput": -1})
 
-    def release() -> None:
-        for _ in range(1200):  # the route's event may come after the page already shows the request (seconds
-            # later on a loaded 2-core CI machine, where 10 s once was not enough)
-            if held:
-                held.pop().continue_()
-                return
-            page.wait_for_timeout(50)
-        pytest.fail("the request never came")
-
-    page.route("**/console/imports/preview", hold)
+    network.send("Network.enable")
+    slow_network(6_000)
     workbook = _xlsx([["Téléphone", "Prénom", "Consentement"], ["06 12 34 56 01", "Zoé", "oui"],
                       ["06 12 34 56 02", "Luc", "Y"]])
     upload: FilePayload = {"name": "clients.xlsx", "buffer": workbook,
@@ -378,12 +373,10 @@ def test_the_import_says_it_is_working_and_starts_once(live_server: str, page: P
     busy = page.locator("#import-busy")
     expect(busy).to_be_visible()
     expect(busy).to_contain_text("Reading the file")
-    release()
-    page.unroute("**/console/imports/preview")
-    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone")
+    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone", timeout=30_000)
     expect(busy).to_be_hidden()
 
-    page.route("**/console/imports", hold)
+    slow_network(10_000)
     start = page.get_by_role("button", name="Import the file")
     start.click()
     expect(page.locator("#import-starting")).to_be_visible()
@@ -391,10 +384,7 @@ def test_the_import_says_it_is_working_and_starts_once(live_server: str, page: P
     expect(page.locator("#import-file")).to_be_disabled()
     expect(page.get_by_label("Field for column Téléphone")).to_be_disabled()
     start.click(force=True)  # a second click (the mouse, as a person's) while the first is under way does nothing
-    release()
-    page.wait_for_timeout(300)
-    assert held == []
-    page.unroute("**/console/imports")
+    slow_network(0)
     expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(page.locator("#report-created")).to_have_text("2")
     with db.session_scope() as session:
