@@ -114,7 +114,7 @@ def act(
             hours.closed_reply_for(decision.language, now),
             "conversational",
             author_type="system",
-            extra={"kind": "after_hours"},
+            extra={"kind": "after_hours", "at": as_utc(now).isoformat()},
         )
         return "escalated (after hours, auto-reply sent)"
     return "silent"
@@ -131,6 +131,10 @@ def _reply_analysis(decision: Decision, message: Message) -> dict[str, Any]:
 
 
 def _after_hours_sent_recently(session: Session, conversation: Conversation, now: datetime) -> bool:
+    """Whether an after-hours reply went within :data:`AFTER_HOURS_REPEAT` before ``now``, on the clock
+    passed to :func:`act` (the reply records it as ``analysis.at``): the stored ``created_at`` is the real
+    time, which a controlled clock, a replayed or a late-processed text does not share. A reply stored
+    before ``at`` was recorded falls back to its ``created_at``."""
     since = as_utc(now) - AFTER_HOURS_REPEAT
     rows = session.scalars(
         select(Message)
@@ -138,4 +142,9 @@ def _after_hours_sent_recently(session: Session, conversation: Conversation, now
         .order_by(Message.id.desc())
         .limit(20)
     ).all()
-    return any((row.analysis or {}).get("kind") == "after_hours" and as_utc(row.created_at) >= since for row in rows)
+    return any((row.analysis or {}).get("kind") == "after_hours" and _sent_at(row) >= since for row in rows)
+
+
+def _sent_at(row: Message) -> datetime:
+    at = (row.analysis or {}).get("at")
+    return as_utc(datetime.fromisoformat(at)) if isinstance(at, str) else as_utc(row.created_at)

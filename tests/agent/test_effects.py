@@ -82,6 +82,15 @@ def test_after_hours_an_online_agent_who_takes_it_means_no_closed_reply(agent: S
     assert handle(receive("And of Chile?"), later + timedelta(hours=1)) == "escalated (after hours)"
     assert len(outbound(conversation.id)) == 2
     assert [m.analysis["kind"] for m in outbound(conversation.id)] == ["escalation_notice", "after_hours"]
+    # ... and again once 12 hours have passed on the same clock (Sunday morning, still closed): the rule
+    # compared the reply's stored created_at (the real time) with the passed clock
+    with db.session_scope() as session:
+        flows.handback(session, conversation_id=conversation.id, actor=SYSTEM)
+    sunday = later + timedelta(hours=12, minutes=1)
+    assert handle(receive("And of Bolivia?"), sunday) == "escalated (after hours, auto-reply sent)"
+    assert [m.analysis["kind"] for m in outbound(conversation.id)] == ["escalation_notice", "after_hours",
+                                                                       "after_hours"]
+    assert outbound(conversation.id)[-1].analysis["at"] == sunday.isoformat()
 
 
 def test_a_handed_back_thread_is_told_of_the_customers_text_and_the_bots_answer(agent: Settings) -> None:
