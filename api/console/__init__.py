@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from api.console.reasons import state_words
 from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
@@ -75,6 +76,7 @@ TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name
 TEMPLATES.env.filters["counted"] = counted
+TEMPLATES.env.globals["state_words"] = state_words
 
 
 def wants_html(request: Request) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, contact_card, predictions_card, render
+from api.console.views import user_names
 from api.deps import Acting, acting, db_session, require
 from api.routes import contacts as rest
 from campaigns.models import Campaign
@@ -116,6 +117,7 @@ def contact_page(
             "ledger": consent.history(session, contact),
             "texts": campaign_history(session, contact.id),
             "conversations": conversations,
+            "owners": user_names(session, {c.assigned_user_id for c in conversations if c.assigned_user_id}),
             "orders": orders,
             "predictions": predictions_card.build(session, contact.id, orders, today=utcnow().date()),
             "may_open_conversations": principal.role in (Role.ADMIN, Role.AGENT),

@@ -40,3 +40,26 @@ def describe(code: str | None, *, sentiment: float | None = None, intent: str | 
     elif code == "intent_escalates" and intent:
         text += f" ({intent.replace('_', ' ')})"
     return text
+
+
+#: A conversation's state (``conversations.models.Conversation.state``) in an agent's words; ``human`` names
+#: who has it (:func:`state_words`). The raw state stays on the page as ``data-state`` (and the row's class).
+STATES: dict[str, str] = {
+    "bot": "Bot answering",
+    "queued": "Waiting for an agent",
+    "human": "With an agent",
+    "closed": "Closed",
+}
+
+
+def state_words(state: str, owner_id: int | None = None, names: dict[int, str] | None = None,
+                me: int | None = None) -> str:
+    """Where a conversation stands, as its badge says it: "Bot answering", "Waiting for an agent",
+    "With you" (``owner_id == me``), "With Camille" (from ``names``), "Closed". The badges read "bot",
+    "queued", "human"."""
+    if state == "human" and owner_id is not None:
+        if owner_id == me:
+            return "With you"
+        name = (names or {}).get(owner_id)
+        return f"With {name}" if name else STATES["human"]
+    return STATES.get(state, state.replace("_", " ").capitalize())

@@ -187,6 +187,7 @@ class SearchRow:
     who: str
     excerpt: str
     last_message_at: datetime  # UTC; shown in the browser's zone
+    assigned_user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,15 +195,17 @@ class SearchResult:
     text: str
     rows: list[SearchRow]
     partial: bool
+    names: dict[int, str] = field(default_factory=dict)  # the agents who have the conversations found
 
 
 def search(session: Session, text: str, *, region: str) -> SearchResult:
     """Conversations of the contacts ``text`` names, whatever their state (``conversations.search``)."""
     found = conversation_search.find(session, text, region=region)
     excerpts = _last_messages(session, [c.id for c, _ in found.conversations])
-    rows = [SearchRow(c.id, c.state, contact_label(contact), excerpts.get(c.id, ""), c.last_message_at)
-            for c, contact in found.conversations]  # fmt: skip
-    return SearchResult(text.strip(), rows, found.partial)
+    rows = [SearchRow(c.id, c.state, contact_label(contact), excerpts.get(c.id, ""), c.last_message_at,
+                      c.assigned_user_id) for c, contact in found.conversations]  # fmt: skip
+    owners = {r.assigned_user_id for r in rows if r.assigned_user_id is not None}
+    return SearchResult(text.strip(), rows, found.partial, user_names(session, owners))
 
 
 def standing(escalation: Escalation) -> str:

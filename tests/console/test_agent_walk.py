@@ -36,7 +36,7 @@ def test_an_agent_closes_a_conversation_then_finds_it_by_number_and_by_name(live
     tools.sign_in_as(page, live_server, "camille@example.com", "agent")
     page.goto(f"{live_server}/console/conversations/{closed}")
     page.get_by_role("button", name="Close", exact=True).click()
-    expect(page.locator("#conversation-state")).to_have_text("closed")
+    expect(page.locator("#conversation-state")).to_have_text("Closed")
     page.goto(f"{live_server}/console/inbox?view=all")
     expect(page.locator(f'[data-conversation-link="{closed}"]')).to_have_count(0)  # the inbox lists open ones only
 

@@ -82,7 +82,7 @@ def test_customer_to_agent_and_back_to_the_bot(
 
     page.keyboard.press("Escape")
     page.keyboard.press("b")
-    expect(page.locator("#conversation-state")).to_have_text("bot")
+    expect(page.locator("#conversation-state")).to_have_text("Bot answering")
     assert conversation_state(conversation_id) == ("bot", None)
 
     page.set_viewport_size({"width": 360, "height": 740})  # a phone: one pane, nothing wider than the screen

@@ -146,7 +146,7 @@ def test_agent_works_the_queue_by_priority_with_a_canned_reply_on_a_phone(live_s
 
     page.goto(f"{live_server}/console/conversations/{urgent}")
     page.keyboard.press("a")
-    expect(page.locator("#conversation-state")).to_have_text("human")
+    expect(page.locator("#conversation-state")).to_have_text("With you")
     expect(page.locator("#reply")).to_be_in_viewport()  # the composer sticks to the bottom of the phone
     page.get_by_label("Canned response").select_option(label="Broken on arrival")
     expect(page.locator("#reply")).to_have_value(re.compile("^So sorry: we send a new one today"))

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from conversations.models import Conversation, Message
 from core import db
 from core.audit import SYSTEM
+from core.models import User
 from handoff import flows
 from tests.campaigns.factories import create_campaign, create_template
-from tests.console.helpers import escalated_conversation
+from tests.console.helpers import assign, create_console_user, escalated_conversation, log_in
+from tests.handoff.factories import create_conversation
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -69,3 +71,47 @@ def test_campaign_texts_are_dated_with_their_zone(app_client: TestClient) -> Non
     page = _page(app_client, conversation_id)
     dated = r'Soldes: delivered, <time datetime="[0-9-]+T[0-9:.]+\+00:00" data-local-time>[0-9-]+ [0-9:]+ UTC<'
     assert re.search(dated, page)
+
+
+def _badges(html: str) -> dict[int, str]:
+    """Each listed conversation's state badge: ``{conversation id: (raw state, words)}`` of a list page."""
+    found = re.findall(r'data-conversation-link="(\d+)".*?<span class="badge state" data-state="(\w+)">([^<]*)</span>',
+                       html, flags=re.S)
+    return {int(cid): (state, words) for cid, state, words in found}
+
+
+def test_states_read_in_an_agents_words_in_the_list_the_thread_the_search_and_the_contact(
+        app_client: TestClient) -> None:
+    me, secret = create_console_user("me@example.com", status="offline")
+    colleague, _ = create_console_user("camille@example.com", status="offline")
+    with db.session_scope() as session:
+        user = session.get(User, colleague)
+        assert user is not None
+        user.name = "Camille"
+        bot_id = create_conversation(session, "+33611114511", language="en").id
+    queued = escalated_conversation("+33611114512")
+    mine = escalated_conversation("+33611114513")
+    theirs = escalated_conversation("+33611114514")
+    closed = escalated_conversation("+33611114515")
+    assign(mine, me)
+    assign(theirs, colleague)
+    with db.session_scope() as session:
+        flows.close(session, conversation_id=closed, disposition="resolved", actor=SYSTEM)
+    log_in(app_client, "me@example.com", secret)
+
+    listed = _badges(app_client.get("/console/inbox?view=all", headers=HTML).text)
+    assert listed[queued] == ("queued", "Waiting for an agent")
+    assert listed[mine] == ("human", "With you")
+    assert listed[theirs] == ("human", "With Camille")
+    words = {m: app_client.get(f"/console/conversations/{m}", headers=HTML).text for m in (bot_id, mine, theirs)}
+    for cid, expected in ((bot_id, "Bot answering"), (mine, "With you"), (theirs, "With Camille")):
+        assert re.search(rf'id="conversation-state" data-state="\w+">{expected}</span>', words[cid]), cid
+    assert ">bot</span>" not in words[bot_id] and ">human</span>" not in words[mine]
+
+    found = _badges(app_client.get("/console/inbox/search", params={"q": "+33611114515"}, headers=HTML).text)
+    assert found == {closed: ("closed", "Closed")}
+
+    with db.session_scope() as session:
+        contact_id = session.get(Conversation, theirs).contact_id  # type: ignore[union-attr]
+    contact = app_client.get(f"/console/contacts/{contact_id}", headers={**HTML, **auth_headers("marketer")}).text
+    assert '<span class="state" data-state="human">With Camille</span>' in contact
