@@ -73,7 +73,7 @@ def test_campaign_texts_are_dated_with_their_zone(app_client: TestClient) -> Non
     assert re.search(dated, page)
 
 
-def _badges(html: str) -> dict[int, str]:
+def _badges(html: str) -> dict[int, tuple[str, str]]:
     """Each listed conversation's state badge: ``{conversation id: (raw state, words)}`` of a list page."""
     found = re.findall(r'data-conversation-link="(\d+)".*?<span class="badge state" data-state="(\w+)">([^<]*)</span>',
                        html, flags=re.S)
