@@ -4,11 +4,14 @@
 * ``urgent``: the customer says it is urgent ("dringend", "c'est urgent");
 * ``legal``: a threat of legal action, a complaint to an authority or a payment dispute ("sonst gehe
   ich zum Anwalt", "je porte plainte", "I'll file a chargeback");
-* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada").
+* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada");
+* ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
+  Frechheit", "this is a rip-off", "c'est une arnaque").
 
-The policy (``agent.policy``) escalates on ``contact``, ``legal`` and ``damaged``, and never reads an
-opt-out into an ``urgent`` message. Matched over folded text (``agent.entities.fold``) in every language at once: a
-word ordinary in one of the six languages ("court", French for short) is not a cue.
+The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged`` and ``outrage``, never reads an
+opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
+(``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
+French for short) is not a cue.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import yaml
 
 from agent.entities import fold, words_pattern
 
-Cue = Literal["contact", "urgent", "legal", "damaged"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 

@@ -9,7 +9,9 @@ Rules, first match wins (thresholds from settings):
    or contacted that asks no question, or that the model reads as an opt-out -> escalate ("Dringend,
    bitte melden Sie sich" was an opt-out at 0.86); a threat of
    legal action or a payment dispute, or an item that arrived damaged, broken or wrong -> escalate,
-   after an opt-out (the customer may still leave).
+   after an opt-out (the customer may still leave); outrage (the shop called a fraud, a scam, thieves, the
+   matter a disgrace: "das ist eine Frechheit") -> escalate, after a sure opt-out, and instead of asking an
+   unsure one to reply STOP ("Das ist Abzocke, ich will mein Geld zurück!" was opt_out 0.87).
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
@@ -176,6 +178,11 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if name == OPT_OUT_INTENT and "urgent" in signals.cues:
         return Verdict("escalate", "urgent", f"urgent, read as an opt-out at {conf:.2f}: a person sees it", conf,
                        "none")
+    if name == OPT_OUT_INTENT and "outrage" in signals.cues and conf < thresholds.opt_out_direct_confidence:
+        # "Das ist Abzocke, ich will mein Geld zurück!" (opt_out 0.87) was asked to reply STOP: an outraged
+        # customer the model is unsure wants to leave goes to a person, who can still unsubscribe them
+        return Verdict("escalate", "grievance", f"outraged, read as an opt-out at {conf:.2f}: a person sees it", conf,
+                       "none")
     if name == OPT_OUT_INTENT:
         if conf >= thresholds.opt_out_direct_confidence:
             return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf,
@@ -195,6 +202,9 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if "damaged" in signals.cues:
         return Verdict("escalate", "damage_reported", "the item arrived damaged, broken or is the wrong one", 1.0,
                        "none")
+    if "outrage" in signals.cues:
+        # "Ich will mein Geld zurück, das ist eine Frechheit": refund_status 0.91, complaint 0.00, sentiment -0.34
+        return Verdict("escalate", "grievance", "the customer calls it a fraud, a scam or a disgrace", 1.0, "none")
     sentiment = signals.sentiment
     if sentiment is not None and sentiment.label == "negative" and \
             signals.escalating_confidence >= thresholds.grievance_min_confidence:

@@ -1,4 +1,5 @@
-"""Cues read in six languages (agent/resources/cues.yaml): a request to be contacted, urgency, a legal threat."""
+"""Cues read in six languages (agent/resources/cues.yaml): a request to be contacted, urgency, a legal threat,
+damage, outrage."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from agent.cues import cues
         ("Liguem-me amanhã de manhã", {"contact"}),
         ("Please get back to me today", {"contact"}),
         ("c'est une urgence", {"urgent"}),
-        ("Das ist eine Frechheit! Ich will sofort mein Geld zurück, sonst gehe ich zum Anwalt!", {"legal"}),
+        ("Das ist eine Frechheit! Ich will sofort mein Geld zurück, sonst gehe ich zum Anwalt!", {"legal", "outrage"}),
         ("Je vais porter plainte", {"legal"}),
         ("I'll file a chargeback with my bank", {"legal"}),
         ("Os voy a denunciar", {"legal"}),
@@ -28,6 +29,13 @@ from agent.cues import cues
         ("A jarra chegou partida", {"damaged"}),
         ("The cushion I got is the wrong colour", {"damaged"}),
         ("Die Vase ist kaputt", {"damaged"}),
+        ("Ich will mein Geld zurück, das ist eine Frechheit", {"outrage"}),
+        ("Das ist Abzocke, ich will mein Geld zurück!", {"outrage"}),
+        ("I want my money back, this is a rip-off", {"outrage"}),
+        ("C'est une arnaque, remboursez-moi", {"outrage"}),
+        ("Sois unos sinvergüenzas, quiero mi dinero", {"outrage"}),
+        ("È una vergogna, rivoglio i miei soldi", {"outrage"}),
+        ("Vocês são uns vigaristas", {"outrage"}),
     ],
 )
 def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None:
@@ -48,6 +56,10 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "When will I get my money back?",
         "Qual a data de partida da encomenda?",  # a departure, not "broken"
         "Ma lampe ne marche plus, elle est garantie ?",  # a warranty question
+        "Avete candele al timo?",  # thyme, not "un timo" (es: a swindle)
+        "Is payment on your site protected against fraud?",
+        "Das Paket ist unmöglich zu finden",
+        "O meu pacote foi roubado?",
     ],
 )
 def test_ordinary_words_are_no_cues(text: str) -> None:

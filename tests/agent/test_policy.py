@@ -190,6 +190,10 @@ ANGRY = SentimentResult(-0.4, "negative", 0.6)
         ({"cues": frozenset({"damaged"})}, "escalate", "damage_reported"),
         ({"cues": frozenset({"damaged"}), "intent": intent("damaged_item", 0.9, escalate=True)}, "escalate",
          "intent_escalates"),
+        # outrage goes to a person whatever the model reads; an unsure opt-out is not asked to reply STOP
+        ({"cues": frozenset({"outrage"}), "intent": intent("refund_status", 0.91)}, "escalate", "grievance"),
+        ({"cues": frozenset({"outrage"}), "intent": intent("opt_out", 0.87)}, "escalate", "grievance"),
+        ({"cues": frozenset({"outrage"}), "intent": intent("opt_out", 0.995)}, "opt_out", "opt_out_intent"),
         # negative, with escalating intents among the alternatives at the threshold: a person
         ({"sentiment": ANGRY, "escalating_confidence": 0.05}, "escalate", "grievance"),
         ({"sentiment": ANGRY, "escalating_confidence": 0.04}, "reply", "answered_from_knowledge"),
