@@ -4,7 +4,7 @@ Definitions (documented in docs/campaigns.md):
 
 * ``sent``: messages that reached the provider (``sent_at`` set or status sent/delivered/failed
   after submission); ``delivered``: delivery report says delivered; ``delivery_rate`` =
-  delivered / sent.
+  delivered / sent (``None`` when nothing was sent: a rate of nothing is undefined, never 0).
 * ``rejected``: never sent (opted out before sending, campaign cancelled), by ``error_code``.
 * ``queued``: waiting to be sent; ``sending``: claimed by a worker, the provider call under way (or
   interrupted: recovery settles them, see docs/delivery.md).
@@ -164,9 +164,10 @@ def _engagement(session: Session, campaign: Campaign, group: Group, window: Wind
 
 def _report(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
     data = _counts(session, campaign.id, group) | _engagement(session, campaign, group, window)
-    data["delivery_rate"] = round(data["delivered"] / data["sent"], 4) if data["sent"] else 0.0
+    # a rate of nothing is undefined: None (JSON null, "n/a" in the exports), never 0.0
+    data["delivery_rate"] = round(data["delivered"] / data["sent"], 4) if data["sent"] else None
     base = data["delivered"] or data["sent"]
-    data["ctr"] = round(data["unique_clicks"] / base, 4) if base else 0.0
+    data["ctr"] = round(data["unique_clicks"] / base, 4) if base else None
     return data
 
 
@@ -240,9 +241,8 @@ def send_time_report(session: Session, campaign: Campaign) -> dict[str, Any] | N
     groups = {name: _report(session, campaign, ("send_time", name)) for name in send_time.GROUPS}
     for data in groups.values():
         base = data["delivered"] or data["sent"]
-        data["reply_rate"] = round(min(data["replies"], base) / base, 4) if base else "n/a"
-        data["conversion_rate"] = round(min(data["conversions"], base) / base, 4) if base else "n/a"
-        data["ctr"] = data["ctr"] if base else "n/a"
+        data["reply_rate"] = round(min(data["replies"], base) / base, 4) if base else None
+        data["conversion_rate"] = round(min(data["conversions"], base) / base, 4) if base else None
 
     def outcome(name: str, key: str) -> tuple[int, int]:
         base = groups[name]["delivered"] or groups[name]["sent"]

@@ -316,7 +316,8 @@ def _mark(group: str, reason: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Lift:
-    """Best time minus random time in a rate, with its 95 % interval; ``None`` figures are "n/a"."""
+    """Best time minus random time in a rate, with its 95 % interval; ``None`` figures are undefined (JSON null,
+    "n/a" in the exports and the console)."""
 
     metric: str
     best_rate: float | None
@@ -327,8 +328,7 @@ class Lift:
     sentence: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: ("n/a" if v is None else round(v, 4) if isinstance(v, float) else v)
-                for k, v in self.__dict__.items()}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
 def lift(metric: str, best: tuple[int, int], holdout: tuple[int, int]) -> Lift:

@@ -180,7 +180,7 @@ def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
     )
     arms = []
     for name, a in report["arms"].items():
-        shown = bars([("Delivery rate", a["delivery_rate"]), ("Click-through rate", a["ctr"]),
+        shown = bars([("Delivery rate", a["delivery_rate"] or 0.0), ("Click-through rate", a["ctr"] or 0.0),
                       ("Reply rate", a["replies"] / a["sent"] if a["sent"] else 0.0)], percent=True)
         arms.append((name, shown if a["sent"] else unmeasured(shown)))
     return {
@@ -290,10 +290,11 @@ def money(micros: int, currency: str | None = None) -> str:
     return f"{micros / 1_000_000:,.2f} {code}".strip()
 
 
-def rate(value: float, base: int | None = None) -> str:
+def rate(value: float | None, base: int | None = None) -> str:
     """A rate as a percentage (a no-break space keeps "33.3 %" on one line in narrow table cells); "n/a" when
-    its ``base`` (the messages it is a share of) is 0: a campaign that sent nothing yet read "0.0 %"."""
-    return "n/a" if base is not None and not base else f"{value * 100:.1f}\u00a0%"
+    it is undefined (``None``) or its ``base`` (the messages it is a share of) is 0: a campaign that sent
+    nothing yet read "0.0 %"."""
+    return "n/a" if value is None or (base is not None and not base) else f"{value * 100:.1f}\u00a0%"
 
 
 def timestamp(value: datetime | str | None, zone: str = "UTC", *, seconds: bool = False) -> str:

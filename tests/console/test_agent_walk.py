@@ -46,7 +46,7 @@ def test_an_agent_closes_a_conversation_then_finds_it_by_number_and_by_name(live
     expect(page.locator("#search-title")).to_have_text("1 conversation for “06 55 55 01 01”")
     found = page.locator(f'#search-results [data-conversation-link="{closed}"]')
     expect(found).to_contain_text("Zoé Martin")
-    expect(found).to_contain_text("closed")
+    expect(found).to_contain_text("Closed")
     expect(found).to_contain_text("Mon colis est arrivé abîmé")
     tools.fits(page)
 

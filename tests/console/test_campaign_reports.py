@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -137,6 +139,22 @@ def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClie
     row = listed.split(f'data-campaign="{campaign_id}"')[1].split("</tr>")[0]
     cells = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', row))
     assert (cells["delivery_rate"], cells["ctr"]) == ("n/a", "n/a")
+
+    # the REST report: null, never 0.0 (it gave 0.0 for every rate); the CSV export: n/a
+    with db.session_scope() as session:
+        session.get_one(Campaign, campaign_id).send_time = {"start": "2026-12-03T09:00", "end": "2026-12-04T20:00"}
+    report = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=auth_headers("analyst")).json()
+    for block in (report["totals"], *report["arms"].values()):
+        assert (block["sent"], block["delivery_rate"], block["ctr"]) == (0, None, None)
+    for group in report["send_time"]["groups"].values():
+        assert (group["ctr"], group["reply_rate"], group["conversion_rate"]) == (None, None, None)
+    assert report["send_time"]["lift"]["click"]["difference"] is None
+    exported = client.get(f"/api/v1/campaigns/{campaign_id}/report?format=csv", headers=auth_headers("analyst")).text
+    rows = {(scope, metric): value for scope, metric, value in csv.reader(io.StringIO(exported))}
+    for scope in ("all", "arm A", "arm B", "send time best_time"):
+        assert (rows[(scope, "delivery_rate")], rows[(scope, "ctr")]) == ("n/a", "n/a"), scope
+    assert rows[("send time random_time", "reply_rate")] == rows[("send time lift", "click.low")] == "n/a"
+    assert "0.0" not in {value for (_, metric), value in rows.items() if "rate" in metric or metric == "ctr"}
 
 
 def test_an_ab_tests_phases_are_not_exclusions_and_its_state_is_said(app_client: TestClient, runtime: Settings) -> None:
