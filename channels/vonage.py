@@ -11,6 +11,7 @@ are turned off (``max_retries=0``) because retries belong to the queue.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from json import JSONDecodeError
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
@@ -47,7 +49,7 @@ from vonage_messages.models import (
     Sms,
     SmsOptions,
 )
-from vonage_sms import SmsMessage
+from vonage_sms import SmsMessage, SmsResponse
 from vonage_sms.errors import PartialFailureError, SmsError
 
 from channels import vonage_webhooks
@@ -395,6 +397,85 @@ def http_error(exc: HttpRequestError) -> ChannelError:
     )
 
 
+@lru_cache(maxsize=256)
+def _sms_shape(from_: str, type: str, ttl: int | None, callback: str | None) -> dict[str, Any]:
+    """The SDK's request model validated once per sender, encoding, validity and callback: the
+    form fields ``SmsMessage(...).model_dump(by_alias=True)`` gives, in its order, with placeholder
+    ``to``, ``text`` and ``client-ref``. Raises the model's ``ValidationError``."""
+    return SmsMessage(to="0", from_=from_, text="", type=type, client_ref=None, ttl=ttl, status_report_req=True,
+                      callback=callback).model_dump(by_alias=True)  # fmt: skip
+
+
+def _sms_params(*, to: str, from_: str, text: str, type: str, client_ref: str | None, ttl: int | None,
+                callback: str | None) -> dict[str, Any]:
+    """The SMS API form fields of one message, as the SDK's :class:`SmsMessage` validates and dumps
+    them: the fields a batch shares are validated once (:func:`_sms_shape`); of the rest, ``to``
+    and ``text`` are any text to the model and ``client-ref`` has its maximum length checked here.
+    Raises ``ValidationError`` as the model does."""
+    if client_ref is not None and len(client_ref) > _CLIENT_REF_MAX:
+        SmsMessage(to=to, from_=from_, text=text, client_ref=client_ref)  # raises the model's own error
+    params = dict(_sms_shape(from_, type, ttl, callback))
+    params["to"], params["text"], params["client-ref"] = to, text, client_ref
+    return params
+
+
+_CLIENT_REF_MAX = 100  # SmsMessage.client_ref's max_length
+
+
+def _sms_send(client: Vonage, params: dict[str, Any]) -> SmsResponse:
+    """``client.sms.send`` for the form fields of :func:`_sms_params`, without the SDK's per-call
+    layers a send worker paid on every message: pydantic's ``validate_call`` on ``Sms.send`` and
+    ``HttpClient.make_request`` (the request model is validated per shape instead), the model's
+    dump, and the debug-log f-strings ``make_request`` and ``_parse_response`` format whether or not
+    debug logging is on. The rest is the SDK's, in its order: its authentication of the request
+    (signature or basic), its requests session, its error mapping of an HTTP error status
+    (``HttpClient._parse_response``), its checks of the answer (``Sms._check_for_error`` and
+    ``_check_for_partial_failure``) and its response model. With the ``vonage`` logger at DEBUG,
+    ``Sms.send`` itself runs, logs included.
+
+    Raises what ``Sms.send`` raises.
+    """
+    sms = client.sms
+    http = sms.http_client
+    if _SDK_LOG.isEnabledFor(logging.DEBUG):
+        return sms.send(SmsMessage(**{_SMS_FIELD.get(k, k): v for k, v in params.items() if v is not None}))
+    auth = http.auth
+    if sms._auth_type == "signature":
+        params["api_key"] = auth.api_key
+        params["sig"] = auth.sign_params(params)
+    else:
+        http._headers["Authorization"] = auth.create_basic_auth_string()
+    url = f"https://{http.rest_host}/sms/json"
+    tries = http.http_client_options.pool_maxsize or 10
+    for attempt in range(1, tries + 1):  # make_request's retry of a connection the server had dropped
+        try:
+            with http._session.request(method="POST", url=url, headers=http._headers, timeout=http._timeout,
+                                       data=params) as response:  # fmt: skip
+                if 200 <= response.status_code < 300:
+                    http._last_response = response
+                    try:
+                        answer = response.json()
+                    except JSONDecodeError:  # as the SDK: no answer, which the checks below refuse
+                        answer = None
+                else:
+                    answer = http._parse_response(response)  # raises the SDK's HttpRequestError subclass
+            break
+        except requests.ConnectionError as exc:
+            if "RemoteDisconnected" not in str(exc.args) or attempt >= tries:
+                raise
+    if int(answer["message-count"]) > 1:
+        sms._check_for_partial_failure(answer)
+    else:
+        sms._check_for_error(answer)
+    return SmsResponse(**answer)
+
+
+_SDK_LOG = logging.getLogger("vonage")
+#: SmsMessage's aliases back to its field names (model_validate takes the names)
+_SMS_FIELD = {info.serialization_alias: name for name, info in SmsMessage.model_fields.items()
+              if info.serialization_alias}  # fmt: skip
+
+
 class VonageChannel(Channel):
     """Sends through Vonage and reads its webhooks. See the module docstring."""
 
@@ -428,20 +509,19 @@ class VonageChannel(Channel):
     def _send_sms_api(self, message: OutboundMessage) -> SendResult:
         info = analyze(message.text)
         try:
-            request = SmsMessage(
+            params = _sms_params(
                 to=_digits(message.to),
                 from_=_digits(message.sender),
                 text=message.text,
                 type="unicode" if info.encoding == "UCS-2" else "text",
                 client_ref=message.client_ref,
                 ttl=message.validity_seconds * 1000 if message.validity_seconds else None,
-                status_report_req=True,
                 callback=self.config.status_webhook_url or None,
             )
         except ValidationError as exc:
             raise ChannelError(f"invalid SMS request: {exc.errors()[0]['msg']}", retryable=False) from None
         try:
-            response = self._client.sms.send(request)
+            response = _sms_send(self._client, params)
         except PartialFailureError as exc:
             failed = next(m for m in exc.response["messages"] if m.get("status") != "0")
             raise sms_api_error(str(failed.get("status")), str(failed.get("error-text", ""))) from None

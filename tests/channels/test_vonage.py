@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -357,3 +358,59 @@ def test_the_request_on_the_wire_is_the_one_requests_prepares(
     assert body.body == sent.body
     assert body.headers["content-type"] == "application/json"
     assert body.headers["content-length"] == sent.headers["Content-Length"]
+
+
+def _sms_sends(channel: VonageChannel, fake: FakeVonage, text: str, client_ref: str) -> tuple[object, object]:
+    """The adapter's SMS API request and the one the SDK's own ``Sms.send`` writes for the same message."""
+    channel.send(message=OutboundMessage(to=TO, sender=SENDER, text=text, client_ref=client_ref))
+    kind = "unicode" if text.startswith("П") else "text"
+    channel._client.sms.send(SmsMessage(to=TO[1:], from_=SENDER[1:], text=text, type=kind, client_ref=client_ref,
+                                        status_report_req=True))  # fmt: skip
+    ours, sdk = fake.requests
+    return ours, sdk
+
+
+@pytest.mark.parametrize("text", ["Maison Lumière: -20% & plus", "Привет! " * 20])
+def test_an_sms_api_send_writes_the_request_the_sdk_writes(
+    sms_api_channel: VonageChannel, fake_vonage: FakeVonage, text: str
+) -> None:
+    """The adapter calls the SDK's HTTP client with the request model validated once per batch shape,
+    not ``Sms.send`` per message: the request on the wire is the one ``Sms.send`` writes."""
+    ours, sdk = _sms_sends(sms_api_channel, fake_vonage, text, "relais-7")
+    assert ours.request_line == sdk.request_line  # type: ignore[attr-defined]
+    assert ours.raw_headers == sdk.raw_headers  # type: ignore[attr-defined]
+    assert ours.body == sdk.body  # type: ignore[attr-defined]
+
+
+def test_an_sms_api_send_runs_no_per_call_validation(
+    sms_api_channel: VonageChannel, fake_vonage: FakeVonage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic's ``validate_call`` on ``Sms.send`` and ``make_request`` and the debug-log f-strings cost a
+    send worker about a quarter of a lane's processor time: with the ``vonage`` logger above DEBUG,
+    neither runs; the answer still goes through the SDK's checks and response model."""
+    from vonage_http_client.http_client import HttpClient
+    from vonage_sms import Sms
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the SDK's validated call ran")
+
+    monkeypatch.setattr(Sms, "send", refused)
+    monkeypatch.setattr(HttpClient, "make_request", refused)
+    result = sms_api_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="Hello", client_ref="relais-1"))
+    assert result.segments == 1 and result.price_micros == 33_300
+    fake_vonage.fail_next(200, {"message-count": "1", "messages": [{"status": "3", "error-text": "bad"}]})
+    with pytest.raises(ChannelError) as error:  # Sms._check_for_error still reads the answer
+        sms_api_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="Hello", client_ref="relais-2"))
+    assert error.value.provider_code == "3" and not error.value.retryable
+    with pytest.raises(ChannelError, match="at most 100 characters"):  # the model's limit, checked per message
+        sms_api_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="Hello", client_ref="r" * 101))
+
+
+def test_with_the_sdk_logging_at_debug_sms_send_itself_runs(
+    sms_api_channel: VonageChannel, fake_vonage: FakeVonage, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="vonage"):
+        sms_api_channel.send(message=OutboundMessage(to=TO, sender=SENDER, text="Hello", client_ref="relais-3"))
+    assert any("request to https://" in r.getMessage() for r in caplog.records)  # the SDK's own debug line
+    (request,) = fake_vonage.requests
+    assert request.form["client-ref"] == "relais-3" and request.form["text"] == "Hello"
