@@ -266,6 +266,13 @@ def with_city_countries(text: str, language: str, home: str | None = None) -> st
 def countries(text: str, *, cities: bool = False) -> set[str]:
     """Territory codes (ISO 3166 alpha-2, ``EU`` or ``ABROAD``) that ``text`` names; with ``cities``,
     a city of the table names its country too (a question's "livraison à Bruxelles")."""
+    return set(_countries(text, cities))
+
+
+@functools.lru_cache(maxsize=8192)
+def _countries(text: str, cities: bool) -> frozenset[str]:
+    """:func:`countries`, memoised: the pipeline asks it of a message about five times (the search's
+    places, the passage checks, the intent's guard) and of the passages' sentences for every answer."""
     folded = fold(text)
     codes = {_places()[name] for name in _find_all(_place_pattern(), folded)}
     if cities:
@@ -273,7 +280,7 @@ def countries(text: str, *, cities: bool = False) -> set[str]:
     for token in re.findall(r"\b[A-Z][A-Z.]{1,3}(?![\w.])|\b[A-Z]\.[A-Z]\.", text):
         if token in _ABBREVIATIONS:
             codes.add(_ABBREVIATIONS[token])
-    return codes
+    return frozenset(codes)
 
 
 @functools.cache

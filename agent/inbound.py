@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from agent.effects import act
 from agent.hours import BusinessHours
@@ -37,6 +38,8 @@ from conversations.models import Conversation, Message
 from core.db import utcnow
 from handoff import events
 from handoff.service import handed_back
+
+_T = TypeVar("_T")
 
 #: Conversation states in which a person owns the thread.
 HUMAN_STATES = ("queued", "human")
@@ -67,13 +70,15 @@ def handle_batch(session: Session, message_ids: Sequence[int], *, now: datetime 
     text sees its first, the reply and any STOP in its history and consent, as it would one job
     after another.
     """
-    rows = session.execute(
-        select(Message, Conversation, Contact)
-        .outerjoin(Conversation, Conversation.id == Message.conversation_id)
-        .outerjoin(Contact, Contact.id == Message.contact_id)
-        .where(Message.id.in_(list(message_ids)))
-        .order_by(Message.id)
-    ).all()
+    rows = _in_session(session, message_ids)
+    if rows is None:
+        rows = [(row[0], row[1], row[2]) for row in session.execute(
+            select(Message, Conversation, Contact)
+            .outerjoin(Conversation, Conversation.id == Message.conversation_id)
+            .outerjoin(Contact, Contact.id == Message.contact_id)
+            .where(Message.id.in_(list(message_ids)))
+            .order_by(Message.id)
+        )]
     done = dict.fromkeys(message_ids, "skipped: not an inbound conversation message")
     queues: dict[int, list[_Turn]] = {}
     for message, conversation, contact in rows:
@@ -103,6 +108,28 @@ def handle_batch(session: Session, message_ids: Sequence[int], *, now: datetime 
                 )
         session.flush()
     return done
+
+
+def _in_session(session: Session, message_ids: Sequence[int]) -> list[tuple[Message, Conversation, Contact]] | None:
+    """The messages with their threads and senders when ``session`` holds them all loaded (the inbound
+    batch has just created or read them in this transaction: reading them again cost a statement per
+    batch); ``None`` when any is missing or expired, for the caller to read them."""
+    rows = []
+    for message_id in sorted(set(message_ids)):
+        message = _loaded(session, Message, message_id)
+        if message is None or message.conversation_id is None:
+            return None
+        conversation = _loaded(session, Conversation, message.conversation_id)
+        contact = _loaded(session, Contact, message.contact_id) if message.contact_id is not None else None
+        if conversation is None or contact is None:
+            return None
+        rows.append((message, conversation, contact))
+    return rows
+
+
+def _loaded(session: Session, model: type[_T], key: int) -> _T | None:
+    found = session.identity_map.get(identity_key(model, key))
+    return found if found is not None and not inspect(found).expired_attributes else None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from channels.phone import InvalidPhoneNumber, phone_info
+
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de", "it", "pt")
 
 #: Language used when there is nothing to detect from and no prior.
@@ -173,14 +175,26 @@ def country_language(phone: str | None) -> str | None:
     if not phone:
         return None
     import phonenumbers
-    from babel.languages import get_official_languages
 
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
-    except phonenumbers.NumberParseException:
-        return None
+        # a valid number was read already for its contact (memoised); else parse it as it is
+        region = phone_info(phone).region if phone.startswith("+") else None
+    except InvalidPhoneNumber:
+        region = None
+    if region is None:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+        except phonenumbers.NumberParseException:
+            return None
+    return _region_language(region)
+
+
+@functools.cache
+def _region_language(region: str | None) -> str | None:
     if not region or region == "ZZ":
         return None
+    from babel.languages import get_official_languages
+
     spoken = [lang for lang in get_official_languages(region, de_facto=True) if lang in SUPPORTED_LANGUAGES]
     return spoken[0] if len(spoken) == 1 else None
 

@@ -6,6 +6,7 @@ default region (``Settings.default_region``) so national forms such as ``06 12 3
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -158,8 +159,12 @@ def normalize_e164(raw: str, *, region: str | None = None, field: str = "phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def phone_info(raw: str, *, region: str | None = None, field: str = "phone") -> PhoneInfo:
     """Validate ``raw`` and describe it: country, line type where known, time zones.
+
+    Memoised (the value is frozen; a failure is not kept): an inbound text's number is read for its
+    contact's country and zone and again for the language prior of the same text.
 
     Raises:
         InvalidPhoneNumber: as :func:`normalize_e164`.

@@ -51,6 +51,8 @@ DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
 PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
 #: ``session.info`` key of the sends a caller holds back to send itself (:func:`hold_sends`).
 HELD_SENDS = "relais.held_sends"
+#: ``session.info`` key of the contacts and threads an inbound batch loaded, kept for its analysis.
+LOADED = "relais.inbound_loaded"
 
 
 def send_job(message_ids: Sequence[int], *, lane: str, at: datetime | None = None, attempt: int = 0) -> JobSpec:
@@ -451,7 +453,6 @@ def _ingest_run(session: Session, events: list[InboundEvent]) -> list[Message]:
     now = utcnow()
     fresh = []
     for event, inbound in texts:
-        event.processed_at = now
         if (inbound.provider, inbound.provider_message_id) not in known:
             known.add((inbound.provider, inbound.provider_message_id))
             fresh.append((event, inbound))
@@ -472,6 +473,12 @@ def _ingest_run(session: Session, events: list[InboundEvent]) -> list[Message]:
     ]
     session.add_all(messages)
     session.flush()
+    # the session holds its objects weakly: kept, the analysis that follows in this transaction takes the
+    # threads and senders from it instead of reading them again (``agent.inbound.handle_batch``)
+    session.info.setdefault(LOADED, []).extend([*contacts.values(), *conversations.values()])
+    # marked processed with their message's id in one UPDATE (set before the flush above, it cost one more)
+    for event, _ in texts:
+        event.processed_at = now
     for (event, _), message in zip(fresh, messages, strict=True):
         event.message_id = message.id
     webhooks.emit_many(session, "message.received", [
