@@ -109,7 +109,9 @@ class Candidate:
     that it names the place the question asks about ("we deliver to the EU" for Seville). ``methods``
     is how many payment methods the passage names; ``unlisted`` the methods the question names (as
     written) that a list of accepted methods, moved first to answer them, does not hold ("Überweisung"
-    for "We accept Visa, Mastercard..."): the reply says so.
+    for "We accept Visa, Mastercard..."): the reply says so. ``asks_detail`` says that the question (or a
+    follow-up's own words) asks how much or how long: no "Yes" answers that ("how much?" after "Do you
+    ship to Ireland?" got "Yes, we deliver to the EU...", "¿y cuánto cuestan?" "Yes, e-gift cards...").
     """
 
     hit: Hit
@@ -128,6 +130,7 @@ class Candidate:
     asks_place: bool = False
     methods: int = 0
     unlisted: tuple[str, ...] = ()
+    asks_detail: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -136,8 +139,8 @@ class Candidate:
         also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
         unless the question is a follow-up about one detail ("and for express?"); for a question naming
         a place, a sentence naming places is kept too (within ``MAX_SENTENCES``). A leading "Yes,"
-        is dropped when the passage contradicts what the question names, does not assert, or does not
-        state the place the question names."""
+        is dropped when the passage contradicts what the question names, does not assert, does not
+        state the place the question names, or when the question asks how much or how long."""
         if not self.units:
             return []
         best = max(self.unit_scores)
@@ -152,7 +155,8 @@ class Candidate:
         chosen = [self.units[i] for i in kept]
         # nor is a "Yes" given for a place the passage does not state: "Avete un negozio a Milano?" got
         # "Yes, Click & Collect is free…", a passage naming no place
-        if self.support == "contradicted" or not self.asserts or any(e.kind == "country" for e in self.missing):
+        if self.support == "contradicted" or not self.asserts or self.asks_detail or \
+                any(e.kind == "country" for e in self.missing):
             first = AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
         return chosen
@@ -249,6 +253,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         return []
     named = _entities(question, asked, language)
     asks_place = any(e.kind == "country" for e in named)
+    asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
     question_topics = topics(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
@@ -297,7 +302,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
                                     topical=topical, states_place=asks_place and state == "covered",
-                                    asks_place=asks_place,
+                                    asks_place=asks_place, asks_detail=asks_detail,
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1])))
     candidates.sort(key=lambda c: -c.score)
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")

@@ -109,10 +109,13 @@ _ASKS_DURATION = re.compile(
     r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|quanto ci (mette|mettete|vuole)|"
     r"quantos (dias|meses|anos)|qual (e )?o prazo) "
 )
-# A stated duration: a number and a unit of time, over folded text ("30 jours", "2 year", "24 h").
+# A stated duration: a number, in digits or a word for one, and a unit of time, over folded text ("30 jours",
+# "2 year", "24 h", "valables un an", "valid for one year": the gift cards' "un an" stated none).
 _DURATION = re.compile(
-    r" \d+ (working |business )?(days?|weeks?|hours?|h|months?|years?|minutes?|jours?|semaines?|heures?|mois|ans?|"
-    r"dias|semanas?|horas?|meses|anos|tage?n?|wochen|stunden|monate?n?|jahre?n?|giorni|settimane|ore|mesi|anni) "
+    r" (\d+|one|un|une|uno|una|ein|eine|einen|einem|um|uma) (working |business )?"
+    r"(days?|weeks?|hours?|h|months?|years?|minutes?|jours?|semaines?|heures?|mois|ans?|"
+    r"dias?|semanas?|horas?|meses|mes|anos?|tage?n?|wochen?|stunden?|monate?n?|jahre?n?|"
+    r"giorni|giorno|settimane|settimana|ore|ora|mesi|mese|anni|anno) "
 )
 
 # Questions asking for a price, over folded text ("how much time" asks a duration).
@@ -319,6 +322,25 @@ def without_brands(text: str) -> str:
 
 
 @functools.cache
+def _shared_place_names() -> re.Pattern[str]:
+    """Folded country names that two or more of the six languages write alike ("portugal", "canada")."""
+    spelt: dict[str, set[str]] = {}
+    for language in _LANGUAGES:
+        for code, name in Locale.parse(language).territories.items():
+            if len(code) == 2 and code.isalpha():
+                spelt.setdefault(fold(name).strip(), set()).add(language)
+    shared = sorted((name for name, languages in spelt.items() if len(languages) > 1 and name), key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in shared) + r")\b", re.IGNORECASE)
+
+
+def without_shared_places(text: str) -> str:
+    """``text`` without the country names several of the six languages write alike, for language
+    detection: they say nothing of the language, and weigh in a short question ("Hello, do you ship to
+    Portugal?" from a French number was answered in French). Names written with accents are kept."""
+    return _shared_place_names().sub(" ", text)
+
+
+@functools.cache
 def _calendar_words() -> frozenset[str]:
     """Folded weekday and month names (wide and abbreviated, singular and plural) in the six
     languages: English capitalises them ("open on Sunday?") but they name no product."""
@@ -392,7 +414,7 @@ def asks_duration(text: str) -> bool:
 
 
 def states_duration(text: str) -> bool:
-    """Whether ``text`` states a duration (a number and a unit of time)."""
+    """Whether ``text`` states a duration (a number, or a word for one, and a unit of time)."""
     return _DURATION.search(fold(text)) is not None
 
 

@@ -49,6 +49,7 @@ from agent.entities import (
     place_terms,
     with_city_countries,
     without_brands,
+    without_shared_places,
 )
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
@@ -139,11 +140,12 @@ def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DE
     (``agent.smalltalk.courtesy_language``: the detector reads "thx" as French), else the detector's
     with ``prior``, on the text without payment brands and the ``business``'s name ("Posso pagar com
     MB Way?" from a Spanish number was read as Italian, "MB Way" weighing as English and Italian;
-    "Is there a Maison Lumière store in Manchester?" as French)."""
+    "Is there a Maison Lumière store in Manchester?" as French) and without the country names several
+    languages write alike ("Hello, do you ship to Portugal?" from a French number was read as French)."""
     words = courtesy_language(text)
     if words is not None:
         return LanguageResult(language=words, confidence=1.0, detector="courtesy")
-    text = without_brands(text)
+    text = without_shared_places(without_brands(text))
     if business:
         text = re.sub(re.escape(business), " ", text, flags=re.IGNORECASE)
     return detect_language(text, prior, detector=detector)

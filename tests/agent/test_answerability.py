@@ -225,3 +225,22 @@ def test_a_method_no_passage_names_gets_the_list_of_accepted_methods(embedder: E
     # a method the list holds is simply answered
     covered = choose(ranked(embedder, "Can I pay with PayPal?", INSTALMENTS, METHODS))
     assert covered is not None and covered.hit.chunk_id == "m" and not covered.unlisted
+
+
+GIFT_CARDS = faq("g", 0.7, "Do you sell gift cards?",
+                 "Yes, e-gift cards from 20 to 300 EUR, valid for one year on the website and in our Paris shop.")
+
+
+def test_no_yes_answers_a_question_asking_how_much_or_how_long(embedder: Embedder) -> None:
+    # "how much?" after "Do you ship to Ireland?" got "Yes, we deliver to the EU…", "¿y cuánto cuestan?"
+    # after a gift-card question "Yes, e-gift cards…": a yes answers no question asked
+    [covered] = ranked(embedder, "How much is shipping to Portugal?", ABROAD)
+    assert covered.support == "covered" and covered.reply_sentences()[0].startswith("We deliver to the EU")
+    [follow_up] = ranked(embedder, "Do you ship to Ireland? how much?", ABROAD, asked="how much?")
+    assert follow_up.reply_sentences()[0].startswith("We deliver to the EU")
+    [cards] = ranked(embedder, "Do you sell gift cards? how long are they valid?", GIFT_CARDS,
+                     asked="how long are they valid?")
+    assert cards.reply_sentences()[0].startswith("E-gift cards from 20 to 300 EUR")
+    # a yes-or-no question keeps its yes
+    [plain] = ranked(embedder, "Do you sell gift cards?", GIFT_CARDS)
+    assert plain.reply_sentences()[0].startswith("Yes, e-gift cards")

@@ -185,6 +185,11 @@ def test_a_passage_stating_a_duration() -> None:
     assert states_duration("Vous disposez de 30 jours après réception pour retourner un article")
     assert states_duration("in 4-8 working days") and states_duration("garantis 2 ans")
     assert not states_duration("Standard shipping is 4.90 EUR and free from 60 EUR")
+    # a word for one: "valables un an" stated no duration, so asking how long the gift cards last got the
+    # delivery times (the follow-up's reply would have repeated the gift cards' word for word)
+    assert states_duration("des e-cartes cadeaux de 20 à 300 EUR, valables un an sur le site")
+    assert states_duration("valid for one year") and states_duration("ein Jahr gültig")
+    assert not states_duration("una vez al mes") and not states_duration("Click on une commande")
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,15 @@ def test_names_that_are_no_language_are_left_out_of_detection() -> None:
     assert message_language("Posso pagar com MB Way?", "es").language == "pt"
     assert message_language("Is there a Maison Lumière store in Manchester?", "en",
                             business="Maison Lumière").language == "en"
+
+
+def test_country_names_several_languages_write_alike_are_left_out_of_detection() -> None:
+    from agent.pipeline import message_language
+
+    # texted to the simulator: "Hello, do you ship to Portugal?" from a French number was answered in French
+    assert message_language("Hello, do you ship to Portugal?", "fr").language == "en"
+    assert message_language("Do you ship to Portugal?", None).language == "en"
+    # a name written one language's way, or with its accents, still counts
+    assert message_language("Entregam no Canadá?", None).language == "pt"
+    assert message_language("Vocês entregam em Portugal?", "es").language == "pt"
+    assert message_language("Liefert ihr nach Kanada?", None).language == "de"

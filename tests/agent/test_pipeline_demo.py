@@ -367,3 +367,13 @@ def test_a_price_asked_again_after_a_reply_giving_it_is_the_price_again(pipeline
     history = (Turn("customer", "Do you ship to Switzerland?"), Turn("bot", _ABROAD))
     reply = pipeline.analyze_batch([Inbound("how much?", history=history)])[0].decision.reply or ""
     assert "12 EUR" in reply and "Alma" not in reply, reply
+
+
+def test_a_duration_asked_again_after_a_reply_stating_it_in_words_is_that_duration(pipeline: Pipeline) -> None:
+    # "valables un an" (no digit) stated no duration: the follow-up's reply, the gift cards' again, gave way
+    # to the next passage, the delivery times
+    history = (Turn("customer", "Vous vendez des cartes cadeaux ?"),
+               Turn("bot", "Oui, des e-cartes cadeaux de 20 à 300 EUR, valables un an sur le site et dans notre "
+                           "boutique de Paris."))
+    reply = pipeline.analyze_batch([Inbound("et c'est valable combien de temps ?", history=history)])[0].decision.reply
+    assert reply is not None and "un an" in reply and "Colissimo" not in reply, reply
