@@ -23,7 +23,7 @@ from contacts.import_mapping import ColumnMapping, normalise_header, resolve, ta
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
-from contacts.tabular import FileLimits, inspect, read_rows
+from contacts.tabular import DELIMITERS, FileLimits, inspect, read_rows
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.errors import ValidationFailed
@@ -96,6 +96,13 @@ class RowParser:
                 name = self.header[i] if i < len(self.header) else f"column {i + 1}"
                 reject(name, "cell_too_long", f"longer than {self.limits.max_cell:,} characters")
         if problems:
+            return None, problems
+        glued = _glued(cells, len(self.header))
+        if glued:
+            # "0612345605,Jean,Virgule" in a file separated by semicolons read "the number is not a phone number"
+            reject(self.header[0], "wrong_separator",
+                   f"the whole row is in one cell, its values separated by “{glued}” unlike the other rows: "
+                   "separate them as the other rows are, or import that row from a file of its own")
             return None, problems
         values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
         column = self.column_of
@@ -174,6 +181,17 @@ class RowParser:
             )
         row.proof = values.get("consent_proof") or f"import {self.options.source_name} row {number}"
         return (None if any(p.error for p in problems) else row), problems
+
+
+def _glued(cells: list[str], columns: int) -> str:
+    """The separator that a row of one cell uses where the file has several columns (a line written with
+    commas in a file with semicolons): it splits that cell into two or more values; "" for any other row."""
+    if columns < 2 or len([c for c in cells if c.strip()]) != 1 or not cells[0].strip():
+        return ""
+    for candidate in DELIMITERS:
+        if len(cells[0].split(candidate)) >= min(columns, 3):
+            return "tab" if candidate == "\t" else candidate
+    return ""
 
 
 def _language_code(raw: str) -> str:

@@ -167,5 +167,9 @@ def test_row_parser_uses_the_country_column_and_language_names(runtime: object) 
     assert row is not None and row.language == "pt-BR"
     row, problems = parser.parse(5, ["06 12 34 56 78", "FR", "fr", "x", "y"])
     assert row is None and [p.code for p in problems] == ["too_many_columns"]
+    # a line written with commas in a file separated by semicolons: said so, not "not a phone number"
+    row, problems = parser.parse(6, ["0612345605,BE,fr"])
+    assert row is None and [(p.code, p.column) for p in problems] == [("wrong_separator", "Téléphone")]
+    assert "separated by “,” unlike the other rows" in problems[0].message
     with pytest.raises(ValidationFailed, match="at most 4"):
         RowParser(["phone", "a", "b", "c", "d"], ImportOptions(), {}, limits)
