@@ -168,7 +168,14 @@ def _number(text: str, path: str, *, whole: bool) -> int | float:
 
 
 def _chance(row: Row, value: int | float, path: str) -> None:
-    """Refuse a chance typed as per cent ("60" for 60 %): it would silently match nobody."""
+    """Refuse a chance typed as per cent ("60" for 60 %): it would silently match nobody; and a share of the top
+    typed as a chance ("top … %" with 0.3, the builder's first operator for a prediction labelled "(0-1)"): it
+    kept the top 0.3 % of contacts."""
+    if row.op == "top_percent" and 0 < value < 1:
+        instead = (f", or choose “is at least” for a chance of at least {value:g}"
+                   if row.extra in PROBABILITY_KINDS else "")
+        raise _refused(path, f"“is in the top … %” takes a share of the contacts in per cent: type {value * 100:g} "
+                             f"for the top {value * 100:g} %{instead}")
     if row.op != "top_percent" and row.extra in PROBABILITY_KINDS and not 0 <= value <= 1:
         label = PREDICTION_LABELS[row.extra].removesuffix(" (0-1)")
         raise _refused(path, f"{label} goes from 0 to 1: type {value / 100:g} for {value:g} %"

@@ -115,6 +115,23 @@ def test_live_count_samples_and_problems_in_place(app_client: TestClient) -> Non
     assert 'data-group="1"' in redrawn.text
 
 
+def test_a_chance_typed_for_the_top_per_cent_is_explained(app_client: TestClient) -> None:
+    """ "Chance to buy in 90 days (0-1)", "is in the top … %" (the first operator), "0.3": it kept the top 0.3 %."""
+    _people()
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    slip = app_client.post("/console/segments/preview", headers=headers,
+                           data=_form([(0, "prediction", "top_percent", "0.3", "purchase_90d")], ["all"]))
+    assert 'id="segment-problem"' in slip.text
+    assert ("Condition 1 of group 1: “is in the top … %” takes a share of the contacts in per cent: type 30 for the "
+            "top 30 %, or choose “is at least” for a chance of at least 0.3") in slip.text
+    meant = app_client.post("/console/segments/preview", headers=headers,
+                            data=_form([(0, "prediction", "top_percent", "30", "purchase_90d")], ["all"]))
+    assert meant.status_code == 200 and 'id="segment-problem"' not in meant.text
+    at_least = app_client.post("/console/segments/preview", headers=headers,
+                               data=_form([(0, "prediction", "gte", "0.3", "purchase_90d")], ["all"]))
+    assert 'id="segment-problem"' not in at_least.text
+
+
 def test_amount_predictions_name_the_orders_currency(app_client: TestClient) -> None:
     """ "Expected spend, 90 days" with "an amount, e.g. 100": a marketer could not tell 100 of what."""
     with db.session_scope() as session:
