@@ -310,6 +310,16 @@ def problems_of(errors: list[dict[str, Any]], detail: str = "") -> dict[str, str
     return found
 
 
+def _sending_hours(wizard: WizardForm, problems: dict[str, str]) -> None:
+    """The sending hours in the wizard's words: "Send from" 10:00 "until" 08:00 read "the delivery window
+    10:00-08:00 is empty: quiet hours end before they start", naming quiet hours the page does not show."""
+    start, end = wizard.quiet_end.strip(), wizard.quiet_start.strip()
+    if not re.fullmatch(r"\d{2}:\d{2}", start) or not re.fullmatch(r"\d{2}:\d{2}", end) or start < end:
+        return
+    problems["quiet_start"] = (f"must be later than “Send from” ({start}): texts go between the two on the same day, "
+                               "never across midnight")
+
+
 def to_api(wizard: WizardForm) -> ApiBodies:
     """The ``CampaignIn`` and ``ScheduleIn`` bodies of the wizard, or the problems that prevent them."""
     problems: dict[str, str] = {}
@@ -321,6 +331,7 @@ def to_api(wizard: WizardForm) -> ApiBodies:
     for name in ("throttle_per_minute", "frequency_cap"):
         _number(problems, name, getattr(wizard, name), low=0)
     _number(problems, "frequency_days", wizard.frequency_days, low=1)
+    _sending_hours(wizard, problems)
     schedule = _schedule(wizard, problems)
     best_time = _best_time(wizard, problems)
     if wizard.when == "local":

@@ -131,6 +131,9 @@ def test_the_ab_winners_wait_is_said_in_the_campaigns_zone(app_client: TestClien
     ({"mode": "ab", "arm_weight": ["50", "none"]}, "arm_weight_1", "whole number"),
     ({"frequency_days": "0"}, "frequency_days", "1 or more"),
     ({"quiet_start": "25h"}, "quiet_start", "HH:MM"),
+    # "Send from" 10:00 "until" 08:00 read "... is empty: quiet hours end before they start", words not on the page
+    ({"quiet_end": "10:00", "quiet_start": "08:00"}, "quiet_start",
+     "must be later than “Send from” (10:00): texts go between the two on the same day, never across midnight"),
 ])
 def test_problems_are_shown_next_to_their_field(app_client: TestClient, changes: dict[str, Any], field: str,
                                                 words: str) -> None:
