@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,9 +94,9 @@ def get_or_create_many_by_phone(
     """:func:`get_or_create_by_phone` for many numbers in a few statements (the inbound batch):
     ``numbers`` maps each E.164 number to its ``(country, timezone)``; returns the contact per number.
 
-    The known ones are read in one statement and the new ones inserted in one; when a concurrent
-    transaction added one of them meanwhile, that insert is undone and each new number goes through
-    :func:`get_or_create_by_phone`, which returns the one committed first.
+    The known ones are read in one statement and the new ones inserted in one (``ON CONFLICT DO
+    NOTHING``); a number a concurrent transaction added meanwhile is not inserted again but read
+    through :func:`get_or_create_by_phone`, which returns the one committed first.
     """
     by_index = {blind_index(phone): phone for phone in numbers}
     found = {
@@ -103,20 +104,23 @@ def get_or_create_many_by_phone(
         for contact in session.scalars(select(Contact).where(Contact.phone_index.in_(list(by_index))))
     }
     missing = [phone for phone in numbers if phone not in found]
-    created = {
-        phone: Contact(phone=phone, phone_index=blind_index(phone), country=numbers[phone][0],
-                       timezone=numbers[phone][1] or guess_timezone(phone), attributes={}, tags=[])
-        for phone in missing
-    }
-    if created:
-        try:
-            with session.begin_nested():
-                session.add_all(created.values())
-                session.flush()
-        except IntegrityError:
-            created = {phone: get_or_create_by_phone(session, phone_e164=phone, country=numbers[phone][0],
-                                                     timezone=numbers[phone][1])[0] for phone in missing}
-    return {**found, **created}
+    if not missing:
+        return found
+    # INSERT ... ON CONFLICT DO NOTHING RETURNING: no savepoint round trips around the insert; a number
+    # another transaction added since the look-up is skipped by the insert and read as committed
+    now = utcnow()
+    rows: list[dict[str, Any]] = [{"phone": phone, "phone_index": blind_index(phone), "country": numbers[phone][0],
+             "timezone": numbers[phone][1] or guess_timezone(phone), "attributes": {}, "tags": [],
+             "created_at": now, "updated_at": now} for phone in missing]
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    inserted = session.scalars(
+        upsert(Contact).on_conflict_do_nothing(index_elements=["phone_index"]).returning(Contact), rows
+    ).all()
+    created = {by_index[str(contact.phone_index)]: contact for contact in inserted}
+    raced = {phone: get_or_create_by_phone(session, phone_e164=phone, country=numbers[phone][0],
+                                           timezone=numbers[phone][1])[0]
+             for phone in missing if phone not in created}
+    return {**found, **created, **raced}
 
 
 def get(session: Session, contact_id: int) -> Contact:

@@ -6,6 +6,7 @@ import threading
 import time
 
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import ORMExecuteState
 
 from contacts.models import Contact
 from contacts.service import get_or_create_by_phone, get_or_create_many_by_phone
@@ -48,16 +49,16 @@ def test_many_numbers_at_once_when_another_transaction_adds_one_of_them(runtime_
         existing, _ = get_or_create_by_phone(session, phone_e164=known)
     racer: list[int] = []
 
-    def add_raced(*args: object) -> None:
+    def add_raced(state: ORMExecuteState) -> None:
         # the batch has read the numbers and is about to insert the missing ones
-        if not racer:
+        if state.is_insert and not racer:
             with db.session_scope() as other:
                 racer.append(get_or_create_by_phone(other, phone_e164=raced, country="FR")[0].id)
 
     with db.session_scope() as session:
-        event.listen(session, "before_flush", add_raced)
+        event.listen(session, "do_orm_execute", add_raced)
         contacts = get_or_create_many_by_phone(session, {known: ("FR", None), new: ("FR", None), raced: ("FR", None)})
-        event.remove(session, "before_flush", add_raced)
+        event.remove(session, "do_orm_execute", add_raced)
         assert contacts[known].id == existing.id and contacts[raced].id == racer[0]
         assert contacts[new].id not in (existing.id, racer[0]) and contacts[new].timezone == "Europe/Paris"
     with db.session_scope() as session:
