@@ -69,6 +69,8 @@ _DETAIL_STEMS = frozenset({
     "lange", "dauer", "brauc", "ungef", "koste", "ankom",
     "tempo", "metti", "mette", "vuole",
     "chega", "demor", "custa", "levar",
+    # the amount something starts from: "et à partir de quel montant ?", "¿y a partir de qué importe?"
+    "parti", "monta", "impor", "betra", "welch", "valor", "minim",
 })
 
 # Openings of an elliptical follow-up in the six languages, over lower-case accent-free text.

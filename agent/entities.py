@@ -125,7 +125,13 @@ _ASKS_PRICE = re.compile(
     r"cuanto (cuesta|cuestan|vale|valen|es|sale|cobrais|cobran)|precio|precios|coste|costo|costos|tarifa|"
     r"was kostet|was kosten|wie viel kostet|wieviel kostet|kostet|\w*kosten|\w*preise?|\w*gebuhren?|"
     r"quanto (costa|costano|viene|si paga)|prezzo|prezzi|costi|tariffa|"
-    r"quanto (custa|custam|e o envio|fica)|preco|precos|custo|custos|portes) "
+    r"quanto (custa|custam|e o envio|fica)|preco|precos|custo|custos|portes|"
+    # the amount something starts from ("e da quale importo?" after the instalments got the payment methods)
+    r"what amount|which amount|minimum amount|quel montant|montant minimum|a partir de combien|des combien|"
+    r"que importe|cual es el importe|importe minimo|a partir de cuanto(?! tiempo)|desde cuanto(?! tiempo)|"
+    r"welcher betrag|welchem betrag|mindestbetrag|ab wie ?viel(?! zeit| tage)|"
+    r"quale importo|importo minimo|da quanto(?! tempo)|a partire da quanto(?! tempo)|"
+    r"qual o valor|que valor|valor minimo|a partir de quanto(?! tempo)) "
 )
 # A stated amount of money, over folded text ("4 90 eur", "12 euros", "eur 20"); folding drops "€".
 _PRICE = re.compile(r" \d+( \d+)? (eur|euro|euros|chf|gbp|usd) | (eur|chf|gbp|usd) \d+ ")

@@ -106,6 +106,10 @@ def test_a_hyphenated_place_name_is_no_unknown_name() -> None:
     ("¿Cuánto cuesta el envío?", True), ("Versandkosten nach Wien?", True), ("Was kostet das?", True),
     ("Quanto costa spedire a Vienna?", True), ("Quanto custa o envio?", True),
     ("How long does delivery take?", False), ("Quanto ci mette?", False), ("Wie lange dauert es?", False),
+    # the amount something starts from ("e da quale importo?" after the instalments got the payment methods)
+    ("e da quale importo?", True), ("et à partir de quel montant ?", True), ("und ab welchem Betrag?", True),
+    ("¿y a partir de cuánto?", True), ("e a partir de quanto?", True), ("from what amount?", True),
+    ("Da quanto tempo?", False), ("¿A partir de cuánto tiempo?", False),
 ])
 def test_a_question_asking_a_price(text: str, asks: bool) -> None:
     assert asks_price(text) is asks

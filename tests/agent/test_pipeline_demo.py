@@ -377,3 +377,20 @@ def test_a_duration_asked_again_after_a_reply_stating_it_in_words_is_that_durati
                            "boutique de Paris."))
     reply = pipeline.analyze_batch([Inbound("et c'est valable combien de temps ?", history=history)])[0].decision.reply
     assert reply is not None and "un an" in reply and "Colissimo" not in reply, reply
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "language"),
+    [("Posso pagare a rate?", "e da quale importo?", "it"),
+     ("Je peux payer en plusieurs fois ?", "et à partir de quel montant ?", "fr"),
+     ("Kann ich in Raten zahlen?", "und ab welchem Betrag?", "de")],
+)
+def test_the_amount_an_answer_starts_from_is_asked_again(
+        pipeline: Pipeline, first: str, follow_up: str, language: str) -> None:
+    # "e da quale importo?" after the instalments got the payment methods, "et à partir de quel montant ?"
+    # was escalated: asking the amount is asking a price, which the instalments' reply states
+    earlier = pipeline.analyze(first, contact_language=language, use_llm=False).decision.reply or ""
+    assert "100 EUR" in earlier
+    history = (Turn("customer", first), Turn("bot", earlier))
+    decision = pipeline.analyze_batch([Inbound(follow_up, contact_language=language, history=history)])[0].decision
+    assert decision.action == "reply" and "100 EUR" in (decision.reply or ""), decision
