@@ -12,8 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from api import errors, middleware
+from api.routes.webhooks_in import PUBLIC_PATHS
 from core.logging import configure_logging
 from core.runtime import bootstrap
 from core.settings import Settings, get_settings
@@ -41,6 +44,20 @@ def discover_routers() -> list[APIRouter]:
     return [router for _, router in found]
 
 
+class RelaisApp(FastAPI):
+    """FastAPI without its native OpenTelemetry layer on the providers' webhooks (one per message sent or
+    received): that layer asks the global OpenTelemetry providers on every request whether one is set,
+    which cost a delivery report about as much as its metrics (Relais sets none; an operator's would still
+    see every other request). Their request id, metrics, logging, security headers and body limit are
+    the middlewares', unchanged."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in PUBLIC_PATHS and not self.root_path:
+            await Starlette.__call__(self, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None, *, background: Callable[[], AbstractContextManager[object]] | None = None
 ) -> FastAPI:
@@ -62,7 +79,7 @@ def create_app(
         with background():
             yield
 
-    app = FastAPI(
+    app = RelaisApp(
         title="Relais",
         version="0.1.0",
         description="Self-hostable SMS engagement platform.",

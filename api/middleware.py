@@ -11,9 +11,10 @@ request through an extra task and memory stream, which costs throughput on the w
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -37,9 +38,29 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_id_from(header: bytes) -> str:
-    """The caller's request id when it is short and plain, else a new one (never an error)."""
+    """The caller's request id when it is short and plain, else a new one (never an error): 32 random hex
+    digits. An id only correlates log lines, it guards nothing (a caller may send its own), so it comes
+    from ``random`` (reseeded in a forked child) rather than ``uuid4``'s system call per request."""
     candidate = header.decode("latin-1")
-    return candidate if _REQUEST_ID.fullmatch(candidate) else uuid.uuid4().hex
+    return candidate if _REQUEST_ID.fullmatch(candidate) else f"{random.getrandbits(128):032x}"
+
+
+_counted: dict[tuple[str, str, str], Any] = {}
+_timed: dict[tuple[str, str], Any] = {}
+
+
+def _count(method: str, template: str, status: int, elapsed: float) -> None:
+    """``REQUESTS`` and ``LATENCY`` for one request, their labelled children kept: ``labels()`` builds and
+    looks each up under a lock, which cost a provider webhook more than counting it."""
+    key = (method, template, str(status))
+    counter = _counted.get(key)
+    if counter is None:
+        counter = _counted[key] = REQUESTS.labels(*key)
+    counter.inc()
+    timer = _timed.get((method, template))
+    if timer is None:
+        timer = _timed[(method, template)] = LATENCY.labels(method, template)
+    timer.observe(elapsed)
 
 
 class RequestContext:
@@ -73,8 +94,7 @@ class RequestContext:
             structlog.contextvars.unbind_contextvars("request_id")
             elapsed = time.perf_counter() - start
             template = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
+            _count(scope["method"], template, status, elapsed)
             if template not in QUIET_ROUTES and (status >= 400 or template not in PROVIDER_WEBHOOKS):
                 log.info(
                     "request",

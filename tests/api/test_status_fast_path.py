@@ -84,3 +84,25 @@ def test_a_badly_signed_report_goes_through_the_route_and_is_refused(
     assert route_calls == ["POST"]  # the route read the body the fast path had read
     assert _count("401") == before + 1
     assert get_redis(get_settings()).llen(reports.PENDING_KEY) == 0
+
+
+def test_provider_webhooks_skip_fastapis_telemetry_layer_and_other_requests_keep_it(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI's native OpenTelemetry layer asks the global providers on every request whether one is set:
+    # a delivery report (one per message) does without it; the rest of the API keeps it
+    asked: list[str] = []
+    telemetry = client.app._native_telemetry  # type: ignore[attr-defined]
+
+    def enabled() -> bool:
+        asked.append("asked")
+        return False
+
+    monkeypatch.setattr(telemetry, "enabled", enabled)
+    before = _count("200")
+    response = client.post(webhooks_in.STATUS_PATH, data=signed(REPORT))
+    assert response.status_code == 200 and response.json() == {"accepted": 1}
+    assert asked == [] and _count("200") == before + 1
+    assert len(response.headers["x-request-id"]) == 32 and response.headers["x-frame-options"] == "DENY"
+    assert client.get("/healthz").status_code == 200
+    assert asked == ["asked"]
