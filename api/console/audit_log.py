@@ -30,6 +30,7 @@ from core import audit
 from core.accounts import Principal
 from core.models import ApiKey, User
 from core.rbac import Role
+from core.security.tokens import API_KEY_PREFIX
 from core.settings import Settings
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
@@ -130,9 +131,11 @@ def actor_choices(session: Session) -> list[tuple[str, str]]:
     """(value, label) of everyone who can act: each user, each API key, then Relais itself, the CLI
     and anonymous log-in attempts (from the users and keys tables, not a scan of the log)."""
     users = [(f"user:{i}", email) for i, email in session.execute(select(User.id, User.email).order_by(User.email))]
+    # a key's name need not be unique: each is told apart by the start of its token, as the keys page shows it
     keys = [
-        (f"api_key:{i}", f"API key “{name}”")
-        for i, name in session.execute(select(ApiKey.id, ApiKey.name).order_by(ApiKey.name, ApiKey.id))
+        (f"api_key:{i}", f"API key “{name}” (starts {API_KEY_PREFIX}{prefix}_)")
+        for i, name, prefix in session.execute(
+            select(ApiKey.id, ApiKey.name, ApiKey.prefix).order_by(ApiKey.name, ApiKey.id))
     ]
     return users + keys + [(f"{kind}:", label) for kind, label in ACTOR_KINDS.items()]
 

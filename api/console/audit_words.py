@@ -69,8 +69,14 @@ LONGEST_VALUE = 120  # characters of one changed value shown; the CSV export has
 
 
 def words(text: str) -> str:
-    """``contact_list`` -> ``contact list``."""
-    return text.replace("_", " ").replace("2fa", "two-factor").replace("apikey", "API key")
+    """``contact_list`` -> ``contact list``; ``api_key`` -> ``API key``."""
+    spaced = text.replace("_", " ").replace("2fa", "two-factor").replace("apikey", "API key")
+    return spaced.replace("api key", "API key")
+
+
+def _capital(text: str) -> str:
+    """The first letter up, the rest as written: ``str.capitalize`` made "API key" "Api key"."""
+    return text[:1].upper() + text[1:]
 
 
 def action_text(action: str) -> str:
@@ -78,13 +84,13 @@ def action_text(action: str) -> str:
     if action in ACTIONS:
         return ACTIONS[action]
     area, _, verb = action.partition(".")
-    area_words = words(area).capitalize()
+    area_words = _capital(words(area))
     return f"{area_words}: {words(verb).replace('.', ' ')}" if verb else area_words
 
 
 def area_text(area: str) -> str:
     """An action's area (``contact_list``) for the filter's groups."""
-    return words(area).capitalize()
+    return _capital(words(area))
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core import audit, db
-from core.models import AuditEntry
+from core.models import ApiKey, AuditEntry
 from core.settings import Settings
 from tests.console.helpers import create_console_user, log_in
 
@@ -141,3 +141,19 @@ def test_only_admins_get_the_audit_log(app_client: TestClient) -> None:
     log_in(app_client, "ann@example.com", secret)
     assert app_client.get("/console/audit", headers=HTML).status_code == 403
     assert app_client.get("/api/v1/audit/export.csv").status_code == 403
+
+
+def test_two_keys_of_one_name_are_told_apart_and_their_area_reads_api_key(app_client: TestClient) -> None:
+    """Two keys named "CRM sync" were two identical "Who" choices, and their actions' group read "Api key"."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    csrf = log_in(app_client, "boss@example.com", secret)
+    headers = {"HX-Request": "true", "X-CSRF-Token": csrf}
+    for _ in range(2):
+        assert app_client.post("/console/apikeys", data={"name": "CRM sync", "role": "marketer"},
+                               headers=headers).status_code == 200
+    page = app_client.get("/console/audit", headers=HTML).text
+    with db.session_scope() as session:
+        prefixes = [p for (p,) in session.execute(select(ApiKey.prefix).order_by(ApiKey.id))]
+    labels = [f"API key “CRM sync” (starts rls_{prefix}_)" for prefix in prefixes]
+    assert len(set(labels)) == 2 and all(f">{label}</option>" in page for label in labels), page[:3000]
+    assert ">API key: every action</option>" in page and "Api key" not in page
