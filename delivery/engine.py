@@ -111,11 +111,12 @@ class DeliveryEngine:
         report = BatchReport()
         now = self._clock()
         with db.session_scope() as session:
-            token, rows = store.claim(session, message_ids, now=now, owner=owner)
+            token, rows = store.take(session, message_ids, now=now, owner=owner)
             report.claimed = len(rows)
             allowed = authority.enforce(session, rows, now=now)
             outgoing = store.prepare(
-                session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate
+                session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate,
+                claim=(token, now),
             )
             report.rejected = sum(1 for r in rows if r.status in ("rejected", "expired"))
             report.waiting = sum(1 for r in rows if r.status == "queued")

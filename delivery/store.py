@@ -75,14 +75,44 @@ def claim(
     return token, list(session.scalars(claimed.order_by(Message.id)))
 
 
-def prepare(session: Session, rows: list[Message], *, channel: str, default_account_rate: float) -> list[Outgoing]:
+def take(session: Session, message_ids: Sequence[int], *, now: datetime, owner: str = "") -> tuple[str, list[Message]]:
+    """:func:`claim` for the delivery engine's batch transaction, which stores the claim with each
+    row's sender (:func:`prepare` with ``claim=``) or with the authority's verdict.
+
+    On PostgreSQL the due ``queued`` rows are locked (``SELECT … FOR UPDATE``, in id order, the order
+    the sends' recording and the report job lock in) instead of being updated to ``sending`` first:
+    a worker handed the same ids waits for the lock and then finds them claimed, as it would behind
+    the UPDATE, and each claimed row gets one new version in the transaction instead of two (every
+    version writes an entry into each of the table's indexes). The session's copies hold the claim
+    (``sending``, the token, ``claimed_at``) as committed values, so the authority and
+    :func:`prepare` see them as claimed; nothing is written until one of them writes the row, in the
+    same transaction. Elsewhere (SQLite: one writer, no row locks) this is :func:`claim`.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect != "postgresql":
+        return claim(session, message_ids, now=now, owner=owner)
+    token = f"{uuid.uuid4().hex[: 31 - len(owner)]}@{owner}" if owner else uuid.uuid4().hex
+    due = (select(Message)
+           .where(among(_messages.c.id, sorted(set(message_ids)), dialect), Message.status == "queued",
+                  Message.direction == "out", or_(Message.not_before.is_(None), Message.not_before <= now))
+           .order_by(Message.id).with_for_update(of=Message))  # fmt: skip
+    rows = list(session.scalars(due))
+    for row in rows:
+        for name, value in (("status", "sending"), ("claim_token", token), ("claimed_at", now)):
+            set_committed_value(row, name, value)
+    return token, rows
+
+
+def prepare(session: Session, rows: list[Message], *, channel: str, default_account_rate: float,
+            claim: tuple[str, datetime] | None = None) -> list[Outgoing]:
     """Choose senders for claimed rows the authority let through (:mod:`delivery.authority`, consent
     included), counting the attempt; rows with no usable number or sender are closed here.
 
     The sender and the attempt are stored before any provider call, with one UPDATE per sender
     chosen (a campaign batch of 500 spreads over its few short codes: a handful of statements, not
     one per message, whose parameters cost a send worker more than the rest of the batch's
-    database work), and set on the session's copies as their committed values.
+    database work), and set on the session's copies as their committed values. ``claim`` (token,
+    claimed at) of rows :func:`take` only locked is written by the same UPDATE.
     """
     if not rows:
         return []
@@ -127,9 +157,10 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
         for outgoing in ready:
             by_sender[outgoing.sender.address].append(outgoing.id)
         connection = session.connection()
+        claimed = {} if claim is None else {"status": "sending", "claim_token": claim[0], "claimed_at": claim[1]}
         for address, ids in by_sender.items():
             connection.execute(update(_messages).where(among(_messages.c.id, ids, dialect)).values(
-                sender=address, attempts=_messages.c.attempts + 1, wait_reason="", wait_detail=""))
+                sender=address, attempts=_messages.c.attempts + 1, wait_reason="", wait_detail="", **claimed))
         by_id = {row.id: row for row in rows}
         for outgoing in ready:
             row = by_id[outgoing.id]

@@ -83,3 +83,37 @@ def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
         # UPDATE): the same count for 10 and 30 messages, and no statement with a parameter per message
         assert small.runs == large.runs, (small.runs, large.runs)
         assert small.widest == large.widest, (small.widest, large.widest)
+
+
+def test_no_index_of_messages_is_covered_by_another() -> None:
+    """Every status change of an outbound message (queued, sending, sent, delivered) writes an entry into
+    each index of the table; an index whose columns lead another one serves no lookup the other cannot,
+    so it only costs writes. Unique constraints are kept: they are rules, not lookups."""
+    indexes = [tuple(c.name for c in index.columns) for index in Message.__table__.indexes  # type: ignore[attr-defined]
+               if not index.unique]
+    covered = [(a, b) for a in indexes for b in indexes if a != b and b[: len(a)] == a]
+    assert covered == []
+
+
+def test_a_sent_campaign_message_is_written_twice_by_its_batch_on_postgresql(
+    fake: FakeVonage, runtime_any_db: Settings
+) -> None:
+    """Each row version writes an entry into every index of ``messages``: the batch writes a sent message
+    once claimed with its sender and attempt (before the provider call, one transaction) and once recorded
+    sent; the claim was a row version of its own before. SQLite keeps its claim UPDATE (no row locks)."""
+    ids = _campaign_messages(20)
+    engine = make_engine(fake, runtime_any_db)
+    written: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE MESSAGES") and cursor.rowcount > 0:
+            written.append(cursor.rowcount)
+
+    event.listen(db.engine(), "after_cursor_execute", count)
+    try:
+        assert engine.send_batch(ids).sent == 20
+    finally:
+        event.remove(db.engine(), "after_cursor_execute", count)
+        engine.close()
+    per_message = sum(written) / len(ids)
+    assert per_message == (2 if db.engine().dialect.name == "postgresql" else 3), written

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport, SendResult
@@ -155,3 +157,48 @@ def test_the_claimed_rows_are_read_back_by_primary_key_not_by_scanning(runtime_a
         else:
             plan = "\n".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert "USING INTEGER PRIMARY KEY" in plan, plan
+
+
+def test_a_worker_taking_ids_another_is_sending_waits_and_then_finds_them_claimed(runtime_any_db: Settings) -> None:
+    """The engine's claim (``take``): on PostgreSQL a row lock, the claim written with the sender in the same
+    transaction; a second worker handed the same ids while the first holds them gets none, once the first
+    commits, and the row holds the first worker's claim and sender."""
+    with db.session_scope() as session:
+        message_id = _queued(session)
+    postgres = db.engine().dialect.name == "postgresql"
+    with db.session_scope() as session:
+        token, rows = store.take(session, [message_id], now=NOW, owner="wfirst")
+        assert [(r.id, r.status, r.claim_token) for r in rows] == [(message_id, "sending", token)]
+        [ready] = store.prepare(session, rows, channel="simulator", default_account_rate=30.0, claim=(token, NOW))
+        if postgres:  # another worker meanwhile: blocked by the row lock, then finds the row claimed
+            found: list[list[Message]] = []
+            second = threading.Thread(target=lambda: found.append(_take_in_own_session(message_id)))
+            second.start()
+            _wait_for_a_lock_wait()
+    if postgres:
+        second.join(timeout=30)
+        assert found == [[]]
+    with db.session_scope() as session:
+        assert store.take(session, [message_id], now=NOW)[1] == []  # and so does any later one
+        row = session.get_one(Message, message_id)
+        assert (row.status, row.claim_token, row.sender, row.attempts) == ("sending", token, ready.sender.address, 1)
+        assert store.owner_of(row.claim_token) == "wfirst"
+
+
+def _take_in_own_session(message_id: int) -> list[Message]:
+    with db.session_scope() as session:
+        return store.take(session, [message_id], now=NOW)[1]
+
+
+def _wait_for_a_lock_wait() -> None:
+    """Until a PostgreSQL backend is waiting for a row lock (the second worker's take)."""
+    deadline = time.monotonic() + 30
+    with db.engine().connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND datname = current_database()")).scalar()  # fmt: skip
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second worker never waited for the row lock")
