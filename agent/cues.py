@@ -6,10 +6,12 @@
   ich zum Anwalt", "je porte plainte", "I'll file a chargeback");
 * ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada");
 * ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
-  Frechheit", "this is a rip-off", "c'est une arnaque").
+  Frechheit", "this is a rip-off", "c'est une arnaque");
+* ``repeated``: the customer says they have asked several times already, or that nobody answers ("this is
+  the third time I'm asking", "personne ne répond").
 
-The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged`` and ``outrage``, never reads an
-opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
+The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage`` and ``repeated``,
+never reads an opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
 (``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
 French for short) is not a cue.
 """
@@ -25,7 +27,7 @@ import yaml
 
 from agent.entities import fold, words_pattern
 
-Cue = Literal["contact", "urgent", "legal", "damaged", "outrage"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 

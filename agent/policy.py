@@ -11,7 +11,8 @@ Rules, first match wins (thresholds from settings):
    legal action or a payment dispute, or an item that arrived damaged, broken or wrong -> escalate,
    after an opt-out (the customer may still leave); outrage (the shop called a fraud, a scam, thieves, the
    matter a disgrace: "das ist eine Frechheit") -> escalate, after a sure opt-out, and instead of asking an
-   unsure one to reply STOP ("Das ist Abzocke, ich will mein Geld zurück!" was opt_out 0.87).
+   unsure one to reply STOP ("Das ist Abzocke, ich will mein Geld zurück!" was opt_out 0.87); a customer
+   saying they have asked several times already, or that nobody answers -> escalate (``repeated_failure``).
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
@@ -205,6 +206,11 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if "outrage" in signals.cues:
         # "Ich will mein Geld zurück, das ist eine Frechheit": refund_status 0.91, complaint 0.00, sentiment -0.34
         return Verdict("escalate", "grievance", "the customer calls it a fraud, a scam or a disgrace", 1.0, "none")
+    if "repeated" in signals.cues:
+        # "This is the third time I'm asking. Where is my refund??" got the refund terms again: the earlier
+        # answers, in this thread or elsewhere, did not help (rule 5 counts only this thread's)
+        return Verdict("escalate", "repeated_failure", "the customer says they have asked several times already",
+                       1.0, "none")
     sentiment = signals.sentiment
     if sentiment is not None and sentiment.label == "negative" and \
             signals.escalating_confidence >= thresholds.grievance_min_confidence:

@@ -36,6 +36,12 @@ from agent.cues import cues
         ("Sois unos sinvergüenzas, quiero mi dinero", {"outrage"}),
         ("È una vergogna, rivoglio i miei soldi", {"outrage"}),
         ("Vocês são uns vigaristas", {"outrage"}),
+        ("This is the third time I'm asking. Where is my refund??", {"repeated"}),
+        ("Je vous ai déjà demandé, toujours pas de réponse", {"repeated"}),
+        ("Es la tercera vez que escribo", {"repeated"}),
+        ("Ich habe schon mehrfach gefragt, niemand antwortet", {"repeated"}),
+        ("Nessuno risponde, è la terza volta", {"repeated"}),
+        ("Já perguntei, continuo sem resposta", {"repeated"}),
     ],
 )
 def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None:
@@ -60,6 +66,9 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "Is payment on your site protected against fraud?",
         "Das Paket ist unmöglich zu finden",
         "O meu pacote foi roubado?",
+        "Je peux payer en plusieurs fois ?",  # instalments, not asked several times
+        "C'est ma deuxième commande, la livraison est offerte ?",
+        "¿Puedo pedir una segunda vez el mismo cojín?",
     ],
 )
 def test_ordinary_words_are_no_cues(text: str) -> None:

@@ -194,6 +194,8 @@ ANGRY = SentimentResult(-0.4, "negative", 0.6)
         ({"cues": frozenset({"outrage"}), "intent": intent("refund_status", 0.91)}, "escalate", "grievance"),
         ({"cues": frozenset({"outrage"}), "intent": intent("opt_out", 0.87)}, "escalate", "grievance"),
         ({"cues": frozenset({"outrage"}), "intent": intent("opt_out", 0.995)}, "opt_out", "opt_out_intent"),
+        # a customer who says they asked several times already: the answers did not help
+        ({"cues": frozenset({"repeated"}), "intent": intent("refund_status", 0.99)}, "escalate", "repeated_failure"),
         # negative, with escalating intents among the alternatives at the threshold: a person
         ({"sentiment": ANGRY, "escalating_confidence": 0.05}, "escalate", "grievance"),
         ({"sentiment": ANGRY, "escalating_confidence": 0.04}, "reply", "answered_from_knowledge"),
