@@ -348,6 +348,15 @@ DONE = {
     "resumed": "The campaign is resumed: queued messages are re-planned from now.",
     "cancelled": "The campaign is cancelled: messages still queued will not be sent.",
 }
+#: "scheduled" for a campaign confirmed to go now: it has started, and "scheduled" read as if it waited for a date
+STARTED = "The campaign has started: its texts go out as their sending hours allow (see “Waiting to be sent”)."
+
+
+def done_words(done: str, campaign: Campaign) -> str:
+    """The line confirming what was just done, as the campaign stands now (``DONE``; "" for an unknown one)."""
+    if done == "scheduled" and campaign.status not in ("scheduled", "draft"):
+        return STARTED
+    return DONE.get(done, "")
 
 
 @router.get("/campaigns/{campaign_id:int}", response_class=HTMLResponse)
@@ -359,10 +368,11 @@ def campaign_page(
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
     """The full report of one campaign, with export links and a live-refreshed report part."""
-    context = _report_context(session, service.get_campaign(session, campaign_id), principal)
+    campaign = service.get_campaign(session, campaign_id)
+    context = _report_context(session, campaign, principal)
     context |= {
         "status": views.agent_status(session, principal),
-        "done": DONE.get(done, ""),
+        "done": done_words(done, campaign),
         "may_write": principal.role in (Role.MARKETER, Role.ADMIN),
         "money": money,
         "percent": rate,

@@ -236,7 +236,9 @@ def test_confirm_schedules_through_the_api_and_starts_a_run_due_now(app_client: 
         campaign_id = campaign.id
     assert confirmed.headers["HX-Location"] == f"/console/campaigns/{campaign_id}?done=scheduled"
     page = app_client.get(f"/console/campaigns/{campaign_id}?done=scheduled", headers=HTML)
-    assert "The campaign is scheduled." in page.text
+    # confirmed to go now, it has started: "The campaign is scheduled." read as if it waited for a date
+    assert "The campaign has started: its texts go out as their sending hours allow" in page.text
+    assert "The campaign is scheduled." not in page.text
     assert [e.action for e in _audit("campaign.schedule")] == ["campaign.schedule"]
     # a campaign past its draft opens on its report page, not in the wizard
     assert app_client.get(f"/console/campaigns/{campaign_id}/edit", headers=HTML,
@@ -249,7 +251,7 @@ def test_a_refused_confirm_writes_nothing_and_says_why(app_client: TestClient) -
     # quiet hours that leave no sending time: the review and the confirm say so, nothing is created
     impossible = wizard_form(ids, quiet_end="20:00", quiet_start="08:00")
     shown = app_client.post("/console/campaigns/wizard/confirm", data=impossible, headers=headers)
-    assert shown.status_code == 200 and "window 20:00-08:00 is empty" in _problem(shown.text, "quiet_start")
+    assert shown.status_code == 200 and "later than “Send from” (20:00)" in _problem(shown.text, "quiet_start")
     with db.session_scope() as session:
         assert session.scalars(select(Campaign)).all() == []
     assert _audit("campaign.create") == []
@@ -320,7 +322,7 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
     expect(page.locator("#spread")).to_contain_text("Wed 12 Jun")
     # an impossible window is explained in place, then fixed
     page.fill("#quiet_end", "22:00")
-    expect(page.locator("#problem-quiet_start")).to_contain_text("is empty")
+    expect(page.locator("#problem-quiet_start")).to_contain_text("never across midnight")
     page.fill("#quiet_end", "08:00")
     expect(page.locator("#review-cost")).to_be_visible()
     tools.fits(page)
