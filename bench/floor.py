@@ -10,7 +10,9 @@ do, and whether a target is reachable at all:
   threads as a worker's delivery engine has lanes (``RELAIS_SEND_CONCURRENCY``), through the real
   SDK client built as the adapter builds it (:func:`channels.vonage.sdk_client`: same pool, TLS,
   timeout, no SDK retries), an SMS API
-  request each as the adapter makes it (``status-report-req`` and the receiver as ``callback``);
+  request each as the adapter makes it (``status-report-req`` and the receiver as ``callback``) and
+  sends it (:func:`channels.vonage.sms_api_send`: the SDK's HTTP client, checks and response model,
+  the request model validated once per shape);
 * the **fake provider** of the stack (``bench/fake_provider.py``), which answers, counts in Redis
   and posts a signed ``delivered`` report for each message;
 * the **receiver** (:data:`app`, its own uvicorn process): a bare ASGI app that checks each report's
@@ -93,9 +95,7 @@ async def app(scope: dict[str, Any], receive: fake_provider.Receive, send: fake_
 def _send(host: str, callback: str, threads: int, seconds: float, prefix: str) -> None:
     """A sender process: build the client, say ``ready``, wait for ``go``, send for ``seconds`` in
     ``threads`` threads, print ``sent N``, then wait for ``exit`` (so its processor time is read alive)."""
-    from vonage_sms import SmsMessage
-
-    from channels.vonage import VonageConfig, sdk_client
+    from channels.vonage import VonageConfig, sdk_client, sms_api_params, sms_api_send
     from core.settings import get_settings
 
     settings = get_settings()
@@ -107,10 +107,8 @@ def _send(host: str, callback: str, threads: int, seconds: float, prefix: str) -
     def lane(index: int, stop: float) -> None:
         n = 0
         while time.perf_counter() < stop:
-            client.sms.send(
-                SmsMessage(to=f"336{index:02d}{n:06d}", from_="38100", text=TEXT, type="text",
-                           client_ref=f"{prefix}-{index}-{n}", ttl=None, status_report_req=True, callback=callback)
-            )  # fmt: skip
+            sms_api_send(client, sms_api_params(to=f"336{index:02d}{n:06d}", from_="38100", text=TEXT, type="text",
+                                                client_ref=f"{prefix}-{index}-{n}", ttl=None, callback=callback))
             n += 1
         counts[index] = n
 

@@ -406,7 +406,7 @@ def _sms_shape(from_: str, type: str, ttl: int | None, callback: str | None) -> 
                       callback=callback).model_dump(by_alias=True)  # fmt: skip
 
 
-def _sms_params(*, to: str, from_: str, text: str, type: str, client_ref: str | None, ttl: int | None,
+def sms_api_params(*, to: str, from_: str, text: str, type: str, client_ref: str | None, ttl: int | None,
                 callback: str | None) -> dict[str, Any]:
     """The SMS API form fields of one message, as the SDK's :class:`SmsMessage` validates and dumps
     them: the fields a batch shares are validated once (:func:`_sms_shape`); of the rest, ``to``
@@ -422,8 +422,8 @@ def _sms_params(*, to: str, from_: str, text: str, type: str, client_ref: str | 
 _CLIENT_REF_MAX = 100  # SmsMessage.client_ref's max_length
 
 
-def _sms_send(client: Vonage, params: dict[str, Any]) -> SmsResponse:
-    """``client.sms.send`` for the form fields of :func:`_sms_params`, without the SDK's per-call
+def sms_api_send(client: Vonage, params: dict[str, Any]) -> SmsResponse:
+    """``client.sms.send`` for the form fields of :func:`sms_api_params`, without the SDK's per-call
     layers a send worker paid on every message: pydantic's ``validate_call`` on ``Sms.send`` and
     ``HttpClient.make_request`` (the request model is validated per shape instead), the model's
     dump, and the debug-log f-strings ``make_request`` and ``_parse_response`` format whether or not
@@ -509,7 +509,7 @@ class VonageChannel(Channel):
     def _send_sms_api(self, message: OutboundMessage) -> SendResult:
         info = analyze(message.text)
         try:
-            params = _sms_params(
+            params = sms_api_params(
                 to=_digits(message.to),
                 from_=_digits(message.sender),
                 text=message.text,
@@ -521,7 +521,7 @@ class VonageChannel(Channel):
         except ValidationError as exc:
             raise ChannelError(f"invalid SMS request: {exc.errors()[0]['msg']}", retryable=False) from None
         try:
-            response = _sms_send(self._client, params)
+            response = sms_api_send(self._client, params)
         except PartialFailureError as exc:
             failed = next(m for m in exc.response["messages"] if m.get("status") != "0")
             raise sms_api_error(str(failed.get("status")), str(failed.get("error-text", ""))) from None
