@@ -66,6 +66,7 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "Is payment on your site protected against fraud?",
         "Das Paket ist unmöglich zu finden",
         "O meu pacote foi roubado?",
+        "Der Betrag betrug 120 Euro, wann kommt die Erstattung?",  # "amounted to", not fraud
         "Je peux payer en plusieurs fois ?",  # instalments, not asked several times
         "C'est ma deuxième commande, la livraison est offerte ?",
         "¿Puedo pedir una segunda vez el mismo cojín?",
