@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from api.console import contact_card
@@ -140,11 +140,15 @@ def excerpt(text: str) -> str:
 
 
 def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, str]:
-    latest = (
-        select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids)).group_by(Message.conversation_id)
-    )
-    found = session.scalars(select(Message).where(Message.id.in_(latest)))
-    return {m.conversation_id: excerpt(m.body) for m in found if m.conversation_id is not None}
+    """Each conversation's customer's last text, else its last message: the row showed the wait or after-hours
+    notice sent after the customer's text ("Merci pour votre message. Nos conseillers…"), not what they said."""
+
+    def last(*where: ColumnElement[bool]) -> dict[int, str]:
+        latest = select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids), *where)
+        found = session.scalars(select(Message).where(Message.id.in_(latest.group_by(Message.conversation_id))))
+        return {m.conversation_id: excerpt(m.body) for m in found if m.conversation_id is not None}
+
+    return last() | last(Message.direction == "in")
 
 
 def default_view(counts: dict[str, int]) -> View:

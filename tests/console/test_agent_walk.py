@@ -78,3 +78,15 @@ def test_the_reply_counter_names_what_forces_ucs2_and_says_when_a_paste_was_cut(
     expect(page.locator("#counter")).to_have_text(
         "1600 characters · GSM-7 · 11 segments · 83 left · the most a reply holds (1,600): anything longer is cut")
     tools.fits(page)
+
+
+def test_the_inbox_views_fit_on_one_line_of_a_laptop_screen(live_server: str, page: Page) -> None:
+    """At 1280×800 "All" wrapped under Mine, Unassigned and Team (seen walking the demo)."""
+    for n in range(12):  # two-digit counts, the widest the tabs usually are
+        escalated_conversation(f"+336555502{n:02d}", "Where is my order?")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    page.goto(f"{live_server}/console/inbox?view=unassigned")
+    expect(page.locator("#count-unassigned")).to_have_text("12")
+    tops = page.locator("#inbox nav.tabs a").evaluate_all("links => links.map(a => a.getBoundingClientRect().top)")
+    assert len(tops) == 4 and len(set(tops)) == 1, tops

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from agent.decision import REASON_CODES
 from api.console import views
 from api.console.reasons import REASONS, describe
 from contacts.models import Contact
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from core import db
 from core.accounts import Principal
 from core.models import AuditEntry
@@ -59,6 +59,23 @@ def test_rows_are_sorted_by_priority_then_longest_waiting_with_who_and_what(app_
     assert [c["id"] for c in api.json()] == [urgent, older, low]
     recent = app_client.get("/api/v1/conversations?view=unassigned", headers=auth_headers("agent"))
     assert [c["id"] for c in recent.json()] == [older, urgent, low]  # the API's default stays newest first
+
+
+def test_a_row_shows_what_the_customer_last_said_not_the_notice_sent_after_it(app_client: TestClient) -> None:
+    waiting = escalated_conversation("+33611112211", "My lamp arrived broken")
+    bare = escalated_conversation("+33611112212", "Hello?")
+    with db.session_scope() as session:
+        for conversation_id in (waiting, bare):
+            conversation = session.get_one(Conversation, conversation_id)
+            session.add(Message(conversation_id=conversation_id, contact_id=conversation.contact_id, direction="out",
+                                author_type="system", body="Merci pour votre message. Nos conseillers sont absents.",
+                                status="delivered", lane="conversational", analysis={"kind": "after_hours"}))
+        session.execute(delete(Message).where(Message.conversation_id == bare, Message.direction == "in"))
+    page = app_client.get("/console/inbox?view=unassigned", headers={**HTML, **auth_headers("agent")}).text
+    row = page.split(f'data-conversation-link="{waiting}"', 1)[1].split("</li>", 1)[0]
+    assert '<span class="excerpt">My lamp arrived broken</span>' in row and "Merci pour votre message" not in row
+    only_notice = page.split(f'data-conversation-link="{bare}"', 1)[1].split("</li>", 1)[0]
+    assert "Merci pour votre message" in only_notice  # no text from the customer: the last message
 
 
 def test_excerpt_is_the_last_message_shortened() -> None:
