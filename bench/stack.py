@@ -4,7 +4,7 @@
   (default 127.0.0.1:5432) and dropped afterwards, brought up by ``relais migrate``;
 * **Redis** at ``--redis-url`` (default db 14 on 127.0.0.1:6379), flushed before and after, so
   pick a database index nothing else uses;
-* the **fake Vonage provider** (``bench.fake_provider``, its own uvicorn process over TLS) that
+* the **fake Vonage provider** (``bench.fake_provider``, its own bare asyncio process over TLS) that
   the real Vonage SDK reaches through ``RELAIS_VONAGE_API_HOST`` / ``REST_HOST``, posting signed
   delivery reports back to ``RELAIS_PUBLIC_URL/webhooks/vonage/status``;
 * ``relais run --no-workers`` as the API process on its own port;
@@ -85,7 +85,7 @@ def add_common_arguments(parser: object) -> None:
     add = parser.add_argument  # type: ignore[attr-defined]
     add("--redis-url", default=DEFAULT_REDIS, help="a Redis database index of its own (flushed)")
     add("--workers", type=int, default=2, help="relais worker processes (the first runs the scheduler)")
-    add("--provider-processes", type=int, default=1, help="uvicorn processes of the fake provider")
+    add("--provider-processes", type=int, default=1, help="processes of the fake provider (one listening socket)")
 
 
 @contextmanager
