@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -393,9 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args(argv)
     sock = socket.create_server(("127.0.0.1", args.port), backlog=1024)
+    children: list[int] = []
     for _ in range(args.processes - 1):  # the children share the listening socket (and the process group)
-        if os.fork() == 0:
+        child = os.fork()
+        if child == 0:
+            children = []
             break
+        children.append(child)
     context = None
     if args.certfile:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -408,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(coroutine)
     else:
         uvloop.run(coroutine)
+    for child in children:  # stopped with the first process, whoever stops it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+    for child in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, 0)
     return 0
 
 
@@ -443,7 +454,7 @@ def start(
          "--certfile", str(directory / "provider.pem")],
         env={**os.environ, "BENCH_PROVIDER_REDIS": redis_url, "BENCH_PROVIDER_SIGNATURE_SECRET": signature_secret},
         cwd=Path(__file__).resolve().parents[1],
-        start_new_session=True,  # its own process group: stopped with its forked processes
+        start_new_session=True,  # its own process group; its forked processes also stop with it
     )  # fmt: skip
     wait_for_port(port)
     return process, f"127.0.0.1:{port}", directory / "provider-ca.pem"

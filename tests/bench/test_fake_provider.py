@@ -183,8 +183,9 @@ def test_the_sdk_reads_its_answers_and_every_call_is_counted_before_its_report(
         reports = _wait_for(lambda: len(_Receiver.reports) >= 4 or None)
         assert reports
     finally:
-        process.terminate()
+        process.terminate()  # the first process stops the one it forked, then exits
         process.wait(10)
+    assert _wait_for(lambda: not _processes_serving(tmp_path) or None)
     assert fake_provider.calls(client) == {"ref-1": 2, "ref-2": 1, "ref-3": 1}
     arrived = fake_provider.arrivals(client)
     assert sorted(arrived) == ["33611111111", "33622222222", "33633333333"]
@@ -212,3 +213,17 @@ def _wait_for(check: Callable[[], bool | None], seconds: float = 10.0) -> bool |
             return found
         time.sleep(0.02)
     return None
+
+
+def _processes_serving(directory: Path) -> list[int]:
+    """Processes still running the fake with ``directory``'s certificate (a forked one left behind)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if str(directory).encode() in command and b"bench.fake_provider" in command and state != "Z":
+            found.append(int(entry.name))
+    return found
