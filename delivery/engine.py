@@ -210,6 +210,8 @@ class DeliveryEngine:
     def _record_failures(
         self, session: Session, outcomes: list[Outcome], report: BatchReport, *, now: datetime
     ) -> None:
+        if not outcomes:  # the usual batch: nothing failed, nothing to read back
+            return
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         rows = {
