@@ -304,8 +304,11 @@ def _keyboard_walk(page: Page) -> list[str]:
             problems.append(f"no visible focus: {focused['what']}")
         if wanted <= reached:
             break
+    # a part of the page re-drawn during the walk (a running campaign's page refreshes itself, and a walk on a
+    # loaded machine outlasts the refresh) lost its marks: only controls still on the page are judged
     unreached = page.evaluate(
-        "(keys) => keys.map((k) => document.querySelector(`[data-a11y-key=\"${k}\"]`).outerHTML.slice(0, 120))",
+        "(keys) => keys.map((k) => document.querySelector(`[data-a11y-key=\"${k}\"]`))"
+        ".filter((e) => e !== null).map((e) => e.outerHTML.slice(0, 120))",
         sorted(wanted - reached),
     )
     return problems + [f"not reachable with Tab: {what}" for what in unreached]
