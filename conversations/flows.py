@@ -45,9 +45,23 @@ log = structlog.get_logger("relais.delivery")
 
 SEND_JOB = "workers.jobs.send.send_messages"
 INGEST_JOB = "workers.delivery.ingest.drain_inbound"
-#: Stored inbound event ids waiting for the ingest worker, and the flag "a drain job is scheduled".
+#: Stored inbound event ids waiting for the ingest worker, the flag "a drain job is scheduled" (cleared by a
+#: running drain before each pop) and the flag "a drain job waits in the queue, not started yet".
 PENDING_INBOUND_KEY = "relais:inbound:pending"
 DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
+DRAIN_QUEUED_KEY = "relais:inbound:drain-queued"
+_SCHEDULED_SECONDS = 300
+#: A job still waiting after this long may be joined by another (harmless); a flag left by a lost job unblocks.
+_QUEUED_SECONDS = 60
+#: Whether to schedule a drain job: only when no drain is scheduled, and none waits in the queue (a
+#: waiting drain pops everything pushed before it starts; a running one clears the first flag before each
+#: pop, so without the second, every batch of a busy worker queued one more job, to find the list empty).
+_SCHEDULE_DRAIN = """
+if not redis.call('set', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if redis.call('get', KEYS[2]) then return 0 end
+redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
+return 1
+"""
 PROCESS_INBOUND_JOB = "workers.jobs.inbound.process_inbound"
 #: ``session.info`` key of the sends a caller holds back to send itself (:func:`hold_sends`).
 HELD_SENDS = "relais.held_sends"
@@ -358,13 +372,24 @@ def _insert_event(target: Session | Connection, inbound: InboundMessage, *, chan
 
 def announce_inbound(event_ids: Sequence[int]) -> None:
     """Hand stored events to the ingest worker: one Redis round trip, plus a drain job only when
-    none is scheduled (so a burst of webhooks costs one RQ job per batch, not one per text)."""
-    pipe = get_redis(get_settings()).pipeline(transaction=False)
+    none is scheduled and none waits in the queue (so a burst of webhooks costs one RQ job per batch,
+    not one per text, and busy workers do not pile up jobs that will find nothing to do)."""
+    client = get_redis(get_settings())
+    pipe = client.pipeline(transaction=False)
     pipe.rpush(PENDING_INBOUND_KEY, *event_ids)
-    pipe.set(DRAIN_SCHEDULED_KEY, "1", nx=True, ex=300)
+    pipe.eval(_SCHEDULE_DRAIN, 2, DRAIN_SCHEDULED_KEY, DRAIN_QUEUED_KEY, _SCHEDULED_SECONDS, _QUEUED_SECONDS)
     _, scheduled = pipe.execute()
     if scheduled:
-        enqueue(JobSpec(func=INGEST_JOB, job_id=f"ingest-drain:{uuid.uuid4().hex}", queue="inbound"))
+        try:
+            enqueue(JobSpec(func=INGEST_JOB, job_id=f"ingest-drain:{uuid.uuid4().hex}", queue="inbound"))
+        except Exception:
+            client.delete(DRAIN_SCHEDULED_KEY, DRAIN_QUEUED_KEY)  # no job waits: the next text tries again
+            raise
+
+
+def drain_started(client: Any) -> None:
+    """A drain job has started: none waits in the queue any more, so the next announcement may queue one."""
+    client.delete(DRAIN_QUEUED_KEY)
 
 
 def store_inbound(texts: Sequence[InboundMessage], *, channel: str) -> int:

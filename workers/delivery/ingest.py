@@ -1,8 +1,9 @@
 """Jobs turning stored inbound events into answered messages (``agent.intake``, a batch at a time).
 
 Webhooks push event ids to a Redis list and schedule one :func:`drain_inbound` job when none is
-scheduled; the job clears the flag before each pop, so an id pushed while it runs either is
-popped by it or schedules a new job (which another worker runs alongside). Each pop of up to
+scheduled and none waits in the queue; the job clears the first flag before each pop, so an id pushed
+while it runs either is popped by it or schedules a new job (which another worker runs alongside), and
+a job waiting in the queue is not joined by another (it pops everything pushed before it starts). Each pop of up to
 :data:`BATCH` events is taken in and answered in one transaction, its replies handed to the
 delivery engine right after the commit. A batch that fails is taken in again one event at a time,
 each message then analysed by its own ``process_inbound`` job (retried). :func:`sweep_inbound`
@@ -68,6 +69,7 @@ def answer_events(event_ids: Sequence[int]) -> int:
 def drain_inbound() -> int:
     """Take in and answer every announced event; returns how many ids were taken."""
     client = get_redis(get_settings())
+    flows.drain_started(client)
     taken = 0
     while True:
         client.delete(flows.DRAIN_SCHEDULED_KEY)
