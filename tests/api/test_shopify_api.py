@@ -4,7 +4,7 @@ orders/paid and orders/cancelled feed the purchase history."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -129,7 +129,11 @@ def _orders() -> list[tuple[str, str, int, str, int]]:
         return [(o.external_id, o.status, o.total_micros, o.currency, o.contact_id) for o in rows]
 
 
-PAID_ORDER = {**ORDER, "created_at": "2026-11-28T10:00:00+01:00", "financial_status": "pending",
+# two hours ago, written in Paris winter time as a French shop sends it (a fixed date went stale after the 48 h
+# a webhook body may be old)
+CREATED = (utcnow() - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+PARIS = timezone(timedelta(hours=1))
+PAID_ORDER = {**ORDER, "created_at": CREATED.astimezone(PARIS).isoformat(), "financial_status": "pending",
               "line_items": [{"title": "Chaise", "quantity": 2, "price": "99.50", "sku": "CH-1"},
                              {"title": "Retiré", "quantity": 0, "price": "5.00"}]}  # fmt: skip
 
@@ -144,9 +148,10 @@ def test_order_webhooks_feed_the_purchase_history(shop: TestClient) -> None:
         (view,) = list_orders(session, contact_id)
         assert [(line.product_id, line.quantity, line.unit_price_micros) for line in view.lines] == [
             ("CH-1", 2, 99_500_000)]
-        assert view.order.ordered_at.isoformat() == "2026-11-28T09:00:00+00:00"
+        assert view.order.ordered_at.isoformat() == CREATED.isoformat()
     assert _post(shop, "orders/paid", {**PAID_ORDER, "financial_status": "paid"})[1]["order"]["status"] == "paid"
-    cancelled = {**PAID_ORDER, "cancelled_at": "2026-11-28T12:00:00+01:00", "financial_status": "refunded"}
+    cancelled = {**PAID_ORDER, "cancelled_at": (CREATED + timedelta(hours=1)).astimezone(PARIS).isoformat(),
+                 "financial_status": "refunded"}
     assert _post(shop, "orders/cancelled", cancelled)[1]["order"] == {"status": "cancelled", "id": 1, "created": False}
     assert _post(shop, "orders/paid", {**PAID_ORDER, "financial_status": "paid"})[1]["order"]["status"] == "cancelled"
     assert len(_orders()) == 1 and len(_messages()) == 1  # one confirmation, none for paid or cancelled
