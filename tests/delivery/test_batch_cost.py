@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, update
 
 from campaigns.models import Campaign
 from campaigns.prepare import prepare_chunk
@@ -27,9 +27,9 @@ from tests.delivery.helpers import make_engine
 SENDERS = ("38100", "38101")
 
 
-def _campaign_messages(count: int) -> list[int]:
+def _campaign_messages(count: int, senders: tuple[str, ...] = SENDERS) -> list[int]:
     with db.session_scope() as session:
-        for address in SENDERS:
+        for address in senders:
             create_sender(session, kind="short_code", address=address, country="FR", throughput=2000)
         set_account_rate(session, name="default", throughput=4000)
         for n in range(count):
@@ -88,6 +88,37 @@ def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
         # UPDATE): the same count for 10 and 30 messages, and no statement with a parameter per message
         assert small.runs == large.runs, (small.runs, large.runs)
         assert small.widest == large.widest, (small.widest, large.widest)
+
+
+def test_a_campaign_batch_runs_the_same_statements_whatever_its_short_codes(
+    fake: FakeVonage, runtime_any_db: Settings
+) -> None:
+    """A batch spread over many short codes (12 in the campaign bench) stores its senders in as many
+    statements as one sent by a single short code: on PostgreSQL one UPDATE from arrays, not one per sender."""
+    senders = ("38100", "38101", "38102", "38103")
+    ids = _campaign_messages(40, senders)
+    with db.session_scope() as session:  # the first half pinned to one short code, the rest to four in turn
+        session.execute(update(Message).where(Message.id.in_(ids[:20])).values(sender=senders[0]))
+        for n, message_id in enumerate(ids[20:]):
+            session.execute(update(Message).where(Message.id == message_id).values(sender=senders[n % 4]))
+    engine = make_engine(fake, runtime_any_db)
+    costs = []
+    for batch in (ids[:20], ids[20:]):
+        seen = _Statements()
+        event.listen(db.engine(), "before_cursor_execute", seen)
+        try:
+            assert engine.send_batch(batch).sent == len(batch)
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", seen)
+        costs.append(seen.runs)
+    engine.close()
+    with db.session_scope() as session:
+        used = dict(session.execute(select(Message.sender, func.count()).where(Message.id.in_(ids[20:]))
+                                    .group_by(Message.sender)).all())
+        assert set(used) == set(senders), used
+        assert set(session.scalars(select(Message.status))) == {"sent"}
+    if db.engine().dialect.name == "postgresql":
+        assert costs[0] == costs[1], costs
 
 
 def test_no_index_of_messages_is_covered_by_another() -> None:
