@@ -138,6 +138,11 @@ class Verdict:
     respond: Respond
 
 
+def _words(intent: str) -> str:
+    """An intent's name as an agent reads it in a reason: "damaged_item" -> "“damaged item”"."""
+    return f"“{intent.replace('_', ' ')}”"
+
+
 def _plain_question(signals: Signals, name: str | None, thresholds: Thresholds) -> bool:
     """Whether the message asks a question the model is sure the knowledge base answers (an intent with
     no template, not escalating, none the policy acts on), with no escalating intent among the
@@ -154,13 +159,15 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     keyword = signals.keyword
     if keyword is not None:
         if keyword.kind == "opt_out":
-            return Verdict("opt_out", "keyword_opt_out", f"compliance keyword {keyword.keyword.upper()!r}", 1.0,
+            return Verdict("opt_out", "keyword_opt_out", f"the customer texted {keyword.keyword.upper()}", 1.0,
                            "keyword")
         if keyword.kind == "help":
-            return Verdict("help", "keyword_help", f"help keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
+            return Verdict("help", "keyword_help", f"the customer texted {keyword.keyword.upper()}, asking for help",
+                           1.0, "keyword")
         if signals.opted_out or not keyword.is_affirmation:
             # START from a subscribed contact confirms the subscription; a plain "yes" answers a question
-            return Verdict("opt_in", "keyword_opt_in", f"opt-in keyword {keyword.keyword.upper()!r}", 1.0, "keyword")
+            return Verdict("opt_in", "keyword_opt_in",
+                           f"the customer texted {keyword.keyword.upper()} to get messages again", 1.0, "keyword")
     if not signals.text.strip():
         return Verdict("silent", "empty_message", "the message has no text", 1.0, "none")
 
@@ -177,29 +184,30 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # or with nothing asked, a request to be contacted is for a person
         return Verdict("escalate", "human_requested", "the customer asks to be contacted", 1.0, "none")
     if name == OPT_OUT_INTENT and "urgent" in signals.cues:
-        return Verdict("escalate", "urgent", f"urgent, read as an opt-out at {conf:.2f}: a person sees it", conf,
-                       "none")
+        return Verdict("escalate", "urgent",
+                       "the customer says it is urgent and may want to stop messages: a person checks", conf, "none")
     if name == OPT_OUT_INTENT and "outrage" in signals.cues and conf < thresholds.opt_out_direct_confidence:
         # "Das ist Abzocke, ich will mein Geld zurück!" (opt_out 0.87) was asked to reply STOP: an outraged
         # customer the model is unsure wants to leave goes to a person, who can still unsubscribe them
-        return Verdict("escalate", "grievance", f"outraged, read as an opt-out at {conf:.2f}: a person sees it", conf,
-                       "none")
+        return Verdict("escalate", "grievance",
+                       "the customer is outraged and may want to stop messages: a person checks", conf, "none")
     if name == OPT_OUT_INTENT:
         if conf >= thresholds.opt_out_direct_confidence:
             return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf,
                            "keyword")
         return Verdict("confirm_opt_out", "opt_out_unsure",
-                       f"opt-out at {conf:.2f}, below {thresholds.opt_out_direct_confidence:.2f}: asked to reply STOP",
+                       "the customer may want to stop messages, the bot is not sure: they are asked to reply STOP",
                        conf, "keyword")
     if "legal" in signals.cues:
         return Verdict("escalate", "legal_threat", "the customer threatens legal action or a payment dispute", 1.0,
                        "none")
     if name == ABUSE_INTENT:
-        return Verdict("escalate", "abuse", "abusive message", conf, "none")
+        return Verdict("escalate", "abuse", "the message is abusive or threatening", conf, "none")
     if name == HUMAN_INTENT:
         return Verdict("escalate", "human_requested", "the customer asks for a person", conf, "none")
     if name is not None and intent is not None and intent.escalate:
-        return Verdict("escalate", "intent_escalates", f"intent {name!r} is handled by people", conf, "none")
+        return Verdict("escalate", "intent_escalates",
+                       f"the message is about {_words(name)}, a topic that always goes to a person", conf, "none")
     if "damaged" in signals.cues:
         return Verdict("escalate", "damage_reported", "the item arrived damaged, broken or is the wrong one", 1.0,
                        "none")
@@ -215,32 +223,33 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if sentiment is not None and sentiment.label == "negative" and \
             signals.escalating_confidence >= thresholds.grievance_min_confidence:
         return Verdict("escalate", "grievance",
-                       f"negative, with escalating intents at {signals.escalating_confidence:.2f} among the "
-                       f"alternatives", signals.escalating_confidence, "none")
+                       "the customer sounds upset and may be complaining", signals.escalating_confidence, "none")
 
     if sentiment is not None and sentiment.score < thresholds.sentiment_escalate_below and not _plain_question(
             signals, name, thresholds):
         return Verdict("escalate", "negative_sentiment",
-                       f"sentiment {sentiment.score:.2f} is below {thresholds.sentiment_escalate_below:.2f}",
+                       "the customer sounds upset",
                        min(1.0, abs(sentiment.score)), "none")
     if signals.repeats >= thresholds.repeat_failure_limit:
         return Verdict("escalate", "repeated_failure",
-                       f"asked {signals.repeats + 1} times; earlier answers did not help", 1.0, "none")
+                       f"the customer asked the same thing {signals.repeats + 1} times: the bot's answers did not help",
+                       1.0, "none")
 
     if name is not None and signals.has_template:
-        return Verdict("reply", "intent_template", f"reply template of intent {name!r}", conf, "template")
+        return Verdict("reply", "intent_template", f"a standard reply to {_words(name)}", conf, "template")
     if signals.intent_model and intent is not None:
         if intent.intent is None and signals.knowledge_confidence < thresholds.intent_min_confidence:
-            return Verdict("escalate", "out_of_scope", "the message is outside what the bot handles",
+            return Verdict("escalate", "out_of_scope", "the bot does not handle this kind of request",
                            intent.confidence, "none")
         if not sure and signals.knowledge_confidence < thresholds.intent_min_confidence:
             return Verdict("escalate", "low_intent_confidence",
-                           f"intent {intent.intent!r} at {conf:.2f} is below {thresholds.intent_min_confidence:.2f}",
+                           "the bot could not tell what the customer wants" + (
+                           f" (perhaps {_words(intent.intent)})" if intent.intent else ""),
                            1.0 - conf, "none")
     answerable = name is not None or signals.knowledge_confidence >= thresholds.intent_min_confidence
     if signals.best_score < thresholds.retrieval_min_score and not (answerable and signals.place_stated):
         return Verdict("escalate", "low_retrieval_score",
-                       f"best passage scores {signals.best_score:.2f}, below {thresholds.retrieval_min_score:.2f}",
+                       "the knowledge base holds no answer close enough to the question",
                        1.0 - signals.best_score, "none")
     confidence = min(conf, signals.best_score) if name is not None else signals.best_score
     return Verdict("reply", "answered_from_knowledge", "answered from the knowledge base", confidence, "knowledge")

@@ -21,6 +21,8 @@ from core.settings import get_settings
 from knowledge.embeddings import get_embedder
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+#: A reason given as its machine code ("media_only", "agent_takeover") when no sentence was stored.
+_REASON_CODE = re.compile(r"[a-z]+(?:_[a-z]+)*")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,15 @@ def _extractive(lines: Sequence[ThreadLine], reason: str, max_sentences: int) ->
         summary = f"Customer: “{quotes[1]}”"
     else:
         summary = "Customer's texts: " + " ".join(f"({n}) “{quote}”" for n, quote in quotes.items())
-    return f"{summary} Escalated: {reason}." if reason else summary
+    return f"{summary} Escalated: {_reason_words(reason)}." if reason else summary
+
+
+def _reason_words(reason: str) -> str:
+    """``reason`` as the agent reads it: a machine code in words ("media_only" -> "Media only"), a
+    sentence as it is (the summary quoted codes when an escalation stored no sentence)."""
+    if _REASON_CODE.fullmatch(reason):
+        return reason.replace("_", " ").capitalize()
+    return reason
 
 
 def summarise(lines: Sequence[ThreadLine], *, reason: str = "", max_sentences: int = 3) -> Summary:

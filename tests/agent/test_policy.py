@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -231,3 +232,21 @@ def test_an_upset_reading_of_a_plain_question_is_answered(overrides: dict[str, o
                                                            reason: str) -> None:
     verdict = decide(signals(sentiment=UPSET, **overrides), T)
     assert (verdict.action, verdict.reason_code) == (action, reason)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"intent": intent("damaged_item", 0.9, escalate=True)}, "the message is about “damaged item”, a topic"),
+        ({"intent": intent("order_status", 0.3)}, "could not tell what the customer wants (perhaps “order status”)"),
+        ({"text": "my order is late", "sentiment": SentimentResult(-0.9, "negative", 0.9)}, "sounds upset"),
+        ({"best_score": 0.2}, "the knowledge base holds no answer close enough to the question"),
+        ({"repeats": 2}, "the customer asked the same thing 3 times"),
+    ],
+)
+def test_the_reason_says_why_in_words_an_agent_reads(overrides: dict[str, object], words: str) -> None:
+    """The reason is the sentence the agent taking over sees ("Bot decision: …" and the conversation's
+    summary): it said "intent 'damaged_item' is handled by people" and "sentiment -0.90 is below -0.60"."""
+    reason = decide(signals(**overrides), T).reason
+    assert words in reason
+    assert "_" not in reason and not re.search(r"'\w+'|\d\.\d", reason)

@@ -34,3 +34,9 @@ def test_a_long_thread_keeps_the_numbers_of_the_texts_it_quotes(runtime: Setting
 def test_one_text_is_quoted_as_it_was_sent(runtime: Settings) -> None:
     summary = summarise([ThreadLine("customer", "Where is my parcel? It was due yesterday.")])
     assert summary.text == "Customer: “Where is my parcel? It was due yesterday.”"
+
+
+def test_a_reason_code_is_written_in_words(runtime: Settings) -> None:
+    """An escalation that stored no sentence gives its code, which the summary quoted as is."""
+    summary = summarise([ThreadLine("customer", "Where is my parcel?")], reason="low_retrieval_score")
+    assert summary.text == "Customer: “Where is my parcel?” Escalated: Low retrieval score."
