@@ -32,7 +32,9 @@ import select
 import socket
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import lru_cache
 from http.client import RemoteDisconnected
 from typing import Any, NamedTuple
@@ -41,6 +43,7 @@ from urllib.parse import urlsplit
 import httptools
 import requests
 from requests.adapters import DEFAULT_CA_BUNDLE_PATH, BaseAdapter
+from requests.cookies import RequestsCookieJar, cookiejar_from_dict
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, select_proxy
 from urllib3 import HTTPResponse
@@ -202,11 +205,10 @@ class KeepAliveAdapter(BaseAdapter):
         headers = request.headers
         if "host" not in headers:
             lines.append(f"Host: {target.host_header}")
-        for name, value in headers.items():
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
-                raise ValueError(f"Invalid header {name!r}: a line break would end the header")
-            lines.append(f"{name}: {text}")
+        # a CaseInsensitiveDict keeps (name as set, value) by lower-cased name: read those pairs as they
+        # are, not through the mapping's Python-level iteration and a lookup per name
+        pairs = headers._store.values() if isinstance(headers, CaseInsensitiveDict) else headers.items()
+        lines += [_header_line(name, value) for name, value in pairs]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _context(self, verify: bool | str) -> ssl.SSLContext:
@@ -305,12 +307,16 @@ class KeepAliveAdapter(BaseAdapter):
             raise requests.ConnectionError("Connection aborted.", exc) from exc
 
     def _response(self, request: requests.PreparedRequest, url: str, status: int, answer: _Answer) -> requests.Response:
-        response = requests.Response()
+        response = ProviderResponse()
         response.status_code = status
         response.reason = answer.reason
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        store: OrderedDict[str, tuple[str, str]] = OrderedDict()  # CaseInsensitiveDict's layout, without its setter
         for name, value in answer.headers:
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value  # as urllib3 joins repeats
+            key = name.lower()
+            seen = store.get(key)
+            store[key] = (name, f"{seen[1]}, {value}") if seen else (name, value)  # as urllib3 joins repeats
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        headers._store = store
         response.headers = headers
         content = b"".join(answer.body)
         if headers.get("content-encoding", "identity").lower() != "identity":  # gzip and co., decoded as urllib3 does
@@ -330,6 +336,52 @@ class KeepAliveAdapter(BaseAdapter):
         for connection in idle:
             connection.close()
         self.fallback.close()
+
+
+@lru_cache(maxsize=1024)  # a provider's requests repeat their headers; Content-Length takes a few hundred values
+def _header_line(name: str, value: str | bytes) -> str:
+    """``name: value`` as http.client writes it; raises ``ValueError`` for a line break in either."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
+        raise ValueError(f"Invalid header {name!r}: a line break would end the header")
+    return f"{name}: {text}"
+
+
+class ProviderResponse(requests.Response):
+    """A ``requests.Response`` whose cookie jar is made only if someone reads it.
+
+    ``requests.Response()`` builds an empty cookie jar for every answer (a ``CookieJar``, its default
+    policy and a lock: about 5 % of a sending lane's processor time under a campaign) and an empty
+    header mapping this transport replaces at once; provider APIs set no cookies a sender needs,
+    and this transport never stored any. Everything else is ``requests.Response`` unchanged.
+    """
+
+    def __init__(self) -> None:  # requests.Response.__init__'s attributes, but the cookie jar
+        self._content = False
+        self._content_consumed = False
+        self._next = None
+        self.status_code = None  # type: ignore[assignment]
+        self.raw = None
+        self.url = None  # type: ignore[assignment]
+        self.encoding = None
+        self.history = []
+        self.reason = None  # type: ignore[assignment]
+        self.elapsed = _NO_TIME
+        self.request = None  # type: ignore[assignment]
+
+    @property
+    def cookies(self) -> RequestsCookieJar:
+        jar: RequestsCookieJar | None = self.__dict__.get("_cookies")
+        if jar is None:
+            jar = self.__dict__["_cookies"] = cookiejar_from_dict({})
+        return jar
+
+    @cookies.setter
+    def cookies(self, jar: RequestsCookieJar) -> None:
+        self.__dict__["_cookies"] = jar
+
+
+_NO_TIME = timedelta(0)
 
 
 def _framed(headers: list[tuple[str, str]]) -> bool:

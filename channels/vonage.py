@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -205,6 +206,11 @@ class _ProviderSession(requests.Session):
     none; a 3xx reaches the SDK as an error). Anything else goes through ``Session.request``.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        # (session headers, call headers) → their merge's store (see _merged_headers)
+        self._merged: dict[tuple[tuple[Any, ...], tuple[Any, ...]], OrderedDict[str, Any]] = {}
+
     def request(  # type: ignore[override]
         self,
         method: str,
@@ -222,8 +228,7 @@ class _ProviderSession(requests.Session):
         prepared = requests.PreparedRequest()
         prepared.method = method.upper()
         prepared.url = url
-        prepared.headers = CaseInsensitiveDict(self.headers)
-        prepared.headers.update(headers or {})
+        prepared.headers = self._merged_headers(headers or {})
         prepared.hooks = default_hooks()
         body: bytes | None = None
         if data:
@@ -241,6 +246,34 @@ class _ProviderSession(requests.Session):
         prepared.body = body
         return self.get_adapter(url).send(prepared, timeout=timeout, verify=self.verify, proxies=self.proxies,
                                           cert=self.cert, stream=False)  # fmt: skip
+
+    def _merged_headers(self, headers: Any) -> CaseInsensitiveDict[Any]:
+        """The session's headers updated with the call's, as ``requests`` merges them, in a new mapping.
+
+        The SDK sends the same few headers on every call: the merge (a ``CaseInsensitiveDict`` copied and
+        updated through its Python-level setter, header by header) is done once per distinct pair and
+        copied afterwards (a copy of its ordered store, in C).
+        """
+        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
+        if not (isinstance(self.headers, CaseInsensitiveDict) and isinstance(headers, dict)):
+            merged.update(self.headers)
+            merged.update(headers)
+            return merged
+        try:
+            key = (tuple(self.headers._store.values()), tuple(headers.items()))
+            store = self._merged.get(key)
+        except TypeError:  # a value that cannot be a key (not from the SDK): merge without the cache
+            key, store = None, None
+        if store is None:
+            merged.update(self.headers)
+            merged.update(headers)
+            if key is not None:
+                if len(self._merged) >= 64:  # headers that change per call (none from the SDK): keep it small
+                    self._merged.clear()
+                self._merged[key] = merged._store
+            return merged
+        merged._store = OrderedDict(store)
+        return merged
 
 
 def _form(data: dict[str, Any]) -> str:

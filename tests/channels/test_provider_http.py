@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 
 from channels.base import OutboundMessage
 from channels.provider_http import KeepAliveAdapter
@@ -97,3 +100,26 @@ def test_what_the_fast_path_does_not_take_goes_to_requests(
     response = session.get(f"https://{fake_vonage.host}/v1/files/x", stream=True, timeout=5)
     assert isinstance(response.raw, urllib3.HTTPResponse)
     assert response.status_code == 501  # the fake serves POST only
+
+
+def test_an_answer_makes_no_cookie_jar_until_one_is_read(
+    sms_api_channel: VonageChannel, fake_vonage: FakeVonage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``requests.Response()`` built an empty cookie jar per answer (~5 % of a sending lane); the transport's
+    answer makes one only when read. Its headers read as ``requests``' do."""
+    made: list[object] = []
+    real_init = RequestsCookieJar.__init__
+
+    def counted(self: RequestsCookieJar, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RequestsCookieJar, "__init__", counted)
+    _send(sms_api_channel, "Bonjour", "k1")
+    assert made == []
+    response = sms_api_channel._client._http_client._last_response
+    assert isinstance(response, requests.Response) and response.status_code == 200
+    assert response.headers["content-type"] == response.headers["Content-Type"] == "application/json"
+    assert dict(response.cookies) == {} and len(made) == 1
+    assert response.cookies is response.cookies
+    assert pickle.loads(pickle.dumps(response)).json() == response.json()
