@@ -4,10 +4,11 @@ During a campaign the provider posts one report per message, thousands a second.
 checks the signature, parses, and pushes the reports onto a Redis list, then schedules one apply job
 when none is scheduled. On the API's event loop the push is a group commit (:class:`Stager`): the
 reports of every webhook that arrives while a push is under way go together in the next one, one
-round trip for many webhooks, and each webhook answers once its own reports are in Redis. The job
+round trip for many webhooks, written from the event loop itself (:mod:`core.redis_async`), and each
+webhook answers once its own reports are in Redis. The job
 applies up to :data:`BATCH` reports per transaction (:func:`delivery.states.apply_delivery_reports`:
 a fixed handful of statements per batch whatever its size — the lookup, one locked read of the
-columns reports move, one executemany UPDATE of the rows that changed; ``bench/reports_apply.py``
+columns reports move, one UPDATE of the rows that changed; ``bench/reports_apply.py``
 measures it). Applying is idempotent (a later state always wins), so a report applied twice, or the
 provider's retry of one, changes nothing. A periodic run of the job catches reports whose
 announcement was lost (the scheduling flag expires after :data:`FLAG_SECONDS`).
@@ -31,6 +32,7 @@ import redis
 from channels.base import DeliveryReport
 from core import db
 from core.queue import JobSpec, enqueue
+from core.redis_async import LoopRedis
 from delivery import states
 
 PENDING_KEY = "relais:reports:pending"
@@ -64,25 +66,37 @@ def stage(client: redis.Redis, reports: Sequence[DeliveryReport]) -> int:
 def _push(client: redis.Redis, encoded: list[str]) -> None:
     """One round trip: append to the list and raise the scheduling flag; enqueue a job when it was down."""
     pipe = client.pipeline(transaction=False)  # both commands are idempotent: MULTI/EXEC would only add work
-    pipe.rpush(PENDING_KEY, *encoded)
-    pipe.set(SCHEDULED_KEY, "1", nx=True, ex=FLAG_SECONDS)
+    for command in _push_commands(encoded):
+        pipe.execute_command(*command)
     _, scheduled = pipe.execute()
     if scheduled:
-        enqueue(JobSpec(func=APPLY_JOB, job_id=f"reports-apply:{uuid.uuid4().hex}", queue="inbound"))
+        _enqueue_apply()
+
+
+def _push_commands(encoded: list[str]) -> tuple[tuple[str | int, ...], ...]:
+    """RPUSH the reports; SET the flag if it is down (the reply says whether it was)."""
+    return ("RPUSH", PENDING_KEY, *encoded), ("SET", SCHEDULED_KEY, "1", "NX", "EX", FLAG_SECONDS)
+
+
+def _enqueue_apply() -> None:
+    enqueue(JobSpec(func=APPLY_JOB, job_id=f"reports-apply:{uuid.uuid4().hex}", queue="inbound"))
 
 
 class Stager:
     """:func:`stage` for an asyncio server, as a group commit: one push for the webhooks of a moment.
 
     A call returns once its reports are in Redis (the webhook's 200 promises they are kept) and
-    raises what the push raised (the provider then retries). While one push runs in a thread,
-    later calls wait together and go in the next push: under a campaign's thousands of reports a
-    second, one Redis round trip and one thread hand-off serve many webhooks instead of one each.
+    raises what the push raised (the provider then retries). While one push is under way, later
+    calls wait together and go in the next push: under a campaign's thousands of reports a second,
+    one Redis round trip serves many webhooks instead of one each. The push is written and read on
+    the event loop (:class:`core.redis_async.LoopRedis`, to the server ``client`` uses): a worker
+    thread per push cost the API a third of its time per report. Only the rare enqueue of an apply
+    job (when the flag was down) goes to a thread, RQ being synchronous.
     Bound to one event loop (use :func:`stager`).
     """
 
     def __init__(self, client: redis.Redis) -> None:
-        self._client = client
+        self._redis = LoopRedis.like(client)
         self._pending: list[str] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -105,7 +119,7 @@ class Stager:
                 encoded, waiters = self._pending, self._waiters
                 self._pending, self._waiters = [], []
                 try:
-                    await asyncio.to_thread(_push, self._client, encoded)
+                    await self._push(encoded)
                 except Exception as exc:
                     for waiter in waiters:
                         if not waiter.done():
@@ -116,6 +130,11 @@ class Stager:
                             waiter.set_result(None)
         finally:
             self._flusher = None
+
+    async def _push(self, encoded: list[str]) -> None:
+        _, scheduled = await self._redis.execute(*_push_commands(encoded))
+        if scheduled is not None:  # OK: the flag was down, no job is scheduled
+            await asyncio.to_thread(_enqueue_apply)
 
 
 _stagers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Stager]] = weakref.WeakKeyDictionary()

@@ -1,33 +1,48 @@
 """The status webhook's group commit (delivery.reports.Stager) against a real Redis: webhooks arriving
-together share one push, each answers only once its reports are kept, a failed push fails every
-webhook that waited on it (the provider retries), and the next webhook pushes again."""
+together share one push, each answers only once its reports are kept, a push needs no worker thread
+(only an apply job's enqueue does), a failed push fails every webhook that waited on it (the provider
+retries), and the next webhook pushes again."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 
 from bench.fake_provider import free_port
 from channels.base import DeliveryReport
 from core.queue import get_queue
 from core.redis import get_redis
+from core.redis_async import LoopRedis
 from core.settings import Settings
 from delivery import reports
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-class CountingRedis(redis.Redis):
-    """A real client that counts the pipelines it opens (one per push)."""
+@pytest.fixture
+def pushes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The commands of each round trip the stager's Redis connection makes (a real one)."""
+    calls: list[int] = []
+    original = LoopRedis.execute
 
-    pipelines = 0
+    async def counted(self: LoopRedis, *commands: Any) -> list[Any]:
+        calls.append(len(commands))
+        return await original(self, *commands)
 
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        self.pipelines += 1
-        return super().pipeline(*args, **kwargs)
+    monkeypatch.setattr(LoopRedis, "execute", counted)
+    return calls
+
+
+class NoThreads(ThreadPoolExecutor):
+    """An event loop's default executor that refuses work: what runs in a worker thread fails."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a worker thread was asked for")
 
 
 def _report(n: int) -> DeliveryReport:
@@ -35,26 +50,39 @@ def _report(n: int) -> DeliveryReport:
                           provider_status="delivered", client_ref=f"relais-{n}", raw={"messageId": f"P{n}"})
 
 
-def test_webhooks_arriving_together_share_one_push_and_answer_once_kept(runtime: Settings) -> None:
-    plain = get_redis(runtime)
-    client = CountingRedis(connection_pool=plain.connection_pool)
+def test_webhooks_arriving_together_share_one_push_and_answer_once_kept(runtime: Settings, pushes: list[int]) -> None:
+    client = get_redis(runtime)
     seen_kept: list[int] = []
 
     async def webhook(n: int) -> int:
         accepted = await reports.stager(client).stage([_report(n)])
-        seen_kept.append(int(plain.llen(reports.PENDING_KEY)))  # type: ignore[arg-type]
+        seen_kept.append(int(client.llen(reports.PENDING_KEY)))
         return accepted
 
     async def burst() -> list[int]:
         return list(await asyncio.gather(*(webhook(n) for n in range(50))))
 
     assert asyncio.run(burst()) == [1] * 50
-    assert client.pipelines == 1  # one round trip for the 50 webhooks
+    assert pushes == [2]  # one round trip for the 50 webhooks: the list push and the flag
     assert min(seen_kept) == 50  # none answered before its report was in Redis
-    kept = [reports.decode(raw) for raw in plain.lrange(reports.PENDING_KEY, 0, -1)]  # type: ignore[union-attr]
+    kept = [reports.decode(raw) for raw in client.lrange(reports.PENDING_KEY, 0, -1)]
     assert sorted(r.provider_message_id for r in kept) == sorted(f"P{n}" for n in range(50))
     assert kept[0] == _report(int(kept[0].provider_message_id[1:]))  # every field but the provider's raw ones
     assert get_queue("inbound").count == 1  # one apply job scheduled
+
+
+def test_a_push_runs_on_the_event_loop_without_a_worker_thread(runtime: Settings) -> None:
+    client = get_redis(runtime)
+    client.set(reports.SCHEDULED_KEY, "1")  # an apply job is scheduled: nothing to enqueue
+
+    async def webhooks() -> list[int]:
+        asyncio.get_running_loop().set_default_executor(NoThreads())
+        stager = reports.stager(client)
+        return [await stager.stage([_report(1)]), *await asyncio.gather(*(stager.stage([_report(n)]) for n in (2, 3)))]
+
+    assert asyncio.run(webhooks()) == [1, 1, 1]
+    assert client.llen(reports.PENDING_KEY) == 3
+    assert get_queue("inbound").count == 0
 
 
 def test_a_failed_push_fails_every_waiting_webhook_and_the_next_pushes_again(runtime: Settings) -> None:
