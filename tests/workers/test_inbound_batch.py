@@ -6,6 +6,7 @@ Real database (SQLite and PostgreSQL), real Redis, real pipeline over the demo F
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from core.settings import Settings
 from knowledge.embeddings import get_embedder
 from tests.agent.inbound_helpers import receive
 from tests.helpers import run_jobs
+from workers.delivery import ingest
 from workers.delivery.ingest import answer_events, drain_inbound
 from workers.jobs.inbound import process_inbound
 
@@ -237,3 +239,42 @@ def test_a_batch_of_new_and_known_numbers_is_answered_once_each(encoded: list[li
     assert follow_up.body == "and for express?"
     [answer] = [r for r in messages(phones[3], "out") if r.analysis["in_reply_to"] == follow_up.id]
     assert "9,90" in answer.body or "9.90" in answer.body, "the follow-up read after the first text"
+
+
+def test_a_batch_is_answered_while_the_previous_batch_s_replies_are_sent(
+        encoded: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL the drain answers the next batch while the previous one's replies go to the
+    provider (one send at a time, in batch order, every reply sent before the job ends); on SQLite,
+    one writer, each send is waited for before the next batch."""
+    monkeypatch.setattr(ingest, "BATCH", 1)
+    take_in, engine = ingest.take_in, ingest.get_engine()
+    second_taken = threading.Event()
+    steps: list[str] = []
+
+    def taking(session: Any, event_ids: Any, **kwargs: Any) -> Any:
+        steps.append(f"take {len(steps)}")
+        if any(step.startswith("send") for step in steps):
+            second_taken.set()
+        return take_in(session, event_ids, **kwargs)
+
+    class Engine:
+        def send_batch(self, ids: list[int], *, owner: str) -> Any:
+            steps.append("send")
+            if len([s for s in steps if s == "send"]) == 1:
+                second_taken.wait(5)  # the first batch's send: does the second batch go meanwhile?
+            report = engine.send_batch(ids, owner=owner)
+            steps.append("sent")
+            return report
+
+    monkeypatch.setattr(ingest, "take_in", taking)
+    monkeypatch.setattr(ingest, "get_engine", Engine)
+    stage("How much does shipping cost?", "+33612340061")
+    stage("Do you ship abroad?", "+33612340062")
+    assert drain_inbound() == 2
+    if db.engine().dialect.name == "postgresql":
+        assert steps[:3] == ["take 0", "send", "take 2"] and steps[3:] == ["sent", "send", "sent"], steps
+    else:
+        assert steps == ["take 0", "send", "sent", "take 3", "send", "sent"], steps
+    replies = messages(direction="out")[-2:]
+    assert all(r.status == "sent" for r in replies), "every reply sent before the job ended"
+    assert queued_jobs() == []

@@ -5,21 +5,26 @@ scheduled and none waits in the queue; the job clears the first flag before each
 while it runs either is popped by it or schedules a new job (which another worker runs alongside), and
 a job waiting in the queue is not joined by another (it pops everything pushed before it starts). Each pop of up to
 :data:`BATCH` events is taken in and answered in one transaction, its replies handed to the
-delivery engine right after the commit. A batch that fails is taken in again one event at a time,
-each message then analysed by its own ``process_inbound`` job (retried). :func:`sweep_inbound`
-(periodic) catches events whose announcement was lost or whose processing failed.
+delivery engine after the commit. In a drain the replies of one batch go out on a thread of the job
+while the next batch is popped and answered (the send waits on PostgreSQL and the provider, which
+the next batch no longer waits for); one batch's send at a time, in batch order, and the job ends only
+once its last replies were handed over (or their send jobs queued, as when the engine fails). A batch
+that fails is taken in again one event at a time, each message then analysed by its own
+``process_inbound`` job (retried). :func:`sweep_inbound` (periodic) catches events whose
+announcement was lost or whose processing failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
 
-from agent.intake import take_in
+from agent.intake import Intake, take_in
 from conversations import flows
 from conversations.models import InboundEvent
 from core import db
@@ -54,30 +59,66 @@ def _ingest_logged(event_id: int) -> None:
 def answer_events(event_ids: Sequence[int]) -> int:
     """Take in and answer ``event_ids`` in one transaction, then send the replies; returns how many
     messages were answered in the batch (0 when it failed and the events went one by one)."""
+    intake = _answer(event_ids)
+    if intake is None:
+        return 0
+    _send(intake.sends)
+    return len(intake.handled)
+
+
+def _answer(event_ids: Sequence[int]) -> Intake | None:
+    """The batch taken in and answered, committed, its conversations' locks released; ``None`` when it
+    failed and its events were taken in one by one."""
     try:
         with ExitStack() as locks, db.session_scope() as session:  # commit, then release the locks
-            intake = take_in(session, event_ids, locks=locks)
+            return take_in(session, event_ids, locks=locks)
     except Exception:
         log.exception("inbound batch failed; its events are taken in one by one", events=len(event_ids))
         for event_id in event_ids:
             _ingest_logged(event_id)
-        return 0
-    flows.send_held(intake.sends, lambda ids: get_engine().send_batch(ids, owner=claim_owner()))
-    return len(intake.handled)
+        return None
+
+
+def _send(sends: Mapping[str, Sequence[int]]) -> None:
+    flows.send_held(sends, lambda ids: get_engine().send_batch(ids, owner=claim_owner()))
 
 
 def drain_inbound() -> int:
-    """Take in and answer every announced event; returns how many ids were taken."""
+    """Take in and answer every announced event; returns how many ids were taken.
+
+    A batch's replies are sent on the job's sending thread while the next batch is answered; before
+    the next send, and before the job ends (an empty pop then looks again for texts that came
+    meanwhile), the previous send is waited for, so its failure fails the job as before. On SQLite
+    (one writer: the send would wait for the next batch's commit) each send is waited for at once."""
+    overlap = db.engine().dialect.name != "sqlite"
     client = get_redis(get_settings())
     flows.drain_started(client)
     taken = 0
-    while True:
-        client.delete(flows.DRAIN_SCHEDULED_KEY)
-        raw: list[bytes] | None = client.lpop(flows.PENDING_INBOUND_KEY, BATCH)  # type: ignore[assignment]
-        if not raw:
-            return taken
-        answer_events([int(event_id) for event_id in raw])
-        taken += len(raw)
+    sending: list[Future[None]] = []  # the previous batch's send, at most one
+
+    def settle() -> None:
+        while sending:
+            sending.pop().result()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relais-inbound-send") as sender:
+        try:
+            while True:
+                client.delete(flows.DRAIN_SCHEDULED_KEY)
+                raw: list[bytes] | None = client.lpop(flows.PENDING_INBOUND_KEY, BATCH)  # type: ignore[assignment]
+                if not raw:
+                    if not sending:
+                        return taken
+                    settle()
+                    continue
+                intake = _answer([int(event_id) for event_id in raw])
+                taken += len(raw)
+                settle()
+                if intake is not None and intake.sends:
+                    sending.append(sender.submit(_send, intake.sends))
+                    if not overlap:
+                        settle()
+        finally:
+            settle()
 
 
 def sweep_inbound(older_than_seconds: float = SWEEP_AFTER_SECONDS) -> int:
