@@ -99,7 +99,7 @@ def _when(wizard: WizardForm, start: datetime | None) -> str:
     if wizard.when == "recurring":
         # the first run in the campaign's zone, named: "08:00 UTC" beside "Every day at 09:00 (Europe/Paris)"
         # read as two different times
-        first = f"; first run {start.astimezone(scheduling.zone(zone)):%a %d %b %H:%M} ({zone})." if start else "."
+        first = f"; first send {start.astimezone(scheduling.zone(zone)):%a %d %b %H:%M} ({zone})." if start else "."
         if wizard.repeat == "daily":
             return f"Every day at {wizard.repeat_time} ({zone}){first}"
         if wizard.repeat == "weekly":

@@ -259,6 +259,20 @@ def exclusion_label(code: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def send_words(campaign: Campaign) -> str:
+    """How many times the campaign went out to its audience, in a marketer's words, for the report's status
+    line: "not sent yet", "send 3 of a repeating campaign: the figures below add up all 3 sends", nothing for
+    a one-off sent once. The page said "run 0" and "run 1" (``Campaign.run``, the count of sends started)."""
+    sends = campaign.run
+    if sends == 0:
+        return "not sent yet"
+    if campaign.recurrence:
+        if sends == 1:
+            return "first send of a repeating campaign"
+        return f"send {sends} of a repeating campaign: the figures below add up all {sends} sends"
+    return "" if sends == 1 else f"sent {sends} times: the figures below add up every send"
+
+
 def _report_context(session: Session, campaign: Campaign, principal: Principal) -> dict[str, Any]:
     report = report_export.full_report(session, campaign, now=utcnow())
     adaptive = report.get("adaptive")
@@ -269,6 +283,7 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "report": report,
         "exclusions": exclusions(report),
         "ab_words": ab_words(campaign, report),
+        "send_words": send_words(campaign),
         "forecast_runs": forecast_runs(report.get("forecast"),
                                        sending=campaign.run if campaign.status in SENDING_STATUSES else None,
                                        admin=principal.role == Role.ADMIN),

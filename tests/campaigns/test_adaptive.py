@@ -236,7 +236,7 @@ def test_a_recurring_campaigns_section_shows_the_current_run_only(app_client: Te
     _, secret = create_console_user("mia@example.com", role="marketer")
     log_in(app_client, "mia@example.com", secret)
     html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
-    assert '<h3 id="adaptive-title">Adaptive test, run 2</h3>' in html and "earlier runs are not counted" in html
+    assert '<h3 id="adaptive-title">Adaptive test, send 2</h3>' in html and "earlier sends are not counted" in html
     rows = html.split('<table id="allocation">')[1].split("</table>")[0]
     assert rows.count("<tr data-batch=") == 1 and second.strftime("%Y-%m-%d %H:%M") in rows
 

@@ -213,8 +213,8 @@ def test_each_recurring_run_stores_its_forecast_and_is_compared_on_its_own(app_c
     html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
     table = html.split('<table id="forecast-vs-actual">')[1].split("</table>")[0]
     assert [part.split('"')[0] for part in table.split('<tbody data-run="')[1:]] == ["2", "1"]  # latest first
-    assert "Run 1: forecast made 2026-06-10 12:00 (UTC)" in table
-    assert "Run 2: forecast made 2026-06-17 12:00 (UTC)" in table
+    assert "Send 1: forecast made 2026-06-10 12:00 (UTC)" in table
+    assert "Send 2: forecast made 2026-06-17 12:00 (UTC)" in table
     delivered = {run: table.split(f'<tbody data-run="{run}">')[1].split('data-metric="delivered">')[1].split("</tr>")[0]
                  for run in (1, 2)}
     assert "<td>60</td>" in delivered[1] and "<td>80</td>" in delivered[2]

@@ -117,7 +117,7 @@ def test_a_recurring_campaigns_forecast_per_run_is_accessible_and_fits(live_serv
     parts = page.locator("#forecast-vs-actual tbody")
     expect(parts).to_have_count(2)
     assert [parts.nth(i).get_attribute("data-run") for i in range(2)] == ["2", "1"]
-    expect(parts.nth(0).get_by_role("rowheader", name=re.compile("^Run 2: forecast made"))).to_be_visible()
+    expect(parts.nth(0).get_by_role("rowheader", name=re.compile("^Send 2: forecast made"))).to_be_visible()
     expect(parts.nth(0).locator('tr[data-metric="delivered"] td').nth(1)).to_have_text("4")
     expect(parts.nth(1).locator('tr[data-metric="delivered"] td').nth(1)).to_have_text("3")
     assert tools.serious_violations(page) == []

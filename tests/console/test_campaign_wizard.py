@@ -352,8 +352,8 @@ def test_a_repeating_campaigns_first_run_is_said_in_its_zone() -> None:
     """ "Every day at 09:00 (Europe/Paris); first run Wed 10 Jun 07:00 UTC" read as two times."""
     first = datetime(2026, 6, 10, 7, 0, tzinfo=UTC)
     daily = WizardForm(when="recurring", repeat="daily", repeat_time="09:00", timezone="Europe/Paris")
-    assert when_words(daily, first) == "Every day at 09:00 (Europe/Paris); first run Wed 10 Jun 09:00 (Europe/Paris)."
+    assert when_words(daily, first) == "Every day at 09:00 (Europe/Paris); first send Wed 10 Jun 09:00 (Europe/Paris)."
     weekly = WizardForm(when="recurring", repeat="weekly", repeat_day="WE", repeat_time="09:00",
                         timezone="Europe/Paris")
-    assert when_words(weekly, first).endswith("; first run Wed 10 Jun 09:00 (Europe/Paris).")
+    assert when_words(weekly, first).endswith("; first send Wed 10 Jun 09:00 (Europe/Paris).")
     assert when_words(daily, None) == "Every day at 09:00 (Europe/Paris)."
