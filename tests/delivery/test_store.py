@@ -202,3 +202,19 @@ def _wait_for_a_lock_wait() -> None:
                 return
             time.sleep(0.05)
     raise AssertionError("the second worker never waited for the row lock")
+
+
+def test_array_literals_read_back_as_the_values_on_postgresql(runtime_any_db: Settings) -> None:
+    """The send batch passes its arrays to PostgreSQL as text (``store.array_literal``): every value comes back as
+    it was, quotes, backslashes, control characters, separators and NULL included."""
+    if db.engine().dialect.name != "postgresql":
+        return
+    texts: list[str | None] = ['a"b', "c\\d", "e\\nf", "line\nbreak", "tab\there", "\x01", "x,y", "{z}", "NULL", "",
+                               " padded ", "é€😀", None, "relais-12@worker"]  # fmt: skip
+    numbers: list[int | None] = [1, -2, 9_007_199_254_740_993, None]
+    with db.engine().connect() as conn:
+        assert conn.scalar(text("SELECT CAST(:v AS TEXT[])"), {"v": store.array_literal(texts)}) == texts
+        assert conn.scalar(text("SELECT CAST(:v AS BIGINT[])"), {"v": store.array_literal(numbers)}) == numbers
+        assert conn.scalar(text("SELECT CAST(:v AS TEXT[])"), {"v": store.array_literal(["plain", "ref-1"])}) == [
+            "plain", "ref-1"]
+        assert conn.scalar(text("SELECT CAST(:v AS BIGINT[])"), {"v": store.array_literal([])}) == []
