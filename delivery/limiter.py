@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import redis
 from redis.exceptions import NoScriptError
@@ -96,6 +97,30 @@ def account_bucket(name: str, rate: float) -> Bucket:
     return Bucket(f"relais:rate:account:{name}", rate)
 
 
+def _bulk(word: str | int) -> bytes:
+    data = str(word).encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+@lru_cache(maxsize=1024)
+def _frame(sha: str, buckets: tuple[Bucket, ...], max_wait_us: int, writes: int) -> tuple[bytes, bytes]:
+    """The parts of a reservation's EVALSHA that repeat for a pair of buckets: everything before the write
+    keys (the command, script, key count and bucket keys) and between them and the write values (the
+    longest wait, the write count, the intervals)."""
+    words: list[str | int] = ["EVALSHA", sha, len(buckets) + writes, *(b.key for b in buckets)]
+    head = b"*%d\r\n" % (3 + len(buckets) + 3 * writes + 2 + len(buckets)) + b"".join(map(_bulk, words))
+    middle = b"".join(_bulk(word) for word in (max_wait_us, writes, *(b.interval_us for b in buckets)))
+    return head, middle
+
+
+def _packed(sha: str, buckets: tuple[Bucket, ...], max_wait_us: int, writes: Sequence[Write]) -> bytes:
+    """The reservation's EVALSHA in RESP (the script's KEYS and ARGV as :data:`_SCRIPT` reads them): the
+    parts a lane repeats on every send come from :func:`_frame`, only the writes are packed each time."""
+    head, middle = _frame(sha, buckets, max_wait_us, len(writes))
+    return b"".join((head, *(_bulk(key) for key, _, _ in writes), middle,
+                     *(part for _, value, ttl in writes for part in (_bulk(value), _bulk(ttl)))))
+
+
 @dataclass(frozen=True)
 class Grant:
     """``granted``: a slot is reserved ``wait`` seconds from now; else the next slot is ``wait`` away.
@@ -129,14 +154,15 @@ class RateLimiter:
         against 48 for the script alone).
         """
         keys = [b.key for b in buckets] + [key for key, _, _ in writes]
-        args: list[str | int] = [int(max_wait * 1_000_000), len(writes), *(b.interval_us for b in buckets)]
+        max_wait_us = int(max_wait * 1_000_000)
+        args: list[str | int] = [max_wait_us, len(writes), *(b.interval_us for b in buckets)]
         for _, value, ttl in writes:
             args += [value, ttl]
         try:
             # EVALSHA itself: the registered Script asks SCRIPT EXISTS first when it has not run in
             # this client. Redis forgets scripts on restart or SCRIPT FLUSH: then nothing ran, and
             # the script is loaded and run (writes included) once.
-            reply = self._direct(self._script.sha, keys, args)
+            reply = self._direct(_packed(self._script.sha, buckets, max_wait_us, writes))
             if reply is None:
                 reply = self._client.evalsha(self._script.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -144,19 +170,17 @@ class RateLimiter:
         granted, wait_us, slot_us = reply
         return Grant(bool(granted), int(wait_us) / 1_000_000, int(slot_us))
 
-    def _direct(self, sha: str, keys: list[str], args: list[str | int]) -> list[int] | None:
-        """EVALSHA on a single-connection client's own connection, packed here: redis-py's command path
-        (packing every argument through its encoder, the retry wrapper, its metrics hooks) cost a send
-        lane about twice the round trip itself (in process: ~70-100 vs ~25-35 µs of processor time per
-        reservation). ``None`` when the client is pooled, or the connection failed (then redis-py's own
-        path reconnects and retries; at worst a second slot is booked, and the writes are idempotent).
+    def _direct(self, packed: bytes) -> list[int] | None:
+        """EVALSHA (packed by :func:`_packed`) on a single-connection client's own connection: redis-py's
+        command path (packing every argument through its encoder, the retry wrapper, its metrics hooks)
+        cost a send lane about twice the round trip itself (in process: ~70-100 vs ~25-35 µs of processor
+        time per reservation). ``None`` when the client is pooled, or the connection failed (then
+        redis-py's own path reconnects and retries; at worst a second slot is booked, and the writes are
+        idempotent).
         """
         connection = self._client.connection
         if connection is None:
             return None
-        words = [b"EVALSHA", sha.encode(), str(len(keys)).encode()]
-        words += [str(word).encode() for word in (*keys, *args)]
-        packed = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%b\r\n" % (len(word), word) for word in words)
         with self._client.single_connection_lock:
             try:
                 connection.send_packed_command([packed])
