@@ -194,9 +194,11 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
         by_id = {row.id: row for row in rows}
         for outgoing in ready:
             row = by_id[outgoing.id]
-            for name, value in (("sender", outgoing.sender.address), ("attempts", outgoing.attempts),
-                                ("wait_reason", ""), ("wait_detail", "")):
-                set_committed_value(row, name, value)
+            set_committed_value(row, "attempts", outgoing.attempts)
+            # only what changed: a campaign row is usually due with no wait reason, its sender chosen now
+            for name, value in (("sender", outgoing.sender.address), ("wait_reason", ""), ("wait_detail", "")):
+                if getattr(row, name) != value:
+                    set_committed_value(row, name, value)
     return ready
 
 
