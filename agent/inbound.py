@@ -35,6 +35,7 @@ from agent.runtime import DEFAULT_KB, get_runtime
 from agent.service import histories_for
 from contacts.models import Contact
 from conversations.models import Conversation, Message
+from conversations.service import threads_created
 from core.db import utcnow
 from handoff import events
 from handoff.service import handed_back
@@ -95,11 +96,17 @@ def handle_batch(session: Session, message_ids: Sequence[int], *, now: datetime 
     runtime = get_runtime()
     pipeline = runtime.pipeline(session)
     moment = now or utcnow()
+    # threads this transaction created: no agent handed them back, and in the first round no earlier turn
+    created = threads_created(session)
+    first_round = True
     while queues:
         batch = [turns.pop(0) for turns in queues.values()]
         queues = {key: turns for key, turns in queues.items() if turns}
-        watched = handed_back(session, [turn.conversation.id for turn in batch if not turn.owned])
-        for turn, analysis in zip(batch, _analyse(session, pipeline, batch), strict=True):
+        watched = handed_back(session, [turn.conversation.id for turn in batch
+                                        if not turn.owned and turn.conversation.id not in created])
+        analyses = _analyse(session, pipeline, batch, no_history=created if first_round else set())
+        first_round = False
+        for turn, analysis in zip(batch, analyses, strict=True):
             done[turn.message.id] = _act_on(session, turn, analysis, hours=runtime.profile.hours, now=moment)
             if turn.conversation.id in watched:
                 # the agent who handed it back may have the thread open: show the text and the bot's answer now
@@ -145,9 +152,12 @@ class _Turn:
         return self.conversation.state in HUMAN_STATES
 
 
-def _analyse(session: Session, pipeline: Pipeline, batch: list[_Turn]) -> list[Analysis]:
-    """One pipeline call per LLM setting (a thread a person owns never gets an LLM answer)."""
-    histories = histories_for(session, [turn.message for turn in batch])
+def _analyse(session: Session, pipeline: Pipeline, batch: list[_Turn], *, no_history: set[int]) -> list[Analysis]:
+    """One pipeline call per LLM setting (a thread a person owns never gets an LLM answer); the
+    histories of the threads in ``no_history`` (known to be empty) are not read."""
+    asked = [turn.message for turn in batch if turn.conversation.id not in no_history]
+    read = dict(zip((m.id for m in asked), histories_for(session, asked), strict=True))
+    histories = [read.get(turn.message.id, ()) for turn in batch]
     items = [
         Inbound(text=turn.message.body or "",
                 contact_language=language_prior(turn.contact.language, turn.contact.phone),

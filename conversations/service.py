@@ -16,6 +16,9 @@ from core.sql import among
 #: ``client_ref`` sent with every outbound message; providers echo it in delivery reports.
 CLIENT_REF_PREFIX = "relais-"
 
+#: ``session.info`` key: the threads :func:`open_conversations` created, with the transaction they were created in.
+_CREATED = "relais.threads_created"
+
 
 def client_ref(message_id: int) -> str:
     """The stable reference of a message at the provider (the same on every attempt)."""
@@ -151,7 +154,19 @@ def open_conversations(session: Session, threads: Iterable[tuple[int, str]], *, 
     if created:
         session.add_all(created.values())
         session.flush()
+        transaction, ids = session.info.get(_CREATED, (None, set()))
+        if transaction is not session.get_transaction():
+            ids = set()
+        session.info[_CREATED] = (session.get_transaction(), ids | {c.id for c in created.values()})
     return {**found, **created}
+
+
+def threads_created(session: Session) -> set[int]:
+    """The ids of the threads :func:`open_conversations` created in ``session``'s current transaction:
+    they hold only this transaction's messages, no escalation and no earlier turn, so the inbound
+    batch need not read them for those (two statements per batch of first texts)."""
+    transaction, ids = session.info.get(_CREATED, (None, set()))
+    return set(ids) if transaction is not None and transaction is session.get_transaction() else set()
 
 
 def sticky_senders(session: Session, contact_ids: Iterable[int]) -> dict[int, str]:

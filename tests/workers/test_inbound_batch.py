@@ -21,6 +21,7 @@ from contacts.models import Contact
 from conversations import flows
 from conversations.lock import conversation_lock
 from conversations.models import InboundEvent, Message
+from conversations.service import threads_created
 from core import db
 from core.queue import get_queue
 from core.settings import Settings
@@ -278,3 +279,15 @@ def test_a_batch_is_answered_while_the_previous_batch_s_replies_are_sent(
     replies = messages(direction="out")[-2:]
     assert all(r.status == "sent" for r in replies), "every reply sent before the job ended"
     assert queued_jobs() == []
+
+
+def test_first_texts_read_no_history_and_no_escalation(encoded: list[list[str]]) -> None:
+    """Threads the batch creates have no earlier turn (in its first round) and no escalation an agent
+    handed back: neither is read for them. A known number's text still reads both."""
+    history, escalations = "SELECT anon_1.conversation_id, anon_1.author_type", "SELECT escalations."
+    first = batch_statements(3, 300)
+    assert not [s for s in first if s.startswith((history, escalations))], "\n".join(first)
+    known = batch_statements(1, 300)  # the same number again: its thread exists
+    assert sum(s.startswith(history) for s in known) == 1 and sum(s.startswith(escalations) for s in known) == 1
+    with db.session_scope() as session:
+        assert threads_created(session) == set(), "none created in this transaction"
