@@ -244,3 +244,48 @@ def test_no_yes_answers_a_question_asking_how_much_or_how_long(embedder: Embedde
     # a yes-or-no question keeps its yes
     [plain] = ranked(embedder, "Do you sell gift cards?", GIFT_CARDS)
     assert plain.reply_sentences()[0].startswith("Yes, e-gift cards")
+
+
+DELIVERY_TIME = faq("t", 0.67, "How long does delivery take?",
+                    "Standard delivery (Colissimo) takes 2-4 working days in mainland France, express delivery "
+                    "(Chronopost) 24 hours if ordered before 1 pm.")
+SHIPPING_COST = faq("p", 0.61, "How much does shipping cost?",
+                    "Standard shipping in mainland France is 4.90 EUR and free from 60 EUR of purchases. Express "
+                    "delivery costs 9.90 EUR. Furniture is delivered for 29 EUR.")
+
+
+def test_the_asked_price_is_not_left_behind_on_intent_agreement(embedder: Embedder) -> None:
+    """"How much is express delivery?" (delivery_time 0.74) got the delivery times: the intent's agreement
+    lifted them far over the prices, which are nearly as close to the question's wording and state a price."""
+    examples = IntentExamples({"delivery_time": ["how long does delivery take", "how many days for shipping",
+                                                 "do you offer express delivery", "what are your delivery times"]},
+                              embedder.embed).get("delivery_time")
+    candidates = ranked(embedder, "How much is express delivery?", DELIVERY_TIME, SHIPPING_COST, examples=examples)
+    assert candidates[0].hit.chunk_id == "p"
+    assert "Express delivery costs 9.90 EUR." in candidates[0].reply_sentences()
+
+
+RETURN_LABEL = faq("l", 0.52, "How do I return an item?",
+                   "Request a prepaid return label in My account > My orders > Return, print it and drop the parcel "
+                   "at any post office or Mondial Relay point.")
+RETURN_POLICY = faq("r", 0.40, "What is your return policy?",
+                    "You have 30 days after delivery to return an item, unused and in its original packaging. "
+                    "Returns are free in France; candles that have been lit cannot be returned.")
+
+
+@pytest.mark.parametrize("question", ["Can I still return an item after 3 weeks?",
+                                      "Posso ancora restituire un articolo dopo 3 settimane?"])
+def test_a_question_giving_a_period_gets_the_period_allowed(embedder: Embedder, question: str) -> None:
+    """"je peux retourner un article après 3 semaines ?" got the return label steps: a question stating a
+    period asks whether it is within the one allowed, which the return policy states."""
+    candidates = ranked(embedder, question, RETURN_LABEL, RETURN_POLICY)
+    assert candidates[0].hit.chunk_id == "r"
+    assert [e.kind for e in candidates[0].missing] == []
+
+
+def test_a_passage_saying_it_is_free_states_a_price(embedder: Embedder) -> None:
+    """"is there a fee to send something back" keeps the return policy ("Returns are free in France"): the
+    prices of shipping are not moved first as the one passage stating an amount."""
+    policy = replace(RETURN_POLICY, score=0.37)
+    candidates = ranked(embedder, "is there a fee to send something back?", policy, replace(SHIPPING_COST, score=0.34))
+    assert candidates[0].hit.chunk_id == "r" and candidates[0].support == "covered"
