@@ -255,7 +255,14 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     queued = 0
     if records:
         _plan(session, campaign, records, when, now)
-        message_ids = _insert(session, records)
+        # Core executemany without RETURNING (SQLite would fall back to one statement per row with
+        # it, and the ORM bulk path costs as much again in bookkeeping); ids come back by key
+        session.connection().execute(insert(Message.__table__), records)  # type: ignore[arg-type]
+        by_key: dict[str | None, int] = {key: mid for key, mid in session.execute(
+            select(Message.idempotency_key, Message.id)
+            .where(among(Message.idempotency_key, [r["idempotency_key"] for r in records],
+                         session.get_bind().dialect.name)))}
+        message_ids = [by_key[r["idempotency_key"]] for r in records]
         queue_wakeups(session, message_ids, [r["not_before"] for r in records], now)
         queued = len(message_ids)
     campaign.cursor = ids[-1]
@@ -267,26 +274,6 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     campaign.skipped = totals
     session.flush()
     return ChunkResult(done=len(ids) < chunk, queued=queued, seen=len(ids))
-
-
-def _insert(session: Session, records: list[dict[str, Any]]) -> list[int]:
-    """Insert the chunk's message rows (Core executemany: the ORM bulk path costs as much again in
-    bookkeeping); returns their ids in the records' order.
-
-    PostgreSQL returns the ids from its multi-row INSERTs (``RETURNING``, in parameter order). SQLite
-    would fall back to one statement per row with ``RETURNING``, so its ids are read back by
-    idempotency key (on PostgreSQL that read was an index probe per row and a 5,000-key array).
-    """
-    table = Message.__table__
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
-        return list(connection.scalars(returning, records))
-    connection.execute(insert(table), records)  # type: ignore[arg-type]
-    by_key: dict[str | None, int] = {key: mid for key, mid in session.execute(
-        select(Message.idempotency_key, Message.id)
-        .where(among(Message.idempotency_key, [r["idempotency_key"] for r in records], connection.dialect.name)))}
-    return [by_key[r["idempotency_key"]] for r in records]
 
 
 def _plan(session: Session, campaign: Campaign, records: list[dict[str, Any]], slots: list[plan.Slot],

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     ARRAY,
     BigInteger,
-    String,
     Table,
     and_,
     any_,
@@ -34,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import NullType
 
 from channels.base import MediaItem, SendResult
 from channels.senders import SenderChoice, SenderPicker, account_rates, ensure_default_sender
@@ -128,7 +128,9 @@ def take(session: Session, message_ids: Sequence[int], *, now: datetime, owner: 
     if dialect != "postgresql":
         return claim(session, message_ids, now=now, owner=owner)
     token = f"{uuid.uuid4().hex[: 31 - len(owner)]}@{owner}" if owner else uuid.uuid4().hex
-    ids = cast(bindparam("ids", array_literal(sorted(set(message_ids))), type_=String), ARRAY(BigInteger))
+    # untyped: a typed parameter is sent as ``varchar`` and cast at run time, which hid the ids from the
+    # planner (it scanned the queued rows by status instead of probing the 500 ids: 2-3 x PostgreSQL's time)
+    ids = cast(bindparam("ids", array_literal(sorted(set(message_ids))), type_=NullType()), ARRAY(BigInteger))
     due = (select(Message)
            .where(_messages.c.id == any_(ids), Message.status == "queued",
                   Message.direction == "out", or_(Message.not_before.is_(None), Message.not_before <= now))
