@@ -296,9 +296,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         relevance = max([*scores, *([heading] if heading is not None else [])])
         closest = int(np.argmax(scores))  # the sentence nearest the question, before a follow-up's bonus
         closest_score = scores[closest]
-        if follow_up and asked is not None:
-            # the detail a follow-up asks about ("express") is a word of the sentence that answers it
-            wanted = _content_words(asked)
+        # the detail asked ("express") is a word of the sentence that answers it: a follow-up's own words, or
+        # a question's words its passage's title lacks ("c'est combien la livraison express ?" got the
+        # standard price alone, "Combien coûte la livraison ?" names no express)
+        wanted = _content_words(asked) if follow_up and asked is not None else \
+            _content_words(question) - _stems(faq_question or "")
+        if wanted:
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)

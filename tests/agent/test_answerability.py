@@ -289,3 +289,15 @@ def test_a_passage_saying_it_is_free_states_a_price(embedder: Embedder) -> None:
     policy = replace(RETURN_POLICY, score=0.37)
     candidates = ranked(embedder, "is there a fee to send something back?", policy, replace(SHIPPING_COST, score=0.34))
     assert candidates[0].hit.chunk_id == "r" and candidates[0].support == "covered"
+
+
+def test_a_word_of_the_question_its_passages_title_lacks_picks_the_sentence(embedder: Embedder) -> None:
+    """"c'est combien la livraison express ?" got the standard price alone: "express" is the detail asked,
+    and "Combien coûte la livraison ?" does not say it; the sentence naming it is kept."""
+    shipping = faq("f", 0.6, "Combien coûte la livraison ?",
+                   "En France métropolitaine, la livraison standard coûte 4,90 EUR et elle est offerte dès 60 EUR "
+                   "d'achat. L'express coûte 9,90 EUR. Les meubles sont livrés pour 29 EUR.", language="fr")
+    vector = embedder.embed(["c'est combien la livraison express ?"])[0]
+    [candidate] = rank("c'est combien la livraison express ?", vector, [shipping], language="fr",
+                       embed=embedder.embed, known_name=lambda n: False)
+    assert "L'express coûte 9,90 EUR." in candidate.reply_sentences()
