@@ -291,3 +291,41 @@ def test_first_texts_read_no_history_and_no_escalation(encoded: list[list[str]])
     assert sum(s.startswith(history) for s in known) == 1 and sum(s.startswith(escalations) for s in known) == 1
     with db.session_scope() as session:
         assert threads_created(session) == set(), "none created in this transaction"
+
+
+def test_each_pop_of_the_drain_is_one_redis_round_trip(encoded: list[list[str]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clearing the "drain scheduled" flag and popping the next ids go in one round trip, in that order."""
+    real = ingest.get_redis
+    trips: list[str] = []
+
+    class Counting:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            attribute = getattr(self._client, name)
+            if name == "pipeline":
+                def pipeline(**kwargs: Any) -> Any:
+                    pipe = attribute(**kwargs)
+                    execute = pipe.execute
+
+                    def counted() -> Any:
+                        trips.append("pipeline: " + ", ".join(str(c[0][0]) for c in pipe.command_stack))
+                        return execute()
+                    pipe.execute = counted
+                    return pipe
+                return pipeline
+            if callable(attribute):
+                def call(*args: Any, **kwargs: Any) -> Any:
+                    trips.append(name.upper())
+                    return attribute(*args, **kwargs)
+                return call
+            return attribute
+
+    monkeypatch.setattr(ingest, "get_redis", lambda settings: Counting(real(settings)))
+    stage("How much does shipping cost?", "+33612340071")
+    assert drain_inbound() == 1
+    # on PostgreSQL an empty pop while the replies were being sent looks once more when they are
+    pops = 3 if db.engine().dialect.name == "postgresql" else 2
+    assert trips == ["DELETE"] + ["pipeline: DEL, LPOP"] * pops, trips

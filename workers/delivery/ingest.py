@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -103,8 +104,7 @@ def drain_inbound() -> int:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relais-inbound-send") as sender:
         try:
             while True:
-                client.delete(flows.DRAIN_SCHEDULED_KEY)
-                raw: list[bytes] | None = client.lpop(flows.PENDING_INBOUND_KEY, BATCH)  # type: ignore[assignment]
+                raw = _pop(client)
                 if not raw:
                     if not sending:
                         return taken
@@ -119,6 +119,16 @@ def drain_inbound() -> int:
                         settle()
         finally:
             settle()
+
+
+def _pop(client: Any) -> list[bytes] | None:
+    """Clear the "drain scheduled" flag, then pop up to :data:`BATCH` ids: one round trip, the two
+    commands run in this order (an id pushed after the pop finds the flag down and schedules a drain)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(flows.DRAIN_SCHEDULED_KEY)
+    pipe.lpop(flows.PENDING_INBOUND_KEY, BATCH)
+    raw: list[bytes] | None = pipe.execute()[1]
+    return raw
 
 
 def sweep_inbound(older_than_seconds: float = SWEEP_AFTER_SECONDS) -> int:
