@@ -183,16 +183,6 @@ def _agreement_title(hit: Hit) -> str:
     return hit.question or hit.heading_path or hit.text
 
 
-def intent_agreement(hits: Sequence[Hit], intent_examples: np.ndarray | None,
-                     embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    """Each hit's agreement with an intent: the best cosine between its FAQ question (or heading) and the
-    intent's examples (``intent_examples``, unit embeddings; zeros without them)."""
-    if intent_examples is None or not len(intent_examples) or not hits:
-        return np.zeros(len(hits))
-    titles = embed([_agreement_title(hit) for hit in hits])
-    return np.asarray((titles @ np.asarray(intent_examples).T).max(axis=1))
-
-
 def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[[str], bool],
             home: str | None = None) -> tuple[Support, tuple[Entity, ...]]:
     """How ``hit`` supports the entities of a question, and the ones it does not cover.
@@ -276,11 +266,13 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     texts: list[str] = []
     for _, faq_question, units in layout:
         texts += ([faq_question] if faq_question else []) + units
+    titles = [_agreement_title(hit) for hit in hits] if intent_examples is not None else []
     follow_up = asked is not None and asked != question
     embed_asked = follow_up and asked is not None and asked_vector is None
-    vectors = embed(texts + ([asked] if embed_asked and asked is not None else []))
+    vectors = embed(texts + titles + ([asked] if embed_asked and asked is not None else []))
     matrix = vectors[: len(texts)] @ np.asarray(vector, dtype=np.float32)
-    agreement = intent_agreement(hits, intent_examples, embed)
+    agreement = ((vectors[len(texts):len(texts) + len(titles)] @ np.asarray(intent_examples).T).max(axis=1)
+                 if intent_examples is not None and len(intent_examples) else np.zeros(len(hits)))
     # a follow-up's own words pick the sentence ("express"), the rewritten query the passage
     focus = vectors[-1] if embed_asked else asked_vector
     focus_scores = vectors[: len(texts)] @ np.asarray(focus, dtype=np.float32) if follow_up else None
