@@ -10,8 +10,9 @@ applies up to :data:`BATCH` reports per transaction (:func:`delivery.states.appl
 a fixed handful of statements per batch whatever its size — the lookup, one locked read of the
 columns reports move, one UPDATE of the rows that changed; ``bench/reports_apply.py``
 measures it). Applying is idempotent (a later state always wins), so a report applied twice, or the
-provider's retry of one, changes nothing. A periodic run of the job catches reports whose
-announcement was lost (the scheduling flag expires after :data:`FLAG_SECONDS`).
+provider's retry of one, changes nothing. A running job keeps the scheduling flag up until it finds
+the list empty, so a campaign's reports keep one job busy rather than queue one per batch. A periodic
+run of the job catches reports whose announcement was lost (the flag expires after :data:`FLAG_SECONDS`).
 
 Between the webhook's 200 and the job, a report lives in Redis, as every queued job does.
 """
@@ -152,16 +153,22 @@ def stager(client: redis.Redis) -> Stager:
 def apply_pending(client: redis.Redis, *, batch: int = BATCH) -> int:
     """Apply every staged report, ``batch`` per transaction; returns how many were taken.
 
-    The flag is cleared before each pop, so a report pushed meanwhile is either popped here or
-    schedules a new job. A batch whose transaction fails goes back to the list's head (and the job
-    fails, to be retried): nothing popped is dropped.
+    The scheduling flag stays up while the job runs, so the webhooks meanwhile schedule no other job
+    (when the flag was cleared before each pop, a campaign's webhooks queued a job per batch, three
+    in four of which found the list empty). It is cleared once the list is found empty, and the list
+    is popped once more after that: a report pushed while the flag was still up is popped here, one
+    pushed after schedules a new job. A batch whose transaction fails goes back to the list's head
+    and the job fails, to be retried (the flag left up, expiring after :data:`FLAG_SECONDS`, and
+    the periodic run catches up): nothing popped is dropped.
     """
     taken = 0
     while True:
-        client.delete(SCHEDULED_KEY)
         raw: list[bytes] | None = client.lpop(PENDING_KEY, batch)  # type: ignore[assignment]
         if not raw:
-            return taken
+            client.delete(SCHEDULED_KEY)
+            raw = client.lpop(PENDING_KEY, batch)  # type: ignore[assignment]
+            if not raw:
+                return taken
         try:
             with db.session_scope() as session:
                 states.apply_delivery_reports(session, [decode(r) for r in raw])

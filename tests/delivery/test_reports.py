@@ -1,13 +1,16 @@
 """Delivery reports kept by the webhook and applied in batches by a job, on SQLite and PostgreSQL:
-one job scheduled for a burst, every report applied in order (never backwards), by provider id, part
-id or client-ref, unknown ones ignored, replays harmless."""
+one job scheduled for a burst and none while it runs, every report applied in order (never backwards),
+by provider id, part id or client-ref, unknown ones ignored, replays harmless, a failed batch kept."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+import redis
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryReport, DeliveryStatus
@@ -18,7 +21,7 @@ from core import db
 from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import Settings
-from delivery import reports
+from delivery import reports, states
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -109,3 +112,81 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Set
         assert executions[0] == executions[1], executions
     with db.session_scope() as session:
         assert set(session.scalars(select(Message.status))) == {"delivered"}
+
+
+def test_reports_pushed_while_the_job_runs_schedule_no_other_job(
+    runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running job keeps the flag up: a campaign's webhooks meanwhile queue nothing (they queued a
+    job per batch, most of which found the list empty); once it found the list empty, the next does."""
+    client = get_redis(runtime_any_db)
+    with db.session_scope() as session:
+        for n in range(6):
+            _sent(session, f"+3361234570{n}", f"R{n}")
+    reports.stage(client, [_report("delivered", f"R{n}") for n in range(3)])
+    assert get_queue("inbound").count == 1
+    original = states.apply_delivery_reports
+    batches: list[int] = []
+
+    def apply_while_webhooks_arrive(session: Session, batch: list[DeliveryReport]) -> list[int | None]:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            reports.stage(client, [_report("delivered", f"R{n}") for n in range(3, 5)])
+        return original(session, batch)
+
+    monkeypatch.setattr(states, "apply_delivery_reports", apply_while_webhooks_arrive)
+    assert reports.apply_pending(client, batch=3) == 5
+    assert batches == [3, 2]
+    assert get_queue("inbound").count == 1  # the first job's only: none queued by the reports it took
+    reports.stage(client, [_report("delivered", "R5")])
+    assert get_queue("inbound").count == 2  # the list was found empty: the next report schedules a job
+    assert reports.apply_pending(client) == 1
+    with db.session_scope() as session:
+        assert list(session.scalars(select(Message.status).distinct())) == ["delivered"]
+
+
+class _PushedAsTheFlagDrops(redis.Redis):
+    """A client through which a webhook's report lands just before the job's first clearing of the flag."""
+
+    landed = False
+
+    def delete(self, *names: Any) -> Any:
+        if reports.SCHEDULED_KEY in names and not self.landed:
+            self.landed = True
+            reports.stage(self, [_report("delivered", "L1")])  # the flag is up: this schedules no job
+        return super().delete(*names)
+
+
+def test_a_report_pushed_as_the_job_finds_the_list_empty_is_taken_by_it(runtime_any_db: Settings) -> None:
+    plain = get_redis(runtime_any_db)
+    client = _PushedAsTheFlagDrops(connection_pool=plain.connection_pool)
+    with db.session_scope() as session:
+        late = _sent(session, "+33612345710", "L1")
+    reports.stage(client, [_report("delivered", "L0")])  # unknown: ignored
+    assert reports.apply_pending(client) == 2
+    assert plain.llen(reports.PENDING_KEY) == 0
+    with db.session_scope() as session:
+        assert session.get(Message, late).status == "delivered"  # type: ignore[union-attr]
+
+
+def test_a_failed_batch_goes_back_whole_and_the_next_run_applies_it(
+    runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = get_redis(runtime_any_db)
+    with db.session_scope() as session:
+        ids = [_sent(session, f"+3361234572{n}", f"F{n}") for n in range(4)]
+    reports.stage(client, [_report("delivered", f"F{n}") for n in range(4)])
+    original = states.apply_delivery_reports
+
+    def database_down(session: Session, batch: list[DeliveryReport]) -> list[int | None]:
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(states, "apply_delivery_reports", database_down)
+    with pytest.raises(OperationalError):
+        reports.apply_pending(client, batch=3)
+    assert [reports.decode(r).provider_message_id for r in client.lrange(reports.PENDING_KEY, 0, -1)] == [
+        "F0", "F1", "F2", "F3"]  # fmt: skip
+    monkeypatch.setattr(states, "apply_delivery_reports", original)
+    assert reports.apply_pending(client, batch=3) == 4
+    with db.session_scope() as session:
+        assert {session.get(Message, i).status for i in ids} == {"delivered"}  # type: ignore[union-attr]
