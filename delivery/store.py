@@ -204,13 +204,15 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
     return ready
 
 
-# PostgreSQL: every chosen sender in one UPDATE joined to (id, sender) arrays, claim included when given
+# PostgreSQL: every chosen sender in one UPDATE joined to (id, sender) arrays, claim included when given.
+# The ids are also matched as an array (here and in the sends' UPDATE): the planner does not see how many
+# rows the unnest holds, and joined it by hash to a scan of the whole table; matched, it probes the index.
 _STORE_SENDERS = text("""
 UPDATE messages SET sender = v.sender, attempts = messages.attempts + 1, wait_reason = '', wait_detail = '',
     status = COALESCE(:status, messages.status), claim_token = COALESCE(:token, messages.claim_token),
     claimed_at = COALESCE(:claimed_at, messages.claimed_at)
 FROM unnest(CAST(:ids AS BIGINT[]), CAST(:senders AS TEXT[])) AS v(id, sender)
-WHERE messages.id = v.id
+WHERE messages.id = v.id AND messages.id = ANY(CAST(:ids AS BIGINT[]))
 """).bindparams(bindparam("status", type_=_messages.c.status.type),
                 bindparam("token", type_=_messages.c.claim_token.type),
                 bindparam("claimed_at", type_=_messages.c.claimed_at.type))
@@ -280,7 +282,7 @@ UPDATE messages SET
     claim_token = '', error_code = '', error_reason = ''
 FROM unnest(CAST(:ids AS BIGINT[]), CAST(:tokens AS TEXT[]), CAST(:providers AS TEXT[]), CAST(:pids AS TEXT[]),
             CAST(:segments AS INTEGER[]), CAST(:prices AS BIGINT[])) AS v(id, token, provider, pid, segments, price)
-WHERE messages.id = v.id AND messages.claim_token = v.token
+WHERE messages.id = v.id AND messages.claim_token = v.token AND messages.id = ANY(CAST(:ids AS BIGINT[]))
 """).bindparams(bindparam("now", type_=_messages.c.sent_at.type))
 
 
