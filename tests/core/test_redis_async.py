@@ -1,6 +1,6 @@
 """core.redis_async against real Redis servers: pipelined replies of each kind, replies arriving in pieces,
 error replies, the database and password a redis-py client's URL names (TCP and unix socket), refused,
-lost and silent connections failing with redis-py's exceptions, and the next call connecting again."""
+lost and silent connections failing with redis-py's exceptions, and the next call connecting again; TLS checked against its CA."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import trustme
 
 from bench.fake_provider import free_port
 from core.redis_async import LoopRedis, _Connection, pack, parse
@@ -180,3 +181,48 @@ def test_the_password_and_database_of_a_url_are_used_over_tcp_and_a_unix_socket(
 
     with pytest.raises(redis.AuthenticationError):
         asyncio.run(wrong_password())
+
+
+def test_a_rediss_url_speaks_tls_checked_against_its_ca(tmp_path: Path) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server binary")
+    authority = trustme.CA()
+    server_cert = authority.issue_cert("127.0.0.1")
+    cert, key, ca = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    server_cert.cert_chain_pems[0].write_to_path(str(cert))
+    server_cert.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"rediss://127.0.0.1:{port}/4?ssl_ca_certs={ca}"
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+        async def run(target: redis.Redis) -> list[object]:
+            loop_redis = LoopRedis.like(target)
+            try:
+                return await loop_redis.execute(("INCR", "tls:counter"), ("INCR", "tls:counter"))
+            finally:
+                loop_redis.close()
+
+        assert asyncio.run(run(client)) == [1, 2]
+        assert client.get("tls:counter") == b"2"
+        stranger = redis.Redis.from_url(f"rediss://127.0.0.1:{port}/4")  # the system's CAs do not know this one
+        with pytest.raises(redis.ConnectionError):
+            asyncio.run(run(stranger))
+    finally:
+        server.terminate()
+        server.wait(10)
