@@ -1,6 +1,7 @@
 """core.redis_async against real Redis servers: pipelined replies of each kind, replies arriving in pieces,
 error replies, the database and password a redis-py client's URL names (TCP and unix socket), refused,
-lost and silent connections failing with redis-py's exceptions, and the next call connecting again; TLS checked against its CA."""
+lost and silent connections failing with redis-py's exceptions, the next call connecting again, and TLS
+checked against its CA."""
 
 from __future__ import annotations
 
