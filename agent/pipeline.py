@@ -275,6 +275,38 @@ def place_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits
     return found
 
 
+#: How deep retrieval looks for the passage a sure intent agrees with (an in-memory search: no encoder call).
+INTENT_DEPTH = 20
+#: ... the passages within this agreement of the intent's best one (an intent may cover two FAQ entries:
+#: return_policy agrees with "What is your return policy?" and "How do I return an item?" alike), at most:
+INTENT_TIE = 0.05
+INTENT_MAX = 2
+
+
+def intent_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
+                    examples: np.ndarray, embed: Callable[[list[str]], np.ndarray]) -> list[Hit]:
+    """The passages the classified intent agrees with most (their FAQ question or heading against the
+    intent's ``examples``, unit embeddings; ``embed`` the cached unit embedder: the titles were embedded at
+    warm-up), when retrieval ranked them below ``hits``: across languages the question's wording may miss
+    them. "Quanto tempo ho per restituire un articolo?" (return_policy 0.94) retrieved "What is your return
+    policy?" 7th, after the return label steps, which it then got."""
+    if not hits:
+        return []
+
+    def agreement(found: Sequence[Hit]) -> np.ndarray:
+        titles = embed([hit.question or hit.heading_path or hit.text for hit in found])
+        return np.asarray((titles @ np.asarray(examples).T).max(axis=1))
+
+    seen = {hit.chunk_id for hit in hits}
+    rest = [hit for hit in knowledge.search(text, kb=kb, language=hits[0].language, k=INTENT_DEPTH,
+                                            query_vector=vector) if hit.chunk_id not in seen]
+    if not rest:
+        return []
+    deeper = agreement(rest)
+    top = max(float(deeper.max()), float(agreement(hits).max()))
+    return [hit for hit, value in zip(rest, deeper, strict=True) if value >= top - INTENT_TIE][:INTENT_MAX]
+
+
 def retrieval_depth(text: str) -> int:
     """How many passages to retrieve for ``text``: :data:`PLACE_TOP_K` when it names a place."""
     return PLACE_TOP_K if countries(text, cities=True) else TOP_K
@@ -465,7 +497,11 @@ class Pipeline:
             examples = self._examples(intents.get(n)) if len(part_rows) == 1 else None
             found: list[Question] = []
             for q, r in zip(questions_text[n], part_rows, strict=True):
-                candidates = rank(q, vectors[r], self._retrieve(q, vectors[r], kb, lang), language=lang or "en",
+                hits = self._retrieve(q, vectors[r], kb, lang)
+                if examples is not None and self.knowledge is not None:
+                    hits += intent_passages(self.knowledge, q, vectors[r], hits, kb=kb, examples=examples,
+                                            embed=self._unit_embed)
+                candidates = rank(q, vectors[r], hits, language=lang or "en",
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
                                   asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
                                   home=self.settings.default_region)
