@@ -42,6 +42,7 @@ def test_only_a_passage_outside_the_hits_that_agrees_with_the_intent_is_added(de
     text = "Quanto tempo ho per restituire un articolo?"
     vector = pipeline.embedder.embed([text])[0]
     hits = demo.search(text, k=6)
+    assert pipeline.intents is not None
     prediction = pipeline.intents.predict_embeddings(vector[None, :])[0]
     examples = pipeline._examples(prediction)
     assert examples is not None  # the intent is sure
