@@ -9,6 +9,8 @@ kept, and only the outcome is checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +42,16 @@ def _campaign_messages(count: int, senders: tuple[str, ...] = SENDERS) -> list[i
         return list(session.scalars(select(Message.id).order_by(Message.id)))
 
 
+@contextmanager
+def _listening(name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """``listener`` on the database engine's ``name`` event while the block runs."""
+    event.listen(db.engine(), name, listener)
+    try:
+        yield
+    finally:
+        event.remove(db.engine(), name, listener)
+
+
 class _Statements:
     """Statements run (an executemany counting once per row), the widest parameter list, and the statements
     that look rows up by an empty list of ids (a round trip for nothing)."""
@@ -66,11 +78,8 @@ def test_a_campaign_batch_runs_the_same_statements_whatever_its_size(
     costs = []
     for batch in (ids[:10], ids[10:]):
         seen = _Statements()
-        event.listen(db.engine(), "before_cursor_execute", seen)
-        try:
+        with _listening("before_cursor_execute", seen):
             report = engine.send_batch(batch)
-        finally:
-            event.remove(db.engine(), "before_cursor_execute", seen)
         assert report.sent == len(batch)
         assert seen.empty_lookups == []  # nothing failed: no failure is read back
         costs.append(seen)
@@ -105,11 +114,8 @@ def test_a_campaign_batch_runs_the_same_statements_whatever_its_short_codes(
     costs = []
     for batch in (ids[:20], ids[20:]):
         seen = _Statements()
-        event.listen(db.engine(), "before_cursor_execute", seen)
-        try:
+        with _listening("before_cursor_execute", seen):
             assert engine.send_batch(batch).sent == len(batch)
-        finally:
-            event.remove(db.engine(), "before_cursor_execute", seen)
         costs.append(seen.runs)
     engine.close()
     with db.session_scope() as session:
@@ -145,11 +151,10 @@ def test_a_sent_campaign_message_is_written_twice_by_its_batch_on_postgresql(
         if statement.lstrip().upper().startswith("UPDATE MESSAGES") and cursor.rowcount > 0:
             written.append(cursor.rowcount)
 
-    event.listen(db.engine(), "after_cursor_execute", count)
     try:
-        assert engine.send_batch(ids).sent == 20
+        with _listening("after_cursor_execute", count):
+            assert engine.send_batch(ids).sent == 20
     finally:
-        event.remove(db.engine(), "after_cursor_execute", count)
         engine.close()
     per_message = sum(written) / len(ids)
     assert per_message == (2 if db.engine().dialect.name == "postgresql" else 3), written
@@ -169,10 +174,9 @@ def test_the_batch_arrays_reach_postgresql_as_values_its_planner_reads(
     def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         statements.append(statement)
 
-    event.listen(db.engine(), "before_cursor_execute", seen)
     try:
-        assert engine.send_batch(ids).sent == 10
+        with _listening("before_cursor_execute", seen):
+            assert engine.send_batch(ids).sent == 10
     finally:
-        event.remove(db.engine(), "before_cursor_execute", seen)
         engine.close()
     assert [s for s in statements if "::VARCHAR AS BIGINT[]" in s.upper()] == []
