@@ -75,6 +75,8 @@ class FakeVonage:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.idle_timeout: float | None = None  # seconds a kept-alive connection may idle before the server closes it
+        self._hold_after: int | None = None
+        self._released = threading.Event()
 
     @property
     def ca_pem(self) -> bytes:
@@ -89,6 +91,19 @@ class FakeVonage:
         """Answer the next send with ``body`` and ``http_status`` instead of a success."""
         with self._lock:
             self._script.append(Scripted(http_status, body, delay))
+
+    def hold_after(self, count: int) -> None:
+        """Accept ``count`` more sends as usual, then record each later one and hold its answer until
+        :meth:`release`: a client killed meanwhile is certainly mid-batch, whatever its timing."""
+        with self._lock:
+            self._hold_after = len(self.requests) + count
+            self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held sends and stop holding."""
+        with self._lock:
+            self._hold_after = None
+        self._released.set()
 
     def start(self) -> None:
         fake = self
@@ -135,6 +150,7 @@ class FakeVonage:
         self._thread.start()
 
     def stop(self) -> None:
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -151,6 +167,9 @@ class FakeVonage:
         with self._lock:
             self.requests.append(record)
             scripted = self._script.popleft() if self._script else None
+            held = self._hold_after is not None and len(self.requests) > self._hold_after
+        if held:
+            self._released.wait(timeout=60)
         if scripted is not None and scripted.delay:
             time.sleep(scripted.delay)
         if path == "/sms/json":
