@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from operator import attrgetter
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Table, TextClause, Update, bindparam, exists, select, text, update
+from sqlalchemy import Boolean, Table, TextClause, Update, bindparam, column, exists, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
 from channels.base import DeliveryReport
 from conversations import service
@@ -113,10 +114,17 @@ class Tracked:
         return _written_of(self)
 
 
-_WRITTEN = ("status", "provider", "provider_message_id", "sent_at", "price_micros", "delivered_at",
-            "error_code", "error_reason")
+_WRITTEN = (
+    "status",
+    "provider",
+    "provider_message_id",
+    "sent_at",
+    "price_micros",
+    "delivered_at",
+    "error_code",
+    "error_reason",
+)
 _written_of = attrgetter(*_WRITTEN)
-_TRACKED = select(*(_messages.c[f.name] for f in fields(Tracked)))
 
 
 class StaleRead(RuntimeError):
@@ -139,17 +147,17 @@ def apply_delivery_reports(session: Session, reports: Sequence[DeliveryReport]) 
     """:func:`apply_delivery_report` for many reports in one transaction, in order; returns the
     message id of each report, or ``None``.
 
-    The report job applies thousands a second during a campaign, so a batch costs a fixed number
-    of statements whatever its size: the lookups by provider id (and part id or client-ref for the
-    rest), one locked read of the columns a report touches, and one executemany UPDATE of the rows
-    whose values changed. ``message.status`` events go out for each change, as reports arrive;
-    whether anyone subscribes is asked once per batch, and only when a status moved.
+    The report job applies thousands a second during a campaign, in batches of a few dozen, so a
+    batch costs a fixed number of statements whatever its size: one locked read of every row the
+    reports may be about, which also says whether anyone subscribes to ``message.status``; a read of
+    part ids only when a report's provider id is not a message's own; one UPDATE of the rows whose
+    values changed. ``message.status`` events go out for each change, in order, when someone subscribes.
     """
     session.flush()  # the caller's pending changes are what the reads below must see
-    target = _targets(session, reports)
-    rows = _lock(session, sorted(set(target.values())))
+    rows, subscribed = _lock(session, reports)
+    target = _targets(session, reports, rows)
     seen = {message_id: row.written() for message_id, row in rows.items()}
-    emit: bool | None = None
+    events: list[dict[str, Any]] = []
     matched: list[int | None] = []
     for report in reports:
         message_id = target.get(id(report))
@@ -158,60 +166,106 @@ def apply_delivery_reports(session: Session, reports: Sequence[DeliveryReport]) 
             log.info("delivery report for an unknown message", provider=report.provider, ref=report.client_ref)
             matched.append(None)
             continue
-        if _apply(row, report):
-            if emit is None:
-                emit = has_status_subscribers(session)
-            if emit:
-                webhooks.emit(session, "message.status", status_event(row))
+        if _apply(row, report) and subscribed:
+            events.append(status_event(row))
         matched.append(row.id)
     _write(session, [row for message_id, row in rows.items() if row.written() != seen[message_id]], seen)
+    if events:
+        webhooks.emit_many(session, "message.status", events)
     return matched
 
 
-def _targets(session: Session, reports: Sequence[DeliveryReport]) -> dict[int, int]:
-    """The outbound message id of each report (keyed by ``id(report)``): by provider id, by part id,
-    else by client_ref, as :func:`conversations.service.find_for_report`."""
-    by_provider: dict[str, set[str]] = defaultdict(set)
-    for report in reports:
-        by_provider[report.provider].add(report.provider_message_id)
-    connection = session.connection()
-    dialect = connection.dialect.name
-    ids: dict[tuple[str, str], int] = {}
-    for provider, provider_ids in by_provider.items():
-        ids.update(((provider, str(pid)), mid) for mid, pid in connection.execute(
-            select(_messages.c.id, _messages.c.provider_message_id).where(
-                _messages.c.provider == provider, among(_messages.c.provider_message_id, provider_ids, dialect),
-                _messages.c.direction == "out")))
-        parts = [p for p in provider_ids if (provider, p) not in ids]
-        if parts:
-            ids.update(((provider, pid), mid) for mid, pid in connection.execute(
-                select(_provider_ids.c.message_id, _provider_ids.c.provider_message_id).where(
-                    _provider_ids.c.provider == provider,
-                    among(_provider_ids.c.provider_message_id, parts, dialect))))
-    chosen = {id(r): ids.get((r.provider, r.provider_message_id)) or service.message_id_from_ref(r.client_ref)
-              for r in reports}
-    return {key: message_id for key, message_id in chosen.items() if message_id is not None}
+def _lock(session: Session, reports: Sequence[DeliveryReport]) -> tuple[dict[int, Tracked], bool]:
+    """Every outbound row ``reports`` may be about — by provider id, part id or client-ref: a superset
+    of their targets — locked until the transaction ends so nothing changes them between this read
+    and :func:`_write`, in one statement that also says whether any webhook subscription is active.
 
-
-def _lock(session: Session, message_ids: list[int]) -> dict[int, Tracked]:
-    """The outbound rows of ``message_ids``, locked until the transaction ends so nothing changes
-    them between this read and :func:`_write`.
-
-    PostgreSQL: row locks taken in id order, so two batches (or a batch and a send being recorded,
-    :func:`delivery.store.record_sent`, which updates in id order too) never deadlock. SQLite has
-    no row locks: the database's write lock is taken before the read instead (pysqlite would take
-    it only at the first write, after the read, so a writer in between would be overwritten).
+    One statement rather than a lookup, then the locked read of what it found, then the subscriber
+    check: at the few dozen reports a batch holds during a campaign, each statement cost the job
+    more than its rows did. PostgreSQL: row locks taken in id order, so two batches (or a batch and
+    a send being recorded, :func:`delivery.store.record_sent`, which locks in id order too) never
+    deadlock; the lists go as one array literal each (:func:`delivery.store.array_literal`). SQLite
+    has no row locks: the database's write lock is taken before the read instead (pysqlite would
+    take it only at the first write, after the read, so a writer in between would be overwritten).
     """
-    if not message_ids:
-        return {}
+    from delivery.store import array_literal  # delivery.store imports this module
+
+    by_provider: dict[str, dict[str, None]] = defaultdict(dict)
+    refs: dict[int, None] = {}
+    for report in reports:
+        by_provider[report.provider][report.provider_message_id] = None
+        ref = service.message_id_from_ref(report.client_ref)
+        if ref is not None:
+            refs[ref] = None
     connection = session.connection()
-    if connection.dialect.name == "sqlite" and not getattr(connection.connection.dbapi_connection,
-                                                           "in_transaction", True):
+    postgres = connection.dialect.name == "postgresql"
+    if not postgres and not getattr(connection.connection.dbapi_connection, "in_transaction", True):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    found = connection.execute(
-        _TRACKED.where(among(_messages.c.id, message_ids, connection.dialect.name), _messages.c.direction == "out")
-        .order_by(_messages.c.id).with_for_update())
-    return {row.id: row for row in (Tracked(*values) for values in found)}
+    values: Any = array_literal if postgres else list
+    params: dict[str, Any] = {"refs": values(list(refs))}
+    for n, (provider, provider_ids) in enumerate(by_provider.items()):
+        params[f"provider{n}"], params[f"pids{n}"] = provider, values(list(provider_ids))
+    found = connection.execute(_lock_statement(len(by_provider), postgres), params).all()
+    rows = {row.id: row for row in (Tracked(*values[:-1]) for values in found)}
+    return rows, bool(found and found[0][-1])  # the last column: whether anyone subscribes
+
+
+@cache
+def _lock_statement(providers: int, postgres: bool) -> TextualSelect:
+    """:func:`_lock`'s statement for reports from ``providers`` providers."""
+
+    def among(column: str, name: str, kind: str) -> str:
+        return f"{column} = ANY(CAST(:{name} AS {kind}[]))" if postgres else f"{column} IN :{name}"
+
+    anyone = [among("id", "refs", "BIGINT")]
+    for n in range(providers):
+        anyone.append(f"(provider = :provider{n} AND {among('provider_message_id', f'pids{n}', 'TEXT')})")
+        parts = (
+            f"SELECT message_id FROM message_provider_ids WHERE provider = :provider{n} "
+            f"AND {among('provider_message_id', f'pids{n}', 'TEXT')}"
+        )
+        # an array computed once, so the planner probes the primary key (a sub-select under OR is a filter)
+        anyone.append(f"id = ANY(ARRAY({parts}))" if postgres else f"id IN ({parts})")
+    statement = text(
+        f"SELECT {', '.join(f.name for f in fields(Tracked))}, "
+        "EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active = TRUE) AS subscribed "
+        f"FROM messages WHERE direction = 'out' AND ({' OR '.join(anyone)}) ORDER BY id"
+        + (" FOR UPDATE" if postgres else "")
+    )
+    if not postgres:
+        statement = statement.bindparams(
+            *(bindparam(name, expanding=True) for name in ("refs", *(f"pids{n}" for n in range(providers))))
+        )
+    return statement.columns(*(_messages.c[f.name] for f in fields(Tracked)), column("subscribed", Boolean))
+
+
+def _targets(session: Session, reports: Sequence[DeliveryReport], rows: dict[int, Tracked]) -> dict[int, int]:
+    """The outbound message id of each report (keyed by ``id(report)``): by provider id, by part id,
+    else by client_ref, as :func:`conversations.service.find_for_report`. ``rows`` (:func:`_lock`)
+    hold every message a report names by its own provider id; part ids are read only for the rest."""
+    ids = {(row.provider, row.provider_message_id): row.id for row in rows.values()}
+    unmatched: dict[str, list[str]] = defaultdict(list)
+    for report in reports:
+        if (report.provider, report.provider_message_id) not in ids:
+            unmatched[report.provider].append(report.provider_message_id)
+    if unmatched:
+        connection = session.connection()
+        dialect = connection.dialect.name
+        for provider, provider_ids in unmatched.items():
+            ids.update(
+                ((provider, pid), mid)
+                for mid, pid in connection.execute(
+                    select(_provider_ids.c.message_id, _provider_ids.c.provider_message_id).where(
+                        _provider_ids.c.provider == provider,
+                        among(_provider_ids.c.provider_message_id, provider_ids, dialect),
+                    )
+                )
+            )
+    chosen = {
+        id(r): ids.get((r.provider, r.provider_message_id)) or service.message_id_from_ref(r.client_ref)
+        for r in reports
+    }
+    return {key: message_id for key, message_id in chosen.items() if message_id is not None}
 
 
 def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, ...]]) -> None:
@@ -224,30 +278,56 @@ def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, 
     for row in changed:
         before, after = seen[row.id], row.written()
         columns = tuple(name for name, old, new in zip(_WRITTEN, before, after, strict=True) if old != new)
-        by_columns[columns].append({"b_id": row.id, "b_seen": before[0],
-                                    **{f"b_{name}": getattr(row, name) for name in columns}})
+        by_columns[columns].append(
+            {"b_id": row.id, "b_seen": before[0], **{f"b_{name}": getattr(row, name) for name in columns}}
+        )
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     for columns, params in by_columns.items():
-        if postgres:  # one statement for the batch, its values as arrays, not one UPDATE per row
-            arrays: dict[str, list[Any]] = {"ids": [p["b_id"] for p in params], "seen": [p["b_seen"] for p in params]}
+        if postgres:  # one statement for the batch, each array one text value, not one UPDATE per row
+            from delivery.store import array_literal  # delivery.store imports this module
+
+            arrays = {
+                "ids": array_literal([p["b_id"] for p in params]),
+                "seen": array_literal([p["b_seen"] for p in params]),
+            }
             for name in columns:
-                bind = _messages.c[name].type.bind_processor(connection.dialect) or (lambda value: value)
-                arrays[name] = [bind(p[f"b_{name}"]) for p in params]
+                values = [p[f"b_{name}"] for p in params]
+                arrays[name] = array_literal([_iso(value) for value in values] if name in _TIMES else values)
             written = connection.execute(_update_from_arrays(columns), arrays).rowcount
         else:
             written = connection.execute(_update_of(columns), params).rowcount
         if written != len(params):
             raise StaleRead(f"{len(params) - written} of {len(params)} messages changed behind their row lock")
-    for row in changed:
-        instance = session.identity_map.get(session.identity_key(Message, row.id))
-        if instance is not None:
-            session.expire(instance)
+    if session.identity_map:  # the report job's session holds no Message: nothing to look up
+        for row in changed:
+            instance = session.identity_map.get(session.identity_key(Message, row.id))
+            if instance is not None:
+                session.expire(instance)
+
+
+_TIMES = frozenset({"sent_at", "delivered_at"})
+
+
+def _iso(value: datetime | None) -> str | None:
+    """A time as an element of :func:`delivery.store.array_literal`'s text: ISO form with its offset
+    (a naive one is UTC, as :class:`core.types.UTCDateTime` stores it)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 #: PostgreSQL array types of the columns reports write
-_ARRAY_TYPES = {"status": "TEXT", "provider": "TEXT", "provider_message_id": "TEXT", "sent_at": "TIMESTAMPTZ",
-                "price_micros": "BIGINT", "delivered_at": "TIMESTAMPTZ", "error_code": "TEXT", "error_reason": "TEXT"}
+_ARRAY_TYPES = {
+    "status": "TEXT",
+    "provider": "TEXT",
+    "provider_message_id": "TEXT",
+    "sent_at": "TIMESTAMPTZ",
+    "price_micros": "BIGINT",
+    "delivered_at": "TIMESTAMPTZ",
+    "error_code": "TEXT",
+    "error_reason": "TEXT",
+}
 
 
 @cache
@@ -258,7 +338,8 @@ def _update_from_arrays(columns: tuple[str, ...]) -> TextClause:
     return text(
         f"UPDATE messages SET {', '.join(f'{name} = v.{name}' for name in columns)} "
         f"FROM unnest(CAST(:ids AS BIGINT[]), CAST(:seen AS TEXT[]), {arrays}) AS v(id, seen, {', '.join(columns)}) "
-        "WHERE messages.id = v.id AND messages.status = v.seen"
+        # the ids also as an array: the planner cannot see the unnest's size, and would hash it against a scan
+        "WHERE messages.id = v.id AND messages.status = v.seen AND messages.id = ANY(CAST(:ids AS BIGINT[]))"
     )
 
 
@@ -267,9 +348,11 @@ def _update_of(columns: tuple[str, ...]) -> Update:
     """The UPDATE of ``columns`` for one row, only if the row still holds the status it was read
     with: the rows are locked (:func:`_lock`), so it always does; were one ever written behind the
     lock, the batch fails and is retried rather than overwrite a state it never saw."""
-    return (update(_messages)
-            .where(_messages.c.id == bindparam("b_id"), _messages.c.status == bindparam("b_seen"))
-            .values({name: bindparam(f"b_{name}") for name in columns}))
+    return (
+        update(_messages)
+        .where(_messages.c.id == bindparam("b_id"), _messages.c.status == bindparam("b_seen"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
 
 
 def _apply(message: Tracked, report: DeliveryReport) -> bool:

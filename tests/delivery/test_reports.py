@@ -34,10 +34,24 @@ def _sent(session: Session, phone: str, provider_id: str | None, *, status: str 
     return message.id
 
 
-def _report(status: DeliveryStatus, provider_id: str, *, ref: str | None = None, code: str | None = None,
-            price: int | None = None) -> DeliveryReport:
-    return DeliveryReport(provider="vonage-sms", provider_message_id=provider_id, status=status, occurred_at=NOW,
-                          provider_status=status, provider_code=code, client_ref=ref, price_micros=price)
+def _report(
+    status: DeliveryStatus,
+    provider_id: str,
+    *,
+    ref: str | None = None,
+    code: str | None = None,
+    price: int | None = None,
+) -> DeliveryReport:
+    return DeliveryReport(
+        provider="vonage-sms",
+        provider_message_id=provider_id,
+        status=status,
+        occurred_at=NOW,
+        provider_status=status,
+        provider_code=code,
+        client_ref=ref,
+        price_micros=price,
+    )
 
 
 def test_a_burst_schedules_one_job_and_each_report_is_applied_in_order(runtime_any_db: Settings) -> None:
@@ -81,9 +95,10 @@ def test_a_report_survives_its_round_trip_through_redis() -> None:
 
 
 def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Settings) -> None:
-    """The report job's cost per batch is fixed (lookup, locked read, subscriber check, one
-    UPDATE), not one statement per report: 5 and 60 reports take the same number. On PostgreSQL
-    the UPDATE is one statement from arrays, not an executemany running once per report."""
+    """The report job's cost per batch is fixed, not one statement per report: 5 and 60 reports take
+    the same number, two on PostgreSQL (one locked read that finds the rows and asks for subscribers,
+    one UPDATE from arrays, not an executemany running once per report; four before, with the
+    lookup and the subscriber check apart), three on SQLite (its write lock first)."""
     client = get_redis(runtime_any_db)
     with db.session_scope() as session:
         for n in range(65):
@@ -107,8 +122,9 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Set
             event.remove(db.engine(), "before_cursor_execute", record)
         counts.append(len(statements))
         executions.append(runs[0])
-    assert counts[0] == counts[1] <= 5
-    if db.engine().dialect.name == "postgresql":
+    postgres = db.engine().dialect.name == "postgresql"
+    assert counts[0] == counts[1] == (2 if postgres else 3), statements
+    if postgres:
         assert executions[0] == executions[1], executions
     with db.session_scope() as session:
         assert set(session.scalars(select(Message.status))) == {"delivered"}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from channels.base import DeliveryReport, DeliveryStatus
 from contacts.service import get_or_create_by_phone
 from conversations import flows
-from conversations.models import Message
+from conversations.models import Message, MessageProviderId
 from core import db
 from core.models import WebhookDelivery, WebhookSubscription
 from core.settings import Settings
@@ -79,11 +79,19 @@ def test_a_batch_applies_its_reports_in_order_and_writes_only_what_changed(runti
         first, second = _sent_rows(session, 2)
         sending = _message(session, status="sending").id
     batch = [
-        DeliveryReport(provider="vonage-sms", provider_message_id="S0", status="delivered", occurred_at=NOW,
-                       price_micros=33300),
+        DeliveryReport(
+            provider="vonage-sms", provider_message_id="S0", status="delivered", occurred_at=NOW, price_micros=33300
+        ),
         DeliveryReport(provider="vonage-sms", provider_message_id="S0", status="sent", occurred_at=NOW),  # late
-        DeliveryReport(provider="vonage-sms", provider_message_id="S1", status="failed", occurred_at=NOW,
-                       provider_status="failed", provider_code="6", description="absent subscriber"),
+        DeliveryReport(
+            provider="vonage-sms",
+            provider_message_id="S1",
+            status="failed",
+            occurred_at=NOW,
+            provider_status="failed",
+            provider_code="6",
+            description="absent subscriber",
+        ),
         report("queued", provider_id="P7", client_ref=f"relais-{sending}"),  # adopted, moves to sent
         report("delivered", provider_id="P7", client_ref=f"relais-{sending}"),  # its later report, same batch
         report("delivered", provider_id="nope"),  # unknown: logged, skipped
@@ -100,10 +108,12 @@ def test_a_batch_applies_its_reports_in_order_and_writes_only_what_changed(runti
         assert _updates_of_messages(statements) >= 1
         with db.session_scope() as session:
             rows = {m.id: m for m in session.scalars(select(Message))}
-            assert (rows[first].status, rows[first].price_micros, rows[first].delivered_at) == (
-                "delivered", 33300, NOW)
+            assert (rows[first].status, rows[first].price_micros, rows[first].delivered_at) == ("delivered", 33300, NOW)
             assert (rows[second].status, rows[second].error_code, rows[second].error_reason) == (
-                "failed", "6", "absent subscriber")
+                "failed",
+                "6",
+                "absent subscriber",
+            )
             assert rows[second].delivered_at is None
             assert (rows[sending].status, rows[sending].provider_message_id) == ("delivered", "P7")
             assert rows[sending].sent_at == NOW
@@ -115,6 +125,24 @@ def test_a_batch_applies_its_reports_in_order_and_writes_only_what_changed(runti
         event.remove(db.engine(), "before_cursor_execute", record)
 
 
+def test_a_provider_id_wins_over_a_client_ref_naming_another_message(runtime_any_db: Settings) -> None:
+    """The batch locks every row a report names (provider id, part id or client-ref) but applies each
+    report to one: its message by provider id first, by part id next, by client-ref last."""
+    with db.session_scope() as session:
+        named, referred, part_of = _sent_rows(session, 3)
+        session.add(MessageProviderId(message_id=part_of, provider="vonage-sms", provider_message_id="S2-b"))
+    batch = [
+        report("delivered", provider_id="S0", client_ref=f"relais-{referred}"),  # S0 is named's own id
+        report("failed", provider_id="S2-b", client_ref=f"relais-{referred}"),  # a part of part_of
+        report("delivered", provider_id="nope", client_ref=f"relais-{referred}"),  # only the ref is known
+    ]
+    with db.session_scope() as session:
+        assert states.apply_delivery_reports(session, batch) == [named, part_of, referred]
+    with db.session_scope() as session:
+        statuses = {message_id: status for message_id, status in session.execute(select(Message.id, Message.status))}
+    assert (statuses[named], statuses[part_of], statuses[referred]) == ("delivered", "failed", "delivered")
+
+
 def test_status_webhooks_go_out_for_each_change_and_only_when_subscribed(runtime_any_db: Settings) -> None:
     with db.session_scope() as session:
         message_id = _message(session, status="sending").id
@@ -124,25 +152,47 @@ def test_status_webhooks_go_out_for_each_change_and_only_when_subscribed(runtime
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     with db.session_scope() as session:
         session.add(WebhookSubscription(url="https://hooks.example/a", event_types=["message.status"], secret="s"))
-        session.add(WebhookSubscription(url="https://hooks.example/b", event_types=["*"], secret="s",
-                                        active=False))
-        session.add(WebhookSubscription(url="https://hooks.example/c", event_types=["message.received"],
-                                        secret="s"))
-    priced = DeliveryReport(provider="vonage-sms", provider_message_id="P8", status="sent", occurred_at=NOW,
-                            price_micros=500)  # a price, no move: no event
-    failed = DeliveryReport(provider="vonage-sms", provider_message_id="P8", status="failed", occurred_at=NOW,
-                            provider_status="rejected", provider_code="4")
+        session.add(WebhookSubscription(url="https://hooks.example/b", event_types=["*"], secret="s", active=False))
+        session.add(WebhookSubscription(url="https://hooks.example/c", event_types=["message.received"], secret="s"))
+    priced = DeliveryReport(
+        provider="vonage-sms", provider_message_id="P8", status="sent", occurred_at=NOW, price_micros=500
+    )  # a price, no move: no event
+    failed = DeliveryReport(
+        provider="vonage-sms",
+        provider_message_id="P8",
+        status="failed",
+        occurred_at=NOW,
+        provider_status="rejected",
+        provider_code="4",
+    )
     with db.session_scope() as session:
-        states.apply_delivery_reports(session, [priced, report("unknown", provider_id="P8"), failed,
-                                                report("delivered", provider_id="P8")])
+        states.apply_delivery_reports(
+            session, [priced, report("unknown", provider_id="P8"), failed, report("delivered", provider_id="P8")]
+        )
     with db.session_scope() as session:
         message = session.get_one(Message, message_id)
         deliveries = list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
         assert [d.payload["data"] for d in deliveries] == [
-            {"id": message_id, "status": "unknown", "lane": "marketing", "contact_id": message.contact_id,
-             "campaign_id": None, "provider_message_id": "P8", "error_code": None, "error_reason": None},
-            {"id": message_id, "status": "failed", "lane": "marketing", "contact_id": message.contact_id,
-             "campaign_id": None, "provider_message_id": "P8", "error_code": "4", "error_reason": "rejected"},
+            {
+                "id": message_id,
+                "status": "unknown",
+                "lane": "marketing",
+                "contact_id": message.contact_id,
+                "campaign_id": None,
+                "provider_message_id": "P8",
+                "error_code": None,
+                "error_reason": None,
+            },
+            {
+                "id": message_id,
+                "status": "failed",
+                "lane": "marketing",
+                "contact_id": message.contact_id,
+                "campaign_id": None,
+                "provider_message_id": "P8",
+                "error_code": "4",
+                "error_reason": "rejected",
+            },
         ]
         assert {d.event_type for d in deliveries} == {"message.status"}
         assert (message.status, message.price_micros) == ("failed", 500)
@@ -155,8 +205,10 @@ def test_concurrent_batches_neither_deadlock_nor_lose_an_update(runtime_any_db: 
     is lost or refused."""
     with db.session_scope() as session:
         ids = _sent_rows(session, 200)
-    delivered = [DeliveryReport(provider="vonage-sms", provider_message_id=f"S{n}", status="delivered",
-                                occurred_at=NOW) for n in range(len(ids))]
+    delivered = [
+        DeliveryReport(provider="vonage-sms", provider_message_id=f"S{n}", status="delivered", occurred_at=NOW)
+        for n in range(len(ids))
+    ]
     failures: list[BaseException] = []
     rounds: list[int] = []
     start = threading.Barrier(2)
@@ -165,14 +217,21 @@ def test_concurrent_batches_neither_deadlock_nor_lose_an_update(runtime_any_db: 
         start.wait()
         for first in range(0, len(delivered), 10):
             with db.session_scope() as session:
-                states.apply_delivery_reports(session, delivered[first:first + 10])
+                states.apply_delivery_reports(session, delivered[first : first + 10])
 
     def price(delivering: threading.Thread) -> None:
         start.wait()
         while delivering.is_alive() or len(rounds) < 3:
-            priced = [DeliveryReport(provider="vonage-sms", provider_message_id=f"S{n}", status="sent",
-                                     occurred_at=NOW, price_micros=700 + len(rounds))
-                      for n in reversed(range(len(ids)))]
+            priced = [
+                DeliveryReport(
+                    provider="vonage-sms",
+                    provider_message_id=f"S{n}",
+                    status="sent",
+                    occurred_at=NOW,
+                    price_micros=700 + len(rounds),
+                )
+                for n in reversed(range(len(ids)))
+            ]
             with db.session_scope() as session:
                 states.apply_delivery_reports(session, priced)
             rounds.append(len(rounds))
@@ -183,6 +242,7 @@ def test_concurrent_batches_neither_deadlock_nor_lose_an_update(runtime_any_db: 
                 work()
             except BaseException as exc:  # asserted below
                 failures.append(exc)
+
         return run
 
     delivering = threading.Thread(target=guarded(deliver))
@@ -194,8 +254,9 @@ def test_concurrent_batches_neither_deadlock_nor_lose_an_update(runtime_any_db: 
     assert not delivering.is_alive() and not pricing.is_alive()
     assert failures == []
     with db.session_scope() as session:
-        rows = session.execute(select(Message.status, Message.price_micros, Message.delivered_at)
-                               .where(Message.id.in_(ids))).all()
+        rows = session.execute(
+            select(Message.status, Message.price_micros, Message.delivered_at).where(Message.id.in_(ids))
+        ).all()
     assert {(status, price, at) for status, price, at in rows} == {("delivered", 700 + rounds[-1], NOW)}
 
 
@@ -205,7 +266,7 @@ def test_a_row_written_behind_its_lock_fails_the_batch_rather_than_being_overwri
     with db.session_scope() as session:
         message_id = _message(session).id
     with db.session_scope() as session:
-        [row] = states._lock(session, [message_id]).values()
+        [row] = states._lock(session, [report("delivered")])[0].values()
         seen = {message_id: row.written()}
         assert states._apply(row, report("delivered"))
         session.execute(update(Message).where(Message.id == message_id).values(status="failed"))
