@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, null, select
+from sqlalchemy import Select, func, null, select
 from sqlalchemy.orm import Session
 
 from campaigns import abtest, adaptive, plan
 from campaigns.brand import business_name as brand_business_name
 from campaigns.brand import get_profile
 from campaigns.links import Shortener, register_links
+from campaigns.message_rows import insert_messages
 from campaigns.models import Campaign, Template
 from campaigns.send_time import Timing
 from campaigns.templates import (
@@ -255,14 +256,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
     queued = 0
     if records:
         _plan(session, campaign, records, when, now)
-        # Core executemany without RETURNING (SQLite would fall back to one statement per row with
-        # it, and the ORM bulk path costs as much again in bookkeeping); ids come back by key
-        session.connection().execute(insert(Message.__table__), records)  # type: ignore[arg-type]
-        by_key: dict[str | None, int] = {key: mid for key, mid in session.execute(
-            select(Message.idempotency_key, Message.id)
-            .where(among(Message.idempotency_key, [r["idempotency_key"] for r in records],
-                         session.get_bind().dialect.name)))}
-        message_ids = [by_key[r["idempotency_key"]] for r in records]
+        message_ids = insert_messages(session, records)  # one statement on PostgreSQL (campaigns.message_rows)
         queue_wakeups(session, message_ids, [r["not_before"] for r in records], now)
         queued = len(message_ids)
     campaign.cursor = ids[-1]

@@ -231,3 +231,41 @@ def test_a_chunk_reads_its_contacts_with_the_same_statements_whatever_its_size(r
         widest.append(seen[0])
     if db.engine().dialect.name == "postgresql":
         assert widest[0] == widest[1], widest
+
+
+def test_a_chunks_rows_are_one_insert_on_postgresql_with_the_tables_defaults(runtime_any_db: Settings) -> None:
+    """The rows hold what the Core INSERT wrote (each its own text, the table's defaults for the
+    columns preparation leaves out) and the send jobs carry every row's id: on PostgreSQL they go as
+    one statement for the chunk, not one execution per row."""
+    from sqlalchemy import event
+
+    from core.queue import get_queue
+
+    with db.session_scope() as session:
+        names = {create_contact(session, i, first_name=f"Ana{i}").id: f"Ana{i}" for i in range(30)}
+        cid = create_campaign(session, create_template(session), frequency_cap=0).id
+    inserts: list[int] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+            inserts.append(len(parameters) if many else 1)
+
+    event.listen(db.engine(), "before_cursor_execute", keep)
+    try:
+        assert _start(cid) == 30
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", keep)
+    assert inserts == ([1] if db.engine().dialect.name == "postgresql" else [30])
+    with db.session_scope() as session:
+        rows = session.scalars(select(Message).where(Message.campaign_id == cid)).all()
+        assert {m.contact_id for m in rows} == set(names)
+        for m in rows:
+            assert m.body.startswith(f"Bonjour {names[m.contact_id]}, -20% ")
+            assert (m.idempotency_key, m.created_at, m.not_before, m.media, m.analysis) == (
+                f"campaign:{cid}:1:{m.contact_id}", NOW, NOW, [], {})
+            assert (m.provider, m.provider_message_id, m.attempts, m.override_opt_out, m.error_code, m.claim_token,
+                    m.price_micros, m.sent_at, m.conversation_id, m.wait_reason) == (
+                "simulator", None, 0, False, "", "", None, None, None, "")  # fmt: skip
+        jobs = get_queue("marketing").jobs
+        woken = [i for job in jobs if job.func_name == "workers.jobs.send.send_messages" for i in job.args[0]]
+        assert sorted(woken) == sorted(m.id for m in rows)
