@@ -17,6 +17,7 @@ all, not 1,200). Slots that no new booking can touch any more are dropped on eac
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,6 +132,40 @@ def _keys_and_args(buckets: tuple[Bucket, ...], max_wait_us: int,
     return keys, args
 
 
+_REPLY_BYTES = 4096
+
+
+def _reply(sock: socket.socket) -> list[int] | str | None:
+    """Read one reply of the script from ``sock``: its array of integers, the text of an error reply, or
+    ``None`` for a connection closed or anything else (a push message, another type), which the caller
+    treats as a broken connection. Reads until the reply is complete, and never past it (nothing else is
+    in flight on the connection)."""
+    data = sock.recv(_REPLY_BYTES)
+    while data:
+        if data[:1] == b"-":
+            if data.endswith(b"\r\n"):
+                return data[1:-2].decode("utf-8", "replace") if data.count(b"\r\n") == 1 else None
+        elif data[:1] != b"*":
+            return None
+        elif b"\r\n" in data:
+            lines = data.split(b"\r\n")
+            count = int(lines[0][1:]) if lines[0][1:].isdigit() else -1
+            if count < 0:
+                return None
+            if len(lines) > count + 2 or (len(lines) == count + 2 and lines[-1]):
+                return None
+            if len(lines) == count + 2:
+                numbers = [line[1:] for line in lines[1:-1] if line[:1] == b":"]
+                if len(numbers) != count or not all(n.lstrip(b"-").isdigit() for n in numbers):
+                    return None
+                return [int(n) for n in numbers]
+        more = sock.recv(_REPLY_BYTES)
+        if not more:
+            return None
+        data += more
+    return None
+
+
 @dataclass(frozen=True)
 class Grant:
     """``granted``: a slot is reserved ``wait`` seconds from now; else the next slot is ``wait`` away.
@@ -182,21 +217,46 @@ class RateLimiter:
         """EVALSHA (packed by :func:`_packed`) on a single-connection client's own connection: redis-py's
         command path (packing every argument through its encoder, the retry wrapper, its metrics hooks)
         cost a send lane about twice the round trip itself (in process: ~70-100 vs ~25-35 µs of processor
-        time per reservation). ``None`` when the client is pooled, or the connection failed (then
-        redis-py's own path reconnects and retries; at worst a second slot is booked, and the writes are
-        idempotent).
+        time per reservation), and its reply parser (a buffer, a Python call per line of the reply and a
+        check for push messages) half of what was left: the reply is read from the socket here
+        (:func:`_reply`) when redis-py's buffer holds nothing unread. ``None`` when the client is pooled, or
+        the connection failed or answered something else than the script's (then redis-py's own path
+        reconnects and retries; at worst a second slot is booked, and the writes are idempotent).
+
+        Raises the error the script answered (``NoScriptError`` when Redis forgot it), as redis-py would.
         """
         connection = self._client.connection
         if connection is None:
             return None
         with self._client.single_connection_lock:
+            sock = connection._sock
+            buffer = getattr(connection._parser, "_buffer", None)  # a Python parser's (not hiredis')
+            interval = connection.health_check_interval
+            if (sock is None or buffer is None or buffer.unread_bytes()
+                    or (interval and time.monotonic() > connection.next_health_check)):  # fmt: skip
+                try:  # not connected, idle long enough for redis-py's health check, or bytes unread: its own path
+                    connection.send_packed_command([packed])
+                    reply: list[int] = connection.read_response()
+                except (redis.ConnectionError, redis.TimeoutError):
+                    connection.disconnect()
+                    return None
+                return reply
             try:
-                connection.send_packed_command([packed])
-                reply: list[int] = connection.read_response()
-            except (redis.ConnectionError, redis.TimeoutError):
+                sock.sendall(packed)
+                answer = _reply(sock)
+            except OSError:  # the connection broke, or the read timed out
+                answer = None
+            except BaseException:  # interrupted half way: the reply would be read as the next one's
+                connection.disconnect()
+                raise
+            if answer is None:
                 connection.disconnect()
                 return None
-        return reply
+            if interval:  # as redis-py after a reply: the next health check is due after that long idle
+                connection.next_health_check = time.monotonic() + interval
+            if isinstance(answer, str):
+                raise connection._parser.parse_error(answer)
+            return answer
 
     def acquire(self, buckets: tuple[Bucket, ...], *, max_wait: float, writes: Sequence[Write] = ()) -> Grant:
         """:meth:`reserve`, then sleep until the slot when granted (the caller sends right after)."""
