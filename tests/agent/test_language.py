@@ -159,3 +159,25 @@ def test_country_names_several_languages_write_alike_are_left_out_of_detection()
     assert message_language("Entregam no Canadá?", None).language == "pt"
     assert message_language("Vocês entregam em Portugal?", "es").language == "pt"
     assert message_language("Liefert ihr nach Kanada?", None).language == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "prior", "expected"),
+    [
+        # an English loanword tipped these to Portuguese, which never elides with an apostrophe
+        ("Quanto costa l'upgrade?", None, "it"),
+        ("Quanto dura l'express?", None, "it"),
+        ("Quanto costa l'express?", "pt", "it"),
+        # nor can a prior of such a language win over an elision
+        ("c'est combien l'envoi?", "pt", "fr"),
+    ],
+)
+def test_an_elided_word_is_read_in_a_language_that_elides(text: str, prior: str | None, expected: str) -> None:
+    assert detect_language(text, prior).language == expected
+
+
+def test_an_elision_too_unlikely_for_the_text_leaves_its_language() -> None:
+    # a brand written with an apostrophe in a Spanish text
+    assert detect_language("¿Tenéis productos de L'Oréal?").language == "es"
+    # English contracts at the end of a word: no elision
+    assert detect_language("I don't know where my order is", "fr").language == "en"

@@ -18,6 +18,12 @@ from agent.shorthand import expand_shorthand
         ("vc entrega em Lisboa?", "pt", "você entrega em Lisboa?"),
         ("cmq quanto costa?", "it", "comunque quanto costa?"),
         ("kann ich nen Gutschein kaufen?", "de", "kann ich einen Gutschein kaufen?"),
+        # "c" for "c'est": "vs livrez en suisse ? c combien ?" was out of scope
+        ("c koi les frais de port ? jai pas vu", "fr", "c'est quoi les frais de port ? j'ai pas vu"),
+        ("se puede pagar x transferencia?", "es", "se puede pagar por transferencia?"),
+        ("qto custa o envio pra Lisboa?", "pt", "quanto custa o envio para Lisboa?"),
+        ("im waiting for my order, it doesnt show", "en", "I'm waiting for my order, it doesn't show"),
+        ("cm faccio x il reso?", "it", "come faccio per il reso?"),
     ],
 )
 def test_shorthand_is_spelt_out_in_its_language(text: str, language: str, expected: str) -> None:
@@ -30,6 +36,7 @@ def test_shorthand_is_spelt_out_in_its_language(text: str, language: str, expect
         ("vs etes ouverts", "en"),  # another language's shorthand is left alone
         ("can I pay in 4?", "en"),  # no digit is read as a word
         ("qu'il vient", "es"),  # not next to an apostrophe
+        ("c'est gratuit ?", "fr"),  # "c" already written out
         ("questo costa", "it"),  # not inside a word
         ("vs etes ouverts", "nl"),  # a language without a table
     ],
