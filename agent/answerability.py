@@ -34,6 +34,7 @@ from typing import Literal
 
 import numpy as np
 
+from agent.context import is_follow_up, subject_words
 from agent.entities import (
     Entity,
     EntityKind,
@@ -42,6 +43,7 @@ from agent.entities import (
     entities,
     fold,
     payment_methods,
+    place_words,
     states_duration,
     states_price,
     topics,
@@ -215,19 +217,12 @@ def support(question_entities: Sequence[Entity], hit: Hit, known_name: Callable[
     return worst, tuple(missing)
 
 
-#: A passage saying something costs nothing states its price ("Returns are free in France" answers "is
-#: there a fee to send something back", which got the shipping prices as the one passage naming amounts).
-_FREE = re.compile(r" (free|gratuit|gratuite|gratuits|gratuites|offert|offerte|offerts|offertes|gratis|gratuito|"
-                   r"gratuita|gratuitos|gratuitas|kostenlos|kostenlose|kostenlosen|umsonst) ")
-
-
 @functools.lru_cache(maxsize=4096)
 def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool, bool]:
     """Countries, payment methods, folded text and whether it states a duration and a price, of a
     passage (the same passages come back)."""
-    folded = fold(text)
-    return (frozenset(countries(text)), frozenset(payment_methods(text)), folded, states_duration(text),
-            states_price(text) or _FREE.search(folded) is not None)
+    return (frozenset(countries(text)), frozenset(payment_methods(text)), fold(text), states_duration(text),
+            states_price(text))
 
 
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
@@ -259,6 +254,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if not hits:
         return []
     named = _entities(question, asked, language)
+    if asked is not None and asked != question and is_follow_up(asked) and hits[0].language == language:
+        named = (*named, *_unknown_subjects(asked, named, known_name))
     asks_place = any(e.kind == "country" for e in named)
     asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
     question_topics = topics(question)
@@ -426,6 +423,17 @@ def _entities(question: str, asked: str | None, language: str) -> tuple[Entity, 
         # duration, not a price too (both asked, the terms for abroad, which state both, came first)
         kinds |= _ASKED_DETAILS
     return (*own, *(e for e in named if e.kind not in kinds and e not in own))
+
+
+def _unknown_subjects(asked: str, named: Sequence[Entity], known_name: Callable[[str], bool]) -> tuple[Entity, ...]:
+    """The words a short follow-up names its subject by (:func:`agent.context.subject_words`) that the
+    knowledge base never mentions, as names no passage covers: "et en point relais ?" after "Combien coûte
+    la livraison ?" got the shipping prices again, as if they answered it (nothing is said of pickup points).
+    Words of what ``named`` holds (a place, a payment method) are left to their own checks; a word is known
+    in its singular or plural too ("meuble", "les meubles")."""
+    taken = {word for text in (*place_words(asked), *(e.surface for e in named)) for word in fold(text).split()}
+    return tuple(Entity("name", word, word) for word in subject_words(asked) if word not in taken
+                 and not any(known_name(form) for form in {word, word.removesuffix("s"), f"{word}s"}))
 
 
 def kb_mentions(search: Callable[[str], Sequence[Hit]]) -> Callable[[str], bool]:

@@ -58,6 +58,9 @@ _FUNCTION_WORDS = frozenset({
     "welche", "welcher", "warum", "wieviel", "konnen", "danke", "bitte", "hallo",
     "quanto", "quanta", "quando", "perche", "posso", "grazie",
     "quais", "quantos", "quantas", "obrigado", "obrigada", "podem",
+    # words of carrying on that name nothing: "et sinon, en point relais ?", "and what about the other one?"
+    "other", "again", "instead", "sinon", "alors", "encore", "autre", "autres", "otros", "otras", "altro",
+    "altri", "altra", "outro", "outros", "outra", "andere", "anderen", "anderes",
 })
 
 # Words (their first five letters) of asking how long something takes or what it costs, in the six
@@ -71,6 +74,8 @@ _DETAIL_STEMS = frozenset({
     "chega", "demor", "custa", "levar",
     # the amount something starts from: "et à partir de quel montant ?", "¿y a partir de qué importe?"
     "parti", "monta", "impor", "betra", "welch", "valor", "minim",
+    # whether it is free: "c'est payant ?", "c'est gratuit ?", "è gratuito?", "ist das umsonst?"
+    "payan", "gratu", "grati", "offer", "umson", "pagam",
 })
 
 # Openings of an elliptical follow-up in the six languages, over lower-case accent-free text.
@@ -230,12 +235,18 @@ def _continues(text: str, question: str, answer: str) -> bool:
     return bool(_stems(text) & earlier)
 
 
+def subject_words(text: str) -> list[str]:
+    """The folded words by which ``text`` may name a subject: five letters or more, no question word or
+    courtesy, no word of asking how long or how much (:data:`_DETAIL_STEMS`), none naming a topic
+    ("candle" in "and how long does a candle burn?", "relais" in "et en point relais ?")."""
+    return [word for word in _fold(text).split() if len(word) >= _STEM and word not in _FUNCTION_WORDS
+            and word[:_STEM] not in _DETAIL_STEMS and not topics(word)]
+
+
 def _own_subject(text: str, earlier: set[str]) -> bool:
-    """Whether ``text`` names something of its own: a word of five letters or more that is not one of
-    the ``earlier`` exchange's, no word of asking how long or how much (:data:`_DETAIL_STEMS`) and
-    names no topic ("and how long does a candle burn?" after a shipping question asks about candles)."""
-    return any(len(word) >= _STEM and word not in _FUNCTION_WORDS and word[:_STEM] not in earlier
-               and word[:_STEM] not in _DETAIL_STEMS and not topics(word) for word in _fold(text).split())
+    """Whether ``text`` names something of its own: a :func:`subject_words` word that is not one of the
+    ``earlier`` exchange's ("and how long does a candle burn?" after a shipping question asks about candles)."""
+    return any(word[:_STEM] not in earlier for word in subject_words(text))
 
 
 def _switches_topic(text: str, question: str) -> bool:

@@ -133,6 +133,14 @@ _ASKS_PRICE = re.compile(
     r"quale importo|importo minimo|da quanto(?! tempo)|a partire da quanto(?! tempo)|"
     r"qual o valor|que valor|valor minimo|a partir de quanto(?! tempo)) "
 )
+# Something said to cost nothing, over folded text: a passage saying so states its price ("Returns are free in
+# France" answers "is there a fee to send something back", which got the shipping prices as the one passage naming
+# amounts), and a question asking it asks one ("c'est gratuit ?" after an exchange got the next passage, the
+# address change, as its first answer was not to be repeated).
+_FREE = re.compile(r" (free|gratuit|gratuite|gratuits|gratuites|offert|offerte|offerts|offertes|gratis|gratuito|"
+                   r"gratuita|gratuitos|gratuitas|kostenlos|kostenlose|kostenlosen|umsonst) ")
+# A question whether something must be paid for asks its price too ("c'est payant ?", "ist das kostenpflichtig?").
+_ASKS_PAID = re.compile(r" (payant|payante|payants|payantes|kostenpflichtig|a pagamento|de pago) ")
 # A stated amount of money, over folded text ("4 90 eur", "12 euros", "eur 20"); folding drops "€".
 _PRICE = re.compile(r" \d+( \d+)? (eur|euro|euros|chf|gbp|usd) | (eur|chf|gbp|usd) \d+ ")
 _PRICE_SIGN = re.compile(r"\d\s?[€£$]|[€£$]\s?\d")
@@ -429,9 +437,20 @@ def asks_price(text: str) -> bool:
     return _ASKS_PRICE.search(fold(text)) is not None
 
 
+def asks_if_free(text: str) -> bool:
+    """Whether ``text`` asks whether something is free or must be paid for ("is it free?", "c'est payant ?"):
+    a passage stating a price or saying it is free answers it, as it answers :func:`asks_price`. Not a
+    question of its own after another (``agent.context``): "¿es gratis?" read with a return question was
+    an opt-out at 0.45."""
+    folded = fold(text)
+    return "?" in text and (_FREE.search(folded) is not None or _ASKS_PAID.search(folded) is not None)
+
+
 def states_price(text: str) -> bool:
-    """Whether ``text`` states an amount of money ("4.90 EUR", "12 €")."""
-    return _PRICE.search(fold(text)) is not None or _PRICE_SIGN.search(text) is not None
+    """Whether ``text`` states an amount of money ("4.90 EUR", "12 €") or that something is free."""
+    folded = fold(text)
+    return _PRICE.search(folded) is not None or _PRICE_SIGN.search(text) is not None or \
+        _FREE.search(folded) is not None
 
 
 def entities(text: str, language: str) -> tuple[Entity, ...]:
@@ -441,7 +460,7 @@ def entities(text: str, language: str) -> tuple[Entity, ...]:
     out += [Entity("name", name, name) for name in sorted(names(text, language))]
     if asks_duration(text):
         out.append(Entity("duration", "duration", "duration"))
-    if asks_price(text):
+    if asks_price(text) or asks_if_free(text):
         out.append(Entity("price", "price", "price"))
     return tuple(out)
 

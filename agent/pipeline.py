@@ -505,7 +505,8 @@ class Pipeline:
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
                                   asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
                                   home=self.settings.default_region)
-                found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates)))
+                found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates),
+                                      asked=asked.get(n)))
             questions[n] = tuple(found)
         clock.lap("retrieval")
 
@@ -550,7 +551,9 @@ class Pipeline:
         """Whether knowledge base ``kb`` mentions a name anywhere (keyword search)."""
         knowledge = self.knowledge
         assert knowledge is not None
-        return kb_mentions(lambda name: knowledge.search(name, kb=kb, k=3, mode="bm25"))
+        # a keyword search ranks on words alone: a vector given saves an encoder call per name looked up
+        blank = np.zeros(knowledge.embedder.dim, dtype=np.float32)
+        return kb_mentions(lambda name: knowledge.search(name, kb=kb, k=3, mode="bm25", query_vector=blank))
 
     def _examples(self, prediction: IntentPrediction | None) -> np.ndarray | None:
         """The examples' embeddings of a confidently classified deployment intent, else None."""

@@ -20,12 +20,13 @@ class Question:
 
     ``candidates`` are the same passages re-scored by ``agent.answerability`` (the offline
     responder answers from them); ``text`` is the query retrieval used, which for a follow-up
-    ("and for express?") includes the earlier question.
+    ("and for express?") includes the earlier question, and ``asked`` the follow-up's own words.
     """
 
     text: str
     hits: tuple[Hit, ...]
     candidates: tuple[Candidate, ...] = ()
+    asked: str | None = None
 
     @property
     def best_score(self) -> float:

@@ -26,8 +26,9 @@ from collections.abc import Sequence
 
 from babel import Locale
 
-from agent.answerability import AFFIRMATION, Candidate, choose, sentences
-from agent.entities import asks_duration, asks_price, fold, states_duration, states_price
+from agent.answerability import AFFIRMATION, STEM_LETTERS, Candidate, choose, sentences
+from agent.context import subject_words
+from agent.entities import asks_duration, asks_if_free, asks_price, fold, states_duration, states_price
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
 
@@ -160,7 +161,7 @@ def answer_offline(questions: Sequence[Question], *, language: str, max_segments
     sent = {fold(text) for text in said}
     if answer is None or fold(answer.text) not in sent or len(questions) != 1:
         return answer
-    if _states_what_is_asked(questions[0].text, answer.text):
+    if _states_what_is_asked(questions[0].text, answer.text) or _names_its_subject(questions[0].asked, answer.text):
         return answer  # "how much?" after a reply giving the price: the price again, not the next passage's facts
     candidates = questions[0].candidates
     if not candidates or not candidates[0].follow_up:
@@ -176,7 +177,16 @@ def _states_what_is_asked(question: str, reply: str) -> bool:
     """Whether ``reply`` states the price or the duration ``question`` asks: "Do you ship to Switzerland?
     how much?" answered again with "…from 12 EUR." is answered; the next candidate was the Alma
     instalments ("From 100 EUR you can pay in 3 or 4…")."""
-    return (asks_price(question) and states_price(reply)) or (asks_duration(question) and states_duration(reply))
+    return ((asks_price(question) or asks_if_free(question)) and states_price(reply)) or (
+        asks_duration(question) and states_duration(reply))
+
+
+def _names_its_subject(asked: str | None, reply: str) -> bool:
+    """Whether ``reply`` names what the follow-up ``asked`` names (:func:`agent.context.subject_words`):
+    "et le dimanche ?" after the shop's hours, which give Sunday's, is answered by them again; the next
+    candidate was the delivery times."""
+    said = {word[:STEM_LETTERS] for word in fold(reply).split()}
+    return asked is not None and any(word[:STEM_LETTERS] in said for word in subject_words(asked))
 
 
 def _compose(choices: Sequence[Candidate | None], language: str, max_segments: int) -> Answer | None:
