@@ -11,6 +11,7 @@ account may send through the Messages API while its inbound SMS still use SMS AP
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import mimetypes
@@ -21,7 +22,6 @@ from typing import Any
 
 import jwt
 import vonage_jwt
-from vonage_http_client import Auth
 from vonage_jwt.errors import VonageVerifyJwtError
 
 from channels.base import (
@@ -68,10 +68,50 @@ def price_to_micros(value: Any) -> int | None:
     """``"0.03330000"`` → ``33300``; ``None`` for a missing or unreadable price."""
     if value in (None, ""):
         return None
+    return _text_price_to_micros(value) if isinstance(value, str) else _to_micros(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_price_to_micros(value: str) -> int | None:
+    """A campaign's reports carry a handful of prices, one per report: each text is converted once (the
+    decimal arithmetic costs ten times the look-up). Text only: a cache would take ``1``, ``1.0`` and
+    ``True`` for one key."""
+    return _to_micros(value)
+
+
+def _to_micros(value: Any) -> int | None:
     try:
         return int((Decimal(str(value)) * 1_000_000).to_integral_value())
     except InvalidOperation:
         return None
+
+
+#: The SMS API's signature methods: HMAC with these digests (the SDK's ``Auth`` takes these four).
+SMS_SIGNATURE_METHODS = ("md5", "sha1", "sha256", "sha512")
+
+
+class SmsSigner:
+    """The SMS API's ``sig``, byte for byte what the Vonage SDK's ``Auth.sign_params`` computes: an HMAC
+    with the signature secret over ``&key=value`` for every field but ``sig``, sorted by key, ``&`` and
+    ``=`` in values replaced by ``_``.
+
+    The SDK keys a new HMAC per call and feeds it one field at a time (a Python-level ``update`` each);
+    here the key is set once (``copy()`` of a keyed HMAC) and the signed text is one join and one update:
+    the whole check about 4 µs less per report (19 → 15 µs in process, docs/delivery.md).
+    """
+
+    def __init__(self, secret: str, method: str) -> None:
+        if method not in SMS_SIGNATURE_METHODS:
+            raise ValueError(f"Vonage signature method must be one of {', '.join(SMS_SIGNATURE_METHODS)}")
+        self._keyed = hmac.new(secret.encode(), digestmod=method)
+
+    def sign(self, params: Mapping[str, str]) -> str:
+        """The lower-case hex signature of ``params`` (a ``sig`` field among them is left out)."""
+        mac = self._keyed.copy()
+        signed = [f"&{key}={value.replace('&', '_').replace('=', '_')}" for key, value in sorted(params.items())
+                  if key != "sig"]  # fmt: skip
+        mac.update("".join(signed).encode())
+        return mac.hexdigest()
 
 
 class VonageSignatureVerifier:
@@ -79,12 +119,8 @@ class VonageSignatureVerifier:
 
     def __init__(self, *, api_key: str, signature_secret: str, signature_method: str) -> None:
         self._secret = signature_secret
-        # The SDK's Auth insists on an api_key next to a signature secret; check_signature does not use it.
-        self._auth = (
-            Auth(api_key=api_key, signature_secret=signature_secret, signature_method=signature_method)
-            if signature_secret and api_key
-            else None
-        )
+        # As the SDK's Auth did, an api_key is required next to the secret although the signature omits it.
+        self._signer = SmsSigner(signature_secret, signature_method) if signature_secret and api_key else None
 
     def verify(self, request: WebhookRequest, *, now: float) -> None:
         """Raise :class:`SignatureError` unless ``request`` is signed by Vonage within 5 minutes."""
@@ -117,17 +153,14 @@ class VonageSignatureVerifier:
             raise SignatureError("bad_signature", "payload_hash does not match the body")
 
     def _verify_sms(self, params: Mapping[str, str], *, now: float) -> None:
-        if self._auth is None:
+        if self._signer is None:
             raise SignatureError("bad_signature", "Vonage api key and signature secret are needed to check sig")
         if not params.get("timestamp"):
             raise SignatureError("bad_signature", "signed webhook has no timestamp")
         # What the SDK's check_signature does (sig removed, the rest signed with the secret and
-        # method, compared in constant time), without the pydantic call validation it wraps that
-        # in: about 5 % of the status webhook's processor time under a campaign's reports. Bytes,
-        # so a non-ASCII sig is a mismatch (401), not a TypeError.
-        signed = dict(params)
-        signature = signed.pop("sig", "").lower()
-        if not hmac.compare_digest(signature.encode(), self._auth.sign_params(signed).encode()):
+        # method, compared in constant time). Bytes, so a non-ASCII sig is a mismatch (401), not a TypeError.
+        signature = params.get("sig", "").lower()
+        if not hmac.compare_digest(signature.encode(), self._signer.sign(params).encode()):
             raise SignatureError("bad_signature", "sig does not match the parameters")
         _check_age(params["timestamp"], now=now)
 

@@ -22,6 +22,7 @@ PostgreSQL is spared a BEGIN and a COMMIT per text.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from typing import NamedTuple
@@ -142,16 +143,21 @@ class ProviderFastPath:
         except Exception:  # the route repeats the checks; the app's handlers give the answer (401, 404, 422, 500)
             await self.app(scope, _replay(body), send)
             return
-        scope["route"] = _Matched(scope["path"])
-        answer = json.dumps({key: count}, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())],
-            }
-        )
+        scope["route"] = _MATCHED[scope["path"]]
+        headers, answer = _answer(key, count)
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": answer})
+
+
+_MATCHED = {path: _Matched(path) for path in PUBLIC_PATHS}
+
+
+@functools.lru_cache(maxsize=64)
+def _answer(key: str, count: int) -> tuple[tuple[tuple[bytes, bytes], ...], bytes]:
+    """The 200's headers and body for ``{key: count}``, built once: a report's answer is nearly always
+    ``{"accepted":1}``, and ``json.dumps`` with separators builds a new encoder per call."""
+    body = json.dumps({key: count}, separators=(",", ":")).encode()
+    return ((b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))), body
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

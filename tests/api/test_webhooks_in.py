@@ -263,3 +263,27 @@ def test_an_inbound_text_costs_one_worker_thread_hand_off(
     assert answer.status_code == 200 and answer.json() == {"stored": 1}
     assert calls == ["store_texts"]
     assert answer.headers["x-request-id"] and answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_status_answers_are_built_once_and_each_response_is_whole(vonage_client: TestClient) -> None:
+    """The fast path's 200 (headers and body) is built once per answer and reused: each response still
+    carries its own request id, the security headers once each, a Content-Length that fits the body,
+    and the metrics count it under the route's template."""
+    from api.middleware import REQUESTS
+
+    def counted() -> float:
+        return REQUESTS.labels("POST", "/webhooks/vonage/status", "200")._value.get()
+
+    before = counted()
+    dlr = {"msisdn": "33612345678", "to": "Relais", "messageId": "0C0000F1", "status": "delivered", "err-code": "0"}
+    answers = [vonage_client.post("/webhooks/vonage/status", data=signed({**dlr, "messageId": f"0C0000F{i}"}))
+               for i in range(3)]  # fmt: skip
+    for answer in answers:
+        assert answer.status_code == 200 and answer.content == b'{"accepted":1}'
+        assert answer.headers.get_list("content-type") == ["application/json"]
+        assert answer.headers.get_list("content-length") == ["14"]
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert len({answer.headers["x-request-id"] for answer in answers}) == 3
+    assert counted() == before + 3
+    refused = vonage_client.post("/webhooks/vonage/status", data={**signed(dlr), "status": "failed"})
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")

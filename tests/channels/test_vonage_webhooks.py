@@ -331,6 +331,20 @@ def test_parse_messages_api_status(channel: VonageChannel, raw: str, status: str
     assert report.occurred_at == datetime(2025, 2, 3, 12, 14, 25, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("value", "micros"),
+    [("0.03330000", 33_300), ("0.0333", 33_300), ("0.0333", 33_300), ("0.00000050", 0), ("0.0000015", 2),
+     ("12", 12_000_000), ("abc", None), ("", None), (None, None), (True, None), (1, 1_000_000), (1.0, 1_000_000),
+     (True, None), ("1", 1_000_000), (0.5, 500_000)],
+)  # fmt: skip
+def test_prices_read_the_same_whether_converted_or_remembered(value: object, micros: int | None) -> None:
+    """Text prices are remembered once converted; 1, 1.0 and True are not one price (a cache keyed by them is)."""
+    from channels.vonage_webhooks import price_to_micros
+
+    assert price_to_micros(value) == micros
+    assert price_to_micros(value) == micros
+
+
 def test_parse_status_rejects_inbound_shape(channel: VonageChannel) -> None:
     with pytest.raises(MalformedWebhook):
         channel.parse_status(request=WebhookRequest.build(method="GET", query={"foo": "bar"}))
@@ -359,8 +373,14 @@ def test_messages_jwt_without_payload_hash_is_refused(channel: VonageChannel) ->
     [("from", ["33612345678", "33600000000"]), ("text", ["a", "b"]), ("to", {"n": 1}), ("text", True)],
 )
 def test_signed_messages_with_wrong_field_types_are_refused(channel: VonageChannel, field: str, value: object) -> None:
-    payload = {"message_uuid": "u-types", "from": "33612345678", "to": "33700000000", "text": "hi",
-               "message_type": "text", field: value}
+    payload = {
+        "message_uuid": "u-types",
+        "from": "33612345678",
+        "to": "33700000000",
+        "text": "hi",
+        "message_type": "text",
+        field: value,
+    }
     request = messages_request(payload)
     channel.verify_signature(request=request)  # the signature is fine: the shape is not
     with pytest.raises(MalformedWebhook) as err:
