@@ -30,7 +30,7 @@ from conversations import service
 from conversations.models import Message, MessageProviderId
 from core import webhooks
 from core.models import WebhookSubscription
-from core.sql import among
+from core.sql import among, array_literal
 
 log = structlog.get_logger("relais.delivery")
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -184,12 +184,10 @@ def _lock(session: Session, reports: Sequence[DeliveryReport]) -> tuple[dict[int
     check: at the few dozen reports a batch holds during a campaign, each statement cost the job
     more than its rows did. PostgreSQL: row locks taken in id order, so two batches (or a batch and
     a send being recorded, :func:`delivery.store.record_sent`, which locks in id order too) never
-    deadlock; the lists go as one array literal each (:func:`delivery.store.array_literal`). SQLite
+    deadlock; the lists go as one array literal each (:func:`core.sql.array_literal`). SQLite
     has no row locks: the database's write lock is taken before the read instead (pysqlite would
     take it only at the first write, after the read, so a writer in between would be overwritten).
     """
-    from delivery.store import array_literal  # delivery.store imports this module
-
     by_provider: dict[str, dict[str, None]] = defaultdict(dict)
     refs: dict[int, None] = {}
     for report in reports:
@@ -285,8 +283,6 @@ def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, 
     postgres = connection.dialect.name == "postgresql"
     for columns, params in by_columns.items():
         if postgres:  # one statement for the batch, each array one text value, not one UPDATE per row
-            from delivery.store import array_literal  # delivery.store imports this module
-
             arrays = {
                 "ids": array_literal([p["b_id"] for p in params]),
                 "seen": array_literal([p["b_seen"] for p in params]),
@@ -310,7 +306,7 @@ _TIMES = frozenset({"sent_at", "delivered_at"})
 
 
 def _iso(value: datetime | None) -> str | None:
-    """A time as an element of :func:`delivery.store.array_literal`'s text: ISO form with its offset
+    """A time as an element of :func:`core.sql.array_literal`'s text: ISO form with its offset
     (a naive one is UTC, as :class:`core.types.UTCDateTime` stores it)."""
     if value is None:
         return None
