@@ -199,13 +199,16 @@ def _opens_like_follow_up(text: str, folded: str) -> bool:
 def is_follow_up(text: str) -> bool:
     """Whether ``text`` is an elliptical follow-up: a short message opening like "and for...", "et pour...",
     or a short question about what was just asked ("is it free?" after "How do I return something?",
-    which read alone got the shipping prices; "how much?" after "Do you ship to Germany?")."""
+    which read alone got the shipping prices; "how much?" after "Do you ship to Germany?") naming no topic."""
     folded = _fold(text)
     if not folded or len(folded.split()) > MAX_FOLLOW_UP_WORDS:
         return False
     if _opens_like_follow_up(text, folded):
         return True
-    return text.strip().endswith("?") and (_BACK_REFERENCE.match(folded) is not None or _asks_only_detail(text))
+    # a pronoun question naming a topic asks its own ("c'est combien la livraison ?"; read as a follow-up, it
+    # was no earlier question for "et en express ?" either)
+    return text.strip().endswith("?") and (
+        (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _asks_only_detail(text))
 
 
 def _asks_only_detail(text: str) -> bool:

@@ -45,6 +45,7 @@ from agent.entities import (
     countries,
     covers_country,
     entities,
+    fold,
     payment_methods,
     place_terms,
     with_city_countries,
@@ -307,6 +308,14 @@ def intent_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hit
     return [hit for hit, value in zip(rest, deeper, strict=True) if value >= top - INTENT_TIE][:INTENT_MAX]
 
 
+def _says_again(reply: str | None, history: Sequence[Turn], questions: Sequence[Question]) -> bool:
+    """Whether ``reply`` is the bot's last reply word for word, to a message that is no follow-up (a follow-up
+    asked again for a price or a detail the reply states is answered with it again: ``agent.responder.offline``)."""
+    last = next((turn.text for turn in reversed(history) if turn.role == "bot"), None)
+    return reply is not None and last is not None and not any(q.asked for q in questions) and \
+        fold(reply) == fold(last)
+
+
 def retrieval_depth(text: str) -> int:
     """How many passages to retrieve for ``text``: :data:`PLACE_TOP_K` when it names a place."""
     return PLACE_TOP_K if countries(text, cities=True) else TOP_K
@@ -439,8 +448,13 @@ class Pipeline:
             item = items[n]
             language = languages[n]
             # SMS shorthand spelt out in the message's language ("vs etes ouverts" -> "vous etes ouverts")
-            words = expand_shorthand(model_text(item.text), language.language if language is not None else "en")
-            follow_up = resolve_follow_up(words, item.history)
+            code = language.language if language is not None else "en"
+            words = expand_shorthand(model_text(item.text), code)
+            # the earlier question is read as written out too: "c combien la livraison ?" then "et en express ?"
+            # got the delivery times, the models reading "c combien la livraison ? et en express ?"
+            spelt = tuple(replace(turn, text=expand_shorthand(turn.text, code)) if turn.role == "customer" else turn
+                          for turn in item.history)
+            follow_up = resolve_follow_up(words, spelt)
             if follow_up is not None:
                 asked[n] = words
             query = follow_up or words
@@ -647,6 +661,12 @@ class Pipeline:
         if verdict.respond == "knowledge" and answer is None:
             verdict = Verdict("escalate", "low_retrieval_score", "no passage could answer the message",
                               verdict.confidence, "none")
+        elif verdict.respond == "knowledge" and repeats == 0 and _says_again(reply, item.history, questions):
+            # "Order 4512" after "Where's my order???" got the tracking answer a second time: what the customer
+            # adds, the knowledge base has already answered all it can (a question asked again is answered again)
+            verdict = Verdict("escalate", "low_retrieval_score", "the answer would repeat the bot's last reply",
+                              verdict.confidence, "none")
+            reply, path, answer = None, "none", None
         clock.lap("responder")
         decision = Decision(
             action=verdict.action,

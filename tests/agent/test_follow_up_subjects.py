@@ -85,3 +85,39 @@ def test_asking_whether_it_is_free_is_answered_by_a_reply_saying_so(
     _, (action, reply) = converse(pipeline, question, follow_up)
     assert action == "reply" and reply is not None, reply
     assert expected in reply and unexpected not in reply, reply
+
+
+@pytest.mark.parametrize(
+    ("question", "addition"),
+    [
+        # "Order 4512" after "Where's my order???" got the tracking answer a second time
+        ("Where is my order?", "the order number is 77120"),
+        ("Où est ma commande ?", "commande numéro 55201"),
+    ],
+)
+def test_a_message_that_would_get_the_last_reply_again_goes_to_a_person(
+        pipeline: Pipeline, question: str, addition: str) -> None:
+    (first, reply), (action, again) = converse(pipeline, question, addition)
+    assert first == "reply" and reply is not None
+    assert action == "escalate", again
+
+
+def test_a_question_asked_again_is_answered_again(pipeline: Pipeline) -> None:
+    # the policy counts repeats and escalates at RELAIS_REPEAT_FAILURE_LIMIT; a second asking is answered
+    (_, first), (action, second) = converse(pipeline, "How much is shipping?", "how much is shipping?")
+    assert action == "reply" and second == first
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up", "expected"),
+    [
+        # "c combien la livraison ?" then "et en express ?" got the delivery times: the earlier question was read
+        # with its shorthand, then as a pronoun follow-up itself ("c'est ..."), leaving none to follow
+        ("c koi le prix de la livraison ?", "et en express ?", "9,90 EUR"),
+        ("C'est combien l'envoi ?", "et en express ?", "9,90 EUR"),
+    ],
+)
+def test_a_question_opening_with_a_pronoun_and_naming_a_topic_is_followed_up(
+        pipeline: Pipeline, question: str, follow_up: str, expected: str) -> None:
+    _, (action, reply) = converse(pipeline, question, follow_up)
+    assert action == "reply" and reply is not None and expected in reply, reply
