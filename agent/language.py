@@ -64,6 +64,10 @@ _ELISION = re.compile(
 #: them: "Quanto costa l'express?" reads 43 % Portuguese (the English "express"), 31 % Italian; a Spanish
 #: text naming "L'Oréal" keeps its language.
 ELISION_MIN_SHARE = 0.2
+#: An opening question mark is Spanish's alone among the supported languages: "¿y en express?" after a Spanish
+#: question read as English (the English word), and got no line saying the reply is English. Not "¡": in
+#: "¡Hola! Do you ship to Spain?" the greeting is Spanish, the question English.
+_SPANISH_MARKS = re.compile(r"¿")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +219,9 @@ def _with_elision(text: str, scores: dict[str, float]) -> dict[str, float]:
     """``scores`` restricted to :data:`ELIDING_LANGUAGES` when ``text`` elides a word ("l'express") and
     they hold :data:`ELISION_MIN_SHARE` of the probability: a language that never writes "l'" is not
     the text's, however its other words read (an English loanword tipped "Quanto costa l'express?" to
-    Portuguese), nor can a prior make it so."""
+    Portuguese), nor can a prior make it so. A text opening a question the Spanish way ("¿") is Spanish."""
+    if _SPANISH_MARKS.search(text) and scores.get("es", 0.0) > 0:
+        return {"es": 1.0}
     if not _ELISION.search(text):
         return scores
     kept = {lang: p for lang, p in scores.items() if lang in ELIDING_LANGUAGES}

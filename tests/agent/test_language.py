@@ -181,3 +181,11 @@ def test_an_elision_too_unlikely_for_the_text_leaves_its_language() -> None:
     assert detect_language("¿Tenéis productos de L'Oréal?").language == "es"
     # English contracts at the end of a word: no elision
     assert detect_language("I don't know where my order is", "fr").language == "en"
+
+
+def test_an_opening_question_mark_is_spanish() -> None:
+    # "¿y en express?" after a Spanish question was read as English: the reply lacked its language line
+    assert detect_language("¿y con express?", "es").language == "es"
+    assert detect_language("¿Aceptan Apple Pay?", "en").language == "es"
+    # an opening exclamation mark is not enough: the question may be in another language
+    assert detect_language("¡Hola! Do you ship to Spain?", "en").language == "en"
