@@ -13,10 +13,11 @@ from contextlib import AbstractContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors, middleware
-from api.routes.webhooks_in import PUBLIC_PATHS
+from api.body_limit import BodyLimits
+from api.routes.webhooks_in import PUBLIC_PATHS, ProviderFastPath
 from core.logging import configure_logging
 from core.runtime import bootstrap
 from core.settings import Settings, get_settings
@@ -45,17 +46,24 @@ def discover_routers() -> list[APIRouter]:
 
 
 class RelaisApp(FastAPI):
-    """FastAPI without its native OpenTelemetry layer on the providers' webhooks (one per message sent or
-    received): that layer asks the global OpenTelemetry providers on every request whether one is set,
-    which cost a delivery report about as much as its metrics (Relais sets none; an operator's would still
-    see every other request). Their request id, metrics, logging, security headers and body limit are
-    the middlewares', unchanged."""
+    """FastAPI whose providers' webhooks (one per message sent or received) skip its native OpenTelemetry
+    layer, and whose signed ones ``provider_webhooks`` answers outside the middlewares (``create_app``
+    sets it: ``ProviderFastPath``). That layer asks the global OpenTelemetry providers on every request
+    whether one is set, which cost a delivery report about as much as its metrics (Relais sets none; an
+    operator's would still see every other request). Their request id, metrics, logging, security
+    headers and body limit follow the middlewares' rules, the fast path applying them itself."""
+
+    provider_webhooks: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in PUBLIC_PATHS and not self.root_path:
-            await Starlette.__call__(self, scope, receive, send)
+            await (self.provider_webhooks or self.without_telemetry)(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def without_telemetry(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app with its middlewares, without FastAPI's OpenTelemetry layer."""
+        await Starlette.__call__(self, scope, receive, send)
 
 
 def create_app(
@@ -91,6 +99,9 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     middleware.install(app)
+    app.provider_webhooks = ProviderFastPath(
+        app.without_telemetry, settings=settings, limits=BodyLimits.from_settings(settings)
+    )
     for router in discover_routers():
         app.include_router(router)
     return app

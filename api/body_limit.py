@@ -53,7 +53,8 @@ class BodyLimits:
         return self.default
 
 
-def _declared_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``, or None when it declared none (chunked) or a malformed one."""
     for name, value in scope.get("headers") or ():
         if name == b"content-length":
             try:
@@ -75,7 +76,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits.for_path(scope["path"])
-        declared = _declared_length(scope)
+        declared = declared_length(scope)
         if declared is not None and declared > limit:
             await self._refuse(scope, send, limit)
             return

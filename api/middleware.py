@@ -22,8 +22,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_limit import BodyLimit, BodyLimits
-from api.routes.webhooks_in import ProviderFastPath
-from api.security_headers import security_headers
+from api.security_headers import with_security_headers
 from core.logging import mask_phones
 
 REQUESTS = Counter("relais_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -71,9 +70,12 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = request_id_from(headers.get(b"x-request-id", b""))
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        # a provider webhook the fast path handed over keeps the id its checks already logged under
+        request_id = state.get("request_id") or request_id_from(
+            dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        )
+        state["request_id"] = request_id
         status = 500
         start = time.perf_counter()
 
@@ -81,10 +83,8 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                present = {name.lower() for name, _ in message["headers"]}
-                extra = [(k, v) for k, v in security_headers(scope["path"]) if k not in present]
-                message["headers"] = [*message["headers"], *extra, (b"x-request-id", request_id.encode("latin-1"))]
+                headers = with_security_headers(scope["path"], list(message.get("headers", ())))
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -92,23 +92,28 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-            elapsed = time.perf_counter() - start
             template = getattr(scope.get("route"), "path", "unmatched")
-            _count(scope["method"], template, status, elapsed)
-            if template not in QUIET_ROUTES and (status >= 400 or template not in PROVIDER_WEBHOOKS):
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=mask_phones(scope["path"]),
-                    status=status,
-                    ms=round(elapsed * 1000, 1),
-                    request_id=request_id,
-                )
+            finish_request(scope, template, status, time.perf_counter() - start, request_id)
+
+
+def finish_request(scope: Scope, template: str, status: int, elapsed: float, request_id: str) -> None:
+    """Count and time a request answered (``status``) under its route's path ``template``, and write its
+    access line unless its route is quiet or a provider webhook that succeeded."""
+    _count(scope["method"], template, status, elapsed)
+    if template not in QUIET_ROUTES and (status >= 400 or template not in PROVIDER_WEBHOOKS):
+        log.info(
+            "request",
+            method=scope["method"],
+            path=mask_phones(scope["path"]),
+            status=status,
+            ms=round(elapsed * 1000, 1),
+            request_id=request_id,
+        )
 
 
 def install(app: FastAPI) -> None:
-    # innermost: the provider webhooks' fast path runs inside the body limit and the request context
-    app.add_middleware(ProviderFastPath)
+    """The chain every request goes through, bar the signed provider webhooks the fast path answers
+    (``api.routes.webhooks_in.ProviderFastPath``, outside this chain: it applies the same rules itself)."""
     # added before RequestContext, so it runs inside it: a 413 carries a request id and is logged
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(app.state.settings))
     app.add_middleware(RequestContext)

@@ -55,3 +55,11 @@ def security_headers(path: str) -> tuple[tuple[bytes, bytes], ...]:
     if path == "/simulator" or path.startswith("/simulator/"):
         return _BY_KIND["simulator"]
     return _BY_KIND["base"]
+
+
+def with_security_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` followed by the security headers for ``path`` the response did not set itself (a route
+    may choose its own policy): the one merge rule for every answer, the request context's and the
+    provider webhooks' fast path's alike."""
+    present = {name.lower() for name, _ in headers}
+    return [*headers, *((name, value) for name, value in security_headers(path) if name not in present)]
