@@ -1,9 +1,11 @@
 """Signed status webhooks are answered before the framework's routing; anything else goes through the route.
 
-A campaign posts one delivery report per message: the routing, dependency and exception layers cost
-the API more than checking and keeping a report, so ``ProviderFastPath`` answers the signed ones
-itself, inside the request id, metrics, security headers and body limit. A request it cannot take
-(bad signature, malformed body) is handed to the route with its body, and the app's handlers answer.
+A campaign posts one delivery report per message: the middleware, routing, dependency and exception
+layers cost the API more than checking and keeping a report, so ``ProviderFastPath`` answers the
+signed ones itself, outside the middleware stack but applying its rules through the same functions
+(request id, metrics, security headers, body limit; tests/api/test_webhooks_in_edge.py). A request it
+cannot take (bad signature, malformed body, too large) is handed to the whole app with its body, and
+the app's handlers answer.
 """
 
 from __future__ import annotations
