@@ -44,8 +44,11 @@ from agent.entities import (
     fold,
     payment_methods,
     place_words,
+    product_stems,
+    products,
     states_duration,
     states_price,
+    states_product,
     topics,
 )
 from knowledge.types import Hit
@@ -61,6 +64,16 @@ INTENT_WEIGHT = 1.5
 
 #: Below this best-sentence cosine a passage does not answer the question (chosen on the choosing split).
 MIN_RELEVANCE = 0.32
+
+#: A passage the intent model backs: the model is this sure of a deployment intent (``rank(intent_sure=...)``)
+#: and the passage's title agrees this much with the intent's examples. It needs less wording
+#: (:data:`BACKED_MIN_RELEVANCE`): "je voudrais retourner une lampe" (return_policy 1.00) scores 0.27 with
+#: "Comment retourner un article ?", the encoder matching "lampe" with the bulbs (0.49); "How do I join the
+#: loyalty club?" (loyalty_programme 0.99) retrieves the loyalty section at 0.315; "nn trovo il codice di
+#: tracciamento" (order_status 0.81) scores 0.22 with "Where is my order?", 0.50 with the promo code.
+#: Set by hand (``agent.pipeline.INTENT_SURE`` is the confidence).
+BACKED_AGREEMENT = 0.5
+BACKED_MIN_RELEVANCE = 0.2
 
 #: ... unless it covers the place the question names while the best candidate is about another one:
 #: the place is then the point of the question, and the wording may match poorly ("Livrez-vous à
@@ -133,6 +146,7 @@ class Candidate:
     methods: int = 0
     unlisted: tuple[str, ...] = ()
     asks_detail: bool = False
+    backed: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -229,7 +243,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
          embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
          asked: str | None = None, asked_vector: np.ndarray | None = None, intent_examples: np.ndarray | None = None,
          intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN,
-         home: str | None = None) -> list[Candidate]:
+         home: str | None = None, intent_sure: bool = False) -> list[Candidate]:
     """``hits`` re-scored against ``question`` (whose unit embedding is ``vector``), best first.
 
     Args:
@@ -250,12 +264,18 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             is another place's ("in mainland France" for Belgium): a reply must not state it.
         home: the business's own country (``Settings.default_region``): a passage about "abroad"
             does not speak of it.
+        intent_sure: the intent model is sure of the intent ``intent_examples`` belong to: a topical
+            passage agreeing with them by :data:`BACKED_AGREEMENT` is ``backed`` (:func:`choose`).
     """
     if not hits:
         return []
     named = _entities(question, asked, language)
     if asked is not None and asked != question and is_follow_up(asked) and hits[0].language == language:
         named = (*named, *_unknown_subjects(asked, named, known_name))
+    # a follow-up naming a kind of product ("e per un divano?") asks its terms: a passage stating nothing of
+    # it does not answer (the terms for abroad, given again, said nothing of sofas)
+    asked_products = sorted(products(asked)) if asked is not None and asked != question and is_follow_up(asked) \
+        else []
     asks_place = any(e.kind == "country" for e in named)
     asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
     question_topics = topics(question)
@@ -290,10 +310,16 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # standard price alone, "Combien coûte la livraison ?" names no express)
         wanted = _content_words(asked) if follow_up and asked is not None else \
             _content_words(question) - _stems(faq_question or "")
+        for kind in asked_products:
+            wanted |= product_stems(kind)
         if wanted:
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
+        unstated = [kind for kind in asked_products
+                    if not states_product(f"{faq_question or ''} {hit.answer or hit.text}", kind)]
+        if unstated:
+            state, missing = "unknown", (*missing, *(Entity("name", kind, kind) for kind in unstated))
         # the sentence that answers: an FAQ answer's first one, else the best one; and an FAQ
         # answer's sentence matching the question better than the entry's own question does
         # ("Returns are free in France" answers "Are returns free from Germany?"; "I'm in Spain,
@@ -310,7 +336,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
                                     topical=topical, states_place=asks_place and state == "covered",
                                     asks_place=asks_place, asks_detail=asks_detail,
-                                    methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1])))
+                                    methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1]),
+                                    backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT))
     candidates.sort(key=lambda c: -c.score)
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")
     if asked_methods and not any(c.support == "covered" for c in candidates):
@@ -342,7 +369,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             covered = [c for c in candidates if c.elsewhere and not c.domestic and c.topical
                        and c.relevance >= MIN_RELEVANCE]
     else:
-        margin = float("inf") if follow_up and asked is not None and entities(asked, language) else support_margin
+        margin = float("inf") if follow_up and asked is not None and (entities(asked, language) or asked_products) \
+            else support_margin
         # an asked price is the point of the question: a passage stating one whose wording is as close to
         # the question as the best one's is not left behind on intent agreement ("How much is express
         # delivery?", read as delivery_time 0.74, got the delivery times over the prices: 0.68 against 0.72
@@ -351,7 +379,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         asks_price = any(e.kind == "price" for e in named)
         wording = candidates[0].relevance - support_margin if asks_price and candidates[0].support != "covered" \
             else float("inf")
-        covered = [c for c in candidates if c.support == "covered" and named and c.topical
+        covered = [c for c in candidates if c.support == "covered" and (named or asked_products) and c.topical
                    and (c.score >= best - margin or c.relevance >= wording) and c.relevance >= _min_relevance(c)]
     if covered:
         candidates.remove(covered[0])
@@ -392,9 +420,13 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
         return None
     first = candidates[0]
     # a passage moved first for the place or payment method the question names needs less wording,
-    # and so does one stating the place asked about (the place is the point of the question)
-    if first.relevance < (min_relevance if first.asserts and not first.states_place and not first.unlisted
-                          else min(min_relevance, PLACE_MIN_RELEVANCE)):
+    # and so does one stating the place asked about (the place is the point of the question), and one
+    # the intent model backs still less
+    needed = min_relevance if first.asserts and not first.states_place and not first.unlisted \
+        else min(min_relevance, PLACE_MIN_RELEVANCE)
+    if first.backed:
+        needed = min(needed, BACKED_MIN_RELEVANCE)
+    if first.relevance < needed:
         return None
     return None if first.support == "unknown" or first.domestic else first
 
@@ -433,6 +465,7 @@ def _unknown_subjects(asked: str, named: Sequence[Entity], known_name: Callable[
     in its singular or plural too ("meuble", "les meubles")."""
     taken = {word for text in (*place_words(asked), *(e.surface for e in named)) for word in fold(text).split()}
     return tuple(Entity("name", word, word) for word in subject_words(asked) if word not in taken
+                 and not products(word)
                  and not any(known_name(form) for form in {word, word.removesuffix("s"), f"{word}s"}))
 
 

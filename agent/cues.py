@@ -4,7 +4,9 @@
 * ``urgent``: the customer says it is urgent ("dringend", "c'est urgent");
 * ``legal``: a threat of legal action, a complaint to an authority or a payment dispute ("sonst gehe
   ich zum Anwalt", "je porte plainte", "I'll file a chargeback");
-* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada");
+* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada"); the wrong
+  size or colour only when the customer says they received it ("The cushion I got is the wrong colour"):
+  "wrong size, can I swap it?" and "I ordered the wrong size" ask for an exchange the knowledge base answers;
 * ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
   Frechheit", "this is a rip-off", "c'est une arnaque");
 * ``repeated``: the customer says they have asked several times already, or that nobody answers ("this is
@@ -31,13 +33,22 @@ Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 
+#: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received.
+_PARTS = ("wrong_variant", "received")
+
+
 @functools.cache
-def _patterns() -> dict[Cue, re.Pattern[str]]:
+def _patterns() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
-    return {cue: words_pattern([w for words in data[cue].values() for w in words]) for cue in get_args(Cue)}
+    return {cue: words_pattern([w for words in data[cue].values() for w in words])
+            for cue in (*get_args(Cue), *_PARTS)}
 
 
 def cues(text: str) -> frozenset[Cue]:
     """The cues ``text`` holds."""
     folded = fold(text)
-    return frozenset(cue for cue, pattern in _patterns().items() if pattern.search(folded))
+    patterns = _patterns()
+    found: set[Cue] = {cue for cue in get_args(Cue) if patterns[cue].search(folded)}
+    if all(patterns[part].search(folded) for part in _PARTS):
+        found.add("damaged")
+    return frozenset(found)

@@ -422,6 +422,34 @@ def topics(text: str) -> set[str]:
     return {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
 
 
+PRODUCTS_FILE = Path(__file__).resolve().parent / "resources" / "products.yaml"
+
+
+@functools.cache
+def _product_patterns() -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """Kind of product -> (a pattern of the words naming it, of the words a passage states it with)."""
+    data = yaml.safe_load(PRODUCTS_FILE.read_text(encoding="utf-8"))["products"]
+    return {kind: (words_pattern(entry["words"]), words_pattern(entry["stated"])) for kind, entry in data.items()}
+
+
+def products(text: str) -> set[str]:
+    """The kinds of product ``text`` names ("e per un divano?": ``furniture``; ``agent/resources/products.yaml``)."""
+    folded = fold(text)
+    return {kind for kind, (named, _) in _product_patterns().items() if named.search(folded)}
+
+
+def states_product(text: str, kind: str) -> bool:
+    """Whether a passage's ``text`` states something of the kind of product ``kind`` ("Furniture is delivered
+    for 29 EUR.")."""
+    return _product_patterns()[kind][1].search(fold(text)) is not None
+
+
+def product_stems(kind: str) -> set[str]:
+    """The stems (first five letters) of the words a passage states ``kind`` with: they pick its sentence."""
+    data = yaml.safe_load(PRODUCTS_FILE.read_text(encoding="utf-8"))["products"]
+    return {word.rstrip("*")[:5] for word in data[kind]["stated"]}
+
+
 def asks_duration(text: str) -> bool:
     """Whether ``text`` asks how long something takes or lasts."""
     return _ASKS_DURATION.search(fold(text)) is not None

@@ -308,6 +308,15 @@ def intent_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hit
     return [hit for hit, value in zip(rest, deeper, strict=True) if value >= top - INTENT_TIE][:INTENT_MAX]
 
 
+#: The intent confidence at which a passage agreeing with the intent's examples needs less wording
+#: (``agent.answerability.BACKED_AGREEMENT``).
+INTENT_SURE = 0.8
+
+
+def _sure(prediction: IntentPrediction | None) -> bool:
+    return prediction is not None and prediction.intent is not None and prediction.confidence >= INTENT_SURE
+
+
 def _says_again(reply: str | None, history: Sequence[Turn], questions: Sequence[Question]) -> bool:
     """Whether ``reply`` is the bot's last reply word for word, to a message that is no follow-up (a follow-up
     asked again for a price or a detail the reply states is answered with it again: ``agent.responder.offline``)."""
@@ -518,7 +527,8 @@ class Pipeline:
                 candidates = rank(q, vectors[r], hits, language=lang or "en",
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
                                   asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
-                                  home=self.settings.default_region)
+                                  home=self.settings.default_region,
+                                  intent_sure=examples is not None and _sure(intents.get(n)))
                 found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates),
                                       asked=asked.get(n)))
             questions[n] = tuple(found)
@@ -652,6 +662,8 @@ class Pipeline:
             injection=injection.detected, knowledge_confidence=self._knowledge_confidence(intent, lang, questions),
             place_stated=bool(questions) and all((c := choose(q.candidates)) is not None and c.states_place
                                                  for q in questions),
+            intent_backed=bool(questions) and all((c := choose(q.candidates)) is not None and c.backed
+                                                  for q in questions),
             cues=cues(item.text), escalating_confidence=self._escalating_confidence(intent),
         )
         verdict = decide(signals, self.thresholds)

@@ -120,6 +120,9 @@ class Signals:
     knowledge_confidence: float = 0.0
     #: Every question names a place and the passage chosen to answer it states that place.
     place_stated: bool = False
+    #: The passage chosen for every question is one the intent model backs (``agent.answerability``:
+    #: the model sure of the intent, the passage's title agreeing with its examples).
+    intent_backed: bool = False
     #: What ``agent.cues`` found in the text: a request to be contacted, urgency, a legal threat.
     cues: frozenset[Cue] = frozenset()
     #: The combined confidence of the escalating intents (marked ``escalate``, ``human_agent``,
@@ -247,7 +250,8 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
                            f" (perhaps {_words(intent.intent)})" if intent.intent else ""),
                            1.0 - conf, "none")
     answerable = name is not None or signals.knowledge_confidence >= thresholds.intent_min_confidence
-    if signals.best_score < thresholds.retrieval_min_score and not (answerable and signals.place_stated):
+    if signals.best_score < thresholds.retrieval_min_score and not (
+            answerable and (signals.place_stated or (name is not None and signals.intent_backed))):
         return Verdict("escalate", "low_retrieval_score",
                        "the knowledge base holds no answer close enough to the question",
                        1.0 - signals.best_score, "none")

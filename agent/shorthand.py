@@ -5,6 +5,11 @@ The intent and retrieval models were trained on written phrasings; a customer's 
 (``agent/resources/shorthand.yaml``) is per language: the message's detected language picks it, so
 "vs" is "vous" in French and stays "vs" in English. Only what the models read changes: the stored
 message, keyword matching and language detection see the text as received.
+
+A few words the encoder misreads are reworded the same way (:data:`REWORDINGS`): French "rendre" with
+an object ("rendre une lampe", "la rendre") is giving it back, which the encoder reads as making or
+rendering: "je voudrais rendre une lampe" was product_care 0.48 and got the bulbs, "Combien de temps
+j'ai pour rendre une lampe ?" the refund delay; "retourner" is what the intents and passages say.
 """
 
 from __future__ import annotations
@@ -16,6 +21,20 @@ from pathlib import Path
 import yaml
 
 SHORTHAND_FILE = Path(__file__).resolve().parent / "resources" / "shorthand.yaml"
+
+_OBJECT = (r"(?:(?:un|une|le|la|les|mon|ma|mes|ton|ta|tes|son|sa|ses|ce|cet|cette|ces|notre|votre|vos|nos)\s+|l['’])"
+           r"(?!argent\b|monnaie\b)")
+#: Per language, (pattern, replacement) applied after the shorthand: words the encoder misreads, written
+#: as the knowledge base and the intents' examples say them. French "rendre" only with what is given back
+#: ("se rendre à la boutique" is going there; "rendre service", "rendre visite" take no determiner; "rendre
+#: l'argent" is a refund).
+REWORDINGS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "fr": (
+        (re.compile(rf"\brendre(?=\s+(?:vous\s+|nous\s+)?{_OBJECT})", re.IGNORECASE), "retourner"),
+        (re.compile(r"\b(les|la|le|l['’]|vous\s+le|vous\s+la|vous\s+les)(\s*)rendre\b", re.IGNORECASE),
+         r"\1\2retourner"),
+    ),
+}
 
 
 @functools.cache
@@ -33,7 +52,9 @@ def _tables() -> dict[str, tuple[re.Pattern[str], dict[str, str]]]:
 def expand_shorthand(text: str, language: str) -> str:
     """``text`` with the shorthand of ``language`` spelt out; unchanged for a language without a table."""
     table = _tables().get(language)
-    if table is None:
-        return text
-    pattern, words = table
-    return pattern.sub(lambda m: words[m.group(0).casefold()], text)
+    if table is not None:
+        pattern, words = table
+        text = pattern.sub(lambda m: words[m.group(0).casefold()], text)
+    for reworded, replacement in REWORDINGS.get(language, ()):
+        text = reworded.sub(replacement, text)
+    return text

@@ -301,3 +301,44 @@ def test_a_word_of_the_question_its_passages_title_lacks_picks_the_sentence(embe
     [candidate] = rank("c'est combien la livraison express ?", vector, [shipping], language="fr",
                        embed=embedder.embed, known_name=lambda n: False)
     assert "L'express coûte 9,90 EUR." in candidate.reply_sentences()
+
+
+SHIPPING = faq("s", 0.7, "How much does shipping cost?",
+               "Standard shipping in mainland France is 4.90 EUR and free from 60 EUR of purchases. Express delivery "
+               "costs 9.90 EUR. Furniture is delivered for 29 EUR.")
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("Do you ship abroad? and for a sofa?", "and for a sofa?"),
+    ("Do you ship to Germany? what about a wardrobe?", "what about a wardrobe?"),
+])
+def test_a_follow_up_naming_a_kind_of_product_no_passage_states_is_not_answered(
+        embedder: Embedder, question: str, asked: str) -> None:
+    # the terms for abroad say nothing of furniture: given again, they answered "e per un divano?" wrongly
+    candidates = ranked(embedder, question, ABROAD, asked=asked)
+    assert candidates[0].support == "unknown" and choose(candidates) is None
+
+
+@pytest.mark.parametrize("asked", ["and for a couch?", "and an armchair?"])
+def test_a_follow_up_naming_a_kind_of_product_gets_the_sentence_stating_it(embedder: Embedder, asked: str) -> None:
+    [candidate] = ranked(embedder, f"How much is shipping? {asked}", SHIPPING, asked=asked)
+    assert choose([candidate]) is candidate
+    assert candidate.reply_sentences() == ["Furniture is delivered for 29 EUR."]
+
+
+def test_a_passage_the_sure_intent_backs_needs_less_wording(embedder: Embedder) -> None:
+    policy = faq("p", 0.2, "What is your return policy?",
+                 "You have 30 days after delivery to return an item, unused and in its original packaging.")
+    examples = embedder.embed(["what is your return policy", "how many days to return", "can I send it back"])
+    question = "I'd like to give back a lamp please"
+    vector = embedder.embed([question])[0]
+
+    def ranked_for(sure: bool) -> list[Candidate]:
+        return rank(question, vector, [policy], language="en", embed=embedder.embed, known_name=lambda n: False,
+                    intent_examples=examples, intent_sure=sure)
+
+    backed, unsure = ranked_for(True)[0], ranked_for(False)[0]
+    assert backed.backed and not unsure.backed
+    low = replace(backed, relevance=0.25)  # under MIN_RELEVANCE, over BACKED_MIN_RELEVANCE
+    assert choose([low]) is low and choose([replace(low, backed=False)]) is None
+    assert choose([replace(backed, relevance=0.1)]) is None  # the wording still counts

@@ -28,6 +28,12 @@ from agent.cues import cues
         ("A minha encomenda chegou estragada", {"damaged"}),
         ("A jarra chegou partida", {"damaged"}),
         ("The cushion I got is the wrong colour", {"damaged"}),
+        ("You sent me the wrong size", {"damaged"}),
+        ("J'ai reçu la mauvaise taille", {"damaged"}),
+        ("Me llegó la talla equivocada", {"damaged"}),
+        ("Ho ricevuto il colore sbagliato", {"damaged"}),
+        ("Ich habe die falsche Größe bekommen", {"damaged"}),
+        ("Recebi o tamanho errado", {"damaged"}),
         ("Die Vase ist kaputt", {"damaged"}),
         ("Ich will mein Geld zurück, das ist eine Frechheit", {"outrage"}),
         ("Das ist Abzocke, ich will mein Geld zurück!", {"outrage"}),
@@ -70,6 +76,14 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "Je peux payer en plusieurs fois ?",  # instalments, not asked several times
         "C'est ma deuxième commande, la livraison est offerte ?",
         "¿Puedo pedir una segunda vez el mismo cojín?",
+        # the customer's own wrong size or colour asks for an exchange, not a person
+        "wrong size, could I change it for a bigger one?",
+        "I ordered the wrong colour, what can I do?",
+        "J'ai commandé la mauvaise taille, je peux l'échanger ?",
+        "Pedí la talla equivocada, ¿puedo cambiarla?",
+        "Ho scelto la taglia sbagliata, posso cambiarla?",
+        "Ich habe die falsche Größe bestellt, kann ich tauschen?",
+        "Escolhi o tamanho errado, posso trocar?",
     ],
 )
 def test_ordinary_words_are_no_cues(text: str) -> None:

@@ -226,3 +226,18 @@ def test_a_foreign_city_is_followed_by_its_country_in_the_questions_language() -
     assert with_city_countries("Spedite a Milano o a Berlino?", "it", "FR") == \
         "Spedite a Milano o a Berlino? (Italia, Germania)"
     assert with_city_countries("Livrez-vous à Lyon ?", "fr", "FR") == "Livrez-vous à Lyon ?"
+
+
+@pytest.mark.parametrize("text", ["e per un divano?", "and a couch?", "et pour une armoire ?", "¿y un sillón?",
+                                  "und für ein Sofa?", "e um guarda-roupa?"])
+def test_a_kind_of_product_is_named_in_every_language(text: str) -> None:
+    from agent.entities import products
+    assert products(text) == {"furniture"}
+
+
+@pytest.mark.parametrize("text", ["my mobile number changed", "how long does a candle burn?", "a regal gift"])
+def test_ordinary_words_name_no_kind_of_product(text: str) -> None:
+    from agent.entities import products, states_product
+    assert products(text) == set()
+    assert states_product("Furniture is delivered for 29 EUR.", "furniture")
+    assert not states_product("We deliver to the EU, Switzerland and the UK.", "furniture")

@@ -145,6 +145,15 @@ def test_an_unsure_intent_among_topics_the_knowledge_base_answers_is_answered() 
     assert (alone.action, alone.reason_code) == ("escalate", "low_intent_confidence")
 
 
+def test_a_passage_the_sure_intent_backs_answers_below_the_retrieval_minimum() -> None:
+    # "How do I join the loyalty club?": loyalty_programme 0.99, the loyalty section retrieved at 0.315
+    low = signals(intent=intent("loyalty_programme", 0.99), best_score=0.315)
+    assert decide(low, Thresholds()).reason_code == "low_retrieval_score"
+    assert decide(replace(low, intent_backed=True), Thresholds()).reason_code == "answered_from_knowledge"
+    unsure = replace(low, intent=intent("loyalty_programme", 0.30), intent_backed=True)
+    assert decide(unsure, Thresholds()).reason_code == "low_intent_confidence"
+
+
 def test_a_passage_stating_the_place_asked_about_answers_below_the_retrieval_minimum() -> None:
     # "Vous livrez à Lisbonne en combien de jours ?": delivery_time, "Livrez-vous à l'étranger ?" at 0.30
     low = signals(intent=intent("delivery_time", 0.82), best_score=0.30)

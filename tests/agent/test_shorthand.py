@@ -43,3 +43,30 @@ def test_shorthand_is_spelt_out_in_its_language(text: str, language: str, expect
 )
 def test_other_words_are_left_alone(text: str, language: str) -> None:
     assert expand_shorthand(text, language) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "rendre" with what is given back is returning it: "je voudrais rendre une lampe" got the bulbs
+        ("est-ce que je peux rendre mon plaid ?", "est-ce que je peux retourner mon plaid ?"),
+        ("jusqu'à quand je peux la rendre ?", "jusqu'à quand je peux la retourner ?"),
+        ("Je souhaite vous rendre l'abat-jour", "Je souhaite vous retourner l'abat-jour"),
+        ("jpeux rendre ces coussins ?", "je peux retourner ces coussins ?"),
+    ],
+)
+def test_french_rendre_a_thing_reads_as_returning_it(text: str, expected: str) -> None:
+    assert expand_shorthand(text, "fr") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je dois me rendre à la boutique",  # going there
+        "pouvez-vous me rendre service ?",
+        "vous pouvez me rendre mon argent ?",  # a refund
+        "je vais rendre visite à ma mère",
+    ],
+)
+def test_other_uses_of_rendre_are_left_alone(text: str) -> None:
+    assert expand_shorthand(text, "fr") == text
