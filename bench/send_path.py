@@ -41,7 +41,6 @@ import pstats
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,10 +95,10 @@ def _profiled(engine: Any, profiles: list[cProfile.Profile]) -> None:
     """Profile every lane of ``engine`` (each lane runs in a pool thread cProfile does not follow)."""
     send_lane = engine._send_lane
 
-    def lane(next_message: Callable[[], Any]) -> Any:
+    def lane(queue: Any) -> Any:
         profile = cProfile.Profile(time.thread_time)  # processor time, not wall time
         profiles.append(profile)
-        return profile.runcall(send_lane, next_message)
+        return profile.runcall(send_lane, queue)
 
     engine._send_lane = lane
 
@@ -111,6 +110,8 @@ def main() -> None:
     parser.add_argument("--sender-rate", type=float, default=5000.0, help="each short code's rate (msg/s)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="a Redis database of its own")
     parser.add_argument("--profile", default="", help="write the send step's cProfile (lanes and main thread) here")
+    parser.add_argument("--per-call", type=int, default=0,
+                        help="slots a lane books per Redis call (the engine's reservations_per_call; 0: its default)")
     add_database_arguments(parser)
     args = parser.parse_args()
 
@@ -151,11 +152,13 @@ def _run(args: argparse.Namespace, url: str, client: redis.Redis) -> None:
                           throughput=args.sender_rate)  # fmt: skip
         set_account_rate(session, name="default", throughput=min(100_000, SENDERS * args.sender_rate))
     engine = runtime.get_engine()
+    if args.per_call:
+        engine._per_call = args.per_call
     profiles: list[cProfile.Profile] = []
     if args.profile:
         _profiled(engine, profiles)
     print(f"{args.messages:,} campaign messages per round, {args.rounds} rounds, batches of {BATCH}, "
-          f"{engine._concurrency} lanes; {load_average()}")
+          f"{engine._concurrency} lanes, {engine._per_call} slots booked per Redis call; {load_average()}")
     totals: dict[str, list[Timing]] = {"prepare": [], "send": []}
     for round_ in range(1, args.rounds + 1):
         tag = f"round{round_}"

@@ -1,9 +1,10 @@
 """Send a batch of messages: claim → authority → sender → limiter → concurrent provider calls → record.
 
 One RQ job carries a batch (RQ runs ~145 jobs/s per worker, far below the target rate), and the
-batch is sent in ``concurrency`` lanes by a thread pool so provider round trips overlap; within a
-lane each send costs one Redis round trip (its limiter slot, carrying the previous send's journal
-entry). Every provider call waits for a
+batch is sent in ``concurrency`` lanes by a thread pool so provider round trips overlap; a lane takes
+its next few messages at once (``reservations_per_call``) and books their limiter slots in one Redis
+round trip, which also carries the journal entries of the lane's previous sends. Every provider call
+waits for a
 limiter slot of its sender and of its provider account. Only due rows are claimed
 (``not_before <= now``), and the authority (:mod:`delivery.authority`) has the last word before
 the provider call: consent, campaign state, send window, cap, expiry. Per message:
@@ -20,9 +21,11 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +44,7 @@ from core import db
 from core.db import utcnow
 from core.queue import enqueue_after_commit
 from delivery import authority, journal, store
-from delivery.limiter import RateLimiter, account_bucket, sender_bucket
+from delivery.limiter import Bucket, Grant, RateLimiter, account_bucket, sender_bucket
 from delivery.policy import RetryPolicy
 
 log = structlog.get_logger("relais.delivery")
@@ -53,6 +56,36 @@ class Outcome:
     result: SendResult | None = None
     error: ChannelError | None = None
     defer_seconds: float | None = None
+
+
+class _Queue:
+    """A batch's messages for its lanes: those already booked (message, grant, when booked) in booking order,
+    topped up by the lane asking with the next ``group`` booked in one command, which any lane may then take."""
+
+    def __init__(self, messages: Sequence[store.Outgoing], *, group: int) -> None:
+        self.group = max(1, group)
+        self._pending = iter(messages)
+        self._booked: deque[tuple[store.Outgoing, Grant, float]] = deque()
+        self._lock = threading.Lock()
+
+    def next(
+        self, book: Callable[[list[store.Outgoing]], list[Grant]], *, journal_due: bool = False
+    ) -> tuple[store.Outgoing, Grant, float] | None:
+        """The next booked message, ``None`` when none is left. A lane whose journal entries are due books
+        the next group even when some are booked (its entries go with that command), else only writes."""
+        with self._lock:
+            if self._booked and not journal_due:
+                return self._booked.popleft()
+            group = list(itertools.islice(self._pending, self.group))
+        if group:
+            grants = book(group)  # outside the lock: the other lanes take booked messages meanwhile
+            booked = time.monotonic()
+            with self._lock:
+                self._booked.extend((m, g, booked) for m, g in zip(group, grants, strict=True))
+        elif journal_due:
+            book([])
+        with self._lock:
+            return self._booked.popleft() if self._booked else None
 
 
 @dataclass
@@ -88,6 +121,7 @@ class DeliveryEngine:
         retry: RetryPolicy | None = None,
         max_limiter_wait: float = 2.0,
         default_account_rate: float = 30.0,
+        reservations_per_call: int = 4,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -100,6 +134,7 @@ class DeliveryEngine:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relais-send")
         self._retry = retry or RetryPolicy()
         self._max_wait = max_limiter_wait
+        self._per_call = max(1, reservations_per_call)
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
         self._clock = clock
@@ -124,16 +159,12 @@ class DeliveryEngine:
         if not outgoing:
             return report
         # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
-        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it.
-        pending = iter(outgoing)
-        take = threading.Lock()
-
-        def next_message() -> store.Outgoing | None:
-            with take:
-                return next(pending, None)
-
+        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it. A lane that
+        # finds no message booked books the next few (one Redis round trip for their slots) for whichever
+        # lane is free first, itself included.
+        queue = _Queue(outgoing, group=self._per_call)
         lanes = min(self._concurrency, len(outgoing))
-        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(next_message), range(lanes)) for o in done]
+        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(queue), range(lanes)) for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
             store.record_sent(session, sent, token_of={i: token for i in sent})
@@ -142,23 +173,39 @@ class DeliveryEngine:
         report.sent = len(sent)
         return report
 
-    def _send_lane(self, next_message: Callable[[], store.Outgoing | None]) -> list[Outcome]:
-        """Send the batch's messages one after another, each taken when this lane is free (one of the
-        batch's concurrent lanes), until none is left.
+    def _send_lane(self, queue: _Queue) -> list[Outcome]:
+        """Send the batch's messages, each taken when this lane is free (one of the batch's concurrent
+        lanes), until none is left.
 
-        Each provider acceptance is journalled the moment the call returns, by the script of the next
-        message's limiter reservation (one Redis command for both; the last one's on its own).
+        The provider acceptances are journalled by the lane's next command: the script booking the next
+        group's slots, which the lane sends as soon as it holds a group's worth of entries (on their own
+        once nothing is left to book, and at its end). A send is thus
+        journalled at most about a group's sends after the provider accepted it; a worker killed in between
+        leaves it to the provider's delivery report (recovery waits a lease for it).
         """
         outcomes: list[Outcome] = []
-        unjournalled: tuple[int, SendResult] | None = None
+        unjournalled: list[tuple[int, SendResult]] = []
         limiter = self._lane_limiter()
-        while (message := next_message()) is not None:
-            outcome = self._send_one(limiter, message, unjournalled)
-            unjournalled = (message.id, outcome.result) if outcome.result is not None else None
+
+        def book(group: list[store.Outgoing]) -> list[Grant]:
+            writes = [journal.entry(*done) for done in unjournalled]
+            unjournalled.clear()
+            return limiter.reserve_many([self._buckets(m) for m in group], max_wait=self._max_wait, writes=writes)
+
+        while (taken := queue.next(book, journal_due=len(unjournalled) >= queue.group)) is not None:
+            outcome = self._send_one(*taken)
+            if outcome.result is not None:
+                unjournalled.append((outcome.message.id, outcome.result))
             outcomes.append(outcome)
-        if unjournalled is not None:
-            journal.record(limiter.client, *unjournalled)
+        if unjournalled:
+            book([])
         return outcomes
+
+    def _buckets(self, message: store.Outgoing) -> tuple[Bucket, Bucket]:
+        return (
+            sender_bucket(message.sender.address, message.sender.throughput),
+            account_bucket(message.sender.provider_account, message.account_rate),
+        )
 
     def _lane_limiter(self) -> RateLimiter:
         """The calling sending thread's limiter, on a Redis connection of its own, made on first use.
@@ -180,17 +227,13 @@ class DeliveryEngine:
             limiter = self._lane.limiter = RateLimiter(client)
         return limiter
 
-    def _send_one(
-        self, limiter: RateLimiter, message: store.Outgoing, unjournalled: tuple[int, SendResult] | None
-    ) -> Outcome:
-        buckets = (
-            sender_bucket(message.sender.address, message.sender.throughput),
-            account_bucket(message.sender.provider_account, message.account_rate),
-        )
-        writes = (journal.entry(*unjournalled),) if unjournalled is not None else ()
-        grant = limiter.acquire(buckets, max_wait=self._max_wait, writes=writes)
+    def _send_one(self, message: store.Outgoing, grant: Grant, booked: float) -> Outcome:
+        """Send ``message`` at its slot (``grant``, booked at ``booked`` on the monotonic clock)."""
         if not grant.granted:
             return Outcome(message, defer_seconds=grant.wait)
+        delay = booked + grant.wait - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
         outbound = OutboundMessage(
             to=message.to,
             sender=message.sender.address,

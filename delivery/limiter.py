@@ -29,51 +29,96 @@ from redis.exceptions import NoScriptError
 #: a key to SET with the reservation: (key, value, time to live in seconds)
 Write = tuple[str, str, int]
 
-# KEYS: the buckets' sorted sets, then the keys to write; ARGV[1]: the longest wait (µs); ARGV[2]: how many
-# writes; ARGV[i + 2]: bucket i's interval (µs); then each write's value and time to live (s).
+# One call books a slot for each of several messages, in order (a lane reserves its next few sends at once:
+# one round trip for them, where each costs the server and the worker more in system calls and wake-ups
+# than the script's own work). KEYS: every message's buckets' sorted sets in turn (a bucket may repeat),
+# then the keys to write. ARGV[1]: the longest wait (µs); ARGV[2]: how many writes; ARGV[3]: how many
+# messages; ARGV[3 + m]: how many buckets message m names; then each bucket key's interval (µs), in KEYS'
+# order; then each write's value and time to live (s). The reply: (granted, wait µs, slot µs) per message.
 # Lua numbers are doubles: µs since the epoch (~1.8e15) are exact, but must be formatted with %d.
 _SCRIPT = """
+local max_wait = tonumber(ARGV[1])
 local writes = tonumber(ARGV[2])
+local nmsg = tonumber(ARGV[3])
 local nb = #KEYS - writes
+local wv = 3 + nmsg + nb
 for j = 1, writes do
-  redis.call('SET', KEYS[nb + j], ARGV[2 + nb + 2 * j - 1], 'EX', ARGV[2 + nb + 2 * j])
+  redis.call('SET', KEYS[nb + j], ARGV[wv + 2 * j - 1], 'EX', ARGV[wv + 2 * j])
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local max_wait = tonumber(ARGV[1])
 local function fmt(x) return string.format('%d', x) end
--- the earliest t >= from that is at least iv away from every slot booked in key
-local function earliest(key, iv, from)
-  local near = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(from - iv), fmt(now + max_wait + iv), 'WITHSCORES')
+-- each calendar read once per call, from now - its interval to the horizon, kept sorted as slots are booked
+local cals, ivs, order, latest, new = {}, {}, {}, {}, {}
+for i = 1, nb do
+  local key = KEYS[i]
+  if cals[key] == nil then
+    local iv = tonumber(ARGV[3 + nmsg + i])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - iv))
+    local cal = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(now - iv), fmt(now + max_wait + iv))
+    for j = 1, #cal do cal[j] = tonumber(cal[j]) end
+    cals[key] = cal
+    ivs[key] = iv
+    order[#order + 1] = key
+  end
+end
+-- the earliest t >= from that is at least iv away from every slot booked in cal
+local function earliest(cal, iv, from)
   local slot = from
-  for j = 2, #near, 2 do
-    local booked = tonumber(near[j])
-    if booked >= slot + iv then return slot end
-    if booked + iv > slot then slot = booked + iv end
+  for j = 1, #cal do
+    local booked = cal[j]
+    if booked > from - iv then
+      if booked >= slot + iv then return slot end
+      if booked + iv > slot then slot = booked + iv end
+    end
   end
   return slot
 end
-for i = 1, nb do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', fmt(now - tonumber(ARGV[i + 2])))
-end
-local slot = now
-local settled = false
-for round = 1, 64 do
-  settled = true
-  for i = 1, nb do
-    local free = earliest(KEYS[i], tonumber(ARGV[i + 2]), slot)
-    if free > slot then slot = free; settled = false end
+local reply = {}
+local first = 0
+for m = 1, nmsg do
+  local count = tonumber(ARGV[3 + m])
+  local slot = now
+  local settled = false
+  for round = 1, 64 do
+    settled = true
+    for i = first + 1, first + count do
+      local key = KEYS[i]
+      local free = earliest(cals[key], ivs[key], slot)
+      if free > slot then slot = free; settled = false end
+    end
+    if slot - now > max_wait then break end
+    if settled then break end
   end
-  if slot - now > max_wait then return {0, slot - now, slot} end
-  if settled then break end
+  if settled and slot - now <= max_wait then
+    for i = first + 1, first + count do
+      local key = KEYS[i]
+      local cal = cals[key]
+      local at = #cal + 1
+      while at > 1 and cal[at - 1] > slot do at = at - 1 end
+      table.insert(cal, at, slot)
+      if latest[key] == nil then latest[key] = slot; new[key] = {} end
+      if slot > latest[key] then latest[key] = slot end
+      local add = new[key]
+      add[#add + 1] = fmt(slot); add[#add + 1] = fmt(slot)
+    end
+    reply[#reply + 1] = 1
+  else
+    reply[#reply + 1] = 0
+  end
+  reply[#reply + 1] = slot - now
+  reply[#reply + 1] = slot
+  first = first + count
 end
-if not settled then return {0, slot - now, slot} end
-for i = 1, nb do
-  redis.call('ZADD', KEYS[i], fmt(slot), fmt(slot))
-  local ttl = math.floor((slot - now + tonumber(ARGV[i + 2])) / 1000) + 1000
-  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+for _, key in ipairs(order) do
+  local slot = latest[key]
+  if slot ~= nil then
+    redis.call('ZADD', key, unpack(new[key]))
+    local ttl = math.floor((slot - now + ivs[key]) / 1000) + 1000
+    if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  end
 end
-return {1, slot - now, slot}
+return reply
 """
 
 
@@ -103,30 +148,41 @@ def _bulk(word: str | int) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
-@lru_cache(maxsize=1024)
-def _frame(sha: str, buckets: tuple[Bucket, ...], max_wait_us: int, writes: int) -> tuple[bytes, bytes]:
-    """The parts of a reservation's EVALSHA that repeat for a pair of buckets: everything before the write
-    keys (the command, script, key count and bucket keys) and between them and the write values (the
-    longest wait, the write count, the intervals)."""
-    words: list[str | int] = ["EVALSHA", sha, len(buckets) + writes, *(b.key for b in buckets)]
-    head = b"*%d\r\n" % (3 + len(buckets) + 3 * writes + 2 + len(buckets)) + b"".join(map(_bulk, words))
-    middle = b"".join(_bulk(word) for word in (max_wait_us, writes, *(b.interval_us for b in buckets)))
-    return head, middle
+@lru_cache(maxsize=4096)
+def _bucket_words(bucket: Bucket) -> tuple[bytes, bytes]:
+    """A bucket's key and interval in RESP, packed once (a lane names the same few buckets all day)."""
+    return _bulk(bucket.key), _bulk(bucket.interval_us)
 
 
-def _packed(sha: str, buckets: tuple[Bucket, ...], max_wait_us: int, writes: Sequence[Write]) -> bytes:
-    """The reservation's EVALSHA in RESP (the script's KEYS and ARGV as :data:`_SCRIPT` reads them): the
-    parts a lane repeats on every send come from :func:`_frame`, only the writes are packed each time."""
-    head, middle = _frame(sha, buckets, max_wait_us, len(writes))
-    return b"".join((head, *(_bulk(key) for key, _, _ in writes), middle,
-                     *(part for _, value, ttl in writes for part in (_bulk(value), _bulk(ttl)))))
+@lru_cache(maxsize=64)
+def _head(sha: str, words: int, keys: int) -> bytes:
+    return b"*%d\r\n" % words + _bulk("EVALSHA") + _bulk(sha) + _bulk(keys)
 
 
-def _keys_and_args(buckets: tuple[Bucket, ...], max_wait_us: int,
+def _packed(sha: str, requests: Sequence[tuple[Bucket, ...]], max_wait_us: int, writes: Sequence[Write]) -> bytes:
+    """The reservation's EVALSHA in RESP (the script's KEYS and ARGV as :data:`_SCRIPT` reads them), each
+    bucket's words packed once (:func:`_bucket_words`), the rest each time."""
+    buckets = [_bucket_words(b) for request in requests for b in request]
+    keys = len(buckets) + len(writes)
+    words = 3 + keys + 3 + len(requests) + len(buckets) + 2 * len(writes)
+    return b"".join((
+        _head(sha, words, keys),
+        *(key for key, _ in buckets),
+        *(_bulk(key) for key, _, _ in writes),
+        _bulk(max_wait_us), _bulk(len(writes)), _bulk(len(requests)),
+        *(_bulk(len(request)) for request in requests),
+        *(interval for _, interval in buckets),
+        *(part for _, value, ttl in writes for part in (_bulk(value), _bulk(ttl))),
+    ))
+
+
+def _keys_and_args(requests: Sequence[tuple[Bucket, ...]], max_wait_us: int,
                    writes: Sequence[Write]) -> tuple[list[str], list[str | int]]:
     """The script's KEYS and ARGV, for redis-py's own command path."""
+    buckets = [b for request in requests for b in request]
     keys = [b.key for b in buckets] + [key for key, _, _ in writes]
-    args: list[str | int] = [max_wait_us, len(writes), *(b.interval_us for b in buckets)]
+    args: list[str | int] = [max_wait_us, len(writes), len(requests), *(len(r) for r in requests),
+                             *(b.interval_us for b in buckets)]
     for _, value, ttl in writes:
         args += [value, ttl]
     return keys, args
@@ -194,24 +250,33 @@ class RateLimiter:
         """Reserve the next slot free in every bucket, unless it is more than ``max_wait`` s away.
 
         ``writes`` (key, value, time to live in seconds) are SET first, granted or not, by the same
-        script: one command for both (the delivery engine writes the previous send's journal entry
-        this way; a pipeline of a SET and the script cost a send worker 80 µs of processor time
-        against 48 for the script alone).
+        script: one command for both (a pipeline of a SET and the script cost a send worker 80 µs of
+        processor time against 48 for the script alone).
+        """
+        return self.reserve_many([buckets], max_wait=max_wait, writes=writes)[0]
+
+    def reserve_many(self, requests: Sequence[tuple[Bucket, ...]], *, max_wait: float,
+                     writes: Sequence[Write] = ()) -> list[Grant]:
+        """:meth:`reserve` for several messages in one command: each request (a message's buckets) is booked
+        in turn, as if reserved one after the other at the same moment (two requests naming a bucket get
+        slots at least its interval apart); a refused one books nothing. ``writes`` are SET first, as for
+        :meth:`reserve` (the delivery engine writes its previous sends' journal entries this way); with no
+        request the command only writes them.
         """
         max_wait_us = int(max_wait * 1_000_000)
         try:
             # EVALSHA itself: the registered Script asks SCRIPT EXISTS first when it has not run in
             # this client. Redis forgets scripts on restart or SCRIPT FLUSH: then nothing ran, and
             # the script is loaded and run (writes included) once.
-            reply = self._direct(_packed(self._script.sha, buckets, max_wait_us, writes))
+            reply = self._direct(_packed(self._script.sha, requests, max_wait_us, writes))
             if reply is None:
-                keys, args = _keys_and_args(buckets, max_wait_us, writes)
+                keys, args = _keys_and_args(requests, max_wait_us, writes)
                 reply = self._client.evalsha(self._script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            keys, args = _keys_and_args(buckets, max_wait_us, writes)
+            keys, args = _keys_and_args(requests, max_wait_us, writes)
             reply = self._script(keys=keys, args=args)
-        granted, wait_us, slot_us = reply
-        return Grant(bool(granted), int(wait_us) / 1_000_000, int(slot_us))
+        return [Grant(bool(reply[i]), int(reply[i + 1]) / 1_000_000, int(reply[i + 2]))
+                for i in range(0, len(reply), 3)]
 
     def _direct(self, packed: bytes) -> list[int] | None:
         """EVALSHA (packed by :func:`_packed`) on a single-connection client's own connection: redis-py's

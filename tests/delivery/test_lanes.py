@@ -8,6 +8,7 @@ the other lanes had finished and sat idle, and the worker sent nothing until the
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,9 @@ from channels.base import OutboundMessage, SendResult
 from channels.vonage import VonageChannel, VonageConfig
 from core.redis import get_redis
 from core.settings import Settings
+from delivery import journal
 from delivery.engine import DeliveryEngine
+from delivery.limiter import Grant, RateLimiter
 from tests.channels.fakes.vonage_server import FakeVonage
 from tests.delivery.helpers import KEY, SECRET
 from tests.delivery.test_engine import queue, statuses
@@ -92,3 +95,41 @@ def test_a_lane_reserves_its_slots_over_a_connection_of_its_own(
         engine.close()
     assert lent <= 2  # the batch's own commands (the journal's clean-up), none per send
     assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
+
+
+def test_a_lane_books_a_few_slots_per_redis_command_and_journals_every_send_before_the_record(
+    fake: FakeVonage, runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each Redis round trip cost the worker and the server more than the script's own work: a lane books
+    its next few messages' slots in one command (the others go to whichever lane is free), and every
+    acceptance is still in the journal before the batch records its sends (recovery's proof of a send)."""
+    ids = queue(40)
+    client = get_redis(runtime)
+    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
+    engine = DeliveryEngine(channel=VonageChannel(config), client=client, concurrency=3, reservations_per_call=4)
+    calls: list[tuple[int, int]] = []  # (messages booked, journal entries written) per command
+    reserve_many = RateLimiter.reserve_many
+
+    def counted(self: RateLimiter, requests: Any, **kwargs: Any) -> list[Grant]:
+        calls.append((len(requests), len(kwargs.get("writes", ()))))
+        return reserve_many(self, requests, **kwargs)
+
+    journalled: dict[int, SendResult] = {}
+    forget = journal.forget
+
+    def checked(redis_client: Any, message_ids: Any) -> None:
+        journalled.update(journal.read(redis_client, list(message_ids)))
+        forget(redis_client, message_ids)
+
+    monkeypatch.setattr(RateLimiter, "reserve_many", counted)
+    monkeypatch.setattr(journal, "forget", checked)
+    try:
+        assert engine.send_batch(ids).sent == 40
+    finally:
+        engine.close()
+    assert sum(booked for booked, _ in calls) == 40  # every message booked once
+    assert sum(written for _, written in calls) == 40  # every acceptance journalled once
+    assert len(calls) <= 40 // 4 + 2 * 3  # ten groups of four, then at most two commands a lane for its entries
+    assert set(journalled) == set(ids)
+    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
+    assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)

@@ -190,3 +190,52 @@ def test_the_reply_reader_waits_for_the_whole_reply_and_refuses_anything_else() 
         b"-ERR a\r\n+OK\r\n",
     ):
         assert _reply(_Chunks(other, 64)) is None, other  # type: ignore[arg-type]
+
+
+def test_an_idle_calendar_outlives_its_latest_slot_when_a_hole_is_booked(runtime: Settings) -> None:
+    """The time to live is set from the calendar's latest booking, not from the slot just booked: a hole
+    booked now must not let the account's calendar expire before a slot booked later, which a caller
+    would then book again too close."""
+    client = get_redis(runtime)
+    limiter = RateLimiter(client)
+    account = account_bucket("ttl", 1000)
+    first = limiter.reserve((sender_bucket("one-a-second", 1), account), max_wait=5)
+    later = limiter.reserve((sender_bucket("one-a-second", 1), account), max_wait=5)
+    assert later.granted and later.slot_us - first.slot_us == 1_000_000
+    hole = limiter.reserve((sender_bucket("free", 1000), account), max_wait=5)
+    assert hole.granted and hole.slot_us < later.slot_us
+    assert client.pttl(account.key) > (later.slot_us - hole.slot_us) // 1000 + 500  # ~1 s past the latest slot
+    assert client.pttl(sender_bucket("free", 1000).key) <= 1_001  # a calendar with one slot: a second past it
+
+
+def test_slots_no_booking_can_touch_are_dropped(runtime: Settings) -> None:
+    """Each calendar is read once per call over the slots that matter; the stale ones do not pile up."""
+    client = get_redis(runtime)
+    limiter = RateLimiter(client)
+    bucket = sender_bucket("fast", 1_000_000)  # 1 µs apart: every slot is stale by the next call
+    grants = [limiter.reserve((bucket,), max_wait=1) for _ in range(1_500)]
+    assert all(g.granted for g in grants)
+    assert client.zcard(bucket.key) < 200  # 1,500 without any trimming
+
+
+def test_several_messages_booked_in_one_command_keep_every_bucket_spacing(runtime: Settings) -> None:
+    """A lane books its next few messages at once: in order, as if one after the other; a refused one books
+    nothing and does not stop the next; with no message the command only writes."""
+    client = get_redis(runtime)
+    limiter = RateLimiter(client)
+    account = account_bucket("many", 100)  # 10 ms apart
+    slow = sender_bucket("slow-many", 1)
+    grants = limiter.reserve_many(
+        [(sender_bucket("a", 1000), account), (slow, account), (slow, account), (sender_bucket("b", 1000), account)],
+        max_wait=0.5, writes=[("relais:sent:many", "x", 60)],
+    )
+    assert [g.granted for g in grants] == [True, True, False, True]
+    assert grants[1].slot_us - grants[0].slot_us == 10_000
+    assert 1.0 < grants[2].wait <= 1.02  # the slow sender's next slot, a second after its first: refused
+    assert grants[3].slot_us - grants[1].slot_us == 10_000  # right after the last booked slot
+    assert client.zcard(slow.key) == 1 and client.zcard(account.key) == 3
+    assert client.get("relais:sent:many") == b"x"
+    assert limiter.reserve_many([], max_wait=0.5, writes=[("relais:sent:only", "y", 60)]) == []
+    assert client.get("relais:sent:only") == b"y" and client.zcard(account.key) == 3
+    one = limiter.reserve((sender_bucket("c", 1000), account), max_wait=0.5)
+    assert one.granted and one.slot_us - grants[3].slot_us >= 10_000
