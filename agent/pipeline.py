@@ -29,7 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from agent.answerability import CachedEmbed, IntentExamples, choose, kb_mentions, passage_texts, rank
+from agent.answerability import (
+    CachedEmbed,
+    IntentExamples,
+    agreement_title,
+    choose,
+    kb_mentions,
+    passage_texts,
+    rank,
+)
 from agent.context import (
     Turn,
     answered_customer_turns,
@@ -295,7 +303,7 @@ def intent_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hit
         return []
 
     def agreement(found: Sequence[Hit]) -> np.ndarray:
-        titles = embed([hit.question or hit.heading_path or hit.text for hit in found])
+        titles = embed([agreement_title(hit) for hit in found])
         return np.asarray((titles @ np.asarray(examples).T).max(axis=1))
 
     seen = {hit.chunk_id for hit in hits}

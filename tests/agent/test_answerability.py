@@ -342,3 +342,22 @@ def test_a_passage_the_sure_intent_backs_needs_less_wording(embedder: Embedder) 
     low = replace(backed, relevance=0.25)  # under MIN_RELEVANCE, over BACKED_MIN_RELEVANCE
     assert choose([low]) is low and choose([replace(low, backed=False)]) is None
     assert choose([replace(backed, relevance=0.1)]) is None  # the wording still counts
+
+
+def test_a_sections_own_heading_is_what_agrees_with_the_intent(embedder: Embedder) -> None:
+    # "Comment marche votre carte de fidélité ?" (loyalty_programme) got the gift cards: "À propos de Maison
+    # Lumière > Programme de fidélité" agreed less with the loyalty examples than "Vendez-vous des cartes cadeaux ?"
+    from agent.answerability import agreement_title
+    loyalty = Hit(chunk_id="l", kb="default", document_id="about-fr.md", source="about-fr.md",
+                  title="À propos de Maison Lumière", headings=("À propos de Maison Lumière", "Programme de fidélité"),
+                  text="Le Club Lumière est gratuit : vous gagnez 1 point par euro dépensé.", language="fr", tags=(),
+                  rank=1, score=0.3, dense_score=0.3, bm25_score=0.0, fused_score=0.3)
+    gifts = faq("g", 0.45, "Vendez-vous des cartes cadeaux ?", "Oui, des e-cartes cadeaux de 20 à 300 EUR.",
+                language="fr")
+    assert agreement_title(loyalty) == "Programme de fidélité" and agreement_title(gifts) == gifts.question
+    examples = embedder.embed(["avez-vous un programme de fidélité", "comment fonctionnent les points fidélité"])
+    question = "Comment marche votre carte de fidélité ?"
+    vector = embedder.embed([question])[0]
+    candidates = rank(question, vector, [gifts, loyalty], language="fr", embed=embedder.embed,
+                      known_name=lambda n: False, intent_examples=examples, intent_sure=True)
+    assert candidates[0].hit.chunk_id == "l" and candidates[0].backed
