@@ -179,11 +179,18 @@ def _check_age(issued: Any, *, now: float) -> None:
 def _parse_time(value: Any, *, fallback: datetime) -> datetime:
     if not value:
         return fallback
-    text = str(value).strip()
+    parsed = _text_time(value if isinstance(value, str) else str(value))
+    return fallback if parsed is None else parsed
+
+
+@functools.lru_cache(maxsize=256)
+def _text_time(text: str) -> datetime | None:
+    """An ISO time in UTC (naive: UTC), ``None`` when unreadable. Each text is read once: the SMS API dates a
+    report to the second, so a campaign's thousand reports a second share one (a datetime cannot change)."""
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        return fallback
+        return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

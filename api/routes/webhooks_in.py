@@ -154,7 +154,7 @@ class ProviderFastPath:
             webhook = WebhookRequest.build(
                 method=scope["method"],
                 headers=headers,
-                query=dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)),
+                query=_query(scope["query_string"]),
                 body=body,
             )
             if scope["path"] == STATUS_PATH:
@@ -180,6 +180,11 @@ class ProviderFastPath:
             await send({"type": "http.response.body", "body": answer})
         finally:
             finish_request(scope, scope["path"], status, time.perf_counter() - start, request_id)
+
+
+def _query(raw: bytes) -> dict[str, str]:
+    """The query string's fields (a provider posting its reports sends none: nothing to parse)."""
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
 
 
 @functools.lru_cache(maxsize=64)

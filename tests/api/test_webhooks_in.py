@@ -188,7 +188,11 @@ def test_status_webhook_updates_the_message(vonage_client: TestClient) -> None:
     dlr = {"msisdn": "33612345678", "to": "Relais", "messageId": "0C000001", "status": "failed", "err-code": "6"}
     response = vonage_client.post("/webhooks/vonage/status", data=signed(dlr))
     assert response.json() == {"accepted": 1}
-    run_jobs()  # reports are applied in batches by a job (delivery.reports)
+    # reports are applied in batches by a job (delivery.reports), enqueued a moment later so more gather
+    deadline = time.monotonic() + 10
+    while not get_queue("inbound").count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run_jobs()
     with db.session_scope() as session:
         stored = session.get(Message, message_id)
         assert stored is not None and (stored.status, stored.error_code) == ("failed", "6")

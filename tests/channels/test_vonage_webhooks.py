@@ -303,6 +303,27 @@ def test_parse_sms_api_dlr(channel: VonageChannel, raw: str, status: str) -> Non
 
 
 @pytest.mark.parametrize(
+    ("written", "occurred_at"),
+    [
+        ("2025-10-09 08:53:20", datetime(2025, 10, 9, 8, 53, 20, tzinfo=UTC)),  # the SMS API's: UTC
+        (" 2025-10-09T10:53:20+02:00 ", datetime(2025, 10, 9, 8, 53, 20, tzinfo=UTC)),
+        ("2025-02-03T12:14:25.250Z", datetime(2025, 2, 3, 12, 14, 25, 250000, tzinfo=UTC)),
+        ("09/10/2025 08:53", None),  # unreadable: the time the report arrived
+        ("", None),
+    ],
+)
+def test_a_report_time_reads_the_same_however_often_it_is_seen(written: str, occurred_at: datetime | None) -> None:
+    """A time text is read once and kept (a campaign's reports share a few), so the same text must give the
+    same time each time, and an unreadable one each report's own arrival time, not the first one's."""
+    for now in (NOW, NOW + 60, NOW + 120):
+        channel = VonageChannel(VonageConfig(api_key=API_KEY, api_secret=API_SECRET), clock=lambda now=now: now)
+        query = {"messageId": "0B01", "status": "delivered", "message-timestamp": written}
+        (report,) = channel.parse_status(request=WebhookRequest.build(method="GET", query=query))
+        assert report.occurred_at == (occurred_at or datetime.fromtimestamp(now, UTC))
+        assert report.occurred_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
     ("raw", "status"),
     [("submitted", "sent"), ("delivered", "delivered"), ("rejected", "rejected"), ("undeliverable", "failed")],
 )

@@ -59,16 +59,62 @@ def test_webhooks_arriving_together_share_one_push_and_answer_once_kept(runtime:
         seen_kept.append(int(client.llen(reports.PENDING_KEY)))
         return accepted
 
-    async def burst() -> list[int]:
-        return list(await asyncio.gather(*(webhook(n) for n in range(50))))
+    async def burst() -> tuple[list[int], int]:
+        accepted = list(await asyncio.gather(*(webhook(n) for n in range(50))))
+        return accepted, await _queued_after(reports.APPLY_DELAY_SECONDS)
 
-    assert asyncio.run(burst()) == [1] * 50
+    accepted, queued_at_once = asyncio.run(burst())
+    assert accepted == [1] * 50
     assert pushes == [2]  # one round trip for the 50 webhooks: the list push and the flag
     assert min(seen_kept) == 50  # none answered before its report was in Redis
     kept = [reports.decode(raw) for raw in client.lrange(reports.PENDING_KEY, 0, -1)]
     assert sorted(r.provider_message_id for r in kept) == sorted(f"P{n}" for n in range(50))
     assert kept[0] == _report(int(kept[0].provider_message_id[1:]))  # every field but the provider's raw ones
-    assert get_queue("inbound").count == 1  # one apply job scheduled
+    assert queued_at_once == 0  # not at once: the reports of the next moment go in the same batch
+    assert get_queue("inbound").count == 1  # one apply job scheduled, after the delay
+
+
+async def _queued_after(delay: float) -> int:
+    """The apply jobs queued just before ``delay`` s are over; then waits (up to 10 s) for the first one."""
+    await asyncio.sleep(delay * 0.8)
+    queued = get_queue("inbound").count
+    for _ in range(100):
+        await asyncio.sleep(max(delay * 0.2, 0.1))
+        if get_queue("inbound").count:
+            break
+    return queued
+
+
+def test_a_failed_enqueue_drops_the_flag_so_the_next_report_schedules_the_job(
+    runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = get_redis(runtime)
+    failures: list[int] = []
+
+    def refused() -> None:
+        failures.append(1)
+        raise redis.ConnectionError("Redis went away")
+
+    async def webhooks() -> list[int]:
+        stager = reports.Stager(client, delay=0.05)
+        monkeypatch.setattr(reports, "_enqueue_apply", refused)
+        first = await stager.stage([_report(1)])
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if failures and not client.exists(reports.SCHEDULED_KEY):
+                break
+        monkeypatch.undo()
+        second = await stager.stage([_report(2)])  # the flag is down: this one schedules the job
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if get_queue("inbound").count:
+                break
+        return [first, second]
+
+    assert asyncio.run(webhooks()) == [1, 1]
+    assert failures == [1]
+    assert get_queue("inbound").count == 1
+    assert client.llen(reports.PENDING_KEY) == 2  # kept all along
 
 
 def test_a_push_runs_on_the_event_loop_without_a_worker_thread(runtime: Settings) -> None:

@@ -4,11 +4,13 @@ by provider id, part id or client-ref, unknown ones ignored, replays harmless, a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -94,6 +96,37 @@ def test_a_report_survives_its_round_trip_through_redis() -> None:
     assert reports.decode(reports.encode(original)) == original
 
 
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.tuples(_text, _text, _text, _text),
+    optional=st.lists(st.one_of(st.none(), _text), min_size=5, max_size=5),
+    price=st.one_of(st.none(), st.integers(-(10**12), 10**12)),
+    currency=st.one_of(st.none(), _text, st.integers(), st.floats(allow_nan=False), st.booleans()),
+    offset=st.integers(-14 * 60, 14 * 60),
+)
+def test_a_report_is_staged_as_json_dumps_writes_it(
+    texts: tuple[str, str, str, str], optional: list[str | None], price: int | None, currency: Any, offset: int
+) -> None:
+    """The staged text is byte for byte ``json.dumps`` of the report's fields (a worker still running the
+    previous code reads it, and this one reads what that code staged), and it decodes to the same report."""
+    provider, provider_id, provider_status, _ = texts
+    code, description, to, ref, _ = optional
+    report = DeliveryReport(
+        provider=provider, provider_message_id=provider_id, status="delivered",
+        occurred_at=datetime(2026, 11, 30, 17, 3, 9, 5, tzinfo=timezone(timedelta(minutes=offset))),
+        provider_status=provider_status, provider_code=code, description=description, to=to, client_ref=ref,
+        price_micros=price, currency=currency, raw={"sig": "x"},
+    )  # fmt: skip
+    names = "provider provider_message_id status occurred_at provider_status provider_code description to client_ref"
+    fields = {name: getattr(report, name) for name in [*names.split(), "price_micros", "currency"]}
+    fields["occurred_at"] = report.occurred_at.isoformat()
+    assert reports.encode(report) == json.dumps(fields)
+    assert reports.decode(reports.encode(report)) == report
+
+
 def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Settings) -> None:
     """The report job's cost per batch is fixed, not one statement per report: 5 and 60 reports take
     the same number, two on PostgreSQL (one locked read that finds the rows and asks for subscribers,
@@ -130,16 +163,17 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Set
         assert set(session.scalars(select(Message.status))) == {"delivered"}
 
 
-def test_reports_pushed_while_the_job_runs_schedule_no_other_job(
+def test_reports_pushed_while_reports_are_left_schedule_no_other_job(
     runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A running job keeps the flag up: a campaign's webhooks meanwhile queue nothing (they queued a
-    job per batch, most of which found the list empty); once it found the list empty, the next does."""
+    """The flag stays up while the job has reports left: a campaign's webhooks meanwhile queue nothing (they
+    queued a job per batch, most of which found the list empty); the pop that empties the list drops it, so
+    the next report schedules a job, and the job ends with that batch instead of popping a few more."""
     client = get_redis(runtime_any_db)
     with db.session_scope() as session:
-        for n in range(6):
+        for n in range(8):
             _sent(session, f"+3361234570{n}", f"R{n}")
-    reports.stage(client, [_report("delivered", f"R{n}") for n in range(3)])
+    reports.stage(client, [_report("delivered", f"R{n}") for n in range(5)])
     assert get_queue("inbound").count == 1
     original = states.apply_delivery_reports
     batches: list[int] = []
@@ -147,40 +181,41 @@ def test_reports_pushed_while_the_job_runs_schedule_no_other_job(
     def apply_while_webhooks_arrive(session: Session, batch: list[DeliveryReport]) -> list[int | None]:
         batches.append(len(batch))
         if len(batches) == 1:
-            reports.stage(client, [_report("delivered", f"R{n}") for n in range(3, 5)])
+            reports.stage(client, [_report("delivered", f"R{n}") for n in range(5, 7)])
         return original(session, batch)
 
     monkeypatch.setattr(states, "apply_delivery_reports", apply_while_webhooks_arrive)
-    assert reports.apply_pending(client, batch=3) == 5
-    assert batches == [3, 2]
+    assert reports.apply_pending(client, batch=3) == 7
+    assert batches == [3, 3, 1]
     assert get_queue("inbound").count == 1  # the first job's only: none queued by the reports it took
-    reports.stage(client, [_report("delivered", "R5")])
-    assert get_queue("inbound").count == 2  # the list was found empty: the next report schedules a job
+    assert not client.exists(reports.SCHEDULED_KEY)  # dropped by the pop that emptied the list
+    reports.stage(client, [_report("delivered", "R7")])
+    assert get_queue("inbound").count == 2  # the next report schedules a job
     assert reports.apply_pending(client) == 1
     with db.session_scope() as session:
         assert list(session.scalars(select(Message.status).distinct())) == ["delivered"]
 
 
-class _PushedAsTheFlagDrops(redis.Redis):
-    """A client through which a webhook's report lands just before the job's first clearing of the flag."""
-
-    landed = False
-
-    def delete(self, *names: Any) -> Any:
-        if reports.SCHEDULED_KEY in names and not self.landed:
-            self.landed = True
-            reports.stage(self, [_report("delivered", "L1")])  # the flag is up: this schedules no job
-        return super().delete(*names)
-
-
-def test_a_report_pushed_as_the_job_finds_the_list_empty_is_taken_by_it(runtime_any_db: Settings) -> None:
-    plain = get_redis(runtime_any_db)
-    client = _PushedAsTheFlagDrops(connection_pool=plain.connection_pool)
+@pytest.mark.parametrize("job_pops", ["between the webhook's two commands", "after them"])
+def test_a_report_pushed_as_the_job_empties_the_list_is_taken_or_schedules_a_job(
+    runtime_any_db: Settings, job_pops: str
+) -> None:
+    """A webhook pushes its reports, then raises the flag (two commands, not a transaction). Whichever way
+    the job's last pop falls between them, the report is applied by this job or schedules the next one:
+    none waits in the list with the flag up and no job coming."""
+    client = get_redis(runtime_any_db)
     with db.session_scope() as session:
         late = _sent(session, "+33612345710", "L1")
-    reports.stage(client, [_report("delivered", "L0")])  # unknown: ignored
-    assert reports.apply_pending(client) == 2
-    assert plain.llen(reports.PENDING_KEY) == 0
+    reports.stage(client, [_report("delivered", "L0")])  # unknown: ignored; the flag is up, a job queued
+    push, flag = reports._push_commands([reports.encode(_report("delivered", "L1"))])
+    client.execute_command(*push)
+    if job_pops == "after them":
+        assert client.execute_command(*flag) is None  # the flag is up: this webhook schedules nothing
+        assert reports.apply_pending(client) == 2  # and this job takes its report
+    else:
+        assert reports.apply_pending(client) == 2  # the job takes the report and drops the flag...
+        assert client.execute_command(*flag) is not None  # ...so the webhook schedules a job (finding nothing)
+    assert client.llen(reports.PENDING_KEY) == 0
     with db.session_scope() as session:
         assert session.get(Message, late).status == "delivered"  # type: ignore[union-attr]
 
@@ -199,9 +234,10 @@ def test_a_failed_batch_goes_back_whole_and_the_next_run_applies_it(
 
     monkeypatch.setattr(states, "apply_delivery_reports", database_down)
     with pytest.raises(OperationalError):
-        reports.apply_pending(client, batch=3)
+        reports.apply_pending(client, batch=5)  # the pop empties the list: the flag went down with it
     assert [reports.decode(r).provider_message_id for r in client.lrange(reports.PENDING_KEY, 0, -1)] == [
         "F0", "F1", "F2", "F3"]  # fmt: skip
+    assert client.exists(reports.SCHEDULED_KEY)  # up again: no webhook schedules a job that would fail alike
     monkeypatch.setattr(states, "apply_delivery_reports", original)
     assert reports.apply_pending(client, batch=3) == 4
     with db.session_scope() as session:
