@@ -434,7 +434,11 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
 
 
 def _min_relevance(candidate: Candidate) -> float:
-    """The relevance a candidate needs to be moved first: less when it states the place asked about."""
+    """The relevance a candidate needs to be moved first: less when it states the place asked about, and
+    less still when the sure intent backs it ("Jusqu'à quand je peux rendre mon plaid ?": the return policy,
+    stating the 30 days asked about, at 0.26 by wording, behind the return steps at 0.36)."""
+    if candidate.backed:
+        return BACKED_MIN_RELEVANCE
     return PLACE_MIN_RELEVANCE if candidate.states_place else MIN_RELEVANCE
 
 

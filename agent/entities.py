@@ -102,7 +102,8 @@ BRANDED_PAYMENTS = frozenset({"paypal", "visa", "mastercard", "amex", "apple_pay
 
 # Questions asking for a duration, over folded text.
 _ASKS_DURATION = re.compile(
-    r" (how long|how many (days|weeks|hours|months|years)|how much time|"
+    r" (how long|how many (days|weeks|hours|months|years)|how much time|until when|by when|"
+    r"jusqu a quand|hasta cuando|bis wann|fino a quando|entro quando|ate quando|"
     r"combien de (temps|jours|semaines|heures|mois|ans)|en combien de temps|quel (delai|duree)|"
     r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|cuanto (tarda|tardan|tardais|demora)|"
     r"wie lange|wie viele (tage|wochen|stunden|monate|jahre)|"

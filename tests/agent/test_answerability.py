@@ -361,3 +361,23 @@ def test_a_sections_own_heading_is_what_agrees_with_the_intent(embedder: Embedde
     candidates = rank(question, vector, [gifts, loyalty], language="fr", embed=embedder.embed,
                       known_name=lambda n: False, intent_examples=examples, intent_sure=True)
     assert candidates[0].hit.chunk_id == "l" and candidates[0].backed
+
+
+def test_a_backed_passage_stating_the_period_asked_is_moved_first_on_less_wording(embedder: Embedder) -> None:
+    # "Jusqu'à quand je peux rendre mon plaid ?" got the return steps: the policy states the 30 days asked
+    # about, but its wording (0.26) was under the relevance a covering passage needed to be moved first
+    steps = faq("h", 0.33, "Comment retourner un article ?", "Demandez une étiquette de retour prépayée dans Mon "
+                "compte > Mes commandes > Retour, imprimez-la et déposez le colis en bureau de poste.", language="fr")
+    policy = faq("p", 0.25, "Quelle est votre politique de retour ?", "Vous disposez de 30 jours après réception "
+                 "pour retourner un article non utilisé, dans son emballage d'origine.", language="fr")
+    examples = embedder.embed(["quelle est votre politique de retour", "comment retourner un article",
+                               "combien de jours pour retourner"])
+    question = "Jusqu'à quand je peux retourner mon plaid ?"
+    vector = embedder.embed([question])[0]
+
+    def first(sure: bool) -> str:
+        candidates = rank(question, vector, [steps, policy], language="fr", embed=embedder.embed,
+                          known_name=lambda n: False, intent_examples=examples, intent_sure=sure)
+        return candidates[0].hit.chunk_id
+
+    assert first(True) == "p" and first(False) == "h"

@@ -178,6 +178,11 @@ def test_names_are_capitalised_words_inside_a_sentence() -> None:
      ("¿Cuánto tiempo tengo para devolverlo?", True), ("Wie lange dauert die Lieferung?", True),
      ("Quanto tempo ho per restituire un articolo?", True), ("Quantos dias demora?", True),
      ("¿Cuánto tarda el envío a Madrid?", True), ("Quanto ci mette un pacco per Berlino?", True),
+     # until when is the end of a period allowed: "Jusqu'à quand je peux rendre mon plaid ?" got the return steps
+     ("Until when can I send it back?", True), ("Jusqu'à quand je peux rendre un vase ?", True),
+     ("¿Hasta cuándo puedo devolverlo?", True), ("Bis wann kann ich etwas zurückschicken?", True),
+     ("Fino a quando posso fare il reso?", True), ("Até quando posso devolver?", True),
+     ("Quand est-ce que vous livrez ?", False),
      ("Where is my order?", False), ("How much does shipping cost?", False)],
 )
 def test_a_question_asking_for_a_duration(text: str, asked: bool) -> None:
@@ -205,6 +210,10 @@ def test_a_passage_stating_a_duration() -> None:
         ("and who pays the return shipping?", {"returns", "shipping"}), ("Can I pay with PayPal?", {"payment"}),
         ("Quels sont vos horaires ?", {"hours"}), ("When will I get my money back?", {"refund"}),
         ("Is this lamp resistant to heat?", set()),  # "resi" is a whole word only
+        ("is there a charge to send them back?", {"returns"}),  # a phrasal verb around its object
+        ("non trovo il codice di tracciamento", {"tracking"}), ("je n'ai pas le suivi", {"tracking"}),
+        ("wo ist meine Sendungsnummer?", {"tracking"}), ("não tenho o código de rastreio", {"tracking"}),
+        ("mi código promocional no funciona", set()),
     ],
 )
 def test_the_topics_a_text_names(text: str, expected: set[str]) -> None:
