@@ -1,7 +1,10 @@
-"""The send journal: each provider acceptance is written to Redis the moment the call returns.
+"""The send journal: each provider acceptance is written to Redis by the sending lane's next limiter
+command (:meth:`delivery.limiter.RateLimiter.reserve_many`), a few sends after the call returns at most,
+and always before the batch records its sends.
 
 A worker killed after the provider accepted a batch but before its database commit leaves rows in
-``sending``; recovery reads the journal and records those sends instead of sending them again.
+``sending``; recovery reads the journal and records those sends instead of sending them again (an
+acceptance not yet written is left to the provider's delivery report within the claim's lease).
 """
 
 from __future__ import annotations
@@ -33,11 +36,6 @@ def entry(message_id: int, result: SendResult) -> tuple[str, str, int]:
         "price_micros": result.price_micros,
     }
     return _key(message_id), json.dumps(payload), TTL_SECONDS
-
-
-def record(client: redis.Redis, message_id: int, result: SendResult) -> None:
-    key, value, ttl = entry(message_id, result)
-    client.set(key, value, ex=ttl)
 
 
 def read(client: redis.Redis, message_ids: Iterable[int]) -> dict[int, SendResult]:
