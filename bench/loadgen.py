@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -41,9 +42,18 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
 
 
 async def open_loop(
-    port: int, path: str, bodies: list[bytes], *, rate: float, connections: int, on_sent: Callable[[int, float], None]
+    port: int,
+    path: str,
+    bodies: list[bytes],
+    *,
+    rate: float,
+    connections: int,
+    on_sent: Callable[[int, float], None],
+    every: float = 0.0,
 ) -> tuple[list[float], int]:
-    """POST ``bodies`` open loop: body i is due at ``i / rate`` s whatever the earlier ones do.
+    """POST ``bodies`` open loop: body i is due at ``i / rate`` s whatever the earlier ones do; with ``every``
+    (seconds), the bodies due by each multiple of it leave together then, as the fake provider posts the
+    reports of each of its 5 ms batches (latency still runs from the body's own due time).
 
     ``on_sent(i, t)`` gets each body's scheduled wall-clock time. Latency runs from that time, so
     waiting for a free connection counts against the server rather than hiding a backlog. A body
@@ -76,7 +86,12 @@ async def open_loop(
 
     async def schedule() -> None:
         for index in range(len(bodies)):
-            await asyncio.sleep(max(0.0, t0 + index / rate - time.perf_counter()))
+            if every:  # no yield between the bodies of one batch: they are written in one go
+                release = t0 + math.ceil(index / rate / every - 1e-9) * every
+                if release > time.perf_counter():
+                    await asyncio.sleep(release - time.perf_counter())
+            else:
+                await asyncio.sleep(max(0.0, t0 + index / rate - time.perf_counter()))
             on_sent(index, wall0 + index / rate)
             queue.put_nowait(index)
         for _ in range(connections):

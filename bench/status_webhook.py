@@ -13,7 +13,10 @@ database, Redis at ``--redis-url`` flushed, the fake provider idle, ``relais run
 Vonage channel with a signature secret), then ``--warmup`` reports. Timed per round: ``--reports``
 signed ``delivered`` reports, each body exactly what the fake provider posts
 (``bench.fake_provider.delivery_report``), sent open loop at ``--rate`` over ``--connections``
-keep-alive connections (``bench.loadgen``); the API process's processor time from /proc over the
+keep-alive connections (``bench.loadgen``), those due within each ``--burst-ms`` together, as the fake
+provider posts the reports of each of its 5 ms batches (``--burst-ms 0``: one at a time, evenly spread, the
+shape of the figures before 2026-11-30 17:55: each push to Redis then carries about one report, where the
+campaign's carry several, docs/delivery.md); the API process's processor time from /proc over the
 round, divided by the reports. With no worker the apply job stays queued and its flag up, so each
 push is the RPUSH and the flag's SET NX and nothing else, as when a worker is busy applying. It exits
 1 unless every report was answered 200 and is in Redis.
@@ -63,12 +66,15 @@ def reports(count: int) -> list[bytes]:
     ]
 
 
-def post_round(port: int, count: int, *, rate: float, connections: int) -> tuple[float, list[float], int]:
-    """Post ``count`` fresh reports open loop; returns (wall seconds, latencies, failures)."""
+def post_round(
+    port: int, count: int, *, rate: float, connections: int, burst: float = 0.0
+) -> tuple[float, list[float], int]:
+    """Post ``count`` fresh reports open loop, those due within each ``burst`` s together; returns (wall
+    seconds, latencies, failures)."""
     bodies = reports(count)
     start = time.perf_counter()
     latencies, failures = asyncio.run(
-        open_loop(port, PATH, bodies, rate=rate, connections=connections, on_sent=lambda _i, _t: None)
+        open_loop(port, PATH, bodies, rate=rate, connections=connections, on_sent=lambda _i, _t: None, every=burst)
     )
     return time.perf_counter() - start, latencies, failures
 
@@ -114,9 +120,9 @@ def profile_round(env: dict[str, str], args: argparse.Namespace) -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
-        post_round(port, args.warmup, rate=args.rate, connections=args.connections)
+        post_round(port, args.warmup, rate=args.rate, connections=args.connections, burst=args.burst_ms / 1000)
         server.send_signal(signal.SIGUSR1)
-        post_round(port, args.reports, rate=args.rate, connections=args.connections)
+        post_round(port, args.reports, rate=args.rate, connections=args.connections, burst=args.burst_ms / 1000)
         server.send_signal(signal.SIGUSR2)
         for _ in range(100):
             if out.exists() and out.stat().st_size:
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=800.0, help="reports per second, open loop")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections (the fake's 8)")
     parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--burst-ms", type=float, default=fake_provider.FLUSH_SECONDS * 1000,
+                        help="reports due within this many ms leave together (the fake provider's batches); 0: evenly")
     parser.add_argument("--profile", default="", help="also write a cProfile of one round to this file")
     parser.add_argument("--serve-profiled", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -150,12 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.database_url, database_prefix=args.database_prefix, redis_url=args.redis_url, workers=0
     ) as stack:
         pid = stack.processes["api"].pid
-        failed = post_round(stack.api_port, args.warmup, rate=args.rate, connections=args.connections)[2]
+        burst = args.burst_ms / 1000
+        failed = post_round(stack.api_port, args.warmup, rate=args.rate, connections=args.connections, burst=burst)[2]
         per_report = []
         for index in range(args.rounds):
             user, system = api_seconds(pid)
             seconds, latencies, failures = post_round(
-                stack.api_port, args.reports, rate=args.rate, connections=args.connections
+                stack.api_port, args.reports, rate=args.rate, connections=args.connections, burst=burst
             )
             user, system = (after - before for after, before in zip(api_seconds(pid), (user, system), strict=True))
             per_report.append((user + system) / args.reports * 1e6)
