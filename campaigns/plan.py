@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -31,9 +31,6 @@ from sqlalchemy.orm import Session
 from campaigns import abtest, scheduling
 from campaigns.models import Campaign
 from conversations.models import Message
-
-if TYPE_CHECKING:
-    from campaigns.send_time import Timing
 
 
 @dataclass(frozen=True)
@@ -210,8 +207,19 @@ class Distribution:
         return sum(n for _, n in self.hours)
 
 
+class SlotSource(Protocol):
+    """What plans one recipient's slot by itself (``campaigns.send_time.Timing``, the best-time option).
+
+    A protocol rather than an import: ``send_time`` builds on this module's planner, so this module
+    names only the one call it makes.
+    """
+
+    def slot(self, contact_id: int, timezone: str | None, country: str | None, *,
+             now: datetime) -> tuple[Slot, dict[str, str]]: ...
+
+
 def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None, str | None]], *,
-                 start: datetime, timing: Timing | None = None) -> Distribution:
+                 start: datetime, timing: SlotSource | None = None) -> Distribution:
     """When each recipient's message would go if ``campaign`` started at ``start``; writes nothing.
 
     ``recipients`` are (contact id, time zone, country) of the contacts it will text (consent and
