@@ -1,1 +1,1 @@
-"""Relais knowledge package."""
+"""The knowledge base the agent answers from: ingestion, chunking, embeddings, the vector store, retrieval."""
