@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import IO
 
-import phonenumbers
 from sqlalchemy.orm import Session
 
+from channels.countries import region_code
 from channels.phone import InvalidPhoneNumber, phone_info
 from contacts import attributes as attrs
 from contacts.import_mapping import ColumnMapping, normalise_header, resolve, targets
@@ -107,15 +107,16 @@ class RowParser:
         values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
         column = self.column_of
         region = self.options.region
-        country = values.get("country", "").upper()
+        country = values.get("country", "")
         if country:
-            if country in phonenumbers.SUPPORTED_REGIONS:
-                region = country
+            named = region_code(country)
+            if named is not None:
+                region = named
             else:
                 warn(
                     column["country"],
                     "country_ignored",
-                    "not a two-letter country code (such as FR); the default region is used",
+                    "not a country code (such as FR) or a country's name; the default region is used",
                 )
         try:
             info = phone_info(values["phone"], region=region, field=column["phone"])

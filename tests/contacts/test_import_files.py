@@ -151,7 +151,7 @@ def test_xlsx_zip_bomb_is_refused_from_the_zip_directory() -> None:
         inspect(bomb, "f.xlsx", LIMITS)
 
 
-def test_row_parser_uses_the_country_column_and_language_names(runtime: object) -> None:
+def test_row_parser_uses_the_country_column_codes_or_names_and_language_names(runtime: object) -> None:
     from contacts.import_report import ImportOptions
     from contacts.importer import RowParser
 
@@ -160,9 +160,16 @@ def test_row_parser_uses_the_country_column_and_language_names(runtime: object) 
     row, problems = parser.parse(2, ["0470 12 34 56", "be", "Français"])
     assert row is not None and (row.e164, row.language, problems) == ("+32470123456", "fr", [])
     row, problems = parser.parse(3, ["06 12 34 56 78", "France", "EN"])
-    assert row is not None and row.e164 == "+33612345678"
-    assert [(p.code, p.error) for p in problems] == [("country_ignored", False)]
+    assert row is not None and (row.e164, row.country, problems) == ("+33612345678", "FR", [])
     assert row.language == "en"
+    # a country's name: a Spanish national number read in France was another customer's French mobile
+    row, problems = parser.parse(31, ["612 345 678", "Espagne", ""])
+    assert row is not None and (row.e164, row.timezone, problems) == ("+34612345678", "Europe/Madrid", [])
+    row, problems = parser.parse(32, ["0151 23456789", "Deutschland", ""])
+    assert row is not None and (row.e164, problems) == ("+4915123456789", [])
+    row, problems = parser.parse(33, ["06 12 34 56 77", "Narnia", ""])
+    assert row is not None and row.e164 == "+33612345677"
+    assert [(p.code, p.error) for p in problems] == [("country_ignored", False)]
     row, _ = parser.parse(4, ["06 12 34 56 79", "", "pt_br"])
     assert row is not None and row.language == "pt-BR"
     row, problems = parser.parse(5, ["06 12 34 56 78", "FR", "fr", "x", "y"])
