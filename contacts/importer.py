@@ -31,8 +31,10 @@ from core.errors import ValidationFailed
 __all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowParser", "import_file"]
 
 BATCH = 1000  # rows per flush of the in-transaction import
-_YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "si", "ja", "x", "accepte", "d accord"})
-_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "nein", "stop", "refuse"})
+_YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vrai", "si", "sim", "ja", "x", "accepte",
+                  "d accord"})
+_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "stop",
+                 "refuse"})
 _LANGUAGE_NAMES = {
     "francais": "fr", "french": "fr", "anglais": "en", "english": "en", "espagnol": "es", "spanish": "es",
     "espanol": "es", "allemand": "de", "german": "de", "deutsch": "de", "italien": "it", "italian": "it",
@@ -173,7 +175,7 @@ class RowParser:
         elif raw_consent in _NO:
             row.consent = False
         elif raw_consent:
-            reject(column["consent"], "bad_consent", "not yes/no (oui/non)")
+            reject(column["consent"], "bad_consent", "not yes/no (oui/non, sí/no, ja/nein, sim/não)")
         if self.options.require_consent and row.consent is not True and not (raw_consent and row.consent is None):
             reject(
                 column.get("consent", "consent"),

@@ -57,6 +57,25 @@ def test_invalid_for_region_message_names_the_region() -> None:
         normalize_e164("+1 555 555 5555")
 
 
+@pytest.mark.parametrize(
+    ("raw", "region", "expected", "line_type"),
+    [
+        # a spreadsheet dropped the "+": read nationally, the German number is a landline in Leer (0491)
+        ("4915123456789", "DE", "+4915123456789", "mobile"),
+        ("351912345678", "PT", "+351912345678", "mobile"),
+        ("33698765432", "FR", "+33698765432", "mobile"),
+        # a national reading that is a mobile, or a landline whose "+" reading is no mobile, stays as read
+        ("612345678", "FR", "+33612345678", "mobile"),
+        ("442079460000", "GB", "+442079460000", "fixed_line"),
+    ],
+)
+def test_a_number_without_its_plus_is_read_as_the_mobile_it_is(
+    raw: str, region: str, expected: str, line_type: str
+) -> None:
+    info = phone_info(raw, region=region)
+    assert (info.e164, info.line_type) == (expected, line_type)
+
+
 def test_phone_info_line_type_country_timezone() -> None:
     mobile = phone_info("06 12 34 56 78", region="FR")
     assert (mobile.e164, mobile.country_code, mobile.region, mobile.line_type) == (

@@ -167,6 +167,8 @@ def test_row_parser_uses_the_country_column_codes_or_names_and_language_names(ru
     assert row is not None and (row.e164, row.timezone, problems) == ("+34612345678", "Europe/Madrid", [])
     row, problems = parser.parse(32, ["0151 23456789", "Deutschland", ""])
     assert row is not None and (row.e164, problems) == ("+4915123456789", [])
+    row, problems = parser.parse(34, ["351912345678", "Portugal", ""])
+    assert row is not None and (row.e164, problems) == ("+351912345678", [])
     row, problems = parser.parse(33, ["06 12 34 56 77", "Narnia", ""])
     assert row is not None and row.e164 == "+33612345677"
     assert [(p.code, p.error) for p in problems] == [("country_ignored", False)]
@@ -180,3 +182,27 @@ def test_row_parser_uses_the_country_column_codes_or_names_and_language_names(ru
     assert "separated by “,” unlike the other rows" in problems[0].message
     with pytest.raises(ValidationFailed, match="at most 4"):
         RowParser(["phone", "a", "b", "c", "d"], ImportOptions(), {}, limits)
+
+
+@pytest.mark.parametrize(
+    ("cell", "consent"),
+    [("Oui", True), ("sí", True), ("Sim", True), ("ja", True), ("VRAI", True), ("non", False), ("não", False),
+     ("Nein", False), ("nee", False), ("faux", False), ("", None)],
+)  # fmt: skip
+def test_consent_words_of_the_product_languages(runtime: object, cell: str, consent: bool | None) -> None:
+    from contacts.import_report import ImportOptions
+    from contacts.importer import RowParser
+
+    parser = RowParser(["Téléphone", "Opt-in SMS"], ImportOptions(region="FR"), {}, FileLimits(max_columns=4))
+    row, problems = parser.parse(2, ["06 12 34 56 78", cell])
+    assert row is not None and (row.consent, problems) == (consent, [])
+
+
+def test_an_unknown_consent_word_rejects_the_row_and_says_the_words_it_takes(runtime: object) -> None:
+    from contacts.import_report import ImportOptions
+    from contacts.importer import RowParser
+
+    parser = RowParser(["Téléphone", "Opt-in SMS"], ImportOptions(region="FR"), {}, FileLimits(max_columns=4))
+    row, problems = parser.parse(2, ["06 12 34 56 78", "peut-être"])
+    assert row is None and [(p.code, p.column) for p in problems] == [("bad_consent", "Opt-in SMS")]
+    assert "sim/não" in problems[0].message
