@@ -76,6 +76,15 @@ def test_french_and_english_headers_map_without_a_mapping() -> None:
     assert normalise_header("  Numéro de Téléphone ") == "numero de telephone"
 
 
+def test_customer_and_italian_portuguese_name_headers_map_without_a_mapping() -> None:
+    columns = resolve(["Client", "Mobile"], None, {})
+    assert [(c.column, c.target) for c in columns] == [("Client", "name"), ("Mobile", "phone")]
+    columns = resolve(["Nome", "Cognome", "Cellulare"], None, {})
+    assert [(c.column, c.target) for c in columns][:2] == [("Nome", "first_name"), ("Cognome", "name")]
+    columns = resolve(["Customer name", "Phone"], None, {})
+    assert columns[0].target == "name"
+
+
 def test_a_mapping_overrides_single_columns_and_keeps_the_rest_automatic() -> None:
     known = {"ville": AttributeDefinition(name="ville", type="string")}
     columns = resolve(["Tel", "Portable", "Prénom", "Ville"], {"portable": "phone", "Tel": "ignore"}, known)
