@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -51,14 +51,39 @@ class Conversation(Base):
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+# Statuses most rows end in: the status index leaves them out (see Message's indexes).
+SETTLED_STATUSES = ("sent", "delivered", "received")
+
+
 class Message(Base):
     __tablename__ = "messages"
+    # Every status change of an outbound message (queued, sending, sent, delivered) is a new row version with an
+    # entry in each index whose condition it meets (status is indexed, so no change is a HOT update). On
+    # PostgreSQL three indexes leave out the rows they never need to find (migration 0016): a campaign message
+    # has no conversation, no provider id until it is sent, and is looked up by status only while in flight or
+    # in a rare status (a newest-first listing of a common one walks the primary key).
     __table_args__ = (
-        UniqueConstraint("provider", "provider_message_id", name="uq_messages_provider_id"),
+        Index(
+            "uq_messages_provider_id",
+            "provider",
+            "provider_message_id",
+            unique=True,
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+        ),
         UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
-        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
-        # the delivery engine's due query and the recovery sweep: queued rows by planned time
-        Index("ix_messages_status_not_before", "status", "not_before"),
+        Index(
+            "ix_messages_conversation_created",
+            "conversation_id",
+            "created_at",
+            postgresql_where=text("conversation_id IS NOT NULL"),
+        ),
+        # the delivery engine's due query and the recovery sweep: queued rows by planned time, sending rows
+        Index(
+            "ix_messages_status_not_before",
+            "status",
+            "not_before",
+            postgresql_where=text(f"status NOT IN ({', '.join(repr(s) for s in SETTLED_STATUSES)})"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
