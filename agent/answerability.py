@@ -38,6 +38,7 @@ from agent.context import is_follow_up, subject_words
 from agent.entities import (
     Entity,
     EntityKind,
+    asks_availability,
     countries,
     covers_country,
     entities,
@@ -46,11 +47,13 @@ from agent.entities import (
     place_words,
     product_stems,
     products,
+    reports_problem,
     states_duration,
     states_price,
     states_product,
     topics,
 )
+from agent.smalltalk import asks_something
 from knowledge.types import Hit
 
 Support = Literal["covered", "silent", "contradicted", "unknown"]
@@ -282,6 +285,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     asks_place = any(e.kind == "country" for e in named)
     asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
     question_topics = topics(question)
+    troubleshooting_asked = asks_availability(asked or question) and not reports_problem(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
     for _, faq_question, units in layout:
@@ -318,11 +322,20 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if wanted:
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
+        if follow_up and asks_detail:
+            # a follow-up asking how long or how much is answered by the sentence stating it: "fino a quando?"
+            # after a return question got "Returns are free in France…", not "You have 30 days…"
+            scores = [s + (FOLLOW_UP_WORD_BONUS if _states_asked(u, named) else 0.0)
+                      for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
         unstated = [kind for kind in asked_products
                     if not states_product(f"{faq_question or ''} {hit.answer or hit.text}", kind)]
         if unstated:
             state, missing = "unknown", (*missing, *(Entity("name", kind, kind) for kind in unstated))
+        if troubleshooting_asked and faq_question and reports_problem(faq_question):
+            # "do you have a discount code for first order?" got "My promo code doesn't work"'s checks: a question
+            # whether something is offered is not answered by what to do when it fails (a person answers)
+            state, missing = "unknown", (*missing, Entity("name", faq_question, faq_question))
         # the sentence that answers: an FAQ answer's first one, else the best one; and an FAQ
         # answer's sentence matching the question better than the entry's own question does
         # ("Returns are free in France" answers "Are returns free from Germany?"; "I'm in Spain,
@@ -342,6 +355,13 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1]),
                                     backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT))
     candidates.sort(key=lambda c: -c.score)
+    if len(candidates) > 1 and candidates[0].backed and candidates[1].backed and \
+            candidates[1].score >= candidates[0].score - COMPANION_MARGIN and \
+            candidates[1].relevance > candidates[0].relevance:
+        # the intent backs both nearly as much: the wording decides ("Can I return a candle I already lit?" got the
+        # return steps, 0.02 ahead on agreement; the return policy, which says lit candles are not taken back, is
+        # closer to the question, 0.49 against 0.45)
+        candidates[0], candidates[1] = candidates[1], candidates[0]
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")
     if asked_methods and not any(c.support == "covered" for c in candidates):
         # no passage names the method asked about: the fullest list of accepted methods answers it
@@ -432,6 +452,33 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     if first.relevance < needed:
         return None
     return None if first.support == "unknown" or first.domestic else first
+
+
+#: A second passage the sure intent backs joins a statement's reply within this much of the first one's score.
+COMPANION_MARGIN = 0.1
+
+
+def companion(question: str, candidates: Sequence[Candidate]) -> Candidate | None:
+    """A second passage for a request that asks nothing in particular, reduced to its first sentence, or None.
+
+    "je voudrais rendre une lampe", "I'd like to return a lamp", "Quiero devolver una lámpara" ask neither how
+    nor how long: the sure intent backs both the return steps and the return policy, nearly as much
+    (within :data:`COMPANION_MARGIN`), and the customer needs both (the steps alone left out the 30 days and
+    the conditions). A question ("How do I return an item?") gets its one passage; so does a follow-up."""
+    first = choose(candidates)
+    if first is None or not first.backed or first.follow_up or len(candidates) < 2 or asks_something(question):
+        return None
+    second = candidates[1]
+    if not (second.backed and second.support == "covered" and second.score >= first.score - COMPANION_MARGIN
+            and second.hit.language == first.hit.language):
+        return None
+    return replace(second, units=second.units[:1], unit_scores=second.unit_scores[:1])
+
+
+def _states_asked(sentence: str, named: Sequence[Entity]) -> bool:
+    """Whether ``sentence`` states a duration or a price that ``named`` asks for."""
+    kinds = {e.kind for e in named}
+    return ("duration" in kinds and states_duration(sentence)) or ("price" in kinds and states_price(sentence))
 
 
 def _min_relevance(candidate: Candidate) -> float:

@@ -61,6 +61,10 @@ _FUNCTION_WORDS = frozenset({
     # words of carrying on that name nothing: "et sinon, en point relais ?", "and what about the other one?"
     "other", "again", "instead", "sinon", "alors", "encore", "autre", "autres", "otros", "otras", "altro",
     "altri", "altra", "outro", "outros", "outra", "andere", "anderen", "anderes",
+    # having, and "until": "¿cuánto tiempo tengo?", "jusqu'à quand ?" after a return question ask its period
+    # (read alone, the delivery times and the goodbye template)
+    "tengo", "tienes", "tiene", "tenemos", "tenho", "temos", "tenha", "haben", "habet", "abbiamo", "avete",
+    "jusqu", "hasta", "until", "still", "ainda", "todavia", "ancora",
 })
 
 # Words (their first five letters) of asking how long something takes or what it costs, in the six
@@ -130,6 +134,11 @@ def split_questions(text: str) -> list[str]:
             questions[-1] = f"{questions[-1]} {pending}"
         elif questions:
             questions.append(pending)
+    # a later question asking only how long or how much, or about "it", is about the one before it: "Posso
+    # devolver um artigo? Quanto tempo tenho?" asks the return period (alone, it got the delivery times)
+    for n in range(len(questions) - 1, 0, -1):
+        if is_follow_up(questions[n]) and not _opens_like_follow_up(questions[n], _fold(questions[n])):
+            questions[n - 1 : n + 1] = [f"{questions[n - 1]} {questions[n]}"]
     if len(questions) <= 1:
         return [text.strip()]
     if len(questions) > MAX_QUESTIONS:

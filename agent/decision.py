@@ -35,6 +35,8 @@ REASON_CODES: tuple[str, ...] = (
     "low_retrieval_score",
     "intent_template",
     "small_talk",
+    "acknowledgement",
+    "unintelligible",
     "answered_from_knowledge",
     "empty_message",
     "media_only",

@@ -106,7 +106,7 @@ _ASKS_DURATION = re.compile(
     r"jusqu a quand|hasta cuando|bis wann|fino a quando|entro quando|ate quando|"
     r"combien de (temps|jours|semaines|heures|mois|ans)|en combien de temps|quel (delai|duree)|"
     r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|cuanto (tarda|tardan|tardais|demora)|"
-    r"wie lange|wie viele (tage|wochen|stunden|monate|jahre)|"
+    r"wie lange|wie ?viel zeit|wie viele (tage|wochen|stunden|monate|jahre)|"
     r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|quanto ci (mette|mettete|vuole)|"
     r"quantos (dias|meses|anos)|qual (e )?o prazo) "
 )
@@ -118,6 +118,41 @@ _DURATION = re.compile(
     r"dias?|semanas?|horas?|meses|mes|anos?|tage?n?|wochen?|stunden?|monate?n?|jahre?n?|"
     r"giorni|giorno|settimane|settimana|ore|ora|mesi|mese|anni|anno) "
 )
+
+# Questions asking whether the business has or offers something, over folded text ("do you have a discount code
+# for first order?", "vous avez un code promo ?"): a troubleshooting passage ("My promo code doesn't work") answers
+# none of them.
+_ASKS_AVAILABILITY = re.compile(
+    r"^ (?:do you (?:have|offer|sell|do|give)|have you got|is there|are there|any |"
+    r"(?:est ce que )?vous (?:avez|proposez|offrez|faites)|avez vous|proposez vous|il y a|y a t il|"
+    r"(?:ustedes )?(?:tienen|teneis|ofrecen|ofreceis)|hay |"
+    r"(?:haben sie|habt ihr|bieten sie|bietet ihr|gibt es)|"
+    r"(?:avete|offrite|c e|ci sono)|"
+    r"(?:voces )?(?:tem|tens|oferecem)|ha )"
+)
+# A passage reporting a problem ("My promo code doesn't work", "J'ai oublié mon mot de passe", "arrived damaged"),
+# and a question reporting one, over folded text.
+_REPORTS_PROBLEM = re.compile(
+    r" (doesn t work|does not work|don t work|isn t working|not working|won t|can t|cannot|forgot|lost|broken|"
+    r"damaged|invalid|rejected|declined|error|wrong|problem|"
+    r"ne (?:fonctionne|marche|s applique) pas|(?:fonctionne|marche) pas|oublie|perdu|casse|abime|endommage|"
+    r"invalide|refuse|erreur|probleme|"
+    r"no funciona|no va|olvide|perdi|roto|rota|danado|invalido|rechazado|problema|"
+    r"funktioniert nicht|geht nicht|vergessen|verloren|kaputt|beschadigt|ungultig|abgelehnt|fehler|"
+    r"non funziona|non va|dimenticato|perso|rotto|danneggiato|non valido|rifiutato|errore|"
+    r"nao funciona|esqueci|perdi|partido|estragado|danificado|recusado|erro) "
+)
+
+
+def asks_availability(text: str) -> bool:
+    """Whether ``text`` asks whether the business has or offers something ("do you have a discount code?")."""
+    return _ASKS_AVAILABILITY.match(fold(text)) is not None
+
+
+def reports_problem(text: str) -> bool:
+    """Whether ``text`` reports a problem ("my code doesn't work", "j'ai oublié mon mot de passe")."""
+    return _REPORTS_PROBLEM.search(fold(text)) is not None
+
 
 # Questions asking for a price, over folded text ("how much time" asks a duration).
 _ASKS_PRICE = re.compile(

@@ -73,14 +73,24 @@ from agent.language import (
     detect_language,
 )
 from agent.llm import LlmClient
-from agent.policy import ABUSE_INTENT, HUMAN_INTENT, POLICY_INTENTS, Signals, Thresholds, Verdict, decide
+from agent.policy import (
+    ABUSE_INTENT,
+    HUMAN_INTENT,
+    POLICY_INTENTS,
+    THANKS_INTENT,
+    Signals,
+    Thresholds,
+    Verdict,
+    decide,
+)
 from agent.responder import Answer, Question
 from agent.responder.llm import answer_llm
 from agent.responder.offline import answer_offline
 from agent.responder.prompts import BrandVoice
 from agent.sentiment import SentimentModel, SentimentResult, analyze_sentiment_batch, load_sentiment_model
 from agent.shorthand import expand_shorthand
-from agent.smalltalk import bot_question, courtesy_language, model_text
+from agent.smalltalk import acknowledgement, asks_something, bot_question, courtesy_language, model_text
+from agent.unintelligible import asked_to_rephrase, rephrase_request, unintelligible
 from channels.limits import MAX_INBOUND_CHARS
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
@@ -154,6 +164,14 @@ def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DE
     words = courtesy_language(text)
     if words is not None:
         return LanguageResult(language=words, confidence=1.0, detector="courtesy")
+    # "ok", "👍" or a keyboard mash say nothing of a language: the thread's is the reply's ("vale" is Spanish)
+    ack = acknowledgement(text)
+    if ack is not None and (ack.language or prior):
+        return LanguageResult(language=ack.language or str(prior), confidence=1.0, detector="acknowledgement")
+    if unintelligible(text):
+        # with nothing known of the customer, English; at confidence 0 no contact learns it
+        return LanguageResult(language=prior or FALLBACK_LANGUAGE, confidence=1.0 if prior else 0.0,
+                              detector="unintelligible")
     text = without_shared_places(without_brands(text))
     if business:
         text = re.sub(re.escape(business), " ", text, flags=re.IGNORECASE)
@@ -636,13 +654,32 @@ class Pipeline:
 
     def _template(self, intent: str | None, language: str, text: str) -> str | None:
         """The reply template of ``intent`` in ``language``; None when ``text`` names a place or a payment
-        method, which no template speaks of: "¿Aceptáis Bizum?" was read as a greeting (0.93) and got
-        "Hola, le saluda Maison Lumière", where the knowledge base says which methods are accepted."""
-        if intent is None or self.intents is None or countries(text, cities=True) or payment_methods(text):
+        method, which no template speaks of ("¿Aceptáis Bizum?" was read as a greeting, 0.93, and got
+        "Hola, le saluda Maison Lumière", where the knowledge base says which methods are accepted), or
+        asks a question (``agent.smalltalk.asks_something``): "jusqu'à quand ?" was a goodbye (0.73) and got
+        "Au revoir…"; the knowledge base answers it, or a person."""
+        if intent is None or countries(text, cities=True) or payment_methods(text) or asks_something(text):
             return None
-        definition = self.intents.spec.get(intent)
+        return self._reply_of(intent, language)
+
+    def _reply_of(self, intent: str, language: str) -> str | None:
+        """The reply template of ``intent`` in ``language``, with the business's name; None without one."""
+        definition = self.intents.spec.get(intent) if self.intents is not None else None
         reply = definition.reply_for(language) if definition is not None else None
         return reply.replace("{business}", self.brand.business) if reply else None
+
+    def _acknowledged(self, language: str, history: Sequence[Turn]) -> str | None:
+        """The reply to an acknowledgement ("ok", "👍") after the bot's answer: the thanks template, unless
+        the bot's last message was small talk already (a template reply: "ok" after "You're welcome" ends
+        the exchange)."""
+        last = next((turn.text for turn in reversed(history) if turn.role == "bot"), None)
+        templates = {fold(text.replace("{business}", self.brand.business))
+                     for intent in (self.intents.spec.intents if self.intents is not None else ())
+                     for text in ((intent.reply.values() if isinstance(intent.reply, dict) else [intent.reply])
+                                  if intent.reply else [])}
+        if last is not None and fold(last) in templates:
+            return None
+        return self._reply_of(THANKS_INTENT, language)
 
     def _decide(self, item: Inbound, keyword: KeywordMatch | None, language: LanguageResult | None,
                 sentiment: SentimentResult | None, intent: IntentPrediction | None,
@@ -661,7 +698,17 @@ class Pipeline:
                                 intent=intent.intent if intent is not None else None)
             return Analysis(text=item.text, decision=decision, language=language, sentiment=sentiment, intent=intent,
                             questions=questions, injection=injection, repeats=repeats)
-        template = self._template(intent.intent if intent is not None else None, lang, item.text)
+        unreadable = keyword is None and unintelligible(item.text)
+        # an acknowledgement acknowledges something someone said: alone, "ok" is left to the models
+        acknowledges = keyword is None and not unreadable and acknowledgement(item.text) is not None and any(
+            turn.role in ("bot", "agent") for turn in item.history)
+        if unreadable:
+            template: str | None = rephrase_request(lang)
+        elif acknowledges:
+            template = self._acknowledged(lang, item.history)
+        else:
+            template = self._template(intent.intent if intent is not None else None, lang, item.text)
+        last_bot = next((turn.text for turn in reversed(item.history) if turn.role == "bot"), None)
         signals = Signals(
             text=item.text, keyword=keyword, opted_out=item.opted_out, intent=intent,
             intent_model=self.intents is not None and not self.intents.builtin_only,
@@ -673,6 +720,8 @@ class Pipeline:
             intent_backed=bool(questions) and all((c := choose(q.candidates)) is not None and c.backed
                                                   for q in questions),
             cues=cues(item.text), escalating_confidence=self._escalating_confidence(intent),
+            unintelligible=unreadable, rephrase_asked=last_bot is not None and asked_to_rephrase(last_bot),
+            acknowledgement=acknowledges,
         )
         verdict = decide(signals, self.thresholds)
         clock.lap("policy")

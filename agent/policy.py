@@ -4,7 +4,11 @@ Rules, first match wins (thresholds from settings):
 
 1. A compliance keyword: STOP-like -> ``opt_out``, HELP-like -> ``help``, START-like -> ``opt_in``
    (a "yes"-like keyword only when the contact is opted out; otherwise it is an ordinary reply).
-2. An empty message -> ``silent``.
+2. An empty message -> ``silent``. An unintelligible one ("asdfgh qwerty", ``agent.unintelligible``) -> a
+   request to rephrase (``unintelligible``), or escalate when the bot's last message was that request.
+   An acknowledgement after an answer ("ok", "👍", ``agent.smalltalk.acknowledgement``) -> the thanks
+   template (``acknowledgement``), or ``silent`` when the deployment has none or the bot's last message
+   was small talk already (it got "Hello, this is…" as a greeting).
 3. Cues (``agent.cues``, words in six languages, whatever the model reads): a request to be called
    or contacted that asks no question, or that the model reads as an opt-out -> escalate ("Dringend,
    bitte melden Sie sich" was an opt-out at 0.86); a threat of
@@ -62,6 +66,8 @@ from core.settings import Settings
 OPT_OUT_INTENT = "opt_out"
 HUMAN_INTENT = "human_agent"
 ABUSE_INTENT = "abuse"
+#: The built-in intent whose template answers an acknowledgement ("ok", "👍") too.
+THANKS_INTENT = "thanks"
 #: The intents the policy acts on itself, whatever the knowledge base holds.
 POLICY_INTENTS = frozenset({OPT_OUT_INTENT, HUMAN_INTENT, ABUSE_INTENT})
 
@@ -128,6 +134,13 @@ class Signals:
     #: The combined confidence of the escalating intents (marked ``escalate``, ``human_agent``,
     #: ``abuse``) among the model's alternatives.
     escalating_confidence: float = 0.0
+    #: No word of the message is readable (``agent.unintelligible``); ``rephrase_asked``: the bot's last
+    #: message asked to rephrase already. The template is then the request to rephrase.
+    unintelligible: bool = False
+    rephrase_asked: bool = False
+    #: The message only acknowledges an answer the customer got; the template is then the thanks reply,
+    #: when there is one and the bot's last message was not small talk.
+    acknowledgement: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,17 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
                            f"the customer texted {keyword.keyword.upper()} to get messages again", 1.0, "keyword")
     if not signals.text.strip():
         return Verdict("silent", "empty_message", "the message has no text", 1.0, "none")
+    if signals.unintelligible:
+        if signals.rephrase_asked:
+            return Verdict("escalate", "unintelligible",
+                           "the bot could not read two messages in a row: a person takes over", 1.0, "none")
+        return Verdict("reply", "unintelligible", "the bot could not read the message and asks to rephrase it",
+                       1.0, "template")
+    if signals.acknowledgement:
+        if signals.has_template:
+            return Verdict("reply", "acknowledgement", "the customer acknowledges the answer", 1.0, "template")
+        return Verdict("silent", "acknowledgement", "the customer acknowledges the answer: nothing to add",
+                       1.0, "none")
 
     intent = signals.intent
     sure = intent is not None and intent.intent is not None and intent.confidence >= thresholds.intent_min_confidence

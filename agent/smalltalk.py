@@ -6,6 +6,11 @@
   does not speak ("Bonjour, I don't speak French, where is my order?" was out of scope, 0.86:
   the remark is answered by replying in their language), and a message typed in capitals is
   lower-cased (the embedding model reads "AGENT" as a greeting, "agent" as a request for a person).
+* :func:`acknowledgement` recognises a message that only acknowledges an answer ("ok", "👍", "super",
+  "vale", "alles klar"): the intent model read them as greetings (0.89-0.95) and the customer got
+  "Hello, this is…" after an answer; the policy answers them as thanks (or not at all).
+* :func:`asks_something` says whether a message is a question: a greeting, thanks or goodbye template
+  never answers one ("jusqu'à quand ?" was a goodbye at 0.73 and got "Au revoir…").
 * :func:`bot_question` recognises "are you a bot?" in the six languages ("Tu es un robot ?",
   "¿eres un robot?", "bist du ein Bot?"): the customer gets an honest answer in their language
   saying how to reach a person, never an abuse label.
@@ -143,6 +148,84 @@ def model_text(text: str) -> str:
     rest = strip_courtesy(text)
     letters = [ch for ch in rest if ch.isalpha()]
     return rest.lower() if len(letters) > 1 and all(ch.isupper() for ch in letters) else rest
+
+
+# Acknowledgements by language, folded; "ok", "super", "top", "cool" are several languages' (their own
+# language is then the thread's). Thanks may go with them ("ok merci", "parfait, thanks").
+_ACK_WORDS: dict[str, str] = {
+    "en": r"ok|okay|okey|kk|alright|all right|got it|great|perfect|cool|nice|fine|good|sounds good|understood|"
+          r"noted|awesome|brilliant|lovely|excellent|will do|super|top",
+    "fr": r"ok|d accord|dac|daccord|ca marche|parfait|top|genial|entendu|compris|nickel|tres bien|bien recu|"
+          r"c est note|note|impeccable|cool|super|ca roule|bien|okay",
+    "es": r"ok|vale|perfecto|genial|entendido|de acuerdo|muy bien|estupendo|listo|bueno|guay|okey|super|okay",
+    "de": r"ok|alles klar|klar|perfekt|prima|gut|verstanden|passt|klasse|toll|in ordnung|super|okay|sehr gut|"
+          r"geht klar|top|cool",
+    "it": r"ok|va bene|perfetto|ottimo|capito|benissimo|d accordo|bene|super|okay|top",
+    "pt": r"ok|ta bom|esta bem|perfeito|otimo|beleza|entendi|combinado|certo|fixe|super|okay|top",
+}
+_THANKS_WORDS: dict[str, str] = {
+    "en": r"thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|cheers", "fr": r"merci(?: beaucoup| bien)?",
+    "es": r"(?:muchas )?gracias", "de": r"(?:vielen )?dank|danke(?: schon)?", "it": r"grazie(?: mille)?",
+    "pt": r"(?:muito )?obrigad[oa]",
+}
+_ACK_ONLY = {lang: re.compile(rf"^(?:(?:{words}|{_THANKS_WORDS[lang]})(?: |$))+$")
+             for lang, words in _ACK_WORDS.items()}
+_THANKS_ONLY = re.compile(rf"^(?:(?:{'|'.join(_THANKS_WORDS.values())})(?: |$))+$")
+# Emoji that acknowledge (thumbs up, OK hand, smiles, hearts, thanks), with skin tones and joiners
+_ACK_EMOJI = ("[\U0001F44D\U0001F44C\U0001F64F\u2705\U0001F60A\U0001F642\U0001F600-\U0001F604\U0001F44F\u2764"
+              "\u2665\U0001F4AF\U0001F197\u263A\u270C\U0001F91D\U0001F970\U0001F60D\U0001F64C\U0001F499-\U0001F49C"
+              "\U0001F9E1\U0001F5A4\U0001F3FB-\U0001F3FF\uFE0F\u200D]")
+_ACK_EMOJI_ONLY = re.compile(rf"^(?:{_ACK_EMOJI}|\s|[!.,])+$")
+_ACK_EMOJI_ANY = re.compile(_ACK_EMOJI)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A message that only acknowledges: the language its words belong to, None when several share them."""
+
+    language: str | None
+
+
+def acknowledgement(text: str) -> Acknowledgement | None:
+    """The :class:`Acknowledgement` ``text`` is ("ok", "👍", "vale", "ok merci", "super 👌"), else None.
+
+    Its words (emoji aside) must all be acknowledgements or thanks of one language's; a word of one
+    language only gives the language ("vale" is Spanish), "ok" or "👍" none."""
+    words = _fold(_ACK_EMOJI_ANY.sub(" ", text))
+    if not words:
+        return Acknowledgement(None) if _ACK_EMOJI_ONLY.match(text) else None
+    if _THANKS_ONLY.match(words) and not _ACK_EMOJI_ANY.search(text):
+        return None  # thanks alone: the intent model's thanks
+    found = [lang for lang, pattern in _ACK_ONLY.items() if pattern.match(words)]
+    if not found:
+        return None
+    return Acknowledgement(found[0] if len(found) == 1 else None)
+
+
+# Openings of a question in the six languages, over folded text: "jusqu'à quand ?", "¿cuánto tiempo?"
+# (short words other languages use otherwise, "ou", "que", "was", "e", are left out: a question mark says it)
+_QUESTION_OPENING = re.compile(
+    r"^ (?:how|what|when|where|why|which|who|can|could|is|are|will|would|may|"
+    r"comment|combien|quand|pourquoi|quel|quelle|quels|quelles|qui|est ce|jusqu|"
+    r"como|cuanto|cuanta|cuantos|cuantas|cuando|donde|por que|cual|cuales|quien|hasta cuando|"
+    r"wie|wann|warum|welche|welcher|welches|wer|bis wann|"
+    r"quanto|quanta|quanti|quante|quando|dove|perche|quale|quali|chi|fino a|"
+    r"onde|qual|quais|quem|ate quando) ")
+# Small-talk questions a greeting answers: "how are you?", "ça va ?", "¿qué tal?", "wie geht's?"
+_WELL_BEING = re.compile(
+    r"^ (?:how are (?:you|u)|how s it going|how do you do|ca va|comment (?:ca va|allez vous|vas tu)|"
+    r"que tal|como (?:esta|estas|esta usted)|wie geht s|wie geht es (?:ihnen|dir)|come (?:stai|sta)|"
+    r"tutto bene|tudo bem|como (?:vai|esta)) ")
+
+
+def asks_something(text: str) -> bool:
+    """Whether ``text`` asks a question (ends with "?", opens with "¿" or a question word) other than a
+    greeting ("Bonjour ?", "hello?") or a small-talk one ("ça va ?", "how are you?")."""
+    rest = strip_courtesy(text).strip()
+    folded = f" {_fold(rest)} "
+    if courtesy_language(rest) is not None or _WELL_BEING.match(folded):
+        return False
+    return rest.rstrip(" !.").endswith("?") or rest.startswith("¿") or _QUESTION_OPENING.match(folded) is not None
 
 
 def courtesy_language(text: str) -> str | None:

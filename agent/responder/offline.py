@@ -6,7 +6,9 @@
   payment method the question names is sent without its opening "Yes" (it states what is known); a
   list of accepted payment methods given for a method it lacks opens by saying that method is not
   among them.
-* **One passage per question, its best sentences**: never a join of unrelated passages.
+* **One passage per question, its best sentences**: never a join of unrelated passages; a request that
+  asks nothing in particular ("I'd like to return a lamp") also gets the first sentence of a second
+  passage the sure intent backs as much (``agent.answerability.companion``: the return policy with the steps).
 * **One language per SMS**: passages come in the customer's language when the knowledge base has
   it; otherwise (retrieval fell back to another language) the reply opens with a short line in the
   customer's language naming the language that follows ("No tenemos esta información en español;
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 
 from babel import Locale
 
-from agent.answerability import AFFIRMATION, STEM_LETTERS, Candidate, choose, sentences
+from agent.answerability import AFFIRMATION, STEM_LETTERS, Candidate, choose, companion, sentences
 from agent.context import subject_words
 from agent.entities import asks_duration, asks_if_free, asks_price, fold, states_duration, states_price
 from agent.responder import Answer, Question, source_of
@@ -157,7 +159,9 @@ def answer_offline(questions: Sequence[Question], *, language: str, max_segments
     customer asks for what that reply did not say. A question asked again gets the same answer
     (repeats are counted, and escalated, by the policy).
     """
-    answer = _compose([choose(q.candidates) for q in questions], language, max_segments)
+    # a request asking nothing in particular may take a second passage's first sentence (``companion``)
+    answer = _compose([c for q in questions for c in (choose(q.candidates), companion(q.text, q.candidates))],
+                      language, max_segments)
     sent = {fold(text) for text in said}
     if answer is None or fold(answer.text) not in sent or len(questions) != 1:
         return answer

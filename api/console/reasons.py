@@ -24,6 +24,8 @@ REASONS: dict[str, str] = {
     "opt_out_intent": "Wants to stop messages",
     "media_only": "Sent a picture or file without text",
     "empty_message": "Sent an empty message",
+    "unintelligible": "Sent messages the bot could not read, twice",
+    "acknowledgement": "Acknowledged the bot's answer",
     "human_owns_conversation": "A person is handling this conversation",
     "transfer": "Transferred by an agent",
     "agent_takeover": "Taken over by an agent",

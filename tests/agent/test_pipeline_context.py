@@ -33,6 +33,10 @@ from agent.pii import redact
          ["Shipping cost?", "Returns policy?", "Gift cards? Opening hours?"]),
         ("Where is my parcel?\nAlso, can I change the address?",
          ["Where is my parcel?", "Also, can I change the address?"]),
+        # a later question asking only how long or how much is about the one before it
+        ("Posso devolver um artigo? Quanto tempo tenho?", ["Posso devolver um artigo? Quanto tempo tenho?"]),
+        ("Can I return a lamp? How long do I have? And can I pay by PayPal?",
+         ["Can I return a lamp? How long do I have?", "And can I pay by PayPal?"]),
     ],
 )
 def test_split_questions(text: str, expected: list[str]) -> None:

@@ -74,6 +74,13 @@ def test_yes_from_a_subscribed_contact_is_an_ordinary_message() -> None:
         ({"best_score": 0.2}, "escalate", "low_retrieval_score"),
         ({"text": "   "}, "silent", "empty_message"),
         ({"intent": intent("greeting", 0.9), "has_template": True}, "reply", "intent_template"),
+        # an unreadable message: asked to rephrase once, then a person; whatever the models read (abuse 0.9)
+        ({"unintelligible": True, "intent": intent("abuse", 0.9), "has_template": True}, "reply", "unintelligible"),
+        ({"unintelligible": True, "rephrase_asked": True, "has_template": True}, "escalate", "unintelligible"),
+        # "ok" after an answer: the thanks reply when there is one to give, else nothing
+        ({"acknowledgement": True, "intent": intent("greeting", 0.9), "has_template": True}, "reply",
+         "acknowledgement"),
+        ({"acknowledgement": True, "intent": intent("greeting", 0.9)}, "silent", "acknowledgement"),
     ],
 )
 def test_each_rule_gives_its_reason(overrides: dict[str, object], action: str, reason: str) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.smalltalk import bot_question, courtesy_language, model_text, strip_courtesy
+from agent.smalltalk import (
+    acknowledgement,
+    asks_something,
+    bot_question,
+    courtesy_language,
+    model_text,
+    strip_courtesy,
+)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +91,28 @@ def test_a_message_of_courtesy_words_is_in_their_language(text: str, language: s
                                   "hi ciao", ""])
 def test_other_messages_have_no_courtesy_language(text: str) -> None:
     assert courtesy_language(text) is None
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("ok", None), ("👍", None), ("👌🏽", None), ("super", None), ("Top !", None), ("vale", "es"), ("ok merci", "fr"),
+    ("parfait 👍", "fr"), ("alles klar", "de"), ("va bene, grazie", "it"), ("tá bom", "pt"), ("got it, thanks!", "en"),
+])
+def test_an_acknowledgement_and_the_language_of_its_words(text: str, language: str | None) -> None:
+    ack = acknowledgement(text)
+    assert ack is not None and ack.language == language
+
+
+@pytest.mark.parametrize("text", ["hello", "Bonjour", "merci", "thanks a lot", "ok, and for express?", "😡", "?",
+                                  "great, where is my order?", "oui"])
+def test_greetings_thanks_requests_and_other_emoji_are_no_acknowledgement(text: str) -> None:
+    assert acknowledgement(text) is None
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("jusqu'à quand ?", True), ("¿cuánto tiempo tengo?", True), ("wie lange", True), ("à bientôt ?", True),
+    ("Merci, et jusqu'à quand ?", True), ("thanks, how long does delivery take", True),
+    ("Bonjour ?", False), ("hello?", False), ("how are you?", False), ("Ça va ?", False), ("Hi, how are you?", False),
+    ("merci", False), ("au revoir", False), ("bye!", False), ("Merci, bonne journée", False),
+])
+def test_a_question_is_told_from_small_talk(text: str, asks: bool) -> None:
+    assert asks_something(text) is asks
