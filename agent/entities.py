@@ -91,6 +91,11 @@ PAYMENT_METHODS: dict[str, tuple[str, ...]] = {
     "lydia": ("lydia",),
     "sofort": ("sofort", "sofortuberweisung"),
     "ideal": ("ideal",),
+    # paying after delivery against an invoice (Kauf auf Rechnung): not "where is my invoice"
+    "invoice": ("per rechnung", "auf rechnung", "kauf auf rechnung", "rechnungskauf", "pay by invoice",
+                "pay on invoice", "payment by invoice", "payer sur facture", "paiement sur facture",
+                "pagar con factura", "pago con factura", "pagare con fattura", "pagamento su fattura",
+                "op rekening", "achteraf betalen"),
 }
 # "ideal" is an ordinary word in four languages: only counted when written iDEAL
 _CASE_SENSITIVE_PAYMENTS = {"ideal": "iDEAL"}
