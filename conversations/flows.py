@@ -45,9 +45,8 @@ log = structlog.get_logger("relais.delivery")
 
 SEND_JOB = "workers.jobs.send.send_messages"
 INGEST_JOB = "workers.delivery.ingest.drain_inbound"
-#: Stored inbound event ids waiting for the ingest worker, the flag "a drain job is scheduled" (held by a
-#: running drain while its pops find few texts, dropped by a pop of half a batch or more, or an empty one:
-#: ``workers.delivery.ingest``) and the flag "a drain job waits in the queue, not started yet".
+#: Stored inbound event ids waiting for the ingest worker, the flag "a drain job is scheduled" (cleared by a
+#: running drain before each pop) and the flag "a drain job waits in the queue, not started yet".
 PENDING_INBOUND_KEY = "relais:inbound:pending"
 DRAIN_SCHEDULED_KEY = "relais:inbound:drain-scheduled"
 DRAIN_QUEUED_KEY = "relais:inbound:drain-queued"
@@ -55,8 +54,8 @@ _SCHEDULED_SECONDS = 300
 #: A job still waiting after this long may be joined by another (harmless); a flag left by a lost job unblocks.
 _QUEUED_SECONDS = 60
 #: Whether to schedule a drain job: only when no drain is scheduled, and none waits in the queue (a
-#: waiting drain pops everything pushed before it starts; a running one drops the first flag when it falls
-#: behind, so without the second, every batch of a backlog queued one more job, to find the list empty).
+#: waiting drain pops everything pushed before it starts; a running one clears the first flag before each
+#: pop, so without the second, every batch of a busy worker queued one more job, to find the list empty).
 _SCHEDULE_DRAIN = """
 if not redis.call('set', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 if redis.call('get', KEYS[2]) then return 0 end

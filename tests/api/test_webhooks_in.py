@@ -114,15 +114,15 @@ def test_a_burst_schedules_one_drain_job_that_processes_every_text(vonage_client
 
 
 def test_busy_workers_do_not_pile_up_drain_jobs(vonage_client: TestClient) -> None:
-    """A running drain drops the "scheduled" flag when it falls behind (a pop of half a batch or more); while
-    the job the first text queued has not started (both workers busy), the next texts join it instead of
-    queueing one job per batch that would find the list empty."""
+    """A running drain clears the "scheduled" flag before each pop; while the job the first text queued has
+    not started (both workers busy), the next texts join it instead of queueing one job per batch that
+    would find the list empty."""
     from core.redis import get_redis
 
     client = get_redis(get_settings())
     vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound("0F000001", "first")))
     for n in range(2, 5):
-        client.delete(flows.DRAIN_SCHEDULED_KEY)  # as a running drain that falls behind does
+        client.delete(flows.DRAIN_SCHEDULED_KEY)  # as a running drain does before its next pop
         vonage_client.post("/webhooks/vonage/inbound", data=signed(inbound(f"0F00000{n}", f"text {n}")))
     assert _queued("inbound") == ["workers.delivery.ingest.drain_inbound"]
     assert drain_inbound() == 4  # the waiting job, when it starts, takes every text

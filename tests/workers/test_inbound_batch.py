@@ -293,10 +293,9 @@ def test_first_texts_read_no_history_and_no_escalation(encoded: list[list[str]])
         assert threads_created(session) == set(), "none created in this transaction"
 
 
-def test_each_pop_of_the_drain_is_one_redis_round_trip(
-    encoded: list[list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Popping the next ids and holding or dropping the "drain scheduled" flag go in one round trip."""
+def test_each_pop_of_the_drain_is_one_redis_round_trip(encoded: list[list[str]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clearing the "drain scheduled" flag and popping the next ids go in one round trip, in that order."""
     real = ingest.get_redis
     trips: list[str] = []
 
@@ -306,24 +305,21 @@ def test_each_pop_of_the_drain_is_one_redis_round_trip(
 
         def __getattr__(self, name: str) -> Any:
             attribute = getattr(self._client, name)
-            if name == "register_script":
+            if name == "pipeline":
+                def pipeline(**kwargs: Any) -> Any:
+                    pipe = attribute(**kwargs)
+                    execute = pipe.execute
 
-                def register(script: str) -> Any:
-                    registered = attribute(script)
-
-                    def call(**kwargs: Any) -> Any:
-                        trips.append("EVALSHA")
-                        return registered(**kwargs)
-
-                    return call
-
-                return register
+                    def counted() -> Any:
+                        trips.append("pipeline: " + ", ".join(str(c[0][0]) for c in pipe.command_stack))
+                        return execute()
+                    pipe.execute = counted
+                    return pipe
+                return pipeline
             if callable(attribute):
-
                 def call(*args: Any, **kwargs: Any) -> Any:
                     trips.append(name.upper())
                     return attribute(*args, **kwargs)
-
                 return call
             return attribute
 
@@ -332,34 +328,4 @@ def test_each_pop_of_the_drain_is_one_redis_round_trip(
     assert drain_inbound() == 1
     # on PostgreSQL an empty pop while the replies were being sent looks once more when they are
     pops = 3 if db.engine().dialect.name == "postgresql" else 2
-    assert trips == ["DELETE"] + ["EVALSHA"] * pops, trips
-
-
-def test_a_drain_holds_the_flag_while_its_batches_are_small(
-    encoded: list[list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A small pop keeps "drain scheduled" up for a while (a text arriving meanwhile schedules no second
-    drain: it waits for this one's next pop), a pop of half a batch or more drops it (the drain falls
-    behind: a helper may be scheduled), and so does the pop that finds the list empty (the next text
-    schedules a drain)."""
-    monkeypatch.setattr(ingest, "BATCH", 4)
-    monkeypatch.setattr(ingest, "HELP_FROM", 2)
-    client = ingest.get_redis(ingest.get_settings())
-    seen: list[tuple[int, int]] = []  # per pop: ids taken, the flag's time to live after it (-2: gone)
-    pop = ingest._pop
-
-    def watching(script: Any) -> Any:
-        raw = pop(script)
-        seen.append((len(raw or []), int(client.ttl(flows.DRAIN_SCHEDULED_KEY))))
-        return raw
-
-    monkeypatch.setattr(ingest, "_pop", watching)
-    client.delete(flows.PENDING_INBOUND_KEY, flows.DRAIN_SCHEDULED_KEY)
-    for n in range(5):
-        stage("How much does shipping cost?", f"+3361234008{n}")
-    assert drain_inbound() == 5
-    assert seen[0] == (4, -2), seen  # behind: dropped
-    taken, ttl = seen[1]
-    assert taken == 1 and 0 < ttl <= ingest.HOLD_SECONDS, seen  # small: held
-    assert seen[-1] == (0, -2), seen  # empty: dropped
-    assert not client.exists(flows.DRAIN_SCHEDULED_KEY)
+    assert trips == ["DELETE"] + ["pipeline: DEL, LPOP"] * pops, trips

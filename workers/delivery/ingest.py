@@ -1,19 +1,17 @@
 """Jobs turning stored inbound events into answered messages (``agent.intake``, a batch at a time).
 
-Webhooks push event ids to a Redis list and schedule one :func:`drain_inbound` job when none is scheduled and
-none waits in the queue. A running drain keeps the "drain scheduled" flag up while its pops find less than
-:data:`HELP_FROM` texts, so the texts arriving meanwhile wait for its next pop (a bigger batch) instead of
-scheduling a second drain on the other worker; a pop of more drops the flag (the drain falls behind: the next
-text schedules a helper, which another worker runs alongside) and so does the pop that finds the list empty (a
-text pushed after it schedules a new job). A job waiting in the queue is not joined by another (it pops
-everything pushed before it starts). Each pop of up to :data:`BATCH` events is taken in and answered in one
-transaction, its replies handed to the delivery engine after the commit. In a drain the replies of one batch
-go out on a thread of the job while the next batch is popped and answered (the send waits on PostgreSQL and
-the provider, which the next batch no longer waits for); one batch's send at a time, in batch order, and the
-job ends only once its last replies were handed over (or their send jobs queued, as when the engine fails). A
-batch that fails is taken in again one event at a time, each message then analysed by its own
-``process_inbound`` job (retried). :func:`sweep_inbound` (periodic) catches events whose announcement was lost
-or whose processing failed.
+Webhooks push event ids to a Redis list and schedule one :func:`drain_inbound` job when none is
+scheduled and none waits in the queue; the job clears the first flag before each pop, so an id pushed
+while it runs either is popped by it or schedules a new job (which another worker runs alongside), and
+a job waiting in the queue is not joined by another (it pops everything pushed before it starts). Each pop of up to
+:data:`BATCH` events is taken in and answered in one transaction, its replies handed to the
+delivery engine after the commit. In a drain the replies of one batch go out on a thread of the job
+while the next batch is popped and answered (the send waits on PostgreSQL and the provider, which
+the next batch no longer waits for); one batch's send at a time, in batch order, and the job ends only
+once its last replies were handed over (or their send jobs queued, as when the engine fails). A batch
+that fails is taken in again one event at a time, each message then analysed by its own
+``process_inbound`` job (retried). :func:`sweep_inbound` (periodic) catches events whose
+announcement was lost or whose processing failed.
 """
 
 from __future__ import annotations
@@ -41,27 +39,7 @@ log = structlog.get_logger("relais.inbound")
 
 #: Events taken in, analysed (one encoder call per round) and answered per transaction.
 BATCH = 32
-#: A pop of this many texts or more says the drain falls behind: it drops the "drain scheduled" flag, so the
-#: next text schedules a helper drain (below it, the flag stays up and the texts wait for this drain's next pop).
-HELP_FROM = BATCH // 2
-#: How long a drain that popped fewer than :data:`HELP_FROM` texts keeps the "drain scheduled" flag up (renewed at each
-#: pop): far longer than a batch takes, short enough that the texts of a drain whose worker died wait little
-#: for the next one (the job is retried besides, and the sweep takes in what is left).
-HOLD_SECONDS = 10
 SWEEP_AFTER_SECONDS = 30
-
-#: The drain's pop: up to ARGV[1] ids; fewer than ARGV[3] keep the flag up for ARGV[2] s (texts arriving
-#: meanwhile wait for this drain's next pop), more or none drop it (a helper may be scheduled; after an
-#: empty pop, the next text schedules a drain). One round trip, atomic with the webhooks' pushes.
-_POP = """
-local ids = redis.call('lpop', KEYS[1], ARGV[1])
-if ids and #ids < tonumber(ARGV[3]) then
-  redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
-else
-  redis.call('del', KEYS[2])
-end
-return ids
-"""
 
 
 def ingest_inbound(event_id: int) -> int | None:
@@ -116,7 +94,6 @@ def drain_inbound() -> int:
     overlap = db.engine().dialect.name != "sqlite"
     client = get_redis(get_settings())
     flows.drain_started(client)
-    pop = client.register_script(_POP)
     taken = 0
     sending: list[Future[None]] = []  # the previous batch's send, at most one
 
@@ -127,7 +104,7 @@ def drain_inbound() -> int:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relais-inbound-send") as sender:
         try:
             while True:
-                raw = _pop(pop)
+                raw = _pop(client)
                 if not raw:
                     if not sending:
                         return taken
@@ -144,15 +121,13 @@ def drain_inbound() -> int:
             settle()
 
 
-def _pop(pop: Any) -> list[bytes] | None:
-    """Up to :data:`BATCH` ids, the "drain scheduled" flag held or dropped with them (:data:`_POP`).
-
-    Held while batches come small: at a moderate rate two drains side by side split the texts into
-    batches half as big, and a batch's fixed cost (job, transaction, statements, encoder call, the send's
-    round trips) was most of a text's processor time."""
-    raw: list[bytes] | None = pop(
-        keys=[flows.PENDING_INBOUND_KEY, flows.DRAIN_SCHEDULED_KEY], args=[BATCH, HOLD_SECONDS, HELP_FROM]
-    )
+def _pop(client: Any) -> list[bytes] | None:
+    """Clear the "drain scheduled" flag, then pop up to :data:`BATCH` ids: one round trip, the two
+    commands run in this order (an id pushed after the pop finds the flag down and schedules a drain)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(flows.DRAIN_SCHEDULED_KEY)
+    pipe.lpop(flows.PENDING_INBOUND_KEY, BATCH)
+    raw: list[bytes] | None = pipe.execute()[1]
     return raw
 
 
