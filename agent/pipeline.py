@@ -77,6 +77,7 @@ from agent.policy import (
     ABUSE_INTENT,
     HUMAN_INTENT,
     POLICY_INTENTS,
+    SMALL_TALK_INTENTS,
     THANKS_INTENT,
     Signals,
     Thresholds,
@@ -656,9 +657,12 @@ class Pipeline:
         """The reply template of ``intent`` in ``language``; None when ``text`` names a place or a payment
         method, which no template speaks of ("¿Aceptáis Bizum?" was read as a greeting, 0.93, and got
         "Hola, le saluda Maison Lumière", where the knowledge base says which methods are accepted), or
-        asks a question (``agent.smalltalk.asks_something``): "jusqu'à quand ?" was a goodbye (0.73) and got
-        "Au revoir…"; the knowledge base answers it, or a person."""
-        if intent is None or countries(text, cities=True) or payment_methods(text) or asks_something(text):
+        is small talk for a question (``agent.smalltalk.asks_something``): "jusqu'à quand ?" was a goodbye
+        (0.73) and got "Au revoir…"; the knowledge base answers it, or a person. A business intent's template
+        ("Do you sell gift cards?" → the gift cards' reply) answers questions: that is what it is for."""
+        if intent is None or countries(text, cities=True) or payment_methods(text):
+            return None
+        if intent in SMALL_TALK_INTENTS and asks_something(text):
             return None
         return self._reply_of(intent, language)
 

@@ -68,6 +68,8 @@ HUMAN_INTENT = "human_agent"
 ABUSE_INTENT = "abuse"
 #: The built-in intent whose template answers an acknowledgement ("ok", "👍") too.
 THANKS_INTENT = "thanks"
+#: Built-in small-talk intents: their templates never answer a question ("jusqu'à quand ?" read as a goodbye).
+SMALL_TALK_INTENTS = frozenset({"greeting", THANKS_INTENT, "goodbye"})
 #: The intents the policy acts on itself, whatever the knowledge base holds.
 POLICY_INTENTS = frozenset({OPT_OUT_INTENT, HUMAN_INTENT, ABUSE_INTENT})
 
