@@ -141,14 +141,15 @@ def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNum
             value=raw,
             why=f"is not a valid number for region {where} (+{number.country_code})",
         )
-    return _international_mobile(value, region) or number
+    return _international_mobile(value, region, number) or number
 
 
 _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
-def _international_mobile(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    """The mobile that ``value`` is when read with its ``+``, if its national reading is not a mobile.
+def _international_mobile(value: str, region: str | None,
+                          national: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | None:
+    """The mobile that ``value`` is when read with its ``+``, if its ``national`` reading is not a mobile.
 
     A spreadsheet keeps an international number as a number and drops the ``+``: "4915123456789" in a
     German row read nationally is a landline in Leer (area code 0491), while +49 151 23456789 is a
@@ -160,7 +161,6 @@ def _international_mobile(value: str, region: str | None) -> phonenumbers.PhoneN
         number = phonenumbers.parse("+" + value, None)
     except NumberParseException:
         return None
-    national = phonenumbers.parse(value, region.upper())
     if (
         phonenumbers.number_type(national) not in _MOBILE_TYPES
         and phonenumbers.is_valid_number(number)
