@@ -10,10 +10,11 @@ languages the product speaks, plus the usual short forms (UK, USA, England, Holl
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 import phonenumbers
 from babel import Locale
+
+from core.text import fold_words
 
 #: the languages whose country names are recognised
 LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl")
@@ -29,13 +30,6 @@ _ALIASES = {
 }  # fmt: skip
 
 
-def _fold(text: str) -> str:
-    """Lower case, accents dropped, punctuation a space: "États-Unis" and "etats unis" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(kept.split())
-
-
 @functools.cache
 def _names() -> dict[str, str]:
     """Folded country name -> region code, for every region phone numbers can be read in."""
@@ -43,7 +37,7 @@ def _names() -> dict[str, str]:
     for language in LANGUAGES:
         for code, name in Locale.parse(language).territories.items():
             if code in phonenumbers.SUPPORTED_REGIONS:
-                names.setdefault(_fold(name), code)
+                names.setdefault(fold_words(name), code)
     names.update(_ALIASES)
     return names
 
@@ -57,4 +51,4 @@ def region_code(text: str) -> str | None:
     code = text.strip().upper()
     if code in phonenumbers.SUPPORTED_REGIONS:
         return code
-    return _names().get(_fold(text))
+    return _names().get(fold_words(text))

@@ -13,14 +13,13 @@ used for national-format numbers of that row), ``tags``, ``consent``, ``consent_
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from contacts import attributes as attrs
 from core.errors import ValidationFailed
+from core.text import fold_words
 
 FIELDS = ("phone", "name", "first_name", "language", "timezone", "country", "tags", "consent", "consent_proof")
 Source = Literal["mapping", "synonym", "attribute", "none"]
@@ -141,9 +140,7 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
 
 def normalise_header(value: str) -> str:
     """``" Numéro de Téléphone "`` → ``"numero de telephone"``: no accents, case or punctuation."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", " ", plain).strip()
+    return fold_words(value)
 
 
 @dataclass(frozen=True)

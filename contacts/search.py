@@ -11,7 +11,6 @@ database stays a series of short requests rather than one long one.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from channels.phone import InvalidPhoneNumber, normalize_e164
 from contacts.models import Contact
 from contacts.segments import compile_segment
 from core.crypto import blind_index
+from core.text import strip_accents
 
 SCAN_LIMIT = 5000
 SCAN_BATCH = 500
@@ -67,8 +67,7 @@ class SearchPage:
 
 def fold(text: str) -> str:
     """Lower case without accents, so ``zoe`` finds ``Zoé``."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return strip_accents(text).casefold()
 
 
 def _matches(contact: Contact, needle: str) -> bool:
