@@ -73,7 +73,9 @@ _STOP_WORDS = frozenset(" ".join((
     "fino questo questa per e da oggi domani al",  # it
     "até neste nesta com do da hoje amanhã",  # pt
 )).split())
-_QUOTED = re.compile(r"[\"“«‘']\s*([^\"”»’']{2,40}?)\s*[\"”»’']")
+# a quote mark opens after a non-letter and closes before one: the apostrophes of "d'hiver",
+# "jusqu'à" or "don't" quote nothing (a brief with two of them read a quoted name between them)
+_QUOTED = re.compile(r"(?<!\w)[\"“«‘']\s*([^\"”»’']{2,40}?)\s*[\"”»’'](?!\w)")
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ def _product_from_text(text: str, language: str) -> Product | None:
         words: list[str] = []
         # the next few words only: a whole brief after each "en" / "on" would make the scan quadratic
         for word in re.findall(r"[^\W\d_][\w'’-]*|\S", text[found.end():found.end() + 120])[:4]:
-            lowered = word.lower()
+            lowered = word.lower().replace("’", "'")  # a typographic apostrophe: "jusqu’à" is "jusqu'à"
             if not word[0].isalpha() or lowered in _STOP_WORDS or lowered in months or lowered in days:
                 break
             words.append(word)

@@ -140,6 +140,17 @@ def test_what_cannot_be_used_is_said() -> None:
     assert french.product == Product("manteaux", "fr") and french.product_in("en") is None
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "’"])
+def test_apostrophes_quote_nothing(apostrophe: str) -> None:
+    # "d'hiver ... jusqu'à" read as a quoted name, "hiver : -20% sur les manteaux jusqu", put in every language
+    brief = parse_brief(f"Soldes d{apostrophe}hiver : -20% sur les manteaux jusqu{apostrophe}à dimanche", today=TODAY)
+    assert brief.product == Product("manteaux", "fr") and brief.occasion == "winter_sale"
+    english = [v.text for v in compose(brief, language="en", n=3, brand_name=BRAND)]
+    assert not any({"hiver", "sur", "manteaux", "jusqu"} & _words(text) for text in english), english
+    quoted = parse_brief("Don't wait: 20% off 'Aurora' lamps, it's the sale", today=TODAY)
+    assert quoted.product == Product("Aurora", None)
+
+
 @pytest.mark.parametrize(("language", "long", "short"), [("de", "bis Samstag, 12. Dezember", "bis zum 12. Dezember"),
                                                          ("it", "fino a sabato 12 dicembre", "fino al 12 dicembre")])
 def test_a_date_without_its_weekday_keeps_its_grammar(language: str, long: str, short: str) -> None:
