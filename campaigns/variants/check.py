@@ -64,12 +64,23 @@ class CheckResult:
                 "style_similarity": self.style_similarity, "language": self.language}
 
 
-def _tone(score: float, brand: BrandProfile) -> float:
+def tone_rule(score: float, brand: BrandProfile) -> tuple[RuleResult, float]:
+    """The tone rule for a sentiment ``score`` and its part of the score (1.0 inside the brand's range).
+
+    The score is judged as shown, to two decimals: -0.004 was "more negative than the brand's
+    (sentiment -0.00; the brand's range is +0.00 to +1.00)", a difference nobody can see.
+    """
+    score = round(score, 2) + 0.0  # + 0.0: -0.0 reads +0.00
     low, high = min(brand.sentiment_min, brand.sentiment_max), max(brand.sentiment_min, brand.sentiment_max)
     if low <= score <= high:
-        return 1.0
+        within = f"The tone is within the brand's range (sentiment {score:+.2f})."
+        return RuleResult("tone", True, "warning", within), 1.0
     distance = low - score if score < low else score - high
-    return max(0.0, 1.0 - distance)
+    return RuleResult(
+        "tone", False, "warning",
+        f"The tone reads {'more negative' if score < low else 'more positive'} than the brand's (sentiment "
+        f"{score:+.2f}; the brand's range is {low:+.2f} to {high:+.2f}).",
+    ), max(0.0, 1.0 - distance)
 
 
 def _ignored(brand: BrandProfile) -> list[str]:
@@ -156,13 +167,8 @@ def check_texts(
         language_checks, detected = language_rules(text, language, brand)
         rules += language_checks
         tone_value = sentiments[i].score
-        tone = _tone(tone_value, brand)
-        rules.append(RuleResult(
-            "tone", tone == 1.0, "warning",
-            f"The tone is within the brand's range (sentiment {tone_value:+.2f})." if tone == 1.0 else
-            f"The tone reads {'more negative' if tone_value < brand.sentiment_min else 'more positive'} than the "
-            f"brand's (sentiment {tone_value:+.2f}; the brand's range is {brand.sentiment_min:+.2f} to "
-            f"{brand.sentiment_max:+.2f})."))
+        tone_check, tone = tone_rule(tone_value, brand)
+        rules.append(tone_check)
         style = float(np.clip(similarity[i], 0.0, 1.0)) if similarity is not None else None
         if style is not None:
             rules.append(RuleResult(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import BrandProfile
-from campaigns.variants.check import check_texts, foreign_sentences, language_rules
+from campaigns.variants.check import check_texts, foreign_sentences, language_rules, tone_rule
 from campaigns.variants.llm import parse_list
 from campaigns.variants.rules import (
     RuleResult,
@@ -74,6 +74,16 @@ def test_scored_check_orders_good_above_bad() -> None:
     assert not bad.passed and bad.score <= 0.49 and len(bad.reasons) >= 4
     assert not wrong_language.passed and wrong_language.language == "fr"
     assert good.score > bad.score
+
+
+def test_the_tone_is_judged_as_shown() -> None:
+    # -0.004 read "more negative than the brand's (sentiment -0.00; the brand's range is +0.00 to +1.00)"
+    inside, weight = tone_rule(-0.004, _brand())
+    assert inside.passed and weight == 1.0 and "(sentiment +0.00)" in inside.detail
+    below, weight = tone_rule(-0.3, _brand())
+    assert not below.passed and weight == 0.7
+    assert below.detail == ("The tone reads more negative than the brand's (sentiment -0.30; the brand's range is "
+                            "+0.00 to +1.00).")
 
 
 def test_parse_list_accepts_json_and_numbered_lists() -> None:
