@@ -348,6 +348,32 @@ def test_marketer_walks_the_wizard_to_a_scheduled_campaign(live_server: str, pag
     tools.fits(page)
 
 
+@pytest.mark.browser
+def test_yes_schedules_even_when_the_review_redrew_the_button_behind_the_dialog(live_server: str, page: Page) -> None:
+    """A name typed last, then "Confirm and schedule" at once: leaving the field re-ran the review, which
+    redrew the button while the dialog was open, and "Yes, go ahead" then did nothing (HTMX sends
+    nothing for a removed element)."""
+    ids = wizard_audience()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/campaigns/new")
+    page.select_option("#segment", str(ids["segment"]))
+    page.fill("#quiet_end", "00:00")
+    page.fill("#quiet_start", "23:59")
+    expect(page.locator("#review-reach")).to_have_text("3")
+    tools.settled(page, "#wizard")
+    page.locator("#name").press_sequentially("Soldes d'hiver")
+    expect(page.locator("#wizard-confirm")).to_have_attribute("hx-confirm", re.compile("Soldes d'hiver"))
+    tools.settled(page, "#wizard")
+    asked = page.locator("#wizard-confirm").element_handle()
+    page.click("#wizard-confirm")  # the name field's change fires as it loses focus: a review follows
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.wait_for_function("button => !document.body.contains(button)", arg=asked)
+    page.click("#confirm-yes")
+    page.wait_for_url(re.compile(r".*/console/campaigns/\d+\?done=scheduled$"))
+    with db.session_scope() as session:
+        assert session.scalars(select(Campaign.name)).one() == "Soldes d'hiver"
+
+
 def test_a_repeating_campaigns_first_run_is_said_in_its_zone() -> None:
     """ "Every day at 09:00 (Europe/Paris); first run Wed 10 Jun 07:00 UTC" read as two times."""
     first = datetime(2026, 6, 10, 7, 0, tzinfo=UTC)

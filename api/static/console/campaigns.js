@@ -7,12 +7,20 @@
   var body = document.body;
   var pending = null;
   var opener = null;
+  /* The button and question a "Yes" was given to when the review redrew that button meanwhile. */
+  var answered = null;
 
   /* hx-confirm opens the page's <dialog> instead of window.confirm; "No" is focused first. */
   body.addEventListener("htmx:confirm", function (e) {
     var dialog = document.getElementById("confirm-dialog");
     if (!e.detail.question || !dialog || typeof dialog.showModal !== "function") return;
     e.preventDefault();
+    var yes = answered;
+    answered = null;
+    if (yes && e.detail.elt.id === yes.id && e.detail.question === yes.question) {
+      e.detail.issueRequest(true);  // the redrawn button asks what was answered: go
+      return;
+    }
     pending = e.detail;
     opener = e.detail.elt;
     document.getElementById("confirm-question").textContent = e.detail.question;
@@ -26,7 +34,19 @@
       var go = pending;
       pending = null;
       dialog.close();
-      if (go) go.issueRequest(true);
+      if (!go) return;
+      if (body.contains(go.elt)) {
+        go.issueRequest(true);
+        return;
+      }
+      /* The wizard's review redrew the button while the dialog was open (a field left by the click
+         changed): HTMX sends nothing for a removed element, so "Yes" did nothing. Click the redrawn
+         one; its question is asked again only if the review changed it (another recipient count). */
+      var live = go.elt.id && document.getElementById(go.elt.id);
+      if (live) {
+        answered = {id: live.id, question: go.question};
+        live.click();
+      }
     } else if (e.target.id === "confirm-no") {
       pending = null;
       dialog.close();
@@ -34,7 +54,7 @@
   });
   /* "close" does not bubble: listen in the capture phase; focus goes back to the button. */
   body.addEventListener("close", function (e) {
-    if (e.target.id !== "confirm-dialog") return;
+    if (e.target.id !== "confirm-dialog" || e.target.open) return;  // open: reopened with a new question
     pending = null;
     if (opener && document.body.contains(opener)) opener.focus();
   }, true);
