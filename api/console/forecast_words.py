@@ -48,11 +48,20 @@ def cost_note(revenue: Figure | None, cost: Figure | None, money: Money) -> str:
             f"{_value('revenue_micros', expected, money.cost)}: judge the campaign on its conversions and revenue")
 
 
+def _span(metric: str, low: float, high: float) -> str:
+    """A range as shown: one value when both ends read the same ("80 %: -100%", not "-100%–-100%"),
+    "to" between ends with a sign ("-100% to over +1,000%": "-100%–+950%" read as a subtraction)."""
+    start, end = _value(metric, low), _value(metric, high)
+    if start == end:
+        return start
+    return f"{start} to {end}" if min(low, high) < 0 or metric == "roi" else f"{start}–{end}"
+
+
 def _figure(metric: str, figure: Figure, currency: str = "") -> str:
     if figure.low95 == figure.high95:
         return _value(metric, figure.expected, currency)
-    text = (f"{_value(metric, figure.expected, currency)} (80 %: {_value(metric, figure.low80)}–"
-            f"{_value(metric, figure.high80)}; 95 %: {_value(metric, figure.low95)}–{_value(metric, figure.high95)})")
+    text = (f"{_value(metric, figure.expected, currency)} (80 %: {_span(metric, figure.low80, figure.high80)}; "
+            f"95 %: {_span(metric, figure.low95, figure.high95)})")
     if figure.expected > figure.high80 and _value(metric, figure.expected) != _value(metric, figure.high80):
         # a rare large order lifts the mean above what usually happens: say so, or the figures contradict
         if metric in ("conversions", "revenue_micros") and figure.high80 <= 0:

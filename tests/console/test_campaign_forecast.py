@@ -153,11 +153,12 @@ def test_an_roi_on_a_negligible_cost_is_capped_and_says_what_it_divides() -> Non
                         "roi": Figure(1741.02, -1, -1, -1, 25_705.58)},
                     {"roi": "(revenue − cost) ÷ cost, per draw"}, Money("EUR", "EUR"))
     roi = forecast_words.facts(made)["Return on cost (ROI)"]
-    assert roi.startswith("over +1,000% (80 %: -100%–-100%; 95 %: -100%–over +1,000%)"), roi
+    # a range whose ends read the same is one value; signed ends are joined by "to" ("-100%–-100%" read as noise)
+    assert roi.startswith("over +1,000% (80 %: -100%; 95 %: -100% to over +1,000%)"), roi
     assert "the cost, 0.45 EUR, is negligible beside the revenue expected, 783.91 EUR" in roi
     assert "174,102" not in roi
     conversions = forecast_words.facts(made)["Conversions"]
-    assert conversions.startswith("0.086 (80 %: 0–0")  # not "0" beside a revenue
+    assert conversions.startswith("0.086 (80 %: 0; 95 %: 0–1)")  # not "0" beside a revenue
     assert conversions.endswith("most simulated outcomes have no sale, a few have one")
     cheap = Forecast(9, {**made.figures, "revenue_micros": Figure(4e6, 0, 0, 0, 40e6),
                          "roi": Figure(7.9, -1, -1, -1, 88)}, {}, Money("EUR", "EUR"))

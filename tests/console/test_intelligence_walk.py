@@ -64,11 +64,11 @@ def test_a_refused_save_names_the_row_not_a_path(app_client: TestClient) -> None
 def test_a_skewed_forecast_says_why_its_average_is_above_the_range() -> None:
     revenue = Figure(expected=670.6e6, low80=0, high80=0, low95=0, high95=5_348.05e6)
     text = forecast_words._figure("revenue_micros", revenue)
-    assert text.startswith("670.60 (80 %: 0.00–0.00; 95 %: 0.00–5,348.05)")
+    assert text.startswith("670.60 (80 %: 0.00; 95 %: 0.00–5,348.05)")
     assert "the average is above the 80 % range" in text
     # 0.4 expected conversions read "0" beside a revenue of 670.60: the average is said as it is, and why
     conversions = Figure(expected=0.4, low80=0, high80=0, low95=0, high95=1)
-    assert forecast_words._figure("conversions", conversions).startswith("0.4 (80 %: 0–0; 95 %: 0–1); the average")
+    assert forecast_words._figure("conversions", conversions).startswith("0.4 (80 %: 0; 95 %: 0–1); the average")
     assert forecast_words._value("conversions", 3.0) == "3" and forecast_words._value("conversions", 2.66) == "2.7"
     assert forecast_words._value("roi", 9.5) == "+950%" and forecast_words._value("roi", 2681.4) == "over +1,000%"
 
