@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contacts.consent import REFUSAL_TEXT, consent_verdicts
 from contacts.models import Contact
 from conversations.flows import queue_outbound
 from conversations.models import Conversation, Message
@@ -310,12 +311,24 @@ def agent_reply(session: Session, *, conversation_id: int, user_id: int | None, 
 
     ``user_id`` is ``None`` for an integration (API key): it writes into the thread as ``api``
     without taking ownership.
+
+    Raises:
+        ValidationFailed: an empty reply, or a customer no text may reach (opted out, suppressed,
+            erased, unusable number; field ``to``, ``reason`` the verdict), refused before anything
+            is queued or assigned, as an ad-hoc send is: it was queued, shown "queued" to the agent,
+            then closed "rejected" by the send job.
+        Conflict: the conversation is closed, or a colleague owns it.
     """
     conversation = _conversation(session, conversation_id)
     if not body.strip():
         raise ValidationFailed("reply is empty", errors=[{"field": "body"}])
     if conversation.state == "closed":
         raise Conflict(CLOSED)
+    refused = consent_verdicts(session, [conversation.contact_id], "conversational").get(conversation.contact_id)
+    if refused:
+        until = " until they text START" if refused == "opted_out" else ""
+        raise ValidationFailed(f"no reply can reach this customer: {REFUSAL_TEXT[refused]}{until}",
+                               errors=[{"field": "to", "reason": refused}])
     if user_id is not None:
         if conversation.assigned_user_id not in (None, user_id) and conversation.state == "human":
             owner = session.get(User, conversation.assigned_user_id)

@@ -62,6 +62,14 @@ def sentiment_badge(value: Any) -> str:
     return f"{label} {confidence:.2f}"
 
 
+def intent_badge(value: Any) -> str:
+    """A message's intent as the thread shows it: a text none of the intents fits has no name, only the
+    classifier's confidence that it is out of scope, and read "intent 0.99" as if a word was missing."""
+    if isinstance(value, dict) and not value.get("name") and value.get("out_of_scope"):
+        return badge({**value, "name": "out of scope"})
+    return badge(value)
+
+
 def contact_name(contact: Any) -> str:
     """A contact's name as every page shows it. ``name`` holds a family name (imports map "Nom" to it)
     or a whole name (the demo's "Léa Martin"): the first name is put before it only when it is not
@@ -73,6 +81,7 @@ def contact_name(contact: Any) -> str:
 
 
 TEMPLATES.env.filters["badge"] = badge
+TEMPLATES.env.filters["intent_badge"] = intent_badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name
 TEMPLATES.env.filters["counted"] = counted

@@ -34,11 +34,24 @@ class Fact:
     warning: bool = False  # something the agent should not miss: shown emphasised
 
 
+def unreachable(session: Session, contact: Contact | None) -> str:
+    """Why no text, a reply included, reaches ``contact`` now, in words; empty when one can.
+
+    The thread shows it in place of the reply box: an agent typed a reply to a customer who had
+    texted STOP, saw it "queued", and it was then closed "rejected" (``handoff.flows.agent_reply``
+    now refuses it before anything is queued).
+    """
+    if contact is None:
+        return "Gone: this conversation's contact no longer exists"
+    refused = consent_verdicts(session, [contact.id], "conversational").get(contact.id)
+    return "" if refused is None else UNREACHABLE[refused]
+
+
 def consent_fact(session: Session, contact: Contact) -> Fact:
     """What the contact may receive: nothing at all, service texts only, or marketing too, and why."""
-    refused = consent_verdicts(session, [contact.id], "conversational").get(contact.id)
-    if refused is not None:
-        return Fact("Consent", UNREACHABLE[refused], warning=True)
+    refused = unreachable(session, contact)
+    if refused:
+        return Fact("Consent", refused, warning=True)
     if contact.consent_status == "opted_in":
         return Fact("Consent", "Opted in to marketing")
     if consent_verdicts(session, [contact.id], "marketing").get(contact.id) is None:

@@ -44,11 +44,11 @@ def conversation_fragment(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(AGENTS),
 ) -> HTMLResponse:
-    """``live`` is the part that refreshes on events (thread + context); ``panel`` adds the forms."""
+    """``live`` is the part that refreshes on events (thread + context, and the header's standing out of
+    band); ``panel`` adds the forms."""
     template = "console/_live.html" if part == "live" else "console/_conversation.html"
-    return render(
-        request, template, {"page": views.conversation(session, principal, conversation_id)}, principal=principal
-    )
+    page = views.conversation(session, principal, conversation_id)
+    return render(request, template, {"page": page, "live_part": part == "live"}, principal=principal)
 
 
 @router.get("/counter", response_class=HTMLResponse)

@@ -86,6 +86,7 @@ class ConversationPage:
     actions: list[str] = field(default_factory=list)
     card: list[contact_card.Fact] = field(default_factory=list)
     standing: str = ""  # where the latest escalation stands, in words
+    unreachable: str = ""  # why no reply can reach the customer (opted out…): shown instead of the reply box
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         actions=_actions(context.conversation.state, owner_is_me),
         card=contact_card.facts(session, contact, campaign_messages=context.campaign_messages),
         standing="" if latest is None else standing(latest),
+        unreachable=contact_card.unreachable(session, contact),
     )
 
 

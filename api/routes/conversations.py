@@ -46,6 +46,11 @@ class ConversationOut(BaseModel):
     waiting_since: datetime | None = None
 
 
+#: statuses of an outbound message that did not go out: its ``error_reason`` says why (the thread showed a bare
+#: "rejected" on an agent's reply to a customer who had texted STOP)
+UNSENT = frozenset({"failed", "rejected", "expired"})
+
+
 class MessageOut(BaseModel):
     id: int
     direction: str
@@ -60,6 +65,7 @@ class MessageOut(BaseModel):
     decision: Any = None
     sources: list[Any] = Field(default_factory=list)
     path: str | None = None
+    error_reason: str = Field("", description="why an outbound message was not sent (rejected, failed, expired)")
 
 
 class NoteOut(BaseModel):
@@ -176,6 +182,7 @@ def _message_out(message: Message) -> MessageOut:
         decision=analysis.get("decision"),
         sources=list(analysis.get("sources") or []),
         path=analysis.get("path"),
+        error_reason=message.error_reason if message.status in UNSENT else "",
     )
 
 

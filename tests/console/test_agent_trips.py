@@ -15,7 +15,7 @@ from conversations.models import Message
 from core import db
 from handoff.models import CannedResponse
 from knowledge.embeddings import get_embedder
-from tests.console.helpers import create_console_user, escalated_conversation, log_in
+from tests.console.helpers import conversation_state, create_console_user, escalated_conversation, log_in
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -116,3 +116,41 @@ def test_a_notice_that_generated_nothing_shows_no_bare_none_badge(app_client: Te
     page = app_client.get(f"/console/conversations/{conversation_id}", headers={**HTML, **auth_headers("agent")})
     assert 'title="How the bot answered">offline</span>' in page.text
     assert 'title="How the bot answered">none</span>' not in page.text
+
+
+def test_no_reply_box_for_a_customer_who_texted_stop_and_a_reply_is_refused_unqueued(app_client: TestClient) -> None:
+    """A reply typed to a customer who had texted STOP was taken, shown "queued", then closed "rejected"
+    by the send job with no word on why: docs/delivery.md promises no text on any lane, replies
+    included. The thread says so in place of the reply box (notes still work), and a reply posted
+    anyway, from an older page or the API, is refused before anything is queued or assigned."""
+    from contacts.consent import record_opt_out
+    from contacts.models import Contact
+    from conversations.models import Conversation
+
+    _, secret = create_console_user("stop@example.com")
+    csrf = log_in(app_client, "stop@example.com", secret)
+    conversation_id = escalated_conversation("+447700900123", "STOP")
+    with db.session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        contact = session.get(Contact, conversation.contact_id)
+        assert contact is not None
+        record_opt_out(session, contact=contact, source="keyword")
+    before = conversation_state(conversation_id)
+    page = app_client.get(f"/console/conversations/{conversation_id}", headers=HTML)
+    assert 'id="reply-form"' not in page.text and 'id="note"' in page.text
+    assert ("<strong>No reply can be sent.</strong> Opted out (STOP): no text will be sent, replies included, "
+            "until they text START.") in page.text
+    refused = app_client.post(f"/console/conversations/{conversation_id}/reply", data={"body": "Can we help?"},
+                              headers={"X-CSRF-Token": csrf})  # fmt: skip
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "no reply can reach this customer: the contact opted out until they text START"
+    assert refused.json()["errors"] == [{"field": "to", "reason": "opted_out"}]
+    api = app_client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"body": "Can we help?"},
+                          headers=auth_headers("agent"))  # fmt: skip
+    assert api.status_code == 422 and api.json()["errors"][0]["reason"] == "opted_out"
+    with db.session_scope() as session:
+        outbound = session.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                         Message.direction == "out")).all()  # fmt: skip
+        assert outbound == []
+    assert conversation_state(conversation_id) == before  # nobody took it by replying

@@ -90,3 +90,28 @@ def test_the_inbox_views_fit_on_one_line_of_a_laptop_screen(live_server: str, pa
     expect(page.locator("#count-unassigned")).to_have_text("12")
     tops = page.locator("#inbox nav.tabs a").evaluate_all("links => links.map(a => a.getBoundingClientRect().top)")
     assert len(tops) == 4 and len(set(tops)) == 1, tops
+
+
+def test_a_colleague_taking_the_conversation_shows_on_the_other_agents_open_page(
+    live_server: str, browser: Browser
+) -> None:
+    """Two agents had one conversation open; when Camille took it, Jonas's page still read "Waiting for an
+    agent" (the live refresh re-drew the thread, not the header), so he typed a reply only to be told
+    "Camille has this conversation". The header's standing now follows the live events too."""
+    conversation = escalated_conversation("+34612340002", "Hola, quiero hablar con una persona", language="es")
+    pages: list[Page] = []
+    for email in ("jonas@example.com", "camille@example.com"):
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        pages.append(context.new_page())
+        tools.sign_in_as(pages[-1], live_server, email, "agent")
+        pages[-1].goto(f"{live_server}/console/conversations/{conversation}")
+    jonas, camille = pages
+    jonas.wait_for_selector("body[data-stream-open]")
+    expect(jonas.locator("#conversation-state")).not_to_contain_text("With")
+    camille.get_by_role("button", name="Assign to me").click()
+    expect(camille.locator("#conversation-state")).to_have_text("With you")
+    expect(jonas.locator("#conversation-state")).to_have_text("With camille")
+    expect(jonas.locator("#conversation-standing")).to_have_count(1)  # swapped in place, not added
+    tools.fits(jonas)
+    for page in pages:
+        page.context.close()

@@ -53,10 +53,38 @@ def test_a_system_notice_does_not_repeat_the_bots_decision(app_client: TestClien
                             author_type="system", body="Nos conseillers vous répondront dès lundi 9 h.",
                             status="delivered", lane="conversational",
                             analysis={"kind": "after_hours", "decision": decision}))  # fmt: skip
+        answered = {"action": "reply", "confidence": 0.73, "reason": "answered from the knowledge base"}
+        session.add(Message(conversation_id=conversation_id, contact_id=text.contact_id, direction="in",
+                            author_type="customer", body="Et vos délais ?", status="received",
+                            lane="conversational", analysis={"decision": answered}))  # fmt: skip
+        session.add(Message(conversation_id=conversation_id, contact_id=text.contact_id, direction="out",
+                            author_type="bot", body="2 à 4 jours ouvrés.", status="delivered", lane="conversational",
+                            analysis={"decision": answered, "path": "offline",
+                                      "sources": [{"title": "Quel est le délai de livraison ?"}]}))  # fmt: skip
     page = _page(app_client, conversation_id)
     assert "Nos conseillers vous répondront" in page
     assert page.count(f"Bot decision: {REASON}".replace("'", "&#39;")) == 1
     assert page.count("bot: escalate") == 1
+    # the bot's answer repeated "bot: reply 0.73" and its reason under itself; its path and sources stay
+    assert page.count("Bot decision: answered from the knowledge base") == 1 and page.count("bot: reply") == 1
+    assert 'title="How the bot answered">offline</span>' in page and "Sources (1)" in page
+
+
+def test_an_out_of_scope_intent_and_an_unsent_reply_say_what_they_are(app_client: TestClient) -> None:
+    """"Verkauft ihr Ersatzteile für Kaffeemaschinen?" fits no intent: the badge read "intent 0.78", as if
+    a word was missing; an agent's reply the send job refused read a bare "rejected"."""
+    conversation_id = escalated_conversation("+4915112340003", "Verkauft ihr Ersatzteile?", language="de")
+    with db.session_scope() as session:
+        text = session.scalars(select(Message).where(Message.conversation_id == conversation_id)).one()
+        text.analysis = {**text.analysis, "intent": {"name": None, "confidence": 0.7785, "out_of_scope": True}}
+        session.add(Message(conversation_id=conversation_id, contact_id=text.contact_id, direction="out",
+                            author_type="agent", author_id="1", body="Leider nicht.", status="rejected",
+                            lane="conversational", error_code="opted_out", error_reason="the contact opted out"))
+    page = _page(app_client, conversation_id)
+    assert 'title="Intent">intent out of scope 0.78</span>' in page
+    assert "Not sent: the contact opted out." in page
+    api = app_client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=auth_headers("agent")).json()
+    assert [m["error_reason"] for m in api] == ["", "the contact opted out"]
 
 
 def test_campaign_texts_are_dated_with_their_zone(app_client: TestClient) -> None:
