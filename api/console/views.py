@@ -21,7 +21,7 @@ from channels.encoding import analyze, ucs2_characters
 from contacts.models import Contact
 from conversations import search as conversation_search
 from conversations.flows import MAX_BODY_CHARS
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from core.accounts import Principal
 from core.logging import mask_phones
 from core.models import User
@@ -87,6 +87,7 @@ class ConversationPage:
     card: list[contact_card.Fact] = field(default_factory=list)
     standing: str = ""  # where the latest escalation stands, in words
     unreachable: str = ""  # why no reply can reach the customer (opted out…): shown instead of the reply box
+    earlier: list[Conversation] = field(default_factory=list)  # the contact's other conversations, newest first
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,26 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         card=contact_card.facts(session, contact, campaign_messages=context.campaign_messages),
         standing="" if latest is None else standing(latest),
         unreachable=contact_card.unreachable(session, contact),
+        earlier=earlier_conversations(session, context.conversation.contact_id, conversation_id),
     )
+
+
+#: how many of a contact's other conversations the thread links
+EARLIER_SHOWN = 5
+
+
+def earlier_conversations(session: Session, contact_id: int, conversation_id: int) -> list[Conversation]:
+    """The contact's other conversations, the latest message first (at most ``EARLIER_SHOWN``).
+
+    A customer who texts again after a close starts a new conversation: it opened with no trace of the
+    one before ("as I said yesterday", a replacement promised in 48 h), so the agent had to search.
+    """
+    return list(session.scalars(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.id != conversation_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(EARLIER_SHOWN)
+    ))
 
 
 def counter(text: str) -> Counter:

@@ -143,3 +143,19 @@ def test_states_read_in_an_agents_words_in_the_list_the_thread_the_search_and_th
         contact_id = session.get(Conversation, theirs).contact_id  # type: ignore[union-attr]
     contact = app_client.get(f"/console/contacts/{contact_id}", headers={**HTML, **auth_headers("marketer")}).text
     assert '<span class="state" data-state="human">With Camille</span>' in contact
+
+
+def test_a_customer_texting_again_after_a_close_has_the_earlier_conversation_linked(app_client: TestClient) -> None:
+    """After a close the customer's next text starts a new conversation: it showed no trace of the one
+    before (a replacement promised "within 48 h"), so the agent had to search for it by number."""
+    first = escalated_conversation("+33612340001", "Ma commande est arrivée cassée", language="fr")
+    with db.session_scope() as session:
+        flows.close(session, conversation_id=first, disposition="resolved", actor=SYSTEM)
+    second = escalated_conversation("+33612340001", "Toujours pas reçu le nouvel article", language="fr")
+    assert second != first
+    page = _page(app_client, second)
+    earlier = page[page.index('<ul class="history" id="earlier">') :]
+    earlier = earlier[: earlier.index("</ul>")]
+    assert f'<a href="/console/conversations/{first}">Conversation #{first}</a>: Closed, last message' in earlier
+    assert f"/console/conversations/{second}" not in earlier
+    assert 'id="earlier"' not in _page(app_client, escalated_conversation("+33612340002"))  # a first conversation
