@@ -41,6 +41,9 @@ WAIT_WORDS = {
     "ab_winner": "wait for the A/B winner (the rest of the audience)",
 }
 
+#: waits of the sending window, which the confirmation adds to when the campaign goes
+_WINDOW_WAITS = frozenset({WAIT_WORDS["quiet_hours"], WAIT_WORDS["country_rule"]})
+
 
 @dataclass
 class Review:
@@ -57,6 +60,22 @@ class Review:
     zone: str = "UTC"  # the campaign's, which the spread's hours are in
     waits: list[tuple[str, int]] = field(default_factory=list)
     forecast: dict[str, str] = field(default_factory=dict)  # label -> expected value with its intervals
+
+    def asked(self) -> str:
+        """When it goes, for the confirmation question, with the texts that wait and, when all do, the first time.
+
+        "As soon as you confirm." alone was asked at midnight of a campaign whose texts all waited for 08:00:
+        the plan under the form said so, the question did not.
+        """
+        hours = self.estimate.distribution.hours if self.estimate is not None else ()
+        closed = [(words, n) for words, n in self.waits if words in _WINDOW_WAITS]  # the others: said by `when`
+        if not closed or not hours:
+            return self.when
+        waiting = "; ".join(f"{n} {words}" for words, n in closed)
+        if sum(n for _, n in closed) < sum(n for _, n in hours):
+            return f"{self.when} Of them, {waiting}."
+        first = hours[0][0].astimezone(scheduling.zone(self.zone))
+        return f"{self.when} All {waiting}: the first go out from {first:%a %d %b %H:%M} ({self.zone})."
 
     def listed(self) -> list[tuple[str, str, str]]:
         """The problems for the list at the top: the control's id, its label in words, the message."""

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from api.console.campaign_form import WizardForm
-from api.console.campaign_review import when_words
+from api.console.campaign_form import WizardForm, to_api
+from api.console.campaign_review import review, when_words
 from campaigns.models import Campaign
 from contacts import consent
 from contacts import segments as segment_service
@@ -172,6 +172,23 @@ def test_the_confirmation_says_best_time_sends_wait_for_the_window(app_client: T
     question = shown.text.split('hx-confirm="', 1)[1].split('"', 1)[0]
     assert question.endswith("As soon as you confirm. Each recipient then gets it at their best hour between "
                              "2030-12-01 09:00 and 2030-12-02 20:00 in their own time zone."), question
+
+
+@pytest.mark.usefixtures("runtime")
+def test_the_confirmation_says_when_texts_confirmed_in_the_quiet_hours_go() -> None:
+    """Confirmed at 01:30 in Paris, every text waits for 08:00: the question read "As soon as you confirm." alone."""
+    ids = wizard_audience()
+    night = datetime(2030, 6, 11, 23, 30, tzinfo=UTC)  # Wednesday 01:30 in Paris
+    fields = {k: v for k, v in wizard_form(ids, quiet_end="08:00", quiet_start="21:00").items()
+              if k not in ("arm_template", "arm_weight", "draft_id")}
+    wizard = WizardForm(**fields, respect_country_rules=False)
+    with db.session_scope() as session:
+        asked = review(session, wizard, to_api(wizard), draft_id=None, now=night).asked()
+    assert asked == ("As soon as you confirm. All 3 wait for the end of the quiet hours in the recipient's zone: "
+                     "the first go out from Wed 12 Jun 08:00 (Europe/Paris)."), asked
+    wizard = WizardForm(**{**fields, "quiet_end": "00:00", "quiet_start": "23:59"}, respect_country_rules=False)
+    with db.session_scope() as session:
+        assert review(session, wizard, to_api(wizard), draft_id=None, now=night).asked() == "As soon as you confirm."
 
 
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
