@@ -4,7 +4,8 @@ Every module here that defines ``router`` is discovered by ``api.app``. Console 
 :class:`ConsoleRoute`, which turns a 401 on a browser page load (``Accept: text/html``) into a
 303 to the log-in page and a 403 into a friendly HTML page linking to the user's home; API
 clients, HTMX requests and the RBAC route walk still get the plain problem+json answers. A page for
-something that does not exist (``NotFound``) is a 404 page in words, not the problem+json.
+something that does not exist (``NotFound``) is a 404 page in words, and an unexpected error a 500
+page in words with the request's reference, not the problem+json.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request, Response
+import structlog
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -24,10 +26,11 @@ from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
 from core.accounts import Principal
-from core.errors import Forbidden, NotFound, PasswordChangeRequired, Unauthorized
+from core.errors import Forbidden, NotFound, PasswordChangeRequired, RelaisError, Unauthorized
 from core.settings import Settings
 from core.words import counted
 
+log = structlog.get_logger(__name__)
 LOGIN_PATH = "/console/login"
 PASSWORD_PATH = "/console/password"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -124,6 +127,14 @@ class ConsoleRoute(APIRoute):
                     # a deleted campaign's old link showed the raw problem+json in the browser
                     return not_found_page(request, exc.detail)
                 raise
+            except (RelaisError, HTTPException):
+                raise  # mapped by api.errors
+            except Exception:
+                if request.method == "GET" and wants_html(request):
+                    # a page that failed showed the 500's problem+json in the browser
+                    log.exception("unhandled error", path=request.url.path)
+                    return error_page(request)
+                raise
 
         return route
 
@@ -141,6 +152,13 @@ def not_found_page(request: Request, detail: str) -> HTMLResponse:
     return render(request, "console/not_found.html", {"detail": detail or "this page does not exist",
                                                       "home": home(principal.role) if principal else LOGIN_PATH},
                   principal=principal, status_code=404)
+
+
+def error_page(request: Request) -> HTMLResponse:
+    """The 500 a person sees in the browser: that it failed, the reference to quote, a link home."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return render(request, "console/error.html", {"request_id": getattr(request.state, "request_id", "")},
+                  principal=principal, status_code=500)
 
 
 def brand(settings: Settings) -> dict[str, str]:

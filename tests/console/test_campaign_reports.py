@@ -7,10 +7,12 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from api.console.campaigns import daily
+from campaigns import reporting
 from campaigns.models import Campaign, CampaignLink, Conversion, LinkClick
 from contacts import consent
 from contacts.models import Order
@@ -191,6 +193,22 @@ def test_a_campaign_that_does_not_exist_is_a_page_in_words(app_client: TestClien
     assert "Campaign 999 not found: it may have been deleted, or the link is wrong." in page.text
     assert 'id="go-home" href' not in page.text and 'href="/console/campaigns" id="go-home"' in page.text
     assert client.get("/console/campaigns/999", headers={"Accept": "application/json"}).json()["status"] == 404
+
+
+def test_a_page_that_fails_is_a_page_in_words(app_client: TestClient, runtime: Settings,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error on a page showed the 500's raw problem+json in the browser."""
+    build_campaign()
+    client = marketer_client(app_client)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(reporting, "summary", broken)  # a server-side bug: no real component fails on demand
+    page = client.get("/console/campaigns", headers={**HTML, "X-Request-ID": "req-42"})
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in page.text and 'href="/console/campaigns" id="go-home"' in page.text
+    assert "a bug" not in page.text and "Traceback" not in page.text and ">req-42<" in page.text
 
 
 def test_report_page_has_charts_tables_exports_and_a_live_fragment(app_client: TestClient, runtime: Settings) -> None:
