@@ -18,6 +18,7 @@ from rich.table import Table
 from cli.console import console, progress_bar
 from core.errors import ValidationFailed
 from core.settings import get_settings
+from core.words import counted
 from eval import metrics
 from eval import report as reports
 from eval.compare import compare
@@ -105,7 +106,9 @@ def run(
         text = metrics.shown(value)  # None: n/a, nothing to measure
         table.add_row(name, f"[red]{text}[/]" if name in failed else text, "" if minimum is None else f"≥ {minimum}")
     console.print(table)
-    console.print(f"{len(result.failures)} failures · report: {html_path} ({json_path.name} beside it)")
+    # failed cases, listed in the report; the run passes or fails on its thresholds ("1 failures" read as a failed run)
+    failures = counted(len(result.failures), "failed case")
+    console.print(f"{failures} · report: {html_path} ({json_path.name} beside it)")
     if failed:
         console.print(f"[red]below threshold:[/] {', '.join(failed)} (n/a and missing figures meet no threshold)")
     for part, reason in result.skipped.items():

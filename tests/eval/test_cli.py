@@ -35,6 +35,7 @@ def test_run_keywords_on_another_file(tmp_path: Path, monkeypatch: pytest.Monkey
     assert body["summary"]["opt_out_recall"] == 0.5 and body["passed"] is False
     assert [f["id"] for f in body["failures"]] == ["b"]
     assert (out / "report.html").exists()
+    assert "1 failed case · report:" in " ".join(result.output.split())  # it read "1 failures"
 
 
 def test_unknown_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
