@@ -79,8 +79,11 @@ def create_subscription(
         ValidationFailed: unknown event types.
     """
     outbound_http.check_url(url, field="url", policy=policy)
+    if not event_types:
+        raise ValidationFailed(f"choose at least one event type: {', '.join(EVENT_TYPES)} or *",
+                               errors=[{"field": "event_types"}])
     unknown = sorted(set(event_types) - set(EVENT_TYPES) - {"*"})
-    if unknown or not event_types:
+    if unknown:
         raise ValidationFailed(
             f"unknown event types {unknown}; choose from {', '.join(EVENT_TYPES)} or *",
             errors=[{"field": "event_types"}],

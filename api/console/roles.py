@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("predictions", "Predictions", "/console/predictions", frozenset({Role.ADMIN, Role.ANALYST})),
     NavItem("users", "Users", "/console/users", frozenset({Role.ADMIN})),
     NavItem("apikeys", "API keys", "/console/apikeys", frozenset({Role.ADMIN})),
+    NavItem("webhooks", "Webhooks", "/console/webhooks", frozenset({Role.ADMIN})),
     NavItem("audit", "Audit log", "/console/audit", frozenset({Role.ADMIN})),
     NavItem("jobs", "Failed jobs", "/console/jobs", frozenset({Role.ADMIN})),
 )

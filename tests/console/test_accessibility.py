@@ -29,7 +29,7 @@ from contacts.import_runner import run as run_import
 from contacts.models import Contact
 from contacts.tabular import FileLimits
 from conversations.models import Conversation
-from core import accounts, db
+from core import accounts, db, webhooks
 from core.audit import SYSTEM
 from core.queue import NO_RETRY, JobSpec, enqueue, failed_jobs
 from core.settings import Settings
@@ -181,6 +181,13 @@ def _failed_job(_: Settings) -> dict[str, Any]:
     return {}
 
 
+def _webhook(_: Settings) -> dict[str, Any]:
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url="https://93.184.215.14/relais",
+                                     event_types=["conversation.escalated", "contact.opted_out"])  # fmt: skip
+    return {}
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -227,6 +234,7 @@ CASES = (
     Case("overview", "admin", "/console/overview", _conversation),
     Case("users", "admin", "/console/users"),
     Case("apikeys", "admin", "/console/apikeys"),
+    Case("webhooks", "admin", "/console/webhooks", _webhook, "[data-webhook]"),
     Case("audit", "admin", "/console/audit", ready="#audit"),
     Case("jobs", "admin", "/console/jobs", _failed_job, "[data-job]"),
 )

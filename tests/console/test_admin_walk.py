@@ -124,3 +124,55 @@ def test_admin_filters_the_audit_log_and_downloads_the_same_entries(live_server:
     page.get_by_label("To (included)").fill("2026-12-01")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("alert").filter(has_text="From")).to_contain_text("“From” is after “To”")
+
+
+def test_admin_adds_a_webhook_a_loopback_address_is_refused_in_words_then_deactivates_it(
+    live_server: str, page: Page
+) -> None:
+    """Webhooks were managed through the API only: an admin walking the console found no page for them.
+    The page adds one (a loopback or private address refused under the field's label, no event chosen
+    refused by the group's legend), shows its signing secret once, deactivates it after a confirmation,
+    and both changes are in the audit log with who made them."""
+    tools.sign_in_as(page, live_server, "hooks@example.com", "admin")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
+    expect(page.locator("#webhooks-title")).to_have_text("0 webhooks")
+    tools.fits(page)
+
+    page.get_by_label("Address (URL)").fill("http://127.0.0.1:8080/relais")
+    page.get_by_label(re.compile("^conversation.escalated")).check()
+    page.get_by_role("button", name="Add the webhook").click()
+    expect(page.locator("#action-error")).to_have_text(
+        "Address (URL): url must point to the public internet: 127.0.0.1 is a loopback address 127.0.0.1")
+    expect(page.get_by_label("Address (URL)")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Address (URL)")).to_be_focused()
+    page.get_by_label(re.compile("^conversation.escalated")).uncheck()
+    page.get_by_label("Address (URL)").fill("https://93.184.215.14/relais")  # public, numeric: no DNS lookup
+    page.get_by_role("button", name="Add the webhook").click()
+    expect(page.locator("#action-error")).to_contain_text("Events to send: choose at least one event type")
+    page.get_by_label(re.compile("^conversation.escalated")).check()
+    page.get_by_label(re.compile("^contact.opted_out")).check()
+    page.get_by_role("button", name="Add the webhook").click()
+    expect(page.locator("#action-error")).to_have_text("")
+    title = page.locator("#webhook-secret-title")
+    expect(title).to_have_text("Copy the signing secret of https://93.184.215.14/relais now: you will not see it again")
+    expect(title).to_be_focused()
+    assert re.fullmatch(r"[0-9a-f]{64}", page.get_by_label("Secret", exact=True).input_value())
+    expect(page.get_by_label("Address (URL)")).to_have_value("")  # the form is empty again
+    row = page.locator("[data-webhook]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("contact.opted_out, conversation.escalated")
+    tools.fits(page)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Deactivate the webhook to https://93.184.215.14/relais").click()
+    expect(row).to_have_attribute("data-state", "inactive")
+    expect(page.locator("#webhooks .done")).to_have_text(re.compile(r"Webhook \d+ is deactivated"))
+
+    row.get_by_role("link", name=re.compile("^History")).click()
+    entries = page.locator("tbody tr")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0)).to_contain_text("Turned a webhook off")
+    expect(entries.nth(1)).to_contain_text("Subscribed a webhook")
+    expect(entries.nth(0)).to_contain_text("hooks@example.com")
+    tools.fits(page)

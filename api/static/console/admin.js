@@ -1,4 +1,4 @@
-/* Admin pages: a new API key's copy button, hiding it once stored, and the focus after HTMX swaps.
+/* Admin pages: a new API key's (or webhook secret's) copy button, hiding it once stored, and the focus after HTMX swaps.
    Plain JS, no build step; HTMX does the requests. */
 (function () {
   "use strict";
@@ -29,7 +29,7 @@
     if (dismiss) {
       var box = document.getElementById(dismiss.getAttribute("data-dismiss"));
       if (box) box.remove();
-      var title = document.getElementById("apikeys-title");
+      var title = document.getElementById("apikeys-title") || document.getElementById("webhooks-title");
       if (title) { title.tabIndex = -1; title.focus(); }
     }
   });
@@ -38,8 +38,9 @@
   });
   /* A new key's secret takes the focus, so a screen reader reads "you will not see it again" first. */
   body.addEventListener("htmx:afterSettle", function (e) {
-    if (!e.detail.target || e.detail.target.id !== "apikeys") return;
-    var title = document.getElementById("apikey-secret-title") || document.getElementById("apikeys-title");
+    var list = e.detail.target ? e.detail.target.id : "";  // "apikeys" or "webhooks"
+    if (list !== "apikeys" && list !== "webhooks") return;
+    var title = document.getElementById(list.slice(0, -1) + "-secret-title") || document.getElementById(list + "-title");
     if (title) { title.tabIndex = -1; title.focus(); }
   });
 })();

@@ -151,7 +151,11 @@
       first = first || control;
       control.setAttribute("aria-invalid", "true");
       control.setAttribute("data-refused", "");
-      var label = control.labels && control.labels.length ? control.labels[0].textContent.trim() : err.field;
+      // a group of checkboxes or radios is named by its legend, not by its first option's label
+      var legend = /^(checkbox|radio)$/.test(control.type) && control.closest("fieldset") ?
+        control.closest("fieldset").querySelector("legend") : null;
+      var label = legend ? legend.textContent.trim() :
+        control.labels && control.labels.length ? control.labels[0].textContent.trim() : err.field;
       return label + ": " + (REQUIRED.test(err.message) ? "this is required" : err.message || problem.detail);
     });
     if (!errors.length || lines.indexOf(null) >= 0) return problem.detail;

@@ -1,0 +1,76 @@
+"""The console's webhooks page (admins): the outbound webhook subscriptions with their events and state;
+add one (its signing secret shown once) and deactivate one after a confirmation.
+
+Webhooks could be managed through the API only, so an admin walking the console found no page for
+them. The form and the buttons are HTMX posts calling the REST route functions of
+``api.routes.webhooks_out``, so the address check (public addresses only, ``core.outbound_http``) and the
+audit rows (``webhook.create`` / ``webhook.deactivate``) are the API's own; a refused address is said in
+the page's error line under the field's label.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.console import ConsoleRoute, render
+from api.deps import Acting, acting, db_session, require
+from api.routes import webhooks_out
+from core.accounts import Principal
+from core.models import WebhookSubscription
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+ADMINS = require(Role.ADMIN)
+ADMIN = acting(Role.ADMIN)
+#: What each event is, for the form's checkboxes (``core.webhooks.EVENT_TYPES``, in that order).
+EVENTS: list[tuple[str, str]] = [
+    ("message.received", "a customer's text arrives"),
+    ("message.status", "a text sent changes status (sent, delivered, failed)"),
+    ("conversation.escalated", "a conversation goes to a person"),
+    ("conversation.closed", "a conversation is closed"),
+    ("contact.opted_out", "a contact opts out"),
+    ("campaign.completed", "a campaign has sent its last text"),
+]
+
+
+def _list(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    template: str,
+    *,
+    done: str = "",
+    created: webhooks_out.SubscriptionCreated | None = None,
+) -> HTMLResponse:
+    subscriptions = session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id.desc())).all()
+    context = {"subscriptions": subscriptions, "events": EVENTS, "done": done, "created": created}
+    headers = {"Cache-Control": "no-store"} if created else None
+    return render(request, template, context, principal=principal, headers=headers)
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+def webhooks_page(
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
+) -> HTMLResponse:
+    return _list(request, session, principal, "console/webhooks.html")
+
+
+@router.post("/webhooks", response_class=HTMLResponse)
+def create_webhook(
+    url: str = Form("", max_length=2000),
+    event_types: list[str] = Form([]),
+    by: Acting = ADMIN,
+) -> HTMLResponse:
+    """Subscribe ``url`` to ``event_types``; the answer shows the signing secret once."""
+    created = webhooks_out.create_subscription(webhooks_out.SubscriptionIn(url=url, event_types=event_types), by)
+    return _list(by.request, by.session, by.principal, "console/_webhooks.html", created=created)
+
+
+@router.post("/webhooks/{subscription_id}/deactivate", response_class=HTMLResponse)
+def deactivate_webhook(subscription_id: int, by: Acting = ADMIN) -> HTMLResponse:
+    webhooks_out.delete_subscription(subscription_id, by)
+    done = f"Webhook {subscription_id} is deactivated: nothing more is sent to it."
+    return _list(by.request, by.session, by.principal, "console/_webhooks.html", done=done)
