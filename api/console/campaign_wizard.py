@@ -95,7 +95,12 @@ def home_zone(region: str) -> str:
 def new_campaign(by: Acting = MARKETER) -> HTMLResponse:
     templates = by.session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
     zone = home_zone(by.request.app.state.settings.default_region)
-    return _page(by, forms.WizardForm(template_id=str(templates[0]) if templates else "", timezone=zone), None)
+    wizard = forms.WizardForm(template_id=str(templates[0]) if templates else "", timezone=zone)
+    context = _context(by.session, wizard, None, admin=by.principal.role == Role.ADMIN) | {"done": ""}
+    # nothing answered yet, so nothing to "look at again": the page opened on "Campaign name: enter a name"
+    # in red; the first change's review (and a confirm) say what is missing
+    context["review"].problems = {}
+    return render(by.request, "console/campaign_wizard.html", context, principal=by.principal)
 
 
 @router.get("/campaigns/{campaign_id:int}/edit", response_class=HTMLResponse, response_model=None)

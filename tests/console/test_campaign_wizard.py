@@ -160,6 +160,8 @@ def test_the_message_and_review_show_before_the_campaign_has_a_name(app_client: 
     assert 'hx-confirm="Schedule this campaign as set above?' in html
     page = app_client.get("/console/campaigns/new", headers=HTML)
     assert 'class="sms-text"' in page.text and "The text shows once" not in page.text
+    # a form nobody has answered yet opened on "Some answers need another look: Campaign name: enter a name"
+    assert "another look" not in page.text and "enter a name" not in page.text
 
 
 def test_the_confirmation_says_best_time_sends_wait_for_the_window(app_client: TestClient) -> None:
