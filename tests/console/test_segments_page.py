@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from api.console import segment_form
@@ -19,6 +20,7 @@ from core import db
 from core.db import utcnow
 from core.errors import ValidationFailed
 from core.models import AuditEntry
+from tests.console import browser as tools
 from tests.console.helpers import create_console_user, log_in
 from tests.contacts.helpers import create_contact
 
@@ -199,3 +201,32 @@ def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: 
     for path in ("/console/segments", "/console/segments/new"):
         page = app_client.get(path, headers=HTML)
         assert page.status_code == 403 and "This page is not part of your role" in page.text, path
+
+
+@pytest.mark.browser
+def test_a_segment_is_built_with_the_keyboard_alone(live_server: str, page: Page) -> None:
+    """"Add a condition" left focus on the button: the new condition's field was behind it, reached by going back
+    through every row. Focus now goes to it, and each redraw keeps it where the person was."""
+    _people()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/segments/new")
+    page.focus("#segment-name")
+    page.keyboard.type("Clients FR")
+    page.focus("#add-row-0")
+    page.keyboard.press("Enter")
+    expect(page.locator("#field-0-1")).to_be_focused()
+    for field in ("language", "country"):  # Consent -> Language -> Country: the row is redrawn each time
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("#field-0-1")).to_have_value(field)
+        tools.settled(page)
+        expect(page.locator("#field-0-1")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type("FR")
+    expect(page.locator("#segment-count")).to_have_text("2")  # opted in and in France: Personne 1 and 3
+    page.focus("#segment-save")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/segments?done=saved")
+    with db.session_scope() as session:
+        rules = session.scalars(select(Segment.rules).where(Segment.name == "Clients FR")).one()
+    assert {"field": "country", "op": "eq", "value": "FR"} in rules["all"], rules

@@ -15,14 +15,22 @@
   }
 
   /* Re-drawing the rule builder replaces the control that had focus: give focus back to the
-     control with the same id (the field, operator or the add/remove button's neighbour). */
+     control with the same id (the field, operator or the add/remove button's neighbour); after
+     "Add a condition" / "Add a group", to the new condition's field, where the next answer goes
+     (focus stayed on the button, and the keyboard had to go back through the rows to reach it). */
   var focused = null;
   body.addEventListener("htmx:beforeSwap", function (e) {
     if (e.detail.target && e.detail.target.id === "rules") focused = document.activeElement && document.activeElement.id;
   });
+  function added(id) {
+    var group = /^add-row-(\d+)$/.exec(id);
+    var fields = document.querySelectorAll(group ? "#rules select[id^='field-" + group[1] + "-']"
+                                                 : "#rules select[id^='field-']");
+    return (group || id === "add-group") && fields.length ? fields[fields.length - 1] : null;
+  }
   body.addEventListener("htmx:afterSettle", function (e) {
     if (!e.detail.target || e.detail.target.id !== "rules" || !focused) return;
-    var again = document.getElementById(focused) || document.getElementById("add-group");
+    var again = added(focused) || document.getElementById(focused) || document.getElementById("add-group");
     if (again) again.focus();
     focused = null;
   });
