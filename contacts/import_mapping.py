@@ -166,7 +166,9 @@ def _automatic(header: str, known: attrs.Schema, attribute_keys: dict[str, str])
     if key in EMAIL_HEADERS:
         if "email" in known:
             return "attribute:email", "attribute", ""
-        return "ignore", "none", "no email field: declare an attribute named 'email' to keep it"
+        # "no email field: declare an attribute named 'email' to keep it" read as developer's shorthand
+        return "ignore", "none", ("not imported: contacts have no e-mail field. To keep these addresses, declare a "
+                                  "contact attribute named “email” (Contacts › Contact attributes), then import again")
     return "ignore", "none", ""
 
 

@@ -72,7 +72,8 @@ def test_french_and_english_headers_map_without_a_mapping() -> None:
         ("Portable", "ignore", "none"),  # phone already comes from TÉLÉPHONE
         ("Ville", "ignore", "none"),
     ]
-    assert "attribute named 'email'" in columns[3].note
+    assert columns[3].note.startswith("not imported: contacts have no e-mail field. To keep these addresses, "
+                                      "declare a contact attribute named “email”")
     assert normalise_header("  Numéro de Téléphone ") == "numero de telephone"
 
 
