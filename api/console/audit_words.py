@@ -66,6 +66,8 @@ PAGES: dict[str, str] = {
 }
 
 LONGEST_VALUE = 120  # characters of one changed value shown; the CSV export has them whole
+#: changed fields that hold a user id, in words: "assigned user id: 2 → 5" named nobody a reader knows
+USER_FIELDS = {"assigned_user_id": "assigned to"}
 
 
 def words(text: str) -> str:
@@ -111,15 +113,36 @@ def _value(value: Any) -> str:
     return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
 
 
-def changes_text(diff: dict[str, Any] | None) -> list[str]:
-    """Each changed field as ``field: old → new``, other details as ``field: value``."""
+def _user(value: Any, emails: dict[int, str]) -> str:
+    """A user id as the page names it: the e-mail, "nobody" for none, else "user #3"."""
+    if value is None:
+        return "nobody"
+    return emails.get(value, f"user #{value}") if isinstance(value, int) else _value(value)
+
+
+def changes_text(diff: dict[str, Any] | None, emails: dict[int, str] | None = None) -> list[str]:
+    """Each changed field as ``field: old → new``, other details as ``field: value``; user ids in
+    :data:`USER_FIELDS` by the e-mails in ``emails``."""
     lines = []
     for field, value in (diff or {}).items():
-        if isinstance(value, list) and len(value) == 2:
+        if field in USER_FIELDS:
+            shown = [_user(v, emails or {}) for v in (value if isinstance(value, list) else [value])]
+            lines.append(f"{USER_FIELDS[field]}: {' → '.join(shown)}")
+        elif isinstance(value, list) and len(value) == 2:
             lines.append(f"{words(field)}: {_value(value[0])} → {_value(value[1])}")
         else:
             lines.append(f"{words(field)}: {_value(value)}")
     return lines
+
+
+def _changed_users(rows: Iterable[AuditEntry]) -> set[tuple[str, str]]:
+    """The users the rows' :data:`USER_FIELDS` changes name, as ``("user", id)`` targets to look up."""
+    found = set()
+    for row in rows:
+        for field in USER_FIELDS:
+            value = (row.diff or {}).get(field)
+            found |= {("user", str(v)) for v in (value if isinstance(value, list) else [value]) if isinstance(v, int)}
+    return found
 
 
 def actor_text(actor_type: str, actor_name: str, actor_id: str) -> str:
@@ -144,7 +167,7 @@ def _names(session: Session, targets: Iterable[tuple[str, str]]) -> tuple[dict[i
 def readable(session: Session, rows: Iterable[AuditEntry]) -> list[Entry]:
     """The rows in words; the users and keys they concern are named by e-mail and by name."""
     rows = list(rows)
-    emails, names = _names(session, ((r.target_type, r.target_id) for r in rows))
+    emails, names = _names(session, [(r.target_type, r.target_id) for r in rows] + list(_changed_users(rows)))
     entries = []
     for row in rows:
         on, link = _target(row.target_type, row.target_id, emails, names)
@@ -156,7 +179,7 @@ def readable(session: Session, rows: Iterable[AuditEntry]) -> list[Entry]:
                 what=action_text(row.action),
                 on=on,
                 on_link=link,
-                changes=changes_text(row.diff),
+                changes=changes_text(row.diff, emails),
             )
         )
     return entries

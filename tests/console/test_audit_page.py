@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from core import audit, db
 from core.models import ApiKey, AuditEntry
 from core.settings import Settings
-from tests.console.helpers import create_console_user, log_in
+from tests.console.helpers import assign, create_console_user, escalated_conversation, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -157,3 +157,19 @@ def test_two_keys_of_one_name_are_told_apart_and_their_area_reads_api_key(app_cl
     labels = [f"API key “CRM sync” (starts rls_{prefix}_)" for prefix in prefixes]
     assert len(set(labels)) == 2 and all(f">{label}</option>" in page for label in labels), page[:3000]
     assert ">API key: every action</option>" in page and "Api key" not in page
+
+
+def test_a_conversation_changing_hands_names_the_agents(app_client: TestClient) -> None:
+    """"assigned user id: 2 → 5" named nobody a reader knows: the entry says who had it and who took it."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    camille, _ = create_console_user("camille@example.com", status="offline")
+    jonas, _ = create_console_user("jonas@example.com", status="offline")
+    conversation_id = escalated_conversation("+34612340011")
+    assign(conversation_id, camille)
+    assign(conversation_id, jonas)
+    log_in(app_client, "boss@example.com", secret)
+    history = app_client.get("/console/audit", params={"on": f"conversation:{conversation_id}"}, headers=HTML).text
+    rows = _rows(history)
+    assert "assigned to: camille@example.com → jonas@example.com" in rows[0]
+    assert "assigned to: nobody → camille@example.com" in rows[1]
+    assert "assigned user id" not in history

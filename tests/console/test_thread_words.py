@@ -159,3 +159,15 @@ def test_a_customer_texting_again_after_a_close_has_the_earlier_conversation_lin
     assert f'<a href="/console/conversations/{first}">Conversation #{first}</a>: Closed, last message' in earlier
     assert f"/console/conversations/{second}" not in earlier
     assert 'id="earlier"' not in _page(app_client, escalated_conversation("+33612340002"))  # a first conversation
+
+
+def test_taking_a_colleagues_conversation_asks_first(app_client: TestClient) -> None:
+    """"Assign to me" (or "a") took the conversation from the colleague answering it without a word."""
+    conversation_id = escalated_conversation("+34612340009", "Hola, quiero hablar con una persona", language="es")
+    waiting = _page(app_client, conversation_id)
+    assert "hx-confirm" not in waiting[waiting.index('data-key="a"') : waiting.index("Assign to me")]
+    camille, _ = create_console_user("camille@example.com")
+    assign(conversation_id, camille)
+    taken = _page(app_client, conversation_id)
+    button = taken[taken.index('data-key="a"') : taken.index("Assign to me")]
+    assert 'hx-confirm="camille has this conversation. Take it over?"' in button
