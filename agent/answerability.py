@@ -91,6 +91,9 @@ MAX_SENTENCES = 2
 #: Added to the cosine of a sentence containing a word of the follow-up's own ("L'express coûte
 #: 9,90 EUR." for "et en express ?": the embedding alone scores it below the standard rate).
 FOLLOW_UP_WORD_BONUS = 0.5
+#: A word one passage alone states has this many letters at least: shorter ones are often function words the
+#: tables leave out ("elles" in "contiennent-elles", stated by the gift cards' "Elles sont envoyées…").
+RARE_WORD_LETTERS = 6
 #: Words compared on their first letters: "return" / "returns", "retour" / "retourner".
 STEM_LETTERS = 5
 _CONNECTORS = frozenset({"what", "about", "also", "same", "pour", "aussi", "pareil", "meme", "chose", "para",
@@ -131,6 +134,9 @@ class Candidate:
     for "We accept Visa, Mastercard..."): the reply says so. ``asks_detail`` says that the question (or a
     follow-up's own words) asks how much or how long: no "Yes" answers that ("how much?" after "Do you
     ship to Ireland?" got "Yes, we deliver to the EU...", "¿y cuánto cuestan?" "Yes, e-gift cards...").
+    ``detail_follow_up`` says that the question is a follow-up whose own words ask how long or how much;
+    ``titled`` that the passage's title (FAQ question or heading) names a topic the question names; ``listed`` the
+    payment methods the question names (as written) that a list of accepted methods holds: the reply says so first.
     """
 
     hit: Hit
@@ -151,6 +157,9 @@ class Candidate:
     unlisted: tuple[str, ...] = ()
     asks_detail: bool = False
     backed: bool = False
+    detail_follow_up: bool = False
+    titled: bool = False
+    listed: tuple[str, ...] = ()
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -249,7 +258,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
          embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
          asked: str | None = None, asked_vector: np.ndarray | None = None, intent_examples: np.ndarray | None = None,
          intent_weight: float = INTENT_WEIGHT, support_margin: float = SUPPORT_MARGIN,
-         home: str | None = None, intent_sure: bool = False) -> list[Candidate]:
+         home: str | None = None, intent_sure: bool = False,
+         rare_word: Callable[[str], bool] | None = None) -> list[Candidate]:
     """``hits`` re-scored against ``question`` (whose unit embedding is ``vector``), best first.
 
     Args:
@@ -272,6 +282,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             does not speak of it.
         intent_sure: the intent model is sure of the intent ``intent_examples`` belong to: a topical
             passage agreeing with them by :data:`BACKED_AGREEMENT` is ``backed`` (:func:`choose`).
+        rare_word: whether one passage only of the knowledge base states a (folded) word (:func:`kb_states_once`):
+            such a word of the question is what it asks about when the intent model is unsure.
     """
     if not hits:
         return []
@@ -284,6 +296,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         else []
     asks_place = any(e.kind == "country" for e in named)
     asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
+    detail_follow_up = asked is not None and asked != question and \
+        any(e.kind in _ASKED_DETAILS for e in entities(asked, language))
     question_topics = topics(question)
     troubleshooting_asked = asks_availability(asked or question) and not reports_problem(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
@@ -346,6 +360,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         elsewhere = bool(answering) and any(e.kind == "country" for e in missing)
         passage = f"{faq_question or ''} {' '.join(units)}"
         topical = not question_topics or bool(question_topics & _passage_topics(passage))
+        titled = bool(question_topics & _passage_topics(faq_question)) if faq_question else False
         candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
                                     support=state, missing=missing,
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
@@ -353,14 +368,19 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     topical=topical, states_place=asks_place and state == "covered",
                                     asks_place=asks_place, asks_detail=asks_detail,
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1]),
-                                    backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT))
+                                    backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT,
+                                    detail_follow_up=detail_follow_up, titled=titled))
     candidates.sort(key=lambda c: -c.score)
-    if len(candidates) > 1 and candidates[0].backed and candidates[1].backed and \
-            candidates[1].score >= candidates[0].score - COMPANION_MARGIN and \
-            candidates[1].relevance > candidates[0].relevance:
+    if len(candidates) > 1 and candidates[1].score >= candidates[0].score - COMPANION_MARGIN and \
+            candidates[1].relevance > candidates[0].relevance and (
+                (candidates[0].backed and candidates[1].backed) or
+                (not candidates[0].backed and candidates[0].relevance < MIN_RELEVANCE <= candidates[1].relevance)):
         # the intent backs both nearly as much: the wording decides ("Can I return a candle I already lit?" got the
         # return steps, 0.02 ahead on agreement; the return policy, which says lit candles are not taken back, is
-        # closer to the question, 0.49 against 0.45)
+        # closer to the question, 0.49 against 0.45); and a first one too far from the wording to be chosen gives way
+        # to the next one as high that is not ("Is it safe to enter my card number on your site?", payment_methods
+        # 0.53, put the list of methods, 0.28 by wording, 0.004 ahead of "Is payment on your site secure?", 0.65:
+        # escalated)
         candidates[0], candidates[1] = candidates[1], candidates[0]
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")
     if asked_methods and not any(c.support == "covered" for c in candidates):
@@ -380,8 +400,26 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         on_topic = [c for c in candidates if c.topical and c.relevance >= MIN_RELEVANCE]
         if on_topic:
             lifted = max(on_topic, key=lambda c: c.relevance)
+            # one whose title names the topic is about it, one whose answer names it may only mention it: "Como
+            # devolvo uma encomenda?" (order_status 0.78) got "How do I cancel my order?" (0.64: "...simply return
+            # it within 30 days") where "How do I return an item?" (0.55) answers
+            on_title = [c for c in on_topic if c.titled and c.relevance >= lifted.relevance - support_margin]
+            if on_title and not lifted.titled:
+                lifted = max(on_title, key=lambda c: c.relevance)
             candidates.remove(lifted)
             candidates.insert(0, replace(lifted, asserts=lifted.score >= candidates[0].score - support_margin))
+    # words of what the question names (a place, a payment method: "payer sur facture") are left to their own checks
+    taken = {word for e in named for word in fold(e.surface).split()}
+    rare = [word for word in subject_words(asked or question) if len(word) >= RARE_WORD_LETTERS
+            and word not in taken and rare_word is not None and rare_word(word)]
+    if rare and not candidates[0].backed and not _states_words(candidates[0], rare):
+        # a word one passage alone states is what the question asks about, when the intent model is unsure: "Vos
+        # bougies contiennent-elles de la paraffine ?" (product_care 0.54) got the candles' burn time, where the
+        # materials section says "sans paraffine" (0.35 by wording)
+        stating = [c for c in candidates if c.relevance >= MIN_RELEVANCE and _states_words(c, rare)]
+        if stating:
+            candidates.remove(stating[0])
+            candidates.insert(0, stating[0])
     best = candidates[0].score
     for_place = candidates[0].elsewhere
     if for_place:
@@ -410,6 +448,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if for_place or lifted.score < best - support_margin:
             lifted = replace(lifted, asserts=False)
         candidates.insert(0, lifted)
+    if asked_methods and candidates[0].support == "covered" and candidates[0].methods > 1:
+        # "ok and with PayPal?" after the list of methods got the list again: the reply says yes first
+        candidates[0] = replace(candidates[0], listed=asked_methods)
     return candidates
 
 
@@ -423,6 +464,13 @@ def _passage_topics(text: str) -> frozenset[str]:
 def _unit_places(sentence: str) -> frozenset[str]:
     """The places a sentence of a passage names (the same sentences come back)."""
     return frozenset(countries(sentence))
+
+
+def _states_words(candidate: Candidate, words: Sequence[str]) -> bool:
+    """Whether ``candidate``'s passage (title and text) holds one of the folded ``words``."""
+    hit = candidate.hit
+    folded = _passage_facts(f"{hit.question or ''} {hit.answer or hit.text}")[2]
+    return any(f" {word} " in folded for word in words)
 
 
 def _content_words(text: str) -> set[str]:
@@ -448,7 +496,7 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     needed = min_relevance if first.asserts and not first.states_place and not first.unlisted \
         else min(min_relevance, PLACE_MIN_RELEVANCE)
     if first.backed:
-        needed = min(needed, BACKED_MIN_RELEVANCE)
+        needed = min(needed, _backed_min_relevance(first))
     if first.relevance < needed:
         return None
     return None if first.support == "unknown" or first.domestic else first
@@ -486,8 +534,17 @@ def _min_relevance(candidate: Candidate) -> float:
     less still when the sure intent backs it ("Jusqu'à quand je peux rendre mon plaid ?": the return policy,
     stating the 30 days asked about, at 0.26 by wording, behind the return steps at 0.36)."""
     if candidate.backed:
-        return BACKED_MIN_RELEVANCE
+        return _backed_min_relevance(candidate)
     return PLACE_MIN_RELEVANCE if candidate.states_place else MIN_RELEVANCE
+
+
+def _backed_min_relevance(candidate: Candidate) -> float:
+    """The relevance a backed candidate needs: none when it states the duration or price a follow-up asks for.
+    The follow-up's words name only that detail, and what it is about is the earlier question's, which the
+    sure intent has read: "et j'ai combien de temps ?" after "Je peux renvoyer un plaid ?" scores 0.199 with
+    "Quelle est votre politique de retour ?" (the 30 days) and got the restocking delay ("de retour sous 3 à 6
+    semaines", 0.36); "¿hasta cuándo?" after "¿Cómo devuelvo una manta?" got the refund delay."""
+    return 0.0 if candidate.detail_follow_up and candidate.support == "covered" else BACKED_MIN_RELEVANCE
 
 
 #: The details a question asks for (rather than names): a follow-up asking one replaces the other.
@@ -529,6 +586,14 @@ def kb_mentions(search: Callable[[str], Sequence[Hit]]) -> Callable[[str], bool]
     def known(name: str) -> bool:
         return any(f" {name} " in fold(f"{h.question or ''} {h.text}") for h in search(name))
     return known
+
+
+def kb_states_once(search: Callable[[str], Sequence[Hit]]) -> Callable[[str], bool]:
+    """``rare_word`` for :func:`rank`: whether a keyword search (``search(word)``, at least two hits asked) finds one
+    passage only containing the folded ``word``."""
+    def rare(word: str) -> bool:
+        return sum(f" {word} " in fold(f"{h.question or ''} {h.text}") for h in search(word)) == 1
+    return rare
 
 
 class IntentExamples:

@@ -10,7 +10,8 @@
   Belgique ?"), or a longer one carrying on with the earlier question's words ("and who pays the
   return shipping?" after "How do I return an item?"), into a query carrying the earlier
   question's topic ("How much is shipping? and for express?"), so the models see what it is about;
-  one naming another topic ("and returns?") is a new question on that topic.
+  one naming another topic ("and returns?") is a new question on that topic; :func:`detail_question` is
+  the earlier question a follow-up asking only how long or how much is about.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ _DETAIL_STEMS = frozenset({
     "temps", "durer", "coute", "combi",
     "tiemp", "tarda", "llega", "cuest", "costa", "durar",
     "lange", "dauer", "brauc", "ungef", "koste", "ankom",
-    "tempo", "metti", "mette", "vuole",
+    "tempo", "metti", "mette", "vuole", "entro",
     "chega", "demor", "custa", "levar",
     # the amount something starts from: "et à partir de quel montant ?", "¿y a partir de qué importe?"
     "parti", "monta", "impor", "betra", "welch", "valor", "minim",
@@ -272,6 +273,17 @@ def _new_topic_query(text: str, question: str) -> str:
     names = [topic_names()[topic] for topic in sorted(topics(text))]
     places = [] if place_words(text) else place_words(question)
     return f"{text.strip()} ({', '.join([*names, *places])})"
+
+
+def detail_question(text: str, query: str | None) -> str | None:
+    """The earlier question a follow-up ``text`` asking only how long or how much ("¿hasta cuándo?", "et j'ai
+    combien de temps ?") asks it of, read from the follow-up's ``query`` (:func:`resolve_follow_up`); None for
+    any other message. Its words name nothing but the detail: what it is about is that question's, and so is
+    its intent (read with "¿hasta cuándo?", "¿Cómo devuelvo una manta?" fell from return_policy 0.90 to 0.55)."""
+    asked = text.strip()
+    if query is None or not _asks_only_detail(asked) or not query.endswith(asked) or query == asked:
+        return None
+    return query[: -len(asked)].strip() or None
 
 
 def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:

@@ -10,9 +10,12 @@
 * ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
   Frechheit", "this is a rip-off", "c'est une arnaque");
 * ``repeated``: the customer says they have asked several times already, or that nobody answers ("this is
-  the third time I'm asking", "personne ne répond").
+  the third time I'm asking", "personne ne répond");
+* ``late``: the customer says their order has not arrived, still or after a stated wait ("ma commande n'est
+  toujours pas arrivée, ça fait 10 jours" got the tracking FAQ): the bot cannot see where a parcel is, a person
+  looks the order up. A refund not yet received is not one (the refund terms answer it).
 
-The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage`` and ``repeated``,
+The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage``, ``repeated`` and ``late``,
 never reads an opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
 (``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
 French for short) is not a cue.
@@ -27,28 +30,32 @@ from typing import Literal, get_args
 
 import yaml
 
-from agent.entities import fold, words_pattern
+from agent.entities import fold, states_duration, words_pattern
 
-Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 
-#: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received.
-_PARTS = ("wrong_variant", "received")
+#: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received; an order
+#: not arrived is ``late`` when the text also says the customer has been waiting ("still", "since") or states a period.
+_PARTS: dict[Cue, tuple[str, ...]] = {"damaged": ("wrong_variant", "received"), "late": ("order", "not_arrived")}
+_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue != "late")
 
 
 @functools.cache
 def _patterns() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
     return {cue: words_pattern([w for words in data[cue].values() for w in words])
-            for cue in (*get_args(Cue), *_PARTS)}
+            for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting")}
 
 
 def cues(text: str) -> frozenset[Cue]:
     """The cues ``text`` holds."""
     folded = fold(text)
     patterns = _patterns()
-    found: set[Cue] = {cue for cue in get_args(Cue) if patterns[cue].search(folded)}
-    if all(patterns[part].search(folded) for part in _PARTS):
-        found.add("damaged")
+    found: set[Cue] = {cue for cue in _ALONE if patterns[cue].search(folded)}
+    for cue, parts in _PARTS.items():
+        if all(patterns[part].search(folded) for part in parts) and (
+                cue != "late" or patterns["waiting"].search(folded) or states_duration(text)):
+            found.add(cue)
     return frozenset(found)

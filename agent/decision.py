@@ -30,6 +30,7 @@ REASON_CODES: tuple[str, ...] = (
     "grievance",
     "negative_sentiment",
     "repeated_failure",
+    "late_order",
     "out_of_scope",
     "low_intent_confidence",
     "low_retrieval_score",

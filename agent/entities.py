@@ -180,8 +180,16 @@ _ASKS_PRICE = re.compile(
 # address change, as its first answer was not to be repeated).
 _FREE = re.compile(r" (free|gratuit|gratuite|gratuits|gratuites|offert|offerte|offerts|offertes|gratis|gratuito|"
                    r"gratuita|gratuitos|gratuitas|kostenlos|kostenlose|kostenlosen|umsonst) ")
-# A question whether something must be paid for asks its price too ("c'est payant ?", "ist das kostenpflichtig?").
-_ASKS_PAID = re.compile(r" (payant|payante|payants|payantes|kostenpflichtig|a pagamento|de pago) ")
+# A question whether something must be paid for asks its price too ("c'est payant ?", "ist das kostenpflichtig?"),
+# and so does one asking whether the customer has to pay ("Do I have to pay anything to send them back?" got the
+# return steps, where "Returns are free in France" answers).
+_ASKS_PAID = re.compile(
+    r" (payant|payante|payants|payantes|kostenpflichtig|a pagamento|"
+    # "¿es de pago?" asks whether it is paid, "¿qué formas de pago aceptáis?" asks the methods
+    r"(?<!formas )(?<!forma )(?<!medios )(?<!medio )(?<!metodos )(?<!metodo )de pago|"
+    r"(have|need) to pay|pay (anything|something|extra)|payer quelque chose|(dois je|faut il|il faut|dois|faut) payer|"
+    r"(tengo|tiene|hay) que pagar|pagar algo|muss ich (etwas |was )?(be)?zahlen|etwas (be)?zahlen|"
+    r"(devo|bisogna) pagare|pagare qualcosa|(tenho|preciso) (de |que )?pagar|pagar alguma coisa) ")
 # A stated amount of money, over folded text ("4 90 eur", "12 euros", "eur 20"); folding drops "€".
 _PRICE = re.compile(r" \d+( \d+)? (eur|euro|euros|chf|gbp|usd) | (eur|chf|gbp|usd) \d+ ")
 _PRICE_SIGN = re.compile(r"\d\s?[€£$]|[€£$]\s?\d")

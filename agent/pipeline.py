@@ -30,11 +30,13 @@ from typing import Any
 import numpy as np
 
 from agent.answerability import (
+    STEM_LETTERS,
     CachedEmbed,
     IntentExamples,
     agreement_title,
     choose,
     kb_mentions,
+    kb_states_once,
     passage_texts,
     rank,
 )
@@ -43,6 +45,7 @@ from agent.context import (
     answered_customer_turns,
     carry_places,
     count_repeats,
+    detail_question,
     resolve_follow_up,
     split_questions,
 )
@@ -414,6 +417,9 @@ class Pipeline:
         builtin = builtin_names()
         # passages' sentences and intents' examples, embedded once for the answerability check
         self._unit_embed = unit_embed or CachedEmbed(self.embedder.embed)
+        # the first letters of every word of the intents' examples (a word the models were shown)
+        self._example_stems = frozenset(word[:STEM_LETTERS] for i in intents.spec.intents for text in i.all_examples()
+                                        for word in fold(text).split()) if intents else frozenset()
         self._intent_examples = IntentExamples(
             {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
             self._unit_embed)
@@ -480,6 +486,8 @@ class Pipeline:
         layout: dict[int, tuple[int, list[int], list[int], int]] = {}
         questions_text: dict[int, list[str]] = {}
         asked: dict[int, str] = {}
+        # a follow-up asking only how long or how much: the row of the earlier question it asks that of
+        detail_rows: dict[int, int] = {}
         for n in modelled:
             item = items[n]
             language = languages[n]
@@ -510,6 +518,10 @@ class Pipeline:
                 # the follow-up carries the earlier question: repeats are judged on its own words
                 own_row = len(texts)
                 texts.append(words)
+            earlier_question = detail_question(words, follow_up)
+            if earlier_question is not None:
+                detail_rows[n] = len(texts)
+                texts.append(earlier_question)
             earlier_rows = list(range(len(texts), len(texts) + len(earlier)))
             texts += earlier
             layout[n] = (row, part_rows, earlier_rows, own_row)
@@ -535,6 +547,15 @@ class Pipeline:
                                            vectors[message_rows])
             for n, prediction in zip(modelled, self.intents.predict_embeddings(intent_vectors), strict=True):
                 intents[n] = prediction
+            if detail_rows:
+                # the detail's words dilute the earlier question's intent: it is that question's when surer
+                rows = list(detail_rows.values())
+                earlier_vectors = self._vectors(intent_model.backend, lambda: intent_model.embedder,
+                                                [texts[r] for r in rows], vectors[rows])
+                for n, prediction in zip(detail_rows, self.intents.predict_embeddings(earlier_vectors), strict=True):
+                    if prediction.intent is not None and prediction.intent == intents[n].intent and \
+                            prediction.confidence > intents[n].confidence:
+                        intents[n] = prediction
         clock.lap("intent")
 
         questions: dict[int, tuple[Question, ...]] = {}
@@ -553,6 +574,7 @@ class Pipeline:
                                             embed=self._unit_embed)
                 candidates = rank(q, vectors[r], hits, language=lang or "en",
                                   embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
+                                  rare_word=self._rare_words(kb, hits[0].language if hits else lang),
                                   asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
                                   home=self.settings.default_region,
                                   intent_sure=examples is not None and _sure(intents.get(n)))
@@ -605,6 +627,18 @@ class Pipeline:
         # a keyword search ranks on words alone: a vector given saves an encoder call per name looked up
         blank = np.zeros(knowledge.embedder.dim, dtype=np.float32)
         return kb_mentions(lambda name: knowledge.search(name, kb=kb, k=3, mode="bm25", query_vector=blank))
+
+    def _rare_words(self, kb: str, language: str | None) -> Callable[[str], bool]:
+        """Whether one passage only of knowledge base ``kb`` in ``language`` states a word (keyword search) that no
+        intent example holds (compared on its first letters): the models were never shown it, so its passage is
+        the keyword's to find ("paraffine"); "lampes" is in one French passage, but the intents know lamps ("Quelle
+        est la garantie sur les lampes ?" got the bulbs)."""
+        knowledge = self.knowledge
+        assert knowledge is not None
+        blank = np.zeros(knowledge.embedder.dim, dtype=np.float32)
+        once = kb_states_once(lambda word: knowledge.search(word, kb=kb, k=3, mode="bm25", language=language,
+                                                            query_vector=blank))
+        return lambda word: word[:STEM_LETTERS] not in self._example_stems and once(word)
 
     def _examples(self, prediction: IntentPrediction | None) -> np.ndarray | None:
         """The examples' embeddings of a confidently classified deployment intent, else None."""

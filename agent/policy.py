@@ -16,7 +16,8 @@ Rules, first match wins (thresholds from settings):
    after an opt-out (the customer may still leave); outrage (the shop called a fraud, a scam, thieves, the
    matter a disgrace: "das ist eine Frechheit") -> escalate, after a sure opt-out, and instead of asking an
    unsure one to reply STOP ("Das ist Abzocke, ich will mein Geld zurück!" was opt_out 0.87); a customer
-   saying they have asked several times already, or that nobody answers -> escalate (``repeated_failure``).
+   saying they have asked several times already, or that nobody answers -> escalate (``repeated_failure``); an
+   order the customer says has still not arrived, or not after a stated wait -> escalate (``late_order``).
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
@@ -248,6 +249,10 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # answers, in this thread or elsewhere, did not help (rule 5 counts only this thread's)
         return Verdict("escalate", "repeated_failure", "the customer says they have asked several times already",
                        1.0, "none")
+    if "late" in signals.cues:
+        # "ma commande n'est toujours pas arrivée, ça fait 10 jours" got the tracking FAQ, as if nothing were wrong:
+        # the bot cannot see the parcel, a person looks the order up
+        return Verdict("escalate", "late_order", "the customer says their order has still not arrived", 1.0, "none")
     sentiment = signals.sentiment
     if sentiment is not None and sentiment.label == "negative" and \
             signals.escalating_confidence >= thresholds.grievance_min_confidence:

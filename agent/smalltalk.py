@@ -1,6 +1,6 @@
 """Courtesy around a request, and questions about the bot itself.
 
-* :func:`model_text` is what the models read: a leading greeting or thanks is dropped when a
+* :func:`model_text` is what the models read: a leading greeting, thanks or "ok" is dropped when a
   request follows ("Bonjour, je voudrais parler à quelqu'un, ma lampe ne s'allume plus" is a
   request for a person, not a greeting), and so is a leading remark on the language the customer
   does not speak ("Bonjour, I don't speak French, where is my order?" was out of scope, 0.86:
@@ -55,8 +55,11 @@ _LANGUAGE_REMARK = (rf"(?:sorry|desole|perdon|lo siento|entschuldigung|scusate|s
                     rf"(?:i (?:don['’]?t|do not|can['’]?t|cannot) (?:speak|read|understand)|"
                     rf"je ne parle pas|je parle pas|no hablo|ich spreche (?:kein|nicht)|non parlo|(?:eu )?nao falo) "
                     rf"(?:{_language_names()})")
+# Acknowledgements opening a message, read as thanks are: "ok and with PayPal?" after the payment methods was read
+# whole, no follow-up, and got the same list again (not "super" nor "great": "super lamp, do you have more?")
+_ACK_OPENERS = r"ok|okay|d['’ ]?accord|vale|alles klar|va bene|ta bom|parfait|perfecto|perfetto|perfeito"
 _COURTESY = re.compile(
-    rf"^\s*(?:(?:{'|'.join(_COURTESY_WORDS.values())}|{_LANGUAGE_REMARK})\b"
+    rf"^\s*(?:(?:{'|'.join(_COURTESY_WORDS.values())}|{_ACK_OPENERS}|{_LANGUAGE_REMARK})\b"
     # "merci de ne plus m'écrire" is "please stop", "thanks for your help" one phrase: kept whole
     r"(?!\s+(?:de|d'|d’|du|des|for|por|per|pelo|pela|fur|für|pour)\b)"
     r"(?:\s+(?:there|all|everyone|team|madame|monsieur|sir|madam|senor|senora|herr|frau|signora|signore|"
@@ -65,7 +68,6 @@ _COURTESY = re.compile(
     re.IGNORECASE,
 )
 _COURTESY_ONLY = {lang: re.compile(rf"^(?:(?:{words}) ?)+$") for lang, words in _COURTESY_WORDS.items()}
-
 _BOT_WORDS = (r"(?:real |vrai |vraie |echte[rn]? |verdadero |vero |verdadeiro )?"
               r"(?:bot|robot|roboter|robo|chatbot|machine|maquina|maschine|macchina|computer|ordinateur|ai|ia|ki|"
               r"human|humain|humaine|humano|humana|mensch|menschen|umano|umana|person|personne|persona|pessoa|"
@@ -113,8 +115,10 @@ def _fold(text: str) -> str:
     return fold(text).strip()
 
 
-# Thanks among the openings: what follows a "thanks," is often a word about the answer, not a request.
-_THANKS = re.compile(r"\b(?:thanks?|thank you|thx|merci|gracias|danke|dank|grazie|obrigad[oa])\b", re.IGNORECASE)
+# Thanks or an acknowledgement among the openings: what follows a "thanks," or an "ok," is often a word about the
+# answer, not a request ("ok, ça marche").
+_THANKS = re.compile(rf"\b(?:thanks?|thank you|thx|merci|gracias|danke|dank|grazie|obrigad[oa]|{_ACK_OPENERS})\b",
+                     re.IGNORECASE)
 
 #: Words that must follow an opening thanks for the rest to be read alone, unless it is a question:
 #: "gracias, me sirve" ("thanks, that works for me") read as "me sirve" was a request for a person (0.66).
@@ -124,8 +128,9 @@ AFTER_THANKS_WORDS = 3
 def strip_courtesy(text: str) -> str:
     """``text`` without its opening greetings/thanks when a request follows them; else ``text``.
 
-    A request is at least two words after a greeting, and after thanks at least ``AFTER_THANKS_WORDS``
-    words or a question ("merci, ça marche" stays thanks; "merci, et la livraison ?" is a question).
+    A request is at least two words after a greeting, and after thanks or an acknowledgement ("ok", "vale") at
+    least ``AFTER_THANKS_WORDS`` words or a question ("merci, ça marche" stays thanks; "merci, et la livraison ?"
+    and "ok and with PayPal?" are questions).
     """
     folded = _fold_keep_layout(text)
     match = _COURTESY.match(folded)

@@ -129,11 +129,23 @@ UNLISTED_METHOD: dict[str, str] = {
 }
 
 
-def unlisted_note(methods: Sequence[str], language: str) -> str | None:
-    """The sentence saying the ``methods`` asked about are not among those a list accepts (None for none)."""
+#: ... and for a method it holds: the direct answer to "Can I pay with PayPal?".
+LISTED_METHOD: dict[str, str] = {
+    "en": "{method}: yes, among the payment methods we accept.",
+    "fr": "{method} : oui, parmi les moyens de paiement acceptés.",
+    "es": "{method}: sí, entre los medios de pago que aceptamos.",
+    "de": "{method}: ja, unter den Zahlungsarten, die wir akzeptieren.",
+    "it": "{method}: sì, tra i metodi di pagamento che accettiamo.",
+    "pt": "{method}: sim, entre os meios de pagamento que aceitamos.",
+}
+
+
+def unlisted_note(methods: Sequence[str], language: str, templates: dict[str, str] = UNLISTED_METHOD) -> str | None:
+    """The sentence saying the ``methods`` asked about are not among those a list accepts (None for none); with
+    ``templates=LISTED_METHOD``, that they are."""
     if not methods:
         return None
-    template = UNLISTED_METHOD.get(language, UNLISTED_METHOD["en"])
+    template = templates.get(language, templates["en"])
     note = template.format(method=" / ".join(dict.fromkeys(methods)))
     return note[:1].upper() + note[1:]
 
@@ -161,7 +173,7 @@ def answer_offline(questions: Sequence[Question], *, language: str, max_segments
     """
     # a request asking nothing in particular may take a second passage's first sentence (``companion``)
     answer = _compose([c for q in questions for c in (choose(q.candidates), companion(q.text, q.candidates))],
-                      language, max_segments)
+                      language, max_segments, said)
     sent = {fold(text) for text in said}
     if answer is None or fold(answer.text) not in sent or len(questions) != 1:
         return answer
@@ -193,22 +205,37 @@ def _names_its_subject(asked: str | None, reply: str) -> bool:
     return asked is not None and any(word[:STEM_LETTERS] in said for word in subject_words(asked))
 
 
-def _compose(choices: Sequence[Candidate | None], language: str, max_segments: int) -> Answer | None:
-    """The reply made of the chosen candidates (one per question, None for none), in one language."""
+def _compose(choices: Sequence[Candidate | None], language: str, max_segments: int,
+             said: Sequence[str] = ()) -> Answer | None:
+    """The reply made of the chosen candidates (one per question, None for none), in one language; ``said``: the
+    bot's earlier replies (a list of methods already sent is not sent again after its yes)."""
     chosen = [c for c in choices if c is not None]
     if not chosen:
         return None
     # one language per SMS: the customer's when a passage has it, else the first answer's
     reply_language = language if any(c.hit.language == language for c in chosen) else chosen[0].hit.language
     chosen = [c for c in chosen if c.hit.language == reply_language]
-    # a list of accepted methods given for a method it lacks first says the method is not among them
-    parts = _distinct_parts([[note, *c.reply_sentences()] if (note := unlisted_note(c.unlisted, reply_language))
-                             else c.reply_sentences() for c in chosen])
+    parts = _distinct_parts([_with_method_note(c, reply_language, said) for c in chosen])
     notice = language_notice(language, reply_language)
     text = fit_parts([notice, *parts] if notice else parts, max_segments)
     if not text or (notice and text == fit_parts([notice], max_segments)):
         return None
     return Answer(text=text, sources=tuple(source_of(c.hit) for c in chosen), path="offline")
+
+
+def _with_method_note(candidate: Candidate, language: str, said: Sequence[str]) -> list[str]:
+    """``candidate``'s reply sentences, opened by the note on the payment methods asked about: a list of accepted
+    methods given for a method it lacks first says the method is not among them, and for one it holds that it is
+    ("PayPal: yes, …"), without the list again when the bot already sent it ("ok and with PayPal?" after the
+    payment methods got the whole list a second time)."""
+    sentences = candidate.reply_sentences()
+    note = unlisted_note(candidate.unlisted, language) or unlisted_note(candidate.listed, language, LISTED_METHOD)
+    if note is None:
+        return sentences
+    if candidate.listed:
+        earlier = " ".join(fold(text) for text in said)
+        sentences = [s for s in sentences if fold(s) not in earlier]
+    return [note, *sentences]
 
 
 def _distinct_parts(answers: Sequence[Sequence[str]]) -> list[str]:

@@ -17,6 +17,7 @@ REASONS: dict[str, str] = {
     "damage_reported": "The item arrived damaged, broken or is the wrong one",
     "grievance": "An upset customer with a complaint",
     "repeated_failure": "The bot could not help after several tries",
+    "late_order": "Says the order has still not arrived",
     "out_of_scope": "Outside what the bot may answer",
     "low_intent_confidence": "The bot was unsure what the customer wants",
     "low_retrieval_score": "No answer in the knowledge base",

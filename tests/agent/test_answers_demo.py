@@ -81,8 +81,9 @@ def test_a_product_the_knowledge_base_never_mentions_goes_to_a_person(pipeline: 
 
 def test_replies_are_the_best_sentences_not_the_whole_passage(pipeline: Pipeline) -> None:
     reply = reply_to(pipeline, "Can I pay with Google Pay?")
-    assert reply == "We accept Visa, Mastercard, American Express, PayPal, Apple Pay and Google Pay, plus Maison " \
-                    "Lumière gift cards."
+    # the method asked about is said yes to first, then the list's one sentence
+    assert reply == "Google Pay: yes, among the payment methods we accept. We accept Visa, Mastercard, American " \
+                    "Express, PayPal, Apple Pay and Google Pay, plus Maison Lumière gift cards."
 
 
 # 2. conversations, not single messages

@@ -1,5 +1,5 @@
 """Cues read in six languages (agent/resources/cues.yaml): a request to be contacted, urgency, a legal threat,
-damage, outrage."""
+damage, outrage, an order still not arrived."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ from agent.cues import cues
         ("Ich habe schon mehrfach gefragt, niemand antwortet", {"repeated"}),
         ("Nessuno risponde, è la terza volta", {"repeated"}),
         ("Já perguntei, continuo sem resposta", {"repeated"}),
+        # an order not arrived, still or after a stated wait
+        ("ma commande n'est toujours pas arrivée, ça fait 10 jours", {"late"}),
+        ("My parcel still hasn't arrived", {"late"}),
+        ("Meine Bestellung ist seit zwei Wochen nicht angekommen", {"late"}),
+        ("Mi pedido sigue sin llegar", {"late"}),
+        ("Il pacco non è arrivato, lo aspetto da 12 giorni", {"late"}),
+        ("A encomenda ainda não chegou, já passaram 2 semanas", {"late"}),
     ],
 )
 def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None:
@@ -84,6 +91,13 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "Ho scelto la taglia sbagliata, posso cambiarla?",
         "Ich habe die falsche Größe bestellt, kann ich tauschen?",
         "Escolhi o tamanho errado, posso trocar?",
+        # an order not yet arrived, with no wait stated, asks where it is; a refund not received is answered
+        "my order hasn't arrived yet, when will it come?",
+        "Dov'è il mio ordine? Non è ancora arrivato.",
+        "Mi pedido todavía no ha llegado, ¿dónde está?",
+        "Where is my order? I ordered on Monday.",
+        "My refund still hasn't arrived after two weeks, what's going on?",
+        "Je n'ai toujours pas reçu mon remboursement, c'est normal ?",
     ],
 )
 def test_ordinary_words_are_no_cues(text: str) -> None:

@@ -116,6 +116,20 @@ def test_a_question_asking_a_price(text: str, asks: bool) -> None:
     assert any(e.kind == "price" for e in entities(text, "en")) is asks
 
 
+@pytest.mark.parametrize(("text", "asks"), [
+    # whether the customer has to pay asks the price ("Returns are free in France" answers)
+    ("Do I have to pay anything to send them back?", True), ("Do I need to pay to return a cushion?", True),
+    ("Est-ce que je dois payer quelque chose pour le retour ?", True), ("¿Tengo que pagar algo para devolverlo?", True),
+    ("Muss ich für die Rücksendung etwas bezahlen?", True), ("Devo pagare qualcosa per il reso?", True),
+    ("Tenho de pagar alguma coisa pela devolução?", True), ("¿es de pago?", True),
+    # the means of paying are no price ("¿Qué formas de pago aceptáis?" made the list of methods 'silent')
+    ("Can I pay with PayPal?", False), ("¿Qué formas de pago aceptáis?", False),
+    ("¿Cuáles son los medios de pago?", False),
+])
+def test_a_question_whether_something_must_be_paid_asks_its_price(text: str, asks: bool) -> None:
+    assert any(e.kind == "price" for e in entities(text, "en")) is asks
+
+
 def test_a_passage_stating_a_price() -> None:
     assert states_price("Standard shipping in mainland France is 4.90 EUR.")
     assert states_price("La livraison est offerte dès 60 €.")

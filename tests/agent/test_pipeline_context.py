@@ -10,6 +10,7 @@ from agent.context import (
     answered_customer_turns,
     carry_places,
     count_repeats,
+    detail_question,
     is_follow_up,
     resolve_follow_up,
     split_questions,
@@ -211,3 +212,21 @@ def test_a_follow_up_without_an_earlier_question_stays_as_it_is() -> None:
 def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follows: bool) -> None:
     returns = (Turn("customer", "How do I return something?"), Turn("bot", "Request a prepaid return label."))
     assert resolve_follow_up(text, returns) == (f"How do I return something? {text}" if follows else None)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "text", "expected"),
+    [
+        # a follow-up asking only how long or how much asks it of the earlier question, whose intent it takes
+        ("¿Cómo devuelvo una manta?", "¿hasta cuándo?", "¿Cómo devuelvo una manta?"),
+        ("Je peux renvoyer un plaid ?", "et j'ai combien de temps ?", "Je peux renvoyer un plaid ?"),
+        ("Posso restituire una coperta?", "entro quando?", "Posso restituire una coperta?"),
+        ("How much is shipping?", "and for express?", None),  # asks about something of its own
+        ("How much is shipping?", "and returns?", None),  # another topic
+    ],
+)
+def test_a_follow_up_asking_only_a_detail_asks_it_of_the_earlier_question(
+        earlier: str, text: str, expected: str | None) -> None:
+    history = (Turn("customer", earlier), Turn("bot", "..."))
+    assert detail_question(text, resolve_follow_up(text, history)) == expected
+    assert detail_question(text, None) is None

@@ -213,6 +213,8 @@ ANGRY = SentimentResult(-0.4, "negative", 0.6)
         ({"cues": frozenset({"outrage"}), "intent": intent("opt_out", 0.995)}, "opt_out", "opt_out_intent"),
         # a customer who says they asked several times already: the answers did not help
         ({"cues": frozenset({"repeated"}), "intent": intent("refund_status", 0.99)}, "escalate", "repeated_failure"),
+        # an order still not arrived: the tracking FAQ (order_status 0.98) pretended nothing was wrong
+        ({"cues": frozenset({"late"}), "intent": intent("order_status", 0.98)}, "escalate", "late_order"),
         # negative, with escalating intents among the alternatives at the threshold: a person
         ({"sentiment": ANGRY, "escalating_confidence": 0.05}, "escalate", "grievance"),
         ({"sentiment": ANGRY, "escalating_confidence": 0.04}, "reply", "answered_from_knowledge"),

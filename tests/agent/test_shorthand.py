@@ -70,3 +70,18 @@ def test_french_rendre_a_thing_reads_as_returning_it(text: str, expected: str) -
 )
 def test_other_uses_of_rendre_are_left_alone(text: str) -> None:
     assert expand_shorthand(text, "fr") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "I'd like to send back a vase" was return_policy 0.79, under the sureness a backed passage needs
+        ("I'd like to send back a vase", "I'd like to return a vase"),
+        ("can I send the blue lamp back to you?", "can I return the blue lamp to you?"),
+        ("I sent it back yesterday", "I returned it yesterday"),
+        ("please send me back the code", "please send me back the code"),  # sending to the customer
+        ("we will send you back", "we will send you back"),
+    ],
+)
+def test_english_send_back_reads_as_returning(text: str, expected: str) -> None:
+    assert expand_shorthand(text, "en") == expected

@@ -34,6 +34,12 @@ from agent.smalltalk import (
         ("Thanks, where's my order?", "where's my order?"),  # a question is a request
         ("Danke, wo ist meine Bestellung", "wo ist meine Bestellung"),
         ("Hello, human please", "human please"),  # after a greeting two words are enough
+        # an acknowledgement opening a question, read as thanks are ("ok and with PayPal?" was no follow-up)
+        ("ok and with PayPal?", "and with PayPal?"),
+        ("d'accord, et avec Apple Pay ?", "et avec Apple Pay ?"),
+        ("vale, ¿y con Google Pay?", "¿y con Google Pay?"),
+        ("ok, ça marche", "ok, ça marche"),
+        ("super lamp, do you have more?", "super lamp, do you have more?"),
     ],
 )
 def test_courtesy_before_a_request_is_dropped(text: str, expected: str) -> None:
