@@ -44,6 +44,8 @@ MAX_LETTERS_PER_PIECE = 2.0
 MIN_LETTERS = 5
 #: The share of a message's letters its unreadable words must hold.
 MIN_SHARE = 2 / 3
+#: Texts :func:`unintelligible` remembers: an inbound batch's (``workers.delivery.ingest.BATCH``).
+BATCH_TEXTS = 32
 
 #: The request to rephrase, in the six languages.
 REPHRASE: dict[str, str] = {
@@ -101,8 +103,10 @@ def unreadable(word: str) -> bool:
     return word_score(word) < MIN_WORD_SCORE and letters_per_piece(word) <= MAX_LETTERS_PER_PIECE
 
 
+@functools.lru_cache(maxsize=BATCH_TEXTS)
 def unintelligible(text: str) -> bool:
-    """Whether ``text`` is unreadable (module docstring)."""
+    """Whether ``text`` is unreadable (module docstring). The pipeline asks it of each message of a batch
+    twice (its language, then its reply): the batch's texts are remembered, no more."""
     if re.search(r"[^\W\d_a-zA-Z\u00c0-\u024f]", text):
         return False  # another script: the models decide (and a person reads it)
     # runs of a letter cut to one: "merciiii" is "merci"; "hmmmm" is too short to judge

@@ -12,6 +12,7 @@ dropped; a trailing plural ``s`` is removed from words longer than four letters.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -75,6 +76,14 @@ def tokenize(text: str) -> list[str]:
         end = match.end()
     _add_code(codes, parts)
     return tokens + codes
+
+
+@functools.lru_cache(maxsize=16)
+def query_terms(query: str) -> tuple[str, ...]:
+    """The distinct terms of ``query``, in the order a set of them is iterated (scores add up in that order).
+    A hybrid search reads them three times (candidates, their scores, the query's weight): tokenized once.
+    The last few queries only: the point is a search's own repeats, not a customer's text seen before."""
+    return tuple(set(tokenize(query)))
 
 
 def _add_code(codes: list[str], parts: list[str]) -> None:
@@ -147,7 +156,7 @@ class Bm25Index:
         A chunk of average length holding every query term once scores about this much, so
         ``score / query_weight`` reads as "the share of the query's keyword weight matched".
         """
-        return sum(self._idf(len(self._postings.get(term, ()))) for term in set(tokenize(query)))
+        return sum(self._idf(len(self._postings.get(term, ()))) for term in query_terms(query))
 
     def scores(self, query: str, chunk_ids: Iterable[str]) -> dict[str, float]:
         """The BM25 score of each of ``chunk_ids`` (0 when it shares no term with the query)."""
@@ -156,7 +165,7 @@ class Bm25Index:
         if not wanted:
             return out
         avg = self._total / len(self._lengths) or 1.0
-        for term in set(tokenize(query)):
+        for term in query_terms(query):
             postings = self._postings.get(term)
             if postings:
                 idf = self._idf(len(postings))
@@ -175,7 +184,7 @@ class Bm25Index:
         avg = self._total / len(self._lengths) or 1.0
         wanted = frozenset(tags or ())
         scores: dict[str, float] = {}
-        for term in set(tokenize(query)):
+        for term in query_terms(query):
             postings = self._postings.get(term)
             if not postings:
                 continue

@@ -24,14 +24,22 @@ has none (under the tag filter), the search is repeated over every language and 
 In local mode the hits' payloads come from memory too: reading them back from local Qdrant cost
 about 11 ms per search on the loaded 2-core host (a Python copy of each payload), the largest part
 of a search once the query is embedded.
+
+The last few searches' rankings are kept per knowledge base (:data:`RECENT_SEARCHES`): the same
+search asked again, deeper or not, is cut from the kept ranking (a search's top ``k`` is the first
+``k`` of its deeper ranking). The agent searches each question twice, for its passages and, deeper,
+for those its intent agrees with (``agent.pipeline.intent_passages``); the second was a whole search
+again (docs/delivery.md, 2026-11-30 23:00). Only a few are kept, so a customer's text asked before
+(a benchmark's repeated questions) is searched again: the point is a question's own second search.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +54,8 @@ from knowledge.types import Chunk, Hit, embed_text
 Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["linear", "rrf"]
 _INDEX_FIELDS = ("title", "headings", "text", "language", "tags", "question")
+#: Searches whose ranking a knowledge base's index keeps (a question's two searches, with room to spare).
+RECENT_SEARCHES = 8
 
 
 def _payload_embed_text(payload: dict[str, Any]) -> str:
@@ -57,15 +67,30 @@ def _payload_embed_text(payload: dict[str, Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Ranked:
+    """One search's candidates in fused order, each ``(chunk_id, cosine, bm25, fused, dense_rank, bm25_rank)``,
+    with their stored points and whether the search fell back to every language: any ``k`` of its hits."""
+
+    order: list[tuple[str, float, float, float, int | None, int | None]]
+    points: dict[str, StoredPoint]
+    fallback: bool
+
+
+_SearchKey = tuple[str, str | None, tuple[str, ...] | None, str, bytes]
+
+
 @dataclass
 class KbIndex:
     """The in-process indexes of one knowledge base: BM25 always; in local mode the vectors and
-    the payloads too (this process is the store's only writer, so they cannot go stale)."""
+    the payloads too (this process is the store's only writer, so they cannot go stale); the
+    rankings of its last searches, dropped whenever a chunk is indexed or unindexed."""
 
     bm25: Bm25Index
     dense: DenseIndex | None
     built_at: float
     payloads: dict[str, dict[str, Any]] | None = None
+    recent: OrderedDict[_SearchKey, _Ranked] = field(default_factory=OrderedDict)
 
 
 class Retriever:
@@ -128,6 +153,7 @@ class Retriever:
         with self._lock:
             entry = self._indexes.get(kb)
             if entry is not None:
+                entry.recent.clear()
                 for chunk, vector in zip(chunks, vectors, strict=True):
                     entry.bm25.add(chunk.id, chunk.embed_text, language=chunk.language, tags=chunk.tags)
                     if entry.dense is not None:
@@ -140,6 +166,7 @@ class Retriever:
         with self._lock:
             entry = self._indexes.get(kb)
             if entry is not None:
+                entry.recent.clear()
                 entry.bm25.remove(chunk_ids)
                 if entry.dense is not None:
                     entry.dense.remove(chunk_ids)
@@ -168,12 +195,26 @@ class Retriever:
         )
         with self._lock:  # an ingest in another thread must not change the indexes mid-search
             index = self.index(kb)
-            dense, sparse = self._lists(query, vector, kb, index, language, tags, mode)
-            fallback = False
-            if language is not None and not (dense if mode != "bm25" else sparse):
-                dense, sparse = self._lists(query, vector, kb, index, None, tags, mode)
-                fallback = True
-            return self._fuse(query, kb, vector, index, dense, sparse, k, mode, fallback)
+            key = (query, language, tuple(tags) if tags is not None else None, mode, vector.tobytes())
+            ranked = index.recent.get(key)
+            if ranked is None:
+                dense, sparse = self._lists(query, vector, kb, index, language, tags, mode)
+                fallback = False
+                if language is not None and not (dense if mode != "bm25" else sparse):
+                    dense, sparse = self._lists(query, vector, kb, index, None, tags, mode)
+                    fallback = True
+                ranked = self._fuse(query, kb, vector, index, dense, sparse, mode, fallback)
+                index.recent[key] = ranked
+                while len(index.recent) > RECENT_SEARCHES:
+                    index.recent.popitem(last=False)
+            else:
+                index.recent.move_to_end(key)
+        return [
+            payload_hit(cid, kb, ranked.points[cid].payload, rank=rank, score=min(1.0, max(0.0, cosine)),
+                        dense_score=cosine, bm25_score=bm25, fused_score=fused, dense_rank=dense_rank,
+                        bm25_rank=bm25_rank, language_fallback=ranked.fallback)
+            for rank, (cid, cosine, bm25, fused, dense_rank, bm25_rank) in enumerate(ranked.order[:k], start=1)
+        ]
 
     def _lists(
         self,
@@ -205,10 +246,9 @@ class Retriever:
         index: KbIndex,
         dense: list[tuple[str, float]],
         sparse: list[tuple[str, float]],
-        k: int,
         mode: Mode,
         fallback: bool,
-    ) -> list[Hit]:
+    ) -> _Ranked:
         cosine = dict(dense)
         ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in sparse]))
         if index.payloads is not None:
@@ -225,13 +265,9 @@ class Retriever:
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
         bm25_rank = {cid: rank for rank, (cid, _) in enumerate(sparse, start=1) if cid in points}
         fused = self._fused(query, index.bm25, points, cosine, bm25, dense_rank, bm25_rank, mode)
-        order = sorted(points, key=lambda cid: (-fused[cid], -cosine[cid]))[:k]
-        return [
-            payload_hit(cid, kb, points[cid].payload, rank=rank, score=min(1.0, max(0.0, cosine[cid])),
-                        dense_score=cosine[cid], bm25_score=bm25.get(cid, 0.0), fused_score=fused[cid],
-                        dense_rank=dense_rank.get(cid), bm25_rank=bm25_rank.get(cid), language_fallback=fallback)
-            for rank, cid in enumerate(order, start=1)
-        ]
+        order = sorted(points, key=lambda cid: (-fused[cid], -cosine[cid]))
+        return _Ranked([(cid, cosine[cid], bm25.get(cid, 0.0), fused[cid], dense_rank.get(cid), bm25_rank.get(cid))
+                        for cid in order], points, fallback)
 
     def passages(self, kb: str) -> list[Hit]:
         """Every chunk of ``kb`` as an unscored hit (rank and scores 0): what answers are cut from,

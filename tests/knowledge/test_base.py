@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from core.errors import NotFound, ValidationFailed
 from knowledge.base import IngestProgress, KnowledgeBase
+from knowledge.bm25 import Bm25Index
 from knowledge.embeddings import Embedder
 from knowledge.store import VectorStore
 from tests.knowledge.conftest import CountingEmbedder, make_pdf
@@ -192,3 +194,30 @@ def test_a_local_store_is_searched_from_memory_and_follows_ingest(
     monkeypatch.undo()
     kbase.delete_document(kb="shop", document_id="guide.md")
     assert kbase.search("refunds", kb="shop", k=3) == [] and kbase.passages("shop") == []
+
+
+def test_a_search_asked_again_deeper_is_cut_from_its_ranking(
+    kbase: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent searches each question twice (its passages, then deeper those its intent agrees with): the
+    second is cut from the first one's ranking, the same hits a new search gives; an ingest drops the ranking."""
+    kbase.ingest_bytes(GUIDE.encode(), filename="guide.md", kb="shop")
+    rankings: list[str] = []
+    search = Bm25Index.search
+
+    def counted(self: Bm25Index, query: str, **kwargs: Any) -> list[tuple[str, float]]:
+        rankings.append(query)
+        return search(self, query, **kwargs)
+
+    monkeypatch.setattr(Bm25Index, "search", counted)
+    query = "when are refunds paid"
+    vector = kbase.embedder.embed([query])[0]
+    shallow = kbase.search(query, kb="shop", k=1, query_vector=vector)
+    deep = kbase.search(query, kb="shop", k=3, query_vector=vector)
+    assert len(rankings) == 1 and len(deep) == 3 and deep[:1] == shallow
+    assert kbase.search(query, kb="shop", k=3, query_vector=vector, mode="bm25") != deep and len(rankings) == 2
+    kbase.retriever.unindexed("shop", [])  # nothing removed, the rankings dropped all the same
+    assert kbase.search(query, kb="shop", k=3, query_vector=vector) == deep and len(rankings) == 3
+    kbase.ingest_bytes(GUIDE.replace("5 working days", "3 working days").encode(), filename="guide.md", kb="shop")
+    [hit] = kbase.search(query, kb="shop", k=1, query_vector=vector)
+    assert "3 working days" in hit.text and len(rankings) == 4
