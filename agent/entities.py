@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from typing import Literal
 
 import yaml
 from babel import Locale
+
+from core.text import fold_words
 
 EntityKind = Literal["country", "payment", "name", "duration", "price"]
 
@@ -216,9 +217,7 @@ def fold(text: str) -> str:
     topics) and the same knowledge-base sentences by every answer composed from them; unmemoised,
     the per-character work was an eighth of the inbound worker's processor time.
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
-    return f" {' '.join(kept.split())} "
+    return f" {fold_words(text)} "
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ when the contact is opted out (otherwise they are ordinary replies to a question
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from core.text import fold_words
 
 KeywordKind = Literal["opt_out", "help", "opt_in"]
 #: What a compliance text answers: a keyword, or a natural-language opt-out the agent is not sure
@@ -83,26 +84,12 @@ class KeywordMatch:
         return self.kind == "opt_in" and self.keyword in AFFIRMATIONS
 
 
-def normalise(text: str) -> str:
-    """Lower-case ``text``, drop accents, turn every non-alphanumeric run into one space, strip.
-
-    ``" Arrêt!! "`` -> ``"arret"``, ``"opt-out"`` -> ``"opt out"``, ``"S'abonner"`` -> ``"s abonner"``.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    chars = []
-    for ch in decomposed:
-        if unicodedata.combining(ch):
-            continue
-        chars.append(ch if ch.isalnum() else " ")
-    return " ".join("".join(chars).split())
-
-
 def _build_table() -> dict[str, tuple[KeywordKind, tuple[str, ...]]]:
     table: dict[str, tuple[KeywordKind, tuple[str, ...]]] = {}
     for kind, by_language in _KEYWORDS.items():
         for language, words in by_language.items():
             for word in words:
-                key = normalise(word)
+                key = fold_words(word)
                 known = table.get(key)
                 if known is None:
                     table[key] = (kind, (language,))
@@ -124,7 +111,7 @@ def match_keyword(text: str, prior: str | None = None) -> KeywordMatch | None:
         prior: the contact's known language, used to pick the reply language when the
             keyword is shared by several languages.
     """
-    key = normalise(text)
+    key = fold_words(text)
     entry = _TABLE.get(key)
     if entry is None:
         return None

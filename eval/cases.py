@@ -36,8 +36,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.intent.spec import builtin_spec, load_spec
-from agent.keywords import KeywordKind, keywords, normalise
+from agent.keywords import KeywordKind, keywords
 from core.errors import ValidationFailed
+from core.text import fold_words
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 OPT_OUT_DECISIONS = frozenset({"opt_out", "confirm_opt_out"})
@@ -78,17 +79,17 @@ class Case(BaseModel):
 @functools.cache
 def seen_phrasings() -> frozenset[str]:
     """Every normalised phrasing a table or a training example holds (module docstring)."""
-    found = {normalise(word) for kind in get_args(KeywordKind) for lang in _KEYWORD_LANGUAGES
+    found = {fold_words(word) for kind in get_args(KeywordKind) for lang in _KEYWORD_LANGUAGES
              for word in keywords(kind, lang)}
     specs = [builtin_spec(), *(load_spec(path) for path in sorted(EXAMPLES_DIR.glob("*/intents*.yaml")))]
-    found |= {normalise(text) for spec in specs for intent in spec.intents for text in intent.all_examples()}
+    found |= {fold_words(text) for spec in specs for intent in spec.intents for text in intent.all_examples()}
     return frozenset(found)
 
 
 def _with_seen(case: Case) -> Case:
     if not case.is_opt_out:
         return case
-    seen = normalise(case.text) in seen_phrasings()
+    seen = fold_words(case.text) in seen_phrasings()
     return case.model_copy(update={"seen": seen, "tags": [*case.tags, "seen" if seen else "unseen"]})
 
 

@@ -16,10 +16,11 @@ import functools
 import heapq
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from core.text import strip_accents
 
 _WORD = re.compile(r"\w+")
 _CODE_JOINERS = frozenset("-/.")
@@ -41,12 +42,6 @@ _STOP_WORDS_TEXT = """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
-def fold_accents(text: str) -> str:
-    """Lower case without accents (``Crème`` → ``creme``), so a query matches however it is typed."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def stem(token: str) -> str:
     """A plural's singular, crudely (``boxes`` → ``boxe``, never ``glass``): the same cut for query and text."""
     return token[:-1] if len(token) > 4 and token.endswith("s") and not token.endswith("ss") else token
@@ -59,7 +54,7 @@ def tokenize(text: str) -> list[str]:
     to the previous one by exactly one ``-``, ``/`` or ``.``. (The regex ``\\w+(?:[-/.]\\w+)+`` it
     replaces backtracked quadratically: 82 s for 40,000 letters, holding the GIL.)
     """
-    folded = fold_accents(text)
+    folded = strip_accents(text.lower())  # lower case without accents: a query matches however it is typed
     tokens: list[str] = []
     codes: list[str] = []
     parts: list[str] = []

@@ -23,7 +23,6 @@ instead of 160) is folded to GSM-7 (``ê`` -> ``e``) when that makes it fit more
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 from babel import Locale
@@ -33,13 +32,10 @@ from agent.context import subject_words
 from agent.entities import asks_duration, asks_if_free, asks_price, fold, states_duration, states_price
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
+from core.text import strip_accents
 
 MAX_SEGMENTS = 2
 
-
-
-def _fold_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def gsm_fold(text: str) -> str:
@@ -54,7 +50,7 @@ def gsm_fold(text: str) -> str:
         if replaced is not None:
             out.append(replaced)
             continue
-        base = _fold_accents(ch)
+        base = strip_accents(ch)
         out.append(base if base and is_gsm7(base) else ch)
     return "".join(out)
 

@@ -12,9 +12,9 @@ from agent.keywords import (
     compliance_texts,
     keywords,
     match_keyword,
-    normalise,
 )
 from agent.language import SUPPORTED_LANGUAGES
+from core.text import fold_words
 
 KINDS: tuple[KeywordKind, ...] = ("opt_out", "help", "opt_in")
 REPLIES: tuple[ReplyKind, ...] = (*KINDS, "confirm_opt_out", "subscribed")
@@ -36,13 +36,13 @@ def test_every_language_has_every_kind() -> None:
 
 @pytest.mark.parametrize(("kind", "lang", "word"), TABLE)
 def test_table_entry_matches_in_its_language(kind: KeywordKind, lang: str, word: str) -> None:
-    for variant in (word, word.lower(), f"  {word.title()}. ", f"{word}!!", normalise(word).upper()):
+    for variant in (word, word.lower(), f"  {word.title()}. ", f"{word}!!", fold_words(word).upper()):
         match = match_keyword(variant, prior=lang)
         assert match is not None, variant
         assert match.kind == kind
         assert match.language == lang
         assert lang in match.languages
-        assert match.keyword == normalise(word)
+        assert match.keyword == fold_words(word)
 
 
 @pytest.mark.parametrize(
@@ -114,13 +114,6 @@ def test_shared_keyword_follows_prior() -> None:
 )
 def test_non_keywords(text: str) -> None:
     assert match_keyword(text) is None
-
-
-def test_normalise() -> None:
-    assert normalise(" Arrêt!! ") == "arret"
-    assert normalise("OPT-OUT") == "opt out"
-    assert normalise("S'abonner") == "s abonner"
-    assert normalise("DÉSINSCRIRE\n") == "desinscrire"
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)

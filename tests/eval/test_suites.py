@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent.intent import load_spec
-from agent.keywords import normalise
 from agent.responder.prompts import BrandVoice, build_messages
 from core.errors import ValidationFailed
+from core.text import fold_words
 from eval.cases import load_cases, seen_phrasings, unseen_share
 from eval.metrics import fact_coverage
 from eval.paths import SUITES_DIR
@@ -25,12 +25,12 @@ def test_no_demo_case_is_a_verbatim_intent_example_or_faq_question() -> None:
     """The message under test must be new to the model and to retrieval's questions; earlier turns
     are context (a customer repeating "Where is my order?" is what the repeat rule is for)."""
     spec = load_spec(DEMO / "intents.yaml")
-    examples = {normalise(text) for intent in spec.intents for text in intent.all_examples()}
+    examples = {fold_words(text) for intent in spec.intents for text in intent.all_examples()}
     with (DEMO / "knowledge" / "faq.csv").open(encoding="utf-8") as handle:
-        questions = {normalise(row["question"]) for row in csv.DictReader(handle)}
+        questions = {fold_words(row["question"]) for row in csv.DictReader(handle)}
     assert len(examples) > 100 and len(questions) > 20
     verbatim = [(case.id, case.text) for case in load_cases(SUITES_DIR / "demo_agent.yaml")
-                if normalise(case.text) in examples | questions]
+                if fold_words(case.text) in examples | questions]
     assert verbatim == []
 
 
@@ -69,7 +69,7 @@ def test_seen_is_computed_from_the_tables_and_training_examples(tmp_path: Path) 
         "- {id: look-alike, text: 'stop sending the wrong size', expect: {decision_in: [reply, confirm_opt_out]}}\n",
         encoding="utf-8")
     cases = {case.id: case for case in load_cases(path)}
-    assert normalise("please stop texting me") in seen_phrasings()  # a built-in intent example
+    assert fold_words("please stop texting me") in seen_phrasings()  # a built-in intent example
     assert [(cases[i].seen, cases[i].tags) for i in ("kw", "example", "new")] == [
         (True, ["seen"]), (True, ["seen"]), (False, ["unseen"])]
     assert cases["look-alike"].seen is None and unseen_share(list(cases.values())) == 0.3333

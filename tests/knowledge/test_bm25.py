@@ -3,7 +3,8 @@ from __future__ import annotations
 import random
 import re
 
-from knowledge.bm25 import STOP_WORDS, Bm25Index, fold_accents, stem, tokenize
+from core.text import strip_accents
+from knowledge.bm25 import STOP_WORDS, Bm25Index, stem, tokenize
 
 _REFERENCE_CODE = re.compile(r"\w+(?:[-/.]\w+)+")  # the old, quadratic definition of a code
 
@@ -17,7 +18,7 @@ def test_tokens_fold_accents_drop_stop_words_and_join_codes() -> None:
 
 def _reference_tokenize(text: str) -> list[str]:
     """The old tokenizer, regex and all: words, then the joined codes that hold a digit."""
-    folded = fold_accents(text)
+    folded = strip_accents(text.lower())
     tokens = [stem(t) for t in re.findall(r"\w+", folded) if len(t) > 1 and t not in STOP_WORDS and t != "_"]
     joined = (re.sub(r"[-/.]", "", code) for code in _REFERENCE_CODE.findall(folded))
     return tokens + [code for code in joined if any(ch.isdigit() for ch in code)]
