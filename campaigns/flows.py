@@ -21,20 +21,38 @@ from contacts.models import Contact
 from conversations.models import Message
 from core import webhooks
 from core.db import utcnow
-from core.queue import JobSpec, enqueue_after_commit
+from core.queue import JobSpec, enqueue, enqueue_after_commit
 
 IN_FLIGHT = ("queued", "sending")
 PREPARE_JOB = "campaigns.tasks.prepare_campaign"
 
 
-def _queue_prepare(session: Session, campaign: Campaign) -> None:
+def _prepare_job(campaign: Campaign) -> JobSpec:
     # an adaptive campaign's batches share a phase: the cursor tells them apart (a retried sweep re-queues the same id)
     batch = f":{campaign.cursor}" if adaptive.is_adaptive(campaign) else ""
-    enqueue_after_commit(session, JobSpec(
+    return JobSpec(
         func=PREPARE_JOB, args=(campaign.id,),
         job_id=f"campaign-prepare:{campaign.id}:{campaign.run}:{campaign.phase}{batch}",
         queue="marketing", timeout=4 * 3600,
-    ))
+    )
+
+
+def _queue_prepare(session: Session, campaign: Campaign) -> None:
+    enqueue_after_commit(session, _prepare_job(campaign))
+
+
+def requeue_lost_preparation(campaign: Campaign) -> bool:
+    """Queue the preparation of a ``preparing`` campaign whose job Redis does not know; True when queued.
+
+    The campaign's state is in the database, its job only in Redis: a job lost between the commit and
+    its after-commit enqueue (the process stopped there, Redis down), or with Redis's data (a restart
+    without persistence, an embedded server killed before it saved), left the campaign ``preparing``
+    for ever. Preparation resumes at the campaign's cursor, so queuing it again sends nobody twice;
+    a pending or running job is left alone (same id), and a failed one stays for its operator
+    (``/console/jobs``)."""
+    if campaign.status != "preparing" or campaign.phase not in ("main", "holdout"):
+        return False
+    return enqueue(_prepare_job(campaign), rerun_failed=False) is not None
 
 
 def start_run(session: Session, campaign: Campaign, *, now: datetime) -> None:

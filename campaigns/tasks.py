@@ -69,9 +69,14 @@ def prepare_campaign(campaign_id: int, now: datetime | None = None,
 
 
 def sweep(now: datetime | None = None) -> None:
-    """Start due runs, decide due A/B tests, prepare due adaptive batches, complete finished runs (every 30 s)."""
+    """Re-queue lost preparations, start due runs, decide due A/B tests, prepare due adaptive batches,
+    complete finished runs (every 30 s)."""
     moment = now or utcnow()
     with db.session_scope() as session:
+        # before this sweep starts any run: those are queued at its commit
+        for campaign in session.scalars(select(Campaign).where(Campaign.status == "preparing")):
+            if flows.requeue_lost_preparation(campaign):
+                log.warning("campaign preparation re-queued: its job was lost", campaign_id=campaign.id)
         due = session.scalars(select(Campaign).where(Campaign.status == "scheduled", Campaign.next_run_at <= moment))
         for campaign in due:
             flows.start_run(session, campaign, now=moment)

@@ -88,11 +88,13 @@ def all_queues() -> list[Queue]:
     return [get_queue(name) for name in QUEUE_NAMES]
 
 
-def enqueue(spec: JobSpec) -> Job | None:
+def enqueue(spec: JobSpec, *, rerun_failed: bool = True) -> Job | None:
     """Enqueue ``spec``; returns ``None`` when a job with the same id is still pending or running.
 
     A finished or failed job with the same id is replaced, so a deliberate re-run works; one that
-    was dead-lettered (:mod:`core.poison`) is not, until an operator re-queues it.
+    was dead-lettered (:mod:`core.poison`) is not, until an operator re-queues it. ``rerun_failed=False``
+    (a sweep re-queuing work whose job may have been lost) leaves a failed one to its operator too: only
+    an id Redis does not know, or a finished one, is queued.
 
     Two round trips for a job with an id: the dead-letter mark, the id's current status and the queue's
     registration in ``rq:queues`` together, then RQ's enqueue script, which refuses an id that exists
@@ -107,7 +109,8 @@ def enqueue(spec: JobSpec) -> Job | None:
     poison.ask_dead(checks, job_id)
     checks.hget(Job.key_for(job_id), "status")
     _, dead, status = checks.execute()
-    if dead or (status is not None and JobStatus(as_text(status)) in ACTIVE):
+    known = JobStatus(as_text(status)) if status is not None else None
+    if dead or known in ACTIVE or (known is not None and known != JobStatus.FINISHED and not rerun_failed):
         return None
     if status is not None:  # finished or failed: replaced
         with contextlib.suppress(NoSuchJobError):

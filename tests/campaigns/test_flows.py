@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
@@ -12,6 +13,7 @@ from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
 from core.queue import get_queue
+from core.redis import get_redis
 from core.settings import Settings
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 
@@ -117,3 +119,42 @@ def test_resume_keeps_a_planned_times_reason_and_words_a_new_one_in_the_recipien
         (evening, "scheduled", "best time: 19:00 from your history"),
         (evening, "scheduled", "planned for Wed 19:00 (Europe/Paris)"),
     ]
+
+
+def _preparing_campaign(contacts: int) -> int:
+    with db.session_scope() as session:
+        for i in range(contacts):
+            create_contact(session, i, timezone="UTC")
+        campaign = create_campaign(session, create_template(session, body="Hi"))
+        flows.start_run(session, campaign, now=NOW)
+        return campaign.id
+
+
+def _prepare_jobs() -> list[str]:
+    return [job_id for job_id in get_queue("marketing").get_job_ids() if job_id.startswith("campaign-prepare")]
+
+
+def test_the_sweep_requeues_a_preparation_whose_job_was_lost(runtime: Settings) -> None:
+    """A campaign stayed 'preparing' for ever once its job was gone from Redis (a restart without
+    persistence, an embedded server killed before it saved): nothing queued it again."""
+    cid = _preparing_campaign(3)
+    assert len(_prepare_jobs()) == 1
+    get_redis(runtime).flushdb()  # Redis lost its data; the database still says 'preparing'
+    tasks.sweep(now=NOW + timedelta(minutes=1))
+    assert len(_prepare_jobs()) == 1
+    tasks.sweep(now=NOW + timedelta(minutes=2))  # a job waiting is not queued twice
+    assert len(_prepare_jobs()) == 1
+    assert tasks.prepare_campaign(cid, now=NOW) == 3
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, cid).status == "running"
+
+
+def test_the_sweep_leaves_a_failed_preparation_to_its_operator(runtime: Settings) -> None:
+    cid = _preparing_campaign(1)
+    job = Job.fetch(_prepare_jobs()[0], connection=get_redis(runtime))
+    get_queue("marketing").remove(job.id)
+    job.set_status(JobStatus.FAILED)  # retries exhausted: it is on the failed-jobs page
+    tasks.sweep(now=NOW + timedelta(minutes=1))
+    assert _prepare_jobs() == []
+    with db.session_scope() as session:
+        assert session.get_one(Campaign, cid).status == "preparing"
