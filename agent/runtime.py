@@ -83,7 +83,7 @@ class AgentRuntime:
         # agent's other products (passage scores, sentiment, intent, answerability) are small, and
         # after each, OpenBLAS's second thread spun waiting for more work, burning a core that the
         # host's other processes needed (in process, 6 ms of processor time per text in batches of
-        # 8, 1.2-1.5 ms in batches of 32; docs/delivery.md). Parallelism comes from processes.
+        # 8, 1.2-1.5 ms in batches of 32; docs/benchmark-log.md). Parallelism comes from processes.
         threadpool_limits(limits=1, user_api="blas")
         self.settings = settings
         self.knowledge = KnowledgeBase.from_settings(settings, detect_language=_chunk_language)

@@ -14,7 +14,7 @@ provider's retry of one, changes nothing. A job takes the list until it has empt
 scheduling flag stays up until then, so a campaign's reports never queue a job per batch. On the API
 the job is enqueued :data:`APPLY_DELAY_SECONDS` after the flag went up, so the reports of that moment go
 in one batch: a batch's statements cost about the same for 50 reports as for 250, and the job popped
-a few dozen at a time when it ran as soon as reports arrived (docs/delivery.md). A periodic run of the
+a few dozen at a time when it ran as soon as reports arrived (docs/benchmark-log.md). A periodic run of the
 job catches reports whose announcement was lost (the flag expires after :data:`FLAG_SECONDS`).
 
 Between the webhook's 200 and the job, a report lives in Redis, as every queued job does.

@@ -29,7 +29,7 @@ The last few searches' rankings are kept per knowledge base (:data:`RECENT_SEARC
 search asked again, deeper or not, is cut from the kept ranking (a search's top ``k`` is the first
 ``k`` of its deeper ranking). The agent searches each question twice, for its passages and, deeper,
 for those its intent agrees with (``agent.pipeline.intent_passages``); the second was a whole search
-again (docs/delivery.md, 2026-11-30 23:00). Only a few are kept, so a customer's text asked before
+again (docs/benchmark-log.md, 2026-11-30 22:50). Only a few are kept, so a customer's text asked before
 (a benchmark's repeated questions) is searched again: the point is a question's own second search.
 """
 

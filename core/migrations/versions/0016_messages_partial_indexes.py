@@ -8,7 +8,7 @@ An outbound message is written four times on its way (queued, sending, sent, del
 indexed, so no write is a HOT update and each row version adds an entry to every index whose condition
 it meets. A campaign message has no conversation and no provider id until it is sent, and nothing looks
 a row up by a settled status alone (a newest-first listing of sent or delivered messages walks the
-primary key): 32 index entries per campaign message become 24 (docs/delivery.md, 2026-11-30 19:20).
+primary key): 32 index entries per campaign message become 24 (docs/benchmark-log.md, 2026-11-30 19:20).
 
 * ``ix_messages_conversation_created`` only where ``conversation_id IS NOT NULL``;
 * ``uq_messages_provider_id`` (a unique constraint) becomes a unique index where
