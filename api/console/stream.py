@@ -22,7 +22,7 @@ from api.deps import db_session, require
 from core.accounts import Principal
 from core.rbac import Role
 from core.redis import get_redis
-from handoff.events import CHANNEL
+from handoff.events import channel
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 KEEPALIVE_SECONDS = 15.0
@@ -36,8 +36,9 @@ def format_event(payload: dict[str, Any]) -> str:
 
 
 async def _events(request: Request) -> AsyncIterator[str]:
-    pubsub = get_redis(request.app.state.settings).pubsub(ignore_subscribe_messages=True)
-    await anyio.to_thread.run_sync(pubsub.subscribe, CHANNEL)
+    client = get_redis(request.app.state.settings)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    await anyio.to_thread.run_sync(pubsub.subscribe, channel(client))
     try:
         yield "retry: 2000\n: connected\n\n"
         last = time.monotonic()

@@ -34,7 +34,7 @@ from core import outbound_http
 from core.outbound_http import OutboundBlocked, OutboundPolicy
 from core.redis import get_redis
 from core.settings import Settings
-from handoff.events import CHANNEL
+from handoff.events import channel
 
 SUBSCRIPTIONS_KEY = "relais:console:push:subscriptions"
 SENT_KEY = "relais:console:push:sent:"
@@ -190,7 +190,7 @@ class PushRelay:
     def _run(self) -> None:
         redis = get_redis(self._settings)
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(channel(redis))
         try:
             while not self._stop.is_set():
                 message = pubsub.get_message(timeout=0.05)

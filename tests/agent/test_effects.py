@@ -100,7 +100,7 @@ def test_a_handed_back_thread_is_told_of_the_customers_text_and_the_bots_answer(
     assert handle(first, SATURDAY_EVENING) == "escalated"  # no hours: always open
     conversation = conversation_of(first)
     pubsub = get_redis(agent).pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(events.CHANNEL)
+    pubsub.subscribe(events.channel(get_redis(agent)))
     try:
         with db.session_scope() as session:
             flows.handback(session, conversation_id=conversation.id, actor=SYSTEM)

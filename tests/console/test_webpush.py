@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from api.console import webpush
 from core.redis import get_redis
 from core.settings import Settings
-from handoff.events import CHANNEL
+from handoff.events import channel
 from tests.console.helpers import escalated_conversation
 from tests.helpers import auth_headers
 
@@ -126,7 +126,7 @@ def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
     assert subscribed.status_code == 204
 
     deadline = time.monotonic() + 10  # the app's relay thread subscribes in its own time: publish once it listens
-    while get_redis(runtime).pubsub_numsub(CHANNEL)[0][1] < 1 and time.monotonic() < deadline:
+    while get_redis(runtime).pubsub_numsub(channel(get_redis(runtime)))[0][1] < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     conversation_id = escalated_conversation("+33666666666")
     assert push_service.arrived.wait(10), "no push reached the fake push service"
