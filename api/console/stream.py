@@ -1,4 +1,4 @@
-"""The live console: server-sent events relayed from Redis pub/sub (``handoff.events.CHANNEL``).
+"""The live console: server-sent events relayed from Redis pub/sub (``handoff.events.channel``).
 
 Redis rather than an in-process bus, so an event produced by any worker or API replica reaches
 every open console. Each event is sent as ``event: <kind>`` with the JSON payload as data; a
