@@ -21,19 +21,22 @@ from api.routes import webhooks_out
 from core.accounts import Principal
 from core.models import WebhookSubscription
 from core.rbac import Role
+from core.webhooks import EVENT_TYPES
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 ADMINS = require(Role.ADMIN)
 ADMIN = acting(Role.ADMIN)
-#: What each event is, for the form's checkboxes (``core.webhooks.EVENT_TYPES``, in that order).
-EVENTS: list[tuple[str, str]] = [
-    ("message.received", "a customer's text arrives"),
-    ("message.status", "a text sent changes status (sent, delivered, failed)"),
-    ("conversation.escalated", "a conversation goes to a person"),
-    ("conversation.closed", "a conversation is closed"),
-    ("contact.opted_out", "a contact opts out"),
-    ("campaign.completed", "a campaign has sent its last text"),
-]
+_EVENT_WORDS = {
+    "message.received": "a customer's text arrives",
+    "message.status": "a text sent changes status (sent, delivered, failed)",
+    "conversation.escalated": "a conversation goes to a person",
+    "conversation.closed": "a conversation is closed",
+    "contact.opted_out": "a contact opts out",
+    "campaign.completed": "a campaign has sent its last text",
+}
+#: What each event is, for the form's checkboxes: every one of ``core.webhooks.EVENT_TYPES``, in that order
+#: (an event type without words fails at import, so the page never silently leaves one out)
+EVENTS: list[tuple[str, str]] = [(kind, _EVENT_WORDS[kind]) for kind in EVENT_TYPES]
 
 
 def _list(
