@@ -63,7 +63,10 @@ class OutboundPolicy:
 
 
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why ``address`` is not a public destination, or ``None`` when it is."""
+    """What kind of non-public address ``address`` is ("a loopback address"), or ``None`` when it is public.
+
+    The words name the kind only, so a message can name the address once beside them.
+    """
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or (
             ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
@@ -72,20 +75,20 @@ def blocked_reason(address: IPAddress) -> str | None:
         if embedded is not None:
             reason = blocked_reason(embedded)
             if reason:
-                return f"{reason} (embedded in {address})"
+                return f"{reason} (it embeds {embedded})"
     checks = (
-        ("loopback", address.is_loopback),
-        ("unspecified", address.is_unspecified),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved),
+        ("a loopback", address.is_loopback),
+        ("an unspecified", address.is_unspecified),
+        ("a link-local", address.is_link_local),
+        ("a multicast", address.is_multicast),
+        ("a private", address.is_private),
+        ("a reserved", address.is_reserved),
     )
-    for reason, hit in checks:
+    for kind, hit in checks:
         if hit:
-            return f"{reason} address {address}"
+            return f"{kind} address"
     if not address.is_global:
-        return f"non-global address {address}"  # CGNAT 100.64/10 and other special-purpose blocks
+        return "a non-global address"  # CGNAT 100.64/10 and other special-purpose blocks
     return None
 
 
@@ -121,7 +124,9 @@ def _refuse_non_public(host: str, addresses: list[IPAddress], *, field: str) -> 
     for address in addresses:
         reason = blocked_reason(address)
         if reason:
-            raise OutboundBlocked(f"{field} must point to the public internet: {host} is a {reason}", field=field)
+            # "127.0.0.1 is a loopback address", "localhost resolves to 127.0.0.1, a loopback address"
+            where = f"{host} is" if literal_address(host) == address else f"{host} resolves to {address},"
+            raise OutboundBlocked(f"{field} must point to the public internet: {where} {reason}", field=field)
 
 
 def _split(url: str, *, field: str) -> tuple[str, str, int]:

@@ -53,6 +53,21 @@ def test_internal_destinations_are_refused_at_save_time(url: str) -> None:
     assert err.value.status_code == 422 and err.value.errors[0]["field"] == "url"
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:8080/x", "127.0.0.1 is a loopback address"),
+        ("http://localhost/x", "localhost resolves to 127.0.0.1, a loopback address"),
+        ("http://[::ffff:10.0.0.1]/", "::ffff:10.0.0.1 is a private address (it embeds 10.0.0.1)"),
+    ],
+)
+def test_a_refusal_names_the_address_once(url: str, said: str) -> None:
+    """It read '127.0.0.1 is a loopback address 127.0.0.1'."""
+    with pytest.raises(OutboundBlocked) as err:
+        outbound_http.check_url(url, field="url", policy=PUBLIC_ONLY)
+    assert err.value.detail == f"url must point to the public internet: {said}"
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "javascript:alert(1)", "http:///x"])
 def test_only_http_urls_with_a_host(url: str) -> None:
     with pytest.raises(OutboundBlocked, match="http"):

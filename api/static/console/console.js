@@ -156,7 +156,10 @@
         control.closest("fieldset").querySelector("legend") : null;
       var label = legend ? legend.textContent.trim() :
         control.labels && control.labels.length ? control.labels[0].textContent.trim() : err.field;
-      return label + ": " + (REQUIRED.test(err.message) ? "this is required" : err.message || problem.detail);
+      // a detail that opens with the field's own name ("url must point to ...") says it once, by its label
+      var said = err.message || problem.detail || "";
+      if (said.indexOf(err.field + " ") === 0) said = said.slice(String(err.field).length + 1);
+      return label + ": " + (REQUIRED.test(err.message) ? "this is required" : said);
     });
     if (!errors.length || lines.indexOf(null) >= 0) return problem.detail;
     first.focus();
