@@ -5,9 +5,11 @@ while nobody has set a brand), the bilingual knowledge base and the intents (tra
 active model was not trained on the same spec), a few customers with their consent on record
 (``contacts.csv``) with an order history from the public Online Retail data when it is present
 (``cli.demo_orders``), two marketing templates (``templates.yaml``, French and English) so the
-campaign wizard has something to send, and creates a demo admin and a demo agent whose
+campaign wizard has something to send, the agents' canned replies (``canned.yaml``) so the conversation's
+"Canned response" menu is not empty, and creates one demo user per role whose
 generated passwords are kept in ``<data_dir>/demo-credentials.json`` (mode 0600) and printed on
-every run. Running it again changes nothing that is already there.
+every run, each with whether it sets up two-factor authentication at its first log-in. Running it again
+changes nothing that is already there.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from core.models import User
 from core.runtime import bootstrap
 from core.schema import migrate as run_migrations
 from core.settings import Settings
+from handoff import service as handoff
+from handoff.models import CannedResponse
 from knowledge.base import KnowledgeBase
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "maison-lumiere"
@@ -162,6 +166,38 @@ def demo_templates() -> int:
     return saved
 
 
+def demo_canned() -> int:
+    """Save the agents' canned replies of ``canned.yaml`` whose title no canned reply has yet (audited
+    ``canned.create`` as the API's are); returns how many were saved."""
+    saved = 0
+    with db.session_scope() as session:
+        for entry in yaml.safe_load((DEMO_DIR / "canned.yaml").read_text(encoding="utf-8")):
+            if session.scalar(select(CannedResponse.id).where(CannedResponse.title == entry["title"])) is not None:
+                continue
+            canned = handoff.create_canned(session, **entry)
+            audit.record(
+                session,
+                actor=CLI_ACTOR,
+                action="canned.create",
+                target_type="canned_response",
+                target_id=canned.id,
+                diff={"title": canned.title, "language": canned.language, "demo": True},
+            )
+            saved += 1
+    return saved
+
+
+def credential_lines(credentials: dict[str, str], settings: Settings) -> list[str]:
+    """The printed demo users, "email (role): password", each with the two-factor note when its role needs
+    it (``RELAIS_REQUIRE_2FA_ROLES``): the marketer and the analyst log in with their password alone by default."""
+    note = "  (sets up two-factor authentication at first log-in)"
+    roles = settings.roles_requiring_2fa
+    return [
+        f"  {who}: [bold]{password}[/]" + (note if who.rsplit("(", 1)[-1].rstrip(")") in roles else "")
+        for who, password in credentials.items()
+    ]
+
+
 def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
                       step: Callable[[str], None] = lambda _: None) -> DemoLoaded:
     """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage.
@@ -196,6 +232,8 @@ def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: Non
     orders = load_demo_orders(demo_phones(), CLI_ACTOR)
     step("templates")
     demo_templates()
+    step("canned replies")
+    demo_canned()
     step("users")
     return replace(loaded, credentials=demo_users(settings), orders=orders)
 
@@ -203,17 +241,17 @@ def load_demo(settings: Settings, *, step: Callable[[str], None] = lambda _: Non
 @demo_app.command("load")
 def load() -> None:
     """Load the demo shop Maison Lumière: knowledge base, intents, profile, customers and their orders, marketing
-    templates, demo users."""
+    templates, canned replies, demo users."""
     settings = bootstrap()
     open_runtime(settings)  # a clear message when `relais run` owns the local store
     with progress_bar() as bar:
-        task = bar.add_task("demo", total=7)
+        task = bar.add_task("demo", total=8)
 
         def step(name: str) -> None:
             bar.update(task, advance=0 if name == "business profile" else 1, description=f"loading {name}")
 
         loaded = load_demo(settings, step=step)
-        bar.update(task, completed=7, description="demo loaded")
+        bar.update(task, completed=8, description="demo loaded")
     console.print(
         f"Maison Lumière: {loaded.documents} documents ({loaded.chunks} chunks, {loaded.embedded} newly embedded), "
         f"intent model {loaded.intent_version} ({'trained' if loaded.trained else 'unchanged'})"
@@ -230,6 +268,6 @@ def load() -> None:
         )
         with console.status("scoring the demo customers (about 20 s)"):
             console.print(describe(score_demo(CLI_ACTOR)))
-    console.print("Demo console users (2FA enrolment is asked at first log-in):")
-    for who, password in loaded.credentials.items():
-        console.print(f"  {who}: [bold]{password}[/]")
+    console.print("Demo console users:")
+    for line in credential_lines(loaded.credentials, settings):
+        console.print(line)
