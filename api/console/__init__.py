@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
+from babel import Locale, UnknownLocaleError
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -83,7 +84,19 @@ def contact_name(contact: Any) -> str:
     return whole or f"Contact #{contact.id}"
 
 
+def language_name(code: Any) -> str:
+    """A language code as a person reads it: "French" for "fr", "French (Canada)" for "fr-CA"; a code no
+    locale knows stays as it is. Pages showed the bare codes, which an agent or a marketer had to decode."""
+    text = str(code or "").strip()
+    try:
+        name = Locale.parse(text.replace("-", "_")).get_display_name("en") if text else ""
+    except (ValueError, UnknownLocaleError):
+        return text
+    return (name[:1].upper() + name[1:]) if name else text
+
+
 TEMPLATES.env.filters["badge"] = badge
+TEMPLATES.env.filters["language"] = language_name
 TEMPLATES.env.filters["intent_badge"] = intent_badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
+from api.console import language_name
 from campaigns import brand
 from conversations.models import Message
 from core import db
@@ -73,7 +74,7 @@ def test_going_online_lands_on_the_conversations_it_routed(app_client: TestClien
 
 def test_canned_responses_follow_the_conversations_language_when_translated(app_client: TestClient) -> None:
     """A French conversation is offered the French version of a response written in English and
-    French (same shortcut), and an English-only one as it is, marked (en)."""
+    French (same shortcut), and an English-only one as it is, marked (English)."""
     conversation_id = escalated_conversation("+33611113321", "Bonjour, où est mon colis ?", language="fr")
     with db.session_scope() as session:
         session.add_all([
@@ -86,19 +87,19 @@ def test_canned_responses_follow_the_conversations_language_when_translated(app_
     menu = menu[: menu.index("</select>")]
     assert '<option value="Bonjour, je regarde cela." lang="fr">Bonjour</option>' in menu
     assert "Hello, I&#39;m looking into it." not in menu and "looking into it" not in menu
-    assert '<option value="Refunds take 5 days." lang="en">Refund policy (en)</option>' in menu
+    assert '<option value="Refunds take 5 days." lang="en">Refund policy (English)</option>' in menu
 
 
 def test_a_new_canned_response_starts_in_the_business_language(app_client: TestClient) -> None:
     """On the French demo shop (brand languages fr, en) the form offers French first, not English."""
     english = app_client.get("/console/canned", headers={**HTML, **auth_headers("agent")})
-    assert '<option value="en" selected>en</option>' in english.text  # no brand languages: English
+    assert '<option value="en" selected>English</option>' in english.text  # no brand languages: English
     with db.session_scope() as session:
         brand.get_profile(session).languages = ["fr", "en"]
     page = app_client.get("/console/canned", headers={**HTML, **auth_headers("agent")})
     form = page.text[page.text.index('id="canned-new"') :]
     form = form[: form.index("</form>")]
-    assert '<option value="fr" selected>fr</option>' in form and '<option value="en" selected>' not in form
+    assert '<option value="fr" selected>French</option>' in form and '<option value="en" selected>' not in form
     assert "Give a translation the same shortcut" in form
 
 
@@ -154,3 +155,10 @@ def test_no_reply_box_for_a_customer_who_texted_stop_and_a_reply_is_refused_unqu
                                                          Message.direction == "out")).all()  # fmt: skip
         assert outbound == []
     assert conversation_state(conversation_id) == before  # nobody took it by replying
+
+
+def test_languages_are_said_by_name_a_code_no_locale_knows_stays_as_it_is() -> None:
+    """The canned form, its list, the message badges and the template pages showed "fr", "es"."""
+    assert [language_name(code) for code in ("fr", "es", "fr-CA", "pt_BR", "xx", "")] == [
+        "French", "Spanish", "French (Canada)", "Portuguese (Brazil)", "xx", ""
+    ]  # fmt: skip

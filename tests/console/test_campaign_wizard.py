@@ -82,7 +82,7 @@ def test_the_new_page_shows_each_step_with_reach_and_exclusions(app_client: Test
     # every contact by default: 3 of 5 may get it; the two left out by reason
     assert 'id="reach">3<' in html and 'id="matched">5<' in html
     assert 'data-reason="no_consent"' in html and 'data-reason="opted_out"' in html
-    assert f'<option value="{ids["segment"]}"' in html and "Soldes (fr)" in html
+    assert f'<option value="{ids["segment"]}"' in html and "Soldes (French)" in html
     assert "France: 08:00–20:00 at the latest, never on Sundays or public holidays (country rule)." in html
     assert 'hx-confirm="Schedule this campaign as set above?' in html  # no name yet: still asked, then checked
     assert "Your role" not in html and 'href="/console/campaigns" aria-current="page"' in html

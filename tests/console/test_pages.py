@@ -63,7 +63,7 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
     assert page.status_code == 200
     for expected in (
         "je veux parler à un conseiller",
-        'title="Language">fr<',
+        'title="Language">French<',  # the language's name, not its code
         "intent human_request 0.93",
         "sentiment negative",
         "Why it escalated",
