@@ -3,7 +3,9 @@
 Reads the reports ``relais eval run`` stored (``eval.store``) and shapes them for the template:
 one table per suite, newest run first, each headline figure with its change since the previous
 run, whether it met its threshold, and a server-rendered SVG sparkline of the figure over the
-runs shown (oldest to newest). No JavaScript is needed.
+runs shown (oldest to newest). No JavaScript is needed. Figures are said in words with a one-line
+meaning under each table (``eval.figures``): the page showed the reports' names (``macro_f1``,
+``opt_out_handled_unseen``), which a QA reader had to look up in the code.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.errors import NotFound
 from core.rbac import Role
 from core.settings import Settings
 from eval.compare import COUNTS, LOWER_IS_BETTER
+from eval.figures import Figure, describe
 from eval.metrics import NOT_APPLICABLE
 from eval.store import ReportEntry, list_reports, read_report
 
@@ -71,6 +74,7 @@ class Suite:
     runs: list[Run]  # newest first
     sparks: dict[str, Spark]
     total: int  # runs stored, of which ``runs`` are the newest
+    described: dict[str, Figure]  # each figure's words and meaning
 
 
 def fmt(value: Any) -> str:
@@ -100,7 +104,7 @@ def sparkline(name: str, values: list[float]) -> Spark:
         coords = [(float(_PAD), coords[0][1]), (float(SPARK_WIDTH - _PAD), coords[0][1])]
     better = "lower is better" if name.rsplit(".", 1)[-1] in LOWER_IS_BETTER else "higher is better"
     description = (
-        f"{name} over {len(values)} run{'s' if len(values) != 1 else ''}, oldest to newest: "
+        f"{describe(name).words} over {len(values)} run{'s' if len(values) != 1 else ''}, oldest to newest: "
         f"{', '.join(fmt(v) for v in values)} (lowest {fmt(low)}, highest {fmt(high)}; {better})"
     )
     return Spark(" ".join(f"{x},{y}" for x, y in coords), coords[-1], description)
@@ -188,7 +192,7 @@ def suites(settings: Settings, limit: int) -> list[Suite]:
             if values and figure not in COUNTS:
                 sparks[figure] = sparkline(figure, values)
         runs = [_run(e, figures, _stored(settings, e)) for e in entries]
-        out.append(Suite(name, figures, runs, sparks, len(grouped[name])))
+        out.append(Suite(name, figures, runs, sparks, len(grouped[name]), {f: describe(f) for f in figures}))
     return out
 
 

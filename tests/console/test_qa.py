@@ -59,7 +59,7 @@ def test_analyst_sees_each_run_with_figures_thresholds_and_a_trend(app_client: T
 
     # one sparkline per quality figure (not for counts), described in words
     assert text.count('<svg class="qa-spark" role="img"') == 3  # keywords accuracy, clinc150 accuracy + oos_recall
-    described = "accuracy over 2 runs, oldest to newest: 0.990, 0.950 (lowest 0.950, highest 0.990; higher is better)"
+    described = "Accuracy over 2 runs, oldest to newest: 0.990, 0.950 (lowest 0.950, highest 0.990; higher is better)"
     assert described in text
 
     # the links it shows work for the same session
@@ -124,7 +124,22 @@ def test_each_figure_reads_against_its_baselines(app_client: TestClient, runtime
     assert page.status_code == 200, page.text
     cells = re.findall(r"<td>(.*?)</td>", _row(page.text, f"propensity/{folder.name}"), re.S)
     by_figure = dict(zip(["result", *list(summary)], [" ".join(c.split()) for c in cells], strict=True))
-    assert "not above baseline purchase_auc_recency" in by_figure["purchase_auc"]
-    assert "baseline of purchase_auc" in by_figure["purchase_auc_recency"]
+    assert "not above baseline Purchase ranking (AUC): recency alone" in by_figure["purchase_auc"]
+    assert "baseline of Purchase ranking (AUC)" in by_figure["purchase_auc_recency"]
     assert "beats its baseline" in by_figure["revenue_error"]  # 0.10 against 0.30: lower is better
     assert "n/a" in by_figure["hit_at_10"] and "baseline" not in by_figure["hit_at_10"].replace("n/a", "")
+
+
+def test_figures_are_named_in_words_with_their_meaning(app_client: TestClient, runtime: Settings) -> None:
+    """The tables' columns read "macro_f1", "groundedness", "opt_out_handled_unseen": a QA reader had to
+    look them up in the code. Each column is named in words, and under the table each says what it measures
+    (with its name in the report, for the JSON); a figure no one has described yet keeps its name."""
+    store(runtime, "agent", 1, groundedness=0.91, opt_out_handled_unseen=0.97, macro_f1=0.88, novel_figure=0.5)
+    text = app_client.get("/console/qa", headers={**HTML, **auth_headers("analyst")}).text
+    headers = re.findall(r'<th scope="col" data-figure="([^"]+)">([^<]+)</th>', text)
+    assert headers == [("groundedness", "Grounded"), ("opt_out_handled_unseen", "Opt-outs handled, unseen wordings"),
+                       ("macro_f1", "Macro-F1"), ("novel_figure", "novel_figure")]  # fmt: skip
+    meanings = " ".join(text[text.index("What the figures mean") :].split())
+    assert ("<dt>Grounded</dt> <dd>average share of a reply's statements backed by the passages it used "
+            "<code>groundedness</code></dd>") in meanings.replace("&#39;", "'")  # fmt: skip
+    assert "<dt>novel_figure</dt> <dd><code>novel_figure</code></dd>" in meanings
