@@ -57,6 +57,26 @@ _LINE_TYPES: dict[int, LineType] = {
     PhoneNumberType.VOICEMAIL: "voicemail",
 }
 
+#: the line types that cannot receive SMS, each in words for "the number is …". The one list: the importer warns
+#: with it, ``contacts.consent.consent_verdicts`` refuses texts to them. ``fixed_line_or_mobile`` is not in it (the
+#: US and Canadian plans do not tell the two apart), nor is ``voip`` (many VoIP numbers take texts), nor
+#: ``personal_number`` or ``unknown`` (the plan does not say).
+NO_SMS: dict[str, str] = {
+    "fixed_line": "a landline",
+    "toll_free": "a toll-free number",
+    "premium_rate": "a premium-rate number",
+    "shared_cost": "a shared-cost number",
+    "uan": "a company switchboard number",
+    "voicemail": "a voicemail number",
+    "pager": "a pager number",
+}
+
+
+def receives_sms(line_type: str | None) -> bool:
+    """Whether a number of ``line_type`` can receive texts; ``None`` (not known yet) counts as yes."""
+    return line_type not in NO_SMS
+
+
 _PARSE_PROBLEMS: dict[int, tuple[PhoneProblem, str]] = {
     NumberParseException.INVALID_COUNTRY_CODE: (
         "invalid_country_code",

@@ -27,6 +27,7 @@ def migrate() -> None:
     settings = bootstrap()
     run_migrations(settings.resolved_database_url)
     console.print(f"database at [bold]{settings.resolved_database_url.split('@')[-1]}[/] is up to date")
+    fill_line_types()
     builtin_intents(settings)
 
 
@@ -39,6 +40,26 @@ def builtin_intents(settings: Settings) -> None:
     version = ensure_builtin_model(intent_store(settings), backend=settings.intent_backend)
     if version is not None:
         console.print(f"built-in intent model [bold]{version}[/] trained and active")
+
+
+def fill_line_types() -> None:
+    """Record the line type of contacts stored before it was (migration 0018), so landlines are not texted;
+    a contact whose number texted us stays textable. Idempotent: nothing to do once filled."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from contacts.line_types import fill_missing
+    from conversations.models import Message
+    from core.db import session_scope
+
+    def texted_in(session: Session, contact_ids: list[int]) -> set[int]:
+        return set(session.scalars(
+            select(Message.contact_id).distinct().where(Message.contact_id.in_(contact_ids), Message.direction == "in")
+        ))
+
+    filled = fill_missing(session_scope, texted_in=texted_in)
+    if filled:
+        console.print(f"line type recorded for [bold]{filled:,}[/] existing contacts")
 
 
 def makemigration(message: str = typer.Argument(..., help="What the migration changes.")) -> None:
@@ -70,6 +91,7 @@ def run(
     settings = get_settings()
     bootstrap(settings)
     run_migrations(settings.resolved_database_url)
+    fill_line_types()
     builtin_intents(settings)
     app = create_app(settings, background=(lambda: in_process(settings)) if workers_inside else None)
     bind_host = host or settings.host

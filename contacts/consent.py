@@ -6,9 +6,10 @@ indexed column. The ledger is append-only: updates and deletes are refused, exce
 the ``proof`` text (:func:`wipe_proofs`).
 
 The send-time check is :func:`consent_verdicts` (``blocked_contact_ids`` is its key set): every
-lane is blocked by erasure, the suppression list and an opt-out (transactional messages only lift
-the opt-out with the audited ``override_opt_out``); ``marketing`` also needs consent: an opt-in on
-record, or, under ``RELAIS_MARKETING_CONSENT=soft_opt_in``, an existing customer.
+lane is blocked by erasure, a number that cannot receive texts (a landline), the suppression list
+and an opt-out (transactional messages only lift the opt-out with the audited ``override_opt_out``);
+``marketing`` also needs consent: an opt-in on record, or, under ``RELAIS_MARKETING_CONSENT=soft_opt_in``,
+an existing customer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from channels.phone import NO_SMS
 from contacts.models import ConsentEvent, Contact, EngagementEvent, Suppression
 from core import audit, webhooks
 from core.audit import SYSTEM, Actor
@@ -270,7 +272,7 @@ def is_suppressed(session: Session, phone_e164: str) -> bool:
 #: with the words shown to people (API problems, rejected messages, reports)
 REFUSAL_TEXT = {
     "erased": "the contact was erased or does not exist",
-    "invalid_number": "the number cannot receive texts",
+    "invalid_number": "the number is a landline or cannot receive texts",
     "suppressed": "the number is on the suppression list",
     "opted_out": "the contact opted out",
     "no_consent": "no marketing consent on record",
@@ -292,8 +294,10 @@ def consent_verdicts(
     Reasons (the keys of :data:`REFUSAL_TEXT`, first match wins):
 
     * ``erased``: erased, or the id does not exist (every lane);
-    * ``invalid_number``: no number on record, or a number the carrier reported unusable
-      (suppression reason ``carrier``) (every lane);
+    * ``invalid_number``: no number on record, a number whose line type cannot receive SMS (a
+      landline, toll-free, premium-rate… number: ``channels.phone.NO_SMS``; a line type not filled
+      yet counts as textable), or a number the carrier reported unusable (suppression reason
+      ``carrier``) (every lane);
     * ``suppressed``: the number is on the suppression list (every lane);
     * ``opted_out``: the contact opted out (every lane; on ``transactional`` lifted by
       ``override_opt_out``, the audited exception of ``POST /api/v1/messages``);
@@ -313,17 +317,17 @@ def consent_verdicts(
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
         rows = session.execute(
-            select(Contact.id, Contact.erased, Contact.phone_index, Contact.opted_out, Contact.consent_status,
-                   Suppression.reason)
+            select(Contact.id, Contact.erased, Contact.phone_index, Contact.line_type, Contact.opted_out,
+                   Contact.consent_status, Suppression.reason)
             .outerjoin(Suppression, Suppression.phone_index == Contact.phone_index)
             .where(among(Contact.id, chunk, session.get_bind().dialect.name))
         ).all()
         verdicts.update((i, "erased") for i in set(chunk) - {row[0] for row in rows})
         undecided: list[int] = []
-        for contact_id, erased, phone_index, opted_out, status, suppression in rows:
+        for contact_id, erased, phone_index, line_type, opted_out, status, suppression in rows:
             if erased:
                 verdicts[contact_id] = "erased"
-            elif phone_index is None:
+            elif phone_index is None or line_type in NO_SMS:
                 verdicts[contact_id] = "invalid_number"
             elif suppression is not None:
                 verdicts[contact_id] = _SUPPRESSION_AS_REASON.get(suppression, "suppressed")

@@ -69,6 +69,7 @@ class ParsedRow:
     index: str
     country: str
     timezone: str | None
+    line_type: str | None = None
     name: str | None = None
     first_name: str | None = None
     language: str | None = None

@@ -200,6 +200,7 @@ def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, kno
             "phone": r.e164,
             "phone_index": r.index,
             "country": r.country,
+            "line_type": r.line_type,
             "name": r.name,
             "first_name": r.first_name,
             "language": r.language,

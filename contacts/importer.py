@@ -17,7 +17,7 @@ from typing import IO
 from sqlalchemy.orm import Session
 
 from channels.countries import region_code
-from channels.phone import InvalidPhoneNumber, phone_info
+from channels.phone import NO_SMS, InvalidPhoneNumber, phone_info
 from contacts import attributes as attrs
 from contacts.import_mapping import ColumnMapping, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
@@ -40,17 +40,6 @@ _LANGUAGE_NAMES = {
     "espanol": "es", "allemand": "de", "german": "de", "deutsch": "de", "italien": "it", "italian": "it",
     "portugais": "pt", "portuguese": "pt", "neerlandais": "nl", "dutch": "nl", "arabe": "ar", "arabic": "ar",
 }  # fmt: skip
-#: line types that cannot receive SMS (fixed_line_or_mobile can: the plan does not tell them apart)
-_NO_SMS = {
-    "fixed_line": ("landline", "a landline: it cannot receive SMS"),
-    "toll_free": ("not_mobile", "a toll-free number: it cannot receive SMS"),
-    "premium_rate": ("not_mobile", "a premium-rate number: it cannot receive SMS"),
-    "shared_cost": ("not_mobile", "a shared-cost number: it cannot receive SMS"),
-    "uan": ("not_mobile", "a company switchboard number: it cannot receive SMS"),
-    "voicemail": ("not_mobile", "a voicemail number: it cannot receive SMS"),
-    "pager": ("not_mobile", "a pager number: it cannot receive SMS"),
-    "voip": ("voip", "a VoIP number: many cannot receive SMS"),
-}
 
 
 class RowParser:
@@ -125,8 +114,11 @@ class RowParser:
         except InvalidPhoneNumber as exc:
             reject(column["phone"], "invalid_phone", f"the number {exc.errors[0]['message']}")
             return None, problems
-        if info.line_type in _NO_SMS:
-            warn(column["phone"], *_NO_SMS[info.line_type])
+        if info.line_type in NO_SMS:
+            warn(column["phone"], "landline" if info.line_type == "fixed_line" else "not_mobile",
+                 f"{NO_SMS[info.line_type]}: it cannot receive SMS. The contact is imported but will not be texted")
+        elif info.line_type == "voip":
+            warn(column["phone"], "voip", "a VoIP number: many cannot receive SMS")
         row = ParsedRow(
             number=number,
             cells=cells,
@@ -134,6 +126,7 @@ class RowParser:
             index=blind_index(info.e164),
             country=info.region or "",
             timezone=info.timezone,
+            line_type=info.line_type,
             tags=list(self.common_tags),
             name=values.get("name") or None,
             first_name=values.get("first_name") or None,

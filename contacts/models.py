@@ -5,9 +5,9 @@ looked up through ``phone_index`` (a keyed HMAC blind index of the E.164 form, s
 ``core.crypto.blind_index``), never through its ciphertext.
 
 What is stored in plaintext, on purpose, so segments compile to SQL: tags, list membership,
-language, country, time zone, consent state, engagement events, and the typed values of attributes
-an administrator declared ``segmentable`` (``contact_attribute_values``) — declare only non-PII
-attributes segmentable.
+language, country, time zone, the number's line type (a class such as ``mobile``), consent state,
+engagement events, and the typed values of attributes an administrator declared ``segmentable``
+(``contact_attribute_values``) — declare only non-PII attributes segmentable.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,12 +41,23 @@ ENGAGEMENT_KINDS = ("clicked", "replied", "purchased", "delivered")
 
 class Contact(Base):
     __tablename__ = "contacts"
+    # the rows whose line type is still to be filled (``contacts.line_types``): empty once filled, so the
+    # fill run at each start costs one look-up
+    __table_args__ = (
+        Index("ix_contacts_line_type_missing", "id", postgresql_where=text("line_type IS NULL"),
+              sqlite_where=text("line_type IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # None once erased
     # None once erased: the tombstone lives in the suppression list and the consent ledger
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     country: Mapped[str] = mapped_column(String(2), default="")
+    # the number's class in the numbering plan (``channels.phone.LineType``; not personal data): a landline
+    # or another class in ``channels.phone.NO_SMS`` is never texted. ``None`` until filled for contacts
+    # created before the column (``contacts.line_types.fill_missing``): texted meanwhile. A number that
+    # texted us proved it takes texts: ``unknown`` when the plan says it cannot.
+    line_type: Mapped[str | None] = mapped_column(String(24), nullable=True)
     name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     first_name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from channels.phone import InvalidPhoneNumber, phone_info
+from channels.phone import InvalidPhoneNumber, phone_info, receives_sms
 from contacts import attributes as attrs
 from contacts.models import (
     ENGAGEMENT_KINDS,
@@ -50,6 +50,20 @@ def guess_timezone(phone_e164: str) -> str | None:
         return None
 
 
+def line_type_of(phone_e164: str, *, texted_in: bool = False) -> str:
+    """The line type to store for a new contact's number (``Contact.line_type``).
+
+    ``texted_in``: the number sent us a text, which proves it takes texts, so a class the numbering plan
+    says cannot (``channels.phone.NO_SMS``) is stored as ``unknown`` rather than blocking the replies.
+    A number that does not validate (a short code, a sender name) is ``unknown`` too.
+    """
+    try:
+        line_type: str = phone_info(phone_e164).line_type
+    except InvalidPhoneNumber:
+        return "unknown"
+    return "unknown" if texted_in and not receives_sms(line_type) else line_type
+
+
 def get_or_create_by_phone(
     session: Session,
     *,
@@ -57,11 +71,13 @@ def get_or_create_by_phone(
     country: str = "",
     timezone: str | None = None,
     language: str | None = None,
+    texted_in: bool = False,
 ) -> tuple[Contact, bool]:
     """Return ``(contact, created)``; a new contact starts with no consent recorded.
 
-    The time zone is inferred from the number when not given. Safe against a concurrent creation
-    of the same number: the one committed first is returned.
+    The time zone is inferred from the number when not given, and its line type recorded (see
+    :func:`line_type_of`; pass ``texted_in`` when the number just texted us). Safe against a concurrent
+    creation of the same number: the one committed first is returned.
     """
     found = find_by_phone(session, phone_e164)
     if found is not None:
@@ -70,6 +86,7 @@ def get_or_create_by_phone(
         phone=phone_e164,
         phone_index=blind_index(phone_e164),
         country=country,
+        line_type=line_type_of(phone_e164, texted_in=texted_in),
         timezone=timezone or guess_timezone(phone_e164),
         language=language,
         attributes={},
@@ -96,7 +113,8 @@ def get_or_create_many_by_phone(
 
     The known ones are read in one statement and the new ones inserted in one (``ON CONFLICT DO
     NOTHING``); a number a concurrent transaction added meanwhile is not inserted again but read
-    through :func:`get_or_create_by_phone`, which returns the one committed first.
+    through :func:`get_or_create_by_phone`, which returns the one committed first. Every number here
+    texted us, so none is refused as a landline (:func:`line_type_of`).
     """
     by_index = {blind_index(phone): phone for phone in numbers}
     found = {
@@ -110,6 +128,7 @@ def get_or_create_many_by_phone(
     # another transaction added since the look-up is skipped by the insert and read as committed
     now = utcnow()
     rows: list[dict[str, Any]] = [{"phone": phone, "phone_index": blind_index(phone), "country": numbers[phone][0],
+             "line_type": line_type_of(phone, texted_in=True),
              "timezone": numbers[phone][1] or guess_timezone(phone), "attributes": {}, "tags": [],
              "created_at": now, "updated_at": now} for phone in missing]
     upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -118,7 +137,7 @@ def get_or_create_many_by_phone(
     ).all()
     created = {by_index[str(contact.phone_index)]: contact for contact in inserted}
     raced = {phone: get_or_create_by_phone(session, phone_e164=phone, country=numbers[phone][0],
-                                           timezone=numbers[phone][1])[0]
+                                           timezone=numbers[phone][1], texted_in=True)[0]
              for phone in missing if phone not in created}
     return {**found, **created, **raced}
 
@@ -210,6 +229,7 @@ def create(
         phone=info.e164,
         phone_index=blind_index(info.e164),
         country=info.region or "",
+        line_type=info.line_type,
         name=(name or "").strip() or None,
         first_name=(first_name or "").strip() or None,
         language=check_language(language),

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from channels.phone import NO_SMS
 from contacts.consent import consent_verdicts
 from contacts.models import Contact
 from core.db import utcnow
@@ -44,6 +45,8 @@ def unreachable(session: Session, contact: Contact | None) -> str:
     if contact is None:
         return "Gone: this conversation's contact no longer exists"
     refused = consent_verdicts(session, [contact.id], "conversational").get(contact.id)
+    if refused == "invalid_number" and contact.line_type in NO_SMS:
+        return f"The number is {NO_SMS[contact.line_type]}: it cannot receive texts, replies included"
     return "" if refused is None else UNREACHABLE[refused]
 
 

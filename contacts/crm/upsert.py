@@ -56,6 +56,7 @@ def upsert(
             phone=info.e164,
             phone_index=blind_index(info.e164),
             country=info.region or "",
+            line_type=info.line_type,
             timezone=timezone or info.timezone,
             attributes={},
             tags=[],
