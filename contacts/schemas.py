@@ -38,6 +38,9 @@ class ContactOut(BaseModel):
     name: str | None
     first_name: str | None
     country: str
+    #: the number's class (``mobile``, ``fixed_line``…; ``channels.phone.LineType``), ``None`` until filled;
+    #: a class in ``channels.phone.NO_SMS`` (a landline…) is never texted
+    line_type: str | None
     language: str | None
     timezone: str | None
     attributes: dict[str, Any]
@@ -57,6 +60,7 @@ class ContactOut(BaseModel):
             name=contact.name,
             first_name=contact.first_name,
             country=contact.country,
+            line_type=contact.line_type,
             language=contact.language,
             timezone=contact.timezone,
             attributes=contact.attributes or {},

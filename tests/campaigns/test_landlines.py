@@ -63,6 +63,7 @@ def test_an_imported_landline_is_imported_counted_and_never_texted(app_client: T
     assert found is not None
     facts = " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
     assert "The number is a landline: it cannot receive texts, replies included" in facts
+    assert app_client.get(f"/api/v1/contacts/{landline_id}", headers=headers).json()["line_type"] == "fixed_line"
     preview = app_client.post("/api/v1/templates/preview", headers=headers, json={"body": BODY, "segment": {}})
     assert preview.status_code == 200, preview.text
     assert (preview.json()["recipients"], preview.json()["sendable"]) == (2, 1)
