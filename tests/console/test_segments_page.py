@@ -230,3 +230,27 @@ def test_a_segment_is_built_with_the_keyboard_alone(live_server: str, page: Page
     with db.session_scope() as session:
         rules = session.scalars(select(Segment.rules).where(Segment.name == "Clients FR")).one()
     assert {"field": "country", "op": "eq", "value": "FR"} in rules["all"], rules
+
+
+@pytest.mark.browser
+def test_keys_pressed_faster_than_the_builder_redraws_each_count_once(live_server: str, page: Page) -> None:
+    """Each structural key is a request that redraws the rules. Pressed faster than a redraw, the next ones were
+    dropped (their control had been replaced) or answered on the rules as they were before: "Add a condition"
+    three times gave one condition, and arrowing down the field list went back to the first step. Now they
+    wait their turn and each applies, in order, to the rules as the person left them."""
+    _people()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/segments/new")
+    # three presses inside one redraw's time (a person's keys, without the network's luck)
+    page.evaluate("() => { const add = document.getElementById('add-row-0'); add.click(); add.click(); add.click(); }")
+    expect(page.locator("#rules .rule")).to_have_count(4)
+    tools.settled(page)
+    expect(page.locator("#field-0-3")).to_be_focused()  # the last condition added
+    page.evaluate("""() => { const field = document.getElementById('field-0-3');
+        for (const value of ['language', 'country']) {  // ArrowDown twice: Consent -> Language -> Country
+          field.value = value; field.dispatchEvent(new Event('change', {bubbles: true})); } }""")
+    tools.settled(page)
+    page.wait_for_timeout(300)  # a late redraw would put the field back
+    expect(page.locator("#field-0-3")).to_have_value("country")
+    expect(page.locator("#field-0-3")).to_be_focused()
+    expect(page.locator("#rules .rule")).to_have_count(4)
