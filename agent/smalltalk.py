@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from babel import Locale
 
 from agent.entities import fold
+from agent.unintelligible import BATCH_TEXTS
 
 # Greetings and thanks by language, folded: they may open a message, and a message made of them alone
 # is in their language ("thx!" is English, "merci" French: the detector reads them as French and Italian).
@@ -191,11 +192,13 @@ class Acknowledgement:
     language: str | None
 
 
+@functools.lru_cache(maxsize=BATCH_TEXTS)
 def acknowledgement(text: str) -> Acknowledgement | None:
     """The :class:`Acknowledgement` ``text`` is ("ok", "👍", "vale", "ok merci", "super 👌"), else None.
 
     Its words (emoji aside) must all be acknowledgements or thanks of one language's; a word of one
-    language only gives the language ("vale" is Spanish), "ok" or "👍" none."""
+    language only gives the language ("vale" is Spanish), "ok" or "👍" none. The pipeline asks it of each
+    message of a batch twice (its language, then its reply): the batch's texts are remembered, no more."""
     words = _fold(_ACK_EMOJI_ANY.sub(" ", text))
     if not words:
         return Acknowledgement(None) if _ACK_EMOJI_ONLY.match(text) else None

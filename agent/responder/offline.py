@@ -23,6 +23,7 @@ instead of 160) is folded to GSM-7 (``ê`` -> ``e``) when that makes it fit more
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from babel import Locale
@@ -40,19 +41,23 @@ MAX_SEGMENTS = 2
 
 def gsm_fold(text: str) -> str:
     """``text`` with characters outside GSM-7 replaced by their closest GSM-7 form when one exists
-    (typographic quotes and dashes, then accented letters to their base letter)."""
-    out = []
-    for ch in text:
-        if is_gsm7(ch):
-            out.append(ch)
-            continue
-        replaced = SMART_REPLACEMENTS.get(ch)
-        if replaced is not None:
-            out.append(replaced)
-            continue
-        base = strip_accents(ch)
-        out.append(base if base and is_gsm7(base) else ch)
-    return "".join(out)
+    (typographic quotes and dashes, then accented letters to their base letter). A text in GSM-7 already
+    (most replies) is returned as it is; the others are folded a distinct character at a time."""
+    if is_gsm7(text):
+        return text
+    return "".join([_gsm_char(ch) for ch in text])
+
+
+@functools.lru_cache(maxsize=1024)
+def _gsm_char(ch: str) -> str:
+    """The GSM-7 form of one character (itself when there is none)."""
+    if is_gsm7(ch):
+        return ch
+    replaced = SMART_REPLACEMENTS.get(ch)
+    if replaced is not None:
+        return replaced
+    base = strip_accents(ch)
+    return base if base and is_gsm7(base) else ch
 
 
 def fits(text: str, max_segments: int = MAX_SEGMENTS) -> bool:
