@@ -39,10 +39,13 @@ from agent.entities import (
     Entity,
     EntityKind,
     asks_availability,
+    asks_size,
     countries,
     covers_country,
+    duration_words,
     entities,
     fold,
+    measures,
     payment_methods,
     place_words,
     product_stems,
@@ -137,6 +140,8 @@ class Candidate:
     ``detail_follow_up`` says that the question is a follow-up whose own words ask how long or how much;
     ``titled`` that the passage's title (FAQ question or heading) names a topic the question names; ``listed`` the
     payment methods the question names (as written) that a list of accepted methods holds: the reply says so first.
+    ``specific`` says that the question names a word one passage alone of the knowledge base states, or a weight or
+    size, and that this passage states it (:func:`rank`): that is what the question asks about.
     """
 
     hit: Hit
@@ -160,13 +165,16 @@ class Candidate:
     detail_follow_up: bool = False
     titled: bool = False
     listed: tuple[str, ...] = ()
+    specific: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
         ``MAX_SENTENCES``), in passage order; an FAQ answer, or a titled section, always keeps its
         first sentence (the direct answer the rest refers to: "...we send a tracking link. You can
         also follow it...", "Our shop is open 9am to 7pm. We are closed on Sundays.")
-        unless the question is a follow-up about one detail ("and for express?"); for a question naming
+        unless the question is a follow-up about one detail ("and for express?") or names what one sentence
+        states (``specific``: "paraffin?" gets "Our candles are poured… without paraffin.", not the bed linen's
+        first); for a question naming
         a place, a sentence naming places is kept too (within ``MAX_SENTENCES``). A leading "Yes,"
         is dropped when the passage contradicts what the question names, does not assert, does not
         state the place the question names, or when the question asks how much or how long."""
@@ -175,7 +183,7 @@ class Candidate:
         best = max(self.unit_scores)
         ranked = sorted(range(len(self.units)), key=lambda i: -self.unit_scores[i])
         kept = sorted(i for i in ranked[:MAX_SENTENCES] if self.unit_scores[i] >= best - SENTENCE_MARGIN)
-        if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and 0 not in kept:
+        if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and not self.specific and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
         if self.asks_place and not self.follow_up and len(kept) < MAX_SENTENCES:
             # a sentence giving some places' terms may be the place asked about's: "Customs duties outside
@@ -283,7 +291,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         intent_sure: the intent model is sure of the intent ``intent_examples`` belong to: a topical
             passage agreeing with them by :data:`BACKED_AGREEMENT` is ``backed`` (:func:`choose`).
         rare_word: whether one passage only of the knowledge base states a (folded) word (:func:`kb_states_once`):
-            such a word of the question is what it asks about when the intent model is unsure.
+            such a word of the question (compared on its first letters) is what it asks about.
     """
     if not hits:
         return []
@@ -408,15 +416,35 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                 lifted = max(on_title, key=lambda c: c.relevance)
             candidates.remove(lifted)
             candidates.insert(0, replace(lifted, asserts=lifted.score >= candidates[0].score - support_margin))
-    # words of what the question names (a place, a payment method: "payer sur facture") are left to their own checks
-    taken = {word for e in named for word in fold(e.surface).split()}
-    rare = [word for word in subject_words(asked or question) if len(word) >= RARE_WORD_LETTERS
-            and word not in taken and rare_word is not None and rare_word(word)]
-    if rare and not candidates[0].backed and not _states_words(candidates[0], rare):
-        # a word one passage alone states is what the question asks about, when the intent model is unsure: "Vos
-        # bougies contiennent-elles de la paraffine ?" (product_care 0.54) got the candles' burn time, where the
-        # materials section says "sans paraffine" (0.35 by wording)
-        stating = [c for c in candidates if c.relevance >= MIN_RELEVANCE and _states_words(c, rare)]
+    # words of what the question names (a place, a payment method: "payer sur facture", a period: "après 3 semaines")
+    # are left to their own checks
+    taken = {word for e in named for word in fold(e.surface).split()} | duration_words(asked or question)
+    rare = _rare_stems([word for word in subject_words(asked or question) if word not in taken], candidates,
+                       rare_word)
+    if sum(_states_stems(c, rare) for c in candidates) > 1:
+        # two words each one passage's, two passages: neither is the point ("Is paying by card on your website
+        # safe?": "website" in the gift cards, "paying" in the invoices, where the sure intent backs the security)
+        rare = []
+    # a weight or size asked about: "¿Tenéis velas de 400 g?" was out of scope (0.99), the burn times state "400 g";
+    # so was "vos bougies font quelle taille ?". Only in a question, by a passage as close to it as an answer must be:
+    # "I need 400 g of flour for a cake" and "How many calories in 400 g of pasta?" (0.26) name no candle
+    asking = asks_something(asked or question)
+    sizes = measures(asked or question) if asking else set()
+    size_asked = asking and asks_size(asked or question)
+    if rare or sizes or size_asked:
+        candidates = [replace(c, specific=(not rare or _states_stems(c, rare)) and sizes <= _passage_measures(c)
+                              and (not size_asked or bool(_passage_measures(c)))
+                              and (not (sizes or size_asked) or c.relevance >= MIN_RELEVANCE)) for c in candidates]
+    if rare and not _states_stems(candidates[0], rare):
+        # a word one passage alone states is what the question asks about: "Vos bougies contiennent-elles de la
+        # paraffine ?" (product_care 0.54) got the candles' burn time, where the materials section says "sans
+        # paraffine" (0.35 by wording); so did "Est-ce qu'il y a de la paraffine dans vos bougies ?" with the sure
+        # intent backing the burn time (0.81), and "Le vostre candele contengono paraffina?" ("without paraffin"
+        # in the English passage: the word is compared on its first letters). Over a passage the sure intent backs,
+        # one as close to the question as an answer must be; else on less wording ("¿Vuestras velas llevan
+        # parafina?" scores 0.31 with "…without paraffin")
+        needed = MIN_RELEVANCE if candidates[0].backed else PLACE_MIN_RELEVANCE
+        stating = [c for c in candidates if c.relevance >= needed and _states_stems(c, rare)]
         if stating:
             candidates.remove(stating[0])
             candidates.insert(0, stating[0])
@@ -466,11 +494,46 @@ def _unit_places(sentence: str) -> frozenset[str]:
     return frozenset(countries(sentence))
 
 
-def _states_words(candidate: Candidate, words: Sequence[str]) -> bool:
-    """Whether ``candidate``'s passage (title and text) holds one of the folded ``words``."""
+def _passage_words(candidate: Candidate) -> frozenset[str]:
+    """The folded words of ``candidate``'s passage (title and text)."""
     hit = candidate.hit
-    folded = _passage_facts(f"{hit.question or ''} {hit.answer or hit.text}")[2]
-    return any(f" {word} " in folded for word in words)
+    return _words_of(_passage_facts(f"{hit.question or ''} {hit.answer or hit.text}")[2])
+
+
+@functools.lru_cache(maxsize=4096)
+def _words_of(folded: str) -> frozenset[str]:
+    return frozenset(folded.split())
+
+
+def _passage_measures(candidate: Candidate) -> set[str]:
+    """The weights and sizes ``candidate``'s passage (title and text) states."""
+    hit = candidate.hit
+    return measures(f"{hit.question or ''} {hit.answer or hit.text}")
+
+
+def _rare_stems(words: Sequence[str], candidates: Sequence[Candidate],
+                rare_word: Callable[[str], bool] | None) -> list[str]:
+    """The first :data:`STEM_LETTERS` letters of the question's ``words`` (folded) that one candidate passage alone
+    writes, in words of :data:`RARE_WORD_LETTERS` letters or more that no other passage of the knowledge base states
+    either (``rare_word``, on the passage's own spelling): the question and the passage may be in two languages
+    ("paraffina" and "without paraffin"), or inflect it apart. Two candidates writing it ("website", "websites")
+    make it no passage's in particular."""
+    if rare_word is None:
+        return []
+    rare: list[str] = []
+    for stem in sorted({word[:STEM_LETTERS] for word in words if len(word) >= RARE_WORD_LETTERS}):
+        spellings = [[word for word in _passage_words(c) if len(word) >= RARE_WORD_LETTERS
+                      and word[:STEM_LETTERS] == stem] for c in candidates]
+        stating = [found for found in spellings if found]
+        if len(stating) == 1 and all(rare_word(word) for word in stating[0]):
+            rare.append(stem)
+    return rare
+
+
+def _states_stems(candidate: Candidate, stems: Sequence[str]) -> bool:
+    """Whether ``candidate``'s passage (title and text) holds a word of :data:`RARE_WORD_LETTERS` letters or more
+    opening with one of ``stems``."""
+    return any(len(word) >= RARE_WORD_LETTERS and word[:STEM_LETTERS] in stems for word in _passage_words(candidate))
 
 
 def _content_words(text: str) -> set[str]:
@@ -491,10 +554,10 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
         return None
     first = candidates[0]
     # a passage moved first for the place or payment method the question names needs less wording,
-    # and so does one stating the place asked about (the place is the point of the question), and one
-    # the intent model backs still less
+    # and so does one stating the place asked about (the place is the point of the question) or the rare word or
+    # size it names (``specific``), and one the intent model backs still less
     needed = min_relevance if first.asserts and not first.states_place and not first.unlisted \
-        else min(min_relevance, PLACE_MIN_RELEVANCE)
+        and not first.specific else min(min_relevance, PLACE_MIN_RELEVANCE)
     if first.backed:
         needed = min(needed, _backed_min_relevance(first))
     if first.relevance < needed:

@@ -9,11 +9,12 @@
   "wrong size, can I swap it?" and "I ordered the wrong size" ask for an exchange the knowledge base answers;
 * ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
   Frechheit", "this is a rip-off", "c'est une arnaque");
-* ``repeated``: the customer says they have asked several times already, or that nobody answers ("this is
-  the third time I'm asking", "personne ne répond");
+* ``repeated``: the customer says they have asked several times already, that nobody answers, or that they still
+  have nothing ("this is the third time I'm asking", "personne ne répond", "Toujours rien ??");
 * ``late``: the customer says their order has not arrived, still or after a stated wait ("ma commande n'est
-  toujours pas arrivée, ça fait 10 jours" got the tracking FAQ): the bot cannot see where a parcel is, a person
-  looks the order up. A refund not yet received is not one (the refund terms answer it).
+  toujours pas arrivée, ça fait 10 jours" got the tracking FAQ), or that it is late ("my parcel is late", "ma
+  commande est en retard"): the bot cannot see where a parcel is, a person looks the order up. A refund not yet
+  received is not one (the refund terms answer it).
 
 The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage``, ``repeated`` and ``late``,
 never reads an opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
@@ -46,7 +47,7 @@ _ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue != "late")
 def _patterns() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
     return {cue: words_pattern([w for words in data[cue].values() for w in words])
-            for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting")}
+            for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting", "overdue")}
 
 
 def cues(text: str) -> frozenset[Cue]:
@@ -58,4 +59,6 @@ def cues(text: str) -> frozenset[Cue]:
         if all(patterns[part].search(folded) for part in parts) and (
                 cue != "late" or patterns["waiting"].search(folded) or states_duration(text)):
             found.add(cue)
+    if patterns["order"].search(folded) and patterns["overdue"].search(folded):
+        found.add("late")
     return frozenset(found)

@@ -508,6 +508,11 @@ def states_duration(text: str) -> bool:
     return _DURATION.search(fold(text)) is not None
 
 
+def duration_words(text: str) -> set[str]:
+    """The folded words of the durations ``text`` states ("3 semaines" -> {"3", "semaines"})."""
+    return {word for found in _DURATION.finditer(fold(text)) for word in found.group(0).split()}
+
+
 def asks_price(text: str) -> bool:
     """Whether ``text`` asks what something costs."""
     return _ASKS_PRICE.search(fold(text)) is not None
@@ -527,6 +532,37 @@ def states_price(text: str) -> bool:
     folded = fold(text)
     return _PRICE.search(folded) is not None or _PRICE_SIGN.search(text) is not None or \
         _FREE.search(folded) is not None
+
+
+_MEASURE = re.compile(r"(?<= )(\d+) ?(kg|g|cm|mm|ml|cl|l)(?= )")
+
+
+def measures(text: str) -> set[str]:
+    """The weights, sizes and volumes ``text`` states, folded ("400 g", "400g" and "400 G" are "400 g"): a
+    question naming one ("¿Tenéis velas de 400 g?") is answered by a passage stating it ("…the 400 g ones…")."""
+    return {f"{number} {unit}" for number, unit in _MEASURE.findall(fold(text))}
+
+
+_ASKS_SIZE = re.compile(
+    r" (what size|what sizes|which size|which sizes|how big|how large|how heavy|what weight|how much do(es)? \w+ weigh|"
+    r"quelle taille|quelles tailles|quel poids|combien pese|combien pesent|pese combien|pesent combien|"
+    r"quelles dimensions|quelle dimension|"
+    r"que tamano|que tamanos|cuanto pesa|cuanto pesan|que peso|"
+    r"welche grosse|welche grossen|wie gross|wie schwer|welches gewicht|wie ?viel (wiegt|wiegen)|"
+    r"che dimensioni|che misura|che misure|quanto pesa|quanto pesano|che peso|"
+    r"que tamanho|quais tamanhos|qual tamanho|quanto pesam|qual o peso) "
+)
+
+
+def asks_size(text: str) -> bool:
+    """Whether ``text`` asks how big or heavy something is ("vos bougies font quelle taille ?", "wie schwer ist…")."""
+    return _ASKS_SIZE.search(fold(text)) is not None
+
+
+def without_measures(text: str) -> str:
+    """``text`` without the weights, sizes and volumes it states: "Vendete candele da 180 g?" was read as German
+    (0.32), the "g" weighing; the measure says nothing of the language."""
+    return re.sub(r"\b\d+(?:[.,]\d+)?\s?(?:kg|g|cm|mm|ml|cl|l)\b", " ", text, flags=re.IGNORECASE)
 
 
 def entities(text: str, language: str) -> tuple[Entity, ...]:

@@ -61,6 +61,7 @@ from agent.entities import (
     place_terms,
     with_city_countries,
     without_brands,
+    without_measures,
     without_shared_places,
 )
 from agent.injection import InjectionCheck, check_injection
@@ -163,8 +164,9 @@ def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DE
     (``agent.smalltalk.courtesy_language``: the detector reads "thx" as French), else the detector's
     with ``prior``, on the text without payment brands and the ``business``'s name ("Posso pagar com
     MB Way?" from a Spanish number was read as Italian, "MB Way" weighing as English and Italian;
-    "Is there a Maison Lumière store in Manchester?" as French) and without the country names several
-    languages write alike ("Hello, do you ship to Portugal?" from a French number was read as French)."""
+    "Is there a Maison Lumière store in Manchester?" as French), without the country names several
+    languages write alike ("Hello, do you ship to Portugal?" from a French number was read as French) and without
+    weights and sizes ("Vendete candele da 180 g?" was German)."""
     words = courtesy_language(text)
     if words is not None:
         return LanguageResult(language=words, confidence=1.0, detector="courtesy")
@@ -176,7 +178,7 @@ def message_language(text: str, prior: str | None, *, detector: str = DEFAULT_DE
         # with nothing known of the customer, English; at confidence 0 no contact learns it
         return LanguageResult(language=prior or FALLBACK_LANGUAGE, confidence=1.0 if prior else 0.0,
                               detector="unintelligible")
-    text = without_shared_places(without_brands(text))
+    text = without_measures(without_shared_places(without_brands(text)))
     if business:
         text = re.sub(re.escape(business), " ", text, flags=re.IGNORECASE)
     return detect_language(text, prior, detector=detector)
@@ -757,6 +759,8 @@ class Pipeline:
                                                  for q in questions),
             intent_backed=bool(questions) and all((c := choose(q.candidates)) is not None and c.backed
                                                   for q in questions),
+            specific_stated=bool(questions) and all((c := choose(q.candidates)) is not None and c.specific
+                                                    for q in questions),
             cues=cues(item.text), escalating_confidence=self._escalating_confidence(intent),
             unintelligible=unreadable, rephrase_asked=last_bot is not None and asked_to_rephrase(last_bot),
             acknowledgement=acknowledges,

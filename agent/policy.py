@@ -16,8 +16,9 @@ Rules, first match wins (thresholds from settings):
    after an opt-out (the customer may still leave); outrage (the shop called a fraud, a scam, thieves, the
    matter a disgrace: "das ist eine Frechheit") -> escalate, after a sure opt-out, and instead of asking an
    unsure one to reply STOP ("Das ist Abzocke, ich will mein Geld zurück!" was opt_out 0.87); a customer
-   saying they have asked several times already, or that nobody answers -> escalate (``repeated_failure``); an
-   order the customer says has still not arrived, or not after a stated wait -> escalate (``late_order``).
+   saying they have asked several times already, that nobody answers, or that they still have nothing ("Toujours
+   rien ??") -> escalate (``repeated_failure``); an order the customer says has still not arrived, not after a
+   stated wait, or is late -> escalate (``late_order``).
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
@@ -39,7 +40,12 @@ Rules, first match wins (thresholds from settings):
    payment method the question names (``Signals.knowledge_confidence``: "How much is delivery to
    Austria?" is 0.34 international shipping, 0.19 shipping cost, and "We deliver to the EU..."
    covers Austria).
-8. Best retrieval score below ``retrieval_min_score`` -> escalate, unless the intent is sure (or the
+   Nor when the passage chosen for every question states the word one passage alone of the knowledge base
+   states, or the weight or size, that the question names (``Signals.specific_stated``: "¿Tenéis velas de
+   400 g?" is out of scope at 0.99, no Spanish product phrasing among the intents, and the burn times state
+   "400 g"; "¿Vuestras velas llevan parafina?" and "…without paraffin").
+8. Best retrieval score below ``retrieval_min_score`` -> escalate, unless the chosen passages state what the
+   questions specifically name (as in rule 7), or the intent is sure (or the
    knowledge intents reach the minimum together, rule 7) and the passage answerability chose for
    every question states the place it asks about
    (``Signals.place_stated``: "Vous livrez à Lisbonne en combien de jours ?", delivery_time 0.82, scores
@@ -132,6 +138,9 @@ class Signals:
     #: The passage chosen for every question is one the intent model backs (``agent.answerability``:
     #: the model sure of the intent, the passage's title agreeing with its examples).
     intent_backed: bool = False
+    #: The passage chosen for every question states what it specifically names: a word one passage alone of the
+    #: knowledge base states ("paraffina"), or a weight or size ("400 g") (``agent.answerability.Candidate.specific``).
+    specific_stated: bool = False
     #: What ``agent.cues`` found in the text: a request to be contacted, urgency, a legal threat.
     cues: frozenset[Cue] = frozenset()
     #: The combined confidence of the escalating intents (marked ``escalate``, ``human_agent``,
@@ -247,8 +256,8 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
     if "repeated" in signals.cues:
         # "This is the third time I'm asking. Where is my refund??" got the refund terms again: the earlier
         # answers, in this thread or elsewhere, did not help (rule 5 counts only this thread's)
-        return Verdict("escalate", "repeated_failure", "the customer says they have asked several times already",
-                       1.0, "none")
+        return Verdict("escalate", "repeated_failure",
+                       "the customer says they have asked several times already, or still has nothing", 1.0, "none")
     if "late" in signals.cues:
         # "ma commande n'est toujours pas arrivée, ça fait 10 jours" got the tracking FAQ, as if nothing were wrong:
         # the bot cannot see the parcel, a person looks the order up
@@ -271,7 +280,7 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
 
     if name is not None and signals.has_template:
         return Verdict("reply", "intent_template", f"a standard reply to {_words(name)}", conf, "template")
-    if signals.intent_model and intent is not None:
+    if signals.intent_model and intent is not None and not signals.specific_stated:
         if intent.intent is None and signals.knowledge_confidence < thresholds.intent_min_confidence:
             return Verdict("escalate", "out_of_scope", "the bot does not handle this kind of request",
                            intent.confidence, "none")
@@ -281,7 +290,7 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
                            f" (perhaps {_words(intent.intent)})" if intent.intent else ""),
                            1.0 - conf, "none")
     answerable = name is not None or signals.knowledge_confidence >= thresholds.intent_min_confidence
-    if signals.best_score < thresholds.retrieval_min_score and not (
+    if signals.best_score < thresholds.retrieval_min_score and not signals.specific_stated and not (
             answerable and (signals.place_stated or (name is not None and signals.intent_backed))):
         return Verdict("escalate", "low_retrieval_score",
                        "the knowledge base holds no answer close enough to the question",

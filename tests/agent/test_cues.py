@@ -55,6 +55,20 @@ from agent.cues import cues
         ("Mi pedido sigue sin llegar", {"late"}),
         ("Il pacco non è arrivato, lo aspetto da 12 giorni", {"late"}),
         ("A encomenda ainda não chegou, já passaram 2 semanas", {"late"}),
+        # an order said to be late, whatever the wait
+        ("I'm disappointed, my parcel is late, where is it?", {"late"}),
+        ("Ma commande est en retard", {"late"}),
+        ("Mi pedido va con retraso", {"late"}),
+        ("Meine Bestellung ist verspätet", {"late"}),
+        ("Il mio ordine è in ritardo", {"late"}),
+        ("A minha encomenda está atrasada", {"late"}),
+        # still nothing: the customer chases what has not come
+        ("Toujours rien ??", {"repeated"}),
+        ("still nothing?", {"repeated"}),
+        ("¿Todavía nada?", {"repeated"}),
+        ("Immer noch nichts!", {"repeated"}),
+        ("Ancora niente...", {"repeated"}),
+        ("Ainda nada?", {"repeated"}),
     ],
 )
 def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None:
@@ -81,6 +95,10 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
         "O meu pacote foi roubado?",
         "Der Betrag betrug 120 Euro, wann kommt die Erstattung?",  # "amounted to", not fraud
         "Je peux payer en plusieurs fois ?",  # instalments, not asked several times
+        "I was late to order, can I still get the discount?",  # the customer late, not the order
+        "Is express delivery ever late?",
+        "Il est en retard ?",  # no order named
+        "Rien d'autre, merci !",
         "C'est ma deuxième commande, la livraison est offerte ?",
         "¿Puedo pedir una segunda vez el mismo cojín?",
         # the customer's own wrong size or colour asks for an exchange, not a person

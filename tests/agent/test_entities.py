@@ -9,9 +9,11 @@ from agent.entities import (
     EU,
     asks_duration,
     asks_price,
+    asks_size,
     countries,
     covers_country,
     entities,
+    measures,
     names,
     payment_mentions,
     payment_methods,
@@ -21,6 +23,7 @@ from agent.entities import (
     topics,
     with_city_countries,
     without_brands,
+    without_measures,
 )
 
 
@@ -264,3 +267,24 @@ def test_ordinary_words_name_no_kind_of_product(text: str) -> None:
     assert products(text) == set()
     assert states_product("Furniture is delivered for 29 EUR.", "furniture")
     assert not states_product("We deliver to the EU, Switzerland and the UK.", "furniture")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("¿Tenéis velas de 400 g?", {"400 g"}), ("400g candles", {"400 g"}), ("le 400 G", {"400 g"}),
+    ("taille 180 cm x 200 cm", {"180 cm", "200 cm"}), ("in 2 weeks", set()), ("Order 4512", set()),
+])
+def test_measures_are_read_whatever_their_spacing_or_case(text: str, expected: set[str]) -> None:
+    assert measures(text) == expected
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    ("vos bougies font quelle taille ?", True), ("Elles pèsent combien ?", True), ("Wie schwer sind sie?", True),
+    ("¿De qué tamaño son?", True), ("Che dimensioni hanno?", True), ("Que tamanho têm?", True),
+    ("J'ai commandé la mauvaise taille", False), ("wrong size, can I swap it?", False),
+])
+def test_a_question_asking_how_big_or_heavy(text: str, asked: bool) -> None:
+    assert asks_size(text) is asked
+
+
+def test_measures_are_left_out_of_what_the_language_detector_reads() -> None:
+    assert without_measures("Vendete candele da 180 g?").split() == ["Vendete", "candele", "da", "?"]
