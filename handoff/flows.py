@@ -359,6 +359,9 @@ def agent_reply(session: Session, *, conversation_id: int, user_id: int | None, 
         target_id=conversation.id,
         diff={"message_id": message.id},
     )
+    # a colleague or a supervisor with the thread open, and every inbox's excerpt, see the reply now (not at the
+    # next 20 s poll); a reply through the API reaches the agent's open page the same way
+    events.publish_after_commit(session, "message.sent", conversation_id=conversation.id, message_id=message.id)
     return message
 
 
@@ -372,6 +375,7 @@ def add_note(session: Session, *, conversation_id: int, user_id: int | None, bod
     audit.record(
         session, actor=actor, action="conversation.note", target_type="conversation", target_id=conversation_id
     )
+    events.publish_after_commit(session, "note.added", conversation_id=conversation_id, note_id=note.id)
     return note
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from core import db
 from tests.console import browser as tools
-from tests.console.helpers import escalated_conversation
+from tests.console.helpers import assign, escalated_conversation
 
 pytestmark = pytest.mark.browser
 
@@ -113,5 +113,35 @@ def test_a_colleague_taking_the_conversation_shows_on_the_other_agents_open_page
     expect(jonas.locator("#conversation-state")).to_have_text("With camille")
     expect(jonas.locator("#conversation-standing")).to_have_count(1)  # swapped in place, not added
     tools.fits(jonas)
+    for page in pages:
+        page.context.close()
+
+
+def test_a_colleagues_reply_and_note_show_at_once_on_the_open_thread_and_in_the_inbox(
+    live_server: str, browser: Browser
+) -> None:
+    """Only the escalation, assignment and closing events reached an open page: a reply or a note written by the
+    agent who has the conversation reached a colleague's (or a supervisor's) open thread and inbox at the next
+    20 s poll, so the colleague could answer the customer a second time. Replies and notes are announced too."""
+    conversation = escalated_conversation("+34612340003", "Hola, mi lámpara llegó rota", language="es")
+    pages: list[Page] = []
+    ids: list[int] = []
+    for email in ("jonas@example.com", "camille@example.com"):
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        pages.append(context.new_page())
+        ids.append(tools.sign_in_as(pages[-1], live_server, email, "agent"))
+    jonas, camille = pages
+    assign(conversation, ids[0])
+    jonas.goto(f"{live_server}/console/conversations/{conversation}")
+    camille.goto(f"{live_server}/console/conversations/{conversation}?view=all")
+    camille.wait_for_selector("body[data-stream-open]")
+    jonas.locator("#reply").fill("Lo siento mucho: le enviamos otra hoy mismo.")
+    jonas.get_by_role("button", name="Send", exact=True).click()
+    expect(jonas.locator("#messages")).to_contain_text("le enviamos otra hoy mismo")
+    thread = camille.locator("#messages")
+    expect(thread).to_contain_text("le enviamos otra hoy mismo", timeout=5_000)  # the poll is every 20 s
+    jonas.locator("#note").fill("Replacement sent, order 1042")
+    jonas.get_by_role("button", name="Add note").click()
+    expect(camille.locator(".notes")).to_contain_text("Replacement sent, order 1042", timeout=5_000)
     for page in pages:
         page.context.close()
