@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from channels.encoding import ucs2_characters
 from cli.demo import credential_lines, demo_canned
 from core import db
 from core.models import AuditEntry
@@ -22,6 +23,7 @@ def test_the_demo_canned_replies_are_saved_once_in_two_languages(app_client: Tes
         assert {c.language for c in rows} == {"fr", "en"}
         assert {c.shortcut for c in handoff.canned_in(session, "fr")} == {"photo", "commande", "rembourse", "bye"}
         assert all(c.language == "fr" for c in handoff.canned_in(session, "fr"))
+        assert [c.title for c in rows if ucs2_characters(c.body)] == []  # 'remplaçons' made a reply UCS-2
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "canned.create")).all()
         assert len(entries) == 8 and {e.actor_type for e in entries} == {"cli"}
     _, secret = create_console_user("camille@example.com", role="agent")
