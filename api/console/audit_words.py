@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.console import language_name
 from core.models import ApiKey, AuditEntry, User
 
 #: Actions whose dotted name does not say it well enough on its own.
@@ -46,6 +47,12 @@ ACTIONS: dict[str, str] = {
     "webhook.create": "Subscribed a webhook",
     "webhook.deactivate": "Turned a webhook off",
     "webhook.replay": "Sent a webhook delivery again",
+    "conversation.assign": "Conversation: assigned",
+    "conversation.reply": "Conversation: replied",
+    "conversation.note": "Conversation: added a note",
+    "conversation.transfer": "Conversation: transferred",
+    "conversation.handback": "Conversation: handed back to the bot",
+    "conversation.close": "Conversation: closed",
 }
 
 #: Actors that are not a person or a key, as the log names them (``actor_type``).
@@ -128,6 +135,9 @@ def changes_text(diff: dict[str, Any] | None, emails: dict[int, str] | None = No
         if field in USER_FIELDS:
             shown = [_user(v, emails or {}) for v in (value if isinstance(value, list) else [value])]
             lines.append(f"{USER_FIELDS[field]}: {' → '.join(shown)}")
+        elif field == "language":  # "French", not "fr"
+            shown = [language_name(v) for v in (value if isinstance(value, list) else [value])]
+            lines.append(f"language: {' → '.join(shown)}")
         elif isinstance(value, list) and len(value) == 2:
             lines.append(f"{words(field)}: {_value(value[0])} → {_value(value[1])}")
         else:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from core import audit, db
+from core.audit import SYSTEM
 from core.models import ApiKey, AuditEntry
 from core.settings import Settings
 from tests.console.helpers import assign, create_console_user, escalated_conversation, log_in
@@ -173,3 +174,17 @@ def test_a_conversation_changing_hands_names_the_agents(app_client: TestClient) 
     assert "assigned to: camille@example.com → jonas@example.com" in rows[0]
     assert "assigned to: nobody → camille@example.com" in rows[1]
     assert "assigned user id" not in history
+
+
+def test_an_agents_actions_and_a_language_read_in_words(app_client: TestClient) -> None:
+    """Walking the demo's audit log read "Conversation: handback" and "language: fr": each conversation action
+    has its words, and a language is named."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    with db.session_scope() as session:
+        audit.record(session, actor=SYSTEM, action="conversation.handback", target_type="conversation", target_id=1)
+        audit.record(session, actor=SYSTEM, action="canned.update", target_type="canned_response", target_id=1,
+                     diff={"language": ["en", "fr"]})
+    log_in(app_client, "boss@example.com", secret)
+    page = app_client.get("/console/audit", headers=HTML).text
+    assert "language: English → French" in page and "Conversation: handed back to the bot" in page
+    assert "language: en" not in page and "Conversation: handback" not in page
