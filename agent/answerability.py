@@ -448,6 +448,16 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if stating:
             candidates.remove(stating[0])
             candidates.insert(0, stating[0])
+        elif follow_up:
+            # a follow-up's own words name what it asks about, and one passage alone states it: that passage or none
+            # ("et elles contiennent de la paraffine ?" after the burn times got the lamps' bulbs, the burn times
+            # being said already)
+            candidates = [c if _states_stems(c, rare) else replace(c, support="unknown") for c in candidates]
+        elif candidates[0].backed:
+            # the passage stating it is too far from the wording, and the one the intent backs does not state what
+            # the question asks about: it answers on its own wording or not at all ("et elles contiennent de la
+            # paraffine ?" after a question on sizes, product_care 0.87, got the lamps' bulbs at 0.29)
+            candidates[0] = replace(candidates[0], backed=False)
     best = candidates[0].score
     for_place = candidates[0].elsewhere
     if for_place:

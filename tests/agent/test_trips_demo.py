@@ -213,3 +213,12 @@ def test_a_customer_chasing_an_answer_goes_to_a_person(pipeline: Pipeline, texts
 def test_an_order_said_to_be_late_goes_to_a_person(pipeline: Pipeline) -> None:
     late = pipeline.analyze("I'm disappointed, my parcel is late, where is it?", use_llm=False).decision
     assert (late.action, late.reason_code) == ("escalate", "late_order")
+
+
+@pytest.mark.parametrize("first", ["Bonjour ! vos bougies font quelle taille ?",  # the bulbs: backed, 0.29
+                                   "Elles tiennent combien d'heures, vos bougies ?"])  # the bulbs: burn times said
+def test_a_passage_not_stating_the_rare_word_a_follow_up_asks_about_is_no_answer(pipeline: Pipeline,
+                                                                                   first: str) -> None:
+    burn, paraffin = converse(pipeline, [first, "et elles contiennent de la paraffine ?"], "fr")
+    assert burn.reply is not None and "400 g" in burn.reply
+    assert paraffin.reply is None or "paraffine" in paraffin.reply, paraffin.reply
