@@ -70,6 +70,18 @@ def test_html_shows_shares_as_percent_and_times_as_numbers(tmp_path: Path) -> No
     assert "50.0 %" in html and ">0.29<" in html and "29.0 %" not in html and "100.0 %" not in html
 
 
+def test_html_names_each_figure_in_words_with_its_meaning(tmp_path: Path) -> None:
+    """The summary's cards read "macro_f1", "groundedness": each now says what it is and what it measures,
+    with the name the JSON uses; a figure nobody described keeps its name."""
+    report = Report(suite="agent", summary={"groundedness": 0.9, "macro_f1": 0.8, "novel": 0.5}, metrics={},
+                    thresholds={"groundedness": 0.85})
+    _, html_path = write(report, tmp_path)
+    html = " ".join(html_path.read_text().split()).replace("&#39;", "'")
+    assert ('<div class="name">Grounded (min 85.0 %)</div> <div class="meaning">average share of a reply\'s '
+            "statements backed by the passages it used <code>groundedness</code></div>") in html
+    assert '<div class="name">Macro-F1</div>' in html and '<div class="name">novel</div>' in html
+
+
 def test_failure_limit(tmp_path: Path) -> None:
     many = [Failure(id=str(i), input="x", expected="a", got="b") for i in range(60)]
     body = Report(suite="s", summary={}, metrics={}, failures=many).to_dict()
