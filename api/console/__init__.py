@@ -95,8 +95,16 @@ def language_name(code: Any) -> str:
     return (name[:1].upper() + name[1:]) if name else text
 
 
+def country_name(code: Any) -> str:
+    """A country code as a person reads it: "France" for "FR"; a code no locale knows stays as it is."""
+    text = str(code or "").strip()
+    return str(_ENGLISH.territories.get(text.upper(), text)) if text else ""
+
+
+_ENGLISH = Locale("en")
 TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["language"] = language_name
+TEMPLATES.env.filters["country"] = country_name
 TEMPLATES.env.filters["intent_badge"] = intent_badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from api.console import country_name, language_name
 from channels.phone import NO_SMS
 from contacts.consent import consent_verdicts
 from contacts.models import Contact
@@ -83,9 +84,9 @@ def facts(session: Session, contact: Contact | None, *, campaign_messages: int) 
         found.append(Fact("Name", str(name)))
     found.append(Fact("Phone", contact.phone) if contact.phone else Fact("Phone", "No number on record", True))
     if contact.language:
-        found.append(Fact("Language", contact.language))
+        found.append(Fact("Language", language_name(contact.language)))
     if contact.country:
-        found.append(Fact("Country", contact.country))
+        found.append(Fact("Country", country_name(contact.country)))
     if contact.timezone:
         found.append(Fact("Time zone", local_time(contact.timezone, utcnow())))
     found.append(consent_fact(session, contact))

@@ -8,7 +8,9 @@ import re
 from fastapi.testclient import TestClient
 
 from contacts import consent
+from contacts.models import Contact
 from contacts.service import find_by_phone
+from conversations.models import Conversation
 from core import db
 from core.audit import SYSTEM
 from tests.console.helpers import escalated_conversation
@@ -31,7 +33,7 @@ def test_only_filled_fields_and_no_consent_said_plainly(app_client: TestClient) 
     conversation_id = escalated_conversation("+33611114401")
     card = _card(app_client, conversation_id)
     assert "—" not in card and "Name" not in card and "Tags" not in card and "Campaign" not in card
-    assert "Phone +33611114401" in card and "Language en" in card and "Time zone Europe/Paris (" in card
+    assert "Phone +33611114401" in card and "Language English" in card and "Time zone Europe/Paris (" in card
     assert "Consent No consent on record: cannot receive marketing" in card and "Subscribed" not in card
 
 
@@ -65,3 +67,15 @@ def test_the_contact_page_leaves_out_empty_fields_and_says_what_consent_allows(a
     details = " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
     assert "—" not in details and "Language" not in details and "Tags" not in details
     assert "Consent none No consent on record: cannot receive marketing" in details
+
+
+def test_language_and_country_are_named_on_the_card_and_the_contact_page(app_client: TestClient) -> None:
+    """The card read "Language fr", "Country FR": codes an agent had to decode."""
+    conversation_id = escalated_conversation("+33611114409", "Bonjour, je veux parler à quelqu'un", language="fr")
+    with db.session_scope() as session:
+        contact = session.get_one(Contact, session.get_one(Conversation, conversation_id).contact_id)
+        contact.country, contact_id = "FR", contact.id
+    card = _card(app_client, conversation_id)
+    assert "Language French" in card and "Country France" in card
+    page = app_client.get(f"/console/contacts/{contact_id}", headers={**HTML, **auth_headers("admin")}).text
+    assert "<dt>Language</dt><dd>French</dd>" in page and "<dt>Country</dt><dd>France</dd>" in page
