@@ -169,12 +169,15 @@ class RunRows:
 #: the verdict while the run still sends: a partial count against the whole run's forecast was read
 #: as a miss ("Delivered 0 … outside the 95 % interval" for texts planned for the next morning)
 TOO_EARLY = "too early: still sending"
+#: a run whose every actual figure is missing has sent nothing yet: its row said "n/a" twice
+NOT_SENT = "not sent yet"
 
 
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
           *, finished: bool = True, admin: bool = False) -> list[Row]:
     out = []
     forecasts = {entry["metric"]: Figure(**entry["forecast"]) for entry in metrics if entry["forecast"] is not None}
+    unsent = all(entry["actual"] is None for entry in metrics)
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
         currency = money.currency_of(metric)
@@ -184,15 +187,16 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
         if metric == "roi" and figure is not None:
             note = cost_note(forecasts.get("revenue_micros"), forecasts.get("cost_micros"), money)
             shown += f"; {note}" if note else ""
+        actual = _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a"
+        verdict = _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY
         out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
-                       _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a",
-                       _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY))
+                       NOT_SENT if unsent else actual, NOT_SENT if unsent else verdict))
     return out
 
 
 def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: bool = False) -> list[RunRows]:
     """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
-    the latest run first; none without a stored forecast. A run not started yet shows "n/a" as actual;
+    the latest run first; none without a stored forecast. A run not started yet reads "not sent yet";
     the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``); ``admin``
     as in :func:`facts`."""
     if compared is None:

@@ -172,3 +172,16 @@ def test_an_roi_on_a_negligible_cost_is_capped_and_says_what_it_divides() -> Non
     cheap = Forecast(9, {**made.figures, "revenue_micros": Figure(4e6, 0, 0, 0, 40e6),
                          "roi": Figure(7.9, -1, -1, -1, 88)}, {}, Money("EUR", "EUR"))
     assert "negligible" not in forecast_words.facts(cheap)["Return on cost (ROI)"]  # +790 %: said as it is
+
+
+def test_a_run_not_sent_yet_says_so_instead_of_n_a() -> None:
+    """A campaign scheduled for tomorrow showed each forecast beside "n/a" and "n/a", as if nothing could be
+    measured; its rows now say the run has not sent yet, and a sent run keeps its figures."""
+    figure = {"expected": 4.8, "low80": 4.0, "high80": 5.0, "low95": 4.0, "high95": 5.0}
+    waiting = {"metric": "delivered", "forecast": figure, "actual": None, "within80": None, "within95": None}
+    sent = {"metric": "delivered", "forecast": figure, "actual": 5, "within80": True, "within95": True}
+    compared = {"runs": [{"run": 1, "made_at": "2026-12-01T02:00:00+00:00", "metrics": [sent], "sources": {}},
+                         {"run": 2, "made_at": "2026-12-08T02:00:00+00:00", "metrics": [waiting], "sources": {}}]}
+    latest, first = forecast_words.runs(compared)
+    assert (latest.rows[0].actual, latest.rows[0].verdict) == ("not sent yet", "not sent yet")
+    assert (first.rows[0].actual, first.rows[0].verdict) == ("5", "inside the 80 % interval")
