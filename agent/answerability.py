@@ -427,10 +427,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         rare = []
     # a weight or size asked about: "¿Tenéis velas de 400 g?" was out of scope (0.99), the burn times state "400 g";
     # so was "vos bougies font quelle taille ?". Only in a question, by a passage as close to it as an answer must be:
-    # "I need 400 g of flour for a cake" and "How many calories in 400 g of pasta?" (0.26) name no candle
-    asking = asks_something(asked or question)
-    sizes = measures(asked or question) if asking else set()
-    size_asked = asking and asks_size(asked or question)
+    # "I need 400 g of flour for a cake" and "How many calories in 400 g of pasta?" (0.26) name no candle. A follow-up
+    # is read with its earlier question, as retrieval reads it: "e duram quanto tempo?" after "quanto pesam as velas
+    # grandes?" and "¿y las de 400?" after "¿Las velas de 180 g cuánto duran?" were out of scope
+    asking = asks_something(question)
+    sizes = measures(question) if asking else set()
+    size_asked = asking and asks_size(question)
     if rare or sizes or size_asked:
         candidates = [replace(c, specific=(not rare or _states_stems(c, rare)) and sizes <= _passage_measures(c)
                               and (not size_asked or bool(_passage_measures(c)))

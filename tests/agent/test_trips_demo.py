@@ -222,3 +222,14 @@ def test_a_passage_not_stating_the_rare_word_a_follow_up_asks_about_is_no_answer
     burn, paraffin = converse(pipeline, [first, "et elles contiennent de la paraffine ?"], "fr")
     assert burn.reply is not None and "400 g" in burn.reply
     assert paraffin.reply is None or "paraffine" in paraffin.reply, paraffin.reply
+
+
+@pytest.mark.parametrize(("texts", "language"), [
+    (["Olá, quanto pesam as velas grandes?", "e duram quanto tempo?"], "pt"),  # out of scope 0.99
+    (["¿Las velas de 180 g cuánto duran?", "¿y las de 400?"], "es"),
+    (["Quanto durano le candele da 400 g?", "e quelle da 180?"], "it"),  # the bulbs: the burn times were said
+])
+def test_a_follow_up_after_a_weight_question_keeps_its_weights(pipeline: Pipeline, texts: list[str],
+                                                               language: str) -> None:
+    follow_up = converse(pipeline, texts, language)[-1]
+    assert follow_up.reply is not None and "400 g" in follow_up.reply, follow_up
