@@ -327,7 +327,7 @@ def import_orders(
 def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, filename: str) -> None:
     """The audit row of an import that wrote (a person changed many contacts' history at once)."""
     counts = {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
-    audit.record(session, actor=actor, action="orders.import", target_type="orders",
+    audit.record(session, actor=actor, action="orders.import", target_type="orders", target_id=filename[:200],
                  diff={"filename": filename[:200], **counts})  # fmt: skip
 
 

@@ -147,8 +147,11 @@ def find_console_session(session: Session, token: str) -> tuple[ConsoleSession, 
     return row, user
 
 
-def close_console_session(session: Session, token: str) -> None:
+def close_console_session(session: Session, token: str) -> User | None:
+    """End the browser session this cookie token opened; its user (for the audit log), None if there was none."""
     row = session.scalar(select(ConsoleSession).where(ConsoleSession.token_hash == tokens.digest(token)))
-    if row is not None:
-        session.delete(row)
-        session.flush()
+    if row is None:
+        return None
+    session.delete(row)
+    session.flush()
+    return session.get(User, row.user_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from core.models import AuditEntry
@@ -43,8 +43,16 @@ PII_KEYS = frozenset(
         "key",
     }
 )
+TARGET_ID_LENGTH = 64  # AuditEntry.target_id
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _append_only(_mapper: Any, _connection: Any, _target: AuditEntry) -> None:
+    # as the consent ledger: a loaded entry changed or deleted through the ORM stops the flush
+    raise RuntimeError("the audit log is append-only")
 
 
 @dataclass(frozen=True)
@@ -81,15 +89,25 @@ def record(
     target_id: str | int = "",
     diff: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one audit row (flushed with the caller's transaction, never on its own)."""
+    """Append one audit row (flushed with the caller's transaction, never on its own).
+
+    A ``target_id`` longer than its column (a knowledge document's path, a name) is cut there and kept
+    whole in the diff under ``target_id``: PostgreSQL refused the row, failing the request after its
+    change (a document deleted from the vector store) was made, with no entry.
+    """
+    target = str(target_id)
+    details = redact(dict(diff or {}))
+    if len(target) > TARGET_ID_LENGTH:
+        details["target_id"] = redact(target)
+        target = target[: TARGET_ID_LENGTH - 1] + "…"
     entry = AuditEntry(
         actor_type=actor.type,
         actor_id=actor.id,
         actor_name=actor.name,
         action=action,
         target_type=target_type,
-        target_id=str(target_id),
-        diff=redact(dict(diff or {})),
+        target_id=target,
+        diff=details,
         ip=actor.ip,
         request_id=actor.request_id,
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from api.console import STATIC_DIR, brand, webpush
-from api.deps import require
+from api.deps import Acting, acting, require
 from core.accounts import Principal
 from core.bodies import RequestBody
 from core.errors import NotFound
@@ -35,6 +36,7 @@ async def _relay(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False, lifespan=_relay)
 PUBLIC_PATHS = frozenset({"/console/manifest.webmanifest", "/console/sw.js", "/console/static/{name}"})
+AGENT = acting(Role.AGENT)
 STATIC_TYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
@@ -107,15 +109,15 @@ def push_key(request: Request, _: Principal = Depends(require(Role.AGENT))) -> P
 
 
 @router.post("/push/subscriptions", status_code=204)
-def push_subscribe(
-    body: PushSubscriptionIn, request: Request, principal: Principal = Depends(require(Role.AGENT))
-) -> Response:
+def push_subscribe(body: PushSubscriptionIn, by: Acting = AGENT) -> Response:
+    """Notify this browser (audited ``push.subscribe`` with the push service's host: the endpoint is a secret)."""
     webpush.subscribe(
-        request.app.state.settings,
+        by.request.app.state.settings,
         webpush.Subscription(
-            user_id=principal.id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+            user_id=by.principal.id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
         ),
     )
+    by.audit("push.subscribe", "user", by.principal.id, {"service": urlsplit(body.endpoint).hostname})
     return Response(status_code=204)
 
 
@@ -124,6 +126,8 @@ class EndpointIn(RequestBody):
 
 
 @router.post("/push/unsubscribe", status_code=204)
-def push_unsubscribe(body: EndpointIn, request: Request, _: Principal = Depends(require(Role.AGENT))) -> Response:
-    webpush.unsubscribe(request.app.state.settings, body.endpoint)
+def push_unsubscribe(body: EndpointIn, by: Acting = AGENT) -> Response:
+    """Stop notifying a browser (audited ``push.unsubscribe`` when one was subscribed)."""
+    if webpush.unsubscribe(by.request.app.state.settings, body.endpoint):
+        by.audit("push.unsubscribe", "user", by.principal.id, {"service": urlsplit(body.endpoint).hostname})
     return Response(status_code=204)

@@ -87,7 +87,6 @@ def variants_page(
 
 @router.post("/variants/generate", response_class=HTMLResponse)
 def generate(
-    request: Request,
     brief: str = Form(min_length=3, max_length=2000),
     languages: list[str] = Form([]),
     n: int = Form(3, ge=1, le=10),
@@ -96,18 +95,18 @@ def generate(
     product: str = Form("", max_length=120),
     deadline: str = Form("", max_length=60),
     link: str = Form("", max_length=300),
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
+    by: Acting = MARKETER,
 ) -> HTMLResponse:
-    """Variants for the brief in each chosen language (``POST /api/v1/variants``), each as an editable card."""
+    """Variants for the brief in each chosen language (``POST /api/v1/variants``, audited there), each as an
+    editable card."""
     if not languages:
         raise ValidationFailed("Choose at least one language.", errors=[{"field": "languages"}])
     body = _request(brief=brief, languages=languages, n=n, tone=tone, offer=offer, product=product,
                     deadline=deadline, link=link)
-    generated = rest.generate_variants(body, session, principal)
+    generated = rest.generate_variants(body, by)
     variants = [VariantOut.model_validate(v) for v in generated["variants"]]
-    return render(request, "console/_variant_results.html",
-                  {"variants": variants, "generated": generated, **_labels()}, principal=principal)
+    return render(by.request, "console/_variant_results.html",
+                  {"variants": variants, "generated": generated, **_labels()}, principal=by.principal)
 
 
 @router.post("/variants/{variant_id}/check", response_class=HTMLResponse)

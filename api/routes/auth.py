@@ -272,9 +272,12 @@ def change_password(
 
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, response: Response, session: Session = Depends(db_session, scope="function")) -> None:
+    """End this browser's session (audited ``auth.logout`` when there was one)."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        accounts.close_console_session(session, token)
+    if token and (user := accounts.close_console_session(session, token)) is not None:
+        audit.record(
+            session, actor=_user_actor(request, user), action="auth.logout", target_type="user", target_id=user.id
+        )
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -241,6 +241,8 @@ def hubspot_sync(
         session,
         actor=actor(request, principal),
         action="contacts.sync.hubspot",
+        target_type="contact_sync",
+        target_id="hubspot",
         diff={k: v for k, v in result.as_dict().items() if k != "invalid"},
     )
     return result.as_dict()
@@ -261,6 +263,8 @@ def csv_url_sync(
         session,
         actor=actor(request, principal),
         action="contacts.sync.csv",
+        target_type="contact_sync",
+        target_id="csv",
         diff={"rows": report.rows, "created": report.created, "updated": report.updated},
     )
     return report.as_dict()

@@ -20,11 +20,13 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 @router.post("/events", response_model=EventOut, status_code=202)
 def post_event(
     body: EventIn,
+    request: Request,
     response: Response,
     session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(require(Role.MARKETER)),
+    principal: Principal = Depends(require(Role.MARKETER)),
 ) -> EventOut:
-    """Trigger the templated message of ``type`` for the contact; a repeated idempotency key answers 200."""
+    """Trigger the templated message of ``type`` for the contact (audited ``event.trigger``); a repeated
+    idempotency key answers 200 and changes nothing."""
     contact = transactional.resolve_contact(session, contact_id=body.contact_id, contact=body.contact)
     result = transactional.handle_event(
         session,
@@ -35,9 +37,23 @@ def post_event(
         source="api",
         expires_at=body.expires_at,
     )
+    event = result.event
     if result.duplicate:
         response.status_code = 200
-    event = result.event
+    else:
+        audit.record(
+            session,
+            actor=actor(request, principal),
+            action="event.trigger",
+            target_type="event",
+            target_id=event.id,
+            diff={
+                "type": body.type,
+                "status": event.status,
+                "contact_id": event.contact_id,
+                "message_id": event.message_id,
+            },
+        )
     return EventOut(id=event.id, status=event.status, message_id=event.message_id, duplicate=result.duplicate)
 
 

@@ -1,5 +1,6 @@
 """AI variants with brand check (marketer): generate, list, check a person's text, edit, translate,
-approve into a template, reject. Edits and decisions are audited; the console calls these functions."""
+approve into a template, reject. Every stored variant, edit and decision is audited; the console calls
+these functions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from api.deps import Acting, acting, db_session, require
+from campaigns.models import Variant
 from campaigns.variants import service
 from campaigns.variants.schemas import CheckRequest, DecisionIn, EditIn, TranslateRequest, VariantOut, VariantRequest
 from core import audit
@@ -21,12 +23,11 @@ ACTING = acting(Role.MARKETER)
 
 
 @router.post("/variants", status_code=201)
-def generate_variants(
-    body: VariantRequest, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(MARKETER)
-) -> dict[str, Any]:
+def generate_variants(body: VariantRequest, by: Acting = ACTING) -> dict[str, Any]:
     """``n`` variants per language (best score first within each), each with ``path`` (llm / offline),
     its ``angle`` and its brand check; ``notes`` says what of the brief the offline path could not use."""
-    result = service.generate(session, body)
+    result = service.generate(by.session, body)
+    _audit_created(by, result.variants)
     return {
         "path": result.path,
         "fallback_reason": result.fallback_reason,
@@ -47,11 +48,11 @@ def list_variants(
 
 
 @router.post("/variants/check", response_model=VariantOut, status_code=201)
-def check_variant(
-    body: CheckRequest, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(MARKETER)
-) -> VariantOut:
-    """Brand-check a message written by a person."""
-    return VariantOut.model_validate(service.check(session, body))
+def check_variant(body: CheckRequest, by: Acting = ACTING) -> VariantOut:
+    """Brand-check a message written by a person (stored as a ``human`` variant)."""
+    variant = service.check(by.session, body)
+    _audit_created(by, [variant])
+    return VariantOut.model_validate(variant)
 
 
 @router.get("/variants/{variant_id}", response_model=VariantOut)
@@ -77,15 +78,19 @@ def edit_variant(variant_id: int, body: EditIn, by: Acting = ACTING) -> VariantO
 
 
 @router.post("/variants/{variant_id}/translate", response_model=list[VariantOut], status_code=201)
-def translate_variant(
-    variant_id: int,
-    body: TranslateRequest,
-    session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(MARKETER),
-) -> list[VariantOut]:
+def translate_variant(variant_id: int, body: TranslateRequest, by: Acting = ACTING) -> list[VariantOut]:
     """Translations (LLM path only; 422 saying so when no LLM is configured)."""
-    variant = service.get(session, variant_id)
-    return [VariantOut.model_validate(v) for v in service.translate(session, variant, body.languages)]
+    translations = service.translate(by.session, service.get(by.session, variant_id), body.languages)
+    _audit_created(by, translations)
+    return [VariantOut.model_validate(v) for v in translations]
+
+
+def _audit_created(by: Acting, variants: list[Variant]) -> None:
+    """``variant.create`` per stored variant: who drafted which pending variant (a variant has no author column)."""
+    for variant in variants:
+        by.audit("variant.create", "variant", variant.id,
+                 {"path": variant.path, "language": variant.language, "angle": variant.angle,
+                  "score": variant.score, "parent_id": variant.parent_id})
 
 
 @router.post("/variants/{variant_id}/approve", response_model=VariantOut)
