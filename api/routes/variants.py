@@ -88,9 +88,10 @@ def translate_variant(variant_id: int, body: TranslateRequest, by: Acting = ACTI
 def _audit_created(by: Acting, variants: list[Variant]) -> None:
     """``variant.create`` per stored variant: who drafted which pending variant (a variant has no author column)."""
     for variant in variants:
+        source = {"translates": variant.parent_id} if variant.parent_id else {}
         by.audit("variant.create", "variant", variant.id,
                  {"path": variant.path, "language": variant.language, "angle": variant.angle,
-                  "score": variant.score, "parent_id": variant.parent_id})
+                  "score": variant.score, **source})
 
 
 @router.post("/variants/{variant_id}/approve", response_model=VariantOut)

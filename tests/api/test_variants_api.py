@@ -107,6 +107,9 @@ def test_llm_generation_and_translation(app_client: TestClient, marketer: dict[s
     fr = translated.json()[0]
     assert (fr["path"], fr["language"], fr["parent_id"]) == ("translation", "fr", good["id"])
     assert fr["check"]["language"] == "fr"
+    with db.session_scope() as session:  # the translation is audited as a new variant, naming its source
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(fr["id"]))).one()
+        assert (entry.action, entry.actor_type, entry.diff["translates"]) == ("variant.create", "api_key", good["id"])
 
 
 @pytest.mark.parametrize(("status", "delay", "kind"), [(500, 0.0, "http"), (200, 1.5, "timeout")])
