@@ -217,7 +217,7 @@ def test_each_recurring_run_stores_its_forecast_and_is_compared_on_its_own(app_c
     assert "Send 2: forecast made 2026-06-17 12:00 (UTC)" in table
     delivered = {run: table.split(f'<tbody data-run="{run}">')[1].split('data-metric="delivered">')[1].split("</tr>")[0]
                  for run in (1, 2)}
-    assert "<td>60</td>" in delivered[1] and "<td>80</td>" in delivered[2]
+    assert '<td data-label="Actual">60</td>' in delivered[1] and '<td data-label="Actual">80</td>' in delivered[2]
 
 
 def test_a_run_not_started_has_its_forecast_but_no_actual_figures(app_client: TestClient) -> None:
@@ -484,7 +484,8 @@ def test_an_roi_between_two_currencies_without_a_rate_is_not_a_number(app_client
     row = _console_roi(app_client, campaign_id)
     # the console says it in words to everyone but admins (3f0d541)
     words = "n/a: revenue is in GBP and cost in EUR, and no exchange rate between them is set yet: an administrator"
-    assert f"<td>{words}" in row and "RELAIS_EXCHANGE_RATES" not in row and "<td>n/a</td>" in row
+    assert f'<td data-label="Forecast">{words}' in row and "RELAIS_EXCHANGE_RATES" not in row
+    assert '<td data-label="Actual">n/a</td>' in row
     assert "GBP" in _console_row(app_client, campaign_id, "revenue_micros")
 
 
