@@ -392,6 +392,12 @@ def drain_started(client: Any) -> None:
     client.delete(DRAIN_QUEUED_KEY)
 
 
+def drain_gathering(client: Any) -> None:
+    """A running drain waits for more texts before its next pop: announcements meanwhile schedule no other
+    drain (the flag is up, as for a scheduled one; the drain's next pop clears it, or it expires)."""
+    client.set(DRAIN_SCHEDULED_KEY, "1", ex=_SCHEDULED_SECONDS)
+
+
 def store_inbound(texts: Sequence[InboundMessage], *, channel: str) -> int:
     """Store provider webhook texts as received and announce them; returns how many were new (a
     replay stores nothing).

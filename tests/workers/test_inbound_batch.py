@@ -324,8 +324,34 @@ def test_each_pop_of_the_drain_is_one_redis_round_trip(encoded: list[list[str]],
             return attribute
 
     monkeypatch.setattr(ingest, "get_redis", lambda settings: Counting(real(settings)))
+    monkeypatch.setattr(ingest, "GATHER_SECONDS", 0.01)
     stage("How much does shipping cost?", "+33612340071")
     assert drain_inbound() == 1
-    # on PostgreSQL an empty pop while the replies were being sent looks once more when they are
+    # one text found: the flag raised while waiting for more, then the top-up pop; on PostgreSQL an empty
+    # pop while the replies were being sent looks once more when they are
     pops = 3 if db.engine().dialect.name == "postgresql" else 2
-    assert trips == ["DELETE"] + ["pipeline: DEL, LPOP"] * pops, trips
+    assert trips == ["DELETE", "pipeline: DEL, LPOP", "SET"] + ["pipeline: DEL, LPOP"] * pops, trips
+
+
+def test_a_short_pop_waits_for_more_texts_which_join_its_batch_and_start_no_other_drain(
+        encoded: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pop finding fewer than BATCH texts waits GATHER_SECONDS for more: a text arriving meanwhile is
+    answered in the same batch (one encoder call, one transaction) and its announcement queues no second
+    drain job, which would have answered it in a batch of its own."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:
+            stage("Do you ship abroad?", "+33612340082")  # a webhook during the wait
+
+    monkeypatch.setattr(ingest.time, "sleep", sleep)
+    stage("How much does shipping cost?", "+33612340081")
+    drains_before = [j.id for j in get_queue("inbound").get_jobs() if j.func_name == flows.INGEST_JOB]
+    assert drain_inbound() == 2
+    assert waits == [ingest.GATHER_SECONDS], "one wait: the top-up found the second text"
+    assert len(encoded) == 1 and len(encoded[0]) == 2, "both texts in one batch"
+    drains = [j.id for j in get_queue("inbound").get_jobs() if j.func_name == flows.INGEST_JOB]
+    assert drains == drains_before, "the text that came during the wait queued no other drain"
+    assert [m.analysis["handled"] for m in messages()[-2:]] == ["replied (offline)"] * 2
+    assert all(r.status == "sent" for r in messages(direction="out")[-2:])

@@ -5,17 +5,21 @@ scheduled and none waits in the queue; the job clears the first flag before each
 while it runs either is popped by it or schedules a new job (which another worker runs alongside), and
 a job waiting in the queue is not joined by another (it pops everything pushed before it starts). Each pop of up to
 :data:`BATCH` events is taken in and answered in one transaction, its replies handed to the
-delivery engine after the commit. In a drain the replies of one batch go out on a thread of the job
-while the next batch is popped and answered (the send waits on PostgreSQL and the provider, which
-the next batch no longer waits for); one batch's send at a time, in batch order, and the job ends only
-once its last replies were handed over (or their send jobs queued, as when the engine fails). A batch
-that fails is taken in again one event at a time, each message then analysed by its own
-``process_inbound`` job (retried). :func:`sweep_inbound` (periodic) catches events whose
-announcement was lost or whose processing failed.
+delivery engine after the commit. A pop that found fewer than :data:`BATCH` waits :data:`GATHER_SECONDS`
+for more before answering (:func:`_gather`): a batch costs some 15 ms of processor time whatever its
+size and each text about 4 more, so at 100 texts/s batches of one or two, as two idle workers took
+them, cost twice what batches of eight do (docs/benchmark-log.md). In a drain the replies of one
+batch go out on a thread of the job while the next batch is popped and answered (the send waits on
+PostgreSQL and the provider, which the next batch no longer waits for); one batch's send at a time,
+in batch order, and the job ends only once its last replies were handed over (or their send jobs
+queued, as when the engine fails). A batch that fails is taken in again one event at a time, each
+message then analysed by its own ``process_inbound`` job (retried). :func:`sweep_inbound` (periodic)
+catches events whose announcement was lost or whose processing failed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -40,6 +44,8 @@ log = structlog.get_logger("relais.inbound")
 #: Events taken in, analysed (one encoder call per round) and answered per transaction.
 BATCH = 32
 SWEEP_AFTER_SECONDS = 30
+#: How long a pop that found fewer than :data:`BATCH` events waits for more (the texts' added latency at most).
+GATHER_SECONDS = 0.05
 
 
 def ingest_inbound(event_id: int) -> int | None:
@@ -104,7 +110,7 @@ def drain_inbound() -> int:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relais-inbound-send") as sender:
         try:
             while True:
-                raw = _pop(client)
+                raw = _gather(client, _pop(client))
                 if not raw:
                     if not sending:
                         return taken
@@ -121,14 +127,26 @@ def drain_inbound() -> int:
             settle()
 
 
-def _pop(client: Any) -> list[bytes] | None:
-    """Clear the "drain scheduled" flag, then pop up to :data:`BATCH` ids: one round trip, the two
+def _pop(client: Any, count: int | None = None) -> list[bytes] | None:
+    """Clear the "drain scheduled" flag, then pop up to ``count`` ids (:data:`BATCH`): one round trip, the two
     commands run in this order (an id pushed after the pop finds the flag down and schedules a drain)."""
     pipe = client.pipeline(transaction=False)
     pipe.delete(flows.DRAIN_SCHEDULED_KEY)
-    pipe.lpop(flows.PENDING_INBOUND_KEY, BATCH)
+    pipe.lpop(flows.PENDING_INBOUND_KEY, count or BATCH)
     raw: list[bytes] | None = pipe.execute()[1]
     return raw
+
+
+def _gather(client: Any, raw: list[bytes] | None) -> list[bytes] | None:
+    """``raw`` topped up with the ids pushed in the next :data:`GATHER_SECONDS` when it holds at least one
+    and fewer than :data:`BATCH`. Meanwhile the "drain scheduled" flag is up (``flows.drain_gathering``), so
+    those texts wait for this drain rather than start another that would answer them a few at a time; the
+    top-up is a normal pop (the flag cleared first), so an id pushed after it schedules a drain as before."""
+    if not raw or len(raw) >= BATCH or GATHER_SECONDS <= 0:
+        return raw
+    flows.drain_gathering(client)
+    time.sleep(GATHER_SECONDS)
+    return raw + (_pop(client, BATCH - len(raw)) or [])
 
 
 def sweep_inbound(older_than_seconds: float = SWEEP_AFTER_SECONDS) -> int:
