@@ -21,12 +21,13 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -48,9 +49,6 @@ from delivery.policy import RetryPolicy
 
 log = structlog.get_logger("relais.delivery")
 
-#: rows claimed per transaction of a batch; the lanes start sending the first piece while the next are claimed
-CLAIM_PIECE = 125
-
 
 @dataclass
 class Outcome:
@@ -61,58 +59,33 @@ class Outcome:
 
 
 class _Queue:
-    """A batch's messages for its lanes, fed piece by piece as the batch thread claims them (:meth:`add`,
-    then :meth:`close`): those already booked (message, grant, when booked) in booking order, topped up by
-    a lane asking with the next ``group`` booked in one command, which any lane may then take. A lane that
-    finds nothing to book or take waits for the next piece."""
+    """A batch's messages for its lanes: those already booked (message, grant, when booked) in booking order,
+    topped up by the lane asking with the next ``group`` booked in one command, which any lane may then take."""
 
-    def __init__(self, *, group: int) -> None:
+    def __init__(self, messages: Sequence[store.Outgoing], *, group: int) -> None:
         self.group = max(1, group)
-        self._pending: deque[store.Outgoing] = deque()
+        self._pending = iter(messages)
         self._booked: deque[tuple[store.Outgoing, Grant, float]] = deque()
-        self._closed = False
-        self._ready = threading.Condition()
-
-    def add(self, messages: Sequence[store.Outgoing]) -> None:
-        """More claimed messages to send."""
-        with self._ready:
-            self._pending.extend(messages)
-            self._ready.notify_all()
-
-    def close(self) -> None:
-        """No more messages will be added: lanes end once the queue is empty."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
+        self._lock = threading.Lock()
 
     def next(
         self, book: Callable[[list[store.Outgoing]], list[Grant]], *, journal_due: bool = False
     ) -> tuple[store.Outgoing, Grant, float] | None:
-        """The next booked message, ``None`` when none is left and none will come. A lane whose journal
-        entries are due books the next group even when some are booked (its entries go with that command),
-        or writes them alone before it waits or takes a booked one."""
-        while True:
-            with self._ready:
-                if self._booked and not journal_due:
-                    return self._booked.popleft()
-                group = [self._pending.popleft() for _ in range(min(self.group, len(self._pending)))]
-                if not group and not journal_due and not self._booked:
-                    if self._closed:
-                        return None
-                    self._ready.wait()
-                    continue
-            if group:
-                grants = book(group)  # outside the lock: the other lanes take booked messages meanwhile
-                booked = time.monotonic()
-                with self._ready:
-                    self._booked.extend((m, g, booked) for m, g in zip(group, grants, strict=True))
-                    self._ready.notify_all()
-            else:
-                book([])  # the journal entries alone
-            journal_due = False
-            with self._ready:
-                if self._booked:
-                    return self._booked.popleft()
+        """The next booked message, ``None`` when none is left. A lane whose journal entries are due books
+        the next group even when some are booked (its entries go with that command), else only writes."""
+        with self._lock:
+            if self._booked and not journal_due:
+                return self._booked.popleft()
+            group = list(itertools.islice(self._pending, self.group))
+        if group:
+            grants = book(group)  # outside the lock: the other lanes take booked messages meanwhile
+            booked = time.monotonic()
+            with self._lock:
+                self._booked.extend((m, g, booked) for m, g in zip(group, grants, strict=True))
+        elif journal_due:
+            book([])
+        with self._lock:
+            return self._booked.popleft() if self._booked else None
 
 
 @dataclass
@@ -169,59 +142,36 @@ class DeliveryEngine:
     def send_batch(self, message_ids: Sequence[int], *, owner: str = "") -> BatchReport:
         """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent).
 
-        The batch is claimed in pieces of :data:`CLAIM_PIECE` (claim, authority, senders, each piece in its
-        own transaction, at its own moment) and the lanes start on the first piece while the next are
-        claimed: claimed whole, the batch's lanes sat idle through the claim of all 500, and a worker left
-        its senders' rate unused for that long on every batch (12 short codes at 100 msg/s ran at ~930
-        msg/s with the machine a third idle). Each piece is recorded with its own claim token.
-
         ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``)."""
         report = BatchReport()
-        ids = list(message_ids)
-        queue = _Queue(group=self._per_call)
-        lanes: list[Future[list[Outcome]]] = []
-        tokens: dict[int, str] = {}
-        try:
-            for start in range(0, len(ids), CLAIM_PIECE):
-                outgoing, token = self._claim(ids[start : start + CLAIM_PIECE], owner=owner, report=report)
-                tokens.update((m.id, token) for m in outgoing)
-                queue.add(outgoing)
-                while outgoing and len(lanes) < min(self._concurrency, len(ids) - start):
-                    lanes.append(self._pool.submit(self._send_lane, queue))
-        finally:  # a piece that failed to claim: the pieces claimed before it are still sent and recorded
-            queue.close()
-            outcomes = [o for lane in lanes for o in lane.result()]
-            if outcomes:
-                self._record(outcomes, tokens, report)
-        return report
-
-    def _claim(self, ids: list[int], *, owner: str, report: BatchReport) -> tuple[list[store.Outgoing], str]:
-        """Claim one piece of a batch: the rows due now, what the authority lets go, their senders."""
         now = self._clock()
         with db.session_scope() as session:
-            token, rows = store.take(session, ids, now=now, owner=owner)
+            token, rows = store.take(session, message_ids, now=now, owner=owner)
+            report.claimed = len(rows)
             allowed = authority.enforce(session, rows, now=now)
             outgoing = store.prepare(
-                session,
-                allowed,
-                channel=self.channel.name,
-                default_account_rate=self._default_account_rate,
+                session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate,
                 claim=(token, now),
             )
-            report.claimed += len(rows)
-            report.rejected += sum(1 for r in rows if r.status in ("rejected", "expired"))
-            report.waiting += sum(1 for r in rows if r.status == "queued")
-            report.dead += sum(1 for r in rows if r.status == "dead")
-        return outgoing, token
-
-    def _record(self, outcomes: list[Outcome], tokens: dict[int, str], report: BatchReport) -> None:
-        """Record the batch's provider acceptances and failures, then drop the acceptances' journal entries."""
+            report.rejected = sum(1 for r in rows if r.status in ("rejected", "expired"))
+            report.waiting = sum(1 for r in rows if r.status == "queued")
+            report.dead = sum(1 for r in rows if r.status == "dead")
+        if not outgoing:
+            return report
+        # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
+        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it. A lane that
+        # finds no message booked books the next few (one Redis round trip for their slots) for whichever
+        # lane is free first, itself included.
+        queue = _Queue(outgoing, group=self._per_call)
+        lanes = min(self._concurrency, len(outgoing))
+        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(queue), range(lanes)) for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
         with db.session_scope() as session:
-            store.record_sent(session, sent, token_of={i: tokens[i] for i in sent})
+            store.record_sent(session, sent, token_of={i: token for i in sent})
             self._record_failures(session, [o for o in outcomes if o.result is None], report, now=self._clock())
         journal.forget(self._redis, sent)
         report.sent = len(sent)
+        return report
 
     def _send_lane(self, queue: _Queue) -> list[Outcome]:
         """Send the batch's messages, each taken when this lane is free (one of the batch's concurrent

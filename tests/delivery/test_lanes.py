@@ -8,7 +8,6 @@ the other lanes had finished and sat idle, and the worker sent nothing until the
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -17,8 +16,7 @@ from channels.base import OutboundMessage, SendResult
 from channels.vonage import VonageChannel, VonageConfig
 from core.redis import get_redis
 from core.settings import Settings
-from delivery import engine as engine_module
-from delivery import journal, store
+from delivery import journal
 from delivery.engine import DeliveryEngine
 from delivery.limiter import Grant, RateLimiter
 from tests.channels.fakes.vonage_server import FakeVonage
@@ -135,68 +133,3 @@ def test_a_lane_books_a_few_slots_per_redis_command_and_journals_every_send_befo
     assert set(journalled) == set(ids)
     assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
     assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)
-
-
-def test_the_lanes_send_the_first_piece_while_the_rest_of_the_batch_is_claimed(
-    fake: FakeVonage, runtime: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Claimed whole, a batch's lanes sat idle through the claim of all its rows, and the worker left its
-    senders' rate unused that long on every batch: the lanes start on the first piece claimed."""
-    ids = queue(9)
-    events: list[str] = []
-    take = store.take
-
-    def noted_take(*args: Any, **kwargs: Any) -> Any:
-        events.append("claim")
-        claimed = take(*args, **kwargs)
-        if len(events) > 1:  # let the first piece's lanes reach the provider before the next claim ends
-            deadline = time.monotonic() + 5
-            while "send" not in events and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return claimed
-
-    class Noted(VonageChannel):
-        def send(self, *, message: OutboundMessage) -> SendResult:
-            events.append("send")
-            return super().send(message=message)
-
-    monkeypatch.setattr(engine_module, "CLAIM_PIECE", 3)
-    monkeypatch.setattr(store, "take", noted_take)
-    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
-    engine = DeliveryEngine(channel=Noted(config), client=get_redis(runtime), concurrency=2)
-    try:
-        report = engine.send_batch(ids)
-    finally:
-        engine.close()
-    assert (report.claimed, report.sent) == (9, 9)
-    assert events.count("claim") == 3
-    assert events.index("send") < len(events) - 1 - events[::-1].index("claim")  # a send before the last claim
-    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
-    assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)
-
-
-def test_a_piece_that_fails_to_claim_leaves_the_pieces_before_it_sent_and_recorded(
-    fake: FakeVonage, runtime: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ids = queue(6)
-    take = store.take
-    pieces: list[int] = []
-
-    def failing_second(*args: Any, **kwargs: Any) -> Any:
-        pieces.append(1)
-        if len(pieces) == 2:
-            raise RuntimeError("the database went away")
-        return take(*args, **kwargs)
-
-    monkeypatch.setattr(engine_module, "CLAIM_PIECE", 3)
-    monkeypatch.setattr(store, "take", failing_second)
-    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
-    engine = DeliveryEngine(channel=VonageChannel(config), client=get_redis(runtime), concurrency=2)
-    try:
-        with pytest.raises(RuntimeError, match="went away"):
-            engine.send_batch(ids)
-    finally:
-        engine.close()
-    found = statuses(ids)
-    assert [found[i][0] for i in ids] == ["sent"] * 3 + ["queued"] * 3  # the job's retry sends the rest
-    assert len(fake.requests) == 3
