@@ -64,6 +64,13 @@ def line_type_of(phone_e164: str, *, texted_in: bool = False) -> str:
     return "unknown" if texted_in and not receives_sms(line_type) else line_type
 
 
+def _proved_textable(contact: Contact) -> None:
+    """A known contact's number just texted us: a class the plan said cannot take texts (a landline
+    imported with a warning) becomes ``unknown``, so the reply to it is not refused (:func:`line_type_of`)."""
+    if contact.line_type is not None and not receives_sms(contact.line_type):
+        contact.line_type = "unknown"
+
+
 def get_or_create_by_phone(
     session: Session,
     *,
@@ -81,6 +88,8 @@ def get_or_create_by_phone(
     """
     found = find_by_phone(session, phone_e164)
     if found is not None:
+        if texted_in:
+            _proved_textable(found)
         return found, False
     contact = Contact(
         phone=phone_e164,
@@ -121,6 +130,8 @@ def get_or_create_many_by_phone(
         by_index[str(contact.phone_index)]: contact
         for contact in session.scalars(select(Contact).where(Contact.phone_index.in_(list(by_index))))
     }
+    for contact in found.values():
+        _proved_textable(contact)
     missing = [phone for phone in numbers if phone not in found]
     if not missing:
         return found

@@ -611,7 +611,9 @@ def _received_event(message: Message, inbound: InboundMessage) -> dict[str, Any]
 
 def _create_inbound(session: Session, inbound: InboundMessage, *, channel: str, queue: bool) -> Message:
     country, timezone = _whereabouts(inbound.from_)
-    contact, _ = get_or_create_by_phone(session, phone_e164=inbound.from_, country=country, timezone=timezone)
+    contact, _ = get_or_create_by_phone(
+        session, phone_e164=inbound.from_, country=country, timezone=timezone, texted_in=True
+    )
     now = utcnow()
     conversation = service.open_conversation(session, contact_id=contact.id, sender=inbound.to, channel=channel,
                                              message_at=now)

@@ -75,3 +75,31 @@ def test_new_contacts_record_their_line_type_and_a_number_that_texted_in_stays_t
         everyone = [sent_to.id, created.id, *(c.id for c in texted.values())]
         refused = consent_verdicts(session, everyone, "transactional")
         assert refused == {sent_to.id: "invalid_number", created.id: "invalid_number"}
+
+
+def test_a_landline_that_texts_in_gets_its_replies_on_either_inbound_path(runtime_any_db: Settings) -> None:
+    """A landline imported with a warning, then texting us (landline SMS services exist), proved it takes
+    texts: on the old code the reply to it was refused as ``invalid_number``, and the single-event path
+    (a joined multi-part text) stored a new landline as ``fixed_line``."""
+    from datetime import UTC, datetime
+
+    from channels.base import InboundMessage
+    from conversations import flows
+
+    def text(number: str, ref: str) -> InboundMessage:
+        return InboundMessage(provider="vonage-sms", provider_message_id=ref, from_=number, to="+33612000000",
+                              text="bonjour, vous avez des bougies ?", received_at=datetime.now(UTC))
+
+    with db.session_scope() as session:
+        imported, _ = get_or_create_by_phone(session, phone_e164="+33142720004")  # stored as a landline
+        batch_known, _ = get_or_create_by_phone(session, phone_e164="+33142720005")
+        assert (imported.line_type, batch_known.line_type) == ("fixed_line", "fixed_line")
+        single = flows.persist_inbound(session, inbound=text("+33142720004", "L1"), provider="vonage",
+                                       queue_analysis=False)
+        fresh = flows.persist_inbound(session, inbound=text("+33142720006", "L2"), provider="vonage",
+                                      queue_analysis=False)
+        batch = get_or_create_many_by_phone(session, {"+33142720005": ("FR", None)})
+        assert single is not None and fresh is not None
+        ids = [imported.id, fresh.contact_id, batch["+33142720005"].id]
+        assert [session.get_one(Contact, i).line_type for i in ids] == ["unknown"] * 3
+        assert consent_verdicts(session, ids, "transactional") == {}
