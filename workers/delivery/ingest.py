@@ -45,7 +45,7 @@ log = structlog.get_logger("relais.inbound")
 BATCH = 32
 SWEEP_AFTER_SECONDS = 30
 #: How long a pop that found fewer than :data:`BATCH` events waits for more (the texts' added latency at most).
-GATHER_SECONDS = 0.05
+GATHER_SECONDS = 0.02
 
 
 def ingest_inbound(event_id: int) -> int | None:
