@@ -114,7 +114,11 @@ def push_subscribe(body: PushSubscriptionIn, by: Acting = AGENT) -> Response:
     webpush.subscribe(
         by.request.app.state.settings,
         webpush.Subscription(
-            user_id=by.principal.id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+            user_id=by.principal.id,
+            endpoint=body.endpoint,
+            p256dh=body.keys.p256dh,
+            auth=body.keys.auth,
+            kind=by.principal.kind,
         ),
     )
     by.audit("push.subscribe", "user", by.principal.id, {"service": urlsplit(body.endpoint).hostname})
@@ -127,7 +131,11 @@ class EndpointIn(RequestBody):
 
 @router.post("/push/unsubscribe", status_code=204)
 def push_unsubscribe(body: EndpointIn, by: Acting = AGENT) -> Response:
-    """Stop notifying a browser (audited ``push.unsubscribe`` when one was subscribed)."""
-    if webpush.unsubscribe(by.request.app.state.settings, body.endpoint):
+    """Stop notifying a browser the caller registered (audited ``push.unsubscribe`` when one was removed).
+
+    Another user's subscription is left alone and the answer is the same ``204``, so the route tells nobody
+    whether an endpoint they name is registered."""
+    settings = by.request.app.state.settings
+    if webpush.unsubscribe(settings, body.endpoint, user_id=by.principal.id, kind=by.principal.kind):
         by.audit("push.unsubscribe", "user", by.principal.id, {"service": urlsplit(body.endpoint).hostname})
     return Response(status_code=204)

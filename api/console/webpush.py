@@ -64,10 +64,14 @@ def application_server_key(settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class Subscription:
+    """A browser's push subscription and who registered it: ``user_id`` is a console user's id, or an API
+    key's when ``kind`` is ``api_key`` (the two are counted apart, so the owner is the pair)."""
+
     user_id: int
     endpoint: str
     p256dh: str
     auth: str
+    kind: str = "user"  # stored since 2026-12-01: an older entry without it was a console user's
 
     def info(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
@@ -102,8 +106,28 @@ class _CheckedSession:
             return response
 
 
-def unsubscribe(settings: Settings, endpoint: str) -> bool:
-    return bool(get_redis(settings).hdel(SUBSCRIPTIONS_KEY, endpoint))
+# delete the endpoint's entry only if the caller registered it: one script, so a browser re-subscribed by
+# another user between a read and a delete is never removed
+_UNSUBSCRIBE_OWN = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return 0 end
+local entry = cjson.decode(stored)
+if tostring(entry['user_id']) ~= ARGV[2] or (entry['kind'] or 'user') ~= ARGV[3] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+
+def unsubscribe(settings: Settings, endpoint: str, *, user_id: int, kind: str = "user") -> bool:
+    """Stop notifying ``endpoint`` if it is the caller's own subscription (``user_id`` of ``kind``);
+    whether one was removed. Anyone else's is left alone: an endpoint is an unguessable URL, but one
+    seen in a log or a shared browser must not let a colleague silence another agent's notifications."""
+    removed = get_redis(settings).eval(_UNSUBSCRIBE_OWN, 1, SUBSCRIPTIONS_KEY, endpoint, str(user_id), kind)
+    return bool(removed)
+
+
+def drop(settings: Settings, endpoint: str) -> None:
+    """Forget a subscription whatever its owner: the push service says it is gone, or it is not public."""
+    get_redis(settings).hdel(SUBSCRIPTIONS_KEY, endpoint)
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
@@ -149,14 +173,14 @@ def _push_one(
         )
         return 1
     except OutboundBlocked:
-        unsubscribe(settings, subscription.endpoint)
+        drop(settings, subscription.endpoint)
         log.warning("web push endpoint is not public, dropped", endpoint_host=origin.netloc)
     except httpx.HTTPError as exc:
         log.warning("web push unreachable", error=type(exc).__name__, endpoint_host=origin.netloc)
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in (404, 410):
-            unsubscribe(settings, subscription.endpoint)
+            drop(settings, subscription.endpoint)
         log.warning("web push failed", status=status, endpoint_host=origin.netloc)
     return 0
 

@@ -23,12 +23,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.console import webpush
+from api.deps import CSRF_HEADER
+from core import db
+from core.models import AuditEntry
 from core.redis import get_redis
 from core.settings import Settings
 from handoff.events import channel
-from tests.console.helpers import escalated_conversation
+from tests.console.helpers import create_console_user, escalated_conversation, log_in
 from tests.helpers import auth_headers
 
 
@@ -176,3 +180,38 @@ def test_a_stored_internal_endpoint_is_never_posted_to_and_is_dropped(
     webpush.subscribe(allowed, webpush.Subscription(user_id=1, endpoint=f"{push_service.url}/x", **keys))
     assert webpush.notify_all(runtime, {"title": "t"}) == 0
     assert push_service.received == [] and webpush.subscriptions(runtime) == []
+
+
+def test_an_agent_cannot_remove_a_colleagues_subscription(outbound_to_loopback: None, app_client: TestClient) -> None:
+    """``POST /console/push/unsubscribe`` removed whatever endpoint it was given: an agent who saw a colleague's
+    endpoint (a shared browser, a log) silenced the colleague's notifications. Only the caller's own is removed;
+    the answer is 204 either way, so it tells nobody whether another's endpoint is registered."""
+    settings = app_client.app.state.settings  # type: ignore[attr-defined]
+    endpoint = {"endpoint": "http://127.0.0.1:9/push/ana-browser"}
+    ana_id, ana_secret = create_console_user("ana@example.com")
+    bob_id, bob_secret = create_console_user("bob@example.com")
+    bob = TestClient(app_client.app)  # a browser of its own (session cookie)
+    ana_csrf = {CSRF_HEADER: log_in(app_client, "ana@example.com", ana_secret)}
+    bob_csrf = {CSRF_HEADER: log_in(bob, "bob@example.com", bob_secret)}
+    subscription = Browser().subscription(endpoint["endpoint"])
+    assert app_client.post("/console/push/subscriptions", json=subscription, headers=ana_csrf).status_code == 204
+
+    assert bob.post("/console/push/unsubscribe", json=endpoint, headers=bob_csrf).status_code == 204
+    assert [(s.user_id, s.kind) for s in webpush.subscriptions(settings)] == [(ana_id, "user")]  # still Ana's
+
+    assert app_client.post("/console/push/unsubscribe", json=endpoint, headers=ana_csrf).status_code == 204
+    assert webpush.subscriptions(settings) == []
+    with db.session_scope() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "push.unsubscribe")).all()
+        assert [(r.actor_type, r.actor_id) for r in rows] == [("user", str(ana_id))]  # Bob's try removed nothing
+    assert bob_id != ana_id
+
+
+def test_an_api_key_is_not_the_user_with_the_same_id(runtime: Settings) -> None:
+    """Key ids and user ids are counted apart: the owner of a subscription is the pair (kind, id)."""
+    keys = Browser().subscription("")["keys"]
+    webpush.subscribe(runtime, webpush.Subscription(user_id=1, endpoint="https://push.example/a", **keys))
+    assert not webpush.unsubscribe(runtime, "https://push.example/a", user_id=1, kind="api_key")
+    assert not webpush.unsubscribe(runtime, "https://push.example/a", user_id=2)
+    assert webpush.unsubscribe(runtime, "https://push.example/a", user_id=1)
+    assert webpush.subscriptions(runtime) == []
