@@ -10,9 +10,13 @@ The hours come from the business profile (``hours:`` in the profile YAML, see
         en: "We're closed now; an advisor will answer from {opens}."
         fr: "Nous sommes fermés ; un conseiller vous répondra dès {opens}."
 
-A day left out is closed. ``{opens}`` is filled with the next opening time in the business's
-timezone, written the customer's way with Babel: "lundi 9 h", "lunes 9:00", "Montag 9:00",
-"Monday 9:00 AM". No ``hours:`` section means always open (no auto-reply).
+A day left out is closed. ``{opens}`` is filled with the next opening in the business's timezone,
+written the customer's way (Babel's weekday names and times): "today" or "tomorrow" when it is on
+the business's current or next day, else the weekday: "9:00 AM today", "demain 9 h", "el lunes a las
+9:00", "Montag 9:00 Uhr". It reads after the language's word for "from" ("from {opens}", "dès
+{opens}", "a partir de {opens}", "ab {opens}", "a partire da {opens}"). A text sent at 03:00 on a
+Tuesday said "from Tuesday 9:00", as if nobody would answer for a week. No ``hours:`` section means
+always open (no auto-reply).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,9 +37,9 @@ _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 DEFAULT_CLOSED_REPLY: dict[str, str] = {
     "en": "Thanks for your message. We're closed right now; an advisor will reply from {opens}.",
     "fr": "Merci pour votre message. Nous sommes fermés ; un conseiller vous répondra dès {opens}.",
-    "es": "Gracias por su mensaje. Estamos cerrados; un asesor le responderá a partir del {opens}.",
+    "es": "Gracias por su mensaje. Estamos cerrados; un asesor le responderá a partir de {opens}.",
     "de": "Danke für Ihre Nachricht. Wir haben geschlossen; ein Berater antwortet ab {opens}.",
-    "it": "Grazie del messaggio. Siamo chiusi; un consulente risponderà da {opens}.",
+    "it": "Grazie del messaggio. Siamo chiusi; un consulente risponderà a partire da {opens}.",
     "pt": "Obrigado pela mensagem. Estamos fechados; um atendente responderá a partir de {opens}.",
 }
 
@@ -78,32 +82,67 @@ class BusinessHours:
         return None
 
     def closed_reply_for(self, language: str, at: datetime) -> str:
-        """The after-hours auto-reply in ``language`` (English when the profile lacks it)."""
+        """The after-hours auto-reply in ``language`` (English when the profile lacks it), its ``{opens}`` the
+        next opening after ``at`` said from the business's day at ``at``: today, tomorrow or a weekday."""
         template = self.closed_reply.get(language) or self.closed_reply.get("en") or DEFAULT_CLOSED_REPLY["en"]
         written = language if self.closed_reply.get(language) else "en"
         opening = self.next_opening(at)
-        return template.replace("{opens}", format_opening(opening, written) if opening else "")
+        if opening is None:
+            return template.replace("{opens}", "")
+        today = as_utc(at).astimezone(ZoneInfo(self.timezone)).date()
+        if written == "es":
+            # "a partir del lunes" (de + el), "a partir de hoy": the article belongs to the weekday alone
+            template = template.replace("del {opens}", "de {opens}")
+        reply = template.replace("{opens}", format_opening(opening, written, today=today))
+        return reply.replace(" de el ", " del ") if written == "es" else reply
 
 
 #: Time patterns (CLDR syntax) where the locale's short time is not how people write it in an SMS.
 _TIME_PATTERNS: dict[str, tuple[str, str]] = {"fr": ("H 'h'", "H 'h' mm")}
 
+#: "today" and "tomorrow" in the supported languages (Babel has no standalone word for them).
+_RELATIVE_DAYS: dict[str, tuple[str, str]] = {
+    "en": ("today", "tomorrow"), "fr": ("aujourd'hui", "demain"), "es": ("hoy", "mañana"),
+    "de": ("heute", "morgen"), "it": ("oggi", "domani"), "pt": ("hoje", "amanhã"),
+}
 
-def format_opening(opening: datetime, language: str) -> str:
-    """``opening`` as a weekday and a time in ``language`` ("lundi 9 h", "lunes 9:00")."""
+
+def format_opening(opening: datetime, language: str, *, today: date | None = None) -> str:
+    """``opening`` as a day and a time in ``language``, read after the language's "from": "Monday 9:00 AM",
+    "9:00 AM today", "lundi 9 h", "demain 9 h", "el lunes a las 9:00", "heute 9:00 Uhr", "lunedì alle 9:00",
+    "amanhã às 9:00". ``today`` is the business's date when the reply is written: an opening on it or the day
+    after is "today" / "tomorrow" (a weekday alone reads as next week's); without it, the weekday."""
     try:
         locale = Locale.parse(language)
     except (ValueError, UnknownLocaleError):
         locale = Locale.parse("en")
+    lang = locale.language if locale.language in _RELATIVE_DAYS else "en"
+    if lang != locale.language:
+        locale = Locale.parse("en")
+    days = (opening.date() - today).days if today is not None else None
+    relative = _RELATIVE_DAYS[lang][days] if days in (0, 1) else None
     weekday = format_date(opening, "EEEE", locale=locale)
-    on_the_hour, with_minutes = _TIME_PATTERNS.get(locale.language, ("", ""))
+    on_the_hour, with_minutes = _TIME_PATTERNS.get(lang, ("", ""))
     if on_the_hour:
         clock = format_time(opening, on_the_hour if opening.minute == 0 else with_minutes, locale=locale)
-    elif locale.language == "en":
+    elif lang == "en":
         clock = format_time(opening, "h:mm a", locale=locale)
     else:
         clock = format_time(opening, "H:mm", locale=locale)
-    return f"{weekday} {clock}"
+    if lang == "en":
+        return f"{clock} {relative}" if relative else f"{weekday} {clock}"
+    if lang == "es":
+        at_clock = f"a la {clock}" if opening.hour == 1 else f"a las {clock}"
+        return f"{relative or 'el ' + weekday} {at_clock}"
+    if lang == "it":
+        at_clock = f"all'{clock}" if opening.hour == 1 else f"alle {clock}"
+        return f"{relative or weekday} {at_clock}"
+    if lang == "pt":
+        at_clock = f"à {clock}" if opening.hour == 1 else f"às {clock}"
+        return f"{relative or weekday} {at_clock}"
+    if lang == "de":
+        return f"{relative or weekday} {clock} Uhr"
+    return f"{relative or weekday} {clock}"
 
 
 def as_utc(at: datetime) -> datetime:

@@ -38,16 +38,16 @@ def test_next_opening_and_the_closed_reply() -> None:
     assert opening is not None and (opening.weekday(), opening.hour) == (0, 9)
     assert HOURS.closed_reply_for("fr", saturday_evening) == "Fermé ; réponse dès lundi 9 h."
     tuesday_lunch = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    assert "Tuesday 2:00 PM" in HOURS.closed_reply_for("en", tuesday_lunch)
+    assert "from 2:00 PM today." in HOURS.closed_reply_for("en", tuesday_lunch)
 
 
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("es", "a partir del lunes 9:00."),
-        ("de", "ab Montag 9:00."),
-        ("it", "da lunedì 9:00."),
-        ("pt", "a partir de segunda-feira 9:00."),
+        ("es", "a partir del lunes a las 9:00."),
+        ("de", "ab Montag 9:00 Uhr."),
+        ("it", "a partire da lunedì alle 9:00."),
+        ("pt", "a partir de segunda-feira às 9:00."),
         ("nl", "from Monday 9:00 AM."),  # no Dutch text: the English one, with an English weekday
     ],
 )
@@ -55,6 +55,50 @@ def test_the_next_opening_is_written_in_the_customers_language(language: str, ex
     saturday_evening = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
     reply = HOURS.closed_reply_for(language, saturday_evening)
     assert reply.endswith(expected) and not re.search(r"\bMon\b", reply)
+
+
+#: The demo shop's week: Monday to Friday 9:00-18:00, Saturday 10:00-13:00, Paris time.
+WEEK = parse_hours({
+    "timezone": "Europe/Paris",
+    "weekly": {day: "09:00-18:00" for day in ("mon", "tue", "wed", "thu", "fri")} | {"sat": "10:00-13:00"},
+})
+
+
+@pytest.mark.parametrize(
+    ("language", "today", "tomorrow"),
+    [
+        ("en", "from 9:00 AM today.", "from 9:00 AM tomorrow."),
+        ("fr", "dès aujourd'hui 9 h.", "dès demain 9 h."),
+        ("es", "a partir de hoy a las 9:00.", "a partir de mañana a las 9:00."),
+        ("de", "ab heute 9:00 Uhr.", "ab morgen 9:00 Uhr."),
+        ("it", "a partire da oggi alle 9:00.", "a partire da domani alle 9:00."),
+        ("pt", "a partir de hoje às 9:00.", "a partir de amanhã às 9:00."),
+    ],
+)
+def test_an_opening_today_or_tomorrow_is_said_so_in_the_customers_language(
+        language: str, today: str, tomorrow: str) -> None:
+    """At 03:00 on a Tuesday the reply said "from Tuesday 9:00" (es, it, pt "a partir del martes"): read as next
+    week's. The day is the business's: 02:00 UTC is 03:00 in Paris, 23:30 UTC on Monday is already Tuesday there."""
+    tuesday_3am = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    monday_evening = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)
+    monday_late = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # Tuesday 00:30 in Paris: the opening is today
+    assert WEEK.closed_reply_for(language, tuesday_3am).endswith(today)
+    assert WEEK.closed_reply_for(language, monday_evening).endswith(tomorrow)
+    assert WEEK.closed_reply_for(language, monday_late).endswith(today)
+    saturday_afternoon = datetime(2026, 12, 5, 14, 0, tzinfo=UTC)  # opens Monday: a weekday, never "tomorrow"
+    weekday = WEEK.closed_reply_for(language, saturday_afternoon)
+    assert not weekday.endswith((today, tomorrow))
+    assert re.search(r"(?i)monday|lundi|lunes|montag|lunedì|segunda", weekday)
+
+
+def test_a_spanish_template_written_with_del_reads_right_today() -> None:
+    """A profile's Spanish text written for a weekday ("a partir del {opens}") says "a partir de hoy", not "del hoy"."""
+    hours = parse_hours({"timezone": "Europe/Madrid", "weekly": {"tue": "09:00-18:00", "thu": "09:00-18:00"},
+                         "closed_reply": {"es": "Le respondemos a partir del {opens}."}})
+    assert hours.closed_reply_for("es", datetime(2026, 12, 1, 2, 0, tzinfo=UTC)) == \
+        "Le respondemos a partir de hoy a las 9:00."
+    assert hours.closed_reply_for("es", datetime(2026, 12, 1, 18, 0, tzinfo=UTC)) == \
+        "Le respondemos a partir del jueves a las 9:00."
 
 
 def test_french_times_with_minutes() -> None:
