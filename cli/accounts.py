@@ -14,8 +14,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
-from core import accounts, api_keys, audit, db, keys, users
+from core import accounts, api_keys, audit, crypto, db, keys, users
 from core.errors import RelaisError
 from core.models import User
 from core.rbac import ALL_ROLES, parse_role
@@ -24,7 +25,6 @@ from core.runtime import bootstrap
 user_app = typer.Typer(help="Console users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
-CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais CLI")
 
 
 def register(app: typer.Typer) -> None:
@@ -167,5 +167,6 @@ def rotate(batch: int = typer.Option(500, min=1)) -> None:
 
         done = keys.rotate(batch=batch, progress=advance)
     with db.session_scope() as session:
-        audit.record(session, actor=CLI_ACTOR, action="keys.rotate", diff={"rewritten": done})
+        audit.record(session, actor=CLI_ACTOR, action="keys.rotate", target_type="encryption_key",
+                     target_id=crypto.keyring().active_kid, diff={"rewritten": done})
     console.print(f"{done} values re-encrypted")

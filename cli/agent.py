@@ -13,13 +13,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agent.runtime import DEFAULT_KB, AgentRuntime, get_runtime, install_profile, intent_store
+from agent.profile import BusinessProfile
+from agent.runtime import DEFAULT_KB, AgentRuntime, get_runtime, intent_store, profile_store
 from agent.service import analyze_text, load_intents_file
+from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
+from core import audit, db
 from core.errors import Conflict
 from core.runtime import bootstrap
 from core.settings import Settings
 from knowledge.base import IngestProgress
+from knowledge.types import IngestResult
 
 intents_app = typer.Typer(help="Intent models.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
@@ -34,6 +38,43 @@ def open_runtime(settings: Settings) -> AgentRuntime:
         console.print(f"[red]{exc.detail}[/]\nWhile `relais run` owns it, use its API instead: "
                       "POST /api/v1/agent/analyze, /api/v1/knowledge/documents.")
         raise typer.Exit(1) from None
+
+
+def audit_training(version: str, *, activate: bool, source: str, demo: bool = False) -> None:
+    """Record a model trained here as the API's ``intents.train`` (and its activation) is, by the CLI."""
+    with db.session_scope() as session:
+        audit.record(session, actor=CLI_ACTOR, action="intents.train", target_type="intent_model", target_id=version,
+                     diff={"activate": activate, "file": source, **({"demo": True} if demo else {})})  # fmt: skip
+
+
+def audit_ingested(results: list[IngestResult], *, demo: bool = False) -> None:
+    """One ``knowledge.ingest`` entry per document, as the API records an upload; a demo load records only the
+    documents it changed (running it again changes nothing and records nothing)."""
+    with db.session_scope() as session:
+        for result in results:
+            if demo and not (result.embedded or result.deleted):
+                continue
+            audit.record(session, actor=CLI_ACTOR, action="knowledge.ingest", target_type="document",
+                         target_id=f"{result.kb}/{result.document_id}",
+                         diff={"chunks": result.chunks, "deleted": result.deleted, **({"demo": True} if demo else {})})
+
+
+def install_profile_audited(file: Path, settings: Settings, *, demo: bool = False) -> BusinessProfile:
+    """Make ``file`` the business profile and record ``agent.profile.update`` as the API does, in one transaction
+    (nothing recorded when the text is the one already installed).
+
+    Raises:
+        ValidationFailed: the profile is not valid; nothing is stored.
+    """
+    text = file.read_text(encoding="utf-8")
+    store = profile_store(settings)
+    with db.session_scope() as session:
+        before = store.document(session=session) or ""
+        profile = store.save(text, settings=settings, source=str(file), session=session)
+        if text != before:
+            audit.record(session, actor=CLI_ACTOR, action="agent.profile.update", target_type="profile",
+                         target_id="business", diff={"document": [before, text], **({"demo": True} if demo else {})})
+    return profile
 
 
 def register(app: typer.Typer) -> None:
@@ -90,6 +131,7 @@ def intents_load(
     with progress_bar() as bar:
         bar.add_task(f"training on {file.name}", total=None)
         version = load_intents_file(file, settings=settings, activate=activate)
+    audit_training(version, activate=activate, source=file.name)
     model = intent_store(settings).load(version)
     metrics = model.metrics
     console.print(
@@ -114,7 +156,12 @@ def intents_list() -> None:
 def intents_activate(version: str = typer.Argument(...)) -> None:
     """Make VERSION the active intent model."""
     settings = bootstrap()
-    intent_store(settings).activate(version)
+    store = intent_store(settings)
+    before = store.active_version()
+    with db.session_scope() as session:
+        store.activate(version, session=session)
+        audit.record(session, actor=CLI_ACTOR, action="intents.activate", target_type="intent_model",
+                     target_id=version, diff={"active": [before, version]})
     console.print(f"intent model [bold]{version}[/] is active")
 
 
@@ -136,6 +183,7 @@ def kb_ingest(
             bar.update(task, total=step.total, completed=step.done, description=f"ingested {step.document_id}")
 
         results = knowledge.ingest_path(path, kb=kb, tags=tag_list, language=language, progress=advance)
+    audit_ingested(results)
     chunks = sum(r.chunks for r in results)
     embedded = sum(r.embedded for r in results)
     deleted = sum(r.deleted for r in results)
@@ -157,6 +205,6 @@ def kb_list(kb: str = typer.Option(DEFAULT_KB, help="Knowledge base name.")) -> 
 def profile_load(file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Install FILE as the business profile (brand voice for the LLM, business hours)."""
     settings = bootstrap()
-    profile = install_profile(file, settings)
+    profile = install_profile_audited(file, settings)
     hours = "always open" if profile.hours.always_open else f"hours in {profile.hours.timezone}"
     console.print(f"profile of [bold]{profile.brand.business}[/] installed ({hours})")

@@ -8,13 +8,13 @@ from pathlib import Path
 import typer
 from sqlalchemy import select
 
+from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
 from core import audit, db
 from core.db import utcnow
 from core.runtime import bootstrap
 
 campaigns_app = typer.Typer(help="Outbound campaigns.", no_args_is_help=True)
-CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais CLI")
 
 
 def register(app: typer.Typer) -> None:

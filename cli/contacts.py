@@ -8,19 +8,19 @@ from pathlib import Path
 import typer
 
 from api import privacy
+from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
 from contacts import import_jobs, import_runner, service
 from contacts.import_mapping import parse_mapping
 from contacts.import_report import ImportOptions, OnExisting
 from contacts.models import ContactImport
 from contacts.tabular import FileLimits
-from core import audit, db
+from core import db
 from core.errors import RelaisError, ValidationFailed
 from core.runtime import bootstrap
 from core.words import counted
 
 contacts_app = typer.Typer(help="Contacts: import, privacy export and erasure.", no_args_is_help=True)
-CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais CLI")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,13 +27,14 @@ import yaml
 from sqlalchemy import select
 
 from agent.intent import load_deployment_spec
-from agent.runtime import DEFAULT_KB, get_runtime, install_profile, intent_store
+from agent.runtime import DEFAULT_KB, get_runtime, intent_store
 from agent.service import train_and_store
 from campaigns import brand
 from campaigns import service as campaigns
 from campaigns.models import Template
 from campaigns.schemas import TemplateIn
-from cli.agent import open_runtime
+from cli.actor import CLI_ACTOR
+from cli.agent import audit_ingested, audit_training, install_profile_audited, open_runtime
 from cli.console import console, progress_bar
 from cli.demo_orders import GBP_TO_EUR, SHOP_CURRENCY, DemoOrders, load_demo_orders
 from cli.demo_scoring import describe, score_demo
@@ -56,7 +57,6 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("marketer@maison-lumiere.example", "marketer", "Inès (demo marketer)"),
     ("analyst@maison-lumiere.example", "analyst", "Hugo (demo analyst)"),
 )
-CLI_ACTOR = audit.Actor(type="cli", id="relais-cli", name="relais demo")
 
 demo_app = typer.Typer(help="The demo business.", no_args_is_help=True)
 
@@ -203,14 +203,15 @@ def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
     """Profile, knowledge base and intents of the demo (idempotent); ``step`` is told each stage.
 
     The profile and the intents go to ``settings``' database, brought up to date first, so a fresh
-    data folder works too.
+    data folder works too. What changed is in the audit log, by the command line (``cli.actor``).
     """
     run_migrations(settings.resolved_database_url)
     step("business profile")
-    install_profile(DEMO_DIR / "profile.yaml", settings)
+    install_profile_audited(DEMO_DIR / "profile.yaml", settings, demo=True)
     demo_brand(settings)
     step("knowledge base")
     results = knowledge.ingest_path(DEMO_DIR / "knowledge", kb=DEFAULT_KB)
+    audit_ingested(results, demo=True)
     step("intents")
     spec = load_deployment_spec(DEMO_DIR / "intents.yaml")
     store = intent_store(settings)
@@ -218,6 +219,8 @@ def load_demo_content(settings: Settings, knowledge: KnowledgeBase,
     current = next((v for v in store.versions() if v.version == active), None)
     trained = current is None or current.spec_hash != spec.content_hash()
     version = train_and_store(spec, store=store) if trained else str(active)
+    if trained:
+        audit_training(version, activate=True, source="intents.yaml", demo=True)
     return DemoLoaded(documents=len(results), chunks=sum(r.chunks for r in results),
                       embedded=sum(r.embedded for r in results), intent_version=version, trained=trained,
                       credentials={})

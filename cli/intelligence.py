@@ -7,8 +7,8 @@ from datetime import datetime
 import typer
 
 from campaigns import uplift_targeting
+from cli.actor import CLI_ACTOR
 from cli.console import console
-from cli.contacts import CLI_ACTOR
 from core import audit, db
 from core.db import utcnow
 from core.runtime import bootstrap
@@ -43,6 +43,9 @@ def score(
     bootstrap()
     if queue:
         job_id = tasks.request_scoring()
+        with db.session_scope() as session:  # as POST /api/v1/intelligence/score records it
+            audit.record(session, actor=CLI_ACTOR, action="intelligence.score", target_type="job", target_id=job_id,
+                         diff={})
         console.print(f"queued as job {job_id} (GET /api/v1/intelligence/score shows its state)")
         return
     now = datetime.fromisoformat(at) if at else None

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from cli.actor import CLI_ACTOR
 from cli.console import console
-from cli.contacts import CLI_ACTOR, read_mapping
+from cli.contacts import read_mapping
 from contacts.order_import import OrderImportOptions, OrderImportReport, RejectedFile, audit_import, import_orders
 from contacts.tabular import FileLimits
 from core import db

@@ -166,6 +166,8 @@ def actor_text(actor_type: str, actor_name: str, actor_id: str) -> str:
         return actor_name or f"User #{actor_id}"
     if actor_type == "api_key":
         return f"API key “{actor_name}”" if actor_name else f"API key #{actor_id}"
+    if actor_type == "cli" and actor_id not in ("", "relais-cli"):  # the OS account (cli.actor); older rows name none
+        return f"{ACTOR_KINDS['cli']} ({actor_id})"
     return ACTOR_KINDS.get(actor_type, actor_name or actor_type)
 
 

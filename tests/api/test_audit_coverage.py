@@ -3,7 +3,8 @@
 The route table is walked as in ``test_rbac.py``: each POST, PUT, PATCH and DELETE route either reaches
 ``core.audit.record`` from its handler (directly, through ``Acting.audit``, or through the domain
 functions it calls) or is listed in :data:`NOT_AUDITED` with the reason. A route added later without
-either fails ``test_every_state_change_is_audited_or_declared_exempt`` with its method and path.
+either fails ``test_every_state_change_is_audited_or_declared_exempt`` with its method and path. The ``relais``
+commands are walked the same way (:data:`CLI_NOT_AUDITED`): an operator at the server is a person too.
 
 The walk is static: it follows the functions the handler names (module globals, closures, dispatch
 tables), not a request per route, so it proves the audit call is *there*, not that each branch takes it.
@@ -78,6 +79,7 @@ _PACKAGES = (
     "intelligence",
     "knowledge",
     "workers",
+    "cli",
 )
 
 
@@ -320,3 +322,50 @@ def test_a_target_id_longer_than_its_column_is_kept_whole_in_the_diff(runtime_an
         assert entry is not None
         assert len(entry.target_id) == audit.TARGET_ID_LENGTH and document.startswith(entry.target_id[:-1])
         assert entry.diff == {"chunks": 3, "target_id": document}
+
+
+# ---- the command line: `relais …` changes state as a person too (the operator at the server) ----
+
+#: The ``relais`` commands that record no audit entry, and why. A command is audited or listed here.
+CLI_NOT_AUDITED: dict[str, str] = {
+    "run": "serves the app; what is done through it is audited by its routes",
+    "worker": "runs queued jobs, each the system's own work or audited where it was asked for",
+    "migrate": "brings the schema up to date and fills derived columns (maintenance, no person's data)",
+    "makemigration": "writes a migration file for a developer, changes no data",
+    "bench": "benchmarks on their own throw-away stacks",
+    "analyze": "analyses a text, stores nothing",
+    "eval list": "lists the suites",
+    "eval run": "writes a QA report file, changes no shop data",
+    "eval compare": "compares two report files",
+    "user list": "reads",
+    "intents list": "reads",
+    "kb list": "reads",
+    "campaigns list": "reads",
+    "campaigns report": "reads (writes the report to a file the operator names)",
+}
+
+
+def _cli_commands() -> dict[str, Callable[..., Any]]:
+    """Every ``relais`` command by its full name (``user set-role``), from the Typer app and its groups."""
+    from cli.main import app
+
+    found: dict[str, Callable[..., Any]] = {}
+
+    def walk(group: Any, prefix: str) -> None:
+        for info in group.registered_commands:
+            found[prefix + (info.name or info.callback.__name__.replace("_", "-"))] = info.callback
+        for sub in group.registered_groups:
+            walk(sub.typer_instance, f"{prefix}{sub.name} ")
+
+    walk(app, "")
+    return found
+
+
+def test_every_cli_command_that_changes_state_is_audited_or_declared_exempt() -> None:
+    """``relais user deactivate``, ``contacts erase``, ``kb ingest``… are changes a person makes at the server:
+    each reaches ``core.audit.record`` (walked as the routes are) or is listed in :data:`CLI_NOT_AUDITED`."""
+    commands = _cli_commands()
+    assert {"user set-role", "apikey create", "contacts erase", "demo load"} <= commands.keys()
+    unaudited = sorted(name for name, f in commands.items() if name not in CLI_NOT_AUDITED and not _audits(f, set()))
+    assert unaudited == [], "audit these commands (as cli.actor.CLI_ACTOR) or list them in CLI_NOT_AUDITED"
+    assert sorted(set(CLI_NOT_AUDITED) - commands.keys()) == []  # no stale exemption
