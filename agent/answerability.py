@@ -38,6 +38,7 @@ from agent.context import is_follow_up, subject_words
 from agent.entities import (
     Entity,
     EntityKind,
+    asked_topics,
     asks_availability,
     asks_size,
     countries,
@@ -46,6 +47,7 @@ from agent.entities import (
     entities,
     fold,
     measures,
+    named_products,
     payment_methods,
     place_words,
     product_stems,
@@ -55,7 +57,9 @@ from agent.entities import (
     states_price,
     states_product,
     topics,
+    without_topic_words,
 )
+from agent.entities import asks_price as names_price
 from agent.smalltalk import asks_something
 from knowledge.types import Hit
 
@@ -142,6 +146,8 @@ class Candidate:
     payment methods the question names (as written) that a list of accepted methods holds: the reply says so first.
     ``specific`` says that the question names a word one passage alone of the knowledge base states, or a weight or
     size, and that this passage states it (:func:`rank`): that is what the question asks about.
+    ``asked_topic`` says that the question asks about a topic (``asked`` in topics.yaml: what something is made of)
+    that this passage's title names ("Materials"): it is ``specific`` too, and needs less wording.
     """
 
     hit: Hit
@@ -166,6 +172,7 @@ class Candidate:
     titled: bool = False
     listed: tuple[str, ...] = ()
     specific: bool = False
+    asked_topic: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -307,6 +314,13 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     detail_follow_up = asked is not None and asked != question and \
         any(e.kind in _ASKED_DETAILS for e in entities(asked, language))
     question_topics = topics(question)
+    # a topic a question asks about by naming it (``asked`` in topics.yaml): "What are your candles made of?" is
+    # answered by the passage titled "Materials", whatever the intent model says (out of scope at 0.64, or
+    # product_care, whose agreement lifted the burn times: "De quoi sont faites vos bougies ?" got them)
+    topic_asked = question_topics & asked_topics() if asks_something(question) else set()
+    # ... and its sentence is the one about what the question asks it of: "¿De qué están hechas las velas?" got
+    # "Lampshades are made of linen or rattan." ("hechas" ~ "made of"); the words naming the topic are left out
+    subject = without_topic_words(question, topic_asked) if topic_asked else ""
     troubleshooting_asked = asks_availability(asked or question) and not reports_problem(question)
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
@@ -315,12 +329,14 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     titles = [agreement_title(hit) for hit in hits] if intent_examples is not None else []
     follow_up = asked is not None and asked != question
     embed_asked = follow_up and asked is not None and asked_vector is None
-    vectors = embed(texts + titles + ([asked] if embed_asked and asked is not None else []))
+    vectors = embed(texts + titles + ([asked] if embed_asked and asked is not None else []) +
+                    ([subject] if subject else []))
+    subject_vector = vectors[-1] if subject else None
     matrix = vectors[: len(texts)] @ np.asarray(vector, dtype=np.float32)
     agreement = ((vectors[len(texts):len(texts) + len(titles)] @ np.asarray(intent_examples).T).max(axis=1)
                  if intent_examples is not None and len(intent_examples) else np.zeros(len(hits)))
     # a follow-up's own words pick the sentence ("express"), the rewritten query the passage
-    focus = vectors[-1] if embed_asked else asked_vector
+    focus = vectors[len(texts) + len(titles)] if embed_asked else asked_vector
     focus_scores = vectors[: len(texts)] @ np.asarray(focus, dtype=np.float32) if follow_up else None
     candidates: list[Candidate] = []
     row = 0
@@ -330,6 +346,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         scores = [float(s) for s in matrix[row:row + len(units)]]
         if focus_scores is not None:
             scores = [(s + float(f)) / 2 for s, f in zip(scores, focus_scores[row:row + len(units)], strict=True)]
+        if subject_vector is not None and topic_asked <= _passage_topics(faq_question or ""):
+            subject_scores = vectors[row:row + len(units)] @ np.asarray(subject_vector, dtype=np.float32)
+            scores = [(s + float(f)) / 2 for s, f in zip(scores, subject_scores, strict=True)]
         row += len(units)
         relevance = max([*scores, *([heading] if heading is not None else [])])
         closest = int(np.argmax(scores))  # the sentence nearest the question, before a follow-up's bonus
@@ -341,6 +360,10 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             _content_words(question) - _stems(faq_question or "")
         for kind in asked_products:
             wanted |= product_stems(kind)
+        if topic_asked:
+            # the product the topic is asked of picks its sentence, in any language ("velas": "Our candles…")
+            for kind in named_products(question):
+                wanted |= product_stems(kind)
         if wanted:
             scores = [s + (FOLLOW_UP_WORD_BONUS if wanted & _stems(u) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
@@ -419,8 +442,16 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # words of what the question names (a place, a payment method: "payer sur facture", a period: "après 3 semaines")
     # are left to their own checks
     taken = {word for e in named for word in fold(e.surface).split()} | duration_words(asked or question)
+    # so are the words naming the topic asked about ("fabric" is one passage's, in "without fabric softener")
+    taken |= {word for word in fold(asked or question).split() if topics(word) & topic_asked}
     rare = _rare_stems([word for word in subject_words(asked or question) if word not in taken], candidates,
                        rare_word)
+    titled_topic = [c for c in candidates if topic_asked and topic_asked <= _title_topics(c)]
+    if titled_topic:
+        # the knowledge base has a section on what the question asks about: that one answers, or none (a passage
+        # mentioning a word of the question in passing does not: "What fabric is your bedding?" got the care of
+        # linen, "bedding" and "without fabric softener"; "Welches Wachs verwendet ihr?" too, backed by product_care)
+        rare = []
     if sum(_states_stems(c, rare) for c in candidates) > 1:
         # two words each one passage's, two passages: neither is the point ("Is paying by card on your website
         # safe?": "website" in the gift cards, "paying" in the invoices, where the sure intent backs the security)
@@ -433,10 +464,25 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     asking = asks_something(question)
     sizes = measures(question) if asking else set()
     size_asked = asking and asks_size(question)
-    if rare or sizes or size_asked:
+    if rare or sizes or size_asked or topic_asked:
         candidates = [replace(c, specific=(not rare or _states_stems(c, rare)) and sizes <= _passage_measures(c)
                               and (not size_asked or bool(_passage_measures(c)))
-                              and (not (sizes or size_asked) or c.relevance >= MIN_RELEVANCE)) for c in candidates]
+                              and (not (sizes or size_asked) or c.relevance >= MIN_RELEVANCE)
+                              and (not topic_asked or (topic_asked <= _title_topics(c)
+                                                       and c.relevance >= BACKED_MIN_RELEVANCE)),
+                              asked_topic=bool(topic_asked) and topic_asked <= _title_topics(c)
+                              and c.relevance >= BACKED_MIN_RELEVANCE)
+                      for c in candidates]
+    asked_of = named_products(question) if titled_topic else set()
+    if asked_of:
+        # ... of a product it states: "What is the material of the sofa?" got "Lampshades are made of linen or rattan."
+        candidates = [c if not topic_asked <= _title_topics(c)
+                      or all(states_product(_passage_text(c), kind) for kind in asked_of)
+                      else replace(c, specific=False, asked_topic=False, support="unknown") for c in candidates]
+    if titled_topic and not candidates[0].asked_topic:
+        lifted = max((c for c in candidates if topic_asked <= _title_topics(c)), key=lambda c: c.relevance)
+        candidates.remove(lifted)
+        candidates.insert(0, replace(lifted, backed=False))
     if rare and not _states_stems(candidates[0], rare):
         # a word one passage alone states is what the question asks about: "Vos bougies contiennent-elles de la
         # paraffine ?" (product_care 0.54) got the candles' burn time, where the materials section says "sans
@@ -482,6 +528,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             else float("inf")
         covered = [c for c in candidates if c.support == "covered" and (named or asked_products) and c.topical
                    and (c.score >= best - margin or c.relevance >= wording) and c.relevance >= _min_relevance(c)]
+        if titled_topic or (candidates[0].specific and rare and not names_price(asked or question)
+                            and all(e.kind == "price" for e in named)):
+            # the passage alone stating what the question asks about stays first against a "free" read as a price:
+            # "Are the candles paraffin free?" asks none, and the gift cards ("free") came before "…without
+            # paraffin" ("What's the delivery charge to Germany?" asks one: "charge" is the cancellation's alone)
+            covered = []
     if covered:
         candidates.remove(covered[0])
         lifted = covered[0]
@@ -498,6 +550,18 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
 def _passage_topics(text: str) -> frozenset[str]:
     """The topics a passage (its title and sentences) names (the same passages come back)."""
     return frozenset(topics(text))
+
+
+def _passage_text(candidate: Candidate) -> str:
+    """``candidate``'s title and text."""
+    hit = candidate.hit
+    return f"{hit.question or hit.heading_path or ''} {hit.answer or hit.text}"
+
+
+def _title_topics(candidate: Candidate) -> frozenset[str]:
+    """The topics ``candidate``'s title (FAQ question or heading path) names."""
+    hit = candidate.hit
+    return _passage_topics(hit.question or hit.heading_path or "")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -572,6 +636,10 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
         and not first.specific else min(min_relevance, PLACE_MIN_RELEVANCE)
     if first.backed:
         needed = min(needed, _backed_min_relevance(first))
+    if first.asked_topic:
+        # its title names what the question asks about: "Woraus bestehen eure Kerzen?" scores 0.25 with the English
+        # materials section, "Welches Wachs verwendet ihr?" 0.23
+        needed = min(needed, BACKED_MIN_RELEVANCE)
     if first.relevance < needed:
         return None
     return None if first.support == "unknown" or first.domestic else first

@@ -458,6 +458,31 @@ def words_pattern(words: Sequence[str]) -> re.Pattern[str]:
 
 
 @functools.cache
+def asked_topics() -> frozenset[str]:
+    """The topics a question naming them asks about (``asked: true`` in ``topics.yaml``: ``materials``)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return frozenset(topic for topic, entry in data.items() if entry.get("asked"))
+
+
+def without_topic_words(text: str, named: AbstractSet[str]) -> str:
+    """``text`` folded, without the words naming the topics ``named``: what a question asking about a topic
+    asks it of ("¿De qué están hechas las velas?" -> "de que las velas")."""
+    folded = fold(text)
+    for topic in sorted(named):
+        # the pattern holds a space on each side: run it twice for words side by side
+        for _ in range(2):
+            folded = _topic_patterns()[topic].sub("  ", folded)
+    return " ".join(folded.split())
+
+
+@functools.cache
+def topic_terms(topic: str) -> tuple[str, ...]:
+    """The words of ``topic`` a keyword search looks for (its one-word entries, without their "*")."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return tuple(dict.fromkeys(w.rstrip("*") for w in data[topic]["words"] if " " not in w.rstrip("*")))
+
+
+@functools.cache
 def topic_names() -> dict[str, str]:
     """Topic -> its name for the models ("returns", "opening hours")."""
     data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
@@ -474,16 +499,25 @@ PRODUCTS_FILE = Path(__file__).resolve().parent / "resources" / "products.yaml"
 
 
 @functools.cache
-def _product_patterns() -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
-    """Kind of product -> (a pattern of the words naming it, of the words a passage states it with)."""
+def _product_patterns() -> dict[str, tuple[re.Pattern[str], re.Pattern[str], bool]]:
+    """Kind of product -> (a pattern of the words naming it, of the words a passage states it with, whether it has
+    terms of its own)."""
     data = yaml.safe_load(PRODUCTS_FILE.read_text(encoding="utf-8"))["products"]
-    return {kind: (words_pattern(entry["words"]), words_pattern(entry["stated"])) for kind, entry in data.items()}
+    return {kind: (words_pattern(entry["words"]), words_pattern(entry["stated"]), bool(entry.get("own_terms", True)))
+            for kind, entry in data.items()}
 
 
 def products(text: str) -> set[str]:
-    """The kinds of product ``text`` names ("e per un divano?": ``furniture``; ``agent/resources/products.yaml``)."""
+    """The kinds of product with terms of their own ``text`` names ("e per un divano?": ``furniture``;
+    ``agent/resources/products.yaml``)."""
     folded = fold(text)
-    return {kind for kind, (named, _) in _product_patterns().items() if named.search(folded)}
+    return {kind for kind, (named, _, own) in _product_patterns().items() if own and named.search(folded)}
+
+
+def named_products(text: str) -> set[str]:
+    """Every kind of product ``text`` names, those without terms of their own too ("las velas": ``candles``)."""
+    folded = fold(text)
+    return {kind for kind, (named, _, _) in _product_patterns().items() if named.search(folded)}
 
 
 def states_product(text: str, kind: str) -> bool:

@@ -53,12 +53,15 @@ from agent.cues import cues
 from agent.decision import Decision, Path
 from agent.entities import (
     PAYMENT_METHODS,
+    asked_topics,
     countries,
     covers_country,
     entities,
     fold,
     payment_methods,
     place_terms,
+    topic_terms,
+    topics,
     with_city_countries,
     without_brands,
     without_measures,
@@ -260,7 +263,25 @@ def retrieve(knowledge: KnowledgeBase, text: str, vector: np.ndarray, *, kb: str
         if fallback and not fallback[0].language_fallback:
             hits = fallback
     hits += place_passages(knowledge, text, vector, hits, kb=kb, language=language, home=home)
+    hits += topic_passages(knowledge, text, vector, hits, kb=kb, language=language)
     return hits + method_passages(knowledge, text, vector, hits, kb=kb, language=language)
+
+
+def topic_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
+                   language: str | None) -> list[Hit]:
+    """The passages whose title names the topic ``text`` asks about (``asked`` in ``topics.yaml``: materials)
+    when none of ``hits`` is titled so: "Woraus bestehen eure Kerzen?" retrieved the burn times, the bulbs, the
+    opening hours... and not "Materials" (the encoder reads "Kerzen" and little else). A keyword search for the
+    topic's words in the hits' language finds them, scored on the question's own vector (no encoder call)."""
+    wanted = topics(text) & asked_topics()
+    if not wanted or any(wanted <= topics(hit.question or hit.heading_path or "") for hit in hits):
+        return []
+    seen = {hit.chunk_id for hit in hits}
+    terms = " ".join(term for topic in sorted(wanted) for term in topic_terms(topic))
+    found = knowledge.search(terms, kb=kb, language=hits[0].language if hits else language, k=TOP_K,
+                             query_vector=vector, mode="bm25")
+    return [hit for hit in found
+            if hit.chunk_id not in seen and wanted <= topics(hit.question or hit.heading_path or "")]
 
 
 def method_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
