@@ -21,7 +21,6 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
 
 from __future__ import annotations
 
-import itertools
 import random
 import threading
 import time
@@ -59,33 +58,62 @@ class Outcome:
 
 
 class _Queue:
-    """A batch's messages for its lanes: those already booked (message, grant, when booked) in booking order,
-    topped up by the lane asking with the next ``group`` booked in one command, which any lane may then take."""
+    """A batch's messages for its lanes: those already booked (message, grant, when booked) in slot order,
+    topped up by the lane asking: it offers the next ``offer`` messages and books the ``group`` whose slots
+    come soonest in one command (:meth:`delivery.limiter.RateLimiter.reserve_soonest`); any lane may then
+    take them, and the others go back to the front for the next call."""
 
-    def __init__(self, messages: Sequence[store.Outgoing], *, group: int) -> None:
+    def __init__(self, messages: Sequence[store.Outgoing], *, group: int, offer: int) -> None:
         self.group = max(1, group)
-        self._pending = iter(messages)
+        self.offer = max(self.group, offer)
+        self._pending = deque(messages)
         self._booked: deque[tuple[store.Outgoing, Grant, float]] = deque()
         self._lock = threading.Lock()
 
     def next(
-        self, book: Callable[[list[store.Outgoing]], list[Grant]], *, journal_due: bool = False
+        self, book: Callable[[list[store.Outgoing], int], list[Grant | None]], *, journal_due: bool = False
     ) -> tuple[store.Outgoing, Grant, float] | None:
         """The next booked message, ``None`` when none is left. A lane whose journal entries are due books
         the next group even when some are booked (its entries go with that command), else only writes."""
         with self._lock:
             if self._booked and not journal_due:
                 return self._booked.popleft()
-            group = list(itertools.islice(self._pending, self.group))
-        if group:
-            grants = book(group)  # outside the lock: the other lanes take booked messages meanwhile
+            offered = self._distinct_senders()
+        if offered:
+            grants = book(offered, self.group)  # outside the lock: the other lanes take booked messages meanwhile
             booked = time.monotonic()
+            chosen = sorted(((m, g) for m, g in zip(offered, grants, strict=True) if g is not None),
+                            key=lambda pair: pair[1].slot_us)
             with self._lock:
-                self._booked.extend((m, g, booked) for m, g in zip(group, grants, strict=True))
+                self._pending.extendleft(reversed([m for m, g in zip(offered, grants, strict=True) if g is None]))
+                self._booked.extend((m, g, booked) for m, g in chosen)
         elif journal_due:
-            book([])
+            book([], 0)
         with self._lock:
             return self._booked.popleft() if self._booked else None
+
+    def _distinct_senders(self) -> list[store.Outgoing]:
+        """The first pending message of each sender, up to ``offer`` of them, among the next ``4 * offer``
+        (called under the lock): two messages on the same sender never both fit the account's next slots,
+        and a choice among fewer senders leaves the account holes that one of the others would have filled.
+        With fewer senders than a group, the next messages top the offer up to a group (one command still
+        books a group). The messages passed over keep their place."""
+        offered: list[store.Outgoing] = []
+        passed: list[store.Outgoing] = []
+        seen: set[str] = set()
+        for _ in range(min(4 * self.offer, len(self._pending))):
+            message = self._pending.popleft()
+            if message.sender.address in seen:
+                passed.append(message)
+                continue
+            seen.add(message.sender.address)
+            offered.append(message)
+            if len(offered) == self.offer:
+                break
+        topped = max(0, self.group - len(offered))
+        offered += passed[:topped]
+        self._pending.extendleft(reversed(passed[topped:]))
+        return offered
 
 
 @dataclass
@@ -122,6 +150,7 @@ class DeliveryEngine:
         max_limiter_wait: float = 2.0,
         default_account_rate: float = 30.0,
         reservations_per_call: int = 4,
+        candidates_per_call: int = 16,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -135,6 +164,7 @@ class DeliveryEngine:
         self._retry = retry or RetryPolicy()
         self._max_wait = max_limiter_wait
         self._per_call = max(1, reservations_per_call)
+        self._offered = max(self._per_call, candidates_per_call)
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
         self._clock = clock
@@ -162,7 +192,7 @@ class DeliveryEngine:
         # slow provider answer or a far limiter slot no longer keeps its share waiting behind it. A lane that
         # finds no message booked books the next few (one Redis round trip for their slots) for whichever
         # lane is free first, itself included.
-        queue = _Queue(outgoing, group=self._per_call)
+        queue = _Queue(outgoing, group=self._per_call, offer=self._offered)
         lanes = min(self._concurrency, len(outgoing))
         outcomes = [o for done in self._pool.map(lambda _: self._send_lane(queue), range(lanes)) for o in done]
         sent = {o.message.id: o.result for o in outcomes if o.result is not None}
@@ -187,10 +217,11 @@ class DeliveryEngine:
         unjournalled: list[tuple[int, SendResult]] = []
         limiter = self._lane_limiter()
 
-        def book(group: list[store.Outgoing]) -> list[Grant]:
+        def book(offered: list[store.Outgoing], take: int) -> list[Grant | None]:
             writes = [journal.entry(*done) for done in unjournalled]
             unjournalled.clear()
-            return limiter.reserve_many([self._buckets(m) for m in group], max_wait=self._max_wait, writes=writes)
+            return limiter.reserve_soonest([self._buckets(m) for m in offered], take=take, max_wait=self._max_wait,
+                                           writes=writes)
 
         while (taken := queue.next(book, journal_due=len(unjournalled) >= queue.group)) is not None:
             outcome = self._send_one(*taken)
@@ -198,7 +229,7 @@ class DeliveryEngine:
                 unjournalled.append((outcome.message.id, outcome.result))
             outcomes.append(outcome)
         if unjournalled:
-            book([])
+            book([], 0)
         return outcomes
 
     def _buckets(self, message: store.Outgoing) -> tuple[Bucket, Bucket]:

@@ -108,11 +108,12 @@ def test_a_lane_books_a_few_slots_per_redis_command_and_journals_every_send_befo
     config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
     engine = DeliveryEngine(channel=VonageChannel(config), client=client, concurrency=3, reservations_per_call=4)
     calls: list[tuple[int, int]] = []  # (messages booked, journal entries written) per command
-    reserve_many = RateLimiter.reserve_many
+    reserve_soonest = RateLimiter.reserve_soonest
 
-    def counted(self: RateLimiter, requests: Any, **kwargs: Any) -> list[Grant]:
-        calls.append((len(requests), len(kwargs.get("writes", ()))))
-        return reserve_many(self, requests, **kwargs)
+    def counted(self: RateLimiter, candidates: Any, **kwargs: Any) -> list[Grant | None]:
+        grants = reserve_soonest(self, candidates, **kwargs)
+        calls.append((sum(1 for g in grants if g is not None), len(kwargs.get("writes", ()))))
+        return grants
 
     journalled: dict[int, SendResult] = {}
     forget = journal.forget
@@ -121,7 +122,7 @@ def test_a_lane_books_a_few_slots_per_redis_command_and_journals_every_send_befo
         journalled.update(journal.read(redis_client, list(message_ids)))
         forget(redis_client, message_ids)
 
-    monkeypatch.setattr(RateLimiter, "reserve_many", counted)
+    monkeypatch.setattr(RateLimiter, "reserve_soonest", counted)
     monkeypatch.setattr(journal, "forget", checked)
     try:
         assert engine.send_batch(ids).sent == 40

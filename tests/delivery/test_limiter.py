@@ -67,6 +67,30 @@ def test_holes_are_filled_without_breaking_any_bucket_spacing(runtime: Settings)
     assert account_slots[-1] - account_slots[0] < max(120 * 5_000, elapsed) + 20_000
 
 
+def test_offered_several_messages_the_limiter_books_those_whose_slots_come_first(runtime: Settings) -> None:
+    """Booked in the order offered, a message whose sender is busy takes the account's later slot and leaves
+    a hole before it; offered several, the booking takes the sends that fit the account's next slots and
+    leaves the busy sender's message for a later call."""
+    limiter = RateLimiter(get_redis(runtime))
+    account = account_bucket("choice", 1000)
+    busy, free_a, free_b = sender_bucket("busy", 10), sender_bucket("free-a", 10), sender_bucket("free-b", 10)
+    assert limiter.reserve((busy, account), max_wait=5).granted  # busy's next slot is 100 ms away
+    grants = limiter.reserve_soonest([(busy, account), (free_a, account), (free_b, account)], take=2, max_wait=5)
+    assert grants[0] is None  # left for a later call
+    assert grants[1] is not None and grants[2] is not None
+    assert grants[1].granted and grants[2].granted and grants[1].wait < 0.01 and grants[2].wait < 0.01
+    assert grants[2].slot_us - grants[1].slot_us == 1_000  # the account's next two slots, in the order offered
+
+
+def test_messages_on_the_same_buckets_keep_their_order(runtime: Settings) -> None:
+    limiter = RateLimiter(get_redis(runtime))
+    buckets = (sender_bucket("same", 100), account_bucket("same", 1000))
+    grants = limiter.reserve_soonest([buckets] * 5, take=3, max_wait=5)
+    booked = [g for g in grants if g is not None]
+    assert [g is not None for g in grants] == [True, True, True, False, False]
+    assert [b.slot_us - a.slot_us for a, b in itertools.pairwise(booked)] == [10_000, 10_000]
+
+
 def _server_time_us(limiter: RateLimiter) -> int:
     """Redis's clock in microseconds: the one the limiter's slots are on."""
     seconds, micros = limiter.client.time()
