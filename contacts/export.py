@@ -26,6 +26,7 @@ COLUMNS = (
     "consent_status",
     "opted_out",
     "created_at",
+    "line_type",
 )
 CHUNK = 1000
 
@@ -34,7 +35,9 @@ def export_csv(session: Session, ids: Select[int] | None = None) -> Iterator[str
     """CSV text chunks (header first) of the contacts whose ids ``ids`` selects (all, if ``None``).
 
     Erased contacts are never exported. One column per declared attribute follows the fixed ones.
-    Memory holds one batch of 1,000 contacts at a time.
+    Memory holds one batch of 1,000 contacts at a time. The file imports back as it is
+    (``contacts.import_mapping``): ``consent_status`` feeds the consent, the columns Relais works out
+    itself (``id``, ``opted_out``, ``created_at``, ``line_type``) are left out with a note.
     """
     names = sorted(attrs.schema(session))
     buffer = io.StringIO()
@@ -66,5 +69,6 @@ def _row(contact: Contact, names: list[str]) -> list[Any]:
         contact.consent_status,
         "true" if contact.opted_out else "false",
         contact.created_at.isoformat(),
+        contact.line_type or "",  # mobile, fixed_line, voip…; empty until worked out (``contacts.line_types``)
         *("" if values.get(n) is None else neutralise(values[n]) for n in names),
     ]

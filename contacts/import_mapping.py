@@ -48,6 +48,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "numero portable",
         "n telephone",
         "no telephone",
+        "n tel",  # "N° Tél.", "Nº Tel": a spreadsheet's usual heading was not taken for the number
+        "no tel",
+        "n de telephone",
+        "no de telephone",
+        "n portable",
+        "n mobile",
         "num tel",
         "num telephone",
         "msisdn",
@@ -110,12 +116,21 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "accepte les sms",
         "abonne",
         "subscribed",
+        "consent status",  # the export's own column (``contacts.export``): opted_in, opted_out, pending, none
     ),
     "consent_proof": ("consent proof", "proof", "preuve", "preuve consentement", "preuve de consentement"),
 }
 #: headers that name an email address: Relais keeps one only in an attribute named ``email``
 EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
 SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items() for header in names}
+#: the export's columns that Relais works out itself (``contacts.export``): an exported file imports back
+#: with these left out, each saying why
+WORKED_OUT = {
+    "id": "not imported: Relais numbers its contacts itself and finds an existing one by its phone number",
+    "opted out": "not imported: the consent column says it",
+    "created at": "not imported: Relais dates a new contact itself",
+    "line type": "not imported: Relais works out the line type (mobile, landline…) from the number",
+}
 
 
 def parse_mapping(text: str | None) -> dict[str, str] | None:
@@ -169,7 +184,7 @@ def _automatic(header: str, known: attrs.Schema, attribute_keys: dict[str, str])
         # "no email field: declare an attribute named 'email' to keep it" read as developer's shorthand
         return "ignore", "none", ("not imported: contacts have no e-mail field. To keep these addresses, declare a "
                                   "contact attribute named “email” (Contacts › Contact attributes), then import again")
-    return "ignore", "none", ""
+    return "ignore", "none", WORKED_OUT.get(key, "")
 
 
 def _check_target(column: str, target: str, known: attrs.Schema) -> dict[str, str] | None:

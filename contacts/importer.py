@@ -35,6 +35,9 @@ _YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vr
                   "d accord"})
 _NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "stop",
                  "refuse"})
+#: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no
+#: consent recorded, as an empty cell (a pending double opt-in is not one); they were refused as "not yes/no"
+_UNANSWERED = frozenset({"none", "pending"})
 _LANGUAGE_NAMES = {
     "francais": "fr", "french": "fr", "anglais": "en", "english": "en", "espagnol": "es", "spanish": "es",
     "espanol": "es", "allemand": "de", "german": "de", "deutsch": "de", "italien": "it", "italian": "it",
@@ -163,6 +166,8 @@ class RowParser:
                 if value is not None:
                     row.attributes[definition.name] = value
         raw_consent = normalise_header(values.get("consent", ""))
+        if raw_consent in _UNANSWERED:
+            raw_consent = ""
         if raw_consent in _YES:
             row.consent = True
         elif raw_consent in _NO:

@@ -10,6 +10,7 @@ page in words with the request's reference, not the problem+json.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from api.console.reasons import state_words
+from api.console.reasons import state_words, words
 from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
@@ -39,12 +40,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 
 
 def badge(value: Any) -> str:
-    """A short label for an analysis value that may be a dict (``{"name"|"label", "score"}``) or plain."""
+    """A short label for an analysis value that may be a dict (``{"name"|"label", "score"}``) or plain; a code
+    in words ("opt out", not "opt_out")."""
     if isinstance(value, dict):
-        label = value.get("action") or value.get("name") or value.get("label") or value.get("code") or ""
+        label = words(str(value.get("action") or value.get("name") or value.get("label") or value.get("code") or ""))
         score = value.get("confidence", value.get("score"))
-        return f"{label} {score:.2f}".strip() if isinstance(score, int | float) else str(label)
-    return "" if value is None else str(value)
+        return f"{label} {score:.2f}".strip() if isinstance(score, int | float) else label
+    return "" if value is None else words(str(value))
 
 
 #: Below this probability the sentiment model's leading label is no likelier than the other two together
@@ -67,8 +69,9 @@ def sentiment_badge(value: Any) -> str:
 
 
 def intent_badge(value: Any) -> str:
-    """A message's intent as the thread shows it: a text none of the intents fits has no name, only the
-    classifier's confidence that it is out of scope, and read "intent 0.99" as if a word was missing."""
+    """A message's intent as the thread shows it, in words ("order status 0.93": it read "order_status 0.93",
+    the model's code): a text none of the intents fits has no name, only the classifier's confidence that
+    it is out of scope, and read "intent 0.99" as if a word was missing."""
     if isinstance(value, dict) and not value.get("name") and value.get("out_of_scope"):
         return badge({**value, "name": "out of scope"})
     return badge(value)
@@ -95,6 +98,22 @@ def language_name(code: Any) -> str:
     return (name[:1].upper() + name[1:]) if name else text
 
 
+def named_with_language(name: Any, code: Any) -> str:
+    """A name followed by its language in brackets, unless the name already says it: the demo's template
+    "New collection (EN)" was offered as "New collection (EN) (English)". The name says it with the language's
+    name ("English"), or its code in capitals ("EN") or in brackets ("(en)"); a lower-case "it" in "Get it now"
+    is a word, not Italian."""
+    text, language = str(name or ""), language_name(code)
+    short = str(code or "").strip().split("-")[0]
+    if not short:
+        return text
+    said = re.search(rf"\b{re.escape(short.upper())}\b|[(\[]\s*{re.escape(short)}\b", text, re.IGNORECASE)
+    capitals = said is not None and (said.group(0).isupper() or said.group(0)[0] in "([")
+    if capitals or language.casefold() in text.casefold():
+        return text
+    return f"{text} ({language})"
+
+
 def country_name(code: Any) -> str:
     """A country code as a person reads it: "France" for "FR"; a code no locale knows stays as it is."""
     text = str(code or "").strip()
@@ -105,6 +124,7 @@ _ENGLISH = Locale("en")
 TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["language"] = language_name
 TEMPLATES.env.filters["country"] = country_name
+TEMPLATES.env.filters["with_language"] = named_with_language
 TEMPLATES.env.filters["intent_badge"] = intent_badge
 TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name

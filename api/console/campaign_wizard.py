@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render
 from api.console import campaign_form as forms
 from api.console.campaign_review import Review, review
-from api.console.campaigns import money
+from api.console.campaigns import FREE_CHANNEL, money
 from api.deps import Acting, acting
 from api.routes import campaigns as rest
 from campaigns import service
@@ -34,6 +34,7 @@ from contacts.models import Segment
 from core.db import utcnow
 from core.errors import RelaisError
 from core.rbac import Role
+from core.settings import get_settings
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETER = acting(Role.MARKETER)
@@ -66,7 +67,8 @@ def _choices(session: Session) -> dict[str, Any]:
 def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None, *, admin: bool) -> dict[str, Any]:
     checked = review(session, wizard, forms.to_api(wizard), draft_id=draft.id if draft else None, now=utcnow(),
                      admin=admin)
-    return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money, **_choices(session)}
+    return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money,
+            "simulator": get_settings().channel == FREE_CHANNEL, **_choices(session)}
 
 
 def _page(by: Acting, wizard: forms.WizardForm, draft: Campaign | None, done: str = "") -> HTMLResponse:

@@ -35,7 +35,10 @@ from core.words import counted
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 READERS = require(Role.MARKETER, Role.ANALYST)
+#: states in which the report part polls: a scheduled campaign too, so the open page follows it when it starts
 LIVE_STATUSES = ("scheduled", "preparing", "running")
+#: states in which texts are going out, the only ones whose report says it updates "while the campaign is sending"
+SENDING_NOW = ("preparing", "running")
 #: states in which the current run is still under way (its figures are not final)
 SENDING_STATUSES = ("preparing", "running", "paused")
 REFRESH_SECONDS = 10
@@ -273,9 +276,26 @@ def send_words(campaign: Campaign) -> str:
     return "" if sends == 1 else f"sent {sends} times: the figures below add up every send"
 
 
+#: the channel that sends for free (``channels.simulator``: its texts carry no price)
+FREE_CHANNEL = "simulator"
+
+
+def simulated(session: Session, campaign: Campaign) -> bool:
+    """Whether the campaign sent texts and every one went through the simulator, which charges nothing: its
+    cost of 0.00 is true, not a provider's price missing, and no miss of an estimate made at a provider's price."""
+    priced = {provider: n for provider, n in session.execute(
+        select(Message.provider, func.count(Message.price_micros))  # counts the texts that carry a price
+        .where(Message.campaign_id == campaign.id, Message.direction == "out",
+               Message.status.in_((*reporting.SENT_STATUSES, *reporting.FAILED_STATUSES)))
+        .group_by(Message.provider)
+    )}
+    return priced == {FREE_CHANNEL: 0}
+
+
 def _report_context(session: Session, campaign: Campaign, principal: Principal) -> dict[str, Any]:
     report = report_export.full_report(session, campaign, now=utcnow())
     adaptive = report.get("adaptive")
+    free = simulated(session, campaign)
     return {
         "adaptive": adaptive,
         "allocation": allocation_charts(adaptive) if adaptive else [],
@@ -286,10 +306,12 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "send_words": send_words(campaign),
         "forecast_runs": forecast_runs(report.get("forecast"),
                                        sending=campaign.run if campaign.status in SENDING_STATUSES else None,
-                                       admin=principal.role == Role.ADMIN),
+                                       admin=principal.role == Role.ADMIN, simulated=free),
+        "simulated": free,
         "charts": charts(report, daily(session, campaign)),
         "revenue_currency": forecasting.money(session).revenue,
         "live": campaign.status in LIVE_STATUSES,
+        "sending_statuses": SENDING_NOW,
         "actions": STATE_ACTIONS.get(campaign.status, ()),
         "state_words": STATE_WORDS.get(campaign.status, ("", "")),
         "refresh_seconds": REFRESH_SECONDS,
@@ -400,10 +422,18 @@ def campaign_page(
 def campaign_fragment(
     request: Request,
     campaign_id: int,
+    shown: str = Query("", max_length=20),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(READERS),
 ) -> HTMLResponse:
-    """The report part of the campaign page (HTMX polls it while the campaign is sending)."""
-    context = _report_context(session, service.get_campaign(session, campaign_id), principal)
+    """The report part of the campaign page (HTMX polls it while the campaign is scheduled or sending).
+
+    ``shown`` is the state the page was drawn in: once the campaign is in another one, the answer is an
+    ``HX-Refresh`` instead, so the whole page (where it stands, what can be done) follows, not the report alone.
+    """
+    campaign = service.get_campaign(session, campaign_id)
+    if shown and shown != campaign.status:
+        return HTMLResponse("", headers={"HX-Refresh": "true"})
+    context = _report_context(session, campaign, principal)
     context |= {"money": money, "percent": rate, "timestamp": timestamp}
     return render(request, "console/_campaign_report.html", context, principal=principal)

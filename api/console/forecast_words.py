@@ -143,6 +143,9 @@ class Row:
 
 #: a figure known before sending (cost) has no interval; when the actual differs, why it can
 POINT_MISSED = "differs from the estimate (another price charged, or fewer messages sent)"
+#: the cost's verdict when every text went through the simulator: its 0.00 against a provider's price was called a
+#: discrepancy ("differs from the estimate")
+SIMULATED = "nothing charged: the simulator sends for free (estimated at a provider’s price)"
 
 
 def _verdict(entry: dict[str, Any]) -> str:
@@ -174,7 +177,7 @@ NOT_SENT = "not sent yet"
 
 
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
-          *, finished: bool = True, admin: bool = False) -> list[Row]:
+          *, finished: bool = True, admin: bool = False, simulated: bool = False) -> list[Row]:
     out = []
     forecasts = {entry["metric"]: Figure(**entry["forecast"]) for entry in metrics if entry["forecast"] is not None}
     unsent = all(entry["actual"] is None for entry in metrics)
@@ -189,20 +192,24 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
             shown += f"; {note}" if note else ""
         actual = _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a"
         verdict = _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY
+        if simulated and metric == "cost_micros" and entry["actual"] is not None:
+            verdict = SIMULATED
         out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
                        NOT_SENT if unsent else actual, NOT_SENT if unsent else verdict))
     return out
 
 
-def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: bool = False) -> list[RunRows]:
+def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: bool = False,
+         simulated: bool = False) -> list[RunRows]:
     """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
     the latest run first; none without a stored forecast. A run not started yet reads "not sent yet";
     the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``); ``admin``
-    as in :func:`facts`."""
+    as in :func:`facts`; ``simulated``: every text went through the simulator, whose 0.00 is no miss
+    of the cost estimated at a provider's price (``SIMULATED``)."""
     if compared is None:
         return []
     return [RunRows(entry["run"], entry["made_at"],
                     _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending,
-                          admin=admin),
+                          admin=admin, simulated=simulated),
                     for_reader(basis(entry["sources"]), Money.from_dict(entry), admin=admin))
             for entry in reversed(compared["runs"])]

@@ -33,15 +33,21 @@ REASONS: dict[str, str] = {
 }
 
 
+def words(code: str) -> str:
+    """A model's or the database's code as words: ``order_status`` → "order status". An intent's name is the
+    deployment's own code (``relais intents load``): the thread's badges read "intent order_status 0.93"."""
+    return " ".join(code.replace("_", " ").split())
+
+
 def describe(code: str | None, *, sentiment: float | None = None, intent: str | None = None) -> str:
     """The sentence for ``code``, with the figure behind it when known (a sentiment score, an intent)."""
     if not code:
         return ""
-    text = REASONS.get(code, code.replace("_", " ").capitalize())
+    text = REASONS.get(code, words(code).capitalize())
     if code == "negative_sentiment" and sentiment is not None:
         text += f" (sentiment {sentiment:.2f})".replace("-", "\N{MINUS SIGN}")
     elif code == "intent_escalates" and intent:
-        text += f" ({intent.replace('_', ' ')})"
+        text += f" ({words(intent)})"
     return text
 
 
@@ -65,4 +71,4 @@ def state_words(state: str, owner_id: int | None = None, names: dict[int, str] |
             return "With you"
         name = (names or {}).get(owner_id)
         return f"With {name}" if name else STATES["human"]
-    return STATES.get(state, state.replace("_", " ").capitalize())
+    return STATES.get(state, words(state).capitalize())

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from agent.responder.prompts import LANGUAGE_NAMES
-from api.console import ConsoleRoute, contact_name, render
+from api.console import ConsoleRoute, contact_name, language_name, render
 from api.console import template_form as editor_form
 from api.console.contacts import masked
 from api.deps import db_session, require
@@ -48,7 +48,8 @@ async def _draft(request: Request) -> editor_form.Draft:
 
 
 def _contact_label(contact: Contact) -> str:
-    return f"{contact_name(contact)} · {masked(contact)} · {contact.language or '—'}"
+    """A contact in the "Preview for" list, its language by name ("French": it read "fr"), as on every page."""
+    return f"{contact_name(contact)} · {masked(contact)} · {language_name(contact.language) or 'no language'}"
 
 
 def _choices(session: Session, draft: editor_form.Draft) -> dict[str, Any]:

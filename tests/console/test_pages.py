@@ -64,7 +64,7 @@ def test_agent_logs_in_with_totp_and_works_a_conversation(app_client: TestClient
     for expected in (
         "je veux parler à un conseiller",
         'title="Language">French<',  # the language's name, not its code
-        "intent human_request 0.93",
+        "intent human request 0.93",  # the intent in words: it read "human_request"
         "sentiment negative",
         "Why it escalated",
         "Asked for a person",

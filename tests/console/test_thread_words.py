@@ -87,6 +87,20 @@ def test_an_out_of_scope_intent_and_an_unsent_reply_say_what_they_are(app_client
     assert [m["error_reason"] for m in api] == ["", "the contact opted out"]
 
 
+def test_intents_and_decisions_read_in_words(app_client: TestClient) -> None:
+    """The badges showed the model's codes: "intent order_status 0.93", "bot: opt_out 0.97"; the escalation's
+    reason names the intent the same way ("A topic that always goes to a person (damaged item)")."""
+    conversation_id = escalated_conversation("+4915112340004", "Wo ist meine Bestellung?", language="de")
+    with db.session_scope() as session:
+        text = session.scalars(select(Message).where(Message.conversation_id == conversation_id)).one()
+        text.analysis = {**text.analysis, "intent": {"name": "order_status", "confidence": 0.93},
+                         "decision": {"action": "opt_out", "confidence": 0.97, "reason": "asked to stop"}}
+    page = _page(app_client, conversation_id)
+    assert 'title="Intent">intent order status 0.93</span>' in page
+    assert 'title="Bot decision">bot: opt out 0.97</span>' in page
+    assert "order_status" not in page and "opt_out 0" not in page
+
+
 def test_campaign_texts_are_dated_with_their_zone(app_client: TestClient) -> None:
     """The card's campaign list gave a bare UTC date ("2026-11-29" for a text sent on the 30th at 00:30
     in Paris); it is a time the browser writes in its own zone, like every other time on the page."""
