@@ -17,6 +17,7 @@ from core import db
 from tests.campaigns.factories import create_contact, create_template
 from tests.console.test_campaign_reports import HTML, build_campaign, marketer_client
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
+from tests.console.test_segments_page import _form
 
 UPDATES = "Updates every 10 seconds while the campaign is sending"
 
@@ -85,10 +86,17 @@ def test_the_contacts_list_names_languages_and_countries_and_offers_the_export(a
     """The list read "fr" and "FR" where every other page names them; the CSV export was in the API alone."""
     with db.session_scope() as session:
         create_contact(session, 1, first_name="Zoé", language="fr")
-    page = marketer_client(app_client).get("/console/contacts", headers=HTML).text
+    headers = marketer_headers(app_client)  # logged in; HTMX and CSRF headers for the builder's preview
+    page = app_client.get("/console/contacts", headers=HTML).text
     row = page.split('data-contact="', 1)[1].split("</tr>", 1)[0]
     assert "<td>French</td>" in row and "<td>France</td>" in row
     link = re.search(r'<a class="button" href="([^"]+)" id="contacts-export" download>', page)
     assert link, "no export link"
     exported = app_client.get(link.group(1))  # the console's session opens it
     assert exported.status_code == 200 and exported.text.startswith("id,phone,") and "line_type" in exported.text
+    # the segment builder's matching contacts, the template editor's "Preview for" list: "· fr ·" before
+    found = app_client.post("/console/segments/preview", data=_form([(0, "language", "eq", "fr", "")], ["all"]),
+                            headers=headers)
+    assert "+33*******01 · French · opted in" in found.text
+    editor = app_client.get("/console/templates/new", headers=HTML).text
+    assert "+33*******01 · French</option>" in editor
