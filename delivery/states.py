@@ -28,7 +28,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from channels.base import DeliveryReport
 from conversations import service
 from conversations.models import Message, MessageProviderId
-from core import webhooks
+from core import live, webhooks
 from core.models import WebhookSubscription
 from core.sql import among, array_literal
 
@@ -169,10 +169,34 @@ def apply_delivery_reports(session: Session, reports: Sequence[DeliveryReport]) 
         if _apply(row, report) and subscribed:
             events.append(status_event(row))
         matched.append(row.id)
-    _write(session, [row for message_id, row in rows.items() if row.written() != seen[message_id]], seen)
+    changed = [row for message_id, row in rows.items() if row.written() != seen[message_id]]
+    _write(session, changed, seen)
     if events:
         webhooks.emit_many(session, "message.status", events)
+    _announce_conversation_statuses(session, [row for row in changed if row.status != seen[row.id][0]])
     return matched
+
+
+_CONVERSATION_ROWS = text(
+    "SELECT id, conversation_id, status FROM messages WHERE id IN :ids AND conversation_id IS NOT NULL"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def conversation_rows(session: Session, message_ids: Sequence[int]) -> list[tuple[int, int, str]]:
+    """(id, conversation id, status) of the conversation messages among ``message_ids``, for the live console."""
+    return [(i, c, status) for i, c, status in session.connection().execute(_CONVERSATION_ROWS,
+                                                                             {"ids": list(message_ids)})]
+
+
+def _announce_conversation_statuses(session: Session, moved: list[Tracked]) -> None:
+    """Tell open consoles the new status of the conversation messages among ``moved`` (after the commit).
+
+    A campaign's rows are told apart by what the locked read already holds (its campaign, its lane): a batch
+    of campaign reports runs no statement and no Redis command more; only a batch holding other messages
+    asks which of them belong to a conversation (one statement for the batch)."""
+    candidates = [row.id for row in moved if row.campaign_id is None and row.lane != "marketing"]
+    if candidates:
+        live.statuses_after_commit(session, conversation_rows(session, candidates))
 
 
 def _lock(session: Session, reports: Sequence[DeliveryReport]) -> tuple[dict[int, Tracked], bool]:

@@ -34,10 +34,10 @@ from contacts.consent import REFUSAL_TEXT
 from contacts.models import Contact
 from conversations import service
 from conversations.models import Message, MessageProviderId
-from core import webhooks
+from core import live, webhooks
 from core.db import utcnow
 from core.sql import among, array_literal
-from delivery.states import has_status_subscribers, status_event
+from delivery.states import conversation_rows, has_status_subscribers, status_event
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
@@ -231,6 +231,10 @@ def close(session: Session, row: Message, *, status: str, code: str, reason: str
     row.claim_token = ""
     session.flush()
     webhooks.emit(session, "message.status", status_event(row))
+    # a campaign's row is told apart by columns the claim read, before its conversation is looked at (not
+    # loaded by take(): reading it costs a query, which only a conversation's reply may spend)
+    if row.campaign_id is None and row.lane != "marketing" and row.conversation_id is not None:
+        live.statuses_after_commit(session, [(row.id, row.conversation_id, status)])
 
 
 _RECORD_SENT = (
@@ -252,7 +256,14 @@ _RECORD_SENT = (
 
 # PostgreSQL: the whole batch in one UPDATE joined to its values as arrays (one parameter per
 # column), after one SELECT ... FOR UPDATE that locks the rows in id order
-_LOCK_IN_ID_ORDER = text("SELECT id FROM messages WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR UPDATE")
+# (it also answers which of them are a conversation's, with their status then, for the live console: a
+# campaign's batch gets no row back, no statement and no Redis command more)
+_LOCK_IN_ID_ORDER = text("""
+WITH locked AS MATERIALIZED (
+    SELECT id, conversation_id, status FROM messages WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR UPDATE
+)
+SELECT id, conversation_id, status FROM locked WHERE conversation_id IS NOT NULL
+""")
 _RECORD_SENT_ARRAYS = text("""
 UPDATE messages SET
     status = CASE WHEN messages.status = 'sending' THEN 'sent' ELSE messages.status END,
@@ -284,7 +295,8 @@ def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         ids = list(sent)
-        connection.execute(_LOCK_IN_ID_ORDER, {"ids": array_literal(ids)})  # arrays as text: see array_literal
+        # arrays as text: see array_literal
+        talks = [(i, c, status) for i, c, status in connection.execute(_LOCK_IN_ID_ORDER, {"ids": array_literal(ids)})]
         connection.execute(_RECORD_SENT_ARRAYS, {
             "ids": array_literal(ids), "tokens": array_literal([token_of[i] for i in ids]),
             "providers": array_literal([r.provider for r in sent.values()]),
@@ -299,6 +311,7 @@ def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict
              "b_now": now}
             for message_id, result in sent.items()
         ])  # fmt: skip
+        talks = conversation_rows(session, list(sent))  # SQLite: no lock read to ask (one statement a batch)
     parts = [
         MessageProviderId(message_id=message_id, provider=result.provider, provider_message_id=part)
         for message_id, result in sent.items()
@@ -311,6 +324,9 @@ def record_sent(session: Session, sent: dict[int, SendResult], *, token_of: dict
         for row in session.scalars(select(Message).where(Message.id.in_(list(sent)))):
             session.refresh(row)
             webhooks.emit(session, "message.status", status_event(row))
+    # a reply now sent (or further, when its report came first) shows at once on an open thread; the status
+    # was read before the UPDATE, which moves only 'sending' on
+    live.statuses_after_commit(session, [(i, c, "sent" if status == "sending" else status) for i, c, status in talks])
 
 
 def requeue(

@@ -103,6 +103,19 @@
     var el = document.getElementById("conversation");
     return el ? Number(el.getAttribute("data-conversation-id")) : null;
   }
+  // An event for the open thread re-draws it. An event that arrives while a request of the thread is under way (its
+  // own refresh, a reply being sent) waits for that request to settle: htmx drops a refresh queued on a part the
+  // answer replaces, and an answer drawn before the event would show the thread as it was (a reply "queued" though
+  // the next event said "delivered").
+  var threadStale = false;
+  function threadBusy() { return !!document.querySelector("#conversation.htmx-request, #conversation .htmx-request"); }
+  function refreshThread(data) {
+    if (threadBusy()) { threadStale = true; return; }
+    htmx.trigger(body, "conversation-event", data);
+  }
+  body.addEventListener("htmx:afterSettle", function () {
+    if (threadStale && !threadBusy()) { threadStale = false; htmx.trigger(body, "conversation-event", {}); }
+  });
   var streamUrl = body.getAttribute("data-stream");
   if (streamUrl && window.EventSource) {
     var source = new EventSource(streamUrl);
@@ -111,7 +124,7 @@
       try { data = JSON.parse(e.data); } catch (err) { return; }
       if (window.htmx) {
         htmx.trigger(body, "console-event", data);
-        if (data.conversation_id && data.conversation_id === openConversationId()) htmx.trigger(body, "conversation-event", data);
+        if (data.conversation_id && data.conversation_id === openConversationId()) refreshThread(data);
       }
       if (e.type === "conversation.escalated") say("live-status", "New conversation waiting, priority " + data.priority + ".");
       if (e.type === "message.received" && data.conversation_id === openConversationId()) say("live-status", "New message from the customer.");
@@ -119,6 +132,14 @@
     ["conversation.escalated", "conversation.assigned", "conversation.handed_back", "conversation.closed",
      "conversation.transferred", "message.received", "message.sent", "note.added", "agent.status", "sla.breached"]
       .forEach(function (kind) { source.addEventListener(kind, onEvent); });
+    // a message's delivery status (queued -> sent -> delivered / failed): only an open thread shows it, so only
+    // a thread named in the event re-fetches (not every inbox and supervisor view, at every send of every reply)
+    source.addEventListener("message.status", function (e) {
+      var data = {};
+      try { data = JSON.parse(e.data); } catch (err) { return; }
+      var open = openConversationId();
+      if (window.htmx && open && (data.conversation_ids || []).indexOf(open) !== -1) refreshThread(data);
+    });
     body.setAttribute("data-stream-ready", "1");
     source.addEventListener("open", function () { body.setAttribute("data-stream-open", "1"); });
   }
