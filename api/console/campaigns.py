@@ -390,7 +390,11 @@ STARTED = "The campaign has started: its texts go out as their sending hours all
 
 
 def done_words(done: str, campaign: Campaign) -> str:
-    """The line confirming what was just done, as the campaign stands now (``DONE``; "" for an unknown one)."""
+    """The line confirming what was just done, as the campaign stands now (``DONE``; "" for an unknown one).
+    Once it has finished, none: the page that follows the campaign reloads itself with the same address, and a
+    completed campaign said "The campaign has started: its texts go out…"."""
+    if done == "scheduled" and campaign.status in ("completed", "cancelled"):
+        return ""
     if done == "scheduled" and campaign.status not in ("scheduled", "draft"):
         return STARTED
     return DONE.get(done, "")

@@ -40,8 +40,13 @@ def test_only_a_sending_campaign_says_it_updates_and_a_change_of_state_reloads_t
     fragment = client.get(f"/console/campaigns/{campaign_id}/live", params={"shown": "scheduled"},
                           headers={**HTML, "HX-Request": "true"})
     assert fragment.status_code == 200 and fragment.headers["HX-Refresh"] == "true" and fragment.text == ""
-    running = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    running = client.get(f"/console/campaigns/{campaign_id}", params={"done": "scheduled"}, headers=HTML).text
     assert UPDATES in running and """hx-vals='{"shown": "running"}'""" in running
+    assert 'id="done">The campaign has started' in running
+    with db.session_scope() as session:  # the reloaded page keeps its address: a finished campaign "has started"
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
+    completed = client.get(f"/console/campaigns/{campaign_id}", params={"done": "scheduled"}, headers=HTML).text
+    assert 'id="done"' not in completed and UPDATES not in completed and "hx-vals" not in completed
 
 
 def test_the_wizard_names_a_templates_language_once(app_client: TestClient) -> None:
