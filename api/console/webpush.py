@@ -29,9 +29,13 @@ import structlog
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
+from sqlalchemy import select
 
-from core import outbound_http
+from core import db, outbound_http
+from core.accounts import key_suspension
+from core.models import ApiKey, User
 from core.outbound_http import OutboundBlocked, OutboundPolicy
+from core.rbac import Role
 from core.redis import get_redis
 from core.settings import Settings
 from handoff.events import channel
@@ -142,12 +146,37 @@ def vapid_subject(settings: Settings) -> str:
     return "mailto:push@" + (urlsplit(settings.public_url).hostname or "relais.invalid")
 
 
+NOTIFIED_ROLES = (Role.AGENT.value, Role.ADMIN.value)  # those who may subscribe (POST /console/push/subscriptions)
+
+
+def still_allowed(found: list[Subscription]) -> list[Subscription]:
+    """The subscriptions whose owner may still hear of escalations: an active agent or admin, or an API key of those
+    roles, not revoked, whose creator's authority holds (``core.accounts.key_suspension``).
+
+    A browser keeps its subscription when its user is deactivated or given another role: the escalations went on
+    reaching the phone of someone who had left. Their entries are skipped, not dropped, so a reactivated agent's
+    browser is told again."""
+    users = {s.user_id for s in found if s.kind == "user"}
+    keys = {s.user_id for s in found if s.kind == "api_key"}
+    active_users = select(User.id).where(User.id.in_(users), User.is_active.is_(True), User.role.in_(NOTIFIED_ROLES))
+    live_keys = select(ApiKey).where(ApiKey.id.in_(keys), ApiKey.revoked_at.is_(None), ApiKey.role.in_(NOTIFIED_ROLES))
+    with db.session_scope() as session:
+        allowed_users = set(session.scalars(active_users))
+        allowed_keys = {
+            key.id
+            for key in session.scalars(live_keys)
+            if not key_suspension(session.get(User, key.created_by) if key.created_by else None)
+        }
+    return [s for s in found if s.user_id in (allowed_users if s.kind == "user" else allowed_keys)]
+
+
 def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
-    """Push ``payload`` (JSON) to every subscription; gone ones (404/410) are dropped. Returns sends."""
+    """Push ``payload`` (JSON) to every subscription whose owner may still be told (:func:`still_allowed`); gone
+    ones (404/410) are dropped. Returns sends."""
     key = vapid(settings)
     sent = 0
     policy = OutboundPolicy.from_settings(settings)
-    for subscription in subscriptions(settings):
+    for subscription in still_allowed(subscriptions(settings)):
         # one client per endpoint: a TLS connection verified for one push service is never reused
         # for another name that happens to share its address
         with outbound_http.client(timeout=5, policy=policy) as client:

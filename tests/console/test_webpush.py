@@ -27,8 +27,10 @@ from sqlalchemy import select
 
 from api.console import webpush
 from api.deps import CSRF_HEADER
-from core import db
+from core import db, users
+from core.audit import SYSTEM
 from core.models import AuditEntry
+from core.rbac import Role
 from core.redis import get_redis
 from core.settings import Settings
 from handoff.events import channel
@@ -148,10 +150,11 @@ def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(
     outbound_to_loopback: None, runtime: Settings
 ) -> None:
     relay = webpush.PushRelay(runtime)
+    agent_id, _ = create_console_user("ana@example.com")
     with FakePushService(status=410) as gone:
         webpush.subscribe(
             runtime,
-            webpush.Subscription(user_id=1, endpoint=f"{gone.url}/x", **Browser().subscription("")["keys"]),
+            webpush.Subscription(user_id=agent_id, endpoint=f"{gone.url}/x", **Browser().subscription("")["keys"]),
         )
         assert relay.handle(json.dumps({"kind": "conversation.closed", "conversation_id": 1})) == 0
         assert gone.received == []
@@ -177,7 +180,8 @@ def test_a_stored_internal_endpoint_is_never_posted_to_and_is_dropped(
 ) -> None:
     allowed = runtime.model_copy(update={"outbound_allow_private": True})  # saved while fakes were allowed
     keys = Browser().subscription("")["keys"]
-    webpush.subscribe(allowed, webpush.Subscription(user_id=1, endpoint=f"{push_service.url}/x", **keys))
+    agent_id, _ = create_console_user("ana@example.com")
+    webpush.subscribe(allowed, webpush.Subscription(user_id=agent_id, endpoint=f"{push_service.url}/x", **keys))
     assert webpush.notify_all(runtime, {"title": "t"}) == 0
     assert push_service.received == [] and webpush.subscriptions(runtime) == []
 
@@ -215,3 +219,23 @@ def test_an_api_key_is_not_the_user_with_the_same_id(runtime: Settings) -> None:
     assert not webpush.unsubscribe(runtime, "https://push.example/a", user_id=2)
     assert webpush.unsubscribe(runtime, "https://push.example/a", user_id=1)
     assert webpush.subscriptions(runtime) == []
+
+
+def test_only_active_agents_and_admins_are_still_notified(runtime: Settings, push_service: FakePushService) -> None:
+    """A browser keeps its subscription when its user leaves: a deactivated agent's phone, or a user moved to the
+    marketing team, went on being told of every escalation. They are skipped (a reactivated agent is told again)."""
+    allowed = runtime.model_copy(update={"outbound_allow_private": True})
+    owners = {email: create_console_user(email)[0] for email in ("ana@x.example", "bob@x.example", "eve@x.example")}
+    with db.session_scope() as session:
+        users.deactivate(session, user_id=owners["bob@x.example"], actor=SYSTEM)
+        users.change_role(session, user_id=owners["eve@x.example"], role=Role.MARKETER, actor=SYSTEM)
+    for email, user_id in owners.items():
+        keys = Browser().subscription("")["keys"]
+        endpoint = f"{push_service.url}/{email}"
+        webpush.subscribe(allowed, webpush.Subscription(user_id=user_id, endpoint=endpoint, **keys))
+    assert webpush.notify_all(allowed, {"title": "t"}) == 1
+    assert [path for path, _, _ in push_service.received] == ["/ana@x.example"]
+    assert len(webpush.subscriptions(allowed)) == 3  # kept: Bob may come back
+    with db.session_scope() as session:
+        users.reactivate(session, user_id=owners["bob@x.example"], actor=SYSTEM)
+    assert webpush.notify_all(allowed, {"title": "t"}) == 2
