@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from api.console import forecast_words, named_with_language
@@ -15,6 +17,7 @@ from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
 from tests.campaigns.factories import create_contact, create_template
+from tests.console import browser as tools
 from tests.console.test_campaign_reports import HTML, build_campaign, marketer_client
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
 from tests.console.test_segments_page import _form
@@ -105,3 +108,22 @@ def test_the_contacts_list_names_languages_and_countries_and_offers_the_export(a
     assert "+33*******01 · French · opted in" in found.text
     editor = app_client.get("/console/templates/new", headers=HTML).text
     assert "+33*******01 · French</option>" in editor
+
+
+@pytest.mark.browser
+def test_an_open_campaign_page_follows_the_campaign_from_scheduled_to_sending_on_a_phone(
+        live_server: str, page: Page) -> None:
+    """In Chromium at 390 px: the page of a scheduled campaign does not say it updates; when the campaign starts, the
+    page reloads by itself, so "where it stands" and the buttons are the sending ones (the report alone changed)."""
+    campaign_id = build_campaign(status="scheduled")
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server}/console/campaigns/{campaign_id}")
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    expect(page.locator("#campaign-report .window")).not_to_contain_text("Updates every")
+    with db.session_scope() as session:
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="running"))
+    expect(page.locator("#campaign-state")).to_have_attribute("data-state", "running", timeout=25_000)
+    expect(page.locator("#state-words")).to_contain_text("Sending")
+    expect(page.locator("#campaign-report .window")).to_contain_text(UPDATES)
+    tools.fits(page)
