@@ -171,6 +171,16 @@ def actor_text(actor_type: str, actor_name: str, actor_id: str) -> str:
     return ACTOR_KINDS.get(actor_type, actor_name or actor_type)
 
 
+def actors_text(session: Session, actors: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each ``(actor_type, actor_id)`` as :func:`actor_text` says it, the users' e-mails and keys' names looked up
+    (the contact page's consent history read "user" for the marketer whose import recorded an opt-in)."""
+    actors = set(actors)
+    emails, names = _names(session, actors)
+    known = {"user": emails, "api_key": names}
+    return {(kind, ident): actor_text(kind, known.get(kind, {}).get(int(ident), "") if ident.isdigit() else "", ident)
+            for kind, ident in actors}
+
+
 def _names(session: Session, targets: Iterable[tuple[str, str]]) -> tuple[dict[int, str], dict[int, str]]:
     """The e-mails of the users and the names of the keys among ``targets`` (two lookups in all)."""
     targets = list(targets)

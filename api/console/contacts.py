@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, contact_card, predictions_card, render
+from api.console.audit_words import actors_text
 from api.console.views import user_names
 from api.deps import Acting, acting, db_session, require
 from api.routes import contacts as rest
@@ -103,6 +104,7 @@ def contact_page(
 ) -> HTMLResponse:
     """Attributes, predictions, orders, the consent ledger, campaign texts and conversations of one contact."""
     contact = service.get(session, contact_id)
+    ledger = consent.history(session, contact)
     orders = list_orders(session, contact.id, limit=ORDERS_SHOWN)
     conversations = session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id).order_by(Conversation.id.desc())
@@ -114,7 +116,8 @@ def contact_page(
             "contact": contact,
             "phone": masked(contact),
             "consent": contact_card.consent_fact(session, contact),
-            "ledger": consent.history(session, contact),
+            "ledger": ledger,
+            "by": actors_text(session, ((e.actor_type, e.actor_id) for e in ledger)),
             "texts": campaign_history(session, contact.id),
             "conversations": conversations,
             "owners": user_names(session, {c.assigned_user_id for c in conversations if c.assigned_user_id}),

@@ -14,10 +14,13 @@ from sqlalchemy import update
 from api.console import forecast_words, named_with_language
 from campaigns import tasks
 from campaigns.models import Campaign
+from contacts import consent
 from conversations.models import Message
 from core import db
+from core.audit import SYSTEM, Actor
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
+from tests.console.helpers import create_console_user
 from tests.console.test_campaign_reports import HTML, build_campaign, marketer_client
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
 from tests.console.test_segments_page import _form
@@ -127,3 +130,19 @@ def test_an_open_campaign_page_follows_the_campaign_from_scheduled_to_sending_on
     expect(page.locator("#state-words")).to_contain_text("Sending")
     expect(page.locator("#campaign-report .window")).to_contain_text(UPDATES)
     tools.fits(page)
+
+
+def test_the_consent_history_says_who_recorded_each_change(app_client: TestClient) -> None:
+    """The contact page's "By" column read "user" (the actor's kind) for the marketer whose import recorded it."""
+    user_id, _ = create_console_user("noe@example.com", role="marketer")
+    with db.session_scope() as session:
+        contact = create_contact(session, 1, first_name="Zoé", opted_in=False)
+        consent.record_opt_in(session, contact=contact, source="import", proof="import clients.csv row 2",
+                              actor=Actor(type="user", id=str(user_id)))
+        consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP", actor=SYSTEM)
+        contact_id = contact.id
+    marketer_headers(app_client)
+    page = app_client.get(f"/console/contacts/{contact_id}", headers=HTML).text
+    ledger = page.split('id="consent-history"', 1)[1].split("</table>", 1)[0]
+    assert "<td>noe@example.com</td>" in ledger and "<td>Relais (automatic)</td>" in ledger
+    assert "<td>user</td>" not in ledger and "<td>system</td>" not in ledger
