@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from agent.profile import BusinessProfile
 from agent.runtime import DEFAULT_KB, AgentRuntime, get_runtime, intent_store, profile_store
@@ -19,7 +19,7 @@ from agent.service import analyze_text, load_intents_file
 from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
 from core import audit, db
-from core.errors import Conflict
+from core.errors import Conflict, RelaisError
 from core.runtime import bootstrap
 from core.settings import Settings
 from knowledge.base import IngestProgress
@@ -145,8 +145,13 @@ def intents_load(
 def intents_list() -> None:
     """Stored intent model versions."""
     settings = bootstrap()
-    table = Table("version", "active", "intents", "cv accuracy", "created")
-    for version in intent_store(settings).versions():
+    versions = intent_store(settings).versions()
+    # the version whole, whatever the terminal's width: it is what `relais intents activate` takes (an 80-column
+    # terminal cut it to "20261201T052949Z-db…"); the other columns wrap instead
+    widest = max((len(v.version) for v in versions), default=7)
+    table = Table(Column("version", no_wrap=True, min_width=widest), "active", "intents", "cv accuracy",
+                  Column("created", overflow="fold"))
+    for version in versions:
         table.add_row(version.version, "yes" if version.active else "", str(len(version.intents)),
                       f"{version.metrics.get('cv_in_scope_accuracy', 0):.1%}", version.created_at)
     console.print(table)
@@ -158,10 +163,14 @@ def intents_activate(version: str = typer.Argument(...)) -> None:
     settings = bootstrap()
     store = intent_store(settings)
     before = store.active_version()
-    with db.session_scope() as session:
-        store.activate(version, session=session)
-        audit.record(session, actor=CLI_ACTOR, action="intents.activate", target_type="intent_model",
-                     target_id=version, diff={"active": [before, version]})
+    try:
+        with db.session_scope() as session:
+            store.activate(version, session=session)
+            audit.record(session, actor=CLI_ACTOR, action="intents.activate", target_type="intent_model",
+                         target_id=version, diff={"active": [before, version]})
+    except RelaisError as exc:  # a mistyped version printed a traceback
+        console.print(f"[red]{exc.detail}[/] (`relais intents list` shows the versions)")
+        raise typer.Exit(1) from None
     console.print(f"intent model [bold]{version}[/] is active")
 
 

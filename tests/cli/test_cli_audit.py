@@ -64,3 +64,24 @@ def test_the_os_user_comes_from_the_uid_not_from_the_environment(monkeypatch: py
     assert actor.os_user() == "root, sudo by alice"
     monkeypatch.setattr(actor.os, "getuid", lambda: 987_654)  # no entry in the user database
     assert actor.os_user() == "uid 987654"
+
+
+def test_intents_activate_is_audited_refuses_in_words_and_the_list_shows_whole_versions(runtime: Settings) -> None:
+    """``relais intents activate`` switched the deployment's model with no entry (the API's records
+    ``intents.activate``); a mistyped version printed a traceback; and ``intents list`` cut the version it takes
+    to "20261201T052949Z-db…" in an 80-column terminal."""
+    from agent.intent.builtin import ensure_builtin_model
+    from agent.runtime import intent_store
+
+    version = ensure_builtin_model(intent_store(runtime), backend=runtime.intent_backend)
+    assert version is not None
+    runner = CliRunner()
+    listed = runner.invoke(app, ["intents", "list"], env={"COLUMNS": "80"})
+    assert listed.exit_code == 0 and version in listed.output, listed.output
+    wrong = runner.invoke(app, ["intents", "activate", "20991231T000000Z-nope"])
+    assert wrong.exit_code == 1 and "no intent model version '20991231T000000Z-nope'" in wrong.output
+    assert "Traceback" not in wrong.output and isinstance(wrong.exception, SystemExit)  # typer.Exit(1), no error
+    activated = runner.invoke(app, ["intents", "activate", version])
+    assert activated.exit_code == 0, activated.output
+    [row] = [r for r in _rows() if r.action == "intents.activate"]
+    assert (row.actor_type, row.target_type, row.target_id) == ("cli", "intent_model", version)
