@@ -92,15 +92,16 @@ def _campaign(tag: str) -> int:
 
 
 def _profiled(engine: Any, profiles: list[cProfile.Profile]) -> None:
-    """Profile every lane of ``engine`` (each lane runs in a pool thread cProfile does not follow)."""
-    send_lane = engine._send_lane
+    """Profile every lane of ``engine`` (each lane is a thread cProfile does not follow; a lane's profile
+    is complete once the engine is closed)."""
+    run_lane = engine._run_lane
 
-    def lane(queue: Any) -> Any:
+    def lane() -> Any:
         profile = cProfile.Profile(time.thread_time)  # processor time, not wall time
         profiles.append(profile)
-        return profile.runcall(send_lane, queue)
+        return profile.runcall(run_lane)
 
-    engine._send_lane = lane
+    engine._run_lane = lane
 
 
 def main() -> None:
@@ -153,12 +154,12 @@ def _run(args: argparse.Namespace, url: str, client: redis.Redis) -> None:
         set_account_rate(session, name="default", throughput=min(100_000, SENDERS * args.sender_rate))
     engine = runtime.get_engine()
     if args.per_call:
-        engine._per_call = args.per_call
+        engine._queue.group = engine._unjournalled._due_at = args.per_call
     profiles: list[cProfile.Profile] = []
     if args.profile:
         _profiled(engine, profiles)
     print(f"{args.messages:,} campaign messages per round, {args.rounds} rounds, batches of {BATCH}, "
-          f"{engine._concurrency} lanes, {engine._per_call} slots booked per Redis call; {load_average()}")
+          f"{engine._concurrency} lanes, {engine._queue.group} slots booked per Redis call; {load_average()}")
     totals: dict[str, list[Timing]] = {"prepare": [], "send": []}
     for round_ in range(1, args.rounds + 1):
         tag = f"round{round_}"

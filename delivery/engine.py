@@ -1,10 +1,12 @@
 """Send a batch of messages: claim → authority → sender → limiter → concurrent provider calls → record.
 
 One RQ job carries a batch (RQ runs ~145 jobs/s per worker, far below the target rate), and the
-batch is sent in ``concurrency`` lanes by a thread pool so provider round trips overlap; a lane takes
-its next few messages at once (``reservations_per_call``) and books their limiter slots in one Redis
-round trip, which also carries the journal entries of the lane's previous sends. Every provider call
-waits for a
+batch is sent by the engine's ``concurrency`` lanes, threads that live as long as the engine, so provider
+round trips overlap; a lane books the slots of a few messages at once (``reservations_per_call``, the
+soonest among the first pending message of each sender) in one Redis round trip, which also carries the
+journal entries of the previous sends (:mod:`delivery.lanes`). A send job may hand its batch to the lanes
+and return while they send it (``wait=False``): the worker claims its next batch and applies delivery
+reports meanwhile, where the lanes sat idle before. Every provider call waits for a
 limiter slot of its sender and of its provider account. Only due rows are claimed
 (``not_before <= now``), and the authority (:mod:`delivery.authority`) has the last word before
 the provider call: consent, campaign state, send window, cap, expiry. Per message:
@@ -24,10 +26,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
@@ -35,7 +35,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from channels.base import Channel, ChannelError, OutboundMessage, SendResult
+from channels.base import Channel, ChannelError, OutboundMessage
 from conversations.flows import send_job
 from conversations.models import Message
 from conversations.service import client_ref
@@ -43,93 +43,11 @@ from core import db
 from core.db import utcnow
 from core.queue import enqueue_after_commit
 from delivery import authority, journal, store
+from delivery.lanes import Batch, BatchReport, BookingFailed, JournalBuffer, LaneQueue, Outcome
 from delivery.limiter import Bucket, Grant, RateLimiter, account_bucket, sender_bucket
 from delivery.policy import RetryPolicy
 
 log = structlog.get_logger("relais.delivery")
-
-
-@dataclass
-class Outcome:
-    message: store.Outgoing
-    result: SendResult | None = None
-    error: ChannelError | None = None
-    defer_seconds: float | None = None
-
-
-class _Queue:
-    """A batch's messages for its lanes: those already booked (message, grant, when booked) in slot order,
-    topped up by the lane asking: it offers the next ``offer`` messages and books the ``group`` whose slots
-    come soonest in one command (:meth:`delivery.limiter.RateLimiter.reserve_soonest`); any lane may then
-    take them, and the others go back to the front for the next call."""
-
-    def __init__(self, messages: Sequence[store.Outgoing], *, group: int, offer: int) -> None:
-        self.group = max(1, group)
-        self.offer = max(self.group, offer)
-        self._pending = deque(messages)
-        self._booked: deque[tuple[store.Outgoing, Grant, float]] = deque()
-        self._lock = threading.Lock()
-
-    def next(
-        self, book: Callable[[list[store.Outgoing], int], list[Grant | None]], *, journal_due: bool = False
-    ) -> tuple[store.Outgoing, Grant, float] | None:
-        """The next booked message, ``None`` when none is left. A lane whose journal entries are due books
-        the next group even when some are booked (its entries go with that command), else only writes."""
-        with self._lock:
-            if self._booked and not journal_due:
-                return self._booked.popleft()
-            offered = self._distinct_senders()
-        if offered:
-            grants = book(offered, self.group)  # outside the lock: the other lanes take booked messages meanwhile
-            booked = time.monotonic()
-            chosen = sorted(((m, g) for m, g in zip(offered, grants, strict=True) if g is not None),
-                            key=lambda pair: pair[1].slot_us)
-            with self._lock:
-                self._pending.extendleft(reversed([m for m, g in zip(offered, grants, strict=True) if g is None]))
-                self._booked.extend((m, g, booked) for m, g in chosen)
-        elif journal_due:
-            book([], 0)
-        with self._lock:
-            return self._booked.popleft() if self._booked else None
-
-    def _distinct_senders(self) -> list[store.Outgoing]:
-        """The first pending message of each sender, up to ``offer`` of them, among the next ``4 * offer``
-        (called under the lock): two messages on the same sender never both fit the account's next slots,
-        and a choice among fewer senders leaves the account holes that one of the others would have filled.
-        With fewer senders than a group, the next messages top the offer up to a group (one command still
-        books a group). The messages passed over keep their place."""
-        offered: list[store.Outgoing] = []
-        passed: list[store.Outgoing] = []
-        seen: set[str] = set()
-        for _ in range(min(4 * self.offer, len(self._pending))):
-            message = self._pending.popleft()
-            if message.sender.address in seen:
-                passed.append(message)
-                continue
-            seen.add(message.sender.address)
-            offered.append(message)
-            if len(offered) == self.offer:
-                break
-        topped = max(0, self.group - len(offered))
-        offered += passed[:topped]
-        self._pending.extendleft(reversed(passed[topped:]))
-        return offered
-
-
-@dataclass
-class BatchReport:
-    """What a batch did, for logs and benchmarks."""
-
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    dead: int = 0
-    rejected: int = 0
-    waiting: int = 0
-    deferred: int = 0
-    unknown: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class DeliveryEngine:
@@ -151,6 +69,7 @@ class DeliveryEngine:
         default_account_rate: float = 30.0,
         reservations_per_call: int = 4,
         candidates_per_call: int = 16,
+        keep_ahead: int = 250,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -158,21 +77,30 @@ class DeliveryEngine:
         self._redis = client
         self._lane = threading.local()  # each sending thread's own limiter (see _lane_limiter)
         self._lane_clients: list[redis.Redis] = []
-        self._lane_clients_lock = threading.Lock()
+        self._lanes: list[threading.Thread] = []
+        self._lanes_lock = threading.Lock()
         self._concurrency = concurrency
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relais-send")
         self._retry = retry or RetryPolicy()
         self._max_wait = max_limiter_wait
-        self._per_call = max(1, reservations_per_call)
-        self._offered = max(self._per_call, candidates_per_call)
+        self._queue = LaneQueue(group=reservations_per_call, offer=candidates_per_call)
+        self._unjournalled = JournalBuffer(due_at=self._queue.group)
+        self._keep_ahead = keep_ahead
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
         self._clock = clock
+        self._closed = False
+        self._unrecorded = 0  # batches handed to the lanes and not yet recorded
+        self._recorded = threading.Condition()
 
-    def send_batch(self, message_ids: Sequence[int], *, owner: str = "") -> BatchReport:
+    def send_batch(self, message_ids: Sequence[int], *, owner: str = "", wait: bool = True) -> BatchReport:
         """Send the due ``queued`` messages among ``message_ids``; others are left alone (idempotent).
 
-        ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``)."""
+        ``owner``: the worker running this batch, stamped on the claim (``delivery.store.claim``).
+        ``wait``: return once the batch is sent and recorded (its failure to record raised); else once it is
+        handed to the lanes and at most ``keep_ahead`` messages of this engine are left to send: enough to
+        keep the senders busy while the worker claims its next batch, and few enough that a claim never
+        waits long in the lanes (the report then counts what was claimed, not yet what was sent).
+        """
         report = BatchReport()
         now = self._clock()
         with db.session_scope() as session:
@@ -188,49 +116,97 @@ class DeliveryEngine:
             report.dead = sum(1 for r in rows if r.status == "dead")
         if not outgoing:
             return report
-        # Lanes take the next message when they are free (not a fixed share each): a lane held up by a
-        # slow provider answer or a far limiter slot no longer keeps its share waiting behind it. A lane that
-        # finds no message booked books the next few (one Redis round trip for their slots) for whichever
-        # lane is free first, itself included.
-        queue = _Queue(outgoing, group=self._per_call, offer=self._offered)
-        lanes = min(self._concurrency, len(outgoing))
-        outcomes = [o for done in self._pool.map(lambda _: self._send_lane(queue), range(lanes)) for o in done]
-        sent = {o.message.id: o.result for o in outcomes if o.result is not None}
-        with db.session_scope() as session:
-            store.record_sent(session, sent, token_of={i: token for i in sent})
-            self._record_failures(session, [o for o in outcomes if o.result is None], report, now=self._clock())
-        journal.forget(self._redis, sent)
-        report.sent = len(sent)
+        batch = Batch(token=token, size=len(outgoing), report=report)
+        self._start_lanes()
+        with self._recorded:
+            self._unrecorded += 1
+        self._queue.add(batch, outgoing)
+        if not wait:
+            self._queue.wait_until_at_most(self._keep_ahead)
+            return report
+        batch.recorded.wait()
+        if batch.error is not None:
+            raise batch.error
         return report
 
-    def _send_lane(self, queue: _Queue) -> list[Outcome]:
-        """Send the batch's messages, each taken when this lane is free (one of the batch's concurrent
-        lanes), until none is left.
+    def _start_lanes(self) -> None:
+        """Start the lanes on the first batch (daemon threads: :meth:`close` ends them, after their work)."""
+        with self._lanes_lock:
+            if self._closed:
+                raise RuntimeError("the delivery engine is closed")
+            while len(self._lanes) < self._concurrency:
+                lane = threading.Thread(target=self._run_lane, name=f"relais-send-{len(self._lanes)}", daemon=True)
+                lane.start()
+                self._lanes.append(lane)
 
-        The provider acceptances are journalled by the lane's next command: the script booking the next
-        group's slots, which the lane sends as soon as it holds a group's worth of entries (on their own
-        once nothing is left to book, and at its end). A send is thus
-        journalled at most about a group's sends after the provider accepted it; a worker killed in between
-        leaves it to the provider's delivery report (recovery waits a lease for it).
+    def _run_lane(self) -> None:
+        """Send messages, each taken when this lane is free, until the engine closes. Lanes take the next
+        message when they are free (not a fixed share each): a lane held up by a slow provider answer or a
+        far limiter slot keeps nothing waiting behind it. The lane sending a batch's last message records
+        the batch.
         """
-        outcomes: list[Outcome] = []
-        unjournalled: list[tuple[int, SendResult]] = []
         limiter = self._lane_limiter()
+        unjournalled = self._unjournalled
 
         def book(offered: list[store.Outgoing], take: int) -> list[Grant | None]:
-            writes = [journal.entry(*done) for done in unjournalled]
-            unjournalled.clear()
-            return limiter.reserve_soonest([self._buckets(m) for m in offered], take=take, max_wait=self._max_wait,
-                                           writes=writes)
+            writes = unjournalled.take()
+            try:
+                return limiter.reserve_soonest([self._buckets(m) for m in offered], take=take,
+                                               max_wait=self._max_wait, writes=writes)
+            finally:
+                unjournalled.written(writes)
 
-        while (taken := queue.next(book, journal_due=len(unjournalled) >= queue.group)) is not None:
-            outcome = self._send_one(*taken)
+        def write() -> None:
+            unjournalled.flush(lambda entries: limiter.reserve_many([], max_wait=0, writes=entries))
+
+        while True:
+            try:
+                taken = self._queue.next(book, journal_due=unjournalled.due, write=write)
+            except BookingFailed as failed:  # nothing reached the provider: a retry is safe
+                log.exception("send lane could not book limiter slots", messages=len(failed.offered))
+                error = ChannelError(f"rate limiter unreachable: {failed.__cause__}", retryable=True)
+                for message, batch in failed.offered:
+                    if batch.add(Outcome(message, error=error)):
+                        self._record(batch, write)
+                continue
+            if taken is None:
+                return
+            message, batch, grant, booked = taken
+            outcome = self._send_one(message, grant, booked)
             if outcome.result is not None:
-                unjournalled.append((outcome.message.id, outcome.result))
-            outcomes.append(outcome)
-        if unjournalled:
-            book([], 0)
-        return outcomes
+                unjournalled.add(journal.entry(message.id, outcome.result))
+            if batch.add(outcome):
+                self._record(batch, write)
+
+    def _record(self, batch: Batch, write: Callable[[], None]) -> None:
+        """Store a batch's outcomes once every acceptance of it is in the journal (recovery's proof of a
+        send if storing them fails: the rows stay ``sending``, the error goes to a waiting caller)."""
+        report = batch.report
+        try:
+            try:
+                write()
+            except Exception:  # the database is the record; the journal only covers a crash before it
+                log.exception("could not journal a batch's sends before recording them")
+            sent = {o.message.id: o.result for o in batch.outcomes if o.result is not None}
+            with db.session_scope() as session:
+                store.record_sent(session, sent, token_of={i: batch.token for i in sent})
+                self._record_failures(session, [o for o in batch.outcomes if o.result is None], report,
+                                      now=self._clock())
+            journal.forget(self._redis, sent)
+            report.sent = len(sent)
+        except Exception as exc:
+            log.exception("could not record a sent batch; recovery will reconcile it", messages=batch.size)
+            batch.error = exc
+        finally:
+            batch.recorded.set()
+            with self._recorded:
+                self._unrecorded -= 1
+                self._recorded.notify_all()
+
+    def flush(self) -> None:
+        """Return once every batch handed to the lanes is sent and recorded (a send job may return before)."""
+        with self._recorded:
+            self._recorded.wait_for(lambda: self._unrecorded == 0)
 
     def _buckets(self, message: store.Outgoing) -> tuple[Bucket, Bucket]:
         return (
@@ -253,7 +229,7 @@ class DeliveryEngine:
                 connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs),
                 single_connection_client=True,
             )
-            with self._lane_clients_lock:
+            with self._lanes_lock:
                 self._lane_clients.append(client)
             limiter = self._lane.limiter = RateLimiter(client)
         return limiter
@@ -346,9 +322,15 @@ class DeliveryEngine:
         session.flush()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        with self._lane_clients_lock:
-            for client in self._lane_clients:
-                client.close()
-            self._lane_clients.clear()
+        """Send and record what the lanes hold, then end them and close the connections (idempotent)."""
+        with self._lanes_lock:
+            self._closed = True
+            lanes, self._lanes = self._lanes, []
+        self._queue.stop()
+        for lane in lanes:
+            lane.join()
+        with self._lanes_lock:
+            clients, self._lane_clients = self._lane_clients, []
+        for client in clients:
+            client.close()
         self.channel.close()

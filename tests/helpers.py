@@ -35,10 +35,18 @@ def auth_headers(role: str) -> dict[str, str]:
 
 
 def run_jobs() -> None:
-    """Run every queued job to completion in this thread (a burst worker, real Redis)."""
+    """Run every queued job to completion in this thread (a burst worker, real Redis), and the sends their
+    batches handed to the delivery lanes (a send job may return before its batch is sent), again until
+    nothing is left: a recorded batch may queue retries."""
+    from core.queue import all_queues
+    from workers.delivery import runtime
     from workers.runner import make_worker
 
-    make_worker(threaded=True).work(burst=True, logging_level="WARNING")
+    while True:
+        make_worker(threaded=True).work(burst=True, logging_level="WARNING")
+        runtime.flush()
+        if not any(queue.count for queue in all_queues()):
+            return
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+import redis
 
 from channels.base import OutboundMessage, SendResult
 from channels.vonage import VonageChannel, VonageConfig
@@ -134,3 +135,64 @@ def test_a_lane_books_a_few_slots_per_redis_command_and_journals_every_send_befo
     assert set(journalled) == set(ids)
     assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
     assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)
+
+
+class Gated(VonageChannel):
+    """Answers only once ``gate`` is open."""
+
+    def __init__(self, config: VonageConfig) -> None:
+        super().__init__(config)
+        self.gate = threading.Event()
+
+    def send(self, *, message: OutboundMessage) -> SendResult:
+        assert self.gate.wait(10)
+        return super().send(message=message)
+
+
+def test_a_send_job_may_return_while_the_lanes_send_its_batch(fake: FakeVonage, runtime: Settings) -> None:
+    """A worker's send job hands its batch to the engine's lanes and returns once they hold little enough:
+    the worker claims its next batch meanwhile (the lanes sat idle during every claim and record before).
+    The lanes then send and record the batch, and closing the engine waits for them."""
+    ids = queue(20)
+    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
+    channel = Gated(config)
+    engine = DeliveryEngine(channel=channel, client=get_redis(runtime), concurrency=2, keep_ahead=18)
+    try:
+        report = engine.send_batch(ids, wait=False)  # returns once both lanes took one (18 left)
+        assert report.claimed == 20 and report.sent == 0
+        assert {s for s, _, _ in statuses(ids).values()} == {"sending"}
+        channel.gate.set()
+    finally:
+        engine.close()
+    assert {s for s, _, _ in statuses(ids).values()} == {"sent"}
+    assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(f"relais-{i}" for i in ids)
+
+
+def test_messages_whose_slots_could_not_be_booked_are_retried_not_sent(
+    fake: FakeVonage, runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limiter unreachable nothing may go to the provider: the messages offered are retried later,
+    and the batch still ends (its job does not wait for Redis forever)."""
+    ids = queue(6)
+    reserve_soonest = RateLimiter.reserve_soonest
+    failures = iter([True])
+
+    def flaky(self: RateLimiter, candidates: Any, **kwargs: Any) -> list[Grant | None]:
+        if candidates and next(failures, False):
+            raise redis.ConnectionError("Redis is restarting")
+        return reserve_soonest(self, candidates, **kwargs)
+
+    monkeypatch.setattr(RateLimiter, "reserve_soonest", flaky)
+    config = VonageConfig(api_key=KEY, api_secret=SECRET, api_host=fake.host, rest_host=fake.host)
+    engine = DeliveryEngine(channel=VonageChannel(config), client=get_redis(runtime), concurrency=1,
+                            reservations_per_call=4)
+    try:
+        report = engine.send_batch(ids)
+    finally:
+        engine.close()
+    assert (report.sent, report.retried) == (2, 4)
+    rows = statuses(ids)
+    retried = [i for i in ids if rows[i][0] == "queued"]
+    assert len(retried) == 4 and all(rows[i][2] == "retryable" for i in retried)
+    assert sorted(r.form["client-ref"] for r in fake.requests) == sorted(
+        f"relais-{i}" for i in ids if i not in retried)

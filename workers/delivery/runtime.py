@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 from channels.base import DeliveryReport, InboundMessage
@@ -40,7 +41,17 @@ def get_engine() -> DeliveryEngine:
             channel = get_channel(settings, outbox=redis_outbox(settings), smpp_listener=DatabaseSmppListener())
             engine = DeliveryEngine(channel=channel, client=get_redis(settings), concurrency=settings.send_concurrency)
             _engines[id(settings)] = engine
+            # a worker stopping sends and records what its lanes hold (a send job may return before that)
+            atexit.register(engine.close)
     return engine
+
+
+def flush() -> None:
+    """Wait until every engine's lanes have sent and recorded the batches handed to them."""
+    with _lock:
+        engines = list(_engines.values())
+    for engine in engines:
+        engine.flush()
 
 
 def reset() -> None:

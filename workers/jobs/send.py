@@ -25,9 +25,13 @@ def send_messages(message_ids: Sequence[int]) -> dict[str, int]:
     """Send a batch of queued messages (ids already sent or claimed elsewhere are skipped).
 
     In a forked work-horse (``relais worker``) the claims carry the worker's name, so recovery may
-    release them soon after that worker is gone (``workers.runner.claim_owner``).
+    release them soon after that worker is gone (``workers.runner.claim_owner``). On a server database
+    the job returns once its batch is handed to the engine's lanes and they are nearly through what they
+    hold, so the worker claims the next batch while they send; on SQLite (one writer: the lanes' record
+    would wait for the next claim's commit) it returns once the batch is sent and recorded.
     """
-    report = get_engine().send_batch(list(message_ids), owner=claim_owner())
+    wait = db.engine().dialect.name == "sqlite"
+    report = get_engine().send_batch(list(message_ids), owner=claim_owner(), wait=wait)
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}
 
 
