@@ -318,6 +318,13 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # answered by the passage titled "Materials", whatever the intent model says (out of scope at 0.64, or
     # product_care, whose agreement lifted the burn times: "De quoi sont faites vos bougies ?" got them)
     topic_asked = question_topics & asked_topics() if asks_something(question) else set()
+    if detail_follow_up and asked is not None and not topics(asked) & topic_asked:
+        # a follow-up asking how long or how much asks it of the earlier subject, not of its topic: "e quanto tempo
+        # duram?" after "As vossas velas são de cera de soja?" asks the burn time (the materials section or none
+        # sent it to a person), and a passage naming the topic is not the one about it ("¿y cuánto tiempo duran?"
+        # after "¿Las velas llevan cera de soja?" got the care of linen: "without fabric softener")
+        question_topics = question_topics - topic_asked
+        topic_asked = set()
     # ... and its sentence is the one about what the question asks it of: "¿De qué están hechas las velas?" got
     # "Lampshades are made of linen or rattan." ("hechas" ~ "made of"); the words naming the topic are left out
     subject = without_topic_words(question, topic_asked) if topic_asked else ""
@@ -543,6 +550,17 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if asked_methods and candidates[0].support == "covered" and candidates[0].methods > 1:
         # "ok and with PayPal?" after the list of methods got the list again: the reply says yes first
         candidates[0] = replace(candidates[0], listed=asked_methods)
+    if names_price(asked or question) and any(e.kind == "price" for e in candidates[0].missing) and \
+            not candidates[0].unlisted:
+        # the customer's own words ask what something costs, and the passage states no amount (nor that it is
+        # free): it does not answer. "How much are your candles?" and "and how much are they?" after their
+        # materials got the candles' burn time
+        candidates[0] = replace(candidates[0], support="unknown")
+    priced = named_products(asked or question) if names_price(asked or question) and not question_topics else set()
+    if priced and not any(states_product(_passage_text(candidates[0]), kind) for kind in priced):
+        # ... and what it asks the price of is a product the passage does not speak of: "¿Cuánto cuestan las velas?"
+        # (shipping_cost 0.94) got the shipping prices; "How much is shipping for a candle?" names its topic
+        candidates[0] = replace(candidates[0], support="unknown")
     return candidates
 
 

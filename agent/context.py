@@ -101,6 +101,8 @@ _FOLLOW_UP = re.compile(
 # gratis?" was an opt-out at 0.45.
 _BACK_REFERENCE = re.compile(
     r"^(is it|is that|does it|does that|will it|can it|how much is it|how long does it|"
+    # the plural: "how long are they valid?" after the gift cards was read alone (delivery_time 0.33: a person)
+    r"are they|do they|will they|can they|how long are they|how long do they|how much are they|"
     r"c est|ca|est ce gratuit|est ce payant|"
     r"eso|esto|"
     r"ist das|ist es|kostet das|dauert das|geht das|"

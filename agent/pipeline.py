@@ -370,12 +370,16 @@ def _sure(prediction: IntentPrediction | None) -> bool:
     return prediction is not None and prediction.intent is not None and prediction.confidence >= INTENT_SURE
 
 
-def _says_again(reply: str | None, history: Sequence[Turn], questions: Sequence[Question]) -> bool:
-    """Whether ``reply`` is the bot's last reply word for word, to a message that is no follow-up (a follow-up
-    asked again for a price or a detail the reply states is answered with it again: ``agent.responder.offline``)."""
+def _says_again(reply: str | None, history: Sequence[Turn], questions: Sequence[Question], text: str) -> bool:
+    """Whether ``reply`` is the bot's last reply word for word, to a message ``text`` that is no follow-up (a
+    follow-up asked again for a price or a detail the reply states is answered with it again:
+    ``agent.responder.offline``) and asks no question: "qual é o horário?" after "Vocês têm loja física?", whose
+    answer gave the shop's hours, went to a person; a question the last reply answered is answered again (the
+    repeat count sends one asked too often to a person), what a statement adds ("the order number is 77120")
+    the knowledge base has answered all it can."""
     last = next((turn.text for turn in reversed(history) if turn.role == "bot"), None)
     return reply is not None and last is not None and not any(q.asked for q in questions) and \
-        fold(reply) == fold(last)
+        not asks_something(text) and fold(reply) == fold(last)
 
 
 def retrieval_depth(text: str) -> int:
@@ -793,7 +797,7 @@ class Pipeline:
         if verdict.respond == "knowledge" and answer is None:
             verdict = Verdict("escalate", "low_retrieval_score", "no passage could answer the message",
                               verdict.confidence, "none")
-        elif verdict.respond == "knowledge" and repeats == 0 and _says_again(reply, item.history, questions):
+        elif verdict.respond == "knowledge" and repeats == 0 and _says_again(reply, item.history, questions, item.text):
             # "Order 4512" after "Where's my order???" got the tracking answer a second time: what the customer
             # adds, the knowledge base has already answered all it can (a question asked again is answered again)
             verdict = Verdict("escalate", "low_retrieval_score", "the answer would repeat the bot's last reply",

@@ -45,3 +45,12 @@ def test_the_material_of_a_product_the_section_does_not_state_goes_to_a_person(p
     """The materials section says nothing of sofas: "Lampshades are made of linen or rattan." was the answer."""
     decision = pipeline.analyze(text, use_llm=False).decision
     assert decision.action == "escalate", decision.reply
+
+
+@pytest.mark.parametrize(("text", "language"), [("Vos bougies sont fabriquées où ?", "fr"),
+                                                 ("¿Dónde fabricáis las velas?", "es")])
+def test_where_the_candles_are_made_is_the_materials_sections(pipeline: Pipeline, text: str, language: str) -> None:
+    """"fabriquées", "fabricáis" were each one passage's word ("défauts de fabrication", "fabric softener"): the
+    warranty or the washing of linen answered."""
+    decision = pipeline.analyze(text, contact_language=language, use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None and "Grasse" in decision.reply, decision.reply
