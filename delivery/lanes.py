@@ -91,31 +91,33 @@ class LaneQueue:
         self._pending: deque[tuple[store.Outgoing, Batch]] = deque()
         self._booked: deque[Booked] = deque()
         self._offered = 0  # messages out with a lane booking them
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # lanes wait here for messages
+        self._taken = threading.Condition(self._lock)  # wait_until_at_most waits here
         self._stopping = False
 
     def add(self, batch: Batch, messages: Sequence[store.Outgoing]) -> None:
-        with self._changed:
+        with self._lock:
             if self._stopping:
                 raise RuntimeError("the delivery engine is closed")
             self._pending.extend((m, batch) for m in messages)
-            self._changed.notify_all()
+            self._work.notify(len(messages))  # a reply or two wakes a lane or two, not all of them
 
     def unsent(self) -> int:
         """Messages handed to the lanes and not yet taken by one."""
-        with self._changed:
+        with self._lock:
             return len(self._pending) + len(self._booked) + self._offered
 
     def wait_until_at_most(self, count: int) -> None:
         """Return once at most ``count`` messages are left for the lanes to take."""
-        with self._changed:
-            self._changed.wait_for(lambda: len(self._pending) + len(self._booked) + self._offered <= count)
+        with self._lock:
+            self._taken.wait_for(lambda: len(self._pending) + len(self._booked) + self._offered <= count)
 
     def stop(self) -> None:
         """Let the lanes end once every message handed to them is taken."""
-        with self._changed:
+        with self._lock:
             self._stopping = True
-            self._changed.notify_all()
+            self._work.notify_all()
 
     def next(self, book: Book, *, journal_due: Callable[[], bool], write: Callable[[], None]) -> Booked | None:
         """The next booked message, waiting for one when there is none; ``None`` once stopped and empty.
@@ -123,7 +125,7 @@ class LaneQueue:
         A lane whose journal entries are due (``journal_due``) books the next group even when some are
         booked (its entries go with that command); with nothing to book, ``write`` sends them alone.
         """
-        with self._changed:
+        with self._lock:
             while True:
                 due = journal_due()
                 if self._booked and not due:
@@ -138,32 +140,35 @@ class LaneQueue:
                     return self._take()
                 if self._stopping and not self._offered:
                     return None
-                self._changed.wait()
+                self._work.wait()
         if not offered:
             write()
             return self.next(book, journal_due=journal_due, write=write)
         try:
             grants = book([m for m, _ in offered], self.group)  # outside the lock: the other lanes go on
         except Exception as exc:
-            with self._changed:
+            with self._lock:
                 self._offered -= len(offered)
-                self._changed.notify_all()
+                self._work.notify_all()  # a stopping lane may be waiting for these
+                self._taken.notify_all()
             raise BookingFailed(offered) from exc
         booked = time.monotonic()
         chosen = sorted(((m, g) for m, g in zip(offered, grants, strict=True) if g is not None),
                         key=lambda pair: pair[1].slot_us)
-        with self._changed:
+        with self._lock:
             self._offered -= len(offered)
             self._pending.extendleft(reversed([m for m, g in zip(offered, grants, strict=True) if g is None]))
             self._booked.extend((m, b, g, booked) for (m, b), g in chosen)
-            self._changed.notify_all()
+            self._work.notify(len(offered))
+            if self._stopping:
+                self._work.notify_all()  # lanes ending wait for the offered messages to be back
             if self._booked:
                 return self._take()
         return self.next(book, journal_due=journal_due, write=write)
 
     def _take(self) -> Booked:
         taken = self._booked.popleft()
-        self._changed.notify_all()  # for wait_until_at_most
+        self._taken.notify_all()
         return taken
 
     def _distinct_senders(self) -> list[tuple[store.Outgoing, Batch]]:
