@@ -70,12 +70,43 @@ Booked = tuple[store.Outgoing, Batch, Grant, float]
 Book = Callable[[list[store.Outgoing], int], list[Grant | None]]
 
 
+#: a message handed to the lanes, with its batch
+Item = tuple[store.Outgoing, Batch]
+
+
 class BookingFailed(Exception):
     """The limiter could not be reached: ``offered`` (message, batch) were not booked, nor sent."""
 
-    def __init__(self, offered: list[tuple[store.Outgoing, Batch]]) -> None:
+    def __init__(self, offered: list[Item]) -> None:
         super().__init__(f"could not book {len(offered)} messages' slots")
         self.offered = offered
+
+
+class _Pending:
+    """Messages not yet booked, marketing behind the rest: a reply or a transactional text handed to lanes
+    busy with a campaign is offered before the campaign's next messages, as the job queues rank them."""
+
+    def __init__(self) -> None:
+        self._urgent: deque[Item] = deque()
+        self._marketing: deque[Item] = deque()
+
+    def _of(self, item: Item) -> deque[Item]:
+        return self._marketing if item[0].lane == "marketing" else self._urgent
+
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._marketing)
+
+    def extend(self, items: Sequence[Item]) -> None:
+        for item in items:
+            self._of(item).append(item)
+
+    def put_back(self, items: Sequence[Item]) -> None:
+        """Return ``items`` (taken from the front, in order) to the front of their queues."""
+        for item in reversed(items):
+            self._of(item).appendleft(item)
+
+    def popleft(self) -> Item:
+        return self._urgent.popleft() if self._urgent else self._marketing.popleft()
 
 
 class LaneQueue:
@@ -88,7 +119,7 @@ class LaneQueue:
     def __init__(self, *, group: int, offer: int) -> None:
         self.group = max(1, group)
         self.offer = max(self.group, offer)
-        self._pending: deque[tuple[store.Outgoing, Batch]] = deque()
+        self._pending = _Pending()
         self._booked: deque[Booked] = deque()
         self._offered = 0  # messages out with a lane booking them
         self._lock = threading.Lock()
@@ -100,7 +131,7 @@ class LaneQueue:
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the delivery engine is closed")
-            self._pending.extend((m, batch) for m in messages)
+            self._pending.extend([(m, batch) for m in messages])
             self._work.notify(len(messages))  # a reply or two wakes a lane or two, not all of them
 
     def unsent(self) -> int:
@@ -157,7 +188,7 @@ class LaneQueue:
                         key=lambda pair: pair[1].slot_us)
         with self._lock:
             self._offered -= len(offered)
-            self._pending.extendleft(reversed([m for m, g in zip(offered, grants, strict=True) if g is None]))
+            self._pending.put_back([m for m, g in zip(offered, grants, strict=True) if g is None])
             self._booked.extend((m, b, g, booked) for (m, b), g in chosen)
             self._work.notify(len(offered))
             if self._stopping:
@@ -171,14 +202,14 @@ class LaneQueue:
         self._taken.notify_all()
         return taken
 
-    def _distinct_senders(self) -> list[tuple[store.Outgoing, Batch]]:
+    def _distinct_senders(self) -> list[Item]:
         """The first pending message of each sender, up to ``offer`` of them, among the next ``4 * offer``
         (called under the lock): two messages on the same sender never both fit the account's next slots,
         and a choice among fewer senders leaves the account holes that one of the others would have filled.
         With fewer senders than a group, the next messages top the offer up to a group (one command still
         books a group). The messages passed over keep their place."""
-        offered: list[tuple[store.Outgoing, Batch]] = []
-        passed: list[tuple[store.Outgoing, Batch]] = []
+        offered: list[Item] = []
+        passed: list[Item] = []
         seen: set[str] = set()
         for _ in range(min(4 * self.offer, len(self._pending))):
             item = self._pending.popleft()
@@ -191,7 +222,7 @@ class LaneQueue:
                 break
         topped = max(0, self.group - len(offered))
         offered += passed[:topped]
-        self._pending.extendleft(reversed(passed[topped:]))
+        self._pending.put_back(passed[topped:])
         self._offered += len(offered)
         return offered
 
