@@ -24,6 +24,7 @@ pipeline = test_pipeline_demo.pipeline
     ("What material are the lampshades?", "en", "linen or rattan", "bulbs"),  # the bulbs
     ("En quelle matière sont les abat-jour ?", "fr", "lin ou en rotin", "ampoules"),
     ("What fabric is your bedding?", "en", "100% French washed linen", "Wash"),  # the care of linen
+    ("Bonjour, les housses de couette sont en quoi ?", "fr", "lin lavé", "40 degrés"),  # texted: a person
 ])
 def test_what_something_is_made_of_is_answered_from_the_materials_section(
         pipeline: Pipeline, text: str, language: str, stated: str, not_stated: str) -> None:
