@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from core.models import AuditEntry
+from core.settings import get_settings
 from core.spreadsheet import neutralise
 
 PII_KEYS = frozenset(
@@ -44,8 +46,24 @@ PII_KEYS = frozenset(
     }
 )
 TARGET_ID_LENGTH = 64  # AuditEntry.target_id
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# the local part is at most 64 characters (RFC 5321): unbounded, a long run of digits without "@" (a pasted
+# list) took 100 s to redact, every start trying every length
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+\.[\w.-]+")
+# Text is read token by token: what must stay (dates, times, words and ids holding a letter, #references) is
+# matched first, so a number inside them is never taken for a phone; a run of digits and separators is a
+# candidate judged by :func:`_is_phone`. The former single pattern (7+ digits and separators anywhere) read
+# an intent model version 20261201T053144Z-… as "[phone]T053144Z-…" and every ISO date as a phone.
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+_DAY, _MONTH, _YEAR = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])", r"(?:19|20)\d{2}"
+_DATE = rf"(?:{_YEAR}(?P<s1>[-./]){_MONTH}(?P=s1){_DAY}|{_DAY}(?P<s2>[-./]){_MONTH}(?P=s2){_YEAR})"
+_TOKEN = re.compile(
+    rf"(?P<keep>(?<!\d){_DATE}(?:[T ]{_TIME})?(?!\d)"
+    rf"|(?<!\d){_TIME}(?!\d)"
+    r"|(?:\w+-)*\w*[^\W\d]\w*(?:-\w+)*"  # a word or an id holding a letter: 20261201T053144Z-db…, a UUID
+    r"|[#№]\d+)"  # an order or ticket reference
+    r"|(?P<number>\+?\(?\d(?:[ \u00a0.()-]{0,3}\d)*)"
+)
+_DIGIT_PART = re.compile(r"(?<![^-])\d+(?![^-])")  # an all-digit part of a hyphenated token
 
 
 @event.listens_for(AuditEntry, "before_update")
@@ -70,14 +88,59 @@ SYSTEM = Actor(type="system", id="relais", name="Relais")
 
 
 def redact(value: Any) -> Any:
-    """Replace PII fields and phone/email-looking strings with a marker, recursively."""
+    """Replace PII fields and phone/email-looking strings with a marker, recursively (ids, dates, times and
+    order numbers in a string stay: see :func:`_is_phone`)."""
     if isinstance(value, Mapping):
         return {k: ("[redacted]" if str(k).lower() in PII_KEYS else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _EMAIL.sub("[email]", _PHONE.sub("[phone]", value))
+        return _TOKEN.sub(_phone_or_kept, _EMAIL.sub("[email]", value))
     return value
+
+
+def _is_phone(text: str) -> bool:
+    """Whether a run of digits and separators (spaces, dots, dashes, brackets) is a phone number.
+
+    International (``+``, ``00``) with 8 to 15 digits; grouped by separators (``06 12 34 56 78``,
+    ``(415) 555-2671``, ``020 7946 0958``) with at least 8 (more than 15: several numbers side by side, hidden
+    too); bare digits starting with the trunk ``0`` (``0612345678``) with 9 to 11; any other bare run only when
+    it is a valid number written without its ``+`` (``33612345678``, as Vonage writes them) or in the
+    default region's national form: an order number (``1002345678``) or a timestamp (``20261201053144``) is not.
+    """
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        return 8 <= len(digits) <= 15
+    if digits.startswith("00"):
+        return 8 <= len(digits) - 2 <= 15
+    if not text.isdigit():
+        return len(digits) >= 8
+    if text.startswith("0"):
+        return 9 <= len(text) <= 11
+    if not 8 <= len(text) <= 15:
+        return False
+    return any(_valid(text, region) for region in ("+", _region()))
+
+
+def _valid(text: str, region: str) -> bool:
+    try:
+        if region == "+":
+            return phonenumbers.is_valid_number(phonenumbers.parse("+" + text))
+        return phonenumbers.is_valid_number(phonenumbers.parse(text, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _region() -> str:
+    return get_settings().default_region
+
+
+def _phone_or_kept(match: re.Match[str]) -> str:
+    if match.group("number") is not None:
+        return "[phone]" if _is_phone(match.group("number")) else match.group(0)
+    # a word glued to a phone by a hyphen (``tel-0612345678``) still hides the phone
+    token = match.group(0)
+    return _DIGIT_PART.sub(lambda part: "[phone]" if _is_phone(part.group(0)) else part.group(0), token)
 
 
 def record(
