@@ -280,22 +280,47 @@ def send_words(campaign: Campaign) -> str:
 FREE_CHANNEL = "simulator"
 
 
-def simulated(session: Session, campaign: Campaign) -> bool:
-    """Whether the campaign sent texts and every one went through the simulator, which charges nothing: its
-    cost of 0.00 is true, not a provider's price missing, and no miss of an estimate made at a provider's price."""
-    priced = {provider: n for provider, n in session.execute(
-        select(Message.provider, func.count(Message.price_micros))  # counts the texts that carry a price
-        .where(Message.campaign_id == campaign.id, Message.direction == "out",
-               Message.status.in_((*reporting.SENT_STATUSES, *reporting.FAILED_STATUSES)))
+@dataclass(frozen=True)
+class Pricing:
+    """What the campaign's cost rests on. ``simulated``: it sent texts and every one went through the
+    simulator, which charges nothing (its 0.00 is true, no miss of an estimate made at a provider's price).
+    ``unpriced``: texts a provider sent without saying their price (SMPP never does): the sum of the prices
+    is then no cost, 0.00 when none said one, which the report read as "differs from the estimate"."""
+
+    simulated: bool = False
+    unpriced: int = 0
+
+
+def pricing(session: Session, campaign: Campaign) -> Pricing:
+    """The campaign's :class:`Pricing`: one query over its outbound texts that reached a provider (a text that
+    failed without a price was charged nothing; one sent or delivered without a price was charged unknown)."""
+    done = (*reporting.SENT_STATUSES, *reporting.FAILED_STATUSES)
+    rows = session.execute(
+        select(Message.provider, func.count(Message.price_micros),  # counts the texts that carry a price
+               func.count().filter(Message.price_micros.is_(None), Message.status.in_(reporting.SENT_STATUSES)))
+        .where(Message.campaign_id == campaign.id, Message.direction == "out", Message.status.in_(done))
         .group_by(Message.provider)
-    )}
-    return priced == {FREE_CHANNEL: 0}
+    ).all()
+    priced = {provider: n for provider, n, _ in rows}
+    return Pricing(simulated=priced == {FREE_CHANNEL: 0},
+                   unpriced=sum(n for provider, _, n in rows if provider != FREE_CHANNEL))
+
+
+def cost_words(cost_micros: int, priced: Pricing) -> tuple[str, str]:
+    """The report's cost tile: the amount ("unknown" when no text said its price, "at least …" when some did
+    not) and why, "" when every text said its price (or the simulator sent them all: the page says so)."""
+    if priced.simulated or not priced.unpriced:
+        return money(cost_micros), ""
+    texts = counted(priced.unpriced, "text")
+    if not cost_micros:
+        return "unknown", f"the provider reported no price for the {texts} sent"
+    return f"at least {money(cost_micros)}", f"the provider reported no price for {texts}"
 
 
 def _report_context(session: Session, campaign: Campaign, principal: Principal) -> dict[str, Any]:
     report = report_export.full_report(session, campaign, now=utcnow())
     adaptive = report.get("adaptive")
-    free = simulated(session, campaign)
+    priced = pricing(session, campaign)
     return {
         "adaptive": adaptive,
         "allocation": allocation_charts(adaptive) if adaptive else [],
@@ -306,8 +331,10 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "send_words": send_words(campaign),
         "forecast_runs": forecast_runs(report.get("forecast"),
                                        sending=campaign.run if campaign.status in SENDING_STATUSES else None,
-                                       admin=principal.role == Role.ADMIN, simulated=free),
-        "simulated": free,
+                                       admin=principal.role == Role.ADMIN, simulated=priced.simulated,
+                                       unpriced=priced.unpriced),
+        "simulated": priced.simulated,
+        "cost": cost_words(report["totals"]["cost_micros"], priced),
         "charts": charts(report, daily(session, campaign)),
         "revenue_currency": forecasting.money(session).revenue,
         "live": campaign.status in LIVE_STATUSES,

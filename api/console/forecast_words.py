@@ -146,6 +146,9 @@ POINT_MISSED = "differs from the estimate (another price charged, or fewer messa
 #: the cost's verdict when every text went through the simulator: its 0.00 against a provider's price was called a
 #: discrepancy ("differs from the estimate")
 SIMULATED = "nothing charged: the simulator sends for free (estimated at a provider’s price)"
+#: the cost's (and ROI's) verdict when the provider sent texts without saying their price (SMPP): the prices'
+#: sum, 0.00 with none known, was compared and read "differs from the estimate"
+UNPRICED = "not compared: the provider reported no price for some texts sent"
 
 
 def _verdict(entry: dict[str, Any]) -> str:
@@ -177,7 +180,7 @@ NOT_SENT = "not sent yet"
 
 
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
-          *, finished: bool = True, admin: bool = False, simulated: bool = False) -> list[Row]:
+          *, finished: bool = True, admin: bool = False, simulated: bool = False, unpriced: int = 0) -> list[Row]:
     out = []
     forecasts = {entry["metric"]: Figure(**entry["forecast"]) for entry in metrics if entry["forecast"] is not None}
     unsent = all(entry["actual"] is None for entry in metrics)
@@ -194,22 +197,33 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
         verdict = _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY
         if simulated and metric == "cost_micros" and entry["actual"] is not None:
             verdict = SIMULATED
+        elif unpriced and metric in ("cost_micros", "roi") and entry["actual"] is not None:
+            # the prices' sum is a floor of the cost (0.00 when none is known), and ROI divides by it
+            actual = _unpriced_actual(metric, entry["actual"], currency)
+            verdict = UNPRICED
         out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
                        NOT_SENT if unsent else actual, NOT_SENT if unsent else verdict))
     return out
 
 
+def _unpriced_actual(metric: str, value: float, currency: str) -> str:
+    if metric == "roi" or not value:
+        return "unknown"
+    return f"at least {_value(metric, value, currency)}"
+
+
 def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: bool = False,
-         simulated: bool = False) -> list[RunRows]:
+         simulated: bool = False, unpriced: int = 0) -> list[RunRows]:
     """Each run's stored forecast beside that run's actual figures (``campaigns.forecasting.comparison``),
     the latest run first; none without a stored forecast. A run not started yet reads "not sent yet";
     the run ``sending`` (still preparing, running or paused) gets no verdict yet (``TOO_EARLY``); ``admin``
     as in :func:`facts`; ``simulated``: every text went through the simulator, whose 0.00 is no miss
-    of the cost estimated at a provider's price (``SIMULATED``)."""
+    of the cost estimated at a provider's price (``SIMULATED``); ``unpriced``: texts sent without a price from the
+    provider, so the actual cost is unknown (or a floor) and neither it nor ROI is compared (``UNPRICED``)."""
     if compared is None:
         return []
     return [RunRows(entry["run"], entry["made_at"],
                     _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending,
-                          admin=admin, simulated=simulated),
+                          admin=admin, simulated=simulated, unpriced=unpriced),
                     for_reader(basis(entry["sources"]), Money.from_dict(entry), admin=admin))
             for entry in reversed(compared["runs"])]
