@@ -188,6 +188,28 @@ def record_opt_out(
     return entry
 
 
+def record_declined(
+    session: Session, *, contact: Contact, source: str, proof: str = "", actor: Actor = SYSTEM
+) -> ConsentEvent:
+    """Record that the contact gave no marketing consent ("no" in a marketing-consent column): ledger
+    action ``declined``, ``consent_status`` ``opted_out``, and ``opted_out`` (the STOP) left as it is.
+
+    Marketing then stops (:func:`consent_verdicts`: no opt-in on record); service texts and replies do
+    not, as they would after a STOP. An opt-in recorded later lifts it without proof: it was no STOP.
+
+    Raises:
+        ValidationFailed: unknown source.
+    """
+    if source not in OPT_OUT_SOURCES:
+        raise ValidationFailed(f"source must be one of {', '.join(OPT_OUT_SOURCES)}")
+    before = contact.consent_status
+    entry = _append(session, contact=contact, action="declined", source=source, proof=proof, actor=actor)
+    contact.consent_status = "opted_out"
+    session.flush()
+    _audit(session, actor, "contact.declined", contact, {"consent_status": [before, "opted_out"], "source": source})
+    return entry
+
+
 def history(session: Session, contact: Contact) -> list[ConsentEvent]:
     """The ledger of a contact, oldest first (events recorded before a merge included)."""
     return list(

@@ -7,7 +7,8 @@ below and the declared attributes; a mapping ``{"file column": target}`` overrid
 
 Targets: ``phone``, ``name``, ``first_name``, ``language``, ``timezone``, ``country`` (an ISO code
 used for national-format numbers of that row), ``tags``, ``consent``, ``consent_proof``,
-``attribute:<name>`` (a declared attribute), ``ignore``.
+``opted_out`` (a STOP: yes means the person asked for no texts at all, as the export's ``opted_out`` column says;
+a "no" in ``consent`` only withholds marketing), ``attribute:<name>`` (a declared attribute), ``ignore``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from contacts import attributes as attrs
 from core.errors import ValidationFailed
 from core.text import fold_words
 
-FIELDS = ("phone", "name", "first_name", "language", "timezone", "country", "tags", "consent", "consent_proof")
+FIELDS = ("phone", "name", "first_name", "language", "timezone", "country", "tags", "consent", "consent_proof",
+          "opted_out")
 Source = Literal["mapping", "synonym", "attribute", "none"]
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -119,6 +121,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "consent status",  # the export's own column (``contacts.export``): opted_in, opted_out, pending, none
     ),
     "consent_proof": ("consent proof", "proof", "preuve", "preuve consentement", "preuve de consentement"),
+    # a STOP, every text blocked (the export's ``opted_out``): not the marketing consent above
+    "opted_out": ("opted out", "optout", "opt out", "stop", "stop sms", "desinscrit", "desabonne", "blacklist"),
 }
 #: headers that name an email address: Relais keeps one only in an attribute named ``email``
 EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
@@ -127,7 +131,6 @@ SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items(
 #: with these left out, each saying why
 WORKED_OUT = {
     "id": "not imported: Relais numbers its contacts itself and finds an existing one by its phone number",
-    "opted out": "not imported: the consent column says it",
     "created at": "not imported: Relais dates a new contact itself",
     "line type": "not imported: Relais works out the line type (mobile, landline…) from the number",
 }

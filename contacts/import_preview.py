@@ -12,19 +12,28 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
+from babel import Locale
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
 from contacts.import_mapping import resolve
 from contacts.import_report import ImportOptions, RowProblem
-from contacts.importer import MemorySeen, ParsedRow, RowParser, first_row, numbered_rows, write_batch
+from contacts.importer import MAIN_LANGUAGE, MemorySeen, ParsedRow, RowParser, first_row, numbered_rows, write_batch
 from contacts.tabular import FileLimits, inspect, read_rows
 from core.errors import ValidationFailed
 
 SAMPLE_ROWS = 20
 #: warnings whose row is not imported: it records no consent
 SKIPPED = ("duplicate_in_file", "existing_contact")
+#: an existing contact's consent, kept when its row records none (``BatchOutcome.kept``)
+KEPT_WORDS = {
+    "opted_in": "opt-in",
+    "pending": "opt-in not confirmed",
+    "opted_out": "no marketing consent",
+    "stop": "opted out (STOP)",
+    "none": "none, no marketing texts",
+}
 
 
 @dataclass
@@ -33,7 +42,9 @@ class PreviewRow:
     cells: list[str]
     values: dict[str, str] = field(default_factory=dict)  # target → cell
     problems: list[RowProblem] = field(default_factory=list)
-    consent: bool | None = None  # what the row records: opt-in, opt-out, or nothing
+    consent: bool | None = None  # what the row records: opt-in, no marketing consent, or nothing
+    stop: bool = False  # the row records a STOP: no texts at all
+    kept: str | None = None  # an existing contact's consent the row leaves as it is (``BatchOutcome.kept``)
 
     @property
     def status(self) -> str:
@@ -49,8 +60,22 @@ class PreviewRow:
             "values": self.values,
             "problems": [{**p.as_dict(), "severity": "error" if p.error else "warning"} for p in self.problems],
             "consent": None if self.status == "rejected" or self.skipped else self.consent,
+            "consent_text": self.consent_text,
             "skipped": self.skipped,
         }
+
+    @property
+    def consent_text(self) -> str:
+        """What the import will do to the row's consent, in words ("" for a row it does not import)."""
+        if self.status == "rejected" or self.skipped:
+            return ""
+        if self.stop:
+            return "opt-out (STOP): no texts at all"
+        if self.consent is not None:
+            return "opt-in" if self.consent else "no marketing consent"
+        if self.kept is not None:
+            return f"kept: {KEPT_WORDS.get(self.kept, self.kept)} (existing contact)"
+        return "none: no marketing texts"
 
     @property
     def skipped(self) -> bool:
@@ -89,6 +114,8 @@ def preview(
         "ready": True,
         "problem": "",
         "consent_notice": None,
+        "language_notice": None,
+        "language_from_country": options.language_from_country,
     }
     try:
         parser = RowParser(header, options, known, limits)
@@ -104,15 +131,51 @@ def preview(
     for number, cells in first:
         row, problems = parser.parse(number, cells)
         values = {t: cells[i].strip() for i, t in parser.targets.items() if i < len(cells)}
-        previews.append(PreviewRow(number, cells, values, problems, row.consent if row else None))
+        previews.append(PreviewRow(number, cells, values, problems, row.consent if row else None,
+                                   stop=row.stop if row else False))
         if row is not None:
             valid.append(row)
     outcome = write_batch(session, valid, options=options, known=known, seen=MemorySeen(), write=False)
     by_row = {p.row: p for p in previews}
     for problem in outcome.problems:
         by_row[problem.row].problems.append(problem)
+    for number, status in outcome.kept.items():
+        by_row[number].kept = status
     result["columns"] = [c.as_dict() for c in parser.columns]
     result["rows"] = [p.as_dict() for p in previews]
     # said before the import, not only in its report: these rows' contacts get no marketing texts
     result["consent_notice"] = consent.marketing_consent_warning(outcome.without_consent)
+    imported = [r for r in valid if not by_row[r.number].skipped and by_row[r.number].status != "rejected"
+                and r.number not in outcome.with_language]  # an existing contact's language is kept
+    result["language_notice"] = language_notice(imported, len(first), options.language_from_country)
     return result
+
+
+def language_notice(rows: list[ParsedRow], shown: int, applied: bool) -> str | None:
+    """What happens to the contacts of ``rows`` (the first ``shown`` rows' imported ones, less existing contacts
+    that have a language) left without one; None when there are none.
+
+    A file without a language column imported contacts with none, silently: a "language = fr" segment then
+    left them out. Said before the import, with the countries' main languages offered (and, ``applied``, what
+    was given), and the multilingual countries named as staying without one: no guess there.
+    """
+    missing = [r for r in rows if r.language is None or r.language_from_country]
+    if not missing:
+        return None
+    english = Locale("en")
+    counts: dict[str, int] = {}
+    for row in missing:
+        counts[row.country] = counts.get(row.country, 0) + 1
+    named = {c: str(english.territories.get(c, c or "unknown country")) for c in counts}
+    by_country = ", ".join(f"{named[c]} {n}" for c, n in sorted(counts.items(), key=lambda item: -item[1]))
+    leave = "leaves its contact" if len(missing) == 1 else "leave their contacts"
+    first = f"{len(missing)} of the first {shown} rows {leave} without a language ({by_country}): "
+    guessed = {c: n for c, n in counts.items() if c in MAIN_LANGUAGE}
+    others = [named[c] for c in counts if c not in MAIN_LANGUAGE]
+    language = {c: str(english.languages.get(MAIN_LANGUAGE[c], MAIN_LANGUAGE[c])) for c in guessed}
+    given = ", ".join(f"{language[c]} for {named[c]} ({n})" for c, n in guessed.items())
+    rest = f" {', '.join(others)}: several languages or none known, so no language is guessed." if others else ""
+    if applied and guessed:
+        return f"{first}each gets its country's main language: {given}.{rest}"
+    offer = f" Tick “Use the country's main language” to give {given}." if guessed else ""
+    return f"{first}a segment on language (such as “language = fr”) leaves them out.{offer}{rest}"

@@ -24,6 +24,9 @@ class ImportOptions:
     list_ids: tuple[int, ...] = ()  # every imported contact joins these lists
     tags: tuple[str, ...] = ()  # every imported contact gets these tags
     source_name: str = "upload"  # shown in consent proofs: "import upload row 12"
+    #: a row without a language gets its number's country's main language where one language is the norm
+    #: (``contacts.importer.MAIN_LANGUAGE``); the marketer ticks it after the preview said how many lack one
+    language_from_country: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (stored with an import job); :meth:`from_json` reverses it."""
@@ -73,9 +76,11 @@ class ParsedRow:
     name: str | None = None
     first_name: str | None = None
     language: str | None = None
+    language_from_country: bool = False  # ``language`` is the country's main language, the file gave none
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
-    consent: bool | None = None
+    consent: bool | None = None  # marketing consent: yes, no (declined), or nothing said
+    stop: bool = False  # the file says the person opted out of every text (STOP), not only of marketing
     proof: str = ""
     #: the file's header of each field (shared with the parser), so the batch's findings name the
     #: column as the person wrote it ("Téléphone"), like the parser's own

@@ -59,7 +59,13 @@ class BatchOutcome:
     created: int = 0
     updated: int = 0
     skipped: int = 0
-    without_consent: int = 0
+    without_consent: int = 0  # new contacts whose row records no consent: they get no marketing
+    #: existing contacts whose row records no consent, by row number: the consent they keep (``consent_status``,
+    #: ``"stop"`` when they opted out). They were counted in ``without_consent``, so the preview and the report
+    #: said "no marketing texts" of people whose opt-in the import keeps.
+    kept: dict[int, str] = field(default_factory=dict)
+    #: row numbers of existing contacts that already have a language (a row giving none keeps it)
+    with_language: set[int] = field(default_factory=set)
     problems: list[RowProblem] = field(default_factory=list)
 
 
@@ -147,8 +153,12 @@ def write_batch(
             if write:
                 _merge(session, found, row, known, out)
                 merged.append(found.id)
-        if row.consent is None:
+        if row.consent is None and found is None:
             out.without_consent += 1
+        elif row.consent is None and found is not None:
+            out.kept[row.number] = "stop" if found.opted_out else found.consent_status
+        if found is not None and found.language:
+            out.with_language.add(row.number)
     out.created = len(new_rows)
     if write and merged:
         _join_lists(session, merged, options)
@@ -170,15 +180,19 @@ def _duplicate(row: ParsedRow, first: int) -> RowProblem:
 def _merge(session: Session, contact: Contact, row: ParsedRow, known: attrs.Schema, out: BatchOutcome) -> None:
     contact.name = row.name or contact.name
     contact.first_name = row.first_name or contact.first_name
-    contact.language = row.language or contact.language
+    # a language the file gave replaces the contact's; the country's default only fills a missing one
+    contact.language = (contact.language or row.language) if row.language_from_country else (
+        row.language or contact.language)
     contact.timezone = contact.timezone or row.timezone
     if row.attributes:
         contact.attributes = {**(contact.attributes or {}), **row.attributes}
         attrs.reindex(session, contact, known)
     if set(row.tags) - set(contact.tags or []):
         set_tags(session, contact, [*(contact.tags or []), *row.tags])
-    if row.consent is False and not contact.opted_out:
+    if row.stop and not contact.opted_out:
         consent.record_opt_out(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
+    elif row.consent is False and contact.consent_status != "opted_out":
+        consent.record_declined(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
     elif row.consent is True and contact.opted_out:
         out.problems.append(
             RowProblem(
@@ -207,7 +221,7 @@ def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, kno
             "timezone": r.timezone,
             "attributes": r.attributes,
             "tags": r.tags,
-            "opted_out": r.consent is False,
+            "opted_out": r.stop,
             "consent_status": {True: "opted_in", False: "opted_out", None: "none"}[r.consent],
             "external_ids": {},
             "erased": False,
@@ -233,7 +247,7 @@ def _insert(session: Session, rows: list[ParsedRow], options: ImportOptions, kno
         {
             "contact_id": cid,
             "phone_index": r.index,
-            "action": "opt_in" if r.consent else "opt_out",
+            "action": "opt_out" if r.stop else "opt_in" if r.consent else "declined",
             "source": "import",
             "proof": r.proof,
             "actor_type": actor.type,

@@ -33,11 +33,22 @@ __all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowPa
 BATCH = 1000  # rows per flush of the in-transaction import
 _YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vrai", "si", "sim", "ja", "x", "accepte",
                   "d accord"})
-_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "stop",
-                 "refuse"})
+#: a "no" in a marketing-consent column is no marketing consent (consent_status ``opted_out``), not a STOP: service
+#: texts and replies still reach the person. It used to record a full opt-out, so every text was blocked.
+_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse"})
+#: a consent cell that says STOP says more than "no marketing": the person asked for no texts at all
+_STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desabonne"})
 #: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no
 #: consent recorded, as an empty cell (a pending double opt-in is not one); they were refused as "not yes/no"
 _UNANSWERED = frozenset({"none", "pending"})
+#: the language contacts of a country are texted in when the file gives none and the marketer asked for it
+#: (``ImportOptions.language_from_country``): only countries where one language is the norm. Multilingual ones
+#: (BE, CH, CA, LU, IN, ZA…) get none: a guess would text the Flemish in French or Québécois in English.
+MAIN_LANGUAGE = {
+    "FR": "fr", "MC": "fr", "ES": "es", "MX": "es", "AR": "es", "CL": "es", "CO": "es", "PE": "es", "DE": "de",
+    "AT": "de", "IT": "it", "PT": "pt", "BR": "pt", "NL": "nl", "GB": "en", "IE": "en", "US": "en", "AU": "en",
+    "NZ": "en", "PL": "pl", "SE": "sv", "DK": "da", "GR": "el", "CZ": "cs", "HU": "hu", "RO": "ro", "JP": "ja",
+}  # fmt: skip
 _LANGUAGE_NAMES = {
     "francais": "fr", "french": "fr", "anglais": "en", "english": "en", "espagnol": "es", "spanish": "es",
     "espanol": "es", "allemand": "de", "german": "de", "deutsch": "de", "italien": "it", "italian": "it",
@@ -141,6 +152,8 @@ class RowParser:
                 row.language = check_language(_language_code(raw), column["language"])
             except ValidationFailed:
                 reject(column["language"], "bad_language", "not a language code such as 'fr' or 'pt-BR'")
+        if not values.get("language") and self.options.language_from_country and row.country in MAIN_LANGUAGE:
+            row.language, row.language_from_country = MAIN_LANGUAGE[row.country], True
         if values.get("timezone"):
             try:
                 row.timezone = check_timezone(values["timezone"], column["timezone"])
@@ -172,8 +185,15 @@ class RowParser:
             row.consent = True
         elif raw_consent in _NO:
             row.consent = False
+        elif raw_consent in _STOP:
+            row.consent, row.stop = False, True
         elif raw_consent:
             reject(column["consent"], "bad_consent", "not yes/no (oui/non, sí/no, ja/nein, sim/não)")
+        raw_stop = normalise_header(values.get("opted_out", ""))
+        if raw_stop in _YES or raw_stop in _STOP:
+            row.consent, row.stop = False, True
+        elif raw_stop and raw_stop not in _NO:
+            reject(column["opted_out"], "bad_consent", "not yes/no (true/false, oui/non): did they opt out (STOP)?")
         if self.options.require_consent and row.consent is not True and not (raw_consent and row.consent is None):
             reject(
                 column.get("consent", "consent"),

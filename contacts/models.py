@@ -150,7 +150,7 @@ class ConsentEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    action: Mapped[str] = mapped_column(String(12))  # opt_in | opt_out | pending
+    action: Mapped[str] = mapped_column(String(12))  # opt_in | opt_out (STOP) | pending | declined (no marketing)
     source: Mapped[str] = mapped_column(String(20))
     proof: Mapped[str] = mapped_column(EncryptedText, default="")
     actor_type: Mapped[str] = mapped_column(String(20), default="system")

@@ -44,8 +44,9 @@ FIELD_LABELS = {
     "timezone": "Time zone",
     "country": "Country",
     "tags": "Tags",
-    "consent": "Consent (yes / no)",
+    "consent": "Marketing consent (yes / no)",
     "consent_proof": "Consent proof",
+    "opted_out": "Opted out: STOP, no texts at all (yes / no)",
     "ignore": "Do not import",
 }
 
@@ -81,7 +82,8 @@ async def _posted(request: Request) -> _Posted:
     settings = request.app.state.settings
     options = ImportOptions(mapping=dict(zip(columns, chosen, strict=True)) or None,
                             strict=form.get("strict") == "on", region=settings.default_region,
-                            source_name=upload.filename)
+                            source_name=upload.filename,
+                            language_from_country=form.get("language_from_country") == "on")
     return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
 
 

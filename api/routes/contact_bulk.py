@@ -45,7 +45,7 @@ ADMINS = require(Role.ADMIN)
 def _options(
     request: Request, raw_mapping: str | None, filename: str, *, on_existing: OnExisting = "merge",
     require_consent: bool = False, dry_run: bool = False, strict: bool = False,
-    list_id: list[int] | None = None, tag: list[str] | None = None,
+    list_id: list[int] | None = None, tag: list[str] | None = None, language_from_country: bool = False,
 ) -> ImportOptions:  # fmt: skip
     return ImportOptions(
         mapping=parse_mapping(raw_mapping),
@@ -57,6 +57,7 @@ def _options(
         list_ids=tuple(list_id or ()),
         tags=tuple(tag or ()),
         source_name=filename,
+        language_from_country=language_from_country,
     )
 
 
@@ -81,6 +82,8 @@ async def import_contacts(
     strict: bool = Query(False, description="all or nothing: one invalid row and nothing is imported"),
     list_id: list[int] = Query(default_factory=list),
     tag: list[str] = Query(default_factory=list),
+    language_from_country: bool = Query(False, description="a row without a language gets its number's country's "
+                                        "main language, where the country has one (not BE, CH, CA…)"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> ImportJobOut:
@@ -97,6 +100,7 @@ async def import_contacts(
         options = _options(
             request, mapping or upload.mapping, upload.filename, on_existing=on_existing,
             require_consent=require_consent, dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
+            language_from_country=language_from_country,
         )  # fmt: skip
         job = await run_in_threadpool(
             import_jobs.start,
@@ -117,6 +121,8 @@ async def import_contacts(
 async def preview_import(
     request: Request,
     mapping: str | None = Query(None, description="overrides of the automatic mapping, as for the import"),
+    language_from_country: bool = Query(False, description="a row without a language gets its number's country's "
+                                        "main language, where the country has one (not BE, CH, CA…)"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
 ) -> dict[str, Any]:
@@ -126,7 +132,8 @@ async def preview_import(
     limits = FileLimits.of(request.app.state.settings)
     upload = await read_upload(request)
     try:
-        options = _options(request, mapping or upload.mapping, upload.filename)
+        options = _options(request, mapping or upload.mapping, upload.filename,
+                           language_from_country=language_from_country)
         return await run_in_threadpool(preview, session, upload.binary, filename=upload.filename, options=options,
                                        limits=limits)
     finally:

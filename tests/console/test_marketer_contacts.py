@@ -207,7 +207,8 @@ def test_the_preview_says_which_rows_get_no_marketing_and_names_the_phone_column
     assert "Téléphone: the same number as row 2; this row was skipped" in rows["5"]
     assert ">phone:" not in shown.text
     consents = {n: r.split("<td data-consent>", 1)[1].split("</td>", 1)[0] for n, r in rows.items()}
-    assert consents == {"2": "opt-in", "3": "opt-out", "5": "", "6": "none: no marketing texts"}  # 5: skipped
+    # 3: "non" is no marketing consent, not a STOP; 5: a duplicate, skipped
+    assert consents == {"2": "opt-in", "3": "no marketing consent", "5": "", "6": "none: no marketing texts"}
     notice = shown.text.split('id="preview-consent-notice">', 1)[1].split("</p>", 1)[0]
     assert notice.startswith("1 row has no consent") and "will not get marketing texts until they opt in" in notice
     assert "RELAIS_" not in notice  # the setting is an administrator's to change: not named to a marketer

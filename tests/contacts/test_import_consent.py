@@ -1,0 +1,72 @@
+"""What an import records of consent, and what its preview says it will record.
+
+A "no" in a marketing-consent column used to record a STOP (``opted_out``): the contact card then said no text
+would reach them, replies included. It means no marketing consent: marketing stops, service texts and replies do
+not. A STOP is recorded only where the file says it. Re-importing existing contacts from a file without consent
+previewed "none: no marketing texts" for people whose opt-in the import keeps.
+"""
+
+from __future__ import annotations
+
+import io
+
+from contacts import consent, service
+from contacts.import_preview import preview
+from contacts.importer import ImportOptions, import_file
+from contacts.tabular import FileLimits
+from core import db
+from tests.contacts.helpers import create_contact, phone
+
+
+def _csv(text: str) -> io.BytesIO:
+    return io.BytesIO(text.encode("cp1252"))
+
+
+def test_a_no_to_marketing_is_not_a_stop_and_a_stop_column_is(runtime_any_db: object) -> None:
+    with db.session_scope() as session:
+        kept = create_contact(session, 3)
+        consent.record_opt_in(session, contact=kept, source="form", proof="shop form")
+    data = _csv(
+        "Téléphone;Prénom;Consentement SMS;STOP SMS\n"
+        "06 00 00 00 01;Luc;non;\n"
+        "06 00 00 00 02;Max;;oui\n"
+        f"{phone(3)};Ana;non;non\n"  # an existing opt-in withdrawn for marketing, no STOP
+        "06 00 00 00 04;Léa;stop;\n"  # STOP written in the consent column says it too
+    )
+    with db.session_scope() as session:
+        report = import_file(session, data, ImportOptions(region="FR"))
+    assert (report.created, report.updated, report.error_count) == (3, 1, 0)
+    with db.session_scope() as session:
+        people = {n: service.find_by_phone(session, phone(n)) for n in (1, 2, 3, 4)}
+        state = {n: (c.consent_status, c.opted_out) for n, c in people.items() if c is not None}
+        assert state == {1: ("opted_out", False), 2: ("opted_out", True), 3: ("opted_out", False),
+                         4: ("opted_out", True)}  # fmt: skip
+        ids = {n: c.id for n, c in people.items() if c is not None}
+        assert consent.consent_verdicts(session, ids.values(), "marketing") == {
+            ids[1]: "no_consent", ids[2]: "opted_out", ids[3]: "no_consent", ids[4]: "opted_out"}  # fmt: skip
+        # a reply or an order update still reaches those who only declined marketing
+        assert consent.consent_verdicts(session, ids.values(), "conversational") == {
+            ids[2]: "opted_out", ids[4]: "opted_out"}  # fmt: skip
+        ledger = {n: [e.action for e in consent.history(session, c)] for n, c in people.items() if c is not None}
+        assert ledger == {1: ["declined"], 2: ["opt_out"], 3: ["opt_in", "declined"], 4: ["opt_out"]}
+        # a later opt-in needs no proof of a START: it was no STOP
+        consent.record_opt_in(session, contact=people[1], source="form")  # type: ignore[arg-type]
+        assert consent.consent_verdicts(session, [ids[1]], "marketing") == {}
+
+
+def test_the_preview_says_existing_contacts_keep_their_consent(runtime_any_db: object) -> None:
+    with db.session_scope() as session:
+        consent.record_opt_in(session, contact=create_contact(session, 5), source="form", proof="shop form")
+        consent.record_opt_out(session, contact=create_contact(session, 6), source="keyword", proof="STOP")
+    data = _csv(f"Téléphone;Prénom\n{phone(5)};Zoé\n{phone(6)};Paul\n06 00 00 00 07;Nina\n")
+    with db.session_scope() as session:
+        found = preview(session, data, filename="f.csv", options=ImportOptions(region="FR"), limits=FileLimits())
+    words = {r["row"]: r["consent_text"] for r in found["rows"]}
+    assert words == {
+        2: "kept: opt-in (existing contact)",
+        3: "kept: opted out (STOP) (existing contact)",
+        4: "none: no marketing texts",
+    }
+    # the notice counts only the new contact, who gets no marketing texts; it said "2 rows have no consent" and
+    # more before, of people whose consent the import keeps
+    assert found["consent_notice"].startswith("1 row has no consent")
