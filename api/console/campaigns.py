@@ -292,18 +292,26 @@ class Pricing:
 
 
 def pricing(session: Session, campaign: Campaign) -> Pricing:
-    """The campaign's :class:`Pricing`: one query over its outbound texts that reached a provider (a text that
-    failed without a price was charged nothing; one sent or delivered without a price was charged unknown)."""
+    """The campaign's :class:`Pricing` (see :func:`pricings`)."""
+    return pricings(session, [campaign.id])[campaign.id]
+
+
+def pricings(session: Session, campaign_ids: list[int]) -> dict[int, Pricing]:
+    """Each campaign's :class:`Pricing`, in one query over their outbound texts that reached a provider (a text
+    that failed without a price was charged nothing; one sent or delivered without a price was charged unknown)."""
     done = (*reporting.SENT_STATUSES, *reporting.FAILED_STATUSES)
     rows = session.execute(
-        select(Message.provider, func.count(Message.price_micros),  # counts the texts that carry a price
+        select(Message.campaign_id, Message.provider, func.count(Message.price_micros),  # the texts with a price
                func.count().filter(Message.price_micros.is_(None), Message.status.in_(reporting.SENT_STATUSES)))
-        .where(Message.campaign_id == campaign.id, Message.direction == "out", Message.status.in_(done))
-        .group_by(Message.provider)
+        .where(Message.campaign_id.in_(campaign_ids), Message.direction == "out", Message.status.in_(done))
+        .group_by(Message.campaign_id, Message.provider)
     ).all()
-    priced = {provider: n for provider, n, _ in rows}
-    return Pricing(simulated=priced == {FREE_CHANNEL: 0},
-                   unpriced=sum(n for provider, _, n in rows if provider != FREE_CHANNEL))
+    out = {}
+    for campaign_id in campaign_ids:
+        mine = [(provider, priced, unpriced) for of, provider, priced, unpriced in rows if of == campaign_id]
+        out[campaign_id] = Pricing(simulated={provider: n for provider, n, _ in mine} == {FREE_CHANNEL: 0},
+                                   unpriced=sum(n for provider, _, n in mine if provider != FREE_CHANNEL))
+    return out
 
 
 def cost_words(cost_micros: int, priced: Pricing) -> tuple[str, str]:
@@ -386,7 +394,11 @@ def campaigns_page(
     if q.strip():
         stmt = stmt.where(func.lower(Campaign.name).contains(q.strip().lower(), autoescape=True))
     campaigns = session.scalars(stmt).all()
-    rows = [(c, reporting.summary(session, c.id)) for c in campaigns]
+    priced = pricings(session, [c.id for c in campaigns])
+    rows = []
+    for c in campaigns:  # the cost as the report reads it: "unknown" when the provider said no price (SMPP)
+        figures = reporting.summary(session, c.id)
+        rows.append((c, figures, cost_words(figures["cost_micros"], priced[c.id])))
     return render(
         request,
         "console/campaigns.html",

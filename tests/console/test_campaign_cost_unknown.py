@@ -63,3 +63,20 @@ def test_a_campaign_whose_provider_reports_no_price_has_an_unknown_cost(app_clie
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     assert 'id="cost-unpriced"' not in page and forecast_words.UNPRICED not in page
     assert _tile(page).startswith(f"{sent * 0.01:,.2f} ")
+
+
+def test_the_campaign_list_reads_an_unpriced_cost_as_unknown(app_client: TestClient) -> None:
+    """The campaigns list showed the same 0.00 in its Cost column."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+    with db.session_scope() as session:
+        campaign_id = session.query(Campaign).one().id
+    tasks.prepare_campaign(campaign_id)
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id)
+                        .values(status="delivered", provider="smpp", price_micros=None))
+    page = app_client.get("/console/campaigns", headers=HTML).text
+    cell = page.split('data-figure="cost"', 1)[1].split("</td>", 1)[0]
+    assert cell.endswith(">unknown") and 'title="the provider reported no price for the ' in cell
