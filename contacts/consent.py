@@ -325,7 +325,8 @@ def consent_verdicts(
       ``override_opt_out``, the audited exception of ``POST /api/v1/messages``);
     * ``no_consent`` (``marketing`` only): no opt-in on record. Under
       ``RELAIS_MARKETING_CONSENT=soft_opt_in`` an existing customer (:func:`existing_customers`)
-      who never opted out passes too. ``none`` and ``pending`` (unconfirmed double opt-in) are not
+      who never opted out nor declined marketing (:func:`record_declined`) passes too. ``none`` and
+      ``pending`` (unconfirmed double opt-in) are not
       consent.
 
     One query per 5,000 ids (plus one for purchases under the soft policy); called by campaign
@@ -355,6 +356,8 @@ def consent_verdicts(
                 verdicts[contact_id] = _SUPPRESSION_AS_REASON.get(suppression, "suppressed")
             elif opted_out and not lift_opt_out:
                 verdicts[contact_id] = "opted_out"
+            elif marketing and status == "opted_out":  # declined marketing: no soft opt-in overrides a "no"
+                verdicts[contact_id] = "no_consent"
             elif marketing and status != "opted_in":  # none and pending are not consent
                 undecided.append(contact_id)
         customers = existing_customers(session, undecided, now=now) if soft and undecided else set()

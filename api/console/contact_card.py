@@ -60,6 +60,8 @@ def consent_fact(session: Session, contact: Contact) -> Fact:
         return Fact("Consent", "Opted in to marketing")
     if consent_verdicts(session, [contact.id], "marketing").get(contact.id) is None:
         return Fact("Consent", "No opt-in on record; receives marketing as an existing customer (soft opt-in)")
+    if contact.consent_status == "opted_out":  # declined marketing (an import's "no"), not a STOP: the check above
+        return Fact("Consent", "Declined marketing: service texts and replies still reach them", warning=True)
     if contact.consent_status == "pending":
         return Fact("Consent", "Opt-in not confirmed yet: cannot receive marketing", warning=True)
     return Fact("Consent", "No consent on record: cannot receive marketing", warning=True)

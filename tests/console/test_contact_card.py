@@ -69,6 +69,22 @@ def test_the_contact_page_leaves_out_empty_fields_and_says_what_consent_allows(a
     assert "Consent none No consent on record: cannot receive marketing" in details
 
 
+def test_a_declined_marketing_consent_is_said_apart_from_a_stop(app_client: TestClient) -> None:
+    """An import's "no" to marketing (consent_status opted_out, no STOP) read "No consent on record" under an
+    "opted out" badge: the agent could not tell it from a STOP, nor that replies still reach the customer."""
+    escalated_conversation("+33611114405")
+    with db.session_scope() as session:
+        contact = find_by_phone(session, "+33611114405")
+        assert contact is not None
+        consent.record_declined(session, contact=contact, source="import", proof="import row 3")
+        contact_id = contact.id
+    page = app_client.get(f"/console/contacts/{contact_id}", headers={**HTML, **auth_headers("marketer")})
+    found = re.search(r'<dl class="facts" id="contact-facts">(.*?)</dl>', page.text, re.S)
+    assert found is not None
+    details = " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+    assert "Declined marketing: service texts and replies still reach them" in details, details
+
+
 def test_language_and_country_are_named_on_the_card_and_the_contact_page(app_client: TestClient) -> None:
     """The card read "Language fr", "Country FR": codes an agent had to decode."""
     conversation_id = escalated_conversation("+33611114409", "Bonjour, je veux parler à quelqu'un", language="fr")

@@ -113,23 +113,28 @@ def test_soft_opt_in_lets_recent_customers_through_and_no_one_else(
     runtime_any_db: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with db.session_scope() as session:
-        customer, old_customer, prospect, stopped_customer = (create_contact(session, n) for n in (50, 51, 52, 53))
+        customer, old_customer, prospect, stopped_customer, declined = (
+            create_contact(session, n) for n in (50, 51, 52, 53, 54))
         record_engagement(session, contact_id=customer.id, kind="purchased", ref="order:1001")
         record_engagement(session, contact_id=old_customer.id, kind="purchased", ref="order:7",
                           at=utcnow() - timedelta(days=800))
         record_engagement(session, contact_id=prospect.id, kind="clicked", ref="campaign:1")
         record_engagement(session, contact_id=stopped_customer.id, kind="purchased", ref="order:1002")
         consent.record_opt_out(session, contact=stopped_customer, source="keyword")
-        ids = [customer.id, old_customer.id, prospect.id, stopped_customer.id]
+        # a customer whose import said "no" to marketing: the soft opt-in must not override the refusal
+        record_engagement(session, contact_id=declined.id, kind="purchased", ref="order:1003")
+        consent.record_declined(session, contact=declined, source="import")
+        ids = [customer.id, old_customer.id, prospect.id, stopped_customer.id, declined.id]
         strict = consent.consent_verdicts(session, ids, "marketing")
         assert strict == {customer.id: "no_consent", old_customer.id: "no_consent", prospect.id: "no_consent",
-                          stopped_customer.id: "opted_out"}
+                          stopped_customer.id: "opted_out", declined.id: "no_consent"}
         monkeypatch.setenv("RELAIS_MARKETING_CONSENT", "soft_opt_in")
         get_settings.cache_clear()
         assert consent.consent_verdicts(session, ids, "marketing") == {
             old_customer.id: "no_consent",  # bought 800 days ago: beyond RELAIS_SOFT_OPT_IN_DAYS (730)
             prospect.id: "no_consent",  # a click is not a purchase
             stopped_customer.id: "opted_out",
+            declined.id: "no_consent",
         }
         monkeypatch.setenv("RELAIS_SOFT_OPT_IN_DAYS", "900")
         get_settings.cache_clear()
