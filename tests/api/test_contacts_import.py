@@ -203,3 +203,21 @@ def test_export_by_segment(app_client: TestClient) -> None:
     everyone = _rows(app_client.get("/api/v1/contacts/export", headers=marketer).text)
     assert len(everyone) == 2
     assert everyone[-1]["name"] == "'=HYPERLINK(1)"
+
+
+def test_the_countrys_language_is_given_over_the_api_only_when_asked(app_client: TestClient) -> None:
+    """``language_from_country`` reaches the import and its preview: contacts of a file without a language
+    column got none, and a "language = fr" segment left them out."""
+    marketer = auth_headers("marketer")
+    body = "Téléphone;Prénom\n06 12 34 56 78;Zoé\n+32 470 12 34 56;Lotte\n".encode("cp1252")
+    shown = app_client.post("/api/v1/contacts/imports/preview", headers=marketer,
+                            params={"language_from_country": "true"}, files={"file": ("c.csv", body, "text/csv")})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["language_notice"].startswith("2 of the first 2 rows leave their contacts without a language")
+    started = app_client.post("/api/v1/contacts/import", params={"language_from_country": "true"},
+                              headers={**marketer, "Content-Type": "text/csv"}, content=body)
+    assert started.status_code == 202, started.text
+    run_jobs()
+    languages = {c["first_name"]: c["language"] for c in
+                 app_client.get("/api/v1/contacts", headers=marketer).json()["items"]}
+    assert languages == {"Zoé": "fr", "Lotte": None}  # Belgium: several languages, none guessed
