@@ -29,6 +29,7 @@ from core.settings import Settings
 from handoff.models import Note
 from tests.campaigns.factories import create_campaign, create_template
 from tests.helpers import auth_headers
+from workers.delivery import runtime as delivery_runtime
 from workers.delivery.ingest import ingest_inbound
 from workers.jobs.send import apply_simulator_reports, send_messages
 
@@ -91,7 +92,10 @@ def _person_everywhere(client: TestClient) -> int:
     # on the clock: no Sunday sends in France), stored all the same
     sent = client.post("/api/v1/messages", headers=marketer, json={"to": NUMBER, "body": SENT, "lane": "transactional"})
     assert sent.status_code == 202, sent.text
-    assert send_messages([sent.json()["id"]])["sent"] == 1
+    assert send_messages([sent.json()["id"]])["claimed"] == 1
+    delivery_runtime.flush()  # on PostgreSQL the job returns while the lanes send
+    with db.session_scope() as session:
+        assert session.get(Message, sent.json()["id"]).status == "sent"  # type: ignore[union-attr]
     apply_simulator_reports()
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session))  # its own text is not personal
