@@ -82,7 +82,9 @@ def test_a_declined_marketing_consent_is_said_apart_from_a_stop(app_client: Test
     found = re.search(r'<dl class="facts" id="contact-facts">(.*?)</dl>', page.text, re.S)
     assert found is not None
     details = " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
-    assert "Declined marketing: service texts and replies still reach them" in details, details
+    assert "Consent declined marketing Declined marketing: service texts and replies still reach them" in details
+    listed = app_client.get("/console/contacts", headers={**HTML, **auth_headers("marketer")})
+    assert ">declined marketing</span>" in listed.text and ">opted out</span>" not in listed.text
 
 
 def test_language_and_country_are_named_on_the_card_and_the_contact_page(app_client: TestClient) -> None:
