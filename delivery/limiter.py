@@ -313,7 +313,7 @@ class RateLimiter:
         Why choose: two strict-spacing limits at the same total rate (twelve short codes at 100 msg/s on an
         account at 1,200) waste the shared one's slots when messages are booked in a fixed order. A sender
         whose next slot collides with the account's booked ones is pushed back, its phase drifts, and the
-        account's holes too short for a slot add up (a lane simulation on the real Redis: 93 % of the stated
+        account's holes too short for a slot add up (a lane simulation on the real Redis: 91–93 % of the stated
         rate). Offered a few messages for different senders, the booking takes whichever fits the account's
         next free slot. Candidates on the same buckets keep their order (ties go to the first offered).
         The writes are SET first, as for :meth:`reserve`.
