@@ -134,11 +134,6 @@ class LaneQueue:
             self._pending.extend([(m, batch) for m in messages])
             self._work.notify(len(messages))  # a reply or two wakes a lane or two, not all of them
 
-    def unsent(self) -> int:
-        """Messages handed to the lanes and not yet taken by one."""
-        with self._lock:
-            return len(self._pending) + len(self._booked) + self._offered
-
     def wait_until_at_most(self, count: int) -> None:
         """Return once at most ``count`` messages are left for the lanes to take."""
         with self._lock:
