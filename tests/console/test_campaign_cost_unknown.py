@@ -27,19 +27,25 @@ def _tile(page: str) -> str:
     return page.split('id="fig-cost">', 1)[1].split("</li>", 1)[0]
 
 
-def test_a_campaign_whose_provider_reports_no_price_has_an_unknown_cost(app_client: TestClient) -> None:
+def _sent_over_smpp(app_client: TestClient) -> tuple[int, int]:
+    """A campaign confirmed in the wizard, prepared and completed, every text delivered over SMPP with no price
+    said; (its id, how many texts)."""
     ids = wizard_audience()
-    headers = marketer_headers(app_client)
-    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids),
+                                headers=marketer_headers(app_client))
     assert confirmed.status_code == 204, confirmed.text
     with db.session_scope() as session:
         campaign_id = session.query(Campaign).one().id
     tasks.prepare_campaign(campaign_id)
-    with db.session_scope() as session:  # sent over SMPP: delivered, no price said
+    with db.session_scope() as session:
         session.execute(update(Message).where(Message.campaign_id == campaign_id)
                         .values(status="delivered", provider="smpp", price_micros=None))
         session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
-        sent = session.query(Message).filter(Message.campaign_id == campaign_id).count()
+        return campaign_id, session.query(Message).filter(Message.campaign_id == campaign_id).count()
+
+
+def test_a_campaign_whose_provider_reports_no_price_has_an_unknown_cost(app_client: TestClient) -> None:
+    campaign_id, sent = _sent_over_smpp(app_client)
     assert sent >= 2
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     assert _tile(page).startswith("unknown</span>") and "0.00" not in _tile(page)
@@ -67,16 +73,7 @@ def test_a_campaign_whose_provider_reports_no_price_has_an_unknown_cost(app_clie
 
 def test_the_campaign_list_reads_an_unpriced_cost_as_unknown(app_client: TestClient) -> None:
     """The campaigns list showed the same 0.00 in its Cost column."""
-    ids = wizard_audience()
-    headers = marketer_headers(app_client)
-    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
-    assert confirmed.status_code == 204, confirmed.text
-    with db.session_scope() as session:
-        campaign_id = session.query(Campaign).one().id
-    tasks.prepare_campaign(campaign_id)
-    with db.session_scope() as session:
-        session.execute(update(Message).where(Message.campaign_id == campaign_id)
-                        .values(status="delivered", provider="smpp", price_micros=None))
+    _sent_over_smpp(app_client)
     page = app_client.get("/console/campaigns", headers=HTML).text
     cell = page.split('data-figure="cost"', 1)[1].split("</td>", 1)[0]
     assert cell.endswith(">unknown") and 'title="the provider reported no price for the ' in cell
