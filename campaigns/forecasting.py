@@ -266,8 +266,9 @@ def _latest_per_run(session: Session, campaign_id: int) -> list[CampaignForecast
 def versus_actual(made: Forecast, totals: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Per figure: the forecast, the actual value, and whether it fell inside the 80 % and 95 % intervals
     (``None`` where either side is unknown: a revenue not forecast, an ROI without cost or between two
-    currencies with no rate, a run not started (``totals`` ``None``)). The actual ROI converts revenue as
-    the forecast did (its currencies and rate), so the two are compared in one currency."""
+    currencies with no rate, a run not started (``totals`` ``None``), a cost with texts the provider did not
+    price (``cost_complete`` false: the actual cost is only a floor, the ROI a ceiling)). The actual ROI
+    converts revenue as the forecast did (its currencies and rate), so the two are compared in one currency."""
     actual: dict[str, float | None] = {}
     if totals is not None:
         actual = {name: float(totals.get(key, 0)) for name, key in ACTUALS.items()}
@@ -277,7 +278,8 @@ def versus_actual(made: Forecast, totals: dict[str, Any] | None) -> list[dict[st
     for name, figure in made.figures.items():
         value = actual.get(name)
         inside: tuple[bool | None, bool | None] = (None, None)
-        if figure is not None and value is not None:
+        priced = totals is None or totals.get("cost_complete", True) or name not in ("cost_micros", "roi")
+        if figure is not None and value is not None and priced:
             inside = (figure.covers(value, 0.8), figure.covers(value, 0.95))
         rows.append({"metric": name, "forecast": figure.as_dict() if figure is not None else None, "actual": value,
                      "within80": inside[0], "within95": inside[1]})

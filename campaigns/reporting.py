@@ -13,6 +13,9 @@ Definitions (documented in docs/campaigns.md):
 * ``replies`` / ``opt_outs``: recipients who texted back / opted out after their campaign message,
   within ``ATTRIBUTION_DAYS``.
 * ``conversions``: ``POST /api/v1/campaigns/{id}/conversions`` or events naming the campaign.
+* ``cost_micros``: the sum of the prices the provider reported; ``unpriced_messages``: texts sent or
+  delivered without a price (SMPP never says one), whose cost is unknown, so ``cost_complete`` is
+  false and ``cost_micros`` only a floor (:func:`unpriced`).
 * ``waiting``: queued messages by why they wait (``quiet_hours``, ``country_rule``, ``scheduled``,
   ``throttled``, ``paused``, ``retry``, ``rate_limited``; ``due`` when nothing holds them), with
   the earliest planned time and its explanation ("quiet hours until Mon 08:00 Europe/Paris").
@@ -20,6 +23,7 @@ Definitions (documented in docs/campaigns.md):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +52,8 @@ Group = Pair | tuple[Pair, ...] | None
 RUN = "run"
 #: clicks and conversions counted from (inclusive) until (exclusive); ``None`` = unbounded
 Window = tuple[datetime | None, datetime | None]
+#: the channel that sends for free (``channels.simulator``: its texts carry no price and none is owed)
+FREE_CHANNEL = "simulator"
 
 
 def _pairs(group: Group) -> list[Pair]:
@@ -78,19 +84,60 @@ def _within(column: Any, window: Window) -> ColumnElement[bool]:
     return and_(column >= since if since is not None else true(), column < until if until is not None else true())
 
 
+def unpriced(message: Any) -> ColumnElement[bool]:
+    """The texts among ``message`` (the table or an alias) whose cost is unknown: sent or delivered by a
+    provider that said no price (SMPP never does). A text that failed without a price was charged nothing,
+    and the simulator charges nothing: their cost is known, 0. A report summing prices read such a
+    campaign's cost as 0.00."""
+    return and_(message.price_micros.is_(None), message.status.in_(SENT_STATUSES),
+                func.coalesce(message.provider, "") != FREE_CHANNEL)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a campaign's cost rests on. ``simulated``: it sent texts and every one went through the
+    simulator, which charges nothing (its 0.00 is true, no miss of an estimate made at a provider's price).
+    ``unpriced``: texts sent without a price (:func:`unpriced`): the sum of the prices is then a floor of
+    the cost, and no cost at all when none said one."""
+
+    simulated: bool = False
+    unpriced: int = 0
+
+
+def pricing(session: Session, campaign: Campaign) -> Pricing:
+    """The campaign's :class:`Pricing` (see :func:`pricings`)."""
+    return pricings(session, [campaign.id])[campaign.id]
+
+
+def pricings(session: Session, campaign_ids: list[int]) -> dict[int, Pricing]:
+    """Each campaign's :class:`Pricing`, in one query over their outbound texts that reached a provider."""
+    free = and_(Message.provider == FREE_CHANNEL, Message.price_micros.is_(None))
+    rows = session.execute(
+        select(Message.campaign_id, func.count(), func.count().filter(free), func.count().filter(unpriced(Message)))
+        .where(Message.campaign_id.in_(campaign_ids), Message.direction == "out",
+               Message.status.in_((*SENT_STATUSES, *FAILED_STATUSES)))
+        .group_by(Message.campaign_id)
+    ).all()
+    found = {of: Pricing(simulated=bool(done) and done == simulated, unpriced=int(missing))
+             for of, done, simulated, missing in rows}
+    return {campaign_id: found.get(campaign_id, Pricing()) for campaign_id in campaign_ids}
+
+
 def _counts(session: Session, campaign_id: int, group: Group) -> dict[str, Any]:
     rows = session.execute(
         select(Message.status, Message.error_code, func.count(), func.coalesce(func.sum(Message.price_micros), 0),
-               func.coalesce(func.sum(Message.segments), 0))
+               func.coalesce(func.sum(Message.segments), 0), func.count().filter(unpriced(Message)))
         .where(Message.campaign_id == campaign_id, Message.direction == "out", in_group(Message, group))
         .group_by(Message.status, Message.error_code)
     ).all()
     out: dict[str, Any] = {"messages": 0, "queued": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0,
                            "rejected": 0, "failed_by_reason": {}, "rejected_by_reason": {}, "cost_micros": 0,
-                           "segments": 0}
-    for status, code, n, cost, segments in rows:
+                           "unpriced_messages": 0, "cost_complete": True, "segments": 0}
+    for status, code, n, cost, segments, missing in rows:
         out["messages"] += n
         out["cost_micros"] += int(cost or 0)
+        out["unpriced_messages"] += int(missing)
+        out["cost_complete"] = not out["unpriced_messages"]
         out["segments"] += int(segments or 0)
         if status in ("queued", "accepted"):
             out["queued"] += n

@@ -276,45 +276,11 @@ def send_words(campaign: Campaign) -> str:
     return "" if sends == 1 else f"sent {sends} times: the figures below add up every send"
 
 
-#: the channel that sends for free (``channels.simulator``: its texts carry no price)
-FREE_CHANNEL = "simulator"
+#: the channel that sends for free (the wizard names it); which texts carry a price is ``campaigns.reporting``'s
+FREE_CHANNEL = reporting.FREE_CHANNEL
 
 
-@dataclass(frozen=True)
-class Pricing:
-    """What the campaign's cost rests on. ``simulated``: it sent texts and every one went through the
-    simulator, which charges nothing (its 0.00 is true, no miss of an estimate made at a provider's price).
-    ``unpriced``: texts a provider sent without saying their price (SMPP never does): the sum of the prices
-    is then no cost, 0.00 when none said one, which the report read as "differs from the estimate"."""
-
-    simulated: bool = False
-    unpriced: int = 0
-
-
-def pricing(session: Session, campaign: Campaign) -> Pricing:
-    """The campaign's :class:`Pricing` (see :func:`pricings`)."""
-    return pricings(session, [campaign.id])[campaign.id]
-
-
-def pricings(session: Session, campaign_ids: list[int]) -> dict[int, Pricing]:
-    """Each campaign's :class:`Pricing`, in one query over their outbound texts that reached a provider (a text
-    that failed without a price was charged nothing; one sent or delivered without a price was charged unknown)."""
-    done = (*reporting.SENT_STATUSES, *reporting.FAILED_STATUSES)
-    rows = session.execute(
-        select(Message.campaign_id, Message.provider, func.count(Message.price_micros),  # the texts with a price
-               func.count().filter(Message.price_micros.is_(None), Message.status.in_(reporting.SENT_STATUSES)))
-        .where(Message.campaign_id.in_(campaign_ids), Message.direction == "out", Message.status.in_(done))
-        .group_by(Message.campaign_id, Message.provider)
-    ).all()
-    out = {}
-    for campaign_id in campaign_ids:
-        mine = [(provider, priced, unpriced) for of, provider, priced, unpriced in rows if of == campaign_id]
-        out[campaign_id] = Pricing(simulated={provider: n for provider, n, _ in mine} == {FREE_CHANNEL: 0},
-                                   unpriced=sum(n for provider, _, n in mine if provider != FREE_CHANNEL))
-    return out
-
-
-def cost_words(cost_micros: int, priced: Pricing) -> tuple[str, str]:
+def cost_words(cost_micros: int, priced: reporting.Pricing) -> tuple[str, str]:
     """The report's cost tile: the amount ("unknown" when no text said its price, "at least …" when some did
     not) and why, "" when every text said its price (or the simulator sent them all: the page says so)."""
     if priced.simulated or not priced.unpriced:
@@ -328,7 +294,7 @@ def cost_words(cost_micros: int, priced: Pricing) -> tuple[str, str]:
 def _report_context(session: Session, campaign: Campaign, principal: Principal) -> dict[str, Any]:
     report = report_export.full_report(session, campaign, now=utcnow())
     adaptive = report.get("adaptive")
-    priced = pricing(session, campaign)
+    priced = reporting.pricing(session, campaign)
     return {
         "adaptive": adaptive,
         "allocation": allocation_charts(adaptive) if adaptive else [],
@@ -394,7 +360,7 @@ def campaigns_page(
     if q.strip():
         stmt = stmt.where(func.lower(Campaign.name).contains(q.strip().lower(), autoescape=True))
     campaigns = session.scalars(stmt).all()
-    priced = pricings(session, [c.id for c in campaigns])
+    priced = reporting.pricings(session, [c.id for c in campaigns])
     rows = []
     for c in campaigns:  # the cost as the report reads it: "unknown" when the provider said no price (SMPP)
         figures = reporting.summary(session, c.id)

@@ -209,3 +209,58 @@ def test_the_report_counts_messages_being_sent_apart_from_queued_ones(app_client
         assert len(claimed) == 1
     totals = app_client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=headers).json()["totals"]
     assert (totals["queued"], totals["sending"]) == (2, 1)  # was "queued: 3"
+
+
+def test_the_report_says_how_many_texts_the_provider_did_not_price(app_client: TestClient) -> None:
+    """A provider that says no price (SMPP) left the report's ``cost_micros`` at 0 with nothing to tell it from a
+    free campaign, and its forecast read the cost as "outside the 95 % interval"."""
+    headers = auth_headers("marketer")
+    with db.session_scope() as session:
+        for i in range(4):
+            create_contact(session, i, language="en", timezone="UTC")
+    campaign_id = _campaign(app_client, headers, "Unpriced")
+    app_client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=headers, json={})
+    assert tasks.prepare_campaign(campaign_id) == 4
+    with db.session_scope() as session:
+        ids = list(session.scalars(select(Message.id).where(Message.campaign_id == campaign_id).order_by(Message.id)))
+        # two texts went over SMPP without a price; one failed there (charged nothing); the simulator sent one
+        for message_id, status, provider in zip(ids, ("delivered", "sent", "failed", "delivered"),
+                                                ("smpp", "smpp", "smpp", "simulator"), strict=True):
+            session.execute(update(Message).where(Message.id == message_id)
+                            .values(status=status, provider=provider, sent_at=utcnow(), price_micros=None))
+
+    def report() -> tuple[dict[str, object], dict[tuple[str, str], str], list[tuple[object, ...]]]:
+        path = f"/api/v1/campaigns/{campaign_id}/report"
+        data = app_client.get(path, headers=headers).json()
+        text = app_client.get(f"{path}?format=csv", headers=headers).text
+        sheet = load_workbook(io.BytesIO(app_client.get(f"{path}?format=xlsx", headers=headers).content)).active
+        assert sheet is not None
+        flat = {(r["scope"], r["metric"]): r["value"] for r in csv.DictReader(io.StringIO(text))}
+        return data, flat, list(sheet.iter_rows(values_only=True))
+
+    data, flat, sheet = report()
+    totals = data["totals"]
+    assert isinstance(totals, dict)
+    assert (totals["cost_micros"], totals["unpriced_messages"], totals["cost_complete"]) == (0, 2, False)
+    assert (flat[("all", "unpriced_messages")], flat[("all", "cost_complete")]) == ("2", "False")
+    assert ("all", "unpriced_messages", 2) in sheet and ("all", "cost_complete", False) in sheet
+    forecast = data["forecast"]
+    assert isinstance(forecast, dict)
+    cost = {entry["metric"]: entry for entry in forecast["metrics"]}["cost_micros"]
+    assert cost["forecast"] is not None and (cost["within80"], cost["within95"]) == (None, None)
+
+    with db.session_scope() as session:  # one priced: the sum is a floor of the cost
+        session.execute(update(Message).where(Message.id == ids[0]).values(price_micros=65_000))
+    totals = report()[0]["totals"]
+    assert isinstance(totals, dict)
+    assert (totals["cost_micros"], totals["unpriced_messages"], totals["cost_complete"]) == (65_000, 1, False)
+
+    with db.session_scope() as session:  # every text the provider sent priced: the cost is known and compared
+        session.execute(update(Message).where(Message.id == ids[1]).values(price_micros=65_000))
+    data, flat, _ = report()
+    totals = data["totals"]
+    assert isinstance(totals, dict) and isinstance(data["forecast"], dict)
+    assert (totals["cost_micros"], totals["unpriced_messages"], totals["cost_complete"]) == (130_000, 0, True)
+    assert flat[("all", "cost_complete")] == "True"
+    cost = {entry["metric"]: entry for entry in data["forecast"]["metrics"]}["cost_micros"]
+    assert cost["within80"] is not None
