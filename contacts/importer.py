@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Literal
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ __all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowPa
 
 BATCH = 1000  # rows per flush of the in-transaction import
 _YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vrai", "si", "sim", "ja", "x", "accepte",
-                  "d accord"})
+                  "d accord", "subscribed"})
 #: a "no" in a marketing-consent column is no marketing consent (consent_status ``opted_out``), not a STOP: service
 #: texts and replies still reach the person. It used to record a full opt-out, so every text was blocked.
 _NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse"})
@@ -41,6 +41,8 @@ _STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desabonne"}
 #: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no
 #: consent recorded, as an empty cell (a pending double opt-in is not one); they were refused as "not yes/no"
 _UNANSWERED = frozenset({"none", "pending"})
+#: what a consent cell says (:func:`consent_answer`): a yes, no marketing consent, a STOP, or no answer
+ConsentAnswer = Literal["opted_in", "declined", "opted_out", ""]
 #: the language contacts of a country are texted in when the file gives none and the marketer asked for it
 #: (``ImportOptions.language_from_country``): only countries where one language is the norm. Multilingual ones
 #: (BE, CH, CA, LU, IN, ZA…) get none: a guess would text the Flemish in French or Québécois in English.
@@ -178,23 +180,17 @@ class RowParser:
                     continue
                 if value is not None:
                     row.attributes[definition.name] = value
-        raw_consent = normalise_header(values.get("consent", ""))
-        if raw_consent in _UNANSWERED:
-            raw_consent = ""
-        if raw_consent in _YES:
-            row.consent = True
-        elif raw_consent in _NO:
-            row.consent = False
-        elif raw_consent in _STOP:
-            row.consent, row.stop = False, True
-        elif raw_consent:
+        answer = consent_answer(values.get("consent", ""))
+        if answer is None:
             reject(column["consent"], "bad_consent", "not yes/no (oui/non, sí/no, ja/nein, sim/não)")
+        elif answer:
+            row.consent, row.stop = answer == "opted_in", answer == "opted_out"
         raw_stop = normalise_header(values.get("opted_out", ""))
         if raw_stop in _YES or raw_stop in _STOP:
             row.consent, row.stop = False, True
         elif raw_stop and raw_stop not in _NO:
             reject(column["opted_out"], "bad_consent", "not yes/no (true/false, oui/non): did they opt out (STOP)?")
-        if self.options.require_consent and row.consent is not True and not (raw_consent and row.consent is None):
+        if self.options.require_consent and row.consent is not True and not (answer is None and row.consent is None):
             reject(
                 column.get("consent", "consent"),
                 "missing_consent",
@@ -202,6 +198,22 @@ class RowParser:
             )
         row.proof = values.get("consent_proof") or f"import {self.options.source_name} row {number}"
         return (None if any(p.error for p in problems) else row), problems
+
+
+def consent_answer(value: str | None) -> ConsentAnswer | None:
+    """What a marketing-consent value says, as the import reads its consent column and the CRM sync its consent
+    property (so a file and a CRM giving the same word record the same consent): ``opted_in`` for a yes (oui,
+    true, 1, subscribed…), ``declined`` for a no (non, false, 0, opted out: no marketing consent, not a STOP),
+    ``opted_out`` for a STOP written in it (stop, unsubscribed, désinscrit), ``""`` for no answer (empty,
+    none, pending); ``None`` when it says none of these."""
+    text = normalise_header(value or "")
+    if not text or text in _UNANSWERED:
+        return ""
+    if text in _YES:
+        return "opted_in"
+    if text in _NO:
+        return "declined"
+    return "opted_out" if text in _STOP else None
 
 
 def _glued(cells: list[str], columns: int) -> str:

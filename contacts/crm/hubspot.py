@@ -3,7 +3,8 @@
 Pull reads every HubSpot contact page by page (phone, names, language, the SMS consent property)
 and upserts it (:mod:`contacts.crm.upsert`). Push sends the opt-outs recorded in Relais since the
 last push (a cursor over the consent ledger) to contacts that came from HubSpot, setting the
-consent property to ``opted_out``. Opt-outs that came *from* the CRM are not echoed back.
+consent property to ``opted_out`` (:data:`OPTED_OUT`, which a pull reads back as a STOP). Opt-outs that
+came *from* the CRM are not echoed back.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
-from contacts.crm.upsert import ExternalContact, upsert
+from contacts.crm.upsert import ConsentValue, ExternalContact, upsert
+from contacts.importer import consent_answer
 from contacts.models import ConsentEvent, Contact, SyncCursor
 from core import outbound_http
 from core.errors import RelaisError, ValidationFailed
 
 PUSH_CURSOR = "hubspot:opt_out_push"
 PAGE_SIZE = 100
+#: the consent property's value for a STOP: :func:`push_opt_outs` writes it, a pull reads it as one (a "no"
+#: is only no marketing consent, so the STOP would not survive the round trip as any other word)
+OPTED_OUT = "opted_out"
 
 
 class CrmUnavailable(RelaisError):
@@ -50,7 +55,8 @@ class SyncResult:
     seen: int = 0
     created: int = 0
     updated: int = 0
-    opted_out: int = 0
+    opted_out: int = 0  # contacts seen who opted out (a STOP)
+    declined: int = 0  # contacts seen who gave no marketing consent (a "no"), without a STOP
     pushed: int = 0
     invalid: list[dict[str, str]] = field(default_factory=list)
 
@@ -60,6 +66,7 @@ class SyncResult:
             "created": self.created,
             "updated": self.updated,
             "opted_out": self.opted_out,
+            "declined": self.declined,
             "pushed": self.pushed,
             "invalid": self.invalid[:100],
         }
@@ -80,13 +87,14 @@ def make_client(config: HubSpotConfig) -> HubSpot:
     return HubSpot(**options)
 
 
-def _consent(value: str | None) -> Any:
-    text = (value or "").strip().lower()
-    if text in ("opted_out", "opt_out", "false", "no", "unsubscribed"):
+def _consent(value: str | None) -> ConsentValue | None:
+    """The consent a HubSpot property value records: the value :func:`push_opt_outs` writes for a STOP is a
+    STOP; any other is read as an imported file's consent cell (``contacts.importer.consent_answer``): a "no"
+    is no marketing consent, not a STOP (it was: service texts and replies stopped too); a value that says
+    nothing (empty, an unknown word) changes nothing."""
+    if (value or "").strip().lower() == OPTED_OUT:
         return "opted_out"
-    if text in ("opted_in", "opt_in", "true", "yes", "subscribed"):
-        return "opted_in"
-    return None
+    return consent_answer(value) or None
 
 
 def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | None = None) -> SyncResult:
@@ -139,6 +147,7 @@ def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | 
             result.created += created
             result.updated += not created
             result.opted_out += contact.opted_out
+            result.declined += contact.consent_status == "opted_out" and not contact.opted_out
         after = page.paging.next.after if page.paging and page.paging.next else None
         if not after:
             return result
@@ -170,7 +179,7 @@ def push_opt_outs(session: Session, config: HubSpotConfig, *, client: HubSpot | 
     for event_id, external_ids in rows:
         hubspot_id = (external_ids or {}).get("hubspot")
         if hubspot_id:
-            body = SimplePublicObjectInput(properties={config.consent_property: "opted_out"})
+            body = SimplePublicObjectInput(properties={config.consent_property: OPTED_OUT})
             try:
                 api.update(hubspot_id, body)
             except ApiException as exc:

@@ -1,7 +1,9 @@
 """Upsert one contact coming from an external system (HubSpot, a signed webhook feed).
 
 Consent from a CRM may opt a person out at any time, but may only opt them in while Relais has no
-opt-out for them: an opt-out the person sent us (STOP) wins over a stale CRM flag.
+opt-out for them: an opt-out the person sent us (STOP) wins over a stale CRM flag. A CRM's "no" is
+``declined``: no marketing consent, not a STOP, as a "no" in an imported file's consent column
+(``contacts.importer.consent_answer``, ``contacts.import_writer``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from contacts.models import Contact
 from contacts.service import check_language, check_timezone, find_by_phone, set_tags
 from core.crypto import blind_index
 
-ConsentValue = Literal["opted_in", "opted_out"]
+#: ``opted_out`` is a STOP (no text at all), ``declined`` no marketing consent (service texts and replies still go)
+ConsentValue = Literal["opted_in", "declined", "opted_out"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def upsert(
     proof = record.proof or f"{record.system} {record.external_id}".strip()
     if record.consent == "opted_out" and not contact.opted_out:
         consent.record_opt_out(session, contact=contact, source="crm", proof=proof)
+    elif record.consent == "declined" and contact.consent_status != "opted_out":
+        consent.record_declined(session, contact=contact, source="crm", proof=proof)
     elif record.consent == "opted_in" and not contact.opted_out and contact.consent_status != "opted_in":
         consent.record_opt_in(session, contact=contact, source="crm", proof=proof)
     session.flush()

@@ -11,10 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from contacts import consent, service
 from contacts.crm import csv_sync, hubspot, webhook_sync
 from contacts.importer import ImportOptions
+from contacts.models import ConsentEvent
 from core import db, webhooks
 from core.errors import Conflict, Unauthorized, ValidationFailed
 from core.outbound_http import OutboundBlocked
@@ -69,6 +71,43 @@ def test_hubspot_pull_then_push_opt_outs(outbound_to_loopback: None, runtime_any
         ]
         with db.session_scope() as session:  # the cursor moved: nothing is pushed twice
             assert hubspot.push_opt_outs(session, config) == 0
+
+
+def test_a_hubspot_no_is_no_marketing_consent_as_in_an_imported_file(outbound_to_loopback: None,
+                                                                     runtime: Settings) -> None:
+    """A "no" (false, non…) in the HubSpot consent property recorded a STOP, where the same word in an imported
+    file's consent column is no marketing consent (service texts and replies still go): each word below records
+    the same consent both ways, and the value Relais pushes for a STOP reads back as one."""
+    words = ["no", "false", "Non", "0", "unsubscribed", "stop", "yes", "subscribed", "pending"]
+    people = {str(200 + i): {"mobilephone": phone(10 + i), "sms_consent": word} for i, word in enumerate(words)}
+    people["300"] = {"mobilephone": phone(1), "sms_consent": "no"}  # opted in earlier: the no withdraws it
+    people["301"] = {"mobilephone": phone(2), "sms_consent": hubspot.OPTED_OUT}
+    with db.session_scope() as session:
+        consent.record_opt_in(session, contact=create_contact(session, 1), source="form", proof="web form")
+    with fake_hubspot.running(people) as fake, db.session_scope() as session:
+        config = hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url, region="FR")
+        result = hubspot.pull_contacts(session, config)
+    assert (result.opted_out, result.declined) == (3, 5)  # unsubscribed, stop, 301 / no, false, Non, 0, 300
+    rows = "".join(f"{phone(40 + i)},{word}\n" for i, word in enumerate(words))
+    with _serving(f"phone,consent\n{rows}".encode()) as url, db.session_scope() as session:
+        csv_sync.sync_from_url(session, url, ImportOptions())
+    with db.session_scope() as session:
+        def state(n: int) -> tuple[str, bool]:
+            contact = service.find_by_phone(session, phone(n))
+            assert contact is not None
+            return contact.consent_status, contact.opted_out
+
+        from_crm = {word: state(10 + i) for i, word in enumerate(words)}
+        assert from_crm == {word: state(40 + i) for i, word in enumerate(words)}
+        assert from_crm["no"] == from_crm["false"] == ("opted_out", False)  # declined, not a STOP
+        assert from_crm["unsubscribed"] == from_crm["stop"] == ("opted_out", True)
+        assert from_crm["subscribed"] == ("opted_in", False) and from_crm["pending"] == ("none", False)
+        assert state(1) == ("opted_out", False) and state(2) == ("opted_out", True)
+        withdrawn = service.find_by_phone(session, phone(1))
+        assert withdrawn is not None
+        last = session.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == withdrawn.id)
+                               .order_by(ConsentEvent.id.desc())).first()
+        assert last is not None and (last.action, last.source) == ("declined", "crm")
 
 
 def test_hubspot_errors_are_reported(outbound_to_loopback: None, runtime: Settings) -> None:
