@@ -69,6 +69,12 @@ def import_contacts(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the whole file, write no contact."),
     on_existing: str = typer.Option("merge", help="merge, skip or error for numbers already known."),
     require_consent: bool = typer.Option(False, "--require-consent", help="Every row needs consent=yes."),
+    language_from_country: bool = typer.Option(
+        False,
+        "--language-from-country",
+        help="A row without a language gets its number's country's main language where one is the norm "
+        "(FR, ES, DE, US…; not BE, CH, CA, LU); a contact's language on record is kept.",
+    ),
     list_id: list[int] = typer.Option([], "--list", help="Add every imported contact to this list id."),
     tag: list[str] = typer.Option([], "--tag", help="Tag every imported contact."),
     rejected: Path | None = typer.Option(
@@ -84,6 +90,7 @@ def import_contacts(
         mapping=read_mapping(mapping),
         on_existing=policy,
         require_consent=require_consent,
+        language_from_country=language_from_country,
         dry_run=dry_run,
         strict=strict,
         region=settings.default_region,

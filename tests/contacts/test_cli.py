@@ -41,3 +41,23 @@ def test_cli_import(runtime: Settings, tmp_path: Path) -> None:
     assert _count() == 3
     rejected = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rejected == ["row,reason,Téléphone,Nom", "3,Téléphone: the number is too short,12,Luc"]
+
+
+def test_cli_import_gives_the_country_s_main_language_when_asked(runtime: Settings, tmp_path: Path) -> None:
+    """The API and the console wizard had ``language_from_country``, the CLI not: its contacts came with no
+    language, and a "language = fr" segment left them out."""
+    people = tmp_path / "people.csv"
+    people.write_text("phone,name\n+33612345678,Ana\n+32470123456,Luc\n+33612345679,Léa\n")
+    runner = CliRunner()
+    done = runner.invoke(app, ["contacts", "import", str(people), "--language-from-country"])
+    assert done.exit_code == 0, done.output
+    with db.session_scope() as session:
+        languages = sorted((tuple(r) for r in session.execute(select(Contact.country, Contact.language))), key=str)
+    assert languages == [("BE", None), ("FR", "fr"), ("FR", "fr")]  # Belgium speaks several: no guess
+    again = tmp_path / "again.csv"
+    again.write_text("phone,name\n+33612345680,Zoé\n")
+    plain = runner.invoke(app, ["contacts", "import", str(again)])
+    assert plain.exit_code == 0, plain.output
+    with db.session_scope() as session:  # without the option, a French contact has no language, as before
+        unknown = select(func.count()).where(Contact.country == "FR", Contact.language.is_(None))
+        assert session.scalar(unknown) == 1
