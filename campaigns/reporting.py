@@ -317,19 +317,21 @@ def arm_results(session: Session, campaign: Campaign, *, metric: str, run: int |
 
 
 def timeseries(session: Session, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Per day over every campaign: sent, delivered, failed, cost, clicks."""
+    """Per day over every campaign: sent, delivered, failed, cost (the prices known, with the texts sent
+    without one: :func:`unpriced`), clicks."""
     day = func.date(Message.created_at)
     rows = session.execute(
-        select(day, Message.status, func.count(), func.coalesce(func.sum(Message.price_micros), 0))
+        select(day, Message.status, func.count(), func.coalesce(func.sum(Message.price_micros), 0),
+               func.count().filter(unpriced(Message)))
         .where(Message.campaign_id.is_not(None), Message.direction == "out",
                Message.created_at >= since, Message.created_at < until)
         .group_by(day, Message.status).order_by(day)
     ).all()
     days: dict[str, dict[str, Any]] = {}
-    for d, status, n, cost in rows:
-        entry = days.setdefault(str(d), {"date": str(d), "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0,
-                                         "clicks": 0})
+    for d, status, n, cost, missing in rows:
+        entry = days.setdefault(str(d), _day(str(d)))
         entry["cost_micros"] += int(cost)
+        entry["unpriced_messages"] += int(missing)
         if status in SENT_STATUSES or status in FAILED_STATUSES:
             entry["sent"] += n
         entry["delivered"] += n if status == "delivered" else 0
@@ -339,6 +341,10 @@ def timeseries(session: Session, *, since: datetime, until: datetime) -> list[di
         select(click_day, func.count()).where(LinkClick.campaign_id.is_not(None), LinkClick.clicked_at >= since,
                                               LinkClick.clicked_at < until).group_by(click_day)
     ):
-        days.setdefault(str(d), {"date": str(d), "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0,
-                                 "clicks": 0})["clicks"] += int(n)
+        days.setdefault(str(d), _day(str(d)))["clicks"] += int(n)
     return [days[k] for k in sorted(days)]
+
+
+def _day(date: str) -> dict[str, Any]:
+    return {"date": date, "sent": 0, "delivered": 0, "failed": 0, "cost_micros": 0, "unpriced_messages": 0,
+            "clicks": 0}

@@ -248,6 +248,8 @@ def test_the_report_says_how_many_texts_the_provider_did_not_price(app_client: T
     assert isinstance(forecast, dict)
     cost = {entry["metric"]: entry for entry in forecast["metrics"]}["cost_micros"]
     assert cost["forecast"] is not None and (cost["within80"], cost["within95"]) == (None, None)
+    series = app_client.get("/api/v1/campaigns/timeseries", headers=headers).json()
+    assert [(day["cost_micros"], day["unpriced_messages"]) for day in series] == [(0, 2)]
 
     with db.session_scope() as session:  # one priced: the sum is a floor of the cost
         session.execute(update(Message).where(Message.id == ids[0]).values(price_micros=65_000))
