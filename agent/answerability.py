@@ -317,7 +317,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # a topic a question asks about by naming it (``asked`` in topics.yaml): "What are your candles made of?" is
     # answered by the passage titled "Materials", whatever the intent model says (out of scope at 0.64, or
     # product_care, whose agreement lifted the burn times: "De quoi sont faites vos bougies ?" got them)
-    topic_asked = question_topics & asked_topics() if asks_something(question) else set()
+    topic_asked = question_topics & asked_topics() if _asks(question) else set()
     if detail_follow_up and asked is not None and not topics(asked) & topic_asked:
         # a follow-up asking how long or how much asks it of the earlier subject, not of its topic: "e quanto tempo
         # duram?" after "As vossas velas são de cera de soja?" asks the burn time (the materials section or none
@@ -325,6 +325,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # after "¿Las velas llevan cera de soja?" got the care of linen: "without fabric softener")
         question_topics = question_topics - topic_asked
         topic_asked = set()
+    # ... and what it is asked of is the product the earlier question named, when it names no topic: "quanto tempo
+    # durano?" after "Di cosa sono fatte le vostre candele?" got the delivery times; a passage stating nothing of
+    # candles does not answer it, the burn times do whatever the intent model says ("¿y cuánto duran?" after "¿De qué
+    # están hechas las velas?" was out of scope)
+    detail_of = named_products(question) if detail_follow_up and not question_topics else set()
     # ... and its sentence is the one about what the question asks it of: "¿De qué están hechas las velas?" got
     # "Lampshades are made of linen or rattan." ("hechas" ~ "made of"); the words naming the topic are left out
     subject = without_topic_words(question, topic_asked) if topic_asked else ""
@@ -468,7 +473,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # "I need 400 g of flour for a cake" and "How many calories in 400 g of pasta?" (0.26) name no candle. A follow-up
     # is read with its earlier question, as retrieval reads it: "e duram quanto tempo?" after "quanto pesam as velas
     # grandes?" and "¿y las de 400?" after "¿Las velas de 180 g cuánto duran?" were out of scope
-    asking = asks_something(question)
+    asking = _asks(question)
     sizes = measures(question) if asking else set()
     size_asked = asking and asks_size(question)
     if rare or sizes or size_asked or topic_asked:
@@ -556,12 +561,29 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # free): it does not answer. "How much are your candles?" and "and how much are they?" after their
         # materials got the candles' burn time
         candidates[0] = replace(candidates[0], support="unknown")
+    if detail_of:
+        first = candidates[0]
+        if not all(states_product(_passage_text(first), kind) for kind in detail_of):
+            candidates[0] = replace(first, support="unknown")
+        elif first.support == "covered" and first.relevance >= MIN_RELEVANCE:
+            candidates[0] = replace(first, specific=True)
     priced = named_products(asked or question) if names_price(asked or question) and not question_topics else set()
     if priced and not any(states_product(_passage_text(candidates[0]), kind) for kind in priced):
         # ... and what it asks the price of is a product the passage does not speak of: "¿Cuánto cuestan las velas?"
         # (shipping_cost 0.94) got the shipping prices; "How much is shipping for a candle?" names its topic
         candidates[0] = replace(candidates[0], support="unknown")
     return candidates
+
+
+#: What the pipeline adds to a question for the models: the places or topics carried from an earlier one ("¿A qué hora
+#: abrís? (paris)", "elles sont en quelle cire ? (materials, bougies)").
+_CARRIED = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def _asks(question: str) -> bool:
+    """Whether ``question``, without what the pipeline carried to it, asks something (``asks_something``): "elles
+    sont en quelle cire ? (materials, bougies)" ends with its carried words, not with its "?"."""
+    return asks_something(_CARRIED.sub("", question))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import asks_duration, asks_price, fold, place_words, topic_names, topics
+from agent.entities import asks_duration, asks_price, fold, place_words, product_words, topic_names, topics
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -66,6 +66,9 @@ _FUNCTION_WORDS = frozenset({
     # (read alone, the delivery times and the goodbye template)
     "tengo", "tienes", "tiene", "tenemos", "tenho", "temos", "tenha", "haben", "habet", "abbiamo", "avete",
     "jusqu", "hasta", "until", "still", "ainda", "todavia", "ancora",
+    # pronouns standing for what was just talked of: "et elles durent combien de temps ?" after the candles'
+    # materials named nothing of its own (read alone, the delivery times or a person)
+    "elles", "ellos", "ellas", "these", "those", "quelli", "esses", "essas",
 })
 
 # Words (their first five letters) of asking how long something takes or what it costs, in the six
@@ -74,6 +77,9 @@ _DETAIL_STEMS = frozenset({
     "usual", "norma", "about", "rough", "appro", "arriv", "costs",
     "temps", "durer", "coute", "combi",
     "tiemp", "tarda", "llega", "cuest", "costa", "durar",
+    # lasting, and staying valid: "quanto tempo durano?", "elles durent combien ?", "Wie lange halten sie?", "elles
+    # sont valables combien de temps ?", "¿cuánto tiempo son válidas?"
+    "duran", "duren", "duram", "halte", "valid", "valab", "gulti",
     "lange", "dauer", "brauc", "ungef", "koste", "ankom",
     "tempo", "metti", "mette", "vuole", "entro",
     "chega", "demor", "custa", "levar",
@@ -94,6 +100,12 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# Openings by a third-person subject pronoun in the languages that write one, over folded text: "elles sont valables
+# combien de temps ?" after the gift cards, "elles sont en quelle cire ?" after "Vous faites des bougies ?" went to a
+# person. Not English "they" (also the business: "do they ship to Spain?") nor "il y a…" (whether there is something).
+_PRONOUN = re.compile(r"^((il|ils|elle|elles)(?! y a( |$))|ellos|ellas|essi|esse|eles|elas)( |$)")
+
+
 # Openings of a short question about what the earlier one asked, by a pronoun ("is it free?", "c'est
 # gratuit ?", "ist das kostenlos?", "isso é grátis?"), over lower-case accent-free text. Only read so
 # when the message is a question: "c'est urgent" is not about the earlier question. Languages that
@@ -107,6 +119,8 @@ _BACK_REFERENCE = re.compile(
     r"eso|esto|"
     r"ist das|ist es|kostet das|dauert das|geht das|"
     r"isso)( |$)"
+    # ... or a third-person subject pronoun, which is what was just talked of whatever the question names
+    r"|" + _PRONOUN.pattern[1:]
 )
 
 
@@ -219,8 +233,10 @@ def is_follow_up(text: str) -> bool:
         return True
     # a pronoun question naming a topic asks its own ("c'est combien la livraison ?"; read as a follow-up, it
     # was no earlier question for "et en express ?" either)
+    # ... but a subject pronoun stands for the earlier subject: "elles sont en quelle cire ?" asks the candles' wax
     return text.strip().endswith("?") and (
-        (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _asks_only_detail(text))
+        (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _PRONOUN.match(folded) is not None
+        or _asks_only_detail(text))
 
 
 def _asks_only_detail(text: str) -> bool:
@@ -228,6 +244,13 @@ def _asks_only_detail(text: str) -> bool:
     "Quanto custa?", "Was kostet das?", "¿Cuánto tarda?"): right after "Do you ship to Germany?" it
     asks about Germany, and read alone it got mainland France's price."""
     return (asks_duration(text) or asks_price(text)) and not topics(text) and not _own_subject(text, set())
+
+
+def _refers_back(text: str, folded: str) -> bool:
+    """Whether ``text`` is a question opening with a pronoun for what was just talked of ("elles sont valables
+    combien de temps ?", six words: a back-reference longer than a follow-up carries on when :func:`_continues`
+    says so)."""
+    return text.strip().endswith("?") and _BACK_REFERENCE.match(folded) is not None
 
 
 def _stems(text: str) -> set[str]:
@@ -241,7 +264,8 @@ def _continues(text: str, question: str, answer: str) -> bool:
     topic of its own ("and how long does it take?" after "Do you ship to Germany?": six words, none
     of them the question's, and read alone it got mainland France's delivery times)."""
     folded = _fold(text)
-    if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not _opens_like_follow_up(text, folded):
+    if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not (
+            _opens_like_follow_up(text, folded) or _refers_back(text, folded)):
         return False
     earlier = _stems(question) | _stems(answer)
     if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question) and not _own_subject(
@@ -271,10 +295,12 @@ def _switches_topic(text: str, question: str) -> bool:
 
 
 def _new_topic_query(text: str, question: str) -> str:
-    """``text`` with its topics' names and, when it names no place, ``question``'s places."""
+    """``text`` with its topics' names and, when it names no place or product, ``question``'s places and products:
+    "elles sont en quelle cire ?" after "Vous faites des bougies ?" asks the candles' wax."""
     names = [topic_names()[topic] for topic in sorted(topics(text))]
     places = [] if place_words(text) else place_words(question)
-    return f"{text.strip()} ({', '.join([*names, *places])})"
+    kinds = [] if product_words(text) else product_words(question)
+    return f"{text.strip()} ({', '.join([*names, *places, *kinds])})"
 
 
 def detail_question(text: str, query: str | None) -> str | None:

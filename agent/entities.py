@@ -113,8 +113,12 @@ _ASKS_DURATION = re.compile(
     r"combien de (temps|jours|semaines|heures|mois|ans)|en combien de temps|quel (delai|duree)|"
     r"cuanto tiempo|cuantos (dias|meses|anos|horas)|que plazo|cuanto (tarda|tardan|tardais|demora)|"
     r"wie lange|wie ?viel zeit|wie viele (tage|wochen|stunden|monate|jahre)|"
-    r"quanto tempo|quanti (giorni|mesi|anni)|quanto dura|quanto ci (mette|mettete|vuole)|"
-    r"quantos (dias|meses|anos)|qual (e )?o prazo) "
+    r"quanto tempo|quanti (giorni|mesi|anni)|quanto ci (mette|mettete|vuole)|"
+    r"quantos (dias|meses|anos)|qual (e )?o prazo|"
+    # how long something lasts, the verb's forms: "e quanto durano?", "¿y cuánto duran?", "elles durent combien ?"
+    # (the materials section, or a person, answered them: no duration was asked)
+    r"(quanto|cuanto) (dura|duran|durano|duram|durara|durera|durarao)|"
+    r"(dure|durent|durera|dureront) combien) "
 )
 # A stated duration: a number, in digits or a word for one, and a unit of time, over folded text ("30 jours",
 # "2 year", "24 h", "valables un an", "valid for one year": the gift cards' "un an" stated none).
@@ -518,6 +522,14 @@ def named_products(text: str) -> set[str]:
     """Every kind of product ``text`` names, those without terms of their own too ("las velas": ``candles``)."""
     folded = fold(text)
     return {kind for kind, (named, _, _) in _product_patterns().items() if named.search(folded)}
+
+
+def product_words(text: str) -> list[str]:
+    """The folded words by which ``text`` names kinds of product ("bougies" in "Vous faites des bougies ?"), in order:
+    a follow-up on another topic carries them ("elles sont en quelle cire ?" asks the candles' wax)."""
+    folded = fold(text)
+    found = [m.group(1) for named, _, _ in _product_patterns().values() for m in named.finditer(folded)]
+    return sorted(dict.fromkeys(found), key=folded.index)
 
 
 def states_product(text: str, kind: str) -> bool:

@@ -199,7 +199,10 @@ def test_names_are_capitalised_words_inside_a_sentence() -> None:
      ("Until when can I send it back?", True), ("Jusqu'à quand je peux rendre un vase ?", True),
      ("¿Hasta cuándo puedo devolverlo?", True), ("Bis wann kann ich etwas zurückschicken?", True),
      ("Fino a quando posso fare il reso?", True), ("Até quando posso devolver?", True),
-     ("Quand est-ce que vous livrez ?", False),
+     # how long something lasts, by the verb: "e quanto durano?" after the candles' materials got a person
+     ("e quanto durano?", True), ("¿y cuánto duran?", True), ("elles durent combien ?", True),
+     ("Quanto duram as velas?", True), ("ça dure combien ?", True),
+     ("Quand est-ce que vous livrez ?", False), ("Je dure, je dure…", False),
      ("Where is my order?", False), ("How much does shipping cost?", False)],
 )
 def test_a_question_asking_for_a_duration(text: str, asked: bool) -> None:

@@ -217,6 +217,32 @@ def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follo
 @pytest.mark.parametrize(
     ("earlier", "text", "expected"),
     [
+        # how long it lasts, by the verb: "durano", "durent" were words of their own (read alone: the delivery times)
+        ("Di cosa sono fatte le vostre candele?", "quanto tempo durano?",
+         "Di cosa sono fatte le vostre candele? quanto tempo durano?"),
+        ("De quoi sont faites vos bougies ?", "et elles durent combien de temps ?",
+         "De quoi sont faites vos bougies ? et elles durent combien de temps ?"),
+        ("Woraus sind eure Kerzen?", "Wie lange halten sie?", "Woraus sind eure Kerzen? Wie lange halten sie?"),
+        # a subject pronoun stands for what was just talked of, also in a longer question repeating the answer's word
+        ("Vendez-vous des cartes cadeaux ?", "elles sont valables combien de temps ?",
+         "Vendez-vous des cartes cadeaux ? elles sont valables combien de temps ?"),
+        ("Vendem cartões de presente?", "elas são válidas por quanto tempo?",
+         "Vendem cartões de presente? elas são válidas por quanto tempo?"),
+        # ... and one naming a topic asks it of the earlier question's product
+        ("Vous faites des bougies ?", "elles sont en quelle cire ?",
+         "elles sont en quelle cire ? (materials, bougies)"),
+        ("Vous faites des bougies ?", "il y a des soldes ?", None),  # "il y a": whether there is something
+    ],
+)
+def test_a_follow_up_by_a_verb_of_lasting_or_a_pronoun_is_about_the_earlier_subject(
+        earlier: str, text: str, expected: str | None) -> None:
+    history = (Turn("customer", earlier), Turn("bot", "E-gift cards, valables un an, valid for one year."))
+    assert resolve_follow_up(text, history) == expected
+
+
+@pytest.mark.parametrize(
+    ("earlier", "text", "expected"),
+    [
         # a follow-up asking only how long or how much asks it of the earlier question, whose intent it takes
         ("¿Cómo devuelvo una manta?", "¿hasta cuándo?", "¿Cómo devuelvo una manta?"),
         ("Je peux renvoyer un plaid ?", "et j'ai combien de temps ?", "Je peux renvoyer un plaid ?"),
