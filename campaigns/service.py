@@ -19,6 +19,7 @@ from campaigns.models import Campaign, Conversion, EventTemplate, Template
 from campaigns.schemas import CampaignIn, ConversionIn, ScheduleIn, TemplateIn
 from campaigns.templates import TemplateSpec, validate
 from conversations.models import Message
+from core import revocations
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 
@@ -226,10 +227,13 @@ def record_conversion(
 
 
 def pause(session: Session, campaign: Campaign) -> Campaign:
+    """Pause; the authority holds its messages at their claim, and a revocation marker written after the
+    commit holds those the sending lanes already claimed (:mod:`core.revocations`)."""
     if campaign.status not in ("preparing", "running", "scheduled"):
         raise Conflict(f"campaign {campaign.id} is {campaign.status}; it cannot be paused")
     campaign.status = "paused"
     session.flush()
+    revocations.revoke_campaign_after_commit(session, campaign.id)
     return campaign
 
 
@@ -244,15 +248,18 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
     else:
         campaign.status = "running"
     session.flush()
+    revocations.release_campaign_after_commit(session, campaign.id)  # else its marker would hold them again
     return campaign
 
 
 def cancel(session: Session, campaign: Campaign) -> int:
-    """Cancel for good; queued messages are marked ``rejected`` (returns how many)."""
+    """Cancel for good; queued messages are marked ``rejected`` (returns how many), those the sending lanes
+    already claimed are held by a revocation marker after the commit (:mod:`core.revocations`)."""
     if campaign.status in ("cancelled", "completed"):
         raise Conflict(f"campaign {campaign.id} is already {campaign.status}")
     campaign.status = "cancelled"
     campaign.next_run_at = None
+    revocations.revoke_campaign_after_commit(session, campaign.id)
     result = session.execute(
         update(Message)
         .where(Message.campaign_id == campaign.id, Message.status == "queued")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from channels.phone import NO_SMS
 from contacts.models import ConsentEvent, Contact, EngagementEvent, Suppression
-from core import audit, webhooks
+from core import audit, revocations, webhooks
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.db import utcnow
@@ -119,8 +119,11 @@ def record_opt_in(
         contact.consent_status = "pending"
     else:
         entry = _append(session, contact=contact, action="opt_in", source=source, proof=proof, actor=actor)
+        lifted = contact.opted_out or contact.consent_status == "opted_out"  # a marker may hold their texts
         contact.consent_status = "opted_in"
         contact.opted_out = False
+        if lifted:
+            _release(session, contact)
     session.flush()
     _audit(
         session,
@@ -150,8 +153,17 @@ def confirm_double_opt_in(session: Session, contact: Contact, *, proof: str = "Y
     _append(session, contact=contact, action="opt_in", source="double_opt_in", proof=proof, actor=SYSTEM)
     contact.consent_status = "opted_in"
     contact.opted_out = False
+    _release(session, contact)  # a declined consent before the double opt-in left a marker, maybe
     session.flush()
     return True
+
+
+def _release(session: Session, contact: Contact) -> None:
+    """Drop the contact's revocation marker after the commit, unless their number stays suppressed: the
+    messages the authority lets go again must not be held by the marker of an earlier opt-out."""
+    if contact.phone_index is None or not session.scalar(
+            select(Suppression.id).where(Suppression.phone_index == contact.phone_index)):
+        revocations.release_contact_after_commit(session, contact.id)
 
 
 def record_opt_out(
@@ -159,7 +171,9 @@ def record_opt_out(
 ) -> ConsentEvent:
     """Record an opt-out; emits ``contact.opted_out`` when the contact was not already opted out.
 
-    The webhook carries the contact id and source only: outbound payloads are stored unencrypted.
+    The webhook carries the contact id and source only: outbound payloads are stored unencrypted. After the
+    commit, a revocation marker holds the contact's messages already claimed by the sending lanes
+    (:mod:`core.revocations`): the authority then refuses them, as it would have at the claim.
 
     Raises:
         ValidationFailed: unknown source.
@@ -172,6 +186,7 @@ def record_opt_out(
     contact.opted_out = True
     contact.consent_status = "opted_out"
     session.flush()
+    revocations.revoke_contact_after_commit(session, contact.id, revocations.OPTED_OUT)
     if not was_opted_out:
         webhooks.emit(
             session,
@@ -206,6 +221,7 @@ def record_declined(
     entry = _append(session, contact=contact, action="declined", source=source, proof=proof, actor=actor)
     contact.consent_status = "opted_out"
     session.flush()
+    revocations.revoke_contact_after_commit(session, contact.id, revocations.MARKETING)
     _audit(session, actor, "contact.declined", contact, {"consent_status": [before, "opted_out"], "source": source})
     return entry
 
@@ -231,9 +247,15 @@ def wipe_proofs(session: Session, contact: Contact) -> int:
 def suppress(
     session: Session, *, phone_index: str, reason: str, note: str = "", actor: Actor = SYSTEM
 ) -> Suppression:
-    """Add a blind index to the global suppression list (idempotent: returns the existing entry)."""
+    """Add a blind index to the global suppression list (idempotent: returns the existing entry).
+
+    The messages of the number's contacts already claimed by the sending lanes are held after the commit
+    (:mod:`core.revocations`), erasure's included, whatever their lane.
+    """
     if reason not in SUPPRESSION_REASONS:
         raise ValidationFailed(f"suppression reason must be one of {', '.join(SUPPRESSION_REASONS)}")
+    for contact_id in session.scalars(select(Contact.id).where(Contact.phone_index == phone_index)):
+        revocations.revoke_contact_after_commit(session, contact_id, revocations.EVERYTHING)
     found = session.scalar(select(Suppression).where(Suppression.phone_index == phone_index))
     if found is not None:
         return found
@@ -273,6 +295,8 @@ def unsuppress_number(session: Session, *, phone_e164: str, actor: Actor) -> Non
         raise ValidationFailed("this number belongs to an erased person and stays suppressed")
     session.delete(found)
     session.flush()
+    for contact_id in session.scalars(select(Contact.id).where(Contact.phone_index == found.phone_index)):
+        revocations.release_contact_after_commit(session, contact_id)
     audit.record(
         session,
         actor=actor,

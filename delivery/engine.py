@@ -152,7 +152,8 @@ class DeliveryEngine:
             writes = unjournalled.take()
             try:
                 return limiter.reserve_soonest([self._buckets(m) for m in offered], take=take,
-                                               max_wait=self._max_wait, writes=writes)
+                                               max_wait=self._max_wait, writes=writes,
+                                               holds=[m.holds for m in offered])
             finally:
                 unjournalled.written(writes)
 
@@ -236,6 +237,8 @@ class DeliveryEngine:
 
     def _send_one(self, message: store.Outgoing, grant: Grant, booked: float) -> Outcome:
         """Send ``message`` at its slot (``grant``, booked at ``booked`` on the monotonic clock)."""
+        if grant.held:
+            return Outcome(message, held=True)
         if not grant.granted:
             return Outcome(message, defer_seconds=grant.wait)
         delay = booked + grant.wait - time.monotonic()
@@ -264,11 +267,16 @@ class DeliveryEngine:
             return
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
+        held: dict[str, list[int]] = defaultdict(list)
         rows = {
             m.id: m for m in session.scalars(select(Message).where(Message.id.in_([o.message.id for o in outcomes])))
         }
         for outcome in outcomes:
             message, row = outcome.message, rows[outcome.message.id]
+            if outcome.held:
+                held[message.lane].append(message.id)
+                report.held += 1
+                continue
             if outcome.defer_seconds is not None:
                 defer_at[(message.lane, int(outcome.defer_seconds) + 1)].append(message.id)
                 report.deferred += 1
@@ -319,6 +327,12 @@ class DeliveryEngine:
                 undo_attempt=True,
             )
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=1000 + seconds))
+        for lane, ids in held.items():
+            # the lanes never decide a pause or a consent: the authority does, at the next claim (now)
+            store.requeue(session, ids, at=now, reason="held",
+                          detail="held before sending: campaign paused or cancelled, or contact opted out",
+                          undo_attempt=True)
+            enqueue_after_commit(session, send_job(ids, lane=lane, attempt=int(now.timestamp())))
         session.flush()
 
     def close(self) -> None:

@@ -26,6 +26,8 @@ class Outcome:
     result: SendResult | None = None
     error: ChannelError | None = None
     defer_seconds: float | None = None
+    #: a revocation marker held it before the provider call: back to ``queued``, for the authority to decide
+    held: bool = False
 
 
 @dataclass
@@ -41,6 +43,7 @@ class BatchReport:
     waiting: int = 0
     deferred: int = 0
     unknown: int = 0
+    held: int = 0  # named by a revocation marker in the lanes: back to queued, for the authority
     extra: dict[str, int] = field(default_factory=dict)
 
 

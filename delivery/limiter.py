@@ -28,26 +28,35 @@ from redis.exceptions import NoScriptError
 
 #: a key to SET with the reservation: (key, value, time to live in seconds)
 Write = tuple[str, str, int]
+#: the revocation markers that hold a candidate, each (key, level at or above which it holds): see
+#: :mod:`core.revocations`
+Holds = tuple[tuple[str, int], ...]
 
 # One call books slots for up to ``take`` of several candidate messages, the soonest first (a lane offers
 # its next few sends and books those whose slots come first: one round trip for them, where each costs the
-# server and the worker more in system calls and wake-ups than the script's own work). KEYS: every
-# candidate's buckets' sorted sets in turn (a bucket may repeat), then the keys to write. ARGV[1]: the
-# longest wait (µs); ARGV[2]: how many writes; ARGV[3]: how many candidates; ARGV[4]: how many to book;
-# ARGV[4 + m]: how many buckets candidate m names; then each bucket key's interval (µs), in KEYS' order;
-# then each write's value and time to live (s). The reply, per candidate: (status, wait µs, slot µs), status
-# 1 booked, 0 refused (its slot beyond the longest wait), -1 left for a later call.
+# server and the worker more in system calls and wake-ups than the script's own work). A candidate named by
+# a revocation marker (:mod:`core.revocations`: its campaign paused or cancelled, its contact opted out...)
+# is held, not booked: the last check before the provider call, in the same round trip. KEYS: every
+# candidate's buckets' sorted sets in turn (a bucket may repeat), then every candidate's marker keys in turn,
+# then the keys to write. ARGV[1]: the longest wait (µs); ARGV[2]: how many writes; ARGV[3]: how many
+# candidates; ARGV[4]: how many to book; ARGV[5]: how many marker keys; ARGV[5 + m]: how many buckets
+# candidate m names; ARGV[5 + nmsg + m]: how many marker keys; then each bucket key's interval (µs), in
+# KEYS' order; then each marker key's level (a marker at this level or above holds); then each write's value
+# and time to live (s). The reply, per candidate: (status, wait µs, slot µs), status 1 booked, 0 refused (its
+# slot beyond the longest wait), -1 left for a later call, -2 held by a marker (nothing booked).
 # Lua numbers are doubles: µs since the epoch (~1.8e15) are exact, but must be formatted with %d.
 _SCRIPT = """
 local max_wait = tonumber(ARGV[1])
 local writes = tonumber(ARGV[2])
 local nmsg = tonumber(ARGV[3])
 local take = tonumber(ARGV[4])
-local nb = #KEYS - writes
-local iv0 = 4 + nmsg
-local wv = iv0 + nb
+local nh = tonumber(ARGV[5])
+local nb = #KEYS - writes - nh
+local iv0 = 5 + 2 * nmsg
+local lv0 = iv0 + nb
+local wv = lv0 + nh
 for j = 1, writes do
-  redis.call('SET', KEYS[nb + j], ARGV[wv + 2 * j - 1], 'EX', ARGV[wv + 2 * j])
+  redis.call('SET', KEYS[nb + nh + j], ARGV[wv + 2 * j - 1], 'EX', ARGV[wv + 2 * j])
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -85,14 +94,20 @@ end
 -- candidate m's buckets are KEYS[firsts[m] + 1 .. firsts[m] + counts[m]]; sigs[m] names them all
 local firsts, counts, sigs, status, waits, slots = {}, {}, {}, {}, {}, {}
 local first = 0
+local hfirst = 0
 for m = 1, nmsg do
-  local count = tonumber(ARGV[4 + m])
+  local count = tonumber(ARGV[5 + m])
   firsts[m], counts[m] = first, count
   local names = {}
   for i = first + 1, first + count do names[#names + 1] = KEYS[i] end
   sigs[m] = table.concat(names, ' ')
   status[m], waits[m], slots[m] = -1, 0, 0
   first = first + count
+  for h = hfirst + 1, hfirst + tonumber(ARGV[5 + nmsg + m]) do
+    local marker = tonumber(redis.call('GET', KEYS[nb + h]) or '')
+    if marker ~= nil and marker >= tonumber(ARGV[lv0 + h]) then status[m] = -2 end
+  end
+  hfirst = hfirst + tonumber(ARGV[5 + nmsg + m])
 end
 -- the earliest slot free in every bucket of candidate m; false when none within the longest wait
 local function slot_of(m)
@@ -199,30 +214,36 @@ def _head(sha: str, words: int, keys: int) -> bytes:
 
 
 def _packed(sha: str, requests: Sequence[tuple[Bucket, ...]], take: int, max_wait_us: int,
-            writes: Sequence[Write]) -> bytes:
+            writes: Sequence[Write], holds: Sequence[Holds]) -> bytes:
     """The reservation's EVALSHA in RESP (the script's KEYS and ARGV as :data:`_SCRIPT` reads them), each
     bucket's words packed once (:func:`_bucket_words`), the rest each time."""
     buckets = [_bucket_words(b) for request in requests for b in request]
-    keys = len(buckets) + len(writes)
-    words = 3 + keys + 4 + len(requests) + len(buckets) + 2 * len(writes)
+    markers = [marker for held in holds for marker in held]
+    keys = len(buckets) + len(markers) + len(writes)
+    words = 3 + keys + 5 + 2 * len(requests) + len(buckets) + len(markers) + 2 * len(writes)
     return b"".join((
         _head(sha, words, keys),
         *(key for key, _ in buckets),
+        *(_bulk(key) for key, _ in markers),
         *(_bulk(key) for key, _, _ in writes),
-        _bulk(max_wait_us), _bulk(len(writes)), _bulk(len(requests)), _bulk(take),
+        _bulk(max_wait_us), _bulk(len(writes)), _bulk(len(requests)), _bulk(take), _bulk(len(markers)),
         *(_bulk(len(request)) for request in requests),
+        *(_bulk(len(held)) for held in holds),
         *(interval for _, interval in buckets),
+        *(_bulk(level) for _, level in markers),
         *(part for _, value, ttl in writes for part in (_bulk(value), _bulk(ttl))),
     ))
 
 
 def _keys_and_args(requests: Sequence[tuple[Bucket, ...]], take: int, max_wait_us: int,
-                   writes: Sequence[Write]) -> tuple[list[str], list[str | int]]:
+                   writes: Sequence[Write], holds: Sequence[Holds]) -> tuple[list[str], list[str | int]]:
     """The script's KEYS and ARGV, for redis-py's own command path."""
     buckets = [b for request in requests for b in request]
-    keys = [b.key for b in buckets] + [key for key, _, _ in writes]
-    args: list[str | int] = [max_wait_us, len(writes), len(requests), take, *(len(r) for r in requests),
-                             *(b.interval_us for b in buckets)]
+    markers = [marker for held in holds for marker in held]
+    keys = [b.key for b in buckets] + [key for key, _ in markers] + [key for key, _, _ in writes]
+    args: list[str | int] = [max_wait_us, len(writes), len(requests), take, len(markers),
+                             *(len(r) for r in requests), *(len(held) for held in holds),
+                             *(b.interval_us for b in buckets), *(level for _, level in markers)]
     for _, value, ttl in writes:
         args += [value, ttl]
     return keys, args
@@ -266,12 +287,24 @@ def _reply(sock: socket.socket) -> list[int] | str | None:
 class Grant:
     """``granted``: a slot is reserved ``wait`` seconds from now; else the next slot is ``wait`` away.
 
-    ``slot_us`` is the slot in Redis server time (µs since the epoch), for measurements.
+    ``slot_us`` is the slot in Redis server time (µs since the epoch), for measurements. ``held``: a
+    revocation marker names the message (:mod:`core.revocations`); nothing was booked, it must not be sent.
     """
 
     granted: bool
     wait: float
     slot_us: int
+    held: bool = False
+
+
+_HELD = Grant(False, 0.0, 0, held=True)
+
+
+def _grant(status: int, wait_us: int, slot_us: int) -> Grant | None:
+    """A candidate's grant from the script's (status, wait, slot); ``None`` when left for a later call."""
+    if status == -2:
+        return _HELD
+    return None if status < 0 else Grant(bool(status), wait_us / 1_000_000, slot_us)
 
 
 class RateLimiter:
@@ -306,9 +339,13 @@ class RateLimiter:
         return [grant for grant in grants if grant is not None]
 
     def reserve_soonest(self, candidates: Sequence[tuple[Bucket, ...]], *, take: int, max_wait: float,
-                        writes: Sequence[Write] = ()) -> list[Grant | None]:
+                        writes: Sequence[Write] = (), holds: Sequence[Holds] = ()) -> list[Grant | None]:
         """Book ``take`` of the ``candidates`` (each a message's buckets), those whose slots come soonest,
         in one command; ``None`` for a candidate left for a later call.
+
+        ``holds`` (one per candidate, or none at all): the revocation markers that hold each; a candidate a
+        marker holds is not booked and gets a ``held`` grant (the last word before the provider call on a
+        pause or an opt-out committed after the claim, in the same round trip).
 
         Why choose: two strict-spacing limits at the same total rate (twelve short codes at 100 msg/s on an
         account at 1,200) waste the shared one's slots when messages are booked in a fixed order. A sender
@@ -320,19 +357,21 @@ class RateLimiter:
         """
         max_wait_us = int(max_wait * 1_000_000)
         take = min(take, len(candidates))
+        holds = holds or [()] * len(candidates)
+        if len(holds) != len(candidates):
+            raise ValueError("holds names one tuple of markers per candidate")
         try:
             # EVALSHA itself: the registered Script asks SCRIPT EXISTS first when it has not run in
             # this client. Redis forgets scripts on restart or SCRIPT FLUSH: then nothing ran, and
             # the script is loaded and run (writes included) once.
-            reply = self._direct(_packed(self._script.sha, candidates, take, max_wait_us, writes))
+            reply = self._direct(_packed(self._script.sha, candidates, take, max_wait_us, writes, holds))
             if reply is None:
-                keys, args = _keys_and_args(candidates, take, max_wait_us, writes)
+                keys, args = _keys_and_args(candidates, take, max_wait_us, writes, holds)
                 reply = self._client.evalsha(self._script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            keys, args = _keys_and_args(candidates, take, max_wait_us, writes)
+            keys, args = _keys_and_args(candidates, take, max_wait_us, writes, holds)
             reply = self._script(keys=keys, args=args)
-        return [None if int(reply[i]) < 0 else Grant(bool(reply[i]), int(reply[i + 1]) / 1_000_000, int(reply[i + 2]))
-                for i in range(0, len(reply), 3)]
+        return [_grant(int(reply[i]), int(reply[i + 1]), int(reply[i + 2])) for i in range(0, len(reply), 3)]
 
     def _direct(self, packed: bytes) -> list[int] | None:
         """EVALSHA (packed by :func:`_packed`) on a single-connection client's own connection: redis-py's

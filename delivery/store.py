@@ -34,9 +34,10 @@ from contacts.consent import REFUSAL_TEXT
 from contacts.models import Contact
 from conversations import service
 from conversations.models import Message, MessageProviderId
-from core import live, webhooks
+from core import live, revocations, webhooks
 from core.db import utcnow
 from core.sql import among, array_literal
+from delivery.limiter import Holds
 from delivery.states import conversation_rows, has_status_subscribers, status_event
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -54,6 +55,8 @@ class Outgoing:
     attempts: int
     sender: SenderChoice
     account_rate: float
+    #: the revocation markers that hold it in the lanes (its campaign's, its contact's; :mod:`core.revocations`)
+    holds: Holds = ()
 
 
 def claim(
@@ -171,6 +174,8 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
                 attempts=row.attempts + 1,
                 sender=choice,
                 account_rate=rates.get(choice.provider_account, default_account_rate),
+                holds=revocations.holds(campaign_id=row.campaign_id, contact_id=row.contact_id, lane=row.lane,
+                                        override_opt_out=bool(row.override_opt_out)),
             )
         )
     if ready:
