@@ -23,7 +23,16 @@ from typing import Literal
 
 import numpy as np
 
-from agent.entities import asks_duration, asks_price, fold, place_words, product_words, topic_names, topics
+from agent.entities import (
+    asks_duration,
+    asks_price,
+    fold,
+    place_words,
+    product_words,
+    topic_names,
+    topics,
+    without_topic_words,
+)
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -278,7 +287,11 @@ def subject_words(text: str) -> list[str]:
     """The folded words by which ``text`` may name a subject: five letters or more, no question word or
     courtesy, no word of asking how long or how much (:data:`_DETAIL_STEMS`), none naming a topic
     ("candle" in "and how long does a candle burn?", "relais" in "et en point relais ?")."""
-    return [word for word in _fold(text).split() if len(word) >= _STEM and word not in _FUNCTION_WORDS
+    # nor a word of a phrase naming a topic: "faites" in "elles sont faites de quoi ?" (materials) is no subject the
+    # knowledge base should mention
+    named = topics(text)
+    folded = without_topic_words(text, named) if named else _fold(text)
+    return [word for word in folded.split() if len(word) >= _STEM and word not in _FUNCTION_WORDS
             and word[:_STEM] not in _DETAIL_STEMS and not topics(word)]
 
 

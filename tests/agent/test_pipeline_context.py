@@ -14,6 +14,7 @@ from agent.context import (
     is_follow_up,
     resolve_follow_up,
     split_questions,
+    subject_words,
 )
 from agent.injection import check_injection
 from agent.pii import redact
@@ -238,6 +239,14 @@ def test_a_follow_up_by_a_verb_of_lasting_or_a_pronoun_is_about_the_earlier_subj
         earlier: str, text: str, expected: str | None) -> None:
     history = (Turn("customer", earlier), Turn("bot", "E-gift cards, valables un an, valid for one year."))
     assert resolve_follow_up(text, history) == expected
+
+
+def test_the_words_of_a_phrase_naming_a_topic_name_no_subject() -> None:
+    """"faites" of "faites de" (materials) was a subject word the French passages never state: "elles sont faites de
+    quoi ?" after "Vous vendez des bougies ?" was unanswerable (a person)."""
+    assert subject_words("elles sont faites de quoi ?") == []
+    assert subject_words("et elles sont faites de quoi, les housses ?") == ["housses"]
+    assert subject_words("and how long does a candle burn?") == ["candle"]
 
 
 @pytest.mark.parametrize(
