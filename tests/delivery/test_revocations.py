@@ -30,6 +30,7 @@ from contacts.models import Contact
 from conversations import flows
 from conversations.models import Message
 from core import db, revocations
+from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import Settings
 from delivery import recovery
@@ -128,6 +129,8 @@ def test_a_campaign_paused_while_its_messages_sit_in_the_lanes_sends_none_of_the
             handed_back = session.execute(select(Message.not_before, Message.attempts).where(Message.id.in_(rest)))
             assert {(nb.replace(tzinfo=None), n) for nb, n in handed_back} == {(clock.now.replace(tzinfo=None), 0)}
 
+        # a send job wakes the next claim up at once
+        assert rest in [job.args[0] for job in get_queue("marketing").jobs]
         # the next claim: the authority, not the lane, holds them for the pause
         assert engine.send_batch(rest).waiting == 4
         assert {_rows(rest)[i][:2] for i in rest} == {("queued", "paused")}
