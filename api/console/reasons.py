@@ -72,3 +72,20 @@ def state_words(state: str, owner_id: int | None = None, names: dict[int, str] |
         name = (names or {}).get(owner_id)
         return f"With {name}" if name else STATES["human"]
     return STATES.get(state, words(state).capitalize())
+
+
+#: How ``agent.inbound`` records a customer's text that arrived while a person had the thread: the pipeline read
+#: it (language, intent...) and chose what it would have done, but the bot stayed silent.
+_LEFT_TO_PERSON = "silent: the conversation is "
+#: where the thread stood then, in the words of that note
+_LEFT_WHILE = {"queued": "it was waiting for an agent", "human": "an agent had the conversation"}
+
+
+def left_to_person(handled: object) -> str:
+    """Why the bot did not answer a customer's text, in words ("" when it acted on it). The thread showed the
+    decision the pipeline would have taken ("bot: reply 0.45", "Bot decision: answered from the knowledge base")
+    on a text nobody but the agent could answer, so an agent read it as answered."""
+    if not isinstance(handled, str) or not handled.startswith(_LEFT_TO_PERSON):
+        return ""
+    state = handled.removeprefix(_LEFT_TO_PERSON).split(" ", 1)[0]
+    return f"The bot did not answer: {_LEFT_WHILE.get(state, 'a person had the conversation')}"

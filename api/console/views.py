@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from api.console import contact_card
-from api.console.reasons import describe
+from api.console.reasons import describe, left_to_person
 from api.routes import conversations as rest
 from channels.encoding import analyze, ucs2_characters
 from contacts.models import Contact
@@ -88,6 +88,8 @@ class ConversationPage:
     standing: str = ""  # where the latest escalation stands, in words
     unreachable: str = ""  # why no reply can reach the customer (opted out…): shown instead of the reply box
     earlier: list[Conversation] = field(default_factory=list)  # the contact's other conversations, newest first
+    # customer's texts the bot left to the person who had the thread (message id -> why, in words)
+    left: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,23 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         standing="" if latest is None else standing(latest),
         unreachable=contact_card.unreachable(session, contact),
         earlier=earlier_conversations(session, context.conversation.contact_id, conversation_id),
+        left=left_to_people(session, context.messages),
     )
+
+
+def left_to_people(session: Session, messages: list[rest.MessageOut]) -> dict[int, str]:
+    """The customer's texts the bot stayed silent on because a person had the thread, with why in words.
+
+    The context lists each text's decision as the pipeline chose it, not what was done with it: a text read while
+    an agent had the conversation showed "Bot decision: answered from the knowledge base" though nothing was sent.
+    """
+    left = {}
+    for out in messages:
+        message = session.get(Message, out.id) if out.direction == "in" else None  # loaded by the context
+        why = left_to_person((message.analysis or {}).get("handled")) if message is not None else ""
+        if why:
+            left[out.id] = why
+    return left
 
 
 #: how many of a contact's other conversations the thread links

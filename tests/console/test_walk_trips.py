@@ -1,0 +1,87 @@
+"""What each role tripped on walking the console on `relais run`'s embedded defaults with the demo business
+(December 2026), each checked in Chromium where it happened.
+
+An agent read a customer's text that arrived while they had the thread as answered by the bot ("Bot decision:
+answered from the knowledge base"), though the bot stays silent while a person has it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from agent.runtime import DEFAULT_KB, get_runtime
+from conversations.models import Message
+from core import db
+from core.settings import Settings
+from tests.console import browser as tools
+from tests.console.helpers import conversation_state
+
+pytestmark = pytest.mark.browser
+
+HOURS_DOC = b"""# Opening hours
+
+Our shop in Lyon is open Monday to Saturday from 9am to 7pm. We are closed on Sundays and on
+public holidays. Customer service answers text messages during the same opening hours.
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+def _text(base_url: str, phone: str, body: str) -> None:
+    """The customer texts the simulator, as its page does; returns once the pipeline has dealt with the text."""
+    before = _dealt_with()
+    out = httpx.post(f"{base_url}/api/v1/simulator/inbound", json={"from": phone, "body": body}, timeout=30)
+    assert out.status_code < 300, out.text
+    deadline = time.monotonic() + 120  # the first text loads the models: seconds on a busy machine
+    while _dealt_with() == before:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the pipeline did not deal with {body!r}")
+        time.sleep(0.1)
+
+
+def _dealt_with() -> int:
+    """How many customer texts the pipeline has acted on (or left to a person)."""
+    with db.session_scope() as session:
+        analyses = session.scalars(select(Message.analysis).where(Message.direction == "in")).all()
+    return sum(1 for analysis in analyses if "handled" in (analysis or {}))
+
+
+def test_a_text_the_bot_left_to_the_agent_does_not_read_as_answered(
+    live_server: str, runtime: Settings, page: Page
+) -> None:
+    get_runtime(runtime).knowledge.ingest_bytes(HOURS_DOC, filename="hours.md", kb=DEFAULT_KB)
+    agent_id = tools.sign_in_as(page, live_server, "camille@example.com", "agent")  # Online: routed to her
+    _text(live_server, "+33655550111", "I want to talk to a human")
+    link = page.locator("[data-conversation-link]")
+    expect(link).to_have_count(1, timeout=20_000)
+    conversation_id = int(link.get_attribute("data-conversation-link") or 0)
+    assert conversation_state(conversation_id) == ("human", agent_id)
+
+    _text(live_server, "+33655550111", "What are your opening hours?")  # the bot could answer it, and must not
+    page.goto(f"{live_server}/console/conversations/{conversation_id}")
+    asked = page.locator("#messages li.in", has_text="What are your opening hours?")
+    expect(asked).to_have_count(1)
+    # before: "bot: reply 0.71" and "Bot decision: answered from the knowledge base", with no answer in the thread
+    expect(asked).to_contain_text("bot: left to a person")
+    expect(asked).to_contain_text("The bot did not answer: an agent had the conversation.")
+    expect(asked).not_to_contain_text("Bot decision")
+    expect(page.locator("#messages li.out")).to_have_count(1)  # only the wait notice: nothing answered it
+    expect(page.locator("#messages li.in").first).to_contain_text("bot: escalate")  # the one it acted on
+
+    page.get_by_role("button", name=re.compile("Hand back to the bot")).click()
+    expect(page.locator("#conversation-state")).to_have_text("Bot answering")
+    _text(live_server, "+33655550111", "When are you open on Saturday?")
+    again = page.locator("#messages li.in", has_text="When are you open on Saturday?")
+    expect(again).to_contain_text("Bot decision: answered from the knowledge base", timeout=20_000)
+    expect(again).not_to_contain_text("left to a person")
+    tools.fits(page)
