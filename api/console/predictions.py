@@ -1,7 +1,8 @@
 """The analyst's "Predictions" page: every prediction kind summarised across contacts, no contact named.
 
 The figures are ``intelligence.summary``'s, as ``GET /api/v1/intelligence/summary`` gives them;
-this module only puts them in words (chances as percentages, days and hours as such).
+this module only puts them in words (chances as percentages, days and hours as such, amounts with the currency
+of the shop's orders, which the models learn from: "13,210.55" left an analyst guessing whether it was euros).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
+from api.console.segment_form import MONEY_KINDS
 from api.deps import db_session, require
+from campaigns import forecasting
 from core.accounts import Principal
 from core.rbac import Role
 from eval.metrics import NOT_APPLICABLE
@@ -21,8 +24,9 @@ router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute
 ANALYSTS = require(Role.ANALYST)
 
 
-def shown(kind: summary.KindSummary, value: float | None) -> str:
-    """One figure of ``kind`` as the page prints it; ``n/a`` when there is none to show."""
+def shown(kind: summary.KindSummary, value: float | None, currency: str = "") -> str:
+    """One figure of ``kind`` as the page prints it, an amount followed by ``currency``; ``n/a`` when there is
+    none to show."""
     if value is None:
         return NOT_APPLICABLE
     if kind.chance:  # a chance is never printed as a certainty
@@ -33,7 +37,7 @@ def shown(kind: summary.KindSummary, value: float | None) -> str:
     if kind.kind == "next_purchase_days":
         days = round(value)
         return f"{days:,} day{'' if days == 1 else 's'}"
-    return f"{value:,.2f}"
+    return f"{value:,.2f} {currency}".rstrip() if kind.kind in MONEY_KINDS else f"{value:,.2f}"
 
 
 @router.get("/predictions", response_class=HTMLResponse)
@@ -50,6 +54,7 @@ def predictions_page(
             "kinds": kinds,
             "scored": [k for k in kinds if k.contacts],
             "shown": shown,
+            "currency": forecasting.money(session).revenue,
             "minimum": summary.MIN_CONTACTS,
             "status": views.agent_status(session, principal),
         },

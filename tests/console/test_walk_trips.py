@@ -2,7 +2,8 @@
 (December 2026), each checked in Chromium where it happened.
 
 An agent read a customer's text that arrived while they had the thread as answered by the bot ("Bot decision:
-answered from the knowledge base"), though the bot stays silent while a person has it.
+answered from the knowledge base"), though the bot stays silent while a person has it. An analyst read the
+Predictions page's expected spend and lifetime value as bare numbers ("13,210.55"), where the contact's page says EUR.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from agent.runtime import DEFAULT_KB, get_runtime
 from conversations.models import Message
 from core import db
 from core.settings import Settings
+from tests.campaigns.factories import create_contact
 from tests.console import browser as tools
 from tests.console.helpers import conversation_state
 
@@ -84,4 +87,28 @@ def test_a_text_the_bot_left_to_the_agent_does_not_read_as_answered(
     again = page.locator("#messages li.in", has_text="When are you open on Saturday?")
     expect(again).to_contain_text("Bot decision: answered from the knowledge base", timeout=20_000)
     expect(again).not_to_contain_text("left to a person")
+    tools.fits(page)
+
+
+def test_the_predictions_page_names_the_currency_of_its_amounts(live_server: str, page: Page) -> None:
+    from contacts.models import Order
+    from intelligence import store
+
+    at = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    with db.session_scope() as session:
+        ids = [create_contact(session, n).id for n in range(1, 7)]
+        session.add_all(Order(contact_id=i, source="import", external_id=f"o{i}", ordered_at=at, currency="EUR",
+                              total_micros=40_000_000) for i in ids)
+        spend = store.register_version(session, kind="expected_spend", version="value-v1")
+        store.write_predictions(session, spend, [store.Score(i, 1000.0 * n) for n, i in enumerate(ids, 1)],
+                                computed_at=at)
+        buy = store.register_version(session, kind="purchase_90d", version="propensity-v1")
+        store.write_predictions(session, buy, [store.Score(i, 0.5) for i in ids], computed_at=at)
+    tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
+    page.goto(f"{live_server}/console/predictions")
+    spending = page.locator('tr[data-kind="expected_spend"] td')
+    # before: "3,500.00", "1,500.00"... with no currency, where the contact's page says "3,500.00 EUR"
+    expect(spending).to_contain_text(["6", "3,500.00 EUR", "1,500.00 EUR", "3,500.00 EUR", "5,500.00 EUR"])
+    expect(page.locator('tr[data-kind="purchase_90d"] td')).to_contain_text(["6", "50 %"])  # a chance has none
+    expect(page.locator('tr[data-kind="purchase_90d"]')).not_to_contain_text("EUR")
     tools.fits(page)
