@@ -5,24 +5,32 @@ Signature: header ``Relais-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secre
 minutes is refused, and each signature is accepted once (remembered in Redis for ten minutes), so a
 captured request cannot be replayed. Body: ``{"contacts": [{"phone": ..., "name": ..., "first_name":
 ..., "language": ..., "timezone": ..., "attributes": {...}, "tags": [...], "consent": "opted_in" |
-"opted_out" | null, "external_id": ...}]}``, at most 1,000 records, applied all or nothing.
+"declined" | "opted_out" | null, "proof": ..., "external_id": ...}]}``, at most 1,000 records, applied all or
+nothing; any other field is refused (a misspelt ``consnet`` would otherwise be dropped without a word).
+``declined`` is no marketing consent (service texts and replies still go), ``opted_out`` a STOP (no text at
+all): recorded by :func:`contacts.crm.upsert.upsert` as the HubSpot pull and an import's "no" record them.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast, get_args
 
 from redis import Redis
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
-from contacts.crm.upsert import ExternalContact, upsert
+from contacts.crm.upsert import ConsentValue, ExternalContact, upsert
 from core import webhooks
 from core.errors import Conflict, Unauthorized, ValidationFailed
 
 MAX_RECORDS = 1000
 REPLAY_TTL_SECONDS = 2 * webhooks.SIGNATURE_TOLERANCE_SECONDS
+#: a record's fields; any other is refused
+FIELDS = ("phone", "name", "first_name", "language", "timezone", "attributes", "tags", "consent", "proof",
+          "external_id")
+#: the consent values a record may carry (or null: consent left as it is), the names :data:`ConsentValue` gives
+CONSENTS: tuple[str, ...] = get_args(ConsentValue)
 
 
 def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: float | None = None) -> None:
@@ -43,16 +51,31 @@ def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: 
         raise Conflict("this request was already processed (replay)")
 
 
+def _refused(fields: list[str], message: str) -> ValidationFailed:
+    """The 422 naming each refused field (``contacts[3].consent``), so a sender sees which value to fix."""
+    return ValidationFailed(
+        f"{', '.join(fields)}: {message}", errors=[{"field": field, "message": message} for field in fields]
+    )
+
+
 def _record(item: Any, position: int) -> ExternalContact:
+    where = f"contacts[{position}]"
     if not isinstance(item, dict) or not isinstance(item.get("phone"), str):
-        raise ValidationFailed(f"contacts[{position}]: expected an object with a phone string")
+        raise _refused([where], "expected an object with a phone string")
+    unknown = sorted(set(item) - set(FIELDS))
+    if unknown:
+        raise _refused([f"{where}.{name}" for name in unknown], f"unknown field; the fields are {', '.join(FIELDS)}")
     consent = item.get("consent")
-    if consent not in (None, "opted_in", "opted_out"):
-        raise ValidationFailed(f"contacts[{position}].consent: expected opted_in, opted_out or null")
+    if consent is not None and consent not in CONSENTS:
+        raise _refused(
+            [f"{where}.consent"],
+            f"{json.dumps(consent)} is not one of opted_in, declined (no marketing consent), opted_out (a STOP) "
+            "or null (left as it is)",
+        )
     tags = item.get("tags") or []
     attributes = item.get("attributes") or {}
     if not isinstance(tags, list) or not isinstance(attributes, dict):
-        raise ValidationFailed(f"contacts[{position}]: tags must be a list and attributes an object")
+        raise _refused([where], "tags must be a list and attributes an object")
     return ExternalContact(
         phone=item["phone"],
         system="webhook",
@@ -63,7 +86,7 @@ def _record(item: Any, position: int) -> ExternalContact:
         timezone=item.get("timezone"),
         attributes=attributes,
         tags=tuple(str(t) for t in tags),
-        consent=consent,
+        consent=cast("ConsentValue | None", consent),
         proof=str(item.get("proof") or ""),
     )
 
@@ -82,20 +105,30 @@ def apply(session: Session, body: bytes, *, region: str | None) -> dict[str, int
     items = payload.get("contacts") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise ValidationFailed('body must be {"contacts": [...]}')
+    unknown = sorted(set(payload) - {"contacts"})
+    if unknown:
+        raise _refused(unknown, 'unknown field; the body is {"contacts": [...]}')
     if len(items) > MAX_RECORDS:
         raise ValidationFailed(f"at most {MAX_RECORDS} contacts per request")
     known = attrs.schema(session)
     counts = {"created": 0, "updated": 0}
     errors: list[dict[str, Any]] = []
+    invalid = 0
     for position, item in enumerate(items):
         try:
-            _, created = upsert(session, _record(item, position), region=region, known=known)
+            record = _record(item, position)  # its refusals name their field (contacts[3].consent)
         except ValidationFailed as exc:
+            errors.extend(exc.errors)
+            invalid += 1
+            continue
+        try:
+            _, created = upsert(session, record, region=region, known=known)
+        except ValidationFailed as exc:  # a bad number, language, zone or attribute: named by position
             errors.append({"field": f"contacts[{position}]", "message": exc.detail})
+            invalid += 1
             continue
         counts["created" if created else "updated"] += 1
     if errors:
-        raise ValidationFailed(
-            f"{len(errors)} of {len(items)} contacts are invalid; none applied", errors=errors
-        )
+        first = f"{errors[0]['field']}: {errors[0]['message']}"
+        raise ValidationFailed(f"{invalid} of {len(items)} contacts are invalid, none applied ({first})", errors=errors)
     return counts

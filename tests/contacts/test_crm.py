@@ -166,6 +166,83 @@ def test_webhook_sync_replay_in_another_spelling_is_refused(runtime: Settings) -
             webhook_sync.verify_request(secret="s3cret", header=respelled, body=body, redis=redis)
 
 
+def _last_event(session: Any, contact_id: int) -> tuple[str, str]:
+    last = session.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == contact_id)
+                           .order_by(ConsentEvent.id.desc())).first()
+    assert last is not None
+    return last.action, last.source
+
+
+def test_the_webhook_feed_says_declined_marketing_as_hubspot_and_an_import_do(outbound_to_loopback: None,
+                                                                              runtime: Settings) -> None:
+    """The signed feed knew only opted_in / opted_out (a STOP): a CRM could not say "no marketing" without
+    stopping every text. ``declined`` records what a HubSpot "no" and an imported file's "no" record; the
+    older values keep their meaning."""
+    with db.session_scope() as session:
+        consent.record_opt_in(session, contact=create_contact(session, 1), source="form", proof="web form")
+    records = [
+        {"phone": phone(1), "consent": "declined", "external_id": "w1"},  # opted in earlier: withdrawn, no STOP
+        {"phone": phone(2), "consent": "declined"},
+        {"phone": phone(3), "consent": "opted_out"},
+        {"phone": phone(4), "consent": "opted_in"},
+        {"phone": phone(5), "consent": None},
+    ]
+    with db.session_scope() as session:
+        assert webhook_sync.apply(session, json.dumps({"contacts": records}).encode(), region="FR") == {
+            "created": 4, "updated": 1}
+    with fake_hubspot.running({"7": {"mobilephone": phone(7), "sms_consent": "no"}}) as fake, \
+            db.session_scope() as session:
+        hubspot.pull_contacts(session, hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url,
+                                                             region="FR"))
+    with _serving(f"phone,consent\n{phone(8)},non\n".encode()) as url, db.session_scope() as session:
+        csv_sync.sync_from_url(session, url, ImportOptions())
+    with db.session_scope() as session:
+        def state(n: int) -> tuple[str, bool, tuple[str, str] | None]:
+            contact = service.find_by_phone(session, phone(n))
+            assert contact is not None
+            last = _last_event(session, contact.id) if consent.history(session, contact) else None
+            return contact.consent_status, contact.opted_out, last
+
+        assert state(1) == state(2) == state(7) == ("opted_out", False, ("declined", "crm"))
+        assert state(8) == ("opted_out", False, ("declined", "import"))  # the same consent, by a file
+        assert state(3) == ("opted_out", True, ("opt_out", "crm"))
+        assert state(4) == ("opted_in", False, ("opt_in", "crm"))
+        assert state(5) == ("none", False, None)
+
+
+def test_the_webhook_feed_refuses_a_consent_or_field_it_does_not_know(runtime: Settings) -> None:
+    """A refused value is a 422 naming the field and the values it may take; nothing of the batch is applied."""
+    settings = runtime.model_copy(update={"contact_sync_webhook_secret": "s3cret"})
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    def post(payload: dict[str, Any]) -> Any:
+        body, header = _signed("s3cret", payload)
+        return client.post("/api/v1/contacts/sync/webhook", content=body, headers={"Relais-Signature": header})
+
+    with TestClient(create_app(settings)) as client:
+        answer = post({"contacts": [{"phone": phone(1), "consent": "declined"},
+                                    {"phone": phone(2), "consent": "no"},
+                                    {"phone": phone(3), "consent": "opted_in", "consnet": "x", "sms": 1}]})
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert [e["field"] for e in problem["errors"]] == ["contacts[1].consent", "contacts[2].consnet",
+                                                           "contacts[2].sms"]
+        assert "2 of 3 contacts are invalid" in problem["detail"] and "contacts[1].consent" in problem["detail"]
+        allowed = problem["errors"][0]["message"]
+        assert all(value in allowed for value in ('"no"', "opted_in", "declined", "opted_out", "null"))
+        assert post({"contacts": [], "extra": True}).json()["errors"] == [
+            {"field": "extra", "message": 'unknown field; the body is {"contacts": [...]}'}]
+        assert post({"contacts": [{"phone": phone(4), "consent": "declined", "proof": "call centre"}]}).json() == {
+            "created": 1, "updated": 0}
+    with db.session_scope() as session:
+        assert service.find_by_phone(session, phone(1)) is None  # all or nothing
+        declined = service.find_by_phone(session, phone(4))
+        assert declined is not None and (declined.consent_status, declined.opted_out) == ("opted_out", False)
+        assert consent.history(session, declined)[-1].proof == "call centre"
+
+
 @contextmanager
 def _serving(body: bytes, status: int = 200) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
