@@ -19,6 +19,7 @@ from urllib.parse import quote
 import structlog
 from babel import Locale, UnknownLocaleError
 from fastapi import HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -28,7 +29,7 @@ from api.console.roles import home, navigation
 from campaigns.brand import business_name
 from core import db
 from core.accounts import Principal
-from core.errors import Forbidden, NotFound, PasswordChangeRequired, RelaisError, Unauthorized
+from core.errors import Forbidden, NotFound, PasswordChangeRequired, RelaisError, Unauthorized, ValidationFailed
 from core.settings import Settings
 from core.words import counted
 
@@ -168,6 +169,19 @@ class ConsoleRoute(APIRoute):
                     # a deleted campaign's old link showed the raw problem+json in the browser
                     return not_found_page(request, exc.detail)
                 raise
+            except RequestValidationError as exc:
+                if request.method == "GET" and wants_html(request):
+                    # a mistyped address (/console/segments/abc, ?state=sent) was logged as a server error and
+                    # shown as "Something went wrong"; a wrong id in the path is a page that does not exist
+                    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+                        return not_found_page(request, "this page does not exist")
+                    return bad_link_page(request, [_said(e) for e in exc.errors()])
+                raise
+            except ValidationFailed as exc:
+                if request.method == "GET" and wants_html(request):
+                    # a filter the page refused (?consent=bogus) showed the raw problem+json
+                    return bad_link_page(request, [exc.detail])
+                raise
             except (RelaisError, HTTPException):
                 raise  # mapped by api.errors
             except Exception:
@@ -193,6 +207,25 @@ def not_found_page(request: Request, detail: str) -> HTMLResponse:
     return render(request, "console/not_found.html", {"detail": detail or "this page does not exist",
                                                       "home": home(principal.role) if principal else LOGIN_PATH},
                   principal=principal, status_code=404)
+
+
+def _said(error: Any) -> str:
+    """One refused part of a link in words: the query parameter's name and why ("state: should be one of draft,
+    scheduled, …", where pydantic names the pattern it matched, a regular expression)."""
+    name = ".".join(str(part) for part in tuple(error.get("loc", ()))[1:]) or "the address"
+    if error.get("type") == "string_pattern_mismatch":
+        choices = re.fullmatch(r"\^\(([\w|]+)\)\??\$", str((error.get("ctx") or {}).get("pattern", "")))
+        why = f"should be one of {', '.join(choices.group(1).split('|'))}" if choices else "is not in the form it takes"
+        return f"{name}: “{error.get('input', '')}” {why}"
+    return f"{name}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
+
+
+def bad_link_page(request: Request, problems: list[str]) -> HTMLResponse:
+    """The 422 a person sees in the browser when a link's filters are wrong: what is wrong, in words, and a link to
+    the same page without them."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return render(request, "console/bad_link.html", {"problems": problems, "plain": request.url.path},
+                  principal=principal, status_code=422)
 
 
 def error_page(request: Request) -> HTMLResponse:

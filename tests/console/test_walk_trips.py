@@ -112,3 +112,33 @@ def test_the_predictions_page_names_the_currency_of_its_amounts(live_server: str
     expect(page.locator('tr[data-kind="purchase_90d"] td')).to_contain_text(["6", "50 %"])  # a chance has none
     expect(page.locator('tr[data-kind="purchase_90d"]')).not_to_contain_text("EUR")
     tools.fits(page)
+
+
+def test_a_mistyped_link_is_said_in_words_with_a_way_out(live_server: str, page: Page) -> None:
+    tools.sign_in_as(page, live_server, "mona@example.com", "marketer")
+    # before: "Something went wrong" (500, logged as a server error) for an id that is not a number
+    answer = page.goto(f"{live_server}/console/segments/abc")
+    assert answer is not None and answer.status == 404
+    expect(page.locator("#not-found-detail")).to_have_text(
+        "This page does not exist: it may have been deleted, or the link is wrong."
+    )
+    # before: "Something went wrong" for a state no campaign has
+    answer = page.goto(f"{live_server}/console/campaigns?state=sent")
+    assert answer is not None and answer.status == 422
+    expect(page.locator("h1")).to_have_text("This link is not right")
+    expect(page.locator("#bad-link-problems")).to_have_text(
+        "state: “sent” should be one of draft, scheduled, preparing, running, paused, completed, cancelled"
+    )  # the pattern's words, not the regular expression
+    tools.fits(page)
+    page.locator("#plain-page").click()
+    page.wait_for_url(f"{live_server}/console/campaigns")
+    expect(page.locator("h1")).to_have_text("Campaigns")
+    # before: the problem+json in the browser for a consent filter the contacts page refused
+    answer = page.goto(f"{live_server}/console/contacts?consent=bogus")
+    assert answer is not None and answer.status == 422
+    expect(page.locator("#bad-link-problems")).to_contain_text("consent values are none, pending, opted_in, opted_out")
+    page.locator("#go-home").click()
+    page.wait_for_url(f"{live_server}/console/campaigns")
+    # HTMX and API clients keep the problem+json
+    refused = page.request.get(f"{live_server}/console/campaigns?state=sent", headers={"HX-Request": "true"})
+    assert refused.status == 422 and refused.headers["content-type"].startswith("application/problem+json")
