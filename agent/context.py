@@ -27,6 +27,7 @@ from agent.entities import (
     asks_duration,
     asks_price,
     fold,
+    payment_methods,
     place_words,
     product_words,
     topic_names,
@@ -113,6 +114,12 @@ _FOLLOW_UP = re.compile(
 # combien de temps ?" after the gift cards, "elles sont en quelle cire ?" after "Vous faites des bougies ?" went to a
 # person. Not English "they" (also the business: "do they ship to Spain?") nor "il y a…" (whether there is something).
 _PRONOUN = re.compile(r"^((il|ils|elle|elles)(?! y a( |$))|ellos|ellas|essi|esse|eles|elas)( |$)")
+# ... unless the question names its subject itself, by a determiner and a noun: "il est où mon colis ?", "elle coûte
+# combien la livraison ?" (read with a price question, the prices again)
+_OWN_NOUN = re.compile(
+    r" (mon|ma|mes|ton|ta|tes|son|sa|ses|votre|vos|notre|nos|le|la|les|l|du|des|mi|mis|tu|tus|su|sus|el|los|las|del|"
+    r"vuestr\w*|nuestr\w*|il|lo|gli|mio|mia|miei|mie|vostr\w*|meu|minha|meus|minhas|seu|sua|seus|suas|voss\w*|"
+    r"noss\w*|o|os|as|do|da|dos|das) \w{4,}")
 
 
 # Openings of a short question about what the earlier one asked, by a pronoun ("is it free?", "c'est
@@ -128,8 +135,6 @@ _BACK_REFERENCE = re.compile(
     r"eso|esto|"
     r"ist das|ist es|kostet das|dauert das|geht das|"
     r"isso)( |$)"
-    # ... or a third-person subject pronoun, which is what was just talked of whatever the question names
-    r"|" + _PRONOUN.pattern[1:]
 )
 
 
@@ -244,8 +249,16 @@ def is_follow_up(text: str) -> bool:
     # was no earlier question for "et en express ?" either)
     # ... but a subject pronoun stands for the earlier subject: "elles sont en quelle cire ?" asks the candles' wax
     return text.strip().endswith("?") and (
-        (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _PRONOUN.match(folded) is not None
+        (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _by_pronoun(text, folded)
         or _asks_only_detail(text))
+
+
+def _by_pronoun(text: str, folded: str) -> bool:
+    """Whether ``text`` opens with a subject pronoun (:data:`_PRONOUN`) standing for what was just talked of: it names
+    no subject of its own (a noun after a determiner, :data:`_OWN_NOUN`), nor a place or payment method ("ellos
+    aceptan PayPal?" after a shipping question asks about paying)."""
+    return _PRONOUN.match(folded) is not None and _OWN_NOUN.search(f" {folded} ") is None and \
+        not place_words(text) and not payment_methods(text)
 
 
 def _asks_only_detail(text: str) -> bool:
@@ -259,7 +272,7 @@ def _refers_back(text: str, folded: str) -> bool:
     """Whether ``text`` is a question opening with a pronoun for what was just talked of ("elles sont valables
     combien de temps ?", six words: a back-reference longer than a follow-up carries on when :func:`_continues`
     says so)."""
-    return text.strip().endswith("?") and _BACK_REFERENCE.match(folded) is not None
+    return text.strip().endswith("?") and (_BACK_REFERENCE.match(folded) is not None or _by_pronoun(text, folded))
 
 
 def _stems(text: str) -> set[str]:

@@ -233,6 +233,12 @@ def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follo
         ("Vous faites des bougies ?", "elles sont en quelle cire ?",
          "elles sont en quelle cire ? (materials, bougies)"),
         ("Vous faites des bougies ?", "il y a des soldes ?", None),  # "il y a": whether there is something
+        # a pronoun question naming its own subject, a place or a method is its own (read with the price question, "il
+        # est où mon colis ?" got the prices, "ellos aceptan PayPal?" too)
+        ("Combien coûte la livraison ?", "il est où mon colis ?", None),
+        ("Combien coûte la livraison ?", "elle coûte combien la livraison ?", None),
+        ("Combien coûte la livraison ?", "ils livrent en Suisse ?", None),
+        ("¿Cuánto cuesta el envío?", "ellos aceptan PayPal?", None),
     ],
 )
 def test_a_follow_up_by_a_verb_of_lasting_or_a_pronoun_is_about_the_earlier_subject(
