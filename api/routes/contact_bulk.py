@@ -238,7 +238,7 @@ async def webhook_sync_in(request: Request, session: Session = Depends(db_sessio
 def hubspot_sync(
     request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
 ) -> dict[str, Any]:
-    """Pull HubSpot contacts, then push Relais opt-outs back."""
+    """Pull HubSpot contacts, then push Relais consent changes back (STOPs, declined marketing, opt-ins)."""
     config = crm_config.hubspot_config(request.app.state.settings)
     if config is None:
         raise ValidationFailed("HubSpot sync is not configured (RELAIS_HUBSPOT_ACCESS_TOKEN)")

@@ -1,10 +1,12 @@
-"""HubSpot sync through ``hubspot-api-client``: pull contacts, push opt-outs back.
+"""HubSpot sync through ``hubspot-api-client``: pull contacts, push Relais consent changes back.
 
 Pull reads every HubSpot contact page by page (phone, names, language, the SMS consent property)
-and upserts it (:mod:`contacts.crm.upsert`). Push sends the opt-outs recorded in Relais since the
-last push (a cursor over the consent ledger) to contacts that came from HubSpot, setting the
-consent property to ``opted_out`` (:data:`OPTED_OUT`, which a pull reads back as a STOP). Opt-outs that
-came *from* the CRM are not echoed back.
+and upserts it (:mod:`contacts.crm.upsert`). Push sends the consent of contacts that came from HubSpot
+whose consent changed in Relais since the last push (a cursor over the consent ledger): ``opted_out``
+for a STOP (:data:`OPTED_OUT`), ``declined`` for no marketing consent (:data:`DECLINED`), ``opted_in``;
+a pull reads each back as the same consent, so push then pull leaves the ledger as it was. Changes
+that came *from* the CRM are not echoed back, and a pull leaves the consent of a contact with a change
+not pushed yet as it is (the push that follows writes it; HubSpot's value is the older one).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ PAGE_SIZE = 100
 #: the consent property's value for a STOP: :func:`push_opt_outs` writes it, a pull reads it as one (a "no"
 #: is only no marketing consent, so the STOP would not survive the round trip as any other word)
 OPTED_OUT = "opted_out"
+#: the value for declined marketing (a "no", no STOP), read back as one; the property needs this option
+DECLINED = "declined"
+OPTED_IN = "opted_in"
+#: the ledger actions a push writes back (the contact's consent at the push, which a later change may have moved)
+PUSHED_ACTIONS = ("opt_in", "declined", "opt_out")
 
 
 class CrmUnavailable(RelaisError):
@@ -45,7 +52,7 @@ class HubSpotConfig:
     host: str | None = None  # None = https://api.hubapi.com; tests point it at a loopback fake
     phone_property: str = "mobilephone"
     fallback_phone_property: str = "phone"
-    consent_property: str = "sms_consent"  # an enumeration with values opted_in / opted_out
+    consent_property: str = "sms_consent"  # an enumeration with values opted_in / declined / opted_out
     language_property: str = "hs_language"
     region: str | None = None
 
@@ -88,13 +95,45 @@ def make_client(config: HubSpotConfig) -> HubSpot:
 
 
 def _consent(value: str | None) -> ConsentValue | None:
-    """The consent a HubSpot property value records: the value :func:`push_opt_outs` writes for a STOP is a
-    STOP; any other is read as an imported file's consent cell (``contacts.importer.consent_answer``): a "no"
-    is no marketing consent, not a STOP (it was: service texts and replies stopped too); a value that says
-    nothing (empty, an unknown word) changes nothing."""
-    if (value or "").strip().lower() == OPTED_OUT:
+    """The consent a HubSpot property value records: the values :func:`push_opt_outs` writes read back as
+    what it wrote (:data:`OPTED_OUT` a STOP, :data:`DECLINED` no marketing consent); any other is read as an
+    imported file's consent cell (``contacts.importer.consent_answer``): a "no" is no marketing consent, not a
+    STOP (it was: service texts and replies stopped too); a value that says nothing (empty, an unknown word)
+    changes nothing."""
+    text = (value or "").strip().lower()
+    if text == OPTED_OUT:
         return "opted_out"
+    if text == DECLINED:
+        return "declined"
     return consent_answer(value) or None
+
+
+def _crm_value(opted_out: bool, consent_status: str) -> str | None:
+    """The property value for a contact's consent; ``None`` when it gives none (pending, none)."""
+    if opted_out:
+        return OPTED_OUT
+    return {"opted_out": DECLINED, "opted_in": OPTED_IN}.get(consent_status)
+
+
+def _pushed_up_to(session: Session) -> int:
+    cursor = session.get(SyncCursor, PUSH_CURSOR)
+    return int(cursor.value or 0) if cursor else 0
+
+
+def _unpushed(session: Session, after: int) -> list[tuple[int, str | None, str | None]]:
+    """Consent changes made in Relais (not by the CRM) since ledger event ``after``, oldest first: the event's
+    id, the contact's HubSpot id and the property value for its consent now."""
+    rows = session.execute(
+        select(ConsentEvent.id, Contact.external_ids, Contact.opted_out, Contact.consent_status)
+        .join(Contact, Contact.id == ConsentEvent.contact_id)
+        .where(
+            ConsentEvent.id > after,
+            ConsentEvent.action.in_(PUSHED_ACTIONS),
+            ConsentEvent.source != "crm",
+        )
+        .order_by(ConsentEvent.id)
+    ).all()
+    return [(event_id, (ids or {}).get("hubspot"), _crm_value(stop, status)) for event_id, ids, stop, status in rows]
 
 
 def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | None = None) -> SyncResult:
@@ -113,6 +152,8 @@ def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | 
         config.consent_property,
     ]
     known = attrs.schema(session)
+    # their HubSpot value predates Relais' change (a "no" from an import, a START): the push writes it over
+    held = {str(hubspot_id) for _, hubspot_id, _ in _unpushed(session, _pushed_up_to(session)) if hubspot_id}
     result = SyncResult()
     after: str | None = None
     while True:
@@ -135,7 +176,7 @@ def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | 
                 name=f"{first} {last}".strip() or None,
                 first_name=first or None,
                 language=(props.get(config.language_property) or "").split("-")[0].lower() or None,
-                consent=_consent(props.get(config.consent_property)),
+                consent=None if str(item.id) in held else _consent(props.get(config.consent_property)),
                 proof=f"hubspot contact {item.id} {config.consent_property}",
             )
             try:
@@ -154,38 +195,36 @@ def pull_contacts(session: Session, config: HubSpotConfig, *, client: HubSpot | 
 
 
 def push_opt_outs(session: Session, config: HubSpotConfig, *, client: HubSpot | None = None) -> int:
-    """Send Relais opt-outs recorded since the last push to HubSpot; returns how many were sent.
+    """Write to HubSpot the consent of each contact whose consent changed in Relais since the last push (a
+    STOP, declined marketing, an opt-in); returns how many contacts were written.
 
+    The value written is the contact's consent now (:data:`OPTED_OUT`, :data:`DECLINED`, :data:`OPTED_IN`), once
+    per contact, so a change undone before the push is not written, and a pull reads back what was written.
     The cursor advances only past events that were pushed (or need no push), so a HubSpot outage
-    leaves the rest for the next run.
+    leaves the rest for the next run. (Named for what it first pushed: the route and job call it so.)
 
     Raises:
-        CrmUnavailable: HubSpot answered an error; earlier pushes of this run are kept.
+        CrmUnavailable: HubSpot answered an error (an option missing from the property too); earlier pushes
+            of this run are kept.
     """
     api = (client or make_client(config)).crm.contacts.basic_api
     cursor = session.get(SyncCursor, PUSH_CURSOR) or SyncCursor(name=PUSH_CURSOR, value="0")
     session.add(cursor)
-    rows = session.execute(
-        select(ConsentEvent.id, Contact.external_ids)
-        .join(Contact, Contact.id == ConsentEvent.contact_id)
-        .where(
-            ConsentEvent.id > int(cursor.value or 0),
-            ConsentEvent.action == "opt_out",
-            ConsentEvent.source != "crm",
-        )
-        .order_by(ConsentEvent.id)
-    ).all()
-    pushed = 0
-    for event_id, external_ids in rows:
-        hubspot_id = (external_ids or {}).get("hubspot")
-        if hubspot_id:
-            body = SimplePublicObjectInput(properties={config.consent_property: OPTED_OUT})
+    written: set[str] = set()
+    for event_id, hubspot_id, value in _unpushed(session, int(cursor.value or 0)):
+        if hubspot_id and value and hubspot_id not in written:
+            body = SimplePublicObjectInput(properties={config.consent_property: value})
             try:
                 api.update(hubspot_id, body)
             except ApiException as exc:
                 session.flush()
+                if exc.status == 400:  # a property made for opted_in / opted_out only refuses declined
+                    raise CrmUnavailable(
+                        f"HubSpot refused {config.consent_property}={value} for contact {hubspot_id} ({exc.status}"
+                        f" {exc.reason}): the property needs the options {OPTED_IN}, {DECLINED} and {OPTED_OUT}"
+                    ) from None
                 raise CrmUnavailable(f"HubSpot answered {exc.status} {exc.reason}") from None
-            pushed += 1
+            written.add(hubspot_id)
         cursor.value = str(event_id)
     session.flush()
-    return pushed
+    return len(written)

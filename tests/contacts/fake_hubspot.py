@@ -22,6 +22,8 @@ class FakeHubSpot:
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     url: str = ""
+    #: the consent property's options, as an enumeration property in HubSpot refuses any other value (None: any)
+    options: frozenset[str] | None = None
 
     def page(self, after: str | None) -> dict[str, Any]:
         ids = sorted(self.contacts, key=int)
@@ -83,6 +85,11 @@ def _handler(fake: FakeHubSpot) -> type[BaseHTTPRequestHandler]:
             if contact_id not in fake.contacts:
                 self._reply(404, {"status": "error", "message": "contact not found"})
                 return
+            refused = [v for v in body["properties"].values() if fake.options is not None and v not in fake.options]
+            if refused:
+                message = f"Property values were not valid: {refused[0]!r} was not one of the allowed options"
+                self._reply(400, {"status": "error", "message": message, "category": "VALIDATION_ERROR"})
+                return
             fake.contacts[contact_id].update(body["properties"])
             fake.updates.append((contact_id, body["properties"]))
             self._reply(
@@ -100,8 +107,8 @@ def _handler(fake: FakeHubSpot) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running(contacts: dict[str, dict[str, str]]) -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot(contacts=contacts)
+def running(contacts: dict[str, dict[str, str]], *, options: frozenset[str] | None = None) -> Iterator[FakeHubSpot]:
+    fake = FakeHubSpot(contacts=contacts, options=options)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -110,6 +110,88 @@ def test_a_hubspot_no_is_no_marketing_consent_as_in_an_imported_file(outbound_to
         assert last is not None and (last.action, last.source) == ("declined", "crm")
 
 
+def test_hubspot_push_writes_declined_marketing_back_and_a_pull_reads_it_as_it_was(outbound_to_loopback: None,
+                                                                                    runtime: Settings) -> None:
+    """The push wrote only STOPs: a "no" given in Relais stayed "opted_in" in HubSpot, and the next pull opted
+    the person back in. Now each consent change made in Relais is written as the contact's consent (declined,
+    a STOP, an opt-in after either), the pull that runs before the push leaves such a contact as Relais has it,
+    and push then pull leaves the ledger as it was; a change made in HubSpot afterwards still comes in."""
+    people = {str(400 + n): {"mobilephone": phone(n), "sms_consent": "opted_in"} for n in (1, 2, 3)}
+    people["404"] = {"mobilephone": phone(4), "sms_consent": "no"}
+    with fake_hubspot.running(people) as fake:
+        config = hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url, region="FR")
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config)
+        rows = f"{phone(1)},non\n{phone(3)},no\n"  # a "no" in an imported file: declined, no STOP
+        with _serving(f"phone,consent\n{rows}".encode()) as url, db.session_scope() as session:
+            csv_sync.sync_from_url(session, url, ImportOptions())
+        with db.session_scope() as session:
+            two, three, four = (service.find_by_phone(session, phone(n)) for n in (2, 3, 4))
+            assert two and three and four
+            consent.record_opt_out(session, contact=two, source="keyword", proof="STOP")
+            consent.record_opt_in(session, contact=three, source="form", proof="web form")  # the no undone
+            consent.record_opt_in(session, contact=four, source="form", proof="web form")  # HubSpot's no, undone
+
+        def ledger() -> dict[int, tuple[str, bool, int]]:
+            with db.session_scope() as session:
+                found = {n: service.find_by_phone(session, phone(n)) for n in (1, 2, 3, 4)}
+                return {n: (c.consent_status, c.opted_out, len(consent.history(session, c)))
+                        for n, c in found.items() if c}
+
+        before = ledger()
+        assert {n: state[:2] for n, state in before.items()} == {
+            1: ("opted_out", False), 2: ("opted_out", True), 3: ("opted_in", False), 4: ("opted_in", False)}
+        with db.session_scope() as session:  # the route's order: HubSpot's values are the older ones
+            hubspot.pull_contacts(session, config)
+        assert ledger() == before
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config) == 4
+        assert dict(fake.updates) == {"401": {"sms_consent": "declined"}, "402": {"sms_consent": "opted_out"},
+                                      "403": {"sms_consent": "opted_in"}, "404": {"sms_consent": "opted_in"}}
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config)
+            assert hubspot.push_opt_outs(session, config) == 0
+        assert ledger() == before  # push then pull: the same ledger, declined read back as declined, a STOP a STOP
+        fake.contacts["403"]["sms_consent"] = "no"  # changed in HubSpot after the push
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config)
+            assert hubspot.push_opt_outs(session, config) == 0  # not echoed
+        with db.session_scope() as session:
+            three = service.find_by_phone(session, phone(3))
+            assert three is not None and (three.consent_status, three.opted_out) == ("opted_out", False)
+            assert _last_event(session, three.id) == ("declined", "crm")
+            two = service.find_by_phone(session, phone(2))
+            assert two is not None
+            consent.record_opt_in(session, contact=two, source="keyword", proof="START")  # after the pushed STOP
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config)  # HubSpot still says opted_out: the START stands
+            assert hubspot.push_opt_outs(session, config) == 1
+            hubspot.pull_contacts(session, config)
+        assert fake.contacts["402"]["sms_consent"] == "opted_in"
+        assert ledger()[2] == ("opted_in", False, before[2][2] + 1)
+
+
+def test_a_consent_property_without_the_declined_option_is_named(outbound_to_loopback: None,
+                                                                 runtime: Settings) -> None:
+    """A property made when only STOPs were pushed (opted_in / opted_out) refuses ``declined``: the sync says
+    which option to add, and nothing is pushed past it (the next run writes it once the option exists)."""
+    people = {"501": {"mobilephone": phone(1), "sms_consent": "opted_in"}}
+    with fake_hubspot.running(people, options=frozenset({"opted_in", "opted_out"})) as fake:
+        config = hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url, region="FR")
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config)
+            declined = service.find_by_phone(session, phone(1))
+            assert declined is not None
+            consent.record_declined(session, contact=declined, source="import", proof="file")
+        with pytest.raises(hubspot.CrmUnavailable, match=r"sms_consent=declined for contact 501 .*needs the options"), \
+                db.session_scope() as session:
+            hubspot.push_opt_outs(session, config)
+        fake.options = None
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config) == 1
+        assert fake.updates == [("501", {"sms_consent": "declined"})]
+
+
 def test_hubspot_errors_are_reported(outbound_to_loopback: None, runtime: Settings) -> None:
     with fake_hubspot.running({}) as fake:
         config = hubspot.HubSpotConfig(access_token="wrong", host=fake.url)
