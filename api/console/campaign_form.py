@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from campaigns.models import Campaign
 from campaigns.schemas import CampaignIn, ScheduleIn, SendTimeIn
 from campaigns.service import AB_METRICS
+from core.db import utcnow
 
 WHEN = {
     "now": "Now",
@@ -248,17 +249,35 @@ def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
     return {"arms": arms, "test_fraction": percent / 100, "metric": wizard.metric, "winner_after_hours": hours}
 
 
+#: how far in the past a start "on a date, at a time" may be before it is refused: one typed for the minute it is
+#: (a few seconds late when confirmed) is meant as now
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def _passed(now: datetime, zone: ZoneInfo, *, day: bool = False) -> str:
+    """Why a start in the past is refused: a campaign "on 2026-11-20 at 10:00" (a mistyped month) was scheduled and
+    sent at once, 11 days late, with the wizard and its confirmation repeating the date."""
+    today = f"today is {now:%a %d %b %Y}" + ("" if day else f", {now:%H:%M}") + f" in {zone.key}"
+    return f"this {'day' if day else 'time'} has passed ({today}): choose a later one, or Now"
+
+
 def _schedule(wizard: WizardForm, problems: dict[str, str]) -> ScheduleIn | None:
     zone = _zone(wizard.timezone)
     if zone is None:
         problems["timezone"] = f"unknown time zone {wizard.timezone!r} (e.g. Europe/Paris)"
         return None
+    now = utcnow().astimezone(zone)
     try:
         if wizard.when == "at":
-            return ScheduleIn(send_at=datetime.fromisoformat(wizard.send_at).replace(tzinfo=zone),
-                              timezone=wizard.timezone)
+            send_at = datetime.fromisoformat(wizard.send_at).replace(tzinfo=zone)
+            if send_at < now - PAST_TOLERANCE:
+                problems["send_at"] = _passed(now, zone)
+                return None
+            return ScheduleIn(send_at=send_at, timezone=wizard.timezone)
         if wizard.when == "local":
-            date.fromisoformat(wizard.local_date)
+            if date.fromisoformat(wizard.local_date) < now.date():
+                problems["local_date"] = _passed(now, zone, day=True)
+                return None
             return ScheduleIn(local_time=wizard.local_time, local_date=wizard.local_date, timezone=wizard.timezone)
     except ValueError:
         where = "send_at" if wizard.when == "at" else "local_date"

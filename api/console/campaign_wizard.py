@@ -83,7 +83,11 @@ def _summaries(by: Acting, wizard: forms.WizardForm, draft_id: int | None,
     if problems:  # a refused save or confirm: its problems first, then the review's own
         checked: Review = context["review"]
         checked.problems = {**checked.problems, **problems}
-    return render(by.request, "console/_campaign_wizard_summaries.html", context, principal=by.principal)
+    # a refused save or confirm: campaigns.js moves the focus (and the view) to the problem list at the top; the
+    # button at the foot of the page seemed to do nothing, the list being a long page away
+    refused = {"HX-Trigger-After-Settle": "wizard-refused"} if problems is not None else None
+    return render(by.request, "console/_campaign_wizard_summaries.html", context, principal=by.principal,
+                  headers=refused)
 
 
 def home_zone(region: str) -> str:

@@ -4,6 +4,8 @@
 An agent read a customer's text that arrived while they had the thread as answered by the bot ("Bot decision:
 answered from the knowledge base"), though the bot stays silent while a person has it. An analyst read the
 Predictions page's expected spend and lifetime value as bare numbers ("13,210.55"), where the contact's page says EUR.
+A mistyped address was "Something went wrong" or raw JSON. A marketer who mistyped the month of a campaign's day had it
+scheduled and sent at once, and a refused confirm seemed to do nothing (its problems are a long page away).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.settings import Settings
 from tests.campaigns.factories import create_contact
 from tests.console import browser as tools
 from tests.console.helpers import conversation_state
+from tests.console.test_campaign_wizard import wizard_audience
 
 pytestmark = pytest.mark.browser
 
@@ -142,3 +145,37 @@ def test_a_mistyped_link_is_said_in_words_with_a_way_out(live_server: str, page:
     # HTMX and API clients keep the problem+json
     refused = page.request.get(f"{live_server}/console/campaigns?state=sent", headers={"HX-Request": "true"})
     assert refused.status == 422 and refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_day_that_has_passed_is_refused_and_a_refused_confirm_takes_the_marketer_to_why(
+    live_server: str, page: Page
+) -> None:
+    from campaigns.models import Campaign
+
+    wizard_audience()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/campaigns/new")
+    page.get_by_label("Campaign name").fill("Soldes de Noël")
+    page.get_by_label("At a time in each recipient's own time zone").check()
+    page.get_by_label("Day", exact=True).fill("2026-11-20")  # meant 2026-12-20
+    page.get_by_label("Time in each recipient's zone").fill("10:00")
+    page.get_by_label("Time in each recipient's zone").press("Tab")
+    # before: "On 2026-11-20 at 10:00 in each recipient's own time zone", and confirming sent it at once
+    problems = page.locator("#wizard-problems")
+    expect(problems).to_contain_text(re.compile(r"Day: this day has passed \(today is \w{3} \d\d \w{3} \d{4} in "
+                                                r"Europe/Paris\): choose a later one, or Now"))
+    page.get_by_role("button", name="Confirm and schedule").click()
+    page.get_by_role("button", name="Yes, go ahead").click()
+    # before: the focus stayed on the button at the foot of the page and nothing seemed to happen
+    expect(problems).to_be_focused()
+    assert page.evaluate("() => document.getElementById('wizard-problems').getBoundingClientRect().top") < 100
+    with db.session_scope() as session:
+        assert session.scalars(select(Campaign)).all() == []  # nothing saved, nothing sent
+    tools.fits(page)
+
+    page.get_by_label("Day", exact=True).fill("2030-12-20")
+    page.get_by_label("Day", exact=True).press("Tab")
+    expect(problems).not_to_contain_text("Day:")
+    page.get_by_role("button", name="Confirm and schedule").click()
+    page.get_by_role("button", name="Yes, go ahead").click()
+    page.wait_for_url(re.compile(r".*/console/campaigns/\d+\?done=scheduled"))

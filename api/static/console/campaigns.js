@@ -59,6 +59,15 @@
     if (opener && document.body.contains(opener)) opener.focus();
   }, true);
 
+  /* A refused save or confirm lists its problems at the top of the wizard: take the person there (the buttons are
+     at the foot of a long page, where nothing seemed to happen). */
+  body.addEventListener("wizard-refused", function () {
+    var problems = document.getElementById("wizard-problems");
+    if (!problems) return;
+    problems.scrollIntoView({block: "start"});
+    problems.focus({preventScroll: true});
+  });
+
   /* Adding or removing an arm redraws them: give focus back to the same control (or "Add an arm"). */
   var focused = null;
   body.addEventListener("htmx:beforeSwap", function (e) {
