@@ -35,7 +35,8 @@ _YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vr
                   "d accord", "subscribed"})
 #: a "no" in a marketing-consent column is no marketing consent (consent_status ``opted_out``), not a STOP: service
 #: texts and replies still reach the person. It used to record a full opt-out, so every text was blocked.
-_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse"})
+_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse",
+                 "declined", "refused"})
 #: a consent cell that says STOP says more than "no marketing": the person asked for no texts at all
 _STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desabonne"})
 #: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no

@@ -95,16 +95,14 @@ def make_client(config: HubSpotConfig) -> HubSpot:
 
 
 def _consent(value: str | None) -> ConsentValue | None:
-    """The consent a HubSpot property value records: the values :func:`push_opt_outs` writes read back as
-    what it wrote (:data:`OPTED_OUT` a STOP, :data:`DECLINED` no marketing consent); any other is read as an
-    imported file's consent cell (``contacts.importer.consent_answer``): a "no" is no marketing consent, not a
-    STOP (it was: service texts and replies stopped too); a value that says nothing (empty, an unknown word)
-    changes nothing."""
+    """The consent a HubSpot property value records: :data:`OPTED_OUT`, which :func:`push_opt_outs` writes for a
+    STOP, reads back as a STOP; any other is read as an imported file's consent cell
+    (``contacts.importer.consent_answer``), :data:`DECLINED` included: a "no" is no marketing consent, not a STOP
+    (it was: service texts and replies stopped too); a value that says nothing (empty, an unknown word) changes
+    nothing."""
     text = (value or "").strip().lower()
     if text == OPTED_OUT:
         return "opted_out"
-    if text == DECLINED:
-        return "declined"
     return consent_answer(value) or None
 
 

@@ -12,7 +12,7 @@ import io
 
 from contacts import consent, service
 from contacts.import_preview import preview
-from contacts.importer import ImportOptions, import_file
+from contacts.importer import ImportOptions, consent_answer, import_file
 from contacts.tabular import FileLimits
 from core import db
 from tests.contacts.helpers import create_contact, phone
@@ -70,3 +70,9 @@ def test_the_preview_says_existing_contacts_keep_their_consent(runtime_any_db: o
     # the notice counts only the new contact, who gets no marketing texts; it said "2 rows have no consent" and
     # more before, of people whose consent the import keeps
     assert found["consent_notice"].startswith("1 row has no consent")
+
+
+def test_the_word_a_crm_writes_for_a_no_reads_as_one_in_a_file() -> None:
+    # Relais writes "declined" to HubSpot for a "no"; a file exported from the CRM carries the same word
+    assert [consent_answer(v) for v in ("declined", "Declined", "refused", "refusé", "opted_out")] == ["declined"] * 5
+    assert consent_answer("unsubscribed") == "opted_out"
