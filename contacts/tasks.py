@@ -1,4 +1,4 @@
-"""Jobs of the contacts package: contact imports, the periodic CRM sync (HubSpot pull + opt-out push, CSV by URL)."""
+"""Jobs of the contacts package: contact imports, the periodic CRM sync (HubSpot pull + consent push, CSV by URL)."""
 
 from __future__ import annotations
 
