@@ -41,6 +41,7 @@ from agent.entities import (
     asked_topics,
     asks_availability,
     asks_size,
+    city_names,
     countries,
     covers_country,
     duration_words,
@@ -334,6 +335,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # "Lampshades are made of linen or rattan." ("hechas" ~ "made of"); the words naming the topic are left out
     subject = without_topic_words(question, topic_asked) if topic_asked else ""
     troubleshooting_asked = asks_availability(asked or question) and not reports_problem(question)
+    asked_cities = set(city_names(question))
     layout: list[tuple[Hit, str | None, list[str]]] = [(hit, *passage_units(hit)) for hit in hits]
     texts: list[str] = []
     for _, faq_question, units in layout:
@@ -385,6 +387,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             scores = [s + (FOLLOW_UP_WORD_BONUS if _states_asked(u, named) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
+        if asked_cities and missing and all(e.kind == "country" for e in missing) and \
+                any(f" {city} " in _passage_facts(_passage_text_of(hit, faq_question))[2] for city in asked_cities):
+            # a passage naming the city asked about says what is there: "Our Paris shop, 12 rue des Archives…" for
+            # "¿Tenéis tienda en París?", where "made in Europe" (the about page) covered France, so Paris, first
+            state, missing = "covered", ()
         unstated = [kind for kind in asked_products
                     if not states_product(f"{faq_question or ''} {hit.answer or hit.text}", kind)]
         if unstated:
@@ -590,6 +597,11 @@ def _asks(question: str) -> bool:
 def _passage_topics(text: str) -> frozenset[str]:
     """The topics a passage (its title and sentences) names (the same passages come back)."""
     return frozenset(topics(text))
+
+
+def _passage_text_of(hit: Hit, title: str | None) -> str:
+    """A passage's title and body, as :func:`support` reads them."""
+    return f"{title or ''} {hit.answer if hit.answer is not None else hit.text}"
 
 
 def _passage_text(candidate: Candidate) -> str:

@@ -314,6 +314,11 @@ def _city_names(text: str) -> list[str]:
     return found
 
 
+def city_names(text: str) -> list[str]:
+    """The cities ``text`` names, folded ("¿Tenéis tienda en París?": ``paris``)."""
+    return _city_names(text)
+
+
 def place_words(text: str) -> list[str]:
     """The place names ``text`` holds (countries, groups and cities, folded: ``bruselas``), in order."""
     return _find_all(_place_pattern(), fold(text)) + _city_names(text)

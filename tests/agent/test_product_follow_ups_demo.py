@@ -53,11 +53,14 @@ def test_a_question_by_a_subject_pronoun_is_about_what_was_just_talked_of(
 @pytest.mark.parametrize(("text", "language"), [
     ("¿Tenéis tienda en París? ¿A qué hora abrís?", "es"),
     ("Avete un negozio a Parigi? A che ora aprite?", "it"),
+    ("Do you have a shop in Paris? What time do you open?", "en"),
 ])
 def test_when_the_shop_opens_asked_after_where_it_is_gets_its_hours(
         pipeline: Pipeline, text: str, language: str) -> None:
     """"abrís" named no topic, and "mainland France", covering Paris carried to the second question, lifted the
-    delivery times over the opening hours; "24 hours" made the delivery times a passage about opening hours."""
+    delivery times over the opening hours; "24 hours" made the delivery times a passage about opening hours. Where the
+    shop is, the passage naming Paris says: the about page ("made in Europe" covers France) came first."""
     decision = pipeline.analyze(text, contact_language=language, use_llm=False).decision
     assert decision.action == "reply" and decision.reply is not None
     assert "10 am" in decision.reply and "Colissimo" not in decision.reply, decision.reply
+    assert "12 rue des Archives" in decision.reply and "founded" not in decision.reply, decision.reply
