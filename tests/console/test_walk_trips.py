@@ -179,3 +179,20 @@ def test_a_day_that_has_passed_is_refused_and_a_refused_confirm_takes_the_market
     page.get_by_role("button", name="Confirm and schedule").click()
     page.get_by_role("button", name="Yes, go ahead").click()
     page.wait_for_url(re.compile(r".*/console/campaigns/\d+\?done=scheduled"))
+
+
+def test_the_attributes_page_fits_a_phone_with_a_long_label(live_server: str, page: Page) -> None:
+    tools.sign_in_as(page, live_server, "mona@example.com", "marketer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/console/attributes")
+    page.get_by_label("Name", exact=True).fill("customer_id")
+    page.get_by_label("Label (what it holds)").fill("the shop's customer number (orders match on it)")
+    page.get_by_label("Segments may filter on it").check()
+    page.get_by_role("button", name="Declare").click()
+    expect(page.locator('[data-attribute="customer_id"] summary')).to_contain_text("orders match on it")
+    # before: the label stayed on one line past the screen's edge (394 px wide at 390), the page had no stylesheet of
+    # its own and the checkbox was drawn as a box across the form
+    assert tools.page_width(page) <= 390
+    box = page.locator("#new-segmentable").bounding_box()
+    assert box is not None and box["width"] < 30
+    tools.fits(page)
