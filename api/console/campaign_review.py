@@ -137,6 +137,20 @@ def wait_words(code: str, spread: plan.Distribution, zone: str) -> str:
     return words
 
 
+def _untested(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str, int]]:
+    """An A/B test whose test group holds fewer recipients than it has arms, said with what follows: 3 recipients
+    at 20 % put nobody in the test group, so every one waited 4 hours for a "winner" no arm had been tried for (a
+    tie, the first arm kept), and the wizard only said "3 wait for the A/B winner"."""
+    arms, total = len(wizard.arms), spread.total
+    tested = total - spread.waits.get("ab_winner", 0)
+    if wizard.mode != "ab" or not total or tested >= arms:
+        return []
+    return [(f"of the {total} recipients fall in the test group ({wizard.test_percent} %) for {arms} arms: "
+             + ("no arm is tried, so the winner is a tie and the first arm goes to everyone" if tested == 0 else
+                "some arms are tried on nobody")
+             + "; raise the test group's share, or send one template", tested)]
+
+
 def start_of(wizard: WizardForm, schedule: ScheduleIn, *, now: datetime) -> datetime:
     """When the first run would begin (the moment the distribution is planned from)."""
     if wizard.when == "recurring":
@@ -214,6 +228,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
     waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone), n)
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
+    waits += _untested(wizard, estimate.distribution)
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit,

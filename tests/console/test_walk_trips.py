@@ -196,3 +196,24 @@ def test_the_attributes_page_fits_a_phone_with_a_long_label(live_server: str, pa
     box = page.locator("#new-segmentable").bounding_box()
     assert box is not None and box["width"] < 30
     tools.fits(page)
+
+
+def test_an_ab_test_whose_test_group_holds_nobody_says_so(live_server: str, page: Page) -> None:
+    ids = wizard_audience()  # three recipients
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/campaigns/new")
+    page.get_by_label("Campaign name").fill("Soldes A/B")
+    page.get_by_label("An A/B test of two or more templates").check()
+    page.get_by_label("Arm A template").select_option(str(ids["promo"]))
+    page.get_by_label("Arm B template").select_option(str(ids["other"]))
+    page.get_by_label("Test group (% of the audience split across the arms)").fill("1")
+    page.get_by_label("Test group (% of the audience split across the arms)").press("Tab")
+    # before: "3 wait for the A/B winner" alone; everyone then got arm A, chosen by a tie 4 hours later
+    expect(page.locator("#waits")).to_contain_text(
+        "0 of the 3 recipients fall in the test group (1 %) for 2 arms: no arm is tried, so the winner is a tie "
+        "and the first arm goes to everyone; raise the test group's share, or send one template"
+    )
+    tools.fits(page)
+    page.get_by_label("Test group (% of the audience split across the arms)").fill("100")
+    page.get_by_label("Test group (% of the audience split across the arms)").press("Tab")
+    expect(page.locator("#schedule-summary")).not_to_contain_text("fall in the test group")
