@@ -148,7 +148,8 @@ class Candidate:
     ``specific`` says that the question names a word one passage alone of the knowledge base states, or a weight or
     size, and that this passage states it (:func:`rank`): that is what the question asks about.
     ``asked_topic`` says that the question asks about a topic (``asked`` in topics.yaml: what something is made of)
-    that this passage's title names ("Materials"): it is ``specific`` too, and needs less wording.
+    that this passage's title names ("Materials"): it is ``specific`` too, and needs less wording. ``states_city``
+    says that the passage names the city the question names ("Our Paris shop…" for "a shop in Paris?").
     """
 
     hit: Hit
@@ -174,6 +175,7 @@ class Candidate:
     listed: tuple[str, ...] = ()
     specific: bool = False
     asked_topic: bool = False
+    states_city: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -387,8 +389,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             scores = [s + (FOLLOW_UP_WORD_BONUS if _states_asked(u, named) else 0.0)
                       for s, u in zip(scores, units, strict=True)]
         state, missing = support(named, hit, known_name, home)
-        if asked_cities and missing and all(e.kind == "country" for e in missing) and \
-                any(f" {city} " in _passage_facts(_passage_text_of(hit, faq_question))[2] for city in asked_cities):
+        states_city = bool(asked_cities) and any(
+            f" {city} " in _passage_facts(_passage_text_of(hit, faq_question))[2] for city in asked_cities)
+        if states_city and missing and all(e.kind == "country" for e in missing):
             # a passage naming the city asked about says what is there: "Our Paris shop, 12 rue des Archives…" for
             # "¿Tenéis tienda en París?", where "made in Europe" (the about page) covered France, so Paris, first
             state, missing = "covered", ()
@@ -419,7 +422,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     asks_place=asks_place, asks_detail=asks_detail,
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1]),
                                     backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT,
-                                    detail_follow_up=detail_follow_up, titled=titled))
+                                    detail_follow_up=detail_follow_up, titled=titled, states_city=states_city))
     candidates.sort(key=lambda c: -c.score)
     if len(candidates) > 1 and candidates[1].score >= candidates[0].score - COMPANION_MARGIN and \
             candidates[1].relevance > candidates[0].relevance and (
@@ -498,6 +501,18 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         candidates = [c if not topic_asked <= _title_topics(c)
                       or all(states_product(_passage_text(c), kind) for kind in asked_of)
                       else replace(c, specific=False, asked_topic=False, support="unknown") for c in candidates]
+    # ... when it states all the question names, and the question asks no size or weight ("How big is the shop in
+    # Paris?" is not answered by its address)
+    in_city = [c for c in candidates if c.states_city and c.topical and c.relevance >= MIN_RELEVANCE
+               and c.support == "covered"]
+    if question_topics and in_city and asks_availability(question) and not (sizes or size_asked or rare or follow_up):
+        # whether there is something of a topic in a city it names ("Têm uma loja em Paris?": a shop), the passage
+        # stating that city and that topic says: passages name a city to say where something is. The intent model
+        # read click_collect ("Click & Collect is free…") or a greeting ("Is there a Maison Lumière shop in Paris?": a
+        # person). Not what to do there: "Can I pick up my order at the Paris shop?" is Click & Collect
+        lifted = max(in_city, key=lambda c: c.relevance)
+        candidates.remove(lifted)
+        candidates.insert(0, replace(lifted, specific=True))
     if titled_topic and not candidates[0].asked_topic:
         lifted = max((c for c in candidates if topic_asked <= _title_topics(c)), key=lambda c: c.relevance)
         candidates.remove(lifted)

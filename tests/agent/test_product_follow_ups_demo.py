@@ -64,3 +64,22 @@ def test_when_the_shop_opens_asked_after_where_it_is_gets_its_hours(
     assert decision.action == "reply" and decision.reply is not None
     assert "10 am" in decision.reply and "Colissimo" not in decision.reply, decision.reply
     assert "12 rue des Archives" in decision.reply and "founded" not in decision.reply, decision.reply
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Têm uma loja em Paris?", "pt"),  # click_collect: "Click & Collect is free…"
+    ("Do you have a physical store in Paris?", "en"),  # the same
+])
+def test_whether_there_is_a_shop_in_a_city_is_answered_by_the_passage_naming_it(
+        pipeline: Pipeline, text: str, language: str) -> None:
+    decision = pipeline.analyze(text, contact_language=language, use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None
+    assert "12 rue des Archives" in decision.reply and "Click" not in decision.reply, decision.reply
+
+
+def test_what_to_do_at_a_shop_in_a_city_is_still_its_own_answer(pipeline: Pipeline) -> None:
+    """Only whether there is one: collecting an order there is Click & Collect, its size is nobody's passage."""
+    pickup = pipeline.analyze("Can I pick up my order at the Paris shop?", contact_language="en", use_llm=False)
+    assert pickup.decision.reply is not None and "Click & Collect" in pickup.decision.reply
+    size = pipeline.analyze("How big is the shop in Paris?", contact_language="en", use_llm=False)
+    assert size.decision.action == "escalate", size.decision.reply
