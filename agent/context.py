@@ -25,6 +25,7 @@ import numpy as np
 
 from agent.entities import (
     asks_duration,
+    asks_if_free,
     asks_price,
     fold,
     payment_methods,
@@ -254,11 +255,15 @@ def is_follow_up(text: str) -> bool:
 
 
 def _by_pronoun(text: str, folded: str) -> bool:
-    """Whether ``text`` opens with a subject pronoun (:data:`_PRONOUN`) standing for what was just talked of: it names
+    """Whether ``text`` opens with a subject pronoun (:data:`_PRONOUN`) standing for what was just talked of and asks
+    a detail of it (how long, how much, whether it is free) or about a topic ("elles sont en quelle cire ?"): it names
     no subject of its own (a noun after a determiner, :data:`_OWN_NOUN`), nor a place or payment method ("ellos
-    aceptan PayPal?" after a shipping question asks about paying)."""
+    aceptan PayPal?" after a shipping question asks about paying). Another pronoun question is read alone: "elle
+    arrive quand ?" after the express price got the prices again, "¿ellas caducan?" after the gift cards the next
+    passage (the instalments), the gift cards' answer not being repeated."""
     return _PRONOUN.match(folded) is not None and _OWN_NOUN.search(f" {folded} ") is None and \
-        not place_words(text) and not payment_methods(text)
+        not place_words(text) and not payment_methods(text) and \
+        (asks_duration(text) or asks_price(text) or asks_if_free(text) or bool(topics(text)))
 
 
 def _asks_only_detail(text: str) -> bool:

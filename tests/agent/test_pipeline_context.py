@@ -239,6 +239,10 @@ def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follo
         ("Combien coûte la livraison ?", "elle coûte combien la livraison ?", None),
         ("Combien coûte la livraison ?", "ils livrent en Suisse ?", None),
         ("¿Cuánto cuesta el envío?", "ellos aceptan PayPal?", None),
+        # ... and so is one asking neither a detail nor about a topic: read with the earlier question, "elle arrive
+        # quand ?" got the express price again, "¿ellas caducan?" the instalments (the gift cards said already)
+        ("Combien coûte la livraison express ?", "elle arrive quand ?", None),
+        ("¿Vendéis tarjetas regalo?", "¿ellas caducan?", None),
     ],
 )
 def test_a_follow_up_by_a_verb_of_lasting_or_a_pronoun_is_about_the_earlier_subject(
