@@ -254,11 +254,11 @@ def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
 PAST_TOLERANCE = timedelta(minutes=5)
 
 
-def _passed(now: datetime, zone: ZoneInfo, *, day: bool = False) -> str:
+def _passed(now: datetime, zone: ZoneInfo, *, day: bool = False, what: str = "", tail: str = ", or Now") -> str:
     """Why a start in the past is refused: a campaign "on 2026-11-20 at 10:00" (a mistyped month) was scheduled and
     sent at once, 11 days late, with the wizard and its confirmation repeating the date."""
     today = f"today is {now:%a %d %b %Y}" + ("" if day else f", {now:%H:%M}") + f" in {zone.key}"
-    return f"this {'day' if day else 'time'} has passed ({today}): choose a later one, or Now"
+    return f"this {what or ('day' if day else 'time')} has passed ({today}): choose a later one{tail}"
 
 
 def _schedule(wizard: WizardForm, problems: dict[str, str]) -> ScheduleIn | None:
@@ -297,6 +297,12 @@ def _best_time(wizard: WizardForm, problems: dict[str, str]) -> SendTimeIn | Non
             problems[name] = "choose a date and a time"
     if "best_start" not in problems and "best_end" not in problems and wizard.best_end <= wizard.best_start:
         problems["best_end"] = "must be later than the start"
+    zone = _zone(wizard.timezone)
+    if "best_end" not in problems and zone is not None:
+        now = utcnow().astimezone(zone)
+        if datetime.fromisoformat(wizard.best_end).replace(tzinfo=zone) < now - PAST_TOLERANCE:
+            # a window already over was said back ("at their best hour between 2026-11-01 09:00 and …") and sent
+            problems["best_end"] = _passed(now, zone, what="window", tail="")
     percent = _number(problems, "best_holdout", wizard.best_holdout, low=0, whole=False)
     if percent > 50:
         problems["best_holdout"] = "enter at most 50"

@@ -217,3 +217,24 @@ def test_an_ab_test_whose_test_group_holds_nobody_says_so(live_server: str, page
     page.get_by_label("Test group (% of the audience split across the arms)").fill("100")
     page.get_by_label("Test group (% of the audience split across the arms)").press("Tab")
     expect(page.locator("#schedule-summary")).not_to_contain_text("fall in the test group")
+
+
+def test_a_best_time_window_that_is_over_is_refused(live_server: str, page: Page) -> None:
+    wizard_audience()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/campaigns/new")
+    page.get_by_label("Campaign name").fill("Meilleure heure")
+    page.get_by_label("Send each recipient at their best hour within a window").check()
+    page.get_by_label("Window from").fill("2026-11-01T09:00")
+    page.locator("#best_end").fill("2026-11-02T20:00")
+    page.locator("#best_end").press("Tab")
+    # before: "As soon as you confirm. Each recipient then gets it at their best hour between 2026-11-01 09:00 and
+    # 2026-11-02 20:00", nothing refused
+    expect(page.locator("#wizard-problems")).to_contain_text(re.compile(
+        r"Best time, until: this window has passed \(today is \w{3} \d\d \w{3} \d{4}, \d\d:\d\d in Europe/Paris\): "
+        r"choose a later one"
+    ))
+    expect(page.locator("#problem-best_end")).to_contain_text("this window has passed")
+    page.locator("#best_end").fill("2030-11-02T20:00")
+    page.locator("#best_end").press("Tab")
+    expect(page.locator("#wizard-problems")).not_to_contain_text("Best time, until")
