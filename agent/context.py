@@ -298,7 +298,9 @@ def _continues(text: str, question: str, answer: str) -> bool:
     if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question) and not _own_subject(
             text, earlier):
         return True
-    return bool(_stems(text) & earlier)
+    # a word of asking how long or how much is no word of the earlier exchange's subject: "und wie lange halten die
+    # Kerzen?" after "Wie lange dauert der Versand nach Österreich?" shared "lange" and got the terms for abroad
+    return bool((_stems(text) - _DETAIL_STEMS) & earlier)
 
 
 def subject_words(text: str) -> list[str]:

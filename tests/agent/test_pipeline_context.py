@@ -243,6 +243,9 @@ def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follo
         # quand ?" got the express price again, "¿ellas caducan?" the instalments (the gift cards said already)
         ("Combien coûte la livraison express ?", "elle arrive quand ?", None),
         ("¿Vendéis tarjetas regalo?", "¿ellas caducan?", None),
+        # a longer follow-up naming its own subject shares no word with the earlier question but "how long": the
+        # candles' burn time is asked, not the shipping's (it got the terms for abroad)
+        ("Wie lange dauert der Versand nach Österreich?", "und wie lange halten die Kerzen?", None),
     ],
 )
 def test_a_follow_up_by_a_verb_of_lasting_or_a_pronoun_is_about_the_earlier_subject(
