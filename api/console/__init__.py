@@ -11,7 +11,7 @@ page in words with the request's reference, not the problem+json.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -122,6 +122,29 @@ def country_name(code: Any) -> str:
 
 
 _ENGLISH = Locale("en")
+
+
+def _by_name(names: Mapping[str, str]) -> dict[str, str]:
+    return {str(name).casefold(): code for code, name in names.items() if "_" not in code}
+
+
+def language_code(text: str) -> str:
+    """A language as a person types it in a filter: a code stays ("fr"), a name in English becomes its code
+    ("French" → "fr"). The contacts list names each language ("French") while its filter took only codes, so
+    typing what the list showed matched nobody."""
+    typed = text.strip()
+    return _LANGUAGES_BY_NAME.get(typed.casefold(), typed)
+
+
+def country_code(text: str) -> str:
+    """A country as a person types it in a filter: a code in capitals ("fr" → "FR"), a name in English becomes its
+    code ("France" → "FR"; the list names each country, the filter took codes and refused a longer word)."""
+    typed = text.strip()
+    return typed.upper() if len(typed) == 2 else _COUNTRIES_BY_NAME.get(typed.casefold(), typed)
+
+
+_LANGUAGES_BY_NAME = _by_name(_ENGLISH.languages)
+_COUNTRIES_BY_NAME = _by_name(_ENGLISH.territories)
 TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["language"] = language_name
 TEMPLATES.env.filters["country"] = country_name

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.console import ConsoleRoute, contact_card, predictions_card, render
+from api.console import ConsoleRoute, contact_card, country_code, language_code, predictions_card, render
 from api.console.audit_words import actors_text
 from api.console.views import user_names
 from api.deps import Acting, acting, db_session, require
@@ -73,15 +73,15 @@ def contacts_page(
     request: Request,
     q: str = Query("", max_length=200),
     consent_status: str = Query("", alias="consent", max_length=12),
-    language: str = Query("", max_length=8),
-    country: str = Query("", max_length=2),
+    language: str = Query("", max_length=64),  # a code or a name ("French"): language_code
+    country: str = Query("", max_length=64),  # a code or a name ("France"): country_code
     tag: str = Query("", max_length=64),
     after_id: int = Query(0, ge=0, le=2**62),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> HTMLResponse:
     """The contacts matching a search and filters, a page at a time (keyset on the id)."""
-    filters = Filters(consent=consent_status, language=language, country=country, tag=tag)
+    filters = Filters(consent=consent_status, language=language_code(language), country=country_code(country), tag=tag)
     found = search(
         session, text=q, filters=filters, after_id=after_id, limit=PAGE_SIZE,
         region=request.app.state.settings.default_region,

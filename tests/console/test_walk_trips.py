@@ -238,3 +238,31 @@ def test_a_best_time_window_that_is_over_is_refused(live_server: str, page: Page
     page.locator("#best_end").fill("2030-11-02T20:00")
     page.locator("#best_end").press("Tab")
     expect(page.locator("#wizard-problems")).not_to_contain_text("Best time, until")
+
+
+def test_the_contacts_filters_take_the_language_and_country_as_the_list_names_them(
+    live_server: str, page: Page
+) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1, first_name="Zoé", language="fr", country="FR")
+        create_contact(session, 2, first_name="Emma", language="en", country="GB", timezone="Europe/London")
+    tools.sign_in_as(page, live_server, "mona@example.com", "marketer")
+    page.goto(f"{live_server}/console/contacts")
+    expect(page.locator("#contacts tbody tr")).to_have_count(2)
+    emma = page.locator("#contacts tbody tr", has_text="Emma")
+    expect(emma).to_contain_text("English")  # the list names them...
+    expect(emma).to_contain_text("United Kingdom")
+    page.get_by_label("Language").fill("English")  # ...so a marketer types what they read
+    page.get_by_label("Country").fill("united kingdom")
+    page.get_by_role("button", name="Search").click()
+    # before: "No contact matches." for English, and the 422 page for a country longer than 2 letters
+    expect(page.locator("#contacts tbody tr")).to_have_count(1)
+    expect(page.locator("#contacts tbody tr")).to_contain_text("Emma")
+    expect(page.get_by_label("Language")).to_have_value("en")
+    expect(page.get_by_label("Country")).to_have_value("GB")
+    page.get_by_label("Language").fill("")
+    page.get_by_label("Country").fill("fr")  # a code in lower case
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#contacts tbody tr")).to_have_count(1)
+    expect(page.locator("#contacts tbody tr")).to_contain_text("Zoé")
+    tools.fits(page)
