@@ -10,11 +10,12 @@ the field's first one, so the live count and the re-drawn builder agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacts.models import ENGAGEMENT_KINDS, PREDICTION_KINDS
+from api.console import country_code, language_code
+from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, PREDICTION_KINDS
 from core.errors import ValidationFailed
 
 JOINS = {"all": "all of (AND)", "any": "any of (OR)"}
@@ -80,6 +81,8 @@ OPERATOR_LABELS = {
     "not_within_days": "not within the last … days", "top_percent": "is in the top … %",
 }  # fmt: skip
 NO_VALUE = ("exists", "missing")
+#: fields whose value a marketer may type as the pages name it ("French", "France") or as a code
+_NAMED: dict[str, Callable[[str], str]] = {"language": language_code, "country": country_code}
 _DAYS = ("within_days", "older_than_days", "not_within_days")
 
 
@@ -123,6 +126,8 @@ def from_form(form: Mapping[str, list[str]]) -> Builder:
         if fld == "prediction":
             value = value.replace(",", ".")  # a French decimal comma: 0,6
         if fld == "prediction" and not _numeric(value):  # left from the row's previous field ("opted_in")
+            value = ""
+        if fld != "consent" and value in CONSENT_STATES:  # the same: "Language is opted_in" matched nobody
             value = ""
         groups[index].rows.append(Row(fld, op, value, extra.strip()))
     return Builder(_join((form.get("join") or ["all"])[0]), groups)
@@ -193,7 +198,8 @@ def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, 
     if row.op in NO_VALUE:
         return cond
     if row.op in ("in", "not_in"):
-        cond["value"] = [part.strip() for part in row.value.split(",") if part.strip()]
+        coded = _NAMED.get(row.field, str.strip)
+        cond["value"] = [coded(part) for part in row.value.split(",") if part.strip()]
     elif row.op in _DAYS or row.field == "list":
         cond["value"] = _number(row.value, path, whole=True)
     elif row.field == "prediction":
@@ -203,6 +209,8 @@ def _condition(row: Row, path: str, attributes: Mapping[str, str]) -> dict[str, 
         cond["value"] = _number(row.value, path, whole=False)
     elif row.field == "attribute" and attributes.get(row.extra) == "boolean":
         cond["value"] = row.value.lower() in ("yes", "true", "1", "oui")
+    elif row.field in _NAMED:  # "French" as the pages name it, or "fr": the rules hold the code
+        cond["value"] = _NAMED[row.field](row.value)
     else:
         cond["value"] = row.value
     return cond

@@ -64,7 +64,7 @@ def test_the_builder_translates_groups_to_rules_and_back() -> None:
     assert changed.groups[0].rows[0].op == "has"
     listed = segment_form.to_rules(segment_form.from_form(_as_lists(_form([(0, "country", "in", "FR, be", "")],
                                                                           ["all"]))), {})
-    assert listed == {"all": [{"field": "country", "op": "in", "value": ["FR", "be"]}]}
+    assert listed == {"all": [{"field": "country", "op": "in", "value": ["FR", "BE"]}]}  # in capitals
     with pytest.raises(ValidationFailed) as bad:
         segment_form.to_rules(segment_form.from_form(_as_lists(_form([(0, "created", "within_days", "a week", "")],
                                                                      ["all"]))), {})

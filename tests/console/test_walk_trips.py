@@ -266,3 +266,21 @@ def test_the_contacts_filters_take_the_language_and_country_as_the_list_names_th
     expect(page.locator("#contacts tbody tr")).to_have_count(1)
     expect(page.locator("#contacts tbody tr")).to_contain_text("Zoé")
     tools.fits(page)
+
+
+def test_a_segment_on_language_starts_empty_and_takes_the_name_the_pages_show(live_server: str, page: Page) -> None:
+    with db.session_scope() as session:
+        create_contact(session, 1, first_name="Zoé", language="fr", country="FR")
+        create_contact(session, 2, first_name="Emma", language="en", country="GB", timezone="Europe/London")
+    tools.sign_in_as(page, live_server, "mona@example.com", "marketer")
+    page.goto(f"{live_server}/console/segments/new")
+    page.get_by_label("Name", exact=True).fill("Anglophones")
+    page.get_by_label("Field, condition 1 of group 1").select_option("language")
+    tools.settled(page)
+    # before: the box kept the consent condition's "opted_in", so "Language is opted_in" matched nobody
+    expect(page.get_by_label("Value, condition 1 of group 1")).to_have_value("")
+    page.get_by_label("Value, condition 1 of group 1").fill("English")  # as the contacts list names it
+    page.get_by_label("Value, condition 1 of group 1").press("Tab")
+    expect(page.locator("#segment-count")).to_have_text("1")  # before: 0, the rule held "English"
+    expect(page.locator("#segment-preview")).to_contain_text("Emma")
+    tools.fits(page)
