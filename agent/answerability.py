@@ -577,6 +577,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if asked_methods and candidates[0].support == "covered" and candidates[0].methods > 1:
         # "ok and with PayPal?" after the list of methods got the list again: the reply says yes first
         candidates[0] = replace(candidates[0], listed=asked_methods)
+    if asked_methods and _asks(question) and candidates[0].methods > 1 and candidates[0].relevance >= \
+            PLACE_MIN_RELEVANCE and (candidates[0].unlisted or candidates[0].support == "covered"):
+        # a question naming a payment method is answered by the list of accepted methods, whatever the intent model
+        # read: "Akzeptiert ihr Klarna?" (complaint 0.31) went to a person, where "Posso pagar com MB Way?" got "MB
+        # Way: not among the payment methods we accept…"
+        candidates[0] = replace(candidates[0], specific=True)
     if names_price(asked or question) and any(e.kind == "price" for e in candidates[0].missing) and \
             not candidates[0].unlisted:
         # the customer's own words ask what something costs, and the passage states no amount (nor that it is
