@@ -54,6 +54,7 @@ from agent.entities import (
     product_stems,
     products,
     reports_problem,
+    requested_topics,
     states_duration,
     states_price,
     states_product,
@@ -320,7 +321,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # a topic a question asks about by naming it (``asked`` in topics.yaml): "What are your candles made of?" is
     # answered by the passage titled "Materials", whatever the intent model says (out of scope at 0.64, or
     # product_care, whose agreement lifted the burn times: "De quoi sont faites vos bougies ?" got them)
-    topic_asked = question_topics & asked_topics() if _asks(question) else set()
+    topic_asked = question_topics & (asked_topics() if _asks(question) else requested_topics())
     if detail_follow_up and asked is not None and not topics(asked) & topic_asked:
         # a follow-up asking how long or how much asks it of the earlier subject, not of its topic: "e quanto tempo
         # duram?" after "As vossas velas são de cera de soja?" asks the burn time (the materials section or none

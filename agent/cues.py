@@ -14,10 +14,15 @@
 * ``late``: the customer says their order has not arrived, still or after a stated wait ("ma commande n'est
   toujours pas arrivée, ça fait 10 jours" got the tracking FAQ), or that it is late ("my parcel is late", "ma
   commande est en retard"): the bot cannot see where a parcel is, a person looks the order up. A refund not yet
-  received is not one (the refund terms answer it).
+  received is not one (the refund terms answer it);
+* ``cancel_order``: the customer cancels an order ("quiero anular mi pedido": the ``cancellation`` topic of
+  ``agent/resources/topics.yaml`` and an order word), naming no messages, texts or subscription: an opt-out the
+  intent model is unsure of on such a text is not one ("Hola, quiero anular mi pedido" was opt_out 0.57, asked to
+  reply BAJA).
 
 The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage``, ``repeated`` and ``late``,
-never reads an opt-out into an ``urgent`` message, and asks no outraged customer to reply STOP. Matched over folded text
+never reads an opt-out into an ``urgent`` message, asks no outraged customer to reply STOP, and reads no unsure opt-out
+into a ``cancel_order`` text. Matched over folded text
 (``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
 French for short) is not a cue.
 """
@@ -31,23 +36,24 @@ from typing import Literal, get_args
 
 import yaml
 
-from agent.entities import fold, states_duration, words_pattern
+from agent.entities import fold, states_duration, topics, words_pattern
 
-Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 
 #: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received; an order
 #: not arrived is ``late`` when the text also says the customer has been waiting ("still", "since") or states a period.
 _PARTS: dict[Cue, tuple[str, ...]] = {"damaged": ("wrong_variant", "received"), "late": ("order", "not_arrived")}
-_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue != "late")
+_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue not in ("late", "cancel_order"))
 
 
 @functools.cache
 def _patterns() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
     return {cue: words_pattern([w for words in data[cue].values() for w in words])
-            for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting", "overdue")}
+            for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting", "overdue",
+                        "messages")}
 
 
 def cues(text: str) -> frozenset[Cue]:
@@ -61,4 +67,6 @@ def cues(text: str) -> frozenset[Cue]:
             found.add(cue)
     if patterns["order"].search(folded) and patterns["overdue"].search(folded):
         found.add("late")
+    if patterns["order"].search(folded) and not patterns["messages"].search(folded) and "cancellation" in topics(text):
+        found.add("cancel_order")
     return frozenset(found)

@@ -473,6 +473,14 @@ def asked_topics() -> frozenset[str]:
     return frozenset(topic for topic, entry in data.items() if entry.get("asked"))
 
 
+@functools.cache
+def requested_topics() -> frozenset[str]:
+    """The topics a statement naming them asks about too (``asked: request`` in ``topics.yaml``: ``cancellation``):
+    "Hola, quiero anular mi pedido" asks how to cancel as "¿Puedo anular mi pedido?" does."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return frozenset(topic for topic, entry in data.items() if entry.get("asked") == "request")
+
+
 def without_topic_words(text: str, named: AbstractSet[str]) -> str:
     """``text`` folded, without the words naming the topics ``named``: what a question asking about a topic
     asks it of ("¿De qué están hechas las velas?" -> "de que las velas")."""

@@ -22,7 +22,8 @@ Rules, first match wins (thresholds from settings):
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
-   or a keyword); ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate``
+   or a keyword; an unsure opt-out on a text cancelling an order, ``agent.cues`` ``cancel_order``, is no opt-out:
+   the rules below decide); ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate``
    -> escalate; an opt-out read on a message saying it is urgent -> escalate, never asked to reply
    STOP. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count. A message the model
    reads as an answerable intent, with escalating intents (``escalate``, ``human_agent``, ``abuse``)
@@ -230,6 +231,10 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # customer the model is unsure wants to leave goes to a person, who can still unsubscribe them
         return Verdict("escalate", "grievance",
                        "the customer is outraged and may want to stop messages: a person checks", conf, "none")
+    if name == OPT_OUT_INTENT and "cancel_order" in signals.cues and conf < thresholds.opt_out_direct_confidence:
+        # "Hola, quiero anular mi pedido" (opt_out 0.57) was asked to reply BAJA: an order cancelled is no opt-out; the
+        # knowledge base answers it (rules 7-8: the passage about cancelling, ``specific_stated``), or a person
+        name, sure = None, False
     if name == OPT_OUT_INTENT:
         if conf >= thresholds.opt_out_direct_confidence:
             return Verdict("opt_out", "opt_out_intent", "the customer asks to stop receiving messages", conf,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.cues import cues
 from agent.pipeline import Pipeline
 from tests.agent import test_pipeline_demo
 
@@ -40,3 +41,31 @@ def test_a_question_naming_a_payment_method_gets_the_accepted_methods(pipeline: 
 def test_a_payment_complaint_naming_a_method_still_goes_to_a_person(pipeline: Pipeline) -> None:
     """A statement asks nothing: the list of methods is no answer to "PayPal charged me twice"."""
     assert pipeline.analyze("PayPal charged me twice", use_llm=False).decision.action == "escalate"
+
+
+@pytest.mark.parametrize("text", ["Hola, quiero anular mi pedido", "Quisiera anular mi pedido, por favor",
+                                  "Buenas, quiero anular el pedido de ayer", "¿Cómo anulo mi pedido?",
+                                  "Olá, quero anular a minha encomenda", "Bitte storniert meine Bestellung",
+                                  "Je voudrais annuler ma commande", "Vorrei annullare il mio ordine",
+                                  "Quero cancelar o meu pedido", "Ich möchte meine Bestellung stornieren"])
+def test_an_order_cancelled_gets_the_cancellation_answer_not_an_opt_out(pipeline: Pipeline, text: str) -> None:
+    """"anular" was read as an opt-out (0.57, asked to reply BAJA) or the order as its tracking ("¿Cómo anulo mi
+    pedido?" got the tracking link): cancelling an order is a topic a request asks about too."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "reply", (text, decision.reason_code, decision.reason)
+    assert decision.reply is not None
+    assert "cancelled free of charge" in decision.reply or "annulée gratuitement" in decision.reply
+
+
+@pytest.mark.parametrize(("text", "action"), [("anular la suscripción", "confirm_opt_out"),
+                                              ("no quiero recibir más mensajes", "opt_out"),
+                                              ("Je veux annuler mon abonnement aux SMS", "confirm_opt_out")])
+def test_messages_cancelled_are_still_an_opt_out(pipeline: Pipeline, text: str, action: str) -> None:
+    assert pipeline.analyze(text, use_llm=False).decision.action == action
+
+
+@pytest.mark.parametrize(("text", "cancels"), [("quiero anular mi pedido", True), ("storniert meine Bestellung", True),
+                                               ("annulez ma commande et mes SMS", False),
+                                               ("cancel my subscription", False), ("where is my order?", False)])
+def test_the_cancel_order_cue_needs_an_order_and_no_messages(text: str, cancels: bool) -> None:
+    assert ("cancel_order" in cues(text)) is cancels
