@@ -10,7 +10,7 @@ themselves are in ``api.console.campaign_actions``, the wizard in ``api.console.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -309,6 +309,8 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
                                        unpriced=priced.unpriced),
         "simulated": priced.simulated,
         "cost": cost_words(report["totals"]["cost_micros"], priced),
+        "arm_costs": {name: cost_words(arm["cost_micros"], replace(priced, unpriced=arm["unpriced_messages"]))
+                      for name, arm in report["arms"].items()},
         "charts": charts(report, daily(session, campaign)),
         "revenue_currency": forecasting.money(session).revenue,
         "live": campaign.status in LIVE_STATUSES,

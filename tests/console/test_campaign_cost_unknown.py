@@ -15,7 +15,7 @@ from campaigns import tasks
 from campaigns.models import Campaign
 from conversations.models import Message
 from core import db
-from tests.console.test_campaign_reports import HTML
+from tests.console.test_campaign_reports import HTML, build_campaign
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
 
 
@@ -77,3 +77,25 @@ def test_the_campaign_list_reads_an_unpriced_cost_as_unknown(app_client: TestCli
     page = app_client.get("/console/campaigns", headers=HTML).text
     cell = page.split('data-figure="cost"', 1)[1].split("</td>", 1)[0]
     assert cell.endswith(">unknown") and 'title="the provider reported no price for the ' in cell
+
+
+def test_an_arm_whose_texts_said_no_price_has_an_unknown_cost(app_client: TestClient) -> None:
+    """The per-arm table read "0.00" for an arm sent over SMPP, beside a cost tile saying "unknown"."""
+    campaign_id = build_campaign(status="completed")
+    app_client.headers.update(marketer_headers(app_client))
+
+    def arm_cost(arm: str) -> str:
+        page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+        row = page.split('id="arms"', 1)[1].split(f'data-arm="{arm}">', 1)[1].split("</tr>", 1)[0]
+        return row.rsplit("<td>", 1)[1].split("</td>", 1)[0]
+
+    assert (arm_cost("A"), arm_cost("B")) == ("0.10 EUR", "0.10 EUR")
+    with db.session_scope() as session:  # arm B's text still "sent" went over SMPP, which said no price
+        session.execute(update(Message).where(Message.campaign_id == campaign_id, Message.status == "sent")
+                        .values(provider="smpp", price_micros=None))
+    assert (arm_cost("A"), arm_cost("B")) == ("0.10 EUR", "at least 0.05 EUR")
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id, Message.status == "delivered",
+                                              Message.analysis["ab_arm"].as_string() == "B")
+                        .values(provider="smpp", price_micros=None))
+    assert arm_cost("B") == "unknown"
