@@ -7,7 +7,14 @@ closing calls to action per tone, and the names of common occasions. Templates o
 product where no article or gender agreement is needed (after a colon, as a headline), so any
 noun phrase or name fits; ``{Deal}`` / ``{Product}`` / ``{Occasion}`` are the same values with a
 capital first letter for the start of a sentence. French uses "vous"; German, Spanish and Italian
-"du / tú / tu", Portuguese "você", as most retail texts in those markets do.
+"du / tú / tu", Portuguese "você" (implied), as most retail texts in those markets do.
+
+Every phrase is written in GSM-7 where the language has a wording that is: one character outside it
+sends the whole text as UCS-2, 70 characters a segment instead of 160 (often twice the segments, twice
+the cost). So "A très vite !" (a capital's accent is commonly dropped in French texts), Spanish "portes
+gratis", Portuguese "leve 3, pague 2"; Babel's French "août" is written "aout" (1990 spelling reform).
+What is left are words with no GSM-7 spelling ("Noël", "fête", "colección", "Mãe", "sábado"...), listed
+and explained in tests/campaigns/test_variants_gsm7.py.
 """
 
 from __future__ import annotations
@@ -39,6 +46,14 @@ class Grammar:
     link_ctas: tuple[str, ...]
     occasions: dict[str, str]
     amount_before: bool = False  # "€10" (English) or "10 €"
+    #: Babel's words written in a GSM-7 spelling the language accepts (French "aout", 1990 reform)
+    spellings: tuple[tuple[str, str], ...] = ()
+
+    def respell(self, text: str) -> str:
+        """``text`` (a date Babel wrote) with ``spellings`` applied."""
+        for word, spelling in self.spellings:
+            text = text.replace(word, spelling)
+        return text
 
 
 GRAMMARS: dict[str, Grammar] = {
@@ -116,54 +131,55 @@ GRAMMARS: dict[str, Grammar] = {
             "news": ("Du nouveau chez {brand} : {product}{until}.", "Nouveautés chez {brand} : {product}."),
             "occasion": ("{Occasion} chez {brand} : {product}{until}.", "{Occasion} : {product}{until}."),
         },
-        ctas={"friendly": ("À très vite !", "On vous attend en boutique.", "Passez nous voir !"),
-              "premium": ("Au plaisir de vous accueillir.", "À découvrir en boutique et en ligne."),
+        ctas={"friendly": ("A très vite !", "On vous attend en boutique.", "Passez nous voir !"),
+              "premium": ("Au plaisir de vous accueillir.", "A découvrir en boutique et en ligne."),
               "playful": ("Allez, on craque !", "Vous l'avez bien mérité."),
               "direct": ("Commandez dès maintenant.", "En boutique et en ligne.")},
-        link_ctas=("À découvrir ici : {link}", "Tout est ici : {link}", "Commandez sur {link}"),
+        link_ctas=("Pour en profiter : {link}", "Tout est ici : {link}", "Commandez sur {link}"),
         occasions={"sale": "soldes", "winter_sale": "soldes d'hiver", "summer_sale": "soldes d'été",
                    "black_friday": "Black Friday", "christmas": "Noël", "new_collection": "nouvelle collection",
                    "back_in_stock": "retour en stock", "mothers_day": "fête des mères",
                    "valentines_day": "Saint-Valentin"},
+        spellings=(("août", "aout"),),
     ),
     "es": Grammar(
         brand_prefix="{brand}: ",
-        offers={"percent": "un {n} % de descuento", "amount": "{amt} de descuento", "free_shipping": "envío gratis",
+        offers={"percent": "un {n} % de descuento", "amount": "{amt} de descuento", "free_shipping": "portes gratis",
                 "bundle": "{a} por el precio de {b}"},
         deals={"percent": "{product} con un {n} % de descuento", "amount": "{product} con {amt} de descuento",
-               "free_shipping": "{product} con envío gratis", "bundle": "{product}: {a} por el precio de {b}"},
-        generic_product="nuestra selección",
+               "free_shipping": "{product} con portes gratis", "bundle": "{product}: {a} por el precio de {b}"},
+        generic_product="nuestros productos",
         until={"date": " hasta el {date}", "short_date": " hasta el {date}",
                "today": " solo hoy", "tomorrow": " hasta mañana",
                "weekend": " este fin de semana"},
         date_patterns=("EEEE d 'de' MMMM", "d 'de' MMMM"),
         with_offer={
-            "urgency": ("Última oportunidad: {deal}{until}.", "No esperes más: {deal}{until}."),
+            "urgency": ("Aprovecha ahora: {deal}{until}.", "No lo dejes escapar: {deal}{until}."),
             "benefit": ("Date un capricho: {deal}{until}.", "Es el momento: {deal}{until}."),
-            "question": ("¿Buscas algo nuevo? {Deal}{until}.", "¿Todavía lo estás pensando? {Deal}{until}."),
-            "social_proof": ("Lo que más gusta a nuestros clientes: {deal}{until}.",
+            "question": ("¿Buscas algo nuevo? {Deal}{until}.", "¿Lo sigues pensando? {Deal}{until}."),
+            "social_proof": ("Lo que eligen nuestros clientes: {deal}{until}.",
                              "Los favoritos de nuestros clientes: {deal}{until}."),
             "exclusivity": ("Solo para ti: {deal}{until}.", "Un detalle para ti: {deal}{until}."),
             "news": ("Novedades en {brand}: {deal}{until}.", "Lo nuevo de {brand}: {deal}{until}."),
             "occasion": ("{Occasion} en {brand}: {deal}{until}.", "{Occasion}: {deal}{until}."),
         },
         without_offer={
-            "urgency": ("Última oportunidad: {product}{until}.",
-                        "No esperes más: {product}{until}, hasta agotar existencias."),
+            "urgency": ("Aprovecha ahora: {product}{until}.",
+                        "No lo dejes escapar: {product}{until}, hasta agotar existencias."),
             "benefit": ("Date un capricho: {product}{until}.", "Algo que te va a encantar: {product}{until}."),
             "question": ("¿Buscas algo nuevo? {Product}{until}, en tienda y online.",
                          "¿Buscas una idea? {Product}{until}."),
-            "social_proof": ("Lo que más gusta a nuestros clientes: {product}{until}.",
+            "social_proof": ("Lo que eligen nuestros clientes: {product}{until}.",
                              "Los favoritos de nuestros clientes: {product}."),
             "exclusivity": ("Solo para ti: {product}{until}.", "En primicia para ti: {product}."),
             "news": ("Novedades en {brand}: {product}{until}.", "Lo nuevo de {brand}: {product}."),
             "occasion": ("{Occasion} en {brand}: {product}{until}.", "{Occasion}: {product}{until}."),
         },
         ctas={"friendly": ("¡Te esperamos!", "¡Hasta pronto!", "Ven a verlo."),
-              "premium": ("Será un placer recibirte.", "Descúbrelo en tienda y online."),
+              "premium": ("Te esperamos con gusto.", "Ya en tienda y online."),
               "playful": ("¡Venga, date el gusto!", "Te lo mereces."),
               "direct": ("Compra ya.", "Pide hoy mismo.")},
-        link_ctas=("Descúbrelo aquí: {link}", "Compra ya: {link}", "Más en {link}"),
+        link_ctas=("Descubre todo en {link}", "Compra ya: {link}", "Entra en {link}"),
         occasions={"sale": "rebajas", "winter_sale": "rebajas de invierno", "summer_sale": "rebajas de verano",
                    "black_friday": "Black Friday", "christmas": "Navidad", "new_collection": "nueva colección",
                    "back_in_stock": "de nuevo disponible", "mothers_day": "Día de la Madre",
@@ -224,7 +240,7 @@ GRAMMARS: dict[str, Grammar] = {
         date_patterns=("EEEE d MMMM", "d MMMM"),
         with_offer={
             "urgency": ("Ultima occasione: {deal}{until}.", "Non aspettare: {deal}{until}."),
-            "benefit": ("Concediti un regalo: {deal}{until}.", "È il momento giusto: {deal}{until}."),
+            "benefit": ("Concediti un regalo: {deal}{until}.", "Approfittane subito: {deal}{until}."),
             "question": ("Voglia di qualcosa di nuovo? {Deal}{until}.", "Ci stai ancora pensando? {Deal}{until}."),
             "social_proof": ("I preferiti dei nostri clienti: {deal}{until}.",
                              "La scelta dei nostri clienti: {deal}{until}."),
@@ -256,42 +272,42 @@ GRAMMARS: dict[str, Grammar] = {
     ),
     "pt": Grammar(
         brand_prefix="{brand}: ",
-        offers={"percent": "{n}% de desconto", "amount": "{amt} de desconto", "free_shipping": "entrega grátis",
-                "bundle": "{a} pelo preço de {b}"},
+        offers={"percent": "{n}% de desconto", "amount": "{amt} de desconto", "free_shipping": "entrega gratuita",
+                "bundle": "leve {a}, pague {b}"},
         deals={"percent": "{product} com {n}% de desconto", "amount": "{product} com {amt} de desconto",
-               "free_shipping": "{product} com entrega grátis", "bundle": "{product}: {a} pelo preço de {b}"},
-        generic_product="a nossa seleção",
+               "free_shipping": "{product} com entrega gratuita", "bundle": "{product}: leve {a}, pague {b}"},
+        generic_product="os nossos produtos",
         until={"date": " até {date}", "short_date": " até {date}",
-               "today": " só hoje", "tomorrow": " até amanhã",
+               "today": " apenas hoje", "tomorrow": " até amanhã",
                "weekend": " neste fim de semana"},
         date_patterns=("EEEE, d 'de' MMMM", "d 'de' MMMM"),
         with_offer={
-            "urgency": ("Última oportunidade: {deal}{until}.", "Não espere mais: {deal}{until}."),
-            "benefit": ("Dê-se um presente: {deal}{until}.", "Chegou a hora: {deal}{until}."),
-            "question": ("Procura algo novo? {Deal}{until}.", "Ainda em dúvida? {Deal}{until}."),
+            "urgency": ("Aproveite agora: {deal}{until}.", "Falta pouco: {deal}{until}."),
+            "benefit": ("Mime-se: {deal}{until}.", "Chegou a hora: {deal}{until}."),
+            "question": ("Procura algo novo? {Deal}{until}.", "Ainda a pensar nisso? {Deal}{until}."),
             "social_proof": ("Os favoritos dos nossos clientes: {deal}{until}.",
                              "A escolha dos nossos clientes: {deal}{until}."),
-            "exclusivity": ("Só para você: {deal}{until}.", "Um mimo para você: {deal}{until}."),
+            "exclusivity": ("Em exclusivo: {deal}{until}.", "Um mimo especial: {deal}{until}."),
             "news": ("Novidades {brand}: {deal}{until}.", "Acabou de chegar: {deal}{until}."),
             "occasion": ("{Occasion}: {deal}{until}.", "É tempo de {occasion}: {deal}{until}."),
         },
         without_offer={
-            "urgency": ("Última oportunidade: {product}{until}.",
-                        "Não espere mais: {product}{until}, enquanto durarem os estoques."),
-            "benefit": ("Dê-se um presente: {product}{until}.", "Algo que você vai adorar: {product}{until}."),
+            "urgency": ("Aproveite agora: {product}{until}.",
+                        "Falta pouco: {product}{until}, enquanto durarem os estoques."),
+            "benefit": ("Mime-se: {product}{until}.", "Vai adorar: {product}{until}."),
             "question": ("Procura algo novo? {Product}{until}, na loja e online.",
                          "Procura uma ideia? {Product}{until}."),
             "social_proof": ("Os favoritos dos nossos clientes: {product}{until}.",
                              "A escolha dos nossos clientes: {product}."),
-            "exclusivity": ("Só para você: {product}{until}.", "Em primeira mão para você: {product}."),
+            "exclusivity": ("Em exclusivo: {product}{until}.", "Antes de todos: {product}."),
             "news": ("Novidades {brand}: {product}{until}.", "Acabou de chegar: {product}."),
             "occasion": ("{Occasion}: {product}{until}.", "É tempo de {occasion}: {product}{until}."),
         },
-        ctas={"friendly": ("Até breve!", "Esperamos por você!", "Venha conferir."),
+        ctas={"friendly": ("Até breve!", "Estamos à sua espera!", "Venha conferir."),
               "premium": ("Esperamos a sua visita.", "Para descobrir na loja e online."),
-              "playful": ("Vá, dê-se esse mimo!", "Você merece."),
-              "direct": ("Compre já.", "Encomende hoje.")},
-        link_ctas=("Descubra aqui: {link}", "Compre já: {link}", "Saiba mais em {link}"),
+              "playful": ("Vamos, mime-se!", "É bem merecido."),
+              "direct": ("Compre agora.", "Encomende hoje.")},
+        link_ctas=("Descubra aqui: {link}", "Compre agora: {link}", "Saiba mais em {link}"),
         occasions={"sale": "saldos", "winter_sale": "saldos de inverno", "summer_sale": "saldos de verão",
                    "black_friday": "Black Friday", "christmas": "Natal", "new_collection": "nova coleção",
                    "back_in_stock": "de volta ao estoque", "mothers_day": "Dia da Mãe",

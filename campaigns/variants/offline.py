@@ -54,7 +54,7 @@ def _slots(grammar: Grammar, brief: Brief, language: str, brand_name: str, *, sh
         values["offer"] = grammar.offers[brief.offer.kind].format(**numbers)
         values["deal"] = grammar.deals[brief.offer.kind].format(product=product, **numbers)
     if brief.deadline is not None and brief.deadline.day is not None:
-        day = format_date(brief.deadline.day, grammar.date_patterns[short], locale=language)
+        day = grammar.respell(format_date(brief.deadline.day, grammar.date_patterns[short], locale=language))
         values["until"] = grammar.until["short_date" if short else "date"].format(date=day)
     elif brief.deadline is not None:
         values["until"] = grammar.until[brief.deadline.kind]
