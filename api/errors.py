@@ -1,4 +1,9 @@
-"""Every error leaves the API as ``application/problem+json`` (RFC 9457), mapped here once."""
+"""Every error leaves the API as ``application/problem+json`` (RFC 9457), mapped here once.
+
+A person opening a console page in the browser (``api.console.page_load``) is not an API client: an address
+under ``/console/`` that matches no route (404, 405), that the route cannot read (422) or that failed (500) is
+shown as the console's page in words with a way back; API and HTMX clients keep the problem+json.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import console
 from core.errors import RelaisError, TooManyRequests
 
 PROBLEM = "application/problem+json"
@@ -73,7 +79,9 @@ def install(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if console.page_load(request):
+            return console.unreadable_link_page(request, exc)
         errors = [
             {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in exc.errors()
         ]
@@ -90,13 +98,18 @@ def install(app: FastAPI) -> None:
                        "server can store")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and console.page_load(request):
+            # /console/campaigns/abc, /console/nothing-here showed a person the raw problem+json
+            return console.not_found_page(request, "this page does not exist", status_code=exc.status_code)
         title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}.get(
             exc.status_code, "Error"
         )
         return problem(request, exc.status_code, title, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
+        if console.page_load(request):
+            return console.error_page(request)
         return problem(request, 500, "Internal error", "an unexpected error occurred; see the server log")

@@ -5,7 +5,10 @@ Every module here that defines ``router`` is discovered by ``api.app``. Console 
 303 to the log-in page and a 403 into a friendly HTML page linking to the user's home; API
 clients, HTMX requests and the RBAC route walk still get the plain problem+json answers. A page for
 something that does not exist (``NotFound``) is a 404 page in words, and an unexpected error a 500
-page in words with the request's reference, not the problem+json.
+page in words with the request's reference, not the problem+json. :func:`page_load` is the one test of
+"a person opened this page in the browser"; ``api.errors`` asks it too, so an address under ``/console/``
+that matches no route (404, 405), whose path or query the route cannot read (422) or that failed outside
+a route (500) is the same page in words.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.console.reasons import state_words, words
 from api.console.roles import home, navigation
+from api.deps import optional_principal
 from campaigns.brand import business_name
 from core import db
 from core.accounts import Principal
@@ -161,6 +165,14 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and "hx-request" not in request.headers
 
 
+def page_load(request: Request) -> bool:
+    """A person opening a console page in the browser: a GET of an address under ``/console`` accepting HTML, not
+    an HTMX fragment request nor an API client. The one test deciding whether a refusal or a failure is shown as
+    a page in words (here and in ``api.errors``) or left as the problem+json its clients read."""
+    path = request.url.path
+    return request.method == "GET" and wants_html(request) and (path == "/console" or path.startswith("/console/"))
+
+
 class ConsoleRoute(APIRoute):
     """An ``APIRoute`` whose anonymous browser page loads are redirected to the log-in page."""
 
@@ -171,7 +183,7 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except Unauthorized:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
                 if "hx-request" in request.headers:
@@ -179,42 +191,53 @@ class ConsoleRoute(APIRoute):
                     return Response(status_code=401, headers={"HX-Redirect": LOGIN_PATH})
                 raise
             except PasswordChangeRequired:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"{PASSWORD_PATH}?next={quote(target, safe='')}", status_code=303)
                 raise
             except Forbidden:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     return forbidden_page(request)
                 raise
             except NotFound as exc:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     # a deleted campaign's old link showed the raw problem+json in the browser
                     return not_found_page(request, exc.detail)
                 raise
-            except RequestValidationError as exc:
-                if request.method == "GET" and wants_html(request):
-                    # a mistyped address (/console/segments/abc, ?state=sent) was logged as a server error and
-                    # shown as "Something went wrong"; a wrong id in the path is a page that does not exist
-                    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
-                        return not_found_page(request, "this page does not exist")
-                    return bad_link_page(request, [_said(e) for e in exc.errors()])
-                raise
             except ValidationFailed as exc:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     # a filter the page refused (?consent=bogus) showed the raw problem+json
                     return bad_link_page(request, [exc.detail])
                 raise
-            except (RelaisError, HTTPException):
-                raise  # mapped by api.errors
+            except (RelaisError, HTTPException, RequestValidationError):
+                raise  # mapped by api.errors, which shows a page load the console's page (page_load)
             except Exception:
-                if request.method == "GET" and wants_html(request):
+                if page_load(request):
                     # a page that failed showed the 500's problem+json in the browser
                     log.exception("unhandled error", path=request.url.path)
                     return error_page(request)
                 raise
 
         return route
+
+
+def _visitor(request: Request) -> Principal | None:
+    """Who is reading an error page. A route's dependency (``api.deps.optional_principal``) has set it; when no
+    route matched (``/console/nothing-here``) it is read here from the session, so the page keeps the person's
+    navigation and links to their own home, not to the log-in page."""
+    if hasattr(request.state, "principal"):
+        principal: Principal | None = request.state.principal
+        return principal
+    try:
+        with db.session_scope() as session:
+            return optional_principal(request, session)
+    except PasswordChangeRequired:
+        return getattr(request.state, "principal", None)  # signed in; the page itself is harmless to show
+    except RelaisError:
+        return None  # a revoked key or a wrong CSRF token: nobody to name
+    except Exception:  # an error page is shown even when the session cannot be read
+        log.warning("error page without its reader", path=request.url.path, exc_info=True)
+        return None
 
 
 def forbidden_page(request: Request) -> HTMLResponse:
@@ -224,12 +247,23 @@ def forbidden_page(request: Request) -> HTMLResponse:
                   principal=principal, status_code=403)
 
 
-def not_found_page(request: Request, detail: str) -> HTMLResponse:
-    """The 404 a person sees in the browser: what is missing, in words, and a link to their home page."""
-    principal: Principal | None = getattr(request.state, "principal", None)
+def not_found_page(request: Request, detail: str, *, status_code: int = 404) -> HTMLResponse:
+    """The 404 a person sees in the browser: what is missing, in words, and a link to their home page. An address
+    no route answers with a GET (405: a form's action typed or bookmarked) is, to a person, a page that does not
+    exist; its status stays the server's answer."""
+    principal = _visitor(request)
     return render(request, "console/not_found.html", {"detail": detail or "this page does not exist",
                                                       "home": home(principal.role) if principal else LOGIN_PATH},
-                  principal=principal, status_code=404)
+                  principal=principal, status_code=status_code)
+
+
+def unreadable_link_page(request: Request, exc: RequestValidationError) -> HTMLResponse:
+    """A page load whose address the route cannot read: a wrong id in the path (/console/segments/abc) is a page
+    that does not exist (404), a wrong query (?state=sent) the 422 naming what is wrong. Both were logged as a
+    server error and shown as "Something went wrong"."""
+    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+        return not_found_page(request, "this page does not exist")
+    return bad_link_page(request, [_said(e) for e in exc.errors()])
 
 
 def _said(error: Any) -> str:
@@ -246,14 +280,14 @@ def _said(error: Any) -> str:
 def bad_link_page(request: Request, problems: list[str]) -> HTMLResponse:
     """The 422 a person sees in the browser when a link's filters are wrong: what is wrong, in words, and a link to
     the same page without them."""
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal = _visitor(request)
     return render(request, "console/bad_link.html", {"problems": problems, "plain": request.url.path},
                   principal=principal, status_code=422)
 
 
 def error_page(request: Request) -> HTMLResponse:
     """The 500 a person sees in the browser: that it failed, the reference to quote, a link home."""
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal = _visitor(request)
     return render(request, "console/error.html", {"request_id": getattr(request.state, "request_id", "")},
                   principal=principal, status_code=500)
 
