@@ -5,6 +5,9 @@ the LLM fails, an extractive summary picks the customer's most central sentences
 of the customer's texts apart, numbered in the order they came ("Customer's texts: (1) “…” (2)
 “…”"; a number left out is a text with nothing kept), so the agent can tell one text from the next.
 The result says which path produced it.
+
+A thread a person handed back to the bot or closed says so, when and by whom, in place of the bare
+"Escalated: …" (which read as if the customer were still waiting for a person after the agent had finished).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -31,13 +36,29 @@ class ThreadLine:
     text: str
 
 
+class Ended(Protocol):
+    """How a person's stretch on the thread ended (``handoff.service.ending`` gives one)."""
+
+    @property
+    def how(self) -> str: ...  # "handed_back" or "closed"
+
+    @property
+    def at(self) -> datetime: ...  # UTC
+
+    @property
+    def by(self) -> str: ...  # who did it, "" when unknown
+
+    @property
+    def disposition(self) -> str | None: ...  # a close's disposition ("resolved", "spam"...)
+
+
 @dataclass(frozen=True)
 class Summary:
     text: str
     path: str  # "llm" | "offline" | "empty"
 
 
-def _extractive(lines: Sequence[ThreadLine], reason: str, max_sentences: int) -> str:
+def _extractive(lines: Sequence[ThreadLine], max_sentences: int) -> str:
     texts = [line.text for line in lines if line.author_type == "customer"]
     # (number of the customer's text, sentence), oldest first
     sentences = [(n, s.strip()) for n, text in enumerate(texts, start=1) for s in _SENTENCE.split(text) if s.strip()]
@@ -58,7 +79,21 @@ def _extractive(lines: Sequence[ThreadLine], reason: str, max_sentences: int) ->
         summary = f"Customer: “{quotes[1]}”"
     else:
         summary = "Customer's texts: " + " ".join(f"({n}) “{quote}”" for n, quote in quotes.items())
-    return f"{summary} Escalated: {_reason_words(reason)}." if reason else summary
+    return summary
+
+
+def _state_words(reason: str, ended: Ended | None) -> str:
+    """Where the thread stands: escalated and why, or how a person ended it, when and by whom."""
+    if ended is None:
+        return f"Escalated: {_reason_words(reason)}." if reason else ""
+    by = f" by {ended.by}" if ended.by else ""
+    when = ended.at.strftime("%Y-%m-%d %H:%M UTC")
+    if ended.how == "handed_back":
+        words = f"Handed back to the bot at {when}{by}"
+    else:
+        disposition = (ended.disposition or "").replace("_", " ")
+        words = f"Closed at {when}{by}" + (f" as {disposition}" if disposition else "")
+    return f"{words} (it had been escalated: {_reason_words(reason)})." if reason else f"{words}."
 
 
 def _reason_words(reason: str) -> str:
@@ -69,8 +104,14 @@ def _reason_words(reason: str) -> str:
     return reason
 
 
-def summarise(lines: Sequence[ThreadLine], *, reason: str = "", max_sentences: int = 3) -> Summary:
-    """Summarise ``lines`` (oldest first); never raises because of the LLM."""
+def summarise(
+    lines: Sequence[ThreadLine], *, reason: str = "", ended: Ended | None = None, max_sentences: int = 3
+) -> Summary:
+    """Summarise ``lines`` (oldest first); never raises because of the LLM.
+
+    ``reason`` is why the thread was escalated; ``ended`` how a person then ended their stretch (handed back,
+    closed), said after the customer's words whichever path wrote them, as it is a fact and not a reading.
+    """
     if not any(line.text.strip() for line in lines):
         return Summary(text="", path="empty")
     client = get_llm(get_settings())
@@ -85,7 +126,13 @@ def summarise(lines: Sequence[ThreadLine], *, reason: str = "", max_sentences: i
             ChatMessage("user", f"{transcript}\nEscalation reason: {reason or 'unknown'}"),
         ]
         try:
-            return Summary(text=client.complete(prompt, max_tokens=120).text, path="llm")
+            text = client.complete(prompt, max_tokens=120).text
+            return Summary(text=_joined(text, _state_words("", ended) if ended else ""), path="llm")
         except LlmError:
             pass
-    return Summary(text=_extractive(lines, reason, max_sentences), path="offline")
+    quoted = _extractive(lines, max_sentences)
+    return Summary(text=_joined(quoted, _state_words(reason, ended)) if quoted else "", path="offline")
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
 from core.db import utcnow
-from core.models import User
-from handoff.models import HANDED_BACK, AgentProfile, Escalation, Team, TeamMember
+from handoff import service
+from handoff.models import HANDED_BACK, Escalation, Team, TeamMember
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def supervisor_figures(session: Session, *, window: timedelta = timedelta(days=1
         ).all()
     )
     agents = []
-    for profile, user in session.execute(select(AgentProfile, User).join(User, User.id == AgentProfile.user_id)):
+    for profile, user in service.agents(session):  # an agent who never set a status is listed as offline
         rows = [r for r in recent if r.assigned_user_id == user.id]
         mine = [(r.assigned_at, r.resolved_at) for r in rows]
         ended = [r for r in rows if r.resolved_at]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models import User
-from handoff.models import HANDED_BACK, ROUTING_STRATEGIES, CannedResponse, Escalation, Team, TeamMember
+from core.models import AuditEntry, User
+from core.rbac import Role
+from handoff.models import HANDED_BACK, ROUTING_STRATEGIES, AgentProfile, CannedResponse, Escalation, Team, TeamMember
 
 
 def create_team(
@@ -44,6 +47,41 @@ def add_member(session: Session, *, team_id: int, user_id: int) -> TeamMember:
     session.add(member)
     session.flush()
     return member
+
+
+#: the roles whose users take conversations (``flows.assign`` refuses anyone else)
+AGENT_ROLES = (Role.AGENT, Role.ADMIN)
+
+
+def agents(session: Session) -> list[tuple[AgentProfile, User]]:
+    """Every active user with the agent or admin role and their profile, by user id: who the supervisor
+    page lists and a conversation may be transferred to.
+
+    A profile row is written when the agent first sets a status (``flows.set_agent_status``) or an admin
+    sets their capacity, as before; until then the agent is listed with an unsaved default profile
+    (offline, the default capacity, any language and skill), so listing writes nothing. The agents of a
+    new install (the demo's among them) had no profile until they went online, and the supervisor page
+    said "No agents yet." while the Transfer menu offered nobody.
+    """
+    users = session.scalars(
+        select(User).where(User.is_active.is_(True), User.role.in_([str(r) for r in AGENT_ROLES])).order_by(User.id)
+    ).all()
+    ids = [u.id for u in users]
+    stored = {p.user_id: p for p in session.scalars(select(AgentProfile).where(AgentProfile.user_id.in_(ids)))}
+    return [(stored.get(u.id) or _unsaved_profile(u.id), u) for u in users]
+
+
+def _unsaved_profile(user_id: int) -> AgentProfile:
+    """The profile a first status change would write, not added to the session (column defaults apply only
+    on insert, so they are read from the table)."""
+    columns = AgentProfile.__table__.c
+    return AgentProfile(
+        user_id=user_id,
+        status=columns.status.default.arg,
+        max_concurrent=columns.max_concurrent.default.arg,
+        skills=[],
+        languages=[],
+    )
 
 
 def team_ids_of(session: Session, user_id: int) -> list[int]:
@@ -138,3 +176,43 @@ def handed_back(session: Session, conversation_ids: Iterable[int]) -> set[int]:
             select(Escalation.conversation_id).where(Escalation.id.in_(latest), Escalation.disposition == HANDED_BACK)
         )
     )
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a person ended their stretch on a conversation, for the summary an agent reads."""
+
+    how: str  # "handed_back" | "closed"
+    at: datetime
+    by: str  # the person (their name, else e-mail) or the key or system that did it; "" when unknown
+    disposition: str | None = None  # a close's
+
+
+def ending(session: Session, conversation: Conversation) -> Ending | None:
+    """How ``conversation`` stands after a person's stretch: closed, or handed back to the bot and not
+    escalated since; ``None`` while it is with the bot untouched, waiting or with an agent.
+
+    When and by whom come from the audit log's ``conversation.close`` / ``conversation.handback`` entry."""
+    if conversation.state == "closed":
+        how, action = "closed", "conversation.close"
+    elif conversation.state == "bot" and conversation.id in handed_back(session, [conversation.id]):
+        how, action = HANDED_BACK, "conversation.handback"
+    else:
+        return None
+    entry = session.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.action == action, AuditEntry.target_type == "conversation",
+               AuditEntry.target_id == str(conversation.id))
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    at = entry.at if entry is not None else (conversation.closed_at or conversation.updated_at)
+    disposition = (entry.diff or {}).get("disposition") if entry is not None and how == "closed" else None
+    return Ending(how, at, _actor_words(session, entry), disposition)
+
+
+def _actor_words(session: Session, entry: AuditEntry | None) -> str:
+    if entry is None:
+        return ""
+    user = session.get(User, int(entry.actor_id)) if entry.actor_type == "user" and entry.actor_id.isdigit() else None
+    return (user.name or user.email) if user is not None else entry.actor_name

@@ -245,8 +245,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
     ids |= {int(m.author_id) for m in context.messages if m.author_type == "agent" and m.author_id.isdigit()}
     if context.conversation.assigned_user_id is not None:
         ids.add(context.conversation.assigned_user_id)
-    profiles = session.scalars(select(AgentProfile).order_by(AgentProfile.user_id)).all()
-    agent_names = user_names(session, {p.user_id for p in profiles})
+    agents = service.agents(session)  # who may take it, those who never set a status among them (offline)
     owner_is_me = principal.kind == "user" and context.conversation.assigned_user_id == principal.id
     latest = session.scalar(
         select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc()).limit(1)
@@ -258,7 +257,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         context=context,
         names=user_names(session, ids),
         teams=list(session.scalars(select(Team).order_by(Team.name))),
-        agents=[(p.user_id, agent_names.get(p.user_id, str(p.user_id)), p.status) for p in profiles],
+        agents=[(p.user_id, user.name or user.email, p.status) for p, user in agents],
         canned=service.canned_in(session, context.conversation.language or context.contact.get("language")),
         owner_is_me=owner_is_me,
         actions=_actions(context.conversation.state, owner_is_me),

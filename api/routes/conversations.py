@@ -341,7 +341,9 @@ def conversation_context(
     ).all()
     notes = session.scalars(select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)).all()
     reason = escalation.reason_text or escalation.reason_code if escalation else ""
-    summary = summarise([ThreadLine(m.author_type, m.body) for m in messages], reason=reason)
+    # a thread handed back or closed says so, not "Escalated: …" as if a person were still to come
+    ended = service.ending(session, conversation)
+    summary = summarise([ThreadLine(m.author_type, m.body) for m in messages], reason=reason, ended=ended)
     campaign_messages = session.scalar(
         select(func.count())
         .select_from(Message)

@@ -146,7 +146,8 @@ def update_profile(user_id: int, body: ProfileIn, by: Acting = ADMIN) -> Profile
 def list_agents(
     session: Session = Depends(db_session, scope="function"), _: Principal = Depends(require(Role.AGENT))
 ) -> list[ProfileOut]:
-    return [_profile_out(p) for p in session.scalars(select(AgentProfile).order_by(AgentProfile.user_id))]
+    """Every active agent and admin, one who never set a status as offline (``handoff.service.agents``)."""
+    return [_profile_out(p) for p, _ in service.agents(session)]
 
 
 @router.get("/teams", response_model=list[TeamOut])

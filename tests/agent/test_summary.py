@@ -40,3 +40,25 @@ def test_a_reason_code_is_written_in_words(runtime: Settings) -> None:
     """An escalation that stored no sentence gives its code, which the summary quoted as is."""
     summary = summarise([ThreadLine("customer", "Where is my parcel?")], reason="low_retrieval_score")
     assert summary.text == "Customer: “Where is my parcel?” Escalated: Low retrieval score."
+
+
+def test_a_thread_handed_back_or_closed_says_so_not_escalated(runtime: Settings) -> None:
+    """The summary kept "Escalated: …" after the agent handed the thread back or closed it."""
+    from datetime import UTC, datetime
+
+    from handoff.service import Ending
+
+    lines = [ThreadLine("customer", "Where is my parcel?")]
+    at = datetime(2026, 12, 1, 9, 42, tzinfo=UTC)
+    back = summarise(lines, reason="human_requested", ended=Ending("handed_back", at, "Camille"))
+    assert back.text == (
+        "Customer: “Where is my parcel?” Handed back to the bot at 2026-12-01 09:42 UTC by Camille "
+        "(it had been escalated: Human requested)."
+    )
+    closed = summarise(lines, reason="human_requested", ended=Ending("closed", at, "Camille", "resolved"))
+    assert closed.text == (
+        "Customer: “Where is my parcel?” Closed at 2026-12-01 09:42 UTC by Camille as resolved "
+        "(it had been escalated: Human requested)."
+    )
+    unknown = summarise(lines, ended=Ending("closed", at, ""))  # closed by nobody the audit names, never escalated
+    assert unknown.text == "Customer: “Where is my parcel?” Closed at 2026-12-01 09:42 UTC."

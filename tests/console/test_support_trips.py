@@ -1,0 +1,69 @@
+"""What a support agent tripped on walking the console in Chromium (December 2026), each checked where it happened.
+
+The demo's agents had no availability profile until they set a status, so the Supervisor page said "No agents yet."
+and a conversation's Transfer menu offered nobody, though agent users existed. The summary of a thread the agent had
+handed back to the bot, or closed, still said "Escalated: …".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from core import accounts, db
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, assign, escalated_conversation
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+def test_agents_who_never_set_a_status_can_be_transferred_to_and_are_on_the_supervisor_page(
+    live_server: str, page: Page
+) -> None:
+    with db.session_scope() as session:  # an agent as the demo makes them: a user, no profile
+        accounts.create_user(session, email="lea@example.com", password=PASSWORD, role="agent", name="Léa Martin")
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    conversation_id = escalated_conversation("+33655550121")
+    assign(conversation_id, camille)
+    page.goto(f"{live_server}/console/conversations/{conversation_id}")
+    # before: only "Choose…" (Léa had no profile) and the teams
+    expect(page.locator("#transfer-target option")).to_contain_text(["Choose…", "Léa Martin (offline)"])
+
+    page.goto(f"{live_server}/console/supervisor")
+    # before: "No agents yet." beside Camille alone (she had set her status)
+    expect(page.locator("#supervisor tbody").first).to_contain_text("Léa Martin")
+    expect(page.locator("#supervisor tr", has_text="Léa Martin")).to_contain_text("offline")
+    tools.fits(page)
+
+
+def test_the_summary_says_the_thread_was_handed_back_or_closed(live_server: str, page: Page) -> None:
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    conversation_id = escalated_conversation("+33655550122", "My parcel never came, I want a person")
+    assign(conversation_id, camille)
+    page.goto(f"{live_server}/console/conversations/{conversation_id}")
+    summary = page.locator("section[aria-labelledby=summary-title] p")
+    expect(summary).to_contain_text("Escalated: Human requested.")
+
+    page.get_by_role("button", name=re.compile("Hand back to the bot")).click()
+    expect(page.locator("#conversation-state")).to_have_text("Bot answering")
+    page.reload()
+    # before: "Escalated: Human requested." after the hand-back, as if a person were still to come
+    expect(summary).to_contain_text(
+        re.compile(r"Handed back to the bot at \d{4}-\d\d-\d\d \d\d:\d\d UTC by camille "
+                   r"\(it had been escalated: Human requested\)\.")
+    )
+    expect(summary).not_to_contain_text("Escalated:")
+
+    page.get_by_role("button", name=re.compile("^Close")).first.click()
+    expect(page.locator("#conversation-state")).to_have_text(re.compile("Closed"))
+    page.reload()
+    expect(summary).to_contain_text(re.compile(r"Closed at \d{4}-\d\d-\d\d \d\d:\d\d UTC by camille as "))
+    tools.fits(page)
