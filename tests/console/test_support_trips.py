@@ -2,18 +2,21 @@
 
 The demo's agents had no availability profile until they set a status, so the Supervisor page said "No agents yet."
 and a conversation's Transfer menu offered nobody, though agent users existed. The summary of a thread the agent had
-handed back to the bot, or closed, still said "Escalated: …".
+handed back to the bot, or closed, still said "Escalated: …". A marketer read the contact's page in UTC ("When (UTC)")
+while every other page of the console gives times in the browser's zone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from core import accounts, db
+from tests.campaigns.factories import create_contact
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, assign, escalated_conversation
 
@@ -67,3 +70,30 @@ def test_the_summary_says_the_thread_was_handed_back_or_closed(live_server: str,
     page.reload()
     expect(summary).to_contain_text(re.compile(r"Closed at \d{4}-\d\d-\d\d \d\d:\d\d UTC by camille as "))
     tools.fits(page)
+
+
+def test_the_contact_page_gives_times_in_the_browsers_zone(live_server: str, browser: Browser) -> None:
+    from contacts.models import Order
+
+    with db.session_scope() as session:
+        contact = create_contact(session, 7, first_name="Inès")
+        session.add(Order(contact_id=contact.id, source="import", external_id="o-7", currency="EUR",
+                          ordered_at=datetime(2025, 11, 20, 9, 30, tzinfo=UTC), total_micros=40_000_000))
+        contact_id = contact.id
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="America/New_York",
+                                  locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        tools.sign_in_as(page, live_server, "mona@example.com", "marketer")
+        page.goto(f"{live_server}/console/contacts/{contact_id}")
+        # before: "2025-11-20 09:30" under "When (UTC)", where the inbox and the thread say the browser's zone
+        expect(page.locator("#order-history tbody td").nth(1)).to_have_text("20 Nov 2025, 04:30")
+        expect(page.locator("#contact-zone")).to_have_text("Times in America/New York.")
+        expect(page.locator("#order-history thead")).not_to_contain_text("UTC")
+        local = re.compile(r"^\d\d \w{3} \d{4}, \d\d:\d\d$")  # the opt-in, as the order: the browser's zone
+        expect(page.locator("#consent-history tbody td").first).to_have_text(local)
+        expect(page.locator("#contact-facts")).not_to_contain_text("UTC")
+        tools.fits(page)
+    finally:
+        context.close()

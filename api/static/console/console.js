@@ -149,10 +149,14 @@
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (err) { /* old browser: UTC */ }
   var localFormat = new Intl.DateTimeFormat(undefined,
     { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", timeZone: zone });
+  // data-local-time="year": a date that may be years old (an order, a consent) keeps its year
+  var yearFormat = new Intl.DateTimeFormat(undefined,
+    { year: "numeric", day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", timeZone: zone });
   function localTimes(root) {
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) { el.textContent = localFormat.format(when); el.title = zone; }
+      var format = el.getAttribute("data-local-time") === "year" ? yearFormat : localFormat;
+      if (!isNaN(when)) { el.textContent = format.format(when); el.title = zone; }
     });
     root.querySelectorAll("[data-local-zone]").forEach(function (el) { el.textContent = zone.replace(/_/g, " "); });
   }
