@@ -125,6 +125,32 @@ def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     return aware.astimezone(UTC)
 
 
+#: How far in the past a start may be before it is refused: one typed for the minute it is (a few seconds late when
+#: confirmed) is meant as now.
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def passed(moment: datetime | date, *, now: datetime, tz: ZoneInfo, what: str = "") -> str:
+    """Why a start (or the end of a best-time window) is refused as over, or ``""`` when it is not.
+
+    The one rule for the REST API and the console's wizard: a campaign "on 2026-11-20 at 10:00" (a mistyped month)
+    was scheduled and sent at once, 11 days late. A date and time (``datetime``) is over when it is more than
+    ``PAST_TOLERANCE`` before ``now``; a day (``date``, a send at each recipient's own time) when it is before today
+    in ``tz``. The words name today in ``tz`` ("this time has passed (today is Tue 01 Dec 2026, 10:07 in
+    Europe/Paris): choose a later one"); the caller adds what else may be chosen (the wizard's "or Now").
+    """
+    local = now.astimezone(tz)
+    if isinstance(moment, datetime):
+        if aware(moment) >= now - PAST_TOLERANCE:
+            return ""
+        today, what = f"today is {local:%a %d %b %Y}, {local:%H:%M}", what or "time"
+    else:
+        if moment >= local.date():
+            return ""
+        today, what = f"today is {local:%a %d %b %Y}", what or "day"
+    return f"this {what} has passed ({today} in {tz.key}): choose a later one"
+
+
 def validate_recurrence(rule: str) -> None:
     """Raise ``ValidationFailed`` unless ``rule`` is an RRULE or a five-field cron line."""
     if not rule:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -168,6 +169,12 @@ def schedule(session: Session, campaign: Campaign, data: ScheduleIn, *, now: dat
     """Set when the campaign starts: now, at ``send_at``, or at a local wall-clock time per contact.
 
     A recurring campaign (``recurrence`` set) starts at its first occurrence after ``send_at``/now.
+
+    Raises:
+        ValidationFailed: naming the field, for a ``send_at`` more than ``scheduling.PAST_TOLERANCE`` ago, a
+            ``local_date`` before today in the campaign's zone or a best-time window that has ended
+            (``scheduling.passed``): they started the campaign at once, the date given meant otherwise.
+        Conflict: the campaign is neither a draft nor scheduled.
     """
     if campaign.status not in ("draft", "scheduled"):
         raise Conflict(f"campaign {campaign.id} is {campaign.status}; only a draft or scheduled one can be scheduled")
@@ -181,6 +188,7 @@ def schedule(session: Session, campaign: Campaign, data: ScheduleIn, *, now: dat
         except ValueError:
             raise ValidationFailed("local_date must be YYYY-MM-DD with local_time",
                                    errors=[{"field": "local_date", "message": "expected YYYY-MM-DD"}]) from None
+        _refuse_passed(day, "local_date", now=now, tz=tz, instead=", or send now (an empty body)")
         campaign.local_time, campaign.local_date = data.local_time, data.local_date
         # start early enough for the easternmost zone (UTC+14) to reach its local time
         start = datetime.combine(day, scheduling.parse_hhmm(data.local_time)).replace(tzinfo=UTC) - timedelta(hours=14)
@@ -188,7 +196,11 @@ def schedule(session: Session, campaign: Campaign, data: ScheduleIn, *, now: dat
     else:
         campaign.local_time = campaign.local_date = ""
         send_at = data.send_at.astimezone(UTC) if data.send_at else now
+        _refuse_passed(send_at, "send_at", now=now, tz=tz, instead=", or send now (no send_at)")
         campaign.send_at = send_at
+    if campaign.send_time:
+        end = datetime.fromisoformat(str(campaign.send_time.get("end", ""))).replace(tzinfo=tz)
+        _refuse_passed(end, "send_time.end", now=now, tz=tz, what="best-time window")
     if campaign.recurrence:
         first = scheduling.next_occurrence(campaign.recurrence, after=campaign.send_at - timedelta(seconds=1),
                                            tz=tz, start=campaign.send_at)
@@ -200,6 +212,13 @@ def schedule(session: Session, campaign: Campaign, data: ScheduleIn, *, now: dat
     campaign.status = "scheduled"
     session.flush()
     return campaign
+
+
+def _refuse_passed(moment: datetime | date, field: str, *, now: datetime, tz: ZoneInfo, what: str = "",
+                   instead: str = "") -> None:
+    why = scheduling.passed(moment, now=now, tz=tz, what=what)
+    if why:
+        raise ValidationFailed(f"{field}: {why}{instead}", errors=[{"field": field, "message": why + instead}])
 
 
 def record_conversion(

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
 from campaigns.models import Campaign
+from campaigns.scheduling import passed
 from campaigns.schemas import CampaignIn, ScheduleIn, SendTimeIn
 from campaigns.service import AB_METRICS
 from core.db import utcnow
@@ -65,7 +66,8 @@ def problem_label(name: str) -> tuple[str, str]:
     return name, PROBLEM_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-_FIELD_OF = {"segment_id": "segment", "throttle_per_minute": "throttle_per_minute", "ab": "arms"}
+_FIELD_OF = {"segment_id": "segment", "throttle_per_minute": "throttle_per_minute", "ab": "arms",
+             "send_time.end": "best_end"}
 
 
 @dataclass
@@ -249,34 +251,22 @@ def _ab(wizard: WizardForm, problems: dict[str, str]) -> dict[str, Any]:
     return {"arms": arms, "test_fraction": percent / 100, "metric": wizard.metric, "winner_after_hours": hours}
 
 
-#: how far in the past a start "on a date, at a time" may be before it is refused: one typed for the minute it is
-#: (a few seconds late when confirmed) is meant as now
-PAST_TOLERANCE = timedelta(minutes=5)
-
-
-def _passed(now: datetime, zone: ZoneInfo, *, day: bool = False, what: str = "", tail: str = ", or Now") -> str:
-    """Why a start in the past is refused: a campaign "on 2026-11-20 at 10:00" (a mistyped month) was scheduled and
-    sent at once, 11 days late, with the wizard and its confirmation repeating the date."""
-    today = f"today is {now:%a %d %b %Y}" + ("" if day else f", {now:%H:%M}") + f" in {zone.key}"
-    return f"this {what or ('day' if day else 'time')} has passed ({today}): choose a later one{tail}"
-
-
 def _schedule(wizard: WizardForm, problems: dict[str, str]) -> ScheduleIn | None:
     zone = _zone(wizard.timezone)
     if zone is None:
         problems["timezone"] = f"unknown time zone {wizard.timezone!r} (e.g. Europe/Paris)"
         return None
-    now = utcnow().astimezone(zone)
+    now = utcnow()
     try:
         if wizard.when == "at":
             send_at = datetime.fromisoformat(wizard.send_at).replace(tzinfo=zone)
-            if send_at < now - PAST_TOLERANCE:
-                problems["send_at"] = _passed(now, zone)
+            if why := passed(send_at, now=now, tz=zone):  # the domain's rule, said before confirm
+                problems["send_at"] = f"{why}, or Now"
                 return None
             return ScheduleIn(send_at=send_at, timezone=wizard.timezone)
         if wizard.when == "local":
-            if date.fromisoformat(wizard.local_date) < now.date():
-                problems["local_date"] = _passed(now, zone, day=True)
+            if why := passed(date.fromisoformat(wizard.local_date), now=now, tz=zone):
+                problems["local_date"] = f"{why}, or Now"
                 return None
             return ScheduleIn(local_time=wizard.local_time, local_date=wizard.local_date, timezone=wizard.timezone)
     except ValueError:
@@ -298,11 +288,12 @@ def _best_time(wizard: WizardForm, problems: dict[str, str]) -> SendTimeIn | Non
     if "best_start" not in problems and "best_end" not in problems and wizard.best_end <= wizard.best_start:
         problems["best_end"] = "must be later than the start"
     zone = _zone(wizard.timezone)
-    if "best_end" not in problems and zone is not None:
-        now = utcnow().astimezone(zone)
-        if datetime.fromisoformat(wizard.best_end).replace(tzinfo=zone) < now - PAST_TOLERANCE:
-            # a window already over was said back ("at their best hour between 2026-11-01 09:00 and …") and sent
-            problems["best_end"] = _passed(now, zone, what="window", tail="")
+    # a window already over was said back ("at their best hour between 2026-11-01 09:00 and …") and sent
+    if "best_end" not in problems and zone is not None and (
+        why := passed(datetime.fromisoformat(wizard.best_end).replace(tzinfo=zone), now=utcnow(), tz=zone,
+                      what="window")
+    ):
+        problems["best_end"] = why
     percent = _number(problems, "best_holdout", wizard.best_holdout, low=0, whole=False)
     if percent > 50:
         problems["best_holdout"] = "enter at most 50"
