@@ -150,7 +150,9 @@ class Candidate:
     size, and that this passage states it (:func:`rank`): that is what the question asks about.
     ``asked_topic`` says that the question asks about a topic (``asked`` in topics.yaml: what something is made of)
     that this passage's title names ("Materials"): it is ``specific`` too, and needs less wording. ``states_city``
-    says that the passage names the city the question names ("Our Paris shop…" for "a shop in Paris?").
+    says that the passage names the city the question names ("Our Paris shop…" for "a shop in Paris?"). ``unstated``
+    holds the words of a yes-or-no question that the knowledge base never mentions ("physiques" in "Est-ce que vous
+    faites des cartes cadeaux physiques ?"): what the passage says is given without its "Yes".
     """
 
     hit: Hit
@@ -177,6 +179,7 @@ class Candidate:
     specific: bool = False
     asked_topic: bool = False
     states_city: bool = False
+    unstated: tuple[str, ...] = ()
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -203,7 +206,7 @@ class Candidate:
         chosen = [self.units[i] for i in kept]
         # nor is a "Yes" given for a place the passage does not state: "Avete un negozio a Milano?" got
         # "Yes, Click & Collect is free…", a passage naming no place
-        if self.support == "contradicted" or not self.asserts or self.asks_detail or \
+        if self.support == "contradicted" or not self.asserts or self.asks_detail or self.unstated or \
                 any(e.kind == "country" for e in self.missing):
             first = AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
@@ -596,6 +599,18 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             candidates[0] = replace(first, support="unknown")
         elif first.support == "covered" and first.relevance >= MIN_RELEVANCE:
             candidates[0] = replace(first, specific=True)
+    if asking and not asks_detail and not follow_up:
+        # a yes-or-no question naming what no passage mentions asks about that too: "Est-ce que vous faites des cartes
+        # cadeaux physiques ?" got "Oui, des e-cartes cadeaux…", where the knowledge base says nothing of physical ones.
+        # In another language than the passages' its words cannot be checked ("¿Tenéis tarjetas regalo físicas?" got
+        # "Yes, e-gift cards…"): only a place or payment method it names is (``support``)
+        taken_words = {word for e in named for word in fold(e.surface).split()}
+        unstated = tuple(e.surface for e in _unknown_subjects(question, named, known_name)) \
+            if hits[0].language == language else \
+            tuple(word for word in subject_words(question) if word not in taken_words and not products(word))
+        candidates = [replace(c, unstated=tuple(w for w in unstated
+                                                if w[:STEM_LETTERS] not in _stems(_passage_text(c))))
+                      for c in candidates]
     priced = named_products(asked or question) if names_price(asked or question) and not question_topics else set()
     if priced and not any(states_product(_passage_text(candidates[0]), kind) for kind in priced):
         # ... and what it asks the price of is a product the passage does not speak of: "¿Cuánto cuestan las velas?"

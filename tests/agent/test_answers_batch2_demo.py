@@ -69,3 +69,33 @@ def test_messages_cancelled_are_still_an_opt_out(pipeline: Pipeline, text: str, 
                                                ("cancel my subscription", False), ("where is my order?", False)])
 def test_the_cancel_order_cue_needs_an_order_and_no_messages(text: str, cancels: bool) -> None:
     assert ("cancel_order" in cues(text)) is cancels
+
+
+@pytest.mark.parametrize("text", ["Est-ce que vous faites des cartes cadeaux physiques ?",
+                                  "Do you have physical gift cards?", "¿Tenéis tarjetas regalo físicas?",
+                                  "Avete buoni regalo cartacei?",
+                                  "Habt ihr Geschenkkarten aus Papier?", "Vocês têm cartões-presente físicos?"])
+def test_a_yes_or_no_question_naming_what_no_passage_states_gets_no_yes(pipeline: Pipeline, text: str) -> None:
+    """The knowledge base offers e-gift cards only: "Oui, des e-cartes cadeaux…" said yes to physical ones. What exists
+    is stated, without the "Yes" (in another language than the passages', the question's words cannot be checked)."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None, (text, decision.reason_code)
+    assert "-gift cards" in decision.reply or "e-cartes" in decision.reply
+    assert not any(yes in decision.reply for yes in ("Yes", "Oui"))
+
+
+@pytest.mark.parametrize(("text", "yes"), [("Vendez-vous des cartes cadeaux ?", "Oui, des e-cartes"),
+                                           ("Do you sell gift cards?", "Yes, e-gift cards"),
+                                           ("Livrez-vous en Belgique ?", "Oui, nous livrons"),
+                                           ("Do you deliver to Switzerland?", "Yes, we deliver")])
+def test_a_question_the_passage_states_keeps_its_yes(pipeline: Pipeline, text: str, yes: str) -> None:
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.reply is not None and decision.reply.startswith(yes), decision.reply
+
+
+def test_express_abroad_gets_the_terms_abroad_without_a_yes(pipeline: Pipeline) -> None:
+    """"Is express delivery available to Germany?": the knowledge base states express for mainland France only; the
+    terms abroad (4-8 working days) are stated, read as no yes to express."""
+    decision = pipeline.analyze("Is express delivery available to Germany?", use_llm=False).decision
+    assert decision.reply is not None and "4-8 working days" in decision.reply
+    assert not decision.reply.startswith("Yes") and "24 hours" not in decision.reply
