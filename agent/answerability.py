@@ -605,10 +605,10 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # In another language than the passages' its words cannot be checked ("¿Tenéis tarjetas regalo físicas?" got
         # "Yes, e-gift cards…"): only a place or payment method it names is (``support``)
         taken_words = {word for e in named for word in fold(e.surface).split()}
-        unstated = tuple(e.surface for e in _unknown_subjects(question, named, known_name)) \
+        unchecked = tuple(e.surface for e in _unknown_subjects(question, named, known_name)) \
             if hits[0].language == language else \
             tuple(word for word in subject_words(question) if word not in taken_words and not products(word))
-        candidates = [replace(c, unstated=tuple(w for w in unstated
+        candidates = [replace(c, unstated=tuple(w for w in unchecked
                                                 if w[:STEM_LETTERS] not in _stems(_passage_text(c))))
                       for c in candidates]
     priced = named_products(asked or question) if names_price(asked or question) and not question_topics else set()
