@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
+
+from eval.metrics import NOT_APPLICABLE
 
 
 @dataclass(frozen=True)
@@ -140,3 +143,11 @@ def describe(name: str) -> Figure:
     this module cannot read keeps the name as its words and an empty meaning."""
     words = _words(name.rsplit(".", 1)[-1])
     return Figure(name, *(words or (name, "")))
+
+
+def fmt(value: Any) -> str:
+    """A figure as shown: integers as they are, other numbers with three decimals (the console's QA page and
+    each run's ``report.html`` alike: the page printed ``24.885103823460234``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return NOT_APPLICABLE if value is None else str(value)  # None: nothing to measure
+    return str(value) if isinstance(value, int) else f"{value:.3f}"

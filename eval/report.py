@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agent.intent.classifier import IntentClassifier
-from eval.figures import describe
+from eval.figures import describe, fmt
 from eval.metrics import NOT_APPLICABLE
 
 MAX_HEATMAP_LABELS = 30
@@ -148,7 +148,7 @@ def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
         pairs = confused_pairs(labels, matrix)
     html = _environment().get_template("report.html").render(
         report=body, heatmap=heatmap, heat_labels=confusion["labels"] if confusion and heatmap else [], pairs=pairs,
-        failed=report.failed_thresholds, not_applicable=NOT_APPLICABLE, describe=describe,
+        failed=report.failed_thresholds, not_applicable=NOT_APPLICABLE, describe=describe, fmt=fmt,
     )
     html_path = out_dir / "report.html"
     html_path.write_text(html)

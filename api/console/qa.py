@@ -24,7 +24,7 @@ from core.errors import NotFound
 from core.rbac import Role
 from core.settings import Settings
 from eval.compare import COUNTS, LOWER_IS_BETTER
-from eval.figures import Figure, describe
+from eval.figures import Figure, describe, fmt
 from eval.metrics import NOT_APPLICABLE
 from eval.store import ReportEntry, list_reports, read_report
 
@@ -75,13 +75,6 @@ class Suite:
     sparks: dict[str, Spark]
     total: int  # runs stored, of which ``runs`` are the newest
     described: dict[str, Figure]  # each figure's words and meaning
-
-
-def fmt(value: Any) -> str:
-    """A figure as shown: integers as they are, other numbers with three decimals."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return NOT_APPLICABLE if value is None else str(value)  # None: nothing to measure
-    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def _numeric(value: Any) -> TypeGuard[int | float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_html_shows_shares_as_percent_and_times_as_numbers(tmp_path: Path) -> No
     report = Report(suite="s", summary={"accuracy": 0.5, "latency_p50_ms": 0.29, "x.n": 1}, metrics={})
     _, html_path = write(report, tmp_path)
     html = html_path.read_text()
-    assert "50.0 %" in html and ">0.29<" in html and "29.0 %" not in html and "100.0 %" not in html
+    assert "50.0 %" in html and ">0.290<" in html and "29.0 %" not in html and "100.0 %" not in html  # as the QA page
 
 
 def test_html_names_each_figure_in_words_with_its_meaning(tmp_path: Path) -> None:
@@ -129,3 +130,19 @@ def test_the_report_names_the_split_each_choice_was_made_on(tmp_path: Path) -> N
     _, html_path = write(report, tmp_path)
     html = html_path.read_text()
     assert "Choices and the split each was made on" in html and "3-fold out-of-fold on train only" in html
+
+
+def test_the_html_page_rounds_as_the_qa_page_and_links_back_to_it(tmp_path: Path) -> None:
+    """The cards printed ``24.885103823460234``; the page had no way back to the console's QA page."""
+    from urllib.parse import urljoin
+
+    from eval.figures import fmt
+
+    _, html_path = write(make_report(0.5, latency=24.885103823460234), tmp_path / "r")
+    html = html_path.read_text()
+    assert fmt(24.885103823460234) == "24.885" and '<div class="value">24.885</div>' in html
+    assert "24.8851" not in html
+    href = re.search(r'<a href="([^"]+)" id="qa-link">', html)
+    assert href is not None and not href.group(1).startswith(("/", "http"))  # relative: harmless opened from disk
+    served = "http://relais.example/api/v1/eval/reports/demo/20260101T000000Z/html"  # where the console serves it
+    assert urljoin(served, href.group(1)) == "http://relais.example/console/qa"
