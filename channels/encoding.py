@@ -11,7 +11,9 @@ Rules (3GPP TS 23.038 / 23.040):
   escape pair or a surrogate pair, so a segment may hold one unit fewer than the maximum.
 
 :func:`split_segments` is the single splitter: segment counts shown to users and the parts the
-SMPP adapter submits come from the same code.
+SMPP adapter submits come from the same code. :func:`smart_encode` (typography) and
+:func:`gsm7_lookalikes` (typography and accented capitals, for machine-written text) keep a text in
+GSM-7 where a faithful look-alike exists; :func:`gsm7_segments` says what the rest costs.
 """
 
 from __future__ import annotations
@@ -93,6 +95,19 @@ SMART_REPLACEMENTS: dict[str, str] = {
     "\u02c6": "^",
     "\u02dc": "~",
 }
+
+#: Capital letters whose accent GSM-7 lacks, written without it (À → A): French, Spanish and
+#: Portuguese texts commonly drop a capital's accent (typewriters and many keyboards had none), and a
+#: capital starts a sentence or a name, where the accent rarely tells two words apart. Lower-case
+#: accents are not in this set: they do tell words apart (French sûr/sur, Spanish más/mas, Portuguese
+#: está/esta), so a text that needs one stays UCS-2 and the brand check says what it costs.
+ACCENTED_CAPITALS: dict[str, str] = {
+    **dict.fromkeys("ÀÁÂÃ", "A"), **dict.fromkeys("ÈÊË", "E"), **dict.fromkeys("ÌÍÎÏ", "I"),
+    **dict.fromkeys("ÒÓÔÕ", "O"), **dict.fromkeys("ÙÚÛ", "U"), **dict.fromkeys("ÝŸ", "Y"),
+}
+#: Where the plain capital would change the word: Italian "È" (is) is not "E" (and); Italians type
+#: "E'" on a keyboard without È.
+LANGUAGE_LOOKALIKES: dict[str, dict[str, str]] = {"it": {"È": "E'"}}
 
 
 @dataclass(frozen=True)
@@ -198,6 +213,34 @@ def smart_encode(text: str) -> str:
         return text
     replaced = "".join(SMART_REPLACEMENTS.get(ch, ch) for ch in text)
     return replaced if is_gsm7(replaced) else text
+
+
+def lookalike(ch: str, language: str = "") -> str | None:
+    """The GSM-7 look-alike of one character (:data:`SMART_REPLACEMENTS`, :data:`ACCENTED_CAPITALS`,
+    ``language``'s own in :data:`LANGUAGE_LOOKALIKES`), or None when it has none."""
+    own = LANGUAGE_LOOKALIKES.get(language, {})
+    return own.get(ch, SMART_REPLACEMENTS.get(ch, ACCENTED_CAPITALS.get(ch)))
+
+
+def gsm7_lookalikes(text: str, language: str = "") -> str:
+    """``text`` with its look-alikes (:func:`lookalike`) in place when that makes it GSM-7, else untouched.
+
+    For machine-written text (an LLM's): what a person typed is theirs to change. As with
+    :func:`smart_encode`, a text that stays UCS-2 anyway keeps its characters, since replacing some
+    would save nothing.
+    """
+    if is_gsm7(text):
+        return text
+    replaced = "".join(found if (found := lookalike(ch, language)) is not None else ch for ch in text)
+    return replaced if is_gsm7(replaced) else text
+
+
+def gsm7_segments(text: str, language: str = "") -> int:
+    """Segments ``text`` would take in GSM-7: each character outside it as its look-alike, or as one
+    septet when it has none (an emoji). Beside :func:`analyze`'s count, what those characters cost."""
+    if is_gsm7(text):
+        return analyze(text).segments
+    return analyze("".join(ch if is_gsm7(ch) else lookalike(ch, language) or "?" for ch in text)).segments
 
 
 def gsm7_encode(text: str) -> bytes:

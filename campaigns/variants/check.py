@@ -26,7 +26,7 @@ from agent.language import SUPPORTED_LANGUAGES, clean_text, detect_language, get
 from agent.sentiment import analyze_sentiment_batch, load_sentiment_model
 from campaigns.models import BrandProfile
 from campaigns.variants.grammar import language_name
-from campaigns.variants.rules import RuleResult, all_rules, errors_and_warnings
+from campaigns.variants.rules import Cost, Original, RuleResult, all_rules, cost, errors_and_warnings
 from knowledge.embeddings import get_embedder
 
 FAILED_CAP = 0.49
@@ -57,11 +57,12 @@ class CheckResult:
     sentiment: float
     style_similarity: float | None
     language: str
+    cost: Cost
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "passed": self.passed, "reasons": self.reasons,
                 "rules": [r.as_dict() for r in self.rules], "sentiment": self.sentiment,
-                "style_similarity": self.style_similarity, "language": self.language}
+                "style_similarity": self.style_similarity, "language": self.language, "cost": self.cost.as_dict()}
 
 
 def tone_rule(score: float, brand: BrandProfile) -> tuple[RuleResult, float]:
@@ -149,9 +150,14 @@ def language_rules(text: str, language: str, brand: BrandProfile) -> tuple[list[
 
 
 def check_texts(
-    texts: Sequence[str], language: str, brand: BrandProfile, *, marketing: bool = True
+    texts: Sequence[str], language: str, brand: BrandProfile, *, marketing: bool = True,
+    originals: Sequence[Original | None] = (),
 ) -> list[CheckResult]:
-    """Brand-check each text (batched: one embedding call for the texts and the brand's examples)."""
+    """Brand-check each text (batched: one embedding call for the texts and the brand's examples).
+
+    ``originals[i]``, when given, is the text ``texts[i]`` was made from: its segments are said beside
+    the text's (``cost``, and the segments rule's words).
+    """
     if not texts:
         return []
     model = load_sentiment_model()
@@ -163,7 +169,8 @@ def check_texts(
     similarity = (text_vectors @ example_vectors.T).max(axis=1) if len(examples) else None
     results = []
     for i, text in enumerate(texts):
-        rules = all_rules(text, language, brand, marketing=marketing)
+        original = originals[i] if i < len(originals) else None
+        rules = all_rules(text, language, brand, marketing=marketing, original=original)
         language_checks, detected = language_rules(text, language, brand)
         rules += language_checks
         tone_value = sentiments[i].score
@@ -186,7 +193,8 @@ def check_texts(
             reasons = ["Passes every rule" + (f"; style similarity {style:.2f}." if style is not None else ".")]
         results.append(CheckResult(score=round(score, 3), passed=errors == 0, reasons=reasons, rules=rules,
                                    sentiment=round(tone_value, 3), style_similarity=None if style is None
-                                   else round(style, 3), language=detected))
+                                   else round(style, 3), language=detected,
+                                   cost=cost(text, language, brand, marketing=marketing, original=original)))
     return results
 
 

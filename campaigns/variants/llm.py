@@ -32,6 +32,8 @@ def _system(brand: BrandProfile) -> str:
     lines.append(f"Keep each message under {brand.max_segments * 150} characters. No ALL CAPS, no '!!!', no "
                  "link shorteners, nothing about alcohol, tobacco, firearms, sex or hate. Do not add an "
                  "opt-out line: it is appended automatically.")
+    lines.append("Use only characters of the GSM-7 SMS alphabet where the language allows: straight quotes and "
+                 "apostrophes, no accent on a capital letter. One character outside it doubles the cost.")
     return "\n".join(lines)
 
 

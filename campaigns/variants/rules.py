@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from campaigns.models import BrandProfile
 from campaigns.templates import with_footer
-from channels.encoding import analyze, detect_encoding
+from channels.encoding import analyze, gsm7_lookalikes, gsm7_segments, lookalike, ucs2_characters
 
 Severity = Literal["error", "warning", "info"]
 
@@ -60,6 +60,20 @@ class RuleResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Original:
+    """The text a variant was made from, whose segments the check shows beside the variant's: a
+    translation's source ("the original"), an LLM's text before its look-alikes ("as the model wrote
+    it"). ``label`` names it for a person."""
+
+    text: str
+    label: str = "the original"
+
+
+def _segments(n: int) -> str:
+    return f"{n} SMS segment{'s' if n > 1 else ''}"
+
+
 def _contains(text: str, term: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(term.lower()), text.lower()) is not None
 
@@ -80,14 +94,66 @@ def terms_rules(text: str, brand: BrandProfile) -> list[RuleResult]:
     ]
 
 
-def length_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool) -> list[RuleResult]:
-    """Segments as sent (the opt-out footer counted), the encoding, and the opt-out wording.
+@dataclass(frozen=True)
+class Cost:
+    """What a text costs as sent (opt-out line counted): ``segments`` in ``encoding``, ``gsm7_segments``
+    were it GSM-7 (its characters outside it as look-alikes), and its original's figures, if any."""
 
-    French marketing texts must say which short number takes STOP (docs/campaigns.md): without
-    one in the brand profile the footer falls back to a generic line, which is flagged.
-    """
+    segments: int
+    encoding: str
+    characters: int
+    gsm7_segments: int
+    outside_gsm7: tuple[str, ...]
+    original: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cost(text: str, language: str, brand: BrandProfile, *, marketing: bool, original: Original | None = None) -> Cost:
+    """The segments of ``text`` as sent, in GSM-7, and ``original``'s (``{"label", "segments", "encoding"}``)."""
     sent = with_footer(text, language, brand.stop_number) if marketing else text
     info = analyze(sent)
+    was = None
+    if original is not None:
+        before = analyze(with_footer(original.text, language, brand.stop_number) if marketing else original.text)
+        was = {"label": original.label, "segments": before.segments, "encoding": before.encoding}
+    return Cost(segments=info.segments, encoding=info.encoding, characters=info.characters,
+                gsm7_segments=gsm7_segments(sent, language), outside_gsm7=tuple(ucs2_characters(sent)), original=was)
+
+
+def _encoding_rule(text: str, language: str, spent: Cost, original: Original | None) -> RuleResult | None:
+    odd = spent.outside_gsm7[:5]
+    if spent.encoding == "UCS-2" and spent.gsm7_segments < spent.segments:
+        return RuleResult("encoding", False, "warning",
+                          f"{spent.segments} segments instead of {spent.gsm7_segments}: {_quoted(odd)} "
+                          f"{'is' if len(odd) == 1 else 'are'} outside GSM-7 (a segment then holds 70 characters "
+                          "instead of 160).")
+    if spent.encoding == "UCS-2":
+        return RuleResult("encoding", False, "warning",
+                          f"Characters outside the GSM-7 alphabet ({_quoted(odd)}): each segment then holds 70 "
+                          f"characters instead of 160 (still {_segments(spent.segments)} here).")
+    if original is not None and original.text != text and gsm7_lookalikes(original.text, language) == text:
+        kept = [f"“{ch}” as “{lookalike(ch, language)}”" for ch in ucs2_characters(original.text)][:5]
+        return RuleResult("encoding", True, "info", f"Kept in GSM-7: {', '.join(kept)}.")
+    return None
+
+
+def length_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool,
+                 original: Original | None = None) -> list[RuleResult]:
+    """Segments as sent (the opt-out footer counted) beside ``original``'s, the encoding, and the opt-out wording.
+
+    A text in UCS-2 is a warning that says what it costs: "2 segments instead of 1: “À” is outside
+    GSM-7" (the same text in GSM-7, ``channels.encoding.gsm7_segments``), so a marketer comparing
+    variants sees the price of a character. French marketing texts must say which short number takes
+    STOP (docs/campaigns.md): without one in the brand profile the footer falls back to a generic
+    line, which is flagged.
+    """
+    sent = with_footer(text, language, brand.stop_number) if marketing else text
+    spent = cost(text, language, brand, marketing=marketing, original=original)
+    beside = ""
+    if spent.original is not None:
+        beside = f"; {spent.original['label']}: {_segments(spent.original['segments'])} ({spent.original['encoding']})"
     says_stop = sent == text
     if not marketing:
         opt_out = RuleResult("opt_out", True, "info", "Transactional: no opt-out line is added.")
@@ -102,18 +168,14 @@ def length_rules(text: str, language: str, brand: BrandProfile, *, marketing: bo
                              f"The opt-out line is added when sent ({len(sent) - len(text)} characters, counted).")
     results = [
         opt_out,
-        RuleResult("segments", info.segments <= brand.max_segments, "error",
-                   f"Too long: {info.segments} SMS segments as sent ({info.characters} characters with the "
-                   f"opt-out line, {info.encoding}); the brand allows {brand.max_segments}."
-                   if info.segments > brand.max_segments else
-                   f"{info.segments} SMS segment{'s' if info.segments > 1 else ''} as sent "
-                   f"({info.characters} characters, {info.encoding})."),
+        RuleResult("segments", spent.segments <= brand.max_segments, "error",
+                   f"Too long: {spent.segments} SMS segments as sent ({spent.characters} characters with the "
+                   f"opt-out line, {spent.encoding}){beside}; the brand allows {brand.max_segments}."
+                   if spent.segments > brand.max_segments else
+                   f"{_segments(spent.segments)} as sent ({spent.characters} characters, {spent.encoding}){beside}."),
     ]
-    if info.encoding == "UCS-2":
-        odd = list(dict.fromkeys(ch for ch in sent if detect_encoding(ch) == "UCS-2"))[:5]
-        results.append(RuleResult("encoding", False, "warning",
-                                  f"Characters outside the GSM-7 alphabet ({_quoted(odd)}): each segment then "
-                                  "holds 70 characters instead of 160."))
+    if (encoding := _encoding_rule(text, language, spent, original)) is not None:
+        results.append(encoding)
     return results
 
 
@@ -160,8 +222,9 @@ def shaft_rule(text: str) -> RuleResult:
                       else "No SHAFT content.")
 
 
-def all_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool) -> list[RuleResult]:
-    return [*terms_rules(text, brand), *length_rules(text, language, brand, marketing=marketing),
+def all_rules(text: str, language: str, brand: BrandProfile, *, marketing: bool,
+              original: Original | None = None) -> list[RuleResult]:
+    return [*terms_rules(text, brand), *length_rules(text, language, brand, marketing=marketing, original=original),
             emoji_rule(text, brand), *spam_rules(text), shaft_rule(text)]
 
 

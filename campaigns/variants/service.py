@@ -6,6 +6,11 @@ and, once approved, the ``template_id`` it became. When the LLM is configured bu
 HTTP error, unreadable answer) that language and the ones after it are served offline and the
 answer says why (``fallback_reason``). The callers (API, console) audit every change a person makes: edit,
 approve, reject.
+
+What the LLM writes (variants, translations) is put in GSM-7 where look-alikes do it without changing a
+word (``channels.encoding.gsm7_lookalikes``: curly quotes, "À" as "A"): one character outside GSM-7
+sends the whole text as UCS-2, often twice the segments. The check then shows the model's own text's
+segments beside the variant's; a translation's, its source's. A person's text is stored as typed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from campaigns.variants import llm, offline
 from campaigns.variants.brief import Brief, parse_brief
 from campaigns.variants.check import check_texts, supported_language
 from campaigns.variants.grammar import GRAMMARS, language_name
+from campaigns.variants.rules import Original
 from campaigns.variants.schemas import CheckRequest, VariantRequest
+from channels.encoding import gsm7_lookalikes
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.settings import get_settings
@@ -52,9 +59,10 @@ def _language(language: str) -> str:
 
 
 def _store(session: Session, texts: list[str], *, language: str, brief: str, path: str,
-           angles: list[str] | None = None, parent_id: int | None = None, marketing: bool = True) -> list[Variant]:
+           angles: list[str] | None = None, parent_id: int | None = None, marketing: bool = True,
+           originals: list[Original | None] | None = None) -> list[Variant]:
     brand = get_profile(session)
-    checks = check_texts(texts, language, brand, marketing=marketing)
+    checks = check_texts(texts, language, brand, marketing=marketing, originals=originals or ())
     stored = []
     for i, (text, result) in enumerate(zip(texts, checks, strict=True)):
         variant = Variant(text=text, language=language, brief=brief, path=path, score=result.score,
@@ -64,6 +72,16 @@ def _store(session: Session, texts: list[str], *, language: str, brief: str, pat
         stored.append(variant)
     session.flush()
     return stored
+
+
+def _in_gsm7(written: list[str], language: str) -> tuple[list[str], list[Original | None]]:
+    """The model's texts with their look-alikes in place (repeats dropped), and the model's own text for
+    each one that changed ("as the model wrote it")."""
+    texts: dict[str, Original | None] = {}
+    for text in written:
+        kept = gsm7_lookalikes(text, language)
+        texts.setdefault(kept, Original(text, "as the model wrote it") if kept != text else None)
+    return list(texts), list(texts.values())
 
 
 def _product_notes(brief: Brief, languages: list[str]) -> list[str]:
@@ -100,7 +118,8 @@ def generate(session: Session, request: VariantRequest, *, today: date | None = 
                 reason = f"LLM unavailable ({exc.kind}: {exc.detail})"
                 client = None  # the other languages do not wait for it again
         if texts:
-            stored = _store(session, texts, language=language, brief=request.brief, path="llm")
+            texts, originals = _in_gsm7(texts, language)
+            stored = _store(session, texts, language=language, brief=request.brief, path="llm", originals=originals)
         else:
             composed = offline.compose(brief, language=language, n=request.n, brand_name=business_name(session),
                                        tone=request.tone, required_terms=brand.required_terms,
@@ -175,12 +194,12 @@ def translate(session: Session, variant: Variant, languages: list[str]) -> list[
     out = []
     for language in dict.fromkeys(_language(lang) for lang in languages):
         try:
-            text = llm.translate(client, brand, text=variant.text, language=language)
+            text = gsm7_lookalikes(llm.translate(client, brand, text=variant.text, language=language), language)
         except LlmError as exc:
             raise ValidationFailed(f"translation into {language} failed: the LLM is unavailable "
                                    f"({exc.kind}: {exc.detail})") from None
         out += _store(session, [text], language=language, brief=variant.brief, path="translation",
-                      parent_id=variant.id)
+                      parent_id=variant.id, originals=[Original(variant.text)])
     return out
 
 

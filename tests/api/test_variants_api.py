@@ -112,6 +112,35 @@ def test_llm_generation_and_translation(app_client: TestClient, marketer: dict[s
         assert (entry.action, entry.actor_type, entry.diff["translates"]) == ("variant.create", "api_key", good["id"])
 
 
+def test_llm_variants_keep_to_gsm7_or_say_what_they_cost(app_client: TestClient, marketer: dict[str, str],
+                                                        llm: FakeLlm) -> None:
+    """An "À" the model wrote becomes "A" (a capital's accent, commonly dropped); a "fête" cannot lose its
+    accent and is flagged with its cost; a translation's segments are said beside its source's."""
+    model = "Acme : nos chemises en lin sont de retour, -20 % ce week-end. À très vite !"
+    party = "Acme : la fête des chemises en lin continue, -20 % ce week-end. Passez nous voir !"
+    llm.answer = json.dumps({"variants": [model, party]})
+    data = app_client.post("/api/v1/variants", headers=marketer,
+                           json={"brief": "linen shirts sale", "languages": ["fr"], "n": 2}).json()
+    kept, flagged = sorted(data["variants"], key=lambda v: "fête" in v["text"])
+    assert kept["text"] == model.replace("À", "A") and kept["path"] == "llm"
+    assert kept["check"]["cost"]["segments"] == 1 and kept["check"]["cost"]["encoding"] == "GSM-7"
+    assert kept["check"]["cost"]["original"] == {"label": "as the model wrote it", "segments": 2, "encoding": "UCS-2"}
+    segments = next(r for r in kept["check"]["rules"] if r["rule"] == "segments")
+    assert segments["detail"].endswith("GSM-7); as the model wrote it: 2 SMS segments (UCS-2).")
+    assert flagged["text"] == party and flagged["check"]["cost"]["gsm7_segments"] == 1
+    assert ("2 segments instead of 1: “ê” is outside GSM-7 (a segment then holds 70 characters instead of 160)."
+            in flagged["check"]["reasons"])
+    english = app_client.post("/api/v1/variants/check", headers=marketer,
+                              json={"text": "Acme: linen shirts are back, 20% off this weekend. See you soon!",
+                                    "language": "en"}).json()
+    llm.answer = "Acme : c’est la fête des chemises en lin, -20 % ce week-end. À très vite !"
+    fr = app_client.post(f"/api/v1/variants/{english['id']}/translate", headers=marketer,
+                         json={"languages": ["fr"]}).json()[0]
+    assert fr["text"] == llm.answer  # "fête" keeps it in UCS-2: nothing is replaced for nothing
+    assert fr["check"]["cost"]["original"] == {"label": "the original", "segments": 1, "encoding": "GSM-7"}
+    assert any(r.startswith("2 segments instead of 1: “’”, “ê”, “À” are outside GSM-7") for r in fr["check"]["reasons"])
+
+
 @pytest.mark.parametrize(("status", "delay", "kind"), [(500, 0.0, "http"), (200, 1.5, "timeout")])
 def test_llm_failure_falls_back_offline(app_client: TestClient, marketer: dict[str, str], llm: FakeLlm,
                                         status: int, delay: float, kind: str) -> None:
@@ -186,13 +215,15 @@ def test_edit_then_approve_makes_a_template_and_reject_keeps_the_reason(app_clie
 
 
 def test_what_the_offline_path_could_not_use_is_said(app_client: TestClient, marketer: dict[str, str]) -> None:
-    assert app_client.put("/api/v1/brand", headers=marketer, json={**BRAND, "max_segments": 2}).status_code == 200
+    # one segment: the Spanish variants are GSM-7 (160 characters), where two UCS-2 ones held this link
+    assert app_client.put("/api/v1/brand", headers=marketer, json={**BRAND, "max_segments": 1}).status_code == 200
     data = app_client.post("/api/v1/variants", headers=marketer, json={
         "brief": "Rebajas de invierno", "languages": ["es"], "n": 3, "offer": "buy more, save more",
-        "link": "https://acme.example/rebajas-de-invierno/abrigos-y-chaquetas"}).json()
+        "link": "https://acme.example/rebajas-de-invierno/abrigos-y-chaquetas-de-lana?utm_source=sms&utm_medium=texto"
+    }).json()
     notes = data["notes"]
     assert any(n.startswith("The offer “buy more, save more” is not one") for n in notes)
     without = sum("https://acme.example" not in v["text"] for v in data["variants"])
-    said = f"Spanish: {without} of 3 variants leave out the link to stay within 2 segments with the opt-out line."
+    said = f"Spanish: {without} of 3 variants leave out the link to stay within 1 segment with the opt-out line."
     assert without and said in notes
     assert all(r["passed"] for v in data["variants"] for r in v["check"]["rules"] if r["rule"] == "segments")

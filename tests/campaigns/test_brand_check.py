@@ -8,6 +8,7 @@ from campaigns.models import BrandProfile
 from campaigns.variants.check import check_texts, foreign_sentences, language_rules, tone_rule
 from campaigns.variants.llm import parse_list
 from campaigns.variants.rules import (
+    Original,
     RuleResult,
     all_rules,
     emoji_rule,
@@ -109,6 +110,29 @@ def test_reasons_are_sentences_a_person_reads() -> None:
     encoding = [r for r in length_rules("Acme: promoção já", "pt", _brand(max_segments=2), marketing=True)
                 if r.rule == "encoding"]
     assert encoding and encoding[0].detail.startswith("Characters outside the GSM-7 alphabet (“ç”, “ã”, “á”)")
+
+
+def test_a_character_outside_gsm7_that_costs_a_segment_is_said_with_the_cost() -> None:
+    """The walk's case: one "À" made a one-segment French text two (UCS-2), and the check said only
+    that a segment holds 70 characters."""
+    text = "Acme : nos chemises en lin sont de retour, -20 % ce week-end. À très vite !"
+    brand = _brand(max_segments=2, stop_number="36180", languages=["fr"])
+    rules = {r.rule: r for r in length_rules(text, "fr", brand, marketing=True)}
+    assert rules["encoding"].detail == ("2 segments instead of 1: “À” is outside GSM-7 (a segment then holds 70 "
+                                        "characters instead of 160).")
+    assert not rules["encoding"].passed and rules["encoding"].severity == "warning"
+    assert rules["segments"].detail == "2 SMS segments as sent (89 characters, UCS-2)."
+    # beside the text it was made from
+    gsm = text.replace("À", "A")
+    rules = {r.rule: r for r in length_rules(gsm, "fr", brand, marketing=True,
+                                             original=Original(text, "as the model wrote it"))}
+    assert rules["segments"].detail == ("1 SMS segment as sent (89 characters, GSM-7); as the model wrote it: "
+                                        "2 SMS segments (UCS-2).")
+    assert rules["encoding"].passed and rules["encoding"].detail == "Kept in GSM-7: “À” as “A”."
+    translated = {r.rule: r for r in length_rules(text, "fr", brand, marketing=True, original=Original(
+        "Acme: linen shirts are back, 20% off this weekend. See you soon!"))}
+    assert translated["segments"].detail == ("2 SMS segments as sent (89 characters, UCS-2); the original: "
+                                             "1 SMS segment (GSM-7).")
 
 
 def test_french_marketing_without_a_stop_number_is_flagged() -> None:

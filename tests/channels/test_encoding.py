@@ -16,6 +16,8 @@ from channels.encoding import (
     detect_encoding,
     gsm7_decode,
     gsm7_encode,
+    gsm7_lookalikes,
+    gsm7_segments,
     is_gsm7,
     smart_encode,
     split_segments,
@@ -130,3 +132,19 @@ def test_a_text_is_measured_once() -> None:
     """A bot reply is measured when composed, stored and sent: the second time is the first's value."""
     reply = "Livraison offerte dès 60 € d'achat en France métropolitaine."
     assert analyze(reply) is analyze(reply[:10] + reply[10:])
+
+
+def test_lookalikes_drop_a_capital_s_accent_and_typography_only_when_that_makes_gsm7() -> None:
+    assert gsm7_lookalikes("À très vite ! C’est Noel.", "fr") == "A très vite ! C'est Noel."
+    assert gsm7_lookalikes("Última oportunidad", "es") == "Ultima oportunidad"
+    assert gsm7_lookalikes("È il momento giusto", "it") == "E' il momento giusto"  # "E" would read "and"
+    # a lower-case accent tells words apart (sûr/sur): the text stays as written, capitals included
+    assert gsm7_lookalikes("À bientôt, c’est sûr", "fr") == "À bientôt, c’est sûr"
+    assert gsm7_lookalikes("plain", "fr") == "plain"
+
+
+def test_gsm7_segments_say_what_the_characters_outside_gsm7_cost() -> None:
+    text = "À" + "a" * 100
+    assert (analyze(text).segments, gsm7_segments(text)) == (2, 1)
+    assert gsm7_segments("😀" + "a" * 150) == 1  # no look-alike: counted as one septet
+    assert gsm7_segments("a" * 161) == analyze("a" * 161).segments == 2

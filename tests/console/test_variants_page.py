@@ -99,6 +99,21 @@ def test_edit_check_approve_and_reject_are_audited(app_client: TestClient) -> No
     assert 'id="decided"' in listing.text and "trop insistant" in listing.text and _ids(listing.text) == []
 
 
+def test_the_live_check_says_what_a_character_outside_gsm7_costs(app_client: TestClient) -> None:
+    """A marketer comparing variants sees that one "À" makes the text two segments instead of one."""
+    csrf = _marketer(app_client)
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    first = _ids(app_client.post("/console/variants/generate", data={**BRIEF, "languages": ["fr"]},
+                                 headers=headers).text)[0]
+    text = "Maison Lumière : -20 % sur les manteaux jusqu'à dimanche. À très vite !"
+    live = app_client.post(f"/console/variants/{first}/check", data={"text": text}, headers=headers)
+    assert live.status_code == 200
+    assert "<li>2 segments instead of 1: “À” is outside GSM-7" in live.text
+    plain = app_client.post(f"/console/variants/{first}/check", data={"text": text.replace("À", "A")},
+                            headers=headers)
+    assert "1 SMS segment as sent (85 characters, GSM-7)" in plain.text and "instead of" not in plain.text
+
+
 @pytest.mark.parametrize("role", ["agent", "analyst"])
 def test_agents_and_analysts_get_the_friendly_403(app_client: TestClient, role: str) -> None:
     _, secret = create_console_user(f"{role}@example.com", role=role)
