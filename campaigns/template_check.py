@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 from campaigns import preview, service
 from campaigns.brand import get_profile
 from campaigns.schemas import PreviewIn, TemplateIn
-from campaigns.templates import CONTACT_FIELDS, PREDICTION_ROOT, RECOMMENDATIONS_ROOT, footer, validate, with_footer
+from campaigns.templates import (
+    CONTACT_FIELDS,
+    LIST_SEPARATOR,
+    PREDICTION_ROOT,
+    RECOMMENDATIONS_ROOT,
+    footer,
+    validate,
+    with_footer,
+)
 from campaigns.variants.rules import RuleResult, all_rules
 from channels.encoding import EncodingInfo, analyze, ucs2_characters
 from channels.media import CARRIER_LIMITS, KB, MB, prepare_media, size_limit
@@ -148,9 +156,10 @@ def available_variables(session: Session, draft: TemplateIn | None = None) -> li
     found += [Variable(f"{PREDICTION_ROOT}.{kind}", f'{{{{ {PREDICTION_ROOT}.{kind} | default("") }}}}',
                        f"{about} (empty until the contact is scored)", predicted=True)
               for kind, about in PREDICTION_KINDS.items()]
-    found.append(Variable(RECOMMENDATIONS_ROOT, f'{{{{ {RECOMMENDATIONS_ROOT} | default([]) | join(", ") }}}}',
-                          f"up to {RECOMMENDATIONS} products the contact is likely to buy next, as a list "
-                          "(empty until the contact is scored)", predicted=True))
+    found.append(Variable(RECOMMENDATIONS_ROOT, f'{{{{ {RECOMMENDATIONS_ROOT} | default("") }}}}',
+                          f"up to {RECOMMENDATIONS} products the contact is likely to buy next, printed as "
+                          f"\"REX lamp{LIST_SEPARATOR}Oak table\" ({RECOMMENDATIONS_ROOT} | first: the likeliest "
+                          "alone; empty until the contact is scored)", predicted=True))
     if draft is not None and draft.kind == "transactional":
         for raw in draft.event_fields:
             path = raw.rstrip("?")

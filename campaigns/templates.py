@@ -112,6 +112,13 @@ class _BoundedSandbox(SandboxedEnvironment):
             raise _too_long(size)
         return super().call_binop(context, operator, left, right)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``event.items`` is the payload's field, not the mapping's method: Jinja tries the attribute first, and an
+        order's ``items`` printed "<built-in method items of dict object …>"."""
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
 
 def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` (a filter) failing when it returns a string or list longer than a message (``replace``, ``join``)."""
@@ -126,7 +133,38 @@ def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
-_ENV = _BoundedSandbox(undefined=_Missing, autoescape=False, keep_trailing_newline=False)
+#: How a list reads when a template prints it whole: its items joined with a comma, the way a shop's own emails list
+#: products ("REX lamp, Oak table"); no "and", which would be English in a French text.
+LIST_SEPARATOR = ", "
+
+
+def printed(value: Any) -> Any:
+    """A value as a message shows it: a list (``recommendations``, a list in an event's payload, a ``default([])``)
+    as its items joined with ``LIST_SEPARATOR``; anything else as it is. ``{{ recommendations | default("") }}``
+    wrote Python's ``['REX lamp', 'Oak table']`` into the SMS."""
+    if isinstance(value, list | tuple):
+        return LIST_SEPARATOR.join(str(printed(item)) for item in value)
+    return value
+
+
+class Words(list[Any]):
+    """A list of the render context that reads as words wherever text is made of it (``~``, ``| upper``,
+    ``| string``), as ``printed`` makes it in ``{{ }}``; ``| first``, ``| join`` and ``{% for %}`` see the list."""
+
+    def __str__(self) -> str:
+        return str(printed(self))
+
+
+def as_words(value: Any) -> Any:
+    """``value`` with every list in it (nested in an event's payload too) a :class:`Words`."""
+    if isinstance(value, list | tuple):
+        return Words(as_words(item) for item in value)
+    if isinstance(value, Mapping):
+        return {key: as_words(item) for key, item in value.items()}
+    return value
+
+
+_ENV = _BoundedSandbox(undefined=_Missing, autoescape=False, keep_trailing_newline=False, finalize=printed)
 _ENV.filters = {name: _bounded(f) for name, f in _ENV.filters.items() if name in ALLOWED_FILTERS}
 _ENV.tests = {name: t for name, t in _ENV.tests.items() if name in ALLOWED_TESTS}
 _ENV.globals = {}
@@ -217,8 +255,17 @@ def _check_variable(walk: _Walk, node: nodes.Node, path: list[str], local: set[s
         return
     walk.variables.add(dotted)
     if may_be_missing and not defaulted and dotted not in guarded:
-        walk.error(node, dotted, f"{dotted!r} can be missing: give it a default, "
-                                 f"e.g. {{{{ {dotted} | default(\"\") }}}}, or test it with {{% if {dotted} %}}")
+        walk.error(node, dotted, f"{dotted!r} can be missing: " + _MISSING_ADVICE.get(
+            dotted, f"give it a default, e.g. {{{{ {dotted} | default(\"\") }}}}, or test it with {{% if {dotted} %}}"))
+
+
+#: What to write instead of a bare list that can be missing: it prints as "A, B, C" with a default; one item reads
+#: better in a sentence.
+_MISSING_ADVICE = {
+    RECOMMENDATIONS_ROOT: f"test it, e.g. {{% if {RECOMMENDATIONS_ROOT} %}}You may like {{{{ {RECOMMENDATIONS_ROOT} | "
+                          f"first }}}}{{% endif %}}, or give it a default, e.g. {{{{ {RECOMMENDATIONS_ROOT} | "
+                          f"default(\"\") }}}} (the products joined with \"{LIST_SEPARATOR}\")",
+}
 
 
 def _tested_paths(test: nodes.Node) -> Iterator[str]:
@@ -365,10 +412,10 @@ def contact_context(*, first_name: str | None, name: str | None, language: str |
         if value:
             context[key] = value
     if event is not None:
-        context["event"] = event
+        context["event"] = as_words(event)  # a list in the payload (an order's items) reads as words
     context[PREDICTION_ROOT] = dict(prediction or {})  # always a mapping: prediction.KIND | default(...) works
     if recommendations:
-        context[RECOMMENDATIONS_ROOT] = list(recommendations)
+        context[RECOMMENDATIONS_ROOT] = Words(recommendations)
     return context
 
 
