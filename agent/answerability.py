@@ -40,6 +40,7 @@ from agent.entities import (
     EntityKind,
     asked_topics,
     asks_availability,
+    asks_contact,
     asks_size,
     city_names,
     countries,
@@ -55,6 +56,7 @@ from agent.entities import (
     products,
     reports_problem,
     requested_topics,
+    states_contact,
     states_duration,
     states_price,
     states_product,
@@ -611,6 +613,17 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         candidates = [replace(c, unstated=tuple(w for w in unchecked
                                                 if w[:STEM_LETTERS] not in _stems(_passage_text(c))))
                       for c in candidates]
+    reach = asks_contact(asked or question) if _asks(question) else frozenset()
+    if reach and not _states_contacts(candidates[0], reach):
+        # a phone number or an e-mail address asked for: "Quel est le numéro de téléphone du service client ?" got the
+        # shop's hours ("Le service client répond du lundi au vendredi…"), which give none. A passage giving it
+        # answers, else a person
+        giving = [c for c in candidates if _states_contacts(c, reach) and c.relevance >= PLACE_MIN_RELEVANCE]
+        if giving:
+            candidates.remove(giving[0])
+            candidates.insert(0, giving[0])
+        else:
+            candidates[0] = replace(candidates[0], support="unknown")
     priced = named_products(asked or question) if names_price(asked or question) and not question_topics else set()
     if priced and not any(states_product(_passage_text(candidates[0]), kind) for kind in priced):
         # ... and what it asks the price of is a product the passage does not speak of: "¿Cuánto cuestan las velas?"
@@ -645,6 +658,11 @@ def _passage_text(candidate: Candidate) -> str:
     """``candidate``'s title and text."""
     hit = candidate.hit
     return f"{hit.question or hit.heading_path or ''} {hit.answer or hit.text}"
+
+
+def _states_contacts(candidate: Candidate, kinds: frozenset[str]) -> bool:
+    """Whether ``candidate`` gives every way of reaching the business in ``kinds`` (a phone number, an e-mail)."""
+    return all(states_contact(_passage_text(candidate), kind) for kind in kinds)
 
 
 def _title_topics(candidate: Candidate) -> frozenset[str]:

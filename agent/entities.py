@@ -154,6 +154,36 @@ _REPORTS_PROBLEM = re.compile(
 )
 
 
+# Asking for the business's phone number or e-mail address, over folded text ("Quel est le numéro de téléphone du
+# service client ?" got the shop's hours, which state none); not the customer's own ("Can I change my e-mail address?").
+_CONTACT_WORDS = {
+    "phone": r"(?:phone|telephone|mobile) (?:number|no)|number to call|contact number|"
+             r"numero de (?:telephone|tel|telefono|telefone|telemovel|celular)|"
+             r"numero (?:di telefono|telefonico|de whatsapp|whatsapp)|telefonnummer|rufnummer|handynummer|hotline",
+    "email": r"e ?mail address|mail address|adresse (?:e ?mail|mail|electronique)|courriel|correo(?: electronico)?|"
+             r"direccion de (?:e ?mail|correo)|e ?mail adresse|e ?mailadresse|mailadresse|"
+             r"indirizzo (?:e ?mail|di posta)|posta elettronica|endereco (?:de )?(?:e ?mail|eletronico)|"
+             r"correio eletronico",
+}
+_OWN = r"(?:my|mon|ma|mes|mi|mis|mein|meine|meinen|meiner|mio|mia|miei|meu|minha|meus) (?:new |nouveau |nouvelle )?"
+_ASKS_CONTACT = {kind: re.compile(rf" (?:{words})(?= )") for kind, words in _CONTACT_WORDS.items()}
+_OWN_CONTACT = {kind: re.compile(rf" {_OWN}(?:{words})(?= )") for kind, words in _CONTACT_WORDS.items()}
+_STATES_CONTACT = {"phone": re.compile(r"(?:\+\d{1,3}|\b0\d)(?:[ .-]?\d){7,}"),
+                   "email": re.compile(r"[\w.+-]+@[\w-]+\.\w+")}
+
+
+def asks_contact(text: str) -> frozenset[str]:
+    """What way of reaching the business ``text`` asks for: ``phone``, ``email`` (not the customer's own)."""
+    folded = fold(text)
+    return frozenset(kind for kind, pattern in _ASKS_CONTACT.items()
+                     if pattern.search(folded) and not _OWN_CONTACT[kind].search(folded))
+
+
+def states_contact(text: str, kind: str) -> bool:
+    """Whether a passage's ``text`` gives a phone number (``phone``) or an e-mail address (``email``)."""
+    return _STATES_CONTACT[kind].search(text) is not None
+
+
 def asks_availability(text: str) -> bool:
     """Whether ``text`` asks whether the business has or offers something ("do you have a discount code?")."""
     return _ASKS_AVAILABILITY.match(fold(text)) is not None

@@ -99,3 +99,19 @@ def test_express_abroad_gets_the_terms_abroad_without_a_yes(pipeline: Pipeline) 
     decision = pipeline.analyze("Is express delivery available to Germany?", use_llm=False).decision
     assert decision.reply is not None and "4-8 working days" in decision.reply
     assert not decision.reply.startswith("Yes") and "24 hours" not in decision.reply
+
+
+@pytest.mark.parametrize("text", ["Quel est le numéro de téléphone du service client ?",
+                                  "What is your customer service phone number?", "Wie ist eure E-Mail-Adresse?",
+                                  "Avete un indirizzo email?", "Qual é o número de telefone da loja?",
+                                  "Vous avez une adresse mail pour le service client ?"])
+def test_a_phone_number_or_address_no_passage_gives_goes_to_a_person(pipeline: Pipeline, text: str) -> None:
+    """"Quel est le numéro de téléphone du service client ?" got the shop's hours (store_hours 0.97), which give no
+    number: a person answers."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "escalate", (text, decision.reply)
+
+
+def test_the_customers_own_address_is_not_asked_of_the_shop(pipeline: Pipeline) -> None:
+    decision = pipeline.analyze("Can I change my e-mail address?", use_llm=False).decision
+    assert decision.action == "reply", (decision.reason_code, decision.reason)

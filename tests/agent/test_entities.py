@@ -7,6 +7,7 @@ import pytest
 from agent.entities import (
     ABROAD,
     EU,
+    asks_contact,
     asks_duration,
     asks_price,
     asks_size,
@@ -18,6 +19,7 @@ from agent.entities import (
     payment_mentions,
     payment_methods,
     place_terms,
+    states_contact,
     states_duration,
     states_price,
     topics,
@@ -291,3 +293,13 @@ def test_a_question_asking_how_big_or_heavy(text: str, asked: bool) -> None:
 
 def test_measures_are_left_out_of_what_the_language_detector_reads() -> None:
     assert without_measures("Vendete candele da 180 g?").split() == ["Vendete", "candele", "da", "?"]
+
+
+def test_asking_for_the_business_phone_or_e_mail_not_ones_own() -> None:
+    assert asks_contact("Quel est le numéro de téléphone du service client ?") == {"phone"}
+    assert asks_contact("¿Cuál es vuestro número de teléfono?") == {"phone"}
+    assert asks_contact("Wie ist eure E-Mail-Adresse?") == {"email"}
+    assert asks_contact("Can I change my e-mail address?") == frozenset()
+    assert asks_contact("je veux changer mon numéro de téléphone") == frozenset()
+    assert states_contact("Call us on +33 1 23 45 67 89.", "phone") and states_contact("hello@shop.fr", "email")
+    assert not states_contact("Standard delivery takes 2-4 working days, from 12 EUR.", "phone")
