@@ -154,7 +154,8 @@ class Candidate:
     that this passage's title names ("Materials"): it is ``specific`` too, and needs less wording. ``states_city``
     says that the passage names the city the question names ("Our Paris shop…" for "a shop in Paris?"). ``unstated``
     holds the words of a yes-or-no question that the knowledge base never mentions ("physiques" in "Est-ce que vous
-    faites des cartes cadeaux physiques ?"): what the passage says is given without its "Yes".
+    faites des cartes cadeaux physiques ?"): what the passage says is given without its "Yes". ``methods_only``: the
+    question names a payment method and nothing else, and this passage is the list of accepted methods that answers it.
     """
 
     hit: Hit
@@ -182,6 +183,7 @@ class Candidate:
     asked_topic: bool = False
     states_city: bool = False
     unstated: tuple[str, ...] = ()
+    methods_only: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -445,11 +447,15 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if asked_methods and not any(c.support == "covered" for c in candidates):
         # no passage names the method asked about: the fullest list of accepted methods answers it
         # ("Kann ich per Überweisung zahlen?" got the instalments with Alma, the passage nearest "pay")
-        lists = [c for c in candidates if c.methods > 1 and c.topical and c.relevance >= PLACE_MIN_RELEVANCE]
+        # a question naming a method and nothing else ("Nehmt ihr Klarna?", 0.11 with the list: a brand name is most
+        # of its words) is about the methods whatever its wording
+        needed = 0.0 if _asks(question) and question_topics <= {"payment"} and not asks_place and not asks_detail \
+            and len(named) == len(asked_methods) else PLACE_MIN_RELEVANCE
+        lists = [c for c in candidates if c.methods > 1 and c.topical and c.relevance >= needed]
         fullest = max(lists, key=lambda c: (c.methods, c.relevance), default=None)
         if fullest is not None and fullest.methods > candidates[0].methods:
             candidates.remove(fullest)
-            candidates.insert(0, replace(fullest, asserts=False, unlisted=asked_methods))
+            candidates.insert(0, replace(fullest, asserts=False, unlisted=asked_methods, methods_only=not needed))
         elif candidates[0].methods > 1 and candidates[0].support == "contradicted":
             candidates[0] = replace(candidates[0], unlisted=asked_methods)
     if not candidates[0].topical:
@@ -583,8 +589,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if asked_methods and candidates[0].support == "covered" and candidates[0].methods > 1:
         # "ok and with PayPal?" after the list of methods got the list again: the reply says yes first
         candidates[0] = replace(candidates[0], listed=asked_methods)
-    if asked_methods and _asks(question) and candidates[0].methods > 1 and candidates[0].relevance >= \
-            PLACE_MIN_RELEVANCE and (candidates[0].unlisted or candidates[0].support == "covered"):
+    if asked_methods and _asks(question) and candidates[0].methods > 1 and (
+            candidates[0].relevance >= PLACE_MIN_RELEVANCE or candidates[0].unlisted) and (
+            candidates[0].unlisted or candidates[0].support == "covered"):
         # a question naming a payment method is answered by the list of accepted methods, whatever the intent model
         # read: "Akzeptiert ihr Klarna?" (complaint 0.31) went to a person, where "Posso pagar com MB Way?" got "MB
         # Way: not among the payment methods we accept…"
@@ -743,6 +750,9 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
         and not first.specific else min(min_relevance, PLACE_MIN_RELEVANCE)
     if first.backed:
         needed = min(needed, _backed_min_relevance(first))
+    if first.methods_only:
+        # the list of accepted methods for a question naming a method and nothing else ("Nehmt ihr Klarna?")
+        needed = 0.0
     if first.asked_topic:
         # its title names what the question asks about: "Woraus bestehen eure Kerzen?" scores 0.25 with the English
         # materials section, "Welches Wachs verwendet ihr?" 0.23

@@ -28,7 +28,8 @@ def test_opening_on_a_day_gets_the_shops_hours_in_every_language(pipeline: Pipel
 
 @pytest.mark.parametrize(("text", "method"), [("Akzeptiert ihr Klarna?", "Klarna"), ("Nehmt ihr Bitcoin?", "Bitcoin"),
                                               ("¿Aceptáis Bizum?", "Bizum"), ("Accettate Satispay?", "Satispay"),
-                                              ("Vocês aceitam MB Way?", "MB Way")])
+                                              ("Vocês aceitam MB Way?", "MB Way"), ("Nehmt ihr Klarna?", "Klarna"),
+                                              ("Do you take Klarna?", "Klarna")])
 def test_a_question_naming_a_payment_method_gets_the_accepted_methods(pipeline: Pipeline, text: str,
                                                                       method: str) -> None:
     """The list of accepted methods states whether the one named is among them, whatever the intent model read
