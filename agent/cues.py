@@ -18,11 +18,13 @@
 * ``cancel_order``: the customer cancels an order ("quiero anular mi pedido": the ``cancellation`` topic of
   ``agent/resources/topics.yaml`` and an order word), naming no messages, texts or subscription: an opt-out the
   intent model is unsure of on such a text is not one ("Hola, quiero anular mi pedido" was opt_out 0.57, asked to
-  reply BAJA).
+  reply BAJA);
+* ``reach_us``: the customer asks for the business's phone number or e-mail address (``agent.entities.asks_contact``):
+  no opt-out either ("¿Cuál es vuestro número de teléfono?" was opt_out 0.74, asked to reply BAJA).
 
 The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage``, ``repeated`` and ``late``,
 never reads an opt-out into an ``urgent`` message, asks no outraged customer to reply STOP, and reads no unsure opt-out
-into a ``cancel_order`` text. Matched over folded text
+into a ``cancel_order`` or ``reach_us`` text. Matched over folded text
 (``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
 French for short) is not a cue.
 """
@@ -36,16 +38,16 @@ from typing import Literal, get_args
 
 import yaml
 
-from agent.entities import fold, states_duration, topics, words_pattern
+from agent.entities import asks_contact, fold, states_duration, topics, words_pattern
 
-Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order", "reach_us"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 
 #: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received; an order
 #: not arrived is ``late`` when the text also says the customer has been waiting ("still", "since") or states a period.
 _PARTS: dict[Cue, tuple[str, ...]] = {"damaged": ("wrong_variant", "received"), "late": ("order", "not_arrived")}
-_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue not in ("late", "cancel_order"))
+_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue not in ("late", "cancel_order", "reach_us"))
 
 
 @functools.cache
@@ -69,4 +71,6 @@ def cues(text: str) -> frozenset[Cue]:
         found.add("late")
     if patterns["order"].search(folded) and not patterns["messages"].search(folded) and "cancellation" in topics(text):
         found.add("cancel_order")
+    if asks_contact(text):
+        found.add("reach_us")
     return frozenset(found)

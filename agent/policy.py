@@ -22,12 +22,12 @@ Rules, first match wins (thresholds from settings):
    An intent the model is sure of (confidence >= ``intent_min_confidence``): ``opt_out`` ->
    opt-out when its confidence reaches ``opt_out_direct_confidence``, else ``confirm_opt_out`` (the
    customer is asked to reply STOP: a ledger opt-out only follows words the agent is very sure of,
-   or a keyword; an unsure opt-out on a text cancelling an order, ``agent.cues`` ``cancel_order``, is no opt-out:
-   the rules below decide); ``abuse`` -> escalate; ``human_agent`` -> escalate; an intent marked ``escalate``
-   -> escalate; an opt-out read on a message saying it is urgent -> escalate, never asked to reply
-   STOP. In a prompt-injection attempt only ``human_agent`` and ``abuse`` count. A message the model
-   reads as an answerable intent, with escalating intents (``escalate``, ``human_agent``, ``abuse``)
-   among its alternatives at ``grievance_min_confidence`` together and a negative sentiment label ->
+   or a keyword; an unsure opt-out on a text cancelling an order or asking for the business's phone number or e-mail,
+   ``agent.cues`` ``cancel_order`` and ``reach_us``, is no opt-out: the rules below decide); ``abuse`` -> escalate;
+   ``human_agent`` -> escalate; an intent marked ``escalate`` -> escalate; an opt-out read on a message saying it is
+   urgent -> escalate, never asked to reply STOP. In a prompt-injection attempt only ``human_agent`` and ``abuse``
+   count. A message the model reads as an answerable intent, with escalating intents (``escalate``, ``human_agent``,
+   ``abuse``) among its alternatives at ``grievance_min_confidence`` together and a negative sentiment label ->
    escalate ("Das ist eine Frechheit! Ich will sofort mein Geld zurück…": refund_status 0.72,
    complaint 0.15, negative).
 4. Sentiment score below ``sentiment_escalate_below`` -> escalate, unless the message asks a question
@@ -231,9 +231,11 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # customer the model is unsure wants to leave goes to a person, who can still unsubscribe them
         return Verdict("escalate", "grievance",
                        "the customer is outraged and may want to stop messages: a person checks", conf, "none")
-    if name == OPT_OUT_INTENT and "cancel_order" in signals.cues and conf < thresholds.opt_out_direct_confidence:
+    if name == OPT_OUT_INTENT and signals.cues & {"cancel_order", "reach_us"} and \
+            conf < thresholds.opt_out_direct_confidence:
         # "Hola, quiero anular mi pedido" (opt_out 0.57) was asked to reply BAJA: an order cancelled is no opt-out; the
-        # knowledge base answers it (rules 7-8: the passage about cancelling, ``specific_stated``), or a person
+        # knowledge base answers it (rules 7-8: the passage about cancelling, ``specific_stated``), or a person. Nor is
+        # asking for the shop's phone number ("¿Cuál es vuestro número de teléfono?", opt_out 0.74)
         name, sure = None, False
     if name == OPT_OUT_INTENT:
         if conf >= thresholds.opt_out_direct_confidence:

@@ -105,7 +105,8 @@ def test_express_abroad_gets_the_terms_abroad_without_a_yes(pipeline: Pipeline) 
 @pytest.mark.parametrize("text", ["Quel est le numéro de téléphone du service client ?",
                                   "What is your customer service phone number?", "Wie ist eure E-Mail-Adresse?",
                                   "Avete un indirizzo email?", "Qual é o número de telefone da loja?",
-                                  "Vous avez une adresse mail pour le service client ?"])
+                                  "Vous avez une adresse mail pour le service client ?",
+                                  "¿Cuál es vuestro número de teléfono?"])
 def test_a_phone_number_or_address_no_passage_gives_goes_to_a_person(pipeline: Pipeline, text: str) -> None:
     """"Quel est le numéro de téléphone du service client ?" got the shop's hours (store_hours 0.97), which give no
     number: a person answers."""
@@ -116,3 +117,7 @@ def test_a_phone_number_or_address_no_passage_gives_goes_to_a_person(pipeline: P
 def test_the_customers_own_address_is_not_asked_of_the_shop(pipeline: Pipeline) -> None:
     decision = pipeline.analyze("Can I change my e-mail address?", use_llm=False).decision
     assert decision.action == "reply", (decision.reason_code, decision.reason)
+
+
+def test_an_opt_out_the_model_is_sure_of_still_unsubscribes_beside_a_phone_question(pipeline: Pipeline) -> None:
+    assert pipeline.analyze("Stop texting me, what is your phone number?", use_llm=False).decision.action == "opt_out"
