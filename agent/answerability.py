@@ -557,10 +557,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # pays for return shipping?" got the exchange ("Return the item with the free label…") over the return policy
         # ("Returns are free in France"), both stating a price, the exchange first by intent agreement
         covered.sort(key=lambda c: not c.titled)
-    elif covered and candidates[0].titled and not for_place:
-        # ... and is not moved over one whose title does: "A devolução tem custos de envio?" got the cancellation
-        # ("cancelled free of charge… simply return it") over the return steps ("a prepaid return label")
-        covered = []
+    elif covered and candidates[0].titled and not for_place and asks_detail:
+        # ... and is not moved over one whose title does, unless it states the price or period asked of that topic:
+        # "A devolução tem custos de envio?" got the cancellation ("cancelled free of charge until it ships… simply
+        # return it") over the return steps; the exchange's "return the item with the free label" states it
+        covered = [c for c in covered if any(_states_asked(unit, named) and question_topics & _passage_topics(unit)
+                                             for unit in c.units)]
     if covered:
         candidates.remove(covered[0])
         lifted = covered[0]

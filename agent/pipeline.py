@@ -701,9 +701,9 @@ class Pipeline:
             return 0.0
         for question in questions:
             chosen = choose(question.candidates)
-            if chosen is None or (chosen.support != "covered" and not chosen.unlisted) or not (any(
-                    e.kind in ("country", "payment") for e in entities(question.text, language)) or _titled(chosen,
-                                                                                                           question)):
+            if chosen is None or (chosen.support != "covered" and not chosen.unlisted) or not (
+                    any(e.kind in ("country", "payment") for e in entities(question.text, language))
+                    or _titled(chosen, question)):
                 return 0.0
         total = 0.0
         for alternative in prediction.alternatives:
