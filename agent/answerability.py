@@ -510,7 +510,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # one as close to the question as an answer must be; else on less wording ("¿Vuestras velas llevan
         # parafina?" scores 0.31 with "…without paraffin")
         needed = MIN_RELEVANCE if candidates[0].backed else PLACE_MIN_RELEVANCE
-        stating = [c for c in candidates if c.relevance >= needed and _states_stems(c, rare)]
+        # ... on the question's topic: "Is paying by card on your website safe?" (payment) is not asked of the gift
+        # cards, the one passage writing "website"
+        stating = [c for c in candidates if c.relevance >= needed and _states_stems(c, rare) and c.topical]
         if stating:
             candidates.remove(stating[0])
             candidates.insert(0, stating[0])

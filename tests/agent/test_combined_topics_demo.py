@@ -105,3 +105,12 @@ def test_an_order_not_arrived_yet_goes_to_a_person_in_every_language(pipeline: P
     for text in ("My parcel hasn't come yet", "Il mio pacco non mi è ancora arrivato", "Mein Paket kam noch nicht"):
         decision = pipeline.analyze(text, use_llm=False).decision
         assert (decision.action, decision.reason_code) == ("escalate", "late_order"), (text, decision.reply)
+
+
+def test_a_word_one_passage_alone_writes_does_not_take_the_question_off_its_topic(pipeline: Pipeline) -> None:
+    """"paying by" names the payment topic, and a subject word no longer: "website" (the gift cards' alone) was then
+    the one rare word left, and moved the gift cards over "Is payment on your site secure?" (seen merging with the
+    follow-up work that leaves topic words out of a question's subject words)."""
+    decision = pipeline.analyze("Is paying by card on your website safe?", use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None, decision.reason_code
+    assert "3-D Secure" in decision.reply and "gift" not in decision.reply.lower()
