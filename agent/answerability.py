@@ -60,6 +60,7 @@ from agent.entities import (
     states_duration,
     states_price,
     states_product,
+    subject_topics,
     topics,
     without_topic_words,
 )
@@ -324,7 +325,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     asks_detail = any(e.kind in _ASKED_DETAILS for e in named)
     detail_follow_up = asked is not None and asked != question and \
         any(e.kind in _ASKED_DETAILS for e in entities(asked, language))
-    question_topics = topics(question)
+    # what the question is about: "Who pays for return shipping?" names shipping too, and is about returns
+    question_topics = subject_topics(question)
     # a topic a question asks about by naming it (``asked`` in topics.yaml): "What are your candles made of?" is
     # answered by the passage titled "Materials", whatever the intent model says (out of scope at 0.64, or
     # product_care, whose agreement lifted the burn times: "De quoi sont faites vos bougies ?" got them)
@@ -420,8 +422,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             answering |= _unit_places(units[closest])
         elsewhere = bool(answering) and any(e.kind == "country" for e in missing)
         passage = f"{faq_question or ''} {' '.join(units)}"
-        topical = not question_topics or bool(question_topics & _passage_topics(passage))
         titled = bool(question_topics & _passage_topics(faq_question)) if faq_question else False
+        # a passage whose title is about another topic only mentions the question's in passing: "We refund within 5
+        # working days of receiving your return" does not say who pays for a return ("Wer zahlt den Rückversand?",
+        # refund_status 0.90, got it)
+        off_title = bool(faq_question) and not titled and bool(_passage_topics(faq_question or ""))
+        topical = not question_topics or (bool(question_topics & _passage_topics(passage)) and not off_title)
         candidates.append(Candidate(hit=hit, relevance=relevance, units=tuple(units), unit_scores=tuple(scores),
                                     support=state, missing=missing,
                                     score=hit.score + intent_weight * float(agreement[n]), follow_up=follow_up,
@@ -538,7 +544,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # one as close to the question as an answer must be; else on less wording ("¿Vuestras velas llevan
         # parafina?" scores 0.31 with "…without paraffin")
         needed = MIN_RELEVANCE if candidates[0].backed else PLACE_MIN_RELEVANCE
-        stating = [c for c in candidates if c.relevance >= needed and _states_stems(c, rare)]
+        # ... on the question's topic: "Is paying by card on your website safe?" (payment) is not asked of the gift
+        # cards, the one passage writing "website"
+        stating = [c for c in candidates if c.relevance >= needed and _states_stems(c, rare) and c.topical]
         if stating:
             candidates.remove(stating[0])
             candidates.insert(0, stating[0])
@@ -580,6 +588,17 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             # "Are the candles paraffin free?" asks none, and the gift cards ("free") came before "…without
             # paraffin" ("What's the delivery charge to Germany?" asks one: "charge" is the cancellation's alone)
             covered = []
+    if covered and any(c.titled for c in covered):
+        # one whose title names the question's topic is about it, one naming it in its answer only mentions it: "Who
+        # pays for return shipping?" got the exchange ("Return the item with the free label…") over the return policy
+        # ("Returns are free in France"), both stating a price, the exchange first by intent agreement
+        covered.sort(key=lambda c: not c.titled)
+    elif covered and candidates[0].titled and not for_place and asks_detail:
+        # ... and is not moved over one whose title does, unless it states the price or period asked of that topic:
+        # "A devolução tem custos de envio?" got the cancellation ("cancelled free of charge until it ships… simply
+        # return it") over the return steps; the exchange's "return the item with the free label" states it
+        covered = [c for c in covered if any(_states_asked(unit, named) and question_topics & _passage_topics(unit)
+                                             for unit in c.units)]
     if covered:
         candidates.remove(covered[0])
         lifted = covered[0]

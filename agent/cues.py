@@ -11,10 +11,11 @@
   Frechheit", "this is a rip-off", "c'est une arnaque");
 * ``repeated``: the customer says they have asked several times already, that nobody answers, or that they still
   have nothing ("this is the third time I'm asking", "personne ne répond", "Toujours rien ??");
-* ``late``: the customer says their order has not arrived, still or after a stated wait ("ma commande n'est
-  toujours pas arrivée, ça fait 10 jours" got the tracking FAQ), or that it is late ("my parcel is late", "ma
-  commande est en retard"): the bot cannot see where a parcel is, a person looks the order up. A refund not yet
-  received is not one (the refund terms answer it);
+* ``late``: the customer says their order has not arrived, still, after a stated wait or without asking anything
+  ("ma commande n'est toujours pas arrivée, ça fait 10 jours", "My order 45821 hasn't arrived yet" got the tracking
+  FAQ), or that it is late ("my parcel is late", "ma commande est en retard"): the bot cannot see where a parcel is, a
+  person looks the order up. A refund not yet received is not one (the refund terms answer it), nor a question where a
+  parcel not arrived yet is ("my order hasn't arrived yet, when will it come?": the tracking answer).
 * ``cancel_order``: the customer cancels an order ("quiero anular mi pedido": the ``cancellation`` topic of
   ``agent/resources/topics.yaml`` and an order word), naming no messages, texts or subscription: an opt-out the
   intent model is unsure of on such a text is not one ("Hola, quiero anular mi pedido" was opt_out 0.57, asked to
@@ -39,6 +40,7 @@ from typing import Literal, get_args
 import yaml
 
 from agent.entities import asks_contact, fold, states_duration, topics, words_pattern
+from agent.smalltalk import asks_something
 
 Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order", "reach_us"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
@@ -64,8 +66,7 @@ def cues(text: str) -> frozenset[Cue]:
     patterns = _patterns()
     found: set[Cue] = {cue for cue in _ALONE if patterns[cue].search(folded)}
     for cue, parts in _PARTS.items():
-        if all(patterns[part].search(folded) for part in parts) and (
-                cue != "late" or patterns["waiting"].search(folded) or states_duration(text)):
+        if all(patterns[part].search(folded) for part in parts) and (cue != "late" or _waited(text, folded)):
             found.add(cue)
     if patterns["order"].search(folded) and patterns["overdue"].search(folded):
         found.add("late")
@@ -74,3 +75,14 @@ def cues(text: str) -> frozenset[Cue]:
     if asks_contact(text):
         found.add("reach_us")
     return frozenset(found)
+
+
+def _waited(text: str, folded: str) -> bool:
+    """Whether a text saying an order has not arrived says the customer has waited for it: a word of waiting ("still",
+    "seit") or a stated period, or no question asked at all. "My order 45821 hasn't arrived yet" reports a problem, and
+    got the tracking FAQ; "my order hasn't arrived yet, when will it come?" and "Dov'è il mio ordine? Non è ancora
+    arrivato." ask where it is, which the tracking answer tells. A refund not yet received is not an order's."""
+    if "refund" in topics(text):
+        return False
+    return _patterns()["waiting"].search(folded) is not None or states_duration(text) or not (
+        "?" in text or asks_something(text))

@@ -217,9 +217,13 @@ _FREE = re.compile(r" (free|gratuit|gratuite|gratuits|gratuites|offert|offerte|o
                    r"gratuita|gratuitos|gratuitas|kostenlos|kostenlose|kostenlosen|umsonst) ")
 # A question whether something must be paid for asks its price too ("c'est payant ?", "ist das kostenpflichtig?"),
 # and so does one asking whether the customer has to pay ("Do I have to pay anything to send them back?" got the
-# return steps, where "Returns are free in France" answers).
+# return steps, where "Returns are free in France" answers), or who pays ("Who pays for return shipping?" got the
+# return steps' "prepaid return label" before the return policy's "Returns are free in France").
 _ASKS_PAID = re.compile(
     r" (payant|payante|payants|payantes|kostenpflichtig|a pagamento|"
+    r"who (pays|will pay|has to pay|covers)|qui (paie|paye|payera|doit payer|prend en charge)|"
+    r"quien (paga|pagara|tiene que pagar|cubre)|wer (zahlt|bezahlt|ubernimmt|tragt)|chi (paga|paghera|deve pagare)|"
+    r"quem (paga|pagara|tem de pagar|tem que pagar)|"
     # "¿es de pago?" asks whether it is paid, "¿qué formas de pago aceptáis?" asks the methods
     r"(?<!formas )(?<!forma )(?<!medios )(?<!medio )(?<!metodos )(?<!metodo )de pago|"
     r"(have|need) to pay|pay (anything|something|extra)|payer quelque chose|(dois je|faut il|il faut|dois|faut) payer|"
@@ -540,6 +544,21 @@ def topics(text: str) -> set[str]:
     """The customer-service topics ``text`` names by their words (``returns``, ``shipping``...)."""
     folded = fold(text)
     return {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
+
+
+@functools.cache
+def _topic_includes() -> dict[str, frozenset[str]]:
+    """Topic -> the topics a question naming it with them asks about through it (``includes`` in topics.yaml)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return {topic: frozenset(entry.get("includes", ())) for topic, entry in data.items()}
+
+
+def subject_topics(text: str) -> set[str]:
+    """The topics a question is about: those it names, less those another one it names includes. "Who pays for return
+    shipping?" names returns and shipping, and is about returns: the shipping of a return (``includes`` in
+    ``agent/resources/topics.yaml``)."""
+    named = topics(text)
+    return {topic for topic in named if not any(topic in _topic_includes()[other] for other in named - {topic})}
 
 
 PRODUCTS_FILE = Path(__file__).resolve().parent / "resources" / "products.yaml"

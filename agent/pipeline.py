@@ -32,6 +32,7 @@ import numpy as np
 from agent.answerability import (
     STEM_LETTERS,
     CachedEmbed,
+    Candidate,
     IntentExamples,
     agreement_title,
     choose,
@@ -60,6 +61,7 @@ from agent.entities import (
     fold,
     payment_methods,
     place_terms,
+    subject_topics,
     topic_terms,
     topics,
     with_city_countries,
@@ -364,6 +366,13 @@ def intent_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hit
 #: The intent confidence at which a passage agreeing with the intent's examples needs less wording
 #: (``agent.answerability.BACKED_AGREEMENT``).
 INTENT_SURE = 0.8
+
+
+def _titled(chosen: Candidate, question: Question) -> bool:
+    """Whether ``chosen``'s title names every topic ``question`` is about (``agent.entities.subject_topics``): "¿Quién
+    paga el envío de la devolución?" and the return policy; not "Do you deliver to the shop?" and the delivery times."""
+    about = subject_topics(question.text)
+    return bool(about) and about <= topics(chosen.hit.question or chosen.hit.heading_path or "")
 
 
 def _sure(prediction: IntentPrediction | None) -> bool:
@@ -682,7 +691,9 @@ class Pipeline:
         Austria?") is still answerable. Only counted when every question names a place or payment
         method that the passage answerability chose states ("Posso pagare alla consegna?", torn
         between instalments and payment methods, would get "Yes, ... instalments with Alma"), or, for
-        a method, the list of accepted methods it is not among ("Do you take bank transfers?"). Out of
+        a method, the list of accepted methods it is not among ("Do you take bank transfers?"), or whose
+        title names the topic the question is about ("¿Quién paga el envío de la devolución?", refund_status
+        0.32, return_policy 0.23, shipping_cost 0.20: the return policy). Out of
         scope, the intents are its in-scope alternatives: "Quels sont vos délais pour la Suisse ?" is
         out of scope at 0.63, delivery_time 0.37, international_shipping 0.10 (the generic out-of-scope
         pool's travel questions name countries), and "Livrez-vous à l'étranger ?" covers Switzerland."""
@@ -690,8 +701,9 @@ class Pipeline:
             return 0.0
         for question in questions:
             chosen = choose(question.candidates)
-            if chosen is None or (chosen.support != "covered" and not chosen.unlisted) or not any(
-                    e.kind in ("country", "payment") for e in entities(question.text, language)):
+            if chosen is None or (chosen.support != "covered" and not chosen.unlisted) or not (
+                    any(e.kind in ("country", "payment") for e in entities(question.text, language))
+                    or _titled(chosen, question)):
                 return 0.0
         total = 0.0
         for alternative in prediction.alternatives:
