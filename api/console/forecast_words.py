@@ -22,6 +22,8 @@ from intelligence.forecast import PRIORS, Figure, Forecast, Money
 
 LABELS = {"delivered": "Delivered", "clicks": "Clicks (unique)", "conversions": "Conversions",
           "revenue_micros": "Revenue", "cost_micros": "Cost", "roi": "Return on cost (ROI)"}
+#: why no ROI is forecast when no revenue is: the ROI row said a bare "n/a" (the revenue's reason is under "Based on")
+NO_REVENUE = "no revenue forecast to set against the cost"
 #: an ROI above this (+1,000 %) is shown as "over +1,000%": the cost is then too small beside the
 #: revenue for the ratio to say more than "cheap", and its digits moved with every cent of either
 ROI_SHOWN_UP_TO = 10.0
@@ -92,10 +94,16 @@ def for_reader(text: str, money: Money, *, admin: bool) -> str:
     return text
 
 
-def _missing(metric: str, sources: dict[str, str]) -> str:
-    """ "n/a", with why when it is ROI between currencies (other figures' reasons are under "Based on")."""
-    reason = sources.get(metric, "") if metric == "roi" else ""
-    return f"n/a: {reason}" if reason else "n/a"
+def _missing(metric: str, sources: dict[str, str], figures: dict[str, Any]) -> str:
+    """ "n/a", with why when it is ROI (other figures' reasons are under "Based on"): between currencies with no
+    configured rate, without a revenue forecast, or without a cost to divide by (it read a bare "n/a")."""
+    if metric != "roi":
+        return "n/a"
+    reason = sources.get("roi", "")
+    if not reason:
+        reason = (NO_REVENUE if figures.get("revenue_micros") is None
+                  else "no cost to divide the revenue by: the texts are estimated to cost nothing")
+    return f"n/a: {reason}"
 
 
 def basis(sources: dict[str, str]) -> str:
@@ -106,8 +114,8 @@ def basis(sources: dict[str, str]) -> str:
 def facts(made: Forecast, *, admin: bool = False) -> dict[str, str]:
     """Label → expected value with its intervals, then what the forecast rests on (``admin``: the
     exchange-rate hint names the setting, see :func:`for_reader`)."""
-    out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None else _missing(k, made.sources))
-           for k, f in made.figures.items()}
+    out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None
+                       else _missing(k, made.sources, made.figures)) for k, f in made.figures.items()}
     note = cost_note(made.figures.get("revenue_micros"), made.figures.get("cost_micros"), made.money)
     if note:
         out[LABELS["roi"]] += f"; {note}"
@@ -149,6 +157,13 @@ SIMULATED = "nothing charged: the simulator sends for free (estimated at a provi
 #: the cost's (and ROI's) verdict when the provider sent texts without saying their price (SMPP): the prices'
 #: sum, 0.00 with none known, was compared and read "differs from the estimate"
 UNPRICED = "not compared: the provider reported no price for some texts sent"
+#: ROI's verdict when every text went through the simulator: no cost, so no ratio, ever (it read "n/a | n/a")
+FREE = "not compared: the simulator charges nothing, so there is no cost to divide the revenue by"
+#: ROI's verdict when a finished run was charged nothing (every text failed unbilled, or priced at 0)
+NOTHING_CHARGED = "not compared: nothing was charged, so there is no cost to divide the revenue by"
+#: the verdict of a figure that was not forecast (revenue with no value known, ROI without revenue or a rate): "too
+#: early" promised a comparison that never comes
+NOT_FORECAST = "not compared: not forecast (why in the Forecast column or under “Based on”)"
 
 
 def _verdict(entry: dict[str, Any]) -> str:
@@ -187,26 +202,44 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
         currency = money.currency_of(metric)
-        shown = _figure(metric, Figure(**figure), currency) if figure is not None else _missing(metric, sources or {})
+        shown = (_figure(metric, Figure(**figure), currency) if figure is not None
+                 else _missing(metric, sources or {}, forecasts))
         if metric == "roi" and figure is not None and money.mixed:
             shown += f"; {money.conversion}"
         if metric == "roi" and figure is not None:
             note = cost_note(forecasts.get("revenue_micros"), forecasts.get("cost_micros"), money)
             shown += f"; {note}" if note else ""
-        actual = _value(metric, entry["actual"], currency) if entry["actual"] is not None else "n/a"
-        verdict = _verdict(entry) if finished or entry["actual"] is None else TOO_EARLY
-        if simulated and metric == "cost_micros" and entry["actual"] is not None:
-            verdict = SIMULATED
-        elif unpriced and metric in ("cost_micros", "roi") and entry["actual"] is not None:
-            # the prices' sum is a floor of the cost (0.00 when none is known), and ROI divides by it
-            actual = _unpriced_actual(metric, entry["actual"], currency)
-            verdict = UNPRICED
-        out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin),
-                       NOT_SENT if unsent else actual, NOT_SENT if unsent else verdict))
+        actual, verdict = (NOT_SENT, NOT_SENT) if unsent else _judged(entry, money, finished=finished,
+                                                                      simulated=simulated, unpriced=unpriced)
+        out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin), actual, verdict))
     return out
 
 
-def _unpriced_actual(metric: str, value: float, currency: str) -> str:
+def _judged(entry: dict[str, Any], money: Money, *, finished: bool, simulated: bool, unpriced: int) -> tuple[str, str]:
+    """A sent run's actual figure and verdict for one metric. Only ROI can lack an actual once texts went: with no
+    cost charged to divide by, or revenue in a currency with no rate to cost's; while the run sends and nothing is
+    charged yet it is "too early" like the other rows (it read "n/a | n/a"), otherwise "n/a" with why."""
+    metric, value = entry["metric"], entry["actual"]
+    currency = money.currency_of(metric)
+    if metric == "roi" and money.factor is None:
+        return "n/a", f"not compared: no exchange rate from {money.revenue} to {money.cost} is set"
+    if metric == "roi" and simulated:
+        return "n/a", FREE
+    if simulated and metric == "cost_micros":
+        return _value(metric, value, currency), SIMULATED
+    if unpriced and metric in ("cost_micros", "roi"):
+        # the prices' sum is a floor of the cost (0.00 when none is known), and ROI divides by it
+        return _unpriced_actual(metric, value, currency), UNPRICED
+    if value is None:
+        if finished:
+            return "n/a", NOTHING_CHARGED
+        return "nothing charged yet", TOO_EARLY if entry["forecast"] is not None else NOT_FORECAST
+    if entry["forecast"] is None:
+        return _value(metric, value, currency), NOT_FORECAST
+    return _value(metric, value, currency), _verdict(entry) if finished else TOO_EARLY
+
+
+def _unpriced_actual(metric: str, value: float | None, currency: str) -> str:
     if metric == "roi" or not value:
         return "unknown"
     return f"at least {_value(metric, value, currency)}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,7 +17,7 @@ from sqlalchemy import update
 
 from api.console import forecast_words
 from campaigns import forecasting, tasks
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignForecast
 from conversations.models import Message
 from core import db
 from core.db import utcnow
@@ -70,6 +71,10 @@ def test_a_run_still_sending_gets_no_verdict_and_times_are_in_the_campaigns_zone
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     row = page.split('data-metric="delivered">', 1)[1].split("</tr>", 1)[0]
     assert "too early: still sending" in row and "interval" not in row
+    # no revenue could be forecast (no order, no past conversion): ROI says so, and no comparison is promised
+    roi = page.split('data-metric="roi">', 1)[1].split("</tr>", 1)[0]
+    assert f'<td data-label="Forecast">n/a: {forecast_words.NO_REVENUE}</td>' in roi
+    assert f'<td data-label="Verdict">{forecast_words.NOT_FORECAST}</td>' in roi
     paris = created.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris"))
     assert f"Created {paris:%Y-%m-%d %H:%M} (Europe/Paris)" in page and " UTC" not in page.split("<main", 1)[1]
     with db.session_scope() as session:
@@ -185,3 +190,74 @@ def test_a_run_not_sent_yet_says_so_instead_of_n_a() -> None:
     latest, first = forecast_words.runs(compared)
     assert (latest.rows[0].actual, latest.rows[0].verdict) == ("not sent yet", "not sent yet")
     assert (first.rows[0].actual, first.rows[0].verdict) == ("5", "inside the 80 % interval")
+
+
+def _cells(html: str, metric: str) -> tuple[str, str]:
+    """The actual and verdict of ``metric``'s row in the forecast-vs-actual table."""
+    row = html.split(f'data-metric="{metric}">', 1)[1].split("</tr>", 1)[0]
+    found = re.search(r'data-label="Actual">([^<]*)</td><td data-label="Verdict">([^<]*)</td>', row.replace("\n", ""))
+    assert found is not None, row
+    return found.group(1).strip(), found.group(2)
+
+
+def test_an_roi_still_sending_is_too_early_and_one_the_simulator_made_free_says_why(app_client: TestClient) -> None:
+    """While a run sent, its ROI row read "n/a | n/a" beside rows saying "too early: still sending": nothing charged
+    yet is nothing to divide by. Once every text went through the simulator, which charges nothing, the ROI can
+    never be worked out, and the row says why."""
+    keen = Inputs(purchase_p=np.full(4, 0.4), order_value=np.full(4, 50.0), segments_per_message=1.0,
+                  price_micros=50_000, past_purchase_p=0.1, money=Money("EUR", "EUR"))
+    made = forecast(keen)
+    assert made.figures["roi"] is not None
+    headers = marketer_headers(app_client)
+    with db.session_scope() as session:
+        campaign = create_campaign(session, create_template(session, body="New sale"))
+        campaign.status, campaign.run = "running", 1
+        session.add(CampaignForecast(campaign_id=campaign.id, run=1, made_at=utcnow(), forecast=made.as_dict()))
+        for n in range(4):
+            contact = create_contact(session, n)
+            session.add(Message(contact_id=contact.id, direction="out", body="New sale", status="sending",
+                                lane="marketing", author_type="campaign", campaign_id=campaign.id, segments=1,
+                                idempotency_key=f"campaign:{campaign.id}:1:{contact.id}"))
+        campaign_id = campaign.id
+    sending = app_client.get(f"/console/campaigns/{campaign_id}", headers={**HTML, **headers}).text
+    assert _cells(sending, "delivered") == ("0", forecast_words.TOO_EARLY)
+    assert _cells(sending, "roi") == ("nothing charged yet", forecast_words.TOO_EARLY)
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id)
+                        .values(status="delivered", provider="simulator"))
+        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status="completed"))
+    done = app_client.get(f"/console/campaigns/{campaign_id}", headers={**HTML, **headers}).text
+    assert _cells(done, "cost_micros") == ("0.00 EUR", forecast_words.SIMULATED)
+    assert _cells(done, "roi") == ("n/a", forecast_words.FREE)
+
+
+def test_an_roi_that_cannot_be_worked_out_says_why_and_one_that_can_is_judged() -> None:
+    """Each reason an ROI has no actual figure once texts went, in the verdict column; a priced run's ROI is
+    compared with its interval, and a figure nobody forecast is not "too early" (no comparison ever comes)."""
+    roi = {"expected": 2.0, "low80": 1.0, "high80": 3.0, "low95": 0.5, "high95": 4.0}
+    cost = {"expected": 200_000, "low80": 200_000, "high80": 200_000, "low95": 200_000, "high95": 200_000}
+
+    def rows(actual_roi: float | None, *, money: Money = Money("EUR", "EUR"),
+             forecast_roi: dict[str, float] | None = roi, **flags: Any) -> forecast_words.Row:
+        metrics = [{"metric": "cost_micros", "forecast": cost, "actual": 100_000.0, "within80": False,
+                    "within95": False},
+                   {"metric": "roi", "forecast": forecast_roi, "actual": actual_roi,
+                    "within80": None if actual_roi is None or forecast_roi is None else True,
+                    "within95": None if actual_roi is None or forecast_roi is None else True}]
+        sources = {"roi": money.not_comparable} if money.factor is None else {}
+        return forecast_words._rows(metrics, money, sources, **flags)[1]
+
+    judged = rows(1.5)
+    assert (judged.actual, judged.verdict) == ("+150%", "inside the 80 % interval")
+    assert rows(1.5, finished=False).verdict == forecast_words.TOO_EARLY
+    assert (rows(None, finished=False).actual, rows(None, finished=False).verdict) == (
+        "nothing charged yet", forecast_words.TOO_EARLY)
+    assert (rows(None).actual, rows(None).verdict) == ("n/a", forecast_words.NOTHING_CHARGED)
+    assert rows(None, finished=False, simulated=True).verdict == forecast_words.FREE
+    assert (rows(None, unpriced=3).actual, rows(None, unpriced=3).verdict) == ("unknown", forecast_words.UNPRICED)
+    apart = rows(None, money=Money("GBP", "EUR"), forecast_roi=None, finished=False)
+    assert (apart.actual, apart.verdict) == ("n/a", "not compared: no exchange rate from GBP to EUR is set")
+    assert apart.forecast.startswith("n/a: revenue is in GBP and cost in EUR")
+    unforecast = rows(-1.0, forecast_roi=None, finished=False)
+    assert (unforecast.actual, unforecast.verdict) == ("-100%", forecast_words.NOT_FORECAST)
+    assert unforecast.forecast == f"n/a: {forecast_words.NO_REVENUE}"
