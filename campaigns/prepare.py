@@ -109,7 +109,7 @@ def _arms(session: Session, campaign: Campaign) -> dict[str, _Arm]:
         template = session.get(Template, template_id)
         if template is None:
             raise LookupError(f"template {template_id} is gone")
-        return template, Compiled(template.body)
+        return template, Compiled(template.body, template.language)
 
     translations = {lang: compiled(tid) for lang, tid in campaign.translations.items()}
     ab_arms = campaign.ab.get("arms") if campaign.ab else None

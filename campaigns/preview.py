@@ -114,7 +114,7 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
     else:
         context = contact_context(first_name=None, name=None, language=language, country=None, timezone=None,
                                   attributes={}, business_name=business_name(session, settings), event=data.event)
-    text = Compiled(body).render(context)
+    text = Compiled(body, language).render(context)
     if kind == "marketing":
         text = with_footer(text, language, get_profile(session).stop_number)
     # a preview registers no link: URLs are measured with a placeholder code of the real length

@@ -23,9 +23,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal, format_percent
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -33,6 +36,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from contacts.models import PREDICTION_KINDS
 from conversations.flows import MAX_BODY_CHARS
 from core.errors import ValidationFailed
+from intelligence.summary import CHANCES
 
 #: The most characters a template may render, and the largest string or list it may build.
 MAX_RENDERED_CHARS = MAX_BODY_CHARS
@@ -138,12 +142,129 @@ def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
 LIST_SEPARATOR = ", "
 
 
+#: How a true / false value reads in a text written in each language the opt-out footer speaks (English otherwise):
+#: "True" in a French SMS is Python, not French.
+YES_NO: dict[str, tuple[str, str]] = {
+    "en": ("yes", "no"), "fr": ("oui", "non"), "es": ("sí", "no"), "de": ("ja", "nein"), "it": ("sì", "no"),
+    "pt": ("sim", "não"),
+}
+#: Prediction kinds counted in whole units (an hour of the day, days until the next order): "18", not "18.00".
+WHOLE_KINDS = ("best_hour", "next_purchase_days")
+#: The language of the template being rendered (set by :meth:`Compiled.render`), so yes / no and numbers are written
+#: in it wherever text is made of a value (``{{ }}``, ``~``, ``| string``), not only where the renderer prints.
+_LANGUAGE: ContextVar[str] = ContextVar("template_language", default="en")
+#: Babel's spaces around "%" (fr "72 %") are no-break ones, outside GSM-7: one would send the whole SMS as UCS-2.
+_GSM_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2212": "-"})
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale("en")
+
+
+def yes_no(value: bool, language: str | None = None) -> str:
+    """``value`` as the word for it in ``language`` (the template's, while one renders)."""
+    lang = language or _LANGUAGE.get()
+    yes, no = YES_NO.get(lang.split("-")[0].lower(), YES_NO["en"])
+    return yes if value else no
+
+
+def figure(value: float, language: str | None = None) -> str:
+    """A number with a fraction as a message shows it: two decimals with the language's separator ("0,72" in
+    French), a whole one without (``| round`` gives 124.0: "124"). No thousands separator: French's is a no-break
+    space, which GSM-7 lacks."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format_decimal(value, format="0.00", locale=_locale(language or _LANGUAGE.get())).translate(_GSM_SPACES)
+
+
+def chance(value: float, language: str | None = None) -> str:
+    """A probability (docs/intelligence.md's chances) as a whole percentage in ``language`` ("72 %" in French, "72%"
+    in English); a chance is never printed as a certainty: 0.998 is 99 %, 0.003 is 1 %."""
+    percent = round(value * 100)
+    if 0 < value < 1:
+        percent = min(max(percent, 1), 99)
+    return format_percent(percent / 100, locale=_locale(language or _LANGUAGE.get())).translate(_GSM_SPACES)
+
+
+class Figure(float):
+    """A number of the render context (an attribute, an event's amount, a prediction) that reads as :func:`figure`
+    wherever text is made of it; arithmetic, ``| round`` and ``| int`` see the number."""
+
+    def __str__(self) -> str:
+        return figure(float(self))
+
+
+class Chance(Figure):
+    """A prediction that is a probability (``intelligence.summary.CHANCES``): it reads as :func:`chance`."""
+
+    def __str__(self) -> str:
+        return chance(float(self))
+
+
+class Whole(Figure):
+    """A prediction counted in whole units (:data:`WHOLE_KINDS`): it reads rounded."""
+
+    def __str__(self) -> str:
+        return str(round(self))
+
+
+class YesNo:
+    """A true / false value of the render context: false in ``{% if %}``, equal to ``true`` / ``false``, and the
+    word :func:`yes_no` wherever text is made of it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, YesNo) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        return yes_no(self.value)
+
+
+def _a_group(value: Mapping[Any, Any]) -> ValidationFailed:
+    keys = ", ".join(sorted(str(key) for key in value)) or "none"
+    return ValidationFailed(
+        f"the template prints a group of fields whole; print one of its fields instead: {keys}",
+        errors=[{"field": "body", "message": f"prints a group of fields whole; choose one of: {keys}"}],
+    )
+
+
 def printed(value: Any) -> Any:
     """A value as a message shows it: a list (``recommendations``, a list in an event's payload, a ``default([])``)
-    as its items joined with ``LIST_SEPARATOR``; anything else as it is. ``{{ recommendations | default("") }}``
-    wrote Python's ``['REX lamp', 'Oak table']`` into the SMS."""
+    as its items joined with ``LIST_SEPARATOR``; true / false as yes / no and a number with a fraction as
+    :func:`figure`, in the template's language; anything else as it is. ``{{ recommendations | default("") }}``
+    wrote Python's ``['REX lamp', 'Oak table']`` into the SMS, a boolean attribute "True" into a French one and a
+    prediction ``0.7234987…``. A mapping (``{{ event.order }}``) is never what a customer should read: refused,
+    naming its fields (:func:`validate` refuses the declared ones on save)."""
+    if isinstance(value, Mapping):
+        raise _a_group(value)
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(printed(item)) for item in value)
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, YesNo | Figure):
+        return str(value)
+    if isinstance(value, float):
+        return figure(value)
     return value
 
 
@@ -156,12 +277,22 @@ class Words(list[Any]):
 
 
 def as_words(value: Any) -> Any:
-    """``value`` with every list in it (nested in an event's payload too) a :class:`Words`."""
+    """``value`` with every list in it (nested in an event's payload too) a :class:`Words`, every true / false a
+    :class:`YesNo` and every number with a fraction a :class:`Figure`: the context reads as the message prints."""
     if isinstance(value, list | tuple):
         return Words(as_words(item) for item in value)
     if isinstance(value, Mapping):
         return {key: as_words(item) for key, item in value.items()}
+    if isinstance(value, bool):
+        return YesNo(value)
+    if isinstance(value, float):
+        return Figure(value)
     return value
+
+
+def _predicted(kind: str, value: float) -> Figure:
+    """A prediction as it reads: a chance as a percentage, an hour or a count of days whole, others as figures."""
+    return Chance(value) if kind in CHANCES else Whole(value) if kind in WHOLE_KINDS else Figure(value)
 
 
 _ENV = _BoundedSandbox(undefined=_Missing, autoescape=False, keep_trailing_newline=False, finalize=printed)
@@ -216,6 +347,52 @@ def _event_paths(spec: TemplateSpec) -> dict[str, bool]:
             found.setdefault(".".join(parts[:i]), False)
         found[path] = optional
     return found
+
+
+def _event_groups(spec: TemplateSpec) -> dict[str, list[str]]:
+    """Declared event paths that hold other fields (``order`` of ``order.number``) → those fields, dotted."""
+    groups: dict[str, set[str]] = {}
+    for raw in spec.event_fields:
+        parts = raw.rstrip("?").split(".")
+        for i in range(1, len(parts)):
+            groups.setdefault(".".join(parts[:i]), set()).add(f"event.{'.'.join(parts[:i + 1])}")
+    return {path: sorted(fields) for path, fields in groups.items()}
+
+
+#: Filters whose result is the value's own text: ``{{ event.order | default("") | upper }}`` still prints the mapping.
+_TEXT_FILTERS = frozenset({"default", "d", "string", "upper", "lower", "title", "capitalize", "trim", "truncate",
+                           "replace", "striptags"})
+
+
+def _printed_nodes(node: nodes.Node) -> Iterator[nodes.Node]:
+    """The expressions whose value an output expression writes as text (through ``~``, ``if … else``, text filters)."""
+    if isinstance(node, nodes.Filter) and node.name in _TEXT_FILTERS and node.node is not None:
+        yield from _printed_nodes(node.node)
+        if node.name in ("default", "d"):
+            for fallback in node.args[:1]:
+                yield from _printed_nodes(fallback)
+    elif isinstance(node, nodes.Concat):
+        for part in node.nodes:
+            yield from _printed_nodes(part)
+    elif isinstance(node, nodes.CondExpr):
+        yield from _printed_nodes(node.expr1)
+        if node.expr2 is not None:
+            yield from _printed_nodes(node.expr2)
+    else:
+        yield node
+
+
+def _check_groups(walk: _Walk, output: nodes.Output, local: set[str]) -> None:
+    """A group of event fields printed whole would write ``{'number': …}`` into the SMS: name the fields instead."""
+    groups = _event_groups(walk.spec)
+    for expr in output.nodes:
+        for node in _printed_nodes(expr):
+            path = _path(node)
+            if not path or path[0] != "event" or path[0] in local or ".".join(path[1:]) not in groups:
+                continue
+            dotted, fields = ".".join(path), groups[".".join(path[1:])]
+            walk.error(node, dotted, f"{dotted!r} is a group of fields and would print as {{'…': …}}; print one "
+                                     f"of its fields: {', '.join(fields)}, e.g. {{{{ {fields[0]} }}}}")
 
 
 def _check_variable(walk: _Walk, node: nodes.Node, path: list[str], local: set[str], guarded: set[str],
@@ -291,6 +468,8 @@ def _visit(walk: _Walk, node: nodes.Node, local: set[str], guarded: set[str], de
         for child in [*node.args, *node.kwargs]:
             _visit(walk, child, local, guarded)
         return
+    if isinstance(node, nodes.Output):
+        _check_groups(walk, node, local)
     if isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
         walk.error(node, node.name, f"test {node.name!r} is not allowed")
         return
@@ -382,21 +561,30 @@ def variable_roots(source: str) -> set[str]:
 
 
 class Compiled:
-    """A validated template compiled once and rendered per recipient."""
+    """A validated template compiled once and rendered per recipient.
 
-    def __init__(self, source: str) -> None:
+    ``language`` is the template's (``Template.language``), the language its text is written in: yes / no and
+    numbers are written in it, not in the contact's (a French contact without a translation reads the English text).
+    """
+
+    def __init__(self, source: str, language: str = "en") -> None:
         self.source = source
+        self.language = language
         self._template = _ENV.from_string(source)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """The text for ``context``; raises ``ValidationFailed`` past ``MAX_RENDERED_CHARS``."""
         chunks: list[str] = []
         size = 0
-        for chunk in self._template.generate(context):  # counted as it streams: never built past the cap
-            size += len(chunk)
-            if size > MAX_RENDERED_CHARS:
-                raise _too_long(size)
-            chunks.append(chunk)
+        token = _LANGUAGE.set(self.language)
+        try:
+            for chunk in self._template.generate(context):  # counted as it streams: never built past the cap
+                size += len(chunk)
+                if size > MAX_RENDERED_CHARS:
+                    raise _too_long(size)
+                chunks.append(chunk)
+        finally:
+            _LANGUAGE.reset(token)
         return "".join(chunks).strip()
 
 
@@ -405,15 +593,16 @@ def contact_context(*, first_name: str | None, name: str | None, language: str |
                     event: Mapping[str, Any] | None = None, prediction: Mapping[str, float] | None = None,
                     recommendations: Sequence[str] | None = None) -> dict[str, Any]:
     """The render context; ``None`` and empty values are left out so ``default`` applies."""
-    context: dict[str, Any] = {"business_name": business_name,
-                               "attributes": {k: v for k, v in (attributes or {}).items() if v not in (None, "")}}
+    context: dict[str, Any] = {"business_name": business_name, "attributes": as_words(
+        {k: v for k, v in (attributes or {}).items() if v not in (None, "")})}
     for key, value in (("first_name", first_name), ("name", name), ("language", language),
                        ("country", country), ("timezone", timezone)):
         if value:
             context[key] = value
     if event is not None:
         context["event"] = as_words(event)  # a list in the payload (an order's items) reads as words
-    context[PREDICTION_ROOT] = dict(prediction or {})  # always a mapping: prediction.KIND | default(...) works
+    # always a mapping: prediction.KIND | default(...) works
+    context[PREDICTION_ROOT] = {kind: _predicted(kind, value) for kind, value in (prediction or {}).items()}
     if recommendations:
         context[RECOMMENDATIONS_ROOT] = Words(recommendations)
     return context

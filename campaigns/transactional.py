@@ -112,7 +112,7 @@ def handle_event(session: Session, *, event_type: str, contact: Contact, data: M
         context = contact_context(first_name=contact.first_name, name=contact.name, language=contact.language,
                                   country=contact.country, timezone=contact.timezone, attributes=contact.attributes,
                                   business_name=business_name(session), event=data)
-        text = Compiled(template.body).render(context)
+        text = Compiled(template.body, template.language).render(context)
         links = register_links(session, campaign_id=None, source=template.body)
         text = Shortener.from_settings().rewrite(text, links, contact.id)
         message = queue_outbound(session, contact=contact, body=text, lane="transactional", author_type="system",

@@ -320,7 +320,8 @@ def test_predictions_render_for_the_chosen_contact_and_say_when_there_is_none(ap
     headers = _marketer(app_client)
     form = _form(kind="transactional", body=PREDICTED_BODY)
     out = app_client.post("/console/templates/check", data={**form, "contact_id": str(zoe)}, headers=headers)
-    assert 'id="template-preview-text">Pour vous : Lampe Opaline, Abat-jour (0.82) -<' in out.text
+    # a chance reads as a percentage in the template's language, as the send writes it (test_template_values.py)
+    assert 'id="template-preview-text">Pour vous : Lampe Opaline, Abat-jour (82 %) -<' in out.text
     listed = re.search(r'<ul id="preview-predictions".*?</ul>', out.text, re.S)
     assert listed is not None
     items = dict(re.findall(r'<li data-variable="([^"]+)">(.*?)</li>', listed[0], re.S))
@@ -355,7 +356,7 @@ def test_the_editor_previews_a_prediction_for_each_chosen_contact(live_server: s
     page.get_by_role("button", name="Insert prediction.purchase_90d").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_label("Message", exact=True)).to_be_focused()
-    expect(page.locator("#template-preview-text")).to_contain_text("Chance d'achat 0.82")
+    expect(page.locator("#template-preview-text")).to_contain_text("Chance d'achat 82 %")
     expect(page.locator('#preview-predictions li[data-variable="prediction.purchase_90d"]')).to_contain_text(
         "0.82 for this contact")
     assert tools.serious_violations(page) == []
@@ -364,5 +365,5 @@ def test_the_editor_previews_a_prediction_for_each_chosen_contact(live_server: s
     page.get_by_label("Preview for").select_option(str(ana))
     expect(page.locator('#preview-predictions li[data-variable="prediction.purchase_90d"]')).to_contain_text(
         "no prediction yet")
-    expect(page.locator("#template-preview-text")).not_to_contain_text("0.82")
+    expect(page.locator("#template-preview-text")).not_to_contain_text("82")
     tools.fits(page)
