@@ -27,16 +27,10 @@ from core.settings import Settings
 from tests.campaigns.factories import create_contact
 from tests.console import browser as tools
 from tests.console.helpers import conversation_state
+from tests.console.test_browser import HOURS_DOC
 from tests.console.test_campaign_wizard import wizard_audience
 
 pytestmark = pytest.mark.browser
-
-HOURS_DOC = b"""# Opening hours
-
-Our shop in Lyon is open Monday to Saturday from 9am to 7pm. We are closed on Sundays and on
-public holidays. Customer service answers text messages during the same opening hours.
-"""
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
