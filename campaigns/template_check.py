@@ -30,6 +30,7 @@ from campaigns.templates import (
     PREDICTION_ROOT,
     RECOMMENDATIONS_ROOT,
     footer,
+    prediction_words,
     validate,
     with_footer,
 )
@@ -217,7 +218,7 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
         result.problems.append({"field": "contact", "message": f"cannot be rendered for this contact: {exc}"})
         return result
     result.text = shown.text
-    result.predictions = predictions_used(session, used, contact_id)
+    result.predictions = predictions_used(session, used, contact_id, draft.language)
     result.info = analyze(shown.text)
     result.ucs2_characters = ucs2_characters(shown.text)
     profile = get_profile(session)
@@ -228,9 +229,10 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
     return result
 
 
-def predictions_used(session: Session, used: set[str], contact_id: int | None) -> list[PredictionUse]:
+def predictions_used(session: Session, used: set[str], contact_id: int | None, language: str) -> list[PredictionUse]:
     """For each prediction among the ``used`` variables, the value ``contact_id`` has stored (as the
-    renderer gets it: ``intelligence.personalise``), or ``None`` when the contact has none yet."""
+    renderer gets it: ``intelligence.personalise``) as a message in ``language`` prints it, or ``None`` when the
+    contact has none yet."""
     wanted = sorted(v for v in used if v == RECOMMENDATIONS_ROOT or v.startswith(f"{PREDICTION_ROOT}."))
     if not wanted:
         return []
@@ -243,7 +245,8 @@ def predictions_used(session: Session, used: set[str], contact_id: int | None) -
             continue
         kind = name.split(".", 1)[1]
         value = mine.prediction.get(kind)
-        found.append(PredictionUse(name, PREDICTION_KINDS[kind], str(value) if value is not None else None))
+        found.append(PredictionUse(name, PREDICTION_KINDS[kind],
+                                   None if value is None else prediction_words(kind, value, language)))
     return found
 
 

@@ -306,6 +306,16 @@ def _predicted(kind: str, value: float) -> Figure:
     return Chance(value) if kind in CHANCES else Whole(value) if kind in WHOLE_KINDS else Figure(value)
 
 
+def prediction_words(kind: str, value: float, language: str) -> str:
+    """A stored prediction as a message in ``language`` prints it ("72 %" for a French chance): the editor shows
+    the contact's value so beside the preview, which printed "82 %" where the list said "0.82"."""
+    token = _LANGUAGE.set(language)
+    try:
+        return str(_predicted(kind, value))
+    finally:
+        _LANGUAGE.reset(token)
+
+
 _ENV = _BoundedSandbox(undefined=_Missing, autoescape=False, keep_trailing_newline=False, finalize=printed)
 _ENV.filters = {name: _bounded(f) for name, f in _ENV.filters.items() if name in ALLOWED_FILTERS}
 _ENV.tests = {name: t for name, t in _ENV.tests.items() if name in ALLOWED_TESTS}

@@ -326,7 +326,7 @@ def test_predictions_render_for_the_chosen_contact_and_say_when_there_is_none(ap
     assert listed is not None
     items = dict(re.findall(r'<li data-variable="([^"]+)">(.*?)</li>', listed[0], re.S))
     assert list(items) == ["prediction.churn_risk", "prediction.purchase_90d", "recommendations"]
-    assert "<strong>0.82</strong> for this contact" in items["prediction.purchase_90d"]
+    assert "<strong>82 %</strong> for this contact" in items["prediction.purchase_90d"]  # as the preview prints it
     assert "probability of buying in the next 90 days" in items["prediction.purchase_90d"]
     assert "<strong>Lampe Opaline, Abat-jour</strong>" in items["recommendations"]
     assert "no prediction yet" in items["prediction.churn_risk"]  # said, not left blank
@@ -358,7 +358,7 @@ def test_the_editor_previews_a_prediction_for_each_chosen_contact(live_server: s
     expect(page.get_by_label("Message", exact=True)).to_be_focused()
     expect(page.locator("#template-preview-text")).to_contain_text("Chance d'achat 82 %")
     expect(page.locator('#preview-predictions li[data-variable="prediction.purchase_90d"]')).to_contain_text(
-        "0.82 for this contact")
+        "82 % for this contact")
     assert tools.serious_violations(page) == []
     tools.fits(page)
 
