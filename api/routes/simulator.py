@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from api.deps import optional_principal
+from api.deps import db_session, optional_principal
 from campaigns.brand import business_name
 from channels.base import WebhookRequest
 from channels.limits import MAX_INBOUND_CHARS
@@ -145,9 +146,22 @@ def simulated_messages(
     ]
 
 
+def _reads_any_phone(request: Request, session: Session = Depends(db_session, scope="function")) -> bool:
+    """Whether ``GET .../messages`` would take this browser's console session as a signed-in user's; never an
+    error, since the phone works without one (a user who must change their password, say, texts as anyone)."""
+    try:
+        return optional_principal(request, session) is not None
+    except (Unauthorized, Forbidden):
+        return False
+
+
 @router.get("/simulator", response_class=HTMLResponse, include_in_schema=False)
-def simulator_page(request: Request) -> HTMLResponse:
-    """A phone in the browser (a number of its own per browser), text the business, see replies arrive."""
+def simulator_page(request: Request, signed_in: bool = Depends(_reads_any_phone)) -> HTMLResponse:
+    """A phone in the browser (a number of its own per browser), text the business, see replies arrive.
+
+    The page asks for the phone's messages only when it may read them (``signed_in``, or once a text returned the
+    phone's token): an anonymous phone that had not texted yet was answered 401 every 1.5 s.
+    """
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
     with db.session_scope() as session:
@@ -155,5 +169,6 @@ def simulator_page(request: Request) -> HTMLResponse:
     return _templates.TemplateResponse(
         request,
         "simulator/phone.html",
-        {"business_name": name, "brand_color": settings.brand_color, "number": SIMULATOR_NUMBER},
+        {"business_name": name, "brand_color": settings.brand_color, "number": SIMULATOR_NUMBER,
+         "signed_in": signed_in},
     )

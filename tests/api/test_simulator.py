@@ -43,6 +43,24 @@ def test_the_phone_page_is_labelled(app_client: TestClient) -> None:
     assert 'aria-live="polite"' in page.text
 
 
+def test_the_phone_page_knows_whether_its_browser_reads_any_phone(app_client: TestClient) -> None:
+    """It asks for messages only when it may read them (tests/console/test_simulator_page.py): a signed-in user
+    at once; anyone else once a text returned the phone's token. A session the messages would refuse (a password
+    to change first) or a revoked key leaves the page a plain phone, never an error page."""
+    from core.models import User
+    from tests.console.helpers import create_console_user, log_in
+
+    assert 'data-signed-in="false"' in app_client.get("/simulator").text
+    assert 'data-signed-in="false"' in app_client.get("/simulator", headers={"Authorization": "Bearer nope"}).text
+    user_id, secret = create_console_user("mia@example.com", role="marketer")
+    log_in(app_client, "mia@example.com", secret)
+    assert 'data-signed-in="true"' in app_client.get("/simulator").text
+    with db.session_scope() as session:
+        session.get_one(User, user_id).password_must_change = True
+    page = app_client.get("/simulator")
+    assert page.status_code == 200 and 'data-signed-in="false"' in page.text
+
+
 def test_simulator_routes_are_404_on_another_channel(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.app import create_app
 
