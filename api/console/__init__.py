@@ -14,7 +14,7 @@ a route (500) is the same page in words.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from api.console.reasons import state_words, words
 from api.console.roles import home, navigation
 from api.deps import optional_principal
 from campaigns.brand import business_name
+from channels.countries import region_code
 from core import db
 from core.accounts import Principal
 from core.errors import Forbidden, NotFound, PasswordChangeRequired, RelaisError, Unauthorized, ValidationFailed
@@ -128,10 +129,6 @@ def country_name(code: Any) -> str:
 _ENGLISH = Locale("en")
 
 
-def _by_name(names: Mapping[str, str]) -> dict[str, str]:
-    return {str(name).casefold(): code for code, name in names.items() if "_" not in code}
-
-
 def language_code(text: str) -> str:
     """A language as a person types it in a filter: a code stays ("fr"), a name in English becomes its code
     ("French" → "fr"). The contacts list names each language ("French") while its filter took only codes, so
@@ -141,14 +138,14 @@ def language_code(text: str) -> str:
 
 
 def country_code(text: str) -> str:
-    """A country as a person types it in a filter: a code in capitals ("fr" → "FR"), a name in English becomes its
-    code ("France" → "FR"; the list names each country, the filter took codes and refused a longer word)."""
+    """A country as a person types it in a filter: a code in capitals ("fr" → "FR"), a name becomes its code
+    ("France", "Deutschland" → the import's reading, ``channels.countries.region_code``; the list names each
+    country, the filter took codes and refused a longer word)."""
     typed = text.strip()
-    return typed.upper() if len(typed) == 2 else _COUNTRIES_BY_NAME.get(typed.casefold(), typed)
+    return region_code(typed) or (typed.upper() if len(typed) == 2 else typed)
 
 
-_LANGUAGES_BY_NAME = _by_name(_ENGLISH.languages)
-_COUNTRIES_BY_NAME = _by_name(_ENGLISH.territories)
+_LANGUAGES_BY_NAME = {str(name).casefold(): code for code, name in _ENGLISH.languages.items() if "_" not in code}
 TEMPLATES.env.filters["badge"] = badge
 TEMPLATES.env.filters["language"] = language_name
 TEMPLATES.env.filters["country"] = country_name
