@@ -3,6 +3,7 @@
 A person opening a console page in the browser (``api.console.page_load``) is not an API client: an address
 under ``/console/`` that matches no route (404, 405), that the route cannot read (422) or that failed (500) is
 shown as the console's page in words with a way back; API and HTMX clients keep the problem+json.
+A 405 carries ``Allow`` with every method the path takes (RFC 9110), whichever of the two it is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api import console
 from core.errors import RelaisError, TooManyRequests
@@ -70,6 +72,24 @@ def _message(error: Any) -> str:
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
+#: the methods a 405's ``Allow`` may name (HEAD and OPTIONS are not routed here)
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value of a 405: every method some route on this path takes.
+
+    Starlette's own header names only the first route the router tried (``GET`` for ``/api/v1/contacts``, which
+    takes POST too), and FastAPI nests included routers, so each method is put to the router as a request.
+    """
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RelaisError)
     async def _relais(request: Request, exc: RelaisError) -> JSONResponse:
@@ -99,13 +119,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        response: Response
         if exc.status_code in (404, 405) and console.page_load(request):
             # /console/campaigns/abc, /console/nothing-here showed a person the raw problem+json
-            return console.not_found_page(request, "this page does not exist", status_code=exc.status_code)
-        title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}.get(
-            exc.status_code, "Error"
-        )
-        return problem(request, exc.status_code, title, str(exc.detail))
+            response = console.not_found_page(request, "this page does not exist", status_code=exc.status_code)
+        else:
+            title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}.get(
+                exc.status_code, "Error"
+            )
+            response = problem(request, exc.status_code, title, str(exc.detail))
+        if exc.status_code == 405:  # RFC 9110: a 405 must say which methods the resource takes
+            response.headers["Allow"] = allowed_methods(request) or (exc.headers or {}).get("Allow", "")
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
