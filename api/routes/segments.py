@@ -1,6 +1,9 @@
 """Segments: saved JSON rules over contacts (grammar in ``contacts.segments``) and live counts.
 
-Marketers write; marketers and analysts read and count.
+Marketers write; marketers and analysts read saved segments and count them. Counting *unsaved* rules
+(``/segments/preview``) is for composing a segment and is the marketer's: for an analyst, who reads no
+contact and no one's predictions, it was an oracle (a customer number and a bisected prediction
+threshold gave one named person's score; docs/security.md, "Roles").
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["segments"])
 READERS = require(Role.MARKETER, Role.ANALYST)
+COMPOSERS = require(Role.MARKETER)
 WRITER = acting(Role.MARKETER)
 
 
@@ -42,9 +46,9 @@ def create_segment(body: SegmentIn, by: Acting = WRITER) -> SegmentOut:
 
 @router.post("/segments/preview", response_model=CountOut)
 def preview_count(
-    body: RulesIn, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+    body: RulesIn, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(COMPOSERS)
 ) -> CountOut:
-    """How many contacts unsaved rules match right now."""
+    """How many contacts unsaved rules match right now (marketers: any rules single a person out)."""
     return CountOut(count=segments.count(session, body.rules))
 
 

@@ -23,9 +23,11 @@ def test_segment_crud_count_and_preview(app_client: TestClient) -> None:
     assert app_client.get(f"/api/v1/segments/{sid}/count", headers=analyst).json() == {"count": 2}
     assert app_client.get(f"/api/v1/segments/{sid}/count", headers=agent).status_code == 403
     paris = {"all": [*rules["all"], {"field": "tag", "op": "has", "value": "paris"}]}
-    assert app_client.post("/api/v1/segments/preview", headers=analyst, json={"rules": paris}).json() == {
+    assert app_client.post("/api/v1/segments/preview", headers=marketer, json={"rules": paris}).json() == {
         "count": 1
     }
+    # unsaved rules are a marketer's: for an analyst they single people out (test_analyst_inference.py)
+    assert app_client.post("/api/v1/segments/preview", headers=analyst, json={"rules": paris}).status_code == 403
     assert (
         app_client.patch(f"/api/v1/segments/{sid}", headers=marketer, json={"rules": paris}).status_code
         == 200
