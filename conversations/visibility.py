@@ -14,9 +14,11 @@ A message the caller may not see is answered as if it did not exist (404), so id
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from conversations.models import Message
 from core.rbac import Role
@@ -47,3 +49,19 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role == Role.AGENT:
         return or_(Message.conversation_id.is_not(None), own)
     return false()
+
+
+def visible_provider_ids(session: Session, viewer: Viewer, provider_ids: Collection[str]) -> set[str]:
+    """Which of these provider message ids name a message ``viewer`` may read (:func:`visible_to`).
+
+    For views built from the provider's side rather than the ``messages`` table (the simulator's
+    phones): the same lanes per role, so an analyst reads no text there either.
+    """
+    if not provider_ids:
+        return set()
+    rows = session.scalars(
+        select(Message.provider_message_id).where(
+            Message.provider_message_id.in_(list(provider_ids)), visible_to(viewer)
+        )
+    )
+    return {row for row in rows if row is not None}

@@ -1,8 +1,10 @@
 """The simulator channel's API and its browser phone (public, only while the simulator is the channel).
 
-Texting in is anonymous, reading is not: what a number received is shown to a signed-in user, or to
-the browser that texts as that number, from the moment it started (the token ``POST .../inbound``
-returns, sent back in ``X-Simulator-Token``). So nobody reads another number's history anonymously.
+Texting in is anonymous, reading is not: what a number received is shown to the browser that texts as
+that number, from the moment it started (the token ``POST .../inbound`` returns, sent back in
+``X-Simulator-Token``), and to a signed-in user as the messages API would show it to their role
+(admins everything, agents conversations, marketers marketing, analysts nothing). So nobody reads
+another number's history anonymously, nor through the simulator what their role may not read.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from channels.phone import normalize_e164
 from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
 from channels.simulator_outbox import redis_outbox
 from conversations import flows
+from conversations.visibility import Viewer, visible_provider_ids
 from core import db
 from core.accounts import Principal
 from core.bodies import RequestBody
@@ -74,12 +77,12 @@ def phone_token(settings: Settings, phone: str, since: int) -> str:
     return f"{since}.{mac.hexdigest()[:32]}"
 
 
-def _readable_since(settings: Settings, phone: str, token: str, principal: Principal | None) -> datetime:
-    """From when the caller may read ``phone``'s messages (signed-in users: everything)."""
-    if principal is not None:
-        return datetime.min.replace(tzinfo=UTC)
-    if not token:
-        raise Unauthorized("sign in, or send the X-Simulator-Token this phone's first text returned")
+def _token_since(settings: Settings, phone: str, token: str) -> datetime:
+    """From when this phone token reads ``phone``'s messages.
+
+    Raises:
+        Forbidden: the token is not one this server issued for ``phone``.
+    """
     since, _, _ = token.partition(".")
     readable = since.isascii() and since.isdigit() and len(since) <= 15  # ms; int() of 5,000 digits raises
     if not readable or not tokens.same(token, phone_token(settings, phone, int(since))):
@@ -122,13 +125,29 @@ def simulated_messages(
     phone: str = Query(description="the simulated phone, E.164"),
     after: int = Query(0, ge=0, description="only messages with a larger seq (polling)"),
     token: str = Header("", alias="X-Simulator-Token", description="from POST /api/v1/simulator/inbound"),
+    session: Session = Depends(db_session, scope="function"),
     principal: Principal | None = Depends(optional_principal),
 ) -> list[SimulatedMessageOut]:
-    """What ``phone`` received, oldest first: everything for a signed-in user, else since the token's time."""
+    """What ``phone`` received, oldest first: since the token's time for the phone holding it, and what
+    the messages API shows a signed-in caller's role (``conversations.visibility``: an analyst nothing)."""
     settings: Settings = request.app.state.settings
     _require_simulator(settings)
     e164 = normalize_e164(phone, region=settings.default_region, field="phone")
-    since = _readable_since(settings, e164, token, principal)
+    since: datetime | None = None
+    if token:
+        try:
+            since = _token_since(settings, e164, token)
+        except Forbidden:
+            if principal is None:
+                raise
+    elif principal is None:
+        raise Unauthorized("sign in, or send the X-Simulator-Token this phone's first text returned")
+    received = redis_outbox(settings).messages_for(e164, after=after)
+    readable: set[str] = set()
+    if principal is not None:
+        # a signed-in user read every phone whatever their role: an analyst read what agents and campaigns sent
+        viewer = Viewer(role=principal.role, kind=principal.kind, id=principal.id)
+        readable = visible_provider_ids(session, viewer, [m.provider_message_id for _, m in received])
     return [
         SimulatedMessageOut(
             seq=seq,
@@ -141,8 +160,8 @@ def simulated_messages(
             segments=m.segments,
             sent_at=m.sent_at,
         )
-        for seq, m in redis_outbox(settings).messages_for(e164, after=after)
-        if m.sent_at >= since
+        for seq, m in received
+        if (since is not None and m.sent_at >= since) or m.provider_message_id in readable
     ]
 
 

@@ -29,7 +29,7 @@ def _opted_out(phone: str) -> None:
 
 
 def _received(client: TestClient, phone: str) -> list[str]:
-    inbox = client.get("/api/v1/simulator/messages", params={"phone": phone}, headers=bearer("agent"))
+    inbox = client.get("/api/v1/simulator/messages", params={"phone": phone}, headers=bearer("admin"))
     return [m["body"] for m in inbox.json()]
 
 

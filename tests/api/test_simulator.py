@@ -86,7 +86,7 @@ def test_a_phone_is_read_by_its_own_texter_from_then_on_or_by_a_signed_in_user(a
     inbox = "/api/v1/simulator/messages"
     assert app_client.get(inbox, params={"phone": phone}).status_code == 401  # was readable by anyone
     assert app_client.get(inbox, params={"phone": phone}, headers={"X-Simulator-Token": "1.abc"}).status_code == 403
-    staff = app_client.get(inbox, params={"phone": phone}, headers=auth_headers("agent")).json()
+    staff = app_client.get(inbox, params={"phone": phone}, headers=auth_headers("admin")).json()
     assert [m["body"] for m in staff] == ["Your code is 4411"]
     # texting in as the number gives a token for what arrives from now on, not its history
     token = app_client.post("/api/v1/simulator/inbound", json={"from": phone, "body": "hi"}).json()["token"]
@@ -98,3 +98,36 @@ def test_a_phone_is_read_by_its_own_texter_from_then_on_or_by_a_signed_in_user(a
         inbox, params={"phone": phone}, headers={"X-Simulator-Token": f"{since - 3_600_000}.{token.split('.')[1]}"}
     )
     assert older.status_code == 403  # the time is signed too
+
+
+def test_a_signed_in_user_reads_a_phone_as_the_messages_api_shows_their_role(app_client: TestClient) -> None:
+    """Signed in used to read every message of every phone: an analyst (no messages API at all) read
+    what agents and campaigns sent, a marketer the agents' texts. Now each role its lanes, as
+    ``GET /api/v1/messages`` shows them; the phone's own token still reads all that arrives after it."""
+    from tests.helpers import auth_headers, run_jobs
+
+    phone, inbox = "+33612345672", "/api/v1/simulator/messages"
+    agent, marketer, analyst, admin = (auth_headers(role) for role in ("agent", "marketer", "analyst", "admin"))
+    for who, body in ((agent, "Your code is 4411"), (marketer, "Your parcel left the shop")):
+        assert app_client.post("/api/v1/messages", headers=who, json={"to": phone, "body": body}).status_code == 202
+    run_jobs()
+
+    def read(headers: dict[str, str]) -> list[str]:
+        answer = app_client.get(inbox, params={"phone": phone}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [m["body"] for m in answer.json()]
+
+    assert app_client.get("/api/v1/messages", headers=analyst).status_code == 403
+    assert read(analyst) == []  # read both texts before
+    assert read(agent) == ["Your code is 4411"]  # its own send; the marketer's is no conversation of theirs
+    assert read(marketer) == ["Your parcel left the shop"]
+    assert read(admin) == ["Your code is 4411", "Your parcel left the shop"]
+    # the phone itself (its token) reads what arrives after it texted, whoever sent it
+    token = app_client.post("/api/v1/simulator/inbound", json={"from": phone, "body": "hi"}).json()["token"]
+    later = {"to": phone, "body": "See you soon"}
+    assert app_client.post("/api/v1/messages", headers=marketer, json=later).status_code == 202
+    run_jobs()
+    held = read({**analyst, "X-Simulator-Token": token})
+    assert "See you soon" in held and "Your code is 4411" not in held
+    alone = app_client.get(inbox, params={"phone": phone}, headers={"X-Simulator-Token": token}).json()
+    assert [m["body"] for m in alone] == held
