@@ -19,6 +19,7 @@ are seeded by (campaign, run, batch), so a redone batch makes the same split.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, CampaignAllocation
 from campaigns.reporting import arm_results
 from campaigns.scheduling import aware
-from intelligence.bandit import ArmStats, next_batch
+from intelligence.bandit import ArmStats, control_size, next_batch
 
 MODE = "adaptive"
 CONTROL = "control"
@@ -54,6 +55,30 @@ def waits_between_batches(campaign: Campaign) -> bool:
 
 def next_batch_at(campaign: Campaign, now: datetime) -> datetime:
     return now + timedelta(minutes=int(campaign.ab["batch_minutes"]))
+
+
+def planned_batches(campaign: Campaign, audience: Iterable[int], recipients: Iterable[int]) -> dict[int, int]:
+    """The batch (0 first) each recipient of an adaptive ``campaign`` will be texted in, the control left out.
+
+    ``audience`` is every contact the segment matches and ``recipients`` those consent and the cap let through.
+    Preparation goes through the audience ``batch_size`` contacts at a time in id order (before consent and the
+    cap, so a batch may hold fewer recipients), and the control keeps its share of each batch's recipients
+    (:func:`intelligence.bandit.control_size`). Which of them the bandit holds back is drawn as the batch is
+    prepared, so here the batch's last ones stand in for them: the count per batch is exact, the names are not.
+    The campaign wizard plans with this (``plan.distribution``): it planned an adaptive campaign as a fixed A/B
+    test, most of the audience "waiting 4 hours for the A/B winner", where the first batch goes at once.
+    """
+    size, share = int(campaign.ab["batch_size"]), float(campaign.ab["control_share"])
+    texted = set(recipients)
+    batches: dict[int, list[int]] = {}
+    for position, contact_id in enumerate(sorted(audience)):
+        if contact_id in texted:
+            batches.setdefault(position // size, []).append(contact_id)
+    planned: dict[int, int] = {}
+    for batch, members in batches.items():
+        kept = len(members) - control_size(len(members), share)
+        planned.update(dict.fromkeys(members[:kept], batch))
+    return planned
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ person can see why a message waits (``wait_reason`` / ``wait_detail``):
 * ``country_rule``: the recipient's country narrows the window (France: Monday to Saturday
   08:00-20:00, no public holidays);
 * ``throttled``: the campaign's ``throttle_per_minute`` spaces the sends;
-* ``ab_winner`` (planned distribution only): the rest of an A/B campaign waits for the winner.
+* ``ab_winner`` (planned distribution only): the rest of an A/B campaign waits for the winner;
+* ``adaptive_batch`` (planned distribution only): an adaptive campaign's later batches wait their turn.
 
 :func:`distribution` runs the same planning over a draft's recipients without writing anything,
 so the campaign wizard can show how many messages go in each hour before anyone confirms.
@@ -19,7 +20,7 @@ so the campaign wizard can show how many messages go in each hour before anyone 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -194,13 +195,17 @@ class Distribution:
 
     ``hours`` are (start of the hour in UTC, messages planned in it), in order, hours without any
     message left out; ``waits`` counts the messages planned later than the start by ``Wait.code``;
-    ``winner_at`` is when an A/B test's winner is chosen (UTC; ``None`` without a test).
+    ``winner_at`` is when an A/B test's winner is chosen (UTC; ``None`` without a test); an adaptive test's
+    ``last_batch_at`` is when its last batch is prepared at the latest (UTC) and ``held_back`` how many recipients
+    its control keeps from any message.
     """
 
     start: datetime
     hours: tuple[tuple[datetime, int], ...]
     waits: dict[str, int]
     winner_at: datetime | None = None
+    last_batch_at: datetime | None = None
+    held_back: int = 0
 
     @property
     def total(self) -> int:
@@ -219,7 +224,8 @@ class SlotSource(Protocol):
 
 
 def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None, str | None]], *,
-                 start: datetime, timing: SlotSource | None = None) -> Distribution:
+                 start: datetime, timing: SlotSource | None = None,
+                 batches: Mapping[int, int] | None = None) -> Distribution:
     """When each recipient's message would go if ``campaign`` started at ``start``; writes nothing.
 
     ``recipients`` are (contact id, time zone, country) of the contacts it will text (consent and
@@ -227,29 +233,46 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     the recipient's window (:meth:`Planner.first_send`), then the throttle in send order. An A/B
     campaign texts its test group (``abtest.in_test_group``; a draft never saved hashes as id 0)
     at the start and the rest ``winner_after_hours`` later, when the winner is chosen. With the
-    best-time option, ``timing`` (``campaigns.send_time.Timing``) plans each recipient. The first
-    run only: a recurring campaign repeats it at each occurrence.
+    best-time option, ``timing`` (``campaigns.send_time.Timing``) plans each recipient. An adaptive
+    campaign gives ``batches`` (``campaigns.adaptive.planned_batches``: contact id → batch, the control
+    absent): batch n is prepared ``batch_minutes`` × n after the start at the latest (sooner once a variant
+    is clearly best), and the control gets no message. The first run only: a recurring campaign repeats it
+    at each occurrence.
 
     Raises:
         ValidationFailed: the window is empty or no day in two weeks is open.
     """
     planner = Planner(campaign)
-    ab = campaign.ab or None
+    ab = (campaign.ab or None) if batches is None else None  # an adaptive test has no fixed test group
     decided = start + timedelta(hours=float(ab.get("winner_after_hours", 4))) if ab else start
     # said in the campaign's zone, named, as every other wait is: "(Tue 14:00 UTC)" was read as local time
     zone = scheduling.zone(campaign.timezone)
     waiting_winner = Wait("ab_winner", f"waits for the A/B winner ({_local(decided, zone)})")
-    slots: dict[tuple[str | None, str | None, bool], Slot] = {}
+    every = timedelta(minutes=float((campaign.ab or {}).get("batch_minutes", 60)))
+    slots: dict[tuple[str | None, str | None, datetime], Slot] = {}
     planned: list[Slot] = []
+    held_back = 0
     for contact_id, tz, country in recipients:
-        later = bool(ab) and not abtest.in_test_group(ab or {}, campaign.id or 0, contact_id)
+        held: Wait | None = None
+        if batches is not None:
+            if contact_id not in batches:  # the control: no message
+                held_back += 1
+                continue
+            begin = start + every * batches[contact_id]
+            if batches[contact_id]:
+                held = Wait("adaptive_batch", f"waits for batch {batches[contact_id] + 1} of the adaptive test "
+                                              f"({_local(begin, zone)} at the latest)")
+        elif ab and not abtest.in_test_group(ab, campaign.id or 0, contact_id):
+            begin, held = decided, waiting_winner
+        else:
+            begin = start
         if timing is not None:
-            planned.append(timing.slot(contact_id, tz, country, now=decided if later else start)[0])
+            planned.append(timing.slot(contact_id, tz, country, now=begin)[0])
             continue
-        key = (tz, country, later)
+        key = (tz, country, begin)
         if key not in slots:
-            slot = planner.first_send(timezone=tz, country=country, now=decided if later else start)
-            slots[key] = Slot(slot.at, slot.wait or waiting_winner) if later else slot
+            slot = planner.first_send(timezone=tz, country=country, now=begin)
+            slots[key] = Slot(slot.at, slot.wait or held)
         planned.append(slots[key])
     throttle = Throttle(campaign.throttle_per_minute) if campaign.throttle_per_minute else None
     hours: Counter[datetime] = Counter()
@@ -262,4 +285,5 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         hours[at.replace(minute=0, second=0, microsecond=0)] += 1
         if wait is not None:
             waits[wait.code] += 1
-    return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None)
+    last = start + every * max(batches.values()) if batches else None
+    return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None, last, held_back)

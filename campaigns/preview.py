@@ -18,7 +18,7 @@ encoding and segments, the planned send distribution (``campaigns.plan.distribut
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -155,6 +155,8 @@ class Audience:
     matched: int
     excluded: dict[str, int]
     recipients: list[tuple[int, str | None, str | None]]
+    #: every contact the segment matches (an adaptive campaign's batches are cut from them in id order)
+    matched_ids: list[int] = field(default_factory=list)
 
     @property
     def sendable(self) -> int:
@@ -177,7 +179,7 @@ def audience(session: Session, campaign: Campaign, *, now: datetime) -> Audience
             select(Contact.id, Contact.timezone, Contact.country)
             .where(among(Contact.id, keep[start:start + _ID_CHUNK], session.get_bind().dialect.name))
         ))
-    return Audience(len(ids), excluded, recipients)
+    return Audience(len(ids), excluded, recipients, ids)
 
 
 @dataclass(frozen=True)
@@ -220,11 +222,13 @@ def estimate(session: Session, campaign: Campaign, *, start: datetime, now: date
     tested = 0 if bandit else sum(1 for contact_id, _, _ in found.recipients
                                   if not arms or abtest.in_test_group(campaign.ab, campaign.id or 0, contact_id))
     rest = found.sendable - tested
+    batches = None
     if bandit:  # the control gets no message; where the bandit sends the rest is not known yet
-        rest -= round(found.sendable * float(campaign.ab["control_share"]))
+        batches = adaptive.planned_batches(campaign, found.matched_ids, [r[0] for r in found.recipients])
+        rest = len(batches)
     low = round(price.micros * (tested * mixed + rest * min(sizes)))
     high = round(price.micros * (tested * mixed + rest * max(sizes)))
     timing = Timing.load(session, campaign, [r[0] for r in found.recipients], now=start,
                          audience=audience_select(session, campaign))
-    spread = plan.distribution(campaign, found.recipients, start=start, timing=timing)
+    spread = plan.distribution(campaign, found.recipients, start=start, timing=timing, batches=batches)
     return Estimate(found, messages, spread, price, low, high)

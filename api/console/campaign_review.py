@@ -39,6 +39,7 @@ WAIT_WORDS = {
     "scheduled": "wait for the local time chosen",
     "throttled": "are spaced out by the send-rate limit",
     "ab_winner": "wait for the A/B winner (the rest of the audience)",
+    "adaptive_batch": "wait for their batch of the adaptive test",
 }
 
 #: waits of the sending window, which the confirmation adds to when the campaign goes
@@ -134,7 +135,19 @@ def wait_words(code: str, spread: plan.Distribution, zone: str) -> str:
     if code == "ab_winner" and spread.winner_at is not None:
         at = spread.winner_at.astimezone(scheduling.zone(zone))
         return f"wait for the A/B winner, chosen {at:%a %d %b at %H:%M} ({zone}); the rest of the audience then gets it"
+    if code == "adaptive_batch" and spread.last_batch_at is not None:
+        at = spread.last_batch_at.astimezone(scheduling.zone(zone))
+        return (f"{words}, the last one prepared {at:%a %d %b at %H:%M} ({zone}) at the latest; once a template "
+                "is clearly best, the rest get it without waiting")
     return words
+
+
+def _held_back(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str, int]]:
+    """An adaptive test's control, which the planned sends leave out: it gets no message, so the lift is measured."""
+    if wizard.mode != "adaptive" or not spread.held_back:
+        return []
+    return [(f"get no message: the control ({wizard.control_percent} % of each batch) the lift is measured against",
+             spread.held_back)]
 
 
 def _untested(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str, int]]:
@@ -228,7 +241,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
     waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone), n)
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
-    waits += _untested(wizard, estimate.distribution)
+    waits += _untested(wizard, estimate.distribution) + _held_back(wizard, estimate.distribution)
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit,

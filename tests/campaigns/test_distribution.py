@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from campaigns import plan, preview
+from campaigns import flows, plan, preview, tasks
 from campaigns.models import Campaign
 from contacts.models import Contact
 from conversations.models import Message
@@ -81,3 +81,41 @@ def test_the_estimate_counts_exclusions_by_reason_and_prices_the_rest(runtime: S
         session.flush()
         price = preview.segment_price(session)
         assert price.micros == 35_000 and "2 segments priced" in price.basis
+
+
+def test_an_adaptive_campaign_is_planned_batch_by_batch_as_it_is_prepared(runtime: Settings) -> None:
+    """The wizard planned an adaptive campaign as a fixed A/B test: 80 % of the audience "waiting 4 hours for the
+    A/B winner", where the bandit texts the first batch at once and the next ones ``batch_minutes`` apart; and the
+    control, who get no message, were counted as sends."""
+    with db.session_scope() as session:
+        for n in range(50):
+            create_contact(session, n)
+        create_contact(session, 50, opted_in=False)  # in the segment, so in a batch, but never texted
+        a = create_template(session, body="Version A", name="A")
+        b = create_template(session, body="Version B", name="B")
+        ab = {"mode": "adaptive", "arms": [{"name": "A", "template_id": a.id}, {"name": "B", "template_id": b.id}],
+              "batch_size": 20, "batch_minutes": 60, "control_share": 0.1}
+        campaign = create_campaign(session, a, ab=ab, frequency_cap=0)
+        found = preview.estimate(session, campaign, start=WEDNESDAY_NOON_PARIS, now=WEDNESDAY_NOON_PARIS)
+        campaign_id = campaign.id
+    spread = found.distribution
+    hour = timedelta(hours=1)
+    # batches of 20, 20 and 11 contacts (10 of them texted); the control keeps 2, 2 and 1
+    assert spread.hours == ((WEDNESDAY_NOON_PARIS, 18), (WEDNESDAY_NOON_PARIS + hour, 18),
+                            (WEDNESDAY_NOON_PARIS + 2 * hour, 9))
+    assert spread.waits == {"adaptive_batch": 27} and spread.held_back == 5
+    assert spread.winner_at is None and spread.last_batch_at == WEDNESDAY_NOON_PARIS + 2 * hour
+    assert found.cost_low_micros == 45 * preview.DEFAULT_SEGMENT_PRICE_MICROS  # the control costs nothing
+
+    # preparation texts the same numbers at those times (no click: no variant is ever clearly best)
+    with db.session_scope() as session:
+        flows.start_run(session, session.get_one(Campaign, campaign_id), now=WEDNESDAY_NOON_PARIS)
+    texted = []
+    for batch in range(3):
+        moment = WEDNESDAY_NOON_PARIS + batch * hour
+        tasks.sweep(now=moment)
+        tasks.prepare_campaign(campaign_id, now=moment)
+        with db.session_scope() as session:
+            texted.append(session.scalar(select(func.count()).select_from(Message)
+                                         .where(Message.campaign_id == campaign_id)))
+    assert texted == [18, 36, 45]

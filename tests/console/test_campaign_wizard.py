@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from api.console.campaign_form import WizardForm, to_api
+from api.console.campaign_form import Arm, WizardForm, to_api
 from api.console.campaign_review import review, when_words
 from campaigns.models import Campaign
 from contacts import consent
@@ -191,6 +191,32 @@ def test_the_confirmation_says_when_texts_confirmed_in_the_quiet_hours_go() -> N
     wizard = WizardForm(**{**fields, "quiet_end": "00:00", "quiet_start": "23:59"}, respect_country_rules=False)
     with db.session_scope() as session:
         assert review(session, wizard, to_api(wizard), draft_id=None, now=night).asked() == "As soon as you confirm."
+
+
+@pytest.mark.usefixtures("runtime")
+def test_an_adaptive_campaigns_batches_and_control_are_said_not_an_ab_winner() -> None:
+    """An adaptive campaign's plan read "35 wait for the A/B winner, chosen … at 16:00": it has none; its first batch
+    goes at once, the next ones an hour apart, and its control gets nothing."""
+    ids = wizard_audience()  # ids 1-5: 3 texted, 1 without consent, 1 opted out
+    with db.session_scope() as session:
+        for n in range(20, 60):
+            create_contact(session, n)
+    noon = datetime(2030, 6, 12, 10, 0, tzinfo=UTC)  # Wednesday 12:00 in Paris
+    fields = {k: v for k, v in wizard_form(ids, mode="adaptive").items()
+              if k not in ("arm_template", "arm_weight", "draft_id")}
+    wizard = WizardForm(**fields, respect_country_rules=False, control_percent="10", batch_size="20",
+                        batch_minutes="60", max_hours="72")
+    wizard.arms = [Arm(str(ids["promo"])), Arm(str(ids["other"]))]
+    with db.session_scope() as session:
+        said = review(session, wizard, to_api(wizard), draft_id=None, now=noon)
+    assert not said.problems, said.problems
+    # batches of 20, 20 and 5 contacts: 18, 20 and 5 texted; the control keeps 2, 2 and none
+    assert said.waits == [
+        ("wait for their batch of the adaptive test, the last one prepared Wed 12 Jun at 14:00 (Europe/Paris) at the "
+         "latest; once a template is clearly best, the rest get it without waiting", 23),
+        ("get no message: the control (10 % of each batch) the lift is measured against", 4),
+    ], said.waits
+    assert [n for _, n in said.estimate.distribution.hours] == [16, 18, 5]  # type: ignore[union-attr]
 
 
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
