@@ -59,17 +59,31 @@ def _span(metric: str, low: float, high: float) -> str:
     return f"{start} to {end}" if min(low, high) < 0 or metric == "roi" else f"{start}–{end}"
 
 
+def _no_sale(metric: str, high: float) -> bool:
+    """Whether outcomes up to ``high`` hold no sale: no conversion, no revenue, or an ROI of -100 %."""
+    return (metric in ("conversions", "revenue_micros") and high <= 0) or (metric == "roi" and high <= -1)
+
+
+def _above(metric: str, high: float, share: str) -> str:
+    """The average above the ``share`` range, said (a rare large order lifts the mean above what usually happens)."""
+    if _no_sale(metric, high):
+        # "0.09 conversions … a few outcomes are much larger" did not say that most outcomes are no sale
+        return f"the average is above the {share} range: most simulated outcomes have no sale, a few have one"
+    return f"the average is above the {share} range: a few simulated outcomes are much larger"
+
+
 def _figure(metric: str, figure: Figure, currency: str = "") -> str:
     if figure.low95 == figure.high95:
-        return _value(metric, figure.expected, currency)
+        if figure.expected == figure.low95 or _value(metric, figure.expected) == _value(metric, figure.low95):
+            return _value(metric, figure.expected, currency)  # known before sending (cost): a point
+        # a rare sale on a small audience: 19 outcomes in 20 have none, and "Revenue 7.93 EUR", "ROI over +1,000%"
+        # were shown alone, as if certain
+        return (f"{_value(metric, figure.expected, currency)} (80 % and 95 %: {_value(metric, figure.low95)}); "
+                + _above(metric, figure.high95, "95 %"))
     text = (f"{_value(metric, figure.expected, currency)} (80 %: {_span(metric, figure.low80, figure.high80)}; "
             f"95 %: {_span(metric, figure.low95, figure.high95)})")
     if figure.expected > figure.high80 and _value(metric, figure.expected) != _value(metric, figure.high80):
-        # a rare large order lifts the mean above what usually happens: say so, or the figures contradict
-        if metric in ("conversions", "revenue_micros") and figure.high80 <= 0:
-            # "0.09 conversions … a few outcomes are much larger" did not say that most outcomes are no sale
-            return f"{text}; the average is above the 80 % range: most simulated outcomes have no sale, a few have one"
-        return f"{text}; the average is above the 80 % range: a few simulated outcomes are much larger"
+        return f"{text}; {_above(metric, figure.high80, '80 %')}"  # or the figures contradict each other
     return text
 
 

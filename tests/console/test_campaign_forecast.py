@@ -179,6 +179,23 @@ def test_an_roi_on_a_negligible_cost_is_capped_and_says_what_it_divides() -> Non
     assert "negligible" not in forecast_words.facts(cheap)["Return on cost (ROI)"]  # +790 %: said as it is
 
 
+def test_a_sale_too_rare_for_the_95_range_is_not_shown_as_a_certainty() -> None:
+    """The demo's one-recipient draft read "Conversions 0.011", "Revenue 7.93 EUR" and "ROI over +1,000%", each alone
+    as if certain: 19 outcomes in 20 had no sale, so both intervals were one value and were left out with it."""
+    one = Inputs(purchase_p=np.full(1, 0.9), order_value=np.full(1, 120.0), segments_per_message=1.0,
+                 price_micros=50_000, past_purchase_p=0.9, money=Money("EUR", "EUR"))
+    shown = forecast_words.facts(forecast(one))
+    assert shown["Conversions"].startswith("0.0") and shown["Conversions"].endswith(
+        " (80 % and 95 %: 0); the average is above the 95 % range: most simulated outcomes have no sale, a few "
+        "have one")
+    assert re.fullmatch(r"\d+\.\d\d EUR \(80 % and 95 %: 0\.00\); the average is above the 95 % range: most simulated "
+                        r"outcomes have no sale, a few have one", shown["Revenue"]), shown["Revenue"]
+    assert shown["Return on cost (ROI)"].startswith(
+        "over +1,000% (80 % and 95 %: -100%); the average is above the 95 % range: most simulated outcomes have no "
+        "sale, a few have one; the cost, 0.05 EUR, is negligible"), shown["Return on cost (ROI)"]
+    assert shown["Cost"] == "0.05 EUR"  # known before sending: one value, no interval
+
+
 def test_a_run_not_sent_yet_says_so_instead_of_n_a() -> None:
     """A campaign scheduled for tomorrow showed each forecast beside "n/a" and "n/a", as if nothing could be
     measured; its rows now say the run has not sent yet, and a sent run keeps its figures."""
