@@ -41,6 +41,19 @@ def _name(name: str) -> str:
     return cleaned
 
 
+def creator_for(session: Session, principal: accounts.Principal) -> int | None:
+    """The admin a key issued by ``principal`` answers to (``created_by``): a console user themself; an API
+    key the admin its own key answers to (``None`` for a key made with the CLI, as the CLI's own).
+
+    A key made through another key used to take no creator, like the operator's, so it kept full access
+    after the admin whose key made it was deactivated or demoted.
+    """
+    if principal.kind == "user":
+        return principal.id
+    parent = session.get(ApiKey, principal.id)
+    return parent.created_by if parent is not None else None
+
+
 def issue(
     session: Session, *, name: str, role: str, actor: audit.Actor, created_by: int | None = None
 ) -> tuple[ApiKey, str]:

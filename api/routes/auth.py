@@ -309,8 +309,8 @@ def list_api_keys(
 @router.post("/apikeys", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(body: ApiKeyIn, by: Acting = ADMIN) -> ApiKeyCreated:
     """The key is in this response only; Relais keeps just its hash. A key made by a console user
-    stops working while that user is deactivated or no longer an admin."""
-    creator = by.principal.id if by.principal.kind == "user" else None
+    stops working while that user is deactivated or no longer an admin, and so does one made with such a key."""
+    creator = api_keys.creator_for(by.session, by.principal)
     key, secret = api_keys.issue(by.session, name=body.name, role=body.role, actor=by.actor, created_by=creator)
     return ApiKeyCreated(**_key_out(key).model_dump(), key=secret)
 

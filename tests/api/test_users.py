@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core import accounts, db
-from core.models import AuditEntry, User
+from core.models import ApiKey, AuditEntry, User
 from core.security import totp
 from tests.helpers import auth_headers
 
@@ -24,6 +24,13 @@ def _user(email: str, role: str = "analyst") -> int:
 
 def _log_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:  # the test client's response
     return client.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+def _creator(key_id: int) -> int | None:
+    with db.session_scope() as session:
+        key = session.get(ApiKey, key_id)
+        assert key is not None
+        return key.created_by
 
 
 def _actions(user_id: int) -> list[str]:
@@ -211,3 +218,31 @@ def test_the_last_admin_is_not_demoted_and_an_admin_does_not_demote_or_deactivat
     with db.session_scope() as session:
         user = session.get(User, boss)
         assert user is not None and user.role == "admin" and user.is_active
+
+
+def test_a_key_made_with_an_admins_key_answers_to_that_admin_too(app_client: TestClient) -> None:
+    """A key carries the authority of the admin who made it; a key made *through* that admin's key took no
+    creator at all, like one made with the CLI, so it kept full access after the admin was deactivated or
+    demoted (one request before leaving was enough). It now answers to the same admin; a key made with
+    a CLI key still answers to nobody."""
+    admin = auth_headers("admin")  # a CLI key: no creator
+    _user("boss@example.com", "admin")
+    user_id = _user("leaver@example.com", "admin")
+    with db.session_scope() as session:
+        _, parent = accounts.create_api_key(session, name="leaver's script", role="admin", created_by=user_id)
+    made = app_client.post("/api/v1/apikeys", headers={"Authorization": f"Bearer {parent}"},
+                           json={"name": "spare", "role": "admin"})
+    assert made.status_code == 201, made.text
+    child = {"Authorization": f"Bearer {made.json()['key']}"}
+    assert app_client.get("/api/v1/users", headers=child).status_code == 200
+    assert _creator(made.json()["id"]) == user_id
+
+    assert app_client.post(f"/api/v1/users/{user_id}/deactivate", headers=admin).status_code == 200
+    assert app_client.get("/api/v1/users", headers=child).status_code == 401  # 200 before: it outlived them
+    assert app_client.post(f"/api/v1/users/{user_id}/reactivate", headers=admin).status_code == 200
+    assert app_client.get("/api/v1/users", headers=child).status_code == 200
+    assert app_client.patch(f"/api/v1/users/{user_id}", headers=admin, json={"role": "marketer"}).status_code == 200
+    assert app_client.get("/api/v1/users", headers=child).status_code == 401
+
+    operator = app_client.post("/api/v1/apikeys", headers=admin, json={"name": "ops", "role": "analyst"}).json()
+    assert _creator(operator["id"]) is None
