@@ -145,6 +145,19 @@ def test_problems_are_shown_next_to_their_field(app_client: TestClient, changes:
     assert 'id="review-reach"' not in shown.text  # nothing to review while a problem stands
 
 
+def test_an_adaptive_setting_out_of_range_is_said_once_under_its_own_field(app_client: TestClient) -> None:
+    """Contacts per batch 2 read "enter 20 or more" under the field and, at the top and under the arms, pydantic's
+    "Arms of the test: Input should be greater than or equal to 20"."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", headers=headers, data=wizard_form(
+        ids, mode="adaptive", control_percent="60", batch_size="2", batch_minutes="60", max_hours="72"))
+    assert shown.status_code == 200, shown.text
+    assert _problem(shown.text, "batch_size") == "enter 20 or more"
+    assert _problem(shown.text, "control_percent") == "enter at most 50"
+    assert _problem(shown.text, "arms") == "" and "Input should be" not in shown.text
+
+
 def test_the_message_and_review_show_before_the_campaign_has_a_name(app_client: TestClient) -> None:
     """The name is asked for, but the text, the schedule and the forecast are there to read first."""
     ids = wizard_audience()
