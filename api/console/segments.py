@@ -23,7 +23,7 @@ from api.console import segment_form as builder_form
 from api.console.contacts import masked
 from api.deps import Acting, acting, db_session, require
 from api.routes import segments as rest
-from campaigns import forecasting
+from campaigns import forecasting, prediction_rules
 from contacts import segments
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, Contact, ContactList, Segment
 from contacts.schemas import SegmentIn, SegmentPatch
@@ -72,7 +72,10 @@ def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
     except ValidationFailed as exc:
         return {"problem": builder_form.explain(exc, builder), "count": None, "samples": []}
     samples = session.scalars(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).all()
-    return {"problem": "", "count": total, "samples": samples, "masked": masked}
+    # a kind nobody holds yet matches nobody whatever the threshold: say so, with why ("0 contacts" alone)
+    unheld = [f"No contact has a “{builder_form.PREDICTION_LABELS[kind]}” prediction yet, so that condition matches "
+              f"nobody: {why}." for kind, why in prediction_rules.unheld(session, rules).items()]
+    return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld}
 
 
 @router.get("/segments", response_class=HTMLResponse)

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from api.console import segment_form
 from contacts import consent
 from contacts import segments as domain
-from contacts.models import Order, Segment
+from contacts.models import Contact, Order, Segment
 from core import db
 from core.db import utcnow
 from core.errors import ValidationFailed
 from core.models import AuditEntry
+from intelligence import store
 from tests.console import browser as tools
 from tests.console.helpers import create_console_user, log_in
 from tests.contacts.helpers import create_contact
@@ -254,3 +255,46 @@ def test_keys_pressed_faster_than_the_builder_redraws_each_count_once(live_serve
     expect(page.locator("#field-0-3")).to_have_value("country")
     expect(page.locator("#field-0-3")).to_be_focused()
     expect(page.locator("#rules .rule")).to_have_count(4)
+
+
+@pytest.mark.browser
+def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server: str, page: Page) -> None:
+    """A fresh deployment with no orders (or one whose uplift model never trained): a rule on a prediction counted
+    "0 contacts right now" and said nothing, as if the threshold were too strict. The builder now says why."""
+    _people()
+    with db.session_scope() as session:
+        contact = session.scalars(select(Contact).order_by(Contact.id)).first()
+        assert contact is not None
+        model = store.register_version(session, kind="churn_risk", version="test")
+        store.write_predictions(session, model, [store.Score(contact.id, 0.8, {"percentile": 100.0})])
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/segments/new")
+    page.select_option("#field-0-0", "prediction")
+    tools.settled(page)
+    page.select_option("#extra-0-0", "purchase_90d")
+    tools.settled(page)
+    page.select_option("#op-0-0", "gt")
+    tools.settled(page)
+    page.fill("#value-0-0", "0.6")
+    expect(page.locator("#segment-count")).to_have_text("0")
+    expect(page.locator("[data-unheld]")).to_have_text(
+        "No contact has a “Chance to buy in 90 days (0-1)” prediction yet, so that condition matches nobody: "
+        "predictions are learnt from the shop's orders once at least 50 customers have ordered (0 so far): load the "
+        "order history (relais orders import FILE, or Shopify's order webhooks).")
+    page.select_option("#extra-0-0", "uplift")
+    tools.settled(page)
+    page.fill("#value-0-0", "0")
+    expect(page.locator("[data-unheld]")).to_contain_text("“Uplift if texted” prediction yet, so that condition "
+                                                          "matches nobody: no uplift model has been trained yet")
+    page.select_option("#extra-0-0", "churn_risk")  # held by one contact: nothing to explain
+    tools.settled(page)
+    page.fill("#value-0-0", "0.7")
+    expect(page.locator("#segment-count")).to_have_text("1")
+    expect(page.locator("[data-unheld]")).to_have_count(0)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.select_option("#extra-0-0", "response")
+    tools.settled(page)
+    page.fill("#value-0-0", "0.1")
+    expect(page.locator("[data-unheld]")).to_contain_text("nothing in this deployment computes it")
+    assert tools.serious_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
