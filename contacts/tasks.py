@@ -29,7 +29,11 @@ def run_import(import_id: int) -> str:
 
 
 def sync_crm() -> str:
-    """Run every configured CRM sync, each in its own transaction; a no-op when none is configured."""
+    """Run every configured CRM sync, each in its own transaction; a no-op when none is configured.
+
+    An interrupted HubSpot sync keeps what it did (its transaction commits with the cursors) and fails the job
+    with the reason, on the failed-jobs page; the next run resumes.
+    """
     from contacts.crm import config, csv_sync, hubspot
     from contacts.importer import ImportOptions
 
@@ -38,9 +42,7 @@ def sync_crm() -> str:
     hubspot_settings = config.hubspot_config(settings)
     if hubspot_settings is not None:
         with db.session_scope() as session:
-            result = hubspot.pull_contacts(session, hubspot_settings)
-        with db.session_scope() as session:
-            result.pushed = hubspot.push_opt_outs(session, hubspot_settings)
+            result = hubspot.sync(session, hubspot_settings)
         done.append(f"hubspot {result.as_dict()}")
     url = config.csv_url(settings)
     if url:

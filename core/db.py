@@ -21,6 +21,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from core.errors import ProgressKept
 from core.types import UTCDateTime
 
 log = structlog.get_logger("relais.db")
@@ -189,11 +190,16 @@ def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """The one commit point for jobs, CLI commands and the request dependency."""
+    """The one commit point for jobs, CLI commands and the request dependency: commits when the block ends, and
+    when it raises :class:`core.errors.ProgressKept` (work interrupted after steps its cursor records); rolls
+    back on any other error."""
     session = new_session()
     try:
         yield session
         session.commit()
+    except ProgressKept:
+        session.commit()  # the steps done stand: their cursor lets the next run go on from there
+        raise
     except BaseException:
         session.rollback()
         raise

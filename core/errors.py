@@ -62,3 +62,15 @@ class TooManyRequests(RelaisError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class ProgressKept(RelaisError):
+    """Work stopped part-way (an outage, a rate limit that did not lift) after steps that stand on their own.
+
+    What it did is consistent, and a cursor stored with it says where to go on, so the commit point
+    (``core.db.session_scope``, and with it the request's session) commits before raising the error on: the next
+    run resumes instead of doing the same work again. Subclasses say what stopped.
+    """
+
+    status_code = 502
+    title = "Interrupted"

@@ -234,16 +234,7 @@ async def webhook_sync_in(request: Request, session: Session = Depends(db_sessio
     return await run_in_threadpool(webhook_sync.apply, session, body, region=settings.default_region)
 
 
-@router.post("/contacts/sync/hubspot")
-def hubspot_sync(
-    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
-) -> dict[str, Any]:
-    """Pull HubSpot contacts, then push Relais consent changes back (STOPs, declined marketing, opt-ins)."""
-    config = crm_config.hubspot_config(request.app.state.settings)
-    if config is None:
-        raise ValidationFailed("HubSpot sync is not configured (RELAIS_HUBSPOT_ACCESS_TOKEN)")
-    result = hubspot.pull_contacts(session, config)
-    result.pushed = hubspot.push_opt_outs(session, config)
+def _audit_hubspot(session: Session, request: Request, principal: Principal, result: hubspot.SyncResult) -> None:
     audit.record(
         session,
         actor=actor(request, principal),
@@ -252,6 +243,25 @@ def hubspot_sync(
         target_id="hubspot",
         diff={k: v for k, v in result.as_dict().items() if k != "invalid"},
     )
+
+
+@router.post("/contacts/sync/hubspot")
+def hubspot_sync(
+    request: Request, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(ADMINS)
+) -> dict[str, Any]:
+    """Pull HubSpot contacts, then push Relais consent changes back (STOPs, declined marketing, opt-ins).
+
+    An interrupted sync answers 502 saying why and where the next one resumes; what it did is kept and audited.
+    """
+    config = crm_config.hubspot_config(request.app.state.settings)
+    if config is None:
+        raise ValidationFailed("HubSpot sync is not configured (RELAIS_HUBSPOT_ACCESS_TOKEN)")
+    try:
+        result = hubspot.sync(session, config)
+    except hubspot.SyncInterrupted as exc:
+        _audit_hubspot(session, request, principal, exc.result)  # committed with the progress kept
+        raise
+    _audit_hubspot(session, request, principal, result)
     return result.as_dict()
 
 

@@ -24,6 +24,11 @@ class FakeHubSpot:
     url: str = ""
     #: the consent property's options, as an enumeration property in HubSpot refuses any other value (None: any)
     options: frozenset[str] | None = None
+    #: answers given first, one per request, before any other: (status, headers), e.g. (429, {"Retry-After": "2"})
+    refusals: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    #: once this many requests were answered, every other one gets HubSpot's 429 (its limit used up); None: none
+    limit: int | None = None
+    answered: int = 0
 
     def page(self, after: str | None) -> dict[str, Any]:
         ids = sorted(self.contacts, key=int)
@@ -52,9 +57,11 @@ def _handler(fake: FakeHubSpot) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
+        def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
@@ -65,6 +72,17 @@ def _handler(fake: FakeHubSpot) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._reply(401, {"status": "error", "message": "Authentication credentials not found."})
                 return False
+            if fake.refusals:
+                status, headers = fake.refusals.pop(0)
+                self._reply(status, {"status": "error", "message": f"refused with {status}"}, headers)
+                return False
+            if fake.limit is not None and fake.answered >= fake.limit:
+                # HubSpot's answer when a private app's ten-second limit is used up
+                message = "You have reached your ten_secondly_rolling limit."
+                self._reply(429, {"status": "error", "message": message, "errorType": "RATE_LIMIT",
+                                  "policyName": "TEN_SECONDLY_ROLLING"}, {"Retry-After": "1"})
+                return False
+            fake.answered += 1
             return True
 
         def do_GET(self) -> None:

@@ -1,0 +1,164 @@
+"""HubSpot under load: 429s and 5xx from a real loopback server (tests/contacts/fake_hubspot.py), spoken to by the
+real ``hubspot-api-client``; waits go to a recorded sleep (core.retry), none is real."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from contacts import consent, service
+from contacts.crm import hubspot
+from contacts.models import Contact, SyncCursor
+from core import db
+from core.models import AuditEntry
+from core.retry import RetryPolicy
+from core.settings import Settings, get_settings
+from tests.contacts import fake_hubspot
+from tests.contacts.helpers import phone
+from tests.helpers import auth_headers
+
+
+def people(n: int) -> dict[str, dict[str, str]]:
+    return {str(100 + i): {"mobilephone": phone(i), "firstname": f"P{i}", "sms_consent": "opted_in"}
+            for i in range(1, n + 1)}
+
+
+def waits() -> tuple[RetryPolicy, list[float]]:
+    """The sync's policy with its sleep recorded, and the jitter fixed at half the backoff."""
+    slept: list[float] = []
+    return RetryPolicy(attempts=4, base=1.0, max_delay=30.0, sleep=slept.append, random=lambda: 0.5), slept
+
+
+def config(fake: fake_hubspot.FakeHubSpot) -> hubspot.HubSpotConfig:
+    return hubspot.HubSpotConfig(access_token=fake_hubspot.TOKEN, host=fake.url, region="FR")
+
+
+def contacts_count() -> int:
+    with db.session_scope() as session:
+        return len(session.scalars(select(Contact.id)).all())
+
+
+def test_a_429_and_a_503_are_waited_out_as_hubspot_asks(outbound_to_loopback: None, runtime: Settings) -> None:
+    """A 429 with Retry-After: 2 waited 2 s (not the 0.5 s backoff), a 503 without one the backoff; the pull then
+    reads every page and says it retried. It raised CrmUnavailable('HubSpot answered 429') at the first 429."""
+    policy, slept = waits()
+    with fake_hubspot.running(people(5)) as fake:
+        fake.refusals = [(429, {"Retry-After": "2"}), (503, {})]
+        with db.session_scope() as session:
+            result = hubspot.pull_contacts(session, config(fake), policy=policy)
+    assert (result.seen, result.created, result.status) == (5, 5, "complete")
+    assert slept == [2.0, 1.0]  # Retry-After; then 2 ** 1 * 0.5
+    assert result.as_dict()["retries"] == 2
+    assert (result.calls.rate_limited, result.calls.waited_seconds) == (1, 3.0)
+
+
+def test_a_longer_retry_after_than_the_cap_ends_the_run_at_once(outbound_to_loopback: None,
+                                                                  runtime: Settings) -> None:
+    """Retry-After: 3600 is not hammered every 30 s: one request, no wait, the error says how long was asked."""
+    policy, slept = waits()
+    with fake_hubspot.running(people(3)) as fake:
+        fake.refusals = [(429, {"Retry-After": "3600"})]
+        with pytest.raises(hubspot.SyncInterrupted, match=r"rate limit did not lift.*asked to wait 3600 s"), \
+                db.session_scope() as session:
+            hubspot.pull_contacts(session, config(fake), policy=policy)
+        assert slept == [] and len(fake.requests) == 1
+
+
+def test_a_refusal_other_than_429_is_not_retried_and_names_the_call(outbound_to_loopback: None,
+                                                                     runtime: Settings) -> None:
+    policy, slept = waits()
+    with fake_hubspot.running(people(3)) as fake:
+        fake.refusals = [(404, {})]
+        with pytest.raises(hubspot.SyncInterrupted, match=r"GET contacts page: answered 404 .*not retried"), \
+                db.session_scope() as session:
+            hubspot.pull_contacts(session, config(fake), policy=policy)
+        assert slept == [] and len(fake.requests) == 1
+
+
+def test_an_interrupted_pull_resumes_at_its_page_reading_nothing_twice(outbound_to_loopback: None,
+                                                                       runtime_any_db: Settings) -> None:
+    """HubSpot's limit used up after two pages and not lifting: the four contacts read are kept (they were rolled
+    back with the error), the next pull starts at the third page, and the one after it from the first again."""
+    policy, slept = waits()
+    with fake_hubspot.running(people(7)) as fake:
+        fake.limit = 2  # pages of 2: 101-102, 103-104, then 429 with Retry-After: 1 for good
+        with pytest.raises(hubspot.SyncInterrupted) as caught, db.session_scope() as session:
+            hubspot.pull_contacts(session, config(fake), policy=policy)
+        error = str(caught.value)
+        assert "rate limit did not lift" in error and "after 4 attempts" in error, error
+        assert "Kept: 4 contacts read in this run; the next sync resumes the pull at page after 105" in error, error
+        assert slept == [1.0, 1.0, 2.0] and caught.value.result.status == "interrupted"
+        assert contacts_count() == 4
+        fake.limit, fake.requests[:] = None, []
+        with db.session_scope() as session:
+            resumed = hubspot.pull_contacts(session, config(fake), policy=policy)
+        assert (resumed.resumed_from, resumed.seen, resumed.created, resumed.updated) == ("105", 3, 3, 0)
+        assert [r.split("after=")[1].split("&")[0] for r in fake.requests if "after=" in r] == ["105", "107"]
+        assert len(fake.requests) == 2 and contacts_count() == 7
+        with db.session_scope() as session:
+            cursor = session.get(SyncCursor, hubspot.PULL_CURSOR)
+            assert cursor is not None and cursor.value == ""
+            again = hubspot.pull_contacts(session, config(fake), policy=policy)
+        assert (again.resumed_from, again.seen, again.updated) == (None, 7, 7)
+
+
+def test_an_interrupted_push_resumes_writing_nothing_twice(outbound_to_loopback: None,
+                                                             runtime_any_db: Settings) -> None:
+    """Five STOPs to write, HubSpot's limit used up after two: the two written stay written (the cursor was
+    rolled back with the error, so every run wrote the same first ones again and never got further)."""
+    policy, _ = waits()
+    with fake_hubspot.running(people(5)) as fake:
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config(fake), policy=policy)
+            for i in range(1, 6):
+                contact = service.find_by_phone(session, phone(i))
+                assert contact is not None
+                consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+        fake.limit = fake.answered + 2
+        with pytest.raises(hubspot.SyncInterrupted, match=r"Kept: 2 consent changes written in this run; the next "
+                                                          r"sync resumes the push at contact 103"), \
+                db.session_scope() as session:
+            hubspot.push_opt_outs(session, config(fake), policy=policy)
+        assert [c for c, _ in fake.updates] == ["101", "102"]
+        fake.limit = None
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config(fake), policy=policy) == 3
+        assert [c for c, _ in fake.updates] == ["101", "102", "103", "104", "105"]
+
+
+def test_the_admin_reads_what_the_sync_met(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch,
+                                          runtime: Settings) -> None:
+    """Through the API: an interrupted sync answers 502 saying why and where it resumes, its audit entry says
+    interrupted with the retries; the next one says it resumed, and what it retried."""
+    policy, _ = waits()
+    monkeypatch.setattr(hubspot, "POLICY", policy)
+    with fake_hubspot.running(people(5)) as fake:
+        monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
+        monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
+        monkeypatch.setenv("RELAIS_DEFAULT_REGION", "FR")
+        get_settings.cache_clear()
+        from api.app import create_app
+
+        with TestClient(create_app(get_settings())) as client:
+            admin = auth_headers("admin")
+            fake.limit = 1
+            stopped = client.post("/api/v1/contacts/sync/hubspot", headers=admin)
+            assert stopped.status_code == 502, stopped.text
+            detail = stopped.json()["detail"]
+            assert "HubSpot sync interrupted: HubSpot's rate limit did not lift" in detail
+            assert "resumes the pull at page after 103" in detail
+            fake.limit = None
+            fake.refusals = [(429, {"Retry-After": "1"})]
+            done = client.post("/api/v1/contacts/sync/hubspot", headers=admin)
+            assert done.status_code == 200, done.text
+            body = done.json()
+            assert (body["status"], body["resumed_from"], body["seen"], body["retries"], body["rate_limited"]) == (
+                "complete", "103", 3, 1, 1)
+    with db.session_scope() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "contacts.sync.hubspot")
+                                  .order_by(AuditEntry.id)).all()
+        diffs = [entry.diff for entry in entries]
+    assert [(d["status"], d["seen"], d["retries"]) for d in diffs] == [("interrupted", 2, 3), ("complete", 3, 1)]
+    assert "rate limit did not lift" in diffs[0]["error"]
+    assert contacts_count() == 5
