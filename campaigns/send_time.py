@@ -154,7 +154,10 @@ class Target:
         return f"best time: {hour:02d}:00 from {self.basis}"
 
 
-OWN, SEGMENT, EVERYONE, SINGLE = "your history", "the segment's orders", "everyone's orders", "one hour for everyone"
+#: where a best hour comes from, said in the waiting reason a marketer reads on the report ("from your history" read
+#: as the marketer's own)
+OWN, SEGMENT, EVERYONE = "the contact's own orders", "the segment's orders", "everyone's orders"
+SINGLE = "one hour for everyone"
 NO_HISTORY = Target(None, None, "no order history")
 
 

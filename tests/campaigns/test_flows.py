@@ -108,7 +108,8 @@ def test_resume_keeps_a_planned_times_reason_and_words_a_new_one_in_the_recipien
     evening = WEDNESDAY_NOON + timedelta(hours=7)  # 19:00 in Paris
     with db.session_scope() as session:
         session.execute(update(Message).where(Message.id == ids[0]).values(
-            not_before=evening, wait_reason="scheduled", wait_detail="best time: 19:00 from your history"))
+            not_before=evening, wait_reason="scheduled",
+            wait_detail="best time: 19:00 from the contact's own orders"))
         session.execute(update(Message).where(Message.id == ids[1]).values(
             not_before=evening, wait_reason="paused", wait_detail="the campaign is paused"))
         service.pause(session, session.get_one(Campaign, cid))
@@ -116,7 +117,7 @@ def test_resume_keeps_a_planned_times_reason_and_words_a_new_one_in_the_recipien
         campaign = service.resume(session, session.get_one(Campaign, cid))
         flows.resume_work(session, campaign, now=WEDNESDAY_NOON + timedelta(hours=1))
     assert [row[1:] for row in _rows(ids)] == [
-        (evening, "scheduled", "best time: 19:00 from your history"),
+        (evening, "scheduled", "best time: 19:00 from the contact's own orders"),
         (evening, "scheduled", "planned for Wed 19:00 (Europe/Paris)"),
     ]
 
