@@ -10,6 +10,7 @@ from core import db, outbound_http, webhooks
 from core.models import WebhookDelivery, WebhookSubscription
 from core.outbound_http import OutboundBlocked
 from core.periodic import Periodic
+from core.retry import retry_after
 
 TIMEOUT_SECONDS = 10.0
 
@@ -42,8 +43,11 @@ def deliver_webhook(delivery_id: int) -> str:
                 "POST", sub.url, content=body, headers=headers
             ) as response:
                 status = response.status_code
+                wait = retry_after(response.headers.get("retry-after")) if status // 100 != 2 else None
             ms = round((time.perf_counter() - start) * 1000)
-            webhooks.record_attempt(session, delivery, status_code=status, error=f"HTTP {status} in {ms} ms")
+            said = f"; Retry-After {wait:.0f} s" if wait is not None else ""
+            webhooks.record_attempt(session, delivery, status_code=status, error=f"HTTP {status} in {ms} ms{said}",
+                                    retry_after=wait)
         except OutboundBlocked as exc:
             webhooks.record_attempt(session, delivery, status_code=None, error=f"refused: {exc.detail}")
         except httpx.HTTPError as exc:

@@ -1,5 +1,9 @@
 """Outbound webhooks: subscriptions per event type, signed deliveries, retries for 24 hours.
 
+Each retry is a job scheduled by :func:`record_attempt` through :data:`POLICY` (``core.retry``): 30 s doubling to an
+hour, or later when the receiver's ``Retry-After`` asks (a 429 or 503 saying "in ten minutes" is not knocked on
+again after 30 s), however long, within the 24 hours.
+
 Signature header ``Relais-Signature: t=<unix>,v1=<hex>`` where ``v1`` is
 HMAC-SHA256(secret, "<t>.<raw body>"); receivers reject a ``t`` older than five minutes.
 """
@@ -24,6 +28,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import WebhookDelivery, WebhookSubscription
 from core.outbound_http import OutboundPolicy
 from core.queue import NO_RETRY, JobSpec, enqueue_after_commit
+from core.retry import RetryPolicy
 from core.security import tokens
 
 EVENT_TYPES = (
@@ -38,6 +43,8 @@ RETRY_WINDOW = timedelta(hours=24)
 SIGNATURE_TOLERANCE_SECONDS = 300
 # a pending delivery this far past its due time lost its job (the after-commit enqueue failed)
 SWEEP_AFTER = timedelta(minutes=5)
+#: the waits between attempts: scheduled by the queue, so no jitter is needed to spread them
+POLICY = RetryPolicy(base=30.0, max_delay=3600.0, jitter=False)
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -139,14 +146,29 @@ def emit_many(session: Session, event_type: str, items: list[dict[str, Any]]) ->
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at one hour between attempts."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+    return timedelta(seconds=POLICY.backoff(attempts))
 
 
-def record_attempt(session: Session, delivery: WebhookDelivery, *, status_code: int | None, error: str) -> None:
+def next_wait(attempts: int, retry_after: float | None) -> timedelta:
+    """The wait before the attempt after ``attempts``: the receiver's ``Retry-After`` (seconds) when longer than
+    :func:`backoff`, even past the hour (the retry window still ends it), else the backoff."""
+    seconds = POLICY.wait(attempts, retry_after)
+    return timedelta(seconds=seconds if seconds is not None else retry_after or 0.0)
+
+
+def record_attempt(
+    session: Session,
+    delivery: WebhookDelivery,
+    *,
+    status_code: int | None,
+    error: str,
+    retry_after: float | None = None,
+) -> None:
     """Store an attempt's outcome and schedule the next one while inside the retry window.
 
     ``error`` is Relais's own account of the attempt (status and timing, or the network error):
     the receiver's response body is never stored, so the log cannot relay what a URL answered.
+    ``retry_after`` is the receiver's ``Retry-After`` in seconds (``core.retry.retry_after``), honoured.
     """
     delivery.attempts += 1
     delivery.last_status_code = status_code
@@ -159,7 +181,7 @@ def record_attempt(session: Session, delivery: WebhookDelivery, *, status_code: 
         created = (
             delivery.created_at if delivery.created_at.tzinfo else delivery.created_at.replace(tzinfo=utcnow().tzinfo)
         )
-        delay = backoff(delivery.attempts)
+        delay = next_wait(delivery.attempts, retry_after)
         if utcnow() + delay - created > RETRY_WINDOW:
             delivery.status = "failed"
             delivery.next_attempt_at = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from core import db, webhooks
+from core.db import utcnow
 from core.models import WebhookDelivery
 from core.outbound_http import OutboundPolicy
 from core.queue import get_queue
@@ -25,6 +26,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.statuses: list[int] = []
+        self.retry_after: list[str] = []  # a Retry-After header for each answer, while there are some
         self.received: list[tuple[dict[str, str], bytes]] = []
         receiver = self
 
@@ -33,6 +35,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                if receiver.retry_after:
+                    self.send_header("Retry-After", receiver.retry_after.pop(0))
                 self.end_headers()
                 self.wfile.write(b"internal service answer: db password hunter2")
 
@@ -97,6 +101,26 @@ def test_failure_schedules_backoff_then_gives_up_after_24h(
         stored.created_at = stored.created_at - timedelta(hours=24)
         webhooks.record_attempt(session, stored, status_code=503, error="down")
         assert stored.status == "failed" and stored.next_attempt_at is None
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [("600", 600), ("7200", 7200), ("", 30)])
+def test_a_receivers_retry_after_is_honoured(outbound_to_loopback: None, runtime: Settings, receiver: Receiver,
+                                            retry_after: str, seconds: int) -> None:
+    """A 429 saying "Retry-After: 600" was knocked on again after 30 s (the backoff ignored it); now the next
+    attempt is scheduled when the receiver asked, past the hour's cap too (the 24-hour window still ends it)."""
+    receiver.statuses, receiver.retry_after = [429], [retry_after] if retry_after else []
+    with db.session_scope() as session:
+        webhooks.create_subscription(session, url=receiver.url, event_types=["*"])
+        webhooks.emit(session, "campaign.completed", {"campaign_id": 3})
+    before = utcnow()
+    run_jobs()
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert (delivery.status, delivery.last_status_code) == ("pending", 429)
+        assert delivery.next_attempt_at is not None
+        due = delivery.next_attempt_at.replace(tzinfo=UTC) - before
+        assert timedelta(seconds=seconds) <= due <= timedelta(seconds=seconds + 10), due
+        assert delivery.last_error.endswith(f"; Retry-After {retry_after} s") == bool(retry_after)
 
 
 def test_subscription_api_and_replay(outbound_to_loopback: None, app_client: TestClient, receiver: Receiver) -> None:
