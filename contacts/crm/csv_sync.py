@@ -2,7 +2,9 @@
 
 The download is streamed to a spooled temporary file (memory up to 8 MB, then disk) and imported
 through :mod:`contacts.importer`, all or nothing. The URL is fetched through
-:mod:`core.outbound_http`: public addresses only, each redirect hop checked.
+:mod:`core.outbound_http`: public addresses only, each redirect hop checked. A 429, 408 or 5xx answer, or a
+connection lost before the file is whole, is asked again as :data:`POLICY` says (``core.retry``: the host's
+``Retry-After``, else backoff with jitter); another 4xx is not.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import IO
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.orm import Session
@@ -18,8 +22,48 @@ from contacts.crm.hubspot import CrmUnavailable
 from contacts.importer import ImportOptions, ImportReport, import_file
 from core import outbound_http
 from core.errors import PayloadTooLarge
+from core.retry import CallFailed, Failure, RetryPolicy, header, retry_after
 
 MAX_BYTES = 500 * 1024 * 1024
+#: the download's retries: 4 attempts, waits up to 60 s each
+POLICY = RetryPolicy(attempts=4, base=2.0, max_delay=60.0)
+
+
+class _Answered(Exception):
+    """The host answered a status other than 2xx."""
+
+    def __init__(self, status: int, wait: float | None) -> None:
+        super().__init__(f"answered HTTP {status}")
+        self.failure = Failure(status, f"answered HTTP {status}", wait)
+
+
+def _failure(exc: Exception) -> Failure | None:
+    if isinstance(exc, _Answered):
+        return exc.failure
+    if isinstance(exc, httpx.HTTPError):  # refused, reset, timed out, cut off mid-file
+        return Failure(None, f"unreachable: {exc}")
+    return None  # a refused address (OutboundBlocked), a file too large: as they are
+
+
+def _shown(url: str) -> str:
+    """The URL without its query (a token may ride there) for an error message."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+
+
+def _download(client: httpx.Client, url: str, headers: Mapping[str, str], spool: IO[bytes]) -> None:
+    """One attempt: the whole file into ``spool`` (emptied first: an attempt cut off leaves nothing behind)."""
+    spool.seek(0)
+    spool.truncate()
+    with client.stream("GET", url, headers=dict(headers)) as response:
+        if response.status_code // 100 != 2:
+            raise _Answered(response.status_code, retry_after(header(response.headers, "Retry-After")))
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BYTES:
+                raise PayloadTooLarge("the CSV sync file exceeds 500 MB")
+            spool.write(chunk)
 
 
 def sync_from_url(
@@ -29,31 +73,24 @@ def sync_from_url(
     *,
     headers: Mapping[str, str] | None = None,
     timeout: float = 60.0,
+    policy: RetryPolicy | None = None,
 ) -> ImportReport:
     """Download ``url`` and import it (``on_existing`` forced to ``merge``).
 
     Raises:
-        CrmUnavailable: the download failed or answered a non-2xx status.
+        CrmUnavailable: the download still failed after :data:`POLICY`'s retries, or answered a 4xx (the call,
+            status and attempts in the detail).
         OutboundBlocked: the URL (or a redirect) points to a loopback, private... address.
         PayloadTooLarge: the file exceeds 500 MB.
         ImportFailed / ValidationFailed: as :func:`contacts.importer.import_file`.
     """
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         try:
-            with (
-                outbound_http.client(timeout=timeout) as client,
-                client.stream("GET", url, headers=dict(headers or {})) as response,
-            ):
-                if response.status_code // 100 != 2:
-                    raise CrmUnavailable(f"CSV sync source answered HTTP {response.status_code}")
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BYTES:
-                        raise PayloadTooLarge("the CSV sync file exceeds 500 MB")
-                    spool.write(chunk)
-        except httpx.HTTPError as exc:
-            raise CrmUnavailable(f"CSV sync source unreachable: {exc}") from None
+            with outbound_http.client(timeout=timeout) as client:
+                (policy or POLICY).call(f"CSV sync source GET {_shown(url)}",
+                                        lambda: _download(client, url, headers or {}, spool), failure=_failure)
+        except CallFailed as exc:
+            raise CrmUnavailable(exc.detail) from None
         spool.seek(0)
         name = url.rsplit("/", 1)[-1].split("?", 1)[0]
         merged = replace(options, on_existing="merge", source_name=options.source_name or url)

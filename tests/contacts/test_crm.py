@@ -21,6 +21,7 @@ from core import db, webhooks
 from core.errors import Conflict, Unauthorized, ValidationFailed
 from core.outbound_http import OutboundBlocked
 from core.redis import get_redis
+from core.retry import RetryPolicy
 from core.settings import Settings
 from tests.contacts import fake_hubspot
 from tests.contacts.helpers import create_contact, phone
@@ -360,7 +361,7 @@ def test_csv_sync_from_a_url(outbound_to_loopback: None, runtime: Settings) -> N
         pytest.raises(hubspot.CrmUnavailable, match="500"),
         db.session_scope() as session,
     ):
-        csv_sync.sync_from_url(session, url, ImportOptions())
+        csv_sync.sync_from_url(session, url, ImportOptions(), policy=RetryPolicy(sleep=lambda _: None))
 
 
 def test_sync_configuration_and_the_periodic_job(runtime: Settings) -> None:

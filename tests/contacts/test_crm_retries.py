@@ -1,14 +1,22 @@
 """HubSpot under load: 429s and 5xx from a real loopback server (tests/contacts/fake_hubspot.py), spoken to by the
-real ``hubspot-api-client``; waits go to a recorded sleep (core.retry), none is real."""
+real ``hubspot-api-client``; the CSV-by-URL download the same way; waits go to a recorded sleep (core.retry), none
+is real."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from contacts import consent, service
-from contacts.crm import hubspot
+from contacts.crm import csv_sync, hubspot
+from contacts.importer import ImportOptions
 from contacts.models import Contact, SyncCursor
 from core import db
 from core.models import AuditEntry
@@ -162,3 +170,57 @@ def test_the_admin_reads_what_the_sync_met(outbound_to_loopback: None, monkeypat
     assert [(d["status"], d["seen"], d["retries"]) for d in diffs] == [("interrupted", 2, 3), ("complete", 3, 1)]
     assert "rate limit did not lift" in diffs[0]["error"]
     assert contacts_count() == 5
+
+
+@contextmanager
+def csv_host(answers: list[tuple[int, dict[str, str]]], body: bytes) -> Iterator[tuple[str, list[str]]]:
+    """A file host on loopback giving ``answers`` first (status, headers), one per request, then ``body``."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, headers = answers.pop(0) if answers else (200, {})
+            seen.append(str(status))
+            data = body if status == 200 else b"busy"
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/export/contacts.csv?token=s3cret", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_csv_download_waits_out_a_busy_host(outbound_to_loopback: None, runtime: Settings) -> None:
+    """A 503 with Retry-After: 3, then a 429 with an HTTP date, then the file: imported. It failed at the 503."""
+    policy, slept = waits()
+    file = f"phone,name\n{phone(1)},One\n{phone(2)},Two\n".encode()
+    with csv_host([(503, {"Retry-After": "3"}), (429, {"Retry-After": "Thu, 01 Jan 1970 00:00:00 GMT"})],
+                  file) as (url, seen), db.session_scope() as session:
+        report = csv_sync.sync_from_url(session, url, ImportOptions(), policy=policy)
+    assert (report.created, seen, slept) == (2, ["503", "429", "200"], [3.0, 1.0])  # a date passed: the backoff
+
+
+def test_the_csv_download_names_the_call_without_its_token(outbound_to_loopback: None, runtime: Settings) -> None:
+    policy, slept = waits()
+    with csv_host([(404, {})], b"") as (url, seen), \
+            pytest.raises(hubspot.CrmUnavailable, match=r"CSV sync source GET http://127.0.0.1:\d+/export/contacts"
+                                                        r".csv: answered HTTP 404 \(not retried") as caught, \
+            db.session_scope() as session:
+        csv_sync.sync_from_url(session, url, ImportOptions(), policy=policy)
+    assert seen == ["404"] and slept == [] and "s3cret" not in str(caught.value)
+    with csv_host([(502, {})] * 4, b"") as (url, seen), \
+            pytest.raises(hubspot.CrmUnavailable, match=r"answered HTTP 502 after 4 attempts"), \
+            db.session_scope() as session:
+        csv_sync.sync_from_url(session, url, ImportOptions(), policy=policy)
+    assert seen == ["502"] * 4 and slept == [0.5, 1.0, 2.0]
