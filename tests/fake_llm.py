@@ -21,6 +21,8 @@ class FakeLlm:
     delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
+    #: answers given first, one per request, before ``status``: (status, headers), e.g. (429, {"Retry-After": "1"})
+    refusals: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
     def prompt_text(self) -> str:
         """The last request's messages as one JSON string (to search the prompt)."""
@@ -37,7 +39,8 @@ def _handler(fake: FakeLlm) -> type[BaseHTTPRequestHandler]:
             fake.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
             if fake.delay:
                 time.sleep(fake.delay)
-            if fake.status != 200:
+            status, headers = fake.refusals.pop(0) if fake.refusals else (fake.status, {})
+            if status != 200:
                 payload: dict[str, Any] = {"error": {"message": "boom", "type": "server_error"}}
             else:
                 payload = {
@@ -52,7 +55,9 @@ def _handler(fake: FakeLlm) -> type[BaseHTTPRequestHandler]:
                 }
             data = json.dumps(payload).encode()
             try:
-                self.send_response(fake.status)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agent.context import Turn
-from agent.llm import ChatMessage, LlmClient, LlmError
+from agent.llm import POLICY, ChatMessage, LlmClient, LlmError
 from agent.pipeline import Inbound, Pipeline
 from agent.responder.prompts import BrandVoice
 from core.settings import load_settings
@@ -72,20 +73,38 @@ def test_the_client_speaks_openai_over_http(fake_llm: FakeLlm) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "delay", "content", "kind"),
-    [(500, 0.0, "x", "http"), (200, 5.0, "late", "timeout"), (200, 0.0, "", "empty")],
+    ("status", "delay", "content", "kind", "asked"),
+    [(500, 0.0, "x", "http", 2), (429, 0.0, "x", "rate_limited", 2), (200, 5.0, "late", "timeout", 1),
+     (200, 0.0, "", "empty", 1)],
 )
 def test_client_failures_are_one_error_type(
-    fake_llm: FakeLlm, status: int, delay: float, content: str, kind: str
+    fake_llm: FakeLlm, status: int, delay: float, content: str, kind: str, asked: int
 ) -> None:
     fake_llm.status, fake_llm.delay, fake_llm.answer = status, delay, content
-    client = LlmClient(base_url=fake_llm.base_url, model="m", timeout=0.4)
+    slept: list[float] = []
+    client = LlmClient(base_url=fake_llm.base_url, model="m", timeout=0.4, policy=replace(POLICY, sleep=slept.append))
     started = time.perf_counter()
     with pytest.raises(LlmError) as caught:
         client.complete([ChatMessage("user", "hi")])
     assert caught.value.kind == kind
-    assert time.perf_counter() - started < 3.0  # no retries, the timeout is honoured (not the 5 s delay)
-    assert len(fake_llm.requests) == 1
+    assert time.perf_counter() - started < 3.0  # the timeout is honoured (not the 5 s delay), and not retried
+    assert len(fake_llm.requests) == asked and len(slept) == asked - 1  # a 429 or 5xx is asked once more
+    assert all(0 <= s <= 0.25 for s in slept)
+
+
+def test_a_rate_limited_endpoint_is_asked_again_only_when_the_wait_is_short(fake_llm: FakeLlm) -> None:
+    """A 429 saying Retry-After: 1 is waited out and answered; one saying 20 s is not waited for (an SMS reply
+    cannot): the error says the rate limit and the wait asked. Both were LlmError('http', 'status 429')."""
+    slept: list[float] = []
+    client = LlmClient(base_url=fake_llm.base_url, model="m", timeout=2, policy=replace(POLICY, sleep=slept.append))
+    fake_llm.answer, fake_llm.refusals = "Hello.", [(429, {"Retry-After": "1"})]
+    assert client.complete([ChatMessage("user", "hi")]).text == "Hello." and slept == [1.0]
+    fake_llm.refusals = [(429, {"Retry-After": "20"})]
+    with pytest.raises(LlmError) as caught:
+        client.complete([ChatMessage("user", "hi")])
+    assert (caught.value.kind, caught.value.detail) == (
+        "rate_limited", "the endpoint's rate limit (status 429, asked to wait 20 s; 1 attempt)")
+    assert slept == [1.0] and len(fake_llm.requests) == 3
 
 
 def test_connection_refused_is_reported() -> None:
@@ -131,7 +150,8 @@ def test_the_llm_answers_in_the_customers_language_from_passages_in_another(
 
 @pytest.mark.parametrize(
     ("status", "delay", "content", "reason"),
-    [(200, 0.0, "NO_ANSWER", "refused"), (200, 5.0, "too late", "timeout"), (503, 0.0, "", "http")],
+    [(200, 0.0, "NO_ANSWER", "refused"), (200, 5.0, "too late", "timeout"), (503, 0.0, "", "http"),
+     (429, 0.0, "", "rate_limited")],
 )
 def test_failures_fall_back_to_the_offline_answer(
     fake_llm: FakeLlm, knowledge: KnowledgeBase, tmp_path: Path, status: int, delay: float, content: str, reason: str
