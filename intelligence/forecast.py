@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from core.words import counted
+
 DRAWS = 4000
 #: Population priors (mean per message) used alone before any past campaign, and as a weak prior after.
 PRIORS: dict[str, float] = {"delivery": 0.95, "click": 0.05, "conversion": 0.01}
@@ -217,18 +219,19 @@ def _order_values(inputs: Inputs, rng: np.random.Generator) -> tuple[np.ndarray,
     known = np.isfinite(inputs.order_value) & (inputs.order_value > 0)
     per_order = np.where(known, inputs.order_value, np.nan)
     relative = _relative(per_order, None)
+    whose = counted(int(known.sum()), "recipient's", "recipients'")  # "1 recipients' mean order value"
     if len(values):
         cv = float(values.std(ddof=1) / values.mean()) if len(values) > 1 else DEFAULT_ORDER_CV
         error = values.mean() * max(cv, 0.1) / np.sqrt(len(values))
         means = np.clip(rng.normal(values.mean(), error, DRAWS), values.mean() * 0.05, None)
-        basis = f"mean of {len(values)} past conversion values"
+        basis = f"mean of {counted(len(values), 'past conversion value')}"
         if known.any():
-            basis += f", scaled by {int(known.sum())} recipients' mean order value"
+            basis += f", scaled by {whose} mean order value"
         return means, relative, cv, basis
     if known.any():
         mean = float(np.nanmean(per_order)) * 1e6
         return np.full(DRAWS, mean), relative, DEFAULT_ORDER_CV, (
-            f"{int(known.sum())} recipients' mean order value from their order history (no past conversion value)")
+            f"{whose} mean order value from their order history (no past conversion value)")
     return None
 
 

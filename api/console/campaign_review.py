@@ -44,6 +44,16 @@ WAIT_WORDS = {
 
 #: waits of the sending window, which the confirmation adds to when the campaign goes
 _WINDOW_WAITS = frozenset({WAIT_WORDS["quiet_hours"], WAIT_WORDS["country_rule"]})
+#: the verbs the wait sentences start with, for one message ("1 wait for the local time chosen")
+_ONE = {"wait ": "waits ", "are ": "is ", "get ": "gets "}
+
+
+def agreeing(words: str, n: int) -> str:
+    """A wait sentence after its count: its verb for one message, as written for several otherwise."""
+    for many, one in _ONE.items():
+        if n == 1 and words.startswith(many):
+            return one + words.removeprefix(many)
+    return words
 
 
 @dataclass
@@ -72,11 +82,15 @@ class Review:
         closed = [(words, n) for words, n in self.waits if words in _WINDOW_WAITS]  # the others: said by `when`
         if not closed or not hours:
             return self.when
-        waiting = "; ".join(f"{n} {words}" for words, n in closed)
+        waiting = "; ".join(f"{n} {agreeing(words, n)}" for words, n in closed)
         if sum(n for _, n in closed) < sum(n for _, n in hours):
             return f"{self.when} Of them, {waiting}."
         first = hours[0][0].astimezone(scheduling.zone(self.zone))
         return f"{self.when} All {waiting}: the first go out from {first:%a %d %b %H:%M} ({self.zone})."
+
+    def waits_said(self) -> list[tuple[str, int]]:
+        """The waits as the page lists them, each sentence agreeing with its count."""
+        return [(agreeing(words, n), n) for words, n in self.waits]
 
     def listed(self) -> list[tuple[str, str, str]]:
         """The problems for the list at the top: the control's id, its label in words, the message."""

@@ -194,6 +194,7 @@ def test_a_sale_too_rare_for_the_95_range_is_not_shown_as_a_certainty() -> None:
         "over +1,000% (80 % and 95 %: -100%); the average is above the 95 % range: most simulated outcomes have no "
         "sale, a few have one; the cost, 0.05 EUR, is negligible"), shown["Return on cost (ROI)"]
     assert shown["Cost"] == "0.05 EUR"  # known before sending: one value, no interval
+    assert "revenue: 1 recipient's mean order value from their order history" in shown["Based on"]  # "1 recipients'"
 
 
 def test_a_run_not_sent_yet_says_so_instead_of_n_a() -> None:

@@ -232,6 +232,17 @@ def test_an_adaptive_campaigns_batches_and_control_are_said_not_an_ab_winner() -
     assert [n for _, n in said.estimate.distribution.hours] == [16, 18, 5]  # type: ignore[union-attr]
 
 
+def test_a_wait_of_one_message_is_said_in_the_singular(app_client: TestClient) -> None:
+    """Three recipients at two a minute: "1 are spaced out by the send-rate limit" (and "1 wait for …")."""
+    ids = wizard_audience()
+    headers = marketer_headers(app_client)
+    shown = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids, throttle_per_minute="2"),
+                            headers=headers)
+    assert shown.status_code == 200, shown.text
+    waits = shown.text.split('id="waits">', 1)[1].split("</ul>", 1)[0]
+    assert waits == "<li><strong>1</strong> is spaced out by the send-rate limit</li>", waits
+
+
 def test_arms_are_added_and_removed_and_the_review_recounts(app_client: TestClient) -> None:
     ids = wizard_audience()
     headers = marketer_headers(app_client)
