@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
+from contacts.import_mapping import header_with_phone
 from contacts.import_report import ImportOptions
-from contacts.importer import RowParser, first_row
+from contacts.importer import RowParser
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
 from contacts.service import get_list
-from contacts.tabular import FileLimits, inspect, read_rows
+from contacts.tabular import FileLimits, Table, inspect, read_table
 from core import audit, crypto
 from core.audit import SYSTEM, Actor
 from core.db import utcnow
@@ -61,7 +62,8 @@ def start(
     for list_id in options.list_ids:
         get_list(session, list_id)
     shape = inspect(binary, filename, limits)
-    parser = RowParser(first_row(read_rows(binary, shape, limits)), options, attrs.schema(session), limits)
+    table = read_table(binary, shape, limits, header_with_phone(options.mapping))
+    parser = RowParser(table.header, options, attrs.schema(session), limits)
     binary.seek(0)
     purge_finished(session)
     job = ContactImport(
@@ -72,7 +74,8 @@ def start(
         encoding=shape.encoding,
         delimiter=shape.delimiter,
         options=options.to_json(),
-        mapping={"header": parser.header, "columns": [c.as_dict() for c in parser.columns]},
+        mapping={"header": parser.header, "columns": [c.as_dict() for c in parser.columns],
+                 "sheet": table.sheet, "sheets": list(table.sheets), "header_row": table.header_row},
         rows_total=shape.rows_estimate,
         created_by_type=actor.type,
         created_by_id=actor.id,
@@ -148,10 +151,19 @@ def percent(job: ContactImport) -> float:
     return round(min(99.9, 100 * job.rows_done / job.rows_total), 1)
 
 
-def notices(job: ContactImport) -> list[str]:
-    """Sentences about the whole import for the person who ran it (the consent policy's, today)."""
-    found = consent.marketing_consent_warning(job.without_consent)
-    return [found] if found else []
+def notices(job: ContactImport, *, file: bool = True) -> list[str]:
+    """Sentences about the whole import for the person who ran it: which sheet and rows were read
+    (:func:`file_notes`; left out when not ``file``), then the consent policy's warning."""
+    warning = consent.marketing_consent_warning(job.without_consent)
+    return [*(file_notes(job) if file else []), *([warning] if warning else [])]
+
+
+def file_notes(job: ContactImport) -> list[str]:
+    """Which part of the file was read, when not all of it: the sheet of a workbook that has others, the
+    header's row when a title stands above it (``contacts.tabular.Table.notes``)."""
+    mapping = job.mapping or {}
+    return Table([], int(mapping.get("header_row") or 1), iter(()), str(mapping.get("sheet") or ""),
+                 tuple(mapping.get("sheets") or ())).notes()
 
 
 def problems(session: Session, import_id: int, *, errors: bool, limit: int = 100) -> list[ContactImportProblem]:

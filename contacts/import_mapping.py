@@ -14,7 +14,7 @@ a "no" in ``consent`` only withholds marketing), ``attribute:<name>`` (a declare
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +39,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "mobile",
         "mobile phone",
         "mobile number",
+        "mobile phone number",  # HubSpot's export beside its "Phone Number" (often the office line)
+        "mobilephone",
         "cell",
         "cell phone",
         "cellphone",
@@ -102,7 +104,9 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     "language": ("language", "lang", "langue", "langage", "idioma", "sprache", "locale", "preferred language"),
     "timezone": ("timezone", "time zone", "tz", "fuseau", "fuseau horaire"),
-    "country": ("country", "country code", "pays", "code pays", "pais", "land"),
+    "country": ("country", "country code", "pays", "code pays", "pais", "land",
+                "default address country code",  # Shopify's customers export: its phones are often national
+                "cc"),  # Mailchimp's export: the member's country as an ISO code
     "tags": ("tags", "tag", "etiquettes", "etiquette", "labels", "label", "mots cles"),
     "consent": (
         "consent",
@@ -119,6 +123,15 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "abonne",
         "subscribed",
         "consent status",  # the export's own column (``contacts.export``): opted_in, opted_out, pending, none
+        "accepts sms marketing",  # Shopify's customers export (its "Accepts Email Marketing" is not about SMS)
+        "accepts sms",
+        "sms marketing",
+        "sms opt in",
+        "sms optin",
+        "newsletter sms",
+        "sms newsletter",
+        "sms einwilligung",
+        "einwilligung sms",
     ),
     "consent_proof": ("consent proof", "proof", "preuve", "preuve consentement", "preuve de consentement"),
     # a STOP, every text blocked (the export's ``opted_out``): not the marketing consent above
@@ -127,6 +140,15 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 #: headers that name an email address: Relais keeps one only in an attribute named ``email``
 EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
 SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items() for header in names}
+#: phone headers that name a mobile: when a file has one beside a plain "Phone" (HubSpot's "Phone Number" and
+#: "Mobile Phone Number", a CRM's "Téléphone" and "Portable"), the mobile one is read, wherever it stands. The
+#: first phone column was read, often an office line, and the contact imported as a landline nobody can text.
+MOBILE_HEADERS = frozenset({
+    "mobile", "mobile phone", "mobile number", "mobile phone number", "mobilephone", "cell", "cell phone",
+    "cellphone", "gsm", "portable", "tel portable", "telephone portable", "numero de portable", "numero mobile",
+    "numero portable", "n portable", "n mobile", "movil", "handy", "handynummer", "mobilnummer", "cellulare",
+    "celular", "telemovel",
+})  # fmt: skip
 #: the export's columns that Relais works out itself (``contacts.export``): an exported file imports back
 #: with these left out, each saying why
 WORKED_OUT = {
@@ -154,6 +176,18 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationFailed('mapping must be a JSON object {"file column": "field"}', errors=[{"field": "mapping"}])
     return value
+
+
+def header_with_phone(mapping: Mapping[str, str] | None) -> Callable[[list[str]], bool]:
+    """Whether a row is a contact file's header: it names a phone column (by a synonym, or as ``mapping`` maps
+    one to ``phone``). ``contacts.tabular.read_table`` passes over the title rows above it with this."""
+    named = {normalise_header(column) for column, target in (mapping or {}).items() if target == "phone"}
+
+    def accepts(cells: list[str]) -> bool:
+        keys = {normalise_header(cell) for cell in cells if cell.strip()}
+        return bool(keys & named) or any(SYNONYMS.get(key) == "phone" for key in keys)
+
+    return accepts
 
 
 def normalise_header(value: str) -> str:
@@ -240,10 +274,18 @@ def resolve(
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
     taken = set(explicit)
+    mobile = None if "phone" in taken else _mobile_column(columns, overrides)
+    if mobile is not None:
+        taken.add("phone")
     resolved = []
     for col in columns:
         if col.position in overrides:
             resolved.append(ColumnMapping(col.position, col.column, overrides[col.position], "mapping"))
+        elif mobile is not None and col.position == mobile.position:
+            resolved.append(col)
+        elif col.target == "phone" and mobile is not None:
+            note = f"phone comes from “{mobile.column}”, the mobile number: texts go to mobiles"
+            resolved.append(ColumnMapping(col.position, col.column, "ignore", "none", note))
         elif col.target != "ignore" and col.target in taken:
             resolved.append(
                 ColumnMapping(col.position, col.column, "ignore", "none", f"{col.target} comes from another column")
@@ -257,6 +299,15 @@ def resolve(
             errors=[{"field": "mapping", "message": "no phone column"}],
         )
     return resolved
+
+
+def _mobile_column(columns: list[ColumnMapping], overrides: Mapping[int, str]) -> ColumnMapping | None:
+    """The automatic phone column naming a mobile, when another automatic column names a plain phone first."""
+    phones = [c for c in columns if c.target == "phone" and c.source == "synonym" and c.position not in overrides]
+    mobiles = [c for c in phones if normalise_header(c.column) in MOBILE_HEADERS]
+    if not mobiles or phones[0] in mobiles:
+        return None
+    return mobiles[0]
 
 
 def targets(columns: list[ColumnMapping]) -> dict[int, str]:

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
-from contacts.import_mapping import resolve
+from contacts.import_mapping import header_with_phone, resolve
 from contacts.import_report import ImportOptions, RowProblem
-from contacts.importer import MAIN_LANGUAGE, MemorySeen, ParsedRow, RowParser, first_row, numbered_rows, write_batch
-from contacts.tabular import FileLimits, inspect, read_rows
+from contacts.importer import MAIN_LANGUAGE, MemorySeen, ParsedRow, RowParser, numbered_rows, write_batch
+from contacts.tabular import FileLimits, inspect, read_table
 from core.errors import ValidationFailed
 
 SAMPLE_ROWS = 20
@@ -101,16 +101,20 @@ def preview(
         PayloadTooLarge / ValidationFailed: as :func:`contacts.tabular.inspect`, a bad mapping.
     """
     shape = inspect(binary, filename, limits)
-    rows = read_rows(binary, shape, limits)
-    header = first_row(rows)
+    table = read_table(binary, shape, limits, header_with_phone(options.mapping))
+    header = table.header
     known = attrs.schema(session)
-    first = list(islice(numbered_rows(rows, limits), sample))
+    first = list(islice(numbered_rows(table.rows, limits, start=table.header_row + 1), sample))
     result: dict[str, Any] = {
         "format": shape.format,
         "encoding": shape.encoding,
         "delimiter": shape.delimiter,
         "rows_estimate": shape.rows_estimate,
         "header": header,
+        "header_row": table.header_row,
+        "sheet": table.sheet,
+        "sheets": list(table.sheets),
+        "notes": table.notes(),  # which sheet and rows are read, in words
         "ready": True,
         "problem": "",
         "consent_notice": None,

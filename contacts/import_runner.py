@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import import_jobs
+from contacts.import_mapping import header_with_phone
 from contacts.import_report import ImportOptions, ParsedRow, RowProblem
 from contacts.import_writer import write_batch
-from contacts.importer import RowParser, first_row, numbered_rows
+from contacts.importer import RowParser, numbered_rows
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
-from contacts.tabular import FileLimits, FileShape, read_rows
+from contacts.tabular import FileLimits, FileShape, read_table
 from core import crypto, db
 from core.audit import Actor
 from core.db import utcnow
@@ -183,12 +184,12 @@ class _Runner:
 
     def _pass(self, binary: IO[bytes], *, write: bool) -> None:
         binary.seek(0)
-        rows = read_rows(binary, self.shape, self.limits)
-        parser = RowParser(first_row(rows), self.options, self.known, self.limits)
+        table = read_table(binary, self.shape, self.limits, header_with_phone(self.options.mapping))
+        parser = RowParser(table.header, self.options, self.known, self.limits)
         batch: list[ParsedRow] = []
         found: list[RowProblem] = []
         read = last = 0
-        for number, cells in numbered_rows(rows, self.limits):
+        for number, cells in numbered_rows(table.rows, self.limits, start=table.header_row + 1):
             if number <= self.cursor:
                 continue  # done before a retry
             row, problems = parser.parse(number, cells)

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from channels.countries import region_code
 from channels.phone import NO_SMS, InvalidPhoneNumber, phone_info
 from contacts import attributes as attrs
-from contacts.import_mapping import ColumnMapping, normalise_header, resolve, targets
+from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
-from contacts.tabular import DELIMITERS, FileLimits, inspect, read_rows
+from contacts.tabular import DELIMITERS, FileLimits, inspect, read_table
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.errors import ValidationFailed
@@ -129,7 +129,11 @@ class RowParser:
         try:
             info = phone_info(values["phone"], region=region, field=column["phone"])
         except InvalidPhoneNumber as exc:
-            reject(column["phone"], "invalid_phone", f"the number {exc.errors[0]['message']}")
+            total = _totals_word(cells)
+            if total:  # "the number is not a phone number" sent people looking for a contact on the totals row
+                reject(column["phone"], "totals_row", f"a totals row (“{total}”), not a contact: nothing to import")
+            else:
+                reject(column["phone"], "invalid_phone", f"the number {exc.errors[0]['message']}")
             return None, problems
         if info.line_type in NO_SMS:
             warn(column["phone"], "landline" if info.line_type == "fixed_line" else "not_mobile",
@@ -164,7 +168,7 @@ class RowParser:
                 reject(column["timezone"], "bad_timezone", "not an IANA time zone such as 'Europe/Paris'")
         if values.get("tags"):
             try:
-                row.tags = clean_tags([*row.tags, *re.split(r"[;,]", values["tags"])])
+                row.tags = clean_tags([*row.tags, *tag_cells(values["tags"])])
             except ValidationFailed:
                 reject(column["tags"], "bad_tag", "tags are 1-64 letters, digits, spaces or . : / - _")
         for target, raw in values.items():
@@ -217,6 +221,23 @@ def consent_answer(value: str | None) -> ConsentAnswer | None:
     return "opted_out" if text in _STOP else None
 
 
+#: the first word of a spreadsheet's totals row, in the product's languages
+_TOTALS = frozenset({"total", "totals", "grand total", "sous total", "total general", "totaux", "summe", "gesamt",
+                     "gesamtsumme", "totale", "suma", "sum"})
+
+
+def _totals_word(cells: list[str]) -> str:
+    """The cell naming a totals row ("Total", "Sous-total", "Summe"), "" when the row is not one."""
+    first = next((cell.strip() for cell in cells if cell.strip()), "")
+    return first if normalise_header(first) in _TOTALS else ""
+
+
+def tag_cells(text: str) -> list[str]:
+    """The tags of one cell, ``;`` or ``,`` separated, each without the quotes Mailchimp's export puts around it
+    (``"VIP","Black Friday"``: the quotes made every tagged member's row rejected as a bad tag)."""
+    return [part.strip().strip('"').strip() for part in re.split(r"[;,]", text)]
+
+
 def _glued(cells: list[str], columns: int) -> str:
     """The separator that a row of one cell uses where the file has several columns (a line written with
     commas in a file with semicolons): it splits that cell into two or more values; "" for any other row."""
@@ -237,14 +258,17 @@ def _language_code(raw: str) -> str:
     return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
 
-def numbered_rows(rows: Iterator[list[str]], limits: FileLimits) -> Iterator[tuple[int, list[str]]]:
-    """Data rows with their spreadsheet row number (header = 1), blank rows left out.
+def numbered_rows(
+    rows: Iterator[list[str]], limits: FileLimits, *, start: int = 2
+) -> Iterator[tuple[int, list[str]]]:
+    """Data rows with their spreadsheet row number (the first is ``start``: the header's row + 1), blank rows
+    left out.
 
     Raises:
         ValidationFailed: more data rows than ``limits.max_rows``.
     """
-    for number, cells in enumerate(rows, start=2):
-        if number - 1 > limits.max_rows:
+    for number, cells in enumerate(rows, start=start):
+        if number - start + 1 > limits.max_rows:
             raise ValidationFailed(f"the file has more than {limits.max_rows:,} rows", errors=[{"field": "file"}])
         if any(c.strip() for c in cells):
             yield number, cells
@@ -288,9 +312,9 @@ def import_file(
     for list_id in options.list_ids:
         get_list(session, list_id)  # NotFound before reading the file
     shape = inspect(binary, filename, limits)
-    rows = read_rows(binary, shape, limits)
+    table = read_table(binary, shape, limits, header_with_phone(options.mapping))
     known = attrs.schema(session)
-    parser = RowParser(first_row(rows), options, known, limits)
+    parser = RowParser(table.header, options, known, limits)
     report = ImportReport(dry_run=options.dry_run, mapping=parser.mapping)
     seen = MemorySeen()
     batch: list[ParsedRow] = []
@@ -310,7 +334,7 @@ def import_file(
         if progress:
             progress(report.rows)
 
-    for number, cells in numbered_rows(rows, limits):
+    for number, cells in numbered_rows(table.rows, limits, start=table.header_row + 1):
         report.rows += 1
         row, problems = parser.parse(number, cells)
         for problem in problems:

@@ -11,7 +11,7 @@ customer (``customer_id``, ``phone``, ``email``: at least one), ``country``, ``c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from contacts.import_mapping import EMAIL_HEADERS, SYNONYMS, normalise_header
 from core.errors import ValidationFailed
@@ -24,7 +24,7 @@ CUSTOMER_FIELDS = ("customer_id", "phone", "email")
 _OWN: dict[str, tuple[str, ...]] = {
     "order_id": ("invoiceno", "invoice no", "invoice", "invoice number", "invoice id", "order", "order id",
                  "order no", "order number", "numero de commande", "commande", "facture"),
-    "ordered_at": ("invoicedate", "invoice date", "date", "order date", "ordered at", "created at", "paid at",
+    "ordered_at": ("invoicedate", "invoice date", "date", "order date", "ordered at", "created at",
                    "date de commande"),
     "product_id": ("stockcode", "stock code", "sku", "product id", "product", "item", "lineitem sku", "reference",
                    "ref"),
@@ -44,10 +44,29 @@ _SYNONYMS: dict[str, str] = {
 }
 
 
+#: headers read only when no column names the field otherwise. Shopify's orders export names its order "Name"
+#: (#1001), which elsewhere is a person's; its "Paid at" (empty for an unpaid order) comes before "Created at".
+_FALLBACK: dict[str, str] = {"name": "order_id", "order name": "order_id", "paid at": "ordered_at"}
+
+
+def header_with_orders(mapping: Mapping[str, str] | None) -> Callable[[list[str]], bool]:
+    """Whether a row is an order file's header: it names at least two of the required columns (by synonyms or
+    ``mapping``). ``contacts.tabular.read_table`` passes over the title rows above it with this."""
+    named = {normalise_header(column): target for column, target in (mapping or {}).items()}
+
+    def accepts(cells: list[str]) -> bool:
+        keys = {normalise_header(cell) for cell in cells if cell.strip()}
+        found = {named.get(key) or _SYNONYMS.get(key) or _FALLBACK.get(key) for key in keys}
+        return len(found.intersection(REQUIRED)) >= 2
+
+    return accepts
+
+
 def resolve(header: list[str], mapping: Mapping[str, str] | None) -> dict[int, str]:
     """Column position → target for the columns used: synonyms first, then ``mapping``'s overrides.
 
-    When two columns name one target automatically, the first keeps it.
+    When two columns name one target automatically, the first keeps it; a fallback header (:data:`_FALLBACK`)
+    is read only when no synonym names its target.
 
     Raises:
         ValidationFailed: an override names no column or an unknown target, two columns are mapped
@@ -56,6 +75,10 @@ def resolve(header: list[str], mapping: Mapping[str, str] | None) -> dict[int, s
     automatic: dict[int, str] = {}
     for position, name in enumerate(header):
         target = _SYNONYMS.get(normalise_header(name))
+        if target and target not in automatic.values():
+            automatic[position] = target
+    for position, name in enumerate(header):
+        target = _FALLBACK.get(normalise_header(name))
         if target and target not in automatic.values():
             automatic[position] = target
     by_key = {normalise_header(name): i for i, name in reversed(list(enumerate(header)))}

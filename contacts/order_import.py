@@ -25,9 +25,10 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
+from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
-from contacts.importer import first_row, numbered_rows
-from contacts.order_columns import resolve
+from contacts.importer import numbered_rows
+from contacts.order_columns import header_with_orders, resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
 from contacts.orders import (
     MAX_QUANTITY,
@@ -39,7 +40,7 @@ from contacts.orders import (
     record_orders,
     to_micros,
 )
-from contacts.tabular import FileLimits, inspect, read_rows
+from contacts.tabular import FileLimits, inspect, read_table
 from core import audit
 from core.audit import Actor
 from core.errors import ValidationFailed
@@ -51,10 +52,16 @@ GUEST = "no customer id, phone or e-mail: a guest order fits no contact"
 SPLIT = "this order's rows are apart from its first rows: keep an order's rows together"
 _STATUS_WORDS = {
     "paid": "paid", "payee": "paid", "complete": "paid", "completed": "paid", "fulfilled": "paid",
+    "partially refunded": "paid",  # Shopify: paid, part of it given back (its amount is not read)
     "open": "open", "pending": "open", "authorized": "open", "unpaid": "open", "en attente": "open",
+    "partially paid": "open",  # Shopify: a deposit taken, the rest due
     "cancelled": "cancelled", "canceled": "cancelled", "voided": "cancelled", "refunded": "cancelled",
-    "annulee": "cancelled", "remboursee": "cancelled",
+    "expired": "cancelled", "annulee": "cancelled", "remboursee": "cancelled",
 }  # fmt: skip
+#: the order's own fields, as opposed to a line's: Shopify's export gives them on an order's first row only and
+#: leaves them blank on its other lines (every such order was refused, "the rows of this order name different
+#: customers"); a blank one on a later row is the first row's
+ORDER_FIELDS = ("ordered_at", "customer_id", "phone", "email", "country", "currency", "status")
 _US_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
 _DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y %H:%M")
 
@@ -178,7 +185,7 @@ class _Parser:
         currency = values.get("currency", "") or self.options.currency
         if currency and (len(currency) != 3 or not currency.isalpha()):
             reject("currency", "bad_currency", "not an ISO 4217 code such as EUR")
-        if values.get("status") and _STATUS_WORDS.get(values["status"].lower()) is None:
+        if values.get("status") and _status(values["status"]) is None:
             reject("status", "bad_status", "not paid, open or cancelled")
         if not problems:
             row.line = LineIn(product_id=values.get("product_id", ""), description=values.get("description", ""),
@@ -199,9 +206,8 @@ class _Parser:
         if pending.customer.empty:
             return None, "customer_id", "no_customer", GUEST
         lines = tuple(row.line for row in pending.lines if row.line is not None)
-        status_word = first.get("status", "").lower()
         credit_note = all(line.quantity < 0 for line in lines)
-        status = "cancelled" if credit_note else _STATUS_WORDS.get(status_word, "paid")
+        status = "cancelled" if credit_note else _status(first.get("status", "")) or "paid"
         if abs(sum(line.quantity * line.unit_price_micros for line in lines)) > MAX_TOTAL_MICROS:
             return None, "quantity", "too_large", "the order's total is too large to store"
         order = OrderIn(source="import", external_id=pending.key, lines=lines, status=status,
@@ -211,8 +217,14 @@ class _Parser:
         return order, "", "", ""
 
 
+def _status(word: str) -> str | None:
+    """``paid``, ``open`` or ``cancelled`` for a status as a file writes it (``partially_refunded``, ``Payée``)."""
+    return _STATUS_WORDS.get(normalise_header(word))
+
+
 def _runs(parser: _Parser, rows: Iterator[tuple[int, list[str]]]) -> Iterator[_Order]:
-    """Consecutive rows with one order id, as one pending order each."""
+    """Consecutive rows with one order id, as one pending order each; a later row's blank order fields are
+    its first row's (:data:`ORDER_FIELDS`)."""
     current: _Order | None = None
     for number, cells in rows:
         values = parser.values(cells)
@@ -221,6 +233,9 @@ def _runs(parser: _Parser, rows: Iterator[tuple[int, list[str]]]) -> Iterator[_O
             if current is not None:
                 yield current
             current = _Order(key)
+        else:
+            first = current.lines[0].values
+            values.update({t: first[t] for t in ORDER_FIELDS if t in values and not values[t] and first.get(t)})
         current.lines.append(_Line(number, cells, values))
     if current is not None:
         yield current
@@ -246,8 +261,8 @@ def import_orders(
     """
     limits = limits or FileLimits()
     shape = inspect(binary, filename, limits)
-    rows = read_rows(binary, shape, limits)
-    parser = _Parser(first_row(rows), options)
+    table = read_table(binary, shape, limits, header_with_orders(options.mapping))
+    parser = _Parser(table.header, options)
     report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run)
     if rejected is not None:
         rejected.header(parser.header)
@@ -288,7 +303,7 @@ def import_orders(
         report.lines += sum(len(order.lines) for (_, order), new in zip(items, created, strict=True) if new)
         batch.clear()
 
-    for pending in _runs(parser, numbered_rows(rows, limits)):
+    for pending in _runs(parser, numbered_rows(table.rows, limits, start=table.header_row + 1)):
         report.rows += len(pending.lines)
         if pending.key in seen:
             reject_order(pending, "order_id", "order_split", SPLIT)

@@ -236,6 +236,8 @@ class ImportJobOut(BaseModel):
     error: str = Field(description="why a failed import stopped")
     cancel_requested: bool
     columns: list[ImportColumnOut]
+    sheet: str = Field("", description="XLSX: the sheet read (the first visible one holding a header)")
+    header_row: int = Field(1, description="the row of the column names; rows above it (a title) are not imported")
     notices: list[str]
     errors: list[ImportProblemOut] = Field(description="the first rejected rows; all are in rejected.csv")
     warnings: list[ImportProblemOut]
@@ -282,6 +284,8 @@ class ImportJobOut(BaseModel):
             error=job.error,
             cancel_requested=job.cancel_requested,
             columns=[ImportColumnOut(**c) for c in job.mapping.get("columns", [])],
+            sheet=str(job.mapping.get("sheet") or ""),
+            header_row=int(job.mapping.get("header_row") or 1),
             notices=notices,
             errors=[problem(p) for p in errors],
             warnings=[problem(p) for p in warnings],

@@ -2,9 +2,11 @@
 
 :func:`inspect` looks at a whole upload once, before any row is imported: format, encoding,
 delimiter, an estimate of the row count, and the limits (size, zip bombs, over-long XLSX cells).
-:func:`read_rows` then yields the header and each row as a list of strings without loading the
-file whole. Problems a person can fix raise ``ValidationFailed`` (422) naming the line or part;
-files too large to process raise ``PayloadTooLarge`` (413).
+:func:`read_table` then finds the header (a title and blank rows above it are passed over; in a
+workbook, the first visible sheet that has one) and yields each row as a list of strings without
+loading the file whole; :func:`read_rows` yields every row of the file (or first visible sheet) as is.
+Problems a person can fix raise ``ValidationFailed`` (422) naming the line or part; files too large
+to process raise ``PayloadTooLarge`` (413).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain, islice
 from typing import IO, Any, Literal
 from xml.parsers import expat
 
@@ -37,6 +40,9 @@ MAX_ZIP_RATIO = 200
 MAX_UNCOMPRESSED_FACTOR = 20
 # XLSX: openpyxl holds the shared-strings table in memory; it may be this many times the upload limit
 SHARED_STRINGS_FACTOR = 2
+
+# the header is looked for among the first rows: a title, a date line and blank rows above it are passed over
+HEADER_SCAN = 10
 
 Format = Literal["csv", "xlsx"]
 
@@ -121,6 +127,76 @@ def read_rows(binary: IO[bytes], shape: FileShape, limits: FileLimits) -> Iterat
     return _csv_rows(binary, shape)
 
 
+@dataclass
+class Table:
+    """The part of a file that holds the data: its header, where it is, and the rows below it."""
+
+    header: list[str]
+    header_row: int  # spreadsheet numbering: 1 unless a title or blank rows stand above the header
+    rows: Iterator[list[str]]  # the rows below the header, blank ones included (positions match)
+    sheet: str = ""  # XLSX: the sheet read
+    sheets: tuple[str, ...] = field(default_factory=tuple)  # XLSX: every sheet of the workbook, in order
+
+    def notes(self) -> list[str]:
+        """What a person should know about which part of the file is read, in words ([] for a plain file)."""
+        found = []
+        others = [name for name in self.sheets if name != self.sheet]
+        if others:
+            found.append(f"Read the sheet “{self.sheet}”; the workbook's other sheets are not imported: "
+                         + ", ".join(f"“{name}”" for name in others) + ".")
+        if self.header_row > 1:
+            above = "row 1 is" if self.header_row == 2 else f"rows 1 to {self.header_row - 1} are"
+            found.append(f"The column names are on row {self.header_row}: {above} above them (a title) and not "
+                         "imported.")
+        return found
+
+
+def read_table(
+    binary: IO[bytes], shape: FileShape, limits: FileLimits, is_header: Callable[[list[str]], bool]
+) -> Table:
+    """The header and the rows below it: the first of the first :data:`HEADER_SCAN` rows that ``is_header``
+    accepts, else row 1; in a workbook, the first visible sheet holding such a row, else the first visible one.
+
+    Exports put a title ("Clients – export du 12/11/2026"), a date or a blank row above the column names, and
+    workbooks a summary sheet before the data: row 1 was taken for the header and the file refused as having
+    no phone column. Deterministic, so the worker finds what the preview showed.
+
+    Raises:
+        ValidationFailed: a malformed CSV, an unreadable workbook, a file without a header row.
+    """
+    if shape.format == "xlsx":
+        sheets = _visible_sheets(binary)
+        for sheet in sheets:
+            head, rest = _head(_xlsx_rows(binary, limits, sheet))
+            position = _header_position(head, is_header)
+            if position is not None:
+                return Table(*_split(head, position, rest), sheet=sheet, sheets=_all_sheets(binary))
+        first = sheets[0] if sheets else ""
+        head, rest = _head(_xlsx_rows(binary, limits, first))
+        return Table(*_split(head, 0, rest), sheet=first, sheets=_all_sheets(binary))
+    head, rest = _head(_csv_rows(binary, shape))
+    return Table(*_split(head, _header_position(head, is_header) or 0, rest))
+
+
+def _head(rows: Iterator[list[str]]) -> tuple[list[list[str]], Iterator[list[str]]]:
+    return list(islice(rows, HEADER_SCAN)), rows
+
+
+def _header_position(head: list[list[str]], is_header: Callable[[list[str]], bool]) -> int | None:
+    return next((i for i, cells in enumerate(head) if is_header(cells)), None)
+
+
+def _split(
+    head: list[list[str]], position: int, rest: Iterator[list[str]]
+) -> tuple[list[str], int, Iterator[list[str]]]:
+    """(header, its row number, the rows below it)."""
+    if not head or not any(c.strip() for c in head[position]):
+        raise ValidationFailed(
+            "the file is empty: expected a header row naming the columns", errors=[{"field": "file"}]
+        )
+    return head[position], position + 1, chain(head[position + 1 :], rest)
+
+
 # -- CSV ---------------------------------------------------------------------------------------
 
 
@@ -176,7 +252,11 @@ def _sample(binary: IO[bytes], encoding: str) -> str:
 
 
 def _sniff_delimiter(sample: str) -> str:
-    """The delimiter that splits the first lines into the most consistent, widest rows."""
+    """The delimiter that splits the first lines into the most consistent, widest rows.
+
+    The width is the most common one, not the first line's: a title line above the header ("Clients au
+    12/11/2026") is one cell whatever the delimiter, and the file was then read as comma-separated.
+    """
     lines = sample.splitlines()
     if len(sample) >= SNIFF_CHARS and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
@@ -187,9 +267,10 @@ def _sniff_delimiter(sample: str) -> str:
             rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
         except csv.Error:
             continue
-        if not rows or len(rows[0]) < 2:
+        widths = [len(r) for r in rows]
+        width = max(set(widths), key=lambda w: (widths.count(w), w)) if widths else 0
+        if width < 2:
             continue
-        width = len(rows[0])
         score = (sum(len(r) == width for r in rows) / len(rows), width)
         if score > best_score:
             best, best_score = delimiter, score
@@ -276,14 +357,10 @@ def _check_text_lengths(part: IO[bytes], name: str, limit: int) -> None:
 
 
 def _declared_rows(binary: IO[bytes]) -> int | None:
-    from openpyxl import load_workbook
-
+    book = _open_book(binary)
     try:
-        book = load_workbook(binary, read_only=True)
-    except Exception as exc:  # openpyxl raises zip, XML and key errors alike for a bad file
-        raise ValidationFailed(f"not a readable XLSX workbook: {exc}", errors=[{"field": "file"}]) from None
-    try:
-        rows = book.worksheets[0].max_row if book.worksheets else None
+        sheets = [s for s in book.worksheets if s.sheet_state == "visible"] or book.worksheets
+        rows = max((sheet.max_row or 0 for sheet in sheets), default=0) if sheets else None
     finally:
         book.close()
         binary.seek(0)
@@ -304,18 +381,82 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _xlsx_rows(binary: IO[bytes], limits: FileLimits) -> Iterator[list[str]]:
+def _open_book(binary: IO[bytes]) -> Any:
     from openpyxl import load_workbook
 
+    binary.seek(0)
     try:
-        book = load_workbook(binary, read_only=True, data_only=True)
-    except Exception as exc:
+        return load_workbook(binary, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, XML and key errors alike for a bad file
         raise ValidationFailed(f"not a readable XLSX workbook: {exc}", errors=[{"field": "file"}]) from None
+
+
+def _all_sheets(binary: IO[bytes]) -> tuple[str, ...]:
+    book = _open_book(binary)
     try:
-        sheet = book.worksheets[0]
+        return tuple(sheet.title for sheet in book.worksheets)
+    finally:
+        book.close()
+
+
+def _visible_sheets(binary: IO[bytes]) -> list[str]:
+    """The workbook's sheets a person sees, in order (a hidden one holds lookups, not the list)."""
+    book = _open_book(binary)
+    try:
+        return [sheet.title for sheet in book.worksheets if sheet.sheet_state == "visible"]
+    finally:
+        book.close()
+
+
+def _merged_down(archive_part: IO[bytes]) -> dict[int, list[tuple[int, int, int]]]:
+    """A sheet's merged ranges as ``first row → [(column, first row, last row)]`` (0-based column): the
+    ranges' first column, read down. Streamed with expat (``mergeCells`` follows the sheet's data)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    found: dict[int, list[tuple[int, int, int]]] = {}
+    parser = expat.ParserCreate()
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        if name.rpartition(":")[2] == "mergeCell" and attributes.get("ref"):
+            with contextlib.suppress(ValueError, TypeError):
+                min_col, min_row, _, max_row = range_boundaries(attributes["ref"])
+                if min_row is not None and max_row is not None and min_col is not None and max_row > min_row:
+                    found.setdefault(min_row, []).append((min_col - 1, min_row, max_row))
+
+    parser.StartElementHandler = start
+    with contextlib.suppress(expat.ExpatError):  # the size check parsed this part already
+        for chunk in iter(lambda: archive_part.read(READ_CHUNK), b""):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return found
+
+
+def _xlsx_rows(binary: IO[bytes], limits: FileLimits, sheet_name: str | None = None) -> Iterator[list[str]]:
+    """The rows of ``sheet_name`` (the first visible sheet when None). A value merged over several rows (a
+    store, a consent answer given once for a group) is read on each of them, as the spreadsheet shows it:
+    openpyxl's read-only mode gives it to the first row only, and the others were imported without it."""
+    book = _open_book(binary)
+    try:
+        visible = [s for s in book.worksheets if s.sheet_state == "visible"] or book.worksheets
+        sheet = book[sheet_name] if sheet_name else visible[0]
+        merged: dict[int, list[tuple[int, int, int]]] = {}
+        path = getattr(sheet, "_worksheet_path", "")
+        if path:
+            with zipfile.ZipFile(binary) as archive, archive.open(path) as part:
+                merged = _merged_down(part)
+        running: list[tuple[int, int, str]] = []  # (column, last row, value) of merged ranges being read down
         # a bogus dimension (A1:XFD1048576) would pad every row to 16,384 cells: stop one past the limit
-        for values in sheet.iter_rows(values_only=True, max_col=limits.max_columns + 1):
+        for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limits.max_columns + 1), 1):
             cells = [_cell(v) for v in values]
+            running = [r for r in running if r[1] >= number]
+            for column, _, value in running:
+                if column < len(cells) and cells[column] == "":
+                    cells[column] = value
+                elif column >= len(cells) and column <= limits.max_columns:
+                    cells.extend([""] * (column - len(cells)) + [value])
+            for column, _, last in merged.pop(number, []):
+                if column < len(cells) and cells[column]:
+                    running.append((column, last, cells[column]))
             while cells and cells[-1] == "":
                 cells.pop()
             yield cells

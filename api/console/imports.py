@@ -129,7 +129,8 @@ def _context(session: Session, job: ContactImport, principal: Principal) -> dict
         "job": job,
         "percent": import_jobs.percent(job),
         "finished": job.status in import_jobs.FINISHED,
-        "notices": [for_reader(notice, principal) for notice in import_jobs.notices(job)],
+        "notices": [for_reader(notice, principal) for notice in import_jobs.notices(job, file=False)],
+        "file_notes": import_jobs.file_notes(job),
         "errors": import_jobs.problems(session, job.id, errors=True, limit=20),
         "warnings": import_jobs.problems(session, job.id, errors=False, limit=20),
     }

@@ -62,16 +62,17 @@ def test_french_and_english_headers_map_without_a_mapping() -> None:
     header = ["TÉLÉPHONE", "Prénom", "Nom", "E-mail", "Langue", "Pays", "Consentement", "Portable", "Ville"]
     columns = resolve(header, None, {})
     assert [(c.column, c.target, c.source) for c in columns] == [
-        ("TÉLÉPHONE", "phone", "synonym"),
+        ("TÉLÉPHONE", "ignore", "none"),  # the mobile column beside it is the one texts go to
         ("Prénom", "first_name", "synonym"),
         ("Nom", "name", "synonym"),
         ("E-mail", "ignore", "none"),
         ("Langue", "language", "synonym"),
         ("Pays", "country", "synonym"),
         ("Consentement", "consent", "synonym"),
-        ("Portable", "ignore", "none"),  # phone already comes from TÉLÉPHONE
+        ("Portable", "phone", "synonym"),
         ("Ville", "ignore", "none"),
     ]
+    assert columns[0].note == "phone comes from “Portable”, the mobile number: texts go to mobiles"
     assert columns[3].note.startswith("not imported: contacts have no e-mail field. To keep these addresses, "
                                       "declare a contact attribute named “email”")
     assert normalise_header("  Numéro de Téléphone ") == "numero de telephone"

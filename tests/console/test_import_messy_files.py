@@ -1,0 +1,39 @@
+"""The import wizard in Chromium with a workbook as marketers export it: a summary sheet first, a title above the
+header, phones typed as numbers, a consent answer merged over two rows, a totals row."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import FilePayload, Page, expect
+
+from tests.console import browser as tools
+from tests.contacts.test_messy_files import _workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.mark.browser
+def test_the_wizard_reads_the_list_sheet_under_its_title_and_says_so(live_server: str, page: Page) -> None:
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/imports")
+    upload: FilePayload = {"name": "fidelite.xlsx", "mimeType": XLSX, "buffer": _workbook()}
+    page.set_input_files("#import-file", files=[upload])
+    # it said "No column is imported as the phone number yet", showing the summary sheet's first row
+    expect(page.get_by_label("Field for column Mobile")).to_have_value("phone", timeout=30_000)
+    notes = page.locator("#import-step .file-note")
+    expect(notes.nth(0)).to_have_text(
+        "Read the sheet “Clients”; the workbook's other sheets are not imported: “Résumé”, “Listes”.")
+    expect(notes.nth(1)).to_contain_text("The column names are on row 3")
+    expect(page.locator('#preview-rows tr[data-row="5"] [data-consent]')).to_have_text("opt-in")  # merged with row 4
+    expect(page.locator('#preview-rows tr[data-row="6"] [data-consent]')).to_have_text("no marketing consent")
+    expect(page.locator('#preview-rows tr[data-row="7"]')).to_have_attribute("data-status", "rejected")
+    tools.fits(page)
+
+    page.get_by_role("button", name="Import the file").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator("#report-created")).to_have_text("3")
+    expect(page.locator("#report-rejected")).to_have_text("1")
+    expect(page.locator("#report-errors")).to_contain_text(
+        "Row 7: Mobile: a totals row (“Total”), not a contact: nothing to import")
+    expect(page.locator("#import-progress .file-note").first).to_contain_text("Read the sheet “Clients”")
+    tools.fits(page)

@@ -1,0 +1,220 @@
+"""Files as marketers export them: an Excel workbook with a title, a summary sheet and merged cells, a CSV with a
+title line, Shopify's, Mailchimp's and HubSpot's contact exports, Shopify's orders export. Each through the API,
+the worker or the CLI, as the person would: nothing silently lost or misread, row numbers the spreadsheet's."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from openpyxl import Workbook
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cli.main import app
+from contacts import attributes as attrs
+from contacts.import_preview import preview
+from contacts.import_report import ImportOptions
+from contacts.models import Contact
+from contacts.order_import import OrderImportOptions, import_orders
+from contacts.orders import list_orders
+from contacts.service import find_by_phone as get_by_phone
+from contacts.tabular import FileLimits
+from core import db
+from core.settings import Settings
+from tests.contacts.helpers import create_contact
+from tests.helpers import auth_headers, run_jobs
+
+
+def _workbook() -> bytes:
+    """A summary sheet first, a hidden lookup sheet, then the list under a merged title and a blank row; phones
+    typed as numbers (the leading zero and the + gone, one in scientific notation); a consent answer merged over
+    two rows; a totals row at the bottom."""
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Résumé"
+    summary.append(["Clients", 3])
+    hidden = book.create_sheet("Listes")
+    hidden.append(["Téléphone", "Magasin"])
+    hidden.append(["0600000000", "Lyon"])
+    hidden.sheet_state = "hidden"
+    sheet = book.create_sheet("Clients")
+    sheet.append(["Clients fidélité – export du 12/11/2026"])
+    sheet.merge_cells("A1:D1")
+    sheet.append([])
+    sheet.append(["Nom", "Prénom", "Mobile", "Opt-in SMS"])
+    sheet.append(["Dupont", "Jean", 612345678, "oui"])  # row 4
+    sheet.append(["Martin", "Zoé", 33612345679, None])  # row 5: its consent is row 4's, merged over both
+    sheet.merge_cells("D4:D5")
+    sheet.append(["Durand", "Léa", 3.3612345680e10, "non"])  # row 6
+    sheet.append(["Total", None, 3, None])  # row 7
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _consents() -> dict[str, str]:
+    with db.session_scope() as session:
+        return {c.first_name or "": c.consent_status for c in session.scalars(select(Contact))}
+
+
+def test_an_excel_workbook_is_read_from_its_list_sheet_under_the_title_as_it_shows(app_client: TestClient) -> None:
+    marketer = auth_headers("marketer")
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    started = app_client.post("/api/v1/contacts/import", headers={**marketer, "Content-Type": xlsx},
+                              content=_workbook())
+    assert started.status_code == 202, started.text  # it was a 422: "no column maps to phone" (the summary sheet)
+    run_jobs()
+    done = app_client.get(started.json()["links"]["self"], headers=marketer).json()
+    assert (done["status"], done["created"], done["rejected"], done["sheet"], done["header_row"]) == (
+        "succeeded", 3, 1, "Clients", 3)
+    assert done["notices"][:2] == [
+        "Read the sheet “Clients”; the workbook's other sheets are not imported: “Résumé”, “Listes”.",
+        "The column names are on row 3: rows 1 to 2 are above them (a title) and not imported.",
+    ]
+    assert [(e["row"], e["field"], e["code"]) for e in done["errors"]] == [(7, "Mobile", "totals_row")]
+    assert _consents() == {"Jean": "opted_in", "Zoé": "opted_in", "Léa": "opted_out"}  # Zoé's was lost
+    with db.session_scope() as session:
+        assert all(get_by_phone(session, f"+3361234567{n}") is not None for n in (8, 9))
+        assert get_by_phone(session, "+33612345680") is not None
+    again = app_client.post("/api/v1/contacts/import", headers={**marketer, "Content-Type": xlsx},
+                            content=_workbook())
+    run_jobs()
+    second = app_client.get(again.json()["links"]["self"], headers=marketer).json()
+    assert (second["created"], second["updated"], second["rejected"]) == (0, 3, 1)
+    assert _consents() == {"Jean": "opted_in", "Zoé": "opted_in", "Léa": "opted_out"}
+
+
+def test_a_value_merged_over_several_rows_is_read_on_each(runtime: Settings) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["Téléphone", "Magasin", "Consentement"], ["0612345678", "Lyon", "oui"], ["0612345679"],
+                ["0612345670", "Nice", "non"]):
+        sheet.append(row)
+    sheet.merge_cells("B2:B3")
+    sheet.merge_cells("C2:C3")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with db.session_scope() as session:
+        shown = preview(session, io.BytesIO(buffer.getvalue()), filename="f.xlsx",
+                        options=ImportOptions(region="FR"), limits=FileLimits())
+    assert [r["cells"] for r in shown["rows"]] == [
+        ["0612345678", "Lyon", "oui"], ["0612345679", "Lyon", "oui"], ["0612345670", "Nice", "non"]]
+    assert [r["consent_text"] for r in shown["rows"]] == ["opt-in", "opt-in", "no marketing consent"]
+
+
+def _preview(text: str, *, encoding: str = "utf-8", filename: str = "export.csv") -> dict[str, Any]:
+    with db.session_scope() as session:
+        return preview(session, io.BytesIO(text.encode(encoding)), filename=filename,
+                       options=ImportOptions(region="FR"), limits=FileLimits())
+
+
+def _read(shown: dict[str, Any]) -> list[tuple[int, str, dict[str, str], str]]:
+    return [(r["row"], r["status"], r["values"], r["consent_text"]) for r in shown["rows"]]
+
+
+def test_a_csv_with_a_title_line_is_read_with_its_separator_from_its_header(runtime: Settings) -> None:
+    text = ("Export clients du 12/11/2026\r\n"
+            "Nom;Téléphone;Consentement;Panier moyen\r\n"
+            "Lefèvre;06 12 34 56 78;oui;12,50\r\n"
+            "Müller;06.12.34.56.79 ;non;8\r\n")
+    shown = _preview(text, encoding="cp1252")
+    assert (shown["delimiter"], shown["ready"]) == (";", True)  # it was read as comma-separated, not ready
+    assert shown["header_row"] == 2
+    assert shown["notes"] == ["The column names are on row 2: row 1 is above them (a title) and not imported."]
+    assert [(row, status, consent) for row, status, _, consent in _read(shown)] == [
+        (3, "ok", "opt-in"), (4, "ok", "no marketing consent")]
+
+
+def test_shopify_customers_export_reads_sms_consent_and_the_address_country(runtime: Settings) -> None:
+    text = ("First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address City,"
+            "Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,"
+            "Total Spent,Total Orders,Note,Tax Exempt,Tags\n"
+            "Jean,Dupont,jean@example.com,yes,,Paris,FR,'75001,,+33612345678,no,10.00,1,,no,\"vip, newsletter\"\n"
+            "Hans,Müller,hans@example.com,no,,Berlin,DE,'10115,,'+4915123456789,yes,0.00,0,,no,\n"
+            "Ana,Silva,ana@example.com,no,,Lisboa,PT,,,912345678,yes,0.00,0,,no,\n")
+    shown = _preview(text)
+    mapped = {c["column"]: c["target"] for c in shown["columns"] if c["target"] != "ignore"}
+    assert mapped == {"First Name": "first_name", "Last Name": "name", "Default Address Country Code": "country",
+                      "Phone": "phone", "Accepts SMS Marketing": "consent", "Tags": "tags"}
+    # the e-mail consent is not the SMS one; Ana's Portuguese mobile was read as a French VoIP number
+    assert [(row, status, consent) for row, status, _, consent in _read(shown)] == [
+        (2, "ok", "no marketing consent"), (3, "ok", "opt-in"), (4, "ok", "opt-in")]
+
+
+def test_mailchimp_export_keeps_its_quoted_tags_and_reads_its_country_column(runtime: Settings) -> None:
+    text = ('"Email Address","First Name","Last Name","Phone Number","MEMBER_RATING","OPTIN_TIME","TIMEZONE","CC",'
+            '"LEID","TAGS"\n'
+            '"a@example.com","Jean","Dupont","06 12 34 56 78","2","2024-01-05 10:00:00","","FR","123",'
+            '"""VIP"",""Black Friday"""\n'
+            '"b@example.com","Ana","Silva","912 345 678","2","2024-01-05 10:00:00","","PT","124",""\n')
+    with db.session_scope() as session:
+        report = import_csv(session, text)
+    assert (report.created, report.error_count) == (2, 0)  # every tagged member was rejected: "bad tag"
+    with db.session_scope() as session:
+        jean, ana = get_by_phone(session, "+33612345678"), get_by_phone(session, "+351912345678")
+        assert jean is not None and jean.tags == ["Black Friday", "VIP"]
+        assert ana is not None and ana.line_type == "mobile"
+
+
+def import_csv(session: Any, text: str) -> Any:
+    from contacts.importer import import_file
+
+    return import_file(session, io.BytesIO(text.encode()), ImportOptions(region="FR"), filename="export.csv")
+
+
+def test_hubspot_export_reads_the_mobile_column_not_the_office_line(runtime: Settings, tmp_path: Path) -> None:
+    people = tmp_path / "hubspot-crm-exports-all-contacts.csv"
+    people.write_text('"Record ID","First Name","Last Name","Email","Phone Number","Mobile Phone Number",'
+                      '"Lifecycle Stage","Create Date"\n'
+                      '"101","Jean","Dupont","j@example.com","01 42 68 53 00","06 12 34 56 78","customer",'
+                      '"2024-01-05 10:00"\n')
+    done = CliRunner().invoke(app, ["contacts", "import", str(people)])
+    assert done.exit_code == 0, done.output
+    assert "landline" not in done.output  # the office line was imported: a contact nobody could text
+    with db.session_scope() as session:
+        jean = get_by_phone(session, "+33612345678")
+        assert jean is not None and jean.line_type == "mobile"
+
+
+SHOPIFY_ORDERS = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Accepts Marketing,Currency,Subtotal,Total,"
+    "Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Phone,Refunded Amount,Id,Phone\n"
+    "#1001,a@example.com,paid,2025-10-07 09:50:26 +0200,fulfilled,yes,EUR,53.90,53.90,2025-10-07 09:50:26 +0200,"
+    "1,Masque,34.90,MSK-1,,0.00,7410991464714,\n"
+    "#1001,a@example.com,,,,,,,,2025-10-07 09:50:26 +0200,1,Crème,19.00,CRM-1,,,,\n"
+    "#1002,,pending,,unfulfilled,no,EUR,10.00,10.00,2025-10-08 10:00:00 +0200,2,Savon,5.00,SAV,,,7410991464715,"
+    "+33600000002\n"
+    "#1002,,,,,,,,,2025-10-08 10:00:00 +0200,1,Gant,0.00,GNT,,,,\n"
+    "#1003,a@example.com,partially_refunded,2025-10-09 10:00:00 +0200,fulfilled,yes,EUR,10.00,10.00,"
+    "2025-10-09 10:00:00 +0200,1,Savon,10.00,SAV,,5.00,7410991464716,\n"
+)
+
+
+def test_shopify_orders_export_reads_each_order_from_its_first_row(runtime_any_db: Settings) -> None:
+    with db.session_scope() as session:
+        attrs.define(session, name="email", type="string")
+        first = create_contact(session, 1, attributes={"email": "a@example.com"}).id
+        second = create_contact(session, 2).id
+
+    def run() -> dict[str, Any]:
+        with db.session_scope() as session:
+            report = import_orders(session, io.BytesIO(SHOPIFY_ORDERS.encode()), OrderImportOptions(region="FR"),
+                                   filename="orders_export_1.csv")
+            return report.as_dict()
+
+    report = run()  # it was refused: "no column maps to order_id"; with the order named, its later lines' blank
+    # e-mail and phone read "the rows of this order name different customers", and "partially_refunded" a bad status
+    assert (report["orders_created"], report["lines"], report["error_count"]) == (3, 5, 0), report["errors"]
+    assert report["mapping"]["Name"] == "order_id" and report["mapping"]["Created at"] == "ordered_at"
+    with db.session_scope() as session:
+        orders = {v.order.external_id: v.order for v in [*list_orders(session, first), *list_orders(session, second)]}
+        assert {k: (o.status, o.currency, o.total_micros) for k, o in orders.items()} == {
+            "#1001": ("paid", "EUR", 53_900_000), "#1002": ("open", "EUR", 10_000_000),
+            "#1003": ("paid", "EUR", 10_000_000)}
+        assert orders["#1002"].contact_id == second
+    assert (run()["orders_existing"], run()["orders_created"]) == (3, 0)
