@@ -224,3 +224,26 @@ def test_the_csv_download_names_the_call_without_its_token(outbound_to_loopback:
             db.session_scope() as session:
         csv_sync.sync_from_url(session, url, ImportOptions(), policy=policy)
     assert seen == ["502"] * 4 and slept == [0.5, 1.0, 2.0]
+
+
+def test_the_periodic_job_keeps_what_an_interrupted_sync_did_and_fails_saying_why(
+        outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch, runtime: Settings) -> None:
+    """The 15-minute job: an interrupted sync's contacts and cursor are committed and the job fails with the reason
+    (the failed-jobs page shows it); the next run resumes and says so in its result."""
+    from contacts import tasks
+
+    policy, _ = waits()
+    monkeypatch.setattr(hubspot, "POLICY", policy)
+    with fake_hubspot.running(people(5)) as fake:
+        monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
+        monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
+        monkeypatch.setenv("RELAIS_DEFAULT_REGION", "FR")
+        get_settings.cache_clear()
+        fake.limit = 2
+        with pytest.raises(hubspot.SyncInterrupted, match="resumes the pull at page after 105"):
+            tasks.sync_crm()
+        assert contacts_count() == 4
+        fake.limit = None
+        done = tasks.sync_crm()
+    assert "'status': 'complete'" in done and "'resumed_from': '105'" in done and "'seen': 1" in done, done
+    assert contacts_count() == 5
