@@ -57,4 +57,4 @@ def test_user_lifecycle_commands(runtime: Settings) -> None:
     missing = runner.invoke(app, ["user", "deactivate", "nobody@example.com"])
     assert missing.exit_code == 1 and "no user with e-mail nobody@example.com" in missing.output
     short = runner.invoke(app, ["user", "reset-password", "ana@example.com"], input="short\nshort\n")
-    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    assert short.exit_code == 1 and "at least 12 characters" in short.output

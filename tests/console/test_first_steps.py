@@ -107,7 +107,7 @@ def test_admin_adds_a_user_from_the_users_page(app_client: TestClient) -> None:
     short = app_client.post(
         "/console/users", data={**form, "email": "x@example.com", "password": "short"}, headers=headers
     )
-    assert short.status_code == 422 and "at least 10 characters" in short.json()["detail"]
+    assert short.status_code == 422 and "at least 12 characters" in short.json()["detail"]
     assert app_client.post("/console/users", data=form, headers=HTMX).status_code == 403  # no CSRF token
     app_client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
     marketer_csrf = _signed_in(app_client, "marketer")
