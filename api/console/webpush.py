@@ -9,6 +9,9 @@
   ``aes128gcm`` (RFC 8291) by ``pywebpush``.
 * Endpoints are URLs a browser (or anyone with an agent session) chose: they must be public
   addresses when saved and are posted to through ``core.outbound_http`` (no SSRF).
+* A push service answering 429 or 5xx is asked once more (:data:`POLICY`, ``core.retry``: its ``Retry-After`` up
+  to 2 s, else a short backoff): an escalation's push is worth a moment, not the relay's queue. 404/410 drop the
+  subscription, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from core.models import ApiKey, User
 from core.outbound_http import OutboundBlocked, OutboundPolicy
 from core.rbac import Role
 from core.redis import get_redis
+from core.retry import CallFailed, Failure, RetryPolicy, header, retry_after
 from core.settings import Settings
 from handoff.events import channel
 
@@ -44,6 +48,8 @@ SUBSCRIPTIONS_KEY = "relais:console:push:subscriptions"
 SENT_KEY = "relais:console:push:sent:"
 KEY_FILE = "vapid_private.pem"
 log = structlog.get_logger("relais.console.push")
+#: a push service's 429 or 5xx: one more attempt, waiting at most 2 s (the relay pushes to the others meanwhile not)
+POLICY = RetryPolicy(attempts=2, base=0.5, max_delay=2.0)
 _key_lock = threading.Lock()
 
 
@@ -105,6 +111,8 @@ class _CheckedSession:
             response = requests.Response()
             response.status_code = answer.status_code
             response.reason = answer.reason_phrase
+            if "retry-after" in answer.headers:  # read by POLICY; nothing else of the answer is kept
+                response.headers["Retry-After"] = answer.headers["retry-after"]
             response.url = url
             response._content = b""
             return response
@@ -190,7 +198,7 @@ def _push_one(
     """1 when the push service took it; a gone (404/410) or non-public endpoint is dropped."""
     origin = urlsplit(subscription.endpoint)
     claims: dict[str, str | int] = {"sub": vapid_subject(settings), "aud": f"{origin.scheme}://{origin.netloc}"}
-    try:
+    def push() -> None:
         webpush(
             subscription.info(),
             json.dumps(payload),
@@ -200,18 +208,30 @@ def _push_one(
             timeout=5,
             requests_session=session,  # duck-typed: pywebpush only calls post()
         )
+
+    try:
+        POLICY.call(f"web push to {origin.netloc}", push, failure=_failure)
         return 1
     except OutboundBlocked:
         drop(settings, subscription.endpoint)
         log.warning("web push endpoint is not public, dropped", endpoint_host=origin.netloc)
-    except httpx.HTTPError as exc:
-        log.warning("web push unreachable", error=type(exc).__name__, endpoint_host=origin.netloc)
-    except WebPushException as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status in (404, 410):
+    except CallFailed as exc:
+        if exc.status in (404, 410):
             drop(settings, subscription.endpoint)
-        log.warning("web push failed", status=status, endpoint_host=origin.netloc)
+        log.warning("web push failed", status=exc.status, attempts=exc.attempts, endpoint_host=origin.netloc)
     return 0
+
+
+def _failure(exc: Exception) -> Failure | None:
+    """A push attempt's error read for :data:`POLICY`: the push service's status and Retry-After, or no answer."""
+    if isinstance(exc, httpx.HTTPError):
+        return Failure(None, f"unreachable ({type(exc).__name__})")
+    if isinstance(exc, WebPushException):
+        response = exc.response
+        status = response.status_code if response is not None else None
+        wait = retry_after(header(response.headers, "Retry-After")) if response is not None else None
+        return Failure(status, f"answered {status}", wait, retry=None if status is not None else False)
+    return None
 
 
 def escalation_payload(event: dict[str, Any]) -> dict[str, Any]:

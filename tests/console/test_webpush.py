@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -52,13 +53,17 @@ class FakePushService:
     def __init__(self, status: int = 201) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
         self.arrived = threading.Event()
+        self.answers: list[tuple[int, dict[str, str]]] = []  # given first, one per POST: (status, headers)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
+                answer, headers = outer.answers.pop(0) if outer.answers else (status, {})
+                self.send_response(answer)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 outer.arrived.set()
@@ -162,6 +167,26 @@ def test_gone_subscriptions_are_dropped_and_other_events_are_not_pushed(
         assert relay.handle(event) == 0  # sent, refused with 410
         assert len(gone.received) == 1 and webpush.subscriptions(runtime) == []
         assert relay.handle(event) == 0 and len(gone.received) == 1  # the same event is claimed once
+
+
+def test_a_busy_push_service_is_asked_again_as_it_says(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch,
+                                                       runtime: Settings) -> None:
+    """A push service's 429 lost the escalation's push; now it is asked again after its Retry-After (up to 2 s).
+    A longer wait is not waited for, and a busy service's subscription is kept (only 404/410 drop it)."""
+    slept: list[float] = []
+    monkeypatch.setattr(webpush, "POLICY", replace(webpush.POLICY, sleep=slept.append))
+    agent_id, _ = create_console_user("ana@example.com")
+    with FakePushService() as busy:
+        webpush.subscribe(
+            runtime,
+            webpush.Subscription(user_id=agent_id, endpoint=f"{busy.url}/x", **Browser().subscription("")["keys"]),
+        )
+        busy.answers = [(429, {"Retry-After": "1"})]
+        assert webpush.notify_all(runtime, {"title": "t"}) == 1
+        assert len(busy.received) == 2 and slept == [1.0]
+        busy.answers = [(429, {"Retry-After": "60"})]
+        assert webpush.notify_all(runtime, {"title": "t"}) == 0
+        assert len(busy.received) == 3 and slept == [1.0] and len(webpush.subscriptions(runtime)) == 1
 
 
 @pytest.mark.parametrize(
