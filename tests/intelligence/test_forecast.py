@@ -148,3 +148,18 @@ def test_roi_is_in_one_currency_or_not_at_all() -> None:
     stored = Forecast.from_dict(rated.as_dict())
     assert stored.money == Money("GBP", "EUR", 1.17) and stored.as_dict() == rated.as_dict()
     assert Forecast.from_dict({"recipients": 1, "figures": {}}).money == Money()  # stored before currencies
+
+
+def test_a_counts_interval_ends_are_counts() -> None:
+    """The wizard read "Clicks (unique) 0.2 (80 %: 0–1; 95 %: 0–1.0)": the 97.5th percentile of whole clicks,
+    interpolated between the 3,900th draw (1) and the 3,901st (2), was 1.025 clicks."""
+    draws = np.array([0] * 3899 + [1] + [2] * 100)
+    figure = Figure.of(draws)
+    assert (figure.low95, figure.high95) == (0.0, 1.0) and float(figure.high95).is_integer()
+    assert Figure.of(draws.astype(float)).high95 == pytest.approx(1.025)  # an amount keeps its interpolation
+    made = forecast(Inputs(purchase_p=np.full(5, np.nan), order_value=np.full(5, np.nan), segments_per_message=1.0,
+                           price_micros=50_000))
+    for name in ("delivered", "clicks", "conversions"):
+        shown = made.figures[name]
+        assert shown is not None
+        assert all(float(end).is_integer() for end in (shown.low80, shown.high80, shown.low95, shown.high95)), shown
