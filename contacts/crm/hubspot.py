@@ -294,7 +294,8 @@ def push_opt_outs(
     The value written is the contact's consent now (:data:`OPTED_OUT`, :data:`DECLINED`, :data:`OPTED_IN`), once
     per contact, so a change undone before the push is not written, and a pull reads back what was written.
     The cursor advances only past events that were pushed (or need no push), so a HubSpot outage or a rate
-    limit that does not lift leaves the rest for the next run, and nothing is written twice. (Named for what it
+    limit that does not lift leaves the rest for the next run, and nothing is written twice. A contact HubSpot
+    no longer has (404: deleted or merged there) is reported in ``result.invalid`` and passed. (Named for what it
     first pushed: the route and job call it so.)
 
     Raises:
@@ -313,6 +314,11 @@ def push_opt_outs(
             try:
                 retrying.call(f"PATCH contact {hubspot_id}", call, failure=_failure, tally=result.calls)
             except CallFailed as exc:
+                if exc.status == 404:  # deleted or merged in HubSpot: it stopped every push here, run after run
+                    result.invalid.append({"hubspot_id": hubspot_id, "message": "not in HubSpot (deleted or merged "
+                                           "there): its consent was not written"})
+                    cursor.value = str(event_id)
+                    continue
                 session.flush()
                 result.pushed += len(written)
                 kept = (f"Kept: {len(written)} consent changes written in this run; the next sync resumes the push "

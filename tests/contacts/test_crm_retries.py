@@ -247,3 +247,25 @@ def test_the_periodic_job_keeps_what_an_interrupted_sync_did_and_fails_saying_wh
         done = tasks.sync_crm()
     assert "'status': 'complete'" in done and "'resumed_from': '105'" in done and "'seen': 1" in done, done
     assert contacts_count() == 5
+
+
+def test_a_contact_deleted_in_hubspot_does_not_stop_the_push(outbound_to_loopback: None, runtime: Settings) -> None:
+    """A contact deleted (or merged) in HubSpot answers 404 to its PATCH: the push stopped there, and every run
+    after it, so no consent change behind it ever reached HubSpot. Now it is reported and passed."""
+    policy, slept = waits()
+    with fake_hubspot.running(people(3)) as fake:
+        with db.session_scope() as session:
+            hubspot.pull_contacts(session, config(fake), policy=policy)
+            for i in range(1, 4):
+                contact = service.find_by_phone(session, phone(i))
+                assert contact is not None
+                consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+        del fake.contacts["102"]
+        result = hubspot.SyncResult()
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config(fake), policy=policy, result=result) == 2
+        assert [c for c, _ in fake.updates] == ["101", "103"] and slept == []
+        assert result.invalid == [{"hubspot_id": "102", "message": "not in HubSpot (deleted or merged there): its "
+                                                                   "consent was not written"}]
+        with db.session_scope() as session:
+            assert hubspot.push_opt_outs(session, config(fake), policy=policy) == 0
