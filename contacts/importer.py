@@ -21,6 +21,7 @@ from channels.phone import NO_SMS, InvalidPhoneNumber, phone_info
 from contacts import attributes as attrs
 from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
+from contacts.import_values import file_date, file_number
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
 from contacts.tabular import DELIMITERS, FileLimits, inspect, read_table
@@ -175,13 +176,11 @@ class RowParser:
             if target.startswith("attribute:"):
                 definition = self.known[target[10:]]
                 try:
-                    value = attrs.coerce(definition.type, raw)
-                except attrs.BadAttributeValue:
-                    reject(
-                        column[target],
-                        "bad_attribute",
-                        f"not a valid {definition.type} for attribute {definition.name}",
-                    )
+                    value = attrs.coerce(definition.type, _as_typed(definition.type, raw, self.options.region))
+                except attrs.BadAttributeValue as exc:
+                    why = _why(definition.type, exc, raw)
+                    reject(column[target], "bad_attribute",
+                           f"not a valid {definition.type} for attribute {definition.name}: {why}")
                     continue
                 if value is not None:
                     row.attributes[definition.name] = value
@@ -203,6 +202,31 @@ class RowParser:
             )
         row.proof = values.get("consent_proof") or f"import {self.options.source_name} row {number}"
         return (None if any(p.error for p in problems) else row), problems
+
+
+#: what a file's cell must look like for each attribute type, said when one does not
+_EXPECTED = {
+    "number": "a number such as 12.5 or 12,5",
+    "date": "a date such as 1980-12-31 or 31/12/1980",
+    "boolean": "yes/no, true/false or 1/0",
+    "string": "text",
+}
+
+
+def _as_typed(type_: str, raw: str, region: str | None) -> str:
+    """A file's cell in the form ``attributes.coerce`` reads: decimal commas and spreadsheet dates
+    (``contacts.import_values``); a row with ``12,50`` or ``31/12/1980`` was rejected."""
+    if type_ == "number":
+        return file_number(raw)
+    if type_ == "date":
+        return file_date(raw, region)
+    return raw
+
+
+def _why(type_: str, exc: attrs.BadAttributeValue, raw: str) -> str:
+    """The reason in words without the cell's value (rejected reasons never repeat a cell)."""
+    message = str(exc)
+    return f"expected {_EXPECTED.get(type_, type_)}" if raw.strip() in message else message
 
 
 def consent_answer(value: str | None) -> ConsentAnswer | None:

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -15,14 +16,17 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from contacts import attributes as attrs
+from contacts import import_jobs, import_runner
 from contacts.import_preview import preview
 from contacts.import_report import ImportOptions
 from contacts.models import Contact
 from contacts.order_import import OrderImportOptions, import_orders
 from contacts.orders import list_orders
+from contacts.service import find_by_phone
 from contacts.service import find_by_phone as get_by_phone
 from contacts.tabular import FileLimits
 from core import db
+from core.audit import SYSTEM
 from core.settings import Settings
 from tests.contacts.helpers import create_contact
 from tests.helpers import auth_headers, run_jobs
@@ -105,6 +109,48 @@ def test_a_value_merged_over_several_rows_is_read_on_each(runtime: Settings) -> 
     assert [r["cells"] for r in shown["rows"]] == [
         ["0612345678", "Lyon", "oui"], ["0612345679", "Lyon", "oui"], ["0612345670", "Nice", "non"]]
     assert [r["consent_text"] for r in shown["rows"]] == ["opt-in", "opt-in", "no marketing consent"]
+
+
+def test_numbers_and_dates_as_french_and_german_excel_write_them(runtime: Settings) -> None:
+    with db.session_scope() as session:
+        attrs.define(session, name="panier", type="number")
+        attrs.define(session, name="naissance", type="date")
+    text = ("Téléphone;Panier;Naissance\r\n"
+            "0612345601;12,50;31/12/1980\r\n"  # row 2
+            "0612345602;1 234,50 €;31.12.1980\r\n"  # row 3: a thousands space, a German date
+            "0612345603;1.234,5;29586\r\n"  # row 4: the date as Excel's serial day (a General column)
+            "0612345604;1,234;1980-12-31\r\n"  # row 5: a thousand or 1.234?
+            "0612345605;3;12/31/1980\r\n")  # row 6: month first, in a day-first region
+    with db.session_scope() as session:
+        job = import_jobs.start(session, io.BytesIO(text.encode("cp1252")), filename="clients.csv",
+                                options=ImportOptions(region="FR"), limits=FileLimits(), actor=SYSTEM, enqueue=False)
+        import_id = job.id
+    assert import_runner.run(import_id) == "succeeded"
+    with db.session_scope() as session:
+        job = import_jobs.get(session, import_id)
+        assert (job.created, job.rejected) == (3, 2)  # every row was rejected: "not a valid number"
+        refused = {(p.row, p.message) for p in import_jobs.problems(session, import_id, errors=True)}
+    assert refused == {
+        (5, "not a valid number for attribute panier: a comma then three digits: write 1234 for a thousand, "
+            "1.234 for a decimal"),
+        (6, "not a valid date for attribute naissance: not a date read day first (DD/MM/YYYY), as this "
+            "deployment's region writes them: write it as YYYY-MM-DD")}
+    with db.session_scope() as session:
+        found = [find_by_phone(session, f"+3361234560{n}") for n in (1, 2, 3)]
+        assert [(c.attributes["panier"], c.attributes["naissance"]) for c in found if c] == [
+            (12.5, "1980-12-31"), (1234.5, "1980-12-31"), (1234.5, "1980-12-31")]
+
+
+def test_slash_dates_follow_the_region_and_an_impossible_one_is_said() -> None:
+    from contacts.attributes import BadAttributeValue
+    from contacts.import_values import file_date, file_number
+
+    assert file_date("12/31/1980", "US") == file_date("31/12/1980", "FR") == "1980-12-31"
+    assert file_date("03/04/2025", "US") == "2025-03-04" and file_date("03/04/2025", "DE") == "2025-04-03"
+    assert file_date("31.12.1980", "US") == "1980-12-31"  # dots are day first everywhere
+    with pytest.raises(BadAttributeValue, match="month first"):
+        file_date("31/12/1980", "US")
+    assert [file_number(t) for t in ("1,234,567", "1,234.5", "-3,5", "12")] == ["1234567", "1234.5", "-3.5", "12"]
 
 
 def _preview(text: str, *, encoding: str = "utf-8", filename: str = "export.csv") -> dict[str, Any]:
