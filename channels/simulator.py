@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from pydantic import Field, ValidationError
+
 from channels.base import (
     DELIVERY_STATUSES,
     Channel,
@@ -33,11 +35,26 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.encoding import analyze
-from channels.limits import cap_inbound
+from channels.limits import MAX_INBOUND_CHARS, cap_inbound
+from channels.media import MB, MediaUrl
 from channels.phone import normalize_e164
+from core.bodies import RequestBody
 
 #: The number simulated customers text; shown as the sender of replies in the browser phone.
 SIMULATOR_NUMBER = "+15550100000"
+
+
+class SimulatedMedia(RequestBody):
+    """One attachment texted in through the (public) simulator, checked as a sent one's address is.
+
+    Any item used to be taken: a ``size`` that was not a number answered anonymous callers 500, and a
+    ``javascript:`` address, an object as caption or a 30-digit size were stored on the message.
+    """
+
+    url: MediaUrl
+    content_type: str = Field("", max_length=100)
+    size: int | None = Field(None, ge=0, le=100 * MB, description="bytes, when known")
+    caption: str | None = Field(None, max_length=MAX_INBOUND_CHARS)
 
 
 @dataclass(frozen=True)
@@ -108,18 +125,15 @@ def _parse_media(value: Any) -> tuple[MediaItem, ...]:
     if not isinstance(value, list):
         raise MalformedWebhook("media must be a list of {url, content_type}")
     items = []
-    for entry in value:
-        if not isinstance(entry, dict) or not entry.get("url"):
-            raise MalformedWebhook("each media item needs a url")
-        size = entry.get("size")
-        items.append(
-            MediaItem(
-                url=str(entry["url"]),
-                content_type=str(entry.get("content_type") or "application/octet-stream"),
-                size=int(size) if size is not None else None,
-                caption=entry.get("caption"),
-            )
-        )
+    for number, entry in enumerate(value):
+        try:
+            item = SimulatedMedia.model_validate(entry)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in (f"media.{number}", *first["loc"]))
+            raise MalformedWebhook(f"{where}: {first['msg']}") from None
+        items.append(MediaItem(url=item.url, content_type=item.content_type or "application/octet-stream",
+                               size=item.size, caption=item.caption))
     return tuple(items)
 
 

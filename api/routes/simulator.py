@@ -27,7 +27,7 @@ from campaigns.brand import business_name
 from channels.base import WebhookRequest
 from channels.limits import MAX_INBOUND_CHARS
 from channels.phone import normalize_e164
-from channels.simulator import SIMULATOR_NUMBER, SimulatorChannel
+from channels.simulator import SIMULATOR_NUMBER, SimulatedMedia, SimulatorChannel
 from channels.simulator_outbox import redis_outbox
 from conversations import flows
 from conversations.visibility import Viewer, visible_provider_ids
@@ -49,7 +49,7 @@ _templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.paren
 class SimulatedInbound(RequestBody):
     from_: str = Field(alias="from", description="the customer's number, E.164")
     body: str = Field(default="", max_length=MAX_INBOUND_CHARS)
-    media: list[dict[str, Any]] | None = None
+    media: list[SimulatedMedia] | None = Field(default=None, max_length=10)
     to: str | None = Field(default=None, description="the business number texted; default the simulator's own")
     id: str | None = Field(default=None, max_length=200, description="the provider message id: a repeat is a duplicate")
 

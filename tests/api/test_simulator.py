@@ -131,3 +131,29 @@ def test_a_signed_in_user_reads_a_phone_as_the_messages_api_shows_their_role(app
     assert "See you soon" in held and "Your code is 4411" not in held
     alone = app_client.get(inbox, params={"phone": phone}, headers={"X-Simulator-Token": token}).json()
     assert [m["body"] for m in alone] == held
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"url": "https://shop.example/p.png", "size": "abc"}, "media.0.size"),  # 500 before
+        ({"url": "https://shop.example/p.png", "size": "9" * 5000}, "media.0.size"),  # 500 before
+        ({"url": "https://shop.example/p.png", "size": 10**30}, "media.0.size"),  # stored before
+        ({"url": "javascript:alert(1)", "content_type": "image/png"}, "media.0.url"),  # stored before
+        ({"url": 5}, "media.0.url"),  # stored as "5" before
+        ({"url": "https://shop.example/p.png", "caption": {"a": [1]}}, "media.0.caption"),  # stored before
+    ],
+)
+def test_an_attachment_texted_in_is_checked_like_one_sent(app_client: TestClient, item: dict[str, object],
+                                                          field: str) -> None:
+    """The public simulator took any media item: a size that is not a number answered anonymous callers 500,
+    and a ``javascript:`` address, an object as caption or a 30-digit size were stored on the message. An
+    attachment's address is now http(s) as for a sent one (``channels.media.MediaUrl``), each field typed."""
+    answer = app_client.post("/api/v1/simulator/inbound", json={"from": "+33612345679", "body": "x", "media": [item]})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == field
+    with db.session_scope() as session:
+        assert session.scalars(select(InboundEvent)).all() == []
+    fine = {"url": "https://shop.example/p.png", "content_type": "image/png", "size": 1200, "caption": "my lamp"}
+    assert app_client.post("/api/v1/simulator/inbound",
+                           json={"from": "+33612345679", "body": "", "media": [fine]}).status_code == 202
