@@ -249,21 +249,25 @@ def run_window(session: Session, campaign: Campaign, run: int) -> Window:
 
 
 def waiting(session: Session, campaign_id: int) -> list[dict[str, Any]]:
-    """Queued messages by wait reason, largest first: count, earliest planned time (ISO, UTC), and the
-    explanation of the message planned first ("quiet hours until Mon 08:00 Europe/Paris")."""
+    """Queued messages by wait reason, largest first: count, earliest and latest planned time (ISO, UTC), the
+    explanation of the message planned first ("quiet hours until Mon 08:00 Europe/Paris") and how many different
+    explanations the group holds (``details``): a best-time campaign's group read "best time: 13:00 …" for all five
+    messages, two of them at other best hours and three at the holdout's random times."""
     queued = (Message.campaign_id == campaign_id, Message.direction == "out", Message.status == "queued")
     groups = session.execute(
-        select(Message.wait_reason, func.count(), func.min(Message.not_before)).where(*queued)
+        select(Message.wait_reason, func.count(), func.min(Message.not_before), func.max(Message.not_before),
+               func.count(distinct(Message.wait_detail))).where(*queued)
         .group_by(Message.wait_reason)
     ).all()
     out = []
-    for reason, n, first in sorted(groups, key=lambda g: -g[1]):
+    for reason, n, first, last, details in sorted(groups, key=lambda g: -g[1]):
         detail = session.scalar(
             select(Message.wait_detail).where(*queued, Message.wait_reason == reason)
             .order_by(Message.not_before, Message.id).limit(1)
         ) if reason else ""
         out.append({"reason": reason or "due", "count": int(n), "detail": detail or "",
-                    "next_at": aware(first).isoformat() if first is not None else None})
+                    "next_at": aware(first).isoformat() if first is not None else None,
+                    "last_at": aware(last).isoformat() if last is not None else None, "details": int(details)})
     return out
 
 

@@ -317,3 +317,27 @@ def test_a_repeating_campaign_cannot_have_one_fixed_window() -> None:
 
     with pytest.raises(ValidationError, match="one-off campaign"):
         CampaignIn(name="weekly", template_id=1, recurrence="0 10 * * 1", send_time=WINDOW)
+
+
+def test_the_waiting_table_does_not_give_every_message_the_first_ones_time(app_client: TestClient) -> None:
+    """A best-time campaign's queued texts are all 'scheduled', each at its own time: the report's "Waiting to be
+    sent" read "best time: 19:00 … (Thu 19:00 Europe/Paris) | 10" for ten texts of which some went at 08:00 and the
+    holdout at random times. The row now says it names the first of them, and when the last is planned."""
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(10)]
+        _predict(session, {c.id: (19, 3, True) if i < 5 else (10, 4, True) for i, c in enumerate(contacts)})
+        campaign = create_campaign(session, create_template(session), **RULES, timezone="Europe/Paris",
+                                   send_time={**WINDOW, "holdout": 0.3})
+        cid = campaign.id
+    assert _prepare(cid) == 10
+    last = max(_at(row) for row in _messages(cid)).astimezone(PARIS)
+    with db.session_scope() as session:
+        [group] = campaign_report(session, session.get_one(Campaign, cid))["waiting"]
+    assert (group["reason"], group["count"]) == ("scheduled", 10) and group["details"] > 1
+    assert group["last_at"] == last.astimezone(UTC).isoformat()
+    headers = auth_headers("marketer")
+    page = app_client.get(f"/console/campaigns/{cid}", headers={**headers, "Accept": "text/html"})
+    assert page.status_code == 200, page.text
+    row = page.text.split('<tr data-reason="scheduled">', 1)[1].split("</tr>", 1)[0]
+    assert f": the first of them; the others each at their own time, the last {last:%Y-%m-%d %H:%M}</th>" in row, row
+    assert "<td>10</td>" in row
