@@ -151,8 +151,9 @@ class Figure:
     def of(samples: np.ndarray) -> Figure:
         """The mean and intervals of ``samples``; a count's ends are counts (outcomes that occurred), not the
         interpolation between two of them: "95 %: 0–1.0" clicks, its end 1.025, read as a fraction of a click."""
-        method = "inverted_cdf" if np.issubdtype(samples.dtype, np.integer) else "linear"
-        q = np.quantile(samples, [0.1, 0.9, 0.025, 0.975], method=method)
+        levels = [0.1, 0.9, 0.025, 0.975]
+        q = (np.quantile(samples, levels, method="inverted_cdf") if np.issubdtype(samples.dtype, np.integer)
+             else np.quantile(samples, levels))
         return Figure(round(float(np.mean(samples)), 4), *(round(float(v), 4) for v in q))
 
 
