@@ -27,6 +27,8 @@ def print_report(report: OrderImportReport, *, shown: int = 20) -> None:
     """The counts, the first rejected rows and the reasons of all of them."""
     for problem in sorted(report.errors, key=lambda p: p.row)[:shown]:
         console.print(f"[red]row {problem.row}[/] {problem.column}: {problem.code}: {problem.message}")
+    if report.date_order:
+        console.print(f"dates read {report.date_order}: {report.date_order_why}")
     for code, count in sorted(report.rejected_by_code.items()):
         console.print(f"  {counted(count, 'row')} {code}")
     console.print(
@@ -44,7 +46,10 @@ def import_order_file(
         None, help='Overrides of the automatic mapping: JSON {"file column": "order_id"|"customer_id"|...} or a file'
     ),
     currency: str = typer.Option("", help="ISO 4217 code for files without a currency column (Online Retail: GBP)."),
-    day_first: bool = typer.Option(False, "--day-first", help="Slash dates are 31/12/2011, not 12/31/2011."),
+    day_first: bool | None = typer.Option(
+        None, "--day-first/--month-first",
+        help="Slash dates are 31/12/2011 (day first) or 12/31/2011; unset, the file's own dates decide.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Match and check everything, record nothing."),
     rejected: Path | None = typer.Option(
         None, "--rejected", help="Where to write the rejected rows (default: FILE.rejected.csv beside FILE)."

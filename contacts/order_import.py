@@ -10,8 +10,8 @@ a customer no contact matches (``unknown_customer``, see ``contacts.order_custom
 Orders already recorded (same source ``import`` and order id) are counted and left as they were,
 so importing a file again changes nothing. An order whose quantities are all negative is a credit
 note (Online Retail's ``C`` invoices) and is recorded ``cancelled``. Times without an offset are
-taken as UTC; slash dates are month first (``12/31/2011 8:26``, Online Retail's) unless
-``day_first``.
+taken as UTC; slash dates are read as the file's own dates show (``contacts.order_dates``), or as
+``day_first`` says.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
+from contacts.attributes import BadAttributeValue
 from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
+from contacts.import_values import file_number
 from contacts.importer import numbered_rows
 from contacts.order_columns import header_with_orders, resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
+from contacts.order_dates import DateOrder, date_order
 from contacts.orders import (
     MAX_QUANTITY,
     MAX_TOTAL_MICROS,
@@ -40,7 +43,7 @@ from contacts.orders import (
     record_orders,
     to_micros,
 )
-from contacts.tabular import FileLimits, inspect, read_table
+from contacts.tabular import FileLimits, FileShape, inspect, read_table
 from core import audit
 from core.audit import Actor
 from core.errors import ValidationFailed
@@ -70,7 +73,7 @@ _DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/
 class OrderImportOptions:
     mapping: Mapping[str, str] | None = None  # overrides of the automatic column mapping
     currency: str = ""  # for files without a currency column (Online Retail: GBP)
-    day_first: bool = False  # 31/12/2011 rather than 12/31/2011
+    day_first: bool | None = None  # 31/12/2011 (True) or 12/31/2011 (False); None: as the file's dates show
     region: str | None = None  # for national-format phone numbers
     dry_run: bool = False  # match and check everything, write nothing
 
@@ -89,9 +92,12 @@ class OrderImportReport:
     errors: list[RowProblem] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    date_order: str = ""  # how slash dates were read, in words ("" when the file has none)
+    date_order_why: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "date_order": self.date_order, "date_order_why": self.date_order_why,
             "rows": self.rows, "orders_created": self.orders_created, "orders_existing": self.orders_existing,
             "lines": self.lines, "error_count": self.error_count, "unknown_customers": self.unknown_customers,
             "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
@@ -139,10 +145,11 @@ def parse_time(text: str, *, day_first: bool = False) -> datetime:
 
 
 class _Parser:
-    def __init__(self, header: list[str], options: OrderImportOptions) -> None:
+    def __init__(self, header: list[str], options: OrderImportOptions, *, day_first: bool = False) -> None:
         self.targets = resolve([h.strip() for h in header], options.mapping)
         self.header = [h.strip() for h in header]
         self.options = options
+        self.day_first = day_first
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -164,9 +171,9 @@ class _Parser:
         if len(values["order_id"]) > 64:
             reject("order_id", "bad_order_id", "an order id has at most 64 characters")
         try:
-            row.ordered_at = parse_time(values["ordered_at"], day_first=self.options.day_first)
+            row.ordered_at = parse_time(values["ordered_at"], day_first=self.day_first)
         except ValueError:
-            first = "31/12/2011 (day first)" if self.options.day_first else "12/31/2011 (month first)"
+            first = "31/12/2011 (day first)" if self.day_first else "12/31/2011 (month first)"
             reject("ordered_at", "bad_date", f"not a date such as 2011-12-31 08:26 or {first}")
         try:
             quantity = float(values["quantity"].replace(",", "."))
@@ -176,11 +183,11 @@ class _Parser:
             reject("quantity", "bad_quantity", f"not a whole number of units other than 0 (at most {MAX_QUANTITY:,})")
             quantity = 0
         try:
-            price = to_micros(values["unit_price"].replace(",", ".").lstrip("$€£ "))
+            price = to_micros(file_number(values["unit_price"]))
             if not 0 <= price <= MAX_UNIT_PRICE_MICROS:
                 reject("unit_price", "bad_price", "a unit price is from 0 to a million")
-        except ValueError:
-            reject("unit_price", "bad_price", "not an amount such as 2.55")
+        except (ValueError, BadAttributeValue):
+            reject("unit_price", "bad_price", "not an amount such as 2.55 or 2,55")
             price = 0
         currency = values.get("currency", "") or self.options.currency
         if currency and (len(currency) != 3 or not currency.isalpha()):
@@ -261,9 +268,12 @@ def import_orders(
     """
     limits = limits or FileLimits()
     shape = inspect(binary, filename, limits)
+    dates = _date_order(binary, shape, limits, options)
+    binary.seek(0)
     table = read_table(binary, shape, limits, header_with_orders(options.mapping))
-    parser = _Parser(table.header, options)
-    report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run)
+    parser = _Parser(table.header, options, day_first=dates.day_first)
+    report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run,
+                               date_order=dates.words if dates.why else "", date_order_why=dates.why)
     if rejected is not None:
         rejected.header(parser.header)
     matcher = CustomerMatcher(session, region=options.region)
@@ -337,6 +347,17 @@ def import_orders(
         rejected.close()
     session.flush()
     return report
+
+
+def _date_order(binary: IO[bytes], shape: FileShape, limits: FileLimits, options: OrderImportOptions) -> DateOrder:
+    """How the file's slash dates read (``contacts.order_dates``): one pass over its date column first."""
+    if options.day_first is not None:
+        return date_order((), asked=options.day_first)
+    table = read_table(binary, shape, limits, header_with_orders(options.mapping))
+    position = next(i for i, t in _Parser(table.header, options).targets.items() if t == "ordered_at")
+    cells = ((n, c[position]) for n, c in numbered_rows(table.rows, limits, start=table.header_row + 1)
+             if position < len(c))
+    return date_order(cells, asked=None)
 
 
 def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, filename: str) -> None:

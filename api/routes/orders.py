@@ -35,7 +35,8 @@ async def import_order_file(
     request: Request,
     mapping: str | None = Query(None, description='JSON {"file column": "order_id" | "customer_id" | ... | "ignore"}'),
     currency: str = Query("", max_length=3, description="ISO 4217 code for files without a currency column"),
-    day_first: bool = Query(False, description="slash dates are day first (31/12/2011), not month first"),
+    day_first: bool | None = Query(None, description="slash dates are day first (31/12/2011: true) or month first "
+                                   "(12/31/2011: false); unset, the file's own dates decide (the report says how)"),
     dry_run: bool = Query(False, description="match and check everything, record nothing"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),

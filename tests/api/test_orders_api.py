@@ -35,9 +35,14 @@ def _setup(client: TestClient) -> tuple[dict[str, str], int]:
 
 def test_import_a_csv_then_read_the_contacts_orders(app_client: TestClient) -> None:
     headers, contact_id = _setup(app_client)
-    answer = app_client.post("/api/v1/orders/import?currency=gbp", headers={**headers, "Content-Type": "text/csv"},
+    # 12/1/2010 is 1 December or 12 January: no date of these rows tells, so the person is asked
+    unsure = app_client.post("/api/v1/orders/import?currency=gbp", headers={**headers, "Content-Type": "text/csv"},
                              content=ONLINE_RETAIL.encode())
+    assert unsure.status_code == 422 and "no date in the file tells day from month" in unsure.json()["detail"]
+    answer = app_client.post("/api/v1/orders/import?currency=gbp&day_first=false",
+                             headers={**headers, "Content-Type": "text/csv"}, content=ONLINE_RETAIL.encode())
     assert answer.status_code == 200, answer.text
+    assert answer.json()["date_order"] == "month first (12/31/2011)"
     report = answer.json()
     assert (report["orders_created"], report["lines"], report["unknown_customers"]) == (1, 1, 1)
     assert report["rejected_by_code"] == {"bad_price": 1, "unknown_customer": 1}
@@ -47,7 +52,7 @@ def test_import_a_csv_then_read_the_contacts_orders(app_client: TestClient) -> N
         ("536365", "GBP", 15_300_000, "2010-12-01T08:26")]
     assert orders[0]["lines"] == [{"product_id": "85123A", "description": "WHITE HANGING HEART", "quantity": 6,
                                    "unit_price_micros": 2_550_000}]  # fmt: skip
-    again = app_client.post("/api/v1/orders/import", headers={**headers, "Content-Type": "text/csv"},
+    again = app_client.post("/api/v1/orders/import?day_first=false", headers={**headers, "Content-Type": "text/csv"},
                             content=ONLINE_RETAIL.encode()).json()
     assert (again["orders_created"], again["orders_existing"]) == (0, 1)
     with db.session_scope() as session:

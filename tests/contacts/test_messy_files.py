@@ -264,3 +264,28 @@ def test_shopify_orders_export_reads_each_order_from_its_first_row(runtime_any_d
             "#1003": ("paid", "EUR", 10_000_000)}
         assert orders["#1002"].contact_id == second
     assert (run()["orders_existing"], run()["orders_created"]) == (3, 0)
+
+
+def test_a_french_order_file_reads_its_dates_day_first_and_its_prices_with_commas(
+    runtime: Settings, tmp_path: Path
+) -> None:
+    with db.session_scope() as session:
+        attrs.define(session, name="customer_id", type="string", segmentable=True)
+        contact = create_contact(session, 1, attributes={"customer_id": "A-1"}).id
+    orders = tmp_path / "commandes.csv"
+    orders.write_text("Export des commandes;;;;;\r\n"
+                      "Commande;Date;Produit;Quantité;Prix unitaire;Client\r\n"
+                      "1001;05/01/2024 10:00;Lampe;1;19,90 €;A-1\r\n"  # 5 January, read 1 May
+                      "1002;13/01/2024 09:00;Abat-jour;2;1 234,50;A-1\r\n", encoding="cp1252")
+    done = CliRunner().invoke(app, ["orders", "import", str(orders), "--currency", "EUR"])
+    assert done.exit_code == 0, done.output
+    assert "2 orders created" in done.output  # both rows were rejected: "not an amount such as 2.55"
+    assert "dates read day first (31/12/2011): row 4's date can only be read that way" in done.output
+    with db.session_scope() as session:
+        found = {v.order.external_id: v.order for v in list_orders(session, contact)}
+    assert (found["1001"].ordered_at.month, found["1001"].ordered_at.day) == (1, 5)
+    assert (found["1001"].total_micros, found["1002"].total_micros) == (19_900_000, 2_469_000_000)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("Commande;Date;Quantité;Prix unitaire;Client\r\n1;13/01/2024;1;1;A-1\r\n2;01/13/2024;1;1;A-1\r\n")
+    refused = CliRunner().invoke(app, ["orders", "import", str(mixed)])
+    assert refused.exit_code == 1 and "both day first (row 2) and month first (row 3)" in refused.output

@@ -203,7 +203,7 @@ def test_cli_import_writes_the_rejected_rows(runtime: Settings, tmp_path: Path) 
     rows = list(csv.reader((tmp_path / "retail.rejected.csv").open(encoding="utf-8-sig")))
     assert rows[0] == ["row", "reason", *HEADER.strip().split(",")]
     assert [r[0] for r in rows[1:]] == ["3", "4"]
-    assert rows[1][1] == "UnitPrice: not an amount such as 2.55"
+    assert rows[1][1] == "UnitPrice: not an amount such as 2.55 or 2,55"
     assert (rows[1][4], rows[1][5]) == ("'=HYPERLINK(1)", "-3")  # a formula neutralised, a signed number kept
     assert rows[2][1].startswith("CustomerID: no contact has this customer id")
     again = runner.invoke(app, ["orders", "import", str(source), "--currency", "EUR", "--dry-run"])
