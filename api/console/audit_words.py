@@ -46,6 +46,8 @@ ACTIONS: dict[str, str] = {
     "keys.rotate": "Re-encrypted stored data with the newest key",
     "contact.export": "Downloaded everything held on a contact",
     "contact.erase": "Erased a contact",
+    "contacts.sync.hubspot": "Synchronised contacts with HubSpot",
+    "contacts.sync.csv": "Imported the contacts of the CSV sync URL",
     "message.override_opt_out": "Texted an opted-out number (override)",
     "job.requeue": "Retried a failed job",
     "job.discard": "Discarded a failed job",

@@ -241,7 +241,8 @@ def _audit_hubspot(session: Session, request: Request, principal: Principal, res
         action="contacts.sync.hubspot",
         target_type="contact_sync",
         target_id="hubspot",
-        diff={k: v for k, v in result.as_dict().items() if k != "invalid"},
+        # what the run met, without the empty fields ("resumed from: null" on the audit page said nothing)
+        diff={k: v for k, v in result.as_dict().items() if k != "invalid" and v not in (None, "")},
     )
 
 

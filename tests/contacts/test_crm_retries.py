@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.console.audit_words import readable
 from contacts import consent, service
 from contacts.crm import csv_sync, hubspot
 from contacts.importer import ImportOptions
@@ -167,8 +168,14 @@ def test_the_admin_reads_what_the_sync_met(outbound_to_loopback: None, monkeypat
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "contacts.sync.hubspot")
                                   .order_by(AuditEntry.id)).all()
         diffs = [entry.diff for entry in entries]
+        session.expunge_all()
     assert [(d["status"], d["seen"], d["retries"]) for d in diffs] == [("interrupted", 2, 3), ("complete", 3, 1)]
-    assert "rate limit did not lift" in diffs[0]["error"]
+    assert "rate limit did not lift" in diffs[0]["error"] and "error" not in diffs[1]
+    assert "resumed_from" not in diffs[0] and diffs[1]["resumed_from"] == "103"
+    with db.session_scope() as session:
+        shown = readable(session, entries)
+    assert [entry.what for entry in shown] == ["Synchronised contacts with HubSpot"] * 2
+    assert "status: interrupted" in shown[0].changes and "resumed from: 103" in shown[1].changes
     assert contacts_count() == 5
 
 
