@@ -205,7 +205,9 @@ class _Compiler:
         row = exists().where(Prediction.contact_id == Contact.id, Prediction.kind == kind)
         if op == "top_percent":
             if not 0 < value <= 100:
-                raise self.fail(path, "value must be a share between 0 and 100 (per cent)")
+                # "between 0 and 100" refused 0 in words that allow it
+                raise self.fail(path, "value must be a share of the contacts above 0 and at most 100 (per cent): "
+                                      "10 keeps the top 10 %")
             return row.where(Prediction.detail["percentile"].as_float() > 100 - value)
         col = Prediction.value
         tests = {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}

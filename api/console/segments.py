@@ -73,8 +73,8 @@ def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
         return {"problem": builder_form.explain(exc, builder), "count": None, "samples": []}
     samples = session.scalars(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).all()
     # a kind nobody holds yet matches nobody whatever the threshold: say so, with why ("0 contacts" alone)
-    unheld = [f"No contact has a “{builder_form.PREDICTION_LABELS[kind]}” prediction yet, so that condition matches "
-              f"nobody: {why}." for kind, why in prediction_rules.unheld(session, rules).items()]
+    unheld = [f"No contact has a prediction of “{builder_form.PREDICTION_LABELS[kind]}” yet, so that condition "
+              f"matches nobody: {why}." for kind, why in prediction_rules.unheld(session, rules).items()]
     return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld}
 
 

@@ -37,7 +37,11 @@ def test_a_chance_typed_as_per_cent_is_explained_not_silently_empty(app_client: 
     assert 'id="segment-count">1<' in comma.text  # Léa (0.72); the others hold 0.36
     top = app_client.post("/console/segments/preview", data=_prediction_form("clv", "top_percent", "150"),
                           headers=headers)  # fmt: skip
-    assert "Condition 1 of group 1: value must be a share between 0 and 100" in top.text
+    assert ("Condition 1 of group 1: value must be a share of the contacts above 0 and at most 100 (per cent): 10 "
+            "keeps the top 10 %") in top.text
+    nought = app_client.post("/console/segments/preview", data=_prediction_form("clv", "top_percent", "0"),
+                             headers=headers)  # fmt: skip
+    assert "above 0 and at most 100" in nought.text  # it read "between 0 and 100" for 0
     assert "$.all" not in top.text and "segment rules" not in top.text  # the domain's path, in words
     word = app_client.post("/console/segments/preview", data=_prediction_form("clv", "gt", "lots"), headers=headers)
     assert "Condition 1 of group 1: enter a number" in word.text and "groups[" not in word.text

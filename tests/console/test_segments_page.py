@@ -278,14 +278,14 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     page.fill("#value-0-0", "0.6")
     expect(page.locator("#segment-count")).to_have_text("0")
     expect(page.locator("[data-unheld]")).to_have_text(
-        "No contact has a “Chance to buy in 90 days (0-1)” prediction yet, so that condition matches nobody: "
+        "No contact has a prediction of “Chance to buy in 90 days (0-1)” yet, so that condition matches nobody: "
         "predictions are learnt from the shop's orders once at least 50 customers have ordered (0 so far): load the "
         "order history (relais orders import FILE, or Shopify's order webhooks).")
     page.select_option("#extra-0-0", "uplift")
     tools.settled(page)
     page.fill("#value-0-0", "0")
-    expect(page.locator("[data-unheld]")).to_contain_text("“Uplift if texted” prediction yet, so that condition "
-                                                          "matches nobody: no uplift model has been trained yet")
+    expect(page.locator("[data-unheld]")).to_contain_text("“Uplift if texted” yet, so that condition matches "
+                                                          "nobody: no uplift model has been trained yet")
     page.select_option("#extra-0-0", "churn_risk")  # held by one contact: nothing to explain
     tools.settled(page)
     page.fill("#value-0-0", "0.7")
