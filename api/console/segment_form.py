@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.console import country_code, language_code
+from api.console.predictions_card import CHURN_BANDS
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, PREDICTION_KINDS
 from core.errors import ValidationFailed
 
@@ -40,7 +41,9 @@ PREDICTION_LABELS = {kind: _SHORT.get(kind, meaning.capitalize()) for kind, mean
 #: kinds stored as a probability (0-1): the contact page shows them as per cent, so "60" is a likely slip
 PROBABILITY_KINDS = ("purchase_90d", "churn_risk", "response")
 #: the value box's placeholder per kind: what a number means for it (not "a probability" for a spend)
-PREDICTION_HINTS = {"purchase_90d": "0 to 1, e.g. 0.6", "churn_risk": "0 to 1, e.g. 0.7",
+PREDICTION_HINTS = {"purchase_90d": "0 to 1, e.g. 0.6",
+                    # the contact page calls a risk "high" from this bound, and marketers ask for "churn risk high"
+                    "churn_risk": f"0 to 1; high is {CHURN_BANDS[-1][0]:g} or more",
                     "expected_spend": "an amount, e.g. 100", "clv": "an amount, e.g. 500",
                     "next_purchase_days": "days, e.g. 30", "best_hour": "an hour, 0 to 23",
                     "uplift": "-1 to 1, e.g. 0.05", "response": "0 to 1, e.g. 0.1"}  # fmt: skip

@@ -152,6 +152,16 @@ def test_amount_predictions_name_the_orders_currency(app_client: TestClient) -> 
     assert 'placeholder="0 to 1, e.g. 0.6"' in drawn.text
 
 
+def test_a_churn_risk_rule_says_where_high_begins(app_client: TestClient) -> None:
+    """The contact page reads "Churn risk: high" from 0.7; the builder's box said "0 to 1, e.g. 0.7", so a marketer
+    asked for "churn risk high" had to guess the bound."""
+    headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
+    rows = _form([(0, "prediction", "gte", "", "churn_risk")], ["all"])
+    drawn = app_client.post("/console/segments/builder", data={**rows, "action": "redraw"}, headers=headers)
+    assert drawn.status_code == 200, drawn.text
+    assert 'placeholder="0 to 1; high is 0.7 or more"' in drawn.text
+
+
 def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
     _people()
     csrf = _marketer(app_client)
