@@ -31,8 +31,9 @@ def run_import(import_id: int) -> str:
 def sync_crm() -> str:
     """Run every configured CRM sync, each in its own transaction; a no-op when none is configured.
 
-    An interrupted HubSpot sync keeps what it did (its transaction commits with the cursors) and fails the job
-    with the reason, on the failed-jobs page; the next run resumes.
+    The HubSpot sync commits after each page and every 50 consent writes, with its cursors, so a worker stopped
+    mid-sync loses at most that; an interrupted one keeps what it did and fails the job with the reason, on the
+    failed-jobs page; the next run resumes.
     """
     from contacts.crm import config, csv_sync, hubspot
     from contacts.importer import ImportOptions
@@ -42,7 +43,8 @@ def sync_crm() -> str:
     hubspot_settings = config.hubspot_config(settings)
     if hubspot_settings is not None:
         with db.session_scope() as session:
-            result = hubspot.sync(session, hubspot_settings)
+            # committed page by page: a worker stopped mid-sync (a deploy, a timeout) keeps what it did
+            result = hubspot.sync(session, hubspot_settings, checkpoint=session.commit)
         done.append(f"hubspot {result.as_dict()}")
     url = config.csv_url(settings)
     if url:

@@ -17,6 +17,7 @@ written) let the next sync go on from there, reading and writing nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -43,6 +44,8 @@ PULL_CURSOR = "hubspot:pull"
 POLICY = RetryPolicy(attempts=6, base=1.0, max_delay=30.0)
 #: seconds one call may take (the SDK waits forever by default)
 REQUEST_TIMEOUT = 30.0
+#: consent writes between two checkpoints of a push (a pull checkpoints after each page)
+PUSH_CHECKPOINT_EVERY = 50
 PAGE_SIZE = 100
 #: the consent property's value for a STOP: :func:`push_opt_outs` writes it, a pull reads it as one (a "no"
 #: is only no marketing consent, so the STOP would not survive the round trip as any other word)
@@ -207,11 +210,13 @@ def pull_contacts(
     client: HubSpot | None = None,
     policy: RetryPolicy | None = None,
     result: SyncResult | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Upsert every HubSpot contact that has a valid phone number; invalid ones are reported.
 
     A pull goes on from the page an interrupted one stopped at (:data:`PULL_CURSOR`; ``result.resumed_from``);
-    the cursor moves after each page, so a page is read once.
+    the cursor moves after each page, so a page is read once. ``checkpoint`` (the job's ``session.commit``) is
+    called after each page, so a worker stopped mid-pull keeps the pages done.
 
     Raises:
         SyncInterrupted: a call still failed after :data:`POLICY`'s retries, or HubSpot refused it (a 401: the
@@ -276,6 +281,8 @@ def pull_contacts(
         after = page.paging.next.after if page.paging and page.paging.next else None
         cursor.value = after or ""  # this page is done: an interruption resumes at the next one
         session.flush()
+        if checkpoint is not None:
+            checkpoint()
         if not after:
             return result
 
@@ -287,6 +294,7 @@ def push_opt_outs(
     client: HubSpot | None = None,
     policy: RetryPolicy | None = None,
     result: SyncResult | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> int:
     """Write to HubSpot the consent of each contact whose consent changed in Relais since the last push (a
     STOP, declined marketing, an opt-in); returns how many contacts were written (added to ``result.pushed``).
@@ -295,7 +303,8 @@ def push_opt_outs(
     per contact, so a change undone before the push is not written, and a pull reads back what was written.
     The cursor advances only past events that were pushed (or need no push), so a HubSpot outage or a rate
     limit that does not lift leaves the rest for the next run, and nothing is written twice. A contact HubSpot
-    no longer has (404: deleted or merged there) is reported in ``result.invalid`` and passed. (Named for what it
+    no longer has (404: deleted or merged there) is reported in ``result.invalid`` and passed. ``checkpoint``
+    (the job's ``session.commit``) is called every :data:`PUSH_CHECKPOINT_EVERY` writes. (Named for what it
     first pushed: the route and job call it so.)
 
     Raises:
@@ -314,31 +323,41 @@ def push_opt_outs(
             try:
                 retrying.call(f"PATCH contact {hubspot_id}", call, failure=_failure, tally=result.calls)
             except CallFailed as exc:
-                if exc.status == 404:  # deleted or merged in HubSpot: it stopped every push here, run after run
-                    result.invalid.append({"hubspot_id": hubspot_id, "message": "not in HubSpot (deleted or merged "
-                                           "there): its consent was not written"})
+                if exc.status != 404:
+                    session.flush()
+                    result.pushed += len(written)
+                    kept = (f"Kept: {len(written)} consent changes written in this run; the next sync resumes the "
+                            f"push at contact {hubspot_id}")
+                    if exc.status == 400:  # a property made for opted_in / opted_out only refuses declined
+                        kept = (f"HubSpot refused {config.consent_property}={value} for contact {hubspot_id} (400): "
+                                f"the property needs the options {OPTED_IN}, {DECLINED} and {OPTED_OUT}. {kept}")
+                    raise result.interrupted(exc, kept) from None
+                # deleted or merged in HubSpot: it stopped every push here, run after run
+                result.invalid.append({"hubspot_id": hubspot_id, "message": "not in HubSpot (deleted or merged "
+                                       "there): its consent was not written"})
+            else:
+                written.add(hubspot_id)
+                if checkpoint is not None and len(written) % PUSH_CHECKPOINT_EVERY == 0:
                     cursor.value = str(event_id)
-                    continue
-                session.flush()
-                result.pushed += len(written)
-                kept = (f"Kept: {len(written)} consent changes written in this run; the next sync resumes the push "
-                        f"at contact {hubspot_id}")
-                if exc.status == 400:  # a property made for opted_in / opted_out only refuses declined
-                    kept = (f"HubSpot refused {config.consent_property}={value} for contact {hubspot_id} (400): the"
-                            f" property needs the options {OPTED_IN}, {DECLINED} and {OPTED_OUT}. {kept}")
-                raise result.interrupted(exc, kept) from None
-            written.add(hubspot_id)
+                    session.flush()
+                    checkpoint()
         cursor.value = str(event_id)
     session.flush()
     result.pushed += len(written)
     return len(written)
 
 
-def sync(session: Session, config: HubSpotConfig, *, policy: RetryPolicy | None = None) -> SyncResult:
+def sync(
+    session: Session,
+    config: HubSpotConfig,
+    *,
+    policy: RetryPolicy | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> SyncResult:
     """Pull, then push (what ``POST /contacts/sync/hubspot`` and the periodic job run), one client for both.
 
     The push runs even when the pull was interrupted: a STOP given in Relais reaches HubSpot whatever the
-    contact pages met.
+    contact pages met. ``checkpoint``: see :func:`pull_contacts` and :func:`push_opt_outs`.
 
     Raises:
         SyncInterrupted: either part was (the pull's first); both parts' progress is kept.
@@ -346,14 +365,14 @@ def sync(session: Session, config: HubSpotConfig, *, policy: RetryPolicy | None 
     client = make_client(config)
     result = SyncResult()
     try:
-        pull_contacts(session, config, client=client, policy=policy, result=result)
+        pull_contacts(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
     except SyncInterrupted as pulled:
         error = result.error
         try:
-            push_opt_outs(session, config, client=client, policy=policy, result=result)
+            push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
         except SyncInterrupted as pushed:
             error = f"{error} The push too: {pushed.result.error}"
         result.status, result.error = "interrupted", f"{error} {result.pushed} consent changes pushed."
         raise SyncInterrupted(f"HubSpot sync interrupted: {result.error}", result=result) from pulled
-    push_opt_outs(session, config, client=client, policy=policy, result=result)
+    push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
     return result

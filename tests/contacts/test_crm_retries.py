@@ -276,3 +276,46 @@ def test_a_contact_deleted_in_hubspot_does_not_stop_the_push(outbound_to_loopbac
                                                                    "consent was not written"}]
         with db.session_scope() as session:
             assert hubspot.push_opt_outs(session, config(fake), policy=policy) == 0
+
+
+class Stopped(BaseException):
+    """A worker stopped mid-job (a deploy's SIGTERM, the job's timeout), landing in the middle of a wait."""
+
+
+def test_a_worker_stopped_mid_sync_keeps_what_it_committed(outbound_to_loopback: None,
+                                                            monkeypatch: pytest.MonkeyPatch, runtime: Settings) -> None:
+    """The periodic job commits after each page and every PUSH_CHECKPOINT_EVERY writes: a worker stopped while
+    waiting out a 429 keeps the pages and writes done, and the next run reads and writes only the rest. The
+    whole run was one transaction, so a stop lost it all and the next run did it again."""
+    from contacts import tasks
+
+    def stop(_: float) -> None:
+        raise Stopped
+
+    monkeypatch.setattr(hubspot, "POLICY", RetryPolicy(attempts=4, sleep=stop))
+    monkeypatch.setattr(hubspot, "PUSH_CHECKPOINT_EVERY", 2)
+    with fake_hubspot.running(people(5)) as fake:
+        monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
+        monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
+        monkeypatch.setenv("RELAIS_DEFAULT_REGION", "FR")
+        get_settings.cache_clear()
+        fake.limit = 2  # pages 101-102 and 103-104 answered, then a 429: the worker stops in the wait
+        with pytest.raises(Stopped):
+            tasks.sync_crm()
+        assert contacts_count() == 4
+        fake.limit = None
+        tasks.sync_crm()  # reads page 105 only, then nothing to push
+        assert contacts_count() == 5
+        assert [r for r in fake.requests if r.startswith("GET")][-1].count("after=105") == 1
+        with db.session_scope() as session:
+            for i in range(1, 6):
+                contact = service.find_by_phone(session, phone(i))
+                assert contact is not None
+                consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
+        fake.limit = fake.answered + 3 + 2  # a full pull (3 pages), two writes, then a 429: stopped in the wait
+        with pytest.raises(Stopped):
+            tasks.sync_crm()
+        assert [c for c, _ in fake.updates] == ["101", "102"]
+        fake.limit = None
+        tasks.sync_crm()
+        assert [c for c, _ in fake.updates] == ["101", "102", "103", "104", "105"]  # none written twice
