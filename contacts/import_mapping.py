@@ -74,6 +74,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "telemovel",
         "numero de telefono",
         "telefoonnummer",
+        "phone 1 value",  # Google Contacts' export ("Phone 1 - Value"; "Phone 1 - Type" says mobile or not)
     ),
     "first_name": ("first name", "firstname", "first", "given name", "forename", "prenom", "nombre", "vorname", "nome"),
     "name": (
@@ -135,10 +136,14 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     "consent_proof": ("consent proof", "proof", "preuve", "preuve consentement", "preuve de consentement"),
     # a STOP, every text blocked (the export's ``opted_out``): not the marketing consent above
-    "opted_out": ("opted out", "optout", "opt out", "stop", "stop sms", "desinscrit", "desabonne", "blacklist"),
+    "opted_out": ("opted out", "optout", "opt out", "stop", "stop sms", "desinscrit", "desabonne", "blacklist",
+                  # a yes in these was ignored: the person imported as if they had never said no
+                  "unsubscribed", "unsubscribe", "sms unsubscribed", "sms opt out", "opt out sms", "do not text",
+                  "do not sms", "do not contact", "ne pas contacter", "abgemeldet"),
 }
 #: headers that name an email address: Relais keeps one only in an attribute named ``email``
-EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address"})
+EMAIL_HEADERS = frozenset({"email", "e mail", "courriel", "mail", "adresse email", "adresse e mail", "email address",
+                           "e mail 1 value"})
 SYNONYMS: dict[str, str] = {header: target for target, names in _SYNONYMS.items() for header in names}
 #: phone headers that name a mobile: when a file has one beside a plain "Phone" (HubSpot's "Phone Number" and
 #: "Mobile Phone Number", a CRM's "Téléphone" and "Portable"), the mobile one is read, wherever it stands. The
@@ -149,6 +154,17 @@ MOBILE_HEADERS = frozenset({
     "numero portable", "n portable", "n mobile", "movil", "handy", "handynummer", "mobilnummer", "cellulare",
     "celular", "telemovel",
 })  # fmt: skip
+#: family-name headers: beside a "Name" holding the whole name (Google Contacts' "Name" and "Family Name"), the
+#: family name is the contact's name field; "Jean Dupont" was stored as the family name beside first name "Jean"
+FAMILY_NAME_HEADERS = frozenset({
+    "last name", "lastname", "surname", "family name", "nom de famille", "apellido", "apellidos", "nachname",
+    "cognome", "sobrenome",
+})  # fmt: skip
+#: targets for which a precise header wins over a loose one standing before it, and why in words
+_PREFERRED: dict[str, tuple[frozenset[str], str]] = {
+    "phone": (MOBILE_HEADERS, "the mobile number: texts go to mobiles"),
+    "name": (FAMILY_NAME_HEADERS, "the family name"),
+}
 #: the export's columns that Relais works out itself (``contacts.export``): an exported file imports back
 #: with these left out, each saying why
 WORKED_OUT = {
@@ -274,17 +290,16 @@ def resolve(
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
     taken = set(explicit)
-    mobile = None if "phone" in taken else _mobile_column(columns, overrides)
-    if mobile is not None:
-        taken.add("phone")
+    preferred = {t: c for t in _PREFERRED if t not in taken and (c := _preferred_column(t, columns, overrides))}
+    taken.update(preferred)
     resolved = []
     for col in columns:
         if col.position in overrides:
             resolved.append(ColumnMapping(col.position, col.column, overrides[col.position], "mapping"))
-        elif mobile is not None and col.position == mobile.position:
+        elif col.target in preferred and col.position == preferred[col.target].position:
             resolved.append(col)
-        elif col.target == "phone" and mobile is not None:
-            note = f"phone comes from “{mobile.column}”, the mobile number: texts go to mobiles"
+        elif col.target in preferred:
+            note = f"{col.target} comes from “{preferred[col.target].column}”, {_PREFERRED[col.target][1]}"
             resolved.append(ColumnMapping(col.position, col.column, "ignore", "none", note))
         elif col.target != "ignore" and col.target in taken:
             resolved.append(
@@ -301,13 +316,16 @@ def resolve(
     return resolved
 
 
-def _mobile_column(columns: list[ColumnMapping], overrides: Mapping[int, str]) -> ColumnMapping | None:
-    """The automatic phone column naming a mobile, when another automatic column names a plain phone first."""
-    phones = [c for c in columns if c.target == "phone" and c.source == "synonym" and c.position not in overrides]
-    mobiles = [c for c in phones if normalise_header(c.column) in MOBILE_HEADERS]
-    if not mobiles or phones[0] in mobiles:
+def _preferred_column(
+    target: str, columns: list[ColumnMapping], overrides: Mapping[int, str]
+) -> ColumnMapping | None:
+    """The automatic column of ``target`` whose header names it precisely (:data:`_PREFERRED`), when another
+    automatic column names it loosely first; None otherwise (the first column keeps it)."""
+    found = [c for c in columns if c.target == target and c.source == "synonym" and c.position not in overrides]
+    precise = [c for c in found if normalise_header(c.column) in _PREFERRED[target][0]]
+    if not precise or found[0] in precise:
         return None
-    return mobiles[0]
+    return precise[0]
 
 
 def targets(columns: list[ColumnMapping]) -> dict[int, str]:

@@ -42,7 +42,7 @@ _NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux",
 _STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desabonne"})
 #: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no
 #: consent recorded, as an empty cell (a pending double opt-in is not one); they were refused as "not yes/no"
-_UNANSWERED = frozenset({"none", "pending"})
+_UNANSWERED = frozenset({"none", "pending", "n a", "na", "unknown", "inconnu", "non renseigne"})
 #: what a consent cell says (:func:`consent_answer`): a yes, no marketing consent, a STOP, or no answer
 ConsentAnswer = Literal["opted_in", "declined", "opted_out", ""]
 #: the language contacts of a country are texted in when the file gives none and the marketer asked for it
@@ -133,6 +133,9 @@ class RowParser:
             total = _totals_word(cells)
             if total:  # "the number is not a phone number" sent people looking for a contact on the totals row
                 reject(column["phone"], "totals_row", f"a totals row (“{total}”), not a contact: nothing to import")
+            elif _TWO_NUMBERS.search(values["phone"]):  # it read "the number is too long"
+                reject(column["phone"], "invalid_phone",
+                       "two numbers in one cell: keep one per row (the mobile), or put the other in a row of its own")
             else:
                 reject(column["phone"], "invalid_phone", f"the number {exc.errors[0]['message']}")
             return None, problems
@@ -206,8 +209,8 @@ class RowParser:
 
 #: what a file's cell must look like for each attribute type, said when one does not
 _EXPECTED = {
-    "number": "a number such as 12.5 or 12,5",
-    "date": "a date such as 1980-12-31 or 31/12/1980",
+    "number": "a number such as 2.5 or 2,5",
+    "date": "a date such as 2024-05-31 or 31/05/2024",
     "boolean": "yes/no, true/false or 1/0",
     "string": "text",
 }
@@ -250,6 +253,11 @@ _TOTALS = frozenset({"total", "totals", "grand total", "sous total", "total gene
                      "gesamtsumme", "totale", "suma", "sum"})
 
 
+#: two numbers of 8 digits or more in one cell, separated by a slash, "or", "ou", "oder", a bar or a comma
+_DIGITS = r"\d(?:[\s.\-()]*\d){7,}"
+_TWO_NUMBERS = re.compile(rf"{_DIGITS}\s*(?:/|\||,|;|\bou\b|\bor\b|\boder\b|\by\b|\bo\b)\s*\+?{_DIGITS}", re.IGNORECASE)
+
+
 def _totals_word(cells: list[str]) -> str:
     """The cell naming a totals row ("Total", "Sous-total", "Summe"), "" when the row is not one."""
     first = next((cell.strip() for cell in cells if cell.strip()), "")
@@ -265,7 +273,8 @@ def tag_cells(text: str) -> list[str]:
 def _glued(cells: list[str], columns: int) -> str:
     """The separator that a row of one cell uses where the file has several columns (a line written with
     commas in a file with semicolons): it splits that cell into two or more values; "" for any other row."""
-    if columns < 2 or len([c for c in cells if c.strip()]) != 1 or not cells[0].strip():
+    # one cell where the file has several: a row with the file's separators in it is not glued ("6,12E+08;")
+    if columns < 2 or len(cells) != 1 or not cells[0].strip():
         return ""
     for candidate in DELIMITERS:
         if len(cells[0].split(candidate)) >= min(columns, 3):

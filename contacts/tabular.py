@@ -43,6 +43,7 @@ SHARED_STRINGS_FACTOR = 2
 
 # the header is looked for among the first rows: a title, a date line and blank rows above it are passed over
 HEADER_SCAN = 10
+TITLE_CELLS = 2  # a title row above the header: "Clients", "Exporté le ; 12/11/2026"
 
 Format = Literal["csv", "xlsx"]
 
@@ -183,7 +184,15 @@ def _head(rows: Iterator[list[str]]) -> tuple[list[list[str]], Iterator[list[str
 
 
 def _header_position(head: list[list[str]], is_header: Callable[[list[str]], bool]) -> int | None:
-    return next((i for i, cells in enumerate(head) if is_header(cells)), None)
+    """The first row ``is_header`` accepts, passing over only rows a title or blank line would make (at most
+    :data:`TITLE_CELLS` cells filled): a fuller row is the header or data, and a data row's cell reading "Mobile"
+    (Google Contacts' "Phone 2 - Type") was taken for the header."""
+    for position, cells in enumerate(head):
+        if is_header(cells):
+            return position
+        if sum(1 for c in cells if c.strip()) > TITLE_CELLS:
+            return None
+    return None
 
 
 def _split(

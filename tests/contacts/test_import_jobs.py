@@ -216,7 +216,7 @@ def test_attributes_and_consent_follow_french_headers(runtime: Settings) -> None
     job = _job(import_id)
     assert (job.created, job.rejected) == (1, 1)
     assert _rejected(import_id)[1][:2] == ["3", "Fidélité: not a valid number for attribute fidelite: "
-                                                  "expected a number such as 12.5 or 12,5"]
+                                                  "expected a number such as 2.5 or 2,5"]
     with db.session_scope() as session:
         found = service.find_by_phone(session, "+33612345678")
         assert found is not None

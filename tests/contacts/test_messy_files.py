@@ -289,3 +289,24 @@ def test_a_french_order_file_reads_its_dates_day_first_and_its_prices_with_comma
     mixed.write_text("Commande;Date;Quantité;Prix unitaire;Client\r\n1;13/01/2024;1;1;A-1\r\n2;01/13/2024;1;1;A-1\r\n")
     refused = CliRunner().invoke(app, ["orders", "import", str(mixed)])
     assert refused.exit_code == 1 and "both day first (row 2) and month first (row 3)" in refused.output
+
+
+def test_google_contacts_and_a_crm_export_keep_their_header_stops_and_family_names(runtime: Settings) -> None:
+    google = ("Name,Given Name,Additional Name,Family Name,Birthday,Notes,Group Membership,E-mail 1 - Type,"
+              "E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value\n"
+              "Jean Dupont,Jean,,Dupont,1980-12-31,,* myContacts,* Home,j@example.com,Mobile,06 12 34 56 78,,\n")
+    shown = _preview(google)
+    # a data cell reading "Mobile" was taken for the header, and the real header for a title above it
+    assert (shown["header_row"], shown["notes"]) == (1, [])
+    assert [r["values"] for r in shown["rows"]] == [
+        {"name": "Dupont", "first_name": "Jean", "phone": "06 12 34 56 78"}]  # name was "Jean Dupont"
+    crm = ("Téléphone;Consentement;Unsubscribed\n"
+           "0612345678;N/A;yes\n"  # a STOP that was ignored; "N/A" rejected the row
+           "06 12 34 56 79 / 06 98 76 54 32;oui;\n"  # "the number is too long"
+           "6,12345678E+08;oui;\n")  # "the whole row is in one cell, separated by ','"
+    rows = _preview(crm)["rows"]
+    assert [(r["status"], r["consent_text"]) for r in rows[:1]] == [("ok", "opt-out (STOP): no texts at all")]
+    assert [p["message"] for r in rows[1:] for p in r["problems"]] == [
+        "two numbers in one cell: keep one per row (the mobile), or put the other in a row of its own",
+        "the number was turned into scientific notation by a spreadsheet, which loses digits: format the column "
+        "as text and export the file again"]
