@@ -11,6 +11,7 @@ API must only route simulator traffic here (and only when the simulator channel 
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -42,6 +43,7 @@ from core.bodies import RequestBody
 
 #: The number simulated customers text; shown as the sender of replies in the browser phone.
 SIMULATOR_NUMBER = "+15550100000"
+_OUR_NUMBER = re.compile(r"^(?:\+[1-9][0-9]{6,14}|[0-9]{5,6})$")
 
 
 class SimulatedMedia(RequestBody):
@@ -211,7 +213,7 @@ class SimulatorChannel(Channel):
             provider=self.name,
             provider_message_id=str(payload.get("id") or f"sim-in-{uuid.uuid4().hex}"),
             from_=sender,
-            to=str(payload.get("to") or self._number),
+            to=self._business_number(payload.get("to")),
             text=body,
             media=media,
             received_at=self._clock(),
@@ -219,6 +221,23 @@ class SimulatorChannel(Channel):
         )
         capped = cap_inbound(message)  # never None here: the simulator sends no concatenated parts
         return [capped] if capped is not None else []
+
+    def _business_number(self, value: Any) -> str:
+        """The number texted: the simulator's own when none is given, else E.164 (or the default region's national
+        form) or a 5-6 digit short code.
+
+        Any text was taken: 40 characters failed the event's ingestion on PostgreSQL at every sweep (the
+        conversation's sender is 32), and ``"abc"`` became the number replies came from.
+
+        Raises:
+            InvalidPhoneNumber: neither a number nor a short code (naming ``to``).
+        """
+        if value is None or value == "":
+            return self._number
+        text = str(value).strip()
+        if _OUR_NUMBER.match(text):  # E.164 in shape (the simulator's +1555 numbers are not valid ones) or a short code
+            return text
+        return normalize_e164(text, region=self._region, field="to")
 
     def parse_status(self, *, request: WebhookRequest) -> list[DeliveryReport]:
         """Read ``{"message_id", "status", "code"?}`` so tests and the UI can simulate outcomes.

@@ -50,7 +50,8 @@ class SimulatedInbound(RequestBody):
     from_: str = Field(alias="from", description="the customer's number, E.164")
     body: str = Field(default="", max_length=MAX_INBOUND_CHARS)
     media: list[SimulatedMedia] | None = Field(default=None, max_length=10)
-    to: str | None = Field(default=None, description="the business number texted; default the simulator's own")
+    to: str | None = Field(default=None, max_length=32,
+                           description="the business number texted (E.164, a short code); default the simulator's")
     id: str | None = Field(default=None, max_length=200, description="the provider message id: a repeat is a duplicate")
 
 

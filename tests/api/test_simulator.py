@@ -157,3 +157,20 @@ def test_an_attachment_texted_in_is_checked_like_one_sent(app_client: TestClient
     fine = {"url": "https://shop.example/p.png", "content_type": "image/png", "size": 1200, "caption": "my lamp"}
     assert app_client.post("/api/v1/simulator/inbound",
                            json={"from": "+33612345679", "body": "", "media": [fine]}).status_code == 202
+
+
+def test_the_number_texted_is_ours_in_a_numbers_shape(app_client: TestClient) -> None:
+    """``to`` (the business number texted) was any text: 40 characters were accepted (202) and the event's
+    ingestion then failed on PostgreSQL (``conversations.sender`` is 32 characters) at every sweep, and
+    ``"abc"`` became the number replies came from. It is now a number (E.164, the default region's
+    national form) or a 5-6 digit short code, else a 422 naming ``to``."""
+    inbound = "/api/v1/simulator/inbound"
+    for wrong in ("x" * 40, "abc", "+1"):
+        answer = app_client.post(inbound, json={"from": "+33612345679", "body": "hello", "to": wrong})
+        assert answer.status_code == 422, (wrong, answer.text)
+        assert answer.json()["errors"][0]["field"] == "to"
+    with db.session_scope() as session:
+        assert session.scalars(select(InboundEvent)).all() == []
+    for right, stored in (("+15550100000", "+15550100000"), ("06 12 34 56 78", "+33612345678"), ("36111", "36111")):
+        answer = app_client.post(inbound, json={"from": "+33612345679", "body": "hello", "to": right})
+        assert answer.status_code == 202 and answer.json()["to"] == stored, answer.text
