@@ -253,12 +253,13 @@ def hubspot_sync(
     """Pull HubSpot contacts, then push Relais consent changes back (STOPs, declined marketing, opt-ins).
 
     An interrupted sync answers 502 saying why and where the next one resumes; what it did is kept and audited.
+    While another sync runs (the periodic job), 409.
     """
     config = crm_config.hubspot_config(request.app.state.settings)
     if config is None:
         raise ValidationFailed("HubSpot sync is not configured (RELAIS_HUBSPOT_ACCESS_TOKEN)")
     try:
-        result = hubspot.sync(session, config)
+        result = hubspot.sync(session, config, redis=get_redis(request.app.state.settings))
     except hubspot.SyncInterrupted as exc:
         _audit_hubspot(session, request, principal, exc.result)  # committed with the progress kept
         raise

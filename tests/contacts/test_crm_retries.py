@@ -21,6 +21,7 @@ from contacts.importer import ImportOptions
 from contacts.models import Contact, SyncCursor
 from core import db
 from core.models import AuditEntry
+from core.redis import get_redis
 from core.retry import RetryPolicy
 from core.settings import Settings, get_settings
 from tests.contacts import fake_hubspot
@@ -319,3 +320,25 @@ def test_a_worker_stopped_mid_sync_keeps_what_it_committed(outbound_to_loopback:
         fake.limit = None
         tasks.sync_crm()
         assert [c for c, _ in fake.updates] == ["101", "102", "103", "104", "105"]  # none written twice
+
+
+def test_one_sync_at_a_time(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch, runtime: Settings) -> None:
+    """An admin's sync started during the periodic one (a 30,000-contact push outlasts 15 minutes) read the same
+    cursors and wrote the same consents again. A second sync is now refused (409; the job skips, saying so), and
+    the mark goes with the sync that held it."""
+    from contacts import tasks
+
+    redis = get_redis(runtime)
+    with fake_hubspot.running(people(2)) as fake:
+        redis.set(hubspot.RUNNING_KEY, "another sync")
+        with pytest.raises(hubspot.SyncRunning, match="already running"), db.session_scope() as session:
+            hubspot.sync(session, config(fake), redis=redis)
+        monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
+        monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
+        get_settings.cache_clear()
+        assert tasks.sync_crm() == "hubspot skipped: a sync is already running"
+        assert fake.requests == [] and redis.get(hubspot.RUNNING_KEY) == b"another sync"
+        redis.delete(hubspot.RUNNING_KEY)
+        with db.session_scope() as session:
+            assert hubspot.sync(session, config(fake), redis=redis).seen == 2
+        assert redis.get(hubspot.RUNNING_KEY) is None
