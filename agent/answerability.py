@@ -53,6 +53,7 @@ from agent.entities import (
     payment_methods,
     place_words,
     product_stems,
+    product_topics,
     products,
     reports_problem,
     requested_topics,
@@ -338,6 +339,14 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # after "¿Las velas llevan cera de soja?" got the care of linen: "without fabric softener")
         question_topics = question_topics - topic_asked
         topic_asked = set()
+    # ... and a topic asked about that no passage's title names is one the knowledge base says nothing of: "Vos bougies
+    # sont parfumées à quoi ?" and "Do you do gift wrapping?" got the burn times and the gift cards, which mention the
+    # product or a word of the question; a person answers (unless a word one passage alone states is asked too:
+    # "Y a-t-il de la paraffine dans la bougie parfumée ?" is answered by "…sans paraffine")
+    untitled = {topic for topic in topic_asked
+                if not any(topic in _passage_topics(hit.question or hit.heading_path or "") for hit in hits)}
+    topic_asked -= untitled
+    question_topics -= untitled
     # ... and what it is asked of is the product the earlier question named, when it names no topic: "quanto tempo
     # durano?" after "Di cosa sono fatte le vostre candele?" got the delivery times; a passage stating nothing of
     # candles does not answer it, the burn times do whatever the intent model says ("¿y cuánto duran?" after "¿De qué
@@ -469,6 +478,15 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # "Are returns free from Germany?" as international shipping, whose agreement lifted it):
         # the most relevant one that does goes first, on its wording alone
         on_topic = [c for c in candidates if c.topical and c.relevance >= MIN_RELEVANCE]
+        # ... or, on less wording, one whose title names the topic, or, for a question asking a price or a period, one
+        # stating it: "Les frais de renvoi sont à ma charge ?" (shipping_cost 0.98) got the shipping prices, the return
+        # policy ("Le retour est gratuit en France") scoring 0.30, and "¿Cómo devuelvo una lámpara?" (product_care
+        # 0.85) the bulbs, "How do I return an item?" scoring 0.31; it is then what the question specifically names
+        stating = [] if on_topic else \
+            [c for c in candidates if c.topical and c.relevance >= PLACE_MIN_RELEVANCE and c.support == "covered"
+             and (c.titled or asks_detail)]
+        if stating:
+            on_topic = [replace(c, specific=True) for c in stating]
         if on_topic:
             lifted = max(on_topic, key=lambda c: c.relevance)
             # one whose title names the topic is about it, one whose answer names it may only mention it: "Como
@@ -477,8 +495,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             on_title = [c for c in on_topic if c.titled and c.relevance >= lifted.relevance - support_margin]
             if on_title and not lifted.titled:
                 lifted = max(on_title, key=lambda c: c.relevance)
-            candidates.remove(lifted)
+            candidates = [c for c in candidates if c.hit.chunk_id != lifted.hit.chunk_id]
             candidates.insert(0, replace(lifted, asserts=lifted.score >= candidates[0].score - support_margin))
+        else:
+            # none speaks of it: a passage on another topic is no answer ("como devuelvo una lampara" got the bulbs)
+            candidates[0] = replace(candidates[0], support="unknown")
     # words of what the question names (a place, a payment method: "payer sur facture", a period: "après 3 semaines")
     # are left to their own checks
     taken = {word for e in named for word in fold(e.surface).split()} | duration_words(asked or question)
@@ -513,7 +534,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                               asked_topic=bool(topic_asked) and topic_asked <= _title_topics(c)
                               and c.relevance >= BACKED_MIN_RELEVANCE)
                       for c in candidates]
-    asked_of = named_products(question) if titled_topic else set()
+    asked_of = named_products(question) if titled_topic and topic_asked & product_topics() else set()
     if asked_of:
         # ... of a product it states: "What is the material of the sofa?" got "Lampshades are made of linen or rattan."
         candidates = [c if not topic_asked <= _title_topics(c)
@@ -654,6 +675,8 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     if priced and not any(states_product(_passage_text(candidates[0]), kind) for kind in priced):
         # ... and what it asks the price of is a product the passage does not speak of: "¿Cuánto cuestan las velas?"
         # (shipping_cost 0.94) got the shipping prices; "How much is shipping for a candle?" names its topic
+        candidates[0] = replace(candidates[0], support="unknown")
+    if untitled and not (rare and _states_stems(candidates[0], rare)):
         candidates[0] = replace(candidates[0], support="unknown")
     return candidates
 

@@ -495,8 +495,11 @@ def _topic_patterns() -> dict[str, re.Pattern[str]]:
 
 def words_pattern(words: Sequence[str]) -> re.Pattern[str]:
     """A pattern over folded text (:func:`fold`) finding any of ``words``, written folded: a word ending
-    in "*" matches every word it begins, the others whole words (or phrases) only."""
-    escaped = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
+    in "*" matches every word it begins, the others whole words (or phrases) only; one opening with "^" only
+    where it opens the text ("^hours": "hours?" asks the opening hours, "24 hours" is a delivery time)."""
+    escaped = [(r"(?<=^ )" if w.startswith("^") else "")
+               + (re.escape(w.lstrip("^")[:-1]) + r"\w*" if w.endswith("*") else re.escape(w.lstrip("^")))
+               for w in words]
     return re.compile(r" (" + "|".join(escaped) + r") ")
 
 
@@ -505,6 +508,15 @@ def asked_topics() -> frozenset[str]:
     """The topics a question naming them asks about (``asked: true`` in ``topics.yaml``: ``materials``)."""
     data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
     return frozenset(topic for topic, entry in data.items() if entry.get("asked"))
+
+
+@functools.cache
+def product_topics() -> frozenset[str]:
+    """The asked topics a question asks of the product it names (``of_product: true`` in ``topics.yaml``: what the
+    sofa is made of is not what the lampshades are made of), unlike when an item is back in stock or the loyalty
+    club ("When will the linen duvet cover be back in stock?" is answered by the restocking delay)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return frozenset(topic for topic, entry in data.items() if entry.get("of_product"))
 
 
 @functools.cache
@@ -530,7 +542,7 @@ def without_topic_words(text: str, named: AbstractSet[str]) -> str:
 def topic_terms(topic: str) -> tuple[str, ...]:
     """The words of ``topic`` a keyword search looks for (its one-word entries, without their "*")."""
     data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
-    return tuple(dict.fromkeys(w.rstrip("*") for w in data[topic]["words"] if " " not in w.rstrip("*")))
+    return tuple(dict.fromkeys(w.strip("*^") for w in data[topic]["words"] if " " not in w.rstrip("*")))
 
 
 @functools.cache

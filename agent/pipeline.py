@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.accents import Accents
 from agent.answerability import (
     STEM_LETTERS,
     CachedEmbed,
@@ -71,7 +73,7 @@ from agent.entities import (
 )
 from agent.injection import InjectionCheck, check_injection
 from agent.intent.classifier import IntentClassifier, IntentPrediction
-from agent.intent.spec import builtin_names
+from agent.intent.spec import IntentDef, builtin_names
 from agent.keywords import KeywordMatch, ReplyKind, compliance_texts, match_keyword
 from agent.language import (
     DEFAULT_DETECTOR,
@@ -244,6 +246,16 @@ class Analysis:
         }
 
 
+def _examples_by_language(intents: Sequence[IntentDef]) -> dict[str, list[str]]:
+    """The intents' examples per language (those given as a mapping; a plain list names no language)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for intent in intents:
+        if isinstance(intent.examples, dict):
+            for language, texts in intent.examples.items():
+                found[language].extend(texts)
+    return dict(found)
+
+
 def _hit_dict(hit: Hit) -> dict[str, Any]:
     return {
         "chunk_id": hit.chunk_id, "document_id": hit.document_id,
@@ -276,6 +288,11 @@ def topic_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits
     opening hours... and not "Materials" (the encoder reads "Kerzen" and little else). A keyword search for the
     topic's words in the hits' language finds them, scored on the question's own vector (no encoder call)."""
     wanted = topics(text) & asked_topics()
+    about = subject_topics(text)
+    if not wanted and about and not any(about & topics(hit.question or hit.heading_path or "") for hit in hits):
+        # ... and those titled with what it is about when no hit is: "Les frais de renvoi sont à ma charge ?" (returns)
+        # retrieved the shipping prices, the instalments, the invoices... and no passage on returns
+        wanted = about
     if not wanted or any(wanted <= topics(hit.question or hit.heading_path or "") for hit in hits):
         return []
     seen = {hit.chunk_id for hit in hits}
@@ -456,6 +473,8 @@ class Pipeline:
         # the first letters of every word of the intents' examples (a word the models were shown)
         self._example_stems = frozenset(word[:STEM_LETTERS] for i in intents.spec.intents for text in i.all_examples()
                                         for word in fold(text).split()) if intents else frozenset()
+        # the accents a customer leaves out, from the examples' spellings per language ("delai" -> "délai")
+        self._accents = Accents(_examples_by_language(intents.spec.intents) if intents else {})
         self._intent_examples = IntentExamples(
             {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
             self._unit_embed)
@@ -529,11 +548,12 @@ class Pipeline:
             language = languages[n]
             # SMS shorthand spelt out in the message's language ("vs etes ouverts" -> "vous etes ouverts")
             code = language.language if language is not None else "en"
-            words = expand_shorthand(model_text(item.text), code)
+            # and the accents left out put back ("quel est le delai de livraison" got the shipping prices)
+            words = self._accents.restore(expand_shorthand(model_text(item.text), code), code)
             # the earlier question is read as written out too: "c combien la livraison ?" then "et en express ?"
             # got the delivery times, the models reading "c combien la livraison ? et en express ?"
-            spelt = tuple(replace(turn, text=expand_shorthand(turn.text, code)) if turn.role == "customer" else turn
-                          for turn in item.history)
+            spelt = tuple(replace(turn, text=self._accents.restore(expand_shorthand(turn.text, code), code))
+                          if turn.role == "customer" else turn for turn in item.history)
             follow_up = resolve_follow_up(words, spelt)
             if follow_up is not None:
                 asked[n] = words

@@ -11,6 +11,8 @@ an object ("rendre une lampe", "la rendre") is giving it back, which the encoder
 rendering: "je voudrais rendre une lampe" was product_care 0.48 and got the bulbs, "Combien de temps
 j'ai pour rendre une lampe ?" the refund delay; "retourner" is what the intents and passages say. English
 "send back" is "return" ("I'd like to send back a vase" was return_policy 0.79, "return a vase" 0.95).
+Portuguese weekdays without "-feira" after a preposition ("Abrem à segunda?") are written in full, and
+"portes" (shipping costs) as "custos de envio".
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ REWORDINGS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
         (re.compile(rf"\b{sent}((?!\s+(?:me|us|you|him|her)\b)(?:\s+[\w'’]+){{1,3}}?)?\s+back\b", re.IGNORECASE),
          rf"{returned}\1")
         for sent, returned in (("send", "return"), ("sends", "returns"), ("sending", "returning"), ("sent", "returned"))
+    ),
+    # a weekday said without "-feira" after a preposition ("Abrem à segunda?", "fecham às quintas?") is one the encoder
+    # reads as an ordinal ("second", "fourth"): "Abrem à segunda?" was out of scope (0.73), "Abrem à segunda-feira?"
+    # gets the shop's hours. Not after the article alone ("a segunda vez" is the second time)
+    "pt": (
+        (re.compile(r"\b(à|às|na|nas|de|até|ate)\s+(segunda|terça|terca|quarta|quinta|sexta)(s?)(?![\w-])",
+                    re.IGNORECASE),
+         r"\1 \2\3-feira\3"),
+        # "portes" are the shipping costs (a door is "porta"), a word the encoder reads poorly: "Quanto são os portes
+        # para Lisboa?" was out of scope (shipping_cost 0.27), "…os custos de envio…" is shipping_cost 0.99
+        (re.compile(r"\bportes(?:\s+de\s+envio)?\b", re.IGNORECASE), "custos de envio"),
     ),
     "fr": (
         (re.compile(rf"\brendre(?=\s+(?:vous\s+|nous\s+)?{_OBJECT})", re.IGNORECASE), "retourner"),
