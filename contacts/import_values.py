@@ -1,22 +1,28 @@
-"""Numbers and dates as spreadsheets write them in a file, read for number and date attributes.
+"""Cells as spreadsheets write them: numbers and dates for attributes, phone numbers, totals rows.
 
 A French or German Excel writes ``12,50`` and ``31/12/1980`` (``31.12.1980``); a column it took for numbers
 holds ``29586`` for a date (its serial day). ``contacts.attributes.coerce`` takes ``12.5`` and ``1980-12-31``
 only (the API's forms), so every such row was rejected. Only what cannot be misread is read: a comma followed
 by exactly three digits (``1,234``: a thousand, or one and a quarter?) and a slash date in the other order
 than the deployment's region writes them are refused with the reason, never guessed.
+
+Phone numbers: :func:`read_phone` puts back the ``+`` a spreadsheet dropped from an international mobile
+kept as a number (and says so); :data:`TWO_NUMBERS` and :func:`totals_word` name why a cell is no number
+when it holds two, or stands on the totals row.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from channels.phone import InvalidPhoneNumber, PhoneInfo, phone_info
 from contacts.attributes import BadAttributeValue
+from core.text import fold_words
 
 #: regions whose slash dates are month first (12/31/1980); everywhere else they are day first
 MONTH_FIRST = frozenset({"US", "PH", "PR", "GU", "VI", "AS", "MP", "UM", "FM", "MH", "PW"})
-_EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's serial dates (its 1900 leap-year bug included)
+EXCEL_EPOCH = datetime(1899, 12, 30)  # day 0 of Excel's serial dates (its 1900 leap-year bug included)
 _SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")  # 10000 (1927) to 99999 (2173)
 _SLASHED = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
@@ -55,7 +61,7 @@ def file_date(text: str, region: str | None) -> str:
     """
     value = text.strip()
     if _SERIAL.match(value):
-        return (_EXCEL_EPOCH + timedelta(days=int(float(value)))).isoformat()
+        return (EXCEL_EPOCH + timedelta(days=int(float(value)))).date().isoformat()
     found = _SLASHED.match(value)
     if not found:
         return value
@@ -69,3 +75,46 @@ def file_date(text: str, region: str | None) -> str:
         raise BadAttributeValue(
             f"not a date read {order}, as this deployment's region writes them: write it as YYYY-MM-DD"
         ) from None
+
+
+#: the first word of a spreadsheet's totals row, in the product's languages
+_TOTALS = frozenset({"total", "totals", "grand total", "sous total", "total general", "totaux", "summe", "gesamt",
+                     "gesamtsumme", "totale", "suma", "sum"})
+
+
+#: two numbers of 8 digits or more in one cell, separated by a slash, "or", "ou", "oder", a bar or a comma
+_DIGITS = r"\d(?:[\s.\-()]*\d){7,}"
+TWO_NUMBERS = re.compile(rf"{_DIGITS}\s*(?:/|\||,|;|\bou\b|\bor\b|\boder\b|\by\b|\bo\b)\s*\+?{_DIGITS}", re.IGNORECASE)
+
+
+def read_phone(raw: str, region: str | None, field: str) -> tuple[PhoneInfo | None, str]:
+    """The number of a cell and, when it needed its ``+`` put back (:func:`without_plus`), the warning; else
+    None and why it is no number."""
+    try:
+        return phone_info(raw, region=region, field=field), ""
+    except InvalidPhoneNumber as exc:
+        info = without_plus(raw, field)
+        if info is None:
+            return None, str(exc.errors[0]["message"])
+        return info, (f"read as +{info.country_code}, a number of {info.region or 'another country'}: "
+                      "its + was missing (a spreadsheet keeps numbers as numbers)")
+
+
+def without_plus(raw: str, field: str) -> PhoneInfo | None:
+    """The mobile ``raw`` is when read with a ``+``, for all-digit numbers of 10 digits or more that are no number
+    of the row's region: an international list typed into Excel as numbers ("4915123456789", its + dropped)
+    had those rows rejected "too long". Mobiles only: a landline read so would be a guess nobody can text."""
+    digits = re.sub(r"[\s.\-]", "", raw)
+    if not digits.isdigit() or len(digits) < 10 or digits.startswith("0"):
+        return None
+    try:
+        info = phone_info("+" + digits, field=field)
+    except InvalidPhoneNumber:
+        return None
+    return info if info.line_type in ("mobile", "fixed_line_or_mobile") else None
+
+
+def totals_word(cells: list[str]) -> str:
+    """The cell naming a totals row ("Total", "Sous-total", "Summe"), "" when the row is not one."""
+    first = next((cell.strip() for cell in cells if cell.strip()), "")
+    return first if fold_words(first) in _TOTALS else ""

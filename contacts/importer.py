@@ -17,11 +17,11 @@ from typing import IO, Literal
 from sqlalchemy.orm import Session
 
 from channels.countries import region_code
-from channels.phone import NO_SMS, InvalidPhoneNumber, phone_info
+from channels.phone import NO_SMS
 from contacts import attributes as attrs
 from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
-from contacts.import_values import file_date, file_number
+from contacts.import_values import TWO_NUMBERS, file_date, file_number, read_phone, totals_word
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
 from contacts.tabular import DELIMITERS, FileLimits, inspect, read_table
@@ -127,18 +127,19 @@ class RowParser:
                     "country_ignored",
                     "not a country code (such as FR) or a country's name; the default region is used",
                 )
-        try:
-            info = phone_info(values["phone"], region=region, field=column["phone"])
-        except InvalidPhoneNumber as exc:
-            total = _totals_word(cells)
+        info, why = read_phone(values["phone"], region, column["phone"])
+        if info is None:
+            total = totals_word(cells)
             if total:  # "the number is not a phone number" sent people looking for a contact on the totals row
                 reject(column["phone"], "totals_row", f"a totals row (“{total}”), not a contact: nothing to import")
-            elif _TWO_NUMBERS.search(values["phone"]):  # it read "the number is too long"
+            elif TWO_NUMBERS.search(values["phone"]):  # it read "the number is too long"
                 reject(column["phone"], "invalid_phone",
                        "two numbers in one cell: keep one per row (the mobile), or put the other in a row of its own")
             else:
-                reject(column["phone"], "invalid_phone", f"the number {exc.errors[0]['message']}")
+                reject(column["phone"], "invalid_phone", f"the number {why}")
             return None, problems
+        if why:
+            warn(column["phone"], "plus_added", why)
         if info.line_type in NO_SMS:
             warn(column["phone"], "landline" if info.line_type == "fixed_line" else "not_mobile",
                  f"{NO_SMS[info.line_type]}: it cannot receive SMS. The contact is imported but will not be texted")
@@ -246,22 +247,6 @@ def consent_answer(value: str | None) -> ConsentAnswer | None:
     if text in _NO:
         return "declined"
     return "opted_out" if text in _STOP else None
-
-
-#: the first word of a spreadsheet's totals row, in the product's languages
-_TOTALS = frozenset({"total", "totals", "grand total", "sous total", "total general", "totaux", "summe", "gesamt",
-                     "gesamtsumme", "totale", "suma", "sum"})
-
-
-#: two numbers of 8 digits or more in one cell, separated by a slash, "or", "ou", "oder", a bar or a comma
-_DIGITS = r"\d(?:[\s.\-()]*\d){7,}"
-_TWO_NUMBERS = re.compile(rf"{_DIGITS}\s*(?:/|\||,|;|\bou\b|\bor\b|\boder\b|\by\b|\bo\b)\s*\+?{_DIGITS}", re.IGNORECASE)
-
-
-def _totals_word(cells: list[str]) -> str:
-    """The cell naming a totals row ("Total", "Sous-total", "Summe"), "" when the row is not one."""
-    first = next((cell.strip() for cell in cells if cell.strip()), "")
-    return first if normalise_header(first) in _TOTALS else ""
 
 
 def tag_cells(text: str) -> list[str]:

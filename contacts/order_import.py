@@ -17,10 +17,11 @@ taken as UTC; slash dates are read as the file's own dates show (``contacts.orde
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from contacts.attributes import BadAttributeValue
 from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
-from contacts.import_values import file_number
+from contacts.import_values import EXCEL_EPOCH, file_number
 from contacts.importer import numbered_rows
 from contacts.order_columns import header_with_orders, resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
@@ -65,6 +66,7 @@ _STATUS_WORDS = {
 #: leaves them blank on its other lines (every such order was refused, "the rows of this order name different
 #: customers"); a blank one on a later row is the first row's
 ORDER_FIELDS = ("ordered_at", "customer_id", "phone", "email", "country", "currency", "status")
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _US_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
 _DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y %H:%M")
 
@@ -133,6 +135,8 @@ def parse_time(text: str, *, day_first: bool = False) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
+    if _SERIAL.match(text):  # Excel's serial day and time: a date column formatted as General ("45297.4166")
+        return EXCEL_EPOCH + timedelta(days=float(text))
     for form in _DAY_FIRST_FORMATS if day_first else _US_FORMATS:
         try:
             return datetime.strptime(text, form)

@@ -310,3 +310,38 @@ def test_google_contacts_and_a_crm_export_keep_their_header_stops_and_family_nam
         "two numbers in one cell: keep one per row (the mobile), or put the other in a row of its own",
         "the number was turned into scientific notation by a spreadsheet, which loses digits: format the column "
         "as text and export the file again"]
+
+
+def test_numbers_kept_as_numbers_an_international_mobile_and_a_serial_order_date(runtime: Settings) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["Mobile", "Prénom"], [4915123456789, "Hans"], [3222345678, "Luc"]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with db.session_scope() as session:
+        shown = preview(session, io.BytesIO(buffer.getvalue()), filename="f.xlsx",
+                        options=ImportOptions(region="FR"), limits=FileLimits())
+    hans, luc = shown["rows"]  # both were rejected "the number is too long"
+    assert (hans["status"], [p["code"] for p in hans["problems"]]) == ("warning", ["plus_added"])
+    assert hans["problems"][0]["message"] == ("read as +49, a number of DE: its + was missing (a spreadsheet keeps "
+                                              "numbers as numbers)")
+    assert luc["status"] == "rejected"  # +32 2 234 56 78 is a Brussels landline: not guessed
+    with db.session_scope() as session:
+        attrs.define(session, name="customer_id", type="string", segmentable=True)
+        contact = create_contact(session, 1, attributes={"customer_id": "17850"}).id
+    orders = Workbook()
+    lines = orders.active
+    assert lines is not None
+    for row in (["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"],
+                ["536365", "85123A", 6, 40513.35, 2.55, 17850]):  # 1 December 2010 08:24, a General cell
+        lines.append(row)
+    out = io.BytesIO()
+    orders.save(out)
+    with db.session_scope() as session:
+        report = import_orders(session, io.BytesIO(out.getvalue()), OrderImportOptions(currency="GBP"),
+                               filename="retail.xlsx")
+        assert (report.orders_created, report.error_count) == (1, 0)  # it was bad_date
+        (view,) = list_orders(session, contact)
+        assert view.order.ordered_at.strftime("%Y-%m-%d %H:%M") == "2010-12-01 08:24"
