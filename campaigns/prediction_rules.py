@@ -37,7 +37,8 @@ def _kinds(rules: Any) -> Iterator[str]:
             yield from _kinds(item)
 
 
-def _why(session: Session, kind: str) -> str:
+def why_none(session: Session, kind: str) -> str:
+    """Why no contact holds a prediction of ``kind`` (the segment builder's note, the analysts' summary)."""
     if kind in NOT_COMPUTED:
         return NOT_COMPUTED[kind]
     if kind == UPLIFT:
@@ -45,6 +46,9 @@ def _why(session: Session, kind: str) -> str:
             return ("no uplift model has been trained yet: it learns from past adaptive campaigns' control groups "
                     "(run one, then it is trained daily)")
         return "the uplift model's last run stored none for the contacts there are now"
+    scored = select(Prediction.id).where(Prediction.kind.not_in([UPLIFT, *NOT_COMPUTED])).limit(1)
+    if session.scalar(scored) is not None:  # the scoring job writes its kinds together
+        return "the last scoring of the shop's orders stored none of this kind"
     customers = session.scalar(select(func.count(distinct(Order.contact_id)))) or 0
     if customers < MIN_CUSTOMERS:
         return (f"predictions are learnt from the shop's orders once at least {MIN_CUSTOMERS} customers have ordered "
@@ -62,4 +66,4 @@ def unheld(session: Session, rules: Mapping[str, Any]) -> dict[str, str]:
         select(Prediction.kind).join(Contact, Contact.id == Prediction.contact_id)
         .where(Prediction.kind.in_(wanted), Contact.erased.is_(False)).distinct()
     ))
-    return {kind: _why(session, kind) for kind in wanted if kind not in held}
+    return {kind: why_none(session, kind) for kind in wanted if kind not in held}

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.console import ConsoleRoute, render, views
 from api.console.segment_form import MONEY_KINDS
 from api.deps import db_session, require
-from campaigns import forecasting
+from campaigns import forecasting, prediction_rules
 from core.accounts import Principal
 from core.rbac import Role
 from eval.metrics import NOT_APPLICABLE
@@ -53,6 +53,8 @@ def predictions_page(
         {
             "kinds": kinds,
             "scored": [k for k in kinds if k.contacts],
+            # "none yet" alone left the analyst to guess whether anything would ever fill the row
+            "missing": {k.kind: prediction_rules.why_none(session, k.kind) for k in kinds if not k.contacts},
             "shown": shown,
             "currency": forecasting.money(session).revenue,
             "minimum": summary.MIN_CONTACTS,

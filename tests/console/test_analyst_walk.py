@@ -38,7 +38,12 @@ def test_an_analyst_reads_the_predictions_across_contacts(live_server: str, page
     spending = page.locator('tr[data-kind="expected_spend"]')
     expect(spending.locator("td")).to_contain_text(["2", "n/a", "n/a", "n/a", "n/a"])
     expect(spending).to_contain_text("fewer than 5 contacts: figures withheld")
-    expect(page.locator('tr[data-kind="clv"]')).to_contain_text("none yet")
+    # with why: "none yet" alone left the analyst to guess whether anything would ever fill the row
+    expect(page.locator('tr[data-kind="clv"]')).to_contain_text(
+        "none yet: the last scoring of the shop's orders stored none of this kind")
+    expect(page.locator('tr[data-kind="uplift"]')).to_contain_text(
+        "none yet: no uplift model has been trained yet: it learns from past adaptive campaigns' control groups")
+    expect(page.locator('tr[data-kind="response"]')).to_contain_text("nothing in this deployment computes it")
     expect(page.locator("main")).not_to_contain_text("+33")  # nobody named, no number
     tools.fits(page)
 

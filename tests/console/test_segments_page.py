@@ -272,11 +272,6 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     """A fresh deployment with no orders (or one whose uplift model never trained): a rule on a prediction counted
     "0 contacts right now" and said nothing, as if the threshold were too strict. The builder now says why."""
     _people()
-    with db.session_scope() as session:
-        contact = session.scalars(select(Contact).order_by(Contact.id)).first()
-        assert contact is not None
-        model = store.register_version(session, kind="churn_risk", version="test")
-        store.write_predictions(session, model, [store.Score(contact.id, 0.8, {"percentile": 100.0})])
     tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.goto(f"{live_server}/console/segments/new")
     page.select_option("#field-0-0", "prediction")
@@ -296,7 +291,12 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     page.fill("#value-0-0", "0")
     expect(page.locator("[data-unheld]")).to_contain_text("“Uplift if texted” yet, so that condition matches "
                                                           "nobody: no uplift model has been trained yet")
-    page.select_option("#extra-0-0", "churn_risk")  # held by one contact: nothing to explain
+    with db.session_scope() as session:  # the scoring stores a churn risk: held by one contact, nothing to explain
+        contact = session.scalars(select(Contact).order_by(Contact.id)).first()
+        assert contact is not None
+        model = store.register_version(session, kind="churn_risk", version="test")
+        store.write_predictions(session, model, [store.Score(contact.id, 0.8, {"percentile": 100.0})])
+    page.select_option("#extra-0-0", "churn_risk")
     tools.settled(page)
     page.fill("#value-0-0", "0.7")
     expect(page.locator("#segment-count")).to_have_text("1")
