@@ -36,7 +36,7 @@ def sync_crm() -> str:
     mid-sync loses at most that; an interrupted one keeps what it did and fails the job with the reason, on the
     failed-jobs page; the next run resumes.
     """
-    from contacts.crm import config, csv_sync, hubspot
+    from contacts.crm import config, csv_sync, hubspot_run
     from contacts.importer import ImportOptions
 
     settings = get_settings()
@@ -46,9 +46,10 @@ def sync_crm() -> str:
         try:
             with db.session_scope() as session:
                 # committed page by page: a worker stopped mid-sync (a deploy, a timeout) keeps what it did
-                result = hubspot.sync(session, hubspot_settings, redis=get_redis(settings), checkpoint=session.commit)
+                result = hubspot_run.sync(session, hubspot_settings, redis=get_redis(settings),
+                                          checkpoint=session.commit)
             done.append(f"hubspot {result.as_dict()}")
-        except hubspot.SyncRunning:  # the admin's, or a slot's still going: it does this one's work
+        except hubspot_run.SyncRunning:  # the admin's, or a slot's still going: it does this one's work
             done.append("hubspot skipped: a sync is already running")
     url = config.csv_url(settings)
     if url:

@@ -19,7 +19,7 @@ from api.deps import actor, db_session, require
 from api.uploads import read_upload
 from contacts import import_jobs, segments
 from contacts.crm import config as crm_config
-from contacts.crm import csv_sync, hubspot, webhook_sync
+from contacts.crm import csv_sync, hubspot, hubspot_run, webhook_sync
 from contacts.export import export_csv
 from contacts.import_mapping import parse_mapping
 from contacts.import_preview import preview
@@ -259,7 +259,7 @@ def hubspot_sync(
     if config is None:
         raise ValidationFailed("HubSpot sync is not configured (RELAIS_HUBSPOT_ACCESS_TOKEN)")
     try:
-        result = hubspot.sync(session, config, redis=get_redis(request.app.state.settings))
+        result = hubspot_run.sync(session, config, redis=get_redis(request.app.state.settings))
     except hubspot.SyncInterrupted as exc:
         _audit_hubspot(session, request, principal, exc.result)  # committed with the progress kept
         raise

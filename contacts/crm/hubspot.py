@@ -17,9 +17,7 @@ written) let the next sync go on from there, reading and writing nothing twice.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,7 +26,6 @@ import urllib3
 from hubspot import HubSpot
 from hubspot.crm.contacts import SimplePublicObjectInput
 from hubspot.crm.contacts.exceptions import ApiException
-from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,7 +34,7 @@ from contacts.crm.upsert import ConsentValue, ExternalContact, upsert
 from contacts.importer import consent_answer
 from contacts.models import ConsentEvent, Contact, SyncCursor
 from core import outbound_http
-from core.errors import Conflict, ProgressKept, RelaisError, ValidationFailed
+from core.errors import ProgressKept, RelaisError, ValidationFailed
 from core.retry import CallFailed, Failure, RetryPolicy, Tally, header, retry_after
 
 PUSH_CURSOR = "hubspot:opt_out_push"
@@ -49,12 +46,6 @@ POLICY = RetryPolicy(attempts=6, base=1.0, max_delay=30.0)
 REQUEST_TIMEOUT = 30.0
 #: consent writes between two checkpoints of a push (a pull checkpoints after each page)
 PUSH_CHECKPOINT_EVERY = 50
-#: held while a sync runs (the admin's POST, the periodic job): a second one would read and write the same again
-RUNNING_KEY = "relais:crm:hubspot:running"
-#: how long the mark outlives its last sign of life (renewed at every checkpoint), so a killed process frees it
-RUNNING_SECONDS = 900
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
 PAGE_SIZE = 100
 #: the consent property's value for a STOP: :func:`push_opt_outs` writes it, a pull reads it as one (a "no"
 #: is only no marketing consent, so the STOP would not survive the round trip as any other word)
@@ -69,10 +60,6 @@ PUSHED_ACTIONS = ("opt_in", "declined", "opt_out")
 class CrmUnavailable(RelaisError):
     status_code = 502
     title = "CRM unavailable"
-
-
-class SyncRunning(Conflict):
-    """Another HubSpot sync is running (409): starting a second would pull and push the same contacts again."""
 
 
 class SyncInterrupted(CrmUnavailable, ProgressKept):
@@ -358,71 +345,3 @@ def push_opt_outs(
     session.flush()
     result.pushed += len(written)
     return len(written)
-
-
-@contextmanager
-def _running(redis: Redis) -> Iterator[Callable[[], None]]:
-    """Hold :data:`RUNNING_KEY` while a sync runs; yields the renewal to call at each checkpoint.
-
-    Raises:
-        SyncRunning: another sync holds it.
-    """
-    token = secrets.token_hex(8)
-    if not redis.set(RUNNING_KEY, token, nx=True, ex=RUNNING_SECONDS):
-        raise SyncRunning("a HubSpot sync is already running; a second one would pull and push the same contacts "
-                          "again: try again when it has ended")
-
-    def renew() -> None:  # only while it is still this sync's (never another's that took it after it lapsed)
-        redis.eval(_RENEW, 1, RUNNING_KEY, token, RUNNING_SECONDS)
-
-    try:
-        yield renew
-    finally:
-        redis.eval(_RELEASE, 1, RUNNING_KEY, token)
-
-
-def sync(
-    session: Session,
-    config: HubSpotConfig,
-    *,
-    redis: Redis,
-    policy: RetryPolicy | None = None,
-    checkpoint: Callable[[], None] | None = None,
-) -> SyncResult:
-    """Pull, then push (what ``POST /contacts/sync/hubspot`` and the periodic job run), one client for both,
-    one sync at a time (:data:`RUNNING_KEY` in ``redis``).
-
-    The push runs even when the pull was interrupted: a STOP given in Relais reaches HubSpot whatever the
-    contact pages met. ``checkpoint``: see :func:`pull_contacts` and :func:`push_opt_outs`.
-
-    Raises:
-        SyncRunning: another sync is running.
-        SyncInterrupted: either part was (the pull's first); both parts' progress is kept.
-    """
-    with _running(redis) as renew:
-
-        def step() -> None:
-            renew()
-            if checkpoint is not None:
-                checkpoint()
-
-        return _sync(session, config, policy=policy, checkpoint=step)
-
-
-def _sync(
-    session: Session, config: HubSpotConfig, *, policy: RetryPolicy | None, checkpoint: Callable[[], None]
-) -> SyncResult:
-    client = make_client(config)
-    result = SyncResult()
-    try:
-        pull_contacts(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
-    except SyncInterrupted as pulled:
-        error = result.error
-        try:
-            push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
-        except SyncInterrupted as pushed:
-            error = f"{error} The push too: {pushed.result.error}"
-        result.status, result.error = "interrupted", f"{error} {result.pushed} consent changes pushed."
-        raise SyncInterrupted(f"HubSpot sync interrupted: {result.error}", result=result) from pulled
-    push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
-    return result

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.console.audit_words import readable
 from contacts import consent, service
-from contacts.crm import csv_sync, hubspot
+from contacts.crm import csv_sync, hubspot, hubspot_run
 from contacts.importer import ImportOptions
 from contacts.models import Contact, SyncCursor
 from core import db
@@ -330,15 +330,15 @@ def test_one_sync_at_a_time(outbound_to_loopback: None, monkeypatch: pytest.Monk
 
     redis = get_redis(runtime)
     with fake_hubspot.running(people(2)) as fake:
-        redis.set(hubspot.RUNNING_KEY, "another sync")
-        with pytest.raises(hubspot.SyncRunning, match="already running"), db.session_scope() as session:
-            hubspot.sync(session, config(fake), redis=redis)
+        redis.set(hubspot_run.RUNNING_KEY, "another sync")
+        with pytest.raises(hubspot_run.SyncRunning, match="already running"), db.session_scope() as session:
+            hubspot_run.sync(session, config(fake), redis=redis)
         monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
         monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
         get_settings.cache_clear()
         assert tasks.sync_crm() == "hubspot skipped: a sync is already running"
-        assert fake.requests == [] and redis.get(hubspot.RUNNING_KEY) == b"another sync"
-        redis.delete(hubspot.RUNNING_KEY)
+        assert fake.requests == [] and redis.get(hubspot_run.RUNNING_KEY) == b"another sync"
+        redis.delete(hubspot_run.RUNNING_KEY)
         with db.session_scope() as session:
-            assert hubspot.sync(session, config(fake), redis=redis).seen == 2
-        assert redis.get(hubspot.RUNNING_KEY) is None
+            assert hubspot_run.sync(session, config(fake), redis=redis).seen == 2
+        assert redis.get(hubspot_run.RUNNING_KEY) is None
