@@ -134,7 +134,8 @@ def preview(
     valid: list[ParsedRow] = []
     for number, cells in first:
         row, problems = parser.parse(number, cells)
-        values = {t: cells[i].strip() for i, t in parser.targets.items() if i < len(cells)}
+        read = parser.values(cells)  # the phone is the row's mobile where the file types its numbers
+        values = {t: read[t] for i, t in parser.targets.items() if i < len(cells)}
         previews.append(PreviewRow(number, cells, values, problems, row.consent if row else None,
                                    stop=row.stop if row else False))
         if row is not None:

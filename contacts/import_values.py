@@ -84,7 +84,8 @@ _TOTALS = frozenset({"total", "totals", "grand total", "sous total", "total gene
 
 #: two numbers of 8 digits or more in one cell, separated by a slash, "or", "ou", "oder", a bar or a comma
 _DIGITS = r"\d(?:[\s.\-()]*\d){7,}"
-TWO_NUMBERS = re.compile(rf"{_DIGITS}\s*(?:/|\||,|;|\bou\b|\bor\b|\boder\b|\by\b|\bo\b)\s*\+?{_DIGITS}", re.IGNORECASE)
+TWO_NUMBERS = re.compile(rf"{_DIGITS}\s*(?:/|\||,|;|:::|\bou\b|\bor\b|\boder\b|\by\b|\bo\b)\s*\+?{_DIGITS}",
+                         re.IGNORECASE)  # ":::" is how Google Contacts joins two numbers of one type
 
 
 def read_phone(raw: str, region: str | None, field: str) -> tuple[PhoneInfo | None, str]:

@@ -81,10 +81,17 @@ class RowParser:
         self.targets = targets(self.columns)
         self.column_of = {t: self.header[i] for i, t in self.targets.items()}
         self.common_tags = clean_tags(options.tags)
+        self.phone_kinds = _phone_kinds(self.header, next(i for i, t in self.targets.items() if t == "phone"))
 
     @property
     def mapping(self) -> dict[str, str]:
         return {self.header[i]: t for i, t in sorted(self.targets.items())}
+
+    def values(self, cells: list[str]) -> dict[str, str]:
+        """Target → the row's cell (trimmed); the phone is the row's mobile where the file types its numbers."""
+        values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
+        values["phone"] = _mobile_of_row(cells, self.phone_kinds) or values["phone"]
+        return values
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[RowProblem]]:
         """The row numbered ``number`` (spreadsheet numbering) as a contact, and what is wrong with it."""
@@ -113,7 +120,7 @@ class RowParser:
                    f"the whole row is in one cell, its values separated by “{glued}” unlike the other rows: "
                    "separate them as the other rows are, or import that row from a file of its own")
             return None, problems
-        values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
+        values = self.values(cells)
         column = self.column_of
         region = self.options.region
         country = values.get("country", "")
@@ -247,6 +254,35 @@ def consent_answer(value: str | None) -> ConsentAnswer | None:
     if text in _NO:
         return "declined"
     return "opted_out" if text in _STOP else None
+
+
+#: what a "Phone N - Type" cell says of a mobile (Google Contacts writes "Mobile", its primary one "* Mobile")
+_MOBILE_KINDS = frozenset({"mobile", "cell", "cellular", "portable", "handy", "movil", "celular", "cellulare"})
+
+
+def _phone_kinds(header: list[str], phone: int) -> list[tuple[int, int]]:
+    """(type column, number column) of Google Contacts' "Phone N - Type" / "Phone N - Value" pairs, when the phone
+    column read is one of them; [] otherwise."""
+    keys = [normalise_header(h) for h in header]
+    pairs = []
+    for position, key in enumerate(keys):
+        found = re.fullmatch(r"phone (\d+) value", key)
+        if found:
+            kinds = [i for i, k in enumerate(keys) if k in (f"phone {found[1]} type", f"phone {found[1]} label")]
+            if kinds:
+                pairs.append((kinds[0], position))
+    return pairs if any(number == phone for _, number in pairs) else []
+
+
+def _mobile_of_row(cells: list[str], pairs: list[tuple[int, int]]) -> str:
+    """The row's number its type calls a mobile, "" when none does: Google Contacts lists a person's numbers as
+    "Phone 1", "Phone 2"… in no order, and the one read ("Phone 1 - Value") was often the office line."""
+    for kind, number in pairs:
+        if number < len(cells) and cells[number].strip() and kind < len(cells) and (
+            _MOBILE_KINDS & set(normalise_header(cells[kind]).split())
+        ):
+            return cells[number].strip()
+    return ""
 
 
 def tag_cells(text: str) -> list[str]:

@@ -345,3 +345,17 @@ def test_numbers_kept_as_numbers_an_international_mobile_and_a_serial_order_date
         assert (report.orders_created, report.error_count) == (1, 0)  # it was bad_date
         (view,) = list_orders(session, contact)
         assert view.order.ordered_at.strftime("%Y-%m-%d %H:%M") == "2010-12-01 08:24"
+
+
+def test_google_contacts_numbers_are_read_from_the_one_typed_mobile(runtime: Settings) -> None:
+    google = ("Name,Given Name,Family Name,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value\n"
+              "Jean Dupont,Jean,Dupont,Work,01 42 68 53 00,* Mobile,06 12 34 56 78\n"
+              "Ana Silva,Ana,Silva,Mobile,06 12 34 56 79,Home,01 42 68 53 01\n"
+              "Luc Petit,Luc,Petit,Home,01 42 68 53 02,,\n"
+              "Eve Roux,Eve,Roux,Mobile,06 12 34 56 70 ::: 06 12 34 56 71,,\n")
+    rows = _preview(google)["rows"]
+    # Jean's office line was read: a landline nobody can text, his mobile beside it unread
+    assert [(r["values"]["phone"], r["status"]) for r in rows] == [
+        ("06 12 34 56 78", "ok"), ("06 12 34 56 79", "ok"), ("01 42 68 53 02", "warning"),
+        ("06 12 34 56 70 ::: 06 12 34 56 71", "rejected")]
+    assert rows[3]["problems"][0]["message"].startswith("two numbers in one cell")
