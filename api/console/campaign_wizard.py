@@ -98,10 +98,13 @@ def home_zone(region: str) -> str:
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse)
-def new_campaign(by: Acting = MARKETER) -> HTMLResponse:
+def new_campaign(segment: int | None = None, by: Acting = MARKETER) -> HTMLResponse:
+    """The wizard, empty, or for ``segment`` (the segments page's "New campaign to it": a segment just built was
+    a trip back to Campaigns and a pick from the list away from its campaign)."""
     templates = by.session.scalars(select(Template.id).where(Template.kind == "marketing").limit(1)).all()
     zone = home_zone(by.request.app.state.settings.default_region)
-    wizard = forms.WizardForm(template_id=str(templates[0]) if templates else "", timezone=zone)
+    chosen = str(segment) if segment is not None and by.session.get(Segment, segment) is not None else ""
+    wizard = forms.WizardForm(template_id=str(templates[0]) if templates else "", timezone=zone, segment=chosen)
     context = _context(by.session, wizard, None, admin=by.principal.role == Role.ADMIN) | {"done": ""}
     # nothing answered yet, so nothing to "look at again": the page opened on "Campaign name: enter a name"
     # in red; the first change's review (and a confirm) say what is missing

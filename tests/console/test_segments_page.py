@@ -308,3 +308,21 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     expect(page.locator("[data-unheld]")).to_contain_text("nothing in this deployment computes it")
     assert tools.serious_violations(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.browser
+def test_a_campaign_is_drafted_to_a_segment_from_the_segments_page(live_server: str, page: Page) -> None:
+    """A segment just built was a trip back to Campaigns, "New campaign" and a pick from the list away from its
+    campaign; each saved segment now links to the wizard with it chosen, its reach counted."""
+    _people()
+    with db.session_scope() as session:
+        saved = domain.create(session, name="Francophones", rules={"field": "language", "op": "eq", "value": "fr"})
+        segment_id = saved.id
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/segments")
+    page.get_by_role("link", name="New campaign to Francophones").click()
+    page.wait_for_url(f"{live_server}/console/campaigns/new?segment={segment_id}")
+    expect(page.locator("#segment")).to_have_value(str(segment_id))
+    expect(page.locator("#reach")).to_have_text("1")  # Personne 1 opted in; Personne 2 has no consent
+    page.goto(f"{live_server}/console/campaigns/new?segment=999")  # gone since: every contact, as a new wizard
+    expect(page.locator("#segment")).to_have_value("")
