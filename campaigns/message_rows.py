@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from conversations.models import Message
 from core.sql import among
-from core.types import EncryptedText
+from core.types import EncryptedJSON, EncryptedText
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
@@ -46,7 +46,7 @@ def _insert_from_json(connection: Connection, records: list[dict[str, Any]]) -> 
     """One ``INSERT … SELECT FROM json_to_recordset(…) RETURNING``: the records' columns typed as the
     table's, the columns they leave out given the table's defaults, as the Core INSERT would."""
     given = list(records[0])
-    encrypted = [name for name in given if isinstance(_messages.c[name].type, EncryptedText)]
+    encrypted = [name for name in given if isinstance(_messages.c[name].type, EncryptedText | EncryptedJSON)]
     defaults = {
         c.name: c.default.arg if c.default.is_scalar else c.default.arg(None)  # type: ignore[attr-defined]
         for c in _messages.columns

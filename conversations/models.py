@@ -97,7 +97,9 @@ class Message(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     body: Mapped[str] = mapped_column(EncryptedText)
-    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # attachments: provider media addresses often carry access tokens, captions and file names are the
+    # person's words: encrypted like the body (migration 0019); never filtered on in SQL
+    media: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     sender: Mapped[str] = mapped_column(String(32), default="")
     provider: Mapped[str] = mapped_column(String(20), default="simulator")
     provider_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
