@@ -49,6 +49,7 @@ class CampaignText:
     campaign: str
     status: str
     at: datetime
+    planned: bool = False  # queued for ``at``, a later time (a best hour, the sending window): not sent yet
 
 
 def masked(contact: Contact) -> str:
@@ -59,13 +60,17 @@ def masked(contact: Contact) -> str:
 def campaign_history(session: Session, contact_id: int) -> list[CampaignText]:
     """The latest campaign texts of a contact with their delivery status, newest first."""
     rows = session.execute(
-        select(Campaign.id, Campaign.name, Message.status, Message.sent_at, Message.created_at)
+        select(Campaign.id, Campaign.name, Message.status, Message.sent_at, Message.created_at, Message.not_before)
         .join(Campaign, Campaign.id == Message.campaign_id)
         .where(Message.contact_id == contact_id, Message.direction == "out")
         .order_by(Message.id.desc())
         .limit(HISTORY_LIMIT)
     )
-    return [CampaignText(cid, name, status, sent or created) for cid, name, status, sent, created in rows]
+    # a text queued for the contact's best hour read "queued | 12:51", the moment it was prepared, as if it had
+    # been stuck since: it is planned for later, and the page says when
+    return [CampaignText(cid, name, status, planned, True) if status == "queued" and planned and planned > created
+            else CampaignText(cid, name, status, sent or created)
+            for cid, name, status, sent, created, planned in rows]
 
 
 @router.get("/contacts", response_class=HTMLResponse)

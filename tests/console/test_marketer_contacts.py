@@ -5,6 +5,7 @@ import wizard's steps; agents and analysts get the friendly 403, unsafe requests
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,6 +83,14 @@ def test_contact_page_shows_ledger_campaign_texts_and_conversations(app_client: 
     assert "opt in" in ledger and "shop sign-up form" in ledger
     texts = page.text.split('id="campaign-history"', 1)[1].split("</table>", 1)[0]
     assert "Soldes d&#39;hiver" in texts and "delivered" in texts
+    with db.session_scope() as session:  # waiting for the contact's best hour: said with when it goes, not when made
+        later = create_campaign(session, create_template(session), name="Meilleure heure")
+        session.add(Message(contact_id=ids["zoe"], direction="out", author_type="campaign", body="-10 %",
+                            status="queued", lane="marketing", campaign_id=later.id,
+                            created_at=datetime(2026, 12, 1, 11, 51), not_before=datetime(2026, 12, 3, 13, 0)))
+    texts = app_client.get(f"/console/contacts/{ids['zoe']}", headers=HTML).text.split('id="campaign-history"', 1)[1]
+    row = texts.split("Meilleure heure", 1)[1].split("</tr>", 1)[0]
+    assert "<td>queued: planned for</td>" in row and "2026-12-03 13:00 UTC" in row, row
     assert f"Conversation #{conversation_id}" in page.text
     assert f'href="/console/conversations/{conversation_id}"' not in page.text  # marketers do not open threads
     assert "An administrator exports or erases" in page.text and "/erase" not in page.text
