@@ -31,6 +31,7 @@ from agent.entities import (
     payment_methods,
     place_words,
     product_words,
+    subject_topics,
     topic_names,
     topics,
     without_topic_words,
@@ -153,7 +154,7 @@ def split_questions(text: str) -> list[str]:
     A part counts as a question when it ends with "?"; statements around questions stay attached
     to the following question ("I ordered a lamp. When will it arrive?" is one question).
     """
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+    parts = [piece for p in _SENTENCE_END.split(text) if p.strip() for piece in _split_joined(p.strip())]
     questions: list[str] = []
     pending = ""
     for part in parts:
@@ -178,20 +179,53 @@ def split_questions(text: str) -> list[str]:
     return questions
 
 
+#: A second question joined to the first by "and" and a question word ("How much is shipping and how long does it
+#: take?"): the question is cut before the "and" (:func:`split_questions`).
+_JOINED = re.compile(
+    r"\s*,?\s+(?=(?:and|et|y|e|und)\s+(?:how|when|where|what|can|could|do|does|is|are|combien|quand|comment|"
+    r"est-ce|cu[aá]nto|cu[aá]nta|cu[aá]ndo|c[oó]mo|d[oó]nde|puedo|quanto|quanta|quando|come|dove|posso|wie|wann|wo|"
+    r"was|kann|onde)\b)", re.IGNORECASE)
+
+
+def _split_joined(part: str) -> list[str]:
+    """``part`` cut before an "and" opening a second question, each side of three words or more, the first given a
+    question mark: one question asking a price and a period ("How much is shipping and how long does it take?") was
+    checked against passages stating both, and none does (a person answered); "Kann ich mit PayPal zahlen und wie
+    lange dauert die Lieferung?" got the delivery times only."""
+    if not part.endswith("?"):
+        return [part]
+    for match in _JOINED.finditer(part):
+        first, second = part[: match.start()].rstrip(" ,"), part[match.end():]
+        if len(first.split()) >= 3 and len(second.split()) >= 3:
+            return [f"{first}?", second]
+    return [part]
+
+
 def carry_places(questions: Sequence[str]) -> list[str]:
-    """``questions`` of one message, each naming no place given the places the previous one named.
+    """``questions`` of one message, each naming no place given the places the previous one named, and a follow-up
+    naming no topic the topics the previous one is about.
 
     Cut from "¿Hacen envíos a Bruselas? ¿Cuánto cuesta?", the second question alone is a price with
     no place, which the home country's passage answers; it is about Brussels, so it is retrieved and
-    checked as "¿Cuánto cuesta? (bruselas)". A question naming a place of its own keeps it.
+    checked as "¿Cuánto cuesta? (bruselas)". A question naming a place of its own keeps it. Cut from "Combien coûte
+    la livraison ? Et ça prend combien de temps ?", the second alone got the candles' burn time: it is read as "Et ça
+    prend combien de temps ? (shipping)", the topic's name as a follow-up across messages carries it.
     """
     carried: list[str] = []
     named: list[str] = []
+    about: list[str] = []
     for question in questions:
         own = place_words(question)
         if own:
             named = own
-        carried.append(f"{question} ({', '.join(named)})" if named and not own else question)
+        words = [*(named if not own else []),
+                 *(about if about and not topics(question) and (
+                     is_follow_up(question) or _opens_like_follow_up(question, _fold(question))) else [])]
+        carried.append(f"{question} ({', '.join(words)})" if words else question)
+        subjects = subject_topics(question)
+        if subjects:
+            names = topic_names()
+            about = [names[topic] for topic in sorted(subjects)]
     return carried
 
 

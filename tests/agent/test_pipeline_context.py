@@ -39,6 +39,12 @@ from agent.pii import redact
         ("Posso devolver um artigo? Quanto tempo tenho?", ["Posso devolver um artigo? Quanto tempo tenho?"]),
         ("Can I return a lamp? How long do I have? And can I pay by PayPal?",
          ["Can I return a lamp? How long do I have?", "And can I pay by PayPal?"]),
+        # a second question joined by "and" and a question word, each side three words or more (session 20)
+        ("How much is shipping and how long does it take?", ["How much is shipping?", "and how long does it take?"]),
+        ("Kann ich mit PayPal zahlen und wie lange dauert die Lieferung?",
+         ["Kann ich mit PayPal zahlen?", "und wie lange dauert die Lieferung?"]),
+        ("Where and how do I return it?", ["Where and how do I return it?"]),
+        ("I'd like to know when and how you ship", ["I'd like to know when and how you ship"]),
     ],
 )
 def test_split_questions(text: str, expected: list[str]) -> None:
@@ -48,11 +54,20 @@ def test_split_questions(text: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("questions", "expected"),
     [
-        (["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta?"], ["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta? (bruselas)"]),
+        # a follow-up naming no topic carries the earlier question's too (session 20: "Et ça prend combien de temps ?"
+        # after "Combien coûte la livraison ?" in one text got the candles' burn time)
+        (["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta?"],
+         ["¿Hacen envíos a Bruselas?", "¿Cuánto cuesta? (bruselas, shipping)"]),
         (["Do you ship to Germany?", "How long does it take?", "And to Italy, how much?"],
-         ["Do you ship to Germany?", "How long does it take? (germany)", "And to Italy, how much?"]),
+         ["Do you ship to Germany?", "How long does it take? (germany, shipping)",
+          "And to Italy, how much? (shipping)"]),
         (["Where is my order?", "Can I pay by PayPal?"], ["Where is my order?", "Can I pay by PayPal?"]),
-        (["How much is shipping?", "And to Belgium?"], ["How much is shipping?", "And to Belgium?"]),  # never backwards
+        (["How much is shipping?", "And to Belgium?"],
+         ["How much is shipping?", "And to Belgium? (shipping)"]),  # places never backwards
+        (["Combien coûte la livraison ?", "Et ça prend combien de temps ?"],
+         ["Combien coûte la livraison ?", "Et ça prend combien de temps ? (shipping)"]),
+        (["Combien coûte la livraison ?", "Et je peux payer avec PayPal ?"],
+         ["Combien coûte la livraison ?", "Et je peux payer avec PayPal ?"]),  # a topic of its own
     ],
 )
 def test_a_place_named_by_a_question_carries_to_the_next_ones(questions: list[str], expected: list[str]) -> None:

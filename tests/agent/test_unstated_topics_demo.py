@@ -133,3 +133,17 @@ def test_a_passage_on_another_topic_is_no_answer(pipeline: Pipeline, text: str) 
     assert decision.reply is None or "bulbs" not in decision.reply
     if "¿" in text:
         assert decision.reply is not None and "return label" in decision.reply
+
+
+@pytest.mark.parametrize(("text", "stated"), [
+    ("How much is shipping and how long does it take?", ["4.90", "2-4 working days"]),
+    ("Kann ich mit PayPal zahlen und wie lange dauert die Lieferung?", ["PayPal", "2-4 working days"]),
+    ("Combien coûte la livraison ? Et ça prend combien de temps ?", ["4,90", "2 à 4 jours"]),
+])
+def test_two_questions_in_one_text_are_each_answered(pipeline: Pipeline, text: str, stated: list[str]) -> None:
+    """Joined by "and" and a question word, one question asked a price and a period of passages stating one each (a
+    person answered), or the delivery times alone; a follow-up of the same text naming no topic got the candles' burn
+    time read alone: it carries the first question's topic."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.action == "reply" and decision.reply is not None
+    assert all(fact in decision.reply for fact in stated) and "bougies" not in decision.reply, decision.reply
