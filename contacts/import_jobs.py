@@ -63,7 +63,7 @@ def start(
         get_list(session, list_id)
     shape = inspect(binary, filename, limits)
     table = read_table(binary, shape, limits, header_with_phone(options.mapping))
-    parser = RowParser(table.header, options, attrs.schema(session), limits)
+    parser = RowParser(table.header, options, attrs.schema(session), limits, hidden=table.hidden)
     binary.seek(0)
     purge_finished(session)
     job = ContactImport(

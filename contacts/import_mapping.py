@@ -254,7 +254,12 @@ def _check_target(column: str, target: str, known: attrs.Schema) -> dict[str, st
 
 
 def resolve(
-    header: list[str], mapping: Mapping[str, str] | None, known: attrs.Schema, *, require_phone: bool = True
+    header: list[str],
+    mapping: Mapping[str, str] | None,
+    known: attrs.Schema,
+    *,
+    require_phone: bool = True,
+    hidden: frozenset[int] = frozenset(),
 ) -> list[ColumnMapping]:
     """Every column of ``header`` with its target: synonyms and attributes, then ``mapping``'s overrides.
 
@@ -266,7 +271,8 @@ def resolve(
             target, or no column maps to ``phone`` (``errors`` name ``mapping`` or ``mapping.<column>``).
     """
     attribute_keys = {normalise_header(name): name for name in known}
-    columns = [ColumnMapping(i, name, *_automatic(name, known, attribute_keys)) for i, name in enumerate(header)]
+    columns = _shown_first([ColumnMapping(i, name, *_automatic(name, known, attribute_keys))
+                            for i, name in enumerate(header)], hidden)
     overrides: dict[int, str] = {}
     errors = []
     by_name = {name.strip(): i for i, name in reversed(list(enumerate(header)))}
@@ -314,6 +320,24 @@ def resolve(
             errors=[{"field": "mapping", "message": "no phone column"}],
         )
     return resolved
+
+
+def _shown_first(columns: list[ColumnMapping], hidden: frozenset[int]) -> list[ColumnMapping]:
+    """Columns hidden in the workbook (``hidden`` positions) said so; one that would feed a field a shown column
+    feeds too is left out: a hidden "Consentement 2019" before the shown "Consentement" was read instead of it."""
+    shown = {c.target for c in columns if c.position not in hidden and c.target != "ignore"}
+    out = []
+    for col in columns:
+        if col.position not in hidden or col.target == "ignore":
+            out.append(col)
+        elif col.target in shown:
+            out.append(ColumnMapping(col.position, col.column, "ignore", "none",
+                                     f"hidden in the workbook; {col.target} comes from a column shown"))
+        else:
+            out.append(ColumnMapping(col.position, col.column, col.target, col.source,
+                                     "hidden in the workbook: imported all the same (choose “Do not import” to "
+                                     "leave it out)"))
+    return out
 
 
 def _preferred_column(

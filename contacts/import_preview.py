@@ -122,11 +122,11 @@ def preview(
         "language_from_country": options.language_from_country,
     }
     try:
-        parser = RowParser(header, options, known, limits)
+        parser = RowParser(header, options, known, limits, hidden=table.hidden)
     except ValidationFailed as exc:
         if not any(e.get("message") == "no phone column" for e in exc.errors):
             raise
-        columns = resolve(header, options.mapping, known, require_phone=False)
+        columns = resolve(header, options.mapping, known, require_phone=False, hidden=table.hidden)
         result.update(ready=False, problem=exc.detail, columns=[c.as_dict() for c in columns])
         result["rows"] = [PreviewRow(n, cells).as_dict() for n, cells in first]
         return result

@@ -185,7 +185,7 @@ class _Runner:
     def _pass(self, binary: IO[bytes], *, write: bool) -> None:
         binary.seek(0)
         table = read_table(binary, self.shape, self.limits, header_with_phone(self.options.mapping))
-        parser = RowParser(table.header, self.options, self.known, self.limits)
+        parser = RowParser(table.header, self.options, self.known, self.limits, hidden=table.hidden)
         batch: list[ParsedRow] = []
         found: list[RowProblem] = []
         read = last = 0

@@ -67,7 +67,15 @@ class RowParser:
         ValidationFailed: too many columns, a bad mapping, no phone column.
     """
 
-    def __init__(self, header: list[str], options: ImportOptions, known: attrs.Schema, limits: FileLimits) -> None:
+    def __init__(
+        self,
+        header: list[str],
+        options: ImportOptions,
+        known: attrs.Schema,
+        limits: FileLimits,
+        *,
+        hidden: frozenset[int] = frozenset(),
+    ) -> None:
         if len(header) > limits.max_columns:
             raise ValidationFailed(
                 f"the file has {len(header)} columns; imports take at most {limits.max_columns}",
@@ -77,7 +85,7 @@ class RowParser:
         self.options = options
         self.known = known
         self.limits = limits
-        self.columns: list[ColumnMapping] = resolve(self.header, options.mapping, known)
+        self.columns: list[ColumnMapping] = resolve(self.header, options.mapping, known, hidden=hidden)
         self.targets = targets(self.columns)
         self.column_of = {t: self.header[i] for i, t in self.targets.items()}
         self.common_tags = clean_tags(options.tags)
@@ -368,7 +376,7 @@ def import_file(
     shape = inspect(binary, filename, limits)
     table = read_table(binary, shape, limits, header_with_phone(options.mapping))
     known = attrs.schema(session)
-    parser = RowParser(table.header, options, known, limits)
+    parser = RowParser(table.header, options, known, limits, hidden=table.hidden)
     report = ImportReport(dry_run=options.dry_run, mapping=parser.mapping)
     seen = MemorySeen()
     batch: list[ParsedRow] = []

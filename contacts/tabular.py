@@ -137,6 +137,7 @@ class Table:
     rows: Iterator[list[str]]  # the rows below the header, blank ones included (positions match)
     sheet: str = ""  # XLSX: the sheet read
     sheets: tuple[str, ...] = field(default_factory=tuple)  # XLSX: every sheet of the workbook, in order
+    hidden: frozenset[int] = frozenset()  # XLSX: positions of the columns hidden in the sheet
 
     def notes(self) -> list[str]:
         """What a person should know about which part of the file is read, in words ([] for a plain file)."""
@@ -171,10 +172,12 @@ def read_table(
             head, rest = _head(_xlsx_rows(binary, limits, sheet))
             position = _header_position(head, is_header)
             if position is not None:
-                return Table(*_split(head, position, rest), sheet=sheet, sheets=_all_sheets(binary))
+                return Table(*_split(head, position, rest), sheet=sheet, sheets=_all_sheets(binary),
+                             hidden=_hidden_columns(binary, sheet))
         first = sheets[0] if sheets else ""
         head, rest = _head(_xlsx_rows(binary, limits, first))
-        return Table(*_split(head, 0, rest), sheet=first, sheets=_all_sheets(binary))
+        return Table(*_split(head, 0, rest), sheet=first, sheets=_all_sheets(binary),
+                     hidden=_hidden_columns(binary, first))
     head, rest = _head(_csv_rows(binary, shape))
     return Table(*_split(head, _header_position(head, is_header) or 0, rest))
 
@@ -415,6 +418,39 @@ def _visible_sheets(binary: IO[bytes]) -> list[str]:
         return [sheet.title for sheet in book.worksheets if sheet.sheet_state == "visible"]
     finally:
         book.close()
+
+
+class _Done(Exception):
+    """Stops an expat pass once what it looks for is read."""
+
+
+def _hidden_columns(binary: IO[bytes], sheet_name: str) -> frozenset[int]:
+    """The 0-based positions of the columns hidden in ``sheet_name`` (``<cols>`` comes before the sheet's data,
+    so only the start of the part is read)."""
+    book = _open_book(binary)
+    try:
+        path = getattr(book[sheet_name], "_worksheet_path", "") if sheet_name in book.sheetnames else ""
+    finally:
+        book.close()
+    if not path:
+        return frozenset()
+    hidden: set[int] = set()
+    parser = expat.ParserCreate()
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "sheetData":
+            raise _Done
+        if local == "col" and attributes.get("hidden") in ("1", "true"):
+            with contextlib.suppress(KeyError, ValueError):
+                hidden.update(range(int(attributes["min"]) - 1, int(attributes["max"])))
+
+    parser.StartElementHandler = start
+    with zipfile.ZipFile(binary) as archive, archive.open(path) as part, contextlib.suppress(_Done, expat.ExpatError):
+        for chunk in iter(lambda: part.read(64 * 1024), b""):
+            parser.Parse(chunk, False)
+    binary.seek(0)
+    return frozenset(h for h in hidden if h < 16_384)
 
 
 def _merged_down(archive_part: IO[bytes]) -> dict[int, list[tuple[int, int, int]]]:

@@ -359,3 +359,26 @@ def test_google_contacts_numbers_are_read_from_the_one_typed_mobile(runtime: Set
         ("06 12 34 56 78", "ok"), ("06 12 34 56 79", "ok"), ("01 42 68 53 02", "warning"),
         ("06 12 34 56 70 ::: 06 12 34 56 71", "rejected")]
     assert rows[3]["problems"][0]["message"].startswith("two numbers in one cell")
+
+
+def test_a_hidden_column_gives_way_to_a_shown_one_and_is_said(runtime: Settings) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["Mobile", "Consentement", "Prénom", "Opt-in SMS"], ["0612345678", "oui", "Zoé", "non"]):
+        sheet.append(row)
+    sheet.column_dimensions["A"].hidden = True  # the phone, hidden to tidy the screen: still the only one
+    sheet.column_dimensions["B"].hidden = True  # last campaign's answer, kept out of sight
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with db.session_scope() as session:
+        shown = preview(session, io.BytesIO(buffer.getvalue()), filename="f.xlsx",
+                        options=ImportOptions(region="FR", mapping={"Consentement": "consent"}), limits=FileLimits())
+        again = preview(session, io.BytesIO(buffer.getvalue()), filename="f.xlsx",
+                        options=ImportOptions(region="FR"), limits=FileLimits())
+    assert shown["rows"][0]["consent_text"] == "opt-in"  # the person's own choice stands
+    columns = {c["column"]: (c["target"], c["note"]) for c in again["columns"]}
+    assert columns["Mobile"] == ("phone", "hidden in the workbook: imported all the same (choose “Do not import” "
+                                          "to leave it out)")
+    assert columns["Consentement"] == ("ignore", "hidden in the workbook; consent comes from a column shown")
+    assert again["rows"][0]["consent_text"] == "no marketing consent"  # the hidden, stale "oui" was read
