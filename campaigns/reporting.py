@@ -17,7 +17,8 @@ Definitions (documented in docs/campaigns.md):
   delivered without a price (SMPP never says one), whose cost is unknown, so ``cost_complete`` is
   false and ``cost_micros`` only a floor (:func:`unpriced`).
 * ``waiting``: queued messages by why they wait (``quiet_hours``, ``country_rule``, ``scheduled``,
-  ``throttled``, ``paused``, ``retry``, ``rate_limited``; ``due`` when nothing holds them), with
+  ``throttled``, ``paused``, ``retry``, ``rate_limited``, ``provider_throttled``: the provider asked to slow
+  down; ``due`` when nothing holds them), with
   the earliest planned time and its explanation ("quiet hours until Mon 08:00 Europe/Paris").
 """
 

@@ -34,6 +34,9 @@ SignatureProblem = Literal["unsigned", "bad_signature", "replay"]
 MAX_WEBHOOK_AGE_SECONDS = 300
 #: Tolerated clock skew (seconds) for signatures dated in the future.
 MAX_CLOCK_SKEW_SECONDS = 30
+#: The wait (seconds) after a provider's "slow down" that names none (Vonage SMS API status 1, SMPP throttling):
+#: a provider's per-second submission window has passed by then.
+THROTTLE_DEFAULT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,11 @@ class ChannelError(Exception):
     ``outcome_unknown`` is set when the request may have reached the provider (timeout after
     sending, link dropped while waiting): a blind retry could send twice, so the caller should
     reconcile through ``client_ref`` / delivery reports first or accept the risk explicitly.
+
+    ``throttled_for`` is set when the provider refused the message because we send too fast (HTTP 429,
+    Vonage SMS API "Throttled", SMPP ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL``): the seconds it asked us to
+    wait (its ``Retry-After``, else :data:`THROTTLE_DEFAULT_SECONDS`). The message was never accepted, and
+    the next ones would meet the same wall: the engine pauses the provider account and counts no attempt.
     """
 
     def __init__(
@@ -160,6 +168,7 @@ class ChannelError(Exception):
         provider_code: str | None = None,
         http_status: int | None = None,
         outcome_unknown: bool = False,
+        throttled_for: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -167,6 +176,7 @@ class ChannelError(Exception):
         self.provider_code = provider_code
         self.http_status = http_status
         self.outcome_unknown = outcome_unknown
+        self.throttled_for = throttled_for
 
     def __repr__(self) -> str:
         kind = "retryable" if self.retryable else "permanent"

@@ -34,6 +34,7 @@ from smpplib.client import Client
 
 from channels import smpp_pdu
 from channels.base import (
+    THROTTLE_DEFAULT_SECONDS,
     Channel,
     ChannelError,
     ConcatInfo,
@@ -55,6 +56,8 @@ PROVIDER = "smpp"
 RETRYABLE_STATUSES = frozenset(
     {consts.SMPP_ESME_RSYSERR, consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RX_T_APPN}
 )
+#: the SMSC's "slow down": the engine pauses the account (:attr:`channels.base.ChannelError.throttled_for`)
+THROTTLE_STATUSES = frozenset({consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RTHROTTLED})
 _LINK_ERRORS: tuple[type[Exception], ...] = (exceptions.ConnectionError, exceptions.PDUError, OSError)
 
 
@@ -121,6 +124,7 @@ def submit_error(status: int) -> ChannelError:
         f"SMSC refused submit_sm: 0x{status:08X} {description}",
         retryable=status in RETRYABLE_STATUSES,
         provider_code=f"0x{status:08X}",
+        throttled_for=THROTTLE_DEFAULT_SECONDS if status in THROTTLE_STATUSES else None,
     )
 
 

@@ -55,6 +55,7 @@ from vonage_sms.errors import PartialFailureError, SmsError
 
 from channels import vonage_webhooks
 from channels.base import (
+    THROTTLE_DEFAULT_SECONDS,
     Channel,
     ChannelError,
     DeliveryReport,
@@ -68,6 +69,7 @@ from channels.encoding import analyze
 from channels.media import media_kind
 from channels.provider_http import ConnectFailed, KeepAliveAdapter
 from core.errors import ValidationFailed
+from core.retry import header, retry_after
 from core.settings import Settings
 
 VonageApi = Literal["sms", "messages"]
@@ -406,11 +408,13 @@ def sms_api_error(code: str, text: str = "") -> ChannelError:
     """Map an SMS API ``status`` code to a :class:`ChannelError`; unknown codes are permanent."""
     retryable, meaning = SMS_API_ERRORS.get(code, (False, "Unknown SMS API error"))
     detail = f"{meaning} ({text})" if text else meaning
-    return ChannelError(f"Vonage SMS API status {code}: {detail}", retryable=retryable, provider_code=code)
+    return ChannelError(f"Vonage SMS API status {code}: {detail}", retryable=retryable, provider_code=code,
+                        throttled_for=THROTTLE_DEFAULT_SECONDS if code == "1" else None)
 
 
 def http_error(exc: HttpRequestError) -> ChannelError:
-    """Map an HTTP error of the Messages API: 429 and 5xx retryable, other 4xx permanent."""
+    """Map an HTTP error of the Messages API: 429 and 5xx retryable, other 4xx permanent; a 429 is a throttle
+    for its ``Retry-After`` (seconds or an HTTP date, :func:`core.retry.retry_after`), else the default wait."""
     status = exc.response.status_code
     code: str | None = None
     detail = ""
@@ -427,7 +431,13 @@ def http_error(exc: HttpRequestError) -> ChannelError:
         retryable=status == 429 or status >= 500,
         provider_code=code or str(status),
         http_status=status,
+        throttled_for=_asked_wait(exc.response.headers) if status == 429 else None,
     )
+
+
+def _asked_wait(headers: Any) -> float:
+    asked = retry_after(header(headers, "Retry-After"))
+    return THROTTLE_DEFAULT_SECONDS if asked is None else asked
 
 
 @lru_cache(maxsize=256)

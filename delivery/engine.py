@@ -19,10 +19,16 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
   lease, once the provider's delivery report had time to arrive (see :mod:`delivery.recovery`).
 * limiter slot too far away → ``queued`` again for when the slot comes (``rate_limited``), no attempt
   counted.
+* provider says "slow down" (HTTP 429, SMS API "Throttled", SMPP throttling: ``ChannelError.throttled_for``) →
+  its provider account is paused in the shared limiter for the wait it asked (at most ``max_throttle_pause``), so
+  no worker fires the next messages into the same wall, and the message is ``queued`` again for the pause's end
+  (``provider_throttled``), no attempt counted: it was never accepted. Messages of that account claimed during
+  the pause are deferred to its end the same way; other accounts send on.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -70,6 +76,7 @@ class DeliveryEngine:
         reservations_per_call: int = 4,
         candidates_per_call: int = 16,
         keep_ahead: int = 250,
+        max_throttle_pause: float = 300.0,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -85,6 +92,9 @@ class DeliveryEngine:
         self._queue = LaneQueue(group=reservations_per_call, offer=candidates_per_call)
         self._unjournalled = JournalBuffer(due_at=self._queue.group)
         self._keep_ahead = keep_ahead
+        self._max_throttle_pause = max_throttle_pause
+        # account → end of its pause (monotonic): the slots this engine's lanes booked before the pause
+        self._paused_until: dict[str, float] = {}
         self._default_account_rate = default_account_rate
         self._rng = rng or random.Random()
         self._clock = clock
@@ -174,6 +184,8 @@ class DeliveryEngine:
                 return
             message, batch, grant, booked = taken
             outcome = self._send_one(message, grant, booked)
+            if outcome.error is not None and outcome.error.throttled_for is not None:
+                self._pause(limiter, message, outcome.error)
             if outcome.result is not None:
                 unjournalled.add(journal.entry(message.id, outcome.result))
             if batch.add(outcome):
@@ -209,6 +221,26 @@ class DeliveryEngine:
         with self._recorded:
             self._recorded.wait_for(lambda: self._unrecorded == 0)
 
+    def throttle_pause(self, error: ChannelError) -> float:
+        """Seconds a throttled account is paused for ``error``: the wait the provider asked, at most
+        ``max_throttle_pause`` (a provider asking for an hour does not hold the queue for an hour)."""
+        return min(max(error.throttled_for or 0.0, 0.0), self._max_throttle_pause)
+
+    def _pause(self, limiter: RateLimiter, message: store.Outgoing, error: ChannelError) -> None:
+        """Pause the message's provider account in the shared limiter, at once: the lanes of every worker
+        book none of its next messages before the wait ends (a failure to pause only loses the pause)."""
+        seconds = self.throttle_pause(error)
+        asked = error.throttled_for or 0.0
+        account = message.sender.provider_account
+        self._paused_until[account] = max(self._paused_until.get(account, 0.0), time.monotonic() + seconds)
+        try:
+            limiter.pause(self._buckets(message)[1], seconds)
+        except redis.RedisError:
+            log.exception("could not pause a throttled provider account", account=account)
+        log.warning("provider asked to slow down: account paused", account=account,
+                    sender=message.sender.address, seconds=round(seconds, 1), asked=round(asked, 1),
+                    capped=asked > seconds, error=error.message)
+
     def _buckets(self, message: store.Outgoing) -> tuple[Bucket, Bucket]:
         return (
             sender_bucket(message.sender.address, message.sender.throughput),
@@ -240,10 +272,14 @@ class DeliveryEngine:
         if grant.held:
             return Outcome(message, held=True)
         if not grant.granted:
-            return Outcome(message, defer_seconds=grant.wait)
+            return Outcome(message, defer_seconds=grant.wait, paused=grant.paused)
         delay = booked + grant.wait - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        # a slot booked before a provider's pause (up to the longest wait ahead) is not fired into it
+        paused = self._paused_until.get(message.sender.provider_account, 0.0) - time.monotonic()
+        if paused > 0:
+            return Outcome(message, defer_seconds=paused, paused=True)
         outbound = OutboundMessage(
             to=message.to,
             sender=message.sender.address,
@@ -268,6 +304,8 @@ class DeliveryEngine:
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         held: dict[str, list[int]] = defaultdict(list)
+        throttled: dict[tuple[str, int], list[int]] = defaultdict(list)
+        paused: dict[tuple[str, int], list[int]] = defaultdict(list)
         rows = {
             m.id: m for m in session.scalars(select(Message).where(Message.id.in_([o.message.id for o in outcomes])))
         }
@@ -278,11 +316,17 @@ class DeliveryEngine:
                 report.held += 1
                 continue
             if outcome.defer_seconds is not None:
-                defer_at[(message.lane, int(outcome.defer_seconds) + 1)].append(message.id)
+                later = paused if outcome.paused else defer_at
+                later[(message.lane, int(outcome.defer_seconds) + 1)].append(message.id)
                 report.deferred += 1
                 continue
             error = outcome.error
             assert error is not None
+            if error.throttled_for is not None and error.retryable:
+                row.error_code, row.error_reason = (error.provider_code or "throttled")[:40], error.message[:500]
+                throttled[(message.lane, math.ceil(self.throttle_pause(error)))].append(message.id)
+                report.throttled += 1
+                continue
             if error.outcome_unknown:
                 log.warning("send outcome unknown; recovery will reconcile", message_id=message.id)
                 report.unknown += 1
@@ -327,6 +371,18 @@ class DeliveryEngine:
                 undo_attempt=True,
             )
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=1000 + seconds))
+        for (lane, seconds), ids in throttled.items():
+            at = now + timedelta(seconds=seconds)
+            store.requeue(session, ids, at=at, reason="provider_throttled",
+                          detail=f"the provider asked to slow down: its account paused {seconds} s, until "
+                                 f"{at:%H:%M:%S} UTC (no attempt counted)", undo_attempt=True)
+            enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=int(at.timestamp())))
+        for (lane, seconds), ids in paused.items():
+            at = now + timedelta(seconds=seconds)
+            store.requeue(session, ids, at=at, reason="provider_throttled",
+                          detail=f"the provider asked to slow down: its account paused until {at:%H:%M:%S} UTC",
+                          undo_attempt=True)
+            enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=int(at.timestamp())))
         for lane, ids in held.items():
             # the lanes never decide a pause or a consent: the authority does, at the next claim (now)
             store.requeue(session, ids, at=now, reason="held",

@@ -28,6 +28,8 @@ class Outcome:
     defer_seconds: float | None = None
     #: a revocation marker held it before the provider call: back to ``queued``, for the authority to decide
     held: bool = False
+    #: deferred because a provider asked its account to slow down (:meth:`delivery.limiter.RateLimiter.pause`)
+    paused: bool = False
 
 
 @dataclass
@@ -44,6 +46,7 @@ class BatchReport:
     deferred: int = 0
     unknown: int = 0
     held: int = 0  # named by a revocation marker in the lanes: back to queued, for the authority
+    throttled: int = 0  # refused by a provider asking to slow down: back to queued after its wait, no attempt counted
     extra: dict[str, int] = field(default_factory=dict)
 
 

@@ -36,14 +36,16 @@ Holds = tuple[tuple[str, int], ...]
 # its next few sends and books those whose slots come first: one round trip for them, where each costs the
 # server and the worker more in system calls and wake-ups than the script's own work). A candidate named by
 # a revocation marker (:mod:`core.revocations`: its campaign paused or cancelled, its contact opted out...)
-# is held, not booked: the last check before the provider call, in the same round trip. KEYS: every
-# candidate's buckets' sorted sets in turn (a bucket may repeat), then every candidate's marker keys in turn,
-# then the keys to write. ARGV[1]: the longest wait (µs); ARGV[2]: how many writes; ARGV[3]: how many
-# candidates; ARGV[4]: how many to book; ARGV[5]: how many marker keys; ARGV[5 + m]: how many buckets
-# candidate m names; ARGV[5 + nmsg + m]: how many marker keys; then each bucket key's interval (µs), in
+# is held, not booked: the last check before the provider call, in the same round trip. A bucket a provider
+# asked to slow down (:meth:`RateLimiter.pause`, the hash :data:`PAUSES`) books no slot before its pause ends.
+# KEYS: every candidate's buckets' sorted sets in turn (a bucket may repeat), then every candidate's marker keys
+# in turn, then the pause hash, then the keys to write. ARGV[1]: the longest wait (µs); ARGV[2]: how many
+# writes; ARGV[3]: how many candidates; ARGV[4]: how many to book; ARGV[5]: how many marker keys; ARGV[5 + m]:
+# how many buckets candidate m names; ARGV[5 + nmsg + m]: how many marker keys; then each bucket key's interval (µs), in
 # KEYS' order; then each marker key's level (a marker at this level or above holds); then each write's value
 # and time to live (s). The reply, per candidate: (status, wait µs, slot µs), status 1 booked, 0 refused (its
-# slot beyond the longest wait), -1 left for a later call, -2 held by a marker (nothing booked).
+# slot beyond the longest wait), -1 left for a later call, -2 held by a marker (nothing booked), -3 refused while
+# a bucket of it is paused.
 # Lua numbers are doubles: µs since the epoch (~1.8e15) are exact, but must be formatted with %d.
 _SCRIPT = """
 local max_wait = tonumber(ARGV[1])
@@ -51,12 +53,12 @@ local writes = tonumber(ARGV[2])
 local nmsg = tonumber(ARGV[3])
 local take = tonumber(ARGV[4])
 local nh = tonumber(ARGV[5])
-local nb = #KEYS - writes - nh
+local nb = #KEYS - writes - nh - 1
 local iv0 = 5 + 2 * nmsg
 local lv0 = iv0 + nb
 local wv = lv0 + nh
 for j = 1, writes do
-  redis.call('SET', KEYS[nb + nh + j], ARGV[wv + 2 * j - 1], 'EX', ARGV[wv + 2 * j])
+  redis.call('SET', KEYS[nb + nh + 1 + j], ARGV[wv + 2 * j - 1], 'EX', ARGV[wv + 2 * j])
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -73,6 +75,15 @@ for i = 1, nb do
     cals[key] = cal
     ivs[key] = iv
     order[#order + 1] = key
+  end
+end
+-- a paused bucket's first free slot is its pause's end (one HMGET for the call's buckets)
+local floors = {}
+if #order > 0 then
+  local ends = redis.call('HMGET', KEYS[nb + nh + 1], unpack(order))
+  for i = 1, #order do
+    local stop = tonumber(ends[i] or '')
+    if stop ~= nil and stop > now then floors[order[i]] = stop end
   end
 end
 -- the earliest t >= from that is at least iv away from every slot booked in cal (sorted): the scan starts
@@ -116,7 +127,9 @@ local function slot_of(m)
     local settled = true
     for i = firsts[m] + 1, firsts[m] + counts[m] do
       local key = KEYS[i]
-      local free = earliest(cals[key], ivs[key], slot)
+      local from = slot
+      if floors[key] ~= nil and floors[key] > from then from = floors[key] end
+      local free = earliest(cals[key], ivs[key], from)
       if free > slot then slot = free; settled = false end
     end
     if slot - now > max_wait then return slot, false end
@@ -156,6 +169,9 @@ for pick = 1, take do
     end
   else
     status[best] = 0
+    for i = firsts[best] + 1, firsts[best] + counts[best] do
+      if floors[KEYS[i]] ~= nil then status[best] = -3 end
+    end
   end
 end
 local reply = {}
@@ -189,6 +205,29 @@ class Bucket:
         return math.ceil(1_000_000 / self.rate)
 
 
+#: the pauses a provider asked for: bucket key → the pause's end (µs, Redis server time)
+PAUSES = "relais:rate:paused"
+
+# Pause a bucket until ARGV[2] µs from now, unless it already is for longer; drop the pauses that ended (the hash
+# stays as small as the pauses in force) and keep the hash as long as its last pause. Returns the pause's end.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local stop = now + tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+if current ~= nil and current > stop then stop = current end
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', stop))
+local all = redis.call('HGETALL', KEYS[1])
+local last = stop
+for i = 1, #all, 2 do
+  local ends = tonumber(all[i + 1]) or 0
+  if ends <= now then redis.call('HDEL', KEYS[1], all[i]) elseif ends > last then last = ends end
+end
+redis.call('PEXPIRE', KEYS[1], math.floor((last - now) / 1000) + 1000)
+return stop
+"""
+
+
 def sender_bucket(address: str, rate: float) -> Bucket:
     return Bucket(f"relais:rate:sender:{address}", rate)
 
@@ -213,18 +252,22 @@ def _head(sha: str, words: int, keys: int) -> bytes:
     return b"*%d\r\n" % words + _bulk("EVALSHA") + _bulk(sha) + _bulk(keys)
 
 
+_PAUSES_WORD = _bulk(PAUSES)
+
+
 def _packed(sha: str, requests: Sequence[tuple[Bucket, ...]], take: int, max_wait_us: int,
             writes: Sequence[Write], holds: Sequence[Holds]) -> bytes:
     """The reservation's EVALSHA in RESP (the script's KEYS and ARGV as :data:`_SCRIPT` reads them), each
     bucket's words packed once (:func:`_bucket_words`), the rest each time."""
     buckets = [_bucket_words(b) for request in requests for b in request]
     markers = [marker for held in holds for marker in held]
-    keys = len(buckets) + len(markers) + len(writes)
+    keys = len(buckets) + len(markers) + 1 + len(writes)
     words = 3 + keys + 5 + 2 * len(requests) + len(buckets) + len(markers) + 2 * len(writes)
     return b"".join((
         _head(sha, words, keys),
         *(key for key, _ in buckets),
         *(_bulk(key) for key, _ in markers),
+        _PAUSES_WORD,
         *(_bulk(key) for key, _, _ in writes),
         _bulk(max_wait_us), _bulk(len(writes)), _bulk(len(requests)), _bulk(take), _bulk(len(markers)),
         *(_bulk(len(request)) for request in requests),
@@ -240,7 +283,7 @@ def _keys_and_args(requests: Sequence[tuple[Bucket, ...]], take: int, max_wait_u
     """The script's KEYS and ARGV, for redis-py's own command path."""
     buckets = [b for request in requests for b in request]
     markers = [marker for held in holds for marker in held]
-    keys = [b.key for b in buckets] + [key for key, _ in markers] + [key for key, _, _ in writes]
+    keys = [b.key for b in buckets] + [key for key, _ in markers] + [PAUSES] + [key for key, _, _ in writes]
     args: list[str | int] = [max_wait_us, len(writes), len(requests), take, len(markers),
                              *(len(r) for r in requests), *(len(held) for held in holds),
                              *(b.interval_us for b in buckets), *(level for _, level in markers)]
@@ -289,12 +332,14 @@ class Grant:
 
     ``slot_us`` is the slot in Redis server time (µs since the epoch), for measurements. ``held``: a
     revocation marker names the message (:mod:`core.revocations`); nothing was booked, it must not be sent.
+    ``paused``: refused while a provider's pause of one of its buckets holds (:meth:`RateLimiter.pause`).
     """
 
     granted: bool
     wait: float
     slot_us: int
     held: bool = False
+    paused: bool = False
 
 
 _HELD = Grant(False, 0.0, 0, held=True)
@@ -304,6 +349,8 @@ def _grant(status: int, wait_us: int, slot_us: int) -> Grant | None:
     """A candidate's grant from the script's (status, wait, slot); ``None`` when left for a later call."""
     if status == -2:
         return _HELD
+    if status == -3:
+        return Grant(False, wait_us / 1_000_000, slot_us, paused=True)
     return None if status < 0 else Grant(bool(status), wait_us / 1_000_000, slot_us)
 
 
@@ -313,6 +360,7 @@ class RateLimiter:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._script = client.register_script(_SCRIPT)
+        self._pause = client.register_script(_PAUSE)
 
     @property
     def client(self) -> redis.Redis:
@@ -417,6 +465,23 @@ class RateLimiter:
             if isinstance(answer, str):
                 raise connection._parser.parse_error(answer)
             return answer
+
+    def pause(self, bucket: Bucket, seconds: float) -> float:
+        """Book nothing in ``bucket`` for ``seconds`` from now (Redis time), for every worker on every host: a
+        provider answered "slow down" and the next messages would meet the same wall. A longer pause in force is
+        kept. Returns the pause's end, in seconds since the epoch."""
+        stop = self._pause(keys=[PAUSES], args=[bucket.key, max(int(seconds * 1_000_000), 0)])
+        return int(stop) / 1_000_000
+
+    def pauses(self) -> dict[str, float]:
+        """The pauses in force: bucket key → seconds left (for the operator: what a provider holds back)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.time()
+        pipe.hgetall(PAUSES)
+        (seconds, micros), ends = pipe.execute()
+        now = seconds * 1_000_000 + micros
+        left = {(k.decode() if isinstance(k, bytes) else str(k)): (int(v) - now) / 1_000_000 for k, v in ends.items()}
+        return {key: wait for key, wait in left.items() if wait > 0}
 
     def acquire(self, buckets: tuple[Bucket, ...], *, max_wait: float, writes: Sequence[Write] = ()) -> Grant:
         """:meth:`reserve`, then sleep until the slot when granted (the caller sends right after)."""

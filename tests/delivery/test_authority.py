@@ -224,7 +224,7 @@ def test_a_window_that_closes_during_a_retry_backoff_waits_for_the_next_opening(
     _, ids = _campaign(1, almost_closing, **QUIET)
     clock = Clock(almost_closing)
     sender = make_engine(fake, runtime, clock=clock, retry=RetryPolicy(base_seconds=60))
-    fake.fail_next(200, {"message-count": "1", "messages": [{"status": "1", "error-text": "Throughput Rate Exceeded"}]})
+    fake.fail_next(200, {"message-count": "1", "messages": [{"status": "5", "error-text": "Internal Error"}]})
     assert sender.send_batch(ids).retried == 1
     [(status, retry_at, reason, _)] = _rows(ids)
     assert status == "queued" and reason == "retry" and retry_at is not None

@@ -69,13 +69,14 @@ def test_batch_is_sent_with_client_refs_and_not_twice(fake: FakeVonage, runtime:
 def test_retryable_errors_back_off_then_dead_letter(fake: FakeVonage, runtime: Settings) -> None:
     [message_id] = queue(1)
     sender = engine(fake, runtime, retry=RetryPolicy(max_attempts=2, base_seconds=0.01))
-    throttled = {"message-count": "1", "messages": [{"status": "1", "error-text": "Throughput Rate Exceeded"}]}
-    fake.fail_next(200, throttled)
+    # an error at Vonage (a throttle burns no attempt: tests/delivery/test_throttle.py)
+    failing = {"message-count": "1", "messages": [{"status": "5", "error-text": "Internal Error"}]}
+    fake.fail_next(200, failing)
     assert sender.send_batch([message_id]).retried == 1
     status, attempts, code = statuses([message_id])[message_id]
-    assert (status, attempts, code) == ("queued", 1, "1")
+    assert (status, attempts, code) == ("queued", 1, "5")
     time.sleep(0.05)  # past the backoff
-    fake.fail_next(200, throttled)
+    fake.fail_next(200, failing)
     assert sender.send_batch([message_id]).dead == 1
     assert statuses([message_id])[message_id][:2] == ("dead", 2)
     with db.session_scope() as session:

@@ -42,11 +42,12 @@ class Recorded:
 @dataclass
 class Scripted:
     """One canned answer: an HTTP status and body (SMS API errors are HTTP 200 with a status code),
-    given after ``delay`` seconds."""
+    given after ``delay`` seconds, with ``headers`` (a 429's ``Retry-After``)."""
 
     http_status: int
     body: Any
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _sms_parts(text: str, kind: str) -> int:
@@ -87,10 +88,11 @@ class FakeVonage:
         assert self._server is not None
         return f"127.0.0.1:{self._server.server_address[1]}"
 
-    def fail_next(self, http_status: int, body: Any, *, delay: float = 0.0) -> None:
-        """Answer the next send with ``body`` and ``http_status`` instead of a success."""
+    def fail_next(self, http_status: int, body: Any, *, delay: float = 0.0,
+                  headers: dict[str, str] | None = None) -> None:
+        """Answer the next send with ``body``, ``http_status`` and ``headers`` instead of a success."""
         with self._lock:
-            self._script.append(Scripted(http_status, body, delay))
+            self._script.append(Scripted(http_status, body, delay, dict(headers or {})))
 
     def hold_after(self, count: int) -> None:
         """Accept ``count`` more sends as usual, then record each later one and hold its answer until
@@ -124,7 +126,7 @@ class FakeVonage:
                 body = self.rfile.read(length)
                 if len(body) < length:
                     return  # the client died mid-request: a real provider accepts nothing from it
-                status, answer = fake.handle(
+                status, answer, extra = fake.handle(
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
@@ -134,6 +136,8 @@ class FakeVonage:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 try:
                     self.end_headers()
                     self.wfile.write(payload)
@@ -157,7 +161,7 @@ class FakeVonage:
 
     def handle(
         self, path: str, headers: dict[str, str], body: bytes, *, wire: tuple[str, list[tuple[str, str]], int]
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any, dict[str, str]]:
         record = Recorded(path=path, headers=headers, body=body, request_line=wire[0], raw_headers=wire[1],
                           client_port=wire[2])  # fmt: skip
         if path == "/sms/json":
@@ -172,11 +176,12 @@ class FakeVonage:
             self._released.wait(timeout=60)
         if scripted is not None and scripted.delay:
             time.sleep(scripted.delay)
+        extra = scripted.headers if scripted is not None else {}
         if path == "/sms/json":
-            return self._sms(record, scripted)
+            return (*self._sms(record, scripted), extra)
         if path == "/v1/messages":
-            return self._messages(record, scripted)
-        return 404, {"type": "about:blank", "title": "Not found"}
+            return (*self._messages(record, scripted), extra)
+        return 404, {"type": "about:blank", "title": "Not found"}, {}
 
     def _sms_authorised(self, record: Recorded) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
