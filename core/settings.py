@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     hubspot_access_token: str = ""
     hubspot_host: str = ""  # empty: api.hubapi.com
     hubspot_consent_property: str = "sms_consent"
+    # requests a HubSpot sync sends per 10 s at most: HubSpot allows a private app about 100, answering 429 past it
+    hubspot_requests_per_10s: int = Field(90, ge=1)
     contact_sync_webhook_secret: str = ""
     contact_sync_csv_url: str = ""
 

@@ -1,7 +1,8 @@
 """CRM sync configuration read from settings.
 
 Fields (``RELAIS_`` env prefix): ``hubspot_access_token``, ``hubspot_host`` (empty: api.hubapi.com),
-``hubspot_consent_property`` (default ``sms_consent``), ``contact_sync_webhook_secret``,
+``hubspot_consent_property`` (default ``sms_consent``),
+``hubspot_requests_per_10s`` (default 90: HubSpot allows a private app about 100), ``contact_sync_webhook_secret``,
 ``contact_sync_csv_url``; an empty token or URL switches that sync off.
 """
 
@@ -21,6 +22,7 @@ def hubspot_config(settings: Settings) -> HubSpotConfig | None:
         host=settings.hubspot_host or None,
         consent_property=settings.hubspot_consent_property or "sms_consent",
         region=settings.default_region,
+        requests_per_10s=settings.hubspot_requests_per_10s,
     )
 
 

@@ -1,30 +1,39 @@
-"""HubSpot sync through ``hubspot-api-client``: pull contacts, push Relais consent changes back.
+"""HubSpot sync through ``hubspot-api-client``: pull contacts, push Relais consent changes back
+(:mod:`contacts.crm.hubspot_push`).
 
-Pull reads every HubSpot contact page by page (phone, names, language, the SMS consent property)
-and upserts it (:mod:`contacts.crm.upsert`). Push sends the consent of contacts that came from HubSpot
-whose consent changed in Relais since the last push (a cursor over the consent ledger): ``opted_out``
-for a STOP (:data:`OPTED_OUT`), ``declined`` for no marketing consent (:data:`DECLINED`), ``opted_in``;
-a pull reads each back as the same consent, so push then pull leaves the ledger as it was. Changes
+Pull reads every HubSpot contact page by page the first time, then only those modified since (phone, names,
+language, the SMS consent property) and upserts each (:mod:`contacts.crm.upsert`). Push sends the consent of
+contacts that came from HubSpot whose consent changed in Relais since the last push (a cursor over the consent
+ledger): ``opted_out`` for a STOP (:data:`OPTED_OUT`), ``declined`` for no marketing consent (:data:`DECLINED`),
+``opted_in``; a pull reads each back as the same consent, so push then pull leaves the ledger as it was. Changes
 that came *from* the CRM are not echoed back, and a pull leaves the consent of a contact with a change
 not pushed yet as it is (the push that follows writes it; HubSpot's value is the older one).
 
-Every call goes through :data:`POLICY` (``core.retry``): a 429 (HubSpot allows a private app about 100 requests per
+Every call goes through :data:`POLICY` (``core.retry``), no more than ``requests_per_10s`` of them in any 10 s
+(``core.pace``): a 429 (HubSpot allows a private app about 100 requests per
 10 s) or a 5xx is retried as HubSpot's ``Retry-After`` asks, else with backoff; another 4xx is not. When a call
 still fails, :class:`SyncInterrupted` is raised and what was done is committed with it (``core.errors.ProgressKept``):
-the pull's cursor (:data:`PULL_CURSOR`, the next page) and the push's (:data:`PUSH_CURSOR`, the last ledger event
-written) let the next sync go on from there, reading and writing nothing twice.
+the pull's cursors (:data:`PULL_CURSOR`, the next page; :data:`SINCE_CURSOR`, the last contact read) and the push's
+(:data:`PUSH_CURSOR`, the last ledger event written) let the next sync go on from there, reading and writing nothing
+twice.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm.contacts import SimplePublicObjectInput
+from hubspot.crm.contacts import (
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    )
 from hubspot.crm.contacts.exceptions import ApiException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,17 +44,24 @@ from contacts.importer import consent_answer
 from contacts.models import ConsentEvent, Contact, SyncCursor
 from core import outbound_http
 from core.errors import ProgressKept, RelaisError, ValidationFailed
+from core.pace import Pace
 from core.retry import CallFailed, Failure, RetryPolicy, Tally, header, retry_after
 
 PUSH_CURSOR = "hubspot:opt_out_push"
 #: the ``after`` token of the next contact page to read while a pull is under way ("" between pulls)
 PULL_CURSOR = "hubspot:pull"
+#: the lower bound (epoch ms) of the next pull's search by lastmodifieddate; "" until a complete pull was made
+SINCE_CURSOR = "hubspot:pull_since"
+#: when the pull under way began (epoch ms; "" between pulls): the next one searches from it, less the overlap
+STARTED_CURSOR = "hubspot:pull_started"
+#: a pull reads again what was modified this long before the previous one began (clocks apart, an edit under way)
+PULL_OVERLAP_MS = 5 * 60 * 1000
+#: results one HubSpot search may page through; past them a new search starts from the last contact read
+SEARCH_CAP = 10_000
 #: HubSpot's calls: 6 attempts, waits up to 30 s each (its limits are per 10 s; a longer Retry-After ends the run)
 POLICY = RetryPolicy(attempts=6, base=1.0, max_delay=30.0)
 #: seconds one call may take (the SDK waits forever by default)
 REQUEST_TIMEOUT = 30.0
-#: consent writes between two checkpoints of a push (a pull checkpoints after each page)
-PUSH_CHECKPOINT_EVERY = 50
 PAGE_SIZE = 100
 #: the consent property's value for a STOP: :func:`push_opt_outs` writes it, a pull reads it as one (a "no"
 #: is only no marketing consent, so the STOP would not survive the round trip as any other word)
@@ -82,6 +98,8 @@ class HubSpotConfig:
     consent_property: str = "sms_consent"  # an enumeration with values opted_in / declined / opted_out
     language_property: str = "hs_language"
     region: str | None = None
+    #: requests sent per 10 s at most (HubSpot allows a private app about 100): a sync rarely meets a 429
+    requests_per_10s: int = 90
 
 
 @dataclass
@@ -203,6 +221,57 @@ def _unpushed(session: Session, after: int) -> list[tuple[int, str | None, str |
     return [(event_id, (ids or {}).get("hubspot"), _crm_value(stop, status)) for event_id, ids, stop, status in rows]
 
 
+def _pace(config: HubSpotConfig, pace: Pace | None) -> Pace:
+    return pace if pace is not None else Pace(config.requests_per_10s)
+
+
+def _epoch_ms(item: Any) -> int | None:
+    """A contact's lastmodifieddate in epoch ms (a search answer's ``updatedAt``), ``None`` when it has none."""
+    when = getattr(item, "updated_at", None)
+    return int(when.timestamp() * 1000) if isinstance(when, datetime) else None
+
+
+def _apply(session: Session, config: HubSpotConfig, item: Any, *, held: set[str], known: Any,
+           result: SyncResult) -> None:
+    """Upsert one HubSpot contact (an invalid one is listed); reading the same one twice changes nothing more."""
+    result.seen += 1
+    props = item.properties or {}
+    phone = props.get(config.phone_property) or props.get(config.fallback_phone_property)
+    if not phone:
+        result.invalid.append({"hubspot_id": str(item.id), "message": "no phone number"})
+        return
+    first, last = props.get("firstname") or "", props.get("lastname") or ""
+    record = ExternalContact(
+        phone=phone,
+        system="hubspot",
+        external_id=str(item.id),
+        name=f"{first} {last}".strip() or None,
+        first_name=first or None,
+        language=(props.get(config.language_property) or "").split("-")[0].lower() or None,
+        consent=None if str(item.id) in held else _consent(props.get(config.consent_property)),
+        proof=f"hubspot contact {item.id} {config.consent_property}",
+    )
+    try:
+        with session.begin_nested():
+            contact, created = upsert(session, record, region=config.region, known=known)
+    except ValidationFailed as exc:
+        result.invalid.append({"hubspot_id": str(item.id), "message": exc.detail})
+        return
+    result.created += created
+    result.updated += not created
+    result.opted_out += contact.opted_out
+    result.declined += contact.consent_status == "opted_out" and not contact.opted_out
+
+
+def _search(bound: int, after: str | None, properties: list[str]) -> PublicObjectSearchRequest:
+    """HubSpot's search for contacts modified at or after ``bound`` (epoch ms), oldest first."""
+    return PublicObjectSearchRequest(
+        filter_groups=[FilterGroup(filters=[Filter(property_name="lastmodifieddate", operator="GTE",
+                                                   value=str(bound))])],
+        sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        properties=properties, limit=PAGE_SIZE, after=after)
+
+
 def pull_contacts(
     session: Session,
     config: HubSpotConfig,
@@ -211,137 +280,99 @@ def pull_contacts(
     policy: RetryPolicy | None = None,
     result: SyncResult | None = None,
     checkpoint: Callable[[], None] | None = None,
+    pace: Pace | None = None,
 ) -> SyncResult:
-    """Upsert every HubSpot contact that has a valid phone number; invalid ones are reported.
+    """Upsert the HubSpot contacts that have a valid phone number (invalid ones are reported): every contact the
+    first time, then only those modified since the last pull began (less :data:`PULL_OVERLAP_MS`).
 
-    A pull goes on from the page an interrupted one stopped at (:data:`PULL_CURSOR`; ``result.resumed_from``);
-    the cursor moves after each page, so a page is read once. ``checkpoint`` (the job's ``session.commit``) is
-    called after each page, so a worker stopped mid-pull keeps the pages done.
+    The first, complete pull pages through the contact list; a pull goes on from the page an interrupted one stopped
+    at (:data:`PULL_CURSOR`; ``result.resumed_from``). After it, a pull searches contacts by ``lastmodifieddate``
+    from :data:`SINCE_CURSOR` (re-reading every contact each time was 300 requests a pull for 30,000 contacts);
+    the cursor moves to the last one read after each page, so an interrupted one resumes there. A search pages
+    through 10,000 results at most (:data:`SEARCH_CAP`): past them, the search starts again from the last one read.
+    Reading a contact twice (the overlap, the restart) changes nothing twice. ``checkpoint`` (the job's
+    ``session.commit``) is called after each page, so a worker stopped mid-pull keeps the pages done.
 
     Raises:
         SyncInterrupted: a call still failed after :data:`POLICY`'s retries, or HubSpot refused it (a 401: the
             token); the pages read before it are kept with the cursor.
     """
-    api = (client or make_client(config)).crm.contacts.basic_api
+    hub = client or make_client(config)
     result = result if result is not None else SyncResult()
-    retrying = policy or POLICY
-    properties = [
-        config.phone_property,
-        config.fallback_phone_property,
-        "firstname",
-        "lastname",
-        config.language_property,
-        config.consent_property,
-    ]
+    retrying, pacing = policy or POLICY, _pace(config, pace)
+    properties = [config.phone_property, config.fallback_phone_property, "firstname", "lastname",
+                  config.language_property, config.consent_property]
     known = attrs.schema(session)
     # their HubSpot value predates Relais' change (a "no" from an import, a START): the push writes it over
     held = {str(hubspot_id) for _, hubspot_id, _ in _unpushed(session, _pushed_up_to(session)) if hubspot_id}
-    cursor = _cursor(session, PULL_CURSOR, "")
-    after: str | None = cursor.value or None
-    result.resumed_from = after
-    while True:
-        call = partial(api.get_page, limit=PAGE_SIZE, after=after, properties=properties, archived=False,
-                       _request_timeout=REQUEST_TIMEOUT)
-        try:
-            page = retrying.call(f"GET contacts page{f' after {after}' if after else ''}", call, failure=_failure,
-                                 tally=result.calls)
-        except CallFailed as exc:
-            session.flush()
-            kept = (f"Kept: {result.seen} contacts read in this run; the next sync resumes the pull at page after "
-                    f"{after}" if after else "Nothing was read; the next sync starts the pull again")
-            raise result.interrupted(exc, kept) from None
-        for item in page.results or []:
-            result.seen += 1
-            props = item.properties or {}
-            phone = props.get(config.phone_property) or props.get(config.fallback_phone_property)
-            if not phone:
-                result.invalid.append({"hubspot_id": str(item.id), "message": "no phone number"})
-                continue
-            first, last = props.get("firstname") or "", props.get("lastname") or ""
-            record = ExternalContact(
-                phone=phone,
-                system="hubspot",
-                external_id=str(item.id),
-                name=f"{first} {last}".strip() or None,
-                first_name=first or None,
-                language=(props.get(config.language_property) or "").split("-")[0].lower() or None,
-                consent=None if str(item.id) in held else _consent(props.get(config.consent_property)),
-                proof=f"hubspot contact {item.id} {config.consent_property}",
-            )
-            try:
-                with session.begin_nested():
-                    contact, created = upsert(session, record, region=config.region, known=known)
-            except ValidationFailed as exc:
-                result.invalid.append({"hubspot_id": str(item.id), "message": exc.detail})
-                continue
-            result.created += created
-            result.updated += not created
-            result.opted_out += contact.opted_out
-            result.declined += contact.consent_status == "opted_out" and not contact.opted_out
-        after = page.paging.next.after if page.paging and page.paging.next else None
-        cursor.value = after or ""  # this page is done: an interruption resumes at the next one
+    page_cursor = _cursor(session, PULL_CURSOR, "")
+    since = _cursor(session, SINCE_CURSOR, "")
+    started = _cursor(session, STARTED_CURSOR, "")
+    resuming = bool(started.value)
+    if not resuming:
+        started.value = str(int(time.time() * 1000))
+    apply = partial(_apply, session, config, held=held, known=known, result=result)
+
+    def interrupted(exc: CallFailed, kept: str) -> SyncInterrupted:
         session.flush()
-        if checkpoint is not None:
-            checkpoint()
-        if not after:
-            return result
+        return result.interrupted(exc, kept)
 
-
-def push_opt_outs(
-    session: Session,
-    config: HubSpotConfig,
-    *,
-    client: HubSpot | None = None,
-    policy: RetryPolicy | None = None,
-    result: SyncResult | None = None,
-    checkpoint: Callable[[], None] | None = None,
-) -> int:
-    """Write to HubSpot the consent of each contact whose consent changed in Relais since the last push (a
-    STOP, declined marketing, an opt-in); returns how many contacts were written (added to ``result.pushed``).
-
-    The value written is the contact's consent now (:data:`OPTED_OUT`, :data:`DECLINED`, :data:`OPTED_IN`), once
-    per contact, so a change undone before the push is not written, and a pull reads back what was written.
-    The cursor advances only past events that were pushed (or need no push), so a HubSpot outage or a rate
-    limit that does not lift leaves the rest for the next run, and nothing is written twice. A contact HubSpot
-    no longer has (404: deleted or merged there) is reported in ``result.invalid`` and passed. ``checkpoint``
-    (the job's ``session.commit``) is called every :data:`PUSH_CHECKPOINT_EVERY` writes. (Named for what it
-    first pushed: the route and job call it so.)
-
-    Raises:
-        SyncInterrupted: a write still failed after :data:`POLICY`'s retries, or HubSpot refused it (an option
-            missing from the property: named); earlier writes of this run are kept with the cursor.
-    """
-    api = (client or make_client(config)).crm.contacts.basic_api
-    result = result if result is not None else SyncResult()
-    retrying = policy or POLICY
-    cursor = _cursor(session, PUSH_CURSOR, "0")
-    written: set[str] = set()
-    for event_id, hubspot_id, value in _unpushed(session, int(cursor.value or 0)):
-        if hubspot_id and value and hubspot_id not in written:
-            body = SimplePublicObjectInput(properties={config.consent_property: value})
-            call = partial(api.update, hubspot_id, body, _request_timeout=REQUEST_TIMEOUT)
+    if since.value:  # a complete pull was made: only what changed since
+        bound, after = int(since.value), None
+        result.resumed_from = f"modified since {_stamp(bound)}" if resuming else None
+        while True:
+            call = partial(hub.crm.contacts.search_api.do_search, _search(bound, after, properties),
+                           _request_timeout=REQUEST_TIMEOUT)
             try:
-                retrying.call(f"PATCH contact {hubspot_id}", call, failure=_failure, tally=result.calls)
+                page = retrying.call(f"POST contacts search modified since {_stamp(bound)}"
+                                     f"{f' after {after}' if after else ''}", pacing.paced(call), failure=_failure,
+                                     tally=result.calls)
             except CallFailed as exc:
-                if exc.status != 404:
-                    session.flush()
-                    result.pushed += len(written)
-                    kept = (f"Kept: {len(written)} consent changes written in this run; the next sync resumes the "
-                            f"push at contact {hubspot_id}")
-                    if exc.status == 400:  # a property made for opted_in / opted_out only refuses declined
-                        kept = (f"HubSpot refused {config.consent_property}={value} for contact {hubspot_id} (400): "
-                                f"the property needs the options {OPTED_IN}, {DECLINED} and {OPTED_OUT}. {kept}")
-                    raise result.interrupted(exc, kept) from None
-                # deleted or merged in HubSpot: it stopped every push here, run after run
-                result.invalid.append({"hubspot_id": hubspot_id, "message": "not in HubSpot (deleted or merged "
-                                       "there): its consent was not written"})
-            else:
-                written.add(hubspot_id)
-                if checkpoint is not None and len(written) % PUSH_CHECKPOINT_EVERY == 0:
-                    cursor.value = str(event_id)
-                    session.flush()
-                    checkpoint()
-        cursor.value = str(event_id)
+                raise interrupted(exc, f"Kept: {result.seen} contacts read in this run; the next sync resumes the "
+                                       f"pull at contacts modified since {_stamp(bound)}") from None
+            last = bound
+            for item in page.results or []:
+                apply(item)
+                last = max(last, _epoch_ms(item) or last)
+            since.value = str(last)  # read up to here: an interruption searches again from it
+            session.flush()
+            if checkpoint is not None:
+                checkpoint()
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                break
+            if int(after) >= SEARCH_CAP:  # HubSpot answers 400 past 10,000 results: a new search from the last read
+                # (those modified in the same millisecond are read again; a whole page of them moves on by one)
+                bound, after = (last if last > bound else bound + 1), None
+    else:
+        after = page_cursor.value or None
+        result.resumed_from = after
+        while True:
+            call = partial(hub.crm.contacts.basic_api.get_page, limit=PAGE_SIZE, after=after, properties=properties,
+                           archived=False, _request_timeout=REQUEST_TIMEOUT)
+            try:
+                page = retrying.call(f"GET contacts page{f' after {after}' if after else ''}", pacing.paced(call),
+                                     failure=_failure, tally=result.calls)
+            except CallFailed as exc:
+                kept = (f"Kept: {result.seen} contacts read in this run; the next sync resumes the pull at page after "
+                        f"{after}" if after else "Nothing was read; the next sync starts the pull again")
+                raise interrupted(exc, kept) from None
+            for item in page.results or []:
+                apply(item)
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            page_cursor.value = after or ""  # this page is done: an interruption resumes at the next one
+            session.flush()
+            if checkpoint is not None and after:
+                checkpoint()
+            if not after:
+                break
+    # an edit made while this pull ran (to a contact already read) is newer than its start: the next pull reads it
+    since.value, started.value = str(int(started.value) - PULL_OVERLAP_MS), ""
     session.flush()
-    result.pushed += len(written)
-    return len(written)
+    if checkpoint is not None:
+        checkpoint()
+    return result
+
+
+def _stamp(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

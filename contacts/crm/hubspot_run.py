@@ -1,4 +1,5 @@
-"""Running a HubSpot sync: pull then push (:mod:`contacts.crm.hubspot`), one at a time in the deployment.
+"""Running a HubSpot sync: pull then push (:mod:`contacts.crm.hubspot`, :mod:`contacts.crm.hubspot_push`), one at
+a time in the deployment.
 
 What ``POST /api/v1/contacts/sync/hubspot`` and the periodic job call. A sync holds :data:`RUNNING_KEY` in Redis
 (a token; renewed at each checkpoint, so a long sync keeps it and a killed process's lapses): an admin's sync
@@ -20,9 +21,10 @@ from contacts.crm.hubspot import (
     SyncResult,
     make_client,
     pull_contacts,
-    push_opt_outs,
 )
+from contacts.crm.hubspot_push import push_opt_outs
 from core.errors import Conflict
+from core.pace import Pace
 from core.retry import RetryPolicy
 
 #: held while a sync runs (the admin's POST, the periodic job): a second one would read and write the same again
@@ -91,15 +93,17 @@ def _sync(
 ) -> SyncResult:
     client = make_client(config)
     result = SyncResult()
+    pace = Pace(config.requests_per_10s)  # one for both parts: the limit is HubSpot's, per app
     try:
-        pull_contacts(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
+        pull_contacts(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint, pace=pace)
     except SyncInterrupted as pulled:
         error = result.error
         try:
-            push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
+            push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint,
+                          pace=pace)
         except SyncInterrupted as pushed:
             error = f"{error} The push too: {pushed.result.error}"
         result.status, result.error = "interrupted", f"{error} {result.pushed} consent changes pushed."
         raise SyncInterrupted(f"HubSpot sync interrupted: {result.error}", result=result) from pulled
-    push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint)
+    push_opt_outs(session, config, client=client, policy=policy, result=result, checkpoint=checkpoint, pace=pace)
     return result

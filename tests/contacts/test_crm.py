@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from contacts import consent, service
-from contacts.crm import csv_sync, hubspot, webhook_sync
+from contacts.crm import csv_sync, hubspot, hubspot_push, webhook_sync
 from contacts.importer import ImportOptions
 from contacts.models import ConsentEvent
 from core import db, webhooks
@@ -65,13 +65,13 @@ def test_hubspot_pull_then_push_opt_outs(outbound_to_loopback: None, runtime_any
             assert stale.opted_out  # a local STOP wins over a CRM opt-in
             consent.record_opt_out(session, contact=ana, source="keyword", proof="STOP")
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config) == 2  # Ana now, and the earlier STOP of 104
+            assert hubspot_push.push_opt_outs(session, config) == 2  # Ana now, and the earlier STOP of 104
         assert sorted(fake.updates) == [
             ("101", {"sms_consent": "opted_out"}),
             ("104", {"sms_consent": "opted_out"}),
         ]
         with db.session_scope() as session:  # the cursor moved: nothing is pushed twice
-            assert hubspot.push_opt_outs(session, config) == 0
+            assert hubspot_push.push_opt_outs(session, config) == 0
 
 
 def test_a_hubspot_no_is_no_marketing_consent_as_in_an_imported_file(outbound_to_loopback: None,
@@ -146,17 +146,17 @@ def test_hubspot_push_writes_declined_marketing_back_and_a_pull_reads_it_as_it_w
             hubspot.pull_contacts(session, config)
         assert ledger() == before
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config) == 4
+            assert hubspot_push.push_opt_outs(session, config) == 4
         assert dict(fake.updates) == {"401": {"sms_consent": "declined"}, "402": {"sms_consent": "opted_out"},
                                       "403": {"sms_consent": "opted_in"}, "404": {"sms_consent": "opted_in"}}
         with db.session_scope() as session:
             hubspot.pull_contacts(session, config)
-            assert hubspot.push_opt_outs(session, config) == 0
+            assert hubspot_push.push_opt_outs(session, config) == 0
         assert ledger() == before  # push then pull: the same ledger, declined read back as declined, a STOP a STOP
-        fake.contacts["403"]["sms_consent"] = "no"  # changed in HubSpot after the push
+        fake.edit("403", sms_consent="no")  # changed in HubSpot after the push
         with db.session_scope() as session:
             hubspot.pull_contacts(session, config)
-            assert hubspot.push_opt_outs(session, config) == 0  # not echoed
+            assert hubspot_push.push_opt_outs(session, config) == 0  # not echoed
         with db.session_scope() as session:
             three = service.find_by_phone(session, phone(3))
             assert three is not None and (three.consent_status, three.opted_out) == ("opted_out", False)
@@ -166,7 +166,7 @@ def test_hubspot_push_writes_declined_marketing_back_and_a_pull_reads_it_as_it_w
             consent.record_opt_in(session, contact=two, source="keyword", proof="START")  # after the pushed STOP
         with db.session_scope() as session:
             hubspot.pull_contacts(session, config)  # HubSpot still says opted_out: the START stands
-            assert hubspot.push_opt_outs(session, config) == 1
+            assert hubspot_push.push_opt_outs(session, config) == 1
             hubspot.pull_contacts(session, config)
         assert fake.contacts["402"]["sms_consent"] == "opted_in"
         assert ledger()[2] == ("opted_in", False, before[2][2] + 1)
@@ -186,10 +186,10 @@ def test_a_consent_property_without_the_declined_option_is_named(outbound_to_loo
             consent.record_declined(session, contact=declined, source="import", proof="file")
         with pytest.raises(hubspot.CrmUnavailable, match=r"sms_consent=declined for contact 501 .*needs the options"), \
                 db.session_scope() as session:
-            hubspot.push_opt_outs(session, config)
+            hubspot_push.push_opt_outs(session, config)
         fake.options = None
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config) == 1
+            assert hubspot_push.push_opt_outs(session, config) == 1
         assert fake.updates == [("501", {"sms_consent": "declined"})]
 
 

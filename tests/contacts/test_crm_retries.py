@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.console.audit_words import readable
 from contacts import consent, service
-from contacts.crm import csv_sync, hubspot, hubspot_run
+from contacts.crm import csv_sync, hubspot, hubspot_push, hubspot_run
 from contacts.importer import ImportOptions
 from contacts.models import Contact, SyncCursor
 from core import db
@@ -89,7 +89,8 @@ def test_a_refusal_other_than_429_is_not_retried_and_names_the_call(outbound_to_
 def test_an_interrupted_pull_resumes_at_its_page_reading_nothing_twice(outbound_to_loopback: None,
                                                                        runtime_any_db: Settings) -> None:
     """HubSpot's limit used up after two pages and not lifting: the four contacts read are kept (they were rolled
-    back with the error), the next pull starts at the third page, and the one after it from the first again."""
+    back with the error), the next pull starts at the third page, and the one after it asks only for contacts
+    modified since (none: one search request)."""
     policy, slept = waits()
     with fake_hubspot.running(people(7)) as fake:
         fake.limit = 2  # pages of 2: 101-102, 103-104, then 429 with Retry-After: 1 for good
@@ -109,15 +110,19 @@ def test_an_interrupted_pull_resumes_at_its_page_reading_nothing_twice(outbound_
         with db.session_scope() as session:
             cursor = session.get(SyncCursor, hubspot.PULL_CURSOR)
             assert cursor is not None and cursor.value == ""
+            fake.requests[:] = []
             again = hubspot.pull_contacts(session, config(fake), policy=policy)
-        assert (again.resumed_from, again.seen, again.updated) == (None, 7, 7)
+        assert (again.resumed_from, again.seen, again.updated) == (None, 0, 0)
+        assert fake.requests == [f"POST {fake_hubspot.PATH}/search"]
 
 
-def test_an_interrupted_push_resumes_writing_nothing_twice(outbound_to_loopback: None,
+def test_an_interrupted_push_resumes_writing_nothing_twice(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch,
                                                              runtime_any_db: Settings) -> None:
-    """Five STOPs to write, HubSpot's limit used up after two: the two written stay written (the cursor was
-    rolled back with the error, so every run wrote the same first ones again and never got further)."""
+    """Five STOPs to write in batches of two, HubSpot's limit used up after the first: the two written stay written
+    (the cursor was rolled back with the error, so every run wrote the same first ones again and never got
+    further)."""
     policy, _ = waits()
+    monkeypatch.setattr(hubspot_push, "BATCH_SIZE", 2)
     with fake_hubspot.running(people(5)) as fake:
         with db.session_scope() as session:
             hubspot.pull_contacts(session, config(fake), policy=policy)
@@ -125,16 +130,17 @@ def test_an_interrupted_push_resumes_writing_nothing_twice(outbound_to_loopback:
                 contact = service.find_by_phone(session, phone(i))
                 assert contact is not None
                 consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
-        fake.limit = fake.answered + 2
+        fake.limit = fake.answered + 1
         with pytest.raises(hubspot.SyncInterrupted, match=r"Kept: 2 consent changes written in this run; the next "
                                                           r"sync resumes the push at contact 103"), \
                 db.session_scope() as session:
-            hubspot.push_opt_outs(session, config(fake), policy=policy)
+            hubspot_push.push_opt_outs(session, config(fake), policy=policy)
         assert [c for c, _ in fake.updates] == ["101", "102"]
         fake.limit = None
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config(fake), policy=policy) == 3
+            assert hubspot_push.push_opt_outs(session, config(fake), policy=policy) == 3
         assert [c for c, _ in fake.updates] == ["101", "102", "103", "104", "105"]
+        assert fake.batches == [["101", "102"], ["103", "104"], ["105"]]  # two contacts a request
 
 
 def test_the_admin_reads_what_the_sync_met(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch,
@@ -271,12 +277,12 @@ def test_a_contact_deleted_in_hubspot_does_not_stop_the_push(outbound_to_loopbac
         del fake.contacts["102"]
         result = hubspot.SyncResult()
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config(fake), policy=policy, result=result) == 2
+            assert hubspot_push.push_opt_outs(session, config(fake), policy=policy, result=result) == 2
         assert [c for c, _ in fake.updates] == ["101", "103"] and slept == []
         assert result.invalid == [{"hubspot_id": "102", "message": "not in HubSpot (deleted or merged there): its "
                                                                    "consent was not written"}]
         with db.session_scope() as session:
-            assert hubspot.push_opt_outs(session, config(fake), policy=policy) == 0
+            assert hubspot_push.push_opt_outs(session, config(fake), policy=policy) == 0
 
 
 class Stopped(BaseException):
@@ -285,7 +291,7 @@ class Stopped(BaseException):
 
 def test_a_worker_stopped_mid_sync_keeps_what_it_committed(outbound_to_loopback: None,
                                                             monkeypatch: pytest.MonkeyPatch, runtime: Settings) -> None:
-    """The periodic job commits after each page and every PUSH_CHECKPOINT_EVERY writes: a worker stopped while
+    """The periodic job commits after each page and each batch of writes (BATCH_SIZE): a worker stopped while
     waiting out a 429 keeps the pages and writes done, and the next run reads and writes only the rest. The
     whole run was one transaction, so a stop lost it all and the next run did it again."""
     from contacts import tasks
@@ -294,7 +300,7 @@ def test_a_worker_stopped_mid_sync_keeps_what_it_committed(outbound_to_loopback:
         raise Stopped
 
     monkeypatch.setattr(hubspot, "POLICY", RetryPolicy(attempts=4, sleep=stop))
-    monkeypatch.setattr(hubspot, "PUSH_CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr(hubspot_push, "BATCH_SIZE", 2)
     with fake_hubspot.running(people(5)) as fake:
         monkeypatch.setenv("RELAIS_HUBSPOT_ACCESS_TOKEN", fake_hubspot.TOKEN)
         monkeypatch.setenv("RELAIS_HUBSPOT_HOST", fake.url)
@@ -313,7 +319,7 @@ def test_a_worker_stopped_mid_sync_keeps_what_it_committed(outbound_to_loopback:
                 contact = service.find_by_phone(session, phone(i))
                 assert contact is not None
                 consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
-        fake.limit = fake.answered + 3 + 2  # a full pull (3 pages), two writes, then a 429: stopped in the wait
+        fake.limit = fake.answered + 1 + 1  # a pull of what changed (one search), one batch, then a 429: stopped
         with pytest.raises(Stopped):
             tasks.sync_crm()
         assert [c for c, _ in fake.updates] == ["101", "102"]
