@@ -7,8 +7,9 @@ by exactly three digits (``1,234``: a thousand, or one and a quarter?) and a sla
 than the deployment's region writes them are refused with the reason, never guessed.
 
 Phone numbers: :func:`read_phone` puts back the ``+`` a spreadsheet dropped from an international mobile
-kept as a number (and says so); :data:`TWO_NUMBERS` and :func:`totals_word` name why a cell is no number
-when it holds two, or stands on the totals row.
+kept as a number (and says so); :func:`mobile_of_row` takes the number a row types as a mobile (Google
+Contacts' "Phone N - Type"); :data:`TWO_NUMBERS` and :func:`totals_word` name why a cell is no number when it
+holds two, or stands on the totals row.
 """
 
 from __future__ import annotations
@@ -119,3 +120,32 @@ def totals_word(cells: list[str]) -> str:
     """The cell naming a totals row ("Total", "Sous-total", "Summe"), "" when the row is not one."""
     first = next((cell.strip() for cell in cells if cell.strip()), "")
     return first if fold_words(first) in _TOTALS else ""
+
+
+#: what a "Phone N - Type" cell says of a mobile (Google Contacts writes "Mobile", its primary one "* Mobile")
+_MOBILE_KINDS = frozenset({"mobile", "cell", "cellular", "portable", "handy", "movil", "celular", "cellulare"})
+
+
+def phone_kinds(header: list[str], phone: int) -> list[tuple[int, int]]:
+    """(type column, number column) of Google Contacts' "Phone N - Type" / "Phone N - Value" pairs, when the phone
+    column read is one of them; [] otherwise."""
+    keys = [fold_words(h) for h in header]
+    pairs = []
+    for position, key in enumerate(keys):
+        found = re.fullmatch(r"phone (\d+) value", key)
+        if found:
+            kinds = [i for i, k in enumerate(keys) if k in (f"phone {found[1]} type", f"phone {found[1]} label")]
+            if kinds:
+                pairs.append((kinds[0], position))
+    return pairs if any(number == phone for _, number in pairs) else []
+
+
+def mobile_of_row(cells: list[str], pairs: list[tuple[int, int]]) -> str:
+    """The row's number its type calls a mobile, "" when none does: Google Contacts lists a person's numbers as
+    "Phone 1", "Phone 2"… in no order, and the one read ("Phone 1 - Value") was often the office line."""
+    for kind, number in pairs:
+        if number < len(cells) and cells[number].strip() and kind < len(cells) and (
+            _MOBILE_KINDS & set(fold_words(cells[kind]).split())
+        ):
+            return cells[number].strip()
+    return ""

@@ -21,7 +21,15 @@ from channels.phone import NO_SMS
 from contacts import attributes as attrs
 from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
-from contacts.import_values import TWO_NUMBERS, file_date, file_number, read_phone, totals_word
+from contacts.import_values import (
+    TWO_NUMBERS,
+    file_date,
+    file_number,
+    mobile_of_row,
+    phone_kinds,
+    read_phone,
+    totals_word,
+)
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
 from contacts.tabular import DELIMITERS, FileLimits, inspect, read_table
@@ -89,7 +97,7 @@ class RowParser:
         self.targets = targets(self.columns)
         self.column_of = {t: self.header[i] for i, t in self.targets.items()}
         self.common_tags = clean_tags(options.tags)
-        self.phone_kinds = _phone_kinds(self.header, next(i for i, t in self.targets.items() if t == "phone"))
+        self.phone_kinds = phone_kinds(self.header, next(i for i, t in self.targets.items() if t == "phone"))
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -98,7 +106,7 @@ class RowParser:
     def values(self, cells: list[str]) -> dict[str, str]:
         """Target → the row's cell (trimmed); the phone is the row's mobile where the file types its numbers."""
         values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
-        values["phone"] = _mobile_of_row(cells, self.phone_kinds) or values["phone"]
+        values["phone"] = mobile_of_row(cells, self.phone_kinds) or values["phone"]
         return values
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[RowProblem]]:
@@ -262,35 +270,6 @@ def consent_answer(value: str | None) -> ConsentAnswer | None:
     if text in _NO:
         return "declined"
     return "opted_out" if text in _STOP else None
-
-
-#: what a "Phone N - Type" cell says of a mobile (Google Contacts writes "Mobile", its primary one "* Mobile")
-_MOBILE_KINDS = frozenset({"mobile", "cell", "cellular", "portable", "handy", "movil", "celular", "cellulare"})
-
-
-def _phone_kinds(header: list[str], phone: int) -> list[tuple[int, int]]:
-    """(type column, number column) of Google Contacts' "Phone N - Type" / "Phone N - Value" pairs, when the phone
-    column read is one of them; [] otherwise."""
-    keys = [normalise_header(h) for h in header]
-    pairs = []
-    for position, key in enumerate(keys):
-        found = re.fullmatch(r"phone (\d+) value", key)
-        if found:
-            kinds = [i for i, k in enumerate(keys) if k in (f"phone {found[1]} type", f"phone {found[1]} label")]
-            if kinds:
-                pairs.append((kinds[0], position))
-    return pairs if any(number == phone for _, number in pairs) else []
-
-
-def _mobile_of_row(cells: list[str], pairs: list[tuple[int, int]]) -> str:
-    """The row's number its type calls a mobile, "" when none does: Google Contacts lists a person's numbers as
-    "Phone 1", "Phone 2"… in no order, and the one read ("Phone 1 - Value") was often the office line."""
-    for kind, number in pairs:
-        if number < len(cells) and cells[number].strip() and kind < len(cells) and (
-            _MOBILE_KINDS & set(normalise_header(cells[kind]).split())
-        ):
-            return cells[number].strip()
-    return ""
 
 
 def tag_cells(text: str) -> list[str]:

@@ -1,0 +1,231 @@
+"""Reading XLSX uploads for ``contacts.tabular``: guarded against bombs before openpyxl loads them, read-only.
+
+A workbook's sheets (which are visible), the columns a sheet hides, and its rows as a spreadsheet shows them: a
+value merged over several rows is read on each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import IO, TYPE_CHECKING, Any
+from xml.parsers import expat
+
+from core.errors import PayloadTooLarge, ValidationFailed
+
+if TYPE_CHECKING:
+    from contacts.tabular import FileLimits
+
+READ_CHUNK = 1 << 20
+# an entry inflating more than this (and over 1 MiB) is a zip bomb, not a spreadsheet
+MAX_ZIP_RATIO = 200
+# the uncompressed parts together may be this many times the upload limit
+MAX_UNCOMPRESSED_FACTOR = 20
+# openpyxl holds the shared-strings table in memory; it may be this many times the upload limit
+SHARED_STRINGS_FACTOR = 2
+
+
+def check_xlsx(binary: IO[bytes], limits: FileLimits) -> int | None:
+    """Refuse bombs and over-long cells from the zip directory and a streamed scan of the XML,
+    before openpyxl materialises anything. Returns the first sheet's declared row count."""
+    binary.seek(0, io.SEEK_END)
+    if binary.tell() > limits.max_bytes:
+        raise PayloadTooLarge(f"the file is larger than {limits.max_bytes:,} bytes")
+    binary.seek(0)
+    try:
+        archive = zipfile.ZipFile(binary)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationFailed(f"not a readable XLSX workbook: {exc}", errors=[{"field": "file"}]) from None
+    with archive:
+        entries = archive.infolist()
+        total = sum(info.file_size for info in entries)
+        if total > limits.max_bytes * MAX_UNCOMPRESSED_FACTOR:
+            raise PayloadTooLarge(f"the workbook inflates to {total:,} bytes; save the sheet as CSV")
+        for info in entries:
+            if info.file_size > READ_CHUNK and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+                raise PayloadTooLarge(
+                    f"{info.filename} inflates {info.file_size // max(info.compress_size, 1)}x: not a spreadsheet"
+                )
+            if info.filename == "xl/sharedStrings.xml" and info.file_size > limits.max_bytes * SHARED_STRINGS_FACTOR:
+                raise PayloadTooLarge("the workbook's shared-strings table is too large; save the sheet as CSV")
+        for info in entries:
+            if info.filename == "xl/sharedStrings.xml" or (
+                info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+            ):
+                with archive.open(info) as part:
+                    _check_text_lengths(part, info.filename, limits.max_cell)
+    binary.seek(0)
+    return _declared_rows(binary)
+
+
+def _check_text_lengths(part: IO[bytes], name: str, limit: int) -> None:
+    """Stream ``part`` through expat, counting each text node's length without keeping it."""
+    parser = expat.ParserCreate()
+    run = 0
+
+    def reset(*_: Any) -> None:
+        nonlocal run
+        run = 0
+
+    def text(data: str) -> None:
+        nonlocal run
+        run += len(data)
+        if run > limit:
+            raise ValidationFailed(
+                f"a cell of the workbook ({name}) is longer than {limit:,} characters",
+                errors=[{"field": "file", "message": f"cells are limited to {limit:,} characters"}],
+            )
+
+    parser.StartElementHandler = reset
+    parser.EndElementHandler = reset
+    parser.CharacterDataHandler = text
+    try:
+        for chunk in iter(lambda: part.read(READ_CHUNK), b""):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise ValidationFailed(f"not a readable XLSX workbook: {name}: {exc}", errors=[{"field": "file"}]) from None
+
+
+def _declared_rows(binary: IO[bytes]) -> int | None:
+    book = _open_book(binary)
+    try:
+        sheets = [s for s in book.worksheets if s.sheet_state == "visible"] or book.worksheets
+        rows = max((sheet.max_row or 0 for sheet in sheets), default=0) if sheets else None
+    finally:
+        book.close()
+        binary.seek(0)
+    return max(rows - 1, 0) if rows else None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # phone numbers typed into Excel become floats
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _open_book(binary: IO[bytes]) -> Any:
+    from openpyxl import load_workbook
+
+    binary.seek(0)
+    try:
+        return load_workbook(binary, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, XML and key errors alike for a bad file
+        raise ValidationFailed(f"not a readable XLSX workbook: {exc}", errors=[{"field": "file"}]) from None
+
+
+def all_sheets(binary: IO[bytes]) -> tuple[str, ...]:
+    book = _open_book(binary)
+    try:
+        return tuple(sheet.title for sheet in book.worksheets)
+    finally:
+        book.close()
+
+
+def visible_sheets(binary: IO[bytes]) -> list[str]:
+    """The workbook's sheets a person sees, in order (a hidden one holds lookups, not the list)."""
+    book = _open_book(binary)
+    try:
+        return [sheet.title for sheet in book.worksheets if sheet.sheet_state == "visible"]
+    finally:
+        book.close()
+
+
+class _Done(Exception):
+    """Stops an expat pass once what it looks for is read."""
+
+
+def hidden_columns(binary: IO[bytes], sheet_name: str) -> frozenset[int]:
+    """The 0-based positions of the columns hidden in ``sheet_name`` (``<cols>`` comes before the sheet's data,
+    so only the start of the part is read)."""
+    book = _open_book(binary)
+    try:
+        path = getattr(book[sheet_name], "_worksheet_path", "") if sheet_name in book.sheetnames else ""
+    finally:
+        book.close()
+    if not path:
+        return frozenset()
+    hidden: set[int] = set()
+    parser = expat.ParserCreate()
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "sheetData":
+            raise _Done
+        if local == "col" and attributes.get("hidden") in ("1", "true"):
+            with contextlib.suppress(KeyError, ValueError):
+                hidden.update(range(int(attributes["min"]) - 1, int(attributes["max"])))
+
+    parser.StartElementHandler = start
+    with zipfile.ZipFile(binary) as archive, archive.open(path) as part, contextlib.suppress(_Done, expat.ExpatError):
+        for chunk in iter(lambda: part.read(64 * 1024), b""):
+            parser.Parse(chunk, False)
+    binary.seek(0)
+    return frozenset(h for h in hidden if h < 16_384)
+
+
+def _merged_down(archive_part: IO[bytes]) -> dict[int, list[tuple[int, int, int]]]:
+    """A sheet's merged ranges as ``first row → [(column, first row, last row)]`` (0-based column): the
+    ranges' first column, read down. Streamed with expat (``mergeCells`` follows the sheet's data)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    found: dict[int, list[tuple[int, int, int]]] = {}
+    parser = expat.ParserCreate()
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        if name.rpartition(":")[2] == "mergeCell" and attributes.get("ref"):
+            with contextlib.suppress(ValueError, TypeError):
+                min_col, min_row, _, max_row = range_boundaries(attributes["ref"])
+                if min_row is not None and max_row is not None and min_col is not None and max_row > min_row:
+                    found.setdefault(min_row, []).append((min_col - 1, min_row, max_row))
+
+    parser.StartElementHandler = start
+    with contextlib.suppress(expat.ExpatError):  # the size check parsed this part already
+        for chunk in iter(lambda: archive_part.read(READ_CHUNK), b""):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return found
+
+
+def xlsx_rows(binary: IO[bytes], limits: FileLimits, sheet_name: str | None = None) -> Iterator[list[str]]:
+    """The rows of ``sheet_name`` (the first visible sheet when None). A value merged over several rows (a
+    store, a consent answer given once for a group) is read on each of them, as the spreadsheet shows it:
+    openpyxl's read-only mode gives it to the first row only, and the others were imported without it."""
+    book = _open_book(binary)
+    try:
+        visible = [s for s in book.worksheets if s.sheet_state == "visible"] or book.worksheets
+        sheet = book[sheet_name] if sheet_name else visible[0]
+        merged: dict[int, list[tuple[int, int, int]]] = {}
+        path = getattr(sheet, "_worksheet_path", "")
+        if path:
+            with zipfile.ZipFile(binary) as archive, archive.open(path) as part:
+                merged = _merged_down(part)
+        running: list[tuple[int, int, str]] = []  # (column, last row, value) of merged ranges being read down
+        # a bogus dimension (A1:XFD1048576) would pad every row to 16,384 cells: stop one past the limit
+        for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limits.max_columns + 1), 1):
+            cells = [_cell(v) for v in values]
+            running = [r for r in running if r[1] >= number]
+            for column, _, value in running:
+                if column < len(cells) and cells[column] == "":
+                    cells[column] = value
+                elif column >= len(cells) and column <= limits.max_columns:
+                    cells.extend([""] * (column - len(cells)) + [value])
+            for column, _, last in merged.pop(number, []):
+                if column < len(cells) and cells[column]:
+                    running.append((column, last, cells[column]))
+            while cells and cells[-1] == "":
+                cells.pop()
+            yield cells
+    finally:
+        book.close()
