@@ -5,6 +5,7 @@ by provider id, part id or client-ref, unknown ones ignored, replays harmless, a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -120,11 +121,12 @@ def test_a_report_is_staged_as_json_dumps_writes_it(
         provider_status=provider_status, provider_code=code, description=description, to=to, client_ref=ref,
         price_micros=price, currency=currency, raw={"sig": "x"},
     )  # fmt: skip
-    names = "provider provider_message_id status occurred_at provider_status provider_code description to client_ref"
+    names = "provider provider_message_id status occurred_at provider_status provider_code description client_ref"
     fields = {name: getattr(report, name) for name in [*names.split(), "price_micros", "currency"]}
     fields["occurred_at"] = report.occurred_at.isoformat()
     assert reports.encode(report) == json.dumps(fields)
-    assert reports.decode(reports.encode(report)) == report
+    assert reports.decode(reports.encode(report)) == replace(report, to=None)  # the number is not staged
+    assert reports.decode(json.dumps({**fields, "to": to})) == report  # what the previous code staged is read
 
 
 def test_a_batch_costs_the_same_statements_whatever_its_size(runtime_any_db: Settings) -> None:
@@ -242,3 +244,29 @@ def test_a_failed_batch_goes_back_whole_and_the_next_run_applies_it(
     assert reports.apply_pending(client, batch=3) == 4
     with db.session_scope() as session:
         assert {session.get(Message, i).status for i in ids} == {"delivered"}  # type: ignore[union-attr]
+
+
+def test_a_waiting_report_keeps_no_number(runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider's report names the recipient (Vonage's ``msisdn``/``to``); nothing applying it reads the number,
+    and a report waiting in Redis (the database down, no worker running) kept it there in clear, where a contact's
+    erasure does not reach. It is staged without it, and still applied."""
+    client = get_redis(runtime_any_db)
+    with db.session_scope() as session:
+        sent = _sent(session, "+33612345731", "N1")
+    report = DeliveryReport(provider="vonage-sms", provider_message_id="N1", status="delivered", occurred_at=NOW,
+                            provider_status="delivered", to="+33612345731", raw={"msisdn": "33612345731"})
+
+    def database_down(session: Session, batch: list[DeliveryReport]) -> list[int | None]:
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    original = states.apply_delivery_reports
+    monkeypatch.setattr(states, "apply_delivery_reports", database_down)
+    reports.stage(client, [report])
+    with pytest.raises(OperationalError):
+        reports.apply_pending(client)
+    waiting = client.lrange(reports.PENDING_KEY, 0, -1)
+    assert len(waiting) == 1 and b"12345731" not in waiting[0]
+    monkeypatch.setattr(states, "apply_delivery_reports", original)
+    assert reports.apply_pending(client) == 1
+    with db.session_scope() as session:
+        assert session.get(Message, sent).status == "delivered"  # type: ignore[union-attr]
