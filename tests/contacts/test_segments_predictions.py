@@ -47,7 +47,7 @@ def test_prediction_thresholds_and_top_percent(runtime_any_db: Settings) -> None
     ("condition", "message"),
     [
         ({"field": "prediction", "kind": "lottery_win", "op": "gt", "value": 0.5}, "prediction kind must be one of"),
-        ({"field": "prediction", "kind": "clv", "op": "top_percent", "value": 0}, "between 0 and 100"),
+        ({"field": "prediction", "kind": "clv", "op": "top_percent", "value": 0}, "above 0 and at most 100"),
         ({"field": "prediction", "kind": "clv", "op": "gt", "value": "high"}, "must be a number"),
         ({"field": "prediction", "kind": "clv", "op": "near", "value": 1}, "operator must be one of"),
     ],
