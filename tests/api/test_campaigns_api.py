@@ -179,7 +179,8 @@ def test_the_report_and_each_message_say_why_and_until_when_messages_wait(app_cl
     assert tasks.prepare_campaign(campaign_id, now=night) == 3
     report = app_client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=headers).json()
     assert report["waiting"] == [{"reason": "quiet_hours", "count": 3, "next_at": "2026-06-13T06:00:00+00:00",
-                                  "detail": "quiet hours until Sat 08:00 Europe/Paris"}]
+                                  "detail": "quiet hours until Sat 08:00 Europe/Paris",
+                                  "last_at": "2026-06-13T06:00:00+00:00", "details": 1}]
     csv_rows = app_client.get(f"/api/v1/campaigns/{campaign_id}/report?format=csv", headers=headers).text
     assert "all,waiting.quiet_hours,3" in csv_rows
     with db.session_scope() as session:
