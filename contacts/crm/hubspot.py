@@ -288,9 +288,11 @@ def pull_contacts(
     The first, complete pull pages through the contact list; a pull goes on from the page an interrupted one stopped
     at (:data:`PULL_CURSOR`; ``result.resumed_from``). After it, a pull searches contacts by ``lastmodifieddate``
     from :data:`SINCE_CURSOR` (re-reading every contact each time was 300 requests a pull for 30,000 contacts);
-    the cursor moves to the last one read after each page, so an interrupted one resumes there. A search pages
-    through 10,000 results at most (:data:`SEARCH_CAP`): past them, the search starts again from the last one read.
-    Reading a contact twice (the overlap, the restart) changes nothing twice. ``checkpoint`` (the job's
+    each page after the first is a new search from the last contact read (an offset skipped a contact when one
+    read before it was edited meanwhile), so the walk never meets HubSpot's cap of 10,000 results a query
+    (:data:`SEARCH_CAP`) but for contacts modified in the same millisecond; the cursor moves to the last one read
+    after each page, so an interrupted pull resumes there. Reading a contact twice (the overlap, the restart)
+    changes nothing twice. ``checkpoint`` (the job's
     ``session.commit``) is called after each page, so a worker stopped mid-pull keeps the pages done.
 
     Raises:
@@ -329,7 +331,7 @@ def pull_contacts(
                                      tally=result.calls)
             except CallFailed as exc:
                 raise interrupted(exc, f"Kept: {result.seen} contacts read in this run; the next sync resumes the "
-                                       f"pull at contacts modified since {_stamp(bound)}") from None
+                                       f"pull at contacts modified since {_stamp(int(since.value))}") from None
             last = bound
             for item in page.results or []:
                 apply(item)
@@ -341,9 +343,13 @@ def pull_contacts(
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 break
-            if int(after) >= SEARCH_CAP:  # HubSpot answers 400 past 10,000 results: a new search from the last read
-                # (those modified in the same millisecond are read again; a whole page of them moves on by one)
-                bound, after = (last if last > bound else bound + 1), None
+            if last > bound:
+                # the next page is a new search from the last contact read, not the offset HubSpot gives: a contact
+                # edited meanwhile moves to the end of the order and shifted the offset past one not read yet (which
+                # was lost if older than the overlap); those modified in that same millisecond are read again
+                bound, after = last, None
+            elif int(after) >= SEARCH_CAP:  # HubSpot answers 400 past 10,000 results of one query: more than that
+                bound, after = bound + 1, None  # modified in one millisecond (never seen) are passed from there
     else:
         after = page_cursor.value or None
         result.resumed_from = after

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +43,8 @@ class FakeHubSpot:
     missing_answer: str = "207"
     #: the ids of each batch update received
     batches: list[list[str]] = field(default_factory=list)
+    #: called once each, one after each search answered: an edit made in HubSpot while a pull pages through
+    after_search: list[Callable[[], None]] = field(default_factory=list)
 
     def edit(self, contact_id: str, **properties: str) -> None:
         """A change made in HubSpot: the properties, and the contact's lastmodifieddate now."""
@@ -72,6 +74,8 @@ class FakeHubSpot:
         answer: dict[str, Any] = {"total": len(found), "results": [self._object(i) for i in found[after:after + limit]]}
         if after + limit < len(found):
             answer["paging"] = {"next": {"after": str(after + limit)}}
+        if self.after_search:
+            self.after_search.pop(0)()
         return 200, answer
 
     def batch_update(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -115,8 +115,9 @@ def test_a_pull_after_the_first_reads_only_the_contacts_modified_since(outbound_
 
 def test_a_pull_walks_past_the_search_cap(outbound_to_loopback: None, monkeypatch: pytest.MonkeyPatch,
                                           runtime: Settings) -> None:
-    """HubSpot's search pages through 10,000 results at most (400 past them): the pull starts a new search from
-    the last contact read, so every modified contact is read however many there are (here a cap of 200)."""
+    """HubSpot's search pages through 10,000 results at most (400 past them): each page is a new search from the
+    last contact read, so every modified contact is read however many there are (here a cap of 200), and a contact
+    edited while the pull pages through skips none (an offset moved past one not read yet)."""
     monkeypatch.setattr(hubspot, "SEARCH_CAP", 200)
     with fake_hubspot.running(people(450)) as fake:
         fake.page_size, fake.search_cap = 100, 200
@@ -126,16 +127,24 @@ def test_a_pull_walks_past_the_search_cap(outbound_to_loopback: None, monkeypatc
         for n, contact_id in enumerate(people(450)):
             fake.edit(contact_id, firstname=f"New {contact_id}")
             fake.modified[contact_id] = now + n  # one a millisecond
-        fake.requests[:] = []
+        edited = "1011"  # read on the first page, edited before the second: it goes to the end of the order
+
+        def edit() -> None:
+            fake.edit(edited, firstname="Newer")
+            fake.modified[edited] = now + 1000
+
+        fake.after_search, fake.requests[:] = [edit], []
         with db.session_scope() as session:
             result = hubspot.pull_contacts(session, config(fake))
-        # 0-99, 100-199, then from the 200th: 199-298, 299-398, then from the 399th: 398-449
-        assert fake.requests == [f"POST {fake_hubspot.PATH}/search"] * 5
-        assert result.seen == 452 and not result.invalid
         with db.session_scope() as session:
-            for i in (1, 200, 201, 399, 450):
+            for i in (1, 100, 101, 102, 200, 201, 399, 450):
                 contact = service.find_by_phone(session, phone(i))
-                assert contact is not None and contact.first_name == f"New {1000 + i}"
+                assert contact is not None and contact.first_name == f"New {1000 + i}", i
+            contact = service.find_by_phone(session, phone(11))
+            assert contact is not None and contact.first_name == "Newer"
+        # 1001-1100, then from the last read: 1100-1199, 1199-1298, 1298-1397, 1397-1450 and 1011 again
+        assert fake.requests == [f"POST {fake_hubspot.PATH}/search"] * 5
+        assert result.seen == 455 and not result.invalid
 
 
 def test_the_sync_sends_no_more_than_the_configured_requests_per_10_s(outbound_to_loopback: None,
@@ -193,8 +202,9 @@ def test_an_interrupted_pull_of_what_changed_resumes_at_the_last_contact_read(
         with db.session_scope() as session:
             resumed = hubspot.pull_contacts(session, config(fake), policy=policy)
         assert resumed.resumed_from is not None and resumed.resumed_from.startswith("modified since")
-        assert resumed.seen == 3 and len(fake.requests) == 2  # 1003 (read again), 1004, 1005
+        assert resumed.seen == 4 and len(fake.requests) == 2  # 1003 (read again), 1004; then 1004 again, 1005
         with db.session_scope() as session:
             again = hubspot.pull_contacts(session, config(fake), policy=policy)
             assert service.find_by_phone(session, phone(5)).first_name == "New 1005"  # type: ignore[union-attr]
-        assert (again.resumed_from, again.seen) == (None, 4)  # within the overlap of the interrupted one's start
+        # the four within the overlap of the interrupted one's start, each page's last read again by the next
+        assert (again.resumed_from, again.seen) == (None, 6)
