@@ -4,7 +4,8 @@
 * ``urgent``: the customer says it is urgent ("dringend", "c'est urgent");
 * ``legal``: a threat of legal action, a complaint to an authority or a payment dispute ("sonst gehe
   ich zum Anwalt", "je porte plainte", "I'll file a chargeback");
-* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada"); the wrong
+* ``damaged``: the item arrived damaged, broken, or is not the one ordered ("chegou estragada"), or one is missing
+  from the order ("il manque une bougie", with a word of receiving or of the order); the wrong
   size or colour only when the customer says they received it ("The cushion I got is the wrong colour"):
   "wrong size, can I swap it?" and "I ordered the wrong size" ask for an exchange the knowledge base answers;
 * ``outrage``: the customer calls the shop a fraud or thieves, or the matter a disgrace ("das ist eine
@@ -57,7 +58,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))["cues"]
     return {cue: words_pattern([w for words in data[cue].values() for w in words])
             for cue in (*_ALONE, *(part for parts in _PARTS.values() for part in parts), "waiting", "overdue",
-                        "messages")}
+                        "messages", "missing")}
 
 
 def cues(text: str) -> frozenset[Cue]:
@@ -68,6 +69,9 @@ def cues(text: str) -> frozenset[Cue]:
     for cue, parts in _PARTS.items():
         if all(patterns[part].search(folded) for part in parts) and (cue != "late" or _waited(text, folded)):
             found.add(cue)
+    if patterns["missing"].search(folded) and (patterns["received"].search(folded) or patterns["order"].search(folded)):
+        # an item missing from the order received: a person looks it up, as for a damaged one
+        found.add("damaged")
     if patterns["order"].search(folded) and patterns["overdue"].search(folded):
         found.add("late")
     if patterns["order"].search(folded) and not patterns["messages"].search(folded) and "cancellation" in topics(text):

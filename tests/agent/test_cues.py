@@ -120,3 +120,19 @@ def test_cues_are_found_in_every_language(text: str, expected: set[str]) -> None
 )
 def test_ordinary_words_are_no_cues(text: str) -> None:
     assert cues(text) == frozenset()
+
+
+@pytest.mark.parametrize("text", [
+    "j'ai reçu ma commande mais il manque une bougie", "I got my parcel but a candle is missing",
+    "Me llegó el pedido pero falta una vela", "Nel pacco manca una candela", "In meinem Paket fehlt eine Kerze",
+    "Chegou a encomenda mas falta uma vela"])
+def test_an_item_missing_from_the_order_is_reported_like_a_damaged_one(text: str) -> None:
+    """"il manque une bougie" after receiving the order got the tracking link: a person looks the order up."""
+    assert "damaged" in cues(text)
+
+
+@pytest.mark.parametrize("text", ["¿Cuánto falta para que llegue mi pedido?",
+                                  "quanto manca alla consegna del mio ordine?",
+                                  "Mir fehlt die Sendungsnummer für meine Bestellung", "Il me manque le code promo"])
+def test_how_long_until_and_a_missing_number_are_no_missing_item(text: str) -> None:
+    assert "damaged" not in cues(text)
