@@ -1,7 +1,8 @@
 """The agent's answer about one inbound message: a typed, frozen :class:`Decision`.
 
 Handoff, eval, the console and the inbound job all consume this one value. ``to_dict`` is the
-JSON form stored on ``Message.analysis`` (with the rest of the analysis) and returned by the API.
+JSON form stored on ``Message.analysis`` (with the rest of the analysis: without the reply's text, which the
+reply's own encrypted body holds) and, with the text, returned by the API.
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ class Decision:
     def escalates(self) -> bool:
         return self.action == "escalate"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_reply: bool = False) -> dict[str, Any]:
+        """The decision as JSON; the reply's text only ``with_reply``: ``Message.analysis`` is a plain JSON column
+        (reports group by its keys in SQL), and a reply may repeat what the customer wrote (an LLM's, a name or an
+        order number), so what is stored keeps only whether there was one."""
         return {
             "action": self.action,
             "confidence": round(self.confidence, 4),
             "reason_code": self.reason_code,
             "reason": self.reason,
-            "reply": self.reply,
+            "reply": self.reply if with_reply else None,
+            "replied": self.reply is not None,
             "sources": [s.to_dict() for s in self.sources],
             "path": self.path,
             "language": self.language,

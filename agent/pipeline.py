@@ -219,12 +219,12 @@ class Analysis:
     def to_dict(self, *, with_text: bool = False) -> dict[str, Any]:
         """The JSON form stored on ``Message.analysis`` and returned by ``agent/analyze``.
 
-        The customer's words (the separate questions) are only included ``with_text``: the
+        The customer's words (the separate questions) and the reply's text are only included ``with_text``: the
         ``analysis`` column is not encrypted, unlike the message body.
         """
         intent = self.intent
         return {
-            "decision": self.decision.to_dict(),
+            "decision": self.decision.to_dict(with_reply=with_text),
             "keyword": None if self.keyword is None else {"kind": self.keyword.kind, "keyword": self.keyword.keyword},
             "language": None if self.language is None else {
                 "code": self.language.language, "confidence": round(self.language.confidence, 4),

@@ -191,7 +191,8 @@ def cases_report(suite: str, data: str, results: Sequence[CaseResult], path: str
         for r in results if not r.passed
     ]
     return Report(suite=suite, summary=summary, metrics=detail | {"cases": [
-        {"id": r.case.id, "passed": r.passed, "problems": r.problems, "decision": r.analysis.decision.to_dict()}
+        {"id": r.case.id, "passed": r.passed, "problems": r.problems,
+         "decision": r.analysis.decision.to_dict(with_reply=True)}
         for r in results]}, charts={"Pass rate by tag": {t: sum(v) / len(v) for t, v in sorted(by_tag.items())}},
         failures=failures, data=data, path=path)
 

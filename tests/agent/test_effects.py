@@ -21,7 +21,7 @@ from core.redis import get_redis
 from core.settings import Settings
 from handoff import events, flows
 from handoff.models import AgentProfile
-from tests.agent.inbound_helpers import outbound, receive
+from tests.agent.inbound_helpers import inbound_message, outbound, receive
 from tests.handoff.factories import create_agent
 
 SATURDAY_EVENING = datetime(2026, 11, 28, 19, 0, tzinfo=UTC)  # 20:00 in Paris: closed until Monday 9:00
@@ -115,3 +115,15 @@ def test_a_handed_back_thread_is_told_of_the_customers_text_and_the_bots_answer(
         pubsub.close()
     assert {"kind": "message.received", "conversation_id": conversation.id, "message_id": question} in published
     assert outbound(conversation.id)[-1].author_type == "bot"
+
+
+def test_the_bots_reply_is_stored_only_in_its_encrypted_body(agent: Settings) -> None:
+    """``messages.analysis`` is plain JSON (reports group by its keys in SQL): the reply's text, which may repeat
+    what the customer wrote (an LLM's), lives in the reply's encrypted body only; the analysis keeps that there was
+    one (its passages are the knowledge base's own text, which an offline reply quotes)."""
+    question = receive("what would the shipping cost me, please?")
+    assert handle(question, SATURDAY_EVENING) == "replied (offline)"
+    reply = outbound()[-1]
+    assert reply.author_type == "bot" and "EUR" in reply.body
+    for stored in (reply.analysis, inbound_message(question).analysis):
+        assert stored["decision"]["reply"] is None and stored["decision"]["replied"] is True
