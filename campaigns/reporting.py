@@ -125,9 +125,11 @@ def pricings(session: Session, campaign_ids: list[int]) -> dict[int, Pricing]:
 
 
 def _counts(session: Session, campaign_id: int, group: Group) -> dict[str, Any]:
+    # segments of the texts that reached a provider only, as the cost: the console reads "Cost (N segments)"
+    reached = Message.status.in_((*SENT_STATUSES, *FAILED_STATUSES))
     rows = session.execute(
         select(Message.status, Message.error_code, func.count(), func.coalesce(func.sum(Message.price_micros), 0),
-               func.coalesce(func.sum(Message.segments), 0), func.count().filter(unpriced(Message)))
+               func.coalesce(func.sum(Message.segments).filter(reached), 0), func.count().filter(unpriced(Message)))
         .where(Message.campaign_id == campaign_id, Message.direction == "out", in_group(Message, group))
         .group_by(Message.status, Message.error_code)
     ).all()
