@@ -51,6 +51,7 @@ from agent.entities import (
     measures,
     named_products,
     payment_methods,
+    place_table,
     place_words,
     product_stems,
     product_topics,
@@ -177,6 +178,7 @@ class Candidate:
     methods: int = 0
     unlisted: tuple[str, ...] = ()
     asks_detail: bool = False
+    asks_duration: bool = False
     backed: bool = False
     detail_follow_up: bool = False
     titled: bool = False
@@ -443,6 +445,7 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
                                     elsewhere=elsewhere, domestic=elsewhere and answering == {home},
                                     topical=topical, states_place=asks_place and state == "covered",
                                     asks_place=asks_place, asks_detail=asks_detail,
+                                    asks_duration=any(e.kind == "duration" for e in named),
                                     methods=len(_passage_facts(f"{faq_question or ''} {hit.answer or hit.text}")[1]),
                                     backed=intent_sure and topical and float(agreement[n]) >= BACKED_AGREEMENT,
                                     detail_follow_up=detail_follow_up, titled=titled, states_city=states_city))
@@ -626,6 +629,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if for_place or lifted.score < best - support_margin:
             lifted = replace(lifted, asserts=False)
         candidates.insert(0, lifted)
+    if candidates[0].support != "covered" and any(e.kind == "country" and e.value in place_table().regions
+                                                  for e in named):
+        # a region asked about (Corsica, the Azores) that no passage names: its country's terms, or abroad's, are
+        # not its own. "vous livrez en Corse ?" got mainland France's price, which the English passage says leaves
+        # Corsica out and the French one ("France métropolitaine") takes in: a person answers
+        candidates[0] = replace(candidates[0], support="unknown")
     if asked_methods and candidates[0].support == "covered" and candidates[0].methods > 1:
         # "ok and with PayPal?" after the list of methods got the list again: the reply says yes first
         candidates[0] = replace(candidates[0], listed=asked_methods)
@@ -790,8 +799,7 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     # size it names (``specific``), and one the intent model backs still less
     needed = min_relevance if first.asserts and not first.states_place and not first.unlisted \
         and not first.specific else min(min_relevance, PLACE_MIN_RELEVANCE)
-    if first.backed:
-        needed = min(needed, _backed_min_relevance(first))
+    needed = min(needed, _min_relevance(first))  # what let it be moved first lets it answer
     if first.methods_only:
         # the list of accepted methods for a question naming a method and nothing else ("Nehmt ihr Klarna?")
         needed = 0.0
@@ -837,6 +845,12 @@ def _min_relevance(candidate: Candidate) -> float:
     stating the 30 days asked about, at 0.26 by wording, behind the return steps at 0.36)."""
     if candidate.backed:
         return _backed_min_relevance(candidate)
+    if candidate.titled and candidate.asks_duration and candidate.support == "covered":
+        # titled with the question's topic and stating the period or price asked, as a topic's passage found by
+        # keyword is moved first (``agent.pipeline.topic_passages``): "How do I return an item and how long do I
+        # have?" got the return steps for its second question, the return policy's 30 days scoring 0.30 with "and
+        # how long do I have? (returns)", which no intent backs (two questions, one intent)
+        return PLACE_MIN_RELEVANCE
     return PLACE_MIN_RELEVANCE if candidate.states_place else MIN_RELEVANCE
 
 

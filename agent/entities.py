@@ -33,7 +33,7 @@ import functools
 import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -262,12 +262,14 @@ def fold(text: str) -> str:
 class PlaceTable:
     """``agent/resources/places.yaml`` folded: group members, and folded name -> code for the groups'
     names and the aliases (``names``) and for the cities (``cities``, the capitalised ones included);
-    ``capitalised`` the cities only recognised written with a capital inside a sentence, as written."""
+    ``capitalised`` the cities only recognised written with a capital inside a sentence, as written; ``regions``
+    the parts of a country named apart (region code -> its country's)."""
 
     eu_members: frozenset[str]
     names: dict[str, str]
     cities: dict[str, str]
     capitalised: frozenset[str] = frozenset()
+    regions: dict[str, str] = field(default_factory=dict)
 
 
 @functools.cache
@@ -279,11 +281,15 @@ def place_table() -> PlaceTable:
         names.update((fold(name).strip(), code) for name in group["names"])
     for code, aliases in data["aliases"].items():
         names.update((fold(name).strip(), code) for name in aliases)
+    regions = data.get("regions", {})
+    for code, region in regions.items():
+        names.update((fold(name).strip(), code) for name in region["names"])
     cities = {fold(name).strip(): code for code, listed in data["cities"].items() for name in listed}
     capitalised = data.get("capitalised_cities", {})
     cities.update((fold(name).strip(), code) for code, listed in capitalised.items() for name in listed)
     return PlaceTable(eu_members=frozenset(data["groups"][EU]["members"]), names=names, cities=cities,
-                      capitalised=frozenset(name for listed in capitalised.values() for name in listed))
+                      capitalised=frozenset(name for listed in capitalised.values() for name in listed),
+                      regions={code: region["country"] for code, region in regions.items()})
 
 
 @functools.cache
@@ -710,7 +716,7 @@ def place_terms(code: str, home: str | None = None) -> list[str]:
     covering = {code}
     if code in place_table().eu_members:
         covering.add(EU)
-    if code not in (home, ABROAD):
+    if code not in (home, ABROAD) and code not in place_table().regions:  # a region's own names only
         covering.add(ABROAD)
     terms = [name for name, place in _places().items() if place in covering]
     terms += [short.lower() for short, place in _ABBREVIATIONS.items() if place in covering and short.isalpha()]
@@ -724,9 +730,13 @@ def covers_country(passage_countries: AbstractSet[str], code: str, home: str | N
     A group covers its members: "EU" the member states, an unrestricted "abroad" ("we ship abroad
     for 15 EUR", nothing more specific) every country but ``home``. A passage about abroad is not
     about ``home``: "Do you ship abroad? We deliver to the EU..." does not give France's terms.
+    A region (Corsica, the Azores: ``regions`` in :data:`PLACES_FILE`) is covered by its own name only: "mainland
+    France" leaves Corsica out where "France métropolitaine" takes it in, and islands often pay more.
     """
     if code in passage_countries:
         return True
+    if code in place_table().regions:
+        return False
     abroad = ABROAD in passage_countries
     if code == ABROAD:
         return any(place not in (home, ABROAD) for place in passage_countries)

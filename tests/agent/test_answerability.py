@@ -381,4 +381,6 @@ def test_a_backed_passage_stating_the_period_asked_is_moved_first_on_less_wordin
                           known_name=lambda n: False, intent_examples=examples, intent_sure=sure)
         return candidates[0].hit.chunk_id
 
-    assert first(True) == "p" and first(False) == "h"
+    # without a sure intent too: titled with the question's topic (returns) and stating the period asked, it needs 0.25
+    # ("How do I return an item and how long do I have?": the second question has no intent of its own)
+    assert first(True) == "p" and first(False) == "p"
