@@ -162,7 +162,17 @@ class InboundEvent(Base):
     """
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_inbound_events_ref"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", name="uq_inbound_events_ref"),
+        # the sweep and the operators' metrics look for unprocessed events only: a partial index keeps that
+        # lookup as small as the backlog, where a scan read every text ever received (conversations/inbound_backlog.py)
+        Index(
+            "ix_inbound_events_unprocessed",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))

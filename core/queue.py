@@ -146,6 +146,28 @@ def _enqueue(queue: Queue, spec: JobSpec, job_id: str | None, pipe: redis.client
     return job
 
 
+def depths() -> dict[tuple[str, str], int]:
+    """Jobs per (queue, state) for the operators' metrics: ``queued`` (waiting for a worker), ``started``,
+    ``scheduled``/``deferred`` (waiting for a time or another job) and ``failed`` (kept a week for the failed-jobs
+    page), read from Redis so every host reports the same. One pipelined round trip for every queue."""
+    client = get_redis(get_settings())
+    pipe = client.pipeline(transaction=False)
+    asked: list[tuple[str, str]] = []
+    for queue in all_queues():
+        registries = {
+            "started": queue.started_job_registry,
+            "scheduled": queue.scheduled_job_registry,
+            "deferred": queue.deferred_job_registry,
+            "failed": queue.failed_job_registry,
+        }
+        pipe.llen(queue.key)
+        asked.append((queue.name, "queued"))
+        for state, registry in registries.items():
+            pipe.zcard(registry.key)
+            asked.append((queue.name, state))
+    return {key: int(count) for key, count in zip(asked, pipe.execute(), strict=True)}
+
+
 def live_workers(client: redis.Redis, names: Iterable[str]) -> set[str]:
     """Those of ``names`` whose worker registration is in Redis: a running worker re-asserts it at
     least every 30 s (RQ's heartbeat while a job runs), a dead one's expires within 90 s of its last."""

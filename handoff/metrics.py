@@ -48,11 +48,27 @@ def _minutes(pairs: list[tuple[datetime | None, datetime | None]]) -> float | No
     return round(sum(spans) / len(spans), 2) if spans else None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """The live queue: escalations no agent has taken yet, and how long the oldest has waited (0: none)."""
+
+    depth: int
+    oldest_wait_seconds: float
+
+
+def waiting_now(session: Session, now: datetime) -> Waiting:
+    """The queue at ``now`` (aware), counted in SQL: the supervisor's page and the operators' metrics read it."""
+    depth, oldest = session.execute(
+        select(func.count(), func.min(Escalation.created_at)).where(Escalation.status == "open")
+    ).one()
+    return Waiting(int(depth), max((now - _aware(oldest)).total_seconds(), 0.0) if oldest else 0.0)
+
+
 def supervisor_figures(session: Session, *, window: timedelta = timedelta(days=1)) -> SupervisorFigures:
     """Figures over ``window`` (the live queue is always the current one)."""
     now = utcnow()
     since = now - window
-    waiting = session.scalars(select(Escalation.created_at).where(Escalation.status == "open")).all()
+    waiting = waiting_now(session, now)
     recent = session.execute(
         select(
             Escalation.created_at,
@@ -107,8 +123,8 @@ def supervisor_figures(session: Session, *, window: timedelta = timedelta(days=1
         )
     }
     return SupervisorFigures(
-        queue_depth=len(waiting),
-        oldest_wait_minutes=round(max(((now - _aware(w)).total_seconds() / 60 for w in waiting), default=0.0), 2),
+        queue_depth=waiting.depth,
+        oldest_wait_minutes=round(waiting.oldest_wait_seconds / 60, 2),
         avg_wait_minutes=_minutes([(r.created_at, r.assigned_at) for r in recent]),
         avg_handle_minutes=_minutes([(r.assigned_at, r.resolved_at) for r in recent]),
         sla_breaches=int(breaches),

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api import operations_metrics
 from api.operator_gate import operator_gate
 from core import db
 from core.rbac import Role
@@ -63,4 +64,6 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", dependencies=[Depends(operator_gate("public_metrics", Role.ANALYST))])
 def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """This process's own metrics (HTTP requests, Python runtime), then the deployment's backlog figures read
+    from the shared stores (api/operations_metrics.py): the same on every API host."""
+    return Response(generate_latest() + operations_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -27,11 +27,10 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
 from agent.intake import Intake, take_in
 from conversations import flows
-from conversations.models import InboundEvent
+from conversations.inbound_backlog import unprocessed_before
 from core import db
 from core.db import utcnow
 from core.redis import get_redis
@@ -153,14 +152,7 @@ def sweep_inbound(older_than_seconds: float = SWEEP_AFTER_SECONDS) -> int:
     """Periodic: process events still unprocessed after ``older_than_seconds``; returns how many."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     with db.session_scope() as session:
-        ids = list(
-            session.scalars(
-                select(InboundEvent.id)
-                .where(InboundEvent.processed_at.is_(None), InboundEvent.created_at <= cutoff)
-                .order_by(InboundEvent.id)
-                .limit(1000)
-            )
-        )
+        ids = list(session.scalars(unprocessed_before(cutoff, limit=1000)))
     for event_id in ids:
         _ingest_logged(event_id)
     return len(ids)
