@@ -1,7 +1,7 @@
 """Why a segment rule on a prediction matches nobody: the kinds no contact holds yet, and what would give them.
 
 The segment builder offers every prediction kind (``contacts.models.PREDICTION_KINDS``), but each is written by
-a different job, and a fresh deployment, or one whose uplift model never trained, holds none of some: the
+a different job, and a fresh deployment, or one whose uplift or response model never trained, holds none of some: the
 builder's live count then read "0 contacts right now" with nothing to say that no threshold could do better.
 :func:`unheld` names those kinds with the reason, in the words of the pages that explain them (the contact
 page's "No prediction yet", the wizard's uplift line).
@@ -18,11 +18,9 @@ from sqlalchemy.orm import Session
 from campaigns.uplift_targeting import KIND as UPLIFT
 from campaigns.uplift_targeting import latest_model
 from contacts.models import Contact, Order, Prediction
+from intelligence import response_scoring
+from intelligence.response_scoring import KIND as RESPONSE
 from intelligence.scoring import MIN_CUSTOMERS
-
-#: kinds no job of the product writes (the response model is measured on public data only, docs/intelligence.md)
-NOT_COMPUTED = {"response": "nothing in this deployment computes it: the response model is only evaluated on "
-                            "public data so far"}
 
 
 def _kinds(rules: Any) -> Iterator[str]:
@@ -39,21 +37,25 @@ def _kinds(rules: Any) -> Iterator[str]:
 
 def why_none(session: Session, kind: str) -> str:
     """Why no contact holds a prediction of ``kind`` (the segment builder's note, the analysts' summary)."""
-    if kind in NOT_COMPUTED:
-        return NOT_COMPUTED[kind]
+    if kind == RESPONSE:  # learnt from the campaigns' texts, not the orders: its own reasons
+        return response_scoring.why_none(session)
     if kind == UPLIFT:
         if latest_model(session) is None:
-            return ("no uplift model has been trained yet: it learns from past adaptive campaigns' control groups "
-                    "(run one, then it is trained daily)")
+            return (
+                "no uplift model has been trained yet: it learns from past adaptive campaigns' control groups "
+                "(run one, then it is trained daily)"
+            )
         return "the uplift model's last run stored none for the contacts there are now"
-    scored = select(Prediction.id).where(Prediction.kind.not_in([UPLIFT, *NOT_COMPUTED])).limit(1)
+    scored = select(Prediction.id).where(Prediction.kind.not_in([UPLIFT, RESPONSE])).limit(1)
     if session.scalar(scored) is not None:  # the scoring job writes its kinds together
         return "the last scoring of the shop's orders stored none of this kind"
     customers = session.scalar(select(func.count(distinct(Order.contact_id)))) or 0
     if customers < MIN_CUSTOMERS:
-        return (f"predictions are learnt from the shop's orders once at least {MIN_CUSTOMERS} customers have ordered "
-                f"({customers} so far): load the order history (relais orders import FILE, or Shopify's order "
-                "webhooks)")
+        return (
+            f"predictions are learnt from the shop's orders once at least {MIN_CUSTOMERS} customers have ordered "
+            f"({customers} so far): load the order history (relais orders import FILE, or Shopify's order "
+            "webhooks)"
+        )
     return "the daily scoring of the shop's orders has not stored any yet (relais intelligence score runs it now)"
 
 
@@ -62,8 +64,12 @@ def unheld(session: Session, rules: Mapping[str, Any]) -> dict[str, str]:
     wanted = sorted(set(_kinds(rules)))
     if not wanted:
         return {}
-    held = set(session.scalars(
-        select(Prediction.kind).join(Contact, Contact.id == Prediction.contact_id)
-        .where(Prediction.kind.in_(wanted), Contact.erased.is_(False)).distinct()
-    ))
+    held = set(
+        session.scalars(
+            select(Prediction.kind)
+            .join(Contact, Contact.id == Prediction.contact_id)
+            .where(Prediction.kind.in_(wanted), Contact.erased.is_(False))
+            .distinct()
+        )
+    )
     return {kind: why_none(session, kind) for kind in wanted if kind not in held}

@@ -1,4 +1,5 @@
-"""Jobs of the intelligence package: the daily scoring of every contact (:mod:`intelligence.scoring`).
+"""Jobs of the intelligence package: the daily scoring of every contact (:mod:`intelligence.scoring`, then the
+chance to respond, :mod:`intelligence.response_scoring`).
 
 The scheduler queues :func:`score_contacts` once a day; ``POST /api/v1/intelligence/score`` and
 ``relais intelligence score --queue`` queue the same job under the same id, so a request while one
@@ -32,15 +33,21 @@ SCORE_JOB_ID = rq_job_id("intelligence:score")  # as RQ spells it: intelligence-
 
 
 def score_contacts(now: str | None = None) -> dict[str, Any]:
-    """Train the models and store every contact's predictions in one transaction; returns the
-    :class:`~intelligence.scoring.ScoringResult` as a dict (the path taken and why). ``now``: an ISO
-    time to score at instead of the current one (tests, replays)."""
-    from intelligence import scoring
+    """Train the order-history models and store every contact's predictions in one transaction, then the
+    response model in another (one failing or finding too little data leaves the other's rows); returns the
+    :class:`~intelligence.scoring.ScoringResult` as a dict (the path taken and why) with the
+    :class:`~intelligence.response_scoring.ResponseResult` under ``response``. ``now``: an ISO time to score
+    at instead of the current one (tests, replays)."""
+    from intelligence import response_scoring, scoring
 
+    moment = datetime.fromisoformat(now) if now else None
     with db.session_scope() as session:
-        result = scoring.score_contacts(session, now=datetime.fromisoformat(now) if now else None)
+        result = scoring.score_contacts(session, now=moment)
     log.info("contacts scored", **result.as_dict())
-    return result.as_dict()
+    with db.session_scope() as session:
+        response = response_scoring.score(session, now=moment)
+    log.info("response scored" if response.scored else "response not scored", **response.as_dict())
+    return {**result.as_dict(), "response": response.as_dict()}
 
 
 def request_scoring() -> str:

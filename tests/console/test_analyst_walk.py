@@ -43,7 +43,7 @@ def test_an_analyst_reads_the_predictions_across_contacts(live_server: str, page
         "none yet: the last scoring of the shop's orders stored none of this kind")
     expect(page.locator('tr[data-kind="uplift"]')).to_contain_text(
         "none yet: no uplift model has been trained yet: it learns from past adaptive campaigns' control groups")
-    expect(page.locator('tr[data-kind="response"]')).to_contain_text("nothing in this deployment computes it")
+    expect(page.locator('tr[data-kind="response"]')).to_contain_text("past campaign texts: 0 campaign texts")
     expect(page.locator("main")).not_to_contain_text("+33")  # nobody named, no number
     tools.fits(page)
 

@@ -305,7 +305,7 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     page.select_option("#extra-0-0", "response")
     tools.settled(page)
     page.fill("#value-0-0", "0.1")
-    expect(page.locator("[data-unheld]")).to_contain_text("nothing in this deployment computes it")
+    expect(page.locator("[data-unheld]")).to_contain_text("past campaign texts: 0 campaign texts")
     assert tools.serious_violations(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
