@@ -20,6 +20,7 @@ from intelligence.models import ModelVersion
 
 MIN_CONTACTS = 5
 CHANCES = ("purchase_90d", "churn_risk", "response")  # values are probabilities, 0 to 1
+AMOUNTS = ("expected_spend", "clv")  # values are money, in the currency of the shop's orders
 #: lower bounds of the bands a chance falls in (the last one that holds)
 BANDS = ((0.0, "under 20 %"), (0.2, "20 to 50 %"), (0.5, "50 to 80 %"), (0.8, "80 % or more"))
 

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from api.console import ConsoleRoute, render, views
-from api.console.segment_form import MONEY_KINDS
 from api.deps import db_session, require
 from campaigns import forecasting, prediction_rules
 from core.accounts import Principal
@@ -37,7 +36,7 @@ def shown(kind: summary.KindSummary, value: float | None, currency: str = "") ->
     if kind.kind == "next_purchase_days":
         days = round(value)
         return f"{days:,} day{'' if days == 1 else 's'}"
-    return f"{value:,.2f} {currency}".rstrip() if kind.kind in MONEY_KINDS else f"{value:,.2f}"
+    return f"{value:,.2f} {currency}".rstrip() if kind.kind in summary.AMOUNTS else f"{value:,.2f}"
 
 
 @router.get("/predictions", response_class=HTMLResponse)

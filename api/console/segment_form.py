@@ -18,6 +18,7 @@ from api.console import country_code, language_code
 from api.console.predictions_card import CHURN_BANDS
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, PREDICTION_KINDS
 from core.errors import ValidationFailed
+from intelligence.summary import AMOUNTS
 
 JOINS = {"all": "all of (AND)", "any": "any of (OR)"}
 FIELDS: dict[str, str] = {
@@ -47,8 +48,6 @@ PREDICTION_HINTS = {"purchase_90d": "0 to 1, e.g. 0.6",
                     "expected_spend": "an amount, e.g. 100", "clv": "an amount, e.g. 500",
                     "next_purchase_days": "days, e.g. 30", "best_hour": "an hour, 0 to 23",
                     "uplift": "-1 to 1, e.g. 0.05", "response": "0 to 1, e.g. 0.1"}  # fmt: skip
-#: kinds that are amounts of money: in the currency of the shop's orders, which the builder names
-MONEY_KINDS = ("expected_spend", "clv")
 
 
 def prediction_choices(currency: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -56,9 +55,9 @@ def prediction_choices(currency: str) -> tuple[dict[str, str], dict[str, str]]:
     "Expected spend, 90 days" alone left a marketer guessing whether 100 meant euros or pounds."""
     if not currency:
         return PREDICTION_LABELS, PREDICTION_HINTS
-    labels = {kind: f"{label} ({currency})" if kind in MONEY_KINDS else label
+    labels = {kind: f"{label} ({currency})" if kind in AMOUNTS else label
               for kind, label in PREDICTION_LABELS.items()}
-    hints = {kind: hint.replace("an amount,", f"an amount in {currency},") if kind in MONEY_KINDS else hint
+    hints = {kind: hint.replace("an amount,", f"an amount in {currency},") if kind in AMOUNTS else hint
              for kind, hint in PREDICTION_HINTS.items()}
     return labels, hints
 _TEXT_OPS = ("eq", "neq", "in", "not_in", "exists", "missing")
