@@ -7,9 +7,9 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
   cost range's midpoint per message);
 * the recipients' stored ``purchase_90d`` predictions (``intelligence.store``) and their mean order value
   (:func:`order_values`: orders not cancelled, in revenue's currency);
-* the currencies (:func:`money`): revenue's is the orders' (the most common among orders that name
-  one: one shop sells in one currency), cost's is ``RELAIS_SMS_PRICE_CURRENCY``, and the rate between
-  them from ``RELAIS_EXCHANGE_RATES`` if configured;
+* the currencies (:func:`money`): revenue's is the shop's (``campaigns.shop_currency``: the most common
+  among its latest orders that name one; one shop sells in one currency), cost's is
+  ``RELAIS_SMS_PRICE_CURRENCY``, and the rate between them from ``RELAIS_EXCHANGE_RATES`` if configured;
 * the last :data:`PAST_CAMPAIGNS` finished runs (:func:`recent_runs`: a one-off campaign is one run;
   a recurring campaign, which never reaches ``completed`` while runs remain, gives each run it
   finished): their counts from the run's report (``reporting.run_summary``: sent, delivered, unique
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from campaigns import adaptive, preview, reporting
 from campaigns.models import Campaign, CampaignForecast, Conversion
 from campaigns.scheduling import aware
+from campaigns.shop_currency import shop_currency
 from contacts.models import Order, Prediction
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
@@ -180,10 +181,9 @@ def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
 
 
 def money(session: Session) -> Money:
-    """Revenue's currency (the most common among the orders that name one; "" with none), cost's (the SMS
+    """Revenue's currency (the shop's, ``shop_currency``; "" when no order names one), cost's (the SMS
     price's), and the configured rate from the first to the second, if any."""
-    revenue = session.scalar(select(Order.currency).where(Order.currency != "").group_by(Order.currency)
-                             .order_by(func.count().desc(), Order.currency).limit(1)) or ""
+    revenue = shop_currency(session)
     settings = get_settings()
     cost = settings.sms_price_currency
     return Money(revenue, cost, settings.exchange_rate_table.get((revenue, cost)))

@@ -35,6 +35,7 @@ from campaigns.links import Shortener, register_links
 from campaigns.message_rows import insert_messages
 from campaigns.models import Campaign, Template
 from campaigns.send_time import Timing
+from campaigns.shop_currency import shop_currency
 from campaigns.templates import (
     PREDICTION_ROOT,
     RECOMMENDATIONS_ROOT,
@@ -206,6 +207,7 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
              for name, arm in arms.items()}
     predicted = (template_values(session, [row[0] for row in rows])
                  if roots & {PREDICTION_ROOT, RECOMMENDATIONS_ROOT} else {})  # one query per batch, when read
+    currency = shop_currency(session) if PREDICTION_ROOT in roots else ""  # predicted amounts print with it
     nothing = TemplateValues()
     for contact_id, language, country, tz, first_name, name, attributes in rows:
         if adaptive_arms is not None:
@@ -225,7 +227,8 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
         mine = predicted.get(contact_id, nothing)
         context = contact_context(first_name=first_name, name=name, language=language, country=country,
                                   timezone=tz, attributes=attributes, business_name=business_name,
-                                  prediction=mine.prediction, recommendations=mine.recommendations)
+                                  prediction=mine.prediction, recommendations=mine.recommendations,
+                                  currency=currency)
         try:
             text = compiled.render(context)
         except Exception:  # a value of an unexpected type for this contact: skip them, not the campaign

@@ -31,6 +31,7 @@ from campaigns.models import Campaign
 from campaigns.prepare import audience_select, capped_contacts
 from campaigns.schemas import PreviewIn, PreviewOut, TemplateIn
 from campaigns.send_time import Timing
+from campaigns.shop_currency import shop_currency
 from campaigns.templates import Compiled, contact_context, validate, with_footer
 from channels.encoding import analyze
 from contacts.consent import consent_verdicts, exclusion_counts
@@ -110,7 +111,8 @@ def preview(session: Session, data: PreviewIn) -> PreviewOut:
         context = contact_context(first_name=contact.first_name, name=contact.name, language=contact.language,
                                   country=contact.country, timezone=contact.timezone, attributes=contact.attributes,
                                   business_name=business_name(session, settings), event=data.event,
-                                  prediction=mine.prediction, recommendations=mine.recommendations)
+                                  prediction=mine.prediction, recommendations=mine.recommendations,
+                                  currency=shop_currency(session) if mine.prediction else "")
     else:
         context = contact_context(first_name=None, name=None, language=language, country=None, timezone=None,
                                   attributes={}, business_name=business_name(session, settings), event=data.event)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from campaigns import preview, service
 from campaigns.brand import get_profile
 from campaigns.schemas import PreviewIn, TemplateIn
+from campaigns.shop_currency import shop_currency
 from campaigns.templates import (
     CONTACT_FIELDS,
     LIST_SEPARATOR,
@@ -237,6 +238,7 @@ def predictions_used(session: Session, used: set[str], contact_id: int | None, l
     if not wanted:
         return []
     mine = template_values(session, [contact_id]).get(contact_id, TemplateValues()) if contact_id else TemplateValues()
+    currency = shop_currency(session) if mine.prediction else ""
     found = []
     for name in wanted:
         if name == RECOMMENDATIONS_ROOT:
@@ -246,7 +248,7 @@ def predictions_used(session: Session, used: set[str], contact_id: int | None, l
         kind = name.split(".", 1)[1]
         value = mine.prediction.get(kind)
         found.append(PredictionUse(name, PREDICTION_KINDS[kind],
-                                   None if value is None else prediction_words(kind, value, language)))
+                                   None if value is None else prediction_words(kind, value, language, currency)))
     return found
 
 

@@ -36,7 +36,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from contacts.models import PREDICTION_KINDS
 from conversations.flows import MAX_BODY_CHARS
 from core.errors import ValidationFailed
-from intelligence.summary import CHANCES
+from intelligence.summary import AMOUNTS, CHANCES
 
 #: The most characters a template may render, and the largest string or list it may build.
 MAX_RENDERED_CHARS = MAX_BODY_CHARS
@@ -216,6 +216,23 @@ class Chance(Figure):
         return chance(float(self))
 
 
+class Amount(Figure):
+    """A predicted amount of money (``intelligence.summary.AMOUNTS``): it reads as :func:`figure` followed by the
+    shop's currency code ("8999,21 EUR" in French), as the shop's own texts write prices ("4,90 EUR"): "Vos achats
+    prévus : 8999,21" left the customer guessing the unit. No code when no order names one; ``| round`` and
+    arithmetic see the number (and print it bare)."""
+
+    currency: str
+
+    def __new__(cls, value: float, currency: str = "") -> Amount:
+        made = super().__new__(cls, value)
+        made.currency = currency
+        return made
+
+    def __str__(self) -> str:
+        return f"{figure(float(self))} {self.currency}".rstrip()
+
+
 class Whole(Figure):
     """A prediction counted in whole units (:data:`WHOLE_KINDS`): it reads rounded."""
 
@@ -301,17 +318,21 @@ def as_words(value: Any) -> Any:
     return value
 
 
-def _predicted(kind: str, value: float) -> Figure:
-    """A prediction as it reads: a chance as a percentage, an hour or a count of days whole, others as figures."""
+def _predicted(kind: str, value: float, currency: str) -> Figure:
+    """A prediction as it reads: a chance as a percentage, an hour or a count of days whole, an amount with
+    ``currency``, others as figures."""
+    if kind in AMOUNTS:
+        return Amount(value, currency)
     return Chance(value) if kind in CHANCES else Whole(value) if kind in WHOLE_KINDS else Figure(value)
 
 
-def prediction_words(kind: str, value: float, language: str) -> str:
-    """A stored prediction as a message in ``language`` prints it ("72 %" for a French chance): the editor shows
-    the contact's value so beside the preview, which printed "82 %" where the list said "0.82"."""
+def prediction_words(kind: str, value: float, language: str, currency: str = "") -> str:
+    """A stored prediction as a message in ``language`` prints it ("72 %" for a French chance, "8999,21 EUR" for
+    an amount in ``currency``): the editor shows the contact's value so beside the preview, which printed "82 %"
+    where the list said "0.82"."""
     token = _LANGUAGE.set(language)
     try:
-        return str(_predicted(kind, value))
+        return str(_predicted(kind, value, currency))
     finally:
         _LANGUAGE.reset(token)
 
@@ -612,8 +633,9 @@ class Compiled:
 def contact_context(*, first_name: str | None, name: str | None, language: str | None, country: str | None,
                     timezone: str | None, attributes: Mapping[str, Any] | None, business_name: str,
                     event: Mapping[str, Any] | None = None, prediction: Mapping[str, float] | None = None,
-                    recommendations: Sequence[str] | None = None) -> dict[str, Any]:
-    """The render context; ``None`` and empty values are left out so ``default`` applies."""
+                    recommendations: Sequence[str] | None = None, currency: str = "") -> dict[str, Any]:
+    """The render context; ``None`` and empty values are left out so ``default`` applies. ``currency`` is the
+    shop's (``campaigns.shop_currency``), which predicted amounts are in and print with."""
     context: dict[str, Any] = {"business_name": business_name, "attributes": as_words(
         {k: v for k, v in (attributes or {}).items() if v not in (None, "")})}
     for key, value in (("first_name", first_name), ("name", name), ("language", language),
@@ -623,7 +645,8 @@ def contact_context(*, first_name: str | None, name: str | None, language: str |
     if event is not None:
         context["event"] = as_words(event)  # a list in the payload (an order's items) reads as words
     # always a mapping: prediction.KIND | default(...) works
-    context[PREDICTION_ROOT] = {kind: _predicted(kind, value) for kind, value in (prediction or {}).items()}
+    context[PREDICTION_ROOT] = {kind: _predicted(kind, value, currency)
+                                for kind, value in (prediction or {}).items()}
     if recommendations:
         context[RECOMMENDATIONS_ROOT] = Words(recommendations)
     return context
