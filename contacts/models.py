@@ -221,6 +221,8 @@ class ContactImport(Base):
     __tablename__ = "contact_imports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # contacts (contacts.import_jobs) or orders (contacts.order_jobs): both keep their upload and rejected rows here
+    kind: Mapped[str] = mapped_column(String(8), default="contacts", server_default="contacts")
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # IMPORT_STATES
     phase: Mapped[str] = mapped_column(String(12), default="importing")
     filename: Mapped[str] = mapped_column(String(255), default="")
@@ -237,11 +239,13 @@ class ContactImport(Base):
     rows_done: Mapped[int] = mapped_column(default=0)
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0, server_default="0")  # existing contacts the file changed not
     skipped: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     warning_count: Mapped[int] = mapped_column(default=0)
     without_consent: Mapped[int] = mapped_column(default=0)  # imported rows with no consent value
     error: Mapped[str] = mapped_column(Text, default="")  # why a failed import stopped
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # an order import's report
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_type: Mapped[str] = mapped_column(String(20), default="system")
     created_by_id: Mapped[str] = mapped_column(String(64), default="")
