@@ -329,12 +329,16 @@ def _write(session: Session, changed: list[Tracked], seen: dict[int, tuple[Any, 
 _TIMES = frozenset({"sent_at", "delivered_at"})
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """A stored time with its offset (a naive one is UTC, as :class:`core.types.UTCDateTime` stores it)."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _iso(value: datetime | None) -> str | None:
     """A time as an element of :func:`core.sql.array_literal`'s text: ISO form with its offset
     (a naive one is UTC, as :class:`core.types.UTCDateTime` stores it)."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    aware = _aware(value)
+    return None if aware is None else aware.isoformat()
 
 
 #: PostgreSQL array types of the columns reports write
@@ -387,8 +391,9 @@ def _apply(message: Tracked, report: DeliveryReport) -> bool:
     if RANK[new] <= RANK.get(message.status, 0):
         return False
     message.status = new
-    if new == "delivered":
-        message.delivered_at = report.occurred_at
+    if new == "delivered":  # the provider's clock may stamp it before our send was recorded: never before that
+        stamped = _aware(report.occurred_at) or report.occurred_at
+        message.delivered_at = max(stamped, _aware(message.sent_at) or stamped)
     if new in _FAILED:
         message.error_code = (report.provider_code or report.provider_status)[:40]
         message.error_reason = (report.description or report.provider_status)[:500]

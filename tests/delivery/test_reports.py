@@ -270,3 +270,22 @@ def test_a_waiting_report_keeps_no_number(runtime_any_db: Settings, monkeypatch:
     assert reports.apply_pending(client) == 1
     with db.session_scope() as session:
         assert session.get(Message, sent).status == "delivered"  # type: ignore[union-attr]
+
+
+def test_a_report_stamped_before_the_send_was_recorded_never_delivers_before_it_was_sent(
+    runtime_any_db: Settings,
+) -> None:
+    """The provider stamps its report with its own clock, and can stamp it before the worker records the send
+    (the simulator delivers while the send call returns; a provider's clock may run behind ours): an API user
+    read ``delivered_at`` 30 ms before ``sent_at``. Delivery is stamped no earlier than the send."""
+    client = get_redis(runtime_any_db)
+    with db.session_scope() as session:
+        message_id = _sent(session, "+33612345605", "P5")
+        session.get(Message, message_id).sent_at = NOW + timedelta(milliseconds=30)  # type: ignore[union-attr]
+    reports.stage(client, [_report("delivered", "P5")])  # occurred_at NOW: before the recorded send
+    assert reports.apply_pending(client) == 1
+    with db.session_scope() as session:
+        row = session.get(Message, message_id)
+        assert row is not None and row.status == "delivered"
+        assert row.sent_at is not None and row.delivered_at is not None
+        assert row.delivered_at.replace(tzinfo=UTC) >= row.sent_at.replace(tzinfo=UTC)
