@@ -206,7 +206,12 @@ def _split(
 
 def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int, bool]:
     """One pass over the bytes: the encoding (by decoding validity, no guessing), lines, size, and
-    whether it holds a NUL byte outside UTF-16 (an image, a PDF: read as cp1252 it was a CSV of garbage)."""
+    whether it holds a NUL byte outside UTF-16 (an image, a PDF: read as cp1252 it was a CSV of garbage).
+
+    Raises:
+        ValidationFailed: a byte-order mark followed by bytes that are not in its encoding (read on, they
+            failed the import with a 500 at the first such byte, in the request or in the worker).
+    """
     head = binary.read(4)
     binary.seek(0)
     bom = None
@@ -214,9 +219,10 @@ def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int, bo
         bom = "utf-8-sig"
     elif head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         bom = "utf-16"
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8 = is_cp1252 = True
+    decoder = codecs.getincrementaldecoder("utf-16" if bom == "utf-16" else "utf-8")()  # a UTF-8 BOM is valid UTF-8
+    decodes = is_cp1252 = True
     lines = size = 0
+    bad_at = -1
     last = b""
     nul = False
     for chunk in iter(lambda: binary.read(READ_CHUNK), b""):
@@ -226,22 +232,30 @@ def _scan_text(binary: IO[bytes], limits: FileLimits) -> tuple[str, int, int, bo
         lines += chunk.count(b"\n")
         nul = nul or (bom != "utf-16" and b"\x00" in chunk)
         last = chunk[-1:]
-        if bom is None and is_utf8:
+        if decodes:
+            pending = len(decoder.getstate()[0])  # bytes of a character the previous chunk cut
             try:
-                utf8.decode(chunk)
-            except UnicodeDecodeError:
-                is_utf8 = False
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                decodes, bad_at = False, max(size - len(chunk) - pending + exc.start, 0)
         if bom is None and is_cp1252 and _CP1252_HOLES.search(chunk):
             is_cp1252 = False
-    if bom is None and is_utf8:
+    if decodes and size <= limits.max_bytes:
         try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:  # the file ends inside a multi-byte sequence
-            is_utf8 = False
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:  # the file ends inside a multi-byte sequence (or half a UTF-16 unit)
+            decodes, bad_at = False, size - len(decoder.getstate()[0])
     binary.seek(0)
+    if bom is not None and not decodes and size <= limits.max_bytes:
+        name = "UTF-8" if bom == "utf-8-sig" else "UTF-16"
+        raise ValidationFailed(
+            f"the file starts with a {name} byte-order mark but is not {name} from byte {bad_at:,} on: "
+            "save it again as CSV UTF-8",
+            errors=[{"field": "file", "message": f"not {name} text"}],
+        )
     if last and last != b"\n":
         lines += 1
-    encoding = bom or ("utf-8" if is_utf8 else "cp1252" if is_cp1252 else "latin-1")
+    encoding = bom or ("utf-8" if decodes else "cp1252" if is_cp1252 else "latin-1")
     return encoding, lines, size, nul
 
 
