@@ -4,12 +4,14 @@ The segment builder offers every prediction kind (``contacts.models.PREDICTION_K
 a different job, and a fresh deployment, or one whose uplift or response model never trained, holds none of some: the
 builder's live count then read "0 contacts right now" with nothing to say that no threshold could do better.
 :func:`unheld` names those kinds with the reason, in the words of the pages that explain them (the contact
-page's "No prediction yet", the wizard's uplift line).
+page's "No prediction yet", the wizard's uplift line); :func:`held` gives the values a held kind goes between, so a
+threshold beyond them can be said to be why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import distinct, func, select
@@ -73,3 +75,24 @@ def unheld(session: Session, rules: Mapping[str, Any]) -> dict[str, str]:
         )
     )
     return {kind: why_none(session, kind) for kind in wanted if kind not in held}
+
+
+@dataclass(frozen=True)
+class Held:
+    """What live contacts hold of one prediction kind: how many contacts, the lowest value and the highest."""
+
+    contacts: int
+    low: float
+    high: float
+
+
+def held(session: Session, kind: str) -> Held | None:
+    """The values of ``kind`` live contacts hold (every row, as a segment's condition reads them), ``None`` when
+    none does: a threshold outside them is why a condition matches nobody ("churn risk high" on a shop whose
+    customers all hold 2 % to 3 %)."""
+    contacts, low, high = session.execute(
+        select(func.count(distinct(Prediction.contact_id)), func.min(Prediction.value), func.max(Prediction.value))
+        .join(Contact, Contact.id == Prediction.contact_id)
+        .where(Prediction.kind == kind, Contact.erased.is_(False))
+    ).one()
+    return Held(int(contacts), float(low), float(high)) if contacts else None

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.console import ConsoleRoute, render
+from api.console import ConsoleRoute, render, segment_empty
 from api.console import segment_form as builder_form
 from api.console.contacts import masked
 from api.deps import Acting, acting, db_session, require
@@ -75,7 +75,9 @@ def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
     # a kind nobody holds yet matches nobody whatever the threshold: say so, with why ("0 contacts" alone)
     unheld = [f"No contact has a prediction of “{builder_form.PREDICTION_LABELS[kind]}” yet, so that condition "
               f"matches nobody: {why}." for kind, why in prediction_rules.unheld(session, rules).items()]
-    return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld}
+    empty = segment_empty.why_empty(session, builder, segments.segmentable_attributes(session)) \
+        if total == 0 and not unheld else []
+    return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld, "empty": empty}
 
 
 @router.get("/segments", response_class=HTMLResponse)
