@@ -35,6 +35,9 @@ SIMPLEST = "history_rate"
 LEARNERS = (SIMPLEST, "logistic", "lightgbm")
 PRIOR_TEXTS = 2.0
 CHOOSING_SHARE = 0.2
+#: texts a learner learns from, or is judged on, at most: above it a seeded sample (1.2 million texts took 115 s
+#: of CPU to choose and fit in full, docs/intelligence.md; a sample this size ranks as well within the noise)
+MAX_ROWS = 200_000
 #: responses and non-responses each part of the time split needs before learners are compared
 MIN_COMPARED = 10
 SHARES = ("response_share", "weekday_share", "hour_gap")  # already on a small scale: not log-scaled
@@ -126,6 +129,17 @@ class Choice:
     split: dict[str, Any] = field(default_factory=dict)
 
 
+def sample(mask: np.ndarray, limit: int | None = None, seed: int = 0) -> np.ndarray:
+    """``mask`` with at most ``limit`` (default :data:`MAX_ROWS`) rows kept, a seeded random sample when more."""
+    limit = MAX_ROWS if limit is None else limit
+    kept = np.flatnonzero(mask)
+    if len(kept) <= limit:
+        return np.asarray(mask, dtype=bool)
+    out = np.zeros(len(mask), dtype=bool)
+    out[np.random.default_rng(seed).choice(kept, size=limit, replace=False)] = True
+    return out
+
+
 def time_split(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the rows to learn from and to choose on: the newest campaigns (by first text) holding at
     least :data:`CHOOSING_SHARE` of the texts to choose on, the older campaigns' texts whose window closed
@@ -145,7 +159,7 @@ def time_split(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def choose(rows: pd.DataFrame) -> Choice:
     """The learner for ``rows`` (:func:`intelligence.response_features.training_rows`), chosen on a split in time."""
-    learning, choosing = time_split(rows)
+    learning, choosing = (sample(part) for part in time_split(rows))
     outcome = rows["responded"].to_numpy()
     split = {"learn_texts": int(learning.sum()), "choose_texts": int(choosing.sum()),
              "choose_campaigns": int(rows.loc[choosing, "campaign"].nunique()),

@@ -32,7 +32,7 @@ from intelligence import store
 from intelligence.models import ModelVersion
 from intelligence.response_features import RESPONSE_DAYS, WINDOW, FeatureBuilder, hours, training_rows, weekdays
 from intelligence.response_history import REACHED, History, read
-from intelligence.response_learners import choose, make
+from intelligence.response_learners import choose, make, sample
 from intelligence.scoring import percentiles
 
 KIND = "response"
@@ -133,7 +133,8 @@ def score(session: Session, *, now: datetime | None = None) -> ResponseResult:
         return ResponseResult(False, why, asdict(found), seconds=round(time.monotonic() - started, 2))
     choice = choose(rows)
     outcome = rows["responded"].to_numpy()
-    model = make(choice.learner, len(rows)).fit(rows, outcome)
+    learnt = sample(np.ones(len(rows), dtype=bool))
+    model = make(choice.learner, int(learnt.sum())).fit(rows[learnt], outcome[learnt])
     ids = np.asarray(session.scalars(select(Contact.id).where(Contact.erased.is_(False)).order_by(Contact.id)).all(),
                      dtype=np.int64)  # fmt: skip
     hour, weekday = _usual_moment(history)

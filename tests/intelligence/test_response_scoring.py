@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import delete, func, select
 
 from campaigns import prediction_rules
@@ -15,7 +16,7 @@ from contacts.models import ConsentEvent, EngagementEvent, Order, Prediction
 from conversations.models import Message
 from core import db
 from core.settings import Settings
-from intelligence import response_scoring, store, tasks
+from intelligence import response_learners, response_scoring, store, tasks
 from intelligence.models import ModelVersion
 from intelligence.personalise import template_values
 from intelligence.response_features import RESPONSE_DAYS, FeatureBuilder, outcomes, training_rows
@@ -138,6 +139,17 @@ def test_a_group_that_always_clicks_ranks_above_one_that_never_does(runtime_any_
     )
     shown = Compiled(body, "fr").render(context)
     assert shown.endswith(" %") and int(shown.removeprefix("over ").removesuffix(" %")) >= 90, shown
+
+
+def test_a_large_history_is_learnt_from_a_seeded_sample(runtime: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(response_learners, "MAX_ROWS", 150)
+    with db.session_scope() as session:
+        made = build_history(session)
+        result = response_scoring.score(session, now=NOW)
+        model = session.scalar(select(ModelVersion).where(ModelVersion.kind == "response"))
+        eager, silent = (store.current(session, made[group][0])["response"].value for group in ("eager", "silent"))
+    assert result.scored and model is not None and eager > silent
+    assert model.metrics["split"]["learn_texts"] == 150 and model.metrics["split"]["choose_texts"] == 150
 
 
 def test_too_little_campaign_history_stores_nothing_and_says_why(runtime_any_db: Settings) -> None:
