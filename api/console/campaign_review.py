@@ -41,6 +41,10 @@ WAIT_WORDS = {
     "ab_winner": "wait for the A/B winner (the rest of the audience)",
     "adaptive_batch": "wait for their batch of the adaptive test",
 }
+#: a best-time campaign's planned texts wait as "scheduled" too, for each recipient's own moment: "wait for the local
+#: time chosen" named a time the marketer never chose
+BEST_TIME_WAIT = ("wait for their best hour in the window (the random-time holdout for a moment drawn in it), in "
+                  "their own time zone")
 
 #: waits of the sending window, which the confirmation adds to when the campaign goes
 _WINDOW_WAITS = frozenset({WAIT_WORDS["quiet_hours"], WAIT_WORDS["country_rule"]})
@@ -142,9 +146,12 @@ def _when(wizard: WizardForm, start: datetime | None) -> str:
     return "As soon as you confirm."
 
 
-def wait_words(code: str, spread: plan.Distribution, zone: str) -> str:
+def wait_words(code: str, spread: plan.Distribution, zone: str, *, best_time: bool = False) -> str:
     """Why some planned messages wait, in words; the A/B winner's moment in the campaign's zone, named
-    (the planner's "(Tue 14:00 UTC)" beside a schedule said in Europe/Paris read as two times)."""
+    (the planner's "(Tue 14:00 UTC)" beside a schedule said in Europe/Paris read as two times); with
+    ``best_time``, a scheduled text waits for its recipient's best hour."""
+    if code == "scheduled" and best_time:
+        return BEST_TIME_WAIT
     words = WAIT_WORDS.get(code, code)
     if code == "ab_winner" and spread.winner_at is not None:
         at = spread.winner_at.astimezone(scheduling.zone(zone))
@@ -253,7 +260,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
         problems = {**bodies.problems, **problems_of(exc.errors, exc.detail)}
         return Review(problems=problems, window=words, when=when_words(wizard, None))
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
-    waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone), n)
+    waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone, best_time=wizard.best_time), n)
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
     waits += _untested(wizard, estimate.distribution) + _held_back(wizard, estimate.distribution)
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
