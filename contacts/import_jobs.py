@@ -74,30 +74,30 @@ def start(
         encoding=shape.encoding,
         delimiter=shape.delimiter,
         options=options.to_json(),
-        mapping={"header": parser.header, "columns": [c.as_dict() for c in parser.columns],
-                 "sheet": table.sheet, "sheets": list(table.sheets), "header_row": table.header_row},
+        mapping={
+            "header": parser.header,
+            "columns": [c.as_dict() for c in parser.columns],
+            "sheet": table.sheet,
+            "sheets": list(table.sheets),
+            "header_row": table.header_row,
+        },
         rows_total=shape.rows_estimate,
         created_by_type=actor.type,
         created_by_id=actor.id,
     )
-    session.add(job)
-    session.flush()
-    size = seq = 0
-    for chunk in iter(lambda: binary.read(CHUNK_BYTES), b""):
-        # Core inserts: the session's identity map would otherwise keep every chunk in memory
-        session.execute(
-            insert(ContactImportChunk), {"import_id": job.id, "seq": seq, "data": crypto.encrypt_bytes(chunk)}
-        )
-        seq += 1
-        size += len(chunk)
-    job.size_bytes, job.chunk_count = size, seq
+    store_upload(session, job, binary)
     audit.record(
         session,
         actor=actor,
         action="contacts.import.start",
         target_type="contact_import",
         target_id=job.id,
-        diff={"format": shape.format, "size_bytes": size, "strict": options.strict, "dry_run": options.dry_run},
+        diff={
+            "format": shape.format,
+            "size_bytes": job.size_bytes,
+            "strict": options.strict,
+            "dry_run": options.dry_run,
+        },
     )
     if enqueue:
         enqueue_after_commit(
@@ -114,16 +114,37 @@ def start(
     return job
 
 
-def get(session: Session, import_id: int) -> ContactImport:
+def store_upload(session: Session, job: ContactImport, binary: IO[bytes]) -> None:
+    """Add ``job`` and keep ``binary`` (read to its end) in its encrypted chunks, for whichever worker runs it."""
+    session.add(job)
+    session.flush()
+    size = seq = 0
+    for chunk in iter(lambda: binary.read(CHUNK_BYTES), b""):
+        # Core inserts: the session's identity map would otherwise keep every chunk in memory
+        session.execute(
+            insert(ContactImportChunk), {"import_id": job.id, "seq": seq, "data": crypto.encrypt_bytes(chunk)}
+        )
+        seq += 1
+        size += len(chunk)
+    job.size_bytes, job.chunk_count = size, seq
+
+
+def get(session: Session, import_id: int, *, kind: str = "contacts") -> ContactImport:
+    """An import of ``kind`` (``contacts``, or ``orders``: ``contacts.order_jobs``).
+
+    Raises:
+        NotFound: no import of that kind has this id.
+    """
     found = session.get(ContactImport, import_id)
-    if found is None:
+    if found is None or found.kind != kind:
         raise NotFound(f"import {import_id} not found")
     return found
 
 
-def recent(session: Session, limit: int = 50) -> list[ContactImport]:
-    """The latest imports, newest first."""
-    return list(session.scalars(select(ContactImport).order_by(ContactImport.id.desc()).limit(limit)))
+def recent(session: Session, limit: int = 50, *, kind: str = "contacts") -> list[ContactImport]:
+    """The latest imports of ``kind``, newest first."""
+    query = select(ContactImport).where(ContactImport.kind == kind).order_by(ContactImport.id.desc())
+    return list(session.scalars(query.limit(limit)))
 
 
 def cancel(session: Session, import_id: int, *, actor: Actor) -> ContactImport:
@@ -162,8 +183,13 @@ def file_notes(job: ContactImport) -> list[str]:
     """Which part of the file was read, when not all of it: the sheet of a workbook that has others, the
     header's row when a title stands above it (``contacts.tabular.Table.notes``)."""
     mapping = job.mapping or {}
-    return Table([], int(mapping.get("header_row") or 1), iter(()), str(mapping.get("sheet") or ""),
-                 tuple(mapping.get("sheets") or ())).notes()
+    return Table(
+        [],
+        int(mapping.get("header_row") or 1),
+        iter(()),
+        str(mapping.get("sheet") or ""),
+        tuple(mapping.get("sheets") or ()),
+    ).notes()
 
 
 def problems(session: Session, import_id: int, *, errors: bool, limit: int = 100) -> list[ContactImportProblem]:
@@ -234,7 +260,7 @@ def finish(session: Session, job: ContactImport, status: str, error: str = "") -
     audit.record(
         session,
         actor=SYSTEM,
-        action=f"contacts.import.{status}",
+        action=f"{job.kind}.import.{status}",  # contacts.import.succeeded, orders.import.failed...
         target_type="contact_import",
         target_id=job.id,
         diff={k: getattr(job, k) for k in ("rows_done", "created", "updated", "skipped", "rejected", "warning_count")},

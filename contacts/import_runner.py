@@ -101,7 +101,7 @@ def run(import_id: int, *, progress: Callable[[ContactImport], None] | None = No
         job.started_at = job.started_at or utcnow()
         runner = _Runner(job, attrs.schema(session), FileLimits.of(get_settings()), progress)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as binary:
-        _copy_upload(import_id, binary)
+        copy_upload(import_id, binary)
         try:
             status, error = runner.run(binary), ""
         except ImportCancelled:
@@ -126,7 +126,8 @@ def give_up(import_id: int, exc: BaseException) -> None:
             import_jobs.finish(session, job, "failed", f"{reason}; rows before row {job.cursor + 1} were imported")
 
 
-def _copy_upload(import_id: int, binary: IO[bytes]) -> None:
+def copy_upload(import_id: int, binary: IO[bytes]) -> None:
+    """Write the stored upload of import ``import_id`` into ``binary``, decrypted, and rewind it."""
     with db.session_scope() as session:
         stmt = (
             select(ContactImportChunk.data)

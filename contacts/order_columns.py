@@ -6,7 +6,8 @@ ignored), so ``InvoiceNo``, ``Invoice No`` and ``invoice-no`` are one header. A 
 
 Targets: ``order_id``, ``ordered_at``, ``product_id``, ``description``, ``quantity``,
 ``unit_price`` (required: ``order_id``, ``ordered_at``, ``quantity``, ``unit_price``), the
-customer (``customer_id``, ``phone``, ``email``: at least one), ``country``, ``currency``, ``status``.
+customer (``customer_id``, ``phone``, ``email``: at least one), ``country``, ``currency``, ``status``,
+``refunded`` (the amount given back on the order: Shopify's ``Refunded Amount``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contacts.import_mapping import EMAIL_HEADERS, SYNONYMS, normalise_header
 from core.errors import ValidationFailed
 
 FIELDS = ("order_id", "ordered_at", "product_id", "description", "quantity", "unit_price",
-          "customer_id", "phone", "email", "country", "currency", "status")  # fmt: skip
+          "customer_id", "phone", "email", "country", "currency", "status", "refunded")  # fmt: skip
 REQUIRED = ("order_id", "ordered_at", "quantity", "unit_price")
 CUSTOMER_FIELDS = ("customer_id", "phone", "email")
 
@@ -35,6 +36,8 @@ _OWN: dict[str, tuple[str, ...]] = {
                     "client id", "numero client", "id client"),
     "currency": ("currency", "devise", "monnaie"),
     "status": ("status", "order status", "financial status", "statut"),
+    "refunded": ("refunded amount", "refunded", "refund amount", "amount refunded", "montant rembourse",
+                 "rembourse"),
 }  # fmt: skip
 _SYNONYMS: dict[str, str] = {
     # a bare "number" is the order's more often than the customer's phone in a file of orders
@@ -62,6 +65,22 @@ def header_with_orders(mapping: Mapping[str, str] | None) -> Callable[[list[str]
     return accepts
 
 
+def recognised(header: list[str]) -> dict[int, str]:
+    """Column position → target for the columns whose header names a field (no override, nothing checked): the
+    first of two columns naming one target keeps it; a fallback header (:data:`_FALLBACK`) only when no synonym
+    names its target."""
+    automatic: dict[int, str] = {}
+    for position, name in enumerate(header):
+        target = _SYNONYMS.get(normalise_header(name))
+        if target and target not in automatic.values():
+            automatic[position] = target
+    for position, name in enumerate(header):
+        target = _FALLBACK.get(normalise_header(name))
+        if target and target not in automatic.values():
+            automatic[position] = target
+    return automatic
+
+
 def resolve(header: list[str], mapping: Mapping[str, str] | None) -> dict[int, str]:
     """Column position → target for the columns used: synonyms first, then ``mapping``'s overrides.
 
@@ -72,15 +91,7 @@ def resolve(header: list[str], mapping: Mapping[str, str] | None) -> dict[int, s
         ValidationFailed: an override names no column or an unknown target, two columns are mapped
             to one target, a required column is missing, or no column says who the customer is.
     """
-    automatic: dict[int, str] = {}
-    for position, name in enumerate(header):
-        target = _SYNONYMS.get(normalise_header(name))
-        if target and target not in automatic.values():
-            automatic[position] = target
-    for position, name in enumerate(header):
-        target = _FALLBACK.get(normalise_header(name))
-        if target and target not in automatic.values():
-            automatic[position] = target
+    automatic = recognised(header)
     by_key = {normalise_header(name): i for i, name in reversed(list(enumerate(header)))}
     errors: list[dict[str, str]] = []
     overrides: dict[int, str] = {}

@@ -13,10 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from contacts.import_values import EXCEL_EPOCH
 from core.errors import ValidationFailed
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/\d{2,4}\b")
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_US_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
+_DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y %H:%M")
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,27 @@ def date_order(dates: Iterable[tuple[int, str]], *, asked: bool | None) -> DateO
         "month first (12/31/2011), and import again",
         errors=[{"field": "day_first", "message": "the file's dates read both ways: say which"}],
     )
+
+
+def parse_time(text: str, *, day_first: bool = False) -> datetime:
+    """An order time from a file: ISO 8601 (``2011-12-09 12:50:00``, offsets kept) or a slash date.
+
+    Raises:
+        ValueError: none of the accepted forms.
+    """
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if _SERIAL.match(text):  # Excel's serial day and time: a date column formatted as General ("45297.4166")
+        return EXCEL_EPOCH + timedelta(days=float(text))
+    for form in _DAY_FIRST_FORMATS if day_first else _US_FORMATS:
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            continue
+    try:  # Shopify's export: "2024-01-05 10:00:00 +0100"
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date") from None

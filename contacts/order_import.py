@@ -17,23 +17,23 @@ taken as UTC; slash dates are read as the file's own dates show (``contacts.orde
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import IO, Any
+from datetime import datetime
+from typing import IO, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from contacts.attributes import BadAttributeValue
 from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
-from contacts.import_values import EXCEL_EPOCH, file_number
+from contacts.import_values import file_number
 from contacts.importer import numbered_rows
 from contacts.order_columns import header_with_orders, resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
-from contacts.order_dates import DateOrder, date_order
+from contacts.order_dates import DateOrder, date_order, parse_time
+from contacts.order_refunds import credit_note_id, with_refund
 from contacts.orders import (
     MAX_QUANTITY,
     MAX_TOTAL_MICROS,
@@ -66,9 +66,6 @@ _STATUS_WORDS = {
 #: leaves them blank on its other lines (every such order was refused, "the rows of this order name different
 #: customers"); a blank one on a later row is the first row's
 ORDER_FIELDS = ("ordered_at", "customer_id", "phone", "email", "country", "currency", "status")
-_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
-_US_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y %H:%M")
-_DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y %H:%M")
 
 
 @dataclass(frozen=True)
@@ -90,18 +87,22 @@ class OrderImportReport:
     lines: int = 0  # lines of the orders created (or, dry, that would be)
     error_count: int = 0
     unknown_customers: int = 0  # distinct customers no contact matched
+    customers: int = 0  # distinct contacts whose orders were recorded or known already (none is created)
+    refunds_created: int = 0  # credit notes of orders part refunded (contacts.order_refunds)
     rejected_by_code: Counter[str] = field(default_factory=Counter)
     errors: list[RowProblem] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
     date_order: str = ""  # how slash dates were read, in words ("" when the file has none)
     date_order_why: str = ""
+    day_first: bool = False  # how slash dates were read (False too when the file has none)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "date_order": self.date_order, "date_order_why": self.date_order_why,
+            "date_order": self.date_order, "date_order_why": self.date_order_why, "day_first": self.day_first,
             "rows": self.rows, "orders_created": self.orders_created, "orders_existing": self.orders_existing,
             "lines": self.lines, "error_count": self.error_count, "unknown_customers": self.unknown_customers,
+            "customers": self.customers, "refunds_created": self.refunds_created,
             "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
             "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.row)],
             "mapping": self.mapping, "dry_run": self.dry_run,
@@ -122,30 +123,6 @@ class _Order:
     key: str
     lines: list[_Line] = field(default_factory=list)
     customer: Customer = field(default_factory=Customer)
-
-
-def parse_time(text: str, *, day_first: bool = False) -> datetime:
-    """An order time from a file: ISO 8601 (``2011-12-09 12:50:00``, offsets kept) or a slash date.
-
-    Raises:
-        ValueError: none of the accepted forms.
-    """
-    text = text.strip()
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    if _SERIAL.match(text):  # Excel's serial day and time: a date column formatted as General ("45297.4166")
-        return EXCEL_EPOCH + timedelta(days=float(text))
-    for form in _DAY_FIRST_FORMATS if day_first else _US_FORMATS:
-        try:
-            return datetime.strptime(text, form)
-        except ValueError:
-            continue
-    try:  # Shopify's export: "2024-01-05 10:00:00 +0100"
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date") from None
 
 
 class _Parser:
@@ -207,25 +184,34 @@ class _Parser:
         return Customer(customer_id=customer_key(values.get("customer_id", "")), phone=values.get("phone", ""),
                         email=values.get("email", "").casefold())  # fmt: skip
 
-    def order(self, pending: _Order) -> tuple[OrderIn | None, str, str, str]:
-        """The order of a complete run of rows, or (None, target, code, message) when it cannot be one."""
+    def order(self, pending: _Order) -> tuple[tuple[OrderIn, ...], str, str, str]:
+        """The order of a complete run of rows and the credit note of a part refunded (``contacts.order_refunds``),
+        or ((), target, code, message) when it cannot be one."""
         first = pending.lines[0].values
         customers = {self.customer(row.values) for row in pending.lines}
         if len(customers) > 1:
-            return None, "customer_id", "mixed_customers", "the rows of this order name different customers"
+            return (), "customer_id", "mixed_customers", "the rows of this order name different customers"
         pending.customer = customers.pop()
         if pending.customer.empty:
-            return None, "customer_id", "no_customer", GUEST
+            return (), "customer_id", "no_customer", GUEST
         lines = tuple(row.line for row in pending.lines if row.line is not None)
         credit_note = all(line.quantity < 0 for line in lines)
         status = "cancelled" if credit_note else _status(first.get("status", "")) or "paid"
         if abs(sum(line.quantity * line.unit_price_micros for line in lines)) > MAX_TOTAL_MICROS:
-            return None, "quantity", "too_large", "the order's total is too large to store"
+            return (), "quantity", "too_large", "the order's total is too large to store"
+        try:
+            refunded = to_micros(file_number(first.get("refunded") or "0"))
+            if not 0 <= refunded <= MAX_TOTAL_MICROS:
+                raise ValueError
+        except (ValueError, BadAttributeValue):
+            return (), "refunded", "bad_refund", "not an amount refunded such as 12.50 or 12,50"
+        if refunded and len(credit_note_id(pending.key)) > 64:
+            return (), "order_id", "bad_order_id", "an order id with a refund has at most 63 characters"
         order = OrderIn(source="import", external_id=pending.key, lines=lines, status=status,
                         ordered_at=min(row.ordered_at for row in pending.lines if row.ordered_at is not None),
                         currency=(first.get("currency") or self.options.currency).upper(),
                         country=first.get("country", ""))  # fmt: skip
-        return order, "", "", ""
+        return with_refund(order, refunded), "", "", ""
 
 
 def _status(word: str) -> str | None:
@@ -259,12 +245,12 @@ def import_orders(
     *,
     filename: str = "",
     limits: FileLimits | None = None,
-    rejected: RejectedFile | None = None,
+    rejected: RejectedRows | None = None,
 ) -> OrderImportReport:
     """Import the orders of a CSV or XLSX file inside ``session`` (the caller commits).
 
     Good orders are recorded; rows that cannot be are reported (``errors``, and every one to
-    ``rejected``, a :class:`RejectedFile`, with its cells).
+    ``rejected``, a :class:`RejectedFile` or the job's table, with its cells).
 
     Raises:
         ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
@@ -276,14 +262,20 @@ def import_orders(
     binary.seek(0)
     table = read_table(binary, shape, limits, header_with_orders(options.mapping))
     parser = _Parser(table.header, options, day_first=dates.day_first)
-    report = OrderImportReport(mapping=parser.mapping, dry_run=options.dry_run,
-                               date_order=dates.words if dates.why else "", date_order_why=dates.why)
+    report = OrderImportReport(
+        mapping=parser.mapping,
+        dry_run=options.dry_run,
+        date_order=dates.words if dates.why else "",
+        date_order_why=dates.why,
+        day_first=dates.day_first,
+    )
     if rejected is not None:
         rejected.header(parser.header)
     matcher = CustomerMatcher(session, region=options.region)
     seen: set[str] = set()
     unknown: set[Customer] = set()
-    batch: list[tuple[_Order, OrderIn]] = []
+    matched: set[int] = set()
+    batch: list[tuple[_Order, tuple[OrderIn, ...]]] = []
 
     def reject(problem: RowProblem) -> None:
         report.error_count += 1
@@ -299,22 +291,29 @@ def import_orders(
 
     def flush() -> None:
         matcher.prefetch(pending.customer for pending, _ in batch)
-        items = []
-        for pending, order in batch:
+        items: list[tuple[int, OrderIn]] = []
+        refunds: list[bool] = []  # the order's credit note for a part refunded (contacts.order_refunds)
+        for pending, orders in batch:
             contact_id = matcher.find(pending.customer)
             if contact_id is None:
                 unknown.add(pending.customer)
                 reject_order(pending, "customer_id", "unknown_customer", UNKNOWN)
             else:
-                items.append((contact_id, order))
+                matched.add(contact_id)
+                items.extend((contact_id, order) for order in orders)
+                refunds.extend(i > 0 for i in range(len(orders)))
         if options.dry_run:
             known = known_orders(session, "import", (order.external_id for _, order in items))
             created = [order.external_id not in known for _, order in items]
         else:
             created = [recorded.created for recorded in record_orders(session, items)]
-        report.orders_created += sum(created)
-        report.orders_existing += len(created) - sum(created)
-        report.lines += sum(len(order.lines) for (_, order), new in zip(items, created, strict=True) if new)
+        for (_, order), new, refund in zip(items, created, refunds, strict=True):
+            if refund:
+                report.refunds_created += new
+                continue
+            report.orders_created += new
+            report.orders_existing += not new
+            report.lines += len(order.lines) if new else 0
         batch.clear()
 
     for pending in _runs(parser, numbered_rows(table.rows, limits, start=table.header_row + 1)):
@@ -336,17 +335,18 @@ def import_orders(
                     reject(RowProblem(row.number, parser.column("order_id"), "order_incomplete",
                                       "another row of this order was rejected", cells=tuple(row.cells)))  # fmt: skip
             continue
-        order, target, code, message = parser.order(pending)
-        if order is None:
+        orders, target, code, message = parser.order(pending)
+        if not orders:
             reject_order(pending, target, code, message)
             continue
-        batch.append((pending, order))
+        batch.append((pending, orders))
         if len(batch) >= BATCH:
             flush()
     flush()
     if report.rows == 0:
         raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])
     report.unknown_customers = len(unknown)
+    report.customers = len(matched)
     if rejected is not None:
         rejected.close()
     session.flush()
@@ -359,8 +359,9 @@ def _date_order(binary: IO[bytes], shape: FileShape, limits: FileLimits, options
         return date_order((), asked=options.day_first)
     table = read_table(binary, shape, limits, header_with_orders(options.mapping))
     position = next(i for i, t in _Parser(table.header, options).targets.items() if t == "ordered_at")
-    cells = ((n, c[position]) for n, c in numbered_rows(table.rows, limits, start=table.header_row + 1)
-             if position < len(c))
+    cells = (
+        (n, c[position]) for n, c in numbered_rows(table.rows, limits, start=table.header_row + 1) if position < len(c)
+    )
     return date_order(cells, asked=None)
 
 
@@ -369,6 +370,17 @@ def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, f
     counts = {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
     audit.record(session, actor=actor, action="orders.import", target_type="orders", target_id=filename[:200],
                  diff={"filename": filename[:200], **counts})  # fmt: skip
+
+
+class RejectedRows(Protocol):
+    """Where :func:`import_orders` hands every rejected row: the CLI's CSV (:class:`RejectedFile`) or a job's
+    table (``contacts.order_jobs``). Problems of one row arrive together."""
+
+    def header(self, columns: list[str]) -> None: ...
+
+    def add(self, problem: RowProblem) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class RejectedFile:

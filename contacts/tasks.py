@@ -1,4 +1,5 @@
-"""Jobs of the contacts package: contact imports, the periodic CRM sync (HubSpot pull + consent push, CSV by URL)."""
+"""Jobs of the contacts package: contact and order imports, the periodic CRM sync (HubSpot pull + consent push,
+CSV by URL)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,25 @@ def run_import(import_id: int) -> str:
         raise
 
 
+def run_order_import(import_id: int) -> str:
+    """Run one order import (queued by ``contacts.order_jobs.start``, the console's); returns its status.
+
+    An unexpected error is raised again for the queue to retry (the import starts over: orders recorded by an
+    attempt that committed are only counted); on the last attempt the import is marked failed first.
+    """
+    from rq import get_current_job
+
+    from contacts import order_jobs
+
+    try:
+        return order_jobs.run(import_id)
+    except Exception as exc:
+        current = get_current_job()
+        if current is None or not current.retries_left:
+            order_jobs.give_up(import_id, exc)
+        raise
+
+
 def sync_crm() -> str:
     """Run every configured CRM sync, each in its own transaction; a no-op when none is configured.
 
@@ -46,8 +66,9 @@ def sync_crm() -> str:
         try:
             with db.session_scope() as session:
                 # committed page by page: a worker stopped mid-sync (a deploy, a timeout) keeps what it did
-                result = hubspot_run.sync(session, hubspot_settings, redis=get_redis(settings),
-                                          checkpoint=session.commit)
+                result = hubspot_run.sync(
+                    session, hubspot_settings, redis=get_redis(settings), checkpoint=session.commit
+                )
             done.append(f"hubspot {result.as_dict()}")
         except hubspot_run.SyncRunning:  # the admin's, or a slot's still going: it does this one's work
             done.append("hubspot skipped: a sync is already running")

@@ -35,7 +35,7 @@ class Subject:
 
 @dataclass(frozen=True)
 class _Kind:
-    kind: str  # "message", "campaign", "import", "intent_training", "webhook_delivery"
+    kind: str  # "message", "campaign", "import", "order_import", "intent_training", "webhook_delivery"
     noun: str  # one of them, in words
     verb: str  # the job's action, "{}" standing for the noun and its id(s)
 
@@ -46,6 +46,7 @@ _WITH_IDS: dict[str, _Kind] = {
     "workers.jobs.inbound.process_inbound": _Kind("message", "inbound message", "Read and answer {}"),
     "campaigns.tasks.prepare_campaign": _Kind("campaign", "campaign", "Prepare the recipients of {}"),
     "contacts.tasks.run_import": _Kind("import", "contact import", "Run {}"),
+    "contacts.tasks.run_order_import": _Kind("order_import", "order import", "Run {}"),
     "agent.tasks.train_intents": _Kind("intent_training", "intent training job", "Train the intents of {}"),
     "core.tasks.deliver_webhook": _Kind("webhook_delivery", "webhook delivery", "Post {}"),
 }

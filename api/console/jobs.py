@@ -37,6 +37,8 @@ def _links(session: Session, entries: list[failed_jobs.FailedJobEntry]) -> dict[
             links[entry.job.id] = f"/console/campaigns/{ids[0]}"
         elif kind == "import" and len(ids) == 1:
             links[entry.job.id] = f"/console/imports/{ids[0]}"
+        elif kind == "order_import" and len(ids) == 1:
+            links[entry.job.id] = f"/console/order-imports/{ids[0]}"
         elif kind == "message" and len(ids) == 1:
             message_of[ids[0]] = entry.job.id
     if message_of:

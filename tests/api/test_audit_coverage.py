@@ -63,6 +63,7 @@ NOT_AUDITED: dict[str, str] = {
     "POST /console/variants/{variant_id}/check": "brand-checks a text as typed, stores nothing",
     "POST /api/v1/contacts/imports/preview": "reads a file's first rows, writes nothing (write=False)",
     "POST /console/imports/preview": "reads a file's first rows, writes nothing (write=False)",
+    "POST /console/order-imports/preview": "a dry run of the order import (dry_run=True), writes nothing",
 }
 
 # where the walk follows calls: Relais' own packages (a library's functions never audit)

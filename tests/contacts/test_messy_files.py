@@ -261,9 +261,11 @@ def test_shopify_orders_export_reads_each_order_from_its_first_row(runtime_any_d
         orders = {v.order.external_id: v.order for v in [*list_orders(session, first), *list_orders(session, second)]}
         assert {k: (o.status, o.currency, o.total_micros) for k, o in orders.items()} == {
             "#1001": ("paid", "EUR", 53_900_000), "#1002": ("open", "EUR", 10_000_000),
-            "#1003": ("paid", "EUR", 10_000_000)}
+            "#1003": ("paid", "EUR", 10_000_000), "C#1003": ("cancelled", "EUR", -5_000_000)}  # 5.00 refunded
         assert orders["#1002"].contact_id == second
-    assert (run()["orders_existing"], run()["orders_created"]) == (3, 0)
+    assert (report["refunds_created"], report["customers"]) == (1, 2)
+    again = run()
+    assert (again["orders_existing"], again["orders_created"], again["refunds_created"]) == (3, 0, 0)
 
 
 def test_a_french_order_file_reads_its_dates_day_first_and_its_prices_with_commas(

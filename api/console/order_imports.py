@@ -1,0 +1,183 @@
+"""The order history import: upload → preview (columns, dates, counts, rejected rows) → import as a job → report.
+
+Marketers load the order history every prediction learns from here, as they load contacts on
+``/console/imports``. One form carries the file, each column's field, the way slash dates read and the
+currency; each change re-posts it to the preview (``contacts.order_preview``, a dry run of the import,
+writing nothing), and "Import the orders" posts it once more to start the background job
+(``contacts.order_jobs``, running ``contacts.order_import.import_orders`` as ``POST /api/v1/orders/import``
+and ``relais orders import`` do). Its fragment polls itself until the job ends, then shows the report and
+what happens next: the daily scoring recomputes the predictions, or "Score now" queues it (the REST route's
+function, audited there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from api.console import ConsoleRoute, render
+from api.deps import Acting, acting, db_session, require
+from api.routes import intelligence as rest_intelligence
+from contacts import import_jobs, order_jobs
+from contacts.models import ContactImport
+from contacts.order_columns import FIELDS
+from contacts.order_import import OrderImportOptions
+from contacts.order_preview import preview
+from contacts.tabular import FileLimits
+from core import db
+from core.accounts import Principal
+from core.errors import ValidationFailed
+from core.rbac import Role
+
+router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
+MARKETERS = require(Role.MARKETER)
+MARKETER = acting(Role.MARKETER)
+PAGE = "/console/order-imports"
+FIELD_LABELS = {
+    "order_id": "Order number",
+    "ordered_at": "Order date",
+    "product_id": "Product code (SKU)",
+    "description": "Product name",
+    "quantity": "Quantity",
+    "unit_price": "Unit price",
+    "customer_id": "Customer number (the shop's)",
+    "phone": "Customer's phone number",
+    "email": "Customer's e-mail",
+    "country": "Country",
+    "currency": "Currency",
+    "status": "Payment status",
+    "refunded": "Amount refunded",
+    "ignore": "Do not import",
+}
+TARGETS = [(name, FIELD_LABELS[name]) for name in (*FIELDS, "ignore")]
+#: why rows were handed back, in a marketer's words (codes: docs/contacts.md, "Importing order files")
+REASONS = {
+    "unknown_customer": "no contact has this customer (import them as contacts first, with their customer number, "
+    "phone or e-mail)",
+    "no_customer": "guest orders: no customer number, phone or e-mail",
+    "order_incomplete": "another row of the same order was rejected (the order goes in whole or not at all)",
+    "bad_date": "the date is not a date",
+    "bad_quantity": "the quantity is not a whole number",
+    "bad_price": "the price is not an amount",
+    "bad_refund": "the amount refunded is not an amount",
+    "bad_currency": "the currency is not a code such as EUR",
+    "bad_status": "the payment status is not paid, pending or refunded",
+    "bad_order_id": "the order number is too long",
+    "no_order_id": "the order number is empty",
+    "mixed_customers": "the rows of one order name different customers",
+    "order_split": "an order's rows are apart from each other in the file",
+    "too_large": "the order's total is too large",
+}
+
+
+@dataclass(frozen=True)
+class _Posted:
+    binary: IO[bytes]
+    filename: str
+    options: OrderImportOptions
+    limits: FileLimits
+
+
+async def _posted(request: Request) -> _Posted:
+    """The file and the page's choices: each column's field (every column sent, so what the preview showed is
+    what runs), which way slash dates read (``day`` / ``month``; empty: as the file's dates show), the currency."""
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
+    columns, chosen = [str(c) for c in form.getlist("column")], [str(t) for t in form.getlist("target")]
+    if len(columns) != len(chosen):
+        raise ValidationFailed("the column mapping is incomplete", errors=[{"field": "mapping"}])
+    day_first = {"day": True, "month": False}.get(str(form.get("day_first") or ""))
+    currency = str(form.get("currency") or "").strip().upper()
+    if currency and (len(currency) != 3 or not currency.isalpha()):
+        raise ValidationFailed("the currency is a code of three letters such as EUR", errors=[{"field": "currency"}])
+    settings = request.app.state.settings
+    options = OrderImportOptions(mapping=dict(zip(columns, chosen, strict=True)) or None, currency=currency,
+                                 day_first=day_first, region=settings.default_region)  # fmt: skip
+    return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
+
+
+@router.get("/order-imports", response_class=HTMLResponse)
+def order_import_page(
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    return render(request, "console/order_imports.html", {"recent": order_jobs.recent(session)}, principal=principal)
+
+
+@router.post("/order-imports/preview", response_class=HTMLResponse)
+async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
+    """What importing the chosen file would do, with the current choices (nothing is written)."""
+    posted = await _posted(by.request)
+    found = await run_in_threadpool(preview, by.session, posted.binary, filename=posted.filename,
+                                    options=posted.options, limits=posted.limits)  # fmt: skip
+    context = {"preview": found, "targets": TARGETS, "labels": FIELD_LABELS, "reasons": REASONS,
+               "day_first": posted.options.day_first, "currency": posted.options.currency}  # fmt: skip
+    return render(by.request, "console/_order_import_preview.html", context, principal=by.principal)
+
+
+@router.post("/order-imports", response_class=HTMLResponse)
+async def start_import(by: Acting = MARKETER) -> HTMLResponse:
+    """Start the background import of the previewed file (audited); answers with its progress."""
+    posted = await _posted(by.request)
+    job = await run_in_threadpool(order_jobs.start, by.session, posted.binary, filename=posted.filename,
+                                  options=posted.options, limits=posted.limits, actor=by.actor)  # fmt: skip
+    return render(by.request, "console/_order_import_progress.html", _context(by.session, job), principal=by.principal)
+
+
+def _context(session: Session, job: ContactImport) -> dict[str, Any]:
+    summary = job.summary or {}
+    return {
+        "job": job,
+        "finished": job.status in import_jobs.FINISHED,
+        "summary": summary,
+        "reasons": REASONS,
+        "rejected_by_code": sorted((summary.get("rejected_by_code") or {}).items(), key=lambda item: -item[1]),
+        "errors": import_jobs.problems(session, job.id, errors=True, limit=20),
+    }
+
+
+@router.get("/order-imports/{import_id}", response_class=HTMLResponse)
+def import_status(
+    request: Request,
+    import_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """An order import's progress or report (the fragment HTMX polls) or, on a page load, the page around it."""
+    context = _context(session, order_jobs.get(session, import_id))
+    template = "console/_order_import_progress.html" if "hx-request" in request.headers else "console/order_import.html"
+    return render(request, template, context, principal=principal)
+
+
+@router.get("/order-imports/{import_id}/rejected.csv")
+def rejected_csv(
+    import_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    _: Principal = Depends(MARKETERS),
+) -> StreamingResponse:
+    """Every rejected row: ``row`` (the spreadsheet's number), ``reason``, then the row as uploaded."""
+    order_jobs.get(session, import_id)
+
+    def chunks() -> Iterator[str]:
+        with db.session_scope() as reader:  # the request's session ends with the response's head
+            yield from import_jobs.rejected_csv(reader, order_jobs.get(reader, import_id))
+
+    headers = {"Content-Disposition": f'attachment; filename="order-import-{import_id}-rejected.csv"'}
+    return StreamingResponse(chunks(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.post("/order-imports/score", response_class=HTMLResponse)
+def score_now(by: Acting = MARKETER) -> HTMLResponse:
+    """Queue the scoring of every contact now (``POST /api/v1/intelligence/score``'s function, audited there)."""
+    scoring = rest_intelligence.request_scoring(by.request, by.session, by.principal)
+    return render(by.request, "console/_order_import_scoring.html", {"scoring": scoring}, principal=by.principal)
