@@ -1,8 +1,8 @@
 """The contact page's "Predictions" card: the stored predictions (``intelligence.store``) in words.
 
-Probabilities read as percentages, churn risk as a band, money in the currency of the contact's
-orders, the best time as a weekday and hour in the contact's zone, the model version and when it
-was computed; a contact scored with the population's values (no orders yet) is told apart.
+Probabilities (buying, responding to the next campaign text) read as percentages, churn risk as a band, money
+in the currency of the contact's orders, the best time as a weekday and hour in the contact's zone, the model
+version and when it was computed; a contact scored with the population's values (no orders yet) is told apart.
 """
 
 from __future__ import annotations
@@ -79,4 +79,9 @@ def build(session: Session, contact_id: int, orders: list[OrderView], *, today: 
         if not detail.get("personal", True):
             text += ", the shop's usual hour"
         card.facts.append(("Best time to text", text))
+    if "response" in found:  # learnt from the shop's campaign texts (intelligence.response_scoring)
+        texts = int(found["response"].detail.get("texts") or 0)
+        basis = f"after {texts} campaign texts" if texts else "no campaign text yet"
+        chance = _percent(found["response"].value)
+        card.facts.append(("Chance to respond to the next campaign text", f"{chance} ({basis})"))
     return card

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, func, select
 
+from api.console import predictions_card
 from campaigns import prediction_rules
 from campaigns.reporting import ATTRIBUTION_DAYS
 from campaigns.templates import Compiled, TemplateSpec, contact_context, validate
@@ -117,6 +118,7 @@ def test_a_group_that_always_clicks_ranks_above_one_that_never_does(runtime_any_
         chance = {group: [store.current(session, c)["response"] for c in ids] for group, ids in made.items()}
         model = session.scalar(select(ModelVersion).where(ModelVersion.kind == "response"))
         values = template_values(session, made["eager"][:1])
+        cards = [predictions_card.build(session, made[group][0], [], today=NOW.date()) for group in ("eager", "none")]
         assert prediction_rules.unheld(session, RULE) == {}
     assert min(p.value for p in chance["eager"]) > max(p.value for p in chance["silent"])
     assert all(p.detail["percentile"] > 60 for p in chance["eager"])
@@ -124,6 +126,9 @@ def test_a_group_that_always_clicks_ranks_above_one_that_never_does(runtime_any_
     assert model is not None and model.version == result.version == "20260601"
     assert model.params["learner"] == result.learner and model.metrics["validation_auc"] == result.validation
     assert model.metrics["split"]["choose_campaigns"] == 2 and model.metrics["split"]["learn_texts"] == 480
+    # the contact page says it in words
+    assert ("Chance to respond to the next campaign text", "over 99 % (after 6 campaign texts)") in cards[0].facts
+    assert any(fact.endswith("(no campaign text yet)") for _, fact in cards[1].facts)
     # a template reads it as it reads the other chances
     body = '{{ prediction.response | default("") }}'
     validate(body, TemplateSpec())
