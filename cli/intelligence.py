@@ -12,7 +12,7 @@ from cli.console import console
 from core import audit, db
 from core.db import utcnow
 from core.runtime import bootstrap
-from intelligence import scoring, tasks
+from intelligence import response_scoring, scoring, tasks
 
 intelligence_app = typer.Typer(help="Predictions learnt from the order history.", no_args_is_help=True)
 
@@ -55,6 +55,16 @@ def score(
                      target_id=result.versions.get("purchase_90d", ""),
                      diff={"path": result.path, "contacts": result.contacts_scored})  # fmt: skip
     print_result(result)
+    with db.session_scope() as session, console.status("learning the chance to respond from past campaign texts"):
+        response = response_scoring.score(session, now=now)  # its own transaction, as the daily job runs it
+        audit.record(session, actor=CLI_ACTOR, action="intelligence.score", target_type="model_version",
+                     target_id=response.version, diff={"kind": response_scoring.KIND, "scored": response.scored,
+                                                       "contacts": response.written})  # fmt: skip
+    if response.scored:
+        console.print(f"[green]Chance to respond stored for {response.written} contacts[/] (model version "
+                      f"{response.version}); {response.reason}")
+    else:
+        console.print(f"[yellow]Chance to respond not stored: {response.reason}[/]")
 
 
 @intelligence_app.command("uplift")

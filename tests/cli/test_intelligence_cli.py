@@ -29,9 +29,13 @@ def test_score_reports_too_little_history_and_is_audited(runtime: Settings) -> N
     answer = CliRunner().invoke(app, ["intelligence", "score", "--at", "2026-06-01T12:00:00+00:00"])
     assert answer.exit_code == 0, answer.output
     assert "Nothing stored: 6 customers with orders; at least 50" in answer.output
+    assert "Chance to respond not stored: 0 campaign texts" in answer.output
     with db.session_scope() as session:
-        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "intelligence.score")).one()
-        assert entry.diff == {"path": "too_little_history", "contacts": 0}
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "intelligence.score").order_by(AuditEntry.id)
+        ).all()
+        assert [entry.diff for entry in entries] == [{"path": "too_little_history", "contacts": 0},
+                                                     {"kind": "response", "scored": False, "contacts": 0}]
 
 
 def test_the_reference_history_leaves_the_demo_customers_out_moves_dates_and_prices_in_euros(tmp_path: Path) -> None:
