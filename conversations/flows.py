@@ -33,6 +33,7 @@ from contacts.models import Contact
 from contacts.service import get_or_create_by_phone, get_or_create_many_by_phone
 from conversations import service
 from conversations.models import LANES, Conversation, InboundEvent, Message
+from conversations.scheduled import planned_detail, planned_time
 from core import db, webhooks
 from core.crypto import blind_index
 from core.db import after_commit, utcnow
@@ -112,6 +113,7 @@ def queue_outbound(
     sender: str | None = None,
     override_opt_out: bool = False,
     expires_at: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> Message:
     """Store an outbound message as ``queued``; it is sent by a worker after the commit.
 
@@ -120,7 +122,8 @@ def queue_outbound(
     ``override_opt_out`` lets a ``transactional`` text reach an opted-out contact (the STOP and
     HELP replies, an administrator's audited override: ``contacts.consent.consent_verdicts``).
     ``expires_at`` (a one-time code's validity): past it the message is closed ``expired``, never
-    sent late (``delivery.authority``).
+    sent late (``delivery.authority``). ``not_before`` (a text scheduled through the API,
+    ``conversations.scheduled``): its send job wakes then, and it waits as ``scheduled`` meanwhile.
 
     Raises:
         ValidationFailed: unknown lane, neither text nor media, or ``expires_at`` not in the future.
@@ -157,6 +160,9 @@ def queue_outbound(
         segments=1 if items else info.segments,
         analysis=analysis or {},
     )
+    if not_before is not None:
+        message.not_before, message.wait_reason = not_before, "scheduled"
+        message.wait_detail = planned_detail(not_before, contact.timezone)
     session.add(message)
     if conversation is not None:
         conversation.last_message_at = utcnow()
@@ -166,7 +172,7 @@ def queue_outbound(
         held.setdefault(lane, []).append(message)
         return message
     session.flush()
-    enqueue_after_commit(session, send_job([message.id], lane=lane))
+    enqueue_after_commit(session, send_job([message.id], lane=lane, at=not_before))
     return message
 
 
@@ -222,6 +228,7 @@ def send_api_message(
     smart_encoding: bool = False,
     override_opt_out: bool = False,
     expires_at: datetime | None = None,
+    send_at: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Validate and queue a message asked for through the API; returns ``(message, created)``.
 
@@ -237,11 +244,13 @@ def send_api_message(
     Raises:
         InvalidPhoneNumber: ``to`` is not a valid number (field ``to``).
         ValidationFailed: empty or overlong body, unknown lane, unsupported media, unknown sender,
-            a recipient that may not be texted on ``lane`` (field ``to``, ``reason`` the verdict).
+            a recipient that may not be texted on ``lane`` (field ``to``, ``reason`` the verdict), a ``send_at``
+            in the past, too far ahead or not before ``expires_at``.
         Conflict: the key was used for another message.
     """
     e164 = phone_info(to, region=region, field="to")
     text = smart_encode(body) if smart_encoding else body
+    not_before = planned_time(send_at, expires_at=expires_at, now=utcnow())
     if idempotency_key:
         existing = service.find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
@@ -286,6 +295,7 @@ def send_api_message(
                 sender=sender,
                 override_opt_out=override_opt_out,
                 expires_at=expires_at,
+                not_before=not_before,
             )
     except IntegrityError:
         # A concurrent request with the same key committed between our look-up and our insert

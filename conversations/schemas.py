@@ -37,6 +37,11 @@ class MessageIn(RequestBody):
         default=None,
         description="for time-critical texts (one-time codes): not sent after this instant, closed expired",
     )
+    send_at: datetime | None = Field(
+        default=None,
+        description="schedule: not sent before this instant (at most 35 days ahead); consent and the lane's send "
+        "window are checked when it goes; cancel it before with POST /messages/{id}/cancel",
+    )
 
 
 class PreviewIn(RequestBody):

@@ -1,4 +1,5 @@
-"""Send a message, read it, list messages, preview encoding and segments."""
+"""Send a message (now or at ``send_at``), cancel one that waits, read it, list messages, preview encoding and
+segments."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core import audit
 from core.accounts import Principal
 from core.errors import Forbidden, ValidationFailed
 from core.rbac import Role
+from delivery.cancel import cancel
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 MIN_OVERRIDE_REASON = 10
@@ -56,11 +58,14 @@ def send_message(
         smart_encoding=body.smart_encoding,
         override_opt_out=body.override_opt_out,
         expires_at=body.expires_at,
+        send_at=body.send_at,
     )
     if not created:
         response.status_code = 200
         return MessageOut.of(message)
     diff = {"lane": message.lane, "segments": message.segments, "to": body.to}
+    if message.not_before is not None:
+        diff["send_at"] = message.not_before.isoformat()
     if body.override_opt_out:
         diff |= {"override_opt_out": True, "override_reason": body.override_reason.strip()}
     audit.record(
@@ -83,6 +88,21 @@ def _check_override(body: MessageIn, principal: Principal) -> None:
     if len(body.override_reason.strip()) < MIN_OVERRIDE_REASON:
         raise ValidationFailed(f"override_reason must say why, in {MIN_OVERRIDE_REASON} characters at least",
                                errors=[{"field": "override_reason", "reason": "missing"}])
+
+
+@router.post("/messages/{message_id}/cancel", response_model=MessageOut)
+def cancel_message(
+    message_id: int,
+    request: Request,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(require(Role.MARKETER, Role.AGENT)),
+) -> MessageOut:
+    """Cancel a text that waits to go (scheduled, held for its send window, waiting for a retry): it becomes
+    ``rejected`` with ``error_code`` ``cancelled``. 409 when a worker already holds it or it has gone."""
+    message = cancel(session, message_id, scope=_scope(principal))
+    audit.record(session, actor=actor(request, principal), action="message.cancel", target_type="message",
+                 target_id=message.id, diff={"status": message.status})  # fmt: skip
+    return MessageOut.of(message)
 
 
 @router.post("/messages/preview", response_model=PreviewOut)
