@@ -197,5 +197,5 @@ def why_none(session: Session, *, now: datetime | None = None) -> str:
         return "the response model's last run stored none for the contacts there are now"
     return (
         "enough campaign history to learn from, but the daily scoring has not run since "
-        "(POST /api/v1/intelligence/score runs it now)"
+        "(relais intelligence score, or POST /api/v1/intelligence/score, runs it now)"
     )
