@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     inbound_worker_threads: int = Field(1, ge=1, le=64)
     # Provider calls in flight per worker process (the delivery engine's lanes, the Vonage pool): docs/delivery.md
     send_concurrency: int = Field(10, ge=1, le=256)
+    # The longest a provider's "slow down" (429, throttled) pauses its account, whatever it asks: docs/delivery.md
+    max_throttle_pause_seconds: float = Field(300.0, ge=1.0, le=3600.0)
     # Request bodies, counted while they stream in (docs/security.md): public webhooks, uploads, the rest
     webhook_body_max_bytes: int = Field(64 * 1024, ge=1024)
     upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)

@@ -39,7 +39,8 @@ def get_engine() -> DeliveryEngine:
         engine = _engines.get(id(settings))
         if engine is None:
             channel = get_channel(settings, outbox=redis_outbox(settings), smpp_listener=DatabaseSmppListener())
-            engine = DeliveryEngine(channel=channel, client=get_redis(settings), concurrency=settings.send_concurrency)
+            engine = DeliveryEngine(channel=channel, client=get_redis(settings), concurrency=settings.send_concurrency,
+                                    max_throttle_pause=settings.max_throttle_pause_seconds)
             _engines[id(settings)] = engine
             # a worker stopping sends and records what its lanes hold (a send job may return before that)
             atexit.register(engine.close)
