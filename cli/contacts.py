@@ -53,7 +53,8 @@ def _print_report(job: ContactImport) -> None:
     for notice in import_jobs.notices(job):
         console.print(f"[yellow]{notice}[/]")
     console.print(
-        f"{counted(job.rows_done, 'row')}: {job.created} created, {job.updated} updated, {job.skipped} skipped, "
+        f"{counted(job.rows_done, 'row')}: {job.created} created, {job.updated} updated, {job.unchanged} unchanged, "
+        f"{job.skipped} skipped, "
         f"{job.rejected} rejected, {counted(job.warning_count, 'warning')}"
     )
 

@@ -263,5 +263,8 @@ def finish(session: Session, job: ContactImport, status: str, error: str = "") -
         action=f"{job.kind}.import.{status}",  # contacts.import.succeeded, orders.import.failed...
         target_type="contact_import",
         target_id=job.id,
-        diff={k: getattr(job, k) for k in ("rows_done", "created", "updated", "skipped", "rejected", "warning_count")},
+        diff={
+            k: getattr(job, k)
+            for k in ("rows_done", "created", "updated", "unchanged", "skipped", "rejected", "warning_count")
+        },
     )

@@ -98,6 +98,7 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # existing contacts the file changed nothing of
     skipped: int = 0
     error_count: int = 0
     without_consent: int = 0
@@ -120,6 +121,7 @@ class ImportReport:
             "rows": self.rows,
             "created": self.created,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "skipped": self.skipped,
             "error_count": self.error_count,
             "errors": [e.as_dict() for e in self.errors],

@@ -179,7 +179,9 @@ class _Runner:
         for model in (ContactImportProblem, ContactImportNumber):
             session.execute(delete(model).where(model.import_id == job.id))
         job.phase, job.cursor = "importing", 0
-        for counter in ("rows_done", "created", "updated", "skipped", "rejected", "warning_count", "without_consent"):
+        counters = ("rows_done", "created", "updated", "unchanged", "skipped", "rejected", "warning_count",
+                    "without_consent")  # fmt: skip
+        for counter in counters:
             setattr(job, counter, 0)
         self.phase, self.cursor = "importing", 0
 
@@ -220,6 +222,7 @@ class _Runner:
             job.rows_done += read
             job.created += outcome.created
             job.updated += outcome.updated
+            job.unchanged += outcome.unchanged
             job.skipped += outcome.skipped
             job.without_consent += outcome.without_consent
             job.rejected += len({p.row for p in found if p.error})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,6 +58,9 @@ class MemorySeen:
 class BatchOutcome:
     created: int = 0
     updated: int = 0
+    #: existing contacts whose row changes nothing (a file imported again): they were counted ``updated``, so a
+    #: re-import that changed nothing reported "N updated"
+    unchanged: int = 0
     skipped: int = 0
     without_consent: int = 0  # new contacts whose row records no consent: they get no marketing
     #: existing contacts whose row records no consent, by row number: the consent they keep (``consent_status``,
@@ -111,6 +114,7 @@ def write_batch(
     )
     merged: list[int] = []
     new_rows: list[ParsedRow] = []
+    listed = _memberships(session, [c.id for c in existing.values()], options)
     for row in fresh:
         if row.index in suppressed:
             out.problems.append(
@@ -149,7 +153,10 @@ def write_batch(
             )
             continue
         else:
-            out.updated += 1
+            if _changes(found, row) or listed.get(found.id, 0) < len(set(options.list_ids)):
+                out.updated += 1
+            else:
+                out.unchanged += 1
             if write:
                 _merge(session, found, row, known, out)
                 merged.append(found.id)
@@ -177,23 +184,80 @@ def _duplicate(row: ParsedRow, first: int) -> RowProblem:
     )
 
 
+def _merged_fields(contact: Contact, row: ParsedRow) -> dict[str, Any]:
+    """The contact's plain fields once ``row`` is merged into it (what :func:`_merge` writes)."""
+    return {
+        "name": row.name or contact.name,
+        "first_name": row.first_name or contact.first_name,
+        # a language the file gave replaces the contact's; the country's default only fills a missing one
+        "language": (contact.language or row.language) if row.language_from_country else (
+            row.language or contact.language),
+        "timezone": contact.timezone or row.timezone,
+    }  # fmt: skip
+
+
+def _consent_step(contact: Contact, row: ParsedRow) -> str:
+    """What ``row``'s consent does to the contact: ``opt_out``, ``declined``, ``opt_in``, ``refused`` (an
+    import cannot opt a STOP back in) or ``""`` (nothing)."""
+    if row.stop and not contact.opted_out:
+        return "opt_out"
+    if row.consent is False and contact.consent_status != "opted_out":
+        return "declined"
+    if row.consent is True and contact.opted_out:
+        return "refused"
+    if row.consent is True and contact.consent_status != "opted_in":
+        return "opt_in"
+    return ""
+
+
+def _changes(contact: Contact, row: ParsedRow) -> bool:
+    """Whether merging ``row`` changes anything of ``contact`` (lists aside: :func:`_memberships`)."""
+    fields = _merged_fields(contact, row)
+    attributes = contact.attributes or {}
+    return (
+        any(getattr(contact, name) != value for name, value in fields.items())
+        or any(attributes.get(name) != value for name, value in row.attributes.items())
+        or bool(set(row.tags) - set(contact.tags or []))
+        or _consent_step(contact, row) in ("opt_out", "declined", "opt_in")
+    )
+
+
+def _memberships(session: Session, contact_ids: list[int], options: ImportOptions) -> dict[int, int]:
+    """How many of the import's lists each of these contacts is in already (none asked: nothing read).
+
+    Read by contact (its index), the lists filtered here: a ``list_id`` condition was planned on PostgreSQL
+    as a scan of the list's members, every batch reading the members earlier batches had added.
+    """
+    wanted = set(options.list_ids)
+    if not wanted or not contact_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(
+        select(ListMembership.contact_id, ListMembership.list_id).where(
+            among(ListMembership.contact_id, contact_ids, dialect)
+        )
+    )
+    found: dict[int, int] = {}
+    for contact_id, list_id in rows:
+        if list_id in wanted:
+            found[contact_id] = found.get(contact_id, 0) + 1
+    return found
+
+
 def _merge(session: Session, contact: Contact, row: ParsedRow, known: attrs.Schema, out: BatchOutcome) -> None:
-    contact.name = row.name or contact.name
-    contact.first_name = row.first_name or contact.first_name
-    # a language the file gave replaces the contact's; the country's default only fills a missing one
-    contact.language = (contact.language or row.language) if row.language_from_country else (
-        row.language or contact.language)
-    contact.timezone = contact.timezone or row.timezone
+    for name, value in _merged_fields(contact, row).items():
+        setattr(contact, name, value)
     if row.attributes:
         contact.attributes = {**(contact.attributes or {}), **row.attributes}
         attrs.reindex(session, contact, known)
     if set(row.tags) - set(contact.tags or []):
         set_tags(session, contact, [*(contact.tags or []), *row.tags])
-    if row.stop and not contact.opted_out:
+    step = _consent_step(contact, row)
+    if step == "opt_out":
         consent.record_opt_out(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
-    elif row.consent is False and contact.consent_status != "opted_out":
+    elif step == "declined":
         consent.record_declined(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
-    elif row.consent is True and contact.opted_out:
+    elif step == "refused":
         out.problems.append(
             RowProblem(
                 row.number,
@@ -203,7 +267,7 @@ def _merge(session: Session, contact: Contact, row: ParsedRow, known: attrs.Sche
                 error=False,
             )
         )
-    elif row.consent is True and contact.consent_status != "opted_in":
+    elif step == "opt_in":
         consent.record_opt_in(session, contact=contact, source="import", proof=row.proof, actor=SYSTEM)
 
 

@@ -369,6 +369,7 @@ def import_file(
             report.add(problem)
         report.created += outcome.created
         report.updated += outcome.updated
+        report.unchanged += outcome.unchanged
         report.skipped += outcome.skipped
         report.without_consent += outcome.without_consent
         batch.clear()

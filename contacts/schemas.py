@@ -229,6 +229,7 @@ class ImportJobOut(BaseModel):
     percent: float
     created: int
     updated: int
+    unchanged: int = Field(description="existing contacts the file changed nothing of (a file imported again)")
     skipped: int
     rejected: int
     warning_count: int
@@ -277,6 +278,7 @@ class ImportJobOut(BaseModel):
             percent=percent,
             created=job.created,
             updated=job.updated,
+            unchanged=job.unchanged,
             skipped=job.skipped,
             rejected=job.rejected,
             warning_count=job.warning_count,

@@ -78,5 +78,7 @@ def sync_crm() -> str:
             report = csv_sync.sync_from_url(
                 session, url, ImportOptions(region=settings.default_region, source_name="csv-sync")
             )
-        done.append(f"csv rows={report.rows} created={report.created} updated={report.updated}")
+        done.append(
+            f"csv rows={report.rows} created={report.created} updated={report.updated} unchanged={report.unchanged}"
+        )
     return "; ".join(done) or "no CRM sync configured"

@@ -61,7 +61,8 @@ def test_an_exported_file_names_line_types_and_imports_back_cleanly(app_client: 
     assert columns["line_type"][0] == "ignore" and "from the number" in columns["line_type"][1]
     assert columns["opted_out"] == ("opted_out", "")
     assert columns["id"][0] == columns["created_at"][0] == "ignore"
-    assert (again["status"], again["created"], again["updated"], again["rejected"]) == ("succeeded", 0, 5, 0)
+    assert (again["status"], again["created"], again["updated"], again["unchanged"], again["rejected"]) == (
+        "succeeded", 0, 0, 5, 0)  # it said "5 updated" of contacts it left as they were
     assert again["errors"] == [] and [w["code"] for w in again["warnings"]] == ["landline"]  # the truth, as before
     assert _by_name(_export(app_client)) == rows  # nothing changed
 

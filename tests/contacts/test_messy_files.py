@@ -88,7 +88,7 @@ def test_an_excel_workbook_is_read_from_its_list_sheet_under_the_title_as_it_sho
                             content=_workbook())
     run_jobs()
     second = app_client.get(again.json()["links"]["self"], headers=marketer).json()
-    assert (second["created"], second["updated"], second["rejected"]) == (0, 3, 1)
+    assert (second["created"], second["updated"], second["unchanged"], second["rejected"]) == (0, 0, 3, 1)
     assert _consents() == {"Jean": "opted_in", "Zoé": "opted_in", "Léa": "opted_out"}
 
 
