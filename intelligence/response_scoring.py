@@ -39,6 +39,9 @@ KIND = "response"
 MIN_TEXTS = 300
 MIN_RESPONSES = 30
 MIN_CAMPAIGNS = 2
+#: :func:`why_none` reads the history to count responses up to this many texts (under a second); above it,
+#: a segment builder asking at each keystroke would wait seconds, and the run's result says why instead
+WHY_READS_AT_MOST = 20_000
 
 
 @dataclass(frozen=True)
@@ -184,17 +187,22 @@ def latest_model(session: Session) -> ModelVersion | None:
 
 def why_none(session: Session, *, now: datetime | None = None) -> str:
     """Why no contact holds a ``response`` prediction: too little campaign history (how much there is), or
-    none stored by the last run, or not trained yet."""
+    none stored by the last run, or not trained yet. The segment builder asks at each change of a rule, so
+    the history's responses are counted only while it holds at most :data:`WHY_READS_AT_MOST` texts."""
     moment = _aware(now)
     known = _known_texts(session, moment)
-    found = Evidence(known)
-    if known >= MIN_TEXTS:
-        found = _evidence(training_rows(history := read(session, until=moment), FeatureBuilder(history)))
-    why = shortfall(found)
+    why = shortfall(Evidence(known)) if known < MIN_TEXTS else None
+    if MIN_TEXTS <= known <= WHY_READS_AT_MOST:
+        why = shortfall(_evidence(training_rows(history := read(session, until=moment), FeatureBuilder(history))))
     if why is not None:
         return f"the chance to respond is learnt from this shop's past campaign texts: {why}"
     if latest_model(session) is not None:
         return "the response model's last run stored none for the contacts there are now"
+    if known > WHY_READS_AT_MOST:
+        return (
+            f"{known} campaign texts to learn from, but no run has stored the chance to respond yet (relais "
+            "intelligence score, or POST /api/v1/intelligence/score, runs it now and says why if it stores none)"
+        )
     return (
         "enough campaign history to learn from, but the daily scoring has not run since "
         "(relais intelligence score, or POST /api/v1/intelligence/score, runs it now)"

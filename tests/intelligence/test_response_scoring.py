@@ -157,7 +157,9 @@ def test_a_large_history_is_learnt_from_a_seeded_sample(runtime: Settings, monke
     assert model.metrics["split"]["learn_texts"] == 150 and model.metrics["split"]["choose_texts"] == 150
 
 
-def test_too_little_campaign_history_stores_nothing_and_says_why(runtime_any_db: Settings) -> None:
+def test_too_little_campaign_history_stores_nothing_and_says_why(
+    runtime_any_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with db.session_scope() as session:
         build_history(session, campaigns=2, per_group=20)
         result = response_scoring.score(session, now=NOW)
@@ -175,6 +177,12 @@ def test_too_little_campaign_history_stores_nothing_and_says_why(runtime_any_db:
         assert not result.scored and "0 of 840 campaign texts were responded to" in result.reason
         assert "0 of 840" in prediction_rules.why_none(session, "response")
         assert session.scalar(select(func.count()).select_from(Prediction)) == 0
+        # a large history is not read at each question of the segment builder: the run says why
+        monkeypatch.setattr(response_scoring, "WHY_READS_AT_MOST", 500)
+        why = prediction_rules.why_none(session, "response")
+        assert (
+            why.startswith("840 campaign texts to learn from, but no run has stored") and "relais intelligence" in why
+        )
 
 
 def test_the_daily_job_stores_one_versioned_model_a_day_and_replaces_its_rows(runtime_any_db: Settings) -> None:
