@@ -83,6 +83,7 @@ class FeatureBuilder:
         angle = hours(at) * (2 * np.pi / 24)
         self.engaged = Timeline(contact, at)
         self.sin, self.cos = Timeline(contact, at, np.sin(angle)), Timeline(contact, at, np.cos(angle))
+        # contact x weekday as one group: within the timeline's group range up to contact id 76 million
         self.by_weekday = Timeline(contact * 7 + weekdays(at), at)
 
     def features(self, contact: np.ndarray, seconds: np.ndarray, hour: np.ndarray, weekday: np.ndarray) -> pd.DataFrame:
