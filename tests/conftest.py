@@ -86,8 +86,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     candidate = redis_lib.Redis.from_url(explicit, socket_connect_timeout=2)
     try:
         candidate.ping()
-        base = make_url_redis(explicit, db=1 + _worker_index())
-        return base
+        wanted = 1 + _worker_index()
+        databases = int(candidate.config_get("databases").get("databases", 16))
+        if wanted >= databases:  # Redis answers "DB index is out of range" on the first command, far from here
+            pytest.fail(f"this worker needs Redis database {wanted} (RELAIS_TEST_SLOT × 2 + worker + 1) and {explicit} "
+                        f"has {databases} (0-{databases - 1}): use a lower RELAIS_TEST_SLOT or another server "
+                        "(RELAIS_TEST_REDIS_URL)")
+        return make_url_redis(explicit, db=wanted)
     except redis_lib.ConnectionError:
         if os.environ.get("RELAIS_TEST_REDIS_URL") or os.environ.get("CI"):
             pytest.fail(f"Redis at {explicit} is unreachable (required in CI)")
