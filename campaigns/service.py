@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns import scheduling
+from campaigns.links import URL_PATTERN
 from campaigns.models import Campaign, Conversion, EventTemplate, Template
 from campaigns.schemas import CampaignIn, ConversionIn, ScheduleIn, TemplateIn
 from campaigns.templates import TemplateSpec, validate
@@ -111,6 +112,20 @@ def _check_ab(session: Session, ab: dict[str, Any]) -> None:
         problems.append("winner_after_hours must be >= 0")
     if problems:
         raise ValidationFailed("; ".join(problems), errors=[{"field": "ab", "message": p} for p in problems])
+
+
+def unclickable_arms(session: Session, ab: dict[str, Any]) -> list[str]:
+    """The arms of a test on clicks whose template has no link, in sentences: nobody can click them, so their
+    clicks stay 0 and the test can only favour the others (walking the console, an adaptive test on clicks between
+    a text with a link and one without said nothing; only links written in a template are tracked). Advice, not a
+    refusal: a test may mean to learn that a text without a link does worse."""
+    if not ab or ab.get("metric", "clicks") != "clicks":
+        return []
+    return [f"Arm {arm.get('name')}'s template “{template.name}” has no link, so no one can click it: its clicks stay "
+            "0 and the test can only favour the other arms. Measure replies or conversions, or add a link to it."
+            for arm in ab.get("arms") or [] if isinstance(arm.get("template_id"), int)
+            and (template := session.get(Template, arm["template_id"])) is not None
+            and not URL_PATTERN.search(template.body)]  # fmt: skip
 
 
 def check_campaign(session: Session, data: CampaignIn) -> None:

@@ -75,6 +75,7 @@ class Review:
     zone: str = "UTC"  # the campaign's, which the spread's hours are in
     waits: list[tuple[str, int]] = field(default_factory=list)
     forecast: dict[str, str] = field(default_factory=dict)  # label -> expected value with its intervals
+    metric_notes: list[str] = field(default_factory=list)  # arms a test on clicks cannot tell apart (no link)
 
     def asked(self) -> str:
         """When it goes, for the confirmation question, with the texts that wait and, when all do, the first time.
@@ -252,6 +253,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
             partial.problems, partial.window, partial.when = bodies.problems, words, when_words(wizard, None)
             return partial
         service.check_campaign(session, bodies.campaign)
+        notes = service.unclickable_arms(session, bodies.campaign.ab)
         start = start_of(wizard, bodies.schedule, now=now)
         probe = Campaign(**bodies.campaign.model_dump(), id=draft_id, local_time=bodies.schedule.local_time,
                          local_date=bodies.schedule.local_date)
@@ -266,6 +268,6 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit,
-                  zone=wizard.timezone, waits=waits,
+                  zone=wizard.timezone, waits=waits, metric_notes=notes,
                   forecast={**facts(forecasting.forecast_for(session, probe, estimate), admin=admin),
                             **uplift_fact(session, [c for c, _, _ in estimate.audience.recipients])})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from core import db
+from tests.campaigns.factories import create_template
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
 
 
@@ -19,3 +21,21 @@ def test_a_best_time_plan_says_texts_wait_for_their_best_hour_not_a_chosen_time(
     assert "local time chosen" not in waits
     assert ("<strong>3</strong> wait for their best hour in the window (the random-time holdout for a moment drawn "
             "in it), in their own time zone") in waits  # fmt: skip
+
+
+def test_a_test_on_clicks_says_which_arms_have_no_link_to_click(app_client: TestClient) -> None:
+    ids = wizard_audience()  # "Soldes" and "Nouveautés": neither has a link
+    with db.session_scope() as session:
+        linked = create_template(session, name="Lien", body="Nouvelle collection https://shop.example/new").id
+    headers = marketer_headers(app_client)
+    form = wizard_form(ids, mode="adaptive", arm_template=[str(linked), str(ids["promo"])], metric="clicks",
+                       control_percent="10", batch_size="500", batch_minutes="60", max_hours="72")  # fmt: skip
+    shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers)
+    assert shown.status_code == 200, shown.text
+    notes = shown.text[shown.text.index('<span id="metric-notes"') :].split("</span> </span>", 1)[0]
+    # before: nothing; on the demo the bandit sent the linkless text to 4 of 5 recipients, judged on clicks
+    assert ("Arm B&#39;s template “Soldes” has no link, so no one can click it: its clicks stay 0 and the test can "
+            "only favour the other arms. Measure replies or conversions, or add a link to it.") in notes
+    assert "Arm A" not in notes and 'id="wizard-problems"' in shown.text and "another look" not in shown.text
+    replies = app_client.post("/console/campaigns/wizard/review", data={**form, "metric": "replies"}, headers=headers)
+    assert "has no link" not in replies.text
