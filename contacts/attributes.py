@@ -17,8 +17,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from contacts.models import ATTRIBUTE_TYPES, AttributeDefinition, AttributeValue, Contact
+from contacts.personal_values import personal_kind
 from contacts.segments import reading_attribute
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.settings import get_settings
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TRUE = frozenset({"true", "yes", "y", "1", "oui", "si", "ja"})
@@ -64,10 +66,15 @@ def backfill(session: Session, definition: AttributeDefinition) -> int:
 
     Streams contacts in batches (their attributes must be decrypted to be read); values that do
     not fit the declared type stay in the encrypted JSON but are not indexed. Returns rows indexed.
+
+    Raises:
+        ValidationFailed: a contact holds an e-mail address or a phone number under the name (field
+            ``segmentable``): it would be copied in plaintext (``contacts.personal_values``).
     """
     session.execute(delete(AttributeValue).where(AttributeValue.name == definition.name))
     rows: list[dict[str, Any]] = []
     indexed = 0
+    region = get_settings().default_region
     stmt = (
         select(Contact.id, Contact.attributes)
         .where(Contact.erased.is_(False))
@@ -79,6 +86,13 @@ def backfill(session: Session, definition: AttributeDefinition) -> int:
             value = coerce(definition.type, raw)
         except BadAttributeValue:
             continue
+        kind = personal_kind(value, region=region)
+        if kind:  # a contact's address or number would be copied in clear
+            raise ValidationFailed(
+                f"contacts hold {kind} under “{definition.name}”: a segmentable attribute is stored in plaintext to "
+                "filter on, and personal contact data stays encrypted; keep it not segmentable",
+                errors=[{"field": "segmentable", "reason": "personal_data"}],
+            )
         if value is not None:
             rows.append(index_row(contact_id, definition, value))
             indexed += 1
@@ -213,6 +227,12 @@ def validate(known: Mapping[str, AttributeDefinition], values: Mapping[str, Any]
             out[name] = coerce(definition.type, raw)
         except BadAttributeValue as exc:
             errors.append({"field": f"attributes.{name}", "message": str(exc)})
+            continue
+        kind = personal_kind(out[name], region=get_settings().default_region) if definition.segmentable else None
+        if kind:
+            errors.append({"field": f"attributes.{name}", "message": f"this looks like {kind}: a segmentable "
+                           "attribute is stored in plaintext to filter on, and personal contact data stays encrypted "
+                           f"(declare “{name}” not segmentable to keep it)"})  # fmt: skip
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
     return out
