@@ -16,12 +16,11 @@ taken as UTC; slash dates are read as the file's own dates show (``contacts.orde
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
@@ -30,10 +29,11 @@ from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
 from contacts.import_values import file_number
 from contacts.importer import numbered_rows
-from contacts.order_columns import header_with_orders, resolve
+from contacts.order_columns import CUSTOMER_FIELDS, header_with_orders, resolve
 from contacts.order_customers import Customer, CustomerMatcher, customer_key
 from contacts.order_dates import DateOrder, date_order, parse_time
 from contacts.order_refunds import credit_note_id, with_refund
+from contacts.order_rejected import RejectedRows
 from contacts.orders import (
     MAX_QUANTITY,
     MAX_TOTAL_MICROS,
@@ -48,7 +48,6 @@ from contacts.tabular import FileLimits, FileShape, inspect, read_table
 from core import audit
 from core.audit import Actor
 from core.errors import ValidationFailed
-from core.spreadsheet import neutralise
 
 BATCH = 500  # orders per look-up and write
 UNKNOWN = "no contact has this customer id, phone or e-mail"
@@ -75,6 +74,7 @@ class OrderImportOptions:
     day_first: bool | None = None  # 31/12/2011 (True) or 12/31/2011 (False); None: as the file's dates show
     region: str | None = None  # for national-format phone numbers
     dry_run: bool = False  # match and check everything, write nothing
+    stop_after: int | None = None  # rows: stop at the first order past them (the console's preview); None: all
 
 
 @dataclass
@@ -96,6 +96,7 @@ class OrderImportReport:
     date_order: str = ""  # how slash dates were read, in words ("" when the file has none)
     date_order_why: str = ""
     day_first: bool = False  # how slash dates were read (False too when the file has none)
+    stopped_early: bool = False  # rows were left unread (``OrderImportOptions.stop_after``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,7 +138,12 @@ class _Parser:
         return {self.header[i]: t for i, t in self.targets.items()}
 
     def column(self, target: str) -> str:
-        return next((self.header[i] for i, t in self.targets.items() if t == target), target)
+        """The file's header of ``target``; the customer's columns the file has when it has no customer id (a
+        guest or unknown customer was said of "customer_id", a column the file did not have)."""
+        found = [self.header[i] for i, t in self.targets.items() if t == target]
+        if not found and target == "customer_id":
+            found = [" / ".join(self.header[i] for i, t in self.targets.items() if t in CUSTOMER_FIELDS)]
+        return found[0] if found else target
 
     def values(self, cells: list[str]) -> dict[str, str]:
         return {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
@@ -317,6 +323,9 @@ def import_orders(
         batch.clear()
 
     for pending in _runs(parser, numbered_rows(table.rows, limits, start=table.header_row + 1)):
+        if options.stop_after is not None and report.rows >= options.stop_after:
+            report.stopped_early = True
+            break
         report.rows += len(pending.lines)
         if pending.key in seen:
             reject_order(pending, "order_id", "order_split", SPLIT)
@@ -370,46 +379,3 @@ def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, f
     counts = {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
     audit.record(session, actor=actor, action="orders.import", target_type="orders", target_id=filename[:200],
                  diff={"filename": filename[:200], **counts})  # fmt: skip
-
-
-class RejectedRows(Protocol):
-    """Where :func:`import_orders` hands every rejected row: the CLI's CSV (:class:`RejectedFile`) or a job's
-    table (``contacts.order_jobs``). Problems of one row arrive together."""
-
-    def header(self, columns: list[str]) -> None: ...
-
-    def add(self, problem: RowProblem) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class RejectedFile:
-    """The rejected-rows CSV of an import, as contacts' imports write it: ``row``, ``reason``, the row as read.
-
-    :func:`import_orders` writes to it; problems of one row arrive together and share a line.
-    Cells that a spreadsheet would run as formulas are neutralised (signed numbers stay as typed).
-    """
-
-    def __init__(self, out: IO[str]) -> None:
-        self.writer = csv.writer(out)
-        self.rows = 0
-        self._pending: list[RowProblem] = []
-
-    def header(self, columns: list[str]) -> None:
-        self.writer.writerow(["row", "reason", *columns])
-
-    def add(self, problem: RowProblem) -> None:
-        if self._pending and self._pending[0].row != problem.row:
-            self.close()
-        self._pending.append(problem)
-
-    def close(self) -> None:
-        """Write the last row held back."""
-        if not self._pending:
-            return
-        reason = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in self._pending)
-        cells = next((p.cells for p in self._pending if p.cells is not None), ())
-        safe = [neutralise(c, keep_signed_numbers=True) for c in cells]
-        self.writer.writerow([str(self._pending[0].row), reason, *safe])
-        self.rows += 1
-        self._pending = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ from core import db
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role
+from intelligence.scoring import MIN_CUSTOMERS
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
@@ -131,19 +133,30 @@ async def start_import(by: Acting = MARKETER) -> HTMLResponse:
     posted = await _posted(by.request)
     job = await run_in_threadpool(order_jobs.start, by.session, posted.binary, filename=posted.filename,
                                   options=posted.options, limits=posted.limits, actor=by.actor)  # fmt: skip
-    return render(by.request, "console/_order_import_progress.html", _context(by.session, job), principal=by.principal)
+    return _progress(by.request, by.session, by.principal, job)
 
 
 def _context(session: Session, job: ContactImport) -> dict[str, Any]:
     summary = job.summary or {}
     return {
         "job": job,
+        "min_customers": MIN_CUSTOMERS,
         "finished": job.status in import_jobs.FINISHED,
         "summary": summary,
         "reasons": REASONS,
         "rejected_by_code": sorted((summary.get("rejected_by_code") or {}).items(), key=lambda item: -item[1]),
         "errors": import_jobs.problems(session, job.id, errors=True, limit=20),
     }
+
+
+def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
+    """The progress or report fragment; on the imports page, with the recent list redrawn when the import just
+    started or ended (it read "No order import yet." under the report)."""
+    context = _context(session, job)
+    on_page = urlsplit(request.headers.get("hx-current-url", "")).path == PAGE
+    if on_page and (context["finished"] or request.method == "POST"):
+        context["recent"] = order_jobs.recent(session)
+    return render(request, "console/_order_import_progress.html", context, principal=principal)
 
 
 @router.get("/order-imports/{import_id}", response_class=HTMLResponse)
@@ -154,9 +167,10 @@ def import_status(
     principal: Principal = Depends(MARKETERS),
 ) -> HTMLResponse:
     """An order import's progress or report (the fragment HTMX polls) or, on a page load, the page around it."""
-    context = _context(session, order_jobs.get(session, import_id))
-    template = "console/_order_import_progress.html" if "hx-request" in request.headers else "console/order_import.html"
-    return render(request, template, context, principal=principal)
+    job = order_jobs.get(session, import_id)
+    if "hx-request" in request.headers:
+        return _progress(request, session, principal, job)
+    return render(request, "console/order_import.html", _context(session, job), principal=principal)
 
 
 @router.get("/order-imports/{import_id}/rejected.csv")
@@ -180,4 +194,5 @@ def rejected_csv(
 def score_now(by: Acting = MARKETER) -> HTMLResponse:
     """Queue the scoring of every contact now (``POST /api/v1/intelligence/score``'s function, audited there)."""
     scoring = rest_intelligence.request_scoring(by.request, by.session, by.principal)
-    return render(by.request, "console/_order_import_scoring.html", {"scoring": scoring}, principal=by.principal)
+    context = {"scoring": scoring, "min_customers": MIN_CUSTOMERS}
+    return render(by.request, "console/_order_import_scoring.html", context, principal=by.principal)

@@ -85,8 +85,13 @@ def test_a_marketer_previews_answers_the_dates_imports_and_reimports(app_client:
     assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text, started.text
     import_id = started.text.split('hx-get="/console/order-imports/', 1)[1].split('"', 1)[0]
     run_jobs()
-    report = app_client.get(f"/console/order-imports/{import_id}", headers=HTMX)
+    on_page = {**HTMX, "HX-Current-URL": "http://testserver/console/order-imports"}
+    report = app_client.get(f"/console/order-imports/{import_id}", headers=on_page)
     assert 'data-status="succeeded"' in report.text and 'hx-trigger="every 1s"' not in report.text
+    # the list under it is redrawn: it read "No order import yet." under the report
+    assert 'hx-swap-oob="true"' in report.text and f'href="/console/order-imports/{import_id}"' in report.text
+    # the rows name the file's customer columns: they read "customer_id", a column the file does not have
+    assert "Row 6: Email / Phone: no customer id, phone or e-mail" in report.text
     assert 'id="report-orders-created">2<' in report.text and 'id="report-refunds">1<' in report.text
     assert 'id="report-customers">2<' in report.text and 'id="report-rejected">2<' in report.text
     assert "1 row: no contact has this customer" in report.text and "(1 customer here)" in report.text

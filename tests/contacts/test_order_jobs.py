@@ -93,6 +93,13 @@ def test_the_preview_asks_the_dates_way_then_reads_rows_as_the_import_will(runti
     assert [row.problems[0]["code"] if row.problems else "" for row in read.rows] == [
         "", "unknown_customer", "bad_quantity"]  # fmt: skip
     assert {c.column: c.target for c in read.columns}["Client"] == "customer_id"
+    assert not read.report.stopped_early
+    with db.session_scope() as session:
+        quick = preview(session, io.BytesIO(ORDERS.encode()), filename="c.csv", checked_rows=2,
+                        options=OrderImportOptions(mapping={"Client": "customer_id"}, day_first=True),
+                        limits=FileLimits())  # fmt: skip
+    assert quick.report is not None and quick.report.stopped_early and quick.report.rows == 2
+    assert len(quick.rows) == 3  # the rows shown are the first ones all the same
     assert _orders() == 0
 
 
