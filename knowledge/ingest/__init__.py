@@ -21,6 +21,9 @@ from knowledge.types import ParsedDocument
 Parser = Callable[..., ParsedDocument]
 #: A title comes from the file (front matter, <title>, PDF metadata): kept to this many characters.
 MAX_TITLE_CHARS = 200
+#: Text one document may hold: it is chunked and embedded inside the upload request, about 30,000 characters a
+#: second on two cores, so a 20 MB text file held a request thread and the CPU for ten minutes.
+MAX_TEXT_CHARS = 1_000_000
 
 PARSERS: dict[str, Parser] = {
     ".md": parse_markdown,
@@ -50,6 +53,10 @@ def parse_bytes(data: bytes, *, filename: str, source: str | None = None) -> Par
     doc = parser(data, source=name, title=PurePath(filename).stem.replace("_", " ").replace("-", " "))
     if not doc.sections and not doc.faq:
         raise invalid(name, "no text found")
+    size = sum(len(s.text) for s in doc.sections) + sum(len(e.question) + len(e.answer) for e in doc.faq)
+    if size > MAX_TEXT_CHARS:
+        raise invalid(name, f"the document holds {size:,} characters of text; documents take at most "
+                      f"{MAX_TEXT_CHARS:,}: split it")  # fmt: skip
     if len(doc.title) > MAX_TITLE_CHARS:
         doc = replace(doc, title=doc.title[:MAX_TITLE_CHARS].rstrip())
     return doc

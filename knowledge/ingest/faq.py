@@ -76,6 +76,10 @@ def parse_faq_json(data: bytes, *, source: str, title: str) -> ParsedDocument:
         doc = json.loads(decode_text(data, source))
     except json.JSONDecodeError as exc:
         raise invalid(source, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError:  # the decoder's own guard: [[[[… 100,000 deep answered 500
+        raise invalid(source, "invalid JSON: nested too deeply") from None
+    except ValueError:  # a number of more than 4,300 digits (Python's guard against quadratic conversions)
+        raise invalid(source, "invalid JSON: a number has more than 4,300 digits") from None
     meta: dict[str, Any] = {}
     if isinstance(doc, dict):
         meta = doc

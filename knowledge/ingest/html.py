@@ -7,7 +7,7 @@ The language comes from ``<html lang>`` (or a ``content-language`` meta), the ti
 from __future__ import annotations
 
 from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, Doctype, ProcessingInstruction
+from bs4.element import Comment, Doctype, PageElement, ProcessingInstruction
 
 from knowledge.ingest.common import clean_inline, invalid, normalise_language
 from knowledge.types import ParsedDocument, Section
@@ -43,15 +43,25 @@ class _Walker:
         self.blocks = []
 
     def walk(self, node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, Comment | Doctype | ProcessingInstruction):
+        """Visit ``node``'s descendants in document order with a stack of its own, not Python's: a page of 10,000
+        nested ``<div>`` (no browser minds) overflowed the recursion that walked it before, a 500."""
+        pending: list[PageElement | None] = list(reversed(node.contents))  # None: the end of a block
+        while pending:
+            child = pending.pop()
+            if child is None:
+                self.end_block()
+            elif isinstance(child, Comment | Doctype | ProcessingInstruction):
                 continue
-            if isinstance(child, NavigableString):
+            elif isinstance(child, NavigableString):
                 self.buffer.append(str(child))
-            elif isinstance(child, Tag):
-                self.element(child)
+            elif isinstance(child, Tag) and not self.element(child):
+                if child.name.lower() in _BLOCKS:
+                    self.end_block()
+                    pending.append(None)
+                pending.extend(reversed(child.contents))
 
-    def element(self, tag: Tag) -> None:
+    def element(self, tag: Tag) -> bool:
+        """Take a heading or a ``<pre>`` whole; False for any other tag, whose children are walked."""
         name = tag.name.lower()
         if name in _HEADINGS:
             self.end_section()
@@ -62,17 +72,14 @@ class _Walker:
             while self.stack and self.stack[-1][0] >= level:
                 self.stack.pop()
             self.stack.append((level, text))
-        elif name == "pre":
+            return True
+        if name == "pre":
             self.end_block()
             text = tag.get_text().strip("\n")
             if text.strip():
                 self.blocks.append(text)
-        elif name in _BLOCKS:
-            self.end_block()
-            self.walk(tag)
-            self.end_block()
-        else:
-            self.walk(tag)
+            return True
+        return False
 
 
 def _language(soup: BeautifulSoup, source: str) -> str | None:
