@@ -93,6 +93,17 @@ class Review:
         first = hours[0][0].astimezone(scheduling.zone(self.zone))
         return f"{self.when} All {waiting}: the first go out from {first:%a %d %b %H:%M} ({self.zone})."
 
+    def segments_said(self) -> list[str]:
+        """Each arm's segments per message as the review shows them: whole, or its recipients' mean ("1.6 on
+        average"), with the encoding of the sample contact's text."""
+        if self.estimate is None:
+            return []
+        said = []
+        for (name, shown), n in zip(self.estimate.messages, self.estimate.segments, strict=True):
+            figure = f"{n:g}" if n.is_integer() else f"{n:.1f} on average"
+            said.append(f"{name + ': ' if name else ''}{figure} ({shown.encoding})")
+        return said
+
     def waits_said(self) -> list[tuple[str, int]]:
         """The waits as the page lists them, each sentence agreeing with its count."""
         return [(agreeing(words, n), n) for words, n in self.waits]

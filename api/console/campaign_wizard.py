@@ -28,7 +28,7 @@ from api.console.campaign_review import Review, review
 from api.console.campaigns import FREE_CHANNEL, money
 from api.deps import Acting, acting
 from api.routes import campaigns as rest
-from campaigns import service
+from campaigns import preview, service
 from campaigns.models import Campaign, Template
 from contacts.models import Segment
 from core.db import utcnow
@@ -68,7 +68,8 @@ def _context(session: Session, wizard: forms.WizardForm, draft: Campaign | None,
     checked = review(session, wizard, forms.to_api(wizard), draft_id=draft.id if draft else None, now=utcnow(),
                      admin=admin)
     return {"wizard": wizard, "draft": draft, "review": checked, "fields": FIELDS, "money": money,
-            "simulator": get_settings().channel == FREE_CHANNEL, **_choices(session)}
+            "simulator": get_settings().channel == FREE_CHANNEL, "sized_recipients": preview.SIZED_RECIPIENTS,
+            **_choices(session)}
 
 
 def _page(by: Acting, wizard: forms.WizardForm, draft: Campaign | None, done: str = "") -> HTMLResponse:

@@ -3,9 +3,14 @@ see test_intelligence_walk.py for the earlier walks). Each test fails without it
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import re
 
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from contacts.models import Contact
 from core import db
+from intelligence import store
 from tests.campaigns.factories import create_template
 from tests.console.test_campaign_wizard import marketer_headers, wizard_audience, wizard_form
 
@@ -39,3 +44,22 @@ def test_a_test_on_clicks_says_which_arms_have_no_link_to_click(app_client: Test
     assert "Arm A" not in notes and 'id="wizard-problems"' in shown.text and "another look" not in shown.text
     replies = app_client.post("/console/campaigns/wizard/review", data={**form, "metric": "replies"}, headers=headers)
     assert "has no link" not in replies.text
+
+
+def test_a_personalised_template_is_sized_and_priced_by_its_recipients_own_texts(app_client: TestClient) -> None:
+    ids = wizard_audience()  # three French contacts who may be texted, named "Client 0" to "Client 2"
+    with db.session_scope() as session:
+        recipients = sorted(session.scalars(select(Contact.id).where(Contact.first_name.is_not(None))))
+        model = store.register_version(session, kind="purchase_90d", version="t1")
+        products = {"products": [{"id": "L", "description": "Lampe Opaline en laiton brossé, abat-jour de lin " * 2}]}
+        store.write_predictions(session, model, [store.Score(c, 0.7, products) for c in recipients])
+        long = create_template(session, name="Sélection", body="Bonjour {{ first_name | default('') }}. "
+                               "{% if recommendations %}Pour vous : {{ recommendations | first }}.{% endif %}").id
+    form = wizard_form(ids, template_id=str(long))
+    shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=marketer_headers(app_client))
+    assert shown.status_code == 200, shown.text
+    # the sample contact has no name and no recommendation: "Bonjour ." in one segment
+    assert re.search(r'<span data-figure="segments">1</span>\s+segment per message', shown.text)
+    # before: "Segments per message 1 (GSM-7)" and 3 × 1 segment at 0.05 EUR, while each recipient's text takes 2
+    assert 'id="review-segments">2 (GSM-7)<' in shown.text
+    assert 'id="review-cost">0.30 EUR<' in shown.text
