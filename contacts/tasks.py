@@ -58,6 +58,7 @@ def sync_crm() -> str:
     """
     from contacts.crm import config, csv_sync, hubspot_run
     from contacts.importer import ImportOptions
+    from contacts.tabular import FileLimits
 
     settings = get_settings()
     done = []
@@ -76,7 +77,10 @@ def sync_crm() -> str:
     if url:
         with db.session_scope() as session:
             report = csv_sync.sync_from_url(
-                session, url, ImportOptions(region=settings.default_region, source_name="csv-sync")
+                session,
+                url,
+                ImportOptions(region=settings.default_region, source_name="csv-sync"),
+                limits=FileLimits.of(settings),
             )
         done.append(
             f"csv rows={report.rows} created={report.created} updated={report.updated} unchanged={report.unchanged}"

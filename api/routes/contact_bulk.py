@@ -277,7 +277,7 @@ def csv_url_sync(
     if not url:
         raise ValidationFailed("CSV sync is not configured (RELAIS_CONTACT_SYNC_CSV_URL)")
     options = ImportOptions(region=settings.default_region, source_name="csv-sync")
-    report = csv_sync.sync_from_url(session, url, options)
+    report = csv_sync.sync_from_url(session, url, options, limits=FileLimits.of(settings))
     audit.record(
         session,
         actor=actor(request, principal),
