@@ -55,8 +55,8 @@ def why_none(session: Session, kind: str) -> str:
     if customers < MIN_CUSTOMERS:
         return (
             f"predictions are learnt from the shop's orders once at least {MIN_CUSTOMERS} customers have ordered "
-            f"({customers} so far): load the order history (relais orders import FILE, or Shopify's order "
-            "webhooks)"
+            f"({customers} so far): load the order history (Contacts, Import orders in the console; relais orders "
+            "import FILE; or Shopify's order webhooks)"
         )
     return "the daily scoring of the shop's orders has not stored any yet (relais intelligence score runs it now)"
 

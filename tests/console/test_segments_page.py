@@ -285,7 +285,8 @@ def test_a_prediction_nobody_holds_yet_says_why_the_count_is_nought(live_server:
     expect(page.locator("[data-unheld]")).to_have_text(
         "No contact has a prediction of “Chance to buy in 90 days (0-1)” yet, so that condition matches nobody: "
         "predictions are learnt from the shop's orders once at least 50 customers have ordered (0 so far): load the "
-        "order history (relais orders import FILE, or Shopify's order webhooks).")
+        "order history (Contacts, Import orders in the console; relais orders import FILE; or Shopify's order "
+        "webhooks).")
     page.select_option("#extra-0-0", "uplift")
     tools.settled(page)
     page.fill("#value-0-0", "0")
