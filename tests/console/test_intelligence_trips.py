@@ -37,7 +37,7 @@ def test_a_test_on_clicks_says_which_arms_have_no_link_to_click(app_client: Test
                        control_percent="10", batch_size="500", batch_minutes="60", max_hours="72")  # fmt: skip
     shown = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers)
     assert shown.status_code == 200, shown.text
-    notes = shown.text[shown.text.index('<span id="metric-notes"') :].split("</span> </span>", 1)[0]
+    notes = shown.text[shown.text.index('<div id="metric-notes"') :].split("</div>", 1)[0]
     # before: nothing; on the demo the bandit sent the linkless text to 4 of 5 recipients, judged on clicks
     assert ("Arm B&#39;s template “Soldes” has no link, so no one can click it: its clicks stay 0 and the test can "
             "only favour the other arms. Measure replies or conversions, or add a link to it.") in notes
