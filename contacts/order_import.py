@@ -17,7 +17,7 @@ taken as UTC; slash dates are read as the file's own dates show (``contacts.orde
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -252,11 +252,13 @@ def import_orders(
     filename: str = "",
     limits: FileLimits | None = None,
     rejected: RejectedRows | None = None,
+    checkpoint: Callable[[OrderImportReport], None] | None = None,
 ) -> OrderImportReport:
     """Import the orders of a CSV or XLSX file inside ``session`` (the caller commits).
 
     Good orders are recorded; rows that cannot be are reported (``errors``, and every one to
-    ``rejected``, a :class:`RejectedFile` or the job's table, with its cells).
+    ``rejected``, a :class:`RejectedFile` or the job's table, with its cells). ``checkpoint`` is called
+    with the report so far after each batch of :data:`BATCH` orders is recorded (a job commits there).
 
     Raises:
         ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
@@ -351,6 +353,8 @@ def import_orders(
         batch.append((pending, orders))
         if len(batch) >= BATCH:
             flush()
+            if checkpoint is not None:
+                checkpoint(report)
     flush()
     if report.rows == 0:
         raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])

@@ -4,7 +4,8 @@ They share the contact imports' machinery (``contacts.import_jobs``): a ``contac
 ``orders`` holds the options, the upload in encrypted chunks (any worker reads it) and, once run, the
 report (``summary``) and every rejected row with its cells (``contact_import_problems``, the rejected-rows
 CSV). The import itself is ``contacts.order_import.import_orders``, as for the API and the CLI, in one
-transaction: a retried job starts again from the top, and orders already recorded are only counted
+transaction per batch of orders (SQLite's write lock is held a moment at a time, and the page shows the rows
+read so far): a retried job starts again from the top, and orders an earlier attempt recorded are only counted
 (``orders_existing``), so running it twice, or importing the same file again, adds nothing twice.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import IO, Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from contacts import import_jobs
@@ -23,7 +24,7 @@ from contacts.import_report import RowProblem
 from contacts.import_runner import SPOOL_MEMORY, copy_upload
 from contacts.models import ContactImport, ContactImportProblem
 from contacts.order_columns import header_with_orders, resolve
-from contacts.order_import import OrderImportOptions, audit_import, import_orders
+from contacts.order_import import OrderImportOptions, OrderImportReport, audit_import, import_orders
 from contacts.tabular import FileLimits, inspect, read_table
 from core import audit, db
 from core.audit import Actor
@@ -125,8 +126,8 @@ class StoredRejections:
 def run(import_id: int) -> str:
     """Run an order import to its end (the job's body); returns its final status.
 
-    A file problem (a date that reads both ways, no data rows) ends it ``failed`` with the reason; anything
-    else propagates, the transaction rolled back, so the queue retries from the top.
+    A file problem (a date that reads both ways, no data rows) ends it ``failed`` with the reason (orders of
+    batches committed before it stay); anything else propagates, so the queue retries from the top.
     """
     with db.session_scope() as session:
         job = session.get(ContactImport, import_id, with_for_update=True)
@@ -147,9 +148,17 @@ def run(import_id: int) -> str:
 
 
 def _import(session: Session, job: ContactImport, binary: IO[bytes]) -> None:
+    # an earlier attempt's rejected rows: this one hands them back again
+    session.execute(delete(ContactImportProblem).where(ContactImportProblem.import_id == job.id))
     rejected = StoredRejections(session, job)
+
+    def checkpoint(report: OrderImportReport) -> None:
+        rejected.close()
+        job.rows_done = report.rows
+        session.commit()
+
     report = import_orders(session, binary, options_of(job.options), filename=job.filename,
-                           limits=FileLimits.of(get_settings()), rejected=rejected)  # fmt: skip
+                           limits=FileLimits.of(get_settings()), rejected=rejected, checkpoint=checkpoint)  # fmt: skip
     rejected.close()
     job.summary = {key: value for key, value in report.as_dict().items() if key != "errors"}
     job.rows_done, job.created, job.skipped = report.rows, report.orders_created, report.orders_existing
@@ -159,9 +168,9 @@ def _import(session: Session, job: ContactImport, binary: IO[bytes]) -> None:
 
 
 def give_up(import_id: int, exc: BaseException) -> None:
-    """Mark an order import failed after its job's last attempt ended on ``exc`` (nothing of it was recorded)."""
+    """Mark an order import failed after its job's last attempt ended on ``exc``."""
     with db.session_scope() as session:
         job = session.get(ContactImport, import_id)
         if job is not None and job.status not in import_jobs.FINISHED:
             reason = f"the import stopped on an unexpected error ({type(exc).__name__}) after its retries"
-            import_jobs.finish(session, job, "failed", f"{reason}; no order of it was recorded: import it again")
+            import_jobs.finish(session, job, "failed", reason)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from contacts import attributes as attrs
 from contacts import import_jobs, order_jobs
 from contacts.models import Order
-from contacts.order_import import OrderImportOptions
+from contacts.order_import import OrderImportOptions, import_orders
 from contacts.order_preview import preview
 from contacts.tabular import FileLimits
 from core import db
@@ -109,3 +109,29 @@ def test_the_preview_of_columns_it_cannot_read_says_what_is_missing(runtime_any_
                         options=OrderImportOptions(), limits=FileLimits())  # fmt: skip
     assert not found.ready and "no column maps to order_id" in found.problem
     assert {c.column: c.target for c in found.columns}["Ref"] == "product_id"
+
+
+def test_a_large_file_commits_batch_by_batch_and_a_retried_job_hands_each_row_back_once(
+    runtime_any_db: Settings,
+) -> None:
+    _customer()
+    lines = [f"F-{n};05/01/2024 10:00;{'C1' if n % 3 else 'C9'};Bougie;1;12,50" for n in range(1, 1201)]
+    header = "Commande;Date;Client;Article;Qté;Prix\n"
+    data = (header + "\n".join(lines) + "\n").encode()
+    options = OrderImportOptions(day_first=True, mapping={"Client": "customer_id"}, currency="EUR")
+    with db.session_scope() as session:
+        job_id = order_jobs.start(session, io.BytesIO(data), filename="grand.csv", options=options,
+                                  limits=FileLimits(), actor=MIA, enqueue=False).id  # fmt: skip
+    # as a worker stopped mid-import leaves it: the first 600 rows' batches committed, with their rejected rows
+    with db.session_scope() as session:
+        job = order_jobs.get(session, job_id)
+        job.status = "running"
+        half = (header + "\n".join(lines[:600]) + "\n").encode()
+        import_orders(session, io.BytesIO(half), options, filename="grand.csv",
+                      rejected=order_jobs.StoredRejections(session, job))  # fmt: skip
+    assert order_jobs.run(job_id) == "succeeded"  # the queue's retry
+    with db.session_scope() as session:
+        job = order_jobs.get(session, job_id)
+        assert (job.rows_done, job.created, job.skipped, job.rejected) == (1200, 400, 400, 400)
+        assert len(list(import_jobs.rejected_rows(session, job))) == 1 + 400  # each rejected row once
+    assert _orders() == 800
