@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import IO, Literal
 
-from contacts.tabular_xlsx import all_sheets, check_xlsx, hidden_columns, visible_sheets, xlsx_rows
+from contacts.tabular_xlsx import Workbook, check_xlsx, closing_rows, xlsx_rows
 from core.errors import PayloadTooLarge, ValidationFailed
 from core.settings import Settings
 
@@ -159,17 +159,27 @@ def read_table(
         ValidationFailed: a malformed CSV, an unreadable workbook, a file without a header row.
     """
     if shape.format == "xlsx":
-        sheets = visible_sheets(binary)
-        for sheet in sheets:
-            head, rest = _head(xlsx_rows(binary, limits, sheet))
-            position = _header_position(head, is_header)
-            if position is not None:
-                return Table(*_split(head, position, rest), sheet=sheet, sheets=all_sheets(binary),
-                             hidden=hidden_columns(binary, sheet))
-        first = sheets[0] if sheets else ""
-        head, rest = _head(xlsx_rows(binary, limits, first))
-        return Table(*_split(head, 0, rest), sheet=first, sheets=all_sheets(binary),
-                     hidden=hidden_columns(binary, first))
+        book = Workbook(binary)  # one load for the whole read: each parses the shared strings again
+        try:
+            sheets = book.visible()
+            found = None
+            for sheet in sheets:
+                head, rest = _head(book.rows(limits, sheet))
+                position = _header_position(head, is_header)
+                if position is not None:
+                    found = sheet, head, position, rest
+                    break
+            if found is None:
+                first = sheets[0] if sheets else ""
+                head, rest = _head(book.rows(limits, first or None))
+                found = first, head, 0, rest
+            sheet, head, position, rest = found
+            header, header_row, below = _split(head, position, rest)
+            return Table(header, header_row, closing_rows(below, book), sheet=sheet, sheets=book.sheets,
+                         hidden=book.hidden_columns(sheet))  # fmt: skip
+        except BaseException:
+            book.close()
+            raise
     head, rest = _head(_csv_rows(binary, shape))
     return Table(*_split(head, _header_position(head, is_header) or 0, rest))
 
