@@ -118,6 +118,22 @@ def _import(runtime: Settings) -> dict[str, Any]:
     return {"import": import_id}
 
 
+def _order_import(runtime: Settings) -> dict[str, Any]:
+    """A finished order import with a refund, a guest's row and an unknown customer's (the report's every part)."""
+    from contacts import order_jobs
+    from contacts.order_import import OrderImportOptions
+    from tests.console.test_order_import_page import SHOPIFY_FR, _customers
+
+    _customers()
+    with db.session_scope() as session:
+        job = order_jobs.start(session, io.BytesIO(SHOPIFY_FR), filename="orders_export_1.csv",
+                               options=OrderImportOptions(day_first=True), limits=FileLimits.of(runtime),
+                               actor=SYSTEM, enqueue=False)  # fmt: skip
+        import_id = job.id
+    order_jobs.run(import_id)
+    return {"order_import": import_id}
+
+
 def _segment(_: Settings) -> dict[str, Any]:
     rules = {"all": [{"field": "consent", "op": "eq", "value": "opted_in"},
                      {"field": "language", "op": "eq", "value": "fr"}]}
@@ -214,6 +230,8 @@ CASES = (
     Case("contact", "admin", "/console/contacts/{contact}", _contact),
     Case("imports", "marketer", "/console/imports", _import),
     Case("import", "marketer", "/console/imports/{import}", _import),
+    Case("order-imports", "marketer", "/console/order-imports", _order_import),
+    Case("order-import", "marketer", "/console/order-imports/{order_import}", _order_import, "#score-now"),
     Case("segments", "marketer", "/console/segments", _segment),
     Case("segment", "marketer", "/console/segments/{segment}", _segment),
     Case("segment-new", "marketer", "/console/segments/new"),
