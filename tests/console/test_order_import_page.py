@@ -122,6 +122,30 @@ def test_a_marketer_previews_answers_the_dates_imports_and_reimports(app_client:
         assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "intelligence.score")) is not None
 
 
+def test_a_file_of_unknown_columns_is_mapped_in_the_page(app_client: TestClient) -> None:
+    with db.session_scope() as session:
+        attrs.define(session, name="customer_id", type="string", segmentable=True)
+        create_contact(session, 1, attributes={"customer_id": "C1"})
+    headers = _marketer(app_client)
+    data = "Réf;Jour;Client;Nb;PU\nF-1;2024-01-05 10:00;C1;3;2,50\n".encode()
+
+    def preview(mapping: dict[str, str] | None = None) -> str:
+        form = {"column": list(mapping), "target": list(mapping.values())} if mapping else {}
+        files = {"file": ("ventes.csv", io.BytesIO(data), "text/csv")}
+        shown = app_client.post("/console/order-imports/preview", files=files, data=form, headers=headers)
+        assert shown.status_code == 200, shown.text
+        return shown.text
+
+    first = preview()
+    assert 'id="order-preview-problem"' in first and "no column maps to order_id" in first
+    assert "order-import-start" not in first and "not checked yet" in first
+    chosen = preview({"Réf": "order_id", "Jour": "ordered_at", "Client": "customer_id", "Nb": "quantity",
+                      "PU": "unit_price"})  # fmt: skip
+    assert 'id="order-preview-problem"' not in chosen and 'id="preview-orders-new">1<' in chosen
+    assert '<option value="quantity" selected>' in chosen.split('data-column="Nb"')[1].split("</select>")[0]
+    assert 'data-field="unit_price">2,50<' in chosen and 'id="order-currency"' in chosen  # no currency column
+
+
 @pytest.mark.parametrize("role", ["agent", "analyst"])
 def test_only_marketers_and_admins_import_orders(app_client: TestClient, role: str) -> None:
     _, secret = create_console_user(f"{role}@example.com", role=role)
