@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +32,7 @@ from pydantic import ValidationError
 from campaigns.schemas import EventContact
 from contacts.order_customers import Customer, customer_key
 from contacts.orders import LineIn, OrderIn, to_micros
+from core import json_input
 from core.errors import ValidationFailed
 from core.security import tokens
 
@@ -188,7 +188,7 @@ def read_payload(body: bytes, *, now: datetime, max_age: timedelta) -> dict[str,
         ValidationFailed: not a JSON object, or stale.
     """
     try:
-        payload = json.loads(body)
+        payload = json_input.loads(body)
     except ValueError:
         raise ValidationFailed("body is not JSON") from None
     if not isinstance(payload, dict):

@@ -7,7 +7,6 @@ web framework: webhooks arrive as a :class:`WebhookRequest`, a frozen framework-
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import unquote_plus
 
+from core import json_input
 from core.errors import NotFound, Unauthorized, ValidationFailed
 
 Encoding = Literal["GSM-7", "UCS-2"]
@@ -231,7 +231,7 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str] | None, 
         if not body:
             return None, None
         try:
-            return None, json.loads(body)
+            return None, json_input.loads(body)
         except ValueError:
             raise MalformedWebhook("JSON body does not parse") from None
     return None, None

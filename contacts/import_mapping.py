@@ -13,12 +13,12 @@ a "no" in ``consent`` only withholds marketing), ``attribute:<name>`` (a declare
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from contacts import attributes as attrs
+from core import json_input
 from core.errors import ValidationFailed
 from core.text import fold_words
 
@@ -186,7 +186,7 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
+        value = json_input.loads(text)
     except ValueError:
         raise ValidationFailed("mapping is not JSON", errors=[{"field": "mapping"}]) from None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):

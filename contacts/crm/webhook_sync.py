@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts.crm.upsert import ConsentValue, ExternalContact, upsert
-from core import webhooks
+from core import json_input, webhooks
 from core.errors import Conflict, Unauthorized, ValidationFailed
 
 MAX_RECORDS = 1000
@@ -99,7 +99,7 @@ def apply(session: Session, body: bytes, *, region: str | None) -> dict[str, int
             by position); the caller rolls back so nothing is applied.
     """
     try:
-        payload = json.loads(body)
+        payload = json_input.loads(body)
     except ValueError:
         raise ValidationFailed("body is not JSON") from None
     items = payload.get("contacts") if isinstance(payload, dict) else None

@@ -13,6 +13,7 @@ import io
 import json
 from typing import Any
 
+from core import json_input
 from knowledge.ingest.common import decode_text, invalid, normalise_language, split_tags
 from knowledge.types import FaqEntry, ParsedDocument
 
@@ -73,13 +74,11 @@ def parse_faq_csv(data: bytes, *, source: str, title: str) -> ParsedDocument:
 
 def parse_faq_json(data: bytes, *, source: str, title: str) -> ParsedDocument:
     try:
-        doc = json.loads(decode_text(data, source))
+        doc = json_input.loads(decode_text(data, source))
     except json.JSONDecodeError as exc:
         raise invalid(source, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError:  # the decoder's own guard: [[[[… 100,000 deep answered 500
-        raise invalid(source, "invalid JSON: nested too deeply") from None
-    except ValueError:  # a number of more than 4,300 digits (Python's guard against quadratic conversions)
-        raise invalid(source, "invalid JSON: a number has more than 4,300 digits") from None
+    except ValueError as exc:  # nested too deeply, or a number of more than 4,300 digits: both answered 500
+        raise invalid(source, f"invalid JSON: {exc}") from None
     meta: dict[str, Any] = {}
     if isinstance(doc, dict):
         meta = doc
