@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from api.console.campaign_form import (
+    ARM_NAMES,
     WEEKDAYS,
     ApiBodies,
     WizardForm,
@@ -235,6 +236,16 @@ def _audience_only(session: Session, wizard: WizardForm, draft_id: int | None, n
     return Review(audience=found, exclusions=_exclusions(found.excluded))
 
 
+def _metric_notes(session: Session, wizard: WizardForm) -> list[str]:
+    """The arms of the wizard's test on clicks that have no link (``service.unclickable_arms``), as soon as their
+    templates are chosen: the rest of the form need not be complete for this to be known."""
+    if wizard.mode not in ("ab", "adaptive"):
+        return []
+    arms = [{"name": ARM_NAMES[i], "template_id": int(arm.template_id)}
+            for i, arm in enumerate(wizard.arms[: len(ARM_NAMES)]) if arm.template_id.isdigit()]  # fmt: skip
+    return service.unclickable_arms(session, {"metric": wizard.metric, "arms": arms})
+
+
 def _unnamed(wizard: WizardForm, bodies: ApiBodies) -> ApiBodies:
     """The bodies with a stand-in name when the name is the one thing missing (its problem kept).
 
@@ -252,6 +263,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     """The review of the wizard's current values; a problem is reported by field, never raised. ``admin``:
     the forecast names the settings an administrator changes (``forecast_words.for_reader``)."""
     bodies = _unnamed(wizard, bodies)
+    notes = _metric_notes(session, wizard)
     words = window_words(wizard.quiet_start, wizard.quiet_end, wizard.respect_country_rules)
     best = bodies.campaign.send_time if bodies.campaign is not None else None
     if best is not None:
@@ -262,16 +274,16 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
         if bodies.campaign is None or bodies.schedule is None:
             partial = _audience_only(session, wizard, draft_id, now)
             partial.problems, partial.window, partial.when = bodies.problems, words, when_words(wizard, None)
+            partial.metric_notes = notes
             return partial
         service.check_campaign(session, bodies.campaign)
-        notes = service.unclickable_arms(session, bodies.campaign.ab)
         start = start_of(wizard, bodies.schedule, now=now)
         probe = Campaign(**bodies.campaign.model_dump(), id=draft_id, local_time=bodies.schedule.local_time,
                          local_date=bodies.schedule.local_date)
         estimate = preview.estimate(session, probe, start=start, now=now)
     except (ValidationFailed, NotFound) as exc:
         problems = {**bodies.problems, **problems_of(exc.errors, exc.detail)}
-        return Review(problems=problems, window=words, when=when_words(wizard, None))
+        return Review(problems=problems, window=words, when=when_words(wizard, None), metric_notes=notes)
     spread, unit = _spread(estimate, scheduling.zone(wizard.timezone))
     waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone, best_time=wizard.best_time), n)
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
