@@ -213,7 +213,8 @@ def sized(session: Session, template_id: int, shown: PreviewOut, recipients: Seq
     sizes = []
     for contact_id in recipients[:SIZED_RECIPIENTS]:
         try:
-            sizes.append(preview(session, PreviewIn(template_id=template_id, contact_id=contact_id)).segments)
+            asked = PreviewIn.model_validate({"template_id": template_id, "contact_id": contact_id})
+            sizes.append(preview(session, asked).segments)
         except Exception:  # a value this contact's text cannot use: preparation skips them (render_error)
             continue
     return sum(sizes) / len(sizes) if sizes else float(shown.segments)
