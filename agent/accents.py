@@ -1,11 +1,14 @@
-"""Accents a customer left out, put back for the models ("quel est le delai de livraison" -> "... délai ...").
+"""Accents and doubled letters a customer left out, put back for the models ("quel est le delai de livraison" ->
+"... délai ...", "ou est ma comande" -> "... commande").
 
 Customers text without accents; the encoder reads an unaccented word it was never shown as another word or none:
 "quel est le delai de livraison ?" was shipping_cost 0.65 (delivery_time 0.03) and got the shipping prices, where "…
 délai …" is delivery_time 1.00. The spellings come from the deployment's own intent examples, per language: a folded
-word written with accents there, always the same way and never without them, gets them back. Only what the models
-read changes, as with the shorthand (``agent/shorthand.py``): the stored message, keywords and language detection
-see the text as received.
+word written with accents there, always the same way and never without them, gets them back. A word the examples
+never write that is one of theirs with a doubled letter single or a single one doubled ("comande"; "livrason" does
+not count: a letter is missing) is read as theirs: "ou est ma comande svp" was out of scope (0.94) and went to a
+person. Only what the models read changes, as with the shorthand (``agent/shorthand.py``): the stored message,
+keywords and language detection see the text as received.
 """
 
 from __future__ import annotations
@@ -18,16 +21,27 @@ from agent.entities import fold
 
 #: Shorter words are left alone: "a"/"à", "ou"/"où", "e"/"é" are both words.
 MIN_LETTERS = 4
+#: A word is respelt with doubled letters from this many letters: short words differing so are often two words.
+MIN_DOUBLED_LETTERS = 5
 
 _WORD = re.compile(r"[^\W\d_]+")
+_DOUBLE = re.compile(r"(\w)\1+")
+
+
+def single_letters(word: str) -> str:
+    """``word`` with each run of one letter written once ("commande" -> "comande")."""
+    return _DOUBLE.sub(r"\1", word)
 
 
 class Accents:
-    """Per language, folded word -> the one accented spelling the examples write it with."""
+    """Per language, folded word -> the one accented spelling the examples write it with, and a word written with
+    single letters -> the one spelling of the examples it stands for."""
 
     def __init__(self, texts: Mapping[str, Iterable[str]]) -> None:
         """``texts``: language -> texts written with their accents (the intents' examples)."""
         self._spellings: dict[str, dict[str, str]] = {}
+        self._known: dict[str, frozenset[str]] = {}
+        self._doubled: dict[str, dict[str, str]] = {}
         for language, items in texts.items():
             seen: dict[str, set[str]] = defaultdict(set)
             for text in items:
@@ -36,18 +50,34 @@ class Accents:
                         seen[fold(word).strip()].add(word)
             self._spellings[language] = {plain: next(iter(spelt)) for plain, spelt in seen.items()
                                          if len(spelt) == 1 and next(iter(spelt)) != plain}
+            self._known[language] = frozenset(seen)
+            runs: dict[str, set[str]] = defaultdict(set)
+            for plain in seen:
+                if len(plain) >= MIN_DOUBLED_LETTERS:
+                    runs[single_letters(plain)].add(plain)
+            self._doubled[language] = {single: next(iter(plains)) for single, plains in runs.items()
+                                       if len(plains) == 1}
 
     def restore(self, text: str, language: str) -> str:
-        """``text`` with the accents its unaccented words lack in ``language``'s spellings; unchanged otherwise."""
+        """``text`` with the accents its unaccented words lack in ``language``'s spellings, and its words the
+        examples never write respelt as the one of theirs they differ from by doubled letters; unchanged otherwise."""
         spellings = self._spellings.get(language)
-        if not spellings:
+        if spellings is None:
             return text
+        known = self._known[language]
+        doubled = self._doubled[language]
 
-        def accented(match: re.Match[str]) -> str:
+        def respelt(match: re.Match[str]) -> str:
             word = match.group(0)
-            spelt = spellings.get(word.lower()) if word.isascii() and len(word) >= MIN_LETTERS else None
-            if spelt is None:
+            plain = fold(word).strip()
+            if len(plain) >= MIN_DOUBLED_LETTERS and plain not in known:
+                found = doubled.get(single_letters(plain))
+                if found is not None:
+                    spelt = spellings.get(found, found)
+                    return spelt.capitalize() if word[0].isupper() else spelt
+            spelt_plain = spellings.get(word.lower()) if word.isascii() and len(word) >= MIN_LETTERS else None
+            if spelt_plain is None:
                 return word
-            return spelt.capitalize() if word[0].isupper() else spelt
+            return spelt_plain.capitalize() if word[0].isupper() else spelt_plain
 
-        return _WORD.sub(accented, text)
+        return _WORD.sub(respelt, text)

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.context import is_follow_up, subject_words
+from agent.context import asks_condition, is_follow_up, subject_words
 from agent.entities import (
     Entity,
     EntityKind,
@@ -53,6 +53,7 @@ from agent.entities import (
     payment_methods,
     place_table,
     place_words,
+    product_kinds,
     product_stems,
     product_topics,
     products,
@@ -207,6 +208,13 @@ class Candidate:
         kept = sorted(i for i in ranked[:MAX_SENTENCES] if self.unit_scores[i] >= best - SENTENCE_MARGIN)
         if (self.hit.is_faq or self.hit.heading_path) and not self.follow_up and not self.specific and 0 not in kept:
             kept = [0, *kept][:MAX_SENTENCES]
+        stating = [i for i, unit in enumerate(self.units)
+                   if (self.asks_duration and states_duration(unit)) or
+                   (self.asks_detail and not self.asks_duration and states_price(unit))]
+        if stating and not self.follow_up and not any(i in stating for i in kept):
+            # the period or price asked is stated by its own sentence: "¿Cuánto tiempo tengo para devolver una vela?"
+            # got "…candles that have been lit cannot be returned." (nearest "vela"), not "You have 30 days…"
+            kept = sorted({stating[0], *kept[: MAX_SENTENCES - 1]})
         if self.asks_place and not self.follow_up and len(kept) < MAX_SENTENCES:
             # a sentence giving some places' terms may be the place asked about's: "Customs duties outside
             # the EU are paid by the recipient." was left out for Switzerland and the UK, kept for Ireland
@@ -354,6 +362,14 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # candles does not answer it, the burn times do whatever the intent model says ("¿y cuánto duran?" after "¿De qué
     # están hechas las velas?" was out of scope)
     detail_of = named_products(question) if detail_follow_up and not question_topics else set()
+    # ... and so is a question of its own asking how long a product it names lasts, naming no topic: "¿Cuánto duran las
+    # velas pequeñas?" and "Quanto tempo duram as velas?" were out of scope for the intent model (no Spanish or
+    # Portuguese product phrasing) and went to a person, where the burn times state the candles and the hours
+    # (a follow-up naming no detail of its own too: "¿y las grandes?" after it was out of scope; one naming a product
+    # asks about that one: "and the lampshades?" after the burn times got them again)
+    own_products = named_products(asked) if asked is not None and asked != question else set()
+    lasting = (own_products or named_products(question)) if not detail_follow_up and not question_topics and \
+        _asks(question) and any(e.kind == "duration" for e in named) and not names_price(question) else set()
     # ... and its sentence is the one about what the question asks it of: "¿De qué están hechas las velas?" got
     # "Lampshades are made of linen or rattan." ("hechas" ~ "made of"); the words naming the topic are left out
     subject = without_topic_words(question, topic_asked) if topic_asked else ""
@@ -375,19 +391,27 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
     # a follow-up's own words pick the sentence ("express"), the rewritten query the passage
     focus = vectors[len(texts) + len(titles)] if embed_asked else asked_vector
     focus_scores = vectors[: len(texts)] @ np.asarray(focus, dtype=np.float32) if follow_up else None
+    # a case stated of the earlier question ("what if I've already lit it?" after "Can I return a candle?") is answered
+    # by the sentence stating it, which the question read with the case is closest to ("candles that have been lit
+    # cannot be returned", 0.49; 0.36-0.40 in pt/es/it/de/fr), not by a title, which says what the earlier question
+    # was about (the return steps' "How do I return an item?" won at 0.46, and the case's own few words, averaged in,
+    # match nothing across languages)
+    conditional = follow_up and asked is not None and asks_condition(asked)
     candidates: list[Candidate] = []
     row = 0
     for n, (hit, faq_question, units) in enumerate(layout):
         heading = float(matrix[row]) if faq_question else None
         row += 1 if faq_question else 0
         scores = [float(s) for s in matrix[row:row + len(units)]]
+        stated_case = max(scores) if conditional else None
         if focus_scores is not None:
             scores = [(s + float(f)) / 2 for s, f in zip(scores, focus_scores[row:row + len(units)], strict=True)]
         if subject_vector is not None and topic_asked <= _passage_topics(faq_question or ""):
             subject_scores = vectors[row:row + len(units)] @ np.asarray(subject_vector, dtype=np.float32)
             scores = [(s + float(f)) / 2 for s, f in zip(scores, subject_scores, strict=True)]
         row += len(units)
-        relevance = max([*scores, *([heading] if heading is not None else [])])
+        relevance = stated_case if stated_case is not None else \
+            max([*scores, *([heading] if heading is not None else [])])
         closest = int(np.argmax(scores))  # the sentence nearest the question, before a follow-up's bonus
         closest_score = scores[closest]
         # the detail asked ("express") is a word of the sentence that answers it: a follow-up's own words, or
@@ -461,6 +485,13 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # 0.53, put the list of methods, 0.28 by wording, 0.004 ahead of "Is payment on your site secure?", 0.65:
         # escalated)
         candidates[0], candidates[1] = candidates[1], candidates[0]
+    if conditional and candidates[0].titled and not candidates[0].backed and candidates[0].support == "covered" and \
+            candidates[0].relevance >= PLACE_MIN_RELEVANCE:
+        # the case is checked against the passage on the exchange's topic, on less wording: "und wenn ich sie schon
+        # angezündet habe?" after "Nehmt ihr Kerzen zurück?" (return_policy 0.53) scores 0.29 with "…candles that have
+        # been lit cannot be returned" and went to a person. One the sure intent backs needs no such help (and, marked
+        # so, would be sent again word for word: "what if I've used it?" after the return steps got them again)
+        candidates[0] = replace(candidates[0], specific=True)
     asked_methods = tuple(e.surface for e in named if e.kind == "payment")
     if asked_methods and not any(c.support == "covered" for c in candidates):
         # no passage names the method asked about: the fullest list of accepted methods answers it
@@ -485,9 +516,12 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         # stating it: "Les frais de renvoi sont à ma charge ?" (shipping_cost 0.98) got the shipping prices, the return
         # policy ("Le retour est gratuit en France") scoring 0.30, and "¿Cómo devuelvo una lámpara?" (product_care
         # 0.85) the bulbs, "How do I return an item?" scoring 0.31; it is then what the question specifically names
-        stating = [] if on_topic else \
+        # ... and over on-topic ones stating nothing of the price or period asked, one titled with the topic stating it:
+        # "¿Cuánto tiempo tengo para devolver una vela?" (product_care 0.50, the burn times first) got the return steps
+        # (0.36), the return policy's 30 days scoring 0.29
+        stating = [] if on_topic and not (asks_detail and not any(c.support == "covered" for c in on_topic)) else \
             [c for c in candidates if c.topical and c.relevance >= PLACE_MIN_RELEVANCE and c.support == "covered"
-             and (c.titled or asks_detail)]
+             and (c.titled or (asks_detail and not on_topic))]
         if stating:
             on_topic = [replace(c, specific=True) for c in stating]
         if on_topic:
@@ -656,6 +690,15 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         if not all(states_product(_passage_text(first), kind) for kind in detail_of):
             candidates[0] = replace(first, support="unknown")
         elif first.support == "covered" and first.relevance >= MIN_RELEVANCE:
+            candidates[0] = replace(first, specific=True)
+    elif lasting:
+        first = candidates[0]
+        stated = {kind for kind in product_kinds() if states_product(_passage_text(first), kind)}
+        if stated and not lasting & stated:
+            # ... and a passage on another product's duration does not answer it: "How long do the lampshades last?"
+            # got the candles' burn time
+            candidates[0] = replace(first, support="unknown")
+        elif first.support == "covered" and first.relevance >= MIN_RELEVANCE and lasting <= stated:
             candidates[0] = replace(first, specific=True)
     if asking and not asks_detail and not follow_up:
         # a yes-or-no question naming what no passage mentions asks about that too: "Est-ce que vous faites des cartes

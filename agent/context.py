@@ -36,6 +36,7 @@ from agent.entities import (
     topics,
     without_topic_words,
 )
+from agent.smalltalk import asks_something
 
 Role = Literal["customer", "bot", "agent", "system"]
 
@@ -110,6 +111,54 @@ _FOLLOW_UP = re.compile(
     r"e|e per|e in|e a|anche|"
     r"e para|e em|e no|e na|tambem)( |$)"
 )
+
+
+# Openings of a follow-up asking whether the earlier answer holds in a case it states ("what if I've already lit it?",
+# "et si je l'ai déjà allumée ?", "e se já a acendi?", "und wenn ich sie schon angezündet habe?"), over folded text.
+# A bare "if" opens a question of its own too ("Si je commande aujourd'hui, je reçois quand ?"): a connector or "what"
+# comes first.
+_CONDITION = re.compile(
+    r"^(what if|and if|but if|and what if|et si|mais si|et alors si|y si|pero si|y que pasa si|und wenn|aber wenn|"
+    r"was ist wenn|was wenn|und was ist wenn|e se|ma se|mas se|e si)( |$)")
+
+
+# An object pronoun standing for what was just talked of, over folded text: "can I use them in the shop?" after the gift
+# cards got Click & Collect, read alone. English after a verb (not "is it", a subject); French before a verb after a
+# subject or a modal ("je peux les utiliser"); Spanish and Italian joined to an infinitive ("usarlas", "usarle") or
+# before a modal ("¿las puedo usar?"); Portuguese joined by a hyphen ("usá-los"); German after a modal and its subject
+# ("kann ich sie…", lower case in the text: "Sie" is the polite "you").
+_OBJECT_PRONOUN = re.compile(
+    r"\b(?!(?:is|does|do|did|will|would|can|could|should|was|are|were|has|have|had)\b)[a-z]+ (it|them)( |$)|"
+    r"\b(je|tu|on|nous|vous|peux|peut|pouvez|peuvent|puis|veux|voudrais|dois|doit) (les|la|le|l) [a-z]{3,}|"
+    r"\b[a-z]{2,}(ar|er|ir)(las|los|la|lo|les|le|li|ne)( |$)|"
+    r"\b(las|los|lo|le|li) (puedo|puede|podemos|pueden|posso|puo|possiamo|potete|possono)( |$)|"
+    r"\b[a-z]{2,}-(los|las|lo|la|o|a|os|as)( |$)|"
+    r"\b(kann|konnen|darf|durfen|soll|muss) (ich|man|wir) (?P<german>sie|ihn)( |$)")
+
+
+def _by_object_pronoun(text: str) -> bool:
+    """Whether the question ``text`` is about what was just talked of, named by an object pronoun
+    (:data:`_OBJECT_PRONOUN`: "can I use them in the shop?", "je peux les utiliser en boutique ?", "¿puedo usarlas en
+    la tienda?", "kann ich sie im Laden einlösen?"), naming no product, place or payment method of its own."""
+    if not text.strip().endswith("?") or product_words(text) or place_words(text) or payment_methods(text):
+        return False
+    folded = f" {_fold(text.replace('-', ' HYPHEN '))} ".replace(" hyphen ", "-")
+    match = _OBJECT_PRONOUN.search(folded)
+    if match is None:
+        return False
+    # German "Sie" written with a capital is the polite "you" ("Kann ich Sie anrufen?"), "sie" them
+    german = match.group("german")
+    return german is None or f" {german} " in f" {text.strip().replace('?', ' ')} "
+
+
+def asks_condition(text: str) -> bool:
+    """Whether ``text`` is one clause stating a case ("what if I've already lit it?", "et si…", "y si…", "und wenn…",
+    "e se…"): after an answer, it asks whether that answer holds then, and the sentence stating the case answers it
+    ("candles that have been lit cannot be returned"). Not when a clause of its own follows the case, nor when it asks
+    how long or how much: "et si je commande aujourd'hui, je reçois quand ?" asks a question of its own."""
+    folded = _fold(text)
+    return _CONDITION.match(folded) is not None and "," not in text and \
+        not asks_duration(text) and not asks_price(text)
 
 
 # Openings by a third-person subject pronoun in the languages that write one, over folded text: "elles sont valables
@@ -325,9 +374,20 @@ def _continues(text: str, question: str, answer: str) -> bool:
     topic of its own ("and how long does it take?" after "Do you ship to Germany?": six words, none
     of them the question's, and read alone it got mainland France's delivery times)."""
     folded = _fold(text)
+    conditional = asks_condition(text)
+    pronoun = _by_object_pronoun(text)
     if not folded or len(folded.split()) > MAX_CONTINUATION_WORDS or not (
-            _opens_like_follow_up(text, folded) or _refers_back(text, folded)):
+            _opens_like_follow_up(text, folded) or _refers_back(text, folded) or conditional or pronoun):
         return False
+    if pronoun and asks_something(question):
+        # what the earlier question asked about, named by a pronoun: "can I use them in the shop?" after "Do you sell
+        # gift cards?". Not after a statement: "can I cancel it?" after "I ordered a lamp yesterday" asks its own
+        return True
+    if conditional and text.strip().endswith("?") and not topics(text) - topics(question) and \
+            not place_words(text) and not payment_methods(text):
+        # a case stated of what was just answered, naming no topic, place or means of its own: "what if I've already
+        # lit it?" after "Can I return a candle?" (read alone: a greeting, a person), "e se já a acendi?"
+        return True
     earlier = _stems(question) | _stems(answer)
     if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question) and not _own_subject(
             text, earlier):

@@ -499,12 +499,22 @@ def _topic_patterns() -> dict[str, re.Pattern[str]]:
     return {topic: words_pattern(entry["words"]) for topic, entry in data.items()}
 
 
+#: Words a split phrase ("schick* .. zuruck") may hold between its two parts.
+SPLIT_GAP_WORDS = 3
+
+
 def words_pattern(words: Sequence[str]) -> re.Pattern[str]:
     """A pattern over folded text (:func:`fold`) finding any of ``words``, written folded: a word ending
     in "*" matches every word it begins, the others whole words (or phrases) only; one opening with "^" only
-    where it opens the text ("^hours": "hours?" asks the opening hours, "24 hours" is a delivery time)."""
+    where it opens the text ("^hours": "hours?" asks the opening hours, "24 hours" is a delivery time). A phrase
+    written "a .. b" matches "a" and "b" with up to :data:`SPLIT_GAP_WORDS` words between them: a German separable
+    verb puts its particle at the clause's end ("Wie schicke ich etwas zurück…": ``schick* .. zuruck``), an English
+    phrasal verb its object inside ("send the lamp back": ``send .. back``)."""
+    def one(word: str) -> str:
+        return re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word)
+
     escaped = [(r"(?<=^ )" if w.startswith("^") else "")
-               + (re.escape(w.lstrip("^")[:-1]) + r"\w*" if w.endswith("*") else re.escape(w.lstrip("^")))
+               + rf"(?: \w+){{0,{SPLIT_GAP_WORDS}}} ".join(one(part.strip()) for part in w.lstrip("^").split(" .. "))
                for w in words]
     return re.compile(r" (" + "|".join(escaped) + r") ")
 
@@ -610,6 +620,11 @@ def product_words(text: str) -> list[str]:
     folded = fold(text)
     found = [m.group(1) for named, _, _ in _product_patterns().values() for m in named.finditer(folded)]
     return sorted(dict.fromkeys(found), key=folded.index)
+
+
+def product_kinds() -> frozenset[str]:
+    """Every kind of product ``agent/resources/products.yaml`` names."""
+    return frozenset(_product_patterns())
 
 
 def states_product(text: str, kind: str) -> bool:

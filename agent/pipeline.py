@@ -57,12 +57,14 @@ from agent.decision import Decision, Path
 from agent.entities import (
     PAYMENT_METHODS,
     asked_topics,
+    asks_duration,
     countries,
     covers_country,
     entities,
     fold,
     payment_methods,
     place_terms,
+    states_duration,
     subject_topics,
     topic_terms,
     topics,
@@ -293,14 +295,22 @@ def topic_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits
         # ... and those titled with what it is about when no hit is: "Les frais de renvoi sont à ma charge ?" (returns)
         # retrieved the shipping prices, the instalments, the invoices... and no passage on returns
         wanted = about
-    if not wanted or any(wanted <= topics(hit.question or hit.heading_path or "") for hit in hits):
+    # ... and those titled with it stating the period asked when no hit titled so states one: "¿Cuánto tiempo tengo para
+    # devolver una vela?" retrieved the return steps and the candles' burn time, not the return policy's 30 days
+    period = not wanted and bool(about) and asks_duration(text) and not any(
+        about & topics(hit.question or hit.heading_path or "") and states_duration(hit.answer or hit.text)
+        for hit in hits)
+    if period:
+        wanted = about
+    elif not wanted or any(wanted <= topics(hit.question or hit.heading_path or "") for hit in hits):
         return []
     seen = {hit.chunk_id for hit in hits}
     terms = " ".join(term for topic in sorted(wanted) for term in topic_terms(topic))
     found = knowledge.search(terms, kb=kb, language=hits[0].language if hits else language, k=TOP_K,
                              query_vector=vector, mode="bm25")
     return [hit for hit in found
-            if hit.chunk_id not in seen and wanted <= topics(hit.question or hit.heading_path or "")]
+            if hit.chunk_id not in seen and wanted <= topics(hit.question or hit.heading_path or "")
+            and (not period or states_duration(hit.answer or hit.text))]
 
 
 def method_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,

@@ -30,7 +30,7 @@ from babel import Locale
 
 from agent.answerability import AFFIRMATION, STEM_LETTERS, Candidate, choose, companion, sentences
 from agent.context import subject_words
-from agent.entities import asks_duration, asks_if_free, asks_price, fold, states_duration, states_price
+from agent.entities import asks_duration, asks_if_free, asks_price, fold, states_duration, states_price, topics
 from agent.responder import Answer, Question, source_of
 from channels.encoding import SMART_REPLACEMENTS, analyze, is_gsm7
 from core.text import strip_accents
@@ -206,8 +206,15 @@ def _names_its_subject(asked: str | None, reply: str) -> bool:
     """Whether ``reply`` names what the follow-up ``asked`` names (:func:`agent.context.subject_words`):
     "et le dimanche ?" after the shop's hours, which give Sunday's, is answered by them again; the next
     candidate was the delivery times."""
+    if asked is None:
+        return False
     said = {word[:STEM_LETTERS] for word in fold(reply).split()}
-    return asked is not None and any(word[:STEM_LETTERS] in said for word in subject_words(asked))
+    if any(word[:STEM_LETTERS] in said for word in subject_words(asked)):
+        return True
+    # ... or the topics it names: "can I use them in the shop?" after the gift cards, which are valid "in our Paris
+    # shop", got Click & Collect, the next candidate
+    named = topics(asked)
+    return bool(named) and named <= topics(reply)
 
 
 def _compose(choices: Sequence[Candidate | None], language: str, max_segments: int,
