@@ -37,9 +37,8 @@ def _held_words(session: Session, row: builder_form.Row) -> str:
     kind = summary.KindSummary(row.extra, label, held.contacts)
     currency = shop_currency(session) if row.extra in summary.AMOUNTS else ""
     low, high = shown(kind, held.low, currency), shown(kind, held.high, currency)
-    span = low if low == high else f"{low} to {high}"
     who = "the one contact that has one" if held.contacts == 1 else f"the {held.contacts:,} contacts that have one"
-    return f": {label} goes from {span} among {who}" if low != high else f": {label} is {span} for {who}"
+    return f": {label} is {low} for {who}" if low == high else f": {label} goes from {low} to {high} among {who}"
 
 
 def why_empty(session: Session, builder: builder_form.Builder, attributes: Mapping[str, str]) -> list[str]:
