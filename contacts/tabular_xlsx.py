@@ -29,6 +29,8 @@ MAX_UNCOMPRESSED_FACTOR = 20
 SHARED_STRINGS_FACTOR = 2
 # a spreadsheet has at most 16,384 columns (XFD): a row with more cells is not one
 MAX_ROW_CELLS = 16_384
+# merged ranges a sheet may hold: the rows' reader keeps those spanning rows in memory (about 150 bytes each)
+MAX_MERGED_RANGES = 1_000_000
 
 
 def check_xlsx(binary: IO[bytes], limits: FileLimits) -> int | None:
@@ -76,10 +78,10 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> i
     """
     parser = expat.ParserCreate()
     name = info.filename
-    run = cells = row = highest = 0
+    run = cells = row = highest = merges = 0
 
     def start(element: str, attributes: dict[str, str]) -> None:
-        nonlocal run, cells, row, highest
+        nonlocal run, cells, row, highest, merges
         run = 0
         local = element.rpartition(":")[2]
         if local == "c":
@@ -95,6 +97,19 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> i
             number = attributes.get("r", "")
             row = int(number) if number.isascii() and number.isdigit() and len(number) < 10 else row + 1
             highest = max(highest, row)
+        elif local == "mergeCell":
+            merges += 1
+            if merges > MAX_MERGED_RANGES:
+                raise ValidationFailed(
+                    f"the workbook ({name}) merges more than {MAX_MERGED_RANGES:,} ranges of cells; save the sheet "
+                    "as CSV",
+                    errors=[{"field": "file"}],
+                )
+            if not _fits_a_sheet(attributes.get("ref", "")):
+                raise ValidationFailed(
+                    f"the workbook ({name}) merges cells outside a spreadsheet: {attributes.get('ref', '')[:40]}",
+                    errors=[{"field": "file"}],
+                )
 
     def end(_: str) -> None:
         nonlocal run
@@ -124,6 +139,19 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> i
             f"not a readable XLSX workbook: {name} is damaged ({exc})", errors=[{"field": "file"}]
         ) from None
     return highest
+
+
+def _fits_a_sheet(ref: str) -> bool:
+    """Whether a merged range lies within a sheet's 1,048,576 rows and 16,384 columns. openpyxl reads ``mergeCells``
+    after the rows and raised ValueError on one past them: the import had written every row when its job failed,
+    and the queue retried it three times."""
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        bounds = range_boundaries(ref)
+    except (ValueError, TypeError):
+        return False
+    return all(b is not None and 1 <= b <= limit for b, limit in zip(bounds, (16_384, 1_048_576) * 2, strict=True))
 
 
 def _visible_rows(binary: IO[bytes], rows: dict[str, int]) -> int | None:
@@ -255,22 +283,42 @@ class Workbook:
         if path:
             with zipfile.ZipFile(self.binary) as archive, archive.open(path) as part:
                 merged = _merged_down(part)
-        running: list[tuple[int, int, str]] = []  # (column, last row, value) of merged ranges being read down
         # a bogus dimension (A1:XFD1048576) would pad every row to 16,384 cells: stop one past the limit
-        for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limits.max_columns + 1), 1):
-            cells = [_cell(v) for v in values]
-            running = [r for r in running if r[1] >= number]
-            for column, _, value in running:
-                if column < len(cells) and cells[column] == "":
-                    cells[column] = value
-                elif column >= len(cells) and column <= limits.max_columns:
-                    cells.extend([""] * (column - len(cells)) + [value])
-            for column, _, last in merged.pop(number, []):
-                if column < len(cells) and cells[column]:
-                    running.append((column, last, cells[column]))
-            while cells and cells[-1] == "":
-                cells.pop()
-            yield cells
+        values_by_row = sheet.iter_rows(values_only=True, max_col=limits.max_columns + 1)
+        yield from _merged_rows(_readable(values_by_row), merged, limits)
+
+
+def _readable(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """openpyxl's rows, its errors on a malformed part typed as the file's: the checks read what openpyxl refuses
+    only in part, and an unexpected error in the worker was retried three times before the import failed."""
+    try:
+        yield from rows
+    except (ValueError, TypeError, KeyError, IndexError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ValidationFailed(f"not a readable XLSX workbook: {exc}", errors=[{"field": "file"}]) from None
+
+
+def _merged_rows(
+    values_by_row: Iterator[tuple[Any, ...]], merged: dict[int, list[tuple[int, int, int]]], limits: FileLimits
+) -> Iterator[list[str]]:
+    """Each row's cells as text, a merged value read down the rows its range covers (``merged``: first row →
+    ``[(column, first row, last row)]``), trailing empty cells dropped."""
+    # column → (last row, value) of the merged range being read down: one a column (ranges do not overlap in a
+    # spreadsheet; 29,000 copies of one range in a 2 KB file made every row walk them all)
+    running: dict[int, tuple[int, str]] = {}
+    for number, values in enumerate(values_by_row, 1):
+        cells = [_cell(v) for v in values]
+        running = {column: r for column, r in running.items() if r[0] >= number}
+        for column, (_, value) in sorted(running.items()):
+            if column < len(cells) and cells[column] == "":
+                cells[column] = value
+            elif column >= len(cells) and column <= limits.max_columns:
+                cells.extend([""] * (column - len(cells)) + [value])
+        for column, _, last in merged.pop(number, []):
+            if column < len(cells) and cells[column]:
+                running[column] = (last, cells[column])
+        while cells and cells[-1] == "":
+            cells.pop()
+        yield cells
 
 
 def closing_rows(rows: Iterator[list[str]], book: Workbook) -> Iterator[list[str]]:

@@ -175,3 +175,39 @@ def test_the_workbook_is_loaded_once_to_check_it_and_once_to_read_it(
     )
     assert answer.status_code == 200 and answer.json()["sheet"] == "Clients", answer.text
     assert len(loads) == 2
+
+
+def _sheet_with_merges(merges: str, data_rows: int = 3) -> bytes:
+    """Row 2 names Jean in column B, the rows below leave it empty: a range merged down column B fills them."""
+    rows = _row(1, "phone", "first_name") + _row(2, "+33612345602", "Jean")
+    rows += "".join(_row(n, f"+336{n:08d}") for n in range(3, data_rows + 1))
+    sheet = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f"<sheetData>{rows}</sheetData><mergeCells>{merges}</mergeCells></worksheet>")  # fmt: skip
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in {**PARTS, SHEET_PATH: sheet}.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_merged_range_outside_a_sheet_is_refused_at_upload(app_client: TestClient) -> None:
+    """openpyxl reads mergeCells after the rows and raised ValueError on a range past row 1,048,576: the import had
+    written every row when its job failed, and the queue retried it three times."""
+    problem = _post(app_client, "/api/v1/contacts/import", _sheet_with_merges('<mergeCell ref="B2:B1999999"/>'), XLSX)
+    assert "merges cells outside a spreadsheet: B2:B1999999" in str(problem["detail"]), problem
+    _nothing_recorded(app_client)
+
+
+def test_copies_of_one_merged_range_do_not_make_every_row_walk_them(app_client: TestClient) -> None:
+    """29,000 copies of B2:B999999 in a 2 KB file: each row walked every copy (20,000 rows: a minute of worker time).
+    The merged value is still read down its rows."""
+    from contacts.tabular import FileLimits, inspect, read_table
+
+    data = _sheet_with_merges('<mergeCell ref="B2:B999999"/>' * 29_000, data_rows=20_000)
+    limits = FileLimits()
+    shape = inspect(io.BytesIO(data), "merged.xlsx", limits)
+    started = time.monotonic()
+    table = read_table(io.BytesIO(data), shape, limits, lambda cells: "phone" in cells)
+    rows = list(table.rows)
+    assert time.monotonic() - started < 10
+    assert len(rows) == 19_999 and {row[1] for row in rows} == {"Jean"}
