@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api import console
+from core import json_input
 from core.errors import RelaisError, TooManyRequests
 
 PROBLEM = "application/problem+json"
@@ -120,7 +121,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         response: Response
-        if exc.status_code in (404, 405) and console.page_load(request):
+        reason = json_input.why(exc.__cause__) if exc.status_code == 400 else None
+        if reason is not None:
+            # FastAPI's "There was an error parsing the body" for 100,000 nested lists or a 5,000-digit number
+            response = problem(request, 422, "Validation failed", f"the JSON body: {reason}", [{"field": "body"}])
+        elif exc.status_code in (404, 405) and console.page_load(request):
             # /console/campaigns/abc, /console/nothing-here showed a person the raw problem+json
             response = console.not_found_page(request, "this page does not exist", status_code=exc.status_code)
         else:

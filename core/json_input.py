@@ -14,12 +14,19 @@ from typing import Any
 
 def loads(data: str | bytes) -> Any:
     """``json.loads(data)``; raises ``ValueError`` on any bad input: ``json.JSONDecodeError`` for a syntax error,
-    else one saying "nested too deeply" or "a number has more than 4,300 digits" (words a person can act on)."""
+    else one saying why in words a person can act on (:func:`why`)."""
     try:
         return json.loads(data)
     except json.JSONDecodeError:
         raise
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-    except ValueError:  # int(): "Exceeds the limit (4300 digits) for integer string conversion… sys.set_int_max…"
-        raise ValueError("a number has more than 4,300 digits") from None
+    except (RecursionError, ValueError) as exc:
+        raise ValueError(why(exc) or str(exc)) from None
+
+
+def why(exc: BaseException | None) -> str | None:
+    """What is wrong with JSON whose parsing raised ``exc``, in words; None for a syntax error or another failure."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) and "digits" in str(exc):
+        return "a number has more than 4,300 digits"  # int(): "Exceeds the limit (4300 digits)… sys.set_int_max…"
+    return None

@@ -50,3 +50,19 @@ def test_a_deep_import_mapping_is_a_422_naming_it(app_client: TestClient) -> Non
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"] == [{"field": "mapping"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [(DEEP, "nested too deeply"), (b'{"phone": ' + b"9" * 5_000 + b"}", "a number has more than 4,300 digits")],
+    ids=["deep", "long-number"],
+)
+def test_a_json_request_body_fastapi_cannot_parse_is_a_422_saying_why(
+    app_client: TestClient, body: bytes, said: str
+) -> None:
+    """FastAPI answered 400 "There was an error parsing the body", which says nothing a caller can fix."""
+    answer = app_client.post(
+        "/api/v1/contacts", headers={**auth_headers("marketer"), "Content-Type": "application/json"}, content=body
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == f"the JSON body: {said}"
