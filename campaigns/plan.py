@@ -197,7 +197,8 @@ class Distribution:
     message left out; ``waits`` counts the messages planned later than the start by ``Wait.code``;
     ``winner_at`` is when an A/B test's winner is chosen (UTC; ``None`` without a test); an adaptive test's
     ``last_batch_at`` is when its last batch is prepared at the latest (UTC) and ``held_back`` how many recipients
-    its control keeps from any message.
+    its control keeps from any message; ``tested`` how many recipients an A/B test's test group holds (a waiting
+    reason cannot tell: the rest may wait for a send window past the winner's moment rather than for the winner).
     """
 
     start: datetime
@@ -206,6 +207,7 @@ class Distribution:
     winner_at: datetime | None = None
     last_batch_at: datetime | None = None
     held_back: int = 0
+    tested: int = 0
 
     @property
     def total(self) -> int:
@@ -251,7 +253,7 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     every = timedelta(minutes=float((campaign.ab or {}).get("batch_minutes", 60)))
     slots: dict[tuple[str | None, str | None, datetime], Slot] = {}
     planned: list[Slot] = []
-    held_back = 0
+    held_back = tested = 0
     for contact_id, tz, country in recipients:
         held: Wait | None = None
         if batches is not None:
@@ -265,7 +267,7 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         elif ab and not abtest.in_test_group(ab, campaign.id or 0, contact_id):
             begin, held = decided, waiting_winner
         else:
-            begin = start
+            begin, tested = start, tested + bool(ab)
         if timing is not None:
             planned.append(timing.slot(contact_id, tz, country, now=begin)[0])
             continue
@@ -286,4 +288,5 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         if wait is not None:
             waits[wait.code] += 1
     last = start + every * max(batches.values()) if batches else None
-    return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None, last, held_back)
+    return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None, last, held_back,
+                        tested)

@@ -188,8 +188,7 @@ def _untested(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str, 
     """An A/B test whose test group holds fewer recipients than it has arms, said with what follows: 3 recipients
     at 20 % put nobody in the test group, so every one waited 4 hours for a "winner" no arm had been tried for (a
     tie, the first arm kept), and the wizard only said "3 wait for the A/B winner"."""
-    arms, total = len(wizard.arms), spread.total
-    tested = total - spread.waits.get("ab_winner", 0)
+    arms, total, tested = len(wizard.arms), spread.total, spread.tested
     if wizard.mode != "ab" or not total or tested >= arms:
         return []
     return [(f"of the {total} recipients fall in the test group ({wizard.test_percent} %) for {arms} arms: "

@@ -55,6 +55,22 @@ def test_an_ab_test_sends_the_rest_when_the_winner_is_chosen() -> None:
     assert spread.winner_at == WEDNESDAY_NOON_PARIS + timedelta(hours=3)
 
 
+def test_the_test_group_is_counted_even_when_the_rest_waits_for_a_window_past_the_winner() -> None:
+    """At 17:30 in Paris a 3-hour test's winner is chosen at 20:30, after France's 20:00: the rest waits for the
+    country's hours, not for the winner, and the wizard, counting the test group from the "winner" waits, read
+    everyone as tested (its "the test group holds nobody" warning vanished late in the afternoon in Paris)."""
+    ab = {"arms": [{"name": "A", "template_id": 1}, {"name": "B", "template_id": 2}], "test_fraction": 0.2,
+          "winner_after_hours": 3}
+    people = [(n, "Europe/Paris", "FR") for n in range(1, 501)]
+    tuesday_1730_paris = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
+    spread = plan.distribution(_draft(id=7, ab=ab, respect_country_rules=True), people, start=tuesday_1730_paris)
+    first_hour = spread.hours[0]
+    assert first_hour[0] == tuesday_1730_paris.replace(minute=0) and spread.tested == first_hour[1]
+    assert 60 < spread.tested < 140 and spread.waits == {"country_rule": 500 - spread.tested}
+    plain = plan.distribution(_draft(), people, start=tuesday_1730_paris)
+    assert plain.tested == 0  # no test, nobody tested
+
+
 def test_the_estimate_counts_exclusions_by_reason_and_prices_the_rest(runtime: Settings) -> None:
     with db.session_scope() as session:
         for n in range(4):
