@@ -31,6 +31,10 @@ MAIN_ZONE: dict[str, str] = {
     "FI": "Europe/Helsinki",
     "FR": "Europe/Paris",
     "GB": "Europe/London",
+    # the Crown Dependencies share +44 and London's clock; phonenumbers lists all four zones for their mobiles
+    "GG": "Europe/Guernsey",
+    "IM": "Europe/Isle_of_Man",
+    "JE": "Europe/Jersey",
     "IE": "Europe/Dublin",
     "IT": "Europe/Rome",
     "LU": "Europe/Luxembourg",

@@ -103,6 +103,9 @@ ZONES_BY_NUMBER = [
     ("+351296123456", "Atlantic/Azores"),  # PT, Ponta Delgada landline
     ("+447400123456", "Europe/London"),  # GB mobile: phonenumbers lists Europe/Guernsey first
     ("+441212345678", "Europe/London"),  # GB, Birmingham landline
+    ("+447911123456", "Europe/Guernsey"),  # GG mobile (+44 7911): phonenumbers lists four zones; was None
+    ("+447797123456", "Europe/Jersey"),  # JE mobile
+    ("+447624123456", "Europe/Isle_of_Man"),  # IM mobile
     ("+353850123456", "Europe/Dublin"),  # IE: phonenumbers gives only UK zones
     ("+212650123456", "Africa/Casablanca"),  # MA: phonenumbers gives Atlantic/Canary
     ("+33612345678", "Europe/Paris"),
