@@ -81,9 +81,9 @@ def main() -> None:
     with _database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
         os.environ.update(deployment_settings(Path(data_dir), url))
         from contacts import import_jobs, import_runner, service
+        from contacts.file_limits import FileLimits
         from contacts.import_report import ImportOptions
         from contacts.models import Contact, ContactImport
-        from contacts.tabular import FileLimits
         from core import db
         from core.audit import SYSTEM
         from core.crypto import blind_index

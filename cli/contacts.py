@@ -11,10 +11,10 @@ from api import privacy
 from cli.actor import CLI_ACTOR
 from cli.console import console, progress_bar
 from contacts import import_jobs, import_runner, service
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
 from contacts.import_report import ImportOptions, OnExisting
 from contacts.models import ContactImport
-from contacts.tabular import FileLimits
 from core import db
 from core.errors import RelaisError, ValidationFailed
 from core.runtime import bootstrap

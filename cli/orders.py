@@ -9,9 +9,9 @@ import typer
 from cli.actor import CLI_ACTOR
 from cli.console import console
 from cli.contacts import read_mapping
+from contacts.file_limits import FileLimits
 from contacts.order_import import OrderImportOptions, OrderImportReport, audit_import, import_orders
 from contacts.order_rejected import RejectedFile
-from contacts.tabular import FileLimits
 from core import db
 from core.errors import RelaisError
 from core.runtime import bootstrap

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import header_with_phone
 from contacts.import_report import ImportOptions
 from contacts.importer import RowParser
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
 from contacts.service import get_list
-from contacts.tabular import FileLimits, Table, inspect, read_table
+from contacts.tabular import Table, inspect, read_table
 from core import audit, crypto
 from core.audit import SYSTEM, Actor
 from core.db import utcnow

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import header_with_phone, resolve
 from contacts.import_report import ImportOptions, RowProblem
 from contacts.importer import MAIN_LANGUAGE, MemorySeen, ParsedRow, RowParser, numbered_rows, write_batch
-from contacts.tabular import FileLimits, inspect, read_table
+from contacts.tabular import inspect, read_table
 from core.errors import ValidationFailed
 
 SAMPLE_ROWS = 20

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import import_jobs
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import header_with_phone
 from contacts.import_report import ImportOptions, ParsedRow, RowProblem
 from contacts.import_writer import write_batch
 from contacts.importer import RowParser, numbered_rows
 from contacts.models import ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
-from contacts.tabular import FileLimits, FileShape, read_table
+from contacts.tabular import FileShape, read_table
 from core import crypto, db
 from core.audit import Actor
 from core.db import utcnow

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from channels.countries import region_code
 from channels.phone import NO_SMS
 from contacts import attributes as attrs
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
 from contacts.import_values import (
@@ -32,7 +33,7 @@ from contacts.import_values import (
 )
 from contacts.import_writer import MemorySeen, write_batch
 from contacts.service import check_language, check_timezone, clean_tags, get_list
-from contacts.tabular import DELIMITERS, FileLimits, inspect, read_table
+from contacts.tabular import DELIMITERS, inspect, read_table
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.errors import ValidationFailed

@@ -25,6 +25,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from contacts.attributes import BadAttributeValue
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import normalise_header
 from contacts.import_report import MAX_REPORTED, RowProblem
 from contacts.import_values import file_number
@@ -44,7 +45,7 @@ from contacts.orders import (
     record_orders,
     to_micros,
 )
-from contacts.tabular import FileLimits, FileShape, inspect, read_table
+from contacts.tabular import FileShape, inspect, read_table
 from core import audit
 from core.audit import Actor
 from core.errors import ValidationFailed

@@ -20,12 +20,13 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from contacts import import_jobs
+from contacts.file_limits import FileLimits
 from contacts.import_report import RowProblem
 from contacts.import_runner import SPOOL_MEMORY, copy_upload
 from contacts.models import ContactImport, ContactImportProblem
 from contacts.order_columns import header_with_orders, resolve
 from contacts.order_import import OrderImportOptions, OrderImportReport, audit_import, import_orders
-from contacts.tabular import FileLimits, inspect, read_table
+from contacts.tabular import inspect, read_table
 from core import audit, db
 from core.audit import Actor
 from core.db import utcnow

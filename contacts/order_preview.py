@@ -15,11 +15,12 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
+from contacts.file_limits import FileLimits
 from contacts.importer import numbered_rows
 from contacts.order_columns import FIELDS, header_with_orders, recognised, resolve
 from contacts.order_dates import parse_time
 from contacts.order_import import OrderImportOptions, OrderImportReport, import_orders
-from contacts.tabular import FileLimits, inspect, read_table
+from contacts.tabular import inspect, read_table
 from core.errors import ValidationFailed
 
 SHOWN_ROWS = 10

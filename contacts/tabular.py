@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import IO, Literal
 
+from contacts.file_limits import FileLimits
 from contacts.tabular_xlsx import Workbook, check_xlsx, closing_rows, xlsx_rows
 from core.errors import PayloadTooLarge, ValidationFailed
-from core.settings import Settings
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
@@ -38,25 +38,6 @@ HEADER_SCAN = 10
 TITLE_CELLS = 2  # a title row above the header: "Clients", "Exporté le ; 12/11/2026"
 
 Format = Literal["csv", "xlsx"]
-
-
-@dataclass(frozen=True)
-class FileLimits:
-    """What an import accepts (``RELAIS_IMPORT_MAX_*``)."""
-
-    max_bytes: int = 50 * 1024 * 1024
-    max_rows: int = 2_000_000
-    max_cell: int = 2000
-    max_columns: int = 200
-
-    @classmethod
-    def of(cls, settings: Settings) -> FileLimits:
-        return cls(
-            max_bytes=settings.import_max_bytes,
-            max_rows=settings.import_max_rows,
-            max_cell=settings.import_max_cell_chars,
-            max_columns=settings.import_max_columns,
-        )
 
 
 @dataclass(frozen=True)

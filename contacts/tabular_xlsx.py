@@ -12,13 +12,11 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from xml.parsers import expat
 
+from contacts.file_limits import FileLimits
 from core.errors import PayloadTooLarge, ValidationFailed
-
-if TYPE_CHECKING:
-    from contacts.tabular import FileLimits
 
 READ_CHUNK = 1 << 20
 # an entry inflating more than this (and over 1 MiB) is a zip bomb, not a spreadsheet

@@ -57,8 +57,8 @@ def sync_crm() -> str:
     failed-jobs page; the next run resumes.
     """
     from contacts.crm import config, csv_sync, hubspot_run
+    from contacts.file_limits import FileLimits
     from contacts.importer import ImportOptions
-    from contacts.tabular import FileLimits
 
     settings = get_settings()
     done = []

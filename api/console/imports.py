@@ -24,11 +24,11 @@ from api.console import ConsoleRoute, render
 from api.deps import Acting, acting, db_session, require
 from contacts import attributes as attrs
 from contacts import consent, import_jobs
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import FIELDS
 from contacts.import_preview import preview
 from contacts.import_report import ImportOptions
 from contacts.models import ContactImport
-from contacts.tabular import FileLimits
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role

@@ -27,11 +27,11 @@ from api.console import ConsoleRoute, render
 from api.deps import Acting, acting, db_session, require
 from api.routes import intelligence as rest_intelligence
 from contacts import import_jobs, order_jobs
+from contacts.file_limits import FileLimits
 from contacts.models import ContactImport
 from contacts.order_columns import FIELDS
 from contacts.order_import import OrderImportOptions
 from contacts.order_preview import preview
-from contacts.tabular import FileLimits
 from core import db
 from core.accounts import Principal
 from core.errors import ValidationFailed

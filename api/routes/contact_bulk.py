@@ -21,12 +21,12 @@ from contacts import import_jobs, segments
 from contacts.crm import config as crm_config
 from contacts.crm import csv_sync, hubspot, hubspot_run, webhook_sync
 from contacts.export import export_csv
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
 from contacts.import_preview import preview
 from contacts.importer import ImportOptions, OnExisting
 from contacts.models import ContactImport
 from contacts.schemas import ImportJobOut
-from contacts.tabular import FileLimits
 from core import audit, db
 from core.accounts import Principal
 from core.errors import ValidationFailed

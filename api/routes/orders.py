@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from api.deps import actor, db_session, require
 from api.uploads import read_upload
 from contacts import service
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
 from contacts.order_import import OrderImportOptions, audit_import, import_orders
 from contacts.order_schemas import OrderBody, OrderOut
 from contacts.orders import list_orders, record_customer_order, record_order, with_lines
-from contacts.tabular import FileLimits
 from core import audit
 from core.accounts import Principal
 from core.rbac import Role

@@ -19,8 +19,8 @@ import httpx
 from sqlalchemy.orm import Session
 
 from contacts.crm.hubspot import CrmUnavailable
+from contacts.file_limits import FileLimits
 from contacts.importer import ImportOptions, ImportReport, import_file
-from contacts.tabular import FileLimits
 from core import outbound_http
 from core.errors import PayloadTooLarge
 from core.retry import CallFailed, Failure, RetryPolicy, header, retry_after

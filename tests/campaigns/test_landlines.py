@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from campaigns import flows, tasks
 from contacts import import_jobs, service
+from contacts.file_limits import FileLimits
 from contacts.import_report import ImportOptions
 from contacts.models import Contact
-from contacts.tabular import FileLimits
 from conversations.models import Message
 from core import db
 from core.audit import Actor

@@ -24,10 +24,10 @@ from playwright.sync_api import Browser, Page
 from campaigns.models import Template
 from contacts import attributes as attrs
 from contacts import consent, import_jobs, segments
+from contacts.file_limits import FileLimits
 from contacts.import_report import ImportOptions
 from contacts.import_runner import run as run_import
 from contacts.models import Contact
-from contacts.tabular import FileLimits
 from conversations.models import Conversation
 from core import accounts, db, webhooks
 from core.audit import SYSTEM

@@ -201,7 +201,8 @@ def test_a_merged_range_outside_a_sheet_is_refused_at_upload(app_client: TestCli
 def test_copies_of_one_merged_range_do_not_make_every_row_walk_them(app_client: TestClient) -> None:
     """29,000 copies of B2:B999999 in a 2 KB file: each row walked every copy (20,000 rows: a minute of worker time).
     The merged value is still read down its rows."""
-    from contacts.tabular import FileLimits, inspect, read_table
+    from contacts.file_limits import FileLimits
+    from contacts.tabular import inspect, read_table
 
     data = _sheet_with_merges('<mergeCell ref="B2:B999999"/>' * 29_000, data_rows=20_000)
     limits = FileLimits()

@@ -12,12 +12,12 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from contacts import service
+from contacts.file_limits import FileLimits
 from contacts.import_report import ImportOptions, ParsedRow
 from contacts.import_runner import BATCH_ROWS, TableSeen
 from contacts.import_writer import BatchOutcome, write_batch
 from contacts.importer import RowParser
 from contacts.models import ContactImport
-from contacts.tabular import FileLimits
 from core import db
 from core.settings import Settings
 from tests.contacts.helpers import create_contact, phone

@@ -8,9 +8,10 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from contacts.file_limits import FileLimits
 from contacts.import_mapping import normalise_header, resolve
 from contacts.models import AttributeDefinition
-from contacts.tabular import FileLimits, inspect, read_rows
+from contacts.tabular import inspect, read_rows
 from core.errors import PayloadTooLarge, ValidationFailed
 
 LIMITS = FileLimits()

@@ -14,9 +14,9 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from contacts import attributes, import_jobs, import_runner, service
+from contacts.file_limits import FileLimits
 from contacts.import_report import ImportOptions
 from contacts.models import Contact, ContactImport, ContactImportChunk, ContactImportNumber, ContactImportProblem
-from contacts.tabular import FileLimits
 from core import db
 from core.audit import Actor
 from core.db import utcnow

@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 
 from contacts import service
+from contacts.file_limits import FileLimits
 from contacts.import_preview import preview
 from contacts.importer import ImportOptions, import_file
-from contacts.tabular import FileLimits
 from core import db
 from tests.contacts.helpers import create_contact, phone
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 from contacts import attributes, import_jobs, import_runner, service
+from contacts.file_limits import FileLimits
 from contacts.import_report import ImportOptions
 from contacts.importer import import_file
 from contacts.models import ContactImport
-from contacts.tabular import FileLimits
 from core import db
 from core.audit import Actor
 from core.settings import Settings

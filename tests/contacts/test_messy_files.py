@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from contacts import attributes as attrs
 from contacts import import_jobs, import_runner
+from contacts.file_limits import FileLimits
 from contacts.import_preview import preview
 from contacts.import_report import ImportOptions
 from contacts.models import Contact
@@ -24,7 +25,6 @@ from contacts.order_import import OrderImportOptions, import_orders
 from contacts.orders import list_orders
 from contacts.service import find_by_phone
 from contacts.service import find_by_phone as get_by_phone
-from contacts.tabular import FileLimits
 from core import db
 from core.audit import SYSTEM
 from core.settings import Settings

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from contacts import attributes as attrs
 from contacts import import_jobs, order_jobs
+from contacts.file_limits import FileLimits
 from contacts.models import Order
 from contacts.order_import import OrderImportOptions, import_orders
 from contacts.order_preview import preview
-from contacts.tabular import FileLimits
 from core import db
 from core.audit import Actor
 from core.settings import Settings
