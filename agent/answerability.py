@@ -38,6 +38,7 @@ from agent.context import asks_condition, is_follow_up, subject_words
 from agent.entities import (
     Entity,
     EntityKind,
+    amounts,
     asked_topics,
     asks_availability,
     asks_contact,
@@ -49,6 +50,7 @@ from agent.entities import (
     entities,
     fold,
     measures,
+    minimum_amounts,
     named_products,
     payment_methods,
     place_table,
@@ -160,6 +162,8 @@ class Candidate:
     holds the words of a yes-or-no question that the knowledge base never mentions ("physiques" in "Est-ce que vous
     faites des cartes cadeaux physiques ?"): what the passage says is given without its "Yes". ``methods_only``: the
     question names a payment method and nothing else, and this passage is the list of accepted methods that answers it.
+    ``below_minimum``: the question states an amount under the one the passage says something starts from ("80 EUR"
+    and "from 100 EUR you can pay in 3 or 4 instalments"): no "Yes" answers it.
     """
 
     hit: Hit
@@ -189,6 +193,7 @@ class Candidate:
     states_city: bool = False
     unstated: tuple[str, ...] = ()
     methods_only: bool = False
+    below_minimum: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -223,7 +228,7 @@ class Candidate:
         # nor is a "Yes" given for a place the passage does not state: "Avete un negozio a Milano?" got
         # "Yes, Click & Collect is free…", a passage naming no place
         if self.support == "contradicted" or not self.asserts or self.asks_detail or self.unstated or \
-                any(e.kind == "country" for e in self.missing):
+                self.below_minimum or any(e.kind == "country" for e in self.missing):
             first = AFFIRMATION.sub("", chosen[0])
             chosen[0] = first[:1].upper() + first[1:]
         return chosen
@@ -700,6 +705,11 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             candidates[0] = replace(first, support="unknown")
         elif first.support == "covered" and first.relevance >= MIN_RELEVANCE and lasting <= stated:
             candidates[0] = replace(first, specific=True)
+    stated_amounts = amounts(asked or question)
+    if stated_amounts:
+        # "Can I pay in instalments if my order is 80 EUR?" got "Yes, from 100 EUR you can pay in 3 or 4…"
+        candidates = [replace(c, below_minimum=bool(floor := minimum_amounts(_passage_text(c))) and
+                              max(stated_amounts) < min(floor)) for c in candidates]
     if asking and not asks_detail and not follow_up:
         # a yes-or-no question naming what no passage mentions asks about that too: "Est-ce que vous faites des cartes
         # cadeaux physiques ?" got "Oui, des e-cartes cadeaux…", where the knowledge base says nothing of physical ones.

@@ -654,6 +654,21 @@ def duration_words(text: str) -> set[str]:
     return {word for found in _DURATION.finditer(fold(text)) for word in found.group(0).split()}
 
 
+_AMOUNT = re.compile(r"(\d+(?:[.,]\d{1,2})?)\s?(?:€|eur\b|euros?\b)", re.IGNORECASE)
+# An amount something starts from, over folded text ("from 100 EUR", "dès 100 EUR", "ab 100 EUR", "desde 100 EUR")
+_MINIMUM = re.compile(r" (from|over|des|a partir de|ab|desde|da|a partire da) (\d+) (eur|euro|euros) ")
+
+
+def amounts(text: str) -> list[float]:
+    """The amounts of money ``text`` states ("80 euros", "80€", "4,90 EUR")."""
+    return [float(number.replace(",", ".")) for number in _AMOUNT.findall(text)]
+
+
+def minimum_amounts(text: str) -> list[float]:
+    """The amounts ``text`` says something starts from ("from 100 EUR", "dès 100 EUR")."""
+    return [float(match[1]) for match in _MINIMUM.findall(fold(text))]
+
+
 def asks_price(text: str) -> bool:
     """Whether ``text`` asks what something costs."""
     return _ASKS_PRICE.search(fold(text)) is not None

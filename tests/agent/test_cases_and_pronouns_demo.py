@@ -188,3 +188,18 @@ def test_a_follow_up_on_another_size_or_product_of_a_duration_question(pipeline:
     assert bigger.reply is not None and "80 hours" in bigger.reply, bigger.reason_code
     other = converse(pipeline, ["How long do your candles burn?", "and the lampshades?"], "en")[-1]
     assert other.action == "escalate", other.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "yes"),
+    [
+        ("Can I pay in instalments if my order is 80 EUR?", False),
+        ("Bonjour, est-ce que je peux payer en 3 fois pour 80 euros ?", False),
+        ("Can I pay in instalments for a 150 EUR lamp?", True),
+    ],
+)
+def test_an_amount_under_the_minimum_gets_no_yes(pipeline: Pipeline, text: str, yes: bool) -> None:
+    """ "Yes, from 100 EUR you can pay in 3 or 4 instalments" answered a question about 80 EUR."""
+    decision = pipeline.analyze(text, use_llm=False).decision
+    assert decision.reply is not None and "100 EUR" in decision.reply, decision.reply
+    assert decision.reply.startswith(("Yes", "Oui")) == yes, decision.reply
