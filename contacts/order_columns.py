@@ -7,7 +7,8 @@ ignored), so ``InvoiceNo``, ``Invoice No`` and ``invoice-no`` are one header. A 
 Targets: ``order_id``, ``ordered_at``, ``product_id``, ``description``, ``quantity``,
 ``unit_price`` (required: ``order_id``, ``ordered_at``, ``quantity``, ``unit_price``), the
 customer (``customer_id``, ``phone``, ``email``: at least one), ``country``, ``currency``, ``status``,
-``refunded`` (the amount given back on the order: Shopify's ``Refunded Amount``).
+``refunded`` (the amount given back on the order: Shopify's ``Refunded Amount``), ``cancelled_at`` (when the order
+was cancelled: Shopify's ``Cancelled at``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contacts.import_mapping import EMAIL_HEADERS, SYNONYMS, normalise_header
 from core.errors import ValidationFailed
 
 FIELDS = ("order_id", "ordered_at", "product_id", "description", "quantity", "unit_price",
-          "customer_id", "phone", "email", "country", "currency", "status", "refunded")  # fmt: skip
+          "customer_id", "phone", "email", "country", "currency", "status", "refunded", "cancelled_at")  # fmt: skip
 REQUIRED = ("order_id", "ordered_at", "quantity", "unit_price")
 CUSTOMER_FIELDS = ("customer_id", "phone", "email")
 
@@ -38,6 +39,8 @@ _OWN: dict[str, tuple[str, ...]] = {
     "status": ("status", "order status", "financial status", "statut"),
     "refunded": ("refunded amount", "refunded", "refund amount", "amount refunded", "montant rembourse",
                  "rembourse"),
+    "cancelled_at": ("cancelled at", "canceled at", "cancellation date", "date d annulation",
+                     "annulee le", "date annulation"),
 }  # fmt: skip
 _SYNONYMS: dict[str, str] = {
     # a bare "number" is the order's more often than the customer's phone in a file of orders

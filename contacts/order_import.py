@@ -65,7 +65,7 @@ _STATUS_WORDS = {
 #: the order's own fields, as opposed to a line's: Shopify's export gives them on an order's first row only and
 #: leaves them blank on its other lines (every such order was refused, "the rows of this order name different
 #: customers"); a blank one on a later row is the first row's
-ORDER_FIELDS = ("ordered_at", "customer_id", "phone", "email", "country", "currency", "status")
+ORDER_FIELDS = ("ordered_at", "customer_id", "phone", "email", "country", "currency", "status", "cancelled_at")
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ class _Line:
     values: dict[str, str]
     line: LineIn | None = None
     ordered_at: datetime | None = None
+    cancelled_at: datetime | None = None  # Shopify's "Cancelled at": the order was cancelled then
 
 
 @dataclass
@@ -163,6 +164,11 @@ class _Parser:
         except ValueError:
             first = "31/12/2011 (day first)" if self.day_first else "12/31/2011 (month first)"
             reject("ordered_at", "bad_date", f"not a date such as 2011-12-31 08:26 or {first}")
+        if values.get("cancelled_at"):
+            try:
+                row.cancelled_at = parse_time(values["cancelled_at"], day_first=self.day_first)
+            except ValueError:
+                reject("cancelled_at", "bad_date", "not the date and time the order was cancelled")
         try:
             quantity = float(values["quantity"].replace(",", "."))
             if quantity != int(quantity) or quantity == 0 or abs(quantity) > MAX_QUANTITY:
@@ -203,7 +209,10 @@ class _Parser:
             return (), "customer_id", "no_customer", GUEST
         lines = tuple(row.line for row in pending.lines if row.line is not None)
         credit_note = all(line.quantity < 0 for line in lines)
-        status = "cancelled" if credit_note else _status(first.get("status", "")) or "paid"
+        # a cancelled order's lines are its purchase, reversed at ``cancelled_at`` (intelligence.history): it was
+        # recorded as its payment status said, a cancelled order counted as spend
+        cancelled_at = pending.lines[0].cancelled_at
+        status = "cancelled" if credit_note or cancelled_at else _status(first.get("status", "")) or "paid"
         if abs(sum(line.quantity * line.unit_price_micros for line in lines)) > MAX_TOTAL_MICROS:
             return (), "quantity", "too_large", "the order's total is too large to store"
         try:
@@ -217,7 +226,7 @@ class _Parser:
         order = OrderIn(source="import", external_id=pending.key, lines=lines, status=status,
                         ordered_at=min(row.ordered_at for row in pending.lines if row.ordered_at is not None),
                         currency=(first.get("currency") or self.options.currency).upper(),
-                        country=first.get("country", ""))  # fmt: skip
+                        country=first.get("country", ""), cancelled_at=cancelled_at)  # fmt: skip
         return with_refund(order, refunded), "", "", ""
 
 

@@ -56,6 +56,7 @@ FIELD_LABELS = {
     "currency": "Currency",
     "status": "Payment status",
     "refunded": "Amount refunded",
+    "cancelled_at": "Cancelled at (date)",
     "ignore": "Do not import",
 }
 TARGETS = [(name, FIELD_LABELS[name]) for name in (*FIELDS, "ignore")]
