@@ -73,7 +73,7 @@ def import_order_file(
             rejected_file = RejectedFile(out)
             with console.status(f"importing {file.name}"):
                 report = import_orders(session, binary, options, filename=file.name,
-                                       limits=FileLimits.of(settings), rejected=rejected_file)  # fmt: skip
+                                       limits=FileLimits.of(settings), rejected=rejected_file, commit=True)  # fmt: skip
             if not dry_run:
                 audit_import(session, report, actor=CLI_ACTOR, filename=file.name)
     except RelaisError as exc:

@@ -48,7 +48,7 @@ from contacts.orders import (
 from contacts.tabular import FileShape, inspect, read_table
 from core import audit
 from core.audit import Actor
-from core.errors import ValidationFailed
+from core.errors import PayloadTooLarge, ValidationFailed
 
 BATCH = 500  # orders per look-up and write
 UNKNOWN = "no contact has this customer id, phone or e-mail"
@@ -263,17 +263,56 @@ def import_orders(
     limits: FileLimits | None = None,
     rejected: RejectedRows | None = None,
     checkpoint: Callable[[OrderImportReport], None] | None = None,
+    commit: bool = False,
 ) -> OrderImportReport:
-    """Import the orders of a CSV or XLSX file inside ``session`` (the caller commits).
+    """Import the orders of a CSV or XLSX file inside ``session``.
 
     Good orders are recorded; rows that cannot be are reported (``errors``, and every one to
     ``rejected``, a :class:`RejectedFile` or the job's table, with its cells). ``checkpoint`` is called
-    with the report so far after each batch of :data:`BATCH` orders is recorded (a job commits there).
+    with the report so far after each batch of :data:`BATCH` orders is recorded.
+
+    ``commit`` (the API, the CLI and the console's job; never with ``dry_run``): ``session`` is committed after
+    each batch, its rejected rows handed over first, so a 300,000-line file never holds one transaction (SQLite's
+    write lock for a minute) and a failure keeps the batches before it; the error then says so, and importing the
+    file again adds the rest (recorded orders count as already imported). Without it, the caller commits.
 
     Raises:
         ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
-            a required column missing.
+            a required column missing; past a committed batch, the detail says what stays recorded.
     """
+    committed = 0  # rows whose orders are committed
+
+    def batch_done(report: OrderImportReport) -> None:
+        nonlocal committed
+        if checkpoint is not None:
+            checkpoint(report)
+        if commit and not options.dry_run:
+            if rejected is not None:
+                rejected.close()
+            session.commit()
+            committed = report.rows
+
+    try:
+        return _import(session, binary, options, filename=filename, limits=limits, rejected=rejected,
+                       batch_done=batch_done)  # fmt: skip
+    except (ValidationFailed, PayloadTooLarge) as exc:
+        if not committed:
+            raise
+        kept = (f"{exc.detail}. The orders of the first {committed:,} rows stay recorded: importing the file again "
+                "once fixed adds the rest (those count as already imported)")  # fmt: skip
+        raise type(exc)(kept, errors=exc.errors) from exc
+
+
+def _import(
+    session: Session,
+    binary: IO[bytes],
+    options: OrderImportOptions,
+    *,
+    filename: str,
+    limits: FileLimits | None,
+    rejected: RejectedRows | None,
+    batch_done: Callable[[OrderImportReport], None],
+) -> OrderImportReport:
     limits = limits or FileLimits()
     shape = inspect(binary, filename, limits)
     dates = _date_order(binary, shape, limits, options)
@@ -363,8 +402,7 @@ def import_orders(
         batch.append((pending, orders))
         if len(batch) >= BATCH:
             flush()
-            if checkpoint is not None:
-                checkpoint(report)
+            batch_done(report)
     flush()
     if report.rows == 0:
         raise ValidationFailed("the file has a header but no data rows", errors=[{"field": "file"}])

@@ -154,12 +154,11 @@ def _import(session: Session, job: ContactImport, binary: IO[bytes]) -> None:
     rejected = StoredRejections(session, job)
 
     def checkpoint(report: OrderImportReport) -> None:
-        rejected.close()
-        job.rows_done = report.rows
-        session.commit()
+        job.rows_done = report.rows  # committed with the batch
 
     report = import_orders(session, binary, options_of(job.options), filename=job.filename,
-                           limits=FileLimits.of(get_settings()), rejected=rejected, checkpoint=checkpoint)  # fmt: skip
+                           limits=FileLimits.of(get_settings()), rejected=rejected, checkpoint=checkpoint,
+                           commit=True)  # fmt: skip
     rejected.close()
     job.summary = {key: value for key, value in report.as_dict().items() if key != "errors"}
     job.rows_done, job.created, job.skipped = report.rows, report.orders_created, report.orders_existing

@@ -1,8 +1,9 @@
 """Orders (purchase history): import a file of order lines, record one order, list a contact's orders.
 
 Marketers write; agents may read a contact's orders as they read the contact. The import runs in
-the request (one transaction; orders already recorded are left as they were, so a retry is safe)
-and answers with its report: rows handed back carry their spreadsheet row number and reason.
+the request, committing after each batch of orders (orders already recorded are left as they were, so a
+retry after a failure adds only the rest) and answers with its report: rows handed back carry their
+spreadsheet row number and reason.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ async def import_order_file(
     Send it as ``text/csv``, XLSX, or multipart with a ``file`` part (and an optional ``mapping``
     field). Answers the report: orders created and already known, lines, and the rows handed back
     (first 1,000, with row numbers and reasons; ``rejected_by_code`` counts them all). A file
-    problem (size, encoding, a required column missing) is a 413 or 422 and records nothing.
+    problem (size, encoding, a required column missing) is a 413 or 422 and records nothing; one found
+    after a batch was committed (a malformed line far down) is a 422 saying which rows' orders stay recorded.
     """
     settings = request.app.state.settings
     limits = FileLimits.of(settings)
@@ -55,7 +57,7 @@ async def import_order_file(
         options = OrderImportOptions(mapping=parse_mapping(mapping or upload.mapping), currency=currency.upper(),
                                      day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
         report = await run_in_threadpool(import_orders, session, upload.binary, options, filename=upload.filename,
-                                         limits=limits)
+                                         limits=limits, commit=True)
     finally:
         upload.binary.close()
     if not dry_run:
