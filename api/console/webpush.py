@@ -1,7 +1,11 @@
 """Web push for the console PWA: VAPID keys per deployment, subscriptions, and the escalation relay.
 
-* Keys: an EC P-256 key generated on first use into ``<data_dir>/vapid_private.pem`` (like the
-  dev secrets); its public half is the browser's ``applicationServerKey``.
+* Keys: one EC P-256 key per deployment, derived from ``RELAIS_SECRET_KEY`` (HKDF-SHA256), so every API host and
+  worker signs with the key the browser subscribed with; its public half is the browser's ``applicationServerKey``.
+  It was a file generated on first use under each host's ``<data_dir>``: behind a load balancer a browser
+  subscribed with one host's key and the relay of another host signed with its own, which push services refuse.
+  A subscription records the key it was made with; one made with another key (before this, or before the secret
+  key was rotated) can never be pushed to and is dropped, and the browser subscribes again.
 * Subscriptions live in a Redis hash keyed by endpoint (a browser re-subscribes when it changes).
 * :class:`PushRelay` listens to the console events and pushes ``conversation.escalated`` to every
   subscribed agent. Each API process runs one; a Redis ``SET NX`` per event makes exactly one
@@ -21,14 +25,17 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import requests
 import structlog
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
@@ -41,29 +48,30 @@ from core.outbound_http import OutboundBlocked, OutboundPolicy
 from core.rbac import Role
 from core.redis import get_redis
 from core.retry import CallFailed, Failure, RetryPolicy, header, retry_after
+from core.secrets_store import resolve_secrets
 from core.settings import Settings
 from handoff.events import channel
 
 SUBSCRIPTIONS_KEY = "relais:console:push:subscriptions"
 SENT_KEY = "relais:console:push:sent:"
-KEY_FILE = "vapid_private.pem"
+_KEY_INFO = b"relais console web push VAPID P-256 key"
 log = structlog.get_logger("relais.console.push")
 #: a push service's 429 or 5xx: one more attempt, waiting at most 2 s (the relay pushes to the others meanwhile not)
 POLICY = RetryPolicy(attempts=2, base=0.5, max_delay=2.0)
-_key_lock = threading.Lock()
 
 
 def vapid(settings: Settings) -> Vapid:
-    """This deployment's VAPID key, created (mode 0600) the first time it is needed."""
-    path = Path(settings.data_dir) / KEY_FILE
-    with _key_lock:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = Vapid()
-            key.generate_keys()
-            key.save_key(str(path))
-            path.chmod(0o600)
-    return Vapid.from_file(str(path))
+    """This deployment's VAPID key: the same on every host that shares the secret key."""
+    return _derived_key(resolve_secrets(settings).secret_key)
+
+
+@lru_cache(maxsize=4)
+def _derived_key(secret_key: str) -> Vapid:
+    """A P-256 private key from the secret: HKDF-SHA256 output reduced to a scalar in [1, n - 1]."""
+    material = HKDF(algorithm=hashes.SHA256(), length=48, salt=None, info=_KEY_INFO).derive(secret_key.encode())
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # of the P-256 group
+    scalar = int.from_bytes(material, "big") % (order - 1) + 1  # 48 bytes: the reduction's bias is negligible
+    return Vapid(private_key=ec.derive_private_key(scalar, ec.SECP256R1()))
 
 
 def application_server_key(settings: Settings) -> str:
@@ -82,6 +90,7 @@ class Subscription:
     p256dh: str
     auth: str
     kind: str = "user"  # stored since 2026-12-01: an older entry without it was a console user's
+    server_key: str = ""  # the applicationServerKey it was made with; "" before keys were derived (another key)
 
     def info(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
@@ -94,7 +103,8 @@ def subscribe(settings: Settings, subscription: Subscription) -> None:
         OutboundBlocked: the endpoint points to loopback, a private network, the metadata service...
     """
     outbound_http.check_url(subscription.endpoint, field="endpoint", policy=OutboundPolicy.from_settings(settings))
-    get_redis(settings).hset(SUBSCRIPTIONS_KEY, subscription.endpoint, json.dumps(subscription.__dict__))
+    stored = replace(subscription, server_key=application_server_key(settings))
+    get_redis(settings).hset(SUBSCRIPTIONS_KEY, subscription.endpoint, json.dumps(stored.__dict__))
 
 
 class _CheckedSession:
@@ -147,6 +157,16 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     return [Subscription(**json.loads(value)) for value in raw.values()]
 
 
+def current_key_only(settings: Settings, found: list[Subscription]) -> list[Subscription]:
+    """The subscriptions made with this deployment's key; the others are dropped: a push service refuses a push
+    signed with another key than the subscription's, so they would fail on every escalation."""
+    current = application_server_key(settings)
+    for stale in (s for s in found if s.server_key != current):
+        drop(settings, stale.endpoint)
+        log.info("web push subscription made with another key, dropped", endpoint_host=urlsplit(stale.endpoint).netloc)
+    return [s for s in found if s.server_key == current]
+
+
 def vapid_subject(settings: Settings) -> str:
     """Who push services may contact about this sender: the public URL, else a mailto on its host."""
     if settings.public_url.startswith("https://"):
@@ -184,7 +204,7 @@ def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
     key = vapid(settings)
     sent = 0
     policy = OutboundPolicy.from_settings(settings)
-    for subscription in still_allowed(subscriptions(settings)):
+    for subscription in still_allowed(current_key_only(settings, subscriptions(settings))):
         # one client per endpoint: a TLS connection verified for one push service is never reused
         # for another name that happens to share its address
         with outbound_http.client(timeout=5, policy=policy) as client:

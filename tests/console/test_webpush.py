@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import http_ece
@@ -128,7 +129,6 @@ def test_a_subscribed_agent_gets_an_encrypted_push_for_an_escalation(
     agent = auth_headers("agent")
     key = app_client.get("/console/push/key", headers=agent).json()["public_key"]
     assert key == webpush.application_server_key(runtime) and len(unb64(key)) == 65
-    assert (runtime.data_dir / webpush.KEY_FILE).stat().st_mode & 0o077 == 0
 
     browser = Browser()
     subscribed = app_client.post(
@@ -264,3 +264,31 @@ def test_only_active_agents_and_admins_are_still_notified(runtime: Settings, pus
     with db.session_scope() as session:
         users.reactivate(session, user_id=owners["bob@x.example"], actor=SYSTEM)
     assert webpush.notify_all(allowed, {"title": "t"}) == 2
+
+
+def test_every_host_sharing_the_secret_key_signs_with_the_same_key(runtime: Settings, tmp_path: Path) -> None:
+    """Each host generated its own key file under its data directory: behind a load balancer a browser subscribed
+    with one host's key and another host's relay signed with its own, which push services refuse."""
+    secret = "a-deployment-secret-key-shared-by-every-host-0123456789"
+    hosts = [runtime.model_copy(update={"data_dir": tmp_path / name, "secret_key": secret}) for name in ("a", "b")]
+    assert webpush.application_server_key(hosts[0]) == webpush.application_server_key(hosts[1])
+    rotated = runtime.model_copy(update={"data_dir": tmp_path / "a", "secret_key": secret + "-rotated"})
+    assert webpush.application_server_key(rotated) != webpush.application_server_key(hosts[0])
+    assert not any(path.suffix == ".pem" for path in tmp_path.rglob("*"))  # no key on any host's disk
+
+
+def test_a_subscription_made_with_another_key_is_dropped_not_pushed(
+    outbound_to_loopback: None, runtime: Settings
+) -> None:
+    agent_id, _ = create_console_user("ana@example.com")
+    with FakePushService() as service:
+        webpush.subscribe(
+            runtime,
+            webpush.Subscription(user_id=agent_id, endpoint=f"{service.url}/now", **Browser().subscription("")["keys"]),
+        )
+        keys = Browser().subscription("")["keys"]
+        older = webpush.Subscription(user_id=agent_id, endpoint=f"{service.url}/old", **keys)
+        get_redis(runtime).hset(webpush.SUBSCRIPTIONS_KEY, older.endpoint, json.dumps(older.__dict__))  # before keys
+        assert webpush.notify_all(runtime, {"title": "t"}) == 1
+        assert [path for path, _, _ in service.received] == ["/now"]
+        assert [s.endpoint for s in webpush.subscriptions(runtime)] == [f"{service.url}/now"]
