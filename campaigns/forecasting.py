@@ -5,6 +5,8 @@ Inputs (intelligence cannot read campaigns, so they are passed as plain values):
 * the audience as preparation would select it now, less an adaptive campaign's control share
   (:func:`texted`), and the message's segments and price (``campaigns.preview.estimate``: the A/B
   cost range's midpoint per message);
+* whose texts hold a link (:func:`clickable`: only links written in a template are tracked, so a text
+  without one is forecast no click) and, per past run, its conversions by recipients who did not click;
 * the recipients' stored ``purchase_90d`` predictions (``intelligence.store``) and their mean order value
   (:func:`order_values`: orders not cancelled, in revenue's currency);
 * the currencies (:func:`money`): revenue's is the shop's (``campaigns.shop_currency``: the most common
@@ -33,11 +35,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import ColumnElement, Select, func, select, union
 from sqlalchemy.orm import Session
 
 from campaigns import adaptive, preview, reporting
-from campaigns.models import Campaign, CampaignForecast, Conversion
+from campaigns.links import URL_PATTERN
+from campaigns.models import Campaign, CampaignForecast, Conversion, LinkClick, Template
 from campaigns.scheduling import aware
 from campaigns.shop_currency import shop_currency
 from contacts.models import Order, Prediction
@@ -121,10 +124,12 @@ def _past(session: Session, exclude: int | None) -> tuple[list[PastCampaign], li
         totals = reporting.run_summary(session, campaign, run)
         if not totals["sent"]:
             continue
+        group, window = (reporting.RUN, str(run)), reporting.run_window(session, campaign, run)
+        counted = reporting.counted_conversions(campaign.id, group, window)
+        unclicked = _unclicked(session, reporting.counted_clicks(campaign.id, group, window), counted)
         past.append(PastCampaign(sent=totals["sent"], delivered=totals["delivered"] or totals["sent"],
-                                 clicked=totals["unique_clicks"], converted=totals["conversions"]))
-        group = (reporting.RUN, str(run))
-        counted = reporting.counted_conversions(campaign.id, group, reporting.run_window(session, campaign, run))
+                                 clicked=totals["unique_clicks"], converted=totals["conversions"],
+                                 converted_unclicked=unclicked))
         values += [int(v) for v in session.scalars(
             select(Conversion.value_micros).where(counted, Conversion.value_micros > 0).order_by(Conversion.id))]
         recipients.append(reporting.recipients(campaign.id, group))
@@ -133,6 +138,29 @@ def _past(session: Session, exclude: int | None) -> tuple[list[PastCampaign], li
     mean = session.scalar(select(func.avg(Prediction.value)).where(
         Prediction.kind == "purchase_90d", Prediction.contact_id.in_(union(*recipients))))
     return past, values, float(mean) if mean is not None else None
+
+
+def _unclicked(session: Session, clicked: ColumnElement[bool], counted: ColumnElement[bool]) -> int:
+    """How many of the ``counted`` conversions are by a recipient none of whose ``clicked`` clicks the report
+    counts: what a text without a link can still cause. A conversion without a contact cannot be told apart
+    from a click's."""
+    clickers = select(LinkClick.contact_id).where(clicked)
+    return int(session.scalar(select(func.count()).select_from(Conversion).where(
+        counted, Conversion.contact_id.is_not(None), Conversion.contact_id.not_in(clickers))) or 0)
+
+
+def clickable(session: Session, campaign: Campaign) -> float:
+    """The share of recipients whose text holds a link written in its template, the only links tracked
+    (``campaigns.links``): an A/B or adaptive test's arms by weight, else the campaign's template (0 or 1)."""
+    arms = (campaign.ab or {}).get("arms") or []
+    specs = ([(int(a["template_id"]), float(a.get("weight", 1))) for a in arms] if arms
+             else [(campaign.template_id, 1.0)])
+    total = sum(weight for _, weight in specs)
+    if total <= 0:
+        return 1.0
+    linked = sum(weight for template_id, weight in specs
+                 if (template := session.get(Template, template_id)) is not None and URL_PATTERN.search(template.body))
+    return linked / total
 
 
 def _purchase_chances(session: Session, contact_ids: list[int]) -> np.ndarray:
@@ -199,7 +227,7 @@ def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate)
     return Inputs(purchase_p=_purchase_chances(session, ids),
                   order_value=order_values(session, ids, currencies.revenue), segments_per_message=per_message,
                   price_micros=estimate.price.micros, past=past, conversion_values_micros=values,
-                  past_purchase_p=past_purchase, money=currencies)
+                  past_purchase_p=past_purchase, money=currencies, clickable=clickable(session, campaign))
 
 
 def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:
@@ -295,7 +323,7 @@ def comparison(session: Session, campaign: Campaign) -> dict[str, Any] | None:
         made = Forecast.from_dict(row.forecast)
         actual = reporting.run_summary(session, campaign, row.run) if row.run <= campaign.run else None
         runs.append({"run": row.run, "made_at": row.made_at.isoformat(), "sources": made.sources,
-                     **made.money.as_dict(), "metrics": versus_actual(made, actual)})
+                     **made.money.as_dict(), "clickable": made.clickable, "metrics": versus_actual(made, actual)})
     if not runs:
         return None
     return {**runs[-1], "runs": runs}

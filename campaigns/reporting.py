@@ -191,11 +191,17 @@ def counted_conversions(campaign_id: int, group: Group, window: Window) -> Colum
                     and_(Conversion.contact_id.is_(None), true() if anonymous else false())))
 
 
+def counted_clicks(campaign_id: int, group: Group, window: Window) -> ColumnElement[bool]:
+    """Which link clicks a report of ``group`` counts: on the campaign's links, within ``window``, by a
+    recipient of the group's messages."""
+    return and_(LinkClick.campaign_id == campaign_id, LinkClick.contact_id.in_(recipients(campaign_id, group)),
+                _within(LinkClick.clicked_at, window))
+
+
 def _engagement(session: Session, campaign: Campaign, group: Group, window: Window = (None, None)) -> dict[str, Any]:
     clicks, unique_clicks = session.execute(
         select(func.count(), func.count(distinct(LinkClick.contact_id)))
-        .where(LinkClick.campaign_id == campaign.id, LinkClick.contact_id.in_(recipients(campaign.id, group)),
-               _within(LinkClick.clicked_at, window))
+        .where(counted_clicks(campaign.id, group, window))
     ).one()
     conversions, value = session.execute(
         select(func.count(), func.coalesce(func.sum(Conversion.value_micros), 0))

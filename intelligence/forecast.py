@@ -22,9 +22,16 @@ rates and the luck of one send:
   values, the recipients' mean order value is the order value; with neither, revenue and ROI are not
   forecast (``None``). A conversion is one order: the 90-day spend ÷ ``purchase_90d`` (what a buyer
   spends in 90 days) counted a customer ordering every other day at 45 orders' worth each.
+* **Links**: only a link written in the template is tracked, so only a recipient whose text holds one can
+  click (:attr:`Inputs.clickable`, the share of them: an A/B test's arms by weight). A text without a link
+  forecasts no click, and its recipients convert at the rate past recipients converted at *without clicking*
+  (:attr:`PastCampaign.converted_unclicked`: conversions recorded for the campaign within its report's window
+  by a recipient who never clicked it, e.g. an order placed after reading the text), on its own weak prior
+  (:data:`PRIORS` ``conversion_without_click``): past conversions through a link cannot come from a text
+  without one.
 * **Outcomes given the rates**: delivered ~ Binomial(sent, d), unique clickers ~ Binomial(delivered,
-  c), conversions ~ Poisson(delivered share × rate × Σ recipients' relative chances) — rare events, for
-  which Poisson and the exact sum of Bernoullis agree — and revenue the sum of the converters'
+  c × clickable share), conversions ~ Poisson(delivered share × rate × Σ recipients' relative chances) —
+  rare events, for which Poisson and the exact sum of Bernoullis agree — and revenue the sum of the converters'
   orders, converters drawn in proportion to their chances.
 * **Cost** is the sendable messages × segments per message × price per segment: known before
   sending (the interval is the point); ROI = (revenue − cost) ÷ cost.
@@ -48,7 +55,7 @@ from core.words import counted
 
 DRAWS = 4000
 #: Population priors (mean per message) used alone before any past campaign, and as a weak prior after.
-PRIORS: dict[str, float] = {"delivery": 0.95, "click": 0.05, "conversion": 0.01}
+PRIORS: dict[str, float] = {"delivery": 0.95, "click": 0.05, "conversion": 0.01, "conversion_without_click": 0.005}
 PRIOR_WEIGHT = 20.0
 #: Orders' coefficient of variation before any past conversion value is known.
 DEFAULT_ORDER_CV = 1.0
@@ -65,6 +72,12 @@ class PastCampaign:
     delivered: int
     clicked: int  # unique clickers
     converted: int
+    #: conversions by recipients who never clicked the campaign (``None``: not counted, left out of that rate)
+    converted_unclicked: int | None = None
+
+
+#: the clicks' source when no recipient's text holds a link
+NO_LINK = "no link in the text: nobody can click it (only links written in the template are tracked)"
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,7 @@ class Inputs:
     conversion_values_micros: Sequence[int] = ()  # each past conversion's value, when it had one
     past_purchase_p: float | None = None  # mean purchase_90d of past campaigns' recipients
     money: Money = Money()
+    clickable: float = 1.0  # share of recipients whose text holds a tracked link (0: a text without one)
 
     @property
     def size(self) -> int:
@@ -160,21 +174,25 @@ class Figure:
 @dataclass(frozen=True)
 class Forecast:
     """The figures by name (``revenue_micros`` and ``roi`` are ``None`` when no value is known, ``roi`` also
-    when revenue and cost are in currencies with no rate between them), in ``money``'s currencies."""
+    when revenue and cost are in currencies with no rate between them), in ``money``'s currencies;
+    ``clickable`` as :attr:`Inputs.clickable` (a forecast stored before it was recorded: 1)."""
 
     recipients: int
     figures: dict[str, Figure | None]
     sources: dict[str, str] = field(default_factory=dict)
     money: Money = Money()
+    clickable: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"recipients": self.recipients, "sources": dict(self.sources), **self.money.as_dict(),
+                "clickable": self.clickable,
                 "figures": {k: (v.as_dict() if v is not None else None) for k, v in self.figures.items()}}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Forecast:
         figures = {k: (Figure(**v) if v is not None else None) for k, v in data["figures"].items()}
-        return Forecast(int(data["recipients"]), figures, dict(data.get("sources", {})), Money.from_dict(data))
+        return Forecast(int(data["recipients"]), figures, dict(data.get("sources", {})), Money.from_dict(data),
+                        float(data.get("clickable", 1.0)))
 
 
 def rate_beta(successes: Sequence[int], trials: Sequence[int], prior: float) -> tuple[float, float, str]:
@@ -247,10 +265,7 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
     sources: dict[str, str] = {}
     a, b, sources["delivered"] = rate_beta([p.delivered for p in past], [p.sent for p in past], PRIORS["delivery"])
     delivery = rng.beta(a, b, DRAWS)
-    a, b, sources["clicks"] = rate_beta([p.clicked for p in past], [p.delivered for p in past], PRIORS["click"])
-    click = rng.beta(a, b, DRAWS)
-    a, b, basis = rate_beta([p.converted for p in past], [p.delivered for p in past], PRIORS["conversion"])
-    conversion = rng.beta(a, b, DRAWS)
+    click, conversion, sources["clicks"], basis = _engagement_rates(past, min(max(inputs.clickable, 0.0), 1.0), rng)
     predicted = int(np.isfinite(inputs.purchase_p).sum())
     if predicted:
         basis += f"; each recipient scaled by its purchase probability ({predicted} of {n} predicted)"
@@ -270,7 +285,7 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
     if values is None:
         sources["revenue_micros"] = ("no conversion value known: no past conversion with a value, "
                                      "no recipient with an order on record")
-        return Forecast(n, figures, sources, inputs.money)
+        return Forecast(n, figures, sources, inputs.money, inputs.clickable)
     means, relative, cv, sources["revenue_micros"] = values
     revenue = _revenue(conversions, weight, means, relative, cv, rng)
     figures["revenue_micros"] = Figure.of(revenue)
@@ -282,7 +297,31 @@ def forecast(inputs: Inputs, *, seed: int = 0) -> Forecast:
         sources["roi"] = "(revenue − cost) ÷ cost, per draw"
         if inputs.money.mixed:
             sources["roi"] += f", {inputs.money.conversion}"
-    return Forecast(n, figures, sources, inputs.money)
+    return Forecast(n, figures, sources, inputs.money, inputs.clickable)
+
+
+def _engagement_rates(past: list[PastCampaign], clickable: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """Per draw the click rate and the conversion rate per delivered message, and the bases of both, for a
+    campaign whose texts hold a link for the ``clickable`` share of recipients: the others cannot click, and
+    convert only as past recipients did without clicking."""
+    a, b, clicked = rate_beta([p.clicked for p in past], [p.delivered for p in past], PRIORS["click"])
+    click = rng.beta(a, b, DRAWS) * clickable
+    a, b, basis = rate_beta([p.converted for p in past], [p.delivered for p in past], PRIORS["conversion"])
+    conversion = rng.beta(a, b, DRAWS)
+    if clickable >= 1:
+        return click, conversion, clicked, basis
+    counted = [p for p in past if p.converted_unclicked is not None]
+    a, b, unclicked_basis = rate_beta([p.converted_unclicked or 0 for p in counted], [p.delivered for p in counted],
+                                      PRIORS["conversion_without_click"])
+    unclicked = rng.beta(a, b, DRAWS)
+    without = f"conversions by recipients who did not click: {unclicked_basis}"
+    if clickable <= 0:
+        return click, unclicked, NO_LINK, f"{without} (no link in the text)"
+    share = f"{clickable:.0%}"
+    return (click, clickable * conversion + (1 - clickable) * unclicked,
+            f"{clicked}, for the {share} of recipients whose text has a link",
+            f"{basis} for the {share} whose text has a link; for the rest, {without}")
 
 
 def _revenue(conversions: np.ndarray, weight: np.ndarray, means: np.ndarray, relative: np.ndarray, cv: float,

@@ -87,10 +87,13 @@ def _figure(metric: str, figure: Figure, currency: str = "") -> str:
     return text
 
 
-def prior_words() -> str:
-    """What "population prior" means, with the rates assumed before any past campaign."""
+def prior_words(clickable: float = 1.0) -> str:
+    """What "population prior" means, with the rates assumed before any past campaign (with the rate of buying
+    without clicking when some recipients' text has no link: ``clickable`` below 1)."""
     rates = (f"{PRIORS['delivery'] * 100:.0f} % delivered, {PRIORS['click'] * 100:.0f} % clicked, "
              f"{PRIORS['conversion'] * 100:.0f} % bought")
+    if clickable < 1:
+        rates += f", {PRIORS['conversion_without_click'] * 100:.1f} % bought without clicking"
     return f"no past campaign to learn from yet, so typical SMS rates are assumed ({rates})"
 
 
@@ -125,17 +128,26 @@ def basis(sources: dict[str, str]) -> str:
     return "; ".join(f"{LABELS.get(k, k).lower()}: {v}" for k, v in sources.items())
 
 
+#: why a text without a link forecasts no click: a bare "0" beside the other figures read as a poor forecast
+NO_LINK = "no link in the text, so nobody can click it (add one to the template to count clicks)"
+
+
+def _unclickable(metric: str, clickable: float) -> str:
+    """The clicks' note when no recipient's text holds a link ("" otherwise)."""
+    return f": {NO_LINK}" if metric == "clicks" and clickable <= 0 else ""
+
+
 def facts(made: Forecast, *, admin: bool = False) -> dict[str, str]:
     """Label → expected value with its intervals, then what the forecast rests on (``admin``: the
     exchange-rate hint names the setting, see :func:`for_reader`)."""
-    out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) if f is not None
+    out = {LABELS[k]: (_figure(k, f, made.money.currency_of(k)) + _unclickable(k, made.clickable) if f is not None
                        else _missing(k, made.sources, made.figures)) for k, f in made.figures.items()}
     note = cost_note(made.figures.get("revenue_micros"), made.figures.get("cost_micros"), made.money)
     if note:
         out[LABELS["roi"]] += f"; {note}"
     out["Based on"] = basis(made.sources)
     if any("population prior" in source for source in made.sources.values()):
-        out["Population prior"] = prior_words()
+        out["Population prior"] = prior_words(made.clickable)
     return {label: for_reader(text, made.money, admin=admin) for label, text in out.items()}
 
 
@@ -209,14 +221,15 @@ NOT_SENT = "not sent yet"
 
 
 def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[str, str] | None = None,
-          *, finished: bool = True, admin: bool = False, simulated: bool = False, unpriced: int = 0) -> list[Row]:
+          *, finished: bool = True, admin: bool = False, simulated: bool = False, unpriced: int = 0,
+          clickable: float = 1.0) -> list[Row]:
     out = []
     forecasts = {entry["metric"]: Figure(**entry["forecast"]) for entry in metrics if entry["forecast"] is not None}
     unsent = all(entry["actual"] is None for entry in metrics)
     for entry in metrics:
         metric, figure = entry["metric"], entry["forecast"]
         currency = money.currency_of(metric)
-        shown = (_figure(metric, Figure(**figure), currency) if figure is not None
+        shown = (_figure(metric, Figure(**figure), currency) + _unclickable(metric, clickable) if figure is not None
                  else _missing(metric, sources or {}, forecasts))
         if metric == "roi" and figure is not None and money.mixed:
             shown += f"; {money.conversion}"
@@ -271,6 +284,7 @@ def runs(compared: dict[str, Any] | None, *, sending: int | None = None, admin: 
         return []
     return [RunRows(entry["run"], entry["made_at"],
                     _rows(entry["metrics"], Money.from_dict(entry), entry["sources"], finished=entry["run"] != sending,
-                          admin=admin, simulated=simulated, unpriced=unpriced),
+                          admin=admin, simulated=simulated, unpriced=unpriced,
+                          clickable=float(entry.get("clickable", 1.0))),
                     for_reader(basis(entry["sources"]), Money.from_dict(entry), admin=admin))
             for entry in reversed(compared["runs"])]

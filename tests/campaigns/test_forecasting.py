@@ -68,7 +68,8 @@ def test_draft_forecast_uses_past_campaigns_and_predictions(runtime: object) -> 
         newcomers = [create_contact(session, 100 + i, timezone="UTC").id for i in range(20)]
         model = store.register_version(session, kind="purchase_90d", version="t2")
         store.write_predictions(session, model, [store.Score(i, 0.1) for i in newcomers])
-        draft = create_campaign(session, create_template(session, body="New sale"), **ALL_DAY)
+        draft = create_campaign(session, create_template(session, body="New sale https://shop.example/new"),
+                                **ALL_DAY)
         made = forecasting.compute(session, draft, now=utcnow())
         # newcomers seven times as likely to buy as the past recipients (0.1 on average)
         model = store.register_version(session, kind="purchase_90d", version="t3")
@@ -116,7 +117,7 @@ def test_forecast_is_stored_at_schedule_and_compared_after(app_client: TestClien
     headers = auth_headers("marketer")
     with db.session_scope() as session:
         _world(session, predicted=False)
-        template = create_template(session, body="New sale")
+        template = create_template(session, body="New sale https://shop.example/new")
         draft_id = create_campaign(session, template, **ALL_DAY).id
     computed = app_client.get(f"/api/v1/campaigns/{draft_id}/forecast", headers=headers)
     assert computed.status_code == 200, computed.text
@@ -332,7 +333,8 @@ def test_finished_runs_of_a_recurring_campaign_are_past_campaigns(runtime: objec
         ids = [create_contact(session, i, timezone="UTC").id for i in range(60)]
         model = store.register_version(session, kind="purchase_90d", version="t1")
         store.write_predictions(session, model, [store.Score(i, 0.05 + 0.01 * (i % 10)) for i in ids])
-        draft_id = create_campaign(session, create_template(session, body="New sale"), **ALL_DAY).id
+        sale = create_template(session, body="New sale https://shop.example/new")
+        draft_id = create_campaign(session, sale, **ALL_DAY).id
 
     def draft_forecast() -> tuple[list[PastCampaign], dict[str, Any]]:
         with db.session_scope() as session:
@@ -361,8 +363,8 @@ def test_finished_runs_of_a_recurring_campaign_are_past_campaigns(runtime: objec
     from_one_offs = draft_forecast()
 
     assert prior[0] == [] and prior[1]["sources"]["delivered"] == "population prior"
-    assert from_runs[0] == [PastCampaign(sent=60, delivered=60, clicked=9, converted=2),  # latest first
-                            PastCampaign(sent=60, delivered=60, clicked=6, converted=3)]
+    assert from_runs[0] == [PastCampaign(sent=60, delivered=60, clicked=9, converted=2, converted_unclicked=0),
+                            PastCampaign(sent=60, delivered=60, clicked=6, converted=3, converted_unclicked=0)]
     assert from_runs[1]["sources"]["delivered"].startswith("2 past campaigns (120 messages)")
     assert from_runs == from_one_offs
     assert from_runs[1]["figures"] != prior[1]["figures"]
@@ -540,3 +542,46 @@ def test_a_forecast_reads_its_recipients_with_the_same_statements_whatever_their
         assert made.recipients == first + count
     if db.engine().dialect.name == "postgresql":
         assert widest[0] == widest[1], widest
+
+
+def test_a_text_without_a_link_forecasts_no_click_and_only_the_conversions_without_one(runtime: object) -> None:
+    """The forecast gave a draft with no link the past campaigns' clicks (nobody can click a text without one)
+    and their conversions, most of which came through a link."""
+    with db.session_scope() as session:
+        ids = _world(session, predicted=False)  # every past conversion by a clicker: 6 conversions, 0 unclicked
+        for campaign_id in session.scalars(select(Campaign.id).where(Campaign.name == "past")):
+            for contact_id in ids[40:42]:  # two buyers per past campaign who never clicked it
+                session.add(Conversion(campaign_id=campaign_id, contact_id=contact_id,
+                                       reference=f"walk-in-{campaign_id}-{contact_id}", value_micros=30_000_000))
+        session.flush()
+        linked = create_campaign(session, create_template(session, body="New sale https://shop.example/sale"),
+                                 **ALL_DAY)
+        linkless = create_campaign(session, create_template(session, body="New sale in our shop"), **ALL_DAY)
+        with_link = forecasting.compute(session, linked, now=utcnow())
+        without = forecasting.compute(session, linkless, now=utcnow())
+        past = forecasting._past(session, None)[0]
+    assert sorted(p.converted_unclicked or 0 for p in past) == [2, 2, 2]
+    linked_clicks, clicks = with_link.figures["clicks"], without.figures["clicks"]
+    assert with_link.clickable == 1.0 and linked_clicks is not None and linked_clicks.expected > 4  # 18 of 180
+    assert without.clickable == 0.0 and clicks is not None
+    assert (clicks.expected, clicks.low95, clicks.high95) == (0.0, 0.0, 0.0)
+    assert without.sources["clicks"].startswith("no link in the text")
+    assert without.sources["conversions"].startswith("conversions by recipients who did not click: 3 past campaigns")
+    # 6 of 180 delivered bought without clicking, 12 of 180 in all
+    bought, unclicked = with_link.figures["conversions"], without.figures["conversions"]
+    assert bought is not None and unclicked is not None and unclicked.expected < 0.7 * bought.expected
+
+
+def test_an_ab_test_with_one_arm_without_a_link_forecasts_clicks_for_the_other(runtime: object) -> None:
+    with db.session_scope() as session:
+        _world(session, predicted=False)
+        linked = create_template(session, body="Sale https://shop.example/sale")
+        plain = create_template(session, body="Sale in our shop")
+        both = create_campaign(session, linked, **ALL_DAY)
+        both.ab = {"arms": [{"name": "A", "template_id": linked.id, "weight": 3},
+                            {"name": "B", "template_id": plain.id, "weight": 1}], "test_percent": 100,
+                   "metric": "conversions", "winner_after_hours": 4}
+        session.flush()
+        made = forecasting.compute(session, both, now=utcnow())
+    assert made.clickable == 0.75
+    assert "for the 75% of recipients whose text has a link" in made.sources["clicks"]

@@ -279,3 +279,20 @@ def test_an_roi_that_cannot_be_worked_out_says_why_and_one_that_can_is_judged() 
     unforecast = rows(-1.0, forecast_roi=None, finished=False)
     assert (unforecast.actual, unforecast.verdict) == ("-100%", forecast_words.NOT_FORECAST)
     assert unforecast.forecast == f"n/a: {forecast_words.NO_REVENUE}"
+
+
+def test_the_review_of_a_text_without_a_link_says_why_it_expects_no_click(app_client: TestClient) -> None:
+    """The review expected clicks ("Clicks (unique) 0.15 (80 %: 0 …)") for a text nobody can click."""
+    ids = wizard_audience()  # its templates hold no link
+    headers = marketer_headers(app_client)
+    html = app_client.post("/console/campaigns/wizard/review", data=wizard_form(ids), headers=headers).text
+    clicks = html.split("<dt>Clicks (unique)</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    assert clicks == f"0: {forecast_words.NO_LINK}"
+    assert "clicks (unique): no link in the text: nobody can click it" in html  # under "Based on"
+    assert "0.5 % bought without clicking" in html  # the prior it falls back on, in numbers
+    with db.session_scope() as session:
+        linked = create_template(session, name="Lien", body="Soldes : https://shop.example/soldes")
+    html = app_client.post("/console/campaigns/wizard/review", headers=headers,
+                           data=wizard_form(ids, template_id=str(linked.id))).text
+    clicks = html.split("<dt>Clicks (unique)</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    assert "80 %:" in clicks and "no link" not in clicks
