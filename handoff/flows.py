@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -175,6 +176,12 @@ def _assign(session: Session, conversation: Conversation, escalation: Escalation
     events.publish_after_commit(session, "conversation.assigned", conversation_id=conversation.id, user_id=user_id)
 
 
+def _name(session: Session, user_id: int | None) -> str:
+    """How a refusal names the person who has a conversation."""
+    user = session.get(User, user_id) if user_id is not None else None
+    return (user.name or user.email) if user is not None else "another agent"
+
+
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
@@ -182,16 +189,39 @@ def _conversation(session: Session, conversation_id: int) -> Conversation:
     return conversation
 
 
-def assign(session: Session, *, conversation_id: int, user_id: int, actor: Actor) -> Conversation:
+class Owner(Enum):
+    """:func:`assign`'s ``taking_from`` for a caller who takes the conversation whoever has it (routing, the API)."""
+
+    ANY = "any"
+
+
+def assign(
+    session: Session,
+    *,
+    conversation_id: int,
+    user_id: int,
+    actor: Actor,
+    taking_from: int | Literal[Owner.ANY] | None = Owner.ANY,
+) -> Conversation:
     """A person takes (or gives) a conversation; an escalation is opened if there was none.
+
+    Args:
+        taking_from: who the person saw with the conversation when they chose to take it (``None``: nobody).
+            A console page drawn before a colleague took it offered "Assign to me" without asking, and took
+            it from them without a word; now the person is told and asked again.
 
     Raises:
         ValidationFailed: ``user_id`` is not an active agent or admin (a thread given to an analyst,
             a marketer or a deactivated account would wait for someone who cannot open it).
+        Conflict: the conversation is closed, or someone other than ``taking_from`` (and ``user_id``) has it.
     """
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
         raise Conflict(CLOSED)
+    owner = conversation.assigned_user_id if conversation.state == "human" else None
+    if taking_from is not Owner.ANY and owner not in (taking_from, user_id, None):
+        raise Conflict(f"{_name(session, owner)} took this conversation meanwhile: "
+                       "press Assign to me again to take it over from them")
     target = session.get(User, user_id)
     if target is None or not target.is_active or target.role not in (Role.AGENT, Role.ADMIN):
         raise ValidationFailed(f"user {user_id} is not an active agent", errors=[{"field": "user_id"}])
@@ -331,8 +361,7 @@ def agent_reply(session: Session, *, conversation_id: int, user_id: int | None, 
                                errors=[{"field": "to", "reason": refused}])
     if user_id is not None:
         if conversation.assigned_user_id not in (None, user_id) and conversation.state == "human":
-            owner = session.get(User, conversation.assigned_user_id)
-            who = (owner.name or owner.email) if owner is not None else "another agent"
+            who = _name(session, conversation.assigned_user_id)
             raise Conflict(f"{who} has this conversation: assign it to yourself first, then reply")
         if conversation.state != "human" or conversation.assigned_user_id != user_id:
             assign(session, conversation_id=conversation_id, user_id=user_id, actor=actor)

@@ -52,9 +52,14 @@ def add_note(conversation_id: int, body: str = Form("", max_length=4000), by: Ac
 
 
 @router.post("/conversations/{conversation_id}/assign", response_class=HTMLResponse)
-def assign_to_me(conversation_id: int, by: Acting = AGENT) -> HTMLResponse:
+def assign_to_me(conversation_id: int, owner: str = Form("", max_length=20), by: Acting = AGENT) -> HTMLResponse:
+    """``owner`` is who the page showed with the conversation (empty: nobody): taking it from anyone else is
+    refused, since the person agreed to take it from nobody, or from that colleague only."""
+    if owner and not owner.isdigit():
+        raise ValidationFailed("owner must be a user id", errors=[{"field": "owner", "message": "a user id"}])
     with changing(by.session, conversation_id):
-        flows.assign(by.session, conversation_id=conversation_id, user_id=_me(by.principal), actor=by.actor)
+        flows.assign(by.session, conversation_id=conversation_id, user_id=_me(by.principal), actor=by.actor,
+                     taking_from=int(owner) if owner else None)
     return _panel(by, conversation_id)
 
 

@@ -136,3 +136,25 @@ def test_refusals_say_who_has_the_thread_and_what_a_closed_one_means(runtime_any
         ):
             with pytest.raises(Conflict, match="the customer's next text starts a new one"):
                 refused()
+
+
+def test_taking_a_conversation_from_someone_the_person_did_not_see_with_it_is_refused(
+    runtime_any_db: Settings,
+) -> None:
+    """A console page drawn while the thread waited offered "Assign to me" without asking; pressed after a colleague
+    took it, it took it from them without a word. Taking it from the owner seen (or from nobody) still works."""
+    with db.session_scope() as session:
+        camille = create_agent(session, "camille@example.com")
+        camille.name = "Camille"
+        jonas = create_agent(session, "jonas@example.com")
+        conversation = create_conversation(session)
+        flows.assign(session, conversation_id=conversation.id, user_id=camille.id, actor=SYSTEM)
+        with pytest.raises(Conflict, match=r"^Camille took this conversation meanwhile: press Assign to me again"):
+            flows.assign(session, conversation_id=conversation.id, user_id=jonas.id, actor=SYSTEM, taking_from=None)
+        assert conversation.assigned_user_id == camille.id
+        flows.assign(session, conversation_id=conversation.id, user_id=camille.id, actor=SYSTEM, taking_from=None)
+        flows.assign(session, conversation_id=conversation.id, user_id=jonas.id, actor=SYSTEM, taking_from=camille.id)
+        assert conversation.assigned_user_id == jonas.id
+        flows.handback(session, conversation_id=conversation.id, actor=SYSTEM)
+        flows.assign(session, conversation_id=conversation.id, user_id=camille.id, actor=SYSTEM, taking_from=jonas.id)
+        assert conversation.assigned_user_id == camille.id  # the bot had it: nobody to take it from

@@ -194,6 +194,10 @@
     var detail = "The action failed.";
     try { detail = refusal(JSON.parse(e.detail.xhr.responseText)) || detail; } catch (err) { /* not JSON */ }
     say("action-error", detail);
+    // a refused action on the thread (a colleague took it, it was closed meanwhile): the thread is re-drawn as it
+    // stands now, so what the person presses next acts on what they see, even when a live event went missing
+    var target = e.detail.target;
+    if (target && target.id === "conversation") setTimeout(function () { refreshThread({}); }, 0);
   });
   body.addEventListener("htmx:beforeRequest", function (e) {
     // Only what the person pressed clears the last refusal: a live re-check (input, change) or a

@@ -1,0 +1,90 @@
+"""What a support agent tripped on walking the console in Chromium with customers texting in French, Spanish, German
+and Arabic (December 2026, session 22), each checked where it happened.
+
+Two agents had one waiting conversation open; when Camille took it and answered, Jonas's "Assign to me" still had
+no question on it (the live refresh re-drew the thread and the standing, not the button), and one press took the
+conversation from her without a word, after her reply. A page whose live events went missing did the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, expect
+
+from tests.console import browser as tools
+from tests.console.helpers import assign, conversation_state, escalated_conversation
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from tools.launch()
+
+
+def _agents(browser: Browser, live_server: str) -> tuple[list[Page], list[int]]:
+    pages: list[Page] = []
+    ids: list[int] = []
+    for email in ("jonas@example.com", "camille@example.com"):
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        pages.append(context.new_page())
+        pages[-1].set_default_timeout(30_000)
+        ids.append(tools.sign_in_as(pages[-1], live_server, email, "agent"))
+    return pages, ids
+
+
+def test_assign_to_me_asks_before_taking_a_conversation_a_colleague_took_while_the_page_was_open(
+    live_server: str, browser: Browser
+) -> None:
+    conversation = escalated_conversation("+34612340011", "Estoy muy enfadado, quiero hablar con alguien",
+                                          language="es")
+    (jonas, camille), (jonas_id, _) = _agents(browser, live_server)
+    for page in (jonas, camille):
+        page.goto(f"{live_server}/console/conversations/{conversation}")
+    jonas.wait_for_selector("body[data-stream-open]")
+    camille.get_by_role("button", name=re.compile("Assign to me")).click()
+    expect(camille.locator("#conversation-state")).to_have_text("With you")
+    expect(jonas.locator("#conversation-state")).to_have_text("With camille")
+
+    asked: list[str] = []
+
+    def decline(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    jonas.on("dialog", decline)
+    jonas.keyboard.press("a")  # the shortcut presses the button the live refresh re-drew
+    # before: no question, and the conversation became Jonas's
+    assert asked == ["camille has this conversation. Take it over?"]
+    assert conversation_state(conversation)[1] != jonas_id
+    expect(jonas.locator("#assign-action")).to_have_count(1)  # swapped in place, not added
+    tools.fits(jonas)
+    for page in (jonas, camille):
+        page.context.close()
+
+
+def test_a_page_that_missed_the_colleagues_take_over_is_refused_then_asks(live_server: str, browser: Browser) -> None:
+    conversation = escalated_conversation("+4915112340012", "Ich möchte mit einem Menschen sprechen", language="de")
+    (jonas, camille), (jonas_id, camille_id) = _agents(browser, live_server)
+    jonas.route("**/console/stream", lambda route: route.abort())  # no live event reaches Jonas's page
+    jonas.goto(f"{live_server}/console/conversations/{conversation}")
+    expect(jonas.locator("#conversation-state")).to_have_text("Waiting for an agent")
+    assign(conversation, camille_id)
+
+    jonas.get_by_role("button", name=re.compile("Assign to me")).click()
+    # before: taken from Camille without a word
+    expect(jonas.locator("#action-error")).to_have_text(
+        "camille took this conversation meanwhile: press Assign to me again to take it over from them"
+    )
+    assert conversation_state(conversation) == ("human", camille_id)
+    expect(jonas.locator("#conversation-state")).to_have_text("With camille")  # re-drawn after the refusal
+
+    jonas.once("dialog", lambda dialog: dialog.accept())
+    jonas.get_by_role("button", name=re.compile("Assign to me")).click()
+    expect(jonas.locator("#conversation-state")).to_have_text("With you")
+    assert conversation_state(conversation) == ("human", jonas_id)
+    for page in (jonas, camille):
+        page.context.close()
