@@ -88,3 +88,28 @@ def test_a_page_that_missed_the_colleagues_take_over_is_refused_then_asks(live_s
     assert conversation_state(conversation) == ("human", jonas_id)
     for page in (jonas, camille):
         page.context.close()
+
+
+def test_an_arabic_text_reads_right_to_left_in_the_thread_and_the_inbox(live_server: str, page: Page) -> None:
+    """A customer texting in Arabic with emoji: the thread and the inbox set it in a left-to-right line, so its
+    words ran from the wrong side and the emoji ending it sat at the start of the sentence as read."""
+    arabic = "مرحبا، أريد التحدث مع شخص 😡🙏"
+    conversation = escalated_conversation("+33612340013", arabic, language="ar")
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    assign(conversation, camille)
+    page.goto(f"{live_server}/console/conversations/{conversation}?view=mine")
+    direction = "el => getComputedStyle(el).direction"
+    body = page.locator("#messages .body", has_text="مرحبا")
+    assert body.evaluate(direction) == "rtl"  # before: ltr
+    assert page.locator(f'#inbox a[href*="/conversations/{conversation}"] .excerpt').evaluate(direction) == "rtl"
+    page.keyboard.press("r")
+    page.keyboard.type("شكرا، أنا كاميل")  # the agent answers in Arabic: the box follows what is typed
+    assert page.locator("#reply").evaluate(direction) == "rtl"
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#messages .body", has_text="كاميل")).to_have_count(1)
+    assert page.locator("#messages .body", has_text="كاميل").evaluate(direction) == "rtl"
+    page.locator("#note").fill("Customer writes in Arabic: Camille answers")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".notes p", has_text="Camille answers")).to_have_count(1)
+    assert page.locator(".notes p", has_text="Camille answers").evaluate(direction) == "ltr"
+    tools.fits(page)
