@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from dateutil.easter import easter
 from dateutil.rrule import rrulestr
 
 from core.errors import ValidationFailed
+from core.zones import zone as zone  # re-exported: the one reading of a zone name, said scheduling.zone
 
 MAX_SEARCH_DAYS = 14
 
@@ -36,18 +37,6 @@ def parse_hhmm(value: str, *, field: str = "time") -> time:
     except ValueError:
         raise ValidationFailed(f"{field} must be HH:MM, got {value!r}",
                                errors=[{"field": field, "message": "expected HH:MM"}]) from None
-
-
-@functools.cache
-def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
-    """The zone called ``name``, else ``fallback`` (an unknown or empty name never fails a send)."""
-    for candidate in (name, fallback, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 @functools.cache

@@ -10,8 +10,10 @@ window — and did not opt out in that window (a STOP is a reply, and the opposi
 and 30 days) and days since the last; earlier texts responded to (a response counts once it happened,
 before ``t``), their share and days since the last; clicks and texts sent to us, days since each; orders
 (all, last 90 days), spend net of cancellations, days since the last order; and how the text's hour and
-weekday fit the hours and weekdays the contact clicked, replied and ordered at before. Opt-out history is
-not a feature: an opted-out contact is never texted. A contact never texted gets zeros and missing values.
+weekday fit the hours and weekdays the contact clicked, replied and ordered at before, all read on the
+contact's own clock (:func:`local_clock`: a Paris contact clicking at 00:30 on Monday clicked on a Monday,
+not at 23:30 on Sunday as UTC says). Opt-out history is not a feature: an opted-out contact is never texted.
+A contact never texted gets zeros and missing values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.zones import zone
 from intelligence.response_history import Events, History
 from intelligence.timeline import Timeline, pair_codes
 
@@ -41,6 +44,23 @@ def hours(seconds: np.ndarray) -> np.ndarray:
 def weekdays(seconds: np.ndarray) -> np.ndarray:
     """Weekday (UTC, 0 = Monday) of each moment: 1 January 1970 was a Thursday."""
     return np.asarray((np.asarray(seconds, dtype=np.int64) // DAY + 3) % 7)
+
+
+def local_clock(zones: pd.Series, contact: np.ndarray, seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hour (0-23) and weekday (0 = Monday) of each moment on its contact's own clock: the contact's time zone
+    (``zones``: contact id -> name) read as quiet hours read it (``core.zones.zone``), UTC for a contact without
+    one (a number whose country spans several clocks)."""
+    contact, seconds = np.asarray(contact, dtype=np.int64), np.asarray(seconds, dtype=np.int64)
+    hour, weekday = hours(seconds).copy(), weekdays(seconds).copy()
+    names = pd.Series(contact).map(zones).to_numpy(dtype=object)
+    for name in pd.unique(names[pd.notna(names)]):
+        clock = zone(str(name))
+        if clock.key == "UTC":
+            continue
+        mine = names == name
+        local = pd.to_datetime(seconds[mine], unit="s", utc=True).tz_convert(clock)
+        hour[mine], weekday[mine] = local.hour, local.day_of_week
+    return hour, weekday
 
 
 def _timeline(events: Events) -> Timeline:
@@ -80,14 +100,16 @@ class FeatureBuilder:
         engaged = [history.clicks, history.replies, history.orders]
         contact = np.concatenate([e.contact for e in engaged])
         at = np.concatenate([e.seconds for e in engaged])
-        angle = hours(at) * (2 * np.pi / 24)
+        hour, weekday = local_clock(history.zones, contact, at)
+        angle = hour * (2 * np.pi / 24)
         self.engaged = Timeline(contact, at)
         self.sin, self.cos = Timeline(contact, at, np.sin(angle)), Timeline(contact, at, np.cos(angle))
         # contact x weekday as one group: within the timeline's group range up to contact id 76 million
-        self.by_weekday = Timeline(contact * 7 + weekdays(at), at)
+        self.by_weekday = Timeline(contact * 7 + weekday, at)
 
     def features(self, contact: np.ndarray, seconds: np.ndarray, hour: np.ndarray, weekday: np.ndarray) -> pd.DataFrame:
-        """One row per asked contact and moment (only events before it), in :data:`COLUMNS` order."""
+        """One row per asked contact and moment (only events before it), in :data:`COLUMNS` order; ``hour`` and
+        ``weekday`` are the text's on the contact's clock (:func:`local_clock`)."""
         contact, t = np.asarray(contact, dtype=np.int64), np.asarray(seconds, dtype=np.int64)
 
         def days_since(timeline: Timeline) -> np.ndarray:
@@ -131,7 +153,7 @@ def training_rows(history: History, builder: FeatureBuilder) -> pd.DataFrame:
     known = sends.seconds + WINDOW <= history.until
     contact, at, campaign = sends.contact[known], sends.seconds[known], sends.campaign[known]
     answered = outcomes(history, contact, at, campaign)
-    rows = builder.features(contact, at, hours(at), weekdays(at))
+    rows = builder.features(contact, at, *local_clock(history.zones, contact, at))
     rows.insert(0, "responded", (~np.isnan(answered)).astype(int))
     rows.insert(0, "seconds", at)
     rows.insert(0, "campaign", campaign)

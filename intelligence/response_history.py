@@ -10,7 +10,9 @@ times in whole seconds (UTC):
   campaign count as clicks, not as a campaign's response);
 * **replies**: every text the contact sent us (a campaign report's replies);
 * **orders**: with their total, and when cancelled (an order cancelled later is still a purchase before);
-* **opt-outs**: the consent ledger's ``opt_out`` events (STOP, or a request in words).
+* **opt-outs**: the consent ledger's ``opt_out`` events (STOP, or a request in words);
+* **zones**: each contact's time zone as stored (``contacts.timezone``, guessed from the number), so hours and
+  weekdays are read on the contact's own clock (``intelligence.response_features.local_clock``).
 
 Nothing here reads the campaigns package (the import contract): the tables it reads belong to ``contacts``
 and ``conversations``.
@@ -28,7 +30,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contacts.models import ConsentEvent, EngagementEvent, Order
+from contacts.models import ConsentEvent, Contact, EngagementEvent, Order
 from conversations.models import Message
 
 #: campaign texts that reached the phone as far as we know (a failed or rejected one was never read)
@@ -70,6 +72,7 @@ class History:
     kept_orders: Events  # the orders never cancelled (a response is an order that stood, as campaign reports count)
     cancelled: Events  # the orders cancelled, at their cancellation (value: the total taken back)
     opt_outs: Events
+    zones: pd.Series  # contact id -> its time zone's name, for the contacts that have one
 
 
 def seconds(times: pd.Series) -> np.ndarray:
@@ -110,6 +113,8 @@ def read(session: Session, *, until: datetime) -> History:
             ConsentEvent.contact_id.is_not(None), ConsentEvent.action == "opt_out", ConsentEvent.at < moment
         )
     ).all()
+    zones = session.execute(select(Contact.id, Contact.timezone).where(Contact.timezone.is_not(None),
+                                                                     Contact.timezone != "")).all()
     return History(
         until=int(seconds(pd.Series([moment]))[0]),
         sends=Events.of([(c, at, campaign, 0.0) for c, at, campaign in sends]),
@@ -126,4 +131,5 @@ def read(session: Session, *, until: datetime) -> History:
             [(c, gone, -1, total / MICROS) for c, _, total, gone in orders if gone is not None and gone < moment]
         ),
         opt_outs=Events.of([(c, at, -1, 0.0) for c, at in opt_outs]),
+        zones=pd.Series({c: name for c, name in zones}, dtype=object),
     )

@@ -8,9 +8,10 @@ window), chooses the learner on a split in time (:func:`intelligence.response_le
 every row and stores every live contact's chance with its percentile under one model version per day (a second
 run the same day replaces the contacts' rows and the version's figures; nothing is duplicated).
 
-The next text's moment is unknown: contacts are scored as if it went now, at the hour and weekday (UTC) most of
-the deployment's campaign texts went at. With too little history (:func:`shortfall`) nothing is stored and the
-result says why; :func:`why_none` says the same to the segment builder and the analysts' summary.
+The next text's moment is unknown: contacts are scored as if it went now, at the local hour and weekday most of
+the deployment's campaign texts reached their recipients at (each on the recipient's own clock). With too little
+history (:func:`shortfall`) nothing is stored and the result says why; :func:`why_none` says the same to the
+segment builder and the analysts' summary.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from conversations.models import Message
 from core.db import utcnow
 from intelligence import store
 from intelligence.models import ModelVersion
-from intelligence.response_features import RESPONSE_DAYS, WINDOW, FeatureBuilder, hours, training_rows, weekdays
+from intelligence.response_features import RESPONSE_DAYS, WINDOW, FeatureBuilder, local_clock, training_rows
 from intelligence.response_history import REACHED, History, read
 from intelligence.response_learners import choose, make, sample
 from intelligence.scoring import percentiles
@@ -111,9 +112,10 @@ def _evidence(rows: pd.DataFrame) -> Evidence:
 
 
 def _usual_moment(history: History) -> tuple[int, int]:
-    """The hour and weekday (UTC) most campaign texts went at: when the next one is assumed to go."""
-    at = history.sends.seconds
-    return int(np.bincount(hours(at), minlength=24).argmax()), int(np.bincount(weekdays(at), minlength=7).argmax())
+    """The hour and weekday most campaign texts reached their recipients at, on each one's own clock: when the
+    next one is assumed to go (a shop texting at 10:00 in Paris and in Montreal sends at 10:00 local, twice)."""
+    hour, weekday = local_clock(history.zones, history.sends.contact, history.sends.seconds)
+    return int(np.bincount(hour, minlength=24).argmax()), int(np.bincount(weekday, minlength=7).argmax())
 
 
 def score(session: Session, *, now: datetime | None = None) -> ResponseResult:
@@ -149,8 +151,8 @@ def score(session: Session, *, now: datetime | None = None) -> ResponseResult:
         f"{found.texts} campaign texts of {found.campaigns} campaigns, {found.responses} responded to within "
         f"{RESPONSE_DAYS} days ({rate:.1%})"
     )
-    version = _version(session, moment, params={"learner": choice.learner, "assumed_hour_utc": hour,
-                                                "assumed_weekday": weekday, "response_days": RESPONSE_DAYS},
+    version = _version(session, moment, params={"learner": choice.learner, "assumed_local_hour": hour,
+                                                "assumed_local_weekday": weekday, "response_days": RESPONSE_DAYS},
                        metrics={"training": training, "response_rate": rate, "chosen_by": choice.reason,
                                 "validation_auc": choice.validation or "n/a",
                                 "validation_noise": "n/a" if choice.noise is None else choice.noise,
