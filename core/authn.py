@@ -48,6 +48,25 @@ def _refuse_if_locked(throttle: Throttle, subjects: list[tuple[Policy, str]]) ->
         raise TooManyRequests(f"too many failed attempts; try again in {wait} s", retry_after=wait)
 
 
+def _claim(throttle: Throttle, subjects: list[tuple[Policy, str]]) -> None:
+    """Claim this attempt on every subject before any credential is checked (``Throttle.claim``): refused
+    while one is locked, or while attempts in flight take the failures it has left. The caller ends the
+    claim with :func:`_fail` or :func:`_release`."""
+    _refuse_if_locked(throttle, subjects)
+    claimed: list[tuple[Policy, str]] = []
+    for policy, subject in subjects:
+        wait = throttle.claim(policy, subject)
+        if wait:
+            _release(throttle, claimed)
+            raise TooManyRequests(f"too many failed attempts; try again in {wait} s", retry_after=wait)
+        claimed.append((policy, subject))
+
+
+def _release(throttle: Throttle, subjects: list[tuple[Policy, str]]) -> None:
+    for policy, subject in subjects:
+        throttle.release(policy, subject)
+
+
 def _fail(
     session: Session,
     throttle: Throttle,
@@ -90,7 +109,7 @@ def log_in(session: Session, throttle: Throttle, *, email: str, password: str, c
     """
     account = _normalise(email)
     subjects = [(ACCOUNT, account), (CLIENT_IP, client.ip)]
-    _refuse_if_locked(throttle, subjects)
+    _claim(throttle, subjects)
     user = session.scalar(select(User).where(User.email == account))
     matches = passwords.verify_password_or_dummy(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
@@ -106,6 +125,7 @@ def log_in(session: Session, throttle: Throttle, *, email: str, password: str, c
             detail=WRONG_PASSWORD,
         )
     throttle.reset(ACCOUNT, account)
+    _release(throttle, subjects)
     return user
 
 
@@ -168,7 +188,7 @@ def second_factor(session: Session, throttle: Throttle, *, user: User, code: str
         Refused: wrong, expired or already used code.
     """
     subjects = [(SECOND_FACTOR, str(user.id)), (CLIENT_IP, client.ip)]
-    _refuse_if_locked(throttle, subjects)
+    _claim(throttle, subjects)
     method = _accept(session, user, code)
     if method is None:
         raise _fail(
@@ -183,6 +203,7 @@ def second_factor(session: Session, throttle: Throttle, *, user: User, code: str
         )
     session.flush()
     throttle.reset(SECOND_FACTOR, str(user.id))
+    _release(throttle, subjects)
     return method
 
 
@@ -214,7 +235,8 @@ def start_enrolment(
                 errors=[{"field": name, "message": "required to replace an enrolled factor"} for name in missing],
             )
         subjects = [(ACCOUNT, user.email), (CLIENT_IP, client.ip)]
-        _refuse_if_locked(throttle, [*subjects, (SECOND_FACTOR, str(user.id))])
+        _refuse_if_locked(throttle, [(SECOND_FACTOR, str(user.id))])  # before the password: a 429 after it would tell
+        _claim(throttle, subjects)
         if not passwords.verify_password(user.password_hash, password):
             raise _fail(
                 session,
@@ -226,6 +248,7 @@ def start_enrolment(
                 subjects=subjects,
                 detail=WRONG_PASSWORD,
             )
+        _release(throttle, subjects)
         second_factor(session, throttle, user=user, code=code, client=client)
     enrolment = totp.new_enrolment(user.email)
     user.totp_pending_secret = enrolment.secret
@@ -253,7 +276,7 @@ def confirm_enrolment(
     if user.totp_pending_secret is None:
         raise Conflict("no new authenticator is waiting for confirmation; start an enrolment first")
     subjects = [(SECOND_FACTOR, str(user.id)), (CLIENT_IP, client.ip)]
-    _refuse_if_locked(throttle, subjects)
+    _claim(throttle, subjects)
     if not _accept_pending(user, code):
         raise _fail(
             session,
@@ -267,6 +290,7 @@ def confirm_enrolment(
         )
     session.flush()
     throttle.reset(SECOND_FACTOR, str(user.id))
+    _release(throttle, subjects)
     return users.end_sessions(session, user=user, keep_session_id=keep_session_id)
 
 
@@ -287,7 +311,7 @@ def change_password(
         TooManyRequests / Refused: the current password is wrong (throttled like a log-in).
     """
     subjects = [(ACCOUNT, user.email), (CLIENT_IP, client.ip)]
-    _refuse_if_locked(throttle, subjects)
+    _claim(throttle, subjects)
     if not passwords.verify_password(user.password_hash, current):
         raise _fail(
             session,
@@ -299,6 +323,7 @@ def change_password(
             subjects=subjects,
             detail="the current password is wrong",
         )
+    _release(throttle, subjects)
     users.set_password(user, new)
     user.password_must_change = False
     ended = users.end_sessions(session, user=user, keep_session_id=keep_session_id)
