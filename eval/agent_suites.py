@@ -217,19 +217,19 @@ def run_case_file(suite: str, default: Path, options: RunOptions, tags: Sequence
     return report
 
 
-@register("agent", "Whole agent on the demo business: decisions, intents, sources, facts, groundedness")
+@register("agent")
 def agent_suite(options: RunOptions) -> Report:
     return run_case_file("agent", SUITES_DIR / "demo_agent.yaml", options)
 
 
-@register("redteam", "Red-team: injections, data extraction, abuse, opt-outs, edge messages (each failure)")
+@register("redteam")
 def redteam(options: RunOptions) -> Report:
     report = run_case_file("redteam", SUITES_DIR / "redteam.yaml", options)
     report.failure_limit = None  # QA reads every red-team failure
     return report
 
 
-@register("retrieval", "Retrieval on the demo FAQ with paraphrases: hit@1, hit@3, MRR")
+@register("retrieval")
 def retrieval(options: RunOptions) -> Report:
     path = options.data or SUITES_DIR / "demo_retrieval.yaml"
     cases = [c for c in load_cases(path) if c.expect.source]

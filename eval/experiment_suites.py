@@ -69,8 +69,7 @@ def _spread(values: list[float]) -> dict[str, float]:
             "min": round(float(np.min(values)), 4), "max": round(float(np.max(values)), 4)}
 
 
-@register("uplift", "Uplift of a message among the 30 % it targets (Hillstrom visit, e-mail vs none): "
-          "chosen learner vs random and two-model logistic regression")
+@register("uplift")
 def uplift(options: RunOptions) -> Report:
     fit_on, measured, described = _experiments(options)
     options.progress.start("uplift: choosing the learner out of fold, then fitting 5 seeds", 2 + len(SEEDS))
@@ -140,8 +139,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-@register("bandit", "Replay (Li et al. 2011) of adaptive policies over Hillstrom's three arms: contextual Thompson "
-          "vs A/B then commit, Thompson and the best arm in hindsight, 5 seeds")
+@register("bandit")
 def bandit(options: RunOptions) -> Report:
     fit_on, measured, described = _experiments(options)
     n_arms = len(measured.arm_names)
@@ -219,8 +217,7 @@ def _auc(outcome: np.ndarray, scores: np.ndarray) -> float | None:
     return round(float(roc_auc_score(outcome, scores)), 4) if len(set(outcome.tolist())) == 2 else None
 
 
-@register("response", "Campaign response AUC on Bank Marketing without duration: tuned LightGBM vs logistic "
-          "regression and gradient boosting")
+@register("response")
 def response(options: RunOptions) -> Report:
     fit_on, measured, described = _responses(options)
     options.progress.start("response: choosing the tree shape on validation, then fitting and baselines", 4)

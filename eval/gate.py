@@ -31,7 +31,7 @@ def _merge(into: Report, part: Report, name: str) -> None:
     ]
 
 
-@register("gate", "Small and fast: keywords, red-team opt-out/abuse, gate agent cases, a CLINC150 subset")
+@register("gate")
 def gate(options: RunOptions) -> Report:
     report = Report(suite="gate", summary={}, metrics={}, data="built-in suites + CLINC150 subset")
     _merge(report, keywords(RunOptions(settings=options.settings, progress=options.progress)), "keywords")

@@ -227,12 +227,12 @@ def run_clinc(
     return report
 
 
-@register("clinc150", "CLINC150 intents + out-of-scope: in-scope accuracy, OOS recall (JSON file)")
+@register("clinc150")
 def clinc150(options: RunOptions) -> Report:
     return run_clinc(options)
 
 
-@register("banking77", "BANKING77 intents: accuracy with the full training set and 10 per intent (CSV)")
+@register("banking77")
 def banking77(options: RunOptions) -> Report:
     shipped = shared_data_dir() / "banking77" / "train.csv"
     train_path = _require(options.train or shipped, "BANKING77 training file")

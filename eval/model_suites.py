@@ -76,7 +76,7 @@ def _per_language(rows: list[UmsabRow], gold: list[str], predicted: list[str]) -
     return out
 
 
-@register("sentiment", "Sentiment model on UMSAB (folder + split): accuracy and macro-F1 per language")
+@register("sentiment")
 def sentiment(options: RunOptions) -> Report:
     root, split, rows = _umsab(options)
     model = load_sentiment_model()
@@ -106,7 +106,7 @@ def sentiment(options: RunOptions) -> Report:
                   confusion={"labels": report.labels, "matrix": report.confusion}, failures=failures)
 
 
-@register("language", "Language ID on UMSAB texts + short replies: accuracy by message length")
+@register("language")
 def language(options: RunOptions) -> Report:
     root, split, rows = _umsab(options)
     samples = [(r.text, r.language) for r in rows]
@@ -162,8 +162,7 @@ def _compliance_actions(cases: list[Case]) -> list[str]:
     return actions
 
 
-@register("keywords", "Compliance on a fresh deployment (keyword table + built-in intents), six languages: "
-          "table opt-outs 100 %, unseen natural-language opt-outs, false opt-outs")
+@register("keywords")
 def keywords(options: RunOptions) -> Report:
     path = options.data or SUITES_DIR / "keywords.yaml"
     cases = load_cases(path)

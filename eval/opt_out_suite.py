@@ -68,7 +68,7 @@ def _rate(flags: list[bool]) -> float:
     return round(sum(flags) / len(flags), 4) if flags else 0.0
 
 
-@register("optout", "Natural-language opt-outs vs harmless look-alikes, six languages: recall, false opt-outs")
+@register("optout")
 def optout(options: RunOptions) -> Report:
     path = options.data or SUITES_DIR / "opt_out_phrasings.yaml"
     split = options.split or "report"

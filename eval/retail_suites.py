@@ -111,7 +111,7 @@ def _choice(name: str, scores: dict[str, float], split: RetailSplit, metric: str
             f"the cutoff), not the evaluated data"}
 
 
-@register("propensity", "Online Retail: P(buy in the horizon) AUC, next-period spend Spearman and revenue error")
+@register("propensity")
 def propensity(options: RunOptions) -> Report:
     split = load_split(options)
     options.progress.start("propensity and value models", 4)
@@ -186,7 +186,7 @@ def _lift_interval(model_hits: np.ndarray, base_hits: np.ndarray) -> tuple[float
     return float(diff.mean()), float(diff.mean() - half), float(diff.mean() + half)
 
 
-@register("send_time", "Online Retail: next order's hour within ±1 h of each customer's predicted best hour")
+@register("send_time")
 def send_time(options: RunOptions) -> Report:
     split = load_split(options)
     options.progress.start("send-time model", 2)
@@ -229,7 +229,7 @@ def send_time(options: RunOptions) -> Report:
     return report
 
 
-@register("recommend", "Online Retail: hit@10 of product recommendations for customers buying next period")
+@register("recommend")
 def recommend(options: RunOptions) -> Report:
     split = load_split(options)
     options.progress.start("recommendation model", 2)

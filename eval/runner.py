@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from core.settings import Settings
+from eval import catalogue
 from eval.report import Report
 
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.yaml"
@@ -58,15 +59,15 @@ class RunOptions:
 
 Runner = Callable[[RunOptions], Report]
 SUITES: dict[str, Runner] = {}
-DESCRIPTIONS: dict[str, str] = {}
 
 
-def register(name: str, description: str) -> Callable[[Runner], Runner]:
-    """Decorator adding a runner to :data:`SUITES` under ``name``."""
+def register(name: str) -> Callable[[Runner], Runner]:
+    """Decorator adding a runner to :data:`SUITES` under ``name``, which ``eval.catalogue`` describes."""
+    if name not in catalogue.DESCRIPTIONS:  # found at import, not when the QA page leaves the suite out
+        raise KeyError(f"eval suite {name!r} is not described in eval.catalogue")
 
     def wrap(fn: Runner) -> Runner:
         SUITES[name] = fn
-        DESCRIPTIONS[name] = description
         return fn
 
     return wrap
@@ -76,7 +77,7 @@ def suites() -> dict[str, str]:
     """Every suite name and its one-line description (imports the runner modules once)."""
     for module in _RUNNER_MODULES:
         importlib.import_module(module)
-    return dict(sorted(DESCRIPTIONS.items()))
+    return {name: catalogue.DESCRIPTIONS[name] for name in sorted(SUITES)}
 
 
 def thresholds(suite: str, path: Path = THRESHOLDS_FILE) -> dict[str, float]:
