@@ -21,8 +21,8 @@ def _flags(header: str) -> dict[str, str | bool]:
     cookie = SimpleCookie()
     cookie.load(header)
     morsel = cookie[SESSION_COOKIE]
-    return {"httponly": bool(morsel["httponly"]), "secure": bool(morsel["secure"]), "samesite": morsel["samesite"].lower(),
-            "path": morsel["path"], "max-age": morsel["max-age"]}  # fmt: skip
+    return {"httponly": bool(morsel["httponly"]), "secure": bool(morsel["secure"]),
+            "samesite": morsel["samesite"].lower(), "path": morsel["path"], "max-age": morsel["max-age"]}  # fmt: skip
 
 
 @pytest.mark.parametrize(("env", "base_url", "secure"), [
