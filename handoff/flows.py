@@ -257,10 +257,17 @@ def transfer(
     to_user_id: int | None = None,
     to_team_id: int | None = None,
 ) -> Conversation:
-    """Move a conversation to another agent, or back to the queue of a team (routed at once if possible)."""
+    """Move a conversation to another agent, or back to the queue of a team (routed at once if possible).
+
+    Raises:
+        Conflict: the conversation is closed (a page drawn before a colleague closed it put it back in a team's
+            queue, with no customer waiting).
+    """
     if (to_user_id is None) == (to_team_id is None):
         raise ValidationFailed("give exactly one of to_user_id and to_team_id")
     conversation = _conversation(session, conversation_id)
+    if conversation.state == "closed":
+        raise Conflict(CLOSED)
     escalation = open_escalation(session, conversation_id)
     if to_user_id is not None:
         return assign(session, conversation_id=conversation_id, user_id=to_user_id, actor=actor)
@@ -314,11 +321,19 @@ def handback(session: Session, *, conversation_id: int, actor: Actor) -> Convers
 
 
 def close(session: Session, *, conversation_id: int, disposition: str, actor: Actor) -> Conversation:
+    """End the conversation with a disposition; the customer's next text starts a new one.
+
+    Raises:
+        Conflict: it is closed already (a second close, from a page drawn before a colleague closed it, replaced
+            their time and disposition, was audited again and sent the ``conversation.closed`` webhook twice).
+    """
     if disposition not in DISPOSITIONS:
         raise ValidationFailed(
             f"disposition must be one of {', '.join(DISPOSITIONS)}", errors=[{"field": "disposition"}]
         )
     conversation = _conversation(session, conversation_id)
+    if conversation.state == "closed":
+        raise Conflict(CLOSED)
     _resolve(session, conversation, disposition)
     conversation.state = "closed"
     conversation.closed_at = utcnow()

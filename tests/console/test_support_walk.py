@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
+from sqlalchemy import select
 
+from core import db
 from tests.console import browser as tools
 from tests.console.helpers import assign, conversation_state, escalated_conversation
 
@@ -113,3 +115,32 @@ def test_an_arabic_text_reads_right_to_left_in_the_thread_and_the_inbox(live_ser
     expect(page.locator(".notes p", has_text="Camille answers")).to_have_count(1)
     assert page.locator(".notes p", has_text="Camille answers").evaluate(direction) == "ltr"
     tools.fits(page)
+
+
+def test_closing_a_conversation_a_colleague_closed_meanwhile_is_refused_in_words(live_server: str, page: Page) -> None:
+    """Jonas's page, drawn while the thread was open, kept its Close and Transfer controls after a colleague closed it:
+    Close again replaced the colleague's disposition ("spam" for "resolved"), was audited a second time and sent the
+    conversation.closed webhook twice (Transfer to a team put it back in the queue: tests/handoff/test_flows.py)."""
+    from core.audit import SYSTEM
+    from core.models import AuditEntry
+    from handoff import flows
+
+    conversation = escalated_conversation("+33612340014", "Je veux parler à quelqu'un", language="fr")
+    jonas = tools.sign_in_as(page, live_server, "jonas@example.com", "agent")
+    assign(conversation, jonas)
+    page.goto(f"{live_server}/console/conversations/{conversation}")
+    page.wait_for_selector("body[data-stream-open]")
+    with db.session_scope() as session:
+        flows.close(session, conversation_id=conversation, disposition="resolved", actor=SYSTEM)
+    expect(page.locator("#conversation-state")).to_have_text("Closed")
+    page.locator("#close-disposition").select_option("spam")
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(page.locator("#action-error")).to_have_text(
+        "this conversation is closed; the customer's next text starts a new one"
+    )
+    with db.session_scope() as session:
+        closes = session.scalars(select(AuditEntry).where(AuditEntry.action == "conversation.close",
+                                                          AuditEntry.target_id == str(conversation))).all()
+        assert len(closes) == 1  # before: 2, the second "spam"
+        assert closes[0].diff == {"disposition": "resolved"}
+    assert conversation_state(conversation)[0] == "closed"

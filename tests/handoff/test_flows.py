@@ -16,7 +16,7 @@ from core.models import AuditEntry, WebhookDelivery
 from core.settings import Settings
 from core.webhooks import create_subscription
 from handoff import flows
-from handoff.models import Escalation
+from handoff.models import Escalation, Team
 from tests.handoff.factories import create_agent, create_conversation
 
 
@@ -123,6 +123,9 @@ def test_refusals_say_who_has_the_thread_and_what_a_closed_one_means(runtime_any
         owner = create_agent(session, "camille@example.com")
         owner.name = "Camille"
         other = create_agent(session, "luis@example.com")
+        team = Team(name="Support")
+        session.add(team)
+        session.flush()
         conversation = create_conversation(session)
         flows.assign(session, conversation_id=conversation.id, user_id=owner.id, actor=SYSTEM)
         with pytest.raises(Conflict, match=r"^Camille has this conversation: assign it to yourself first"):
@@ -133,6 +136,9 @@ def test_refusals_say_who_has_the_thread_and_what_a_closed_one_means(runtime_any
             lambda: flows.agent_reply(session, conversation_id=closed, user_id=owner.id, body="Hi", actor=SYSTEM),
             lambda: flows.handback(session, conversation_id=closed, actor=SYSTEM),
             lambda: flows.assign(session, conversation_id=closed, user_id=other.id, actor=SYSTEM),
+            # a page drawn before the close closed it again (its time, disposition, audit, webhook) or re-queued it
+            lambda: flows.close(session, conversation_id=closed, disposition="spam", actor=SYSTEM),
+            lambda: flows.transfer(session, conversation_id=closed, to_team_id=team.id, actor=SYSTEM),
         ):
             with pytest.raises(Conflict, match="the customer's next text starts a new one"):
                 refused()
