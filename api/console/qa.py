@@ -23,6 +23,7 @@ from core.accounts import Principal
 from core.errors import NotFound
 from core.rbac import Role
 from core.settings import Settings
+from eval import catalogue
 from eval.compare import COUNTS, LOWER_IS_BETTER
 from eval.figures import Figure, describe, fmt
 from eval.metrics import NOT_APPLICABLE
@@ -205,6 +206,7 @@ def qa_page(
             "limit": runs,
             "spark_box": {"width": SPARK_WIDTH, "height": SPARK_HEIGHT},
             "status": views.agent_status(session, principal),
+            "described_suites": catalogue.DESCRIPTIONS,  # those without a report are listed as not run yet
         },
         principal=principal,
     )

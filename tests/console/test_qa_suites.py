@@ -1,0 +1,26 @@
+"""The QA page names the suites that have not run: it listed only those with a report, so a QA reader looking for
+the agent's suite, never run here, found nothing and could not tell it from a suite that does not exist."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from fastapi.testclient import TestClient
+
+from eval import catalogue
+from tests.console.helpers import create_console_user, log_in
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def test_a_suite_never_run_is_named_with_what_it_measures_and_how_to_run_it(app_client: TestClient) -> None:
+    _, secret = create_console_user("qa@example.com", role="analyst")
+    log_in(app_client, "qa@example.com", secret)
+    page = app_client.get("/console/qa", headers=HTML)
+    assert page.status_code == 200, page.text
+    listed = re.findall(r'data-never-run="([^"]+)"><dt>\1</dt> <dd>([^<]+): <code>relais eval run --suite \1</code>',
+                        page.text)
+    # before: only "relais eval run --suite keywords" was named, the fifteen others nowhere
+    assert {name: html.unescape(words) for name, words in listed} == catalogue.DESCRIPTIONS
+    assert "Times in <span data-local-zone>UTC</span>." in page.text  # each run's time is in the browser's zone
