@@ -4,7 +4,9 @@
 declares; it cannot tell a wrong declaration from a right one. This file pins the declarations to the
 policy: a route added later under ``/api/v1/audit`` for marketers, a ``POST`` open to analysts, or a
 campaign change open to agents fails here with its method, path and the role that should not reach it.
-Each rule must match at least one route, so a renamed path does not leave a rule that checks nothing.
+Each rule must match at least one route, so a renamed path does not leave a rule that checks nothing. The last
+test replays the policy's examples with real console sessions (an agent cancelling a campaign, a marketer reading
+the audit log or the API keys, an analyst exporting contacts), where the role comes from the signed-in user.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import re
 from dataclasses import dataclass
 
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from core.rbac import Role
+from core.settings import Settings
 from tests.api.test_rbac import _guards, _routes
+from tests.console.helpers import create_console_user, log_in
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ANY = frozenset({"GET", *MUTATING})
@@ -95,3 +100,29 @@ def test_every_rule_matches_a_route() -> None:
     assert idle == []
     stale = sorted(e for rule in RULES for e in rule.except_ if e not in {f"{m} {p}" for m, p, _ in calls})
     assert stale == []
+
+
+#: what a signed-in person of each role tries, as a browser would (session cookie and CSRF token), and must be refused
+TRIED = {
+    "agent": [("POST", "/api/v1/campaigns/1/cancel"), ("POST", "/console/campaigns/1/cancel"),
+              ("GET", "/api/v1/contacts/export"), ("POST", "/api/v1/segments")],
+    "marketer": [("GET", "/api/v1/audit"), ("GET", "/console/audit"), ("GET", "/api/v1/apikeys"),
+                 ("POST", "/console/apikeys"), ("GET", "/api/v1/users"), ("POST", "/api/v1/conversations/1/close")],
+    "analyst": [("GET", "/api/v1/contacts/export"), ("GET", "/console/contacts"), ("GET", "/api/v1/contacts/1"),
+                ("GET", "/api/v1/messages"), ("GET", "/api/v1/contacts/1/predictions"), ("POST", "/api/v1/campaigns")],
+}  # fmt: skip
+
+
+def test_people_signed_in_are_refused_what_their_role_may_not_do(runtime: Settings) -> None:
+    """The policy holds for console sessions too (the walk in ``test_rbac`` uses API keys): the role comes from
+    the user, whatever the page or the API route asked."""
+    from api.app import create_app
+
+    for role, tries in TRIED.items():
+        _, secret = create_console_user(f"{role}@example.com", role=role)
+        with TestClient(create_app(runtime)) as client:
+            csrf = {"X-CSRF-Token": log_in(client, f"{role}@example.com", secret)}
+            assert client.get("/api/v1/auth/me").json()["role"] == role
+            for method, path in tries:
+                answer = client.request(method, path, headers=csrf, json={})
+                assert answer.status_code == 403, (role, method, path, answer.status_code)
