@@ -47,6 +47,10 @@ _PIL_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "M
 
 KB = 1024
 MB = 1024 * KB
+#: Largest image (pixels) decoded: a 24-megapixel camera's. A few MB of PNG can declare 169 million pixels (one
+#: colour compresses to nothing); decoding and shrinking that took 97 s and 2.8 GB in one request, so a handful of
+#: template media checks exhausted the server. Checked from the header, before any pixel is decoded.
+MAX_PIXELS = 25_000_000
 
 #: Largest attachment (bytes) each carrier profile delivers reliably. ``default`` is the
 #: conservative limit for unknown carriers; the others come from carrier and Vonage guidance
@@ -118,8 +122,8 @@ def prepare_media(content: bytes, content_type: str, *, profile: str = "default"
 
     Raises:
         ValidationFailed: unsupported type, or image bytes that do not decode as the declared type.
-        PayloadTooLarge: non-image (or animated) media over the limit, or an image that stays over
-            the limit even at the smallest size tried.
+        PayloadTooLarge: non-image (or animated) media over the limit, an image of more than
+            :data:`MAX_PIXELS`, or one that stays over the limit even at the smallest size tried.
     """
     kind = media_kind(content_type)
     normalized = normalize_content_type(content_type)
@@ -151,7 +155,12 @@ def prepare_media(content: bytes, content_type: str, *, profile: str = "default"
 
 def _open_image(content: bytes, content_type: str) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(content))
+        image = Image.open(io.BytesIO(content))  # reads the header only
+        if image.width * image.height > MAX_PIXELS:
+            raise PayloadTooLarge(
+                f"image of {image.width}×{image.height} pixels ({image.width * image.height / 1e6:.0f} megapixels) "
+                f"is over the {MAX_PIXELS / 1e6:.0f} megapixels read; send a smaller one"
+            )
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValidationFailed(

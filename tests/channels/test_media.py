@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -158,3 +160,25 @@ def test_media_urls_must_be_http_with_a_host(app_client: TestClient, url: str) -
     )
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["media.0.url"]
+
+
+def _flat_png(width: int, height: int) -> bytes:
+    """A valid one-colour RGB PNG built row by row (the image itself is never held in memory)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" + b"\x80" * (3 * width)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_an_image_of_too_many_pixels_is_refused_before_it_is_decoded() -> None:
+    """A 90 KB PNG declaring 30 megapixels: decoding and shrinking such files (169 megapixels in 3.8 MB took 97 s and
+    2.8 GB) let a few template media checks exhaust the server; the header alone refuses it now."""
+    png = _flat_png(6000, 5000)
+    assert len(png) < 600 * KB
+    with pytest.raises(PayloadTooLarge, match=r"6000×5000 pixels \(30 megapixels\) is over the 25 megapixels"):
+        prepare_media(png, "image/png")
+    assert prepare_media(_flat_png(5000, 5000), "image/png").width == 5000  # 25 megapixels still read
