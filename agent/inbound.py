@@ -185,11 +185,14 @@ def _act_on(session: Session, turn: _Turn, analysis: Analysis, *, hours: Busines
         analysis = replace(analysis, decision=decision)
     record = analysis.to_dict()
     _learn_language(conversation, contact, record)
-    if turn.owned and decision.action not in ALWAYS_ACTED_ON:
-        record["handled"] = f"silent: the conversation is {conversation.state} for a person"
+    if turn.owned:
+        # the person who has the thread, or the queue it waits in, shows the text now; a STOP too, which the bot acts
+        # on: it reached an open thread at the 20 s poll, the reply box still offered
         events.publish_after_commit(
             session, "message.received", conversation_id=conversation.id, message_id=message.id
         )
+    if turn.owned and decision.action not in ALWAYS_ACTED_ON:
+        record["handled"] = f"silent: the conversation is {conversation.state} for a person"
     else:
         record["handled"] = act(
             session,

@@ -45,10 +45,24 @@ def unreachable(session: Session, contact: Contact | None) -> str:
     """
     if contact is None:
         return "Gone: this conversation's contact no longer exists"
-    refused = consent_verdicts(session, [contact.id], "conversational").get(contact.id)
-    if refused == "invalid_number" and contact.line_type in NO_SMS:
-        return f"The number is {NO_SMS[contact.line_type]}: it cannot receive texts, replies included"
-    return "" if refused is None else UNREACHABLE[refused]
+    return unreachable_among(session, [contact]).get(contact.id, "")
+
+
+def unreachable_among(session: Session, contacts: list[Contact]) -> dict[int, str]:
+    """:func:`unreachable` for many contacts in one query: the ones no text reaches, each with why in words.
+
+    The inbox marks their rows: a customer who texted STOP while waiting for a person stayed in the queue as any
+    other, and the agent learnt that no reply could go only once the thread was open.
+    """
+    verdicts = consent_verdicts(session, [c.id for c in contacts], "conversational")
+    said = {}
+    for contact in contacts:
+        refused = verdicts.get(contact.id)
+        if refused == "invalid_number" and contact.line_type in NO_SMS:
+            said[contact.id] = f"The number is {NO_SMS[contact.line_type]}: it cannot receive texts, replies included"
+        elif refused is not None:
+            said[contact.id] = UNREACHABLE[refused]
+    return said
 
 
 def consent_fact(session: Session, contact: Contact) -> Fact:

@@ -45,6 +45,7 @@ class Row:
     who: str
     excerpt: str
     reason: str
+    unreachable: str = ""  # why no reply can reach the customer (opted out…), said on the row
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,14 @@ def inbox(session: Session, principal: Principal, view: View | None) -> Inbox:
     escalations = {e.conversation_id: e for e in session.scalars(
         select(Escalation).where(Escalation.conversation_id.in_(ids), Escalation.status != "resolved"))}
     excerpts = _last_messages(session, ids)
+    unreachable = contact_card.unreachable_among(session, list(contacts.values()))
     rows = []
     for r in found:
         escalation = escalations.get(r.id)
         reason = "" if escalation is None else describe(
             escalation.reason_code, sentiment=escalation.sentiment, intent=escalation.intent)
         rows.append(Row(conversation=r, who=contact_label(contacts.get(r.contact_id)),
-                        excerpt=excerpts.get(r.id, ""), reason=reason))
+                        excerpt=excerpts.get(r.id, ""), reason=reason, unreachable=unreachable.get(r.contact_id, "")))
     names = user_names(session, {r.assigned_user_id for r in found if r.assigned_user_id is not None})
     return Inbox(view=chosen, rows=rows, counts=counts, names=names, status=agent_status(session, principal),
                  chosen=view is not None)  # fmt: skip

@@ -144,3 +144,34 @@ def test_closing_a_conversation_a_colleague_closed_meanwhile_is_refused_in_words
         assert len(closes) == 1  # before: 2, the second "spam"
         assert closes[0].diff == {"disposition": "resolved"}
     assert conversation_state(conversation)[0] == "closed"
+
+
+def test_a_customer_who_texts_stop_while_waiting_is_marked_in_the_queue_and_the_open_thread(
+    live_server: str, page: Page
+) -> None:
+    """A customer asked for a person, then texted STOP before anyone answered. The agent's open thread showed the STOP
+    at the 20 s poll only, with the reply box still offered (a reply typed there was refused on Send), and the queue
+    showed the customer as any other waiting one."""
+    phone = "+34612340015"
+    tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    page.goto(f"{live_server}/console/inbox?view=all")
+    page.wait_for_selector("body[data-stream-open]")
+
+    def text(body: str) -> None:
+        sent = page.request.post(f"{live_server}/api/v1/simulator/inbound", data={"from": phone, "body": body})
+        assert sent.ok, sent.text()
+
+    text("Quiero hablar con una persona, por favor")
+    row = page.locator("#inbox li", has_text="+34*******15")
+    expect(row).to_contain_text("Waiting for an agent", timeout=60_000)  # arrived live (the first text loads models)
+    expect(row.locator("[data-unreachable]")).to_have_count(0)
+    row.get_by_role("link").click()
+    page.locator("#reply").fill("Hola, soy Camille")
+    text("STOP")
+    # before: the STOP came with the 20 s poll and the reply box stayed
+    expect(page.locator("#messages")).to_contain_text("STOP", timeout=15_000)
+    expect(page.locator("#reply-blocked")).to_contain_text("No reply can be sent. Opted out (STOP)")
+    expect(page.locator("#reply")).to_have_count(0)
+    expect(row.locator("[data-unreachable]")).to_have_text(
+        "No reply can be sent. Opted out (STOP): no text will be sent, replies included, until they text START.")
+    tools.fits(page)

@@ -235,6 +235,14 @@
       return;
     }
     if (!target || (target.id !== "conversation" && target.id !== "conversation-live")) return;
+    var live = document.getElementById("conversation-live");
+    if (live && live.hasAttribute("data-unreachable") && document.getElementById("reply-form")) {
+      // the customer texted STOP (or was suppressed) while the thread was open: the reply box, outside the live part,
+      // gives way to the notice saying why no reply can go (it stayed, and a typed reply was refused on Send)
+      htmx.ajax("GET", "/console/fragments/conversations/" + openConversationId() + "?part=panel",
+                { target: "#conversation", swap: "outerHTML" });
+      return;
+    }
     var reply = /\/reply$/.test(e.detail.requestConfig ? e.detail.requestConfig.path : "");
     var title = document.getElementById("conversation-title");
     if (target.id === "conversation" && title && !document.activeElement.closest("#conversation")) {
