@@ -29,6 +29,7 @@ def inbox_fragment(
         {
             "inbox": views.inbox(session, principal, view),
             "selected": selected,
+            "refreshed": True,  # the page's other parts that follow the inbox are re-drawn out of band
             "views": views.VIEWS,
             "labels": views.VIEW_LABELS,
         },

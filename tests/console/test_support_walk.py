@@ -175,3 +175,22 @@ def test_a_customer_who_texts_stop_while_waiting_is_marked_in_the_queue_and_the_
     expect(row.locator("[data-unreachable]")).to_have_text(
         "No reply can be sent. Opted out (STOP): no text will be sent, replies included, until they text START.")
     tools.fits(page)
+
+
+def test_on_a_phone_an_escalation_arriving_while_a_thread_is_open_shows_on_the_way_back(
+    live_server: str, page: Page
+) -> None:
+    """At 360 px a thread hides the inbox: a customer escalated while the agent read one, and nothing on the screen
+    changed (the list that was re-drawn was hidden; only a screen reader heard it). The way back says how many wait."""
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    mine = escalated_conversation("+33612340016", "Je veux parler à un conseiller", language="fr")
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    assign(mine, camille)
+    page.goto(f"{live_server}/console/conversations/{mine}?view=mine")
+    page.wait_for_selector("body[data-stream-open]")
+    back = page.locator("#back-to-inbox")
+    expect(back).to_have_text("← Back to the inbox")  # nobody waiting
+    escalated_conversation("+4915112340017", "Ich will sofort einen Menschen sprechen!", language="de")
+    expect(back).to_have_text("← Back to the inbox 1 waiting")  # before: no change on the screen
+    expect(back).to_be_visible()
+    tools.fits(page)
