@@ -1,8 +1,9 @@
 """``relais eval run|compare|list``: run evaluation suites, write reports, compare two reports.
 
 ``run`` writes ``report.json`` and ``report.html`` into ``--out`` (default
-``<data_dir>/reports/<suite>/<timestamp>/``, where the API's QA listing finds them). ``compare``
-exits 1 when a headline figure regressed by more than ``--tolerance``.
+``<data_dir>/reports/<suite>/<timestamp>/``) and publishes the report to the deployment's database, where the
+console's QA page and ``/api/v1/eval/reports`` on every host read it (``--no-publish`` keeps it to the files).
+``compare`` exits 1 when a headline figure regressed by more than ``--tolerance``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import typer
 from rich.progress import Progress as Bar
 from rich.progress import TaskID
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from cli.console import console, progress_bar
+from core import db
 from core.errors import ValidationFailed
-from core.settings import get_settings
+from core.runtime import bootstrap
 from core.words import counted
 from eval import metrics
 from eval import report as reports
 from eval.compare import compare
 from eval.paths import new_report_dir
 from eval.runner import Progress, RunOptions, SuiteSkipped, run_suite, suites
+from eval.store import publish
 
 eval_app = typer.Typer(help="Evaluation suites and QA reports.", no_args_is_help=True)
 
@@ -72,9 +76,12 @@ def run(
     ),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), min=1, help="Agent cases run in parallel."),
     check: bool = typer.Option(False, help="Exit 1 when a figure is below its threshold."),
+    publish_report: bool = typer.Option(
+        True, "--publish/--no-publish", help="Publish the report to the deployment's database (the console's QA page)."
+    ),
 ) -> None:
-    """Run one suite and write report.json + report.html."""
-    settings = get_settings()
+    """Run one suite, write report.json + report.html and publish them to the QA page."""
+    settings = bootstrap()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with progress_bar() as bar:
         options = RunOptions(
@@ -109,12 +116,26 @@ def run(
     # failed cases, listed in the report; the run passes or fails on its thresholds ("1 failures" read as a failed run)
     failures = counted(len(result.failures), "failed case")
     console.print(f"{failures} · report: {html_path} ({json_path.name} beside it)")
+    if publish_report:
+        _publish(result)
     if failed:
         console.print(f"[red]below threshold:[/] {', '.join(failed)} (n/a and missing figures meet no threshold)")
     for part, reason in result.skipped.items():
         console.print(f"[red]part skipped, so the suite fails:[/] {part}: {reason}")
     if check and not result.passed:
         raise typer.Exit(1)
+
+
+def _publish(result: reports.Report) -> None:
+    """Store the report where the console reads it; a database not migrated yet is said, not fatal: the files
+    are written."""
+    try:
+        with db.session_scope() as session:
+            report_id = publish(session, result)
+    except OperationalError as exc:
+        console.print(f"[yellow]not published to the QA page[/] (run `relais migrate` first?): {exc.orig}")
+        return
+    console.print(f"published to the QA page as {report_id} (/console/qa)")
 
 
 @eval_app.command("compare")

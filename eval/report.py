@@ -130,12 +130,9 @@ def _heat(value: int, row_total: int) -> str:
     return f"background: hsl(215, 70%, {min(lightness, 50)}%); color: #fff"
 
 
-def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.html`` into ``out_dir``; returns both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def render(report: Report) -> tuple[dict[str, Any], str]:
+    """The report as ``report.json``'s body and as its HTML page."""
     body = report.to_dict()
-    json_path = out_dir / "report.json"
-    json_path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str))
     confusion = report.confusion
     heatmap = None
     pairs: list[dict[str, Any]] = []
@@ -150,6 +147,15 @@ def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
         report=body, heatmap=heatmap, heat_labels=confusion["labels"] if confusion and heatmap else [], pairs=pairs,
         failed=report.failed_thresholds, not_applicable=NOT_APPLICABLE, describe=describe, fmt=fmt,
     )
+    return body, html
+
+
+def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out_dir``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body, html = render(report)
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str))
     html_path = out_dir / "report.html"
     html_path.write_text(html)
     return json_path, html_path

@@ -22,7 +22,6 @@ from api.deps import db_session, require
 from core.accounts import Principal
 from core.errors import NotFound
 from core.rbac import Role
-from core.settings import Settings
 from eval import catalogue
 from eval.compare import COUNTS, LOWER_IS_BETTER
 from eval.figures import Figure, describe, fmt
@@ -112,9 +111,9 @@ class Stored:
     baselines: dict[str, list[str]]
 
 
-def _stored(settings: Settings, entry: ReportEntry) -> Stored:
+def _stored(session: Session, entry: ReportEntry) -> Stored:
     try:
-        report = read_report(settings, entry.id)
+        report = read_report(session, entry.id)
     except NotFound:  # removed since it was listed
         return Stored({}, {})
     raw = report.get("thresholds") or {}
@@ -167,10 +166,10 @@ def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
     return Run(entry.id, entry.created_at, entry.passed, cells)
 
 
-def suites(settings: Settings, limit: int) -> list[Suite]:
+def suites(session: Session, limit: int) -> list[Suite]:
     """Every suite with stored reports (by name), its ``limit`` newest runs and their sparklines."""
     grouped: dict[str, list[ReportEntry]] = {}
-    for entry in list_reports(settings):  # newest first
+    for entry in list_reports(session):  # newest first
         grouped.setdefault(entry.id.split("/", 1)[0], []).append(entry)
     out = []
     for name in sorted(grouped):
@@ -185,7 +184,7 @@ def suites(settings: Settings, limit: int) -> list[Suite]:
             values = [float(e.summary[figure]) for e in reversed(entries) if _numeric(e.summary.get(figure))]
             if values and figure not in COUNTS:
                 sparks[figure] = sparkline(figure, values)
-        runs = [_run(e, figures, _stored(settings, e)) for e in entries]
+        runs = [_run(e, figures, _stored(session, e)) for e in entries]
         out.append(Suite(name, figures, runs, sparks, len(grouped[name]), {f: describe(f) for f in figures}))
     return out
 
@@ -197,12 +196,11 @@ def qa_page(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(ANALYSTS),
 ) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
     return render(
         request,
         "console/qa.html",
         {
-            "suites": suites(settings, runs),
+            "suites": suites(session, runs),
             "limit": runs,
             "spark_box": {"width": SPARK_WIDTH, "height": SPARK_HEIGHT},
             "status": views.agent_status(session, principal),

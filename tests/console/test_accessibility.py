@@ -33,14 +33,14 @@ from core import accounts, db, webhooks
 from core.audit import SYSTEM
 from core.queue import NO_RETRY, JobSpec, enqueue, failed_jobs
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Failure, Report, write
+from eval.report import Failure, Report
 from intelligence import store as intelligence_store
 from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, escalated_conversation
 from tests.console.test_campaign_reports import build_campaign
 from tests.contacts.helpers import create_contact
+from tests.eval.stored import stored
 
 pytestmark = pytest.mark.browser
 WIDTHS = (1366, 360)
@@ -156,9 +156,8 @@ def _attributes(_: Settings) -> dict[str, Any]:
 def _qa(runtime: Settings) -> dict[str, Any]:
     figures = {f"figure_{n:02d}.accuracy_on_a_long_metric_name": 0.5 + n / 100 for n in range(30)}
     for day in (1, 2):
-        folder = new_report_dir(runtime, "keywords", datetime(2026, 3, day, tzinfo=UTC))
-        write(Report(suite="keywords", summary=figures, metrics={}, created_at=f"2026-03-0{day}T00:00:00+00:00"),
-              folder)
+        stored(Report(suite="keywords", summary=figures, metrics={}, created_at=f"2026-03-0{day}T00:00:00+00:00"),
+               datetime(2026, 3, day, tzinfo=UTC))
     return {}
 
 
@@ -175,9 +174,8 @@ def _qa_report(runtime: Settings) -> dict[str, Any]:
                     confusion={"labels": labels, "matrix": matrix}, failures=failures,
                     thresholds={"accuracy": 0.9}, choices={"confidence threshold 0.55": "validation split"},
                     created_at="2026-03-01T00:00:00+00:00")
-    folder = new_report_dir(runtime, "intents", datetime(2026, 3, 1, tzinfo=UTC))
-    write(report, folder)
-    return {"report": f"intents/{folder.name}"}
+    report_id = stored(report, datetime(2026, 3, 1, tzinfo=UTC))
+    return {"report": report_id}
 
 
 def _predictions(_: Settings) -> dict[str, Any]:

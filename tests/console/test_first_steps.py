@@ -28,11 +28,11 @@ from conversations.models import Conversation
 from core import db
 from core.models import AuditEntry, User
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Report, write
+from eval.report import Report
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user, customer_message, escalated_conversation, log_in
+from tests.eval.stored import stored
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -78,8 +78,8 @@ def test_qa_runs_link_their_report_where_the_row_starts(app_client: TestClient, 
     empty = app_client.get("/console/qa", headers=HTML).text
     assert "<code>relais eval list</code> names the suites" in empty  # before: "--suite NAME", no name given
     figures = {f"figure_{n:02d}": 0.5 + n / 100 for n in range(25)}
-    folder = new_report_dir(runtime, "keywords", datetime(2026, 3, 1, tzinfo=UTC))
-    write(Report(suite="keywords", summary=figures, metrics={}, created_at="2026-03-01T00:00:00+00:00"), folder)
+    stored(Report(suite="keywords", summary=figures, metrics={}, created_at="2026-03-01T00:00:00+00:00"),
+           datetime(2026, 3, 1, tzinfo=UTC))
     text = app_client.get("/console/qa", headers=HTML).text
     row = text.split('data-report="', 1)[1].split("</tr>", 1)[0]
     first_cell = row.split("</th>", 1)[0]

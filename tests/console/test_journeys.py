@@ -23,11 +23,11 @@ from conversations.models import Conversation
 from core import db
 from core.rbac import Role
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Report, write
+from eval.report import Report
 from handoff.models import Escalation
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, create_console_user, escalated_conversation
+from tests.eval.stored import stored
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
@@ -75,9 +75,8 @@ def test_marketer_lands_on_campaigns_and_meets_a_friendly_403(live_server: str, 
 def test_analyst_lands_on_qa_reports_that_fit_the_window(live_server: str, runtime: Settings, page: Page) -> None:
     figures = {f"figure_{n:02d}.accuracy_on_a_long_metric_name": 0.5 + n / 100 for n in range(30)}
     for day in (1, 2):
-        folder = new_report_dir(runtime, "keywords", datetime(2026, 3, day, tzinfo=UTC))
-        write(Report(suite="keywords", summary=figures, metrics={}, created_at=f"2026-03-0{day}T00:00:00+00:00"),
-              folder)
+        stored(Report(suite="keywords", summary=figures, metrics={}, created_at=f"2026-03-0{day}T00:00:00+00:00"),
+               datetime(2026, 3, day, tzinfo=UTC))
     tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     assert page.url == f"{live_server}/console/qa"
     assert _nav(page) == ["Supervisor", "Campaigns", "QA reports", "Predictions"]

@@ -9,20 +9,18 @@ from fastapi.testclient import TestClient
 
 from api.console.qa import sparkline
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Report, write
+from eval.report import Report
 from tests.console.helpers import create_console_user, log_in
+from tests.eval.stored import stored
 from tests.helpers import auth_headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
 
 def store(settings: Settings, suite: str, day: int, **summary: float) -> str:
-    """A report written the way ``relais eval run`` writes it; returns its id."""
-    folder = new_report_dir(settings, suite, datetime(2026, 3, day, tzinfo=UTC))
-    write(Report(suite=suite, summary=summary, metrics={}, thresholds={"accuracy": 0.97},
-                 created_at=f"2026-03-0{day}T00:00:00+00:00"), folder)
-    return f"{suite}/{folder.name}"
+    """A report published the way ``relais eval run`` publishes it; returns its id."""
+    return stored(Report(suite=suite, summary=summary, metrics={}, thresholds={"accuracy": 0.97},
+                         created_at=f"2026-03-0{day}T00:00:00+00:00"), datetime(2026, 3, day, tzinfo=UTC))
 
 
 def _row(page: str, report_id: str) -> str:
@@ -92,11 +90,10 @@ def test_page_is_guarded_and_empty_without_reports(app_client: TestClient) -> No
 
 
 def test_the_report_page_links_its_json_instead_of_dumping_it(app_client: TestClient, runtime: Settings) -> None:
-    folder = new_report_dir(runtime, "intents", datetime(2026, 3, 4, tzinfo=UTC))
     metrics = {"per_intent": {f"intent_{n}": {"precision_of_this_rare_intent": n / 40} for n in range(40)}}
-    write(Report(suite="intents", summary={"accuracy": 0.9}, metrics=metrics,
-                 confusion={"labels": ["a", "b"], "matrix": [[5, 0], [1, 4]]}), folder)
-    report_id = f"intents/{folder.name}"
+    report = Report(suite="intents", summary={"accuracy": 0.9}, metrics=metrics,
+                    confusion={"labels": ["a", "b"], "matrix": [[5, 0], [1, 4]]})
+    report_id = stored(report, datetime(2026, 3, 4, tzinfo=UTC))
     headers = {**HTML, **auth_headers("analyst")}
     page = app_client.get(f"/api/v1/eval/reports/{report_id}/html", headers=headers)
     assert page.status_code == 200
@@ -113,16 +110,15 @@ def test_each_figure_reads_against_its_baselines(app_client: TestClient, runtime
     """The propensity suite measures its model beside two baselines in the same run: the page said
     nothing of it (purchase_auc 0.700 and purchase_auc_recency 0.720 sat apart, unmarked); now the
     model's cell says whether it beats them, a lower-is-better error included, and each baseline says whose."""
-    folder = new_report_dir(runtime, "propensity", datetime(2026, 3, 4, tzinfo=UTC))
     summary = {"purchase_auc": 0.70, "purchase_auc_recency": 0.72, "purchase_auc_rfm_logistic": 0.65,
                "revenue_error": 0.10, "revenue_error_run_rate": 0.30, "hit_at_10": None, "hit_at_10_most_popular": 0.2}
-    write(Report(suite="propensity", summary=summary, metrics={}, created_at="2026-03-04T00:00:00+00:00",
-                 baselines={"purchase_auc": ["purchase_auc_recency", "purchase_auc_rfm_logistic"],
-                            "revenue_error": ["revenue_error_run_rate"], "hit_at_10": ["hit_at_10_most_popular"]}),
-          folder)
+    report_id = stored(Report(suite="propensity", summary=summary, metrics={}, created_at="2026-03-04T00:00:00+00:00",
+                              baselines={"purchase_auc": ["purchase_auc_recency", "purchase_auc_rfm_logistic"],
+                                         "revenue_error": ["revenue_error_run_rate"],
+                                         "hit_at_10": ["hit_at_10_most_popular"]}), datetime(2026, 3, 4, tzinfo=UTC))
     page = app_client.get("/console/qa", headers={**HTML, **auth_headers("analyst")})
     assert page.status_code == 200, page.text
-    cells = re.findall(r"<td>(.*?)</td>", _row(page.text, f"propensity/{folder.name}"), re.S)
+    cells = re.findall(r"<td>(.*?)</td>", _row(page.text, report_id), re.S)
     by_figure = dict(zip(["result", *list(summary)], [" ".join(c.split()) for c in cells], strict=True))
     assert "not above baseline Purchase ranking (AUC): recency alone" in by_figure["purchase_auc"]
     assert "baseline of Purchase ranking (AUC)" in by_figure["purchase_auc_recency"]

@@ -18,11 +18,11 @@ from playwright.sync_api import Browser, Page, expect
 
 from core import accounts, db
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Report, write
+from eval.report import Report
 from tests.campaigns.factories import create_contact
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, assign, escalated_conversation
+from tests.eval.stored import stored
 
 pytestmark = pytest.mark.browser
 
@@ -106,15 +106,14 @@ def test_the_contact_page_gives_times_in_the_browsers_zone(live_server: str, bro
 def test_a_run_report_rounds_its_figures_as_the_qa_page_and_links_back_to_it(
     live_server: str, runtime: Settings, page: Page
 ) -> None:
-    folder = new_report_dir(runtime, "agent", datetime(2026, 11, 30, tzinfo=UTC))
-    write(Report(suite="agent", summary={"accuracy": 0.9, "latency_p50_ms": 24.885103823460234, "n": 40}, metrics={},
-                 created_at="2026-11-30T00:00:00+00:00"), folder)
+    report_id = stored(Report(suite="agent", summary={"accuracy": 0.9, "latency_p50_ms": 24.885103823460234, "n": 40},
+                              metrics={}, created_at="2026-11-30T00:00:00+00:00"), datetime(2026, 11, 30, tzinfo=UTC))
     tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     page.goto(f"{live_server}/console/qa")
-    row = page.locator(f'tr[data-report="agent/{folder.name}"]')
+    row = page.locator(f'tr[data-report="{report_id}"]')
     expect(row).to_contain_text("24.885")  # the QA page's rounding
     row.get_by_role("link", name=re.compile("^Report")).click()
-    page.wait_for_url(f"**/eval/reports/agent/{folder.name}/html")
+    page.wait_for_url(f"**/eval/reports/{report_id}/html")
     # before: "24.885103823460234" on the card, and no link to the console
     expect(page.locator(".card", has_text="Median time (ms)").locator(".value")).to_have_text("24.885")
     expect(page.locator("main")).not_to_contain_text("24.8851")

@@ -7,16 +7,14 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from eval.paths import new_report_dir
-from eval.report import Report, write
+from eval.report import Report
+from tests.eval.stored import stored
 from tests.helpers import auth_headers
 
 
 def store(settings: Settings, accuracy: float, day: int) -> str:
-    folder = new_report_dir(settings, "keywords", datetime(2026, 3, day, tzinfo=UTC))
-    write(Report(suite="keywords", summary={"accuracy": accuracy, "opt_out_recall": 1.0}, metrics={},
-                 created_at=f"2026-03-0{day}T00:00:00+00:00"), folder)
-    return f"keywords/{folder.name}"
+    return stored(Report(suite="keywords", summary={"accuracy": accuracy, "opt_out_recall": 1.0}, metrics={},
+                         created_at=f"2026-03-0{day}T00:00:00+00:00"), datetime(2026, 3, day, tzinfo=UTC))
 
 
 def test_reports_for_analysts(app_client: TestClient, runtime: Settings) -> None:
@@ -45,15 +43,13 @@ def test_reports_need_the_analyst_role(app_client: TestClient) -> None:
 
 
 def test_report_page_links_its_json_instead_of_dumping_it(app_client: TestClient, runtime: Settings) -> None:
-    folder = new_report_dir(runtime, "keywords", datetime(2026, 3, 3, tzinfo=UTC))
     metrics = {"per_language": {code: {"accuracy": 0.9, "n": 100} for code in ("en", "fr", "de", "es", "it", "pt")}}
-    write(Report(suite="keywords", summary={"accuracy": 0.9}, metrics=metrics,
-                 created_at="2026-03-03T00:00:00+00:00"), folder)
+    report_id = stored(Report(suite="keywords", summary={"accuracy": 0.9}, metrics=metrics,
+                              created_at="2026-03-03T00:00:00+00:00"), datetime(2026, 3, 3, tzinfo=UTC))
     analyst = auth_headers("analyst")
-    url = f"/api/v1/eval/reports/keywords/{folder.name}/html"
+    url = f"/api/v1/eval/reports/{report_id}/html"
     page = app_client.get(url, headers=analyst).text
     assert "<pre>" not in page and '"per_language"' not in page  # no raw JSON at the end
     assert '<a href="report.json" download>' in page
     linked = app_client.get(url.rsplit("/", 1)[0] + "/report.json", headers=analyst)  # the link, resolved
     assert linked.status_code == 200 and linked.json()["metrics"] == metrics
-    assert (folder / "report.json").exists()  # opened from disk, the same relative link works

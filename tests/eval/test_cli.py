@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.settings import Settings, get_settings
 from eval.report import Report, write
+from tests.helpers import auth_headers
 
 runner = CliRunner()
 
@@ -61,3 +64,24 @@ def test_run_reports_a_malformed_file(tmp_path: Path, monkeypatch: pytest.Monkey
     bad.write_text("cases: [{id: a}]\n", encoding="utf-8")
     result = runner.invoke(app, ["eval", "run", "--suite", "keywords", "--data", str(bad)])
     assert result.exit_code == 2 and "case a" in result.output
+
+
+def test_a_run_is_published_where_every_host_reads_it(
+    runtime: Settings, app_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports were read from the API host's own data directory: a run on another host never reached the QA page."""
+    monkeypatch.setenv("RELAIS_DATA_DIR", str(tmp_path / "another-host"))  # same database, another disk
+    get_settings.cache_clear()
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"id": "a", "text": "STOP", "expect": {"decision": "opt_out"}}\n', encoding="utf-8")
+    result = runner.invoke(app, ["eval", "run", "--suite", "keywords", "--data", str(cases)])
+    assert result.exit_code == 0, result.output
+    assert "published to the QA page as keywords/" in result.output
+    listed = app_client.get("/api/v1/eval/reports", headers=auth_headers("analyst")).json()
+    assert [r["suite"] for r in listed] == ["keywords"] and listed[0]["summary"]["opt_out_recall"] == 1.0
+    page = app_client.get(f"/api/v1/eval/reports/{listed[0]['id']}/html", headers=auth_headers("analyst"))
+    assert page.status_code == 200 and "Evaluation: keywords" in page.text
+    assert not (runtime.data_dir / "reports").exists()  # nothing on the API host's disk
+    kept = runner.invoke(app, ["eval", "run", "--suite", "keywords", "--data", str(cases), "--no-publish"])
+    assert kept.exit_code == 0 and "published to the QA page" not in kept.output
+    assert len(app_client.get("/api/v1/eval/reports", headers=auth_headers("analyst")).json()) == 1

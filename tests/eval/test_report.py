@@ -1,4 +1,4 @@
-"""Reports on disk, comparing them, and the listing with trends."""
+"""Reports on disk and published, comparing them, and the listing with trends."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from core import db
 from core.errors import NotFound
 from core.settings import Settings
 from eval.compare import compare
 from eval.paths import new_report_dir
 from eval.report import Failure, Report, load, write
 from eval.store import list_reports, read_report, report_html
+from tests.eval.stored import stored
 
 
 def make_report(accuracy: float, latency: float = 10.0) -> Report:
@@ -46,22 +48,27 @@ def test_compare_flags_regressions_in_both_directions() -> None:
     assert {c.metric for c in compare(fewer, worse) if c.regression} == {"gate.latency_p95_ms"}
 
 
-def test_listing_with_trends(tmp_path: Path) -> None:
+def test_report_folders_are_never_overwritten(tmp_path: Path) -> None:
     settings = Settings.model_validate({"data_dir": tmp_path})
-    first = new_report_dir(settings, "demo", datetime(2026, 1, 1, tzinfo=UTC))
-    write(make_report(0.9), first)
-    second = new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC))
-    write(make_report(0.8), second)
+    write(make_report(0.8), new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC)))
     assert new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC)).name == "20260102T000000Z-2"
-    entries = list_reports(settings)
-    assert [e.id for e in entries] == ["demo/20260102T000000Z", "demo/20260101T000000Z"]
-    assert entries[0].trend["accuracy"] == -0.1 and entries[0].regressions == ["accuracy"]
-    assert entries[1].trend == {}
-    assert read_report(settings, entries[0].id)["summary"]["accuracy"] == 0.8
-    assert "Evaluation: demo" in report_html(settings, entries[0].id)
-    for bad in ("demo/../../etc", "demo", "nope/20260101T000000Z"):
-        with pytest.raises(NotFound):
-            read_report(settings, bad)
+
+
+def test_listing_with_trends(runtime: Settings) -> None:
+    stored(make_report(0.9), datetime(2026, 1, 1, tzinfo=UTC))
+    stored(make_report(0.8), datetime(2026, 1, 2, tzinfo=UTC))
+    assert stored(make_report(0.7), datetime(2026, 1, 2, tzinfo=UTC)) == "demo/20260102T000000Z-2"  # same second
+    with db.session_scope() as session:
+        entries = list_reports(session)
+        assert [e.id for e in entries] == ["demo/20260102T000000Z-2", "demo/20260102T000000Z", "demo/20260101T000000Z"]
+        assert entries[1].trend["accuracy"] == -0.1 and entries[1].regressions == ["accuracy"]
+        assert entries[2].trend == {}
+        assert read_report(session, entries[1].id)["summary"]["accuracy"] == 0.8
+        assert "Evaluation: demo" in report_html(session, entries[1].id)
+        assert list_reports(session, "other") == []
+        for bad in ("demo/../../etc", "demo", "nope/20260101T000000Z"):
+            with pytest.raises(NotFound):
+                read_report(session, bad)
 
 
 def test_html_shows_shares_as_percent_and_times_as_numbers(tmp_path: Path) -> None:
@@ -100,14 +107,14 @@ def test_an_undefined_figure_is_shown_as_n_a_and_meets_no_threshold(tmp_path: Pa
     assert load(tmp_path)["summary"]["escalation_recall"] is None  # JSON null
 
 
-def test_comparisons_and_trends_skip_figures_that_are_n_a(tmp_path: Path) -> None:
+def test_comparisons_and_trends_skip_figures_that_are_n_a(runtime: Settings) -> None:
     before = Report(suite="demo", summary={"accuracy": 0.9, "escalation_recall": 0.8}, metrics={})
     after = Report(suite="demo", summary={"accuracy": 0.91, "escalation_recall": None}, metrics={})
     assert [c.metric for c in compare(before.to_dict(), after.to_dict())] == ["accuracy"]
-    settings = Settings.model_validate({"data_dir": tmp_path})
-    write(before, new_report_dir(settings, "demo", datetime(2026, 1, 1, tzinfo=UTC)))
-    write(after, new_report_dir(settings, "demo", datetime(2026, 1, 2, tzinfo=UTC)))
-    newest = list_reports(settings)[0]
+    stored(before, datetime(2026, 1, 1, tzinfo=UTC))
+    stored(after, datetime(2026, 1, 2, tzinfo=UTC))
+    with db.session_scope() as session:
+        newest = list_reports(session)[0]
     assert newest.trend == {"accuracy": 0.01} and newest.summary["escalation_recall"] is None
 
 
