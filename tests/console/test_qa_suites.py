@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
 from eval import catalogue
+from eval.report import Report
 from tests.console.helpers import create_console_user, log_in
+from tests.eval.stored import stored
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -24,3 +27,15 @@ def test_a_suite_never_run_is_named_with_what_it_measures_and_how_to_run_it(app_
     # before: only "relais eval run --suite keywords" was named, the fifteen others nowhere
     assert {name: html.unescape(words) for name, words in listed} == catalogue.DESCRIPTIONS
     assert "Times in <span data-local-zone>UTC</span>." in page.text  # each run's time is in the browser's zone
+
+
+def test_a_suite_that_ran_is_not_listed_as_not_run(app_client: TestClient) -> None:
+    stored(Report(suite="keywords", summary={"accuracy": 0.99, "n": 126}, metrics={},
+                  created_at="2026-11-30T00:00:00+00:00"), datetime(2026, 11, 30, tzinfo=UTC))
+    _, secret = create_console_user("qa@example.com", role="analyst")
+    log_in(app_client, "qa@example.com", secret)
+    page = app_client.get("/console/qa", headers=HTML).text
+    assert 'table data-suite="keywords"' in page
+    unrun = set(re.findall(r'data-never-run="([^"]+)"', page))
+    assert unrun == set(catalogue.DESCRIPTIONS) - {"keywords"}
+    assert page.index('data-suite="keywords"') < page.index('id="never-run-title">Not run yet</h2>')
