@@ -20,9 +20,37 @@ import structlog
 _PHONE = re.compile(r"(?<![\w%])(?:\+|%2[bB])?\d{9,15}(?!\w)|(?<![\w%])(?:\+|%2[bB])\d{8}(?!\w)")
 
 
+# a number as people type it, in groups: "06 12 34 56 78", "+33 6 12 34 56 78", "06.12.34.56.78" (a space may come
+# URL-encoded). It must open with + or 0, which no IP address, date or amount in a log line does.
+_GROUPED_PHONE = re.compile(r"(?<![\w%.+])(?:\+|%2[bB]|0)\d{0,4}(?:(?: |%20|\.)\d{1,4}){2,7}(?![\w.])")
+
+
 def mask_phones(text: str) -> str:
-    """``/suppressions/+33612345678`` → ``/suppressions/+33*******78``: enough to tell lines apart."""
-    return _PHONE.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
+    """``/suppressions/+33612345678`` → ``/suppressions/+33*******78``: enough to tell lines apart. A number typed
+    in groups keeps its separators: ``06 12 34 56 78`` → ``06 1* ** ** 78``."""
+    masked = _PHONE.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
+    return _GROUPED_PHONE.sub(_mask_grouped, masked)
+
+
+def _mask_grouped(match: re.Match[str]) -> str:
+    """Every digit but the first two and the last two as ``*``; separators (and a URL-encoded %20 or %2B) kept."""
+    found = match.group(0)
+    digits = sum(1 for token in _DIGIT.findall(found) if not token.startswith("%"))
+    if not 9 <= digits <= 15:
+        return found
+    seen = 0
+
+    def mask(token: re.Match[str]) -> str:
+        nonlocal seen
+        if token.group(0).startswith("%"):
+            return token.group(0)
+        seen += 1
+        return token.group(0) if seen <= 2 or seen > digits - 2 else "*"
+
+    return _DIGIT.sub(mask, found)
+
+
+_DIGIT = re.compile(r"%2[0bB]|\d")
 
 
 # PostgreSQL quotes the offending values of a constraint violation: "Key (token)=(abc) already exists"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api import middleware
 from api.app import create_app
-from core.logging import configure_logging
+from core.logging import configure_logging, mask_phones
 from core.settings import Settings
 from tests.helpers import auth_headers
 
@@ -95,3 +95,14 @@ def test_access_log_masks_phone_numbers(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     paths = [line["path"] for line in lines if line.get("event") == "request"]
     assert paths == ["/api/v1/suppressions/+33*******78", "/api/v1/suppressions/+33*******21"]
+    app_client.delete("/api/v1/suppressions/06 12 34 56 78", headers=admin)  # typed as people write it: in clear before
+    app_client.delete("/api/v1/suppressions/%2B33%206.12.34.56.78", headers=admin)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    paths = [line["path"] for line in lines if line.get("event") == "request"]
+    assert paths == ["/api/v1/suppressions/06 ** ** ** 78", "/api/v1/suppressions/+33 *.**.**.**.78"]
+
+
+@pytest.mark.parametrize("kept", ["client 192.168.10.100", "at 2026-12-01 18:30:12", "1 234 567.89 EUR", "v 0.12.3.4",
+                                  "order 0123 4567", "06 12"])
+def test_what_only_looks_like_a_grouped_number_is_logged_as_it_is(kept: str) -> None:
+    assert mask_phones(kept) == kept
