@@ -161,3 +161,15 @@ def test_a_whole_name_is_not_preceded_by_its_first_name_again(app_client: TestCl
     assert ">Léa Martin</a>" in listed and "Léa Léa" not in listed and ">Zoé Durand</a>" in listed
     assert '<h1 id="contact-title">Léa Martin</h1>' in app_client.get(f"/console/contacts/{lea}", headers=HTML).text
     assert '<h1 id="contact-title">Zoé Durand</h1>' in app_client.get(f"/console/contacts/{zoe}", headers=HTML).text
+
+
+def test_an_outcome_whose_simulations_all_agreed_is_judged_as_chance_not_as_a_price() -> None:
+    """A linkless text to 5 contacts: conversions 0.02 (80 % and 95 %: 0). A sale then read "differs from the
+    estimate (another price charged, or fewer messages sent)", the cost's words."""
+    none = {"expected": 0.02, "low80": 0, "high80": 0, "low95": 0, "high95": 0}
+    sale = forecast_words._rows([{"metric": "conversions", "forecast": none, "actual": 1, "within80": False,
+                                  "within95": False}])  # fmt: skip
+    assert sale[0].verdict == "outside the 95 % interval"
+    quiet = forecast_words._rows([{"metric": "conversions", "forecast": none, "actual": 0, "within80": True,
+                                   "within95": True}])  # fmt: skip
+    assert quiet[0].verdict == "inside the 80 % interval"
