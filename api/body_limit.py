@@ -29,10 +29,8 @@ UPLOAD_PATHS = frozenset(
         "/api/v1/contacts/import",
         "/api/v1/contacts/imports/preview",
         "/api/v1/orders/import",
-        "/console/imports",
-        "/console/imports/preview",
-        "/console/order-imports",
-        "/console/order-imports/preview",
+        "/console/imports/upload",  # the console's wizards send the file once; their other steps name the stored one
+        "/console/order-imports/upload",
         "/api/v1/knowledge/documents",
         "/api/v1/intents",
     }

@@ -12,9 +12,9 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
@@ -36,6 +36,9 @@ from core.spreadsheet import neutralise
 CHUNK_BYTES = 1 << 20
 RETENTION = timedelta(days=7)
 FINISHED = ("succeeded", "failed", "cancelled")
+#: an upload the console is still previewing (``contacts.import_drafts``): not an import until it is started
+DRAFT = "draft"
+DRAFT_RETENTION = timedelta(days=1)
 JOB_RETRY = RetryPolicy(max=3, intervals=(10, 60, 300))  # a retry resumes after the cursor
 JOB_TIMEOUT = 4 * 3600
 
@@ -67,26 +70,23 @@ def start(
     parser = RowParser(table.header, options, attrs.schema(session), limits, hidden=table.hidden)
     binary.seek(0)
     purge_finished(session)
-    job = ContactImport(
-        status="pending",
-        phase="validating" if options.strict or options.dry_run else "importing",
-        filename=filename[:255],
-        format=shape.format,
-        encoding=shape.encoding,
-        delimiter=shape.delimiter,
-        options=options.to_json(),
-        mapping={
-            "header": parser.header,
-            "columns": [c.as_dict() for c in parser.columns],
-            "sheet": table.sheet,
-            "sheets": list(table.sheets),
-            "header_row": table.header_row,
-        },
-        rows_total=shape.rows_estimate,
-        created_by_type=actor.type,
-        created_by_id=actor.id,
-    )
+    job = ContactImport(filename=filename[:255], created_by_type=actor.type, created_by_id=actor.id)
+    job.format, job.encoding, job.delimiter, job.rows_total = (shape.format, shape.encoding, shape.delimiter,
+                                                               shape.rows_estimate)  # fmt: skip
     store_upload(session, job, binary)
+    mapping = {"header": parser.header, "columns": [c.as_dict() for c in parser.columns], "sheet": table.sheet,
+               "sheets": list(table.sheets), "header_row": table.header_row}  # fmt: skip
+    return launch(session, job, options=options, mapping=mapping, actor=actor, enqueue=enqueue)
+
+
+def launch(
+    session: Session, job: ContactImport, *, options: ImportOptions, mapping: dict[str, Any], actor: Actor,
+    enqueue: bool = True,
+) -> ContactImport:
+    """Make ``job`` (its upload stored, its file checked: :func:`start`, or a previewed draft,
+    ``contacts.import_drafts``) a pending import with ``options`` and queue it (after the caller commits); audited."""
+    job.status, job.phase = "pending", "validating" if options.strict or options.dry_run else "importing"
+    job.options, job.mapping, job.summary = options.to_json(), mapping, None
     audit.record(
         session,
         actor=actor,
@@ -94,7 +94,7 @@ def start(
         target_type="contact_import",
         target_id=job.id,
         diff={
-            "format": shape.format,
+            "format": job.format,
             "size_bytes": job.size_bytes,
             "strict": options.strict,
             "dry_run": options.dry_run,
@@ -130,21 +130,26 @@ def store_upload(session: Session, job: ContactImport, binary: IO[bytes]) -> Non
     job.size_bytes, job.chunk_count = size, seq
 
 
-def get(session: Session, import_id: int, *, kind: str = "contacts") -> ContactImport:
-    """An import of ``kind`` (``contacts``, or ``orders``: ``contacts.order_jobs``).
+def get(session: Session, import_id: int, *, kind: str = "contacts", draft: bool = False) -> ContactImport:
+    """An import of ``kind`` (``contacts``, or ``orders``: ``contacts.order_jobs``); with ``draft``, an upload
+    still being previewed instead (``contacts.import_drafts``).
 
     Raises:
-        NotFound: no import of that kind has this id.
+        NotFound: no import (or draft) of that kind has this id.
     """
     found = session.get(ContactImport, import_id)
-    if found is None or found.kind != kind:
+    if found is None or found.kind != kind or (found.status == DRAFT) != draft:
         raise NotFound(f"import {import_id} not found")
     return found
 
 
 def recent(session: Session, limit: int = 50, *, kind: str = "contacts") -> list[ContactImport]:
     """The latest imports of ``kind``, newest first."""
-    query = select(ContactImport).where(ContactImport.kind == kind).order_by(ContactImport.id.desc())
+    query = (
+        select(ContactImport)
+        .where(ContactImport.kind == kind, ContactImport.status != DRAFT)
+        .order_by(ContactImport.id.desc())
+    )
     return list(session.scalars(query.limit(limit)))
 
 
@@ -246,10 +251,13 @@ def _rejected_line(found: list[ContactImportProblem]) -> list[str]:
 
 
 def purge_finished(session: Session, *, now: datetime | None = None) -> int:
-    """Delete imports that finished more than :data:`RETENTION` ago, with their rejected rows."""
-    cutoff = (now or utcnow()) - RETENTION
+    """Delete imports that finished more than :data:`RETENTION` ago, with their rejected rows, and drafts
+    never started within :data:`DRAFT_RETENTION` (their uploads)."""
+    now = now or utcnow()
+    stale = or_(ContactImport.finished_at < now - RETENTION,
+                and_(ContactImport.status == DRAFT, ContactImport.created_at < now - DRAFT_RETENTION))  # fmt: skip
     # the problems, chunks and numbers go with them (ON DELETE CASCADE)
-    result = session.execute(delete(ContactImport).where(ContactImport.finished_at < cutoff))
+    result = session.execute(delete(ContactImport).where(stale))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -66,19 +66,29 @@ def start(
     Raises:
         PayloadTooLarge / ValidationFailed: as ``contacts.tabular`` and ``contacts.order_columns.resolve``.
     """
-    options = replace(options, dry_run=False)
     shape = inspect(binary, filename, limits)
     table = read_table(binary, shape, limits, header_with_orders(options.mapping))
     resolve(table.header, options.mapping)
     binary.seek(0)
     import_jobs.purge_finished(session)
-    job = ContactImport(kind=KIND, status="pending", phase="importing", filename=filename[:255], format=shape.format,
-                        encoding=shape.encoding, delimiter=shape.delimiter, options=options_json(options),
-                        mapping={"header": table.header}, rows_total=shape.rows_estimate,
-                        created_by_type=actor.type, created_by_id=actor.id)  # fmt: skip
+    job = ContactImport(kind=KIND, filename=filename[:255], format=shape.format, encoding=shape.encoding,
+                        delimiter=shape.delimiter, rows_total=shape.rows_estimate, created_by_type=actor.type,
+                        created_by_id=actor.id)  # fmt: skip
     import_jobs.store_upload(session, job, binary)
+    return launch(session, job, options=options, header=table.header, actor=actor, enqueue=enqueue)
+
+
+def launch(
+    session: Session, job: ContactImport, *, options: OrderImportOptions, header: list[str], actor: Actor,
+    enqueue: bool = True,
+) -> ContactImport:
+    """Make ``job`` (its upload stored, its columns checked: :func:`start`, or a previewed draft,
+    ``contacts.import_drafts``) a pending order import with ``options`` and queue it; audited."""
+    options = replace(options, dry_run=False, stop_after=None)
+    job.status, job.phase = "pending", "importing"
+    job.options, job.mapping, job.summary = options_json(options), {"header": header}, None
     audit.record(session, actor=actor, action="orders.import.start", target_type="order_import", target_id=job.id,
-                 diff={"filename": filename[:200], "format": shape.format, "size_bytes": job.size_bytes,
+                 diff={"filename": job.filename[:200], "format": job.format, "size_bytes": job.size_bytes,
                        "day_first": options.day_first})  # fmt: skip
     if enqueue:
         enqueue_after_commit(session, JobSpec(JOB_FUNC, args=(job.id,), job_id=f"orders-import:{job.id}",

@@ -9,7 +9,7 @@ one whose dates read both ways asks which (``ask_day_first``) rather than guessi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from typing import IO, Any
 
@@ -58,6 +58,16 @@ class OrderPreview:
     @property
     def ready(self) -> bool:
         return self.report is not None
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-safe, as stored with a draft (``contacts.import_drafts``): the report without its problems (the
+        rows shown carry theirs), its reasons most frequent first."""
+        found = asdict(self)
+        if self.report is not None:
+            report = {k: v for k, v in self.report.as_dict().items() if k != "errors"}
+            report["rejected_by_code"] = dict(self.report.rejected_by_code.most_common())
+            found["report"] = {**report, "stopped_early": self.report.stopped_early}
+        return {**found, "ready": self.ready}
 
 
 def preview(

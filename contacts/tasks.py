@@ -1,5 +1,5 @@
-"""Jobs of the contacts package: contact and order imports, the periodic CRM sync (HubSpot pull + consent push,
-CSV by URL)."""
+"""Jobs of the contacts package: contact and order imports and their previews, the periodic CRM sync (HubSpot
+pull + consent push, CSV by URL)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ def run_order_import(import_id: int) -> str:
         if current is None or not current.retries_left:
             order_jobs.give_up(import_id, exc)
         raise
+
+
+def preview_import(draft_id: int) -> str:
+    """Preview an uploaded file with its draft's current options (queued by ``contacts.import_drafts``); the
+    result is stored on the draft for the console page, which polls it. Idempotent: a retry previews again."""
+    from contacts import import_drafts
+
+    return import_drafts.run(draft_id)
 
 
 def sync_crm() -> str:

@@ -1,37 +1,34 @@
 """The contact import wizard: upload → preview and mapping → import with a progress bar → report.
 
-One form carries the file, the column mapping and ``strict`` through every step: each change of
-the file or of a column's field re-posts it to the preview (``contacts.import_preview``, writing
-nothing); "Import" posts it once more to start the background job (``contacts.import_jobs.start``,
-the same function as ``POST /api/v1/contacts/import``), whose progress fragment polls itself every
-second until the job ends and then shows the report. Rejected rows download from the API's
-``rejected.csv``, which the console session may call.
+The chosen file is stored as it comes and a worker previews it (``contacts.import_drafts``, running
+``contacts.import_preview``: a 50 MiB workbook takes minutes to read, which the upload request could not wait
+for); the page polls until the preview is there (``api.console.import_steps``, shared with the order import).
+Each change of a column's field stores the choice and previews the stored file again; "Import" starts the
+background job on that same file (``contacts.import_jobs.launch``, as ``POST /api/v1/contacts/import`` does),
+whose progress fragment polls itself every second until the job ends and then shows the report. Rejected rows
+download from the API's ``rejected.csv``, which the console session may call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData
 
-from api.console import ConsoleRoute, render
+from api.console import ConsoleRoute, import_steps, render
 from api.deps import Acting, acting, db_session, require
 from contacts import attributes as attrs
-from contacts import consent, import_jobs
-from contacts.file_limits import FileLimits
+from contacts import consent, import_drafts, import_jobs
 from contacts.import_mapping import FIELDS
-from contacts.import_preview import preview
 from contacts.import_report import ImportOptions
 from contacts.models import ContactImport
 from core.accounts import Principal
-from core.errors import ValidationFailed
 from core.rbac import Role
+from core.settings import Settings
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 MARKETERS = require(Role.MARKETER)
@@ -58,33 +55,23 @@ def targets(session: Session) -> list[tuple[str, str]]:
     return [*fields, *declared, ("ignore", FIELD_LABELS["ignore"])]
 
 
-@dataclass(frozen=True)
-class _Posted:
-    """The wizard's form: the chosen file, with the options the preview and the import both run with."""
-
-    binary: IO[bytes]
-    filename: str
-    options: ImportOptions
-    limits: FileLimits
+def _options(form: FormData, settings: Settings, filename: str) -> dict[str, Any]:
+    """The wizard's choices as the import runs them: each column's field, ``strict``, the country's language;
+    numbers in national form use the deployment's region."""
+    return ImportOptions(mapping=import_steps.mapping(form), strict=form.get("strict") == "on",
+                         region=settings.default_region, source_name=filename,
+                         language_from_country=form.get("language_from_country") == "on").to_json()  # fmt: skip
 
 
-async def _posted(request: Request) -> _Posted:
-    """The file and the wizard's choices: each column's field (every column sent, so the preview
-    shown is what runs) and ``strict``; numbers in national form use the deployment's region."""
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
-    columns = [str(c) for c in form.getlist("column")]
-    chosen = [str(t) for t in form.getlist("target")]
-    if len(columns) != len(chosen):
-        raise ValidationFailed("the column mapping is incomplete", errors=[{"field": "mapping"}])
-    settings = request.app.state.settings
-    options = ImportOptions(mapping=dict(zip(columns, chosen, strict=True)) or None,
-                            strict=form.get("strict") == "on", region=settings.default_region,
-                            source_name=upload.filename,
-                            language_from_country=form.get("language_from_country") == "on")
-    return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
+def _context(
+    session: Session, principal: Principal, preview: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    return {"targets": targets(session), "consent_notice": for_reader(preview.get("consent_notice"), principal)}
+
+
+PAGE = import_steps.ImportPage(kind="contacts", path="/console/imports",
+                               preview_template="console/_import_preview.html", options=_options,
+                               context=_context)  # fmt: skip
 
 
 def for_reader(notice: str | None, principal: Principal) -> str | None:
@@ -104,27 +91,38 @@ def import_page(
     return render(request, "console/imports.html", {"recent": import_jobs.recent(session, 10)}, principal=principal)
 
 
+@router.post("/imports/upload", response_class=HTMLResponse)
+async def upload_step(by: Acting = MARKETER) -> HTMLResponse:
+    """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
+    return await import_steps.upload(PAGE, by)
+
+
 @router.post("/imports/preview", response_class=HTMLResponse)
 async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
-    """The preview of the chosen file with the current mapping (nothing is written)."""
-    posted = await _posted(by.request)
-    found: dict[str, Any] = await run_in_threadpool(preview, by.session, posted.binary, filename=posted.filename,
-                                                    options=posted.options, limits=posted.limits)
-    found["consent_notice"] = for_reader(found.get("consent_notice"), by.principal)
-    return render(by.request, "console/_import_preview.html", {"preview": found, "targets": targets(by.session)},
-                  principal=by.principal)
+    """Preview the stored file again with the current mapping (nothing is written but the choices)."""
+    return await import_steps.choose(PAGE, by)
+
+
+@router.get("/imports/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_step(
+    request: Request,
+    draft_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The stored file being read, or its preview (the fragment polls itself until the preview is there)."""
+    draft = import_drafts.get(session, draft_id, kind=PAGE.kind)
+    return import_steps.draft_fragment(PAGE, request, session, principal, draft)
 
 
 @router.post("/imports", response_class=HTMLResponse)
 async def start_import(by: Acting = MARKETER) -> HTMLResponse:
     """Start the background import of the previewed file; answers with its live progress."""
-    posted = await _posted(by.request)
-    job = await run_in_threadpool(import_jobs.start, by.session, posted.binary, filename=posted.filename,
-                                  options=posted.options, limits=posted.limits, actor=by.actor)
+    job = await import_steps.start(PAGE, by)
     return _progress(by.request, by.session, by.principal, job)
 
 
-def _context(session: Session, job: ContactImport, principal: Principal) -> dict[str, Any]:
+def _job_context(session: Session, job: ContactImport, principal: Principal) -> dict[str, Any]:
     return {
         "job": job,
         "percent": import_jobs.percent(job),
@@ -137,7 +135,7 @@ def _context(session: Session, job: ContactImport, principal: Principal) -> dict
 
 
 def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
-    context = _context(session, job, principal)
+    context = _job_context(session, job, principal)
     on_imports_page = urlsplit(request.headers.get("hx-current-url", "")).path == "/console/imports"
     if on_imports_page and (context["finished"] or request.method == "POST"):  # the list there shows this import
         context["recent"] = import_jobs.recent(session, 10)
@@ -155,7 +153,7 @@ def import_status(
     job = import_jobs.get(session, import_id)
     if "hx-request" in request.headers:
         return _progress(request, session, principal, job)
-    return render(request, "console/import.html", _context(session, job, principal), principal=principal)
+    return render(request, "console/import.html", _job_context(session, job, principal), principal=principal)
 
 
 @router.post("/imports/{import_id}/cancel", response_class=HTMLResponse)

@@ -1,41 +1,39 @@
 """The order history import: upload → preview (columns, dates, counts, rejected rows) → import as a job → report.
 
 Marketers load the order history every prediction learns from here, as they load contacts on
-``/console/imports``. One form carries the file, each column's field, the way slash dates read and the
-currency; each change re-posts it to the preview (``contacts.order_preview``, a dry run of the import,
-writing nothing), and "Import the orders" posts it once more to start the background job
-(``contacts.order_jobs``, running ``contacts.order_import.import_orders`` as ``POST /api/v1/orders/import``
-and ``relais orders import`` do). Its fragment polls itself until the job ends, then shows the report and
-what happens next: the daily scoring recomputes the predictions, or "Score now" queues it (the REST route's
-function, audited there).
+``/console/imports``, through the same steps (``api.console.import_steps``): the chosen file is stored as it
+comes and a worker previews it (``contacts.import_drafts``, running ``contacts.order_preview``, a dry run of the
+import, writing nothing) while the page polls; each change of a column's field, of the way slash dates read or of
+the currency previews the stored file again, and "Import the orders" starts the background job on it
+(``contacts.order_jobs``, running ``contacts.order_import.import_orders`` as ``POST /api/v1/orders/import`` and
+``relais orders import`` do). Its fragment polls itself until the job ends, then shows the report and what
+happens next: the daily scoring recomputes the predictions, or "Score now" queues it (the REST route's function,
+audited there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData
 
-from api.console import ConsoleRoute, render
+from api.console import ConsoleRoute, import_steps, render
 from api.deps import Acting, acting, db_session, require
 from api.routes import intelligence as rest_intelligence
-from contacts import import_jobs, order_jobs
-from contacts.file_limits import FileLimits
+from contacts import import_drafts, import_jobs, order_jobs
 from contacts.models import ContactImport
 from contacts.order_columns import FIELDS
 from contacts.order_import import OrderImportOptions
-from contacts.order_preview import preview
 from core import db
 from core.accounts import Principal
 from core.errors import ValidationFailed
 from core.rbac import Role
+from core.settings import Settings
 from intelligence.scoring import MIN_CUSTOMERS
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
@@ -80,32 +78,28 @@ REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class _Posted:
-    binary: IO[bytes]
-    filename: str
-    options: OrderImportOptions
-    limits: FileLimits
-
-
-async def _posted(request: Request) -> _Posted:
-    """The file and the page's choices: each column's field (every column sent, so what the preview showed is
-    what runs), which way slash dates read (``day`` / ``month``; empty: as the file's dates show), the currency."""
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
-    columns, chosen = [str(c) for c in form.getlist("column")], [str(t) for t in form.getlist("target")]
-    if len(columns) != len(chosen):
-        raise ValidationFailed("the column mapping is incomplete", errors=[{"field": "mapping"}])
+def _options(form: FormData, settings: Settings, filename: str) -> dict[str, Any]:
+    """The page's choices: each column's field, which way slash dates read (``day`` / ``month``; empty: as the
+    file's dates show), the currency."""
     day_first = {"day": True, "month": False}.get(str(form.get("day_first") or ""))
     currency = str(form.get("currency") or "").strip().upper()
     if currency and (len(currency) != 3 or not currency.isalpha()):
         raise ValidationFailed("the currency is a code of three letters such as EUR", errors=[{"field": "currency"}])
-    settings = request.app.state.settings
-    options = OrderImportOptions(mapping=dict(zip(columns, chosen, strict=True)) or None, currency=currency,
-                                 day_first=day_first, region=settings.default_region)  # fmt: skip
-    return _Posted(upload.file, upload.filename, options, FileLimits.of(settings))
+    options = OrderImportOptions(mapping=import_steps.mapping(form), currency=currency, day_first=day_first,
+                                 region=settings.default_region)  # fmt: skip
+    return order_jobs.options_json(options)
+
+
+def _context(
+    session: Session, principal: Principal, preview: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    return {"targets": TARGETS, "labels": FIELD_LABELS, "reasons": REASONS, "day_first": options.get("day_first"),
+            "currency": options.get("currency") or ""}  # fmt: skip
+
+
+DRAFTS = import_steps.ImportPage(kind=order_jobs.KIND, path=PAGE,
+                                 preview_template="console/_order_import_preview.html", options=_options,
+                                 context=_context)  # fmt: skip
 
 
 @router.get("/order-imports", response_class=HTMLResponse)
@@ -117,27 +111,38 @@ def order_import_page(
     return render(request, "console/order_imports.html", {"recent": order_jobs.recent(session)}, principal=principal)
 
 
+@router.post("/order-imports/upload", response_class=HTMLResponse)
+async def upload_step(by: Acting = MARKETER) -> HTMLResponse:
+    """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
+    return await import_steps.upload(DRAFTS, by)
+
+
 @router.post("/order-imports/preview", response_class=HTMLResponse)
 async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
-    """What importing the chosen file would do, with the current choices (nothing is written)."""
-    posted = await _posted(by.request)
-    found = await run_in_threadpool(preview, by.session, posted.binary, filename=posted.filename,
-                                    options=posted.options, limits=posted.limits)  # fmt: skip
-    context = {"preview": found, "targets": TARGETS, "labels": FIELD_LABELS, "reasons": REASONS,
-               "day_first": posted.options.day_first, "currency": posted.options.currency}  # fmt: skip
-    return render(by.request, "console/_order_import_preview.html", context, principal=by.principal)
+    """What importing the stored file would do with the current choices, again (nothing is written but them)."""
+    return await import_steps.choose(DRAFTS, by)
+
+
+@router.get("/order-imports/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_step(
+    request: Request,
+    draft_id: int,
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(MARKETERS),
+) -> HTMLResponse:
+    """The stored file being read, or its preview (the fragment polls itself until the preview is there)."""
+    draft = import_drafts.get(session, draft_id, kind=DRAFTS.kind)
+    return import_steps.draft_fragment(DRAFTS, request, session, principal, draft)
 
 
 @router.post("/order-imports", response_class=HTMLResponse)
 async def start_import(by: Acting = MARKETER) -> HTMLResponse:
     """Start the background import of the previewed file (audited); answers with its progress."""
-    posted = await _posted(by.request)
-    job = await run_in_threadpool(order_jobs.start, by.session, posted.binary, filename=posted.filename,
-                                  options=posted.options, limits=posted.limits, actor=by.actor)  # fmt: skip
+    job = await import_steps.start(DRAFTS, by)
     return _progress(by.request, by.session, by.principal, job)
 
 
-def _context(session: Session, job: ContactImport) -> dict[str, Any]:
+def _job_context(session: Session, job: ContactImport) -> dict[str, Any]:
     summary = job.summary or {}
     return {
         "job": job,
@@ -153,7 +158,7 @@ def _context(session: Session, job: ContactImport) -> dict[str, Any]:
 def _progress(request: Request, session: Session, principal: Principal, job: ContactImport) -> HTMLResponse:
     """The progress or report fragment; on the imports page, with the recent list redrawn when the import just
     started or ended (it read "No order import yet." under the report)."""
-    context = _context(session, job)
+    context = _job_context(session, job)
     on_page = urlsplit(request.headers.get("hx-current-url", "")).path == PAGE
     if on_page and (context["finished"] or request.method == "POST"):
         context["recent"] = order_jobs.recent(session)
@@ -171,7 +176,7 @@ def import_status(
     job = order_jobs.get(session, import_id)
     if "hx-request" in request.headers:
         return _progress(request, session, principal, job)
-    return render(request, "console/order_import.html", _context(session, job), principal=principal)
+    return render(request, "console/order_import.html", _job_context(session, job), principal=principal)
 
 
 @router.get("/order-imports/{import_id}/rejected.csv")

@@ -62,8 +62,10 @@ NOT_AUDITED: dict[str, str] = {
     "POST /console/templates/media/check": "checks media URLs as typed, stores nothing",
     "POST /console/variants/{variant_id}/check": "brand-checks a text as typed, stores nothing",
     "POST /api/v1/contacts/imports/preview": "reads a file's first rows, writes nothing (write=False)",
-    "POST /console/imports/preview": "reads a file's first rows, writes nothing (write=False)",
-    "POST /console/order-imports/preview": "a dry run of the order import (dry_run=True), writes nothing",
+    "POST /console/imports/preview": "stores the wizard's choices, queues a preview of the file, imports nothing",
+    "POST /console/order-imports/preview": "stores the page's choices, queues a dry run of the file, records nothing",
+    "POST /console/imports/upload": "keeps the chosen file for its preview, imports nothing (the start is audited)",
+    "POST /console/order-imports/upload": "keeps the chosen file for its preview, records nothing (start audited)",
 }
 
 # where the walk follows calls: Relais' own packages (a library's functions never audit)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from contacts import attributes as attrs
 from core import db
 from tests.api.test_erasure import _database_rows
+from tests.console import import_steps as steps
 from tests.console.helpers import create_console_user, log_in
 from tests.helpers import auth_headers, run_jobs
 
@@ -56,8 +57,10 @@ def test_imports_scheduled_texts_and_scores_store_nothing_personal_in_clear(app_
 
     _, secret = create_console_user("mia@example.com", role="marketer")
     console = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "mia@example.com", secret)}
-    started = app_client.post("/console/order-imports", headers=console,
-                              files={"file": ("orders.csv", io.BytesIO(ORDERS), "text/csv")})
+    # the page's preview (a worker's, stored with the draft) holds the file's cells too
+    shown = steps.upload(app_client, "/console/order-imports",
+                         {"file": ("orders.csv", io.BytesIO(ORDERS), "text/csv")}, console)  # fmt: skip
+    started = app_client.post("/console/order-imports", headers=console, data=steps.form(shown))
     assert started.status_code == 200, started.text
     imported = app_client.post("/api/v1/contacts/import", headers={**marketer, "Content-Type": "text/csv"},
                                content=CONTACTS)

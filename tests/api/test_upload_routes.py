@@ -8,6 +8,7 @@ import io
 
 from fastapi.testclient import TestClient
 
+from tests.console import import_steps as steps
 from tests.console.helpers import create_console_user, log_in
 from tests.helpers import auth_headers
 
@@ -33,8 +34,5 @@ def test_the_console_wizard_takes_the_file_the_api_takes(app_client: TestClient)
     _, secret = create_console_user("mia@example.com", role="marketer")
     csrf = log_in(app_client, "mia@example.com", secret)
     files = {"file": ("clients.csv", io.BytesIO(TWO_MB_OF_CONTACTS), "text/csv")}
-    shown = app_client.post(
-        "/console/imports/preview", files=files, headers={"HX-Request": "true", "X-CSRF-Token": csrf}
-    )
-    assert shown.status_code == 200, shown.text[:300]
-    assert 'id="preview-encoding">utf-8<' in shown.text
+    shown = steps.upload(app_client, "/console/imports", files, {"HX-Request": "true", "X-CSRF-Token": csrf})
+    assert 'id="preview-encoding">utf-8<' in shown

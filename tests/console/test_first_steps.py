@@ -31,6 +31,7 @@ from core.settings import Settings
 from eval.report import Report
 from tests.campaigns.factories import create_contact, create_template
 from tests.console import browser as tools
+from tests.console import import_steps as steps
 from tests.console.helpers import PASSWORD, create_console_user, customer_message, escalated_conversation, log_in
 from tests.eval.stored import stored
 
@@ -122,7 +123,8 @@ def test_the_imports_page_lists_the_import_it_just_ran(app_client: TestClient) -
     assert "No import yet." in app_client.get("/console/imports", headers=HTML).text
     csv = "Téléphone;Prénom\n06 12 34 56 01;Anne\n".encode()
     on_page = {**HTMX, "X-CSRF-Token": csrf, "HX-Current-URL": "http://testserver/console/imports"}
-    started = app_client.post("/console/imports", files={"file": ("clients.csv", csv, "text/csv")}, headers=on_page)
+    shown = steps.upload(app_client, "/console/imports", {"file": ("clients.csv", csv, "text/csv")}, on_page)
+    started = app_client.post("/console/imports", data=steps.form(shown), headers=on_page)
     assert started.status_code == 200, started.text
     import_id = int(started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0])
     assert 'id="recent-imports-section"' in started.text and 'hx-swap-oob="true"' in started.text

@@ -37,3 +37,34 @@ def test_the_wizard_reads_the_list_sheet_under_its_title_and_says_so(live_server
         "Row 7: Mobile: a totals row (“Total”), not a contact: nothing to import")
     expect(page.locator("#import-progress .file-note").first).to_contain_text("Read the sheet “Clients”")
     tools.fits(page)
+
+
+
+@pytest.mark.browser
+def test_a_wrong_file_then_an_empty_one_say_why_and_the_right_one_imports(live_server: str, page: Page) -> None:
+    """Each failure says what is wrong in place of the preview and imports nothing; choosing the right file after
+    them previews it (the worker reads it: the page polls) and imports it."""
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.goto(f"{live_server}/console/order-imports")  # the orders page shares the steps
+    pdf: FilePayload = {"name": "photo.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\x00\x00\x89binary"}
+    page.set_input_files("#order-import-file", files=[pdf])
+    expect(page.locator("#draft-error")).to_contain_text("“photo.pdf” cannot be imported: this is not a spreadsheet")
+    page.goto(f"{live_server}/console/imports")
+    empty: FilePayload = {"name": "vide.csv", "mimeType": "text/csv", "buffer": b""}
+    page.set_input_files("#import-file", files=[empty])
+    expect(page.locator("#draft-error")).to_contain_text("“vide.csv” cannot be imported: the file is empty")
+    expect(page.locator("#import-start")).to_have_count(0)
+    assert tools.serious_violations(page) == []
+    messy = "Clients – export du 12/11/2026;;\nTéléphone;Prénom;Consentement\n06 12 34 56 01;Zoé;oui\n"
+    good: FilePayload = {"name": "clients.csv", "mimeType": "text/csv", "buffer": messy.encode("cp1252")}
+    page.set_input_files("#import-file", files=[good])
+    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone", timeout=30_000)
+    expect(page.locator("#draft-error")).to_have_count(0)
+    expect(page.locator("#import-step .file-note")).to_contain_text("The column names are on row 2")
+    page.get_by_label("Field for column Prénom").select_option("ignore")  # previewed again, by the worker
+    expect(page.locator("#import-draft")).to_have_attribute("data-state", "previewed", timeout=30_000)
+    expect(page.get_by_label("Field for column Prénom")).to_have_value("ignore")
+    page.get_by_role("button", name="Import the file").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator("#report-created")).to_have_text("1")
+    tools.fits(page)

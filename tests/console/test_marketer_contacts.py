@@ -20,11 +20,13 @@ from core import db
 from core.models import AuditEntry
 from tests.campaigns.factories import create_campaign, create_template
 from tests.console import browser as tools
+from tests.console import import_steps as steps
 from tests.console.helpers import create_console_user, escalated_conversation, log_in
 from tests.contacts.helpers import create_contact
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
+PAGE = "/console/imports"
 FRENCH_CSV = (
     "Téléphone;Prénom;Nom;Email;Consentement\r\n"
     "06 12 34 56 01;Zoé;Martin;zoe@example.fr;oui\r\n"
@@ -140,33 +142,29 @@ def _upload(**fields: str) -> tuple[dict[str, tuple[str, io.BytesIO, str]], dict
 
 def test_import_wizard_previews_maps_imports_and_reports(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
-    files, data = _upload()
-    assert app_client.post("/console/imports/preview", files=files, headers=HTMX).status_code == 403  # no CSRF
+    files, _ = _upload()
+    assert app_client.post("/console/imports/upload", files=files, headers=HTMX).status_code == 403  # no CSRF
     headers = {**HTMX, "X-CSRF-Token": csrf}
-    files, data = _upload()
-    shown = app_client.post("/console/imports/preview", files=files, data=data, headers=headers)
-    assert shown.status_code == 200, shown.text
-    assert 'id="preview-encoding">cp1252<' in shown.text and 'id="preview-delimiter">;<' in shown.text
-    assert '<option value="phone" selected>' in shown.text.split('data-column="Téléphone"', 1)[1].split("</select>")[0]
-    assert 'data-row="3" data-status="rejected"' in shown.text and 'data-row="4" data-status="warning"' in shown.text
-    assert "landline" in shown.text
+    files, _ = _upload()
+    shown = steps.upload(app_client, PAGE, files, headers)
+    assert 'id="preview-encoding">cp1252<' in shown and 'id="preview-delimiter">;<' in shown
+    assert '<option value="phone" selected>' in shown.split('data-column="Téléphone"', 1)[1].split("</select>")[0]
+    assert 'data-row="3" data-status="rejected"' in shown and 'data-row="4" data-status="warning"' in shown
+    assert "landline" in shown
     # the person overrides one column: the surname goes to "ignore"; the preview shows it
     columns = ["Téléphone", "Prénom", "Nom", "Email", "Consentement"]
-    files, _ = _upload()
-    remapped = app_client.post(
-        "/console/imports/preview",
-        files=files,
-        data={"column": columns, "target": ["phone", "first_name", "ignore", "ignore", "consent"]},
-        headers=headers,
-    )
-    assert '<option value="ignore" selected>' in remapped.text.split('data-column="Nom"', 1)[1].split("</select>")[0]
-    files, _ = _upload()
-    started = app_client.post(
-        "/console/imports",
-        files=files,
-        data={"column": columns, "target": ["phone", "first_name", "name", "ignore", "consent"]},
-        headers=headers,
-    )
+    draft = steps.draft_id(shown)
+    remapped = steps.choose(app_client, PAGE, draft,
+                            {"column": columns, "target": ["phone", "first_name", "ignore", "ignore", "consent"]},
+                            headers)  # fmt: skip
+    assert '<option value="ignore" selected>' in remapped.split('data-column="Nom"', 1)[1].split("</select>")[0]
+    chosen = {"column": columns, "target": ["phone", "first_name", "name", "ignore", "consent"]}
+    # "Import" before the preview of the last choice is there: refused, nothing started
+    assert app_client.post(f"{PAGE}/preview", data={"upload": str(draft), **chosen}, headers=headers).status_code == 200
+    early = app_client.post("/console/imports", data={"upload": str(draft), **chosen}, headers=headers)
+    assert early.status_code == 409 and "not ready" in early.text
+    steps.shown(app_client, PAGE, draft, headers)
+    started = app_client.post("/console/imports", data={"upload": str(draft), **chosen}, headers=headers)
     assert started.status_code == 200, started.text
     import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
     run(int(import_id))
@@ -188,7 +186,8 @@ def test_a_running_import_polls_and_cancels(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
     headers = {**HTMX, "X-CSRF-Token": csrf}
     files, _ = _upload()
-    started = app_client.post("/console/imports", files=files, data={"strict": "on"}, headers=headers)
+    shown = steps.upload(app_client, PAGE, files, headers, data={"strict": "on"})
+    started = app_client.post("/console/imports", data={**steps.form(shown), "strict": "on"}, headers=headers)
     assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text
     import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
     cancelled = app_client.post(f"/console/imports/{import_id}/cancel", headers=headers)
@@ -210,15 +209,14 @@ def test_the_preview_says_which_rows_get_no_marketing_and_names_the_phone_column
     rows' do, and a row with no consent is said to get no marketing texts before the import runs."""
     headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
     files = {"file": ("export.csv", io.BytesIO(EXCEL_CSV), "text/csv")}
-    shown = app_client.post("/console/imports/preview", files=files, headers=headers)
-    assert shown.status_code == 200, shown.text
-    rows = {r.split('"', 1)[0]: r.split("</tr>", 1)[0] for r in shown.text.split('data-row="')[1:]}
+    shown = steps.upload(app_client, PAGE, files, headers)
+    rows = {r.split('"', 1)[0]: r.split("</tr>", 1)[0] for r in shown.split('data-row="')[1:]}
     assert "Téléphone: the same number as row 2; this row was skipped" in rows["5"]
-    assert ">phone:" not in shown.text
+    assert ">phone:" not in shown
     consents = {n: r.split("<td data-consent>", 1)[1].split("</td>", 1)[0] for n, r in rows.items()}
     # 3: "non" is no marketing consent, not a STOP; 5: a duplicate, skipped
     assert consents == {"2": "opt-in", "3": "no marketing consent", "5": "", "6": "none: no marketing texts"}
-    notice = shown.text.split('id="preview-consent-notice">', 1)[1].split("</p>", 1)[0]
+    notice = shown.split('id="preview-consent-notice">', 1)[1].split("</p>", 1)[0]
     assert notice.startswith("1 row has no consent") and "will not get marketing texts until they opt in" in notice
     assert "RELAIS_" not in notice  # the setting is an administrator's to change: not named to a marketer
 
@@ -227,19 +225,19 @@ def test_a_file_with_no_phone_column_asks_for_one_in_the_wizards_words(app_clien
     """Rows not checked yet read "ok", under "no column maps to phone: … or pass a mapping" (the API's words)."""
     headers = {**HTMX, "X-CSRF-Token": _marketer(app_client)}
     files = {"file": ("villes.csv", io.BytesIO(b"nom;ville\nDupont;Lyon\n"), "text/csv")}
-    shown = app_client.post("/console/imports/preview", files=files, headers=headers)
-    assert shown.status_code == 200, shown.text
-    problem = shown.text.split('id="preview-problem">', 1)[1].split("</p>", 1)[0]
-    assert "choose “Phone number” below" in problem and "pass a mapping" not in shown.text
-    row = shown.text.split('data-row="2"', 1)[1].split("</tr>", 1)[0]
-    assert "not checked yet" in row and "status-ok" not in row and 'id="import-start"' not in shown.text
+    shown = steps.upload(app_client, PAGE, files, headers)
+    problem = shown.split('id="preview-problem">', 1)[1].split("</p>", 1)[0]
+    assert "choose “Phone number” below" in problem and "pass a mapping" not in shown
+    row = shown.split('data-row="2"', 1)[1].split("</tr>", 1)[0]
+    assert "not checked yet" in row and "status-ok" not in row and 'id="import-start"' not in shown
 
 
 def test_the_report_carries_the_consent_notice(app_client: TestClient) -> None:
     csrf = _marketer(app_client)
     headers = {**HTMX, "X-CSRF-Token": csrf}
     files = {"file": ("mobiles.csv", io.BytesIO(b"mobile\n+33600000077\n"), "text/csv")}
-    started = app_client.post("/console/imports", files=files, headers=headers)
+    started = app_client.post("/console/imports", data=steps.form(steps.upload(app_client, PAGE, files, headers)),
+                              headers=headers)  # fmt: skip
     import_id = started.text.split('hx-get="/console/imports/', 1)[1].split('"', 1)[0]
     run(int(import_id))
     report = app_client.get(f"/console/imports/{import_id}", headers=HTMX)
@@ -382,7 +380,7 @@ def test_the_import_says_it_is_working_and_starts_once(live_server: str, page: P
     page.set_input_files("#import-file", files=[upload])
     busy = page.locator("#import-busy")
     expect(busy).to_be_visible()
-    expect(busy).to_contain_text("Reading the file")
+    expect(busy).to_contain_text("Uploading the file")
     expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone", timeout=30_000)
     expect(busy).to_be_hidden()
 

@@ -16,12 +16,14 @@ from contacts.models import Order
 from core import db
 from core.models import AuditEntry
 from tests.console import browser as tools
+from tests.console import import_steps as steps
 from tests.console.helpers import create_console_user, log_in
 from tests.contacts.helpers import create_contact
 from tests.helpers import run_jobs
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
+PAGE = "/console/order-imports"
 #: as a French shop's Excel saves Shopify's export: a title row, ';', decimal commas, dates re-typed day first
 #: (every one of them 12 or less: they read both ways), order-level cells on each order's first row only
 SHOPIFY_FR = (
@@ -64,24 +66,25 @@ def test_a_marketer_previews_answers_the_dates_imports_and_reimports(app_client:
     headers = _marketer(app_client)
     page = app_client.get("/console/order-imports", headers=HTML)
     assert page.status_code == 200 and "Import the order history" in page.text
-    assert app_client.post("/console/order-imports/preview", files=_file(), headers=HTMX).status_code == 403  # CSRF
+    assert app_client.post("/console/order-imports/upload", files=_file(), headers=HTMX).status_code == 403  # CSRF
 
-    asked = app_client.post("/console/order-imports/preview", files=_file(), headers=headers)
-    assert asked.status_code == 200, asked.text
-    assert 'id="order-dates-question"' in asked.text and "order-import-start" not in asked.text  # no guess
-    assert "The column names are on row 2" in asked.text
-    refund_column = asked.text.split('data-column="Refunded Amount"')[1].split("</select>")[0]
+    asked = steps.upload(app_client, PAGE, _file(), headers)
+    assert 'id="order-dates-question"' in asked and "order-import-start" not in asked  # no guess
+    assert "The column names are on row 2" in asked
+    refund_column = asked.split('data-column="Refunded Amount"')[1].split("</select>")[0]
     assert '<option value="refunded" selected>' in refund_column
+    draft = steps.draft_id(asked)
 
-    shown = app_client.post("/console/order-imports/preview", files=_file(), data={"day_first": "day"}, headers=headers)
-    assert 'id="order-dates-question"' not in shown.text and 'id="order-import-start"' in shown.text
-    assert 'data-field="ordered_at">05 Jan 2024 10:12<' in shown.text  # not 1 May
-    assert 'id="preview-orders-new">2<' in shown.text and 'id="preview-refunds">1<' in shown.text
-    assert 'id="preview-customers">2<' in shown.text and 'id="preview-rejected">2<' in shown.text
-    assert 'data-row="6" data-status="rejected"' in shown.text and "guest orders" in shown.text
+    shown = steps.choose(app_client, PAGE, draft, {"day_first": "day"}, headers)
+    assert 'id="order-dates-question"' not in shown and 'id="order-import-start"' in shown
+    assert 'data-field="ordered_at">05 Jan 2024 10:12<' in shown  # not 1 May
+    assert 'id="preview-orders-new">2<' in shown and 'id="preview-refunds">1<' in shown
+    assert 'id="preview-customers">2<' in shown and 'id="preview-rejected">2<' in shown
+    assert 'data-row="6" data-status="rejected"' in shown and "guest orders" in shown
     assert _orders() == {}  # the preview wrote nothing
 
-    started = app_client.post("/console/order-imports", files=_file(), data={"day_first": "day"}, headers=headers)
+    started = app_client.post("/console/order-imports", data={**steps.form(shown), "day_first": "day"},
+                              headers=headers)  # fmt: skip
     assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text, started.text
     import_id = started.text.split('hx-get="/console/order-imports/', 1)[1].split('"', 1)[0]
     run_jobs()
@@ -103,7 +106,9 @@ def test_a_marketer_previews_answers_the_dates_imports_and_reimports(app_client:
     assert app_client.get(f"/console/imports/{import_id}", headers=HTMX).status_code == 404  # not a contact import
     assert app_client.get(f"/api/v1/contacts/imports/{import_id}").status_code == 404
 
-    again = app_client.post("/console/order-imports", files=_file(), data={"day_first": "day"}, headers=headers)
+    again_shown = steps.upload(app_client, PAGE, _file(), headers, data={"day_first": "day"})
+    again = app_client.post("/console/order-imports", data={**steps.form(again_shown), "day_first": "day"},
+                            headers=headers)  # fmt: skip
     again_id = again.text.split('hx-get="/console/order-imports/', 1)[1].split('"', 1)[0]
     run_jobs()
     second_report = app_client.get(f"/console/order-imports/{again_id}", headers=HTML)
@@ -129,18 +134,12 @@ def test_a_file_of_unknown_columns_is_mapped_in_the_page(app_client: TestClient)
     headers = _marketer(app_client)
     data = "Réf;Jour;Client;Nb;PU\nF-1;2024-01-05 10:00;C1;3;2,50\n".encode()
 
-    def preview(mapping: dict[str, str] | None = None) -> str:
-        form = {"column": list(mapping), "target": list(mapping.values())} if mapping else {}
-        files = {"file": ("ventes.csv", io.BytesIO(data), "text/csv")}
-        shown = app_client.post("/console/order-imports/preview", files=files, data=form, headers=headers)
-        assert shown.status_code == 200, shown.text
-        return shown.text
-
-    first = preview()
+    first = steps.upload(app_client, PAGE, {"file": ("ventes.csv", io.BytesIO(data), "text/csv")}, headers)
     assert 'id="order-preview-problem"' in first and "no column maps to order_id" in first
     assert "order-import-start" not in first and "not checked yet" in first
-    chosen = preview({"Réf": "order_id", "Jour": "ordered_at", "Client": "customer_id", "Nb": "quantity",
-                      "PU": "unit_price"})  # fmt: skip
+    mapping = {"Réf": "order_id", "Jour": "ordered_at", "Client": "customer_id", "Nb": "quantity", "PU": "unit_price"}
+    chosen = steps.choose(app_client, PAGE, steps.draft_id(first),
+                          {"column": list(mapping), "target": list(mapping.values())}, headers)  # fmt: skip
     assert 'id="order-preview-problem"' not in chosen and 'id="preview-orders-new">1<' in chosen
     assert '<option value="quantity" selected>' in chosen.split('data-column="Nb"')[1].split("</select>")[0]
     assert 'data-field="unit_price">2,50<' in chosen and 'id="order-currency"' in chosen  # no currency column
