@@ -194,3 +194,33 @@ def test_on_a_phone_an_escalation_arriving_while_a_thread_is_open_shows_on_the_w
     expect(back).to_have_text("← Back to the inbox 1 waiting")  # before: no change on the screen
     expect(back).to_be_visible()
     tools.fits(page)
+
+
+def test_the_keyboard_reaches_every_canned_response_and_enter_inserts_the_one_chosen(
+    live_server: str, page: Page
+) -> None:
+    """Arrow Down on the "Canned response" list inserted its first response at once and moved to the reply box, so an
+    agent on the keyboard alone could never choose the second or third."""
+    from handoff.models import CannedResponse
+
+    with db.session_scope() as session:
+        for title, body in (("Bonjour", "Bonjour, je regarde cela."), ("Photo", "Pouvez-vous envoyer une photo ?"),
+                            ("Au revoir", "Belle journée !")):
+            session.add(CannedResponse(title=title, language="fr", body=body))
+    conversation = escalated_conversation("+33612340018", "Mon colis est abîmé, je veux parler à quelqu'un",
+                                          language="fr")
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    assign(conversation, camille)
+    page.goto(f"{live_server}/console/conversations/{conversation}")
+    page.locator("#canned").focus()
+    options = page.locator("#canned option").all_inner_texts()
+    target = options.index("Photo")
+    for _ in range(target):
+        page.keyboard.press("ArrowDown")
+    expect(page.locator("#reply")).to_have_value("")  # before: the first response, inserted at the first arrow
+    expect(page.locator("#canned")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#reply")).to_have_value("Pouvez-vous envoyer une photo ?")
+    expect(page.locator("#reply")).to_be_focused()
+    page.locator("#canned").select_option(label="Au revoir")  # a choice made with the mouse inserts at once
+    expect(page.locator("#reply")).to_have_value("Pouvez-vous envoyer une photo ? Belle journée !")

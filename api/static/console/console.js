@@ -250,14 +250,29 @@
     }
     showNewest(reply);
   });
-  body.addEventListener("change", function (e) {
-    var select = e.target.closest("[data-canned]");
-    if (!select || !select.value) return;
+  function insertCanned(select) {
+    if (!select.value) return;
     var reply = document.getElementById("reply");
     reply.value = reply.value ? reply.value + " " + select.value : select.value;
     select.value = "";
     reply.dispatchEvent(new Event("input", { bubbles: true }));
     reply.focus();
+  }
+  // On a closed list the arrow keys (and typed letters) change the choice one step at a time: the first step inserted
+  // the first response and left for the reply box, so the keyboard never reached the others. Those keys browse; Enter,
+  // or a choice made in the opened list or with the mouse, inserts.
+  var cannedBrowsing = false;
+  body.addEventListener("keydown", function (e) {
+    var select = e.target.closest && e.target.closest("[data-canned]");
+    if (!select) return;
+    if (e.key === "Enter") { e.preventDefault(); insertCanned(select); return; }
+    cannedBrowsing = !e.altKey && (/^(Arrow|Page|Home$|End$)/.test(e.key) || e.key.length === 1) && e.key !== " ";
+  });
+  body.addEventListener("change", function (e) {
+    var select = e.target.closest("[data-canned]");
+    if (!select) return;
+    if (cannedBrowsing) { cannedBrowsing = false; return; }
+    insertCanned(select);
   });
   body.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "reply") {
