@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core import outbound_http
 from core.db import utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import WebhookDelivery, WebhookSubscription
 from core.outbound_http import OutboundPolicy
 from core.queue import NO_RETRY, JobSpec, enqueue_after_commit
@@ -39,6 +39,8 @@ EVENT_TYPES = (
     "contact.opted_out",
     "campaign.completed",
 )
+#: what "Send a test event" delivers: to the one subscription asked, whatever events it chose
+TEST_EVENT = "webhook.test"
 RETRY_WINDOW = timedelta(hours=24)
 SIGNATURE_TOLERANCE_SECONDS = 300
 # a pending delivery this far past its due time lost its job (the after-commit enqueue failed)
@@ -99,6 +101,45 @@ def create_subscription(
     session.add(sub)
     session.flush()
     return sub
+
+
+def _active(session: Session, subscription_id: int) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"webhook subscription {subscription_id} not found")
+    if not sub.active:
+        raise Conflict(f"the webhook to {sub.url} is deactivated: add it again to use it")
+    return sub
+
+
+def rotate_secret(session: Session, *, subscription_id: int) -> WebhookSubscription:
+    """Give an active subscription a new signing secret; the old one signs nothing from now on.
+
+    Raises:
+        NotFound: no such subscription. Conflict: it is deactivated.
+    """
+    sub = _active(session, subscription_id)
+    sub.secret = secrets.token_hex(32)
+    session.flush()
+    return sub
+
+
+def send_test(session: Session, *, subscription_id: int) -> WebhookDelivery:
+    """Queue a :data:`TEST_EVENT` to one active subscription (sent after the commit, retried like any event), so
+    an admin sees the receiver answer, or why not, in the delivery log without waiting for a real event.
+
+    Raises:
+        NotFound: no such subscription. Conflict: it is deactivated.
+    """
+    sub = _active(session, subscription_id)
+    event_id = uuid.uuid4().hex
+    data = {"subscription_id": sub.id, "message": "A test event from Relais: your receiver got it."}
+    payload = {"id": event_id, "type": TEST_EVENT, "created_at": utcnow().isoformat(), "data": data}
+    delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, event_type=TEST_EVENT, payload=payload)
+    session.add(delivery)
+    session.flush()
+    _queue_delivery(session, delivery)
+    return delivery
 
 
 def _queue_delivery(session: Session, delivery: WebhookDelivery, delay: timedelta | None = None) -> None:
@@ -210,6 +251,17 @@ def sweep_pending(session: Session, *, now: datetime | None = None, batch: int =
     for delivery in stale:
         _queue_delivery(session, delivery)
     return len(stale)
+
+
+def deliveries(session: Session, *, subscription_id: int, limit: int = 100) -> list[WebhookDelivery]:
+    """A subscription's deliveries, newest first (at most ``limit``, capped at 1,000)."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(min(limit, 1000))
+    )
+    return list(session.scalars(stmt))
 
 
 def replay(session: Session, *, delivery_id: int) -> WebhookDelivery:

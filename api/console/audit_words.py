@@ -54,6 +54,8 @@ ACTIONS: dict[str, str] = {
     "webhook.create": "Subscribed a webhook",
     "webhook.deactivate": "Turned a webhook off",
     "webhook.replay": "Sent a webhook delivery again",
+    "webhook.test": "Sent a test event to a webhook",
+    "webhook.secret.rotate": "Gave a webhook a new signing secret",
     "conversation.assign": "Conversation: assigned",
     "conversation.reply": "Conversation: replied",
     "conversation.note": "Conversation: added a note",

@@ -15,7 +15,7 @@ from core import webhooks
 from core.accounts import Principal
 from core.bodies import RequestBody
 from core.errors import NotFound
-from core.models import WebhookDelivery, WebhookSubscription
+from core.models import WebhookSubscription
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
@@ -91,13 +91,24 @@ def list_deliveries(
     session: Session = Depends(db_session, scope="function"),
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> list[DeliveryOut]:
-    stmt = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription_id)
-        .order_by(WebhookDelivery.id.desc())
-        .limit(min(limit, 1000))
-    )
-    return [DeliveryOut.model_validate(d, from_attributes=True) for d in session.scalars(stmt)]
+    found = webhooks.deliveries(session, subscription_id=subscription_id, limit=limit)
+    return [DeliveryOut.model_validate(d, from_attributes=True) for d in found]
+
+
+@router.post("/webhooks/{subscription_id}/test", response_model=DeliveryOut, status_code=202)
+def send_test_event(subscription_id: int, by: Acting = ADMIN) -> DeliveryOut:
+    """Queue a ``webhook.test`` event to this webhook; its outcome is in its delivery log."""
+    delivery = webhooks.send_test(by.session, subscription_id=subscription_id)
+    by.audit("webhook.test", "webhook_subscription", subscription_id, {"delivery_id": delivery.id})
+    return DeliveryOut.model_validate(delivery, from_attributes=True)
+
+
+@router.post("/webhooks/{subscription_id}/secret", response_model=SubscriptionCreated)
+def rotate_secret(subscription_id: int, by: Acting = ADMIN) -> SubscriptionCreated:
+    """A new signing secret, returned here once; the old one stops signing at once."""
+    sub = webhooks.rotate_secret(by.session, subscription_id=subscription_id)
+    by.audit("webhook.secret.rotate", "webhook_subscription", sub.id)
+    return SubscriptionCreated(**_sub_out(sub).model_dump(), secret=sub.secret)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", response_model=DeliveryOut, status_code=202)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -18,41 +16,13 @@ from core.models import WebhookDelivery
 from core.outbound_http import OutboundPolicy
 from core.queue import get_queue
 from core.settings import Settings
+from tests.core.webhook_receiver import Receiver, serving
 from tests.helpers import auth_headers, run_jobs
-
-
-class Receiver:
-    """A real HTTP endpoint on loopback that answers with the next queued status code."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.retry_after: list[str] = []  # a Retry-After header for each answer, while there are some
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                if receiver.retry_after:
-                    self.send_header("Retry-After", receiver.retry_after.pop(0))
-                self.end_headers()
-                self.wfile.write(b"internal service answer: db password hunter2")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+    yield from serving()
 
 
 def test_signature_round_trip_and_replay_window() -> None:
@@ -226,3 +196,46 @@ def test_a_delivery_whose_job_was_lost_is_swept_and_delivered(runtime_any_db: Se
     with db.session_scope() as session:
         assert session.get(WebhookDelivery, lost_id).status == "delivered"  # type: ignore[union-attr]
         assert session.get(WebhookDelivery, fresh_id).status == "pending"  # type: ignore[union-attr]
+
+
+def test_a_test_event_reaches_one_webhook_and_a_new_secret_signs_from_then_on(
+    outbound_to_loopback: None, app_client: TestClient, receiver: Receiver
+) -> None:
+    """An admin could not check a receiver without waiting for a real event, nor replace a leaked secret but by
+    adding the webhook again. ``POST …/test`` sends a ``webhook.test`` event to that webhook only (whatever its events),
+    ``POST …/secret`` answers a new secret once, after which deliveries are signed with it and not the old one;
+    both audited; a deactivated webhook gets neither."""
+    admin = auth_headers("admin")
+    made = app_client.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["campaign.completed"]},
+                           headers=admin).json()
+    other = app_client.post("/api/v1/webhooks", json={"url": receiver.url + "/other", "event_types": ["*"]},
+                            headers=admin).json()
+    sent = app_client.post(f"/api/v1/webhooks/{made['id']}/test", headers=admin)
+    assert sent.status_code == 202 and sent.json()["event_type"] == "webhook.test"
+    run_jobs()
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    assert json.loads(body)["type"] == "webhook.test" and headers["relais-event"] == "webhook.test"
+    assert webhooks.verify(made["secret"], headers["relais-signature"], body)
+
+    rotated = app_client.post(f"/api/v1/webhooks/{made['id']}/secret", headers=admin)
+    assert rotated.status_code == 200
+    new = rotated.json()["secret"]
+    assert len(new) == 64 and new != made["secret"]
+    assert "secret" not in app_client.get("/api/v1/webhooks", headers=admin).json()[0]
+    app_client.post(f"/api/v1/webhooks/{made['id']}/test", headers=admin)
+    run_jobs()
+    headers, body = receiver.received[1]
+    assert webhooks.verify(new, headers["relais-signature"], body)
+    assert not webhooks.verify(made["secret"], headers["relais-signature"], body)
+    log = app_client.get(f"/api/v1/webhooks/{made['id']}/deliveries", headers=admin).json()
+    assert [d["status"] for d in log] == ["delivered", "delivered"]
+    assert app_client.get(f"/api/v1/webhooks/{other['id']}/deliveries", headers=admin).json() == []
+
+    actions = [e["action"] for e in app_client.get("/api/v1/audit", headers=admin).json()["items"]]
+    assert actions.count("webhook.test") == 2 and actions.count("webhook.secret.rotate") == 1
+    app_client.delete(f"/api/v1/webhooks/{made['id']}", headers=admin)
+    refused = app_client.post(f"/api/v1/webhooks/{made['id']}/test", headers=admin)
+    assert refused.status_code == 409 and "deactivated" in refused.json()["detail"]
+    assert app_client.post(f"/api/v1/webhooks/{made['id']}/secret", headers=admin).status_code == 409
+    assert app_client.post("/api/v1/webhooks/999/test", headers=admin).status_code == 404
