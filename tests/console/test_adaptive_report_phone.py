@@ -30,6 +30,13 @@ def test_the_adaptive_tables_fit_a_phone_and_name_each_figure(live_server: str, 
         for cell in page.locator(f"{table} tbody td").all():
             edge = cell.bounding_box()
             assert edge is not None and edge["x"] + edge["width"] <= tools.PHONE_WIDTH, (table, cell.inner_text())
+    # every other table's caption on the page is in view too, though its table scrolls in its box
+    captions = page.evaluate("""() => [...document.querySelectorAll('caption')]
+        .filter(c => c.offsetParent && getComputedStyle(c).position != 'absolute')
+        .map(c => { const r = document.createRange(); r.selectNodeContents(c); const b = r.getBoundingClientRect();
+                    return [c.textContent.trim(), b.left, b.right]; })""")
+    assert "Per-arm figures" in [text for text, _, _ in captions]
+    assert [text for text, left, right in captions if left < 0 or right > tools.PHONE_WIDTH] == []
     # each figure says which column it is
     batch = page.locator('#allocation tr[data-batch="1"]')
     assert batch.locator("td").nth(1).evaluate("e => getComputedStyle(e, '::before').content") == '"Control: "'
