@@ -340,7 +340,15 @@
             var raw = atob(out.public_key.replace(/-/g, "+").replace(/_/g, "/"));
             var key = new Uint8Array(raw.length);
             for (var i = 0; i < raw.length; i++) key[i] = raw.charCodeAt(i);
-            return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+            // a subscription made with another key (the deployment's key changed) can never be pushed to, and
+            // subscribe() refuses a new key while it exists: drop it first
+            return reg.pushManager.getSubscription().then(function (old) {
+              var had = old && old.options.applicationServerKey && new Uint8Array(old.options.applicationServerKey);
+              var same = had && had.length === key.length && had.every(function (b, i) { return b === key[i]; });
+              return old && !same ? old.unsubscribe() : null;
+            }).then(function () {
+              return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+            });
           }).then(function (sub) {
             return api("POST", "/console/push/subscriptions", sub.toJSON());
           }).then(function () { button.textContent = "Notifications on"; button.disabled = true; });
