@@ -308,6 +308,8 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
                                        admin=principal.role == Role.ADMIN, simulated=priced.simulated,
                                        unpriced=priced.unpriced),
         "simulated": priced.simulated,
+        # a text without a link has no click-through rate: its "0.0 %" read as a text nobody wanted
+        "linkless": forecasting.clickable(session, campaign) == 0,
         "cost": cost_words(report["totals"]["cost_micros"], priced),
         "arm_costs": {name: cost_words(arm["cost_micros"], replace(priced, unpriced=arm["unpriced_messages"]))
                       for name, arm in report["arms"].items()},

@@ -296,3 +296,23 @@ def test_the_review_of_a_text_without_a_link_says_why_it_expects_no_click(app_cl
                            data=wizard_form(ids, template_id=str(linked.id))).text
     clicks = html.split("<dt>Clicks (unique)</dt><dd>", 1)[1].split("</dd>", 1)[0]
     assert "80 %:" in clicks and "no link" not in clicks
+
+
+def test_a_campaign_without_a_link_has_no_click_through_rate(app_client: TestClient) -> None:
+    """The report of a text with no link read "Click-through rate 0.0 %", as if nobody wanted it."""
+    ids = wizard_audience()  # its templates hold no link
+    headers = marketer_headers(app_client)
+    confirmed = app_client.post("/console/campaigns/wizard/confirm", data=wizard_form(ids), headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+    with db.session_scope() as session:
+        campaign_id = session.query(Campaign).one().id
+    tasks.prepare_campaign(campaign_id)
+    with db.session_scope() as session:
+        session.execute(update(Message).where(Message.campaign_id == campaign_id).values(status="delivered"))
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert 'id="fig-ctr">n/a</span><span class="hint" id="ctr-no-link">the text has no link' in page
+    with db.session_scope() as session:
+        linked = create_template(session, name="Lien", body="Soldes : https://shop.example/soldes")
+        session.get_one(Campaign, campaign_id).template_id = linked.id
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert 'id="fig-ctr">0.0\u00a0%</span>' in page and "ctr-no-link" not in page
