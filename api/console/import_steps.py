@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from api.console import render
-from api.deps import Acting
+from api.deps import Acting, db_session
 from contacts import import_drafts
 from contacts.models import ContactImport
 from core.accounts import Principal
@@ -98,3 +98,30 @@ def draft_fragment(
         **(page.context(session, principal, last, draft.options) if last else {}),
     }  # fmt: skip
     return render(request, "console/_import_draft.html", context, principal=principal)
+
+
+def add_routes(router: APIRouter, page: ImportPage, *, readers: Any, writers: Any) -> None:
+    """The steps' routes under ``page.path`` on ``router``: ``upload`` (the file), ``preview`` (the choices) and
+    ``drafts/{id}`` (what the page polls); ``readers`` / ``writers`` are the page's role dependencies. The start
+    route is the page's own (its progress fragment)."""
+    base = page.path.removeprefix(router.prefix)
+
+    @router.post(f"{base}/upload", response_class=HTMLResponse, name=f"{page.kind}_import_upload")
+    async def upload_step(by: Acting = writers) -> HTMLResponse:
+        """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
+        return await upload(page, by)
+
+    @router.post(f"{base}/preview", response_class=HTMLResponse, name=f"{page.kind}_import_preview")
+    async def preview_step(by: Acting = writers) -> HTMLResponse:
+        """Preview the stored file again with the page's current choices (nothing is written but them)."""
+        return await choose(page, by)
+
+    @router.get(f"{base}/drafts/{{draft_id}}", response_class=HTMLResponse, name=f"{page.kind}_import_draft")
+    def draft_step(
+        request: Request,
+        draft_id: int,
+        session: Session = Depends(db_session, scope="function"),
+        principal: Principal = Depends(readers),
+    ) -> HTMLResponse:
+        """The stored file being read, or its preview (the fragment polls itself until the preview is there)."""
+        return draft_fragment(page, request, session, principal, import_drafts.get(session, draft_id, kind=page.kind))

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from api.console import ConsoleRoute, import_steps, render
 from api.deps import Acting, acting, db_session, require
 from contacts import attributes as attrs
-from contacts import consent, import_drafts, import_jobs
+from contacts import consent, import_jobs
 from contacts.import_mapping import FIELDS
 from contacts.import_report import ImportOptions
 from contacts.models import ContactImport
@@ -72,6 +72,7 @@ def _context(
 PAGE = import_steps.ImportPage(kind="contacts", path="/console/imports",
                                preview_template="console/_import_preview.html", options=_options,
                                context=_context)  # fmt: skip
+import_steps.add_routes(router, PAGE, readers=MARKETERS, writers=MARKETER)
 
 
 def for_reader(notice: str | None, principal: Principal) -> str | None:
@@ -89,30 +90,6 @@ def import_page(
     principal: Principal = Depends(MARKETERS),
 ) -> HTMLResponse:
     return render(request, "console/imports.html", {"recent": import_jobs.recent(session, 10)}, principal=principal)
-
-
-@router.post("/imports/upload", response_class=HTMLResponse)
-async def upload_step(by: Acting = MARKETER) -> HTMLResponse:
-    """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
-    return await import_steps.upload(PAGE, by)
-
-
-@router.post("/imports/preview", response_class=HTMLResponse)
-async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
-    """Preview the stored file again with the current mapping (nothing is written but the choices)."""
-    return await import_steps.choose(PAGE, by)
-
-
-@router.get("/imports/drafts/{draft_id}", response_class=HTMLResponse)
-def draft_step(
-    request: Request,
-    draft_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
-    """The stored file being read, or its preview (the fragment polls itself until the preview is there)."""
-    draft = import_drafts.get(session, draft_id, kind=PAGE.kind)
-    return import_steps.draft_fragment(PAGE, request, session, principal, draft)
 
 
 @router.post("/imports", response_class=HTMLResponse)

@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 from api.console import ConsoleRoute, import_steps, render
 from api.deps import Acting, acting, db_session, require
 from api.routes import intelligence as rest_intelligence
-from contacts import import_drafts, import_jobs, order_jobs
+from contacts import import_jobs, order_jobs
 from contacts.models import ContactImport
 from contacts.order_columns import FIELDS
 from contacts.order_import import OrderImportOptions
@@ -100,6 +100,7 @@ def _context(
 DRAFTS = import_steps.ImportPage(kind=order_jobs.KIND, path=PAGE,
                                  preview_template="console/_order_import_preview.html", options=_options,
                                  context=_context)  # fmt: skip
+import_steps.add_routes(router, DRAFTS, readers=MARKETERS, writers=MARKETER)
 
 
 @router.get("/order-imports", response_class=HTMLResponse)
@@ -109,30 +110,6 @@ def order_import_page(
     principal: Principal = Depends(MARKETERS),
 ) -> HTMLResponse:
     return render(request, "console/order_imports.html", {"recent": order_jobs.recent(session)}, principal=principal)
-
-
-@router.post("/order-imports/upload", response_class=HTMLResponse)
-async def upload_step(by: Acting = MARKETER) -> HTMLResponse:
-    """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
-    return await import_steps.upload(DRAFTS, by)
-
-
-@router.post("/order-imports/preview", response_class=HTMLResponse)
-async def preview_step(by: Acting = MARKETER) -> HTMLResponse:
-    """What importing the stored file would do with the current choices, again (nothing is written but them)."""
-    return await import_steps.choose(DRAFTS, by)
-
-
-@router.get("/order-imports/drafts/{draft_id}", response_class=HTMLResponse)
-def draft_step(
-    request: Request,
-    draft_id: int,
-    session: Session = Depends(db_session, scope="function"),
-    principal: Principal = Depends(MARKETERS),
-) -> HTMLResponse:
-    """The stored file being read, or its preview (the fragment polls itself until the preview is there)."""
-    draft = import_drafts.get(session, draft_id, kind=DRAFTS.kind)
-    return import_steps.draft_fragment(DRAFTS, request, session, principal, draft)
 
 
 @router.post("/order-imports", response_class=HTMLResponse)
