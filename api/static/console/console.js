@@ -59,6 +59,9 @@
     api("POST", "/api/v1/auth/2fa/enrol").then(function (out) {
       document.getElementById("enrol-qr").innerHTML = out.qr_svg;  // SVG made by our own server
       say("enrol-uri", out.provisioning_uri);
+      // a phone cannot scan its own screen: the key to type, in groups of four, and the link its app opens
+      say("enrol-key", (new URL(out.provisioning_uri).searchParams.get("secret") || "").replace(/(.{4})(?=.)/g, "$1 "));
+      document.getElementById("enrol-link").href = out.provisioning_uri;
       var list = document.getElementById("enrol-codes");
       out.recovery_codes.forEach(function (code) {
         var li = document.createElement("li"); li.textContent = code; list.appendChild(li);
