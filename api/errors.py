@@ -93,7 +93,11 @@ def allowed_methods(request: Request) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RelaisError)
-    async def _relais(request: Request, exc: RelaisError) -> JSONResponse:
+    async def _relais(request: Request, exc: RelaisError) -> Response:
+        if exc.status_code == 404 and console.page_load(request):
+            # a run's report page that is gone (an old link, a report from before they were published) showed the
+            # raw problem+json; the console's own routes say it in words in ConsoleRoute
+            return console.not_found_page(request, exc.detail)
         response = problem(request, exc.status_code, exc.title, exc.detail, exc.errors)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)

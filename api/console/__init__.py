@@ -162,12 +162,18 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and "hx-request" not in request.headers
 
 
+#: a run's report page, which the QA page links: a person opens it as they open the console's pages
+REPORT_PAGE = re.compile(r"/api/v1/eval/reports/[^/]+/[^/]+/html")
+
+
 def page_load(request: Request) -> bool:
-    """A person opening a console page in the browser: a GET of an address under ``/console`` accepting HTML, not
-    an HTMX fragment request nor an API client. The one test deciding whether a refusal or a failure is shown as
-    a page in words (here and in ``api.errors``) or left as the problem+json its clients read."""
+    """A person opening a console page in the browser: a GET of an address under ``/console`` (or of a run's report
+    page) accepting HTML, not an HTMX fragment request nor an API client. The one test deciding whether a refusal or
+    a failure is shown as a page in words (here and in ``api.errors``) or left as the problem+json its clients
+    read."""
     path = request.url.path
-    return request.method == "GET" and wants_html(request) and (path == "/console" or path.startswith("/console/"))
+    console = path == "/console" or path.startswith("/console/") or REPORT_PAGE.fullmatch(path) is not None
+    return request.method == "GET" and wants_html(request) and console
 
 
 class ConsoleRoute(APIRoute):

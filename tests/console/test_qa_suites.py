@@ -39,3 +39,18 @@ def test_a_suite_that_ran_is_not_listed_as_not_run(app_client: TestClient) -> No
     unrun = set(re.findall(r'data-never-run="([^"]+)"', page))
     assert unrun == set(catalogue.DESCRIPTIONS) - {"keywords"}
     assert page.index('data-suite="keywords"') < page.index('id="never-run-title">Not run yet</h2>')
+
+
+def test_a_report_page_that_is_gone_is_the_not_found_page_in_the_browser(app_client: TestClient) -> None:
+    """A run's report page is opened from the QA page or an old link: one that is gone (a report from before they were
+    published to the database, a mistyped stamp) showed the raw problem+json in the browser."""
+    _, secret = create_console_user("qa@example.com", role="analyst")
+    log_in(app_client, "qa@example.com", secret)
+    gone = "/api/v1/eval/reports/redteam/20261201T183124Z/html"
+    page = app_client.get(gone, headers=HTML)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")  # before: application/problem+json
+    assert "No report &#39;redteam/20261201T183124Z&#39;: it may have been deleted, or the link is wrong." in page.text
+    assert 'href="/console/qa" id="go-home"' in page.text
+    api = app_client.get(gone, headers={"Accept": "application/json"})  # an API client keeps the problem
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
