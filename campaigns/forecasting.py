@@ -151,9 +151,10 @@ def _unclicked(session: Session, clicked: ColumnElement[bool], counted: ColumnEl
 
 def clickable(session: Session, campaign: Campaign) -> float:
     """The share of recipients whose text holds a link written in its template, the only links tracked
-    (``campaigns.links``): an A/B or adaptive test's arms by weight, else the campaign's template (0 or 1)."""
+    (``campaigns.links``): an A/B or adaptive test's arms by weight (an arm naming no template sends the
+    campaign's), else the campaign's template (0 or 1)."""
     arms = (campaign.ab or {}).get("arms") or []
-    specs = ([(int(a["template_id"]), float(a.get("weight", 1))) for a in arms] if arms
+    specs = ([(int(a.get("template_id") or campaign.template_id), float(a.get("weight", 1))) for a in arms] if arms
              else [(campaign.template_id, 1.0)])
     total = sum(weight for _, weight in specs)
     if total <= 0:
