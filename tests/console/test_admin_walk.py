@@ -56,6 +56,11 @@ def test_admin_creates_copies_and_revokes_an_api_key(live_server: str, page: Pag
     answer = page.request.get(f"{live_server}/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
     assert answer.status == 401
 
+    # the audit log's "Who" lists the key with its prefix, the longest option: it pushed the page sideways on a phone
+    page.goto(f"{live_server}/console/audit")
+    expect(page.locator("#f-actor option", has_text="Prometheus")).to_have_count(1)
+    tools.fits(page)
+
 
 def test_a_role_change_shows_in_the_users_navigation_at_their_next_log_in(
     live_server: str, page: Page, browser: Browser
