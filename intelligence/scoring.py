@@ -22,7 +22,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -31,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts.models import Contact
+from core import zones
 from core.db import utcnow
 from intelligence import store
 from intelligence.features import customer_features, order_table
@@ -79,10 +79,7 @@ def percentiles(values: np.ndarray) -> np.ndarray:
 
 def _local(hour: int, weekday: int, zone: str | None) -> tuple[int, int, str]:
     """A UTC hour and weekday (the orders' clock) in the contact's zone: (hour, weekday, zone name)."""
-    try:
-        tz = ZoneInfo(zone) if zone else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
+    tz = zones.zone(zone)
     monday = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday; the offset of the season is good enough here
     moment = (monday + timedelta(days=weekday, hours=hour)).astimezone(tz)
     return moment.hour, moment.weekday(), str(tz)
