@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console import language_name
-from core.models import ApiKey, AuditEntry, User
+from core.models import ApiKey, AuditEntry, User, WebhookSubscription
 
 #: Actions whose dotted name does not say it well enough on its own.
 ACTIONS: dict[str, str] = {
@@ -180,18 +180,31 @@ def actors_text(session: Session, actors: Iterable[tuple[str, str]]) -> dict[tup
     (the contact page's consent history read "user" for the marketer whose import recorded an opt-in)."""
     actors = set(actors)
     emails, names = _names(session, actors)
-    known = {"user": emails, "api_key": names}
-    return {(kind, ident): actor_text(kind, known.get(kind, {}).get(int(ident), "") if ident.isdigit() else "", ident)
+    known = {"user": {("user", i): email for i, email in emails.items()}, "api_key": names}
+    return {(kind, ident): actor_text(kind, known.get(kind, {}).get((kind, int(ident)), "") if ident.isdigit() else "",
+                                      ident)
             for kind, ident in actors}
 
 
-def _names(session: Session, targets: Iterable[tuple[str, str]]) -> tuple[dict[int, str], dict[int, str]]:
-    """The e-mails of the users and the names of the keys among ``targets`` (two lookups in all)."""
+def _names(
+    session: Session, targets: Iterable[tuple[str, str]]
+) -> tuple[dict[int, str], dict[tuple[str, int], str]]:
+    """The e-mails of the users among ``targets``, and the names of the keys and the addresses of the webhooks by
+    ``(kind, id)`` (a webhook read "webhook subscription 3", which no admin knows it by): three lookups in all."""
     targets = list(targets)
-    user_ids = {int(i) for kind, i in targets if kind == "user" and i.isdigit()}
-    key_ids = {int(i) for kind, i in targets if kind == "api_key" and i.isdigit()}
-    emails = {i: email for i, email in session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))}
-    names = {i: name for i, name in session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(key_ids)))}
+
+    def ids(wanted: str) -> set[int]:
+        return {int(i) for kind, i in targets if kind == wanted and i.isdigit()}
+
+    emails = {i: email for i, email in session.execute(select(User.id, User.email).where(User.id.in_(ids("user"))))}
+    keys = session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(ids("api_key"))))
+    hooks = session.execute(
+        select(WebhookSubscription.id, WebhookSubscription.url).where(
+            WebhookSubscription.id.in_(ids("webhook_subscription"))
+        )
+    )
+    names = {("api_key", i): name for i, name in keys}
+    names.update({("webhook_subscription", i): url for i, url in hooks})
     return emails, names
 
 
@@ -222,13 +235,16 @@ def target_text(session: Session, kind: str, ident: str) -> str:
     return _target(kind, ident, emails, names)[0]
 
 
-def _target(kind: str, ident: str, emails: dict[int, str], names: dict[int, str]) -> tuple[str, str]:
+def _target(kind: str, ident: str, emails: dict[int, str], names: dict[tuple[str, int], str]) -> tuple[str, str]:
     if not kind:
         return "", ""
     known = int(ident) if ident.isdigit() else None
     if kind == "user" and known in emails:
         return f"user {emails[known]}", ""
-    if kind == "api_key" and known in names:
-        return f"API key “{names[known]}”", ""
+    named = names.get((kind, known)) if known is not None else None
+    if kind == "api_key" and named is not None:
+        return f"API key “{named}”", ""
+    if kind == "webhook_subscription" and named is not None:
+        return f"webhook to {named}", f"/console/webhooks/{known}/deliveries"
     page = PAGES.get(kind)
     return f"{words(kind)} {ident}".strip(), page.format(ident) if page and known is not None else ""

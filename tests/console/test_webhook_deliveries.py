@@ -1,7 +1,7 @@
 """An admin checks a webhook from the console, in Chromium: sends it a test event, reads what the receiver answered
 in its delivery log, gives it a new signing secret (shown once) and finds both in the audit log. The page only
 added and deactivated webhooks: a receiver could not be tried, its log and replay were API-only, and a leaked
-secret could only be replaced by adding the webhook again."""
+secret could only be replaced by adding the webhook again. The audit log names the webhook by its address."""
 
 from __future__ import annotations
 
@@ -99,3 +99,7 @@ def test_admin_tests_a_webhook_reads_its_deliveries_and_rotates_its_secret(
     expect(entries.filter(has_text="Sent a test event to a webhook")).to_have_count(2)
     expect(entries.filter(has_text="Gave a webhook a new signing secret")).to_have_count(1)
     expect(entries.first).to_contain_text("hooks-admin@example.com")
+    # named as the admin knows it (it read "webhook subscription 1"), linking to its deliveries
+    expect(page.locator("#audit-about")).to_contain_text(f"Only the entries about webhook to {url}")
+    entries.first.get_by_role("link", name=f"webhook to {url}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Deliveries to {url}")
