@@ -138,15 +138,24 @@ def canned_for(session: Session, language: str | None) -> list[CannedResponse]:
 def canned_in(session: Session, language: str | None) -> list[CannedResponse]:
     """One version of each canned response for a conversation in ``language``: a response known by
     the same shortcut (else the same title) in several languages is a set of translations, and the
-    one in ``language`` is chosen when it exists, else the first written; a response with no
-    translation is offered as it is, so an agent is never left with none. Ordered by title."""
-    wanted = (language or "")[:2]
+    one in ``language`` is chosen when it exists, else the English one (the language the bot answers in
+    when it has nothing in the customer's: a Spanish customer of a French shop was offered the French
+    replies), else the first written; a response with no translation is offered as it is, so an agent is
+    never left with none. Ordered by title."""
+    preference = [(language or "")[:2], FALLBACK_LANGUAGE]
     chosen: dict[str, CannedResponse] = {}
     for canned in session.scalars(select(CannedResponse).order_by(CannedResponse.id)):
         key = canned.shortcut or canned.title
-        if key not in chosen or (canned.language == wanted and chosen[key].language != wanted):
+        if key not in chosen or _rank(canned.language, preference) < _rank(chosen[key].language, preference):
             chosen[key] = canned
     return sorted(chosen.values(), key=lambda c: c.title)
+
+
+FALLBACK_LANGUAGE = "en"  # as agent.responder's answers in another language than the customer's
+
+
+def _rank(language: str, preference: list[str]) -> int:
+    return preference.index(language) if language in preference else len(preference)
 
 
 def queue(session: Session) -> list[tuple[Escalation, Conversation]]:

@@ -23,6 +23,9 @@ def test_the_demo_canned_replies_are_saved_once_in_two_languages(app_client: Tes
         assert {c.language for c in rows} == {"fr", "en"}
         assert {c.shortcut for c in handoff.canned_in(session, "fr")} == {"photo", "commande", "rembourse", "bye"}
         assert all(c.language == "fr" for c in handoff.canned_in(session, "fr"))
+        # none in Spanish: the English ones, as the bot answers (it offered the first written, the French)
+        assert {(c.shortcut, c.language) for c in handoff.canned_in(session, "es")} == {
+            ("photo", "en"), ("commande", "en"), ("rembourse", "en"), ("bye", "en")}
         assert [c.title for c in rows if ucs2_characters(c.body)] == []  # 'remplaçons' made a reply UCS-2
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "canned.create")).all()
         assert len(entries) == 8 and {e.actor_type for e in entries} == {"cli"}
