@@ -7,8 +7,9 @@ délai …" is delivery_time 1.00. The spellings come from the deployment's own 
 word written with accents there, always the same way and never without them, gets them back. A word the examples
 never write that is one of theirs with a doubled letter single or a single one doubled ("comande"; "livrason" does
 not count: a letter is missing) is read as theirs: "ou est ma comande svp" was out of scope (0.94) and went to a
-person. Only what the models read changes, as with the shorthand (``agent/shorthand.py``): the stored message,
-keywords and language detection see the text as received.
+person. Only what the models read changes, as with the shorthand (``agent/shorthand.py``): the stored message and
+keywords see the text as received; language detection reads a word respelt when one language alone writes it so
+(:meth:`Accents.one_language`: "ma comande est ou ?" was read as Portuguese).
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ class Accents:
                     runs[single_letters(plain)].add(plain)
             self._doubled[language] = {single: next(iter(plains)) for single, plains in runs.items()
                                        if len(plains) == 1}
+
+    def one_language(self, text: str) -> str:
+        """``text`` with its words respelt as one language's examples write them, when that language is the only one
+        whose examples write a word of ``text`` with doubled letters, that word being no example's as it is written;
+        unchanged otherwise. What the language detector reads: "ma comande est ou ?" was read as Portuguese (0.24),
+        where "comande" is French's "commande" with a letter left single ("ma commande est où ?": French, 0.60)."""
+        languages = set()
+        for word in _WORD.findall(text):
+            plain = fold(word).strip()
+            if len(plain) < MIN_DOUBLED_LETTERS or any(plain in known for known in self._known.values()):
+                continue
+            languages |= {language for language, doubled in self._doubled.items() if single_letters(plain) in doubled}
+        return self.restore(text, languages.pop()) if len(languages) == 1 else text
 
     def restore(self, text: str, language: str) -> str:
         """``text`` with the accents its unaccented words lack in ``language``'s spellings, and its words the

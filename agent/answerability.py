@@ -42,6 +42,7 @@ from agent.entities import (
     asked_topics,
     asks_availability,
     asks_contact,
+    asks_how,
     asks_size,
     city_names,
     countries,
@@ -65,6 +66,7 @@ from agent.entities import (
     states_duration,
     states_price,
     states_product,
+    states_products,
     subject_topics,
     topics,
     without_topic_words,
@@ -163,7 +165,9 @@ class Candidate:
     faites des cartes cadeaux physiques ?"): what the passage says is given without its "Yes". ``methods_only``: the
     question names a payment method and nothing else, and this passage is the list of accepted methods that answers it.
     ``below_minimum``: the question states an amount under the one the passage says something starts from ("80 EUR"
-    and "from 100 EUR you can pay in 3 or 4 instalments"): no "Yes" answers it.
+    and "from 100 EUR you can pay in 3 or 4 instalments"): no "Yes" answers it. ``states_product``: its title names
+    the question's topic and it states the kind of product the question names, the other passages titled so not
+    ("Can I return a candle?" and the return policy): it needs less wording, none for a case stated after an answer.
     """
 
     hit: Hit
@@ -194,6 +198,7 @@ class Candidate:
     unstated: tuple[str, ...] = ()
     methods_only: bool = False
     below_minimum: bool = False
+    states_product: bool = False
 
     def reply_sentences(self) -> list[str]:
         """The best sentence and the next best within ``SENTENCE_MARGIN`` (at most
@@ -705,6 +710,9 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
             candidates[0] = replace(first, support="unknown")
         elif first.support == "covered" and first.relevance >= MIN_RELEVANCE and lasting <= stated:
             candidates[0] = replace(first, specific=True)
+    if question_topics and ((asking and not asks_detail and not follow_up) or conditional):
+        candidates = _of_named_product(asked if conditional and asked is not None else question, candidates,
+                                       case=conditional)
     stated_amounts = amounts(asked or question)
     if stated_amounts:
         # "Can I pay in instalments if my order is 80 EUR?" got "Yes, from 100 EUR you can pay in 3 or 4…"
@@ -763,6 +771,31 @@ def _passage_topics(text: str) -> frozenset[str]:
 def _passage_text_of(hit: Hit, title: str | None) -> str:
     """A passage's title and body, as :func:`support` reads them."""
     return f"{title or ''} {hit.answer if hit.answer is not None else hit.text}"
+
+
+def _of_named_product(question: str, candidates: list[Candidate], *, case: bool = False) -> list[Candidate]:
+    """``candidates`` with the one titled with ``question``'s topic that states the kind of product the question names
+    first, when the first one does not: whether one may return a candle is what the return policy says of candles
+    ("…candles that have been lit cannot be returned"), not the steps, which name no product ("Can I return a
+    candle?" and "Kann ich eine Kerze zurückgeben?" got the steps, "Posso rendere una candela?" the exchange, the
+    encoder reading "candela" and little else: 0.21 with the return policy). How to do it asks the steps ("How do I
+    return a candle?"). Its title naming what the question asks, it needs the wording a topic asked about needs, and
+    none for a ``case`` stated after an answer (``question`` its own words: "e se já acendi a vela?" after "Como
+    devolvo um artigo?" scores 0.16 with the return policy read with it, and went to a person)."""
+    kinds = named_products(question)
+    if not kinds or asks_how(question) or not candidates or (
+            candidates[0].titled and states_products(_passage_text(candidates[0]), kinds)):
+        return candidates
+    needed = 0.0 if case else BACKED_MIN_RELEVANCE
+    stating = [c for c in candidates if c.titled and c.support == "covered" and c.relevance >= needed
+               and states_products(_passage_text(c), kinds)]
+    if not stating:
+        return candidates
+    lifted = max(stating, key=lambda c: c.relevance)
+    # a case's answer is what the question specifically names (``specific``): the intent model reads the case poorly
+    # ("¿y si ya encendí la vela?" after "¿Cómo devuelvo un artículo?" was out of scope, 0.77)
+    return [replace(lifted, states_product=True, specific=lifted.specific or case),
+            *(c for c in candidates if c is not lifted)]
 
 
 def _passage_text(candidate: Candidate) -> str:
@@ -856,6 +889,8 @@ def choose(candidates: Sequence[Candidate], min_relevance: float = MIN_RELEVANCE
     if first.methods_only:
         # the list of accepted methods for a question naming a method and nothing else ("Nehmt ihr Klarna?")
         needed = 0.0
+    if first.states_product:
+        needed = min(needed, 0.0 if first.follow_up else BACKED_MIN_RELEVANCE)
     if first.asked_topic:
         # its title names what the question asks about: "Woraus bestehen eure Kerzen?" scores 0.25 with the English
         # materials section, "Welches Wachs verwendet ihr?" 0.23

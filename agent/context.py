@@ -26,8 +26,10 @@ import numpy as np
 from agent.entities import (
     asks_duration,
     asks_if_free,
+    asks_lifetime,
     asks_price,
     fold,
+    named_products,
     payment_methods,
     place_words,
     product_words,
@@ -203,6 +205,22 @@ def split_questions(text: str) -> list[str]:
     A part counts as a question when it ends with "?"; statements around questions stay attached
     to the following question ("I ordered a lamp. When will it arrive?" is one question).
     """
+    questions = _cut_questions(text)
+    # a later question asking only how long or how much, or about "it", is about the one before it: "Posso
+    # devolver um artigo? Quanto tempo tenho?" asks the return period (alone, it got the delivery times)
+    for n in range(len(questions) - 1, 0, -1):
+        if is_follow_up(questions[n]) and not _opens_like_follow_up(questions[n], _fold(questions[n])):
+            questions[n - 1 : n + 1] = [f"{questions[n - 1]} {questions[n]}"]
+    if len(questions) <= 1:
+        return [text.strip()]
+    if len(questions) > MAX_QUESTIONS:
+        questions = [*questions[: MAX_QUESTIONS - 1], " ".join(questions[MAX_QUESTIONS - 1 :])]
+    return questions
+
+
+def _cut_questions(text: str) -> list[str]:
+    """The questions of ``text`` as written, each with the statements before it (:func:`split_questions` before it
+    reads a later question asking only how long or how much with the one before)."""
     parts = [piece for p in _SENTENCE_END.split(text) if p.strip() for piece in _split_joined(p.strip())]
     questions: list[str] = []
     pending = ""
@@ -216,15 +234,6 @@ def split_questions(text: str) -> list[str]:
             questions[-1] = f"{questions[-1]} {pending}"
         elif questions:
             questions.append(pending)
-    # a later question asking only how long or how much, or about "it", is about the one before it: "Posso
-    # devolver um artigo? Quanto tempo tenho?" asks the return period (alone, it got the delivery times)
-    for n in range(len(questions) - 1, 0, -1):
-        if is_follow_up(questions[n]) and not _opens_like_follow_up(questions[n], _fold(questions[n])):
-            questions[n - 1 : n + 1] = [f"{questions[n - 1]} {questions[n]}"]
-    if len(questions) <= 1:
-        return [text.strip()]
-    if len(questions) > MAX_QUESTIONS:
-        questions = [*questions[: MAX_QUESTIONS - 1], " ".join(questions[MAX_QUESTIONS - 1 :])]
     return questions
 
 
@@ -388,7 +397,11 @@ def _continues(text: str, question: str, answer: str) -> bool:
         # a case stated of what was just answered, naming no topic, place or means of its own: "what if I've already
         # lit it?" after "Can I return a candle?" (read alone: a greeting, a person), "e se já a acendi?"
         return True
-    earlier = _stems(question) | _stems(answer)
+    # naming a topic the earlier question does not name, it carries on only by a word of that question ("and can I
+    # cancel my order now please?" after "Where is my order?"): the reply's words do not count. "Und was kostet der
+    # Versand nach Deutschland?" after "Kann ich etwas zurückgeben?" shared "Deutsch" with the reply's line naming its
+    # language, was read with the return question and went to a person
+    earlier = _stems(question) if _switches_topic(text, question) else _stems(question) | _stems(answer)
     if (asks_duration(text) or asks_price(text)) and not topics(text) - topics(question) and not _own_subject(
             text, earlier):
         return True
@@ -413,6 +426,15 @@ def _own_subject(text: str, earlier: set[str]) -> bool:
     """Whether ``text`` names something of its own: a :func:`subject_words` word that is not one of the
     ``earlier`` exchange's ("and how long does a candle burn?" after a shipping question asks about candles)."""
     return any(word[:_STEM] not in earlier for word in subject_words(text))
+
+
+def _asks_own_lifetime(text: str, question: str) -> bool:
+    """Whether ``text`` asks how long a product it names lasts (:func:`agent.entities.asks_lifetime`) and ``question``
+    names no such product: the question is that product's, not a detail of the earlier one. "e quanto durano le
+    candele?" after "posso usarle in negozio?" (the gift cards) was read with it and got Click & Collect's "ready in 2
+    hours"; "e quanto durano?" after the candles' materials, or the gift cards, still asks theirs."""
+    own = named_products(text)
+    return bool(own) and asks_lifetime(text) and not own & named_products(question)
 
 
 def _switches_topic(text: str, question: str) -> bool:
@@ -460,9 +482,16 @@ def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
         if turn.role == "bot":
             answers.append(turn.text)
         if turn.role == "customer" and turn.text.strip() and not is_follow_up(turn.text):
+            if _asks_own_lifetime(text, turn.text):
+                return None
             if short and _switches_topic(text, turn.text):
                 return _new_topic_query(text, turn.text)
             if short or _continues(text, turn.text, " ".join(answers)):
-                return f"{turn.text.strip()} {text.strip()}"
+                # a case is one of what the earlier message asked first, the questions after it asking its details:
+                # "und wenn ich die Kerze schon angezündet habe?" read with all of "Wie schicke ich etwas zurück und
+                # wie lange habe ich Zeit?" scored 0.17 with "…candles that have been lit cannot be returned" (a
+                # person), 0.26 read with its first question
+                earlier = (_cut_questions(turn.text) or [turn.text])[0] if asks_condition(text) else turn.text
+                return f"{earlier.strip()} {text.strip()}"
             return None
     return None

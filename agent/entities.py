@@ -568,10 +568,22 @@ def topic_names() -> dict[str, str]:
     return {topic: entry["name"] for topic, entry in data.items()}
 
 
+@functools.cache
+def _duration_topic_patterns() -> dict[str, re.Pattern[str]]:
+    """Topic -> a pattern of the words naming it in a question asking how long (``with_duration`` in topics.yaml)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return {topic: words_pattern(entry["with_duration"]) for topic, entry in data.items() if entry.get("with_duration")}
+
+
 def topics(text: str) -> set[str]:
-    """The customer-service topics ``text`` names by their words (``returns``, ``shipping``...)."""
+    """The customer-service topics ``text`` names by their words (``returns``, ``shipping``...), and, when it asks how
+    long, by the words naming a topic in such a question only: "How long does a candle take to arrive?" asks the
+    delivery times, "when will it arrive?" when a parcel comes."""
     folded = fold(text)
-    return {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
+    named = {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
+    if _ASKS_DURATION.search(folded) is not None:
+        named |= {topic for topic, pattern in _duration_topic_patterns().items() if pattern.search(folded)}
+    return named
 
 
 @functools.cache
@@ -633,6 +645,11 @@ def states_product(text: str, kind: str) -> bool:
     return _product_patterns()[kind][1].search(fold(text)) is not None
 
 
+def states_products(text: str, kinds: AbstractSet[str]) -> bool:
+    """Whether a passage's ``text`` states every kind of product in ``kinds``."""
+    return all(states_product(text, kind) for kind in kinds)
+
+
 def product_stems(kind: str) -> set[str]:
     """The stems (first five letters) of the words a passage states ``kind`` with: they pick its sentence."""
     data = yaml.safe_load(PRODUCTS_FILE.read_text(encoding="utf-8"))["products"]
@@ -642,6 +659,31 @@ def product_stems(kind: str) -> set[str]:
 def asks_duration(text: str) -> bool:
     """Whether ``text`` asks how long something takes or lasts."""
     return _ASKS_DURATION.search(fold(text)) is not None
+
+
+# The verbs of lasting, over folded text: how long a thing lasts or burns is the thing's own ("e quanto durano le
+# candele?"), where how long something takes ("¿y cuánto tarda un sofá?") is a delivery's or a process's.
+_LASTS = re.compile(
+    r" (last|lasts|burn|burns|dure|durent|durer|durera|dureront|brule|brulent|bruler|dura|duran|durar|durara|duraran|"
+    r"quema|queman|durano|durare|brucia|bruciano|halt|halten|halte|brennt|brennen|duram|queima|queimam) ")
+
+
+# Asking how to do something, over folded text: "How do I return a candle?" asks the steps, "Can I return a candle?"
+# whether one may.
+_ASKS_HOW = re.compile(r" (how (do|can|could|should|would|does|to)|comment|como|wie|come) ")
+
+
+def asks_how(text: str) -> bool:
+    """Whether ``text`` asks how to do something ("How do I return a candle?", "Comment retourner une bougie ?",
+    "¿Cómo devuelvo una vela?", "Wie schicke ich eine Kerze zurück?", "Come faccio a restituire una candela?")."""
+    return _ASKS_HOW.search(fold(text)) is not None
+
+
+def asks_lifetime(text: str) -> bool:
+    """Whether ``text`` asks how long something lasts (a duration and a verb of lasting: "How long do candles
+    burn?", "e quanto durano le candele?", "Wie lange hält eine Kerze?"), not how long something takes."""
+    folded = fold(text)
+    return _ASKS_DURATION.search(folded) is not None and _LASTS.search(folded) is not None
 
 
 def states_duration(text: str) -> bool:

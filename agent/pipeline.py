@@ -62,9 +62,11 @@ from agent.entities import (
     covers_country,
     entities,
     fold,
+    named_products,
     payment_methods,
     place_terms,
     states_duration,
+    states_products,
     subject_topics,
     topic_terms,
     topics,
@@ -300,7 +302,13 @@ def topic_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits
     period = not wanted and bool(about) and asks_duration(text) and not any(
         about & topics(hit.question or hit.heading_path or "") and states_duration(hit.answer or hit.text)
         for hit in hits)
-    if period:
+    # ... and those titled with it stating the kind of product named when no hit titled so states it: "e se já acendi a
+    # vela?" after "Como devolvo um artigo?" retrieved the return steps, not the return policy stating the candles
+    kinds = named_products(text) if not wanted and not period and about else set()
+    of_kinds = bool(kinds) and not any(
+        about & topics(hit.question or hit.heading_path or "")
+        and states_products(f"{hit.question or ''} {hit.answer or hit.text}", kinds) for hit in hits)
+    if period or of_kinds:
         wanted = about
     elif not wanted or any(wanted <= topics(hit.question or hit.heading_path or "") for hit in hits):
         return []
@@ -310,7 +318,8 @@ def topic_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits
                              query_vector=vector, mode="bm25")
     return [hit for hit in found
             if hit.chunk_id not in seen and wanted <= topics(hit.question or hit.heading_path or "")
-            and (not period or states_duration(hit.answer or hit.text))]
+            and (not period or states_duration(hit.answer or hit.text))
+            and (not of_kinds or states_products(f"{hit.question or ''} {hit.answer or hit.text}", kinds))]
 
 
 def method_passages(knowledge: KnowledgeBase, text: str, vector: np.ndarray, hits: Sequence[Hit], *, kb: str,
@@ -532,7 +541,8 @@ class Pipeline:
         keywords = [match_keyword(i.text, prior=i.contact_language) for i in items]
         clock.lap("keywords")
         priors = [thread_language(i, detector=self.detector) for i in items]
-        languages = [None if kw is not None else message_language(i.text, prior, detector=self.detector,
+        languages = [None if kw is not None else message_language(self._accents.one_language(i.text), prior,
+                                                                   detector=self.detector,
                                                                    business=self.brand.business)
                      for i, kw, prior in zip(items, keywords, priors, strict=True)]
         clock.lap("language")
@@ -541,7 +551,8 @@ class Pipeline:
                     if i.text.strip() and (kw is None or (kw.kind == "opt_in" and not i.opted_out))]
         for n in modelled:
             if languages[n] is None:
-                languages[n] = message_language(items[n].text, priors[n], detector=self.detector,
+                languages[n] = message_language(self._accents.one_language(items[n].text), priors[n],
+                                                detector=self.detector,
                                                 business=self.brand.business)
         clock.lap("language")
 
