@@ -27,7 +27,7 @@ import pandas as pd
 from contacts import attributes as attrs
 from contacts import service as contacts
 from contacts.order_customers import CUSTOMER_ID_ATTRIBUTE, customer_key
-from contacts.order_import import OrderImportOptions, audit_import, import_orders
+from contacts.order_import import OrderImportOptions, import_orders
 from core import audit, db
 from core.audit import Actor
 from eval.paths import shared_data_dir
@@ -120,9 +120,8 @@ def load_demo_orders(phones: list[str], actor: Actor, *, today: date | None = No
     mine["UnitPrice"] = mine["UnitPrice"].map(in_shop_currency)
     data = io.BytesIO(mine.to_csv(index=False).encode())
     with db.session_scope() as session:
-        report = import_orders(session, data, OrderImportOptions(currency=SHOP_CURRENCY), filename=path.name)
-        if report.orders_created:
-            audit_import(session, report, actor=actor, filename=path.name)
+        report = import_orders(session, data, OrderImportOptions(currency=SHOP_CURRENCY), filename=path.name,
+                               actor=actor)
     return DemoOrders(customers=len(assigned), orders_created=report.orders_created,
                       orders_existing=report.orders_existing, lines=report.lines, rejected=report.error_count,
                       shift_days=shift)  # fmt: skip

@@ -10,7 +10,7 @@ from cli.actor import CLI_ACTOR
 from cli.console import console
 from cli.contacts import read_mapping
 from contacts.file_limits import FileLimits
-from contacts.order_import import OrderImportOptions, OrderImportReport, audit_import, import_orders
+from contacts.order_import import OrderImportOptions, OrderImportReport, import_orders
 from contacts.order_rejected import RejectedFile
 from core import db
 from core.errors import RelaisError
@@ -72,10 +72,8 @@ def import_order_file(
               db.session_scope() as session):  # fmt: skip
             rejected_file = RejectedFile(out)
             with console.status(f"importing {file.name}"):
-                report = import_orders(session, binary, options, filename=file.name,
-                                       limits=FileLimits.of(settings), rejected=rejected_file, commit=True)  # fmt: skip
-            if not dry_run:
-                audit_import(session, report, actor=CLI_ACTOR, filename=file.name)
+                report = import_orders(session, binary, options, filename=file.name, limits=FileLimits.of(settings),
+                                       rejected=rejected_file, commit=True, actor=CLI_ACTOR)  # fmt: skip
     except RelaisError as exc:
         target.unlink(missing_ok=True)
         console.print(f"[red]{exc.detail}[/]")

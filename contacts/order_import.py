@@ -264,6 +264,7 @@ def import_orders(
     rejected: RejectedRows | None = None,
     checkpoint: Callable[[OrderImportReport], None] | None = None,
     commit: bool = False,
+    actor: Actor | None = None,
 ) -> OrderImportReport:
     """Import the orders of a CSV or XLSX file inside ``session``.
 
@@ -276,11 +277,17 @@ def import_orders(
     write lock for a minute) and a failure keeps the batches before it; the error then says so, and importing the
     file again adds the rest (recorded orders count as already imported). Without it, the caller commits.
 
+    ``actor`` (who imports; never with ``dry_run``): the import is audited here, ``orders.import`` with its counts,
+    also when it stops after batches were committed (``partial``, what was recorded): the REST and CLI imports wrote
+    no audit row then, although a person had changed many contacts' history.
+
     Raises:
         ValidationFailed / PayloadTooLarge: an empty, malformed or oversized file, a bad mapping,
             a required column missing; past a committed batch, the detail says what stays recorded.
     """
     committed = 0  # rows whose orders are committed
+    audited = actor is not None and not options.dry_run
+    recorded: dict[str, int] = {}  # the committed batches' counts
 
     def batch_done(report: OrderImportReport) -> None:
         nonlocal committed
@@ -291,16 +298,24 @@ def import_orders(
                 rejected.close()
             session.commit()
             committed = report.rows
+            recorded.update(_counts(report))
 
     try:
-        return _import(session, binary, options, filename=filename, limits=limits, rejected=rejected,
-                       batch_done=batch_done)  # fmt: skip
+        report = _import(session, binary, options, filename=filename, limits=limits, rejected=rejected,
+                         batch_done=batch_done)  # fmt: skip
     except (ValidationFailed, PayloadTooLarge) as exc:
         if not committed:
             raise
         kept = (f"{exc.detail}. The orders of the first {committed:,} rows stay recorded: importing the file again "
                 "once fixed adds the rest (those count as already imported)")  # fmt: skip
+        if audited and actor is not None:
+            session.rollback()  # the failed batch's rows; the committed ones stay
+            _audit(session, recorded, actor=actor, filename=filename, stopped=str(exc.detail))
+            session.commit()
         raise type(exc)(kept, errors=exc.errors) from exc
+    if audited and actor is not None:
+        _audit(session, _counts(report), actor=actor, filename=filename)
+    return report
 
 
 def _import(
@@ -426,8 +441,14 @@ def _date_order(binary: IO[bytes], shape: FileShape, limits: FileLimits, options
     return date_order(cells, asked=None)
 
 
-def audit_import(session: Session, report: OrderImportReport, *, actor: Actor, filename: str) -> None:
+def _counts(report: OrderImportReport) -> dict[str, int]:
+    return {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
+
+
+def _audit(session: Session, counts: dict[str, int], *, actor: Actor, filename: str, stopped: str = "") -> None:
     """The audit row of an import that wrote (a person changed many contacts' history at once)."""
-    counts = {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
+    diff: dict[str, Any] = {"filename": filename[:200], **counts}
+    if stopped:
+        diff |= {"partial": True, "stopped": stopped[:300]}
     audit.record(session, actor=actor, action="orders.import", target_type="orders", target_id=filename[:200],
-                 diff={"filename": filename[:200], **counts})  # fmt: skip
+                 diff=diff)

@@ -25,7 +25,7 @@ from contacts.import_report import RowProblem
 from contacts.import_runner import SPOOL_MEMORY, copy_upload
 from contacts.models import ContactImport, ContactImportProblem
 from contacts.order_columns import header_with_orders, resolve
-from contacts.order_import import OrderImportOptions, OrderImportReport, audit_import, import_orders
+from contacts.order_import import OrderImportOptions, OrderImportReport, import_orders
 from contacts.tabular import inspect, read_table
 from core import audit, db
 from core.audit import Actor
@@ -168,12 +168,11 @@ def _import(session: Session, job: ContactImport, binary: IO[bytes]) -> None:
 
     report = import_orders(session, binary, options_of(job.options), filename=job.filename,
                            limits=FileLimits.of(get_settings()), rejected=rejected, checkpoint=checkpoint,
-                           commit=True)  # fmt: skip
+                           commit=True, actor=Actor(type=job.created_by_type, id=job.created_by_id))  # fmt: skip
     rejected.close()
     job.summary = {key: value for key, value in report.as_dict().items() if key != "errors"}
     job.rows_done, job.created, job.skipped = report.rows, report.orders_created, report.orders_existing
     job.rejected = len(rejected.rows)
-    audit_import(session, report, actor=Actor(type=job.created_by_type, id=job.created_by_id), filename=job.filename)
     import_jobs.finish(session, job, "succeeded")
 
 

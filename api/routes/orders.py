@@ -19,7 +19,7 @@ from api.uploads import read_upload
 from contacts import service
 from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
-from contacts.order_import import OrderImportOptions, audit_import, import_orders
+from contacts.order_import import OrderImportOptions, import_orders
 from contacts.order_schemas import OrderBody, OrderOut
 from contacts.orders import list_orders, record_customer_order, record_order, with_lines
 from core import audit
@@ -57,11 +57,9 @@ async def import_order_file(
         options = OrderImportOptions(mapping=parse_mapping(mapping or upload.mapping), currency=currency.upper(),
                                      day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
         report = await run_in_threadpool(import_orders, session, upload.binary, options, filename=upload.filename,
-                                         limits=limits, commit=True)
+                                         limits=limits, commit=True, actor=actor(request, principal))
     finally:
         upload.binary.close()
-    if not dry_run:
-        audit_import(session, report, actor=actor(request, principal), filename=upload.filename)
     return report.as_dict()
 
 

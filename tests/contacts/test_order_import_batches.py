@@ -13,6 +13,7 @@ from cli.main import app
 from contacts import attributes as attrs
 from contacts.models import Order
 from core import db
+from core.models import AuditEntry
 from core.settings import Settings
 from tests.contacts.helpers import create_contact
 from tests.helpers import auth_headers
@@ -39,6 +40,13 @@ def _orders() -> int:
         return session.scalar(select(func.count(Order.id))) or 0
 
 
+def _audited() -> list[dict[str, object]]:
+    """The ``orders.import`` audit rows' diffs, oldest first."""
+    with db.session_scope() as session:
+        query = select(AuditEntry).where(AuditEntry.action == "orders.import").order_by(AuditEntry.id)
+        return [dict(entry.diff) for entry in session.scalars(query)]
+
+
 def test_a_rest_import_failing_midway_keeps_its_committed_batches_and_a_rerun_completes_it(
     app_client: TestClient,
 ) -> None:
@@ -50,6 +58,9 @@ def test_a_rest_import_failing_midway_keeps_its_committed_batches_and_a_rerun_co
     detail = failed.json()["detail"]
     assert "malformed CSV at line 1102" in detail and "the first 1,000 rows stay recorded" in detail
     assert _orders() == 1000  # in one transaction, all 1,000 were lost with the line at the end
+    # the 1,000 recorded orders are a person's change: audited although the import stopped (it wrote no row)
+    [partial] = _audited()
+    assert partial["partial"] is True and partial["orders_created"] == 1000 and "line 1102" in str(partial["stopped"])
     done = app_client.post(url, headers=headers, content=_file(GOOD))
     assert done.status_code == 200, done.text
     assert (done.json()["orders_created"], done.json()["orders_existing"]) == (200, 1000)
@@ -69,8 +80,10 @@ def test_a_cli_import_failing_midway_keeps_its_committed_batches_and_a_rerun_com
     assert failed.exit_code == 1
     assert "the first 1,000 rows stay recorded" in " ".join(failed.output.split()), failed.output
     assert _orders() == 1000
+    assert [(a.get("partial"), a["orders_created"]) for a in _audited()] == [(True, 1000)]
     source.write_bytes(_file(GOOD))
     done = runner.invoke(app, ["orders", "import", str(source), "--currency", "EUR", "--day-first"])
     assert done.exit_code == 0, done.output
     assert "200 orders created" in done.output and "1000 already known" in done.output
     assert _orders() == 1200
+    assert [(a.get("partial"), a["orders_created"]) for a in _audited()] == [(True, 1000), (None, 200)]
