@@ -25,6 +25,7 @@ from core.accounts import Principal
 from core.audit import Actor
 from core.models import User
 from core.rbac import Role
+from core.words import counted
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute, include_in_schema=False)
 ADMINS = require(Role.ADMIN)
@@ -58,11 +59,16 @@ def _act(request: Request, session: Session, principal: Principal, action: Calla
 _BUTTONS: dict[str, Callable[[Session, int, Actor], str]] = {
     "deactivate": lambda s, uid, who: f"{users.deactivate(s, user_id=uid, actor=who).email} is deactivated.",
     "reactivate": lambda s, uid, who: f"{users.reactivate(s, user_id=uid, actor=who).email} may log in again.",
-    "sessions/revoke": lambda s, uid, who: f"{users.revoke_sessions(s, user_id=uid, actor=who)} sessions ended.",
-    "2fa/reset": lambda s, uid, who: (
-        f"Two-factor reset for {users.reset_second_factor(s, user_id=uid, actor=who).email}."
+    "sessions/revoke": lambda s, uid, who: _sessions_ended(
+        users.revoke_sessions(s, user_id=uid, actor=who), yourself=who.id == str(uid)
     ),
 }
+
+
+def _sessions_ended(count: int, *, yourself: bool) -> str:
+    """How many sessions ended; the admin's own among them logs this page out (the next click asks to log in)."""
+    said = counted(count, "session") + " ended"
+    return said + ", yours included: log in again to go on." if yourself else said + "."
 
 
 def _button_route(path: str, call: Callable[[Session, int, Actor], str]) -> None:
@@ -96,10 +102,29 @@ def reset_password(
     return _act(request, session, principal, reset)
 
 
+@router.post("/users/{user_id}/2fa/reset", response_class=HTMLResponse)
+def reset_second_factor(user_id: int, by: Acting = ADMIN) -> HTMLResponse:
+    """Remove a lost authenticator; the answer says what the user meets next (it said only "Two-factor reset")."""
+    user = users.reset_second_factor(by.session, user_id=user_id, actor=by.actor)
+    if by.actor.id == str(user.id):
+        done = "Your two-factor is reset and your sessions ended: log in again to set up a new authenticator."
+    elif user.role in by.request.app.state.settings.roles_requiring_2fa:
+        done = (f"Two-factor reset for {user.email}: their authenticator and recovery codes are removed and their "
+                "sessions ended. At their next log-in they set up a new authenticator.")
+    else:
+        done = (f"Two-factor reset for {user.email}: their authenticator and recovery codes are removed and their "
+                f"sessions ended. {_a(user.role).capitalize()} need not use two-factor: their password is enough.")
+    return _table(by.request, by.session, by.principal, done)
+
+
+def _a(role: str) -> str:
+    """"an analyst", "a marketer"."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
+
+
 def _role_changed(user: User, role: Role, *, needs_factor: bool, keys_stopped: int) -> str:
     """What a role change did, in words: the sessions, the second factor to come, the keys that stop."""
-    article = "an" if role.value[0] in "aeiou" else "a"
-    said = f"{user.email} is now {article} {role.value}. Their sessions ended"
+    said = f"{user.email} is now {_a(role.value)}. Their sessions ended"
     said += f": their next log-in brings the {role.value}'s pages"
     said += ", after setting up two-factor." if needs_factor else "."
     if keys_stopped:
