@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from channels.media import media_kind, normalize_content_type, size_limit
 from core.bodies import JsonObject, RequestBody
@@ -259,6 +259,24 @@ class BrandIn(RequestBody):
     sentiment_min: float = Field(default=0.0, ge=-1, le=1)
     sentiment_max: float = Field(default=1.0, ge=-1, le=1)
     stop_number: str = Field("", max_length=32)
+
+    # field validators, not a model validator, so each refusal names its field (the console shows it there)
+    @field_validator("required_terms")
+    @classmethod
+    def _not_banned(cls, required: list[str], info: ValidationInfo) -> list[str]:
+        banned = {term.casefold() for term in info.data.get("banned_terms", [])}
+        both = [term for term in required if term.casefold() in banned]
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be both required and banned: no text could pass the check")
+        return required
+
+    @field_validator("sentiment_max")
+    @classmethod
+    def _range(cls, highest: float, info: ValidationInfo) -> float:
+        lowest = info.data.get("sentiment_min")
+        if lowest is not None and highest < lowest:
+            raise ValueError(f"the highest tone ({highest}) is below the lowest ({lowest}): no text could pass")
+        return highest
 
 
 class BrandOut(BrandIn):

@@ -112,6 +112,23 @@ def test_admin_renames_the_business_in_the_browser(live_server: str, browser: Br
         expect(page.locator("header .brand")).to_have_text("Maison Lumière")
         expect(page.locator("#footer-lines")).to_contain_text("STOP au 36111")
         expect(page.get_by_label("Banned terms (one per line)")).to_have_value("gratuit\npas cher")
+
+        # rules no text could pass were saved, and a refusal showed under "The brand profile is saved."
+        page.get_by_label("Required terms (one per line)").fill("Gratuit")
+        page.get_by_label("Tone, lowest (sentiment from −1 to 1)").fill("0.8")
+        page.get_by_label("Tone, highest").fill("0.2")
+        page.get_by_role("button", name="Save the brand profile").click()
+        expect(page.locator("#brand-errors")).to_contain_text("The profile is not saved: 2")
+        expect(page.locator("#brand-done")).to_have_text("")
+        expect(page.locator("#required_terms-error")).to_have_text(
+            "Gratuit cannot be both required and banned: no text could pass the check")
+        expect(page.locator("#sentiment_max-error")).to_have_text(
+            "the highest tone (0.2) is below the lowest (0.8): no text could pass")
+        page.get_by_label("Required terms (one per line)").fill("")
+        page.get_by_label("Tone, lowest (sentiment from −1 to 1)").fill("0")
+        page.get_by_label("Tone, highest").fill("1")
+        page.get_by_role("button", name="Save the brand profile").click()
+        expect(page.locator("#brand-done")).to_have_text("The brand profile is saved.")
         page.set_viewport_size({"width": 360, "height": 740})
         assert tools.page_width(page) <= 360
         assert tools.serious_violations(page) == []
