@@ -73,7 +73,12 @@ def test_admin_tests_a_webhook_reads_its_deliveries_and_rotates_its_secret(
     page.get_by_role("button", name=re.compile("^Send again the webhook.test event of ")).click()
     expect(page.locator("#deliveries .done")).to_have_text(
         "The webhook.test event is sent again; its attempts start a new 24 hours.")
-    expect(row).to_contain_text(re.compile(r"trying again last try: HTTP 503 in \d+ ms; next at"), timeout=20_000)
+    expect(row).to_contain_text(re.compile(r"trying again Last try: HTTP 503 in \d+ ms; next at"), timeout=20_000)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})  # the outcome in sight, not scrolled away
+    box = row.locator("td.outcome").bounding_box()
+    # under the event, full width (a long network error in a third column ran out of sight)
+    assert box is not None and box["x"] < 40 and box["x"] + box["width"] <= tools.PHONE_WIDTH
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     page.get_by_role("link", name="← All webhooks").click()
     page.once("dialog", lambda dialog: dialog.accept())
