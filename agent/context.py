@@ -438,15 +438,25 @@ def _asks_own_lifetime(text: str, question: str) -> bool:
 
 
 def _switches_topic(text: str, question: str) -> bool:
-    """Whether ``text`` names a topic (``agent.entities.topics``) and ``question`` none of its topics."""
+    """Whether ``text`` names a topic (``agent.entities.topics``) and ``question`` none of its topics, or asks about a
+    payment method after a question on another way of paying (:func:`_switches_method`)."""
     own = topics(text)
-    return bool(own) and not own & topics(question)
+    return (bool(own) and not own & topics(question)) or _switches_method(text, question)
+
+
+def _switches_method(text: str, question: str) -> bool:
+    """Whether ``text`` names a payment method ``question`` does not, ``question`` being about another topic than
+    paying by a method: "and with Visa?" after "Can I pay in instalments?" asks about Visa (read with it, it got the
+    instalments again); after "Can I pay with PayPal?" it stays a follow-up."""
+    return bool(payment_methods(text) - payment_methods(question)) and bool(subject_topics(question)) and \
+        "payment" not in subject_topics(question)
 
 
 def _new_topic_query(text: str, question: str) -> str:
     """``text`` with its topics' names and, when it names no place or product, ``question``'s places and products:
     "elles sont en quelle cire ?" after "Vous faites des bougies ?" asks the candles' wax."""
-    names = [topic_names()[topic] for topic in sorted(topics(text))]
+    own = topics(text) | ({"payment"} if _switches_method(text, question) else set())
+    names = [topic_names()[topic] for topic in sorted(own)]
     places = [] if place_words(text) else place_words(question)
     kinds = [] if product_words(text) else product_words(question)
     return f"{text.strip()} ({', '.join([*names, *places, *kinds])})"

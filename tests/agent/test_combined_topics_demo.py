@@ -22,7 +22,7 @@ pipeline = test_pipeline_demo.pipeline
     ("Was kostet der Rückversand?", {"returns"}),
     ("How much is shipping to Germany?", {"shipping"}),
     ("Can I pay with PayPal?", {"payment"}),
-    ("On peut payer en 4 fois ?", {"payment"}),
+    ("On peut payer en 4 fois ?", {"instalments"}),  # a way of paying of its own (session 22), through payment
     ("Do I pay customs for Switzerland?", {"shipping"}),  # customs; "pay" alone names what is paid, not how
     ("¿Cuándo me devolverán el dinero?", {"returns", "refund"}),  # "devolver el dinero" gives the money back
 ])
