@@ -212,7 +212,7 @@ def test_each_recurring_run_stores_its_forecast_and_is_compared_on_its_own(app_c
     _, secret = create_console_user("mia@example.com", role="marketer")
     log_in(app_client, "mia@example.com", secret)
     html = app_client.get(f"/console/campaigns/{cid}", headers={"Accept": "text/html"}).text
-    table = html.split('<table id="forecast-vs-actual">')[1].split("</table>")[0]
+    table = html.split('<table id="forecast-vs-actual"')[1].split("</table>")[0]
     assert [part.split('"')[0] for part in table.split('<tbody data-run="')[1:]] == ["2", "1"]  # latest first
     assert "Send 1: forecast made 2026-06-10 12:00 (UTC)" in table
     assert "Send 2: forecast made 2026-06-17 12:00 (UTC)" in table
