@@ -17,7 +17,7 @@ from tests.helpers import auth_headers
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
 
-def store(settings: Settings, suite: str, day: int, **summary: float) -> str:
+def store(suite: str, day: int, **summary: float) -> str:
     """A report published the way ``relais eval run`` publishes it; returns its id."""
     return stored(Report(suite=suite, summary=summary, metrics={}, thresholds={"accuracy": 0.97},
                          created_at=f"2026-03-0{day}T00:00:00+00:00"), datetime(2026, 3, day, tzinfo=UTC))
@@ -30,9 +30,9 @@ def _row(page: str, report_id: str) -> str:
 
 
 def test_analyst_sees_each_run_with_figures_thresholds_and_a_trend(app_client: TestClient, runtime: Settings) -> None:
-    first = store(runtime, "keywords", 1, accuracy=0.99, n=120)
-    latest = store(runtime, "keywords", 2, accuracy=0.95, n=130)
-    other = store(runtime, "clinc150", 3, accuracy=0.98, oos_recall=0.8)
+    first = store("keywords", 1, accuracy=0.99, n=120)
+    latest = store("keywords", 2, accuracy=0.95, n=130)
+    other = store("clinc150", 3, accuracy=0.98, oos_recall=0.8)
     _, secret = create_console_user("qa@example.com", role="analyst")
     log_in(app_client, "qa@example.com", secret)
 
@@ -130,7 +130,7 @@ def test_figures_are_named_in_words_with_their_meaning(app_client: TestClient, r
     """The tables' columns read "macro_f1", "groundedness", "opt_out_handled_unseen": a QA reader had to
     look them up in the code. Each column is named in words, and under the table each says what it measures
     (with its name in the report, for the JSON); a figure no one has described yet keeps its name."""
-    store(runtime, "agent", 1, groundedness=0.91, opt_out_handled_unseen=0.97, macro_f1=0.88, novel_figure=0.5)
+    store("agent", 1, groundedness=0.91, opt_out_handled_unseen=0.97, macro_f1=0.88, novel_figure=0.5)
     text = app_client.get("/console/qa", headers={**HTML, **auth_headers("analyst")}).text
     headers = re.findall(r'<th scope="col" data-figure="([^"]+)">([^<]+)</th>', text)
     assert headers == [("groundedness", "Grounded"), ("opt_out_handled_unseen", "Opt-outs handled, unseen wordings"),
