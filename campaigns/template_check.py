@@ -113,16 +113,19 @@ class MediaReport:
     detail: str
 
 
-def inspect_media(url: str, content_type: str, *, profile: str = "default", timeout: float = 10.0) -> MediaReport:
+def inspect_media(
+    url: str, content_type: str, *, profile: str = "default", timeout: float = 10.0, deadline: float = 30.0
+) -> MediaReport:
     """Fetch an attachment as the delivery engine will and check it (``channels.media.prepare_media``).
 
     The fetch goes through ``core.outbound_http`` (public addresses only, every redirect checked)
-    and stops past :data:`INSPECT_LIMIT` bytes, so a wrong address costs one bounded request.
+    and stops past :data:`INSPECT_LIMIT` bytes or ``deadline`` seconds, so a wrong address costs one
+    bounded request.
     """
     try:
         outbound_http.check_url(url, field="media")
         data = bytearray()
-        with outbound_http.client(timeout=timeout) as http, http.stream("GET", url) as response:
+        with outbound_http.client(timeout=timeout, deadline=deadline) as http, http.stream("GET", url) as response:
             if response.status_code != 200:
                 return MediaReport(False, f"the address answers HTTP {response.status_code}, not the file")
             for chunk in response.iter_bytes():

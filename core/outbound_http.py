@@ -12,7 +12,10 @@ internal host and (worse) show the answer (SSRF). Every such request goes throug
   the C resolver reads them;
 * the connection goes to the address that was checked (no second lookup a rebinding DNS server
   could answer differently), with the original ``Host`` header and TLS name (SNI, certificate);
-* redirects are followed, each hop checked the same way, at most :data:`MAX_REDIRECTS`.
+* redirects are followed, each hop checked the same way, at most :data:`MAX_REDIRECTS`;
+* one **deadline** bounds everything a client does (connecting, TLS, every redirect, the answer's
+  headers and body): ``timeout`` bounds each wait, but a server trickling a byte every few seconds
+  never lets one expire, and held a worker (or a request thread) for as long as it liked.
 
 :func:`check_url` applies the same rules when a URL is saved, so a bad one is a 422 at once.
 ``RELAIS_OUTBOUND_ALLOW_PRIVATE=true`` (development, tests against local fakes) or
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from core.errors import ValidationFailed
@@ -34,6 +39,8 @@ from core.settings import Settings, get_settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_REDIRECTS = 5
+#: a client's whole work (connect, TLS, redirects, headers and body) ends within this, by default
+DEADLINE_SECONDS = 30.0
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_V4 = frozenset("0123456789abcdefxABCDEFX.")
 
@@ -159,12 +166,105 @@ def check_url(url: str, *, field: str = "url", policy: OutboundPolicy | None = N
     _refuse_non_public(host, addresses, field=field)
 
 
-class _PinnedTransport(httpx.HTTPTransport):
-    """Checks each request's destination and connects to the very address it checked."""
+class _Deadline:
+    """The moment a client's work must be over: each network wait is cut to the time left."""
 
-    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+
+    def left(self, timeout: float | None, error: type[httpcore.TimeoutException]) -> float:
+        """``timeout`` (one wait's own limit) or the time left, whichever is shorter.
+
+        Raises:
+            error: the deadline has passed.
+        """
+        remaining = self._ends - time.monotonic()
+        if remaining <= 0:
+            raise error(f"no complete answer within {self.seconds:g} s (the deadline for the whole request)")
+        return remaining if timeout is None else min(timeout, remaining)
+
+    def check(self, error: type[httpcore.TimeoutException]) -> None:
+        """Raise ``error`` in the deadline's words if it has passed (a wait cut short by it timed out)."""
+        self.left(None, error)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self._stream.read(max_bytes, self._deadline.left(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout:
+            self._deadline.check(httpcore.ReadTimeout)
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self._stream.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
+        except httpcore.WriteTimeout:
+            self._deadline.check(httpcore.WriteTimeout)
+            raise
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        try:
+            wait = self._deadline.left(timeout, httpcore.ConnectTimeout)
+            tls = self._stream.start_tls(ssl_context, server_hostname, wait)
+        except httpcore.ConnectTimeout:
+            self._deadline.check(httpcore.ConnectTimeout)
+            raise
+        return _DeadlineStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, each wrapped in :class:`_DeadlineStream`."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._backend = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            stream = self._backend.connect_tcp(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                               local_address, socket_options)  # fmt: skip
+        except httpcore.ConnectTimeout:
+            self._deadline.check(httpcore.ConnectTimeout)
+            raise
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    """Checks each request's destination and connects to the very address it checked, within the deadline."""
+
+    def __init__(self, policy: OutboundPolicy, deadline: _Deadline) -> None:
+        super().__init__()
         self._policy = policy
+        # httpx's transport offers no way to choose httpcore's network backend: its pool is built
+        # again, as httpx builds it (default TLS context, limits), with the deadline's backend
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                             network_backend=_DeadlineBackend(deadline))  # fmt: skip
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -191,18 +291,26 @@ class _PinnedTransport(httpx.HTTPTransport):
         return super().handle_request(pinned)
 
 
-def client(*, timeout: float = 10.0, policy: OutboundPolicy | None = None) -> httpx.Client:
+def client(
+    *, timeout: float = 10.0, deadline: float = DEADLINE_SECONDS, policy: OutboundPolicy | None = None
+) -> httpx.Client:
     """An httpx client that reaches only public addresses (see the module docstring).
+
+    ``timeout`` bounds each wait (connecting, each read, each write); ``deadline`` counts from now
+    and bounds all the client's work together (redirects and the body read included): open one
+    client per call, within the ``with`` that uses it.
 
     Connections are pooled by the address connected to: use one client per destination host, so a
     TLS connection verified for one name is never reused for another name on the same address.
 
-    Raises (from its requests):
+    Raises (from its requests and their bodies):
         OutboundBlocked: a destination, or a redirect hop, is not public.
+        httpx.TimeoutException: a wait took longer than ``timeout``, or the deadline passed (its words
+            say "the deadline for the whole request").
         httpx.HTTPError: the usual network failures, an unresolvable name included.
     """
     return httpx.Client(
-        transport=_PinnedTransport(policy or OutboundPolicy.from_settings()),
+        transport=_PinnedTransport(policy or OutboundPolicy.from_settings(), _Deadline(deadline)),
         timeout=timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

@@ -12,7 +12,8 @@ from core.outbound_http import OutboundBlocked
 from core.periodic import Periodic
 from core.retry import retry_after
 
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10.0  # each wait: connecting, each read
+DEADLINE_SECONDS = 30.0  # the whole delivery: a receiver trickling its answer is cut off here
 
 PERIODIC = (Periodic("webhook-sweep", 300, "core.tasks.sweep_webhooks", "default"),)
 
@@ -39,7 +40,7 @@ def deliver_webhook(delivery_id: int) -> str:
         start = time.perf_counter()
         try:
             # streamed and closed unread: the receiver's body is neither downloaded nor stored
-            with outbound_http.client(timeout=TIMEOUT_SECONDS) as client, client.stream(
+            with outbound_http.client(timeout=TIMEOUT_SECONDS, deadline=DEADLINE_SECONDS) as client, client.stream(
                 "POST", sub.url, content=body, headers=headers
             ) as response:
                 status = response.status_code

@@ -207,7 +207,7 @@ def notify_all(settings: Settings, payload: dict[str, Any]) -> int:
     for subscription in still_allowed(current_key_only(settings, subscriptions(settings))):
         # one client per endpoint: a TLS connection verified for one push service is never reused
         # for another name that happens to share its address
-        with outbound_http.client(timeout=5, policy=policy) as client:
+        with outbound_http.client(timeout=5, deadline=15, policy=policy) as client:
             sent += _push_one(settings, _CheckedSession(client), subscription, payload, key)
     return sent
 

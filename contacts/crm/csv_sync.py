@@ -27,6 +27,8 @@ from core.retry import CallFailed, Failure, RetryPolicy, header, retry_after
 
 #: the download's retries: 4 attempts, waits up to 60 s each
 POLICY = RetryPolicy(attempts=4, base=2.0, max_delay=60.0)
+#: the whole download, retries included (50 MiB at 175 KB/s); the sync job itself may run 10 minutes
+DEADLINE_SECONDS = 300.0
 
 
 class _Answered(Exception):
@@ -75,9 +77,13 @@ def sync_from_url(
     headers: Mapping[str, str] | None = None,
     limits: FileLimits | None = None,
     timeout: float = 60.0,
+    deadline: float = DEADLINE_SECONDS,
     policy: RetryPolicy | None = None,
 ) -> ImportReport:
     """Download ``url`` and import it (``on_existing`` forced to ``merge``).
+
+    ``timeout`` bounds each wait, ``deadline`` the whole download, its retries included (a host trickling
+    the file is cut off there, and the attempts left fail at once).
 
     Raises:
         CrmUnavailable: the download still failed after :data:`POLICY`'s retries, or answered a 4xx (the call,
@@ -90,7 +96,7 @@ def sync_from_url(
     file_limits = limits or FileLimits()
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         try:
-            with outbound_http.client(timeout=timeout) as client:
+            with outbound_http.client(timeout=timeout, deadline=deadline) as client:
                 (policy or POLICY).call(f"CSV sync source GET {_shown(url)}",
                                         lambda: _download(client, url, headers or {}, spool, file_limits.max_bytes),
                                         failure=_failure)  # fmt: skip

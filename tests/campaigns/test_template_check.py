@@ -4,6 +4,8 @@ brand rules, the variables offered, event samples, media URLs, what keeps a temp
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +17,7 @@ from core import db
 from core.errors import Conflict, ValidationFailed
 from core.settings import Settings
 from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.core.trickling_server import trickling
 
 
 def test_pure_helpers() -> None:
@@ -67,3 +70,16 @@ def test_a_template_in_use_cannot_be_deleted(runtime_any_db: Settings) -> None:
             service.delete_template(session, event)
         service.delete_template(session, spare)
         assert sorted(session.scalars(select(Template.name))) == ["arm", "de", "event", "main"]
+
+
+@pytest.mark.usefixtures("outbound_to_loopback")
+def test_the_media_check_of_an_address_trickling_its_file_ends_at_its_deadline() -> None:
+    """A byte every 0.2 s never let the 10 s per-read timeout expire: the marketer's request (and a server thread)
+    waited for as long as the host liked. The check now answers at its deadline, saying so."""
+    start = time.monotonic()
+    with trickling(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n" + b"\x89PNG" * 1250,
+                   head=20) as url:
+        report = template_check.inspect_media(url, "image/png", deadline=2)
+    assert time.monotonic() - start < 3.5
+    assert report == template_check.MediaReport(False, "the file could not be fetched (ReadTimeout: no complete "
+                                                       "answer within 2 s (the deadline for the whole request))")

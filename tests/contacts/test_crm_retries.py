@@ -5,6 +5,7 @@ is real."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from core.retry import RetryPolicy
 from core.settings import Settings, get_settings
 from tests.contacts import fake_hubspot
 from tests.contacts.helpers import phone
+from tests.core.trickling_server import trickling
 from tests.helpers import auth_headers
 
 
@@ -348,3 +350,18 @@ def test_one_sync_at_a_time(outbound_to_loopback: None, monkeypatch: pytest.Monk
         with db.session_scope() as session:
             assert hubspot_run.sync(session, config(fake), redis=redis).seen == 2
         assert redis.get(hubspot_run.RUNNING_KEY) is None
+
+
+def test_a_csv_host_trickling_the_file_is_cut_off_at_the_deadline(outbound_to_loopback: None,
+                                                                   runtime: Settings) -> None:
+    """A byte every 0.2 s never let the 60 s per-read timeout expire: the sync (a worker, or an admin's request)
+    was held for as long as the host liked. The download ends at its deadline, retries included."""
+    policy, _ = waits()
+    file = f"phone,name\n{phone(1)},One\n".encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(file), file)
+    start = time.monotonic()
+    with trickling(answer, head=30) as url, db.session_scope() as session, \
+            pytest.raises(hubspot.CrmUnavailable, match=r"unreachable: no complete answer within 2 s \(the "
+                                                        r"deadline for the whole request\) after 4 attempts"):
+        csv_sync.sync_from_url(session, url, ImportOptions(), deadline=2, policy=policy)
+    assert time.monotonic() - start < 3.5 and contacts_count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from core import outbound_http
 from core.outbound_http import OutboundBlocked, OutboundPolicy
+from tests.core.trickling_server import trickling
 
 PUBLIC_ONLY = OutboundPolicy()
 
@@ -182,3 +184,35 @@ def test_non_http_schemes_are_refused_by_the_client() -> None:
     refused = (OutboundBlocked, httpx.UnsupportedProtocol)
     with outbound_http.client(policy=PUBLIC_ONLY) as client, pytest.raises(refused):
         client.get("ftp://example.com/")
+
+
+SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize("head", [0, len(SLOW_HEAD)], ids=["headers trickled", "body trickled"])
+def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline(head: int) -> None:
+    """A byte every 0.2 s never lets the 1 s per-read timeout expire: the answer took 200 s (headers included)
+    and held the caller all along. The deadline ends the whole request, headers or body."""
+    start = time.monotonic()
+    with (
+        trickling(SLOW_HEAD + b"x" * 1000, head=head) as url,
+        pytest.raises(httpx.ReadTimeout) as err,
+        outbound_http.client(timeout=1, deadline=2, policy=OutboundPolicy(allow_private=True)) as client,
+        client.stream("GET", url) as response,
+    ):
+        for _ in response.iter_bytes():
+            pass
+    assert 2 <= time.monotonic() - start < 3.5
+    assert "no complete answer within 2 s (the deadline for the whole request)" in str(err.value)
+
+
+def test_the_deadline_spans_redirects() -> None:
+    """Each hop starting its own count would let a chain of slow redirects run six times as long."""
+    hops: list[httpx.Response] = []
+    with trickling(b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n", every=0.02) as url:
+        start = time.monotonic()
+        with outbound_http.client(timeout=1, deadline=2, policy=OutboundPolicy(allow_private=True)) as client:
+            client.event_hooks["response"].append(hops.append)
+            with pytest.raises(httpx.ReadTimeout, match="deadline"):
+                client.get(url)  # each hop's answer takes 1.2 s: the second one passes the deadline
+    assert len(hops) == 1 and time.monotonic() - start < 2.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 
@@ -10,12 +11,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from core import db, webhooks
+from core import db, tasks, webhooks
 from core.db import utcnow
 from core.models import WebhookDelivery
 from core.outbound_http import OutboundPolicy
 from core.queue import get_queue
 from core.settings import Settings
+from tests.core.trickling_server import trickling
 from tests.core.webhook_receiver import Receiver, serving
 from tests.helpers import auth_headers, run_jobs
 
@@ -239,3 +241,24 @@ def test_a_test_event_reaches_one_webhook_and_a_new_secret_signs_from_then_on(
     assert refused.status_code == 409 and "deactivated" in refused.json()["detail"]
     assert app_client.post(f"/api/v1/webhooks/{made['id']}/secret", headers=admin).status_code == 409
     assert app_client.post("/api/v1/webhooks/999/test", headers=admin).status_code == 404
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(
+    outbound_to_loopback: None, runtime: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.2 s never let the 10 s per-read timeout expire: the worker was held for as long as the
+    receiver liked. The delivery ends at its deadline, logged, and is tried again later."""
+    monkeypatch.setattr(tasks, "DEADLINE_SECONDS", 2.0)
+    with trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok........") as url:
+        with db.session_scope() as session:
+            webhooks.create_subscription(session, url=url, event_types=["*"])
+            webhooks.emit(session, "campaign.completed", {"campaign_id": 3})
+            session.flush()
+            delivery_id = session.query(WebhookDelivery).one().id
+        start = time.monotonic()
+        tasks.deliver_webhook(delivery_id)
+        assert time.monotonic() - start < 3.5
+    with db.session_scope() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.status == "pending" and delivery.attempts == 1
+        assert delivery.last_error == "ReadTimeout: no complete answer within 2 s (the deadline for the whole request)"
