@@ -4,6 +4,10 @@ Jobs in ``campaigns.tasks`` call these inside their own ``session_scope``. Prepa
 their planned time (``not_before``) and wake-up send jobs; at claim time the delivery authority
 (``delivery.authority``) checks the campaign's state, consent, the window and the cap once more,
 so a paused campaign's messages wait and a cancelled one's are rejected.
+
+A background step (the preparation job, the campaigns sweep) moves a campaign's status only from the
+status it read (:func:`_advance`): a pause or a cancel a person committed after that read wins, and the
+step's other progress (cursor, phase, the A/B winner) is kept for the resume.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from campaigns import abtest, adaptive, forecasting, plan, scheduling
 from campaigns.models import Campaign
@@ -55,14 +60,38 @@ def requeue_lost_preparation(campaign: Campaign) -> bool:
     return enqueue(_prepare_job(campaign), rerun_failed=False) is not None
 
 
+def _advance(session: Session, campaign: Campaign, status: str) -> bool:
+    """Move ``campaign`` to ``status`` only if it still has the status this session read; True when moved.
+
+    The preparation job and the sweep read a campaign, work (a chunk takes seconds), then move it on. A
+    pause or a cancel committed in between (the API locks the row, these steps do not) was overwritten by
+    that write: the campaign went on ``running`` or ``preparing``, and the authority, which asks the
+    campaign's status, let its messages go. The move is one conditional UPDATE; when it finds another
+    status, the campaign keeps it (read back into ``campaign``) and the step leaves it there.
+    """
+    session.flush()
+    read = campaign.status
+    result = session.execute(
+        update(Campaign).where(Campaign.id == campaign.id, Campaign.status == read).values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    moved = int(getattr(result, "rowcount", 0) or 0) == 1
+    if moved:
+        set_committed_value(campaign, "status", status)
+    else:
+        session.refresh(campaign, ["status"])
+    return moved
+
+
 def start_run(session: Session, campaign: Campaign, *, now: datetime) -> None:
     """Begin a run now: reset the per-run counters, store the run's forecast unless one was stored at
     schedule (a recurring campaign's later runs: from the audience and predictions of now), and queue
-    the preparation job."""
+    the preparation job. Nothing starts when the campaign was paused or cancelled since it was read."""
+    if not _advance(session, campaign, "preparing"):
+        return
     campaign.run += 1
     if campaign.local_time and campaign.recurrence:  # each run sends at the local time of its own day
         campaign.local_date = now.astimezone(scheduling.zone(campaign.timezone)).date().isoformat()
-    campaign.status = "preparing"
     campaign.phase = "main"
     campaign.cursor = 0
     campaign.prepared = 0
@@ -85,8 +114,7 @@ def finish_phase(session: Session, campaign: Campaign, *, now: datetime) -> None
         campaign.ab_decide_at = now + timedelta(hours=float(campaign.ab.get("winner_after_hours", 4)))
     else:
         campaign.phase = "done"
-    campaign.status = "running"
-    session.flush()
+    _advance(session, campaign, "running")
 
 
 def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
@@ -96,9 +124,8 @@ def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
     winner = abtest.pick_winner(results)
     campaign.ab_winner = winner.name
     campaign.phase = "holdout"
-    campaign.status = "preparing"
-    session.flush()
-    _queue_prepare(session, campaign)
+    if _advance(session, campaign, "preparing"):  # paused meanwhile: the resume prepares the holdout
+        _queue_prepare(session, campaign)
     return winner.name
 
 
@@ -106,16 +133,14 @@ def wait_for_results(session: Session, campaign: Campaign, *, now: datetime) -> 
     """An adaptive batch is prepared: let its results come in before the bandit splits the next one."""
     campaign.phase = "batch_wait"
     campaign.ab_decide_at = adaptive.next_batch_at(campaign, now)
-    campaign.status = "running"
-    session.flush()
+    _advance(session, campaign, "running")
 
 
 def prepare_next_batch(session: Session, campaign: Campaign) -> None:
     """The wait after an adaptive batch is over: prepare the next one (from the campaign's cursor)."""
     campaign.phase = "main"
-    campaign.status = "preparing"
-    session.flush()
-    _queue_prepare(session, campaign)
+    if _advance(session, campaign, "preparing"):
+        _queue_prepare(session, campaign)
 
 
 def replan_queued(session: Session, campaign: Campaign, *, now: datetime, batch: int = 5000) -> int:
@@ -185,10 +210,9 @@ def check_completion(session: Session, campaign: Campaign, *, now: datetime) -> 
     pending = session.scalar(
         select(Message.id).where(Message.campaign_id == campaign.id, Message.status.in_(IN_FLIGHT)).limit(1)
     )
-    if pending is not None:
+    if pending is not None or not _advance(session, campaign, "completed"):
         return False
     campaign.completed_at = now
-    campaign.status = "completed"
     webhooks.emit(session, "campaign.completed", {"campaign_id": campaign.id, "name": campaign.name,
                                                   "run": campaign.run, **summary(session, campaign.id)})
     if campaign.recurrence:
