@@ -28,7 +28,7 @@ from core import audit, revocations, webhooks
 from core.audit import SYSTEM, Actor
 from core.crypto import blind_index
 from core.db import utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.settings import get_settings
 from core.sql import among
 from core.words import counted
@@ -99,15 +99,25 @@ def record_opt_in(
 
     An opt-in does not lift a suppression-list entry (only an administrator removes those). A person
     or API key lifting an opt-out (the customer texted STOP, then asked again by phone or in the
-    shop) must say how in ``proof``: the ledger is the evidence that they asked.
+    shop) must say how in ``proof``: the ledger is the evidence that they asked. A double opt-in is
+    never asked of a contact who opted out: the confirmation request would be a text to a number that
+    said STOP, so it was never sent, and the contact was moved to ``pending`` (toward marketing) by
+    nobody's request but the shop's.
 
     Raises:
         ValidationFailed: unknown source, the contact is erased, or an opt-out lifted without proof.
+        Conflict: a double opt-in for a contact who opted out (nothing recorded).
     """
     if source not in OPT_IN_SOURCES:
         raise ValidationFailed(f"opt-in source must be one of {', '.join(OPT_IN_SOURCES)}")
     if contact.erased:
         raise ValidationFailed("an erased contact cannot opt in")
+    if double_opt_in and contact.opted_out:
+        raise Conflict(
+            f"contact {contact.id} opted out (STOP): no confirmation request is texted to them; they come back "
+            "by texting START, or record the opt-in they gave you, saying how in proof",
+            errors=[{"field": "double_opt_in", "message": "not for a contact who opted out"}],
+        )
     if contact.opted_out and not double_opt_in and actor.type != SYSTEM.type and not proof.strip():
         raise ValidationFailed(
             f"contact {contact.id} opted out: say in proof how they asked to opt back in",

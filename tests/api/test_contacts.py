@@ -173,3 +173,20 @@ def test_sync_routes_refuse_until_configured(app_client: TestClient) -> None:
     assert (
         app_client.post("/api/v1/contacts/sync/hubspot", headers=auth_headers("marketer")).status_code == 403
     )
+
+
+def test_a_double_opt_in_for_a_contact_who_said_stop_is_refused(app_client: TestClient) -> None:
+    """It answered 201 and moved them to pending (the confirmation request, queued, was never sent): a marketer's
+    call took a contact who said STOP back toward marketing. Now 409, nothing recorded, nothing queued."""
+    marketer = auth_headers("marketer")
+    cid = app_client.post("/api/v1/contacts", headers=marketer, json={"phone": NUMBER}).json()["id"]
+    stop = {"action": "opt_out", "source": "keyword", "proof": "STOP"}
+    assert app_client.post(f"/api/v1/contacts/{cid}/consent", headers=marketer, json=stop).status_code == 201
+    again = app_client.post(f"/api/v1/contacts/{cid}/consent", headers=marketer,
+                            json={"action": "opt_in", "source": "form", "proof": "web form", "double_opt_in": True})
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "double_opt_in"
+    state = app_client.get(f"/api/v1/contacts/{cid}/consent", headers=marketer).json()
+    assert (state["consent_status"], state["opted_out"]) == ("opted_out", True)
+    assert [h["action"] for h in state["history"]] == ["opt_out"]
+    with db.session_scope() as session:
+        assert session.scalars(select(Message).where(Message.contact_id == cid)).all() == []

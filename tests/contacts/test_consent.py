@@ -13,7 +13,7 @@ from contacts.service import record_engagement
 from core import db
 from core.audit import Actor
 from core.db import utcnow
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.models import AuditEntry, WebhookDelivery
 from core.settings import get_settings
 from core.webhooks import create_subscription
@@ -208,13 +208,23 @@ def test_a_person_lifts_an_opt_out_only_saying_how_the_customer_asked(runtime: o
         assert [e.action for e in consent.history(session, contact)] == ["opt_out", "opt_in"]
 
 
-def test_a_yes_does_not_undo_a_stop_through_a_double_opt_in_never_sent(runtime: object) -> None:
-    """A double opt-in requested for a contact who opted out leaves them pending (its request is not
-    sent); their next "yes", to any question, used to opt them back in."""
+def test_a_double_opt_in_is_never_asked_of_a_contact_who_said_stop(runtime: object) -> None:
+    """A double opt-in requested for a contact who opted out moved them to pending, toward marketing, on the
+    shop's say alone (its request was never texted). It is refused, and nothing is recorded; they come back
+    by texting START, or by an opt-in recorded with its proof."""
     with db.session_scope() as session:
         contact = create_contact(session, 20)
         consent.record_opt_out(session, contact=contact, source="keyword", proof="STOP")
-        consent.record_opt_in(session, contact=contact, source="api", double_opt_in=True, actor=PERSON)
+        with pytest.raises(Conflict, match=r"opted out \(STOP\): no confirmation request") as refused:
+            consent.record_opt_in(session, contact=contact, source="api", double_opt_in=True, actor=PERSON)
+        assert refused.value.errors == [{"field": "double_opt_in", "message": "not for a contact who opted out"}]
+        assert (contact.consent_status, contact.opted_out) == ("opted_out", True)
+        assert [e.action for e in consent.history(session, contact)] == ["opt_out"]
         assert consent.confirm_double_opt_in(session, contact) is False
-        assert contact.opted_out is True
         assert consent.consent_verdicts(session, [contact.id], "marketing") == {contact.id: "opted_out"}
+        assert session.scalars(select(AuditEntry)).all() == []
+        declined = create_contact(session, 21)  # an import's "no" is no STOP: they may be asked to confirm
+        consent.record_declined(session, contact=declined, source="import", proof="consent=no")
+        consent.record_opt_in(session, contact=declined, source="api", double_opt_in=True, actor=PERSON)
+        assert (declined.consent_status, declined.opted_out) == ("pending", False)
+        assert consent.confirm_double_opt_in(session, declined) is True
