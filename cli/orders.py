@@ -35,6 +35,7 @@ def print_report(report: OrderImportReport, *, shown: int = 20) -> None:
     console.print(
         f"{counted(report.rows, 'row')}: {counted(report.orders_created, 'order')} created "
         f"({counted(report.lines, 'line')}), {report.orders_existing} already known, "
+        f"{report.orders_updated} known and paid or cancelled since (updated), "
         f"{counted(report.error_count, 'row')} rejected, "
         f"{counted(report.unknown_customers, 'customer')} matched no contact"
     )

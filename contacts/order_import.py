@@ -7,8 +7,10 @@ importing them again completes it. Rows are handed back, never silently dropped,
 spreadsheet row number (header = 1) and a reason: a bad cell, a guest order (no customer),
 a customer no contact matches (``unknown_customer``, see ``contacts.order_customers``).
 
-Orders already recorded (same source ``import`` and order id) are counted and left as they were,
-so importing a file again changes nothing. An order whose quantities are all negative is a credit
+Orders already recorded (same source ``import`` and order id) are counted, not recorded twice: importing
+a file again adds nothing. Their status only moves forward, as a shop's webhooks move it: a later export
+that shows an order paid or cancelled since (Shopify's ``Cancelled at``) updates it (``orders_updated``);
+its lines are left as they were. An order whose quantities are all negative is a credit
 note (Online Retail's ``C`` invoices) and is recorded ``cancelled``. Times without an offset are
 taken as UTC; slash dates are read as the file's own dates show (``contacts.order_dates``), or as
 ``day_first`` says.
@@ -41,7 +43,9 @@ from contacts.orders import (
     MAX_UNIT_PRICE_MICROS,
     LineIn,
     OrderIn,
+    advance_status,
     known_orders,
+    moves_forward,
     record_orders,
     to_micros,
 )
@@ -84,7 +88,8 @@ class OrderImportReport:
 
     rows: int = 0
     orders_created: int = 0
-    orders_existing: int = 0
+    orders_existing: int = 0  # known already and left as they were
+    orders_updated: int = 0  # known already, their status moved on (paid or cancelled since)
     lines: int = 0  # lines of the orders created (or, dry, that would be)
     error_count: int = 0
     unknown_customers: int = 0  # distinct customers no contact matched
@@ -103,7 +108,8 @@ class OrderImportReport:
         return {
             "date_order": self.date_order, "date_order_why": self.date_order_why, "day_first": self.day_first,
             "rows": self.rows, "orders_created": self.orders_created, "orders_existing": self.orders_existing,
-            "lines": self.lines, "error_count": self.error_count, "unknown_customers": self.unknown_customers,
+            "orders_updated": self.orders_updated, "lines": self.lines, "error_count": self.error_count,
+            "unknown_customers": self.unknown_customers,
             "customers": self.customers, "refunds_created": self.refunds_created,
             "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
             "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.row)],
@@ -377,14 +383,20 @@ def _import(
         if options.dry_run:
             known = known_orders(session, "import", (order.external_id for _, order in items))
             created = [order.external_id not in known for _, order in items]
+            moved = [not new and moves_forward(known[order.external_id.strip()].status, order.status)
+                     for (_, order), new in zip(items, created, strict=True)]  # fmt: skip
         else:
-            created = [recorded.created for recorded in record_orders(session, items)]
-        for (_, order), new, refund in zip(items, created, refunds, strict=True):
+            recorded = record_orders(session, items)
+            created = [one.created for one in recorded]
+            moved = [not one.created and advance_status(session, one.order, order.status, at=order.cancelled_at)
+                     for one, (_, order) in zip(recorded, items, strict=True)]  # fmt: skip
+        for (_, order), new, updated, refund in zip(items, created, moved, refunds, strict=True):
             if refund:
                 report.refunds_created += new
                 continue
             report.orders_created += new
-            report.orders_existing += not new
+            report.orders_updated += updated
+            report.orders_existing += not new and not updated
             report.lines += len(order.lines) if new else 0
         batch.clear()
 
@@ -442,7 +454,8 @@ def _date_order(binary: IO[bytes], shape: FileShape, limits: FileLimits, options
 
 
 def _counts(report: OrderImportReport) -> dict[str, int]:
-    return {k: getattr(report, k) for k in ("rows", "orders_created", "orders_existing", "lines", "error_count")}
+    keys = ("rows", "orders_created", "orders_existing", "orders_updated", "lines", "error_count")
+    return {k: getattr(report, k) for k in keys}
 
 
 def _audit(session: Session, counts: dict[str, int], *, actor: Actor, filename: str, stopped: str = "") -> None:

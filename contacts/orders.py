@@ -248,13 +248,19 @@ def advance_status(session: Session, order: Order, status: str, *, at: datetime 
     """
     if status not in ORDER_STATUSES:
         raise ValidationFailed(f"status must be one of {', '.join(ORDER_STATUSES)}", errors=[{"field": "status"}])
-    if ORDER_STATUSES.index(status) <= ORDER_STATUSES.index(order.status):
+    if not moves_forward(order.status, status):
         return False
     order.status = status
     if status == "cancelled":
         order.cancelled_at = as_utc(at) if at else order.ordered_at
     session.flush()
     return True
+
+
+def moves_forward(current: str, status: str) -> bool:
+    """Whether ``status`` is after ``current`` (``open`` → ``paid`` → ``cancelled``): an order never moves back,
+    so a late ``orders/paid`` webhook or an older export cannot revive a cancelled order."""
+    return ORDER_STATUSES.index(status) > ORDER_STATUSES.index(current)
 
 
 def list_orders(session: Session, contact_id: int, *, limit: int | None = 50, offset: int = 0) -> list[OrderView]:

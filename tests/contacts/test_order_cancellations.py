@@ -55,3 +55,36 @@ def test_a_cancelled_at_that_is_not_a_date_hands_the_order_back(runtime_any_db: 
     report = _import(ORDERS.replace("2025-10-09 08:30:00 +0200", "hier"))
     assert report["rejected_by_code"] == {"bad_date": 2}, report  # the second row inherits the cell
     assert report["errors"][0]["field"] == "Cancelled at"
+
+
+def test_a_later_export_cancels_an_order_imported_before_and_never_revives_one(runtime_any_db: Settings) -> None:
+    """Before, a re-import counted every known order "already imported" and left it as it was: an order
+    cancelled since the first export went on counting as spend."""
+    with db.session_scope() as session:
+        attrs.define(session, name="email", type="string")
+        create_contact(session, 1, attributes={"email": "a@example.com"})
+    before = ORDERS.replace("2025-10-09 08:30:00 +0200", "")  # the export of the day #3002 was placed
+    assert _import(before)["orders_created"] == 2
+
+    with db.session_scope() as session:  # the preview counts it and writes nothing
+        dry = import_orders(session, io.BytesIO(ORDERS.encode()), OrderImportOptions(dry_run=True),
+                            filename="orders.csv").as_dict()  # fmt: skip
+    assert (dry["orders_created"], dry["orders_updated"], dry["orders_existing"]) == (0, 1, 1), dry
+    with db.session_scope() as session:
+        assert session.scalar(select(Order.status).where(Order.external_id == "#3002")) == "paid"
+
+    report = _import(ORDERS)
+    assert (report["orders_created"], report["orders_updated"], report["orders_existing"]) == (0, 1, 1), report
+    assert report["lines"] == 0  # the known order's lines are left as they were
+    with db.session_scope() as session:
+        order = session.scalars(select(Order).where(Order.external_id == "#3002")).one()
+        assert order.status == "cancelled"
+        assert order.cancelled_at is not None and order.cancelled_at.strftime("%Y-%m-%d %H:%M") == "2025-10-09 06:30"
+        lines = order_lines(session)
+    assert float((lines["quantity"] * lines["unit_price"]).sum()) == 40
+
+    # an older export read again moves nothing back: the cancelled order stays cancelled
+    again = _import(before)
+    assert (again["orders_updated"], again["orders_existing"]) == (0, 2), again
+    with db.session_scope() as session:
+        assert session.scalar(select(Order.status).where(Order.external_id == "#3002")) == "cancelled"
