@@ -82,12 +82,18 @@ def _extractive(lines: Sequence[ThreadLine], max_sentences: int) -> str:
     return summary
 
 
+def utc_words(at: datetime) -> str:
+    """How the summary writes the moment a person ended their stretch ("2026-12-01 09:42 UTC"); the console finds
+    these words in the text to show that moment in the reader's own time zone."""
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _state_words(reason: str, ended: Ended | None) -> str:
     """Where the thread stands: escalated and why, or how a person ended it, when and by whom."""
     if ended is None:
         return f"Escalated: {_reason_words(reason)}." if reason else ""
     by = f" by {ended.by}" if ended.by else ""
-    when = ended.at.strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_words(ended.at)
     if ended.how == "handed_back":
         words = f"Handed back to the bot at {when}{by}"
     else:

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.console.reasons import state_words, words
 from api.console.roles import home, navigation
+from api.console.times import local_time, summary_html
 from api.deps import optional_principal
 from campaigns.brand import business_name
 from channels.countries import region_code
@@ -155,6 +156,8 @@ TEMPLATES.env.filters["sentiment_badge"] = sentiment_badge
 TEMPLATES.env.filters["contact_name"] = contact_name
 TEMPLATES.env.filters["counted"] = counted
 TEMPLATES.env.globals["state_words"] = state_words
+TEMPLATES.env.globals["local_time"] = local_time
+TEMPLATES.env.globals["summary_html"] = summary_html
 
 
 def wants_html(request: Request) -> bool:

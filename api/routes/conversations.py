@@ -75,12 +75,22 @@ class NoteOut(BaseModel):
     created_at: datetime
 
 
+class EndedOut(BaseModel):
+    """How a person ended their stretch on the thread (``handoff.service.ending``): handed back or closed."""
+
+    how: Literal["handed_back", "closed"]
+    at: datetime
+    by: str  # the person's name (else e-mail), the key or the system that did it; "" when unknown
+    disposition: str | None = None  # a close's ("resolved", "no_response"...)
+
+
 class ContextOut(BaseModel):
     conversation: ConversationOut
     messages: list[MessageOut]
     notes: list[NoteOut]
     summary: str
     summary_path: str
+    ended: EndedOut | None = None  # the summary says it in words; here for a page or integration to show it its way
     escalation: dict[str, Any] | None
     contact: dict[str, Any]
     campaign_messages: int
@@ -357,6 +367,7 @@ def conversation_context(
         notes=[NoteOut(id=n.id, author_user_id=n.author_user_id, body=n.body, created_at=n.created_at) for n in notes],
         summary=summary.text,
         summary_path=summary.path,
+        ended=None if ended is None else EndedOut.model_validate(ended, from_attributes=True),
         escalation=None
         if escalation is None
         else {

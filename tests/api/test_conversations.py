@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi.testclient import TestClient
 
 from contacts import consent
@@ -78,6 +80,15 @@ def test_context_has_thread_summary_and_escalation(app_client: TestClient) -> No
         f"/api/v1/conversations/{conversation_id}/close", json={"disposition": "nope"}, headers=headers
     )
     assert closed.status_code == 422
+    assert context["ended"] is None  # with a person
+    closed = app_client.post(
+        f"/api/v1/conversations/{conversation_id}/close", json={"disposition": "resolved"}, headers=headers
+    )
+    assert closed.status_code == 200
+    ended = app_client.get(f"/api/v1/conversations/{conversation_id}/context", headers=headers).json()["ended"]
+    # how, when and by whom the summary says in words ("Closed at … UTC by …"), for an integration to show its way
+    assert ended["how"] == "closed" and ended["disposition"] == "resolved" and ended["by"]
+    assert datetime.fromisoformat(ended["at"]).tzinfo is not None
 
 
 def test_context_says_what_the_contact_may_receive_as_the_contact_card_does(app_client: TestClient) -> None:

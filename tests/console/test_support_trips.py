@@ -2,7 +2,8 @@
 
 The demo's agents had no availability profile until they set a status, so the Supervisor page said "No agents yet."
 and a conversation's Transfer menu offered nobody, though agent users existed. The summary of a thread the agent had
-handed back to the bot, or closed, still said "Escalated: …". A marketer read the contact's page in UTC ("When (UTC)")
+handed back to the bot, or closed, still said "Escalated: …", then said when in UTC, and a closed thread's header
+read "Closed with camille". A marketer read the contact's page in UTC ("When (UTC)")
 while every other page of the console gives times in the browser's zone. An analyst read a run's report page with
 unrounded figures ("24.885103823460234") and no way back to the QA page.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -51,29 +53,52 @@ def test_agents_who_never_set_a_status_can_be_transferred_to_and_are_on_the_supe
     tools.fits(page)
 
 
-def test_the_summary_says_the_thread_was_handed_back_or_closed(live_server: str, page: Page) -> None:
-    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
-    conversation_id = escalated_conversation("+33655550122", "My parcel never came, I want a person")
-    assign(conversation_id, camille)
-    page.goto(f"{live_server}/console/conversations/{conversation_id}")
-    summary = page.locator("section[aria-labelledby=summary-title] p")
-    expect(summary).to_contain_text("Escalated: Human requested.")
+def test_the_summary_says_the_thread_was_handed_back_or_closed_in_the_readers_time(
+    live_server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="America/New_York",
+                                  locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+        conversation_id = escalated_conversation("+33655550122", "My parcel never came, I want a person")
+        assign(conversation_id, camille)
+        page.goto(f"{live_server}/console/conversations/{conversation_id}")
+        summary = page.locator("section[aria-labelledby=summary-title] p")
+        expect(summary).to_contain_text("Escalated: Human requested.")
 
-    page.get_by_role("button", name=re.compile("Hand back to the bot")).click()
-    expect(page.locator("#conversation-state")).to_have_text("Bot answering")
-    page.reload()
-    # before: "Escalated: Human requested." after the hand-back, as if a person were still to come
-    expect(summary).to_contain_text(
-        re.compile(r"Handed back to the bot at \d{4}-\d\d-\d\d \d\d:\d\d UTC by camille "
-                   r"\(it had been escalated: Human requested\)\.")
-    )
-    expect(summary).not_to_contain_text("Escalated:")
+        page.get_by_role("button", name=re.compile("Hand back to the bot")).click()
+        expect(page.locator("#conversation-state")).to_have_text("Bot answering")
+        page.reload()
+        # before: "Escalated: Human requested." after the hand-back, as if a person were still to come; then the
+        # moment in UTC ("at 2026-12-01 14:42 UTC") on a page whose every other time is in the reader's zone
+        local = r"\d\d \w{3}, \d\d:\d\d"  # as the messages' times, in America/New_York
+        expect(summary).to_contain_text(
+            re.compile(rf"Handed back to the bot at {local} by camille \(it had been escalated: Human requested\)\.")
+        )
+        expect(summary).not_to_contain_text("Escalated:")
+        expect(summary).not_to_contain_text("UTC")
+        when = summary.locator("time")
+        expect(when).to_have_attribute("title", "America/New_York")
+        handed_back = datetime.fromisoformat(when.get_attribute("datetime") or "")
+        shown = handed_back.astimezone(ZoneInfo("America/New_York")).strftime("%d %b, %H:%M")
+        expect(when).to_have_text(shown)
 
-    page.get_by_role("button", name=re.compile("^Close")).first.click()
-    expect(page.locator("#conversation-state")).to_have_text(re.compile("Closed"))
-    page.reload()
-    expect(summary).to_contain_text(re.compile(r"Closed at \d{4}-\d\d-\d\d \d\d:\d\d UTC by camille as "))
-    tools.fits(page)
+        assign(conversation_id, camille)  # she takes it again, then closes it
+        page.reload()
+        page.get_by_role("button", name=re.compile("^Close")).first.click()
+        expect(page.locator("#conversation-state")).to_have_text("Closed")
+        # before: "Closed with camille", as if she still had it; now who closed it, when (her zone) and how
+        standing = page.locator("#conversation-standing")
+        expect(standing).to_have_text(re.compile(rf"^\s*Closed\s+by camille on {local} as resolved\s*$"))
+        page.reload()
+        expect(standing).to_have_text(re.compile(rf"^\s*Closed\s+by camille on {local} as resolved\s*$"))
+        expect(summary).to_contain_text(re.compile(rf"Closed at {local} by camille as resolved"))
+        expect(page.locator("#conversation")).not_to_contain_text("UTC")
+        tools.fits(page)
+    finally:
+        context.close()
 
 
 def test_the_contact_page_gives_times_in_the_browsers_zone(live_server: str, browser: Browser) -> None:
