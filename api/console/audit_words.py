@@ -1,8 +1,9 @@
 """The audit log in words, for the console's audit page: who acted, what they did, on what, and the
 changes, instead of ``user``/``3``/``user.role.change``/``{"role": ["agent", "marketer"]}``.
 
-Presentation only: the rows, their filters and the CSV export are ``core.audit``'s. An action
-without words of its own is still readable ("Campaign: pause"), so a new action never shows raw.
+Presentation only: the rows, their filters and the CSV export are ``core.audit``'s. Every action the code
+records has words of its own in :data:`ACTIONS` (a test reads the code for them); one without, from an older
+version, is still readable ("Campaign: pause").
 """
 
 from __future__ import annotations
@@ -56,12 +57,89 @@ ACTIONS: dict[str, str] = {
     "webhook.replay": "Sent a webhook delivery again",
     "webhook.test": "Sent a test event to a webhook",
     "webhook.secret.rotate": "Gave a webhook a new signing secret",
+    "agent.status": "Changed an agent's availability",
+    "agent.profile": "Set an agent's skills, languages and load",
+    "agent.profile.update": "Changed the business profile the bot answers from",
+    "brand.update": "Changed the brand profile",
+    "campaign.create": "Created a campaign",
+    "campaign.update": "Changed a draft campaign",
+    "campaign.schedule": "Scheduled a campaign",
+    "campaign.pause": "Paused a campaign",
+    "campaign.resume": "Resumed a campaign",
+    "campaign.cancel": "Cancelled a campaign",
+    "campaign.conversion": "Recorded a conversion for a campaign",
+    "canned.create": "Wrote a canned response",
+    "canned.update": "Changed a canned response",
+    "canned.delete": "Deleted a canned response",
+    "contact.create": "Added a contact",
+    "contact.update": "Changed a contact",
+    "contact.merge": "Merged two contacts",
+    "contact.opt_in": "Recorded a contact's consent",
+    "contact.opt_out": "Recorded a contact's opt-out",
+    "contact.declined": "Recorded that a contact declined consent",
+    "contact_attribute.define": "Added a contact attribute",
+    "contact_attribute.update": "Changed a contact attribute",
+    "contact_attribute.delete": "Deleted a contact attribute",
+    "contact_list.create": "Created a contact list",
+    "contact_list.add_members": "Added contacts to a list",
+    "contact_list.remove_member": "Removed a contact from a list",
+    "contacts.export": "Downloaded all contacts",
+    "contacts.import.start": "Started a contact import",
+    "contacts.import.cancel": "Cancelled a contact import",
+    "contacts.import.succeeded": "A contact import finished",
+    "contacts.import.failed": "A contact import failed",
+    "contacts.import.cancelled": "A contact import was cancelled",
+    "orders.import": "Imported orders",
+    "orders.import.start": "Started an order import",
+    "orders.import.succeeded": "An order import finished",
+    "orders.import.failed": "An order import failed",
+    "orders.import.cancelled": "An order import was cancelled",
+    "order.create": "Added an order",
+    "event_template.set": "Chose the template of a transactional event",
+    "intelligence.score": "Scored the contacts' predictions",
+    "intelligence.uplift_score": "Trained the uplift model and scored the contacts",
+    "intents.train": "Trained an intent model",
+    "intents.activate": "Made an intent model the active one",
+    "intents.rollback": "Went back to the previous intent model",
+    "knowledge.ingest": "Added a document to the knowledge base",
+    "knowledge.delete": "Removed a document from the knowledge base",
+    "message.send": "Sent a text",
+    "message.cancel": "Cancelled a queued text",
+    "provider_account.rate": "Set a provider account's sending rate",
+    "segment.create": "Created a segment",
+    "segment.update": "Changed a segment",
+    "segment.delete": "Deleted a segment",
+    "sender.create": "Added a sender",
+    "sender.update": "Changed a sender",
+    "suppression.add": "Added a number to the suppression list",
+    "suppression.remove": "Removed a number from the suppression list",
+    "team.create": "Created a team",
+    "team.member.add": "Added an agent to a team",
+    "template.create": "Created a template",
+    "template.update": "Changed a template",
+    "template.delete": "Deleted a template",
+    "variant.approve": "Approved a variant as a template",
+    "variant.edit": "Edited a variant",
+    "variant.reject": "Rejected a variant",
     "conversation.assign": "Conversation: assigned",
     "conversation.reply": "Conversation: replied",
     "conversation.note": "Conversation: added a note",
     "conversation.transfer": "Conversation: transferred",
     "conversation.handback": "Conversation: handed back to the bot",
     "conversation.close": "Conversation: closed",
+}
+
+#: Areas of the "What" filter whose code does not say it ("Canned: every action", "Auth: every action").
+AREAS: dict[str, str] = {
+    "auth": "Log-in and two-factor",
+    "canned": "Canned responses",
+    "event": "Transactional events",
+    "intelligence": "Predictions",
+    "intents": "Intent models",
+    "job": "Failed jobs",
+    "keys": "Encryption keys",
+    "knowledge": "Knowledge base",
+    "push": "Notifications",
 }
 
 #: Actors that are not a person or a key, as the log names them (``actor_type``).
@@ -108,7 +186,7 @@ def action_text(action: str) -> str:
 
 def area_text(area: str) -> str:
     """An action's area (``contact_list``) for the filter's groups."""
-    return _capital(words(area))
+    return AREAS.get(area) or _capital(words(area))
 
 
 @dataclass(frozen=True)
