@@ -25,16 +25,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, CampaignAllocation
 from campaigns.reporting import arm_results
 from campaigns.scheduling import aware
+from conversations.models import Message
 from intelligence.bandit import ArmStats, control_size, next_batch
 
 MODE = "adaptive"
 CONTROL = "control"
+#: a message not gone yet: the bandit has no result of it
+IN_FLIGHT = ("queued", "sending")
 #: contacts per chunk once the test has stopped (as a plain campaign prepares)
 AFTER_STOP_CHUNK = 5000
 
@@ -53,8 +56,32 @@ def waits_between_batches(campaign: Campaign) -> bool:
     return is_adaptive(campaign) and not campaign.ab_winner
 
 
-def next_batch_at(campaign: Campaign, now: datetime) -> datetime:
-    return now + timedelta(minutes=int(campaign.ab["batch_minutes"]))
+def next_batch_at(session: Session, campaign: Campaign, now: datetime) -> datetime:
+    """When the bandit may split the next batch: ``batch_minutes`` after the last text of the run's earlier
+    batches is planned to go (after ``now`` when every text went or is due), and no later than ``max_hours`` after
+    the run started, when the stopping rule commits without further results.
+
+    A text waiting for its recipient's best hour (``send_time``), a send window or the throttle has no result to
+    learn from: batches split an hour apart while batch 1 waited for the next morning allocated on 0 sends.
+    """
+    unsent = session.scalar(select(func.max(Message.not_before)).where(
+        Message.campaign_id == campaign.id, Message.status.in_(IN_FLIGHT)))
+    last = max(aware(unsent), now) if unsent is not None else now
+    started = aware(campaign.run_started_at) if campaign.run_started_at else now
+    return min(last + timedelta(minutes=int(campaign.ab["batch_minutes"])),
+               max(started + timedelta(hours=float(campaign.ab["max_hours"])), now))
+
+
+def must_wait(session: Session, campaign: Campaign, now: datetime) -> bool:
+    """Whether a later batch of an undecided test must wait before the bandit splits it: texts of the run's earlier
+    batches have not gone yet (queued or being sent) and :func:`next_batch_at` is still ahead. False for the first
+    batch, a decided test, or once ``max_hours`` passed. The preparation job asks before it allocates, whatever
+    queued it (the sweep, a resume, a lost job queued again)."""
+    if not waits_between_batches(campaign) or not history(session, campaign):
+        return False
+    pending = session.scalar(select(Message.id).where(
+        Message.campaign_id == campaign.id, Message.status.in_(IN_FLIGHT)).limit(1))
+    return pending is not None and next_batch_at(session, campaign, now) > now
 
 
 def planned_batches(campaign: Campaign, audience: Iterable[int], recipients: Iterable[int]) -> dict[int, int]:

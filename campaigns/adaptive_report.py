@@ -142,6 +142,10 @@ def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
         why = "the audience ran out before any variant was clearly best; no winner"
     else:
         why = "still testing"
+    # the bandit splits the next batch once the texts planned so far went (their best hour, a window) and had
+    # ``batch_minutes`` to bring results (``adaptive.next_batch_at``): "still testing" alone left a day's wait unsaid
+    upcoming = (aware(campaign.ab_decide_at) if stop is None and campaign.phase == "batch_wait"
+                and campaign.ab_decide_at is not None else None)
     progress = _progress(session, campaign)
     waiting = sum(w for _, w in progress.values())
     if waiting:
@@ -168,4 +172,5 @@ def section(session: Session, campaign: Campaign) -> dict[str, Any] | None:
                     for row in rows],
         "arms": {name: metric.get(name, _arm_rate(_rate(0, 0), (0, 0))) for name in names},
         "purchases": purchases, "lift": lifts, "attribution_days": ATTRIBUTION_DAYS,
+        "next_batch_at": upcoming.isoformat() if upcoming is not None else None,
     }

@@ -130,9 +130,10 @@ def decide_ab(session: Session, campaign: Campaign, *, now: datetime) -> str:
 
 
 def wait_for_results(session: Session, campaign: Campaign, *, now: datetime) -> None:
-    """An adaptive batch is prepared: let its results come in before the bandit splits the next one."""
+    """An adaptive batch is prepared (or the next one may not be split yet): let the results of the texts sent so
+    far come in before the bandit splits the next one (:func:`campaigns.adaptive.next_batch_at`)."""
     campaign.phase = "batch_wait"
-    campaign.ab_decide_at = adaptive.next_batch_at(campaign, now)
+    campaign.ab_decide_at = adaptive.next_batch_at(session, campaign, now)
     _advance(session, campaign, "running")
 
 

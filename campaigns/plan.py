@@ -103,6 +103,11 @@ class Planner:
             return Slot(after)
         return Slot(at, self._why(after, at, tz=tz, country=country or "", window=window))
 
+    def closing(self, *, timezone: str | None, country: str | None, at: datetime) -> datetime:
+        """When the recipient's window, open at ``at`` (:meth:`opening` returned ``at`` itself), closes."""
+        return scheduling.window_close(at, tz=scheduling.zone(timezone, self.campaign.timezone),
+                                       window=self.window(country or ""))
+
     def first_send(self, *, timezone: str | None, country: str | None, now: datetime) -> Slot:
         """Preparation: the campaign's local-time schedule (if any), then the recipient's window."""
         base = now
@@ -225,6 +230,27 @@ class SlotSource(Protocol):
              now: datetime) -> tuple[Slot, dict[str, str]]: ...
 
 
+class _Turns:
+    """When each batch of an adaptive test is prepared, as ``campaigns.adaptive.next_batch_at`` decides: batch n
+    ``batch_minutes`` after the last text of batch n - 1 is planned (a best hour, a window), no later than
+    ``max_hours`` after the start, when the test stops and the rest follow at once. Batches are asked in order."""
+
+    def __init__(self, start: datetime, every: timedelta, longest: timedelta) -> None:
+        self.deadline, self.every = start + longest, every
+        self.begins: dict[int, datetime] = {0: start}
+        self.latest = start  # the last planned text of the batch being planned
+
+    def begin(self, batch: int) -> datetime:
+        while batch not in self.begins:
+            before = max(self.begins)
+            self.begins[before + 1] = max(min(max(self.latest, self.begins[before]) + self.every, self.deadline),
+                                          self.begins[before])
+        return self.begins[batch]
+
+    def went(self, at: datetime) -> None:
+        self.latest = max(self.latest, at)
+
+
 def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None, str | None]], *,
                  start: datetime, timing: SlotSource | None = None,
                  batches: Mapping[int, int] | None = None) -> Distribution:
@@ -237,8 +263,9 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     at the start and the rest ``winner_after_hours`` later, when the winner is chosen. With the
     best-time option, ``timing`` (``campaigns.send_time.Timing``) plans each recipient. An adaptive
     campaign gives ``batches`` (``campaigns.adaptive.planned_batches``: contact id → batch, the control
-    absent): batch n is prepared ``batch_minutes`` × n after the start at the latest (sooner once a variant
-    is clearly best), and the control gets no message. The first run only: a recurring campaign repeats it
+    absent): batch n is prepared ``batch_minutes`` after batch n - 1's last text is planned to go (a best hour,
+    a window) and ``max_hours`` after the start at the latest; sooner once a variant is clearly best. The control gets
+    no message. The first run only: a recurring campaign repeats it
     at each occurrence.
 
     Raises:
@@ -254,13 +281,16 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
     slots: dict[tuple[str | None, str | None, datetime], Slot] = {}
     planned: list[Slot] = []
     held_back = tested = 0
+    turns = _Turns(start, every, timedelta(hours=float((campaign.ab or {}).get("max_hours", 72))))
+    if batches is not None:  # a batch begins once the one before has gone: its recipients in batch order
+        recipients = sorted(recipients, key=lambda r: batches.get(r[0], -1))
     for contact_id, tz, country in recipients:
         held: Wait | None = None
         if batches is not None:
             if contact_id not in batches:  # the control: no message
                 held_back += 1
                 continue
-            begin = start + every * batches[contact_id]
+            begin = turns.begin(batches[contact_id])
             if batches[contact_id]:
                 held = Wait("adaptive_batch", f"waits for batch {batches[contact_id] + 1} of the adaptive test "
                                               f"({_local(begin, zone)} at the latest)")
@@ -270,12 +300,13 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
             begin, tested = start, tested + bool(ab)
         if timing is not None:
             planned.append(timing.slot(contact_id, tz, country, now=begin)[0])
-            continue
-        key = (tz, country, begin)
-        if key not in slots:
-            slot = planner.first_send(timezone=tz, country=country, now=begin)
-            slots[key] = Slot(slot.at, slot.wait or held)
-        planned.append(slots[key])
+        else:
+            key = (tz, country, begin)
+            if key not in slots:
+                slot = planner.first_send(timezone=tz, country=country, now=begin)
+                slots[key] = Slot(slot.at, slot.wait or held)
+            planned.append(slots[key])
+        turns.went(planned[-1].at)
     throttle = Throttle(campaign.throttle_per_minute) if campaign.throttle_per_minute else None
     hours: Counter[datetime] = Counter()
     waits: Counter[str] = Counter()
@@ -287,6 +318,6 @@ def distribution(campaign: Campaign, recipients: Iterable[tuple[int, str | None,
         hours[at.replace(minute=0, second=0, microsecond=0)] += 1
         if wait is not None:
             waits[wait.code] += 1
-    last = start + every * max(batches.values()) if batches else None
+    last = turns.begin(max(batches.values())) if batches else None
     return Distribution(start, tuple(sorted(hours.items())), dict(waits), decided if ab else None, last, held_back,
                         tested)

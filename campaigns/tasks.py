@@ -53,6 +53,10 @@ def prepare_campaign(campaign_id: int, now: datetime | None = None,
             if campaign is None or campaign.status != "preparing" or campaign.phase not in ("main", "holdout"):
                 return queued
             moment = now or utcnow()
+            if adaptive.must_wait(session, campaign, moment):
+                # earlier batches' texts still wait (a best hour, a window): the bandit would split on no result
+                flows.wait_for_results(session, campaign, now=moment)
+                return queued
             chunk = adaptive.chunk_size(campaign) if adaptive.is_adaptive(campaign) else CHUNK
             result = prepare_chunk(session, campaign, now=moment, chunk=chunk)
             if result.done:

@@ -184,6 +184,18 @@ def _held_back(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str,
              spread.held_back)]
 
 
+def _batches_at_best_time(wizard: WizardForm, spread: plan.Distribution, best_time: bool) -> list[str]:
+    """An adaptive test at best times, said plainly: each batch waits for the one before to go at its best hours
+    (``campaigns.adaptive.must_wait``), so the test runs over days, not ``batch_minutes`` apart."""
+    if wizard.mode != "adaptive" or not best_time or spread.last_batch_at is None:
+        return []
+    at = spread.last_batch_at.astimezone(scheduling.zone(wizard.timezone))
+    return [f"Adaptive test at best times: the bandit splits each batch only after the texts of the batch before went "
+            f"at their recipients' best hours, then waits {wizard.batch_minutes} minutes for their results, so it "
+            f"learns between batches; the last batch is prepared {at:%a %d %b at %H:%M} ({wizard.timezone}) at the "
+            f"latest (the test stops after {wizard.max_hours} hours and the rest get the most probably best)."]
+
+
 def _untested(wizard: WizardForm, spread: plan.Distribution) -> list[tuple[str, int]]:
     """An A/B test whose test group holds fewer recipients than it has arms, said with what follows: 3 recipients
     at 20 % put nobody in the test group, so every one waited 4 hours for a "winner" no arm had been tried for (a
@@ -287,6 +299,7 @@ def review(session: Session, wizard: WizardForm, bodies: ApiBodies, *, draft_id:
     waits = sorted(((wait_words(code, estimate.distribution, wizard.timezone, best_time=wizard.best_time), n)
                     for code, n in estimate.distribution.waits.items()), key=lambda w: -w[1])
     waits += _untested(wizard, estimate.distribution) + _held_back(wizard, estimate.distribution)
+    words += _batches_at_best_time(wizard, estimate.distribution, best is not None)
     return Review(problems=dict(bodies.problems), audience=estimate.audience, estimate=estimate,
                   exclusions=_exclusions(estimate.audience.excluded),
                   when=when_words(wizard, start), window=words, spread=spread, spread_unit=unit,

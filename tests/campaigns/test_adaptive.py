@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -376,3 +377,81 @@ def test_the_report_says_a_variant_is_not_sent_yet(app_client: TestClient) -> No
     row = html.split('<tr data-group="A">', 1)[1].split("</tr>", 1)[0]
     assert " waiting)</td>" in row and '<td data-label="Click rate">not sent yet</td>' in row
     assert "Per variant: click rate," in html and "Clicks rate" not in html
+    assert "The next batch is split " in html and "60 minutes after the last text already planned goes" in html
+
+
+def test_with_best_send_time_a_batch_is_split_only_after_the_earlier_batches_texts_went(runtime: Settings) -> None:
+    """Adaptive + "send at each contact's best time": batch 1's texts waited for the next day's best hour while the
+    sweep split batch 2 an hour later on 0 sends, so the bandit learnt nothing between batches. Now the step that
+    allocates waits until the earlier batches' texts have gone, then ``batch_minutes`` for their results."""
+    with db.session_scope() as session:
+        for i in range(120):
+            create_contact(session, i)
+        templates = [create_template(session, body=f"Version {n} https://shop.example/{n}", name=n) for n in "AB"]
+        ab = {"mode": "adaptive", "arms": [{"name": t.name, "template_id": t.id} for t in templates],
+              "batch_size": 60, "batch_minutes": 60}
+        # the window opens tomorrow 09:00 Paris time: every text of batch 1 waits for it
+        campaign = create_campaign(session, templates[0], ab=ab, frequency_cap=0,
+                                   send_time={"start": "2026-06-11T09:00", "end": "2026-06-12T20:00", "holdout": 0.0})
+        flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        last = max(m.not_before for m in session.scalars(select(Message).where(Message.campaign_id == cid)))
+        last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
+        assert last > NOW + timedelta(hours=12)
+        decide = campaign.ab_decide_at.replace(tzinfo=UTC)  # type: ignore[union-attr]
+        assert campaign.phase == "batch_wait" and decide == last + timedelta(minutes=60)
+        # the report says when the next batch is split, not a bare "still testing"
+        assert adaptive_report.section(session, campaign)["next_batch_at"] == decide.isoformat()  # type: ignore[index]
+    hour = NOW + timedelta(minutes=61)
+    tasks.sweep(now=hour)  # an hour on: nothing is due yet
+    tasks.prepare_campaign(cid, now=hour)  # and a preparation job that runs anyway (a resume, a lost job) waits
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert len(adaptive.history(session, campaign)) == 1 and campaign.phase == "batch_wait"
+        session.execute(update(Message).where(Message.campaign_id == cid).values(status="delivered"))
+    tasks.sweep(now=decide)
+    tasks.prepare_campaign(cid, now=decide)
+    with db.session_scope() as session:
+        rows = adaptive.history(session, session.get_one(Campaign, cid))
+        assert len(rows) == 2 and sum(a["sends"] for a in rows[1].arms[1:]) > 0  # batch 2 saw batch 1's sends
+
+
+def test_an_adaptive_test_past_its_max_hours_stops_waiting_for_unsent_texts(runtime: Settings) -> None:
+    cid = adaptive_campaign(120, arms=2, max_hours=2)
+    tasks.prepare_campaign(cid, now=NOW)
+    with db.session_scope() as session:  # batch 1's texts held until the next morning (a window, a best hour)
+        session.execute(update(Message).where(Message.campaign_id == cid).values(not_before=NOW + timedelta(hours=20)))
+        campaign = session.get_one(Campaign, cid)
+        assert adaptive.next_batch_at(session, campaign, NOW) == NOW + timedelta(hours=2)  # max_hours, not 21 h
+    tasks.sweep(now=NOW + timedelta(hours=2))
+    tasks.prepare_campaign(cid, now=NOW + timedelta(hours=2))
+    with db.session_scope() as session:
+        campaign = session.get_one(Campaign, cid)
+        assert campaign.ab_winner and len(adaptive.history(session, campaign)) == 2
+
+
+def test_the_wizard_says_an_adaptive_test_at_best_times_waits_for_each_batch(app_client: TestClient,
+                                                                              runtime: Settings) -> None:
+    with db.session_scope() as session:
+        for i in range(30):
+            create_contact(session, i)
+        templates = [str(create_template(session, body=f"Offer {n}", name=n).id) for n in "AB"]
+    _, secret = create_console_user("mia@example.com", role="marketer")
+    headers = {"HX-Request": "true", "X-CSRF-Token": log_in(app_client, "mia@example.com", secret)}
+    form = {"draft_id": "", "name": "Adaptive at best times", "segment": "", "frequency_cap": "3",
+            "frequency_days": "7", "mode": "adaptive", "template_id": "", "arm_template": templates,
+            "arm_weight": ["50", "50"], "metric": "clicks", "control_percent": "10", "batch_size": "20",
+            "batch_minutes": "60", "max_hours": "72", "when": "now", "timezone": "Europe/Paris", "quiet_end": "08:00",
+            "quiet_start": "21:00", "throttle_per_minute": "0", "best_time": "on",
+            "best_start": (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT09:00"),
+            "best_end": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT20:00"), "best_holdout": "0"}
+    review = app_client.post("/console/campaigns/wizard/review", data=form, headers=headers)
+    assert review.status_code == 200
+    text = html.unescape(" ".join(review.text.split()))
+    assert ("the bandit splits each batch only after the texts of the batch before went at their recipients' best "
+            "hours, then waits 60 minutes for their results") in text
+    # batch 2 is planned an hour after batch 1's best hours, not an hour after the start
+    assert "the last batch is prepared" in text and "(Europe/Paris) at the latest" in text

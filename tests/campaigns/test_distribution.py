@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from campaigns import flows, plan, preview, tasks
 from campaigns.models import Campaign
@@ -134,4 +134,28 @@ def test_an_adaptive_campaign_is_planned_batch_by_batch_as_it_is_prepared(runtim
         with db.session_scope() as session:
             texted.append(session.scalar(select(func.count()).select_from(Message)
                                          .where(Message.campaign_id == campaign_id)))
+            # the batch's texts go at once (a worker sends them): the next batch waits for them, not longer
+            session.execute(update(Message).where(Message.campaign_id == campaign_id).values(status="sent"))
     assert texted == [18, 36, 45]
+
+
+def test_an_adaptive_campaign_at_best_times_plans_each_batch_after_the_one_before_went(runtime: Settings) -> None:
+    """With "send at each contact's best time", the wizard planned batch 2 an hour after the start, while batch 1's
+    texts waited for the next day: the bandit splits a batch only once the one before went (``adaptive.must_wait``),
+    so the plan puts it ``batch_minutes`` after batch 1's last best time, and the test's last batch at ``max_hours``
+    at the latest."""
+    with db.session_scope() as session:
+        for n in range(40):
+            create_contact(session, n)
+        a = create_template(session, body="Version A", name="A")
+        b = create_template(session, body="Version B", name="B")
+        ab = {"mode": "adaptive", "arms": [{"name": "A", "template_id": a.id}, {"name": "B", "template_id": b.id}],
+              "batch_size": 20, "batch_minutes": 60, "control_share": 0.1, "max_hours": 30}
+        campaign = create_campaign(session, a, ab=ab, frequency_cap=0, quiet_start="21:00", quiet_end="08:00",
+                                   send_time={"start": "2026-06-11T09:00", "end": "2026-06-13T20:00", "holdout": 0.0})
+        found = preview.estimate(session, campaign, start=WEDNESDAY_NOON_PARIS, now=WEDNESDAY_NOON_PARIS)
+    spread = found.distribution
+    first = spread.hours[0][0]
+    assert first == datetime(2026, 6, 11, 7, 0, tzinfo=UTC)  # Thursday 09:00 in Paris, the window's first opening
+    assert spread.last_batch_at is not None and spread.last_batch_at > first  # after batch 1 went, not Wed 13:00
+    assert spread.last_batch_at == min(first + timedelta(hours=1), WEDNESDAY_NOON_PARIS + timedelta(hours=30))
