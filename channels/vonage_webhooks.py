@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -166,10 +167,15 @@ class VonageSignatureVerifier:
 
 
 def _check_age(issued: Any, *, now: float) -> None:
+    """Refuse an issue time more than 5 minutes old or 1 minute ahead, and one that is no time at all: ``NaN``
+    passed both comparisons (every comparison with it is false), so a request signed with ``timestamp=NaN``
+    was fresh for ever; a JSON ``iat`` of 400 digits raised ``OverflowError`` (a 500)."""
     try:
         issued_at = float(issued)
-    except (TypeError, ValueError):
-        raise SignatureError("bad_signature", "signature carries no readable issue time") from None
+    except (TypeError, ValueError, OverflowError):
+        issued_at = math.nan
+    if not math.isfinite(issued_at):
+        raise SignatureError("bad_signature", "signature carries no readable issue time")
     if now - issued_at > MAX_WEBHOOK_AGE_SECONDS:
         raise SignatureError("replay", f"signature is {now - issued_at:.0f} s old (limit 300 s)")
     if issued_at - now > MAX_CLOCK_SKEW_SECONDS:

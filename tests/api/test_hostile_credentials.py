@@ -34,6 +34,10 @@ def test_non_ascii_signatures_and_tokens_are_wrong_not_errors(client: TestClient
     sync = client.post("/api/v1/contacts/sync/webhook", content=b"{}",
                        headers={"Relais-Signature": b"t=%d,v1=\xe9" % int(time.time())})
     assert sync.status_code == 401
+    for stamp in (b"9" * 4000, "\u0661\u0667".encode() + b"0" * 8, b"1_700_000_000", b"-1", b"NaN"):
+        # 4,000 digits: the age check's float subtraction raised OverflowError (500) before the MAC was read
+        sync = client.post("/api/v1/contacts/sync/webhook", content=b"{}", headers={"Relais-Signature": b"t=" + stamp})
+        assert sync.status_code == 401
     for token in (b"1.\xe9", ("\u0661" * 3 + ".x").encode(), b"9" * 5000 + b".x"):
         inbox = client.get("/api/v1/simulator/messages", params={"phone": "+33612345678"},
                            headers={"X-Simulator-Token": token})

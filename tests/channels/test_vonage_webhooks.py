@@ -410,3 +410,14 @@ def test_signed_messages_with_wrong_field_types_are_refused(channel: VonageChann
     status = messages_request({"message_uuid": "u-types", "status": ["delivered"]})
     with pytest.raises(MalformedWebhook, match="status"):
         channel.parse_status(request=status)
+
+
+@pytest.mark.parametrize("stamp", ["NaN", "nan", "-nan", "inf", "-Infinity", "1e999", "9" * 400])
+def test_sms_signature_dated_with_no_time_is_refused(channel: VonageChannel, stamp: str) -> None:
+    """Every comparison with NaN is false, so a request signed with timestamp=NaN was neither too old nor in the
+    future: fresh for ever, replayable at will. A timestamp must be a finite number."""
+    params = sign_params({**INBOUND_SMS, "timestamp": stamp})
+    with pytest.raises(SignatureError, match="no readable issue time") as caught:
+        channel.verify_signature(request=WebhookRequest.build(method="GET", query=params))
+    assert caught.value.problem == "bad_signature"
+
