@@ -106,6 +106,12 @@ def next_allowed(moment: datetime, *, tz: ZoneInfo, country: str | None, window:
     raise ValidationFailed(f"no delivery day found within {MAX_SEARCH_DAYS} days")
 
 
+def window_close(moment: datetime, *, tz: ZoneInfo, window: Window) -> datetime:
+    """When the window open at ``moment`` (as :func:`next_allowed` found it) closes, in UTC: its end on that
+    local day."""
+    return datetime.combine(moment.astimezone(tz).date(), window.end, tzinfo=tz).astimezone(UTC)
+
+
 def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     """``day`` at wall-clock ``at`` in ``tz``, in UTC (a time skipped by DST moves forward)."""
     naive = datetime.combine(day, at)

@@ -19,13 +19,19 @@ resume re-plans through the same window rules (:mod:`campaigns.plan`). Checks, i
 
 A wait keeps the row ``queued`` with ``not_before`` = the new time and its reason, and registers a
 wake-up send job for then; the row, not the job, is the truth.
+
+A ``go`` holds until a deadline: the end of the recipient's open window for a windowed message, its
+``expires_at`` for a time-critical one. The sending lanes may hold a claimed message a while before the
+provider call (behind a slow provider, minutes); they compare the clock with the deadline as their last
+step and hand a message past it back to ``queued`` (``delivery.engine``), so this authority decides again:
+a campaign text claimed at 20:59:59 is not sent at 21:00:30, a one-time code not after it expired.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -54,7 +60,8 @@ _RUNNING = ("preparing", "running")
 class Verdict:
     """``go``; ``wait`` until ``until`` (``None``: until resumed); or ``reject`` as ``status``.
 
-    A ``go`` with ``until`` was re-booked in the campaign's throttle calendar for ``until`` (now).
+    A ``go`` with ``until`` was re-booked in the campaign's throttle calendar for ``until`` (now); its
+    ``deadline`` (``None``: none) is when the go lapses: its window closes or it expires.
     """
 
     action: str
@@ -62,6 +69,7 @@ class Verdict:
     detail: str = ""
     until: datetime | None = None
     status: str = "rejected"
+    deadline: datetime | None = None
 
 
 GO = Verdict("go")
@@ -98,7 +106,14 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dic
     ad_hoc = [r for r in rows if r.id not in verdicts and r.campaign_id is None and r.lane == "marketing"]
     if ad_hoc:
         verdicts.update(_default_window_verdicts(session, ad_hoc, now=now))
-    return {row.id: verdicts.get(row.id, GO) for row in rows}
+    decided = {}
+    for row in rows:
+        verdict = verdicts.get(row.id, GO)
+        if verdict.action == "go" and row.expires_at is not None:
+            expires = scheduling.aware(row.expires_at)
+            verdict = replace(verdict, deadline=min(verdict.deadline or expires, expires))
+        decided[row.id] = verdict
+    return decided
 
 
 def _default_window_verdicts(session: Session, rows: list[Message], *, now: datetime) -> dict[int, Verdict]:
@@ -111,9 +126,12 @@ def _default_window_verdicts(session: Session, rows: list[Message], *, now: date
     for row in rows:
         tz, country = contacts.get(row.contact_id, (None, ""))
         country = country or region
-        slot = planner.opening(timezone=tz or MAIN_ZONE.get(country.upper()), country=country, after=now)
+        zone = tz or MAIN_ZONE.get(country.upper())
+        slot = planner.opening(timezone=zone, country=country, after=now)
         if slot.wait is not None and slot.at > now:
             verdicts[row.id] = _wait(slot.at, slot.wait)
+        else:
+            verdicts[row.id] = Verdict("go", deadline=planner.closing(timezone=zone, country=country, at=now))
     return verdicts
 
 
@@ -127,6 +145,7 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
     verdicts = {r.id: Verdict("reject", "frequency_cap", f"{kind}: {cap} in {campaign.frequency_days} days")
                 for r, cap, kind in _capped(session, campaign, rows, now)}
     open_rows = [r for r in rows if r.id not in verdicts]
+    rows_by_id = {r.id: r for r in open_rows}
     contacts = _zones(session, {r.contact_id for r in open_rows})
     planner = plan.Planner(campaign)
     slots: dict[int, plan.Slot] = {}
@@ -151,7 +170,9 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
         if slot.wait is not None and slot.at > now:
             verdicts[row_id] = _wait(slot.at, slot.wait)
         else:  # a re-booked row going now keeps its place in the calendar (not_before = now)
-            verdicts[row_id] = Verdict("go", until=slot.at) if row_id in booked else GO
+            tz, country = contacts.get(rows_by_id[row_id].contact_id, (None, ""))
+            verdicts[row_id] = Verdict("go", until=slot.at if row_id in booked else None,
+                                       deadline=planner.closing(timezone=tz, country=country, at=now))
     return verdicts
 
 
@@ -198,14 +219,17 @@ def _capped(session: Session, campaign: Campaign, rows: list[Message],
     return capped
 
 
-def enforce(session: Session, rows: Sequence[Message], *, now: datetime) -> list[Message]:
-    """Apply :func:`may_send` to ``rows``: close the rejected, park the waiting, return those that may go.
+def enforce(session: Session, rows: Sequence[Message], *,
+            now: datetime) -> tuple[list[Message], dict[int, datetime]]:
+    """Apply :func:`may_send` to ``rows``: close the rejected, park the waiting; return those that may go,
+    and the deadline of each that has one (it may go only before then: the lanes' last check).
 
     A waiting row goes back to ``queued`` with its new ``not_before`` and reason, and a wake-up send
     job is registered for that instant (after the commit); a paused campaign's rows get no job.
     """
     verdicts = may_send(session, rows, now=now)
     ready: list[Message] = []
+    deadlines: dict[int, datetime] = {}
     wakeups: dict[tuple[str, datetime], list[int]] = defaultdict(list)
     for row in rows:
         verdict = verdicts[row.id]
@@ -220,9 +244,11 @@ def enforce(session: Session, rows: Sequence[Message], *, now: datetime) -> list
         else:
             if verdict.until is not None:
                 row.not_before = verdict.until
+            if verdict.deadline is not None:
+                deadlines[row.id] = verdict.deadline
             ready.append(row)
     for (lane, until), ids in wakeups.items():
         enqueue_after_commit(session, send_job(sorted(ids), lane=lane, at=until.astimezone(UTC),
                                                attempt=int(until.timestamp())))
     session.flush()
-    return ready
+    return ready, deadlines

@@ -19,6 +19,9 @@ the provider call: consent, campaign state, send window, cap, expiry. Per messag
   lease, once the provider's delivery report had time to arrive (see :mod:`delivery.recovery`).
 * limiter slot too far away → ``queued`` again for when the slot comes (``rate_limited``), no attempt
   counted.
+* still in the lanes at its deadline (the authority's: its send window closed, it expired; or the claim's,
+  :data:`CLAIM_GOOD_FOR`) → ``queued`` again at once (``held``), no attempt counted: the authority decides
+  at the next claim. A lane compares the engine's clock with it right before the provider call.
 * provider says "slow down" (HTTP 429, SMS API "Throttled", SMPP throttling: ``ChannelError.throttled_for``) →
   its provider account is paused in the shared limiter for the wait it asked (at most ``max_throttle_pause``), so
   no worker fires the next messages into the same wall, and the message is ``queued`` again for the pause's end
@@ -52,8 +55,17 @@ from delivery import authority, journal, store
 from delivery.lanes import Batch, BatchReport, BookingFailed, JournalBuffer, LaneQueue, Outcome
 from delivery.limiter import Bucket, Grant, RateLimiter, account_bucket, sender_bucket
 from delivery.policy import RetryPolicy
+from delivery.recovery import LEASE_SECONDS
 
 log = structlog.get_logger("relais.delivery")
+
+#: How long after its claim the lanes may still send a message. Behind a slow provider (10 s per call, ten lanes,
+#: hundreds claimed) a claim can wait in the lanes past recovery's lease, which then sends it again elsewhere;
+#: this ends two minutes before the lease, so a call begun at the end (10 s at most) and its journal entry are
+#: done before recovery may take the claim back.
+CLAIM_GOOD_FOR = timedelta(seconds=LEASE_SECONDS - 120)
+#: what a message handed back at its deadline says while it waits for the authority's next decision
+LATE = "held before sending: its send window closed, it expired or its claim grew old while it waited to be sent"
 
 
 class DeliveryEngine:
@@ -116,10 +128,10 @@ class DeliveryEngine:
         with db.session_scope() as session:
             token, rows = store.take(session, message_ids, now=now, owner=owner)
             report.claimed = len(rows)
-            allowed = authority.enforce(session, rows, now=now)
+            allowed, deadlines = authority.enforce(session, rows, now=now)
             outgoing = store.prepare(
                 session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate,
-                claim=(token, now),
+                claim=(token, now), deadlines=deadlines, latest=now + CLAIM_GOOD_FOR,
             )
             report.rejected = sum(1 for r in rows if r.status in ("rejected", "expired"))
             report.waiting = sum(1 for r in rows if r.status == "queued")
@@ -204,7 +216,7 @@ class DeliveryEngine:
             with db.session_scope() as session:
                 store.record_sent(session, sent, token_of={i: batch.token for i in sent})
                 self._record_failures(session, [o for o in batch.outcomes if o.result is None], report,
-                                      now=self._clock())
+                                      now=self._clock(), token=batch.token)
             journal.forget(self._redis, sent)
             report.sent = len(sent)
         except Exception as exc:
@@ -276,6 +288,9 @@ class DeliveryEngine:
         delay = booked + grant.wait - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        # the last step before the provider call: the authority's go (and the claim) lapse at the deadline
+        if message.deadline is not None and self._clock() >= message.deadline:
+            return Outcome(message, held=True, late=True)
         # a slot booked before a provider's pause (up to the longest wait ahead) is not fired into it
         paused = self._paused_until.get(message.sender.provider_account, 0.0) - time.monotonic()
         if paused > 0:
@@ -297,13 +312,13 @@ class DeliveryEngine:
         return Outcome(message, result=result)
 
     def _record_failures(
-        self, session: Session, outcomes: list[Outcome], report: BatchReport, *, now: datetime
+        self, session: Session, outcomes: list[Outcome], report: BatchReport, *, now: datetime, token: str
     ) -> None:
         if not outcomes:  # the usual batch: nothing failed, nothing to read back
             return
         retry_at: dict[tuple[str, int], list[int]] = defaultdict(list)
         defer_at: dict[tuple[str, int], list[int]] = defaultdict(list)
-        held: dict[str, list[int]] = defaultdict(list)
+        held: dict[tuple[str, bool], list[int]] = defaultdict(list)
         throttled: dict[tuple[str, int], list[int]] = defaultdict(list)
         paused: dict[tuple[str, int], list[int]] = defaultdict(list)
         rows = {
@@ -312,7 +327,7 @@ class DeliveryEngine:
         for outcome in outcomes:
             message, row = outcome.message, rows[outcome.message.id]
             if outcome.held:
-                held[message.lane].append(message.id)
+                held[(message.lane, outcome.late)].append(message.id)
                 report.held += 1
                 continue
             if outcome.defer_seconds is not None:
@@ -354,6 +369,7 @@ class DeliveryEngine:
                     at=now + timedelta(seconds=delay),
                     reason="retry",
                     detail=f"retry {message.attempts + 1} of {self._retry.max_attempts} after: {error.message}",
+                    token=token,
                 )
                 report.retried += 1
         for (lane, attempt), ids in retry_at.items():
@@ -369,25 +385,26 @@ class DeliveryEngine:
                 reason="rate_limited",
                 detail=f"sender or account rate limit: next slot in {seconds} s",
                 undo_attempt=True,
+                token=token,
             )
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=1000 + seconds))
         for (lane, seconds), ids in throttled.items():
             at = now + timedelta(seconds=seconds)
             store.requeue(session, ids, at=at, reason="provider_throttled",
                           detail=f"the provider asked to slow down: its account paused {seconds} s, until "
-                                 f"{at:%H:%M:%S} UTC (no attempt counted)", undo_attempt=True)
+                                 f"{at:%H:%M:%S} UTC (no attempt counted)", undo_attempt=True, token=token)
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=int(at.timestamp())))
         for (lane, seconds), ids in paused.items():
             at = now + timedelta(seconds=seconds)
             store.requeue(session, ids, at=at, reason="provider_throttled",
                           detail=f"the provider asked to slow down: its account paused until {at:%H:%M:%S} UTC",
-                          undo_attempt=True)
+                          undo_attempt=True, token=token)
             enqueue_after_commit(session, send_job(ids, lane=lane, at=at, attempt=int(at.timestamp())))
-        for lane, ids in held.items():
-            # the lanes never decide a pause or a consent: the authority does, at the next claim (now)
+        for (lane, late), ids in held.items():
+            # the lanes never decide a pause, a consent or a window: the authority does, at the next claim (now)
             store.requeue(session, ids, at=now, reason="held",
-                          detail="held before sending: campaign paused or cancelled, or contact opted out",
-                          undo_attempt=True)
+                          detail=LATE if late else "held before sending: campaign paused or cancelled, or contact "
+                                                   "opted out", undo_attempt=True, token=token)
             enqueue_after_commit(session, send_job(ids, lane=lane, attempt=int(now.timestamp())))
         session.flush()
 

@@ -28,6 +28,8 @@ class Outcome:
     defer_seconds: float | None = None
     #: a revocation marker held it before the provider call: back to ``queued``, for the authority to decide
     held: bool = False
+    #: held because its deadline passed in the lanes (its window closed, it expired, its claim grew old)
+    late: bool = False
     #: deferred because a provider asked its account to slow down (:meth:`delivery.limiter.RateLimiter.pause`)
     paused: bool = False
 

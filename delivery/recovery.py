@@ -86,7 +86,7 @@ def recover(
         young = set(lost) - {r.id for r in orphans}
         if young:
             orphans += session.scalars(select(Message).where(Message.id.in_(young)).order_by(Message.id))
-        ready = authority.enforce(session, orphans, now=moment)
+        ready, _ = authority.enforce(session, orphans, now=moment)  # handed to send jobs: their claim decides again
         by_lane: dict[str, list[int]] = defaultdict(list)
         for row in ready:
             by_lane[row.lane].append(row.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +57,8 @@ class Outgoing:
     account_rate: float
     #: the revocation markers that hold it in the lanes (its campaign's, its contact's; :mod:`core.revocations`)
     holds: Holds = ()
+    #: the lanes send it only before this instant (the authority's deadline, the claim's lease), else hand it back
+    deadline: datetime | None = None
 
 
 def claim(
@@ -128,7 +130,8 @@ def take(session: Session, message_ids: Sequence[int], *, now: datetime, owner: 
 
 
 def prepare(session: Session, rows: list[Message], *, channel: str, default_account_rate: float,
-            claim: tuple[str, datetime] | None = None) -> list[Outgoing]:
+            claim: tuple[str, datetime] | None = None, deadlines: Mapping[int, datetime] | None = None,
+            latest: datetime | None = None) -> list[Outgoing]:
     """Choose senders for claimed rows the authority let through (:mod:`delivery.authority`, consent
     included), counting the attempt; rows with no usable number or sender are closed here.
 
@@ -136,7 +139,8 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
     from arrays; elsewhere one per sender chosen: never one per message, whose parameters cost a send
     worker more than the rest of the batch's database work), and set on the session's copies as
     their committed values. ``claim`` (token,
-    claimed at) of rows :func:`take` only locked is written by the same UPDATE.
+    claimed at) of rows :func:`take` only locked is written by the same UPDATE. Each message's ``deadline``
+    is the earlier of its own in ``deadlines`` (the authority's) and ``latest`` (the claim's).
     """
     if not rows:
         return []
@@ -176,6 +180,7 @@ def prepare(session: Session, rows: list[Message], *, channel: str, default_acco
                 account_rate=rates.get(choice.provider_account, default_account_rate),
                 holds=revocations.holds(campaign_id=row.campaign_id, contact_id=row.contact_id, lane=row.lane,
                                         override_opt_out=bool(row.override_opt_out)),
+                deadline=min((d for d in ((deadlines or {}).get(row.id), latest) if d is not None), default=None),
             )
         )
     if ready:
@@ -342,18 +347,23 @@ def requeue(
     reason: str = "",
     detail: str = "",
     undo_attempt: bool = False,
+    token: str | None = None,
 ) -> None:
     """Put claimed messages back to ``queued``, due at ``at`` (``None``: now) and saying why
-    (``retry``, ``rate_limited``): a retry later, a limiter deferral, a send lost by a crash."""
+    (``retry``, ``rate_limited``): a retry later, a limiter deferral, a send lost by a crash.
+
+    ``token``: only rows still held by that claim (a batch's outcomes); a row recovery gave to another
+    claim meanwhile is that claim's, not put back under it."""
     if not message_ids:
         return
     values: dict[str, object] = {"status": "queued", "claim_token": "", "not_before": at,
                                  "wait_reason": reason[:20], "wait_detail": detail[:200]}
     if undo_attempt:
         values["attempts"] = Message.attempts - 1
+    held = [Message.claim_token == token] if token is not None else []
     session.execute(
         update(Message)
-        .where(Message.id.in_(list(message_ids)), Message.status == "sending")
+        .where(Message.id.in_(list(message_ids)), Message.status == "sending", *held)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
