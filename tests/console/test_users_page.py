@@ -3,11 +3,14 @@ need the CSRF header, change the user at once and are audited."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from core import accounts, db
 from core.models import AuditEntry, ConsoleSession, User
+from tests.console import browser as tools
 from tests.console.helpers import create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -91,3 +94,26 @@ def test_admin_changes_a_role_but_not_their_own(app_client: TestClient) -> None:
     assert myself.status_code == 409 and myself.json()["detail"].startswith("you cannot change your own role")
     leave = app_client.post(f"/console/users/{boss_id}/deactivate", headers=headers)
     assert leave.status_code == 409 and leave.json()["detail"].startswith("you cannot deactivate yourself")
+
+
+@pytest.mark.browser
+def test_the_users_table_fits_a_phone_each_user_a_block(live_server: str, page: Page) -> None:
+    """At 360 px the table scrolled inside its box (721 px wide): a user's actions were out of sight. Each user is now
+    a block, every value after its column's name, as the campaign reports and webhook deliveries are."""
+    create_console_user("ana.longname@maison-lumiere.example", role="agent")
+    create_console_user("mia@example.com", role="marketer")
+    tools.sign_in_as(page, live_server, "lead@example.com", "admin")
+    page.goto(f"{live_server}/console/users")
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    box = page.locator("#users .table-wrap")
+    assert box.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth"), "the table scrolls sideways in its box"
+    row = page.locator("tr", has_text="ana.longname@maison-lumiere.example")
+    for name in ("Reset 2FA of ana.longname@maison-lumiere.example", "Deactivate ana.longname@maison-lumiere.example",
+                 "Change role of ana.longname@maison-lumiere.example"):
+        button = row.get_by_role("button", name=name)
+        place = button.bounding_box()
+        assert place is not None and place["x"] >= 0 and place["x"] + place["width"] <= tools.PHONE_WIDTH, name
+    expect(row.locator('td[data-label="Two-factor"]')).to_be_visible()
+    label = row.locator('td[data-label="Status"]').evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert label == '"Status: "'
+    tools.fits(page)
