@@ -43,7 +43,8 @@ from campaigns.links import URL_PATTERN
 from campaigns.models import Campaign, CampaignForecast, Conversion, LinkClick, Template
 from campaigns.scheduling import aware
 from campaigns.shop_currency import shop_currency
-from contacts.models import Order, Prediction
+from contacts.models import Contact, Order, Prediction
+from conversations.models import Message
 from core.errors import NotFound, ValidationFailed
 from core.settings import get_settings
 from core.sql import among
@@ -149,19 +150,54 @@ def _unclicked(session: Session, clicked: ColumnElement[bool], counted: ColumnEl
         counted, Conversion.contact_id.is_not(None), Conversion.contact_id.not_in(clickers))) or 0)
 
 
-def clickable(session: Session, campaign: Campaign) -> float:
+def clickable(session: Session, campaign: Campaign, recipients: list[int] | None = None) -> float:
     """The share of recipients whose text holds a link written in its template, the only links tracked
     (``campaigns.links``): an A/B or adaptive test's arms by weight (an arm naming no template sends the
-    campaign's), else the campaign's template (0 or 1)."""
+    campaign's), else per recipient's language, as preparation picks the text: the campaign's translation for
+    that language, else its template. ``recipients`` are the contacts to be texted (the forecast's); without
+    them, the contacts the campaign texted (the report's), or, before any text, 1 when any of its templates
+    links. An English template without a link whose French translation has one forecast 0 clicks for its
+    French recipients' tracked links (and the other way round, clicks nobody could make)."""
     arms = (campaign.ab or {}).get("arms") or []
-    specs = ([(int(a.get("template_id") or campaign.template_id), float(a.get("weight", 1))) for a in arms] if arms
-             else [(campaign.template_id, 1.0)])
-    total = sum(weight for _, weight in specs)
-    if total <= 0:
+    if arms:  # translations apply to the single-template campaign only (campaigns.prepare._arms)
+        specs = [(int(a.get("template_id") or campaign.template_id), float(a.get("weight", 1))) for a in arms]
+        total = sum(weight for _, weight in specs)
+        if total <= 0:
+            return 1.0
+        return sum(weight for template_id, weight in specs if _links(session, template_id)) / total
+    main = _links(session, campaign.template_id)
+    linked = {language: _links(session, int(template_id))
+              for language, template_id in (campaign.translations or {}).items()}
+    if all(has == main for has in linked.values()):
+        return float(main)
+    by_language = _languages(session, campaign, recipients)
+    total = sum(by_language.values())
+    if not total:
         return 1.0
-    linked = sum(weight for template_id, weight in specs
-                 if (template := session.get(Template, template_id)) is not None and URL_PATTERN.search(template.body))
-    return linked / total
+    return sum(n for language, n in by_language.items() if linked.get(language or "", main)) / total
+
+
+def _links(session: Session, template_id: int) -> bool:
+    template = session.get(Template, template_id)
+    return template is not None and URL_PATTERN.search(template.body) is not None
+
+
+def _languages(session: Session, campaign: Campaign, recipients: list[int] | None) -> dict[str | None, int]:
+    """Recipients per language: of ``recipients``, or of the contacts ``campaign`` texted when None."""
+    if recipients is None:
+        rows = session.execute(
+            select(Contact.language, func.count(func.distinct(Message.contact_id)))
+            .join(Message, Message.contact_id == Contact.id)
+            .where(Message.campaign_id == campaign.id).group_by(Contact.language))
+        return {language: int(n) for language, n in rows}
+    found: dict[str | None, int] = {}
+    for start in range(0, len(recipients), _CHUNK):
+        for language, n in session.execute(
+                select(Contact.language, func.count()).where(
+                    among(Contact.id, recipients[start:start + _CHUNK], session.get_bind().dialect.name))
+                .group_by(Contact.language)):
+            found[language] = found.get(language, 0) + int(n)
+    return found
 
 
 def _purchase_chances(session: Session, contact_ids: list[int]) -> np.ndarray:
@@ -228,7 +264,7 @@ def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate)
     return Inputs(purchase_p=_purchase_chances(session, ids),
                   order_value=order_values(session, ids, currencies.revenue), segments_per_message=per_message,
                   price_micros=estimate.price.micros, past=past, conversion_values_micros=values,
-                  past_purchase_p=past_purchase, money=currencies, clickable=clickable(session, campaign))
+                  past_purchase_p=past_purchase, money=currencies, clickable=clickable(session, campaign, ids))
 
 
 def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:

@@ -585,3 +585,25 @@ def test_an_ab_test_with_one_arm_without_a_link_forecasts_clicks_for_the_other(r
         made = forecasting.compute(session, both, now=utcnow())
     assert made.clickable == 0.75
     assert "for the 75% of recipients whose text has a link" in made.sources["clicks"]
+
+
+def test_a_translations_link_counts_for_the_recipients_who_get_it(runtime: object) -> None:
+    """Link detection read the main template alone: an English text without a link whose French translation has
+    one forecast 0 clicks for everyone (and an English link with a plain French translation clicks for all). Each
+    recipient counts with the text preparation gives them: the translation for their language."""
+    with db.session_scope() as session:
+        _world(session, predicted=False)
+        english = create_template(session, body="Winter sale in our shop", language="en", name="en")
+        french = create_template(session, body="Soldes d'hiver https://shop.example/soldes", language="fr", name="fr")
+        campaign = create_campaign(session, english, translations={"fr": french.id}, **ALL_DAY)
+        made = forecasting.compute(session, campaign, now=utcnow())  # _world's recipients are French
+        assert made.clickable == 1.0 and made.figures["clicks"] is not None and made.figures["clicks"].expected > 0
+        for n in range(3):  # English speakers join the segment: their text has no link
+            create_contact(session, 900 + n, language="en", country="GB", timezone="Europe/London")
+        mixed = forecasting.compute(session, campaign, now=utcnow())
+        everyone = mixed.recipients
+        assert mixed.clickable == pytest.approx((everyone - 3) / everyone)
+        linked = create_template(session, body="Winter sale https://shop.example/sale", language="en", name="en2")
+        plain = create_template(session, body="Soldes d'hiver en boutique", language="fr", name="fr2")
+        reverse = create_campaign(session, linked, translations={"fr": plain.id}, **ALL_DAY)
+        assert forecasting.compute(session, reverse, now=utcnow()).clickable == pytest.approx(3 / everyone)
