@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import phonenumbers
+from babel import Locale
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as pn_timezone
 
@@ -144,15 +145,18 @@ def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNum
         )  # fmt: skip
     if value.startswith("00"):
         value = "+" + value[2:]
+    national = region if region and not value.startswith("+") else None
     try:
         number = phonenumbers.parse(value, region.upper() if region else None)
     except NumberParseException as exc:
         reason, why = _PARSE_PROBLEMS.get(exc.error_type, ("not_a_number", "is not a phone number"))
+        if reason in ("too_short", "too_long"):
+            why += national_hint(value, national)
         raise InvalidPhoneNumber(field=field, reason=reason, value=raw, why=why) from None
     possibility = phonenumbers.is_possible_number_with_reason(number)
     if possibility in _POSSIBILITY_PROBLEMS:
         reason, why = _POSSIBILITY_PROBLEMS[possibility]
-        raise InvalidPhoneNumber(field=field, reason=reason, value=raw, why=why)
+        raise InvalidPhoneNumber(field=field, reason=reason, value=raw, why=why + national_hint(value, national))
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_country_code(number.country_code or 0)
         raise InvalidPhoneNumber(
@@ -165,6 +169,37 @@ def _parse(raw: str, *, region: str | None, field: str) -> phonenumbers.PhoneNum
 
 
 _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+#: the countries a national number is tried in when the default region cannot read it, to say which it may be
+_NEIGHBOURS = ("FR", "BE", "CH", "LU", "DE", "AT", "ES", "IT", "PT", "GB", "IE", "NL", "US")
+
+
+def national_hint(value: str, region: str | None) -> str:
+    """Why a number in national form (no ``+``) failed, for a person to fix it: read in the default ``region``,
+    "0151 12345604" (a German mobile) or "07400 123405" (a British one) was only "too long", and nobody could
+    tell that the file's other countries were read as French. Names the region, and the one country among its
+    neighbours where the number is a mobile, if exactly one. "" for a number read with its country code."""
+    if not region:
+        return ""
+    hint = f" for a number of {_country_name(region)} (numbers without +country code are read as the default region's)"
+    found = []
+    for other in _NEIGHBOURS:
+        if other == region.upper():
+            continue
+        try:
+            number = phonenumbers.parse(value, other)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _MOBILE_TYPES:
+            found.append((other, number))
+    if len(found) == 1:
+        other, number = found[0]
+        international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        hint += f"; as a mobile of {_country_name(other)} it is {international}: write it so, or add a country column"
+    return hint
+
+
+def _country_name(region: str) -> str:
+    return Locale.parse("en").territories.get(region.upper(), region.upper())
 
 
 def _international_mobile(value: str, region: str | None,

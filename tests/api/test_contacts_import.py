@@ -65,7 +65,7 @@ def test_import_answers_202_and_the_job_reports_progress_warnings_and_rejected_r
     assert _rows(rejected.text) == [
         {
             "row": "4",
-            "reason": "Téléphone: the number is too short",
+            "reason": "Téléphone: the number is too short",  # "+33 6 12": read with its country code, no hint
             "Téléphone": "+33 6 12",  # a signed number stays as typed, to be fixed and imported again
             "Prénom": "Luc",
             "Nom": "'=HYPERLINK(1)",  # no formula injection into spreadsheets

@@ -172,3 +172,28 @@ def test_to_e164_if_numeric() -> None:
     assert to_e164_if_numeric("36123") == "36123"
     assert to_e164_if_numeric("Relais") == "Relais"
     assert to_e164_if_numeric("+33612345678") == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [("0151 12345604", "as a mobile of Germany it is +49"),
+     ("07400 123405", "as a mobile of United Kingdom it is +44")],
+)
+def test_a_national_number_of_another_country_says_which_country_it_may_be(raw: str, country: str) -> None:
+    """Before, a German or British mobile in a French-default file was only "too long": nobody could tell the
+    file's other countries were read as French."""
+    with pytest.raises(InvalidPhoneNumber) as failed:
+        normalize_e164(raw, region="FR")
+    why = failed.value.errors[0]["message"]
+    assert why.startswith("is too long for a number of France"), why
+    assert country in why and "add a country column" in why
+
+
+def test_a_number_with_its_country_code_or_no_likely_country_gets_no_guess() -> None:
+    with pytest.raises(InvalidPhoneNumber) as failed:
+        normalize_e164("061234", region="FR")
+    assert failed.value.errors[0]["message"] == (
+        "is too short for a number of France (numbers without +country code are read as the default region's)")
+    with pytest.raises(InvalidPhoneNumber) as failed:
+        normalize_e164("+33 6 12", region="FR")
+    assert failed.value.errors[0]["message"] == "is too short"

@@ -40,7 +40,8 @@ def test_cli_import(runtime: Settings, tmp_path: Path) -> None:
     assert "1 created" in partial.output and "1 rejected" in partial.output
     assert _count() == 3
     rejected = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rejected == ["row,reason,Téléphone,Nom", "3,Téléphone: the number is too short,12,Luc"]
+    assert rejected == ["row,reason,Téléphone,Nom", "3,Téléphone: the number is too short for a number of France "
+                        "(numbers without +country code are read as the default region's),12,Luc"]
 
 
 def test_cli_import_gives_the_country_s_main_language_when_asked(runtime: Settings, tmp_path: Path) -> None:
