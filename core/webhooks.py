@@ -268,11 +268,17 @@ def deliveries(session: Session, *, subscription_id: int, limit: int = 100) -> l
 
 
 def replay(session: Session, *, delivery_id: int) -> WebhookDelivery:
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
+    """Send delivery ``delivery_id``'s event again, as a new delivery (the same event id and body, its own attempts
+    and 24-hour window) queued after the commit; returns it. The earlier delivery keeps its outcome in the log: a
+    replay used to reset it in place, so its answer was lost and it read "trying again" after a 200.
+
+    Raises ``NotFound`` for an unknown delivery."""
+    earlier = session.get(WebhookDelivery, delivery_id)
+    if earlier is None:
         raise NotFound(f"webhook delivery {delivery_id} not found")
-    delivery.status = "pending"
-    delivery.created_at = utcnow()  # a replay opens a new 24-hour window
+    delivery = WebhookDelivery(subscription_id=earlier.subscription_id, event_id=earlier.event_id,
+                               event_type=earlier.event_type, payload=earlier.payload)
+    session.add(delivery)
     session.flush()
     _queue_delivery(session, delivery)
     return delivery

@@ -108,7 +108,13 @@ def _deliveries(
     if sub is None:
         raise NotFound(f"webhook {subscription_id} not found")
     found = webhooks.deliveries(session, subscription_id=subscription_id, limit=DELIVERIES_SHOWN)
-    context = {"subscription": sub, "deliveries": found, "shown": DELIVERIES_SHOWN, "done": done,
+    seen: set[str] = set()
+    again = set()  # the deliveries that send an event an earlier one in the list sent ("Send again")
+    for delivery in reversed(found):
+        if delivery.event_id in seen:
+            again.add(delivery.id)
+        seen.add(delivery.event_id)
+    context = {"subscription": sub, "deliveries": found, "shown": DELIVERIES_SHOWN, "done": done, "again": again,
                "waiting": any(d.status == "pending" for d in found)}
     return render(request, "console/webhook_deliveries.html", context, principal=principal)
 
@@ -126,5 +132,6 @@ def deliveries_page(
 @router.post("/webhooks/deliveries/{delivery_id}/replay", response_class=HTMLResponse)
 def replay_delivery(delivery_id: int, by: Acting = ADMIN) -> HTMLResponse:
     delivery = webhooks_out.replay_delivery(delivery_id, by)
-    done = f"The {delivery.event_type} event is sent again; its attempts start a new 24 hours."
+    done = (f"The {delivery.event_type} event is sent again: a new delivery, first in the list, with 24 hours of "
+            "attempts of its own.")
     return _deliveries(by.request, by.session, by.principal, delivery.subscription_id, done=done)

@@ -113,6 +113,9 @@ def rotate_secret(subscription_id: int, by: Acting = ADMIN) -> SubscriptionCreat
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", response_model=DeliveryOut, status_code=202)
 def replay_delivery(delivery_id: int, by: Acting = ADMIN) -> DeliveryOut:
+    """Send a delivery's event again: a new delivery (202), which the subscription's log lists first."""
     delivery = webhooks.replay(by.session, delivery_id=delivery_id)
-    by.audit("webhook.replay", "webhook_delivery", delivery.id)
+    # on the webhook, as its test events are: its History lists the replay (the delivery alone named no webhook)
+    by.audit("webhook.replay", "webhook_subscription", delivery.subscription_id,
+             {"delivery_id": delivery.id, "replay_of": delivery_id, "event": delivery.event_type})
     return DeliveryOut.model_validate(delivery, from_attributes=True)

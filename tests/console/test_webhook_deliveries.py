@@ -5,6 +5,7 @@ secret could only be replaced by adding the webhook again. The audit log names t
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -72,10 +73,19 @@ def test_admin_tests_a_webhook_reads_its_deliveries_and_rotates_its_secret(
     receiver.statuses = [503]  # the receiver is down: said, with the next try
     page.get_by_role("button", name=re.compile("^Send again the webhook.test event of ")).click()
     expect(page.locator("#deliveries .done")).to_have_text(
-        "The webhook.test event is sent again; its attempts start a new 24 hours.")
-    expect(row).to_contain_text(re.compile(r"trying again Last try: HTTP 503 in \d+ ms; next at"), timeout=20_000)
+        "The webhook.test event is sent again: a new delivery, first in the list, with 24 hours of attempts of its "
+        "own.")
+    # before: the one row was reset in place ("trying again Last try: HTTP 200", its answer lost); now the new
+    # delivery comes first and the first keeps its outcome
+    expect(row).to_have_count(2)
+    again, first_sent = row.nth(0), row.nth(1)
+    expect(again).to_contain_text(re.compile(r"trying again Last try: HTTP 503 in \d+ ms; next at"), timeout=20_000)
+    expect(again.get_by_role("rowheader")).to_have_text("webhook.test sent again")
+    expect(first_sent).to_contain_text(re.compile(r"delivered .*: HTTP 200 in \d+ ms"))
+    expect(first_sent.locator('td[data-label="Attempts"]')).to_have_text("1")
+    assert json.loads(_received(receiver, 2)[1])["id"] == json.loads(body)["id"]  # the same event, sent again
     page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})  # the outcome in sight, not scrolled away
-    box = row.locator("td.outcome").bounding_box()
+    box = again.locator("td.outcome").bounding_box()
     # under the event, full width (a long network error in a third column ran out of sight)
     assert box is not None and box["x"] < 40 and box["x"] + box["width"] <= tools.PHONE_WIDTH
     page.set_viewport_size({"width": 1366, "height": 900})
@@ -103,6 +113,8 @@ def test_admin_tests_a_webhook_reads_its_deliveries_and_rotates_its_secret(
     entries = page.locator("tbody tr")
     expect(entries.filter(has_text="Sent a test event to a webhook")).to_have_count(2)
     expect(entries.filter(has_text="Gave a webhook a new signing secret")).to_have_count(1)
+    # before: on "webhook delivery 1", unlinked, and missing from this webhook's History
+    expect(entries.filter(has_text="Sent a webhook delivery again")).to_contain_text("replay of: 1")
     expect(entries.first).to_contain_text("hooks-admin@example.com")
     # named as the admin knows it (it read "webhook subscription 1"), linking to its deliveries
     expect(page.locator("#audit-about")).to_contain_text(f"Only the entries about webhook to {url}")

@@ -112,6 +112,17 @@ def test_subscription_api_and_replay(outbound_to_loopback: None, app_client: Tes
     assert replay.status_code == 202
     run_jobs()
     assert len(receiver.received) == 2
+    assert json.loads(receiver.received[1][1]) == json.loads(receiver.received[0][1])  # the same event again
+    # a new delivery, listed first; the first keeps its outcome (a replay reset it in place: one row, 2 attempts)
+    again = app_client.get(f"/api/v1/webhooks/{created.json()['id']}/deliveries", headers=admin).json()
+    assert [(d["id"], d["status"], d["attempts"]) for d in again] == [
+        (replay.json()["id"], "delivered", 1), (deliveries[0]["id"], "delivered", 1)]
+    assert replay.json()["id"] != deliveries[0]["id"]
+    found = app_client.get("/api/v1/audit", params={"action": "webhook.replay"}, headers=admin).json()["items"]
+    # on the webhook (it named "webhook delivery 1" alone, outside the webhook's History), with both deliveries
+    assert (found[0]["target_type"], found[0]["target_id"]) == ("webhook_subscription", str(created.json()["id"]))
+    assert found[0]["diff"] == {"delivery_id": replay.json()["id"], "replay_of": deliveries[0]["id"],
+                                "event": "conversation.closed"}
 
 
 def test_subscription_secret_is_encrypted_at_rest(runtime: Settings) -> None:
