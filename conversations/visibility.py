@@ -1,4 +1,4 @@
-"""Which messages a role may read through the messages API (least privilege).
+"""Which messages, and which contacts, a role may read through the API (least privilege).
 
 Messages hold customers' words and numbers, so each role sees only the lanes it works with:
 
@@ -10,6 +10,12 @@ Messages hold customers' words and numbers, so each role sees only the lanes it 
 * ``analyst``: none (the route refuses them; they read aggregate campaign and QA reports).
 
 A message the caller may not see is answered as if it did not exist (404), so ids reveal nothing.
+
+Contacts (:func:`contact_visible_to`, :func:`readable_contact`): an agent reads the people who have a
+conversation, the ones agents answer; marketers and admins read every contact. An agent (or an agent's
+API key) listed every contact before, numbers imported for marketing that never texted included, while
+the console showed agents only the contact card of a conversation. A contact the caller may not read
+is answered as an unknown id (404).
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from conversations.models import Message
+from contacts import service as contacts
+from contacts.models import Contact
+from conversations.models import Conversation, Message
+from core.errors import NotFound
 from core.rbac import Role
 
 
@@ -65,3 +74,24 @@ def visible_provider_ids(session: Session, viewer: Viewer, provider_ids: Collect
         )
     )
     return {row for row in rows if row is not None}
+
+
+def contact_visible_to(role: Role) -> ColumnElement[bool]:
+    """The SQL condition on ``contacts`` selecting the contacts ``role`` may read (an agent: those with a
+    conversation; every other role the contacts routes admit: all)."""
+    if role == Role.AGENT:
+        return exists().where(Conversation.contact_id == Contact.id)
+    return true()
+
+
+def readable_contact(session: Session, role: Role, contact_id: int) -> Contact:
+    """The contact ``role`` asks for by id.
+
+    Raises:
+        NotFound: no such contact, or one ``role`` may not read (the same words: ids reveal nothing).
+    """
+    contact = contacts.get(session, contact_id)
+    if role == Role.AGENT and session.scalar(select(Contact.id).where(Contact.id == contact.id,
+                                                                    contact_visible_to(role))) is None:
+        raise NotFound(f"contact {contact_id} not found")
+    return contact

@@ -38,6 +38,7 @@ from contacts.schemas import (
     MembersIn,
     MergeIn,
 )
+from conversations import visibility
 from conversations.flows import queue_outbound
 from core import audit
 from core.accounts import Principal
@@ -137,9 +138,10 @@ def list_contacts(
     after_id: int = 0,
     limit: int = Query(50, ge=1, le=500),
     session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(READERS),
+    principal: Principal = Depends(READERS),
 ) -> ContactPage:
-    """Contacts by id; filter by exact phone (blind index), tag, list or saved segment."""
+    """Contacts by id; filter by exact phone (blind index), tag, list or saved segment. An agent lists the
+    contacts who have a conversation (``conversations.visibility``)."""
     conditions: list[dict[str, Any]] = []
     if tag:
         conditions.append({"field": "tag", "op": "has", "value": tag})
@@ -154,6 +156,7 @@ def list_contacts(
 
         e164 = normalize_e164(phone, region=request.app.state.settings.default_region)
         ids = ids.where(Contact.phone_index == blind_index(e164))
+    ids = ids.where(visibility.contact_visible_to(principal.role))
     page = list(session.scalars(ids.where(Contact.id > after_id).limit(limit)))
     found = session.scalars(select(Contact).where(Contact.id.in_(page)).order_by(Contact.id)).all()
     return ContactPage(items=[ContactOut.of(c) for c in found], next_after_id=page[-1] if len(page) == limit else None)
@@ -182,9 +185,9 @@ def create_contact(body: ContactIn, by: Acting = WRITER) -> ContactOut:
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 def get_contact(
-    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(READERS)
 ) -> ContactOut:
-    return ContactOut.of(service.get(session, contact_id))
+    return ContactOut.of(visibility.readable_contact(session, principal.role, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -258,15 +261,15 @@ def _apply_consent(session: Session, contact: Contact, body: ConsentIn, who: aud
 
 @router.get("/contacts/{contact_id}/consent", response_model=ConsentOut)
 def get_consent(
-    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(READERS)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(READERS)
 ) -> ConsentOut:
-    return _consent_out(session, service.get(session, contact_id))
+    return _consent_out(session, visibility.readable_contact(session, principal.role, contact_id))
 
 
 @router.post("/contacts/{contact_id}/consent", response_model=ConsentOut, status_code=201)
 def change_consent(contact_id: int, body: ConsentIn, by: Acting = READER) -> ConsentOut:
     """Record an opt-in (optionally double: pending until the person replies YES) or an opt-out."""
-    contact = service.get(by.session, contact_id)
+    contact = visibility.readable_contact(by.session, by.principal.role, contact_id)
     _apply_consent(by.session, contact, body, by.actor, business_name(by.session, by.request.app.state.settings))
     return _consent_out(by.session, contact)
 

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from contacts import service
 from contacts.models import PREDICTION_KINDS
+from conversations import visibility
 from core import audit
 from core.accounts import Principal
 from core.queue import enqueue_after_commit
@@ -94,10 +94,11 @@ class PredictionOut(BaseModel):
 
 @router.get("/contacts/{contact_id}/predictions", response_model=list[PredictionOut])
 def contact_predictions(
-    contact_id: int, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(PERSONAL)
+    contact_id: int, session: Session = Depends(db_session, scope="function"), principal: Principal = Depends(PERSONAL)
 ) -> list[PredictionOut]:
-    """The contact's current prediction of each kind (empty before the first scoring; 404 unknown contact)."""
-    service.get(session, contact_id)
+    """The contact's current prediction of each kind (empty before the first scoring; 404 unknown contact, or
+    for an agent one without a conversation)."""
+    visibility.readable_contact(session, principal.role, contact_id)
     return [PredictionOut(kind=p.kind, label=PREDICTION_KINDS.get(p.kind, p.kind), value=p.value, detail=p.detail,
                           version=p.version, computed_at=p.computed_at)
             for p in store.current(session, contact_id).values()]  # fmt: skip

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
 from api.uploads import read_upload
-from contacts import service
 from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
 from contacts.order_import import OrderImportOptions, import_orders
 from contacts.order_schemas import OrderBody, OrderOut
 from contacts.orders import list_orders, record_customer_order, record_order, with_lines
+from conversations import visibility
 from core import audit
 from core.accounts import Principal
 from core.rbac import Role
@@ -96,8 +96,9 @@ def contact_orders(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     session: Session = Depends(db_session, scope="function"),
-    _: Principal = Depends(READERS),
+    principal: Principal = Depends(READERS),
 ) -> list[OrderOut]:
-    """A contact's orders, newest first, with their lines (404 for an unknown contact)."""
-    service.get(session, contact_id)
+    """A contact's orders, newest first, with their lines (404 for an unknown contact, or for an agent one without
+    a conversation)."""
+    visibility.readable_contact(session, principal.role, contact_id)
     return [OrderOut.of(view) for view in list_orders(session, contact_id, limit=limit, offset=offset)]

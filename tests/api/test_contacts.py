@@ -5,12 +5,18 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from core import db
 from core.models import AuditEntry
 from tests.helpers import auth_headers
 
 NUMBER = "+33612345678"
+
+
+def _texted(contact_id: int) -> None:
+    """Give the contact a conversation: agents read the contacts they answer (``conversations.visibility``)."""
+    with db.session_scope() as session:
+        session.add(Conversation(contact_id=contact_id, sender="RELAIS"))
 
 
 def test_crud_roles_and_audit(app_client: TestClient) -> None:
@@ -53,6 +59,7 @@ def test_crud_roles_and_audit(app_client: TestClient) -> None:
     )
     assert wrong_type.status_code == 422
 
+    _texted(cid)
     assert app_client.get(f"/api/v1/contacts/{cid}", headers=agent).json()["name"] == "Ana Lima"
     assert app_client.get(f"/api/v1/contacts/{cid}", headers=analyst).status_code == 403
     assert app_client.patch(f"/api/v1/contacts/{cid}", headers=agent, json={"name": "x"}).status_code == 403
@@ -123,6 +130,7 @@ def test_consent_endpoints_suppressions_and_opt_out_link(app_client: TestClient)
     with db.session_scope() as session:  # the confirmation request is texted on the transactional lane
         prompt = session.scalars(select(Message).where(Message.contact_id == cid)).one()
         assert (prompt.lane, prompt.status) == ("transactional", "queued") and "YES" in prompt.body
+    _texted(cid)
     out = app_client.post(
         f"/api/v1/contacts/{cid}/consent",
         headers=agent,
@@ -159,6 +167,7 @@ def test_consent_endpoints_suppressions_and_opt_out_link(app_client: TestClient)
     assert page.status_code == 200 and "<form" in page.text
     assert app_client.get(f"/api/v1/contacts/{second}", headers=marketer).json()["opted_out"] is False
     assert app_client.post(path).status_code == 200
+    _texted(second)
     consent = app_client.get(f"/api/v1/contacts/{second}/consent", headers=agent).json()
     assert consent["opted_out"] is True and consent["history"][-1]["source"] == "link"
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from conversations.models import Conversation
 from core import db
 from core.models import AuditEntry
 from intelligence import store
@@ -39,6 +40,8 @@ def test_a_contacts_predictions(app_client: TestClient) -> None:
     at = datetime(2026, 6, 1, tzinfo=UTC)
     with db.session_scope() as session:
         scored, fresh = create_contact(session, 1).id, create_contact(session, 2).id
+        session.add_all([Conversation(contact_id=scored, sender="RELAIS"),  # agents read the contacts they answer
+                         Conversation(contact_id=fresh, sender="RELAIS")])
         model = store.register_version(session, kind="purchase_90d", version="v1", metrics={"validation": "n/a"})
         store.write_predictions(session, model, [store.Score(scored, 0.72, {"percentile": 90.0})], computed_at=at)
     agent = auth_headers("agent")

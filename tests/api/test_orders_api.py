@@ -47,7 +47,7 @@ def test_import_a_csv_then_read_the_contacts_orders(app_client: TestClient) -> N
     assert (report["orders_created"], report["lines"], report["unknown_customers"]) == (1, 1, 1)
     assert report["rejected_by_code"] == {"bad_price": 1, "unknown_customer": 1}
     assert [(e["row"], e["field"]) for e in report["errors"]] == [(3, "CustomerID"), (4, "UnitPrice")]
-    orders = app_client.get(f"/api/v1/contacts/{contact_id}/orders", headers=auth_headers("agent")).json()
+    orders = app_client.get(f"/api/v1/contacts/{contact_id}/orders", headers=headers).json()
     assert [(o["external_id"], o["currency"], o["total_micros"], o["ordered_at"][:16]) for o in orders] == [
         ("536365", "GBP", 15_300_000, "2010-12-01T08:26")]
     assert orders[0]["lines"] == [{"product_id": "85123A", "description": "WHITE HANGING HEART", "quantity": 6,
