@@ -4,8 +4,9 @@ report's forecast-vs-actual rows.
 The figures come from ``campaigns.forecasting`` (``intelligence.forecast``); this module only
 formats them: counts as whole numbers (with a decimal under 10, so 0.09 expected conversions is not
 "0" beside a revenue), money from micro-units with its currency, ROI as a percentage up to
-:data:`ROI_SHOWN_UP_TO` ("over +1,000%" beyond, with the revenue and cost it comes from: a few cents of
-texts against a predicted order read "+174,102%", true by the arithmetic and no guide to anything); a
+:data:`ROI_SHOWN_UP_TO` (beyond, the ROI line sets the cost beside the revenue expected instead of a ratio: a few
+cents of texts against a predicted order read "+174,102%", then "over +1,000%", true by the arithmetic and no guide
+to anything, :func:`cost_note`); a
 figure not forecast is "n/a" with the forecast's reason when it gives one (an ROI between two
 currencies with no configured rate).
 """
@@ -40,14 +41,18 @@ def _value(metric: str, value: float, currency: str = "") -> str:
 
 
 def cost_note(revenue: Figure | None, cost: Figure | None, money: Money) -> str:
-    """Why an ROI over :data:`ROI_SHOWN_UP_TO` is no guide, with the two amounts it divides; "" otherwise."""
+    """The ROI line when the cost is negligible beside the revenue (an ROI over :data:`ROI_SHOWN_UP_TO`): the two
+    amounts side by side, the revenue with its intervals, instead of a ratio; "" otherwise. "over +1,000%" led the
+    line, a true mean that said nothing a marketer could act on: a few cents of texts against a revenue that is 0 in
+    most outcomes."""
     if revenue is None or cost is None:
         return ""
     expected, spent = revenue.expected * (money.factor or 0.0), cost.expected
     if not spent or expected - spent <= ROI_SHOWN_UP_TO * spent:
         return ""
-    return (f"the cost, {_value('cost_micros', spent, money.cost)}, is negligible beside the revenue expected, "
-            f"{_value('revenue_micros', expected, money.cost)}: judge the campaign on its conversions and revenue")
+    return (f"not a useful ratio here: the texts cost {_value('cost_micros', spent, money.cost)} against a revenue "
+            f"expected of {_figure('revenue_micros', revenue, money.revenue)}; any sale pays for the texts many times "
+            "over, so judge the campaign on its conversions and revenue")
 
 
 def _span(metric: str, low: float, high: float) -> str:
@@ -144,7 +149,7 @@ def facts(made: Forecast, *, admin: bool = False) -> dict[str, str]:
                        else _missing(k, made.sources, made.figures)) for k, f in made.figures.items()}
     note = cost_note(made.figures.get("revenue_micros"), made.figures.get("cost_micros"), made.money)
     if note:
-        out[LABELS["roi"]] += f"; {note}"
+        out[LABELS["roi"]] = note
     out["Based on"] = basis(made.sources)
     if any("population prior" in source for source in made.sources.values()):
         out["Population prior"] = prior_words(made.clickable)
@@ -232,11 +237,10 @@ def _rows(metrics: list[dict[str, Any]], money: Money = Money(), sources: dict[s
         currency = money.currency_of(metric)
         shown = (_figure(metric, Figure(**figure), currency) + _unclickable(metric, clickable) if figure is not None
                  else _missing(metric, sources or {}, forecasts))
+        if metric == "roi" and figure is not None:
+            shown = cost_note(forecasts.get("revenue_micros"), forecasts.get("cost_micros"), money) or shown
         if metric == "roi" and figure is not None and money.mixed:
             shown += f"; {money.conversion}"
-        if metric == "roi" and figure is not None:
-            note = cost_note(forecasts.get("revenue_micros"), forecasts.get("cost_micros"), money)
-            shown += f"; {note}" if note else ""
         actual, verdict = (NOT_SENT, NOT_SENT) if unsent else _judged(entry, money, finished=finished,
                                                                       simulated=simulated, unpriced=unpriced)
         out.append(Row(metric, LABELS.get(metric, metric), for_reader(shown, money, admin=admin), actual, verdict))
