@@ -4,7 +4,8 @@ Shopify signs the raw body with the app's secret: ``X-Shopify-Hmac-Sha256`` is
 ``base64(HMAC-SHA256(secret, body))``. Topics handled: ``orders/create`` → ``order.created``,
 ``fulfillments/create`` → ``order.shipped``; ``orders/create``, ``orders/paid`` and
 ``orders/cancelled`` also feed the contact's purchase history (``contacts.orders``, source
-``shopify``, the order id as external id: :func:`order_of`). The event data given to templates::
+``shopify``, the order id as external id: :func:`order_of`), and ``refunds/create`` gives money back on a
+recorded order (:func:`refund_of`, ``contacts.order_refunds.record_refund``). The event data given to templates::
 
     order:    id, number ("#1001"), total ("49.90"), total_micros, currency, items [{title, quantity}]
     tracking: number, url, company          (order.shipped only)
@@ -264,3 +265,41 @@ def order_of(topic: str, payload: dict[str, Any], *, now: datetime) -> ShopifyOr
                    _dict(payload.get("billing_address")).get("phone"))  # fmt: skip
     who = Customer(customer_id=customer_key(_scalar(customer, "id", field="customer.id") or ""), phone=phone or "")
     return ShopifyOrder(order=order, customer=who)
+
+
+@dataclass(frozen=True)
+class ShopifyRefund:
+    """A ``refunds/create`` payload: the money that went back on an order, and when."""
+
+    order_id: str
+    refund_id: str
+    refunded_micros: int
+    at: datetime
+
+
+def refund_of(payload: dict[str, Any], *, now: datetime) -> ShopifyRefund:
+    """The amount of a refund: its successful ``refund`` transactions (a refund that only restocks gives nothing
+    back), at its ``processed_at`` or ``created_at``.
+
+    Raises:
+        ValidationFailed: no numeric ``id`` or ``order_id``, or a field of the wrong type (named).
+    """
+    refund_id = _object_id(payload)
+    order_id = str(_scalar(payload, "order_id") or "").strip()
+    if not order_id.isdigit():
+        raise _wrong("order_id", "missing", "Shopify refund has no numeric order_id")
+    transactions = payload.get("transactions") or []
+    if not isinstance(transactions, list):
+        raise _wrong("transactions", "wrong_type", "Shopify field transactions must be a list")
+    total = 0
+    for item in (t for t in transactions if isinstance(t, dict)):
+        kind = _scalar(item, "kind", field="transactions.kind")
+        status = _scalar(item, "status", field="transactions.status")
+        if kind == "refund" and status in ("success", None):
+            amount = _scalar(item, "amount", field="transactions.amount")
+            try:
+                total += to_micros(amount if amount is not None else 0)
+            except ValueError:
+                raise _wrong("transactions.amount", "invalid", "Shopify transaction amount is not an amount") from None
+    at = _time(payload, "processed_at") or _time(payload, "created_at") or now
+    return ShopifyRefund(order_id=order_id, refund_id=refund_id, refunded_micros=max(total, 0), at=at)

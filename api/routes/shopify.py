@@ -1,5 +1,6 @@
 """Shopify webhooks (public, HMAC-verified): order confirmations and shipping updates, and the
-purchase history (``orders/create``, ``orders/paid``, ``orders/cancelled`` feed ``contacts.orders``)."""
+purchase history (``orders/create``, ``orders/paid``, ``orders/cancelled`` feed ``contacts.orders``;
+``refunds/create`` gives money back on a recorded order)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import db_session
 from campaigns import shopify, transactional
+from contacts import order_refunds as refunds
 from contacts import orders
 from contacts.models import Contact
 from core.db import utcnow
@@ -19,7 +21,8 @@ from core.settings import get_settings
 
 router = APIRouter(tags=["shopify"])
 PUBLIC_PATHS = frozenset({"/webhooks/shopify/orders/create", "/webhooks/shopify/orders/paid",
-                          "/webhooks/shopify/orders/cancelled", "/webhooks/shopify/fulfillments/create"})  # fmt: skip
+                          "/webhooks/shopify/orders/cancelled", "/webhooks/shopify/fulfillments/create",
+                          "/webhooks/shopify/refunds/create"})  # fmt: skip
 
 
 def _record_order(session: Session, found: shopify.ShopifyOrder, contact: Contact | None) -> dict[str, Any]:
@@ -32,13 +35,18 @@ def _record_order(session: Session, found: shopify.ShopifyOrder, contact: Contac
     return {"status": recorded.order.status, "id": recorded.order.id, "created": recorded.created}
 
 
-async def _handle(request: Request, session: Session, topic: str) -> dict[str, Any]:
+async def _verified(request: Request) -> dict[str, Any]:
+    """The body as a JSON object once its HMAC, freshness and shape are checked."""
     body = await request.body()
     settings = get_settings()
     if not shopify.verify(settings.shopify_webhook_secret, body, request.headers.get("x-shopify-hmac-sha256")):
         raise Unauthorized("Shopify HMAC signature missing or wrong")
+    return shopify.read_payload(body, now=utcnow(), max_age=timedelta(hours=settings.shopify_webhook_max_age_hours))
+
+
+async def _handle(request: Request, session: Session, topic: str) -> dict[str, Any]:
+    payload = await _verified(request)
     now = utcnow()
-    payload = shopify.read_payload(body, now=now, max_age=timedelta(hours=settings.shopify_webhook_max_age_hours))
     # everything is mapped (and refused when ill-typed) before anything is written or sent
     event = shopify.map_payload(topic, payload) if topic in shopify.TOPICS else None
     order = shopify.order_of(topic, payload, now=now) if topic in shopify.ORDER_TOPICS else None
@@ -86,3 +94,20 @@ async def fulfillments_create(
     request: Request, session: Session = Depends(db_session, scope="function")
 ) -> dict[str, Any]:
     return await _handle(request, session, "fulfillments/create")
+
+
+@router.post("/webhooks/shopify/refunds/create")
+async def refunds_create(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
+    """Money given back on an order: a credit note in the purchase history, or the order cancelled once refunds
+    reach its total (no message is sent; an order Relais never recorded is ignored, saying so)."""
+    refund = shopify.refund_of(await _verified(request), now=utcnow())
+    if refund.refunded_micros <= 0:
+        return {"status": "ignored", "reason": "no money went back (a restock or a failed refund)"}
+    done = refunds.record_refund(session, source="shopify", order_id=refund.order_id, refund_id=refund.refund_id,
+                                 refunded_micros=refund.refunded_micros, at=refund.at)  # fmt: skip
+    if done.order is None:
+        return {"status": "ignored", "reason": "no recorded order has this order_id"}
+    answer: dict[str, Any] = {"status": done.outcome, "order": {"id": done.order.id, "status": done.order.status}}
+    if done.credit is not None:
+        answer["credit_note"] = {"id": done.credit.id, "external_id": done.credit.external_id}
+    return answer

@@ -46,6 +46,7 @@ NOT_AUDITED: dict[str, str] = {
     "POST /webhooks/shopify/orders/paid": "the shop's signed order webhook (the order and its event rows)",
     "POST /webhooks/shopify/orders/cancelled": "the shop's signed order webhook (the order and its event rows)",
     "POST /webhooks/shopify/fulfillments/create": "the shop's signed order webhook (the order and its event rows)",
+    "POST /webhooks/shopify/refunds/create": "the shop's signed refund webhook (the order or its credit note)",
     "POST /api/v1/simulator/inbound": "a customer's text on the simulated phone, the same path as a provider's",
     # read-only: they answer a question and store nothing
     "POST /api/v1/agent/analyze": "analyses a text, stores nothing",

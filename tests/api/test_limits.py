@@ -34,6 +34,7 @@ PUBLIC_WEBHOOKS = (
     "/webhooks/vonage/status",
     "/webhooks/shopify/orders/create",
     "/webhooks/shopify/fulfillments/create",
+    "/webhooks/shopify/refunds/create",
     "/api/v1/contacts/sync/webhook",
     "/api/v1/simulator/inbound",
 )

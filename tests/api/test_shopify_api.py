@@ -168,3 +168,51 @@ def test_a_paid_order_before_its_creation_and_one_of_no_known_customer(shop: Tes
     assert _messages() == []  # orders/paid sends nothing
     bad = {**PAID_ORDER, "id": 5003, "line_items": [{"title": "x", "price": {"amount": 1}}]}
     assert _post(shop, "orders/paid", bad)[0] == 422 and len(_orders()) == 1
+
+
+def _refund(refund_id: int, amount: str, *, status: str = "success", hours: int = 1) -> dict[str, Any]:
+    return {"id": refund_id, "order_id": ORDER["id"], "created_at": (CREATED + timedelta(hours=hours)).isoformat(),
+            "refund_line_items": [], "transactions": [
+                {"id": refund_id * 10, "kind": "refund", "status": status, "amount": amount, "currency": "EUR"}]}
+
+
+def _net_spend() -> float:
+    from intelligence.history import order_lines
+
+    with db.session_scope() as session:
+        lines = order_lines(session)
+    return float((lines["quantity"] * lines["unit_price"]).sum())
+
+
+def test_refunds_give_money_back_once_and_a_full_refund_cancels_the_order(shop: TestClient) -> None:
+    """Before, refunds/create was not handled (404): an order refunded in part or in full through Shopify's admin
+    counted whole in the customer's spend and every prediction made from it."""
+    _post(shop, "orders/create", {**PAID_ORDER, "financial_status": "paid"})
+    assert _net_spend() == 199.0
+
+    status, body = _post(shop, "refunds/create", _refund(71, "50.00"))
+    assert status == 200 and body["status"] == "credit_note", body
+    assert body["credit_note"]["external_id"] == f"C{ORDER['id']}-71"
+    assert _net_spend() == 149.0
+    assert _post(shop, "refunds/create", _refund(71, "50.00"))[1]["status"] == "credit_note"  # delivered again
+    assert _net_spend() == 149.0 and len(_orders()) == 2
+    assert _post(shop, "refunds/create", _refund(72, "0.00", status="failure"))[1]["status"] == "ignored"
+
+    # the rest goes back: the order is cancelled at that moment, and its earlier credit note is not given back twice
+    status, body = _post(shop, "refunds/create", _refund(73, "149.00", hours=2))
+    assert body["status"] == "cancelled" and body["order"]["status"] == "cancelled", body
+    assert _net_spend() == 0.0
+    assert _post(shop, "orders/cancelled", {**PAID_ORDER, "financial_status": "refunded"})[1]["order"]["status"] == (
+        "cancelled")
+    assert _net_spend() == 0.0
+    assert _post(shop, "refunds/create", _refund(74, "10.00"))[1]["status"] == "already_cancelled"
+    assert _messages() == [_messages()[0]]  # the confirmation only: refunds send nothing
+
+
+def test_a_refund_on_an_order_never_recorded_or_ill_typed(shop: TestClient) -> None:
+    status, body = _post(shop, "refunds/create", _refund(81, "10.00"))
+    assert (status, body) == (200, {"status": "ignored", "reason": "no recorded order has this order_id"})
+    assert _post(shop, "refunds/create", {**_refund(82, "1"), "order_id": None})[0] == 422
+    assert _post(shop, "refunds/create", {**_refund(83, "1"), "transactions": {"amount": "1"}})[0] == 422
+    assert _post(shop, "refunds/create", _refund(84, "1"), secret="other")[0] == 401
+    assert _orders() == []

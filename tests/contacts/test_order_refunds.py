@@ -55,3 +55,18 @@ def test_a_refunded_amount_that_is_not_an_amount_hands_the_order_back(runtime_an
     report = _import(HEADER + "#2001,a@example.com,paid,EUR,2025-10-07 09:50:26 +0200,2,Bougie,20.00,beaucoup\n")
     assert report["rejected_by_code"] == {"bad_refund": 1}
     assert report["errors"][0]["field"] == "Refunded Amount"
+
+
+def test_an_order_refunded_in_part_then_cancelled_in_a_later_export_is_given_back_once(
+    runtime_any_db: Settings,
+) -> None:
+    """A later export now cancels a known order (orders_updated); its earlier credit note is then no longer read:
+    the cancellation gives back all of its 65, not 65 + 15."""
+    with db.session_scope() as session:
+        attrs.define(session, name="email", type="string")
+        create_contact(session, 1, attributes={"email": "a@example.com"})
+    _import(ORDERS)
+    later = ORDERS.replace("#2002,a@example.com,partially_refunded", "#2002,a@example.com,refunded")
+    report = _import(later)
+    assert report["orders_updated"] == 1, report
+    assert _net_spend() == 40 + 0 + 0 + 0
