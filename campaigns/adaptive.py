@@ -31,13 +31,11 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, CampaignAllocation
 from campaigns.reporting import arm_results
 from campaigns.scheduling import aware
-from conversations.models import Message
+from conversations.models import IN_FLIGHT, Message
 from intelligence.bandit import ArmStats, control_size, next_batch
 
 MODE = "adaptive"
 CONTROL = "control"
-#: a message not gone yet: the bandit has no result of it
-IN_FLIGHT = ("queued", "sending")
 #: contacts per chunk once the test has stopped (as a plain campaign prepares)
 AFTER_STOP_CHUNK = 5000
 

@@ -23,12 +23,11 @@ from campaigns.models import Campaign
 from campaigns.prepare import queue_wakeups
 from campaigns.reporting import arm_results, summary
 from contacts.models import Contact
-from conversations.models import Message
+from conversations.models import IN_FLIGHT, Message
 from core import webhooks
 from core.db import utcnow
 from core.queue import JobSpec, enqueue, enqueue_after_commit
 
-IN_FLIGHT = ("queued", "sending")
 PREPARE_JOB = "campaigns.tasks.prepare_campaign"
 
 

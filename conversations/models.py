@@ -53,6 +53,8 @@ class Conversation(Base):
 
 # Statuses most rows end in: the status index leaves them out (see Message's indexes).
 SETTLED_STATUSES = ("sent", "delivered", "received")
+#: an outbound text that has not reached the provider yet (``delivery.states``: queued → sending → sent)
+IN_FLIGHT = ("queued", "sending")
 
 
 class Message(Base):

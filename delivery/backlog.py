@@ -15,10 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from conversations.models import Message
+from conversations.models import IN_FLIGHT, Message
 
-#: statuses of a text that has not reached the provider yet (``delivery.states``: queued → sending → sent)
-IN_FLIGHT = ("queued", "sending")
 #: how far back :attr:`OutboundBacklog.recent` counts the outcome of outbound texts
 RECENT = timedelta(hours=1)
 
