@@ -292,7 +292,9 @@ def _plan(session: Session, campaign: Campaign, records: list[dict[str, Any]], s
 def queue_wakeups(session: Session, message_ids: list[int], due: list[datetime], now: datetime) -> None:
     """One send job per planned time and ``BATCH`` ids, delayed to that time (due now: at once).
 
-    The jobs only wake the engine up; the rows' ``not_before`` is what the claim honours.
+    The jobs only wake the engine up; the rows' ``not_before`` is what the claim honours. A later wake-up's
+    id names its time: a resume re-plans the same ids for a new time while the preparation's wake-up for the
+    old one may still wait in Redis, and one id would keep only the old job, which claims nothing then.
     """
     groups: dict[datetime, list[int]] = defaultdict(list)
     for message_id, at in zip(message_ids, due, strict=True):
@@ -301,5 +303,5 @@ def queue_wakeups(session: Session, message_ids: list[int], due: list[datetime],
         ids = groups[at]
         later = at > now  # an early wake-up would claim nothing and leave the row to recovery
         for i in range(0, len(ids), BATCH):
-            enqueue_after_commit(session, send_job(ids[i:i + BATCH], lane="marketing",
-                                                   at=at.astimezone(UTC) if later else None))
+            enqueue_after_commit(session, send_job(ids[i:i + BATCH], lane="marketing", at=at.astimezone(UTC) if later
+                                                   else None, attempt=int(at.timestamp()) if later else 0))
