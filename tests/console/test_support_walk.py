@@ -224,3 +224,6 @@ def test_the_keyboard_reaches_every_canned_response_and_enter_inserts_the_one_ch
     expect(page.locator("#reply")).to_be_focused()
     page.locator("#canned").select_option(label="Au revoir")  # a choice made with the mouse inserts at once
     expect(page.locator("#reply")).to_have_value("Pouvez-vous envoyer une photo ? Belle journée !")
+    page.locator("#reply").fill("Merci Zoé. ")  # words typed, then a space: no second one (it went to the customer)
+    page.locator("#canned").select_option(label="Au revoir")
+    expect(page.locator("#reply")).to_have_value("Merci Zoé. Belle journée !")

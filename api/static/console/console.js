@@ -256,7 +256,9 @@
   function insertCanned(select) {
     if (!select.value) return;
     var reply = document.getElementById("reply");
-    reply.value = reply.value ? reply.value + " " + select.value : select.value;
+    // after words typed and a space ("Bonjour, je suis Jonas. "), no second space: it was sent, and counted
+    var gap = reply.value && !/\s$/.test(reply.value) ? " " : "";
+    reply.value = reply.value + gap + select.value;
     select.value = "";
     reply.dispatchEvent(new Event("input", { bubbles: true }));
     reply.focus();
