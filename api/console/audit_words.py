@@ -202,7 +202,13 @@ class Entry:
     changes: list[str]
 
 
+#: values JSON would write as codes: "status: null → online", "totp enabled: true → false"
+PLAIN_VALUES: dict[Any, str] = {None: "not set", True: "yes", False: "no"}
+
+
 def _value(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return PLAIN_VALUES[value]
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
 

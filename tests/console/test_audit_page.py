@@ -242,13 +242,18 @@ def test_the_log_and_its_filter_read_in_words(app_client: TestClient) -> None:
         audit.record(session, actor=SYSTEM, action="canned.create", target_type="canned_response", target_id=3,
                      diff={"title": "Refund delay", "language": "fr"})
         audit.record(session, actor=SYSTEM, action="intelligence.score", diff={"scored": 8})
+        # an agent's first status, and a reset's flag: they read "status: null → online", "totp enabled: true → false"
+        audit.record(session, actor=SYSTEM, action="agent.status", target_type="user", target_id=9,
+                     diff={"status": [None, "online"], "totp_enabled": [True, False], "demo": True})
         audit.record(session, actor=SYSTEM, action="contacts.import.succeeded", target_type="contact_import",
                      target_id=4)
     log_in(app_client, "boss@example.com", secret)
     page = app_client.get("/console/audit", headers=HTML).text
     rows = _rows(page)[1:]  # after the admin's log-in
-    assert "A contact import finished" in rows[0] and "Scored the contacts&#39; predictions" in rows[1]
-    assert "Wrote a canned response" in rows[2] and "language: French" in rows[2]
+    assert "Changed an agent&#39;s availability" in rows[1] and "status: not set → online" in rows[1]
+    assert "totp enabled: yes → no" in rows[1] and "demo: yes" in rows[1] and "null" not in rows[1]
+    assert "A contact import finished" in rows[0] and "Scored the contacts&#39; predictions" in rows[2]
+    assert "Wrote a canned response" in rows[3] and "language: French" in rows[3]
     for raw in ("Canned: create", "Intelligence: score", "Contacts: import succeeded"):
         assert raw not in page
     assert ">Canned responses: every action</option>" in page and ">Predictions: every action</option>" in page
