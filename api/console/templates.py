@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -178,7 +179,8 @@ async def check_media(
     """Fetch one attachment of the draft (public addresses only) and say whether it will go."""
     draft = await _draft(request)
     row = draft.media[index] if index < len(draft.media) else editor_form.MediaRow()
-    report = (template_check.inspect_media(row.url, row.content_type) if row.url
+    # a fetch of up to its deadline: on the event loop it held every other request of the server meanwhile
+    report = (await run_in_threadpool(template_check.inspect_media, row.url, row.content_type) if row.url
               else template_check.MediaReport(False, "enter the file's address first"))
     return render(request, "console/_template_media_report.html", {"report": report, "index": index},
                   principal=principal)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -27,6 +29,7 @@ from intelligence import store
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console import browser as tools
 from tests.console.helpers import create_console_user, log_in
+from tests.core.trickling_server import trickling
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX = {"HX-Request": "true"}
@@ -188,6 +191,28 @@ def test_an_attachment_is_fetched_and_checked_on_request(outbound_to_loopback: N
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_the_media_check_leaves_the_server_answering_while_it_fetches(outbound_to_loopback: None,
+                                                                     live_server: str) -> None:
+    """The check fetched inside an async route, on the event loop: while a slow address trickled its file (up to the
+    30 s deadline), the whole server, API, console and webhooks, answered nothing (/healthz took 28 s against a
+    running instance). The fetch now runs on a worker thread."""
+    with httpx.Client(base_url=live_server, timeout=60) as client, \
+            trickling(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 15\r\n\r\nnot a png, slow",
+                      head=60, every=0.25) as url:  # fmt: skip
+        headers = _marketer(client)  # type: ignore[arg-type]  # an httpx client, as TestClient is
+        form = {**_form(), "media_url": url, "media_type": "image/png", "media_caption": "", "index": "0"}
+        answers: list[httpx.Response] = []
+        checking = threading.Thread(
+            target=lambda: answers.append(client.post("/console/templates/media/check", data=form, headers=headers)))
+        start = time.monotonic()
+        checking.start()
+        time.sleep(1)
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - start < 2  # it waited for the whole fetch, about 4 s
+        checking.join(30)
+    assert time.monotonic() - start > 3 and 'data-ok="no"' in answers[0].text
 
 
 def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
