@@ -86,6 +86,8 @@ class WizardForm:
     segment: str = ""  # "" = every contact (consent still applies), else a saved segment's id
     mode: str = "single"  # single | ab | adaptive
     template_id: str = ""
+    #: a language code → the id of the template its recipients get ("" = the template above); one template only
+    translations: dict[str, str] = field(default_factory=dict)
     arms: list[Arm] = field(default_factory=lambda: [Arm(), Arm()])
     test_percent: str = "20"
     metric: str = "clicks"
@@ -144,6 +146,8 @@ def read(form: Mapping[str, list[str]]) -> WizardForm:
         **text,
         mode=_choice(_one(form, "mode", "single"), ("single", "ab", "adaptive"), "single"),
         arms=arms or [Arm(), Arm()],
+        translations={key.removeprefix("translation_"): _one(form, key, "") for key in form
+                      if key.startswith("translation_")},
         metric=_choice(_one(form, "metric", "clicks"), AB_METRICS, "clicks"),
         when=_choice(_one(form, "when", "now"), WHEN, "now"),
         repeat=_choice(_one(form, "repeat", "weekly"), REPEAT, "weekly"),
@@ -163,6 +167,7 @@ def from_campaign(campaign: Campaign) -> WizardForm:
         respect_country_rules=campaign.respect_country_rules, throttle_per_minute=str(campaign.throttle_per_minute),
         frequency_cap=str(campaign.frequency_cap), frequency_days=str(campaign.frequency_days),
         learned_cap=campaign.learned_cap,
+        translations={language: str(template_id) for language, template_id in (campaign.translations or {}).items()},
     )
     if ab.get("arms"):
         wizard.mode = "ab"
@@ -358,10 +363,13 @@ def to_api(wizard: WizardForm) -> ApiBodies:
             problems["local_time"] = "choose a time"
     template = ab["arms"][0]["template_id"] if ab else int(wizard.template_id or 0)
     segment_id = int(wizard.segment) if wizard.segment.isdigit() else None
+    # translations apply to one template's recipients, not to a test's arms (campaigns.prepare)
+    translations = {language: int(template_id) for language, template_id in wizard.translations.items()
+                    if template_id.isdigit()} if wizard.mode == "single" else {}
     campaign = None
     try:
         campaign = CampaignIn(
-            name=wizard.name, template_id=template, segment_id=segment_id, sender="",
+            name=wizard.name, template_id=template, segment_id=segment_id, sender="", translations=translations,
             timezone=wizard.timezone, recurrence=recurrence(wizard), quiet_start=wizard.quiet_start,
             quiet_end=wizard.quiet_end, respect_country_rules=wizard.respect_country_rules,
             throttle_per_minute=max(0, int(wizard.throttle_per_minute)) if wizard.throttle_per_minute.isdigit() else 0,
