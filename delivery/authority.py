@@ -166,13 +166,15 @@ def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[M
             due = throttle.book(slot.at)
             if due > slot.at:
                 slots[row.id] = plan.Slot(due, plan.throttled(due, campaign.timezone))
+    closes: dict[tuple[str | None, str], datetime] = {}  # a batch's rows share a few zones
     for row_id, slot in slots.items():
         if slot.wait is not None and slot.at > now:
             verdicts[row_id] = _wait(slot.at, slot.wait)
         else:  # a re-booked row going now keeps its place in the calendar (not_before = now)
-            tz, country = contacts.get(rows_by_id[row_id].contact_id, (None, ""))
-            verdicts[row_id] = Verdict("go", until=slot.at if row_id in booked else None,
-                                       deadline=planner.closing(timezone=tz, country=country, at=now))
+            zone = contacts.get(rows_by_id[row_id].contact_id, (None, ""))
+            if zone not in closes:
+                closes[zone] = planner.closing(timezone=zone[0], country=zone[1], at=now)
+            verdicts[row_id] = Verdict("go", until=slot.at if row_id in booked else None, deadline=closes[zone])
     return verdicts
 
 
