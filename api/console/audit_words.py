@@ -209,6 +209,8 @@ PLAIN_VALUES: dict[Any, str] = {None: "not set", True: "yes", False: "no"}
 def _value(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return PLAIN_VALUES[value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ", ".join(value) or "none"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
 
@@ -218,6 +220,16 @@ def _user(value: Any, emails: dict[int, str]) -> str:
     if value is None:
         return "nobody"
     return emails.get(value, f"user #{value}") if isinstance(value, int) else _value(value)
+
+
+#: details whose value is itself a list: two event types ["conversation.escalated", "conversation.closed"] read as a
+#: change from one to the other
+LIST_FIELDS = {"event_types", "skills", "languages"}
+
+
+def _listed(field: str, value: list[Any]) -> bool:
+    """``value`` is the list a :data:`LIST_FIELDS` detail holds, not an ``[old, new]`` pair of lists."""
+    return field in LIST_FIELDS and not any(isinstance(v, list) or v is None for v in value)
 
 
 def changes_text(diff: dict[str, Any] | None, emails: dict[int, str] | None = None) -> list[str]:
@@ -231,7 +243,7 @@ def changes_text(diff: dict[str, Any] | None, emails: dict[int, str] | None = No
         elif field == "language":  # "French", not "fr"
             shown = [language_name(v) for v in (value if isinstance(value, list) else [value])]
             lines.append(f"language: {' → '.join(shown)}")
-        elif isinstance(value, list) and len(value) == 2:
+        elif isinstance(value, list) and len(value) == 2 and not _listed(field, value):
             lines.append(f"{words(field)}: {_value(value[0])} → {_value(value[1])}")
         else:
             lines.append(f"{words(field)}: {_value(value)}")

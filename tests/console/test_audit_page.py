@@ -245,15 +245,24 @@ def test_the_log_and_its_filter_read_in_words(app_client: TestClient) -> None:
         # an agent's first status, and a reset's flag: they read "status: null → online", "totp enabled: true → false"
         audit.record(session, actor=SYSTEM, action="agent.status", target_type="user", target_id=9,
                      diff={"status": [None, "online"], "totp_enabled": [True, False], "demo": True})
+        # two event types read as a change from one to the other: "event types: conversation.escalated → …"
+        audit.record(session, actor=SYSTEM, action="webhook.create", target_type="webhook_subscription", target_id=9,
+                     diff={"event_types": ["conversation.escalated", "conversation.closed"]})
+        audit.record(session, actor=SYSTEM, action="agent.profile", target_type="user", target_id=9,
+                     diff={"languages": [["fr"], ["fr", "en"]], "skills": []})
         audit.record(session, actor=SYSTEM, action="contacts.import.succeeded", target_type="contact_import",
                      target_id=4)
     log_in(app_client, "boss@example.com", secret)
     page = app_client.get("/console/audit", headers=HTML).text
-    rows = _rows(page)[1:]  # after the admin's log-in
-    assert "Changed an agent&#39;s availability" in rows[1] and "status: not set → online" in rows[1]
-    assert "totp enabled: yes → no" in rows[1] and "demo: yes" in rows[1] and "null" not in rows[1]
-    assert "A contact import finished" in rows[0] and "Scored the contacts&#39; predictions" in rows[2]
-    assert "Wrote a canned response" in rows[3] and "language: French" in rows[3]
+    rows = {row.split('data-label="What">', 1)[1].split(" <span", 1)[0]: row for row in _rows(page)}
+    assert "A contact import finished" in rows and "Scored the contacts&#39; predictions" in rows
+    assert "language: French" in rows["Wrote a canned response"]
+    status = rows["Changed an agent&#39;s availability"]
+    assert "status: not set → online" in status and "totp enabled: yes → no" in status and "demo: yes" in status
+    assert "null" not in status and "true" not in status
+    assert "event types: conversation.escalated, conversation.closed" in rows["Subscribed a webhook"]
+    profile = rows["Set an agent&#39;s skills, languages and load"]
+    assert "languages: fr → fr, en" in profile and "skills: none" in profile
     for raw in ("Canned: create", "Intelligence: score", "Contacts: import succeeded"):
         assert raw not in page
     assert ">Canned responses: every action</option>" in page and ">Predictions: every action</option>" in page
