@@ -43,6 +43,7 @@ from sqlalchemy import select
 
 from core import db, outbound_http
 from core.accounts import key_suspension
+from core.errors import ValidationFailed
 from core.models import ApiKey, User
 from core.outbound_http import OutboundBlocked, OutboundPolicy
 from core.rbac import Role
@@ -96,13 +97,38 @@ class Subscription:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
 
 
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def key_problems(p256dh: str, auth: str) -> list[dict[str, str]]:
+    """What makes a subscription's keys unusable (RFC 8291: a P-256 point and a 16-byte secret), one problem per
+    field; empty when a push can be encrypted to them."""
+    problems = []
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _unb64(p256dh))
+    except ValueError:  # binascii.Error too
+        problems.append({"field": "keys.p256dh", "message": "not a P-256 public key in base64url"})
+    try:
+        secret = _unb64(auth)
+    except ValueError:
+        secret = b""
+    if len(secret) != 16:
+        problems.append({"field": "keys.auth", "message": "not a 16-byte secret in base64url"})
+    return problems
+
+
 def subscribe(settings: Settings, subscription: Subscription) -> None:
-    """Store a browser's subscription; its endpoint must be a public http(s) address.
+    """Store a browser's subscription; its endpoint must be a public http(s) address, its keys usable.
 
     Raises:
         OutboundBlocked: the endpoint points to loopback, a private network, the metadata service...
+        ValidationFailed: keys no push can be encrypted to (``keys.p256dh``, ``keys.auth``).
     """
     outbound_http.check_url(subscription.endpoint, field="endpoint", policy=OutboundPolicy.from_settings(settings))
+    problems = key_problems(subscription.p256dh, subscription.auth)
+    if problems:
+        raise ValidationFailed("the subscription's keys cannot encrypt a push", errors=problems)
     stored = replace(subscription, server_key=application_server_key(settings))
     get_redis(settings).hset(SUBSCRIPTIONS_KEY, subscription.endpoint, json.dumps(stored.__dict__))
 
@@ -235,6 +261,11 @@ def _push_one(
     except OutboundBlocked:
         drop(settings, subscription.endpoint)
         log.warning("web push endpoint is not public, dropped", endpoint_host=origin.netloc)
+    except (ValueError, IndexError):  # pywebpush's words for keys it cannot encrypt to (stored before key_problems)
+        if not key_problems(subscription.p256dh, subscription.auth):
+            raise
+        drop(settings, subscription.endpoint)
+        log.warning("web push keys unusable, dropped", endpoint_host=origin.netloc)
     except CallFailed as exc:
         if exc.status in (404, 410):
             drop(settings, subscription.endpoint)

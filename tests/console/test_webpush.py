@@ -292,3 +292,37 @@ def test_a_subscription_made_with_another_key_is_dropped_not_pushed(
         assert webpush.notify_all(runtime, {"title": "t"}) == 1
         assert [path for path, _, _ in service.received] == ["/now"]
         assert [s.endpoint for s in webpush.subscriptions(runtime)] == [f"{service.url}/now"]
+
+
+@pytest.mark.parametrize(("keys", "field"), [
+    ({"p256dh": "!" * 30, "auth": b64(os.urandom(16))}, "keys.p256dh"),  # pywebpush: IndexError
+    ({"p256dh": "A" * 87, "auth": b64(os.urandom(16))}, "keys.p256dh"),  # 65 bytes, no point of the curve
+    ({"auth": "A" * 9}, "keys.auth"),  # not base64
+    ({"auth": b64(os.urandom(8))}, "keys.auth"),  # an auth secret is 16 bytes
+])
+def test_keys_no_push_can_be_encrypted_to_are_refused(outbound_to_loopback: None, app_client: TestClient,
+                                                      keys: dict[str, str], field: str) -> None:
+    subscription = Browser().subscription("https://push.example.invalid/x")
+    subscription["keys"].update(keys)
+    answer = app_client.post("/console/push/subscriptions", json=subscription, headers=auth_headers("agent"))
+    assert answer.status_code == 422 and [e["field"] for e in answer.json()["errors"]] == [field]
+    assert webpush.subscriptions(app_client.app.state.settings) == []  # type: ignore[attr-defined]
+
+
+def test_a_subscription_with_broken_keys_costs_the_others_nothing(runtime: Settings,
+                                                                  push_service: FakePushService) -> None:
+    """pywebpush raised IndexError or ValueError for such keys, which ended the loop over subscriptions: any agent
+    who registered one (it was accepted) silenced the escalation pushes of every colleague after it. It is
+    dropped, and the others are pushed."""
+    allowed = runtime.model_copy(update={"outbound_allow_private": True})
+    ana, bob = create_console_user("ana@x.example")[0], create_console_user("bob@x.example")[0]
+    broken = webpush.Subscription(user_id=ana, endpoint=f"{push_service.url}/ana", p256dh="!" * 30, auth="A" * 22)
+    get_redis(allowed).hset(webpush.SUBSCRIPTIONS_KEY, broken.endpoint, json.dumps(  # as stored before the check
+        {**broken.__dict__, "server_key": webpush.application_server_key(allowed)}))
+    browser = Browser()
+    webpush.subscribe(allowed, webpush.Subscription(user_id=bob, endpoint=f"{push_service.url}/bob",
+                                                    **browser.subscription("")["keys"]))
+    assert webpush.notify_all(allowed, {"title": "t"}) == 1
+    assert [path for path, _, _ in push_service.received] == ["/bob"]
+    assert browser.decrypt(push_service.received[0][2]) == {"title": "t"}
+    assert [s.endpoint for s in webpush.subscriptions(allowed)] == [f"{push_service.url}/bob"]
