@@ -34,6 +34,7 @@ from core.models import AuditEntry
 from core.security import totp
 from tests.api.test_rbac import _routes
 from tests.console.helpers import PASSWORD
+from tests.console.test_webpush import Browser
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -293,7 +294,7 @@ def test_log_out_and_push_subscriptions_are_audited(outbound_to_loopback: None, 
     """A person's log-out and the browsers they register for notifications were not in the log."""
     user_id, headers = _session(app_client, "ana@example.com")
     endpoint = "http://127.0.0.1:9/push/secret-token"
-    subscription = {"endpoint": endpoint, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
+    subscription = Browser().subscription(endpoint)  # keys a push can be encrypted to
     assert app_client.post("/console/push/subscriptions", json=subscription, headers=headers).status_code == 204
     assert len(webpush.subscriptions(app_client.app.state.settings)) == 1  # type: ignore[attr-defined]
     unsubscribe = {"endpoint": endpoint}
