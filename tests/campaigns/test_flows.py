@@ -102,9 +102,10 @@ def test_a_recurring_campaign_paused_between_runs_resumes_its_schedule(runtime: 
 def test_resume_keeps_a_planned_times_reason_and_words_a_new_one_in_the_recipients_zone(runtime: Settings) -> None:
     """A best-time text paused and resumed read "planned for Tue 12:00 UTC" instead of its reason."""
     from campaigns import service
-    from tests.delivery.test_authority import WEDNESDAY_NOON, _campaign, _rows
+    from tests.delivery.helpers import prepared_campaign
+    from tests.delivery.test_authority import WEDNESDAY_NOON, _rows
 
-    cid, ids = _campaign(2, WEDNESDAY_NOON)
+    cid, ids = prepared_campaign(2, WEDNESDAY_NOON)
     evening = WEDNESDAY_NOON + timedelta(hours=7)  # 19:00 in Paris
     with db.session_scope() as session:
         session.execute(update(Message).where(Message.id == ids[0]).values(

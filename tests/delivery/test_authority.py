@@ -17,9 +17,8 @@ from sqlalchemy import select
 
 from campaigns import flows as campaign_flows
 from campaigns import service as campaign_service
-from campaigns import tasks
 from campaigns.models import Campaign
-from channels.senders import create_sender, set_account_rate
+from channels.senders import create_sender
 from conversations import flows
 from conversations.models import Message
 from core import db
@@ -29,9 +28,9 @@ from core.redis import get_redis
 from core.settings import Settings
 from delivery import recovery
 from delivery.policy import RetryPolicy
-from tests.campaigns.factories import create_campaign, create_contact, create_template
+from tests.campaigns.factories import create_contact
 from tests.channels.fakes.vonage_server import FakeVonage
-from tests.delivery.helpers import make_engine
+from tests.delivery.helpers import make_engine, pause_and_resume, prepared_campaign
 
 LEASE = timedelta(seconds=recovery.LEASE_SECONDS)
 PAST_LEASE = LEASE + timedelta(minutes=1)
@@ -46,21 +45,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def _campaign(count: int, now: datetime, **fields: object) -> tuple[int, list[int]]:
-    """A prepared campaign of ``count`` Paris contacts, started at ``now``; (campaign id, message ids)."""
-    with db.session_scope() as session:
-        create_sender(session, kind="long_code", address="+33612000000", throughput=2000)
-        set_account_rate(session, name="default", throughput=2000)
-        for i in range(count):
-            create_contact(session, i, timezone="Europe/Paris")
-        campaign = create_campaign(session, create_template(session, body="Promo"), **fields)
-        campaign_flows.start_run(session, campaign, now=now)
-        cid = campaign.id
-    assert tasks.prepare_campaign(cid, now=now) == count
-    with db.session_scope() as session:
-        return cid, list(session.scalars(select(Message.id).where(Message.campaign_id == cid).order_by(Message.id)))
 
 
 def _rows(ids: list[int]) -> list[tuple[str, datetime | None, str, str]]:
@@ -87,7 +71,7 @@ def test_a_quiet_hours_message_stays_queued_through_recovery(
     fake: FakeVonage, runtime_any_db: Settings
 ) -> None:
     evening = datetime(2026, 6, 10, 20, 30, tzinfo=UTC)  # 22:30 in Paris
-    _, ids = _campaign(3, evening, **QUIET)
+    _, ids = prepared_campaign(3, evening, **QUIET)
     morning = datetime(2026, 6, 11, 6, 0, tzinfo=UTC)  # 08:00 in Paris
     assert {row[1:3] for row in _rows(ids)} == {(morning, "quiet_hours")}
     _drop_jobs()
@@ -106,7 +90,7 @@ def test_a_window_that_closed_while_the_message_waited_holds_it_until_the_next_o
     fake: FakeVonage, runtime_any_db: Settings
 ) -> None:
     before_closing = datetime(2026, 6, 10, 18, 50, tzinfo=UTC)  # 20:50 in Paris: open until 21:00
-    _, ids = _campaign(2, before_closing, **QUIET)
+    _, ids = prepared_campaign(2, before_closing, **QUIET)
     assert {row[2] for row in _rows(ids)} == {""}  # due at once
     _drop_jobs()  # the send job never ran (a backlog, an outage, a lost job)
     late = datetime(2026, 6, 10, 21, 0, tzinfo=UTC)  # 23:00 in Paris, past the lease
@@ -124,7 +108,7 @@ def test_a_window_that_closed_while_the_message_waited_holds_it_until_the_next_o
 def test_a_paused_campaign_sends_nothing_through_recovery_and_a_cancelled_one_is_rejected(
     fake: FakeVonage, runtime_any_db: Settings
 ) -> None:
-    cid, ids = _campaign(3, WEDNESDAY_NOON)
+    cid, ids = prepared_campaign(3, WEDNESDAY_NOON)
     with db.session_scope() as session:
         campaign_service.pause(session, session.get_one(Campaign, cid))
     _drop_jobs()
@@ -145,7 +129,7 @@ def test_a_paused_campaign_sends_nothing_through_recovery_and_a_cancelled_one_is
 
 
 def test_resume_recomputes_the_window(fake: FakeVonage, runtime: Settings) -> None:
-    cid, ids = _campaign(2, WEDNESDAY_NOON, **QUIET)
+    cid, ids = prepared_campaign(2, WEDNESDAY_NOON, **QUIET)
     with db.session_scope() as session:
         campaign_service.pause(session, session.get_one(Campaign, cid))
     _drop_jobs()
@@ -161,19 +145,15 @@ def test_resume_recomputes_the_window(fake: FakeVonage, runtime: Settings) -> No
 
 
 def test_resume_keeps_the_throttle(runtime: Settings) -> None:
-    cid, ids = _campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)
-    with db.session_scope() as session:
-        campaign_service.pause(session, session.get_one(Campaign, cid))
+    cid, ids = prepared_campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)
     resumed = WEDNESDAY_NOON + timedelta(hours=2)
-    with db.session_scope() as session:
-        campaign = campaign_service.resume(session, session.get_one(Campaign, cid))
-        campaign_flows.resume_work(session, campaign, now=resumed)
+    pause_and_resume(cid, resumed)
     per_minute = Counter(row[1] for row in _rows(ids))
     assert per_minute == {resumed: 10, resumed + timedelta(minutes=1): 10, resumed + timedelta(minutes=2): 5}
 
 
 def test_throttle_spacing_survives_recovery(fake: FakeVonage, runtime_any_db: Settings) -> None:
-    _, ids = _campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)
+    _, ids = prepared_campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)
     planned = Counter(row[1] for row in _rows(ids))
     assert sorted(planned.values()) == [5, 10, 10]
     _drop_jobs()  # every wake-up job lost; all 25 overdue by the time recovery runs
@@ -193,7 +173,7 @@ def test_throttle_spacing_survives_recovery(fake: FakeVonage, runtime_any_db: Se
 
 def test_a_throttled_text_re_planned_by_recovery_says_its_wait_in_the_campaigns_zone(runtime: Settings) -> None:
     # the authority re-booked the throttle with "next slot 10:16 UTC" for a shop in Paris
-    _, ids = _campaign(25, WEDNESDAY_NOON, throttle_per_minute=10, timezone="Europe/Paris")
+    _, ids = prepared_campaign(25, WEDNESDAY_NOON, throttle_per_minute=10, timezone="Europe/Paris")
     _drop_jobs()
     recovery.recover(get_redis(runtime), now=WEDNESDAY_NOON + timedelta(minutes=15))
     details = {detail for status, _, reason, detail in _rows(ids) if reason == "throttled"}
@@ -221,7 +201,7 @@ def test_a_window_that_closes_during_a_retry_backoff_waits_for_the_next_opening(
     fake: FakeVonage, runtime: Settings
 ) -> None:
     almost_closing = datetime(2026, 6, 10, 18, 59, 30, tzinfo=UTC)  # 20:59:30 in Paris
-    _, ids = _campaign(1, almost_closing, **QUIET)
+    _, ids = prepared_campaign(1, almost_closing, **QUIET)
     clock = Clock(almost_closing)
     sender = make_engine(fake, runtime, clock=clock, retry=RetryPolicy(base_seconds=60))
     fake.fail_next(200, {"message-count": "1", "messages": [{"status": "5", "error-text": "Internal Error"}]})
@@ -242,7 +222,7 @@ def test_the_issue_case_a_sunday_morning_campaign_in_paris_is_not_sent_eleven_mi
     fake: FakeVonage, runtime: Settings
 ) -> None:
     sunday = datetime(2026, 11, 29, 4, 55, tzinfo=UTC)  # 05:55 in Paris: quiet hours and France's Sunday rule
-    _, ids = _campaign(2, sunday, quiet_start="21:00", quiet_end="08:00", respect_country_rules=True)
+    _, ids = prepared_campaign(2, sunday, quiet_start="21:00", quiet_end="08:00", respect_country_rules=True)
     clock = Clock(sunday + timedelta(minutes=11))
     found = recovery.recover(get_redis(runtime), now=clock.now)
     assert found.reenqueued == 0 and _immediate_send_jobs() == []
@@ -252,7 +232,7 @@ def test_the_issue_case_a_sunday_morning_campaign_in_paris_is_not_sent_eleven_mi
 
 
 def test_the_frequency_cap_is_checked_again_at_send_time(fake: FakeVonage, runtime: Settings) -> None:
-    _, ids = _campaign(1, WEDNESDAY_NOON, frequency_cap=1)
+    _, ids = prepared_campaign(1, WEDNESDAY_NOON, frequency_cap=1)
     with db.session_scope() as session:  # meanwhile another send reached the contact
         contact_id = session.get_one(Message, ids[0]).contact_id
         session.add(Message(contact_id=contact_id, direction="out", body="flash", status="delivered",

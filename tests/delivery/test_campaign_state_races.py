@@ -19,28 +19,15 @@ from sqlalchemy import select, update
 from campaigns import flows, service, tasks
 from campaigns.models import Campaign
 from campaigns.prepare import prepare_chunk
-from channels.senders import create_sender, set_account_rate
 from conversations.models import Message
 from core import db
 from core.queue import get_queue
 from core.settings import Settings
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.channels.fakes.vonage_server import FakeVonage
-from tests.delivery.helpers import make_engine
+from tests.delivery.helpers import make_engine, started_campaign
 
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Paris
-
-
-def _started(count: int, **fields: object) -> int:
-    """A campaign of ``count`` contacts whose run started at NOW (``preparing``, nothing prepared yet)."""
-    with db.session_scope() as session:
-        create_sender(session, kind="long_code", address="+33612000000", throughput=2000)
-        set_account_rate(session, name="default", throughput=2000)
-        for i in range(count):
-            create_contact(session, i, timezone="Europe/Paris")
-        campaign = create_campaign(session, create_template(session, body="Promo"), **fields)
-        flows.start_run(session, campaign, now=NOW)
-        return campaign.id
 
 
 def _by_person(cid: int, action: str) -> None:
@@ -77,7 +64,7 @@ def _state(cid: int) -> tuple[str, str]:
 def test_a_pause_committed_while_the_last_chunk_is_prepared_stands_and_nothing_goes_until_resumed(
     fake: FakeVonage, runtime_any_db: Settings
 ) -> None:
-    cid = _started(3)
+    cid = started_campaign(3, NOW)
     ids = _prepare_last_chunk_while(cid, "pause")
     assert len(ids) == 3
     # the chunk's own progress is kept; the person's pause is not overwritten by "running"
@@ -102,7 +89,7 @@ def test_a_pause_committed_while_the_last_chunk_is_prepared_stands_and_nothing_g
 def test_a_cancel_committed_while_the_last_chunk_is_prepared_stands_and_its_texts_never_go(
     fake: FakeVonage, runtime_any_db: Settings
 ) -> None:
-    cid = _started(3)
+    cid = started_campaign(3, NOW)
     ids = _prepare_last_chunk_while(cid, "cancel")
     assert _state(cid)[0] == "cancelled"
     engine = make_engine(fake, runtime_any_db, clock=lambda: NOW)

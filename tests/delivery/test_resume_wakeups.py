@@ -16,17 +16,14 @@ from datetime import datetime, timedelta
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from campaigns import flows as campaign_flows
-from campaigns import service as campaign_service
-from campaigns.models import Campaign
 from campaigns.scheduling import aware
 from conversations.models import Message
 from core import db
 from core.queue import get_queue
 from core.settings import Settings
 from tests.channels.fakes.vonage_server import FakeVonage
-from tests.delivery.helpers import make_engine
-from tests.delivery.test_authority import WEDNESDAY_NOON, Clock, _campaign
+from tests.delivery.helpers import make_engine, pause_and_resume, prepared_campaign
+from tests.delivery.test_authority import WEDNESDAY_NOON, Clock
 
 
 def _send_jobs_due(until: datetime, now: datetime) -> list[tuple[datetime, int, list[int]]]:
@@ -48,13 +45,9 @@ def _send_jobs_due(until: datetime, now: datetime) -> list[tuple[datetime, int, 
 def test_a_resumed_throttled_campaign_sends_at_its_new_times_without_the_recovery_sweep(
     fake: FakeVonage, runtime: Settings
 ) -> None:
-    cid, ids = _campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)  # 10 now, 10 at +1 min, 5 at +2 min
-    with db.session_scope() as session:
-        campaign_service.pause(session, session.get_one(Campaign, cid))
+    cid, ids = prepared_campaign(25, WEDNESDAY_NOON, throttle_per_minute=10)  # 10 now, 10 at +1 min, 5 at +2 min
     resumed = WEDNESDAY_NOON + timedelta(seconds=90)
-    with db.session_scope() as session:
-        campaign = campaign_service.resume(session, session.get_one(Campaign, cid))
-        campaign_flows.resume_work(session, campaign, now=resumed)
+    pause_and_resume(cid, resumed)
     with db.session_scope() as session:
         planned = Counter(aware(nb) for nb, in session.execute(select(Message.not_before).where(Message.id.in_(ids))))
     assert planned == {resumed: 10, WEDNESDAY_NOON + timedelta(minutes=2): 10, WEDNESDAY_NOON + timedelta(minutes=3): 5}
