@@ -153,7 +153,9 @@ async def check(
 ) -> HTMLResponse:
     """The preview panel for the draft as typed; the problems and the variables swap in out of band."""
     draft = await _draft(request)
-    return render(request, "console/_template_check.html", {"draft": draft, **_checked(session, draft), "oob": True},
+    # like the save, the check resolves each attachment's host: off the event loop, which a slow name held
+    checked = await run_in_threadpool(_checked, session, draft)
+    return render(request, "console/_template_check.html", {"draft": draft, **checked, "oob": True},
                   principal=principal)
 
 
@@ -197,7 +199,8 @@ async def create(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> Response:
-    rest.create_template(editor_form.to_template(await _draft(request)), request, session, principal)
+    template = editor_form.to_template(await _draft(request))
+    await run_in_threadpool(rest.create_template, template, request, session, principal)  # resolves media hosts
     return _saved("saved")
 
 
@@ -218,7 +221,8 @@ async def update(
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
 ) -> Response:
-    rest.update_template(template_id, editor_form.to_template(await _draft(request)), request, session, principal)
+    template = editor_form.to_template(await _draft(request))
+    await run_in_threadpool(rest.update_template, template_id, template, request, session, principal)  # as create
     return _saved("saved")
 
 

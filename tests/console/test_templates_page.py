@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -213,6 +214,36 @@ def test_the_media_check_leaves_the_server_answering_while_it_fetches(outbound_t
         assert time.monotonic() - start < 2  # it waited for the whole fetch, about 4 s
         checking.join(30)
     assert time.monotonic() - start > 3 and 'data-ok="no"' in answers[0].text
+
+
+@pytest.mark.parametrize("path", ["/console/templates/check", "/console/templates"])
+def test_a_slow_name_in_a_media_address_holds_only_its_own_request(live_server: str, path: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview (sent as the marketer types) and the save resolve each attachment's host name, to refuse one
+    inside the network, and they did so on the event loop: a name whose DNS answers slowly (the resolver waits 5 s
+    a try by default) held every request of the server meanwhile. They run on a worker thread now. The slow DNS
+    answer is played by the resolver call itself (3 s, then 'not known')."""
+    real = socket.getaddrinfo
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.example":
+            time.sleep(3)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        headers = _marketer(client)  # type: ignore[arg-type]  # an httpx client, as TestClient is
+        form = _form(media_url="https://slow-dns.example/lampe.png", media_type="image/png", media_caption="")
+        answers: list[httpx.Response] = []
+        asking = threading.Thread(target=lambda: answers.append(client.post(path, data=form, headers=headers)))
+        start = time.monotonic()
+        asking.start()
+        time.sleep(1)
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - start < 2  # it waited for the name, 3 s
+        asking.join(30)
+    assert answers[0].status_code in (200, 204), answers[0].text
 
 
 def test_save_edit_and_delete_are_audited_like_the_api(app_client: TestClient) -> None:
