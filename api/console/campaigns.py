@@ -69,7 +69,6 @@ STATE_WORDS = {
     "cancelled": ("Cancelled: messages still queued were not sent.", "Reports and exports stay available."),
 }  # fmt: skip
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
-COLUMN_HEIGHT = 160.0  # SVG units for the tallest daily column
 #: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
 SKIP_LABELS = {
     "frequency_cap": "frequency cap reached",
@@ -80,25 +79,25 @@ SKIP_LABELS = {
 
 @dataclass(frozen=True)
 class Bar:
-    """One horizontal bar: ``length`` is in SVG units, ``text`` the value as shown."""
+    """One horizontal bar: ``length`` is in SVG units, ``text`` the value as shown; ``part``, when set, is the
+    length of a darker stripe inside the bar (the delivered share of a day's sent texts)."""
 
     label: str
     value: float
     length: float
     text: str
+    part: float = 0.0
 
 
 @dataclass(frozen=True)
 class Day:
-    """One day of a campaign; ``*_height`` are column heights in SVG units."""
+    """One day of a campaign."""
 
     date: str
     sent: int
     delivered: int
     failed: int
     clicks: int
-    sent_height: float
-    delivered_height: float
 
 
 def bars(items: list[tuple[str, float]], *, percent: bool = False) -> list[Bar]:
@@ -146,23 +145,21 @@ def daily(session: Session, campaign: Campaign) -> list[Day]:
         .group_by(click_day, click_hour)
     ):
         counts.setdefault(_local_day(d, h, zone), {"sent": 0, "delivered": 0, "failed": 0, "clicks": 0})["clicks"] += n
-    top = max((c["sent"] for c in counts.values()), default=0) or 1
+    return [Day(d, c["sent"], c["delivered"], c["failed"], c["clicks"]) for d, c in sorted(counts.items())]
+
+
+def day_bars(days: list[Day]) -> list[Bar]:
+    """A bar per day, its texts sent, with the delivered ones as a darker stripe inside it."""
+    top = max((d.sent for d in days), default=0) or 1
     return [
-        Day(
-            d,
-            c["sent"],
-            c["delivered"],
-            c["failed"],
-            c["clicks"],
-            round(COLUMN_HEIGHT * c["sent"] / top, 1),
-            round(COLUMN_HEIGHT * c["delivered"] / top, 1),
-        )
-        for d, c in sorted(counts.items())
+        Bar(d.date, d.sent, round(BAR_SPACE * d.sent / top, 1), f"{d.sent} sent, {d.delivered} delivered",
+            round(BAR_SPACE * d.delivered / top, 1))
+        for d in days
     ]
 
 
 def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
-    """The chart data of a report: funnel, failures by reason, per-arm rates, per-day columns."""
+    """The chart data of a report: funnel, failures by reason, per-arm rates, per-day bars (and the days' table)."""
     totals = report["totals"]
     funnel = bars(
         [
@@ -191,7 +188,7 @@ def charts(report: dict[str, Any], days: list[Day]) -> dict[str, Any]:
         "reasons": bars(reasons),
         "arms": arms,
         "days": days,
-        "column_width": max(8.0, min(40.0, 560.0 / max(len(days), 1) - 6)),
+        "day_bars": day_bars(days),
     }
 
 

@@ -21,7 +21,7 @@ def test_the_reports_charts_read_at_phone_width(live_server: str, page: Page) ->
     tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 800})
     page.goto(f"{live_server}/console/campaigns/{campaign_id}")
-    for chart in ("chart-funnel", "chart-reasons", "chart-arm-1"):
+    for chart in ("chart-funnel", "chart-reasons", "chart-arm-1", "chart-days"):
         sizes = page.evaluate(
             "(id) => [...document.querySelectorAll(`#${id} text`)].map(t => t.getBoundingClientRect().height)", chart)
         assert sizes and min(sizes) >= READABLE_PX, (chart, sizes)
@@ -30,5 +30,11 @@ def test_the_reports_charts_read_at_phone_width(live_server: str, page: Page) ->
         assert box[0] >= 0 and box[1] <= box[2], (chart, box)
     funnel = page.locator("#chart-funnel text").first.text_content() or ""
     assert funnel.startswith("Messages") and funnel.endswith(": 7"), funnel  # label and figure together
+    # the per-day chart (drawn 640 wide with 12-unit words, one day's columns in a thin strip at its left) is the
+    # same chart: the day's label and figures above a bar as long as the track, its delivered texts a stripe inside
+    day = page.locator("#chart-days text").first.text_content() or ""
+    assert day.endswith(": 5 sent, 3 delivered"), day
+    track, sent = (page.locator("#chart-days rect").nth(i).bounding_box() for i in (0, 1))
+    assert track and sent and sent["width"] == track["width"], (track, sent)
     assert tools.serious_violations(page) == []
     tools.fits(page)
