@@ -68,6 +68,13 @@ STATE_WORDS = {
     "completed": ("Completed: every message was sent or settled.", "Reports and exports stay available."),
     "cancelled": ("Cancelled: messages still queued were not sent.", "Reports and exports stay available."),
 }  # fmt: skip
+#: a campaign paused with no run under way (paused while scheduled, or a recurring one between runs): nothing is
+#: queued, so "queued messages wait" and "re-plans them from now" were untrue; resuming puts it back to scheduled
+PAUSED_UNSTARTED = (
+    "Paused before {run}: nothing is prepared or queued yet, and it does not start while paused.",
+    "Resuming puts it back on its schedule: it starts at its planned send time, at once if that time has passed; "
+    "cancelling stops it for good.",
+)
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
 #: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
 SKIP_LABELS = {
@@ -315,10 +322,25 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "live": campaign.status in LIVE_STATUSES,
         "sending_statuses": SENDING_NOW,
         "actions": STATE_ACTIONS.get(campaign.status, ()),
-        "state_words": STATE_WORDS.get(campaign.status, ("", "")),
+        "state_words": state_words(campaign),
+        "unstarted": unstarted(campaign),
         "refresh_seconds": REFRESH_SECONDS,
         "updated_at": utcnow(),
     }
+
+
+def unstarted(campaign: Campaign) -> bool:
+    """Scheduled, or paused from there: no run is under way (``campaigns.service.resume`` sends it back to
+    scheduled), so its next planned send still holds."""
+    return campaign.status in ("scheduled", "paused") and not campaign.phase
+
+
+def state_words(campaign: Campaign) -> tuple[str, str]:
+    """Where the campaign stands, then what a marketer can do about it (``STATE_WORDS``, ``PAUSED_UNSTARTED``)."""
+    if campaign.status == "paused" and unstarted(campaign):
+        first, then = PAUSED_UNSTARTED
+        return first.format(run="its next run" if campaign.run else "it started"), then
+    return STATE_WORDS.get(campaign.status, ("", ""))
 
 
 def money(micros: int, currency: str | None = None) -> str:
@@ -391,6 +413,11 @@ DONE = {
     "resumed": "The campaign is resumed: queued messages are re-planned from now.",
     "cancelled": "The campaign is cancelled: messages still queued will not be sent.",
 }
+#: the same for a campaign with no run under way: it has nothing queued, and it keeps its planned send time
+UNSTARTED_DONE = {
+    "paused": "The campaign is paused before its send: it does not start until you resume it.",
+    "resumed": "The campaign is resumed: it starts at its planned send time, at once if that time has passed.",
+}
 #: "scheduled" for a campaign confirmed to go now: it has started, and "scheduled" read as if it waited for a date
 STARTED = "The campaign has started: its texts go out as their sending hours allow (see “Waiting to be sent”)."
 
@@ -403,6 +430,8 @@ def done_words(done: str, campaign: Campaign) -> str:
         return ""
     if done == "scheduled" and campaign.status not in ("scheduled", "draft"):
         return STARTED
+    if done in UNSTARTED_DONE and unstarted(campaign):
+        return UNSTARTED_DONE[done]
     return DONE.get(done, "")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -72,7 +73,9 @@ def test_pause_resume_and_cancel_from_the_page_are_audited_and_honoured(app_clie
     assert paused.headers["HX-Location"] == f"/console/campaigns/{campaign_id}?done=paused"
     assert _verdicts(ids) == {("wait", "paused")}  # the authority holds every queued message
     page = app_client.get(f"/console/campaigns/{campaign_id}?done=paused", headers=HTML).text
-    assert "The campaign is paused" in page and _buttons(page) == {"campaign-resume", "campaign-cancel"}
+    assert "The campaign is paused: its queued messages wait." in page
+    assert _buttons(page) == {"campaign-resume", "campaign-cancel"} and "Paused: queued messages wait." in page
+    assert "Queued messages are re-planned from now" in page and 'id="next-run"' not in page  # under way: no start
     # the waiting table no longer reads "due now": nothing goes until resume, which plans the times again
     waiting = page.split('id="waiting"', 1)[1].split("</table>", 1)[0]
     assert 'id="waiting-paused"' in page and "paused: planned again at resume" in waiting
@@ -179,15 +182,19 @@ def test_marketer_pauses_and_resumes_from_the_page_with_the_keyboard(live_server
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session, body="Promo"), name="Printemps")
         campaign.status = "scheduled"  # waiting for its time: pause and cancel are offered
+        campaign.timezone = "Europe/Paris"
+        campaign.next_run_at = datetime(2031, 5, 2, 8, 0)  # UTC
         campaign_id = campaign.id
     tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
     page.goto(f"{live_server}/console/campaigns/{campaign_id}")
     expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    expect(page.locator("#next-run")).to_contain_text("2031-05-02 10:00")
     assert tools.page_width(page) <= 360
     page.focus("#campaign-pause")
     page.keyboard.press("Enter")
     expect(page.locator("#confirm-dialog")).to_be_visible()
-    expect(page.locator("#confirm-question")).to_contain_text("Its queued messages wait until you resume it.")
+    # nothing is queued before it starts: "Its queued messages wait" was untrue
+    expect(page.locator("#confirm-question")).to_contain_text("It does not start until you resume it.")
     expect(page.locator("#confirm-no")).to_be_focused()  # the safe answer first
     assert tools.serious_violations(page) == []
     page.keyboard.press("Shift+Tab")  # "Yes, go ahead"
@@ -195,11 +202,20 @@ def test_marketer_pauses_and_resumes_from_the_page_with_the_keyboard(live_server
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server}/console/campaigns/{campaign_id}?done=paused")
     expect(page.locator("#campaign-state")).to_have_attribute("data-state", "paused")
-    expect(page.locator("#done")).to_contain_text("The campaign is paused")
+    expect(page.locator("#done")).to_have_text(
+        "The campaign is paused before its send: it does not start until you resume it.")
+    expect(page.locator("#state-words")).to_contain_text(
+        "Paused before it started: nothing is prepared or queued yet, and it does not start while paused. Resuming "
+        "puts it back on its schedule: it starts at its planned send time, at once if that time has passed")
+    # the planned time stays in sight (it disappeared once paused), said to be on hold
+    expect(page.locator(".meta")).to_contain_text("planned send, on hold while paused: 2031-05-02 10:00")
     page.click("#campaign-resume")
+    expect(page.locator("#confirm-question")).to_contain_text("It starts at its planned send time")
     page.click("#confirm-yes")
     page.wait_for_url(f"{live_server}/console/campaigns/{campaign_id}?done=resumed")
     expect(page.locator("#campaign-state")).to_have_attribute("data-state", "scheduled")
+    expect(page.locator("#done")).to_contain_text("it starts at its planned send time")
+    expect(page.locator("#next-run")).to_contain_text("2031-05-02 10:00")
     assert tools.serious_violations(page) == [] and tools.page_width(page) <= 360
     with db.session_scope() as session:
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "campaign")
