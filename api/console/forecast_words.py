@@ -42,17 +42,21 @@ def _value(metric: str, value: float, currency: str = "") -> str:
 
 def cost_note(revenue: Figure | None, cost: Figure | None, money: Money) -> str:
     """The ROI line when the cost is negligible beside the revenue (an ROI over :data:`ROI_SHOWN_UP_TO`): the two
-    amounts side by side, the revenue with its intervals, instead of a ratio; "" otherwise. "over +1,000%" led the
-    line, a true mean that said nothing a marketer could act on: a few cents of texts against a revenue that is 0 in
-    most outcomes."""
+    amounts side by side instead of a ratio (the revenue's range is in its own row); "" otherwise. "over +1,000%"
+    led the line, a true mean that said nothing a marketer could act on: a few cents of texts against a revenue that
+    is 0 in most outcomes."""
     if revenue is None or cost is None:
         return ""
     expected, spent = revenue.expected * (money.factor or 0.0), cost.expected
     if not spent or expected - spent <= ROI_SHOWN_UP_TO * spent:
         return ""
-    return (f"not a useful ratio here: the texts cost {_value('cost_micros', spent, money.cost)} against a revenue "
-            f"expected of {_figure('revenue_micros', revenue, money.revenue)}; any sale pays for the texts many times "
-            "over, so judge the campaign on its conversions and revenue")
+    # the revenue's intervals and "the average is above the 80 % range…" are the Revenue row's, just above: said
+    # again here they made the cell some 60 words
+    cost_text = _value("cost_micros", spent, money.cost)
+    return (f"not a useful ratio here: the texts cost {cost_text} against "
+            f"{_value('revenue_micros', revenue.expected, money.revenue)} of revenue expected (its range under "
+            f"{LABELS['revenue_micros']}); any sale pays for them many times over, no sale loses the {cost_text}, so "
+            "judge the campaign on its conversions and revenue")
 
 
 def _span(metric: str, low: float, high: float) -> str:
