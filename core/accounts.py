@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -125,6 +125,13 @@ def open_console_session(session: Session, *, user: User, verified: bool) -> tup
     session.add(row)
     session.flush()
     return row, token
+
+
+def signed_in(now: datetime) -> Select[int]:
+    """The users at a console at ``now``: a live session past its second factor. Routing gives conversations only
+    to them: an agent an admin logged out (role change, 2FA reset, ended sessions) or whose session lapsed stayed
+    "online" and was given conversations nobody read."""
+    return select(ConsoleSession.user_id).where(ConsoleSession.verified.is_(True), ConsoleSession.expires_at > now)
 
 
 def renew_console_token(session: Session, row: ConsoleSession) -> str:

@@ -480,7 +480,8 @@ def route_waiting(session: Session) -> int:
 
 
 def check_sla(session: Session) -> int:
-    """Mark missed SLAs, raise their priority and try to route them again; returns how many breached."""
+    """Mark missed SLAs, raise their priority, put back in the queue the conversations of agents no longer at a
+    console (``routing.absent_owners``) and try to route them again; returns how many breached."""
     now = utcnow()
     breached = session.scalars(
         select(Escalation).where(
@@ -492,5 +493,7 @@ def check_sla(session: Session) -> int:
         escalation.priority = max(1, escalation.priority - 1)
         events.publish_after_commit(session, "sla.breached", conversation_id=escalation.conversation_id)
     session.flush()
+    for user_id in routing.absent_owners(session):  # logged out, deactivated or no longer an agent
+        requeue_agent_conversations(session, user_id=user_id)
     route_waiting(session)
     return len(breached)

@@ -1,8 +1,11 @@
 """Choosing an agent for an escalation, as Chatwoot and Zendesk do.
 
-Who may take it (:func:`candidates`): online, active, with room left under ``max_concurrent``, in the
-escalation's team when it has one, and able to take its language and skill: an agent who lists no
-languages (no skills) takes any, one who lists some takes only those.
+Who may take it (:func:`candidates`): online and at a console (a live session: ``core.accounts.signed_in``),
+active, still an agent or an admin, with room left under ``max_concurrent``, in the escalation's team when it has
+one, and able to take its language and skill: an agent who lists no languages (no skills) takes any, one who lists
+some takes only those. "Online" is the agent's choice and stays as set while they are away from the console, as
+Chatwoot's availability does; their conversations go back to the queue when no session of theirs is left
+(:func:`absent_owners`, checked by the periodic SLA job).
 
 Who gets it (:func:`pick`), ``least_busy``: the fewest open conversations; at equal load an agent
 who lists the customer's language before one who lists none; then the longest idle. An idle agent
@@ -20,8 +23,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
+from core import accounts
+from core.db import utcnow
 from core.models import User
+from core.rbac import Role
 from handoff.models import AgentProfile, Escalation, TeamMember
+
+#: the roles conversations are routed to (a user moved to marketer or analyst keeps their agent profile)
+TAKES_CONVERSATIONS = (Role.AGENT, Role.ADMIN)
+
+
+def absent_owners(session: Session) -> list[int]:
+    """Users who own conversations and can no longer answer them: no live console session, deactivated, or moved
+    to a role conversations are not routed to."""
+    owners = select(Conversation.assigned_user_id).where(
+        Conversation.state == "human", Conversation.assigned_user_id.is_not(None)).distinct()
+    present = select(User.id).where(User.is_active.is_(True), User.role.in_(TAKES_CONVERSATIONS),
+                                    User.id.in_(accounts.signed_in(utcnow())))  # fmt: skip
+    return [int(u or 0) for u in session.scalars(owners.where(Conversation.assigned_user_id.not_in(present)))]
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,8 @@ def candidates(session: Session, escalation: Escalation, *, exclude: set[int] | 
     stmt = (
         select(AgentProfile)
         .join(User, User.id == AgentProfile.user_id)
-        .where(AgentProfile.status == "online", User.is_active.is_(True))
+        .where(AgentProfile.status == "online", User.is_active.is_(True), User.role.in_(TAKES_CONVERSATIONS),
+               AgentProfile.user_id.in_(accounts.signed_in(utcnow())))
     )
     if escalation.team_id is not None:
         members = select(TeamMember.user_id).where(TeamMember.team_id == escalation.team_id)
