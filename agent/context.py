@@ -77,6 +77,8 @@ _FUNCTION_WORDS = frozenset({
     # words of carrying on that name nothing: "et sinon, en point relais ?", "and what about the other one?"
     "other", "again", "instead", "sinon", "alors", "encore", "autre", "autres", "otros", "otras", "altro",
     "altri", "altra", "outro", "outros", "outra", "andere", "anderen", "anderes",
+    # ... nor "some day": "Verfallen die irgendwann?" after the gift cards named a subject of its own (abuse 0.51)
+    "irgendwann", "someday", "eventually",
     # having, and "until": "¿cuánto tiempo tengo?", "jusqu'à quand ?" after a return question ask its period
     # (read alone, the delivery times and the goodbye template)
     "tengo", "tienes", "tiene", "tenemos", "tenho", "temos", "tenha", "haben", "habet", "abbiamo", "avete",
@@ -95,6 +97,8 @@ _DETAIL_STEMS = frozenset({
     # lasting, and staying valid: "quanto tempo durano?", "elles durent combien ?", "Wie lange halten sie?", "elles
     # sont valables combien de temps ?", "¿cuánto tiempo son válidas?"
     "duran", "duren", "duram", "halte", "valid", "valab", "gulti",
+    # expiring: "do they expire?", "¿caducan?", "scadono?", "verfallen sie?" after the gift cards
+    "expir", "caduc", "scado", "scade", "verfa", "ablau",
     "lange", "dauer", "brauc", "ungef", "koste", "ankom",
     "tempo", "metti", "mette", "vuole", "entro",
     "chega", "demor", "custa", "levar",

@@ -22,13 +22,15 @@
   intent model is unsure of on such a text is not one ("Hola, quiero anular mi pedido" was opt_out 0.57, asked to
   reply BAJA);
 * ``reach_us``: the customer asks for the business's phone number or e-mail address (``agent.entities.asks_contact``):
-  no opt-out either ("¿Cuál es vuestro número de teléfono?" was opt_out 0.74, asked to reply BAJA).
+  no opt-out either ("¿Cuál es vuestro número de teléfono?" was opt_out 0.74, asked to reply BAJA);
+* ``named_person``: the customer asks to speak to someone by name ("ich will mit Jonas sprechen", "je voudrais parler à
+  Sophie", "quiero hablar con Marta": out of scope for the intent model, 0.77-0.92), which is asking for a person.
 
-The policy (``agent.policy``) escalates on ``contact``, ``legal``, ``damaged``, ``outrage``, ``repeated`` and ``late``,
-never reads an opt-out into an ``urgent`` message, asks no outraged customer to reply STOP, and reads no unsure opt-out
-into a ``cancel_order`` or ``reach_us`` text. Matched over folded text
-(``agent.entities.fold``) in every language at once: a word ordinary in one of the six languages ("court",
-French for short) is not a cue.
+The policy (``agent.policy``) escalates on ``contact``, ``named_person``, ``legal``, ``damaged``, ``outrage``,
+``repeated`` and ``late``, never reads an opt-out into an ``urgent`` message, asks no outraged customer to reply STOP,
+and reads no unsure opt-out into a ``cancel_order`` or ``reach_us`` text. Matched over folded text
+(``agent.entities.fold``) in every language at once (``named_person`` over the text as written: a name's capital): a
+word ordinary in one of the six languages ("court", French for short) is not a cue.
 """
 
 from __future__ import annotations
@@ -43,14 +45,28 @@ import yaml
 from agent.entities import asks_contact, fold, states_duration, topics, words_pattern
 from agent.smalltalk import asks_something
 
-Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order", "reach_us"]
+Cue = Literal["contact", "urgent", "legal", "damaged", "outrage", "repeated", "late", "cancel_order", "reach_us",
+              "named_person"]
 CUES_FILE = Path(__file__).resolve().parent / "resources" / "cues.yaml"
 
 
 #: Lists read together: a wrong size or colour is ``damaged`` when the text also says it was received; an order
 #: not arrived is ``late`` when the text also says the customer has been waiting ("still", "since") or states a period.
 _PARTS: dict[Cue, tuple[str, ...]] = {"damaged": ("wrong_variant", "received"), "late": ("order", "not_arrived")}
-_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue) if cue not in ("late", "cancel_order", "reach_us"))
+_ALONE: tuple[Cue, ...] = tuple(cue for cue in get_args(Cue)
+                                if cue not in ("late", "cancel_order", "reach_us", "named_person"))
+
+# Asking to speak to someone by name, over the text as written (the name's capital tells it from a noun): a verb of
+# speaking in the infinitive ("I spoke to Jonas" or "j'ai parlé à Sophie" tell what happened) with its preposition,
+# perhaps a title, then a capitalised name. German capitalises every noun and puts the verb last: "mit" or a title, the
+# name, then "sprechen" or "reden" ("Können wir Deutsch sprechen?" asks for a language, not a person).
+_TITLE = (r"(?:(?i:mr|mrs|ms|miss|dr|m|mme|mlle|monsieur|madame|el|la|don|dona|doña|se[nñ]or|se[nñ]ora|sr|sra|il|"
+          r"signor|signora|sig|o|a|senhor|senhora|herrn?|frau|dem|der)\.?\s+)")
+_NAME = r"[A-ZÀ-Ý][a-zà-ÿ'’-]+"
+_NAMED_PERSON = re.compile(
+    r"\b(?i:(?:speak|talk|chat)\s+(?:to|with)|parler\s+(?:à|a|avec)|hablar\s+con|parlare\s+con|falar\s+com)\s+"
+    rf"{_TITLE}?{_NAME}|"
+    rf"\b(?:(?i:mit)\s+{_TITLE}?|{_TITLE}){_NAME}\s+(?i:sprechen|reden)\b")
 
 
 @functools.cache
@@ -78,6 +94,8 @@ def cues(text: str) -> frozenset[Cue]:
         found.add("cancel_order")
     if asks_contact(text):
         found.add("reach_us")
+    if _NAMED_PERSON.search(text):
+        found.add("named_person")
     return frozenset(found)
 
 

@@ -118,7 +118,11 @@ _ASKS_DURATION = re.compile(
     # how long something lasts, the verb's forms: "e quanto durano?", "¿y cuánto duran?", "elles durent combien ?"
     # (the materials section, or a person, answered them: no duration was asked)
     r"(quanto|cuanto) (dura|duran|durano|duram|durara|durera|durarao)|"
-    r"(dure|durent|durera|dureront) combien) "
+    r"(dure|durent|durera|dureront) combien|"
+    # whether something expires asks how long it stays valid: "do they expire?" after the gift cards ("valid for one
+    # year") went to a person, and so did "elles expirent ?", "¿caducan?", "scadono?", "verfallen sie?"
+    r"expire|expires|expiry|expiration|expirent|expirer|expirera|expireront|caduca|caducan|caducidad|vencen|"
+    r"scade|scadono|scadenza|verfallt|verfallen|ablaufdatum|expira|expiram|validade) "
 )
 # A stated duration: a number, in digits or a word for one, and a unit of time, over folded text ("30 jours",
 # "2 year", "24 h", "valables un an", "valid for one year": the gift cards' "un an" stated none).

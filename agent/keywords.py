@@ -25,7 +25,9 @@ KeywordKind = Literal["opt_out", "help", "opt_in"]
 #: enough of to act on, answered with a question that names the opt-out keyword.
 ReplyKind = Literal["opt_out", "help", "opt_in", "confirm_opt_out", "subscribed"]
 
-# Written as people type them; normalised (accents, case, punctuation) when the table is built.
+# Written as people type them; normalised (accents, case, punctuation) when the table is built. STOP, START and HELP
+# are in every language: carriers and the console name them whatever the contact's language, and a Spanish contact
+# texting STOP or START was answered in English (the first language listing it).
 _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
     "opt_out": {
         "en": ("STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
@@ -33,7 +35,7 @@ _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
         "fr": ("STOP", "ARRET", "ARRÊT", "STOP SMS", "DESABONNER", "DÉSABONNER", "SE DÉSABONNER",
                "DÉSABONNEMENT", "DESINSCRIRE", "DÉSINSCRIRE", "DÉSINSCRIPTION", "ANNULER"),
         "es": ("BAJA", "DAR DE BAJA", "DARME DE BAJA", "ALTO", "CANCELAR", "PARAR", "PARA", "DETENER",
-               "DESUSCRIBIR", "DESUSCRIBIRME", "ANULAR"),
+               "DESUSCRIBIR", "DESUSCRIBIRME", "ANULAR", "STOP"),
         "de": ("STOPP", "STOP", "ABMELDEN", "ABBESTELLEN", "ABMELDUNG", "AUSTRAGEN", "BEENDEN"),
         "it": ("FERMA", "BASTA", "CANCELLA", "ANNULLA", "STOP", "DISISCRIVI", "DISISCRIVIMI",
                "DISATTIVA"),
@@ -42,19 +44,19 @@ _KEYWORDS: dict[KeywordKind, dict[str, tuple[str, ...]]] = {
     },
     "help": {
         "en": ("HELP", "INFO"),
-        "fr": ("AIDE", "INFO"),
-        "es": ("AYUDA", "INFO"),
-        "de": ("HILFE", "INFO"),
-        "it": ("AIUTO", "INFO"),
-        "pt": ("AJUDA", "INFO"),
+        "fr": ("AIDE", "INFO", "HELP"),
+        "es": ("AYUDA", "INFO", "HELP"),
+        "de": ("HILFE", "INFO", "HELP"),
+        "it": ("AIUTO", "INFO", "HELP"),
+        "pt": ("AJUDA", "INFO", "HELP"),
     },
     "opt_in": {
         "en": ("START", "UNSTOP", "YES", "SUBSCRIBE"),
         "fr": ("OUI", "START", "ABONNER", "S'ABONNER", "REPRENDRE"),
-        "es": ("SÍ", "SI", "ALTA", "DAR DE ALTA", "SUSCRIBIR", "SUSCRIBIRME"),
+        "es": ("SÍ", "SI", "ALTA", "DAR DE ALTA", "SUSCRIBIR", "SUSCRIBIRME", "START"),
         "de": ("JA", "START", "ANMELDEN", "ABONNIEREN"),
         "it": ("SÌ", "SI", "START", "ISCRIVI", "ISCRIVIMI", "ATTIVA"),
-        "pt": ("SIM", "INSCREVER", "ASSINAR"),
+        "pt": ("SIM", "INSCREVER", "ASSINAR", "START"),
     },
 }
 

@@ -223,6 +223,9 @@ def decide(signals: Signals, thresholds: Thresholds) -> Verdict:
         # "How much is shipping? Call me on …" asks a question the bot may answer; read as an opt-out
         # or with nothing asked, a request to be contacted is for a person
         return Verdict("escalate", "human_requested", "the customer asks to be contacted", 1.0, "none")
+    if "named_person" in signals.cues:
+        # "ich will mit Jonas sprechen" was out of scope (0.92): asking for someone by name is asking for a person
+        return Verdict("escalate", "human_requested", "the customer asks for a person by name", 1.0, "none")
     if name == OPT_OUT_INTENT and "urgent" in signals.cues:
         return Verdict("escalate", "urgent",
                        "the customer says it is urgent and may want to stop messages: a person checks", conf, "none")

@@ -82,7 +82,7 @@ def test_known_messages(text: str, kind: str, language: str) -> None:
 def test_shared_keyword_follows_prior() -> None:
     stop = match_keyword("stop")
     assert stop is not None and stop.language == "en"
-    assert set(stop.languages) == {"en", "fr", "de", "it", "pt"}
+    assert set(stop.languages) == {"en", "fr", "es", "de", "it", "pt"}
     stop_fr = match_keyword("STOP", prior="fr")
     assert stop_fr is not None and stop_fr.language == "fr"
     # a prior the keyword does not belong to falls back to the keyword's first language

@@ -255,9 +255,11 @@ def test_a_short_question_by_a_pronoun_is_about_the_earlier_one(text: str, follo
         ("Combien coûte la livraison ?", "ils livrent en Suisse ?", None),
         ("¿Cuánto cuesta el envío?", "ellos aceptan PayPal?", None),
         # ... and so is one asking neither a detail nor about a topic: read with the earlier question, "elle arrive
-        # quand ?" got the express price again, "¿ellas caducan?" the instalments (the gift cards said already)
+        # quand ?" got the express price again
         ("Combien coûte la livraison express ?", "elle arrive quand ?", None),
-        ("¿Vendéis tarjetas regalo?", "¿ellas caducan?", None),
+        # whether they expire asks how long they stay valid (session 23), which the gift cards' answer states: read
+        # alone, "¿ellas caducan?" went to a person (read with it before, the instalments: the answer was not repeated)
+        ("¿Vendéis tarjetas regalo?", "¿ellas caducan?", "¿Vendéis tarjetas regalo? ¿ellas caducan?"),
         # a longer follow-up naming its own subject shares no word with the earlier question but "how long": the
         # candles' burn time is asked, not the shipping's (it got the terms for abroad)
         ("Wie lange dauert der Versand nach Österreich?", "und wie lange halten die Kerzen?", None),
