@@ -13,6 +13,7 @@ than the brand allows, emoji, spam patterns). Saving validates the same way
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent.language import SHORT_MESSAGE_WORDS, SUPPORTED_LANGUAGES, clean_text, detect_language
 from campaigns import preview, service
 from campaigns.brand import get_profile
 from campaigns.schemas import PreviewIn, TemplateIn
@@ -52,6 +54,11 @@ CONTACT_FIELD_LABELS = {
     "country": "the contact's country code",
     "timezone": "the contact's time zone",
 }
+#: how sure the detector must be that a message is in another language than the template's before the editor says so
+#: (with the template's language weighed as a contact's known language is, ``agent.language.LONG_PRIOR_BOOST``):
+#: "Maison Lumière: new lamps" reads 88 % French alone, a sentence of English 78-87 % English against it
+READS_AS_CONFIDENCE = 0.6
+_TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class Check:
     media: int = 0
     # the predictions the draft reads, with the contact's values or why the preview shows a default there
     predictions: list[PredictionUse] = field(default_factory=list)
+    # the language the message clearly reads as when it is not the template's (its opt-out line's): "" otherwise
+    reads_as: str = ""
 
     @property
     def saveable(self) -> bool:
@@ -196,7 +205,7 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
     Raises:
         NotFound: ``contact_id`` is not a contact.
     """
-    result = Check(media=len(draft.media))
+    result = Check(media=len(draft.media), reads_as=reads_as(draft.body, draft.language))
     used: set[str] = set()
     try:
         used = validate(draft.body, service.template_spec(session, draft))
@@ -231,6 +240,20 @@ def check(session: Session, draft: TemplateIn, *, contact_id: int | None = None)
     rules = all_rules(shown.text, draft.language, profile, marketing=draft.kind == "marketing")
     result.brand = [r for r in rules if not r.passed]
     return result
+
+
+def reads_as(body: str, language: str) -> str:
+    """The supported language ``body`` clearly reads as when it is not ``language`` ("" when it is, or cannot be
+    told: a message of a few words, a language the detector does not know). New templates start in the brand's
+    language, so an English text saved as French went to English customers with the French opt-out line; the
+    editor says so instead of changing the choice. Variables and tags are left out: their names are English."""
+    if language not in SUPPORTED_LANGUAGES:
+        return ""
+    text = _TEMPLATE_SYNTAX.sub(" ", body)
+    if len(clean_text(text).split()) <= SHORT_MESSAGE_WORDS:
+        return ""
+    found = detect_language(text, prior=language)
+    return found.language if found.language != language and found.confidence >= READS_AS_CONFIDENCE else ""
 
 
 def predictions_used(session: Session, used: set[str], contact_id: int | None, language: str) -> list[PredictionUse]:

@@ -20,6 +20,21 @@ from tests.campaigns.factories import create_campaign, create_contact, create_te
 from tests.core.trickling_server import trickling
 
 
+def test_reads_as_names_a_language_only_when_the_message_is_clearly_another(runtime_any_db: Settings) -> None:
+    """An English "Spring sale" saved in the brand's French went with the French opt-out line: the editor says what the
+    message reads as when the detector is sure, weighing the chosen language as a contact's known one."""
+    english = 'Hi {{ first_name | default("") }}, our spring sale starts today: 20 % off all lamps'
+    assert template_check.reads_as(english, "fr") == "en" and template_check.reads_as(english, "en") == ""
+    assert template_check.reads_as("Nouveau : la lampe Opale est arrivée en boutique", "en") == "fr"
+    assert template_check.reads_as("Rebajas de primavera: 20 % en todas las lámparas", "fr") == "es"
+    assert template_check.reads_as("Maison Lumière: new lamps arrive today", "fr") == ""  # the brand's name: unsure
+    assert template_check.reads_as("Spring sale at Maison Lumière", "fr") == ""  # too few words to tell
+    assert template_check.reads_as(english, "nl") == ""  # a language the detector does not know
+    with db.session_scope() as session:
+        checked = template_check.check(session, TemplateIn(name="s", kind="marketing", language="fr", body=english))
+    assert checked.reads_as == "en" and checked.footer  # said beside the French opt-out line it would get
+
+
 def test_pure_helpers() -> None:
     assert template_check.ucs2_characters("C’est l’été 😀 ’") == ["’", "😀"]
     assert template_check.ucs2_characters("Prix: 10€ [promo]") == []  # GSM-7 extension characters
