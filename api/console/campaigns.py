@@ -20,11 +20,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
-from api.console import ConsoleRoute, render, views
+from api.console import ConsoleRoute, language_name, render, views
 from api.console.forecast_words import runs as forecast_runs
 from api.deps import db_session, require
 from campaigns import forecasting, report_export, reporting, scheduling, service
-from campaigns.models import Campaign, LinkClick
+from campaigns.models import Campaign, LinkClick, Template
 from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
 from core.accounts import Principal
@@ -324,9 +324,33 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "actions": STATE_ACTIONS.get(campaign.status, ()),
         "state_words": state_words(campaign),
         "unstarted": unstarted(campaign),
+        "texts_sent": texts_sent(session, campaign),
         "refresh_seconds": REFRESH_SECONDS,
         "updated_at": utcnow(),
     }
+
+
+@dataclass(frozen=True)
+class TextSent:
+    """Who among a campaign's recipients gets which template (``template`` None: it no longer exists)."""
+
+    who: str
+    template_id: int
+    template: Template | None
+
+
+def texts_sent(session: Session, campaign: Campaign) -> list[TextSent]:
+    """The templates a campaign sends, as preparation chooses them (``campaigns.prepare``): each A/B arm's, or each
+    translation's for the recipients in its language and the campaign's template for everyone else. Neither the page
+    nor the report said which text went out, nor to whom a French translation went."""
+    arms = (campaign.ab or {}).get("arms") or []
+    if arms:  # translations do not apply to arms: they compare templates as written
+        chosen = [(f"Arm {arm['name']}", int(arm["template_id"])) for arm in arms]
+    else:
+        chosen = [(f"Recipients in {language_name(code)}", int(template_id))
+                  for code, template_id in sorted((campaign.translations or {}).items())]
+        chosen.append(("Everyone else" if chosen else "Every recipient", campaign.template_id))
+    return [TextSent(who, template_id, session.get(Template, template_id)) for who, template_id in chosen]
 
 
 def unstarted(campaign: Campaign) -> bool:

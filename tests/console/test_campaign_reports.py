@@ -43,7 +43,7 @@ def build_campaign(status: str = "running") -> int:
         template = create_template(session)
         campaign = create_campaign(session, template, name="Spring sale")
         campaign.status = status
-        campaign.ab = {"arms": [{"name": "A"}, {"name": "B"}]}
+        campaign.ab = {"arms": [{"name": "A", "template_id": template.id}, {"name": "B", "template_id": template.id}]}
         campaign.skipped = {"quiet_hours": 2}
         contacts = [create_contact(session, n) for n in range(len(OUTBOUND))]
         for contact, (state, code, arm, price) in zip(contacts, OUTBOUND, strict=True):
@@ -130,7 +130,8 @@ def test_rates_of_a_campaign_that_sent_nothing_are_not_zero(app_client: TestClie
     """A campaign whose texts all wait (an A/B test's rest, a window not open yet) read "Delivery rate 0.0 %"."""
     with db.session_scope() as session:
         campaign = create_campaign(session, create_template(session), name="Not yet")
-        campaign.status, campaign.ab = "running", {"arms": [{"name": "A"}, {"name": "B"}]}
+        arms = [{"name": name, "template_id": campaign.template_id} for name in "AB"]
+        campaign.status, campaign.ab = "running", {"arms": arms}
         campaign_id = campaign.id
     client = marketer_client(app_client)
     page = client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
@@ -165,7 +166,7 @@ def test_an_ab_tests_phases_are_not_exclusions_and_its_state_is_said(app_client:
     campaign_id = build_campaign()
     with db.session_scope() as session:
         campaign = session.get_one(Campaign, campaign_id)
-        campaign.ab = {"arms": [{"name": "A"}, {"name": "B"}], "metric": "replies", "winner_after_hours": 4}
+        campaign.ab = {**campaign.ab, "metric": "replies", "winner_after_hours": 4}
         campaign.phase, campaign.timezone = "ab_wait", "Europe/Paris"
         campaign.ab_decide_at = datetime(2030, 6, 12, 12, 0)  # stored in UTC: 14:00 in Paris
         campaign.skipped = {"holdout": 5, "no_consent": 1}
