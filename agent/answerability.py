@@ -302,6 +302,17 @@ def _passage_facts(text: str) -> tuple[frozenset[str], frozenset[str], str, bool
             states_price(text))
 
 
+def _method_verdict(lists: Candidate, named: Sequence[Entity], asked: tuple[str, ...]) -> Candidate:
+    """``lists`` with ``listed`` when the list of accepted methods names every method asked about, else
+    ``unlisted``. A question naming a method and something else (a place: "Quanto costa la spedizione in Italia?
+    E posso pagare con PayPal?") leaves no passage covering it all, and the list was taken for one without PayPal:
+    "PayPal: not among the payment methods we accept", then "We accept Visa, …, PayPal", in five languages."""
+    wanted = {e.value for e in named if e.kind == "payment"}
+    if wanted and wanted <= payment_methods(_passage_text(lists)):
+        return replace(lists, listed=asked, unlisted=())
+    return replace(lists, unlisted=asked, listed=())
+
+
 def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: str,
          embed: Callable[[list[str]], np.ndarray], known_name: Callable[[str], bool],
          asked: str | None = None, asked_vector: np.ndarray | None = None, intent_examples: np.ndarray | None = None,
@@ -514,9 +525,10 @@ def rank(question: str, vector: np.ndarray, hits: Sequence[Hit], *, language: st
         fullest = max(lists, key=lambda c: (c.methods, c.relevance), default=None)
         if fullest is not None and fullest.methods > candidates[0].methods:
             candidates.remove(fullest)
-            candidates.insert(0, replace(fullest, asserts=False, unlisted=asked_methods, methods_only=not needed))
+            candidates.insert(0, replace(_method_verdict(fullest, named, asked_methods), asserts=False,
+                                         methods_only=not needed))
         elif candidates[0].methods > 1 and candidates[0].support == "contradicted":
-            candidates[0] = replace(candidates[0], unlisted=asked_methods)
+            candidates[0] = _method_verdict(candidates[0], named, asked_methods)
     if not candidates[0].topical:
         # the best passage never mentions what the question is about (the intent model read
         # "Are returns free from Germany?" as international shipping, whose agreement lifted it):
