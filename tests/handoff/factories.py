@@ -12,8 +12,8 @@ from handoff.models import AgentProfile
 
 
 def create_agent(
-    session: Session, email: str, *, status: str = "online", languages: list[str] | None = None, max_concurrent: int = 3,
-    signed_in: bool = True,
+    session: Session, email: str, *, status: str = "online", languages: list[str] | None = None,
+    max_concurrent: int = 3, signed_in: bool = True,
 ) -> User:
     """An agent; ``signed_in``: at a console (a live session), as routing wants an agent to be to get conversations."""
     user = accounts.create_user(session, email=email, password="long enough password", role="agent")
