@@ -33,7 +33,7 @@ from tests.campaigns.factories import create_campaign, create_contact, create_te
 from tests.channels.fakes.vonage_server import FakeVonage
 from tests.delivery.helpers import make_engine
 from tests.delivery.test_authority import QUIET, Clock
-from tests.delivery.test_revocations import _in_the_lanes, _lanes
+from tests.delivery.test_revocations import _in_the_lanes, _lanes, _rest_after
 
 #: Wednesday 10 June 2026, 20:59:30 in Paris: quiet hours (21:00-08:00) begin in 30 s
 BEFORE_QUIET = datetime(2026, 6, 10, 18, 59, 30, tzinfo=UTC)
@@ -105,16 +105,11 @@ def test_a_one_time_code_that_expires_while_it_waits_in_the_lanes_is_never_sent(
         ids = [flows.queue_outbound(session, contact=contact, body=f"Your code: 12345{i}", lane="transactional",
                                     author_type="api", expires_at=clock.now + timedelta(seconds=30)).id
                for i in range(3)]
-    engine, channel = _lanes(fake, runtime, clock)
-    try:
-        _in_the_lanes(engine, channel, ids)
+
+    def expire() -> None:
         clock.now += timedelta(seconds=31)
-        channel.gate.set()
-        engine.flush()
-        assert engine.send_batch(ids[1:]).rejected == 2
-    finally:
-        channel.gate.set()
-        engine.close()
+
+    assert _rest_after(fake, runtime, clock, ids, expire).rejected == 2
     assert _sent(fake) == {f"relais-{ids[0]}": 1}
     assert {_rows(ids)[i][0] for i in ids[1:]} == {"expired"}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -35,6 +36,7 @@ from core.redis import get_redis
 from core.settings import Settings
 from delivery import recovery
 from delivery.engine import DeliveryEngine
+from delivery.lanes import BatchReport
 from delivery.limiter import RateLimiter, account_bucket, sender_bucket
 from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.channels.fakes.vonage_server import FakeVonage
@@ -69,6 +71,22 @@ def _in_the_lanes(engine: DeliveryEngine, channel: Gated, ids: list[int]) -> Non
     assert engine.send_batch(ids, wait=False).claimed == len(ids)
     assert channel.entered.wait(10)
     assert {status for status, _, _ in _rows(ids).values()} == {"sending"}
+
+
+def _rest_after(fake: FakeVonage, settings: Settings, clock: Clock, ids: list[int],
+                meanwhile: Callable[[], None]) -> BatchReport:
+    """``ids`` in the lanes, the first at the provider; ``meanwhile`` happens (a cancel, the clock moving on); then
+    the lanes go on and the rest are handed to a send job again: that batch's report."""
+    engine, channel = _lanes(fake, settings, clock)
+    try:
+        _in_the_lanes(engine, channel, ids)
+        meanwhile()
+        channel.gate.set()
+        engine.flush()
+        return engine.send_batch(ids[1:])
+    finally:
+        channel.gate.set()
+        engine.close()
 
 
 def _campaigns(names: list[str], contacts: int, now: datetime) -> dict[str, tuple[int, list[int]]]:
@@ -153,17 +171,12 @@ def test_a_campaign_cancelled_while_its_messages_sit_in_the_lanes_sends_none_of_
 ) -> None:
     clock = Clock(WEDNESDAY_NOON)
     (cid, ids), = _campaigns(["spring"], 3, clock.now).values()
-    engine, channel = _lanes(fake, runtime, clock)
-    try:
-        _in_the_lanes(engine, channel, ids)
+
+    def cancel() -> None:
         with db.session_scope() as session:
             campaign_service.cancel(session, session.get_one(Campaign, cid))
-        channel.gate.set()
-        engine.flush()
-        assert engine.send_batch(ids[1:]).rejected == 2
-    finally:
-        channel.gate.set()
-        engine.close()
+
+    assert _rest_after(fake, runtime, clock, ids, cancel).rejected == 2
     assert _sent_refs(fake) == {f"relais-{ids[0]}": 1}
     rows = _rows(ids)
     assert {rows[i][::2] for i in ids[1:]} == {("rejected", "campaign_cancelled")}
