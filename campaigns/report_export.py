@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from campaigns import adaptive_report, fatigue, forecasting, reporting
+from campaigns import adaptive_report, fatigue, forecasting, reporting, texts_sent
 from campaigns.models import Campaign
 from core.spreadsheet import append_as_text, neutralise
 
@@ -40,6 +40,7 @@ def full_report(session: Session, campaign: Campaign, *, now: datetime) -> dict[
     """The campaign's report with every section that applies to it (``adaptive``, ``learned_caps``,
     ``forecast`` only when the campaign has them)."""
     report = reporting.campaign_report(session, campaign)
+    report["texts"] = [texts_sent.exported(choice) for choice in texts_sent.choices(session, campaign)]
     adaptive = adaptive_report.section(session, campaign)
     if adaptive is not None:
         report["adaptive"] = adaptive
@@ -105,9 +106,18 @@ def _forecast_rows(compared: dict[str, Any]) -> Iterable[Row]:
             yield scope, f"{name}.basis", _shown(run["sources"].get(name))
 
 
+TEXT_KEYS = ("template_id", "template", "language", "body")
+
+
+def _text_rows(texts: list[dict[str, Any]]) -> Iterable[Row]:
+    for text in texts:
+        yield from (("text sent", f"{text['recipients']}.{key}", _shown(text[key])) for key in TEXT_KEYS)
+
+
 def flat_rows(report: dict[str, Any]) -> list[Row]:
-    """Every figure of ``report`` (:func:`full_report`) as a ``(scope, metric, value)`` row."""
-    rows: list[Row] = []
+    """Every figure of ``report`` (:func:`full_report`) as a ``(scope, metric, value)`` row, after the text each
+    group of recipients got (``text sent``)."""
+    rows: list[Row] = list(_text_rows(report.get("texts") or []))
     timing = report.get("send_time") or {}
     blocks = [("all", report["totals"]), *((f"arm {k}", v) for k, v in report["arms"].items()),
               *((f"send time {k}", v) for k, v in timing.get("groups", {}).items())]
@@ -182,6 +192,11 @@ def _forecast_table(compared: dict[str, Any]) -> list[list[Any]]:
     return table
 
 
+def _texts_table(texts: list[dict[str, Any]]) -> list[list[Any]]:
+    head = ["recipients", "template id", "template", "language", "text (as the template reads now)"]
+    return [head, *([text["recipients"], *(_shown(text[key]) for key in TEXT_KEYS)] for text in texts)]
+
+
 def to_xlsx(report: dict[str, Any]) -> bytes:
     from openpyxl import Workbook
 
@@ -192,7 +207,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     sheet.append(["scope", "metric", "value"])
     for row in flat_rows(report):
         append_as_text(sheet, row)
-    tables: list[tuple[str, list[list[Any]]]] = []
+    tables: list[tuple[str, list[list[Any]]]] = [("texts sent", _texts_table(report.get("texts") or []))]
     if report.get("adaptive"):
         tables += [("adaptive allocation", _allocation_table(report["adaptive"])),
                    ("adaptive arms", _arms_table(report["adaptive"]))]

@@ -24,6 +24,7 @@ from api.console import ConsoleRoute, language_name, render, views
 from api.console.forecast_words import runs as forecast_runs
 from api.deps import db_session, require
 from campaigns import forecasting, report_export, reporting, scheduling, service
+from campaigns import texts_sent as campaign_texts
 from campaigns.models import Campaign, LinkClick, Template
 from contacts.consent import REFUSAL_TEXT
 from conversations.models import Message
@@ -340,17 +341,19 @@ class TextSent:
 
 
 def texts_sent(session: Session, campaign: Campaign) -> list[TextSent]:
-    """The templates a campaign sends, as preparation chooses them (``campaigns.prepare``): each A/B arm's, or each
-    translation's for the recipients in its language and the campaign's template for everyone else. Neither the page
-    nor the report said which text went out, nor to whom a French translation went."""
-    arms = (campaign.ab or {}).get("arms") or []
-    if arms:  # translations do not apply to arms: they compare templates as written
-        chosen = [(f"Arm {arm['name']}", int(arm["template_id"])) for arm in arms]
-    else:
-        chosen = [(f"Recipients in {language_name(code)}", int(template_id))
-                  for code, template_id in sorted((campaign.translations or {}).items())]
-        chosen.append(("Everyone else" if chosen else "Every recipient", campaign.template_id))
-    return [TextSent(who, template_id, session.get(Template, template_id)) for who, template_id in chosen]
+    """The templates a campaign sends (``campaigns.texts_sent``), each with its recipients in words: "Arm A",
+    "Recipients in French", "Everyone else", "Every recipient". Neither the page nor the report said which text
+    went out, nor to whom a French translation went."""
+    return [TextSent(_who(choice), choice.template_id, choice.template)
+            for choice in campaign_texts.choices(session, campaign)]
+
+
+def _who(choice: campaign_texts.TextChoice) -> str:
+    if choice.arm is not None:
+        return f"Arm {choice.arm}"
+    if choice.language is not None:
+        return f"Recipients in {language_name(choice.language)}"
+    return "Everyone else" if choice.translated else "Every recipient"
 
 
 def unstarted(campaign: Campaign) -> bool:

@@ -85,7 +85,7 @@ def test_an_adaptive_campaign_exports_allocation_rates_lift_and_stopping_state(
     assert flat[("adaptive all variants", "lift_over_control.lift")] == str(section["lift"]["all variants"]["lift"])
 
     # XLSX: the flat rows on the first sheet, and a table per adaptive part on sheets of their own
-    assert book.sheetnames[:3] == [f"campaign {cid}", "adaptive allocation", "adaptive arms"]
+    assert book.sheetnames[:4] == [f"campaign {cid}", "texts sent", "adaptive allocation", "adaptive arms"]
     assert ("adaptive", "why", section["why"]) in _table(book.worksheets[0])
     head, *batches = _table(book["adaptive allocation"])
     assert head == ("batch", "at (UTC)", "allocated control", "allocated A", "allocated B", "P(best) A", "P(best) B")
@@ -158,3 +158,41 @@ def test_arm_names_typed_as_formulas_stay_text_in_every_export(app_client: TestC
     assert "'" + FORMULAS[0] in csv_cells
     numbers = set("0123456789.-+e")  # a negative lift stays a number
     assert [c for c in csv_cells if c.startswith(("=", "+", "-", "@")) and not set(c) <= numbers] == []
+
+
+def test_each_export_names_the_text_each_group_of_recipients_got(app_client: TestClient, runtime: Settings) -> None:
+    """The console's report says which template (and translation) each group got; the CSV and the XLSX named no
+    text, so a marketer reading an A/B test or a translated campaign in a spreadsheet could not tell them apart."""
+    with db.session_scope() as session:
+        english = create_template(session, body="Spring sale: 20 % off https://shop.example/s", name="Spring sale",
+                                  language="en")
+        french = create_template(session, body="Soldes : -20 % https://shop.example/s", name="Soldes", language="fr")
+        formula = create_template(session, body="=1+1 lamps https://shop.example/s", name="@promo", language="en")
+        translated = create_campaign(session, english, name="Spring", translations={"fr": french.id}).id
+        tested = create_campaign(session, english, name="Tested", ab={"arms": [
+            {"name": "A", "template_id": english.id, "weight": 50},
+            {"name": "B", "template_id": formula.id, "weight": 50}]}).id
+        ids = {"en": english.id, "fr": french.id, "formula": formula.id}
+
+    report, flat, book = _exports(app_client, translated)
+    assert report["texts"] == [
+        {"recipients": "language fr", "template_id": ids["fr"], "template": "Soldes", "language": "fr",
+         "body": "Soldes : -20 % https://shop.example/s"},
+        {"recipients": "everyone else", "template_id": ids["en"], "template": "Spring sale", "language": "en",
+         "body": "Spring sale: 20 % off https://shop.example/s"}]
+    assert flat[("text sent", "language fr.template")] == "Soldes"
+    assert flat[("text sent", "language fr.template_id")] == str(ids["fr"])
+    assert flat[("text sent", "everyone else.body")] == "Spring sale: 20 % off https://shop.example/s"
+    assert book.sheetnames[1] == "texts sent"
+    assert _table(book["texts sent"]) == [
+        ("recipients", "template id", "template", "language", "text (as the template reads now)"),
+        ("language fr", ids["fr"], "Soldes", "fr", "Soldes : -20 % https://shop.example/s"),
+        ("everyone else", ids["en"], "Spring sale", "en", "Spring sale: 20 % off https://shop.example/s")]
+
+    _, flat, book = _exports(app_client, tested)  # each arm's template, a text typed like a formula kept as text
+    assert flat[("text sent", "arm A.template")] == "Spring sale"
+    assert flat[("text sent", "arm B.template")] == "'@promo"
+    assert flat[("text sent", "arm B.body")] == "'=1+1 lamps https://shop.example/s"
+    rows = _table(book["texts sent"])
+    assert [row[:3] for row in rows[1:]] == [("arm A", ids["en"], "Spring sale"), ("arm B", ids["formula"], "@promo")]
+    assert [c.coordinate for row in book["texts sent"].iter_rows() for c in row if c.data_type == "f"] == []
