@@ -100,20 +100,19 @@ def test_an_arabic_text_reads_right_to_left_in_the_thread_and_the_inbox(live_ser
     camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
     assign(conversation, camille)
     page.goto(f"{live_server}/console/conversations/{conversation}?view=mine")
-    direction = "el => getComputedStyle(el).direction"
     body = page.locator("#messages .body", has_text="مرحبا")
-    assert body.evaluate(direction) == "rtl"  # before: ltr
-    assert page.locator(f'#inbox a[href*="/conversations/{conversation}"] .excerpt').evaluate(direction) == "rtl"
+    expect(body).to_have_css("direction", "rtl")  # before: ltr
+    expect(page.locator(f'#inbox a[href*="/conversations/{conversation}"] .excerpt')).to_have_css("direction", "rtl")
     page.keyboard.press("r")
     page.keyboard.type("شكرا، أنا كاميل")  # the agent answers in Arabic: the box follows what is typed
-    assert page.locator("#reply").evaluate(direction) == "rtl"
+    expect(page.locator("#reply")).to_have_css("direction", "rtl")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#messages .body", has_text="كاميل")).to_have_count(1)
-    assert page.locator("#messages .body", has_text="كاميل").evaluate(direction) == "rtl"
+    expect(page.locator("#messages .body", has_text="كاميل")).to_have_css("direction", "rtl")
     page.locator("#note").fill("Customer writes in Arabic: Camille answers")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".notes p", has_text="Camille answers")).to_have_count(1)
-    assert page.locator(".notes p", has_text="Camille answers").evaluate(direction) == "ltr"
+    expect(page.locator(".notes p", has_text="Camille answers")).to_have_css("direction", "ltr")
     tools.fits(page)
 
 
