@@ -87,7 +87,8 @@ class MessageOut(BaseModel):
     not_before: datetime | None = Field(description="a queued message goes no earlier (UTC; null: at once)")
     expires_at: datetime | None = Field(description="past it the message is closed expired, never sent")
     wait_reason: str = Field(description="why a queued message waits: quiet_hours, country_rule, scheduled, "
-                                         "throttled, paused, retry, rate_limited, held, provider_throttled; "
+                                         "throttled, paused, retry, rate_limited, held, provider_throttled, "
+                                         "frequency_cap; "
                                          "empty when it does not")
     wait_detail: str = Field(description='the same for people: "quiet hours until Mon 08:00 Europe/Paris"')
 

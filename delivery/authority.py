@@ -11,7 +11,11 @@ resume re-plans through the same window rules (:mod:`campaigns.plan`). Checks, i
 3. **campaign state**: running or preparing → go on; paused → wait (no wake-up: resume re-plans);
    cancelled, completed or gone → reject ``campaign_cancelled``;
 4. **frequency cap** of the campaign (or the contact's learned cap when the campaign opts in and it is
-   smaller, :mod:`campaigns.fatigue`), counted over what was actually sent → reject ``frequency_cap``;
+   smaller, :mod:`campaigns.fatigue`), counted over what was sent in the window → reject ``frequency_cap``;
+   and over the texts other batches hold claimed, not yet recorded sent (in a claim's transaction, in the
+   sending lanes, at a worker that died) → wait :data:`CAP_RECHECK` (``frequency_cap``) and decide again once
+   they are sent or handed back. A claiming caller (the send job) decides and claims under a per-contact lock
+   (:func:`_hold_contacts`), so two batches claimed at once for one contact see each other;
 5. **send window** of a campaign message, recomputed now in the recipient's zone (quiet hours,
    country rules, public holidays) → wait for the next opening;
 6. **throttle**: a campaign message that missed its minute (backlog, outage, recovery) is booked
@@ -29,12 +33,12 @@ a campaign text claimed at 20:59:59 is not sent at 21:00:30, a one-time code not
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from campaigns import fatigue, plan, scheduling
@@ -48,12 +52,20 @@ from conversations.models import Message
 from core.errors import ValidationFailed
 from core.queue import enqueue_after_commit
 from core.settings import get_settings
-from core.sql import among
+from core.sql import among, array_literal
 from delivery import store
 
 #: a campaign message this late past its planned time missed its throttle minute
 MISSED_SLOT = timedelta(seconds=60)
 _RUNNING = ("preparing", "running")
+#: a text whose cap is filled only with the help of texts in flight (claimed elsewhere, not yet sent) is decided
+#: again this much later: by then they are usually sent (it is refused) or handed back (it may go)
+CAP_RECHECK = timedelta(seconds=30)
+#: the first key of the advisory locks that serialise the cap's decision per contact (the second: the contact id)
+_CAP_LOCKS = 0x4341_5053
+#: the locks of a claiming batch's contacts, taken in the order of the sorted ids (so two batches never deadlock) and
+#: held until the claim commits; one statement whatever the batch's size
+_HOLD_CONTACTS = text("SELECT count(pg_advisory_xact_lock(:space, c)) FROM unnest(CAST(:ids AS INTEGER[])) AS c")
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,15 @@ def _wait(until: datetime | None, wait: plan.Wait) -> Verdict:
     return Verdict("wait", wait.code, wait.detail, until)
 
 
-def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dict[int, Verdict]:
-    """Decide for each of ``rows`` (queued or just claimed) whether it may go at ``now``; no writes."""
+def may_send(session: Session, rows: Sequence[Message], *, now: datetime,
+             claiming: bool = False) -> dict[int, Verdict]:
+    """Decide for each of ``rows`` (queued or just claimed) whether it may go at ``now``; no writes.
+
+    ``claiming``: the rows allowed to go are claimed in the caller's transaction (the send job). The contacts whose
+    frequency cap is decided are then locked until that transaction ends (:func:`_hold_contacts`): another batch
+    deciding for one of them waits, and then counts this one's claims as in flight. Texts of ``rows`` allowed to go
+    count against the caps of those decided after them (campaign by campaign, in id order), as another batch's would.
+    """
     verdicts: dict[int, Verdict] = {}
     for row in rows:
         expires = scheduling.aware(row.expires_at) if row.expires_at else None
@@ -97,15 +116,23 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dic
             if row.contact_id in blocked:
                 reason = blocked[row.contact_id]
                 verdicts[row.id] = Verdict("reject", reason, REFUSAL_TEXT.get(reason, reason))
-    by_campaign: dict[int, list[Message]] = defaultdict(list)
-    for row in rows:
-        if row.id not in verdicts and row.campaign_id is not None:
-            by_campaign[row.campaign_id].append(row)
-    for campaign_id, group in by_campaign.items():
-        verdicts.update(_campaign_verdicts(session, session.get(Campaign, campaign_id), group, now=now))
     ad_hoc = [r for r in rows if r.id not in verdicts and r.campaign_id is None and r.lane == "marketing"]
     if ad_hoc:
         verdicts.update(_default_window_verdicts(session, ad_hoc, now=now))
+    by_campaign: dict[int, list[Message]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.id not in verdicts and row.campaign_id is not None:
+            by_campaign[row.campaign_id].append(row)
+    campaigns = {cid: session.get(Campaign, cid) for cid in by_campaign}
+    if claiming:
+        _hold_contacts(session, {r.contact_id for cid, group in by_campaign.items() if _capping(campaigns[cid])
+                                 for r in group})
+    # this batch's marketing texts going now: in flight for the caps decided after them
+    going: Counter[int] = Counter(r.contact_id for r in ad_hoc if verdicts[r.id].action == "go")
+    for campaign_id, group in by_campaign.items():
+        decided = _campaign_verdicts(session, campaigns[campaign_id], group, now=now, going=going)
+        verdicts.update(decided)
+        going.update(r.contact_id for r in group if r.lane == "marketing" and decided[r.id].action == "go")
     decided = {}
     for row in rows:
         verdict = verdicts.get(row.id, GO)
@@ -114,6 +141,27 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime) -> dic
             verdict = replace(verdict, deadline=min(verdict.deadline or expires, expires))
         decided[row.id] = verdict
     return decided
+
+
+def _capping(campaign: Campaign | None) -> bool:
+    """Whether the authority may count ``campaign``'s texts against a cap (a learned one included)."""
+    return campaign is not None and campaign.status in _RUNNING and (campaign.frequency_cap > 0
+                                                                     or campaign.learned_cap)
+
+
+def _hold_contacts(session: Session, contact_ids: Collection[int]) -> None:
+    """Lock ``contact_ids`` until the transaction ends, so the cap's count and the claim it allows are one step.
+
+    PostgreSQL: transaction-level advisory locks, in the ids' order (two batches sharing contacts take them in the
+    same order: no deadlock), taken after the batch's rows and before any other lock. A row lock on the contacts
+    would block their updates (a STOP) for the batch's transaction instead. Each lock takes a place in the
+    server's lock table (``max_locks_per_transaction`` × connections, 6,400 by default) until the commit: a send
+    batch holds at most 500 texts (about 1 ms for 500 locks here), and the recovery sweep, which may decide for
+    thousands, takes none. SQLite: nothing to do, the claim's UPDATE already holds the database's one write lock
+    until the commit.
+    """
+    if contact_ids and session.get_bind().dialect.name == "postgresql":
+        session.execute(_HOLD_CONTACTS, {"space": _CAP_LOCKS, "ids": array_literal(sorted(contact_ids))})
 
 
 def _default_window_verdicts(session: Session, rows: list[Message], *, now: datetime) -> dict[int, Verdict]:
@@ -136,14 +184,13 @@ def _default_window_verdicts(session: Session, rows: list[Message], *, now: date
 
 
 def _campaign_verdicts(session: Session, campaign: Campaign | None, rows: list[Message], *,
-                       now: datetime) -> dict[int, Verdict]:
+                       now: datetime, going: Counter[int]) -> dict[int, Verdict]:
     if campaign is None or campaign.status not in (*_RUNNING, "paused"):
         state = campaign.status if campaign is not None else "deleted"
         return {r.id: Verdict("reject", "campaign_cancelled", f"campaign {state}") for r in rows}
     if campaign.status == "paused":
         return {r.id: _wait(None, plan.Wait("paused", f"campaign {campaign.name!r} paused")) for r in rows}
-    verdicts = {r.id: Verdict("reject", "frequency_cap", f"{kind}: {cap} in {campaign.frequency_days} days")
-                for r, cap, kind in _capped(session, campaign, rows, now)}
+    verdicts = _capped(session, campaign, rows, now, going)
     open_rows = [r for r in rows if r.id not in verdicts]
     rows_by_id = {r.id: r for r in open_rows}
     contacts = _zones(session, {r.contact_id for r in open_rows})
@@ -189,47 +236,60 @@ def _missed_slot(row: Message, now: datetime) -> bool:
     return row.not_before is not None and scheduling.aware(row.not_before) < now - MISSED_SLOT
 
 
-def _capped(session: Session, campaign: Campaign, rows: list[Message],
-            now: datetime) -> list[tuple[Message, int, str]]:
-    """Rows whose contact already received their cap of marketing texts in the window (any campaign).
+def _capped(session: Session, campaign: Campaign, rows: list[Message], now: datetime,
+            going: Counter[int]) -> dict[int, Verdict]:
+    """The verdicts of rows whose contact's cap is full: refused when texts sent in the window fill it (any
+    campaign, or outside one), waiting :data:`CAP_RECHECK` when texts in flight make up the rest: claimed by another
+    batch and not yet recorded sent (``sending``), or going now in this one (``going``, per contact).
 
-    The cap is the campaign's, or the contact's learned one when the campaign opts in
-    (``learned_cap``) and it is smaller (:mod:`campaigns.fatigue`); returned with each row, and which.
+    The cap is the campaign's, or the contact's learned one when the campaign opts in (``learned_cap``) and it is
+    smaller (:mod:`campaigns.fatigue`). A text in flight is not refused against: one handed back (its window
+    closed in the lanes, a pause, a provider's deferral) or never taken (its worker died) leaves the cap free.
     """
     contacts = {r.contact_id for r in rows}
     learned = fatigue.learned_caps(session, contacts, window_days=campaign.frequency_days,
                                    now=now) if campaign.learned_cap else {}
     if campaign.frequency_cap <= 0 and not learned:
-        return []
+        return {}
     since = now - timedelta(days=campaign.frequency_days)
     dialect = session.get_bind().dialect.name
-    counts = dict(session.execute(
-        select(Message.contact_id, func.count())
+    reached = and_(Message.sent_at >= since, Message.status.not_in(NOT_DELIVERED))
+    in_flight = and_(Message.status == "sending", Message.sent_at.is_(None))
+    counts = {contact: (sent, flying) for contact, sent, flying in session.execute(
+        select(Message.contact_id, func.count().filter(reached), func.count().filter(in_flight))
         .where(among(Message.contact_id, contacts, dialect), Message.lane == "marketing",
-               Message.direction == "out", Message.sent_at >= since, Message.status.not_in(NOT_DELIVERED),
-               ~among(Message.id, [r.id for r in rows], dialect))
+               Message.direction == "out", or_(reached, in_flight), ~among(Message.id, [r.id for r in rows], dialect))
         .group_by(Message.contact_id)
-    ).all())
-    capped = []
+    )}
+    verdicts = {}
     for row in rows:
         cap, kind = campaign.frequency_cap, "frequency cap"
         mine = learned.get(row.contact_id)
         if mine is not None and (cap <= 0 or mine < cap):
             cap, kind = mine, "learned frequency cap"
-        if cap > 0 and counts.get(row.contact_id, 0) >= cap:
-            capped.append((row, cap, kind))
-    return capped
+        if cap <= 0:
+            continue
+        sent, flying = counts.get(row.contact_id, (0, 0))
+        rule = f"{kind}: {cap} in {campaign.frequency_days} days"
+        if sent >= cap:
+            verdicts[row.id] = Verdict("reject", "frequency_cap", rule)
+        elif sent + flying + going[row.contact_id] >= cap:
+            until = now + CAP_RECHECK
+            verdicts[row.id] = Verdict("wait", "frequency_cap", f"{rule}, with another marketing text to this "
+                                       f"contact being sent; decided again at {until:%H:%M:%S} UTC", until)
+    return verdicts
 
 
-def enforce(session: Session, rows: Sequence[Message], *,
-            now: datetime) -> tuple[list[Message], dict[int, datetime]]:
+def enforce(session: Session, rows: Sequence[Message], *, now: datetime,
+            claiming: bool = False) -> tuple[list[Message], dict[int, datetime]]:
     """Apply :func:`may_send` to ``rows``: close the rejected, park the waiting; return those that may go,
     and the deadline of each that has one (it may go only before then: the lanes' last check).
 
     A waiting row goes back to ``queued`` with its new ``not_before`` and reason, and a wake-up send
-    job is registered for that instant (after the commit); a paused campaign's rows get no job.
+    job is registered for that instant (after the commit); a paused campaign's rows get no job. ``claiming``: the
+    rows returned are claimed in this transaction (see :func:`may_send`).
     """
-    verdicts = may_send(session, rows, now=now)
+    verdicts = may_send(session, rows, now=now, claiming=claiming)
     ready: list[Message] = []
     deadlines: dict[int, datetime] = {}
     wakeups: dict[tuple[str, datetime], list[int]] = defaultdict(list)

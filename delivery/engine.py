@@ -128,7 +128,7 @@ class DeliveryEngine:
         with db.session_scope() as session:
             token, rows = store.take(session, message_ids, now=now, owner=owner)
             report.claimed = len(rows)
-            allowed, deadlines = authority.enforce(session, rows, now=now)
+            allowed, deadlines = authority.enforce(session, rows, now=now, claiming=True)
             outgoing = store.prepare(
                 session, allowed, channel=self.channel.name, default_account_rate=self._default_account_rate,
                 claim=(token, now), deadlines=deadlines, latest=now + CLAIM_GOOD_FOR,
