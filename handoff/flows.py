@@ -25,7 +25,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import User
 from core.rbac import Role
 from core.settings import get_settings
-from handoff import events, routing
+from handoff import events, routing, service
 from handoff.models import HANDED_BACK, AgentProfile, Escalation, Note, Team
 from handoff.notices import escalation_notice
 
@@ -424,10 +424,17 @@ def add_note(session: Session, *, conversation_id: int, user_id: int | None, bod
 
 
 def set_agent_status(session: Session, *, user_id: int, status: str, actor: Actor) -> AgentProfile:
-    """Going away or offline puts the agent's conversations back in the queue for others."""
+    """Going away or offline puts the agent's conversations back in the queue for others.
+
+    The status the agent already has (offline for one who never set one) changes nothing: no audit entry, no
+    re-queue, no routing, no event. A second tab drawn before a change, or an integration setting it again, wrote
+    "online → online" in the audit log as a change.
+    """
     if status not in ("online", "away", "offline"):
         raise ValidationFailed("status must be online, away or offline", errors=[{"field": "status"}])
-    profile = session.get(AgentProfile, user_id) or AgentProfile(user_id=user_id)
+    profile = session.get(AgentProfile, user_id) or service.unsaved_profile(user_id)
+    if profile.status == status:
+        return profile
     session.add(profile)
     before = profile.status
     profile.status = status

@@ -68,10 +68,10 @@ def agents(session: Session) -> list[tuple[AgentProfile, User]]:
     ).all()
     ids = [u.id for u in users]
     stored = {p.user_id: p for p in session.scalars(select(AgentProfile).where(AgentProfile.user_id.in_(ids)))}
-    return [(stored.get(u.id) or _unsaved_profile(u.id), u) for u in users]
+    return [(stored.get(u.id) or unsaved_profile(u.id), u) for u in users]
 
 
-def _unsaved_profile(user_id: int) -> AgentProfile:
+def unsaved_profile(user_id: int) -> AgentProfile:
     """The profile a first status change would write, not added to the session (column defaults apply only
     on insert, so they are read from the table)."""
     columns = AgentProfile.__table__.c

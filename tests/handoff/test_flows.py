@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conversations.models import Conversation, Message
-from core import db
+from core import accounts, db
 from core.audit import SYSTEM
 from core.db import utcnow
 from core.errors import Conflict
@@ -16,7 +16,7 @@ from core.models import AuditEntry, WebhookDelivery
 from core.settings import Settings
 from core.webhooks import create_subscription
 from handoff import flows
-from handoff.models import Escalation, Team
+from handoff.models import AgentProfile, Escalation, Team
 from tests.handoff.factories import create_agent, create_conversation
 
 
@@ -164,3 +164,29 @@ def test_taking_a_conversation_from_someone_the_person_did_not_see_with_it_is_re
         flows.handback(session, conversation_id=conversation.id, actor=SYSTEM)
         flows.assign(session, conversation_id=conversation.id, user_id=camille.id, actor=SYSTEM, taking_from=jonas.id)
         assert conversation.assigned_user_id == camille.id  # the bot had it: nobody to take it from
+
+
+def test_the_status_an_agent_already_has_changes_nothing(runtime_any_db: Settings) -> None:
+    """Choosing Online again (a second tab drawn before the change, an integration repeating itself) was audited as
+    "online → online", stamped a new status time and re-ran routing; Offline again put back in the queue what the
+    agent had taken while offline. The status they have, offline for one who never set one, now does nothing."""
+    with db.session_scope() as session:
+        online = create_agent(session, "online@example.com")
+        away = create_agent(session, "away@example.com", status="away")
+        taken = create_conversation(session, "+33600000031")
+        flows.assign(session, conversation_id=taken.id, user_id=away.id, actor=SYSTEM)  # taken while away
+        # no profile yet: listed offline
+        newcomer = accounts.create_user(session, email="new@example.com", password="long enough password", role="agent")
+        since = session.get(AgentProfile, online.id).status_changed_at  # type: ignore[union-attr]
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
+        flows.set_agent_status(session, user_id=online.id, status="online", actor=SYSTEM)
+        flows.set_agent_status(session, user_id=away.id, status="away", actor=SYSTEM)
+        flows.set_agent_status(session, user_id=newcomer.id, status="offline", actor=SYSTEM)
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
+        assert session.get(AgentProfile, online.id).status_changed_at == since  # type: ignore[union-attr]
+        assert (taken.state, taken.assigned_user_id) == ("human", away.id)
+        assert session.get(AgentProfile, newcomer.id) is None  # nothing written for a choice that changed nothing
+        # a change is still a change
+        flows.set_agent_status(session, user_id=newcomer.id, status="online", actor=SYSTEM)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.status")).one()
+        assert entry.diff == {"status": ["offline", "online"]}
