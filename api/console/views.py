@@ -78,7 +78,7 @@ class ConversationPage:
     context: rest.ContextOut
     names: dict[int, str]
     teams: list[Team]
-    agents: list[tuple[int, str, str]]
+    agents: list[tuple[int, str, str]]  # the Transfer menu's people (id, name, status): not the owner, not the viewer
     canned: list[CannedResponse]
     who: str = ""
     reason: str = ""
@@ -247,8 +247,11 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
     ids |= {int(m.author_id) for m in context.messages if m.author_type == "agent" and m.author_id.isdigit()}
     if context.conversation.assigned_user_id is not None:
         ids.add(context.conversation.assigned_user_id)
-    agents = service.agents(session)  # who may take it, those who never set a status among them (offline)
     owner_is_me = principal.kind == "user" and context.conversation.assigned_user_id == principal.id
+    # Transfer targets: who may take it (those who never set a status among them, offline), but its owner and the
+    # viewer: the menu offered the agent themselves, which "Assign to me" does with its own confirmation.
+    not_targets = {context.conversation.assigned_user_id, principal.id if principal.kind == "user" else None}
+    agents = [(p, user) for p, user in service.agents(session) if p.user_id not in not_targets]
     latest = session.scalar(
         select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc()).limit(1)
     )

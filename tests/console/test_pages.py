@@ -139,8 +139,9 @@ def test_supervisor_view_shows_live_figures(app_client: TestClient) -> None:
     escalated_conversation("+33633333333")
     page = app_client.get("/console/supervisor", headers={**HTML, **auth_headers("analyst")})
     assert page.status_code == 200
-    assert 'id="fig-queue">1<' in page.text and '<th scope="row">sup</th><td>offline</td>' in page.text
-    assert '<th scope="row">No team</th><td>0</td><td>1</td><td>0</td>' in page.text
+    assert 'id="fig-queue">1<' in page.text
+    assert '<th scope="row">sup</th><td data-label="Status">offline</td>' in page.text
+    assert '<th scope="row">No team</th><td data-label="Members">0</td><td data-label="Waiting">1</td>' in page.text
     assert "Bot containment" in page.text and 'hx-trigger="console-event from:body' in page.text
 
 

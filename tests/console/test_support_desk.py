@@ -1,0 +1,89 @@
+"""What an agent and a supervisor tripped on at the console in Chromium (session 24), each checked where it happened.
+
+A conversation's Transfer menu offered the agent reading it as a target; choosing "Online" in a tab still showing
+"Offline" (the agent had gone online in another) was audited "online → online"; the Supervisor page's tables scrolled
+sideways inside their box on a 360 px phone.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy import select
+
+from core import accounts, db
+from core.models import AuditEntry
+from handoff.models import Team, TeamMember
+from tests.console import browser as tools
+from tests.console.helpers import PASSWORD, assign, create_console_user, escalated_conversation
+
+pytestmark = pytest.mark.browser
+
+
+def _in_sight(cell: Locator) -> None:
+    """Scrolled to, the cell is within the phone's width (its box scrolled it out of sight to the right)."""
+    cell.scroll_into_view_if_needed()
+    place = cell.bounding_box()
+    assert place is not None and place["x"] >= 0 and place["x"] + place["width"] <= tools.PHONE_WIDTH, place
+
+
+def test_the_transfer_menu_offers_colleagues_never_the_reader(live_server: str, page: Page) -> None:
+    with db.session_scope() as session:
+        accounts.create_user(session, email="lea@example.com", password=PASSWORD, role="agent", name="Léa Martin")
+    camille, secret = create_console_user("camille@example.com", status="offline")  # so the escalation waits
+    tools.log_in(page, live_server, "camille@example.com", PASSWORD, secret)
+    conversation_id = escalated_conversation("+33655550141")
+    page.goto(f"{live_server}/console/conversations/{conversation_id}")
+    expect(page.locator("#conversation-state")).to_have_text("Waiting for an agent")
+    options = page.locator("#transfer-target option")
+    # before: "camille@example.com (offline)" too, a transfer to herself ("Assign to me" is the way to take it)
+    expect(options).to_have_text(["Choose…", "Léa Martin (offline)"])
+
+    assign(conversation_id, camille)
+    page.reload()
+    expect(options).to_have_text(["Choose…", "Léa Martin (offline)"])  # the owner is not offered either
+
+
+def test_choosing_the_status_already_set_in_another_tab_is_not_a_change(live_server: str, page: Page) -> None:
+    camille, secret = create_console_user("camille@example.com", status="offline")
+    tools.log_in(page, live_server, "camille@example.com", PASSWORD, secret)
+    stale = page.context.new_page()  # a second tab, drawn while she was offline
+    stale.goto(f"{live_server}/console/inbox")
+    expect(stale.locator("#status-select")).to_have_value("offline")
+
+    page.locator("#status-select").select_option("online")
+    expect(page.locator("#status-select")).to_have_attribute("data-status", "online")
+    stale.locator("#status-select").select_option("online")
+    expect(stale.locator("#status-select")).to_have_attribute("data-status", "online")
+
+    with db.session_scope() as session:
+        changes = session.scalars(
+            select(AuditEntry.diff).where(AuditEntry.action == "agent.status", AuditEntry.target_id == str(camille))
+        ).all()
+    assert changes == [{"status": ["offline", "online"]}]  # before: a second entry, "online → online"
+
+
+def test_the_supervisor_tables_read_on_a_phone(live_server: str, page: Page) -> None:
+    """At 360 px the agents' table (six columns) scrolled sideways inside its box, the figures out of sight; each agent
+    and each team is now a block, every figure after its column's name, as on the users page."""
+    lea, _ = create_console_user("lea.longname@maison-lumiere.example")
+    with db.session_scope() as session:
+        team = Team(name="Après-vente et retours")
+        session.add(team)
+        session.flush()
+        session.add(TeamMember(team_id=team.id, user_id=lea))
+    escalated_conversation("+33655550142")  # routed to Léa: one active
+    tools.sign_in_as(page, live_server, "analyst@example.com", "analyst")
+    page.goto(f"{live_server}/console/supervisor")
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    for region in ("Agents", "Teams"):
+        box = page.get_by_role("region", name=region)
+        assert box.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth"), f"the {region} table scrolls sideways"
+    agent = page.locator("#supervisor tr", has_text="lea.longname")
+    handed_back = agent.locator('td[data-label="Handed back to the bot"]')
+    _in_sight(handed_back)
+    label = handed_back.evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert label == '"Handed back to the bot: "'
+    team_row = page.locator("#supervisor tr", has_text="Après-vente et retours")
+    _in_sight(team_row.locator('td[data-label="SLA missed"]'))
+    tools.fits(page)
