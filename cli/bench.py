@@ -13,7 +13,7 @@ from cli.console import console
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = (
     "campaign_e2e", "limiter", "inbound_e2e", "events", "agent", "knowledge", "campaigns", "console", "tokenize",
-    "intelligence_scoring", "reports_apply", "contact_import",
+    "intelligence_scoring", "reports_apply", "contact_import", "import_preview",
 )
 
 

@@ -22,13 +22,17 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from contacts import import_jobs, order_jobs
+from contacts import file_head, import_jobs, order_jobs
+from contacts.file_head import FileHead, NotInHead
 from contacts.file_limits import FileLimits
-from contacts.import_preview import preview as contact_preview
+from contacts.import_mapping import header_with_phone
+from contacts.import_preview import preview_head as contact_preview_head
+from contacts.import_preview import preview_table as contact_preview_table
 from contacts.import_report import ImportOptions
 from contacts.import_runner import SPOOL_MEMORY, copy_upload
 from contacts.models import ContactImport
 from contacts.order_preview import preview as order_preview
+from contacts.tabular import read_table
 from core import crypto, db
 from core.audit import Actor
 from core.db import utcnow
@@ -69,7 +73,9 @@ def choose(session: Session, draft: ContactImport, options: dict[str, Any]) -> N
     summary = draft.summary or {}
     draft.options = options
     # the last preview stays on the page (its columns' fields can still be changed) until the new one is made
-    draft.summary = {"asked_at": utcnow().isoformat(), "last": summary.get("preview") or summary.get("last")}
+    # the file's first rows stay too: the next preview reads them, not the file (``contacts.file_head``)
+    draft.summary = {"asked_at": utcnow().isoformat(), "last": summary.get("preview") or summary.get("last"),
+                     "head": summary.get("head")}  # fmt: skip
     digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
     enqueue_after_commit(session, JobSpec(JOB_FUNC, args=(draft.id,), job_id=f"import-preview:{draft.id}:{digest}",
                                           queue="default", retry=JOB_RETRY, timeout=JOB_TIMEOUT))  # fmt: skip
@@ -101,23 +107,29 @@ def run(draft_id: int) -> str:
     """Preview a draft with its current options and store the result (the job's body); idempotent, it writes only
     that result, and only while the draft still has those options.
 
-    A file that cannot be read (size, type, encoding, mapping) is stored as the error to show; anything else
-    propagates for the queue to retry.
+    A contacts draft previewed before is previewed from the head of the file that preview kept
+    (``contacts.file_head``): a change of a column's field does not read a large workbook again. A file that cannot
+    be read (size, type, encoding, mapping) is stored as the error to show; anything else propagates for the queue to
+    retry.
     """
     with db.session_scope() as session:
         draft = session.get(ContactImport, draft_id)
         if draft is None or draft.status != import_jobs.DRAFT:
             return "gone"
         options, kind, filename = dict(draft.options), draft.kind, draft.filename
+        sealed_head = (draft.summary or {}).get("head")
     result: dict[str, Any] = {"options": options}
     found: dict[str, Any] = {}
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as binary:
-        copy_upload(draft_id, binary)
-        try:
-            with db.session_scope() as session:  # reads only: the preview's checks write nothing
-                found = _preview(session, kind, binary, filename=filename, options=options)
-        except (ValidationFailed, PayloadTooLarge) as exc:
-            result["error"] = exc.detail
+    try:
+        with db.session_scope() as session:  # reads only: the preview's checks write nothing
+            if kind == "contacts" and sealed_head:
+                found = _from_head(session, FileHead.from_json(json.loads(crypto.decrypt(sealed_head))), options)
+            if not found:
+                found, head = _from_file(session, draft_id, kind, filename=filename, options=options)
+                if head is not None and head.size() <= file_head.MAX_KEPT_CHARS:
+                    result["head"] = crypto.encrypt(json.dumps(head.to_json()))
+    except (ValidationFailed, PayloadTooLarge) as exc:
+        result["error"] = exc.detail
     with db.session_scope() as session:
         draft = session.get(ContactImport, draft_id, with_for_update=True)
         if draft is None or draft.status != import_jobs.DRAFT or draft.options != options:
@@ -133,15 +145,34 @@ def run(draft_id: int) -> str:
     return "error" if "error" in result else "previewed"
 
 
-def _preview(
-    session: Session, kind: str, binary: IO[bytes], *, filename: str, options: dict[str, Any]
-) -> dict[str, Any]:
+def _from_head(session: Session, head: FileHead, options: dict[str, Any]) -> dict[str, Any]:
+    """The contacts preview from the kept head; ``{}`` when these options need more of the file."""
     limits = FileLimits.of(get_settings())
-    if kind == order_jobs.KIND:
-        found = order_preview(session, binary, filename=filename, options=order_jobs.options_of(options),
-                              limits=limits)  # fmt: skip
-        return found.as_json()
-    return contact_preview(session, binary, filename=filename, options=ImportOptions.from_json(options), limits=limits)
+    try:
+        return contact_preview_head(session, head, options=ImportOptions.from_json(options), limits=limits)
+    except NotInHead:
+        return {}
+
+
+def _from_file(
+    session: Session, draft_id: int, kind: str, *, filename: str, options: dict[str, Any]
+) -> tuple[dict[str, Any], FileHead | None]:
+    """The preview read from the stored upload, and (contacts) the head it read, to keep."""
+    limits = FileLimits.of(get_settings())
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as binary:
+        copy_upload(draft_id, binary)
+        if kind == order_jobs.KIND:
+            found = order_preview(session, binary, filename=filename, options=order_jobs.options_of(options),
+                                  limits=limits)  # fmt: skip
+            return found.as_json(), None
+        chosen = ImportOptions.from_json(options)
+        is_header = header_with_phone(chosen.mapping)
+        head = file_head.read(binary, filename, limits, is_header)
+        try:
+            return contact_preview_head(session, head, options=chosen, limits=limits), head
+        except NotInHead:  # blank rows between the data: the file is read (and next time again)
+            table = read_table(binary, head.shape, limits, is_header)
+            return contact_preview_table(session, head.shape, table, options=chosen, limits=limits), None
 
 
 def launch(session: Session, draft: ContactImport, *, options: dict[str, Any], actor: Actor) -> ContactImport:

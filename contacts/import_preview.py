@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from contacts import attributes as attrs
 from contacts import consent
+from contacts.file_head import FileHead
 from contacts.file_limits import FileLimits
 from contacts.import_mapping import header_with_phone, resolve
 from contacts.import_report import ImportOptions, RowProblem
 from contacts.importer import MAIN_LANGUAGE, MemorySeen, ParsedRow, RowParser, numbered_rows, write_batch
-from contacts.tabular import inspect, read_table
+from contacts.tabular import FileShape, Table, inspect, read_table
 from core.errors import ValidationFailed
 
 SAMPLE_ROWS = 20
@@ -103,6 +104,32 @@ def preview(
     """
     shape = inspect(binary, filename, limits)
     table = read_table(binary, shape, limits, header_with_phone(options.mapping))
+    return preview_table(session, shape, table, options=options, limits=limits, sample=sample)
+
+
+def preview_head(
+    session: Session, head: FileHead, *, options: ImportOptions, limits: FileLimits, sample: int = SAMPLE_ROWS
+) -> dict[str, Any]:
+    """:func:`preview` of the file ``head`` was read from (``contacts.file_head.read``), without reading the file.
+
+    Raises:
+        NotInHead: these options need rows the head does not hold: read the file (:func:`preview_table`).
+        ValidationFailed: a bad mapping.
+    """
+    table = head.table(limits, header_with_phone(options.mapping))
+    return preview_table(session, head.shape, table, options=options, limits=limits, sample=sample)
+
+
+def preview_table(
+    session: Session,
+    shape: FileShape,
+    table: Table,
+    *,
+    options: ImportOptions,
+    limits: FileLimits,
+    sample: int = SAMPLE_ROWS,
+) -> dict[str, Any]:
+    """:func:`preview` of a file of ``shape`` whose data is ``table`` (``contacts.tabular.read_table``)."""
     header = table.header
     known = attrs.schema(session)
     first = list(islice(numbered_rows(table.rows, limits, start=table.header_row + 1), sample))

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 from contacts.file_limits import FileLimits
 from contacts.tabular_xlsx import Workbook, check_xlsx, closing_rows, xlsx_rows
@@ -142,34 +142,60 @@ def read_table(
     if shape.format == "xlsx":
         book = Workbook(binary)  # one load for the whole read: each parses the shared strings again
         try:
-            sheets = book.visible()
-            found = None
-            for sheet in sheets:
-                head, rest = _head(book.rows(limits, sheet))
-                position = _header_position(head, is_header)
-                if position is not None:
-                    found = sheet, head, position, rest
-                    break
-            if found is None:
-                first = sheets[0] if sheets else ""
-                head, rest = _head(book.rows(limits, first or None))
-                found = first, head, 0, rest
-            sheet, head, position, rest = found
-            header, header_row, below = _split(head, position, rest)
-            return Table(header, header_row, closing_rows(below, book), sheet=sheet, sheets=book.sheets,
-                         hidden=book.hidden_columns(sheet))  # fmt: skip
+            table = sheet_table(book, limits, is_header)
         except BaseException:
             book.close()
             raise
-    head, rest = _head(_csv_rows(binary, shape))
-    return Table(*_split(head, _header_position(head, is_header) or 0, rest))
+        table.rows = closing_rows(table.rows, book)
+        return table
+    return plain_table(_csv_rows(binary, shape), is_header)
+
+
+class Sheets(Protocol):
+    """A workbook's sheets as :func:`sheet_table` reads them: ``contacts.tabular_xlsx.Workbook``, or the first rows
+    of one kept with a draft (``contacts.file_head.FileHead``)."""
+
+    @property
+    def sheets(self) -> tuple[str, ...]: ...
+
+    def visible(self) -> list[str]: ...
+
+    def rows(self, limits: FileLimits, sheet_name: str | None = None) -> Iterator[list[str]]: ...
+
+    def hidden_columns(self, sheet_name: str) -> frozenset[int]: ...
+
+
+def sheet_table(book: Sheets, limits: FileLimits, is_header: Callable[[list[str]], bool]) -> Table:
+    """:func:`read_table` of a workbook: the first visible sheet whose first rows hold a header, else the first
+    visible sheet from its row 1."""
+    sheets = book.visible()
+    found = None
+    for sheet in sheets:
+        head, rest = _head(book.rows(limits, sheet))
+        position = header_position(head, is_header)
+        if position is not None:
+            found = sheet, head, position, rest
+            break
+    if found is None:
+        first = sheets[0] if sheets else ""
+        head, rest = _head(book.rows(limits, first or None))
+        found = first, head, 0, rest
+    sheet, head, position, rest = found
+    header, header_row, below = _split(head, position, rest)
+    return Table(header, header_row, below, sheet=sheet, sheets=book.sheets, hidden=book.hidden_columns(sheet))
+
+
+def plain_table(rows: Iterator[list[str]], is_header: Callable[[list[str]], bool]) -> Table:
+    """:func:`read_table` of a CSV file's ``rows``."""
+    head, rest = _head(rows)
+    return Table(*_split(head, header_position(head, is_header) or 0, rest))
 
 
 def _head(rows: Iterator[list[str]]) -> tuple[list[list[str]], Iterator[list[str]]]:
     return list(islice(rows, HEADER_SCAN)), rows
 
 
-def _header_position(head: list[list[str]], is_header: Callable[[list[str]], bool]) -> int | None:
+def header_position(head: list[list[str]], is_header: Callable[[list[str]], bool]) -> int | None:
     """The first row ``is_header`` accepts, passing over only rows a title or blank line would make (at most
     :data:`TITLE_CELLS` cells filled): a fuller row is the header or data, and a data row's cell reading "Mobile"
     (Google Contacts' "Phone 2 - Type") was taken for the header."""
