@@ -76,6 +76,14 @@ PAUSED_UNSTARTED = (
     "Resuming puts it back on its schedule: it starts at its planned send time, at once if that time has passed; "
     "cancelling stops it for good.",
 )
+#: a campaign paused while it was being prepared (``phase`` main or holdout): part of its audience has messages, the
+#: rest none yet; "queued messages wait" left out that nothing more is prepared, and what resume does with the rest
+PAUSED_PREPARING = (
+    "Paused while it was being prepared: {prepared} before the pause, and none yet for the rest of its audience. "
+    "While paused, nothing more is prepared and nothing is sent.",
+    "Resuming prepares the rest from where it stopped and re-plans the prepared messages from now (quiet hours and "
+    "throttle included); cancelling stops it for good.",
+)
 BAR_SPACE = 360.0  # SVG units for the longest horizontal bar
 #: why preparation left a recipient out, besides consent (``contacts.consent.REFUSAL_TEXT``)
 SKIP_LABELS = {
@@ -325,6 +333,7 @@ def _report_context(session: Session, campaign: Campaign, principal: Principal) 
         "actions": STATE_ACTIONS.get(campaign.status, ()),
         "state_words": state_words(campaign),
         "unstarted": unstarted(campaign),
+        "preparing": preparing(campaign),
         "texts_sent": texts_sent(session, campaign),
         "refresh_seconds": REFRESH_SECONDS,
         "updated_at": utcnow(),
@@ -362,11 +371,27 @@ def unstarted(campaign: Campaign) -> bool:
     return campaign.status in ("scheduled", "paused") and not campaign.phase
 
 
+def preparing(campaign: Campaign) -> bool:
+    """Its run's preparation is under way or was paused part-way (``campaigns.service.resume`` continues it)."""
+    return campaign.status in ("preparing", "paused") and campaign.phase in ("main", "holdout")
+
+
+def prepared_words(campaign: Campaign) -> str:
+    """How many messages the current run prepared: "12 messages were prepared", "no message was prepared"."""
+    if not campaign.prepared:
+        return "no message was prepared"
+    return counted(campaign.prepared, "message was prepared", "messages were prepared")
+
+
 def state_words(campaign: Campaign) -> tuple[str, str]:
-    """Where the campaign stands, then what a marketer can do about it (``STATE_WORDS``, ``PAUSED_UNSTARTED``)."""
+    """Where the campaign stands, then what a marketer can do about it (``STATE_WORDS``, ``PAUSED_UNSTARTED``,
+    ``PAUSED_PREPARING``)."""
     if campaign.status == "paused" and unstarted(campaign):
         first, then = PAUSED_UNSTARTED
         return first.format(run="its next run" if campaign.run else "it started"), then
+    if campaign.status == "paused" and preparing(campaign):
+        first, then = PAUSED_PREPARING
+        return first.format(prepared=prepared_words(campaign)), then
     return STATE_WORDS.get(campaign.status, ("", ""))
 
 
@@ -445,6 +470,13 @@ UNSTARTED_DONE = {
     "paused": "The campaign is paused before its send: it does not start until you resume it.",
     "resumed": "The campaign is resumed: it starts at its planned send time, at once if that time has passed.",
 }
+#: the same for a campaign paused, or resumed, part-way through its preparation
+PREPARING_DONE = {
+    "paused": "The campaign is paused part-way through its preparation: {prepared}, and they wait; nothing more is "
+              "prepared until you resume it.",
+    "resumed": "The campaign is resumed: its preparation continues from where it stopped, and the messages prepared "
+               "before are re-planned from now.",
+}
 #: "scheduled" for a campaign confirmed to go now: it has started, and "scheduled" read as if it waited for a date
 STARTED = "The campaign has started: its texts go out as their sending hours allow (see “Waiting to be sent”)."
 
@@ -459,6 +491,8 @@ def done_words(done: str, campaign: Campaign) -> str:
         return STARTED
     if done in UNSTARTED_DONE and unstarted(campaign):
         return UNSTARTED_DONE[done]
+    if done in PREPARING_DONE and preparing(campaign):
+        return PREPARING_DONE[done].format(prepared=prepared_words(campaign))
     return DONE.get(done, "")
 
 

@@ -12,10 +12,11 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaigns import flows, tasks
 from campaigns.models import Campaign, CampaignLink, LinkClick
+from campaigns.prepare import prepare_chunk
 from conversations.models import Message
 from core import db
 from core.models import AuditEntry
@@ -97,6 +98,47 @@ def test_pause_resume_and_cancel_from_the_page_are_audited_and_honoured(app_clie
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     assert _buttons(page) == set() and "Cancelled: messages still queued were not sent" in page
     assert app_client.post(f"/console/campaigns/{campaign_id}/cancel", headers=headers).status_code == 409
+
+
+def _state_words(page: str) -> str:
+    return " ".join(page.split('id="state-words">', 1)[1].split("</p>", 1)[0].split())
+
+
+def test_a_campaign_paused_while_it_is_prepared_says_how_far_it_got_and_what_resume_does(
+        app_client: TestClient) -> None:
+    """Paused part-way through preparation (2 of 5 recipients prepared), the page read "Paused: queued messages
+    wait", as if everyone's text were queued: nothing said that the rest had none yet, that nothing more is prepared
+    while paused, nor that resume goes on preparing."""
+    with db.session_scope() as session:
+        for n in range(5):
+            create_contact(session, n)
+        campaign = create_campaign(session, create_template(session, body="Promo"), name="Printemps")
+        flows.start_run(session, campaign, now=db.utcnow())
+        assert prepare_chunk(session, campaign, now=db.utcnow(), chunk=2).queued == 2
+        campaign_id = campaign.id
+    headers = _marketer(app_client)
+    page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
+    assert 'data-state="preparing"' in page
+    assert "Its preparation stops where it is, and the messages prepared so far wait until you resume it." in page
+    assert app_client.post(f"/console/campaigns/{campaign_id}/pause", headers=headers).status_code == 204
+    assert tasks.prepare_campaign(campaign_id) == 0  # nothing more is prepared while paused
+
+    page = app_client.get(f"/console/campaigns/{campaign_id}?done=paused", headers=HTML).text
+    assert ("The campaign is paused part-way through its preparation: 2 messages were prepared, and they wait; "
+            "nothing more is prepared until you resume it.") in page
+    assert _state_words(page) == (
+        "Paused while it was being prepared: 2 messages were prepared before the pause, and none yet for the rest of "
+        "its audience. While paused, nothing more is prepared and nothing is sent. Resuming prepares the rest from "
+        "where it stopped and re-plans the prepared messages from now (quiet hours and throttle included); "
+        "cancelling stops it for good.")
+    assert "Its preparation continues from where it stopped" in page and "queued messages wait" not in page
+
+    assert app_client.post(f"/console/campaigns/{campaign_id}/resume", headers=headers).status_code == 204
+    page = app_client.get(f"/console/campaigns/{campaign_id}?done=resumed", headers=HTML).text
+    assert "The campaign is resumed: its preparation continues from where it stopped" in page
+    assert tasks.prepare_campaign(campaign_id) == 3  # what resume said: the rest, nobody twice
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).where(Message.campaign_id == campaign_id)) == 5
 
 
 @pytest.mark.parametrize(("status", "buttons"), [
