@@ -41,14 +41,26 @@ from core.errors import ValidationFailed
 __all__ = ["ImportFailed", "ImportOptions", "ImportReport", "OnExisting", "RowParser", "import_file"]
 
 BATCH = 1000  # rows per flush of the in-transaction import
-_YES = frozenset({"yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vrai", "si", "sim", "ja", "x", "accepte",
-                  "d accord", "subscribed"})
+#: forms and shops write the answer in their words ("J'accepte", "Einverstanden", "Acepto", "Not subscribed"): those
+#: rows were rejected "not yes/no", a whole file of them imported no one
+_YES = frozenset({
+    "yes", "y", "true", "1", "opted in", "opt in", "oui", "o", "vrai", "si", "sim", "ja", "x", "accepte", "d accord",
+    "subscribed", "accepted", "agreed", "granted", "given", "j accepte", "oui j accepte", "acceptee", "inscrit",
+    "inscrite", "abonne", "abonnee", "einverstanden", "ja einverstanden", "zugestimmt", "eingewilligt", "angemeldet",
+    "abonniert", "acepto", "si acepto", "aceptado", "aceptada", "de acuerdo", "suscrito", "suscrita", "consiento",
+    "accetto", "aceito",
+})  # fmt: skip
 #: a "no" in a marketing-consent column is no marketing consent (consent_status ``opted_out``), not a STOP: service
 #: texts and replies still reach the person. It used to record a full opt-out, so every text was blocked.
-_NO = frozenset({"no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse",
-                 "declined", "refused"})
+_NO = frozenset({
+    "no", "n", "false", "0", "opted out", "opt out", "non", "faux", "nao", "nein", "nee", "refuse", "declined",
+    "refused", "not subscribed", "denied", "refusee", "pas d accord", "non merci", "non inscrit", "non abonne",
+    "abgelehnt", "nicht einverstanden", "nein danke", "rechazado", "rechazada", "no acepto", "no gracias",
+    "rifiutato", "recusado",
+})  # fmt: skip
 #: a consent cell that says STOP says more than "no marketing": the person asked for no texts at all
-_STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desabonne"})
+_STOP = frozenset({"stop", "stopped", "unsubscribed", "desinscrit", "desinscrite", "desabonne", "desabonnee",
+                   "abgemeldet", "dado de baja", "desuscrito"})  # fmt: skip
 #: consent values that answer neither way, as an export writes them (``consent_status`` none / pending): no
 #: consent recorded, as an empty cell (a pending double opt-in is not one); they were refused as "not yes/no"
 _UNANSWERED = frozenset({"none", "pending", "n a", "na", "unknown", "inconnu", "non renseigne"})

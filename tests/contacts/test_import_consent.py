@@ -76,3 +76,16 @@ def test_the_word_a_crm_writes_for_a_no_reads_as_one_in_a_file() -> None:
     # Relais writes "declined" to HubSpot for a "no"; a file exported from the CRM carries the same word
     assert [consent_answer(v) for v in ("declined", "Declined", "refused", "refusé", "opted_out")] == ["declined"] * 5
     assert consent_answer("unsubscribed") == "opted_out"
+
+
+def test_consent_answers_in_the_words_forms_write_them() -> None:
+    """French, German and Spanish forms and shops write "J'accepte", "Einverstanden", "Acepto": those rows were
+    rejected "not yes/no", so a file of them imported no one."""
+    yes = ("J'accepte", "Oui, j'accepte", "Accepté", "Inscrit", "Abonnée", "Einverstanden", "Ja, einverstanden",
+           "Zugestimmt", "Acepto", "Sí, acepto", "De acuerdo", "Suscrito", "Accepted", "Agreed")
+    no = ("Refusée", "Pas d'accord", "Non merci", "Abgelehnt", "Nicht einverstanden", "Rechazado", "No acepto",
+          "Not subscribed")
+    assert [consent_answer(v) for v in yes] == ["opted_in"] * len(yes)
+    assert [consent_answer(v) for v in no] == ["declined"] * len(no)
+    assert [consent_answer(v) for v in ("Abgemeldet", "Dado de baja", "Désabonnée")] == ["opted_out"] * 3
+    assert consent_answer("peut-être") is None  # still refused, saying why, never guessed
