@@ -15,11 +15,11 @@ resume re-plans through the same window rules (:mod:`campaigns.plan`). Checks, i
    and over the texts other batches hold claimed, not yet recorded sent (in a claim's transaction, in the
    sending lanes, at a worker that died) → wait :data:`CAP_RECHECK` (``frequency_cap``) and decide again once
    they are sent or handed back. A claiming caller (the send job) decides and claims under a per-contact lock
-   (:func:`_hold_contacts`), so two batches claimed at once for one contact see each other;
+   (:func:`_hold`), so two batches claimed at once for one contact see each other;
 5. **send window** of a campaign message, recomputed now in the recipient's zone (quiet hours,
    country rules, public holidays) → wait for the next opening;
 6. **throttle**: a campaign message that missed its minute (backlog, outage, recovery) is booked
-   again in the campaign's send calendar → wait for its new slot.
+   again in the campaign's send calendar, under a lock per campaign (:func:`_hold`) → wait for its new slot.
 
 A wait keeps the row ``queued`` with ``not_before`` = the new time and its reason, and registers a
 wake-up send job for then; the row, not the job, is the truth.
@@ -61,11 +61,13 @@ _RUNNING = ("preparing", "running")
 #: a text whose cap is filled only with the help of texts in flight (claimed elsewhere, not yet sent) is decided
 #: again this much later: by then they are usually sent (it is refused) or handed back (it may go)
 CAP_RECHECK = timedelta(seconds=30)
-#: the first key of the advisory locks that serialise the cap's decision per contact (the second: the contact id)
-_CAP_LOCKS = 0x4341_5053
-#: the locks of a claiming batch's contacts, taken in the order of the sorted ids (so two batches never deadlock) and
-#: held until the claim commits; one statement whatever the batch's size
-_HOLD_CONTACTS = text("SELECT count(pg_advisory_xact_lock(:space, c)) FROM unnest(CAST(:ids AS INTEGER[])) AS c")
+#: the first key of the advisory locks that serialise the cap's decision per contact, and the throttle's calendar
+#: per campaign (the second: the contact's id, the campaign's)
+_CAP_LOCKS, _CALENDAR_LOCKS = 0x4341_5053, 0x4341_4C45
+#: the locks, taken in the order given (contacts then campaigns, each sorted: two transactions never deadlock) and
+#: held until the transaction ends; one statement whatever the batch's size
+_HOLD = text("SELECT count(pg_advisory_xact_lock(s, k)) FROM unnest(CAST(:spaces AS INTEGER[]), "
+             "CAST(:keys AS INTEGER[])) AS u(s, k)")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime,
     """Decide for each of ``rows`` (queued or just claimed) whether it may go at ``now``; no writes.
 
     ``claiming``: the rows allowed to go are claimed in the caller's transaction (the send job). The contacts whose
-    frequency cap is decided are then locked until that transaction ends (:func:`_hold_contacts`): another batch
+    frequency cap is decided are then locked until that transaction ends (:func:`_hold`): another batch
     deciding for one of them waits, and then counts this one's claims as in flight. Texts of ``rows`` allowed to go
     count against the caps of those decided after them (campaign by campaign, in id order), as another batch's would.
     """
@@ -124,9 +126,10 @@ def may_send(session: Session, rows: Sequence[Message], *, now: datetime,
         if row.id not in verdicts and row.campaign_id is not None:
             by_campaign[row.campaign_id].append(row)
     campaigns = {cid: session.get(Campaign, cid) for cid in by_campaign}
-    if claiming:
-        _hold_contacts(session, {r.contact_id for cid, group in by_campaign.items() if _capping(campaigns[cid])
-                                 for r in group})
+    capped = {r.contact_id for cid, group in by_campaign.items() if _capping(campaigns[cid]) for r in group}
+    _hold(session, contacts=capped if claiming else set(),
+          calendars={cid for cid, c in campaigns.items() if c is not None and c.status in _RUNNING
+                     and c.throttle_per_minute})
     # this batch's marketing texts going now: in flight for the caps decided after them
     going: Counter[int] = Counter(r.contact_id for r in ad_hoc if verdicts[r.id].action == "go")
     for campaign_id, group in by_campaign.items():
@@ -149,19 +152,27 @@ def _capping(campaign: Campaign | None) -> bool:
                                                                      or campaign.learned_cap)
 
 
-def _hold_contacts(session: Session, contact_ids: Collection[int]) -> None:
-    """Lock ``contact_ids`` until the transaction ends, so the cap's count and the claim it allows are one step.
+def _hold(session: Session, *, contacts: Collection[int], calendars: Collection[int]) -> None:
+    """Lock ``contacts`` and the throttle calendars of the ``calendars`` campaigns until the transaction ends, so
+    what is counted and what it allows are written as one step.
 
-    PostgreSQL: transaction-level advisory locks, in the ids' order (two batches sharing contacts take them in the
-    same order: no deadlock), taken after the batch's rows and before any other lock. A row lock on the contacts
-    would block their updates (a STOP) for the batch's transaction instead. Each lock takes a place in the
-    server's lock table (``max_locks_per_transaction`` × connections, 6,400 by default) until the commit: a send
-    batch holds at most 500 texts (about 1 ms for 500 locks here), and the recovery sweep, which may decide for
-    thousands, takes none. SQLite: nothing to do, the claim's UPDATE already holds the database's one write lock
-    until the commit.
+    * contacts (a claiming batch's): two batches claimed at once for one contact each count the other's claim
+      against the frequency cap;
+    * calendars: two batches of a throttled campaign re-booking their late texts at once each read the calendar
+      before the other's bookings were committed, and both filled the same minute.
+
+    PostgreSQL: transaction-level advisory locks, in one order (contacts then campaigns, each by id: no deadlock
+    between two batches), taken after the batch's rows are locked. A row lock on the contacts would block their
+    updates (a STOP) for the batch's transaction instead. Each lock takes a place in the server's lock table
+    (``max_locks_per_transaction`` × connections, 6,400 by default) until the commit: a send batch holds at most
+    500 texts (about 1 ms for 500 locks here); the recovery sweep, which may decide for thousands, locks no
+    contact. SQLite: nothing to do for a send job, whose claim's UPDATE holds the one write lock, ahead of the
+    reads, until the commit.
     """
-    if contact_ids and session.get_bind().dialect.name == "postgresql":
-        session.execute(_HOLD_CONTACTS, {"space": _CAP_LOCKS, "ids": array_literal(sorted(contact_ids))})
+    if (contacts or calendars) and session.get_bind().dialect.name == "postgresql":
+        spaces = [_CAP_LOCKS] * len(contacts) + [_CALENDAR_LOCKS] * len(calendars)
+        session.execute(_HOLD, {"spaces": array_literal(spaces), "keys": array_literal([*sorted(contacts),
+                                                                                        *sorted(calendars)])})
 
 
 def _default_window_verdicts(session: Session, rows: list[Message], *, now: datetime) -> dict[int, Verdict]:

@@ -15,7 +15,7 @@ timers that decide again: the re-check, a recovery sweep, a restart, a provider'
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import event, select, update
@@ -312,3 +312,59 @@ def test_a_send_job_locks_only_its_capped_contacts_in_one_statement(fake: FakeVo
         engine.close()
     locks = [s for s in statements if "pg_advisory_xact_lock" in s]
     assert len(locks) == (1 if db.engine().dialect.name == "postgresql" else 0)
+
+
+def test_two_late_batches_of_a_throttled_campaign_claimed_at_once_keep_its_rate(
+    fake: FakeVonage, runtime_any_db: Settings
+) -> None:
+    """A backlog carried a campaign at 5 a minute three minutes late; two workers claim its two batches at once.
+    Each re-books its late texts in the campaign's calendar: the second must see the first's bookings."""
+    with db.session_scope() as session:
+        create_sender(session, kind="long_code", address="+33612000000", throughput=2000)
+        for i in range(10):
+            create_contact(session, i, timezone="Europe/Paris")
+        campaign = create_campaign(session, create_template(session, body="Promo"), throttle_per_minute=5)
+        campaign_flows.start_run(session, campaign, now=NOW)
+        cid = campaign.id
+    assert tasks.prepare_campaign(cid, now=NOW) == 10
+    with db.session_scope() as session:
+        planned = list(session.execute(select(Message.id, Message.not_before).where(Message.campaign_id == cid)
+                                       .order_by(Message.id)))
+    batches = [[i for i, at in planned if at == minute] for minute in sorted({at for _, at in planned})]
+    assert [len(b) for b in batches] == [5, 5]
+    clock = Clock(NOW + timedelta(minutes=3))
+    first, second = make_engine(fake, runtime_any_db, clock=clock), make_engine(fake, runtime_any_db, clock=clock)
+    at_commit, second_done = threading.Event(), threading.Event()
+    reports: dict[str, BatchReport] = {}
+
+    def second_job() -> None:
+        try:
+            reports["second"] = second.send_batch(batches[1])
+        finally:
+            second_done.set()
+
+    first_worker = threading.Thread(target=lambda: reports.setdefault("first", first.send_batch(batches[0])))
+
+    def hold_first_claim(session: Session) -> None:
+        if threading.current_thread() is first_worker and not at_commit.is_set():
+            at_commit.set()
+            second_done.wait(3)
+
+    event.listen(Session, "before_commit", hold_first_claim)
+    second_worker = threading.Thread(target=second_job)
+    try:
+        first_worker.start()
+        assert at_commit.wait(10)
+        second_worker.start()
+        first_worker.join(20)
+        second_worker.join(20)
+    finally:
+        event.remove(Session, "before_commit", hold_first_claim)
+        first.close()
+        second.close()
+    assert (reports["first"].sent, reports["second"].sent, reports["second"].waiting) == (5, 0, 5)
+    with db.session_scope() as session:
+        later = set(session.execute(select(Message.status, Message.wait_reason, Message.not_before)
+                                    .where(Message.id.in_(batches[1]))))
+    assert {(status, reason, at.replace(tzinfo=UTC)) for status, reason, at in later} == {
+        ("queued", "throttled", NOW + timedelta(minutes=4))}
