@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
 
@@ -145,9 +145,60 @@ def describe(name: str) -> Figure:
     return Figure(name, *(words or (name, "")))
 
 
-def fmt(value: Any) -> str:
-    """A figure as shown: integers as they are, other numbers with three decimals (the console's QA page and
-    each run's ``report.html`` alike: the page printed ``24.885103823460234``)."""
+#: figures that are sizes (never a share): shown as whole numbers
+COUNT_FIGURES = frozenset({"n", "cases", "positives", "customers", "buyers", "matched"})
+#: figures between 0 and 1 that are no share of anything: a ranking's AUC (0.5 is a coin toss), a rank correlation
+#: (-1 to 1), a mean reciprocal rank. Read as percentages they said "a Spearman of 41 %"
+_SCORES = ("purchase_auc", "spend_spearman", "auc", "mrr")
+
+Unit = Literal["count", "ms", "days", "score", "share"]
+
+
+def unit(name: str) -> Unit:
+    """How the summary figure ``name`` (``suite.figure`` accepted) is read: a count, milliseconds, days, a score, or
+    a share (the rest: accuracies, recalls, rates, shares of cases), shown as a percentage."""
+    base = name.rsplit(".", 1)[-1]
+    if base in COUNT_FIGURES:
+        return "count"
+    if base.endswith("_ms"):
+        return "ms"
+    if "_days" in base:
+        return "days"
+    if any(base == score or base.startswith(f"{score}_") for score in _SCORES):
+        return "score"
+    return "share"
+
+
+def fmt(value: Any, name: str = "") -> str:
+    """A figure as shown. With its ``name``, in its unit (:func:`unit`), the console's QA page and each run's
+    ``report.html`` alike: a share as a percentage ("99.2 %"), a count whole, times and days to a tenth, a score to
+    three decimals. The QA page showed "0.992" where the run's report said "99.2 %", and the report turned any figure
+    between 0 and 1 into a percentage: a Spearman of 0.41 read "41.0 %", a gap of 0.8 days "80.0 %". Without a name,
+    three decimals (a chart's bar)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return NOT_APPLICABLE if value is None else str(value)  # None: nothing to measure
-    return str(value) if isinstance(value, int) else f"{value:.3f}"
+    kind = unit(name) if name else None
+    if kind == "share":
+        return f"{value * 100:.1f} %"
+    if kind in ("ms", "days"):
+        return f"{value:,.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2f}"
+    if kind == "count" or isinstance(value, int):
+        return f"{value:,.0f}" if kind == "count" else str(value)
+    return f"{value:.3f}"
+
+
+def change(delta: float | None, name: str) -> str:
+    """A change since the previous run in the figure's unit, signed: "+1.2 pts" for a share (percentage points),
+    "-3.1" for a time, "+0.013" for a score, "+10" for a count; "±0" for none; "" for a first run."""
+    if delta is None:
+        return ""
+    if not delta:
+        return "±0"
+    kind = unit(name)
+    if kind == "share":
+        return f"{delta * 100:+.1f} pts"
+    if kind == "count":
+        return f"{delta:+,.0f}"
+    if kind in ("ms", "days"):
+        return f"{delta:+,.1f}"
+    return f"{delta:+.3f}"

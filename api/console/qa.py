@@ -24,7 +24,7 @@ from core.errors import NotFound
 from core.rbac import Role
 from eval import catalogue
 from eval.compare import COUNTS, LOWER_IS_BETTER
-from eval.figures import Figure, describe, fmt
+from eval.figures import Figure, change, describe, fmt
 from eval.metrics import NOT_APPLICABLE
 from eval.store import ReportEntry, list_reports, read_report
 
@@ -44,6 +44,7 @@ class Cell:
     delta: str = ""
     regression: bool = False
     minimum: float | None = None
+    minimum_text: str = ""  # the minimum in the figure's unit ("97.0 %")
     below: bool = False
     beats: tuple[str, ...] = ()  # baselines this figure does better than in the same run
     trails: tuple[str, ...] = ()  # baselines that did as well or better
@@ -98,7 +99,7 @@ def sparkline(name: str, values: list[float]) -> Spark:
     better = "lower is better" if name.rsplit(".", 1)[-1] in LOWER_IS_BETTER else "higher is better"
     description = (
         f"{describe(name).words} over {len(values)} run{'s' if len(values) != 1 else ''}, oldest to newest: "
-        f"{', '.join(fmt(v) for v in values)} (lowest {fmt(low)}, highest {fmt(high)}; {better})"
+        f"{', '.join(fmt(v, name) for v in values)} (lowest {fmt(low, name)}, highest {fmt(high, name)}; {better})"
     )
     return Spark(" ".join(f"{x},{y}" for x, y in coords), coords[-1], description)
 
@@ -138,13 +139,6 @@ def _compared(
     return tuple(beats), tuple(trails)
 
 
-def _delta(change: float | None) -> str:
-    """A change since the previous run, signed ("+0.01", "-0.04", "±0"); empty for a first run."""
-    if change is None:
-        return ""
-    return f"{change:+.3f}".rstrip("0").rstrip(".") if change else "±0"
-
-
 def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
     cells = {}
     of = {baseline: name for name, baselines in stored.baselines.items() for baseline in baselines}
@@ -153,10 +147,11 @@ def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
         minimum = stored.thresholds.get(name)
         beats, trails = _compared(name, value, entry.summary, stored.baselines.get(name, []))
         cells[name] = Cell(
-            value=fmt(value),
-            delta=_delta(entry.trend.get(name)),
+            value=fmt(value, name),
+            delta=change(entry.trend.get(name), name),
             regression=name in entry.regressions,
             minimum=minimum,
+            minimum_text=fmt(minimum, name) if minimum is not None else "",
             # as the report's own gate: a missing figure counts as 0, so it is below any minimum
             below=minimum is not None and (float(value) if _numeric(value) else 0.0) < minimum,
             beats=beats,

@@ -46,18 +46,20 @@ def test_analyst_sees_each_run_with_figures_thresholds_and_a_trend(app_client: T
     assert "keywords: 2 of 2 runs, newest first</caption>" in text
 
     newest = _row(text, latest)
-    assert "0.950" in newest and "130" in newest and "Failed" in newest
-    assert "below minimum 0.97" in newest
-    assert "-0.04 regression" in newest and "+10" in newest
+    # shares as percentages, as the run's report.html says them (the page said "0.950" beside its "95.0 %")
+    assert "95.0 %" in newest and "130" in newest and "Failed" in newest and "0.950" not in newest
+    assert "below minimum 97.0 %" in newest
+    assert "-4.0 pts regression" in newest and "+10" in newest
     assert f'href="/api/v1/eval/reports/{latest}/html"' in newest
     assert f'href="/api/v1/eval/reports/{latest}"' in newest
     oldest = _row(text, first)
-    assert "0.990" in oldest and "Passed" in oldest and "meets minimum 0.97" in oldest and "regression" not in oldest
+    assert "99.0 %" in oldest and "Passed" in oldest and "meets minimum 97.0 %" in oldest and "regression" not in oldest
     assert "Passed" in _row(text, other)
 
     # one sparkline per quality figure (not for counts), described in words
     assert text.count('<svg class="qa-spark" role="img"') == 3  # keywords accuracy, clinc150 accuracy + oos_recall
-    described = "Accuracy over 2 runs, oldest to newest: 0.990, 0.950 (lowest 0.950, highest 0.990; higher is better)"
+    described = ("Accuracy over 2 runs, oldest to newest: 99.0 %, 95.0 % (lowest 95.0 %, highest 99.0 %; higher is "
+                 "better)")
     assert described in text
 
     # the links it shows work for the same session

@@ -75,7 +75,17 @@ def test_html_shows_shares_as_percent_and_times_as_numbers(tmp_path: Path) -> No
     report = Report(suite="s", summary={"accuracy": 0.5, "latency_p50_ms": 0.29, "x.n": 1}, metrics={})
     _, html_path = write(report, tmp_path)
     html = html_path.read_text()
-    assert "50.0 %" in html and ">0.290<" in html and "29.0 %" not in html and "100.0 %" not in html  # as the QA page
+    assert "50.0 %" in html and ">0.29<" in html and "29.0 %" not in html and "100.0 %" not in html  # as the QA page
+
+
+def test_scores_and_days_between_0_and_1_are_no_percentages(tmp_path: Path) -> None:
+    """Every figure between 0 and 1 was printed as a percentage: a Spearman of 0.41 read "41.0 %", an AUC "78.0 %",
+    a next-purchase error of 0.8 days "80.0 %"."""
+    summary = {"spend_spearman": 0.41, "purchase_auc": 0.78, "purchase_auc_recency": 0.7, "mrr": 0.894,
+               "next_purchase_mae_days": 0.8, "revenue_error": 0.25, "hit_at_10": 0.12, "latency_p95_ms": 154.91}
+    _, html_path = write(Report(suite="propensity", summary=summary, metrics={}), tmp_path)
+    values = re.findall(r'<div class="value">([^<]*)</div>', html_path.read_text())
+    assert values == ["0.410", "0.780", "0.700", "0.894", "0.80", "25.0 %", "12.0 %", "154.9"]
 
 
 def test_html_names_each_figure_in_words_with_its_meaning(tmp_path: Path) -> None:
@@ -147,7 +157,7 @@ def test_the_html_page_rounds_as_the_qa_page_and_links_back_to_it(tmp_path: Path
 
     _, html_path = write(make_report(0.5, latency=24.885103823460234), tmp_path / "r")
     html = html_path.read_text()
-    assert fmt(24.885103823460234) == "24.885" and '<div class="value">24.885</div>' in html
+    assert fmt(24.885103823460234) == "24.885" and '<div class="value">24.9</div>' in html  # milliseconds
     assert "24.8851" not in html
     href = re.search(r'<a href="([^"]+)" id="qa-link">', html)
     assert href is not None and not href.group(1).startswith(("/", "http"))  # relative: harmless opened from disk
