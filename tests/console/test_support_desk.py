@@ -87,3 +87,25 @@ def test_the_supervisor_tables_read_on_a_phone(live_server: str, page: Page) -> 
     team_row = page.locator("#supervisor tr", has_text="Après-vente et retours")
     _in_sight(team_row.locator('td[data-label="SLA missed"]'))
     tools.fits(page)
+
+
+def test_a_half_typed_reply_or_note_survives_the_other_box_being_sent(live_server: str, page: Page) -> None:
+    """Adding a note re-draws the whole conversation, and the reply the agent was writing was gone (so was a note
+    being written when a reply went). Only the box that was sent starts empty."""
+    camille = tools.sign_in_as(page, live_server, "camille@example.com", "agent")
+    conversation_id = escalated_conversation("+33655550143")
+    assign(conversation_id, camille)
+    page.goto(f"{live_server}/console/conversations/{conversation_id}")
+    page.locator("#reply").fill("Bonjour, je regarde votre commande")
+    page.locator("#note").fill("Called yesterday about the same lamp")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("#conversation")).to_contain_text("Called yesterday about the same lamp")
+    expect(page.locator("#note")).to_have_value("")
+    expect(page.locator("#reply")).to_have_value("Bonjour, je regarde votre commande")  # before: ""
+    expect(page.locator("#counter")).to_contain_text("34 characters")
+
+    page.locator("#note").fill("Offer a replacement if the photo shows a crack")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#messages")).to_contain_text("Bonjour, je regarde votre commande")
+    expect(page.locator("#reply")).to_have_value("")
+    expect(page.locator("#note")).to_have_value("Offer a replacement if the photo shows a crack")  # before: ""

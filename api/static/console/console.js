@@ -253,6 +253,33 @@
     }
     showNewest(reply);
   });
+  // Drafts survive the thread's re-draw: an action answers with the whole conversation (a note added, Assign to me,
+  // Hand back), and a half-typed reply or note was wiped. Only the box whose form was just sent starts empty, and only
+  // on the same conversation.
+  var DRAFT_SENT_BY = { reply: /\/reply$/, note: /\/notes$/ };
+  var drafts = null;
+  body.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.detail.shouldSwap || !e.detail.target || e.detail.target.id !== "conversation") return;
+    var path = e.detail.requestConfig ? e.detail.requestConfig.path : "";
+    drafts = { id: openConversationId(), values: {} };
+    Object.keys(DRAFT_SENT_BY).forEach(function (id) {
+      var box = document.getElementById(id);
+      if (box && box.value && !DRAFT_SENT_BY[id].test(path)) drafts.values[id] = box.value;
+    });
+  });
+  // put back once htmx has wired the new boxes: the reply's counter then follows the restored text
+  body.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.target || e.target.id !== "conversation") return;  // not the live part's refresh settling meanwhile
+    var kept = drafts;
+    drafts = null;
+    if (!kept || kept.id !== openConversationId()) return;
+    Object.keys(kept.values).forEach(function (id) {
+      var box = document.getElementById(id);
+      if (!box || box.value) return;
+      box.value = kept.values[id];
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
   function insertCanned(select) {
     if (!select.value) return;
     var reply = document.getElementById("reply");
