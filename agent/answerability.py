@@ -225,6 +225,11 @@ class Candidate:
             # the period or price asked is stated by its own sentence: "¿Cuánto tiempo tengo para devolver una vela?"
             # got "…candles that have been lit cannot be returned." (nearest "vela"), not "You have 30 days…"
             kept = sorted({stating[0], *kept[: MAX_SENTENCES - 1]})
+        if self.detail_follow_up and stating:
+            # a follow-up asking how long or how much gets the sentences stating it: "elles expirent quand ?" after the
+            # gift cards got "…valables un an…" and "Elles sont envoyées par e-mail à la date de votre choix.", and
+            # "elles expirent au bout de combien de temps ?" the delivery date alone
+            kept = [i for i in kept if i in stating] or [max(stating, key=lambda i: self.unit_scores[i])]
         if self.asks_place and not self.follow_up and len(kept) < MAX_SENTENCES:
             # a sentence giving some places' terms may be the place asked about's: "Customs duties outside
             # the EU are paid by the recipient." was left out for Switzerland and the UK, kept for Ireland

@@ -86,6 +86,10 @@ _FUNCTION_WORDS = frozenset({
     # pronouns standing for what was just talked of: "et elles durent combien de temps ?" after the candles'
     # materials named nothing of its own (read alone, the delivery times or a person)
     "elles", "ellos", "ellas", "these", "those", "quelli", "esses", "essas",
+    # doing, and being possible: "und bis wann muss ich das machen?", "et jusqu'à quand c'est possible ?" after a return
+    # question ask its period (read as subjects of their own, the return steps again)
+    "machen", "faire", "hacer", "hacerlo", "hacerla", "farlo", "farla", "fazer", "possible", "posible", "possibile",
+    "possivel", "moglich",
 })
 
 # Words (their first five letters) of asking how long something takes or what it costs, in the six
@@ -246,7 +250,9 @@ def _cut_questions(text: str) -> list[str]:
 _JOINED = re.compile(
     r"\s*,?\s+(?=(?:and|et|y|e|und)\s+(?:how|when|where|what|can|could|do|does|is|are|combien|quand|comment|"
     r"est-ce|cu[aá]nto|cu[aá]nta|cu[aá]ndo|c[oó]mo|d[oó]nde|puedo|quanto|quanta|quando|come|dove|posso|wie|wann|wo|"
-    r"was|kann|onde)\b)", re.IGNORECASE)
+    r"was|kann|onde|"
+    # "until when": "Wie gebe ich etwas zurück und bis wann geht das?" was one question, answered by the period alone
+    r"until when|jusqu['’ ]?(?:à|a) quand|hasta cu[aá]ndo|bis wann|fino a quando|at[eé] quando)\b)", re.IGNORECASE)
 
 
 def _split_joined(part: str) -> list[str]:
@@ -280,8 +286,10 @@ def carry_places(questions: Sequence[str]) -> list[str]:
         own = place_words(question)
         if own:
             named = own
+        # ... a question naming a payment method is about paying: "und kann ich mit PayPal zahlen?" after "Was kostet
+        # der Versand nach Italien" named no topic's word, was read as "(shipping)" and got no answer
         words = [*(named if not own else []),
-                 *(about if about and not topics(question) and (
+                 *(about if about and not topics(question) and not payment_methods(question) and (
                      is_follow_up(question) or _opens_like_follow_up(question, _fold(question))) else [])]
         carried.append(f"{question} ({', '.join(words)})" if words else question)
         subjects = subject_topics(question)
@@ -289,6 +297,15 @@ def carry_places(questions: Sequence[str]) -> list[str]:
             names = topic_names()
             about = [names[topic] for topic in sorted(subjects)]
     return carried
+
+
+def detail_asked(questions: Sequence[str]) -> list[str | None]:
+    """Per question of one message, its own words when it is a later one opening with "and" and asking only how long
+    or how much ("Comment je retourne un article ? et jusqu'à quand ?"), else None: it asks that of the question
+    before it and is read with it, as the same follow-up in the next message is (alone with the topic's name, "et
+    jusqu'à quand ? (returns)" got when an item out of stock is back, "de retour")."""
+    return [question if n and _asks_only_detail(question) and _opens_like_follow_up(question, _fold(question))
+            else None for n, question in enumerate(questions)]
 
 
 def answered_customer_turns(history: Sequence[Turn]) -> list[str]:
@@ -400,6 +417,12 @@ def _continues(text: str, question: str, answer: str) -> bool:
             not place_words(text) and not payment_methods(text):
         # a case stated of what was just answered, naming no topic, place or means of its own: "what if I've already
         # lit it?" after "Can I return a candle?" (read alone: a greeting, a person), "e se já a acendi?"
+        return True
+    if _refers_back(text, folded) and (asks_duration(text) or asks_price(text)) and \
+            not topics(text) - topics(question) and not product_words(text) and not place_words(text) and \
+            not payment_methods(text):
+        # a pronoun for what was just talked of, asking how long or how much: its other words name nothing of their own
+        # ("do they expire at some point?" after the gift cards read "point" as its subject, and went to a person)
         return True
     # naming a topic the earlier question does not name, it carries on only by a word of that question ("and can I
     # cancel my order now please?" after "Where is my order?"): the reply's words do not count. "Und was kostet der

@@ -54,6 +54,11 @@ EU = "EU"
 ABROAD = "ABROAD"
 
 _LANGUAGES = ("en", "fr", "es", "de", "it", "pt")
+#: ... and the languages whose country names are read as well: Arabic is written in a script none of the six writes, so
+#: none of its names is an ordinary word of theirs ("هل تشحنون إلى اليابان؟" was read without Japan: the EU terms)
+_PLACE_NAME_LANGUAGES = (*_LANGUAGES, "ar")
+# An Arabic word opening with a one-letter proclitic (and, with, to, then, like) joined to a name: "لإيطاليا" (to Italy)
+_ARABIC_PROCLITIC = re.compile(r"(?<= )([وبلفك])([\u0621-\u064A]{3,})(?= )")
 
 # Territory names that are also ordinary words in one of the languages ("réunion" is a meeting).
 _AMBIGUOUS_PLACES = frozenset({"jersey", "turkey", "chad", "jordan", "georgia", "guernsey", "reunion", "man",
@@ -300,7 +305,7 @@ def place_table() -> PlaceTable:
 def _places() -> dict[str, str]:
     """Folded place name -> territory code (countries, the EU and "abroad"), in the six languages."""
     names: dict[str, str] = {}
-    for language in _LANGUAGES:
+    for language in _PLACE_NAME_LANGUAGES:
         for code, name in Locale.parse(language).territories.items():
             if (len(code) == 2 and code.isalpha()) or code == EU:
                 key = fold(name).strip()
@@ -308,6 +313,32 @@ def _places() -> dict[str, str]:
                     names.setdefault(key, code)
     names.update(place_table().names)
     return names
+
+
+@functools.cache
+def _arabic_first_words() -> frozenset[str]:
+    """The first words of the Arabic place names (folded)."""
+    return frozenset(name.split()[0] for name in _places() if "\u0621" <= name[0] <= "\u064a")
+
+
+def _place_text(folded: str) -> str:
+    """``folded`` with an Arabic proclitic parted from the place name it is joined to ("لايطاليا" -> "ل ايطاليا",
+    "للمغرب" -> "ل المغرب"): only before a name, so "بلجيكا" (Belgium) stays whole."""
+    if _ARABIC_PROCLITIC.search(folded) is None:
+        return folded
+    first = _arabic_first_words()
+
+    def part(match: re.Match[str]) -> str:
+        word, rest = match.group(0), match.group(2)
+        if word in first:
+            return word
+        # "ل" before "ال" drops the alif: "للمغرب" is "ل" + "المغرب"
+        for name in (rest, f"ا{rest}" if match.group(1) == "ل" and rest.startswith("ل") else ""):
+            if name in first:
+                return f"{match.group(1)} {name}"
+        return word
+
+    return _ARABIC_PROCLITIC.sub(part, folded)
 
 
 @functools.cache
@@ -365,7 +396,7 @@ def city_names(text: str) -> list[str]:
 
 def place_words(text: str) -> list[str]:
     """The place names ``text`` holds (countries, groups and cities, folded: ``bruselas``), in order."""
-    return _find_all(_place_pattern(), fold(text)) + _city_names(text)
+    return _find_all(_place_pattern(), _place_text(fold(text))) + _city_names(text)
 
 
 def with_city_countries(text: str, language: str, home: str | None = None) -> str:
@@ -392,7 +423,7 @@ def _countries(text: str, cities: bool) -> frozenset[str]:
     """:func:`countries`, memoised: the pipeline asks it of a message about five times (the search's
     places, the passage checks, the intent's guard) and of the passages' sentences for every answer."""
     folded = fold(text)
-    codes = {_places()[name] for name in _find_all(_place_pattern(), folded)}
+    codes = {_places()[name] for name in _find_all(_place_pattern(), _place_text(folded))}
     if cities:
         codes |= {place_table().cities[name] for name in _city_names(text)}
     for token in re.findall(r"\b[A-Z][A-Z.]{1,3}(?![\w.])|\b[A-Z]\.[A-Z]\.", text):
@@ -503,6 +534,14 @@ def _topic_patterns() -> dict[str, re.Pattern[str]]:
     return {topic: words_pattern(entry["words"]) for topic, entry in data.items()}
 
 
+@functools.cache
+def _topic_look_alikes() -> dict[str, re.Pattern[str]]:
+    """Topic -> a pattern of the phrases holding one of its words that do not name it (``unless`` in topics.yaml:
+    "sera de retour" is being back in stock, not a return)."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return {topic: words_pattern(entry["unless"]) for topic, entry in data.items() if entry.get("unless")}
+
+
 #: Words a split phrase ("schick* .. zuruck") may hold between its two parts.
 SPLIT_GAP_WORDS = 3
 
@@ -584,7 +623,9 @@ def topics(text: str) -> set[str]:
     long, by the words naming a topic in such a question only: "How long does a candle take to arrive?" asks the
     delivery times, "when will it arrive?" when a parcel comes."""
     folded = fold(text)
-    named = {topic for topic, pattern in _topic_patterns().items() if pattern.search(folded)}
+    unless = _topic_look_alikes()
+    named = {topic for topic, pattern in _topic_patterns().items()
+             if pattern.search(unless[topic].sub("  ", folded) if topic in unless else folded)}
     if _ASKS_DURATION.search(folded) is not None:
         named |= {topic for topic, pattern in _duration_topic_patterns().items() if pattern.search(folded)}
     return named

@@ -48,6 +48,7 @@ from agent.context import (
     answered_customer_turns,
     carry_places,
     count_repeats,
+    detail_asked,
     detail_question,
     resolve_follow_up,
     split_questions,
@@ -493,7 +494,8 @@ class Pipeline:
         self._example_stems = frozenset(word[:STEM_LETTERS] for i in intents.spec.intents for text in i.all_examples()
                                         for word in fold(text).split()) if intents else frozenset()
         # the accents a customer leaves out, from the examples' spellings per language ("delai" -> "délai")
-        self._accents = Accents(_examples_by_language(intents.spec.intents) if intents else {})
+        self._accents = Accents(_examples_by_language(intents.spec.intents) if intents else {},
+                                whole_word=self.embedder.whole_word)
         self._intent_examples = IntentExamples(
             {i.name: i.all_examples() for i in intents.spec.intents if i.name not in builtin} if intents else {},
             self._unit_embed)
@@ -561,6 +563,10 @@ class Pipeline:
         # messages' rows, and the row of its own words (repeat detection)
         layout: dict[int, tuple[int, list[int], list[int], int]] = {}
         questions_text: dict[int, list[str]] = {}
+        # per message, per question: the words a later question asking only a detail asks (None for the others), and
+        # their rows
+        part_asked: dict[int, list[str | None]] = {}
+        detail_part_rows: dict[tuple[int, int], int] = {}
         asked: dict[int, str] = {}
         # a follow-up asking only how long or how much: the row of the earlier question it asks that of
         detail_rows: dict[int, int] = {}
@@ -579,11 +585,16 @@ class Pipeline:
             if follow_up is not None:
                 asked[n] = words
             query = follow_up or words
-            parts = [query] if follow_up is not None else carry_places(split_questions(query))
+            split = [query] if follow_up is not None else split_questions(query)
+            # a later question asking only how long or how much is read with the one before it, its words the asked
+            details: list[str | None] = [None] if follow_up is not None else detail_asked(split)
+            parts = [f"{split[i - 1]} {detail}" if detail is not None else part
+                     for i, (part, detail) in enumerate(zip(carry_places(split), details, strict=True))]
             # retrieved and checked with the countries of the cities they name ("... a Madrid? (España)")
             parts = [with_city_countries(part, language.language if language is not None else "en",
                                          self.settings.default_region) for part in parts]
             questions_text[n] = parts
+            part_asked[n] = details
             earlier = answered_customer_turns(item.history)
             row = len(texts)
             texts.append(query)
@@ -595,6 +606,10 @@ class Pipeline:
                 # the follow-up carries the earlier question: repeats are judged on its own words
                 own_row = len(texts)
                 texts.append(words)
+            for i, detail in enumerate(details):
+                if detail is not None:
+                    detail_part_rows[(n, i)] = len(texts)
+                    texts.append(detail)
             earlier_question = detail_question(words, follow_up)
             if earlier_question is not None:
                 detail_rows[n] = len(texts)
@@ -641,22 +656,27 @@ class Pipeline:
             language = languages[n]
             lang = language.language if language is not None else None
             _, part_rows, _, own_row = layout[n]
-            # the intent's examples only guide a message that asks one thing
-            examples = self._examples(intents.get(n)) if len(part_rows) == 1 else None
+            # the intent's examples only guide a message that asks one thing (a question asking only how long or how
+            # much of the one before it asks about the same thing: "Comment je retourne un article et jusqu'à quand ?")
+            one_thing = len(part_rows) - sum(detail is not None for detail in part_asked[n]) == 1
+            examples = self._examples(intents.get(n)) if one_thing else None
             found: list[Question] = []
-            for q, r in zip(questions_text[n], part_rows, strict=True):
+            for i, (q, r) in enumerate(zip(questions_text[n], part_rows, strict=True)):
+                own_words = asked.get(n) or part_asked[n][i]
+                own_vector = vectors[own_row] if n in asked else (
+                    vectors[detail_part_rows[(n, i)]] if (n, i) in detail_part_rows else None)
                 hits = self._retrieve(q, vectors[r], kb, lang)
                 if examples is not None and self.knowledge is not None:
                     hits += intent_passages(self.knowledge, q, vectors[r], hits, kb=kb, examples=examples,
                                             embed=self._unit_embed)
                 candidates = rank(q, vectors[r], hits, language=lang or "en",
-                                  embed=self._unit_embed, known_name=self._known_names(kb), asked=asked.get(n),
+                                  embed=self._unit_embed, known_name=self._known_names(kb), asked=own_words,
                                   rare_word=self._rare_words(kb, hits[0].language if hits else lang),
-                                  asked_vector=vectors[own_row] if n in asked else None, intent_examples=examples,
+                                  asked_vector=own_vector, intent_examples=examples,
                                   home=self.settings.default_region,
                                   intent_sure=examples is not None and _sure(intents.get(n)))
                 found.append(Question(text=q, hits=tuple(c.hit for c in candidates), candidates=tuple(candidates),
-                                      asked=asked.get(n)))
+                                      asked=own_words))
             questions[n] = tuple(found)
         clock.lap("retrieval")
 
@@ -817,9 +837,11 @@ class Pipeline:
             return Analysis(text=item.text, decision=decision, language=language, sentiment=sentiment, intent=intent,
                             questions=questions, injection=injection, repeats=repeats)
         unreadable = keyword is None and unintelligible(item.text)
-        # an acknowledgement acknowledges something someone said: alone, "ok" is left to the models
-        acknowledges = keyword is None and not unreadable and acknowledgement(item.text) is not None and any(
-            turn.role in ("bot", "agent") for turn in item.history)
+        # an acknowledgement acknowledges something said before it in the thread, an answer or the customer's own
+        # request a person now has ("Merci ! En fait c'est bon." after an escalation was a greeting): alone, "ok" is
+        # left to the models
+        acknowledges = keyword is None and not unreadable and acknowledgement(item.text) is not None and \
+            bool(item.history)
         if unreadable:
             template: str | None = rephrase_request(lang)
         elif acknowledges:

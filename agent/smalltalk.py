@@ -158,16 +158,30 @@ def model_text(text: str) -> str:
 
 # Acknowledgements by language, folded; "ok", "super", "top", "cool" are several languages' (their own
 # language is then the thread's). Thanks may go with them ("ok merci", "parfait, thanks").
+# ... and the words closing a request the customer no longer needs ("Merci ! En fait c'est bon.", "never mind, thanks",
+# "hat sich erledigt"), after an answer or an escalation: it was read as a greeting ("Bonjour, ici Maison Lumière…")
 _ACK_WORDS: dict[str, str] = {
     "en": r"ok|okay|okey|kk|alright|all right|got it|great|perfect|cool|nice|fine|good|sounds good|understood|"
-          r"noted|awesome|brilliant|lovely|excellent|will do|super|top",
+          r"noted|awesome|brilliant|lovely|excellent|will do|super|top|"
+          r"actually|never ?mind|all good|no worries|it s fine|its fine|that s fine|no need|all sorted|sorted|"
+          r"figured it out|found it|i found it|no problem|no problem anymore",
     "fr": r"ok|d accord|dac|daccord|ca marche|parfait|top|genial|entendu|compris|nickel|tres bien|bien recu|"
-          r"c est note|note|impeccable|cool|super|ca roule|bien|okay",
-    "es": r"ok|vale|perfecto|genial|entendido|de acuerdo|muy bien|estupendo|listo|bueno|guay|okey|super|okay",
+          r"c est note|note|impeccable|cool|super|ca roule|bien|okay|"
+          r"en fait|finalement|c est bon|c bon|c est ok|tout est bon|laissez tomber|laisse tomber|pas besoin|"
+          r"plus besoin|ca ira|c est regle|j ai trouve|c est resolu|oubliez|oubliez ca",
+    "es": r"ok|vale|perfecto|genial|entendido|de acuerdo|muy bien|estupendo|listo|bueno|guay|okey|super|okay|"
+          r"en realidad|al final|ya esta|no hace falta|ya no hace falta|da igual|ya lo tengo|ya lo encontre|"
+          r"olvidalo|no importa|esta bien|todo bien|todo resuelto",
     "de": r"ok|alles klar|klar|perfekt|prima|gut|verstanden|passt|klasse|toll|in ordnung|super|okay|sehr gut|"
-          r"geht klar|top|cool",
-    "it": r"ok|va bene|perfetto|ottimo|capito|benissimo|d accordo|bene|super|okay|top",
-    "pt": r"ok|ta bom|esta bem|perfeito|otimo|beleza|entendi|combinado|certo|fixe|super|okay|top",
+          r"geht klar|top|cool|"
+          r"eigentlich|hat sich erledigt|erledigt|schon gut|passt schon|alles gut|nicht mehr notig|nicht notig|"
+          r"vergessen sie es|hab es gefunden|habe es gefunden",
+    "it": r"ok|va bene|perfetto|ottimo|capito|benissimo|d accordo|bene|super|okay|top|"
+          r"in realta|alla fine|lascia stare|lasci stare|non importa|a posto|tutto a posto|tutto ok|non serve|"
+          r"non serve piu|ho trovato|risolto",
+    "pt": r"ok|ta bom|esta bem|perfeito|otimo|beleza|entendi|combinado|certo|fixe|super|okay|top|"
+          r"na verdade|afinal|deixa pra la|deixa para la|ja esta|ja resolvi|nao precisa|tudo certo|esquece|"
+          r"ja encontrei|resolvido",
 }
 _THANKS_WORDS: dict[str, str] = {
     "en": r"thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|cheers", "fr": r"merci(?: beaucoup| bien)?",

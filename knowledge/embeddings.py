@@ -35,6 +35,11 @@ class Embedder(ABC):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``(len(texts), dim)`` float32 array of unit vectors."""
 
+    def whole_word(self, word: str) -> bool:
+        """Whether the model's vocabulary holds ``word`` as one piece, a word it was trained on ("three", "form"), so
+        no typo (``agent.accents`` respells the others: "retrun"); False when the backend cannot tell."""
+        return False
+
 
 def normalise(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.float32)
@@ -68,6 +73,11 @@ class UseMultilingual(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             return normalise(self._model.encode([t or " " for t in texts]))
+
+    def whole_word(self, word: str) -> bool:
+        # the sentencepiece vocabulary: "three" is one piece, "retrun" "ret" + "run"
+        with self._lock:
+            return len(self._model._tokenizer.encode(word, add_bos=False, add_eos=False)) == 1
 
 
 class SentenceTransformerEmbedder(Embedder):
