@@ -162,7 +162,7 @@ FAMILY_NAME_HEADERS = frozenset({
 })  # fmt: skip
 #: targets for which a precise header wins over a loose one standing before it, and why in words
 _PREFERRED: dict[str, tuple[frozenset[str], str]] = {
-    "phone": (MOBILE_HEADERS, "the mobile number: texts go to mobiles"),
+    "phone": (MOBILE_HEADERS, "the mobile number: texts go to mobiles; this column is read where it is empty"),
     "name": (FAMILY_NAME_HEADERS, "the family name"),
 }
 #: the export's columns that Relais works out itself (``contacts.export``): an exported file imports back
@@ -350,6 +350,16 @@ def _preferred_column(
     if not precise or found[0] in precise:
         return None
     return precise[0]
+
+
+def spare_phones(header: list[str], phone: int, used: Mapping[int, str]) -> list[int]:
+    """The plain phone columns a row is read from when its mobile column (``phone``, a :data:`MOBILE_HEADERS` header)
+    is empty: the columns named as a phone but not used (``used``: position → target); [] when the phone column
+    names no mobile (then the file's other phone columns are the person's choice to leave out)."""
+    if normalise_header(header[phone]) not in MOBILE_HEADERS:
+        return []
+    return [i for i, name in enumerate(header)
+            if i != phone and i not in used and SYNONYMS.get(normalise_header(name)) == "phone"]  # fmt: skip
 
 
 def targets(columns: list[ColumnMapping]) -> dict[int, str]:

@@ -20,7 +20,14 @@ from channels.countries import region_code
 from channels.phone import NO_SMS
 from contacts import attributes as attrs
 from contacts.file_limits import FileLimits
-from contacts.import_mapping import ColumnMapping, header_with_phone, normalise_header, resolve, targets
+from contacts.import_mapping import (
+    ColumnMapping,
+    header_with_phone,
+    normalise_header,
+    resolve,
+    spare_phones,
+    targets,
+)
 from contacts.import_report import ImportFailed, ImportOptions, ImportReport, OnExisting, ParsedRow, RowProblem
 from contacts.import_values import (
     TWO_NUMBERS,
@@ -110,17 +117,32 @@ class RowParser:
         self.targets = targets(self.columns)
         self.column_of = {t: self.header[i] for i, t in self.targets.items()}
         self.common_tags = clean_tags(options.tags)
-        self.phone_kinds = phone_kinds(self.header, next(i for i, t in self.targets.items() if t == "phone"))
+        self.phone = next(i for i, t in self.targets.items() if t == "phone")
+        self.phone_kinds = phone_kinds(self.header, self.phone)
+        self.spare_phones = spare_phones(self.header, self.phone, self.targets)
 
     @property
     def mapping(self) -> dict[str, str]:
         return {self.header[i]: t for i, t in sorted(self.targets.items())}
 
     def values(self, cells: list[str]) -> dict[str, str]:
-        """Target → the row's cell (trimmed); the phone is the row's mobile where the file types its numbers."""
+        """Target → the row's cell (trimmed); the phone is the row's mobile where the file types its numbers, and
+        where the mobile column is empty, the other phone column's number (:meth:`spare_phone`)."""
         values = {t: cells[i].strip() if i < len(cells) else "" for i, t in self.targets.items()}
         values["phone"] = mobile_of_row(cells, self.phone_kinds) or values["phone"]
+        spare = self.spare_phone(cells, values["phone"])
+        if spare is not None:
+            values["phone"] = cells[spare].strip()
         return values
+
+    def spare_phone(self, cells: list[str], read: str) -> int | None:
+        """The column a row's number is read from when its mobile cell is empty (``read``, the number read, is ""):
+        the plain phone column the mobile one was preferred to (HubSpot's "Phone Number" beside "Mobile Phone
+        Number"), when the row fills it; else None. Such a row was rejected "the number is empty" with a number in
+        the cell beside."""
+        if read:
+            return None
+        return next((i for i in self.spare_phones if i < len(cells) and cells[i].strip()), None)
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[RowProblem]]:
         """The row numbered ``number`` (spreadsheet numbering) as a contact, and what is wrong with it."""
@@ -163,6 +185,11 @@ class RowParser:
                     "country_ignored",
                     "not a country code (such as FR) or a country's name; the default region is used",
                 )
+        own = mobile_of_row(cells, self.phone_kinds) or (cells[self.phone].strip() if self.phone < len(cells) else "")
+        spare = self.spare_phone(cells, own)
+        if spare is not None:
+            warn(column["phone"], "phone_from_other_column",
+                 f"empty: the number is read from “{self.header[spare]}”, the row's other phone column")
         info, why = read_phone(values["phone"], region, column["phone"])
         if info is None:
             total = totals_word(cells)

@@ -73,7 +73,8 @@ def test_french_and_english_headers_map_without_a_mapping() -> None:
         ("Portable", "phone", "synonym"),
         ("Ville", "ignore", "none"),
     ]
-    assert columns[0].note == "phone comes from “Portable”, the mobile number: texts go to mobiles"
+    assert columns[0].note == (
+        "phone comes from “Portable”, the mobile number: texts go to mobiles; this column is read where it is empty")
     assert columns[3].note.startswith("not imported: contacts have no e-mail field. To keep these addresses, "
                                       "declare a contact attribute named “email”")
     assert normalise_header("  Numéro de Téléphone ") == "numero de telephone"

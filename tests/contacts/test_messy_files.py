@@ -227,6 +227,35 @@ def test_hubspot_export_reads_the_mobile_column_not_the_office_line(runtime: Set
         assert jean is not None and jean.line_type == "mobile"
 
 
+def test_a_hubspot_row_without_a_mobile_reads_its_other_phone_number(runtime: Settings) -> None:
+    """A contact whose number HubSpot holds under "Phone Number" only was rejected "the number is empty": the
+    mobile column was read, and it was empty in that row. Its other phone column is read, with a warning saying so;
+    a row with neither number is still rejected."""
+    data = (b'"Record ID","First Name","Phone Number","Mobile Phone Number","SMS consent"\n'
+            b'"101","Jules","01 42 68 53 00","06 12 34 56 78","Subscribed"\n'
+            b'"102","George","+33 6 11 22 66 02","","Not subscribed"\n'
+            b'"103","Victor","","",""\n')
+    with db.session_scope() as session:
+        shown = preview(session, io.BytesIO(data), filename="hubspot.csv", options=ImportOptions(region="FR"),
+                        limits=FileLimits())
+    rows = {r["row"]: r for r in shown["rows"]}
+    assert rows[3]["status"] == "warning" and rows[3]["values"]["phone"] == "+33 6 11 22 66 02"
+    assert [p["message"] for p in rows[3]["problems"]] == [
+        "empty: the number is read from “Phone Number”, the row's other phone column"]
+    assert rows[2]["values"]["phone"] == "06 12 34 56 78" and rows[2]["status"] == "ok"  # the mobile, not the office
+    assert rows[4]["status"] == "rejected"
+    with db.session_scope() as session:
+        job = import_jobs.start(session, io.BytesIO(data), filename="hubspot.csv", limits=FileLimits(), actor=SYSTEM,
+                                options=ImportOptions(region="FR", source_name="hubspot.csv"), enqueue=False)
+        job_id = job.id
+    import_runner.run(job_id)
+    with db.session_scope() as session:
+        done = import_jobs.get(session, job_id)
+        george = get_by_phone(session, "+33611226602")
+        assert (done.created, done.rejected) == (2, 1)
+        assert george is not None and george.first_name == "George" and george.consent_status == "opted_out"
+
+
 SHOPIFY_ORDERS = (
     "Name,Email,Financial Status,Paid at,Fulfillment Status,Accepts Marketing,Currency,Subtotal,Total,"
     "Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Phone,Refunded Amount,Id,Phone\n"
