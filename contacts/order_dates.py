@@ -54,9 +54,11 @@ def date_order(dates: Iterable[tuple[int, str]], *, asked: bool | None) -> DateO
             continue
         slashed = True
         first, second = int(found.group(1)), int(found.group(2))
-        if first > 12 and not day_row:
+        # only a date one way reads tells: 13/45/2010 reads neither (its row is rejected as a bad date), and it
+        # counted as both, refusing the file "written both day first (row 5) and month first (row 5)"
+        if 12 < first <= 31 and second <= 12 and not day_row:
             day_row = row
-        if second > 12 and not month_row:
+        if 12 < second <= 31 and first <= 12 and not month_row:
             month_row = row
         if day_row and month_row:
             raise ValidationFailed(

@@ -143,6 +143,23 @@ def test_import_matches_customers_and_hands_back_bad_rows(runtime_any_db: Settin
         assert [v.order.external_id for v in list_orders(session, by_phone)] == ["900"]
 
 
+def test_a_date_impossible_either_way_is_its_rows_problem_not_the_files(runtime_any_db: Settings) -> None:
+    """13/45/2010 reads neither day first nor month first; it counted as both, and the whole file was refused "the
+    dates are written both day first (row 3) and month first (row 3)". Only that row is handed back now, and a
+    typo past 31 (45/12/2010) no longer turns a month-first file day first."""
+    _customers({1: "17850"})
+    text = HEADER + (
+        "536365,85123A,WHITE HANGING HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"  # row 2
+        "536366,22633,HAND WARMER,6,13/45/2010 8:28,1.85,17850,United Kingdom\n"  # row 3: no date at all
+        "536367,22633,HAND WARMER,6,45/12/2010 8:30,1.85,17850,United Kingdom\n"  # row 4: a typo
+        "536368,22632,HAND WARMER RED,2,12/13/2010 8:31,1.85,17850,United Kingdom\n"  # row 5: month first
+    )
+    report = _import(text, currency="GBP")
+    assert report["orders_created"] == 2 and {(e["row"], e["code"]) for e in report["errors"]} == {
+        (3, "bad_date"), (4, "bad_date")}  # fmt: skip
+    assert report["day_first"] is False
+
+
 def test_customer_id_attribute_kept_encrypted_is_matched_too(runtime_any_db: Settings) -> None:
     ids = _customers({1: "17850"}, segmentable=False)
     report = _import(HEADER + "1,A,a,1,2011-01-01 10:00:00,1.00,17850.0,France\n")
