@@ -234,6 +234,12 @@ def order_values(session: Session, contact_ids: list[int], currency: str) -> np.
     return np.array([found.get(i, np.nan) for i in contact_ids], dtype=float)
 
 
+#: the simulations' seed, one for every campaign: seeded by the campaign's id, the wizard's review of a campaign not
+#: saved yet (no id) and the forecast stored when it was confirmed a moment later drew differently, so the page read
+#: other figures than the review had promised (revenue 18.12 EUR in the review, 19.73 EUR on the page)
+SEED = 0
+
+
 def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
     """The recipients a message will go to: an adaptive campaign holds ``control_share`` of its audience
     back with no message (``campaigns.adaptive``), so a seeded random draw of the rest stands for them
@@ -241,7 +247,7 @@ def texted(campaign: Campaign, contact_ids: list[int]) -> list[int]:
     if not adaptive.is_adaptive(campaign) or not contact_ids:
         return contact_ids
     keep = len(contact_ids) - round(len(contact_ids) * float(campaign.ab["control_share"]))
-    drawn = np.random.default_rng(campaign.id or 0).choice(len(contact_ids), size=keep, replace=False)
+    drawn = np.random.default_rng(SEED).choice(len(contact_ids), size=keep, replace=False)
     return [contact_ids[i] for i in sorted(drawn)]
 
 
@@ -268,8 +274,8 @@ def inputs_for(session: Session, campaign: Campaign, estimate: preview.Estimate)
 
 
 def forecast_for(session: Session, campaign: Campaign, estimate: preview.Estimate) -> Forecast:
-    """The forecast of ``campaign`` given its review (seeded by the campaign id: the same data, the same figures)."""
-    return forecast(inputs_for(session, campaign, estimate), seed=campaign.id or 0)
+    """The forecast of ``campaign`` given its review (:data:`SEED`: the same data, the same figures)."""
+    return forecast(inputs_for(session, campaign, estimate), seed=SEED)
 
 
 def compute(session: Session, campaign: Campaign, *, now: datetime) -> Forecast:
