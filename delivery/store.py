@@ -234,11 +234,13 @@ def _store_senders(session: Session, ready: list[Outgoing], claim: tuple[str, da
 
 
 def close(session: Session, row: Message, *, status: str, code: str, reason: str) -> None:
-    """Give a message a final status without a send (consent, no sender, permanent error, dead letter)."""
+    """Give a message a final status without a send (consent, no sender, permanent error, dead letter); it no longer
+    waits, so the reason it waited last (``wait_reason``, ``wait_detail``) goes."""
     row.status = status
     row.error_code = code[:40]
     row.error_reason = reason[:500]
     row.claim_token = ""
+    row.wait_reason, row.wait_detail = "", ""
     session.flush()
     webhooks.emit(session, "message.status", status_event(row))
     # a campaign's row is told apart by columns the claim read, before its conversation is looked at (not

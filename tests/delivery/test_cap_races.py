@@ -84,9 +84,13 @@ def _states(ids: list[int]) -> set[tuple[str, str]]:
 
 
 def _only_weekly(fake: FakeVonage, weekly: list[int], flash: list[int]) -> None:
-    """Every contact got Weekly's text once and Flash's never: refused by its cap of 1."""
+    """Every contact got Weekly's text once and Flash's never: refused by its cap of 1 (and no longer said to wait:
+    the closed rows kept the wait reason of their last wait)."""
     assert sorted(_texts(fake).values()) == [[i] for i in weekly]
     assert _states(flash) == {("rejected", "frequency_cap")}
+    with db.session_scope() as session:
+        waits = set(session.execute(select(Message.wait_reason, Message.wait_detail).where(Message.id.in_(flash))))
+    assert waits == {("", "")}
 
 
 def test_two_batches_claimed_at_once_give_a_contact_capped_at_one_one_text(
