@@ -156,6 +156,8 @@ class Target:
 
 #: where a best hour comes from, said in the waiting reason a marketer reads on the report ("from your history" read
 #: as the marketer's own)
+#: said of a best hour the window does not reach: the recipient gets the open moment nearest to it
+OUTSIDE_WINDOW = ", outside the window: its nearest open time"
 OWN, SEGMENT, EVERYONE = "the contact's own orders", "the segment's orders", "everyone's orders"
 SINGLE = "one hour for everyone"
 NO_HISTORY = Target(None, None, "no order history")
@@ -299,6 +301,9 @@ class Timing:
             if target.hour is not None and intervals:
                 hour, weekday = target.local(tz, intervals[0][0].astimezone(tz).date())
                 at, reason = best_moment(intervals, hour=hour, weekday=weekday, tz=tz), target.reason(hour)
+                if at is not None and at.astimezone(tz).hour != hour:
+                    # "best time: 14:00 … (Wed 05:20)" read as a contradiction: the window ends before 14:00
+                    reason += OUTSIDE_WINDOW
             else:
                 reason = "best time: no order history, the window's first opening"
                 at = intervals[0][0] if intervals else None
