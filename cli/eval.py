@@ -24,7 +24,7 @@ from core.runtime import bootstrap
 from core.words import counted
 from eval import metrics
 from eval import report as reports
-from eval.compare import compare
+from eval.compare import CaseChanges, case_changes, compare, measured_differently
 from eval.paths import new_report_dir
 from eval.runner import Progress, RunOptions, SuiteSkipped, run_suite, suites
 from eval.store import publish
@@ -138,6 +138,21 @@ def _publish(result: reports.Report) -> None:
     console.print(f"published to the QA page as {report_id} (/console/qa)")
 
 
+def _print_case_changes(cases: CaseChanges) -> None:
+    """The cases that started failing (with what they got and expected) and those fixed."""
+    if cases.failing:
+        console.print(f"[red]failing now, passed before ({len(cases.failing)}):[/]")
+        for failure in cases.failing:
+            console.print(f"  {failure.get('id')}: {str(failure.get('input'))[:80]!r} got {failure.get('got')}, "
+                          f"expected {failure.get('expected')}", markup=False, highlight=False)  # fmt: skip
+    if cases.fixed:
+        console.print(f"[green]passing now, failed before ({len(cases.fixed)}):[/] {', '.join(cases.fixed)}")
+    if not cases.failing and not cases.fixed:
+        console.print("the same cases fail in both" if cases.complete else "no case changed among those listed")
+    if not cases.complete:
+        console.print("[yellow]a report lists only its first failures: other cases may have changed too[/]")
+
+
 @eval_app.command("compare")
 def compare_reports(
     before: Path = typer.Argument(..., help="The earlier report (folder or report.json)."),
@@ -148,6 +163,10 @@ def compare_reports(
     old, new = reports.load(before), reports.load(after)
     if old.get("suite") != new.get("suite"):
         console.print(f"[yellow]comparing different suites: {old.get('suite')} and {new.get('suite')}[/]")
+    differing = measured_differently(old, new)
+    if differing:
+        console.print(f"[yellow]the runs measured different cases ({'; '.join(differing)}): a change may come from the "
+                      "cases, not the model[/]")  # fmt: skip
     changes = compare(old, new, tolerance=tolerance)
     table = Table("figure", "before", "after", "change")
     for change in changes:
@@ -155,6 +174,7 @@ def compare_reports(
         row = f"{change.delta:+.4f}"
         table.add_row(change.metric, f"{change.before:g}", f"{change.after:g}", f"[{style}]{row}[/]" if style else row)
     console.print(table)
+    _print_case_changes(case_changes(old, new))
     regressions = [c.metric for c in changes if c.regression]
     if regressions:
         console.print(f"[red]regressions beyond {tolerance}:[/] {', '.join(regressions)}")

@@ -48,3 +48,31 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, tolerance: float =
         changes.append(Change(name, float(old), float(new), round(delta, 4),
                               _regressed(name, float(old), float(new), tolerance)))
     return sorted(changes, key=lambda c: (not c.regression, -abs(c.delta)))
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    """Which cases changed verdict between two reports of a suite, from each report's listed failures."""
+
+    failing: list[dict[str, Any]]  # failures of the later report whose case passed in the earlier one
+    fixed: list[str]  # ids of the earlier report's failures that the later one no longer lists
+    complete: bool  # False when a report lists fewer failures than it had (cut at its limit): the lists are partial
+
+
+def case_changes(before: dict[str, Any], after: dict[str, Any]) -> CaseChanges:
+    """The cases that started or stopped failing from ``before`` to ``after``. A comparison gave only the headline
+    figures: which cases a drop came from meant reading both reports' failure tables side by side."""
+    old = {str(f.get("id")): f for f in before.get("failures") or []}
+    new = {str(f.get("id")): f for f in after.get("failures") or []}
+    complete = all(len(r.get("failures") or []) >= int(r.get("failures_total") or 0) for r in (before, after))
+    return CaseChanges([f for case, f in new.items() if case not in old], [case for case in old if case not in new],
+                       complete)  # fmt: skip
+
+
+def measured_differently(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The sizes (``n``, ``cases``, ``customers``…) that differ between the reports, as "n: 40 → 20": their figures
+    were measured on different cases (a ``--limit`` run, cases added), so a change may come from the cases."""
+    old, new = before.get("summary") or {}, after.get("summary") or {}
+    return [f"{name}: {old[name]:g} → {new[name]:g}" for name in old
+            if name.rsplit(".", 1)[-1] in COUNTS and isinstance(old[name], int | float)
+            and isinstance(new.get(name), int | float) and old[name] != new[name]]  # fmt: skip

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.settings import Settings, get_settings
-from eval.report import Report, write
+from eval.report import Failure, Report, write
 from tests.helpers import auth_headers
 
 runner = CliRunner()
@@ -56,6 +56,27 @@ def test_compare_exit_code(tmp_path: Path) -> None:
     assert better.exit_code == 0 and "no regression" in better.output
     tolerant = runner.invoke(app, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--tolerance", "0.2"])
     assert tolerant.exit_code == 0
+
+
+def test_compare_names_the_cases_that_started_and_stopped_failing(tmp_path: Path) -> None:
+    """A comparison gave the headline figures only: which cases a drop came from meant reading both reports'
+    failure tables side by side. It also compared a 20-case smoke run with the 40-case one as a regression, without
+    a word that they measured different cases."""
+    def failure(case: str) -> Failure:
+        return Failure(id=case, input=f"text of {case}", expected="reply", got="escalate")
+
+    write(Report(suite="agent", summary={"pass_rate": 0.95, "cases": 40}, metrics={},
+                 failures=[failure("a"), failure("b")]), tmp_path / "a")  # fmt: skip
+    write(Report(suite="agent", summary={"pass_rate": 0.9, "cases": 20}, metrics={},
+                 failures=[failure("b"), failure("c")]), tmp_path / "b")  # fmt: skip
+    done = runner.invoke(app, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b")], terminal_width=200)
+    output = " ".join(done.output.split())
+    assert done.exit_code == 1, output
+    assert "the runs measured different cases (cases: 40 → 20)" in output
+    assert "failing now, passed before (1): c: 'text of c' got escalate, expected reply" in output
+    assert "passing now, failed before (1): a" in output
+    same = runner.invoke(app, ["eval", "compare", str(tmp_path / "b"), str(tmp_path / "b")])
+    assert "the same cases fail in both" in same.output and "different cases" not in same.output
 
 
 def test_run_reports_a_malformed_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
