@@ -261,7 +261,8 @@ def transfer(
 
     Raises:
         Conflict: the conversation is closed (a page drawn before a colleague closed it put it back in a team's
-            queue, with no customer waiting).
+            queue, with no customer waiting), or the agent is not at a console: it was given to them, and the SLA
+            job put it back in the queue half a minute later (``routing.absent_owners``), routed to the sender again.
     """
     if (to_user_id is None) == (to_team_id is None):
         raise ValidationFailed("give exactly one of to_user_id and to_team_id")
@@ -270,6 +271,11 @@ def transfer(
         raise Conflict(CLOSED)
     escalation = open_escalation(session, conversation_id)
     if to_user_id is not None:
+        target = session.get(User, to_user_id)
+        takes = target is not None and target.is_active and target.role in routing.TAKES_CONVERSATIONS
+        if takes and not routing.at_console(session, {to_user_id}):
+            raise Conflict(f"{_name(session, to_user_id)} is not signed in to the console, so the conversation would "
+                           "come back to the queue: transfer it to a colleague who is signed in, or to a team")
         return assign(session, conversation_id=conversation_id, user_id=to_user_id, actor=actor)
     if session.get(Team, to_team_id) is None:
         raise NotFound(f"team {to_team_id} not found")

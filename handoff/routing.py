@@ -16,10 +16,11 @@ longest idle, the same language tie-break.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from conversations.models import Conversation
@@ -33,14 +34,24 @@ from handoff.models import AgentProfile, Escalation, TeamMember
 TAKES_CONVERSATIONS = (Role.AGENT, Role.ADMIN)
 
 
+def _able() -> Select[int]:
+    """The users a conversation may be with: at a console (a live verified session), active, an agent or admin."""
+    return select(User.id).where(User.is_active.is_(True), User.role.in_(TAKES_CONVERSATIONS),
+                                 User.id.in_(accounts.signed_in(utcnow())))  # fmt: skip
+
+
 def absent_owners(session: Session) -> list[int]:
     """Users who own conversations and can no longer answer them: no live console session, deactivated, or moved
     to a role conversations are not routed to."""
     owners = select(Conversation.assigned_user_id).where(
         Conversation.state == "human", Conversation.assigned_user_id.is_not(None)).distinct()
-    present = select(User.id).where(User.is_active.is_(True), User.role.in_(TAKES_CONVERSATIONS),
-                                    User.id.in_(accounts.signed_in(utcnow())))  # fmt: skip
-    return [int(u or 0) for u in session.scalars(owners.where(Conversation.assigned_user_id.not_in(present)))]
+    return [int(u or 0) for u in session.scalars(owners.where(Conversation.assigned_user_id.not_in(_able())))]
+
+
+def at_console(session: Session, user_ids: Collection[int]) -> set[int]:
+    """Which of ``user_ids`` may be given a conversation now: anyone else would have it put back in the queue by
+    the next SLA run (:func:`absent_owners`), so a transfer to them came back to the sender half a minute later."""
+    return set(session.scalars(_able().where(User.id.in_(list(user_ids))))) if user_ids else set()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from conversations.models import Conversation, Message
 from core.accounts import Principal
 from core.logging import mask_phones
 from core.models import User
-from handoff import metrics, service
+from handoff import metrics, routing, service
 from handoff.flows import DISPOSITIONS
 from handoff.models import HANDED_BACK, AgentProfile, CannedResponse, Escalation, Team
 
@@ -78,7 +78,8 @@ class ConversationPage:
     context: rest.ContextOut
     names: dict[int, str]
     teams: list[Team]
-    agents: list[tuple[int, str, str]]  # the Transfer menu's people (id, name, status): not the owner, not the viewer
+    # the Transfer menu's people (id, name, status, at a console): not the owner, not the viewer
+    agents: list[tuple[int, str, str, bool]]
     canned: list[CannedResponse]
     who: str = ""
     reason: str = ""
@@ -252,6 +253,8 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
     # viewer: the menu offered the agent themselves, which "Assign to me" does with its own confirmation.
     not_targets = {context.conversation.assigned_user_id, principal.id if principal.kind == "user" else None}
     agents = [(p, user) for p, user in service.agents(session) if p.user_id not in not_targets]
+    # only those at a console can be given it: anyone else's conversations go back to the queue (routing.absent_owners)
+    present = routing.at_console(session, {p.user_id for p, _ in agents})
     latest = session.scalar(
         select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id.desc()).limit(1)
     )
@@ -262,7 +265,7 @@ def conversation(session: Session, principal: Principal, conversation_id: int) -
         context=context,
         names=user_names(session, ids),
         teams=list(session.scalars(select(Team).order_by(Team.name))),
-        agents=[(p.user_id, user.name or user.email, p.status) for p, user in agents],
+        agents=[(p.user_id, user.name or user.email, p.status, p.user_id in present) for p, user in agents],
         canned=service.canned_in(session, context.conversation.language or context.contact.get("language")),
         owner_is_me=owner_is_me,
         actions=_actions(context.conversation.state, owner_is_me),

@@ -15,7 +15,7 @@ from core import accounts, db
 from core.models import AuditEntry
 from handoff.models import Team, TeamMember
 from tests.console import browser as tools
-from tests.console.helpers import PASSWORD, assign, create_console_user, escalated_conversation
+from tests.console.helpers import PASSWORD, assign, conversation_state, create_console_user, escalated_conversation
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +31,25 @@ def test_the_transfer_menu_offers_colleagues_never_the_reader(live_server: str, 
     with db.session_scope() as session:
         accounts.create_user(session, email="lea@example.com", password=PASSWORD, role="agent", name="Léa Martin")
     camille, secret = create_console_user("camille@example.com", status="offline")  # so the escalation waits
+    jonas, _ = create_console_user("jonas@example.com", status="away")  # at a console (signed in), away
     tools.log_in(page, live_server, "camille@example.com", PASSWORD, secret)
     conversation_id = escalated_conversation("+33655550141")
     page.goto(f"{live_server}/console/conversations/{conversation_id}")
     expect(page.locator("#conversation-state")).to_have_text("Waiting for an agent")
     options = page.locator("#transfer-target option")
-    # before: "camille@example.com (offline)" too, a transfer to herself ("Assign to me" is the way to take it)
-    expect(options).to_have_text(["Choose…", "Léa Martin (offline)"])
+    # before: "camille (offline)" too, a transfer to herself ("Assign to me" is the way to take it); and Léa, who
+    # has no console session, could be chosen: the conversation came back to the queue at the next SLA run
+    expect(options).to_have_text(["Choose…", "Léa Martin (not signed in)", "jonas (away)"])
+    expect(options.filter(has_text="Léa Martin")).to_be_disabled()
 
     assign(conversation_id, camille)
     page.reload()
-    expect(options).to_have_text(["Choose…", "Léa Martin (offline)"])  # the owner is not offered either
+    expect(options).to_have_text(["Choose…", "Léa Martin (not signed in)", "jonas (away)"])  # not the owner either
+    page.locator("#transfer-target").select_option(label="jonas (away)")
+    page.get_by_role("button", name="Transfer", exact=True).click()
+    expect(page.locator("#conversation-state")).to_have_text("With jonas")
+    expect(options).to_have_text(["Choose…", "Léa Martin (not signed in)"])  # neither jonas, nor camille reading
+    assert conversation_state(conversation_id) == ("human", jonas)
 
 
 def test_choosing_the_status_already_set_in_another_tab_is_not_a_change(live_server: str, page: Page) -> None:

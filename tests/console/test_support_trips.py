@@ -43,8 +43,9 @@ def test_agents_who_never_set_a_status_can_be_transferred_to_and_are_on_the_supe
     conversation_id = escalated_conversation("+33655550121")
     assign(conversation_id, camille)
     page.goto(f"{live_server}/console/conversations/{conversation_id}")
-    # before: only "Choose…" (Léa had no profile) and the teams
-    expect(page.locator("#transfer-target option")).to_contain_text(["Choose…", "Léa Martin (offline)"])
+    # before: only "Choose…" (Léa had no profile) and the teams; listed, she can be chosen once she is signed in
+    # (tests/console/test_support_desk.py)
+    expect(page.locator("#transfer-target option")).to_contain_text(["Choose…", "Léa Martin (not signed in)"])
 
     page.goto(f"{live_server}/console/supervisor")
     # before: "No agents yet." beside Camille alone (she had set her status)

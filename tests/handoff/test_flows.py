@@ -15,7 +15,7 @@ from core.errors import Conflict
 from core.models import AuditEntry, WebhookDelivery
 from core.settings import Settings
 from core.webhooks import create_subscription
-from handoff import flows
+from handoff import flows, routing
 from handoff.models import AgentProfile, Escalation, Team
 from tests.handoff.factories import create_agent, create_conversation
 
@@ -190,3 +190,21 @@ def test_the_status_an_agent_already_has_changes_nothing(runtime_any_db: Setting
         flows.set_agent_status(session, user_id=newcomer.id, status="online", actor=SYSTEM)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.status")).one()
         assert entry.diff == {"status": ["offline", "online"]}
+
+
+def test_a_transfer_goes_only_to_a_colleague_at_a_console(runtime_any_db: Settings) -> None:
+    """A transfer to an agent with no console session was taken; the SLA job put the conversation back in the queue
+    half a minute later (routing.absent_owners) and it was routed to the sender again, without a word."""
+    with db.session_scope() as session:
+        camille = create_agent(session, "camille@example.com")
+        lea = create_agent(session, "lea@example.com", signed_in=False)
+        lea.name = "Léa"
+        jonas = create_agent(session, "jonas@example.com", status="away")
+        conversation = create_conversation(session)
+        flows.assign(session, conversation_id=conversation.id, user_id=camille.id, actor=SYSTEM)
+        with pytest.raises(Conflict, match=r"^Léa is not signed in to the console, so the conversation would come"):
+            flows.transfer(session, conversation_id=conversation.id, to_user_id=lea.id, actor=SYSTEM)
+        assert (conversation.state, conversation.assigned_user_id) == ("human", camille.id)
+        flows.transfer(session, conversation_id=conversation.id, to_user_id=jonas.id, actor=SYSTEM)
+        assert (conversation.state, conversation.assigned_user_id) == ("human", jonas.id)
+        assert routing.absent_owners(session) == []  # it stays with him
