@@ -369,3 +369,24 @@ def test_a_campaign_without_a_link_has_no_click_through_rate(app_client: TestCli
         session.get_one(Campaign, campaign_id).template_id = linked.id
     page = app_client.get(f"/console/campaigns/{campaign_id}", headers=HTML).text
     assert 'id="fig-ctr">0.0\u00a0%</span>' in page and "ctr-no-link" not in page
+
+
+@pytest.mark.browser
+def test_the_reviews_forecast_reads_on_a_phone(live_server: str, page: Page) -> None:
+    """At 360 px the review's forecast gave its labels the width of their longest ("Only contacts the message is
+    likely to change") and each figure 16 px: a letter a line, the sources 6,840 px tall. Each figure now has at least
+    most of the width, under or beside its label."""
+    wizard_audience()
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 800})
+    page.goto(f"{live_server}/console/campaigns/new")
+    page.fill("#name", "Soldes d'hiver")
+    page.select_option("#template_id", label="Soldes (French)")
+    expect(page.locator("#forecast dd").first).to_contain_text("80 %", timeout=20_000)
+    widths = page.eval_on_selector_all("#forecast dd", "dds => dds.map(dd => dd.getBoundingClientRect().width)")
+    assert widths and min(widths) >= 200, widths
+    assert tools.page_width(page) <= tools.PHONE_WIDTH
+    page.set_viewport_size({"width": 1366, "height": 900})  # beside its label on a desktop, as before
+    first = page.locator("#forecast dt").first.bounding_box()
+    figure = page.locator("#forecast dd").first.bounding_box()
+    assert first is not None and figure is not None and abs(first["y"] - figure["y"]) < 4 and figure["x"] > first["x"]
