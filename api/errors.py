@@ -4,6 +4,7 @@ A person opening a console page in the browser (``api.console.page_load``) is no
 under ``/console/`` that matches no route (404, 405), that the route cannot read (422) or that failed (500) is
 shown as the console's page in words with a way back; API and HTMX clients keep the problem+json.
 A 405 carries ``Allow`` with every method the path takes (RFC 9110), whichever of the two it is.
+The handlers run on the event loop; the console's pages read the database, so they are drawn in the threadpool.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
@@ -97,7 +99,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and console.page_load(request):
             # a run's report page that is gone (an old link, a report from before they were published) showed the
             # raw problem+json; the console's own routes say it in words in ConsoleRoute
-            return console.not_found_page(request, exc.detail)
+            return await run_in_threadpool(console.not_found_page, request, exc.detail)
         response = problem(request, exc.status_code, exc.title, exc.detail, exc.errors)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -106,7 +108,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         if console.page_load(request):
-            return console.unreadable_link_page(request, exc)
+            return await run_in_threadpool(console.unreadable_link_page, request, exc)
         errors = [
             {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in exc.errors()
         ]
@@ -131,7 +133,8 @@ def install(app: FastAPI) -> None:
             response = problem(request, 422, "Validation failed", f"the JSON body: {reason}", [{"field": "body"}])
         elif exc.status_code in (404, 405) and console.page_load(request):
             # /console/campaigns/abc, /console/nothing-here showed a person the raw problem+json
-            response = console.not_found_page(request, "this page does not exist", status_code=exc.status_code)
+            response = await run_in_threadpool(console.not_found_page, request, "this page does not exist",
+                                               status_code=exc.status_code)
         else:
             title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}.get(
                 exc.status_code, "Error"
@@ -145,5 +148,5 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
         if console.page_load(request):
-            return console.error_page(request)
+            return await run_in_threadpool(console.error_page, request)
         return problem(request, 500, "Internal error", "an unexpected error occurred; see the server log")

@@ -9,6 +9,7 @@ Shared by every import route so they take the same shapes: ``text/csv``, XLSX, o
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -55,3 +56,13 @@ async def read_upload(request: Request) -> Upload:
         spool.write(chunk)
     spool.seek(0)
     return Upload(spool, "upload.xlsx" if content_type == XLSX_TYPE else "upload.csv", None)
+
+
+async def uploaded(request: Request) -> AsyncIterator[Upload]:
+    """:func:`read_upload` as the dependency of a plain ``def`` route, whose checks and database work then run in the
+    threadpool, not on the event loop (``api.deps.raw_body``); the file is closed when the route is done."""
+    upload = await read_upload(request)
+    try:
+        yield upload
+    finally:
+        upload.binary.close()

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import structlog
 from babel import Locale, UnknownLocaleError
 from fastapi import HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -180,7 +181,10 @@ def page_load(request: Request) -> bool:
 
 
 class ConsoleRoute(APIRoute):
-    """An ``APIRoute`` whose anonymous browser page loads are redirected to the log-in page."""
+    """An ``APIRoute`` whose anonymous browser page loads are redirected to the log-in page.
+
+    The pages in words it answers with read the database (the brand, the visitor), so they are drawn in the
+    threadpool: this wrapper runs on the event loop, where a query holds every other request of the server."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -203,17 +207,17 @@ class ConsoleRoute(APIRoute):
                 raise
             except Forbidden:
                 if page_load(request):
-                    return forbidden_page(request)
+                    return await run_in_threadpool(forbidden_page, request)
                 raise
             except NotFound as exc:
                 if page_load(request):
                     # a deleted campaign's old link showed the raw problem+json in the browser
-                    return not_found_page(request, exc.detail)
+                    return await run_in_threadpool(not_found_page, request, exc.detail)
                 raise
             except ValidationFailed as exc:
                 if page_load(request):
                     # a filter the page refused (?consent=bogus) showed the raw problem+json
-                    return bad_link_page(request, [exc.detail])
+                    return await run_in_threadpool(bad_link_page, request, [exc.detail])
                 raise
             except (RelaisError, HTTPException, RequestValidationError):
                 raise  # mapped by api.errors, which shows a page load the console's page (page_load)
@@ -221,7 +225,7 @@ class ConsoleRoute(APIRoute):
                 if page_load(request):
                     # a page that failed showed the 500's problem+json in the browser
                     log.exception("unhandled error", path=request.url.path)
-                    return error_page(request)
+                    return await run_in_threadpool(error_page, request)
                 raise
 
         return route

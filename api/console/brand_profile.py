@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from agent.responder.prompts import LANGUAGE_NAMES
 from api.console import ConsoleRoute, render
-from api.deps import Acting, acting, db_session, require
+from api.deps import Acting, acting, db_session, posted_form, require
 from api.routes import brand as rest
 from campaigns.brand import get_profile
 from campaigns.schemas import BrandIn, BrandOut
@@ -71,9 +72,8 @@ def brand_page(
 
 
 @router.post("/brand", response_class=HTMLResponse)
-async def save(by: Acting = MARKETER) -> Response:
+def save(by: Acting = MARKETER, form: FormData = Depends(posted_form)) -> Response:
     """Saved and audited like ``PUT /api/v1/brand``; refused values come back under their fields."""
-    form = await by.request.form()
     values = from_form({key: [str(v) for v in form.getlist(key)] for key in form})
     try:
         body = BrandIn.model_validate(values)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from phonenumbers.tzdata import TIMEZONE_DATA
 from sqlalchemy import select
@@ -47,10 +47,16 @@ DONE = {"saved": "The draft is saved. You can come back to it from the campaign 
 
 
 async def _wizard(request: Request) -> tuple[forms.WizardForm, int | None]:
+    """The posted wizard and its draft's id: a dependency read on the event loop, so the routes stay plain ``def``
+    whose reviews, counts and saves run in the threadpool (on the loop, they held every other request)."""
     form = await request.form()
     values = {key: [str(v) for v in form.getlist(key)] for key in form}
     draft = (values.get("draft_id") or [""])[0]
     return forms.read(values), int(draft) if draft.isdigit() else None
+
+
+Posted = tuple[forms.WizardForm, int | None]
+WIZARD = Depends(_wizard)
 
 
 def _choices(session: Session) -> dict[str, Any]:
@@ -123,16 +129,16 @@ def edit_draft(campaign_id: int, done: str = "", by: Acting = MARKETER) -> Respo
 
 
 @router.post("/campaigns/wizard/review", response_class=HTMLResponse)
-async def review_fragments(by: Acting = MARKETER) -> HTMLResponse:
+def review_fragments(by: Acting = MARKETER, posted: Posted = WIZARD) -> HTMLResponse:
     """The summaries and problems for the form as it is now (nothing is written)."""
-    wizard, draft_id = await _wizard(by.request)
+    wizard, draft_id = posted
     return _summaries(by, wizard, draft_id)
 
 
 @router.post("/campaigns/wizard/arms", response_class=HTMLResponse)
-async def redraw_arms(by: Acting = MARKETER) -> HTMLResponse:
+def redraw_arms(by: Acting = MARKETER, posted: Posted = WIZARD) -> HTMLResponse:
     """The A/B arms after one was added or removed (the review re-counts through ``wizard-changed``)."""
-    wizard, _ = await _wizard(by.request)
+    wizard, _ = posted
     return render(by.request, "console/_campaign_arms.html", {"wizard": wizard, **_choices(by.session)},
                   principal=by.principal, headers={"HX-Trigger-After-Swap": "wizard-changed"})
 
@@ -161,9 +167,9 @@ class _Refused(Exception):
         self.problems = problems
 
 
-async def _attempt(by: Acting, *, confirm: bool) -> Response:
+def _attempt(by: Acting, posted: Posted, *, confirm: bool) -> Response:
     """Save the posted form as a draft, and schedule it when ``confirm``; problems are shown in place."""
-    wizard, draft_id = await _wizard(by.request)
+    wizard, draft_id = posted
     savepoint = by.session.begin_nested()
     try:
         draft = _save(by, wizard, draft_id)
@@ -183,12 +189,12 @@ async def _attempt(by: Acting, *, confirm: bool) -> Response:
 
 
 @router.post("/campaigns/wizard/save", response_class=HTMLResponse)
-async def save_draft(by: Acting = MARKETER) -> Response:
+def save_draft(by: Acting = MARKETER, posted: Posted = WIZARD) -> Response:
     """Save the draft and reopen it (its id in the address); problems are shown in place."""
-    return await _attempt(by, confirm=False)
+    return _attempt(by, posted, confirm=False)
 
 
 @router.post("/campaigns/wizard/confirm", response_class=HTMLResponse)
-async def confirm(by: Acting = MARKETER) -> Response:
+def confirm(by: Acting = MARKETER, posted: Posted = WIZARD) -> Response:
     """Save and schedule (a start due now begins its run at once), then open the campaign's page."""
-    return await _attempt(by, confirm=True)
+    return _attempt(by, posted, confirm=True)

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from api.console import render
-from api.deps import Acting, db_session
+from api.deps import Acting, db_session, posted_form
 from contacts import import_drafts
 from contacts.models import ContactImport
 from core.accounts import Principal
@@ -57,30 +56,27 @@ def _draft_id(form: FormData) -> int:
         raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}]) from None
 
 
-async def upload(page: ImportPage, by: Acting) -> HTMLResponse:
+def upload(page: ImportPage, by: Acting, form: FormData) -> HTMLResponse:
     """Store the chosen file (its bytes only: reading it is the preview job's) and show it being read."""
-    form = await by.request.form()
     chosen = form.get("file")
     if not isinstance(chosen, UploadFile) or not chosen.filename:
         raise ValidationFailed("choose a CSV or XLSX file", errors=[{"field": "file", "message": "required"}])
     # the page's other choices come along; the columns' fields were a previous file's
     options = {**page.options(form, by.request.app.state.settings, chosen.filename), "mapping": None}
-    draft = await run_in_threadpool(import_drafts.save, by.session, chosen.file, kind=page.kind,
-                                    filename=chosen.filename, options=options, actor=by.actor)  # fmt: skip
+    draft = import_drafts.save(by.session, chosen.file, kind=page.kind, filename=chosen.filename, options=options,
+                               actor=by.actor)
     return draft_fragment(page, by.request, by.session, by.principal, draft)
 
 
-async def choose(page: ImportPage, by: Acting) -> HTMLResponse:
+def choose(page: ImportPage, by: Acting, form: FormData) -> HTMLResponse:
     """Preview the stored file again with the form's choices (nothing is written but the draft's options)."""
-    form = await by.request.form()
     draft = import_drafts.get(by.session, _draft_id(form), kind=page.kind)
     import_drafts.choose(by.session, draft, page.options(form, by.request.app.state.settings, draft.filename))
     return draft_fragment(page, by.request, by.session, by.principal, draft)
 
 
-async def start(page: ImportPage, by: Acting) -> ContactImport:
+def start(page: ImportPage, by: Acting, form: FormData) -> ContactImport:
     """Start importing the stored file as previewed with the form's choices (audited by the domain)."""
-    form = await by.request.form()
     draft = import_drafts.get(by.session, _draft_id(form), kind=page.kind)
     options = page.options(form, by.request.app.state.settings, draft.filename)
     return import_drafts.launch(by.session, draft, options=options, actor=by.actor)
@@ -107,14 +103,14 @@ def add_routes(router: APIRouter, page: ImportPage, *, readers: Any, writers: An
     base = page.path.removeprefix(router.prefix)
 
     @router.post(f"{base}/upload", response_class=HTMLResponse, name=f"{page.kind}_import_upload")
-    async def upload_step(by: Acting = writers) -> HTMLResponse:
+    def upload_step(by: Acting = writers, form: FormData = Depends(posted_form)) -> HTMLResponse:
         """Store the chosen file and show it being read (a worker previews it: ``contacts.import_drafts``)."""
-        return await upload(page, by)
+        return upload(page, by, form)
 
     @router.post(f"{base}/preview", response_class=HTMLResponse, name=f"{page.kind}_import_preview")
-    async def preview_step(by: Acting = writers) -> HTMLResponse:
+    def preview_step(by: Acting = writers, form: FormData = Depends(posted_form)) -> HTMLResponse:
         """Preview the stored file again with the page's current choices (nothing is written but them)."""
-        return await choose(page, by)
+        return choose(page, by, form)
 
     @router.get(f"{base}/drafts/{{draft_id}}", response_class=HTMLResponse, name=f"{page.kind}_import_draft")
     def draft_step(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.console import ConsoleRoute, import_steps, render
-from api.deps import Acting, acting, db_session, require
+from api.deps import Acting, acting, db_session, posted_form, require
 from contacts import attributes as attrs
 from contacts import consent, import_jobs
 from contacts.import_mapping import FIELDS
@@ -93,9 +93,9 @@ def import_page(
 
 
 @router.post("/imports", response_class=HTMLResponse)
-async def start_import(by: Acting = MARKETER) -> HTMLResponse:
+def start_import(by: Acting = MARKETER, form: FormData = Depends(posted_form)) -> HTMLResponse:
     """Start the background import of the previewed file; answers with its live progress."""
-    job = await import_steps.start(PAGE, by)
+    job = import_steps.start(PAGE, by, form)
     return _progress(by.request, by.session, by.principal, job)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.console import ConsoleRoute, import_steps, render
-from api.deps import Acting, acting, db_session, require
+from api.deps import Acting, acting, db_session, posted_form, require
 from api.routes import intelligence as rest_intelligence
 from contacts import import_jobs, order_jobs
 from contacts.models import ContactImport
@@ -113,9 +113,9 @@ def order_import_page(
 
 
 @router.post("/order-imports", response_class=HTMLResponse)
-async def start_import(by: Acting = MARKETER) -> HTMLResponse:
+def start_import(by: Acting = MARKETER, form: FormData = Depends(posted_form)) -> HTMLResponse:
     """Start the background import of the previewed file (audited); answers with its progress."""
-    job = await import_steps.start(DRAFTS, by)
+    job = import_steps.start(DRAFTS, by, form)
     return _progress(by.request, by.session, by.principal, job)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -44,8 +43,14 @@ DONE = {"saved": "The template is saved.", "deleted": "The template is deleted."
 
 
 async def _draft(request: Request) -> editor_form.Draft:
+    """The posted editor: a dependency read on the event loop, so the routes stay plain ``def``. Their checks resolve
+    each attachment's host name (and the media check fetches it): on the loop, a slow name or address held every
+    other request of the server meanwhile."""
     form = await request.form()
     return editor_form.from_form({key: [str(v) for v in form.getlist(key)] for key in form})
+
+
+DRAFT = Depends(_draft)
 
 
 def _contact_label(contact: Contact) -> str:
@@ -146,43 +151,42 @@ def new_template(
 
 
 @router.post("/templates/check", response_class=HTMLResponse)
-async def check(
+def check(
     request: Request,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
+    draft: editor_form.Draft = DRAFT,
 ) -> HTMLResponse:
     """The preview panel for the draft as typed; the problems and the variables swap in out of band."""
-    draft = await _draft(request)
-    # like the save, the check resolves each attachment's host: off the event loop, which a slow name held
-    checked = await run_in_threadpool(_checked, session, draft)
+    checked = _checked(session, draft)
     return render(request, "console/_template_check.html", {"draft": draft, **checked, "oob": True},
                   principal=principal)
 
 
 @router.post("/templates/media", response_class=HTMLResponse)
-async def redraw_media(
+def redraw_media(
     request: Request,
     action: str = Form("", max_length=40),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
+    posted: editor_form.Draft = DRAFT,
 ) -> HTMLResponse:
     """The attachment rows after one was added or removed; the preview re-checks."""
-    draft = editor_form.apply(await _draft(request), action)
+    draft = editor_form.apply(posted, action)
     return render(request, "console/_template_media.html", {"draft": draft, **_choices(session, draft)},
                   principal=principal, headers={"HX-Trigger": "template-changed"})
 
 
 @router.post("/templates/media/check", response_class=HTMLResponse)
-async def check_media(
+def check_media(
     request: Request,
     index: int = Form(ge=0, lt=50),
     principal: Principal = Depends(MARKETERS),
+    draft: editor_form.Draft = DRAFT,
 ) -> HTMLResponse:
     """Fetch one attachment of the draft (public addresses only) and say whether it will go."""
-    draft = await _draft(request)
     row = draft.media[index] if index < len(draft.media) else editor_form.MediaRow()
-    # a fetch of up to its deadline: on the event loop it held every other request of the server meanwhile
-    report = (await run_in_threadpool(template_check.inspect_media, row.url, row.content_type) if row.url
+    report = (template_check.inspect_media(row.url, row.content_type) if row.url
               else template_check.MediaReport(False, "enter the file's address first"))
     return render(request, "console/_template_media_report.html", {"report": report, "index": index},
                   principal=principal)
@@ -194,13 +198,13 @@ def _saved(done: str) -> Response:
 
 
 @router.post("/templates", response_class=HTMLResponse)
-async def create(
+def create(
     request: Request,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
+    draft: editor_form.Draft = DRAFT,
 ) -> Response:
-    template = editor_form.to_template(await _draft(request))
-    await run_in_threadpool(rest.create_template, template, request, session, principal)  # resolves media hosts
+    rest.create_template(editor_form.to_template(draft), request, session, principal)
     return _saved("saved")
 
 
@@ -215,14 +219,14 @@ def edit_template(
 
 
 @router.post("/templates/{template_id}", response_class=HTMLResponse)
-async def update(
+def update(
     request: Request,
     template_id: int,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(MARKETERS),
+    draft: editor_form.Draft = DRAFT,
 ) -> Response:
-    template = editor_form.to_template(await _draft(request))
-    await run_in_threadpool(rest.update_template, template_id, template, request, session, principal)  # as create
+    rest.update_template(template_id, editor_form.to_template(draft), request, session, principal)
     return _saved("saved")
 
 

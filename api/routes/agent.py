@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from agent.context import Turn
 from agent.profile import MAX_PROFILE_BYTES, parse_profile_text
 from agent.runtime import DEFAULT_KB, profile_store
 from agent.service import analyze_text
-from api.deps import actor, db_session, require
+from api.deps import actor, db_session, raw_body, require
 from core import audit
 from core.accounts import Principal
 from core.bodies import RequestBody
@@ -44,12 +43,11 @@ class AnalyzeIn(RequestBody):
 
 
 @router.post("/agent/analyze")
-async def analyze(body: AnalyzeIn, _: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> dict[str, Any]:
+def analyze(body: AnalyzeIn, _: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> dict[str, Any]:
     """The full analysis of ``text``: ``decision`` (action, reason, reply, sources, path, timings), ``language``,
     ``sentiment``, ``intent`` (+ alternatives), ``passages``, ``questions``, ``injection``."""
     history = tuple(Turn(role=t.role, text=t.text) for t in body.history)
-    analysis = await run_in_threadpool(
-        analyze_text,
+    analysis = analyze_text(
         body.text,
         language=body.language,
         kb=body.kb,
@@ -83,16 +81,16 @@ def get_profile(_: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> Pr
 
 
 @router.put("/agent/profile", response_model=ProfileOut)
-async def put_profile(
+def put_profile(
     request: Request,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
+    raw: bytes = Depends(raw_body),
 ) -> ProfileOut:
     """Replace the business profile with the YAML (or JSON) body: ``brand`` and ``hours`` (admin, audited).
 
     A bad profile is a 422 naming the section and field; the stored one is left as it was.
     """
-    raw = await request.body()
     if len(raw) > MAX_PROFILE_BYTES:
         raise ValidationFailed(f"the profile is limited to {MAX_PROFILE_BYTES // 1024} KB")
     try:

@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.deps import actor, db_session, require
-from api.uploads import read_upload
+from api.deps import actor, db_session, raw_body, require
+from api.uploads import Upload, uploaded
 from contacts import import_jobs, segments
 from contacts.crm import config as crm_config
 from contacts.crm import csv_sync, hubspot, hubspot_run, webhook_sync
@@ -72,7 +71,7 @@ def _job_out(session: Session, job: ContactImport) -> ImportJobOut:
 
 
 @router.post("/contacts/import", status_code=202)
-async def import_contacts(
+def import_contacts(
     request: Request,
     response: Response,
     mapping: str | None = Query(None, description='JSON {"file column": "phone" | "name" | "attribute:x" | "ignore"}'),
@@ -86,6 +85,7 @@ async def import_contacts(
                                         "main language, where the country has one (not BE, CH, CA…)"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
+    upload: Upload = Depends(uploaded, scope="function"),
 ) -> ImportJobOut:
     """Start importing a CSV or XLSX file (a ``text/csv`` or XLSX body, or multipart with a ``file``
     part and an optional ``mapping`` field): 202 with the import to poll.
@@ -94,50 +94,33 @@ async def import_contacts(
     413 or 422. Rows are imported in the background; valid rows go in, invalid ones are listed in
     ``rejected.csv`` (``strict`` makes it all or nothing).
     """
-    limits = FileLimits.of(request.app.state.settings)
-    upload = await read_upload(request)
-    try:
-        options = _options(
-            request, mapping or upload.mapping, upload.filename, on_existing=on_existing,
-            require_consent=require_consent, dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
-            language_from_country=language_from_country,
-        )  # fmt: skip
-        job = await run_in_threadpool(
-            import_jobs.start,
-            session,
-            upload.binary,
-            filename=upload.filename,
-            options=options,
-            limits=limits,
-            actor=actor(request, principal),
-        )
-    finally:
-        upload.binary.close()
+    options = _options(
+        request, mapping or upload.mapping, upload.filename, on_existing=on_existing,
+        require_consent=require_consent, dry_run=dry_run, strict=strict, list_id=list_id, tag=tag,
+        language_from_country=language_from_country,
+    )  # fmt: skip
+    job = import_jobs.start(session, upload.binary, filename=upload.filename, options=options,
+                            limits=FileLimits.of(request.app.state.settings), actor=actor(request, principal))
     response.headers["Location"] = f"/api/v1/contacts/imports/{job.id}"
     return _job_out(session, job)
 
 
 @router.post("/contacts/imports/preview")
-async def preview_import(
+def preview_import(
     request: Request,
     mapping: str | None = Query(None, description="overrides of the automatic mapping, as for the import"),
     language_from_country: bool = Query(False, description="a row without a language gets its number's country's "
                                         "main language, where the country has one (not BE, CH, CA…)"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
+    upload: Upload = Depends(uploaded, scope="function"),
 ) -> dict[str, Any]:
     """What an import of this file would do, writing nothing: format, encoding, delimiter, each
     column's field (French and English header synonyms applied, ``mapping`` overrides) and the
     first rows validated (status ok / warning / rejected with the problems)."""
-    limits = FileLimits.of(request.app.state.settings)
-    upload = await read_upload(request)
-    try:
-        options = _options(request, mapping or upload.mapping, upload.filename,
-                           language_from_country=language_from_country)
-        return await run_in_threadpool(preview, session, upload.binary, filename=upload.filename, options=options,
-                                       limits=limits)
-    finally:
-        upload.binary.close()
+    options = _options(request, mapping or upload.mapping, upload.filename, language_from_country=language_from_country)
+    return preview(session, upload.binary, filename=upload.filename, options=options,
+                   limits=FileLimits.of(request.app.state.settings))
 
 
 @router.get("/contacts/imports")
@@ -221,17 +204,19 @@ def export_contacts(
 
 
 @router.post("/contacts/sync/webhook")
-async def webhook_sync_in(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, int]:
-    """Contact upserts pushed by another system, signed like Relais' own webhooks (public, HMAC)."""
+def webhook_sync_in(request: Request, body: bytes = Depends(raw_body),
+                    session: Session = Depends(db_session, scope="function")) -> dict[str, int]:
+    """Contact upserts pushed by another system, signed like Relais' own webhooks (public, HMAC).
+
+    A plain ``def``: the replay guard's Redis call and the upserts run in the threadpool, not on the event loop."""
     settings = request.app.state.settings
-    body = await request.body()
     webhook_sync.verify_request(
         secret=crm_config.webhook_secret(settings),
         header=request.headers.get("relais-signature", ""),
         body=body,
         redis=get_redis(settings),
     )
-    return await run_in_threadpool(webhook_sync.apply, session, body, region=settings.default_region)
+    return webhook_sync.apply(session, body, region=settings.default_region)
 
 
 def _audit_hubspot(session: Session, request: Request, principal: Principal, result: hubspot.SyncResult) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from agent import intent_jobs
 from agent.models import IntentTrainingJob
 from agent.runtime import intent_store
-from api.deps import Acting, acting, actor, db_session, require
+from api.deps import Acting, acting, actor, db_session, raw_body, require
 from core import audit
 from core.accounts import Principal
 from core.errors import ValidationFailed
@@ -88,17 +88,17 @@ class TrainingJobOut(BaseModel):
 
 
 @router.post("/intents", response_model=TrainingJobOut, status_code=202)
-async def load_intents(
+def load_intents(
     request: Request,
     activate: bool = True,
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(require()),
+    raw: bytes = Depends(raw_body),
 ) -> TrainingJobOut:
     """Queue training of a model from the YAML (or JSON) spec in the request body; poll the job returned.
 
     The spec is checked now: a bad one is a 422 naming the intent and the problem, and nothing is queued.
     """
-    raw = await request.body()
     if len(raw) > MAX_SPEC_BYTES:
         raise ValidationFailed(f"the spec is limited to {MAX_SPEC_BYTES // 1024} KB")
     try:

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -92,7 +91,7 @@ def list_documents(
 
 
 @router.post("/knowledge/documents", response_model=IngestOut, status_code=201)
-async def upload_document(
+def upload_document(
     request: Request,
     file: UploadFile = File(...),
     kb: str = Form(DEFAULT_KB, max_length=63),
@@ -103,11 +102,10 @@ async def upload_document(
     principal: Principal = Depends(require()),
 ) -> IngestOut:
     """Ingest (or re-ingest: unchanged chunks keep their vectors, stale ones go) one file."""
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)  # a plain def: the read, ingestion and audit run off the event loop
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"documents are limited to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-    result = await run_in_threadpool(
-        get_runtime().knowledge.ingest_bytes,
+    result = get_runtime().knowledge.ingest_bytes(
         data,
         filename=file.filename or "upload.txt",
         kb=kb,
@@ -153,9 +151,8 @@ def delete_document(
 
 
 @router.post("/knowledge/search", response_model=list[HitOut])
-async def search(body: SearchIn, _: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> list[HitOut]:
-    hits = await run_in_threadpool(
-        get_runtime().knowledge.search,
+def search(body: SearchIn, _: Principal = Depends(require(Role.AGENT, Role.ANALYST))) -> list[HitOut]:
+    hits = get_runtime().knowledge.search(
         body.query,
         kb=body.kb,
         language=body.language,

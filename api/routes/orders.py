@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.deps import actor, db_session, require
-from api.uploads import read_upload
+from api.uploads import Upload, uploaded
 from contacts.file_limits import FileLimits
 from contacts.import_mapping import parse_mapping
 from contacts.order_import import OrderImportOptions, import_orders
@@ -32,7 +31,7 @@ WRITERS = require(Role.MARKETER)
 
 
 @router.post("/orders/import")
-async def import_order_file(
+def import_order_file(
     request: Request,
     mapping: str | None = Query(None, description='JSON {"file column": "order_id" | "customer_id" | ... | "ignore"}'),
     currency: str = Query("", max_length=3, description="ISO 4217 code for files without a currency column"),
@@ -41,6 +40,7 @@ async def import_order_file(
     dry_run: bool = Query(False, description="match and check everything, record nothing"),
     session: Session = Depends(db_session, scope="function"),
     principal: Principal = Depends(WRITERS),
+    upload: Upload = Depends(uploaded, scope="function"),
 ) -> dict[str, Any]:
     """Import a CSV or XLSX file of order lines (Online Retail's columns, Shopify's export, or mapped).
 
@@ -52,14 +52,10 @@ async def import_order_file(
     """
     settings = request.app.state.settings
     limits = FileLimits.of(settings)
-    upload = await read_upload(request)
-    try:
-        options = OrderImportOptions(mapping=parse_mapping(mapping or upload.mapping), currency=currency.upper(),
-                                     day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
-        report = await run_in_threadpool(import_orders, session, upload.binary, options, filename=upload.filename,
-                                         limits=limits, commit=True, actor=actor(request, principal))
-    finally:
-        upload.binary.close()
+    options = OrderImportOptions(mapping=parse_mapping(mapping or upload.mapping), currency=currency.upper(),
+                                 day_first=day_first, region=settings.default_region, dry_run=dry_run)  # fmt: skip
+    report = import_orders(session, upload.binary, options, filename=upload.filename, limits=limits, commit=True,
+                           actor=actor(request, principal))
     return report.as_dict()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from api.deps import db_session
+from api.deps import db_session, raw_body
 from campaigns import shopify, transactional
 from contacts import order_refunds as refunds
 from contacts import orders
@@ -23,6 +23,7 @@ router = APIRouter(tags=["shopify"])
 PUBLIC_PATHS = frozenset({"/webhooks/shopify/orders/create", "/webhooks/shopify/orders/paid",
                           "/webhooks/shopify/orders/cancelled", "/webhooks/shopify/fulfillments/create",
                           "/webhooks/shopify/refunds/create"})  # fmt: skip
+BODY = Depends(raw_body)
 
 
 def _record_order(session: Session, found: shopify.ShopifyOrder, contact: Contact | None) -> dict[str, Any]:
@@ -35,17 +36,17 @@ def _record_order(session: Session, found: shopify.ShopifyOrder, contact: Contac
     return {"status": recorded.order.status, "id": recorded.order.id, "created": recorded.created}
 
 
-async def _verified(request: Request) -> dict[str, Any]:
+def _verified(request: Request, body: bytes) -> dict[str, Any]:
     """The body as a JSON object once its HMAC, freshness and shape are checked."""
-    body = await request.body()
     settings = get_settings()
     if not shopify.verify(settings.shopify_webhook_secret, body, request.headers.get("x-shopify-hmac-sha256")):
         raise Unauthorized("Shopify HMAC signature missing or wrong")
     return shopify.read_payload(body, now=utcnow(), max_age=timedelta(hours=settings.shopify_webhook_max_age_hours))
 
 
-async def _handle(request: Request, session: Session, topic: str) -> dict[str, Any]:
-    payload = await _verified(request)
+def _handle(request: Request, body: bytes, session: Session, topic: str) -> dict[str, Any]:
+    # plain functions: their database work runs in the threadpool, never on the event loop (api.deps.raw_body)
+    payload = _verified(request, body)
     now = utcnow()
     # everything is mapped (and refused when ill-typed) before anything is written or sent
     event = shopify.map_payload(topic, payload) if topic in shopify.TOPICS else None
@@ -71,36 +72,37 @@ async def _handle(request: Request, session: Session, topic: str) -> dict[str, A
 
 
 @router.post("/webhooks/shopify/orders/create")
-async def orders_create(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
-    return await _handle(request, session, "orders/create")
+def orders_create(request: Request, body: bytes = BODY,
+                  session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
+    return _handle(request, body, session, "orders/create")
 
 
 @router.post("/webhooks/shopify/orders/paid")
-async def orders_paid(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
+def orders_paid(request: Request, body: bytes = BODY,
+                session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     """Payment captured: the order is recorded, or its status moves to paid (no message is sent)."""
-    return await _handle(request, session, "orders/paid")
+    return _handle(request, body, session, "orders/paid")
 
 
 @router.post("/webhooks/shopify/orders/cancelled")
-async def orders_cancelled(
-    request: Request, session: Session = Depends(db_session, scope="function")
-) -> dict[str, Any]:
+def orders_cancelled(request: Request, body: bytes = BODY,
+                     session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     """Cancelled: the order is recorded, or marked, cancelled (no message is sent)."""
-    return await _handle(request, session, "orders/cancelled")
+    return _handle(request, body, session, "orders/cancelled")
 
 
 @router.post("/webhooks/shopify/fulfillments/create")
-async def fulfillments_create(
-    request: Request, session: Session = Depends(db_session, scope="function")
-) -> dict[str, Any]:
-    return await _handle(request, session, "fulfillments/create")
+def fulfillments_create(request: Request, body: bytes = BODY,
+                        session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
+    return _handle(request, body, session, "fulfillments/create")
 
 
 @router.post("/webhooks/shopify/refunds/create")
-async def refunds_create(request: Request, session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
+def refunds_create(request: Request, body: bytes = BODY,
+                   session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     """Money given back on an order: a credit note in the purchase history, or the order cancelled once refunds
     reach its total (no message is sent; an order Relais never recorded is ignored, saying so)."""
-    refund = shopify.refund_of(await _verified(request), now=utcnow())
+    refund = shopify.refund_of(_verified(request, body), now=utcnow())
     if refund.refunded_micros <= 0:
         return {"status": "ignored", "reason": "no money went back (a restock or a failed refund)"}
     done = refunds.record_refund(session, source="shopify", order_id=refund.order_id, refund_id=refund.refund_id,
