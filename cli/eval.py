@@ -22,9 +22,10 @@ from core import db
 from core.errors import ValidationFailed
 from core.runtime import bootstrap
 from core.words import counted
-from eval import metrics
 from eval import report as reports
 from eval.compare import CaseChanges, case_changes, compare, measured_differently
+from eval.figures import change as figure_change
+from eval.figures import fmt
 from eval.paths import new_report_dir
 from eval.runner import Progress, RunOptions, SuiteSkipped, run_suite, suites
 from eval.store import publish
@@ -110,8 +111,9 @@ def run(
     failed = result.failed_thresholds
     for name, value in result.summary.items():
         minimum = result.thresholds.get(name)
-        text = metrics.shown(value)  # None: n/a, nothing to measure
-        table.add_row(name, f"[red]{text}[/]" if name in failed else text, "" if minimum is None else f"≥ {minimum}")
+        text = fmt(value, name)  # in its unit, as the QA page and the report say it; None: n/a, nothing to measure
+        table.add_row(name, f"[red]{text}[/]" if name in failed else text,
+                      "" if minimum is None else f"≥ {fmt(minimum, name)}")  # fmt: skip
     console.print(table)
     # failed cases, listed in the report; the run passes or fails on its thresholds ("1 failures" read as a failed run)
     failures = counted(len(result.failures), "failed case")
@@ -171,8 +173,9 @@ def compare_reports(
     table = Table("figure", "before", "after", "change")
     for change in changes:
         style = "red" if change.regression else ("green" if change.delta else "")
-        row = f"{change.delta:+.4f}"
-        table.add_row(change.metric, f"{change.before:g}", f"{change.after:g}", f"[{style}]{row}[/]" if style else row)
+        row = figure_change(change.delta, change.metric)
+        table.add_row(change.metric, fmt(change.before, change.metric), fmt(change.after, change.metric),
+                      f"[{style}]{row}[/]" if style else row)  # fmt: skip
     console.print(table)
     _print_case_changes(case_changes(old, new))
     regressions = [c.metric for c in changes if c.regression]

@@ -62,11 +62,6 @@ def mean(values: Sequence[float]) -> float | None:
     return ratio(float(sum(values)), len(values))
 
 
-def shown(value: Any) -> str:
-    """A summary figure as text: :data:`NOT_APPLICABLE` for None."""
-    return NOT_APPLICABLE if value is None else str(value)
-
-
 def classification(expected: Sequence[str], predicted: Sequence[str]) -> ClassificationReport:
     """Accuracy, macro-F1 over the expected labels, per-class precision/recall and confusion."""
     if len(expected) != len(predicted):

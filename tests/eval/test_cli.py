@@ -39,6 +39,7 @@ def test_run_keywords_on_another_file(tmp_path: Path, monkeypatch: pytest.Monkey
     assert [f["id"] for f in body["failures"]] == ["b"]
     assert (out / "report.html").exists()
     assert "1 failed case · report:" in " ".join(result.output.split())  # it read "1 failures"
+    assert "50.0 %" in result.output and "≥ 100.0 %" in result.output  # as the QA page says it; it read 0.5, ≥ 1.0
 
 
 def test_unknown_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

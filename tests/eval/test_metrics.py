@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval import metrics
+from eval.figures import fmt
 from eval.groundedness import sentences
 
 
@@ -58,4 +59,4 @@ def test_undefined_figures_are_none_never_a_flattering_one() -> None:
     assert no_gold == {"precision": 0.0, "recall": None, "f1": None, "positives": 0}
     assert metrics.share([]) is None and metrics.mean([]) is None
     assert metrics.share([True, False, True]) == 0.6667 and metrics.mean([0.5, 1.0]) == 0.75
-    assert metrics.shown(None) == "n/a" and metrics.shown(0.25) == "0.25"
+    assert fmt(None, "escalation_recall") == "n/a" and fmt(0.25, "escalation_recall") == "25.0 %"
