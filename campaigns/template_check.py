@@ -125,7 +125,10 @@ class MediaReport:
 def inspect_media(
     url: str, content_type: str, *, profile: str = "default", timeout: float = 10.0, deadline: float = 30.0
 ) -> MediaReport:
-    """Fetch an attachment as the delivery engine will and check it (``channels.media.prepare_media``).
+    """Fetch an attachment as the provider will and check it (``channels.media.prepare_media``).
+
+    Sending hands the provider the address as it is (Relais hosts no media and fetches none when sending), so an
+    image over the carrier limit is reported as not fitting, with the size a JPEG copy would have.
 
     The fetch goes through ``core.outbound_http`` (public addresses only, every redirect checked)
     and stops past :data:`INSPECT_LIMIT` bytes or ``deadline`` seconds, so a wrong address costs one
@@ -149,9 +152,10 @@ def inspect_media(
     size = f"{prepared.kind}, {prepared.content_type}, {len(data) / KB:.0f} KB"
     if prepared.width and prepared.height:
         size += f", {prepared.width}×{prepared.height}"
-    if prepared.resized:
-        return MediaReport(True, f"{size}: over the {size_limit(profile) // KB} KB most carriers take, so it is sent "
-                                 f"shrunk to {prepared.size / KB:.0f} KB")
+    if prepared.resized:  # nothing shrinks it on the way: the provider fetches this very file
+        return MediaReport(False, f"{size}: over the {size_limit(profile) // KB} KB most carriers take, and it is "
+                                  f"sent as this address, not shrunk: put a smaller copy online (as a JPEG it "
+                                  f"fits in {prepared.size / KB:.0f} KB)")
     return MediaReport(True, f"{size}: sent as it is")
 
 

@@ -1,9 +1,12 @@
 """MMS media checks: allowed types, size limits per carrier profile, image recompression.
 
-The delivery engine fetches each attachment, calls :func:`prepare_media` with the bytes and the
-destination's carrier profile, stores the returned bytes where the provider can fetch them and
-sends that URL. Images that are too large are recompressed (JPEG quality first, then dimensions);
-other kinds cannot be shrunk here and are refused with :class:`~core.errors.PayloadTooLarge`.
+Relais hosts no media: a message's attachments are addresses, and the delivery engine hands them to the
+provider as they are (the provider and the phone fetch them; Relais never does when sending). What this
+module checks is read by the template editor's "Check attachment" (``campaigns.template_check.inspect_media``),
+which fetches one attachment on a marketer's request and calls :func:`prepare_media` with its bytes: the type
+(and that image bytes match it), and whether it fits the carrier profile's limit. An image over the limit is
+recompressed (JPEG quality first, then dimensions) only to say how small a copy would fit; other kinds cannot
+be shrunk and are refused with :class:`~core.errors.PayloadTooLarge`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from core.errors import PayloadTooLarge, ValidationFailed
 
 MediaKind = Literal["image", "video", "audio", "vcard"]
 
-#: An attachment's address: http(s) with a host, nothing else. The provider and the phone fetch it,
+#: An attachment's address: http(s) with a host, nothing else. The provider and the phone fetch it (Relais does not),
 #: so ``file:``, ``javascript:``, ``data:`` and the like are refused when the message is accepted.
 MediaUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$")]
 
