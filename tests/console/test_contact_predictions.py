@@ -115,6 +115,10 @@ def test_the_card_and_a_prediction_rule_at_360_px(live_server: str, page: Page) 
     page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})  # a marketer on a phone
     page.goto(f"{live_server}/console/contacts/{lea}")
     expect(page.locator("#prediction-facts")).to_contain_text("72 %")
+    # each prediction in words beside or under its label: the labels' column ("Chance to buy in the next 90 days")
+    # left the words 36 px at 360 px, "Thursdays around 14:00 (Europe/Paris)" a word a line
+    widths = page.eval_on_selector_all("#prediction-facts dd", "dds => dds.map(dd => dd.getBoundingClientRect().width)")
+    assert widths and min(widths) >= 200, widths
     tools.fits(page)
     page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
     page.goto(f"{live_server}/console/segments/new")
