@@ -167,8 +167,10 @@ def _cursor(session: Session, name: str, start: str) -> SyncCursor:
 def make_client(config: HubSpotConfig) -> HubSpot:
     """The SDK client; a configured host must be a public address (``core.outbound_http``).
 
-    The SDK opens its own connections, so the host is checked here, before each sync builds one. Its own
-    retries are off: :data:`POLICY` retries each call, capped, counted and with a sleep tests can control.
+    The SDK opens its own connections, so the host is checked here, before each sync builds one (not pinned: it is
+    the operator's setting, which no person reaches through the API or the console). Its own retries are off:
+    :data:`POLICY` retries each call, capped, counted and with a sleep tests can control; and with them off urllib3
+    follows no redirect, so an answer cannot send the SDK to another, internal, address.
 
     Raises:
         OutboundBlocked: ``host`` points to loopback, a private network, the metadata service...

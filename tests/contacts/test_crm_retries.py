@@ -365,3 +365,15 @@ def test_a_csv_host_trickling_the_file_is_cut_off_at_the_deadline(outbound_to_lo
                                                         r"deadline for the whole request\) after 4 attempts"):
         csv_sync.sync_from_url(session, url, ImportOptions(), deadline=2, policy=policy)
     assert time.monotonic() - start < 3.5 and contacts_count() == 0
+
+
+def test_hubspot_answers_are_never_followed_elsewhere(outbound_to_loopback: None, runtime: Settings) -> None:
+    """The SDK opens its own connections (not ``core.outbound_http``'s pinned ones): what keeps it off internal
+    addresses is that its host is the operator's setting, checked before each sync, and that it follows no redirect
+    (urllib3's retries are off: ``make_client``). A 302 to the metadata service ends the sync, unfollowed."""
+    policy, _ = waits()
+    with csv_host([(302, {"Location": "http://169.254.169.254/latest/meta-data/"})], b"{}") as (url, seen), \
+            pytest.raises(hubspot.SyncInterrupted, match="302"), db.session_scope() as session:
+        host = url.split("/export/", 1)[0]
+        hubspot.pull_contacts(session, hubspot.HubSpotConfig(access_token="t", host=host), policy=policy)
+    assert seen == ["302"]  # one request: the redirect was not followed, nor asked again
