@@ -128,6 +128,25 @@ def test_each_figure_reads_against_its_baselines(app_client: TestClient, runtime
     assert "n/a" in by_figure["hit_at_10"] and "baseline" not in by_figure["hit_at_10"].replace("n/a", "")
 
 
+def test_a_figure_a_hair_above_its_baseline_is_level_with_it(app_client: TestClient, runtime: Settings) -> None:
+    """The propensity run's AUC of 0.7523 beside its RFM baseline's 0.7521 read "beats its 2 baselines": a margin no
+    rerun keeps. Ahead by less than half a point it is level; the baseline it clearly beats is named."""
+    summary = {"purchase_auc": 0.7523, "purchase_auc_recency": 0.668, "purchase_auc_rfm_logistic": 0.7521,
+               "next_purchase_mae_days": 24.9, "next_purchase_mae_days_own_gap": 25.0}
+    report_id = stored(Report(suite="propensity", summary=summary, metrics={}, created_at="2026-03-04T00:00:00+00:00",
+                              baselines={"purchase_auc": ["purchase_auc_recency", "purchase_auc_rfm_logistic"],
+                                         "next_purchase_mae_days": ["next_purchase_mae_days_own_gap"]}),
+                       datetime(2026, 3, 4, tzinfo=UTC))  # fmt: skip
+    page = app_client.get("/console/qa", headers={**HTML, **auth_headers("analyst")})
+    cells = re.findall(r"<td>(.*?)</td>", _row(page.text, report_id), re.S)
+    by_figure = dict(zip(["result", *list(summary)], [" ".join(c.split()) for c in cells], strict=True))
+    auc = by_figure["purchase_auc"]
+    assert "level with baseline Purchase ranking (AUC): RFM logistic regression" in auc and "2 baselines" not in auc
+    assert "beats baseline Purchase ranking (AUC): recency alone" in auc
+    days = by_figure["next_purchase_mae_days"]  # 0.1 day of 25: level, lower being better
+    assert "level with baseline" in days and "beats" not in days
+
+
 def test_figures_are_named_in_words_with_their_meaning(app_client: TestClient, runtime: Settings) -> None:
     """The tables' columns read "macro_f1", "groundedness", "opt_out_handled_unseen": a QA reader had to
     look them up in the code. Each column is named in words, and under the table each says what it measures
