@@ -247,6 +247,8 @@ def prepare_chunk(session: Session, campaign: Campaign, *, now: datetime, chunk:
             "encoding": encoding, "segments": 1 if media else segments,
             "analysis": {"ab_arm": arm.name} if arm.name else {}, "created_at": now,
         })
+        if arm.translations:  # which of the translations this recipient got (an arm's template is the arm's own)
+            records[-1]["analysis"]["template_id"] = template_id
         if timing is not None:  # best time: the recipient's own moment in the window, and why
             slot, mark = timing.slot(contact_id, tz, country, now=now)
             records[-1]["analysis"] = {**records[-1]["analysis"], **mark}

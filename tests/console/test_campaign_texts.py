@@ -3,12 +3,16 @@ each A/B arm's template (found walking the marketer's journey: neither the page 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from fastapi.testclient import TestClient
 
+from campaigns import flows, tasks
+from contacts.models import Contact
 from core import db
-from tests.campaigns.factories import create_campaign, create_template
+from tests.campaigns.factories import create_campaign, create_contact, create_template
 from tests.console.helpers import create_console_user, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -49,3 +53,35 @@ def test_the_page_names_the_template_each_recipient_gets(app_client: TestClient)
     page = app_client.get(f"/console/campaigns/{translated}", headers=HTML).text
     assert _texts(page)[1] == ("Everyone else", "Spring sale (English)")
     assert f'href="/console/templates/{english_id}"' not in page  # the templates pages are the marketer's
+
+
+def test_each_recipients_outcome_names_the_template_they_got(app_client: TestClient) -> None:
+    """The page and the report name each group's template, but the per-recipient export did not say which
+    translation a contact got: "which text did Emma get?" had no answer once she changed her language."""
+    with db.session_scope() as session:
+        english = create_template(session, body="Spring sale: 20 % off", name="Spring sale", language="en")
+        french = create_template(session, body="Soldes : -20 %", name="Soldes de printemps", language="fr")
+        lea = create_contact(session, 1).id
+        emma = create_contact(session, 2, language="en", country="GB").id
+        translated = create_campaign(session, english, name="Spring", translations={"fr": french.id})
+        flows.start_run(session, translated, now=db.utcnow())
+        tested = create_campaign(session, english, name="Tested", ab={"test_fraction": 1.0, "arms": [
+            {"name": "A", "template_id": english.id, "weight": 50},
+            {"name": "B", "template_id": french.id, "weight": 50}]})  # everyone in the test: both go now
+        flows.start_run(session, tested, now=db.utcnow())
+        ids = {"translated": translated.id, "tested": tested.id, "en": english.id, "fr": french.id}
+    assert tasks.prepare_campaign(ids["translated"]) == 2 and tasks.prepare_campaign(ids["tested"]) == 2
+    _, secret = create_console_user("ana@example.com", role="analyst")
+    log_in(app_client, "ana@example.com", secret)
+
+    def got(campaign_id: int) -> dict[int, tuple[str, str]]:
+        export = app_client.get(f"/console/campaigns/{campaign_id}/recipients.csv")
+        assert export.status_code == 200
+        return {int(r["contact_id"]): (r["arm"], r["template_id"]) for r in csv.DictReader(io.StringIO(export.text))}
+
+    assert got(ids["translated"]) == {lea: ("", str(ids["fr"])), emma: ("", str(ids["en"]))}
+    with db.session_scope() as session:  # Emma now reads French: the export still says what she got
+        session.get_one(Contact, emma).language = "fr"
+    assert got(ids["translated"])[emma] == ("", str(ids["en"]))
+    arms = got(ids["tested"])
+    assert all(template == str(ids["en"] if arm == "A" else ids["fr"]) for arm, template in arms.values()), arms
