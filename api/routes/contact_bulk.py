@@ -210,13 +210,9 @@ def webhook_sync_in(request: Request, body: bytes = Depends(raw_body),
 
     A plain ``def``: the replay guard's Redis call and the upserts run in the threadpool, not on the event loop."""
     settings = request.app.state.settings
-    webhook_sync.verify_request(
-        secret=crm_config.webhook_secret(settings),
-        header=request.headers.get("relais-signature", ""),
-        body=body,
-        redis=get_redis(settings),
-    )
-    return webhook_sync.apply(session, body, region=settings.default_region)
+    return webhook_sync.receive(session, secret=crm_config.webhook_secret(settings),
+                                header=request.headers.get("relais-signature", ""), body=body,
+                                redis=get_redis(settings), region=settings.default_region)
 
 
 def _audit_hubspot(session: Session, request: Request, principal: Principal, result: hubspot.SyncResult) -> None:

@@ -2,8 +2,9 @@
 
 Signature: header ``Relais-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``
 (the scheme of Relais' own outbound webhooks, ``core.webhooks.sign``). A timestamp older than five
-minutes is refused, and each signature is accepted once (remembered in Redis for ten minutes), so a
-captured request cannot be replayed. Body: ``{"contacts": [{"phone": ..., "name": ..., "first_name":
+minutes is refused, and each signed request is applied once (remembered in Redis for ten minutes), so a
+captured request cannot be replayed; one that was refused or failed is not remembered, so the sender's retry of
+it is judged again (:func:`receive`). Body: ``{"contacts": [{"phone": ..., "name": ..., "first_name":
 ..., "language": ..., "timezone": ..., "attributes": {...}, "tags": [...], "consent": "opted_in" |
 "declined" | "opted_out" | null, "proof": ..., "external_id": ...}]}``, at most 1,000 records, applied all or
 nothing; any other field is refused (a misspelt ``consnet`` would otherwise be dropped without a word).
@@ -33,8 +34,27 @@ FIELDS = ("phone", "name", "first_name", "language", "timezone", "attributes", "
 CONSENTS: tuple[str, ...] = get_args(ConsentValue)
 
 
-def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: float | None = None) -> None:
-    """Check signature, freshness and first use.
+def receive(session: Session, *, secret: str, header: str, body: bytes, redis: Redis,
+            region: str | None) -> dict[str, int]:
+    """Verify a signed request and apply it (:func:`verify_request`, :func:`apply`).
+
+    A request :func:`apply` refuses or fails on is forgotten again: it was remembered as processed before, so the
+    sender's retry of the same signed request (after a 500, or a 422 it did not read) got 409 "already processed"
+    while nothing had been applied, and a STOP recorded in the CRM was lost.
+
+    Raises:
+        what :func:`verify_request` and :func:`apply` raise.
+    """
+    claim = verify_request(secret=secret, header=header, body=body, redis=redis)
+    try:
+        return apply(session, body, region=region)
+    except BaseException:
+        redis.delete(claim)
+        raise
+
+
+def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: float | None = None) -> str:
+    """Check signature, freshness and first use; returns the Redis key that marks the request as used.
 
     Raises:
         Unauthorized: missing/bad signature or stale timestamp.
@@ -47,8 +67,10 @@ def verify_request(*, secret: str, header: str, body: bytes, redis: Redis, now: 
         raise Unauthorized("bad or stale Relais-Signature")
     # keyed on the MAC computed from the body, not the header's text: another spelling of the same
     # signed request (a second ``v1=``, extra fields) is still the same request
-    if not redis.set(f"relais:contact-sync:seen:{mac}", 1, nx=True, ex=REPLAY_TTL_SECONDS):
+    claim = f"relais:contact-sync:seen:{mac}"
+    if not redis.set(claim, 1, nx=True, ex=REPLAY_TTL_SECONDS):
         raise Conflict("this request was already processed (replay)")
+    return claim
 
 
 def _refused(fields: list[str], message: str) -> ValidationFailed:

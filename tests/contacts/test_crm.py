@@ -326,6 +326,29 @@ def test_the_webhook_feed_refuses_a_consent_or_field_it_does_not_know(runtime: S
         assert consent.history(session, declined)[-1].proof == "call centre"
 
 
+def test_a_request_the_feed_refused_is_judged_again_when_sent_again(runtime: Settings) -> None:
+    """The replay guard remembered a signed request before applying it: when the batch was refused (or failed), the
+    sender's retry of the same request got 409 "already processed" although nothing was applied (a STOP recorded in
+    the CRM lost on a retry after a 500). A request applied is still refused the second time."""
+    settings = runtime.model_copy(update={"contact_sync_webhook_secret": "s3cret"})
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    refused = _signed("s3cret", {"contacts": [{"phone": phone(1), "consent": "no"}]})
+    applied = _signed("s3cret", {"contacts": [{"phone": phone(1), "consent": "opted_out"}]})
+    with TestClient(create_app(settings)) as client:
+        def post(signed: tuple[bytes, str]) -> int:
+            return client.post("/api/v1/contacts/sync/webhook", content=signed[0],
+                               headers={"Relais-Signature": signed[1]}).status_code
+
+        assert [post(refused), post(refused)] == [422, 422]  # 422 then 409 before
+        assert [post(applied), post(applied)] == [200, 409]
+    with db.session_scope() as session:
+        stopped = service.find_by_phone(session, phone(1))
+        assert stopped is not None and stopped.opted_out
+
+
 @contextmanager
 def _serving(body: bytes, status: int = 200) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
