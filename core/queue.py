@@ -11,7 +11,7 @@ import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -121,6 +121,14 @@ def enqueue(spec: JobSpec, *, rerun_failed: bool = True) -> Job | None:
         return None
 
 
+def _whole_second_after(at: datetime) -> datetime:
+    """``at`` rounded up to its second. RQ's scheduler keeps a job's time in whole seconds, cut down: a wake-up
+    for a row due at 12:00:30.4 ran at 12:00:30.0-.4 about as often as not, found the row not yet due and left
+    it to the recovery sweep, ten minutes later."""
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
+
+
 def _enqueue(queue: Queue, spec: JobSpec, job_id: str | None, pipe: redis.client.Pipeline) -> Job:
     """RQ's enqueue of ``spec`` with ``pipe`` executed after it; with an id, RQ's unique-enqueue script runs at
     once and only adds the queue's registration to ``pipe``, which :func:`enqueue` sent already: dropped."""
@@ -136,7 +144,7 @@ def _enqueue(queue: Queue, spec: JobSpec, job_id: str | None, pipe: redis.client
         "pipeline": pipe,
     }
     if spec.at is not None:
-        job = queue.enqueue_at(spec.at, spec.func, **options)
+        job = queue.enqueue_at(_whole_second_after(spec.at), spec.func, **options)
     else:
         job = queue.enqueue(spec.func, **options)
     if job_id is None:

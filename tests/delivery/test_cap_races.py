@@ -18,6 +18,7 @@ import threading
 from datetime import UTC, timedelta
 
 import pytest
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from campaigns.models import Campaign
 from channels.senders import create_sender, set_account_rate
 from conversations.models import Message
 from core import db
+from core.queue import get_queue
 from core.redis import get_redis
 from core.settings import Settings
 from delivery import authority, recovery, store
@@ -372,3 +374,40 @@ def test_two_late_batches_of_a_throttled_campaign_claimed_at_once_keep_its_rate(
                                     .where(Message.id.in_(batches[1]))))
     assert {(status, reason, at.replace(tzinfo=UTC)) for status, reason, at in later} == {
         ("queued", "throttled", NOW + timedelta(minutes=4))}
+
+
+def test_the_wake_up_of_a_waiting_text_is_never_scheduled_before_it_is_due(
+    fake: FakeVonage, runtime: Settings
+) -> None:
+    """RQ keeps a job's time in whole seconds, cut down: the wake-up of a text due at 10:00:30.5 ran at 10:00:30,
+    found it not yet due, and nothing woke it before the recovery sweep, ten minutes later. Seen as a user: 40
+    texts of a campaign waiting for another's in flight stayed queued past their re-check."""
+    weekly, flash = _overlapping(2)
+    clock = Clock(NOW + timedelta(microseconds=500_000))
+    engine, channel = _lanes(fake, runtime, clock)
+    other = make_engine(fake, runtime, clock=clock)
+    try:
+        _in_the_lanes(engine, channel, weekly)
+        assert other.send_batch(flash).waiting == 2  # a cap wait: due again at 10:00:30.5
+        fake.fail_next(200, {"message-count": "1", "messages": [{"status": "5", "error-text": "Internal Error"}]})
+        channel.gate.set()
+        engine.flush()  # Weekly's first text fails: a retry due at a fraction of a second
+    finally:
+        channel.gate.set()
+        engine.close()
+        other.close()
+    queue = get_queue("marketing")
+    registry = ScheduledJobRegistry(queue=queue)
+    with db.session_scope() as session:
+        due = {i: at.replace(tzinfo=UTC) for i, at in session.execute(
+            select(Message.id, Message.not_before).where(Message.status == "queued"))}
+    assert sorted(due) == sorted([*flash, weekly[0]])  # Flash's two, and Weekly's first to retry
+    woken: set[int] = set()
+    for job_id in registry.get_job_ids():
+        job = queue.fetch_job(job_id)
+        assert job is not None
+        ids = [i for i in job.args[0] if i in due]
+        at = registry.get_scheduled_time(job_id).replace(tzinfo=UTC)
+        assert all(due[i] <= at for i in ids), (job_id, at, [due[i] for i in ids])
+        woken.update(ids)
+    assert woken == set(due)
