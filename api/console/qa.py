@@ -23,7 +23,7 @@ from core.accounts import Principal
 from core.errors import NotFound
 from core.rbac import Role
 from eval import catalogue
-from eval.compare import COUNTS, LOWER_IS_BETTER
+from eval.compare import COUNTS, LOWER_IS_BETTER, case_changes, compare, measured_differently
 from eval.figures import Figure, change, describe, fmt, unit
 from eval.metrics import NOT_APPLICABLE
 from eval.store import ReportEntry, list_reports, read_report
@@ -62,6 +62,7 @@ class Run:
     created_at: str
     passed: bool
     cells: dict[str, Cell]
+    previous: str = ""  # the suite's run before it, to compare with ("" for its first)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _compared(
     return tuple(beats), tuple(trails), tuple(level)
 
 
-def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
+def _run(entry: ReportEntry, figures: list[str], stored: Stored, previous: str) -> Run:
     cells = {}
     of = {baseline: name for name, baselines in stored.baselines.items() for baseline in baselines}
     for name in figures:
@@ -170,7 +171,7 @@ def _run(entry: ReportEntry, figures: list[str], stored: Stored) -> Run:
             level=level,
             baseline_of=of.get(name, ""),
         )
-    return Run(entry.id, entry.created_at, entry.passed, cells)
+    return Run(entry.id, entry.created_at, entry.passed, cells, previous)
 
 
 def suites(session: Session, limit: int) -> list[Suite]:
@@ -191,7 +192,8 @@ def suites(session: Session, limit: int) -> list[Suite]:
             values = [float(e.summary[figure]) for e in reversed(entries) if _numeric(e.summary.get(figure))]
             if values and figure not in COUNTS:
                 sparks[figure] = sparkline(figure, values)
-        runs = [_run(e, figures, _stored(session, e)) for e in entries]
+        runs = [_run(e, figures, _stored(session, e), grouped[name][i + 1].id if i + 1 < len(grouped[name]) else "")
+                for i, e in enumerate(entries)]  # fmt: skip
         out.append(Suite(name, figures, runs, sparks, len(grouped[name]), {f: describe(f) for f in figures}))
     return out
 
@@ -215,3 +217,24 @@ def qa_page(
         },
         principal=principal,
     )
+
+
+@router.get("/qa/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    before: str = Query(..., description="the earlier run's id, suite/timestamp"),
+    after: str = Query(..., description="the later run's id"),
+    session: Session = Depends(db_session, scope="function"),
+    principal: Principal = Depends(ANALYSTS),
+) -> HTMLResponse:
+    """Two runs side by side: each figure before and after with its change, the cases that started or stopped
+    failing (with what they got and expected), and a warning when the runs measured different cases. The page gave
+    only each run's change since the one before it; ``relais eval compare`` was the only way to see which cases a
+    drop came from."""
+    old, new = read_report(session, before), read_report(session, after)
+    rows = [{"name": c.metric, "words": describe(c.metric).words, "before": fmt(c.before, c.metric),
+             "after": fmt(c.after, c.metric), "change": change(c.delta, c.metric), "regression": c.regression}
+            for c in compare(old, new)]  # fmt: skip
+    context = {"before": before, "after": after, "rows": rows, "cases": case_changes(old, new),
+               "differing": measured_differently(old, new), "suites": (old.get("suite"), new.get("suite"))}  # fmt: skip
+    return render(request, "console/qa_compare.html", context, principal=principal)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.console.qa import sparkline
 from core.settings import Settings
-from eval.report import Report
+from eval.report import Failure, Report
 from tests.console.helpers import create_console_user, log_in
 from tests.eval.stored import stored
 from tests.helpers import auth_headers
@@ -160,3 +160,31 @@ def test_figures_are_named_in_words_with_their_meaning(app_client: TestClient, r
     assert ("<dt>Grounded</dt> <dd>average share of a reply's statements backed by the passages it used "
             "<code>groundedness</code></dd>") in meanings.replace("&#39;", "'")  # fmt: skip
     assert "<dt>novel_figure</dt> <dd><code>novel_figure</code></dd>" in meanings
+
+
+def test_two_runs_compare_side_by_side_with_the_cases_that_changed(app_client: TestClient, runtime: Settings) -> None:
+    """The page gave each run's change since the one before, not which cases a drop came from: that took
+    ``relais eval compare`` on two report folders. Each run now links to its comparison with the run before it."""
+    def failure(case: str) -> Failure:
+        return Failure(id=case, input=f"text of {case}", expected="reply", got="escalate", detail="fr")
+
+    first = stored(Report(suite="agent", summary={"pass_rate": 0.95, "cases": 40}, metrics={},
+                          failures=[failure("a"), failure("b")], created_at="2026-03-01T00:00:00+00:00"),
+                   datetime(2026, 3, 1, tzinfo=UTC))  # fmt: skip
+    second = stored(Report(suite="agent", summary={"pass_rate": 0.9, "cases": 20}, metrics={},
+                           failures=[failure("b"), failure("c")], created_at="2026-03-02T00:00:00+00:00"),
+                    datetime(2026, 3, 2, tzinfo=UTC))  # fmt: skip
+    analyst = {**HTML, **auth_headers("analyst")}
+    page = app_client.get("/console/qa", headers=analyst).text
+    link = f'href="/console/qa/compare?before={first}&amp;after={second}"'
+    assert link in _row(page, second) and "/console/qa/compare" not in _row(page, first)  # its first run: none
+    shown = app_client.get(f"/console/qa/compare?before={first}&after={second}", headers=analyst)
+    assert shown.status_code == 200, shown.text
+    text = " ".join(re.sub(r"<[^>]+>", " ", shown.text).split())
+    assert "Cases passed 95.0 % 90.0 % -5.0 pts regression" in text
+    assert "The runs measured different cases (cases: 40 → 20)" in text
+    assert "Failing now, passed before (1) Case Text Expected Got Detail c text of c reply escalate fr" in text
+    assert "Passing now, failed before (1): a" in text
+    assert app_client.get(f"/console/qa/compare?before={first}&after=agent/nope", headers=analyst).status_code == 404
+    assert app_client.get(f"/console/qa/compare?before={first}&after={second}",
+                          headers={**HTML, **auth_headers("marketer")}).status_code == 403
