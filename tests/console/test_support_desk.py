@@ -12,7 +12,9 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
 from core import accounts, db
+from core.audit import SYSTEM
 from core.models import AuditEntry
+from handoff import flows
 from handoff.models import Team, TeamMember
 from tests.console import browser as tools
 from tests.console.helpers import PASSWORD, assign, conversation_state, create_console_user, escalated_conversation
@@ -55,8 +57,8 @@ def test_the_transfer_menu_offers_colleagues_never_the_reader(live_server: str, 
 def test_choosing_the_status_already_set_in_another_tab_is_not_a_change(live_server: str, page: Page) -> None:
     camille, secret = create_console_user("camille@example.com", status="offline")
     tools.log_in(page, live_server, "camille@example.com", PASSWORD, secret)
-    stale = page.context.new_page()  # a second tab, drawn while she was offline
-    stale.goto(f"{live_server}/console/inbox")
+    stale = page.context.new_page()  # a second tab, drawn while she was offline, on a page with no live stream
+    stale.goto(f"{live_server}/console/inbox/search?q=zoe")
     expect(stale.locator("#status-select")).to_have_value("offline")
 
     page.locator("#status-select").select_option("online")
@@ -69,6 +71,26 @@ def test_choosing_the_status_already_set_in_another_tab_is_not_a_change(live_ser
             select(AuditEntry.diff).where(AuditEntry.action == "agent.status", AuditEntry.target_id == str(camille))
         ).all()
     assert changes == [{"status": ["offline", "online"]}]  # before: a second entry, "online → online"
+
+
+def test_the_status_set_in_another_tab_shows_in_the_inbox_at_once(live_server: str, page: Page) -> None:
+    """An inbox tab kept "Offline" after the agent went online in another tab (or an admin set it through the API),
+    beside conversations routed to her; it follows the live stream now, and a colleague's change leaves it alone."""
+    _, secret = create_console_user("camille@example.com", status="offline")
+    jonas, _ = create_console_user("jonas@example.com", status="offline")
+    tools.log_in(page, live_server, "camille@example.com", PASSWORD, secret)
+    inbox = page.context.new_page()
+    inbox.goto(f"{live_server}/console/inbox")
+    expect(inbox.locator("body")).to_have_attribute("data-stream-open", "1")
+    page.goto(f"{live_server}/console/inbox/search?q=zoe")
+    page.locator("#status-select").select_option("away")
+    expect(page.locator("#status-select")).to_have_attribute("data-status", "away")
+    expect(inbox.locator("#status-select")).to_have_value("away")  # before: "offline" until reloaded
+    expect(inbox.locator("#status-select")).to_have_attribute("data-status", "away")
+    with db.session_scope() as session:
+        flows.set_agent_status(session, user_id=jonas, status="online", actor=SYSTEM)  # a colleague's change
+    inbox.wait_for_timeout(1500)  # the event is relayed within milliseconds
+    expect(inbox.locator("#status-select")).to_have_value("away")
 
 
 def test_the_supervisor_tables_read_on_a_phone(live_server: str, page: Page) -> None:

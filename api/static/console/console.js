@@ -119,6 +119,15 @@
   body.addEventListener("htmx:afterSettle", function () {
     if (threadStale && !threadBusy()) { threadStale = false; htmx.trigger(body, "conversation-event", {}); }
   });
+  // The person's own status set in another tab (or by an admin): this tab's Status list follows. It kept the old one,
+  // "Offline" beside an inbox routed to them, and choosing "Online" there read as a change.
+  function followStatus(data) {
+    var form = document.getElementById("agent-status");
+    var select = document.getElementById("status-select");
+    if (!form || !select || !data.status || String(data.user_id) !== form.getAttribute("data-user-id")) return;
+    select.value = data.status;
+    select.setAttribute("data-status", data.status);
+  }
   var streamUrl = body.getAttribute("data-stream");
   if (streamUrl && window.EventSource) {
     var source = new EventSource(streamUrl);
@@ -129,6 +138,7 @@
         htmx.trigger(body, "console-event", data);
         if (data.conversation_id && data.conversation_id === openConversationId()) refreshThread(data);
       }
+      if (e.type === "agent.status") followStatus(data);
       if (e.type === "conversation.escalated") say("live-status", "New conversation waiting, priority " + data.priority + ".");
       if (e.type === "message.received" && data.conversation_id === openConversationId()) say("live-status", "New message from the customer.");
     };
