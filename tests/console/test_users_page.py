@@ -72,6 +72,20 @@ def test_agents_do_not_get_the_users_page(app_client: TestClient) -> None:
     assert 'href="/console/users"' not in app_client.get("/console", headers=HTML).text
 
 
+def test_each_user_reads_with_the_name_the_other_pages_give_them(app_client: TestClient) -> None:
+    """The inbox, the Transfer menu and the supervisor page name an agent "Léa Martin"; the users page gave the
+    e-mail alone, so an admin could not tell which row was hers."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    with db.session_scope() as session:
+        lea = accounts.create_user(
+            session, email="lea@example.com", password="long enough password", role="agent", name="Léa Martin"
+        ).id
+    log_in(app_client, "boss@example.com", secret)
+    page = app_client.get("/console/users", headers=HTML).text
+    row = page.split(f'data-user="{lea}"', 1)[1].split("</th>", 1)[0]
+    assert 'lea@example.com<span class="meta">Léa Martin</span>' in row
+
+
 def test_admin_changes_a_role_but_not_their_own(app_client: TestClient) -> None:
     boss_id, secret = create_console_user("boss@example.com", role="admin")
     ana_id, _ = create_console_user("ana@example.com", role="analyst")
