@@ -35,7 +35,8 @@ def test_an_english_text_in_a_french_shop_is_told_its_language_before_it_is_save
     page.fill("#template-name", "Spring sale")
     page.select_option("#template-contact", str(emma))
     page.fill("#template-body", SPRING)
-    expect(page.locator("#template-preview-text")).to_have_text(f"{SPRING}\nSTOP au 36180")
+    # the first live check loads the language detector: 30 s on a loaded machine, not 5
+    expect(page.locator("#template-preview-text")).to_have_text(f"{SPRING}\nSTOP au 36180", timeout=30_000)
     expect(page.locator("#language-mismatch")).to_have_text(
         "The message reads as English, but the template is set to French: it would be sent with the French opt-out "
         "line. If it is in English, set its Language to English before saving.", use_inner_text=True)
