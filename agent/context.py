@@ -286,9 +286,13 @@ def carry_places(questions: Sequence[str]) -> list[str]:
         own = place_words(question)
         if own:
             named = own
+        # a question about paying asks nothing of a place: "¿Y puedo pagar con tarjeta?" after "¿cuánto tarda el envío
+        # a Madrid?", read with "(madrid)", got the Alma instalments, where the list of methods answers
+        about_it = subject_topics(question)
+        paying = bool(payment_methods(question)) or (bool(about_it) and about_it <= {"payment", "instalments"})
         # ... a question naming a payment method is about paying: "und kann ich mit PayPal zahlen?" after "Was kostet
         # der Versand nach Italien" named no topic's word, was read as "(shipping)" and got no answer
-        words = [*(named if not own else []),
+        words = [*(named if not own and not paying else []),
                  *(about if about and not topics(question) and not payment_methods(question) and (
                      is_follow_up(question) or _opens_like_follow_up(question, _fold(question))) else [])]
         carried.append(f"{question} ({', '.join(words)})" if words else question)
@@ -518,10 +522,15 @@ def resolve_follow_up(text: str, history: Sequence[Turn]) -> str | None:
     for turn in reversed(history):
         if turn.role == "bot":
             answers.append(turn.text)
-        if turn.role == "customer" and turn.text.strip() and not is_follow_up(turn.text):
+        # a follow-up naming a topic asked a new question ("und gibt es Gutscheine?" after a payment question): the next
+        # one is about it ("verfallen die?" was read with the payment question and went to a person)
+        if turn.role == "customer" and turn.text.strip() and (not is_follow_up(turn.text) or topics(turn.text)):
             if _asks_own_lifetime(text, turn.text):
                 return None
-            if short and _switches_topic(text, turn.text):
+            # ... unless it names what was just asked about by an object pronoun: "e posso usarla in negozio?" after
+            # "avete la carta regalo?" asks about the gift card in the shop (read as a shop question, Click & Collect)
+            if short and _switches_topic(text, turn.text) and not (
+                    _by_object_pronoun(text) and asks_something(turn.text)):
                 return _new_topic_query(text, turn.text)
             if short or _continues(text, turn.text, " ".join(answers)):
                 # a case is one of what the earlier message asked first, the questions after it asking its details:

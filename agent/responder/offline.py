@@ -181,6 +181,10 @@ def answer_offline(questions: Sequence[Question], *, language: str, max_segments
     if _states_what_is_asked(questions[0].text, answer.text) or _names_its_subject(questions[0].asked, answer.text):
         return answer  # "how much?" after a reply giving the price: the price again, not the next passage's facts
     candidates = questions[0].candidates
+    if candidates and candidates[0].asks_place and candidates[0].support in ("covered", "contradicted"):
+        # the places it states answer a follow-up naming another one: "what about japan?" after "do u ship to canada"
+        # (the places served, Japan not among them) got Click & Collect, the next candidate
+        return answer
     if candidates and candidates[0].specific:
         # it states what the question names ("400 g", "paraffin"): "e quelle da 180?" after the burn times of the 400 g
         # candles got the lamps' bulbs, the next candidate

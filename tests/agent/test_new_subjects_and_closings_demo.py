@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from agent.accents import Accents
+from agent.context import carry_places
 from agent.entities import countries
 from agent.pipeline import Pipeline
 from knowledge.embeddings import get_embedder
@@ -103,3 +104,38 @@ def test_an_arabic_question_is_read_with_its_place(pipeline: Pipeline) -> None:
     japan = converse(pipeline, ["هل تشحنون إلى اليابان؟"])[-1]
     # Japan is not among the places served: no "Yes, we deliver…"
     assert japan.reply is None or not japan.reply.startswith("Yes"), japan.reply
+
+
+# found texting the simulator after the fixes above
+
+
+def test_a_follow_up_naming_another_place_not_served_gets_the_places_served_again(pipeline: Pipeline) -> None:
+    decision = converse(pipeline, ["do u ship to canada", "ok what about japan?"], "en")[-1]
+    assert decision.action == "reply" and decision.reply is not None, decision.reason_code
+    # it got Click & Collect, the next passage, as the places served were not to be said twice
+    assert "the EU, Switzerland and the UK" in decision.reply and "Click & Collect" not in decision.reply
+    assert not decision.reply.startswith("Yes"), decision.reply
+
+
+def test_a_short_follow_up_naming_the_earlier_subject_by_a_pronoun_stays_on_it(pipeline: Pipeline) -> None:
+    texts = ["Ciao, avete la carta regalo? quanto dura?", "ok grazie, e posso usarla in negozio?"]
+    decision = converse(pipeline, texts, "it")[-1]
+    assert decision.action == "reply" and decision.reply is not None, decision.reason_code
+    assert "Paris shop" in decision.reply and "Click & Collect" not in decision.reply, decision.reply
+
+
+def test_a_question_about_paying_carries_no_place() -> None:
+    carried = carry_places(["¿cuánto tarda el envío a Madrid?", "¿Y puedo pagar con tarjeta?"])
+    assert carried[1] == "¿Y puedo pagar con tarjeta?"
+    assert carry_places(["¿Enviáis a Madrid?", "¿Cuánto cuesta?"])[1] == "¿Cuánto cuesta? (madrid, shipping)"
+
+
+@pytest.mark.parametrize(("texts", "language", "stated"), [
+    (["kann ich mit klarna zahlen", "und gibt es gutscheine?", "verfallen die?"], "de", "valid for one year"),
+    (["How much is shipping to Germany?", "and returns?", "how long do I have?"], "en", "30 days"),
+])
+def test_a_follow_up_after_one_that_changed_topic_is_about_the_new_topic(
+        pipeline: Pipeline, texts: list[str], language: str, stated: str) -> None:
+    decision = converse(pipeline, texts, language)[-1]
+    assert decision.action == "reply" and decision.reply is not None, decision.reason_code
+    assert stated in decision.reply, decision.reply
