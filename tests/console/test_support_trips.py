@@ -137,12 +137,12 @@ def test_a_run_report_rounds_its_figures_as_the_qa_page_and_links_back_to_it(
     tools.sign_in_as(page, live_server, "ada@example.com", "analyst")
     page.goto(f"{live_server}/console/qa")
     row = page.locator(f'tr[data-report="{report_id}"]')
-    expect(row).to_contain_text("24.885")  # the QA page's rounding
+    expect(row).to_contain_text("24.9")  # the QA page's rounding: a time to a tenth (eval.figures.fmt)
     row.get_by_role("link", name=re.compile("^Report")).click()
     page.wait_for_url(f"**/eval/reports/{report_id}/html")
     # before: "24.885103823460234" on the card, and no link to the console
-    expect(page.locator(".card", has_text="Median time (ms)").locator(".value")).to_have_text("24.885")
-    expect(page.locator("main")).not_to_contain_text("24.8851")
+    expect(page.locator(".card", has_text="Median time (ms)").locator(".value")).to_have_text("24.9")
+    expect(page.locator("main")).not_to_contain_text("24.88")
     page.locator("#qa-link").click()
     page.wait_for_url(f"{live_server}/console/qa")
     expect(page.locator("h1")).to_have_text("QA reports")
