@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import yaml
 
 from agent.hours import HoursError, format_opening, parse_hours
 
@@ -124,3 +126,16 @@ def test_no_hours_means_always_open() -> None:
 def test_bad_hours_name_the_field(data: dict[str, object], message: str) -> None:
     with pytest.raises(HoursError, match=message):
         parse_hours(data)
+
+
+def test_the_demo_shops_after_hours_reply_names_its_time_zone_in_every_language() -> None:
+    """The demo shop answers customers abroad: its English and French replies said "(Paris time)", the Spanish,
+    German, Italian and Portuguese ones fell back to the defaults, which name no zone, so a customer in London or the
+    Canaries read "a partir de hoy a las 9:00" as their own nine o'clock."""
+    profile = yaml.safe_load((Path(__file__).parents[2] / "examples/maison-lumiere/profile.yaml").read_text())
+    demo = parse_hours(profile["hours"])
+    tuesday_3am = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    for language, zone in (("en", "Paris time"), ("fr", "heure de Paris"), ("es", "hora de París"),
+                           ("de", "Pariser Zeit"), ("it", "ora di Parigi"), ("pt", "hora de Paris")):
+        reply = demo.closed_reply_for(language, tuesday_3am)
+        assert reply.endswith(f"({zone}).") and "9" in reply, (language, reply)
