@@ -5,6 +5,7 @@ and the friendly 403 for agents and analysts."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import socket
@@ -110,6 +111,25 @@ def test_a_new_template_starts_in_the_brands_first_language(app_client: TestClie
     page = app_client.get("/console/templates/new", headers=HTML)
     assert page.status_code == 200, page.text
     assert '<option value="fr" selected>' in page.text and '<option value="en" selected>' not in page.text
+
+
+def test_the_editors_example_reads_right_with_and_without_a_name(app_client: TestClient) -> None:
+    """The hint under the message box suggested ``{{ first_name | default("") }}``, which a marketer copies into
+    "Bonjour {{ ... }}, ...": a contact with no name then read "Bonjour , ..." (a space before the comma). The
+    example it gives now is checked as the editor checks it, for a contact with a name and one without."""
+    headers = _marketer(app_client)
+    page = app_client.get("/console/templates/new", headers=HTML)
+    found = re.search(r'<code id="body-help-example">(.*?)</code>', page.text)
+    assert found is not None, page.text
+    example = html.unescape(found[1])
+    with db.session_scope() as session:
+        named = create_contact(session, 1, first_name="Zoé").id
+        nameless = create_contact(session, 2).id
+    for contact, text in ((named, "Hi Zoé,"), (nameless, "Hi,")):
+        out = app_client.post("/console/templates/check", data=_form(body=example, contact_id=str(contact)),
+                              headers=headers)
+        assert f'id="template-preview-text">{text}\n' in out.text, out.text
+        assert f"“{text}”" in page.text  # the hint says what it reads
 
 
 def test_transactional_drafts_preview_their_event_fields(app_client: TestClient) -> None:
