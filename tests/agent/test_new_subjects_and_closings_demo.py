@@ -139,3 +139,10 @@ def test_a_follow_up_after_one_that_changed_topic_is_about_the_new_topic(
     decision = converse(pipeline, texts, language)[-1]
     assert decision.action == "reply" and decision.reply is not None, decision.reason_code
     assert stated in decision.reply, decision.reply
+
+
+def test_the_german_noun_for_a_return_names_returns(pipeline: Pipeline) -> None:
+    # "Rückgabe" named no topic: in two questions the first got the refund delay, the second the invoice download
+    decision = converse(pipeline, ["Wie lange habe ich Zeit für eine Rückgabe und wie mache ich das?"], "de")[-1]
+    assert decision.reply is not None and "30 days" in decision.reply and "return label" in decision.reply
+    assert "invoice" not in decision.reply and "refund" not in decision.reply, decision.reply
