@@ -45,6 +45,14 @@ PII_KEYS = frozenset(
         "key",
     }
 )
+#: the shop's own things, whose name is business data an admin must read ("which template was changed"); a person's
+#: name (a contact's, a user's) stays ``[redacted]``, as does a name inside a nested value
+NAMED_THINGS = frozenset(
+    {
+        "api_key", "brand", "campaign", "canned_response", "contact_list", "event_template", "intent_model", "segment",
+        "sender", "team", "template", "variant", "webhook_subscription",
+    }
+)
 TARGET_ID_LENGTH = 64  # AuditEntry.target_id
 # the local part is at most 64 characters (RFC 5321): unbounded, a long run of digits without "@" (a pasted
 # list) took 100 s to redact, every start trying every length
@@ -87,11 +95,12 @@ class Actor:
 SYSTEM = Actor(type="system", id="relais", name="Relais")
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, *, keep: frozenset[str] = frozenset()) -> Any:
     """Replace PII fields and phone/email-looking strings with a marker, recursively (ids, dates, times and
-    order numbers in a string stay: see :func:`_is_phone`)."""
+    order numbers in a string stay: see :func:`_is_phone`). ``keep``: top-level fields that are not personal here
+    (a template's ``name``); their values are still searched for phones and e-mail addresses."""
     if isinstance(value, Mapping):
-        return {k: ("[redacted]" if str(k).lower() in PII_KEYS else redact(v)) for k, v in value.items()}
+        return {k: ("[redacted]" if str(k).lower() in PII_KEYS - keep else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
@@ -156,10 +165,11 @@ def record(
 
     A ``target_id`` longer than its column (a knowledge document's path, a name) is cut there and kept
     whole in the diff under ``target_id``: PostgreSQL refused the row, failing the request after its
-    change (a document deleted from the vector store) was made, with no entry.
+    change (a document deleted from the vector store) was made, with no entry. The ``name`` of one of
+    :data:`NAMED_THINGS` is kept: redacted, the log said a template "[redacted] → [redacted]" was renamed.
     """
     target = str(target_id)
-    details = redact(dict(diff or {}))
+    details = redact(dict(diff or {}), keep=frozenset({"name"}) if target_type in NAMED_THINGS else frozenset())
     if len(target) > TARGET_ID_LENGTH:
         details["target_id"] = redact(target)
         target = target[: TARGET_ID_LENGTH - 1] + "…"

@@ -266,3 +266,25 @@ def test_the_log_and_its_filter_read_in_words(app_client: TestClient) -> None:
     for raw in ("Canned: create", "Intelligence: score", "Contacts: import succeeded"):
         assert raw not in page
     assert ">Canned responses: every action</option>" in page and ">Predictions: every action</option>" in page
+
+
+def test_a_template_and_a_brand_read_with_their_names_a_contact_without_hers(app_client: TestClient) -> None:
+    """The log said a template "[redacted] → [redacted]" was renamed, as if a template's name were a customer's: an
+    admin could not tell which template changed. The shop's things read with their names; a contact's name and
+    number stay hidden."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    headers = {"X-CSRF-Token": log_in(app_client, "boss@example.com", secret)}
+    made = app_client.post("/api/v1/templates", json={"name": "Soldes d'hiver", "body": "Hello"}, headers=headers)
+    assert made.status_code == 201, made.text
+    renamed = app_client.put(f"/api/v1/templates/{made.json()['id']}", headers=headers,
+                             json={"name": "Winter sale", "body": "Hello again"})
+    assert renamed.status_code == 200, renamed.text
+    brand = app_client.put("/api/v1/brand", json={"name": "Maison Lumière"}, headers=headers)
+    assert brand.status_code == 200, brand.text
+    contact = app_client.post("/api/v1/contacts", json={"phone": "+33612345671", "name": "Zoé Martin"}, headers=headers)
+    assert contact.status_code == 201, contact.text
+    changed = app_client.patch(f"/api/v1/contacts/{contact.json()['id']}", json={"name": "Zoé Durand"}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    page = app_client.get("/console/audit", headers=HTML).text
+    assert "Soldes d&#39;hiver → Winter sale" in page and "Maison Lumière" in page, page[-4000:]
+    assert "Zoé" not in page and "Durand" not in page and "612345671" not in page and "12 34 56 71" not in page
