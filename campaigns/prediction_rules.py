@@ -5,13 +5,15 @@ a different job, and a fresh deployment, or one whose uplift or response model n
 builder's live count then read "0 contacts right now" with nothing to say that no threshold could do better.
 :func:`unheld` names those kinds with the reason, in the words of the pages that explain them (the contact
 page's "No prediction yet", the wizard's uplift line); :func:`held` gives the values a held kind goes between, so a
-threshold beyond them can be said to be why.
+threshold beyond them can be said to be why. :func:`left_out` counts, whenever some do, the contacts a rule leaves
+out because they hold no prediction of its kind yet (imported since the last scoring), with when the next comes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import distinct, func, select
@@ -19,10 +21,15 @@ from sqlalchemy.orm import Session
 
 from campaigns.uplift_targeting import KIND as UPLIFT
 from campaigns.uplift_targeting import latest_model
+from contacts import segments
 from contacts.models import Contact, Order, Prediction
 from intelligence import response_scoring
 from intelligence.response_scoring import KIND as RESPONSE
 from intelligence.scoring import MIN_CUSTOMERS
+from intelligence.tasks import DAY
+
+#: the one kind the scoring leaves out for a contact who never ordered (no rhythm to extrapolate)
+_ORDERS_ONLY = "next_purchase_days"
 
 
 def _kinds(rules: Any) -> Iterator[str]:
@@ -96,3 +103,38 @@ def held(session: Session, kind: str) -> Held | None:
         .where(Prediction.kind == kind, Contact.erased.is_(False))
     ).one()
     return Held(int(contacts), float(low), float(high)) if contacts else None
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Contacts a segment's rules leave out because they hold no prediction of ``kind`` yet.
+
+    ``why`` says how they get one; ``next_scoring`` is the start of the next daily scoring slot (the scheduler
+    queues the scoring, and the uplift model's run, once per UTC day)."""
+
+    kind: str
+    contacts: int
+    why: str
+    next_scoring: datetime
+
+
+def next_scoring(now: datetime) -> datetime:
+    """When the scheduler next queues the daily scoring: the start of the next UTC day (``workers.scheduler``'s
+    slot of ``intelligence.tasks.PERIODIC``)."""
+    stamp = now if now.tzinfo else now.replace(tzinfo=UTC)
+    return datetime.fromtimestamp((int(stamp.timestamp()) // DAY + 1) * DAY, UTC)
+
+
+def left_out(session: Session, rules: Mapping[str, Any], *, now: datetime) -> list[LeftOut]:
+    """For each prediction kind ``rules`` read, the contacts left out for want of one (only kinds leaving some out).
+
+    Every contact gets each kind at the scoring after it is added (population defaults when it has no orders),
+    except ``next_purchase_days``, predicted only for contacts who have ordered."""
+    found = []
+    for kind in sorted(set(_kinds(rules))):
+        contacts = segments.count_without(session, rules, kind)
+        if contacts:
+            why = ("it is predicted only for contacts who have ordered, at the scoring after their order"
+                   if kind == _ORDERS_ONLY else "each contact gets one at the daily scoring after it is added")
+            found.append(LeftOut(kind, contacts, why, next_scoring(now)))
+    return found

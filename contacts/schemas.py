@@ -197,6 +197,19 @@ class CountOut(BaseModel):
     count: int
 
 
+class LeftOutOut(BaseModel):
+    """Contacts the rules leave out because they hold no prediction of ``kind`` yet, and how they get one."""
+
+    kind: str
+    contacts: int
+    why: str
+    next_scoring: datetime
+
+
+class PreviewOut(CountOut):
+    left_out: list[LeftOutOut] = []
+
+
 class ImportColumnOut(BaseModel):
     column: str
     target: str = Field(description="phone, name, ..., attribute:<name>, or ignore")

@@ -24,7 +24,7 @@ Fields and operators:
 - ``prediction`` (with ``"kind"``, one of ``contacts.models.PREDICTION_KINDS``): ``gt`` / ``gte`` /
   ``lt`` / ``lte`` (value: a number, e.g. ``purchase_90d`` ``gt`` 0.6) or ``top_percent`` (value N:
   among the N % highest of that kind, from the percentile the scoring job stores). A contact with
-  no prediction of that kind never matches.
+  no prediction of that kind never matches (:func:`count_without` says how many that leaves out).
 
 Erased contacts never match. Consent is *not* applied implicitly: campaigns still check
 ``contacts.consent.blocked_contact_ids`` at send time.
@@ -61,9 +61,11 @@ _COLUMN_FIELDS = {"language": Contact.language, "country": Contact.country, "tim
 
 
 class _Compiler:
-    def __init__(self, segmentable: Mapping[str, str] | None) -> None:
+    def __init__(self, segmentable: Mapping[str, str] | None, unknown: str | None = None) -> None:
         self.segmentable = segmentable
         self.count = 0
+        self.unknown = unknown  # a prediction kind read as "may hold" for contacts who have none of it
+        self.positive = True  # False inside an odd number of "not"s
 
     def fail(self, path: str, message: str) -> ValidationFailed:
         return ValidationFailed(
@@ -85,7 +87,11 @@ class _Compiler:
             raise self.fail(path, "a group has exactly one of 'all', 'any', 'not'")
         key = keys.pop()
         if key == "not":
-            return not_(self.node(node["not"], f"{path}.not", depth + 1))
+            self.positive = not self.positive
+            try:
+                return not_(self.node(node["not"], f"{path}.not", depth + 1))
+            finally:
+                self.positive = not self.positive
         items = node[key]
         if not isinstance(items, list):
             raise self.fail(f"{path}.{key}", "expected a list")
@@ -208,10 +214,14 @@ class _Compiler:
                 # "between 0 and 100" refused 0 in words that allow it
                 raise self.fail(path, "value must be a share of the contacts above 0 and at most 100 (per cent): "
                                       "10 keeps the top 10 %")
-            return row.where(Prediction.detail["percentile"].as_float() > 100 - value)
-        col = Prediction.value
-        tests = {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}
-        return row.where(self.choose(op, path, tests))
+            held = row.where(Prediction.detail["percentile"].as_float() > 100 - value)
+        else:
+            col = Prediction.value
+            tests = {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}
+            held = row.where(self.choose(op, path, tests))
+        if kind == self.unknown and self.positive:  # inside a "not", holding none already counts for the contact
+            return or_(held, ~exists().where(Prediction.contact_id == Contact.id, Prediction.kind == kind))
+        return held
 
     def date_test(self, op: Any, value: Any, path: str) -> ColumnElement[bool]:
         col = AttributeValue.value_date
@@ -287,6 +297,15 @@ def count(session: Session, rules: Mapping[str, Any]) -> int:
     """How many contacts match ``rules`` right now (one ``COUNT`` query)."""
     stmt = validated(session, rules).order_by(None).subquery()
     return int(session.scalar(select(func.count()).select_from(stmt)) or 0)
+
+
+def count_without(session: Session, rules: Mapping[str, Any], kind: str) -> int:
+    """How many contacts ``rules`` leave out only because they hold no prediction of ``kind`` yet: those who would
+    match were their missing prediction on the right side of each condition on it (a contact imported since the
+    last scoring is left out of "chance to buy > 0.6" without a word otherwise). Two ``COUNT`` queries."""
+    where = _Compiler(segmentable_attributes(session), unknown=kind).node(rules, "$", 0)
+    maybe = select(func.count()).select_from(Contact).where(Contact.erased.is_(False), where)
+    return int(session.scalar(maybe) or 0) - count(session, rules)
 
 
 # -- saved segments ------------------------------------------------------------------------------

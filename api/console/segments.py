@@ -28,6 +28,7 @@ from contacts import segments
 from contacts.models import CONSENT_STATES, ENGAGEMENT_KINDS, Contact, ContactList, Segment
 from contacts.schemas import SegmentIn, SegmentPatch
 from core.accounts import Principal
+from core.db import utcnow
 from core.errors import ValidationFailed
 from core.rbac import Role
 
@@ -82,7 +83,11 @@ def _preview(session: Session, builder: builder_form.Builder) -> dict[str, Any]:
               f"matches nobody: {why}." for kind, why in prediction_rules.unheld(session, rules).items()]
     empty = segment_empty.why_empty(session, builder, segments.segmentable_attributes(session)) \
         if total == 0 and not unheld else []
-    return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld, "empty": empty}
+    # contacts added since the last scoring hold none yet: a threshold leaves them out, which the count alone hid
+    left_out = [(builder_form.PREDICTION_LABELS[gap.kind], gap)
+                for gap in prediction_rules.left_out(session, rules, now=utcnow())]
+    return {"problem": "", "count": total, "samples": samples, "masked": masked, "unheld": unheld, "empty": empty,
+            "left_out": left_out}
 
 
 @router.get("/segments", response_class=HTMLResponse)

@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Acting, acting, db_session, require
+from campaigns import prediction_rules
 from contacts import segments
 from contacts.models import Segment
-from contacts.schemas import CountOut, RulesIn, SegmentIn, SegmentOut, SegmentPatch
+from contacts.schemas import CountOut, LeftOutOut, PreviewOut, RulesIn, SegmentIn, SegmentOut, SegmentPatch
 from core import audit
 from core.accounts import Principal
+from core.db import utcnow
 from core.rbac import Role
 
 router = APIRouter(prefix="/api/v1", tags=["segments"])
@@ -44,12 +46,15 @@ def create_segment(body: SegmentIn, by: Acting = WRITER) -> SegmentOut:
     return _out(segment)
 
 
-@router.post("/segments/preview", response_model=CountOut)
+@router.post("/segments/preview", response_model=PreviewOut)
 def preview_count(
     body: RulesIn, session: Session = Depends(db_session, scope="function"), _: Principal = Depends(COMPOSERS)
-) -> CountOut:
-    """How many contacts unsaved rules match right now (marketers: any rules single a person out)."""
-    return CountOut(count=segments.count(session, body.rules))
+) -> PreviewOut:
+    """How many contacts unsaved rules match right now (marketers: any rules single a person out), and for each
+    prediction kind they read, how many they leave out for want of one yet (``left_out``, only kinds leaving some)."""
+    count = segments.count(session, body.rules)
+    gaps = prediction_rules.left_out(session, body.rules, now=utcnow())
+    return PreviewOut(count=count, left_out=[LeftOutOut.model_validate(gap, from_attributes=True) for gap in gaps])
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut)

@@ -64,3 +64,23 @@ def test_an_unknown_kind_cannot_be_stored(runtime: Settings) -> None:
         model = store.register_version(session, kind="lottery_win", version="v1")
         with pytest.raises(ValidationFailed, match="no prediction kind"):
             store.write_predictions(session, model, [Score(contact.id, 0.5)])
+
+
+def test_the_contacts_left_out_for_want_of_a_prediction_are_counted(runtime_any_db: Settings) -> None:
+    """A contact imported since the last scoring holds no prediction and silently fell out of "chance to buy > 0.6";
+    :func:`segments.count_without` counts those who would match had they one on the right side, whatever the rules'
+    shape: beside another condition, in an OR, under a NOT (holding none already passes there)."""
+    with db.session_scope() as session:
+        scored = [create_contact(session, n, tags=["vip"] if n == 1 else []) for n in range(1, 5)]
+        for n in range(3):  # imported since the scoring: no prediction yet, the first a VIP
+            create_contact(session, 10 + n, tags=["vip"] if n == 0 else [])
+        buy = store.register_version(session, kind="purchase_90d", version="v1")
+        store.write_predictions(session, buy, [Score(c.id, n / 4) for n, c in enumerate(scored, start=1)])
+        likely = {"field": "prediction", "kind": "purchase_90d", "op": "gt", "value": 0.6}
+        vip = {"field": "tag", "op": "has", "value": "vip"}
+        assert segments.count(session, {"all": [likely]}) == 2
+        assert segments.count_without(session, {"all": [likely]}, "purchase_90d") == 3  # the three new ones
+        assert segments.count_without(session, {"all": [likely, vip]}, "purchase_90d") == 1  # the new VIP
+        assert segments.count_without(session, {"any": [likely, vip]}, "purchase_90d") == 2  # the new VIP is in
+        assert segments.count_without(session, {"not": {"all": [likely]}}, "purchase_90d") == 0  # all three are in
+        assert segments.count_without(session, {"all": [likely]}, "churn_risk") == 0  # not a kind the rules read
