@@ -225,12 +225,16 @@ def acknowledgement(text: str) -> Acknowledgement | None:
 
 
 # Openings of a question in the six languages, over folded text: "jusqu'à quand ?", "¿cuánto tiempo?"
-# (short words other languages use otherwise, "ou", "que", "was", "e", are left out: a question mark says it)
+# (short words other languages use otherwise, "ou", "que", "was", "e", are left out: a question mark says it);
+# a German question opens with its verb, and SMS drops the mark: "kann ich mit klarna zahlen" asks, as "can i pay
+# with klarna" does (the list of methods was then not given to it: it said nothing of Klarna), and so does "puedo
+# pagar con klarna", "posso pagare/pagar com klarna"
 _QUESTION_OPENING = re.compile(
     r"^ (?:how|what|when|where|why|which|who|can|could|is|are|will|would|may|"
     r"comment|combien|quand|pourquoi|quel|quelle|quels|quelles|qui|est ce|jusqu|"
     r"como|cuanto|cuanta|cuantos|cuantas|cuando|donde|por que|cual|cuales|quien|hasta cuando|"
     r"wie|wann|warum|welche|welcher|welches|wer|bis wann|"
+    r"(?:kann|konnen|konnt|darf|durfen) (?:ich|man|wir|ihr|sie)|puedo|podemos|podeis|posso|possiamo|potete|podem|"
     r"quanto|quanta|quanti|quante|quando|dove|perche|quale|quali|chi|fino a|"
     r"onde|qual|quais|quem|ate quando) ")
 # Small-talk questions a greeting answers: "how are you?", "ça va ?", "¿qué tal?", "wie geht's?"
