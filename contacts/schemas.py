@@ -203,7 +203,7 @@ class LeftOutOut(BaseModel):
     kind: str
     contacts: int
     why: str
-    next_scoring: datetime
+    next_scoring: datetime | None  # None: the next run would add none (too few customers have ordered)
 
 
 class PreviewOut(CountOut):
