@@ -23,7 +23,6 @@ from core.audit import Actor
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import User
-from core.rbac import Role
 from core.settings import get_settings
 from handoff import events, routing, service
 from handoff.models import HANDED_BACK, AgentProfile, Escalation, Note, Team
@@ -213,7 +212,9 @@ def assign(
     Raises:
         ValidationFailed: ``user_id`` is not an active agent or admin (a thread given to an analyst,
             a marketer or a deactivated account would wait for someone who cannot open it).
-        Conflict: the conversation is closed, or someone other than ``taking_from`` (and ``user_id``) has it.
+        Conflict: the conversation is closed, or someone other than ``taking_from`` (and ``user_id``) has it, or
+            it is given to someone else who is not at a console (see :func:`_refuse_absent`); a person taking it
+            for themselves is signed in by definition.
     """
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
@@ -222,10 +223,31 @@ def assign(
     if taking_from is not Owner.ANY and owner not in (taking_from, user_id, None):
         raise Conflict(f"{_name(session, owner)} took this conversation meanwhile: "
                        "press Assign to me again to take it over from them")
+    _check_taker(session, user_id)
+    if (actor.type, actor.id) != ("user", str(user_id)):
+        _refuse_absent(session, user_id, "assign it to a colleague who is signed in, or leave it in the queue")
+    _give(session, conversation, user_id, actor, "conversation.assign")
+    return conversation
+
+
+def _check_taker(session: Session, user_id: int) -> None:
     target = session.get(User, user_id)
-    if target is None or not target.is_active or target.role not in (Role.AGENT, Role.ADMIN):
+    if target is None or not target.is_active or target.role not in routing.TAKES_CONVERSATIONS:
         raise ValidationFailed(f"user {user_id} is not an active agent", errors=[{"field": "user_id"}])
-    escalation = open_escalation(session, conversation_id)
+
+
+def _refuse_absent(session: Session, user_id: int, instead: str) -> None:
+    """A conversation given to someone with no live console session was taken, and the SLA job put it back in the
+    queue half a minute later (``routing.absent_owners``) without a word: refused in words, saying what to do."""
+    if not routing.at_console(session, {user_id}):
+        raise Conflict(f"{_name(session, user_id)} is not signed in to the console, so the conversation would "
+                       f"come back to the queue: {instead}")
+
+
+def _give(session: Session, conversation: Conversation, user_id: int, actor: Actor, action: str) -> None:
+    """Give the conversation to ``user_id`` (checked), opening an escalation if there was none, audited as
+    ``action``: an assignment or a transfer."""
+    escalation = open_escalation(session, conversation.id)
     if escalation is None:
         escalation = Escalation(
             conversation_id=conversation.id,
@@ -241,12 +263,11 @@ def assign(
     audit.record(
         session,
         actor=actor,
-        action="conversation.assign",
+        action=action,
         target_type="conversation",
         target_id=conversation.id,
         diff=audit.changes(before, {"state": conversation.state, "assigned_user_id": user_id}),
     )
-    return conversation
 
 
 def transfer(
@@ -257,9 +278,11 @@ def transfer(
     to_user_id: int | None = None,
     to_team_id: int | None = None,
 ) -> Conversation:
-    """Move a conversation to another agent, or back to the queue of a team (routed at once if possible).
+    """Move a conversation to another agent, or back to the queue of a team (routed at once if possible); audited
+    ``conversation.transfer`` either way.
 
     Raises:
+        ValidationFailed: ``to_user_id`` is not an active agent or admin.
         Conflict: the conversation is closed (a page drawn before a colleague closed it put it back in a team's
             queue, with no customer waiting), or the agent is not at a console: it was given to them, and the SLA
             job put it back in the queue half a minute later (``routing.absent_owners``), routed to the sender again.
@@ -269,14 +292,12 @@ def transfer(
     conversation = _conversation(session, conversation_id)
     if conversation.state == "closed":
         raise Conflict(CLOSED)
-    escalation = open_escalation(session, conversation_id)
     if to_user_id is not None:
-        target = session.get(User, to_user_id)
-        takes = target is not None and target.is_active and target.role in routing.TAKES_CONVERSATIONS
-        if takes and not routing.at_console(session, {to_user_id}):
-            raise Conflict(f"{_name(session, to_user_id)} is not signed in to the console, so the conversation would "
-                           "come back to the queue: transfer it to a colleague who is signed in, or to a team")
-        return assign(session, conversation_id=conversation_id, user_id=to_user_id, actor=actor)
+        _check_taker(session, to_user_id)
+        _refuse_absent(session, to_user_id, "transfer it to a colleague who is signed in, or to a team")
+        _give(session, conversation, to_user_id, actor, "conversation.assign")
+        return conversation
+    escalation = open_escalation(session, conversation_id)
     if session.get(Team, to_team_id) is None:
         raise NotFound(f"team {to_team_id} not found")
     if escalation is None:

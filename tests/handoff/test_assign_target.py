@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from conversations.models import Conversation
 from core import accounts, db
 from tests.handoff.factories import create_agent, create_conversation
 from tests.helpers import auth_headers
@@ -23,8 +24,9 @@ def test_assign_and_transfer_only_to_an_active_agent_or_admin(app_client: TestCl
                                        role="analyst").id
         marketer = accounts.create_user(session, email="mk@example.com", password="long enough password",
                                         role="marketer").id
-        admin = accounts.create_user(session, email="boss@example.com", password="long enough password",
-                                     role="admin").id
+        boss = accounts.create_user(session, email="boss@example.com", password="long enough password", role="admin")
+        accounts.open_console_session(session, user=boss, verified=True)  # at a console, as a taker must be
+        admin = boss.id
         conversation = create_conversation(session).id
         gone_id = gone.id
     headers = auth_headers("agent")
@@ -37,3 +39,16 @@ def test_assign_and_transfer_only_to_an_active_agent_or_admin(app_client: TestCl
     for user_id in (agent, admin):
         taken = app_client.post(url + "/assign", json={"user_id": user_id}, headers=headers)
         assert taken.status_code == 200 and taken.json()["assigned_user_id"] == user_id
+
+
+def test_the_api_refuses_in_words_to_assign_to_an_agent_not_at_a_console(app_client: TestClient) -> None:
+    """Accepted before (200), then put back in the queue by the SLA job ~30 s later without a word."""
+    with db.session_scope() as session:
+        absent = create_agent(session, "lea@example.com", signed_in=False).id
+        conversation = create_conversation(session).id
+    refused = app_client.post(f"/api/v1/conversations/{conversation}/assign", json={"user_id": absent},
+                              headers=auth_headers("agent"))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].startswith("lea is not signed in to the console, so the conversation would")
+    with db.session_scope() as session:
+        assert session.get(Conversation, conversation).assigned_user_id is None  # type: ignore[union-attr]

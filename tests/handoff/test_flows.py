@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from conversations.models import Conversation, Message
 from core import accounts, db
-from core.audit import SYSTEM
+from core.audit import SYSTEM, Actor
 from core.db import utcnow
 from core.errors import Conflict
 from core.models import AuditEntry, WebhookDelivery
@@ -208,3 +208,19 @@ def test_a_transfer_goes_only_to_a_colleague_at_a_console(runtime_any_db: Settin
         flows.transfer(session, conversation_id=conversation.id, to_user_id=jonas.id, actor=SYSTEM)
         assert (conversation.state, conversation.assigned_user_id) == ("human", jonas.id)
         assert routing.absent_owners(session) == []  # it stays with him
+
+
+def test_an_assignment_to_someone_else_goes_only_to_a_colleague_at_a_console(runtime_any_db: Settings) -> None:
+    """POST /conversations/{id}/assign to an agent with no console session was taken, and the SLA job bounced the
+    conversation back to the queue half a minute later; taking it for oneself needs no check (the reader is there)."""
+    with db.session_scope() as session:
+        lea = create_agent(session, "lea@example.com", signed_in=False)
+        lea.name = "Léa"
+        conversation = create_conversation(session)
+        with pytest.raises(Conflict, match=r"^Léa is not signed in to the console, so the conversation would come"
+                                           r" back to the queue: assign it to a colleague who is signed in"):
+            flows.assign(session, conversation_id=conversation.id, user_id=lea.id, actor=SYSTEM)
+        assert (conversation.state, conversation.assigned_user_id) == ("bot", None)
+        herself = Actor(type="user", id=str(lea.id), name=lea.email)
+        flows.assign(session, conversation_id=conversation.id, user_id=lea.id, actor=herself, taking_from=None)
+        assert (conversation.state, conversation.assigned_user_id) == ("human", lea.id)
