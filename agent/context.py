@@ -366,9 +366,11 @@ def is_follow_up(text: str) -> bool:
     # a pronoun question naming a topic asks its own ("c'est combien la livraison ?"; read as a follow-up, it
     # was no earlier question for "et en express ?" either)
     # ... but a subject pronoun stands for the earlier subject: "elles sont en quelle cire ?" asks the candles' wax
-    return text.strip().endswith("?") and (
+    # ... and one asking only how much or how long opening with its question word needs no mark: "how much" after
+    # "hi do you ship to ireland" went to a person
+    return (text.strip().endswith("?") and (
         (_BACK_REFERENCE.match(folded) is not None and not topics(text)) or _by_pronoun(text, folded)
-        or _asks_only_detail(text))
+        or _asks_only_detail(text))) or (asks_something(text) and _asks_only_detail(text))
 
 
 def _by_pronoun(text: str, folded: str) -> bool:

@@ -216,7 +216,10 @@ _ASKS_PRICE = re.compile(
     r"que importe|cual es el importe|importe minimo|a partir de cuanto(?! tiempo)|desde cuanto(?! tiempo)|"
     r"welcher betrag|welchem betrag|mindestbetrag|ab wie ?viel(?! zeit| tage)|"
     r"quale importo|importo minimo|da quanto(?! tempo)|a partire da quanto(?! tempo)|"
-    r"qual o valor|que valor|valor minimo|a partir de quanto(?! tempo)) "
+    r"qual o valor|que valor|valor minimo|a partir de quanto(?! tempo)|"
+    # the bare word, the whole text: "combien ?", "¿cuánto?", "wie viel?", "quanto?" right after "Livrez-vous en
+    # Irlande ?" ask the price there, as "how much?" does (read alone they were a greeting: a person)
+    r"(?<=^ )(?:combien|cuanto|wie ?viel|quanto)(?= $)) "
 )
 # Something said to cost nothing, over folded text: a passage saying so states its price ("Returns are free in
 # France" answers "is there a fee to send something back", which got the shipping prices as the one passage naming
