@@ -295,7 +295,7 @@ def transfer(
     if to_user_id is not None:
         _check_taker(session, to_user_id)
         _refuse_absent(session, to_user_id, "transfer it to a colleague who is signed in, or to a team")
-        _give(session, conversation, to_user_id, actor, "conversation.assign")
+        _give(session, conversation, to_user_id, actor, "conversation.transfer")
         return conversation
     escalation = open_escalation(session, conversation_id)
     if session.get(Team, to_team_id) is None:

@@ -20,6 +20,7 @@ from core import audit, db
 from core.audit import SYSTEM
 from core.models import ApiKey, AuditEntry
 from core.settings import Settings
+from handoff import flows
 from tests.console.helpers import assign, create_console_user, escalated_conversation, log_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -288,3 +289,20 @@ def test_a_template_and_a_brand_read_with_their_names_a_contact_without_hers(app
     page = app_client.get("/console/audit", headers=HTML).text
     assert "Soldes d&#39;hiver → Winter sale" in page and "Maison Lumière" in page, page[-4000:]
     assert "Zoé" not in page and "Durand" not in page and "612345671" not in page and "12 34 56 71" not in page
+
+
+def test_a_transfer_to_a_colleague_reads_as_a_transfer(app_client: TestClient) -> None:
+    """A transfer to a person was audited as an assignment ("Conversation: assigned"): the log could not tell a
+    colleague passing a conversation on from someone taking it."""
+    _, secret = create_console_user("boss@example.com", role="admin")
+    camille, _ = create_console_user("camille@example.com")
+    jonas, _ = create_console_user("jonas@example.com")
+    conversation_id = escalated_conversation("+34612340012")
+    assign(conversation_id, camille)
+    with db.session_scope() as session:
+        flows.transfer(session, conversation_id=conversation_id, to_user_id=jonas, actor=SYSTEM)
+    log_in(app_client, "boss@example.com", secret)
+    rows = _rows(app_client.get("/console/audit", params={"on": f"conversation:{conversation_id}"}, headers=HTML).text)
+    assert "Conversation: transferred" in rows[0] and "<code>conversation.transfer</code>" in rows[0], rows[0]
+    assert "assigned to: camille@example.com → jonas@example.com" in rows[0]
+    assert "Conversation: assigned" in rows[1]
