@@ -210,5 +210,5 @@ def test_copies_of_one_merged_range_do_not_make_every_row_walk_them(app_client: 
     started = time.monotonic()
     table = read_table(io.BytesIO(data), shape, limits, lambda cells: "phone" in cells)
     rows = list(table.rows)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # the walk took a minute on a quiet machine; 15 s here under load 14
     assert len(rows) == 19_999 and {row[1] for row in rows} == {"Jean"}

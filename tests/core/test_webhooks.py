@@ -259,7 +259,7 @@ def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(
 ) -> None:
     """A byte every 0.2 s never let the 10 s per-read timeout expire: the worker was held for as long as the
     receiver liked. The delivery ends at its deadline, logged, and is tried again later."""
-    monkeypatch.setattr(tasks, "DEADLINE_SECONDS", 2.0)
+    monkeypatch.setattr(tasks, "DEADLINE_SECONDS", 4.0)  # the answer trickles for 10 s
     with trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok........") as url:
         with db.session_scope() as session:
             webhooks.create_subscription(session, url=url, event_types=["*"])
@@ -268,8 +268,8 @@ def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(
             delivery_id = session.query(WebhookDelivery).one().id
         start = time.monotonic()
         tasks.deliver_webhook(delivery_id)
-        assert time.monotonic() - start < 3.5
+        assert time.monotonic() - start < 6
     with db.session_scope() as session:
         delivery = session.query(WebhookDelivery).one()
         assert delivery.status == "pending" and delivery.attempts == 1
-        assert delivery.last_error == "ReadTimeout: no complete answer within 2 s (the deadline for the whole request)"
+        assert delivery.last_error == "ReadTimeout: no complete answer within 4 s (the deadline for the whole request)"
