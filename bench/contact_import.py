@@ -37,15 +37,13 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.cpu import timed
-from bench.stack import add_database_arguments, deployment_settings, fresh_database
+from bench.stack import add_store_arguments, bench_database, deployment_settings
 
 BATCH = 500
 
@@ -60,25 +58,14 @@ def file_rows(rows: int, duplicates: float) -> list[str]:
     return lines
 
 
-@contextmanager
-def _database(args: argparse.Namespace) -> Iterator[str]:
-    if args.sqlite:
-        with tempfile.TemporaryDirectory(prefix="relais-bench-db-") as folder:
-            yield f"sqlite:///{folder}/relais.db"
-    else:
-        with fresh_database(args.database_url, args.database_prefix) as url:
-            yield url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--duplicates", type=float, default=0.01, help="share of rows repeating an earlier number")
-    add_database_arguments(parser)
-    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
+    add_store_arguments(parser)
     args = parser.parse_args()
 
-    with _database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
+    with bench_database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
         os.environ.update(deployment_settings(Path(data_dir), url))
         from contacts import import_jobs, import_runner, service
         from contacts.file_limits import FileLimits

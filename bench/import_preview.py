@@ -26,10 +26,9 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.stack import add_database_arguments, deployment_settings, fresh_database
+from bench.stack import add_store_arguments, bench_database, deployment_settings
 
 COLUMNS = ["Téléphone", "Prénom", "Nom", "Ville", "Consentement", "Date d'inscription", "Notes"]
 CITIES = ("Paris", "Lyon", "Marseille", "Nantes")
@@ -61,24 +60,13 @@ def csv_file(count: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@contextmanager
-def _database(args: argparse.Namespace) -> Iterator[str]:
-    if args.sqlite:
-        with tempfile.TemporaryDirectory(prefix="relais-bench-db-") as folder:
-            yield f"sqlite:///{folder}/relais.db"
-    else:
-        with fresh_database(args.database_url, args.database_prefix) as url:
-            yield url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=400_000)
-    add_database_arguments(parser)
-    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
+    add_store_arguments(parser)
     args = parser.parse_args()
 
-    with _database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
+    with bench_database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
         os.environ.update(deployment_settings(Path(data_dir), url))
         from contacts import import_drafts
         from contacts.import_report import ImportOptions

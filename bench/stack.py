@@ -20,6 +20,7 @@ each worker owns a read-only copy of the same vectors; production shares one Qdr
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import os
@@ -77,6 +78,26 @@ def add_database_arguments(parser: object) -> None:
     add = parser.add_argument  # type: ignore[attr-defined]
     add("--database-url", default=DEFAULT_DATABASE, help="PostgreSQL server: a fresh database is created on it")
     add("--database-prefix", default="relais_bench", help="the fresh database's name before _<random>")
+
+
+def add_store_arguments(parser: object) -> None:
+    """The database arguments and ``--sqlite`` (a SQLite file instead of PostgreSQL) on an argparse parser: for the
+    benches that run Relais in process on either store (:func:`bench_database`)."""
+    add_database_arguments(parser)
+    add = parser.add_argument  # type: ignore[attr-defined]
+    add("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
+
+
+@contextmanager
+def bench_database(args: argparse.Namespace) -> Iterator[str]:
+    """The run's database from :func:`add_store_arguments`' answers: a SQLite file in a temporary folder, or a fresh
+    PostgreSQL database (:func:`fresh_database`); gone afterwards."""
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="relais-bench-db-") as folder:
+            yield f"sqlite:///{folder}/relais.db"
+    else:
+        with fresh_database(args.database_url, args.database_prefix) as url:
+            yield url
 
 
 def add_common_arguments(parser: object) -> None:
