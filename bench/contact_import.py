@@ -33,17 +33,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.cpu import timed
-from bench.stack import add_store_arguments, bench_database, deployment_settings
+from bench.stack import add_store_arguments, in_process_deployment
 
 BATCH = 500
 
@@ -65,8 +62,7 @@ def main() -> None:
     add_store_arguments(parser)
     args = parser.parse_args()
 
-    with bench_database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
-        os.environ.update(deployment_settings(Path(data_dir), url))
+    with in_process_deployment(args) as url:
         from contacts import import_jobs, import_runner, service
         from contacts.file_limits import FileLimits
         from contacts.import_report import ImportOptions
@@ -74,12 +70,8 @@ def main() -> None:
         from core import db
         from core.audit import SYSTEM
         from core.crypto import blind_index
-        from core.runtime import bootstrap
-        from core.schema import migrate
         from core.settings import get_settings
 
-        bootstrap()
-        migrate(url)
         engine = db.engine()
         database = None if args.sqlite else make_url(url).database
         lines = file_rows(args.rows, args.duplicates)

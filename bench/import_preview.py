@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-from bench.stack import add_store_arguments, bench_database, deployment_settings
+from bench.stack import add_store_arguments, in_process_deployment
 
 COLUMNS = ["Téléphone", "Prénom", "Nom", "Ville", "Consentement", "Date d'inscription", "Notes"]
 CITIES = ("Paris", "Lyon", "Marseille", "Nantes")
@@ -66,18 +63,13 @@ def main() -> None:
     add_store_arguments(parser)
     args = parser.parse_args()
 
-    with bench_database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
-        os.environ.update(deployment_settings(Path(data_dir), url))
+    with in_process_deployment(args):
         from contacts import import_drafts
         from contacts.import_report import ImportOptions
         from core import db
         from core.audit import SYSTEM
         from core.redis import stop_embedded
-        from core.runtime import bootstrap
-        from core.schema import migrate
 
-        bootstrap()
-        migrate(url)
         made = time.perf_counter()
         files = {"warm-up": csv_file(1), "xlsx": workbook(args.rows), "csv": csv_file(args.rows)}
         made = time.perf_counter() - made

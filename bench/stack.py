@@ -100,6 +100,20 @@ def bench_database(args: argparse.Namespace) -> Iterator[str]:
             yield url
 
 
+@contextmanager
+def in_process_deployment(args: argparse.Namespace) -> Iterator[str]:
+    """A fresh deployment for a bench that runs Relais in this process: its database (:func:`bench_database`), a
+    data folder, its settings in the environment, bootstrapped and migrated; yields the database URL."""
+    with bench_database(args) as url, tempfile.TemporaryDirectory(prefix="relais-bench-") as data_dir:
+        os.environ.update(deployment_settings(Path(data_dir), url))
+        from core.runtime import bootstrap  # after the settings: they are read once, at first use
+        from core.schema import migrate
+
+        bootstrap()
+        migrate(url)
+        yield url
+
+
 def add_common_arguments(parser: object) -> None:
     """The database arguments, ``--redis-url``, ``--workers``, ``--provider-processes`` on an argparse parser."""
     add_database_arguments(parser)
