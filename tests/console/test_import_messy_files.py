@@ -68,3 +68,34 @@ def test_a_wrong_file_then_an_empty_one_say_why_and_the_right_one_imports(live_s
     expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(page.locator("#report-created")).to_have_text("1")
     tools.fits(page)
+
+
+@pytest.mark.browser
+def test_on_a_phone_each_column_s_choice_reads_whole(live_server: str, page: Page) -> None:
+    """At 360 px the mapping's selects took their longest option's width, 540 px in a 352 px box: the choice read
+    "Marketing consent (ye", the rest behind a sideways scroll. Each column now sits above its choice, in sight."""
+    tools.sign_in_as(page, live_server, "mia@example.com", "marketer")
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    page.goto(f"{live_server}/console/imports")
+    messy = "Téléphone;Prénom;Consentement\n06 12 34 56 01;Zoé;oui\n"
+    upload: FilePayload = {"name": "clients.csv", "mimeType": "text/csv", "buffer": messy.encode("cp1252")}
+    page.set_input_files("#import-file", files=[upload])
+    expect(page.get_by_label("Field for column Téléphone")).to_have_value("phone", timeout=30_000)
+    selects = page.locator("#mapping select")
+    assert selects.count() == 3
+    for i in range(3):
+        box = selects.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= tools.PHONE_WIDTH, box
+        assert selects.nth(i).evaluate("s => s.scrollWidth <= s.parentElement.clientWidth")
+    tools.fits(page)
+    page.set_viewport_size({"width": tools.PHONE_WIDTH, "height": 740})
+    page.goto(f"{live_server}/console/order-imports")  # the orders' mapping, the same table
+    orders = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+              "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/01/2010 08:26,2.55,17850,United Kingdom\n")
+    page.set_input_files("#order-import-file", files=[{"name": "orders.csv", "mimeType": "text/csv",
+                                                         "buffer": orders.encode()}])
+    expect(page.locator("#order-mapping select")).to_have_count(8, timeout=30_000)
+    for select in page.locator("#order-mapping select").all():
+        box = select.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= tools.PHONE_WIDTH, box
+    tools.fits(page)
