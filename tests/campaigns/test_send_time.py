@@ -342,3 +342,20 @@ def test_the_waiting_table_does_not_give_every_message_the_first_ones_time(app_c
     row = page.text.split('<tr data-reason="scheduled">', 1)[1].split("</tr>", 1)[0]
     assert f": the first of them; the others each at their own time, the last {last:%Y-%m-%d %H:%M}</th>" in row, row
     assert "<td>10</td>" in row
+
+
+def test_the_waiting_table_says_when_the_others_go_at_the_same_time(app_client: TestClient) -> None:
+    """Best hours of 03:00 and 04:00, both outside the window, plan every text at its nearest opening, Friday 08:00:
+    the row read "the first of them; the others each at their own time, the last 2026-12-04 08:00", beside a next
+    planned time of 2026-12-04 08:00, as if some went later."""
+    with db.session_scope() as session:
+        contacts = [create_contact(session, i) for i in range(4)]
+        _predict(session, {c.id: (3 + i % 2, 4, True) for i, c in enumerate(contacts)})
+        campaign = create_campaign(session, create_template(session), **RULES, timezone="Europe/Paris",
+                                   send_time={**WINDOW, "holdout": 0})
+        cid = campaign.id
+    assert _prepare(cid) == 4
+    assert {_at(row).astimezone(PARIS) for row in _messages(cid)} == {datetime(2026, 12, 4, 8, 0, tzinfo=PARIS)}
+    page = app_client.get(f"/console/campaigns/{cid}", headers={**auth_headers("marketer"), "Accept": "text/html"})
+    row = page.text.split('<tr data-reason="scheduled">', 1)[1].split("</tr>", 1)[0]
+    assert ": the first of them; the others go at the same time</th>" in row and "their own time" not in row, row
