@@ -76,3 +76,21 @@ def test_a_token_the_server_refuses_is_forgotten_until_the_next_text(live_server
     statuses = [response.status for response in (r.response() for r in asked) if response is not None]
     assert statuses == [403], statuses
     assert page.evaluate("() => localStorage.getItem('relais-sim-tokens')") == "{}"
+
+
+def test_enter_sends_and_shift_enter_starts_a_new_line(live_server: str, page: Page) -> None:
+    """Enter only began a new line: a customer typing as on a phone waited for an answer to a text never sent."""
+    page.goto(f"{live_server}/simulator")
+    page.fill("#phone", "+33655555502")
+    page.dispatch_event("#phone", "change")
+    page.click("#body")
+    page.keyboard.type("Bonjour")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("vous livrez en Belgique ?")
+    expect(page.locator("#thread li.out")).to_have_count(0)
+    page.keyboard.press("Enter")
+    expect(page.locator("#thread li.out")).to_have_count(1)
+    expect(page.locator("#thread li.out")).to_contain_text("Bonjour\nvous livrez en Belgique ?")
+    expect(page.locator("#body")).to_have_value("")
+    page.keyboard.press("Enter")  # an empty box sends nothing: the form asks for a text
+    expect(page.locator("#thread li.out")).to_have_count(1)
