@@ -233,7 +233,7 @@ _QUESTION_OPENING = re.compile(
     r"^ (?:how|what|when|where|why|which|who|can|could|is|are|will|would|may|"
     r"comment|combien|quand|pourquoi|quel|quelle|quels|quelles|qui|est ce|jusqu|"
     r"como|cuanto|cuanta|cuantos|cuantas|cuando|donde|por que|cual|cuales|quien|hasta cuando|"
-    r"wie|wann|warum|welche|welcher|welches|wer|bis wann|"
+    r"wie|wieviel|wann|warum|welche|welcher|welches|wer|bis wann|"
     r"(?:kann|konnen|konnt|darf|durfen) (?:ich|man|wir|ihr|sie)|puedo|podemos|podeis|posso|possiamo|potete|podem|"
     r"quanto|quanta|quanti|quante|quando|dove|perche|quale|quali|chi|fino a|"
     r"onde|qual|quais|quem|ate quando) ")

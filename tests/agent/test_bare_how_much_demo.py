@@ -22,6 +22,7 @@ pipeline = test_pipeline_demo.pipeline
     (["Livrez-vous en Irlande ?", "combien ?"], "fr"),
     (["¿Enviáis a Irlanda?", "¿cuánto?"], "es"),
     (["Liefert ihr nach Irland?", "wie viel?"], "de"),
+    (["Versendet ihr auch nach Irland?", "wieviel"], "de"),  # one word, no mark: it asked nothing (H9 left it)
     (["Enviam para a Irlanda?", "quanto?"], "pt"),
 ])
 def test_a_bare_how_much_after_a_shipping_answer_gets_the_price(
@@ -32,7 +33,7 @@ def test_a_bare_how_much_after_a_shipping_answer_gets_the_price(
 
 
 @pytest.mark.parametrize(("text", "price", "follow_up"), [
-    ("combien ?", True, True), ("quanto?", True, True), ("how much", True, True),
+    ("combien ?", True, True), ("quanto?", True, True), ("how much", True, True), ("wieviel", True, True),
     ("it costs too much", True, False),  # a statement, no follow-up
     ("pendant combien ?", False, False), ("¿cuánto tiempo?", False, True),  # how long, not how much
 ])
