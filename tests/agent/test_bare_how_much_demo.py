@@ -1,4 +1,4 @@
-"""A bare "how much" right after a shipping answer (H9, session 25; demo shop, real models): "how much" after "hi do
+"""A bare "how much" right after a shipping answer (H9, session 24; demo shop, real models): "how much" after "hi do
 you ship to ireland" went to a person, and so did "combien ?", "¿cuánto?", "wie viel?", "quanto?": the bare word asked
 no price ("combien coûte…" did), and without its mark "how much" was no follow-up. They ask the price there, which the
 shipping answer states ("from 12 EUR")."""

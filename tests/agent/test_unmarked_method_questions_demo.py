@@ -1,4 +1,4 @@
-"""A question naming a payment method the shop does not take, written without a question mark (H9, session 25; demo
+"""A question naming a payment method the shop does not take, written without a question mark (H9, session 24; demo
 shop, real models): "kann ich mit klarna zahlen" got the Alma instalments and no word of Klarna, where "kann ich mit
 klarna zahlen?" was told Klarna is not accepted. A German question opens with its verb, a Spanish, Italian or
 Portuguese one often with "puedo"/"posso": it asks, and the list of accepted methods answers it."""
